@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Run the project from a fresh clone with nothing but Python >= 3.11.
+
+    python3 dev.py demo [ARGS]   # the main job (`cases demo`) on embedded SQLite
+    python3 dev.py test [ARGS]   # the whole test suite (pytest)
+    python3 dev.py cases ARGS    # any `cases` command
+    python3 dev.py lint          # ruff check, ruff format --check, mypy --strict
+
+The first run creates `.venv/` and installs the project with its development
+dependencies; later runs reinstall only when `pyproject.toml` changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".cases-installed"
+
+
+def _fingerprint() -> str:
+    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+
+
+def ensure_environment() -> None:
+    """Create the virtual environment and install the project when needed."""
+    if not (BIN / "python").exists():
+        print("dev.py: creating .venv (first run only)", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if STAMP.exists() and STAMP.read_text() == _fingerprint():
+        return
+    print("dev.py: installing cases and its dependencies into .venv", file=sys.stderr)
+    pip = [
+        str(BIN / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    STAMP.write_text(_fingerprint())
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(__doc__)
+        return 0
+    ensure_environment()
+    task, rest = argv[0], argv[1:]
+    if task == "demo":
+        command = [str(BIN / "cases"), "demo", *rest]
+    elif task == "test":
+        command = [str(BIN / "python"), "-m", "pytest", *rest]
+    elif task == "cases":
+        command = [str(BIN / "cases"), *rest]
+    elif task == "lint":
+        for step in (
+            [str(BIN / "ruff"), "check", "src", "tests", "benchmarks", "dev.py"],
+            [
+                str(BIN / "ruff"),
+                "format",
+                "--check",
+                "src",
+                "tests",
+                "benchmarks",
+                "dev.py",
+            ],
+            [str(BIN / "mypy"), "--strict", "src"],
+        ):
+            code = subprocess.run(step, cwd=ROOT, check=False).returncode
+            if code:
+                return code
+        return 0
+    else:
+        print(
+            f"dev.py: unknown task {task!r}; see `python3 dev.py --help`",
+            file=sys.stderr,
+        )
+        return 2
+    return subprocess.run(command, cwd=ROOT, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

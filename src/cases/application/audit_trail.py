@@ -1,0 +1,84 @@
+"""An aggregate's full history, and its state at any version or moment.
+
+"As of a moment" means as *recorded* by then: the state an observer of the
+system saw at that moment. Each event also carries when it *occurred*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from cases.application.command_runner import CommandRunner
+from cases.domain.audited import AuditedAggregate
+from cases.domain.errors import NotFoundError
+from cases.domain.metadata import EventMetadata
+from cases.domain.text import aware
+
+A = TypeVar("A", bound=AuditedAggregate)
+
+_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "meta"})
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One recorded event, as an auditor reads it."""
+
+    version: int
+    event_type: str
+    recorded_at: datetime
+    meta: EventMetadata
+    details: dict[str, Any]
+
+
+class AuditTrail:
+    """Reads histories from the event log; records nothing."""
+
+    def __init__(self, runner: CommandRunner) -> None:
+        self.runner = runner
+
+    def history(self, kind: type[A], aggregate_id: UUID) -> list[HistoryEntry]:
+        """Every event of the aggregate, in order, with its metadata."""
+        self.runner.load(kind, aggregate_id)  # refuse ids of other kinds
+        return [_entry(e) for e in self._events(aggregate_id)]
+
+    def at_version(self, kind: type[A], aggregate_id: UUID, version: int) -> A:
+        current = self.runner.load(kind, aggregate_id)
+        if not 1 <= version <= current.version:
+            raise NotFoundError(
+                f"version {version} does not exist: versions run from 1 to {current.version}"
+            )
+        return self.runner.load(kind, aggregate_id, version=version)
+
+    def as_of(self, kind: type[A], aggregate_id: UUID, moment: datetime) -> A:
+        """The state as recorded at `moment`."""
+        aware("moment", moment)
+        self.runner.load(kind, aggregate_id)
+        version = 0
+        for event in self._events(aggregate_id):
+            if event.timestamp > moment:
+                break
+            version = event.originator_version
+        if version == 0:
+            raise NotFoundError(
+                f"the {kind.__name__} {aggregate_id} was not yet recorded at {moment.isoformat()}"
+            )
+        return self.runner.load(kind, aggregate_id, version=version)
+
+    def _events(self, aggregate_id: UUID) -> list[AuditedAggregate.Event]:
+        events = self.runner.log.events.get(aggregate_id)
+        return [e for e in events if isinstance(e, AuditedAggregate.Event)]
+
+
+def _entry(event: AuditedAggregate.Event) -> HistoryEntry:
+    details = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    details.pop("originator_topic", None)
+    return HistoryEntry(
+        version=event.originator_version,
+        event_type=type(event).__qualname__,
+        recorded_at=event.timestamp,
+        meta=event.meta,
+        details=details,
+    )

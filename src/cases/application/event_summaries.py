@@ -1,0 +1,110 @@
+"""One line of plain English per recorded event, for auditors and timelines."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any
+
+from cases.domain.case_values import Contact, Direction, VendorAdvisory
+from cases.domain.support_terms import EscalationVehicle
+
+Details = Mapping[str, Any]
+
+
+def _words(value: object) -> str:
+    if isinstance(value, Enum):
+        value = value.value
+    return str(value).replace("_", " ")
+
+
+def _received(d: Details) -> str:
+    contact: Contact = d["contact"]
+    return (
+        f"Received by {_words(d['channel'])} from {d['customer_id']} "
+        f"({contact.name}): {d['title']!r}, {_words(d['category'])}, "
+        f"{_words(d['severity'])}, {d['product']}; terms v{d['terms_version']}"
+    )
+
+
+def _health(d: Details) -> str:
+    advisory: VendorAdvisory | None = d["advisory"]
+    if advisory is None:
+        return "Checked service health: no matching vendor issue"
+    return (
+        f"Checked service health: matches {_words(advisory.classification)} "
+        f"{advisory.vendor_id} ({advisory.title})"
+    )
+
+
+def _communication(d: Details) -> str:
+    way = "to the customer" if d["direction"] is Direction.OUTBOUND else "from the customer"
+    return f"Message {way} by {_words(d['channel'])}: {_first_line(d['summary'])}"
+
+
+def _escalated(d: Details) -> str:
+    vehicle: EscalationVehicle | None = d["vehicle"]
+    through = f" through {_words(vehicle)}" if vehicle else ""
+    return (
+        f"Escalation {d['number']} to the {_words(d['target'])}{through} "
+        f"({_words(d['category'])}): {_first_line(d['reason'])}"
+    )
+
+
+CASE_SUMMARIES: dict[str, Callable[[Details], str]] = {
+    "Received": _received,
+    "ServiceHealthChecked": _health,
+    "DiagnosisRecorded": lambda d: f"Diagnosis: {_first_line(d['findings'])}",
+    "CommunicationRecorded": _communication,
+    "WaitingOnCustomerStarted": lambda d: f"Waiting on the customer: {d['reason']}",
+    "WaitingOnCustomerEnded": lambda d: f"No longer waiting on the customer: {d['reason']}",
+    "Assigned": lambda d: f"Assigned to {d['agent_id']}",
+    "SeverityChanged": lambda d: (
+        f"Severity {_words(d['previous'])} -> {_words(d['severity'])}: {d['reason']}"
+    ),
+    "Escalated": _escalated,
+    "VendorReferenceRecorded": lambda d: (
+        f"Vendor reference for escalation {d['number']}: {d['reference']}"
+    ),
+    "VendorUpdateRecorded": lambda d: (
+        f"Vendor update on escalation {d['number']}: {_first_line(d['text'])}"
+    ),
+    "HandedBack": lambda d: f"Escalation {d['number']} handed back: {_first_line(d['summary'])}",
+    "Resolved": lambda d: f"Resolved ({_words(d['code'])}): {_first_line(d['summary'])}",
+    "Closed": lambda _: "Closed",
+    "Reopened": lambda d: f"Reopened: {d['reason']}",
+    "NoteAdded": lambda d: f"Note: {_first_line(d['text'])}",
+    "BillingAccountLinked": lambda d: f"Linked to billing account {d['account_id']}",
+    "Established": lambda _: "Support offering established",
+    "TermsPublished": lambda d: (
+        f"Support terms v{d['version']} published, in force from "
+        f"{d['effective_from']:%Y-%m-%d %H:%M %Z}"
+    ),
+}
+
+_SUMMARIES: dict[str, Callable[[Details], str]] = dict(CASE_SUMMARIES)
+
+
+def register_summaries(summaries: Mapping[str, Callable[[Details], str]]) -> None:
+    """Add summaries for another aggregate's events (keyed by event class name)."""
+    _SUMMARIES.update(summaries)
+
+
+def summarise(event_type: str, details: Details) -> str:
+    """A one-line description of an event, from its type name and its fields."""
+    name = event_type.rsplit(".", 1)[-1]
+    describe = _SUMMARIES.get(name)
+    if describe is not None:
+        return describe(details)
+    fields = ", ".join(f"{k}={_words(v)}" for k, v in details.items())
+    return f"{_split_camel(name)}{': ' + fields if fields else ''}"
+
+
+def _first_line(text: str, limit: int = 100) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _split_camel(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", name).capitalize()

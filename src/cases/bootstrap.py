@@ -1,0 +1,44 @@
+"""Wiring: build the application services for one process from its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cases.application.audit_trail import AuditTrail
+from cases.application.clock import Clock, SystemClock
+from cases.application.command_runner import CommandRunner
+from cases.application.support_desk import SupportDesk
+from cases.persistence.event_log import EventLog
+from cases.persistence.store import open_event_log
+from cases.settings import Settings
+
+
+@dataclass
+class Services:
+    """Everything a process needs to run commands and read histories."""
+
+    log: EventLog
+    clock: Clock
+    runner: CommandRunner
+    desk: SupportDesk
+    audit: AuditTrail
+
+    def close(self) -> None:
+        self.log.close()
+
+
+def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
+    clock = clock or SystemClock()
+    log = open_event_log(settings)
+    return services_on(log, clock)
+
+
+def services_on(log: EventLog, clock: Clock) -> Services:
+    runner = CommandRunner(log, clock)
+    return Services(
+        log=log,
+        clock=clock,
+        runner=runner,
+        desk=SupportDesk(runner),
+        audit=AuditTrail(runner),
+    )

@@ -1,0 +1,571 @@
+"""The support case: a customer's request from intake to close, and back."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from cases.domain import errors
+from cases.domain.audited import AuditedAggregate
+from cases.domain.case_values import (
+    CaseCategory,
+    CaseStatus,
+    Contact,
+    Direction,
+    Escalation,
+    EscalationCategory,
+    EscalationPaths,
+    EscalationTarget,
+    Resolution,
+    ResolutionCode,
+    VendorAdvisory,
+    VendorUpdate,
+    line_text,
+    summary_text,
+)
+from cases.domain.metadata import CommandContext
+from cases.domain.support_offering import PublishedTerms
+from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind, Severity
+from cases.domain.text import TITLE_LIMIT, aware, required_text
+
+
+class SupportCase(AuditedAggregate):
+    """A customer's support request, judged against the terms it arrived under."""
+
+    # Events ---------------------------------------------------------------
+
+    class Received(AuditedAggregate.Created):
+        customer_id: str
+        contact: Contact
+        channel: Channel
+        product: str
+        category: CaseCategory
+        severity: Severity
+        title: str
+        description: str
+        received_at: datetime
+        terms_version: int
+        reopen_window_days: int
+
+    class ServiceHealthChecked(AuditedAggregate.Event):
+        advisory: VendorAdvisory | None
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.health_checked = True
+            case.matched_advisory = self.advisory
+            case.started_work = True
+
+    class DiagnosisRecorded(AuditedAggregate.Event):
+        findings: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.findings = (*case.findings, self.findings)
+            case.started_work = True
+
+    class CommunicationRecorded(AuditedAggregate.Event):
+        direction: Direction
+        channel: Channel
+        summary: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.communications += 1
+            if self.direction is Direction.OUTBOUND and case.first_response_at is None:
+                case.first_response_at = self.meta.occurred_at
+
+    class WaitingOnCustomerStarted(AuditedAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.waiting_on_customer_since = self.meta.occurred_at
+
+    class WaitingOnCustomerEnded(AuditedAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.waiting_on_customer_since = None
+
+    class Assigned(AuditedAggregate.Event):
+        agent_id: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.assignee = self.agent_id
+
+    class SeverityChanged(AuditedAggregate.Event):
+        previous: Severity
+        severity: Severity
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.severity = self.severity
+
+    class Escalated(AuditedAggregate.Event):
+        number: int
+        target: EscalationTarget
+        category: EscalationCategory
+        vehicle: EscalationVehicle | None
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            escalation = Escalation(
+                number=self.number,
+                target=self.target,
+                category=self.category,
+                vehicle=self.vehicle,
+                reason=self.reason,
+                escalated_at=self.meta.occurred_at,
+            )
+            case.escalations = (*case.escalations, escalation)
+
+    class VendorReferenceRecorded(AuditedAggregate.Event):
+        number: int
+        reference: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.replace_escalation(case.escalation(self.number).with_reference(self.reference))
+
+    class VendorUpdateRecorded(AuditedAggregate.Event):
+        number: int
+        text: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            update = VendorUpdate(self.meta.occurred_at, self.text)
+            case.replace_escalation(case.escalation(self.number).with_update(update))
+
+    class HandedBack(AuditedAggregate.Event):
+        number: int
+        summary: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            escalation = case.escalation(self.number)
+            case.replace_escalation(escalation.handed_back(self.meta.occurred_at, self.summary))
+
+    class Resolved(AuditedAggregate.Event):
+        code: ResolutionCode
+        summary: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.resolution = Resolution(self.code, self.summary, self.meta.occurred_at)
+
+    class Closed(AuditedAggregate.Event):
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.closed_at = self.meta.occurred_at
+
+    class Reopened(AuditedAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.resolution = None
+            case.closed_at = None
+            case.reopen_count += 1
+
+    class BillingAccountLinked(AuditedAggregate.Event):
+        account_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.billing_account_id = self.account_id
+
+    class NoteAdded(AuditedAggregate.Event):
+        text: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.note_count += 1
+
+    # State ----------------------------------------------------------------
+
+    def __init__(
+        self,
+        *,
+        customer_id: str,
+        contact: Contact,
+        channel: Channel,
+        product: str,
+        category: CaseCategory,
+        severity: Severity,
+        title: str,
+        description: str,
+        received_at: datetime,
+        terms_version: int,
+        reopen_window_days: int,
+    ) -> None:
+        self.customer_id = customer_id
+        self.contact = contact
+        self.channel = channel
+        self.product = product
+        self.category = category
+        self.severity = severity
+        self.title = title
+        self.description = description
+        self.received_at = received_at
+        self.terms_version = terms_version
+        self.reopen_window_days = reopen_window_days
+        self.health_checked = False
+        self.matched_advisory: VendorAdvisory | None = None
+        self.findings: tuple[str, ...] = ()
+        self.started_work = False
+        self.communications = 0
+        self.first_response_at: datetime | None = None
+        self.waiting_on_customer_since: datetime | None = None
+        self.assignee: str | None = None
+        self.escalations: tuple[Escalation, ...] = ()
+        self.resolution: Resolution | None = None
+        self.closed_at: datetime | None = None
+        self.reopen_count = 0
+        self.note_count = 0
+        self.billing_account_id: UUID | None = None
+
+    @property
+    def status(self) -> CaseStatus:
+        if self.closed_at is not None:
+            return CaseStatus.CLOSED
+        if self.resolution is not None:
+            return CaseStatus.RESOLVED
+        if self.open_escalation is not None:
+            return CaseStatus.ESCALATED
+        if self.waiting_on_customer_since is not None:
+            return CaseStatus.WAITING_ON_CUSTOMER
+        if self.started_work or self.communications or self.reopen_count:
+            return CaseStatus.IN_PROGRESS
+        return CaseStatus.NEW
+
+    @property
+    def open_escalation(self) -> Escalation | None:
+        if self.escalations and self.escalations[-1].is_open:
+            return self.escalations[-1]
+        return None
+
+    def escalation(self, number: int) -> Escalation:
+        return self.escalations[number - 1]
+
+    def replace_escalation(self, escalation: Escalation) -> None:
+        index = escalation.number - 1
+        self.escalations = (
+            *self.escalations[:index],
+            escalation,
+            *self.escalations[index + 1 :],
+        )
+
+    # Commands -------------------------------------------------------------
+
+    @classmethod
+    def receive(
+        cls,
+        ctx: CommandContext,
+        *,
+        case_id: UUID,
+        customer_id: str,
+        contact: Contact,
+        channel: Channel,
+        product: str,
+        category: CaseCategory,
+        severity: Severity,
+        title: str,
+        description: str,
+        received_at: datetime,
+        terms: PublishedTerms,
+    ) -> SupportCase:
+        """Take in a customer's request, received at `received_at`."""
+        aware("received_at", received_at)
+        if received_at > ctx.recorded_at:
+            raise errors.ReceivedInFutureError(
+                "a request cannot be received after the moment it is recorded"
+            )
+        return cls._start(
+            cls.Received,
+            ctx,
+            case_id,
+            customer_id=required_text("customer id", customer_id, 100),
+            contact=contact,
+            channel=channel,
+            product=line_text("product", product),
+            category=category,
+            severity=severity,
+            title=required_text("title", title, TITLE_LIMIT),
+            description=summary_text("description", description),
+            received_at=received_at,
+            terms_version=terms.version,
+            reopen_window_days=terms.terms.reopen_window_days,
+        )
+
+    def check_service_health(self, ctx: CommandContext, advisory: VendorAdvisory | None) -> None:
+        """Record the service-health check and the advisory it matched, if any."""
+        self.check_open_for_work(ctx)
+        self._record(self.ServiceHealthChecked, ctx, advisory=advisory)
+
+    def record_diagnosis(self, ctx: CommandContext, findings: str) -> None:
+        self.check_open_for_work(ctx)
+        self.check_service_health_checked("diagnose")
+        self._record(self.DiagnosisRecorded, ctx, findings=summary_text("findings", findings))
+
+    def record_communication(
+        self, ctx: CommandContext, direction: Direction, channel: Channel, summary: str
+    ) -> None:
+        """Record a message to or from the customer; a reply ends a wait on them."""
+        self.check_not_closed(ctx)
+        self._record(
+            self.CommunicationRecorded,
+            ctx,
+            direction=direction,
+            channel=channel,
+            summary=summary_text("summary", summary),
+        )
+        if direction is Direction.INBOUND and self.waiting_on_customer_since is not None:
+            self._record(self.WaitingOnCustomerEnded, ctx, reason="customer replied")
+
+    def wait_on_customer(self, ctx: CommandContext, reason: str) -> None:
+        self.check_open_for_work(ctx)
+        if self.waiting_on_customer_since is not None:
+            raise errors.AlreadyWaitingOnCustomerError(
+                "the case is already waiting on the customer"
+            )
+        self._record(self.WaitingOnCustomerStarted, ctx, reason=line_text("reason", reason))
+
+    def stop_waiting_on_customer(self, ctx: CommandContext, reason: str) -> None:
+        self.check_not_closed(ctx)
+        if self.waiting_on_customer_since is None:
+            raise errors.NotWaitingOnCustomerError("the case is not waiting on the customer")
+        self._record(self.WaitingOnCustomerEnded, ctx, reason=line_text("reason", reason))
+
+    def assign(self, ctx: CommandContext, agent_id: str) -> None:
+        self.check_not_closed(ctx)
+        agent_id = required_text("agent id", agent_id, 100)
+        if agent_id == self.assignee:
+            raise errors.AlreadyAssignedError(f"the case is already assigned to {agent_id}")
+        self._record(self.Assigned, ctx, agent_id=agent_id)
+
+    def change_severity(self, ctx: CommandContext, severity: Severity, reason: str) -> None:
+        self.check_open_for_work(ctx)
+        if severity is self.severity:
+            raise errors.SeverityUnchangedError(f"the case is already {severity.value}")
+        self._record(
+            self.SeverityChanged,
+            ctx,
+            previous=self.severity,
+            severity=severity,
+            reason=line_text("reason", reason),
+        )
+
+    def escalate(
+        self,
+        ctx: CommandContext,
+        *,
+        target: EscalationTarget,
+        category: EscalationCategory,
+        vehicle: EscalationVehicle | None,
+        reason: str,
+        paths: EscalationPaths,
+    ) -> int:
+        """Hand the case to the vendor or the indirect provider; return its number."""
+        self.check_open_for_work(ctx)
+        self.check_no_open_escalation()
+        self.check_escalation_route(target, paths)
+        self.check_vendor_takes(category)
+        if target is EscalationTarget.VENDOR:
+            self.check_vehicle(category, vehicle, paths)
+        elif vehicle is not None:
+            raise errors.VehicleDoesNotFitCategoryError(
+                "vendor support vehicles are for escalations to the vendor, "
+                "not to the indirect provider"
+            )
+        if not category.is_commercial and not self.health_checked:
+            # A technical problem needs the check whatever the case's category.
+            raise errors.ServiceHealthNotCheckedError(
+                "check the vendor's service health before escalating a technical problem"
+            )
+        number = len(self.escalations) + 1
+        self._record(
+            self.Escalated,
+            ctx,
+            number=number,
+            target=target,
+            category=category,
+            vehicle=vehicle,
+            reason=summary_text("reason", reason),
+        )
+        return number
+
+    def record_vendor_reference(self, ctx: CommandContext, reference: str) -> None:
+        escalation = self.check_open_escalation(ctx)
+        if escalation.vendor_reference is not None:
+            raise errors.VendorReferenceAlreadyRecordedError(
+                f"escalation {escalation.number} already has the reference "
+                f"{escalation.vendor_reference}"
+            )
+        self._record(
+            self.VendorReferenceRecorded,
+            ctx,
+            number=escalation.number,
+            reference=required_text("vendor reference", reference, 100),
+        )
+
+    def record_vendor_update(self, ctx: CommandContext, text: str) -> None:
+        escalation = self.check_open_escalation(ctx)
+        self._record(
+            self.VendorUpdateRecorded,
+            ctx,
+            number=escalation.number,
+            text=summary_text("vendor update", text),
+        )
+
+    def record_hand_back(self, ctx: CommandContext, summary: str) -> None:
+        escalation = self.check_open_escalation(ctx)
+        self._record(
+            self.HandedBack,
+            ctx,
+            number=escalation.number,
+            summary=summary_text("hand-back summary", summary),
+        )
+
+    def resolve(self, ctx: CommandContext, code: ResolutionCode, summary: str) -> None:
+        self.check_not_closed(ctx)
+        if self.resolution is not None:
+            raise errors.CaseAlreadyResolvedError("the case is already resolved")
+        if self.open_escalation is not None:
+            raise errors.EscalationStillOpenError(
+                f"escalation {self.open_escalation.number} is still open: record the "
+                "vendor's hand-back before resolving"
+            )
+        self.check_service_health_checked("resolve")
+        summary = summary_text("summary", summary)
+        if self.waiting_on_customer_since is not None:
+            self._record(self.WaitingOnCustomerEnded, ctx, reason="case resolved")
+        self._record(self.Resolved, ctx, code=code, summary=summary)
+
+    def close(self, ctx: CommandContext) -> None:
+        self.check_not_closed(ctx)
+        if self.resolution is None:
+            raise errors.CaseNotResolvedError("only a resolved case can be closed")
+        self._record(self.Closed, ctx)
+
+    def reopen(self, ctx: CommandContext, reason: str) -> None:
+        """Reopen a resolved case, or a closed one within the terms' window."""
+        self.check_occurred_after_receipt(ctx)
+        if self.resolution is None:
+            raise errors.CaseNotResolvedError("only a resolved or closed case can be reopened")
+        if self.closed_at is not None:
+            window = timedelta(days=self.reopen_window_days)
+            if ctx.occurred_at - self.closed_at > window:
+                raise errors.ReopenWindowExpiredError(
+                    f"the case was closed at {self.closed_at.isoformat()}; its terms "
+                    f"(version {self.terms_version}) allow reopening for "
+                    f"{self.reopen_window_days} days"
+                )
+        self._record(self.Reopened, ctx, reason=line_text("reason", reason))
+
+    def link_billing_account(self, ctx: CommandContext, account_id: UUID) -> None:
+        """Link a billing question to the account it concerns."""
+        self.check_not_closed(ctx)
+        if self.category is not CaseCategory.BILLING:
+            raise errors.NotABillingCaseError(
+                f"only billing cases link to a billing account; this one is {self.category.value}"
+            )
+        if self.billing_account_id == account_id:
+            raise errors.AlreadyLinkedError(f"the case is already linked to {account_id}")
+        self._record(self.BillingAccountLinked, ctx, account_id=account_id)
+
+    def add_note(self, ctx: CommandContext, text: str) -> None:
+        self.check_not_closed(ctx)
+        self._record(self.NoteAdded, ctx, text=summary_text("note", text))
+
+    # Rules ----------------------------------------------------------------
+
+    def check_occurred_after_receipt(self, ctx: CommandContext) -> None:
+        if ctx.occurred_at < self.received_at:
+            raise errors.OccurredBeforeReceiptError(
+                f"the case was received at {self.received_at.isoformat()}; nothing "
+                f"can happen to it at {ctx.occurred_at.isoformat()}"
+            )
+
+    def check_not_closed(self, ctx: CommandContext) -> None:
+        self.check_occurred_after_receipt(ctx)
+        if self.closed_at is not None:
+            raise errors.CaseClosedError("the case is closed: it accepts no change but reopening")
+
+    def check_open_for_work(self, ctx: CommandContext) -> None:
+        self.check_not_closed(ctx)
+        if self.resolution is not None:
+            raise errors.CaseResolvedError("the case is resolved: reopen it first")
+
+    def check_service_health_checked(self, action: str) -> None:
+        if self.category is CaseCategory.TECHNICAL and not self.health_checked:
+            raise errors.ServiceHealthNotCheckedError(
+                f"check the vendor's service health before you {action} a technical case"
+            )
+
+    def check_no_open_escalation(self) -> None:
+        if self.open_escalation is not None:
+            raise errors.EscalationAlreadyOpenError(
+                f"escalation {self.open_escalation.number} is still open"
+            )
+
+    def check_open_escalation(self, ctx: CommandContext) -> Escalation:
+        self.check_not_closed(ctx)
+        escalation = self.open_escalation
+        if escalation is None:
+            raise errors.NoOpenEscalationError("the case has no open escalation")
+        return escalation
+
+    def check_escalation_route(self, target: EscalationTarget, paths: EscalationPaths) -> None:
+        indirect = paths.partner_kind is PartnerKind.INDIRECT_RESELLER
+        if target is EscalationTarget.INDIRECT_PROVIDER and not indirect:
+            raise errors.NoIndirectProviderError(
+                "a direct-bill partner escalates to the vendor; it has no indirect provider"
+            )
+        went_to_provider = any(
+            e.target is EscalationTarget.INDIRECT_PROVIDER for e in self.escalations
+        )
+        if target is EscalationTarget.VENDOR and indirect and not went_to_provider:
+            raise errors.IndirectProviderFirstError(
+                "an indirect reseller escalates to its indirect provider first"
+            )
+
+    def check_vendor_takes(self, category: EscalationCategory) -> None:
+        if not category.vendor_takes:
+            raise errors.EscalationCategoryNotAcceptedError(
+                f"the vendor does not take {category.value.replace('_', ' ')} problems: "
+                "they are within the partner's baseline support"
+            )
+        if (
+            category is EscalationCategory.UNDOCUMENTED_PROBLEM
+            and self.matched_advisory is not None
+        ):
+            raise errors.ProblemIsDocumentedError(
+                f"the service-health check matched {self.matched_advisory.vendor_id}: "
+                "the problem is documented"
+            )
+
+    @staticmethod
+    def check_vehicle(
+        category: EscalationCategory,
+        vehicle: EscalationVehicle | None,
+        paths: EscalationPaths,
+    ) -> None:
+        if vehicle is None:
+            raise errors.VehicleDoesNotFitCategoryError(
+                "an escalation to the vendor names the support vehicle it goes through"
+            )
+        if category.is_commercial == vehicle.is_technical:
+            kind = "commercial" if category.is_commercial else "technical"
+            raise errors.VehicleDoesNotFitCategoryError(
+                f"a {kind} problem cannot go through {vehicle.value.replace('_', ' ')}"
+            )
+        if not paths.holds(vehicle):
+            raise errors.VehicleNotHeldError(
+                f"the partner does not hold {vehicle.value.replace('_', ' ')}"
+            )

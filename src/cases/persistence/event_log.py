@@ -1,0 +1,44 @@
+"""The one event log every aggregate of `cases` is stored in.
+
+All aggregates share one eventsourcing application (one table of events, one
+notification log), so projections follow a single ordered stream.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Transcoder
+from eventsourcing.utils import Environment, EnvType
+
+from cases.persistence.registry import cases_transcoder
+
+
+class EventLog(Application[Any]):
+    """The `cases` event store: aggregates, snapshots and the notification log."""
+
+    name = "cases"
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        # Configuration comes only from `cases.settings` (via `env`), never from
+        # stray eventsourcing variables in the process environment.
+        return Environment(name, dict(env or {}))
+
+    def construct_transcoder(self) -> Transcoder:
+        return cases_transcoder()
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        snapshot_interval: int = 50,
+        snapshotted: tuple[type[Any], ...] = (),
+    ) -> None:
+        # The library declares the intervals per class; this process's settings
+        # choose them, so they are set on the instance it reads them from.
+        setattr(  # noqa: B010
+            self, "snapshotting_intervals", dict.fromkeys(snapshotted, snapshot_interval)
+        )
+        env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y" if snapshotted else "n"}
+        super().__init__(env)

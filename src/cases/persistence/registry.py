@@ -1,0 +1,87 @@
+"""The domain's value types and the stable names they are stored under.
+
+A name here is written into stored events and snapshots: never rename one.
+A test checks that every enum and dataclass of `cases.domain` is listed.
+"""
+
+from __future__ import annotations
+
+from datetime import time
+from enum import Enum
+
+from eventsourcing.persistence import Transcoding
+
+from cases.domain import case_values, metadata, money, support_offering, support_terms
+from cases.persistence.transcoder import (
+    DataclassAsDict,
+    EnumAsValue,
+    OrjsonTranscoder,
+    default_transcoder,
+)
+
+
+class TimeAsISO(Transcoding):
+    """A naive wall-clock time (service hours are local to the terms' zone)."""
+
+    type = time
+    name = "time_iso"
+
+    def encode(self, obj: time) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> time:
+        return time.fromisoformat(data)
+
+
+ENUMS: dict[str, type[Enum]] = {
+    "role": metadata.Role,
+    "source": metadata.Source,
+    "severity": support_terms.Severity,
+    "channel": support_terms.Channel,
+    "support_model": support_terms.SupportModel,
+    "coverage": support_terms.Coverage,
+    "partner_kind": support_terms.PartnerKind,
+    "escalation_vehicle": support_terms.EscalationVehicle,
+    "case_category": case_values.CaseCategory,
+    "case_status": case_values.CaseStatus,
+    "direction": case_values.Direction,
+    "advisory_classification": case_values.AdvisoryClassification,
+    "escalation_target": case_values.EscalationTarget,
+    "escalation_category": case_values.EscalationCategory,
+    "resolution_code": case_values.ResolutionCode,
+}
+
+VALUE_OBJECTS: dict[str, type[object]] = {
+    "actor": metadata.Actor,
+    "event_metadata": metadata.EventMetadata,
+    "money": money.Money,
+    "support_arrangement": support_terms.SupportArrangement,
+    "service_span": support_terms.ServiceSpan,
+    "service_hours": support_terms.ServiceHours,
+    "contact_method": support_terms.ContactMethod,
+    "pricing": support_terms.Pricing,
+    "service_level_target": support_terms.ServiceLevelTarget,
+    "support_terms": support_terms.SupportTerms,
+    "published_terms": support_offering.PublishedTerms,
+    "contact": case_values.Contact,
+    "vendor_advisory": case_values.VendorAdvisory,
+    "escalation_paths": case_values.EscalationPaths,
+    "vendor_update": case_values.VendorUpdate,
+    "escalation": case_values.Escalation,
+    "resolution": case_values.Resolution,
+}
+
+# Types that belong to commands or the API only and are never stored.
+NOT_STORED: frozenset[type[object]] = frozenset({metadata.CommandContext})
+
+
+def domain_transcodings() -> list[Transcoding]:
+    transcodings: list[Transcoding] = [TimeAsISO()]
+    transcodings += [EnumAsValue(cls, name) for name, cls in ENUMS.items()]
+    transcodings += [DataclassAsDict(cls, name) for name, cls in VALUE_OBJECTS.items()]
+    return transcodings
+
+
+def cases_transcoder() -> OrjsonTranscoder:
+    """The transcoder for everything `cases` stores."""
+    return default_transcoder(*domain_transcodings())

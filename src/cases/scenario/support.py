@@ -1,0 +1,315 @@
+"""A scripted fortnight at a partner's support desk, on a simulated clock.
+
+Several customers, cases through every path: a documented vendor incident, an
+escalation through Advanced Support for Partners with a hand-back and a
+reopen, a commercial escalation, a billing question, and steps the rules
+refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from uuid import UUID
+
+from cases.application.caller import Caller
+from cases.application.clock import ManualClock
+from cases.bootstrap import Services
+from cases.domain.case_values import (
+    AdvisoryClassification,
+    CaseCategory,
+    Contact,
+    Direction,
+    EscalationCategory,
+    EscalationTarget,
+    ResolutionCode,
+    VendorAdvisory,
+)
+from cases.domain.errors import DomainError, NoTermsInForceError
+from cases.domain.metadata import Actor, Role, Source
+from cases.domain.support_terms import (
+    Channel,
+    ContactMethod,
+    EscalationVehicle,
+    PartnerKind,
+    Pricing,
+    ServiceHours,
+    ServiceLevelTarget,
+    ServiceSpan,
+    Severity,
+    SupportArrangement,
+    SupportModel,
+    SupportTerms,
+)
+
+ANNA = Actor("agent-anna", Role.HELPDESK_AGENT)
+BO = Actor("agent-bo", Role.HELPDESK_AGENT)
+SALES = Actor("sales-sara", Role.SALES_AGENT)
+ASFP = EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS
+
+
+@dataclass
+class ScenarioResult:
+    cases: dict[str, UUID] = field(default_factory=dict)
+    refusals: list[str] = field(default_factory=list)
+
+
+def partner_terms(vendor_name: str) -> SupportTerms:
+    weekdays = range(5)
+    return SupportTerms(
+        vendor_name=vendor_name,
+        partner_kind=PartnerKind.DIRECT_BILL,
+        arrangement=SupportArrangement(SupportModel.DIRECT),
+        service_hours=ServiceHours(
+            time_zone="Europe/Stockholm",
+            weekly=tuple(ServiceSpan(d, time(8), time(12)) for d in weekdays)
+            + tuple(ServiceSpan(d, time(13), time(17)) for d in weekdays),
+            holiday_country="SE",
+        ),
+        contact_methods=(
+            ContactMethod(Channel.PHONE, "+46 8 555 010 00"),
+            ContactMethod(Channel.EMAIL, "support@partner.example"),
+            ContactMethod(Channel.PORTAL, "https://support.partner.example"),
+        ),
+        pricing=Pricing(False, "Support is included in every subscription we resell."),
+        held_vehicles=(ASFP,),
+        targets=(
+            ServiceLevelTarget(Severity.CRITICAL, 60, 120, 8 * 60),
+            ServiceLevelTarget(Severity.MODERATE, 4 * 60, 8 * 60, 5 * 8 * 60),
+            ServiceLevelTarget(Severity.MINIMAL, 8 * 60, 16 * 60, 10 * 8 * 60),
+        ),
+        reopen_window_days=14,
+    )
+
+
+class SupportScenario:
+    """Drives the support desk through the scripted fortnight."""
+
+    def __init__(self, services: Services, clock: ManualClock, vendor_name: str) -> None:
+        self.desk = services.desk
+        self.clock = clock
+        self.vendor_name = vendor_name
+        self.result = ScenarioResult()
+
+    def as_(self, actor: Actor) -> Caller:
+        return Caller.new(actor, Source.CLI)
+
+    def later(self, **delta: float) -> datetime:
+        return self.clock.advance(timedelta(**delta))
+
+    def attempt(self, step: Callable[[], object]) -> None:
+        """Run a step the rules should refuse, and note the refusal."""
+        try:
+            step()
+        except DomainError as refused:
+            self.result.refusals.append(f"{refused.rule}: {refused.message}")
+        else:
+            raise AssertionError("the scenario expected this step to be refused")
+
+    def run(self) -> ScenarioResult:
+        self.ensure_terms()
+        self.documented_incident()
+        self.escalated_and_reopened()
+        self.commercial_escalation()
+        self.billing_question()
+        return self.result
+
+    def ensure_terms(self) -> None:
+        try:
+            self.desk.terms_in_force(self.clock.now())
+        except NoTermsInForceError:
+            self.desk.publish_terms(
+                self.as_(Actor("admin-ulla", Role.USER_MANAGEMENT_ADMIN)),
+                partner_terms(self.vendor_name),
+                effective_from=self.clock.now(),
+            )
+
+    def receive(self, key: str, received_at: datetime, **fields: object) -> UUID:
+        receipt = self.desk.receive_case(
+            self.as_(ANNA),
+            received_at=received_at,
+            **fields,  # type: ignore[arg-type]
+        )
+        self.result.cases[key] = receipt.aggregate_id
+        return receipt.aggregate_id
+
+    def documented_incident(self) -> None:
+        """Contoso's mail delay matches a vendor incident; no escalation needed."""
+        called = self.later(minutes=30)
+        self.later(minutes=12)  # logged after the call
+        case = self.receive(
+            "contoso-mail",
+            called,
+            customer_id="contoso",
+            contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
+            channel=Channel.PHONE,
+            product="Exchange Online",
+            category=CaseCategory.TECHNICAL,
+            severity=Severity.MODERATE,
+            title="Outbound mail delayed by up to an hour",
+            description="Since 07:30 mail to external recipients sits in the queue.",
+        )
+        anna = self.as_(ANNA)
+        self.desk.assign(anna, case, "agent-anna")
+        self.later(minutes=5)
+        advisory = VendorAdvisory(
+            "EX226792",
+            AdvisoryClassification.INCIDENT,
+            "Users may experience delays sending mail to external recipients",
+            "Exchange Online",
+        )
+        self.desk.check_service_health(anna, case, advisory)
+        self.attempt(
+            lambda: self.desk.escalate(
+                anna,
+                case,
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.UNDOCUMENTED_PROBLEM,
+                vehicle=ASFP,
+                reason="Mail delayed",
+            )
+        )
+        self.later(minutes=3)
+        self.desk.record_communication(
+            anna, case, Direction.OUTBOUND, Channel.EMAIL,
+            "Known incident EX226792; the vendor is rerouting traffic.",
+        )  # fmt: skip
+        self.later(hours=5)
+        self.desk.resolve(
+            anna,
+            case,
+            ResolutionCode.VENDOR_ISSUE_RESOLVED,
+            "EX226792 resolved by the vendor.",
+        )
+        self.later(hours=1)
+        self.desk.close(anna, case)
+
+    def escalated_and_reopened(self) -> None:
+        """Fabrikam's Teams calls drop: diagnosed, escalated, handed back, reopened."""
+        received = self.later(hours=18)
+        case = self.receive(
+            "fabrikam-teams",
+            received,
+            customer_id="fabrikam",
+            contact=Contact("Omar Haddad", email="omar@fabrikam.example", phone="+46 70 222 33 44"),
+            channel=Channel.PORTAL,
+            product="Microsoft Teams",
+            category=CaseCategory.TECHNICAL,
+            severity=Severity.MODERATE,
+            title="Teams calls drop after exactly 30 minutes",
+            description="All users in the Gothenburg office; started after a tenant move.",
+        )
+        anna, bo = self.as_(ANNA), self.as_(BO)
+        self.attempt(lambda: self.desk.record_diagnosis(anna, case, "Guessing firewall"))
+        self.later(minutes=20)
+        self.desk.check_service_health(anna, case, None)
+        self.desk.record_communication(
+            anna, case, Direction.OUTBOUND, Channel.EMAIL, "Please send a call trace."
+        )
+        self.desk.wait_on_customer(anna, case, "Waiting for a call trace")
+        self.later(hours=20)
+        self.desk.record_communication(
+            anna, case, Direction.INBOUND, Channel.EMAIL, "Trace attached."
+        )
+        self.desk.change_severity(anna, case, Severity.CRITICAL, "Board meeting calls fail")
+        self.desk.assign(anna, case, "agent-bo")
+        self.later(hours=1)
+        self.desk.record_diagnosis(
+            bo,
+            case,
+            "Media relay times out at 1800 s; config matches the service description.",
+        )
+        self.attempt(
+            lambda: self.desk.escalate(
+                bo,
+                case,
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_DEFECT,
+                vehicle=EscalationVehicle.PREMIER_SUPPORT_FOR_PARTNERS,
+                reason="Relay timeout",
+            )
+        )
+        self.desk.escalate(
+            bo,
+            case,
+            target=EscalationTarget.VENDOR,
+            category=EscalationCategory.SERVICE_DEFECT,
+            vehicle=ASFP,
+            reason="Media relay drops calls at 30 minutes for one tenant.",
+        )
+        self.later(minutes=40)
+        self.desk.record_vendor_reference(bo, case, "2611080040012345")
+        self.later(hours=26)
+        self.desk.record_vendor_update(bo, case, "Reproduced; a fix is rolling out.")
+        self.later(days=2)
+        self.desk.record_hand_back(bo, case, "Relay timeout raised for the tenant's region.")
+        self.desk.record_communication(
+            bo, case, Direction.OUTBOUND, Channel.PHONE, "Fix confirmed with Omar."
+        )
+        self.desk.resolve(bo, case, ResolutionCode.FIXED_BY_VENDOR, "Vendor raised the timeout.")
+        self.later(hours=2)
+        self.desk.close(bo, case)
+        self.later(days=3)
+        self.desk.reopen(bo, case, "Calls drop again after 60 minutes")
+        self.later(hours=3)
+        self.desk.record_diagnosis(bo, case, "A second relay in the pair kept the old timeout.")
+        self.desk.add_note(bo, case, "Vendor confirmed the pair on the same reference.")
+        self.desk.resolve(bo, case, ResolutionCode.FIXED_BY_VENDOR, "Both relays updated.")
+        self.later(hours=1)
+        self.desk.close(bo, case)
+        self.attempt(lambda: self.desk.add_note(bo, case, "Too late for notes"))
+
+    def commercial_escalation(self) -> None:
+        """Tailspin is charged for licences it cancelled: a commercial escalation."""
+        received = self.later(hours=4)
+        case = self.receive(
+            "tailspin-licences",
+            received,
+            customer_id="tailspin",
+            contact=Contact("Lena Berg", phone="+46 8 777 12 12"),
+            channel=Channel.CHAT,
+            product="Microsoft 365 E3",
+            category=CaseCategory.COMMERCIAL,
+            severity=Severity.MINIMAL,
+            title="Cancelled seats still counted",
+            description="Twenty seats cancelled within the window still appear.",
+        )
+        sales = self.as_(SALES)
+        self.desk.record_communication(
+            sales, case, Direction.OUTBOUND, Channel.EMAIL, "We have asked the vendor."
+        )
+        self.desk.escalate(
+            sales,
+            case,
+            target=EscalationTarget.VENDOR,
+            category=EscalationCategory.COMMERCIAL_PROBLEM,
+            vehicle=EscalationVehicle.COMMERCIAL_SUPPORT,
+            reason="Cancellation within the window not applied.",
+        )
+        self.later(days=1)
+        self.desk.record_hand_back(sales, case, "Seats removed; credit follows.")
+        self.desk.resolve(sales, case, ResolutionCode.FIXED_BY_VENDOR, "Seats removed.")
+
+    def billing_question(self) -> None:
+        """Northwind asks about an invoice line; answered by the help desk."""
+        received = self.later(hours=2)
+        case = self.receive(
+            "northwind-invoice",
+            received,
+            customer_id="northwind",
+            contact=Contact("Pia Ek", email="pia.ek@northwind.example"),
+            channel=Channel.EMAIL,
+            product="Azure",
+            category=CaseCategory.BILLING,
+            severity=Severity.MINIMAL,
+            title="What is the 'Azure plan' line on our invoice?",
+            description="Our October invoice has a line we do not recognise.",
+        )
+        anna = self.as_(ANNA)
+        self.later(minutes=15)
+        self.desk.record_communication(
+            anna, case, Direction.OUTBOUND, Channel.EMAIL,
+            "It is your pay-as-you-go Azure consumption for October.",
+        )  # fmt: skip
+        self.desk.resolve(anna, case, ResolutionCode.ANSWERED, "Explained the Azure plan line.")

@@ -1,0 +1,60 @@
+"""One settings object, read from `CASES_*` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """Raised when a setting is missing or malformed; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Configuration of a `cases` process."""
+
+    model_config = SettingsConfigDict(env_prefix="CASES_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Where the embedded SQLite database lives by default.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "The event store: sqlite:///PATH, postgresql://USER@HOST:PORT/DB or "
+            "memory:// (tests). Default: a SQLite file cases.db in CASES_DATA_DIR."
+        ),
+    )
+    vendor_name: str = Field(default="Microsoft", min_length=1, max_length=100)
+    snapshot_interval: int = Field(default=50, ge=2, le=10_000)
+    postgres_pool_size: int = Field(default=5, ge=1, le=100)
+    postgres_connect_timeout: int = Field(default=5, ge=1, le=120)
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'cases.db').as_posix()}"
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning validation errors into one clear line."""
+    try:
+        return Settings()
+    except ValidationError as e:
+        problems = "; ".join(
+            f"CASES_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise SettingsError(problems) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests override with `get_settings.cache_clear`)."""
+    return load_settings()

@@ -1,0 +1,84 @@
+"""Commands racing on one case: no lost update, stale versions refused."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from cases.application.clock import ManualClock
+from cases.bootstrap import Services, bootstrap
+from cases.domain import errors
+from cases.settings import Settings
+from tests.support.builders import T0, caller, intake, terms
+
+WRITERS = 4
+NOTES_EACH = 10
+
+
+@pytest.fixture
+def writers(settings: Settings, clock: ManualClock) -> Iterator[list[Services]]:
+    """Separate services (own connections) on one store, as separate processes have."""
+    if settings.database_url == "memory://":
+        pytest.skip("in-memory stores are not shared between service instances")
+    group = [bootstrap(settings, clock) for _ in range(WRITERS)]
+    yield group
+    for services in group:
+        services.close()
+
+
+def test_racing_writers_lose_no_update(writers: list[Services]) -> None:
+    """Every note from every writer is recorded exactly once, in some order."""
+    desk = writers[0].desk
+    desk.publish_terms(caller(), terms(), effective_from=T0)
+    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    start = threading.Barrier(WRITERS)
+    failures: list[BaseException] = []
+
+    def write(index: int, services: Services) -> None:
+        start.wait()
+        try:
+            for n in range(NOTES_EACH):
+                services.desk.add_note(caller(), case_id, f"writer {index} note {n}")
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            failures.append(e)
+
+    threads = [threading.Thread(target=write, args=(i, s)) for i, s in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    history = writers[0].audit.history(type(desk.case(case_id)), case_id)
+    notes = sorted(h.details["text"] for h in history if h.event_type.endswith("NoteAdded"))
+    expected = sorted(f"writer {i} note {n}" for i in range(WRITERS) for n in range(NOTES_EACH))
+    assert notes == expected
+    assert desk.case(case_id).version == 1 + WRITERS * NOTES_EACH
+
+
+def test_only_one_of_two_commands_on_the_same_version_wins(writers: list[Services]) -> None:
+    """With an expected version, the loser is refused instead of retried."""
+    desk = writers[0].desk
+    desk.publish_terms(caller(), terms(), effective_from=T0)
+    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def write(services: Services) -> None:
+        start.wait()
+        try:
+            services.desk.add_note(caller(), case_id, "at version 1", expected_version=1)
+            outcomes.append("recorded")
+        except errors.VersionMismatchError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in writers[:2]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["recorded", "refused"]
+    assert desk.case(case_id).version == 2

@@ -1,0 +1,238 @@
+"""The support desk on every store: in-memory, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+
+from cases.application.clock import ManualClock
+from cases.bootstrap import Services
+from cases.domain import errors
+from cases.domain.case_values import (
+    AdvisoryClassification,
+    CaseCategory,
+    CaseStatus,
+    Direction,
+    EscalationCategory,
+    EscalationTarget,
+    ResolutionCode,
+    VendorAdvisory,
+)
+from cases.domain.support_case import SupportCase
+from cases.domain.support_offering import SupportOffering
+from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind
+from tests.support.builders import T0, caller, intake, terms
+
+ASFP = EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS
+
+
+def minutes(clock: ManualClock, n: int) -> None:
+    clock.advance(timedelta(minutes=n))
+
+
+@pytest.fixture
+def desk_with_terms(services: Services, clock: ManualClock) -> Services:
+    services.desk.publish_terms(caller(), terms(), effective_from=T0)
+    minutes(clock, 5)
+    return services
+
+
+def walk_a_case_through_escalation(services: Services, clock: ManualClock) -> SupportCase:
+    desk, who = services.desk, caller()
+    case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+    steps = [
+        lambda: desk.assign(who, case_id, "agent-anna"),
+        lambda: desk.check_service_health(who, case_id, None),
+        lambda: desk.record_communication(
+            who, case_id, Direction.OUTBOUND, Channel.EMAIL, "We are on it"
+        ),
+        lambda: desk.record_diagnosis(who, case_id, "Connector healthy; queue grows"),
+        lambda: desk.escalate(
+            who,
+            case_id,
+            target=EscalationTarget.VENDOR,
+            category=EscalationCategory.SERVICE_DEFECT,
+            vehicle=ASFP,
+            reason="Queue grows with a healthy connector",
+        ),
+        lambda: desk.record_vendor_reference(who, case_id, "2603020010001234"),
+        lambda: desk.record_vendor_update(who, case_id, "Reproduced"),
+        lambda: desk.record_hand_back(who, case_id, "Fix deployed"),
+        lambda: desk.resolve(who, case_id, ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream"),
+        lambda: desk.close(who, case_id),
+        lambda: desk.reopen(who, case_id, "Delays are back"),
+        lambda: desk.add_note(who, case_id, "Customer called again"),
+    ]
+    for step in steps:
+        minutes(clock, 7)
+        step()
+    return desk.case(case_id)
+
+
+class TestSupportDesk:
+    def test_walks_a_case_through_its_whole_life(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        """Every step is recorded in order and rebuilds the same state on load."""
+        case = walk_a_case_through_escalation(desk_with_terms, clock)
+        assert case.version == 13
+        assert case.status is CaseStatus.IN_PROGRESS
+        assert case.reopen_count == 1
+        [escalation] = case.escalations
+        assert escalation.vendor_reference == "2603020010001234"
+        assert escalation.handed_back_at is not None
+        assert case.first_response_at == T0 + timedelta(minutes=5 + 21)
+
+    def test_history_lists_every_event_with_its_metadata(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        case = walk_a_case_through_escalation(desk_with_terms, clock)
+        history = desk_with_terms.audit.history(SupportCase, case.id)
+        assert [h.version for h in history] == list(range(1, 14))
+        assert [h.event_type.split(".")[-1] for h in history][:3] == [
+            "Received",
+            "Assigned",
+            "ServiceHealthChecked",
+        ]
+        assert all(h.meta.actor.principal_id == "agent-anna" for h in history)
+        assert history[1].details == {"agent_id": "agent-anna"}
+        assert [h.recorded_at for h in history] == sorted(h.recorded_at for h in history)
+
+    def test_state_at_any_version_and_any_moment(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        """Auditors see the case as it stood at a version or as recorded at a moment."""
+        case = walk_a_case_through_escalation(desk_with_terms, clock)
+        audit = desk_with_terms.audit
+        at_escalation = audit.at_version(SupportCase, case.id, 6)
+        assert at_escalation.status is CaseStatus.ESCALATED
+        closed = audit.at_version(SupportCase, case.id, 11)
+        assert closed.status is CaseStatus.CLOSED
+        # Recorded moments are 7 minutes apart from intake at T0 + 5 minutes.
+        before_close = audit.as_of(SupportCase, case.id, T0 + timedelta(minutes=5 + 7 * 10 - 1))
+        assert before_close.version == 10
+        assert before_close.status is CaseStatus.RESOLVED
+        with pytest.raises(errors.NotFoundError):
+            audit.as_of(SupportCase, case.id, T0)
+        with pytest.raises(errors.NotFoundError):
+            audit.at_version(SupportCase, case.id, 14)
+
+    def test_a_refused_command_records_nothing(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        desk, who = desk_with_terms.desk, caller()
+        case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        position = desk_with_terms.log.recorder.max_notification_id()
+        with pytest.raises(errors.ServiceHealthNotCheckedError):
+            desk.escalate(
+                who,
+                case_id,
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_DEFECT,
+                vehicle=ASFP,
+                reason="Too early",
+            )
+        assert desk_with_terms.log.recorder.max_notification_id() == position
+        assert desk.case(case_id).version == 1
+
+    def test_a_stale_expected_version_is_refused(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        desk, who = desk_with_terms.desk, caller()
+        receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        desk.add_note(who, receipt.aggregate_id, "first", expected_version=1)
+        with pytest.raises(errors.VersionMismatchError):
+            desk.add_note(who, receipt.aggregate_id, "second", expected_version=1)
+        assert desk.case(receipt.aggregate_id).note_count == 1
+
+    def test_receipts_carry_version_and_log_position(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        desk, who = desk_with_terms.desk, caller()
+        first = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        second = desk.add_note(who, first.aggregate_id, "note")
+        assert (first.version, second.version) == (1, 2)
+        assert second.position > first.position
+        assert second.position == desk_with_terms.log.recorder.max_notification_id()
+
+    def test_the_same_case_id_cannot_be_taken_twice(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        desk, who, case_id = desk_with_terms.desk, caller(), uuid4()
+        desk.receive_case(who, received_at=clock.now(), case_id=case_id, **intake())  # type: ignore[arg-type]
+        with pytest.raises(errors.AlreadyExistsError):
+            desk.receive_case(who, received_at=clock.now(), case_id=case_id, **intake())  # type: ignore[arg-type]
+
+    def test_unknown_case_is_not_found(self, desk_with_terms: Services) -> None:
+        with pytest.raises(errors.NotFoundError):
+            desk_with_terms.desk.add_note(caller(), uuid4(), "nobody home")
+
+    def test_the_offering_is_not_a_case(self, desk_with_terms: Services) -> None:
+        """An aggregate of another kind is not found under a case id."""
+        with pytest.raises(errors.NotFoundError):
+            desk_with_terms.desk.case(SupportOffering.offering_id())
+
+    def test_cases_keep_the_terms_they_were_received_under(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        """New terms apply to cases received after they take effect, not before."""
+        desk, who = desk_with_terms.desk, caller()
+        old = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        version, _ = desk.publish_terms(
+            who,
+            terms(reopen_window_days=2),
+            effective_from=clock.now() + timedelta(days=1),
+        )
+        minutes(clock, 60 * 24 + 1)
+        new = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        late_phone = desk.receive_case(
+            who, received_at=clock.now() - timedelta(days=1), **intake()
+        ).aggregate_id  # type: ignore[arg-type]
+        assert version == 2
+        assert [desk.case(c).terms_version for c in (old, new, late_phone)] == [1, 2, 1]
+        assert [desk.case(c).reopen_window_days for c in (old, new)] == [14, 2]
+
+    def test_escalation_uses_the_vehicles_held_now(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        desk, who = desk_with_terms.desk, caller()
+        case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        desk.check_service_health(who, case_id, None)
+        desk.publish_terms(
+            who,
+            terms(partner_kind=PartnerKind.INDIRECT_RESELLER, held=()),
+            effective_from=clock.now() + timedelta(minutes=1),
+        )
+        minutes(clock, 2)
+        with pytest.raises(errors.IndirectProviderFirstError):
+            desk.escalate(
+                who,
+                case_id,
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_UNAVAILABLE,
+                vehicle=ASFP,
+                reason="Down",
+            )
+
+    def test_a_matched_advisory_is_stored_exactly(
+        self, desk_with_terms: Services, clock: ManualClock
+    ) -> None:
+        desk, who = desk_with_terms.desk, caller()
+        case_id = desk.receive_case(
+            who, received_at=clock.now(), **intake(CaseCategory.TECHNICAL)
+        ).aggregate_id  # type: ignore[arg-type]
+        advisory = VendorAdvisory(
+            "ex226792",
+            AdvisoryClassification.INCIDENT,
+            "Mail delays",
+            "Exchange Online",
+        )
+        desk.check_service_health(who, case_id, advisory)
+        assert desk.case(case_id).matched_advisory == advisory
+        assert desk.case(case_id).matched_advisory.vendor_id == "EX226792"  # type: ignore[union-attr]
+
+    def test_no_terms_no_intake(self, services: Services, clock: ManualClock) -> None:
+        with pytest.raises(errors.NoTermsInForceError):
+            services.desk.receive_case(caller(), received_at=clock.now(), **intake())  # type: ignore[arg-type]

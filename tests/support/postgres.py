@@ -1,0 +1,46 @@
+"""Throwaway PostgreSQL databases for tests: created per test, dropped after."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from uuid import uuid4
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ADMIN_URL = os.environ.get(
+    "CASES_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def postgres_required() -> bool:
+    return os.environ.get("CASES_REQUIRE_POSTGRES") == "1"
+
+
+def _admin_connection() -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as e:
+        reason = f"PostgreSQL unreachable at {ADMIN_URL}: {str(e).strip().splitlines()[0]}"
+        if postgres_required():
+            pytest.fail(f"{reason} (CASES_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+
+
+@contextmanager
+def throwaway_database() -> Iterator[str]:
+    """Yield the URL of a new, empty database; drop it afterwards."""
+    name = f"cases_test_{uuid4().hex[:12]}"
+    with _admin_connection() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    base = ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with _admin_connection() as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )

@@ -1,0 +1,77 @@
+"""Given / when / then for the support case, with no database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from cases.domain.case_values import (
+    AdvisoryClassification,
+    CaseCategory,
+    VendorAdvisory,
+)
+from cases.domain.errors import DomainError
+from cases.domain.support_case import SupportCase
+from cases.domain.support_offering import PublishedTerms
+from tests.support.builders import T0, ctx, intake, published
+
+Step = Callable[[SupportCase], object]
+
+
+def received(
+    category: CaseCategory = CaseCategory.TECHNICAL,
+    terms: PublishedTerms | None = None,
+    **overrides: Any,
+) -> SupportCase:
+    """A case received ten minutes before T0 and recorded at T0."""
+    return SupportCase.receive(
+        ctx(T0),
+        case_id=uuid4(),
+        received_at=T0 - timedelta(minutes=10),
+        terms=terms or published(),
+        **intake(category, **overrides),  # type: ignore[arg-type]
+    )
+
+
+def given(case: SupportCase, *steps: Step) -> SupportCase:
+    """Apply earlier commands as history: their events count as already stored."""
+    for step in steps:
+        step(case)
+    case.collect_events()
+    return case
+
+
+def then_events(case: SupportCase, when: Step) -> list[Any]:
+    when(case)
+    return list(case.collect_events())
+
+
+def then_refused(case: SupportCase, when: Step, error: type[DomainError]) -> DomainError:
+    """The command is refused with `error` and records nothing."""
+    version = case.version
+    with pytest.raises(error) as refused:
+        when(case)
+    assert case.pending_events == []
+    assert case.version == version
+    return refused.value
+
+
+def at(minutes: int) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def advisory() -> VendorAdvisory:
+    return VendorAdvisory(
+        "EX226792",
+        AdvisoryClassification.INCIDENT,
+        "Users may experience delays sending external mail",
+        "Exchange Online",
+    )
+
+
+def health_checked(case: SupportCase) -> None:
+    case.check_service_health(ctx(at(1)), None)
