@@ -375,12 +375,17 @@ class EnumAsValue(_WalkingTranscoding, Generic[_E]):
             return self._enum_cls(data)
 
 
+_set = object.__setattr__
+
+
 class DataclassAsDict(_WalkingTranscoding, Generic[_T]):
     """A dataclass value object as a dict of its ``init`` fields by name.
 
     Field values are walked, so nested value objects, Decimals, tuples and
-    enums round-trip; decoding calls ``cls(**fields)`` (so ``__post_init__``
-    validation runs again). Fields with ``init=False`` are not stored.
+    enums round-trip. Decoding sets the fields directly, without running
+    ``__post_init__`` again (the values were validated when first made); data
+    whose fields differ from the class's goes through ``cls(**fields)``, so
+    defaults of newer fields apply. Fields with ``init=False`` are not stored.
     """
 
     def __init__(self, dataclass_cls: type[_T], name: str) -> None:
@@ -392,6 +397,8 @@ class DataclassAsDict(_WalkingTranscoding, Generic[_T]):
         self.field_names: tuple[str, ...] = tuple(
             f.name for f in dataclasses.fields(dataclass_cls) if f.init
         )
+        self._field_set = frozenset(self.field_names)
+        self._new = object.__new__
 
     def encode(self, obj: _T) -> dict[str, Any]:
         return {name: getattr(obj, name) for name in self.field_names}
@@ -402,7 +409,17 @@ class DataclassAsDict(_WalkingTranscoding, Generic[_T]):
     def decode(self, data: dict[str, Any]) -> _T:
         if type(data) is not dict:
             raise TypeError(f"'{self.name}' data must be a dict, got {data!r}")
-        return self._cls(**data)
+        if data.keys() != self._field_set:
+            # Older data without a field added since (or with one removed):
+            # let the class apply its defaults and complain about the rest.
+            return self._cls(**data)
+        # Stored values were validated when they were first made: rebuild the
+        # object without re-running __post_init__ (validation is the costly part
+        # of decoding). object.__setattr__ writes through frozen dataclasses.
+        obj = self._new(self._cls)
+        for name, value in data.items():
+            _set(obj, name, value)
+        return obj
 
 
 def builtin_transcodings() -> tuple[Transcoding, ...]:

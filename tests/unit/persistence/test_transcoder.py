@@ -464,3 +464,34 @@ def test_random_trees_round_trip_exactly(tree: Any) -> None:
 
 
 del TranscoderTestCase
+
+
+@dataclass(frozen=True, slots=True)
+class Validated:
+    """Counts its validations, and has a field added 'later' with a default."""
+
+    text: str
+    added_later: int = 7
+
+    def __post_init__(self) -> None:
+        VALIDATIONS.append(self.text)
+
+
+VALIDATIONS: list[str] = []
+
+
+def test_decoding_rebuilds_value_objects_without_validating_again() -> None:
+    """Stored values were validated when made; decoding sets fields directly."""
+    codec = default_transcoder(DataclassAsDict(Validated, "validated"))
+    data = codec.encode(Validated("x", 3))
+    VALIDATIONS.clear()
+    decoded = codec.decode(data)
+    assert decoded == Validated("x", 3)
+    assert type(decoded) is Validated
+    assert VALIDATIONS == ["x"]  # only the comparison value above was validated
+
+
+def test_older_data_missing_a_newer_field_gets_its_default() -> None:
+    codec = default_transcoder(DataclassAsDict(Validated, "validated"))
+    decoded = codec.decode(b'{"_type_":"validated","_data_":{"text":"old"}}')
+    assert decoded == Validated("old", 7)
