@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cases.application.audit_trail import AuditTrail
+from cases.application.billing_office import BillingOffice
 from cases.application.clock import Clock, SystemClock
 from cases.application.command_runner import CommandRunner
 from cases.application.support_desk import SupportDesk
@@ -22,6 +23,7 @@ class Services:
     runner: CommandRunner
     desk: SupportDesk
     audit: AuditTrail
+    billing: BillingOffice
 
     def close(self) -> None:
         self.log.close()
@@ -41,4 +43,5 @@ def services_on(log: EventLog, clock: Clock) -> Services:
         runner=runner,
         desk=SupportDesk(runner),
         audit=AuditTrail(runner),
+        billing=BillingOffice(runner),
     )

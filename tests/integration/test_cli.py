@@ -30,6 +30,10 @@ def test_demo_records_cases_and_prints_a_readable_history(cli_env: Path) -> None
     assert "vehicle-not-held: the partner does not hold premier support" in result.output
     assert "Escalation 1 to the vendor through advanced support for partners" in result.output
     assert "Reopened: Calls drop again after 60 minutes" in result.output
+    assert "Recorded 4 billing accounts" in result.output
+    assert "fabrikam: suspended sub-bp-40" in result.output
+    assert "Access reinstated: Microsoft 365 Business Premium (sub-bp-40)" in result.output
+    assert "Exchange Online (Plan 1)" not in result.output.split("Access suspended")[-1]
 
 
 def test_the_demo_can_run_again_on_the_same_store(cli_env: Path) -> None:

@@ -42,7 +42,7 @@ class AuditTrail:
     def history(self, kind: type[A], aggregate_id: UUID) -> list[HistoryEntry]:
         """Every event of the aggregate, in order, with its metadata."""
         self.runner.load(kind, aggregate_id)  # refuse ids of other kinds
-        return [_entry(e) for e in self._events(aggregate_id)]
+        return [history_entry(e) for e in self._events(aggregate_id)]
 
     def at_version(self, kind: type[A], aggregate_id: UUID, version: int) -> A:
         current = self.runner.load(kind, aggregate_id)
@@ -72,7 +72,8 @@ class AuditTrail:
         return [e for e in events if isinstance(e, AuditedAggregate.Event)]
 
 
-def _entry(event: AuditedAggregate.Event) -> HistoryEntry:
+def history_entry(event: AuditedAggregate.Event) -> HistoryEntry:
+    """An event as an auditor reads it: type, moments, metadata, its own fields."""
     details = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
     details.pop("originator_topic", None)
     return HistoryEntry(

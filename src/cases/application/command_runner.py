@@ -30,7 +30,7 @@ from cases.domain.errors import (
     VersionMismatchError,
 )
 from cases.domain.metadata import CommandContext
-from cases.persistence.event_log import EventLog
+from cases.persistence.event_log import EventLog, replay
 
 logger = structlog.get_logger("cases.commands")
 
@@ -59,7 +59,9 @@ class CommandRunner:
     def load(self, kind: type[A], aggregate_id: UUID, version: int | None = None) -> A:
         """The aggregate's current state (or at `version`), if it is a `kind`."""
         try:
-            aggregate: object = self.log.repository.get(aggregate_id, version=version)
+            aggregate: object = self.log.repository.get(
+                aggregate_id, version=version, projector_func=replay
+            )
         except AggregateNotFoundError:
             aggregate = None
         if isinstance(aggregate, kind):

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
+from cases.application.billing_summaries import BILLING_SUMMARIES
 from cases.domain.case_values import Contact, Direction, VendorAdvisory
 from cases.domain.support_terms import EscalationVehicle
 
@@ -83,18 +84,26 @@ CASE_SUMMARIES: dict[str, Callable[[Details], str]] = {
     ),
 }
 
-_SUMMARIES: dict[str, Callable[[Details], str]] = dict(CASE_SUMMARIES)
+PRINCIPAL_SUMMARIES: dict[str, Callable[[Details], str]] = {
+    "Principal.Registered": lambda d: (
+        f"Principal {d['name']} registered as {_words(d['role'])}"
+        + (f" for customer {d['customer_id']}" if d["customer_id"] else "")
+    ),
+    "Principal.Revoked": lambda d: f"Principal revoked: {d['reason']}",
+}
 
-
-def register_summaries(summaries: Mapping[str, Callable[[Details], str]]) -> None:
-    """Add summaries for another aggregate's events (keyed by event class name)."""
-    _SUMMARIES.update(summaries)
+# Keyed by `Aggregate.Event` (qualified) or, for case events, the event's name.
+_SUMMARIES: dict[str, Callable[[Details], str]] = {
+    **CASE_SUMMARIES,
+    **BILLING_SUMMARIES,
+    **PRINCIPAL_SUMMARIES,
+}
 
 
 def summarise(event_type: str, details: Details) -> str:
     """A one-line description of an event, from its type name and its fields."""
     name = event_type.rsplit(".", 1)[-1]
-    describe = _SUMMARIES.get(name)
+    describe = _SUMMARIES.get(event_type) or _SUMMARIES.get(name)
     if describe is not None:
         return describe(details)
     fields = ", ".join(f"{k}={_words(v)}" for k, v in details.items())

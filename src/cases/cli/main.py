@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
@@ -12,14 +9,14 @@ from uuid import UUID
 import typer
 
 from cases.application.clock import ManualClock, SystemClock
-from cases.bootstrap import Services, bootstrap
+from cases.bootstrap import Services
+from cases.cli.collection import collection_app
 from cases.cli.history_view import render_case_header, render_history
-from cases.domain.errors import DomainError
+from cases.cli.services import open_services
+from cases.domain.billing_account import BillingAccount
 from cases.domain.support_case import SupportCase
-from cases.log_config import configure_logging
-from cases.persistence.store import StoreUnavailableError
-from cases.scenario.support import SupportScenario
-from cases.settings import SettingsError, get_settings
+from cases.scenario.demo import run_demo
+from cases.settings import get_settings
 
 app = typer.Typer(
     name="cases",
@@ -29,54 +26,39 @@ app = typer.Typer(
 )
 history_app = typer.Typer(help="Print the recorded history of a case.", no_args_is_help=True)
 app.add_typer(history_app, name="history")
-
-
-@contextmanager
-def open_services(clock: ManualClock | None = None, quiet: bool = False) -> Iterator[Services]:
-    """Services on the configured store; clear one-line errors instead of tracebacks.
-
-    `quiet` keeps the JSON log to warnings unless CASES_LOG_LEVEL asks for more,
-    so output meant for people is not buried in it.
-    """
-    try:
-        settings = get_settings()
-        explicit = "log_level" in settings.model_fields_set
-        configure_logging(settings.log_level if explicit or not quiet else "WARNING")
-        services = bootstrap(settings, clock or SystemClock())
-    except (SettingsError, StoreUnavailableError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise typer.Exit(2) from None
-    try:
-        yield services
-    except DomainError as e:
-        print(f"refused ({e.rule}): {e.message}", file=sys.stderr)
-        raise typer.Exit(1) from None
-    finally:
-        services.close()
+app.add_typer(collection_app, name="collection")
 
 
 @app.command()
 def demo(
-    days: Annotated[int, typer.Option(help="How far back the simulated fortnight starts.")] = 14,
+    days: Annotated[int, typer.Option(help="How many days back the simulated story starts.")] = 75,
 ) -> None:
-    """Run the scripted scenario on the configured store and print a case history."""
+    """Run the scripted scenario on the configured store and print what it recorded."""
     start = (SystemClock().now() - timedelta(days=days)).replace(
         hour=7, minute=10, second=0, microsecond=0
     )
     clock = ManualClock(start)
-    with open_services(clock, quiet=True) as services:
+    with open_services(clock) as services:
         print(f"Store: {get_settings().effective_database_url}")
-        result = SupportScenario(services, clock, get_settings().vendor_name).run()
-        print(f"Recorded {len(result.cases)} support cases:")
-        for key, case_id in result.cases.items():
+        story = run_demo(services, clock, get_settings().vendor_name)
+        print(f"Recorded {len(story.support.cases)} support cases:")
+        for key, case_id in story.support.cases.items():
             case = services.desk.case(case_id)
             print(f"  {key:<20} {case_id}  {case.status.value:<12} v{case.version}")
+        print(f"\nRecorded {len(story.billing.accounts)} billing accounts:")
+        for key, account_id in story.billing.accounts.items():
+            account = services.billing.account(account_id)
+            print(f"  {key:<20} {account_id}  balance {account.balance}  v{account.version}")
+        print("\nWhat the nightly collection runs did:")
+        for line in story.billing.nightly_actions:
+            print(f"  {line}")
         print("\nSteps the rules refused (nothing was recorded for them):")
-        for refusal in result.refusals:
+        for refusal in story.support.refusals:
             print(f"  - {refusal}")
-        featured = result.cases["fabrikam-teams"]
         print()
-        _print_case(services, featured)
+        _print_case(services, story.support.cases["fabrikam-teams"])
+        print()
+        _print_account(services, story.billing.accounts["fabrikam"])
 
 
 def _print_case(services: Services, case_id: UUID, case: SupportCase | None = None) -> None:
@@ -84,6 +66,12 @@ def _print_case(services: Services, case_id: UUID, case: SupportCase | None = No
     print("\n".join(render_case_header(case)))
     entries = services.audit.history(SupportCase, case_id)[: case.version]
     print("\n".join(render_history(entries)))
+
+
+def _print_account(services: Services, account_id: UUID) -> None:
+    account = services.billing.account(account_id)
+    print(f"Billing account {account_id} of {account.customer_id}, balance {account.balance}")
+    print("\n".join(render_history(services.audit.history(BillingAccount, account_id))))
 
 
 @history_app.command("case")

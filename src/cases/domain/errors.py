@@ -231,6 +231,21 @@ class AlreadyLinkedError(DomainError):
     rule = "already-linked"
 
 
+# Principals ---------------------------------------------------------------
+
+
+class PrincipalRevokedError(DomainError):
+    """Raised when revoking a principal that is already revoked."""
+
+    rule = "principal-revoked"
+
+
+class RoleBindingError(DomainError):
+    """Raised when a customer principal has no customer, or a staff one has one."""
+
+    rule = "role-binding"
+
+
 # Billing account ----------------------------------------------------------
 
 

@@ -11,7 +11,16 @@ from enum import Enum
 
 from eventsourcing.persistence import Transcoding
 
-from cases.domain import case_values, metadata, money, support_offering, support_terms
+from cases.domain import (
+    billing_values,
+    case_values,
+    collection_policy,
+    metadata,
+    money,
+    permissions,
+    support_offering,
+    support_terms,
+)
 from cases.persistence.transcoder import (
     DataclassAsDict,
     EnumAsValue,
@@ -49,6 +58,10 @@ ENUMS: dict[str, type[Enum]] = {
     "escalation_target": case_values.EscalationTarget,
     "escalation_category": case_values.EscalationCategory,
     "resolution_code": case_values.ResolutionCode,
+    "billing_period": billing_values.BillingPeriod,
+    "access_state": billing_values.AccessState,
+    "dispute_outcome": billing_values.DisputeOutcome,
+    "stage_action": collection_policy.StageAction,
 }
 
 VALUE_OBJECTS: dict[str, type[object]] = {
@@ -69,10 +82,18 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "vendor_update": case_values.VendorUpdate,
     "escalation": case_values.Escalation,
     "resolution": case_values.Resolution,
+    "invoice_period": billing_values.InvoicePeriod,
+    "invoice_line": billing_values.InvoiceLine,
+    "allocation": billing_values.Allocation,
+    "invoice": billing_values.Invoice,
+    "subscription": billing_values.Subscription,
+    "collection_stage": collection_policy.CollectionStage,
+    "collection_terms": collection_policy.CollectionTerms,
+    "published_policy": collection_policy.PublishedPolicy,
 }
 
 # Types that belong to commands or the API only and are never stored.
-NOT_STORED: frozenset[type[object]] = frozenset({metadata.CommandContext})
+NOT_STORED: frozenset[type[object]] = frozenset({metadata.CommandContext, permissions.Permission})
 
 
 def domain_transcodings() -> list[Transcoding]:

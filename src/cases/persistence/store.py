@@ -7,6 +7,8 @@ import sqlite3
 import psycopg
 from eventsourcing.persistence import PersistenceError
 
+from cases.domain.billing_account import BillingAccount
+from cases.domain.collection_policy import CollectionPolicy
 from cases.domain.support_case import SupportCase
 from cases.domain.support_offering import SupportOffering
 from cases.persistence.database_url import (
@@ -18,7 +20,7 @@ from cases.persistence.database_url import (
 from cases.persistence.event_log import EventLog
 from cases.settings import Settings
 
-SNAPSHOTTED = (SupportCase, SupportOffering)
+SNAPSHOTTED = (SupportCase, SupportOffering, BillingAccount, CollectionPolicy)
 
 
 class StoreUnavailableError(Exception):

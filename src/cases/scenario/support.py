@@ -86,10 +86,13 @@ def partner_terms(vendor_name: str) -> SupportTerms:
 class SupportScenario:
     """Drives the support desk through the scripted fortnight."""
 
-    def __init__(self, services: Services, clock: ManualClock, vendor_name: str) -> None:
+    def __init__(
+        self, services: Services, clock: ManualClock, vendor_name: str, suffix: str = ""
+    ) -> None:
         self.desk = services.desk
         self.clock = clock
         self.vendor_name = vendor_name
+        self.suffix = suffix
         self.result = ScenarioResult()
 
     def as_(self, actor: Actor) -> Caller:
@@ -126,6 +129,7 @@ class SupportScenario:
             )
 
     def receive(self, key: str, received_at: datetime, **fields: object) -> UUID:
+        fields["customer_id"] = f"{fields['customer_id']}{self.suffix}"
         receipt = self.desk.receive_case(
             self.as_(ANNA),
             received_at=received_at,

@@ -17,7 +17,7 @@ def domain_types() -> set[type[object]]:
     for module_info in pkgutil.iter_modules(cases.domain.__path__):
         module = importlib.import_module(f"cases.domain.{module_info.name}")
         for _, obj in inspect.getmembers(module, inspect.isclass):
-            if obj.__module__ != module.__name__:
+            if obj.__module__ != module.__name__ or obj.__name__.startswith("_"):
                 continue
             if issubclass(obj, Enum) or (
                 dataclasses.is_dataclass(obj) and not hasattr(obj, "originator_id")

@@ -1,0 +1,503 @@
+"""Throughput of single-event commands on existing cases, against a plain insert loop.
+
+Run: .venv/bin/python benchmarks/commands.py [--commands 3000] [--repeat 5] [--cases 200]
+
+Each command is what the desk does for a request: load the case (snapshot plus
+the events after it), decide, save one event in one transaction, log the
+`event_recorded` line (rendered as JSON, written to /dev/null). Commands
+alternate between `add_note` and `record_communication` and go round-robin over
+the cases. Snapshots are taken every 50 events (the production default), and
+before timing the cases are spread evenly over that cycle (case i gets i % 50
+notes), so loads replay 0-49 events after the latest snapshot, about 25 on
+average, in every repetition; every 50th save also writes a snapshot.
+
+The baseline, in the same run, inserts as many rows, one transaction each, into
+`bench(id, version, state)` with a primary key on (id, version), the row's
+state being the bytes of one of our stored events:
+
+* PostgreSQL: psycopg, one connection, INSERT + commit per row.
+* SQLite: the sqlite3 module, BEGIN/INSERT/COMMIT per row, with the settings
+  eventsourcing's SQLite recorder uses: journal_mode=WAL and `synchronous` left
+  at its default, FULL (the script reads both back from the event store).
+
+PostgreSQL runs in a throwaway database created on the server named by
+CASES_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres)
+and dropped afterwards, even on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as wall_time
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID, uuid4
+
+import psycopg
+from psycopg import pq, sql
+
+from cases.application.caller import Caller
+from cases.application.clock import ManualClock
+from cases.bootstrap import Services, bootstrap
+from cases.domain.case_values import CaseCategory, Contact, Direction
+from cases.domain.metadata import Actor, Role, Source
+from cases.domain.support_case import SupportCase
+from cases.domain.support_terms import (
+    Channel,
+    ContactMethod,
+    EscalationVehicle,
+    PartnerKind,
+    Pricing,
+    ServiceHours,
+    ServiceLevelTarget,
+    ServiceSpan,
+    Severity,
+    SupportArrangement,
+    SupportModel,
+    SupportTerms,
+)
+from cases.log_config import configure_logging
+from cases.settings import Settings
+
+ADMIN_URL = os.environ.get(
+    "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
+AGENT = Actor("agent-anna", Role.HELPDESK_AGENT)
+SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+
+
+# Realistic data -------------------------------------------------------------
+
+
+def support_terms() -> SupportTerms:
+    spans = [ServiceSpan(day, wall_time(8), wall_time(12)) for day in range(5)]
+    spans += [ServiceSpan(day, wall_time(13), wall_time(17)) for day in range(5)]
+    return SupportTerms(
+        vendor_name="Microsoft",
+        partner_kind=PartnerKind.DIRECT_BILL,
+        arrangement=SupportArrangement(SupportModel.DIRECT),
+        service_hours=ServiceHours("Europe/Stockholm", tuple(spans), holiday_country="SE"),
+        contact_methods=(
+            ContactMethod(Channel.PHONE, "+46 8 123 456 00"),
+            ContactMethod(Channel.EMAIL, "support@partner.example"),
+        ),
+        pricing=Pricing(False, "Support is included in the subscription price."),
+        held_vehicles=(EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,),
+        targets=(
+            ServiceLevelTarget(Severity.CRITICAL, 60, 120, 8 * 60),
+            ServiceLevelTarget(Severity.MODERATE, 4 * 60, 8 * 60, 5 * 8 * 60),
+            ServiceLevelTarget(Severity.MINIMAL, 8 * 60, 16 * 60, 10 * 8 * 60),
+        ),
+        reopen_window_days=14,
+    )
+
+
+CUSTOMERS = ("contoso", "fabrikam", "northwind", "adatum", "litware", "tailspin")
+PRODUCTS = ("Exchange Online", "Microsoft Teams", "SharePoint Online", "Entra ID")
+NOTES = (
+    "Checked the message trace: outbound mail waits in the queue for about 40 minutes.",
+    "Customer confirms the connector certificate was renewed yesterday afternoon.",
+    "Asked for a screenshot of the error shown when joining the meeting.",
+    "Reproduced with a test account; the policy assignment has not propagated yet.",
+)
+SUMMARIES = (
+    "Emailed the customer the workaround and asked them to confirm by tomorrow.",
+    "Called the contact back; left a voicemail with the case number.",
+    "Sent the customer the steps to re-register the device and reset the token.",
+)
+
+
+# The workload ---------------------------------------------------------------
+
+
+@dataclass
+class CommandWorkload:
+    """Cases taken in once, then single-event commands round-robin over them."""
+
+    services: Services
+    clock: ManualClock
+    caller: Caller = field(default_factory=lambda: Caller.new(AGENT, Source.API))
+    case_ids: list[UUID] = field(default_factory=list)
+    done: int = 0
+
+    def take_in(self, n_cases: int) -> None:
+        desk = self.services.desk
+        desk.publish_terms(self.caller, support_terms(), effective_from=self.clock.now())
+        for i in range(n_cases):
+            receipt = desk.receive_case(
+                self.caller,
+                customer_id=CUSTOMERS[i % len(CUSTOMERS)],
+                contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
+                channel=Channel.PHONE,
+                product=PRODUCTS[i % len(PRODUCTS)],
+                category=CaseCategory.TECHNICAL,
+                severity=Severity.MODERATE,
+                title="Mail to external recipients is delayed",
+                description="Since 07:30 outbound mail queues for up to an hour.",
+                received_at=self.clock.advance(timedelta(seconds=30)),
+            )
+            self.case_ids.append(receipt.aggregate_id)
+
+    def stagger(self, interval: int) -> None:
+        """Spread the cases evenly over the snapshot cycle (case i at version 1 + i % interval).
+
+        Otherwise all cases would be at the same distance from their latest
+        snapshot, and a repetition's rate would depend on where in the cycle it
+        fell. The notes are recorded in one save per case (setup, not timed).
+        """
+        for i, case_id in enumerate(self.case_ids):
+            case = self.services.runner.load(SupportCase, case_id)
+            for _ in range(i % interval):
+                at = self.clock.advance(timedelta(seconds=1))
+                case.add_note(self.caller.context(at), NOTES[case.version % len(NOTES)])
+            self.services.log.save(case)
+
+    def one(self) -> None:
+        """One command: load a case, record one event, save."""
+        k = self.done
+        self.done += 1
+        case_id = self.case_ids[k % len(self.case_ids)]
+        self.clock.advance(timedelta(seconds=1))
+        if (k // len(self.case_ids)) % 2 == 0:
+            self.services.desk.add_note(self.caller, case_id, NOTES[k % len(NOTES)])
+        else:
+            self.services.desk.record_communication(
+                self.caller,
+                case_id,
+                Direction.OUTBOUND,
+                Channel.EMAIL,
+                SUMMARIES[k % len(SUMMARIES)],
+            )
+
+    def run(self, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            self.one()
+        return time.perf_counter() - start
+
+    def sample_state(self) -> bytes:
+        """The stored bytes of the latest event of the first case."""
+        recorder = self.services.log.recorder
+        (stored,) = recorder.select_events(self.case_ids[0], desc=True, limit=1)
+        return bytes(stored.state)
+
+
+# Plain loops ----------------------------------------------------------------
+
+
+@dataclass
+class PlainRows:
+    """Rows shaped like our events: round-robin ids, increasing versions."""
+
+    ids: list[UUID]
+    done: int = 0
+
+    def next(self) -> tuple[UUID, int]:
+        k = self.done
+        self.done += 1
+        return self.ids[k % len(self.ids)], k // len(self.ids) + 1
+
+
+def postgres_plain_loop(
+    conn: psycopg.Connection[tuple[object, ...]], rows: PlainRows, state: bytes, n: int
+) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        row_id, version = rows.next()
+        conn.execute(
+            "INSERT INTO bench (id, version, state) VALUES (%s, %s, %s)",
+            (row_id, version, state),
+        )
+        conn.commit()
+    return time.perf_counter() - start
+
+
+def sqlite_plain_loop(conn: sqlite3.Connection, rows: PlainRows, state: bytes, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        row_id, version = rows.next()
+        conn.execute("BEGIN")
+        conn.execute(
+            "INSERT INTO bench (id, version, state) VALUES (?, ?, ?)",
+            (row_id.hex, version, state),
+        )
+        conn.execute("COMMIT")
+    return time.perf_counter() - start
+
+
+def open_sqlite_plain(path: Path) -> sqlite3.Connection:
+    # As eventsourcing.sqlite does: autocommit mode with explicit BEGIN, WAL,
+    # and `synchronous` not touched (so FULL, the default).
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(
+        "CREATE TABLE bench (id TEXT, version INTEGER, state BLOB, PRIMARY KEY (id, version))"
+    )
+    return conn
+
+
+def sqlite_pragmas(run: Callable[[str], object]) -> str:
+    journal = run("PRAGMA journal_mode")
+    synchronous = run("PRAGMA synchronous")
+    return f"journal_mode={journal}, synchronous={SYNCHRONOUS.get(int(str(synchronous)))}"
+
+
+def eventsourcing_sqlite_pragmas(services: Services) -> str:
+    datastore = services.log.recorder.datastore  # type: ignore[attr-defined]
+
+    def run(statement: str) -> object:
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement)
+            return cursor.fetchone()[0]
+
+    return sqlite_pragmas(run)
+
+
+# PostgreSQL round trips (libpq's protocol trace) ----------------------------
+
+
+def round_trips_in(trace: str) -> int:
+    """Times the client sent and then waited for the server (F lines then B lines)."""
+    trips, last = 0, ""
+    for line in trace.splitlines():
+        direction = line[:1]
+        if direction == "B" and last == "F":
+            trips += 1
+        if direction in ("F", "B"):
+            last = direction
+    return trips
+
+
+def round_trips_per_call(
+    services: Services, action: Callable[[], object], calls: int
+) -> float | None:
+    """Trace every pooled connection while `action` runs `calls` times."""
+    pool = getattr(services.log.recorder, "datastore", None)
+    connections = list(getattr(getattr(pool, "pool", None), "_pool", ()))
+    if not connections:
+        return None
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        paths = [Path(tmp) / f"{i}.trace" for i in range(len(connections))]
+        files: list[TextIO] = [stack.enter_context(p.open("w")) for p in paths]
+        for conn, file in zip(connections, files, strict=True):
+            conn.pgconn.trace(file.fileno())
+            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            for _ in range(calls):
+                action()
+        finally:
+            for conn in connections:
+                conn.pgconn.untrace()
+        stack.close()
+        return sum(round_trips_in(p.read_text(errors="replace")) for p in paths) / calls
+
+
+# Throwaway PostgreSQL database ----------------------------------------------
+
+
+@contextlib.contextmanager
+def throwaway_database(admin_url: str) -> Iterator[str]:
+    name = f"cases_bench_{uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+# Measuring ------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    store: str
+    ours: list[float]  # events/s per repetition
+    plain: list[float]  # rows/s per repetition
+    notes: list[str] = field(default_factory=list)
+
+
+def measure(
+    store: str,
+    workload: CommandWorkload,
+    plain: Callable[[int], float],
+    commands: int,
+    repeat: int,
+) -> Result:
+    result = Result(store, [], [])
+    for r in range(repeat):
+        ours = commands / workload.run(commands)
+        base = commands / plain(commands)
+        result.ours.append(ours)
+        result.plain.append(base)
+        print(
+            f"  {store} run {r + 1}/{repeat}: ours {ours:7.0f} events/s, "
+            f"plain loop {base:7.0f} rows/s",
+            flush=True,
+        )
+    return result
+
+
+def start_workload(settings: Settings, n_cases: int, commands: int) -> CommandWorkload:
+    clock = ManualClock(START)
+    workload = CommandWorkload(bootstrap(settings, clock), clock)
+    try:
+        workload.take_in(n_cases)
+        workload.stagger(settings.snapshot_interval)
+        workload.run(min(commands, n_cases))  # warm up: caches, prepared statements
+    except BaseException:
+        workload.services.close()
+        raise
+    return workload
+
+
+def bench_sqlite(args: argparse.Namespace) -> Result:
+    with tempfile.TemporaryDirectory(prefix="cases-bench-") as tmp:
+        settings = Settings(database_url=f"sqlite:///{tmp}/cases.db", data_dir=Path(tmp))
+        workload = start_workload(settings, args.cases, args.commands)
+        plain_conn = open_sqlite_plain(Path(tmp) / "plain.db")
+        try:
+            state = workload.sample_state()
+            rows = PlainRows([uuid4() for _ in range(args.cases)])
+            result = measure(
+                "SQLite",
+                workload,
+                lambda n: sqlite_plain_loop(plain_conn, rows, state, n),
+                args.commands,
+                args.repeat,
+            )
+            result.notes.append(
+                f"SQLite settings: event store {eventsourcing_sqlite_pragmas(workload.services)}; "
+                f"plain loop {sqlite_pragmas(lambda s: plain_conn.execute(s).fetchone()[0])}; "
+                f"row state {len(state)} bytes"
+            )
+        finally:
+            plain_conn.close()
+            workload.services.close()
+    return result
+
+
+def bench_postgres(args: argparse.Namespace) -> Result:
+    with throwaway_database(args.postgres_url) as url:
+        workload = start_workload(Settings(database_url=url), args.cases, args.commands)
+        try:
+            with psycopg.connect(url) as plain_conn:
+                plain_conn.execute(
+                    "CREATE TABLE bench (id uuid, version int, state bytea, "
+                    "PRIMARY KEY (id, version))"
+                )
+                plain_conn.commit()
+                state = workload.sample_state()
+                rows = PlainRows([uuid4() for _ in range(args.cases)])
+                result = measure(
+                    "PostgreSQL",
+                    workload,
+                    lambda n: postgres_plain_loop(plain_conn, rows, state, n),
+                    args.commands,
+                    args.repeat,
+                )
+                plain_trips = _plain_round_trips(plain_conn, rows, state)
+            result.notes.append(f"PostgreSQL row state {len(state)} bytes")
+            result.notes.extend(_our_round_trips(workload, plain_trips))
+        finally:
+            workload.services.close()
+    return result
+
+
+def _plain_round_trips(
+    conn: psycopg.Connection[tuple[object, ...]], rows: PlainRows, state: bytes
+) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "plain.trace"
+        with path.open("w") as file:
+            conn.pgconn.trace(file.fileno())
+            conn.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            try:
+                postgres_plain_loop(conn, rows, state, 100)
+            finally:
+                conn.pgconn.untrace()
+        return round_trips_in(path.read_text(errors="replace")) / 100
+
+
+def _our_round_trips(workload: CommandWorkload, plain_trips: float) -> list[str]:
+    calls = 200
+    per_command = round_trips_per_call(workload.services, workload.one, calls)
+    k = iter(range(10**9))
+    ids = workload.case_ids
+    per_load = round_trips_per_call(
+        workload.services, lambda: workload.services.desk.case(ids[next(k) % len(ids)]), calls
+    )
+    if per_command is None or per_load is None:
+        return ["PostgreSQL round trips: not counted (pool connections not reachable)"]
+    line = (
+        f"PostgreSQL round trips (libpq trace, {calls} calls): {per_command:.1f} per command "
+        f"= {per_load:.1f} to load the case + {per_command - per_load:.1f} to save; "
+        f"plain loop {plain_trips:.1f} per row"
+    )
+    return [line]
+
+
+# Report ---------------------------------------------------------------------
+
+
+def print_table(results: list[Result], commands: int, repeat: int) -> None:
+    print()
+    print(f"Single-event commands on existing cases: {commands} commands, median of {repeat}")
+    print()
+    header = (
+        f"| {'store':<10} | {'ours (events/s)':>15} | {'ms/command':>10} | "
+        f"{'plain loop (rows/s)':>19} | {'ms/row':>6} | {'ours / plain':>12} |"
+    )
+    print(header)
+    print("|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
+    for r in results:
+        ours = statistics.median(r.ours)
+        plain = statistics.median(r.plain)
+        print(
+            f"| {r.store:<10} | {ours:>15,.0f} | {1000 / ours:>10.2f} | "
+            f"{plain:>19,.0f} | {1000 / plain:>6.2f} | {ours / plain:>12.2f} |"
+        )
+    print()
+    for r in results:
+        for note in r.notes:
+            print(f"- {note}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commands", type=int, default=3000, help="commands per repetition")
+    parser.add_argument("--repeat", type=int, default=5, help="repetitions (medians quoted)")
+    parser.add_argument("--cases", type=int, default=200, help="cases the commands go over")
+    parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+
+    with Path(os.devnull).open("w") as devnull:
+        configure_logging("INFO", devnull)
+        results = [bench_sqlite(args)]
+        if not args.skip_postgres:
+            try:
+                results.append(bench_postgres(args))
+            except psycopg.OperationalError as e:
+                print(f"PostgreSQL skipped: {str(e).strip().splitlines()[0]}", file=sys.stderr)
+    print_table(results, args.commands, args.repeat)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,427 @@
+"""The billing office: accounts, their money, the collection policy, collection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TypeVar
+from uuid import UUID
+
+import structlog
+from eventsourcing.persistence import RecordConflictError, Recording
+
+from cases.application.account_directory import AccountDirectory
+from cases.application.caller import Caller
+from cases.application.command_runner import CommandRunner, Receipt
+from cases.domain.audited import AuditedAggregate
+from cases.domain.billing_account import BillingAccount
+from cases.domain.billing_values import (
+    BillingPeriod,
+    DisputeOutcome,
+    InvoiceLine,
+    InvoicePeriod,
+)
+from cases.domain.collection_policy import (
+    CollectionPolicy,
+    CollectionTerms,
+    PublishedPolicy,
+    StageAction,
+)
+from cases.domain.errors import (
+    ConcurrentChangeError,
+    CustomerAlreadyHasAccountError,
+    EvaluationInFutureError,
+    NoCollectionPolicyError,
+    NotFoundError,
+)
+from cases.domain.metadata import CommandContext
+from cases.domain.money import Money
+from cases.domain.support_case import SupportCase
+
+R = TypeVar("R")
+
+logger = structlog.get_logger("cases.commands")
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What evaluating one account recorded (nothing, when nothing was due)."""
+
+    account_id: UUID
+    customer_id: str
+    events: tuple[AuditedAggregate.Event, ...]
+
+    @property
+    def did_something(self) -> bool:
+        return bool(self.events)
+
+    @property
+    def stages_entered(self) -> tuple[int, ...]:
+        return tuple(
+            e.stage.days for e in self.events if isinstance(e, BillingAccount.StageEntered)
+        )
+
+    @property
+    def reminders(self) -> tuple[StageAction, ...]:
+        return tuple(e.kind for e in self.events if isinstance(e, BillingAccount.ReminderSent))
+
+    @property
+    def suspended(self) -> tuple[str, ...]:
+        return tuple(
+            e.subscription_id for e in self.events if isinstance(e, BillingAccount.AccessSuspended)
+        )
+
+    @property
+    def reinstated(self) -> tuple[str, ...]:
+        return tuple(
+            e.subscription_id for e in self.events if isinstance(e, BillingAccount.AccessReinstated)
+        )
+
+
+class BillingOffice:
+    """Opens accounts, records their money, publishes the policy, runs collection."""
+
+    def __init__(self, runner: CommandRunner) -> None:
+        self.runner = runner
+        self.directory = AccountDirectory(runner.log)
+
+    # The collection policy ---------------------------------------------------
+
+    def publish_collection_policy(
+        self,
+        caller: Caller,
+        terms: CollectionTerms,
+        effective_from: datetime | None = None,
+    ) -> tuple[int, Receipt]:
+        """Publish a new policy version (in force now, unless later); return it."""
+        policy_id = CollectionPolicy.policy_id()
+        if not self.runner.exists(CollectionPolicy, policy_id):
+            self.runner.create(caller, CollectionPolicy.establish)
+        return self.runner.change(
+            CollectionPolicy,
+            policy_id,
+            caller,
+            lambda policy, ctx: policy.publish(ctx, terms, effective_from or ctx.occurred_at),
+        )
+
+    def collection_policy(self) -> CollectionPolicy:
+        try:
+            return self.runner.load(CollectionPolicy, CollectionPolicy.policy_id())
+        except NotFoundError:
+            raise NoCollectionPolicyError("no collection policy has been published") from None
+
+    def policy_in_force(self, moment: datetime) -> PublishedPolicy:
+        return self.collection_policy().in_force_at(moment)
+
+    # Accounts -------------------------------------------------------------
+
+    def open_account(
+        self,
+        caller: Caller,
+        *,
+        customer_id: str,
+        currency: str,
+        net_days: int,
+        billing_period: BillingPeriod,
+        time_zone: str = "UTC",
+    ) -> Receipt:
+        """Open the customer's account and list it, in one transaction."""
+        for _ in range(self.runner.max_attempts):
+            ctx = caller.context(self.runner.clock.now())
+            account = BillingAccount.open(
+                ctx,
+                customer_id=customer_id,
+                currency=currency,
+                net_days=net_days,
+                billing_period=billing_period,
+                time_zone=time_zone,
+            )
+            listing = self.directory.listing(account, ctx.recorded_at)
+            try:
+                recordings = self.runner.log.save(account, listing)
+            except RecordConflictError:
+                if self.runner.exists(BillingAccount, account.id):
+                    raise CustomerAlreadyHasAccountError(
+                        f"customer {account.customer_id} already has a billing account"
+                    ) from None
+                continue  # another account took that place in the directory
+            _log_opened(account, ctx, recordings)
+            position = max(
+                r.notification.id for r in recordings if r.domain_event.originator_id == account.id
+            )
+            return Receipt(account.id, account.version, position)
+        raise ConcurrentChangeError("accounts kept being opened meanwhile; try again")
+
+    def account(self, account_id: UUID) -> BillingAccount:
+        return self.runner.load(BillingAccount, account_id)
+
+    def account_for(self, customer_id: str) -> BillingAccount:
+        return self.account(BillingAccount.id_for(customer_id))
+
+    def account_count(self) -> int:
+        return self.directory.count()
+
+    def add_subscription(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        *,
+        subscription_id: str,
+        product: str,
+        quantity: int,
+        paid_through: date | None = None,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._on_account(
+            caller,
+            account_id,
+            expected_version,
+            lambda account, ctx: account.add_subscription(
+                ctx,
+                subscription_id=subscription_id,
+                product=product,
+                quantity=quantity,
+                paid_through=paid_through,
+            ),
+        )
+
+    def record_prepayment(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        subscription_id: str,
+        paid_through: date,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._on_account(
+            caller,
+            account_id,
+            expected_version,
+            lambda account, ctx: account.record_prepayment(ctx, subscription_id, paid_through),
+        )
+
+    # Money ----------------------------------------------------------------
+
+    def issue_invoice(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        *,
+        number: str,
+        period: InvoicePeriod,
+        lines: tuple[InvoiceLine, ...],
+        issued_on: date,
+        due_on: date | None = None,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._on_account(
+            caller,
+            account_id,
+            expected_version,
+            lambda account, ctx: account.issue_invoice(
+                ctx,
+                number=number,
+                period=period,
+                lines=lines,
+                issued_on=issued_on,
+                due_on=due_on,
+            ),
+        )
+
+    def receive_payment(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        *,
+        reference: str,
+        amount: Money,
+        received_on: date,
+        invoice_number: str | None = None,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        """Record a payment; access it settles is reinstated in the same command."""
+        return self._on_account(
+            caller,
+            account_id,
+            expected_version,
+            lambda account, ctx: account.receive_payment(
+                ctx,
+                reference=reference,
+                amount=amount,
+                received_on=received_on,
+                invoice_number=invoice_number,
+            ),
+        )
+
+    def issue_credit_note(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        *,
+        number: str,
+        invoice_number: str,
+        amount: Money,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._on_account(
+            caller,
+            account_id,
+            expected_version,
+            lambda account, ctx: account.issue_credit_note(
+                ctx,
+                number=number,
+                invoice_number=invoice_number,
+                amount=amount,
+                reason=reason,
+            ),
+        )
+
+    def write_off(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        *,
+        invoice_number: str,
+        amount: Money,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._on_account(
+            caller,
+            account_id,
+            expected_version,
+            lambda account, ctx: account.write_off(
+                ctx, invoice_number=invoice_number, amount=amount, reason=reason
+            ),
+        )
+
+    def open_dispute(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        invoice_number: str,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._on_account(
+            caller,
+            account_id,
+            expected_version,
+            lambda account, ctx: account.open_dispute(ctx, invoice_number, reason),
+        )
+
+    def close_dispute(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        invoice_number: str,
+        *,
+        outcome: DisputeOutcome,
+        note: str,
+        expected_version: int | None = None,
+    ) -> Receipt:
+        return self._on_account(
+            caller,
+            account_id,
+            expected_version,
+            lambda account, ctx: account.close_dispute(ctx, invoice_number, outcome, note),
+        )
+
+    # Billing questions ------------------------------------------------------
+
+    def link_billing_case(
+        self, caller: Caller, case_id: UUID, account_id: UUID
+    ) -> tuple[Receipt, Receipt]:
+        """Link a billing case to its account; both record it, in one transaction."""
+
+        def decide(case: SupportCase, account: BillingAccount, ctx: CommandContext) -> None:
+            case.link_billing_account(ctx, account.id)
+            account.link_case(ctx, case.id, case.customer_id)
+
+        _, case_receipt, account_receipt = self.runner.change_both(
+            (SupportCase, case_id), (BillingAccount, account_id), caller, decide
+        )
+        return case_receipt, account_receipt
+
+    # Collection -----------------------------------------------------------
+
+    def evaluate(self, caller: Caller, account_id: UUID, at: datetime) -> Evaluation:
+        """Bring one account's collection up to date at `at`, under the policy
+        in force then."""
+        return self.evaluate_under(caller, account_id, self.policy_in_force(at), at)
+
+    def evaluate_under(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        policy: PublishedPolicy,
+        at: datetime,
+    ) -> Evaluation:
+        """Evaluate at `at` under `policy`.
+
+        A first, read-only look decides whether anything is due; only then is
+        the evaluation run as a command (on fresh state, retried on a lost
+        race). So a run with nothing to do only reads, and a payment landing
+        meanwhile is never overwritten nor answered by a stale reminder.
+        """
+        now = self.runner.clock.now()
+        if at > now:
+            raise EvaluationInFutureError(
+                f"collection cannot run as of {at.isoformat()}, a moment still to come"
+            )
+        caller = caller.at(at)
+        account = self.account(account_id)
+        account.evaluate(caller.context(now), policy, at)
+        if not account.pending_events:
+            return Evaluation(account_id, account.customer_id, ())
+        events, _ = self.runner.change(
+            BillingAccount,
+            account_id,
+            caller,
+            lambda fresh, ctx: _evaluated(fresh, ctx, policy, at),
+        )
+        return Evaluation(account_id, account.customer_id, events)
+
+    def _on_account(
+        self,
+        caller: Caller,
+        account_id: UUID,
+        expected_version: int | None,
+        decide: Callable[[BillingAccount, CommandContext], R],
+    ) -> Receipt:
+        _, receipt = self.runner.change(
+            BillingAccount, account_id, caller, decide, expected_version
+        )
+        return receipt
+
+
+def _log_opened(
+    account: BillingAccount, ctx: CommandContext, recordings: list[Recording[UUID]]
+) -> None:
+    """Log the opening as the command runner logs what it records."""
+    for recording in recordings:
+        if recording.domain_event.originator_id == account.id:
+            logger.info(
+                "event_recorded",
+                event_type=type(recording.domain_event).__qualname__,
+                aggregate_id=str(account.id),
+                version=recording.domain_event.originator_version,
+                position=recording.notification.id,
+                correlation_id=ctx.correlation_id,
+                principal_id=ctx.actor.principal_id,
+                role=ctx.actor.role.value,
+                source=ctx.source.value,
+            )
+
+
+def _evaluated(
+    account: BillingAccount, ctx: CommandContext, policy: PublishedPolicy, at: datetime
+) -> tuple[AuditedAggregate.Event, ...]:
+    account.evaluate(ctx, policy, at)
+    return _pending(account)
+
+
+def _pending(account: BillingAccount) -> tuple[AuditedAggregate.Event, ...]:
+    return tuple(e for e in account.pending_events if isinstance(e, AuditedAggregate.Event))

@@ -1,0 +1,80 @@
+"""One line of plain English per billing event (keyed by `Aggregate.Event`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Details = Mapping[str, Any]
+
+
+def _words(value: object) -> str:
+    return str(getattr(value, "value", value)).replace("_", " ")
+
+
+def _payment(d: Details) -> str:
+    allocated = ", ".join(f"{a.amount} to {a.invoice_number}" for a in d["allocations"])
+    rest = "" if d["unapplied"].is_zero else f"; {d['unapplied']} kept as credit"
+    return (
+        f"Payment {d['reference']} of {d['amount']} received {d['received_on']}: "
+        f"{allocated or 'nothing owed'}{rest}"
+    )
+
+
+def _stage(d: Details) -> str:
+    stage = d["stage"]
+    return (
+        f"Collection stage {stage.days:+d} ({_words(stage.action)}) entered for invoice "
+        f"{d['invoice_number']}, due {d['due_on']}, {d['days_overdue']} days overdue "
+        f"(policy v{d['policy_version']})"
+    )
+
+
+BILLING_SUMMARIES: dict[str, Callable[[Details], str]] = {
+    "BillingAccount.Opened": lambda d: (
+        f"Account opened for {d['customer_id']}: {d['currency']}, net {d['net_days']} days, "
+        f"billed {_words(d['billing_period'])}"
+    ),
+    "BillingAccount.SubscriptionAdded": lambda d: (
+        f"Subscription {d['subscription_id']}: {d['quantity']} x {d['product']}"
+        + (f", paid through {d['paid_through']}" if d["paid_through"] else "")
+    ),
+    "BillingAccount.PrepaymentRecorded": lambda d: (
+        f"Subscription {d['subscription_id']} paid through {d['paid_through']}"
+    ),
+    "BillingAccount.InvoiceIssued": lambda d: (
+        f"Invoice {d['number']} issued {d['issued_on']} for {d['total']}, due {d['due_on']}"
+    ),
+    "BillingAccount.PaymentReceived": _payment,
+    "BillingAccount.CreditApplied": lambda d: (
+        f"Account credit {d['amount']} applied to invoice {d['invoice_number']}"
+    ),
+    "BillingAccount.CreditNoteIssued": lambda d: (
+        f"Credit note {d['number']} of {d['amount']} on invoice {d['invoice_number']}: "
+        f"{d['reason']}"
+    ),
+    "BillingAccount.WrittenOff": lambda d: (
+        f"{d['amount']} of invoice {d['invoice_number']} written off: {d['reason']}"
+    ),
+    "BillingAccount.DisputeOpened": lambda d: (
+        f"Invoice {d['invoice_number']} disputed (out of collection): {d['reason']}"
+    ),
+    "BillingAccount.DisputeClosed": lambda d: (
+        f"Dispute on invoice {d['invoice_number']} closed, {_words(d['outcome'])}: {d['note']}"
+    ),
+    "BillingAccount.StageEntered": _stage,
+    "BillingAccount.ReminderSent": lambda d: (
+        f"Sent {_words(d['kind'])} for invoice {d['invoice_number']} ({d['amount_due']} "
+        f"due {d['due_on']}; {d['overdue_total']} overdue in all)"
+    ),
+    "BillingAccount.AccessSuspended": lambda d: (
+        f"Access suspended: {d['product']} ({d['subscription_id']}), stage "
+        f"{d['stage_days']:+d} for invoice {d['invoice_number']}"
+    ),
+    "BillingAccount.AccessReinstated": lambda d: (
+        f"Access reinstated: {d['product']} ({d['subscription_id']}), {d['reason']}"
+    ),
+    "BillingAccount.BillingCaseLinked": lambda d: f"Billing question: case {d['case_id']}",
+    "CollectionPolicy.Established": lambda _: "Collection policy established",
+    "CollectionPolicy.Published": lambda d: f"Collection policy v{d['version']} published",
+}

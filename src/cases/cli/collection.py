@@ -1,0 +1,108 @@
+"""`cases collection run`: evaluate every billing account as of a moment."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from cases.application.billing_office import Evaluation
+from cases.application.caller import Caller
+from cases.application.collection_run import CollectionSummary, run_collection
+from cases.cli.services import open_services
+from cases.domain.metadata import Actor, Role, Source
+
+PROGRESS_FROM = 200  # accounts: shorter runs finish before a bar would help
+
+collection_app = typer.Typer(
+    help="Collection: reminders, suspensions and reinstatements under the policy.",
+    no_args_is_help=True,
+)
+
+
+@collection_app.callback()
+def collection() -> None:
+    """Collection: reminders, suspensions and reinstatements under the policy."""
+
+
+@collection_app.command("run")
+def run(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The moment to evaluate at, ISO 8601 with a UTC offset "
+            "(e.g. 2026-05-01T06:00:00+02:00). Default: now.",
+        ),
+    ] = None,
+) -> None:
+    """Evaluate every billing account and print what was done."""
+    with open_services() as services:
+        moment = _moment(as_of) if as_of is not None else services.clock.now()
+        caller = Caller.new(Actor("collection-run", Role.SYSTEM), Source.CLI)
+        listed = services.billing.account_count()
+        console = Console(stderr=True)
+        with Progress(
+            "[progress.description]{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=listed < PROGRESS_FROM or not console.is_terminal,
+        ) as progress:
+            task = progress.add_task("Evaluating accounts", total=listed)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            summary = run_collection(services.billing, caller, moment, advance)
+        for line in summary_lines(summary):
+            print(line)
+        if summary.failures:
+            raise typer.Exit(1)
+
+
+def summary_lines(summary: CollectionSummary) -> list[str]:
+    """One line per account acted on or failed, then the totals."""
+    lines = [_account_line(e) for e in summary.acted_on]
+    lines += [f"{f.account_id}  failed ({f.rule}): {f.message}" for f in summary.failures]
+    lines.append(
+        f"Collection as of {summary.as_of.isoformat()} under policy version "
+        f"{summary.policy_version}: {summary.evaluated} accounts evaluated, "
+        f"{len(summary.acted_on)} acted on; {summary.stages_entered} stages entered, "
+        f"{summary.reminders} reminders sent, {summary.suspensions} subscriptions "
+        f"suspended, {summary.reinstatements} reinstated, {len(summary.failures)} failed."
+    )
+    return lines
+
+
+def _account_line(evaluation: Evaluation) -> str:
+    parts = []
+    if evaluation.stages_entered:
+        parts.append("stages " + " ".join(f"{d:+d}" for d in evaluation.stages_entered))
+    if evaluation.reminders:
+        parts.append("sent " + ", ".join(r.value.replace("_", " ") for r in evaluation.reminders))
+    if evaluation.suspended:
+        parts.append("suspended " + ", ".join(evaluation.suspended))
+    if evaluation.reinstated:
+        parts.append("reinstated " + ", ".join(evaluation.reinstated))
+    return f"{evaluation.customer_id:<20} {evaluation.account_id}  " + "; ".join(parts)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 moment", param_hint="--as-of"
+        ) from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise typer.BadParameter(
+            "give the moment a UTC offset, e.g. 2026-05-01T06:00:00+00:00 or ...Z",
+            param_hint="--as-of",
+        )
+    return moment

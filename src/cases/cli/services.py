@@ -1,0 +1,41 @@
+"""Open the services for one CLI command, turning failures into one clear line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from cases.application.clock import Clock, SystemClock
+from cases.bootstrap import Services, bootstrap
+from cases.domain.errors import DomainError
+from cases.log_config import configure_logging
+from cases.persistence.store import StoreUnavailableError
+from cases.settings import SettingsError, get_settings
+
+
+@contextmanager
+def open_services(clock: Clock | None = None, quiet: bool = True) -> Iterator[Services]:
+    """Services on the configured store.
+
+    Configuration and store errors exit with status 2, refused commands with 1,
+    each as one line on stderr. `quiet` keeps the JSON log to warnings unless
+    CASES_LOG_LEVEL asks for more, so output meant for people stays readable.
+    """
+    try:
+        settings = get_settings()
+        explicit = "log_level" in settings.model_fields_set
+        configure_logging(settings.log_level if explicit or not quiet else "WARNING")
+        services = bootstrap(settings, clock or SystemClock())
+    except (SettingsError, StoreUnavailableError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    try:
+        yield services
+    except DomainError as e:
+        print(f"refused ({e.rule}): {e.message}", file=sys.stderr)
+        raise typer.Exit(1) from None
+    finally:
+        services.close()

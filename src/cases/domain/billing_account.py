@@ -1,0 +1,725 @@
+"""The billing account: a customer's invoices, payments and access, and collection.
+
+Money moves in three directions: invoices charge the account; payments,
+credit notes and write-offs take charges off it. A payment is allocated to the
+invoice it names, then to the oldest collectible invoices; what is left is
+account credit, applied to later invoices as they are issued. So at every
+version:
+
+    balance = charges - payments - credit notes - write-offs
+            = outstanding on invoices - account credit
+
+Collection follows the oldest unpaid, undisputed invoice (the *anchor*). Each
+invoice remembers the stages entered while it was the anchor, so a payment
+that moves the anchor starts the new one from its own first stage (nothing is
+skipped) and an anchor that comes back (a dispute closed) repeats nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cases.domain import errors
+from cases.domain.audited import AuditedAggregate
+from cases.domain.billing_values import (
+    Allocation,
+    BillingPeriod,
+    DisputeOutcome,
+    Invoice,
+    InvoiceLine,
+    InvoicePeriod,
+    Subscription,
+)
+from cases.domain.collection_policy import CollectionStage, PublishedPolicy, StageAction
+from cases.domain.metadata import CommandContext
+from cases.domain.money import Money, minor_unit_exponent
+from cases.domain.text import LINE_LIMIT, aware, required_text
+
+MAX_NET_DAYS = 365
+
+
+class BillingAccount(AuditedAggregate):
+    """One customer's billing relationship with the partner, in one currency."""
+
+    @staticmethod
+    def id_for(customer_id: str) -> UUID:
+        """Accounts are one per customer: the id follows from the customer's."""
+        customer_id = required_text("customer id", customer_id, 100)
+        return uuid5(NAMESPACE_URL, f"cases:billing-account:{customer_id}")
+
+    # Events ---------------------------------------------------------------
+
+    class Opened(AuditedAggregate.Created):
+        customer_id: str
+        currency: str
+        net_days: int
+        billing_period: BillingPeriod
+        time_zone: str
+
+    class SubscriptionAdded(AuditedAggregate.Event):
+        subscription_id: str
+        product: str
+        quantity: int
+        paid_through: date | None
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            subscription = Subscription(
+                self.subscription_id, self.product, self.quantity, self.paid_through
+            )
+            account.subscriptions[self.subscription_id] = subscription
+
+    class PrepaymentRecorded(AuditedAggregate.Event):
+        subscription_id: str
+        paid_through: date
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            subscription = account.subscriptions[self.subscription_id]
+            account.subscriptions[self.subscription_id] = subscription.prepaid_through(
+                self.paid_through
+            )
+
+    class InvoiceIssued(AuditedAggregate.Event):
+        number: str
+        period: InvoicePeriod
+        lines: tuple[InvoiceLine, ...]
+        total: Money
+        issued_on: date
+        due_on: date
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            zero = Money.zero(account.currency)
+            account.invoices[self.number] = Invoice(
+                number=self.number,
+                period=self.period,
+                lines=self.lines,
+                total=self.total,
+                issued_on=self.issued_on,
+                due_on=self.due_on,
+                settled=zero,
+                credited=zero,
+                written_off=zero,
+            )
+            account.charged += self.total
+
+    class PaymentReceived(AuditedAggregate.Event):
+        reference: str
+        amount: Money
+        received_on: date
+        allocations: tuple[Allocation, ...]
+        unapplied: Money
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            for allocation in self.allocations:
+                invoice = account.invoices[allocation.invoice_number]
+                account.invoices[invoice.number] = invoice.with_settled(allocation.amount)
+            account.paid += self.amount
+            account.credit_balance += self.unapplied
+            account.payment_references = (*account.payment_references, self.reference)
+
+    class CreditApplied(AuditedAggregate.Event):
+        invoice_number: str
+        amount: Money
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            invoice = account.invoices[self.invoice_number]
+            account.invoices[invoice.number] = invoice.with_settled(self.amount)
+            account.credit_balance -= self.amount
+
+    class CreditNoteIssued(AuditedAggregate.Event):
+        number: str
+        invoice_number: str
+        amount: Money
+        released: Money  # what the invoice no longer needed of its payments
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            invoice = account.invoices[self.invoice_number]
+            account.invoices[invoice.number] = invoice.with_credit(self.amount, self.released)
+            account.credited += self.amount
+            account.credit_balance += self.released
+            account.credit_note_numbers = (*account.credit_note_numbers, self.number)
+
+    class WrittenOff(AuditedAggregate.Event):
+        invoice_number: str
+        amount: Money
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            invoice = account.invoices[self.invoice_number]
+            account.invoices[invoice.number] = invoice.with_write_off(self.amount)
+            account.written_off += self.amount
+
+    class DisputeOpened(AuditedAggregate.Event):
+        invoice_number: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            invoice = account.invoices[self.invoice_number]
+            account.invoices[invoice.number] = invoice.with_dispute(True)
+
+    class DisputeClosed(AuditedAggregate.Event):
+        invoice_number: str
+        outcome: DisputeOutcome
+        note: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            invoice = account.invoices[self.invoice_number]
+            account.invoices[invoice.number] = invoice.with_dispute(False)
+
+    class StageEntered(AuditedAggregate.Event):
+        policy_version: int
+        stage: CollectionStage
+        invoice_number: str
+        due_on: date
+        day: date
+        days_overdue: int
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            invoice = account.invoices[self.invoice_number]
+            account.invoices[invoice.number] = invoice.with_stage(self.stage.days)
+
+    class ReminderSent(AuditedAggregate.Event):
+        policy_version: int
+        stage_days: int
+        kind: StageAction
+        invoice_number: str
+        due_on: date
+        amount_due: Money
+        overdue_total: Money
+
+    class AccessSuspended(AuditedAggregate.Event):
+        subscription_id: str
+        product: str
+        policy_version: int
+        stage_days: int
+        invoice_number: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            subscription = account.subscriptions[self.subscription_id]
+            account.subscriptions[self.subscription_id] = subscription.suspended(self.stage_days)
+
+    class AccessReinstated(AuditedAggregate.Event):
+        subscription_id: str
+        product: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            subscription = account.subscriptions[self.subscription_id]
+            account.subscriptions[self.subscription_id] = subscription.reinstated()
+
+    class BillingCaseLinked(AuditedAggregate.Event):
+        case_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            account.linked_cases = (*account.linked_cases, self.case_id)
+
+    # State ----------------------------------------------------------------
+
+    def __init__(
+        self,
+        customer_id: str,
+        currency: str,
+        net_days: int,
+        billing_period: BillingPeriod,
+        time_zone: str,
+    ) -> None:
+        self.customer_id = customer_id
+        self.currency = currency
+        self.net_days = net_days
+        self.billing_period = billing_period
+        self.time_zone = time_zone
+        self.subscriptions: dict[str, Subscription] = {}
+        self.invoices: dict[str, Invoice] = {}
+        self.charged = Money.zero(currency)
+        self.paid = Money.zero(currency)
+        self.credited = Money.zero(currency)
+        self.written_off = Money.zero(currency)
+        self.credit_balance = Money.zero(currency)
+        self.payment_references: tuple[str, ...] = ()
+        self.credit_note_numbers: tuple[str, ...] = ()
+        self.linked_cases: tuple[UUID, ...] = ()
+
+    @property
+    def balance(self) -> Money:
+        """What the customer owes; negative when the account is in credit."""
+        return self.charged - self.paid - self.credited - self.written_off
+
+    @property
+    def anchor(self) -> Invoice | None:
+        """The oldest unpaid, undisputed invoice: the one collection follows."""
+        collectible = [i for i in self.invoices.values() if i.is_collectible]
+        return min(collectible, key=Invoice.collection_order, default=None)
+
+    def collectible_in_order(self) -> list[Invoice]:
+        collectible = [i for i in self.invoices.values() if i.is_collectible]
+        return sorted(collectible, key=Invoice.collection_order)
+
+    def overdue_total(self, day: date) -> Money:
+        """What collectible invoices past their due date still ask for on `day`."""
+        overdue = [i.outstanding for i in self.collectible_in_order() if i.due_on < day]
+        return sum(overdue, Money.zero(self.currency))
+
+    def day_of(self, moment: datetime) -> date:
+        """The calendar day `moment` falls on in the account's billing time zone."""
+        return moment.astimezone(ZoneInfo(self.time_zone)).date()
+
+    def invoice(self, number: str) -> Invoice:
+        try:
+            return self.invoices[number]
+        except KeyError:
+            raise errors.UnknownInvoiceError(
+                f"the account has no invoice numbered {number!r}"
+            ) from None
+
+    def subscription(self, subscription_id: str) -> Subscription:
+        try:
+            return self.subscriptions[subscription_id]
+        except KeyError:
+            raise errors.UnknownSubscriptionError(
+                f"the account has no subscription {subscription_id!r}"
+            ) from None
+
+    # Commands: the account and its subscriptions -----------------------------
+
+    @classmethod
+    def open(
+        cls,
+        ctx: CommandContext,
+        *,
+        customer_id: str,
+        currency: str,
+        net_days: int,
+        billing_period: BillingPeriod,
+        time_zone: str = "UTC",
+    ) -> BillingAccount:
+        """Open the customer's account: its currency, net terms and calendar."""
+        minor_unit_exponent(currency)  # refuses what is not ISO 4217
+        if not 0 <= net_days <= MAX_NET_DAYS:
+            raise errors.InvalidValueError(
+                f"payment terms are net 0 to {MAX_NET_DAYS} days, not {net_days}"
+            )
+        try:
+            ZoneInfo(time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise errors.InvalidValueError(f"unknown time zone {time_zone!r}") from None
+        customer_id = required_text("customer id", customer_id, 100)
+        return cls._start(
+            cls.Opened,
+            ctx,
+            cls.id_for(customer_id),
+            customer_id=customer_id,
+            currency=currency,
+            net_days=net_days,
+            billing_period=billing_period,
+            time_zone=time_zone,
+        )
+
+    def add_subscription(
+        self,
+        ctx: CommandContext,
+        *,
+        subscription_id: str,
+        product: str,
+        quantity: int,
+        paid_through: date | None = None,
+    ) -> None:
+        subscription = Subscription(subscription_id, product, quantity, paid_through)
+        if subscription.subscription_id in self.subscriptions:
+            raise errors.DuplicateSubscriptionError(
+                f"the account already has subscription {subscription.subscription_id!r}"
+            )
+        self._record(
+            self.SubscriptionAdded,
+            ctx,
+            subscription_id=subscription.subscription_id,
+            product=subscription.product,
+            quantity=subscription.quantity,
+            paid_through=subscription.paid_through,
+        )
+
+    def record_prepayment(
+        self, ctx: CommandContext, subscription_id: str, paid_through: date
+    ) -> None:
+        """Record that a subscription is paid in advance up to `paid_through`."""
+        subscription = self.subscription(subscription_id)
+        if subscription.paid_through is not None and paid_through <= subscription.paid_through:
+            raise errors.PrepaymentNotLaterError(
+                f"{subscription_id} is already paid through {subscription.paid_through}"
+            )
+        self._record(
+            self.PrepaymentRecorded,
+            ctx,
+            subscription_id=subscription_id,
+            paid_through=paid_through,
+        )
+
+    def link_case(self, ctx: CommandContext, case_id: UUID, customer_id: str) -> None:
+        """Show on the account that a billing question (a support case) concerns it."""
+        if customer_id != self.customer_id:
+            raise errors.CustomerMismatchError(
+                f"the case is customer {customer_id}'s; the account is {self.customer_id}'s"
+            )
+        if case_id in self.linked_cases:
+            raise errors.CaseAlreadyLinkedToAccountError(
+                f"the account already shows case {case_id}"
+            )
+        self._record(self.BillingCaseLinked, ctx, case_id=case_id)
+
+    # Commands: money -------------------------------------------------------
+
+    def issue_invoice(
+        self,
+        ctx: CommandContext,
+        *,
+        number: str,
+        period: InvoicePeriod,
+        lines: tuple[InvoiceLine, ...],
+        issued_on: date,
+        due_on: date | None = None,
+    ) -> None:
+        """Charge the account; due `net_days` after issue unless a due date is given.
+
+        Account credit is applied to the new invoice at once.
+        """
+        number = required_text("invoice number", number, 50)
+        if number in self.invoices:
+            raise errors.DuplicateInvoiceNumberError(
+                f"invoice number {number} is already used on this account"
+            )
+        if not lines:
+            raise errors.InvalidValueError("an invoice needs at least one line")
+        for line in lines:
+            self.check_currency(line.unit_price)
+        total = sum((line.amount for line in lines), Money.zero(self.currency))
+        self.check_positive("an invoice total", total)
+        if due_on is None:
+            due_on = issued_on + timedelta(days=self.net_days)
+        if due_on < issued_on:
+            raise errors.DueBeforeIssueError(
+                f"invoice {number} would fall due on {due_on}, before its issue on {issued_on}"
+            )
+        self._record(
+            self.InvoiceIssued,
+            ctx,
+            number=number,
+            period=period,
+            lines=lines,
+            total=total,
+            issued_on=issued_on,
+            due_on=due_on,
+        )
+        self._apply_account_credit(ctx)
+
+    def receive_payment(
+        self,
+        ctx: CommandContext,
+        *,
+        reference: str,
+        amount: Money,
+        received_on: date,
+        invoice_number: str | None = None,
+    ) -> None:
+        """Take a payment: to the invoice it names, then the oldest; the rest is
+        account credit. Access suspended for an overdue balance it settles comes
+        back in the same command."""
+        reference = required_text("payment reference", reference, 100)
+        if reference in self.payment_references:
+            raise errors.DuplicatePaymentError(
+                f"payment {reference} was already received on this account"
+            )
+        self.check_currency(amount)
+        self.check_positive("a payment", amount)
+        if received_on > self.day_of(ctx.recorded_at):
+            raise errors.PaymentInFutureError(
+                f"a payment cannot be received on {received_on}, a day still to come"
+            )
+        named = [] if invoice_number is None else [self.invoice(invoice_number)]
+        order = named + [i for i in self.collectible_in_order() if i not in named]
+        allocations, unapplied = _allocate(amount, order)
+        self._record(
+            self.PaymentReceived,
+            ctx,
+            reference=reference,
+            amount=amount,
+            received_on=received_on,
+            allocations=allocations,
+            unapplied=unapplied,
+        )
+        self._reinstate_where_settled(ctx, f"payment {reference} received")
+
+    def issue_credit_note(
+        self,
+        ctx: CommandContext,
+        *,
+        number: str,
+        invoice_number: str,
+        amount: Money,
+        reason: str,
+    ) -> None:
+        """Take part or all of an invoice back; what was already paid becomes credit."""
+        number = required_text("credit note number", number, 50)
+        if number in self.credit_note_numbers:
+            raise errors.DuplicateCreditNoteError(
+                f"credit note number {number} is already used on this account"
+            )
+        invoice = self.invoice(invoice_number)
+        self.check_currency(amount)
+        self.check_positive("a credit note", amount)
+        if invoice.creditable < amount:
+            raise errors.CreditExceedsInvoiceError(
+                f"invoice {invoice.number} has {invoice.creditable} left to credit, not {amount}"
+            )
+        released = (
+            amount - invoice.outstanding
+            if invoice.outstanding < amount
+            else Money.zero(self.currency)
+        )
+        self._record(
+            self.CreditNoteIssued,
+            ctx,
+            number=number,
+            invoice_number=invoice.number,
+            amount=amount,
+            released=released,
+            reason=required_text("reason", reason, LINE_LIMIT),
+        )
+        self._apply_account_credit(ctx)
+        self._reinstate_where_settled(ctx, f"credit note {number} issued")
+
+    def write_off(
+        self, ctx: CommandContext, *, invoice_number: str, amount: Money, reason: str
+    ) -> None:
+        """Give up on collecting part or all of what an invoice has outstanding."""
+        invoice = self.invoice(invoice_number)
+        self.check_currency(amount)
+        self.check_positive("a write-off", amount)
+        self.check_open(invoice, "written off")
+        if invoice.outstanding < amount:
+            raise errors.WriteOffExceedsOutstandingError(
+                f"invoice {invoice.number} has {invoice.outstanding} outstanding, not {amount}"
+            )
+        self._record(
+            self.WrittenOff,
+            ctx,
+            invoice_number=invoice.number,
+            amount=amount,
+            reason=required_text("reason", reason, LINE_LIMIT),
+        )
+        self._reinstate_where_settled(ctx, f"invoice {invoice.number} written off")
+
+    def open_dispute(self, ctx: CommandContext, invoice_number: str, reason: str) -> None:
+        """Take an invoice out of collection while the customer disputes it."""
+        invoice = self.invoice(invoice_number)
+        self.check_open(invoice, "disputed")
+        if invoice.disputed:
+            raise errors.DisputeAlreadyOpenError(f"invoice {invoice.number} is already disputed")
+        self._record(
+            self.DisputeOpened,
+            ctx,
+            invoice_number=invoice.number,
+            reason=required_text("reason", reason, LINE_LIMIT),
+        )
+        self._reinstate_where_settled(ctx, f"invoice {invoice.number} disputed")
+
+    def close_dispute(
+        self,
+        ctx: CommandContext,
+        invoice_number: str,
+        outcome: DisputeOutcome,
+        note: str,
+    ) -> None:
+        """End a dispute; what is still outstanding is collected again."""
+        invoice = self.invoice(invoice_number)
+        if not invoice.disputed:
+            raise errors.NoOpenDisputeError(f"invoice {invoice.number} is not disputed")
+        self._record(
+            self.DisputeClosed,
+            ctx,
+            invoice_number=invoice.number,
+            outcome=outcome,
+            note=required_text("note", note, LINE_LIMIT),
+        )
+        self._apply_account_credit(ctx)
+
+    # Commands: collection -----------------------------------------------------
+
+    def evaluate(self, ctx: CommandContext, policy: PublishedPolicy, at: datetime) -> None:
+        """Bring collection up to date at `at` under `policy`; idempotent.
+
+        Enters, in order, every stage of the anchor's that is due and not yet
+        entered; sends the latest notice among them; and holds the effect of
+        every suspension stage entered (new or added subscriptions, prepaid
+        periods that ran out).
+        """
+        aware("at", at)
+        if at > ctx.recorded_at:
+            raise errors.EvaluationInFutureError(
+                f"collection cannot run as of {at.isoformat()}, a moment still to come"
+            )
+        self._reinstate_where_settled(ctx, "no invoice is overdue past its suspension stage")
+        anchor = self.anchor
+        if anchor is None:
+            return
+        day = self.day_of(at)
+        days_overdue = anchor.days_overdue(day)
+        due = policy.terms.due_after(anchor.last_stage, days_overdue)
+        notices = [stage for stage in due if stage.action.is_notice]
+        last_notice = notices[-1] if notices else None
+        for stage in due:
+            self._record(
+                self.StageEntered,
+                ctx,
+                policy_version=policy.version,
+                stage=stage,
+                invoice_number=anchor.number,
+                due_on=anchor.due_on,
+                day=day,
+                days_overdue=days_overdue,
+            )
+            if stage is last_notice and _worth_sending(stage, days_overdue):
+                self._send_reminder(ctx, policy, stage, anchor, day)
+        entered = self.invoices[anchor.number].stages_entered
+        for stage in policy.terms.stages:
+            if (
+                stage.action is StageAction.SUSPEND_ACCESS
+                and stage.days in entered
+                and stage.days <= days_overdue
+            ):
+                self._suspend(ctx, policy, stage, anchor, day)
+
+    def _send_reminder(
+        self,
+        ctx: CommandContext,
+        policy: PublishedPolicy,
+        stage: CollectionStage,
+        anchor: Invoice,
+        day: date,
+    ) -> None:
+        self._record(
+            self.ReminderSent,
+            ctx,
+            policy_version=policy.version,
+            stage_days=stage.days,
+            kind=stage.action,
+            invoice_number=anchor.number,
+            due_on=anchor.due_on,
+            amount_due=anchor.outstanding,
+            overdue_total=self.overdue_total(day),
+        )
+
+    def _suspend(
+        self,
+        ctx: CommandContext,
+        policy: PublishedPolicy,
+        stage: CollectionStage,
+        anchor: Invoice,
+        day: date,
+    ) -> None:
+        spare = policy.terms.spare_paid_in_advance
+        for subscription in list(self.subscriptions.values()):
+            if (
+                subscription.is_suspended
+                or not stage.targets(subscription.product)
+                or (spare and subscription.is_paid_in_advance(day))
+            ):
+                continue
+            self._record(
+                self.AccessSuspended,
+                ctx,
+                subscription_id=subscription.subscription_id,
+                product=subscription.product,
+                policy_version=policy.version,
+                stage_days=stage.days,
+                invoice_number=anchor.number,
+            )
+
+    def _reinstate_where_settled(self, ctx: CommandContext, reason: str) -> None:
+        """Reinstate each suspension no invoice is overdue enough to hold any more.
+
+        Judged on the day the command is recorded: the decision is made now.
+        """
+        day = self.day_of(ctx.recorded_at)
+        worst = max(
+            (i.days_overdue(day) for i in self.invoices.values() if i.is_collectible),
+            default=None,
+        )
+        for subscription in list(self.subscriptions.values()):
+            threshold = subscription.suspended_at_days
+            if threshold is None or (worst is not None and worst >= threshold):
+                continue
+            self._record(
+                self.AccessReinstated,
+                ctx,
+                subscription_id=subscription.subscription_id,
+                product=subscription.product,
+                reason=reason,
+            )
+
+    def _apply_account_credit(self, ctx: CommandContext) -> None:
+        if not self.credit_balance.is_positive:
+            return
+        allocations, _ = _allocate(self.credit_balance, self.collectible_in_order())
+        for allocation in allocations:
+            self._record(
+                self.CreditApplied,
+                ctx,
+                invoice_number=allocation.invoice_number,
+                amount=allocation.amount,
+            )
+
+    # Rules ----------------------------------------------------------------
+
+    def check_currency(self, amount: Money) -> None:
+        if amount.currency != self.currency:
+            raise errors.CurrencyMismatchError(
+                f"the account is in {self.currency}; {amount} is not"
+            )
+
+    @staticmethod
+    def check_positive(what: str, amount: Money) -> None:
+        if not amount.is_positive:
+            raise errors.NonPositiveAmountError(f"{what} must be above zero, not {amount}")
+
+    @staticmethod
+    def check_open(invoice: Invoice, action: str) -> None:
+        if not invoice.is_open:
+            raise errors.InvoiceSettledError(
+                f"invoice {invoice.number} has nothing outstanding to be {action}"
+            )
+
+
+def _allocate(amount: Money, invoices: list[Invoice]) -> tuple[tuple[Allocation, ...], Money]:
+    """Spread `amount` over `invoices` in order; return the allocations and the rest."""
+    allocations: list[Allocation] = []
+    left = amount
+    for invoice in invoices:
+        if not left.is_positive:
+            break
+        outstanding = invoice.outstanding
+        if not outstanding.is_positive:
+            continue
+        share = outstanding if outstanding < left else left
+        allocations.append(Allocation(invoice.number, share))
+        left -= share
+    return tuple(allocations), left
+
+
+def _worth_sending(stage: CollectionStage, days_overdue: int) -> bool:
+    """An upcoming-payment reminder is pointless once the due date has passed."""
+    return stage.action is not StageAction.UPCOMING_PAYMENT_REMINDER or days_overdue <= 0

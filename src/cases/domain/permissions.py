@@ -1,0 +1,57 @@
+"""What each role may do (from the vendor's delegated-admin role guidance)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from cases.domain.metadata import Role
+
+
+class Permission(StrEnum):
+    OPEN_CASES = "open_cases"
+    READ_CASES = "read_cases"
+    WORK_CASES = "work_cases"
+    READ_ACCOUNTS = "read_accounts"
+    MANAGE_BILLING = "manage_billing"
+    MANAGE_SUBSCRIPTIONS = "manage_subscriptions"
+    RUN_COLLECTION = "run_collection"
+    READ_TERMS = "read_terms"
+    PUBLISH_TERMS = "publish_terms"
+    PUBLISH_COLLECTION_POLICY = "publish_collection_policy"
+    READ_HISTORY = "read_history"
+    READ_REPORTS = "read_reports"
+    MANAGE_PRINCIPALS = "manage_principals"
+
+
+P = Permission
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.HELPDESK_AGENT: frozenset(
+        {P.OPEN_CASES, P.READ_CASES, P.WORK_CASES, P.READ_ACCOUNTS, P.READ_TERMS, P.READ_HISTORY}
+    ),
+    Role.BILLING_ADMIN: frozenset(
+        {
+            P.READ_CASES,
+            P.READ_ACCOUNTS,
+            P.MANAGE_BILLING,
+            P.MANAGE_SUBSCRIPTIONS,
+            P.RUN_COLLECTION,
+            P.READ_TERMS,
+            P.PUBLISH_COLLECTION_POLICY,
+            P.READ_HISTORY,
+        }
+    ),
+    Role.SALES_AGENT: frozenset(
+        {P.OPEN_CASES, P.READ_CASES, P.READ_ACCOUNTS, P.MANAGE_SUBSCRIPTIONS, P.READ_TERMS}
+    ),
+    Role.USER_MANAGEMENT_ADMIN: frozenset({P.MANAGE_PRINCIPALS, P.READ_TERMS, P.PUBLISH_TERMS}),
+    Role.AUDITOR: frozenset(
+        {P.READ_CASES, P.READ_ACCOUNTS, P.READ_TERMS, P.READ_HISTORY, P.READ_REPORTS}
+    ),
+    Role.CUSTOMER: frozenset({P.OPEN_CASES, P.READ_CASES, P.READ_ACCOUNTS, P.READ_TERMS}),
+    Role.SYSTEM: frozenset(Permission),
+}
+
+
+def allows(role: Role, permission: Permission) -> bool:
+    return permission in ROLE_PERMISSIONS[role]
