@@ -10,6 +10,7 @@ import pytest
 from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
 from cases.domain import errors
+from cases.domain.billing_values import BillingPeriod
 from cases.settings import Settings
 from tests.support.builders import T0, caller, intake, terms
 
@@ -82,3 +83,42 @@ def test_only_one_of_two_commands_on_the_same_version_wins(writers: list[Service
 
     assert sorted(outcomes) == ["recorded", "refused"]
     assert desk.case(case_id).version == 2
+
+
+def test_accounts_opened_at_once_are_all_listed(writers: list[Services]) -> None:
+    """Openings race for the next place in the account directory; the losers
+    retry, so every account is recorded and listed exactly once."""
+    start = threading.Barrier(WRITERS)
+    failures: list[BaseException] = []
+
+    def open_accounts(index: int, services: Services) -> None:
+        start.wait()
+        try:
+            for n in range(3):
+                services.billing.open_account(
+                    caller(),
+                    customer_id=f"customer-{index}-{n}",
+                    currency="EUR",
+                    net_days=30,
+                    billing_period=BillingPeriod.MONTHLY,
+                )
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            failures.append(e)
+
+    threads = [threading.Thread(target=open_accounts, args=(i, s)) for i, s in enumerate(writers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    listed = list(writers[0].billing.directory.account_ids())
+    assert len(listed) == len(set(listed)) == WRITERS * 3
+    with pytest.raises(errors.CustomerAlreadyHasAccountError):
+        writers[0].billing.open_account(
+            caller(),
+            customer_id="customer-0-0",
+            currency="EUR",
+            net_days=30,
+            billing_period=BillingPeriod.MONTHLY,
+        )

@@ -9,7 +9,6 @@ from typing import TypeVar
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import RecordConflictError, Recording
 
 from cases.application.account_directory import AccountDirectory
 from cases.application.caller import Caller
@@ -29,7 +28,7 @@ from cases.domain.collection_policy import (
     StageAction,
 )
 from cases.domain.errors import (
-    ConcurrentChangeError,
+    AlreadyExistsError,
     CustomerAlreadyHasAccountError,
     EvaluationInFutureError,
     NoCollectionPolicyError,
@@ -127,31 +126,23 @@ class BillingOffice:
         time_zone: str = "UTC",
     ) -> Receipt:
         """Open the customer's account and list it, in one transaction."""
-        for _ in range(self.runner.max_attempts):
-            ctx = caller.context(self.runner.clock.now())
-            account = BillingAccount.open(
-                ctx,
-                customer_id=customer_id,
-                currency=currency,
-                net_days=net_days,
-                billing_period=billing_period,
-                time_zone=time_zone,
+        try:
+            return self.runner.create(
+                caller,
+                lambda ctx: BillingAccount.open(
+                    ctx,
+                    customer_id=customer_id,
+                    currency=currency,
+                    net_days=net_days,
+                    billing_period=billing_period,
+                    time_zone=time_zone,
+                ),
+                lambda account, ctx: [self.directory.listing(account, ctx.recorded_at)],
             )
-            listing = self.directory.listing(account, ctx.recorded_at)
-            try:
-                recordings = self.runner.log.save(account, listing)
-            except RecordConflictError:
-                if self.runner.exists(BillingAccount, account.id):
-                    raise CustomerAlreadyHasAccountError(
-                        f"customer {account.customer_id} already has a billing account"
-                    ) from None
-                continue  # another account took that place in the directory
-            _log_opened(account, ctx, recordings)
-            position = max(
-                r.notification.id for r in recordings if r.domain_event.originator_id == account.id
-            )
-            return Receipt(account.id, account.version, position)
-        raise ConcurrentChangeError("accounts kept being opened meanwhile; try again")
+        except AlreadyExistsError:
+            raise CustomerAlreadyHasAccountError(
+                f"customer {customer_id} already has a billing account"
+            ) from None
 
     def account(self, account_id: UUID) -> BillingAccount:
         return self.runner.load(BillingAccount, account_id)
@@ -395,25 +386,6 @@ class BillingOffice:
             BillingAccount, account_id, caller, decide, expected_version
         )
         return receipt
-
-
-def _log_opened(
-    account: BillingAccount, ctx: CommandContext, recordings: list[Recording[UUID]]
-) -> None:
-    """Log the opening as the command runner logs what it records."""
-    for recording in recordings:
-        if recording.domain_event.originator_id == account.id:
-            logger.info(
-                "event_recorded",
-                event_type=type(recording.domain_event).__qualname__,
-                aggregate_id=str(account.id),
-                version=recording.domain_event.originator_version,
-                position=recording.notification.id,
-                correlation_id=ctx.correlation_id,
-                principal_id=ctx.actor.principal_id,
-                role=ctx.actor.role.value,
-                source=ctx.source.value,
-            )
 
 
 def _evaluated(

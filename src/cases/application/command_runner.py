@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
 import structlog
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import RecordConflictError, Recording
 
 from cases.application.caller import Caller
@@ -75,16 +76,32 @@ class CommandRunner:
             return False
         return True
 
-    def create(self, caller: Caller, start: Callable[[CommandContext], A]) -> Receipt:
-        """Record a new aggregate; refuse an id already taken."""
-        aggregate = start(caller.context(self.clock.now()))
-        try:
-            (receipt,) = self._save(aggregate)
-        except RecordConflictError:
-            raise AlreadyExistsError(
-                f"a {_noun(type(aggregate))} with the id {aggregate.id} already exists"
-            ) from None
-        return receipt
+    def create(
+        self,
+        caller: Caller,
+        start: Callable[[CommandContext], A],
+        companions: Callable[[A, CommandContext], Sequence[DomainEvent]] | None = None,
+    ) -> Receipt:
+        """Record a new aggregate, with any companion events (e.g. its entry in a
+        directory log) in the same transaction; refuse an id already taken.
+
+        A conflict on a companion (another creation took that directory place)
+        is retried on fresh state."""
+        for attempt in range(self.max_attempts):
+            ctx = caller.context(self.clock.now())
+            aggregate = start(ctx)
+            extra = companions(aggregate, ctx) if companions else ()
+            try:
+                (receipt,) = self._save(aggregate, extra=extra)
+            except RecordConflictError:
+                if self.exists(type(aggregate), aggregate.id) or not extra:
+                    raise AlreadyExistsError(
+                        f"a {_noun(type(aggregate))} with the id {aggregate.id} already exists"
+                    ) from None
+                _back_off(attempt)
+                continue
+            return receipt
+        raise ConcurrentChangeError("other records kept being created meanwhile; try again")
 
     def change(
         self,
@@ -137,8 +154,10 @@ class CommandRunner:
             return result, receipt_a, receipt_b
         raise ConcurrentChangeError("the records kept changing under this command; try again")
 
-    def _save(self, *aggregates: AuditedAggregate) -> tuple[Receipt, ...]:
-        recordings: list[Recording[UUID]] = self.log.save(*aggregates)
+    def _save(
+        self, *aggregates: AuditedAggregate, extra: Sequence[DomainEvent] = ()
+    ) -> tuple[Receipt, ...]:
+        recordings: list[Recording[UUID]] = self.log.save(*aggregates, *extra)
         for recording in recordings:
             event = recording.domain_event
             meta = getattr(event, "meta", None)
