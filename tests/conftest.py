@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 
 from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
@@ -14,6 +16,18 @@ from cases.settings import Settings
 from tests.support.postgres import throwaway_database
 
 STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo the logging set-up a CLI command did inside CliRunner: it binds the
+    runner's stderr, which is closed afterwards, and a thread that logs to it
+    later would die of the ValueError."""
+    handlers = logging.root.handlers[:]
+    config = structlog.get_config()
+    yield
+    logging.root.handlers[:] = handlers
+    structlog.configure(**config)
 
 
 @pytest.fixture

@@ -12,10 +12,12 @@ from cases.application.clock import ManualClock, SystemClock
 from cases.bootstrap import Services
 from cases.cli.collection import collection_app
 from cases.cli.history_view import render_case_header, render_history
+from cases.cli.projections import migrate_command, projections_app
 from cases.cli.services import open_services
 from cases.domain.billing_account import BillingAccount
 from cases.domain.support_case import SupportCase
 from cases.scenario.demo import run_demo
+from cases.scenario.read_models import projections_in_process, read_model_lines
 from cases.settings import get_settings
 
 app = typer.Typer(
@@ -27,6 +29,8 @@ app = typer.Typer(
 history_app = typer.Typer(help="Print the recorded history of a case.", no_args_is_help=True)
 app.add_typer(history_app, name="history")
 app.add_typer(collection_app, name="collection")
+app.add_typer(projections_app, name="projections")
+app.command("migrate")(migrate_command)
 
 
 @app.command()
@@ -38,9 +42,11 @@ def demo(
         hour=7, minute=10, second=0, microsecond=0
     )
     clock = ManualClock(start)
-    with open_services(clock) as services:
-        print(f"Store: {get_settings().effective_database_url}")
-        story = run_demo(services, clock, get_settings().vendor_name)
+    settings = get_settings()
+    with open_services(clock) as services, projections_in_process(settings, services) as views:
+        print(f"Store: {settings.effective_database_url}")
+        story = run_demo(services, clock, settings.vendor_name)
+        views.wait_for(services.log.recorder.max_notification_id() or 0, timeout=60)
         print(f"Recorded {len(story.support.cases)} support cases:")
         for key, case_id in story.support.cases.items():
             case = services.desk.case(case_id)
@@ -59,6 +65,8 @@ def demo(
         _print_case(services, story.support.cases["fabrikam-teams"])
         print()
         _print_account(services, story.billing.accounts["fabrikam"])
+        print()
+        print("\n".join(read_model_lines(settings)))
 
 
 def _print_case(services: Services, case_id: UUID, case: SupportCase | None = None) -> None:

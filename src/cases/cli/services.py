@@ -13,7 +13,23 @@ from cases.bootstrap import Services, bootstrap
 from cases.domain.errors import DomainError
 from cases.log_config import configure_logging
 from cases.persistence.store import StoreUnavailableError
-from cases.settings import SettingsError, get_settings
+from cases.settings import Settings, SettingsError, get_settings
+
+
+def cli_settings(quiet: bool = True) -> Settings:
+    """The settings, with JSON logging configured; a bad setting exits with 2.
+
+    `quiet` keeps the log to warnings unless CASES_LOG_LEVEL asks for more, so
+    output meant for people stays readable.
+    """
+    try:
+        settings = get_settings()
+    except SettingsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    explicit = "log_level" in settings.model_fields_set
+    configure_logging(settings.log_level if explicit or not quiet else "WARNING")
+    return settings
 
 
 @contextmanager
@@ -21,13 +37,10 @@ def open_services(clock: Clock | None = None, quiet: bool = True) -> Iterator[Se
     """Services on the configured store.
 
     Configuration and store errors exit with status 2, refused commands with 1,
-    each as one line on stderr. `quiet` keeps the JSON log to warnings unless
-    CASES_LOG_LEVEL asks for more, so output meant for people stays readable.
+    each as one line on stderr.
     """
+    settings = cli_settings(quiet)
     try:
-        settings = get_settings()
-        explicit = "log_level" in settings.model_fields_set
-        configure_logging(settings.log_level if explicit or not quiet else "WARNING")
         services = bootstrap(settings, clock or SystemClock())
     except (SettingsError, StoreUnavailableError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -1,0 +1,246 @@
+"""`cases projections …` and `cases migrate`: keep the read models up to date.
+
+Every command refuses, in one line, a store it cannot use: a bad setting, an
+unreachable database, the in-memory store, or a schema older than the code
+(`run cases migrate`). Exit code 2 for those, 1 for a refused request.
+"""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from types import FrameType
+from typing import Annotated, NoReturn
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from yoyo.exceptions import LockTimeout
+
+from cases.application.clock import SystemClock
+from cases.cli.services import cli_settings
+from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind, parse_database_url
+from cases.persistence.event_log import EventLog
+from cases.persistence.store import StoreUnavailableError, open_event_log
+from cases.projections.catalog import PROJECTIONS, projection_named
+from cases.projections.db import ProjectionDatabase, open_projection_db
+from cases.projections.in_process import InProcessProjections
+from cases.projections.leadership import Leadership
+from cases.projections.rebuild import RebuildInProgressError, rebuild
+from cases.projections.runner import ProjectionRunner
+from cases.projections.schema import SchemaBehindError, check_schema_current, migrate
+from cases.projections.status import projection_status
+from cases.settings import Settings, SettingsError
+
+projections_app = typer.Typer(
+    help="Keep the read models (projections) up to date, and see how far behind they are.",
+    no_args_is_help=True,
+)
+
+STORE_ERRORS = (psycopg.Error, sqlite3.Error, OSError, LockTimeout)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _configured(quiet: bool) -> tuple[Settings, DatabaseUrl]:
+    """The settings and the store they name, or a one-line error (exit 2)."""
+    settings = cli_settings(quiet)
+    try:
+        url = parse_database_url(settings.effective_database_url)
+    except SettingsError as e:
+        _fail(str(e), 2)
+    if url.kind is StoreKind.MEMORY:
+        _fail(f"{SETTING}: projections need a SQLite or PostgreSQL store, not {url.describe()}", 2)
+    return settings, url
+
+
+@dataclass
+class ProjectionStore:
+    settings: Settings
+    log: EventLog
+    db: ProjectionDatabase
+
+
+@contextmanager
+def _projection_store(*, quiet: bool = True) -> Iterator[ProjectionStore]:
+    """The event log and the projection database, on a current schema."""
+    settings, url = _configured(quiet)
+    try:
+        check_schema_current(url)
+        log = open_event_log(settings)
+    except (SchemaBehindError, StoreUnavailableError) as e:
+        _fail(str(e), 2)
+    except STORE_ERRORS as e:
+        _fail(f"{SETTING}: cannot open {url.describe()}: {_first_line(e)}", 2)
+    try:
+        db = open_projection_db(settings)
+    except STORE_ERRORS as e:
+        log.close()
+        _fail(f"{SETTING}: cannot open {url.describe()}: {_first_line(e)}", 2)
+    try:
+        yield ProjectionStore(settings, log, db)
+    finally:
+        db.close()
+        log.close()
+
+
+def _chosen(names: list[str] | None) -> list[str]:
+    chosen = names or sorted(PROJECTIONS)
+    for name in chosen:
+        try:
+            projection_named(name)
+        except LookupError as e:
+            _fail(str(e), 1)
+    return chosen
+
+
+# Commands ---------------------------------------------------------------------------
+
+
+def migrate_command() -> None:
+    """Apply the schema migrations the configured store is missing."""
+    _, url = _configured(quiet=True)
+    try:
+        if url.path is not None:
+            url.path.parent.mkdir(parents=True, exist_ok=True)
+        applied = migrate(url)
+    except STORE_ERRORS as e:
+        _fail(f"{SETTING}: cannot migrate {url.describe()}: {_first_line(e)}", 2)
+    if not applied:
+        print(f"The schema of {url.describe()} is up to date; nothing to apply.")
+        return
+    print(f"Applied {len(applied)} migrations to {url.describe()}:")
+    for migration in applied:
+        print(f"  {migration}")
+
+
+@projections_app.command("run")
+def run_command(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Projections to run (default: all).")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="Catch up, then exit.")] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 1000,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.01, help="Seconds between polls of the log when idle.")
+    ] = 0.2,
+) -> None:
+    """Follow the event log and keep the projections up to date (until Ctrl-C)."""
+    chosen = _chosen(names)
+    with _projection_store(quiet=once) as store:
+        if once:
+            for name in chosen:
+                _catch_up_once(store, name, batch_size)
+            return
+        runners = InProcessProjections(
+            store.log,
+            partial(open_projection_db, store.settings),
+            chosen,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+        )
+        _run_until_stopped(runners)
+
+
+def _catch_up_once(store: ProjectionStore, name: str, batch_size: int) -> None:
+    runner = ProjectionRunner(store.log, projection_named(name), store.db, batch_size=batch_size)
+    leadership = Leadership(store.db, name)
+    if not leadership.try_acquire():
+        print(f"{name}: another runner is keeping it up to date; skipped.")
+        return
+    try:
+        applied = runner.catch_up()
+    finally:
+        leadership.release()
+    print(f"{name}: applied {applied} events; at position {runner.position}.")
+
+
+def _run_until_stopped(runners: InProcessProjections) -> None:
+    stopping = threading.Event()
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        runners.start()
+        print(f"Running {', '.join(runners.names)}; Ctrl-C to stop.", flush=True)
+        while not stopping.wait(0.2) and not runners.failures:
+            pass
+    finally:
+        runners.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if runners.failures:
+        name, error = next(iter(runners.failures.items()))
+        _fail(f"projection {name} stopped: {_first_line(error)}", 1)
+    print("Stopped.")
+
+
+@projections_app.command("status")
+def status_command() -> None:
+    """Show each projection's position, the head of the log and the lag."""
+    with _projection_store() as store:
+        statuses = projection_status(store.log, store.db, SystemClock())
+    table = Table(title="Projections")
+    for column in ("projection", "position", "head", "lag (events)", "lag (seconds)"):
+        table.add_column(column, justify="left" if column == "projection" else "right")
+    for status in statuses:
+        table.add_row(
+            status.name,
+            str(status.position),
+            str(status.head),
+            str(status.lag_events),
+            f"{status.lag_seconds:.1f}",
+        )
+    Console().print(table)
+
+
+@projections_app.command("rebuild")
+def rebuild_command(
+    name: Annotated[str, typer.Argument(help="The projection to rebuild.")],
+    batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 1000,
+) -> None:
+    """Rebuild a projection into fresh tables while the old ones serve, then swap."""
+    [name] = _chosen([name])
+    with _projection_store() as store, _progress_bar(f"Rebuilding {name}") as update:
+        try:
+            result = rebuild(
+                store.log, projection_named(name), store.db, update, batch_size=batch_size
+            )
+        except RebuildInProgressError as e:
+            _fail(str(e), 1)
+    print(f"Rebuilt {name}: applied {result.applied} events; live at position {result.position}.")
+
+
+@contextmanager
+def _progress_bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar, and the callback that moves it to (position, head)."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    ) as progress:
+        task = progress.add_task(description, total=None)
+
+        def update(position: int, head: int) -> None:
+            progress.update(task, completed=position, total=max(head, 1))
+
+        yield update

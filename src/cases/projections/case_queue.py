@@ -1,0 +1,273 @@
+"""The case queue: one row per support case, for filtering and sorting lists.
+
+A batch is folded in memory first (read the affected rows once, apply every
+event, write each changed row once), so a busy case costs one upsert per
+batch, not one per event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from cases.domain.case_values import CaseStatus, Direction
+from cases.domain.support_case import SupportCase
+from cases.projections.db import ProjectionDatabase
+from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+
+COLUMNS = (
+    "case_id",
+    "customer_id",
+    "title",
+    "product",
+    "channel",
+    "category",
+    "severity",
+    "status",
+    "assignee",
+    "received_at",
+    "first_response_at",
+    "last_update_at",
+    "resolved_at",
+    "closed_at",
+    "waiting_on_customer",
+    "work_started",
+    "escalation_count",
+    "escalation_open",
+    "escalation_target",
+    "escalation_vehicle",
+    "vendor_reference",
+    "matched_advisory",
+    "terms_version",
+    "reopen_count",
+    "billing_account_id",
+    "version",
+    "position",
+)
+
+Row = dict[str, Any]
+E = SupportCase
+
+
+def _received(row: Row, e: Any) -> None:
+    row.update(
+        customer_id=e.customer_id,
+        title=e.title,
+        product=e.product,
+        channel=e.channel.value,
+        category=e.category.value,
+        severity=e.severity.value,
+        assignee=None,
+        received_at=e.received_at,
+        first_response_at=None,
+        resolved_at=None,
+        closed_at=None,
+        waiting_on_customer=False,
+        work_started=False,
+        escalation_count=0,
+        escalation_open=False,
+        escalation_target=None,
+        escalation_vehicle=None,
+        vendor_reference=None,
+        matched_advisory=None,
+        terms_version=e.terms_version,
+        reopen_count=0,
+        billing_account_id=None,
+    )
+
+
+def _health(row: Row, e: Any) -> None:
+    row["work_started"] = True
+    row["matched_advisory"] = e.advisory.vendor_id if e.advisory else None
+
+
+def _communication(row: Row, e: Any) -> None:
+    if e.direction is Direction.OUTBOUND and row["first_response_at"] is None:
+        row["first_response_at"] = e.meta.occurred_at
+
+
+def _escalated(row: Row, e: Any) -> None:
+    row.update(
+        escalation_count=e.number,
+        escalation_open=True,
+        escalation_target=e.target.value,
+        escalation_vehicle=e.vehicle.value if e.vehicle else None,
+        vendor_reference=None,
+    )
+
+
+def _reopened(row: Row, _: Any) -> None:
+    row.update(resolved_at=None, closed_at=None, reopen_count=row["reopen_count"] + 1)
+
+
+EVOLVE: dict[type[Any], Callable[[Row, Any], None]] = {
+    E.Received: _received,
+    E.ServiceHealthChecked: _health,
+    E.DiagnosisRecorded: lambda row, _: row.update(work_started=True),
+    E.CommunicationRecorded: _communication,
+    E.WaitingOnCustomerStarted: lambda row, _: row.update(waiting_on_customer=True),
+    E.WaitingOnCustomerEnded: lambda row, _: row.update(waiting_on_customer=False),
+    E.Assigned: lambda row, e: row.update(assignee=e.agent_id),
+    E.SeverityChanged: lambda row, e: row.update(severity=e.severity.value),
+    E.Escalated: _escalated,
+    E.VendorReferenceRecorded: lambda row, e: row.update(vendor_reference=e.reference),
+    E.VendorUpdateRecorded: lambda _row, _: None,
+    E.HandedBack: lambda row, _: row.update(escalation_open=False),
+    E.Resolved: lambda row, e: row.update(resolved_at=e.meta.occurred_at),
+    E.Closed: lambda row, e: row.update(closed_at=e.meta.occurred_at),
+    E.Reopened: _reopened,
+    E.NoteAdded: lambda _row, _: None,
+    E.BillingAccountLinked: lambda row, e: row.update(billing_account_id=e.account_id),
+}
+
+
+def status_of(row: Row) -> CaseStatus:
+    """The same rule as `SupportCase.status`, on a row."""
+    if row["closed_at"] is not None:
+        return CaseStatus.CLOSED
+    if row["resolved_at"] is not None:
+        return CaseStatus.RESOLVED
+    if row["escalation_open"]:
+        return CaseStatus.ESCALATED
+    if row["waiting_on_customer"]:
+        return CaseStatus.WAITING_ON_CUSTOMER
+    if row["work_started"] or row["first_response_at"] or row["reopen_count"]:
+        return CaseStatus.IN_PROGRESS
+    return CaseStatus.NEW
+
+
+class CaseQueueProjection(Projection):
+    """Keeps `case_queue` in step with support-case events."""
+
+    name: ClassVar[str] = "case_queue"
+    tables: ClassVar[tuple[str, ...]] = ("case_queue",)
+    handles: ClassVar[tuple[type[Any], ...]] = tuple(EVOLVE)
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        table = tables("case_queue")
+        rows = self._load(db, table, events)
+        for positioned in events:
+            event = positioned.event
+            row = rows.setdefault(event.originator_id, {"case_id": event.originator_id})
+            EVOLVE[type(event)](row, event)
+            row["last_update_at"] = event.meta.occurred_at
+            row["version"] = event.originator_version
+            row["position"] = positioned.position
+            row["status"] = status_of(row).value
+        self._upsert(db, table, rows.values())
+
+    @staticmethod
+    def _load(
+        db: ProjectionDatabase, table: str, events: Sequence[PositionedEvent]
+    ) -> dict[UUID, Row]:
+        ids = list(
+            {p.event.originator_id for p in events if not isinstance(p.event, SupportCase.Received)}
+        )
+        rows: dict[UUID, Row] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            found = db.fetchall(
+                f"SELECT {', '.join(COLUMNS)} FROM {table} "  # noqa: S608 - our own names
+                f"WHERE case_id IN ({db.in_list(len(chunk))})",
+                chunk,
+            )
+            for values in found:
+                row = dict(zip(COLUMNS, values, strict=True))
+                row["case_id"] = _uuid(row["case_id"])
+                rows[row["case_id"]] = row
+        return rows
+
+    @staticmethod
+    def _upsert(db: ProjectionDatabase, table: str, rows: Any) -> None:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "case_id")
+        db.executemany(
+            f"INSERT INTO {table} ({', '.join(COLUMNS)}) "  # noqa: S608 - our own names
+            f"VALUES ({db.in_list(len(COLUMNS))}) "
+            f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
+            [[row[c] for c in COLUMNS] for row in rows],
+        )
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """What a caller may filter the queue by; None means any."""
+
+    customer_id: str | None = None
+    status: str | None = None
+    severity: str | None = None
+    assignee: str | None = None
+    category: str | None = None
+    received_from: datetime | None = None
+    received_before: datetime | None = None
+
+
+class CaseQueueView:
+    """Queries on `case_queue`."""
+
+    SORTS: ClassVar[dict[str, str]] = {
+        "received": "received_at",
+        "last_update": "last_update_at",
+    }
+
+    def __init__(self, db: ProjectionDatabase, tables: TableNames = LIVE) -> None:
+        self.db = db
+        self.table = tables("case_queue")
+
+    def get(self, case_id: UUID) -> Row | None:
+        values = self.db.fetchone(
+            f"SELECT {', '.join(COLUMNS)} FROM {self.table} WHERE case_id = ?",  # noqa: S608
+            (case_id,),
+        )
+        return dict(zip(COLUMNS, values, strict=True)) if values else None
+
+    def page(
+        self,
+        where: CaseFilter,
+        *,
+        sort: str = "received",
+        descending: bool = True,
+        limit: int = 50,
+        after: tuple[datetime, UUID] | None = None,
+    ) -> list[Row]:
+        """A page of cases; `after` is the (sort value, case id) of the previous
+        page's last row (keyset pagination: stable under concurrent inserts)."""
+        column = self.SORTS[sort]
+        clauses, params = self._where(where)
+        if after is not None:
+            op = "<" if descending else ">"
+            clauses.append(f"({column}, case_id) {op} (?, ?)")
+            params += [after[0], after[1]]
+        order = "DESC" if descending else "ASC"
+        sql = (
+            f"SELECT {', '.join(COLUMNS)} FROM {self.table}"  # noqa: S608
+            + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
+            + f" ORDER BY {column} {order}, case_id {order} LIMIT ?"
+        )
+        rows = self.db.fetchall(sql, [*params, limit])
+        return [dict(zip(COLUMNS, values, strict=True)) for values in rows]
+
+    @staticmethod
+    def _where(where: CaseFilter) -> tuple[list[str], list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        for column in ("customer_id", "status", "severity", "assignee", "category"):
+            value = getattr(where, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.received_from is not None:
+            clauses.append("received_at >= ?")
+            params.append(where.received_from)
+        if where.received_before is not None:
+            clauses.append("received_at < ?")
+            params.append(where.received_before)
+        return clauses, params

@@ -1,0 +1,140 @@
+"""The case timeline: one row per support-case event, as an auditor reads it.
+
+Rows are only ever added (an event never changes), so a batch is one bulk
+insert. Queries answer "what happened to this case", "what did this agent do
+on this day", "what happened in this hour" and "what did this request do".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from cases.application.audit_trail import history_entry
+from cases.application.event_summaries import summarise
+from cases.domain.support_case import SupportCase
+from cases.projections.db import ProjectionDatabase
+from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+
+COLUMNS = (
+    "case_id",
+    "version",
+    "position",
+    "event_type",
+    "occurred_at",
+    "recorded_at",
+    "principal_id",
+    "role",
+    "correlation_id",
+    "causation_id",
+    "source",
+    "summary",
+)
+
+Row = dict[str, Any]
+E = SupportCase
+
+HANDLES: tuple[type[Any], ...] = (
+    E.Received,
+    E.ServiceHealthChecked,
+    E.DiagnosisRecorded,
+    E.CommunicationRecorded,
+    E.WaitingOnCustomerStarted,
+    E.WaitingOnCustomerEnded,
+    E.Assigned,
+    E.SeverityChanged,
+    E.Escalated,
+    E.VendorReferenceRecorded,
+    E.VendorUpdateRecorded,
+    E.HandedBack,
+    E.Resolved,
+    E.Closed,
+    E.Reopened,
+    E.NoteAdded,
+    E.BillingAccountLinked,
+)
+
+
+def timeline_values(positioned: PositionedEvent) -> tuple[object, ...]:
+    """One event as a timeline row, in `COLUMNS` order."""
+    entry = history_entry(positioned.event)
+    event_type = entry.event_type.rsplit(".", 1)[-1]
+    meta = entry.meta
+    return (
+        positioned.event.originator_id,
+        entry.version,
+        positioned.position,
+        event_type,
+        meta.occurred_at,
+        entry.recorded_at,
+        meta.actor.principal_id,
+        meta.actor.role.value,
+        meta.correlation_id,
+        meta.causation_id,
+        meta.source.value,
+        summarise(event_type, entry.details),
+    )
+
+
+class CaseTimelineProjection(Projection):
+    """Appends every support-case event to `case_timeline`."""
+
+    name: ClassVar[str] = "case_timeline"
+    tables: ClassVar[tuple[str, ...]] = ("case_timeline",)
+    handles: ClassVar[tuple[type[Any], ...]] = HANDLES
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        db.executemany(
+            f"INSERT INTO {tables('case_timeline')} ({', '.join(COLUMNS)}) "  # noqa: S608
+            f"VALUES ({db.in_list(len(COLUMNS))})",
+            [timeline_values(positioned) for positioned in events],
+        )
+
+
+class CaseTimelineView:
+    """Queries on `case_timeline`; time ranges are half-open: [start, end)."""
+
+    def __init__(self, db: ProjectionDatabase, tables: TableNames = LIVE) -> None:
+        self.db = db
+        self.table = tables("case_timeline")
+
+    def for_case(self, case_id: UUID) -> list[Row]:
+        """The case's events, oldest first."""
+        return self._rows("case_id = ?", [case_id], "version")
+
+    def by_actor(self, principal_id: str, start: datetime, end: datetime) -> list[Row]:
+        """What one principal did between `start` and `end` (when it occurred)."""
+        return self._rows(
+            "principal_id = ? AND occurred_at >= ? AND occurred_at < ?",
+            [principal_id, start, end],
+            "occurred_at, position",
+        )
+
+    def between(self, start: datetime, end: datetime, *, limit: int = 1000) -> list[Row]:
+        """Events that occurred between `start` and `end`, at most `limit`."""
+        return self._rows(
+            "occurred_at >= ? AND occurred_at < ?",
+            [start, end],
+            "occurred_at, position",
+            limit,
+        )
+
+    def by_correlation(self, correlation_id: str) -> list[Row]:
+        """Every event one request (or one scheduled run) recorded, in log order."""
+        return self._rows("correlation_id = ?", [correlation_id], "position")
+
+    def _rows(
+        self, where: str, params: list[object], order: str, limit: int | None = None
+    ) -> list[Row]:
+        sql = (
+            f"SELECT {', '.join(COLUMNS)} FROM {self.table} "  # noqa: S608 - our own names
+            f"WHERE {where} ORDER BY {order}"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = [*params, limit]
+        return [dict(zip(COLUMNS, values, strict=True)) for values in self.db.fetchall(sql, params)]

@@ -1,0 +1,22 @@
+"""Every projection `cases` keeps, by name."""
+
+from __future__ import annotations
+
+from cases.projections.case_queue import CaseQueueProjection
+from cases.projections.case_timeline import CaseTimelineProjection
+from cases.projections.escalation_register import EscalationRegisterProjection
+from cases.projections.projection import Projection
+
+PROJECTIONS: dict[str, type[Projection]] = {
+    CaseQueueProjection.name: CaseQueueProjection,
+    CaseTimelineProjection.name: CaseTimelineProjection,
+    EscalationRegisterProjection.name: EscalationRegisterProjection,
+}
+
+
+def projection_named(name: str) -> Projection:
+    try:
+        return PROJECTIONS[name]()
+    except KeyError:
+        known = ", ".join(sorted(PROJECTIONS))
+        raise LookupError(f"no projection is called {name!r}; known: {known}") from None

@@ -1,0 +1,169 @@
+"""One connection to the read-model tables, on SQLite or PostgreSQL.
+
+Projection SQL is written once with `?` placeholders; on PostgreSQL they become
+`%s`. Values are adapted on the way in: moments are stored as UTC (timestamptz
+on PostgreSQL, ISO-8601 text on SQLite, which sorts correctly), UUIDs and
+Decimals as text where the store has no type for them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
+from cases.settings import Settings
+
+Row = tuple[Any, ...]
+
+# Errors after which a runner reconnects instead of dying.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+
+
+def utc_text(moment: datetime) -> str:
+    """A moment as fixed-width UTC ISO text, so text order is time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+class ProjectionDatabase:
+    """A connection for projection tables, with the store's dialect hidden."""
+
+    def __init__(self, url: DatabaseUrl, connect_timeout: int = 5) -> None:
+        if url.kind is StoreKind.MEMORY:
+            raise ValueError("projections need a SQLite or PostgreSQL store")
+        self.url = url
+        self.connect_timeout = connect_timeout
+        self.is_postgres = url.kind is StoreKind.POSTGRES
+        self._sqlite: sqlite3.Connection | None = None
+        self._postgres: psycopg.Connection[Row] | None = None
+        self.connect()
+
+    # Connection ---------------------------------------------------------------
+
+    def connect(self) -> None:
+        self.close()
+        if self.is_postgres:
+            self._postgres = psycopg.connect(
+                host=self.url.host,
+                port=self.url.port,
+                dbname=self.url.dbname,
+                user=self.url.user,
+                password=self.url.password or None,
+                connect_timeout=self.connect_timeout,
+                autocommit=True,
+            )
+        else:
+            self._sqlite = sqlite3.connect(
+                str(self.url.path), timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._sqlite.execute("PRAGMA journal_mode=WAL")
+            self._sqlite.execute("PRAGMA synchronous=NORMAL")
+
+    def close(self) -> None:
+        for connection in (self._sqlite, self._postgres):
+            if connection is not None:
+                with suppress(*CONNECTION_ERRORS):
+                    connection.close()
+        self._sqlite = None
+        self._postgres = None
+
+    def _lite(self) -> sqlite3.Connection:
+        if self._sqlite is None:
+            raise RuntimeError("the projection database is closed")
+        return self._sqlite
+
+    @property
+    def postgres(self) -> psycopg.Connection[Row]:
+        if self._postgres is None:
+            raise RuntimeError("not a PostgreSQL projection database")
+        return self._postgres
+
+    # Statements ---------------------------------------------------------------
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.is_postgres else statement
+
+    def adapt(self, value: object) -> object:
+        if isinstance(value, Enum):
+            return value.value
+        if isinstance(value, datetime):
+            return value if self.is_postgres else utc_text(value)
+        if isinstance(value, date):
+            return value if self.is_postgres else value.isoformat()
+        if isinstance(value, UUID | Decimal):
+            return value if self.is_postgres else str(value)
+        return value
+
+    def _params(self, params: Sequence[object]) -> tuple[object, ...]:
+        return tuple(self.adapt(p) for p in params)
+
+    def execute(self, statement: str, params: Sequence[object] = ()) -> int:
+        """Run one statement; return the number of rows it changed."""
+        if self._postgres is not None:
+            cursor = self._postgres.execute(self.sql(statement), self._params(params))
+            return cursor.rowcount
+        return self._lite().execute(statement, self._params(params)).rowcount
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[object]]) -> None:
+        adapted = [self._params(row) for row in rows]
+        if not adapted:
+            return
+        if self._postgres is not None:
+            with self._postgres.cursor() as cursor:
+                cursor.executemany(self.sql(statement), adapted)
+            return
+        self._lite().executemany(statement, adapted)
+
+    def fetchall(self, statement: str, params: Sequence[object] = ()) -> list[Row]:
+        if self._postgres is not None:
+            cursor = self._postgres.execute(self.sql(statement), self._params(params))
+            return list(cursor.fetchall())
+        return list(self._lite().execute(statement, self._params(params)).fetchall())
+
+    def fetchone(self, statement: str, params: Sequence[object] = ()) -> Row | None:
+        rows = self.fetchall(statement, params)
+        return rows[0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All statements inside commit together or not at all.
+
+        On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE),
+        so two writers never interleave.
+        """
+        if self._postgres is not None:
+            with self._postgres.transaction():
+                yield
+            return
+        lite = self._lite()
+        lite.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            lite.execute("ROLLBACK")
+            raise
+        lite.execute("COMMIT")
+
+    def in_list(self, count: int) -> str:
+        """Placeholders for an IN (...) list of `count` values."""
+        return ",".join("?" * count)
+
+
+def open_projection_db(settings: Settings) -> ProjectionDatabase:
+    """The projection database of the configured store (the same database)."""
+    return ProjectionDatabase(
+        parse_database_url(settings.effective_database_url),
+        connect_timeout=settings.postgres_connect_timeout,
+    )

@@ -1,0 +1,218 @@
+"""The escalation register: one row per escalation of a case to the vendor or the
+indirect provider, for reports by period, vehicle, category and customer.
+
+An escalation event does not carry the case's customer, so the projection
+keeps its own note of it (`escalation_cases`, from `Received`). A batch is
+folded in memory like the case queue's: each touched escalation is read once
+and written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from cases.domain.support_case import SupportCase
+from cases.projections.db import ProjectionDatabase
+from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+
+COLUMNS = (
+    "case_id",
+    "number",
+    "customer_id",
+    "target",
+    "category",
+    "vehicle",
+    "reason",
+    "escalated_at",
+    "vendor_reference",
+    "vendor_update_count",
+    "last_vendor_update_at",
+    "handed_back_at",
+)
+
+Row = dict[str, Any]
+Key = tuple[UUID, int]
+E = SupportCase
+
+
+def _escalated(row: Row, e: Any) -> None:
+    row.update(
+        target=e.target.value,
+        category=e.category.value,
+        vehicle=e.vehicle.value if e.vehicle else None,
+        reason=e.reason,
+        escalated_at=e.meta.occurred_at,
+        vendor_reference=None,
+        vendor_update_count=0,
+        last_vendor_update_at=None,
+        handed_back_at=None,
+    )
+
+
+def _vendor_update(row: Row, e: Any) -> None:
+    row["vendor_update_count"] += 1
+    row["last_vendor_update_at"] = e.meta.occurred_at
+
+
+EVOLVE: dict[type[Any], Callable[[Row, Any], None]] = {
+    E.Escalated: _escalated,
+    E.VendorReferenceRecorded: lambda row, e: row.update(vendor_reference=e.reference),
+    E.VendorUpdateRecorded: _vendor_update,
+    E.HandedBack: lambda row, e: row.update(handed_back_at=e.meta.occurred_at),
+}
+
+
+class EscalationRegisterProjection(Projection):
+    """Keeps `escalation_register` (and its note of customers) in step."""
+
+    name: ClassVar[str] = "escalation_register"
+    tables: ClassVar[tuple[str, ...]] = ("escalation_cases", "escalation_register")
+    handles: ClassVar[tuple[type[Any], ...]] = (E.Received, *EVOLVE)
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        received = [p.event for p in events if isinstance(p.event, E.Received)]
+        escalations = [p.event for p in events if not isinstance(p.event, E.Received)]
+        self._note_customers(db, tables("escalation_cases"), received)
+        if not escalations:
+            return
+        register = tables("escalation_register")
+        customers = {e.originator_id: e.customer_id for e in received}
+        rows = self._load(db, register, escalations)
+        customers |= self._customers(db, tables("escalation_cases"), escalations, customers)
+        touched: set[Key] = set()
+        for event in escalations:
+            key = (event.originator_id, event.number)
+            if isinstance(event, E.Escalated):
+                rows[key] = {
+                    "case_id": key[0],
+                    "number": key[1],
+                    "customer_id": customers[key[0]],
+                }
+            EVOLVE[type(event)](rows[key], event)
+            touched.add(key)
+        self._upsert(db, register, [rows[key] for key in touched])
+
+    @staticmethod
+    def _note_customers(db: ProjectionDatabase, table: str, received: list[Any]) -> None:
+        db.executemany(
+            f"INSERT INTO {table} (case_id, customer_id) VALUES (?, ?)",  # noqa: S608
+            [(e.originator_id, e.customer_id) for e in received],
+        )
+
+    @staticmethod
+    def _customers(
+        db: ProjectionDatabase, table: str, escalations: list[Any], known: dict[UUID, str]
+    ) -> dict[UUID, str]:
+        """Customers of the cases escalated in this batch but received before it."""
+        ids = list(
+            {
+                e.originator_id
+                for e in escalations
+                if isinstance(e, E.Escalated) and e.originator_id not in known
+            }
+        )
+        found: dict[UUID, str] = {}
+        for chunk in _chunks(ids):
+            for case_id, customer_id in db.fetchall(
+                f"SELECT case_id, customer_id FROM {table} "  # noqa: S608 - our own names
+                f"WHERE case_id IN ({db.in_list(len(chunk))})",
+                chunk,
+            ):
+                found[_uuid(case_id)] = str(customer_id)
+        return found
+
+    @staticmethod
+    def _load(db: ProjectionDatabase, table: str, escalations: list[Any]) -> dict[Key, Row]:
+        """The rows of escalations changed in this batch but opened before it."""
+        touched = {(e.originator_id, e.number) for e in escalations}
+        wanted = touched - {(e.originator_id, e.number) for e in escalations if _opens(e)}
+        rows: dict[Key, Row] = {}
+        for chunk in _chunks(list({case_id for case_id, _ in wanted})):
+            for values in db.fetchall(
+                f"SELECT {', '.join(COLUMNS)} FROM {table} "  # noqa: S608 - our own names
+                f"WHERE case_id IN ({db.in_list(len(chunk))})",
+                chunk,
+            ):
+                row = dict(zip(COLUMNS, values, strict=True))
+                row["case_id"] = _uuid(row["case_id"])
+                key = (row["case_id"], int(row["number"]))
+                if key in wanted:
+                    rows[key] = row
+        return rows
+
+    @staticmethod
+    def _upsert(db: ProjectionDatabase, table: str, rows: Iterable[Row]) -> None:
+        keys = ("case_id", "number")
+        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in keys)
+        db.executemany(
+            f"INSERT INTO {table} ({', '.join(COLUMNS)}) "  # noqa: S608 - our own names
+            f"VALUES ({db.in_list(len(COLUMNS))}) "
+            f"ON CONFLICT (case_id, number) DO UPDATE SET {updates}",
+            [[row[c] for c in COLUMNS] for row in rows],
+        )
+
+
+def _opens(event: Any) -> bool:
+    return isinstance(event, E.Escalated)
+
+
+def _chunks(ids: list[UUID], size: int = 500) -> Iterable[list[UUID]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+class EscalationRegisterView:
+    """Queries on `escalation_register`; periods are half-open: [start, end)."""
+
+    def __init__(self, db: ProjectionDatabase, tables: TableNames = LIVE) -> None:
+        self.db = db
+        self.table = tables("escalation_register")
+
+    def get(self, case_id: UUID, number: int) -> Row | None:
+        rows = self._rows("case_id = ? AND number = ?", [case_id, number])
+        return rows[0] if rows else None
+
+    def in_period(self, start: datetime, end: datetime) -> list[Row]:
+        """Escalations opened in the period, oldest first."""
+        return self._rows("escalated_at >= ? AND escalated_at < ?", [start, end])
+
+    def for_customer(self, customer_id: str) -> list[Row]:
+        """One customer's escalations, oldest first."""
+        return self._rows("customer_id = ?", [customer_id])
+
+    def counts_by_vehicle_and_category(
+        self, start: datetime | None = None, end: datetime | None = None
+    ) -> dict[tuple[str | None, str], int]:
+        """How many escalations went through each vehicle, per problem category
+        (vehicle None: escalations to the indirect provider)."""
+        clauses, params = [], []
+        if start is not None:
+            clauses.append("escalated_at >= ?")
+            params.append(start)
+        if end is not None:
+            clauses.append("escalated_at < ?")
+            params.append(end)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        counted = self.db.fetchall(
+            f"SELECT vehicle, category, COUNT(*) FROM {self.table}{where} "  # noqa: S608
+            "GROUP BY vehicle, category",
+            params,
+        )
+        return {(vehicle, category): int(count) for vehicle, category, count in counted}
+
+    def _rows(self, where: str, params: list[object]) -> list[Row]:
+        rows = self.db.fetchall(
+            f"SELECT {', '.join(COLUMNS)} FROM {self.table} "  # noqa: S608 - our own names
+            f"WHERE {where} ORDER BY escalated_at, case_id, number",
+            params,
+        )
+        return [dict(zip(COLUMNS, values, strict=True)) for values in rows]

@@ -1,0 +1,185 @@
+"""Projection runners on threads of the calling process.
+
+The main job on the embedded SQLite store runs its projections this way, so a
+new user needs no second command; the API waits on it for read-your-writes.
+Each runner has its own connection to the projection database (and takes the
+projection's leadership, so a separate `cases projections run` is harmless).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from types import TracebackType
+from typing import Self
+
+import structlog
+
+from cases.application.clock import Clock
+from cases.persistence.database_url import parse_database_url
+from cases.persistence.event_log import EventLog
+from cases.persistence.store import open_event_log
+from cases.projections.catalog import PROJECTIONS, projection_named
+from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase, open_projection_db
+from cases.projections.runner import ProjectionRunner, RunnerLoop
+from cases.projections.schema import check_schema_current
+from cases.projections.tracking import Tracking
+from cases.settings import Settings
+
+logger = structlog.get_logger("cases.projections")
+
+OpenDatabase = Callable[[], ProjectionDatabase]
+
+
+class InProcessProjections:
+    """A `RunnerLoop` thread per projection, and a way to wait for them."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        open_db: OpenDatabase,
+        names: Sequence[str] | None = None,
+        *,
+        batch_size: int = 1000,
+        poll_interval: float = 0.1,
+        max_backoff: float = 5.0,
+        clock: Clock | None = None,
+    ) -> None:
+        self.log = log
+        self.open_db = open_db
+        self.names = tuple(names) if names else tuple(sorted(PROJECTIONS))
+        for name in self.names:
+            projection_named(name)  # an unknown name fails here, not in a thread
+        self.batch_size = batch_size
+        self.clock = clock
+        self.loops = {
+            name: RunnerLoop(
+                partial(self._make_runner, name),
+                poll_interval=poll_interval,
+                max_backoff=max_backoff,
+            )
+            for name in self.names
+        }
+        self.failures: dict[str, Exception] = {}
+        self._threads: list[threading.Thread] = []
+        self._owned_log = False
+        self._reader: ProjectionDatabase | None = None
+        self._reader_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        log: EventLog | None = None,
+        names: Sequence[str] | None = None,
+        check_schema: bool = True,
+        batch_size: int = 1000,
+        poll_interval: float = 0.1,
+    ) -> InProcessProjections:
+        """Runners on the configured store; refuses an old schema (SchemaBehindError)."""
+        if check_schema:
+            check_schema_current(parse_database_url(settings.effective_database_url))
+        owned = log is None
+        projections = cls(
+            log or open_event_log(settings),
+            partial(open_projection_db, settings),
+            names,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+        )
+        projections._owned_log = owned
+        return projections
+
+    def _make_runner(self, name: str) -> ProjectionRunner:
+        db = self.open_db()
+        try:
+            return ProjectionRunner(
+                self.log, projection_named(name), db, batch_size=self.batch_size, clock=self.clock
+            )
+        except BaseException:
+            db.close()
+            raise
+
+    # Lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._threads:
+            raise RuntimeError("the projections are already running")
+        for name, loop in self.loops.items():
+            thread = threading.Thread(
+                target=self._run, args=(name, loop), name=f"projection-{name}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _run(self, name: str, loop: RunnerLoop) -> None:
+        try:
+            loop.run()
+        except Exception as e:  # a thread has no caller to raise to: keep it for them
+            logger.exception("projection_failed", projection=name)
+            self.failures[name] = e
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop every runner (each finishes its batch) and wait for the threads."""
+        for loop in self.loops.values():
+            loop.stop()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        self._threads = []
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+        if self._owned_log:
+            self.log.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # Waiting --------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        """Each projection's committed position (0 if it never ran)."""
+        with self._reader_lock:
+            if self._reader is None:
+                self._reader = self.open_db()
+            try:
+                rows = Tracking(self._reader).all()
+            except CONNECTION_ERRORS:
+                self._reader.close()
+                self._reader = None
+                raise
+        known = {row.projection: row.position for row in rows}
+        return {name: known.get(name, 0) for name in self.names}
+
+    def wait_for(self, position: int, timeout: float, poll: float = 0.02) -> bool:
+        """Wait, at most `timeout` seconds, until every projection has applied the
+        log up to `position` (a command's receipt position: read-your-writes)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if min(self.positions().values(), default=position) >= position:
+                    return True
+            except CONNECTION_ERRORS:
+                logger.warning("projection_position_unreadable")
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+
+    def wait_until_caught_up(self, timeout: float) -> bool:
+        """Wait, at most `timeout` seconds, until every projection reaches the
+        head of the log as it is now."""
+        return self.wait_for(self.log.recorder.max_notification_id() or 0, timeout)

@@ -1,0 +1,52 @@
+"""What a projection is: a name, the tables it owns, and how it applies events."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from eventsourcing.utils import get_topic
+
+from cases.projections.db import ProjectionDatabase
+
+
+@dataclass(frozen=True, slots=True)
+class PositionedEvent:
+    """A domain event and its position in the event log."""
+
+    position: int
+    event: Any
+
+
+@dataclass(frozen=True, slots=True)
+class TableNames:
+    """Physical names of a projection's tables: live ones, or a rebuild's shadows."""
+
+    suffix: str = ""
+
+    def __call__(self, table: str) -> str:
+        return f"{table}{self.suffix}"
+
+
+LIVE = TableNames()
+SHADOW = TableNames("__rebuild")
+
+
+class Projection(ABC):
+    """Applies batches of events to its tables; the runner owns the transaction."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[str, ...]]
+    handles: ClassVar[tuple[type[Any], ...]]
+
+    @classmethod
+    def topics(cls) -> tuple[str, ...]:
+        return tuple(get_topic(event_class) for event_class in cls.handles)
+
+    @abstractmethod
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        """Apply `events` (in log order) to `tables`, inside the caller's transaction."""

@@ -1,0 +1,234 @@
+"""Rebuild a projection from scratch beside its live tables, then swap them in.
+
+The shadow tables (`<table>__rebuild`, same columns and indexes) are filled by
+an ordinary runner with its own tracking row while the live tables keep
+serving and the live runner keeps running. The last stretch and the swap are
+one transaction that locks the live tracking row first, as every runner batch
+does, so the two never deadlock and the live runner never applies an event to
+tables that already hold it: its next batch sees the position moved and
+re-reads from there.
+
+A crash leaves only shadow tables and the shadow tracking row (the swap is
+atomic); the next rebuild drops them and starts again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cases.application.clock import Clock, SystemClock
+from cases.persistence.event_log import EventLog
+from cases.projections.db import ProjectionDatabase
+from cases.projections.leadership import Leadership
+from cases.projections.projection import LIVE, SHADOW, Projection
+from cases.projections.runner import ProjectionRunner
+from cases.projections.tracking import Tracking
+
+Progress = Callable[[int, int], None]
+
+_NAME = r'(?:"(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[\w$]+)'
+_SQLITE_TABLE = re.compile(rf"^(\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?){_NAME}", re.I)
+_SQLITE_INDEX = re.compile(
+    rf"^(\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?){_NAME}(\s+ON\s+){_NAME}",
+    re.I,
+)
+_PG_INDEXDEF = re.compile(r"^CREATE (UNIQUE )?INDEX \S+ ON \S+ (.*)$", re.S)
+
+
+class RebuildInProgressError(Exception):
+    """Raised when another process is already rebuilding the same projection."""
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildResult:
+    """What a rebuild did: events applied, and the position the swapped tables hold."""
+
+    name: str
+    applied: int
+    position: int
+
+
+def shadow_tracking_name(projection: Projection) -> str:
+    return SHADOW(projection.name)
+
+
+def rebuild(
+    log: EventLog,
+    projection: Projection,
+    db: ProjectionDatabase,
+    progress: Progress | None = None,
+    *,
+    batch_size: int = 1000,
+    clock: Clock | None = None,
+) -> RebuildResult:
+    """Rebuild `projection` into shadow tables, then swap them for the live ones."""
+    clock = clock or SystemClock()
+    leadership = Leadership(db, shadow_tracking_name(projection))
+    if not leadership.try_acquire():
+        raise RebuildInProgressError(f"{projection.name} is already being rebuilt elsewhere")
+    try:
+        _drop_shadows(db, projection)
+        _create_shadows(db, projection)
+        runner = ProjectionRunner(
+            log,
+            projection,
+            db,
+            batch_size=batch_size,
+            tables=SHADOW,
+            tracking_name=shadow_tracking_name(projection),
+            clock=clock,
+        )
+        Tracking(db).ensure(projection.name)
+        applied = _catch_up_near_head(runner, progress)
+        more, position = _finish_and_swap(runner, clock)
+        if progress is not None:
+            progress(position, position)
+        return RebuildResult(projection.name, applied + more, position)
+    finally:
+        leadership.release()
+
+
+def _catch_up_near_head(runner: ProjectionRunner, progress: Progress | None) -> int:
+    """Apply batches until less than one batch is left; the swap applies the rest."""
+    applied = 0
+    while True:
+        result = runner.step()
+        applied += result.applied
+        head = runner.head()
+        if progress is not None:
+            progress(result.position, head)
+        if head - result.position <= runner.batch_size:
+            return applied
+
+
+def _finish_and_swap(runner: ProjectionRunner, clock: Clock) -> tuple[int, int]:
+    """Apply the rest up to the head and swap, in one transaction; return
+    (events applied, position reached)."""
+    db, projection, tracking = runner.db, runner.projection, runner.tracking
+    applied = 0
+    with db.transaction():
+        tracking.lock(projection.name)  # first, as in every runner batch
+        position = tracking.lock(runner.tracking_name)
+        head = runner.head()
+        while position < head:
+            events, position = runner.read_batch(position, head)
+            if events:
+                projection.apply(db, events, SHADOW)
+                applied += len(events)
+        for table in projection.tables:
+            if db.is_postgres:
+                _swap_postgres(db, table)
+            else:
+                _swap_sqlite(db, table)
+        tracking.move(projection.name, head, clock.now())
+        tracking.forget(runner.tracking_name)
+    return applied, head
+
+
+# Shadow tables ------------------------------------------------------------------
+
+
+def _drop_shadows(db: ProjectionDatabase, projection: Projection) -> None:
+    """Remove what an interrupted rebuild left behind."""
+    with db.transaction():
+        for table in projection.tables:
+            db.execute(f"DROP TABLE IF EXISTS {_quote(SHADOW(table))}")
+        Tracking(db).forget(shadow_tracking_name(projection))
+
+
+def _create_shadows(db: ProjectionDatabase, projection: Projection) -> None:
+    with db.transaction():
+        for table in projection.tables:
+            if db.is_postgres:
+                db.execute(
+                    f"CREATE TABLE {_quote(SHADOW(table))} (LIKE {_quote(table)} INCLUDING ALL)"
+                )
+            else:
+                _create_sqlite_shadow(db, table)
+
+
+def _create_sqlite_shadow(db: ProjectionDatabase, table: str) -> None:
+    row = db.fetchone("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+    if row is None:
+        raise LookupError(f"the table {table} does not exist: run `cases migrate`")
+    db.execute(_rename_ddl(_SQLITE_TABLE, str(row[0]), SHADOW(table)))
+    for name, sql in _sqlite_indexes(db, table):
+        db.execute(_rename_ddl(_SQLITE_INDEX, sql, SHADOW(name), SHADOW(table)))
+
+
+def _rename_ddl(pattern: re.Pattern[str], sql: str, name: str, table: str | None = None) -> str:
+    def renamed(match: re.Match[str]) -> str:
+        text = match.group(1) + _quote(name)
+        if table is not None:
+            text += match.group(2) + _quote(table)
+        return text
+
+    result, count = pattern.subn(renamed, sql, count=1)
+    if count != 1:
+        raise ValueError(f"cannot rename the statement {sql!r}")
+    return result
+
+
+def _sqlite_indexes(db: ProjectionDatabase, table: str) -> list[tuple[str, str]]:
+    """Named indexes of `table` and their DDL (those behind keys have no DDL)."""
+    rows = db.fetchall(
+        "SELECT name, sql FROM sqlite_master "
+        "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+        (table,),
+    )
+    return [(str(name), str(sql)) for name, sql in rows]
+
+
+# Swaps ----------------------------------------------------------------------------
+
+
+def _swap_postgres(db: ProjectionDatabase, table: str) -> None:
+    """Swap in the shadow table; give its indexes (and their constraints) the
+    live names, so later migrations find them."""
+    renames = _pg_index_renames(db, table)
+    db.execute(f"DROP TABLE {_quote(table)}")
+    db.execute(f"ALTER TABLE {_quote(SHADOW(table))} RENAME TO {_quote(LIVE(table))}")
+    for shadow_index, live_index in renames:
+        db.execute(f"ALTER INDEX {_quote(shadow_index)} RENAME TO {_quote(live_index)}")
+
+
+def _pg_index_renames(db: ProjectionDatabase, table: str) -> list[tuple[str, str]]:
+    """Pairs (shadow index, live index) with the same definition."""
+    statement = (
+        "SELECT indexname, indexdef FROM pg_indexes "
+        "WHERE schemaname = current_schema() AND tablename = ? ORDER BY indexname"
+    )
+    live: dict[str, list[str]] = {}
+    for name, definition in db.fetchall(statement, (table,)):
+        live.setdefault(_pg_index_shape(str(definition)), []).append(str(name))
+    renames = []
+    for name, definition in db.fetchall(statement, (SHADOW(table),)):
+        names = live.get(_pg_index_shape(str(definition)))
+        if names:
+            renames.append((str(name), names.pop(0)))
+    return renames
+
+
+def _pg_index_shape(definition: str) -> str:
+    """An index definition without its own name and its table's name."""
+    match = _PG_INDEXDEF.match(definition)
+    return f"{match.group(1) or ''}{match.group(2)}" if match else definition
+
+
+def _swap_sqlite(db: ProjectionDatabase, table: str) -> None:
+    """Swap in the shadow table. SQLite cannot rename an index, so the shadow's
+    are dropped and the live table's are created again under their own names."""
+    live_indexes = [sql for _, sql in _sqlite_indexes(db, table)]
+    shadow_indexes = [name for name, _ in _sqlite_indexes(db, SHADOW(table))]
+    db.execute(f"DROP TABLE {_quote(table)}")
+    db.execute(f"ALTER TABLE {_quote(SHADOW(table))} RENAME TO {_quote(table)}")
+    for name in shadow_indexes:
+        db.execute(f"DROP INDEX {_quote(name)}")
+    for sql in live_indexes:
+        db.execute(sql)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

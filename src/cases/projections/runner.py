@@ -1,0 +1,182 @@
+"""Follow the event log and apply it to one projection, exactly once, in batches.
+
+Each batch is one transaction on the projection database: the projection's
+table changes and the new tracking position commit together, so a process
+killed at any point resumes from a position that matches its tables. The
+tracking row is locked first in every batch, and compared with the position
+the batch was read from, so a second writer (a rebuild's swap, a runner that
+lost its leadership) can never apply the same events twice.
+
+On PostgreSQL the event log's writers hold a table lock until they commit, so
+notification ids become visible in order and reading "after my position" never
+skips an event that commits later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from eventsourcing.persistence import PersistenceError
+
+from cases.application.clock import Clock, SystemClock
+from cases.persistence.event_log import EventLog
+from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
+from cases.projections.leadership import Leadership
+from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.projections.tracking import Tracking
+
+logger = structlog.get_logger("cases.projections")
+
+RECOVERABLE: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, PersistenceError)
+
+
+class PositionMovedError(Exception):
+    """Raised inside a batch when another writer moved the tracking position first."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    applied: int
+    position: int
+
+
+class ProjectionRunner:
+    """Applies the event log to one projection's tables."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        projection: Projection,
+        db: ProjectionDatabase,
+        *,
+        batch_size: int = 1000,
+        tables: TableNames = LIVE,
+        tracking_name: str | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.log = log
+        self.projection = projection
+        self.db = db
+        self.batch_size = batch_size
+        self.tables = tables
+        self.tracking_name = tracking_name or projection.name
+        self.clock = clock or SystemClock()
+        self.tracking = Tracking(db)
+        self.topics = projection.topics()
+        self.tracking.ensure(self.tracking_name)
+
+    @property
+    def position(self) -> int:
+        return self.tracking.position(self.tracking_name)
+
+    def head(self) -> int:
+        return self.log.recorder.max_notification_id() or 0
+
+    def read_batch(self, after: int, head: int) -> tuple[list[PositionedEvent], int]:
+        """Events after `after` up to `head`, and the position the batch reaches."""
+        notifications = self.log.recorder.select_notifications(
+            start=after + 1, limit=self.batch_size, stop=head, topics=self.topics
+        )
+        reached = notifications[-1].id if len(notifications) == self.batch_size else head
+        mapper = self.log.mapper
+        events = [PositionedEvent(n.id, mapper.to_domain_event(n)) for n in notifications]
+        return events, reached
+
+    def apply_batch(self, events: list[PositionedEvent], after: int, reached: int) -> None:
+        """Apply events and move tracking from `after` to `reached`, atomically."""
+        with self.db.transaction():
+            if self.tracking.lock(self.tracking_name) != after:
+                raise PositionMovedError(self.tracking_name)
+            if events:
+                self.projection.apply(self.db, events, self.tables)
+            self.tracking.move(self.tracking_name, reached, self.clock.now())
+
+    def step(self) -> BatchResult:
+        """Process at most one batch; return how many events it applied."""
+        after = self.position
+        head = self.head()
+        if head <= after:
+            return BatchResult(0, after)
+        events, reached = self.read_batch(after, head)
+        try:
+            self.apply_batch(events, after, reached)
+        except PositionMovedError:
+            logger.warning("projection_position_moved", projection=self.tracking_name)
+            return BatchResult(0, self.position)
+        return BatchResult(len(events), reached)
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Apply everything recorded so far; return how many events were applied."""
+        total = 0
+        while True:
+            result = self.step()
+            total += result.applied
+            if progress is not None:
+                progress(result.position, self.head())
+            if result.position >= self.head():
+                return total
+
+    def wait_for(self, position: int, timeout: float, poll: float = 0.02) -> bool:
+        """Wait (bounded) until the projection has applied `position`."""
+        deadline = time.monotonic() + timeout
+        while self.position < position:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
+        return True
+
+
+class RunnerLoop:
+    """Runs a projection until stopped: leads or waits, polls, survives outages."""
+
+    def __init__(
+        self,
+        make_runner: Callable[[], ProjectionRunner],
+        *,
+        poll_interval: float = 0.1,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.make_runner = make_runner
+        self.poll_interval = poll_interval
+        self.max_backoff = max_backoff
+        self.stopping = threading.Event()
+        self.caught_up = threading.Event()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        backoff = self.poll_interval
+        while not self.stopping.is_set():
+            try:
+                self._lead_and_follow()
+                backoff = self.poll_interval
+            except RECOVERABLE as e:
+                logger.warning(
+                    "projection_connection_lost", error=type(e).__name__, retry_in=backoff
+                )
+                self.stopping.wait(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+
+    def _lead_and_follow(self) -> None:
+        runner = self.make_runner()
+        leadership = Leadership(runner.db, runner.tracking_name)
+        try:
+            while not leadership.try_acquire():
+                if self.stopping.wait(self.poll_interval * 5):
+                    return
+            logger.info("projection_leading", projection=runner.tracking_name)
+            while not self.stopping.is_set():
+                result = runner.step()
+                if result.applied == 0 and result.position >= runner.head():
+                    self.caught_up.set()
+                    self.stopping.wait(self.poll_interval)
+        finally:
+            with contextlib.suppress(*RECOVERABLE):
+                leadership.release()
+            runner.db.close()

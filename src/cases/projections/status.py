@@ -1,0 +1,77 @@
+"""How far behind the event log each projection is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from eventsourcing.domain import CanMutateAggregate
+
+from cases.application.clock import Clock
+from cases.persistence.event_log import EventLog
+from cases.projections.catalog import PROJECTIONS
+from cases.projections.db import ProjectionDatabase
+from cases.projections.projection import Projection
+from cases.projections.tracking import Tracking
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStatus:
+    """A projection's position against the head of the log.
+
+    `lag_events` counts log positions not yet passed (events of any kind: an
+    upper bound on what the projection still has to apply); `lag_seconds` is
+    how long ago the oldest event it has yet to apply was recorded.
+    """
+
+    name: str
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+
+    @property
+    def caught_up(self) -> bool:
+        return self.lag_events == 0
+
+
+def projection_status(
+    log: EventLog,
+    db: ProjectionDatabase,
+    clock: Clock,
+    projections: Iterable[Projection] | None = None,
+) -> list[ProjectionStatus]:
+    """The status of `projections` (default: every projection), by name."""
+    chosen = list(projections) if projections is not None else [p() for p in PROJECTIONS.values()]
+    positions = {row.projection: row.position for row in Tracking(db).all()}
+    head = log.recorder.max_notification_id() or 0
+    statuses = []
+    for projection in sorted(chosen, key=lambda p: p.name):
+        position = positions.get(projection.name, 0)
+        statuses.append(
+            ProjectionStatus(
+                name=projection.name,
+                position=position,
+                head=head,
+                lag_events=max(head - position, 0),
+                lag_seconds=_lag_seconds(log, projection, position, head, clock),
+            )
+        )
+    return statuses
+
+
+def _lag_seconds(
+    log: EventLog, projection: Projection, position: int, head: int, clock: Clock
+) -> float:
+    if position >= head:
+        return 0.0
+    oldest = log.recorder.select_notifications(
+        start=position + 1, limit=1, stop=head, topics=projection.topics()
+    )
+    if not oldest:
+        return 0.0
+    event = log.mapper.to_domain_event(oldest[0])
+    if not isinstance(event, CanMutateAggregate):
+        return 0.0
+    # eventsourcing's event timestamp is the moment the event was recorded.
+    return max((clock.now() - event.timestamp).total_seconds(), 0.0)

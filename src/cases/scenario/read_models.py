@@ -1,0 +1,55 @@
+"""Keep the read models up to date while the demo runs, and show what they hold."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from cases.bootstrap import Services
+from cases.persistence.database_url import StoreKind, parse_database_url
+from cases.projections.case_queue import CaseFilter, CaseQueueView
+from cases.projections.db import open_projection_db
+from cases.projections.escalation_register import EscalationRegisterView
+from cases.projections.in_process import InProcessProjections
+from cases.projections.schema import migrate
+from cases.settings import Settings
+
+
+@contextmanager
+def projections_in_process(
+    settings: Settings, services: Services
+) -> Iterator[InProcessProjections]:
+    """Run every projection in threads of this process.
+
+    The embedded SQLite store is the user's own file: its schema is brought up
+    to date here. PostgreSQL is shared, so it must be migrated with `cases
+    migrate` first (an old schema is refused with that advice).
+    """
+    url = parse_database_url(settings.effective_database_url)
+    if url.kind is StoreKind.SQLITE:
+        migrate(url)
+    with InProcessProjections.from_settings(settings, log=services.log) as runners:
+        yield runners
+
+
+def read_model_lines(settings: Settings) -> list[str]:
+    """A glance at the case queue and the escalation register."""
+    db = open_projection_db(settings)
+    try:
+        queue = CaseQueueView(db).page(CaseFilter(), sort="last_update", limit=8)
+        counts = EscalationRegisterView(db).counts_by_vehicle_and_category()
+    finally:
+        db.close()
+    lines = ["Case queue (read model), latest updates first:"]
+    lines += [
+        f"  {row['customer_id']:<14} {row['status']:<12} {row['severity']:<9} "
+        f"{str(row['title'])[:44]:<44} v{row['version']}"
+        for row in queue
+    ]
+    lines.append("Escalation register (read model), by vehicle and category:")
+    lines += [
+        f"  {count:>3} x {(vehicle or 'indirect provider').replace('_', ' ')}: "
+        f"{category.replace('_', ' ')}"
+        for (vehicle, category), count in sorted(counts.items(), key=str)
+    ]
+    return lines

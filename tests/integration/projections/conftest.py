@@ -1,0 +1,142 @@
+"""Stores for the projection tests: SQLite and PostgreSQL (projections need a
+real database), each holding a generated support history.
+
+The history is recorded once per session and store kind, through the support
+desk, then copied for each test (the SQLite backup API; a PostgreSQL database
+created from the recorded one as its template), so every test starts from the
+same few thousand events without paying for recording them again.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import psycopg
+import pytest
+from eventsourcing.utils import get_topic
+from psycopg import sql
+
+from cases.application.clock import ManualClock
+from cases.bootstrap import bootstrap
+from cases.domain.support_case import SupportCase
+from cases.persistence.database_url import parse_database_url
+from cases.projections.db import ProjectionDatabase
+from cases.projections.schema import migrate
+from cases.settings import Settings
+from tests.support.history import START, DeskWriter, SupportHistory
+from tests.support.postgres import ADMIN_URL, throwaway_database
+
+HISTORY_EVENTS = 2000
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedHistory:
+    """A recorded store: where, how many support-case events, when it ended."""
+
+    url: str
+    case_events: int
+    cases: int
+    head: int
+    ended_at: datetime
+
+
+def _record(url: str) -> RecordedHistory:
+    migrate(parse_database_url(url))
+    clock = ManualClock(START)
+    services = bootstrap(Settings(database_url=url, snapshot_interval=5), clock)
+    try:
+        history = SupportHistory(seed=11)
+        events = history.record(DeskWriter(services, clock), HISTORY_EVENTS)
+        head = services.log.recorder.max_notification_id() or 0
+        received = services.log.recorder.select_notifications(
+            start=1, limit=head, topics=[get_topic(SupportCase.Received)]
+        )
+    finally:
+        services.close()
+    return RecordedHistory(url, events, len(received), head, clock.now())
+
+
+@pytest.fixture(scope="session")
+def sqlite_history(tmp_path_factory: pytest.TempPathFactory) -> RecordedHistory:
+    return _record(f"sqlite:///{tmp_path_factory.mktemp('history') / 'history.db'}")
+
+
+@pytest.fixture(scope="session")
+def postgres_history() -> Iterator[RecordedHistory]:
+    with throwaway_database() as url:
+        yield _record(url)
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def recorded(store_kind: str, request: pytest.FixtureRequest) -> RecordedHistory:
+    history: RecordedHistory = request.getfixturevalue(f"{store_kind}_history")
+    return history
+
+
+@pytest.fixture
+def database_url(recorded: RecordedHistory, tmp_path: Path) -> Iterator[str]:
+    """A migrated store holding a copy of the recorded history."""
+    if recorded.url.startswith("sqlite"):
+        path = tmp_path / "events.db"
+        with sqlite3.connect(recorded.url.removeprefix("sqlite:///")) as source:
+            target = sqlite3.connect(path)
+            source.backup(target)
+            target.close()
+        yield f"sqlite:///{path}"
+        return
+    with _postgres_copy(recorded.url) as url:
+        yield url
+
+
+@contextmanager
+def _postgres_copy(template_url: str) -> Iterator[str]:
+    template = template_url.rsplit("/", 1)[1]
+    name = f"cases_test_{uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    try:
+        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def empty_database_url(store_kind: str, tmp_path: Path) -> Iterator[str]:
+    """A store with nothing in it: no events, no migrations."""
+    if store_kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with throwaway_database() as url:
+        yield url
+
+
+@pytest.fixture
+def clock(recorded: RecordedHistory) -> ManualClock:
+    """A clock that starts a day after the recorded history ends."""
+    return ManualClock(recorded.ended_at + timedelta(days=1))
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[ProjectionDatabase]:
+    database = ProjectionDatabase(parse_database_url(settings.effective_database_url))
+    yield database
+    database.close()

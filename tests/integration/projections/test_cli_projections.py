@@ -1,0 +1,192 @@
+"""`cases migrate` and `cases projections run | status | rebuild` on real stores."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from cases.application.clock import ManualClock
+from cases.bootstrap import Services, bootstrap
+from cases.projections.catalog import PROJECTIONS
+from cases.projections.db import ProjectionDatabase
+from cases.projections.tracking import Tracking
+from cases.settings import Settings, get_settings
+from tests.integration.projections.conftest import RecordedHistory
+from tests.support.builders import T0, caller, intake
+from tests.support.projection_cli import app
+from tests.support.projection_tables import table_rows
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def use_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Point the CLI's settings at a store (call `setenv` in the test)."""
+    monkeypatch.delenv("CASES_LOG_LEVEL", raising=False)
+    get_settings.cache_clear()
+    yield monkeypatch
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def history_store(use_store: pytest.MonkeyPatch, database_url: str) -> str:
+    use_store.setenv("CASES_DATABASE_URL", database_url)
+    return database_url
+
+
+@pytest.fixture
+def old_store(use_store: pytest.MonkeyPatch, empty_database_url: str) -> str:
+    """A store with events in it but no projection migrations applied."""
+    use_store.setenv("CASES_DATABASE_URL", empty_database_url)
+    bootstrap(Settings(database_url=empty_database_url), ManualClock(T0)).close()
+    return empty_database_url
+
+
+@pytest.mark.usefixtures("old_store")
+class TestMigrate:
+    def test_applies_pending_migrations_and_says_which(self) -> None:
+        """The first run applies every migration and lists them; the second has
+        nothing to do and says so."""
+        first = invoke("migrate")
+        assert first.exit_code == 0, first.output
+        assert "Applied" in first.stdout
+        assert "  0001_projection_tracking" in first.stdout.splitlines()
+        assert "  0002_case_projections" in first.stdout.splitlines()
+
+        second = invoke("migrate")
+        assert second.exit_code == 0, second.output
+        assert "is up to date; nothing to apply" in second.stdout
+
+
+class TestRefusals:
+    @pytest.mark.parametrize(
+        "command", [["run", "--once"], ["run"], ["status"], ["rebuild", "case_queue"]]
+    )
+    @pytest.mark.usefixtures("old_store")
+    def test_an_old_schema_is_refused_with_one_line_saying_to_migrate(
+        self, command: list[str]
+    ) -> None:
+        """Before `cases migrate`, every projection command refuses to start."""
+        result = invoke("projections", *command)
+        assert result.exit_code == 2
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("error: the database schema is behind")
+        assert line.endswith("run `cases migrate`")
+
+    @pytest.mark.usefixtures("history_store")
+    def test_an_unknown_projection_is_one_line(self) -> None:
+        """A name not in the catalogue is refused, listing the known ones."""
+        result = invoke("projections", "rebuild", "case_queues")
+        assert result.exit_code == 1
+        assert result.stderr.strip().splitlines() == [
+            f"error: no projection is called 'case_queues'; known: {', '.join(sorted(PROJECTIONS))}"
+        ]
+
+    def test_the_in_memory_store_is_refused(self, use_store: pytest.MonkeyPatch) -> None:
+        """Projections need a real database."""
+        use_store.setenv("CASES_DATABASE_URL", "memory://")
+        result = invoke("projections", "status")
+        assert result.exit_code == 2
+        assert result.stderr.strip().splitlines() == [
+            (
+                "error: CASES_DATABASE_URL: projections need a SQLite or PostgreSQL store, "
+                "not in-memory store"
+            )
+        ]
+
+
+@pytest.mark.usefixtures("history_store")
+class TestRunStatusRebuild:
+    def test_run_once_catches_up_and_status_shows_no_lag(self, recorded: RecordedHistory) -> None:
+        """`run --once` applies the whole log to every projection; `status` then
+        shows each at the head with zero lag."""
+        before = invoke("projections", "status")
+        assert before.exit_code == 0, before.output
+        assert f"{recorded.head}" in before.stdout
+
+        run = invoke("projections", "run", "--once")
+        assert run.exit_code == 0, run.output
+        for name in PROJECTIONS:
+            assert f"{name}: applied " in run.stdout
+            assert f"at position {recorded.head}." in run.stdout
+
+        status = invoke("projections", "status")
+        assert status.exit_code == 0, status.output
+        rows = [line.split() for line in status.stdout.splitlines() if "│" in line]
+        for name in PROJECTIONS:
+            [row] = [cells for cells in rows if name in cells]
+            assert [c for c in row if c != "│"] == [
+                name,
+                str(recorded.head),
+                str(recorded.head),
+                "0",
+                "0.0",
+            ]
+
+    def test_run_names_only_the_projections_asked_for(
+        self, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """`run --once case_queue` leaves the other projections where they were."""
+        result = invoke("projections", "run", "--once", "case_queue")
+        assert result.exit_code == 0, result.output
+        positions = {row.projection: row.position for row in Tracking(db).all()}
+        assert positions == {"case_queue": recorded.head}
+
+    def test_rebuild_swaps_in_equal_tables(
+        self, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """`rebuild case_queue` after a run gives the same rows and says where it got to."""
+        assert invoke("projections", "run", "--once", "case_queue").exit_code == 0
+        live = table_rows(db, "case_queue")
+        result = invoke("projections", "rebuild", "case_queue", "--batch-size", "300")
+        assert result.exit_code == 0, result.output
+        assert (
+            f"Rebuilt case_queue: applied {recorded.case_events} events; "
+            f"live at position {recorded.head}."
+        ) in result.stdout
+        assert table_rows(db, "case_queue") == live
+
+    def test_run_follows_the_log_until_sigterm(
+        self, services: Services, db: ProjectionDatabase
+    ) -> None:
+        """`run` (no --once) in its own process applies what is recorded while it
+        runs, and stops cleanly on SIGTERM."""
+        process = subprocess.Popen(  # noqa: S603 - our own module, our own arguments
+            [
+                *(sys.executable, "-m", "tests.support.projection_cli"),
+                *("projections", "run", "case_queue", "--poll-interval", "0.05"),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "CASES_LOG_LEVEL": "WARNING"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            receipt = services.desk.receive_case(
+                caller(),
+                received_at=services.clock.now(),
+                **intake(),  # type: ignore[arg-type]
+            )
+            deadline = time.monotonic() + 60
+            while Tracking(db).position("case_queue") < receipt.position:
+                assert time.monotonic() < deadline, "the runner did not catch up"
+                assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
+                time.sleep(0.05)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=20)
+        assert process.returncode == 0, stderr
+        assert stdout.splitlines() == ["Running case_queue; Ctrl-C to stop.", "Stopped."]

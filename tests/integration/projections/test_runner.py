@@ -1,0 +1,298 @@
+"""The projection runner: batches, resuming, leadership, waiting, concurrent writers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+from uuid import UUID
+
+import pytest
+
+from cases.application.clock import ManualClock
+from cases.bootstrap import Services, bootstrap
+from cases.persistence.database_url import parse_database_url
+from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
+from cases.projections.db import ProjectionDatabase
+from cases.projections.in_process import InProcessProjections
+from cases.projections.projection import PositionedEvent, TableNames
+from cases.projections.runner import ProjectionRunner, RunnerLoop
+from cases.projections.tracking import Tracking
+from cases.settings import Settings
+from tests.integration.projections.conftest import RecordedHistory
+from tests.support.builders import caller, intake
+from tests.support.projection_tables import applied_positions, positions_of
+from tests.support.projection_worker import AuditedCaseQueue, create_applied_events
+
+
+class CountingCaseQueue(CaseQueueProjection):
+    """The case queue, noting the size of every batch it is given."""
+
+    name: ClassVar[str] = CaseQueueProjection.name
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        self.batches.append(len(events))
+        super().apply(db, events, tables)
+
+
+def connect(settings: Settings) -> ProjectionDatabase:
+    return ProjectionDatabase(parse_database_url(settings.effective_database_url))
+
+
+def receive_a_case(services: Services, notes: int = 0) -> UUID:
+    """A new case (and `notes` notes on it), received at the services' clock."""
+    received_at = services.clock.now()
+    case_id = services.desk.receive_case(caller(), received_at=received_at, **intake()).aggregate_id  # type: ignore[arg-type]
+    for n in range(notes):
+        services.desk.add_note(caller(), case_id, f"note {n}")
+    return case_id
+
+
+def wait_until(condition: Any, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def audited(db: ProjectionDatabase) -> ProjectionDatabase:
+    create_applied_events(db)
+    return db
+
+
+class TestCatchingUp:
+    def test_applies_many_events_per_transaction(
+        self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """A catch-up of ~2000 events is a handful of transactions of 250 events each,
+        each moving the tracking row once, ending at the head of the log."""
+        projection = CountingCaseQueue()
+        runner = ProjectionRunner(services.log, projection, db, batch_size=250)
+        moves: list[int] = []
+        move = runner.tracking.move
+
+        def noting_move(name: str, position: int, now: datetime) -> None:
+            moves.append(position)
+            move(name, position, now)
+
+        runner.tracking.move = noting_move  # type: ignore[method-assign]
+
+        applied = runner.catch_up()
+
+        expected = positions_of(services.log, projection)
+        assert applied == len(expected) == recorded.case_events
+        assert len(projection.batches) >= 7
+        assert projection.batches[:-1] == [250] * (len(projection.batches) - 1)
+        assert len(moves) == len(projection.batches)
+        assert moves == sorted(moves)
+        assert moves[-1] == runner.position == recorded.head
+
+    def test_skips_events_it_does_not_handle_but_moves_past_them(
+        self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """Terms and billing events are in the log too: the runner passes them and
+        reaches the head, applying only support-case events."""
+        runner = ProjectionRunner(services.log, CaseQueueProjection(), db)
+        applied = runner.catch_up()
+        assert applied < recorded.head
+        assert runner.position == recorded.head
+        assert runner.step().applied == 0
+
+    def test_resumes_from_its_tracking_position(
+        self, services: Services, audited: ProjectionDatabase, settings: Settings
+    ) -> None:
+        """A runner stopped after three batches leaves a position; a new runner on a
+        new connection goes on from it, so every event is applied exactly once."""
+        first = ProjectionRunner(services.log, AuditedCaseQueue("first"), audited, batch_size=200)
+        for _ in range(3):
+            first.step()
+        stopped_at = first.position
+
+        second_db = connect(settings)
+        second = ProjectionRunner(
+            services.log, AuditedCaseQueue("second"), second_db, batch_size=200
+        )
+        second.catch_up()
+        second_db.close()
+
+        applied = applied_positions(audited)
+        assert [p for p, _ in applied] == positions_of(services.log, CaseQueueProjection())
+        assert {r for p, r in applied if p <= stopped_at} == {"first"}
+        assert {r for p, r in applied if p > stopped_at} == {"second"}
+
+    def test_picks_up_events_recorded_after_catching_up(
+        self, services: Services, db: ProjectionDatabase
+    ) -> None:
+        """New commands are applied by the next step, and only they are."""
+        runner = ProjectionRunner(services.log, CaseQueueProjection(), db)
+        runner.catch_up()
+        case_id = receive_a_case(services, notes=2)
+        assert runner.catch_up() == 3
+        row = CaseQueueView(db).get(case_id)
+        assert row is not None
+        assert row["version"] == 3
+        assert row["status"] == "new"
+
+    def test_the_queue_agrees_with_every_aggregate(
+        self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """Each row holds its case's version, status and assignee as the aggregate has them."""
+        ProjectionRunner(services.log, CaseQueueProjection(), db, batch_size=300).catch_up()
+        rows = db.fetchall("SELECT case_id, version, status, assignee FROM case_queue")
+        assert len(rows) == recorded.cases
+        for case_id, version, status, assignee in rows:
+            case = services.desk.case(UUID(str(case_id)))
+            assert (version, status, assignee) == (case.version, case.status.value, case.assignee)
+
+
+class TestLeadership:
+    def test_a_second_runner_waits_while_the_first_leads(
+        self,
+        services: Services,
+        audited: ProjectionDatabase,
+        settings: Settings,
+    ) -> None:
+        """Two loops for one projection: only the leader applies; when it stops, the
+        other takes over from where it left off."""
+
+        def loop(runner_id: str) -> RunnerLoop:
+            return RunnerLoop(
+                lambda: ProjectionRunner(
+                    services.log, AuditedCaseQueue(runner_id), connect(settings), batch_size=200
+                ),
+                poll_interval=0.02,
+            )
+
+        first, second = loop("first"), loop("second")
+        first_thread = threading.Thread(target=first.run)
+        first_thread.start()
+        assert first.caught_up.wait(30)
+        second_thread = threading.Thread(target=second.run)
+        second_thread.start()
+        try:
+            time.sleep(0.3)  # the second has polled for leadership a few times
+            led_by_first = receive_a_case(services, notes=3)
+            head = services.log.recorder.max_notification_id() or 0
+            assert wait_until(lambda: Tracking(audited).position("case_queue") >= head)
+            assert CaseQueueView(audited).get(led_by_first) is not None
+            assert not second.caught_up.is_set()
+
+            first.stop()
+            first_thread.join(10)
+            led_by_second = receive_a_case(services, notes=1)
+            later = services.log.recorder.max_notification_id() or 0
+            assert wait_until(lambda: Tracking(audited).position("case_queue") >= later)
+            assert second.caught_up.wait(30)
+            row = CaseQueueView(audited).get(led_by_second)
+            assert row is not None
+            assert row["version"] == 2
+        finally:
+            first.stop()
+            second.stop()
+            first_thread.join(10)
+            second_thread.join(10)
+
+        applied = applied_positions(audited)
+        assert [p for p, _ in applied] == positions_of(services.log, CaseQueueProjection())
+        assert {r for p, r in applied if p <= head} == {"first"}
+        assert {r for p, r in applied if p > head} == {"second"}
+
+
+class TestWaiting:
+    def test_wait_for_a_receipt_gives_read_your_writes(
+        self, settings: Settings, services: Services, clock: ManualClock, db: ProjectionDatabase
+    ) -> None:
+        """In-process runners catch up; a caller waits for its command's position and
+        then reads its own write; waiting for a position never reached gives up."""
+        with InProcessProjections.from_settings(settings, poll_interval=0.02) as projections:
+            assert projections.wait_until_caught_up(60)
+            clock.advance(timedelta(minutes=1))
+            receipt = services.desk.receive_case(caller(), received_at=clock.now(), **intake())  # type: ignore[arg-type]
+            assert projections.wait_for(receipt.position, timeout=10)
+            row = CaseQueueView(db).get(receipt.aggregate_id)
+            assert row is not None
+            assert row["position"] == receipt.position
+
+            started = time.monotonic()
+            assert not projections.wait_for(receipt.position + 1000, timeout=0.3)
+            assert time.monotonic() - started < 2
+            assert set(projections.positions().values()) == {receipt.position}
+        assert projections.failures == {}
+
+
+WRITERS = 4
+CASES_EACH = 8
+
+
+@pytest.fixture
+def writers(settings: Settings, clock: ManualClock) -> Iterator[list[Services]]:
+    """Separate services (own connection pools) on one store, as separate processes."""
+    group = [bootstrap(settings, ManualClock(clock.now())) for _ in range(WRITERS)]
+    yield group
+    for services in group:
+        services.close()
+
+
+@pytest.mark.parametrize("store_kind", [pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_gap_free_while_writers_append_on_postgres(
+    services: Services,
+    writers: list[Services],
+    audited: ProjectionDatabase,
+    settings: Settings,
+    recorded: RecordedHistory,
+) -> None:
+    """Four writers append (racing on one shared case too) while a loop tails the
+    log: afterwards every support-case event was applied exactly once and every
+    row has its aggregate's version."""
+    shared = receive_a_case(services)
+    loop = RunnerLoop(
+        lambda: ProjectionRunner(
+            services.log, AuditedCaseQueue("tail"), connect(settings), batch_size=50
+        ),
+        poll_interval=0.005,
+    )
+    tail = threading.Thread(target=loop.run)
+    tail.start()
+    start = threading.Barrier(WRITERS)
+    failures: list[BaseException] = []
+
+    def write(writer: Services) -> None:
+        start.wait()
+        try:
+            for _ in range(CASES_EACH):
+                receive_a_case(writer, notes=2)
+                writer.desk.add_note(caller(), shared, "racing on the shared case")
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            failures.append(e)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    head = services.log.recorder.max_notification_id() or 0
+    try:
+        assert wait_until(lambda: Tracking(audited).position("case_queue") >= head)
+    finally:
+        loop.stop()
+        tail.join(10)
+
+    assert failures == []
+    applied = [p for p, _ in applied_positions(audited)]
+    assert applied == positions_of(services.log, CaseQueueProjection())
+    assert len(applied) == len(set(applied))
+    rows = audited.fetchall("SELECT case_id, version FROM case_queue")
+    assert len(rows) == recorded.cases + 1 + WRITERS * CASES_EACH
+    for case_id, version in rows:
+        assert version == services.log.repository.get(case_id).version
+    assert services.desk.case(shared).version == 1 + WRITERS * CASES_EACH

@@ -1,0 +1,79 @@
+"""Reading projection tables whole, for tests that compare them."""
+
+from __future__ import annotations
+
+from cases.persistence.event_log import EventLog
+from cases.projections.catalog import PROJECTIONS
+from cases.projections.db import ProjectionDatabase, Row
+from cases.projections.projection import Projection
+
+
+def columns(db: ProjectionDatabase, table: str) -> list[str]:
+    if db.is_postgres:
+        rows = db.fetchall(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        )
+    else:
+        rows = [(r[1],) for r in db.fetchall(f"PRAGMA table_info({table})")]
+    return [str(r[0]) for r in rows]
+
+
+def table_rows(db: ProjectionDatabase, table: str) -> list[Row]:
+    """Every row of `table`, ordered by every column."""
+    names = ", ".join(columns(db, table))
+    return db.fetchall(f"SELECT {names} FROM {table} ORDER BY {names}")
+
+
+def projection_rows(db: ProjectionDatabase, projection: Projection) -> dict[str, list[Row]]:
+    return {table: table_rows(db, table) for table in projection.tables}
+
+
+def all_projection_rows(db: ProjectionDatabase) -> dict[str, list[Row]]:
+    rows: dict[str, list[Row]] = {}
+    for projection in PROJECTIONS.values():
+        rows.update(projection_rows(db, projection()))
+    return rows
+
+
+def indexes(db: ProjectionDatabase, table: str) -> list[tuple[str, str]]:
+    """(name, definition) of each index on `table`."""
+    if db.is_postgres:
+        rows = db.fetchall(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND tablename = ? ORDER BY indexname",
+            (table,),
+        )
+    else:
+        rows = db.fetchall(
+            "SELECT name, coalesce(sql, '') FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = ? ORDER BY name",
+            (table,),
+        )
+    return [(str(name), str(definition)) for name, definition in rows]
+
+
+def table_names(db: ProjectionDatabase) -> set[str]:
+    if db.is_postgres:
+        rows = db.fetchall(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    else:
+        rows = db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+    return {str(r[0]) for r in rows}
+
+
+def positions_of(log: EventLog, projection: Projection) -> list[int]:
+    """The log positions of every event `projection` handles."""
+    head = log.recorder.max_notification_id() or 0
+    notifications = log.recorder.select_notifications(
+        start=1, limit=head + 1, stop=head, topics=projection.topics()
+    )
+    return [n.id for n in notifications]
+
+
+def applied_positions(db: ProjectionDatabase) -> list[tuple[int, str]]:
+    """(position, runner) from `applied_events`, in position order."""
+    rows = db.fetchall("SELECT position, runner FROM applied_events ORDER BY position, runner")
+    return [(int(position), str(runner)) for position, runner in rows]

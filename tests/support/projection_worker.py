@@ -1,0 +1,100 @@
+"""A projection runner in its own process, for tests that kill it.
+
+    python -m tests.support.projection_worker URL RUNNER_ID [--loop] [--slow S]
+        [--batch-size N] [--marker PATH]
+
+It runs `AuditedCaseQueue`: the real case queue that also writes, in the same
+transaction, one `applied_events` row (position, runner) per event it applies,
+so a test can see which runner applied what and whether anything was applied
+twice. `--slow` sleeps inside every batch, after its first writes and before
+the commit, and `--marker` appends a line when a batch starts, so a test can
+SIGKILL the process in the middle of a batch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import ClassVar
+
+from cases.persistence.database_url import parse_database_url
+from cases.persistence.event_log import EventLog
+from cases.persistence.store import open_event_log
+from cases.projections.case_queue import CaseQueueProjection
+from cases.projections.db import ProjectionDatabase
+from cases.projections.projection import PositionedEvent, TableNames
+from cases.projections.runner import ProjectionRunner, RunnerLoop
+from cases.settings import Settings
+
+APPLIED_EVENTS = "CREATE TABLE applied_events (position BIGINT NOT NULL, runner TEXT NOT NULL)"
+
+
+def create_applied_events(db: ProjectionDatabase) -> None:
+    db.execute(APPLIED_EVENTS)
+
+
+class AuditedCaseQueue(CaseQueueProjection):
+    """The case queue, noting each event it applies (and optionally slow)."""
+
+    name: ClassVar[str] = CaseQueueProjection.name
+
+    def __init__(self, runner_id: str, slow: float = 0.0, marker: Path | None = None) -> None:
+        self.runner_id = runner_id
+        self.slow = slow
+        self.marker = marker
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        if self.marker is not None:
+            with self.marker.open("a") as marker:
+                marker.write(f"{self.runner_id} {events[0].position}-{events[-1].position}\n")
+        db.executemany(
+            "INSERT INTO applied_events (position, runner) VALUES (?, ?)",
+            [(p.position, self.runner_id) for p in events],
+        )
+        time.sleep(self.slow)
+        super().apply(db, events, tables)
+
+
+def runner_for(
+    url: str, log: EventLog, projection: AuditedCaseQueue, batch_size: int
+) -> ProjectionRunner:
+    return ProjectionRunner(
+        log, projection, ProjectionDatabase(parse_database_url(url)), batch_size=batch_size
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("runner_id")
+    parser.add_argument("--loop", action="store_true", help="follow the log until SIGTERM")
+    parser.add_argument("--slow", type=float, default=0.0)
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--marker", type=Path)
+    args = parser.parse_args()
+    projection = AuditedCaseQueue(args.runner_id, args.slow, args.marker)
+    log = open_event_log(Settings(database_url=args.url))
+    if not args.loop:
+        runner_for(args.url, log, projection, args.batch_size).catch_up()
+        return
+    loop = RunnerLoop(
+        lambda: runner_for(args.url, log, projection, args.batch_size), poll_interval=0.05
+    )
+
+    def stop(_signal: int, _frame: FrameType | None) -> None:
+        loop.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"worker {args.runner_id} pid {os.getpid()}", flush=True)  # noqa: T201
+    loop.run()
+
+
+if __name__ == "__main__":
+    main()
