@@ -110,7 +110,10 @@ def open_accounts(services: Services, count: int) -> None:
         )
         if days is None:
             account.receive_payment(ctx, reference="B-1", amount=eur, received_on=issued)
-        services.log.save(account, services.billing.directory.listing(account, ctx.recorded_at))
+        services.log.save(
+            account,
+            services.billing.directory.listing(account.id, account.customer_id, ctx.recorded_at),
+        )
 
 
 def timed(services: Services) -> tuple[float, CollectionSummary]:

@@ -11,7 +11,6 @@ from uuid import UUID
 import pytest
 from typer.testing import CliRunner
 
-from cases.application.account_directory import DIRECTORY_ID
 from cases.application.caller import Caller
 from cases.application.clock import ManualClock, SystemClock
 from cases.application.collection_run import run_collection
@@ -101,7 +100,7 @@ class TestAccounts:
         account = services.billing.account(account_id)
         assert account.balance == eur(1000)
         assert services.billing.account_for("contoso").id == account_id
-        assert list(services.billing.directory.account_ids()) == [account_id]
+        assert list(services.billing.directory.ids()) == [account_id]
         assert services.billing.account_count() == 1
 
     def test_refuses_a_second_account_for_the_same_customer(self, services: Services) -> None:
@@ -121,13 +120,13 @@ class TestAccounts:
         """Lists accounts in the order opened across pages."""
         services.billing.directory.page_size = 2
         ids = [open_invoiced_account(services, f"customer-{n}") for n in range(5)]
-        assert list(services.billing.directory.account_ids()) == ids
+        assert list(services.billing.directory.ids()) == ids
 
     def test_the_directory_is_not_mistaken_for_an_account(self, services: Services) -> None:
         """Loading the directory's id finds no account instead of failing oddly."""
         open_invoiced_account(services)
         with pytest.raises(errors.NotFoundError):
-            services.billing.account(DIRECTORY_ID)
+            services.billing.account(services.billing.directory.id)
 
     def test_a_refused_command_records_nothing(self, services: Services) -> None:
         """A refused command records nothing."""

@@ -112,7 +112,7 @@ def test_accounts_opened_at_once_are_all_listed(writers: list[Services]) -> None
         thread.join()
 
     assert failures == []
-    listed = list(writers[0].billing.directory.account_ids())
+    listed = list(writers[0].billing.directory.ids())
     assert len(listed) == len(set(listed)) == WRITERS * 3
     with pytest.raises(errors.CustomerAlreadyHasAccountError):
         writers[0].billing.open_account(

@@ -10,9 +10,9 @@ from uuid import UUID
 
 import structlog
 
-from cases.application.account_directory import AccountDirectory
 from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
+from cases.application.directory import Directory
 from cases.domain.audited import AuditedAggregate
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import (
@@ -83,7 +83,7 @@ class BillingOffice:
 
     def __init__(self, runner: CommandRunner) -> None:
         self.runner = runner
-        self.directory = AccountDirectory(runner.log)
+        self.directory = Directory(runner.log, "billing-account-directory")
 
     # The collection policy ---------------------------------------------------
 
@@ -137,7 +137,9 @@ class BillingOffice:
                     billing_period=billing_period,
                     time_zone=time_zone,
                 ),
-                lambda account, ctx: [self.directory.listing(account, ctx.recorded_at)],
+                lambda account, ctx: [
+                    self.directory.listing(account.id, account.customer_id, ctx.recorded_at)
+                ],
             )
         except AlreadyExistsError:
             raise CustomerAlreadyHasAccountError(

@@ -68,7 +68,7 @@ def run_collection(
     evaluated = 0
     acted_on: list[Evaluation] = []
     failures: list[Failure] = []
-    for account_id in office.directory.account_ids():
+    for account_id in office.directory.ids():
         try:
             evaluation = office.evaluate_under(caller, account_id, policy, as_of)
         except DomainError as e:

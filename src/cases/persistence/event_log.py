@@ -20,7 +20,10 @@ def replay(aggregate: Any, events: Iterable[Any]) -> Any:
     """Apply events in order (the library's `project_aggregate` without its
     per-event runtime-checked Protocol assertion, which cost a third of a load)."""
     for event in events:
-        aggregate = event.mutate(aggregate)
+        mutate = getattr(event, "mutate", None)
+        if mutate is None:  # a log's entries (e.g. a directory), not an aggregate
+            return None
+        aggregate = mutate(aggregate)
     return aggregate
 
 
