@@ -1,0 +1,3 @@
+"""cases: event-sourced support cases and billing accounts for CSP partners."""
+
+__version__ = "0.1.0"

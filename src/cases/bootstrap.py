@@ -8,6 +8,7 @@ from cases.application.audit_trail import AuditTrail
 from cases.application.billing_office import BillingOffice
 from cases.application.clock import Clock, SystemClock
 from cases.application.command_runner import CommandRunner
+from cases.application.principal_registry import PrincipalRegistry
 from cases.application.support_desk import SupportDesk
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
@@ -24,6 +25,7 @@ class Services:
     desk: SupportDesk
     audit: AuditTrail
     billing: BillingOffice
+    principals: PrincipalRegistry
 
     def close(self) -> None:
         self.log.close()
@@ -44,4 +46,5 @@ def services_on(log: EventLog, clock: Clock) -> Services:
         desk=SupportDesk(runner),
         audit=AuditTrail(runner),
         billing=BillingOffice(runner),
+        principals=PrincipalRegistry(runner),
     )

@@ -1,0 +1,96 @@
+"""Build the HTTP API: the app, its routers, middleware and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+from cases import __version__
+from cases.api.deps import ApiState
+from cases.api.errors import install_error_handlers
+from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
+from cases.api.read_pool import ReadPool
+from cases.api.request_context import RequestContextMiddleware
+from cases.api.routers import cases, health, principals, problems
+from cases.application.clock import Clock, SystemClock
+from cases.bootstrap import bootstrap
+from cases.log_config import configure_logging
+from cases.persistence.database_url import StoreKind, parse_database_url
+from cases.projections.db import open_projection_db
+from cases.projections.in_process import InProcessProjections
+from cases.projections.schema import check_schema_current, migrate
+from cases.settings import Settings, get_settings
+
+DESCRIPTION = """
+Support cases and billing accounts of a cloud-solution-provider partner, recorded as
+audited events. Every error is `application/problem+json`; its `type` names the rule
+that was broken (`GET /problems/{rule}` explains it). Commands answer with the log
+position they reached: pass it as `min_position` to a query to read your own writes.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    *,
+    run_projections: bool | None = None,
+) -> FastAPI:
+    """The API on the configured store.
+
+    The embedded SQLite store is migrated on start and its projections run in this
+    process; PostgreSQL must be migrated first (`cases migrate`) and its projections
+    run by `cases projections run`, unless `run_projections` says otherwise.
+    """
+    settings = settings or get_settings()
+    url = parse_database_url(settings.effective_database_url)
+    if url.kind is StoreKind.MEMORY:
+        raise ValueError("the API needs a SQLite or PostgreSQL store (CASES_DATABASE_URL)")
+    in_process = url.kind is StoreKind.SQLITE if run_projections is None else run_projections
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level)
+        if url.kind is StoreKind.SQLITE:
+            migrate(url)
+        else:
+            check_schema_current(url)
+        services = bootstrap(settings, clock or SystemClock())
+        reads = ReadPool(partial(open_projection_db, settings), size=16)
+        app.state.api = ApiState(settings, services, reads, IdempotencyStore(reads, services.clock))
+        runners = (
+            InProcessProjections.from_settings(settings, log=services.log) if in_process else None
+        )
+        if runners is not None:
+            runners.start()
+        try:
+            yield
+        finally:
+            if runners is not None:
+                runners.stop()
+            reads.close()
+            services.close()
+
+    app = FastAPIOffline(
+        title="cases",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, cases, principals, problems):
+        app.include_router(module.router)
+    app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _idempotency_of(app: FastAPI) -> Callable[[], IdempotencyStore]:
+    def store() -> IdempotencyStore:
+        state: ApiState = app.state.api
+        return state.idempotency
+
+    return store

@@ -1,0 +1,504 @@
+"""Support cases: intake, one action per command, state, history, the queue."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Response
+
+from cases.api.deps import (
+    CallerDep,
+    DeskDep,
+    ExpectedVersionDep,
+    MinPositionDep,
+    PrincipalDep,
+    ReadDbDep,
+    ServicesDep,
+    check_customer,
+    require,
+    wait_for_projections,
+)
+from cases.api.errors import ApiProblem
+from cases.api.schemas import cases as s
+from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
+from cases.application.caller import Caller
+from cases.application.command_runner import Receipt
+from cases.domain.case_values import (
+    CaseCategory,
+    CaseStatus,
+    Contact,
+    VendorAdvisory,
+)
+from cases.domain.errors import NotFoundError
+from cases.domain.metadata import Role
+from cases.domain.permissions import Permission
+from cases.domain.support_case import SupportCase
+from cases.domain.support_terms import Severity
+from cases.projections.case_queue import CaseFilter, CaseQueueView
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+F = TypeVar("F", bound=Callable[..., object])
+
+Works = Depends(require(Permission.WORK_CASES))
+Reads = Depends(require(Permission.READ_CASES))
+Audits = Depends(require(Permission.READ_HISTORY))
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid bearer token"},
+    403: {"description": "The role may not do this"},
+    404: {"description": "No such case (or not visible to this principal)"},
+    409: {"description": "A business rule refuses the command; nothing was recorded"},
+    412: {"description": "If-Match is stale; nothing was recorded"},
+    422: {"description": "Invalid request; the problem lists the fields"},
+    503: {"description": "The database is unavailable; retry after Retry-After"},
+}
+
+
+def _accepted(response: Response, receipt: Receipt) -> CommandResult:
+    response.headers["ETag"] = f'"{receipt.version}"'
+    return CommandResult.of(receipt)
+
+
+def _not_found(case_id: UUID) -> NotFoundError:
+    return NotFoundError(f"no support case has the id {case_id}")
+
+
+# Intake ---------------------------------------------------------------------
+
+
+@router.post(
+    "",
+    operation_id="receive_case",
+    status_code=201,
+    responses=PROBLEMS,
+    dependencies=[Depends(require(Permission.OPEN_CASES))],
+)
+def receive_case(
+    body: s.ReceiveCase,
+    desk: DeskDep,
+    caller: CallerDep,
+    principal: PrincipalDep,
+    response: Response,
+) -> CommandResult:
+    """Take in a customer's request; it is judged by the terms in force when received."""
+    customer_id = body.customer_id
+    if principal.role is Role.CUSTOMER:
+        customer_id = customer_id or principal.customer_id
+        check_customer(principal, customer_id or "", f"no customer {customer_id}")
+    if customer_id is None:
+        raise ApiProblem(422, "invalid-request", "customer_id: staff must name the customer")
+    receipt = desk.receive_case(
+        caller,
+        case_id=body.case_id,
+        customer_id=customer_id,
+        contact=Contact(body.contact.name, body.contact.email, body.contact.phone),
+        channel=body.channel,
+        product=body.product,
+        category=body.category,
+        severity=body.severity,
+        title=body.title,
+        description=body.description,
+        received_at=body.received_at or desk.runner.clock.now(),
+    )
+    response.headers["Location"] = f"/cases/{receipt.aggregate_id}"
+    return _accepted(response, receipt)
+
+
+# Queries --------------------------------------------------------------------
+
+
+def _encode_cursor(row: dict[str, object], column: str) -> str:
+    moment = row[column]
+    value = moment.isoformat() if isinstance(moment, datetime) else str(moment)
+    raw = orjson.dumps([value, str(row["case_id"])])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, case_id = orjson.loads(raw)
+        return datetime.fromisoformat(moment), UUID(case_id)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out") from None
+
+
+@router.get("", operation_id="list_cases", responses=PROBLEMS, dependencies=[Reads])
+def list_cases(
+    db: ReadDbDep,
+    principal: PrincipalDep,
+    min_position: MinPositionDep,
+    customer_id: Annotated[str | None, Query(max_length=100)] = None,
+    status: CaseStatus | None = None,
+    severity: Severity | None = None,
+    assignee: Annotated[str | None, Query(max_length=100)] = None,
+    category: CaseCategory | None = None,
+    received_from: AwareDatetime | None = None,
+    received_before: AwareDatetime | None = None,
+    sort: Annotated[str, Query(pattern="^(received|last_update)$")] = "received",
+    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> s.CasePage:
+    """Cases from the case queue, filtered and sorted, a page at a time."""
+    if principal.role is Role.CUSTOMER:
+        if customer_id not in (None, principal.customer_id):
+            return s.CasePage(items=[], next_cursor=None)
+        customer_id = principal.customer_id
+    wait_for_projections(db, ("case_queue",), min_position)
+    where = CaseFilter(
+        customer_id=customer_id,
+        status=status.value if status else None,
+        severity=severity.value if severity else None,
+        assignee=assignee,
+        category=category.value if category else None,
+        received_from=received_from,
+        received_before=received_before,
+    )
+    after = _decode_cursor(cursor) if cursor else None
+    rows = CaseQueueView(db).page(
+        where, sort=sort, descending=order == "desc", limit=limit + 1, after=after
+    )
+    column = CaseQueueView.SORTS[sort]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return s.CasePage(
+        items=[s.CaseSummary.of(r) for r in rows],
+        next_cursor=_encode_cursor(rows[-1], column) if more else None,
+    )
+
+
+@router.get("/{case_id}", operation_id="get_case", responses=PROBLEMS, dependencies=[Reads])
+def get_case(
+    case_id: UUID,
+    db: ReadDbDep,
+    principal: PrincipalDep,
+    min_position: MinPositionDep,
+    response: Response,
+) -> s.CaseSummary:
+    """The case as the case queue shows it; its ETag is its version."""
+    wait_for_projections(db, ("case_queue",), min_position)
+    row = CaseQueueView(db).get(case_id)
+    if row is None:
+        raise _not_found(case_id)
+    check_customer(principal, str(row["customer_id"]), str(_not_found(case_id)))
+    response.headers["ETag"] = f'"{row["version"]}"'
+    return s.CaseSummary.of(row)
+
+
+@router.get(
+    "/{case_id}/state", operation_id="get_case_state", responses=PROBLEMS, dependencies=[Audits]
+)
+def get_case_state(
+    case_id: UUID,
+    services: ServicesDep,
+    response: Response,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    as_of: AwareDatetime | None = None,
+) -> s.CaseState:
+    """The case rebuilt from its events: now, at a version, or as recorded at a moment."""
+    if version is not None:
+        case = services.audit.at_version(SupportCase, case_id, version)
+    elif as_of is not None:
+        case = services.audit.as_of(SupportCase, case_id, as_of)
+    else:
+        case = services.desk.case(case_id)
+    response.headers["ETag"] = f'"{case.version}"'
+    return s.CaseState.of(case)
+
+
+@router.get(
+    "/{case_id}/history",
+    operation_id="get_case_history",
+    responses=PROBLEMS,
+    dependencies=[Audits],
+)
+def get_case_history(case_id: UUID, services: ServicesDep) -> list[HistoryEntryOut]:
+    """Every recorded event of the case, in order, with who, when and why."""
+    return [HistoryEntryOut.of(e) for e in services.audit.history(SupportCase, case_id)]
+
+
+# Commands -------------------------------------------------------------------
+
+
+def _as(caller: Caller, occurred_at: datetime | None) -> Caller:
+    return caller.at(occurred_at) if occurred_at else caller
+
+
+def command(path: str, operation_id: str) -> Callable[[F], F]:
+    """A POST action on a case: needs WORK_CASES, answers with a CommandResult."""
+    return router.post(path, operation_id=operation_id, responses=PROBLEMS, dependencies=[Works])
+
+
+@command("/{case_id}/service-health-checks", "check_service_health")
+def check_service_health(
+    case_id: UUID,
+    body: s.ServiceHealthCheck,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Record the vendor service-health check and the advisory it matched, if any."""
+    found = body.advisory
+    advisory = (
+        VendorAdvisory(found.vendor_id, found.classification, found.title, found.service)
+        if found
+        else None
+    )
+    receipt = desk.check_service_health(
+        _as(caller, body.occurred_at), case_id, advisory, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/diagnoses", "record_diagnosis")
+def record_diagnosis(
+    case_id: UUID,
+    body: s.Diagnosis,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Record diagnosis findings (a technical case needs the service-health check first)."""
+    receipt = desk.record_diagnosis(
+        _as(caller, body.occurred_at), case_id, body.findings, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/communications", "record_communication")
+def record_communication(
+    case_id: UUID,
+    body: s.Communication,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Record a message to or from the customer; the first outbound is the first response."""
+    receipt = desk.record_communication(
+        _as(caller, body.occurred_at),
+        case_id,
+        body.direction,
+        body.channel,
+        body.summary,
+        expected_version=expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/waiting-on-customer", "wait_on_customer")
+def wait_on_customer(
+    case_id: UUID,
+    body: s.Reason,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Pause the customer clock: the case waits on the customer."""
+    receipt = desk.wait_on_customer(
+        _as(caller, body.occurred_at), case_id, body.reason, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/waiting-on-customer/end", "stop_waiting_on_customer")
+def stop_waiting_on_customer(
+    case_id: UUID,
+    body: s.Reason,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """End a wait on the customer without a reply from them."""
+    receipt = desk.stop_waiting_on_customer(
+        _as(caller, body.occurred_at), case_id, body.reason, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/assignment", "assign_case")
+def assign_case(
+    case_id: UUID,
+    body: s.Assignment,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Assign the case to an agent."""
+    receipt = desk.assign(caller, case_id, body.agent_id, expected_version=expected_version)
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/severity", "change_severity")
+def change_severity(
+    case_id: UUID,
+    body: s.SeverityChange,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Change the case's severity, with the reason."""
+    receipt = desk.change_severity(
+        caller, case_id, body.severity, body.reason, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/escalations", "escalate_case")
+def escalate_case(
+    case_id: UUID,
+    body: s.Escalation,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Escalate to the vendor or the indirect provider, through a vehicle the partner holds."""
+    receipt = desk.escalate(
+        _as(caller, body.occurred_at),
+        case_id,
+        target=body.target,
+        category=body.category,
+        vehicle=body.vehicle,
+        reason=body.reason,
+        expected_version=expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/escalations/current/vendor-reference", "record_vendor_reference")
+def record_vendor_reference(
+    case_id: UUID,
+    body: s.VendorReference,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Record the vendor's reference for the open escalation."""
+    receipt = desk.record_vendor_reference(
+        caller, case_id, body.reference, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/escalations/current/updates", "record_vendor_update")
+def record_vendor_update(
+    case_id: UUID,
+    body: s.VendorUpdate,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Record news from the vendor on the open escalation."""
+    receipt = desk.record_vendor_update(
+        _as(caller, body.occurred_at), case_id, body.text, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/escalations/current/hand-back", "record_hand_back")
+def record_hand_back(
+    case_id: UUID,
+    body: s.HandBack,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Record that the vendor handed the case back (stops the vendor clock)."""
+    receipt = desk.record_hand_back(
+        _as(caller, body.occurred_at), case_id, body.summary, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/resolution", "resolve_case")
+def resolve_case(
+    case_id: UUID,
+    body: s.Resolution,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Resolve the case, recording how."""
+    receipt = desk.resolve(
+        _as(caller, body.occurred_at),
+        case_id,
+        body.code,
+        body.summary,
+        expected_version=expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/close", "close_case")
+def close_case(
+    case_id: UUID,
+    body: s.Close,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Close a resolved case."""
+    receipt = desk.close(_as(caller, body.occurred_at), case_id, expected_version=expected_version)
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/reopen", "reopen_case")
+def reopen_case(
+    case_id: UUID,
+    body: s.Reason,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Reopen a resolved case, or a closed one within its terms' window."""
+    receipt = desk.reopen(
+        _as(caller, body.occurred_at), case_id, body.reason, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/notes", "add_note")
+def add_note(
+    case_id: UUID,
+    body: s.Note,
+    desk: DeskDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Add an internal note."""
+    receipt = desk.add_note(caller, case_id, body.text, expected_version=expected_version)
+    return _accepted(response, receipt)
+
+
+@command("/{case_id}/billing-account", "link_billing_account")
+def link_billing_account(
+    case_id: UUID,
+    body: s.BillingAccountLink,
+    services: ServicesDep,
+    caller: CallerDep,
+    response: Response,
+) -> CommandResult:
+    """Link a billing case to the account it concerns (both record the link)."""
+    case_receipt, _ = services.billing.link_billing_case(caller, case_id, body.account_id)
+    return _accepted(response, case_receipt)

@@ -1,0 +1,89 @@
+"""Principals: create (the token is shown once), list, revoke, and who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response
+
+from cases.api.deps import CallerDep, ExpectedVersionDep, PrincipalDep, PrincipalsDep, require
+from cases.api.schemas.common import CommandResult
+from cases.api.schemas.principals import (
+    CreatePrincipal,
+    IssuedPrincipalOut,
+    PrincipalOut,
+    RevokePrincipal,
+)
+from cases.domain.permissions import Permission
+
+router = APIRouter(prefix="/principals", tags=["principals"])
+Manages = Depends(require(Permission.MANAGE_PRINCIPALS))
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid bearer token"},
+    403: {"description": "Only a user management admin manages principals"},
+    404: {"description": "No such principal"},
+    409: {"description": "Already revoked"},
+    412: {"description": "If-Match is stale"},
+    422: {"description": "Invalid request"},
+}
+
+
+@router.post(
+    "",
+    operation_id="create_principal",
+    status_code=201,
+    responses=PROBLEMS,
+    dependencies=[Manages],
+)
+def create_principal(
+    body: CreatePrincipal, principals: PrincipalsDep, caller: CallerDep, response: Response
+) -> IssuedPrincipalOut:
+    """Create a principal; its bearer token is in this response and nowhere else."""
+    issued = principals.create(caller, name=body.name, role=body.role, customer_id=body.customer_id)
+    response.headers["Location"] = f"/principals/{issued.principal_id}"
+    response.headers["Cache-Control"] = "no-store"
+    principal = principals.principal(issued.principal_id)
+    return IssuedPrincipalOut(
+        id=issued.principal_id,
+        name=principal.name,
+        role=principal.role,
+        customer_id=principal.customer_id,
+        token=issued.token,
+        version=issued.receipt.version,
+        position=issued.receipt.position,
+    )
+
+
+@router.get("", operation_id="list_principals", responses=PROBLEMS, dependencies=[Manages])
+def list_principals(principals: PrincipalsDep) -> list[PrincipalOut]:
+    """Every principal, in the order created (tokens are never shown again)."""
+    return [PrincipalOut.of(p) for p in principals.all()]
+
+
+@router.get("/me", operation_id="who_am_i", responses=PROBLEMS)
+def who_am_i(principal: PrincipalDep, principals: PrincipalsDep) -> PrincipalOut:
+    """The principal the bearer token belongs to."""
+    return PrincipalOut.of(principals.principal(principal.principal_id))
+
+
+@router.post(
+    "/{principal_id}/revoke",
+    operation_id="revoke_principal",
+    responses=PROBLEMS,
+    dependencies=[Manages],
+)
+def revoke_principal(
+    principal_id: UUID,
+    body: RevokePrincipal,
+    principals: PrincipalsDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Revoke a principal: its token stops working (within seconds in other processes)."""
+    receipt = principals.revoke(
+        caller, principal_id, body.reason, expected_version=expected_version
+    )
+    response.headers["ETag"] = f'"{receipt.version}"'
+    return CommandResult.of(receipt)

@@ -1,0 +1,40 @@
+"""`GET /problems/{rule}`: what each problem type means."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from cases.api.errors import explain_rule
+from cases.domain.errors import NotFoundError
+
+router = APIRouter(prefix="/problems", tags=["problems"])
+
+API_RULES = {
+    "unauthenticated": "Raised when no valid bearer token came with the request.",
+    "forbidden": "Raised when the principal's role may not do what it asked.",
+    "invalid-request": "Raised when the request's fields are missing, unknown or malformed.",
+    "invalid-if-match": 'Raised when If-Match is not an ETag such as "7".',
+    "invalid-cursor": "Raised when a list cursor was not one the API gave out.",
+    "invalid-idempotency-key": "Raised when an Idempotency-Key is empty or too long.",
+    "idempotency-key-reused": "Raised when an Idempotency-Key comes back with another request.",
+    "idempotency-key-in-flight": "Raised when a retry arrives while the first is still running.",
+    "projection-behind": "Raised when the read models did not reach a position in time.",
+    "store-unavailable": "Raised when the database cannot be reached; nothing was recorded.",
+    "schema-behind": "Raised when the database lacks migrations this version needs.",
+}
+
+
+class ProblemType(BaseModel):
+    type: str
+    rule: str
+    explanation: str
+
+
+@router.get("/{rule}", operation_id="explain_problem")
+def explain_problem(rule: str) -> ProblemType:
+    """What a problem `type` means."""
+    explanation = API_RULES.get(rule) or explain_rule(rule)
+    if explanation is None:
+        raise NotFoundError(f"no problem type is called {rule!r}")
+    return ProblemType(type=f"/problems/{rule}", rule=rule, explanation=explanation)

@@ -1,0 +1,276 @@
+"""Request and response shapes of the support-case resource."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cases.api.schemas.common import AwareDatetime, Strict
+from cases.domain.case_values import (
+    AdvisoryClassification,
+    CaseCategory,
+    Direction,
+    EscalationCategory,
+    EscalationTarget,
+    ResolutionCode,
+)
+from cases.domain.support_case import SupportCase
+from cases.domain.support_terms import Channel, EscalationVehicle, Severity
+
+Text = Field(min_length=1, max_length=20_000)
+Line = Field(min_length=1, max_length=500)
+
+
+class ContactIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=50)
+
+
+class ReceiveCase(Strict):
+    """A customer's request, as taken in."""
+
+    customer_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Required for staff; a customer principal may omit it (its own).",
+    )
+    contact: ContactIn
+    channel: Channel
+    product: str = Field(min_length=1, max_length=500, examples=["Exchange Online"])
+    category: CaseCategory
+    severity: Severity
+    title: str = Field(min_length=1, max_length=255)
+    description: str = Text
+    received_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the request arrived (may be earlier than now); default now.",
+    )
+    case_id: UUID | None = Field(default=None, description="Client-chosen id (optional).")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "contoso",
+                    "contact": {"name": "Karin Lund", "email": "karin.lund@contoso.example"},
+                    "channel": "phone",
+                    "product": "Exchange Online",
+                    "category": "technical",
+                    "severity": "moderate",
+                    "title": "Outbound mail delayed by up to an hour",
+                    "description": "Since 07:30 mail to external recipients sits in the queue.",
+                }
+            ]
+        }
+    )
+
+
+class AdvisoryIn(Strict):
+    vendor_id: str = Field(min_length=3, max_length=20, examples=["EX226792"])
+    classification: AdvisoryClassification
+    title: str = Field(min_length=1, max_length=500)
+    service: str = Field(min_length=1, max_length=200)
+
+
+class ServiceHealthCheck(Strict):
+    advisory: AdvisoryIn | None = Field(
+        default=None, description="The matching vendor advisory or incident; none if absent."
+    )
+    occurred_at: AwareDatetime | None = None
+
+
+class Diagnosis(Strict):
+    findings: str = Text
+    occurred_at: AwareDatetime | None = None
+
+
+class Communication(Strict):
+    direction: Direction
+    channel: Channel
+    summary: str = Text
+    occurred_at: AwareDatetime | None = None
+
+
+class Reason(Strict):
+    reason: str = Line
+    occurred_at: AwareDatetime | None = None
+
+
+class Assignment(Strict):
+    agent_id: str = Field(min_length=1, max_length=100)
+
+
+class SeverityChange(Strict):
+    severity: Severity
+    reason: str = Line
+
+
+class Escalation(Strict):
+    target: EscalationTarget
+    category: EscalationCategory
+    vehicle: EscalationVehicle | None = None
+    reason: str = Text
+    occurred_at: AwareDatetime | None = None
+
+
+class VendorReference(Strict):
+    reference: str = Field(min_length=1, max_length=100)
+
+
+class VendorUpdate(Strict):
+    text: str = Text
+    occurred_at: AwareDatetime | None = None
+
+
+class HandBack(Strict):
+    summary: str = Text
+    occurred_at: AwareDatetime | None = None
+
+
+class Resolution(Strict):
+    code: ResolutionCode
+    summary: str = Text
+    occurred_at: AwareDatetime | None = None
+
+
+class Close(Strict):
+    occurred_at: AwareDatetime | None = None
+
+
+class Note(Strict):
+    text: str = Text
+
+
+class BillingAccountLink(Strict):
+    account_id: UUID
+
+
+class CaseSummary(BaseModel):
+    """A row of the case queue (a read model)."""
+
+    id: UUID
+    customer_id: str
+    title: str
+    product: str
+    channel: str
+    category: str
+    severity: str
+    status: str
+    assignee: str | None
+    received_at: datetime
+    first_response_at: datetime | None
+    last_update_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    escalation_open: bool
+    escalation_vehicle: str | None
+    vendor_reference: str | None
+    matched_advisory: str | None
+    terms_version: int
+    reopen_count: int
+    billing_account_id: UUID | None
+    version: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> CaseSummary:
+        return cls(id=row["case_id"], **{k: row[k] for k in cls.model_fields if k != "id"})
+
+
+class CasePage(BaseModel):
+    items: list[CaseSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class EscalationOut(BaseModel):
+    number: int
+    target: str
+    category: str
+    vehicle: str | None
+    reason: str
+    escalated_at: datetime
+    vendor_reference: str | None
+    updates: list[dict[str, Any]]
+    handed_back_at: datetime | None
+    hand_back_summary: str | None
+
+
+class CaseState(BaseModel):
+    """The case as its events make it, at its latest version or an earlier one."""
+
+    id: UUID
+    version: int
+    status: str
+    customer_id: str
+    contact: dict[str, Any]
+    channel: str
+    product: str
+    category: str
+    severity: str
+    title: str
+    description: str
+    received_at: datetime
+    terms_version: int
+    assignee: str | None
+    health_checked: bool
+    matched_advisory: dict[str, Any] | None
+    findings: list[str]
+    first_response_at: datetime | None
+    waiting_on_customer_since: datetime | None
+    escalations: list[EscalationOut]
+    resolution: dict[str, Any] | None
+    closed_at: datetime | None
+    reopen_count: int
+    billing_account_id: UUID | None
+
+    @classmethod
+    def of(cls, case: SupportCase) -> CaseState:
+        def plain(value: Any) -> Any:
+            if value is None:
+                return None
+            return {k: getattr(value, k) for k in value.__dataclass_fields__}
+
+        return cls(
+            id=case.id,
+            version=case.version,
+            status=case.status.value,
+            customer_id=case.customer_id,
+            contact=plain(case.contact),
+            channel=case.channel.value,
+            product=case.product,
+            category=case.category.value,
+            severity=case.severity.value,
+            title=case.title,
+            description=case.description,
+            received_at=case.received_at,
+            terms_version=case.terms_version,
+            assignee=case.assignee,
+            health_checked=case.health_checked,
+            matched_advisory=plain(case.matched_advisory),
+            findings=list(case.findings),
+            first_response_at=case.first_response_at,
+            waiting_on_customer_since=case.waiting_on_customer_since,
+            escalations=[
+                EscalationOut(
+                    number=e.number,
+                    target=e.target.value,
+                    category=e.category.value,
+                    vehicle=e.vehicle.value if e.vehicle else None,
+                    reason=e.reason,
+                    escalated_at=e.escalated_at,
+                    vendor_reference=e.vendor_reference,
+                    updates=[plain(u) for u in e.updates],
+                    handed_back_at=e.handed_back_at,
+                    hand_back_summary=e.hand_back_summary,
+                )
+                for e in case.escalations
+            ],
+            resolution=plain(case.resolution),
+            closed_at=case.closed_at,
+            reopen_count=case.reopen_count,
+            billing_account_id=case.billing_account_id,
+        )

@@ -1,0 +1,89 @@
+"""Shapes shared by every resource."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from cases.application.audit_trail import HistoryEntry
+from cases.application.command_runner import Receipt
+from cases.application.event_summaries import summarise
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("a moment needs a UTC offset, e.g. 2026-03-02T09:30:00+01:00")
+    return moment
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+class Strict(BaseModel):
+    """Request bodies: unknown fields are refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class CommandResult(BaseModel):
+    """What a recorded command reached."""
+
+    id: UUID = Field(description="The case, account or principal the command changed.")
+    version: int = Field(description="Its version now; send it back as If-Match.")
+    position: int = Field(
+        description="The log position reached; pass it as `min_position` to read your writes."
+    )
+
+    @classmethod
+    def of(cls, receipt: Receipt) -> CommandResult:
+        return cls(id=receipt.aggregate_id, version=receipt.version, position=receipt.position)
+
+
+class ActorOut(BaseModel):
+    principal_id: str
+    role: str
+
+
+class HistoryEntryOut(BaseModel):
+    """One recorded event, with its audit metadata."""
+
+    version: int
+    event_type: str
+    summary: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: ActorOut
+    correlation_id: str
+    causation_id: str | None
+    source: str
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: HistoryEntry) -> HistoryEntryOut:
+        meta = entry.meta
+        return cls(
+            version=entry.version,
+            event_type=entry.event_type,
+            summary=summarise(entry.event_type, entry.details),
+            occurred_at=meta.occurred_at,
+            recorded_at=entry.recorded_at,
+            actor=ActorOut(principal_id=meta.actor.principal_id, role=meta.actor.role.value),
+            correlation_id=meta.correlation_id,
+            causation_id=meta.causation_id,
+            source=meta.source.value,
+            details={k: _jsonable(v) for k, v in entry.details.items()},
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    """Event fields as JSON: value objects as dicts, enums by value, the rest as text."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "__dataclass_fields__"):
+        return {k: _jsonable(getattr(value, k)) for k in value.__dataclass_fields__}
+    return str(getattr(value, "value", value))
