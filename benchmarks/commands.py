@@ -38,7 +38,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from datetime import time as wall_time
 from pathlib import Path
 from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
@@ -55,19 +54,11 @@ from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import (
     Channel,
-    ContactMethod,
-    EscalationVehicle,
-    PartnerKind,
-    Pricing,
-    ServiceHours,
-    ServiceLevelTarget,
-    ServiceSpan,
     Severity,
-    SupportArrangement,
-    SupportModel,
     SupportTerms,
 )
 from cases.log_config import configure_logging
+from cases.scenario.support import partner_terms
 from cases.settings import Settings
 
 ADMIN_URL = os.environ.get(
@@ -82,26 +73,7 @@ SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
 def support_terms() -> SupportTerms:
-    spans = [ServiceSpan(day, wall_time(8), wall_time(12)) for day in range(5)]
-    spans += [ServiceSpan(day, wall_time(13), wall_time(17)) for day in range(5)]
-    return SupportTerms(
-        vendor_name="Microsoft",
-        partner_kind=PartnerKind.DIRECT_BILL,
-        arrangement=SupportArrangement(SupportModel.DIRECT),
-        service_hours=ServiceHours("Europe/Stockholm", tuple(spans), holiday_country="SE"),
-        contact_methods=(
-            ContactMethod(Channel.PHONE, "+46 8 123 456 00"),
-            ContactMethod(Channel.EMAIL, "support@partner.example"),
-        ),
-        pricing=Pricing(False, "Support is included in the subscription price."),
-        held_vehicles=(EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,),
-        targets=(
-            ServiceLevelTarget(Severity.CRITICAL, 60, 120, 8 * 60),
-            ServiceLevelTarget(Severity.MODERATE, 4 * 60, 8 * 60, 5 * 8 * 60),
-            ServiceLevelTarget(Severity.MINIMAL, 8 * 60, 16 * 60, 10 * 8 * 60),
-        ),
-        reopen_window_days=14,
-    )
+    return partner_terms("Microsoft")
 
 
 CUSTOMERS = ("contoso", "fabrikam", "northwind", "adatum", "litware", "tailspin")

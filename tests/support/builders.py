@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from cases.application.caller import Caller
@@ -11,27 +12,21 @@ from cases.domain.metadata import Actor, CommandContext, Role, Source
 from cases.domain.support_offering import PublishedTerms
 from cases.domain.support_terms import (
     Channel,
-    ContactMethod,
     EscalationVehicle,
     PartnerKind,
-    Pricing,
     ServiceHours,
-    ServiceLevelTarget,
-    ServiceSpan,
     Severity,
-    SupportArrangement,
-    SupportModel,
     SupportTerms,
 )
+from cases.scenario.support import partner_terms
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
 AGENT = Actor("agent-anna", Role.HELPDESK_AGENT)
 
 
 def office_hours() -> ServiceHours:
-    spans = [ServiceSpan(day, time(8), time(12)) for day in range(5)]
-    spans += [ServiceSpan(day, time(13), time(17)) for day in range(5)]
-    return ServiceHours(time_zone="Europe/Stockholm", weekly=tuple(spans), holiday_country="SE")
+    """Weekdays 08-12 and 13-17 in Stockholm, Swedish public holidays."""
+    return partner_terms("Microsoft").service_hours
 
 
 def terms(
@@ -40,22 +35,11 @@ def terms(
     held: tuple[EscalationVehicle, ...] = (EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,),
     reopen_window_days: int = 14,
 ) -> SupportTerms:
-    return SupportTerms(
-        vendor_name="Microsoft",
+    """The demo partner's terms (office hours in Stockholm, targets per severity)."""
+    return replace(
+        partner_terms("Microsoft"),
         partner_kind=partner_kind,
-        arrangement=SupportArrangement(SupportModel.DIRECT),
-        service_hours=office_hours(),
-        contact_methods=(
-            ContactMethod(Channel.PHONE, "+46 8 123 456 00"),
-            ContactMethod(Channel.EMAIL, "support@partner.example"),
-        ),
-        pricing=Pricing(False, "Support is included in the subscription price."),
         held_vehicles=held,
-        targets=(
-            ServiceLevelTarget(Severity.CRITICAL, 60, 120, 8 * 60),
-            ServiceLevelTarget(Severity.MODERATE, 4 * 60, 8 * 60, 5 * 8 * 60),
-            ServiceLevelTarget(Severity.MINIMAL, 8 * 60, 16 * 60, 10 * 8 * 60),
-        ),
         reopen_window_days=reopen_window_days,
     )
 
