@@ -62,6 +62,16 @@ class Money:
     def zero(cls, currency: str) -> Money:
         return cls(Decimal(0), currency)
 
+    @classmethod
+    def from_minor_units(cls, units: int, currency: str) -> Money:
+        """An amount given as a whole count of the currency's minor unit."""
+        return cls(Decimal(units).scaleb(-MINOR_UNITS[currency]), currency)
+
+    @property
+    def minor_units(self) -> int:
+        """The amount as a whole count of its currency's minor unit (exact)."""
+        return int(self.amount.scaleb(MINOR_UNITS[self.currency]))
+
     def _same_currency(self, other: Money) -> None:
         if other.currency != self.currency:
             raise CurrencyMismatchError(f"cannot combine {self.currency} with {other.currency}")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from cases.projections.account_standing import AccountStandingProjection
 from cases.projections.case_queue import CaseQueueProjection
 from cases.projections.case_timeline import CaseTimelineProjection
 from cases.projections.escalation_register import EscalationRegisterProjection
 from cases.projections.projection import Projection
+from cases.projections.receivables import ReceivablesProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {
     CaseQueueProjection.name: CaseQueueProjection,
     CaseTimelineProjection.name: CaseTimelineProjection,
     EscalationRegisterProjection.name: EscalationRegisterProjection,
+    AccountStandingProjection.name: AccountStandingProjection,
+    ReceivablesProjection.name: ReceivablesProjection,
 }
 
 

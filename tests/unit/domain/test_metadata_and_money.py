@@ -82,3 +82,14 @@ class TestMoney:
             Money.of("ten", "EUR")
         with pytest.raises(errors.InvalidValueError, match="not finite"):
             Money.of("NaN", "EUR")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "units"),
+    [("12.34", "EUR", 1234), ("-0.05", "SEK", -5), ("1500", "JPY", 1500), ("1.235", "KWD", 1235)],
+)
+def test_minor_units_round_trip_exactly(amount: str, currency: str, units: int) -> None:
+    """Read models store whole minor units; converting back loses nothing."""
+    money = Money.of(amount, currency)
+    assert money.minor_units == units
+    assert Money.from_minor_units(units, currency) == money

@@ -1,0 +1,468 @@
+"""Account standing: one row per billing account with what collection looks at.
+
+Balance, account credit, the oldest unpaid undisputed invoice (the *anchor*
+collection follows) and its due date, the collection stage that invoice has
+reached, suspended subscriptions, the last reminder and the policy version of
+the last collection step. Amounts are integers of the currency's minor unit.
+
+"Overdue" moves with the calendar, not with events: the row holds what was
+overdue on the day of the account's last event (`overdue_as_of`), and the
+anchor's due date, which tells on any later day whether anything is overdue
+(it is the earliest due date among collectible invoices). For an amount on
+another day, ask `ReceivablesView.overdue`.
+
+To find the anchor the projection keeps each account's open invoices in
+`standing_invoices` (a settled invoice is removed). A batch is folded in
+memory: each touched account and its open invoices are read once and written
+once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from cases.domain.billing_account import BillingAccount
+from cases.projections.db import ProjectionDatabase
+from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.projections.receivables import (
+    as_day,
+    as_optional_day,
+    as_uuid,
+    chunks,
+    from_minor,
+)
+
+COLUMNS = (
+    "account_id",
+    "customer_id",
+    "currency",
+    "time_zone",
+    "balance_minor",
+    "credit_minor",
+    "overdue_minor",
+    "overdue_as_of",
+    "oldest_unpaid_invoice",
+    "oldest_unpaid_due_on",
+    "stage_days",
+    "stage_invoice",
+    "suspended_count",
+    "suspended_subscriptions",
+    "last_reminder_kind",
+    "last_reminder_at",
+    "policy_version",
+    "version",
+    "position",
+)
+INVOICE_COLUMNS = (
+    "account_id",
+    "invoice_number",
+    "issued_on",
+    "due_on",
+    "outstanding_minor",
+    "disputed",
+    "last_stage",
+)
+
+Row = dict[str, Any]
+E = BillingAccount
+
+
+@dataclass
+class Account:
+    """One account while a batch is folded: its row and its open invoices."""
+
+    row: Row
+    invoices: dict[str, Row]
+    suspended: set[str]
+    changed: set[str] = field(default_factory=set)
+    settled: set[str] = field(default_factory=set)
+
+    def invoice(self, number: str) -> Row | None:
+        """The open invoice `number`; None once it is settled."""
+        invoice = self.invoices.get(number)
+        if invoice is not None:
+            self.changed.add(number)
+        return invoice
+
+    def take_off(self, number: str, minor: int) -> None:
+        invoice = self.invoice(number)
+        if invoice is None or not minor:
+            return
+        invoice["outstanding_minor"] -= minor
+        if invoice["outstanding_minor"] == 0:
+            del self.invoices[number]
+            self.changed.discard(number)
+            self.settled.add(number)
+
+    def finish(self) -> None:
+        """Derive what follows from the state: the anchor, its stage, what is overdue."""
+        row = self.row
+        collectible = [i for i in self.invoices.values() if not i["disputed"]]
+        anchor = min(
+            collectible,
+            key=lambda i: (i["due_on"], i["issued_on"], i["invoice_number"]),
+            default=None,
+        )
+        stage = anchor["last_stage"] if anchor else None
+        row.update(
+            oldest_unpaid_invoice=anchor["invoice_number"] if anchor else None,
+            oldest_unpaid_due_on=anchor["due_on"] if anchor else None,
+            stage_days=stage,
+            stage_invoice=anchor["invoice_number"] if anchor and stage is not None else None,
+            overdue_minor=sum(
+                i["outstanding_minor"] for i in collectible if i["due_on"] < row["overdue_as_of"]
+            ),
+            suspended_count=len(self.suspended),
+            suspended_subscriptions=json.dumps(sorted(self.suspended)),
+        )
+
+
+def _opened(_: Account, __: Any) -> None:
+    """The row is made by the projection before any handler runs."""
+
+
+def _issued(account: Account, e: Any) -> None:
+    account.row["balance_minor"] += e.total.minor_units
+    account.invoices[e.number] = {
+        "account_id": e.originator_id,
+        "invoice_number": e.number,
+        "issued_on": e.issued_on,
+        "due_on": e.due_on,
+        "outstanding_minor": e.total.minor_units,
+        "disputed": False,
+        "last_stage": None,
+    }
+    account.changed.add(e.number)
+
+
+def _paid(account: Account, e: Any) -> None:
+    account.row["balance_minor"] -= e.amount.minor_units
+    account.row["credit_minor"] += e.unapplied.minor_units
+    for allocation in e.allocations:
+        account.take_off(allocation.invoice_number, allocation.amount.minor_units)
+
+
+def _credit_applied(account: Account, e: Any) -> None:
+    account.row["credit_minor"] -= e.amount.minor_units
+    account.take_off(e.invoice_number, e.amount.minor_units)
+
+
+def _credit_note(account: Account, e: Any) -> None:
+    account.row["balance_minor"] -= e.amount.minor_units
+    account.row["credit_minor"] += e.released.minor_units
+    account.take_off(e.invoice_number, e.amount.minor_units - e.released.minor_units)
+
+
+def _written_off(account: Account, e: Any) -> None:
+    account.row["balance_minor"] -= e.amount.minor_units
+    account.take_off(e.invoice_number, e.amount.minor_units)
+
+
+def _dispute(disputed: bool) -> Callable[[Account, Any], None]:
+    def handle(account: Account, e: Any) -> None:
+        invoice = account.invoice(e.invoice_number)
+        if invoice is not None:  # a settled invoice may still end its dispute
+            invoice["disputed"] = disputed
+
+    return handle
+
+
+def _stage(account: Account, e: Any) -> None:
+    invoice = account.invoice(e.invoice_number)
+    if invoice is not None:
+        invoice["last_stage"] = e.stage.days
+    account.row["policy_version"] = e.policy_version
+
+
+def _reminder(account: Account, e: Any) -> None:
+    account.row.update(
+        last_reminder_kind=e.kind.value,
+        last_reminder_at=e.meta.occurred_at,
+        policy_version=e.policy_version,
+    )
+
+
+def _suspended(account: Account, e: Any) -> None:
+    account.suspended.add(e.subscription_id)
+    account.row["policy_version"] = e.policy_version
+
+
+def _nothing(_: Account, __: Any) -> None:
+    """Changes nothing shown here; the row still takes the version."""
+
+
+EVOLVE: dict[type[Any], Callable[[Account, Any], None]] = {
+    E.Opened: _opened,
+    E.SubscriptionAdded: _nothing,
+    E.PrepaymentRecorded: _nothing,
+    E.InvoiceIssued: _issued,
+    E.PaymentReceived: _paid,
+    E.CreditApplied: _credit_applied,
+    E.CreditNoteIssued: _credit_note,
+    E.WrittenOff: _written_off,
+    E.DisputeOpened: _dispute(True),
+    E.DisputeClosed: _dispute(False),
+    E.StageEntered: _stage,
+    E.ReminderSent: _reminder,
+    E.AccessSuspended: _suspended,
+    E.AccessReinstated: lambda account, e: account.suspended.discard(e.subscription_id),
+    E.BillingCaseLinked: _nothing,
+}
+
+
+def opened_row(e: Any) -> Row:
+    return {
+        "account_id": e.originator_id,
+        "customer_id": e.customer_id,
+        "currency": e.currency,
+        "time_zone": e.time_zone,
+        "balance_minor": 0,
+        "credit_minor": 0,
+        "overdue_minor": 0,
+        "last_reminder_kind": None,
+        "last_reminder_at": None,
+        "policy_version": None,
+    }
+
+
+class AccountStandingProjection(Projection):
+    """Keeps `account_standing` (and each account's open invoices) in step."""
+
+    name: ClassVar[str] = "account_standing"
+    tables: ClassVar[tuple[str, ...]] = ("account_standing", "standing_invoices")
+    handles: ClassVar[tuple[type[Any], ...]] = tuple(EVOLVE)
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        accounts = self._load(db, tables, events)
+        for positioned in events:
+            event = positioned.event
+            if isinstance(event, E.Opened):
+                accounts[event.originator_id] = Account(opened_row(event), {}, set())
+            account = accounts[event.originator_id]
+            EVOLVE[type(event)](account, event)
+            zone = ZoneInfo(account.row["time_zone"])
+            account.row.update(
+                overdue_as_of=event.meta.occurred_at.astimezone(zone).date(),
+                version=event.originator_version,
+                position=positioned.position,
+            )
+        for account in accounts.values():
+            account.finish()
+        self._save(db, tables, accounts.values())
+
+    @staticmethod
+    def _load(
+        db: ProjectionDatabase, tables: TableNames, events: Sequence[PositionedEvent]
+    ) -> dict[UUID, Account]:
+        """The accounts changed in this batch but opened before it."""
+        ids = list({p.event.originator_id for p in events if not isinstance(p.event, E.Opened)})
+        standing, invoices = tables("account_standing"), tables("standing_invoices")
+        accounts: dict[UUID, Account] = {}
+        for chunk in chunks(ids):
+            where = f"WHERE account_id IN ({db.in_list(len(chunk))})"
+            for values in db.fetchall(
+                f"SELECT {', '.join(COLUMNS)} FROM {standing} {where}",  # noqa: S608
+                chunk,
+            ):
+                row = standing_row(values)
+                suspended = set(json.loads(row["suspended_subscriptions"]))
+                accounts[row["account_id"]] = Account(row, {}, suspended)
+            for values in db.fetchall(
+                f"SELECT {', '.join(INVOICE_COLUMNS)} FROM {invoices} {where}",  # noqa: S608
+                chunk,
+            ):
+                invoice = invoice_row(values)
+                accounts[invoice["account_id"]].invoices[invoice["invoice_number"]] = invoice
+        return accounts
+
+    @staticmethod
+    def _save(db: ProjectionDatabase, tables: TableNames, accounts: Iterable[Account]) -> None:
+        accounts = list(accounts)
+        upsert(db, tables("account_standing"), COLUMNS, ("account_id",), [a.row for a in accounts])
+        upsert(
+            db,
+            tables("standing_invoices"),
+            INVOICE_COLUMNS,
+            ("account_id", "invoice_number"),
+            [a.invoices[n] for a in accounts for n in sorted(a.changed)],
+        )
+        db.executemany(
+            f"DELETE FROM {tables('standing_invoices')} "  # noqa: S608 - our own names
+            "WHERE account_id = ? AND invoice_number = ?",
+            [(a.row["account_id"], n) for a in accounts for n in sorted(a.settled)],
+        )
+
+
+def upsert(
+    db: ProjectionDatabase,
+    table: str,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    rows: list[Row],
+) -> None:
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+    db.executemany(
+        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - our own names
+        f"VALUES ({db.in_list(len(columns))}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
+        [[row[c] for c in columns] for row in rows],
+    )
+
+
+def standing_row(values: Sequence[Any]) -> Row:
+    """A stored row with the store's types made Python's."""
+    row = dict(zip(COLUMNS, values, strict=True))
+    row["account_id"] = as_uuid(row["account_id"])
+    row["overdue_as_of"] = as_day(row["overdue_as_of"])
+    row["oldest_unpaid_due_on"] = as_optional_day(row["oldest_unpaid_due_on"])
+    moment = row["last_reminder_at"]
+    if moment is not None and not isinstance(moment, datetime):
+        row["last_reminder_at"] = datetime.fromisoformat(str(moment))
+    return row
+
+
+def invoice_row(values: Sequence[Any]) -> Row:
+    row = dict(zip(INVOICE_COLUMNS, values, strict=True))
+    row["account_id"] = as_uuid(row["account_id"])
+    row["issued_on"] = as_day(row["issued_on"])
+    row["due_on"] = as_day(row["due_on"])
+    row["disputed"] = bool(row["disputed"])
+    return row
+
+
+# The view ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountStanding:
+    """One account's standing, amounts in its currency."""
+
+    account_id: UUID
+    customer_id: str
+    currency: str
+    balance: Decimal  # negative when the account is in credit
+    credit: Decimal  # unapplied account credit
+    overdue: Decimal  # past due and undisputed on `overdue_as_of`
+    overdue_as_of: date  # the day of the account's last event
+    oldest_unpaid_invoice: str | None  # the oldest unpaid undisputed one
+    oldest_unpaid_due_on: date | None
+    stage_days: int | None  # the last collection stage that invoice entered
+    stage_invoice: str | None
+    suspended_subscriptions: tuple[str, ...]
+    last_reminder_kind: str | None
+    last_reminder_at: datetime | None
+    policy_version: int | None  # of the last collection step
+    version: int
+    position: int
+
+    @classmethod
+    def from_row(cls, row: Row) -> AccountStanding:
+        currency = row["currency"]
+        return cls(
+            account_id=row["account_id"],
+            customer_id=row["customer_id"],
+            currency=currency,
+            balance=from_minor(row["balance_minor"], currency),
+            credit=from_minor(row["credit_minor"], currency),
+            overdue=from_minor(row["overdue_minor"], currency),
+            overdue_as_of=row["overdue_as_of"],
+            oldest_unpaid_invoice=row["oldest_unpaid_invoice"],
+            oldest_unpaid_due_on=row["oldest_unpaid_due_on"],
+            stage_days=row["stage_days"],
+            stage_invoice=row["stage_invoice"],
+            suspended_subscriptions=tuple(json.loads(row["suspended_subscriptions"])),
+            last_reminder_kind=row["last_reminder_kind"],
+            last_reminder_at=row["last_reminder_at"],
+            policy_version=row["policy_version"],
+            version=row["version"],
+            position=row["position"],
+        )
+
+    def is_overdue_on(self, day: date) -> bool:
+        return self.oldest_unpaid_due_on is not None and self.oldest_unpaid_due_on < day
+
+
+@dataclass(frozen=True, slots=True)
+class StandingFilter:
+    """What a caller may filter standings by; None (or False) means any."""
+
+    customer_id: str | None = None
+    currency: str | None = None
+    suspended_only: bool = False
+
+
+class AccountStandingView:
+    """Queries on `account_standing`."""
+
+    def __init__(self, db: ProjectionDatabase, tables: TableNames = LIVE) -> None:
+        self.db = db
+        self.table = tables("account_standing")
+
+    def get(self, account_id: UUID) -> AccountStanding | None:
+        found = self._rows("account_id = ?", [account_id], "customer_id", 1)
+        return found[0] if found else None
+
+    def for_customer(self, customer_id: str) -> AccountStanding | None:
+        found = self._rows("customer_id = ?", [customer_id], "customer_id", 1)
+        return found[0] if found else None
+
+    def page(
+        self, where: StandingFilter, *, limit: int = 50, after: str | None = None
+    ) -> list[AccountStanding]:
+        """A page of accounts by customer id; `after` is the previous page's last
+        customer id (keyset pagination)."""
+        clauses, params = self._where(where)
+        if after is not None:
+            clauses.append("customer_id > ?")
+            params.append(after)
+        return self._rows(" AND ".join(clauses) or "1 = 1", params, "customer_id", limit)
+
+    def overdue(
+        self,
+        as_of: date,
+        *,
+        currency: str | None = None,
+        limit: int = 50,
+        after: tuple[date, str] | None = None,
+    ) -> list[AccountStanding]:
+        """Accounts with an undisputed invoice past due on `as_of`, the longest
+        overdue first; `after` is the previous page's last (due date, customer)."""
+        clauses, params = self._where(StandingFilter(currency=currency))
+        clauses.append("oldest_unpaid_due_on < ?")
+        params.append(as_of)
+        if after is not None:
+            clauses.append("(oldest_unpaid_due_on, customer_id) > (?, ?)")
+            params += [after[0], after[1]]
+        return self._rows(" AND ".join(clauses), params, "oldest_unpaid_due_on, customer_id", limit)
+
+    @staticmethod
+    def _where(where: StandingFilter) -> tuple[list[str], list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        for column in ("customer_id", "currency"):
+            value = getattr(where, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.suspended_only:
+            clauses.append("suspended_count > 0")
+        return clauses, params
+
+    def _rows(
+        self, where: str, params: list[object], order: str, limit: int
+    ) -> list[AccountStanding]:
+        found = self.db.fetchall(
+            f"SELECT {', '.join(COLUMNS)} FROM {self.table} "  # noqa: S608 - our own names
+            f"WHERE {where} ORDER BY {order} LIMIT ?",
+            [*params, limit],
+        )
+        return [AccountStanding.from_row(standing_row(values)) for values in found]
