@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run the project from a fresh clone with nothing but Python >= 3.11.
 
-    python3 dev.py demo [ARGS]   # the main job (`cases demo`) on embedded SQLite
+    python3 dev.py serve [ARGS]  # the main job: the HTTP API with demo data, on embedded SQLite
+    python3 dev.py demo [ARGS]   # the scripted story (`cases demo`), printed
     python3 dev.py test [ARGS]   # the whole test suite (pytest)
     python3 dev.py cases ARGS    # any `cases` command
     python3 dev.py lint          # ruff check, ruff format --check, mypy --strict
@@ -56,7 +57,9 @@ def main(argv: list[str]) -> int:
         return 0
     ensure_environment()
     task, rest = argv[0], argv[1:]
-    if task == "demo":
+    if task == "serve":
+        command = [str(BIN / "cases"), "serve", "--demo", *rest]
+    elif task == "demo":
         command = [str(BIN / "cases"), "demo", *rest]
     elif task == "test":
         command = [str(BIN / "python"), "-m", "pytest", *rest]

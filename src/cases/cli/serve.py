@@ -27,7 +27,8 @@ def serve_command(
         int, typer.Option(help="Worker processes (PostgreSQL only; SQLite runs one).")
     ] = 1,
     with_demo: Annotated[
-        bool, typer.Option("--demo", help="Record the demo story first, so there is data.")
+        bool,
+        typer.Option("--demo", help="On an empty store, record the demo story first."),
     ] = False,
 ) -> None:
     """Serve the HTTP API (docs at /docs) on the configured store."""
@@ -45,7 +46,7 @@ def serve_command(
             "error: --workers: the embedded SQLite store serves from one process", file=sys.stderr
         )
         raise typer.Exit(2)
-    if with_demo:
+    if with_demo and _store_is_empty():
         record_demo()
     uvicorn.run(
         "cases.api.app:create_app",
@@ -83,3 +84,8 @@ def list_principals() -> None:
             state = "revoked" if principal.revoked else "active"
             bound = f" customer {principal.customer_id}" if principal.customer_id else ""
             print(f"{principal.id}  {principal.role.value:<22} {state:<8} {principal.name}{bound}")
+
+
+def _store_is_empty() -> bool:
+    with open_services() as services:
+        return (services.log.recorder.max_notification_id() or 0) == 0
