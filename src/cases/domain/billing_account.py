@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from cases.domain import errors
 from cases.domain.audited import AuditedAggregate
@@ -36,7 +36,7 @@ from cases.domain.billing_values import (
 from cases.domain.collection_policy import CollectionStage, PublishedPolicy, StageAction
 from cases.domain.metadata import CommandContext
 from cases.domain.money import Money, minor_unit_exponent
-from cases.domain.text import LINE_LIMIT, aware, required_text
+from cases.domain.text import LINE_LIMIT, aware, known_zone, required_text
 
 MAX_NET_DAYS = 365
 
@@ -314,10 +314,7 @@ class BillingAccount(AuditedAggregate):
             raise errors.InvalidValueError(
                 f"payment terms are net 0 to {MAX_NET_DAYS} days, not {net_days}"
             )
-        try:
-            ZoneInfo(time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise errors.InvalidValueError(f"unknown time zone {time_zone!r}") from None
+        known_zone(time_zone)
         customer_id = required_text("customer id", customer_id, 100)
         return cls._start(
             cls.Opened,

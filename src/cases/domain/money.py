@@ -30,6 +30,10 @@ def minor_unit_exponent(currency: str) -> Decimal:
     return Decimal(1).scaleb(-digits)
 
 
+# No partner bills a trillion in one line; the bound keeps minor units in 64 bits.
+LIMIT = Decimal(10) ** 12
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """An amount of one currency, rounded half-up to the currency's minor unit."""
@@ -44,6 +48,10 @@ class Money:
             )
         if not self.amount.is_finite():
             raise InvalidValueError(f"money amount {self.amount} is not finite")
+        if abs(self.amount) >= LIMIT:
+            raise InvalidValueError(
+                f"money amount {self.amount} is out of range: amounts are below 10^12"
+            )
         quantum = minor_unit_exponent(self.currency)
         try:
             rounded = self.amount.quantize(quantum, rounding=ROUND_HALF_UP)

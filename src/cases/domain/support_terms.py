@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import date, time
 from enum import StrEnum
 from itertools import pairwise
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cases.domain.errors import InvalidValueError
-from cases.domain.text import optional_text, required_text
+from cases.domain.text import known_zone, optional_text, required_text
 
 
 class Severity(StrEnum):
@@ -115,10 +114,7 @@ class ServiceHours:
     holidays: tuple[date, ...] = ()
 
     def __post_init__(self) -> None:
-        try:
-            ZoneInfo(self.time_zone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise InvalidValueError(f"unknown time zone {self.time_zone!r}") from None
+        known_zone(self.time_zone)
         if not self.weekly:
             raise InvalidValueError("service hours need at least one weekly span")
         spans = sorted(self.weekly, key=lambda s: (s.weekday, s.start))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cases.domain.errors import InvalidValueError
 
@@ -33,3 +34,12 @@ def aware(field: str, moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidValueError(f"{field} must carry a time zone")
     return moment
+
+
+def known_zone(zone: str) -> str:
+    """Refuse a name that is not an IANA time zone (e.g. 'Europe' or 'CET+1')."""
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # 'Europe' is a directory
+        raise InvalidValueError(f"unknown time zone {zone!r}") from None
+    return zone

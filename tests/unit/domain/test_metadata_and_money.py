@@ -10,6 +10,7 @@ import pytest
 from cases.domain import errors
 from cases.domain.metadata import Actor, CommandContext, Role, Source
 from cases.domain.money import Money
+from cases.domain.text import known_zone
 
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
@@ -93,3 +94,16 @@ def test_minor_units_round_trip_exactly(amount: str, currency: str, units: int) 
     money = Money.of(amount, currency)
     assert money.minor_units == units
     assert Money.from_minor_units(units, currency) == money
+
+
+def test_amounts_are_bounded() -> None:
+    """Amounts stay below 10^12, so minor units always fit the read models' 64 bits."""
+    assert Money.of("999999999999.99", "EUR").minor_units == 99_999_999_999_999
+    with pytest.raises(errors.InvalidValueError, match="out of range"):
+        Money.of("1000000000000", "EUR")
+
+
+@pytest.mark.parametrize("zone", ["Europe", "Mars/Olympus", "../etc", ""])
+def test_unknown_time_zones_are_a_domain_error(zone: str) -> None:
+    with pytest.raises(errors.InvalidValueError, match="unknown time zone"):
+        known_zone(zone)

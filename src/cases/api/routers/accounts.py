@@ -1,0 +1,555 @@
+"""Billing accounts: open, one action per command, standing, state, history; the
+account list, receivables aging and collection runs.
+
+A customer principal sees only its own account: any other answers 404, as if it
+did not exist. The receivables aging report sums every customer's invoices, so
+it is a partner report: to a customer it answers 404 too (its own position is on
+`GET /accounts/{account_id}` and its invoices on `.../invoices`). ADR 0016.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import date
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Depends, Path, Query, Response
+
+from cases.api.deps import (
+    BillingDep,
+    CallerDep,
+    ExpectedVersionDep,
+    MinPositionDep,
+    PrincipalDep,
+    ReadDbDep,
+    ServicesDep,
+    check_customer,
+    require,
+    wait_for_projections,
+)
+from cases.api.errors import ApiProblem
+from cases.api.schemas import accounts as s
+from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
+from cases.application.collection_run import run_collection
+from cases.application.command_runner import Receipt
+from cases.application.principal_registry import AuthenticatedPrincipal
+from cases.bootstrap import Services
+from cases.domain.billing_account import BillingAccount
+from cases.domain.errors import NotFoundError
+from cases.domain.metadata import Role
+from cases.domain.permissions import Permission
+from cases.projections.account_standing import (
+    AccountStanding,
+    AccountStandingView,
+    StandingFilter,
+)
+from cases.projections.db import ProjectionDatabase
+from cases.projections.receivables import ReceivablesView
+
+router = APIRouter()
+accounts = APIRouter(prefix="/accounts", tags=["accounts"])
+receivables = APIRouter(prefix="/receivables", tags=["accounts"])
+collection = APIRouter(prefix="/collection-runs", tags=["collection"])
+F = TypeVar("F", bound=Callable[..., object])
+
+Reads = Depends(require(Permission.READ_ACCOUNTS))
+Audits = Depends(require(Permission.READ_HISTORY))
+Bills = Depends(require(Permission.MANAGE_BILLING))
+Collects = Depends(require(Permission.RUN_COLLECTION))
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid bearer token"},
+    403: {"description": "The role may not do this"},
+    404: {"description": "No such account (or not visible to this principal)"},
+    409: {"description": "A business rule refuses the command; nothing was recorded"},
+    412: {"description": "If-Match is stale; nothing was recorded"},
+    422: {"description": "Invalid request; the problem lists the fields"},
+    503: {"description": "The database is unavailable; retry after Retry-After"},
+}
+
+STANDING = ("account_standing",)
+InvoiceNumberPath = Annotated[str, Path(min_length=1, max_length=50)]
+
+
+def _accepted(response: Response, receipt: Receipt) -> CommandResult:
+    response.headers["ETag"] = f'"{receipt.version}"'
+    return CommandResult.of(receipt)
+
+
+def _not_found(account_id: UUID) -> NotFoundError:
+    return NotFoundError(f"no billing account has the id {account_id}")
+
+
+def _head(services: Services) -> int:
+    """The log's last position: at or after anything this request recorded."""
+    return services.log.recorder.max_notification_id() or 0
+
+
+def _visible_standing(
+    db: ProjectionDatabase, principal: AuthenticatedPrincipal, account_id: UUID
+) -> AccountStanding:
+    standing = AccountStandingView(db).get(account_id)
+    if standing is None:
+        raise _not_found(account_id)
+    check_customer(principal, standing.customer_id, str(_not_found(account_id)))
+    return standing
+
+
+# Opening --------------------------------------------------------------------
+
+
+@accounts.post(
+    "",
+    operation_id="open_account",
+    status_code=201,
+    responses=PROBLEMS,
+    dependencies=[Bills],
+)
+def open_account(
+    body: s.OpenAccount, billing: BillingDep, caller: CallerDep, response: Response
+) -> CommandResult:
+    """Open a customer's billing account (one per customer): currency, terms, calendar."""
+    receipt = billing.open_account(
+        caller,
+        customer_id=body.customer_id,
+        currency=body.currency,
+        net_days=body.net_days,
+        billing_period=body.billing_period,
+        time_zone=body.time_zone,
+    )
+    response.headers["Location"] = f"/accounts/{receipt.aggregate_id}"
+    return _accepted(response, receipt)
+
+
+# Queries --------------------------------------------------------------------
+
+
+def _encode_cursor(key: list[str]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, mode: str) -> list[str]:
+    """The key a cursor of this `mode` carries ("customer" or "overdue")."""
+    parts = 3 if mode == "overdue" else 2
+    try:
+        key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        valid = isinstance(key, list) and len(key) == parts and key[0] == mode
+        if valid and mode == "overdue":
+            date.fromisoformat(key[1])
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        valid = False
+    if not valid:
+        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out")
+    return [str(part) for part in key[1:]]
+
+
+def _keep(standing: AccountStanding, where: StandingFilter, day: date, overdue: bool) -> bool:
+    return (
+        where.currency in (None, standing.currency)
+        and (not where.suspended_only or bool(standing.suspended_subscriptions))
+        and (not overdue or standing.is_overdue_on(day))
+    )
+
+
+def _overdue_page(
+    view: AccountStandingView, where: StandingFilter, day: date, limit: int, cursor: str | None
+) -> list[AccountStanding]:
+    """Overdue accounts, longest overdue first; other filters applied as it reads."""
+    after = None
+    if cursor:
+        due_on, customer = _decode_cursor(cursor, "overdue")
+        after = (date.fromisoformat(due_on), customer)
+    found: list[AccountStanding] = []
+    while len(found) <= limit:
+        batch = view.overdue(day, currency=where.currency, limit=limit + 1, after=after)
+        found += [a for a in batch if _keep(a, where, day, overdue=True)]
+        if len(batch) <= limit:
+            break
+        last = batch[-1]
+        after = (last.oldest_unpaid_due_on or day, last.customer_id)
+    return found
+
+
+@accounts.get("", operation_id="list_accounts", responses=PROBLEMS, dependencies=[Reads])
+def list_accounts(
+    db: ReadDbDep,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    min_position: MinPositionDep,
+    customer_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    currency: Annotated[str | None, Query(pattern="^[A-Z]{3}$")] = None,
+    suspended: Annotated[
+        bool, Query(description="Only accounts with a suspended subscription.")
+    ] = False,
+    overdue: Annotated[
+        bool,
+        Query(description="Only accounts with an undisputed invoice past due on `as_of`."),
+    ] = False,
+    as_of: Annotated[
+        s.Day | None,
+        Query(description="The day `overdue` is judged on (YYYY-MM-DD); default today (UTC)."),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+) -> s.AccountPage:
+    """Account standings, by customer id (or, with `overdue`, longest overdue first)."""
+    if principal.role is Role.CUSTOMER:
+        if customer_id not in (None, principal.customer_id):
+            return s.AccountPage(items=[], next_cursor=None)
+        customer_id = principal.customer_id
+    wait_for_projections(db, STANDING, min_position)
+    day = as_of or services.clock.now().date()
+    view = AccountStandingView(db)
+    where = StandingFilter(currency=currency, suspended_only=suspended)
+    if customer_id is not None:
+        own = view.for_customer(customer_id)
+        rows = [own] if own is not None and _keep(own, where, day, overdue) else []
+        return s.AccountPage(
+            items=[s.AccountStandingOut.of(r, day) for r in rows], next_cursor=None
+        )
+    if overdue:
+        rows = _overdue_page(view, where, day, limit, cursor)
+    else:
+        after = _decode_cursor(cursor, "customer")[0] if cursor else None
+        rows = view.page(where, limit=limit + 1, after=after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = None
+    if more:
+        last = rows[-1]
+        key = (
+            ["overdue", str(last.oldest_unpaid_due_on), last.customer_id]
+            if overdue
+            else ["customer", last.customer_id]
+        )
+        next_cursor = _encode_cursor(key)
+    return s.AccountPage(
+        items=[s.AccountStandingOut.of(r, day) for r in rows], next_cursor=next_cursor
+    )
+
+
+@accounts.get("/{account_id}", operation_id="get_account", responses=PROBLEMS, dependencies=[Reads])
+def get_account(
+    account_id: UUID,
+    db: ReadDbDep,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    min_position: MinPositionDep,
+    response: Response,
+) -> s.AccountStandingOut:
+    """The account's standing, from the read model; its ETag is its version."""
+    wait_for_projections(db, STANDING, min_position)
+    standing = _visible_standing(db, principal, account_id)
+    response.headers["ETag"] = f'"{standing.version}"'
+    return s.AccountStandingOut.of(standing, services.clock.now().date())
+
+
+@accounts.get(
+    "/{account_id}/invoices",
+    operation_id="list_account_invoices",
+    responses=PROBLEMS,
+    dependencies=[Reads],
+)
+def list_account_invoices(
+    account_id: UUID,
+    db: ReadDbDep,
+    principal: PrincipalDep,
+    min_position: MinPositionDep,
+) -> list[s.ReceivableOut]:
+    """Every invoice of the account, settled or not, oldest due first."""
+    wait_for_projections(db, ("account_standing", "receivables"), min_position)
+    standing = _visible_standing(db, principal, account_id)
+    invoices = ReceivablesView(db).of_customer(standing.customer_id)
+    return [s.ReceivableOut.of(r) for r in invoices if r.account_id == account_id]
+
+
+@accounts.get(
+    "/{account_id}/state",
+    operation_id="get_account_state",
+    responses=PROBLEMS,
+    dependencies=[Audits],
+)
+def get_account_state(
+    account_id: UUID,
+    services: ServicesDep,
+    response: Response,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    as_of: AwareDatetime | None = None,
+) -> s.AccountState:
+    """The account rebuilt from its events: now, at a version, or as recorded at a moment."""
+    if version is not None:
+        account = services.audit.at_version(BillingAccount, account_id, version)
+    elif as_of is not None:
+        account = services.audit.as_of(BillingAccount, account_id, as_of)
+    else:
+        account = services.billing.account(account_id)
+    response.headers["ETag"] = f'"{account.version}"'
+    return s.AccountState.of(account)
+
+
+@accounts.get(
+    "/{account_id}/history",
+    operation_id="get_account_history",
+    responses=PROBLEMS,
+    dependencies=[Audits],
+)
+def get_account_history(account_id: UUID, services: ServicesDep) -> list[HistoryEntryOut]:
+    """Every recorded event of the account, in order, with who, when and why."""
+    return [HistoryEntryOut.of(e) for e in services.audit.history(BillingAccount, account_id)]
+
+
+# Commands -------------------------------------------------------------------
+
+
+def command(path: str, operation_id: str, permission: Permission) -> Callable[[F], F]:
+    """A POST action on an account: answers with a CommandResult."""
+    return accounts.post(
+        path,
+        operation_id=operation_id,
+        responses=PROBLEMS,
+        dependencies=[Depends(require(permission))],
+    )
+
+
+@command("/{account_id}/subscriptions", "add_subscription", Permission.MANAGE_SUBSCRIPTIONS)
+def add_subscription(
+    account_id: UUID,
+    body: s.AddSubscription,
+    billing: BillingDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Add a subscription (product, quantity; paid in advance up to a day, if so)."""
+    receipt = billing.add_subscription(
+        caller,
+        account_id,
+        subscription_id=body.subscription_id,
+        product=body.product,
+        quantity=body.quantity,
+        paid_through=body.paid_through,
+        expected_version=expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@command(
+    "/{account_id}/subscriptions/{subscription_id}/prepayment",
+    "record_prepayment",
+    Permission.MANAGE_BILLING,
+)
+def record_prepayment(
+    account_id: UUID,
+    subscription_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: s.Prepayment,
+    billing: BillingDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Record that a subscription is paid in advance through a later day."""
+    receipt = billing.record_prepayment(
+        caller, account_id, subscription_id, body.paid_through, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{account_id}/invoices", "issue_invoice", Permission.MANAGE_BILLING)
+def issue_invoice(
+    account_id: UUID,
+    body: s.IssueInvoice,
+    billing: BillingDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Charge the account; account credit is applied to the new invoice at once."""
+    receipt = billing.issue_invoice(
+        caller,
+        account_id,
+        number=body.number,
+        period=body.invoice_period(),
+        lines=tuple(line.line() for line in body.lines),
+        issued_on=body.issued_on,
+        due_on=body.due_on,
+        expected_version=expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{account_id}/payments", "receive_payment", Permission.MANAGE_BILLING)
+def receive_payment(
+    account_id: UUID,
+    body: s.ReceivePayment,
+    billing: BillingDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Record a payment: to the invoice named, then the oldest; the rest is credit.
+    Access it settles is reinstated in the same command."""
+    receipt = billing.receive_payment(
+        caller,
+        account_id,
+        reference=body.reference,
+        amount=body.amount.money(),
+        received_on=body.received_on,
+        invoice_number=body.invoice_number,
+        expected_version=expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{account_id}/credit-notes", "issue_credit_note", Permission.MANAGE_BILLING)
+def issue_credit_note(
+    account_id: UUID,
+    body: s.IssueCreditNote,
+    billing: BillingDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Take part or all of an invoice back; what was already paid becomes credit."""
+    receipt = billing.issue_credit_note(
+        caller,
+        account_id,
+        number=body.number,
+        invoice_number=body.invoice_number,
+        amount=body.amount.money(),
+        reason=body.reason,
+        expected_version=expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{account_id}/write-offs", "write_off", Permission.MANAGE_BILLING)
+def write_off(
+    account_id: UUID,
+    body: s.WriteOff,
+    billing: BillingDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Give up on collecting part or all of what an invoice has outstanding."""
+    receipt = billing.write_off(
+        caller,
+        account_id,
+        invoice_number=body.invoice_number,
+        amount=body.amount.money(),
+        reason=body.reason,
+        expected_version=expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@command("/{account_id}/invoices/{number}/disputes", "open_dispute", Permission.MANAGE_BILLING)
+def open_dispute(
+    account_id: UUID,
+    number: InvoiceNumberPath,
+    body: s.OpenDispute,
+    billing: BillingDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """Take an invoice out of collection while the customer disputes it."""
+    receipt = billing.open_dispute(
+        caller, account_id, number, body.reason, expected_version=expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@command(
+    "/{account_id}/invoices/{number}/disputes/close", "close_dispute", Permission.MANAGE_BILLING
+)
+def close_dispute(
+    account_id: UUID,
+    number: InvoiceNumberPath,
+    body: s.CloseDispute,
+    billing: BillingDep,
+    caller: CallerDep,
+    expected_version: ExpectedVersionDep,
+    response: Response,
+) -> CommandResult:
+    """End the invoice's dispute; what is still outstanding is collected again."""
+    receipt = billing.close_dispute(
+        caller,
+        account_id,
+        number,
+        outcome=body.outcome,
+        note=body.note,
+        expected_version=expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@accounts.post(
+    "/{account_id}/evaluations",
+    operation_id="evaluate_account",
+    responses=PROBLEMS,
+    dependencies=[Collects],
+)
+def evaluate_account(
+    account_id: UUID,
+    body: s.Evaluate,
+    services: ServicesDep,
+    caller: CallerDep,
+    response: Response,
+) -> s.EvaluationOut:
+    """Bring the account's collection up to date as of a moment, under the policy in
+    force then. Idempotent: evaluating at the same moment again records nothing."""
+    as_of = body.as_of or services.clock.now()
+    evaluation = services.billing.evaluate(caller, account_id, as_of)
+    version = (
+        evaluation.events[-1].originator_version
+        if evaluation.events
+        else services.billing.account(account_id).version
+    )
+    response.headers["ETag"] = f'"{version}"'
+    return s.EvaluationOut.of(evaluation, as_of, version, _head(services))
+
+
+# Receivables and collection runs ---------------------------------------------
+
+
+@receivables.get(
+    "/aging", operation_id="get_receivables_aging", responses=PROBLEMS, dependencies=[Reads]
+)
+def get_receivables_aging(
+    db: ReadDbDep,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    min_position: MinPositionDep,
+    as_of: Annotated[
+        s.Day | None, Query(description="The day to age on (YYYY-MM-DD); default today (UTC).")
+    ] = None,
+) -> s.AgingOut:
+    """Open receivables per currency by days past due on a day (current, 1-30, 31-60,
+    61-90, over 90; disputed apart), as the log now knows them. Staff only."""
+    if principal.role is Role.CUSTOMER:
+        raise NotFoundError("no receivables report is visible to a customer")
+    wait_for_projections(db, ("receivables",), min_position)
+    day = as_of or services.clock.now().date()
+    return s.AgingOut(
+        as_of=day, currencies=[s.AgingRowOut.of(r) for r in ReceivablesView(db).aging(day)]
+    )
+
+
+@collection.post("", operation_id="run_collection", responses=PROBLEMS, dependencies=[Collects])
+def start_collection_run(
+    body: s.StartCollectionRun, services: ServicesDep, caller: CallerDep
+) -> s.CollectionRunOut:
+    """Evaluate every account as of a moment under the policy in force then; each
+    account in its own command. A failure on one account is reported, not fatal."""
+    as_of = body.as_of or services.clock.now()
+    summary = run_collection(services.billing, caller, as_of)
+    return s.CollectionRunOut.of(summary, _head(services))
+
+
+for part in (accounts, receivables, collection):
+    router.include_router(part)

@@ -1,0 +1,693 @@
+"""Request and response shapes of billing accounts, receivables and collection runs.
+
+Money is `{"amount": "123.45", "currency": "EUR"}`: the amount a decimal *string*
+(a JSON number would pass through a float somewhere), with no more decimals than
+the currency's minor unit; days are `YYYY-MM-DD`; moments carry a UTC offset
+(ADR 0016).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Self
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from cases.api.schemas.common import AwareDatetime, Strict
+from cases.application.billing_office import Evaluation
+from cases.application.collection_run import CollectionSummary
+from cases.domain.billing_account import MAX_NET_DAYS, BillingAccount
+from cases.domain.billing_values import (
+    BillingPeriod,
+    DisputeOutcome,
+    Invoice,
+    InvoiceLine,
+    InvoicePeriod,
+    Subscription,
+)
+from cases.domain.money import MINOR_UNITS, Money
+from cases.projections.account_standing import AccountStanding
+from cases.projections.receivables import AgingRow, Receivable
+
+# Representations -------------------------------------------------------------
+
+# Below a trillion: the read models keep sums of minor units in 64-bit integers.
+AMOUNT_LIMIT = Decimal(10) ** 12
+_AMOUNT = r"^-?(0|[1-9]\d{0,11})(\.\d+)?$"
+_QUANTITY = r"^(0|[1-9]\d{0,8})(\.\d{1,6})?$"
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: object) -> object:
+    """Only `YYYY-MM-DD`: not a timestamp, not a datetime cut short."""
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError("a day is written YYYY-MM-DD, e.g. 2026-03-02")
+    if not isinstance(value, str | date) or isinstance(value, datetime):
+        raise PydanticCustomError("day_type", "a day is a string written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day, json_schema_input_type=str)]
+
+
+def _known_currency(code: str) -> str:
+    if code not in MINOR_UNITS:
+        raise ValueError(f"unknown currency {code!r}: use an ISO 4217 code such as EUR or SEK")
+    return code
+
+
+Currency = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217 code."),
+    AfterValidator(_known_currency),
+]
+
+
+def _known_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a directory
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as Europe/Stockholm"
+        ) from None
+    return name
+
+
+TimeZone = Annotated[
+    str,
+    Field(min_length=1, max_length=64, examples=["Europe/Stockholm"]),
+    AfterValidator(_known_zone),
+]
+
+
+def _exact_quantity(value: object) -> object:
+    """A quantity is a JSON integer or a decimal string: a float is refused."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise PydanticCustomError(
+            "quantity_type", 'a quantity is an integer or a decimal string such as "2.5"'
+        )
+    if isinstance(value, str) and not re.fullmatch(_QUANTITY, value):
+        raise ValueError('a quantity is a decimal string such as "2.5" (at most 6 decimals)')
+    return value
+
+
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_exact_quantity, json_schema_input_type=int | str),
+    Field(gt=0, examples=[40, "7.5"]),
+]
+
+InvoiceNumber = Annotated[str, Field(min_length=1, max_length=50, examples=["F-2001"])]
+Reason = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class MoneyIn(Strict):
+    """An exact amount below a trillion: a decimal string with at most the currency's
+    minor-unit decimals ("12.5" is 12.50 EUR; "12.345" EUR is refused, not rounded)."""
+
+    amount: str = Field(pattern=_AMOUNT, max_length=40, examples=["3125.00"])
+    currency: Currency
+
+    @model_validator(mode="after")
+    def _fits_minor_unit(self) -> Self:
+        digits = MINOR_UNITS[self.currency]
+        decimals = len(self.amount.partition(".")[2])
+        if decimals > digits:
+            raise ValueError(
+                f"{self.currency} amounts have at most {digits} decimals; "
+                f"{self.amount} has {decimals}"
+            )
+        return self
+
+    def money(self) -> Money:
+        return Money(Decimal(self.amount), self.currency)
+
+
+class PositiveMoneyIn(MoneyIn):
+    """An exact amount above zero."""
+
+    @model_validator(mode="after")
+    def _above_zero(self) -> Self:
+        if Decimal(self.amount) <= 0:
+            raise ValueError(f"the amount must be above zero, not {self.amount}")
+        return self
+
+
+class MoneyOut(BaseModel):
+    """An exact amount, always with the currency's minor-unit decimals."""
+
+    amount: str = Field(examples=["3125.00"])
+    currency: str = Field(examples=["EUR"])
+
+    @classmethod
+    def of(cls, money: Money) -> MoneyOut:
+        return cls(amount=f"{money.amount:f}", currency=money.currency)
+
+    @classmethod
+    def amount_of(cls, amount: Decimal, currency: str) -> MoneyOut:
+        return cls.of(Money(amount, currency))
+
+
+# Commands --------------------------------------------------------------------
+
+
+class OpenAccount(Strict):
+    customer_id: str = Field(min_length=1, max_length=100)
+    currency: Currency
+    net_days: int = Field(ge=0, le=MAX_NET_DAYS, description="Payment terms: net N days.")
+    billing_period: BillingPeriod
+    time_zone: TimeZone = Field(
+        default="UTC", description="The zone whose calendar days collection counts in."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "fabrikam",
+                    "currency": "SEK",
+                    "net_days": 14,
+                    "billing_period": "monthly",
+                    "time_zone": "Europe/Stockholm",
+                }
+            ]
+        }
+    )
+
+
+class AddSubscription(Strict):
+    subscription_id: str = Field(min_length=1, max_length=100, examples=["sub-bp-40"])
+    product: str = Field(min_length=1, max_length=200)
+    quantity: int = Field(ge=1, le=1_000_000)
+    paid_through: Day | None = Field(default=None, description="Last day paid in advance.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subscription_id": "sub-bp-40",
+                    "product": "Microsoft 365 Business Premium",
+                    "quantity": 40,
+                }
+            ]
+        }
+    )
+
+
+class Prepayment(Strict):
+    paid_through: Day
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"paid_through": "2027-03-01"}]})
+
+
+class PeriodIn(Strict):
+    starts_on: Day
+    ends_on: Day
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Self:
+        if self.ends_on < self.starts_on:
+            raise ValueError(f"the period ends ({self.ends_on}) before it starts")
+        return self
+
+
+class InvoiceLineIn(Strict):
+    description: str = Field(min_length=1, max_length=500)
+    quantity: Quantity
+    unit_price: MoneyIn = Field(description="Negative for a discount line.")
+
+    def line(self) -> InvoiceLine:
+        return InvoiceLine(self.description, self.quantity, self.unit_price.money())
+
+
+class IssueInvoice(Strict):
+    number: InvoiceNumber
+    period: PeriodIn
+    lines: list[InvoiceLineIn] = Field(min_length=1, max_length=200)
+    issued_on: Day
+    due_on: Day | None = Field(default=None, description="Default: issued_on + net days.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "F-2001",
+                    "period": {"starts_on": "2026-03-01", "ends_on": "2026-03-31"},
+                    "lines": [
+                        {
+                            "description": "Microsoft 365 Business Premium, March",
+                            "quantity": 40,
+                            "unit_price": {"amount": "460.00", "currency": "SEK"},
+                        }
+                    ],
+                    "issued_on": "2026-03-02",
+                }
+            ]
+        }
+    )
+
+    @field_validator("lines")
+    @classmethod
+    def _total_in_range(cls, lines: list[InvoiceLineIn]) -> list[InvoiceLineIn]:
+        total = sum((Decimal(line.unit_price.amount) * line.quantity for line in lines), Decimal(0))
+        if abs(total) >= AMOUNT_LIMIT:
+            raise ValueError(f"an invoice total must be below {AMOUNT_LIMIT:,f} in magnitude")
+        return lines
+
+    def invoice_period(self) -> InvoicePeriod:
+        return InvoicePeriod(self.period.starts_on, self.period.ends_on)
+
+
+class ReceivePayment(Strict):
+    reference: str = Field(min_length=1, max_length=100, examples=["BG-77120"])
+    amount: PositiveMoneyIn
+    received_on: Day
+    invoice_number: InvoiceNumber | None = Field(
+        default=None, description="The invoice it pays first; then the oldest."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "reference": "BG-77120",
+                    "amount": {"amount": "9200.00", "currency": "SEK"},
+                    "received_on": "2026-03-20",
+                }
+            ]
+        }
+    )
+
+
+class IssueCreditNote(Strict):
+    number: str = Field(min_length=1, max_length=50, examples=["CN-0001"])
+    invoice_number: InvoiceNumber
+    amount: PositiveMoneyIn
+    reason: Reason
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "CN-0001",
+                    "invoice_number": "F-2001",
+                    "amount": {"amount": "460.00", "currency": "SEK"},
+                    "reason": "One seat billed twice",
+                }
+            ]
+        }
+    )
+
+
+class WriteOff(Strict):
+    invoice_number: InvoiceNumber
+    amount: PositiveMoneyIn
+    reason: Reason
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "invoice_number": "F-2001",
+                    "amount": {"amount": "0.50", "currency": "SEK"},
+                    "reason": "Rounding difference not worth chasing",
+                }
+            ]
+        }
+    )
+
+
+class OpenDispute(Strict):
+    reason: Reason
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Customer says March is double-counted."}]}
+    )
+
+
+class CloseDispute(Strict):
+    outcome: DisputeOutcome
+    note: Reason
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"outcome": "rejected", "note": "Usage report confirms the seats."}]
+        }
+    )
+
+
+class Evaluate(Strict):
+    as_of: AwareDatetime | None = Field(
+        default=None, description="The moment to evaluate at (not in the future); default now."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"as_of": "2026-04-01T06:00:00+02:00"}]}
+    )
+
+
+class StartCollectionRun(Evaluate):
+    pass
+
+
+# Responses -------------------------------------------------------------------
+
+
+class AccountStandingOut(BaseModel):
+    """An account's standing, from the account-standing read model."""
+
+    id: UUID
+    customer_id: str
+    currency: str
+    balance: MoneyOut = Field(description="What the customer owes; negative when in credit.")
+    credit: MoneyOut = Field(description="Unapplied account credit.")
+    overdue: MoneyOut = Field(description="Past due and undisputed on `overdue_as_of`.")
+    overdue_as_of: date = Field(description="The day of the account's last event.")
+    overdue_on: bool = Field(description="Whether anything is past due on the day asked about.")
+    oldest_unpaid_invoice: str | None
+    oldest_unpaid_due_on: date | None
+    stage_days: int | None = Field(description="The last collection stage that invoice entered.")
+    stage_invoice: str | None
+    suspended_subscriptions: list[str]
+    last_reminder_kind: str | None
+    last_reminder_at: datetime | None
+    policy_version: int | None
+    version: int
+
+    @classmethod
+    def of(cls, standing: AccountStanding, day: date) -> AccountStandingOut:
+        currency = standing.currency
+        return cls(
+            id=standing.account_id,
+            customer_id=standing.customer_id,
+            currency=currency,
+            balance=MoneyOut.amount_of(standing.balance, currency),
+            credit=MoneyOut.amount_of(standing.credit, currency),
+            overdue=MoneyOut.amount_of(standing.overdue, currency),
+            overdue_as_of=standing.overdue_as_of,
+            overdue_on=standing.is_overdue_on(day),
+            oldest_unpaid_invoice=standing.oldest_unpaid_invoice,
+            oldest_unpaid_due_on=standing.oldest_unpaid_due_on,
+            stage_days=standing.stage_days,
+            stage_invoice=standing.stage_invoice,
+            suspended_subscriptions=list(standing.suspended_subscriptions),
+            last_reminder_kind=standing.last_reminder_kind,
+            last_reminder_at=standing.last_reminder_at,
+            policy_version=standing.policy_version,
+            version=standing.version,
+        )
+
+
+class AccountPage(BaseModel):
+    items: list[AccountStandingOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class ReceivableOut(BaseModel):
+    """One invoice as the receivables read model knows it."""
+
+    invoice_number: str
+    issued_on: date
+    due_on: date
+    total: MoneyOut
+    open: MoneyOut
+    disputed: bool
+    settled_on: date | None
+
+    @classmethod
+    def of(cls, receivable: Receivable) -> ReceivableOut:
+        currency = receivable.currency
+        return cls(
+            invoice_number=receivable.invoice_number,
+            issued_on=receivable.issued_on,
+            due_on=receivable.due_on,
+            total=MoneyOut.amount_of(receivable.total, currency),
+            open=MoneyOut.amount_of(receivable.open_amount, currency),
+            disputed=receivable.disputed,
+            settled_on=receivable.settled_on,
+        )
+
+
+class SubscriptionOut(BaseModel):
+    subscription_id: str
+    product: str
+    quantity: int
+    paid_through: date | None
+    access: str
+    suspended_at_days: int | None
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> SubscriptionOut:
+        return cls(
+            subscription_id=subscription.subscription_id,
+            product=subscription.product,
+            quantity=subscription.quantity,
+            paid_through=subscription.paid_through,
+            access=subscription.access.value,
+            suspended_at_days=subscription.suspended_at_days,
+        )
+
+
+class InvoiceLineOut(BaseModel):
+    description: str
+    quantity: str
+    unit_price: MoneyOut
+    amount: MoneyOut
+
+
+class PeriodOut(BaseModel):
+    starts_on: date
+    ends_on: date
+
+
+class InvoiceOut(BaseModel):
+    number: str
+    period: PeriodOut
+    lines: list[InvoiceLineOut]
+    total: MoneyOut
+    issued_on: date
+    due_on: date
+    settled: MoneyOut
+    credited: MoneyOut
+    written_off: MoneyOut
+    outstanding: MoneyOut
+    disputed: bool
+    stages_entered: list[int]
+
+    @classmethod
+    def of(cls, invoice: Invoice) -> InvoiceOut:
+        return cls(
+            number=invoice.number,
+            period=PeriodOut(starts_on=invoice.period.starts_on, ends_on=invoice.period.ends_on),
+            lines=[
+                InvoiceLineOut(
+                    description=line.description,
+                    quantity=f"{line.quantity:f}",
+                    unit_price=MoneyOut.of(line.unit_price),
+                    amount=MoneyOut.of(line.amount),
+                )
+                for line in invoice.lines
+            ],
+            total=MoneyOut.of(invoice.total),
+            issued_on=invoice.issued_on,
+            due_on=invoice.due_on,
+            settled=MoneyOut.of(invoice.settled),
+            credited=MoneyOut.of(invoice.credited),
+            written_off=MoneyOut.of(invoice.written_off),
+            outstanding=MoneyOut.of(invoice.outstanding),
+            disputed=invoice.disputed,
+            stages_entered=list(invoice.stages_entered),
+        )
+
+
+class AccountState(BaseModel):
+    """The account as its events make it, at its latest version or an earlier one."""
+
+    id: UUID
+    version: int
+    customer_id: str
+    currency: str
+    net_days: int
+    billing_period: str
+    time_zone: str
+    balance: MoneyOut
+    charged: MoneyOut
+    paid: MoneyOut
+    credited: MoneyOut
+    written_off: MoneyOut
+    credit_balance: MoneyOut
+    oldest_unpaid_invoice: str | None
+    subscriptions: list[SubscriptionOut]
+    invoices: list[InvoiceOut]
+    payment_references: list[str]
+    credit_note_numbers: list[str]
+    linked_cases: list[UUID]
+
+    @classmethod
+    def of(cls, account: BillingAccount) -> AccountState:
+        anchor = account.anchor
+        return cls(
+            id=account.id,
+            version=account.version,
+            customer_id=account.customer_id,
+            currency=account.currency,
+            net_days=account.net_days,
+            billing_period=account.billing_period.value,
+            time_zone=account.time_zone,
+            balance=MoneyOut.of(account.balance),
+            charged=MoneyOut.of(account.charged),
+            paid=MoneyOut.of(account.paid),
+            credited=MoneyOut.of(account.credited),
+            written_off=MoneyOut.of(account.written_off),
+            credit_balance=MoneyOut.of(account.credit_balance),
+            oldest_unpaid_invoice=anchor.number if anchor else None,
+            subscriptions=[SubscriptionOut.of(s) for s in account.subscriptions.values()],
+            invoices=[InvoiceOut.of(i) for i in account.invoices.values()],
+            payment_references=list(account.payment_references),
+            credit_note_numbers=list(account.credit_note_numbers),
+            linked_cases=list(account.linked_cases),
+        )
+
+
+class EvaluationOut(BaseModel):
+    """What evaluating one account recorded (nothing, when nothing was due)."""
+
+    id: UUID = Field(description="The account.")
+    customer_id: str
+    as_of: datetime
+    stages_entered: list[int]
+    reminders: list[str]
+    suspended: list[str]
+    reinstated: list[str]
+    version: int = Field(description="The account's version now; its ETag.")
+    position: int = Field(
+        description="A log position at or after what was recorded: pass it as `min_position`."
+    )
+
+    @classmethod
+    def of(
+        cls, evaluation: Evaluation, as_of: datetime, version: int, position: int
+    ) -> EvaluationOut:
+        return cls(
+            id=evaluation.account_id,
+            customer_id=evaluation.customer_id,
+            as_of=as_of,
+            stages_entered=list(evaluation.stages_entered),
+            reminders=[r.value for r in evaluation.reminders],
+            suspended=list(evaluation.suspended),
+            reinstated=list(evaluation.reinstated),
+            version=version,
+            position=position,
+        )
+
+
+class ActedOnOut(BaseModel):
+    id: UUID = Field(description="The account.")
+    customer_id: str
+    stages_entered: list[int]
+    reminders: list[str]
+    suspended: list[str]
+    reinstated: list[str]
+
+
+class FailureOut(BaseModel):
+    id: UUID = Field(description="The account.")
+    rule: str
+    message: str
+
+
+class CollectionRunOut(BaseModel):
+    """What one collection run did, with totals per kind of action."""
+
+    as_of: datetime
+    policy_version: int
+    evaluated: int = Field(description="Accounts evaluated.")
+    acted_on_count: int = Field(description="Accounts on which something was recorded.")
+    stages_entered: int
+    reminders: int
+    suspensions: int
+    reinstatements: int
+    failed: int
+    acted_on: list[ActedOnOut]
+    failures: list[FailureOut]
+    position: int = Field(
+        description="A log position at or after what was recorded: pass it as `min_position`."
+    )
+
+    @classmethod
+    def of(cls, summary: CollectionSummary, position: int) -> CollectionRunOut:
+        return cls(
+            as_of=summary.as_of,
+            policy_version=summary.policy_version,
+            evaluated=summary.evaluated,
+            acted_on_count=len(summary.acted_on),
+            stages_entered=summary.stages_entered,
+            reminders=summary.reminders,
+            suspensions=summary.suspensions,
+            reinstatements=summary.reinstatements,
+            failed=len(summary.failures),
+            acted_on=[
+                ActedOnOut(
+                    id=e.account_id,
+                    customer_id=e.customer_id,
+                    stages_entered=list(e.stages_entered),
+                    reminders=[r.value for r in e.reminders],
+                    suspended=list(e.suspended),
+                    reinstated=list(e.reinstated),
+                )
+                for e in summary.acted_on
+            ],
+            failures=[
+                FailureOut(id=f.account_id, rule=f.rule, message=f.message)
+                for f in summary.failures
+            ],
+            position=position,
+        )
+
+
+class AgingRowOut(BaseModel):
+    """Open amounts of one currency by days past due. Disputed invoices count in
+    `disputed` only; `total` is everything open."""
+
+    currency: str
+    current: MoneyOut = Field(description="Not yet past due.")
+    days_1_30: MoneyOut
+    days_31_60: MoneyOut
+    days_61_90: MoneyOut
+    days_over_90: MoneyOut
+    disputed: MoneyOut
+    total: MoneyOut
+
+    @classmethod
+    def of(cls, row: AgingRow) -> AgingRowOut:
+        def money(amount: Decimal) -> MoneyOut:
+            return MoneyOut.amount_of(amount, row.currency)
+
+        return cls(
+            currency=row.currency,
+            current=money(row.current),
+            days_1_30=money(row.d1_30),
+            days_31_60=money(row.d31_60),
+            days_61_90=money(row.d61_90),
+            days_over_90=money(row.d90_plus),
+            disputed=money(row.disputed),
+            total=money(row.total),
+        )
+
+
+class AgingOut(BaseModel):
+    as_of: date
+    currencies: list[AgingRowOut]
