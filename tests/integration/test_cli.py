@@ -55,9 +55,7 @@ def test_history_shows_a_case_at_a_version(cli_env: Path) -> None:
 
 
 def test_an_unknown_case_is_a_clear_refusal(cli_env: Path) -> None:
-    result = CliRunner().invoke(
-        app, ["history", "case", "00000000-0000-0000-0000-000000000000"]
-    )
+    result = CliRunner().invoke(app, ["history", "case", "00000000-0000-0000-0000-000000000000"])
     assert result.exit_code == 1
     assert "refused (not-found): no support case has the id" in result.output
 
@@ -70,6 +68,8 @@ def test_a_bad_database_url_is_one_line_naming_the_setting(
     result = CliRunner().invoke(app, ["demo"])
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
-        "error: CASES_DATABASE_URL: unsupported scheme 'mysql' in 'mysql://localhost/cases'; "
-        "use sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME"
+        (
+            "error: CASES_DATABASE_URL: unsupported scheme 'mysql' in 'mysql://localhost/cases'; "
+            "use sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME"
+        )
     ]

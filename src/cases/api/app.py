@@ -15,7 +15,7 @@ from cases.api.errors import install_error_handlers
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
-from cases.api.routers import accounts, cases, health, principals, problems, terms
+from cases.api.routers import accounts, cases, health, principals, problems, replay, terms
 from cases.application.clock import Clock, SystemClock
 from cases.bootstrap import bootstrap
 from cases.log_config import configure_logging
@@ -81,7 +81,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, cases, principals, problems, accounts, terms):
+    for module in (health, cases, principals, problems, accounts, terms, replay):
         app.include_router(module.router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(RequestContextMiddleware)

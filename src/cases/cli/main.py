@@ -13,6 +13,7 @@ from cases.bootstrap import Services
 from cases.cli.collection import collection_app
 from cases.cli.demo import demo, print_case
 from cases.cli.projections import migrate_command, projections_app
+from cases.cli.replay import replay_app
 from cases.cli.serve import principals_app, serve_command
 from cases.cli.services import open_services
 from cases.domain.support_case import SupportCase
@@ -31,6 +32,7 @@ app.command("migrate")(migrate_command)
 app.command("demo")(demo)
 app.command("serve")(serve_command)
 app.add_typer(principals_app, name="principals")
+app.add_typer(replay_app, name="replay")
 
 
 @history_app.command("case")

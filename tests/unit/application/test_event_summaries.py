@@ -21,9 +21,9 @@ def event_types() -> list[str]:
             if not issubclass(aggregate, AuditedAggregate) or aggregate is AuditedAggregate:
                 continue
             for name, member in vars(aggregate).items():
-                if inspect.isclass(member) and issubclass(member, AuditedAggregate.Event):
-                    if name not in {"Event", "Created"}:
-                        found.add(member.__qualname__)
+                is_event = inspect.isclass(member) and issubclass(member, AuditedAggregate.Event)
+                if is_event and name not in {"Event", "Created"}:
+                    found.add(member.__qualname__)
     return sorted(found)
 
 

@@ -10,6 +10,7 @@ from enum import Enum
 
 import cases.domain
 from cases.persistence.registry import ENUMS, NOT_STORED, VALUE_OBJECTS, cases_transcoder
+from tests.support.builders import published
 
 
 def domain_types() -> set[type[object]]:
@@ -39,8 +40,6 @@ def test_names_are_unique() -> None:
 
 
 def test_the_transcoder_round_trips_a_published_terms_value() -> None:
-    from tests.support.builders import published
-
     transcoder = cases_transcoder()
     value = published(version=4)
     assert transcoder.decode(transcoder.encode(value)) == value

@@ -1,0 +1,231 @@
+"""`cases replay case|account` on a real SQLite file: readable lines, the changes
+each event made, cut-offs, and one-line refusals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from cases.application.caller import Caller
+from cases.application.clock import ManualClock
+from cases.bootstrap import bootstrap
+from cases.cli.main import app
+from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
+from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
+from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
+from cases.domain.metadata import Actor, Role, Source
+from cases.domain.money import Money
+from cases.domain.support_terms import EscalationVehicle
+from cases.settings import get_settings
+from tests.support.builders import T0, caller, intake, terms
+
+BEA = Caller.new(Actor("billing-bea", Role.BILLING_ADMIN), Source.CLI)
+RUN = Caller.new(Actor("collection-run", Role.SYSTEM), Source.SCHEDULER)
+DUE = date(2026, 4, 1)
+
+
+@dataclass
+class Recorded:
+    case_id: UUID
+    account_id: UUID
+    case_recorded: list[datetime]  # when each version of the case was recorded
+
+
+def eur(amount: int) -> Money:
+    return Money.of(amount, "EUR")
+
+
+def at_six(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), UTC).replace(hour=6)
+
+
+@pytest.fixture
+def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorded]:
+    """On a SQLite file: a case escalated, handed back, resolved, closed and
+    reopened (versions 1-8, ten minutes apart); an account invoiced, suspended,
+    paid in part and then in full."""
+    monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CASES_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    clock = ManualClock(T0)
+    services = bootstrap(get_settings(), clock)
+    try:
+        desk, who = services.desk, caller()
+        desk.publish_terms(who, terms(), effective_from=T0)
+        times = []
+        clock.advance(timedelta(minutes=10))
+        times.append(clock.now())
+        case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        steps: tuple[Callable[[], object], ...] = (
+            lambda: desk.check_service_health(who, case_id, None),
+            lambda: desk.escalate(
+                who,
+                case_id,
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_DEFECT,
+                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+                reason="Queue grows with a healthy connector",
+            ),
+            lambda: desk.record_vendor_reference(who, case_id, "2611080040012345"),
+            lambda: desk.record_hand_back(who, case_id, "Fix deployed"),
+            lambda: desk.resolve(who, case_id, ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream"),
+            lambda: desk.close(who, case_id),
+            lambda: desk.reopen(who, case_id, "Delays are back"),
+        )
+        for step in steps:
+            clock.advance(timedelta(minutes=10))
+            times.append(clock.now())
+            step()
+
+        office = services.billing
+        office.publish_collection_policy(
+            BEA,
+            CollectionTerms(
+                stages=(
+                    CollectionStage(14, StageAction.FINAL_WARNING),
+                    CollectionStage(30, StageAction.SUSPEND_ACCESS),
+                )
+            ),
+        )
+        account_id = office.open_account(
+            BEA,
+            customer_id="contoso",
+            currency="EUR",
+            net_days=30,
+            billing_period=BillingPeriod.MONTHLY,
+        ).aggregate_id
+        office.add_subscription(
+            BEA, account_id, subscription_id="m365", product="Microsoft 365", quantity=25
+        )
+        office.issue_invoice(
+            BEA,
+            account_id,
+            number="F-2001",
+            period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
+            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(40)),),
+            issued_on=date(2026, 3, 2),
+        )
+        clock.set(at_six(DUE + timedelta(days=30)))
+        office.evaluate(RUN, account_id, clock.now())
+        for reference, amount in (("B-1", 400), ("B-2", 600)):
+            office.receive_payment(
+                BEA, account_id, reference=reference, amount=eur(amount), received_on=DUE
+            )
+    finally:
+        services.close()
+    yield Recorded(case_id, account_id, times)
+    get_settings.cache_clear()
+
+
+def replay(*args: str) -> Result:
+    return CliRunner().invoke(app, ["replay", *args])
+
+
+def words(output: str) -> str:
+    """The output with runs of spaces (alignment) made single."""
+    return "\n".join(" ".join(line.split()) for line in output.splitlines())
+
+
+def test_a_case_replay_shows_each_event_its_metadata_and_its_changes(
+    recorded: Recorded,
+) -> None:
+    """Every version appears with moments, actor, source, correlation, summary and
+    the changes under it; the final state closes the output."""
+    result = replay("case", str(recorded.case_id))
+    assert result.exit_code == 0, result.output
+    out = words(result.output)
+    assert f"Replay of support case {recorded.case_id}: versions 1 to 8 of 8" in out
+    assert "v3 Escalated: Escalation 1 to the vendor through advanced support" in out
+    escalated = recorded.case_recorded[2].isoformat()
+    assert f"occurred and recorded {escalated}" in out
+    assert "by agent-anna (helpdesk agent) via api; correlation " in out
+    assert 'escalations[1].vendor_reference: - -> "2611080040012345"' in out
+    assert "escalations[1].vehicle: - -> advanced_support_for_partners" in out
+    assert "resolution.code: fixed_by_vendor -> -" in out
+    assert "status: closed -> in_progress" in out
+    assert "reopen_count: 0 -> 1" in out
+    assert "_pending_events" not in out
+    assert "_modified_on" not in out
+    assert out.splitlines()[-5] == "State at version 8:"
+    assert "status in_progress" in out.splitlines()[-1]
+
+
+def test_an_account_replay_shows_money_and_access(recorded: Recorded) -> None:
+    """Money reads with its currency, keyed by invoice number; access moves by
+    subscription; the final state gives the balance and each invoice."""
+    result = replay("account", str(recorded.account_id))
+    assert result.exit_code == 0, result.output
+    out = words(result.output)
+    assert "invoices[F-2001].total: - -> 1000.00 EUR" in out
+    assert "invoices[F-2001].due_on: - -> 2026-04-01" in out
+    assert "subscriptions[m365].access: active -> suspended" in out
+    assert "invoices[F-2001].settled: 0.00 EUR -> 400.00 EUR" in out
+    assert "invoices[F-2001].settled: 400.00 EUR -> 1000.00 EUR" in out
+    assert "subscriptions[m365].access: suspended -> active" in out
+    assert "v5 ReminderSent: Sent final warning for invoice F-2001" in out
+    assert "changed nothing in the state" in out
+    assert "balance 0.00 EUR: charged 1000.00 EUR, paid 1000.00 EUR" in out
+    assert "invoice F-2001: 1000.00 EUR; due 2026-04-01, outstanding 0.00 EUR" in out
+    assert "subscription m365: Microsoft 365 x25, active" in out
+
+
+def test_version_and_as_of_stop_the_replay(recorded: Recorded) -> None:
+    """`--version 3` stops after version 3; `--as-of` a second before the sixth
+    recording stops after version 5."""
+    result = replay("case", str(recorded.case_id), "--version", "3")
+    assert result.exit_code == 0, result.output
+    out = words(result.output)
+    assert "versions 1 to 3 of 8 (up to version 3)" in out
+    assert "\nv3 " in out
+    assert "\nv4 " not in out
+    assert "status escalated" in out.splitlines()[-1]
+    moment = (recorded.case_recorded[5] - timedelta(seconds=1)).isoformat()
+    result = replay("case", str(recorded.case_id), "--as-of", moment)
+    assert result.exit_code == 0, result.output
+    out = words(result.output)
+    assert f"versions 1 to 5 of 8 (as recorded at {moment})" in out
+    assert "\nv6 " not in out
+
+
+def test_a_moment_without_an_offset_is_utc(recorded: Recorded) -> None:
+    """`--as-of` without an offset is read as UTC."""
+    naive = recorded.case_recorded[1].replace(tzinfo=None).isoformat()
+    result = replay("case", str(recorded.case_id), "--as-of", naive)
+    assert result.exit_code == 0, result.output
+    assert "versions 1 to 2 of 8" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (["case", "00000000-0000-0000-0000-000000000000"], "no support case has the id"),
+        (["case", "{account}"], "no support case has the id"),
+        (["account", "{case}"], "no billing account has the id"),
+        (["case", "{case}", "--version", "9"], "version 9 does not exist"),
+        (["case", "{case}", "--as-of", "2026-03-01T00:00:00+00:00"], "was not yet recorded"),
+    ],
+)
+def test_unknown_ids_versions_and_moments_are_one_line_refusals(
+    recorded: Recorded, args: list[str], refusal: str
+) -> None:
+    """Each refusal is one line naming the rule, with exit status 1."""
+    filled = [a.format(case=recorded.case_id, account=recorded.account_id) for a in args]
+    result = replay(*filled)
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("refused (not-found): ")
+    assert refusal in line
+
+
+def test_a_moment_that_is_not_iso_is_a_usage_error(recorded: Recorded) -> None:
+    """An unreadable `--as-of` is a usage error (exit 2) naming the option."""
+    result = replay("case", str(recorded.case_id), "--as-of", "yesterday")
+    assert result.exit_code == 2
+    assert "--as-of" in result.output

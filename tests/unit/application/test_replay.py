@@ -1,0 +1,377 @@
+"""Auditor replay: each event with the changes it made, computed by applying the
+events one at a time; cut off at a version or a recorded moment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+import pytest
+
+from cases.application.caller import Caller
+from cases.application.clock import ManualClock
+from cases.application.replay import Change, Replayer, ReplayStep, diff, state_of
+from cases.bootstrap import Services, services_on
+from cases.domain import errors
+from cases.domain.billing_account import BillingAccount
+from cases.domain.billing_values import AccessState, BillingPeriod, InvoiceLine, InvoicePeriod
+from cases.domain.case_values import (
+    CaseStatus,
+    EscalationCategory,
+    EscalationTarget,
+    ResolutionCode,
+)
+from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
+from cases.domain.metadata import Actor, Role, Source
+from cases.domain.money import Money
+from cases.domain.support_case import SupportCase
+from cases.domain.support_terms import EscalationVehicle
+from cases.persistence.event_log import EventLog
+from tests.support.builders import T0, caller, intake, terms
+
+BEA = Actor("billing-bea", Role.BILLING_ADMIN)
+RUN = Actor("collection-run", Role.SYSTEM)
+DUE = date(2026, 4, 1)  # net 30 from 2 March
+
+
+def eur(amount: str | int) -> Money:
+    return Money.of(amount, "EUR")
+
+
+def billing() -> Caller:
+    return Caller.new(BEA, Source.API)
+
+
+def after_due(days: int) -> datetime:
+    return datetime.combine(DUE + timedelta(days=days), datetime.min.time(), UTC).replace(hour=6)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(T0)
+
+
+@pytest.fixture
+def services(clock: ManualClock) -> Iterator[Services]:
+    services = services_on(EventLog({"PERSISTENCE_MODULE": "eventsourcing.popo"}), clock)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+@pytest.fixture
+def replayer(services: Services) -> Replayer:
+    return Replayer(services.runner)
+
+
+def changes(step: ReplayStep) -> dict[str, tuple[object, object]]:
+    return {c.path: (c.before, c.after) for c in step.changes}
+
+
+@dataclass
+class CaseStory:
+    case_id: UUID
+    recorded: list[datetime]  # when each version was recorded, from version 1
+
+
+@pytest.fixture
+def case_story(services: Services, clock: ManualClock) -> CaseStory:
+    """Received, health checked, escalated, referenced, handed back, resolved,
+    closed and reopened: versions 1 to 8, ten minutes apart."""
+    desk, who = services.desk, caller()
+    desk.publish_terms(who, terms(), effective_from=T0)
+    recorded = []
+
+    def tick() -> None:
+        clock.advance(timedelta(minutes=10))
+        recorded.append(clock.now())
+
+    tick()
+    case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+    steps: tuple[Callable[[], object], ...] = (
+        lambda: desk.check_service_health(who, case_id, None),
+        lambda: desk.escalate(
+            who,
+            case_id,
+            target=EscalationTarget.VENDOR,
+            category=EscalationCategory.SERVICE_DEFECT,
+            vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+            reason="Queue grows with a healthy connector",
+        ),
+        lambda: desk.record_vendor_reference(who, case_id, "2611080040012345"),
+        lambda: desk.record_hand_back(who, case_id, "Fix deployed"),
+        lambda: desk.resolve(who, case_id, ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream"),
+        lambda: desk.close(who, case_id),
+        lambda: desk.reopen(who, case_id, "Delays are back"),
+    )
+    for step in steps:
+        tick()
+        step()
+    return CaseStory(case_id, recorded)
+
+
+@pytest.fixture
+def account_id(services: Services, clock: ManualClock) -> UUID:
+    """A 1 000 EUR invoice due 1 April, and a second of 500 EUR; collection at +1
+    and at +30 (final warning, suspension); 400 EUR paid after the suspension,
+    then the 600 EUR rest."""
+    office = services.billing
+    office.publish_collection_policy(
+        billing(),
+        CollectionTerms(
+            stages=(
+                CollectionStage(1, StageAction.OVERDUE_REMINDER),
+                CollectionStage(14, StageAction.FINAL_WARNING),
+                CollectionStage(30, StageAction.SUSPEND_ACCESS),
+            )
+        ),
+    )
+    account_id = office.open_account(
+        billing(),
+        customer_id="contoso",
+        currency="EUR",
+        net_days=30,
+        billing_period=BillingPeriod.MONTHLY,
+    ).aggregate_id
+    office.add_subscription(
+        billing(), account_id, subscription_id="m365", product="Microsoft 365", quantity=25
+    )
+    for number, price, issued in (("F-2001", 40, date(2026, 3, 2)), ("F-2002", 20, DUE)):
+        clock.set(datetime.combine(issued, datetime.min.time(), UTC).replace(hour=12))
+        office.issue_invoice(
+            billing(),
+            account_id,
+            number=number,
+            period=InvoicePeriod(issued, issued + timedelta(days=29)),
+            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(price)),),
+            issued_on=issued,
+        )
+    scheduler = Caller.new(RUN, Source.SCHEDULER)
+    for days in (1, 30):
+        clock.set(after_due(days))
+        office.evaluate(scheduler, account_id, after_due(days))
+    clock.set(after_due(31))
+    for reference, amount in (("B-1", 400), ("B-2", 600)):
+        office.receive_payment(
+            billing(),
+            account_id,
+            reference=reference,
+            amount=eur(amount),
+            received_on=DUE + timedelta(days=31),
+        )
+    return account_id
+
+
+class TestCaseReplay:
+    def test_every_event_is_a_step_with_its_metadata(
+        self, replayer: Replayer, case_story: CaseStory
+    ) -> None:
+        """One step per recorded event, in order, with who, when and a summary."""
+        steps = replayer.replay(SupportCase, case_story.case_id)
+        assert [s.entry.version for s in steps] == list(range(1, 9))
+        assert [s.entry.recorded_at for s in steps] == case_story.recorded
+        assert steps[0].entry.meta.actor == Actor("agent-anna", Role.HELPDESK_AGENT)
+        assert steps[7].summary == "Reopened: Delays are back"
+
+    def test_intake_sets_the_fields_it_brings_and_nothing_of_the_library(
+        self, replayer: Replayer, case_story: CaseStory
+    ) -> None:
+        """The first step lists what the case starts with; empty values and the
+        library's bookkeeping (`_version`, `_id`, ...) are left out."""
+        received = changes(replayer.replay(SupportCase, case_story.case_id)[0])
+        assert received["customer_id"] == (None, "contoso")
+        assert received["contact.name"] == (None, "Karin Lund")
+        assert received["status"] == (None, CaseStatus.NEW)
+        assert received["reopen_count"] == (None, 0)
+        assert "assignee" not in received
+        assert "escalations" not in received
+        assert not any(path.startswith("_") for path in received)
+
+    def test_escalation_reference_and_hand_back_name_the_escalation_by_number(
+        self, replayer: Replayer, case_story: CaseStory
+    ) -> None:
+        """An escalation appears field by field under its number; later events
+        change only the fields they touch."""
+        steps = replayer.replay(SupportCase, case_story.case_id)
+        escalated, referenced, handed_back = (changes(s) for s in steps[2:5])
+        at = case_story.recorded
+        assert escalated == {
+            "escalations[1].number": (None, 1),
+            "escalations[1].target": (None, EscalationTarget.VENDOR),
+            "escalations[1].category": (None, EscalationCategory.SERVICE_DEFECT),
+            "escalations[1].vehicle": (None, EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS),
+            "escalations[1].reason": (None, "Queue grows with a healthy connector"),
+            "escalations[1].escalated_at": (None, at[2]),
+            "status": (CaseStatus.IN_PROGRESS, CaseStatus.ESCALATED),
+        }
+        assert referenced == {"escalations[1].vendor_reference": (None, "2611080040012345")}
+        assert handed_back == {
+            "escalations[1].handed_back_at": (None, at[4]),
+            "escalations[1].hand_back_summary": (None, "Fix deployed"),
+            "status": (CaseStatus.ESCALATED, CaseStatus.IN_PROGRESS),
+        }
+
+    def test_resolve_close_and_reopen(self, replayer: Replayer, case_story: CaseStory) -> None:
+        """Resolving sets the resolution, closing the close, reopening clears both."""
+        steps = replayer.replay(SupportCase, case_story.case_id)
+        resolved, closed, reopened = (changes(s) for s in steps[5:8])
+        at = case_story.recorded
+        assert resolved == {
+            "resolution.code": (None, ResolutionCode.FIXED_BY_VENDOR),
+            "resolution.summary": (None, "Fixed upstream"),
+            "resolution.resolved_at": (None, at[5]),
+            "status": (CaseStatus.IN_PROGRESS, CaseStatus.RESOLVED),
+        }
+        assert closed == {
+            "closed_at": (None, at[6]),
+            "status": (CaseStatus.RESOLVED, CaseStatus.CLOSED),
+        }
+        assert reopened == {
+            "resolution.code": (ResolutionCode.FIXED_BY_VENDOR, None),
+            "resolution.summary": ("Fixed upstream", None),
+            "resolution.resolved_at": (at[5], None),
+            "closed_at": (at[6], None),
+            "reopen_count": (0, 1),
+            "status": (CaseStatus.CLOSED, CaseStatus.IN_PROGRESS),
+        }
+
+    def test_the_replayed_state_is_the_loaded_state(
+        self, services: Services, replayer: Replayer, case_story: CaseStory
+    ) -> None:
+        """Applying the events one at a time ends where loading the case does."""
+        replay = replayer.run(SupportCase, case_story.case_id)
+        loaded = services.desk.case(case_story.case_id)
+        assert state_of(replay.state) == state_of(loaded)
+        assert replay.latest_version == 8
+
+
+class TestAccountReplay:
+    def test_invoices_are_keyed_by_number_and_money_compared_whole(
+        self, replayer: Replayer, account_id: UUID
+    ) -> None:
+        """Issuing an invoice adds it under its number; the totals move in money."""
+        steps = replayer.replay(BillingAccount, account_id)
+        issued = changes(steps[2])
+        assert issued["invoices[F-2001].total"] == (None, eur(1000))
+        assert issued["invoices[F-2001].lines[0].quantity"] == (None, Decimal(25))
+        assert issued["invoices[F-2001].settled"] == (None, eur(0))
+        assert issued["charged"] == (eur(0), eur(1000))
+        assert issued["balance"] == (eur(0), eur(1000))
+        second = changes(steps[3])
+        assert not any("F-2001" in path for path in second)
+        assert second["balance"] == (eur(1000), eur(1500))
+
+    def test_collection_suspends_and_a_partial_payment_changes_only_money(
+        self, replayer: Replayer, account_id: UUID
+    ) -> None:
+        """The +30 stage suspends the subscription; 400 EUR settles part of the
+        oldest invoice and leaves the suspension."""
+        steps = replayer.replay(BillingAccount, account_id)
+        [suspended] = [s for s in steps if s.entry.event_type.endswith(".AccessSuspended")]
+        assert changes(suspended) == {
+            "subscriptions[m365].access": (AccessState.ACTIVE, AccessState.SUSPENDED),
+            "subscriptions[m365].suspended_at_days": (None, 30),
+        }
+        partial, rest, reinstated = steps[-3:]
+        assert changes(partial) == {
+            "invoices[F-2001].settled": (eur(0), eur(400)),
+            "paid": (eur(0), eur(400)),
+            "payment_references[0]": (None, "B-1"),
+            "balance": (eur(1500), eur(1100)),
+        }
+        assert changes(rest) == {
+            "invoices[F-2001].settled": (eur(400), eur(1000)),
+            "paid": (eur(400), eur(1000)),
+            "payment_references[1]": (None, "B-2"),
+            "balance": (eur(1100), eur(500)),
+        }
+        assert changes(reinstated) == {
+            "subscriptions[m365].access": (AccessState.SUSPENDED, AccessState.ACTIVE),
+            "subscriptions[m365].suspended_at_days": (30, None),
+        }
+        assert reinstated.entry.meta.correlation_id == rest.entry.meta.correlation_id
+
+    def test_a_reminder_changes_nothing(self, replayer: Replayer, account_id: UUID) -> None:
+        """A reminder is recorded but changes no state: a step with no changes."""
+        reminders = [
+            s
+            for s in replayer.replay(BillingAccount, account_id)
+            if s.entry.event_type == "BillingAccount.ReminderSent"
+        ]
+        assert len(reminders) == 2
+        assert all(r.changes == () for r in reminders)
+
+
+class TestCutOffs:
+    def test_version_stops_after_that_version(
+        self, replayer: Replayer, case_story: CaseStory
+    ) -> None:
+        """`version` 3 replays versions 1 to 3 and ends escalated."""
+        replay = replayer.run(SupportCase, case_story.case_id, version=3)
+        assert [s.entry.version for s in replay.steps] == [1, 2, 3]
+        assert replay.state.status is CaseStatus.ESCALATED
+        assert replay.latest_version == 8
+
+    def test_as_of_stops_after_the_last_event_recorded_by_then(
+        self, replayer: Replayer, case_story: CaseStory
+    ) -> None:
+        """A moment between two recordings stops after the earlier; one equal to a
+        recording includes it."""
+        at = case_story.recorded
+        between = replayer.replay(
+            SupportCase, case_story.case_id, as_of=at[5] - timedelta(seconds=1)
+        )
+        assert [s.entry.version for s in between] == [1, 2, 3, 4, 5]
+        exactly = replayer.replay(SupportCase, case_story.case_id, as_of=at[5])
+        assert exactly[-1].entry.version == 6
+
+    def test_version_and_as_of_together_take_the_earlier(
+        self, replayer: Replayer, case_story: CaseStory
+    ) -> None:
+        """Given both, the replay stops at whichever comes first."""
+        at = case_story.recorded
+        steps = replayer.replay(SupportCase, case_story.case_id, version=2, as_of=at[6])
+        assert [s.entry.version for s in steps] == [1, 2]
+
+    def test_refuses_unknown_ids_versions_and_moments(
+        self, replayer: Replayer, case_story: CaseStory, account_id: UUID
+    ) -> None:
+        """Unknown ids, another kind's id, versions out of range and moments before
+        the first recording are refused as not found; a moment without a zone as
+        invalid."""
+        case_id = case_story.case_id
+        with pytest.raises(errors.NotFoundError, match="no support case has the id"):
+            replayer.replay(SupportCase, uuid4())
+        with pytest.raises(errors.NotFoundError):
+            replayer.replay(SupportCase, account_id)
+        with pytest.raises(errors.NotFoundError, match="versions run from 1 to 8"):
+            replayer.replay(SupportCase, case_id, version=9)
+        with pytest.raises(errors.NotFoundError, match="versions run from 1 to 8"):
+            replayer.replay(SupportCase, case_id, version=0)
+        with pytest.raises(errors.NotFoundError, match="not yet recorded"):
+            replayer.replay(SupportCase, case_id, as_of=case_story.recorded[0] - timedelta(1))
+        with pytest.raises(errors.InvalidValueError):
+            replayer.replay(SupportCase, case_id, as_of=datetime(2026, 3, 2, 9, 0))  # noqa: DTZ001
+
+
+class TestDiff:
+    def test_tuples_without_a_natural_key_go_by_position(self) -> None:
+        """Elements without a `number` are compared by index."""
+        assert diff(("a",), ("a", "b"), "findings") == [Change("findings[1]", None, "b")]
+
+    def test_dicts_go_by_key_and_removals_are_listed(self) -> None:
+        """A key that disappears is a change to nothing."""
+        assert diff({"x": 1, "y": 2}, {"x": 1}, "d") == [Change("d[y]", 2, None)]
+
+    def test_a_value_of_another_type_is_one_change(self) -> None:
+        """A value replaced by one of another type is reported whole."""
+        assert diff(eur(1), "one", "v") == [Change("v", eur(1), "one")]
+
+    def test_empty_collections_and_nothing_are_the_same(self) -> None:
+        """An empty tuple where there was nothing is no change."""
+        assert diff(None, (), "escalations") == []
+        assert diff({}, None, "invoices") == []
