@@ -152,6 +152,7 @@ ExpectedVersionDep = Annotated[int | None, Depends(_expected_version)]
 
 
 def _min_position(
+    api: ApiStateDep,
     min_position: Annotated[
         int | None,
         Query(
@@ -161,6 +162,15 @@ def _min_position(
         ),
     ] = None,
 ) -> int | None:
+    if min_position is not None:
+        head = api.services.log.recorder.max_notification_id() or 0
+        if min_position > head:
+            raise ApiProblem(
+                422,
+                "position-not-recorded",
+                f"min_position {min_position} is past the end of the log ({head}): "
+                "use the position a command returned",
+            )
     return min_position
 
 

@@ -128,6 +128,15 @@ def install_error_handlers(app: FastAPI) -> None:
             request, error.status_code, rule, str(error.detail), dict(error.headers or {})
         )
 
+    @app.exception_handler(psycopg.DataError)
+    def unstorable(request: Request, _: psycopg.DataError) -> JSONResponse:
+        return problem(
+            request,
+            422,
+            "invalid-request",
+            "the request holds a value the database cannot store or compare",
+        )
+
     def store_down(request: Request, error: Exception) -> JSONResponse:
         logger.warning("store_unavailable", error=type(error).__name__)
         return problem(

@@ -17,6 +17,8 @@ def required_text(field: str, value: str, limit: int = TEXT_LIMIT) -> str:
     stripped = value.strip()
     if not stripped:
         raise InvalidValueError(f"{field} must not be blank")
+    if "\x00" in stripped:
+        raise InvalidValueError(f"{field} contains a NUL character")
     if len(stripped) > limit:
         raise InvalidValueError(f"{field} is {len(stripped)} characters long; the limit is {limit}")
     return stripped

@@ -20,6 +20,7 @@ from cases.persistence.database_url import (
 from cases.persistence.event_log import EventLog
 from cases.settings import Settings
 
+CREATE_LOCK = 7_305_011_211  # advisory lock held while the first process creates the tables
 SNAPSHOTTED = (SupportCase, SupportOffering, BillingAccount, CollectionPolicy)
 
 
@@ -62,30 +63,51 @@ def open_event_log(settings: Settings) -> EventLog:
             raise StoreUnavailableError(
                 f"{SETTING}: cannot create the directory for {url.describe()}: {e.strerror}"
             ) from None
-    if url.kind is StoreKind.POSTGRES:
-        _check_postgres_reachable(url, settings)
+    env = store_env(url, settings)
     try:
-        return EventLog(
-            store_env(url, settings),
-            snapshot_interval=settings.snapshot_interval,
-            snapshotted=SNAPSHOTTED,
-        )
+        if url.kind is not StoreKind.POSTGRES:
+            return _event_log(env, settings)
+        with _postgres_connection(url, settings) as conn:
+            if _has_event_tables(conn):
+                # Every process re-running the library's DDL races with the others
+                # ("tuple concurrently updated"): only the first creates the tables.
+                return _event_log({**env, "CREATE_TABLE": "n"}, settings)
+            conn.execute("SELECT pg_advisory_lock(%s)", (CREATE_LOCK,))
+            try:
+                return _event_log(env, settings)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (CREATE_LOCK,))
     except (PersistenceError, psycopg.Error, sqlite3.Error, OSError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise StoreUnavailableError(f"{SETTING}: cannot open {url.describe()}: {reason}") from None
 
 
-def _check_postgres_reachable(url: DatabaseUrl, settings: Settings) -> None:
+def _event_log(env: dict[str, str], settings: Settings) -> EventLog:
+    return EventLog(env, snapshot_interval=settings.snapshot_interval, snapshotted=SNAPSHOTTED)
+
+
+def _has_event_tables(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    found = conn.execute(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() "
+        "AND tablename IN ('cases_events', 'cases_snapshots')"
+    ).fetchone()
+    return bool(found and found[0] == 2)
+
+
+def _postgres_connection(
+    url: DatabaseUrl, settings: Settings
+) -> psycopg.Connection[tuple[object, ...]]:
     """Connect once, directly, so the error says why (the pool only says it timed out)."""
     try:
-        psycopg.connect(
+        return psycopg.connect(
             host=url.host,
             port=url.port,
             dbname=url.dbname,
             user=url.user,
             password=url.password or None,
             connect_timeout=settings.postgres_connect_timeout,
-        ).close()
+            autocommit=True,
+        )
     except psycopg.Error as e:
         lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
         reason = "; ".join(lines) if lines else type(e).__name__

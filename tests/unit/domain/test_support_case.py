@@ -533,3 +533,11 @@ def test_a_technical_escalation_of_a_billing_case_needs_the_check() -> None:
         lambda c: escalate_to_vendor(c, category=EscalationCategory.SERVICE_UNAVAILABLE),
         errors.ServiceHealthNotCheckedError,
     )
+
+
+def test_a_nul_character_is_refused_in_any_text() -> None:
+    """Stores cannot keep a NUL character: it is refused before anything is recorded."""
+    case = given(received())
+    then_refused(
+        case, lambda c: c.add_note(ctx(at(1)), "before\x00after"), errors.InvalidValueError
+    )

@@ -44,6 +44,7 @@ from cases.projections.case_queue import CaseFilter, CaseQueueView
 
 router = APIRouter(prefix="/cases", tags=["cases"])
 F = TypeVar("F", bound=Callable[..., object])
+NO_NUL = r"^[^\x00]*$"  # stores cannot keep a NUL character
 
 Works = Depends(require(Permission.WORK_CASES))
 Reads = Depends(require(Permission.READ_CASES))
@@ -134,10 +135,10 @@ def list_cases(
     db: ReadDbDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
-    customer_id: Annotated[str | None, Query(max_length=100)] = None,
+    customer_id: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     status: CaseStatus | None = None,
     severity: Severity | None = None,
-    assignee: Annotated[str | None, Query(max_length=100)] = None,
+    assignee: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
     category: CaseCategory | None = None,
     received_from: AwareDatetime | None = None,
     received_before: AwareDatetime | None = None,

@@ -19,6 +19,7 @@ API_RULES = {
     "invalid-idempotency-key": "Raised when an Idempotency-Key is empty or too long.",
     "idempotency-key-reused": "Raised when an Idempotency-Key comes back with another request.",
     "idempotency-key-in-flight": "Raised when a retry arrives while the first is still running.",
+    "position-not-recorded": "Raised when min_position is past the end of the log.",
     "projection-behind": "Raised when the read models did not reach a position in time.",
     "store-unavailable": "Raised when the database cannot be reached; nothing was recorded.",
     "schema-behind": "Raised when the database lacks migrations this version needs.",

@@ -1,0 +1,193 @@
+"""Idempotency-Key on POST, against a real server: retries, concurrent retries,
+a key reused for another request, and keys kept across a restart."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from uuid import uuid4
+
+import httpx
+import psycopg
+import pytest
+
+from tests.e2e._api import assert_problem, intake, log_head, open_case
+from tests.e2e._deployment import Deployment
+
+CONCURRENT_RETRIES = 12
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": f"key-{uuid4()}"}
+
+
+def notes_saying(client: httpx.Client, case_id: str, text: str) -> int:
+    history = client.get(f"/cases/{case_id}/history").json()
+    return sum(1 for e in history if e["event_type"].endswith("NoteAdded") and text in str(e))
+
+
+class TestRetries:
+    def test_a_retry_replays_the_first_response_and_records_nothing(self, live: Deployment) -> None:
+        """The same key and body answer the first response again, marked
+        `Idempotent-Replayed: true`, and the log does not grow."""
+        headers = key()
+        with live.client("helpdesk_agent") as agent:
+            first = agent.post("/cases", json=intake(), headers=headers)
+            head = log_head(agent)
+            retry = agent.post("/cases", json=intake(), headers=headers)
+            assert log_head(agent) == head
+        assert first.status_code == 201, first.text
+        assert "Idempotent-Replayed" not in first.headers
+        assert retry.status_code == 201
+        assert retry.headers["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+        for header in ("ETag", "Location", "Content-Type"):
+            assert retry.headers[header] == first.headers[header]
+
+    def test_a_retried_command_leaves_the_case_at_its_version(self, live: Deployment) -> None:
+        """A replayed note is not added again: the case keeps the version the first
+        answer reported."""
+        headers = key()
+        with live.client("helpdesk_agent") as agent:
+            case = open_case(agent)
+            url = f"/cases/{case['id']}/notes"
+            first = agent.post(url, json={"text": "Called the customer."}, headers=headers)
+            retry = agent.post(url, json={"text": "Called the customer."}, headers=headers)
+            state = agent.get(f"/cases/{case['id']}/state").json()
+            count = notes_saying(agent, case["id"], "Called the customer.")
+        assert first.status_code == 200, first.text
+        assert retry.headers["Idempotent-Replayed"] == "true"
+        assert retry.json() == first.json()
+        assert state["version"] == first.json()["version"] == case["version"] + 1
+        assert count == 1
+
+    def test_the_same_key_with_another_body_is_refused(self, live: Deployment) -> None:
+        """Reusing a key for a different request answers 422 and records nothing."""
+        headers = key()
+        with live.client("helpdesk_agent") as agent:
+            case = open_case(agent)
+            url = f"/cases/{case['id']}/notes"
+            first = agent.post(url, json={"text": "First words."}, headers=headers)
+            head = log_head(agent)
+            other = agent.post(url, json={"text": "Other words."}, headers=headers)
+            assert log_head(agent) == head
+        assert first.status_code == 200
+        assert_problem(other, 422, "idempotency-key-reused")
+
+    def test_keys_are_kept_for_each_principal_apart(self, live: Deployment) -> None:
+        """Two principals may use the same key: each gets its own first response."""
+        headers = key()
+        with live.client("helpdesk_agent") as agent:
+            case = open_case(agent)
+            url = f"/cases/{case['id']}/notes"
+            mine = agent.post(url, json={"text": "Mine."}, headers=headers)
+            with live.client(token=live.new_principal("helpdesk_agent")) as colleague:
+                theirs = colleague.post(url, json={"text": "Mine."}, headers=headers)
+        assert mine.status_code == theirs.status_code == 200
+        assert "Idempotent-Replayed" not in theirs.headers
+        assert theirs.json()["version"] == mine.json()["version"] + 1
+
+
+class TestConcurrentRetries:
+    def test_concurrent_retries_record_the_command_once(self, live: Deployment) -> None:
+        """Identical requests sent at once with one key: exactly one note is recorded;
+        every other answer is a replay of it or 409 (the first is still running)."""
+        headers = key()
+        with live.client("helpdesk_agent") as agent:
+            case = open_case(agent)
+        url = f"/cases/{case['id']}/notes"
+        start = threading.Barrier(CONCURRENT_RETRIES)
+
+        def send(_: int) -> httpx.Response:
+            with live.client("helpdesk_agent") as client:
+                start.wait()
+                return client.post(url, json={"text": "Sent in a hurry."}, headers=headers)
+
+        with ThreadPoolExecutor(CONCURRENT_RETRIES) as pool:
+            answers = list(pool.map(send, range(CONCURRENT_RETRIES)))
+        firsts = [
+            a for a in answers if a.status_code == 200 and "Idempotent-Replayed" not in a.headers
+        ]
+        replays = [a for a in answers if a.headers.get("Idempotent-Replayed") == "true"]
+        in_flight = [a for a in answers if a.status_code == 409]
+        assert len(firsts) == 1, [(a.status_code, a.text) for a in answers]
+        assert len(firsts) + len(replays) + len(in_flight) == CONCURRENT_RETRIES
+        assert all(r.content == firsts[0].content for r in replays)
+        for answer in in_flight:
+            assert_problem(answer, 409, "idempotency-key-in-flight")
+        with live.client("helpdesk_agent") as agent:
+            assert notes_saying(agent, case["id"], "Sent in a hurry.") == 1
+            assert agent.get(f"/cases/{case['id']}/state").json()["version"] == 2
+
+
+@contextmanager
+def writes_held(database_url: str) -> Iterator[None]:
+    """Hold the event table so no command can record (readers still read)."""
+    with psycopg.connect(database_url, autocommit=False) as holder:
+        holder.execute("LOCK TABLE cases_events IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            holder.rollback()
+
+
+def wait_for_claim(database_url: str, idempotency_key: str, timeout: float = 3.0) -> None:
+    """Return once the key is claimed and its first request not yet answered."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(database_url, autocommit=True) as db:
+        while time.monotonic() < deadline:
+            row = db.execute(
+                "SELECT status FROM idempotency_keys WHERE key = %s", (idempotency_key,)
+            ).fetchone()
+            if row is not None:
+                assert row[0] is None, "the first request finished before it was held"
+                return
+            time.sleep(0.01)
+    raise AssertionError("the first request never claimed its key")
+
+
+@pytest.mark.postgres
+class TestInFlight:
+    def test_a_retry_while_the_first_is_running_answers_409(self, live: Deployment) -> None:
+        """While the first request is held at the moment it records, a retry with its
+        key answers 409; once it is let go it succeeds, and a retry replays it."""
+        if live.store != "postgres":
+            pytest.skip("holds PostgreSQL's event table (SQLite: see the concurrent test)")
+        headers = key()
+        with live.client("helpdesk_agent") as agent:
+            case = open_case(agent)
+            url = f"/cases/{case['id']}/notes"
+            body = {"text": "Held at the door."}
+            with ThreadPoolExecutor(1) as pool:
+                with writes_held(live.database_url):
+                    first = pool.submit(agent.post, url, json=body, headers=headers)
+                    wait_for_claim(live.database_url, headers["Idempotency-Key"])
+                    with live.client("helpdesk_agent") as again:
+                        during = again.post(url, json=body, headers=headers)
+                answered = first.result(timeout=30)
+            after = agent.post(url, json=body, headers=headers)
+        assert_problem(during, 409, "idempotency-key-in-flight")
+        assert answered.status_code == 200, answered.text
+        assert after.headers["Idempotent-Replayed"] == "true"
+        assert after.content == answered.content
+
+
+class TestRestart:
+    def test_keys_survive_a_server_restart(self, live: Deployment) -> None:
+        """A retry after the server restarted still replays the first response."""
+        headers = key()
+        with live.client("helpdesk_agent") as agent:
+            case = open_case(agent)
+            url = f"/cases/{case['id']}/notes"
+            first = agent.post(url, json={"text": "Before the restart."}, headers=headers)
+        live.restart()
+        with live.client("helpdesk_agent") as agent:
+            retry = agent.post(url, json={"text": "Before the restart."}, headers=headers)
+            state = agent.get(f"/cases/{case['id']}/state").json()
+        assert first.status_code == 200, first.text
+        assert retry.headers.get("Idempotent-Replayed") == "true", retry.text
+        assert retry.content == first.content
+        assert state["version"] == first.json()["version"]
