@@ -440,11 +440,12 @@ class CaseStory:
 
     def _ask_customer(self) -> Iterator[Step]:
         r = self.rng
-        yield self._message(Direction.OUTBOUND, after=(10, 240))
+        question = self._message(Direction.OUTBOUND, after=(10, 240))
+        yield question
         self.waiting = True
         yield self._step(
             "wait_on_customer",
-            self._agent(),
+            question.actor,
             (0, 1),
             same_request=True,
             reason=self._of(WAIT_REASONS),
@@ -906,7 +907,10 @@ class BulkWriter:
     """Runs the domain commands on aggregates in memory and saves their events
     in time order, `chunk` events per `log.save` (one transaction each)."""
 
-    def __init__(self, log: EventLog, chunk: int = 20_000) -> None:
+    # Larger saves can hang PostgreSQL inserts: eventsourcing sends them as one
+    # psycopg pipeline, and at ~20 000 events (tens of MB) the pipeline stalled
+    # here with the server waiting on ClientRead (cf. psycopg issue 685).
+    def __init__(self, log: EventLog, chunk: int = 5_000) -> None:
         self.log = log
         self.chunk = chunk
         self.cases: dict[UUID, SupportCase] = {}

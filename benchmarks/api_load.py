@@ -1,0 +1,1055 @@
+"""The HTTP API under load: a real `cases serve` and a load generator in its own process.
+
+Run: .venv/bin/python benchmarks/api_load.py [--duration 20] [--warmup 5] [--clients 16]
+         [--rounds 3] [--targets sqlite,postgres:1,postgres:2] [--profile]
+
+Needs locust (`.venv/bin/pip install locust`) and, for --profile, py-spy.
+
+For each target the script makes a store (a SQLite file in a temp folder, or a
+throwaway PostgreSQL database created on the server named by
+CASES_BENCH_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/postgres),
+migrates it, and records in-process what a partner has before the API gets busy:
+the support terms, one helpdesk-agent principal per client (its bearer token), and
+--cases cases over --customers customers, spread evenly over the snapshot cycle
+(case i has i % 50 notes). Then it starts `cases serve --workers N` on a free port
+and, on PostgreSQL, `cases projections run` beside it (SQLite runs its projections
+in the server).
+
+Each round runs three phases against every target in turn, each with --clients
+locust users (one keep-alive connection each, no think time) for --warmup seconds,
+then --duration measured seconds:
+
+* health:   GET /health (no token, no database): the ceiling of this server stack.
+* commands: POST /cases/{id}/notes and /cases/{id}/communications (half each) on a
+  random pre-created case, and --intake-share of the requests POST /cases.
+* queries:  GET /cases?customer_id=...&status=... and GET /cases/{id} (half each).
+
+Between phases the script waits until the case queue has applied every command
+(GET /cases/{id}?min_position=...), so a phase does not pay for the last one's
+projection backlog. Latencies are measured by the load generator per request
+(locust's request event, microsecond resolution); rates count the requests that
+completed in the measured window. The script also reads, per phase, the CPU time
+of the server, the projection runner, the database's backends, the load generator
+and the machine as a whole (other people's work shows as "other").
+
+With --profile, one more commands phase per target runs under py-spy (100
+samples a second of the thread holding the GIL, in each of the server's
+processes, without pausing them): the script prints where the server's Python
+CPU goes, grouped as auth, load, decide, save, logging, dependency injection,
+JSON, HTTP and the rest of the framework. (--rounds 0 --profile: profile only.)
+
+Every process it starts is stopped, and every database it creates dropped, on
+the way out: also on error or Ctrl-C (SIGTERM too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from datetime import time as wall_time
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+from urllib.parse import urlsplit, urlunsplit
+from uuid import UUID, uuid4
+
+import psutil
+import psycopg
+from psycopg import sql
+
+from cases.application.caller import Caller
+from cases.application.clock import ManualClock
+from cases.bootstrap import bootstrap
+from cases.domain.case_values import CaseCategory, Contact
+from cases.domain.metadata import Actor, Role, Source
+from cases.domain.support_case import SupportCase
+from cases.domain.support_terms import (
+    Channel,
+    ContactMethod,
+    EscalationVehicle,
+    PartnerKind,
+    Pricing,
+    ServiceHours,
+    ServiceLevelTarget,
+    ServiceSpan,
+    Severity,
+    SupportArrangement,
+    SupportModel,
+    SupportTerms,
+)
+from cases.log_config import configure_logging
+from cases.persistence.database_url import parse_database_url
+from cases.projections.schema import migrate
+from cases.settings import Settings
+
+ADMIN_URL = os.environ.get(
+    "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+SETUP = Actor("bench-setup", Role.SYSTEM)
+PHASES = ("health", "commands", "queries")
+COMMANDS = ("POST /cases/{id}/notes", "POST /cases/{id}/communications", "POST /cases")
+QUERIES = ("GET /cases?customer_id&status", "GET /cases/{id}")
+STATUSES = ("new", "in_progress")
+WINDOW_START, WINDOW_END, RESULT = "window-start", "window-end", "result "
+
+
+# Realistic data -------------------------------------------------------------
+
+
+def support_terms() -> SupportTerms:
+    spans = [ServiceSpan(day, wall_time(8), wall_time(12)) for day in range(5)]
+    spans += [ServiceSpan(day, wall_time(13), wall_time(17)) for day in range(5)]
+    return SupportTerms(
+        vendor_name="Microsoft",
+        partner_kind=PartnerKind.DIRECT_BILL,
+        arrangement=SupportArrangement(SupportModel.DIRECT),
+        service_hours=ServiceHours("Europe/Stockholm", tuple(spans), holiday_country="SE"),
+        contact_methods=(
+            ContactMethod(Channel.PHONE, "+46 8 123 456 00"),
+            ContactMethod(Channel.EMAIL, "support@partner.example"),
+        ),
+        pricing=Pricing(False, "Support is included in the subscription price."),
+        held_vehicles=(EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,),
+        targets=(
+            ServiceLevelTarget(Severity.CRITICAL, 60, 120, 8 * 60),
+            ServiceLevelTarget(Severity.MODERATE, 4 * 60, 8 * 60, 5 * 8 * 60),
+            ServiceLevelTarget(Severity.MINIMAL, 8 * 60, 16 * 60, 10 * 8 * 60),
+        ),
+        reopen_window_days=14,
+    )
+
+
+PRODUCTS = ("Exchange Online", "Microsoft Teams", "SharePoint Online", "Entra ID")
+NOTES = (
+    "Checked the message trace: outbound mail waits in the queue for about 40 minutes.",
+    "Customer confirms the connector certificate was renewed yesterday afternoon.",
+    "Asked for a screenshot of the error shown when joining the meeting.",
+    "Reproduced with a test account; the policy assignment has not propagated yet.",
+)
+SUMMARIES = (
+    "Emailed the customer the workaround and asked them to confirm by tomorrow.",
+    "Called the contact back; left a voicemail with the case number.",
+    "Sent the customer the steps to re-register the device and reset the token.",
+)
+
+
+def customer_names(n: int) -> list[str]:
+    base = ("contoso", "fabrikam", "northwind", "adatum", "litware", "tailspin", "woodgrove")
+    return [f"{base[i % len(base)]}-{i // len(base) + 1}" for i in range(n)]
+
+
+@dataclass
+class Seed:
+    """What the load generator needs to know about the store."""
+
+    tokens: list[str]
+    case_ids: list[str]
+    customers: list[str]
+    position: int  # the log position the setup reached
+
+
+def seed_store(url: str, data_dir: Path, n_cases: int, n_customers: int, n_clients: int) -> Seed:
+    """Terms, one principal per client, and the pool of cases, recorded in-process.
+
+    A manual clock an hour behind lets the terms take effect before the first
+    case (terms cannot be retroactive) and the server's own intakes come later.
+    """
+    clock = ManualClock(datetime.now(UTC) - timedelta(hours=1))
+    settings = Settings(database_url=url, data_dir=data_dir)
+    services = bootstrap(settings, clock)
+    try:
+        setup = Caller.new(SETUP, Source.CLI)
+        services.desk.publish_terms(setup, support_terms(), effective_from=clock.now())
+        tokens = [
+            services.principals.create(
+                setup, name=f"Load client {i + 1}", role=Role.HELPDESK_AGENT
+            ).token
+            for i in range(n_clients)
+        ]
+        agent = Caller.new(Actor("agent-anna", Role.HELPDESK_AGENT), Source.API)
+        customers = customer_names(n_customers)
+        case_ids: list[UUID] = []
+        for i in range(n_cases):
+            receipt = services.desk.receive_case(
+                agent,
+                customer_id=customers[i % len(customers)],
+                contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
+                channel=Channel.PHONE,
+                product=PRODUCTS[i % len(PRODUCTS)],
+                category=CaseCategory.TECHNICAL,
+                severity=Severity.MODERATE,
+                title="Mail to external recipients is delayed",
+                description="Since 07:30 outbound mail queues for up to an hour.",
+                received_at=clock.advance(timedelta(seconds=1)),
+            )
+            case_ids.append(receipt.aggregate_id)
+        position = 0
+        for i, case_id in enumerate(case_ids):
+            case = services.runner.load(SupportCase, case_id)
+            for _ in range(i % settings.snapshot_interval):
+                at = clock.advance(timedelta(milliseconds=100))
+                case.add_note(agent.context(at), NOTES[case.version % len(NOTES)])
+            for recording in services.log.save(case):
+                position = max(position, recording.notification.id)
+        return Seed(tokens, [str(c) for c in case_ids], customers, position)
+    finally:
+        services.close()
+
+
+# Processes ------------------------------------------------------------------
+
+
+class Children:
+    """Processes this script started, each in its own session (so a process group).
+
+    `stop_all` sends SIGTERM to each group (uvicorn's workers with their master),
+    waits, then SIGKILLs whatever is left: called on every way out.
+    """
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, argv: list[str], env: dict[str, str], log: Path | None, *, pipe: bool = False
+    ) -> subprocess.Popen[bytes]:
+        out: IO[bytes] | int = subprocess.DEVNULL
+        if log is not None:
+            out = log.open("ab")
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - our own tools, from this venv
+                argv,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if pipe else out,
+                stderr=out if pipe else subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if not isinstance(out, int):
+                out.close()
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # stragglers: workers of a dead master
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if proc in self.procs:
+            self.procs.remove(proc)
+
+    def stop_all(self) -> None:
+        for proc in reversed(list(self.procs)):
+            self.stop(proc)
+
+
+def tool(name: str) -> str:
+    """A console script of this venv (`cases`, `py-spy`), else from PATH."""
+    here = Path(sys.executable).parent / name
+    found = str(here) if here.exists() else shutil.which(name)
+    if found is None:
+        raise SystemExit(f"error: {name} is not installed (.venv/bin/pip install {name})")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def http_get(url: str, token: str | None = None, timeout: float = 10.0) -> int:
+    request = urllib.request.Request(url)  # noqa: S310 - http://127.0.0.1 only
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            response.read()
+            status: int = response.status
+            return status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except (urllib.error.URLError, OSError):
+        return 0
+
+
+def wait_until(
+    check: Callable[[], bool], what: str, timeout: float, alive: Callable[[], bool]
+) -> float:
+    start = time.monotonic()
+    while not check():
+        if not alive():
+            raise RuntimeError(f"{what}: a process it needs has exited")
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(f"{what}: not within {timeout:.0f} s")
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
+# Throwaway PostgreSQL database ----------------------------------------------
+
+
+@contextlib.contextmanager
+def throwaway_database(admin_url: str) -> Iterator[tuple[str, str]]:
+    name = f"cases_api_load_{uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}")), name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+Admin = psycopg.Connection[tuple[Any, ...]]
+
+
+def backend_pids(admin: Admin, database: str) -> set[int]:
+    rows = admin.execute(
+        "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+        (database,),
+    ).fetchall()
+    return {int(r[0]) for r in rows}
+
+
+def committed_transactions(admin: Admin, database: str) -> int:
+    admin.execute("SELECT pg_stat_clear_snapshot()")
+    row = admin.execute(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = %s", (database,)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+# A target: one store, one server ---------------------------------------------
+
+
+@dataclass
+class Target:
+    store: str  # "sqlite" or "postgres"
+    workers: int
+    url: str = ""
+    database: str = ""  # PostgreSQL database name
+    base: str = ""  # http://127.0.0.1:PORT
+    seed: Seed | None = None
+    server: subprocess.Popen[bytes] | None = None
+    projections: subprocess.Popen[bytes] | None = None
+    logs: list[Path] = field(default_factory=list)
+    spec: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # what-ifs: set for the server only
+
+    @property
+    def label(self) -> str:
+        store = "SQLite" if self.store == "sqlite" else "PostgreSQL"
+        extra = "".join(f", {k}={v}" for k, v in self.env.items())
+        return f"{store}, {self.workers} worker{'s' if self.workers > 1 else ''}{extra}"
+
+    def alive(self) -> bool:
+        procs = [p for p in (self.server, self.projections) if p is not None]
+        return all(p.poll() is None for p in procs)
+
+    def processes(self) -> dict[str, list[psutil.Process]]:
+        """The server (master and workers) and the projection runner, as psutil sees them."""
+        found: dict[str, list[psutil.Process]] = {}
+        for role, proc in (("server", self.server), ("projections", self.projections)):
+            if proc is None:
+                continue
+            with contextlib.suppress(psutil.NoSuchProcess):
+                top = psutil.Process(proc.pid)
+                found[role] = [top, *top.children(recursive=True)]
+        return found
+
+
+def parse_targets(text: str) -> list[Target]:
+    """`sqlite,postgres:2,postgres:2@PYTHONOPTIMIZE=1`: store, workers, @NAME=VALUE for
+    the server's and projection runner's environment (to compare a what-if)."""
+    targets = []
+    for item in text.split(","):
+        spec, *settings = item.strip().split("@")
+        store, _, workers = spec.partition(":")
+        if store not in ("sqlite", "postgres"):
+            raise SystemExit(f"error: --targets: unknown store {store!r}")
+        n = int(workers or 1)
+        if store == "sqlite" and n != 1:
+            raise SystemExit("error: --targets: SQLite serves from one process")
+        env = dict(setting.split("=", 1) for setting in settings if "=" in setting)
+        targets.append(Target(store, n, env=env))
+    return targets
+
+
+def prepare_target(
+    target: Target, args: argparse.Namespace, children: Children, stack: contextlib.ExitStack
+) -> None:
+    """The store, migrated and seeded; the spec file the load generator reads."""
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cases-api-load-")))
+    if target.store == "sqlite":
+        target.url = f"sqlite:///{tmp}/cases.db"
+    else:
+        target.url, target.database = stack.enter_context(throwaway_database(args.postgres_url))
+    stack.callback(children.stop_all)  # processes stop before their store goes
+    migrate(parse_database_url(target.url))
+    target.seed = seed_store(target.url, tmp, args.cases, args.customers, args.clients)
+    target.spec = tmp / "spec.json"
+    target.spec.write_text(
+        json.dumps(
+            {
+                "tokens": target.seed.tokens,
+                "case_ids": target.seed.case_ids,
+                "customers": target.seed.customers,
+                "intake_share": args.intake_share,
+            }
+        )
+    )
+
+
+@contextlib.contextmanager
+def serving(target: Target, children: Children) -> Iterator[None]:
+    """`cases serve` (and, on PostgreSQL, `cases projections run`) for one round.
+
+    Started afresh each round and stopped after it, so that only one target
+    holds database connections at a time (PostgreSQL allows 100 here).
+    """
+    assert target.seed is not None  # noqa: S101 - prepared
+    assert target.spec is not None  # noqa: S101 - prepared
+    tmp = target.spec.parent
+    env = {**os.environ, "CASES_LOG_LEVEL": "INFO"}
+    env.pop("PYTHONOPTIMIZE", None)  # as shipped, unless the target says otherwise
+    env.update({**target.env, "CASES_DATABASE_URL": target.url})
+    cases = tool("cases")
+    try:
+        if target.store == "postgres":
+            log = tmp / "projections.log"
+            target.logs.append(log)
+            target.projections = children.start([cases, "projections", "run"], env, log)
+        port = free_port()
+        target.base = f"http://127.0.0.1:{port}"
+        log = tmp / "server.log"
+        target.logs.append(log)
+        argv = [cases, "serve", "--port", str(port), "--workers", str(target.workers)]
+        target.server = children.start(argv, env, log)
+        health = f"{target.base}/health"
+        wait_until(lambda: http_get(health) == 200, "server start", 60, target.alive)
+        catch_up(target, target.seed.position, timeout=120)
+        yield
+    finally:
+        for proc in (target.server, target.projections):
+            if proc is not None:
+                children.stop(proc)
+        target.server = target.projections = None
+
+
+def catch_up(target: Target, position: int, timeout: float = 60) -> float:
+    """Wait until the case queue has applied `position` (the API's read-your-writes)."""
+    assert target.seed is not None  # noqa: S101 - set by start_target
+    url = f"{target.base}/cases/{target.seed.case_ids[0]}?min_position={position}"
+    token = target.seed.tokens[0]
+    return wait_until(
+        lambda: http_get(url, token) == 200, "projections catching up", timeout, target.alive
+    )
+
+
+def log_tail(target: Target, lines: int = 15) -> str:
+    out = []
+    for log in target.logs:
+        if log.exists():
+            text = log.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {log.name} ---\n" + "\n".join(text))
+    return "\n".join(out)
+
+
+# CPU accounting -------------------------------------------------------------
+
+
+def cpu_seconds(procs: list[psutil.Process]) -> float:
+    total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def machine_busy_seconds() -> float:
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+@dataclass
+class CpuSample:
+    at: float
+    parts: dict[str, float]
+    machine: float
+    xacts: int
+
+
+class CpuMeter:
+    """CPU seconds of each part of one target, and of the whole machine."""
+
+    def __init__(self, target: Target, admin: Admin | None) -> None:
+        self.target = target
+        self.admin = admin
+        self.backends: list[psutil.Process] = []
+        self.connections = 0  # the most backends seen on the target's database
+
+    def sample(self) -> CpuSample:
+        parts = {role: cpu_seconds(procs) for role, procs in self.target.processes().items()}
+        xacts = 0
+        if self.target.database and self.admin is not None:
+            pids = backend_pids(self.admin, self.target.database)
+            self.connections = max(self.connections, len(pids))
+            known = {p.pid for p in self.backends}
+            for pid in pids - known:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    self.backends.append(psutil.Process(pid))
+            parts["database"] = cpu_seconds(self.backends)
+            xacts = committed_transactions(self.admin, self.target.database)
+        return CpuSample(time.perf_counter(), parts, machine_busy_seconds(), xacts)
+
+
+# One phase ------------------------------------------------------------------
+
+
+@dataclass
+class PhaseResult:
+    phase: str
+    seconds: float
+    count: int
+    failures: int
+    by_name: dict[str, dict[str, float]]
+    p50: float
+    p99: float
+    client_cpu: float  # seconds of the load generator in the window
+    cpu: dict[str, float]  # seconds per part in the window
+    machine: float  # busy seconds of the machine (all cores) in the window
+    transactions: int  # PostgreSQL commits in the window
+    connections: int  # PostgreSQL backends of the target's database, at most
+    max_position: int
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+def run_phase(
+    target: Target,
+    phase: str,
+    args: argparse.Namespace,
+    children: Children,
+    admin: Admin | None,
+    *,
+    on_window: Callable[[subprocess.Popen[bytes]], None] | None = None,
+) -> PhaseResult:
+    """Start the load generator, read CPU at its window's start and end, return its result."""
+    assert target.spec is not None  # noqa: S101 - set by start_target
+    argv = [
+        sys.executable,
+        __file__,
+        "--load-generator",
+        phase,
+        "--url",
+        target.base,
+        "--spec",
+        str(target.spec),
+        "--clients",
+        str(args.clients),
+        "--warmup",
+        str(args.warmup),
+        "--duration",
+        str(args.duration),
+    ]
+    log = target.spec.parent / f"loadgen-{phase}.log"
+    target.logs.append(log)
+    meter = CpuMeter(target, admin)
+    gen = children.start(argv, dict(os.environ), log, pipe=True)
+    samples: list[CpuSample] = []
+    result: dict[str, Any] | None = None
+    try:
+        assert gen.stdout is not None  # noqa: S101 - pipe=True
+        for raw in gen.stdout:
+            line = raw.decode().strip()
+            if line in (WINDOW_START, WINDOW_END):
+                samples.append(meter.sample())
+                if line == WINDOW_START and on_window is not None:
+                    on_window(gen)
+            elif line.startswith(RESULT):
+                result = json.loads(line.removeprefix(RESULT))
+        gen.wait()
+    finally:
+        children.stop(gen)
+    if result is None or len(samples) != 2 or not target.alive():
+        why = (
+            f"load generator exit {gen.returncode}, result {'read' if result else 'missing'}, "
+            f"{len(samples)} window marks, server {'up' if target.alive() else 'exited'}"
+        )
+        raise RuntimeError(f"{target.label}: {phase} phase failed ({why})\n{log_tail(target)}")
+    first, last = samples
+    for error, n in result.get("errors", {}).items():
+        print(f"  {target.label}: {phase}: {n} x {error}", flush=True)
+    return PhaseResult(
+        phase=phase,
+        seconds=result["seconds"],
+        count=result["count"],
+        failures=result["failures"],
+        by_name=result["by_name"],
+        p50=result["p50"],
+        p99=result["p99"],
+        client_cpu=result["client_cpu"],
+        cpu={k: last.parts.get(k, 0.0) - v for k, v in first.parts.items()},
+        machine=last.machine - first.machine,
+        transactions=last.xacts - first.xacts,
+        connections=meter.connections,
+        max_position=result["max_position"],
+    )
+
+
+def describe(target: Target, r: PhaseResult) -> str:
+    ours = sum(r.cpu.values()) + r.client_cpu
+    cores = {k: v / r.seconds for k, v in r.cpu.items()}
+    parts = ", ".join(f"{k} {v:.2f}" for k, v in cores.items())
+    server_ms = 1000 * r.cpu.get("server", 0.0) / max(r.count, 1)
+    extra = ""
+    if r.transactions:
+        extra = (
+            f", {r.transactions / max(r.count, 1):.1f} PG commits/req, "
+            f"{r.connections} PG connections"
+        )
+    return (
+        f"  {target.label:<24} {r.phase:<8} {r.rate:7.0f}/s  p50 {r.p50:6.2f} ms  "
+        f"p99 {r.p99:6.2f} ms  failed {r.failures}  | cores: {parts}, "
+        f"load generator {r.client_cpu / r.seconds:.2f}, "
+        f"other {(r.machine - ours) / r.seconds:.2f} | server {server_ms:.2f} ms CPU/req{extra}"
+    )
+
+
+# Profile (py-spy) -----------------------------------------------------------
+
+# A sample is a stack, outermost frame first, frames as "Class.function (module/file.py:line)".
+# It goes to the first group below one of whose markers appears anywhere in it
+# (order matters: logging inside a save counts as logging) ...
+PROFILE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("logging (structlog JSON lines)", ("structlog/", "logging/__init__.py", "log_config.py")),
+    ("auth (bearer token)", ("_current_principal (", "principal_registry.py")),
+    ("intake: load the terms in force", ("terms_in_force (",)),
+    ("load the case (read events, replay)", ("CommandRunner.load (",)),
+    ("save (write events)", ("CommandRunner._save (",)),
+    ("decide (domain)", ("(cases/domain/",)),
+    ("read models (projections, queries)", ("(cases/projections/", "read_pool.py")),
+    ("endpoint and application glue", ("(cases/api/routers/", "(cases/application/")),
+    ("request body (read, pydantic)", ("request_body_to_args (", "Request.body (")),
+    ("response (pydantic, JSON, send)", ("serialize_response (", "Response.__call__ (")),
+    (
+        "thread hand-offs (each sync dependency and the endpoint)",
+        ("run_in_threadpool (", "WorkerThread.", "to_thread.py", "Queue.put ("),
+    ),
+    ("dependency injection (FastAPI, the rest)", ("solve_dependencies (",)),
+)
+# ... else to the group of its innermost frame that one of these markers names.
+LEAF_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "middleware (ours, Starlette's, uvicorn's)",
+        ("(cases/api/", "starlette/middleware/", "uvicorn/middleware/", "fastapi/middleware/"),
+    ),
+    ("routing, other framework (Starlette, FastAPI)", ("starlette/", "fastapi/")),
+    ("HTTP (uvicorn, httptools)", ("uvicorn/protocols/", "httptools")),
+    ("event loop (uvloop, asyncio)", ("Runner.run (", "asyncio/", "uvloop")),
+    ("event store driver (stack cut short)", ("psycopg", "eventsourcing/")),
+)
+
+
+def profile_group(stack: str) -> str:
+    for group, markers in PROFILE_GROUPS:
+        if any(m in stack for m in markers):
+            return group
+    for frame in reversed(stack.split(";")):
+        for group, markers in LEAF_GROUPS:
+            if any(m in frame for m in markers):
+                return group
+    return "other"
+
+
+def summarise_profile(raw: Path) -> list[tuple[str, int]]:
+    groups: Counter[str] = Counter()
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            groups[profile_group(stack)] += int(count)
+    return groups.most_common()
+
+
+def run_profile(
+    target: Target, args: argparse.Namespace, children: Children, admin: Admin | None, out_dir: Path
+) -> tuple[PhaseResult, list[tuple[str, int]], Path]:
+    assert target.server is not None  # noqa: S101 - started
+    raw = out_dir / f"profile-{target.store}-{target.workers}-{len(list(out_dir.iterdir()))}.txt"
+    spy: list[subprocess.Popen[bytes]] = []
+
+    def start_spy(_gen: subprocess.Popen[bytes]) -> None:
+        argv = [
+            tool("py-spy"),
+            "record",
+            "--pid",
+            str(target.server.pid),  # type: ignore[union-attr]
+            "--subprocesses",
+            "--gil",  # only the thread holding the GIL: where the Python CPU goes
+            "--nonblocking",  # do not pause the server to sample it
+            "--rate",
+            "100",
+            "--format",
+            "raw",
+            "--duration",
+            str(int(args.duration)),
+            "--output",
+            str(raw),
+        ]
+        spy.append(children.start(argv, dict(os.environ), out_dir / "py-spy.log"))
+
+    result = run_phase(target, "commands", args, children, admin, on_window=start_spy)
+    for proc in spy:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(30)
+        children.stop(proc)
+    if not raw.exists():
+        log = (out_dir / "py-spy.log").read_text(errors="replace")
+        raise RuntimeError(f"py-spy wrote no profile:\n{log}")
+    return result, summarise_profile(raw), raw
+
+
+# Report ---------------------------------------------------------------------
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def print_table(results: dict[str, list[dict[str, PhaseResult]]], args: argparse.Namespace) -> None:
+    print()
+    print(
+        f"HTTP API, {args.clients} clients, {args.duration:.0f} s measured after "
+        f"{args.warmup:.0f} s warm-up, median of {args.rounds} rounds"
+    )
+    print()
+    header = (
+        "| target | commands/s | p50 ms | p99 ms | queries/s | p50 ms | p99 ms "
+        "| health/s | commands / health |"
+    )
+    print(header)
+    print("|" + "---|" * (header.count("|") - 1))
+    for label, rounds in results.items():
+        c = [r["commands"] for r in rounds]
+        q = [r["queries"] for r in rounds]
+        h = [r["health"] for r in rounds]
+        ratio = median([r["commands"].rate / r["health"].rate for r in rounds])
+        print(
+            f"| {label} | {median([x.rate for x in c]):,.0f} | {median([x.p50 for x in c]):.1f} "
+            f"| {median([x.p99 for x in c]):.1f} | {median([x.rate for x in q]):,.0f} "
+            f"| {median([x.p50 for x in q]):.1f} | {median([x.p99 for x in q]):.1f} "
+            f"| {median([x.rate for x in h]):,.0f} | {ratio:.2f} |"
+        )
+    print()
+    print("CPU milliseconds per request (medians; other = cores busy with work not ours)")
+    print()
+    print("| target | phase | server | projections | database | load generator | other |")
+    print("|---|---|---|---|---|---|---|")
+    for label, rounds in results.items():
+        for phase in PHASES:
+            runs = [r[phase] for r in rounds]
+
+            def per_request(part: str, runs: list[PhaseResult] = runs) -> str:
+                if part not in runs[0].cpu:
+                    return "-"
+                return f"{median([1000 * x.cpu[part] / max(x.count, 1) for x in runs]):.2f}"
+
+            client = median([1000 * x.client_cpu / max(x.count, 1) for x in runs])
+            other = median(
+                [(x.machine - sum(x.cpu.values()) - x.client_cpu) / x.seconds for x in runs]
+            )
+            print(
+                f"| {label} | {phase} | {per_request('server')} | {per_request('projections')} "
+                f"| {per_request('database')} | {client:.2f} | {other:.2f} cores |"
+            )
+    print()
+    print("Per request (medians): rate, p50/p99 ms")
+    for label, rounds in results.items():
+        for phase in ("commands", "queries"):
+            names = rounds[0][phase].by_name
+            for name in names:
+                rate = median([r[phase].by_name[name]["count"] / r[phase].seconds for r in rounds])
+                p50 = median([r[phase].by_name[name]["p50"] for r in rounds])
+                p99 = median([r[phase].by_name[name]["p99"] for r in rounds])
+                size = median([r[phase].by_name[name]["bytes"] for r in rounds])
+                print(
+                    f"  {label:<24} {name:<34} {rate:7.0f}/s  {p50:6.2f} / {p99:6.2f} ms  "
+                    f"{size:6.0f} B"
+                )
+
+
+def print_profile(
+    target: Target, result: PhaseResult, groups: list[tuple[str, int]], raw: Path
+) -> None:
+    total = sum(n for _, n in groups) or 1
+    server_ms = 1000 * result.cpu.get("server", 0.0) / max(result.count, 1)
+    print()
+    print(
+        f"Profile, {target.label}, commands at {result.rate:.0f}/s (under py-spy): "
+        f"server CPU {server_ms:.2f} ms per command; {total} GIL samples ({raw})"
+    )
+    for group, n in groups:
+        share = n / total
+        print(f"  {group:<44} {100 * share:5.1f}%  ~{share * server_ms:5.2f} ms/command")
+
+
+# The load generator (its own process) ----------------------------------------
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return float("nan")
+    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+def generate_load(args: argparse.Namespace) -> int:
+    """Run one phase with locust as a library; print the window marks and the result."""
+    # locust monkey-patches the standard library with gevent on import: only
+    # this process (the load generator) may import it.
+    import gevent  # noqa: PLC0415
+    from locust import FastHttpUser, constant, events, task  # noqa: PLC0415
+    from locust.env import Environment  # noqa: PLC0415
+
+    spec = json.loads(Path(args.spec).read_text())
+    tokens: list[str] = spec["tokens"]
+    case_ids: list[str] = spec["case_ids"]
+    customers: list[str] = spec["customers"]
+    intake_share: float = spec["intake_share"]
+    phase: str = args.load_generator
+    rng = random.Random(1)
+    position = re.compile(rb'"position":(\d+)')
+    state = {"max_position": 0, "next_token": 0}
+    json_headers = {"Content-Type": "application/json"}
+
+    def intake_body() -> str:
+        return json.dumps(
+            {
+                "customer_id": rng.choice(customers),
+                "contact": {"name": "Karin Lund", "email": "karin.lund@contoso.example"},
+                "channel": "phone",
+                "product": rng.choice(PRODUCTS),
+                "category": "technical",
+                "severity": "moderate",
+                "title": "Mail to external recipients is delayed",
+                "description": "Since 07:30 outbound mail queues for up to an hour.",
+            }
+        )
+
+    class Client(FastHttpUser):
+        wait_time = constant(0)
+        concurrency = 1  # one keep-alive connection per client
+
+        def on_start(self) -> None:
+            token = tokens[state["next_token"] % len(tokens)]
+            state["next_token"] += 1
+            self.auth = {"Authorization": f"Bearer {token}"}
+
+        def post(self, path: str, body: str, name: str) -> None:
+            response = self.client.post(
+                path, data=body, headers={**self.auth, **json_headers}, name=name
+            )
+            found = position.search(response.content or b"")
+            if found:
+                state["max_position"] = max(state["max_position"], int(found.group(1)))
+
+        @task
+        def one(self) -> None:
+            if phase == "health":
+                self.client.get("/health", name="GET /health")
+            elif phase == "commands":
+                roll = rng.random()
+                case_id = rng.choice(case_ids)
+                if roll < intake_share:
+                    self.post("/cases", intake_body(), COMMANDS[2])
+                elif roll < intake_share + (1 - intake_share) / 2:
+                    text = json.dumps({"text": rng.choice(NOTES)})
+                    self.post(f"/cases/{case_id}/notes", text, COMMANDS[0])
+                else:
+                    body = {
+                        "direction": "outbound",
+                        "channel": "email",
+                        "summary": rng.choice(SUMMARIES),
+                    }
+                    self.post(f"/cases/{case_id}/communications", json.dumps(body), COMMANDS[1])
+            elif rng.random() < 0.5:
+                customer, status = rng.choice(customers), rng.choice(STATUSES)
+                self.client.get(
+                    f"/cases?customer_id={customer}&status={status}",
+                    headers=self.auth,
+                    name=QUERIES[0],
+                )
+            else:
+                self.client.get(
+                    f"/cases/{rng.choice(case_ids)}", headers=self.auth, name=QUERIES[1]
+                )
+
+    samples: list[tuple[str, float, int, bool]] = []
+    errors: Counter[str] = Counter()
+
+    def on_request(
+        name: str, response_time: float, response_length: int, exception: object, **_: object
+    ) -> None:
+        samples.append((name, response_time, response_length, exception is None))
+        if exception is not None:
+            errors[f"{name}: {str(exception)[:120]}"] += 1
+
+    env = Environment(user_classes=[Client], host=args.url, events=events)
+    env.events.request.add_listener(on_request)
+    runner = env.create_local_runner()
+    runner.start(args.clients, spawn_rate=args.clients)
+    gevent.sleep(args.warmup)
+    samples.clear()
+    usage0 = os.times()
+    t0 = time.perf_counter()
+    print(WINDOW_START, flush=True)
+    gevent.sleep(args.duration)
+    t1 = time.perf_counter()
+    window = list(samples)
+    usage1 = os.times()
+    print(WINDOW_END, flush=True)
+    runner.quit()
+
+    ok = [s for s in window if s[3]]
+    by_name: dict[str, dict[str, float]] = {}
+    for name in sorted({s[0] for s in ok}):
+        times = sorted(s[1] for s in ok if s[0] == name)
+        sizes = [s[2] for s in ok if s[0] == name]
+        by_name[name] = {
+            "count": len(times),
+            "p50": percentile(times, 0.5),
+            "p99": percentile(times, 0.99),
+            "bytes": statistics.mean(sizes),
+        }
+    times = sorted(s[1] for s in ok)
+    result = {
+        "seconds": t1 - t0,
+        "count": len(ok),
+        "failures": len(window) - len(ok),
+        "errors": dict(errors.most_common(5)),
+        "by_name": by_name,
+        "p50": percentile(times, 0.5),
+        "p99": percentile(times, 0.99),
+        "client_cpu": (usage1.user + usage1.system) - (usage0.user + usage0.system),
+        "max_position": state["max_position"],
+    }
+    print(RESULT + json.dumps(result), flush=True)
+    return 0
+
+
+# Main -----------------------------------------------------------------------
+
+
+def _raise_interrupt(_signal: int, _frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
+    raise KeyboardInterrupt
+
+
+def benchmark(args: argparse.Namespace) -> int:
+    targets = parse_targets(args.targets)
+    results: dict[str, list[dict[str, PhaseResult]]] = {t.label: [] for t in targets}
+    children = Children()
+    with contextlib.ExitStack() as stack:
+        stack.callback(children.stop_all)
+        # The setup's own event_recorded lines are not the benchmark's output.
+        configure_logging("WARNING", stack.enter_context(Path(os.devnull).open("w")))
+        admin: Admin | None = None
+        if any(t.store == "postgres" for t in targets):
+            # One connection for the whole run: the servers may use all the others.
+            admin = stack.enter_context(
+                psycopg.connect(args.postgres_url, autocommit=True, connect_timeout=5)
+            )
+        for target in targets:
+            print(f"{target.label}: setting up ({args.cases} cases) ...", flush=True)
+            prepare_target(target, args, children, stack)
+        for r in range(args.rounds):
+            print(f"round {r + 1}/{args.rounds}", flush=True)
+            for target in targets:
+                phases: dict[str, PhaseResult] = {}
+                with serving(target, children):
+                    for phase in PHASES:
+                        result = run_phase(target, phase, args, children, admin)
+                        phases[phase] = result
+                        print(describe(target, result), flush=True)
+                        if result.max_position:
+                            lag = catch_up(target, result.max_position)
+                            print(f"  {'':<24} projections caught up {lag:.1f} s later")
+                results[target.label].append(phases)
+        if args.rounds:
+            print_table(results, args)
+        if args.profile:
+            out_dir = Path(args.profile_dir or stack.enter_context(tempfile.TemporaryDirectory()))
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for target in targets:
+                with serving(target, children):
+                    result, groups, raw = run_profile(target, args, children, admin, out_dir)
+                print_profile(target, result, groups, raw)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="measured seconds/phase")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds before measuring")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds (medians quoted)")
+    parser.add_argument("--cases", type=int, default=400, help="pre-created cases")
+    parser.add_argument("--customers", type=int, default=20, help="customers they belong to")
+    parser.add_argument("--intake-share", type=float, default=0.1, help="of commands: POST /cases")
+    parser.add_argument(
+        "--targets",
+        default="sqlite,postgres:1,postgres:2",
+        help="stores and worker counts, e.g. sqlite,postgres:2 (postgres:2@NAME=VALUE: "
+        "that environment variable set for the server)",
+    )
+    parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
+    parser.add_argument("--profile", action="store_true", help="py-spy one commands phase")
+    parser.add_argument("--profile-dir", help="keep the raw py-spy profiles here")
+    parser.add_argument("--load-generator", choices=PHASES, help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--spec", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load_generator:
+        return generate_load(args)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with it ignored
+    try:
+        return benchmark(args)
+    except KeyboardInterrupt:
+        print("interrupted: processes stopped, databases dropped", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

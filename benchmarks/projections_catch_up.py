@@ -1,0 +1,273 @@
+"""Catch-up rate of each projection over a million events, against the ceiling.
+
+Run from the repository root (it imports the history generator from tests/):
+
+    .venv/bin/python -m benchmarks.projections_catch_up [--events 1000000]
+        [--batch-sizes 1000,5000] [--stores sqlite,postgres] [--profile case_queue]
+
+For each store (a temporary SQLite file; a throwaway PostgreSQL database,
+dropped afterwards even on error) the script records a generated support
+history of `--events` support-case events in bulk (`BulkWriter`: domain
+commands in memory, one `log.save` per 5 000 events), applies the read-model
+migrations, and then, for each batch size and each projection in the catalog:
+
+- the ceiling: reading and decoding the events the projection subscribes to
+  (`select_notifications` with its topics, `mapper.to_domain_event`), in the
+  same batches, with no projection at all;
+- the projection: its tables and tracking row emptied, one runner catching up
+  from position 0 (one transaction per batch, as in production).
+
+Rates are events the projection handles per second of wall time; ratio =
+projection rate / ceiling. `--profile NAME` runs one more catch-up of that
+projection under cProfile and prints what dominates.
+
+PostgreSQL: the server named by CASES_BENCH_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import psycopg
+from psycopg import sql
+
+from cases.log_config import configure_logging
+from cases.persistence.database_url import parse_database_url
+from cases.persistence.event_log import EventLog
+from cases.persistence.store import store_env
+from cases.projections.catalog import PROJECTIONS, projection_named
+from cases.projections.db import ProjectionDatabase
+from cases.projections.projection import Projection
+from cases.projections.runner import ProjectionRunner
+from cases.projections.schema import migrate
+from cases.projections.tracking import Tracking
+from cases.settings import Settings
+from tests.support.history import BulkWriter, SupportHistory
+
+ADMIN_URL = os.environ.get(
+    "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+TARGET = 10_000  # events/s for the case queue on PostgreSQL (issue 4)
+CHUNK = 5_000  # events per log.save while generating (see BulkWriter on larger)
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    store: str
+    projection: str
+    batch_size: int
+    events: int
+    ceiling_s: float
+    projection_s: float
+
+    @property
+    def ceiling(self) -> float:
+        return self.events / self.ceiling_s
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.projection_s
+
+
+# Stores ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def throwaway_database(admin_url: str) -> Iterator[str]:
+    name = f"cases_bench_{uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextlib.contextmanager
+def fresh_store(store: str, admin_url: str) -> Iterator[str]:
+    if store == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="cases-bench-") as tmp:
+            yield f"sqlite:///{tmp}/cases.db"
+    else:
+        with throwaway_database(admin_url) as url:
+            yield url
+
+
+def open_log(url: str) -> EventLog:
+    return EventLog(store_env(parse_database_url(url), Settings(database_url=url)))
+
+
+def generate(log: EventLog, events: int) -> tuple[int, int, float]:
+    """Record `events` support-case events; return (events, cases, seconds)."""
+    history = SupportHistory(
+        seed=1,
+        customers=5000,
+        cases_per_day=110,
+        agents=40,
+        direct_bill_from=timedelta(days=365),
+    )
+    writer = BulkWriter(log, chunk=CHUNK)
+    started = time.perf_counter()
+    step = max(events // 10, 1)
+    while history.events < events:
+        history.record(writer, min(step, events - history.events))
+        elapsed = time.perf_counter() - started
+        print(
+            f"    {history.events:>9,} events, {history.cases:>7,} cases, {elapsed:6.1f} s",
+            flush=True,
+        )
+    return history.events, history.cases, time.perf_counter() - started
+
+
+def vacuum(url: str) -> None:
+    """Fresh statistics after the bulk load, as autovacuum would leave them."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+# Measuring ------------------------------------------------------------------
+
+
+def read_and_decode(log: EventLog, projection: Projection, batch_size: int) -> tuple[int, float]:
+    """The ceiling: the runner's reads and decoding, and nothing else."""
+    recorder, mapper, topics = log.recorder, log.mapper, projection.topics()
+    head = recorder.max_notification_id() or 0
+    started = time.perf_counter()
+    after, count = 0, 0
+    while after < head:
+        notifications = recorder.select_notifications(
+            start=after + 1, limit=batch_size, stop=head, topics=topics
+        )
+        count += len([mapper.to_domain_event(n) for n in notifications])
+        after = notifications[-1].id if len(notifications) == batch_size else head
+    return count, time.perf_counter() - started
+
+
+def reset(db: ProjectionDatabase, projection: Projection) -> None:
+    with db.transaction():
+        for table in projection.tables:
+            db.execute(f"TRUNCATE {table}" if db.is_postgres else f"DELETE FROM {table}")
+        Tracking(db).forget(projection.name)
+
+
+def catch_up(
+    log: EventLog, db: ProjectionDatabase, projection: Projection, batch_size: int
+) -> tuple[int, float]:
+    reset(db, projection)
+    runner = ProjectionRunner(log, projection, db, batch_size=batch_size)
+    started = time.perf_counter()
+    applied = runner.catch_up()
+    return applied, time.perf_counter() - started
+
+
+def profile(log: EventLog, db: ProjectionDatabase, name: str, batch_size: int) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    applied, seconds = catch_up(log, db, projection_named(name), batch_size)
+    profiler.disable()
+    print(f"\n  cProfile of {name}, batch {batch_size}: {applied:,} events in {seconds:.1f} s")
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(18)
+    stats.sort_stats("cumulative").print_stats(25)
+    print(out.getvalue())
+
+
+def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
+    rates: list[Rate] = []
+    with fresh_store(store, args.postgres_url) as url:
+        log = open_log(url)
+        try:
+            print(f"\n{store}: generating {args.events:,} events", flush=True)
+            events, cases, seconds = generate(log, args.events)
+            print(
+                f"  generated {events:,} events ({cases:,} cases) in {seconds:.1f} s "
+                f"= {events / seconds:,.0f} events/s",
+                flush=True,
+            )
+            migrate(parse_database_url(url))
+            if store == "postgres":
+                vacuum(url)
+            db = ProjectionDatabase(parse_database_url(url))
+            try:
+                for batch_size in args.batch_sizes:
+                    for name in args.projections:
+                        projection = projection_named(name)
+                        count, ceiling_s = read_and_decode(log, projection, batch_size)
+                        if count == 0:
+                            print(f"  {name}: the history holds none of its events; skipped")
+                            continue
+                        applied, projection_s = catch_up(log, db, projection, batch_size)
+                        if applied != count:
+                            raise RuntimeError(f"{name} applied {applied}, read {count}")
+                        rate = Rate(store, name, batch_size, count, ceiling_s, projection_s)
+                        rates.append(rate)
+                        print(
+                            f"  batch {batch_size:>5} {name:<20} {count:>9,} events: "
+                            f"{rate.rate:>8,.0f}/s  ceiling {rate.ceiling:>8,.0f}/s  "
+                            f"ratio {rate.rate / rate.ceiling:.2f}",
+                            flush=True,
+                        )
+                if args.profile:
+                    profile(log, db, args.profile, args.batch_sizes[0])
+            finally:
+                db.close()
+        finally:
+            log.close()
+    return rates
+
+
+def print_table(rates: list[Rate]) -> None:
+    print("\n| store | projection | batch | events | events/s | ceiling/s | ratio |")
+    print("|-------|------------|------:|-------:|---------:|----------:|------:|")
+    for r in rates:
+        print(
+            f"| {r.store} | {r.projection} | {r.batch_size} | {r.events:,} | "
+            f"{r.rate:,.0f} | {r.ceiling:,.0f} | {r.rate / r.ceiling:.2f} |"
+        )
+    for r in rates:
+        if r.store == "postgres" and r.projection == "case_queue":
+            verdict = "met" if r.rate >= TARGET else "MISSED"
+            print(f"case queue on PostgreSQL, batch {r.batch_size}: {r.rate:,.0f}/s -> {verdict}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--batch-sizes", default="1000,5000")
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--projections", default=",".join(PROJECTIONS))
+    parser.add_argument("--profile", default=None, help="a projection to profile afterwards")
+    parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
+    args = parser.parse_args()
+    args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
+    args.projections = args.projections.split(",")
+    with Path(os.devnull).open("w") as devnull:
+        configure_logging("WARNING", devnull)
+        rates: list[Rate] = []
+        for store in args.stores.split(","):
+            rates += measure_store(store, args)
+    print_table(rates)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
