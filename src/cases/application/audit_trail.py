@@ -44,6 +44,21 @@ class AuditTrail:
         self.runner.load(kind, aggregate_id)  # refuse ids of other kinds
         return [history_entry(e) for e in self._events(aggregate_id)]
 
+    def state(
+        self,
+        kind: type[A],
+        aggregate_id: UUID,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> A:
+        """The aggregate now, at `version`, or as recorded at `as_of`."""
+        if version is not None:
+            return self.at_version(kind, aggregate_id, version)
+        if as_of is not None:
+            return self.as_of(kind, aggregate_id, as_of)
+        return self.runner.load(kind, aggregate_id)
+
     def at_version(self, kind: type[A], aggregate_id: UUID, version: int) -> A:
         current = self.runner.load(kind, aggregate_id)
         if not 1 <= version <= current.version:

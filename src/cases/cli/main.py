@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
 import typer
 
-from cases.application.clock import SystemClock
-from cases.bootstrap import Services
 from cases.cli.collection import collection_app
 from cases.cli.demo import demo, print_case
 from cases.cli.projections import migrate_command, projections_app
@@ -45,20 +43,10 @@ def history_case(
     ] = None,
 ) -> None:
     """Print a case's history, or its state at a version or a moment."""
+    moment = as_of if as_of is None or as_of.tzinfo else as_of.replace(tzinfo=UTC)
     with open_services() as services:
-        case = _case_at(services, case_id, version, as_of)
+        case = services.audit.state(SupportCase, case_id, version=version, as_of=moment)
         print_case(services, case_id, case)
-
-
-def _case_at(
-    services: Services, case_id: UUID, version: int | None, as_of: datetime | None
-) -> SupportCase:
-    if version is not None:
-        return services.audit.at_version(SupportCase, case_id, version)
-    if as_of is not None:
-        moment = as_of if as_of.tzinfo else as_of.replace(tzinfo=SystemClock().now().tzinfo)
-        return services.audit.as_of(SupportCase, case_id, moment)
-    return services.desk.case(case_id)
 
 
 def main() -> None:

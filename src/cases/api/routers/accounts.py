@@ -281,12 +281,7 @@ def get_account_state(
     as_of: AwareDatetime | None = None,
 ) -> s.AccountState:
     """The account rebuilt from its events: now, at a version, or as recorded at a moment."""
-    if version is not None:
-        account = services.audit.at_version(BillingAccount, account_id, version)
-    elif as_of is not None:
-        account = services.audit.as_of(BillingAccount, account_id, as_of)
-    else:
-        account = services.billing.account(account_id)
+    account = services.audit.state(BillingAccount, account_id, version=version, as_of=as_of)
     response.headers["ETag"] = f'"{account.version}"'
     return s.AccountState.of(account)
 

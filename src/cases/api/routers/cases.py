@@ -204,12 +204,7 @@ def get_case_state(
     as_of: AwareDatetime | None = None,
 ) -> s.CaseState:
     """The case rebuilt from its events: now, at a version, or as recorded at a moment."""
-    if version is not None:
-        case = services.audit.at_version(SupportCase, case_id, version)
-    elif as_of is not None:
-        case = services.audit.as_of(SupportCase, case_id, as_of)
-    else:
-        case = services.desk.case(case_id)
+    case = services.audit.state(SupportCase, case_id, version=version, as_of=as_of)
     response.headers["ETag"] = f'"{case.version}"'
     return s.CaseState.of(case)
 
