@@ -3,7 +3,9 @@
 Run: .venv/bin/python benchmarks/api_load.py [--duration 20] [--warmup 5] [--clients 16]
          [--rounds 3] [--targets sqlite,postgres:1,postgres:2] [--profile]
 
-Needs locust (`.venv/bin/pip install locust`) and, for --profile, py-spy.
+Needs locust and, for --profile, py-spy (`.venv/bin/pip install -e '.[bench]'`).
+To compare code versions in one run, give a target another checkout's source and
+a tag: `--targets "postgres:1@before@PYTHONPATH=/tmp/old/src,postgres:1@after"`.
 
 For each target the script makes a store (a SQLite file in a temp folder, or a
 throwaway PostgreSQL database created on the server named by
@@ -363,11 +365,12 @@ class Target:
     logs: list[Path] = field(default_factory=list)
     spec: Path | None = None
     env: dict[str, str] = field(default_factory=dict)  # what-ifs: set for the server only
+    tag: str = ""  # names the variant instead of its settings (e.g. "before")
 
     @property
     def label(self) -> str:
         store = "SQLite" if self.store == "sqlite" else "PostgreSQL"
-        extra = "".join(f", {k}={v}" for k, v in self.env.items())
+        extra = f" [{self.tag}]" if self.tag else "".join(f", {k}={v}" for k, v in self.env.items())
         return f"{store}, {self.workers} worker{'s' if self.workers > 1 else ''}{extra}"
 
     def alive(self) -> bool:
@@ -388,7 +391,9 @@ class Target:
 
 def parse_targets(text: str) -> list[Target]:
     """`sqlite,postgres:2,postgres:2@PYTHONOPTIMIZE=1`: store, workers, @NAME=VALUE for
-    the server's and projection runner's environment (to compare a what-if)."""
+    the server's and projection runner's environment (to compare a what-if), and
+    @TAG (no `=`) to label it, e.g. `postgres:2@before@PYTHONPATH=/tmp/old/src` runs
+    another checkout's code beside this one's."""
     targets = []
     for item in text.split(","):
         spec, *settings = item.strip().split("@")
@@ -399,7 +404,8 @@ def parse_targets(text: str) -> list[Target]:
         if store == "sqlite" and n != 1:
             raise SystemExit("error: --targets: SQLite serves from one process")
         env = dict(setting.split("=", 1) for setting in settings if "=" in setting)
-        targets.append(Target(store, n, env=env))
+        tag = " ".join(setting for setting in settings if "=" not in setting)
+        targets.append(Target(store, n, env=env, tag=tag))
     return targets
 
 

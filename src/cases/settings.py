@@ -33,6 +33,27 @@ class Settings(BaseSettings):
     snapshot_interval: int = Field(default=50, ge=2, le=10_000)
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
     postgres_connect_timeout: int = Field(default=5, ge=1, le=120)
+    api_store_timeout: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="API server on PostgreSQL: seconds one attempt of an event-store "
+        "read or write waits for a pooled connection.",
+    )
+    api_store_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="API server on PostgreSQL: attempts of an event-store read or write "
+        "after connection errors, 0.2 s apart (ADR 0019).",
+    )
+    api_aggregate_cache: int = Field(
+        default=1000,
+        ge=0,
+        le=1_000_000,
+        description="API server: aggregates kept in memory per process, brought up to "
+        "date from the store on each load (0: none).",
+    )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
 
     @property

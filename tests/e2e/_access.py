@@ -33,6 +33,7 @@ RUNS_COLLECTION = frozenset({BILLING})
 READS_TERMS = EVERYONE
 PUBLISHES_TERMS = frozenset({USERS})
 PUBLISHES_COLLECTION_POLICY = frozenset({BILLING})
+READS_REPORTS = frozenset({AUDITOR})
 
 EXPECTED: dict[str, frozenset[str] | None] = {
     # health and problems
@@ -85,6 +86,8 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "run_collection": RUNS_COLLECTION,
     # a customer passes the role check but is answered 404: no such report for it
     "get_receivables_aging": READS_ACCOUNTS,
+    # compliance reports: over every customer, so never a customer's (403)
+    "get_compliance_report": READS_REPORTS,
     # auditor replay
     "replay_case": READS_HISTORY,
     "replay_account": READS_HISTORY,

@@ -12,7 +12,7 @@ from cases.bootstrap import Services, bootstrap
 from cases.domain import errors
 from cases.domain.billing_values import BillingPeriod
 from cases.settings import Settings
-from tests.support.builders import T0, caller, intake, terms
+from tests.support.builders import T0, caller, intake, is_clock_fact, terms
 
 WRITERS = 4
 NOTES_EACH = 10
@@ -33,7 +33,8 @@ def test_racing_writers_lose_no_update(writers: list[Services]) -> None:
     """Every note from every writer is recorded exactly once, in some order."""
     desk = writers[0].desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    received = desk.receive_case(caller(), received_at=T0, **intake())  # type: ignore[arg-type]
+    case_id = received.aggregate_id
     start = threading.Barrier(WRITERS)
     failures: list[BaseException] = []
 
@@ -56,21 +57,27 @@ def test_racing_writers_lose_no_update(writers: list[Services]) -> None:
     notes = sorted(h.details["text"] for h in history if h.event_type.endswith("NoteAdded"))
     expected = sorted(f"writer {i} note {n}" for i in range(WRITERS) for n in range(NOTES_EACH))
     assert notes == expected
-    assert desk.case(case_id).version == 1 + WRITERS * NOTES_EACH
+    assert [h.version for h in history] == list(range(1, len(history) + 1))
+    assert len([h for h in history if not is_clock_fact(h.event_type)]) == 1 + len(expected)
+    # The clock stands still, so no deadline passes: each note records only itself.
+    assert desk.case(case_id).version == received.version + WRITERS * NOTES_EACH
 
 
 def test_only_one_of_two_commands_on_the_same_version_wins(writers: list[Services]) -> None:
     """With an expected version, the loser is refused instead of retried."""
     desk = writers[0].desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    received = desk.receive_case(caller(), received_at=T0, **intake())  # type: ignore[arg-type]
+    case_id, intake_version = received.aggregate_id, received.version
     start = threading.Barrier(2)
     outcomes: list[str] = []
 
     def write(services: Services) -> None:
         start.wait()
         try:
-            services.desk.add_note(caller(), case_id, "at version 1", expected_version=1)
+            services.desk.add_note(
+                caller(), case_id, "after the intake", expected_version=intake_version
+            )
             outcomes.append("recorded")
         except errors.VersionMismatchError:
             outcomes.append("refused")
@@ -82,7 +89,7 @@ def test_only_one_of_two_commands_on_the_same_version_wins(writers: list[Service
         thread.join()
 
     assert sorted(outcomes) == ["recorded", "refused"]
-    assert desk.case(case_id).version == 2
+    assert desk.case(case_id).version == intake_version + 1
 
 
 def test_accounts_opened_at_once_are_all_listed(writers: list[Services]) -> None:

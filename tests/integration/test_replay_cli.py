@@ -3,6 +3,7 @@ each event made, cut-offs, and one-line refusals."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -15,6 +16,7 @@ from typer.testing import CliRunner, Result
 
 from cases.application.caller import Caller
 from cases.application.clock import ManualClock
+from cases.application.command_runner import Receipt
 from cases.bootstrap import bootstrap
 from cases.cli.main import app
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
@@ -22,9 +24,10 @@ from cases.domain.case_values import EscalationCategory, EscalationTarget, Resol
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.money import Money
+from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import EscalationVehicle
 from cases.settings import get_settings
-from tests.support.builders import T0, caller, intake, terms
+from tests.support.builders import T0, caller, intake, is_clock_fact, terms
 
 BEA = Caller.new(Actor("billing-bea", Role.BILLING_ADMIN), Source.CLI)
 RUN = Caller.new(Actor("collection-run", Role.SYSTEM), Source.SCHEDULER)
@@ -35,7 +38,18 @@ DUE = date(2026, 4, 1)
 class Recorded:
     case_id: UUID
     account_id: UUID
-    case_recorded: list[datetime]  # when each version of the case was recorded
+    case_recorded: list[datetime]  # when each command on the case was recorded
+    case_reached: list[int]  # the case's version after each command (its receipt's)
+    own_versions: list[int]  # the versions of the case's own events (not clock facts)
+
+    @property
+    def latest(self) -> int:
+        return self.case_reached[-1]
+
+    @property
+    def escalated(self) -> int:
+        """The version of the `Escalated` event (the case's third own event)."""
+        return self.own_versions[2]
 
 
 def eur(amount: int) -> Money:
@@ -49,8 +63,9 @@ def at_six(day: date) -> datetime:
 @pytest.fixture
 def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Recorded]:
     """On a SQLite file: a case escalated, handed back, resolved, closed and
-    reopened (versions 1-8, ten minutes apart); an account invoiced, suspended,
-    paid in part and then in full."""
+    reopened (eight commands ten minutes apart, each recording one event of the
+    case and the clock facts it brings); an account invoiced, suspended, paid in
+    part and then in full."""
     monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("CASES_DATABASE_URL", raising=False)
     get_settings.cache_clear()
@@ -62,8 +77,9 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
         times = []
         clock.advance(timedelta(minutes=10))
         times.append(clock.now())
-        case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
-        steps: tuple[Callable[[], object], ...] = (
+        received = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        case_id, reached = received.aggregate_id, [received.version]
+        steps: tuple[Callable[[], Receipt], ...] = (
             lambda: desk.check_service_health(who, case_id, None),
             lambda: desk.escalate(
                 who,
@@ -82,7 +98,12 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
         for step in steps:
             clock.advance(timedelta(minutes=10))
             times.append(clock.now())
-            step()
+            reached.append(step().version)
+        own_versions = [
+            h.version
+            for h in services.audit.history(SupportCase, case_id)
+            if not is_clock_fact(h.event_type)
+        ]
 
         office = services.billing
         office.publish_collection_policy(
@@ -120,7 +141,7 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
             )
     finally:
         services.close()
-    yield Recorded(case_id, account_id, times)
+    yield Recorded(case_id, account_id, times, reached, own_versions)
     get_settings.cache_clear()
 
 
@@ -141,8 +162,16 @@ def test_a_case_replay_shows_each_event_its_metadata_and_its_changes(
     result = replay("case", str(recorded.case_id))
     assert result.exit_code == 0, result.output
     out = words(result.output)
-    assert f"Replay of support case {recorded.case_id}: versions 1 to 8 of 8" in out
-    assert "v3 Escalated: Escalation 1 to the vendor through advanced support" in out
+    latest = recorded.latest
+    assert f"Replay of support case {recorded.case_id}: versions 1 to {latest} of {latest}" in out
+    assert [int(v) for v in re.findall(r"^v(\d+) ", out, re.MULTILINE)] == list(
+        range(1, latest + 1)
+    )
+    assert (
+        f"v{recorded.escalated} Escalated: Escalation 1 to the vendor through advanced support"
+        in out
+    )
+    assert "ServiceClockStarted: Started the vendor clock 1 at 2026-03-02 08:30 UTC" in out
     escalated = recorded.case_recorded[2].isoformat()
     assert f"occurred and recorded {escalated}" in out
     assert "by agent-anna (helpdesk agent) via api; correlation " in out
@@ -153,7 +182,7 @@ def test_a_case_replay_shows_each_event_its_metadata_and_its_changes(
     assert "reopen_count: 0 -> 1" in out
     assert "_pending_events" not in out
     assert "_modified_on" not in out
-    assert out.splitlines()[-5] == "State at version 8:"
+    assert out.splitlines()[-5] == f"State at version {latest}:"
     assert "status in_progress" in out.splitlines()[-1]
 
 
@@ -177,21 +206,24 @@ def test_an_account_replay_shows_money_and_access(recorded: Recorded) -> None:
 
 
 def test_version_and_as_of_stop_the_replay(recorded: Recorded) -> None:
-    """`--version 3` stops after version 3; `--as-of` a second before the sixth
-    recording stops after version 5."""
-    result = replay("case", str(recorded.case_id), "--version", "3")
+    """`--version` of the escalation stops after it; `--as-of` a second before the
+    sixth command stops after the last version the fifth recorded."""
+    latest, escalated = recorded.latest, recorded.escalated
+    result = replay("case", str(recorded.case_id), "--version", str(escalated))
     assert result.exit_code == 0, result.output
     out = words(result.output)
-    assert "versions 1 to 3 of 8 (up to version 3)" in out
-    assert "\nv3 " in out
-    assert "\nv4 " not in out
+    assert f"versions 1 to {escalated} of {latest} (up to version {escalated})" in out
+    assert f"\nv{escalated} Escalated: " in out
+    assert f"\nv{escalated + 1} " not in out
     assert "status escalated" in out.splitlines()[-1]
     moment = (recorded.case_recorded[5] - timedelta(seconds=1)).isoformat()
     result = replay("case", str(recorded.case_id), "--as-of", moment)
     assert result.exit_code == 0, result.output
     out = words(result.output)
-    assert f"versions 1 to 5 of 8 (as recorded at {moment})" in out
-    assert "\nv6 " not in out
+    fifth = recorded.case_reached[4]
+    assert f"versions 1 to {fifth} of {latest} (as recorded at {moment})" in out
+    assert f"\nv{fifth} " in out
+    assert f"\nv{fifth + 1} " not in out
 
 
 def test_a_moment_without_an_offset_is_utc(recorded: Recorded) -> None:
@@ -199,7 +231,7 @@ def test_a_moment_without_an_offset_is_utc(recorded: Recorded) -> None:
     naive = recorded.case_recorded[1].replace(tzinfo=None).isoformat()
     result = replay("case", str(recorded.case_id), "--as-of", naive)
     assert result.exit_code == 0, result.output
-    assert "versions 1 to 2 of 8" in result.output
+    assert f"versions 1 to {recorded.case_reached[1]} of {recorded.latest}" in result.output
 
 
 @pytest.mark.parametrize(
@@ -208,7 +240,10 @@ def test_a_moment_without_an_offset_is_utc(recorded: Recorded) -> None:
         (["case", "00000000-0000-0000-0000-000000000000"], "no support case has the id"),
         (["case", "{account}"], "no support case has the id"),
         (["account", "{case}"], "no billing account has the id"),
-        (["case", "{case}", "--version", "9"], "version 9 does not exist"),
+        (
+            ["case", "{case}", "--version", "{after_latest}"],
+            "version {after_latest} does not exist",
+        ),
         (["case", "{case}", "--as-of", "2026-03-01T00:00:00+00:00"], "was not yet recorded"),
     ],
 )
@@ -216,12 +251,16 @@ def test_unknown_ids_versions_and_moments_are_one_line_refusals(
     recorded: Recorded, args: list[str], refusal: str
 ) -> None:
     """Each refusal is one line naming the rule, with exit status 1."""
-    filled = [a.format(case=recorded.case_id, account=recorded.account_id) for a in args]
-    result = replay(*filled)
+    names = {
+        "case": recorded.case_id,
+        "account": recorded.account_id,
+        "after_latest": recorded.latest + 1,
+    }
+    result = replay(*(a.format(**names) for a in args))
     assert result.exit_code == 1
     [line] = result.output.strip().splitlines()
     assert line.startswith("refused (not-found): ")
-    assert refusal in line
+    assert refusal.format(**names) in line
 
 
 def test_a_moment_that_is_not_iso_is_a_usage_error(recorded: Recorded) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from uuid import uuid4
 
 import pytest
 
+from cases.application.audit_trail import HistoryEntry
 from cases.application.clock import ManualClock
+from cases.application.command_runner import Receipt
 from cases.bootstrap import Services
 from cases.domain import errors
 from cases.domain.case_values import (
@@ -23,7 +27,7 @@ from cases.domain.case_values import (
 from cases.domain.support_case import SupportCase
 from cases.domain.support_offering import SupportOffering
 from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind
-from tests.support.builders import T0, caller, intake, terms
+from tests.support.builders import T0, caller, intake, is_clock_fact, terms
 
 ASFP = EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS
 
@@ -39,10 +43,28 @@ def desk_with_terms(services: Services, clock: ManualClock) -> Services:
     return services
 
 
-def walk_a_case_through_escalation(services: Services, clock: ManualClock) -> SupportCase:
+@dataclass(frozen=True)
+class Walk:
+    """A case walked through its life: its state and one receipt per command
+    (`receipts[0]` is the intake's, then one per step of the walk)."""
+
+    case: SupportCase
+    receipts: list[Receipt]
+
+    def version_after(self, step: int) -> int:
+        """The case's version once step `step` (0: the intake) was recorded."""
+        return self.receipts[step].version
+
+
+# The steps of the walk, numbered after the intake (0).
+ESCALATE, RESOLVE, CLOSE = 5, 9, 10
+
+
+def walk_a_case_through_escalation(services: Services, clock: ManualClock) -> Walk:
     desk, who = services.desk, caller()
-    case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
-    steps = [
+    receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+    case_id = receipt.aggregate_id
+    steps: list[Callable[[], Receipt]] = [
         lambda: desk.assign(who, case_id, "agent-anna"),
         lambda: desk.check_service_health(who, case_id, None),
         lambda: desk.record_communication(
@@ -65,10 +87,16 @@ def walk_a_case_through_escalation(services: Services, clock: ManualClock) -> Su
         lambda: desk.reopen(who, case_id, "Delays are back"),
         lambda: desk.add_note(who, case_id, "Customer called again"),
     ]
+    receipts = [receipt]
     for step in steps:
         minutes(clock, 7)
-        step()
-    return desk.case(case_id)
+        receipts.append(step())
+    return Walk(desk.case(case_id), receipts)
+
+
+def own_events(history: list[HistoryEntry]) -> list[HistoryEntry]:
+    """The case's own events, without its service-level clock facts."""
+    return [h for h in history if not is_clock_fact(h.event_type)]
 
 
 class TestSupportDesk:
@@ -76,8 +104,11 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         """Every step is recorded in order and rebuilds the same state on load."""
-        case = walk_a_case_through_escalation(desk_with_terms, clock)
-        assert case.version == 13
+        walk = walk_a_case_through_escalation(desk_with_terms, clock)
+        case = walk.case
+        assert case.version == walk.receipts[-1].version
+        history = desk_with_terms.audit.history(SupportCase, case.id)
+        assert len(own_events(history)) == len(walk.receipts)  # one per command
         assert case.status is CaseStatus.IN_PROGRESS
         assert case.reopen_count == 1
         [escalation] = case.escalations
@@ -88,63 +119,70 @@ class TestSupportDesk:
     def test_history_lists_every_event_with_its_metadata(
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
-        case = walk_a_case_through_escalation(desk_with_terms, clock)
-        history = desk_with_terms.audit.history(SupportCase, case.id)
-        assert [h.version for h in history] == list(range(1, 14))
-        assert [h.event_type.split(".")[-1] for h in history][:3] == [
+        walk = walk_a_case_through_escalation(desk_with_terms, clock)
+        history = desk_with_terms.audit.history(SupportCase, walk.case.id)
+        assert [h.version for h in history] == list(range(1, walk.case.version + 1))
+        own = own_events(history)
+        assert len(own) == len(walk.receipts)
+        assert [h.event_type.split(".")[-1] for h in own][:3] == [
             "Received",
             "Assigned",
             "ServiceHealthChecked",
         ]
+        # Each command's own event lies after the previous receipt, up to its own.
+        versions = [r.version for r in walk.receipts]
+        for event, before, after in zip(own, [0, *versions[:-1]], versions, strict=True):
+            assert before < event.version <= after
         assert all(h.meta.actor.principal_id == "agent-anna" for h in history)
-        assert history[1].details == {"agent_id": "agent-anna"}
+        assert own[1].details == {"agent_id": "agent-anna"}
         assert [h.recorded_at for h in history] == sorted(h.recorded_at for h in history)
 
     def test_state_at_any_version_and_any_moment(
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         """Auditors see the case as it stood at a version or as recorded at a moment."""
-        case = walk_a_case_through_escalation(desk_with_terms, clock)
-        audit = desk_with_terms.audit
-        at_escalation = audit.at_version(SupportCase, case.id, 6)
+        walk = walk_a_case_through_escalation(desk_with_terms, clock)
+        case, audit = walk.case, desk_with_terms.audit
+        at_escalation = audit.at_version(SupportCase, case.id, walk.version_after(ESCALATE))
         assert at_escalation.status is CaseStatus.ESCALATED
-        closed = audit.at_version(SupportCase, case.id, 11)
+        closed = audit.at_version(SupportCase, case.id, walk.version_after(CLOSE))
         assert closed.status is CaseStatus.CLOSED
         # Recorded moments are 7 minutes apart from intake at T0 + 5 minutes.
-        before_close = audit.as_of(SupportCase, case.id, T0 + timedelta(minutes=5 + 7 * 10 - 1))
-        assert before_close.version == 10
+        before_close = audit.as_of(SupportCase, case.id, T0 + timedelta(minutes=5 + 7 * CLOSE - 1))
+        assert before_close.version == walk.version_after(RESOLVE)
         assert before_close.status is CaseStatus.RESOLVED
         with pytest.raises(errors.NotFoundError):
             audit.as_of(SupportCase, case.id, T0)
         with pytest.raises(errors.NotFoundError):
-            audit.at_version(SupportCase, case.id, 14)
+            audit.at_version(SupportCase, case.id, case.version + 1)
 
     def test_a_refused_command_records_nothing(
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
         position = desk_with_terms.log.recorder.max_notification_id()
         with pytest.raises(errors.ServiceHealthNotCheckedError):
             desk.escalate(
                 who,
-                case_id,
+                receipt.aggregate_id,
                 target=EscalationTarget.VENDOR,
                 category=EscalationCategory.SERVICE_DEFECT,
                 vehicle=ASFP,
                 reason="Too early",
             )
         assert desk_with_terms.log.recorder.max_notification_id() == position
-        assert desk.case(case_id).version == 1
+        assert desk.case(receipt.aggregate_id).version == receipt.version
 
     def test_a_stale_expected_version_is_refused(
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
         receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
-        desk.add_note(who, receipt.aggregate_id, "first", expected_version=1)
+        intake_version = receipt.version
+        desk.add_note(who, receipt.aggregate_id, "first", expected_version=intake_version)
         with pytest.raises(errors.VersionMismatchError):
-            desk.add_note(who, receipt.aggregate_id, "second", expected_version=1)
+            desk.add_note(who, receipt.aggregate_id, "second", expected_version=intake_version)
         assert desk.case(receipt.aggregate_id).note_count == 1
 
     def test_receipts_carry_version_and_log_position(
@@ -153,7 +191,11 @@ class TestSupportDesk:
         desk, who = desk_with_terms.desk, caller()
         first = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
         second = desk.add_note(who, first.aggregate_id, "note")
-        assert (first.version, second.version) == (1, 2)
+        history = desk_with_terms.audit.history(SupportCase, first.aggregate_id)
+        # The intake's receipt has the version of its last event; the note's, the note's.
+        assert [h.version for h in history] == list(range(1, second.version + 1))
+        assert history[0].event_type == "SupportCase.Received"
+        assert [h.event_type for h in history[first.version :]] == ["SupportCase.NoteAdded"]
         assert second.position > first.position
         assert second.position == desk_with_terms.log.recorder.max_notification_id()
 

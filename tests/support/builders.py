@@ -9,6 +9,7 @@ from uuid import uuid4
 from cases.application.caller import Caller
 from cases.domain.case_values import CaseCategory, Contact, EscalationPaths
 from cases.domain.metadata import Actor, CommandContext, Role, Source
+from cases.domain.support_case import CLOCK_FACT_TYPES
 from cases.domain.support_offering import PublishedTerms
 from cases.domain.support_terms import (
     Channel,
@@ -22,6 +23,7 @@ from cases.scenario.support import partner_terms
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
 AGENT = Actor("agent-anna", Role.HELPDESK_AGENT)
+_CLOCK_FACT_NAMES = frozenset(t.__name__ for t in CLOCK_FACT_TYPES)
 
 
 def office_hours() -> ServiceHours:
@@ -77,6 +79,13 @@ def ctx(
 
 def caller(actor: Actor = AGENT, source: Source = Source.API) -> Caller:
     return Caller.new(actor, source)
+
+
+def is_clock_fact(event_type: str) -> bool:
+    """Whether `event_type` (`SupportCase.ServiceClockStarted` or, as the case
+    timeline keeps it, `ServiceClockStarted`) is a service-level clock fact: one
+    of the facts a case records beside its own events."""
+    return event_type.rsplit(".", 1)[-1] in _CLOCK_FACT_NAMES
 
 
 def intake(

@@ -8,7 +8,11 @@ portal, service-health checks with and without a matched advisory, diagnoses,
 messages both ways, waits on the customer and their replies, assignments,
 severity changes, escalations to the indirect provider and to the vendor with
 references, updates and hand-backs, resolutions, closes (by an agent or the
-scheduler), reopens, notes and billing-account links.
+scheduler), reopens, notes and billing-account links; and the service-level
+clock facts those commands bring (started, paused, resumed, re-targeted,
+breached, fulfilled, stopped), except a withdrawn breach: no scheduled clock
+check runs and no step occurs before one already recorded, so nothing records
+a breach that a later-logged reply then withdraws.
 
 The partner starts as an indirect reseller (escalations go to its indirect
 provider first) and becomes direct-bill later (`direct_bill_from`), so both

@@ -6,20 +6,23 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 
+import anyio
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from cases import __version__
-from cases.api.deps import ApiState
 from cases.api.errors import install_error_handlers
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
 from cases.api.routers import accounts, cases, health, principals, problems, replay, terms
+from cases.api.routers.reports import router as reports_router
+from cases.api.state import ApiState
 from cases.application.clock import Clock, SystemClock
-from cases.bootstrap import bootstrap
+from cases.bootstrap import Services, services_on
 from cases.log_config import configure_logging
-from cases.persistence.database_url import StoreKind, parse_database_url
+from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
+from cases.persistence.store import StoreOptions, open_event_log
 from cases.projections.db import open_projection_db
 from cases.projections.in_process import InProcessProjections
 from cases.projections.schema import check_schema_current, migrate
@@ -43,7 +46,9 @@ def create_app(
 
     The embedded SQLite store is migrated on start and its projections run in this
     process; PostgreSQL must be migrated first (`cases migrate`) and its projections
-    run by `cases projections run`, unless `run_projections` says otherwise.
+    run by `cases projections run`, unless `run_projections` says otherwise. A
+    server on PostgreSQL starts even while the database is away, and opens the
+    store once it is back (ADR 0019).
     """
     settings = settings or get_settings()
     url = parse_database_url(settings.effective_database_url)
@@ -54,25 +59,30 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
-        if url.kind is StoreKind.SQLITE:
-            migrate(url)
-        else:
-            check_schema_current(url)
-        services = bootstrap(settings, clock or SystemClock())
-        reads = ReadPool(partial(open_projection_db, settings), size=16)
-        app.state.api = ApiState(settings, services, reads, IdempotencyStore(reads, services.clock))
-        runners = (
-            InProcessProjections.from_settings(settings, log=services.log) if in_process else None
+        runners: list[InProcessProjections] = []
+        the_clock = clock or SystemClock()
+
+        def run_projections_on(services: Services) -> None:
+            projections = InProcessProjections.from_settings(settings, log=services.log)
+            projections.start()
+            runners.append(projections)
+
+        api = ApiState(
+            settings,
+            the_clock,
+            ReadPool(partial(open_projection_db, settings), size=16),
+            partial(_open_services, settings, url, the_clock),
+            on_open=run_projections_on if in_process else None,
         )
-        if runners is not None:
-            runners.start()
+        app.state.api = api
+        may_wait = url.kind is StoreKind.POSTGRES and not in_process
+        await anyio.to_thread.run_sync(partial(api.start, may_wait=may_wait))
         try:
             yield
         finally:
-            if runners is not None:
-                runners.stop()
-            reads.close()
-            services.close()
+            for projections in runners:
+                projections.stop()
+            api.close()
 
     app = FastAPIOffline(
         title="cases",
@@ -83,9 +93,20 @@ def create_app(
     install_error_handlers(app)
     for module in (health, cases, principals, problems, accounts, terms, replay):
         app.include_router(module.router)
+    app.include_router(reports_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def _open_services(settings: Settings, url: DatabaseUrl, clock: Clock) -> Services:
+    """The schema checked (or, on SQLite, migrated) and the services on the store,
+    with the API's store options (bounded PostgreSQL reads and writes, a cache)."""
+    if url.kind is StoreKind.SQLITE:
+        migrate(url)
+    else:
+        check_schema_current(url)
+    return services_on(open_event_log(settings, StoreOptions.for_api(settings)), clock)
 
 
 def _idempotency_of(app: FastAPI) -> Callable[[], IdempotencyStore]:

@@ -1,20 +1,29 @@
 """Dependencies of the routes, as `Annotated` aliases so a route reads like English:
-`def add_note(desk: DeskDep, caller: CallerDep, case_id: UUID, ...)`."""
+`def add_note(case_id: UUID, body: s.Note, command: WorkCommand, response: Response)`.
+
+Every dependency here is `async def` and runs on the event loop: FastAPI hands a
+plain `def` dependency to the thread pool and back, which cost a command about
+nine such hops (ADR 0019). None of them blocks there; what needs the database is
+sent to a thread explicitly: authenticating a token not seen in the last seconds,
+opening a store the server has not reached yet, opening a read-model connection,
+reading the log's head for `min_position`. A command's route takes one `Command`
+(services, principal, caller and If-Match) instead of a chain of dependencies.
+"""
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cases.api.errors import ApiProblem
-from cases.api.idempotency import IdempotencyStore
-from cases.api.read_pool import ReadPool
+from cases.api.state import ApiState
 from cases.application.billing_office import BillingOffice
 from cases.application.caller import Caller
 from cases.application.principal_registry import (
@@ -27,46 +36,53 @@ from cases.bootstrap import Services
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.permissions import Permission, allows
-from cases.projections.db import ProjectionDatabase
-from cases.settings import Settings
+from cases.persistence.store import StoreUnavailableError
+from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
+
+__all__ = ["ApiState"]  # re-exported: it lived here before cases.api.state
 
 MAX_WAIT_SECONDS = 5.0
 
 
-@dataclass
-class ApiState:
-    """What the app holds for its lifetime (on `app.state.api`)."""
-
-    settings: Settings
-    services: Services
-    reads: ReadPool
-    idempotency: IdempotencyStore
-
-
-def api_state(request: Request) -> ApiState:
+def state_of(request: Request) -> ApiState:
     state: ApiState = request.app.state.api
     return state
+
+
+async def api_state(request: Request) -> ApiState:
+    return state_of(request)
 
 
 ApiStateDep = Annotated[ApiState, Depends(api_state)]
 
 
-def _services(api: ApiStateDep) -> Services:
-    return api.services
+async def services_of(api: ApiState) -> Services:
+    """The services; while the store was never reached, one attempt to open it
+    (in a thread, at most every half second), else StoreUnavailableError (503)."""
+    services = api.opened
+    if services is not None:
+        return services
+    if not api.should_try_now():
+        raise StoreUnavailableError(api.unavailable)
+    return await anyio.to_thread.run_sync(api.try_open)
+
+
+async def _services(request: Request) -> Services:
+    return await services_of(state_of(request))
 
 
 ServicesDep = Annotated[Services, Depends(_services)]
 
 
-def _desk(services: ServicesDep) -> SupportDesk:
+async def _desk(services: ServicesDep) -> SupportDesk:
     return services.desk
 
 
-def _billing(services: ServicesDep) -> BillingOffice:
+async def _billing(services: ServicesDep) -> BillingOffice:
     return services.billing
 
 
-def _principals(services: ServicesDep) -> PrincipalRegistry:
+async def _principals(services: ServicesDep) -> PrincipalRegistry:
     return services.principals
 
 
@@ -75,49 +91,73 @@ BillingDep = Annotated[BillingOffice, Depends(_billing)]
 PrincipalsDep = Annotated[PrincipalRegistry, Depends(_principals)]
 
 
-def _read_db(api: ApiStateDep) -> Iterator[ProjectionDatabase]:
-    with api.reads.connection() as db:
+async def _read_db(request: Request) -> AsyncIterator[ProjectionDatabase]:
+    """A read-model connection for the request: an idle one at once, a new one
+    opened in a thread; one the database broke is dropped, with the idle ones."""
+    reads = state_of(request).reads
+    db = reads.take()
+    if db is None:
+        db = await anyio.to_thread.run_sync(reads.open_db)
+    try:
         yield db
+    except CONNECTION_ERRORS:
+        reads.discard(db)
+        raise
+    except BaseException:
+        reads.give_back(db)
+        raise
+    reads.give_back(db)
 
 
 ReadDbDep = Annotated[ProjectionDatabase, Depends(_read_db)]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `cases principals create`.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
 
 
-def _current_principal(
-    request: Request,
-    principals: PrincipalsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-) -> AuthenticatedPrincipal:
+async def authenticate(request: Request, credentials: Credentials) -> AuthenticatedPrincipal:
+    """The principal of the bearer token: from the app's cache on the event loop,
+    else from the registry in a thread (which reads the store)."""
     if credentials is None:
         raise AuthenticationError("no bearer token")
-    principal = principals.authenticate(credentials.credentials)
+    api = state_of(request)
+    token = credentials.credentials
+    principal = api.tokens.get(token)
+    if principal is None:
+        services = await services_of(api)
+        principal = await anyio.to_thread.run_sync(services.principals.authenticate, token)
+        api.tokens.put(token, principal)
     request.state.principal_id = str(principal.principal_id)
     request.state.role = principal.role.value
     return principal
 
 
-PrincipalDep = Annotated[AuthenticatedPrincipal, Depends(_current_principal)]
+PrincipalDep = Annotated[AuthenticatedPrincipal, Depends(authenticate)]
 
 
-def require(permission: Permission) -> Callable[[AuthenticatedPrincipal], AuthenticatedPrincipal]:
+def _permit(principal: AuthenticatedPrincipal, permission: Permission) -> None:
+    if not allows(principal.role, permission):
+        raise ApiProblem(
+            403,
+            "forbidden",
+            f"a {principal.role.value.replace('_', ' ')} may not "
+            f"{permission.value.replace('_', ' ')}",
+        )
+
+
+def require(
+    permission: Permission,
+) -> Callable[[AuthenticatedPrincipal], Coroutine[Any, Any, AuthenticatedPrincipal]]:
     """A dependency that lets the request through only for roles with `permission`."""
 
-    def check(principal: PrincipalDep) -> AuthenticatedPrincipal:
-        if not allows(principal.role, permission):
-            raise ApiProblem(
-                403,
-                "forbidden",
-                f"a {principal.role.value.replace('_', ' ')} may not "
-                f"{permission.value.replace('_', ' ')}",
-            )
+    async def check(principal: PrincipalDep) -> AuthenticatedPrincipal:
+        _permit(principal, permission)
         return principal
 
     return check
 
 
-def _caller(request: Request, principal: PrincipalDep) -> Caller:
+def caller_of(request: Request, principal: AuthenticatedPrincipal) -> Caller:
     return Caller(
         actor=Actor(str(principal.principal_id), principal.role),
         source=Source.API,
@@ -126,20 +166,23 @@ def _caller(request: Request, principal: PrincipalDep) -> Caller:
     )
 
 
+async def _caller(request: Request, principal: PrincipalDep) -> Caller:
+    return caller_of(request, principal)
+
+
 CallerDep = Annotated[Caller, Depends(_caller)]
 
 _ETAG = re.compile(r'^(?:W/)?"?(\d{1,12})"?$')
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description='The ETag (version) the change is based on, e.g. "7"; a stale one '
+        "is refused with 412 and nothing is recorded."
+    ),
+]
 
 
-def _expected_version(
-    if_match: Annotated[
-        str | None,
-        Header(
-            description='The ETag (version) the change is based on, e.g. "7"; a stale one '
-            "is refused with 412 and nothing is recorded."
-        ),
-    ] = None,
-) -> int | None:
+def expected_version_of(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     match = _ETAG.match(if_match.strip())
@@ -148,11 +191,61 @@ def _expected_version(
     return int(match.group(1))
 
 
+async def _expected_version(if_match: IfMatch = None) -> int | None:
+    return expected_version_of(if_match)
+
+
 ExpectedVersionDep = Annotated[int | None, Depends(_expected_version)]
 
 
-def _min_position(
-    api: ApiStateDep,
+@dataclass(frozen=True, slots=True)
+class Command:
+    """What a command's route needs, from one dependency: the services, the
+    authenticated principal (allowed the route's permission), the caller the events
+    are recorded for, and the version If-Match expects (None: any)."""
+
+    services: Services
+    principal: AuthenticatedPrincipal
+    caller: Caller
+    expected_version: int | None = None
+
+    @property
+    def desk(self) -> SupportDesk:
+        return self.services.desk
+
+    @property
+    def billing(self) -> BillingOffice:
+        return self.services.billing
+
+
+def command_for(permission: Permission, *, if_match: bool = True) -> Any:
+    """`Depends` on a `Command` for a principal with `permission`; with `if_match`
+    the route documents and honours an `If-Match` header."""
+
+    async def unversioned(request: Request, credentials: Credentials) -> Command:
+        principal = await authenticate(request, credentials)
+        _permit(principal, permission)
+        services = await services_of(state_of(request))
+        return Command(services, principal, caller_of(request, principal))
+
+    async def versioned(
+        request: Request, credentials: Credentials, if_match: IfMatch = None
+    ) -> Command:
+        principal = await authenticate(request, credentials)
+        _permit(principal, permission)
+        expected = expected_version_of(if_match)
+        services = await services_of(state_of(request))
+        return Command(services, principal, caller_of(request, principal), expected)
+
+    return Depends(versioned if if_match else unversioned)
+
+
+def _log_head(services: Services) -> int:
+    return services.log.recorder.max_notification_id() or 0
+
+
+async def _min_position(
+    request: Request,
     min_position: Annotated[
         int | None,
         Query(
@@ -163,7 +256,8 @@ def _min_position(
     ] = None,
 ) -> int | None:
     if min_position is not None:
-        head = api.services.log.recorder.max_notification_id() or 0
+        services = await services_of(state_of(request))
+        head = await anyio.to_thread.run_sync(_log_head, services)
         if min_position > head:
             raise ApiProblem(
                 422,

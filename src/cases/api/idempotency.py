@@ -17,11 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import anyio
+import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cases.api.read_pool import ReadPool
 from cases.application.clock import Clock
+from cases.projections.db import CONNECTION_ERRORS
 
+logger = structlog.get_logger("cases.api")
+
+RETRY_AFTER_SECONDS = 5  # as errors.RETRY_AFTER_SECONDS
 KEEP_FOR = timedelta(hours=24)
 STALE_AFTER = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
@@ -102,7 +107,19 @@ def _problem(
             "instance": path,
         }
     ).encode()
-    return status, [(b"content-type", b"application/problem+json")], body
+    headers = [(b"content-type", b"application/problem+json")]
+    if status == 503:
+        headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
+    return status, headers, body
+
+
+def _store_down(path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    return _problem(
+        503,
+        "store-unavailable",
+        "the database is not reachable right now; nothing was recorded, try again",
+        path,
+    )
 
 
 REPLAYED_HEADERS = {"content-type", "etag", "location"}
@@ -147,7 +164,12 @@ class IdempotencyMiddleware:
             + b"\n"
             + body
         ).hexdigest()
-        stored = await anyio.to_thread.run_sync(self.store.begin, owner, key, request_hash)
+        try:
+            stored = await anyio.to_thread.run_sync(self.store.begin, owner, key, request_hash)
+        except CONNECTION_ERRORS as e:
+            logger.warning("store_unavailable", error=type(e).__name__)
+            await _send(send, *_store_down(scope["path"]))
+            return
         if stored is not None:
             await self._answer_retry(scope, send, stored, request_hash)
             return
@@ -183,37 +205,52 @@ class IdempotencyMiddleware:
             await _send(send, stored.status, headers, stored.body)
 
     async def _run_first(self, scope: Scope, send: Send, body: bytes, owner: str, key: str) -> None:
-        status = 500
-        headers: list[tuple[str, str]] = []
+        """Run the request, keep its response under the key, then answer: a retry
+        sent once the client has the answer always finds it kept (answering first
+        let a quick retry, maybe on another worker, see the key still in flight)."""
+        start: Message | None = None
         chunks: list[bytes] = []
 
         async def replay_body() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
         async def capture(message: Message) -> None:
-            nonlocal status, headers
+            nonlocal start
             if message["type"] == "http.response.start":
-                status = message["status"]
-                headers = [
-                    (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in message.get("headers", [])
-                    if k.decode("latin-1").lower() in REPLAYED_HEADERS
-                ]
+                start = message
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
+            else:
+                await send(message)
 
         try:
             await self.app(scope, replay_body, capture)
         except BaseException:
-            await anyio.to_thread.run_sync(self.store.forget, owner, key)
+            await self._settle(self.store.forget, owner, key)
             raise
+        content = b"".join(chunks)
+        status = 500 if start is None else int(start["status"])
         if status >= 500:
-            await anyio.to_thread.run_sync(self.store.forget, owner, key)
+            await self._settle(self.store.forget, owner, key)
         else:
-            await anyio.to_thread.run_sync(
-                self.store.finish, owner, key, status, headers, b"".join(chunks)
-            )
+            headers = [
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in (start or {}).get("headers", [])
+                if k.decode("latin-1").lower() in REPLAYED_HEADERS
+            ]
+            await self._settle(self.store.finish, owner, key, status, headers, content)
+        if start is not None:
+            await send(start)
+            await send({"type": "http.response.body", "body": content, "more_body": False})
+
+    async def _settle(self, step: Callable[..., None], *args: object) -> None:
+        """Finish or forget the key; if the database went away meanwhile, the key
+        stays in flight until STALE_AFTER (retries answer 409), and the answer is
+        still sent (what the request recorded stays recorded)."""
+        try:
+            await anyio.to_thread.run_sync(step, *args)
+        except CONNECTION_ERRORS as e:
+            logger.warning("idempotency_key_left_in_flight", error=type(e).__name__)
 
 
 def _raw_header(scope: Scope, name: bytes) -> str | None:

@@ -1,4 +1,4 @@
-"""A small pool of read-model connections for request threads."""
+"""A small pool of read-model connections for requests."""
 
 from __future__ import annotations
 
@@ -10,33 +10,52 @@ from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
 
 
 class ReadPool:
-    """Hands each request thread its own connection; drops broken ones."""
+    """Hands each request its own connection; drops broken ones.
+
+    A connection error drops the idle connections too: after a database restart
+    every one of them is broken, and each would otherwise fail one request."""
 
     def __init__(self, open_db: Callable[[], ProjectionDatabase], size: int = 8) -> None:
         self.open_db = open_db
         self._idle: queue.LifoQueue[ProjectionDatabase] = queue.LifoQueue(maxsize=size)
 
-    @contextmanager
-    def connection(self) -> Iterator[ProjectionDatabase]:
+    def take(self) -> ProjectionDatabase | None:
+        """An idle connection, or None (open one with `open_db`, in a thread)."""
         try:
-            db = self._idle.get_nowait()
+            return self._idle.get_nowait()
         except queue.Empty:
-            db = self.open_db()
-        try:
-            yield db
-        except CONNECTION_ERRORS:
-            db.close()
-            raise
+            return None
+
+    def give_back(self, db: ProjectionDatabase) -> None:
         try:
             self._idle.put_nowait(db)
         except queue.Full:
+            with suppress(*CONNECTION_ERRORS):
+                db.close()
+
+    def discard(self, db: ProjectionDatabase) -> None:
+        """Close a connection that failed, and every idle one."""
+        with suppress(*CONNECTION_ERRORS):
             db.close()
+        self.close()
+
+    @contextmanager
+    def connection(self) -> Iterator[ProjectionDatabase]:
+        db = self.take() or self.open_db()
+        try:
+            yield db
+        except CONNECTION_ERRORS:
+            self.discard(db)
+            raise
+        except BaseException:
+            self.give_back(db)
+            raise
+        self.give_back(db)
 
     def close(self) -> None:
         while True:
-            try:
-                db = self._idle.get_nowait()
-            except queue.Empty:
+            db = self.take()
+            if db is None:
                 return
             with suppress(*CONNECTION_ERRORS):
                 db.close()

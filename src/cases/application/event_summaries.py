@@ -8,6 +8,7 @@ from enum import Enum
 from typing import Any
 
 from cases.application.billing_summaries import BILLING_SUMMARIES
+from cases.application.clock_summaries import CLOCK_SUMMARIES
 from cases.domain.case_values import Contact, Direction, VendorAdvisory
 from cases.domain.support_terms import EscalationVehicle
 
@@ -95,6 +96,7 @@ PRINCIPAL_SUMMARIES: dict[str, Callable[[Details], str]] = {
 # Keyed by `Aggregate.Event` (qualified) or, for case events, the event's name.
 _SUMMARIES: dict[str, Callable[[Details], str]] = {
     **CASE_SUMMARIES,
+    **CLOCK_SUMMARIES,
     **BILLING_SUMMARIES,
     **PRINCIPAL_SUMMARIES,
 }

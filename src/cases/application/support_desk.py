@@ -19,7 +19,7 @@ from cases.domain.case_values import (
     ResolutionCode,
     VendorAdvisory,
 )
-from cases.domain.errors import NoTermsInForceError, NotFoundError
+from cases.domain.errors import EvaluationInFutureError, NoTermsInForceError, NotFoundError
 from cases.domain.metadata import CommandContext
 from cases.domain.support_case import SupportCase
 from cases.domain.support_offering import PublishedTerms, SupportOffering
@@ -337,6 +337,30 @@ class SupportDesk:
             lambda case, ctx: case.add_note(ctx, text),
         )
 
+    # Service-level clocks ---------------------------------------------------
+
+    def evaluate_service_clocks(
+        self, caller: Caller, case_id: UUID, at: datetime
+    ) -> tuple[SupportCase.ServiceClockBreached, ...]:
+        """Record the breaches due on one case by `at` (the scheduled check).
+
+        A read-only look decides whether anything is due; only then does the
+        evaluation run as a command, on fresh state and retried on a lost race,
+        so a case with nothing due is only read.
+        """
+        now = self.runner.clock.now()
+        if at > now:
+            raise EvaluationInFutureError(
+                f"service clocks cannot be evaluated as of {at.isoformat()}, a moment still to come"
+            )
+        case = self.case(case_id)
+        if not any(clock.due_breach(at) for clock in case.clocks):
+            return ()
+        breaches, _ = self.runner.change(
+            SupportCase, case_id, caller, lambda fresh, ctx: _breaches(fresh, ctx, at)
+        )
+        return breaches
+
     def _on_case(
         self,
         caller: Caller,
@@ -346,3 +370,10 @@ class SupportDesk:
     ) -> Receipt:
         _, receipt = self.runner.change(SupportCase, case_id, caller, decide, expected_version)
         return receipt
+
+
+def _breaches(
+    case: SupportCase, ctx: CommandContext, at: datetime
+) -> tuple[SupportCase.ServiceClockBreached, ...]:
+    case.evaluate_service_clocks(ctx, at)
+    return tuple(e for e in case.pending_events if isinstance(e, SupportCase.ServiceClockBreached))

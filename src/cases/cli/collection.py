@@ -41,7 +41,7 @@ def run(
 ) -> None:
     """Evaluate every billing account and print what was done."""
     with open_services() as services:
-        moment = _moment(as_of) if as_of is not None else services.clock.now()
+        moment = parse_moment(as_of) if as_of is not None else services.clock.now()
         caller = Caller.new(Actor("collection-run", Role.SYSTEM), Source.CLI)
         listed = services.billing.account_count()
         console = Console(stderr=True)
@@ -93,7 +93,7 @@ def _account_line(evaluation: Evaluation) -> str:
     return f"{evaluation.customer_id:<20} {evaluation.account_id}  " + "; ".join(parts)
 
 
-def _moment(text: str) -> datetime:
+def parse_moment(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -8,10 +8,12 @@ from uuid import UUID
 
 import typer
 
+from cases.cli.clocks import clocks_app
 from cases.cli.collection import collection_app
 from cases.cli.demo import demo, print_case
 from cases.cli.projections import migrate_command, projections_app
 from cases.cli.replay import replay_app
+from cases.cli.report import report_app
 from cases.cli.serve import principals_app, serve_command
 from cases.cli.services import open_services
 from cases.domain.support_case import SupportCase
@@ -25,12 +27,14 @@ app = typer.Typer(
 history_app = typer.Typer(help="Print the recorded history of a case.", no_args_is_help=True)
 app.add_typer(history_app, name="history")
 app.add_typer(collection_app, name="collection")
+app.add_typer(clocks_app, name="clocks")
 app.add_typer(projections_app, name="projections")
 app.command("migrate")(migrate_command)
 app.command("demo")(demo)
 app.command("serve")(serve_command)
 app.add_typer(principals_app, name="principals")
 app.add_typer(replay_app, name="replay")
+app.add_typer(report_app, name="report")
 
 
 @history_app.command("case")

@@ -48,7 +48,7 @@ projections_app = typer.Typer(
 STORE_ERRORS = (psycopg.Error, sqlite3.Error, OSError, LockTimeout)
 
 
-def _fail(message: str, code: int) -> NoReturn:
+def fail(message: str, code: int) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
     raise typer.Exit(code)
 
@@ -64,9 +64,9 @@ def _configured(quiet: bool) -> tuple[Settings, DatabaseUrl]:
     try:
         url = parse_database_url(settings.effective_database_url)
     except SettingsError as e:
-        _fail(str(e), 2)
+        fail(str(e), 2)
     if url.kind is StoreKind.MEMORY:
-        _fail(f"{SETTING}: projections need a SQLite or PostgreSQL store, not {url.describe()}", 2)
+        fail(f"{SETTING}: projections need a SQLite or PostgreSQL store, not {url.describe()}", 2)
     return settings, url
 
 
@@ -78,21 +78,21 @@ class ProjectionStore:
 
 
 @contextmanager
-def _projection_store(*, quiet: bool = True) -> Iterator[ProjectionStore]:
+def projection_store(*, quiet: bool = True) -> Iterator[ProjectionStore]:
     """The event log and the projection database, on a current schema."""
     settings, url = _configured(quiet)
     try:
         check_schema_current(url)
         log = open_event_log(settings)
     except (SchemaBehindError, StoreUnavailableError) as e:
-        _fail(str(e), 2)
+        fail(str(e), 2)
     except STORE_ERRORS as e:
-        _fail(f"{SETTING}: cannot open {url.describe()}: {_first_line(e)}", 2)
+        fail(f"{SETTING}: cannot open {url.describe()}: {_first_line(e)}", 2)
     try:
         db = open_projection_db(settings)
     except STORE_ERRORS as e:
         log.close()
-        _fail(f"{SETTING}: cannot open {url.describe()}: {_first_line(e)}", 2)
+        fail(f"{SETTING}: cannot open {url.describe()}: {_first_line(e)}", 2)
     try:
         yield ProjectionStore(settings, log, db)
     finally:
@@ -106,7 +106,7 @@ def _chosen(names: list[str] | None) -> list[str]:
         try:
             projection_named(name)
         except LookupError as e:
-            _fail(str(e), 1)
+            fail(str(e), 1)
     return chosen
 
 
@@ -121,7 +121,7 @@ def migrate_command() -> None:
             url.path.parent.mkdir(parents=True, exist_ok=True)
         applied = migrate(url)
     except STORE_ERRORS as e:
-        _fail(f"{SETTING}: cannot migrate {url.describe()}: {_first_line(e)}", 2)
+        fail(f"{SETTING}: cannot migrate {url.describe()}: {_first_line(e)}", 2)
     if not applied:
         print(f"The schema of {url.describe()} is up to date; nothing to apply.")
         return
@@ -143,7 +143,7 @@ def run_command(
 ) -> None:
     """Follow the event log and keep the projections up to date (until Ctrl-C)."""
     chosen = _chosen(names)
-    with _projection_store(quiet=once) as store:
+    with projection_store(quiet=once) as store:
         if once:
             for name in chosen:
                 _catch_up_once(store, name, batch_size)
@@ -189,14 +189,14 @@ def _run_until_stopped(runners: InProcessProjections) -> None:
             signal.signal(sig, handler)
     if runners.failures:
         name, error = next(iter(runners.failures.items()))
-        _fail(f"projection {name} stopped: {_first_line(error)}", 1)
+        fail(f"projection {name} stopped: {_first_line(error)}", 1)
     print("Stopped.")
 
 
 @projections_app.command("status")
 def status_command() -> None:
     """Show each projection's position, the head of the log and the lag."""
-    with _projection_store() as store:
+    with projection_store() as store:
         statuses = projection_status(store.log, store.db, SystemClock())
     table = Table(title="Projections")
     for column in ("projection", "position", "head", "lag (events)", "lag (seconds)"):
@@ -219,13 +219,13 @@ def rebuild_command(
 ) -> None:
     """Rebuild a projection into fresh tables while the old ones serve, then swap."""
     [name] = _chosen([name])
-    with _projection_store() as store, _progress_bar(f"Rebuilding {name}") as update:
+    with projection_store() as store, _progress_bar(f"Rebuilding {name}") as update:
         try:
             result = rebuild(
                 store.log, projection_named(name), store.db, update, batch_size=batch_size
             )
         except RebuildInProgressError as e:
-            _fail(str(e), 1)
+            fail(str(e), 1)
     print(f"Rebuilt {name}: applied {result.applied} events; live at position {result.position}.")
 
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from cases.domain import errors
 from cases.domain.audited import AuditedAggregate
+from cases.domain.case_clocks import ClockedCase, ClockFact
 from cases.domain.case_values import (
     CaseCategory,
     CaseStatus,
@@ -25,12 +26,13 @@ from cases.domain.case_values import (
     summary_text,
 )
 from cases.domain.metadata import CommandContext
+from cases.domain.service_clocks import ClockKind, ServiceClock, ServiceLevelTerms
 from cases.domain.support_offering import PublishedTerms
 from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind, Severity
 from cases.domain.text import TITLE_LIMIT, aware, required_text
 
 
-class SupportCase(AuditedAggregate):
+class SupportCase(ClockedCase):
     """A customer's support request, judged against the terms it arrived under."""
 
     # Events ---------------------------------------------------------------
@@ -47,6 +49,7 @@ class SupportCase(AuditedAggregate):
         received_at: datetime
         terms_version: int
         reopen_window_days: int
+        service_levels: ServiceLevelTerms
 
     class ServiceHealthChecked(AuditedAggregate.Event):
         advisory: VendorAdvisory | None
@@ -203,6 +206,7 @@ class SupportCase(AuditedAggregate):
         received_at: datetime,
         terms_version: int,
         reopen_window_days: int,
+        service_levels: ServiceLevelTerms | None = None,
     ) -> None:
         self.customer_id = customer_id
         self.contact = contact
@@ -229,6 +233,9 @@ class SupportCase(AuditedAggregate):
         self.reopen_count = 0
         self.note_count = 0
         self.billing_account_id: UUID | None = None
+        # None on cases recorded before service levels were kept: no clocks.
+        self.service_levels = service_levels
+        self.clocks: tuple[ServiceClock, ...] = ()
 
     @property
     def status(self) -> CaseStatus:
@@ -286,7 +293,7 @@ class SupportCase(AuditedAggregate):
             raise errors.ReceivedInFutureError(
                 "a request cannot be received after the moment it is recorded"
             )
-        return cls._start(
+        case = cls._start(
             cls.Received,
             ctx,
             case_id,
@@ -301,32 +308,53 @@ class SupportCase(AuditedAggregate):
             received_at=received_at,
             terms_version=terms.version,
             reopen_window_days=terms.terms.reopen_window_days,
+            service_levels=ServiceLevelTerms(terms.terms.service_hours, terms.terms.targets),
         )
+        case.start_clock(ctx, ClockKind.FIRST_RESPONSE, received_at)
+        case.start_clock(ctx, ClockKind.RESOLUTION, received_at)
+        case.record_due_breaches(ctx, max(received_at, ctx.occurred_at))
+        return case
 
     def check_service_health(self, ctx: CommandContext, advisory: VendorAdvisory | None) -> None:
         """Record the service-health check and the advisory it matched, if any."""
         self.check_open_for_work(ctx)
+        self.record_due_breaches(ctx)
         self._record(self.ServiceHealthChecked, ctx, advisory=advisory)
 
     def record_diagnosis(self, ctx: CommandContext, findings: str) -> None:
         self.check_open_for_work(ctx)
         self.check_service_health_checked("diagnose")
-        self._record(self.DiagnosisRecorded, ctx, findings=summary_text("findings", findings))
+        findings = summary_text("findings", findings)
+        self.record_due_breaches(ctx)
+        self._record(self.DiagnosisRecorded, ctx, findings=findings)
 
     def record_communication(
         self, ctx: CommandContext, direction: Direction, channel: Channel, summary: str
     ) -> None:
-        """Record a message to or from the customer; a reply ends a wait on them."""
+        """Record a message to or from the customer; a reply ends a wait on them.
+
+        An outbound message fulfils the first-response clock (the first time) and
+        the running next-update clock, and starts the next one while the case is
+        open.
+        """
         self.check_not_closed(ctx)
+        summary = summary_text("summary", summary)
+        self.record_due_breaches(ctx)
         self._record(
             self.CommunicationRecorded,
             ctx,
             direction=direction,
             channel=channel,
-            summary=summary_text("summary", summary),
+            summary=summary,
         )
-        if direction is Direction.INBOUND and self.waiting_on_customer_since is not None:
-            self._record(self.WaitingOnCustomerEnded, ctx, reason="customer replied")
+        if direction is Direction.INBOUND:
+            if self.waiting_on_customer_since is not None:
+                self.end_wait_on_customer(ctx, "customer replied")
+            return
+        for kind in (ClockKind.FIRST_RESPONSE, ClockKind.NEXT_UPDATE):
+            self.finish_clock(ctx, kind, fulfilled=True)
+        if self.resolution is None:
+            self.start_clock(ctx, ClockKind.NEXT_UPDATE, ctx.occurred_at)
 
     def wait_on_customer(self, ctx: CommandContext, reason: str) -> None:
         self.check_open_for_work(ctx)
@@ -334,32 +362,44 @@ class SupportCase(AuditedAggregate):
             raise errors.AlreadyWaitingOnCustomerError(
                 "the case is already waiting on the customer"
             )
-        self._record(self.WaitingOnCustomerStarted, ctx, reason=line_text("reason", reason))
+        reason = line_text("reason", reason)
+        self.record_due_breaches(ctx)
+        self._record(self.WaitingOnCustomerStarted, ctx, reason=reason)
+        self.pause_customer_clocks(ctx)
 
     def stop_waiting_on_customer(self, ctx: CommandContext, reason: str) -> None:
         self.check_not_closed(ctx)
         if self.waiting_on_customer_since is None:
             raise errors.NotWaitingOnCustomerError("the case is not waiting on the customer")
-        self._record(self.WaitingOnCustomerEnded, ctx, reason=line_text("reason", reason))
+        reason = line_text("reason", reason)
+        self.record_due_breaches(ctx)
+        self.end_wait_on_customer(ctx, reason)
 
     def assign(self, ctx: CommandContext, agent_id: str) -> None:
         self.check_not_closed(ctx)
         agent_id = required_text("agent id", agent_id, 100)
         if agent_id == self.assignee:
             raise errors.AlreadyAssignedError(f"the case is already assigned to {agent_id}")
+        self.record_due_breaches(ctx)
         self._record(self.Assigned, ctx, agent_id=agent_id)
 
     def change_severity(self, ctx: CommandContext, severity: Severity, reason: str) -> None:
         self.check_open_for_work(ctx)
         if severity is self.severity:
             raise errors.SeverityUnchangedError(f"the case is already {severity.value}")
+        reason = line_text("reason", reason)
+        self.record_due_breaches(ctx)
         self._record(
             self.SeverityChanged,
             ctx,
             previous=self.severity,
             severity=severity,
-            reason=line_text("reason", reason),
+            reason=reason,
         )
+        for clock in self.clocks:
+            if not clock.is_finished:
+                self.retarget_clock(ctx, clock)
+        self.record_due_breaches(ctx)
 
     def escalate(
         self,
@@ -389,6 +429,8 @@ class SupportCase(AuditedAggregate):
                 "check the vendor's service health before escalating a technical problem"
             )
         number = len(self.escalations) + 1
+        reason = summary_text("reason", reason)
+        self.record_due_breaches(ctx)
         self._record(
             self.Escalated,
             ctx,
@@ -396,8 +438,9 @@ class SupportCase(AuditedAggregate):
             target=target,
             category=category,
             vehicle=vehicle,
-            reason=summary_text("reason", reason),
+            reason=reason,
         )
+        self.start_clock(ctx, ClockKind.VENDOR, ctx.occurred_at, number=number)
         return number
 
     def record_vendor_reference(self, ctx: CommandContext, reference: str) -> None:
@@ -407,30 +450,24 @@ class SupportCase(AuditedAggregate):
                 f"escalation {escalation.number} already has the reference "
                 f"{escalation.vendor_reference}"
             )
+        reference = required_text("vendor reference", reference, 100)
+        self.record_due_breaches(ctx)
         self._record(
-            self.VendorReferenceRecorded,
-            ctx,
-            number=escalation.number,
-            reference=required_text("vendor reference", reference, 100),
+            self.VendorReferenceRecorded, ctx, number=escalation.number, reference=reference
         )
 
     def record_vendor_update(self, ctx: CommandContext, text: str) -> None:
         escalation = self.check_open_escalation(ctx)
-        self._record(
-            self.VendorUpdateRecorded,
-            ctx,
-            number=escalation.number,
-            text=summary_text("vendor update", text),
-        )
+        text = summary_text("vendor update", text)
+        self.record_due_breaches(ctx)
+        self._record(self.VendorUpdateRecorded, ctx, number=escalation.number, text=text)
 
     def record_hand_back(self, ctx: CommandContext, summary: str) -> None:
         escalation = self.check_open_escalation(ctx)
-        self._record(
-            self.HandedBack,
-            ctx,
-            number=escalation.number,
-            summary=summary_text("hand-back summary", summary),
-        )
+        summary = summary_text("hand-back summary", summary)
+        self.record_due_breaches(ctx)
+        self._record(self.HandedBack, ctx, number=escalation.number, summary=summary)
+        self.finish_clock(ctx, ClockKind.VENDOR, fulfilled=True, number=escalation.number)
 
     def resolve(self, ctx: CommandContext, code: ResolutionCode, summary: str) -> None:
         self.check_not_closed(ctx)
@@ -443,14 +480,21 @@ class SupportCase(AuditedAggregate):
             )
         self.check_service_health_checked("resolve")
         summary = summary_text("summary", summary)
+        self.record_due_breaches(ctx)
         if self.waiting_on_customer_since is not None:
-            self._record(self.WaitingOnCustomerEnded, ctx, reason="case resolved")
+            self.end_wait_on_customer(ctx, "case resolved")
         self._record(self.Resolved, ctx, code=code, summary=summary)
+        self.finish_clock(ctx, ClockKind.RESOLUTION, fulfilled=True)
+        self.finish_clock(
+            ctx, ClockKind.FIRST_RESPONSE, fulfilled=False, reason="resolved before a response"
+        )
+        self.finish_clock(ctx, ClockKind.NEXT_UPDATE, fulfilled=False, reason="case resolved")
 
     def close(self, ctx: CommandContext) -> None:
         self.check_not_closed(ctx)
         if self.resolution is None:
             raise errors.CaseNotResolvedError("only a resolved case can be closed")
+        self.record_due_breaches(ctx)
         self._record(self.Closed, ctx)
 
     def reopen(self, ctx: CommandContext, reason: str) -> None:
@@ -466,7 +510,13 @@ class SupportCase(AuditedAggregate):
                     f"(version {self.terms_version}) allow reopening for "
                     f"{self.reopen_window_days} days"
                 )
-        self._record(self.Reopened, ctx, reason=line_text("reason", reason))
+        reason = line_text("reason", reason)
+        self.record_due_breaches(ctx)
+        self._record(self.Reopened, ctx, reason=reason)
+        resolution = self.latest_clock(ClockKind.RESOLUTION)
+        if resolution is not None and resolution.fulfilled:
+            self.resume_clock(ctx, resolution)
+        self.start_clock(ctx, ClockKind.NEXT_UPDATE, ctx.occurred_at)
 
     def link_billing_account(self, ctx: CommandContext, account_id: UUID) -> None:
         """Link a billing question to the account it concerns."""
@@ -477,11 +527,18 @@ class SupportCase(AuditedAggregate):
             )
         if self.billing_account_id == account_id:
             raise errors.AlreadyLinkedError(f"the case is already linked to {account_id}")
+        self.record_due_breaches(ctx)
         self._record(self.BillingAccountLinked, ctx, account_id=account_id)
 
     def add_note(self, ctx: CommandContext, text: str) -> None:
         self.check_not_closed(ctx)
-        self._record(self.NoteAdded, ctx, text=summary_text("note", text))
+        text = summary_text("note", text)
+        self.record_due_breaches(ctx)
+        self._record(self.NoteAdded, ctx, text=text)
+
+    def end_wait_on_customer(self, ctx: CommandContext, reason: str) -> None:
+        self._record(self.WaitingOnCustomerEnded, ctx, reason=reason)
+        self.resume_customer_clocks(ctx)
 
     # Rules ----------------------------------------------------------------
 
@@ -569,3 +626,11 @@ class SupportCase(AuditedAggregate):
             raise errors.VehicleNotHeldError(
                 f"the partner does not hold {vehicle.value.replace('_', ' ')}"
             )
+
+
+CLOCK_FACT_TYPES: tuple[type[ClockFact], ...] = tuple(
+    cls
+    for cls in vars(SupportCase).values()
+    if isinstance(cls, type) and issubclass(cls, ClockFact)
+)
+"""The case's service-level clock facts, as the event types it records."""

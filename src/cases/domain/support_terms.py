@@ -149,17 +149,24 @@ class Pricing:
 
 @dataclass(frozen=True, slots=True)
 class ServiceLevelTarget:
-    """Targets for one severity, in business minutes of the terms' service hours."""
+    """Targets for one severity, in business minutes of the terms' service hours.
+
+    `vendor_hand_back_minutes` is the vendor's underpinning target (escalated →
+    handed back); without it the vendor's time is measured but never breached.
+    """
 
     severity: Severity
     first_response_minutes: int
     next_update_minutes: int
     resolution_minutes: int
+    vendor_hand_back_minutes: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("first_response_minutes", "next_update_minutes"):
             if getattr(self, name) <= 0:
                 raise InvalidValueError(f"{name} must be positive")
+        if self.vendor_hand_back_minutes is not None and self.vendor_hand_back_minutes <= 0:
+            raise InvalidValueError("vendor_hand_back_minutes must be positive")
         if self.resolution_minutes < self.first_response_minutes:
             raise InvalidValueError(
                 "the resolution target cannot be shorter than the first-response one"

@@ -6,7 +6,7 @@ A test checks that every enum and dataclass of `cases.domain` is listed.
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from enum import Enum
 
 from eventsourcing.persistence import Transcoding
@@ -18,6 +18,7 @@ from cases.domain import (
     metadata,
     money,
     permissions,
+    service_clocks,
     support_offering,
     support_terms,
 )
@@ -62,6 +63,7 @@ ENUMS: dict[str, type[Enum]] = {
     "access_state": billing_values.AccessState,
     "dispute_outcome": billing_values.DisputeOutcome,
     "stage_action": collection_policy.StageAction,
+    "clock_kind": service_clocks.ClockKind,
 }
 
 VALUE_OBJECTS: dict[str, type[object]] = {
@@ -90,14 +92,29 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "collection_stage": collection_policy.CollectionStage,
     "collection_terms": collection_policy.CollectionTerms,
     "published_policy": collection_policy.PublishedPolicy,
+    "service_level_terms": service_clocks.ServiceLevelTerms,
+    "service_clock": service_clocks.ServiceClock,
 }
 
 # Types that belong to commands or the API only and are never stored.
 NOT_STORED: frozenset[type[object]] = frozenset({metadata.CommandContext, permissions.Permission})
 
 
+class TimedeltaAsMicroseconds(Transcoding):
+    """A duration (clock targets and elapsed business time), exact to the microsecond."""
+
+    type = timedelta
+    name = "timedelta_us"
+
+    def encode(self, obj: timedelta) -> int:
+        return (obj.days * 86_400 + obj.seconds) * 1_000_000 + obj.microseconds
+
+    def decode(self, data: int) -> timedelta:
+        return timedelta(microseconds=data)
+
+
 def domain_transcodings() -> list[Transcoding]:
-    transcodings: list[Transcoding] = [TimeAsISO()]
+    transcodings: list[Transcoding] = [TimeAsISO(), TimedeltaAsMicroseconds()]
     transcodings += [EnumAsValue(cls, name) for name, cls in ENUMS.items()]
     transcodings += [DataclassAsDict(cls, name) for name, cls in VALUE_OBJECTS.items()]
     return transcodings

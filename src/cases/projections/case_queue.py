@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import CaseStatus, Direction
-from cases.domain.support_case import SupportCase
+from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
 from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
@@ -103,6 +104,12 @@ def _reopened(row: Row, _: Any) -> None:
     row.update(resolved_at=None, closed_at=None, reopen_count=row["reopen_count"] + 1)
 
 
+CLOCK_FACTS: tuple[type[Any], ...] = tuple(
+    cls
+    for cls in vars(SupportCase).values()
+    if isinstance(cls, type) and issubclass(cls, ClockFact)
+)
+
 EVOLVE: dict[type[Any], Callable[[Row, Any], None]] = {
     E.Received: _received,
     E.ServiceHealthChecked: _health,
@@ -144,7 +151,9 @@ class CaseQueueProjection(Projection):
 
     name: ClassVar[str] = "case_queue"
     tables: ClassVar[tuple[str, ...]] = ("case_queue",)
-    handles: ClassVar[tuple[type[Any], ...]] = tuple(EVOLVE)
+    # Clock facts change no column a queue shows, but move the case's version,
+    # which clients send back as If-Match.
+    handles: ClassVar[tuple[type[Any], ...]] = (*EVOLVE, *CLOCK_FACT_TYPES)
 
     def apply(
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
@@ -154,8 +163,9 @@ class CaseQueueProjection(Projection):
         for positioned in events:
             event = positioned.event
             row = rows.setdefault(event.originator_id, {"case_id": event.originator_id})
-            EVOLVE[type(event)](row, event)
-            row["last_update_at"] = event.meta.occurred_at
+            if not isinstance(event, ClockFact):
+                EVOLVE[type(event)](row, event)
+                row["last_update_at"] = event.meta.occurred_at
             row["version"] = event.originator_version
             row["position"] = positioned.position
             row["status"] = status_of(row).value

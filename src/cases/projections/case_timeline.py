@@ -14,7 +14,7 @@ from uuid import UUID
 
 from cases.application.audit_trail import history_entry
 from cases.application.event_summaries import summarise
-from cases.domain.support_case import SupportCase
+from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
 from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
@@ -54,6 +54,7 @@ HANDLES: tuple[type[Any], ...] = (
     E.Reopened,
     E.NoteAdded,
     E.BillingAccountLinked,
+    *CLOCK_FACT_TYPES,
 )
 
 

@@ -75,9 +75,11 @@ def partner_terms(vendor_name: str) -> SupportTerms:
         pricing=Pricing(False, "Support is included in every subscription we resell."),
         held_vehicles=(ASFP,),
         targets=(
-            ServiceLevelTarget(Severity.CRITICAL, 60, 120, 8 * 60),
-            ServiceLevelTarget(Severity.MODERATE, 4 * 60, 8 * 60, 5 * 8 * 60),
-            ServiceLevelTarget(Severity.MINIMAL, 8 * 60, 16 * 60, 10 * 8 * 60),
+            # Business minutes: first response, next update, resolution, and
+            # the vendor's hand-back under the partner's support contract.
+            ServiceLevelTarget(Severity.CRITICAL, 60, 120, 8 * 60, 8 * 60),
+            ServiceLevelTarget(Severity.MODERATE, 4 * 60, 8 * 60, 5 * 8 * 60, 3 * 8 * 60),
+            ServiceLevelTarget(Severity.MINIMAL, 8 * 60, 16 * 60, 10 * 8 * 60, 5 * 8 * 60),
         ),
         reopen_window_days=14,
     )

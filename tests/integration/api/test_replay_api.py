@@ -16,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cases.application.clock import ManualClock
+from cases.application.command_runner import Receipt
 from cases.bootstrap import Services
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
@@ -24,7 +25,7 @@ from cases.domain.money import Money
 from cases.domain.permissions import ROLE_PERMISSIONS, Permission
 from cases.domain.support_terms import EscalationVehicle
 from tests.integration.api.conftest import T0
-from tests.support.builders import caller, intake, terms
+from tests.support.builders import caller, intake, is_clock_fact, terms
 
 ADMIN = Actor("admin", Role.SYSTEM)
 BEA = Actor("billing-bea", Role.BILLING_ADMIN)
@@ -39,6 +40,7 @@ class Audit:
     tokens: dict[Role, str]
     case_id: UUID
     account_id: UUID
+    case_reached: list[int]  # the case's version after each command (its receipt's)
 
     def get(self, path: str, role: Role = Role.AUDITOR, **params: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"}
@@ -49,7 +51,8 @@ class Audit:
 @pytest.fixture
 def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     """A case escalated, referenced, handed back, resolved, closed and reopened
-    (versions 1-8, ten minutes apart from T0 + 10 min); an account with a 1 000 EUR
+    (eight commands ten minutes apart from T0 + 10 min, each recording one event
+    of the case and the clock facts it brings); an account with a 1 000 EUR
     invoice paid 400 EUR; a principal of every role."""
     services: Services = client.app.state.api.services  # type: ignore[attr-defined]
     tokens: dict[Role, str] = {
@@ -64,8 +67,9 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     desk, who = services.desk, caller()
     desk.publish_terms(who, terms(), effective_from=T0)
     api_clock.advance(timedelta(minutes=10))
-    case_id = desk.receive_case(who, received_at=api_clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
-    steps: tuple[Callable[[], object], ...] = (
+    received = desk.receive_case(who, received_at=api_clock.now(), **intake())  # type: ignore[arg-type]
+    case_id, reached = received.aggregate_id, [received.version]
+    steps: tuple[Callable[[], Receipt], ...] = (
         lambda: desk.check_service_health(who, case_id, None),
         lambda: desk.escalate(
             who,
@@ -83,7 +87,7 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     )
     for step in steps:
         api_clock.advance(timedelta(minutes=10))
-        step()
+        reached.append(step().version)
     office = services.billing
     account_id = office.open_account(
         caller(BEA),
@@ -107,7 +111,7 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
         amount=Money.of(400, "EUR"),
         received_on=date(2026, 3, 2),
     )
-    return Audit(client, tokens, case_id, account_id)
+    return Audit(client, tokens, case_id, account_id, reached)
 
 
 def at(minutes: int) -> str:
@@ -118,13 +122,24 @@ def changes(step: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     return {c["path"]: (c["before"], c["after"]) for c in step["changes"]}
 
 
+def own_steps(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps of the case's own events, without its service-level clock facts."""
+    return [s for s in steps if not is_clock_fact(s["event_type"])]
+
+
 def test_an_auditor_replays_a_case(audit: Audit) -> None:
     """Each event with its metadata, a summary and what it changed, values as JSON."""
     response = audit.get(f"/cases/{audit.case_id}/replay")
     assert response.status_code == 200, response.text
     steps = response.json()
-    assert [s["version"] for s in steps] == list(range(1, 9))
-    escalated = steps[2]
+    assert [s["version"] for s in steps] == list(range(1, audit.case_reached[-1] + 1))
+    own = own_steps(steps)
+    assert len(own) == len(audit.case_reached)
+    started = steps[1]  # the intake's first clock fact
+    assert started["event_type"] == "SupportCase.ServiceClockStarted"
+    assert started["summary"].startswith("Started the first response clock at ")
+    assert (None, "first_response") in changes(started).values()
+    escalated = own[2]
     assert escalated["event_type"] == "SupportCase.Escalated"
     assert escalated["summary"].startswith("Escalation 1 to the vendor")
     assert escalated["actor"] == {"principal_id": "agent-anna", "role": "helpdesk_agent"}
@@ -133,9 +148,9 @@ def test_an_auditor_replays_a_case(audit: Audit) -> None:
     assert escalated["occurred_at"] == escalated["recorded_at"]
     assert changes(escalated)["escalations[1].escalated_at"] == (None, at(30))
     assert changes(escalated)["status"] == ("in_progress", "escalated")
-    assert changes(steps[3]) == {"escalations[1].vendor_reference": (None, "2611080040012345")}
-    assert changes(steps[7])["resolution.code"] == ("fixed_by_vendor", None)
-    assert changes(steps[7])["reopen_count"] == (0, 1)
+    assert changes(own[3]) == {"escalations[1].vendor_reference": (None, "2611080040012345")}
+    assert changes(own[7])["resolution.code"] == ("fixed_by_vendor", None)
+    assert changes(own[7])["reopen_count"] == (0, 1)
 
 
 def test_an_auditor_replays_an_account_with_exact_money(audit: Audit) -> None:
@@ -158,10 +173,14 @@ def test_an_auditor_replays_an_account_with_exact_money(audit: Audit) -> None:
 
 def test_version_and_as_of_cut_the_replay(audit: Audit) -> None:
     """`version` stops after it; `as_of` after the last event recorded by then."""
-    by_version = audit.get(f"/cases/{audit.case_id}/replay", version=3).json()
-    assert [s["version"] for s in by_version] == [1, 2, 3]
+    everything = audit.get(f"/cases/{audit.case_id}/replay").json()
+    escalated = own_steps(everything)[2]["version"]
+    by_version = audit.get(f"/cases/{audit.case_id}/replay", version=escalated).json()
+    assert [s["version"] for s in by_version] == list(range(1, escalated + 1))
+    assert by_version[-1]["event_type"] == "SupportCase.Escalated"
+    # Commands ran at T0 + 10, 20, ... minutes: by T0 + 59 the fifth (the hand-back).
     by_moment = audit.get(f"/cases/{audit.case_id}/replay", as_of=at(59)).json()
-    assert [s["version"] for s in by_moment] == [1, 2, 3, 4, 5]
+    assert [s["version"] for s in by_moment] == list(range(1, audit.case_reached[4] + 1))
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -182,7 +201,7 @@ def test_unknown_ids_versions_moments_are_404_and_naive_moments_422(audit: Audit
         (f"/cases/{uuid4()}/replay", {}),
         (f"/cases/{audit.account_id}/replay", {}),
         (f"/accounts/{audit.case_id}/replay", {}),
-        (case, {"version": 9}),
+        (case, {"version": audit.case_reached[-1] + 1}),
         (case, {"as_of": at(5)}),
     ):
         response = audit.get(path, **params)

@@ -6,6 +6,10 @@ The history (a few thousand events of every support-case type) is recorded
 once per store through the support desk, in increments; between increments
 each projection's runner applies part or all of what is new, in small
 batches, so the live tables are built the way a running service builds them.
+One scripted case follows the generated ones: a breach the scheduled clock
+check records is withdrawn by a call logged after it (the generated stories
+never log a step that occurred before one already recorded), and a later check
+records a breach as the case's last event.
 """
 
 from __future__ import annotations
@@ -21,11 +25,16 @@ from uuid import UUID
 
 import pytest
 
+from cases.application.caller import Caller
 from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
 from cases.domain.audited import AuditedAggregate
-from cases.domain.case_values import CaseCategory
+from cases.domain.case_clocks import ClockFact
+from cases.domain.case_values import CaseCategory, Direction
+from cases.domain.metadata import Actor, Role, Source
+from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
+from cases.domain.support_terms import Channel, Severity
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseFilter, CaseQueueView
 from cases.projections.case_timeline import HANDLES, CaseTimelineView
@@ -36,6 +45,7 @@ from cases.projections.runner import ProjectionRunner
 from cases.projections.schema import migrate
 from cases.projections.tracking import Tracking
 from cases.settings import Settings
+from tests.support.builders import AGENT, intake, is_clock_fact
 from tests.support.history import START, DeskWriter, SupportHistory
 from tests.support.postgres import throwaway_database
 from tests.support.projection_tables import positions_of, projection_rows
@@ -43,6 +53,7 @@ from tests.support.projection_tables import positions_of, projection_rows
 EVENTS = 4000
 SMALL_BATCHES = (7, 50, 13, 31)
 STORE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+SCHEDULER_CHECK = Caller.new(Actor("clock-evaluation", Role.SYSTEM), Source.SCHEDULER)
 
 
 @dataclass
@@ -100,8 +111,37 @@ def _record_while_projecting(
         for runner in runners:  # some fall behind for a while, some keep up
             for _ in range(rng.randint(1, 25)):
                 runner.step()
+    _breach_withdrawn_by_a_late_logged_call(services, clock)
     for runner in runners:
         runner.catch_up()
+
+
+def _breach_withdrawn_by_a_late_logged_call(services: Services, clock: ManualClock) -> None:
+    """A critical case whose first-response breach the scheduled check records,
+    withdrawn when an agent logs the call made before the deadline; a later check
+    records the breach of the update the call promised, and nothing follows it."""
+    desk, agent = services.desk, Caller.new(AGENT, Source.API)
+    clock.advance(timedelta(days=1))
+    critical = intake(severity=Severity.CRITICAL)
+    case_id = desk.receive_case(agent, received_at=clock.now(), **critical).aggregate_id  # type: ignore[arg-type]
+    deadline = desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).deadline
+    assert deadline is not None
+    clock.set(deadline + timedelta(hours=1))
+    breaches = desk.evaluate_service_clocks(SCHEDULER_CHECK, case_id, clock.now())
+    assert ClockKind.FIRST_RESPONSE in {b.clock for b in breaches}
+    clock.advance(timedelta(minutes=10))
+    desk.record_communication(
+        agent.at(deadline - timedelta(minutes=30)),
+        case_id,
+        Direction.OUTBOUND,
+        Channel.PHONE,
+        "Called the customer back",
+    )
+    update_due = desk.case(case_id).clock(ClockKind.NEXT_UPDATE).deadline
+    assert update_due is not None
+    clock.set(max(clock.now(), update_due) + timedelta(hours=1))
+    breaches = desk.evaluate_service_clocks(SCHEDULER_CHECK, case_id, clock.now())
+    assert ClockKind.NEXT_UPDATE in {b.clock for b in breaches}
 
 
 def _cycle(values: tuple[int, ...]) -> Iterator[int]:
@@ -145,8 +185,8 @@ def test_live_tables_equal_a_rebuild_from_scratch(live: LiveStore, name: str) ->
 
 
 def test_the_history_holds_every_support_case_event(live: LiveStore) -> None:
-    """The generated history reaches every event type, so the comparisons above
-    cover every handler."""
+    """The recorded history reaches every event type (clock facts included), so
+    the comparisons above cover every handler."""
     seen = {type(e) for e in live.events}
     assert seen == set(HANDLES)
     assert len(live.events) >= EVENTS
@@ -170,7 +210,10 @@ def _pages(view: CaseQueueView, where: CaseFilter, sort: str, descending: bool) 
 
 
 def _last_update(live: LiveStore) -> dict[UUID, datetime]:
-    return {e.originator_id: e.meta.occurred_at for e in live.events}
+    """When each case last changed by someone's act: clock facts do not count."""
+    return {
+        e.originator_id: e.meta.occurred_at for e in live.events if not isinstance(e, ClockFact)
+    }
 
 
 def test_queue_pages_a_customers_cases_by_status_newest_first(live: LiveStore) -> None:
@@ -203,6 +246,31 @@ def test_queue_sorts_by_last_update_and_filters_by_severity(live: LiveStore) -> 
     )
     where = CaseFilter(status=status.value, severity=severity.value)
     assert _pages(CaseQueueView(live.db), where, "last_update", False) == [c.id for c in expected]
+
+
+def test_queue_rows_take_the_version_of_clock_facts_but_not_their_moment(
+    live: LiveStore,
+) -> None:
+    """A clock fact is no change anyone made to the case: the scheduled check's
+    breach moves the row's version and position (the version is the ETag a
+    client sends back as If-Match) but not its last update, which stays at the
+    last of the case's own events."""
+    withdrawn = next(
+        e for e in live.events if isinstance(e, SupportCase.ServiceClockBreachWithdrawn)
+    )
+    case_id = withdrawn.originator_id
+    events = [e for e in live.events if e.originator_id == case_id]
+    last_own = [e for e in events if not isinstance(e, ClockFact)][-1]
+    assert isinstance(events[-1], SupportCase.ServiceClockBreached)
+    assert events[-1].meta.source is Source.SCHEDULER
+    assert events[-1].meta.occurred_at > last_own.meta.occurred_at
+    row = CaseQueueView(live.db).get(case_id)
+    assert row is not None
+    assert (
+        row["version"] == events[-1].originator_version == live.services.desk.case(case_id).version
+    )
+    assert row["position"] == live.positions[live.events.index(events[-1])]
+    assert as_moment(row["last_update_at"]) == last_own.meta.occurred_at
 
 
 def test_queue_filters_by_assignee_category_and_received_range(live: LiveStore) -> None:
@@ -278,15 +346,22 @@ def test_timeline_of_a_case_reads_like_its_audit_trail(live: LiveStore) -> None:
 
 
 def test_timeline_groups_a_request_by_correlation_id(live: LiveStore) -> None:
-    """A customer's reply that ends a wait records two events under one request;
-    the correlation id finds both."""
+    """A customer's reply that ends a wait records two events of the case under
+    one request, and the clock facts of resuming the customer's clocks; the
+    correlation id finds them all, in log order."""
     ended = next(
         e
         for e in live.events
         if isinstance(e, SupportCase.WaitingOnCustomerEnded) and e.reason == "customer replied"
     )
     rows = CaseTimelineView(live.db).by_correlation(ended.meta.correlation_id)
-    assert [r["event_type"] for r in rows] == ["CommunicationRecorded", "WaitingOnCustomerEnded"]
+    request = [e for e in live.events if e.meta.correlation_id == ended.meta.correlation_id]
+    assert [(as_uuid(r["case_id"]), r["version"]) for r in rows] == [
+        (e.originator_id, e.originator_version) for e in request
+    ]
+    own = [r["event_type"] for r in rows if not is_clock_fact(r["event_type"])]
+    assert own == ["CommunicationRecorded", "WaitingOnCustomerEnded"]
+    assert "ServiceClockResumed" in {r["event_type"] for r in rows}
 
 
 def test_timeline_between_two_moments(live: LiveStore) -> None:

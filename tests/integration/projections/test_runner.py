@@ -12,6 +12,7 @@ from uuid import UUID
 import pytest
 
 from cases.application.clock import ManualClock
+from cases.application.command_runner import Receipt
 from cases.bootstrap import Services, bootstrap
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
@@ -46,13 +47,14 @@ def connect(settings: Settings) -> ProjectionDatabase:
     return ProjectionDatabase(parse_database_url(settings.effective_database_url))
 
 
-def receive_a_case(services: Services, notes: int = 0) -> UUID:
-    """A new case (and `notes` notes on it), received at the services' clock."""
+def receive_a_case(services: Services, notes: int = 0) -> Receipt:
+    """A new case (and `notes` notes on it), received at the services' clock;
+    the receipt of the last command (its version counts every event of the case)."""
     received_at = services.clock.now()
-    case_id = services.desk.receive_case(caller(), received_at=received_at, **intake()).aggregate_id  # type: ignore[arg-type]
+    receipt = services.desk.receive_case(caller(), received_at=received_at, **intake())  # type: ignore[arg-type]
     for n in range(notes):
-        services.desk.add_note(caller(), case_id, f"note {n}")
-    return case_id
+        receipt = services.desk.add_note(caller(), receipt.aggregate_id, f"note {n}")
+    return receipt
 
 
 def wait_until(condition: Any, timeout: float = 20.0) -> bool:
@@ -133,14 +135,17 @@ class TestCatchingUp:
     def test_picks_up_events_recorded_after_catching_up(
         self, services: Services, db: ProjectionDatabase
     ) -> None:
-        """New commands are applied by the next step, and only they are."""
+        """New commands are applied by the next step, and only they are: every
+        event of the new case (its clock facts too), up to the last receipt."""
         runner = ProjectionRunner(services.log, CaseQueueProjection(), db)
         runner.catch_up()
-        case_id = receive_a_case(services, notes=2)
-        assert runner.catch_up() == 3
-        row = CaseQueueView(db).get(case_id)
+        last = receive_a_case(services, notes=2)
+        assert runner.catch_up() == last.version
+        assert runner.position == last.position
+        row = CaseQueueView(db).get(last.aggregate_id)
         assert row is not None
-        assert row["version"] == 3
+        assert row["version"] == last.version
+        assert row["position"] == last.position
         assert row["status"] == "new"
 
     def test_the_queue_agrees_with_every_aggregate(
@@ -184,7 +189,7 @@ class TestLeadership:
             led_by_first = receive_a_case(services, notes=3)
             head = services.log.recorder.max_notification_id() or 0
             assert wait_until(lambda: Tracking(audited).position("case_queue") >= head)
-            assert CaseQueueView(audited).get(led_by_first) is not None
+            assert CaseQueueView(audited).get(led_by_first.aggregate_id) is not None
             assert not second.caught_up.is_set()
 
             first.stop()
@@ -193,9 +198,9 @@ class TestLeadership:
             later = services.log.recorder.max_notification_id() or 0
             assert wait_until(lambda: Tracking(audited).position("case_queue") >= later)
             assert second.caught_up.wait(30)
-            row = CaseQueueView(audited).get(led_by_second)
+            row = CaseQueueView(audited).get(led_by_second.aggregate_id)
             assert row is not None
-            assert row["version"] == 2
+            assert row["version"] == led_by_second.version
         finally:
             first.stop()
             second.stop()
@@ -271,7 +276,7 @@ def test_gap_free_while_writers_append_on_postgres(
         try:
             for _ in range(CASES_EACH):
                 receive_a_case(writer, notes=2)
-                writer.desk.add_note(caller(), shared, "racing on the shared case")
+                writer.desk.add_note(caller(), shared.aggregate_id, "racing on the shared case")
         except BaseException as e:  # noqa: BLE001 - reported by the assertion below
             failures.append(e)
 
@@ -295,4 +300,7 @@ def test_gap_free_while_writers_append_on_postgres(
     assert len(rows) == recorded.cases + 1 + WRITERS * CASES_EACH
     for case_id, version in rows:
         assert version == services.log.repository.get(case_id).version
-    assert services.desk.case(shared).version == 1 + WRITERS * CASES_EACH
+    # The writers' clocks stand still, so no deadline passes: a note records only itself.
+    assert services.desk.case(shared.aggregate_id).version == (
+        shared.version + WRITERS * CASES_EACH
+    )

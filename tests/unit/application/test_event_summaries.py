@@ -22,7 +22,9 @@ def event_types() -> list[str]:
                 continue
             for name, member in vars(aggregate).items():
                 is_event = inspect.isclass(member) and issubclass(member, AuditedAggregate.Event)
-                if is_event and name not in {"Event", "Created"}:
+                # A base of other events (a kind of fact) is never recorded itself.
+                is_base = is_event and bool(member.__subclasses__())
+                if is_event and not is_base and name not in {"Event", "Created"}:
                     found.add(member.__qualname__)
     return sorted(found)
 

@@ -3,7 +3,7 @@ events one at a time; cut off at a version or a recorded moment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +27,7 @@ from cases.domain.case_values import (
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.money import Money
+from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import EscalationVehicle
 from cases.persistence.event_log import EventLog
@@ -70,6 +71,11 @@ def replayer(services: Services) -> Replayer:
 
 def changes(step: ReplayStep) -> dict[str, tuple[object, object]]:
     return {c.path: (c.before, c.after) for c in step.changes}
+
+
+def own_steps(steps: Sequence[ReplayStep]) -> list[ReplayStep]:
+    """The steps of the case's own events, without its service-level clock facts."""
+    return [s for s in steps if ".ServiceClock" not in s.entry.event_type]
 
 
 @dataclass
@@ -172,10 +178,25 @@ class TestCaseReplay:
     ) -> None:
         """One step per recorded event, in order, with who, when and a summary."""
         steps = replayer.replay(SupportCase, case_story.case_id)
-        assert [s.entry.version for s in steps] == list(range(1, 9))
-        assert [s.entry.recorded_at for s in steps] == case_story.recorded
+        assert [s.entry.version for s in steps] == list(range(1, len(steps) + 1))
+        own = own_steps(steps)
+        assert [s.entry.recorded_at for s in own] == case_story.recorded
         assert steps[0].entry.meta.actor == Actor("agent-anna", Role.HELPDESK_AGENT)
-        assert steps[7].summary == "Reopened: Delays are back"
+        assert own[7].summary == "Reopened: Delays are back"
+
+    def test_clock_facts_are_steps_that_change_the_clocks(
+        self, replayer: Replayer, case_story: CaseStory
+    ) -> None:
+        """Intake starts the first-response and resolution clocks; the hand-back
+        fulfils the vendor clock; each fact is a readable step."""
+        steps = replayer.replay(SupportCase, case_story.case_id)
+        started = list(steps[1:3])
+        assert [s.entry.event_type for s in started] == ["SupportCase.ServiceClockStarted"] * 2
+        assert started[0].summary.startswith("Started the first response clock at 2026-")
+        assert changes(started[1])["clocks[1].kind"] == (None, ClockKind.RESOLUTION)
+        fulfilled = next(s for s in steps if s.entry.event_type.endswith("ServiceClockFulfilled"))
+        assert fulfilled.summary.startswith("Fulfilled the vendor clock 1 at ")
+        assert "(within target)" in fulfilled.summary
 
     def test_intake_sets_the_fields_it_brings_and_nothing_of_the_library(
         self, replayer: Replayer, case_story: CaseStory
@@ -196,7 +217,7 @@ class TestCaseReplay:
     ) -> None:
         """An escalation appears field by field under its number; later events
         change only the fields they touch."""
-        steps = replayer.replay(SupportCase, case_story.case_id)
+        steps = own_steps(replayer.replay(SupportCase, case_story.case_id))
         escalated, referenced, handed_back = (changes(s) for s in steps[2:5])
         at = case_story.recorded
         assert escalated == {
@@ -217,7 +238,7 @@ class TestCaseReplay:
 
     def test_resolve_close_and_reopen(self, replayer: Replayer, case_story: CaseStory) -> None:
         """Resolving sets the resolution, closing the close, reopening clears both."""
-        steps = replayer.replay(SupportCase, case_story.case_id)
+        steps = own_steps(replayer.replay(SupportCase, case_story.case_id))
         resolved, closed, reopened = (changes(s) for s in steps[5:8])
         at = case_story.recorded
         assert resolved == {
@@ -246,7 +267,7 @@ class TestCaseReplay:
         replay = replayer.run(SupportCase, case_story.case_id)
         loaded = services.desk.case(case_story.case_id)
         assert state_of(replay.state) == state_of(loaded)
-        assert replay.latest_version == 8
+        assert replay.latest_version == loaded.version
 
 
 class TestAccountReplay:
@@ -310,11 +331,13 @@ class TestCutOffs:
     def test_version_stops_after_that_version(
         self, replayer: Replayer, case_story: CaseStory
     ) -> None:
-        """`version` 3 replays versions 1 to 3 and ends escalated."""
-        replay = replayer.run(SupportCase, case_story.case_id, version=3)
-        assert [s.entry.version for s in replay.steps] == [1, 2, 3]
+        """The version of the escalation replays up to it and ends escalated."""
+        own = own_steps(replayer.replay(SupportCase, case_story.case_id))
+        escalated = own[2].entry.version
+        replay = replayer.run(SupportCase, case_story.case_id, version=escalated)
+        assert [s.entry.version for s in replay.steps] == list(range(1, escalated + 1))
         assert replay.state.status is CaseStatus.ESCALATED
-        assert replay.latest_version == 8
+        assert replay.latest_version > escalated
 
     def test_as_of_stops_after_the_last_event_recorded_by_then(
         self, replayer: Replayer, case_story: CaseStory
@@ -322,12 +345,17 @@ class TestCutOffs:
         """A moment between two recordings stops after the earlier; one equal to a
         recording includes it."""
         at = case_story.recorded
+        steps = replayer.replay(SupportCase, case_story.case_id)
+        by_then = [s.entry.version for s in steps if s.entry.recorded_at <= at[4]]
         between = replayer.replay(
             SupportCase, case_story.case_id, as_of=at[5] - timedelta(seconds=1)
         )
-        assert [s.entry.version for s in between] == [1, 2, 3, 4, 5]
+        assert [s.entry.version for s in between] == by_then
         exactly = replayer.replay(SupportCase, case_story.case_id, as_of=at[5])
-        assert exactly[-1].entry.version == 6
+        assert exactly[-1].entry.version == max(
+            s.entry.version for s in steps if s.entry.recorded_at <= at[5]
+        )
+        assert exactly[-1].entry.event_type.endswith("ServiceClockStopped")
 
     def test_version_and_as_of_together_take_the_earlier(
         self, replayer: Replayer, case_story: CaseStory
@@ -348,9 +376,10 @@ class TestCutOffs:
             replayer.replay(SupportCase, uuid4())
         with pytest.raises(errors.NotFoundError):
             replayer.replay(SupportCase, account_id)
-        with pytest.raises(errors.NotFoundError, match="versions run from 1 to 8"):
-            replayer.replay(SupportCase, case_id, version=9)
-        with pytest.raises(errors.NotFoundError, match="versions run from 1 to 8"):
+        latest = len(replayer.replay(SupportCase, case_id))
+        with pytest.raises(errors.NotFoundError, match=f"versions run from 1 to {latest}"):
+            replayer.replay(SupportCase, case_id, version=latest + 1)
+        with pytest.raises(errors.NotFoundError, match=f"versions run from 1 to {latest}"):
             replayer.replay(SupportCase, case_id, version=0)
         with pytest.raises(errors.NotFoundError, match="not yet recorded"):
             replayer.replay(SupportCase, case_id, as_of=case_story.recorded[0] - timedelta(1))

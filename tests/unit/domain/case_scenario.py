@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import pytest
 
+from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import (
     AdvisoryClassification,
     CaseCategory,
@@ -45,7 +46,19 @@ def given(case: SupportCase, *steps: Step) -> SupportCase:
     return case
 
 
+def case_events(events: Iterable[Any]) -> list[Any]:
+    """The case's own events, without its service-level clock facts."""
+    return [e for e in events if not isinstance(e, ClockFact)]
+
+
 def then_events(case: SupportCase, when: Step) -> list[Any]:
+    """The case's own events that `when` records (clock facts: `then_facts`)."""
+    when(case)
+    return case_events(case.collect_events())
+
+
+def then_facts(case: SupportCase, when: Step) -> list[Any]:
+    """Every event `when` records, clock facts included."""
     when(case)
     return list(case.collect_events())
 

@@ -23,6 +23,7 @@ from tests.support.builders import AGENT, T0, ctx, intake, paths, published
 from tests.unit.domain.case_scenario import (
     advisory,
     at,
+    case_events,
     given,
     health_checked,
     received,
@@ -59,7 +60,7 @@ class TestIntake:
     def test_records_the_request_with_its_terms_version(self) -> None:
         """Intake records every field, the receipt moment and the pinned terms."""
         case = received(terms=published(version=3, reopen_window_days=7))
-        [event] = case.collect_events()
+        [event] = case_events(case.collect_events())
         assert isinstance(event, SupportCase.Received)
         assert event.received_at == T0 - timedelta(minutes=10)
         assert event.terms_version == 3

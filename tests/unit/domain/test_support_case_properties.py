@@ -21,6 +21,7 @@ from cases.domain.case_values import (
     ResolutionCode,
 )
 from cases.domain.errors import DomainError
+from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind, Severity
 from cases.persistence.registry import cases_transcoder
@@ -72,6 +73,7 @@ COMMANDS: dict[str, Command] = {
     "close": lambda c, x: c.close(x),
     "reopen": lambda c, x: c.reopen(x, "again"),
     "note": lambda c, x: c.add_note(x, "note"),
+    "evaluate_clocks": lambda c, x: c.evaluate_service_clocks(x, x.occurred_at),
 }
 
 steps = st.lists(
@@ -109,6 +111,32 @@ def check_invariants(case: SupportCase) -> None:
         assert case.first_response_at >= case.received_at
     if case.resolution is not None:
         assert case.waiting_on_customer_since is None
+    check_clock_invariants(case)
+
+
+def check_clock_invariants(case: SupportCase) -> None:
+    kinds = [c.kind for c in case.clocks]
+    assert kinds.count(ClockKind.FIRST_RESPONSE) == 1
+    assert kinds.count(ClockKind.RESOLUTION) == 1
+    unfinished = [c for c in case.clocks if not c.is_finished]
+    assert sum(c.kind is ClockKind.NEXT_UPDATE for c in unfinished) <= 1
+    open_vendor = [c.number for c in unfinished if c.kind is ClockKind.VENDOR]
+    assert open_vendor == [e.number for e in case.escalations if e.is_open]
+    customer_running = [c for c in case.clocks if c.kind.is_customer_clock and c.is_running]
+    if case.resolution is not None or case.waiting_on_customer_since is not None:
+        assert customer_running == []
+    else:
+        assert case.clock(ClockKind.RESOLUTION).is_running
+    for clock in case.clocks:
+        assert clock.elapsed >= timedelta(0)
+        if clock.breached_at is not None:
+            assert clock.target is not None
+            assert clock.breached_at >= clock.started_at
+        if clock.is_running and clock.deadline is not None:
+            assert clock.running_since is not None
+            assert clock.deadline >= clock.running_since
+        if clock.fulfilled:
+            assert clock.is_finished
 
 
 @settings(max_examples=150, deadline=None)
@@ -125,11 +153,15 @@ def test_random_commands_keep_the_invariants_and_replay_exactly(
     for name, minutes in steps:
         elapsed += minutes
         before = copy.deepcopy(case)
+        moment = start + timedelta(minutes=elapsed)
         try:
-            COMMANDS[name](case, ctx(start + timedelta(minutes=elapsed)))
+            COMMANDS[name](case, ctx(moment))
         except DomainError:
             assert case.pending_events == []
             assert case == before
+        else:
+            # Every accepted command first records the breaches due by its moment.
+            assert not any(clock.due_breach(moment) for clock in case.clocks)
         check_invariants(case)
         history += case.collect_events()
 

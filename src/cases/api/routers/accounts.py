@@ -22,12 +22,13 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from cases.api.deps import (
     BillingDep,
     CallerDep,
-    ExpectedVersionDep,
+    Command,
     MinPositionDep,
     PrincipalDep,
     ReadDbDep,
     ServicesDep,
     check_customer,
+    command_for,
     require,
     wait_for_projections,
 )
@@ -59,6 +60,8 @@ F = TypeVar("F", bound=Callable[..., object])
 Reads = Depends(require(Permission.READ_ACCOUNTS))
 Audits = Depends(require(Permission.READ_HISTORY))
 Bills = Depends(require(Permission.MANAGE_BILLING))
+BillingCommand = Annotated[Command, command_for(Permission.MANAGE_BILLING)]
+SubscriptionsCommand = Annotated[Command, command_for(Permission.MANAGE_SUBSCRIPTIONS)]
 Collects = Depends(require(Permission.RUN_COLLECTION))
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -300,185 +303,163 @@ def get_account_history(account_id: UUID, services: ServicesDep) -> list[History
 # Commands -------------------------------------------------------------------
 
 
-def command(path: str, operation_id: str, permission: Permission) -> Callable[[F], F]:
-    """A POST action on an account: answers with a CommandResult."""
-    return accounts.post(
-        path,
-        operation_id=operation_id,
-        responses=PROBLEMS,
-        dependencies=[Depends(require(permission))],
-    )
+def action(path: str, operation_id: str) -> Callable[[F], F]:
+    """A POST action on an account (its Command names the permission): answers with
+    a CommandResult."""
+    return accounts.post(path, operation_id=operation_id, responses=PROBLEMS)
 
 
-@command("/{account_id}/subscriptions", "add_subscription", Permission.MANAGE_SUBSCRIPTIONS)
+@action("/{account_id}/subscriptions", "add_subscription")
 def add_subscription(
     account_id: UUID,
     body: s.AddSubscription,
-    billing: BillingDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: SubscriptionsCommand,
     response: Response,
 ) -> CommandResult:
     """Add a subscription (product, quantity; paid in advance up to a day, if so)."""
-    receipt = billing.add_subscription(
-        caller,
+    receipt = command.billing.add_subscription(
+        command.caller,
         account_id,
         subscription_id=body.subscription_id,
         product=body.product,
         quantity=body.quantity,
         paid_through=body.paid_through,
-        expected_version=expected_version,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command(
-    "/{account_id}/subscriptions/{subscription_id}/prepayment",
-    "record_prepayment",
-    Permission.MANAGE_BILLING,
-)
+@action("/{account_id}/subscriptions/{subscription_id}/prepayment", "record_prepayment")
 def record_prepayment(
     account_id: UUID,
     subscription_id: Annotated[str, Path(min_length=1, max_length=100)],
     body: s.Prepayment,
-    billing: BillingDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: BillingCommand,
     response: Response,
 ) -> CommandResult:
     """Record that a subscription is paid in advance through a later day."""
-    receipt = billing.record_prepayment(
-        caller, account_id, subscription_id, body.paid_through, expected_version=expected_version
+    receipt = command.billing.record_prepayment(
+        command.caller,
+        account_id,
+        subscription_id,
+        body.paid_through,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{account_id}/invoices", "issue_invoice", Permission.MANAGE_BILLING)
+@action("/{account_id}/invoices", "issue_invoice")
 def issue_invoice(
     account_id: UUID,
     body: s.IssueInvoice,
-    billing: BillingDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: BillingCommand,
     response: Response,
 ) -> CommandResult:
     """Charge the account; account credit is applied to the new invoice at once."""
-    receipt = billing.issue_invoice(
-        caller,
+    receipt = command.billing.issue_invoice(
+        command.caller,
         account_id,
         number=body.number,
         period=body.invoice_period(),
         lines=tuple(line.line() for line in body.lines),
         issued_on=body.issued_on,
         due_on=body.due_on,
-        expected_version=expected_version,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{account_id}/payments", "receive_payment", Permission.MANAGE_BILLING)
+@action("/{account_id}/payments", "receive_payment")
 def receive_payment(
     account_id: UUID,
     body: s.ReceivePayment,
-    billing: BillingDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: BillingCommand,
     response: Response,
 ) -> CommandResult:
     """Record a payment: to the invoice named, then the oldest; the rest is credit.
     Access it settles is reinstated in the same command."""
-    receipt = billing.receive_payment(
-        caller,
+    receipt = command.billing.receive_payment(
+        command.caller,
         account_id,
         reference=body.reference,
         amount=body.amount.money(),
         received_on=body.received_on,
         invoice_number=body.invoice_number,
-        expected_version=expected_version,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{account_id}/credit-notes", "issue_credit_note", Permission.MANAGE_BILLING)
+@action("/{account_id}/credit-notes", "issue_credit_note")
 def issue_credit_note(
     account_id: UUID,
     body: s.IssueCreditNote,
-    billing: BillingDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: BillingCommand,
     response: Response,
 ) -> CommandResult:
     """Take part or all of an invoice back; what was already paid becomes credit."""
-    receipt = billing.issue_credit_note(
-        caller,
+    receipt = command.billing.issue_credit_note(
+        command.caller,
         account_id,
         number=body.number,
         invoice_number=body.invoice_number,
         amount=body.amount.money(),
         reason=body.reason,
-        expected_version=expected_version,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{account_id}/write-offs", "write_off", Permission.MANAGE_BILLING)
+@action("/{account_id}/write-offs", "write_off")
 def write_off(
     account_id: UUID,
     body: s.WriteOff,
-    billing: BillingDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: BillingCommand,
     response: Response,
 ) -> CommandResult:
     """Give up on collecting part or all of what an invoice has outstanding."""
-    receipt = billing.write_off(
-        caller,
+    receipt = command.billing.write_off(
+        command.caller,
         account_id,
         invoice_number=body.invoice_number,
         amount=body.amount.money(),
         reason=body.reason,
-        expected_version=expected_version,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{account_id}/invoices/{number}/disputes", "open_dispute", Permission.MANAGE_BILLING)
+@action("/{account_id}/invoices/{number}/disputes", "open_dispute")
 def open_dispute(
     account_id: UUID,
     number: InvoiceNumberPath,
     body: s.OpenDispute,
-    billing: BillingDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: BillingCommand,
     response: Response,
 ) -> CommandResult:
     """Take an invoice out of collection while the customer disputes it."""
-    receipt = billing.open_dispute(
-        caller, account_id, number, body.reason, expected_version=expected_version
+    receipt = command.billing.open_dispute(
+        command.caller, account_id, number, body.reason, expected_version=command.expected_version
     )
     return _accepted(response, receipt)
 
 
-@command(
-    "/{account_id}/invoices/{number}/disputes/close", "close_dispute", Permission.MANAGE_BILLING
-)
+@action("/{account_id}/invoices/{number}/disputes/close", "close_dispute")
 def close_dispute(
     account_id: UUID,
     number: InvoiceNumberPath,
     body: s.CloseDispute,
-    billing: BillingDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: BillingCommand,
     response: Response,
 ) -> CommandResult:
     """End the invoice's dispute; what is still outstanding is collected again."""
-    receipt = billing.close_dispute(
-        caller,
+    receipt = command.billing.close_dispute(
+        command.caller,
         account_id,
         number,
         outcome=body.outcome,
         note=body.note,
-        expected_version=expected_version,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 

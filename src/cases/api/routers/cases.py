@@ -13,14 +13,13 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Response
 
 from cases.api.deps import (
-    CallerDep,
-    DeskDep,
-    ExpectedVersionDep,
+    Command,
     MinPositionDep,
     PrincipalDep,
     ReadDbDep,
     ServicesDep,
     check_customer,
+    command_for,
     require,
     wait_for_projections,
 )
@@ -46,7 +45,9 @@ router = APIRouter(prefix="/cases", tags=["cases"])
 F = TypeVar("F", bound=Callable[..., object])
 NO_NUL = r"^[^\x00]*$"  # stores cannot keep a NUL character
 
-Works = Depends(require(Permission.WORK_CASES))
+WorkCommand = Annotated[Command, command_for(Permission.WORK_CASES)]
+IntakeCommand = Annotated[Command, command_for(Permission.OPEN_CASES, if_match=False)]
+LinkCommand = Annotated[Command, command_for(Permission.WORK_CASES, if_match=False)]
 Reads = Depends(require(Permission.READ_CASES))
 Audits = Depends(require(Permission.READ_HISTORY))
 
@@ -73,21 +74,10 @@ def _not_found(case_id: UUID) -> NotFoundError:
 # Intake ---------------------------------------------------------------------
 
 
-@router.post(
-    "",
-    operation_id="receive_case",
-    status_code=201,
-    responses=PROBLEMS,
-    dependencies=[Depends(require(Permission.OPEN_CASES))],
-)
-def receive_case(
-    body: s.ReceiveCase,
-    desk: DeskDep,
-    caller: CallerDep,
-    principal: PrincipalDep,
-    response: Response,
-) -> CommandResult:
+@router.post("", operation_id="receive_case", status_code=201, responses=PROBLEMS)
+def receive_case(body: s.ReceiveCase, command: IntakeCommand, response: Response) -> CommandResult:
     """Take in a customer's request; it is judged by the terms in force when received."""
+    principal, desk = command.principal, command.desk
     customer_id = body.customer_id
     if principal.role is Role.CUSTOMER:
         customer_id = customer_id or principal.customer_id
@@ -95,7 +85,7 @@ def receive_case(
     if customer_id is None:
         raise ApiProblem(422, "invalid-request", "customer_id: staff must name the customer")
     receipt = desk.receive_case(
-        caller,
+        command.caller,
         case_id=body.case_id,
         customer_id=customer_id,
         contact=Contact(body.contact.name, body.contact.email, body.contact.phone),
@@ -227,18 +217,16 @@ def _as(caller: Caller, occurred_at: datetime | None) -> Caller:
     return caller.at(occurred_at) if occurred_at else caller
 
 
-def command(path: str, operation_id: str) -> Callable[[F], F]:
-    """A POST action on a case: needs WORK_CASES, answers with a CommandResult."""
-    return router.post(path, operation_id=operation_id, responses=PROBLEMS, dependencies=[Works])
+def action(path: str, operation_id: str) -> Callable[[F], F]:
+    """A POST action on a case (by a WorkCommand): answers with a CommandResult."""
+    return router.post(path, operation_id=operation_id, responses=PROBLEMS)
 
 
-@command("/{case_id}/service-health-checks", "check_service_health")
+@action("/{case_id}/service-health-checks", "check_service_health")
 def check_service_health(
     case_id: UUID,
     body: s.ServiceHealthCheck,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Record the vendor service-health check and the advisory it matched, if any."""
@@ -248,253 +236,255 @@ def check_service_health(
         if found
         else None
     )
-    receipt = desk.check_service_health(
-        _as(caller, body.occurred_at), case_id, advisory, expected_version=expected_version
+    receipt = command.desk.check_service_health(
+        _as(command.caller, body.occurred_at),
+        case_id,
+        advisory,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/diagnoses", "record_diagnosis")
+@action("/{case_id}/diagnoses", "record_diagnosis")
 def record_diagnosis(
     case_id: UUID,
     body: s.Diagnosis,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Record diagnosis findings (a technical case needs the service-health check first)."""
-    receipt = desk.record_diagnosis(
-        _as(caller, body.occurred_at), case_id, body.findings, expected_version=expected_version
+    receipt = command.desk.record_diagnosis(
+        _as(command.caller, body.occurred_at),
+        case_id,
+        body.findings,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/communications", "record_communication")
+@action("/{case_id}/communications", "record_communication")
 def record_communication(
     case_id: UUID,
     body: s.Communication,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Record a message to or from the customer; the first outbound is the first response."""
-    receipt = desk.record_communication(
-        _as(caller, body.occurred_at),
+    receipt = command.desk.record_communication(
+        _as(command.caller, body.occurred_at),
         case_id,
         body.direction,
         body.channel,
         body.summary,
-        expected_version=expected_version,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/waiting-on-customer", "wait_on_customer")
+@action("/{case_id}/waiting-on-customer", "wait_on_customer")
 def wait_on_customer(
     case_id: UUID,
     body: s.Reason,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Pause the customer clock: the case waits on the customer."""
-    receipt = desk.wait_on_customer(
-        _as(caller, body.occurred_at), case_id, body.reason, expected_version=expected_version
+    receipt = command.desk.wait_on_customer(
+        _as(command.caller, body.occurred_at),
+        case_id,
+        body.reason,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/waiting-on-customer/end", "stop_waiting_on_customer")
+@action("/{case_id}/waiting-on-customer/end", "stop_waiting_on_customer")
 def stop_waiting_on_customer(
     case_id: UUID,
     body: s.Reason,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """End a wait on the customer without a reply from them."""
-    receipt = desk.stop_waiting_on_customer(
-        _as(caller, body.occurred_at), case_id, body.reason, expected_version=expected_version
+    receipt = command.desk.stop_waiting_on_customer(
+        _as(command.caller, body.occurred_at),
+        case_id,
+        body.reason,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/assignment", "assign_case")
+@action("/{case_id}/assignment", "assign_case")
 def assign_case(
     case_id: UUID,
     body: s.Assignment,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Assign the case to an agent."""
-    receipt = desk.assign(caller, case_id, body.agent_id, expected_version=expected_version)
-    return _accepted(response, receipt)
-
-
-@command("/{case_id}/severity", "change_severity")
-def change_severity(
-    case_id: UUID,
-    body: s.SeverityChange,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
-    response: Response,
-) -> CommandResult:
-    """Change the case's severity, with the reason."""
-    receipt = desk.change_severity(
-        caller, case_id, body.severity, body.reason, expected_version=expected_version
+    receipt = command.desk.assign(
+        command.caller, case_id, body.agent_id, expected_version=command.expected_version
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/escalations", "escalate_case")
+@action("/{case_id}/severity", "change_severity")
+def change_severity(
+    case_id: UUID,
+    body: s.SeverityChange,
+    command: WorkCommand,
+    response: Response,
+) -> CommandResult:
+    """Change the case's severity, with the reason."""
+    receipt = command.desk.change_severity(
+        command.caller,
+        case_id,
+        body.severity,
+        body.reason,
+        expected_version=command.expected_version,
+    )
+    return _accepted(response, receipt)
+
+
+@action("/{case_id}/escalations", "escalate_case")
 def escalate_case(
     case_id: UUID,
     body: s.Escalation,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Escalate to the vendor or the indirect provider, through a vehicle the partner holds."""
-    receipt = desk.escalate(
-        _as(caller, body.occurred_at),
+    receipt = command.desk.escalate(
+        _as(command.caller, body.occurred_at),
         case_id,
         target=body.target,
         category=body.category,
         vehicle=body.vehicle,
         reason=body.reason,
-        expected_version=expected_version,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/escalations/current/vendor-reference", "record_vendor_reference")
+@action("/{case_id}/escalations/current/vendor-reference", "record_vendor_reference")
 def record_vendor_reference(
     case_id: UUID,
     body: s.VendorReference,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Record the vendor's reference for the open escalation."""
-    receipt = desk.record_vendor_reference(
-        caller, case_id, body.reference, expected_version=expected_version
+    receipt = command.desk.record_vendor_reference(
+        command.caller, case_id, body.reference, expected_version=command.expected_version
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/escalations/current/updates", "record_vendor_update")
+@action("/{case_id}/escalations/current/updates", "record_vendor_update")
 def record_vendor_update(
     case_id: UUID,
     body: s.VendorUpdate,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Record news from the vendor on the open escalation."""
-    receipt = desk.record_vendor_update(
-        _as(caller, body.occurred_at), case_id, body.text, expected_version=expected_version
+    receipt = command.desk.record_vendor_update(
+        _as(command.caller, body.occurred_at),
+        case_id,
+        body.text,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/escalations/current/hand-back", "record_hand_back")
+@action("/{case_id}/escalations/current/hand-back", "record_hand_back")
 def record_hand_back(
     case_id: UUID,
     body: s.HandBack,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Record that the vendor handed the case back (stops the vendor clock)."""
-    receipt = desk.record_hand_back(
-        _as(caller, body.occurred_at), case_id, body.summary, expected_version=expected_version
+    receipt = command.desk.record_hand_back(
+        _as(command.caller, body.occurred_at),
+        case_id,
+        body.summary,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/resolution", "resolve_case")
+@action("/{case_id}/resolution", "resolve_case")
 def resolve_case(
     case_id: UUID,
     body: s.Resolution,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Resolve the case, recording how."""
-    receipt = desk.resolve(
-        _as(caller, body.occurred_at),
+    receipt = command.desk.resolve(
+        _as(command.caller, body.occurred_at),
         case_id,
         body.code,
         body.summary,
-        expected_version=expected_version,
+        expected_version=command.expected_version,
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/close", "close_case")
+@action("/{case_id}/close", "close_case")
 def close_case(
     case_id: UUID,
     body: s.Close,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
     """Close a resolved case."""
-    receipt = desk.close(_as(caller, body.occurred_at), case_id, expected_version=expected_version)
-    return _accepted(response, receipt)
-
-
-@command("/{case_id}/reopen", "reopen_case")
-def reopen_case(
-    case_id: UUID,
-    body: s.Reason,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
-    response: Response,
-) -> CommandResult:
-    """Reopen a resolved case, or a closed one within its terms' window."""
-    receipt = desk.reopen(
-        _as(caller, body.occurred_at), case_id, body.reason, expected_version=expected_version
+    receipt = command.desk.close(
+        _as(command.caller, body.occurred_at), case_id, expected_version=command.expected_version
     )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/notes", "add_note")
-def add_note(
+@action("/{case_id}/reopen", "reopen_case")
+def reopen_case(
     case_id: UUID,
-    body: s.Note,
-    desk: DeskDep,
-    caller: CallerDep,
-    expected_version: ExpectedVersionDep,
+    body: s.Reason,
+    command: WorkCommand,
     response: Response,
 ) -> CommandResult:
-    """Add an internal note."""
-    receipt = desk.add_note(caller, case_id, body.text, expected_version=expected_version)
+    """Reopen a resolved case, or a closed one within its terms' window."""
+    receipt = command.desk.reopen(
+        _as(command.caller, body.occurred_at),
+        case_id,
+        body.reason,
+        expected_version=command.expected_version,
+    )
     return _accepted(response, receipt)
 
 
-@command("/{case_id}/billing-account", "link_billing_account")
+@action("/{case_id}/notes", "add_note")
+def add_note(
+    case_id: UUID,
+    body: s.Note,
+    command: WorkCommand,
+    response: Response,
+) -> CommandResult:
+    """Add an internal note."""
+    receipt = command.desk.add_note(
+        command.caller, case_id, body.text, expected_version=command.expected_version
+    )
+    return _accepted(response, receipt)
+
+
+@action("/{case_id}/billing-account", "link_billing_account")
 def link_billing_account(
     case_id: UUID,
     body: s.BillingAccountLink,
-    services: ServicesDep,
-    caller: CallerDep,
+    command: LinkCommand,
     response: Response,
 ) -> CommandResult:
     """Link a billing case to the account it concerns (both record the link)."""
-    case_receipt, _ = services.billing.link_billing_case(caller, case_id, body.account_id)
+    case_receipt, _ = command.billing.link_billing_case(command.caller, case_id, body.account_id)
     return _accepted(response, case_receipt)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from cases.api.deps import ApiStateDep
+from cases.api.deps import ApiStateDep, ServicesDep
 from cases.api.errors import ApiProblem
 from cases.persistence.database_url import parse_database_url
 from cases.projections.schema import pending_migrations
@@ -34,8 +34,9 @@ class Ready(BaseModel):
 
 
 @router.get("/health", operation_id="health")
-def health() -> Alive:
-    """The process is up (it checks nothing else)."""
+async def health() -> Alive:
+    """The process is up (it checks nothing else; it answers while the database is
+    away, and on the event loop, so busy request threads do not delay it)."""
     return Alive()
 
 
@@ -44,15 +45,16 @@ def health() -> Alive:
     operation_id="ready",
     responses={503: {"description": "Not ready: database, schema or projections"}},
 )
-def ready(api: ApiStateDep) -> Ready:
-    """The database answers, its schema is current, and the read models keep up."""
+def ready(api: ApiStateDep, services: ServicesDep) -> Ready:
+    """The database answers, its schema is current, and the read models keep up
+    (503 while the server has not reached its store)."""
     pending = pending_migrations(parse_database_url(api.settings.effective_database_url))
     if pending:
         raise ApiProblem(
             503, "schema-behind", f"{len(pending)} migrations pending: run `cases migrate`"
         )
     with api.reads.connection() as db:
-        statuses = projection_status(api.services.log, db, api.services.clock)
+        statuses = projection_status(services.log, db, services.clock)
     lags = [
         ProjectionLag(
             name=st.name,

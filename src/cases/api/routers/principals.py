@@ -7,7 +7,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Response
 
-from cases.api.deps import CallerDep, ExpectedVersionDep, PrincipalDep, PrincipalsDep, require
+from cases.api.deps import (
+    ApiStateDep,
+    CallerDep,
+    ExpectedVersionDep,
+    PrincipalDep,
+    PrincipalsDep,
+    require,
+)
 from cases.api.schemas.common import CommandResult
 from cases.api.schemas.principals import (
     CreatePrincipal,
@@ -79,11 +86,13 @@ def revoke_principal(
     principals: PrincipalsDep,
     caller: CallerDep,
     expected_version: ExpectedVersionDep,
+    api: ApiStateDep,
     response: Response,
 ) -> CommandResult:
     """Revoke a principal: its token stops working (within seconds in other processes)."""
     receipt = principals.revoke(
         caller, principal_id, body.reason, expected_version=expected_version
     )
+    api.tokens.clear()  # at once in this process, as the registry's own cache
     response.headers["ETag"] = f'"{receipt.version}"'
     return CommandResult.of(receipt)

@@ -1,0 +1,306 @@
+"""The compliance report over a year of a million cases on PostgreSQL: median ms.
+
+Run from the repository root:
+
+    .venv/bin/python -m benchmarks.compliance_report [--cases 1000000] [--runs 7]
+        [--template-events 60000]
+
+In a throwaway PostgreSQL database (dropped afterwards, even on error):
+
+1. **Real facts first.** A support history of `--template-events` events is
+   recorded through the domain commands (`BulkWriter`), and the `service_levels`
+   projection is caught up on it by its ordinary runner. Its rows are what the
+   projection makes of real clock facts.
+2. **Synthetic rows of that shape.** The cases of that history that were
+   received at least 30 days before it ended (so their stories are finished) are
+   the templates: case *i* of `--cases` copies template *i mod T* with every
+   moment shifted so that it is received at an even spacing through 2027, a new
+   id, one of 5 000 customers (a few busy, most quiet) and up to a second of
+   jitter on each duration; its next-update, escalation and breach rows are
+   copied with it. So the synthetic tables have the real ones' columns, null
+   patterns, proportions (rows per case, breaches, escalations) and durations;
+   the script prints the proportions of both. The rows are inserted with SQL
+   (`INSERT ... SELECT` from the templates), not recorded as events: recording a
+   million cases' events would take hours and measure something else.
+3. `VACUUM ANALYZE` (autovacuum is off on the benchmark server).
+4. Each report variant (ungrouped; by month, severity, customer, category,
+   vehicle; by month and severity; by month and vehicle) is computed `--runs`
+   times through `ComplianceReportView.report` (all its statements and the
+   conversion to dataclasses), after one warm-up, twice: with the statements one
+   after the other on one connection, and at once on four (sharing a snapshot,
+   as the API and `cases report` run them); the median and the slowest
+   are printed, for the year as of a moment after every fact, and ungrouped as
+   of mid-year (the as-of filters cost the same scan). Beside them, the median
+   CPU time the PostgreSQL backend spent (from /proc, when the server is local):
+   on a busy machine wall time also counts waiting for a core.
+
+PostgreSQL: the server named by CASES_BENCH_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from functools import partial
+
+from benchmarks.projections_catch_up import open_log, throwaway_database
+
+from cases.log_config import configure_logging
+from cases.persistence.database_url import parse_database_url
+from cases.projections.catalog import projection_named
+from cases.projections.compliance_report import ComplianceReportView, ReportRequest
+from cases.projections.compliance_sql import Dimension
+from cases.projections.compliance_statements import Helpers
+from cases.projections.db import ProjectionDatabase
+from cases.projections.runner import ProjectionRunner
+from cases.projections.schema import migrate
+from cases.projections.service_levels import (
+    BREACH_COLUMNS,
+    CASE_COLUMNS,
+    ESCALATION_COLUMNS,
+    UPDATE_COLUMNS,
+)
+from tests.support.history import BulkWriter, SupportHistory
+
+ADMIN_URL = os.environ.get(
+    "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+YEAR = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
+AFTER_EVERYTHING = datetime(2028, 6, 1, tzinfo=UTC)
+MID_YEAR = datetime(2027, 7, 1, tzinfo=UTC)
+CUSTOMERS = 5000
+TARGET_MS = 1000.0
+D = Dimension
+VARIANTS: list[tuple[Dimension, ...]] = [
+    (),
+    (D.MONTH,),
+    (D.SEVERITY,),
+    (D.CUSTOMER,),
+    (D.CATEGORY,),
+    (D.VEHICLE,),
+    (D.MONTH, D.SEVERITY),
+    (D.MONTH, D.VEHICLE),
+]
+TABLES = {
+    "service_level_cases": CASE_COLUMNS,
+    "service_level_updates": UPDATE_COLUMNS,
+    "service_level_escalations": ESCALATION_COLUMNS,
+    "service_level_breaches": BREACH_COLUMNS,
+}
+
+
+def record_templates(url: str, events: int) -> None:
+    """Real clock facts: a history through the domain, projected by the runner."""
+    log = open_log(url)
+    try:
+        history = SupportHistory(seed=3, customers=400, cases_per_day=30, agents=20)
+        started = time.perf_counter()
+        history.record(BulkWriter(log, chunk=5_000), events)
+        db = ProjectionDatabase(parse_database_url(url))
+        try:
+            applied = ProjectionRunner(log, projection_named("service_levels"), db).catch_up()
+        finally:
+            db.close()
+        print(
+            f"  recorded {history.events:,} events of {history.cases:,} cases and projected "
+            f"{applied:,} facts in {time.perf_counter() - started:.0f} s"
+        )
+    finally:
+        log.close()
+
+
+def _expression(column: str) -> str:
+    """How a synthetic row's column is made from its template's (`c`) and the
+    synthetic case (`s`)."""
+    if column == "case_id":
+        return "s.case_id"
+    if column == "customer_id":
+        return "s.customer_id"
+    if column == "month":
+        return "to_char((c.received_at + s.shift) AT TIME ZONE 'Europe/Stockholm', 'YYYY-MM')"
+    if column.endswith("_at"):
+        return f"c.{column} + s.shift"
+    if column.endswith("_us"):
+        return f"c.{column} + (random() * 1000000)::bigint"
+    return f"c.{column}"
+
+
+def fill_synthetic(db: ProjectionDatabase, cases: int) -> None:
+    """`cases` synthetic cases through the year, copied from finished templates."""
+    start, end = YEAR
+    spacing = (end - start) / cases
+    db.execute("SELECT setseed(0.42)")
+    db.execute(
+        "CREATE TABLE bench_templates AS SELECT row_number() OVER (ORDER BY received_at, case_id)"
+        " - 1 AS k, case_id, received_at FROM service_level_cases "
+        "WHERE received_at < (SELECT max(received_at) - interval '30 days' "
+        "FROM service_level_cases)"
+    )
+    templates = int((db.fetchone("SELECT count(*) FROM bench_templates") or (0,))[0])
+    db.execute(
+        "CREATE TABLE bench_cases AS SELECT md5('synthetic-' || i)::uuid AS case_id, "
+        "t.case_id AS template, "
+        "(?::timestamptz + i * ?::interval) - t.received_at AS shift, "
+        "'customer-' || lpad(floor(? * power(random(), 2))::int::text, 5, '0') AS customer_id "
+        "FROM generate_series(0, ? - 1) i JOIN bench_templates t ON t.k = mod(i, ?)",
+        (start, spacing, CUSTOMERS, cases, templates),
+    )
+    db.execute("CREATE INDEX ON bench_cases (template)")
+    for table, columns in TABLES.items():
+        started = time.perf_counter()
+        db.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"SELECT {', '.join(_expression(c) for c in columns)} "
+            f"FROM bench_cases s JOIN {table} c ON c.case_id = s.template"
+        )
+        print(f"  filled {table} in {time.perf_counter() - started:.0f} s")
+    print(f"  {cases:,} synthetic cases from {templates:,} templates")
+
+
+def proportions(db: ProjectionDatabase, label: str, where: str) -> None:
+    """Rows per case of each table, and how many clocks were breached, for one
+    set of cases (real or synthetic)."""
+    cases = int((db.fetchone(f"SELECT count(*) FROM service_level_cases WHERE {where}") or (0,))[0])
+    parts = []
+    for table in ("service_level_updates", "service_level_escalations", "service_level_breaches"):
+        found = db.fetchone(f"SELECT count(*) FROM {table} WHERE {where}") or (0,)
+        parts.append(f"{table.removeprefix('service_level_')} {int(found[0]) / cases:.3f}")
+    fr = db.fetchone(
+        "SELECT avg(CASE WHEN fr_fulfilled_recorded_at IS NULL THEN 0 ELSE 1 END), "
+        f"avg(CASE WHEN res_fulfilled_recorded_at IS NULL THEN 0 ELSE 1 END) "
+        f"FROM service_level_cases WHERE {where}"
+    ) or (0, 0)
+    print(
+        f"  {label:<9} {cases:>9,} cases; per case: {', '.join(parts)}; "
+        f"first response fulfilled {float(fr[0]):.3f}, resolved {float(fr[1]):.3f}"
+    )
+
+
+class BackendCpu:
+    """CPU seconds the PostgreSQL backend of `db` has used, read from /proc when
+    the server runs on this machine (less sensitive to a busy machine than wall
+    time); None otherwise."""
+
+    def __init__(self, db: ProjectionDatabase) -> None:
+        found = db.fetchone("SELECT pg_backend_pid()")
+        self.stat = f"/proc/{found[0] if found else 0}/stat"
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def __call__(self) -> float | None:
+        try:
+            with open(self.stat) as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / self.tick
+
+
+@contextlib.contextmanager
+def _another(url: str) -> Iterator[ProjectionDatabase]:
+    db = ProjectionDatabase(parse_database_url(url))
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def time_variants(
+    db: ProjectionDatabase, runs: int, helpers: Helpers | None
+) -> list[tuple[str, float, float]]:
+    view = ComplianceReportView(db, helpers=helpers)
+    cpu = BackendCpu(db)
+    requests = [(v, AFTER_EVERYTHING) for v in VARIANTS] + [((), MID_YEAR)]
+    results = []
+    for group_by, as_of in requests:
+        request = ReportRequest(YEAR[0], YEAR[1], as_of, group_by)
+        report = view.report(request)  # warm-up
+        seconds, cpu_seconds = [], []
+        for _ in range(runs):
+            cpu_before = cpu()
+            started = time.perf_counter()
+            report = view.report(request)
+            seconds.append(time.perf_counter() - started)
+            cpu_after = cpu()
+            if cpu_before is not None and cpu_after is not None:
+                cpu_seconds.append(cpu_after - cpu_before)
+        label = "+".join(d.value for d in group_by) or "(none)"
+        if as_of is MID_YEAR:
+            label += " as of mid-year"
+        median_ms, worst_ms = statistics.median(seconds) * 1000, max(seconds) * 1000
+        cpu_ms = f"{statistics.median(cpu_seconds) * 1000:6.0f}" if cpu_seconds else "     -"
+        cases = sum(g.cases for g in report.groups)
+        print(
+            f"  {label:<28} {len(report.groups):>5} groups {cases:>10,} case rows  "
+            f"median {median_ms:6.0f} ms  slowest {worst_ms:6.0f} ms  "
+            f"server CPU {cpu_ms} ms",
+            flush=True,
+        )
+        results.append((label, median_ms, worst_ms))
+    return results
+
+
+@contextlib.contextmanager
+def _database(url: str | None) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    with throwaway_database(ADMIN_URL) as throwaway:
+        yield throwaway
+
+
+def prepare(url: str, db: ProjectionDatabase, cases: int, template_events: int) -> None:
+    migrate(parse_database_url(url))
+    print("Templates: a history recorded through the domain and projected")
+    record_templates(url, template_events)
+    print("Synthetic rows (SQL copies of the templates, NOT recorded as events)")
+    fill_synthetic(db, cases)
+    started = time.perf_counter()
+    db.execute("VACUUM ANALYZE")
+    print(f"  VACUUM ANALYZE in {time.perf_counter() - started:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--template-events", type=int, default=60_000)
+    parser.add_argument(
+        "--database",
+        help="an existing empty PostgreSQL database to fill and keep (filled once: a "
+        "second run only times the reports); default: a throwaway one",
+    )
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+    with _database(args.database) as url:
+        db = ProjectionDatabase(parse_database_url(url))
+        try:
+            if db.fetchone("SELECT to_regclass('bench_cases')") in (None, (None,)):
+                prepare(url, db, args.cases, args.template_events)
+            proportions(db, "real", "received_at < '2027-01-01'")
+            proportions(db, "synthetic", "received_at >= '2027-01-01'")
+            results = []
+            for mode, helpers in (
+                ("statements one after the other, one connection", None),
+                ("statements at once, four connections", partial(_another, url)),
+            ):
+                print(
+                    f"Reports on {YEAR[0]:%Y}, {mode}: median of {args.runs} runs "
+                    f"(target < {TARGET_MS:.0f} ms); server CPU: the first connection's"
+                )
+                results += time_variants(db, args.runs, helpers)
+        finally:
+            db.close()
+    slow = [label for label, median_ms, _ in results if median_ms >= TARGET_MS]
+    print("All variants under the target." if not slow else f"Over the target: {slow}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

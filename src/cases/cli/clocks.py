@@ -1,0 +1,95 @@
+"""`cases clocks evaluate`: the scheduled service-level check.
+
+Brings the service-levels projection up to date (or waits for the runner that
+keeps it), asks it for the cases with a running clock past its deadline, and
+evaluates each as of one moment: every breach is recorded at its deadline, once.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cases.application.caller import Caller
+from cases.application.clock import SystemClock
+from cases.application.clock_run import ClockRunSummary, run_clock_evaluation
+from cases.bootstrap import services_on
+from cases.cli.collection import parse_moment
+from cases.cli.projections import ProjectionStore, fail, projection_store
+from cases.domain.errors import DomainError
+from cases.domain.metadata import Actor, Role, Source
+from cases.projections.catalog import projection_named
+from cases.projections.leadership import Leadership
+from cases.projections.runner import ProjectionRunner
+from cases.projections.service_levels import ServiceLevelsView
+
+PROJECTION = "service_levels"
+WAIT_SECONDS = 60.0
+
+clocks_app = typer.Typer(
+    help="Service-level clocks: record the breaches that have happened.",
+    no_args_is_help=True,
+)
+
+
+@clocks_app.callback()
+def clocks() -> None:
+    """Service-level clocks: record the breaches that have happened."""
+
+
+@clocks_app.command("evaluate")
+def evaluate(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The moment to evaluate at, ISO 8601 with a UTC offset. Default: now.",
+        ),
+    ] = None,
+) -> None:
+    """Record every breach due by the moment, on every case that has one."""
+    moment = parse_moment(as_of) if as_of is not None else None
+    with projection_store() as store:
+        services = services_on(store.log, SystemClock())
+        moment = moment or services.clock.now()
+        bring_up_to_date(store)
+        candidates = list(ServiceLevelsView(store.db).cases_due(moment))
+        caller = Caller.new(Actor("clock-evaluation", Role.SYSTEM), Source.SCHEDULER)
+        try:
+            summary = run_clock_evaluation(services.desk, caller, moment, candidates)
+        except DomainError as e:
+            fail(f"refused ({e.rule}): {e.message}", 1)
+    for line in summary_lines(summary):
+        print(line)
+    if summary.failures:
+        raise typer.Exit(1)
+
+
+def bring_up_to_date(store: ProjectionStore) -> None:
+    """Catch the projection up with the log, or wait for the runner leading it."""
+    runner = ProjectionRunner(store.log, projection_named(PROJECTION), store.db)
+    leadership = Leadership(store.db, PROJECTION)
+    if leadership.try_acquire():
+        try:
+            runner.catch_up()
+        finally:
+            leadership.release()
+        return
+    if not runner.wait_for(runner.head(), WAIT_SECONDS):
+        fail(f"the {PROJECTION} projection is more than {WAIT_SECONDS:.0f} s behind", 2)
+
+
+def summary_lines(summary: ClockRunSummary) -> list[str]:
+    lines = [
+        f"{b.case_id}  {b.clock.value.replace('_', ' ')} clock {b.number} "
+        f"breached at {b.breached_at.isoformat()}"
+        for b in summary.breaches
+    ]
+    lines += [f"{f.case_id}  failed ({f.rule}): {f.message}" for f in summary.failures]
+    lines.append(
+        f"Service clocks as of {summary.as_of.isoformat()}: {summary.evaluated} cases "
+        f"evaluated, {len(summary.breaches)} breaches recorded, "
+        f"{len(summary.failures)} failed."
+    )
+    return lines

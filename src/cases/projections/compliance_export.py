@@ -1,0 +1,132 @@
+"""A compliance report as JSON-ready data and as CSV, one shape for the API and
+the command line.
+
+Durations are business seconds: JSON numbers (microsecond precision), and in CSV
+exact decimals with six places. Shares and rates are fractions (0-1), null or
+empty when nothing counted towards them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from typing import Any
+
+from cases.projections.compliance_report import (
+    ClockFigures,
+    ComplianceReport,
+    Durations,
+    GroupFigures,
+)
+
+CLOCKS = ("first_response", "resolution", "next_update")
+BREACH_KINDS = ("first_response", "next_update", "resolution", "vendor")
+
+
+def seconds(duration: timedelta | None) -> float | None:
+    return None if duration is None else duration / timedelta(seconds=1)
+
+
+def _durations(times: Durations) -> dict[str, Any]:
+    return {
+        "count": times.count,
+        "median_seconds": seconds(times.median),
+        "p90_seconds": seconds(times.p90),
+    }
+
+
+def _clock(figures: ClockFigures) -> dict[str, Any]:
+    return {
+        **_durations(figures.times),
+        "judged": figures.target.judged,
+        "within_target": figures.target.within,
+        "share_within_target": figures.target.share,
+    }
+
+
+def group_dict(report: ComplianceReport, group: GroupFigures) -> dict[str, Any]:
+    escalations = group.escalations
+    return {
+        "group": {d.value: v for d, v in zip(report.request.group_by, group.key, strict=True)},
+        "cases": group.cases,
+        "first_response": _clock(group.first_response),
+        "resolution": _clock(group.resolution),
+        "next_update": _clock(group.next_update),
+        "breaches": {
+            "total": group.breaches.total,
+            **{kind: getattr(group.breaches, kind) for kind in BREACH_KINDS},
+        },
+        "escalations": {
+            "count": escalations.escalations,
+            "escalated_cases": escalations.escalated_cases,
+            "rate": group.escalation_rate,
+            "time_to_escalate": _durations(escalations.time_to_escalate),
+            "vendor": _clock(escalations.vendor),
+        },
+        "resolved": group.resolved,
+        "reopened": group.reopened,
+        "reopen_rate": group.reopen_rate,
+    }
+
+
+def as_dict(report: ComplianceReport) -> dict[str, Any]:
+    """The report as JSON-ready data (moments as ISO 8601 text)."""
+    request = report.request
+    return {
+        "from": request.start.isoformat(),
+        "to": request.end.isoformat(),
+        "as_of": request.as_of.isoformat(),
+        "group_by": [d.value for d in request.group_by],
+        "groups": [group_dict(report, g) for g in report.groups],
+    }
+
+
+# Flat rows (CSV) ------------------------------------------------------------------
+
+
+def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in values.items():
+        key = f"{prefix}_{name}" if prefix else name
+        if isinstance(value, dict):
+            flat.update(_flat(key, value))
+        else:
+            flat[key] = value
+    return flat
+
+
+def flat_rows(report: ComplianceReport) -> list[dict[str, Any]]:
+    """One flat row per group: its dimensions, then every figure."""
+    rows = []
+    for group in report.groups:
+        nested = group_dict(report, group)
+        dimensions = nested.pop("group")
+        rows.append({**dimensions, **_flat("", nested)})
+    return rows
+
+
+def columns(report: ComplianceReport) -> list[str]:
+    """The CSV header: the grouping dimensions, then the figures (fixed order)."""
+    template = group_dict(report, GroupFigures(key=tuple("" for _ in report.request.group_by)))
+    template.pop("group")
+    return [d.value for d in report.request.group_by] + list(_flat("", template))
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    return value
+
+
+def to_csv(report: ComplianceReport) -> str:
+    """The report as CSV: a header, then one line per group."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    names = columns(report)
+    writer.writerow(names)
+    for row in flat_rows(report):
+        writer.writerow([_cell(row[name]) for name in names])
+    return out.getvalue()

@@ -1,0 +1,540 @@
+"""Service levels: the recorded facts of every case's clocks, as a compliance
+report needs them, and the deadlines of the clocks still running.
+
+Rows are written once per fact, and every column a later fact fills is paired
+with the moment that fact was *recorded* (the event's timestamp), so a report
+"as of" a moment M can read only what was recorded by M and give the same
+figures whenever it is run, before or after a rebuild (ADR 20):
+
+- `service_level_cases`: one row per case, from `Received` (customer, category,
+  severity at receipt, the month of receipt in its service hours' time zone),
+  with the first fulfilment and first breach of its first-response (`fr_`) and
+  resolution (`res_`) clocks and its first reopen;
+- `service_level_updates`: one row per next-update clock (`nu_`);
+- `service_level_escalations`: one row per escalation, with the time it took to
+  escalate and its vendor clock (`vendor_`);
+- `service_level_breaches`: every breach, and when it was withdrawn, if it was;
+- `service_level_deadlines`: the clocks that may still run, their deadline while
+  running and whether a breach is recorded (the scheduled breach evaluation
+  reads it through `ServiceLevelsView.cases_due`).
+
+A clock outcome is a group of columns with one prefix: `<p>_elapsed_us`,
+`<p>_within` (NULL when the clock had no target), `<p>_fulfilled_recorded_at`
+(its first fulfilment), `<p>_breached_at`, `<p>_breach_recorded_at` and
+`<p>_breach_withdrawn_recorded_at` (its first breach). A batch is folded in
+memory: each touched row is read once and written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from cases.domain.service_clocks import ClockKind
+from cases.domain.support_case import SupportCase
+from cases.projections.db import ProjectionDatabase
+from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+
+E = SupportCase
+Row = dict[str, Any]
+
+OUTCOME = (
+    "elapsed_us",
+    "within",
+    "fulfilled_recorded_at",
+    "breached_at",
+    "breach_recorded_at",
+    "breach_withdrawn_recorded_at",
+)
+GROUPING = ("customer_id", "category", "severity", "month", "received_at")
+
+
+def _outcome(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{column}" for column in OUTCOME)
+
+
+CASE_COLUMNS = (
+    "case_id",
+    *GROUPING,
+    "received_recorded_at",
+    "terms_version",
+    *_outcome("fr"),
+    *_outcome("res"),
+    "reopened_recorded_at",
+    "escalated_recorded_at",
+)
+UPDATE_COLUMNS = ("case_id", "number", *GROUPING, "escalated_recorded_at", *_outcome("nu"))
+ESCALATION_COLUMNS = (
+    "case_id",
+    "number",
+    *GROUPING,
+    "target",
+    "escalation_category",
+    "vehicle",
+    "vehicle_first",
+    "escalated_recorded_at",
+    "to_escalate_us",
+    *_outcome("vendor"),
+)
+BREACH_COLUMNS = (
+    "case_id",
+    "clock",
+    "number",
+    "breached_at",
+    *GROUPING,
+    "recorded_at",
+    "withdrawn_recorded_at",
+    "first_of_clock",
+)
+DEADLINE_COLUMNS = ("case_id", "clock", "number", "deadline", "breached")
+MOMENTS = frozenset(
+    c
+    for c in (*CASE_COLUMNS, *UPDATE_COLUMNS, *ESCALATION_COLUMNS, *BREACH_COLUMNS, "deadline")
+    if c.endswith("_at") or c == "deadline"
+)
+BOOLEANS = frozenset(
+    {
+        "fr_within",
+        "res_within",
+        "nu_within",
+        "vendor_within",
+        "breached",
+        "first_of_clock",
+        "vehicle_first",
+    }
+)
+
+# Where each clock kind's outcome is kept: the table (by its key) and the prefix.
+PREFIX = {
+    ClockKind.FIRST_RESPONSE: "fr",
+    ClockKind.RESOLUTION: "res",
+    ClockKind.NEXT_UPDATE: "nu",
+    ClockKind.VENDOR: "vendor",
+}
+
+CLOCK_FACTS: tuple[type[Any], ...] = (
+    E.ServiceClockStarted,
+    E.ServiceClockPaused,
+    E.ServiceClockResumed,
+    E.ServiceClockRetargeted,
+    E.ServiceClockBreached,
+    E.ServiceClockBreachWithdrawn,
+    E.ServiceClockFulfilled,
+    E.ServiceClockStopped,
+)
+
+
+def microseconds(duration: timedelta) -> int:
+    """A duration as a whole number of microseconds (exact)."""
+    return (duration.days * 86_400 + duration.seconds) * 1_000_000 + duration.microseconds
+
+
+def month_of(received_at: datetime, time_zone: str) -> str:
+    """YYYY-MM of a moment in a time zone."""
+    return received_at.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m")
+
+
+def as_uuid(value: object) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def as_moment(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _stored_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
+    """A stored row with the store's types made Python's."""
+    row = dict(zip(columns, values, strict=True))
+    row["case_id"] = as_uuid(row["case_id"])
+    for column in columns:
+        value = row[column]
+        if value is None:
+            continue
+        if column in MOMENTS:
+            row[column] = as_moment(value)
+        elif column in BOOLEANS:
+            row[column] = bool(value)
+    return row
+
+
+Key = tuple[Any, ...]
+
+
+class Table:
+    """One table's rows touched by a batch: loaded, changed, written or deleted."""
+
+    def __init__(self, name: str, columns: tuple[str, ...], key: tuple[str, ...]) -> None:
+        self.name = name
+        self.columns = columns
+        self.key = key
+        self.rows: dict[Key, Row] = {}
+        self.touched: set[Key] = set()
+        self.deleted: set[Key] = set()
+
+    def key_of(self, row: Row) -> Key:
+        return tuple(row[column] for column in self.key)
+
+    def load(self, db: ProjectionDatabase, case_ids: Iterable[UUID]) -> None:
+        for chunk in chunks(sorted(set(case_ids))):
+            for values in db.fetchall(
+                f"SELECT {', '.join(self.columns)} FROM {self.name} "  # noqa: S608 - our names
+                f"WHERE case_id IN ({db.in_list(len(chunk))})",
+                chunk,
+            ):
+                row = _stored_row(self.columns, values)
+                self.rows[self.key_of(row)] = row
+
+    def get(self, key: Key) -> Row | None:
+        return self.rows.get(key)
+
+    def put(self, row: Row) -> Row:
+        key = self.key_of(row)
+        self.rows[key] = row
+        self.touched.add(key)
+        self.deleted.discard(key)
+        return row
+
+    def change(self, key: Key, **values: Any) -> Row | None:
+        row = self.rows.get(key)
+        if row is not None:
+            row.update(values)
+            self.touched.add(key)
+        return row
+
+    def delete(self, key: Key) -> None:
+        self.rows.pop(key, None)
+        self.touched.discard(key)
+        self.deleted.add(key)
+
+    def write(self, db: ProjectionDatabase) -> None:
+        where = " AND ".join(f"{column} = ?" for column in self.key)
+        db.executemany(
+            f"DELETE FROM {self.name} WHERE {where}",  # noqa: S608 - our names
+            sorted(self.deleted),
+        )
+        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in self.key)
+        db.executemany(
+            f"INSERT INTO {self.name} ({', '.join(self.columns)}) "  # noqa: S608 - our names
+            f"VALUES ({db.in_list(len(self.columns))}) "
+            f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}",
+            [[self.rows[key][c] for c in self.columns] for key in sorted(self.touched)],
+        )
+
+
+class Fold:
+    """One batch's changes to the five tables."""
+
+    def __init__(self, tables: TableNames) -> None:
+        self.cases = Table(tables("service_level_cases"), CASE_COLUMNS, ("case_id",))
+        self.updates = Table(tables("service_level_updates"), UPDATE_COLUMNS, ("case_id", "number"))
+        self.escalations = Table(
+            tables("service_level_escalations"), ESCALATION_COLUMNS, ("case_id", "number")
+        )
+        self.breaches = Table(
+            tables("service_level_breaches"),
+            BREACH_COLUMNS,
+            ("case_id", "clock", "number", "breached_at"),
+        )
+        self.deadlines = Table(
+            tables("service_level_deadlines"), DEADLINE_COLUMNS, ("case_id", "clock", "number")
+        )
+
+    @property
+    def all(self) -> tuple[Table, ...]:
+        return (self.cases, self.updates, self.escalations, self.breaches, self.deadlines)
+
+    def grouping(self, case_id: UUID) -> Row:
+        case = self.cases.get((case_id,))
+        if case is None:
+            raise LookupError(f"service levels know no case {case_id}")
+        return {column: case[column] for column in GROUPING}
+
+    def outcome(self, e: Any) -> tuple[Table, Key]:
+        """Where the outcome of the clock `e` names is kept. A next-update clock
+        gets its row with its first fulfilment or breach: most are stopped
+        unbreached by the next message or the resolution, and such a clock counts
+        in no figure."""
+        kind: ClockKind = e.clock
+        if kind in (ClockKind.FIRST_RESPONSE, ClockKind.RESOLUTION):
+            return self.cases, (e.originator_id,)
+        if kind is ClockKind.NEXT_UPDATE:
+            key = (e.originator_id, e.number)
+            if self.updates.get(key) is None:  # its first fulfilment or breach
+                case = self.cases.get((key[0],)) or {}
+                row = dict.fromkeys(UPDATE_COLUMNS)
+                row.update(
+                    case_id=key[0],
+                    number=key[1],
+                    escalated_recorded_at=case.get("escalated_recorded_at"),
+                    **self.grouping(key[0]),
+                )
+                self.updates.put(row)
+            return self.updates, key
+        return self.escalations, (e.originator_id, e.number)
+
+    def change_outcome(self, e: Any, unless_set: str, **values: Any) -> None:
+        """Set an outcome's columns (named without prefix) the first time only."""
+        table, key = self.outcome(e)
+        row = table.get(key)
+        prefix = PREFIX[e.clock]
+        if row is None or row[f"{prefix}_{unless_set}"] is not None:
+            return
+        table.change(key, **{f"{prefix}_{name}": value for name, value in values.items()})
+
+    def deadline_key(self, e: Any) -> Key:
+        return (e.originator_id, e.clock.value, e.number)
+
+    def set_deadline(self, e: Any, deadline: datetime | None) -> None:
+        key = self.deadline_key(e)
+        row = self.deadlines.get(key)
+        breached = False if row is None else row["breached"]
+        self.deadlines.put(
+            {
+                "case_id": key[0],
+                "clock": key[1],
+                "number": key[2],
+                "deadline": deadline,
+                "breached": breached,
+            }
+        )
+
+    # Handlers ---------------------------------------------------------------
+
+    def received(self, e: Any) -> None:
+        levels = getattr(e, "service_levels", None)
+        zone = levels.service_hours.time_zone if levels is not None else "UTC"
+        row = dict.fromkeys(CASE_COLUMNS)
+        row.update(
+            case_id=e.originator_id,
+            customer_id=e.customer_id,
+            category=e.category.value,
+            severity=e.severity.value,
+            month=month_of(e.received_at, zone),
+            received_at=e.received_at.astimezone(UTC),
+            received_recorded_at=e.timestamp,
+            terms_version=e.terms_version,
+        )
+        self.cases.put(row)
+
+    def started(self, e: Any) -> None:
+        self.set_deadline(e, e.deadline)
+        if e.clock is ClockKind.VENDOR:
+            self.escalations.change(
+                (e.originator_id, e.number), to_escalate_us=microseconds(e.since_received)
+            )
+
+    def paused(self, e: Any) -> None:
+        self.set_deadline(e, None)
+
+    def resumed(self, e: Any) -> None:
+        self.set_deadline(e, e.deadline)
+
+    def breached(self, e: Any) -> None:
+        key = self.deadline_key(e)
+        if self.deadlines.get(key) is not None:
+            self.deadlines.change(key, breached=True)
+        table, key = self.outcome(e)
+        outcome = table.get(key)
+        first = outcome is not None and outcome[f"{PREFIX[e.clock]}_breach_recorded_at"] is None
+        row = {
+            "case_id": e.originator_id,
+            "clock": e.clock.value,
+            "number": e.number,
+            "breached_at": e.at,
+            **self.grouping(e.originator_id),
+            "recorded_at": e.timestamp,
+            "withdrawn_recorded_at": None,
+            "first_of_clock": first,
+        }
+        self.breaches.put(row)
+        self.change_outcome(
+            e, "breach_recorded_at", breached_at=e.at, breach_recorded_at=e.timestamp
+        )
+
+    def withdrawn(self, e: Any) -> None:
+        key = self.deadline_key(e)
+        if self.deadlines.get(key) is not None:
+            self.deadlines.change(key, breached=False)
+        breach = (e.originator_id, e.clock.value, e.number, e.breached_at)
+        row = self.breaches.get(breach)
+        if row is not None and row["withdrawn_recorded_at"] is None:
+            self.breaches.change(breach, withdrawn_recorded_at=e.timestamp)
+        table, outcome_key = self.outcome(e)
+        outcome = table.get(outcome_key)
+        prefix = PREFIX[e.clock]
+        if (
+            outcome is not None
+            and outcome[f"{prefix}_breached_at"] == e.breached_at
+            and outcome[f"{prefix}_breach_withdrawn_recorded_at"] is None
+        ):
+            table.change(outcome_key, **{f"{prefix}_breach_withdrawn_recorded_at": e.timestamp})
+
+    def fulfilled(self, e: Any) -> None:
+        self.finished(e)
+        self.change_outcome(
+            e,
+            "fulfilled_recorded_at",
+            elapsed_us=microseconds(e.elapsed),
+            within=None if e.target is None else e.within_target,
+            fulfilled_recorded_at=e.timestamp,
+        )
+
+    def finished(self, e: Any) -> None:
+        """A finished clock runs no more; only a reopen resumes one (resolution)."""
+        key = self.deadline_key(e)
+        if e.clock is ClockKind.RESOLUTION:
+            if self.deadlines.get(key) is not None:
+                self.deadlines.change(key, deadline=None)
+        else:
+            self.deadlines.delete(key)
+
+    def escalated(self, e: Any) -> None:
+        self.note_escalated(e)
+        vehicle = e.vehicle.value if e.vehicle is not None else None
+        earlier = [
+            row["vehicle"]
+            for (case_id, number), row in self.escalations.rows.items()
+            if case_id == e.originator_id and number < e.number
+        ]
+        row = dict.fromkeys(ESCALATION_COLUMNS)
+        row.update(
+            case_id=e.originator_id,
+            number=e.number,
+            target=e.target.value,
+            escalation_category=e.category.value,
+            vehicle=vehicle,
+            vehicle_first=vehicle not in earlier,
+            escalated_recorded_at=e.timestamp,
+            **self.grouping(e.originator_id),
+        )
+        self.escalations.put(row)
+
+    def note_escalated(self, e: Any) -> None:
+        """The case's first escalation, on the case and its update rows: grouped by
+        vehicle, rows of cases not escalated by the report's moment need no join."""
+        case = self.cases.get((e.originator_id,))
+        if case is None or case["escalated_recorded_at"] is not None:
+            return
+        self.cases.change((e.originator_id,), escalated_recorded_at=e.timestamp)
+        for key, row in list(self.updates.rows.items()):
+            if key[0] == e.originator_id and row["escalated_recorded_at"] is None:
+                self.updates.change(key, escalated_recorded_at=e.timestamp)
+
+    def reopened(self, e: Any) -> None:
+        key = (e.originator_id,)
+        case = self.cases.get(key)
+        if case is not None and case["reopened_recorded_at"] is None:
+            self.cases.change(key, reopened_recorded_at=e.timestamp)
+
+
+HANDLERS: dict[type[Any], Callable[[Fold, Any], None]] = {
+    E.Received: Fold.received,
+    E.ServiceClockStarted: Fold.started,
+    E.ServiceClockPaused: Fold.paused,
+    E.ServiceClockResumed: Fold.resumed,
+    E.ServiceClockRetargeted: Fold.resumed,  # a new deadline (None while paused)
+    E.ServiceClockBreached: Fold.breached,
+    E.ServiceClockBreachWithdrawn: Fold.withdrawn,
+    E.ServiceClockFulfilled: Fold.fulfilled,
+    E.ServiceClockStopped: Fold.finished,
+    E.Escalated: Fold.escalated,
+    E.Reopened: Fold.reopened,
+}
+
+
+class ServiceLevelsProjection(Projection):
+    """Keeps the service-level tables in step with the cases' clock facts."""
+
+    name: ClassVar[str] = "service_levels"
+    tables: ClassVar[tuple[str, ...]] = (
+        "service_level_cases",
+        "service_level_updates",
+        "service_level_escalations",
+        "service_level_breaches",
+        "service_level_deadlines",
+    )
+    handles: ClassVar[tuple[type[Any], ...]] = tuple(HANDLERS)
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        fold = Fold(tables)
+        received = {p.event.originator_id for p in events if isinstance(p.event, E.Received)}
+        earlier = {p.event.originator_id for p in events} - received
+        fold.cases.load(db, earlier)
+        fold.updates.load(db, self._cases_with(events, ClockKind.NEXT_UPDATE) - received)
+        fold.escalations.load(db, self._cases_with(events, ClockKind.VENDOR) - received)
+        withdrawals = {
+            p.event.originator_id
+            for p in events
+            if isinstance(p.event, E.ServiceClockBreachWithdrawn)
+        }
+        fold.breaches.load(db, withdrawals - received)
+        fold.deadlines.load(
+            db,
+            {p.event.originator_id for p in events if isinstance(p.event, CLOCK_FACTS)} - received,
+        )
+        for positioned in events:
+            HANDLERS[type(positioned.event)](fold, positioned.event)
+        for table in fold.all:
+            table.write(db)
+
+    @staticmethod
+    def _cases_with(events: Sequence[PositionedEvent], kind: ClockKind) -> set[UUID]:
+        """Cases whose rows of `kind`'s table this batch changes (an escalation
+        changes both the escalations and the updates)."""
+        found = set()
+        for p in events:
+            e = p.event
+            of_kind = isinstance(e, CLOCK_FACTS) and getattr(e, "clock", None) is kind
+            if of_kind or isinstance(e, E.Escalated):
+                found.add(e.originator_id)
+        return found
+
+
+def chunks(ids: list[UUID], size: int = 500) -> Iterable[list[UUID]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+class ServiceLevelsView:
+    """Queries on the service-level tables other than the compliance report's
+    (`cases.projections.compliance_report`)."""
+
+    def __init__(self, db: ProjectionDatabase, tables: TableNames = LIVE) -> None:
+        self.db = db
+        self.tables = tables
+
+    def cases_due(
+        self, moment: datetime, *, limit: int | None = None, after: UUID | None = None
+    ) -> list[UUID]:
+        """Cases with a running clock, not yet breached, whose deadline is at or
+        before `moment`, in id order: at most `limit`, after the id `after`."""
+        table = self.tables("service_level_deadlines")
+        statement = (
+            f"SELECT DISTINCT case_id FROM {table} "  # noqa: S608 - our names
+            "WHERE deadline IS NOT NULL AND NOT breached AND deadline <= ?"
+        )
+        params: list[object] = [moment]
+        if after is not None:
+            statement += " AND case_id > ?"
+            params.append(after)
+        statement += " ORDER BY case_id"
+        if limit is not None:
+            statement += " LIMIT ?"
+            params.append(limit)
+        return [as_uuid(row[0]) for row in self.db.fetchall(statement, params)]
+
+    def case(self, case_id: UUID) -> Row | None:
+        """A case's row, as stored (moments and booleans made Python's)."""
+        table = self.tables("service_level_cases")
+        found = self.db.fetchone(
+            f"SELECT {', '.join(CASE_COLUMNS)} FROM {table} WHERE case_id = ?",  # noqa: S608
+            [case_id],
+        )
+        return None if found is None else _stored_row(CASE_COLUMNS, found)
