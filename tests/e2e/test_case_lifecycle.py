@@ -72,7 +72,7 @@ def walk_through_life(client: httpx.Client, customer_id: str) -> CaseWalker:
     resolution, closure, reopening and a note: every step read back at once."""
     walker = CaseWalker(client)
     walker.send("intake", "/cases", intake(customer_id), status=201)
-    assert walker.version == 1
+    assert walker.version == 3  # Received, then the first-response and resolution clocks
     assert walker.read()["status"] == "new"
     advisory = {
         "vendor_id": "EX226792",
