@@ -10,6 +10,7 @@ from cases.application.clock import Clock, SystemClock
 from cases.application.command_runner import CommandRunner
 from cases.application.principal_registry import PrincipalRegistry
 from cases.application.support_desk import SupportDesk
+from cases.application.working_copies import WorkingCopies
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
 from cases.settings import Settings
@@ -31,14 +32,17 @@ class Services:
         self.log.close()
 
 
-def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
+def bootstrap(settings: Settings, clock: Clock | None = None, working_copies: int = 0) -> Services:
     clock = clock or SystemClock()
     log = open_event_log(settings)
-    return services_on(log, clock)
+    return services_on(log, clock, working_copies)
 
 
-def services_on(log: EventLog, clock: Clock) -> Services:
-    runner = CommandRunner(log, clock)
+def services_on(log: EventLog, clock: Clock, working_copies: int = 0) -> Services:
+    """The services on `log`; with `working_copies`, its command runner keeps that
+    many aggregates between commands (a long-running process such as the API)."""
+    copies = WorkingCopies(working_copies) if working_copies > 0 else None
+    runner = CommandRunner(log, clock, copies=copies)
     return Services(
         log=log,
         clock=clock,

@@ -20,6 +20,7 @@ from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
 from cases.application.clock import Clock, SystemClock
 from cases.bootstrap import Services, services_on
+from cases.heap import settle_after_start
 from cases.log_config import configure_logging
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.store import StoreOptions, open_event_log
@@ -77,6 +78,7 @@ def create_app(
         app.state.api = api
         may_wait = url.kind is StoreKind.POSTGRES and not in_process
         await anyio.to_thread.run_sync(partial(api.start, may_wait=may_wait))
+        settle_after_start()
         try:
             yield
         finally:
@@ -106,7 +108,8 @@ def _open_services(settings: Settings, url: DatabaseUrl, clock: Clock) -> Servic
         migrate(url)
     else:
         check_schema_current(url)
-    return services_on(open_event_log(settings, StoreOptions.for_api(settings)), clock)
+    options = StoreOptions.for_api(settings)
+    return services_on(open_event_log(settings, options), clock, options.aggregate_cache)
 
 
 def _idempotency_of(app: FastAPI) -> Callable[[], IdempotencyStore]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
@@ -23,6 +24,7 @@ from eventsourcing.persistence import RecordConflictError, Recording
 
 from cases.application.caller import Caller
 from cases.application.clock import Clock
+from cases.application.working_copies import Slot, WorkingCopies
 from cases.domain.audited import AuditedAggregate
 from cases.domain.errors import (
     AlreadyExistsError,
@@ -50,12 +52,22 @@ class Receipt:
 
 
 class CommandRunner:
-    """Runs commands against aggregates in the event log."""
+    """Runs commands against aggregates in the event log.
 
-    def __init__(self, log: EventLog, clock: Clock, max_attempts: int = 8) -> None:
+    With `copies`, a command works on the process's working copy of its aggregate
+    (brought up to date first) instead of loading it from the store each time."""
+
+    def __init__(
+        self,
+        log: EventLog,
+        clock: Clock,
+        max_attempts: int = 8,
+        copies: WorkingCopies | None = None,
+    ) -> None:
         self.log = log
         self.clock = clock
         self.max_attempts = max_attempts
+        self.copies = copies
 
     def load(self, kind: type[A], aggregate_id: UUID, version: int | None = None) -> A:
         """The aggregate's current state (or at `version`), if it is a `kind`."""
@@ -100,6 +112,9 @@ class CommandRunner:
                     ) from None
                 _back_off(attempt)
                 continue
+            if self.copies is not None:
+                with self.copies.hold(aggregate.id) as slot:
+                    slot.aggregate = aggregate
             return receipt
         raise ConcurrentChangeError("other records kept being created meanwhile; try again")
 
@@ -112,26 +127,65 @@ class CommandRunner:
         expected_version: int | None = None,
     ) -> tuple[R, Receipt]:
         """Run `decide` on fresh state and record its events."""
-        for attempt in range(self.max_attempts):
-            aggregate = self.load(kind, aggregate_id)
-            if expected_version is not None and aggregate.version != expected_version:
-                raise VersionMismatchError(
-                    f"the {_noun(kind)} is at version {aggregate.version}, not {expected_version}"
-                )
-            result = decide(aggregate, caller.context(self.clock.now()))
-            try:
-                (receipt,) = self._save(aggregate)
-            except RecordConflictError:
-                if expected_version is not None:
+        with self._slot(aggregate_id) as slot:
+            for attempt in range(self.max_attempts):
+                aggregate = self._up_to_date(slot, kind, aggregate_id)
+                if expected_version is not None and aggregate.version != expected_version:
                     raise VersionMismatchError(
-                        f"the {_noun(kind)} changed after version {expected_version}"
-                    ) from None
-                _back_off(attempt)
-                continue
-            return result, receipt
+                        f"the {_noun(kind)} is at version {aggregate.version}, "
+                        f"not {expected_version}"
+                    )
+                try:
+                    result = decide(aggregate, caller.context(self.clock.now()))
+                except BaseException:
+                    if aggregate.pending_events:  # changed, then refused: not a copy to keep
+                        slot.aggregate = None
+                    raise
+                try:
+                    (receipt,) = self._save(aggregate)
+                except RecordConflictError:
+                    slot.aggregate = None
+                    if expected_version is not None:
+                        raise VersionMismatchError(
+                            f"the {_noun(kind)} changed after version {expected_version}"
+                        ) from None
+                    _back_off(attempt)
+                    continue
+                except BaseException:
+                    slot.aggregate = None  # its events were taken, whether or not recorded
+                    raise
+                return result, receipt
         raise ConcurrentChangeError(
             f"the {_noun(kind)} kept changing under this command; try again"
         )
+
+    def inspect(self, kind: type[A], aggregate_id: UUID, look: Callable[[A], R]) -> R:
+        """`look` at the aggregate's current state, which it must not change (it
+        may be the working copy, held for the look's duration)."""
+        with self._slot(aggregate_id) as slot:
+            return look(self._up_to_date(slot, kind, aggregate_id))
+
+    @contextmanager
+    def _slot(self, aggregate_id: UUID) -> Iterator[Slot]:
+        if self.copies is None:
+            yield Slot()
+            return
+        with self.copies.hold(aggregate_id) as slot:
+            yield slot
+
+    def _up_to_date(self, slot: Slot, kind: type[A], aggregate_id: UUID) -> A:
+        """The slot's working copy with the events recorded since (by other
+        processes, or by this one outside `change`), or the aggregate loaded."""
+        aggregate = slot.aggregate
+        slot.aggregate = None
+        if isinstance(aggregate, kind):
+            newer = list(self.log.events.get(aggregate_id, gt=aggregate.version))
+            if newer:
+                aggregate = replay(aggregate, newer)
+        if not isinstance(aggregate, kind):
+            aggregate = self.load(kind, aggregate_id)
+        slot.aggregate = aggregate
+        return aggregate
 
     def change_both(
         self,
@@ -158,20 +212,8 @@ class CommandRunner:
         self, *aggregates: AuditedAggregate, extra: Sequence[DomainEvent] = ()
     ) -> tuple[Receipt, ...]:
         recordings: list[Recording[UUID]] = self.log.save(*aggregates, *extra)
-        for recording in recordings:
-            event = recording.domain_event
-            meta = getattr(event, "meta", None)
-            logger.info(
-                "event_recorded",
-                event_type=type(event).__qualname__,
-                aggregate_id=str(event.originator_id),
-                version=event.originator_version,
-                position=recording.notification.id,
-                correlation_id=meta.correlation_id if meta else None,
-                principal_id=meta.actor.principal_id if meta else None,
-                role=meta.actor.role.value if meta else None,
-                source=meta.source.value if meta else None,
-            )
+        if recordings:
+            _log_recorded(recordings)
         return tuple(
             Receipt(
                 aggregate_id=aggregate.id,
@@ -187,6 +229,23 @@ class CommandRunner:
             )
             for aggregate in aggregates
         )
+
+
+def _log_recorded(recordings: Sequence[Recording[UUID]]) -> None:
+    """One line per command: what it recorded, where, for whom (no contents)."""
+    first = recordings[0].domain_event
+    meta = getattr(first, "meta", None)
+    logger.info(
+        "events_recorded",
+        event_types=[type(r.domain_event).__qualname__ for r in recordings],
+        aggregate_ids=sorted({str(r.domain_event.originator_id) for r in recordings}),
+        versions=[r.domain_event.originator_version for r in recordings],
+        positions=[recordings[0].notification.id, recordings[-1].notification.id],
+        correlation_id=meta.correlation_id if meta else None,
+        principal_id=meta.actor.principal_id if meta else None,
+        role=meta.actor.role.value if meta else None,
+        source=meta.source.value if meta else None,
+    )
 
 
 def _back_off(attempt: int) -> None:

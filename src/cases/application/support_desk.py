@@ -62,7 +62,14 @@ class SupportDesk:
             raise NoTermsInForceError("no support terms have been published") from None
 
     def terms_in_force(self, moment: datetime) -> PublishedTerms:
-        return self.offering().in_force_at(moment)
+        try:
+            return self.runner.inspect(
+                SupportOffering,
+                SupportOffering.offering_id(),
+                lambda offering: offering.in_force_at(moment),
+            )
+        except NotFoundError:
+            raise NoTermsInForceError("no support terms have been published") from None
 
     # Intake -----------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from yoyo.exceptions import LockTimeout
 
 from cases.application.clock import SystemClock
 from cases.cli.services import cli_settings
+from cases.heap import settle_after_start
 from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
@@ -180,6 +181,7 @@ def _run_until_stopped(runners: InProcessProjections) -> None:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         runners.start()
+        settle_after_start()
         print(f"Running {', '.join(runners.names)}; Ctrl-C to stop.", flush=True)
         while not stopping.wait(0.2) and not runners.failures:
             pass

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from eventsourcing.application import Application
-from eventsourcing.persistence import Transcoder
+import structlog
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.persistence import PersistenceError, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
 from cases.persistence.registry import cases_transcoder
+
+logger = structlog.get_logger("cases.store")
 
 
 def replay(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -55,3 +58,12 @@ class EventLog(Application[Any]):
         setattr(self, "snapshotting_projectors", dict.fromkeys(snapshotted, replay))  # noqa: B010
         env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y" if snapshotted else "n"}
         super().__init__(env)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
+        # A snapshot is taken after the command's events have committed, and only
+        # saves later loads some replay: failing to store one must not turn an
+        # acknowledged command into an error (the next interval takes another).
+        try:
+            super()._take_snapshots(processing_event)
+        except PersistenceError as e:
+            logger.warning("snapshot_not_taken", error=type(e).__name__)
