@@ -14,7 +14,8 @@ compared value by value:
 - a value that appears or disappears is listed leaf by leaf, so every change is
   one path with a plain value on each side (`None` when there was none).
 
-Paths read like `escalations[1].vendor_reference` (escalation number 1) or
+Paths read like `escalations[1].vendor_reference` (escalation number 1),
+`clocks[next_update-2].deadline` (the second next-update clock) or
 `invoices[F-2001].settled` (the invoice numbered F-2001).
 """
 
@@ -45,7 +46,7 @@ DERIVED: dict[type[AuditedAggregate], tuple[str, ...]] = {
 }
 
 # Fields that identify an element of a tuple better than its position does.
-NATURAL_KEYS = ("number",)
+NATURAL_KEYS = ("clock_id", "number")  # the first every element has, unique, is used
 
 
 @dataclass(frozen=True, slots=True)

@@ -81,6 +81,11 @@ class ServiceClock:
     fulfilled: bool = False
 
     @property
+    def clock_id(self) -> str:
+        """Which clock of its case this is, e.g. `next_update-2`: numbers count per kind."""
+        return f"{self.kind.value}-{self.number}"
+
+    @property
     def is_finished(self) -> bool:
         return self.finished_at is not None
 

@@ -193,7 +193,13 @@ class TestCaseReplay:
         started = list(steps[1:3])
         assert [s.entry.event_type for s in started] == ["SupportCase.ServiceClockStarted"] * 2
         assert started[0].summary.startswith("Started the first response clock at 2026-")
-        assert changes(started[1])["clocks[1].kind"] == (None, ClockKind.RESOLUTION)
+        assert changes(started[1])["clocks[resolution-1].kind"] == (None, ClockKind.RESOLUTION)
+        assert "clocks[first_response-1].kind" not in changes(started[1])
+        clock_paths = {
+            p.split("]")[0] for s in steps for p in changes(s) if p.startswith("clocks[")
+        }
+        assert {"clocks[first_response-1", "clocks[resolution-1", "clocks[vendor-1"} <= clock_paths
+        assert all(not p.removeprefix("clocks[").isdigit() for p in clock_paths)
         fulfilled = next(s for s in steps if s.entry.event_type.endswith("ServiceClockFulfilled"))
         assert fulfilled.summary.startswith("Fulfilled the vendor clock 1 at ")
         assert "(within target)" in fulfilled.summary
