@@ -14,12 +14,11 @@ from __future__ import annotations
 import gc
 
 YOUNG_THRESHOLD = 7_000  # allocations less deallocations between young collections
-MIDDLE_THRESHOLD = 10  # the library defaults for the older generations
-OLD_THRESHOLD = 10
 
 
 def settle_after_start() -> None:
     """Collect once, freeze what survived, and collect young objects less often."""
     gc.collect()
     gc.freeze()
-    gc.set_threshold(YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD)
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)

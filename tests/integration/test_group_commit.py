@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from uuid import UUID, uuid4
 
 import psycopg
@@ -67,19 +67,33 @@ class _Writer(threading.Thread):
 def _meet(database: str, recorder: CasesApplicationRecorder, writers: list[_Writer]) -> None:
     """Start the writers while the table is locked elsewhere; release it once the
     first is waiting in PostgreSQL and the others are queued in the process."""
-    with psycopg.connect(database) as blocker:
+    with (
+        psycopg.connect(database) as blocker,
+        psycopg.connect(database, autocommit=True) as watcher,
+    ):
         blocker.execute("LOCK TABLE cases_events IN EXCLUSIVE MODE")
-        writers[0].start()
-        time.sleep(0.2)  # the first takes the lead and waits for the lock
+        writers[0].start()  # takes the lead and waits for the lock
+        _until(lambda: _lock_waiters(watcher) == 1, "the first writer never waited")
         for writer in writers[1:]:
             writer.start()
-        deadline = time.monotonic() + 5
-        while recorder.group_commit.queued < len(writers) - 1:
-            assert time.monotonic() < deadline, "the writers never queued"
-            time.sleep(0.01)
+        _until(lambda: recorder.group_commit.queued == len(writers) - 1, "the writers never queued")
         blocker.commit()
     for writer in writers:
         writer.join()
+
+
+def _lock_waiters(watcher: psycopg.Connection[tuple[object, ...]]) -> int:
+    row = watcher.execute(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'cases_events'::regclass"
+    ).fetchone()
+    return int(str(row[0])) if row else 0
+
+
+def _until(condition: Callable[[], bool], failure: str) -> None:
+    deadline = time.monotonic() + 5
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.01)
 
 
 def test_queued_writes_commit_in_one_transaction(database: str, log: EventLog) -> None:

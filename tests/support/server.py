@@ -170,7 +170,7 @@ def server_command(port: int, workers: int) -> list[str]:
             sys.executable,
             "-m",
             "uvicorn",
-            "cases.api.app:create_app",
+            "cases.api.app:serve_app",
             "--factory",
             "--host",
             "127.0.0.1",

@@ -42,6 +42,7 @@ def create_app(
     clock: Clock | None = None,
     *,
     run_projections: bool | None = None,
+    settle_heap: bool = False,
 ) -> FastAPI:
     """The API on the configured store.
 
@@ -78,7 +79,8 @@ def create_app(
         app.state.api = api
         may_wait = url.kind is StoreKind.POSTGRES and not in_process
         await anyio.to_thread.run_sync(partial(api.start, may_wait=may_wait))
-        settle_after_start()
+        if settle_heap:
+            settle_after_start()
         try:
             yield
         finally:
@@ -99,6 +101,13 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+def serve_app() -> FastAPI:
+    """The app as `cases serve` runs it in each worker process: configured from the
+    environment, its heap settled once started (ADR 0025; an app built in a test
+    process leaves that process's collector alone)."""
+    return create_app(settle_heap=True)
 
 
 def _open_services(settings: Settings, url: DatabaseUrl, clock: Clock) -> Services:

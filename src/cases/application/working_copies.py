@@ -60,7 +60,3 @@ class WorkingCopies:
                 self._slots.move_to_end(aggregate_id)
         with slot.lock:
             yield slot
-
-    def forget(self, aggregate_id: UUID) -> None:
-        with self._guard:
-            self._slots.pop(aggregate_id, None)

@@ -49,7 +49,7 @@ def serve_command(
     if with_demo and _store_is_empty():
         record_demo()
     uvicorn.run(
-        "cases.api.app:create_app",
+        "cases.api.app:serve_app",
         factory=True,
         host=host,
         port=port,

@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -111,19 +110,9 @@ class GroupCommit:
 
 
 def _settle(write: _Write, rows: list[tuple[UUID, int, int]]) -> None:
+    """A command's statement inserts all its rows or none (a key was taken)."""
     if not rows:
         write.error = IntegrityError("a version of this aggregate was recorded meanwhile")
         return
-    ids = {(UUID(str(aggregate_id)), int(version)): int(nid) for aggregate_id, version, nid in rows}
-    try:
-        write.ids = [ids[key] for key in write.keys]
-    except KeyError as e:  # a statement inserted only some rows: cannot happen
-        write.error = IntegrityError(f"the write returned no id for {e.args[0]}")
-
-
-def returned_rows(cursor: Any) -> list[tuple[UUID, int, int]]:
-    """The (aggregate, version, notification id) rows of the cursor's current result."""
-    return [
-        (row["originator_id"], row["originator_version"], row["notification_id"])
-        for row in cursor.fetchall()
-    ]
+    ids = {(aggregate_id, version): nid for aggregate_id, version, nid in rows}
+    write.ids = [ids[key] for key in write.keys]

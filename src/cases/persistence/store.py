@@ -52,7 +52,7 @@ from cases.persistence.database_url import (
     parse_database_url,
 )
 from cases.persistence.event_log import EventLog
-from cases.persistence.group_commit import GroupCommit, returned_rows
+from cases.persistence.group_commit import GroupCommit
 from cases.settings import Settings
 
 logger = structlog.get_logger("cases.store")
@@ -182,10 +182,12 @@ class _ReadsComposedOnce:
     select_events_statement: Composed
     datastore: Any
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._select_statements: dict[tuple[bool, bool, bool, bool], str] = {}
+
     def _select_statement(self, conn: Any, key: tuple[bool, bool, bool, bool]) -> str:
-        statements: dict[tuple[bool, bool, bool, bool], str] = self.__dict__.setdefault(
-            "_select_statements", {}
-        )
+        statements = self._select_statements
         statement = statements.get(key)
         if statement is None:
             has_gt, has_lte, desc, has_limit = key
@@ -258,19 +260,18 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._write_prefix: str | None = None
-        self._table: str | None = None
+        self._rendered_sql: tuple[str, str] | None = None
         self.group_commit = GroupCommit(self._write_batch)
 
     def _rendered(self, conn: Any) -> tuple[str, str]:
         """The lock statements and the qualified table name, rendered once."""
-        if self._write_prefix is None or self._table is None:
+        if self._rendered_sql is None:
             table = SQL("{0}.{1}").format(
                 Identifier(self.datastore.schema), Identifier(self.events_table_name)
             )
-            self._table = table.as_string(conn)
-            self._write_prefix = SQL("; ").join(self.lock_table_statements).as_string(conn)
-        return self._write_prefix, self._table
+            lock = SQL("; ").join(self.lock_table_statements)
+            self._rendered_sql = (lock.as_string(conn), table.as_string(conn))
+        return self._rendered_sql
 
     @_attempted
     def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
@@ -292,7 +293,12 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
             results: list[list[tuple[UUID, int, int]]] = []
             while True:
                 if (cursor.statusmessage or "").startswith("INSERT"):
-                    results.append(returned_rows(cursor))
+                    results.append(
+                        [
+                            (r["originator_id"], r["originator_version"], r["notification_id"])
+                            for r in cursor.fetchall()
+                        ]
+                    )
                 if not cursor.nextset():
                     break
             if len(results) != len(commands):
