@@ -32,7 +32,7 @@ from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind, pars
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
 from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import ProjectionDatabase, open_projection_db
+from cases.projections.db import ProjectionDatabase, open_projection_db, open_runner_db
 from cases.projections.in_process import InProcessProjections
 from cases.projections.leadership import Leadership
 from cases.projections.rebuild import RebuildInProgressError, rebuild
@@ -151,7 +151,7 @@ def run_command(
             return
         runners = InProcessProjections(
             store.log,
-            partial(open_projection_db, store.settings),
+            partial(open_runner_db, store.settings),
             chosen,
             batch_size=batch_size,
             poll_interval=poll_interval,

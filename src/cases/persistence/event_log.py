@@ -60,10 +60,33 @@ class EventLog(Application[Any]):
         super().__init__(env)
 
     def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
-        # A snapshot is taken after the command's events have committed, and only
-        # saves later loads some replay: failing to store one must not turn an
-        # acknowledged command into an error (the next interval takes another).
+        """Snapshot each saved aggregate one of whose new events reached its class's
+        interval, from the object just saved (ADR 0028).
+
+        The library reloads the aggregate from the store at that version (a read
+        and a replay of up to an interval's events) to snapshot it; the object in
+        hand already is that state (or a later version's, when one command's
+        events cross the interval, which is an equally valid snapshot). The
+        snapshot is taken after the command's events have committed and only
+        saves later loads some replay: failing to store one must not turn an
+        acknowledged command into an error (the next interval takes another)."""
+        intervals: dict[type[Any], int] = self.snapshotting_intervals or {}
+        if self.snapshots is None or not intervals:
+            return
+        due: dict[Any, Any] = {}
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            interval = intervals.get(type(aggregate)) if aggregate is not None else None
+            if interval is not None and event.originator_version % interval == 0:
+                due[event.originator_id] = aggregate
+        if not due:
+            return
+        snapshots = []
+        for aggregate in due.values():
+            snapshot_class = getattr(type(aggregate), "Snapshot", self.snapshot_class)
+            if snapshot_class is not None:
+                snapshots.append(snapshot_class.take(aggregate))
         try:
-            super()._take_snapshots(processing_event)
+            self.snapshots.put(snapshots)
         except PersistenceError as e:
             logger.warning("snapshot_not_taken", error=type(e).__name__)

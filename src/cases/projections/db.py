@@ -38,13 +38,22 @@ def utc_text(moment: datetime) -> str:
 
 
 class ProjectionDatabase:
-    """A connection for projection tables, with the store's dialect hidden."""
+    """A connection for projection tables, with the store's dialect hidden.
 
-    def __init__(self, url: DatabaseUrl, connect_timeout: int = 5) -> None:
+    With `durable_commits` off (a projection runner's writes, ADR 0028) a
+    PostgreSQL commit does not wait for its flush to disk: a read model and its
+    tracking position commit together, so a crash can only take both back to an
+    earlier position, from which the runner applies the same events again (as
+    SQLite's WAL mode with `synchronous=NORMAL` already does here)."""
+
+    def __init__(
+        self, url: DatabaseUrl, connect_timeout: int = 5, *, durable_commits: bool = True
+    ) -> None:
         if url.kind is StoreKind.MEMORY:
             raise ValueError("projections need a SQLite or PostgreSQL store")
         self.url = url
         self.connect_timeout = connect_timeout
+        self.durable_commits = durable_commits
         self.is_postgres = url.kind is StoreKind.POSTGRES
         self._sqlite: sqlite3.Connection | None = None
         self._postgres: psycopg.Connection[Row] | None = None
@@ -63,6 +72,7 @@ class ProjectionDatabase:
                 password=self.url.password or None,
                 connect_timeout=self.connect_timeout,
                 autocommit=True,
+                options="" if self.durable_commits else "-c synchronous_commit=off",
             )
         else:
             self._sqlite = sqlite3.connect(
@@ -161,9 +171,15 @@ class ProjectionDatabase:
         return ",".join("?" * count)
 
 
-def open_projection_db(settings: Settings) -> ProjectionDatabase:
+def open_projection_db(settings: Settings, *, durable_commits: bool = True) -> ProjectionDatabase:
     """The projection database of the configured store (the same database)."""
     return ProjectionDatabase(
         parse_database_url(settings.effective_database_url),
         connect_timeout=settings.postgres_connect_timeout,
+        durable_commits=durable_commits,
     )
+
+
+def open_runner_db(settings: Settings) -> ProjectionDatabase:
+    """A connection for a projection runner's writes: commits not waiting for disk."""
+    return open_projection_db(settings, durable_commits=False)

@@ -22,7 +22,7 @@ from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
 from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase, open_projection_db
+from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase, open_runner_db
 from cases.projections.runner import ProjectionRunner, RunnerLoop
 from cases.projections.schema import check_schema_current
 from cases.projections.tracking import Tracking
@@ -85,7 +85,7 @@ class InProcessProjections:
         owned = log is None
         projections = cls(
             log or open_event_log(settings),
-            partial(open_projection_db, settings),
+            partial(open_runner_db, settings),
             names,
             batch_size=batch_size,
             poll_interval=poll_interval,
