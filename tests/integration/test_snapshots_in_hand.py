@@ -89,4 +89,7 @@ def test_a_snapshot_already_stored_at_that_version_is_kept(
     snapshots.put([Snapshot.take(_replayed(services, case_id, stored.originator_version))])
 
     [kept] = _stored_snapshots(services, case_id)
-    assert (kept.originator_version, kept.timestamp) == (stored.originator_version, stored.timestamp)
+    assert (kept.originator_version, kept.timestamp) == (
+        stored.originator_version,
+        stored.timestamp,
+    )
