@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import Depends, Path, Query, Response
 
 from cases.api.deps import (
     BillingDep,
@@ -33,6 +33,7 @@ from cases.api.deps import (
     wait_for_projections,
 )
 from cases.api.errors import ApiProblem
+from cases.api.routing import Router
 from cases.api.schemas import accounts as s
 from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
 from cases.application.collection_run import run_collection
@@ -51,10 +52,10 @@ from cases.projections.account_standing import (
 from cases.projections.db import ProjectionDatabase
 from cases.projections.receivables import ReceivablesView
 
-router = APIRouter()
-accounts = APIRouter(prefix="/accounts", tags=["accounts"])
-receivables = APIRouter(prefix="/receivables", tags=["accounts"])
-collection = APIRouter(prefix="/collection-runs", tags=["collection"])
+router = Router()
+accounts = Router(prefix="/accounts", tags=["accounts"])
+receivables = Router(prefix="/receivables", tags=["accounts"])
+collection = Router(prefix="/collection-runs", tags=["collection"])
 F = TypeVar("F", bound=Callable[..., object])
 
 Reads = Depends(require(Permission.READ_ACCOUNTS))

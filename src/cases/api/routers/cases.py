@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import Depends, Query, Response
 
 from cases.api.deps import (
     Command,
@@ -24,6 +24,7 @@ from cases.api.deps import (
     wait_for_projections,
 )
 from cases.api.errors import ApiProblem
+from cases.api.routing import Router
 from cases.api.schemas import cases as s
 from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
 from cases.application.caller import Caller
@@ -41,7 +42,7 @@ from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Severity
 from cases.projections.case_queue import CaseFilter, CaseQueueView
 
-router = APIRouter(prefix="/cases", tags=["cases"])
+router = Router(prefix="/cases", tags=["cases"])
 F = TypeVar("F", bound=Callable[..., object])
 NO_NUL = r"^[^\x00]*$"  # stores cannot keep a NUL character
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from cases.api.deps import ApiStateDep, ServicesDep
 from cases.api.errors import ApiProblem
+from cases.api.routing import Router
 from cases.persistence.database_url import parse_database_url
 from cases.projections.schema import pending_migrations
 from cases.projections.status import projection_status
 
-router = APIRouter(tags=["health"])
+router = Router(tags=["health"])
 
 READY_LAG_EVENTS = 10_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from cases.api.deps import (
     ApiStateDep,
@@ -15,6 +15,7 @@ from cases.api.deps import (
     PrincipalsDep,
     require,
 )
+from cases.api.routing import Router
 from cases.api.schemas.common import CommandResult
 from cases.api.schemas.principals import (
     CreatePrincipal,
@@ -24,7 +25,7 @@ from cases.api.schemas.principals import (
 )
 from cases.domain.permissions import Permission
 
-router = APIRouter(prefix="/principals", tags=["principals"])
+router = Router(prefix="/principals", tags=["principals"])
 Manages = Depends(require(Permission.MANAGE_PRINCIPALS))
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid bearer token"},

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
 from pydantic import BaseModel
 
 from cases.api.errors import explain_rule
+from cases.api.routing import Router
 from cases.domain.errors import NotFoundError
 
-router = APIRouter(prefix="/problems", tags=["problems"])
+router = Router(prefix="/problems", tags=["problems"])
 
 API_RULES = {
     "unauthenticated": "Raised when no valid bearer token came with the request.",

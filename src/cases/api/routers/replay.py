@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 
 from cases.api.deps import ServicesDep, require
+from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime
 from cases.api.schemas.replay import ReplayStepOut
 from cases.application.replay import Replayer
@@ -19,7 +20,7 @@ from cases.domain.billing_account import BillingAccount
 from cases.domain.permissions import Permission
 from cases.domain.support_case import SupportCase
 
-router = APIRouter(tags=["audit"])
+router = Router(tags=["audit"])
 
 Audits = Depends(require(Permission.READ_HISTORY))
 

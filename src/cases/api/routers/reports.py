@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 
 from cases.api.deps import (
     MinPositionDep,
@@ -27,6 +27,7 @@ from cases.api.deps import (
 )
 from cases.api.errors import ApiProblem
 from cases.api.read_pool import ReadPool
+from cases.api.routing import Router
 from cases.api.schemas.reports import EXAMPLE, ComplianceReportOut, PeriodBound
 from cases.domain.permissions import Permission
 from cases.projections.compliance_export import to_csv
@@ -35,7 +36,7 @@ from cases.projections.compliance_sql import Dimension
 from cases.projections.compliance_statements import Helpers
 from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = Router(prefix="/reports", tags=["reports"])
 
 Reports = Depends(require(Permission.READ_REPORTS))
 CSV = "text/csv"

@@ -10,19 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import Depends, Path, Response
 
 from cases.api.deps import BillingDep, CallerDep, DeskDep, ServicesDep, require
 from cases.api.errors import ApiProblem
+from cases.api.routing import Router
 from cases.api.schemas import terms as s
 from cases.api.schemas.common import AwareDatetime
 from cases.application.command_runner import Receipt
 from cases.domain.errors import NoCollectionPolicyError, NoTermsInForceError
 from cases.domain.permissions import Permission
 
-router = APIRouter()
-offering = APIRouter(prefix="/support-offering/terms", tags=["support offering"])
-policy = APIRouter(prefix="/collection-policy", tags=["collection"])
+router = Router()
+offering = Router(prefix="/support-offering/terms", tags=["support offering"])
+policy = Router(prefix="/collection-policy", tags=["collection"])
 R = TypeVar("R")
 
 ReadsTerms = Depends(require(Permission.READ_TERMS))
