@@ -43,11 +43,11 @@ class Router(APIRouter):
         super().add_api_route(path, endpoint, **kwargs)
 
 
-def _model_of(endpoint: Callable[..., Any], response_model: object) -> Any:
+def _model_of(hints: dict[str, Any], response_model: object) -> Any:
     """The response model FastAPI would use: the route's, else the return annotation."""
     if response_model is not None and not isinstance(response_model, DefaultPlaceholder):
         return response_model
-    model = get_type_hints(endpoint, include_extras=True).get("return")
+    model = hints.get("return")
     if model is None or model is type(None):
         return None
     if inspect.isclass(model) and issubclass(model, Response):
@@ -61,11 +61,11 @@ def serialized_in_thread(
     """`endpoint` made to return a finished JSON `Response` (a `def` with a model)."""
     if inspect.iscoroutinefunction(endpoint) or getattr(endpoint, _WRAPPED, False):
         return endpoint
-    model = _model_of(endpoint, response_model)
+    hints = get_type_hints(endpoint, include_extras=True)
+    model = _model_of(hints, response_model)
     if model is None:
         return endpoint
     adapter: TypeAdapter[Any] = TypeAdapter(model)
-    hints = get_type_hints(endpoint, include_extras=True)
     signature = inspect.signature(endpoint)
     given = next((n for n in signature.parameters if hints.get(n) is Response), None)
 

@@ -177,14 +177,26 @@ def _attempted(method: F) -> F:
 
 class _ReadsComposedOnce:
     """`select_events` with each shape of its statement composed and rendered
-    once per recorder, not on every call (the library composes it each time)."""
+    once per recorder, not on every call (the library composes it each time);
+    likewise the recorder's qualified table name, for the writes built here."""
 
     select_events_statement: Composed
     datastore: Any
+    events_table_name: str
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._select_statements: dict[tuple[bool, bool, bool, bool], str] = {}
+        self._table_sql: str | None = None
+
+    def _table(self, conn: Any) -> str:
+        """`schema.table` of this recorder's rows, rendered once."""
+        if self._table_sql is None:
+            table = SQL("{0}.{1}").format(
+                Identifier(self.datastore.schema), Identifier(self.events_table_name)
+            )
+            self._table_sql = table.as_string(conn)
+        return self._table_sql
 
     def _select_statement(self, conn: Any, key: tuple[bool, bool, bool, bool]) -> str:
         statements = self._select_statements
@@ -243,10 +255,6 @@ class CasesAggregateRecorder(_ReadsComposedOnce, PostgresAggregateRecorder):
     attempts = LIBRARY_ATTEMPTS
     health: StoreHealth | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._table_sql: str | None = None
-
     @_attempted
     def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
         if not stored_events:
@@ -256,16 +264,9 @@ class CasesAggregateRecorder(_ReadsComposedOnce, PostgresAggregateRecorder):
             self.datastore.get_connection() as conn,
             psycopg.ClientCursor(conn) as cursor,  # no parameters: one simple query
         ):
-            if self._table_sql is None:
-                self._table_sql = (
-                    SQL("{0}.{1}")
-                    .format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
-                    .as_string(conn)
-                )
             cursor.execute(
                 "SET LOCAL synchronous_commit TO OFF; "  # noqa: S608 - literals built by _row_literal
-                f"INSERT INTO {self._table_sql} (originator_id, originator_version, topic, state) "
-                f"VALUES {rows} ON CONFLICT DO NOTHING"
+                f"INSERT INTO {self._table(conn)} {_COLUMNS} VALUES {rows} ON CONFLICT DO NOTHING"
             )
         return None
 
@@ -295,18 +296,14 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._rendered_sql: tuple[str, str] | None = None
+        self._lock_sql: str | None = None
         self.group_commit = GroupCommit(self._write_batch)
 
-    def _rendered(self, conn: Any) -> tuple[str, str]:
-        """The lock statements and the qualified table name, rendered once."""
-        if self._rendered_sql is None:
-            table = SQL("{0}.{1}").format(
-                Identifier(self.datastore.schema), Identifier(self.events_table_name)
-            )
-            lock = SQL("; ").join(self.lock_table_statements)
-            self._rendered_sql = (lock.as_string(conn), table.as_string(conn))
-        return self._rendered_sql
+    def _lock(self, conn: Any) -> str:
+        """The lock timeout and table lock statements, rendered once."""
+        if self._lock_sql is None:
+            self._lock_sql = SQL("; ").join(self.lock_table_statements).as_string(conn)
+        return self._lock_sql
 
     @_attempted
     def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
@@ -322,7 +319,7 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
             self.datastore.get_connection() as conn,
             psycopg.ClientCursor(conn) as cursor,  # no parameters: one simple query
         ):
-            prefix, table = self._rendered(conn)
+            prefix, table = self._lock(conn), self._table(conn)
             inserts = [_insert_if_free(table, rows) for rows in commands]
             cursor.execute("; ".join([prefix, *inserts]))
             results: list[list[tuple[UUID, int, int]]] = []
@@ -345,6 +342,7 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
     max_notification_id = _attempted(PostgresApplicationRecorder.max_notification_id)
 
 
+_COLUMNS = "(originator_id, originator_version, topic, state)"  # of a row literal, in order
 _TOPIC = re.compile(r"^[A-Za-z0-9_.:]{1,500}$")
 
 
@@ -368,8 +366,8 @@ def _insert_if_free(table: str, rows: str) -> str:
     """Insert `rows` unless one of their keys is taken (then none: no rows return).
     Race-free only under the table lock the write takes first."""
     return (
-        f"WITH new (originator_id, originator_version, topic, state) AS (VALUES {rows}) "  # noqa: S608 - literals built by _row_literal
-        f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+        f"WITH new {_COLUMNS} AS (VALUES {rows}) "  # noqa: S608 - literals built by _row_literal
+        f"INSERT INTO {table} {_COLUMNS} "
         "SELECT originator_id, originator_version, topic, state FROM new "
         f"WHERE NOT EXISTS (SELECT 1 FROM {table} e JOIN new n "
         "ON e.originator_id = n.originator_id AND e.originator_version = n.originator_version) "
