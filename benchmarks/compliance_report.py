@@ -22,17 +22,23 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    the script prints the proportions of both. The rows are inserted with SQL
    (`INSERT ... SELECT` from the templates), not recorded as events: recording a
    million cases' events would take hours and measure something else.
-3. `VACUUM ANALYZE` (autovacuum is off on the benchmark server).
+3. `VACUUM ANALYZE` (autovacuum is off on the benchmark server), then the
+   sealed cells (ADR 30) as the service-levels projection would have sealed them
+   had it projected the synthetic rows: as of the last UTC month start an hour
+   before the latest recorded moment. The seal's time is printed.
 4. Each report variant (ungrouped; by month, severity, customer, category,
    vehicle; by month and severity; by month and vehicle) is computed `--runs`
    times through `ComplianceReportView.report` (all its statements and the
-   conversion to dataclasses), after one warm-up, twice: with the statements one
-   after the other on one connection, and at once on four (sharing a snapshot,
-   as the API and `cases report` run them); the median and the slowest
-   are printed, for the year as of a moment after every fact, and ungrouped as
-   of mid-year (the as-of filters cost the same scan). Beside them, the median
-   CPU time the PostgreSQL backend spent (from /proc, when the server is local):
-   on a busy machine wall time also counts waiting for a core.
+   conversion to dataclasses), after one warm-up, twice: as the API and `cases
+   report` run it (from the sealed cells where they serve the report, otherwise
+   from the rows with the statements at once on four connections sharing a
+   snapshot), and from the rows only, at once on four connections (the baseline,
+   as every report ran before ADR 30); the median and the slowest are printed,
+   for the year as of a moment after every fact, and ungrouped as of mid-year
+   (before the seal: from the rows), and the ratio of the two medians. Beside
+   them, the median CPU time the first PostgreSQL backend spent (from /proc, when
+   the server is local): on a busy machine wall time also counts waiting for a
+   core.
 
 PostgreSQL: the server named by CASES_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres).
@@ -56,9 +62,11 @@ from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.projections.catalog import projection_named
 from cases.projections.compliance_report import ComplianceReportView, ReportRequest
+from cases.projections.compliance_seal import GRACE, month_start, seal
 from cases.projections.compliance_sql import Dimension
 from cases.projections.compliance_statements import Helpers
-from cases.projections.db import ProjectionDatabase
+from cases.projections.db import ProjectionDatabase, as_moment
+from cases.projections.projection import LIVE
 from cases.projections.runner import ProjectionRunner
 from cases.projections.schema import migrate
 from cases.projections.service_levels import (
@@ -212,9 +220,9 @@ def _another(url: str) -> Iterator[ProjectionDatabase]:
 
 
 def time_variants(
-    db: ProjectionDatabase, runs: int, helpers: Helpers | None
+    db: ProjectionDatabase, runs: int, helpers: Helpers | None, *, sealed: bool
 ) -> list[tuple[str, float, float]]:
-    view = ComplianceReportView(db, helpers=helpers)
+    view = ComplianceReportView(db, helpers=helpers, sealed=sealed)
     cpu = BackendCpu(db)
     requests = [(v, AFTER_EVERYTHING) for v in VARIANTS] + [((), MID_YEAR)]
     results = []
@@ -266,6 +274,24 @@ def prepare(url: str, db: ProjectionDatabase, cases: int, template_events: int) 
     print(f"  VACUUM ANALYZE in {time.perf_counter() - started:.0f} s")
 
 
+def seal_as_projected(db: ProjectionDatabase) -> None:
+    """Seal where the projection would have, had it projected the synthetic rows:
+    at the last month start an hour before the latest recorded moment."""
+    latest = max(
+        as_moment(found[0])
+        for table in ("service_level_cases", "service_level_updates", "service_level_escalations")
+        if (found := db.fetchone(f"SELECT max(last_recorded_at) FROM {table}")) is not None
+    )
+    moment = month_start(latest - GRACE)
+    started = time.perf_counter()
+    with db.transaction():
+        seal(db, LIVE, moment, latest)
+    print(
+        f"Sealed the cells as of {moment:%Y-%m-%d} (latest fact {latest:%Y-%m-%d %H:%M}) "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
@@ -285,19 +311,27 @@ def main(argv: list[str] | None = None) -> int:
                 prepare(url, db, args.cases, args.template_events)
             proportions(db, "real", "received_at < '2027-01-01'")
             proportions(db, "synthetic", "received_at >= '2027-01-01'")
-            results = []
-            for mode, helpers in (
-                ("statements one after the other, one connection", None),
-                ("statements at once, four connections", partial(_another, url)),
-            ):
+            seal_as_projected(db)
+            helpers = partial(_another, url)
+            timed = {}
+            modes = {
+                True: "as the API and `cases report` run them: the sealed cells where they "
+                "serve, else the rows with the statements at once on four connections",
+                False: "from the rows only, statements at once on four connections "
+                "(the baseline: as before ADR 30)",
+            }
+            for sealed, mode in modes.items():
                 print(
                     f"Reports on {YEAR[0]:%Y}, {mode}: median of {args.runs} runs "
                     f"(target < {TARGET_MS:.0f} ms); server CPU: the first connection's"
                 )
-                results += time_variants(db, args.runs, helpers)
+                timed[sealed] = time_variants(db, args.runs, helpers, sealed=sealed)
         finally:
             db.close()
-    slow = [label for label, median_ms, _ in results if median_ms >= TARGET_MS]
+    print("Ratio, from the rows only / as run (same machine, same run):")
+    for (label, median_ms, _), (_, baseline_ms, _) in zip(timed[True], timed[False], strict=True):
+        print(f"  {label:<28} {baseline_ms / median_ms:5.1f}x")
+    slow = [label for label, median_ms, _ in timed[True] if median_ms >= TARGET_MS]
     print("All variants under the target." if not slow else f"Over the target: {slow}")
     return 0
 

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cases.domain.errors import InvalidValueError
+from cases.projections.compliance_sealed import SealedReport
 from cases.projections.compliance_sql import Dimension, ReportSql
 from cases.projections.compliance_statements import Found, Helpers, Part, Statements, snapshot
 from cases.projections.db import ProjectionDatabase
@@ -176,9 +177,12 @@ def group_figures(key: tuple[str, ...], found: dict[str, Any]) -> GroupFigures:
 class ComplianceReportView:
     """Computes compliance reports from the service-level tables.
 
-    On PostgreSQL, given `helpers` (each call lends another connection to the same
-    database), the report's statements run at once, one per connection, all on the
-    snapshot of `db`'s transaction; otherwise one after the other on `db`.
+    Where the sealed cells serve the report (ADR 30, `compliance_sealed`), it is
+    computed from them, unless `sealed` is off (the figures are the same: tests
+    compare both). Otherwise on PostgreSQL, given `helpers` (each call lends
+    another connection to the same database), the report's statements run at
+    once, one per connection, all on the snapshot of `db`'s transaction;
+    otherwise one after the other on `db`.
     """
 
     def __init__(
@@ -186,10 +190,13 @@ class ComplianceReportView:
         db: ProjectionDatabase,
         tables: TableNames = LIVE,
         helpers: Helpers | None = None,
+        *,
+        sealed: bool = True,
     ) -> None:
         self.db = db
         self.tables = tables
         self.helpers = helpers if db.is_postgres else None
+        self.sealed = sealed
 
     def report(self, request: ReportRequest) -> ComplianceReport:
         sql = ReportSql(request.group_by, postgres=self.db.is_postgres, tables=self.tables)
@@ -201,12 +208,17 @@ class ComplianceReportView:
         statements = Statements(sql, values, len(request.group_by))
         parts = statements.parts(split=self.helpers is not None)
         with snapshot(self.db, export=self.helpers is not None) as exported:
-            if self.helpers is None:
-                found = [part(self.db) for part in parts]
+            sealed = SealedReport(self.db, self.tables, request.group_by, request.as_of)
+            sealed_at = sealed.seal_serving(request.start, request.end) if self.sealed else None
+            if sealed_at is not None:
+                found = sealed.groups(request.start, request.end, sealed_at)
+            elif self.helpers is None:
+                found = Found.merged(len(request.group_by), [p(self.db) for p in parts]).values
             else:
-                found = self._at_once(parts, exported, self.helpers)
-        merged = Found.merged(len(request.group_by), found)
-        groups = tuple(group_figures(key, merged.values[key]) for key in sorted(merged.values))
+                found = Found.merged(
+                    len(request.group_by), self._at_once(parts, exported, self.helpers)
+                ).values
+        groups = tuple(group_figures(key, found[key]) for key in sorted(found))
         return ComplianceReport(request, groups)
 
     def _at_once(self, parts: list[Part], exported: str, helpers: Helpers) -> list[Found]:

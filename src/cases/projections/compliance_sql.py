@@ -56,15 +56,20 @@ def bind(statement: str, values: Mapping[str, object]) -> tuple[str, list[object
     return _PARAM.sub(placeholder, statement), params
 
 
+_TOUCHED = "t.last_recorded_at > :sealed"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One table the report reads, which of its rows exist as of `:as_of`, and
-    whether they note when their case was first escalated."""
+    """One table the report reads, which of its rows exist as of `:as_of`,
+    whether they note when their case was first escalated, and which rows a fact
+    recorded after the seal (`:sealed`, ADR 30) touched."""
 
     table: str
     visible: str
     is_escalations: bool = False
     notes_escalation: bool = False
+    touched: str = _TOUCHED
 
 
 CASES = Source("service_level_cases", "t.received_recorded_at <= :as_of", notes_escalation=True)
@@ -82,7 +87,13 @@ BREACHES_AGAIN = Source(
     "service_level_breaches",
     "NOT t.first_of_clock AND t.recorded_at <= :as_of "
     "AND (t.withdrawn_recorded_at IS NULL OR t.withdrawn_recorded_at > :as_of)",
+    touched="(t.recorded_at > :sealed OR t.withdrawn_recorded_at > :sealed)",
 )
+
+
+def at_seal(condition: str) -> str:
+    """`condition` as of the seal instead of the report's moment."""
+    return condition.replace(":as_of", ":sealed")
 
 
 def fulfilled(prefix: str) -> str:
@@ -130,15 +141,40 @@ class Percentile:
         return cls(f"t.{prefix}_elapsed_us", fulfilled(prefix))
 
 
+# Every duration the report gives a median and p90 of, by name: its table and column.
+MEASURES: dict[str, tuple[Source, Percentile]] = {
+    "fr": (CASES, Percentile.of_clock("fr")),
+    "res": (CASES, Percentile.of_clock("res")),
+    "nu": (UPDATES, Percentile.of_clock("nu")),
+    "to_escalate": (ESCALATIONS, Percentile("t.to_escalate_us", "t.to_escalate_us IS NOT NULL")),
+    "vendor": (ESCALATIONS, Percentile.of_clock("vendor")),
+}
+
+
 class ReportSql:
-    """The statements for one grouping, on one store."""
+    """The statements for one grouping, on one store.
+
+    For the sealed figures (ADR 30): with `by_received_month` the UTC month of
+    receipt is the first group key; without `quantiles` the figures carry no
+    percentiles (the durations are read with `durations`); with `since_seal` only
+    the rows touched after the seal are read."""
 
     def __init__(
-        self, group_by: Sequence[Dimension], *, postgres: bool, tables: TableNames = LIVE
+        self,
+        group_by: Sequence[Dimension],
+        *,
+        postgres: bool,
+        tables: TableNames = LIVE,
+        by_received_month: bool = False,
+        quantiles: bool = True,
+        since_seal: bool = False,
     ) -> None:
         self.group_by = tuple(group_by)
         self.postgres = postgres
         self.tables = tables
+        self.by_received_month = by_received_month
+        self.with_quantiles = quantiles
+        self.since_seal = since_seal
 
     # Grouping -----------------------------------------------------------------
 
@@ -156,7 +192,26 @@ class ReportSql:
         return f"SUM(CASE WHEN {first} THEN 1 ELSE 0 END)"
 
     def keys(self, source: Source) -> list[str]:
-        return [self.dimension(d, source) for d in self.group_by]
+        keys = [self.dimension(d, source) for d in self.group_by]
+        if self.by_received_month:
+            keys.insert(0, self.received_month())
+        return keys
+
+    @property
+    def width(self) -> int:
+        """How many group keys a row of these statements starts with."""
+        return len(self.group_by) + self.by_received_month
+
+    def received_month(self) -> str:
+        """YYYY-MM of `received_at` in UTC (SQLite keeps it as UTC ISO text)."""
+        if self.postgres:
+            return "to_char(t.received_at AT TIME ZONE 'UTC', 'YYYY-MM')"
+        return "substr(t.received_at, 1, 7)"
+
+    def where(self, source: Source) -> str:
+        """The rows of the period visible as of `:as_of` (touched after the seal)."""
+        where = f"{_PERIOD} AND {source.visible}"
+        return f"{where} AND {source.touched}" if self.since_seal else where
 
     def vehicles(self) -> str:
         """Each case escalated by `:as_of`, once per vehicle it went through."""
@@ -194,7 +249,7 @@ class ReportSql:
         keys = self.keys(source)
         statement = (
             f"SELECT {', '.join([*keys, *columns])} FROM {self.from_clause(source)} "  # noqa: S608
-            f"WHERE {_PERIOD} AND {source.visible}"
+            f"WHERE {self.where(source)}"
         )
         if keys:
             statement += f" GROUP BY {', '.join(keys)}"
@@ -208,7 +263,7 @@ class ReportSql:
         """Group keys, then `counts`, then (PostgreSQL only) for each of
         `quantiles` an array [median, p90]."""
         columns = list(counts)
-        if self.postgres:
+        if self.postgres and self.with_quantiles:
             columns += [
                 "percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP "
                 f"(ORDER BY {q.column}) FILTER (WHERE {q.counts})"
@@ -243,4 +298,26 @@ class ReportSql:
         )
         if names:
             statement += f" GROUP BY {', '.join(names)}"
+        return statement
+
+    def durations(self, source: Source, quantile: Percentile, *, packed: bool = False) -> str:
+        """Group keys and each duration of `quantile` that counts as of `:as_of`
+        (since the seal: and did not as of `:sealed`); `packed` (PostgreSQL), per
+        group one bytea of them in order, 8 bytes big-endian each."""
+        keys = self.keys(source)
+        counted = f"{source.visible} AND {quantile.counts}"
+        where = f"{self.where(source)} AND {quantile.counts}"
+        if self.since_seal:
+            where += f" AND NOT COALESCE({at_seal(counted)}, FALSE)"
+        value = (
+            f"string_agg(int8send({quantile.column}), CAST('' AS bytea) ORDER BY {quantile.column})"
+            if packed
+            else quantile.column
+        )
+        statement = (
+            f"SELECT {', '.join([*keys, value])} FROM {self.from_clause(source)} "  # noqa: S608
+            f"WHERE {where}"
+        )
+        if packed and keys:
+            statement += f" GROUP BY {', '.join(keys)}"
         return statement

@@ -22,6 +22,7 @@ from cases.projections.compliance_sql import (
     BREACHES_AGAIN,
     CASES,
     ESCALATIONS,
+    MEASURES,
     UPDATES,
     Percentile,
     ReportSql,
@@ -126,6 +127,8 @@ class Statements:
         """Each group and its counts; the quantiles go into the group as
         `<name>_quantiles`."""
         postgres = self.sql.postgres
+        if not self.sql.with_quantiles:
+            quantiles = {}
         for row in self.rows(db, self.sql.figures(source, counts, list(quantiles.values()))):
             group, rest = found.take(row)
             if postgres:
@@ -151,7 +154,7 @@ class Statements:
             breach_count("fr"),
             breach_count("res"),
         ]
-        wanted = {name: Percentile.of_clock(name) for name in quantiles}
+        wanted = {name: MEASURES[name][1] for name in quantiles}
         for group, counted in self.figures(db, found, CASES, counts, wanted):
             group["cases"] = counted[0]
             group["fr_counts"] = tuple(counted[1:4])
@@ -163,13 +166,13 @@ class Statements:
 
     def quantiles_only(self, db: ProjectionDatabase, source: Source, prefix: str) -> Found:
         found = Found(self.width)
-        for _ in self.figures(db, found, source, [], {prefix: Percentile.of_clock(prefix)}):
+        for _ in self.figures(db, found, source, [], {prefix: MEASURES[prefix][1]}):
             pass
         return found
 
     def clock_table(self, db: ProjectionDatabase, source: Source, prefix: str) -> Found:
         found = Found(self.width)
-        quantiles = {prefix: Percentile.of_clock(prefix)}
+        quantiles = {prefix: MEASURES[prefix][1]}
         counts = [*clock_counts(prefix), breach_count(prefix)]
         for group, counted in self.figures(db, found, source, counts, quantiles):
             group[f"{prefix}_counts"] = tuple(counted[:3])
@@ -185,10 +188,7 @@ class Statements:
             *clock_counts("vendor"),
             breach_count("vendor"),
         ]
-        quantiles = {
-            "to_escalate": Percentile("t.to_escalate_us", "t.to_escalate_us IS NOT NULL"),
-            "vendor": Percentile.of_clock("vendor"),
-        }
+        quantiles = {name: MEASURES[name][1] for name in ("to_escalate", "vendor")}
         for group, counted in self.figures(db, found, ESCALATIONS, counts, quantiles):
             group["escalation_counts"] = tuple(counted[:3])
             group["vendor_counts"] = tuple(counted[3:6])

@@ -32,6 +32,13 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+def as_moment(value: object) -> datetime:
+    """A stored moment as a datetime (SQLite keeps them as ISO text)."""
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
 def utc_text(moment: datetime) -> str:
     """A moment as fixed-width UTC ISO text, so text order is time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")

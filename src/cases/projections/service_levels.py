@@ -35,7 +35,8 @@ from zoneinfo import ZoneInfo
 
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
-from cases.projections.db import ProjectionDatabase
+from cases.projections.compliance_seal import SEAL_TABLES, seal_after
+from cases.projections.db import ProjectionDatabase, as_moment
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
 E = SupportCase
@@ -50,6 +51,7 @@ OUTCOME = (
     "breach_withdrawn_recorded_at",
 )
 GROUPING = ("customer_id", "category", "severity", "month", "received_at")
+LAST_RECORDED = "last_recorded_at"
 
 
 def _outcome(prefix: str) -> tuple[str, ...]:
@@ -65,8 +67,16 @@ CASE_COLUMNS = (
     *_outcome("res"),
     "reopened_recorded_at",
     "escalated_recorded_at",
+    "last_recorded_at",
 )
-UPDATE_COLUMNS = ("case_id", "number", *GROUPING, "escalated_recorded_at", *_outcome("nu"))
+UPDATE_COLUMNS = (
+    "case_id",
+    "number",
+    *GROUPING,
+    "escalated_recorded_at",
+    *_outcome("nu"),
+    "last_recorded_at",
+)
 ESCALATION_COLUMNS = (
     "case_id",
     "number",
@@ -78,6 +88,7 @@ ESCALATION_COLUMNS = (
     "escalated_recorded_at",
     "to_escalate_us",
     *_outcome("vendor"),
+    "last_recorded_at",
 )
 BREACH_COLUMNS = (
     "case_id",
@@ -141,12 +152,6 @@ def as_uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def as_moment(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
 def _stored_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
     """A stored row with the store's types made Python's."""
     row = dict(zip(columns, values, strict=True))
@@ -175,6 +180,12 @@ class Table:
         self.rows: dict[Key, Row] = {}
         self.touched: set[Key] = set()
         self.deleted: set[Key] = set()
+        # The recorded moments whose latest is the row's `last_recorded_at`, if it has one.
+        self.recorded = (
+            tuple(c for c in columns if c.endswith("_recorded_at") and c != LAST_RECORDED)
+            if LAST_RECORDED in columns
+            else ()
+        )
 
     def key_of(self, row: Row) -> Key:
         return tuple(row[column] for column in self.key)
@@ -211,7 +222,15 @@ class Table:
         self.touched.discard(key)
         self.deleted.add(key)
 
+    def _note_last_recorded(self, row: Row) -> None:
+        """The latest moment recorded in the row: the report finds the rows facts
+        recorded after a seal touched by it (`compliance_seal`)."""
+        row[LAST_RECORDED] = max(row[c] for c in self.recorded if row[c] is not None)
+
     def write(self, db: ProjectionDatabase) -> None:
+        if self.recorded:
+            for key in self.touched:
+                self._note_last_recorded(self.rows[key])
         where = " AND ".join(f"{column} = ?" for column in self.key)
         db.executemany(
             f"DELETE FROM {self.name} WHERE {where}",  # noqa: S608 - our names
@@ -457,6 +476,7 @@ class ServiceLevelsProjection(Projection):
         "service_level_escalations",
         "service_level_breaches",
         "service_level_deadlines",
+        *SEAL_TABLES,
     )
     handles: ClassVar[tuple[type[Any], ...]] = tuple(HANDLERS)
 
@@ -483,6 +503,7 @@ class ServiceLevelsProjection(Projection):
             HANDLERS[type(positioned.event)](fold, positioned.event)
         for table in fold.all:
             table.write(db)
+        seal_after(db, tables, [p.event.timestamp for p in events])
 
     @staticmethod
     def _cases_with(events: Sequence[PositionedEvent], kind: ClockKind) -> set[UUID]:

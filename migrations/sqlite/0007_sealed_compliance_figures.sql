@@ -1,0 +1,56 @@
+-- Sealed compliance figures (ADR 30): what the service-level tables said as of a
+-- seal moment S (the start of a UTC month), kept per cell of (the UTC month of
+-- receipt, month of receipt in the service hours' time zone, severity, category),
+-- so a report as of a moment at or after S reads these cells and only the rows
+-- touched after S (their last_recorded_at) instead of every row of its period.
+--
+-- last_recorded_at: the latest moment recorded in the row (the greatest of its
+-- *_recorded_at columns), so the rows a fact recorded after S touched are found
+-- through an index. Columns are written once, so a row's figures as of S are the
+-- same now as when the cells were sealed.
+
+ALTER TABLE service_level_cases ADD COLUMN last_recorded_at TEXT;
+UPDATE service_level_cases SET last_recorded_at = max(COALESCE(received_recorded_at, ''), COALESCE(fr_fulfilled_recorded_at, ''), COALESCE(fr_breach_recorded_at, ''), COALESCE(fr_breach_withdrawn_recorded_at, ''), COALESCE(res_fulfilled_recorded_at, ''), COALESCE(res_breach_recorded_at, ''), COALESCE(res_breach_withdrawn_recorded_at, ''), COALESCE(reopened_recorded_at, ''), COALESCE(escalated_recorded_at, ''));
+CREATE INDEX service_level_cases_last_recorded ON service_level_cases (last_recorded_at);
+
+ALTER TABLE service_level_updates ADD COLUMN last_recorded_at TEXT;
+UPDATE service_level_updates SET last_recorded_at = max(COALESCE(escalated_recorded_at, ''), COALESCE(nu_fulfilled_recorded_at, ''), COALESCE(nu_breach_recorded_at, ''), COALESCE(nu_breach_withdrawn_recorded_at, ''));
+CREATE INDEX service_level_updates_last_recorded ON service_level_updates (last_recorded_at);
+
+ALTER TABLE service_level_escalations ADD COLUMN last_recorded_at TEXT;
+UPDATE service_level_escalations SET last_recorded_at = max(COALESCE(escalated_recorded_at, ''), COALESCE(vendor_fulfilled_recorded_at, ''), COALESCE(vendor_breach_recorded_at, ''), COALESCE(vendor_breach_withdrawn_recorded_at, ''));
+CREATE INDEX service_level_escalations_last_recorded
+    ON service_level_escalations (last_recorded_at);
+
+-- The seal: one row, the moment the cells hold the figures as of, and the latest
+-- recorded moment the projection has seen (when it passes the next month's start
+-- by the grace, the cells are sealed again).
+CREATE TABLE compliance_seal (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sealed_at TEXT,
+    latest_recorded_at TEXT NOT NULL
+);
+
+-- A cell's counts as of the seal, one row per figure (named as the report's
+-- statements name them, e.g. fr_counts.1 or breaches.vendor).
+CREATE TABLE compliance_sealed_counts (
+    received_month TEXT NOT NULL,
+    month TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    category TEXT NOT NULL,
+    figure TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (received_month, month, severity, category, figure)
+);
+
+-- A cell's durations of one measure (fr, res, nu, to_escalate, vendor) that count
+-- as of the seal: microseconds, each 8 bytes big-endian, in no particular order.
+CREATE TABLE compliance_sealed_durations (
+    received_month TEXT NOT NULL,
+    month TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    category TEXT NOT NULL,
+    measure TEXT NOT NULL,
+    durations BLOB NOT NULL,
+    PRIMARY KEY (received_month, month, severity, category, measure)
+);

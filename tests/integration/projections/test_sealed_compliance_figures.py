@@ -1,0 +1,202 @@
+"""Sealed compliance figures (ADR 30): a report computed from the sealed cells,
+the rows touched after the seal and the period's edges is the report computed
+from the rows, for every seal moment, report moment, period and grouping the
+cells serve; the projection seals by itself and again after a fact recorded
+late; on both stores.
+
+The history starts two days before a UTC month ends, so the cells and the
+edges of a period both hold cases."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from cases.application.clock import ManualClock
+from cases.bootstrap import bootstrap
+from cases.domain.support_case import SupportCase
+from cases.persistence.database_url import parse_database_url
+from cases.projections.catalog import projection_named
+from cases.projections.compliance_report import ComplianceReportView, ReportRequest
+from cases.projections.compliance_seal import GRACE, month_start, seal, seal_state
+from cases.projections.compliance_sealed import SealedReport
+from cases.projections.compliance_sql import Dimension
+from cases.projections.db import ProjectionDatabase
+from cases.projections.projection import LIVE, PositionedEvent
+from cases.projections.runner import ProjectionRunner
+from cases.projections.schema import migrate
+from cases.settings import Settings
+from tests.integration.projections.conftest import STORES
+from tests.support.history import DeskWriter, SupportHistory
+from tests.support.postgres import throwaway_database
+
+START = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # a Monday, two days before April
+APRIL = datetime(2026, 4, 1, tzinfo=UTC)
+MAY = datetime(2026, 5, 1, tzinfo=UTC)
+D = Dimension
+GROUPINGS = [
+    g for n in range(3) for g in itertools.permutations((D.MONTH, D.SEVERITY, D.CATEGORY), n)
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Projected:
+    db: ProjectionDatabase
+    events: list[object]
+    ended_at: datetime
+
+
+@pytest.fixture(params=STORES, scope="module")
+def projected(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Projected]:
+    """A history over the end of March, recorded and projected (the runner seals)."""
+    if request.param == "sqlite":
+        yield from _projected(f"sqlite:///{tmp_path_factory.mktemp('sealed') / 'h.db'}")
+        return
+    with throwaway_database() as url:
+        yield from _projected(url)
+
+
+def _projected(url: str) -> Iterator[Projected]:
+    migrate(parse_database_url(url))
+    clock = ManualClock(START)
+    services = bootstrap(Settings(database_url=url, snapshot_interval=5), clock)
+    db = ProjectionDatabase(parse_database_url(url))
+    try:
+        SupportHistory(seed=5, cases_per_day=40, start=START).record(
+            DeskWriter(services, clock), 1500
+        )
+        projection = projection_named("service_levels")
+        ProjectionRunner(services.log, projection, db, batch_size=89).catch_up()
+        recorder, mapper = services.log.recorder, services.log.mapper
+        head = recorder.max_notification_id() or 0
+        notifications = recorder.select_notifications(
+            start=1, limit=head + 1, stop=head, topics=projection.topics()
+        )
+        events = [mapper.to_domain_event(n) for n in notifications]
+        yield Projected(db, events, clock.now())
+    finally:
+        db.close()
+        services.close()
+
+
+def sealed_at(db: ProjectionDatabase, moment: datetime) -> None:
+    """Seal at `moment`, keeping the latest moment the projection saw."""
+    state = seal_state(db, LIVE)
+    assert state is not None
+    with db.transaction():
+        seal(db, LIVE, moment, state.latest_recorded_at)
+
+
+def both(db: ProjectionDatabase, request: ReportRequest) -> tuple[object, object]:
+    return (
+        ComplianceReportView(db).report(request),
+        ComplianceReportView(db, sealed=False).report(request),
+    )
+
+
+def test_the_history_crosses_the_month(projected: Projected) -> None:
+    received = [e.received_at for e in projected.events if isinstance(e, SupportCase.Received)]
+    assert min(received) < APRIL <= max(received)
+    assert projected.ended_at > APRIL + timedelta(days=1)
+
+
+def test_the_projection_seals_at_the_last_month_start_it_passed(projected: Projected) -> None:
+    state = seal_state(projected.db, LIVE)
+    assert state is not None
+    latest = max(e.timestamp for e in projected.events)  # type: ignore[attr-defined]
+    assert state.latest_recorded_at == latest
+    assert state.sealed_at == month_start(latest - GRACE) == APRIL
+
+
+def test_sealed_figures_are_the_rows_figures(projected: Projected) -> None:
+    """Seals before, inside and after the history; report moments from the seal
+    on; periods of whole months, with an edge before, after, or both."""
+    db, end = projected.db, projected.ended_at
+    periods = [
+        (datetime(2026, 3, 1, tzinfo=UTC), MAY),  # March and April whole
+        (START + timedelta(hours=30), MAY),  # an edge in March, April whole
+        (datetime(2026, 3, 1, tzinfo=UTC), APRIL + timedelta(days=1, hours=5)),  # edge in April
+        (START + timedelta(hours=3), APRIL + timedelta(hours=40)),  # edges, no whole month
+        (datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 3, 1, tzinfo=UTC)),  # nothing
+    ]
+    compared = served = 0
+    try:
+        for seal_moment in (START - timedelta(days=3), START + timedelta(hours=20), APRIL,
+                            APRIL + timedelta(hours=30), end + timedelta(hours=1)):  # fmt: skip
+            sealed_at(db, seal_moment)
+            for as_of in (seal_moment, seal_moment + timedelta(hours=7), end + timedelta(days=2)):
+                for (start, stop), group_by in itertools.product(periods, GROUPINGS):
+                    request = ReportRequest(start, stop, as_of, group_by)
+                    sealed, rows = both(db, request)
+                    assert sealed == rows, (seal_moment, as_of, start, stop, group_by)
+                    report = SealedReport(db, LIVE, group_by, as_of)
+                    served += report.seal_serving(start, stop) is not None
+                    compared += len(rows.groups)  # type: ignore[attr-defined]
+    finally:
+        sealed_at(db, APRIL)
+    assert served > 100
+    assert compared > 1000
+
+
+def test_a_report_before_the_seal_or_by_customer_reads_the_rows(projected: Projected) -> None:
+    period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
+    before = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
+    assert before.seal_serving(*period) is None
+    by_customer = SealedReport(projected.db, LIVE, (D.CUSTOMER,), projected.ended_at)
+    assert by_customer.seal_serving(*period) is None
+    assert SealedReport(projected.db, LIVE, (), projected.ended_at).seal_serving(*period) == APRIL
+
+
+def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
+    """A case recorded before the seal but projected after it: the cells count it."""
+    db = projected.db
+    received = next(e for e in projected.events if isinstance(e, SupportCase.Received))
+    late = dataclasses.replace(
+        received,  # type: ignore[type-var]
+        originator_id=uuid4(),
+        timestamp=APRIL - timedelta(hours=2),
+        received_at=APRIL - timedelta(hours=3),
+    )
+    request = ReportRequest(datetime(2026, 3, 1, tzinfo=UTC), MAY, projected.ended_at)
+    before = ComplianceReportView(db).report(request).groups[0].cases
+    projection = projection_named("service_levels")
+    with db.transaction():
+        projection.apply(db, [PositionedEvent(10**9, late)], LIVE)
+    try:
+        sealed, rows = both(db, request)
+        assert sealed == rows
+        assert rows.groups[0].cases == before + 1  # type: ignore[attr-defined]
+        state = seal_state(db, LIVE)
+        assert state is not None
+        assert state.sealed_at == APRIL
+    finally:
+        with db.transaction():
+            db.execute("DELETE FROM service_level_cases WHERE case_id = ?", [late.originator_id])
+        sealed_at(db, APRIL)
+
+
+def test_sealed_cells_do_not_count_what_was_recorded_after_the_seal(
+    projected: Projected,
+) -> None:
+    """Sealed in the middle of the history: a report as of the seal equals the
+    report as of the seal from the rows; a later moment adds to it."""
+    db = projected.db
+    middle = APRIL + timedelta(hours=12)
+    period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
+    try:
+        sealed_at(db, middle)
+        at_seal = ComplianceReportView(db).report(ReportRequest(*period, middle))
+        later = ComplianceReportView(db).report(ReportRequest(*period, projected.ended_at))
+        assert at_seal == ComplianceReportView(db, sealed=False).report(
+            ReportRequest(*period, middle)
+        )
+        assert at_seal.groups[0].cases < later.groups[0].cases
+    finally:
+        sealed_at(db, APRIL)

@@ -1,0 +1,68 @@
+"""The pieces of the sealed compliance figures that need no database (ADR 30)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cases.projections.compliance_seal import (
+    flattened,
+    month_start,
+    next_month,
+    pack,
+    unflattened,
+)
+from cases.projections.compliance_sealed import nearest_ranks, whole_months
+
+
+@given(st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=300))
+def test_nearest_ranks_are_the_kth_smallest(values: list[int]) -> None:
+    """k = ceil(p * n), counted in exact fractions: as percentile_disc picks."""
+    got = nearest_ranks(np.array(values, dtype=np.int64))
+    if not values:
+        assert got == (None, None)
+        return
+    ordered = sorted(values)
+    n = len(values)
+    median, p90 = ordered[math.ceil(n / 2) - 1], ordered[-(-9 * n // 10) - 1]
+    assert got == (timedelta(microseconds=median), timedelta(microseconds=p90))
+
+
+@given(st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=50))
+def test_packed_durations_read_back(values: list[int]) -> None:
+    assert np.frombuffer(pack(values), dtype=">i8").tolist() == values
+
+
+def test_counts_flatten_and_back() -> None:
+    group = {
+        "cases": 7,
+        "fr_counts": (5, 4, 5),
+        "breaches": {"first_response": 1, "vendor": 0},
+        "fr_quantiles": (None, None),
+    }
+    flat = flattened(group)
+    assert flat == {
+        "cases": 7,
+        "fr_counts.0": 5,
+        "fr_counts.1": 4,
+        "fr_counts.2": 5,
+        "breaches.first_response": 1,
+        "breaches.vendor": 0,
+    }
+    assert unflattened(flat) == {k: v for k, v in group.items() if k != "fr_quantiles"}
+
+
+def test_months() -> None:
+    moment = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    assert month_start(moment) == datetime(2026, 12, 1, tzinfo=UTC)
+    assert next_month(moment) == datetime(2027, 1, 1, tzinfo=UTC)
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)
+    assert whole_months(start, end) == (start, end)
+    assert whole_months(start + timedelta(seconds=1), end - timedelta(seconds=1)) == (
+        datetime(2026, 4, 1, tzinfo=UTC),
+        datetime(2026, 4, 1, tzinfo=UTC),
+    )
