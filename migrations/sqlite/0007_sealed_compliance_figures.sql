@@ -1,8 +1,9 @@
--- Sealed compliance figures (ADR 30): what the service-level tables said as of a
--- seal moment S (the start of a UTC month), kept per cell of (the UTC month of
+-- Sealed compliance figures (ADR 30): what the service-level tables said as of
+-- each seal moment (the start of a UTC month), kept per cell of (the UTC month of
 -- receipt, month of receipt in the service hours' time zone, severity, category),
--- so a report as of a moment at or after S reads these cells and only the rows
--- touched after S (their last_recorded_at) instead of every row of its period.
+-- so a report as of a moment M reads the cells of the seals up to M and only the
+-- rows touched after the last of them (their last_recorded_at), instead of every
+-- row of its period.
 --
 -- last_recorded_at: the latest moment recorded in the row (the greatest of its
 -- *_recorded_at columns), so the rows a fact recorded after S touched are found
@@ -22,35 +23,42 @@ UPDATE service_level_escalations SET last_recorded_at = max(COALESCE(escalated_r
 CREATE INDEX service_level_escalations_last_recorded
     ON service_level_escalations (last_recorded_at);
 
--- The seal: one row, the moment the cells hold the figures as of, and the latest
--- recorded moment the projection has seen (when it passes the next month's start
--- by the grace, the cells are sealed again).
+-- The seals, one per month start, and the latest recorded moment the projection
+-- has seen (once it passes the next month's start by the grace, it seals that
+-- month). The cells of a seal hold what changed from the seal before it to it;
+-- the first seal's, everything as of it. So a report as of M adds up the cells
+-- of every seal at or before M.
 CREATE TABLE compliance_seal (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    sealed_at TEXT,
     latest_recorded_at TEXT NOT NULL
 );
+CREATE TABLE compliance_seals (
+    sealed_at TEXT PRIMARY KEY
+);
 
--- A cell's counts as of the seal, one row per figure (named as the report's
--- statements name them, e.g. fr_counts.1 or breaches.vendor).
+-- A cell's counts (changes to them, after the first seal), one row per figure
+-- (named as the report's statements name them, e.g. fr_counts.1 or breaches.vendor).
 CREATE TABLE compliance_sealed_counts (
+    sealed_at TEXT NOT NULL,
     received_month TEXT NOT NULL,
     month TEXT NOT NULL,
     severity TEXT NOT NULL,
     category TEXT NOT NULL,
     figure TEXT NOT NULL,
     count INTEGER NOT NULL,
-    PRIMARY KEY (received_month, month, severity, category, figure)
+    PRIMARY KEY (sealed_at, received_month, month, severity, category, figure)
 );
 
--- A cell's durations of one measure (fr, res, nu, to_escalate, vendor) that count
--- as of the seal: microseconds, each 8 bytes big-endian, in no particular order.
+-- A cell's durations of one measure (fr, res, nu, to_escalate, vendor) that came
+-- to count by the seal (since the seal before): microseconds, sorted, each 8
+-- bytes big-endian.
 CREATE TABLE compliance_sealed_durations (
+    sealed_at TEXT NOT NULL,
     received_month TEXT NOT NULL,
     month TEXT NOT NULL,
     severity TEXT NOT NULL,
     category TEXT NOT NULL,
     measure TEXT NOT NULL,
     durations BLOB NOT NULL,
-    PRIMARY KEY (received_month, month, severity, category, measure)
+    PRIMARY KEY (sealed_at, received_month, month, severity, category, measure)
 );

@@ -1,20 +1,25 @@
-"""Sealed compliance figures (ADR 30): the service-level tables' figures as of a
-seal moment, kept per cell, so a report as of a later moment reads the cells and
-only the rows that facts recorded after the seal touched.
+"""Sealed compliance figures (ADR 30): the service-level tables' figures as of
+month starts, kept per cell, so a report as of a later moment reads the cells and
+only the rows that facts recorded after the last seal touched.
 
 A *cell* is the cases received in one UTC month (`received_month`) with one
 month of receipt in the service hours' time zone, one severity and one category.
 Its counts are the report's counts (`Statements`, as named there, flattened to
-`name.i` and `breaches.kind`); its durations, per measure (`MEASURES`), every
-duration that counts, packed in order as 8-byte big-endian integers (so the
-cells are a function of the rows: a rebuild seals the same bytes).
+`name.i` and `breaches.kind`; those that did not change are left out); its
+durations, per measure (`MEASURES`), every duration that came to count, packed
+in order as 8-byte big-endian integers.
 
-The seal is the start of a UTC month: the service-levels projection seals again
-once it has seen a fact recorded `GRACE` after the next month's start, and at
-once when a batch holds a fact recorded at or before the seal (recorded late, as
-can happen only by clock skew between writers), so the cells always hold what
-the rows said as of the seal. Rows' columns are written once, so a row's figures
-as of the seal do not change afterwards either.
+Seals are month starts (UTC). The cells of a seal hold what changed from the
+seal before it (read from the rows a fact recorded after that one touched), the
+first seal's everything as of it; a report as of a moment after the latest seal
+adds up the cells of every seal. The service-levels projection seals each month start once
+it has seen a fact recorded `GRACE` after it, starting from the month start
+before its first fact; a batch holding a fact recorded at or before a seal
+(recorded late, as only clock skew between writers can make happen) drops that
+seal and the later ones, which are sealed again at once. So the cells always say
+what the rows said, and since a row's columns are written once, a row's figures
+as of a seal do not change afterwards either. Each seal is a function of the
+rows: a rebuild writes the same cells.
 """
 
 from __future__ import annotations
@@ -36,7 +41,13 @@ EVER = {
     "start": datetime(1900, 1, 1, tzinfo=UTC),
     "end": datetime(9999, 1, 1, tzinfo=UTC),
 }
-SEAL_TABLES = ("compliance_seal", "compliance_sealed_counts", "compliance_sealed_durations")
+SEAL_TABLES = (
+    "compliance_seal",
+    "compliance_seals",
+    "compliance_sealed_counts",
+    "compliance_sealed_durations",
+)
+TUPLE_WIDTH = 3  # every tuple of counts `Statements` finds has three
 DURATION_BYTES = 8
 
 Cell = tuple[str, str, str, str]  # received month (UTC), month, severity, category
@@ -80,7 +91,8 @@ def flattened(group: dict[str, Any]) -> dict[str, int]:
 
 
 def unflattened(flat: dict[str, int]) -> dict[str, Any]:
-    """The inverse of `flattened`, as `group_figures` reads a group."""
+    """The inverse of `flattened`, as `group_figures` reads a group (a figure
+    left out counts 0)."""
     group: dict[str, Any] = {}
     tuples: dict[str, dict[int, int]] = {}
     for name, value in flat.items():
@@ -92,7 +104,7 @@ def unflattened(flat: dict[str, int]) -> dict[str, Any]:
         else:
             tuples.setdefault(base, {})[int(part)] = value
     for base, parts in tuples.items():
-        group[base] = tuple(parts[i] for i in range(len(parts)))
+        group[base] = tuple(parts.get(i, 0) for i in range(TUPLE_WIDTH))
     return group
 
 
@@ -107,87 +119,128 @@ def counted(
     return {key: flattened(group) for key, group in found.values.items()}
 
 
-# The seal ---------------------------------------------------------------------------
+# The seals ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class SealState:
-    sealed_at: datetime | None
+    seals: tuple[datetime, ...]  # in order
     latest_recorded_at: datetime
 
 
 def seal_state(db: ProjectionDatabase, tables: TableNames) -> SealState | None:
     found = db.fetchone(
-        f"SELECT sealed_at, latest_recorded_at FROM {tables('compliance_seal')}"  # noqa: S608
+        f"SELECT latest_recorded_at FROM {tables('compliance_seal')}"  # noqa: S608
     )
     if found is None:
         return None
-    sealed_at = None if found[0] is None else as_moment(found[0])
-    return SealState(sealed_at, as_moment(found[1]))
+    seals = db.fetchall(
+        f"SELECT sealed_at FROM {tables('compliance_seals')} ORDER BY sealed_at"  # noqa: S608
+    )
+    return SealState(tuple(as_moment(row[0]) for row in seals), as_moment(found[0]))
 
 
 def seal_after(
     db: ProjectionDatabase, tables: TableNames, recorded: Sequence[datetime]
-) -> datetime | None:
-    """After a batch of facts recorded at `recorded` was applied: seal again if
-    the batch passed the next month's start by `GRACE`, or holds a fact recorded
-    at or before the seal. Returns the moment sealed at, if it sealed."""
+) -> list[datetime]:
+    """After a batch of facts recorded at `recorded` was applied: unseal from
+    the earliest of them (a fact recorded at or before a seal changes it), then
+    seal each month start the latest fact seen passed by `GRACE`. Returns the
+    moments sealed at."""
     if not recorded:
-        return None
+        return []
     state = seal_state(db, tables)
     latest = max(recorded) if state is None else max(state.latest_recorded_at, *recorded)
+    seals = [] if state is None else list(state.seals)
+    earliest = min(recorded)
+    if seals and seals[-1] >= earliest:
+        unseal(db, tables, earliest)
+        seals = [s for s in seals if s < earliest]
     due = month_start(latest - GRACE)
-    sealed_at = None if state is None else state.sealed_at
-    if sealed_at is None or due > sealed_at or min(recorded) <= sealed_at:
-        moment = due if sealed_at is None else max(due, sealed_at)
-        seal(db, tables, moment, latest)
-        return moment
-    db.execute(
-        f"UPDATE {tables('compliance_seal')} SET latest_recorded_at = ?",  # noqa: S608
-        [latest],
-    )
-    return None
+    if seals:
+        moments = list(_months_after(seals[-1], due))
+    else:  # from the month start before the earliest fact: the same on a rebuild
+        first = month_start(earliest - GRACE)
+        moments = [first, *_months_after(first, due)]
+    for moment in moments:
+        add_seal(db, tables, moment, seals[-1] if seals else None)
+        seals.append(moment)
+    _note_latest(db, tables, latest)
+    return moments
 
 
-def seal(
+def reseal(
     db: ProjectionDatabase,
     tables: TableNames,
-    moment: datetime,
-    latest_recorded_at: datetime | None = None,
+    moments: Sequence[datetime],
+    latest_recorded_at: datetime,
 ) -> None:
-    """Replace the cells with the figures as of `moment` (inside the caller's
+    """Replace every seal with seals at `moments`, in order (inside the caller's
     transaction)."""
-    counts, durations = tables("compliance_sealed_counts"), tables("compliance_sealed_durations")
-    db.execute(f"DELETE FROM {counts}")  # noqa: S608
-    db.execute(f"DELETE FROM {durations}")  # noqa: S608
+    unseal(db, tables)
+    previous = None
+    for moment in moments:
+        add_seal(db, tables, moment, previous)
+        previous = moment
+    _note_latest(db, tables, latest_recorded_at)
+
+
+def _months_after(seal: datetime, due: datetime) -> Iterable[datetime]:
+    moment = next_month(seal)
+    while moment <= due:
+        yield moment
+        moment = next_month(moment)
+
+
+def unseal(db: ProjectionDatabase, tables: TableNames, since: datetime | None = None) -> None:
+    """Drop the seals at or after `since` (every seal, without it), and their cells."""
+    where, params = ("", []) if since is None else (" WHERE sealed_at >= ?", [since])
+    for table in ("compliance_sealed_counts", "compliance_sealed_durations", "compliance_seals"):
+        db.execute(f"DELETE FROM {tables(table)}{where}", params)  # noqa: S608
+
+
+def _note_latest(db: ProjectionDatabase, tables: TableNames, latest: datetime) -> None:
+    table = tables("compliance_seal")
+    db.execute(f"DELETE FROM {table}")  # noqa: S608
+    db.execute(f"INSERT INTO {table} (id, latest_recorded_at) VALUES (1, ?)", [latest])  # noqa: S608
+
+
+def add_seal(
+    db: ProjectionDatabase, tables: TableNames, moment: datetime, previous: datetime | None
+) -> None:
+    """Seal at `moment`: the cells of what changed from the seal at `previous`
+    (read from the rows touched after it) or, for the first seal, of everything."""
     sql = ReportSql(
         SEALED_DIMENSIONS,
         postgres=db.is_postgres,
         tables=tables,
         by_received_month=True,
         quantiles=False,
+        since_seal=previous is not None,
     )
-    values: dict[str, object] = {**EVER, "as_of": moment}
+    values: dict[str, object] = {**EVER, "as_of": moment, "sealed": previous}
+    changes = counted(db, sql, values)
+    if previous is not None:
+        for cell, before in counted(db, sql, {**values, "as_of": previous}).items():
+            figures = changes.setdefault(cell, {})
+            for figure, count in before.items():
+                figures[figure] = figures.get(figure, 0) - count
     db.executemany(
-        f"INSERT INTO {counts} (received_month, month, severity, category, figure, count) "  # noqa: S608
-        "VALUES (?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {tables('compliance_sealed_counts')} (sealed_at, received_month, "  # noqa: S608
+        "month, severity, category, figure, count) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
-            [*cell, figure, count]
-            for cell, figures in sorted(counted(db, sql, values).items())
+            [moment, *cell, figure, count]
+            for cell, figures in sorted(changes.items())
             for figure, count in sorted(figures.items())
+            if count
         ],
     )
     db.executemany(
-        f"INSERT INTO {durations} (received_month, month, severity, category, measure, "  # noqa: S608
-        "durations) VALUES (?, ?, ?, ?, ?, ?)",
-        [[*cell, measure, packed] for cell, measure, packed in _packed(db, sql, values)],
+        f"INSERT INTO {tables('compliance_sealed_durations')} (sealed_at, received_month, "  # noqa: S608
+        "month, severity, category, measure, durations) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [[moment, *cell, measure, packed] for cell, measure, packed in _packed(db, sql, values)],
     )
-    table = tables("compliance_seal")
-    db.execute(f"DELETE FROM {table}")  # noqa: S608
-    db.execute(
-        f"INSERT INTO {table} (id, sealed_at, latest_recorded_at) VALUES (1, ?, ?)",  # noqa: S608
-        [moment, latest_recorded_at or moment],
-    )
+    db.execute(f"INSERT INTO {tables('compliance_seals')} (sealed_at) VALUES (?)", [moment])  # noqa: S608
 
 
 def _packed(

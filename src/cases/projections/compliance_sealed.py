@@ -1,11 +1,12 @@
 """A compliance report from the sealed cells (ADR 30), where they serve it.
 
 They serve a report grouped by month, severity and category only, as of a
-moment at or after the seal, whose period holds at least one whole UTC month.
-For the whole UTC months of the period, its figures are the sealed cells'
-(`compliance_seal`), plus what the facts recorded after the seal changed: the
-touched rows' counts as of the report's moment less their counts as of the
-seal, and the durations that count now but did not then. The rest of the
+moment at or after the latest seal, whose period holds at least one whole UTC
+month. For the whole UTC months of the period, its figures are the cells of
+every seal (`compliance_seal`), plus what the facts recorded after the latest
+seal changed: the touched rows' counts as of the
+report's moment less their counts as of the seal, and the durations that count
+now but did not then. The rest of the
 period, before its first whole month and after its last, is read from the rows
 as the unsealed report reads them. Percentiles are nearest rank over every
 duration of the group, selected (not sorted) with numpy: the same exact figures
@@ -75,14 +76,16 @@ class SealedReport:
         if first >= stop:
             return None
         state = seal_state(self.db, self.tables)
-        if state is None or state.sealed_at is None or state.sealed_at > self.as_of:
+        if state is None or not state.seals or state.seals[-1] > self.as_of:
+            # Before the latest seal, the rows touched after the seal before the
+            # report's moment are every row touched since: no fewer than the rows.
             return None
-        return state.sealed_at
+        return state.seals[-1]
 
     def groups(self, start: datetime, end: datetime, sealed_at: datetime) -> dict[Key, Any]:
         """Each group's figures, as `group_figures` reads them."""
         first, stop = whole_months(start, end)
-        self._cells(first, stop)
+        self._cells(first, stop, sealed_at)
         self._touched(first, stop, sealed_at)
         for low, high in ((start, first), (stop, end)):
             if low < high:
@@ -111,19 +114,21 @@ class SealedReport:
     def _add_durations(self, key: Key, measure: str, values: Durations) -> None:
         self.durations.setdefault(key, {}).setdefault(measure, []).append(values)
 
-    def _cells(self, first: datetime, stop: datetime) -> None:
-        months = [month_text(first), month_text(stop)]
-        where = "WHERE received_month >= ? AND received_month < ?"
+    def _cells(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
+        """The cells of the whole months, from every seal up to `sealed_at`."""
+        params: list[object] = [sealed_at, month_text(first), month_text(stop)]
+        where = "WHERE sealed_at <= ? AND received_month >= ? AND received_month < ?"
         for row in self.db.fetchall(
-            "SELECT month, severity, category, figure, count "  # noqa: S608 - our names
-            f"FROM {self.tables('compliance_sealed_counts')} {where}",
-            months,
+            "SELECT month, severity, category, figure, SUM(count) "  # noqa: S608 - our names
+            f"FROM {self.tables('compliance_sealed_counts')} {where} "
+            "GROUP BY month, severity, category, figure",
+            params,
         ):
             self._add(self._key(row[:3]), {str(row[3]): int(row[4])})
         for row in self.db.fetchall(
             "SELECT month, severity, category, measure, durations "  # noqa: S608 - our names
             f"FROM {self.tables('compliance_sealed_durations')} {where}",
-            months,
+            params,
         ):
             self._add_durations(
                 self._key(row[:3]), str(row[3]), np.frombuffer(bytes(row[4]), dtype=">i8")

@@ -23,7 +23,7 @@ from cases.domain.support_case import SupportCase
 from cases.persistence.database_url import parse_database_url
 from cases.projections.catalog import projection_named
 from cases.projections.compliance_report import ComplianceReportView, ReportRequest
-from cases.projections.compliance_seal import GRACE, month_start, seal, seal_state
+from cases.projections.compliance_seal import GRACE, month_start, reseal, seal_state
 from cases.projections.compliance_sealed import SealedReport
 from cases.projections.compliance_sql import Dimension
 from cases.projections.db import ProjectionDatabase
@@ -36,6 +36,7 @@ from tests.support.history import DeskWriter, SupportHistory
 from tests.support.postgres import throwaway_database
 
 START = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # a Monday, two days before April
+MARCH = datetime(2026, 3, 1, tzinfo=UTC)
 APRIL = datetime(2026, 4, 1, tzinfo=UTC)
 MAY = datetime(2026, 5, 1, tzinfo=UTC)
 D = Dimension
@@ -86,12 +87,17 @@ def _projected(url: str) -> Iterator[Projected]:
         services.close()
 
 
-def sealed_at(db: ProjectionDatabase, moment: datetime) -> None:
-    """Seal at `moment`, keeping the latest moment the projection saw."""
+def sealed_at(db: ProjectionDatabase, *moments: datetime) -> None:
+    """Seal at `moments` instead, keeping the latest moment the projection saw."""
     state = seal_state(db, LIVE)
     assert state is not None
     with db.transaction():
-        seal(db, LIVE, moment, state.latest_recorded_at)
+        reseal(db, LIVE, moments, state.latest_recorded_at)
+
+
+def restore(db: ProjectionDatabase) -> None:
+    """The seals the projection made."""
+    sealed_at(db, MARCH, APRIL)
 
 
 def both(db: ProjectionDatabase, request: ReportRequest) -> tuple[object, object]:
@@ -112,12 +118,14 @@ def test_the_projection_seals_at_the_last_month_start_it_passed(projected: Proje
     assert state is not None
     latest = max(e.timestamp for e in projected.events)  # type: ignore[attr-defined]
     assert state.latest_recorded_at == latest
-    assert state.sealed_at == month_start(latest - GRACE) == APRIL
+    assert month_start(latest - GRACE) == APRIL
+    assert state.seals == (MARCH, APRIL)  # from the month start before the first fact
 
 
 def test_sealed_figures_are_the_rows_figures(projected: Projected) -> None:
-    """Seals before, inside and after the history; report moments from the seal
-    on; periods of whole months, with an edge before, after, or both."""
+    """Chains of seals before, inside and after the history; report moments from
+    the first seal on (the cells serve those from the latest seal on); periods
+    of whole months, with an edge before, after, or both."""
     db, end = projected.db, projected.ended_at
     periods = [
         (datetime(2026, 3, 1, tzinfo=UTC), MAY),  # March and April whole
@@ -128,30 +136,40 @@ def test_sealed_figures_are_the_rows_figures(projected: Projected) -> None:
     ]
     compared = served = 0
     try:
-        for seal_moment in (START - timedelta(days=3), START + timedelta(hours=20), APRIL,
-                            APRIL + timedelta(hours=30), end + timedelta(hours=1)):  # fmt: skip
-            sealed_at(db, seal_moment)
-            for as_of in (seal_moment, seal_moment + timedelta(hours=7), end + timedelta(days=2)):
+        chains = [
+            (START - timedelta(days=3),),
+            (START + timedelta(hours=20),),
+            (APRIL,),
+            (MARCH, START + timedelta(hours=20), APRIL, APRIL + timedelta(hours=30)),
+            (START + timedelta(hours=5), APRIL + timedelta(hours=10), end + timedelta(hours=1)),
+        ]
+        for chain in chains:
+            sealed_at(db, *chain)
+            moments = [m + d for m in chain for d in (timedelta(0), timedelta(hours=7))]
+            for as_of in [*moments, end + timedelta(days=2)]:
                 for (start, stop), group_by in itertools.product(periods, GROUPINGS):
                     request = ReportRequest(start, stop, as_of, group_by)
                     sealed, rows = both(db, request)
-                    assert sealed == rows, (seal_moment, as_of, start, stop, group_by)
+                    assert sealed == rows, (chain, as_of, start, stop, group_by)
                     report = SealedReport(db, LIVE, group_by, as_of)
                     served += report.seal_serving(start, stop) is not None
                     compared += len(rows.groups)  # type: ignore[attr-defined]
     finally:
-        sealed_at(db, APRIL)
+        restore(db)
     assert served > 100
     assert compared > 1000
 
 
-def test_a_report_before_the_seal_or_by_customer_reads_the_rows(projected: Projected) -> None:
+def test_a_report_before_the_latest_seal_or_by_customer_reads_the_rows(
+    projected: Projected,
+) -> None:
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
-    before = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
-    assert before.seal_serving(*period) is None
     by_customer = SealedReport(projected.db, LIVE, (D.CUSTOMER,), projected.ended_at)
     assert by_customer.seal_serving(*period) is None
     assert SealedReport(projected.db, LIVE, (), projected.ended_at).seal_serving(*period) == APRIL
+    assert SealedReport(projected.db, LIVE, (), APRIL).seal_serving(*period) == APRIL
+    before_the_latest = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
+    assert before_the_latest.seal_serving(*period) is None
 
 
 def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
@@ -175,11 +193,11 @@ def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
         assert rows.groups[0].cases == before + 1  # type: ignore[attr-defined]
         state = seal_state(db, LIVE)
         assert state is not None
-        assert state.sealed_at == APRIL
+        assert state.seals == (MARCH, APRIL)
     finally:
         with db.transaction():
             db.execute("DELETE FROM service_level_cases WHERE case_id = ?", [late.originator_id])
-        sealed_at(db, APRIL)
+        restore(db)
 
 
 def test_sealed_cells_do_not_count_what_was_recorded_after_the_seal(
@@ -191,7 +209,7 @@ def test_sealed_cells_do_not_count_what_was_recorded_after_the_seal(
     middle = APRIL + timedelta(hours=12)
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
     try:
-        sealed_at(db, middle)
+        sealed_at(db, MARCH, middle)
         at_seal = ComplianceReportView(db).report(ReportRequest(*period, middle))
         later = ComplianceReportView(db).report(ReportRequest(*period, projected.ended_at))
         assert at_seal == ComplianceReportView(db, sealed=False).report(
@@ -199,4 +217,4 @@ def test_sealed_cells_do_not_count_what_was_recorded_after_the_seal(
         )
         assert at_seal.groups[0].cases < later.groups[0].cases
     finally:
-        sealed_at(db, APRIL)
+        restore(db)
