@@ -24,15 +24,20 @@ rows: a rebuild writes the same cells.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import structlog
+
 from cases.projections.compliance_sql import MEASURES, Dimension, ReportSql, bind
 from cases.projections.compliance_statements import Found, Statements
 from cases.projections.db import ProjectionDatabase, Row, as_moment
 from cases.projections.projection import TableNames
+
+logger = structlog.get_logger("cases.projections")
 
 GRACE = timedelta(hours=1)
 SEALED_DIMENSIONS = (Dimension.MONTH, Dimension.SEVERITY, Dimension.CATEGORY)
@@ -155,7 +160,13 @@ def seal_after(
     earliest = min(recorded)
     if seals and seals[-1] >= earliest:
         unseal(db, tables, earliest)
+        dropped = [s for s in seals if s >= earliest]
         seals = [s for s in seals if s < earliest]
+        logger.warning(
+            "compliance_seals_dropped_for_late_fact",
+            recorded_at=earliest.isoformat(),
+            seals=[s.isoformat() for s in dropped],
+        )
     due = month_start(latest - GRACE)
     if seals:
         moments = list(_months_after(seals[-1], due))
@@ -163,8 +174,14 @@ def seal_after(
         first = month_start(earliest - GRACE)
         moments = [first, *_months_after(first, due)]
     for moment in moments:
+        started = time.perf_counter()
         add_seal(db, tables, moment, seals[-1] if seals else None)
         seals.append(moment)
+        logger.info(
+            "compliance_sealed",
+            sealed_at=moment.isoformat(),
+            seconds=round(time.perf_counter() - started, 3),
+        )
     _note_latest(db, tables, latest)
     return moments
 

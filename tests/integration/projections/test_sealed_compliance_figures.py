@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from structlog.testing import capture_logs
 
 from cases.application.clock import ManualClock
 from cases.bootstrap import bootstrap
@@ -185,8 +186,13 @@ def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
     request = ReportRequest(datetime(2026, 3, 1, tzinfo=UTC), MAY, projected.ended_at)
     before = ComplianceReportView(db).report(request).groups[0].cases
     projection = projection_named("service_levels")
-    with db.transaction():
+    with capture_logs() as logs, db.transaction():
         projection.apply(db, [PositionedEvent(10**9, late)], LIVE)
+    dropped = [e for e in logs if e["event"] == "compliance_seals_dropped_for_late_fact"]
+    assert [e["seals"] for e in dropped] == [[APRIL.isoformat()]]
+    assert [e["sealed_at"] for e in logs if e["event"] == "compliance_sealed"] == [
+        APRIL.isoformat()
+    ]
     try:
         sealed, rows = both(db, request)
         assert sealed == rows
