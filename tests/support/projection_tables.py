@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from eventsourcing.persistence import Notification
+
 from cases.persistence.event_log import EventLog
 from cases.projections.catalog import PROJECTIONS
 from cases.projections.db import ProjectionDatabase, Row
@@ -64,13 +68,21 @@ def table_names(db: ProjectionDatabase) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def positions_of(log: EventLog, projection: Projection) -> list[int]:
-    """The log positions of every event `projection` handles."""
+def _notifications(log: EventLog, projection: Projection) -> list[Notification]:
     head = log.recorder.max_notification_id() or 0
-    notifications = log.recorder.select_notifications(
+    return log.recorder.select_notifications(
         start=1, limit=head + 1, stop=head, topics=projection.topics()
     )
-    return [n.id for n in notifications]
+
+
+def positions_of(log: EventLog, projection: Projection) -> list[int]:
+    """The log positions of every event `projection` handles."""
+    return [n.id for n in _notifications(log, projection)]
+
+
+def events_of(log: EventLog, projection: Projection) -> list[Any]:
+    """Every event `projection` handles, in log order."""
+    return [log.mapper.to_domain_event(n) for n in _notifications(log, projection)]
 
 
 def applied_positions(db: ProjectionDatabase) -> list[tuple[int, str]]:

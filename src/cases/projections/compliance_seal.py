@@ -30,11 +30,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import structlog
 
 from cases.projections.compliance_sql import MEASURES, Dimension, ReportSql, bind
 from cases.projections.compliance_statements import Found, Statements
-from cases.projections.db import ProjectionDatabase, Row, as_moment
+from cases.projections.db import ProjectionDatabase, as_moment
 from cases.projections.projection import TableNames
 
 logger = structlog.get_logger("cases.projections")
@@ -53,9 +54,7 @@ SEAL_TABLES = (
     "compliance_sealed_durations",
 )
 TUPLE_WIDTH = 3  # every tuple of counts `Statements` finds has three
-DURATION_BYTES = 8
-
-Cell = tuple[str, str, str, str]  # received month (UTC), month, severity, category
+DURATION = ">i8"  # a packed duration: 8 bytes, big-endian (as PostgreSQL's int8send)
 
 
 def month_start(moment: datetime) -> datetime:
@@ -122,6 +121,34 @@ def counted(
         width, [part(db) for part in Statements(sql, values, width).parts(split=False)]
     )
     return {key: flattened(group) for key, group in found.values.items()}
+
+
+def changed(
+    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
+) -> dict[tuple[str, ...], dict[str, int]]:
+    """Every group's counts as of `:as_of` less its counts as of `:sealed` (of
+    the rows `sql` reads: those touched after the seal)."""
+    changes = counted(db, sql, values)
+    for key, before in counted(db, sql, {**values, "as_of": values["sealed"]}).items():
+        figures = changes.setdefault(key, {})
+        for figure, count in before.items():
+            figures[figure] = figures.get(figure, 0) - count
+    return changes
+
+
+def durations_by_key(
+    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
+) -> Iterable[tuple[tuple[str, ...], str, list[int]]]:
+    """Each group's durations of each measure that count (since the seal: came
+    to count), from the rows."""
+    width = sql.width
+    for measure, (source, quantile) in MEASURES.items():
+        text, params = bind(sql.durations(source, quantile), values)
+        by_key: dict[tuple[str, ...], list[int]] = {}
+        for row in db.fetchall(text, params):
+            by_key.setdefault(tuple(str(v) for v in row[:width]), []).append(int(row[width]))
+        for key, found in by_key.items():
+            yield key, measure, found
 
 
 # The seals ----------------------------------------------------------------------------
@@ -217,9 +244,11 @@ def unseal(db: ProjectionDatabase, tables: TableNames, since: datetime | None = 
 
 
 def _note_latest(db: ProjectionDatabase, tables: TableNames, latest: datetime) -> None:
-    table = tables("compliance_seal")
-    db.execute(f"DELETE FROM {table}")  # noqa: S608
-    db.execute(f"INSERT INTO {table} (id, latest_recorded_at) VALUES (1, ?)", [latest])  # noqa: S608
+    db.execute(
+        f"INSERT INTO {tables('compliance_seal')} (id, latest_recorded_at) VALUES (1, ?) "  # noqa: S608
+        "ON CONFLICT (id) DO UPDATE SET latest_recorded_at = excluded.latest_recorded_at",
+        [latest],
+    )
 
 
 def add_seal(
@@ -236,12 +265,7 @@ def add_seal(
         since_seal=previous is not None,
     )
     values: dict[str, object] = {**EVER, "as_of": moment, "sealed": previous}
-    changes = counted(db, sql, values)
-    if previous is not None:
-        for cell, before in counted(db, sql, {**values, "as_of": previous}).items():
-            figures = changes.setdefault(cell, {})
-            for figure, count in before.items():
-                figures[figure] = figures.get(figure, 0) - count
+    changes = counted(db, sql, values) if previous is None else changed(db, sql, values)
     db.executemany(
         f"INSERT INTO {tables('compliance_sealed_counts')} (sealed_at, received_month, "  # noqa: S608
         "month, severity, category, figure, count) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -262,25 +286,17 @@ def add_seal(
 
 def _packed(
     db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
-) -> Iterable[tuple[Cell, str, bytes]]:
-    """Each cell's durations of each measure, packed."""
-    for measure, (source, quantile) in MEASURES.items():
-        text, params = bind(sql.durations(source, quantile, packed=db.is_postgres), values)
-        rows = db.fetchall(text, params)
-        if db.is_postgres:
-            for row in rows:
-                yield _cell(row), measure, bytes(row[4])
-            continue
-        by_cell: dict[Cell, list[int]] = {}
-        for row in rows:
-            by_cell.setdefault(_cell(row), []).append(int(row[4]))
-        for cell, found in by_cell.items():
+) -> Iterable[tuple[tuple[str, ...], str, bytes]]:
+    """Each cell's durations of each measure, packed (by PostgreSQL itself)."""
+    if not db.is_postgres:
+        for cell, measure, found in durations_by_key(db, sql, values):
             yield cell, measure, pack(sorted(found))
+        return
+    for measure, (source, quantile) in MEASURES.items():
+        text, params = bind(sql.durations(source, quantile, packed=True), values)
+        for row in db.fetchall(text, params):
+            yield tuple(str(v) for v in row[: sql.width]), measure, bytes(row[sql.width])
 
 
-def _cell(row: Row) -> Cell:
-    return (str(row[0]), str(row[1]), str(row[2]), str(row[3]))
-
-
-def pack(durations: Iterable[int]) -> bytes:
-    return b"".join(d.to_bytes(DURATION_BYTES, "big", signed=True) for d in durations)
+def pack(durations: Sequence[int]) -> bytes:
+    return np.asarray(durations, dtype=DURATION).tobytes()

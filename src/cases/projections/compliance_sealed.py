@@ -4,13 +4,12 @@ They serve a report grouped by month, severity and category only, as of a
 moment at or after the latest seal, whose period holds at least one whole UTC
 month. For the whole UTC months of the period, its figures are the cells of
 every seal (`compliance_seal`), plus what the facts recorded after the latest
-seal changed: the touched rows' counts as of the
-report's moment less their counts as of the seal, and the durations that count
-now but did not then. The rest of the
-period, before its first whole month and after its last, is read from the rows
-as the unsealed report reads them. Percentiles are nearest rank over every
-duration of the group, selected (not sorted) with numpy: the same exact figures
-as `percentile_disc`.
+seal changed: the touched rows' counts as of the report's moment less their
+counts as of the seal, and the durations that count now but did not then. The
+rest of the period, before its first whole month and after its last, is read
+from the rows as the unsealed report reads them. Percentiles are nearest rank
+over every duration of the group, selected (not sorted) with numpy: the same
+exact figures as `percentile_disc`.
 """
 
 from __future__ import annotations
@@ -24,15 +23,18 @@ import numpy as np
 import numpy.typing as npt
 
 from cases.projections.compliance_seal import (
+    DURATION,
     SEALED_DIMENSIONS,
+    changed,
     counted,
+    durations_by_key,
     month_start,
     month_text,
     next_month,
     seal_state,
     unflattened,
 )
-from cases.projections.compliance_sql import MEASURES, Dimension, ReportSql, bind
+from cases.projections.compliance_sql import Dimension, ReportSql
 from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import TableNames
 
@@ -106,10 +108,8 @@ class SealedReport:
         values = [str(v) for v in cell]
         return tuple(values[_CELL_DIMENSIONS[d]] for d in self.group_by)
 
-    def _add(self, key: Key, figures: dict[str, int], sign: int = 1) -> None:
-        counts = self.counts.setdefault(key, Counter())
-        for figure, count in figures.items():
-            counts[figure] += sign * count
+    def _add(self, key: Key, figures: dict[str, int]) -> None:
+        self.counts.setdefault(key, Counter()).update(figures)
 
     def _add_durations(self, key: Key, measure: str, values: Durations) -> None:
         self.durations.setdefault(key, {}).setdefault(measure, []).append(values)
@@ -131,7 +131,7 @@ class SealedReport:
             params,
         ):
             self._add_durations(
-                self._key(row[:3]), str(row[3]), np.frombuffer(bytes(row[4]), dtype=">i8")
+                self._key(row[:3]), str(row[3]), np.frombuffer(bytes(row[4]), dtype=DURATION)
             )
 
     def _touched(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
@@ -143,10 +143,8 @@ class SealedReport:
             "as_of": self.as_of,
             "sealed": sealed_at,
         }
-        for key, figures in counted(self.db, sql, values).items():
+        for key, figures in changed(self.db, sql, values).items():
             self._add(key, figures)
-        for key, figures in counted(self.db, sql, {**values, "as_of": sealed_at}).items():
-            self._add(key, figures, -1)
         self._rows_durations(sql, values)
 
     def _rows(self, start: datetime, end: datetime) -> None:
@@ -158,14 +156,8 @@ class SealedReport:
         self._rows_durations(sql, values)
 
     def _rows_durations(self, sql: ReportSql, values: dict[str, object]) -> None:
-        width = len(self.group_by)
-        for measure, (source, quantile) in MEASURES.items():
-            text, params = bind(sql.durations(source, quantile), values)
-            by_key: dict[Key, list[int]] = {}
-            for row in self.db.fetchall(text, params):
-                by_key.setdefault(tuple(str(v) for v in row[:width]), []).append(int(row[width]))
-            for key, found in by_key.items():
-                self._add_durations(key, measure, np.array(found, dtype=np.int64))
+        for key, measure, found in durations_by_key(self.db, sql, values):
+            self._add_durations(key, measure, np.array(found, dtype=np.int64))
 
     def _sql(self, *, since_seal: bool) -> ReportSql:
         return ReportSql(

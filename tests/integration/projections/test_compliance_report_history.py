@@ -40,6 +40,7 @@ from cases.projections.db import ProjectionDatabase
 from cases.projections.runner import ProjectionRunner
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory, _postgres_copy
+from tests.support.projection_tables import events_of
 
 E = SupportCase
 CLOCK_FACTS = (
@@ -203,12 +204,7 @@ def projected_copy(
         try:
             projection = projection_named("service_levels")
             ProjectionRunner(services.log, projection, db, batch_size=97).catch_up()
-            recorder, mapper = services.log.recorder, services.log.mapper
-            head = recorder.max_notification_id() or 0
-            notifications = recorder.select_notifications(
-                start=1, limit=head + 1, stop=head, topics=projection.topics()
-            )
-            yield db, [mapper.to_domain_event(n) for n in notifications]
+            yield db, events_of(services.log, projection)
         finally:
             db.close()
             services.close()

@@ -35,6 +35,7 @@ from cases.settings import Settings
 from tests.integration.projections.conftest import STORES
 from tests.support.history import DeskWriter, SupportHistory
 from tests.support.postgres import throwaway_database
+from tests.support.projection_tables import events_of
 
 START = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # a Monday, two days before April
 MARCH = datetime(2026, 3, 1, tzinfo=UTC)
@@ -76,12 +77,7 @@ def _projected(url: str) -> Iterator[Projected]:
         )
         projection = projection_named("service_levels")
         ProjectionRunner(services.log, projection, db, batch_size=89).catch_up()
-        recorder, mapper = services.log.recorder, services.log.mapper
-        head = recorder.max_notification_id() or 0
-        notifications = recorder.select_notifications(
-            start=1, limit=head + 1, stop=head, topics=projection.topics()
-        )
-        events = [mapper.to_domain_event(n) for n in notifications]
+        events = events_of(services.log, projection)
         yield Projected(db, events, clock.now())
     finally:
         db.close()
