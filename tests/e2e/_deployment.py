@@ -69,12 +69,13 @@ class Deployment:
         token: str = response.json()["token"]
         return token
 
-    def restart(self) -> None:
-        """Stop the server and start it again on the same store (a new port)."""
+    def restart(self, **server_env: str) -> None:
+        """Stop the server and start it again on the same store (a new port), with
+        `server_env` added to its environment."""
         self._stack.close()
         self._stack = ExitStack()
         self.server = self._stack.enter_context(
-            serving(self.database_url, self.data_dir, workers=self.workers)
+            serving(self.database_url, self.data_dir, workers=self.workers, server_env=server_env)
         )
 
     def close(self) -> None:

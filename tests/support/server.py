@@ -205,19 +205,20 @@ def serving(
     workers: int = 1,
     log_path: Path | None = None,
     projections: bool | None = None,
+    server_env: dict[str, str] | None = None,
 ) -> Iterator[ServerProcess]:
     """A healthy server on the store, stopped afterwards.
 
     `projections` runs `cases projections run` beside the server (started once the
     server is up); by default it does so for PostgreSQL, whose server does not run
-    them in-process.
+    them in-process. `server_env` is added to the server's environment only.
     """
     prepare_store(database_url)
     is_postgres = parse_database_url(database_url).kind is StoreKind.POSTGRES
     log_path = log_path or data_dir / "server.log"
     env = store_env(database_url, data_dir)
     with ExitStack() as stack:
-        server = start_server(env, log_path, workers)
+        server = start_server({**env, **(server_env or {})}, log_path, workers)
         stack.callback(server.stop)
         if is_postgres if projections is None else projections:
             stack.enter_context(projection_worker(env, log_path.with_suffix(".projections.log")))

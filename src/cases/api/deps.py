@@ -23,6 +23,7 @@ from fastapi import Depends, Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cases.api.errors import ApiProblem
+from cases.api.idempotency import STATE_KEY
 from cases.api.state import ApiState
 from cases.application.billing_office import BillingOffice
 from cases.application.caller import Caller
@@ -163,6 +164,7 @@ def caller_of(request: Request, principal: AuthenticatedPrincipal) -> Caller:
         source=Source.API,
         correlation_id=request.state.correlation_id,
         causation_id=request.state.request_id,
+        request=getattr(request.state, STATE_KEY, None),
     )
 
 

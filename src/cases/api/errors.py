@@ -18,8 +18,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cases.application.idempotent_request import IdempotencyKeyReusedError
 from cases.application.principal_registry import AuthenticationError
 from cases.domain import errors
+from cases.persistence.outcomes import OutcomeUnknownError
 from cases.persistence.store import StoreUnavailableError
 
 logger = structlog.get_logger("cases.api")
@@ -36,6 +38,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.VersionMismatchError: 412,
     errors.AlreadyExistsError: 409,
     errors.ConcurrentChangeError: 409,
+    IdempotencyKeyReusedError: 422,
 }
 STATE_RULE_STATUS = 409  # a rule about the current state: the request conflicts with it
 
@@ -144,6 +147,19 @@ def install_error_handlers(app: FastAPI) -> None:
             503,
             "store-unavailable",
             "the database is not reachable right now; nothing was recorded, try again",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    @app.exception_handler(OutcomeUnknownError)
+    def outcome_unknown(request: Request, error: OutcomeUnknownError) -> JSONResponse:
+        logger.warning("write_outcome_unknown", error=type(error.__cause__).__name__)
+        return problem(
+            request,
+            503,
+            "outcome-unknown",
+            "the database went away while the command was committing, so whether it was "
+            "recorded is unknown; retrying with the same Idempotency-Key is safe (it is "
+            "recorded once); without a key, read the log before retrying",
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 

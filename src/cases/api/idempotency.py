@@ -1,98 +1,113 @@
-"""Idempotency-Key on POST: a retry replays the first response, records nothing.
+"""Idempotency-Key on POST: a command runs once however often it is sent (ADR 0031).
 
-Keys are scoped to the caller's credentials, stored with a hash of the request
-(method, path, body) and the response, and kept at least 24 hours (in the
-database, so a restart keeps them). The same key with a different request is
-422; while the first request is still running, 409. A response of 5xx is not
-kept, so the client may retry. A key left in flight by a crashed process is
-taken over after `STALE_AFTER`.
+A request is fingerprinted (method, path, query and the parsed JSON body, so a
+re-serialised body is the same request) and its key is scoped to the caller's
+credentials. Nothing is claimed before the request runs: each save the request
+makes records its step in the transaction of its events (`CommandRunner`), so
+a retry — after a crash between commit and answer, a lost connection at
+commit, or concurrently with the first — finds the steps and answers from them
+instead of recording again.
+
+The answer is then kept under the key (at least 24 hours), and a retry gets it
+back byte for byte, marked `Idempotent-Replayed: true`; the same key with a
+different request is 422. A 5xx answer is not kept: the retry runs again and
+meets whatever steps were recorded. A body the client did not send in full
+(it disconnected) runs nothing and leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 import anyio
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cases.api.read_pool import ReadPool
 from cases.application.clock import Clock
-from cases.projections.db import CONNECTION_ERRORS
+from cases.application.idempotent_request import IdempotentRequest
+from cases.persistence.idempotency_steps import key_id
+from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
 
 logger = structlog.get_logger("cases.api")
 
 RETRY_AFTER_SECONDS = 5  # as errors.RETRY_AFTER_SECONDS
 KEEP_FOR = timedelta(hours=24)
-STALE_AFTER = timedelta(seconds=60)
+SWEEP_EVERY = 60.0  # seconds between two deletions of expired keys, per process
 MAX_KEY_LENGTH = 255
+STATE_KEY = "idempotency"  # where the request's IdempotentRequest is in scope["state"]
 
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
     request_hash: str
-    status: int | None
+    status: int
     headers: list[tuple[str, str]]
     body: bytes
     created_at: datetime
 
 
 class IdempotencyStore:
-    """The `idempotency_keys` table."""
+    """The `idempotency_keys` table: the answers kept under keys."""
 
     def __init__(self, pool: ReadPool, clock: Clock) -> None:
         self.pool = pool
         self.clock = clock
+        self._swept_at = float("-inf")
 
-    def begin(self, scope: str, key: str, request_hash: str) -> StoredResponse | None:
-        """Claim the key (None), or return what is stored under it."""
-        now = self.clock.now()
-        with self.pool.connection() as db, db.transaction():
-            db.execute(
-                "DELETE FROM idempotency_keys WHERE created_at < ? "
-                "OR (status IS NULL AND created_at < ? AND scope = ? AND key = ?)",
-                (now - KEEP_FOR, now - STALE_AFTER, scope, key),
-            )
-            claimed = db.execute(
-                "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
-                (scope, key, request_hash, now),
-            )
-            if claimed:
-                return None
+    def answer(self, scope: str, key: str) -> StoredResponse | None:
+        """The answer kept under the key, if any (and not expired)."""
+        with self.pool.connection() as db:
             row = db.fetchone(
                 "SELECT request_hash, status, headers, body, created_at FROM idempotency_keys "
-                "WHERE scope = ? AND key = ?",
-                (scope, key),
+                "WHERE scope = ? AND key = ? AND status IS NOT NULL AND created_at >= ?",
+                (scope, key, self.clock.now() - KEEP_FOR),
             )
-        if row is None:  # expired between the two statements: claim again
-            return self.begin(scope, key, request_hash)
-        headers = [tuple(h) for h in json.loads(row[2])] if row[2] else []
-        return StoredResponse(
-            str(row[0]),
-            None if row[1] is None else int(row[1]),
-            headers,
-            bytes(row[3] or b""),
-            row[4],
-        )
+        if row is None:
+            return None
+        headers = [(str(k), str(v)) for k, v in json.loads(row[2])] if row[2] else []
+        return StoredResponse(str(row[0]), int(row[1]), headers, bytes(row[3] or b""), row[4])
 
-    def finish(
-        self, scope: str, key: str, status: int, headers: list[tuple[str, str]], body: bytes
+    def keep(
+        self,
+        scope: str,
+        key: str,
+        *,
+        request_hash: str,
+        status: int,
+        headers: list[tuple[str, str]],
+        body: bytes,
     ) -> None:
+        """Keep the first answer under the key (a twin's, kept first, stays)."""
+        now = self.clock.now()
         with self.pool.connection() as db, db.transaction():
+            self._sweep(db, now)
             db.execute(
-                "UPDATE idempotency_keys SET status = ?, headers = ?, body = ? "
-                "WHERE scope = ? AND key = ?",
-                (status, json.dumps(headers), body, scope, key),
+                "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at < ?",
+                (scope, key, now - KEEP_FOR),
+            )
+            db.execute(
+                "INSERT INTO idempotency_keys "
+                "(scope, key, request_hash, status, headers, body, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
+                (scope, key, request_hash, status, json.dumps(headers), body, now),
             )
 
-    def forget(self, scope: str, key: str) -> None:
-        with self.pool.connection() as db, db.transaction():
-            db.execute("DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key))
+    def _sweep(self, db: ProjectionDatabase, now: datetime) -> None:
+        """Delete expired answers and steps, at most once a SWEEP_EVERY."""
+        if time.monotonic() - self._swept_at < SWEEP_EVERY:
+            return
+        self._swept_at = time.monotonic()
+        expired = now - KEEP_FOR
+        db.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (expired,))
+        db.execute("DELETE FROM idempotency_steps WHERE decided_at < ?", (expired,))
 
 
 def _problem(
@@ -125,6 +140,24 @@ def _store_down(path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
 REPLAYED_HEADERS = {"content-type", "etag", "location"}
 
 
+def request_fingerprint(scope: Scope, body: bytes) -> str:
+    """What makes two requests the same: method, path, query, and the body as
+    parsed JSON (keys sorted, spacing gone) or, if it is not JSON, its bytes."""
+    try:
+        canonical = orjson.dumps(orjson.loads(body), option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONDecodeError:
+        canonical = b"raw:" + body
+    return hashlib.sha256(
+        scope["method"].encode()
+        + b" "
+        + scope["path"].encode()
+        + b"?"
+        + scope.get("query_string", b"")
+        + b"\n"
+        + canonical
+    ).hexdigest()
+
+
 class IdempotencyMiddleware:
     """Applies idempotency keys to POST requests that carry one."""
 
@@ -153,19 +186,14 @@ class IdempotencyMiddleware:
             )
             return
         body = await _read_body(receive)
+        if body is None:  # the client went away mid-body: nothing to run, no one to answer
+            logger.info("request_body_incomplete", path=scope["path"])
+            return
         credentials = _raw_header(scope, b"authorization") or ""
         owner = hashlib.sha256(credentials.encode()).hexdigest()
-        request_hash = hashlib.sha256(
-            scope["method"].encode()
-            + b" "
-            + scope["path"].encode()
-            + b"?"
-            + scope.get("query_string", b"")
-            + b"\n"
-            + body
-        ).hexdigest()
+        request_hash = request_fingerprint(scope, body)
         try:
-            stored = await anyio.to_thread.run_sync(self.store.begin, owner, key, request_hash)
+            stored = await anyio.to_thread.run_sync(self.store.answer, owner, key)
         except CONNECTION_ERRORS as e:
             logger.warning("store_unavailable", error=type(e).__name__)
             await _send(send, *_store_down(scope["path"]))
@@ -173,12 +201,13 @@ class IdempotencyMiddleware:
         if stored is not None:
             await self._answer_retry(scope, send, stored, request_hash)
             return
-        await self._run_first(scope, send, body, owner, key)
+        request = IdempotentRequest(key_id(owner, key), request_hash)
+        scope.setdefault("state", {})[STATE_KEY] = request
+        await self._run(scope, send, body, owner=owner, key=key, request=request)
 
     async def _answer_retry(
         self, scope: Scope, send: Send, stored: StoredResponse, request_hash: str
     ) -> None:
-        path = scope["path"]
         if stored.request_hash != request_hash:
             await _send(
                 send,
@@ -186,28 +215,27 @@ class IdempotencyMiddleware:
                     422,
                     "idempotency-key-reused",
                     "this Idempotency-Key was used for a different request",
-                    path,
+                    scope["path"],
                 ),
             )
-        elif stored.status is None:
-            await _send(
-                send,
-                *_problem(
-                    409,
-                    "idempotency-key-in-flight",
-                    "the first request with this Idempotency-Key is still running; retry later",
-                    path,
-                ),
-            )
-        else:
-            headers = [(k.encode(), v.encode()) for k, v in stored.headers]
-            headers.append((b"idempotent-replayed", b"true"))
-            await _send(send, stored.status, headers, stored.body)
+            return
+        headers = [(k.encode(), v.encode()) for k, v in stored.headers]
+        headers.append((b"idempotent-replayed", b"true"))
+        await _send(send, stored.status, headers, stored.body)
 
-    async def _run_first(self, scope: Scope, send: Send, body: bytes, owner: str, key: str) -> None:
-        """Run the request, keep its response under the key, then answer: a retry
-        sent once the client has the answer always finds it kept (answering first
-        let a quick retry, maybe on another worker, see the key still in flight)."""
+    async def _run(
+        self,
+        scope: Scope,
+        send: Send,
+        body: bytes,
+        *,
+        owner: str,
+        key: str,
+        request: IdempotentRequest,
+    ) -> None:
+        """Run the request, keep its answer under the key, then answer: a retry
+        sent once the client has the answer finds it kept. Were the answer lost
+        (a crash after the commit), the retry finds the request's steps."""
         start: Message | None = None
         chunks: list[bytes] = []
 
@@ -223,34 +251,39 @@ class IdempotencyMiddleware:
             else:
                 await send(message)
 
-        try:
-            await self.app(scope, replay_body, capture)
-        except BaseException:
-            await self._settle(self.store.forget, owner, key)
-            raise
+        await self.app(scope, replay_body, capture)
+        if start is None:
+            return
         content = b"".join(chunks)
-        status = 500 if start is None else int(start["status"])
-        if status >= 500:
-            await self._settle(self.store.forget, owner, key)
-        else:
-            headers = [
+        status = int(start["status"])
+        if status < 500:
+            kept = [
                 (k.decode("latin-1"), v.decode("latin-1"))
-                for k, v in (start or {}).get("headers", [])
+                for k, v in start.get("headers", [])
                 if k.decode("latin-1").lower() in REPLAYED_HEADERS
             ]
-            await self._settle(self.store.finish, owner, key, status, headers, content)
-        if start is not None:
-            await send(start)
-            await send({"type": "http.response.body", "body": content, "more_body": False})
+            try:
+                await anyio.to_thread.run_sync(
+                    partial(
+                        self.store.keep,
+                        owner,
+                        key,
+                        request_hash=request.request_hash,
+                        status=status,
+                        headers=kept,
+                        body=content,
+                    )
+                )
+            except CONNECTION_ERRORS as e:
+                # What the request recorded is in its steps: a retry answers from them.
+                logger.warning("idempotency_answer_not_kept", error=type(e).__name__)
+        if request.replayed:
+            start = {**start, "headers": [*start.get("headers", []), _REPLAYED]}
+        await send(start)
+        await send({"type": "http.response.body", "body": content, "more_body": False})
 
-    async def _settle(self, step: Callable[..., None], *args: object) -> None:
-        """Finish or forget the key; if the database went away meanwhile, the key
-        stays in flight until STALE_AFTER (retries answer 409), and the answer is
-        still sent (what the request recorded stays recorded)."""
-        try:
-            await anyio.to_thread.run_sync(step, *args)
-        except CONNECTION_ERRORS as e:
-            logger.warning("idempotency_key_left_in_flight", error=type(e).__name__)
+
+_REPLAYED = (b"idempotent-replayed", b"true")
 
 
 def _raw_header(scope: Scope, name: bytes) -> str | None:
@@ -260,10 +293,13 @@ def _raw_header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body, or None if the client disconnected before sending it all."""
     chunks = []
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(chunks)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from cases.domain.metadata import Actor, CommandContext, Source
+
+if TYPE_CHECKING:
+    from cases.application.idempotent_request import IdempotentRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +19,7 @@ class Caller:
 
     `occurred_at` is set when the caller reports something that happened
     earlier (a phone call logged later); otherwise the act happens now.
+    `request` is the Idempotency-Key the request was sent with, if any.
     """
 
     actor: Actor
@@ -22,6 +27,7 @@ class Caller:
     correlation_id: str
     causation_id: str | None = None
     occurred_at: datetime | None = None
+    request: IdempotentRequest | None = None
 
     @classmethod
     def new(cls, actor: Actor, source: Source) -> Caller:

@@ -5,6 +5,12 @@ eventsourcing writes an aggregate's pending events together, and the store's
 unique (aggregate, version) key refuses a writer that lost a race. A command
 without an expected version is retried on fresh state; one with an expected
 version (an HTTP `If-Match`) is refused instead.
+
+A command of a request sent with an Idempotency-Key runs at most once: its
+save records the request's step in the same transaction, and a step found
+recorded (before deciding, or after losing a race to it) is answered from the
+store: the same receipt, and the same result, decided again on the state the
+step started from with the moment it was first decided at (ADR 0031).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 from uuid import UUID
 
@@ -24,6 +30,7 @@ from eventsourcing.persistence import RecordConflictError, Recording
 
 from cases.application.caller import Caller
 from cases.application.clock import Clock
+from cases.application.idempotent_request import IdempotentRequest
 from cases.application.working_copies import Slot, WorkingCopies
 from cases.domain.audited import AuditedAggregate
 from cases.domain.errors import (
@@ -33,7 +40,9 @@ from cases.domain.errors import (
     VersionMismatchError,
 )
 from cases.domain.metadata import CommandContext
+from cases.fault_points import fault_point
 from cases.persistence.event_log import EventLog, replay
+from cases.persistence.idempotency_steps import RecordedStep, StepToRecord
 
 logger = structlog.get_logger("cases.commands")
 
@@ -49,6 +58,9 @@ class Receipt:
     aggregate_id: UUID
     version: int
     position: int
+    # A value the first answer showed that the events do not hold (a new
+    # principal's token), kept with an idempotent request's step to show again.
+    memo: str | None = None
 
 
 class CommandRunner:
@@ -93,19 +105,33 @@ class CommandRunner:
         caller: Caller,
         start: Callable[[CommandContext], A],
         companions: Callable[[A, CommandContext], Sequence[DomainEvent]] | None = None,
+        *,
+        memo: str | None = None,
     ) -> Receipt:
         """Record a new aggregate, with any companion events (e.g. its entry in a
         directory log) in the same transaction; refuse an id already taken.
 
         A conflict on a companion (another creation took that directory place)
         is retried on fresh state."""
+        request = caller.request
+        step: str | None = None
         for attempt in range(self.max_attempts):
             ctx = caller.context(self.clock.now())
             aggregate = start(ctx)
+            if request is not None:
+                step = step or request.name(f"create:{type(aggregate).__name__}")
+                recorded = request.recorded(self.log, step)
+                if recorded is not None:
+                    return _first_receipt(recorded)
             extra = companions(aggregate, ctx) if companions else ()
             try:
-                (receipt,) = self._save(aggregate, extra=extra)
+                (receipt,) = self._save(
+                    aggregate, extra=extra, step=_step(request, step, ctx, memo)
+                )
             except RecordConflictError:
+                recorded = _recorded_meanwhile(request, step, self.log)
+                if recorded is not None:
+                    return _first_receipt(recorded)
                 if self.exists(type(aggregate), aggregate.id) or not extra:
                     raise AlreadyExistsError(
                         f"a {_noun(type(aggregate))} with the id {aggregate.id} already exists"
@@ -115,7 +141,7 @@ class CommandRunner:
             if self.copies is not None:
                 with self.copies.hold(aggregate.id) as slot:
                     slot.aggregate = aggregate
-            return receipt
+            return replace(receipt, memo=memo)
         raise ConcurrentChangeError("other records kept being created meanwhile; try again")
 
     def change(
@@ -127,6 +153,12 @@ class CommandRunner:
         expected_version: int | None = None,
     ) -> tuple[R, Receipt]:
         """Run `decide` on fresh state and record its events."""
+        request = caller.request
+        step = request.name(f"change:{aggregate_id}") if request is not None else None
+        if request is not None and step is not None:
+            recorded = request.recorded(self.log, step)
+            if recorded is not None:
+                return self._decided_again(kind, aggregate_id, caller, decide, recorded)
         with self._slot(aggregate_id) as slot:
             for attempt in range(self.max_attempts):
                 aggregate = self._up_to_date(slot, kind, aggregate_id)
@@ -135,16 +167,20 @@ class CommandRunner:
                         f"the {_noun(kind)} is at version {aggregate.version}, "
                         f"not {expected_version}"
                     )
+                ctx = caller.context(self.clock.now())
                 try:
-                    result = decide(aggregate, caller.context(self.clock.now()))
+                    result = decide(aggregate, ctx)
                 except BaseException:
                     if aggregate.pending_events:  # changed, then refused: not a copy to keep
                         slot.aggregate = None
                     raise
                 try:
-                    (receipt,) = self._save(aggregate)
+                    (receipt,) = self._save(aggregate, step=_step(request, step, ctx))
                 except RecordConflictError:
                     slot.aggregate = None
+                    recorded = _recorded_meanwhile(request, step, self.log)
+                    if recorded is not None:
+                        return self._decided_again(kind, aggregate_id, caller, decide, recorded)
                     if expected_version is not None:
                         raise VersionMismatchError(
                             f"the {_noun(kind)} changed after version {expected_version}"
@@ -158,6 +194,24 @@ class CommandRunner:
         raise ConcurrentChangeError(
             f"the {_noun(kind)} kept changing under this command; try again"
         )
+
+    def _decided_again(
+        self,
+        kind: type[A],
+        aggregate_id: UUID,
+        caller: Caller,
+        decide: Callable[[A, CommandContext], R],
+        recorded: RecordedStep,
+    ) -> tuple[R, Receipt]:
+        """The result and receipt of a recorded step: `decide` run again on the
+        state the step started from, at the moment it was decided (the domain is
+        a pure function of both), its events dropped, not saved again."""
+        receipt = recorded.receipt_of(aggregate_id)
+        if receipt is None:
+            raise RuntimeError(f"step {recorded.step} recorded nothing on {aggregate_id}")
+        before = self.load(kind, aggregate_id, version=receipt.first_version - 1)
+        result = decide(before, caller.context(recorded.decided_at))
+        return result, Receipt(aggregate_id, receipt.last_version, receipt.position)
 
     def inspect(self, kind: type[A], aggregate_id: UUID, look: Callable[[A], R]) -> R:
         """`look` at the aggregate's current state, which it must not change (it
@@ -196,24 +250,62 @@ class CommandRunner:
     ) -> tuple[R, Receipt, Receipt]:
         """Run `decide` on two aggregates and record both sets of events in one
         transaction (e.g. a billing case linked to its account)."""
+        request = caller.request
+        step = None if request is None else request.name(f"change2:{first[1]}:{second[1]}")
+        recorded = None if request is None or step is None else request.recorded(self.log, step)
+        if recorded is not None:
+            return self._both_decided_again(first, second, caller, decide, recorded)
         for attempt in range(self.max_attempts):
             a = self.load(*first)
             b = self.load(*second)
-            result = decide(a, b, caller.context(self.clock.now()))
+            ctx = caller.context(self.clock.now())
+            result = decide(a, b, ctx)
             try:
-                receipt_a, receipt_b = self._save(a, b)
+                receipt_a, receipt_b = self._save(a, b, step=_step(request, step, ctx))
             except RecordConflictError:
+                recorded = _recorded_meanwhile(request, step, self.log)
+                if recorded is not None:
+                    return self._both_decided_again(first, second, caller, decide, recorded)
                 _back_off(attempt)
                 continue
             return result, receipt_a, receipt_b
         raise ConcurrentChangeError("the records kept changing under this command; try again")
 
+    def _both_decided_again(
+        self,
+        first: tuple[type[A], UUID],
+        second: tuple[type[B], UUID],
+        caller: Caller,
+        decide: Callable[[A, B, CommandContext], R],
+        recorded: RecordedStep,
+    ) -> tuple[R, Receipt, Receipt]:
+        """`_decided_again` for a step that recorded on two aggregates."""
+        receipts = [recorded.receipt_of(aggregate_id) for _, aggregate_id in (first, second)]
+        if receipts[0] is None or receipts[1] is None:
+            raise RuntimeError(f"step {recorded.step} did not record on both aggregates")
+        a = self.load(first[0], first[1], version=receipts[0].first_version - 1)
+        b = self.load(second[0], second[1], version=receipts[1].first_version - 1)
+        result = decide(a, b, caller.context(recorded.decided_at))
+        return (
+            result,
+            Receipt(first[1], receipts[0].last_version, receipts[0].position),
+            Receipt(second[1], receipts[1].last_version, receipts[1].position),
+        )
+
     def _save(
-        self, *aggregates: AuditedAggregate, extra: Sequence[DomainEvent] = ()
+        self,
+        *aggregates: AuditedAggregate,
+        extra: Sequence[DomainEvent] = (),
+        step: StepToRecord | None = None,
     ) -> tuple[Receipt, ...]:
-        recordings: list[Recording[UUID]] = self.log.save(*aggregates, *extra)
+        recordings: list[Recording[UUID]] = (
+            self.log.save(*aggregates, *extra)
+            if step is None
+            else self.log.save(*aggregates, *extra, idempotency_step=step)
+        )
         if recordings:
             _log_recorded(recordings)
+            fault_point("after-commit")
         return tuple(
             Receipt(
                 aggregate_id=aggregate.id,
@@ -229,6 +321,33 @@ class CommandRunner:
             )
             for aggregate in aggregates
         )
+
+
+def _step(
+    request: IdempotentRequest | None,
+    step: str | None,
+    ctx: CommandContext,
+    memo: str | None = None,
+) -> StepToRecord | None:
+    """What a save of `request` records beside its events, if it is keyed."""
+    if request is None or step is None:
+        return None
+    return request.to_record(step, ctx.recorded_at, memo)
+
+
+def _recorded_meanwhile(
+    request: IdempotentRequest | None, step: str | None, log: EventLog
+) -> RecordedStep | None:
+    """After a lost race: the step, if a twin of the request recorded it."""
+    if request is None or step is None:
+        return None
+    return request.recorded(log, step, fresh=True)
+
+
+def _first_receipt(recorded: RecordedStep) -> Receipt:
+    """The receipt of the aggregate a recorded creation created (saved first)."""
+    first = recorded.receipts[0]
+    return Receipt(first.aggregate_id, first.last_version, first.position, recorded.memo)
 
 
 def _log_recorded(recordings: Sequence[Recording[UUID]]) -> None:

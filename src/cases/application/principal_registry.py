@@ -67,8 +67,9 @@ class PrincipalRegistry:
             lambda principal, ctx: [
                 self.directory.listing(principal.id, principal.role.value, ctx.recorded_at)
             ],
+            memo=token,  # a retry of an idempotent request shows the same token again
         )
-        return IssuedPrincipal(receipt.aggregate_id, token, receipt)
+        return IssuedPrincipal(receipt.aggregate_id, receipt.memo or token, receipt)
 
     def revoke(
         self,

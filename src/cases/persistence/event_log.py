@@ -14,6 +14,7 @@ from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import PersistenceError, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
+from cases.persistence.idempotency_steps import RecordedStep
 from cases.persistence.registry import cases_transcoder
 
 logger = structlog.get_logger("cases.store")
@@ -58,6 +59,11 @@ class EventLog(Application[Any]):
         setattr(self, "snapshotting_projectors", dict.fromkeys(snapshotted, replay))  # noqa: B010
         env = {**(env or {}), "IS_SNAPSHOTTING_ENABLED": "y" if snapshotted else "n"}
         super().__init__(env)
+
+    def recorded_steps(self, key_id: str) -> dict[str, RecordedStep]:
+        """The steps recorded for the idempotent request `key_id` (ADR 0031)."""
+        select = getattr(self.recorder, "select_steps", None)
+        return {} if select is None else dict(select(key_id))
 
     def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
         """Snapshot each saved aggregate one of whose new events reached its class's

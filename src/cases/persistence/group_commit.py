@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -28,14 +29,15 @@ from eventsourcing.persistence import IntegrityError
 MAX_BATCH = 64  # commands per transaction; the rest wait for the next one
 
 Key = tuple[UUID, int]
-# Runs the statements (one per command, after the lock) in one transaction and
-# returns, per statement, the (aggregate, version, notification id) rows it inserted.
-Execute = Callable[[Sequence[str]], list[list[tuple[UUID, int, int]]]]
+W = TypeVar("W")  # what one command writes, as the executor takes it
+# Runs the writes (one per command, after the lock) in one transaction and
+# returns, per write, the (aggregate, version, notification id) rows it inserted.
+Execute = Callable[[Sequence[W]], list[list[tuple[UUID, int, int]]]]
 
 
 @dataclass(eq=False)
-class _Write:
-    statement: str
+class _Write(Generic[W]):
+    statement: W
     keys: list[Key]
     done: threading.Event = field(default_factory=threading.Event)
     lead: bool = False  # appointed to write the next batch
@@ -43,13 +45,13 @@ class _Write:
     error: BaseException | None = None
 
 
-class GroupCommit:
+class GroupCommit(Generic[W]):
     """Batches the writes of one process's threads into shared transactions."""
 
-    def __init__(self, execute: Execute) -> None:
+    def __init__(self, execute: Execute[W]) -> None:
         self._execute = execute
         self._lock = threading.Lock()
-        self._queue: list[_Write] = []
+        self._queue: list[_Write[W]] = []
         self._writing = False
         self.batches = 0  # transactions run (for tests and benchmarks)
         self.writes = 0  # commands they carried
@@ -59,7 +61,7 @@ class GroupCommit:
         """Writes waiting for a transaction (the leader's batch not counted)."""
         return len(self._queue)
 
-    def write(self, statement: str, keys: list[Key]) -> list[int]:
+    def write(self, statement: W, keys: list[Key]) -> list[int]:
         """Record one command's rows (`statement` inserts them if their keys are
         free); return their notification ids in the order of `keys`."""
         mine = _Write(statement, keys)
@@ -109,7 +111,7 @@ class GroupCommit:
             successor.done.set()
 
 
-def _settle(write: _Write, rows: list[tuple[UUID, int, int]]) -> None:
+def _settle(write: _Write[W], rows: list[tuple[UUID, int, int]]) -> None:
     """A command's statement inserts all its rows or none (a key was taken)."""
     if not rows:
         write.error = IntegrityError("a version of this aggregate was recorded meanwhile")

@@ -28,6 +28,7 @@ import structlog
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    IntegrityError,
     InterfaceError,
     OperationalError,
     PersistenceError,
@@ -51,8 +52,11 @@ from cases.persistence.database_url import (
     StoreKind,
     parse_database_url,
 )
+from cases.persistence.embedded_stores import MEMORY_FACTORY_TOPIC, SQLITE_FACTORY_TOPIC
 from cases.persistence.event_log import EventLog
 from cases.persistence.group_commit import GroupCommit
+from cases.persistence.idempotency_steps import RecordedStep, StepToRecord, steps_from_rows
+from cases.persistence.outcomes import OutcomeUnknownError
 from cases.settings import Settings
 
 logger = structlog.get_logger("cases.store")
@@ -297,7 +301,7 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lock_sql: str | None = None
-        self.group_commit = GroupCommit(self._write_batch)
+        self.group_commit: GroupCommit[_CommandWrite] = GroupCommit(self._write_batch)
 
     def _lock(self, conn: Any) -> str:
         """The lock timeout and table lock statements, rendered once."""
@@ -305,37 +309,143 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
             self._lock_sql = SQL("; ").join(self.lock_table_statements).as_string(conn)
         return self._lock_sql
 
-    @_attempted
-    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        idempotency_step: StepToRecord | None = None,
+        **_: Any,
+    ) -> Sequence[int] | None:
+        """Record one command's events (and its idempotency step) or nothing.
+
+        A write whose connection failed after it was sent may have committed: it
+        is tried again, and a retry that finds its keys taken compares what is
+        stored with what it wrote. The same bytes (each event's state carries its
+        command's correlation id and recorded moment) are its own commit, not a
+        lost race. A write still unsettled when the attempts are spent raises
+        `OutcomeUnknownError`, never a plain connection error (ADR 0031)."""
         if not stored_events:
             return None
-        rows = ", ".join(_row_literal(e) for e in stored_events)
-        keys = [(_uuid(e.originator_id), int(e.originator_version)) for e in stored_events]
-        return self.group_commit.write(rows, keys)
+        write = _CommandWrite(", ".join(_row_literal(e) for e in stored_events), idempotency_step)
+        return self._write_until_settled(write, stored_events)
 
-    def _write_batch(self, commands: Sequence[str]) -> list[list[tuple[UUID, int, int]]]:
+    def _write_until_settled(
+        self, write: _CommandWrite, stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        keys = [(_uuid(e.originator_id), int(e.originator_version)) for e in stored_events]
+        health = self.health
+        if health is not None and health.down:
+            raise OperationalError("the database could not be reached a moment ago")
+        sent = False
+        tries = 1
+        while True:
+            try:
+                ids = self.group_commit.write(write, keys)
+            except IntegrityError:
+                if sent:
+                    ours = self._ids_if_ours(stored_events)
+                    if ours is not None:
+                        logger.info("ambiguous_commit_resolved", outcome="recorded")
+                        return ours
+                raise
+            except (InterfaceError, OperationalError) as e:
+                sent = sent or isinstance(e, OutcomeUnknownError)
+                if health is not None:
+                    health.after_error()
+                if tries >= self.attempts:
+                    if health is not None:
+                        health.gave_up()
+                    if sent:
+                        raise OutcomeUnknownError(
+                            "the connection was lost while the write was committing"
+                        ) from e
+                    raise
+                tries += 1
+                time.sleep(RETRY_WAIT)
+            else:
+                if health is not None:
+                    health.succeeded()
+                return ids
+
+    def _ids_if_ours(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The notification ids of `stored_events` if the log holds exactly them."""
+        keys = ", ".join(
+            f"('{_uuid(e.originator_id)}'::uuid, {int(e.originator_version)}::bigint)"
+            for e in stored_events
+        )
+        try:
+            with self.datastore.get_connection() as conn, psycopg.ClientCursor(conn) as cursor:
+                cursor.execute(
+                    "SELECT originator_id, originator_version, state, notification_id "  # noqa: S608 - literals built here
+                    f"FROM {self._table(conn)} "
+                    f"WHERE (originator_id, originator_version) IN ({keys})"
+                )
+                found = {
+                    (r["originator_id"], r["originator_version"]): (
+                        bytes(r["state"]),
+                        r["notification_id"],
+                    )
+                    for r in cursor.fetchall()
+                }
+        except (InterfaceError, OperationalError) as e:
+            raise OutcomeUnknownError("the write's outcome could not be read back") from e
+        ids = []
+        for event in stored_events:
+            stored = found.get((_uuid(event.originator_id), int(event.originator_version)))
+            if stored is None or stored[0] != event.state:
+                return None
+            ids.append(int(stored[1]))
+        return ids
+
+    def _write_batch(self, commands: Sequence[_CommandWrite]) -> list[list[tuple[UUID, int, int]]]:
         """One transaction: the lock, then each command's rows if their keys are free."""
         with (
             self.datastore.get_connection() as conn,
             psycopg.ClientCursor(conn) as cursor,  # no parameters: one simple query
         ):
             prefix, table = self._lock(conn), self._table(conn)
-            inserts = [_insert_if_free(table, rows) for rows in commands]
-            cursor.execute("; ".join([prefix, *inserts]))
+            inserts = [_insert_if_free(table, c.rows, c.step) for c in commands]
             results: list[list[tuple[UUID, int, int]]] = []
-            while True:
-                if (cursor.statusmessage or "").startswith("INSERT"):
-                    results.append(
-                        [
-                            (r["originator_id"], r["originator_version"], r["notification_id"])
-                            for r in cursor.fetchall()
-                        ]
-                    )
-                if not cursor.nextset():
-                    break
+            try:
+                cursor.execute("; ".join([prefix, *inserts]))
+                while True:
+                    if (cursor.statusmessage or "").startswith(("INSERT", "SELECT")):
+                        results.append(
+                            [
+                                (
+                                    r["originator_id"],
+                                    r["originator_version"],
+                                    r["notification_id"],
+                                )
+                                for r in cursor.fetchall()
+                            ]
+                        )
+                    if not cursor.nextset():
+                        break
+            except psycopg.Error as e:
+                if _may_have_committed(e):
+                    raise OutcomeUnknownError(str(e)) from e
+                raise
             if len(results) != len(commands):
                 raise ProgrammingError(f"the write returned {len(results)} of {len(commands)}")
             return results
+
+    def select_steps(self, key_id: str) -> dict[str, RecordedStep]:
+        """The recorded steps of the request keyed `key_id`, by name."""
+        return steps_from_rows(self._select_step_rows(key_id))
+
+    @_attempted
+    def _select_step_rows(self, key_id: str) -> list[tuple[Any, ...]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT step, request_hash, receipts, decided_at, memo "
+                "FROM idempotency_steps WHERE key_id = %s",
+                (key_id,),
+            )
+            return [
+                (r["step"], r["request_hash"], r["receipts"], r["decided_at"], r["memo"])
+                for r in cursor.fetchall()
+            ]
 
     select_events = _attempted(_ReadsComposedOnce._select_events)
     select_notifications = _attempted(PostgresApplicationRecorder.select_notifications)
@@ -362,17 +472,59 @@ def _row_literal(event: StoredEvent) -> str:
     )
 
 
-def _insert_if_free(table: str, rows: str) -> str:
-    """Insert `rows` unless one of their keys is taken (then none: no rows return).
+@dataclass(frozen=True, slots=True)
+class _CommandWrite:
+    """One command's rows as SQL literals, and the idempotency step they complete."""
+
+    rows: str
+    step: StepToRecord | None
+
+
+def _insert_if_free(table: str, rows: str, step: StepToRecord | None = None) -> str:
+    """Insert `rows` unless one of their keys is taken, or their step is recorded
+    already (then none: no rows return); with a step, record it beside them.
     Race-free only under the table lock the write takes first."""
-    return (
-        f"WITH new {_COLUMNS} AS (VALUES {rows}) "  # noqa: S608 - literals built by _row_literal
-        f"INSERT INTO {table} {_COLUMNS} "
-        "SELECT originator_id, originator_version, topic, state FROM new "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {table} e JOIN new n "
-        "ON e.originator_id = n.originator_id AND e.originator_version = n.originator_version) "
-        "RETURNING originator_id, originator_version, notification_id"
+    free = (
+        f"NOT EXISTS (SELECT 1 FROM {table} e JOIN new n "  # noqa: S608 - a rendered identifier
+        "ON e.originator_id = n.originator_id AND e.originator_version = n.originator_version)"
     )
+    returning = "RETURNING originator_id, originator_version, notification_id"
+    if step is None:
+        return (
+            f"WITH new {_COLUMNS} AS (VALUES {rows}) "  # noqa: S608 - literals built by _row_literal
+            f"INSERT INTO {table} {_COLUMNS} "
+            f"SELECT originator_id, originator_version, topic, state FROM new WHERE {free} "
+            f"{returning}"
+        )
+    # Every part of a step is a checked digest, name or moment; the memo goes as hex.
+    named = f"key_id = '{step.key_id}' AND step = '{step.step}'"
+    memo = (
+        "NULL"
+        if step.memo is None
+        else f"convert_from(decode('{step.memo.encode().hex()}', 'hex'), 'UTF8')"
+    )
+    return (
+        f"WITH new {_COLUMNS} AS (VALUES {rows}), "  # noqa: S608 - literals checked above
+        f"ins AS (INSERT INTO {table} {_COLUMNS} "
+        f"SELECT originator_id, originator_version, topic, state FROM new WHERE {free} "
+        f"AND NOT EXISTS (SELECT 1 FROM idempotency_steps WHERE {named}) {returning}), "
+        "step AS (INSERT INTO idempotency_steps "
+        "(key_id, step, request_hash, receipts, decided_at, memo) "
+        f"SELECT '{step.key_id}', '{step.step}', '{step.request_hash}', "
+        "(SELECT json_agg(json_build_array(originator_id, originator_version, "
+        "notification_id))::text FROM ins), "
+        f"'{step.decided_at.isoformat()}'::timestamptz, {memo} "
+        "WHERE EXISTS (SELECT 1 FROM ins)) "
+        "SELECT originator_id, originator_version, notification_id FROM ins"
+    )
+
+
+def _may_have_committed(error: psycopg.Error) -> bool:
+    """Whether a write that failed so may still have committed: the connection
+    broke (no SQLSTATE, or class 08) or the server was shut down under it (57P).
+    Any other error the server reported rolled the transaction back."""
+    state = error.sqlstate
+    return state is None or state.startswith(("08", "57P"))
 
 
 class CasesPostgresFactory(PostgresFactory):
@@ -413,10 +565,10 @@ def store_env(
     """The eventsourcing environment for the store `url` names (with `options`, else
     as the library: 10 attempts of up to the connect timeout each)."""
     if url.kind is StoreKind.MEMORY:
-        return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        return {"PERSISTENCE_MODULE": MEMORY_FACTORY_TOPIC}
     if url.kind is StoreKind.SQLITE and url.path is not None:
         return {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": SQLITE_FACTORY_TOPIC,
             "SQLITE_DBNAME": str(url.path),
             "SQLITE_LOCK_TIMEOUT": "10",
         }

@@ -1,0 +1,57 @@
+"""A request sent with an Idempotency-Key, as the command runner sees it (ADR 0031).
+
+The runner names each save of the request (a step), records the step in the
+transaction of its events, and, when the step is found recorded already (a
+retry after a crash, or a concurrent twin that won), answers from it instead
+of deciding again: the events are in the log exactly once, and the answer is
+the one their first recording earned.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cases.domain.errors import DomainError
+from cases.persistence.event_log import EventLog
+from cases.persistence.idempotency_steps import RecordedStep, StepToRecord
+
+
+class IdempotencyKeyReusedError(DomainError):
+    """Raised when a key's recorded steps belong to a different request."""
+
+    rule = "idempotency-key-reused"
+
+
+@dataclass(eq=False)
+class IdempotentRequest:
+    """One request's key (hashed with its owner), its fingerprint, and its steps."""
+
+    key_id: str
+    request_hash: str
+    replayed: bool = False  # a step was answered from the store, not decided
+    _recorded: dict[str, RecordedStep] | None = None
+    _named: Counter[str] = field(default_factory=Counter)
+
+    def name(self, what: str) -> str:
+        """The next step named `what` (`what:0`, `what:1`, ...)."""
+        number = self._named[what]
+        self._named[what] += 1
+        return f"{what}:{number}"
+
+    def recorded(self, log: EventLog, step: str, *, fresh: bool = False) -> RecordedStep | None:
+        """The step if it is recorded (read once per request, or `fresh`)."""
+        if self._recorded is None or fresh:
+            self._recorded = log.recorded_steps(self.key_id)
+            if any(s.request_hash != self.request_hash for s in self._recorded.values()):
+                raise IdempotencyKeyReusedError(
+                    "this Idempotency-Key was used for a different request"
+                )
+        found = self._recorded.get(step)
+        if found is not None:
+            self.replayed = True
+        return found
+
+    def to_record(self, step: str, decided_at: datetime, memo: str | None) -> StepToRecord:
+        return StepToRecord(self.key_id, step, self.request_hash, decided_at, memo)
