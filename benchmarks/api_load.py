@@ -1,7 +1,7 @@
 """The HTTP API under load: a real `cases serve` and a load generator in its own process.
 
 Run: .venv/bin/python benchmarks/api_load.py [--duration 20] [--warmup 5] [--clients 16]
-         [--rounds 3] [--targets sqlite,postgres:1,postgres:2] [--profile]
+         [--rounds 3] [--targets sqlite,postgres:1,postgres:2] [--profile] [--idempotency-keys]
 
 Needs locust and, for --profile, py-spy (`.venv/bin/pip install -e '.[bench]'`).
 To compare code versions in one run, give a target another checkout's source and
@@ -23,7 +23,8 @@ then --duration measured seconds:
 
 * health:   GET /health (no token, no database): the ceiling of this server stack.
 * commands: POST /cases/{id}/notes and /cases/{id}/communications (half each) on a
-  random pre-created case, and --intake-share of the requests POST /cases.
+  random pre-created case, and --intake-share of the requests POST /cases; with
+  --idempotency-keys each carries an Idempotency-Key of its own (ADR 0031).
 * queries:  GET /cases?customer_id=...&status=... and GET /cases/{id} (half each).
 
 Between phases the script waits until the case queue has applied every command
@@ -429,6 +430,7 @@ def prepare_target(
                 "case_ids": target.seed.case_ids,
                 "customers": target.seed.customers,
                 "intake_share": args.intake_share,
+                "idempotency_keys": args.idempotency_keys,
             }
         )
     )
@@ -853,6 +855,7 @@ def generate_load(args: argparse.Namespace) -> int:
     case_ids: list[str] = spec["case_ids"]
     customers: list[str] = spec["customers"]
     intake_share: float = spec["intake_share"]
+    keyed: bool = spec.get("idempotency_keys", False)
     phase: str = args.load_generator
     rng = random.Random(1)
     position = re.compile(rb'"position":(\d+)')
@@ -883,9 +886,10 @@ def generate_load(args: argparse.Namespace) -> int:
             self.auth = {"Authorization": f"Bearer {token}"}
 
         def post(self, path: str, body: str, name: str) -> None:
-            response = self.client.post(
-                path, data=body, headers={**self.auth, **json_headers}, name=name
-            )
+            headers = {**self.auth, **json_headers}
+            if keyed:
+                headers["Idempotency-Key"] = uuid4().hex  # never a replay
+            response = self.client.post(path, data=body, headers=headers, name=name)
             found = position.search(response.content or b"")
             if found:
                 state["max_position"] = max(state["max_position"], int(found.group(1)))
@@ -1033,6 +1037,9 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=400, help="pre-created cases")
     parser.add_argument("--customers", type=int, default=20, help="customers they belong to")
     parser.add_argument("--intake-share", type=float, default=0.1, help="of commands: POST /cases")
+    parser.add_argument(
+        "--idempotency-keys", action="store_true", help="send an Idempotency-Key with each command"
+    )
     parser.add_argument(
         "--targets",
         default="sqlite,postgres:1,postgres:2",
