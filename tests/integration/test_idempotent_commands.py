@@ -107,7 +107,7 @@ class TestRepeatedRequests:
     ) -> None:
         """A request that created the offering and died before publishing: its
         retry finds the offering, skips the creation and publishes once."""
-        services.runner.create(sent("terms-2"), SupportOffering.establish)
+        services.runner.create(SupportOffering, sent("terms-2"), SupportOffering.establish)
         version, _ = services.desk.publish_terms(sent("terms-2"), terms(), T0)
         offering = services.desk.offering()
         assert version == 1

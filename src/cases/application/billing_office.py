@@ -96,7 +96,7 @@ class BillingOffice:
         """Publish a new policy version (in force now, unless later); return it."""
         policy_id = CollectionPolicy.policy_id()
         if not self.runner.exists(CollectionPolicy, policy_id):
-            self.runner.create(caller, CollectionPolicy.establish)
+            self.runner.create(CollectionPolicy, caller, CollectionPolicy.establish)
         return self.runner.change(
             CollectionPolicy,
             policy_id,
@@ -128,6 +128,7 @@ class BillingOffice:
         """Open the customer's account and list it, in one transaction."""
         try:
             return self.runner.create(
+                BillingAccount,
                 caller,
                 lambda ctx: BillingAccount.open(
                     ctx,

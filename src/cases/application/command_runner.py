@@ -102,6 +102,7 @@ class CommandRunner:
 
     def create(
         self,
+        kind: type[A],
         caller: Caller,
         start: Callable[[CommandContext], A],
         companions: Callable[[A, CommandContext], Sequence[DomainEvent]] | None = None,
@@ -114,15 +115,16 @@ class CommandRunner:
         A conflict on a companion (another creation took that directory place)
         is retried on fresh state."""
         request = caller.request
-        step: str | None = None
+        step = None if request is None else request.name(f"create:{kind.__name__}")
+        if request is not None and step is not None:
+            recorded = request.recorded(self.log, step)
+            if recorded is not None:  # answered before `start`, which may judge the moment
+                return _first_receipt(recorded)
         for attempt in range(self.max_attempts):
             ctx = caller.context(self.clock.now())
             aggregate = start(ctx)
-            if request is not None:
-                step = step or request.name(f"create:{type(aggregate).__name__}")
-                recorded = request.recorded(self.log, step)
-                if recorded is not None:
-                    return _first_receipt(recorded)
+            if not isinstance(aggregate, kind):
+                raise TypeError(f"{start!r} started a {type(aggregate).__name__}, not a {kind}")
             extra = companions(aggregate, ctx) if companions else ()
             try:
                 (receipt,) = self._save(

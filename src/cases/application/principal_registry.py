@@ -60,6 +60,7 @@ class PrincipalRegistry:
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         hashed = token_hash(token)
         receipt = self.runner.create(
+            Principal,
             caller,
             lambda ctx: Principal.register(
                 ctx, name=name, role=role, customer_id=customer_id, hashed_token=hashed

@@ -47,7 +47,7 @@ class SupportDesk:
         """Publish a new version of the support terms; return its number."""
         offering_id = SupportOffering.offering_id()
         if not self.runner.exists(SupportOffering, offering_id):
-            self.runner.create(caller, SupportOffering.establish)
+            self.runner.create(SupportOffering, caller, SupportOffering.establish)
         return self.runner.change(
             SupportOffering,
             offering_id,
@@ -91,6 +91,7 @@ class SupportDesk:
         """Take in a request; it is judged by the terms in force when received."""
         terms = self.terms_in_force(received_at)
         return self.runner.create(
+            SupportCase,
             caller,
             lambda ctx: SupportCase.receive(
                 ctx,
