@@ -203,13 +203,7 @@ class ClockedCase(AuditedAggregate):
         deadline before `moment` (the command's moment), at its deadline, and of
         every clock whose target was exceeded at its last change, at that change."""
         moment = ctx.occurred_at if moment is None else moment
-        due = [
-            (clock, at)
-            for clock in self.clocks
-            if clock.due_breach(moment)
-            and (at := self.breach_moment(clock)) is not None
-            and (clock.is_over_target or at < moment)
-        ]
+        due = self.breaches_due(moment)
         for clock, at in due:
             self._record(
                 self.ServiceClockBreached,
@@ -220,6 +214,17 @@ class ClockedCase(AuditedAggregate):
                 target=clock.target,
             )
         return len(due)
+
+    def breaches_due(self, moment: datetime) -> list[tuple[ServiceClock, datetime]]:
+        """The clocks whose breach is due by `moment` and not recorded, each with
+        the moment of its breach."""
+        return [
+            (clock, at)
+            for clock in self.clocks
+            if clock.due_breach(moment)
+            and (at := self.breach_moment(clock)) is not None
+            and (clock.is_over_target or at < moment)
+        ]
 
     def breach_moment(self, clock: ServiceClock) -> datetime | None:
         """When `clock` ran past its target: its last change if the time already
