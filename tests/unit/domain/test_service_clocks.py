@@ -8,6 +8,7 @@ moment below was counted on a calendar, not computed with the code under test.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -376,6 +377,62 @@ class TestVerdicts:
         assert replayed == case
         assert replayed is not None
         assert replayed.clock(FIRST).breached_at is None
+
+
+def recorded_before_adr_33(events: list[Any], **changes: Any) -> SupportCase:
+    """The case as a store written before ADR 33 holds it: `events` without the
+    breaches it did not record (`drop_breaches`), with the other fields given
+    (`deadline`, `within_target`) on the facts that have them, renumbered, and
+    replayed."""
+    drop = changes.pop("drop_breaches", False)
+    kept = [e for e in events if not (drop and isinstance(e, SupportCase.ServiceClockBreached))]
+    old = []
+    for version, event in enumerate(kept, start=1):
+        fields = {k: v for k, v in changes.items() if hasattr(event, k) and event.clock is FIRST}
+        old.append(dataclasses.replace(event, originator_version=version, **fields))
+    case = project_aggregate(None, old)
+    assert case is not None
+    return case
+
+
+class TestFactsRecordedBeforeAdr33:
+    """Old facts replay to the state they had and their verdicts stand; the new
+    rules judge what old clocks do from now on."""
+
+    def test_an_old_deadline_in_the_lunch_break_breaches_after_it(self) -> None:
+        """Received 08:00, 4h: recorded then as due at 12:00 (the moment the
+        target was spent); judged now, the breach comes only after 13:00."""
+        new = receive(local(3, 2, 8))
+        case = recorded_before_adr_33(new.collect_events(), deadline=local(3, 2, 12))
+        assert case.clock(FIRST).deadline == local(3, 2, 12)  # replayed as recorded
+        assert case.evaluate_service_clocks(*evaluation(local(3, 2, 12, 30))) == 0
+        assert case.evaluate_service_clocks(*evaluation(local(3, 2, 13, 30))) == 1
+        assert case.clock(FIRST).breached_at == local(3, 2, 13)
+
+    def test_an_unfinished_clock_retargeted_below_its_spent_time_is_breached_next(
+        self,
+    ) -> None:
+        """Paused after 2h, made critical at 11:30, no breach recorded then: the
+        next command on the case records it, at the re-target."""
+        new = receive(local(3, 2, 9))
+        new.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
+        new.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Worse")
+        case = recorded_before_adr_33(new.collect_events(), drop_breaches=True)
+        assert case.clock(FIRST).breached_at is None
+        case.add_note(ctx(local(3, 2, 12)), "Customer travelling")
+        [breach] = facts(case, "ServiceClockBreached")
+        assert (breach.clock, breach.at) == (FIRST, local(3, 2, 11, 30))
+
+    def test_an_old_within_target_verdict_stands(self) -> None:
+        """The same clock answered before ADR 33: "within target" is kept."""
+        new = receive(local(3, 2, 9))
+        new.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
+        new.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Worse")
+        reply(new, local(3, 2, 14))
+        case = recorded_before_adr_33(new.collect_events(), drop_breaches=True, within_target=True)
+        assert (case.clock(FIRST).fulfilled, case.clock(FIRST).breached_at) == (True, None)
+        case.add_note(ctx(local(3, 2, 15)), "Customer travelling")
+        assert [f.clock for f in facts(case, "ServiceClockBreached")] == []
 
 
 class TestVendorClock:
