@@ -67,6 +67,11 @@ CLOCK_SUMMARIES: dict[str, Callable[[Details], str]] = {
         f"Withdrew the breach of the {_clock(d)}: it was fulfilled at "
         f"{_moment(d['fulfilled_at'])}, before {_moment(d['breached_at'])}"
     ),
+    "ServiceClockBreachDisproved": lambda d: (
+        f"Withdrew the breach of the {_clock(d)}: it was paused at "
+        f"{_moment(d['paused_at'])} after {duration_text(d['elapsed'])}, before "
+        f"{_moment(d['breached_at'])}"
+    ),
     "ServiceClockFulfilled": _fulfilled,
     "ServiceClockStopped": lambda d: (
         f"Stopped the {_clock(d)} at {_moment(d['at'])} after "

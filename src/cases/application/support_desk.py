@@ -362,7 +362,7 @@ class SupportDesk:
                 f"service clocks cannot be evaluated as of {at.isoformat()}, a moment still to come"
             )
         case = self.case(case_id)
-        if not any(clock.due_breach(at) for clock in case.clocks):
+        if not case.breaches_due(at):
             return ()
         breaches, _ = self.runner.change(
             SupportCase, case_id, caller, lambda fresh, ctx: _breaches(fresh, ctx, at)

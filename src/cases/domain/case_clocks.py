@@ -119,6 +119,21 @@ class ClockedCase(AuditedAggregate):
         def changed(self, clock: ServiceClock) -> ServiceClock:
             return clock.breach_withdrawn()
 
+    class ServiceClockBreachDisproved(ClockFact, AuditedAggregate.Event):
+        """A breach recorded before a pause that shows the clock had stopped in
+        time: the pause began by the breach's moment, with `elapsed` (at most the
+        target) counted, and was recorded after the breach (ADR 33). The breach
+        is withdrawn; the clock runs again, towards a new deadline, when resumed."""
+
+        clock: ClockKind
+        number: int
+        breached_at: datetime
+        paused_at: datetime
+        elapsed: timedelta
+
+        def changed(self, clock: ServiceClock) -> ServiceClock:
+            return clock.breach_withdrawn()
+
     class ServiceClockFulfilled(ClockFact, AuditedAggregate.Event):
         clock: ClockKind
         number: int
@@ -184,20 +199,44 @@ class ClockedCase(AuditedAggregate):
         return self.record_due_breaches(ctx, at)
 
     def record_due_breaches(self, ctx: CommandContext, moment: datetime | None = None) -> int:
-        """Record the breach of every running clock whose deadline has passed by
-        `moment` (the command's moment), at its deadline."""
+        """Record the breach of every unfinished clock that has run past its
+        deadline before `moment` (the command's moment), at its deadline, and of
+        every clock whose target was exceeded at its last change, at that change."""
         moment = ctx.occurred_at if moment is None else moment
-        due = [c for c in self.clocks if c.due_breach(moment)]
-        for clock in due:
+        due = self.breaches_due(moment)
+        for clock, at in due:
             self._record(
                 self.ServiceClockBreached,
                 ctx,
                 clock=clock.kind,
                 number=clock.number,
-                at=clock.deadline or moment,
+                at=at,
                 target=clock.target,
             )
         return len(due)
+
+    def breaches_due(self, moment: datetime) -> list[tuple[ServiceClock, datetime]]:
+        """The clocks whose breach is due by `moment` and not recorded, each with
+        the moment of its breach."""
+        return [
+            (clock, at)
+            for clock in self.clocks
+            if clock.due_breach(moment)
+            and (at := self.breach_moment(clock)) is not None
+            and (clock.is_over_target or at < moment)
+        ]
+
+    def breach_moment(self, clock: ServiceClock) -> datetime | None:
+        """When `clock` ran past its target: its last change if the time already
+        counted then exceeds the target, else its deadline. A deadline recorded
+        before ADR 33 is the moment the target was spent, which may fall where
+        service is closed; no business time passes until the next opening, so the
+        clock runs past its target there."""
+        if clock.is_over_target:
+            return clock.last_change
+        if clock.deadline is None:
+            return None
+        return self.calendar.next_opening(clock.deadline)
 
     def start_clock(
         self, ctx: CommandContext, kind: ClockKind, at: datetime, number: int | None = None
@@ -226,14 +265,27 @@ class ClockedCase(AuditedAggregate):
             self.pause_clock(ctx, self.clock(kind, number))
 
     def pause_clock(self, ctx: CommandContext, clock: ServiceClock) -> None:
+        """Pause `clock`; a pause recorded after a breach it shows wrong (it began
+        in time) withdraws the breach first."""
         at = clock.effective(ctx.occurred_at)
+        elapsed = clock.elapsed_at(at, self.calendar)
+        if clock.breached_at is not None and clock.stopped_in_time(at, elapsed):
+            self._record(
+                self.ServiceClockBreachDisproved,
+                ctx,
+                clock=clock.kind,
+                number=clock.number,
+                breached_at=clock.breached_at,
+                paused_at=at,
+                elapsed=elapsed,
+            )
         self._record(
             self.ServiceClockPaused,
             ctx,
             clock=clock.kind,
             number=clock.number,
             at=at,
-            elapsed=clock.elapsed_at(at, self.calendar),
+            elapsed=elapsed,
         )
 
     def resume_clock(self, ctx: CommandContext, clock: ServiceClock) -> None:
@@ -248,7 +300,8 @@ class ClockedCase(AuditedAggregate):
             at=at,
             deadline=deadline_for(self.calendar, at, clock.target, clock.elapsed),
         )
-        # A target spent while paused (re-targeted lower) is breached on resuming.
+        # A clock resumed with its target already exceeded (recorded before ADR 33,
+        # when a paused clock was not breached at its re-target) is breached now.
         self.record_due_breaches(ctx, at)
 
     def retarget_clock(self, ctx: CommandContext, clock: ServiceClock) -> None:
@@ -300,7 +353,7 @@ class ClockedCase(AuditedAggregate):
             self._record(self.ServiceClockStopped, ctx, reason=reason, **facts)
             return
         breached_at = clock.breached_at
-        if breached_at is not None and at < breached_at:
+        if breached_at is not None and clock.stopped_in_time(at, elapsed):
             self._record(
                 self.ServiceClockBreachWithdrawn,
                 ctx,

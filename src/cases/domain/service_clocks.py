@@ -15,6 +15,15 @@ cannot move a recorded deadline.
 
 Clocks never run backwards: a fact whose moment is earlier than the clock's last
 timing change (start, pause, resume, re-target) takes effect at that change.
+
+Verdicts (ADR 33): a clock is within target while its business time is at most
+its target (≤), so its *deadline* is the last moment still within: a reply at the
+deadline is in time. A clock that runs past its deadline is breached at it; a
+clock whose target is already exceeded when it is re-targeted (running or
+paused) is breached at the change. A breach stands once recorded, even if a later
+change loosens the target, unless a later-recorded fact shows the clock stopped
+by the breach's moment with its target not exceeded (a reply or a pause that
+began in time): that fact withdraws the breach with a fact of its own.
 """
 
 from __future__ import annotations
@@ -107,13 +116,32 @@ class ServiceClock:
             return self.elapsed
         return self.elapsed + calendar.business_duration(self.running_since, moment)
 
+    @property
+    def is_over_target(self) -> bool:
+        """Whether the business time counted at its last change already exceeds
+        its target (a target made tighter than the time already spent)."""
+        return self.target is not None and self.elapsed > self.target
+
     def due_breach(self, moment: datetime) -> bool:
-        """Whether the clock's deadline has passed by `moment` unrecorded."""
+        """Whether an unfinished clock has no breach recorded although its target
+        was exceeded at its last change or it has run past its deadline before
+        `moment` (a deadline recorded before ADR 33 may still lead to the next
+        opening: `ClockedCase.breach_moment` decides)."""
+        if self.breached_at is not None or self.is_finished:
+            return False
+        if self.is_over_target:
+            return True
+        return self.is_running and self.deadline is not None and self.deadline < moment
+
+    def stopped_in_time(self, at: datetime, elapsed: timedelta) -> bool:
+        """Whether stopping at `at` after `elapsed` (a reply, or a pause) disproves
+        the recorded breach: the clock stopped by the breach's moment, within its
+        target. A breach at a re-target the time already spent exceeded is never
+        disproved, nor one followed by a looser target (the stop comes later)."""
         return (
-            self.deadline is not None
-            and self.breached_at is None
-            and self.running_since is not None
-            and self.deadline <= moment
+            self.breached_at is not None
+            and at <= self.breached_at
+            and (self.target is None or elapsed <= self.target)
         )
 
     # Transitions: each applies one recorded fact ---------------------------
@@ -186,11 +214,14 @@ def deadline_for(
     target: timedelta | None,
     elapsed: timedelta,
 ) -> datetime | None:
-    """When a clock running since `running_since`, with `elapsed` already counted,
-    reaches `target`; `running_since` itself when the target is already spent."""
+    """The last moment at which a clock running since `running_since`, with
+    `elapsed` already counted, is still within `target`: the moment the target is
+    spent, or the next opening after it when service is closed then (no business
+    time passes in between, so a reply then is still in time). `running_since`
+    itself when the target is already exceeded."""
     if target is None:
         return None
     remaining = target - elapsed
-    if remaining <= timedelta(0):
+    if remaining < timedelta(0):
         return running_since
-    return calendar.add_business_time(running_since, remaining)
+    return calendar.next_opening(calendar.add_business_time(running_since, remaining))

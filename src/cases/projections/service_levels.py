@@ -13,7 +13,8 @@ figures whenever it is run, before or after a rebuild (ADR 20):
 - `service_level_updates`: one row per next-update clock (`nu_`);
 - `service_level_escalations`: one row per escalation, with the time it took to
   escalate and its vendor clock (`vendor_`);
-- `service_level_breaches`: every breach, and when it was withdrawn, if it was;
+- `service_level_breaches`: every breach, and when it was withdrawn (by a reply
+  or a pause that came in time, ADR 33), if it was;
 - `service_level_deadlines`: the clocks that may still run, their deadline while
   running and whether a breach is recorded (the scheduled breach evaluation
   reads it through `ServiceLevelsView.cases_due`).
@@ -133,9 +134,12 @@ CLOCK_FACTS: tuple[type[Any], ...] = (
     E.ServiceClockRetargeted,
     E.ServiceClockBreached,
     E.ServiceClockBreachWithdrawn,
+    E.ServiceClockBreachDisproved,
     E.ServiceClockFulfilled,
     E.ServiceClockStopped,
 )
+# The facts that withdraw a recorded breach: a reply, or a pause, that came in time.
+WITHDRAWALS: tuple[type[Any], ...] = (E.ServiceClockBreachWithdrawn, E.ServiceClockBreachDisproved)
 
 
 def microseconds(duration: timedelta) -> int:
@@ -459,6 +463,7 @@ HANDLERS: dict[type[Any], Callable[[Fold, Any], None]] = {
     E.ServiceClockRetargeted: Fold.resumed,  # a new deadline (None while paused)
     E.ServiceClockBreached: Fold.breached,
     E.ServiceClockBreachWithdrawn: Fold.withdrawn,
+    E.ServiceClockBreachDisproved: Fold.withdrawn,
     E.ServiceClockFulfilled: Fold.fulfilled,
     E.ServiceClockStopped: Fold.finished,
     E.Escalated: Fold.escalated,
@@ -489,11 +494,7 @@ class ServiceLevelsProjection(Projection):
         fold.cases.load(db, earlier)
         fold.updates.load(db, self._cases_with(events, ClockKind.NEXT_UPDATE) - received)
         fold.escalations.load(db, self._cases_with(events, ClockKind.VENDOR) - received)
-        withdrawals = {
-            p.event.originator_id
-            for p in events
-            if isinstance(p.event, E.ServiceClockBreachWithdrawn)
-        }
+        withdrawals = {p.event.originator_id for p in events if isinstance(p.event, WITHDRAWALS)}
         fold.breaches.load(db, withdrawals - received)
         fold.deadlines.load(
             db,

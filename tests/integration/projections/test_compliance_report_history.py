@@ -47,6 +47,7 @@ CLOCK_FACTS = (
     E.ServiceClockStarted,
     E.ServiceClockBreached,
     E.ServiceClockBreachWithdrawn,
+    E.ServiceClockBreachDisproved,
     E.ServiceClockFulfilled,
 )
 
@@ -131,7 +132,7 @@ def _clock_fact(case: Case, e: Any) -> None:
         case.breaches.append(Breach(e.clock, e.number, e.at, e.timestamp))
         if outcome.breach is None:
             outcome.breached_at, outcome.breach = e.at, e.timestamp
-    elif isinstance(e, E.ServiceClockBreachWithdrawn):
+    elif isinstance(e, (E.ServiceClockBreachWithdrawn, E.ServiceClockBreachDisproved)):
         for breach in case.breaches:
             same = (breach.clock, breach.number, breach.at) == (e.clock, e.number, e.breached_at)
             if same and breach.withdrawn is None:

@@ -6,10 +6,11 @@ The history (a few thousand events of every support-case type) is recorded
 once per store through the support desk, in increments; between increments
 each projection's runner applies part or all of what is new, in small
 batches, so the live tables are built the way a running service builds them.
-One scripted case follows the generated ones: a breach the scheduled clock
-check records is withdrawn by a call logged after it (the generated stories
-never log a step that occurred before one already recorded), and a later check
-records a breach as the case's last event.
+Two scripted cases follow the generated ones (the generated stories never log
+a step that occurred before one already recorded): in one, a breach the
+scheduled clock check records is disproved by a wait on the customer logged
+after it; in the other, one is withdrawn by a call logged after it, and a later
+check records a breach as the case's last event.
 """
 
 from __future__ import annotations
@@ -111,9 +112,30 @@ def _record_while_projecting(
         for runner in runners:  # some fall behind for a while, some keep up
             for _ in range(rng.randint(1, 25)):
                 runner.step()
+    _breach_disproved_by_a_late_logged_wait(services, clock)
     _breach_withdrawn_by_a_late_logged_call(services, clock)
     for runner in runners:
         runner.catch_up()
+
+
+def _breach_disproved_by_a_late_logged_wait(services: Services, clock: ManualClock) -> None:
+    """A critical case whose first-response breach the scheduled check records,
+    disproved when an agent logs that the case has waited on the customer since
+    half an hour before the deadline (ADR 33)."""
+    desk, agent = services.desk, Caller.new(AGENT, Source.API)
+    clock.advance(timedelta(days=1))
+    critical = intake(severity=Severity.CRITICAL)
+    case_id = desk.receive_case(agent, received_at=clock.now(), **critical).aggregate_id  # type: ignore[arg-type]
+    deadline = desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).deadline
+    assert deadline is not None
+    clock.set(deadline + timedelta(hours=1))
+    breaches = desk.evaluate_service_clocks(SCHEDULER_CHECK, case_id, clock.now())
+    assert ClockKind.FIRST_RESPONSE in {b.clock for b in breaches}
+    clock.advance(timedelta(minutes=10))
+    desk.wait_on_customer(
+        agent.at(deadline - timedelta(minutes=30)), case_id, "Asked for the message trace"
+    )
+    assert desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).breached_at is None
 
 
 def _breach_withdrawn_by_a_late_logged_call(services: Services, clock: ManualClock) -> None:

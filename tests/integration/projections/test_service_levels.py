@@ -44,6 +44,7 @@ from tests.support.service_level_scenario import (
     FINAL,
     MAIN_STORY_ENDS,
     PERIOD,
+    SCHEDULER,
     ServiceLevelScenario,
     hours,
     scenario_terms,
@@ -394,6 +395,53 @@ def test_an_answer_outside_service_hours_takes_no_business_time(store: Store) ->
     store.catch_up()
     [whole] = store.report(utc(3, 8, 0)).groups
     assert whole.first_response == clock(1, timedelta(0), timedelta(0), 1, 1)
+
+
+def test_a_pause_logged_late_withdraws_the_breach_it_disproves(store: Store) -> None:
+    """ADR 33. Critical, received 08:00 UTC (09:00 in Stockholm): first response
+    due 09:00. The check at 09:30 records the breach at 09:00; at 09:45 the agent
+    logs that the case has waited on the customer since 08:40 (40 min of 1h): the
+    breach is withdrawn. The customer answers at 12:00 (20 min remain, due 12:20),
+    the check at 13:00 breaches the clock again at 12:20, and the reply at 14:00
+    is late after 2h40. Each report as of a moment counts the breaches standing
+    then, and a rebuild gives the same figures."""
+    desk, who = store.services.desk, caller()
+    store.clock.set(utc(2, 1, 8))
+    desk.publish_terms(who, scenario_terms(), effective_from=utc(2, 1, 8))
+    store.clock.set(utc(3, 2, 8))
+    case = desk.receive_case(
+        who,
+        received_at=utc(3, 2, 8),
+        **intake(severity=Severity.CRITICAL),  # type: ignore[arg-type]
+    ).aggregate_id
+    store.clock.set(utc(3, 2, 9, 30))
+    desk.evaluate_service_clocks(SCHEDULER, case, utc(3, 2, 9, 30))
+    store.clock.set(utc(3, 2, 9, 45))
+    desk.wait_on_customer(who.at(utc(3, 2, 8, 40)), case, "Asked for logs")
+    store.clock.set(utc(3, 2, 12))
+    desk.record_communication(who, case, Direction.INBOUND, Channel.EMAIL, "Logs attached")
+    store.clock.set(utc(3, 2, 13))
+    desk.evaluate_service_clocks(SCHEDULER, case, utc(3, 2, 13))
+    store.clock.set(utc(3, 2, 14))
+    desk.record_communication(who, case, Direction.OUTBOUND, Channel.EMAIL, "Fixed")
+    store.catch_up()
+
+    def figures(as_of: datetime) -> tuple[ClockFigures, BreachCounts]:
+        [whole] = store.report(as_of).groups
+        return whole.first_response, whole.breaches
+
+    moments = (utc(3, 2, 9, 40), utc(3, 2, 10), utc(3, 2, 14, 30))
+    found = {m: figures(m) for m in moments}
+    assert found == {
+        utc(3, 2, 9, 40): (clock(0, None, None, 1, 0), BreachCounts(first_response=1)),
+        utc(3, 2, 10): (NOTHING, BreachCounts()),
+        utc(3, 2, 14, 30): (
+            clock(1, hours(2 + 40 / 60), hours(2 + 40 / 60), 1, 0),
+            BreachCounts(first_response=1),
+        ),
+    }
+    rebuild(store.services.log, projection_named("service_levels"), store.db)
+    assert {m: figures(m) for m in moments} == found
 
 
 def test_reports_refuse_an_empty_period_and_repeated_dimensions() -> None:

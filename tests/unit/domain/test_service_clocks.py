@@ -8,12 +8,15 @@ moment below was counted on a calendar, not computed with the code under test.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import pytest
+from eventsourcing.application import project_aggregate
+from eventsourcing.persistence import Mapper
 
 from cases.domain import errors
 from cases.domain.case_values import (
@@ -26,6 +29,7 @@ from cases.domain.metadata import CommandContext, Source
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Channel, EscalationVehicle, Severity
+from cases.persistence.registry import cases_transcoder
 from tests.support.builders import ctx, intake, paths, published
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -105,16 +109,18 @@ class TestFirstResponse:
         assert case.clock(FIRST).deadline == local(4, 7, 11)
 
     def test_received_on_a_holiday_and_breached_by_the_scheduled_evaluation(self) -> None:
-        """Good Friday 10:00: the 4h run Tuesday 08-12; an evaluation at 12:30
-        records the breach at 12:00, once."""
+        """Good Friday 10:00: the 4h run Tuesday 08-12, and no business time passes
+        in the lunch break, so a reply until 13:00 is within target (ADR 33): the
+        deadline is 13:00. An evaluation at 13:30 records the breach at 13:00, once."""
         case = receive(local(4, 3, 10))
-        assert case.clock(FIRST).deadline == local(4, 7, 12)
+        assert case.clock(FIRST).deadline == local(4, 7, 13)
         case.collect_events()
-        assert case.evaluate_service_clocks(*evaluation(local(4, 7, 11, 59))) == 0
-        assert case.evaluate_service_clocks(*evaluation(local(4, 7, 12, 30))) == 1
-        [breach] = facts(case, "ServiceClockBreached")
-        assert (breach.clock, breach.at, breach.target) == (FIRST, local(4, 7, 12), hours(4))
         assert case.evaluate_service_clocks(*evaluation(local(4, 7, 12, 30))) == 0
+        assert case.evaluate_service_clocks(*evaluation(local(4, 7, 13))) == 0
+        assert case.evaluate_service_clocks(*evaluation(local(4, 7, 13, 30))) == 1
+        [breach] = facts(case, "ServiceClockBreached")
+        assert (breach.clock, breach.at, breach.target) == (FIRST, local(4, 7, 13), hours(4))
+        assert case.evaluate_service_clocks(*evaluation(local(4, 7, 13, 30))) == 0
         assert case.evaluate_service_clocks(*evaluation(local(4, 8, 9))) == 0
         assert case.collect_events() == []
         reply(case, local(4, 7, 14))
@@ -214,6 +220,219 @@ class TestSeverityChange:
         }
         [breach] = facts(case, "ServiceClockBreached")
         assert (breach.clock, breach.at) == (FIRST, local(3, 2, 10, 30))
+
+
+class TestVerdicts:
+    """ADR 33: within target is elapsed ≤ target; a target already spent when it
+    is tightened is a breach; a later-recorded fact that shows the clock stopped
+    in time withdraws a breach, a looser target never does."""
+
+    def test_a_reply_exactly_at_the_deadline_is_within_target(self) -> None:
+        """Critical, received 09:00: due 10:00. An evaluation at 10:00 records
+        nothing; a reply at 10:00 (1h of 1h) is in time."""
+        case = receive(local(3, 2, 9), Severity.CRITICAL)
+        assert case.clock(FIRST).deadline == local(3, 2, 10)
+        assert case.evaluate_service_clocks(*evaluation(local(3, 2, 10))) == 0
+        case.collect_events()
+        reply(case, local(3, 2, 10))
+        assert facts_of(case, "ServiceClockBreached") == []
+        [fulfilled] = facts_of(case, "ServiceClockFulfilled")
+        assert (fulfilled.clock, fulfilled.elapsed, fulfilled.within_target) == (
+            FIRST,
+            hours(1),
+            True,
+        )
+
+    def test_a_reply_in_the_lunch_break_after_the_target_was_spent_is_in_time(self) -> None:
+        """Moderate, received 08:00: 4h are spent at 12:00 and no business time
+        passes until 13:00, so the deadline is 13:00 and a reply at 12:45 (4h of
+        4h) is in time; one at 13:01 is a minute late, breached at 13:00."""
+        case = receive(local(3, 2, 8))
+        assert case.clock(FIRST).deadline == local(3, 2, 13)
+        reply(case, local(3, 2, 12, 45))
+        [fulfilled] = facts(case, "ServiceClockFulfilled")
+        assert (fulfilled.elapsed, fulfilled.within_target) == (hours(4), True)
+        late = receive(local(3, 2, 8))
+        late.collect_events()
+        reply(late, local(3, 2, 13, 1))
+        [breach] = facts_of(late, "ServiceClockBreached")
+        assert (breach.clock, breach.at) == (FIRST, local(3, 2, 13))
+        [fulfilled] = facts(late, "ServiceClockFulfilled")
+        assert (fulfilled.elapsed, fulfilled.within_target) == (hours(4 + 1 / 60), False)
+
+    def test_a_target_spent_while_paused_is_breached_at_the_change(self) -> None:
+        """Moderate, received 09:00, waiting on the customer from 11:00 (2h of
+        4h); made critical at 11:30: 2h already exceed the 1h target, so the first
+        response is breached at 11:30. Answered at 14:00, still waiting: late."""
+        case = receive(local(3, 2, 9))
+        case.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
+        case.collect_events()
+        case.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Whole company down")
+        [breach] = facts_of(case, "ServiceClockBreached")
+        assert (breach.clock, breach.at, breach.target) == (FIRST, local(3, 2, 11, 30), hours(1))
+        assert case.clock(RESOLUTION).breached_at is None  # 2h of 8h
+        reply(case, local(3, 2, 14))
+        [fulfilled] = facts_of(case, "ServiceClockFulfilled")
+        assert (fulfilled.clock, fulfilled.elapsed, fulfilled.within_target) == (
+            FIRST,
+            hours(2),
+            False,
+        )
+        assert facts_of(case, "ServiceClockBreachWithdrawn") == []
+
+    def test_a_target_met_exactly_while_paused_is_not_breached(self) -> None:
+        """Waiting after 1h, made critical (1h): not over target; resumed at
+        14:00, it is due at once and breached only if it runs on: a reply at 14:00
+        is in time."""
+        case = receive(local(3, 2, 9))
+        case.wait_on_customer(ctx(local(3, 2, 10)), "Asked for logs")
+        case.change_severity(ctx(local(3, 2, 10, 30)), Severity.CRITICAL, "Worse")
+        assert case.clock(FIRST).breached_at is None
+        case.stop_waiting_on_customer(ctx(local(3, 2, 14)), "Logs arrived")
+        assert case.clock(FIRST).deadline == local(3, 2, 14)
+        case.collect_events()
+        reply(case, local(3, 2, 14))
+        [fulfilled] = facts_of(case, "ServiceClockFulfilled")
+        assert (fulfilled.elapsed, fulfilled.within_target) == (hours(1), True)
+
+    def test_a_breach_then_a_looser_target_keeps_the_breach(self) -> None:
+        """Critical, received 09:00, breached at 10:00; made moderate at 11:00
+        (4h); answered at 11:30 after 2h30, within the new target but late."""
+        case = receive(local(3, 2, 9), Severity.CRITICAL)
+        case.evaluate_service_clocks(*evaluation(local(3, 2, 10, 30)))
+        case.change_severity(ctx(local(3, 2, 11)), Severity.MODERATE, "Workaround found")
+        case.collect_events()
+        reply(case, local(3, 2, 11, 30))
+        assert facts_of(case, "ServiceClockBreachWithdrawn") == []
+        [fulfilled] = facts_of(case, "ServiceClockFulfilled")
+        assert (fulfilled.elapsed, fulfilled.target, fulfilled.within_target) == (
+            hours(2.5),
+            hours(4),
+            False,
+        )
+        assert case.clock(FIRST).breached_at == local(3, 2, 10)
+
+    def test_a_late_recorded_pause_that_began_in_time_withdraws_the_breach(self) -> None:
+        """Critical, received 09:00; evaluated at 10:30, breached at 10:00. At
+        10:45 the agent records that the case has waited on the customer since
+        09:40: the breach is withdrawn with the pause (40 min of 1h). The customer
+        answers at 13:30; 20 min remain, due 13:50; a reply at 13:45 (55 min) is in time."""
+        case = receive(local(3, 2, 9), Severity.CRITICAL)
+        case.evaluate_service_clocks(*evaluation(local(3, 2, 10, 30)))
+        assert case.clock(FIRST).breached_at == local(3, 2, 10)
+        case.collect_events()
+        case.wait_on_customer(
+            ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 9, 40)), "Asked for logs"
+        )
+        events = case.collect_events()
+        [disproved] = [e for e in events if isinstance(e, SupportCase.ServiceClockBreachDisproved)]
+        assert (disproved.clock, disproved.breached_at, disproved.paused_at) == (
+            FIRST,
+            local(3, 2, 10),
+            local(3, 2, 9, 40),
+        )
+        assert disproved.elapsed == timedelta(minutes=40)
+        names = [type(e).__name__ for e in events]
+        assert names.index("ServiceClockBreachDisproved") < names.index("ServiceClockPaused")
+        clock = case.clock(FIRST)
+        assert (clock.breached_at, clock.is_paused, clock.elapsed) == (None, True, hours(40 / 60))
+        case.record_communication(
+            ctx(local(3, 2, 13, 30)), Direction.INBOUND, Channel.EMAIL, "Logs attached"
+        )
+        assert case.clock(FIRST).deadline == local(3, 2, 13, 50)
+        reply(case, local(3, 2, 13, 45))
+        [fulfilled] = facts(case, "ServiceClockFulfilled")
+        assert (fulfilled.elapsed, fulfilled.within_target) == (hours(55 / 60), True)
+
+    def test_a_late_recorded_pause_that_began_after_the_deadline_leaves_the_breach(
+        self,
+    ) -> None:
+        """The same, waiting since 10:10: the clock had run past 10:00 already."""
+        case = receive(local(3, 2, 9), Severity.CRITICAL)
+        case.evaluate_service_clocks(*evaluation(local(3, 2, 10, 30)))
+        case.collect_events()
+        case.wait_on_customer(
+            ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 10, 10)), "Asked for logs"
+        )
+        assert facts_of(case, "ServiceClockBreachDisproved") == []
+        assert case.clock(FIRST).breached_at == local(3, 2, 10)
+
+    def test_a_late_recorded_pause_at_the_deadline_withdraws_the_breach(self) -> None:
+        """Waiting since exactly 10:00: 1h of 1h, within target."""
+        case = receive(local(3, 2, 9), Severity.CRITICAL)
+        case.evaluate_service_clocks(*evaluation(local(3, 2, 10, 30)))
+        case.collect_events()
+        case.wait_on_customer(ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 10)), "Asked")
+        [disproved] = facts_of(case, "ServiceClockBreachDisproved")
+        assert (disproved.clock, disproved.elapsed) == (FIRST, hours(1))
+
+    def test_the_withdrawal_is_stored_and_replayed(self) -> None:
+        """Encoded and decoded like every stored event, the facts rebuild the case."""
+        case = receive(local(3, 2, 9), Severity.CRITICAL)
+        case.evaluate_service_clocks(*evaluation(local(3, 2, 10, 30)))
+        case.wait_on_customer(ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 9, 40)), "Asked")
+        mapper: Mapper[Any] = Mapper(transcoder=cases_transcoder())
+        stored = [mapper.to_stored_event(e) for e in case.collect_events()]
+        replayed = project_aggregate(None, [mapper.to_domain_event(s) for s in stored])
+        assert replayed == case
+        assert replayed is not None
+        assert replayed.clock(FIRST).breached_at is None
+
+
+def recorded_before_adr_33(events: list[Any], **changes: Any) -> SupportCase:
+    """The case as a store written before ADR 33 holds it: `events` without the
+    breaches it did not record (`drop_breaches`), with the other fields given
+    (`deadline`, `within_target`) on the facts that have them, renumbered, and
+    replayed."""
+    drop = changes.pop("drop_breaches", False)
+    kept = [e for e in events if not (drop and isinstance(e, SupportCase.ServiceClockBreached))]
+    old = []
+    for version, event in enumerate(kept, start=1):
+        fields = {k: v for k, v in changes.items() if hasattr(event, k) and event.clock is FIRST}
+        old.append(dataclasses.replace(event, originator_version=version, **fields))
+    case = project_aggregate(None, old)
+    assert case is not None
+    return case
+
+
+class TestFactsRecordedBeforeAdr33:
+    """Old facts replay to the state they had and their verdicts stand; the new
+    rules judge what old clocks do from now on."""
+
+    def test_an_old_deadline_in_the_lunch_break_breaches_after_it(self) -> None:
+        """Received 08:00, 4h: recorded then as due at 12:00 (the moment the
+        target was spent); judged now, the breach comes only after 13:00."""
+        new = receive(local(3, 2, 8))
+        case = recorded_before_adr_33(new.collect_events(), deadline=local(3, 2, 12))
+        assert case.clock(FIRST).deadline == local(3, 2, 12)  # replayed as recorded
+        assert case.evaluate_service_clocks(*evaluation(local(3, 2, 12, 30))) == 0
+        assert case.evaluate_service_clocks(*evaluation(local(3, 2, 13, 30))) == 1
+        assert case.clock(FIRST).breached_at == local(3, 2, 13)
+
+    def test_an_unfinished_clock_retargeted_below_its_spent_time_is_breached_next(
+        self,
+    ) -> None:
+        """Paused after 2h, made critical at 11:30, no breach recorded then: the
+        next command on the case records it, at the re-target."""
+        new = receive(local(3, 2, 9))
+        new.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
+        new.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Worse")
+        case = recorded_before_adr_33(new.collect_events(), drop_breaches=True)
+        assert case.clock(FIRST).breached_at is None
+        case.add_note(ctx(local(3, 2, 12)), "Customer travelling")
+        [breach] = facts(case, "ServiceClockBreached")
+        assert (breach.clock, breach.at) == (FIRST, local(3, 2, 11, 30))
+
+    def test_an_old_within_target_verdict_stands(self) -> None:
+        """The same clock answered before ADR 33: "within target" is kept."""
+        new = receive(local(3, 2, 9))
+        new.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
+        new.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Worse")
+        reply(new, local(3, 2, 14))
+        case = recorded_before_adr_33(new.collect_events(), drop_breaches=True, within_target=True)
+        assert (case.clock(FIRST).fulfilled, case.clock(FIRST).breached_at) == (True, None)
+        case.add_note(ctx(local(3, 2, 15)), "Customer travelling")
+        assert [f.clock for f in facts(case, "ServiceClockBreached")] == []
 
 
 class TestVendorClock:
