@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from cases import __version__
-from cases.api.errors import install_error_handlers
+from cases.api.errors import AnswerUnexpectedErrors, install_error_handlers
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
@@ -34,6 +34,8 @@ Support cases and billing accounts of a cloud-solution-provider partner, recorde
 audited events. Every error is `application/problem+json`; its `type` names the rule
 that was broken (`GET /problems/{rule}` explains it). Commands answer with the log
 position they reached: pass it as `min_position` to a query to read your own writes.
+Days and moments lie in the years 1900 to 2999 (a moment by its instant in UTC);
+others are refused with 422, `/problems/date-out-of-range`.
 """
 
 
@@ -99,6 +101,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(reports_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
+    app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(RequestContextMiddleware)
     return app
 

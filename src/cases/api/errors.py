@@ -2,7 +2,8 @@
 
 A domain rule's problem `type` is `/problems/<rule>`, stable for as long as the
 rule exists; `GET /problems/<rule>` explains it. Validation problems list the
-offending fields. A store that is down answers 503 with `Retry-After`.
+offending fields. A store that is down answers 503 with `Retry-After`. Any other
+exception answers 500 `/problems/internal-error` and closes the connection.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cases import time_range
 from cases.application.idempotent_request import IdempotencyKeyReusedError
 from cases.application.principal_registry import AuthenticationError
 from cases.domain import errors
@@ -122,7 +125,9 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in error.errors()
         ]
         detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
-        return problem(request, 422, "invalid-request", detail, errors=fields)
+        out_of_range = bool(fields) and all(f["type"] == time_range.RULE for f in fields)
+        rule = time_range.RULE if out_of_range else "invalid-request"
+        return problem(request, 422, rule, detail, errors=fields)
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -163,6 +168,12 @@ def install_error_handlers(app: FastAPI) -> None:
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
+    @app.exception_handler(Exception)
+    def unexpected(request: Request, _: Exception) -> JSONResponse:
+        """The last resort, for an exception outside AnswerUnexpectedErrors (Starlette
+        answers with this, then raises the exception on to the server's log)."""
+        return internal_error(request)
+
     for error_class in (
         PersistenceError,
         psycopg.OperationalError,
@@ -182,3 +193,56 @@ def explain_rule(rule: str) -> str | None:
             return (cls.__doc__ or "").strip().replace("\n", " ")
         stack.extend(cls.__subclasses__())
     return None
+
+
+# Unexpected exceptions ------------------------------------------------------
+
+INTERNAL_ERROR = "internal-error"
+
+
+def internal_error(request: Request) -> JSONResponse:
+    """The answer to an exception no handler maps: a problem with the request id to
+    quote, never the exception's text, and `Connection: close`, so the client opens
+    a fresh connection rather than reuse one the server is about to drop."""
+    request_id = getattr(request.state, "request_id", None)
+    return problem(
+        request,
+        500,
+        INTERNAL_ERROR,
+        "the server failed to answer this request; quote the request id when you report it",
+        {"Connection": "close"},
+        request_id=request_id,
+    )
+
+
+class AnswerUnexpectedErrors:
+    """Turns an exception that escaped every handler into `internal_error`.
+
+    It sits inside the request-context middleware (so the answer carries the
+    request id and the access line its status) and around the idempotency
+    middleware and everything under it. If part of an answer was sent already,
+    only closing the connection can tell the client: the exception is raised on
+    for the server to do that.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            logger.exception("unexpected_error", method=scope["method"], path=scope["path"])
+            if started:
+                raise
+            await internal_error(Request(scope))(scope, receive, send)

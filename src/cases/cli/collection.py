@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from cases.application.billing_office import Evaluation
 from cases.application.caller import Caller
 from cases.application.collection_run import CollectionSummary, run_collection
+from cases.cli.moments import within_range
 from cases.cli.services import open_services
 from cases.domain.metadata import Actor, Role, Source
 
@@ -105,4 +106,4 @@ def parse_moment(text: str) -> datetime:
             "give the moment a UTC offset, e.g. 2026-05-01T06:00:00+00:00 or ...Z",
             param_hint="--as-of",
         )
-    return moment
+    return within_range(moment, "--as-of")

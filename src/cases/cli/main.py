@@ -11,6 +11,7 @@ import typer
 from cases.cli.clocks import clocks_app
 from cases.cli.collection import collection_app
 from cases.cli.demo import demo, print_case
+from cases.cli.moments import within_range
 from cases.cli.projections import migrate_command, projections_app
 from cases.cli.replay import replay_app
 from cases.cli.report import report_app
@@ -48,6 +49,8 @@ def history_case(
 ) -> None:
     """Print a case's history, or its state at a version or a moment."""
     moment = as_of if as_of is None or as_of.tzinfo else as_of.replace(tzinfo=UTC)
+    if moment is not None:
+        within_range(moment, "--as-of")
     with open_services() as services:
         case = services.audit.state(SupportCase, case_id, version=version, as_of=moment)
         print_case(services, case_id, case)

@@ -13,6 +13,7 @@ import typer
 
 from cases.application.replay import Replay, Replayer, ReplayStep
 from cases.cli.history_view import render_case_header
+from cases.cli.moments import within_range
 from cases.cli.services import open_services
 from cases.domain.billing_account import BillingAccount
 from cases.domain.support_case import SupportCase
@@ -190,4 +191,6 @@ def _moment(text: str) -> datetime:
         raise typer.BadParameter(
             f"{text!r} is not an ISO 8601 moment", param_hint="--as-of"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return within_range(
+        moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC), "--as-of"
+    )

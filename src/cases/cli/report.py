@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cases.application.clock import SystemClock
+from cases.cli.moments import within_range
 from cases.cli.services import cli_settings
 from cases.domain.errors import DomainError
 from cases.persistence.database_url import SETTING, StoreKind, parse_database_url
@@ -63,7 +64,8 @@ def parse_bound(text: str, option: str) -> datetime:
     """A day (its midnight in UTC) or a moment with a UTC offset."""
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+            day = datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
+            return within_range(day, option)
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(
@@ -73,7 +75,7 @@ def parse_bound(text: str, option: str) -> datetime:
         raise typer.BadParameter(
             "give the moment a UTC offset, e.g. 2026-05-01T06:00:00+00:00", param_hint=option
         )
-    return moment
+    return within_range(moment, option)
 
 
 @contextmanager

@@ -35,7 +35,7 @@ from cases.api.deps import (
 from cases.api.errors import ApiProblem
 from cases.api.routing import Router
 from cases.api.schemas import accounts as s
-from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
+from cases.api.schemas.common import AwareDatetime, CommandResult, Day, HistoryEntryOut
 from cases.application.collection_run import run_collection
 from cases.application.command_runner import Receipt
 from cases.application.principal_registry import AuthenticatedPrincipal
@@ -194,7 +194,7 @@ def list_accounts(
         Query(description="Only accounts with an undisputed invoice past due on `as_of`."),
     ] = False,
     as_of: Annotated[
-        s.Day | None,
+        Day | None,
         Query(description="The day `overdue` is judged on (YYYY-MM-DD); default today (UTC)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -503,7 +503,7 @@ def get_receivables_aging(
     principal: PrincipalDep,
     min_position: MinPositionDep,
     as_of: Annotated[
-        s.Day | None, Query(description="The day to age on (YYYY-MM-DD); default today (UTC).")
+        Day | None, Query(description="The day to age on (YYYY-MM-DD); default today (UTC).")
     ] = None,
 ) -> s.AgingOut:
     """Open receivables per currency by days past due on a day (current, 1-30, 31-60,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 import orjson
 from fastapi import Depends, Query, Response
 
+from cases import time_range
 from cases.api.deps import (
     Command,
     MinPositionDep,
@@ -116,9 +117,13 @@ def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         moment, case_id = orjson.loads(raw)
-        return datetime.fromisoformat(moment), UUID(case_id)
+        after = datetime.fromisoformat(moment), UUID(case_id)
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out") from None
+    aware = after[0] if after[0].tzinfo else after[0].replace(tzinfo=UTC)
+    if not time_range.moment_in_range(aware):  # forged: no case was received then (ADR 0035)
+        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out")
+    return after
 
 
 @router.get("", operation_id="list_cases", responses=PROBLEMS, dependencies=[Reads])

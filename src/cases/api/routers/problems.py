@@ -23,6 +23,8 @@ API_RULES = {
     "projection-behind": "Raised when the read models did not reach a position in time.",
     "store-unavailable": "Raised when the database cannot be reached; nothing was recorded.",
     "schema-behind": "Raised when the database lacks migrations this version needs.",
+    "date-out-of-range": "Raised when a day or moment lies outside the years 1900 to 2999.",
+    "internal-error": "Raised when the server failed unexpectedly; quote the request id.",
 }
 
 

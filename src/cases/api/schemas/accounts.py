@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cases.api.schemas.common import AwareDatetime, Strict
+from cases.api.schemas.common import AwareDatetime, Day, Strict
 from cases.application.billing_office import Evaluation
 from cases.application.collection_run import CollectionSummary
 from cases.domain.billing_account import MAX_NET_DAYS, BillingAccount
@@ -48,19 +48,6 @@ from cases.projections.receivables import AgingRow, Receivable
 AMOUNT_LIMIT = Decimal(10) ** 12
 _AMOUNT = r"^-?(0|[1-9]\d{0,11})(\.\d+)?$"
 _QUANTITY = r"^(0|[1-9]\d{0,8})(\.\d{1,6})?$"
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _iso_day(value: object) -> object:
-    """Only `YYYY-MM-DD`: not a timestamp, not a datetime cut short."""
-    if isinstance(value, str) and not _DAY.fullmatch(value):
-        raise ValueError("a day is written YYYY-MM-DD, e.g. 2026-03-02")
-    if not isinstance(value, str | date) or isinstance(value, datetime):
-        raise PydanticCustomError("day_type", "a day is a string written YYYY-MM-DD")
-    return value
-
-
-Day = Annotated[date, BeforeValidator(_iso_day, json_schema_input_type=str)]
 
 
 def _known_currency(code: str) -> str:

@@ -2,24 +2,54 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
+from cases import time_range
 from cases.application.audit_trail import HistoryEntry
 from cases.application.command_runner import Receipt
 from cases.application.event_summaries import summarise
+
+# Days and moments: every one that comes in lies in the span of time_range (ADR 0035),
+# checked here, once, for every parameter and field of these types.
 
 
 def _aware(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("a moment needs a UTC offset, e.g. 2026-03-02T09:30:00+01:00")
+    if not time_range.moment_in_range(moment):
+        raise PydanticCustomError(time_range.RULE, time_range.MOMENTS_TEXT)
     return moment
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_day(value: object) -> object:
+    """Only `YYYY-MM-DD`: not a timestamp, not a datetime cut short."""
+    if isinstance(value, str) and not _DAY.fullmatch(value):
+        raise ValueError("a day is written YYYY-MM-DD, e.g. 2026-03-02")
+    if not isinstance(value, str | date) or isinstance(value, datetime):
+        raise PydanticCustomError("day_type", "a day is a string written YYYY-MM-DD")
+    return value
+
+
+def _day_in_range(day: date) -> date:
+    if not time_range.day_in_range(day):
+        raise PydanticCustomError(time_range.RULE, time_range.DAYS_TEXT)
+    return day
+
+
+Day = Annotated[
+    date, BeforeValidator(_iso_day, json_schema_input_type=date), AfterValidator(_day_in_range)
+]
 
 
 class Strict(BaseModel):

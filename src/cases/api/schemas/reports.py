@@ -23,7 +23,9 @@ def _day_or_moment(value: object) -> object:
     return value
 
 
-PeriodBound = Annotated[AwareDatetime, BeforeValidator(_day_or_moment, json_schema_input_type=str)]
+PeriodBound = Annotated[
+    AwareDatetime, BeforeValidator(_day_or_moment, json_schema_input_type=date | datetime)
+]
 
 
 class DurationsOut(BaseModel):

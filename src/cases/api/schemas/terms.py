@@ -18,8 +18,8 @@ import holidays
 from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from cases.api.schemas.accounts import Day, TimeZone
-from cases.api.schemas.common import AwareDatetime, CommandResult, Strict
+from cases.api.schemas.accounts import TimeZone
+from cases.api.schemas.common import AwareDatetime, CommandResult, Day, Strict
 from cases.domain.collection_policy import (
     EARLIEST_STAGE,
     LATEST_STAGE,
