@@ -23,6 +23,10 @@ API_RULES = {
     "projection-behind": "Raised when the read models did not reach a position in time.",
     "store-unavailable": "Raised when the database cannot be reached; nothing was recorded.",
     "schema-behind": "Raised when the database lacks migrations this version needs.",
+    "store-busy": "Raised when a statement waited too long for a lock or ran too long; "
+    "it was cancelled and nothing was recorded.",
+    "projections-behind": "Raised by /ready when a read model lags the log beyond the bound.",
+    "projections-stopped": "Raised by /ready when no runner keeps a read model up to date.",
 }
 
 
