@@ -55,6 +55,33 @@ class Settings(BaseSettings):
         "date from the store on each load (0: none).",
     )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    api_lock_timeout: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="API server: seconds one statement waits for a lock another "
+        "connection holds before it is cancelled and the request answers 503 (PostgreSQL "
+        "lock_timeout; on SQLite the busy timeout, rounded up to whole seconds; ADR 0034).",
+    )
+    api_statement_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="API server on PostgreSQL: seconds one statement may run before it "
+        "is cancelled and the request answers 503 (statement_timeout; ADR 0034).",
+    )
+    ready_max_lag_events: int = Field(
+        default=1000,
+        ge=0,
+        description="/ready answers 503 while a projection has more than this many log "
+        "positions still to pass (ADR 0034).",
+    )
+    ready_max_lag_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="/ready answers 503 while the oldest event a projection has yet to "
+        "apply was recorded more than this many seconds ago (ADR 0034).",
+    )
 
     @property
     def effective_database_url(self) -> str:

@@ -24,7 +24,7 @@ from cases.heap import settle_after_start
 from cases.log_config import configure_logging
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.store import StoreOptions, open_event_log
-from cases.projections.db import open_projection_db
+from cases.projections.db import open_request_db
 from cases.projections.in_process import InProcessProjections
 from cases.projections.schema import check_schema_current, migrate
 from cases.settings import Settings, get_settings
@@ -74,7 +74,7 @@ def create_app(
         api = ApiState(
             settings,
             the_clock,
-            ReadPool(partial(open_projection_db, settings), size=16),
+            ReadPool(partial(open_request_db, settings), size=16),
             partial(_open_services, settings, url, the_clock),
             on_open=run_projections_on if in_process else None,
         )

@@ -26,6 +26,7 @@ from cases.application.principal_registry import AuthenticationError
 from cases.domain import errors
 from cases.persistence.outcomes import OutcomeUnknownError
 from cases.persistence.store import StoreUnavailableError
+from cases.persistence.waits import timed_out
 
 logger = structlog.get_logger("cases.api")
 
@@ -145,7 +146,20 @@ def install_error_handlers(app: FastAPI) -> None:
             "the request holds a value the database cannot store or compare",
         )
 
+    def store_busy(request: Request, error: Exception) -> JSONResponse:
+        logger.warning("store_wait_ran_out", error=type(error).__name__)
+        return problem(
+            request,
+            503,
+            "store-busy",
+            "the database did not answer in time (a lock held by another transaction, or a "
+            "slow statement); the statement was cancelled and nothing was recorded, try again",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
     def store_down(request: Request, error: Exception) -> JSONResponse:
+        if timed_out(error):  # cancelled and rolled back: not a lost connection (ADR 0034)
+            return store_busy(request, error)
         logger.warning("store_unavailable", error=type(error).__name__)
         return problem(
             request,

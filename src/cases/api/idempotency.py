@@ -34,6 +34,7 @@ from cases.api.read_pool import ReadPool
 from cases.application.clock import Clock
 from cases.application.idempotent_request import IdempotentRequest
 from cases.persistence.idempotency_steps import key_id
+from cases.persistence.waits import timed_out
 from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
 
 logger = structlog.get_logger("cases.api")
@@ -128,7 +129,14 @@ def _problem(
     return status, headers, body
 
 
-def _store_down(path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def _store_down(path: str, error: BaseException) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    if timed_out(error):
+        return _problem(
+            503,
+            "store-busy",
+            "the database took too long to answer; nothing was recorded, try again",
+            path,
+        )
     return _problem(
         503,
         "store-unavailable",
@@ -196,7 +204,7 @@ class IdempotencyMiddleware:
             stored = await anyio.to_thread.run_sync(self.store.answer, owner, key)
         except CONNECTION_ERRORS as e:
             logger.warning("store_unavailable", error=type(e).__name__)
-            await _send(send, *_store_down(scope["path"]))
+            await _send(send, *_store_down(scope["path"], e))
             return
         if stored is not None:
             await self._answer_retry(scope, send, stored, request_hash)

@@ -6,6 +6,7 @@ import queue
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
+from cases.persistence.waits import timed_out
 from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
 
 
@@ -13,7 +14,9 @@ class ReadPool:
     """Hands each request its own connection; drops broken ones.
 
     A connection error drops the idle connections too: after a database restart
-    every one of them is broken, and each would otherwise fail one request."""
+    every one of them is broken, and each would otherwise fail one request. A
+    statement the database cancelled for waiting too long leaves its connection
+    sound: it is kept."""
 
     def __init__(self, open_db: Callable[[], ProjectionDatabase], size: int = 8) -> None:
         self.open_db = open_db
@@ -44,8 +47,11 @@ class ReadPool:
         db = self.take() or self.open_db()
         try:
             yield db
-        except CONNECTION_ERRORS:
-            self.discard(db)
+        except CONNECTION_ERRORS as e:
+            if timed_out(e):
+                self.give_back(db)
+            else:
+                self.discard(db)
             raise
         except BaseException:
             self.give_back(db)

@@ -2,7 +2,10 @@
 
 Every command refuses, in one line, a store it cannot use: a bad setting, an
 unreachable database, the in-memory store, or a schema older than the code
-(`run cases migrate`). Exit code 2 for those, 1 for a refused request.
+(`run cases migrate`). Exit code 2 for those, 1 for a refused request. The one
+exception is `projections run` on PostgreSQL without `--once`: like the server,
+it waits for a database it cannot reach yet, with backoff and a log line per
+attempt, until the database answers or it is stopped (ADR 0034).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from types import FrameType
 from typing import Annotated, NoReturn
 
 import psycopg
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -47,6 +51,10 @@ projections_app = typer.Typer(
 )
 
 STORE_ERRORS = (psycopg.Error, sqlite3.Error, OSError, LockTimeout)
+FIRST_WAIT = 0.5  # seconds before the second attempt to reach the database
+LONGEST_WAIT = 5.0  # seconds between attempts at most
+
+logger = structlog.get_logger("cases.projections")
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -77,28 +85,70 @@ class ProjectionStore:
     log: EventLog
     db: ProjectionDatabase
 
+    def close(self) -> None:
+        self.db.close()
+        self.log.close()
+
 
 @contextmanager
 def projection_store(*, quiet: bool = True) -> Iterator[ProjectionStore]:
     """The event log and the projection database, on a current schema."""
     settings, url = _configured(quiet)
     try:
-        check_schema_current(url)
-        log = open_event_log(settings)
+        store = _open_store(settings, url)
     except (SchemaBehindError, StoreUnavailableError) as e:
         fail(str(e), 2)
     except STORE_ERRORS as e:
         fail(f"{SETTING}: cannot open {url.describe()}: {_first_line(e)}", 2)
     try:
-        db = open_projection_db(settings)
-    except STORE_ERRORS as e:
-        log.close()
-        fail(f"{SETTING}: cannot open {url.describe()}: {_first_line(e)}", 2)
-    try:
-        yield ProjectionStore(settings, log, db)
+        yield store
     finally:
-        db.close()
+        store.close()
+
+
+@contextmanager
+def waiting_projection_store(stopping: threading.Event) -> Iterator[ProjectionStore | None]:
+    """`projection_store`, but on PostgreSQL a database that cannot be reached yet
+    is tried again, with backoff and a log line per attempt, until it answers
+    (None if `stopping` is set first). A schema older than the code still fails."""
+    settings, url = _configured(quiet=False)
+    if url.kind is not StoreKind.POSTGRES:
+        with projection_store(quiet=False) as store:
+            yield store
+        return
+    attempt, wait = 1, FIRST_WAIT
+    while True:
+        try:
+            store = _open_store(settings, url)
+        except SchemaBehindError as e:
+            fail(str(e), 2)
+        except (StoreUnavailableError, *STORE_ERRORS) as e:
+            logger.warning(
+                "database_unreachable", attempt=attempt, retry_in=wait, reason=_first_line(e)
+            )
+            if stopping.wait(wait):
+                yield None
+                return
+            attempt, wait = attempt + 1, min(wait * 2, LONGEST_WAIT)
+            continue
+        if attempt > 1:
+            logger.info("database_reached", attempt=attempt)
+        break
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _open_store(settings: Settings, url: DatabaseUrl) -> ProjectionStore:
+    check_schema_current(url)
+    log = open_event_log(settings)
+    try:
+        db = open_projection_db(settings)
+    except BaseException:
         log.close()
+        raise
+    return ProjectionStore(settings, log, db)
 
 
 def _chosen(names: list[str] | None) -> list[str]:
@@ -142,21 +192,27 @@ def run_command(
         float, typer.Option(min=0.01, help="Seconds between polls of the log when idle.")
     ] = 0.2,
 ) -> None:
-    """Follow the event log and keep the projections up to date (until Ctrl-C)."""
+    """Follow the event log and keep the projections up to date (until Ctrl-C).
+
+    On PostgreSQL it waits for a database it cannot reach yet (not with --once)."""
     chosen = _chosen(names)
-    with projection_store(quiet=once) as store:
-        if once:
+    if once:
+        with projection_store(quiet=True) as store:
             for name in chosen:
                 _catch_up_once(store, name, batch_size)
+        return
+    with _stop_signals() as stopping, waiting_projection_store(stopping) as reached:
+        if reached is None:
+            print("Stopped.")
             return
         runners = InProcessProjections(
-            store.log,
-            partial(open_runner_db, store.settings),
+            reached.log,
+            partial(open_runner_db, reached.settings),
             chosen,
             batch_size=batch_size,
             poll_interval=poll_interval,
         )
-        _run_until_stopped(runners)
+        _run_until_stopped(runners, stopping)
 
 
 def _catch_up_once(store: ProjectionStore, name: str, batch_size: int) -> None:
@@ -172,13 +228,23 @@ def _catch_up_once(store: ProjectionStore, name: str, batch_size: int) -> None:
     print(f"{name}: applied {applied} events; at position {runner.position}.")
 
 
-def _run_until_stopped(runners: InProcessProjections) -> None:
+@contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event that SIGINT (Ctrl-C) and SIGTERM set, while the block runs."""
     stopping = threading.Event()
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stopping
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_until_stopped(runners: InProcessProjections, stopping: threading.Event) -> None:
     try:
         runners.start()
         settle_after_start()
@@ -187,8 +253,6 @@ def _run_until_stopped(runners: InProcessProjections) -> None:
             pass
     finally:
         runners.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if runners.failures:
         name, error = next(iter(runners.failures.items()))
         fail(f"projection {name} stopped: {_first_line(error)}", 1)

@@ -57,6 +57,7 @@ from cases.persistence.event_log import EventLog
 from cases.persistence.group_commit import GroupCommit
 from cases.persistence.idempotency_steps import RecordedStep, StepToRecord, steps_from_rows
 from cases.persistence.outcomes import OutcomeUnknownError
+from cases.persistence.waits import postgres_session_options, sqlite_busy_seconds, timed_out
 from cases.settings import Settings
 
 logger = structlog.get_logger("cases.store")
@@ -70,6 +71,10 @@ DOWN_FOR = 1.0  # seconds others fail at once after a read or write used up its 
 ATTEMPTS_KEY = "POSTGRES_ATTEMPTS"  # read by CasesPostgresFactory
 POOL_TIMEOUT_KEY = "POSTGRES_POOL_TIMEOUT"  # likewise (the library's is whole seconds)
 FACTORY_TOPIC = "cases.persistence.store:CasesPostgresFactory"
+LOCK_TIMEOUT_KEY = "POSTGRES_SESSION_LOCK_TIMEOUT"  # seconds, may be fractional (ADR 0034)
+STATEMENT_TIMEOUT_KEY = "POSTGRES_STATEMENT_TIMEOUT"  # likewise
+LIBRARY_LOCK_TIMEOUT = 5  # seconds a write waits for the table lock outside the API
+SQLITE_LOCK_TIMEOUT = 10  # seconds a SQLite write waits for the file's lock outside the API
 
 
 class StoreUnavailableError(Exception):
@@ -83,11 +88,16 @@ class StoreOptions:
     On PostgreSQL one read or write takes `attempts` tries while the database is
     away, each waiting at most `pool_timeout` seconds for a connection: its budget.
     `aggregate_cache` is how many working copies its command runner keeps
-    (`cases.application.working_copies`)."""
+    (`cases.application.working_copies`). With `lock_timeout` and
+    `statement_timeout` (seconds) the database cancels a statement that waits
+    longer for a lock or runs longer (ADR 0034); on SQLite the lock timeout is
+    the busy timeout."""
 
     pool_timeout: float
     attempts: int
     aggregate_cache: int = 0
+    lock_timeout: float | None = None
+    statement_timeout: float | None = None
 
     @classmethod
     def for_api(cls, settings: Settings) -> StoreOptions:
@@ -95,6 +105,8 @@ class StoreOptions:
             settings.api_store_timeout,
             settings.api_store_attempts,
             settings.api_aggregate_cache,
+            settings.api_lock_timeout,
+            settings.api_statement_timeout,
         )
 
     @property
@@ -150,7 +162,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _attempted(method: F) -> F:
     """The library's method without its 10 retries, tried `self.attempts` times;
-    at once OperationalError while the store is marked down."""
+    at once OperationalError while the store is marked down. A statement the
+    database cancelled for waiting too long is not a lost connection: it is
+    raised at once, and neither checks the pool nor marks the store down."""
     inner = inspect.unwrap(method)
 
     @functools.wraps(inner)
@@ -162,7 +176,9 @@ def _attempted(method: F) -> F:
         while True:
             try:
                 result = inner(self, *args, **kwargs)
-            except (InterfaceError, OperationalError):
+            except (InterfaceError, OperationalError) as e:
+                if timed_out(e):
+                    raise
                 if health is not None:
                     health.after_error()
                 if tries >= self.attempts:
@@ -333,39 +349,36 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
         self, write: _CommandWrite, stored_events: Sequence[StoredEvent]
     ) -> list[int]:
         keys = [(_uuid(e.originator_id), int(e.originator_version)) for e in stored_events]
-        health = self.health
-        if health is not None and health.down:
+        health = self.health or StoreHealth(lambda: None)
+        if health.down:
             raise OperationalError("the database could not be reached a moment ago")
-        sent = False
-        tries = 1
-        while True:
+        sent = False  # whether an attempt may have committed
+        for tries in range(1, self.attempts + 1):
             try:
                 ids = self.group_commit.write(write, keys)
             except IntegrityError:
-                if sent:
-                    ours = self._ids_if_ours(stored_events)
-                    if ours is not None:
-                        logger.info("ambiguous_commit_resolved", outcome="recorded")
-                        return ours
-                raise
+                ours = self._ids_if_ours(stored_events) if sent else None
+                if ours is None:
+                    raise
+                logger.info("ambiguous_commit_resolved", outcome="recorded")
+                return ours
             except (InterfaceError, OperationalError) as e:
+                if timed_out(e) and not sent:
+                    raise  # cancelled by the database: rolled back, nothing recorded
                 sent = sent or isinstance(e, OutcomeUnknownError)
-                if health is not None:
-                    health.after_error()
-                if tries >= self.attempts:
-                    if health is not None:
-                        health.gave_up()
+                health.after_error()
+                if tries == self.attempts:
+                    health.gave_up()
                     if sent:
                         raise OutcomeUnknownError(
                             "the connection was lost while the write was committing"
                         ) from e
                     raise
-                tries += 1
                 time.sleep(RETRY_WAIT)
             else:
-                if health is not None:
-                    health.succeeded()
+                health.succeeded()
                 return ids
+        raise OperationalError("no attempt was made")  # attempts < 1
 
     def _ids_if_ours(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
         """The notification ids of `stored_events` if the log holds exactly them."""
@@ -530,7 +543,12 @@ def _may_have_committed(error: psycopg.Error) -> bool:
 class CasesPostgresFactory(PostgresFactory):
     """eventsourcing's PostgreSQL factory, its recorders retrying `POSTGRES_ATTEMPTS`
     times, each waiting up to `POSTGRES_POOL_TIMEOUT` seconds for a connection (the
-    library's `POSTGRES_CONNECT_TIMEOUT` is that wait, in whole seconds only)."""
+    library's `POSTGRES_CONNECT_TIMEOUT` is that wait, in whole seconds only).
+
+    With `POSTGRES_SESSION_LOCK_TIMEOUT` and `POSTGRES_STATEMENT_TIMEOUT` every
+    pooled connection carries both timeouts from its start (libpq `options`), and
+    the write's own `SET LOCAL lock_timeout` uses the same lock timeout (the
+    library's `POSTGRES_LOCK_TIMEOUT` takes whole seconds only)."""
 
     aggregate_recorder_class = CasesAggregateRecorder
     application_recorder_class = CasesApplicationRecorder
@@ -542,6 +560,16 @@ class CasesPostgresFactory(PostgresFactory):
         if pool_timeout:
             self.datastore.pool.timeout = float(pool_timeout)
         self.health = StoreHealth(self.datastore.pool.check)
+        lock_timeout = self.env.get(LOCK_TIMEOUT_KEY)
+        statement_timeout = self.env.get(STATEMENT_TIMEOUT_KEY)
+        if lock_timeout and statement_timeout:
+            self.datastore.lock_timeout = float(lock_timeout)  # type: ignore[assignment]
+            connect_kwargs = self.datastore.pool.kwargs
+            if not isinstance(connect_kwargs, dict):
+                raise ProgrammingError("the pool's connection arguments are not a dict")
+            connect_kwargs["options"] = postgres_session_options(
+                float(lock_timeout), float(statement_timeout)
+            )
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         recorder = super().aggregate_recorder(purpose)
@@ -570,7 +598,11 @@ def store_env(
         return {
             "PERSISTENCE_MODULE": SQLITE_FACTORY_TOPIC,
             "SQLITE_DBNAME": str(url.path),
-            "SQLITE_LOCK_TIMEOUT": "10",
+            "SQLITE_LOCK_TIMEOUT": str(
+                sqlite_busy_seconds(options.lock_timeout)
+                if options and options.lock_timeout
+                else SQLITE_LOCK_TIMEOUT
+            ),
         }
     return {
         "PERSISTENCE_MODULE": FACTORY_TOPIC,
@@ -588,7 +620,9 @@ def store_env(
         # No ping before each use (a round trip per statement): a connection the
         # database dropped fails its attempt, is discarded, and the pool is checked.
         "POSTGRES_PRE_PING": "n",
-        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_LOCK_TIMEOUT": str(LIBRARY_LOCK_TIMEOUT),
+        LOCK_TIMEOUT_KEY: str(options.lock_timeout or "") if options else "",
+        STATEMENT_TIMEOUT_KEY: str(options.statement_timeout or "") if options else "",
     }
 
 

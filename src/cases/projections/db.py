@@ -20,9 +20,11 @@ from uuid import UUID
 import psycopg
 
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
+from cases.persistence.waits import postgres_session_options
 from cases.settings import Settings
 
 Row = tuple[Any, ...]
+SQLITE_BUSY_TIMEOUT = 30.0  # seconds a runner's or the CLI's write waits for the file's lock
 
 # Errors after which a runner reconnects instead of dying.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (
@@ -51,16 +53,26 @@ class ProjectionDatabase:
     PostgreSQL commit does not wait for its flush to disk: a read model and its
     tracking position commit together, so a crash can only take both back to an
     earlier position, from which the runner applies the same events again (as
-    SQLite's WAL mode with `synchronous=NORMAL` already does here)."""
+    SQLite's WAL mode with `synchronous=NORMAL` already does here).
+
+    With `waits` (lock timeout, statement timeout; an API request's connection,
+    ADR 0034) a statement waits at most that long for a lock (SQLite: for the
+    file's write lock) and, on PostgreSQL, runs at most that long."""
 
     def __init__(
-        self, url: DatabaseUrl, connect_timeout: int = 5, *, durable_commits: bool = True
+        self,
+        url: DatabaseUrl,
+        connect_timeout: int = 5,
+        *,
+        durable_commits: bool = True,
+        waits: tuple[float, float] | None = None,
     ) -> None:
         if url.kind is StoreKind.MEMORY:
             raise ValueError("projections need a SQLite or PostgreSQL store")
         self.url = url
         self.connect_timeout = connect_timeout
         self.durable_commits = durable_commits
+        self.waits = waits
         self.is_postgres = url.kind is StoreKind.POSTGRES
         self._sqlite: sqlite3.Connection | None = None
         self._postgres: psycopg.Connection[Row] | None = None
@@ -71,6 +83,9 @@ class ProjectionDatabase:
     def connect(self) -> None:
         self.close()
         if self.is_postgres:
+            options = [] if self.durable_commits else ["-c synchronous_commit=off"]
+            if self.waits is not None:
+                options.append(postgres_session_options(*self.waits))
             self._postgres = psycopg.connect(
                 host=self.url.host,
                 port=self.url.port,
@@ -79,11 +94,14 @@ class ProjectionDatabase:
                 password=self.url.password or None,
                 connect_timeout=self.connect_timeout,
                 autocommit=True,
-                options="" if self.durable_commits else "-c synchronous_commit=off",
+                options=" ".join(options),
             )
         else:
             self._sqlite = sqlite3.connect(
-                str(self.url.path), timeout=30, isolation_level=None, check_same_thread=False
+                str(self.url.path),
+                timeout=self.waits[0] if self.waits is not None else SQLITE_BUSY_TIMEOUT,
+                isolation_level=None,
+                check_same_thread=False,
             )
             self._sqlite.execute("PRAGMA journal_mode=WAL")
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
@@ -184,6 +202,15 @@ def open_projection_db(settings: Settings, *, durable_commits: bool = True) -> P
         parse_database_url(settings.effective_database_url),
         connect_timeout=settings.postgres_connect_timeout,
         durable_commits=durable_commits,
+    )
+
+
+def open_request_db(settings: Settings) -> ProjectionDatabase:
+    """A connection for the API's requests: its waits bounded by the settings."""
+    return ProjectionDatabase(
+        parse_database_url(settings.effective_database_url),
+        connect_timeout=settings.postgres_connect_timeout,
+        waits=(settings.api_lock_timeout, settings.api_statement_timeout),
     )
 
 

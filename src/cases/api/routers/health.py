@@ -1,4 +1,9 @@
-"""Liveness and readiness, for load balancers and orchestrators (no token needed)."""
+"""Liveness and readiness, for load balancers and orchestrators (no token needed).
+
+Ready means the read models answer truthfully: every projection has a runner (one
+holds its leadership) and lags the log by at most `CASES_READY_MAX_LAG_EVENTS`
+positions and `CASES_READY_MAX_LAG_SECONDS` (ADR 0034).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,12 @@ from cases.api.deps import ApiStateDep, ServicesDep
 from cases.api.errors import ApiProblem
 from cases.api.routing import Router
 from cases.persistence.database_url import parse_database_url
+from cases.projections.leadership import runner_running
 from cases.projections.schema import pending_migrations
 from cases.projections.status import projection_status
+from cases.settings import Settings
 
 router = Router(tags=["health"])
-
-READY_LAG_EVENTS = 10_000
 
 
 class Alive(BaseModel):
@@ -26,6 +31,7 @@ class ProjectionLag(BaseModel):
     head: int
     lag_events: int
     lag_seconds: float
+    running: bool
 
 
 class Ready(BaseModel):
@@ -43,11 +49,14 @@ async def health() -> Alive:
 @router.get(
     "/ready",
     operation_id="ready",
-    responses={503: {"description": "Not ready: database, schema or projections"}},
+    responses={
+        503: {"description": "Not ready: database, schema, or a projection stopped or behind"}
+    },
 )
 def ready(api: ApiStateDep, services: ServicesDep) -> Ready:
-    """The database answers, its schema is current, and the read models keep up
-    (503 while the server has not reached its store)."""
+    """The database answers, its schema is current, and every read model has a
+    running runner and keeps up with the log (503 naming the projections that do
+    not, or while the server has not reached its store)."""
     pending = pending_migrations(parse_database_url(api.settings.effective_database_url))
     if pending:
         raise ApiProblem(
@@ -55,6 +64,7 @@ def ready(api: ApiStateDep, services: ServicesDep) -> Ready:
         )
     with api.reads.connection() as db:
         statuses = projection_status(services.log, db, services.clock)
+        running = {st.name: runner_running(db, st.name) for st in statuses}
     lags = [
         ProjectionLag(
             name=st.name,
@@ -62,15 +72,31 @@ def ready(api: ApiStateDep, services: ServicesDep) -> Ready:
             head=st.head,
             lag_events=st.lag_events,
             lag_seconds=st.lag_seconds,
+            running=running[st.name],
         )
         for st in statuses
     ]
-    behind = [lag.name for lag in lags if lag.lag_events > READY_LAG_EVENTS]
-    if behind:
+    stopped = [lag for lag in lags if not lag.running]
+    behind = [lag for lag in lags if lag.running and _too_far_behind(lag, api.settings)]
+    if stopped or behind:
+        reasons = [f"{lag.name}: no runner is running" for lag in stopped] + [
+            f"{lag.name}: {lag.lag_events} events and {lag.lag_seconds:.0f} s behind "
+            f"(ready within {api.settings.ready_max_lag_events} events and "
+            f"{api.settings.ready_max_lag_seconds:g} s)"
+            for lag in behind
+        ]
         raise ApiProblem(
             503,
-            "projections-behind",
-            f"read models more than {READY_LAG_EVENTS} events behind: {', '.join(behind)}",
+            "projections-stopped" if stopped else "projections-behind",
+            "read models not ready: " + "; ".join(reasons),
             {"Retry-After": "5"},
+            projections=[lag.model_dump() for lag in [*stopped, *behind]],
         )
     return Ready(status="ready", projections=lags)
+
+
+def _too_far_behind(lag: ProjectionLag, settings: Settings) -> bool:
+    return (
+        lag.lag_events > settings.ready_max_lag_events
+        or lag.lag_seconds > settings.ready_max_lag_seconds
+    )

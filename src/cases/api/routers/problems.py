@@ -25,6 +25,12 @@ API_RULES = {
     "schema-behind": "Raised when the database lacks migrations this version needs.",
     "date-out-of-range": "Raised when a day or moment lies outside the years 1900 to 2999.",
     "internal-error": "Raised when the server failed unexpectedly; quote the request id.",
+    "store-busy": "Raised when a statement waited too long for a lock or ran too long; "
+    "it was cancelled and nothing was recorded.",
+    "projections-behind": "Raised by /ready when a read model lags the log beyond the bound.",
+    "projections-stopped": "Raised by /ready when no runner keeps a read model up to date.",
+    "outcome-unknown": "Raised when the database went away while a command committed: "
+    "whether it was recorded is unknown; a retry with the same Idempotency-Key finds out.",
 }
 
 
