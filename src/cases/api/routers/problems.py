@@ -16,6 +16,7 @@ API_RULES = {
     "invalid-request": "Raised when the request's fields are missing, unknown or malformed.",
     "invalid-if-match": 'Raised when If-Match is not an ETag such as "7".',
     "invalid-cursor": "Raised when a list cursor was not one the API gave out.",
+    "cursor-mismatch": "Raised when a list cursor comes back with other filters, sort or order.",
     "invalid-idempotency-key": "Raised when an Idempotency-Key is empty or too long.",
     "idempotency-key-reused": "Raised when an Idempotency-Key comes back with another request.",
     "idempotency-key-in-flight": "Raised when a retry arrives while the first is still running.",
@@ -23,6 +24,9 @@ API_RULES = {
     "projection-behind": "Raised when the read models did not reach a position in time.",
     "store-unavailable": "Raised when the database cannot be reached; nothing was recorded.",
     "schema-behind": "Raised when the database lacks migrations this version needs.",
+    "invalid-authorization": "Raised when a request carries more than one Authorization header.",
+    "customer-chosen-case-id": "Raised when a customer principal names the id of a new case: "
+    "only staff may (whether an id is taken would tell of other customers' cases).",
 }
 
 
