@@ -44,6 +44,7 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "who_am_i": EVERYONE,
     "create_principal": MANAGES_PRINCIPALS,
     "list_principals": MANAGES_PRINCIPALS,
+    "get_principal": MANAGES_PRINCIPALS,
     "revoke_principal": MANAGES_PRINCIPALS,
     # support cases
     "receive_case": OPENS_CASES,

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from cases import __version__
+from cases.api.authorization_header import OneAuthorizationMiddleware
 from cases.api.errors import AnswerUnexpectedErrors, install_error_handlers
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.read_pool import ReadPool
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(reports_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
+    app.add_middleware(OneAuthorizationMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app
 

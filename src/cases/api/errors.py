@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cases import time_range
+from cases.api.routing import allowed_methods
 from cases.application.idempotent_request import IdempotencyKeyReusedError
 from cases.application.principal_registry import AuthenticationError
 from cases.domain import errors
@@ -133,9 +134,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         rule = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
-        return problem(
-            request, error.status_code, rule, str(error.detail), dict(error.headers or {})
-        )
+        headers = dict(error.headers or {})
+        if error.status_code == 405 and "Allow" in headers:  # from routing: name them all
+            headers["Allow"] = allowed_methods(request)
+        return problem(request, error.status_code, rule, str(error.detail), headers)
 
     @app.exception_handler(psycopg.DataError)
     def unstorable(request: Request, _: psycopg.DataError) -> JSONResponse:

@@ -24,10 +24,11 @@ import inspect
 from collections.abc import Callable
 from typing import Any, get_type_hints
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import ResponseValidationError
 from pydantic import TypeAdapter, ValidationError
+from starlette.routing import Match
 
 _SUB_RESPONSE = "_sub_response"  # the parameter added where an endpoint has none
 _WRAPPED = "__cases_serialized_in_thread__"
@@ -96,3 +97,25 @@ def serialized_in_thread(
         answer.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     setattr(answer, _WRAPPED, True)
     return answer
+
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """The `Allow` header for the request's path: every method some route serves
+    there. Starlette names only the methods of the first route whose path matched,
+    and each method of a path is a route of its own, so each is asked in turn."""
+    allowed = []
+    for method in METHODS:
+        probe = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "query_string": b"",
+        }
+        if any(r.matches(probe)[0] is Match.FULL for r in request.app.router.routes):
+            allowed.append(method)
+    return ", ".join(allowed)

@@ -71,20 +71,29 @@ class AuditTrail:
         """The state as recorded at `moment`."""
         aware("moment", moment)
         self.runner.load(kind, aggregate_id)
+        events = self._events(aggregate_id)
         version = 0
-        for event in self._events(aggregate_id):
+        for event in events:
             if event.timestamp > moment:
                 break
             version = event.originator_version
         if version == 0:
             raise NotFoundError(
-                f"the {kind.__name__} {aggregate_id} was not yet recorded at {moment.isoformat()}"
+                f"the {kind.__name__} {aggregate_id} was not yet recorded at "
+                f"{moment.isoformat()}: {first_recorded(events)}"
             )
         return self.runner.load(kind, aggregate_id, version=version)
 
     def _events(self, aggregate_id: UUID) -> list[AuditedAggregate.Event]:
         events = self.runner.log.events.get(aggregate_id)
         return [e for e in events if isinstance(e, AuditedAggregate.Event)]
+
+
+def first_recorded(events: list[AuditedAggregate.Event]) -> str:
+    """When the first of `events` was recorded, as a refusal of an earlier moment says."""
+    if not events:
+        return "it has no recorded history"
+    return f"it was first recorded at {events[0].timestamp.isoformat()}"
 
 
 def history_entry(event: AuditedAggregate.Event) -> HistoryEntry:

@@ -346,6 +346,15 @@ class BillingOffice:
         in force then."""
         return self.evaluate_under(caller, account_id, self.policy_in_force(at), at)
 
+    def check_not_in_future(self, at: datetime) -> datetime:
+        """Now, if `at` has come; else EvaluationInFutureError."""
+        now = self.runner.clock.now()
+        if at > now:
+            raise EvaluationInFutureError(
+                f"collection cannot run as of {at.isoformat()}, a moment still to come"
+            )
+        return now
+
     def evaluate_under(
         self,
         caller: Caller,
@@ -360,11 +369,7 @@ class BillingOffice:
         race). So a run with nothing to do only reads, and a payment landing
         meanwhile is never overwritten nor answered by a stale reminder.
         """
-        now = self.runner.clock.now()
-        if at > now:
-            raise EvaluationInFutureError(
-                f"collection cannot run as of {at.isoformat()}, a moment still to come"
-            )
+        now = self.check_not_in_future(at)
         caller = caller.at(at)
         account = self.account(account_id)
         account.evaluate(caller.context(now), policy, at)

@@ -4,7 +4,8 @@ Each account is evaluated in its own command under the policy version in
 force at that moment, so a payment landing on an account mid-run either comes
 first (and is seen) or comes after (and is judged on what the run recorded):
 the store refuses whichever write lost the race, and that command is decided
-again on fresh state. A failure on one account is reported, not fatal.
+again on fresh state. A failure on one account is reported, not fatal; a run
+as of a moment still to come is refused whole and records nothing.
 """
 
 from __future__ import annotations
@@ -62,7 +63,9 @@ def run_collection(
     as_of: datetime,
     progress: Progress | None = None,
 ) -> CollectionSummary:
-    """Evaluate every account as of `as_of`; return what was done to which."""
+    """Evaluate every account as of `as_of`; return what was done to which. A
+    moment still to come refuses the run itself (every account would refuse it)."""
+    office.check_not_in_future(as_of)
     policy = office.policy_in_force(as_of)
     listed = office.account_count()
     evaluated = 0

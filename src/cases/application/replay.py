@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from cases.application.audit_trail import HistoryEntry, history_entry
+from cases.application.audit_trail import HistoryEntry, first_recorded, history_entry
 from cases.application.command_runner import CommandRunner
 from cases.application.event_summaries import summarise
 from cases.domain.audited import AuditedAggregate
@@ -123,12 +123,13 @@ class Replayer:
             and (version is None or e.originator_version <= version)
         ]
         if as_of is not None:
-            events = list(_recorded_by(events, as_of))
-            if not events:
+            recorded = list(_recorded_by(events, as_of))
+            if not recorded:
                 raise NotFoundError(
                     f"the {kind.__name__} {aggregate_id} was not yet recorded at "
-                    f"{as_of.isoformat()}"
+                    f"{as_of.isoformat()}: {first_recorded(events)}"
                 )
+            events = recorded
         derived = DERIVED.get(kind, ())
         steps: list[ReplayStep] = []
         aggregate: Any = None

@@ -3,13 +3,17 @@ the command line.
 
 Durations are business seconds: JSON numbers (microsecond precision), and in CSV
 exact decimals with six places. Shares and rates are fractions (0-1), null or
-empty when nothing counted towards them.
+empty when nothing counted towards them. A CSV text cell that a spreadsheet would
+read as a formula (a customer id such as `=HYPERLINK(...)`) starts with a `'`;
+lines end in CRLF (RFC 4180), so a cell holding a CR or LF is quoted whole and
+cannot start a row of its own.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -113,18 +117,32 @@ def columns(report: ComplianceReport) -> list[str]:
     return [d.value for d in report.request.group_by] + list(_flat("", template))
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """`text` as a spreadsheet shows it, never runs it: a cell that would start a
+    formula gets a leading `'` (OWASP, CSV injection); a plain number stays one."""
+    if text.startswith(_FORMULA_START) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def _cell(value: object) -> object:
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.6f}"
+    if isinstance(value, str):
+        return spreadsheet_safe(value)
     return value
 
 
 def to_csv(report: ComplianceReport) -> str:
     """The report as CSV: a header, then one line per group."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\r\n")
     names = columns(report)
     writer.writerow(names)
     for row in flat_rows(report):

@@ -9,16 +9,15 @@ it is a partner report: to a customer it answers 404 too (its own position is on
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import date
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-import orjson
 from fastapi import Depends, Path, Query, Response
 
+from cases.api.cursors import ListQuery, decode_cursor, encode_cursor
 from cases.api.deps import (
     BillingDep,
     CallerDep,
@@ -132,25 +131,6 @@ def open_account(
 # Queries --------------------------------------------------------------------
 
 
-def _encode_cursor(key: list[str]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(key)).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, mode: str) -> list[str]:
-    """The key a cursor of this `mode` carries ("customer" or "overdue")."""
-    parts = 3 if mode == "overdue" else 2
-    try:
-        key = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        valid = isinstance(key, list) and len(key) == parts and key[0] == mode
-        if valid and mode == "overdue":
-            date.fromisoformat(key[1])
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        valid = False
-    if not valid:
-        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out")
-    return [str(part) for part in key[1:]]
-
-
 def _keep(standing: AccountStanding, where: StandingFilter, day: date, overdue: bool) -> bool:
     return (
         where.currency in (None, standing.currency)
@@ -159,14 +139,22 @@ def _keep(standing: AccountStanding, where: StandingFilter, day: date, overdue: 
     )
 
 
+def _overdue_after(cursor: str, query: ListQuery) -> tuple[date, str]:
+    due_on, customer = decode_cursor(cursor, query, parts=2)
+    try:
+        return date.fromisoformat(due_on), customer
+    except ValueError:
+        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out") from None
+
+
 def _overdue_page(
-    view: AccountStandingView, where: StandingFilter, day: date, limit: int, cursor: str | None
+    view: AccountStandingView,
+    where: StandingFilter,
+    day: date,
+    limit: int,
+    after: tuple[date, str] | None,
 ) -> list[AccountStanding]:
     """Overdue accounts, longest overdue first; other filters applied as it reads."""
-    after = None
-    if cursor:
-        due_on, customer = _decode_cursor(cursor, "overdue")
-        after = (date.fromisoformat(due_on), customer)
     found: list[AccountStanding] = []
     while len(found) <= limit:
         batch = view.overdue(day, currency=where.currency, limit=limit + 1, after=after)
@@ -215,22 +203,22 @@ def list_accounts(
         return s.AccountPage(
             items=[s.AccountStandingOut.of(r, day) for r in rows], next_cursor=None
         )
+    # The day decides which accounts are overdue, so an overdue list is bound to it.
+    query = {"list": "accounts", **asdict(where), "overdue": overdue}
     if overdue:
-        rows = _overdue_page(view, where, day, limit, cursor)
+        query["day"] = day
+        after = _overdue_after(cursor, query) if cursor else None
+        rows = _overdue_page(view, where, day, limit, after)
     else:
-        after = _decode_cursor(cursor, "customer")[0] if cursor else None
-        rows = view.page(where, limit=limit + 1, after=after)
+        customer = decode_cursor(cursor, query, parts=1)[0] if cursor else None
+        rows = view.page(where, limit=limit + 1, after=customer)
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = None
     if more:
         last = rows[-1]
-        key = (
-            ["overdue", str(last.oldest_unpaid_due_on), last.customer_id]
-            if overdue
-            else ["customer", last.customer_id]
-        )
-        next_cursor = _encode_cursor(key)
+        key = [str(last.oldest_unpaid_due_on), last.customer_id] if overdue else [last.customer_id]
+        next_cursor = encode_cursor(query, key)
     return s.AccountPage(
         items=[s.AccountStandingOut.of(r, day) for r in rows], next_cursor=next_cursor
     )

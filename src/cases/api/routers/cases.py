@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-import orjson
 from fastapi import Depends, Query, Response
 
 from cases import time_range
+from cases.api.cursors import ListQuery, decode_cursor, encode_cursor
 from cases.api.deps import (
     Command,
     MinPositionDep,
@@ -82,6 +81,10 @@ def receive_case(body: s.ReceiveCase, command: IntakeCommand, response: Response
     principal, desk = command.principal, command.desk
     customer_id = body.customer_id
     if principal.role is Role.CUSTOMER:
+        if body.case_id is not None:  # any answer to a taken id would tell it is taken
+            raise ApiProblem(
+                422, "customer-chosen-case-id", "case_id: only staff choose a case's id"
+            )
         customer_id = customer_id or principal.customer_id
         check_customer(principal, customer_id or "", f"no customer {customer_id}")
     if customer_id is None:
@@ -106,19 +109,17 @@ def receive_case(body: s.ReceiveCase, command: IntakeCommand, response: Response
 # Queries --------------------------------------------------------------------
 
 
-def _encode_cursor(row: dict[str, object], column: str) -> str:
+def _cursor_after(row: dict[str, object], column: str, query: ListQuery) -> str:
     moment = row[column]
     value = moment.isoformat() if isinstance(moment, datetime) else str(moment)
-    raw = orjson.dumps([value, str(row["case_id"])])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_cursor(query, [value, str(row["case_id"])])
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+def _position_of(cursor: str, query: ListQuery) -> tuple[datetime, UUID]:
+    moment, case_id = decode_cursor(cursor, query, parts=2)
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        moment, case_id = orjson.loads(raw)
         after = datetime.fromisoformat(moment), UUID(case_id)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+    except (ValueError, TypeError):
         raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out") from None
     aware = after[0] if after[0].tzinfo else after[0].replace(tzinfo=UTC)
     if not time_range.moment_in_range(aware):  # forged: no case was received then (ADR 0035)
@@ -158,7 +159,8 @@ def list_cases(
         received_from=received_from,
         received_before=received_before,
     )
-    after = _decode_cursor(cursor) if cursor else None
+    query = {"list": "cases", **asdict(where), "sort": sort, "order": order}
+    after = _position_of(cursor, query) if cursor else None
     rows = CaseQueueView(db).page(
         where, sort=sort, descending=order == "desc", limit=limit + 1, after=after
     )
@@ -167,7 +169,7 @@ def list_cases(
     rows = rows[:limit]
     return s.CasePage(
         items=[s.CaseSummary.of(r) for r in rows],
-        next_cursor=_encode_cursor(rows[-1], column) if more else None,
+        next_cursor=_cursor_after(rows[-1], column, query) if more else None,
     )
 
 

@@ -1,4 +1,4 @@
-"""Principals: create (the token is shown once), list, revoke, and who am I."""
+"""Principals: create (the token is shown once), list, read one, revoke, and who am I."""
 
 from __future__ import annotations
 
@@ -73,6 +73,18 @@ def list_principals(principals: PrincipalsDep) -> list[PrincipalOut]:
 def who_am_i(principal: PrincipalDep, principals: PrincipalsDep) -> PrincipalOut:
     """The principal the bearer token belongs to."""
     return PrincipalOut.of(principals.principal(principal.principal_id))
+
+
+@router.get(
+    "/{principal_id}", operation_id="get_principal", responses=PROBLEMS, dependencies=[Manages]
+)
+def get_principal(
+    principal_id: UUID, principals: PrincipalsDep, response: Response
+) -> PrincipalOut:
+    """One principal (where `POST /principals` points); its ETag is its version."""
+    principal = principals.principal(principal_id)
+    response.headers["ETag"] = f'"{principal.version}"'
+    return PrincipalOut.of(principal)
 
 
 @router.post(

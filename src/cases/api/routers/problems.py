@@ -16,6 +16,7 @@ API_RULES = {
     "invalid-request": "Raised when the request's fields are missing, unknown or malformed.",
     "invalid-if-match": 'Raised when If-Match is not an ETag such as "7".',
     "invalid-cursor": "Raised when a list cursor was not one the API gave out.",
+    "cursor-mismatch": "Raised when a list cursor comes back with other filters, sort or order.",
     "invalid-idempotency-key": "Raised when an Idempotency-Key is empty or too long.",
     "idempotency-key-reused": "Raised when an Idempotency-Key comes back with another request.",
     "idempotency-key-in-flight": "Raised when a retry arrives while the first is still running.",
@@ -31,6 +32,9 @@ API_RULES = {
     "projections-stopped": "Raised by /ready when no runner keeps a read model up to date.",
     "outcome-unknown": "Raised when the database went away while a command committed: "
     "whether it was recorded is unknown; a retry with the same Idempotency-Key finds out.",
+    "invalid-authorization": "Raised when a request carries more than one Authorization header.",
+    "customer-chosen-case-id": "Raised when a customer principal names the id of a new case: "
+    "only staff may (whether an id is taken would tell of other customers' cases).",
 }
 
 

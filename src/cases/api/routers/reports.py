@@ -41,8 +41,8 @@ router = Router(prefix="/reports", tags=["reports"])
 Reports = Depends(require(Permission.READ_REPORTS))
 CSV = "text/csv"
 CSV_EXAMPLE = (
-    "severity,cases,first_response_count,first_response_median_seconds,...\n"
-    "critical,40,40,1500.000000,...\n"
+    "severity,cases,first_response_count,first_response_median_seconds,...\r\n"
+    "critical,40,40,1500.000000,...\r\n"
 )
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     200: {

@@ -46,8 +46,9 @@ from cases.projections.receivables import AgingRow, Receivable
 
 # Below a trillion: the read models keep sums of minor units in 64-bit integers.
 AMOUNT_LIMIT = Decimal(10) ** 12
-_AMOUNT = r"^-?(0|[1-9]\d{0,11})(\.\d+)?$"
-_QUANTITY = r"^(0|[1-9]\d{0,8})(\.\d{1,6})?$"
+# ASCII digits only: `\d` matches any Unicode digit here, and Decimal reads them all.
+_AMOUNT = r"^-?(0|[1-9][0-9]{0,11})(\.[0-9]+)?$"
+_QUANTITY = r"^(0|[1-9][0-9]{0,8})(\.[0-9]{1,6})?$"
 
 
 def _known_currency(code: str) -> str:
@@ -104,6 +105,9 @@ Reason = Annotated[str, Field(min_length=1, max_length=500)]
 class MoneyIn(Strict):
     """An exact amount below a trillion: a decimal string with at most the currency's
     minor-unit decimals ("12.5" is 12.50 EUR; "12.345" EUR is refused, not rounded)."""
+
+    # The amount is taken as written: " 5.00" does not match the published pattern.
+    model_config = ConfigDict(str_strip_whitespace=False)
 
     amount: str = Field(pattern=_AMOUNT, max_length=40, examples=["3125.00"])
     currency: Currency

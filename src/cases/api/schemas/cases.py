@@ -50,7 +50,11 @@ class ReceiveCase(Strict):
         default=None,
         description="When the request arrived (may be earlier than now); default now.",
     )
-    case_id: UUID | None = Field(default=None, description="Client-chosen id (optional).")
+    case_id: UUID | None = Field(
+        default=None,
+        description="Client-chosen id (optional, staff only): a customer principal may "
+        "not choose it, so that no answer tells it which ids other customers' cases have.",
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
