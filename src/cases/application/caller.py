@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import uuid4
 
-from cases.domain.metadata import Actor, CommandContext, Source
+from cases.domain.metadata import BACKDATING_ALLOWANCE, Actor, CommandContext, Source
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,9 @@ class Caller:
     def at(self, occurred_at: datetime) -> Caller:
         return replace(self, occurred_at=occurred_at)
 
-    def context(self, now: datetime) -> CommandContext:
+    def context(
+        self, now: datetime, backdating_allowance: timedelta = BACKDATING_ALLOWANCE
+    ) -> CommandContext:
         return CommandContext(
             actor=self.actor,
             occurred_at=self.occurred_at or now,
@@ -38,4 +40,5 @@ class Caller:
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
             source=self.source,
+            backdating_allowance=backdating_allowance,
         )

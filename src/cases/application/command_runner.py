@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 from uuid import UUID
 
@@ -32,7 +33,7 @@ from cases.domain.errors import (
     NotFoundError,
     VersionMismatchError,
 )
-from cases.domain.metadata import CommandContext
+from cases.domain.metadata import BACKDATING_ALLOWANCE, CommandContext
 from cases.persistence.event_log import EventLog, replay
 
 logger = structlog.get_logger("cases.commands")
@@ -63,11 +64,17 @@ class CommandRunner:
         clock: Clock,
         max_attempts: int = 8,
         copies: WorkingCopies | None = None,
+        backdating_allowance: timedelta = BACKDATING_ALLOWANCE,
     ) -> None:
         self.log = log
         self.clock = clock
         self.max_attempts = max_attempts
         self.copies = copies
+        self.backdating_allowance = backdating_allowance
+
+    def _context(self, caller: Caller) -> CommandContext:
+        """The command's context, recorded now, with the process's allowance."""
+        return caller.context(self.clock.now(), self.backdating_allowance)
 
     def load(self, kind: type[A], aggregate_id: UUID, version: int | None = None) -> A:
         """The aggregate's current state (or at `version`), if it is a `kind`."""
@@ -100,7 +107,7 @@ class CommandRunner:
         A conflict on a companion (another creation took that directory place)
         is retried on fresh state."""
         for attempt in range(self.max_attempts):
-            ctx = caller.context(self.clock.now())
+            ctx = self._context(caller)
             aggregate = start(ctx)
             extra = companions(aggregate, ctx) if companions else ()
             try:
@@ -136,7 +143,7 @@ class CommandRunner:
                         f"not {expected_version}"
                     )
                 try:
-                    result = decide(aggregate, caller.context(self.clock.now()))
+                    result = decide(aggregate, self._context(caller))
                 except BaseException:
                     if aggregate.pending_events:  # changed, then refused: not a copy to keep
                         slot.aggregate = None
@@ -199,7 +206,7 @@ class CommandRunner:
         for attempt in range(self.max_attempts):
             a = self.load(*first)
             b = self.load(*second)
-            result = decide(a, b, caller.context(self.clock.now()))
+            result = decide(a, b, self._context(caller))
             try:
                 receipt_a, receipt_b = self._save(a, b)
             except RecordConflictError:

@@ -44,6 +44,9 @@ MAX_NET_DAYS = 365
 class BillingAccount(AuditedAggregate):
     """One customer's billing relationship with the partner, in one currency."""
 
+    # 2: `opened_at` (ADR 32); older snapshots are upcast.
+    class_version = 2
+
     @staticmethod
     def id_for(customer_id: str) -> UUID:
         """Accounts are one per customer: the id follows from the customer's."""
@@ -58,6 +61,10 @@ class BillingAccount(AuditedAggregate):
         net_days: int
         billing_period: BillingPeriod
         time_zone: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            account.opened_at = self.meta.occurred_at
 
     class SubscriptionAdded(AuditedAggregate.Event):
         subscription_id: str
@@ -254,6 +261,18 @@ class BillingAccount(AuditedAggregate):
         self.payment_references: tuple[str, ...] = ()
         self.credit_note_numbers: tuple[str, ...] = ()
         self.linked_cases: tuple[UUID, ...] = ()
+        self.opened_at: datetime | None = None  # set by `Opened`
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot taken before ADR 32: the account was opened no later than it
+        was recorded (`_created_on`), the moment its state still shows."""
+        state["opened_at"] = state["_created_on"]
+
+    @property
+    def opened_on(self) -> date:
+        """The day the account was opened, in its billing time zone."""
+        return self.day_of(self.opened_at or self.created_on)
 
     @property
     def balance(self) -> Money:
@@ -405,6 +424,11 @@ class BillingAccount(AuditedAggregate):
             self.check_currency(line.unit_price)
         total = sum((line.amount for line in lines), Money.zero(self.currency))
         self.check_positive("an invoice total", total)
+        if issued_on > self.day_of(ctx.recorded_at):
+            raise errors.InvoiceInFutureError(
+                f"invoice {number} cannot be issued on {issued_on}, a day still to come"
+            )
+        self.check_dated_after_opening(f"invoice {number}", issued_on)
         if due_on is None:
             due_on = issued_on + timedelta(days=self.net_days)
         if due_on < issued_on:
@@ -446,6 +470,7 @@ class BillingAccount(AuditedAggregate):
             raise errors.PaymentInFutureError(
                 f"a payment cannot be received on {received_on}, a day still to come"
             )
+        self.check_dated_after_opening(f"payment {reference}", received_on)
         named = [] if invoice_number is None else [self.invoice(invoice_number)]
         order = named + [i for i in self.collectible_in_order() if i not in named]
         allocations, unapplied = _allocate(amount, order)
@@ -686,6 +711,12 @@ class BillingAccount(AuditedAggregate):
         if amount.currency != self.currency:
             raise errors.CurrencyMismatchError(
                 f"the account is in {self.currency}; {amount} is not"
+            )
+
+    def check_dated_after_opening(self, what: str, day: date) -> None:
+        if day < self.opened_on:
+            raise errors.DatedBeforeAccountOpenedError(
+                f"{what} is dated {day}, before the account was opened on {self.opened_on}"
             )
 
     @staticmethod
