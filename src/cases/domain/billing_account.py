@@ -39,6 +39,9 @@ from cases.domain.money import Money, minor_unit_exponent
 from cases.domain.text import LINE_LIMIT, aware, known_zone, required_text
 
 MAX_NET_DAYS = 365
+CARRY_OVER_DAYS = 366
+"""How long before the account was opened an invoice or payment may be dated: a
+customer's open items from before the account are carried over (ADR 32)."""
 
 
 class BillingAccount(AuditedAggregate):
@@ -428,7 +431,7 @@ class BillingAccount(AuditedAggregate):
             raise errors.InvoiceInFutureError(
                 f"invoice {number} cannot be issued on {issued_on}, a day still to come"
             )
-        self.check_dated_after_opening(f"invoice {number}", issued_on)
+        self.check_dated_in_account_history(f"invoice {number}", issued_on)
         if due_on is None:
             due_on = issued_on + timedelta(days=self.net_days)
         if due_on < issued_on:
@@ -470,7 +473,7 @@ class BillingAccount(AuditedAggregate):
             raise errors.PaymentInFutureError(
                 f"a payment cannot be received on {received_on}, a day still to come"
             )
-        self.check_dated_after_opening(f"payment {reference}", received_on)
+        self.check_dated_in_account_history(f"payment {reference}", received_on)
         named = [] if invoice_number is None else [self.invoice(invoice_number)]
         order = named + [i for i in self.collectible_in_order() if i not in named]
         allocations, unapplied = _allocate(amount, order)
@@ -713,10 +716,13 @@ class BillingAccount(AuditedAggregate):
                 f"the account is in {self.currency}; {amount} is not"
             )
 
-    def check_dated_after_opening(self, what: str, day: date) -> None:
-        if day < self.opened_on:
-            raise errors.DatedBeforeAccountOpenedError(
-                f"{what} is dated {day}, before the account was opened on {self.opened_on}"
+    def check_dated_in_account_history(self, what: str, day: date) -> None:
+        """`day` falls at most CARRY_OVER_DAYS before the account was opened."""
+        earliest = self.opened_on - timedelta(days=CARRY_OVER_DAYS)
+        if day < earliest:
+            raise errors.DatedBeforeAccountHistoryError(
+                f"{what} is dated {day}; the account was opened on {self.opened_on} and "
+                f"carries over nothing dated before {earliest}"
             )
 
     @staticmethod

@@ -255,11 +255,11 @@ class CustomerCannotDateActsError(DomainError):
     rule = "customer-cannot-date-acts"
 
 
-class DatedBeforeAccountOpenedError(DomainError):
-    """Raised when an invoice or a payment is dated before its billing account was
-    opened."""
+class DatedBeforeAccountHistoryError(DomainError):
+    """Raised when an invoice or a payment is dated more than a year before its
+    billing account was opened (further back than the history it carries over)."""
 
-    rule = "dated-before-account-opened"
+    rule = "dated-before-account-history"
 
 
 class InvoiceInFutureError(DomainError):

@@ -36,7 +36,8 @@ from cases.domain.text import TITLE_LIMIT, aware, required_text
 class SupportCase(ClockedCase):
     """A customer's support request, judged against the terms it arrived under."""
 
-    # 2: `course_changed_at` (ADR 32); older snapshots are upcast.
+    # 2: `_course_changed_at` (ADR 32; bookkeeping, not shown in replays); older
+    # snapshots are upcast.
     class_version = 2
 
     # Events ---------------------------------------------------------------
@@ -251,7 +252,7 @@ class SupportCase(ClockedCase):
         self.service_levels = service_levels
         self.clocks: tuple[ServiceClock, ...] = ()
         # When the latest step that set the case's course happened (ADR 32).
-        self.course_changed_at = received_at
+        self._course_changed_at = received_at
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -269,11 +270,11 @@ class SupportCase(ClockedCase):
             moments.append(resolution.resolved_at)
         for escalation in state["escalations"]:
             moments += [escalation.escalated_at, escalation.handed_back_at]
-        state["course_changed_at"] = max(m for m in moments if m is not None)
+        state["_course_changed_at"] = max(m for m in moments if m is not None)
 
     def took_step(self, at: datetime) -> None:
         """Note a step that sets the case's course (its status or its clocks)."""
-        self.course_changed_at = max(self.course_changed_at, at)
+        self._course_changed_at = max(self._course_changed_at, at)
 
     @property
     def status(self) -> CaseStatus:
@@ -606,22 +607,27 @@ class SupportCase(ClockedCase):
         """An act is dated no earlier than the latest step that set the case's
         course: a close not before its resolution, nothing before the wait,
         escalation, hand-back or reply it follows (ADR 32)."""
-        if ctx.occurred_at < self.course_changed_at:
+        if ctx.occurred_at < self._course_changed_at:
             raise errors.OccurredBeforePreviousStepError(
-                f"the case's latest step happened at {self.course_changed_at.isoformat()}; "
+                f"the case's latest step happened at {self._course_changed_at.isoformat()}; "
                 f"an act that follows it cannot be dated {ctx.occurred_at.isoformat()}"
             )
 
     def check_not_closed(self, ctx: CommandContext) -> None:
+        self.check_takes(ctx, work=False)
+
+    def check_open_for_work(self, ctx: CommandContext) -> None:
+        self.check_takes(ctx, work=True)
+
+    def check_takes(self, ctx: CommandContext, *, work: bool) -> None:
+        """The case takes an act at `ctx`: received by then, not closed, not
+        resolved if it is `work`, and dated in order; the state refuses first."""
         self.check_occurred_after_receipt(ctx)
         if self.closed_at is not None:
             raise errors.CaseClosedError("the case is closed: it accepts no change but reopening")
-        self.check_after_previous_step(ctx)
-
-    def check_open_for_work(self, ctx: CommandContext) -> None:
-        self.check_not_closed(ctx)
-        if self.resolution is not None:
+        if work and self.resolution is not None:
             raise errors.CaseResolvedError("the case is resolved: reopen it first")
+        self.check_after_previous_step(ctx)
 
     def check_service_health_checked(self, action: str) -> None:
         if self.category is CaseCategory.TECHNICAL and not self.health_checked:
