@@ -89,8 +89,8 @@ class SupportDesk:
         case_id: UUID | None = None,
     ) -> Receipt:
         """Take in a request; it is judged by the terms in force when received
-        (None: received as the intake is recorded)."""
-        terms = self.terms_in_force(received_at or self.runner.clock.now())
+        (None: received when the intake happens)."""
+        terms = self.terms_in_force(received_at or caller.occurred_at or self.runner.clock.now())
         return self.runner.create(
             caller,
             lambda ctx: SupportCase.receive(
