@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from cases.application.audit_trail import AuditTrail
 from cases.application.billing_office import BillingOffice
@@ -11,6 +12,7 @@ from cases.application.command_runner import CommandRunner
 from cases.application.principal_registry import PrincipalRegistry
 from cases.application.support_desk import SupportDesk
 from cases.application.working_copies import WorkingCopies
+from cases.domain.metadata import BACKDATING_ALLOWANCE
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
 from cases.settings import Settings
@@ -35,14 +37,20 @@ class Services:
 def bootstrap(settings: Settings, clock: Clock | None = None, working_copies: int = 0) -> Services:
     clock = clock or SystemClock()
     log = open_event_log(settings)
-    return services_on(log, clock, working_copies)
+    return services_on(log, clock, working_copies, settings.backdating_allowance)
 
 
-def services_on(log: EventLog, clock: Clock, working_copies: int = 0) -> Services:
+def services_on(
+    log: EventLog,
+    clock: Clock,
+    working_copies: int = 0,
+    backdating_allowance: timedelta = BACKDATING_ALLOWANCE,
+) -> Services:
     """The services on `log`; with `working_copies`, its command runner keeps that
-    many aggregates between commands (a long-running process such as the API)."""
+    many aggregates between commands (a long-running process such as the API).
+    Acts may be dated up to `backdating_allowance` back (ADR 32)."""
     copies = WorkingCopies(working_copies) if working_copies > 0 else None
-    runner = CommandRunner(log, clock, copies=copies)
+    runner = CommandRunner(log, clock, copies=copies, backdating_allowance=backdating_allowance)
     return Services(
         log=log,
         clock=clock,

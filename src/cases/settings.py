@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -82,6 +83,18 @@ class Settings(BaseSettings):
         description="/ready answers 503 while the oldest event a projection has yet to "
         "apply was recorded more than this many seconds ago (ADR 0034).",
     )
+    backdating_allowance_hours: float = Field(
+        default=72,
+        ge=0,
+        le=24 * 366,
+        description="How many hours before it is recorded an act may be dated "
+        "(occurred_at, received_at) by staff; further back only an import of history "
+        "(the system role) may record (ADR 0032).",
+    )
+
+    @property
+    def backdating_allowance(self) -> timedelta:
+        return timedelta(hours=self.backdating_allowance_hours)
 
     @property
     def effective_database_url(self) -> str:

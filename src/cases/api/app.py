@@ -123,7 +123,12 @@ def _open_services(settings: Settings, url: DatabaseUrl, clock: Clock) -> Servic
     else:
         check_schema_current(url)
     options = StoreOptions.for_api(settings)
-    return services_on(open_event_log(settings, options), clock, options.aggregate_cache)
+    return services_on(
+        open_event_log(settings, options),
+        clock,
+        options.aggregate_cache,
+        settings.backdating_allowance,
+    )
 
 
 def _idempotency_of(app: FastAPI) -> Callable[[], IdempotencyStore]:

@@ -44,6 +44,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.AlreadyExistsError: 409,
     errors.ConcurrentChangeError: 409,
     IdempotencyKeyReusedError: 422,
+    errors.CustomerCannotDateActsError: 403,
+    errors.BackdatedBeyondAllowanceError: 422,
 }
 STATE_RULE_STATUS = 409  # a rule about the current state: the request conflicts with it
 

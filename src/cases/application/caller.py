@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
-from cases.domain.metadata import Actor, CommandContext, Source
+from cases.domain.metadata import BACKDATING_ALLOWANCE, Actor, CommandContext, Source
 
 if TYPE_CHECKING:
     from cases.application.idempotent_request import IdempotentRequest
@@ -36,7 +36,9 @@ class Caller:
     def at(self, occurred_at: datetime) -> Caller:
         return replace(self, occurred_at=occurred_at)
 
-    def context(self, now: datetime) -> CommandContext:
+    def context(
+        self, now: datetime, backdating_allowance: timedelta = BACKDATING_ALLOWANCE
+    ) -> CommandContext:
         return CommandContext(
             actor=self.actor,
             occurred_at=self.occurred_at or now,
@@ -44,4 +46,5 @@ class Caller:
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
             source=self.source,
+            backdating_allowance=backdating_allowance,
         )

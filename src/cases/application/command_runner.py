@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import TypeVar
 from uuid import UUID
 
@@ -39,7 +40,7 @@ from cases.domain.errors import (
     NotFoundError,
     VersionMismatchError,
 )
-from cases.domain.metadata import CommandContext
+from cases.domain.metadata import BACKDATING_ALLOWANCE, CommandContext
 from cases.fault_points import fault_point
 from cases.persistence.event_log import EventLog, replay
 from cases.persistence.idempotency_steps import RecordedStep, StepToRecord
@@ -75,11 +76,17 @@ class CommandRunner:
         clock: Clock,
         max_attempts: int = 8,
         copies: WorkingCopies | None = None,
+        backdating_allowance: timedelta = BACKDATING_ALLOWANCE,
     ) -> None:
         self.log = log
         self.clock = clock
         self.max_attempts = max_attempts
         self.copies = copies
+        self.backdating_allowance = backdating_allowance
+
+    def _context(self, caller: Caller) -> CommandContext:
+        """The command's context, recorded now, with the process's allowance."""
+        return caller.context(self.clock.now(), self.backdating_allowance)
 
     def load(self, kind: type[A], aggregate_id: UUID, version: int | None = None) -> A:
         """The aggregate's current state (or at `version`), if it is a `kind`."""
@@ -121,7 +128,7 @@ class CommandRunner:
             if recorded is not None:  # answered before `start`, which may judge the moment
                 return _first_receipt(recorded)
         for attempt in range(self.max_attempts):
-            ctx = caller.context(self.clock.now())
+            ctx = self._context(caller)
             aggregate = start(ctx)
             if not isinstance(aggregate, kind):
                 raise TypeError(f"{start!r} started a {type(aggregate).__name__}, not a {kind}")
@@ -169,7 +176,7 @@ class CommandRunner:
                         f"the {_noun(kind)} is at version {aggregate.version}, "
                         f"not {expected_version}"
                     )
-                ctx = caller.context(self.clock.now())
+                ctx = self._context(caller)
                 try:
                     result = decide(aggregate, ctx)
                 except BaseException:
@@ -212,7 +219,7 @@ class CommandRunner:
         if receipt is None:
             raise RuntimeError(f"step {recorded.step} recorded nothing on {aggregate_id}")
         before = self.load(kind, aggregate_id, version=receipt.first_version - 1)
-        result = decide(before, caller.context(recorded.decided_at))
+        result = decide(before, caller.context(recorded.decided_at, self.backdating_allowance))
         return result, Receipt(aggregate_id, receipt.last_version, receipt.position)
 
     def inspect(self, kind: type[A], aggregate_id: UUID, look: Callable[[A], R]) -> R:
@@ -260,7 +267,7 @@ class CommandRunner:
         for attempt in range(self.max_attempts):
             a = self.load(*first)
             b = self.load(*second)
-            ctx = caller.context(self.clock.now())
+            ctx = self._context(caller)
             result = decide(a, b, ctx)
             try:
                 receipt_a, receipt_b = self._save(a, b, step=_step(request, step, ctx))
@@ -287,7 +294,7 @@ class CommandRunner:
             raise RuntimeError(f"step {recorded.step} did not record on both aggregates")
         a = self.load(first[0], first[1], version=receipts[0].first_version - 1)
         b = self.load(second[0], second[1], version=receipts[1].first_version - 1)
-        result = decide(a, b, caller.context(recorded.decided_at))
+        result = decide(a, b, caller.context(recorded.decided_at, self.backdating_allowance))
         return (
             result,
             Receipt(first[1], receipts[0].last_version, receipts[0].position),

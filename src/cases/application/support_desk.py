@@ -85,11 +85,12 @@ class SupportDesk:
         severity: Severity,
         title: str,
         description: str,
-        received_at: datetime,
+        received_at: datetime | None = None,
         case_id: UUID | None = None,
     ) -> Receipt:
-        """Take in a request; it is judged by the terms in force when received."""
-        terms = self.terms_in_force(received_at)
+        """Take in a request; it is judged by the terms in force when received
+        (None: received when the intake happens)."""
+        terms = self.terms_in_force(received_at or caller.occurred_at or self.runner.clock.now())
         return self.runner.create(
             SupportCase,
             caller,

@@ -3,7 +3,8 @@
 eventsourcing's `timestamp` on each event is the moment it was *recorded*; the
 moment it *occurred*, the actor, the correlation and causation ids and the
 source live in `meta`. Both come from the command's context, never from a
-clock read here.
+clock read here; a context whose `occurred_at` its actor may not give records
+nothing (ADR 32).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from cases.domain.dating import check_dating
 from cases.domain.metadata import CommandContext, EventMetadata
 
 
@@ -33,6 +35,7 @@ class AuditedAggregate(Aggregate):
         aggregate_id: UUID,
         **attributes: Any,
     ) -> Self:
+        check_dating(ctx)
         return cls._create(
             event_class,
             id=aggregate_id,
@@ -47,4 +50,5 @@ class AuditedAggregate(Aggregate):
         ctx: CommandContext,
         **attributes: Any,
     ) -> None:
+        check_dating(ctx)
         self.trigger_event(event_class, timestamp=ctx.recorded_at, meta=ctx.metadata, **attributes)

@@ -39,10 +39,16 @@ from cases.domain.money import Money, minor_unit_exponent
 from cases.domain.text import LINE_LIMIT, aware, known_zone, required_text
 
 MAX_NET_DAYS = 365
+CARRY_OVER_DAYS = 366
+"""How long before the account was opened an invoice or payment may be dated: a
+customer's open items from before the account are carried over (ADR 32)."""
 
 
 class BillingAccount(AuditedAggregate):
     """One customer's billing relationship with the partner, in one currency."""
+
+    # 2: `opened_at` (ADR 32); older snapshots are upcast.
+    class_version = 2
 
     @staticmethod
     def id_for(customer_id: str) -> UUID:
@@ -58,6 +64,10 @@ class BillingAccount(AuditedAggregate):
         net_days: int
         billing_period: BillingPeriod
         time_zone: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            account.opened_at = self.meta.occurred_at
 
     class SubscriptionAdded(AuditedAggregate.Event):
         subscription_id: str
@@ -254,6 +264,18 @@ class BillingAccount(AuditedAggregate):
         self.payment_references: tuple[str, ...] = ()
         self.credit_note_numbers: tuple[str, ...] = ()
         self.linked_cases: tuple[UUID, ...] = ()
+        self.opened_at: datetime | None = None  # set by `Opened`
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot taken before ADR 32: the account was opened no later than it
+        was recorded (`_created_on`), the moment its state still shows."""
+        state["opened_at"] = state["_created_on"]
+
+    @property
+    def opened_on(self) -> date:
+        """The day the account was opened, in its billing time zone."""
+        return self.day_of(self.opened_at or self.created_on)
 
     @property
     def balance(self) -> Money:
@@ -405,6 +427,11 @@ class BillingAccount(AuditedAggregate):
             self.check_currency(line.unit_price)
         total = sum((line.amount for line in lines), Money.zero(self.currency))
         self.check_positive("an invoice total", total)
+        if issued_on > self.day_of(ctx.recorded_at):
+            raise errors.InvoiceInFutureError(
+                f"invoice {number} cannot be issued on {issued_on}, a day still to come"
+            )
+        self.check_dated_in_account_history(f"invoice {number}", issued_on)
         if due_on is None:
             due_on = issued_on + timedelta(days=self.net_days)
         if due_on < issued_on:
@@ -446,6 +473,7 @@ class BillingAccount(AuditedAggregate):
             raise errors.PaymentInFutureError(
                 f"a payment cannot be received on {received_on}, a day still to come"
             )
+        self.check_dated_in_account_history(f"payment {reference}", received_on)
         named = [] if invoice_number is None else [self.invoice(invoice_number)]
         order = named + [i for i in self.collectible_in_order() if i not in named]
         allocations, unapplied = _allocate(amount, order)
@@ -686,6 +714,15 @@ class BillingAccount(AuditedAggregate):
         if amount.currency != self.currency:
             raise errors.CurrencyMismatchError(
                 f"the account is in {self.currency}; {amount} is not"
+            )
+
+    def check_dated_in_account_history(self, what: str, day: date) -> None:
+        """`day` falls at most CARRY_OVER_DAYS before the account was opened."""
+        earliest = self.opened_on - timedelta(days=CARRY_OVER_DAYS)
+        if day < earliest:
+            raise errors.DatedBeforeAccountHistoryError(
+                f"{what} is dated {day}; the account was opened on {self.opened_on} and "
+                f"carries over nothing dated before {earliest}"
             )
 
     @staticmethod

@@ -231,6 +231,43 @@ class AlreadyLinkedError(DomainError):
     rule = "already-linked"
 
 
+# When facts happened (ADR 32) ---------------------------------------------
+
+
+class OccurredBeforePreviousStepError(DomainError):
+    """Raised when an act on a case is dated before the step it follows (the
+    latest act that set the case's course)."""
+
+    rule = "occurred-before-previous-step"
+
+
+class BackdatedBeyondAllowanceError(DomainError):
+    """Raised when an act is dated further back than the allowance for logging late,
+    by a role that may not record late facts."""
+
+    rule = "backdated-beyond-allowance"
+
+
+class CustomerCannotDateActsError(DomainError):
+    """Raised when a customer says when its act happened: a customer's acts happen
+    when they are recorded."""
+
+    rule = "customer-cannot-date-acts"
+
+
+class DatedBeforeAccountHistoryError(DomainError):
+    """Raised when an invoice or a payment is dated more than a year before its
+    billing account was opened (further back than the history it carries over)."""
+
+    rule = "dated-before-account-history"
+
+
+class InvoiceInFutureError(DomainError):
+    """Raised when an invoice is said to be issued on a day that has not come."""
+
+    rule = "invoice-in-future"
+
+
 # Principals ---------------------------------------------------------------
 
 

@@ -8,10 +8,14 @@ principal and an injected clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cases.domain.errors import InvalidMetadataError
+
+BACKDATING_ALLOWANCE = timedelta(hours=72)
+"""How long after an act it may still be recorded as happening then, unless the
+actor may record late facts (ADR 32): a Friday-evening call logged on Monday."""
 
 
 class Role(StrEnum):
@@ -64,6 +68,8 @@ class CommandContext:
 
     `occurred_at` is when the act happened in the world (a phone call logged
     later may be hours earlier); `recorded_at` is when the system records it.
+    `backdating_allowance` is how far apart the two may be (the process's
+    setting; see `cases.domain.dating`).
     """
 
     actor: Actor
@@ -72,6 +78,7 @@ class CommandContext:
     correlation_id: str
     source: Source
     causation_id: str | None = None
+    backdating_allowance: timedelta = BACKDATING_ALLOWANCE
 
     def __post_init__(self) -> None:
         for name in ("occurred_at", "recorded_at"):
@@ -84,6 +91,8 @@ class CommandContext:
             )
         if not self.correlation_id.strip():
             raise InvalidMetadataError("correlation id must not be blank")
+        if self.backdating_allowance < timedelta(0):
+            raise InvalidMetadataError("the backdating allowance must not be negative")
 
     @property
     def metadata(self) -> EventMetadata:

@@ -21,6 +21,9 @@ class Permission(StrEnum):
     READ_HISTORY = "read_history"
     READ_REPORTS = "read_reports"
     MANAGE_PRINCIPALS = "manage_principals"
+    # Date an act further back than the backdating allowance (ADR 32): only the
+    # system role, e.g. an import of history; no principal is given it.
+    RECORD_LATE_FACTS = "record_late_facts"
 
 
 P = Permission

@@ -25,7 +25,8 @@ from cases.domain.case_values import (
     line_text,
     summary_text,
 )
-from cases.domain.metadata import CommandContext
+from cases.domain.dating import check_within_allowance, may_record_late
+from cases.domain.metadata import CommandContext, Role
 from cases.domain.service_clocks import ClockKind, ServiceClock, ServiceLevelTerms
 from cases.domain.support_offering import PublishedTerms
 from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind, Severity
@@ -34,6 +35,10 @@ from cases.domain.text import TITLE_LIMIT, aware, required_text
 
 class SupportCase(ClockedCase):
     """A customer's support request, judged against the terms it arrived under."""
+
+    # 2: `_course_changed_at` (ADR 32; bookkeeping, not shown in replays); older
+    # snapshots are upcast.
+    class_version = 2
 
     # Events ---------------------------------------------------------------
 
@@ -56,6 +61,7 @@ class SupportCase(ClockedCase):
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             case.health_checked = True
             case.matched_advisory = self.advisory
             case.started_work = True
@@ -75,6 +81,7 @@ class SupportCase(ClockedCase):
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             case.communications += 1
             if self.direction is Direction.OUTBOUND and case.first_response_at is None:
                 case.first_response_at = self.meta.occurred_at
@@ -84,6 +91,7 @@ class SupportCase(ClockedCase):
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             case.waiting_on_customer_since = self.meta.occurred_at
 
     class WaitingOnCustomerEnded(AuditedAggregate.Event):
@@ -91,6 +99,7 @@ class SupportCase(ClockedCase):
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             case.waiting_on_customer_since = None
 
     class Assigned(AuditedAggregate.Event):
@@ -107,6 +116,7 @@ class SupportCase(ClockedCase):
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             case.severity = self.severity
 
     class Escalated(AuditedAggregate.Event):
@@ -118,6 +128,7 @@ class SupportCase(ClockedCase):
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             escalation = Escalation(
                 number=self.number,
                 target=self.target,
@@ -151,6 +162,7 @@ class SupportCase(ClockedCase):
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             escalation = case.escalation(self.number)
             case.replace_escalation(escalation.handed_back(self.meta.occurred_at, self.summary))
 
@@ -160,11 +172,13 @@ class SupportCase(ClockedCase):
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             case.resolution = Resolution(self.code, self.summary, self.meta.occurred_at)
 
     class Closed(AuditedAggregate.Event):
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             case.closed_at = self.meta.occurred_at
 
     class Reopened(AuditedAggregate.Event):
@@ -172,6 +186,7 @@ class SupportCase(ClockedCase):
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
+            case.took_step(self.meta.occurred_at)
             case.resolution = None
             case.closed_at = None
             case.reopen_count += 1
@@ -236,6 +251,30 @@ class SupportCase(ClockedCase):
         # None on cases recorded before service levels were kept: no clocks.
         self.service_levels = service_levels
         self.clocks: tuple[ServiceClock, ...] = ()
+        # When the latest step that set the case's course happened (ADR 32).
+        self._course_changed_at = received_at
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot taken before ADR 32: the latest step its state still shows
+        (receipt, first response, wait, escalations, resolution, close). It may be
+        earlier than the true one, never later, so it refuses nothing wrongly."""
+        moments: list[datetime | None] = [
+            state["received_at"],
+            state["first_response_at"],
+            state["waiting_on_customer_since"],
+            state["closed_at"],
+        ]
+        resolution: Resolution | None = state["resolution"]
+        if resolution is not None:
+            moments.append(resolution.resolved_at)
+        for escalation in state["escalations"]:
+            moments += [escalation.escalated_at, escalation.handed_back_at]
+        state["_course_changed_at"] = max(m for m in moments if m is not None)
+
+    def took_step(self, at: datetime) -> None:
+        """Note a step that sets the case's course (its status or its clocks)."""
+        self._course_changed_at = max(self._course_changed_at, at)
 
     @property
     def status(self) -> CaseStatus:
@@ -284,15 +323,23 @@ class SupportCase(ClockedCase):
         severity: Severity,
         title: str,
         description: str,
-        received_at: datetime,
+        received_at: datetime | None,
         terms: PublishedTerms,
     ) -> SupportCase:
-        """Take in a customer's request, received at `received_at`."""
+        """Take in a customer's request, received at `received_at` (None: when
+        the intake happens). A customer's request is received when recorded."""
+        if received_at is None:
+            received_at = ctx.occurred_at
         aware("received_at", received_at)
         if received_at > ctx.recorded_at:
             raise errors.ReceivedInFutureError(
                 "a request cannot be received after the moment it is recorded"
             )
+        if ctx.actor.role is Role.CUSTOMER and received_at != ctx.recorded_at:
+            raise errors.CustomerCannotDateActsError(
+                "a customer's request is received when it is recorded: send no received_at"
+            )
+        check_within_allowance(ctx, "received_at", received_at)
         case = cls._start(
             cls.Received,
             ctx,
@@ -498,17 +545,24 @@ class SupportCase(ClockedCase):
         self._record(self.Closed, ctx)
 
     def reopen(self, ctx: CommandContext, reason: str) -> None:
-        """Reopen a resolved case, or a closed one within the terms' window."""
+        """Reopen a resolved case, or a closed one within the terms' window.
+
+        The window is judged when the reopening is recorded, so dating it back
+        cannot bring a late reopening into the window; only an actor that may
+        record late facts (an import of history) is judged when it happened."""
         self.check_occurred_after_receipt(ctx)
         if self.resolution is None:
             raise errors.CaseNotResolvedError("only a resolved or closed case can be reopened")
+        self.check_after_previous_step(ctx)
         if self.closed_at is not None:
             window = timedelta(days=self.reopen_window_days)
-            if ctx.occurred_at - self.closed_at > window:
+            judged_at = ctx.occurred_at if may_record_late(ctx.actor) else ctx.recorded_at
+            if judged_at - self.closed_at > window:
                 raise errors.ReopenWindowExpiredError(
                     f"the case was closed at {self.closed_at.isoformat()}; its terms "
                     f"(version {self.terms_version}) allow reopening for "
-                    f"{self.reopen_window_days} days"
+                    f"{self.reopen_window_days} days, and it is "
+                    f"{judged_at.isoformat()}"
                 )
         reason = line_text("reason", reason)
         self.record_due_breaches(ctx)
@@ -549,15 +603,31 @@ class SupportCase(ClockedCase):
                 f"can happen to it at {ctx.occurred_at.isoformat()}"
             )
 
+    def check_after_previous_step(self, ctx: CommandContext) -> None:
+        """An act is dated no earlier than the latest step that set the case's
+        course: a close not before its resolution, nothing before the wait,
+        escalation, hand-back or reply it follows (ADR 32)."""
+        if ctx.occurred_at < self._course_changed_at:
+            raise errors.OccurredBeforePreviousStepError(
+                f"the case's latest step happened at {self._course_changed_at.isoformat()}; "
+                f"an act that follows it cannot be dated {ctx.occurred_at.isoformat()}"
+            )
+
     def check_not_closed(self, ctx: CommandContext) -> None:
+        self.check_takes(ctx, work=False)
+
+    def check_open_for_work(self, ctx: CommandContext) -> None:
+        self.check_takes(ctx, work=True)
+
+    def check_takes(self, ctx: CommandContext, *, work: bool) -> None:
+        """The case takes an act at `ctx`: received by then, not closed, not
+        resolved if it is `work`, and dated in order; the state refuses first."""
         self.check_occurred_after_receipt(ctx)
         if self.closed_at is not None:
             raise errors.CaseClosedError("the case is closed: it accepts no change but reopening")
-
-    def check_open_for_work(self, ctx: CommandContext) -> None:
-        self.check_not_closed(ctx)
-        if self.resolution is not None:
+        if work and self.resolution is not None:
             raise errors.CaseResolvedError("the case is resolved: reopen it first")
+        self.check_after_previous_step(ctx)
 
     def check_service_health_checked(self, action: str) -> None:
         if self.category is CaseCategory.TECHNICAL and not self.health_checked:

@@ -35,7 +35,7 @@ from cases.domain.case_values import (
     Contact,
     VendorAdvisory,
 )
-from cases.domain.errors import NotFoundError
+from cases.domain.errors import CustomerCannotDateActsError, NotFoundError
 from cases.domain.metadata import Role
 from cases.domain.permissions import Permission
 from cases.domain.support_case import SupportCase
@@ -81,6 +81,10 @@ def receive_case(body: s.ReceiveCase, command: IntakeCommand, response: Response
     principal, desk = command.principal, command.desk
     customer_id = body.customer_id
     if principal.role is Role.CUSTOMER:
+        if body.received_at is not None:
+            raise CustomerCannotDateActsError(
+                "a customer's request is received when it is recorded: send no received_at"
+            )
         if body.case_id is not None:  # any answer to a taken id would tell it is taken
             raise ApiProblem(
                 422, "customer-chosen-case-id", "case_id: only staff choose a case's id"
@@ -100,7 +104,7 @@ def receive_case(body: s.ReceiveCase, command: IntakeCommand, response: Response
         severity=body.severity,
         title=body.title,
         description=body.description,
-        received_at=body.received_at or desk.runner.clock.now(),
+        received_at=body.received_at,
     )
     response.headers["Location"] = f"/cases/{receipt.aggregate_id}"
     return _accepted(response, receipt)
@@ -221,8 +225,18 @@ def get_case_history(case_id: UUID, services: ServicesDep) -> list[HistoryEntryO
 # Commands -------------------------------------------------------------------
 
 
-def _as(caller: Caller, occurred_at: datetime | None) -> Caller:
-    return caller.at(occurred_at) if occurred_at else caller
+def _as(command: Command, occurred_at: datetime | None) -> Caller:
+    """The caller, reporting an act that happened at `occurred_at` (if given).
+
+    A customer's acts happen when recorded: one that dates an act is refused,
+    not silently recorded as now (ADR 32)."""
+    if occurred_at is None:
+        return command.caller
+    if command.principal.role is Role.CUSTOMER:
+        raise CustomerCannotDateActsError(
+            "a customer's acts happen when they are recorded: send no occurred_at"
+        )
+    return command.caller.at(occurred_at)
 
 
 def action(path: str, operation_id: str) -> Callable[[F], F]:
@@ -245,7 +259,7 @@ def check_service_health(
         else None
     )
     receipt = command.desk.check_service_health(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         advisory,
         expected_version=command.expected_version,
@@ -262,7 +276,7 @@ def record_diagnosis(
 ) -> CommandResult:
     """Record diagnosis findings (a technical case needs the service-health check first)."""
     receipt = command.desk.record_diagnosis(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         body.findings,
         expected_version=command.expected_version,
@@ -279,7 +293,7 @@ def record_communication(
 ) -> CommandResult:
     """Record a message to or from the customer; the first outbound is the first response."""
     receipt = command.desk.record_communication(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         body.direction,
         body.channel,
@@ -298,7 +312,7 @@ def wait_on_customer(
 ) -> CommandResult:
     """Pause the customer clock: the case waits on the customer."""
     receipt = command.desk.wait_on_customer(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         body.reason,
         expected_version=command.expected_version,
@@ -315,7 +329,7 @@ def stop_waiting_on_customer(
 ) -> CommandResult:
     """End a wait on the customer without a reply from them."""
     receipt = command.desk.stop_waiting_on_customer(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         body.reason,
         expected_version=command.expected_version,
@@ -364,7 +378,7 @@ def escalate_case(
 ) -> CommandResult:
     """Escalate to the vendor or the indirect provider, through a vehicle the partner holds."""
     receipt = command.desk.escalate(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         target=body.target,
         category=body.category,
@@ -398,7 +412,7 @@ def record_vendor_update(
 ) -> CommandResult:
     """Record news from the vendor on the open escalation."""
     receipt = command.desk.record_vendor_update(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         body.text,
         expected_version=command.expected_version,
@@ -415,7 +429,7 @@ def record_hand_back(
 ) -> CommandResult:
     """Record that the vendor handed the case back (stops the vendor clock)."""
     receipt = command.desk.record_hand_back(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         body.summary,
         expected_version=command.expected_version,
@@ -432,7 +446,7 @@ def resolve_case(
 ) -> CommandResult:
     """Resolve the case, recording how."""
     receipt = command.desk.resolve(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         body.code,
         body.summary,
@@ -450,7 +464,7 @@ def close_case(
 ) -> CommandResult:
     """Close a resolved case."""
     receipt = command.desk.close(
-        _as(command.caller, body.occurred_at), case_id, expected_version=command.expected_version
+        _as(command, body.occurred_at), case_id, expected_version=command.expected_version
     )
     return _accepted(response, receipt)
 
@@ -464,7 +478,7 @@ def reopen_case(
 ) -> CommandResult:
     """Reopen a resolved case, or a closed one within its terms' window."""
     receipt = command.desk.reopen(
-        _as(command.caller, body.occurred_at),
+        _as(command, body.occurred_at),
         case_id,
         body.reason,
         expected_version=command.expected_version,

@@ -22,6 +22,11 @@ from cases.domain.support_terms import Channel, EscalationVehicle, Severity
 
 Text = Field(min_length=1, max_length=20_000)
 Line = Field(min_length=1, max_length=500)
+Occurred = Field(
+    default=None,
+    description="When the act happened, if earlier than now (staff only): not before the "
+    "case's previous step, at most the backdating allowance ago; default now.",
+)
 
 
 class ContactIn(Strict):
@@ -48,7 +53,8 @@ class ReceiveCase(Strict):
     description: str = Text
     received_at: AwareDatetime | None = Field(
         default=None,
-        description="When the request arrived (may be earlier than now); default now.",
+        description="When the request arrived (staff only: a customer's request arrives "
+        "when recorded); at most the backdating allowance before now; default now.",
     )
     case_id: UUID | None = Field(
         default=None,
@@ -85,24 +91,24 @@ class ServiceHealthCheck(Strict):
     advisory: AdvisoryIn | None = Field(
         default=None, description="The matching vendor advisory or incident; none if absent."
     )
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = Occurred
 
 
 class Diagnosis(Strict):
     findings: str = Text
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = Occurred
 
 
 class Communication(Strict):
     direction: Direction
     channel: Channel
     summary: str = Text
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = Occurred
 
 
 class Reason(Strict):
     reason: str = Line
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = Occurred
 
 
 class Assignment(Strict):
@@ -119,7 +125,7 @@ class Escalation(Strict):
     category: EscalationCategory
     vehicle: EscalationVehicle | None = None
     reason: str = Text
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = Occurred
 
 
 class VendorReference(Strict):
@@ -128,22 +134,22 @@ class VendorReference(Strict):
 
 class VendorUpdate(Strict):
     text: str = Text
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = Occurred
 
 
 class HandBack(Strict):
     summary: str = Text
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = Occurred
 
 
 class Resolution(Strict):
     code: ResolutionCode
     summary: str = Text
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = Occurred
 
 
 class Close(Strict):
-    occurred_at: AwareDatetime | None = None
+    occurred_at: AwareDatetime | None = Occurred
 
 
 class Note(Strict):
