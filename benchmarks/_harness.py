@@ -304,8 +304,13 @@ def _raise_interrupt(_signal: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def interrupt_on_sigterm() -> None:
-    """SIGTERM and Ctrl-C both raise KeyboardInterrupt, so `finally` blocks and
-    exit stacks stop every process and drop every database."""
+def run_interruptibly(run: Callable[[], int]) -> int:
+    """Run a benchmark; SIGTERM and Ctrl-C both raise KeyboardInterrupt in it, so its
+    `finally` blocks and exit stacks stop every process and drop every database."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with it ignored
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print("interrupted: processes stopped, databases dropped", file=sys.stderr)
+        return 130

@@ -77,7 +77,7 @@ from benchmarks._harness import (
     Seed,
     free_port,
     http_get,
-    interrupt_on_sigterm,
+    run_interruptibly,
     seed_store,
     start_projections,
     start_server,
@@ -806,12 +806,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.load_generator:
         return generate_load(args)
-    interrupt_on_sigterm()
-    try:
-        return benchmark(args)
-    except KeyboardInterrupt:
-        print("interrupted: processes stopped, databases dropped", file=sys.stderr)
-        return 130
+    return run_interruptibly(lambda: benchmark(args))
 
 
 if __name__ == "__main__":

@@ -77,7 +77,7 @@ from benchmarks._harness import (
     SUMMARIES,
     Children,
     free_port,
-    interrupt_on_sigterm,
+    run_interruptibly,
     seed_store,
     start_projections,
     start_server,
@@ -502,9 +502,9 @@ def report(
     print()
     print(
         "| at | fault | lifted after | first ack after lift | part back after lift "
-        "| answers while it lasted | note |"
+        "| slowest answer | other answers while it lasted | note |"
     )
-    print("|---:|---|---:|---:|---:|---|---|")
+    print("|---:|---|---:|---:|---:|---:|---|---|")
     windows = []
     for fault in faults:
         recovered = recovered_at(fault, record)
@@ -514,9 +514,14 @@ def report(
             for a in attempts
             if fault.start <= a.start <= windows[-1][1] and not 200 <= a.status < 300
         )
+        start, stop = windows[-1]
+        answered = [
+            a.end - a.start for a in attempts if a.status and start <= a.end and a.start <= stop
+        ]
         print(
             f"| {fault.start - t0:.0f} | {fault.kind} | {seconds(fault.lifted - fault.start)} "
             f"| {seconds(recovered - fault.lifted)} | {seconds(fault.back - fault.lifted)} "
+            f"| {seconds(max(answered, default=0.0))} "
             f"| {', '.join(f'{k} x{v}' for k, v in during.most_common()) or 'all 2xx'} "
             f"| {fault.note} |"
         )
@@ -524,6 +529,14 @@ def report(
         a for a in attempts if a.status and any(s <= a.end and a.start <= e for s, e in windows)
     ]
     slowest = max(during_faults, key=lambda a: a.end - a.start, default=None)
+    slowest_text = "-"
+    if slowest is not None:
+        fault = max((f for f in faults if f.start <= slowest.end), key=lambda f: f.start)
+        slowest_text = (
+            f"{seconds(slowest.end - slowest.start)} (status {slowest.status}, "
+            f"{by_id[slowest.op].kind} sent {slowest.start - fault.start:.1f} s "
+            f"into the {fault.kind} fault at {fault.start - t0:.0f} s)"
+        )
     no_answer = sum(1 for a in attempts if a.error in ("ReadTimeout", "WriteTimeout"))
 
     kinds = Counter(by_id[i].kind for i in acked)
@@ -550,7 +563,7 @@ def report(
         (f"no answer within {args.answer_timeout:.0f} s", str(no_answer), ""),
         (
             "slowest answer during a fault",
-            f"{seconds(slowest.end - slowest.start)} (status {slowest.status})" if slowest else "-",
+            slowest_text,
             "",
         ),
         ("slowest 503", seconds(slowest_503), f"<= {args.bound:.1f} s"),
@@ -638,8 +651,8 @@ def chaos(args: argparse.Namespace) -> int:
         stack.callback(stop.set)
         for thread in threads:
             thread.start()
+        due = t0 + args.fault_every
         for n in itertools.count():
-            due = t0 + (n + 1) * args.fault_every
             if due >= end:
                 break
             time.sleep(max(0.0, due - time.monotonic()))
@@ -652,6 +665,8 @@ def chaos(args: argparse.Namespace) -> int:
                 f"  {fault.note}  ({acked} acknowledged so far)",
                 flush=True,
             )
+            # the next one a --fault-every after this one began, and a --quiet after it ended
+            due = max(fault.start + args.fault_every, fault.back + args.quiet)
         time.sleep(max(0.0, end - time.monotonic()))
         stop.set()
         for thread in threads:
@@ -675,6 +690,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8, help="client threads")
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
     parser.add_argument("--fault-every", type=float, default=17.0, help="seconds between faults")
+    parser.add_argument("--quiet", type=float, default=5.0, help="seconds between two faults")
     parser.add_argument("--outage-min", type=float, default=5.0, help="database away, at least")
     parser.add_argument("--outage-max", type=float, default=8.0, help="database away, at most")
     parser.add_argument("--think", type=float, default=0.02, help="seconds between commands")
@@ -686,12 +702,7 @@ def main() -> int:
     parser.add_argument("--log-dir", help="keep the server's and runner's logs here")
     parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
     args = parser.parse_args()
-    interrupt_on_sigterm()
-    try:
-        return chaos(args)
-    except KeyboardInterrupt:
-        print("interrupted: processes stopped, database dropped", file=sys.stderr)
-        return 130
+    return run_interruptibly(lambda: chaos(args))
 
 
 if __name__ == "__main__":
