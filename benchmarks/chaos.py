@@ -84,16 +84,20 @@ from benchmarks._harness import (
     throwaway_database,
     wait_until,
 )
+from eventsourcing.persistence import PersistenceError
 from eventsourcing.utils import get_topic
 
 from cases.bootstrap import bootstrap
 from cases.domain.support_case import SupportCase
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
+from cases.persistence.event_log import EventLog
+from cases.persistence.store import StoreOptions
 from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import ProjectionDatabase
+from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
 from cases.projections.rebuild import rebuild
 from cases.projections.schema import migrate
+from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.support.postgres import database_down
 from tests.support.projection_tables import projection_rows
@@ -101,7 +105,9 @@ from tests.support.projection_tables import projection_rows
 FAULTS = ("worker", "server", "runner", "database", "at-commit")
 MAX_RETRY_WAIT = 5.0  # seconds: Retry-After honoured up to this
 TRANSPORT_RETRY_WAIT = 0.2
-STORE_BUDGET = 3 * 1.0 + 2 * 0.2  # ADR 0019: attempts x CASES_API_STORE_TIMEOUT + pauses
+# ADR 0019: CASES_API_STORE_ATTEMPTS x CASES_API_STORE_TIMEOUT and the pauses between
+STORE_BUDGET = StoreOptions.for_api(Settings()).worst_case
+STORE_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, PersistenceError)
 BACK_TIMEOUT = 60.0  # seconds a restarted part may take to be back
 
 
@@ -260,6 +266,7 @@ class Deployment:
     logs: Path
     children: Children
     env: dict[str, str]
+    log: EventLog
     port: int = field(default_factory=free_port)
     server: subprocess.Popen[bytes] | None = None
     runner: subprocess.Popen[bytes] | None = None
@@ -304,27 +311,26 @@ class Deployment:
         return found
 
     def projections(self) -> tuple[int, int] | None:
-        """(the lowest projection position, the log head) as /ready tells, if it answers."""
+        """(the lowest projection position, the log head), read from the database."""
+        db = ProjectionDatabase(parse_database_url(self.url), connect_timeout=5)
         try:
-            response = httpx.get(f"{self.base}/ready", timeout=5)
-            lags = response.json()["projections"] if response.status_code == 200 else None
-        except (httpx.HTTPError, ValueError, KeyError):
+            positions = {row.projection: row.position for row in Tracking(db).all()}
+            head = self.log.recorder.max_notification_id() or 0
+        except STORE_ERRORS:
             return None
-        if not lags:
-            return None
-        return min(p["position"] for p in lags), max(p["head"] for p in lags)
+        finally:
+            db.close()
+        return min(positions.get(name, 0) for name in PROJECTIONS), head
 
     def caught_up(self, timeout: float = BACK_TIMEOUT) -> float:
         """Wait until every read model holds the head of the log as it is now."""
-        seen = self.projections()
-        while seen is None:
-            time.sleep(0.2)
-            seen = self.projections()
-        head = seen[1]
+        seen: list[int] = []  # the head, once read
 
         def there() -> bool:
             now = self.projections()
-            return now is not None and now[0] >= head
+            if now is not None and not seen:
+                seen.append(now[1])
+            return now is not None and now[0] >= seen[0]
 
         return wait_until(there, "projections catching up", timeout, lambda: True)
 
@@ -399,32 +405,23 @@ class Recorded:
     communications: Counter[tuple[str, str]]  # (case id, summary)
 
 
-def read_log(url: str, data_dir: Path) -> Recorded:
-    services = bootstrap(Settings(database_url=url, data_dir=data_dir))
-    try:
-        recorder = services.log.recorder
-        head = recorder.max_notification_id() or 0
-        topics = [
-            get_topic(c)
-            for c in (
-                SupportCase.Received,
-                SupportCase.NoteAdded,
-                SupportCase.CommunicationRecorded,
-            )
-        ]
-        found = Recorded({}, Counter(), Counter())
-        for n in recorder.select_notifications(start=1, limit=head + 1, stop=head, topics=topics):
-            event = services.log.mapper.to_domain_event(n)
-            case_id = str(event.originator_id)
-            if isinstance(event, SupportCase.Received):
-                found.cases_of.setdefault(event.customer_id, []).append(case_id)
-            elif isinstance(event, SupportCase.NoteAdded):
-                found.notes[case_id, event.text] += 1
-            elif isinstance(event, SupportCase.CommunicationRecorded):
-                found.communications[case_id, event.summary] += 1
-        return found
-    finally:
-        services.close()
+def read_log(log: EventLog) -> Recorded:
+    head = log.recorder.max_notification_id() or 0
+    topics = [
+        get_topic(c)
+        for c in (SupportCase.Received, SupportCase.NoteAdded, SupportCase.CommunicationRecorded)
+    ]
+    found = Recorded({}, Counter(), Counter())
+    for n in log.recorder.select_notifications(start=1, limit=head + 1, stop=head, topics=topics):
+        event = log.mapper.to_domain_event(n)
+        case_id = str(event.originator_id)
+        if isinstance(event, SupportCase.Received):
+            found.cases_of.setdefault(event.customer_id, []).append(case_id)
+        elif isinstance(event, SupportCase.NoteAdded):
+            found.notes[case_id, event.text] += 1
+        elif isinstance(event, SupportCase.CommunicationRecorded):
+            found.communications[case_id, event.summary] += 1
+    return found
 
 
 def times_recorded(op: Op, found: Recorded) -> int:
@@ -435,20 +432,18 @@ def times_recorded(op: Op, found: Recorded) -> int:
     return found.communications[op.case_id, op.mark]
 
 
-def compare_with_rebuilds(url: str, data_dir: Path) -> dict[str, bool]:
+def compare_with_rebuilds(log: EventLog, url: str) -> dict[str, bool]:
     """Each read model (runner stopped, caught up) against a rebuild from the log."""
-    services = bootstrap(Settings(database_url=url, data_dir=data_dir))
     db = ProjectionDatabase(parse_database_url(url))
     try:
         equal = {}
         for name in sorted(PROJECTIONS):
             live = projection_rows(db, projection_named(name))
-            rebuild(services.log, projection_named(name), db)
+            rebuild(log, projection_named(name), db)
             equal[name] = projection_rows(db, projection_named(name)) == live
         return equal
     finally:
         db.close()
-        services.close()
 
 
 # Report -----------------------------------------------------------------------
@@ -631,7 +626,9 @@ def chaos(args: argparse.Namespace) -> int:
         tokens = seed_store(url, tmp, 0, 1, args.clients).tokens
         env = {**os.environ, "CASES_DATABASE_URL": url, "CASES_LOG_LEVEL": "INFO"}
         env.pop("CASES_FAULT_POINT", None)
-        deployed = Deployment(url, name, args.workers, args.postgres_url, logs, children, env)
+        log = bootstrap(Settings(database_url=url, data_dir=tmp)).log
+        stack.callback(log.close)
+        deployed = Deployment(url, name, args.workers, args.postgres_url, logs, children, env, log)
         deployed.start_runner()
         deployed.start_server()
         print(f"serving {deployed.base} on {name}; logs in {logs}", flush=True)
@@ -676,8 +673,8 @@ def chaos(args: argparse.Namespace) -> int:
         for proc in (deployed.server, deployed.runner):
             if proc is not None:
                 children.stop(proc)
-        found = read_log(url, tmp)
-        rebuilt = {} if args.no_rebuild_check else compare_with_rebuilds(url, tmp)
+        found = read_log(log)
+        rebuilt = {} if args.no_rebuild_check else compare_with_rebuilds(log, url)
         met = report(args, record=record, faults=faults, found=found, rebuilt=rebuilt, t0=t0)
         print()
         print("targets met" if met else "TARGET MISSED", flush=True)
