@@ -98,6 +98,20 @@ SUMMARIES = (
 )
 
 
+def intake_body(customer_id: str, product: str) -> dict[str, object]:
+    """The JSON body of `POST /cases` for a customer's case about `product`."""
+    return {
+        "customer_id": customer_id,
+        "contact": {"name": "Karin Lund", "email": "karin.lund@contoso.example"},
+        "channel": "phone",
+        "product": product,
+        "category": "technical",
+        "severity": "moderate",
+        "title": "Mail to external recipients is delayed",
+        "description": "Since 07:30 outbound mail queues for up to an hour.",
+    }
+
+
 def customer_names(n: int) -> list[str]:
     base = ("contoso", "fabrikam", "northwind", "adatum", "litware", "tailspin", "woodgrove")
     return [f"{base[i % len(base)]}-{i // len(base) + 1}" for i in range(n)]

@@ -77,6 +77,7 @@ from benchmarks._harness import (
     Seed,
     free_port,
     http_get,
+    intake_body,
     run_interruptibly,
     seed_store,
     start_projections,
@@ -622,19 +623,8 @@ def generate_load(args: argparse.Namespace) -> int:
     state = {"max_position": 0, "next_token": 0}
     json_headers = {"Content-Type": "application/json"}
 
-    def intake_body() -> str:
-        return json.dumps(
-            {
-                "customer_id": rng.choice(customers),
-                "contact": {"name": "Karin Lund", "email": "karin.lund@contoso.example"},
-                "channel": "phone",
-                "product": rng.choice(PRODUCTS),
-                "category": "technical",
-                "severity": "moderate",
-                "title": "Mail to external recipients is delayed",
-                "description": "Since 07:30 outbound mail queues for up to an hour.",
-            }
-        )
+    def random_intake() -> str:
+        return json.dumps(intake_body(rng.choice(customers), rng.choice(PRODUCTS)))
 
     class Client(FastHttpUser):
         wait_time = constant(0)
@@ -661,7 +651,7 @@ def generate_load(args: argparse.Namespace) -> int:
                 roll = rng.random()
                 case_id = rng.choice(case_ids)
                 if roll < intake_share:
-                    self.post("/cases", intake_body(), COMMANDS[2])
+                    self.post("/cases", random_intake(), COMMANDS[2])
                 elif roll < intake_share + (1 - intake_share) / 2:
                     text = json.dumps({"text": rng.choice(NOTES)})
                     self.post(f"/cases/{case_id}/notes", text, COMMANDS[0])

@@ -77,6 +77,7 @@ from benchmarks._harness import (
     SUMMARIES,
     Children,
     free_port,
+    intake_body,
     run_interruptibly,
     seed_store,
     start_projections,
@@ -153,16 +154,7 @@ def next_op(record: Record, client: int, own_cases: list[str], rng: random.Rando
     tag = f"{client}-{n}-{uuid4().hex[:8]}"
     if not own_cases or roll < 0.3:
         customer = f"chaos-{tag}"
-        body = {
-            "customer_id": customer,
-            "contact": {"name": "Karin Lund", "email": "karin.lund@contoso.example"},
-            "channel": "phone",
-            "product": rng.choice(PRODUCTS),
-            "category": "technical",
-            "severity": "moderate",
-            "title": "Mail to external recipients is delayed",
-            "description": "Since 07:30 outbound mail queues for up to an hour.",
-        }
+        body = intake_body(customer, rng.choice(PRODUCTS))
         return Op(n, "intake", "/cases", body, customer)
     case_id = rng.choice(own_cases)
     if roll < 0.65:
