@@ -53,282 +53,50 @@ import json
 import os
 import random
 import re
-import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from datetime import time as wall_time
 from pathlib import Path
-from types import FrameType
-from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
-from uuid import UUID, uuid4
+from typing import Any
+
+if not __package__:  # run as a script (benchmarks/api_load.py): import as from the root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psutil
 import psycopg
-from psycopg import sql
-
-from cases.application.caller import Caller
-from cases.application.clock import ManualClock
-from cases.bootstrap import bootstrap
-from cases.domain.case_values import CaseCategory, Contact
-from cases.domain.metadata import Actor, Role, Source
-from cases.domain.support_case import SupportCase
-from cases.domain.support_terms import (
-    Channel,
-    ContactMethod,
-    EscalationVehicle,
-    PartnerKind,
-    Pricing,
-    ServiceHours,
-    ServiceLevelTarget,
-    ServiceSpan,
-    Severity,
-    SupportArrangement,
-    SupportModel,
-    SupportTerms,
+from benchmarks._harness import (
+    ADMIN_URL,
+    NOTES,
+    PRODUCTS,
+    SUMMARIES,
+    Children,
+    Seed,
+    free_port,
+    http_get,
+    intake_body,
+    run_interruptibly,
+    seed_store,
+    start_projections,
+    start_server,
+    throwaway_database,
+    tool,
+    wait_until,
 )
+
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.projections.schema import migrate
-from cases.settings import Settings
 
-ADMIN_URL = os.environ.get(
-    "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-SETUP = Actor("bench-setup", Role.SYSTEM)
 PHASES = ("health", "commands", "queries")
 COMMANDS = ("POST /cases/{id}/notes", "POST /cases/{id}/communications", "POST /cases")
 QUERIES = ("GET /cases?customer_id&status", "GET /cases/{id}")
 STATUSES = ("new", "in_progress")
 WINDOW_START, WINDOW_END, RESULT = "window-start", "window-end", "result "
-
-
-# Realistic data -------------------------------------------------------------
-
-
-def support_terms() -> SupportTerms:
-    spans = [ServiceSpan(day, wall_time(8), wall_time(12)) for day in range(5)]
-    spans += [ServiceSpan(day, wall_time(13), wall_time(17)) for day in range(5)]
-    return SupportTerms(
-        vendor_name="Microsoft",
-        partner_kind=PartnerKind.DIRECT_BILL,
-        arrangement=SupportArrangement(SupportModel.DIRECT),
-        service_hours=ServiceHours("Europe/Stockholm", tuple(spans), holiday_country="SE"),
-        contact_methods=(
-            ContactMethod(Channel.PHONE, "+46 8 123 456 00"),
-            ContactMethod(Channel.EMAIL, "support@partner.example"),
-        ),
-        pricing=Pricing(False, "Support is included in the subscription price."),
-        held_vehicles=(EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,),
-        targets=(
-            ServiceLevelTarget(Severity.CRITICAL, 60, 120, 8 * 60),
-            ServiceLevelTarget(Severity.MODERATE, 4 * 60, 8 * 60, 5 * 8 * 60),
-            ServiceLevelTarget(Severity.MINIMAL, 8 * 60, 16 * 60, 10 * 8 * 60),
-        ),
-        reopen_window_days=14,
-    )
-
-
-PRODUCTS = ("Exchange Online", "Microsoft Teams", "SharePoint Online", "Entra ID")
-NOTES = (
-    "Checked the message trace: outbound mail waits in the queue for about 40 minutes.",
-    "Customer confirms the connector certificate was renewed yesterday afternoon.",
-    "Asked for a screenshot of the error shown when joining the meeting.",
-    "Reproduced with a test account; the policy assignment has not propagated yet.",
-)
-SUMMARIES = (
-    "Emailed the customer the workaround and asked them to confirm by tomorrow.",
-    "Called the contact back; left a voicemail with the case number.",
-    "Sent the customer the steps to re-register the device and reset the token.",
-)
-
-
-def customer_names(n: int) -> list[str]:
-    base = ("contoso", "fabrikam", "northwind", "adatum", "litware", "tailspin", "woodgrove")
-    return [f"{base[i % len(base)]}-{i // len(base) + 1}" for i in range(n)]
-
-
-@dataclass
-class Seed:
-    """What the load generator needs to know about the store."""
-
-    tokens: list[str]
-    case_ids: list[str]
-    customers: list[str]
-    position: int  # the log position the setup reached
-
-
-def seed_store(url: str, data_dir: Path, n_cases: int, n_customers: int, n_clients: int) -> Seed:
-    """Terms, one principal per client, and the pool of cases, recorded in-process.
-
-    A manual clock an hour behind lets the terms take effect before the first
-    case (terms cannot be retroactive) and the server's own intakes come later.
-    """
-    clock = ManualClock(datetime.now(UTC) - timedelta(hours=1))
-    settings = Settings(database_url=url, data_dir=data_dir)
-    services = bootstrap(settings, clock)
-    try:
-        setup = Caller.new(SETUP, Source.CLI)
-        services.desk.publish_terms(setup, support_terms(), effective_from=clock.now())
-        tokens = [
-            services.principals.create(
-                setup, name=f"Load client {i + 1}", role=Role.HELPDESK_AGENT
-            ).token
-            for i in range(n_clients)
-        ]
-        agent = Caller.new(Actor("agent-anna", Role.HELPDESK_AGENT), Source.API)
-        customers = customer_names(n_customers)
-        case_ids: list[UUID] = []
-        for i in range(n_cases):
-            receipt = services.desk.receive_case(
-                agent,
-                customer_id=customers[i % len(customers)],
-                contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
-                channel=Channel.PHONE,
-                product=PRODUCTS[i % len(PRODUCTS)],
-                category=CaseCategory.TECHNICAL,
-                severity=Severity.MODERATE,
-                title="Mail to external recipients is delayed",
-                description="Since 07:30 outbound mail queues for up to an hour.",
-                received_at=clock.advance(timedelta(seconds=1)),
-            )
-            case_ids.append(receipt.aggregate_id)
-        position = 0
-        for i, case_id in enumerate(case_ids):
-            case = services.runner.load(SupportCase, case_id)
-            for _ in range(i % settings.snapshot_interval):
-                at = clock.advance(timedelta(milliseconds=100))
-                case.add_note(agent.context(at), NOTES[case.version % len(NOTES)])
-            for recording in services.log.save(case):
-                position = max(position, recording.notification.id)
-        return Seed(tokens, [str(c) for c in case_ids], customers, position)
-    finally:
-        services.close()
-
-
-# Processes ------------------------------------------------------------------
-
-
-class Children:
-    """Processes this script started, each in its own session (so a process group).
-
-    `stop_all` sends SIGTERM to each group (uvicorn's workers with their master),
-    waits, then SIGKILLs whatever is left: called on every way out.
-    """
-
-    def __init__(self) -> None:
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(
-        self, argv: list[str], env: dict[str, str], log: Path | None, *, pipe: bool = False
-    ) -> subprocess.Popen[bytes]:
-        out: IO[bytes] | int = subprocess.DEVNULL
-        if log is not None:
-            out = log.open("ab")
-        try:
-            proc = subprocess.Popen(  # noqa: S603 - our own tools, from this venv
-                argv,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if pipe else out,
-                stderr=out if pipe else subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            if not isinstance(out, int):
-                out.close()
-        self.procs.append(proc)
-        return proc
-
-    def stop(self, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # stragglers: workers of a dead master
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
-        if proc.stdout is not None:
-            proc.stdout.close()
-        if proc in self.procs:
-            self.procs.remove(proc)
-
-    def stop_all(self) -> None:
-        for proc in reversed(list(self.procs)):
-            self.stop(proc)
-
-
-def tool(name: str) -> str:
-    """A console script of this venv (`cases`, `py-spy`), else from PATH."""
-    here = Path(sys.executable).parent / name
-    found = str(here) if here.exists() else shutil.which(name)
-    if found is None:
-        raise SystemExit(f"error: {name} is not installed (.venv/bin/pip install {name})")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def http_get(url: str, token: str | None = None, timeout: float = 10.0) -> int:
-    request = urllib.request.Request(url)  # noqa: S310 - http://127.0.0.1 only
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            response.read()
-            status: int = response.status
-            return status
-    except urllib.error.HTTPError as e:
-        return e.code
-    except (urllib.error.URLError, OSError):
-        return 0
-
-
-def wait_until(
-    check: Callable[[], bool], what: str, timeout: float, alive: Callable[[], bool]
-) -> float:
-    start = time.monotonic()
-    while not check():
-        if not alive():
-            raise RuntimeError(f"{what}: a process it needs has exited")
-        if time.monotonic() - start > timeout:
-            raise RuntimeError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(0.1)
-    return time.monotonic() - start
-
-
-# Throwaway PostgreSQL database ----------------------------------------------
-
-
-@contextlib.contextmanager
-def throwaway_database(admin_url: str) -> Iterator[tuple[str, str]]:
-    name = f"cases_api_load_{uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}")), name
-    finally:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 Admin = psycopg.Connection[tuple[Any, ...]]
@@ -449,20 +217,16 @@ def serving(target: Target, children: Children) -> Iterator[None]:
     env = {**os.environ, "CASES_LOG_LEVEL": "INFO"}
     env.pop("PYTHONOPTIMIZE", None)  # as shipped, unless the target says otherwise
     env.update({**target.env, "CASES_DATABASE_URL": target.url})
-    cases = tool("cases")
     try:
         if target.store == "postgres":
             log = tmp / "projections.log"
             target.logs.append(log)
-            target.projections = children.start([cases, "projections", "run"], env, log)
+            target.projections = start_projections(children, env, log)
         port = free_port()
         target.base = f"http://127.0.0.1:{port}"
         log = tmp / "server.log"
         target.logs.append(log)
-        argv = [cases, "serve", "--port", str(port), "--workers", str(target.workers)]
-        target.server = children.start(argv, env, log)
-        health = f"{target.base}/health"
-        wait_until(lambda: http_get(health) == 200, "server start", 60, target.alive)
+        target.server = start_server(children, env, log, port, target.workers)
         catch_up(target, target.seed.position, timeout=120)
         yield
     finally:
@@ -862,19 +626,8 @@ def generate_load(args: argparse.Namespace) -> int:
     state = {"max_position": 0, "next_token": 0}
     json_headers = {"Content-Type": "application/json"}
 
-    def intake_body() -> str:
-        return json.dumps(
-            {
-                "customer_id": rng.choice(customers),
-                "contact": {"name": "Karin Lund", "email": "karin.lund@contoso.example"},
-                "channel": "phone",
-                "product": rng.choice(PRODUCTS),
-                "category": "technical",
-                "severity": "moderate",
-                "title": "Mail to external recipients is delayed",
-                "description": "Since 07:30 outbound mail queues for up to an hour.",
-            }
-        )
+    def random_intake() -> str:
+        return json.dumps(intake_body(rng.choice(customers), rng.choice(PRODUCTS)))
 
     class Client(FastHttpUser):
         wait_time = constant(0)
@@ -902,7 +655,7 @@ def generate_load(args: argparse.Namespace) -> int:
                 roll = rng.random()
                 case_id = rng.choice(case_ids)
                 if roll < intake_share:
-                    self.post("/cases", intake_body(), COMMANDS[2])
+                    self.post("/cases", random_intake(), COMMANDS[2])
                 elif roll < intake_share + (1 - intake_share) / 2:
                     text = json.dumps({"text": rng.choice(NOTES)})
                     self.post(f"/cases/{case_id}/notes", text, COMMANDS[0])
@@ -981,11 +734,6 @@ def generate_load(args: argparse.Namespace) -> int:
 # Main -----------------------------------------------------------------------
 
 
-def _raise_interrupt(_signal: int, _frame: FrameType | None) -> None:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the clean-up finish
-    raise KeyboardInterrupt
-
-
 def benchmark(args: argparse.Namespace) -> int:
     targets = parse_targets(args.targets)
     results: dict[str, list[dict[str, PhaseResult]]] = {t.label: [] for t in targets}
@@ -1055,13 +803,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.load_generator:
         return generate_load(args)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with it ignored
-    try:
-        return benchmark(args)
-    except KeyboardInterrupt:
-        print("interrupted: processes stopped, databases dropped", file=sys.stderr)
-        return 130
+    return run_interruptibly(lambda: benchmark(args))
 
 
 if __name__ == "__main__":

@@ -17,18 +17,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
-from psycopg import sql
 
 from tests.e2e._api import PROBLEM_JSON, open_case
 from tests.e2e._deployment import Deployment, deployment
-from tests.support.postgres import ADMIN_URL
+from tests.support.postgres import database_down
 from tests.support.server import ServerProcess, start_server, store_env
 
 pytestmark = pytest.mark.postgres
@@ -36,27 +33,6 @@ pytestmark = pytest.mark.postgres
 PROMPT = 6.0  # seconds: a 503 slower than this is no answer to a client or a load balancer
 RECOVERY_TIMEOUT = 45.0
 TRIES_WHILE_DOWN = 3  # of each request, so both workers of the server get some
-
-
-@contextmanager
-def database_down(database_url: str) -> Iterator[None]:
-    """Refuse new connections to the database and end its sessions; allow again after."""
-    name = database_url.rsplit("/", 1)[1]
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(sql.Identifier(name))
-        )
-        try:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            yield
-        finally:
-            admin.execute(
-                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name))
-            )
 
 
 @dataclass
