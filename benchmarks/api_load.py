@@ -63,6 +63,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 if not __package__:  # run as a script (benchmarks/api_load.py): import as from the root
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

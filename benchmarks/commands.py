@@ -43,7 +43,11 @@ from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
+if not __package__:  # run as a script (benchmarks/commands.py): import as from the root
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 import psycopg
+from benchmarks._harness import NOTES, PRODUCTS, SUMMARIES
 from psycopg import pq, sql
 
 from cases.application.caller import Caller
@@ -77,18 +81,6 @@ def support_terms() -> SupportTerms:
 
 
 CUSTOMERS = ("contoso", "fabrikam", "northwind", "adatum", "litware", "tailspin")
-PRODUCTS = ("Exchange Online", "Microsoft Teams", "SharePoint Online", "Entra ID")
-NOTES = (
-    "Checked the message trace: outbound mail waits in the queue for about 40 minutes.",
-    "Customer confirms the connector certificate was renewed yesterday afternoon.",
-    "Asked for a screenshot of the error shown when joining the meeting.",
-    "Reproduced with a test account; the policy assignment has not propagated yet.",
-)
-SUMMARIES = (
-    "Emailed the customer the workaround and asked them to confirm by tomorrow.",
-    "Called the contact back; left a voicemail with the case number.",
-    "Sent the customer the steps to re-register the device and reset the token.",
-)
 
 
 # The workload ---------------------------------------------------------------
