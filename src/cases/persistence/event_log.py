@@ -15,8 +15,11 @@ from eventsourcing.utils import EnvType
 
 from cases.persistence.application_hooks import ConfiguredBySettings
 from cases.persistence.snapshots import SnapshotsInHand, replay, snapshotting_env
+from cases.persistence.topics import register_renamed_topics
 
 __all__ = ["EventLog", "replay"]
+
+register_renamed_topics()  # before anything is read back
 
 
 class EventLog(ConfiguredBySettings, SnapshotsInHand):
