@@ -227,7 +227,7 @@ class CasesAggregateRecorder(_ReadsComposedOnce, PostgresAggregateRecorder):
             psycopg.ClientCursor(conn) as cursor,  # no parameters: one simple query
         ):
             cursor.execute(
-                "SET LOCAL synchronous_commit TO OFF; "  # noqa: S608 - literals built by _row_literal
+                "SET LOCAL synchronous_commit TO OFF; "  # noqa: S608 - literals built by row_literal
                 f"INSERT INTO {self._table(conn)} {COLUMNS} VALUES {rows} ON CONFLICT DO NOTHING"
             )
         return None
