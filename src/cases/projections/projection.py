@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from eventsourcing.utils import get_topic
-
+from cases.persistence.topics import topics_of
 from cases.projections.db import ProjectionDatabase
 
 
@@ -43,7 +42,7 @@ class Projection(ABC):
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:
-        return tuple(get_topic(event_class) for event_class in cls.handles)
+        return tuple(topic for event_class in cls.handles for topic in topics_of(event_class))
 
     @abstractmethod
     def apply(

@@ -1,0 +1,44 @@
+"""How the event log is built from eventsourcing's `Application`: the one module
+that overrides its construction hooks (ADR 0037).
+
+What it relies on in eventsourcing (9.5), checked by
+`tests/unit/persistence/test_application_hooks_contract.py`:
+
+- `Application.construct_env(name, env)`, called by `__init__` with the
+  application's `name` and the `env` it was given, its result read for every
+  setting (so nothing comes from the process environment);
+- `Application.construct_transcoder()`, called once by `__init__` for the
+  mapper's transcoder;
+- `Application.save(*objs, **kwargs)` passing its keyword arguments on to the
+  recorder's `insert_events(stored_events, **kwargs)` (the idempotency step of
+  ADR 0031 rides on it), and the application's `recorder`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Transcoder
+from eventsourcing.utils import Environment, EnvType
+
+from cases.persistence.idempotency_steps import RecordedStep
+from cases.persistence.registry import cases_transcoder
+
+
+class ConfiguredBySettings(Application[Any]):
+    """An application configured only by the `env` it is given, storing with the
+    `cases` transcoder, whose recorder may take idempotency steps."""
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        # Configuration comes only from `cases.settings` (via `env`), never from
+        # stray eventsourcing variables in the process environment.
+        return Environment(name, dict(env or {}))
+
+    def construct_transcoder(self) -> Transcoder:
+        return cases_transcoder()
+
+    def recorded_steps(self, key_id: str) -> dict[str, RecordedStep]:
+        """The steps recorded for the idempotent request `key_id` (ADR 0031)."""
+        select = getattr(self.recorder, "select_steps", None)
+        return {} if select is None else dict(select(key_id))

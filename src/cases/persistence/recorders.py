@@ -1,0 +1,543 @@
+"""Every recorder and infrastructure factory of `cases`: the one module that
+subclasses eventsourcing's recorders and reaches into their non-public parts.
+
+What it relies on in eventsourcing (9.5), checked by
+`tests/unit/persistence/test_recorders_contract.py` and, on a live database,
+`tests/integration/test_recorders_contract.py` (ADR 0037):
+
+- PostgreSQL (`eventsourcing.postgres`): the recorders' `datastore` and its
+  `get_connection()` (autocommit connections with dict rows), `schema`,
+  `lock_timeout` (read when a recorder is made) and `pool` (psycopg_pool:
+  `timeout`, `kwargs`, `check()`); the recorders' `events_table_name`,
+  `select_events_statement` (`SELECT … WHERE originator_id = %s`, to which the
+  version bounds are appended) and `lock_table_statements` (the lock timeout,
+  then the table lock); `select_notifications` and `max_notification_id` wrapped
+  by the library's `@retry` (unwrapped here with `inspect.unwrap`, so that only
+  our attempts apply); the factory's `env`, `datastore`, `aggregate_recorder_class`
+  and `application_recorder_class`, and `Application.save(**kwargs)` passing its
+  keyword arguments on to `insert_events`.
+- SQLite (`eventsourcing.sqlite`): `SQLiteApplicationRecorder._insert_events(c,
+  stored_events, **kwargs)`, called inside the write's transaction with
+  `insert_events`'s keyword arguments and returning the notification ids; the
+  recorder's `datastore.transaction(commit=False)`; the factory's
+  `application_recorder_class`.
+- In memory (`eventsourcing.popo`): `POPOApplicationRecorder()` made without
+  arguments and `POPOFactory.application_recorder()`.
+
+On PostgreSQL the recorders are the library's with three changes (ADR 0019): a
+write is one query string (one round trip, the table lock held only inside
+PostgreSQL, `event_sql.py`); reads and writes are tried `attempts` times after
+connection errors (the library: 10), each waiting at most the pool timeout for a
+connection, and then mark the store down for a second; there are no pre-pings,
+and the first connection error checks the pool's idle connections instead
+(`store_health.py`). The embedded recorders also write a save's idempotency
+step in the transaction of its events (SQLite) or under the lock that orders
+them (in memory), and read a request's steps back (ADR 0031).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+import psycopg
+import structlog
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+)
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+from psycopg.sql import SQL, Composed, Identifier
+
+from cases.persistence.event_sql import (
+    COLUMNS,
+    CommandWrite,
+    as_uuid,
+    insert_if_free,
+    may_have_committed,
+    row_literal,
+)
+from cases.persistence.group_commit import GroupCommit
+from cases.persistence.idempotency_steps import (
+    RecordedStep,
+    StepToRecord,
+    encode_rows,
+    receipts_of,
+    steps_from_rows,
+    stored_moment,
+)
+from cases.persistence.outcomes import OutcomeUnknownError
+from cases.persistence.store_health import StoreHealth
+from cases.persistence.waits import postgres_session_options, timed_out
+
+logger = structlog.get_logger("cases.store")
+
+LIBRARY_ATTEMPTS = 10  # eventsourcing's own @retry(max_attempts=10, wait=0.2)
+RETRY_WAIT = 0.2  # seconds between attempts, as the library's
+ATTEMPTS_KEY = "POSTGRES_ATTEMPTS"  # read by CasesPostgresFactory
+POOL_TIMEOUT_KEY = "POSTGRES_POOL_TIMEOUT"  # likewise (the library's is whole seconds)
+LOCK_TIMEOUT_KEY = "POSTGRES_SESSION_LOCK_TIMEOUT"  # seconds, may be fractional (ADR 0034)
+STATEMENT_TIMEOUT_KEY = "POSTGRES_STATEMENT_TIMEOUT"  # likewise
+POSTGRES_FACTORY_TOPIC = "cases.persistence.recorders:CasesPostgresFactory"
+SQLITE_FACTORY_TOPIC = "cases.persistence.recorders:CasesSQLiteFactory"
+MEMORY_FACTORY_TOPIC = "cases.persistence.recorders:CasesMemoryFactory"
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _attempted(method: F) -> F:
+    """The library's method without its 10 retries, tried `self.attempts` times;
+    at once OperationalError while the store is marked down. A statement the
+    database cancelled for waiting too long is not a lost connection: it is
+    raised at once, and neither checks the pool nor marks the store down."""
+    inner = inspect.unwrap(method)
+
+    @functools.wraps(inner)
+    def attempt(self: Any, *args: Any, **kwargs: Any) -> Any:
+        health: StoreHealth | None = self.health
+        if health is not None and health.down:
+            raise OperationalError("the database could not be reached a moment ago")
+        tries = 1
+        while True:
+            try:
+                result = inner(self, *args, **kwargs)
+            except (InterfaceError, OperationalError) as e:
+                if timed_out(e):
+                    raise
+                if health is not None:
+                    health.after_error()
+                if tries >= self.attempts:
+                    if health is not None:
+                        health.gave_up()
+                    raise
+                tries += 1
+                time.sleep(RETRY_WAIT)
+            else:
+                if health is not None:
+                    health.succeeded()
+                return result
+
+    return attempt  # type: ignore[return-value]
+
+
+class _ReadsComposedOnce:
+    """`select_events` with each shape of its statement composed and rendered
+    once per recorder, not on every call (the library composes it each time);
+    likewise the recorder's qualified table name, for the writes built here."""
+
+    select_events_statement: Composed
+    datastore: Any
+    events_table_name: str
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._select_statements: dict[tuple[bool, bool, bool, bool], str] = {}
+        self._table_sql: str | None = None
+
+    def _table(self, conn: Any) -> str:
+        """`schema.table` of this recorder's rows, rendered once."""
+        if self._table_sql is None:
+            table = SQL("{0}.{1}").format(
+                Identifier(self.datastore.schema), Identifier(self.events_table_name)
+            )
+            self._table_sql = table.as_string(conn)
+        return self._table_sql
+
+    def _select_statement(self, conn: Any, key: tuple[bool, bool, bool, bool]) -> str:
+        statements = self._select_statements
+        statement = statements.get(key)
+        if statement is None:
+            has_gt, has_lte, desc, has_limit = key
+            composed = self.select_events_statement
+            if has_gt:
+                composed += SQL(" AND originator_version > %s")
+            if has_lte:
+                composed += SQL(" AND originator_version <= %s")
+            composed += SQL(
+                " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
+            )
+            if has_limit:
+                composed += SQL(" LIMIT %s")
+            statement = statements[key] = composed.as_string(conn)
+        return statement
+
+    def _select_events(
+        self,
+        originator_id: Any,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
+        key = (gt is not None, lte is not None, desc, limit is not None)
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_statement(conn, key), params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+
+class CasesAggregateRecorder(_ReadsComposedOnce, PostgresAggregateRecorder):
+    """The snapshot store's recorder, with the factory's attempts, writing without
+    waiting for the disk (ADR 0028).
+
+    A snapshot is a cache of a replay: the events it summarises are durable
+    already, and a snapshot lost in a crash only makes the next load replay more.
+    So its transaction commits with `synchronous_commit` off: PostgreSQL answers
+    once the commit is in its WAL buffers, without the 2-3 ms flush a command
+    waits for, and flushes it with the next commit or within a fraction of a
+    second. A snapshot already stored at that version (by another process) is
+    the same state, and is left as it is."""
+
+    attempts = LIBRARY_ATTEMPTS
+    health: StoreHealth | None = None
+
+    @_attempted
+    def insert_events(self, stored_events: Sequence[StoredEvent], **_: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return None
+        rows = ", ".join(row_literal(e) for e in stored_events)
+        with (
+            self.datastore.get_connection() as conn,
+            psycopg.ClientCursor(conn) as cursor,  # no parameters: one simple query
+        ):
+            cursor.execute(
+                "SET LOCAL synchronous_commit TO OFF; "  # noqa: S608 - literals built by row_literal
+                f"INSERT INTO {self._table(conn)} {COLUMNS} VALUES {rows} ON CONFLICT DO NOTHING"
+            )
+        return None
+
+    select_events = _attempted(_ReadsComposedOnce._select_events)
+
+
+class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
+    """The event log's recorder, with the factory's attempts, writing in one statement
+    and committing concurrent writes together.
+
+    The library's write locks the events table (so notification ids commit in
+    order), sends its statements in a pipeline, waits for their results, then
+    sends COMMIT: the lock is held across a round trip and, in a busy server,
+    across the writing thread's wait for the GIL in between. Here the lock
+    timeout, the lock and one INSERT per command go as one query string, which
+    PostgreSQL runs as one implicit transaction and commits at its end: one round
+    trip, the lock held only while PostgreSQL runs them and flushes the commit,
+    and that flush shared by every command the process had waiting
+    (`group_commit.py`, ADR 0027). The rows are written as literals built here
+    (UUIDs, integers, checked topics, hex-encoded state), which costs a fraction
+    of psycopg's adaptation of an array of composite values (ADR 0026). No NOTIFY
+    is sent: nothing here listens (projections poll the log, ADR 0012). A command
+    whose version is taken gets IntegrityError and records nothing."""
+
+    attempts = LIBRARY_ATTEMPTS
+    health: StoreHealth | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock_sql: str | None = None
+        self.group_commit: GroupCommit[CommandWrite] = GroupCommit(self._write_batch)
+
+    def _lock(self, conn: Any) -> str:
+        """The lock timeout and table lock statements, rendered once."""
+        if self._lock_sql is None:
+            self._lock_sql = SQL("; ").join(self.lock_table_statements).as_string(conn)
+        return self._lock_sql
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        idempotency_step: StepToRecord | None = None,
+        **_: Any,
+    ) -> Sequence[int] | None:
+        """Record one command's events (and its idempotency step) or nothing.
+
+        A write whose connection failed after it was sent may have committed: it
+        is tried again, and a retry that finds its keys taken compares what is
+        stored with what it wrote. The same bytes (each event's state carries its
+        command's correlation id and recorded moment) are its own commit, not a
+        lost race. A write still unsettled when the attempts are spent raises
+        `OutcomeUnknownError`, never a plain connection error (ADR 0031)."""
+        if not stored_events:
+            return None
+        write = CommandWrite(", ".join(row_literal(e) for e in stored_events), idempotency_step)
+        return self._write_until_settled(write, stored_events)
+
+    def _write_until_settled(
+        self, write: CommandWrite, stored_events: Sequence[StoredEvent]
+    ) -> list[int]:
+        keys = [(as_uuid(e.originator_id), int(e.originator_version)) for e in stored_events]
+        health = self.health or StoreHealth(lambda: None)
+        if health.down:
+            raise OperationalError("the database could not be reached a moment ago")
+        sent = False  # whether an attempt may have committed
+        for tries in range(1, self.attempts + 1):
+            try:
+                ids = self.group_commit.write(write, keys)
+            except IntegrityError:
+                ours = self._ids_if_ours(stored_events) if sent else None
+                if ours is None:
+                    raise
+                logger.info("ambiguous_commit_resolved", outcome="recorded")
+                return ours
+            except (InterfaceError, OperationalError) as e:
+                if timed_out(e) and not sent:
+                    raise  # cancelled by the database: rolled back, nothing recorded
+                sent = sent or isinstance(e, OutcomeUnknownError)
+                health.after_error()
+                if tries == self.attempts:
+                    health.gave_up()
+                    if sent:
+                        raise OutcomeUnknownError(
+                            "the connection was lost while the write was committing"
+                        ) from e
+                    raise
+                time.sleep(RETRY_WAIT)
+            else:
+                health.succeeded()
+                return ids
+        raise OperationalError("no attempt was made")  # attempts < 1
+
+    def _ids_if_ours(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The notification ids of `stored_events` if the log holds exactly them."""
+        keys = ", ".join(
+            f"('{as_uuid(e.originator_id)}'::uuid, {int(e.originator_version)}::bigint)"
+            for e in stored_events
+        )
+        try:
+            with self.datastore.get_connection() as conn, psycopg.ClientCursor(conn) as cursor:
+                cursor.execute(
+                    "SELECT originator_id, originator_version, state, notification_id "  # noqa: S608 - literals built here
+                    f"FROM {self._table(conn)} "
+                    f"WHERE (originator_id, originator_version) IN ({keys})"
+                )
+                found = {
+                    (r["originator_id"], r["originator_version"]): (
+                        bytes(r["state"]),
+                        r["notification_id"],
+                    )
+                    for r in cursor.fetchall()
+                }
+        except (InterfaceError, OperationalError) as e:
+            raise OutcomeUnknownError("the write's outcome could not be read back") from e
+        ids = []
+        for event in stored_events:
+            stored = found.get((as_uuid(event.originator_id), int(event.originator_version)))
+            if stored is None or stored[0] != event.state:
+                return None
+            ids.append(int(stored[1]))
+        return ids
+
+    def _write_batch(self, commands: Sequence[CommandWrite]) -> list[list[tuple[UUID, int, int]]]:
+        """One transaction: the lock, then each command's rows if their keys are free."""
+        with (
+            self.datastore.get_connection() as conn,
+            psycopg.ClientCursor(conn) as cursor,  # no parameters: one simple query
+        ):
+            prefix, table = self._lock(conn), self._table(conn)
+            inserts = [insert_if_free(table, c.rows, c.step) for c in commands]
+            results: list[list[tuple[UUID, int, int]]] = []
+            try:
+                cursor.execute("; ".join([prefix, *inserts]))
+                while True:
+                    if (cursor.statusmessage or "").startswith(("INSERT", "SELECT")):
+                        results.append(
+                            [
+                                (
+                                    r["originator_id"],
+                                    r["originator_version"],
+                                    r["notification_id"],
+                                )
+                                for r in cursor.fetchall()
+                            ]
+                        )
+                    if not cursor.nextset():
+                        break
+            except psycopg.Error as e:
+                if may_have_committed(e):
+                    raise OutcomeUnknownError(str(e)) from e
+                raise
+            if len(results) != len(commands):
+                raise ProgrammingError(f"the write returned {len(results)} of {len(commands)}")
+            return results
+
+    def select_steps(self, key_id: str) -> dict[str, RecordedStep]:
+        """The recorded steps of the request keyed `key_id`, by name."""
+        return steps_from_rows(self._select_step_rows(key_id))
+
+    @_attempted
+    def _select_step_rows(self, key_id: str) -> list[tuple[Any, ...]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT step, request_hash, receipts, decided_at, memo "
+                "FROM idempotency_steps WHERE key_id = %s",
+                (key_id,),
+            )
+            return [
+                (r["step"], r["request_hash"], r["receipts"], r["decided_at"], r["memo"])
+                for r in cursor.fetchall()
+            ]
+
+    select_events = _attempted(_ReadsComposedOnce._select_events)
+    select_notifications = _attempted(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _attempted(PostgresApplicationRecorder.max_notification_id)
+
+
+class CasesPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, its recorders retrying `POSTGRES_ATTEMPTS`
+    times, each waiting up to `POSTGRES_POOL_TIMEOUT` seconds for a connection (the
+    library's `POSTGRES_CONNECT_TIMEOUT` is that wait, in whole seconds only).
+
+    With `POSTGRES_SESSION_LOCK_TIMEOUT` and `POSTGRES_STATEMENT_TIMEOUT` every
+    pooled connection carries both timeouts from its start (libpq `options`), and
+    the write's own `SET LOCAL lock_timeout` uses the same lock timeout (the
+    library's `POSTGRES_LOCK_TIMEOUT` takes whole seconds only)."""
+
+    aggregate_recorder_class = CasesAggregateRecorder
+    application_recorder_class = CasesApplicationRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.attempts = int(self.env.get(ATTEMPTS_KEY) or LIBRARY_ATTEMPTS)
+        pool_timeout = self.env.get(POOL_TIMEOUT_KEY)
+        if pool_timeout:
+            self.datastore.pool.timeout = float(pool_timeout)
+        self.health = StoreHealth(self.datastore.pool.check)
+        lock_timeout = self.env.get(LOCK_TIMEOUT_KEY)
+        statement_timeout = self.env.get(STATEMENT_TIMEOUT_KEY)
+        if lock_timeout and statement_timeout:
+            self.datastore.lock_timeout = float(lock_timeout)  # type: ignore[assignment]
+            connect_kwargs = self.datastore.pool.kwargs
+            if not isinstance(connect_kwargs, dict):
+                raise ProgrammingError("the pool's connection arguments are not a dict")
+            connect_kwargs["options"] = postgres_session_options(
+                float(lock_timeout), float(statement_timeout)
+            )
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        recorder = super().aggregate_recorder(purpose)
+        self._budget(recorder)
+        return recorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = super().application_recorder()
+        self._budget(recorder)
+        return recorder
+
+    def _budget(self, recorder: object) -> None:
+        if isinstance(recorder, CasesAggregateRecorder | CasesApplicationRecorder):
+            recorder.attempts = self.attempts
+            recorder.health = self.health
+
+
+class CasesSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """Writes a save's step in the transaction of its events; a step recorded
+    already (the key's primary key) fails the whole save with IntegrityError."""
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        idempotency_step: StepToRecord | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if idempotency_step is not None and ids:
+            step = idempotency_step
+            rows = [
+                (e.originator_id, e.originator_version, nid)
+                for e, nid in zip(stored_events, ids, strict=True)
+            ]
+            c.execute(
+                "INSERT INTO idempotency_steps "
+                "(key_id, step, request_hash, receipts, decided_at, memo) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    step.key_id,
+                    step.step,
+                    step.request_hash,
+                    encode_rows(rows),
+                    stored_moment(step.decided_at),
+                    step.memo,
+                ),
+            )
+        return ids
+
+    def select_steps(self, key_id: str) -> dict[str, RecordedStep]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT step, request_hash, receipts, decided_at, memo "
+                "FROM idempotency_steps WHERE key_id = ?",
+                (key_id,),
+            )
+            return steps_from_rows(tuple(row) for row in c.fetchall())
+
+
+class CasesSQLiteFactory(SQLiteFactory):
+    application_recorder_class = CasesSQLiteApplicationRecorder
+
+
+class CasesMemoryApplicationRecorder(POPOApplicationRecorder):
+    """Keeps steps beside the events, under one lock with them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._steps: dict[str, dict[str, RecordedStep]] = {}
+        self._steps_lock = threading.Lock()
+
+    def insert_events(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        idempotency_step: StepToRecord | None = None,
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        if idempotency_step is None:
+            return super().insert_events(stored_events, **kwargs)
+        step = idempotency_step
+        with self._steps_lock:
+            if step.step in self._steps.get(step.key_id, {}):
+                raise IntegrityError(f"step {step.step} of this request is recorded already")
+            ids = super().insert_events(stored_events, **kwargs) or []
+            rows = [
+                (e.originator_id, e.originator_version, nid)
+                for e, nid in zip(stored_events, ids, strict=True)
+            ]
+            self._steps.setdefault(step.key_id, {})[step.step] = RecordedStep(
+                step.step, step.request_hash, receipts_of(rows), step.decided_at, step.memo
+            )
+            return ids
+
+    def select_steps(self, key_id: str) -> dict[str, RecordedStep]:
+        with self._steps_lock:
+            return dict(self._steps.get(key_id, {}))
+
+
+class CasesMemoryFactory(POPOFactory):
+    def application_recorder(self) -> ApplicationRecorder:
+        return CasesMemoryApplicationRecorder()

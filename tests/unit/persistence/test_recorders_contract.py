@@ -1,0 +1,150 @@
+"""What `cases.persistence.recorders` relies on in eventsourcing (ADR 0037).
+
+Without a database: presence, callability and signatures, and the behaviour of
+the embedded recorders. The PostgreSQL recorders' instance attributes (their
+statements, the datastore's pool) need a server:
+`tests/integration/test_recorders_contract.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import uuid4
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+
+from cases.persistence.recorders import (
+    CasesAggregateRecorder,
+    CasesApplicationRecorder,
+    CasesMemoryApplicationRecorder,
+    CasesMemoryFactory,
+    CasesSQLiteApplicationRecorder,
+    CasesSQLiteFactory,
+)
+from tests.support.library_contract import broken, relied_on, relied_on_callable, shape
+
+MODULE = "recorders"
+
+
+def test_the_postgres_reads_are_wrapped_by_the_library_retry_that_is_unwrapped() -> None:
+    """`inspect.unwrap` strips the library's @retry (10 attempts) so only ours
+    apply: it must still be a functools.wraps decorator over these methods."""
+    for name, expected in (
+        ("select_notifications", "(self, start, limit, stop, topics, *, inclusive_of_start)"),
+        ("max_notification_id", "(self)"),
+    ):
+        method = relied_on_callable(PostgresApplicationRecorder, name, MODULE, expected)
+        assert hasattr(method, "__wrapped__"), broken(
+            f"PostgresApplicationRecorder.{name}", MODULE, "no longer wrapped by @retry"
+        )
+
+
+def test_the_postgres_recorders_have_the_methods_overridden() -> None:
+    expected = "(self, originator_id, *, gt, lte, desc, limit)"
+    relied_on_callable(PostgresAggregateRecorder, "select_events", MODULE, expected)
+    relied_on_callable(
+        PostgresAggregateRecorder, "insert_events", MODULE, "(self, stored_events, **kwargs)"
+    )
+    # Ours are called as the library's are.
+    for ours in (CasesAggregateRecorder, CasesApplicationRecorder):
+        assert shape(ours.select_events) == expected
+
+
+def test_the_postgres_factory_and_datastore_have_what_the_factory_sets() -> None:
+    relied_on_callable(PostgresFactory, "__init__", MODULE, "(self, env)")
+    relied_on_callable(PostgresFactory, "aggregate_recorder", MODULE, "(self, purpose)")
+    relied_on_callable(PostgresFactory, "application_recorder", MODULE, "(self)")
+    for name in ("aggregate_recorder_class", "application_recorder_class"):
+        assert isinstance(relied_on(PostgresFactory, name, MODULE), type)
+    relied_on_callable(PostgresDatastore, "get_connection", MODULE, "(self)")
+    # A datastore opens no connection until it is used.
+    datastore = PostgresDatastore("db", "127.0.0.1", 5432, "user", "", lock_timeout=5)
+    try:
+        assert relied_on(datastore, "lock_timeout", MODULE) == 5
+        assert relied_on(datastore, "schema", MODULE) == "public"
+        pool = relied_on(datastore, "pool", MODULE)
+        assert isinstance(relied_on(pool, "timeout", MODULE), float)
+        assert isinstance(relied_on(pool, "kwargs", MODULE), dict), broken(
+            "PostgresDatastore.pool.kwargs", MODULE, "no longer a dict"
+        )
+        assert callable(relied_on(pool, "check", MODULE))
+    finally:
+        datastore.close()
+
+
+class _Probe(SQLiteApplicationRecorder):
+    """Records what the library hands `_insert_events`."""
+
+    seen: list[tuple[type, dict[str, Any]]]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self.seen.append((type(c), kwargs))
+        return super()._insert_events(c, stored_events, **kwargs)
+
+
+def test_sqlite_insert_events_hands_its_keywords_to_insert_events_in_the_transaction() -> None:
+    """The SQLite recorder writes a step by overriding the private
+    `_insert_events`: it must be called with `insert_events`'s keyword
+    arguments and a cursor of the write's transaction, and return the ids."""
+    expected = "(self, c, stored_events, **kwargs)"
+    relied_on_callable(SQLiteApplicationRecorder, "_insert_events", MODULE, expected)
+    relied_on_callable(
+        SQLiteApplicationRecorder, "insert_events", MODULE, "(self, stored_events, **kwargs)"
+    )
+    relied_on_callable(SQLiteDatastore, "transaction", MODULE, "(self, *, commit)")
+    assert shape(CasesSQLiteApplicationRecorder._insert_events) == (
+        "(self, c, stored_events, *, idempotency_step, **kwargs)"
+    )
+    recorder = _Probe(SQLiteDatastore(":memory:"))
+    recorder.seen = []
+    recorder.create_table()
+    event = StoredEvent(uuid4(), 1, "cases.domain.support_case:SupportCase.Received", b"{}")
+    ids = recorder.insert_events([event], idempotency_step="marker")
+    seen = [(cursor, keywords.get("idempotency_step")) for cursor, keywords in recorder.seen]
+    assert seen == [(SQLiteCursor, "marker")], broken(
+        "SQLiteApplicationRecorder.insert_events", MODULE, f"called _insert_events so: {seen}"
+    )
+    assert list(ids or []) == [1], broken(
+        "SQLiteApplicationRecorder._insert_events", MODULE, f"returned {ids}, not the ids"
+    )
+
+
+def test_the_sqlite_factory_makes_the_recorder_class_it_names() -> None:
+    assert relied_on(SQLiteFactory, "application_recorder_class", MODULE)
+    factory = CasesSQLiteFactory({"SQLITE_DBNAME": ":memory:"})
+    try:
+        assert isinstance(factory.application_recorder(), CasesSQLiteApplicationRecorder), broken(
+            "SQLiteFactory.application_recorder_class", MODULE, "no longer used"
+        )
+    finally:
+        factory.close()
+
+
+def test_the_memory_recorder_is_made_without_arguments_and_takes_keywords() -> None:
+    relied_on_callable(POPOApplicationRecorder, "__init__", MODULE, "(self)")
+    relied_on_callable(
+        POPOApplicationRecorder, "insert_events", MODULE, "(self, stored_events, **kwargs)"
+    )
+    relied_on_callable(POPOFactory, "application_recorder", MODULE, "(self)")
+    recorder = CasesMemoryFactory({}).application_recorder()
+    assert isinstance(recorder, CasesMemoryApplicationRecorder)
+    event = StoredEvent(uuid4(), 1, "cases.domain.support_case:SupportCase.Received", b"{}")
+    assert list(recorder.insert_events([event]) or []) == [1], broken(
+        "POPOApplicationRecorder.insert_events", MODULE, "no longer returns the ids"
+    )
