@@ -172,6 +172,16 @@ def stop(process: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> int |
     return process.returncode
 
 
+def kill(process: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> int | None:
+    """SIGKILL the child's process group at once and reap the child."""
+    kill_group(process)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout)
+    if process.returncode is not None:
+        forget(process)
+    return process.returncode
+
+
 def live() -> list[subprocess.Popen[Any]]:
     """The registered children not yet stopped."""
     with _registry.lock:
