@@ -196,10 +196,10 @@ class TestLeadership:
         monkeypatch.setattr(sys.modules[RunnerLoop.__module__], "Leadership", RefusalsCounted)
         monkeypatch.setattr(RefusalsCounted, "refused", 0)
         first, second = loop("first"), loop("second")
-        first_thread = threading.Thread(target=first.run)
+        first_thread = threading.Thread(target=first.run, daemon=True)
         first_thread.start()
         assert first.caught_up.wait(30)
-        second_thread = threading.Thread(target=second.run)
+        second_thread = threading.Thread(target=second.run, daemon=True)
         second_thread.start()
         try:
             # the second has polled for leadership a few times
@@ -284,7 +284,7 @@ def test_gap_free_while_writers_append_on_postgres(
         ),
         poll_interval=0.005,
     )
-    tail = threading.Thread(target=loop.run)
+    tail = threading.Thread(target=loop.run, daemon=True)  # not kept alive by an interrupted run
     tail.start()
     start = threading.Barrier(WRITERS)
     failures: list[BaseException] = []
