@@ -51,6 +51,7 @@ from cases.domain.support_terms import (
     SupportTerms,
 )
 from cases.settings import Settings
+from tests.support import children
 
 ADMIN_URL = os.environ.get(
     "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -182,7 +183,9 @@ class Children:
     """Processes this script started, each in its own session (so a process group).
 
     `stop_all` sends SIGTERM to each group (uvicorn's workers with their master),
-    waits, then SIGKILLs whatever is left: called on every way out.
+    waits, then SIGKILLs whatever is left: called on every way out. Started through
+    tests/support/children.py, so they are also killed if this script is killed
+    (SIGKILL included: its watchdog).
     """
 
     def __init__(self) -> None:
@@ -195,13 +198,11 @@ class Children:
         if log is not None:
             out = log.open("ab")
         try:
-            proc = subprocess.Popen(  # noqa: S603 - our own tools, from this venv
+            proc = children.spawn(
                 argv,
                 env=env,
-                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE if pipe else out,
                 stderr=out if pipe else subprocess.STDOUT,
-                start_new_session=True,
             )
         finally:
             if not isinstance(out, int):
@@ -210,14 +211,7 @@ class Children:
         return proc
 
     def stop(self, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # stragglers: workers of a dead master
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
+        children.stop(proc, timeout)  # SIGTERM the group, SIGKILL it and stragglers
         if proc.stdout is not None:
             proc.stdout.close()
         if proc in self.procs:

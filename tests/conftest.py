@@ -13,6 +13,7 @@ import structlog
 from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
 from cases.settings import Settings
+from tests.support import children
 from tests.support.postgres import throwaway_database
 
 STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -59,3 +60,14 @@ def services(settings: Settings, clock: ManualClock) -> Iterator[Services]:
         yield services
     finally:
         services.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM/SIGHUP of the run kill every test server and runner first
+    (tests/support/children.py)."""
+    children.install_signal_handlers()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """However the run ends (Ctrl-C too), no child process outlives it."""
+    children.kill_all()

@@ -23,6 +23,7 @@ from cases.application.clock import SystemClock
 from cases.bootstrap import bootstrap
 from cases.domain.metadata import Actor, Role, Source
 from cases.settings import Settings
+from tests.support import children
 from tests.support.builders import terms
 from tests.support.postgres import throwaway_database
 from tests.support.server import BIN, ServerProcess, prepare_store, serving, store_env
@@ -95,7 +96,7 @@ def publish_terms(database_url: str, data_dir: Path) -> None:
 
 def bootstrap_admin(database_url: str, data_dir: Path) -> str:
     """`cases principals create` for the first user management admin; its token."""
-    done = subprocess.run(  # noqa: S603 - the project's own command
+    process = children.spawn(
         [
             str(BIN / "cases"),
             "principals",
@@ -106,12 +107,18 @@ def bootstrap_admin(database_url: str, data_dir: Path) -> str:
             "user_management_admin",
         ],
         env=store_env(database_url, data_dir),
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=True,
-        timeout=60,
     )
-    [token] = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("token ")]
+    try:
+        stdout: str
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        children.kill(process)  # reaped, and nothing left of its group
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, process.args, stdout, stderr)
+    [token] = [line.split()[1] for line in stdout.splitlines() if line.startswith("token ")]
     return token
 
 

@@ -94,6 +94,34 @@ class TestKilledBetweenCommitAndAnswer:
         assert retry.json()["version"] == state["version"] == case["version"] + 1
 
 
+def tcp_queues() -> dict[tuple[int, int], tuple[int, int]]:
+    """(local port, remote port) -> (bytes sent but not yet acknowledged, bytes received
+    but not yet read by the process) of every IPv4 TCP socket, from /proc/net/tcp."""
+    queues = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, (sent, received) = fields[1], fields[2], fields[4].split(":")
+        ports = (int(local.split(":")[1], 16), int(remote.split(":")[1], 16))
+        queues[ports] = (int(sent, 16), int(received, 16))
+    return queues
+
+
+def wait_until_read(sock: socket.socket, timeout: float = 10.0) -> None:
+    """Return once the server process has read all that was sent on `sock`: the
+    server's kernel acknowledged it, and nothing waits unread on the server's end."""
+    ours = (sock.getsockname()[1], sock.getpeername()[1])
+    theirs = (ours[1], ours[0])
+    deadline = time.monotonic() + timeout
+    while True:
+        queues = tcp_queues()
+        if ours in queues and theirs in queues and queues[ours][0] == queues[theirs][1] == 0:
+            return
+        assert time.monotonic() < deadline, (
+            f"the server did not read the request: {queues.get(ours)}, {queues.get(theirs)}"
+        )
+        time.sleep(0.01)
+
+
 def send_half_a_body(base_url: str, token: str, path: str, body: bytes, idem: str) -> None:
     """Announce the whole body, send half of it, and hang up."""
     host, port = base_url.removeprefix("http://").split(":")
@@ -104,7 +132,7 @@ def send_half_a_body(base_url: str, token: str, path: str, body: bytes, idem: st
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         sock.sendall(head + body[: len(body) // 2])
-        time.sleep(0.2)  # let the server start reading before the line drops
+        wait_until_read(sock)  # let the server start reading before the line drops
 
 
 class TestBodiesNotReceivedInFull:

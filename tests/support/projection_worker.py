@@ -7,8 +7,9 @@ It runs `AuditedCaseQueue`: the real case queue that also writes, in the same
 transaction, one `applied_events` row (position, runner) per event it applies,
 so a test can see which runner applied what and whether anything was applied
 twice. `--slow` sleeps inside every batch, after its first writes and before
-the commit, and `--marker` appends a line when a batch starts, so a test can
-SIGKILL the process in the middle of a batch.
+the commit, and `--marker` appends a line when a batch starts (and one to the
+marker's `.written` file once its first rows are written, before the slow part),
+so a test can SIGKILL the process in the middle of a batch.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def create_applied_events(db: ProjectionDatabase) -> None:
     db.execute(APPLIED_EVENTS)
 
 
+def written_marker(marker: Path) -> Path:
+    """Where a batch notes that it has written its first rows (not yet committed)."""
+    return marker.with_name(f"{marker.name}.written")
+
+
 class AuditedCaseQueue(CaseQueueProjection):
     """The case queue, noting each event it applies (and optionally slow)."""
 
@@ -58,6 +64,9 @@ class AuditedCaseQueue(CaseQueueProjection):
             "INSERT INTO applied_events (position, runner) VALUES (?, ?)",
             [(p.position, self.runner_id) for p in events],
         )
+        if self.marker is not None:
+            with written_marker(self.marker).open("a") as written:
+                written.write(f"{self.runner_id} {events[0].position}-{events[-1].position}\n")
         time.sleep(self.slow)
         super().apply(db, events, tables)
 

@@ -12,14 +12,14 @@ the server process. PostgreSQL is migrated here first and its projections run in
 `cases projections run` process beside the server, as in production.
 
 Processes are started in their own session and stopped by process group (SIGTERM,
-then SIGKILL), so the workers of `cases serve --workers 2` stop with their parent.
+then SIGKILL), so the workers of `cases serve --workers 2` stop with their parent;
+tests/support/children.py kills them too if the test run is interrupted or killed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -33,6 +33,7 @@ import httpx
 
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.projections.schema import migrate
+from tests.support import children
 
 BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT = 30.0
@@ -80,14 +81,7 @@ class ManagedProcess:
         self.log_start = len(self.log_text())
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - the project's own commands
-                self.command,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+            self.process = children.spawn(self.command, env=self.env, stdout=log, stderr=log)
 
     @property
     def running(self) -> bool:
@@ -98,18 +92,7 @@ class ManagedProcess:
         if self.process is None:
             return
         process, self.process = self.process, None
-        if process.poll() is None:
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(STOP_TIMEOUT)
-        # Workers of a multi-process server may outlive a parent that died first.
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        children.stop(process, STOP_TIMEOUT)
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

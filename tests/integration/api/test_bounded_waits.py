@@ -28,6 +28,7 @@ from cases.persistence.database_url import parse_database_url
 from cases.projections.schema import migrate
 from cases.settings import Settings
 from tests.e2e._api import PROBLEM_JSON, intake
+from tests.support import children
 from tests.support.builders import terms
 from tests.support.postgres import throwaway_database
 
@@ -121,7 +122,7 @@ sys.stdin.read()
 def sqlite_write_lock(database_url: str) -> Iterator[None]:
     """Another process holds the SQLite file's write lock until the block ends."""
     path = str(parse_database_url(database_url).path)
-    holder = subprocess.Popen(  # noqa: S603 - this interpreter, a fixed script
+    holder = children.spawn(
         [sys.executable, "-c", HOLD_SQLITE_LOCK, path],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -135,6 +136,7 @@ def sqlite_write_lock(database_url: str) -> Iterator[None]:
         assert holder.stdin is not None
         holder.stdin.close()
         holder.wait(10)
+        children.forget(holder)
 
 
 @pytest.fixture

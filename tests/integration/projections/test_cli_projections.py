@@ -20,6 +20,7 @@ from cases.projections.db import ProjectionDatabase
 from cases.projections.tracking import Tracking
 from cases.settings import Settings, get_settings
 from tests.integration.projections.conftest import RecordedHistory
+from tests.support import children
 from tests.support.builders import T0, caller, intake
 from tests.support.projection_cli import app
 from tests.support.projection_tables import table_rows
@@ -163,7 +164,7 @@ class TestRunStatusRebuild:
     ) -> None:
         """`run` (no --once) in its own process applies what is recorded while it
         runs, and stops cleanly on SIGTERM."""
-        process = subprocess.Popen(  # noqa: S603 - our own module, our own arguments
+        process = children.spawn(
             [
                 *(sys.executable, "-m", "tests.support.projection_cli"),
                 *("projections", "run", "case_queue", "--poll-interval", "0.05"),
@@ -187,6 +188,9 @@ class TestRunStatusRebuild:
                 time.sleep(0.05)
         finally:
             process.send_signal(signal.SIGTERM)
-            stdout, stderr = process.communicate(timeout=20)
+            try:
+                stdout, stderr = process.communicate(timeout=20)
+            finally:
+                children.kill(process)  # nothing left of its group, whatever happened
         assert process.returncode == 0, stderr
         assert stdout.splitlines() == ["Running case_queue; Ctrl-C to stop.", "Stopped."]

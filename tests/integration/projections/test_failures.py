@@ -21,9 +21,10 @@ from cases.projections.rebuild import rebuild
 from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
+from tests.support import children
 from tests.support.builders import caller, intake
 from tests.support.projection_tables import applied_positions, positions_of, table_rows
-from tests.support.projection_worker import create_applied_events
+from tests.support.projection_worker import create_applied_events, written_marker
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,7 +39,7 @@ class Workers:
 
     def start(self, runner_id: str, *options: str) -> subprocess.Popen[bytes]:
         output = (self.folder / f"{runner_id}.log").open("wb")
-        process = subprocess.Popen(  # noqa: S603 - our own module, our own arguments
+        process = children.spawn(
             [
                 *(sys.executable, "-m", "tests.support.projection_worker"),
                 *(self.url, runner_id, *options, "--marker", str(self.marker(runner_id))),
@@ -56,15 +57,20 @@ class Workers:
 
     def batches(self, runner_id: str) -> list[tuple[int, int]]:
         """(first, last) position of every batch the worker started."""
-        path = self.marker(runner_id)
+        return self._read_batches(self.marker(runner_id))
+
+    def written(self, runner_id: str) -> int:
+        """How many batches have written their first rows (committed or not)."""
+        return len(self._read_batches(written_marker(self.marker(runner_id))))
+
+    @staticmethod
+    def _read_batches(path: Path) -> list[tuple[int, int]]:
         lines = path.read_text().splitlines() if path.exists() else []
         return [tuple(map(int, line.split()[1].split("-"))) for line in lines]  # type: ignore[misc]
 
     def stop_all(self) -> None:
         for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(10)
+            children.kill(process, 10)
 
 
 @pytest.fixture
@@ -107,7 +113,8 @@ def test_a_runner_killed_mid_batch_restarts_and_applies_each_event_once(
     tables equal a rebuild from scratch."""
     killed = workers.start("killed", "--slow", "0.5", "--batch-size", "100")
     wait_until(lambda: len(workers.batches("killed")) >= 4)
-    time.sleep(0.1)  # inside the batch: after its first writes, before its commit
+    wait_until(lambda: workers.written("killed") >= 4)  # inside the batch: after its
+    # first writes, before its commit (it sleeps 0.5 s there)
     killed.send_signal(signal.SIGKILL)
     killed.wait(10)
 
@@ -138,7 +145,8 @@ def test_when_the_leading_process_dies_the_waiting_one_takes_over(
     follower = workers.start("follower", "--loop", "--batch-size", "100")
     wait_until(lambda: len(workers.batches("leader")) >= 5)
     assert workers.batches("follower") == []
-    time.sleep(0.1)
+    wait_until(lambda: workers.written("leader") >= 5)  # inside its fifth batch, after its
+    # first writes (it sleeps 0.3 s there, before the commit)
     leader.send_signal(signal.SIGKILL)
     leader.wait(10)
 

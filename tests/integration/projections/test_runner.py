@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,7 @@ from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
 from cases.projections.db import ProjectionDatabase
 from cases.projections.in_process import InProcessProjections
+from cases.projections.leadership import Leadership
 from cases.projections.projection import PositionedEvent, TableNames
 from cases.projections.runner import ProjectionRunner, RunnerLoop
 from cases.projections.tracking import Tracking
@@ -160,12 +162,25 @@ class TestCatchingUp:
             assert (version, status, assignee) == (case.version, case.status.value, case.assignee)
 
 
+class RefusalsCounted(Leadership):
+    """Leadership as the loops take it, counting the attempts refused."""
+
+    refused = 0
+
+    def try_acquire(self) -> bool:
+        acquired = super().try_acquire()
+        if not acquired:
+            RefusalsCounted.refused += 1
+        return acquired
+
+
 class TestLeadership:
     def test_a_second_runner_waits_while_the_first_leads(
         self,
         services: Services,
         audited: ProjectionDatabase,
         settings: Settings,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """Two loops for one projection: only the leader applies; when it stops, the
         other takes over from where it left off."""
@@ -178,14 +193,17 @@ class TestLeadership:
                 poll_interval=0.02,
             )
 
+        monkeypatch.setattr(sys.modules[RunnerLoop.__module__], "Leadership", RefusalsCounted)
+        monkeypatch.setattr(RefusalsCounted, "refused", 0)
         first, second = loop("first"), loop("second")
-        first_thread = threading.Thread(target=first.run)
+        first_thread = threading.Thread(target=first.run, daemon=True)
         first_thread.start()
         assert first.caught_up.wait(30)
-        second_thread = threading.Thread(target=second.run)
+        second_thread = threading.Thread(target=second.run, daemon=True)
         second_thread.start()
         try:
-            time.sleep(0.3)  # the second has polled for leadership a few times
+            # the second has polled for leadership a few times
+            assert wait_until(lambda: RefusalsCounted.refused >= 3)
             led_by_first = receive_a_case(services, notes=3)
             head = services.log.recorder.max_notification_id() or 0
             assert wait_until(lambda: Tracking(audited).position("case_queue") >= head)
@@ -266,7 +284,7 @@ def test_gap_free_while_writers_append_on_postgres(
         ),
         poll_interval=0.005,
     )
-    tail = threading.Thread(target=loop.run)
+    tail = threading.Thread(target=loop.run, daemon=True)  # not kept alive by an interrupted run
     tail.start()
     start = threading.Barrier(WRITERS)
     failures: list[BaseException] = []

@@ -31,6 +31,7 @@ from cases.projections.db import ProjectionDatabase
 from cases.projections.schema import migrate
 from cases.projections.tracking import Tracking
 from cases.settings import Settings
+from tests.support import children
 from tests.support.builders import caller, intake, terms
 from tests.support.postgres import ADMIN_URL, throwaway_database
 
@@ -79,7 +80,7 @@ def refusing_connections(database_url: str) -> Iterator[None]:
 def start_runner(database_url: str, log: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CASES_")}
     with log.open("w") as stderr:
-        return subprocess.Popen(  # noqa: S603 - our own module, our own arguments
+        return children.spawn(
             [
                 *(sys.executable, "-m", "tests.support.projection_cli"),
                 *("projections", "run", "case_queue", "--poll-interval", "0.05"),
@@ -113,7 +114,10 @@ def wait_for_attempts(process: subprocess.Popen[str], log: Path, count: int) -> 
 def stop(process: subprocess.Popen[str]) -> list[str]:
     """SIGTERM; it must exit 0. What it printed."""
     process.send_signal(signal.SIGTERM)
-    stdout, _ = process.communicate(timeout=WAIT_TIMEOUT)
+    try:
+        stdout, _ = process.communicate(timeout=WAIT_TIMEOUT)
+    finally:
+        children.kill(process)  # nothing left of its group, whatever happened
     assert process.returncode == 0
     return stdout.splitlines()
 
@@ -130,7 +134,7 @@ def test_a_runner_started_before_its_database_waits_then_catches_up(
         try:
             wait_for_attempts(process, log, 3)
         except BaseException:
-            process.kill()
+            children.kill(process)
             raise
     try:
         attempts = log_events(log, "database_unreachable")
