@@ -137,9 +137,12 @@ class ServiceClock:
         """Whether stopping at `at` after `elapsed` (a reply, or a pause) disproves
         the recorded breach: the clock stopped by the breach's moment, within its
         target. A breach at a re-target the time already spent exceeded is never
-        disproved, nor one followed by a looser target (the stop comes later)."""
+        disproved, nor one followed by a looser target, even in the same instant:
+        both leave the clock's last change at (or after) the breach, while a
+        deadline passed is breached after the clock's last change."""
         return (
             self.breached_at is not None
+            and self.last_change < self.breached_at
             and at <= self.breached_at
             and (self.target is None or elapsed <= self.target)
         )
