@@ -89,16 +89,16 @@ from eventsourcing.persistence import PersistenceError
 from eventsourcing.utils import get_topic
 
 from cases.bootstrap import bootstrap
+from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.support_case import SupportCase
+from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.rebuild import rebuild
+from cases.followers.tracking import Tracking
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreOptions
-from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
-from cases.projections.rebuild import rebuild
-from cases.projections.schema import migrate
-from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.support.postgres import database_down
 from tests.support.projection_tables import projection_rows

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
-from cases.projections.catalog import PROJECTIONS
-from cases.projections.db import ProjectionDatabase
-from cases.projections.tracking import Tracking
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.followers.catalog import PROJECTIONS
+from cases.followers.tracking import Tracking
 from cases.settings import Settings, get_settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support import children
