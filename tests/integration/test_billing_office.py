@@ -99,7 +99,7 @@ class TestAccounts:
         account_id = open_invoiced_account(services)
         account = services.billing.account(account_id)
         assert account.balance == eur(1000)
-        assert services.billing.account_for("contoso").id == account_id
+        assert services.billing.account(BillingAccount.id_for("contoso")).id == account_id
         assert list(services.billing.directory.ids()) == [account_id]
         assert services.billing.account_count() == 1
 
