@@ -170,7 +170,11 @@ class TestRunStatusRebuild:
                 *("projections", "run", "case_queue", "--poll-interval", "0.05"),
             ],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "CASES_LOG_LEVEL": "WARNING"},
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
+                "CASES_LOG_LEVEL": "WARNING",
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

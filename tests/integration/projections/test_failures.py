@@ -45,7 +45,7 @@ class Workers:
                 *(self.url, runner_id, *options, "--marker", str(self.marker(runner_id))),
             ],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
