@@ -31,8 +31,8 @@ import psycopg
 from psycopg import sql
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.bootstrap import bootstrap
+from cases.clock import ManualClock
 from cases.domain.case_values import CaseCategory, Contact
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase

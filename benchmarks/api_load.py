@@ -89,9 +89,9 @@ from benchmarks._harness import (
     wait_until,
 )
 
+from cases.db.schema import migrate
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
-from cases.projections.schema import migrate
 
 PHASES = ("health", "commands", "queries")
 COMMANDS = ("POST /cases/{id}/notes", "POST /cases/{id}/communications", "POST /cases")

@@ -48,11 +48,11 @@ from uuid import UUID
 
 from benchmarks.projections_catch_up import fresh_store
 
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.case_values import CaseStatus
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import COLUMNS, CaseFilter, CaseQueueView
-from cases.projections.db import ProjectionDatabase
-from cases.projections.schema import migrate
 
 ADMIN_URL = os.environ.get(
     "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

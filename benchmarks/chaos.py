@@ -89,16 +89,17 @@ from eventsourcing.persistence import PersistenceError
 from eventsourcing.utils import get_topic
 
 from cases.bootstrap import bootstrap
+from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.support_case import SupportCase
+from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.rebuild import rebuild
+from cases.followers.tracking import Tracking
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
+from cases.persistence.recorders import RETRY_WAIT
 from cases.persistence.store import StoreOptions
-from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
-from cases.projections.rebuild import rebuild
-from cases.projections.schema import migrate
-from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.support.postgres import database_down
 from tests.support.projection_tables import projection_rows
@@ -107,7 +108,10 @@ FAULTS = ("worker", "server", "runner", "database", "at-commit")
 MAX_RETRY_WAIT = 5.0  # seconds: Retry-After honoured up to this
 TRANSPORT_RETRY_WAIT = 0.2
 # ADR 0019: CASES_API_STORE_ATTEMPTS x CASES_API_STORE_TIMEOUT and the pauses between
-STORE_BUDGET = StoreOptions.for_api(Settings()).worst_case
+_API_STORE = StoreOptions.for_api(Settings())
+STORE_BUDGET = (
+    _API_STORE.attempts * _API_STORE.pool_timeout + (_API_STORE.attempts - 1) * RETRY_WAIT
+)
 STORE_ERRORS: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, PersistenceError)
 BACK_TIMEOUT = 60.0  # seconds a restarted part may take to be back
 

@@ -41,20 +41,20 @@ import psycopg
 from psycopg import sql
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.clock_run import ClockRunSummary, run_clock_evaluation
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.case_values import CaseCategory, Contact, Direction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Channel, Severity
+from cases.followers.catalog import projection_named
+from cases.followers.runner import ProjectionRunner
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
-from cases.projections.catalog import projection_named
-from cases.projections.db import ProjectionDatabase
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import migrate
-from cases.projections.service_levels import ServiceLevelsView
+from cases.reports.service_levels import ServiceLevelsView
 from cases.scenario.support import partner_terms
 from cases.settings import Settings
 

@@ -33,9 +33,9 @@ import psycopg
 from psycopg import sql
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.collection_run import CollectionSummary, run_collection
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction

@@ -51,8 +51,8 @@ from benchmarks._harness import NOTES, PRODUCTS, SUMMARIES
 from psycopg import pq, sql
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
 from cases.domain.case_values import CaseCategory, Contact, Direction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase

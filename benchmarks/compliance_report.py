@@ -61,18 +61,18 @@ from functools import partial
 
 from benchmarks.projections_catch_up import open_log, throwaway_database
 
+from cases.db.database import ProjectionDatabase, as_moment
+from cases.db.schema import migrate
+from cases.followers.catalog import projection_named
+from cases.followers.runner import ProjectionRunner
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
-from cases.projections.catalog import projection_named
-from cases.projections.compliance_report import ComplianceReportView, ReportRequest
-from cases.projections.compliance_seal import GRACE, add_seal, month_start, next_month, reseal
-from cases.projections.compliance_sql import Dimension
-from cases.projections.compliance_statements import Helpers
-from cases.projections.db import ProjectionDatabase, as_moment
 from cases.projections.projection import LIVE
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import migrate
-from cases.projections.service_levels import (
+from cases.reports.compliance_report import ComplianceReportView, ReportRequest
+from cases.reports.compliance_seal import GRACE, add_seal, month_start, next_month, reseal
+from cases.reports.compliance_sql import Dimension
+from cases.reports.compliance_statements import Helpers
+from cases.reports.service_levels import (
     BREACH_COLUMNS,
     CASE_COLUMNS,
     ESCALATION_COLUMNS,

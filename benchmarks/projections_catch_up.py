@@ -52,16 +52,16 @@ from uuid import uuid4
 import psycopg
 from psycopg import sql
 
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
+from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.runner import ProjectionRunner
+from cases.followers.tracking import Tracking
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import store_env
-from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import Projection
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import migrate
-from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.support.history import BulkWriter, SupportHistory
 

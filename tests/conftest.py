@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import structlog
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
 from cases.settings import Settings
 from tests.support import children
 from tests.support.postgres import throwaway_database

@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from cases.application.audit_trail import AuditTrail
 from cases.application.billing_office import BillingOffice
-from cases.application.clock import Clock, SystemClock
 from cases.application.command_runner import CommandRunner
 from cases.application.principal_registry import PrincipalRegistry
 from cases.application.support_desk import SupportDesk
 from cases.application.working_copies import WorkingCopies
+from cases.clock import Clock, SystemClock
 from cases.domain.metadata import BACKDATING_ALLOWANCE
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log

@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from cases.application.caller import Caller
-from cases.application.clock import SystemClock
 from cases.bootstrap import bootstrap
+from cases.clock import SystemClock
 from cases.domain.metadata import Actor, Role, Source
 from cases.settings import Settings
 from tests.support import children

@@ -16,16 +16,16 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.command_runner import Receipt
 from cases.application.idempotent_request import IdempotentRequest
 from cases.bootstrap import Services, services_on
+from cases.clock import ManualClock
+from cases.db.schema import migrate
 from cases.domain.support_case import SupportCase
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.idempotency_steps import key_id
 from cases.persistence.outcomes import OutcomeUnknownError
 from cases.persistence.store import StoreOptions, open_event_log
-from cases.projections.schema import migrate
 from cases.settings import Settings
 from tests.support.builders import T0, caller, intake, terms
 from tests.support.postgres import throwaway_database

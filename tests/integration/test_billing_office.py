@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock, SystemClock
 from cases.application.collection_run import run_collection
 from cases.bootstrap import Services, bootstrap
 from cases.cli.collection import collection_app
+from cases.clock import ManualClock, SystemClock
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
@@ -99,7 +99,7 @@ class TestAccounts:
         account_id = open_invoiced_account(services)
         account = services.billing.account(account_id)
         assert account.balance == eur(1000)
-        assert services.billing.account_for("contoso").id == account_id
+        assert services.billing.account(BillingAccount.id_for("contoso")).id == account_id
         assert list(services.billing.directory.ids()) == [account_id]
         assert services.billing.account_count() == 1
 

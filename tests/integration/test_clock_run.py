@@ -14,22 +14,22 @@ import pytest
 from typer.testing import CliRunner
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.clock_run import run_clock_evaluation
 from cases.bootstrap import Services, bootstrap
 from cases.cli.main import app
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.case_values import Direction
 from cases.domain.errors import EvaluationInFutureError
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Channel, Severity
+from cases.followers.catalog import projection_named
+from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
-from cases.projections.catalog import projection_named
-from cases.projections.db import ProjectionDatabase
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import migrate
-from cases.projections.service_levels import ServiceLevelsView
+from cases.reports.service_levels import ServiceLevelsView
 from cases.settings import Settings, get_settings
 from tests.support.builders import caller, intake, terms
 from tests.support.postgres import throwaway_database

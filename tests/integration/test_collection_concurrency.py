@@ -17,9 +17,9 @@ from uuid import UUID
 import pytest
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.collection_run import CollectionSummary, run_collection
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod

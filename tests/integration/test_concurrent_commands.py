@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
 from cases.domain import errors
 from cases.domain.billing_values import BillingPeriod
 from cases.settings import Settings

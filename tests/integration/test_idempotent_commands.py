@@ -14,15 +14,15 @@ from uuid import uuid4
 import pytest
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.command_runner import Receipt
 from cases.application.idempotent_request import IdempotencyKeyReusedError, IdempotentRequest
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
+from cases.db.schema import migrate
 from cases.domain.metadata import Actor, Role
 from cases.domain.support_offering import SupportOffering
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.idempotency_steps import key_id
-from cases.projections.schema import migrate
 from cases.settings import Settings
 from tests.support.builders import T0, caller, intake, terms
 

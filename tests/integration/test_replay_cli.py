@@ -15,10 +15,10 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.command_runner import Receipt
 from cases.bootstrap import bootstrap
 from cases.cli.main import app
+from cases.clock import ManualClock
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction

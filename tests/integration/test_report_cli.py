@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
 from cases.cli.main import app
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
+from cases.followers.catalog import projection_named
+from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
-from cases.projections.catalog import projection_named
-from cases.projections.db import ProjectionDatabase
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import migrate
 from cases.settings import get_settings
 from tests.support.builders import caller, intake
 from tests.support.service_level_scenario import FINAL, ServiceLevelScenario, utc

@@ -9,10 +9,9 @@ from uuid import uuid4
 
 import pytest
 
-from cases.application.audit_trail import HistoryEntry
-from cases.application.clock import ManualClock
 from cases.application.command_runner import Receipt
 from cases.bootstrap import Services
+from cases.clock import ManualClock
 from cases.domain import errors
 from cases.domain.case_values import (
     AdvisoryClassification,
@@ -27,6 +26,7 @@ from cases.domain.case_values import (
 from cases.domain.support_case import SupportCase
 from cases.domain.support_offering import SupportOffering
 from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind
+from cases.history.entries import HistoryEntry
 from tests.support.builders import T0, caller, intake, is_clock_fact, terms
 
 ASFP = EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS

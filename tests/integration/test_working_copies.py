@@ -13,8 +13,8 @@ from uuid import UUID
 
 import pytest
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
 from cases.domain import errors
 from cases.domain.support_case import SupportCase
 from cases.settings import Settings

@@ -41,8 +41,8 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services
+from cases.clock import ManualClock
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod
 from cases.domain.case_values import (

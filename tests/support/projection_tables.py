@@ -6,9 +6,9 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
+from cases.db.database import ProjectionDatabase, Row
+from cases.followers.catalog import PROJECTIONS
 from cases.persistence.event_log import EventLog
-from cases.projections.catalog import PROJECTIONS
-from cases.projections.db import ProjectionDatabase, Row
 from cases.projections.projection import Projection
 
 

@@ -23,13 +23,13 @@ from pathlib import Path
 from types import FrameType
 from typing import ClassVar
 
+from cases.db.database import ProjectionDatabase
+from cases.followers.runner import ProjectionRunner, RunnerLoop
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
 from cases.projections.case_queue import CaseQueueProjection
-from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import PositionedEvent, TableNames
-from cases.projections.runner import ProjectionRunner, RunnerLoop
 from cases.settings import Settings
 
 APPLIED_EVENTS = "CREATE TABLE applied_events (position BIGINT NOT NULL, runner TEXT NOT NULL)"

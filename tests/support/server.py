@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
+from cases.db.schema import migrate
 from cases.persistence.database_url import StoreKind, parse_database_url
-from cases.projections.schema import migrate
 from tests.support import children
 
 BIN = Path(sys.executable).parent

@@ -44,8 +44,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.support_desk import SupportDesk
+from cases.clock import ManualClock
 from cases.domain.case_values import (
     CaseCategory,
     Direction,

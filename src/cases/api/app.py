@@ -19,15 +19,15 @@ from cases.api.request_context import RequestContextMiddleware
 from cases.api.routers import accounts, cases, health, principals, problems, replay, terms
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
-from cases.application.clock import Clock, SystemClock
 from cases.bootstrap import Services, services_on
+from cases.clock import Clock, SystemClock
+from cases.db.database import open_request_db
+from cases.db.schema import check_schema_current, migrate
+from cases.followers.in_process import InProcessProjections
 from cases.heap import settle_after_start
 from cases.log_config import configure_logging
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.store import StoreOptions, open_event_log
-from cases.projections.db import open_request_db
-from cases.projections.in_process import InProcessProjections
-from cases.projections.schema import check_schema_current, migrate
 from cases.settings import Settings, get_settings
 
 DESCRIPTION = """

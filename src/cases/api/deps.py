@@ -34,11 +34,11 @@ from cases.application.principal_registry import (
 )
 from cases.application.support_desk import SupportDesk
 from cases.bootstrap import Services
+from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.permissions import Permission, allows
 from cases.persistence.store import StoreUnavailableError
-from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
 
 __all__ = ["ApiState"]  # re-exported: it lived here before cases.api.state
 

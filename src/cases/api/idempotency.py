@@ -31,11 +31,11 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cases.api.read_pool import ReadPool
-from cases.application.clock import Clock
 from cases.application.idempotent_request import IdempotentRequest
+from cases.clock import Clock
+from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.persistence.idempotency_steps import key_id
 from cases.persistence.waits import timed_out
-from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
 
 logger = structlog.get_logger("cases.api")
 

@@ -6,8 +6,8 @@ import queue
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 
+from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.persistence.waits import timed_out
-from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
 
 
 class ReadPool:

@@ -21,11 +21,11 @@ from eventsourcing.persistence import PersistenceError
 
 from cases.api.idempotency import IdempotencyStore
 from cases.api.read_pool import ReadPool
-from cases.application.clock import Clock
 from cases.application.principal_registry import AuthenticatedPrincipal
 from cases.bootstrap import Services
+from cases.clock import Clock
+from cases.db.schema import SchemaBehindError
 from cases.persistence.store import StoreUnavailableError
-from cases.projections.schema import SchemaBehindError
 from cases.settings import Settings
 
 logger = structlog.get_logger("cases.api")

@@ -6,31 +6,17 @@ system saw at that moment. Each event also carries when it *occurred*.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from cases.application.command_runner import CommandRunner
 from cases.domain.audited import AuditedAggregate
 from cases.domain.errors import NotFoundError
-from cases.domain.metadata import EventMetadata
 from cases.domain.text import aware
+from cases.history.entries import HistoryEntry, history_entry
 
 A = TypeVar("A", bound=AuditedAggregate)
-
-_ENVELOPE = frozenset({"originator_id", "originator_version", "timestamp", "meta"})
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One recorded event, as an auditor reads it."""
-
-    version: int
-    event_type: str
-    recorded_at: datetime
-    meta: EventMetadata
-    details: dict[str, Any]
 
 
 class AuditTrail:
@@ -94,16 +80,3 @@ def first_recorded(events: list[AuditedAggregate.Event]) -> str:
     if not events:
         return "it has no recorded history"
     return f"it was first recorded at {events[0].timestamp.isoformat()}"
-
-
-def history_entry(event: AuditedAggregate.Event) -> HistoryEntry:
-    """An event as an auditor reads it: type, moments, metadata, its own fields."""
-    details = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
-    details.pop("originator_topic", None)
-    return HistoryEntry(
-        version=event.originator_version,
-        event_type=type(event).__qualname__,
-        recorded_at=event.timestamp,
-        meta=event.meta,
-        details=details,
-    )

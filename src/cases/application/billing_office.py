@@ -150,9 +150,6 @@ class BillingOffice:
     def account(self, account_id: UUID) -> BillingAccount:
         return self.runner.load(BillingAccount, account_id)
 
-    def account_for(self, customer_id: str) -> BillingAccount:
-        return self.account(BillingAccount.id_for(customer_id))
-
     def account_count(self) -> int:
         return self.directory.count()
 

@@ -30,9 +30,9 @@ from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import RecordConflictError, Recording
 
 from cases.application.caller import Caller
-from cases.application.clock import Clock
 from cases.application.idempotent_request import IdempotentRequest
 from cases.application.working_copies import Slot, WorkingCopies
+from cases.clock import Clock
 from cases.domain.audited import AuditedAggregate
 from cases.domain.errors import (
     AlreadyExistsError,

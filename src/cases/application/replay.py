@@ -28,14 +28,15 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from cases.application.audit_trail import HistoryEntry, first_recorded, history_entry
+from cases.application.audit_trail import first_recorded
 from cases.application.command_runner import CommandRunner
-from cases.application.event_summaries import summarise
 from cases.domain.audited import AuditedAggregate
 from cases.domain.billing_account import BillingAccount
 from cases.domain.errors import NotFoundError
 from cases.domain.support_case import SupportCase
 from cases.domain.text import aware
+from cases.history.entries import HistoryEntry, history_entry
+from cases.history.event_summaries import summarise
 
 A = TypeVar("A", bound=AuditedAggregate)
 

@@ -12,17 +12,17 @@ from typing import Annotated
 import typer
 
 from cases.application.caller import Caller
-from cases.application.clock import SystemClock
 from cases.application.clock_run import ClockRunSummary, run_clock_evaluation
 from cases.bootstrap import services_on
 from cases.cli.collection import parse_moment
 from cases.cli.projections import ProjectionStore, fail, projection_store
+from cases.clock import SystemClock
 from cases.domain.errors import DomainError
 from cases.domain.metadata import Actor, Role, Source
-from cases.projections.catalog import projection_named
-from cases.projections.leadership import Leadership
-from cases.projections.runner import ProjectionRunner
-from cases.projections.service_levels import ServiceLevelsView
+from cases.followers.catalog import projection_named
+from cases.followers.leadership import Leadership
+from cases.followers.runner import ProjectionRunner
+from cases.reports.service_levels import ServiceLevelsView
 
 PROJECTION = "service_levels"
 WAIT_SECONDS = 60.0

@@ -8,10 +8,10 @@ from uuid import UUID
 
 import typer
 
-from cases.application.clock import ManualClock, SystemClock
 from cases.bootstrap import Services
 from cases.cli.history_view import render_case_header, render_history
 from cases.cli.services import open_services
+from cases.clock import ManualClock, SystemClock
 from cases.domain.billing_account import BillingAccount
 from cases.domain.support_case import SupportCase
 from cases.scenario.demo import run_demo

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from cases.application.audit_trail import HistoryEntry
-from cases.application.event_summaries import summarise
 from cases.domain.support_case import SupportCase
+from cases.history.entries import HistoryEntry
+from cases.history.event_summaries import summarise
 
 
 def _moment(moment: datetime) -> str:

@@ -29,20 +29,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from yoyo.exceptions import LockTimeout
 
-from cases.application.clock import SystemClock
 from cases.cli.services import cli_settings
+from cases.clock import SystemClock
+from cases.db.database import ProjectionDatabase, open_projection_db, open_runner_db
+from cases.db.schema import SchemaBehindError, check_schema_current, migrate
+from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.in_process import InProcessProjections
+from cases.followers.leadership import Leadership
+from cases.followers.rebuild import RebuildInProgressError, rebuild
+from cases.followers.runner import ProjectionRunner
+from cases.followers.status import projection_status
 from cases.heap import settle_after_start
 from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
-from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import ProjectionDatabase, open_projection_db, open_runner_db
-from cases.projections.in_process import InProcessProjections
-from cases.projections.leadership import Leadership
-from cases.projections.rebuild import RebuildInProgressError, rebuild
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import SchemaBehindError, check_schema_current, migrate
-from cases.projections.status import projection_status
 from cases.settings import Settings, SettingsError
 
 projections_app = typer.Typer(

@@ -21,27 +21,27 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cases.application.clock import SystemClock
 from cases.cli.moments import within_range
 from cases.cli.services import cli_settings
+from cases.clock import SystemClock
+from cases.db.database import ProjectionDatabase, open_projection_db
+from cases.db.schema import SchemaBehindError, check_schema_current
 from cases.domain.errors import DomainError
+from cases.followers.tracking import Tracking
 from cases.persistence.database_url import SETTING, StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
-from cases.projections.compliance_export import as_dict, to_csv
-from cases.projections.compliance_report import (
+from cases.reports.compliance_export import as_dict, to_csv
+from cases.reports.compliance_report import (
     ClockFigures,
     ComplianceReport,
     ComplianceReportView,
     Durations,
     ReportRequest,
 )
-from cases.projections.compliance_sql import Dimension
-from cases.projections.compliance_statements import Helpers
-from cases.projections.db import ProjectionDatabase, open_projection_db
-from cases.projections.schema import SchemaBehindError, check_schema_current
-from cases.projections.service_levels import ServiceLevelsProjection
-from cases.projections.tracking import Tracking
+from cases.reports.compliance_sql import Dimension
+from cases.reports.compliance_statements import Helpers
+from cases.reports.service_levels import ServiceLevelsProjection
 from cases.settings import SettingsError
 
 report_app = typer.Typer(help="Reports from the read models.", no_args_is_help=True)

@@ -8,8 +8,8 @@ from contextlib import contextmanager
 
 import typer
 
-from cases.application.clock import Clock, SystemClock
 from cases.bootstrap import Services, bootstrap
+from cases.clock import Clock, SystemClock
 from cases.domain.errors import DomainError
 from cases.log_config import configure_logging
 from cases.persistence.store import StoreUnavailableError

@@ -91,7 +91,9 @@ class ServiceClock:
 
     @property
     def clock_id(self) -> str:
-        """Which clock of its case this is, e.g. `next_update-2`: numbers count per kind."""
+        """Which clock of its case this is, e.g. `next_update-2`: numbers count per kind.
+
+        Read by name: replay keys a case's clocks by it (`clocks[next_update-2]`)."""
         return f"{self.kind.value}-{self.number}"
 
     @property

@@ -200,8 +200,5 @@ class SupportTerms:
         held = {v for v in self.held_vehicles if v.is_technical}
         object.__setattr__(self, "held_vehicles", tuple(v for v in EscalationVehicle if v in held))
 
-    def target_for(self, severity: Severity) -> ServiceLevelTarget:
-        return next(t for t in self.targets if t.severity is severity)
-
     def holds(self, vehicle: EscalationVehicle) -> bool:
         return not vehicle.is_technical or vehicle in self.held_vehicles

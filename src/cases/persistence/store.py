@@ -33,7 +33,6 @@ from cases.persistence.recorders import (
     MEMORY_FACTORY_TOPIC,
     POOL_TIMEOUT_KEY,
     POSTGRES_FACTORY_TOPIC,
-    RETRY_WAIT,
     SQLITE_FACTORY_TOPIC,
     STATEMENT_TIMEOUT_KEY,
     CasesAggregateRecorder,
@@ -91,11 +90,6 @@ class StoreOptions:
             settings.api_lock_timeout,
             settings.api_statement_timeout,
         )
-
-    @property
-    def worst_case(self) -> float:
-        """Seconds before an unreachable database fails the read or write."""
-        return self.attempts * self.pool_timeout + (self.attempts - 1) * RETRY_WAIT
 
 
 def store_env(

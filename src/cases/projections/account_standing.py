@@ -28,8 +28,8 @@ from typing import Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from cases.db.database import ProjectionDatabase
 from cases.domain.billing_account import BillingAccount
-from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 from cases.projections.receivables import (
     as_day,

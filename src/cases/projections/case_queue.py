@@ -13,10 +13,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from cases.db.database import ProjectionDatabase
 from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import CaseStatus, Direction
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
-from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
 COLUMNS = (

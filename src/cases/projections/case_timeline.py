@@ -12,10 +12,10 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from cases.application.audit_trail import history_entry
-from cases.application.event_summaries import summarise
+from cases.db.database import ProjectionDatabase
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
-from cases.projections.db import ProjectionDatabase
+from cases.history.entries import history_entry
+from cases.history.event_summaries import summarise
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
 COLUMNS = (

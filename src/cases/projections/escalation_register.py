@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from cases.db.database import ProjectionDatabase
 from cases.domain.support_case import SupportCase
-from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
 COLUMNS = (

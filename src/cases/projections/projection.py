@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from cases.db.database import ProjectionDatabase
 from cases.persistence.topics import topics_of
-from cases.projections.db import ProjectionDatabase
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,9 +27,9 @@ from typing import Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from cases.db.database import ProjectionDatabase
 from cases.domain.billing_account import BillingAccount
 from cases.domain.money import Money
-from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
 COLUMNS = (

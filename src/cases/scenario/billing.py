@@ -16,9 +16,9 @@ from decimal import Decimal
 from uuid import UUID
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.collection_run import run_collection
 from cases.bootstrap import Services
+from cases.clock import ManualClock
 from cases.domain.billing_values import (
     BillingPeriod,
     DisputeOutcome,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services
+from cases.clock import ManualClock
 from cases.scenario.billing import BillingResult, BillingScenario
 from cases.scenario.support import ScenarioResult, SupportScenario
 

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from cases.bootstrap import Services
+from cases.db.database import open_projection_db
+from cases.db.schema import migrate
+from cases.followers.in_process import InProcessProjections
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.projections.case_queue import CaseFilter, CaseQueueView
-from cases.projections.db import open_projection_db
 from cases.projections.escalation_register import EscalationRegisterView
-from cases.projections.in_process import InProcessProjections
-from cases.projections.schema import migrate
 from cases.settings import Settings
 
 

@@ -14,8 +14,8 @@ from datetime import datetime, time, timedelta
 from uuid import UUID
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services
+from cases.clock import ManualClock
 from cases.domain.case_values import (
     AdvisoryClassification,
     CaseCategory,

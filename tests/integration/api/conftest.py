@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cases.api.app import create_app
-from cases.application.clock import ManualClock
+from cases.clock import ManualClock
+from cases.db.schema import migrate
 from cases.persistence.database_url import parse_database_url
-from cases.projections.schema import migrate
 from cases.settings import Settings
 from tests.support.postgres import throwaway_database
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services
+from cases.clock import ManualClock
 from cases.domain.metadata import Actor, Role
 from tests.integration.api.conftest import T0
 from tests.support.builders import caller

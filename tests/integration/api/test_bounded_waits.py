@@ -21,11 +21,11 @@ from fastapi.testclient import TestClient
 
 from cases.api.app import create_app
 from cases.application.caller import Caller
-from cases.application.clock import SystemClock
+from cases.clock import SystemClock
+from cases.db.schema import migrate
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
 from cases.persistence.database_url import parse_database_url
-from cases.projections.schema import migrate
 from cases.settings import Settings
 from tests.e2e._api import PROBLEM_JSON, intake
 from tests.support import children

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cases.application.clock import ManualClock
+from cases.clock import ManualClock
 from cases.domain.metadata import Actor, Role
 from tests.e2e._api import intake
 from tests.integration.api.conftest import T0

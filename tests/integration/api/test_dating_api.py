@@ -17,8 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cases.api.app import create_app
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services
+from cases.clock import ManualClock
 from cases.domain.metadata import Actor, Role
 from cases.settings import Settings
 from tests.integration.api.conftest import T0

@@ -16,13 +16,13 @@ from fastapi.testclient import TestClient
 
 from cases.api.app import create_app
 from cases.application.caller import Caller
-from cases.application.clock import SystemClock
 from cases.bootstrap import Services
+from cases.clock import SystemClock
+from cases.db.database import open_projection_db
 from cases.domain.metadata import Actor, Role, Source
-from cases.projections.catalog import PROJECTIONS
-from cases.projections.db import open_projection_db
-from cases.projections.in_process import InProcessProjections
-from cases.projections.leadership import Leadership
+from cases.followers.catalog import PROJECTIONS
+from cases.followers.in_process import InProcessProjections
+from cases.followers.leadership import Leadership
 from cases.settings import Settings
 from tests.e2e._api import PROBLEM_JSON
 from tests.support.builders import terms

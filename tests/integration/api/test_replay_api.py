@@ -15,9 +15,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cases.application.clock import ManualClock
 from cases.application.command_runner import Receipt
 from cases.bootstrap import Services
+from cases.clock import ManualClock
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
 from cases.domain.metadata import Actor, Role

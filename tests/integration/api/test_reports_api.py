@@ -13,8 +13,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services
+from cases.clock import ManualClock
 from cases.domain.metadata import Actor, Role
 from tests.support.builders import caller
 from tests.support.service_level_scenario import FINAL, ServiceLevelScenario, utc

@@ -22,12 +22,12 @@ import pytest
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import bootstrap
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.support_case import SupportCase
 from cases.persistence.database_url import parse_database_url
-from cases.projections.db import ProjectionDatabase
-from cases.projections.schema import migrate
 from cases.settings import Settings
 from tests.support.history import START, DeskWriter, SupportHistory
 from tests.support.postgres import ADMIN_URL, throwaway_database

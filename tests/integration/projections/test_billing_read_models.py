@@ -26,11 +26,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import Invoice
 from cases.domain.money import Money
+from cases.followers.catalog import projection_named
+from cases.followers.rebuild import rebuild
+from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
 from cases.projections.account_standing import (
     AccountStanding,
@@ -38,12 +43,7 @@ from cases.projections.account_standing import (
     AccountStandingView,
     StandingFilter,
 )
-from cases.projections.catalog import projection_named
-from cases.projections.db import ProjectionDatabase
-from cases.projections.rebuild import rebuild
 from cases.projections.receivables import AgingRow, ReceivablesView, from_minor
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import migrate
 from cases.settings import Settings
 from tests.support.billing_history import START, BillingHistory
 from tests.support.postgres import throwaway_database

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
-from cases.projections.catalog import PROJECTIONS
-from cases.projections.db import ProjectionDatabase
-from cases.projections.tracking import Tracking
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.followers.catalog import PROJECTIONS
+from cases.followers.tracking import Tracking
 from cases.settings import Settings, get_settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support import children
@@ -170,7 +170,11 @@ class TestRunStatusRebuild:
                 *("projections", "run", "case_queue", "--poll-interval", "0.05"),
             ],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "CASES_LOG_LEVEL": "WARNING"},
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
+                "CASES_LOG_LEVEL": "WARNING",
+            },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -19,11 +19,13 @@ from uuid import UUID
 import pytest
 
 from cases.bootstrap import bootstrap
+from cases.db.database import ProjectionDatabase
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
+from cases.followers.catalog import projection_named
+from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
-from cases.projections.catalog import projection_named
-from cases.projections.compliance_report import (
+from cases.reports.compliance_report import (
     BreachCounts,
     ClockFigures,
     ComplianceReport,
@@ -33,11 +35,9 @@ from cases.projections.compliance_report import (
     GroupFigures,
     ReportRequest,
 )
-from cases.projections.compliance_report import TargetShare as Share
-from cases.projections.compliance_sql import Dimension
-from cases.projections.compliance_statements import Helpers
-from cases.projections.db import ProjectionDatabase
-from cases.projections.runner import ProjectionRunner
+from cases.reports.compliance_report import TargetShare as Share
+from cases.reports.compliance_sql import Dimension
+from cases.reports.compliance_statements import Helpers
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory, _postgres_copy
 from tests.support.projection_tables import events_of

@@ -14,11 +14,11 @@ import psycopg
 import pytest
 
 from cases.bootstrap import Services
+from cases.db.database import ProjectionDatabase
+from cases.followers.in_process import InProcessProjections
+from cases.followers.rebuild import rebuild
+from cases.followers.tracking import Tracking
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
-from cases.projections.db import ProjectionDatabase
-from cases.projections.in_process import InProcessProjections
-from cases.projections.rebuild import rebuild
-from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support import children
@@ -45,7 +45,7 @@ class Workers:
                 *(self.url, runner_id, *options, "--marker", str(self.marker(runner_id))),
             ],
             cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])},
             stdout=output,
             stderr=subprocess.STDOUT,
         )

@@ -27,8 +27,10 @@ from uuid import UUID
 import pytest
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.audited import AuditedAggregate
 from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import CaseCategory, Direction
@@ -36,15 +38,13 @@ from cases.domain.metadata import Actor, Role, Source
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Channel, Severity
+from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.runner import ProjectionRunner
+from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseFilter, CaseQueueView
 from cases.projections.case_timeline import HANDLES, CaseTimelineView
-from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import ProjectionDatabase
 from cases.projections.escalation_register import EscalationRegisterView
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import migrate
-from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.support.builders import AGENT, intake, is_clock_fact
 from tests.support.history import START, DeskWriter, SupportHistory

@@ -8,17 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.in_process import InProcessProjections
+from cases.followers.leadership import Leadership
+from cases.followers.rebuild import RebuildInProgressError, rebuild
+from cases.followers.runner import ProjectionRunner
+from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
-from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import ProjectionDatabase
-from cases.projections.in_process import InProcessProjections
-from cases.projections.leadership import Leadership
 from cases.projections.projection import SHADOW
-from cases.projections.rebuild import RebuildInProgressError, rebuild
-from cases.projections.runner import ProjectionRunner
-from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake

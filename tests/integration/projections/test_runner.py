@@ -12,17 +12,17 @@ from uuid import UUID
 
 import pytest
 
-from cases.application.clock import ManualClock
 from cases.application.command_runner import Receipt
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.followers.in_process import InProcessProjections
+from cases.followers.leadership import Leadership
+from cases.followers.runner import ProjectionRunner, RunnerLoop
+from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
-from cases.projections.db import ProjectionDatabase
-from cases.projections.in_process import InProcessProjections
-from cases.projections.leadership import Leadership
 from cases.projections.projection import PositionedEvent, TableNames
-from cases.projections.runner import ProjectionRunner, RunnerLoop
-from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake

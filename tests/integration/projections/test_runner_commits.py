@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cases.projections.db import open_projection_db, open_runner_db
+from cases.db.database import open_projection_db, open_runner_db
 from cases.settings import Settings
 
 

@@ -24,12 +24,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from cases.application.clock import SystemClock
 from cases.bootstrap import bootstrap
+from cases.clock import SystemClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
+from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
-from cases.projections.db import ProjectionDatabase
-from cases.projections.schema import migrate
-from cases.projections.tracking import Tracking
 from cases.settings import Settings
 from tests.support import children
 from tests.support.builders import caller, intake, terms

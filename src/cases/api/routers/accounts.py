@@ -39,6 +39,7 @@ from cases.application.collection_run import run_collection
 from cases.application.command_runner import Receipt
 from cases.application.principal_registry import AuthenticatedPrincipal
 from cases.bootstrap import Services
+from cases.db.database import ProjectionDatabase
 from cases.domain.billing_account import BillingAccount
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Role
@@ -48,7 +49,6 @@ from cases.projections.account_standing import (
     AccountStandingView,
     StandingFilter,
 )
-from cases.projections.db import ProjectionDatabase
 from cases.projections.receivables import ReceivablesView
 
 router = Router()

@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from cases.api.deps import ApiStateDep, ServicesDep
 from cases.api.errors import ApiProblem
 from cases.api.routing import Router
+from cases.db.schema import pending_migrations
+from cases.followers.leadership import runner_running
+from cases.followers.status import projection_status
 from cases.persistence.database_url import parse_database_url
-from cases.projections.leadership import runner_running
-from cases.projections.schema import pending_migrations
-from cases.projections.status import projection_status
 from cases.settings import Settings
 
 router = Router(tags=["health"])

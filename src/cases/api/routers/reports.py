@@ -29,12 +29,12 @@ from cases.api.errors import ApiProblem
 from cases.api.read_pool import ReadPool
 from cases.api.routing import Router
 from cases.api.schemas.reports import EXAMPLE, ComplianceReportOut, PeriodBound
+from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.domain.permissions import Permission
-from cases.projections.compliance_export import to_csv
-from cases.projections.compliance_report import ComplianceReportView, ReportRequest
-from cases.projections.compliance_sql import Dimension
-from cases.projections.compliance_statements import Helpers
-from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
+from cases.reports.compliance_export import to_csv
+from cases.reports.compliance_report import ComplianceReportView, ReportRequest
+from cases.reports.compliance_sql import Dimension
+from cases.reports.compliance_statements import Helpers
 
 router = Router(prefix="/reports", tags=["reports"])
 

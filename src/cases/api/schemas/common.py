@@ -11,9 +11,9 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from cases import time_range
-from cases.application.audit_trail import HistoryEntry
 from cases.application.command_runner import Receipt
-from cases.application.event_summaries import summarise
+from cases.history.entries import HistoryEntry
+from cases.history.event_summaries import summarise
 
 # Days and moments: every one that comes in lies in the span of time_range (ADR 0035),
 # checked here, once, for every parameter and field of these types.

@@ -1,5 +1,5 @@
 """Shapes of the compliance report (`GET /reports/compliance`), as
-`cases.projections.compliance_export.as_dict` builds it."""
+`cases.reports.compliance_export.as_dict` builds it."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from cases.api.schemas.common import AwareDatetime
-from cases.projections.compliance_export import as_dict
-from cases.projections.compliance_report import ComplianceReport
+from cases.reports.compliance_export import as_dict
+from cases.reports.compliance_report import ComplianceReport
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 

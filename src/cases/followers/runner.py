@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import structlog
 from eventsourcing.persistence import PersistenceError
 
-from cases.application.clock import Clock, SystemClock
+from cases.clock import Clock, SystemClock
+from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
+from cases.followers.leadership import Leadership
+from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
-from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase
-from cases.projections.leadership import Leadership
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
-from cases.projections.tracking import Tracking
 
 logger = structlog.get_logger("cases.projections")
 

@@ -8,7 +8,7 @@ from cases.projections.case_timeline import CaseTimelineProjection
 from cases.projections.escalation_register import EscalationRegisterProjection
 from cases.projections.projection import Projection
 from cases.projections.receivables import ReceivablesProjection
-from cases.projections.service_levels import ServiceLevelsProjection
+from cases.reports.service_levels import ServiceLevelsProjection
 
 PROJECTIONS: dict[str, type[Projection]] = {
     CaseQueueProjection.name: CaseQueueProjection,

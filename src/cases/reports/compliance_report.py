@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cases.db.database import ProjectionDatabase
 from cases.domain.errors import InvalidValueError
-from cases.projections.compliance_sealed import SealedReport
-from cases.projections.compliance_sql import Dimension, ReportSql
-from cases.projections.compliance_statements import Found, Helpers, Part, Statements, snapshot
-from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import LIVE, TableNames
+from cases.reports.compliance_sealed import SealedReport
+from cases.reports.compliance_sql import Dimension, ReportSql
+from cases.reports.compliance_statements import Found, Helpers, Part, Statements, snapshot
 
 # Figures ------------------------------------------------------------------------
 

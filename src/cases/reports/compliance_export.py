@@ -17,7 +17,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from cases.projections.compliance_report import (
+from cases.reports.compliance_report import (
     ClockFigures,
     ComplianceReport,
     Durations,

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from eventsourcing.domain import CanMutateAggregate
 
-from cases.application.clock import Clock
+from cases.clock import Clock
+from cases.db.database import ProjectionDatabase
+from cases.followers.catalog import PROJECTIONS
+from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
-from cases.projections.catalog import PROJECTIONS
-from cases.projections.db import ProjectionDatabase
 from cases.projections.projection import Projection
-from cases.projections.tracking import Tracking
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from cases.projections.db import ProjectionDatabase
+from cases.db.database import ProjectionDatabase
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,15 +17,15 @@ from typing import Self
 
 import structlog
 
-from cases.application.clock import Clock
+from cases.clock import Clock
+from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, open_runner_db
+from cases.db.schema import check_schema_current
+from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.runner import ProjectionRunner, RunnerLoop
+from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
-from cases.projections.catalog import PROJECTIONS, projection_named
-from cases.projections.db import CONNECTION_ERRORS, ProjectionDatabase, open_runner_db
-from cases.projections.runner import ProjectionRunner, RunnerLoop
-from cases.projections.schema import check_schema_current
-from cases.projections.tracking import Tracking
 from cases.settings import Settings
 
 logger = structlog.get_logger("cases.projections")

@@ -1,6 +1,6 @@
 """The SQL of the compliance report, built for a grouping and a store.
 
-Every statement reads one service-level table (`cases.projections.service_levels`)
+Every statement reads one service-level table (`cases.reports.service_levels`)
 and keeps to what was recorded by the report's moment (`:as_of`): a fulfilment
 counts once recorded, a breach while recorded and not yet withdrawn. Named
 parameters (`:start`, `:end`, `:as_of`) become the store's placeholders in order.

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
-from cases.application.billing_summaries import BILLING_SUMMARIES
-from cases.application.clock_summaries import CLOCK_SUMMARIES
 from cases.domain.case_values import Contact, Direction, VendorAdvisory
 from cases.domain.support_terms import EscalationVehicle
+from cases.history.billing_summaries import BILLING_SUMMARIES
+from cases.history.clock_summaries import CLOCK_SUMMARIES
 
 Details = Mapping[str, Any]
 

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import structlog
 
-from cases.projections.compliance_sql import MEASURES, Dimension, ReportSql, bind
-from cases.projections.compliance_statements import Found, Statements
-from cases.projections.db import ProjectionDatabase, as_moment
+from cases.db.database import ProjectionDatabase, as_moment
 from cases.projections.projection import TableNames
+from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql, bind
+from cases.reports.compliance_statements import Found, Statements
 
 logger = structlog.get_logger("cases.projections")
 

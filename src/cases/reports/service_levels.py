@@ -34,11 +34,11 @@ from typing import Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from cases.db.database import ProjectionDatabase, as_moment
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
-from cases.projections.compliance_seal import SEAL_TABLES, seal_after
-from cases.projections.db import ProjectionDatabase, as_moment
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.reports.compliance_seal import SEAL_TABLES, seal_after
 
 E = SupportCase
 Row = dict[str, Any]
@@ -526,7 +526,7 @@ def chunks(ids: list[UUID], size: int = 500) -> Iterable[list[UUID]]:
 
 class ServiceLevelsView:
     """Queries on the service-level tables other than the compliance report's
-    (`cases.projections.compliance_report`)."""
+    (`cases.reports.compliance_report`)."""
 
     def __init__(self, db: ProjectionDatabase, tables: TableNames = LIVE) -> None:
         self.db = db

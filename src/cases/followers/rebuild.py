@@ -18,13 +18,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cases.application.clock import Clock, SystemClock
+from cases.clock import Clock, SystemClock
+from cases.db.database import ProjectionDatabase
+from cases.followers.leadership import Leadership
+from cases.followers.runner import ProjectionRunner
+from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
-from cases.projections.db import ProjectionDatabase
-from cases.projections.leadership import Leadership
 from cases.projections.projection import LIVE, SHADOW, Projection
-from cases.projections.runner import ProjectionRunner
-from cases.projections.tracking import Tracking
 
 Progress = Callable[[int, int], None]
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from psycopg import sql as pgsql
 
+from cases.db.database import ProjectionDatabase, Row
 from cases.domain.service_clocks import ClockKind
-from cases.projections.compliance_sql import (
+from cases.reports.compliance_sql import (
     BREACHES_AGAIN,
     CASES,
     ESCALATIONS,
@@ -31,7 +32,6 @@ from cases.projections.compliance_sql import (
     breach_count,
     clock_counts,
 )
-from cases.projections.db import ProjectionDatabase, Row
 
 # PostgreSQL's memory per sort: its default. More makes each of thousands of
 # groups' ordered-set aggregates slower to start (by customer: 1.4 s of server

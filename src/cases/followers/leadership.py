@@ -14,7 +14,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from cases.projections.db import ProjectionDatabase
+from cases.db.database import ProjectionDatabase
 
 
 def _advisory_key(name: str) -> int:

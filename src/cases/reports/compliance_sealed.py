@@ -22,7 +22,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cases.projections.compliance_seal import (
+from cases.db.database import ProjectionDatabase
+from cases.projections.projection import TableNames
+from cases.reports.compliance_seal import (
     DURATION,
     SEALED_DIMENSIONS,
     changed,
@@ -34,9 +36,7 @@ from cases.projections.compliance_seal import (
     seal_state,
     unflattened,
 )
-from cases.projections.compliance_sql import Dimension, ReportSql
-from cases.projections.db import ProjectionDatabase
-from cases.projections.projection import TableNames
+from cases.reports.compliance_sql import Dimension, ReportSql
 
 Key = tuple[str, ...]
 Durations = npt.NDArray[np.int64]
