@@ -20,7 +20,6 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from datetime import time as wall_time
 from pathlib import Path
 from types import FrameType
 from typing import IO
@@ -31,25 +30,14 @@ import psycopg
 from psycopg import sql
 
 from cases.application.caller import Caller
+from cases.application.support_desk import SupportDesk
 from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
 from cases.domain.case_values import CaseCategory, Contact
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
-from cases.domain.support_terms import (
-    Channel,
-    ContactMethod,
-    EscalationVehicle,
-    PartnerKind,
-    Pricing,
-    ServiceHours,
-    ServiceLevelTarget,
-    ServiceSpan,
-    Severity,
-    SupportArrangement,
-    SupportModel,
-    SupportTerms,
-)
+from cases.domain.support_terms import Channel, Severity, SupportTerms
+from cases.scenario.support import partner_terms
 from cases.settings import Settings
 from tests.support import children
 
@@ -63,26 +51,26 @@ SETUP = Actor("bench-setup", Role.SYSTEM)
 
 
 def support_terms() -> SupportTerms:
-    spans = [ServiceSpan(day, wall_time(8), wall_time(12)) for day in range(5)]
-    spans += [ServiceSpan(day, wall_time(13), wall_time(17)) for day in range(5)]
-    return SupportTerms(
-        vendor_name="Microsoft",
-        partner_kind=PartnerKind.DIRECT_BILL,
-        arrangement=SupportArrangement(SupportModel.DIRECT),
-        service_hours=ServiceHours("Europe/Stockholm", tuple(spans), holiday_country="SE"),
-        contact_methods=(
-            ContactMethod(Channel.PHONE, "+46 8 123 456 00"),
-            ContactMethod(Channel.EMAIL, "support@partner.example"),
-        ),
-        pricing=Pricing(False, "Support is included in the subscription price."),
-        held_vehicles=(EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,),
-        targets=(
-            ServiceLevelTarget(Severity.CRITICAL, 60, 120, 8 * 60),
-            ServiceLevelTarget(Severity.MODERATE, 4 * 60, 8 * 60, 5 * 8 * 60),
-            ServiceLevelTarget(Severity.MINIMAL, 8 * 60, 16 * 60, 10 * 8 * 60),
-        ),
-        reopen_window_days=14,
-    )
+    """The demo partner's terms: the load needs realistic hours and targets."""
+    return partner_terms("Microsoft")
+
+
+def take_in(
+    desk: SupportDesk, caller: Caller, customer_id: str, product: str, received_at: datetime
+) -> UUID:
+    """One of the cases a load benchmark seeds its store with; its id."""
+    return desk.receive_case(
+        caller,
+        customer_id=customer_id,
+        contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
+        channel=Channel.PHONE,
+        product=product,
+        category=CaseCategory.TECHNICAL,
+        severity=Severity.MODERATE,
+        title="Mail to external recipients is delayed",
+        description="Since 07:30 outbound mail queues for up to an hour.",
+        received_at=received_at,
+    ).aggregate_id
 
 
 PRODUCTS = ("Exchange Online", "Microsoft Teams", "SharePoint Online", "Entra ID")
@@ -150,19 +138,11 @@ def seed_store(url: str, data_dir: Path, n_cases: int, n_customers: int, n_clien
         customers = customer_names(n_customers)
         case_ids: list[UUID] = []
         for i in range(n_cases):
-            receipt = services.desk.receive_case(
-                agent,
-                customer_id=customers[i % len(customers)],
-                contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
-                channel=Channel.PHONE,
-                product=PRODUCTS[i % len(PRODUCTS)],
-                category=CaseCategory.TECHNICAL,
-                severity=Severity.MODERATE,
-                title="Mail to external recipients is delayed",
-                description="Since 07:30 outbound mail queues for up to an hour.",
-                received_at=clock.advance(timedelta(seconds=1)),
+            at = clock.advance(timedelta(seconds=1))
+            product = PRODUCTS[i % len(PRODUCTS)]
+            case_ids.append(
+                take_in(services.desk, agent, customers[i % len(customers)], product, at)
             )
-            case_ids.append(receipt.aggregate_id)
         position = 0
         for i, case_id in enumerate(case_ids):
             case = services.runner.load(SupportCase, case_id)

@@ -47,22 +47,19 @@ if not __package__:  # run as a script (benchmarks/commands.py): import as from 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
-from benchmarks._harness import NOTES, PRODUCTS, SUMMARIES
+from benchmarks._harness import NOTES, PRODUCTS, SUMMARIES, support_terms, take_in
 from psycopg import pq, sql
 
 from cases.application.caller import Caller
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
-from cases.domain.case_values import CaseCategory, Contact, Direction
+from cases.domain.case_values import Direction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import (
     Channel,
-    Severity,
-    SupportTerms,
 )
 from cases.log_config import configure_logging
-from cases.scenario.support import partner_terms
 from cases.settings import Settings
 
 ADMIN_URL = os.environ.get(
@@ -74,10 +71,6 @@ SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
 # Realistic data -------------------------------------------------------------
-
-
-def support_terms() -> SupportTerms:
-    return partner_terms("Microsoft")
 
 
 CUSTOMERS = ("contoso", "fabrikam", "northwind", "adatum", "litware", "tailspin")
@@ -100,19 +93,11 @@ class CommandWorkload:
         desk = self.services.desk
         desk.publish_terms(self.caller, support_terms(), effective_from=self.clock.now())
         for i in range(n_cases):
-            receipt = desk.receive_case(
-                self.caller,
-                customer_id=CUSTOMERS[i % len(CUSTOMERS)],
-                contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
-                channel=Channel.PHONE,
-                product=PRODUCTS[i % len(PRODUCTS)],
-                category=CaseCategory.TECHNICAL,
-                severity=Severity.MODERATE,
-                title="Mail to external recipients is delayed",
-                description="Since 07:30 outbound mail queues for up to an hour.",
-                received_at=self.clock.advance(timedelta(seconds=30)),
+            at = self.clock.advance(timedelta(seconds=30))
+            customer = CUSTOMERS[i % len(CUSTOMERS)]
+            self.case_ids.append(
+                take_in(desk, self.caller, customer, PRODUCTS[i % len(PRODUCTS)], at)
             )
-            self.case_ids.append(receipt.aggregate_id)
 
     def stagger(self, interval: int) -> None:
         """Spread the cases evenly over the snapshot cycle (case i at version 1 + i % interval).

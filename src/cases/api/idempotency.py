@@ -52,7 +52,6 @@ class StoredResponse:
     status: int
     headers: list[tuple[str, str]]
     body: bytes
-    created_at: datetime
 
 
 class IdempotencyStore:
@@ -67,14 +66,14 @@ class IdempotencyStore:
         """The answer kept under the key, if any (and not expired)."""
         with self.pool.connection() as db:
             row = db.fetchone(
-                "SELECT request_hash, status, headers, body, created_at FROM idempotency_keys "
+                "SELECT request_hash, status, headers, body FROM idempotency_keys "
                 "WHERE scope = ? AND key = ? AND status IS NOT NULL AND created_at >= ?",
                 (scope, key, self.clock.now() - KEEP_FOR),
             )
         if row is None:
             return None
         headers = [(str(k), str(v)) for k, v in json.loads(row[2])] if row[2] else []
-        return StoredResponse(str(row[0]), int(row[1]), headers, bytes(row[3] or b""), row[4])
+        return StoredResponse(str(row[0]), int(row[1]), headers, bytes(row[3] or b""))
 
     def keep(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -20,6 +20,7 @@ from uuid import UUID
 import psycopg
 
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
+from cases.persistence.idempotency_steps import stored_moment
 from cases.persistence.waits import postgres_session_options
 from cases.settings import Settings
 
@@ -43,7 +44,7 @@ def as_moment(value: object) -> datetime:
 
 def utc_text(moment: datetime) -> str:
     """A moment as fixed-width UTC ISO text, so text order is time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    return stored_moment(moment)
 
 
 class ProjectionDatabase:

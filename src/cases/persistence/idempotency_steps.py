@@ -89,8 +89,8 @@ def receipts_of(rows: Iterable[tuple[object, int, int]]) -> tuple[StepReceipt, .
 
 
 def stored_moment(moment: datetime) -> str:
-    """A moment as SQLite keeps it: fixed-width UTC ISO text (text order is time
-    order), as the read models' `utc_text` writes it."""
+    """A moment as SQLite keeps it: fixed-width UTC ISO text, so text order is
+    time order (the read models store theirs so too: `cases.db.utc_text`)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
