@@ -71,3 +71,22 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """However the run ends (Ctrl-C too), no child process outlives it."""
     children.kill_all()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        help="also run the long property, concurrency and chaos tests (marked slow)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long runs (marked slow) stay out of the default run and CI unless asked for with
+    --slow or selected with -m."""
+    if config.getoption("--slow") or config.getoption("-m"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --slow")
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(skip)
