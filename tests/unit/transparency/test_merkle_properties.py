@@ -141,6 +141,22 @@ def test_any_range_hashes_as_mth_even_unaligned(a: int, b: int) -> None:
     assert subtree_hash(start, end, _tree()[0]) == (mth(start, end) if end > start else EMPTY_ROOT)
 
 
+@given(SIZES, SIZES)
+def test_extending_is_appending_without_keeping_nodes(a: int, b: int) -> None:
+    start, end = min(a, b), max(a, b)
+    _, frontiers, _ = _tree()
+    frontier = Frontier(start, frontiers[start].hashes)
+    frontier.extend(HASHES[start:end])
+    assert (frontier.size, frontier.hashes) == (end, frontiers[end].hashes)
+
+
+def test_extending_stops_at_a_bad_hash_with_the_good_ones_kept() -> None:
+    frontier = Frontier.empty()
+    with pytest.raises(ValueError, match="32 bytes, not 2"):
+        frontier.extend([*HASHES[:3], b"ab", HASHES[3]])
+    assert (frontier.size, frontier.root()) == (3, mth(0, 3))
+
+
 @given(SIZES)
 def test_a_frontier_survives_its_bytes(size: int) -> None:
     frontier = _tree()[1][size]
