@@ -166,12 +166,11 @@ def _split(count: int) -> int:
 class _Pair:
     """The hash of two plans: MTH of a range that is not one stored node."""
 
-    left: _Node | _Pair
-    right: _Node | _Pair
+    left: Node | _Pair
+    right: Node | _Pair
 
 
-_Node = tuple[int, int]
-_Plan = _Node | _Pair
+_Plan = Node | _Pair
 """How MTH(D[start:end]) is made of stored nodes: one node, or the hash of two plans."""
 
 
