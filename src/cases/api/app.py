@@ -68,7 +68,9 @@ def create_app(
         the_clock = clock or SystemClock()
 
         def run_projections_on(services: Services) -> None:
-            projections = InProcessProjections.from_settings(settings, log=services.log)
+            projections = InProcessProjections.from_settings(
+                settings, log=services.log, audit_log=True
+            )
             projections.start()
             runners.append(projections)
 

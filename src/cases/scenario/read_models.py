@@ -19,7 +19,8 @@ from cases.settings import Settings
 def projections_in_process(
     settings: Settings, services: Services
 ) -> Iterator[InProcessProjections]:
-    """Run every projection in threads of this process.
+    """Run every projection, and the audit log's tree builder, in threads of this
+    process.
 
     The embedded SQLite store is the user's own file: its schema is brought up
     to date here. PostgreSQL is shared, so it must be migrated with `cases
@@ -28,7 +29,9 @@ def projections_in_process(
     url = parse_database_url(settings.effective_database_url)
     if url.kind is StoreKind.SQLITE:
         migrate(url)
-    with InProcessProjections.from_settings(settings, log=services.log) as runners:
+    with InProcessProjections.from_settings(
+        settings, log=services.log, audit_log=True
+    ) as runners:
         yield runners
 
 
