@@ -29,7 +29,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("projections", "application"),
     ("db",),
     ("persistence",),
-    ("history", "clock", "settings", "time_range", "heap", "fault_points", "log_config"),
+    (
+        "history",
+        "clock",
+        "settings",
+        "time_range",
+        "heap",
+        "fault_points",
+        "log_config",
+        "transparency",
+    ),
     ("domain",),
 )
 LAYER_OF = {room: depth for depth, row in enumerate(LAYERS) for room in row}
@@ -119,6 +128,21 @@ def test_every_room_has_a_layer() -> None:
     """A new package is placed in the layers on purpose, not by default."""
     rooms = {room_of(module_name(p, SRC)) for p in (SRC / "cases").rglob("*.py")}
     assert rooms - {ROOT} - set(LAYER_OF) == set()
+
+
+def test_the_transparency_room_stands_alone() -> None:
+    """An auditor's verifier may be lifted out whole: it imports nothing else of cases."""
+    room = SRC / "cases" / "transparency"
+    paths = sorted(room.rglob("*.py"))
+    known = {module_name(p, SRC) for p in (SRC / "cases").rglob("*.py")}
+    outside = [
+        f"{module_name(path, SRC)}:{line} imports {imported}"
+        for path in paths
+        for line, imported in imported_modules(ast.parse(path.read_text(encoding="utf-8")), known)
+        if imported.split(".")[0] == ROOT and room_of(imported) != "transparency"
+    ]
+    assert paths
+    assert outside == []
 
 
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
