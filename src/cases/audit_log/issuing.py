@@ -44,7 +44,9 @@ class CheckpointIssuer:
         self.origin = origin
         self.policy = policy
 
-    def issue_if_due(self, store: TreeStore, head: TreeHead, now: datetime) -> KeptCheckpoint | None:
+    def issue_if_due(
+        self, store: TreeStore, head: TreeHead, now: datetime
+    ) -> KeptCheckpoint | None:
         """A checkpoint of `head` if the policy says one is due, kept; inside the
         caller's transaction."""
         if not self.policy.due(head.size, store.latest(), now):

@@ -8,20 +8,15 @@ origin, as checkpoints are signed by the log they name.
 
 from __future__ import annotations
 
-import base64
 import os
 from pathlib import Path
 
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from cases.settings import Settings
 from cases.transparency.signed_note import NoteSigner, NoteVerifier, generate_key
 
 logger = structlog.get_logger("cases.audit_log")
-
-ED25519 = b"\x01"
 
 
 class KeyFileError(Exception):
@@ -33,18 +28,12 @@ def key_file(settings: Settings) -> Path:
     return settings.audit_log_key_file or settings.data_dir / "audit-log.key"
 
 
-def verifier_key_of(private_key: str) -> str:
-    """The verifier key text of a private key text."""
-    parts = private_key.strip().split("+")
-    if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
-        raise KeyFileError("not a signed-note private key (PRIVATE+KEY+<name>+<hash>+<key>)")
-    name, key_hash, encoded = parts[2:]
-    raw = base64.b64decode(encoded)
-    if raw[:1] != ED25519 or len(raw) != 33:
-        raise KeyFileError("the private key is not an Ed25519 key (algorithm byte 0x01)")
-    public = Ed25519PrivateKey.from_private_bytes(raw[1:]).public_key()
-    data = ED25519 + public.public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return f"{name}+{key_hash}+{base64.b64encode(data).decode()}"
+def signer_of(private_key: str) -> NoteSigner:
+    """The signer of a private key text, or KeyFileError saying what is wrong."""
+    try:
+        return NoteSigner.from_private_key(private_key)
+    except ValueError as e:
+        raise KeyFileError(f"not a signed-note private key: {e}") from None
 
 
 def write_key(path: Path, name: str) -> str:
@@ -80,14 +69,10 @@ def signer_from(settings: Settings, *, create: bool = False) -> NoteSigner:
     path = key_file(settings)
     if create and not path.exists():
         verifier = write_key(path, settings.audit_log_origin)
-        logger.warning(
-            "audit_log_key_generated", key_file=str(path), verifier_key=verifier
-        )
-    private = read_private_key(path)
-    verifier_key_of(private)  # a clear error for a malformed file
-    return NoteSigner.from_private_key(private)
+        logger.warning("audit_log_key_generated", key_file=str(path), verifier_key=verifier)
+    return signer_of(read_private_key(path))
 
 
 def verifier_from(settings: Settings) -> NoteVerifier:
     """The verifier of the configured key file's key (the operator's own check)."""
-    return NoteVerifier.from_verifier_key(verifier_key_of(read_private_key(key_file(settings))))
+    return signer_of(read_private_key(key_file(settings))).verifier

@@ -20,6 +20,7 @@ rewritten between the last checkpoint that agrees and that one.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from uuid import UUID
@@ -79,7 +80,7 @@ class _Anchor:
     checkpoint: Checkpoint
 
 
-class _Parted(Exception):
+class _PartedError(Exception):
     def __init__(self, finding: Finding) -> None:
         super().__init__(str(finding))
         self.finding = finding
@@ -139,7 +140,7 @@ class LogVerifier:
             anchors, kept = self._anchors(held)
             events = self._follow_rows(anchors)
             self._check_consistency(kept)
-        except _Parted as parted:
+        except _PartedError as parted:
             return Verification(events, 0, parted.finding)
         return Verification(events, len(anchors), None)
 
@@ -149,18 +150,16 @@ class LogVerifier:
         try:
             return open_checkpoint(note, self.verifier, self.origin)
         except ValueError as e:
-            raise _Parted(Finding(UNSIGNED, None, f"{source}: {e}")) from None
+            raise _PartedError(Finding(UNSIGNED, None, f"{source}: {e}")) from None
 
-    def _anchors(
-        self, held: Sequence[tuple[str, str]]
-    ) -> tuple[list[_Anchor], list[Checkpoint]]:
+    def _anchors(self, held: Sequence[tuple[str, str]]) -> tuple[list[_Anchor], list[Checkpoint]]:
         anchors: list[_Anchor] = []
         kept: list[Checkpoint] = []
         for row in self.store.checkpoints():
             source = f"the kept checkpoint at size {row.size}"
             checkpoint = self._opened(source, row.note)
             if (checkpoint.size, checkpoint.root_hash) != (row.size, row.root_hash):
-                raise _Parted(
+                raise _PartedError(
                     Finding(UNSIGNED, None, f"{source}: its size or root differs from its note")
                 )
             anchors.append(_Anchor(source, checkpoint))
@@ -171,7 +170,7 @@ class LogVerifier:
         return anchors, kept
 
     def _check_consistency(self, kept: list[Checkpoint]) -> None:
-        for old, new in zip(kept, kept[1:], strict=False):
+        for old, new in itertools.pairwise(kept):
             try:
                 proof = consistency_proof(old.size, new.size, self.store)
                 consistent = verify_consistency(
@@ -182,7 +181,7 @@ class LogVerifier:
             else:
                 why = "the stored nodes give no valid consistency proof"
             if not consistent:
-                raise _Parted(
+                raise _PartedError(
                     Finding(
                         INCONSISTENT,
                         None,
@@ -199,7 +198,7 @@ class LogVerifier:
         agreed = (0, 0)  # (size, last position) of the last checkpoint that agreed
         while anchor is not None and anchor.checkpoint.size == 0:
             if anchor.checkpoint.root_hash != EMPTY_ROOT:
-                raise _Parted(Finding(REWRITTEN, None, f"{anchor.source}: not the empty root"))
+                raise _PartedError(Finding(REWRITTEN, None, f"{anchor.source}: not the empty root"))
             anchor = next(pending, None)
         stored = _stored_leaves(self.store, self.batch_size)
         leaf = next(stored, None)
@@ -208,17 +207,19 @@ class LogVerifier:
             digest = leaf_hash(encode_leaf(record))
             if leaf is not None:
                 if leaf.position != record.position or leaf.hash != digest:
-                    raise _Parted(self._parted(record, leaf, rows))
+                    raise _PartedError(self._parted(record, leaf, rows, stored))
                 leaf = next(stored, None)
             frontier.append(digest)
-            while anchor is not None and anchor.checkpoint.size == frontier.size:
-                if anchor.checkpoint.root_hash != frontier.root():
-                    raise _Parted(self._rewritten(anchor, agreed, record.position))
+            if anchor is not None and anchor.checkpoint.size == frontier.size:
+                root = frontier.root()
+                while anchor is not None and anchor.checkpoint.size == frontier.size:
+                    if anchor.checkpoint.root_hash != root:
+                        raise _PartedError(self._rewritten(anchor, agreed, record.position))
+                    anchor = next(pending, None)
                 agreed = (frontier.size, record.position)
-                anchor = next(pending, None)
         if leaf is not None:
             rest = sum(1 for _ in stored) + 1
-            raise _Parted(
+            raise _PartedError(
                 Finding(
                     TRUNCATED,
                     leaf.position,
@@ -227,7 +228,7 @@ class LogVerifier:
                 )
             )
         if anchor is not None:
-            raise _Parted(
+            raise _PartedError(
                 Finding(
                     TRUNCATED,
                     agreed[1] + 1,
@@ -248,7 +249,11 @@ class LogVerifier:
         )
 
     def _parted(
-        self, record: StoredRecord, leaf: StoredLeaf, rows: Iterator[StoredRecord]
+        self,
+        record: StoredRecord,
+        leaf: StoredLeaf,
+        rows: Iterator[StoredRecord],
+        stored: Iterator[StoredLeaf],
     ) -> Finding:
         if record.position > leaf.position:
             return Finding(
@@ -264,18 +269,51 @@ class LogVerifier:
                 f"the row at position {record.position} is in no leaf: leaf {leaf.index} is "
                 f"the event at position {leaf.position}",
             )
-        for later in rows:
-            moved = dataclasses.replace(later, position=leaf.position)
-            if leaf_hash(encode_leaf(moved)) == leaf.hash:
-                return Finding(
-                    OUT_OF_ORDER,
-                    leaf.position,
-                    f"the event recorded at position {leaf.position} (leaf {leaf.index}) is "
-                    f"now at position {later.position}",
-                )
+        home, moved_to = _homes(record, leaf, rows, stored)
+        if home is not None:
+            return Finding(
+                OUT_OF_ORDER,
+                leaf.position,
+                f"the row at position {leaf.position} is the event recorded at position "
+                f"{home} (leaf {leaf.index} is another event)",
+            )
+        if moved_to is not None:
+            return Finding(
+                EXTRA,
+                leaf.position,
+                f"the row at position {leaf.position} is in no leaf; the event of leaf "
+                f"{leaf.index} is now at position {moved_to}",
+            )
         return Finding(
             CHANGED,
             leaf.position,
             f"the row's aggregate id, version, topic, timestamp or state differs from "
             f"leaf {leaf.index}",
         )
+
+
+def _hash_at(record: StoredRecord, position: int) -> bytes:
+    return leaf_hash(encode_leaf(dataclasses.replace(record, position=position)))
+
+
+def _homes(
+    record: StoredRecord,
+    leaf: StoredLeaf,
+    rows: Iterator[StoredRecord],
+    stored: Iterator[StoredLeaf],
+) -> tuple[int | None, int | None]:
+    """Where the row found at `leaf`'s position belongs (the position of a later
+    leaf it hashes to), and where the leaf's own event went (a later row that
+    hashes to the leaf at its position); each None if nowhere. Only on failure:
+    it reads the rest of the log once."""
+    home: int | None = None
+    moved_to: int | None = None
+    for later_leaf in stored:
+        if _hash_at(record, later_leaf.position) == later_leaf.hash:
+            home = later_leaf.position
+            break
+    for later in rows:
+        if _hash_at(later, leaf.position) == leaf.hash:
+            moved_to = later.position
+            break
+    return home, moved_to

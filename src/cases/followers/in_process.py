@@ -22,8 +22,8 @@ from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, open_runner
 from cases.db.schema import check_schema_current
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.runner import Follower, ProjectionRunner, RunnerLoop
-from cases.followers.tree_builder import TREE, TreeBuilder, tree_builders
 from cases.followers.tracking import Tracking
+from cases.followers.tree_builder import TREE, TreeBuilder, tree_builders
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log

@@ -20,9 +20,9 @@ from eventsourcing.persistence import Notification
 
 from cases.audit_log.issuing import CheckpointIssuer, IssuePolicy
 from cases.audit_log.keys import KeyFileError, signer_from
-from cases.audit_log.witnessing import write_to_witness_dir
 from cases.audit_log.leaves import StoredRecord, encode_leaf
 from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
+from cases.audit_log.witnessing import write_to_witness_dir
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.followers.runner import BatchResult, PositionMovedError
@@ -127,9 +127,7 @@ class TreeBuilder:
         """Whether the policy wants a checkpoint of the tree as it is (read unlocked)."""
         if self.issuer is None:
             return False
-        return self.issuer.policy.due(
-            self.store.head().size, self.store.latest(), self.clock.now()
-        )
+        return self.issuer.policy.due(self.store.head().size, self.store.latest(), self.clock.now())
 
     def catch_up(self) -> int:
         """Append everything recorded so far; return how many events were appended."""

@@ -1,0 +1,151 @@
+"""`cases audit …`: the event log as a transparency log (issue 14, ADR 43).
+
+`keygen` makes the operator's checkpoint signing key, `checkpoint` issues a
+checkpoint of the whole log now, `verify` checks the log against every kept
+checkpoint and any held outside. Exit codes: 0 everything verifies, 1 the log
+and its checkpoints part (the first place is printed), 2 a bad setting, store
+or key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cases.audit_log.issuing import CheckpointIssuer, IssuePolicy
+from cases.audit_log.keys import (
+    KeyFileError,
+    key_file,
+    signer_from,
+    verifier_from,
+    write_key,
+)
+from cases.audit_log.tree_store import TreeStore
+from cases.audit_log.verify import LogVerifier
+from cases.cli.projections import fail, projection_store
+from cases.cli.services import cli_settings
+from cases.followers.tree_builder import TreeBuilder, witness_of
+from cases.persistence.database_url import StoreKind, parse_database_url
+from cases.transparency.signed_note import NoteVerifier
+
+audit_app = typer.Typer(
+    help="The tamper-evident audit log: signing key, checkpoints, verification.",
+    no_args_is_help=True,
+)
+
+READ_MODELS_UNAVAILABLE = (
+    "--read-models: not verified: there is no rebuild-and-compare facility "
+    "(cases.followers.rebuild rebuilds and swaps, it does not compare)"
+)
+
+
+@audit_app.command("keygen")
+def keygen_command(
+    name: Annotated[
+        str, typer.Option("--name", help="The log's origin, e.g. 'cases.example.com/audit'.")
+    ],
+    key_path: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="Where to write the private key (default: the setting)."),
+    ] = None,
+) -> None:
+    """Generate a signing key: write the private key file, print the verifier key."""
+    settings = cli_settings()
+    path = key_path or key_file(settings)
+    try:
+        verifier = write_key(path, name)
+    except (KeyFileError, ValueError) as e:
+        fail(str(e), 2)
+    except OSError as e:
+        fail(f"cannot write the key {path}: {e.strerror}", 2)
+    print(verifier)
+    print(f"private key written to {path}; give auditors the verifier key above", flush=True)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_command() -> None:
+    """Bring the tree up to the head of the log and print its signed checkpoint."""
+    with projection_store() as store:
+        embedded = parse_database_url(store.settings.effective_database_url).kind
+        try:
+            signer = signer_from(store.settings, create=embedded is StoreKind.SQLITE)
+        except KeyFileError as e:
+            fail(str(e), 2)
+        issuer = CheckpointIssuer(
+            signer, store.settings.audit_log_origin, IssuePolicy.from_settings(store.settings)
+        )
+        builder = TreeBuilder(
+            store.log, store.db, issuer=issuer, witness=witness_of(store.settings)
+        )
+        issued = builder.issue_now()
+    print(issued.note, end="")
+
+
+def _held(paths: list[Path]) -> list[tuple[str, str]]:
+    held: list[tuple[str, str]] = []
+    for path in paths:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            try:
+                held.append((f"the checkpoint file {file}", file.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError) as e:
+                fail(f"--checkpoint-file: cannot read {file}: {e}", 2)
+    return held
+
+
+def _verifier(text: str | None) -> NoteVerifier:
+    settings = cli_settings()
+    try:
+        if text is None:
+            return verifier_from(settings)
+        candidate = Path(text)
+        key = candidate.read_text(encoding="utf-8").strip() if candidate.is_file() else text
+        return NoteVerifier.from_verifier_key(key)
+    except (KeyFileError, ValueError, OSError) as e:
+        fail(f"--verifier-key: {e}", 2)
+
+
+@audit_app.command("verify")
+def verify_command(
+    checkpoint_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint-file",
+            help="A checkpoint held outside the database (a file, or a directory of them, "
+            "such as the witness directory); may be repeated.",
+        ),
+    ] = None,
+    verifier_key: Annotated[
+        str | None,
+        typer.Option(
+            help="The verifier key (text, or a file holding it); default: the one of the "
+            "configured signing key."
+        ),
+    ] = None,
+    read_models: Annotated[
+        bool, typer.Option("--read-models", help="Also compare every read model with a rebuild.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows read per query.")] = 10_000,
+) -> None:
+    """Recompute every leaf from the stored rows and check every checkpoint."""
+    held = _held(checkpoint_files or [])
+    verifier = _verifier(verifier_key)
+    with projection_store() as store:
+        result = LogVerifier(
+            store.log,
+            TreeStore(store.db),
+            verifier,
+            store.settings.audit_log_origin,
+            batch_size=batch_size,
+        ).verify(held)
+    if result.finding is not None:
+        print(f"FAILED at {result.finding}")
+        raise typer.Exit(1)
+    print(
+        f"verified {result.events} events against {result.checkpoints} checkpoints "
+        f"signed by {verifier.name}"
+    )
+    if read_models:
+        fail(READ_MODELS_UNAVAILABLE, 2)
