@@ -1,23 +1,15 @@
-"""Write each new checkpoint where the database administrator cannot rewrite it."""
+"""Hand each new checkpoint to the witnesses configured: the append-only directory."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cases.audit_log.tree_store import KeptCheckpoint
+from cases.transparency.witness import CheckpointDirectory
 
 
 def write_to_witness_dir(directory: Path, checkpoint: KeptCheckpoint) -> None:
-    """The checkpoint's note as `<size>.checkpoint` in `directory`, never over a file
-    already there (an append-only directory keeps what it was given first)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{checkpoint.size:020d}.checkpoint"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-    except FileExistsError:
-        return
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(checkpoint.note)
-        out.flush()
-        os.fsync(out.fileno())
+    """Keep the checkpoint's note in `directory` (`cases.transparency.witness`): never
+    over a file already there; a different checkpoint for a kept size raises
+    CheckpointForkError, which stops the tree builder for the operator to look."""
+    CheckpointDirectory(directory).keep(checkpoint.note)

@@ -104,6 +104,22 @@ class Frontier:
         self.hashes = tuple(stack)
         return completed
 
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Append many leaves, keeping no nodes: the fast path of a verifier rebuilding roots."""
+        stack, size, sha256 = list(self.hashes), self.size, hashlib.sha256
+        try:
+            for leaf in leaf_hashes:
+                if len(leaf) != HASH_SIZE:
+                    raise ValueError(f"a leaf hash has {HASH_SIZE} bytes, not {len(leaf)}")
+                digest, index = leaf, size
+                while index & 1:
+                    digest = sha256(_NODE_PREFIX + stack.pop() + digest).digest()
+                    index >>= 1
+                stack.append(digest)
+                size += 1
+        finally:
+            self.size, self.hashes = size, tuple(stack)
+
     def root(self) -> bytes:
         """MTH of the leaves [0, size); EMPTY_ROOT when there are none."""
         if not self.hashes:
@@ -238,6 +254,14 @@ def consistency_proof(old: int, new: int, source: NodeSource) -> list[bytes]:
     return _digests(ranges[::-1], source)
 
 
+def _shift_to_odd_or_zero(fn: int, sn: int) -> tuple[int, int]:
+    """The RFC's "right-shift both fn and sn equally until either LSB(fn) is set or fn is 0"."""
+    while not fn & 1 and fn != 0:
+        fn >>= 1
+        sn >>= 1
+    return fn, sn
+
+
 def _hashes_ok(*hashes: bytes) -> bool:
     return all(len(h) == HASH_SIZE for h in hashes)
 
@@ -254,9 +278,7 @@ def verify_inclusion(
             return False
         if fn & 1 or fn == sn:
             r = node_hash(p, r)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
+            fn, sn = _shift_to_odd_or_zero(fn, sn)
         else:
             r = node_hash(r, p)
         fn >>= 1
@@ -290,9 +312,7 @@ def verify_consistency(
         if fn & 1 or fn == sn:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            while not fn & 1 and fn != 0:
-                fn >>= 1
-                sn >>= 1
+            fn, sn = _shift_to_odd_or_zero(fn, sn)
         else:
             sr = node_hash(sr, c)
         fn >>= 1

@@ -15,7 +15,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
@@ -99,8 +99,10 @@ def _decode_base64(text: str) -> bytes | None:
         return None
 
 
-def _key_parts(parts: list[str], kind: str) -> tuple[str, int, bytes]:
-    """(name, key hash, raw key) of `name+hash+base64`, checking the form and the algorithm."""
+def _parse_key(
+    parts: list[str], kind: str, public_of: Callable[[bytes], bytes]
+) -> tuple[str, bytes]:
+    """(name, raw key) of `name+hash+base64`, checking the form, the algorithm and the hash."""
     if len(parts) != 3:
         raise KeyFormatError(f"a {kind} key reads <name>+<8 hex digits>+<base64 key>")
     name, hash_hex, key64 = parts
@@ -115,11 +117,17 @@ def _key_parts(parts: list[str], kind: str) -> tuple[str, int, bytes]:
         raise KeyFormatError(f"a {kind} key's algorithm is {key[0]}, not Ed25519 (1)")
     if len(key) != 1 + _KEY_SIZE:
         raise KeyFormatError(f"an Ed25519 {kind} key has {_KEY_SIZE} bytes, not {len(key) - 1}")
-    return name, int(hash_hex, 16), key[1:]
+    if key_hash(name, public_of(key[1:])) != int(hash_hex, 16):
+        raise KeyFormatError(f"the {kind} key's hash {hash_hex} does not match its key")
+    return name, key[1:]
 
 
 def _public_bytes(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _public_of_seed(seed: bytes) -> bytes:
+    return _public_bytes(Ed25519PrivateKey.from_private_bytes(seed))
 
 
 def _key_text(name: str, hash_: int, key: bytes) -> str:
@@ -139,11 +147,7 @@ class NoteVerifier:
 
     @classmethod
     def from_verifier_key(cls, text: str) -> NoteVerifier:
-        name, hash_, key = _key_parts(text.split("+", 2), "verifier")
-        verifier = cls(name, key)
-        if verifier.key_hash != hash_:
-            raise KeyFormatError(f"the verifier key's hash {hash_:08x} does not match its key")
-        return verifier
+        return cls(*_parse_key(text.split("+", 2), "verifier", lambda key: key))
 
     @property
     def verifier_key(self) -> str:
@@ -175,11 +179,7 @@ class NoteSigner:
         parts = text.split("+", 4)
         if parts[:2] != ["PRIVATE", "KEY"]:
             raise KeyFormatError("a private key reads PRIVATE+KEY+<name>+<hash>+<base64 seed>")
-        name, hash_, seed = _key_parts(parts[2:], "private")
-        signer = cls(name, seed)
-        if signer.key_hash != hash_:
-            raise KeyFormatError(f"the private key's hash {hash_:08x} does not match its key")
-        return signer
+        return cls(*_parse_key(parts[2:], "private", _public_of_seed))
 
     @property
     def private_key(self) -> str:
