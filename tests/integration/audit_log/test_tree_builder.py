@@ -38,9 +38,9 @@ def _template(copy: Copy) -> tuple[str, bytes]:
 
 def test_checkpoints_issued_while_writers_write_cover_exactly_their_size(copy: Copy) -> None:
     """Writers commit (together, on PostgreSQL: ADR 27) while the builder follows
-    in batches of at most 10 and issues a checkpoint every 25 events: every checkpoint's root is the root
-    of exactly the first `size` rows in position order, and the tree ends
-    holding every row."""
+    in batches of at most 10 and issues a checkpoint every 25 events: every
+    checkpoint's root is the root of exactly the first `size` rows in position
+    order, and the tree ends holding every row."""
     settings = copy.settings.model_copy(update={"audit_log_checkpoint_events": 25})
     make = tree_builders(
         settings, copy.log, lambda: open_runner_db(settings), create_key=False, batch_size=10
