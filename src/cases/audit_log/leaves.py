@@ -13,9 +13,10 @@ rebuild the bytes from the five columns of the events table alone
     u32  state length, then the state bytes exactly as stored
 
 The recorded timestamp is the `timestamp` field of the stored state (the moment
-eventsourcing recorded the event, kept in plain text by the transcoder); a state
-it cannot be read from (not JSON, or no such field) gives `NO_TIMESTAMP`, so the
-leaf is still defined and a changed state still changes its hash.
+eventsourcing recorded the event, kept in plain text by the transcoder), read
+by the rule `recorded_micros` states; a state it cannot be read from gives
+`NO_TIMESTAMP`, so the leaf is still defined and a changed state still changes
+its hash.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import orjson
 
 FORMAT_VERSION = 1
 NO_TIMESTAMP = -(2**63)  # the state holds no readable recorded timestamp
+TIMESTAMP_PREFIX = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HEAD = struct.Struct(">BQ16sQI")
 _I64 = struct.Struct(">q")
@@ -48,10 +50,18 @@ class StoredRecord:
 
 def recorded_micros(state: bytes) -> int:
     """The stored state's recorded timestamp in microseconds since the epoch
-    (UTC), or `NO_TIMESTAMP` if the state holds none that can be read."""
+    (UTC), or `NO_TIMESTAMP` if the state holds none that can be read.
+
+    A state that starts as the transcoder writes every event
+    (`TIMESTAMP_PREFIX`) has it as the text up to the next quote; any other
+    is parsed as JSON for its `timestamp` member."""
     try:
-        stored = orjson.loads(state)["timestamp"]
-        text = stored["_data_"] if isinstance(stored, dict) else stored
+        if state.startswith(TIMESTAMP_PREFIX):
+            end = state.index(b'"', len(TIMESTAMP_PREFIX))
+            text = state[len(TIMESTAMP_PREFIX) : end].decode("ascii")
+        else:
+            stored = orjson.loads(state)["timestamp"]
+            text = stored["_data_"] if isinstance(stored, dict) else stored
         moment = datetime.fromisoformat(text)
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return NO_TIMESTAMP

@@ -105,6 +105,11 @@ def stored_records(log: EventLog, batch_size: int = 10_000) -> Iterator[StoredRe
         start = batch[-1].id + 1
 
 
+def _batches(records: Iterator[StoredRecord], size: int) -> Iterator[list[StoredRecord]]:
+    while batch := list(itertools.islice(records, size)):
+        yield batch
+
+
 def _stored_leaves(store: TreeStore, batch_size: int) -> Iterator[StoredLeaf]:
     start = 0
     while True:
@@ -192,42 +197,51 @@ class LogVerifier:
     # Rows -----------------------------------------------------------------------
 
     def _follow_rows(self, anchors: list[_Anchor]) -> int:
+        """Recompute every leaf, batch by batch: compare it with the stored leaf at
+        its index and, at each anchor's size, the root with the anchor's."""
         frontier = Frontier.empty()
-        pending = iter(anchors)
-        anchor = next(pending, None)
-        agreed = (0, 0)  # (size, last position) of the last checkpoint that agreed
-        while anchor is not None and anchor.checkpoint.size == 0:
-            if anchor.checkpoint.root_hash != EMPTY_ROOT:
+        pending = [a for a in anchors if a.checkpoint.size > 0]
+        for anchor in anchors:
+            if anchor.checkpoint.size == 0 and anchor.checkpoint.root_hash != EMPTY_ROOT:
                 raise _PartedError(Finding(REWRITTEN, None, f"{anchor.source}: not the empty root"))
-            anchor = next(pending, None)
+        pending.reverse()  # smallest size last: popped first
+        agreed = (0, 0)  # (size, last position) of the last checkpoint that agreed
         stored = _stored_leaves(self.store, self.batch_size)
         leaf = next(stored, None)
         rows = stored_records(self.log, self.batch_size)
-        for record in rows:
-            digest = leaf_hash(encode_leaf(record))
-            if leaf is not None:
+        for batch in _batches(rows, self.batch_size):
+            digests = [leaf_hash(encode_leaf(record)) for record in batch]
+            for at, (record, digest) in enumerate(zip(batch, digests, strict=True)):
+                if leaf is None:
+                    break  # rows past the tree: not in it yet
                 if leaf.position != record.position or leaf.hash != digest:
-                    raise _PartedError(self._parted(record, leaf, rows, stored))
+                    rest = itertools.chain(batch[at + 1 :], rows)
+                    raise _PartedError(self._parted(record, leaf, rest, stored))
                 leaf = next(stored, None)
-            frontier.append(digest)
-            if anchor is not None and anchor.checkpoint.size == frontier.size:
+            start = frontier.size
+            while pending and pending[-1].checkpoint.size <= start + len(digests):
+                size = pending[-1].checkpoint.size
+                frontier.extend(digests[frontier.size - start : size - start])
+                position = batch[size - start - 1].position
                 root = frontier.root()
-                while anchor is not None and anchor.checkpoint.size == frontier.size:
+                while pending and pending[-1].checkpoint.size == size:
+                    anchor = pending.pop()
                     if anchor.checkpoint.root_hash != root:
-                        raise _PartedError(self._rewritten(anchor, agreed, record.position))
-                    anchor = next(pending, None)
-                agreed = (frontier.size, record.position)
+                        raise _PartedError(self._rewritten(anchor, agreed, position))
+                agreed = (size, position)
+            frontier.extend(digests[frontier.size - start :])
         if leaf is not None:
-            rest = sum(1 for _ in stored) + 1
+            rest_count = sum(1 for _ in stored) + 1
             raise _PartedError(
                 Finding(
                     TRUNCATED,
                     leaf.position,
-                    f"the tree holds {rest} events from position {leaf.position} on "
+                    f"the tree holds {rest_count} events from position {leaf.position} on "
                     f"(leaf {leaf.index} on); the store has no rows from there",
                 )
             )
-        if anchor is not None:
+        if pending:
+            anchor = pending[-1]
             raise _PartedError(
                 Finding(
                     TRUNCATED,

@@ -83,3 +83,11 @@ def test_a_moment_before_the_epoch_and_one_without_an_offset() -> None:
     assert recorded_micros(before) == -500_000
     naive = b'{"timestamp":"1970-01-01T00:00:01"}'
     assert recorded_micros(naive) == 1_000_000
+
+
+def test_the_prefix_path_reads_what_a_json_parser_reads() -> None:
+    """Rule 1 of the documentation (the transcoder's prefix) and rule 2 (JSON)
+    agree on every state the transcoder writes."""
+    assert STATE.startswith(b'{"timestamp":{"_type_":"datetime_iso","_data_":"')
+    spaced = STATE.replace(b'{"timestamp":{', b'{ "timestamp":{')  # not the prefix: parsed
+    assert recorded_micros(spaced) == recorded_micros(STATE) == 1_767_600_000_000_000
