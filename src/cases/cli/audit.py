@@ -14,11 +14,9 @@ from typing import Annotated
 
 import typer
 
-from cases.audit_log.issuing import CheckpointIssuer, IssuePolicy
 from cases.audit_log.keys import (
     KeyFileError,
     key_file,
-    signer_from,
     verifier_from,
     write_key,
 )
@@ -26,8 +24,7 @@ from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.verify import LogVerifier
 from cases.cli.projections import fail, projection_store
 from cases.cli.services import cli_settings
-from cases.followers.tree_builder import TreeBuilder, witness_of
-from cases.persistence.database_url import StoreKind, parse_database_url
+from cases.followers.tree_builder import checkpoint_now
 from cases.transparency.signed_note import NoteVerifier
 
 audit_app = typer.Typer(
@@ -68,18 +65,10 @@ def keygen_command(
 def checkpoint_command() -> None:
     """Bring the tree up to the head of the log and print its signed checkpoint."""
     with projection_store() as store:
-        embedded = parse_database_url(store.settings.effective_database_url).kind
         try:
-            signer = signer_from(store.settings, create=embedded is StoreKind.SQLITE)
+            issued = checkpoint_now(store.settings, store.log, store.db)
         except KeyFileError as e:
             fail(str(e), 2)
-        issuer = CheckpointIssuer(
-            signer, store.settings.audit_log_origin, IssuePolicy.from_settings(store.settings)
-        )
-        builder = TreeBuilder(
-            store.log, store.db, issuer=issuer, witness=witness_of(store.settings)
-        )
-        issued = builder.issue_now()
     print(issued.note, end="")
 
 

@@ -26,6 +26,7 @@ from cases.audit_log.witnessing import write_to_witness_dir
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.followers.runner import BatchResult, PositionMovedError
+from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.settings import Settings
 from cases.transparency.merkle import leaf_hash
@@ -194,3 +195,16 @@ def witness_of(settings: Settings) -> Witness | None:
     if directory is None:
         return None
     return partial(write_to_witness_dir, directory)
+
+
+def checkpoint_now(settings: Settings, log: EventLog, db: ProjectionDatabase) -> KeptCheckpoint:
+    """Bring the tree to the head of the log and issue its checkpoint (on demand):
+    safe beside a running builder (the batch that loses the race is dropped).
+    On the embedded store the key is generated on first use; elsewhere a missing
+    key raises KeyFileError."""
+    embedded = parse_database_url(settings.effective_database_url).kind is StoreKind.SQLITE
+    signer = signer_from(settings, create=embedded)
+    issuer = CheckpointIssuer(
+        signer, settings.audit_log_origin, IssuePolicy.from_settings(settings)
+    )
+    return TreeBuilder(log, db, issuer=issuer, witness=witness_of(settings)).issue_now()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from cases.audit_log.tree_store import KeptCheckpoint
 from cases.bootstrap import Services
 from cases.db.database import open_projection_db
 from cases.db.schema import migrate
 from cases.followers.in_process import InProcessProjections
+from cases.followers.tree_builder import checkpoint_now
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.projections.case_queue import CaseFilter, CaseQueueView
 from cases.projections.escalation_register import EscalationRegisterView
@@ -31,6 +33,16 @@ def projections_in_process(
         migrate(url)
     with InProcessProjections.from_settings(settings, log=services.log, audit_log=True) as runners:
         yield runners
+
+
+def audit_checkpoint(settings: Settings, services: Services) -> KeptCheckpoint:
+    """A checkpoint of the whole log now (the audit log's key made on first use on
+    the embedded store)."""
+    db = open_projection_db(settings)
+    try:
+        return checkpoint_now(settings, services.log, db)
+    finally:
+        db.close()
 
 
 def read_model_lines(settings: Settings) -> list[str]:
