@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import orjson
+from eventsourcing.persistence import Notification
 
 FORMAT_VERSION = 1
 NO_TIMESTAMP = -(2**63)  # the state holds no readable recorded timestamp
@@ -88,4 +89,16 @@ def encode_leaf(record: StoredRecord) -> bytes:
             _U32.pack(len(record.state)),
             record.state,
         )
+    )
+
+
+def record_of(notification: Notification) -> StoredRecord:
+    """The stored record of a notification read from the event log."""
+    originator = notification.originator_id
+    return StoredRecord(
+        notification.id,
+        originator if isinstance(originator, UUID) else UUID(str(originator)),
+        int(notification.originator_version),
+        notification.topic,
+        bytes(notification.state),
     )

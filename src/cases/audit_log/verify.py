@@ -23,9 +23,8 @@ import dataclasses
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from uuid import UUID
 
-from cases.audit_log.leaves import StoredRecord, encode_leaf
+from cases.audit_log.leaves import StoredRecord, encode_leaf, record_of
 from cases.audit_log.tree_store import StoredLeaf, TreeStore
 from cases.persistence.event_log import EventLog
 from cases.transparency.checkpoint import Checkpoint, open_checkpoint
@@ -91,15 +90,7 @@ def stored_records(log: EventLog, batch_size: int = 10_000) -> Iterator[StoredRe
     start = 1
     while True:
         batch = log.recorder.select_notifications(start=start, limit=batch_size)
-        for n in batch:
-            originator = n.originator_id
-            yield StoredRecord(
-                n.id,
-                originator if isinstance(originator, UUID) else UUID(str(originator)),
-                int(n.originator_version),
-                n.topic,
-                bytes(n.state),
-            )
+        yield from map(record_of, batch)
         if len(batch) < batch_size:
             return
         start = batch[-1].id + 1

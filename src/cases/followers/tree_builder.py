@@ -13,14 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import Notification
 
 from cases.audit_log.issuing import CheckpointIssuer, IssuePolicy
 from cases.audit_log.keys import KeyFileError, signer_from
-from cases.audit_log.leaves import StoredRecord, encode_leaf
+from cases.audit_log.leaves import encode_leaf, record_of
 from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
 from cases.audit_log.witnessing import write_to_witness_dir
 from cases.clock import Clock, SystemClock
@@ -36,17 +34,6 @@ logger = structlog.get_logger("cases.audit_log")
 TREE = "audit_log_tree"  # the builder's leadership name
 
 Witness = Callable[[KeptCheckpoint], None]
-
-
-def record_of(notification: Notification) -> StoredRecord:
-    originator = notification.originator_id
-    return StoredRecord(
-        notification.id,
-        originator if isinstance(originator, UUID) else UUID(str(originator)),
-        int(notification.originator_version),
-        notification.topic,
-        bytes(notification.state),
-    )
 
 
 class TreeBuilder:
