@@ -53,10 +53,7 @@ def demo(
         _print_account(services, story.billing.accounts["fabrikam"])
         print()
         print("\n".join(read_model_lines(settings)))
-        print(
-            f"\nAudit log: checkpoint of {checkpoint.size} events signed "
-            f"(check it with `cases audit verify`)."
-        )
+        print(f"\n{checkpoint}")
 
 
 def print_case(services: Services, case_id: UUID, case: SupportCase | None = None) -> None:

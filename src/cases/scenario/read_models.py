@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from cases.audit_log.tree_store import KeptCheckpoint
+from cases.audit_log.keys import KeyFileError
 from cases.bootstrap import Services
 from cases.db.database import open_projection_db
 from cases.db.schema import migrate
@@ -35,14 +35,20 @@ def projections_in_process(
         yield runners
 
 
-def audit_checkpoint(settings: Settings, services: Services) -> KeptCheckpoint:
+def audit_checkpoint(settings: Settings, services: Services) -> str:
     """A checkpoint of the whole log now (the audit log's key made on first use on
-    the embedded store)."""
+    the embedded store), said in one line; on a store without a key, why not."""
     db = open_projection_db(settings)
     try:
-        return checkpoint_now(settings, services.log, db)
+        checkpoint = checkpoint_now(settings, services.log, db)
+    except KeyFileError as e:
+        return f"Audit log: no checkpoint signed: {e}."
     finally:
         db.close()
+    return (
+        f"Audit log: checkpoint of {checkpoint.size} events signed "
+        "(check it with `cases audit verify`)."
+    )
 
 
 def read_model_lines(settings: Settings) -> list[str]:

@@ -21,7 +21,9 @@ from cases.db.schema import migrate
 from cases.followers.in_process import InProcessProjections
 from cases.persistence.database_url import parse_database_url
 from cases.scenario.demo import run_demo
+from cases.scenario.read_models import audit_checkpoint
 from cases.settings import Settings, get_settings
+from tests.support.postgres import throwaway_database
 
 WAIT = 60.0
 
@@ -73,3 +75,20 @@ def test_the_servers_runners_keep_the_tree_and_issue_checkpoints(tmp_path: Path)
     assert (tmp_path / "audit-log.key").exists()
     assert checkpoints  # the first batch issues one; then about every 50 events
     assert checkpoints[-1].size <= head
+
+
+@pytest.mark.postgres
+def test_on_postgresql_no_key_is_made_and_the_demo_says_why_nothing_was_signed(
+    tmp_path: Path,
+) -> None:
+    with throwaway_database() as url:
+        migrate(parse_database_url(url))
+        settings = Settings(database_url=url, data_dir=tmp_path)
+        services = bootstrap(settings, ManualClock(datetime(2026, 1, 5, 8, tzinfo=UTC)))
+        try:
+            line = audit_checkpoint(settings, services)
+        finally:
+            services.close()
+    assert line.startswith("Audit log: no checkpoint signed: no checkpoint signing key at ")
+    assert "cases audit keygen" in line
+    assert not (tmp_path / "audit-log.key").exists()
