@@ -25,6 +25,7 @@ from cases.audit_log.verify import LogVerifier
 from cases.cli.projections import fail, projection_store
 from cases.cli.services import cli_settings
 from cases.followers.tree_builder import checkpoint_now
+from cases.settings import Settings
 from cases.transparency.signed_note import NoteVerifier
 
 audit_app = typer.Typer(
@@ -84,15 +85,18 @@ def _held(paths: list[Path]) -> list[tuple[str, str]]:
     return held
 
 
-def _verifier(text: str | None) -> NoteVerifier:
-    settings = cli_settings()
-    try:
-        if text is None:
+def _verifier(settings: Settings, text: str | None) -> NoteVerifier:
+    """The verifier key given, else the one of the configured signing key."""
+    if text is None:
+        try:
             return verifier_from(settings)
-        candidate = Path(text)
+        except KeyFileError as e:
+            fail(f"{e} (or give --verifier-key)", 2)
+    candidate = Path(text)
+    try:
         key = candidate.read_text(encoding="utf-8").strip() if candidate.is_file() else text
         return NoteVerifier.from_verifier_key(key)
-    except (KeyFileError, ValueError, OSError) as e:
+    except (ValueError, OSError) as e:
         fail(f"--verifier-key: {e}", 2)
 
 
@@ -120,8 +124,8 @@ def verify_command(
 ) -> None:
     """Recompute every leaf from the stored rows and check every checkpoint."""
     held = _held(checkpoint_files or [])
-    verifier = _verifier(verifier_key)
     with projection_store() as store:
+        verifier = _verifier(store.settings, verifier_key)
         result = LogVerifier(
             store.log,
             TreeStore(store.db),
