@@ -11,12 +11,16 @@ CREATE TABLE audit_log_tree (
 );
 INSERT INTO audit_log_tree (id, size, position, frontier) VALUES (1, 0, 0, X'');
 
--- Leaf hashes (level 0), with the position of the event each one hashes.
+-- Leaf hashes (level 0), with the position and aggregate of the event each one
+-- hashes (so one aggregate's leaves are found without reading the log).
 CREATE TABLE audit_log_leaves (
     leaf_index INTEGER PRIMARY KEY,
     position INTEGER NOT NULL UNIQUE,
+    aggregate_id TEXT NOT NULL,
     hash BLOB NOT NULL
 );
+
+CREATE INDEX audit_log_leaves_aggregate ON audit_log_leaves (aggregate_id, leaf_index);
 
 -- Every complete interior node: the hash of the 2**level leaves from
 -- node_index * 2**level on.

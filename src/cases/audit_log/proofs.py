@@ -6,6 +6,7 @@ with the checkpoint's signed root and the verifier key alone."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from cases.audit_log.leaves import encode_leaf, record_of
 from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
@@ -54,11 +55,18 @@ def inclusion(log: EventLog, store: TreeStore, position: int, size: int | None) 
     return Inclusion(position, leaf.index, encode_leaf(record), proof, checkpoint)
 
 
-def inclusions(
-    log: EventLog, store: TreeStore, positions: list[int], size: int | None
+def aggregate_inclusions(
+    log: EventLog, store: TreeStore, aggregate_id: UUID, size: int | None
 ) -> list[Inclusion]:
-    """`inclusion` of each position, against one checkpoint."""
+    """`inclusion` of each event of one aggregate in a kept checkpoint's tree (default:
+    the latest), in log order: one case's or account's history, proved without
+    the rest of the log."""
     checkpoint = kept_checkpoint(store, size)
+    positions = store.positions_of(aggregate_id, checkpoint.size)
+    if not positions:
+        raise ProofUnavailableError(
+            f"no event of {aggregate_id} is in the tree of size {checkpoint.size}"
+        )
     return [inclusion(log, store, position, checkpoint.size) for position in positions]
 
 

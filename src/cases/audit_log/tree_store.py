@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from cases.db.database import ProjectionDatabase, as_moment
 from cases.transparency.merkle import Frontier
@@ -68,24 +69,25 @@ class TreeStore:
     def append(
         self,
         head: TreeHead,
-        leaves: Sequence[tuple[int, bytes]],
+        leaves: Sequence[tuple[int, UUID, bytes]],
         reached: int,
         now: datetime,
     ) -> TreeHead:
-        """Append leaf hashes (each with its event's position) after `head`, store
+        """Append leaf hashes (each with its event's position and aggregate) after `head`, store
         every node they complete and move the head to `reached`; inside the
         caller's transaction. `head.frontier` is consumed."""
         frontier = head.frontier
-        leaf_rows: list[tuple[int, int, bytes]] = []
+        leaf_rows: list[tuple[int, int, UUID, bytes]] = []
         node_rows: list[tuple[int, int, bytes]] = []
-        for position, leaf_hash in leaves:
+        for position, aggregate_id, leaf_hash in leaves:
             for level, index, node in frontier.append(leaf_hash):
                 if level == 0:
-                    leaf_rows.append((index, position, node))
+                    leaf_rows.append((index, position, aggregate_id, node))
                 else:
                     node_rows.append((level, index, node))
         self.db.executemany(
-            "INSERT INTO audit_log_leaves (leaf_index, position, hash) VALUES (?, ?, ?)",
+            "INSERT INTO audit_log_leaves (leaf_index, position, aggregate_id, hash) "
+            "VALUES (?, ?, ?, ?)",
             leaf_rows,
         )
         self.db.executemany(
@@ -130,6 +132,15 @@ class TreeStore:
             (start, limit),
         )
         return [StoredLeaf(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
+    def positions_of(self, aggregate_id: UUID, size: int) -> list[int]:
+        """The positions of the aggregate's events among the first `size` leaves."""
+        rows = self.db.fetchall(
+            "SELECT position FROM audit_log_leaves WHERE aggregate_id = ? AND leaf_index < ? "
+            "ORDER BY leaf_index",
+            (aggregate_id, size),
+        )
+        return [int(r[0]) for r in rows]
 
     def leaf_at(self, position: int) -> StoredLeaf | None:
         """The leaf of the event at log `position`, if the tree holds it."""

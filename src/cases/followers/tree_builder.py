@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from uuid import UUID
 
 import structlog
 
@@ -81,7 +82,8 @@ class TreeBuilder:
         reached = notifications[-1].id if full else max(head, after)
         if reached == after and not self._checkpoint_due():
             return BatchResult(0, after)
-        leaves = [(n.id, leaf_hash(encode_leaf(record_of(n)))) for n in notifications]
+        records = [record_of(n) for n in notifications]
+        leaves = [(r.position, r.aggregate_id, leaf_hash(encode_leaf(r))) for r in records]
         try:
             issued = self._append(leaves, after, reached)
         except PositionMovedError:
@@ -92,7 +94,7 @@ class TreeBuilder:
         return BatchResult(len(leaves), reached, more=reached < head)
 
     def _append(
-        self, leaves: list[tuple[int, bytes]], after: int, reached: int
+        self, leaves: list[tuple[int, UUID, bytes]], after: int, reached: int
     ) -> KeptCheckpoint | None:
         now = self.clock.now()
         with self.db.transaction():

@@ -112,6 +112,29 @@ def test_a_cases_events_are_proved_in_the_signed_checkpoint(auditor: Auditor) ->
         )
 
 
+def test_one_cases_history_is_proved_without_the_rest_of_the_log(auditor: Auditor) -> None:
+    size = auditor.checkpoint_now()
+    verifier = NoteVerifier.from_verifier_key(auditor.verifier_key)
+    answer = auditor.get(f"/audit-log/cases/{auditor.case_id}/proofs", size=size)
+    assert answer.status_code == 200, answer.text
+    proofs = answer.json()
+    assert [p["position"] for p in proofs] == auditor.case_positions()
+    for proved in proofs:
+        checkpoint = open_checkpoint(proved["checkpoint"]["note"], verifier, ORIGIN)
+        leaf = _b64(proved["leaf"])
+        assert UUID(bytes=leaf[9:25]) == auditor.case_id
+        audit_path = [_b64(h) for h in proved["proof"]]
+        assert rfc9162.verify_path(
+            proved["leaf_index"],
+            checkpoint.size,
+            rfc9162.leaf(leaf),
+            audit_path,
+            checkpoint.root_hash,
+        )
+    unknown = auditor.get(f"/audit-log/accounts/{auditor.case_id.hex[::-1]}/proofs")
+    assert unknown.status_code == 404
+
+
 def test_a_later_checkpoint_is_proved_to_extend_an_earlier_one(auditor: Auditor) -> None:
     old = auditor.checkpoint_now()
     auditor.services.desk.add_note(caller(), auditor.case_id, "Customer called back")

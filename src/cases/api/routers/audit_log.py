@@ -2,7 +2,9 @@
 
 `GET /audit-log/checkpoint` (the latest) and `/audit-log/checkpoints/{size}`
 answer a kept checkpoint with its signed note; `/audit-log/inclusion` proves
-one event's leaf in a kept checkpoint's tree, `/audit-log/consistency` that a
+one event's leaf in a kept checkpoint's tree, `/audit-log/cases/{id}/proofs`
+and `/audit-log/accounts/{id}/proofs` every event of one case or account (its
+history, checked without the rest of the log), `/audit-log/consistency` that a
 later kept checkpoint extends an earlier one. Hashes, leaves and proofs are
 standard base64. An auditor checks them with the verifier key alone
 (docs/audit-log.md). For roles that may read histories (`read_history`).
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
@@ -23,6 +26,7 @@ from cases.api.routing import Router
 from cases.audit_log.proofs import (
     Inclusion,
     ProofUnavailableError,
+    aggregate_inclusions,
     consistency,
     inclusion,
     kept_checkpoint,
@@ -140,6 +144,42 @@ def inclusion_proof(
         return InclusionOut.of(inclusion(services.log, TreeStore(db), position, size))
     except ProofUnavailableError as e:
         raise NotFoundError(str(e)) from None
+
+
+def _history_proofs(
+    db: ReadDbDep, services: ServicesDep, aggregate_id: UUID, size: int | None
+) -> list[InclusionOut]:
+    try:
+        found = aggregate_inclusions(services.log, TreeStore(db), aggregate_id, size)
+    except ProofUnavailableError as e:
+        raise NotFoundError(str(e)) from None
+    return [InclusionOut.of(f) for f in found]
+
+
+@router.get(
+    "/cases/{case_id}/proofs",
+    operation_id="case_history_proofs",
+    responses=PROBLEMS,
+    dependencies=[Audits],
+)
+def case_history_proofs(
+    case_id: UUID, db: ReadDbDep, services: ServicesDep, size: SizeQuery = None
+) -> list[InclusionOut]:
+    """Every event of the case in a kept checkpoint's tree: leaf, index and proof."""
+    return _history_proofs(db, services, case_id, size)
+
+
+@router.get(
+    "/accounts/{account_id}/proofs",
+    operation_id="account_history_proofs",
+    responses=PROBLEMS,
+    dependencies=[Audits],
+)
+def account_history_proofs(
+    account_id: UUID, db: ReadDbDep, services: ServicesDep, size: SizeQuery = None
+) -> list[InclusionOut]:
+    """Every event of the account in a kept checkpoint's tree: leaf, index and proof."""
+    return _history_proofs(db, services, account_id, size)
 
 
 @router.get(
