@@ -83,6 +83,15 @@ class Frontier:
     size: int
     hashes: tuple[bytes, ...]
 
+    def __post_init__(self) -> None:
+        if self.size < 0 or len(self.hashes) != self.size.bit_count():
+            raise FrontierFormatError(
+                f"a frontier of size {self.size} holds {max(self.size, 0).bit_count()} hashes,"
+                f" not {len(self.hashes)}"
+            )
+        if any(len(h) != HASH_SIZE for h in self.hashes):
+            raise FrontierFormatError(f"a frontier's hashes have {HASH_SIZE} bytes each")
+
     @classmethod
     def empty(cls) -> Frontier:
         return cls(0, ())
@@ -157,12 +166,11 @@ def _split(count: int) -> int:
 class _Pair:
     """The hash of two plans: MTH of a range that is not one stored node."""
 
-    left: _Node | _Pair
-    right: _Node | _Pair
+    left: Node | _Pair
+    right: Node | _Pair
 
 
-_Node = tuple[int, int]
-_Plan = _Node | _Pair
+_Plan = Node | _Pair
 """How MTH(D[start:end]) is made of stored nodes: one node, or the hash of two plans."""
 
 

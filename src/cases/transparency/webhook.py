@@ -1,6 +1,8 @@
 """A signed webhook: each new checkpoint POSTed to a URL an auditor controls.
 
-The body is the checkpoint note (text/plain; charset=utf-8). The header
+The body is the checkpoint note (text/plain; charset=utf-8), or with
+`as_json` a JSON object `{"origin", "size", "root_hash" (base64), "note"}`
+(application/json) for receivers that route on fields. The header
 `Cases-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`
 signs it as Stripe signs its webhooks, so a receiver can refuse forgeries and
 replays (`verify_signature`, with a tolerance on `t`). Connection failures,
@@ -10,13 +12,18 @@ other answer outside 2xx is final.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
+
+from cases.transparency.checkpoint import Checkpoint
+from cases.transparency.witness import note_body
 
 SIGNATURE_HEADER = "Cases-Signature"
 _RETRIED_STATUSES = frozenset({408, 429})
@@ -62,6 +69,7 @@ class WebhookWitness:
     timeout: float = 10.0
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
+    as_json: bool = False
     transport: httpx.BaseTransport | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -70,16 +78,28 @@ class WebhookWitness:
         if self.attempts < 1:
             raise ValueError("a webhook makes at least one attempt")
 
+    def _body(self, note: str) -> tuple[bytes, str]:
+        if not self.as_json:
+            return note.encode(), "text/plain; charset=utf-8"
+        checkpoint = Checkpoint.parse(note_body(note))
+        fields = {
+            "origin": checkpoint.origin,
+            "size": checkpoint.size,
+            "root_hash": base64.b64encode(checkpoint.root_hash).decode(),
+            "note": note,
+        }
+        return json.dumps(fields).encode(), "application/json"
+
     def send(self, note: str) -> int:
         """Deliver the note; the number of attempts it took. Raises WebhookDeliveryError."""
-        body = note.encode()
+        body, content_type = self._body(note)
         last = "no attempt made"
         with httpx.Client(timeout=self.timeout, transport=self.transport) as client:
             for attempt in range(1, self.attempts + 1):
                 if attempt > 1:
                     self.sleep(self.first_delay * 2 ** (attempt - 2))
                 headers = {
-                    "Content-Type": "text/plain; charset=utf-8",
+                    "Content-Type": content_type,
                     SIGNATURE_HEADER: signature_header(self.secret, body, int(self.clock())),
                 }
                 try:

@@ -178,6 +178,13 @@ def test_bytes_that_are_not_a_frontier_are_refused(data: bytes, rule: str) -> No
         Frontier.from_bytes(data)
 
 
+def test_a_frontier_holds_one_hash_per_set_bit_of_its_size() -> None:
+    with pytest.raises(FrontierFormatError, match="size 3 holds 2 hashes, not 1"):
+        Frontier(3, (HASHES[0],))
+    with pytest.raises(FrontierFormatError, match="32 bytes each"):
+        Frontier(1, (b"short",))
+
+
 def test_a_proof_missing_a_stored_node_names_it() -> None:
     nodes = NodeMap()
     frontier = Frontier.empty()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -74,6 +75,22 @@ def test_the_note_arrives_signed(server: tuple[str, Received]) -> None:
     assert headers["Content-Type"] == "text/plain; charset=utf-8"
     assert verify_signature(SECRET, received.bodies[0], headers[SIGNATURE_HEADER], now=NOW)
     assert slept == []
+
+
+def test_the_note_can_arrive_as_json(server: tuple[str, Received]) -> None:
+    url, received = server
+    hook = WebhookWitness(url, SECRET, clock=lambda: NOW, as_json=True)
+    assert hook.send(NOTE) == 1
+    assert received.headers[0]["Content-Type"] == "application/json"
+    assert json.loads(received.bodies[0]) == {
+        "origin": "cases.example/log",
+        "size": 5,
+        "root_hash": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        "note": NOTE,
+    }
+    assert verify_signature(
+        SECRET, received.bodies[0], received.headers[0][SIGNATURE_HEADER], now=NOW
+    )
 
 
 def test_failures_are_retried_with_growing_delays(server: tuple[str, Received]) -> None:
