@@ -73,6 +73,21 @@ def checkpoint_command() -> None:
     print(issued.note, end="")
 
 
+@audit_app.command("status")
+def status_command() -> None:
+    """How far the tree reaches against the head of the log, and the latest checkpoint."""
+    with projection_store() as store:
+        head = store.log.recorder.max_notification_id() or 0
+        tree = TreeStore(store.db)
+        reached, latest = tree.head(), tree.latest()
+    print(f"tree: {reached.size} events, to position {reached.position} of {head}")
+    if latest is None:
+        print("latest checkpoint: none yet")
+    else:
+        issued = latest.issued_at.isoformat(timespec="seconds")
+        print(f"latest checkpoint: size {latest.size}, issued {issued}")
+
+
 def _held(paths: list[Path]) -> list[tuple[str, str]]:
     held: list[tuple[str, str]] = []
     for path in paths:

@@ -101,3 +101,12 @@ def test_verify_refuses_a_malformed_verifier_key(cli_store: Copy) -> None:
     result = invoke("audit", "verify", "--verifier-key", "not-a-key")
     assert result.exit_code == 2
     assert "--verifier-key" in result.output
+
+
+def test_status_says_how_far_the_tree_reaches(cli_store: Copy, history: TreeHistory) -> None:
+    result = invoke("audit", "status")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    events = history.events
+    assert lines[0] == f"tree: {events} events, to position {events} of {events}"
+    assert lines[1].startswith(f"latest checkpoint: size {history.events}, issued ")
