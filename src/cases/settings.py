@@ -92,6 +92,38 @@ class Settings(BaseSettings):
         "(the system role) may record (ADR 0032).",
     )
 
+    audit_log_origin: str = Field(
+        default="localhost/cases",
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\s+]+$",
+        description="The transparency log's origin line in every checkpoint, a schema-less "
+        "URL naming this log (C2SP tlog-checkpoint); also the signing key's name (ADR 0043).",
+    )
+    audit_log_key_file: Path | None = Field(
+        default=None,
+        description="The checkpoint signing key (signed-note private key). Default: "
+        "audit-log.key in CASES_DATA_DIR, generated on first use on the embedded store.",
+    )
+    audit_log_checkpoint_events: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000_000,
+        description="A checkpoint is issued once the tree has grown by this many events.",
+    )
+    audit_log_checkpoint_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=86_400,
+        description="A checkpoint is issued this many seconds after the last one if the "
+        "tree has grown at all since.",
+    )
+    audit_log_witness_dir: Path | None = Field(
+        default=None,
+        description="An append-only directory every new checkpoint is also written to, "
+        "out of the database administrator's reach (none if unset).",
+    )
+
     @property
     def backdating_allowance(self) -> timedelta:
         return timedelta(hours=self.backdating_allowance_hours)

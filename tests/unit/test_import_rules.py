@@ -26,7 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bootstrap",),
     ("followers",),
     ("reports",),
-    ("projections", "application"),
+    ("projections", "application", "audit_log"),
     ("db",),
     ("persistence",),
     (

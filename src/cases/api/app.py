@@ -17,6 +17,7 @@ from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
 from cases.api.routers import accounts, cases, health, principals, problems, replay, terms
+from cases.api.routers.audit_log import router as audit_log_router
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
 from cases.bootstrap import Services, services_on
@@ -68,7 +69,9 @@ def create_app(
         the_clock = clock or SystemClock()
 
         def run_projections_on(services: Services) -> None:
-            projections = InProcessProjections.from_settings(settings, log=services.log)
+            projections = InProcessProjections.from_settings(
+                settings, log=services.log, audit_log=True
+            )
             projections.start()
             runners.append(projections)
 
@@ -101,6 +104,7 @@ def create_app(
     for module in (health, cases, principals, problems, accounts, terms, replay):
         app.include_router(module.router)
     app.include_router(reports_router)
+    app.include_router(audit_log_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(OneAuthorizationMiddleware)

@@ -15,7 +15,7 @@ from cases.clock import ManualClock, SystemClock
 from cases.domain.billing_account import BillingAccount
 from cases.domain.support_case import SupportCase
 from cases.scenario.demo import run_demo
-from cases.scenario.read_models import projections_in_process, read_model_lines
+from cases.scenario.read_models import audit_checkpoint, projections_in_process, read_model_lines
 from cases.settings import get_settings
 
 
@@ -32,6 +32,7 @@ def demo(
         print(f"Store: {settings.effective_database_url}")
         story = run_demo(services, clock, settings.vendor_name)
         views.wait_for(services.log.recorder.max_notification_id() or 0, timeout=60)
+        checkpoint = audit_checkpoint(settings, services)
         print(f"Recorded {len(story.support.cases)} support cases:")
         for key, case_id in story.support.cases.items():
             case = services.desk.case(case_id)
@@ -52,6 +53,7 @@ def demo(
         _print_account(services, story.billing.accounts["fabrikam"])
         print()
         print("\n".join(read_model_lines(settings)))
+        print(f"\n{checkpoint}")
 
 
 def print_case(services: Services, case_id: UUID, case: SupportCase | None = None) -> None:

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import typer
 
+from cases.cli.audit import audit_app
 from cases.cli.clocks import clocks_app
 from cases.cli.collection import collection_app
 from cases.cli.demo import demo, print_case
@@ -36,6 +37,7 @@ app.command("serve")(serve_command)
 app.add_typer(principals_app, name="principals")
 app.add_typer(replay_app, name="replay")
 app.add_typer(report_app, name="report")
+app.add_typer(audit_app, name="audit")
 
 
 @history_app.command("case")

@@ -39,6 +39,7 @@ from cases.followers.leadership import Leadership
 from cases.followers.rebuild import RebuildInProgressError, rebuild
 from cases.followers.runner import ProjectionRunner
 from cases.followers.status import projection_status
+from cases.followers.tree_builder import TREE, tree_builders
 from cases.heap import settle_after_start
 from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
@@ -191,6 +192,13 @@ def run_command(
     poll_interval: Annotated[
         float, typer.Option(min=0.01, help="Seconds between polls of the log when idle.")
     ] = 0.2,
+    audit_log: Annotated[
+        bool,
+        typer.Option(
+            "--audit-log/--no-audit-log",
+            help="Also keep the audit log's Merkle tree and issue its checkpoints (ADR 43).",
+        ),
+    ] = True,
 ) -> None:
     """Follow the event log and keep the projections up to date (until Ctrl-C).
 
@@ -200,17 +208,26 @@ def run_command(
         with projection_store(quiet=True) as store:
             for name in chosen:
                 _catch_up_once(store, name, batch_size)
+            if audit_log:
+                _tree_once(store, batch_size)
         return
     with _stop_signals() as stopping, waiting_projection_store(stopping) as reached:
         if reached is None:
             print("Stopped.")
             return
+        open_db = partial(open_runner_db, reached.settings)
+        tree = (
+            tree_builders(reached.settings, reached.log, open_db, create_key=False)
+            if audit_log
+            else None
+        )
         runners = InProcessProjections(
             reached.log,
-            partial(open_runner_db, reached.settings),
+            open_db,
             chosen,
             batch_size=batch_size,
             poll_interval=poll_interval,
+            tree=tree,
         )
         _run_until_stopped(runners, stopping)
 
@@ -226,6 +243,21 @@ def _catch_up_once(store: ProjectionStore, name: str, batch_size: int) -> None:
     finally:
         leadership.release()
     print(f"{name}: applied {applied} events; at position {runner.position}.")
+
+
+def _tree_once(store: ProjectionStore, batch_size: int) -> None:
+    builder = tree_builders(
+        store.settings, store.log, lambda: store.db, create_key=False, batch_size=batch_size
+    )()
+    leadership = Leadership(store.db, TREE)
+    if not leadership.try_acquire():
+        print(f"{TREE}: another runner is keeping it up to date; skipped.")
+        return
+    try:
+        appended = builder.catch_up()
+    finally:
+        leadership.release()
+    print(f"{TREE}: appended {appended} events; at position {builder.position}.")
 
 
 @contextmanager

@@ -21,9 +21,10 @@ from cases.clock import Clock
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, open_runner_db
 from cases.db.schema import check_schema_current
 from cases.followers.catalog import PROJECTIONS, projection_named
-from cases.followers.runner import ProjectionRunner, RunnerLoop
+from cases.followers.runner import Follower, ProjectionRunner, RunnerLoop
 from cases.followers.tracking import Tracking
-from cases.persistence.database_url import parse_database_url
+from cases.followers.tree_builder import TREE, TreeBuilder, tree_builders
+from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
 from cases.settings import Settings
@@ -46,6 +47,7 @@ class InProcessProjections:
         poll_interval: float = 0.1,
         max_backoff: float = 5.0,
         clock: Clock | None = None,
+        tree: Callable[[], TreeBuilder] | None = None,
     ) -> None:
         self.log = log
         self.open_db = open_db
@@ -62,6 +64,10 @@ class InProcessProjections:
             )
             for name in self.names
         }
+        if tree is not None:  # the audit log's tree builder, beside the projections
+            self.loops[TREE] = RunnerLoop(
+                tree, poll_interval=poll_interval, max_backoff=max_backoff
+            )
         self.failures: dict[str, Exception] = {}
         self._threads: list[threading.Thread] = []
         self._owned_log = False
@@ -78,22 +84,29 @@ class InProcessProjections:
         check_schema: bool = True,
         batch_size: int = 1000,
         poll_interval: float = 0.1,
+        audit_log: bool = False,
     ) -> InProcessProjections:
-        """Runners on the configured store; refuses an old schema (SchemaBehindError)."""
+        """Runners on the configured store; refuses an old schema (SchemaBehindError).
+        With `audit_log`, the audit log's tree builder runs beside them (ADR 43); on
+        the embedded store its signing key is generated on first use."""
+        url = parse_database_url(settings.effective_database_url)
         if check_schema:
-            check_schema_current(parse_database_url(settings.effective_database_url))
+            check_schema_current(url)
         owned = log is None
+        log = log or open_event_log(settings)
+        open_db = partial(open_runner_db, settings)
+        tree = (
+            tree_builders(settings, log, open_db, create_key=url.kind is StoreKind.SQLITE)
+            if audit_log
+            else None
+        )
         projections = cls(
-            log or open_event_log(settings),
-            partial(open_runner_db, settings),
-            names,
-            batch_size=batch_size,
-            poll_interval=poll_interval,
+            log, open_db, names, batch_size=batch_size, poll_interval=poll_interval, tree=tree
         )
         projections._owned_log = owned
         return projections
 
-    def _make_runner(self, name: str) -> ProjectionRunner:
+    def _make_runner(self, name: str) -> Follower:
         db = self.open_db()
         try:
             return ProjectionRunner(

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 from eventsourcing.persistence import PersistenceError
@@ -44,6 +45,18 @@ class BatchResult:
     applied: int
     position: int
     more: bool = False  # the batch was full: more was recorded than it took
+
+
+class Follower(Protocol):
+    """What a `RunnerLoop` runs: a projection runner or the audit log's tree builder."""
+
+    @property
+    def db(self) -> ProjectionDatabase: ...
+
+    @property
+    def tracking_name(self) -> str: ...
+
+    def step(self) -> BatchResult: ...
 
 
 class ProjectionRunner:
@@ -137,7 +150,7 @@ class RunnerLoop:
 
     def __init__(
         self,
-        make_runner: Callable[[], ProjectionRunner],
+        make_runner: Callable[[], Follower],
         *,
         poll_interval: float = 0.1,
         max_backoff: float = 5.0,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from cases.audit_log.keys import KeyFileError
 from cases.bootstrap import Services
 from cases.db.database import open_projection_db
 from cases.db.schema import migrate
 from cases.followers.in_process import InProcessProjections
+from cases.followers.tree_builder import checkpoint_now
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.projections.case_queue import CaseFilter, CaseQueueView
 from cases.projections.escalation_register import EscalationRegisterView
@@ -19,7 +21,8 @@ from cases.settings import Settings
 def projections_in_process(
     settings: Settings, services: Services
 ) -> Iterator[InProcessProjections]:
-    """Run every projection in threads of this process.
+    """Run every projection, and the audit log's tree builder, in threads of this
+    process.
 
     The embedded SQLite store is the user's own file: its schema is brought up
     to date here. PostgreSQL is shared, so it must be migrated with `cases
@@ -28,8 +31,24 @@ def projections_in_process(
     url = parse_database_url(settings.effective_database_url)
     if url.kind is StoreKind.SQLITE:
         migrate(url)
-    with InProcessProjections.from_settings(settings, log=services.log) as runners:
+    with InProcessProjections.from_settings(settings, log=services.log, audit_log=True) as runners:
         yield runners
+
+
+def audit_checkpoint(settings: Settings, services: Services) -> str:
+    """A checkpoint of the whole log now (the audit log's key made on first use on
+    the embedded store), said in one line; on a store without a key, why not."""
+    db = open_projection_db(settings)
+    try:
+        checkpoint = checkpoint_now(settings, services.log, db)
+    except KeyFileError as e:
+        return f"Audit log: no checkpoint signed: {e}."
+    finally:
+        db.close()
+    return (
+        f"Audit log: checkpoint of {checkpoint.size} events signed "
+        "(check it with `cases audit verify`)."
+    )
 
 
 def read_model_lines(settings: Settings) -> list[str]:

@@ -1,0 +1,181 @@
+"""`cases audit verify` over a generated log, against reading the same rows alone.
+
+Run from the repository root (it imports the history generator from tests/):
+
+    .venv/bin/python -m benchmarks.audit_verify [--events 1000000]
+        [--store postgres|sqlite] [--rounds 3] [--batch-size 10000]
+
+The script records `--events` support-case events in bulk (`BulkWriter`) on a
+throwaway store (a PostgreSQL database dropped afterwards, or a temporary
+SQLite file), applies the migrations, builds the audit log's tree with a
+checkpoint every 10 000 events (timed: the tree builder's append rate), then,
+`--rounds` times in alternation:
+
+- reading: every row in position order as `verify` reads them
+  (`audit_log.verify.stored_records`), and nothing else;
+- verifying: `LogVerifier.verify()`, everything `cases audit verify` does.
+
+It prints the medians (events/s) and their ratio, and the median time to issue a
+checkpoint of the whole tree (one event appended, then `CheckpointIssuer.issue`
+from the frontier; 9 times).
+
+PostgreSQL: the server named by CASES_BENCH_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+from psycopg import sql
+
+from cases.audit_log.keys import verifier_from, write_key
+from cases.audit_log.tree_store import TreeStore
+from cases.audit_log.verify import LogVerifier, stored_records
+from cases.db.database import ProjectionDatabase, open_projection_db
+from cases.db.schema import migrate
+from cases.followers.tree_builder import TreeBuilder, tree_builders
+from cases.log_config import configure_logging
+from cases.persistence.database_url import parse_database_url
+from cases.persistence.event_log import EventLog
+from cases.persistence.store import open_event_log
+from cases.settings import Settings
+from tests.support.history import BulkWriter, SupportHistory
+
+ADMIN_URL = os.environ.get(
+    "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+CHUNK = 5_000
+
+
+@contextlib.contextmanager
+def fresh_store(store: str) -> Iterator[tuple[str, Path]]:
+    with tempfile.TemporaryDirectory(prefix="cases-bench-") as tmp:
+        if store == "sqlite":
+            yield f"sqlite:///{tmp}/cases.db", Path(tmp)
+            return
+        name = f"cases_bench_{uuid4().hex[:10]}"
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}")), Path(tmp)
+        finally:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+
+def timed(label: str, started: float) -> float:
+    elapsed = time.perf_counter() - started
+    print(f"  {label}: {elapsed:.1f} s", flush=True)
+    return elapsed
+
+
+def time_issuing(builder: TreeBuilder, log: EventLog, db: ProjectionDatabase) -> list[float]:
+    """Seconds to issue a checkpoint of the whole tree, 9 times (one event more each)."""
+    if builder.issuer is None:
+        raise SystemExit("no signing key")
+    row = next(stored_records(log, 1))
+    times = []
+    for _ in range(9):
+        log.recorder.insert_events([StoredEvent(uuid4(), 1, row.topic, row.state)])
+        builder.catch_up()
+        with db.transaction():
+            head = TreeStore(db).head(lock=True)
+            started = time.perf_counter()
+            builder.issuer.issue(builder.store, head, builder.clock.now())
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def run(events: int, store: str, rounds: int, batch_size: int) -> None:
+    configure_logging("WARNING")
+    with fresh_store(store) as (url, folder):
+        key = folder / "audit-log.key"
+        settings = Settings(
+            database_url=url,
+            data_dir=folder,
+            audit_log_key_file=key,
+            audit_log_checkpoint_events=10_000,
+            audit_log_checkpoint_seconds=86_400,
+        )
+        write_key(key, settings.audit_log_origin)
+        migrate(parse_database_url(url))
+        log = open_event_log(settings)
+        db = open_projection_db(settings)
+        try:
+            started = time.perf_counter()
+            history = SupportHistory(seed=1, customers=5000, cases_per_day=110, agents=40)
+            history.record(BulkWriter(log, chunk=CHUNK), events)
+            timed(f"recorded {history.events:,} events", started)
+            if store == "postgres":
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("VACUUM ANALYZE")
+            builder = tree_builders(
+                settings, log, lambda: db, create_key=False, batch_size=batch_size
+            )()
+            started = time.perf_counter()
+            appended = builder.catch_up()
+            built = timed(f"tree built over {appended:,} events", started)
+            print(f"  tree builder: {appended / built:,.0f} events/s", flush=True)
+            if store == "postgres":
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute("VACUUM ANALYZE")
+
+            issue_times = time_issuing(builder, log, db)
+            verifier = LogVerifier(
+                log,
+                TreeStore(db),
+                verifier_from(settings),
+                settings.audit_log_origin,
+                batch_size=batch_size,
+            )
+            reads, verifies = [], []
+            for round_ in range(rounds):
+                started = time.perf_counter()
+                count = sum(1 for _ in stored_records(log, batch_size))
+                reads.append(count / (time.perf_counter() - started))
+                started = time.perf_counter()
+                result = verifier.verify()
+                verifies.append(result.events / (time.perf_counter() - started))
+                if not result.ok:
+                    raise SystemExit(f"the generated log does not verify: {result.finding}")
+                print(
+                    f"  round {round_ + 1}: read {reads[-1]:,.0f} events/s, "
+                    f"verify {verifies[-1]:,.0f} events/s ({result.checkpoints} checkpoints)",
+                    flush=True,
+                )
+        finally:
+            db.close()
+            log.close()
+    read, verify = statistics.median(reads), statistics.median(verifies)
+    print(f"store {store}, {count:,} events, batch {batch_size}, {rounds} rounds (medians):")
+    print(f"  read alone    {read:>10,.0f} events/s")
+    print(f"  verify        {verify:>10,.0f} events/s   ratio {verify / read:.2f}")
+    print(f"  issue a checkpoint at {count:,}: {statistics.median(issue_times) * 1000:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--store", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=10_000)
+    args = parser.parse_args()
+    run(args.events, args.store, args.rounds, args.batch_size)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The Merkle tree kept beside the event log, in SQL (migration 0009).
+
+`TreeStore` is the tree's `NodeSource` (one query for any set of nodes) and
+keeps its head (size, last position, frontier), its leaf hashes, its complete
+interior nodes and every checkpoint issued. Writes happen inside the caller's
+transaction (the tree builder's batch), so the head, the nodes and a checkpoint
+at the new size commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from cases.db.database import ProjectionDatabase, as_moment
+from cases.transparency.merkle import Frontier
+
+
+@dataclass(frozen=True, slots=True)
+class TreeHead:
+    """How far the tree reaches: `size` leaves, the last at log `position`."""
+
+    size: int
+    position: int
+    frontier: Frontier
+
+
+@dataclass(frozen=True, slots=True)
+class StoredLeaf:
+    index: int
+    position: int
+    hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class KeptCheckpoint:
+    """A checkpoint as kept: the size it covers, its root and the signed note."""
+
+    size: int
+    root_hash: bytes
+    note: str
+    issued_at: datetime
+
+
+class TreeStore:
+    """The tree's tables on one projection database connection."""
+
+    def __init__(self, db: ProjectionDatabase) -> None:
+        self.db = db
+
+    # The head ---------------------------------------------------------------------
+
+    def head(self, *, lock: bool = False) -> TreeHead:
+        """The tree's head; with `lock`, held until the transaction ends (PostgreSQL;
+        SQLite's transactions hold the whole file), so two builders never both
+        append after the same position."""
+        statement = "SELECT size, position, frontier FROM audit_log_tree WHERE id = 1"
+        if lock and self.db.is_postgres:
+            statement += " FOR UPDATE"
+        row = self.db.fetchone(statement)
+        if row is None:
+            raise LookupError("the audit log tree has no head row: run `cases migrate`")
+        data = bytes(row[2])
+        frontier = Frontier.from_bytes(data) if data else Frontier.empty()
+        return TreeHead(int(row[0]), int(row[1]), frontier)
+
+    def append(
+        self,
+        head: TreeHead,
+        leaves: Sequence[tuple[int, UUID, bytes]],
+        reached: int,
+        now: datetime,
+    ) -> TreeHead:
+        """Append leaf hashes (each with its event's position and aggregate) after `head`, store
+        every node they complete and move the head to `reached`; inside the
+        caller's transaction. `head.frontier` is consumed."""
+        frontier = head.frontier
+        leaf_rows: list[tuple[int, int, UUID, bytes]] = []
+        node_rows: list[tuple[int, int, bytes]] = []
+        for position, aggregate_id, leaf_hash in leaves:
+            for level, index, node in frontier.append(leaf_hash):
+                if level == 0:
+                    leaf_rows.append((index, position, aggregate_id, node))
+                else:
+                    node_rows.append((level, index, node))
+        self.db.executemany(
+            "INSERT INTO audit_log_leaves (leaf_index, position, aggregate_id, hash) "
+            "VALUES (?, ?, ?, ?)",
+            leaf_rows,
+        )
+        self.db.executemany(
+            "INSERT INTO audit_log_nodes (level, node_index, hash) VALUES (?, ?, ?)", node_rows
+        )
+        self.db.execute(
+            "UPDATE audit_log_tree SET size = ?, position = ?, frontier = ?, updated_at = ? "
+            "WHERE id = 1",
+            (frontier.size, reached, frontier.to_bytes(), now),
+        )
+        return TreeHead(frontier.size, reached, frontier)
+
+    # Nodes and leaves ------------------------------------------------------------
+
+    def nodes(self, wanted: Collection[tuple[int, int]]) -> Mapping[tuple[int, int], bytes]:
+        """The stored hashes of `wanted` (level, index) nodes, in one query; a node
+        not stored is absent from the answer."""
+        leaves = sorted(index for level, index in wanted if level == 0)
+        inner = sorted((level, index) for level, index in wanted if level > 0)
+        parts: list[str] = []
+        params: list[object] = []
+        if leaves:
+            parts.append(
+                "SELECT 0, leaf_index, hash FROM audit_log_leaves "  # noqa: S608 - placeholders
+                f"WHERE leaf_index IN ({self.db.in_list(len(leaves))})"
+            )
+            params += leaves
+        if inner:
+            pairs = " OR ".join(["(level = ? AND node_index = ?)"] * len(inner))
+            parts.append(f"SELECT level, node_index, hash FROM audit_log_nodes WHERE {pairs}")  # noqa: S608
+            params += [value for pair in inner for value in pair]
+        if not parts:
+            return {}
+        rows = self.db.fetchall(" UNION ALL ".join(parts), params)
+        return {(int(r[0]), int(r[1])): bytes(r[2]) for r in rows}
+
+    def leaves(self, start: int, limit: int) -> list[StoredLeaf]:
+        """Up to `limit` stored leaves from index `start` on, in index order."""
+        rows = self.db.fetchall(
+            "SELECT leaf_index, position, hash FROM audit_log_leaves "
+            "WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?",
+            (start, limit),
+        )
+        return [StoredLeaf(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
+    def positions_of(self, aggregate_id: UUID, size: int) -> list[int]:
+        """The positions of the aggregate's events among the first `size` leaves."""
+        rows = self.db.fetchall(
+            "SELECT position FROM audit_log_leaves WHERE aggregate_id = ? AND leaf_index < ? "
+            "ORDER BY leaf_index",
+            (aggregate_id, size),
+        )
+        return [int(r[0]) for r in rows]
+
+    def leaf_at(self, position: int) -> StoredLeaf | None:
+        """The leaf of the event at log `position`, if the tree holds it."""
+        row = self.db.fetchone(
+            "SELECT leaf_index, position, hash FROM audit_log_leaves WHERE position = ?",
+            (position,),
+        )
+        return StoredLeaf(int(row[0]), int(row[1]), bytes(row[2])) if row else None
+
+    # Checkpoints -------------------------------------------------------------------
+
+    def keep(self, checkpoint: KeptCheckpoint) -> None:
+        self.db.execute(
+            "INSERT INTO audit_log_checkpoints (size, root_hash, note, issued_at) "
+            "VALUES (?, ?, ?, ?)",
+            (checkpoint.size, checkpoint.root_hash, checkpoint.note, checkpoint.issued_at),
+        )
+
+    def latest(self) -> KeptCheckpoint | None:
+        rows = self._checkpoints("ORDER BY size DESC LIMIT 1")
+        return rows[0] if rows else None
+
+    def checkpoint_at(self, size: int) -> KeptCheckpoint | None:
+        rows = self._checkpoints("WHERE size = ?", (size,))
+        return rows[0] if rows else None
+
+    def checkpoints(self) -> list[KeptCheckpoint]:
+        """Every checkpoint kept, smallest size first."""
+        return self._checkpoints("ORDER BY size")
+
+    def _checkpoints(self, where: str, params: Iterable[object] = ()) -> list[KeptCheckpoint]:
+        rows = self.db.fetchall(
+            f"SELECT size, root_hash, note, issued_at FROM audit_log_checkpoints {where}",  # noqa: S608
+            tuple(params),
+        )
+        return [KeptCheckpoint(int(r[0]), bytes(r[1]), str(r[2]), as_moment(r[3])) for r in rows]

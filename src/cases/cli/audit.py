@@ -1,0 +1,159 @@
+"""`cases audit …`: the event log as a transparency log (issue 14, ADR 43).
+
+`keygen` makes the operator's checkpoint signing key, `checkpoint` issues a
+checkpoint of the whole log now, `verify` checks the log against every kept
+checkpoint and any held outside. Exit codes: 0 everything verifies, 1 the log
+and its checkpoints part (the first place is printed), 2 a bad setting, store
+or key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cases.audit_log.keys import (
+    KeyFileError,
+    key_file,
+    verifier_from,
+    write_key,
+)
+from cases.audit_log.tree_store import TreeStore
+from cases.audit_log.verify import LogVerifier
+from cases.cli.projections import fail, projection_store
+from cases.cli.services import cli_settings
+from cases.followers.tree_builder import checkpoint_now
+from cases.settings import Settings
+from cases.transparency.signed_note import NoteVerifier
+
+audit_app = typer.Typer(
+    help="The tamper-evident audit log: signing key, checkpoints, verification.",
+    no_args_is_help=True,
+)
+
+READ_MODELS_UNAVAILABLE = (
+    "--read-models: not verified: there is no rebuild-and-compare facility "
+    "(cases.followers.rebuild rebuilds and swaps, it does not compare)"
+)
+
+
+@audit_app.command("keygen")
+def keygen_command(
+    name: Annotated[
+        str, typer.Option("--name", help="The log's origin, e.g. 'cases.example.com/audit'.")
+    ],
+    key_path: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="Where to write the private key (default: the setting)."),
+    ] = None,
+) -> None:
+    """Generate a signing key: write the private key file, print the verifier key."""
+    settings = cli_settings()
+    path = key_path or key_file(settings)
+    try:
+        verifier = write_key(path, name)
+    except (KeyFileError, ValueError) as e:
+        fail(str(e), 2)
+    except OSError as e:
+        fail(f"cannot write the key {path}: {e.strerror}", 2)
+    print(verifier)
+    print(f"private key written to {path}; give auditors the verifier key above", flush=True)
+
+
+@audit_app.command("checkpoint")
+def checkpoint_command() -> None:
+    """Bring the tree up to the head of the log and print its signed checkpoint."""
+    with projection_store() as store:
+        try:
+            issued = checkpoint_now(store.settings, store.log, store.db)
+        except KeyFileError as e:
+            fail(str(e), 2)
+    print(issued.note, end="")
+
+
+@audit_app.command("status")
+def status_command() -> None:
+    """How far the tree reaches against the head of the log, and the latest checkpoint."""
+    with projection_store() as store:
+        head = store.log.recorder.max_notification_id() or 0
+        tree = TreeStore(store.db)
+        reached, latest = tree.head(), tree.latest()
+    print(f"tree: {reached.size} events, to position {reached.position} of {head}")
+    if latest is None:
+        print("latest checkpoint: none yet")
+    else:
+        issued = latest.issued_at.isoformat(timespec="seconds")
+        print(f"latest checkpoint: size {latest.size}, issued {issued}")
+
+
+def _held(paths: list[Path]) -> list[tuple[str, str]]:
+    held: list[tuple[str, str]] = []
+    for path in paths:
+        files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            try:
+                held.append((f"the checkpoint file {file}", file.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError) as e:
+                fail(f"--checkpoint-file: cannot read {file}: {e}", 2)
+    return held
+
+
+def _verifier(settings: Settings, text: str | None) -> NoteVerifier:
+    """The verifier key given, else the one of the configured signing key."""
+    if text is None:
+        try:
+            return verifier_from(settings)
+        except KeyFileError as e:
+            fail(f"{e} (or give --verifier-key)", 2)
+    candidate = Path(text)
+    try:
+        key = candidate.read_text(encoding="utf-8").strip() if candidate.is_file() else text
+        return NoteVerifier.from_verifier_key(key)
+    except (ValueError, OSError) as e:
+        fail(f"--verifier-key: {e}", 2)
+
+
+@audit_app.command("verify")
+def verify_command(
+    checkpoint_files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--checkpoint-file",
+            help="A checkpoint held outside the database (a file, or a directory of them, "
+            "such as the witness directory); may be repeated.",
+        ),
+    ] = None,
+    verifier_key: Annotated[
+        str | None,
+        typer.Option(
+            help="The verifier key (text, or a file holding it); default: the one of the "
+            "configured signing key."
+        ),
+    ] = None,
+    read_models: Annotated[
+        bool, typer.Option("--read-models", help="Also compare every read model with a rebuild.")
+    ] = False,
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows read per query.")] = 10_000,
+) -> None:
+    """Recompute every leaf from the stored rows and check every checkpoint."""
+    held = _held(checkpoint_files or [])
+    with projection_store() as store:
+        verifier = _verifier(store.settings, verifier_key)
+        result = LogVerifier(
+            store.log,
+            TreeStore(store.db),
+            verifier,
+            store.settings.audit_log_origin,
+            batch_size=batch_size,
+        ).verify(held)
+    if result.finding is not None:
+        print(f"FAILED at {result.finding}")
+        raise typer.Exit(1)
+    print(
+        f"verified {result.events} events against {result.checkpoints} checkpoints "
+        f"signed by {verifier.name}"
+    )
+    if read_models:
+        fail(READ_MODELS_UNAVAILABLE, 2)

@@ -1,0 +1,199 @@
+"""Follow the event log and append each event to the Merkle tree beside it.
+
+Like a projection runner (ADR 12, 24): batches read after the tree's position,
+each applied in one transaction that locks the tree's head first and compares
+it with the position the batch was read from, so a builder killed at any point
+resumes where its last commit left the tree, and a second builder (the on-demand
+`cases audit checkpoint`, a runner that lost its leadership) never appends the
+same events twice. A checkpoint due after the batch is issued in the same
+transaction; a witness sees it only after the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from uuid import UUID
+
+import structlog
+
+from cases.audit_log.issuing import CheckpointIssuer, IssuePolicy
+from cases.audit_log.keys import KeyFileError, signer_from
+from cases.audit_log.leaves import encode_leaf, record_of
+from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
+from cases.audit_log.witnessing import write_to_witness_dir
+from cases.clock import Clock, SystemClock
+from cases.db.database import ProjectionDatabase
+from cases.followers.runner import BatchResult, PositionMovedError
+from cases.persistence.database_url import StoreKind, parse_database_url
+from cases.persistence.event_log import EventLog
+from cases.settings import Settings
+from cases.transparency.merkle import leaf_hash
+
+logger = structlog.get_logger("cases.audit_log")
+
+TREE = "audit_log_tree"  # the builder's leadership name
+
+Witness = Callable[[KeptCheckpoint], None]
+
+
+class TreeBuilder:
+    """Appends the event log to the tree, and issues checkpoints as they fall due."""
+
+    tracking_name = TREE
+
+    def __init__(
+        self,
+        log: EventLog,
+        db: ProjectionDatabase,
+        *,
+        issuer: CheckpointIssuer | None = None,
+        witness: Witness | None = None,
+        batch_size: int = 1000,
+        clock: Clock | None = None,
+    ) -> None:
+        self.log = log
+        self.db = db
+        self.store = TreeStore(db)
+        self.issuer = issuer
+        self.witness = witness
+        self.batch_size = batch_size
+        self.clock = clock or SystemClock()
+
+    def head(self) -> int:
+        return self.log.recorder.max_notification_id() or 0
+
+    @property
+    def position(self) -> int:
+        return self.store.head().position
+
+    def step(self) -> BatchResult:
+        """Append at most one batch (and issue a checkpoint if one is due)."""
+        after = self.position
+        head = self.head()
+        notifications = (
+            self.log.recorder.select_notifications(
+                start=after + 1, limit=self.batch_size, stop=head
+            )
+            if head > after
+            else []
+        )
+        full = len(notifications) == self.batch_size
+        reached = notifications[-1].id if full else max(head, after)
+        if reached == after and not self._checkpoint_due():
+            return BatchResult(0, after)
+        records = [record_of(n) for n in notifications]
+        leaves = [(r.position, r.aggregate_id, leaf_hash(encode_leaf(r))) for r in records]
+        try:
+            issued = self._append(leaves, after, reached)
+        except PositionMovedError:
+            logger.warning("audit_log_position_moved")
+            return BatchResult(0, self.position, more=True)
+        if issued is not None and self.witness is not None:
+            self.witness(issued)
+        return BatchResult(len(leaves), reached, more=reached < head)
+
+    def _append(
+        self, leaves: list[tuple[int, UUID, bytes]], after: int, reached: int
+    ) -> KeptCheckpoint | None:
+        now = self.clock.now()
+        with self.db.transaction():
+            current = self.store.head(lock=True)
+            if current.position != after:
+                raise PositionMovedError(TREE)
+            grown = (
+                self.store.append(current, leaves, reached, now)
+                if leaves or reached != after
+                else current
+            )
+            if self.issuer is None:
+                return None
+            issued = self.issuer.issue_if_due(self.store, grown, now)
+        if issued is not None:
+            logger.info("audit_log_checkpoint_issued", size=issued.size)
+        return issued
+
+    def _checkpoint_due(self) -> bool:
+        """Whether the policy wants a checkpoint of the tree as it is (read unlocked)."""
+        if self.issuer is None:
+            return False
+        return self.issuer.policy.due(self.store.head().size, self.store.latest(), self.clock.now())
+
+    def catch_up(self) -> int:
+        """Append everything recorded so far; return how many events were appended."""
+        total = 0
+        while True:
+            result = self.step()
+            total += result.applied
+            if not result.more and result.position >= self.head():
+                return total
+
+    def issue_now(self) -> KeptCheckpoint:
+        """Catch up, then issue (or find) the checkpoint of the whole tree as it is."""
+        if self.issuer is None:
+            raise RuntimeError("no signing key: checkpoints cannot be issued")
+        self.catch_up()
+        with self.db.transaction():
+            current = self.store.head(lock=True)
+            known = self.store.checkpoint_at(current.size)
+            issued = known or self.issuer.issue(self.store, current, self.clock.now())
+        if known is None:
+            logger.info("audit_log_checkpoint_issued", size=issued.size)
+            if self.witness is not None:
+                self.witness(issued)
+        return issued
+
+
+def tree_builders(
+    settings: Settings,
+    log: EventLog,
+    open_db: Callable[[], ProjectionDatabase],
+    *,
+    create_key: bool,
+    batch_size: int = 1000,
+    clock: Clock | None = None,
+) -> Callable[[], TreeBuilder]:
+    """Make tree builders for the configured store: signing with the configured key
+    (generated on first use if `create_key`, the embedded store), witnessed in the
+    configured directory. Without a key the tree is still kept, but no checkpoint
+    is issued, and a warning says so."""
+    issuer: CheckpointIssuer | None
+    try:
+        signer = signer_from(settings, create=create_key)
+    except KeyFileError as e:
+        logger.warning("audit_log_unsigned", reason=str(e))
+        issuer = None
+    else:
+        issuer = CheckpointIssuer(
+            signer, settings.audit_log_origin, IssuePolicy.from_settings(settings)
+        )
+    witness = witness_of(settings)
+
+    def make() -> TreeBuilder:
+        db = open_db()
+        return TreeBuilder(
+            log, db, issuer=issuer, witness=witness, batch_size=batch_size, clock=clock
+        )
+
+    return make
+
+
+def witness_of(settings: Settings) -> Witness | None:
+    """Write each new checkpoint to the configured append-only directory, if any."""
+    directory = settings.audit_log_witness_dir
+    if directory is None:
+        return None
+    return partial(write_to_witness_dir, directory)
+
+
+def checkpoint_now(settings: Settings, log: EventLog, db: ProjectionDatabase) -> KeptCheckpoint:
+    """Bring the tree to the head of the log and issue its checkpoint (on demand):
+    safe beside a running builder (the batch that loses the race is dropped).
+    On the embedded store the key is generated on first use; elsewhere a missing
+    key raises KeyFileError."""
+    embedded = parse_database_url(settings.effective_database_url).kind is StoreKind.SQLITE
+    signer = signer_from(settings, create=embedded)
+    issuer = CheckpointIssuer(
+        signer, settings.audit_log_origin, IssuePolicy.from_settings(settings)
+    )
+    return TreeBuilder(log, db, issuer=issuer, witness=witness_of(settings)).issue_now()

@@ -1,0 +1,112 @@
+"""`cases audit keygen | checkpoint | verify` on real stores (issue 14)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+from typer.testing import CliRunner, Result
+
+from cases.audit_log.tree_store import TreeStore
+from cases.cli.main import app
+from cases.settings import get_settings
+from cases.transparency.checkpoint import open_checkpoint
+from cases.transparency.signed_note import NoteVerifier
+from tests.integration.audit_log.conftest import Copy, TreeHistory
+from tests.support.raw_events import RawEvents
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def cli_store(
+    monkeypatch: pytest.MonkeyPatch, copy: Copy, history: TreeHistory, tmp_path: Path
+) -> Iterator[Copy]:
+    monkeypatch.delenv("CASES_LOG_LEVEL", raising=False)
+    monkeypatch.setenv("CASES_DATABASE_URL", copy.settings.effective_database_url)
+    monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CASES_AUDIT_LOG_KEY_FILE", str(history.key_file))
+    get_settings.cache_clear()
+    yield copy
+    get_settings.cache_clear()
+
+
+def test_keygen_writes_the_private_key_and_prints_the_verifier_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    result = invoke("audit", "keygen", "--name", "cases.example.com/audit")
+    assert result.exit_code == 0, result.output
+    verifier = NoteVerifier.from_verifier_key(result.output.splitlines()[0])
+    assert verifier.name == "cases.example.com/audit"
+    private = tmp_path / "audit-log.key"
+    assert private.read_text().startswith("PRIVATE+KEY+cases.example.com/audit+")
+    assert private.stat().st_mode & 0o077 == 0
+
+    again = invoke("audit", "keygen", "--name", "cases.example.com/audit")
+    assert again.exit_code == 2
+    assert "never overwritten" in again.output
+    get_settings.cache_clear()
+
+
+def test_checkpoint_brings_the_tree_to_the_head_and_prints_its_note(
+    cli_store: Copy, history: TreeHistory
+) -> None:
+    raw = RawEvents(cli_store.settings.effective_database_url)
+    try:
+        _, _, topic, state = raw.row(1)
+    finally:
+        raw.close()
+    cli_store.log.recorder.insert_events([StoredEvent(uuid4(), 1, topic, state)])
+    result = invoke("audit", "checkpoint")
+    assert result.exit_code == 0, result.output
+    verifier = cli_store.verifier().verifier
+    checkpoint = open_checkpoint(result.output, verifier, cli_store.settings.audit_log_origin)
+    assert checkpoint.size == history.events + 1
+    assert TreeStore(cli_store.db).latest() == TreeStore(cli_store.db).checkpoint_at(
+        history.events + 1
+    )
+
+
+def test_verify_exits_0_when_everything_verifies(cli_store: Copy, history: TreeHistory) -> None:
+    result = invoke("audit", "verify", "--checkpoint-file", str(history.witness_dir))
+    assert result.exit_code == 0, result.output
+    assert f"verified {history.events} events" in result.output
+
+
+def test_verify_exits_1_and_names_the_first_position_that_parts(cli_store: Copy) -> None:
+    raw = RawEvents(cli_store.settings.effective_database_url)
+    try:
+        raw.delete(1234)
+    finally:
+        raw.close()
+    result = invoke("audit", "verify")
+    assert result.exit_code == 1
+    assert result.output.startswith("FAILED at position 1234: missing:")
+
+
+def test_verify_says_it_cannot_compare_read_models(cli_store: Copy) -> None:
+    result = invoke("audit", "verify", "--read-models")
+    assert result.exit_code == 2
+    assert "no rebuild-and-compare facility" in result.output
+
+
+def test_verify_refuses_a_malformed_verifier_key(cli_store: Copy) -> None:
+    result = invoke("audit", "verify", "--verifier-key", "not-a-key")
+    assert result.exit_code == 2
+    assert "--verifier-key" in result.output
+
+
+def test_status_says_how_far_the_tree_reaches(cli_store: Copy, history: TreeHistory) -> None:
+    result = invoke("audit", "status")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    events = history.events
+    assert lines[0] == f"tree: {events} events, to position {events} of {events}"
+    assert lines[1].startswith(f"latest checkpoint: size {history.events}, issued ")
