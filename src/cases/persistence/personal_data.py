@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import cache
 from typing import Any, Final
 
 from cases.domain import (
@@ -240,7 +239,6 @@ SNAPSHOTS: Final[dict[type[object], Fields]] = {
 """The snapshotted state of the subjects' aggregates (their attributes)."""
 
 
-@cache
 def decision(cls: type[Any]) -> Fields | None:
     """The decision on a class's fields: its own, or the nearest base class's
     (an aggregate's subclass redefines the events it inherits)."""
