@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -90,6 +90,17 @@ class Settings(BaseSettings):
         description="How many hours before it is recorded an act may be dated "
         "(occurred_at, received_at) by staff; further back only an import of history "
         "(the system role) may record (ADR 0032).",
+    )
+
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="The master key that wraps each data subject's key (base64 of 32 "
+        "random bytes; ADR 0044). With it (or CASES_MASTER_KEY_FILE) personal fields are "
+        "stored sealed and can be erased; without it they are stored as they are.",
+    )
+    master_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the master key (as CASES_MASTER_KEY), read at start.",
     )
 
     @property
