@@ -25,7 +25,6 @@ personal field.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Final
 
 from cases.domain import (
@@ -40,19 +39,13 @@ from cases.domain import (
 )
 from cases.domain.billing_account import BillingAccount
 from cases.domain.case_clocks import ClockedCase
+from cases.domain.erasure import Erasure, SubjectKind
 from cases.domain.principal import Principal
 from cases.domain.support_case import SupportCase
 from cases.domain.support_offering import SupportOffering
 
 ERASED: Final = "erased"
 """What a personal field reads as once its subject's key is gone."""
-
-
-class SubjectKind(StrEnum):
-    """Whose personal data an aggregate's records hold."""
-
-    CONTACT = "contact"  # a customer's contact person, one subject per case
-    PRINCIPAL = "principal"  # a person allowed to use the system
 
 
 SUBJECT_KINDS: Final[dict[type[object], SubjectKind]] = {
@@ -162,6 +155,8 @@ EVENTS: Final[dict[type[object], Fields]] = {
     ),
     BillingAccount.AccessReinstated: fields(kept="subscription_id product reason"),
     BillingAccount.BillingCaseLinked: fields(kept="case_id"),
+    # An erasure names the subject by id and the request, never the person.
+    Erasure.SubjectErased: fields(kept="subject_id subject_kind reason legal_basis"),
     SupportOffering.Established: fields(),
     SupportOffering.TermsPublished: fields(within="terms", kept="version effective_from"),
     collection_policy.CollectionPolicy.Established: fields(),

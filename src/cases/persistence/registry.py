@@ -15,6 +15,7 @@ from cases.domain import (
     billing_values,
     case_values,
     collection_policy,
+    erasure,
     metadata,
     money,
     permissions,
@@ -66,6 +67,7 @@ ENUMS: dict[str, type[Enum]] = {
     "dispute_outcome": billing_values.DisputeOutcome,
     "stage_action": collection_policy.StageAction,
     "clock_kind": service_clocks.ClockKind,
+    "subject_kind": erasure.SubjectKind,
 }
 
 VALUE_OBJECTS: dict[str, type[object]] = {

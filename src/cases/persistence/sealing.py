@@ -26,7 +26,8 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from eventsourcing.persistence import Transcoding
 
-from cases.persistence.personal_data import ERASED, SubjectKind
+from cases.domain.erasure import SubjectKind
+from cases.persistence.personal_data import ERASED
 from cases.persistence.subject_keys import NONCE_BYTES, SubjectKeys
 from cases.persistence.transcoder import DataclassAsDict, _Walker
 

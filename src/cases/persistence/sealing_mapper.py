@@ -17,7 +17,8 @@ from eventsourcing.domain import CanSnapshotAggregate
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import resolve_topic
 
-from cases.persistence.personal_data import SubjectKind, personal_fields, subject_kind
+from cases.domain.erasure import SubjectKind
+from cases.persistence.personal_data import personal_fields, subject_kind
 from cases.persistence.sealing import Sealer, sealing_for
 
 

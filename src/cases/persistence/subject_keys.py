@@ -31,7 +31,7 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cases.persistence.personal_data import SubjectKind
+from cases.domain.erasure import SubjectKind
 
 KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12

@@ -1,0 +1,40 @@
+"""`cases privacy`: erase a data subject's personal data (ADR 0044)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+import typer
+
+from cases.application.caller import Caller
+from cases.cli.serve import BOOTSTRAP
+from cases.cli.services import open_services
+from cases.domain.erasure import DEFAULT_LEGAL_BASIS
+from cases.domain.metadata import Source
+
+privacy_app = typer.Typer(
+    help="Personal data: erase a data subject's (ADR 0044).", no_args_is_help=True
+)
+
+
+@privacy_app.command("erase")
+def erase(
+    subject: Annotated[
+        UUID, typer.Argument(help="The subject's id (a case id or a principal id).")
+    ],
+    reason: Annotated[
+        str, typer.Option(help="Why, naming the request, never the person (it is kept).")
+    ],
+    legal_basis: Annotated[str, typer.Option(help="The legal basis.")] = DEFAULT_LEGAL_BASIS,
+) -> None:
+    """Throw the subject's key away: its personal data reads 'erased' from now on.
+    Erasing again does nothing; an unknown subject exits with 1."""
+    with open_services() as services:
+        erased = services.privacy.erase(
+            Caller.new(BOOTSTRAP, Source.CLI), subject, reason, legal_basis
+        )
+    if erased.already:
+        print(f"subject {subject} ({erased.kind.value}) was already erased")
+    else:
+        print(f"erased subject {subject} ({erased.kind.value}); erasure {erased.erasure_id}")
