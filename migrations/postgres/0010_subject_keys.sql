@@ -8,3 +8,13 @@ CREATE TABLE subject_keys (
     master_key_id TEXT,
     erased_at TEXT
 );
+
+-- Keyed digests (HMAC-SHA256) of the values a subject is found by (its e-mail
+-- address, its name), never the values; deleted when the subject is erased.
+CREATE TABLE subject_index (
+    field TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    subject_id TEXT NOT NULL,
+    PRIMARY KEY (field, digest, subject_id)
+);
+CREATE INDEX subject_index_subject ON subject_index (subject_id);

@@ -5,14 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from cases.application.audit_trail import AuditTrail
 from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
+from cases.domain.audited import AuditedAggregate
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS, Erasure, SubjectKind, erasure_id_for
 from cases.domain.errors import (
     AlreadyExistsError,
     PersonalDataNotSealedError,
     UnknownSubjectError,
 )
+from cases.domain.principal import Principal
+from cases.domain.support_case import SupportCase
+from cases.history.entries import HistoryEntry
 from cases.persistence.subject_keys import SubjectKeys
 
 
@@ -28,6 +33,27 @@ class Erased:
     @property
     def already(self) -> bool:
         return self.receipt is None
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    subject_id: UUID
+    kind: SubjectKind
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectExport:
+    """Everything recorded about a subject, its personal fields opened (or `erased`)."""
+
+    subject: Subject
+    erased: bool
+    history: list[HistoryEntry]
+
+
+_AGGREGATE_OF: dict[SubjectKind, type[AuditedAggregate]] = {
+    SubjectKind.CONTACT: SupportCase,
+    SubjectKind.PRINCIPAL: Principal,
+}
 
 
 class PrivacyOffice:
@@ -50,6 +76,24 @@ class PrivacyOffice:
         if kind is None:
             raise UnknownSubjectError(f"no personal data is held for subject {subject_id}")
         return kind
+
+    def find(self, *, email: str | None = None, name: str | None = None) -> list[Subject]:
+        """The subjects not yet erased recorded with this e-mail address and/or name
+        (ignoring case and extra spaces), each once."""
+        keys = self._keys()
+        found: dict[UUID, Subject] = {}
+        for field, value in (("email", email), ("name", name)):
+            if value is not None:
+                for row in keys.find(field, value):
+                    found[row.subject] = Subject(row.subject, row.kind)
+        return list(found.values())
+
+    def export(self, subject_id: UUID) -> SubjectExport:
+        """The subject's records with their metadata (an access request, article 15)."""
+        kind = self.subject_kind(subject_id)
+        history = AuditTrail(self.runner).history(_AGGREGATE_OF[kind], subject_id)
+        erased = self._keys().for_reading(subject_id) is None
+        return SubjectExport(Subject(subject_id, kind), erased, history)
 
     def erase(
         self,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 from uuid import UUID
 
 import typer
 
+from cases.api.schemas.privacy import SubjectExportOut
 from cases.application.caller import Caller
 from cases.cli.serve import BOOTSTRAP
 from cases.cli.services import open_services
@@ -14,7 +16,7 @@ from cases.domain.erasure import DEFAULT_LEGAL_BASIS
 from cases.domain.metadata import Source
 
 privacy_app = typer.Typer(
-    help="Personal data: erase a data subject's (ADR 0044).", no_args_is_help=True
+    help="Personal data: find, export and erase a data subject's (ADR 0044).", no_args_is_help=True
 )
 
 
@@ -38,3 +40,34 @@ def erase(
         print(f"subject {subject} ({erased.kind.value}) was already erased")
     else:
         print(f"erased subject {subject} ({erased.kind.value}); erasure {erased.erasure_id}")
+
+
+@privacy_app.command("subjects")
+def subjects(
+    email: Annotated[
+        str | None, typer.Option(help="An e-mail address it was recorded with.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A name it was recorded with.")] = None,
+) -> None:
+    """List the subjects (not erased) recorded with this e-mail address or name."""
+    if email is None and name is None:
+        print("error: give --email or --name", file=sys.stderr)
+        raise typer.Exit(2)
+    with open_services() as services:
+        found = services.privacy.find(email=email, name=name)
+    for subject in found:
+        print(f"{subject.subject_id} {subject.kind.value}")
+    if not found:
+        print("no subject found", file=sys.stderr)
+
+
+@privacy_app.command("export")
+def export(
+    subject: Annotated[
+        UUID, typer.Argument(help="The subject's id (a case id or a principal id).")
+    ],
+) -> None:
+    """Print everything recorded about the subject as JSON, its personal data opened."""
+    with open_services() as services:
+        answer = SubjectExportOut.of(services.privacy.export(subject))
+    print(answer.model_dump_json(indent=2))

@@ -55,6 +55,15 @@ SUBJECT_KINDS: Final[dict[type[object], SubjectKind]] = {
 """Aggregates whose id is the subject of their records' personal fields."""
 
 
+SEARCHABLE: Final[dict[type[object], dict[str, tuple[str, ...]]]] = {
+    SupportCase.Received: {"name": ("contact", "name"), "email": ("contact", "email")},
+    Principal.Registered: {"name": ("name",)},
+}
+"""Personal values a subject can be found by (`cases privacy subjects`): the event
+that records them, and the path of attributes to each. Only keyed digests of
+them are kept (`subject_index`), and dropped on erasure."""
+
+
 def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 

@@ -18,7 +18,7 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import resolve_topic
 
 from cases.domain.erasure import SubjectKind
-from cases.persistence.personal_data import personal_fields, subject_kind
+from cases.persistence.personal_data import SEARCHABLE, personal_fields, subject_kind
 from cases.persistence.sealing import Sealer, sealing_for
 
 
@@ -62,7 +62,28 @@ class SealingMapper(Mapper[UUID]):
                 state = self._sealed(event_cls, state)
             sealed_event = object.__new__(event_cls)
             object.__setattr__(sealed_event, "__dict__", state)
-            return super().to_stored_event(sealed_event)
+            stored = super().to_stored_event(sealed_event)
+        if not snapshot:
+            self._index(domain_event, kind)
+        return stored
+
+    def _index(self, event: Any, kind: SubjectKind) -> None:
+        """Let the subject be found by the values its event names (ADR 0044)."""
+        for cls in type(event).__mro__:
+            paths = SEARCHABLE.get(cls)
+            if paths is not None:
+                break
+        else:
+            return
+        keys = self.sealer.keys
+        if keys.for_writing(event.originator_id, kind) is None:
+            return  # erased meanwhile: nothing to find it by
+        for field, path in paths.items():
+            value: Any = event
+            for name in path:
+                value = getattr(value, name)
+            if value is not None:
+                keys.index(event.originator_id, field, value)
 
     def _sealed(self, cls: type[Any], fields: dict[str, Any]) -> dict[str, Any]:
         personal = self._personal.get(cls)

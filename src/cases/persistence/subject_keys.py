@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 import sqlite3
 import threading
@@ -85,6 +86,13 @@ class MasterKey:
     def as_text(self) -> str:
         return base64.urlsafe_b64encode(self.secret).decode()
 
+    def digest(self, field: str, value: str) -> str:
+        """The keyed digest a subject is found by: the same for the same normalised
+        value (e-mail addresses and names ignore case and extra spaces)."""
+        normal = " ".join(value.split()).casefold()
+        key = hashlib.sha256(b"cases subject index" + self.secret).digest()
+        return hmac.new(key, f"{field}\x00{normal}".encode(), hashlib.sha256).hexdigest()
+
     def wrap(self, subject: UUID, key: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
         return nonce + AESGCM(self.secret).encrypt(nonce, key, subject.bytes)
@@ -146,6 +154,15 @@ class SubjectKeys(ABC):
 
     # --- erasure, finding, rotation ------------------------------------------------
 
+    def index(self, subject: UUID, field: str, value: str) -> None:
+        """Let the subject be found by `value` of `field` (only a digest is kept)."""
+        self._index(subject, field, self.master.digest(field, value))
+
+    def find(self, field: str, value: str) -> list[KeyRow]:
+        """The subjects not yet erased that were found by `value` of `field`."""
+        found = [self._row(s) for s in self._indexed(field, self.master.digest(field, value))]
+        return [row for row in found if row is not None and row.wrapped is not None]
+
     def kind_of(self, subject: UUID) -> SubjectKind | None:
         row = self._row(subject)
         return None if row is None else row.kind
@@ -187,7 +204,14 @@ class SubjectKeys(ABC):
         """Insert unless the subject has a row already (a racing writer's wins)."""
 
     @abstractmethod
-    def _erase(self, subject: UUID, erased_at: str) -> None: ...
+    def _erase(self, subject: UUID, erased_at: str) -> None:
+        """Delete the wrapped key and the subject's digests, keep the row."""
+
+    @abstractmethod
+    def _index(self, subject: UUID, field: str, digest: str) -> None: ...
+
+    @abstractmethod
+    def _indexed(self, field: str, digest: str) -> list[UUID]: ...
 
     @abstractmethod
     def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None: ...
@@ -206,6 +230,7 @@ class MemorySubjectKeys(SubjectKeys):
     def __init__(self, master: MasterKey) -> None:
         super().__init__(master)
         self._table: dict[UUID, KeyRow] = {}
+        self._digests: set[tuple[str, str, UUID]] = set()
 
     def _row(self, subject: UUID) -> KeyRow | None:
         return self._table.get(subject)
@@ -221,6 +246,14 @@ class MemorySubjectKeys(SubjectKeys):
         with self._lock:
             row = self._table[subject]
             self._table[subject] = KeyRow(subject, row.kind, None, None)
+            self._digests = {d for d in self._digests if d[2] != subject}
+
+    def _index(self, subject: UUID, field: str, digest: str) -> None:
+        with self._lock:
+            self._digests.add((field, digest, subject))
+
+    def _indexed(self, field: str, digest: str) -> list[UUID]:
+        return sorted(s for f, d, s in self._digests if (f, d) == (field, digest))
 
     def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None:
         with self._lock:
@@ -291,6 +324,30 @@ class SqlSubjectKeys(SubjectKeys):
                 ),
                 (erased_at, str(subject)),
             )
+            conn.execute(
+                self._sql("DELETE FROM subject_index WHERE subject_id = ?"), (str(subject),)
+            )
+
+    def _index(self, subject: UUID, field: str, digest: str) -> None:
+        with self._conn() as conn:
+            conn.execute(
+                self._sql(
+                    "INSERT INTO subject_index (field, digest, subject_id) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                (field, digest, str(subject)),
+            )
+
+    def _indexed(self, field: str, digest: str) -> list[UUID]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                self._sql(
+                    "SELECT subject_id FROM subject_index WHERE field = ? AND digest = ? "
+                    "ORDER BY subject_id"
+                ),
+                (field, digest),
+            ).fetchall()
+        return [UUID(r[0]) for r in rows]
 
     def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None:
         with self._conn() as conn:

@@ -63,3 +63,20 @@ def test_only_the_user_management_admin_may_erase(sealed_api: Api) -> None:
     path = f"/privacy/subjects/{auditor['id']}/erasure"
     problem(sealed_api.call("POST", path, Role.HELPDESK_AGENT, ERASE), 403)
     problem(sealed_api.call("POST", path, Role.USER_MANAGEMENT_ADMIN, {"reason": ""}), 422)
+
+
+def test_find_by_name_in_the_body_and_export(sealed_api: Api) -> None:
+    auditor = ok(sealed_api.call("GET", "/principals/me", Role.AUDITOR))
+    found = ok(
+        sealed_api.call(
+            "POST", "/privacy/subjects/search", Role.USER_MANAGEMENT_ADMIN, {"name": "AUDITOR"}
+        )
+    )
+    assert found == [{"subject_id": auditor["id"], "kind": "principal"}]
+    export = ok(
+        sealed_api.call(
+            "GET", f"/privacy/subjects/{auditor['id']}/export", Role.USER_MANAGEMENT_ADMIN
+        )
+    )
+    assert export["events"][0]["details"]["name"] == "auditor"
+    assert export["erased"] is False

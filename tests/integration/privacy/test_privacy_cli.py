@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,3 +56,24 @@ def test_erase_a_principal_then_again_then_an_unknown_subject(sealed_cli: CliRun
     assert f"refused (unknown-subject): no personal data is held for subject {unknown}" in (
         refused.output
     )
+
+
+def test_find_a_subject_by_name_and_export_it(sealed_cli: CliRunner) -> None:
+    created = sealed_cli.invoke(
+        app, ["principals", "create", "--name", "Anna Svensson", "--role", "auditor"]
+    )
+    principal_id = re.search(r"principal ([0-9a-f-]{36})", created.output).group(1)  # type: ignore[union-attr]
+
+    found = sealed_cli.invoke(app, ["privacy", "subjects", "--name", "anna svensson"])
+    assert found.exit_code == 0, found.output
+    assert found.output.strip() == f"{principal_id} principal"
+
+    exported = sealed_cli.invoke(app, ["privacy", "export", principal_id])
+    assert exported.exit_code == 0, exported.output
+    answer = json.loads(exported.output)
+    assert (answer["kind"], answer["erased"]) == ("principal", False)
+    assert answer["events"][0]["details"]["name"] == "Anna Svensson"
+
+    nothing = sealed_cli.invoke(app, ["privacy", "subjects"])
+    assert nothing.exit_code == 2
+    assert "give --email or --name" in nothing.output

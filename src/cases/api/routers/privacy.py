@@ -9,7 +9,13 @@ from fastapi import Depends
 
 from cases.api.deps import CallerDep, ServicesDep, require
 from cases.api.routing import Router
-from cases.api.schemas.privacy import EraseSubject, ErasureOut
+from cases.api.schemas.privacy import (
+    EraseSubject,
+    ErasureOut,
+    FindSubjects,
+    SubjectExportOut,
+    SubjectOut,
+)
 from cases.application.privacy_office import PrivacyOffice
 from cases.domain.permissions import Permission
 
@@ -51,3 +57,27 @@ def erase_subject(
         already_erased=erased.already,
         position=None if erased.receipt is None else erased.receipt.position,
     )
+
+
+@router.post(
+    "/subjects/search",
+    operation_id="find_subjects",
+    responses=PROBLEMS,
+    dependencies=[Manages],
+)
+def find_subjects(body: FindSubjects, privacy: PrivacyDep) -> list[SubjectOut]:
+    """The subjects (not erased) recorded with this e-mail address and/or name,
+    ignoring case and extra spaces. The values go in the body: paths are logged."""
+    return [SubjectOut.of(s) for s in privacy.find(email=body.email, name=body.name)]
+
+
+@router.get(
+    "/subjects/{subject_id}/export",
+    operation_id="export_subject",
+    responses=PROBLEMS,
+    dependencies=[Manages],
+)
+def export_subject(subject_id: UUID, privacy: PrivacyDep) -> SubjectExportOut:
+    """Everything recorded about the subject, with each event's metadata and its
+    personal fields opened: the answer to an access request (GDPR article 15)."""
+    return SubjectExportOut.of(privacy.export(subject_id))

@@ -6,7 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from cases.api.schemas.common import Strict
+from cases.api.schemas.common import HistoryEntryOut, Strict
+from cases.application.privacy_office import Subject, SubjectExport
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS, SubjectKind
 
 
@@ -23,3 +24,37 @@ class ErasureOut(BaseModel):
     erasure_id: UUID
     already_erased: bool
     position: int | None
+
+
+class FindSubjects(Strict):
+    """Sent in the body, never the URL: request paths and queries are logged."""
+
+    email: str | None = Field(default=None, min_length=1, max_length=254)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class SubjectOut(BaseModel):
+    subject_id: UUID
+    kind: SubjectKind
+
+    @classmethod
+    def of(cls, subject: Subject) -> SubjectOut:
+        return cls(subject_id=subject.subject_id, kind=subject.kind)
+
+
+class SubjectExportOut(BaseModel):
+    """Everything recorded about a subject, its personal fields opened."""
+
+    subject_id: UUID
+    kind: SubjectKind
+    erased: bool
+    events: list[HistoryEntryOut]
+
+    @classmethod
+    def of(cls, export: SubjectExport) -> SubjectExportOut:
+        return cls(
+            subject_id=export.subject.subject_id,
+            kind=export.subject.kind,
+            erased=export.erased,
+            events=[HistoryEntryOut.of(entry) for entry in export.history],
+        )
