@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from cases.cli.serve import BOOTSTRAP
 from cases.cli.services import open_services
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS
 from cases.domain.metadata import Source
+from cases.persistence.subject_keys import MasterKey, MasterKeyError
 
 privacy_app = typer.Typer(
     help="Personal data: find, export and erase a data subject's (ADR 0044).", no_args_is_help=True
@@ -71,3 +73,25 @@ def export(
     with open_services() as services:
         answer = SubjectExportOut.of(services.privacy.export(subject))
     print(answer.model_dump_json(indent=2))
+
+
+@privacy_app.command("rotate-master-key")
+def rotate_master_key(
+    new_key_file: Annotated[
+        Path, typer.Option(help="A file holding the new master key (base64 of 32 bytes).")
+    ],
+) -> None:
+    """Wrap every subject key with a new master key; no event changes. Set
+    CASES_MASTER_KEY(_FILE) to the new key before the next start."""
+    try:
+        new = MasterKey.from_text(new_key_file.read_text())
+    except (OSError, MasterKeyError) as e:
+        print(f"error: --new-key-file: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    with open_services() as services:
+        keys = services.log.subject_keys
+        if keys is None:
+            print("error: no master key is set (CASES_MASTER_KEY)", file=sys.stderr)
+            raise typer.Exit(2)
+        count = keys.rewrap(new)
+    print(f"re-wrapped {count} subject keys under master key {new.key_id}")

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -282,10 +282,18 @@ class SqlSubjectKeys(SubjectKeys):
 
     @contextmanager
     def _conn(self) -> Iterator[_Connection]:
+        """The connection, under the lock; one that failed is dropped, so the next
+        use connects again (the database may have restarted)."""
         with self._lock:
             if self._connection is None:
                 self._connection = self._connect()
-            yield self._connection
+            try:
+                yield self._connection
+            except Exception:
+                with suppress(Exception):
+                    self._connection.close()
+                self._connection = None
+                raise
 
     def _select(self, where: str, params: tuple[Any, ...]) -> list[KeyRow]:
         # `where` is one of this class's literals.

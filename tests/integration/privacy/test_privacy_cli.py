@@ -77,3 +77,19 @@ def test_find_a_subject_by_name_and_export_it(sealed_cli: CliRunner) -> None:
     nothing = sealed_cli.invoke(app, ["privacy", "subjects"])
     assert nothing.exit_code == 2
     assert "give --email or --name" in nothing.output
+
+
+def test_rotate_the_master_key(sealed_cli: CliRunner, tmp_path: Path) -> None:
+    sealed_cli.invoke(app, ["principals", "create", "--name", "Bo Ek", "--role", "auditor"])
+    new_key = tmp_path / "new.key"
+    new_key.write_text(MasterKey.generate().as_text())
+    rotated = sealed_cli.invoke(
+        app, ["privacy", "rotate-master-key", "--new-key-file", str(new_key)]
+    )
+    assert rotated.exit_code == 0, rotated.output
+    assert "re-wrapped 1 subject keys" in rotated.output
+    bad = tmp_path / "bad.key"
+    bad.write_text("YWJj")
+    refused = sealed_cli.invoke(app, ["privacy", "rotate-master-key", "--new-key-file", str(bad)])
+    assert refused.exit_code == 2
+    assert "must be 32 bytes" in refused.output

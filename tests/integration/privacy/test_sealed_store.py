@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from cases.bootstrap import Services
+import pytest
+from pydantic import SecretStr
+
+from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.domain.support_case import SupportCase
 from cases.persistence.personal_data import ERASED
+from cases.persistence.subject_keys import MasterKey
 from cases.settings import Settings
 from tests.integration.test_support_desk import walk_a_case_through_escalation
 from tests.support.builders import T0, caller, contact, terms
@@ -95,3 +99,20 @@ class TestSealedStore:
         sealed.desk.add_note(caller(), walk.case.id, "Karin Lund phoned once more")
         history = sealed.audit.history(SupportCase, walk.case.id)
         assert history[-1].details == {"text": ERASED}
+
+
+def test_rotating_the_master_key_keeps_every_case_readable(
+    sealed: Services, sealed_settings: Settings, clock: ManualClock
+) -> None:
+    if sealed_settings.effective_database_url.startswith("memory"):
+        pytest.skip("the in-memory store does not outlive its process")
+    walk = walk_a_case_through_escalation(sealed, clock)
+    new = MasterKey.generate()
+    assert sealed.log.subject_keys is not None
+    assert sealed.log.subject_keys.rewrap(new) == 1
+    rotated = sealed_settings.model_copy(update={"master_key": SecretStr(new.as_text())})
+    reopened = bootstrap(rotated, clock)
+    try:
+        assert reopened.desk.case(walk.case.id).contact == contact()
+    finally:
+        reopened.close()
