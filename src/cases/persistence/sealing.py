@@ -79,6 +79,9 @@ class Sealer:
 
     def open(self, token: Any) -> str:
         """The text a token seals, or `ERASED` when its subject's key is gone."""
+        opened = self.keys.opened.get(token)
+        if opened is not None:
+            return opened
         try:
             raw = base64.b64decode(token, validate=True)
         except (binascii.Error, TypeError, ValueError):
@@ -89,9 +92,11 @@ class Sealer:
             return ERASED
         nonce, sealed = raw[16 : 16 + NONCE_BYTES], raw[16 + NONCE_BYTES :]
         try:
-            return cipher.decrypt(nonce, sealed, subject.bytes).decode()
+            text = cipher.decrypt(nonce, sealed, subject.bytes).decode()
         except InvalidTag:
             raise ValueError(f"a sealed text of subject {subject} does not open") from None
+        self.keys.remember_opened(subject, token, text)
+        return text
 
 
 def _nonce() -> bytes:

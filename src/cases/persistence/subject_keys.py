@@ -119,10 +119,25 @@ class KeyRow:
 class SubjectKeys(ABC):
     """Where the wrapped subject keys live, and the unwrapped ones this process holds."""
 
+    OPENED_LIMIT: Final = 100_000
+
     def __init__(self, master: MasterKey) -> None:
         self.master = master
         self._held: dict[UUID, AESGCM | None] = {}
         self._lock = threading.Lock()
+        self._opened_lock = threading.Lock()
+        self.opened: dict[str, str] = {}
+        """Texts this process opened, by their stored token (a token never changes);
+        emptied on every erasure."""
+
+    def remember_opened(self, subject: UUID, token: str, text: str) -> None:
+        """Keep an opened text, unless its subject was erased meanwhile."""
+        with self._opened_lock:
+            if self._held.get(subject) is None:
+                return
+            if len(self.opened) >= self.OPENED_LIMIT:
+                self.opened.clear()
+            self.opened[token] = text
 
     # --- what the sealing needs ------------------------------------------------
 
@@ -172,7 +187,9 @@ class SubjectKeys(ABC):
         row = self._row(subject)
         if row is None:
             raise UnknownSubjectError(f"no personal data is held for subject {subject}")
-        self._held[subject] = None
+        with self._opened_lock:
+            self._held[subject] = None
+            self.opened.clear()
         if row.wrapped is None:
             return Erasure.ALREADY
         self._erase(subject, erased_at)
