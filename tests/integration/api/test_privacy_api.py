@@ -80,3 +80,20 @@ def test_find_by_name_in_the_body_and_export(sealed_api: Api) -> None:
     )
     assert export["events"][0]["details"]["name"] == "auditor"
     assert export["erased"] is False
+
+
+def test_a_refused_intake_does_not_echo_the_contact(sealed_api: Api) -> None:
+    body = {
+        "customer_id": "contoso",
+        "contact": {"name": "Karin Lund", "email": "karin.lund-at-contoso.example"},
+        "channel": "phone",
+        "product": "Exchange Online",
+        "category": "technical",
+        "severity": "moderate",
+        "title": "Outbound mail delayed",
+        "description": "Karin Lund says the queue grows",
+    }
+    response = sealed_api.call("POST", "/cases", Role.HELPDESK_AGENT, body)
+    assert response.status_code == 422, response.text
+    assert "karin.lund-at-contoso.example" not in response.text
+    assert "Karin Lund" not in response.text
