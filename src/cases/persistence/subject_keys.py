@@ -312,12 +312,18 @@ class SqlSubjectKeys(SubjectKeys):
                 self._connection = None
                 raise
 
+    def _write(self, statement: str, params: tuple[Any, ...]) -> None:
+        with self._conn() as conn:
+            conn.execute(self._sql(statement), params)
+
+    def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._conn() as conn:
+            return list(conn.execute(self._sql(query), params).fetchall())
+
     def _select(self, where: str, params: tuple[Any, ...]) -> list[KeyRow]:
         # `where` is one of this class's literals.
         columns = "subject_id, kind, wrapped_key, master_key_id"
-        query = self._sql(f"SELECT {columns} FROM subject_keys {where}")  # noqa: S608
-        with self._conn() as conn:
-            rows = conn.execute(query, params).fetchall()
+        rows = self._read(f"SELECT {columns} FROM subject_keys {where}", params)  # noqa: S608
         return [
             KeyRow(UUID(r[0]), SubjectKind(r[1]), None if r[2] is None else bytes(r[2]), r[3])
             for r in rows
@@ -331,58 +337,41 @@ class SqlSubjectKeys(SubjectKeys):
         return iter(self._select("ORDER BY subject_id", ()))
 
     def _insert(self, row: KeyRow) -> None:
-        with self._conn() as conn:
-            conn.execute(
-                self._sql(
-                    "INSERT INTO subject_keys (subject_id, kind, wrapped_key, master_key_id) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (subject_id) DO NOTHING"
-                ),
-                (str(row.subject), row.kind.value, row.wrapped, self.master.key_id),
-            )
+        self._write(
+            "INSERT INTO subject_keys (subject_id, kind, wrapped_key, master_key_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (subject_id) DO NOTHING",
+            (str(row.subject), row.kind.value, row.wrapped, self.master.key_id),
+        )
 
     def _erase(self, subject: UUID, erased_at: str) -> None:
-        with self._conn() as conn:
-            conn.execute(
-                self._sql(
-                    "UPDATE subject_keys SET wrapped_key = NULL, master_key_id = NULL, "
-                    "erased_at = ? WHERE subject_id = ?"
-                ),
-                (erased_at, str(subject)),
-            )
-            conn.execute(
-                self._sql("DELETE FROM subject_index WHERE subject_id = ?"), (str(subject),)
-            )
+        self._write(
+            "UPDATE subject_keys SET wrapped_key = NULL, master_key_id = NULL, erased_at = ? "
+            "WHERE subject_id = ?",
+            (erased_at, str(subject)),
+        )
+        self._write("DELETE FROM subject_index WHERE subject_id = ?", (str(subject),))
 
     def _index(self, subject: UUID, field: str, digest: str) -> None:
-        with self._conn() as conn:
-            conn.execute(
-                self._sql(
-                    "INSERT INTO subject_index (field, digest, subject_id) VALUES (?, ?, ?) "
-                    "ON CONFLICT DO NOTHING"
-                ),
-                (field, digest, str(subject)),
-            )
+        self._write(
+            "INSERT INTO subject_index (field, digest, subject_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (field, digest, str(subject)),
+        )
 
     def _indexed(self, field: str, digest: str) -> list[UUID]:
-        with self._conn() as conn:
-            rows = conn.execute(
-                self._sql(
-                    "SELECT subject_id FROM subject_index WHERE field = ? AND digest = ? "
-                    "ORDER BY subject_id"
-                ),
-                (field, digest),
-            ).fetchall()
+        rows = self._read(
+            "SELECT subject_id FROM subject_index WHERE field = ? AND digest = ? "
+            "ORDER BY subject_id",
+            (field, digest),
+        )
         return [UUID(r[0]) for r in rows]
 
     def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None:
-        with self._conn() as conn:
-            conn.execute(
-                self._sql(
-                    "UPDATE subject_keys SET wrapped_key = ?, master_key_id = ? "
-                    "WHERE subject_id = ? AND wrapped_key IS NOT NULL"
-                ),
-                (wrapped, master_key_id, str(subject)),
-            )
+        self._write(
+            "UPDATE subject_keys SET wrapped_key = ?, master_key_id = ? "
+            "WHERE subject_id = ? AND wrapped_key IS NOT NULL",
+            (wrapped, master_key_id, str(subject)),
+        )
 
     def close(self) -> None:
         with self._lock:
