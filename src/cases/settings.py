@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         "random bytes; ADR 0044). With it (or CASES_MASTER_KEY_FILE) personal fields are "
         "stored sealed and can be erased; without it they are stored as they are.",
     )
+    retention_years: int = Field(
+        default=7,
+        ge=1,
+        le=100,
+        description="`cases privacy retention` erases the personal data of support cases "
+        "closed more than this many years ago (ADR 0044); bookkeeping facts stay.",
+    )
     master_key_file: Path | None = Field(
         default=None,
         description="A file holding the master key (as CASES_MASTER_KEY), read at start.",

@@ -95,6 +95,21 @@ class PrivacyOffice:
         erased = self._keys().for_reading(subject_id) is None
         return SubjectExport(Subject(subject_id, kind), erased, history)
 
+    def apply_retention(
+        self, caller: Caller, case_ids: list[UUID], reason: str, legal_basis: str
+    ) -> int:
+        """Erase the contacts of `case_ids` not yet erased (cases past the retention
+        period); cases recorded before sealing have no key and are skipped. Safe to
+        run again: erased cases are not erased twice. Returns how many were erased."""
+        keys = self._keys()
+        erased = 0
+        for case_id in case_ids:
+            if keys.kind_of(case_id) is None or keys.for_reading(case_id) is None:
+                continue
+            if not self.erase(caller, case_id, reason, legal_basis).already:
+                erased += 1
+        return erased
+
     def erase(
         self,
         caller: Caller,

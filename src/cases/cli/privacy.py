@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -12,9 +13,10 @@ import typer
 from cases.api.schemas.privacy import SubjectExportOut
 from cases.application.caller import Caller
 from cases.cli.serve import BOOTSTRAP
-from cases.cli.services import open_services
+from cases.cli.services import cli_settings, open_services
+from cases.db.database import open_projection_db
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS
-from cases.domain.metadata import Source
+from cases.domain.metadata import Actor, Role, Source
 from cases.persistence.subject_keys import MasterKey, MasterKeyError
 
 privacy_app = typer.Typer(
@@ -95,3 +97,45 @@ def rotate_master_key(
             raise typer.Exit(2)
         count = keys.rewrap(new)
     print(f"re-wrapped {count} subject keys under master key {new.key_id}")
+
+
+RETENTION_ACTOR = Actor("retention-run", Role.SYSTEM)
+
+
+@privacy_app.command("retention")
+def retention(
+    years: Annotated[
+        int | None,
+        typer.Option(
+            help="Cases closed more than this many years ago (default: CASES_RETENTION_YEARS)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only count the cases.")] = False,
+) -> None:
+    """Erase the personal data of support cases closed more than N years ago, as the
+    read model `case_queue` lists them (run `cases projections run` first). Safe to
+    re-run: an erased case is not erased again."""
+    settings = cli_settings()
+    span = years or settings.retention_years
+    with open_services() as services:
+        cutoff = services.clock.now() - timedelta(days=365 * span + span // 4)
+        db = open_projection_db(settings)
+        try:
+            rows = db.fetchall(
+                "SELECT case_id FROM case_queue WHERE closed_at IS NOT NULL AND closed_at < ? "
+                "ORDER BY closed_at",
+                [cutoff],
+            )
+        finally:
+            db.close()
+        case_ids = [UUID(str(r[0])) for r in rows]
+        if dry_run:
+            print(f"{len(case_ids)} cases closed before {cutoff.date()}")
+            return
+        erased = services.privacy.apply_retention(
+            Caller.new(RETENTION_ACTOR, Source.SCHEDULER),
+            case_ids,
+            f"retention: closed more than {span} years ago",
+            "retention period ended (storage limitation, GDPR article 5(1)(e))",
+        )
+    print(f"erased {erased} of {len(case_ids)} cases closed before {cutoff.date()}")

@@ -111,3 +111,14 @@ def test_an_erased_principal_still_reads(sealed: Services) -> None:
     issued = sealed.principals.create(ADMIN, name="Bo Ek", role=Role.AUDITOR)
     sealed.privacy.erase(ADMIN, issued.principal_id, REASON)
     assert sealed.runner.load(Principal, issued.principal_id).name == ERASED
+
+
+def test_retention_erases_each_case_once_and_skips_cases_without_a_key(
+    sealed: Services, clock: ManualClock
+) -> None:
+    walk = walk_a_case_through_escalation(sealed, clock)
+    never_sealed = uuid4()
+    reason, basis = "retention: closed more than 7 years ago", "storage limitation"
+    assert sealed.privacy.apply_retention(ADMIN, [walk.case.id, never_sealed], reason, basis) == 1
+    assert sealed.privacy.apply_retention(ADMIN, [walk.case.id, never_sealed], reason, basis) == 0
+    assert sealed.desk.case(walk.case.id).description == ERASED

@@ -93,3 +93,12 @@ def test_rotate_the_master_key(sealed_cli: CliRunner, tmp_path: Path) -> None:
     refused = sealed_cli.invoke(app, ["privacy", "rotate-master-key", "--new-key-file", str(bad)])
     assert refused.exit_code == 2
     assert "must be 32 bytes" in refused.output
+
+
+def test_retention_counts_then_erases_nothing_on_an_empty_store(sealed_cli: CliRunner) -> None:
+    counted = sealed_cli.invoke(app, ["privacy", "retention", "--years", "3", "--dry-run"])
+    assert counted.exit_code == 0, counted.output
+    assert counted.output.startswith("0 cases closed before ")
+    run = sealed_cli.invoke(app, ["privacy", "retention"])
+    assert run.exit_code == 0, run.output
+    assert run.output.startswith("erased 0 of 0 cases closed before ")
