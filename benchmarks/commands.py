@@ -1,6 +1,12 @@
 """Throughput of single-event commands on existing cases, against a plain insert loop.
 
 Run: .venv/bin/python benchmarks/commands.py [--commands 3000] [--repeat 5] [--cases 200]
+     [--sealed]
+
+With `--sealed` a master key is set, so every note and communication summary
+(and the contact, title and description at intake) is stored sealed with
+AES-256-GCM under its case's key and opened on each load (ADR 0044); compare
+with the same run without it.
 
 Each command is what the desk does for a request: load the case (snapshot plus
 the events after it), decide, save one event in one transaction, log the
@@ -53,6 +59,7 @@ from psycopg import pq, sql
 from cases.application.caller import Caller
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
+from cases.db.schema import migrate
 from cases.domain.case_values import Direction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
@@ -60,6 +67,8 @@ from cases.domain.support_terms import (
     Channel,
 )
 from cases.log_config import configure_logging
+from cases.persistence.database_url import parse_database_url
+from cases.persistence.subject_keys import MasterKey
 from cases.settings import Settings
 
 ADMIN_URL = os.environ.get(
@@ -315,9 +324,19 @@ def start_workload(settings: Settings, n_cases: int, commands: int) -> CommandWo
     return workload
 
 
+def bench_settings(url: str, args: argparse.Namespace, **more: object) -> Settings:
+    """The store's settings; sealed (ADR 0044) with a fresh master key and the
+    schema migrated when `--sealed`."""
+    if not args.sealed:
+        return Settings(database_url=url, **more)  # type: ignore[arg-type]
+    migrate(parse_database_url(url))
+    key = MasterKey.generate().as_text()
+    return Settings(database_url=url, master_key=key, **more)  # type: ignore[arg-type]
+
+
 def bench_sqlite(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="cases-bench-") as tmp:
-        settings = Settings(database_url=f"sqlite:///{tmp}/cases.db", data_dir=Path(tmp))
+        settings = bench_settings(f"sqlite:///{tmp}/cases.db", args, data_dir=Path(tmp))
         workload = start_workload(settings, args.cases, args.commands)
         plain_conn = open_sqlite_plain(Path(tmp) / "plain.db")
         try:
@@ -343,7 +362,7 @@ def bench_sqlite(args: argparse.Namespace) -> Result:
 
 def bench_postgres(args: argparse.Namespace) -> Result:
     with throwaway_database(args.postgres_url) as url:
-        workload = start_workload(Settings(database_url=url), args.cases, args.commands)
+        workload = start_workload(bench_settings(url, args), args.cases, args.commands)
         try:
             with psycopg.connect(url) as plain_conn:
                 plain_conn.execute(
@@ -434,6 +453,9 @@ def main() -> int:
     parser.add_argument("--cases", type=int, default=200, help="cases the commands go over")
     parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--sealed", action="store_true", help="store personal fields sealed (ADR 0044)"
+    )
     args = parser.parse_args()
 
     with Path(os.devnull).open("w") as devnull:
@@ -444,6 +466,7 @@ def main() -> int:
                 results.append(bench_postgres(args))
             except psycopg.OperationalError as e:
                 print(f"PostgreSQL skipped: {str(e).strip().splitlines()[0]}", file=sys.stderr)
+    print(f"personal fields {'sealed (--sealed)' if args.sealed else 'as they are'}")
     print_table(results, args.commands, args.repeat)
     return 0
 

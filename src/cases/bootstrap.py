@@ -9,6 +9,7 @@ from cases.application.audit_trail import AuditTrail
 from cases.application.billing_office import BillingOffice
 from cases.application.command_runner import CommandRunner
 from cases.application.principal_registry import PrincipalRegistry
+from cases.application.privacy_office import PrivacyOffice
 from cases.application.support_desk import SupportDesk
 from cases.application.working_copies import WorkingCopies
 from cases.clock import Clock, SystemClock
@@ -29,6 +30,7 @@ class Services:
     audit: AuditTrail
     billing: BillingOffice
     principals: PrincipalRegistry
+    privacy: PrivacyOffice
 
     def close(self) -> None:
         self.log.close()
@@ -59,4 +61,5 @@ def services_on(
         audit=AuditTrail(runner),
         billing=BillingOffice(runner),
         principals=PrincipalRegistry(runner),
+        privacy=PrivacyOffice(runner),
     )

@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -122,6 +122,23 @@ class Settings(BaseSettings):
         default=None,
         description="An append-only directory every new checkpoint is also written to, "
         "out of the database administrator's reach (none if unset).",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="The master key that wraps each data subject's key (base64 of 32 "
+        "random bytes; ADR 0044). With it (or CASES_MASTER_KEY_FILE) personal fields are "
+        "stored sealed and can be erased; without it they are stored as they are.",
+    )
+    retention_years: int = Field(
+        default=7,
+        ge=1,
+        le=100,
+        description="`cases privacy retention` erases the personal data of support cases "
+        "closed more than this many years ago (ADR 0044); bookkeeping facts stay.",
+    )
+    master_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the master key (as CASES_MASTER_KEY), read at start.",
     )
 
     @property

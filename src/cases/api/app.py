@@ -16,7 +16,16 @@ from cases.api.errors import AnswerUnexpectedErrors, install_error_handlers
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
-from cases.api.routers import accounts, cases, health, principals, problems, replay, terms
+from cases.api.routers import (
+    accounts,
+    cases,
+    health,
+    principals,
+    privacy,
+    problems,
+    replay,
+    terms,
+)
 from cases.api.routers.audit_log import router as audit_log_router
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
@@ -101,7 +110,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, cases, principals, problems, accounts, terms, replay):
+    for module in (health, cases, principals, problems, accounts, terms, replay, privacy):
         app.include_router(module.router)
     app.include_router(reports_router)
     app.include_router(audit_log_router)

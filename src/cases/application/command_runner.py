@@ -100,6 +100,11 @@ class CommandRunner:
             return aggregate
         raise NotFoundError(f"no {_noun(kind)} has the id {aggregate_id}")
 
+    def forget(self, aggregate_id: UUID) -> None:
+        """Drop this process's working copy of the aggregate, if it keeps one."""
+        if self.copies is not None:
+            self.copies.forget(aggregate_id)
+
     def exists(self, kind: type[A], aggregate_id: UUID) -> bool:
         try:
             self.load(kind, aggregate_id)

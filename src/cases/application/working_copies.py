@@ -60,3 +60,9 @@ class WorkingCopies:
                 self._slots.move_to_end(aggregate_id)
         with slot.lock:
             yield slot
+
+    def forget(self, aggregate_id: UUID) -> None:
+        """Drop the aggregate's working copy: the next command loads it from the
+        store (after an erasure, with its placeholders)."""
+        with self.hold(aggregate_id) as slot:
+            slot.aggregate = None

@@ -440,3 +440,16 @@ class SuspensionWithoutWarningError(DomainError):
     """Raised when a policy suspends access without a final warning before it."""
 
     rule = "suspension-without-warning"
+
+
+class UnknownSubjectError(NotFoundError):
+    """Raised when no personal data was ever stored for a subject id (ADR 0044)."""
+
+    rule = "unknown-subject"
+
+
+class PersonalDataNotSealedError(DomainError):
+    """Raised when erasing while no master key is set: personal data is stored as it
+    is and cannot be erased by throwing a key away (ADR 0044)."""
+
+    rule = "personal-data-not-sealed"

@@ -21,6 +21,8 @@ class Permission(StrEnum):
     READ_HISTORY = "read_history"
     READ_REPORTS = "read_reports"
     MANAGE_PRINCIPALS = "manage_principals"
+    # Find, export and erase a data subject's personal data (ADR 0044).
+    MANAGE_PERSONAL_DATA = "manage_personal_data"
     # Date an act further back than the backdating allowance (ADR 32): only the
     # system role, e.g. an import of history; no principal is given it.
     RECORD_LATE_FACTS = "record_late_facts"
@@ -47,7 +49,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.SALES_AGENT: frozenset(
         {P.OPEN_CASES, P.READ_CASES, P.READ_ACCOUNTS, P.MANAGE_SUBSCRIPTIONS, P.READ_TERMS}
     ),
-    Role.USER_MANAGEMENT_ADMIN: frozenset({P.MANAGE_PRINCIPALS, P.READ_TERMS, P.PUBLISH_TERMS}),
+    Role.USER_MANAGEMENT_ADMIN: frozenset(
+        {P.MANAGE_PRINCIPALS, P.MANAGE_PERSONAL_DATA, P.READ_TERMS, P.PUBLISH_TERMS}
+    ),
     Role.AUDITOR: frozenset(
         {P.READ_CASES, P.READ_ACCOUNTS, P.READ_TERMS, P.READ_HISTORY, P.READ_REPORTS}
     ),

@@ -91,6 +91,10 @@ PRINCIPAL_SUMMARIES: dict[str, Callable[[Details], str]] = {
         + (f" for customer {d['customer_id']}" if d["customer_id"] else "")
     ),
     "Principal.Revoked": lambda d: f"Principal revoked: {d['reason']}",
+    "Erasure.SubjectErased": lambda d: (
+        f"Personal data of {_words(d['subject_kind'])} {d['subject_id']} erased "
+        f"({d['legal_basis']}): {d['reason']}"
+    ),
 }
 
 # Keyed by `Aggregate.Event` (qualified) or, for case events, the event's name.

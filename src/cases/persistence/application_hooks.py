@@ -8,7 +8,9 @@ What it relies on in eventsourcing (9.5), checked by
   application's `name` and the `env` it was given, its result read for every
   setting (so nothing comes from the process environment);
 - `Application.construct_transcoder()`, called once by `__init__` for the
-  mapper's transcoder;
+  mapper's transcoder, and `Application.construct_mapper()`, called once by
+  `__init__` for the application's `mapper` (sealing personal fields when the
+  log has subject keys, ADR 0044);
 - `Application.save(*objs, **kwargs)` passing its keyword arguments on to the
   recorder's `insert_events(stored_events, **kwargs)` (the idempotency step of
   ADR 0031 rides on it), and the application's `recorder`.
@@ -19,11 +21,13 @@ from __future__ import annotations
 from typing import Any
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import Transcoder
+from eventsourcing.persistence import Mapper, Transcoder
 from eventsourcing.utils import Environment, EnvType
 
 from cases.persistence.idempotency_steps import RecordedStep
 from cases.persistence.registry import cases_transcoder
+from cases.persistence.sealing import Sealer
+from cases.persistence.sealing_mapper import SealingMapper
 
 
 class ConfiguredBySettings(Application[Any]):
@@ -35,8 +39,17 @@ class ConfiguredBySettings(Application[Any]):
         # stray eventsourcing variables in the process environment.
         return Environment(name, dict(env or {}))
 
+    sealer: Sealer | None = None
+    """Set before `__init__` to seal personal fields (ADR 0044); None stores them as
+    they are."""
+
     def construct_transcoder(self) -> Transcoder:
-        return cases_transcoder()
+        return cases_transcoder(self.sealer)
+
+    def construct_mapper(self) -> Mapper[Any]:
+        if self.sealer is None:
+            return super().construct_mapper()
+        return SealingMapper(self.construct_transcoder(), self.sealer)
 
     def recorded_steps(self, key_id: str) -> dict[str, RecordedStep]:
         """The steps recorded for the idempotent request `key_id` (ADR 0031)."""

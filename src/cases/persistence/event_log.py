@@ -14,7 +14,9 @@ from typing import Any
 from eventsourcing.utils import EnvType
 
 from cases.persistence.application_hooks import ConfiguredBySettings
+from cases.persistence.sealing import Sealer
 from cases.persistence.snapshots import SnapshotsInHand, replay, snapshotting_env
+from cases.persistence.subject_keys import SubjectKeys
 from cases.persistence.topics import register_renamed_topics
 
 __all__ = ["EventLog", "replay"]
@@ -33,6 +35,14 @@ class EventLog(ConfiguredBySettings, SnapshotsInHand):
         *,
         snapshot_interval: int = 50,
         snapshotted: tuple[type[Any], ...] = (),
+        subject_keys: SubjectKeys | None = None,
     ) -> None:
         self.configure_snapshots(snapshot_interval, snapshotted)
+        self.subject_keys = subject_keys
+        self.sealer = None if subject_keys is None else Sealer(subject_keys)
         super().__init__({**(env or {}), **snapshotting_env(snapshotted)})
+
+    def close(self) -> None:
+        super().close()
+        if self.subject_keys is not None:
+            self.subject_keys.close()

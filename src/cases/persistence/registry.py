@@ -15,6 +15,7 @@ from cases.domain import (
     billing_values,
     case_values,
     collection_policy,
+    erasure,
     metadata,
     money,
     permissions,
@@ -22,6 +23,8 @@ from cases.domain import (
     support_offering,
     support_terms,
 )
+from cases.persistence.personal_data import personal_fields
+from cases.persistence.sealing import SealedAsToken, Sealer, SealingDataclassAsDict
 from cases.persistence.transcoder import (
     DataclassAsDict,
     EnumAsValue,
@@ -64,6 +67,7 @@ ENUMS: dict[str, type[Enum]] = {
     "dispute_outcome": billing_values.DisputeOutcome,
     "stage_action": collection_policy.StageAction,
     "clock_kind": service_clocks.ClockKind,
+    "subject_kind": erasure.SubjectKind,
 }
 
 VALUE_OBJECTS: dict[str, type[object]] = {
@@ -113,13 +117,24 @@ class TimedeltaAsMicroseconds(Transcoding):
         return timedelta(microseconds=data)
 
 
-def domain_transcodings() -> list[Transcoding]:
+def _value_object(cls: type[object], name: str, sealer: Sealer | None) -> Transcoding:
+    personal = personal_fields(cls)
+    if sealer is None or not personal:
+        return DataclassAsDict(cls, name)
+    return SealingDataclassAsDict(cls, name, personal, sealer)
+
+
+def domain_transcodings(sealer: Sealer | None = None) -> list[Transcoding]:
+    """The domain's transcodings; with `sealer`, personal fields of value objects
+    are sealed under the subject being encoded and sealed texts are opened."""
     transcodings: list[Transcoding] = [TimeAsISO(), TimedeltaAsMicroseconds()]
     transcodings += [EnumAsValue(cls, name) for name, cls in ENUMS.items()]
-    transcodings += [DataclassAsDict(cls, name) for name, cls in VALUE_OBJECTS.items()]
+    transcodings += [_value_object(cls, name, sealer) for name, cls in VALUE_OBJECTS.items()]
+    if sealer is not None:
+        transcodings.append(SealedAsToken(sealer))
     return transcodings
 
 
-def cases_transcoder() -> OrjsonTranscoder:
-    """The transcoder for everything `cases` stores."""
-    return default_transcoder(*domain_transcodings())
+def cases_transcoder(sealer: Sealer | None = None) -> OrjsonTranscoder:
+    """The transcoder for everything `cases` stores (ADR 0044 for `sealer`)."""
+    return default_transcoder(*domain_transcodings(sealer))

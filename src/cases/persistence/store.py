@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
@@ -38,6 +39,15 @@ from cases.persistence.recorders import (
     CasesAggregateRecorder,
     CasesApplicationRecorder,
     CasesPostgresFactory,
+)
+from cases.persistence.subject_keys import (
+    MasterKey,
+    MasterKeyError,
+    MemorySubjectKeys,
+    SqlSubjectKeys,
+    SubjectKeys,
+    postgres_subject_keys,
+    sqlite_subject_keys,
 )
 from cases.persistence.waits import sqlite_busy_seconds
 from cases.settings import Settings
@@ -166,7 +176,54 @@ def open_event_log(settings: Settings, options: StoreOptions | None = None) -> E
 
 
 def _event_log(env: dict[str, str], settings: Settings) -> EventLog:
-    return EventLog(env, snapshot_interval=settings.snapshot_interval, snapshotted=SNAPSHOTTED)
+    url = parse_database_url(settings.effective_database_url)
+    return EventLog(
+        env,
+        snapshot_interval=settings.snapshot_interval,
+        snapshotted=SNAPSHOTTED,
+        subject_keys=_subject_keys(url, settings),
+    )
+
+
+def master_key_of(settings: Settings) -> MasterKey | None:
+    """The operator's master key (CASES_MASTER_KEY or CASES_MASTER_KEY_FILE), if set."""
+    if settings.master_key is not None:
+        text = settings.master_key.get_secret_value()
+    elif settings.master_key_file is not None:
+        try:
+            text = settings.master_key_file.read_text()
+        except OSError as e:
+            raise StoreUnavailableError(
+                f"CASES_MASTER_KEY_FILE: cannot read {settings.master_key_file}: {e.strerror}"
+            ) from None
+    else:
+        return None
+    try:
+        return MasterKey.from_text(text)
+    except MasterKeyError as e:
+        raise StoreUnavailableError(f"CASES_MASTER_KEY: {e}") from None
+
+
+def _subject_keys(url: DatabaseUrl, settings: Settings) -> SubjectKeys | None:
+    """The subject keys of the store, when a master key is set (ADR 0044)."""
+    master = master_key_of(settings)
+    if master is None:
+        return None
+    if url.kind is StoreKind.MEMORY:
+        return MemorySubjectKeys(master)
+    if url.kind is StoreKind.SQLITE and url.path is not None:
+        keys: SqlSubjectKeys = sqlite_subject_keys(master, url.path)
+    else:
+        keys = postgres_subject_keys(master, lambda: _postgres_connection(url, settings))
+    try:
+        keys.kind_of(UUID(int=0))
+    except (sqlite3.Error, psycopg.Error):
+        keys.close()
+        raise StoreUnavailableError(
+            f"{SETTING}: {url.describe()} has no subject_keys table: run `cases migrate` "
+            "(migration 0010) before storing with a master key"
+        ) from None
+    return keys
 
 
 def _has_event_tables(conn: psycopg.Connection[tuple[object, ...]]) -> bool:

@@ -17,6 +17,7 @@ from cases.db.database import ProjectionDatabase
 from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import CaseStatus, Direction
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
+from cases.projections.erasures import ERASURES, erase_columns, without_erasures
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
 COLUMNS = (
@@ -153,9 +154,16 @@ class CaseQueueProjection(Projection):
     tables: ClassVar[tuple[str, ...]] = ("case_queue",)
     # Clock facts change no column a queue shows, but move the case's version,
     # which clients send back as If-Match.
-    handles: ClassVar[tuple[type[Any], ...]] = (*EVOLVE, *CLOCK_FACT_TYPES)
+    handles: ClassVar[tuple[type[Any], ...]] = (*EVOLVE, *CLOCK_FACT_TYPES, *ERASURES)
 
     def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        events, erased = without_erasures(events)
+        self._apply_case_events(db, events, tables)
+        erase_columns(db, tables("case_queue"), ("title",), erased)  # ADR 0044
+
+    def _apply_case_events(
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
     ) -> None:
         table = tables("case_queue")

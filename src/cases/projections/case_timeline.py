@@ -16,6 +16,8 @@ from cases.db.database import ProjectionDatabase
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
 from cases.history.entries import history_entry
 from cases.history.event_summaries import summarise
+from cases.persistence.personal_data import personal_fields
+from cases.projections.erasures import ERASURES, holds_erased, without_erasures
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
 COLUMNS = (
@@ -58,11 +60,20 @@ HANDLES: tuple[type[Any], ...] = (
 )
 
 
+ERASED_SUFFIX = ": personal data erased"
+"""A summary of an event whose personal data is erased: its type, then this."""
+PERSONAL_TYPES = tuple(cls.__name__ for cls in HANDLES if personal_fields(cls))
+
+
 def timeline_values(positioned: PositionedEvent) -> tuple[object, ...]:
     """One event as a timeline row, in `COLUMNS` order."""
     entry = history_entry(positioned.event)
     event_type = entry.event_type.rsplit(".", 1)[-1]
     meta = entry.meta
+    if holds_erased(positioned.event):
+        summary = event_type + ERASED_SUFFIX
+    else:
+        summary = summarise(event_type, entry.details)
     return (
         positioned.event.originator_id,
         entry.version,
@@ -75,7 +86,7 @@ def timeline_values(positioned: PositionedEvent) -> tuple[object, ...]:
         meta.correlation_id,
         meta.causation_id,
         meta.source.value,
-        summarise(event_type, entry.details),
+        summary,
     )
 
 
@@ -84,16 +95,25 @@ class CaseTimelineProjection(Projection):
 
     name: ClassVar[str] = "case_timeline"
     tables: ClassVar[tuple[str, ...]] = ("case_timeline",)
-    handles: ClassVar[tuple[type[Any], ...]] = HANDLES
+    handles: ClassVar[tuple[type[Any], ...]] = (*HANDLES, *ERASURES)
 
     def apply(
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
     ) -> None:
-        db.executemany(
-            f"INSERT INTO {tables('case_timeline')} ({', '.join(COLUMNS)}) "  # noqa: S608
-            f"VALUES ({db.in_list(len(COLUMNS))})",
-            [timeline_values(positioned) for positioned in events],
-        )
+        events, erased = without_erasures(events)
+        if events:
+            db.executemany(
+                f"INSERT INTO {tables('case_timeline')} ({', '.join(COLUMNS)}) "  # noqa: S608
+                f"VALUES ({db.in_list(len(COLUMNS))})",
+                [timeline_values(positioned) for positioned in events],
+            )
+        if erased:  # as a rebuild from the unreadable events gives (ADR 0044)
+            db.execute(
+                f"UPDATE {tables('case_timeline')} SET summary = event_type || ? "  # noqa: S608
+                f"WHERE case_id IN ({db.in_list(len(erased))}) "
+                f"AND event_type IN ({db.in_list(len(PERSONAL_TYPES))})",
+                [ERASED_SUFFIX, *erased, *PERSONAL_TYPES],
+            )
 
 
 class CaseTimelineView:

@@ -16,6 +16,7 @@ from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
 from cases.domain.support_case import SupportCase
+from cases.projections.erasures import ERASURES, erase_columns, without_erasures
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
 COLUMNS = (
@@ -70,9 +71,16 @@ class EscalationRegisterProjection(Projection):
 
     name: ClassVar[str] = "escalation_register"
     tables: ClassVar[tuple[str, ...]] = ("escalation_cases", "escalation_register")
-    handles: ClassVar[tuple[type[Any], ...]] = (E.Received, *EVOLVE)
+    handles: ClassVar[tuple[type[Any], ...]] = (E.Received, *EVOLVE, *ERASURES)
 
     def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        events, erased = without_erasures(events)
+        self._apply_case_events(db, events, tables)
+        erase_columns(db, tables("escalation_register"), ("reason",), erased)  # ADR 0044
+
+    def _apply_case_events(
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
     ) -> None:
         received = [p.event for p in events if isinstance(p.event, E.Received)]

@@ -25,6 +25,8 @@ import cases.domain
 import cases.persistence.event_log
 from cases.domain.support_case import SupportCase
 from cases.persistence.registry import cases_transcoder
+from cases.persistence.sealing import Sealer
+from cases.persistence.subject_keys import MasterKey, MemorySubjectKeys
 from cases.persistence.topics import RENAMED, register_renamed_topics, topics_of
 from cases.projections.projection import Projection
 
@@ -61,7 +63,9 @@ def stored_topics() -> set[str]:
 
 
 def stored_type_names() -> set[str]:
-    return set(cases_transcoder().names)
+    """With sealing on (ADR 0044), as a store with a master key writes."""
+    sealing = cases_transcoder(Sealer(MemorySubjectKeys(MasterKey.generate())))
+    return set(sealing.names)
 
 
 def golden() -> tuple[set[str], set[str]]:

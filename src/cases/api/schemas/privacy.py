@@ -1,0 +1,60 @@
+"""Shapes of the personal-data resource (ADR 0044)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from cases.api.schemas.common import HistoryEntryOut, Strict
+from cases.application.privacy_office import Subject, SubjectExport
+from cases.domain.erasure import DEFAULT_LEGAL_BASIS, SubjectKind
+
+
+class EraseSubject(Strict):
+    reason: str = Field(
+        min_length=1, max_length=500, description="Names the request, never the person."
+    )
+    legal_basis: str = Field(default=DEFAULT_LEGAL_BASIS, min_length=1, max_length=500)
+
+
+class ErasureOut(BaseModel):
+    subject_id: UUID
+    kind: SubjectKind
+    erasure_id: UUID
+    already_erased: bool
+    position: int | None
+
+
+class FindSubjects(Strict):
+    """Sent in the body, never the URL: request paths and queries are logged."""
+
+    email: str | None = Field(default=None, min_length=1, max_length=254)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class SubjectOut(BaseModel):
+    subject_id: UUID
+    kind: SubjectKind
+
+    @classmethod
+    def of(cls, subject: Subject) -> SubjectOut:
+        return cls(subject_id=subject.subject_id, kind=subject.kind)
+
+
+class SubjectExportOut(BaseModel):
+    """Everything recorded about a subject, its personal fields opened."""
+
+    subject_id: UUID
+    kind: SubjectKind
+    erased: bool
+    events: list[HistoryEntryOut]
+
+    @classmethod
+    def of(cls, export: SubjectExport) -> SubjectExportOut:
+        return cls(
+            subject_id=export.subject.subject_id,
+            kind=export.subject.kind,
+            erased=export.erased,
+            events=[HistoryEntryOut.of(entry) for entry in export.history],
+        )

@@ -1,0 +1,141 @@
+"""`cases privacy`: erase a data subject's personal data (ADR 0044)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+import typer
+
+from cases.api.schemas.privacy import SubjectExportOut
+from cases.application.caller import Caller
+from cases.cli.serve import BOOTSTRAP
+from cases.cli.services import cli_settings, open_services
+from cases.db.database import open_projection_db
+from cases.domain.erasure import DEFAULT_LEGAL_BASIS
+from cases.domain.metadata import Actor, Role, Source
+from cases.persistence.subject_keys import MasterKey, MasterKeyError
+
+privacy_app = typer.Typer(
+    help="Personal data: find, export and erase a data subject's (ADR 0044).", no_args_is_help=True
+)
+
+
+@privacy_app.command("erase")
+def erase(
+    subject: Annotated[
+        UUID, typer.Argument(help="The subject's id (a case id or a principal id).")
+    ],
+    reason: Annotated[
+        str, typer.Option(help="Why, naming the request, never the person (it is kept).")
+    ],
+    legal_basis: Annotated[str, typer.Option(help="The legal basis.")] = DEFAULT_LEGAL_BASIS,
+) -> None:
+    """Throw the subject's key away: its personal data reads 'erased' from now on.
+    Erasing again does nothing; an unknown subject exits with 1."""
+    with open_services() as services:
+        erased = services.privacy.erase(
+            Caller.new(BOOTSTRAP, Source.CLI), subject, reason, legal_basis
+        )
+    if erased.already:
+        print(f"subject {subject} ({erased.kind.value}) was already erased")
+    else:
+        print(f"erased subject {subject} ({erased.kind.value}); erasure {erased.erasure_id}")
+
+
+@privacy_app.command("subjects")
+def subjects(
+    email: Annotated[
+        str | None, typer.Option(help="An e-mail address it was recorded with.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A name it was recorded with.")] = None,
+) -> None:
+    """List the subjects (not erased) recorded with this e-mail address or name."""
+    if email is None and name is None:
+        print("error: give --email or --name", file=sys.stderr)
+        raise typer.Exit(2)
+    with open_services() as services:
+        found = services.privacy.find(email=email, name=name)
+    for subject in found:
+        print(f"{subject.subject_id} {subject.kind.value}")
+    if not found:
+        print("no subject found", file=sys.stderr)
+
+
+@privacy_app.command("export")
+def export(
+    subject: Annotated[
+        UUID, typer.Argument(help="The subject's id (a case id or a principal id).")
+    ],
+) -> None:
+    """Print everything recorded about the subject as JSON, its personal data opened."""
+    with open_services() as services:
+        answer = SubjectExportOut.of(services.privacy.export(subject))
+    print(answer.model_dump_json(indent=2))
+
+
+@privacy_app.command("rotate-master-key")
+def rotate_master_key(
+    new_key_file: Annotated[
+        Path, typer.Option(help="A file holding the new master key (base64 of 32 bytes).")
+    ],
+) -> None:
+    """Wrap every subject key with a new master key; no event changes. Set
+    CASES_MASTER_KEY(_FILE) to the new key before the next start."""
+    try:
+        new = MasterKey.from_text(new_key_file.read_text())
+    except (OSError, MasterKeyError) as e:
+        print(f"error: --new-key-file: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    with open_services() as services:
+        keys = services.log.subject_keys
+        if keys is None:
+            print("error: no master key is set (CASES_MASTER_KEY)", file=sys.stderr)
+            raise typer.Exit(2)
+        count = keys.rewrap(new)
+    print(f"re-wrapped {count} subject keys under master key {new.key_id}")
+
+
+RETENTION_ACTOR = Actor("retention-run", Role.SYSTEM)
+
+
+@privacy_app.command("retention")
+def retention(
+    years: Annotated[
+        int | None,
+        typer.Option(
+            help="Cases closed more than this many years ago (default: CASES_RETENTION_YEARS)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Only count the cases.")] = False,
+) -> None:
+    """Erase the personal data of support cases closed more than N years ago, as the
+    read model `case_queue` lists them (run `cases projections run` first). Safe to
+    re-run: an erased case is not erased again."""
+    settings = cli_settings()
+    span = years or settings.retention_years
+    with open_services() as services:
+        cutoff = services.clock.now() - timedelta(days=365 * span + span // 4)
+        db = open_projection_db(settings)
+        try:
+            rows = db.fetchall(
+                "SELECT case_id FROM case_queue WHERE closed_at IS NOT NULL AND closed_at < ? "
+                "ORDER BY closed_at",
+                [cutoff],
+            )
+        finally:
+            db.close()
+        case_ids = [UUID(str(r[0])) for r in rows]
+        if dry_run:
+            print(f"{len(case_ids)} cases closed before {cutoff.date()}")
+            return
+        erased = services.privacy.apply_retention(
+            Caller.new(RETENTION_ACTOR, Source.SCHEDULER),
+            case_ids,
+            f"retention: closed more than {span} years ago",
+            "retention period ended (storage limitation, GDPR article 5(1)(e))",
+        )
+    print(f"erased {erased} of {len(case_ids)} cases closed before {cutoff.date()}")

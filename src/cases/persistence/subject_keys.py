@@ -1,0 +1,391 @@
+"""One AES-256 key per data subject, wrapped by the operator's master key (ADR 0044).
+
+A subject's key is made the first time one of its personal fields is stored,
+wrapped (AES-256-GCM, the subject id as associated data) by the master key and
+kept in the `subject_keys` table (migration 0010) beside the events, or in
+memory for the in-memory store. Erasing a subject deletes its wrapped key and
+keeps the row as a tombstone: no key is ever made for it again, so a command
+racing the erasure stores the placeholder, never readable text.
+
+Unwrapped keys are kept in the process's memory once read; erasing through
+this process forgets them at once. Another process holding the key keeps it
+until it restarts (see ADR 0044, Consequences).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, Final, Protocol
+from uuid import UUID
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from cases.domain.erasure import SubjectKind
+
+KEY_BYTES: Final = 32
+NONCE_BYTES: Final = 12
+
+
+class MasterKeyError(Exception):
+    """The master key is missing, malformed, or not the one that wrapped a key."""
+
+
+class UnknownSubjectError(LookupError):
+    """No personal data was ever stored for this subject id."""
+
+
+class Erasure(Enum):
+    DONE = "erased"
+    ALREADY = "already erased"
+
+
+@dataclass(frozen=True, slots=True)
+class MasterKey:
+    """The operator's key that wraps every subject key; only its id is ever stored."""
+
+    secret: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.secret) != KEY_BYTES:
+            raise MasterKeyError(
+                f"the master key must be {KEY_BYTES} bytes, got {len(self.secret)}"
+            )
+
+    def __repr__(self) -> str:
+        return f"MasterKey(id={self.key_id})"
+
+    @property
+    def key_id(self) -> str:
+        return hashlib.sha256(b"cases master key id" + self.secret).hexdigest()[:16]
+
+    @classmethod
+    def from_text(cls, text: str) -> MasterKey:
+        """A key written as base64 (standard or URL-safe) of 32 random bytes."""
+        try:
+            secret = base64.urlsafe_b64decode(text.strip().replace("+", "-").replace("/", "_"))
+        except ValueError:
+            raise MasterKeyError("the master key is not base64 of 32 bytes") from None
+        return cls(secret)
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        return cls(os.urandom(KEY_BYTES))
+
+    def as_text(self) -> str:
+        return base64.urlsafe_b64encode(self.secret).decode()
+
+    def digest(self, field: str, value: str) -> str:
+        """The keyed digest a subject is found by: the same for the same normalised
+        value (e-mail addresses and names ignore case and extra spaces)."""
+        normal = " ".join(value.split()).casefold()
+        key = hashlib.sha256(b"cases subject index" + self.secret).digest()
+        return hmac.new(key, f"{field}\x00{normal}".encode(), hashlib.sha256).hexdigest()
+
+    def wrap(self, subject: UUID, key: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + AESGCM(self.secret).encrypt(nonce, key, subject.bytes)
+
+    def unwrap(self, subject: UUID, wrapped: bytes) -> bytes:
+        try:
+            return AESGCM(self.secret).decrypt(
+                wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], subject.bytes
+            )
+        except InvalidTag:  # another master key wrapped it
+            raise MasterKeyError(
+                f"the key of subject {subject} was not wrapped by master key {self.key_id}"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    subject: UUID
+    kind: SubjectKind
+    wrapped: bytes | None  # None once erased
+    master_key_id: str | None
+
+
+class SubjectKeys(ABC):
+    """Where the wrapped subject keys live, and the unwrapped ones this process holds."""
+
+    OPENED_LIMIT: Final = 100_000
+
+    def __init__(self, master: MasterKey) -> None:
+        self.master = master
+        self._held: dict[UUID, AESGCM | None] = {}
+        self._lock = threading.Lock()
+        self._opened_lock = threading.Lock()
+        self.opened: dict[str, str] = {}
+        """Texts this process opened, by their stored token (a token never changes);
+        emptied on every erasure."""
+
+    def remember_opened(self, subject: UUID, token: str, text: str) -> None:
+        """Keep an opened text, unless its subject was erased meanwhile."""
+        with self._opened_lock:
+            if self._held.get(subject) is None:
+                return
+            if len(self.opened) >= self.OPENED_LIMIT:
+                self.opened.clear()
+            self.opened[token] = text
+
+    # --- what the sealing needs ------------------------------------------------
+
+    def for_writing(self, subject: UUID, kind: SubjectKind) -> AESGCM | None:
+        """The subject's cipher, made if it has none yet; None once erased."""
+        held = self._held.get(subject, False)
+        if held is not False:
+            return held  # type: ignore[return-value]
+        row = self._row(subject)
+        if row is None:
+            self._insert(KeyRow(subject, kind, self.master.wrap(subject, _new_key()), None))
+            row = self._row(subject)
+        return self._hold(subject, row)
+
+    def for_reading(self, subject: UUID) -> AESGCM | None:
+        """The subject's cipher; None when erased or never made (the key is lost)."""
+        held = self._held.get(subject, False)
+        if held is not False:
+            return held  # type: ignore[return-value]
+        return self._hold(subject, self._row(subject))
+
+    def _hold(self, subject: UUID, row: KeyRow | None) -> AESGCM | None:
+        cipher = None
+        if row is not None and row.wrapped is not None:
+            cipher = AESGCM(self.master.unwrap(subject, row.wrapped))
+        if row is not None:  # a subject never seen may still get a key: not held
+            self._held[subject] = cipher
+        return cipher
+
+    # --- erasure, finding, rotation ------------------------------------------------
+
+    def index(self, subject: UUID, field: str, value: str) -> None:
+        """Let the subject be found by `value` of `field` (only a digest is kept)."""
+        self._index(subject, field, self.master.digest(field, value))
+
+    def find(self, field: str, value: str) -> list[KeyRow]:
+        """The subjects not yet erased that were found by `value` of `field`."""
+        found = [self._row(s) for s in self._indexed(field, self.master.digest(field, value))]
+        return [row for row in found if row is not None and row.wrapped is not None]
+
+    def kind_of(self, subject: UUID) -> SubjectKind | None:
+        row = self._row(subject)
+        return None if row is None else row.kind
+
+    def erase(self, subject: UUID, erased_at: str) -> Erasure:
+        """Throw the subject's key away (its row stays, keyless, as the tombstone)."""
+        row = self._row(subject)
+        if row is None:
+            raise UnknownSubjectError(f"no personal data is held for subject {subject}")
+        with self._opened_lock:
+            self._held[subject] = None
+            self.opened.clear()
+        if row.wrapped is None:
+            return Erasure.ALREADY
+        self._erase(subject, erased_at)
+        return Erasure.DONE
+
+    def rewrap(self, new_master: MasterKey) -> int:
+        """Wrap every kept subject key with `new_master` (events are not touched);
+        returns how many were re-wrapped. Use the new master key from then on."""
+        count = 0
+        for row in self._rows():
+            if row.wrapped is None or row.master_key_id == new_master.key_id:
+                continue
+            key = self.master.unwrap(row.subject, row.wrapped)
+            self._set_wrapped(row.subject, new_master.wrap(row.subject, key), new_master.key_id)
+            count += 1
+        self.master = new_master
+        return count
+
+    # --- the storage --------------------------------------------------------------
+
+    @abstractmethod
+    def _row(self, subject: UUID) -> KeyRow | None: ...
+
+    @abstractmethod
+    def _rows(self) -> Iterator[KeyRow]: ...
+
+    @abstractmethod
+    def _insert(self, row: KeyRow) -> None:
+        """Insert unless the subject has a row already (a racing writer's wins)."""
+
+    @abstractmethod
+    def _erase(self, subject: UUID, erased_at: str) -> None:
+        """Delete the wrapped key and the subject's digests, keep the row."""
+
+    @abstractmethod
+    def _index(self, subject: UUID, field: str, digest: str) -> None: ...
+
+    @abstractmethod
+    def _indexed(self, field: str, digest: str) -> list[UUID]: ...
+
+    @abstractmethod
+    def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None: ...
+
+    def close(self) -> None:  # noqa: B027 (nothing to release in memory)
+        """Release what the store holds."""
+
+
+def _new_key() -> bytes:
+    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+
+
+class MemorySubjectKeys(SubjectKeys):
+    """Subject keys of the in-memory store (tests, the demo)."""
+
+    def __init__(self, master: MasterKey) -> None:
+        super().__init__(master)
+        self._table: dict[UUID, KeyRow] = {}
+        self._digests: set[tuple[str, str, UUID]] = set()
+
+    def _row(self, subject: UUID) -> KeyRow | None:
+        return self._table.get(subject)
+
+    def _rows(self) -> Iterator[KeyRow]:
+        return iter(list(self._table.values()))
+
+    def _insert(self, row: KeyRow) -> None:
+        with self._lock:
+            self._table.setdefault(row.subject, row)
+
+    def _erase(self, subject: UUID, erased_at: str) -> None:  # noqa: ARG002 (no column)
+        with self._lock:
+            row = self._table[subject]
+            self._table[subject] = KeyRow(subject, row.kind, None, None)
+            self._digests = {d for d in self._digests if d[2] != subject}
+
+    def _index(self, subject: UUID, field: str, digest: str) -> None:
+        with self._lock:
+            self._digests.add((field, digest, subject))
+
+    def _indexed(self, field: str, digest: str) -> list[UUID]:
+        return sorted(s for f, d, s in self._digests if (f, d) == (field, digest))
+
+    def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None:
+        with self._lock:
+            row = self._table[subject]
+            self._table[subject] = KeyRow(subject, row.kind, wrapped, master_key_id)
+
+
+class _Connection(Protocol):
+    def execute(self, query: Any, params: Any = ..., /) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class SqlSubjectKeys(SubjectKeys):
+    """Subject keys in the `subject_keys` table of SQLite or PostgreSQL, through one
+    autocommitted connection used under a lock (keys are read once per process)."""
+
+    def __init__(self, master: MasterKey, connect: Callable[[], _Connection], mark: str) -> None:
+        super().__init__(master)
+        self._connect = connect
+        self._connection: _Connection | None = None
+        self._mark = mark
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self._mark)
+
+    @contextmanager
+    def _conn(self) -> Iterator[_Connection]:
+        """The connection, under the lock; one that failed is dropped, so the next
+        use connects again (the database may have restarted)."""
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._connect()
+            try:
+                yield self._connection
+            except Exception:
+                with suppress(Exception):
+                    self._connection.close()
+                self._connection = None
+                raise
+
+    def _write(self, statement: str, params: tuple[Any, ...]) -> None:
+        with self._conn() as conn:
+            conn.execute(self._sql(statement), params)
+
+    def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+        with self._conn() as conn:
+            return list(conn.execute(self._sql(query), params).fetchall())
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> list[KeyRow]:
+        # `where` is one of this class's literals.
+        columns = "subject_id, kind, wrapped_key, master_key_id"
+        rows = self._read(f"SELECT {columns} FROM subject_keys {where}", params)  # noqa: S608
+        return [
+            KeyRow(UUID(r[0]), SubjectKind(r[1]), None if r[2] is None else bytes(r[2]), r[3])
+            for r in rows
+        ]
+
+    def _row(self, subject: UUID) -> KeyRow | None:
+        found = self._select("WHERE subject_id = ?", (str(subject),))
+        return found[0] if found else None
+
+    def _rows(self) -> Iterator[KeyRow]:
+        return iter(self._select("ORDER BY subject_id", ()))
+
+    def _insert(self, row: KeyRow) -> None:
+        self._write(
+            "INSERT INTO subject_keys (subject_id, kind, wrapped_key, master_key_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (subject_id) DO NOTHING",
+            (str(row.subject), row.kind.value, row.wrapped, self.master.key_id),
+        )
+
+    def _erase(self, subject: UUID, erased_at: str) -> None:
+        self._write(
+            "UPDATE subject_keys SET wrapped_key = NULL, master_key_id = NULL, erased_at = ? "
+            "WHERE subject_id = ?",
+            (erased_at, str(subject)),
+        )
+        self._write("DELETE FROM subject_index WHERE subject_id = ?", (str(subject),))
+
+    def _index(self, subject: UUID, field: str, digest: str) -> None:
+        self._write(
+            "INSERT INTO subject_index (field, digest, subject_id) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (field, digest, str(subject)),
+        )
+
+    def _indexed(self, field: str, digest: str) -> list[UUID]:
+        rows = self._read(
+            "SELECT subject_id FROM subject_index WHERE field = ? AND digest = ? "
+            "ORDER BY subject_id",
+            (field, digest),
+        )
+        return [UUID(r[0]) for r in rows]
+
+    def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None:
+        self._write(
+            "UPDATE subject_keys SET wrapped_key = ?, master_key_id = ? "
+            "WHERE subject_id = ? AND wrapped_key IS NOT NULL",
+            (wrapped, master_key_id, str(subject)),
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+
+def sqlite_subject_keys(master: MasterKey, path: Path) -> SqlSubjectKeys:
+    def connect() -> _Connection:
+        return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+
+    return SqlSubjectKeys(master, connect, "?")
+
+
+def postgres_subject_keys(master: MasterKey, connect: Callable[[], _Connection]) -> SqlSubjectKeys:
+    return SqlSubjectKeys(master, connect, "%s")

@@ -1,0 +1,67 @@
+"""What the read models do when a subject is erased (ADR 0044).
+
+The read models of support cases keep some personal text in plaintext (a case's
+title, an escalation's reason, the timeline's summaries). On the erasure of a
+case's contact they overwrite it with the placeholder, so their tables hold
+what a rebuild from the (now unreadable) events gives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from cases.db.database import ProjectionDatabase
+from cases.domain.erasure import Erasure, SubjectKind
+from cases.persistence.personal_data import ERASED, personal_fields
+from cases.projections.projection import PositionedEvent
+
+ERASURES: tuple[type[Any], ...] = (Erasure.SubjectErased,)
+"""Add to a read model's `handles` to be told of erasures."""
+
+
+def without_erasures(
+    events: Sequence[PositionedEvent],
+) -> tuple[list[PositionedEvent], list[UUID]]:
+    """The batch's other events, and the cases whose contact it erased."""
+    others: list[PositionedEvent] = []
+    erased: list[UUID] = []
+    for positioned in events:
+        event = positioned.event
+        if isinstance(event, Erasure.SubjectErased):
+            if event.subject_kind is SubjectKind.CONTACT:
+                erased.append(event.subject_id)
+        else:
+            others.append(positioned)
+    return others, erased
+
+
+def erase_columns(
+    db: ProjectionDatabase,
+    table: str,
+    columns: tuple[str, ...],
+    case_ids: list[UUID],
+) -> None:
+    """Overwrite `columns` of the erased cases' rows with the placeholder."""
+    if not case_ids:
+        return
+    assignments = ", ".join(f"{c} = ?" for c in columns)
+    db.execute(
+        f"UPDATE {table} SET {assignments} "  # noqa: S608 - our own names
+        f"WHERE case_id IN ({db.in_list(len(case_ids))})",
+        [*(ERASED for _ in columns), *case_ids],
+    )
+
+
+def holds_erased(event: Any) -> bool:
+    """Whether a personal field of the event (or of a value object it holds) reads
+    as the placeholder: its subject was erased before it was read."""
+    for name in personal_fields(type(event)):
+        if getattr(event, name) == ERASED:
+            return True
+    for value in vars(event).values():
+        fields = personal_fields(type(value)) if hasattr(value, "__dataclass_fields__") else ()
+        if any(getattr(value, name) == ERASED for name in fields):
+            return True
+    return False
