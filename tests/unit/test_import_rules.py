@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("db",),
     ("persistence",),
     ("history", "clock", "settings", "time_range", "heap", "fault_points", "log_config"),
+    ("observability",),
     ("domain",),
 )
 LAYER_OF = {room: depth for depth, row in enumerate(LAYERS) for room in row}
