@@ -19,6 +19,7 @@ from cases.api.metrics import router as metrics_router
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
 from cases.api.routers import accounts, cases, health, principals, problems, replay, terms
+from cases.api.routers.registers import router as registers_router
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
 from cases.api.tracing import instrument
@@ -108,6 +109,7 @@ def create_app(
     for module in (health, cases, principals, problems, accounts, terms, replay):
         app.include_router(module.router)
     app.include_router(reports_router)
+    app.include_router(registers_router)
     app.include_router(metrics_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
