@@ -17,7 +17,7 @@ from uuid import UUID
 from fastapi import Depends, Query
 
 from cases.api.deps import MinPositionDep, ReadDbDep, require, wait_for_projections
-from cases.api.errors import ApiProblem
+from cases.api.errors import invalid_request
 from cases.api.routing import Router
 from cases.api.schemas.registers import (
     EscalationCountOut,
@@ -60,23 +60,16 @@ To = Annotated[
 ]
 
 
-def _invalid(field: str, message: str) -> ApiProblem:
-    return ApiProblem(
-        422,
-        "invalid-request",
-        f"{field}: {message}",
-        errors=[{"field": field, "message": message, "type": "value_error"}],
-    )
-
-
 def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime] | None:
     """Both bounds, neither, or a 422 naming the one missing or the wrong order."""
     if start is None and end is None:
         return None
     if start is None or end is None:
-        raise _invalid("query.from" if start is None else "query.to", "give both from and to")
+        raise invalid_request(
+            "query.from" if start is None else "query.to", "give both from and to"
+        )
     if end <= start:
-        raise _invalid("query.to", "the period must end after it starts")
+        raise invalid_request("query.to", "the period must end after it starts")
     return start, end
 
 
@@ -108,7 +101,7 @@ def get_case_timeline(
     period = _period(start, end)
     chosen = [n for n, v in (("case_id", case_id), ("correlation_id", correlation_id)) if v]
     if len(chosen) > 1 or (chosen and principal_id):
-        raise _invalid("query", "give one of case_id, correlation_id and principal_id")
+        raise invalid_request("query", "give one of case_id, correlation_id and principal_id")
     wait_for_projections(db, ("case_timeline",), min_position)
     view = CaseTimelineView(db)
     if case_id is not None:
@@ -116,7 +109,7 @@ def get_case_timeline(
     elif correlation_id is not None:
         rows = view.by_correlation(correlation_id)
     elif period is None:
-        raise _invalid("query", "give case_id, correlation_id, or a period (from and to)")
+        raise invalid_request("query", "give case_id, correlation_id, or a period (from and to)")
     elif principal_id is not None:
         rows = view.by_actor(principal_id, *period)
     else:
@@ -159,7 +152,7 @@ def _escalations_of(
         return lambda view: view.for_customer(customer_id)
     if period is not None and customer_id is None:
         return lambda view: view.in_period(*period)
-    raise _invalid("query", "give either customer_id or a period (from and to)")
+    raise invalid_request("query", "give either customer_id or a period (from and to)")
 
 
 @router.get(
