@@ -7,8 +7,9 @@
     python3 dev.py cases ARGS    # any `cases` command
     python3 dev.py lint          # ruff check, ruff format --check, mypy --strict
 
-The first run creates `.venv/` and installs the project with its development
-dependencies; later runs reinstall only when `pyproject.toml` changed.
+The first run creates `.venv/` and installs the development dependencies at the
+versions and hashes locked in `requirements/dev.txt`, then the project itself;
+later runs reinstall only when `pyproject.toml` or the lock changed.
 """
 
 from __future__ import annotations
@@ -24,10 +25,14 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".cases-installed"
+LOCK = ROOT / "requirements" / "dev.txt"  # uv pip compile ... --generate-hashes (ADR 45)
 
 
 def _fingerprint() -> str:
-    return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    digest = hashlib.sha256()
+    for path in (ROOT / "pyproject.toml", LOCK):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def ensure_environment() -> None:
@@ -47,7 +52,8 @@ def ensure_environment() -> None:
         "--disable-pip-version-check",
     ]
     subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    subprocess.run([*pip, "--require-hashes", "-r", str(LOCK)], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(ROOT)], check=True)
     STAMP.write_text(_fingerprint())
 
 

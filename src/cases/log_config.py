@@ -14,6 +14,8 @@ from typing import TextIO
 import orjson
 import structlog
 
+from cases.observability.tracing import add_trace_ids
+
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
     """Send JSON log lines to `stream` (stderr by default)."""
@@ -21,6 +23,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,  # trace_id and span_id while tracing (ADR 0046)
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         description="/ready answers 503 while the oldest event a projection has yet to "
         "apply was recorded more than this many seconds ago (ADR 0034).",
     )
+    otel_enabled: bool = Field(
+        default=False,
+        description="Trace requests and PostgreSQL statements with OpenTelemetry, "
+        "exported over OTLP/HTTP as the standard OTEL_* variables say (needs the "
+        "`otel` extra; ADR 0046).",
+    )
     backdating_allowance_hours: float = Field(
         default=72,
         ge=0,

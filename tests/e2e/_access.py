@@ -89,6 +89,10 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "get_receivables_aging": READS_ACCOUNTS,
     # compliance reports: over every customer, so never a customer's (403)
     "get_compliance_report": READS_REPORTS,
+    # registers (case timeline, escalation register)
+    "get_case_timeline": READS_HISTORY,
+    "list_escalations": READS_HISTORY,
+    "count_escalations": READS_HISTORY,
     # auditor replay
     "replay_case": READS_HISTORY,
     "replay_account": READS_HISTORY,

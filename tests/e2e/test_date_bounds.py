@@ -83,6 +83,9 @@ BODIES: dict[str, dict[str, Any]] = {
 # Query parameters an operation needs besides the one tested.
 QUERIES: dict[str, dict[str, str]] = {
     "get_compliance_report": {"from": "2026-01-01", "to": "2026-02-01"},
+    "get_case_timeline": {"from": "2026-01-01", "to": "2026-02-01"},
+    "list_escalations": {"from": "2026-01-01", "to": "2026-02-01"},
+    "count_escalations": {"from": "2026-01-01", "to": "2026-02-01"},
 }
 # Body fields that must be new in each request.
 FRESH = {"number": lambda: f"F-{uuid4().hex[:8]}", "subscription_id": lambda: uuid4().hex[:12]}

@@ -70,10 +70,18 @@ def store_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]
 class ManagedProcess:
     """A child process in its own process group, with stderr in a file."""
 
-    def __init__(self, command: Sequence[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        cwd: Path | None = None,
+    ) -> None:
         self.command = list(command)
         self.env = env
         self.log_path = log_path
+        self.cwd = cwd  # None: this process's working directory
         self.log_start = 0  # where this run's lines begin in a log kept across restarts
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -81,7 +89,9 @@ class ManagedProcess:
         self.log_start = len(self.log_text())
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
-            self.process = children.spawn(self.command, env=self.env, stdout=log, stderr=log)
+            self.process = children.spawn(
+                self.command, env=self.env, cwd=self.cwd, stdout=log, stderr=log
+            )
 
     @property
     def running(self) -> bool:
@@ -111,8 +121,10 @@ class ServerProcess(ManagedProcess):
         log_path: Path,
         port: int,
         workers: int = 1,
+        *,
+        cwd: Path | None = None,
     ) -> None:
-        super().__init__(command, env, log_path)
+        super().__init__(command, env, log_path, cwd=cwd)
         self.port = port
         self.workers = workers
         self.url = f"http://127.0.0.1:{port}"

@@ -39,6 +39,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "log_config",
         "transparency",
     ),
+    ("observability",),
     ("domain",),
 )
 LAYER_OF = {room: depth for depth, row in enumerate(LAYERS) for room in row}

@@ -14,6 +14,8 @@ from cases import __version__
 from cases.api.authorization_header import OneAuthorizationMiddleware
 from cases.api.errors import AnswerUnexpectedErrors, install_error_handlers
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
+from cases.api.metrics import RequestMetricsMiddleware
+from cases.api.metrics import router as metrics_router
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
 from cases.api.routers import (
@@ -27,8 +29,10 @@ from cases.api.routers import (
     terms,
 )
 from cases.api.routers.audit_log import router as audit_log_router
+from cases.api.routers.registers import router as registers_router
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
+from cases.api.tracing import instrument
 from cases.bootstrap import Services, services_on
 from cases.clock import Clock, SystemClock
 from cases.db.database import open_request_db
@@ -36,6 +40,7 @@ from cases.db.schema import check_schema_current, migrate
 from cases.followers.in_process import InProcessProjections
 from cases.heap import settle_after_start
 from cases.log_config import configure_logging
+from cases.observability.tracing import tracing_wanted
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.store import StoreOptions, open_event_log
 from cases.settings import Settings, get_settings
@@ -70,6 +75,7 @@ def create_app(
     if url.kind is StoreKind.MEMORY:
         raise ValueError("the API needs a SQLite or PostgreSQL store (CASES_DATABASE_URL)")
     in_process = url.kind is StoreKind.SQLITE if run_projections is None else run_projections
+    stop_tracing: list[Callable[[], None]] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +108,8 @@ def create_app(
             for projections in runners:
                 projections.stop()
             api.close()
+            for stop in stop_tracing:
+                stop()
 
     app = FastAPIOffline(
         title="cases",
@@ -114,10 +122,15 @@ def create_app(
         app.include_router(module.router)
     app.include_router(reports_router)
     app.include_router(audit_log_router)
+    app.include_router(registers_router)
+    app.include_router(metrics_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(OneAuthorizationMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)
+    if tracing_wanted(settings.otel_enabled):
+        stop_tracing.append(instrument(app))
     return app
 
 

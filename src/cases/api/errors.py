@@ -69,6 +69,16 @@ class ApiProblem(Exception):  # noqa: N818 - it is a problem, as in RFC 9457
         self.extra = extra
 
 
+def invalid_request(field: str, message: str) -> ApiProblem:
+    """A 422 `invalid-request` naming one field, shaped as validation errors are."""
+    return ApiProblem(
+        422,
+        "invalid-request",
+        f"{field}: {message}",
+        errors=[{"field": field, "message": message, "type": "value_error"}],
+    )
+
+
 def status_of(error: errors.DomainError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS_BY_ERROR:

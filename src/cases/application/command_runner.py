@@ -15,13 +15,14 @@ step started from with the moment it was first decided at (ADR 0031).
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 from uuid import UUID
 
 import structlog
@@ -37,11 +38,13 @@ from cases.domain.audited import AuditedAggregate
 from cases.domain.errors import (
     AlreadyExistsError,
     ConcurrentChangeError,
+    DomainError,
     NotFoundError,
     VersionMismatchError,
 )
 from cases.domain.metadata import BACKDATING_ALLOWANCE, CommandContext
 from cases.fault_points import fault_point
+from cases.observability import metrics
 from cases.persistence.event_log import EventLog, replay
 from cases.persistence.idempotency_steps import RecordedStep, StepToRecord
 
@@ -50,6 +53,24 @@ logger = structlog.get_logger("cases.commands")
 A = TypeVar("A", bound=AuditedAggregate)
 B = TypeVar("B", bound=AuditedAggregate)
 R = TypeVar("R")
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def _counts_refusals(command: Callable[P, T]) -> Callable[P, T]:
+    """Count the command's refusals by rule (metrics): its first argument after
+    the runner names the aggregate kind, or is a (kind, id) pair."""
+
+    @functools.wraps(command)
+    def counted(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return command(*args, **kwargs)
+        except DomainError as e:
+            kind = args[1][0] if isinstance(args[1], tuple) else args[1]
+            metrics.command_refused(getattr(kind, "__name__", "unknown"), e.rule)
+            raise
+
+    return counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +133,7 @@ class CommandRunner:
             return False
         return True
 
+    @_counts_refusals
     def create(
         self,
         kind: type[A],
@@ -158,6 +180,7 @@ class CommandRunner:
             return replace(receipt, memo=memo)
         raise ConcurrentChangeError("other records kept being created meanwhile; try again")
 
+    @_counts_refusals
     def change(
         self,
         kind: type[A],
@@ -255,6 +278,7 @@ class CommandRunner:
         slot.aggregate = aggregate
         return aggregate
 
+    @_counts_refusals
     def change_both(
         self,
         first: tuple[type[A], UUID],
@@ -319,6 +343,10 @@ class CommandRunner:
         )
         if recordings:
             _log_recorded(recordings)
+            metrics.command_recorded(
+                type(aggregates[0]).__name__ if aggregates else "unknown",
+                [(type(r.domain_event).__qualname__, _clock_of(r)) for r in recordings],
+            )
             fault_point("after-commit")
         return tuple(
             Receipt(
@@ -379,6 +407,12 @@ def _log_recorded(recordings: Sequence[Recording[UUID]]) -> None:
         role=meta.actor.role.value if meta else None,
         source=meta.source.value if meta else None,
     )
+
+
+def _clock_of(recording: Recording[UUID]) -> str | None:
+    """The kind of service-level clock a clock fact names (None for other events)."""
+    clock = getattr(recording.domain_event, "clock", None)
+    return None if clock is None else str(getattr(clock, "value", clock))
 
 
 def _back_off(attempt: int) -> None:

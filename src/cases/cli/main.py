@@ -8,6 +8,7 @@ from uuid import UUID
 
 import typer
 
+from cases import __version__
 from cases.cli.audit import audit_app
 from cases.cli.clocks import clocks_app
 from cases.cli.collection import collection_app
@@ -40,6 +41,27 @@ app.add_typer(replay_app, name="replay")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        print(f"cases {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def cases_command(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Event-sourced support cases and billing accounts for CSP partners."""
 
 
 @history_app.command("case")

@@ -172,6 +172,8 @@ def migrate_command() -> None:
         if url.path is not None:
             url.path.parent.mkdir(parents=True, exist_ok=True)
         applied = migrate(url)
+    except SchemaBehindError as e:
+        fail(str(e), 2)
     except STORE_ERRORS as e:
         fail(f"{SETTING}: cannot migrate {url.describe()}: {_first_line(e)}", 2)
     if not applied:

@@ -12,12 +12,16 @@ from cases.application.caller import Caller
 from cases.cli.demo import demo as record_demo
 from cases.cli.services import cli_settings, open_services
 from cases.domain.metadata import Actor, Role, Source
+from cases.observability.exposition import shared_directory
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.settings import SettingsError
 
 principals_app = typer.Typer(help="Who may use the API, with which role.", no_args_is_help=True)
 
 BOOTSTRAP = Actor("cli-bootstrap", Role.SYSTEM)
+# Seconds a worker may take to answer uvicorn's health check. Its 5 s default
+# killed workers as hung while they were still importing on a busy machine.
+WORKER_START_TIMEOUT = 30
 
 
 def serve_command(
@@ -48,15 +52,17 @@ def serve_command(
         raise typer.Exit(2)
     if with_demo and _store_is_empty():
         record_demo()
-    uvicorn.run(
-        "cases.api.app:serve_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        access_log=False,
-    )
+    with shared_directory(workers):  # where the workers' metrics meet (ADR 46)
+        uvicorn.run(
+            "cases.api.app:serve_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+            timeout_worker_healthcheck=WORKER_START_TIMEOUT,
+        )
 
 
 @principals_app.command("create")

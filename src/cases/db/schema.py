@@ -1,23 +1,34 @@
 """The read-model schema: numbered SQL migrations applied with yoyo.
 
-`migrations/postgres/` and `migrations/sqlite/` hold the same numbered steps in
-each dialect. A landed file is never edited: a change is a new number.
+`cases/migrations/postgres/` and `cases/migrations/sqlite/` hold the same numbered
+steps in each dialect. A landed file is never edited: a change is a new number.
+They ship inside the package and are read with `importlib.resources`, so an
+installed wheel migrates as a checkout does (ADR 45); a dialect with no
+migrations found is an incomplete installation, refused rather than reported as
+an up-to-date schema.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import resources
 from urllib.parse import quote
 
 from yoyo import get_backend, read_migrations
+from yoyo.migrations import MigrationList
 
 from cases.persistence.database_url import DatabaseUrl, StoreKind
 
-MIGRATIONS = Path(__file__).resolve().parents[3] / "migrations"
+PACKAGE = "cases"
+FOLDER = "migrations"  # inside the package: migrations/<dialect>/NNNN_name.sql
 
 
 class SchemaBehindError(Exception):
     """Raised when the database lacks migrations this code needs; run `cases migrate`."""
+
+
+class MigrationsMissingError(SchemaBehindError):
+    """Raised when the installed package holds no migrations for the store's dialect:
+    the schema cannot be brought up to date nor checked, wherever it is asked."""
 
 
 def _yoyo_uri(url: DatabaseUrl) -> str:
@@ -30,24 +41,34 @@ def _yoyo_uri(url: DatabaseUrl) -> str:
     raise ValueError("migrations need a SQLite or PostgreSQL store")
 
 
-def _folder(url: DatabaseUrl) -> Path:
-    return MIGRATIONS / ("postgres" if url.kind is StoreKind.POSTGRES else "sqlite")
+def _migrations(url: DatabaseUrl) -> MigrationList:
+    """The dialect's migrations shipped in the package; refused when there are none."""
+    dialect = "postgres" if url.kind is StoreKind.POSTGRES else "sqlite"
+    found: MigrationList = read_migrations(f"package:{PACKAGE}:{FOLDER}/{dialect}")
+    if not found:
+        where = resources.files(PACKAGE).joinpath(FOLDER, dialect)
+        raise MigrationsMissingError(
+            f"no {dialect} migrations found in the installed package (looked in {where}): "
+            "the installation is incomplete; reinstall cases"
+        )
+    return found
 
 
 def pending_migrations(url: DatabaseUrl) -> list[str]:
     """Ids of the migrations not yet applied to the database."""
+    migrations = _migrations(url)
     backend = get_backend(_yoyo_uri(url))
     try:
-        return [m.id for m in backend.to_apply(read_migrations(str(_folder(url))))]
+        return [m.id for m in backend.to_apply(migrations)]
     finally:
         backend.connection.close()
 
 
 def migrate(url: DatabaseUrl) -> list[str]:
     """Apply every pending migration, under yoyo's lock; return their ids."""
+    migrations = _migrations(url)
     backend = get_backend(_yoyo_uri(url))
     try:
-        migrations = read_migrations(str(_folder(url)))
         with backend.lock():
             pending = backend.to_apply(migrations)
             backend.apply_migrations(pending)

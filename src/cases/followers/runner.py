@@ -28,6 +28,7 @@ from cases.clock import Clock, SystemClock
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.followers.leadership import Leadership
 from cases.followers.tracking import Tracking
+from cases.observability import metrics
 from cases.persistence.event_log import EventLog
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
@@ -122,6 +123,7 @@ class ProjectionRunner:
         except PositionMovedError:
             logger.warning("projection_position_moved", projection=self.tracking_name)
             return BatchResult(0, self.position, more=True)
+        metrics.projection_batch_applied(self.tracking_name, len(events))
         return BatchResult(len(events), reached, more=reached < head)
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:

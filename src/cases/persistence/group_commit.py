@@ -26,6 +26,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
+from cases.observability import metrics
+
 MAX_BATCH = 64  # commands per transaction; the rest wait for the next one
 
 Key = tuple[UUID, int]
@@ -94,6 +96,7 @@ class GroupCommit(Generic[W]):
             failure = None
         self.batches += 1
         self.writes += len(batch)
+        metrics.group_commit_batch(len(batch))
         for position, write in enumerate(batch):
             if outcomes is None:
                 write.error = failure

@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
+from cases.db import schema
 from cases.db.database import ProjectionDatabase
 from cases.followers.catalog import PROJECTIONS
 from cases.followers.tracking import Tracking
@@ -69,6 +70,19 @@ class TestMigrate:
         second = invoke("migrate")
         assert second.exit_code == 0, second.output
         assert "is up to date; nothing to apply" in second.stdout
+
+    def test_a_package_without_migrations_is_refused_not_reported_up_to_date(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An installation whose package holds no migrations fails in one line, with a
+        non-zero exit, instead of claiming an empty schema is current."""
+        monkeypatch.setattr(schema, "FOLDER", "no-such-folder")
+        result = invoke("migrate")
+        assert result.exit_code == 2
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("error: no ")
+        assert "migrations found in the installed package" in line
+        assert "nothing to apply" not in result.stdout
 
 
 class TestRefusals:

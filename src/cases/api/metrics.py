@@ -1,0 +1,102 @@
+"""`GET /metrics` and the middleware that counts and times every request (ADR 46).
+
+A request is labelled by the template of the route that answered it
+(`/cases/{case_id}`), never by its path: ids would make the label set unbounded.
+A path no route serves is `unmatched`. `/metrics` needs no token, like `/health`:
+it holds counts and positions, no personal data; keep it on the internal network.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cases.api.state import ApiState
+from cases.db.database import CONNECTION_ERRORS
+from cases.followers.leadership import runner_running
+from cases.followers.status import projection_status
+from cases.observability import metrics
+from cases.observability.exposition import ProjectionReading, render
+from cases.persistence.store import StoreUnavailableError
+
+UNMATCHED = "unmatched"
+# A scrape answers without the readings while the store cannot be read.
+UNREADABLE: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, StoreUnavailableError)
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics_text(request: Request) -> Response:
+    """The Prometheus text format: what every process of this server recorded, and
+    each projection's position and lag as the database has them now."""
+    return Response(render(_readings(request.app.state.api)), media_type=CONTENT_TYPE_LATEST)
+
+
+def _readings(api: ApiState) -> list[ProjectionReading] | None:
+    services = api.opened
+    if services is None:
+        return None
+    try:
+        with api.reads.connection() as db:
+            return [
+                ProjectionReading(
+                    st.name,
+                    st.position,
+                    st.head,
+                    st.lag_events,
+                    st.lag_seconds,
+                    runner_running(db, st.name),
+                )
+                for st in projection_status(services.log, db, services.clock)
+            ]
+    except UNREADABLE:
+        return None
+
+
+class RequestMetricsMiddleware:
+    """Counts each HTTP request by method, route template and status, and times it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            metrics.request_answered(
+                scope["method"], _route_of(scope), status, time.perf_counter() - started
+            )
+
+
+def _route_of(scope: Scope) -> str:
+    """The template of the route that served the request (set by routing), else of
+    the first route whose path matches (an answer given before routing, e.g. a
+    replayed idempotent one), else `unmatched`."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    app = scope.get("app")
+    for candidate in getattr(getattr(app, "router", None), "routes", ()):
+        match, _ = candidate.matches({**scope, "method": scope["method"]})
+        if match is not Match.NONE and isinstance(getattr(candidate, "path", None), str):
+            found: str = candidate.path
+            return found
+    return UNMATCHED

@@ -1,0 +1,122 @@
+"""`/metrics` in the Prometheus text format, and the directory its processes share.
+
+One process: the default registry. Several (`cases serve --workers N`, each a
+process of its own): every process writes its counters to files in
+`PROMETHEUS_MULTIPROC_DIR`, and whichever worker answers a scrape sums them all,
+so every scrape sees the whole deployment. `cases serve` makes that directory
+when it starts workers and none is given, and removes it when it stops.
+
+Readings made at scrape time (projection positions and lag, read from the
+database) are rendered after the recorded metrics as gauges.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from cases.observability.metrics import NAMESPACE
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionReading:
+    """A projection's place against the head of the log, as read at a scrape."""
+
+    name: str
+    position: int
+    head: int
+    lag_events: int
+    lag_seconds: float
+    running: bool
+
+
+class _Readings(Collector):
+    def __init__(self, families: Sequence[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self.families
+
+
+def multiprocess() -> bool:
+    """Whether this process records into the shared directory (decided by the
+    environment it was started with)."""
+    return bool(os.environ.get(MULTIPROC_DIR))
+
+
+def render(readings: Sequence[ProjectionReading] | None) -> bytes:
+    """The text of a scrape: what every process recorded, then the readings
+    (None: the store could not be read, said by `cases_store_up 0`)."""
+    recorded: Collector = REGISTRY
+    if multiprocess():
+        recorded = CollectorRegistry()
+        MultiProcessCollector(recorded)  # type: ignore[no-untyped-call]
+    return generate_latest(recorded) + generate_latest(_Readings(_families(readings)))
+
+
+def _families(readings: Sequence[ProjectionReading] | None) -> list[Metric]:
+    up = GaugeMetricFamily(
+        f"{NAMESPACE}_store_up", "Whether this scrape could read the store (1) or not (0)."
+    )
+    up.add_metric([], 0 if readings is None else 1)
+    if readings is None:
+        return [up]
+    gauges = {
+        "position": "The last log position the projection has applied.",
+        "lag_events": "Log positions the projection has yet to pass.",
+        "lag_seconds": "How long ago the oldest event it has yet to apply was recorded.",
+        "running": "Whether a runner, in any process, holds the projection's leadership.",
+    }
+    families = {
+        key: GaugeMetricFamily(f"{NAMESPACE}_projection_{key}", text, labels=["projection"])
+        for key, text in gauges.items()
+    }
+    head = GaugeMetricFamily(
+        f"{NAMESPACE}_event_log_head_position", "The position of the last event recorded."
+    )
+    for reading in readings:
+        families["position"].add_metric([reading.name], reading.position)
+        families["lag_events"].add_metric([reading.name], reading.lag_events)
+        families["lag_seconds"].add_metric([reading.name], reading.lag_seconds)
+        families["running"].add_metric([reading.name], 1 if reading.running else 0)
+    if readings:
+        head.add_metric([], readings[0].head)
+    return [up, head, *families.values()]
+
+
+@contextmanager
+def shared_directory(workers: int) -> Iterator[Path | None]:
+    """For `cases serve`: the directory its worker processes record into.
+
+    One worker needs none. A directory given in `PROMETHEUS_MULTIPROC_DIR` is used
+    as it is (made if missing; empty it when the deployment starts, and give the
+    projection runners the same one to see their counters); otherwise a new one
+    is made for this run and removed after it. Set before the workers start, so
+    they import prometheus-client in multiprocess mode."""
+    given = os.environ.get(MULTIPROC_DIR)
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        yield Path(given)
+        return
+    if workers <= 1:
+        yield None
+        return
+    made = Path(tempfile.mkdtemp(prefix="cases-metrics-"))
+    os.environ[MULTIPROC_DIR] = str(made)
+    try:
+        yield made
+    finally:
+        os.environ.pop(MULTIPROC_DIR, None)
+        shutil.rmtree(made, ignore_errors=True)
