@@ -23,6 +23,7 @@ from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support import children
 from tests.support.builders import caller, intake
+from tests.support.catching_up import caught_up
 from tests.support.projection_tables import applied_positions, positions_of, table_rows
 from tests.support.projection_worker import create_applied_events, written_marker
 
@@ -174,7 +175,7 @@ def test_a_runner_survives_its_connections_being_terminated(
     with InProcessProjections.from_settings(
         settings, names=["case_queue"], poll_interval=0.02
     ) as projections:
-        assert projections.wait_until_caught_up(60)
+        assert caught_up(projections, 60)
         with psycopg.connect(database_url, autocommit=True) as admin:
             terminated = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "

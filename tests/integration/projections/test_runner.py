@@ -26,6 +26,7 @@ from cases.projections.projection import PositionedEvent, TableNames
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake
+from tests.support.catching_up import caught_up
 from tests.support.projection_tables import applied_positions, positions_of
 from tests.support.projection_worker import AuditedCaseQueue, create_applied_events
 
@@ -238,7 +239,7 @@ class TestWaiting:
         """In-process runners catch up; a caller waits for its command's position and
         then reads its own write; waiting for a position never reached gives up."""
         with InProcessProjections.from_settings(settings, poll_interval=0.02) as projections:
-            assert projections.wait_until_caught_up(60)
+            assert caught_up(projections, 60)
             clock.advance(timedelta(minutes=1))
             receipt = services.desk.receive_case(caller(), received_at=clock.now(), **intake())  # type: ignore[arg-type]
             assert projections.wait_for(receipt.position, timeout=10)
