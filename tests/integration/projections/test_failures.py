@@ -67,7 +67,8 @@ class Workers:
     @staticmethod
     def _read_batches(path: Path) -> list[tuple[int, int]]:
         lines = path.read_text().splitlines() if path.exists() else []
-        return [tuple(map(int, line.split()[1].split("-"))) for line in lines]  # type: ignore[misc]
+        spans = [line.split()[1].split("-") for line in lines]
+        return [(int(first), int(last)) for first, last in spans]
 
     def stop_all(self) -> None:
         for process in self.processes:
@@ -186,7 +187,7 @@ def test_a_runner_survives_its_connections_being_terminated(
         receipt = services.desk.receive_case(
             caller(),
             received_at=services.clock.now(),
-            **intake(title="After the outage"),  # type: ignore[arg-type]
+            **intake(title="After the outage"),
         )
         assert projections.wait_for(receipt.position, timeout=30)
         db.connect()  # this test's own connection was terminated too

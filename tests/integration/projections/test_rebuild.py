@@ -102,7 +102,7 @@ class TestRebuildWhileLive:
                 receipt = writer.desk.receive_case(
                     caller(),
                     received_at=writer.clock.now(),
-                    **intake(),  # type: ignore[arg-type]
+                    **intake(),
                 )
                 writes.append(receipt.position)
                 time.sleep(0.01)

@@ -54,7 +54,7 @@ def receive_a_case(services: Services, notes: int = 0) -> Receipt:
     """A new case (and `notes` notes on it), received at the services' clock;
     the receipt of the last command (its version counts every event of the case)."""
     received_at = services.clock.now()
-    receipt = services.desk.receive_case(caller(), received_at=received_at, **intake())  # type: ignore[arg-type]
+    receipt = services.desk.receive_case(caller(), received_at=received_at, **intake())
     for n in range(notes):
         receipt = services.desk.add_note(caller(), receipt.aggregate_id, f"note {n}")
     return receipt
@@ -90,6 +90,7 @@ class TestCatchingUp:
             moves.append(position)
             move(name, position, now)
 
+        # The test wraps this one runner's tracking to see every move it makes.
         runner.tracking.move = noting_move  # type: ignore[method-assign]
 
         applied = runner.catch_up()
@@ -241,7 +242,7 @@ class TestWaiting:
         with InProcessProjections.from_settings(settings, poll_interval=0.02) as projections:
             assert caught_up(projections, 60)
             clock.advance(timedelta(minutes=1))
-            receipt = services.desk.receive_case(caller(), received_at=clock.now(), **intake())  # type: ignore[arg-type]
+            receipt = services.desk.receive_case(caller(), received_at=clock.now(), **intake())
             assert projections.wait_for(receipt.position, timeout=10)
             row = CaseQueueView(db).get(receipt.aggregate_id)
             assert row is not None
