@@ -48,8 +48,8 @@ def terms(
 
 
 def published(version: int = 1, *, reopen_window_days: int = 14) -> PublishedTerms:
-    terms_ = terms(reopen_window_days=reopen_window_days)
-    return PublishedTerms(version, T0 - timedelta(days=30), terms_)
+    effective_from = T0 - timedelta(days=30)
+    return PublishedTerms(version, effective_from, terms(reopen_window_days=reopen_window_days))
 
 
 def paths(
