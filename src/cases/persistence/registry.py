@@ -17,6 +17,7 @@ from cases.domain import (
     collection_policy,
     metadata,
     money,
+    permissions,
     service_clocks,
     support_offering,
     support_terms,
@@ -94,6 +95,9 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "service_level_terms": service_clocks.ServiceLevelTerms,
     "service_clock": service_clocks.ServiceClock,
 }
+
+# Types that belong to commands or the API only and are never stored.
+NOT_STORED: frozenset[type[object]] = frozenset({metadata.CommandContext, permissions.Permission})
 
 
 class TimedeltaAsMicroseconds(Transcoding):

@@ -9,12 +9,8 @@ import pkgutil
 from enum import Enum
 
 import cases.domain
-from cases.domain import metadata, permissions
-from cases.persistence.registry import ENUMS, VALUE_OBJECTS, cases_transcoder
+from cases.persistence.registry import ENUMS, NOT_STORED, VALUE_OBJECTS, cases_transcoder
 from tests.support.builders import published
-
-# Types that belong to commands or the API only and are never stored.
-NOT_STORED: frozenset[type[object]] = frozenset({metadata.CommandContext, permissions.Permission})
 
 
 def domain_types() -> set[type[object]]:
