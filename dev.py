@@ -5,7 +5,7 @@
     python3 dev.py demo [ARGS]   # the scripted story (`cases demo`), printed
     python3 dev.py test [ARGS]   # the whole test suite (pytest)
     python3 dev.py cases ARGS    # any `cases` command
-    python3 dev.py lint          # ruff check, ruff format --check, mypy --strict
+    python3 dev.py lint          # ruff check, ruff format --check, mypy --strict src tests
 
 The first run creates `.venv/` and installs the development dependencies at the
 versions and hashes locked in `requirements/dev.txt`, then the project itself;
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
                 "benchmarks",
                 "dev.py",
             ],
-            [str(BIN / "mypy"), "--strict", "src"],
+            [str(BIN / "mypy"), "--strict", "src", "tests"],
         ):
             code = subprocess.run(step, cwd=ROOT, check=False).returncode
             if code:

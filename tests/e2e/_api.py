@@ -65,4 +65,5 @@ def log_head(client: httpx.Client) -> int:
     assert response.status_code == 200, response.text
     heads = {p["head"] for p in response.json()["projections"]}
     assert len(heads) == 1, heads
-    return heads.pop()
+    head: int = heads.pop()
+    return head

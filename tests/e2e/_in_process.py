@@ -18,6 +18,7 @@ from cases.domain.metadata import Actor, Role, Source
 from cases.settings import Settings
 from tests.e2e._access import CUSTOMER, ROLES, Operation
 from tests.e2e._api import intake
+from tests.support.app_services import services_of
 from tests.support.builders import terms
 
 SETUP = Actor("in-process-setup", Role.SYSTEM)
@@ -49,7 +50,7 @@ def in_process_api(folder: Path) -> Iterator[InProcessApi]:
     bound to contoso), and one case of contoso's."""
     settings = Settings(database_url=f"sqlite:///{folder / 'events.db'}", data_dir=folder)
     with TestClient(create_app(settings)) as client:
-        services = client.app.state.api.services  # type: ignore[attr-defined]
+        services = services_of(client)
         yesterday = services.clock.now() - timedelta(days=1)
         setup = Caller.new(SETUP, Source.CLI)
         services.desk.publish_terms(setup.at(yesterday), terms(), yesterday)

@@ -15,7 +15,7 @@ facts in 1900 and 2999, so it has a deployment of its own.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import uuid4
@@ -88,7 +88,10 @@ QUERIES: dict[str, dict[str, str]] = {
     "count_escalations": {"from": "2026-01-01", "to": "2026-02-01"},
 }
 # Body fields that must be new in each request.
-FRESH = {"number": lambda: f"F-{uuid4().hex[:8]}", "subscription_id": lambda: uuid4().hex[:12]}
+FRESH: dict[str, Callable[[], str]] = {
+    "number": lambda: f"F-{uuid4().hex[:8]}",
+    "subscription_id": lambda: uuid4().hex[:12],
+}
 
 
 @dataclass(frozen=True)

@@ -329,7 +329,7 @@ class TestBillingQuestions:
         return services.desk.receive_case(
             billing(),
             received_at=T0,
-            **intake(CaseCategory.BILLING, customer_id=customer),  # type: ignore[arg-type]
+            **intake(CaseCategory.BILLING, customer_id=customer),
         ).aggregate_id
 
     def test_links_a_billing_case_and_the_account_history_shows_it(
@@ -368,7 +368,7 @@ class TestBillingQuestions:
         case_id = services.desk.receive_case(
             billing(),
             received_at=T0,
-            **intake(),  # type: ignore[arg-type]
+            **intake(),
         ).aggregate_id
         with pytest.raises(errors.NotABillingCaseError):
             services.billing.link_billing_case(billing(), case_id, account_id)

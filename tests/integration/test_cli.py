@@ -56,7 +56,9 @@ def history_versions(output: str) -> dict[int, str]:
 def test_history_shows_a_case_at_a_version(cli_env: Path) -> None:
     runner = CliRunner()
     demo = runner.invoke(app, ["demo"])
-    case_id = re.search(r"fabrikam-teams\s+([0-9a-f-]{36})", demo.output).group(1)  # type: ignore[union-attr]
+    found = re.search(r"fabrikam-teams\s+([0-9a-f-]{36})", demo.output)
+    assert found is not None, demo.output
+    case_id = found.group(1)
     everything = runner.invoke(app, ["history", "case", case_id])
     assert everything.exit_code == 0, everything.output
     [escalated] = [

@@ -93,7 +93,7 @@ def three_cases(services: Services, clock: ManualClock) -> dict[str, UUID]:
         name: desk.receive_case(
             agent,
             received_at=at(9),
-            **intake(severity=Severity.CRITICAL),  # type: ignore[arg-type]
+            **intake(severity=Severity.CRITICAL),
         ).aggregate_id
         for name in ("silent", "answered", "waiting")
     }

@@ -7,7 +7,7 @@ import hashlib
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from cases.domain.support_offering import SupportOffering
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.idempotency_steps import key_id
 from cases.settings import Settings
-from tests.support.builders import T0, caller, intake, terms
+from tests.support.builders import T0, Intake, caller, intake, terms
 
 
 @pytest.fixture
@@ -54,7 +54,11 @@ def sent(key: str, body: str = "the body", who: Caller | None = None) -> Caller:
 RECEIVED = T0 + timedelta(minutes=5)  # when the desk fixture's clock stands
 
 
-def case_intake() -> dict[str, object]:
+class TimedIntake(Intake):
+    received_at: datetime
+
+
+def case_intake() -> TimedIntake:
     return {**intake(), "received_at": RECEIVED}
 
 

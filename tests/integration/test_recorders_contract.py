@@ -58,7 +58,7 @@ def test_the_recorders_statements_are_the_ones_extended_here(log: EventLog) -> N
                 "PostgresAggregateRecorder.select_events_statement", MODULE, found
             )
     lock = relied_on(log.recorder, "lock_table_statements", MODULE)
-    with log.recorder.datastore.get_connection() as conn:
+    with relied_on(log.recorder, "datastore", MODULE).get_connection() as conn:
         found_lock = [_rendered(s, conn) for s in lock]
     assert found_lock == [
         "SET LOCAL lock_timeout = '0.5s'",
@@ -70,7 +70,7 @@ def test_the_recorders_statements_are_the_ones_extended_here(log: EventLog) -> N
 def test_the_datastore_lends_autocommit_connections_with_dict_rows(log: EventLog) -> None:
     """A write is one query string run as one implicit transaction (ADR 0026):
     only on an autocommit connection; rows are read by column name."""
-    datastore = log.recorder.datastore  # type: ignore[attr-defined]
+    datastore = relied_on(log.recorder, "datastore", MODULE)
     with datastore.get_connection() as conn:
         assert conn.autocommit, broken("PostgresDatastore.get_connection", MODULE, "not autocommit")
         row = conn.execute("SELECT 1 AS one").fetchone()
@@ -79,7 +79,7 @@ def test_the_datastore_lends_autocommit_connections_with_dict_rows(log: EventLog
 
 @pytest.mark.postgres
 def test_the_pool_carries_what_the_factory_set(log: EventLog) -> None:
-    pool = log.recorder.datastore.pool  # type: ignore[attr-defined]
+    pool = relied_on(log.recorder, "datastore", MODULE).pool
     settings = Settings()
     assert pool.timeout == settings.api_store_timeout, broken(
         "PostgresDatastore.pool.timeout", MODULE, f"{pool.timeout}"

@@ -19,6 +19,7 @@ INTERVAL = 5  # tests/conftest.py's settings
 def _stored_snapshots(services: Services, case_id: UUID) -> list[Snapshot]:
     snapshots = services.log.snapshots
     assert snapshots is not None
+    # The library types what its snapshot store yields as its event protocol.
     return list(snapshots.get(case_id))  # type: ignore[arg-type]
 
 
@@ -37,7 +38,7 @@ def _state(aggregate: Any) -> dict[str, Any]:
 def test_each_snapshot_is_the_state_a_replay_of_its_events_gives(services: Services) -> None:
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id
     for n in range(3 * INTERVAL):
         desk.add_note(caller(), case_id, f"note {n}")
 
@@ -62,7 +63,7 @@ def test_a_snapshot_is_taken_without_reloading_the_aggregate(
     called (were it, calling None would fail the command)."""
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id
     monkeypatch.setattr(services.log, "take_snapshot", None)
     for n in range(INTERVAL):
         desk.add_note(caller(), case_id, f"note {n}")
@@ -79,7 +80,7 @@ def test_a_snapshot_already_stored_at_that_version_is_kept(
         pytest.skip("the library's own snapshot recorders are used on this store")
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id
     for n in range(INTERVAL):
         desk.add_note(caller(), case_id, f"note {n}")
     [stored] = _stored_snapshots(services, case_id)

@@ -62,7 +62,7 @@ ESCALATE, RESOLVE, CLOSE = 5, 9, 10
 
 def walk_a_case_through_escalation(services: Services, clock: ManualClock) -> Walk:
     desk, who = services.desk, caller()
-    receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+    receipt = desk.receive_case(who, received_at=clock.now(), **intake())
     case_id = receipt.aggregate_id
     steps: list[Callable[[], Receipt]] = [
         lambda: desk.assign(who, case_id, "agent-anna"),
@@ -160,7 +160,7 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        receipt = desk.receive_case(who, received_at=clock.now(), **intake())
         position = desk_with_terms.log.recorder.max_notification_id()
         with pytest.raises(errors.ServiceHealthNotCheckedError):
             desk.escalate(
@@ -178,7 +178,7 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        receipt = desk.receive_case(who, received_at=clock.now(), **intake())
         intake_version = receipt.version
         desk.add_note(who, receipt.aggregate_id, "first", expected_version=intake_version)
         with pytest.raises(errors.VersionMismatchError):
@@ -189,7 +189,7 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        first = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        first = desk.receive_case(who, received_at=clock.now(), **intake())
         second = desk.add_note(who, first.aggregate_id, "note")
         history = desk_with_terms.audit.history(SupportCase, first.aggregate_id)
         # The intake's receipt has the version of its last event; the note's, the note's.
@@ -203,9 +203,9 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who, case_id = desk_with_terms.desk, caller(), uuid4()
-        desk.receive_case(who, received_at=clock.now(), case_id=case_id, **intake())  # type: ignore[arg-type]
+        desk.receive_case(who, received_at=clock.now(), case_id=case_id, **intake())
         with pytest.raises(errors.AlreadyExistsError):
-            desk.receive_case(who, received_at=clock.now(), case_id=case_id, **intake())  # type: ignore[arg-type]
+            desk.receive_case(who, received_at=clock.now(), case_id=case_id, **intake())
 
     def test_unknown_case_is_not_found(self, desk_with_terms: Services) -> None:
         with pytest.raises(errors.NotFoundError):
@@ -221,17 +221,17 @@ class TestSupportDesk:
     ) -> None:
         """New terms apply to cases received after they take effect, not before."""
         desk, who = desk_with_terms.desk, caller()
-        old = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        old = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id
         version, _ = desk.publish_terms(
             who,
             terms(reopen_window_days=2),
             effective_from=clock.now() + timedelta(days=1),
         )
         minutes(clock, 60 * 24 + 1)
-        new = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        new = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id
         late_phone = desk.receive_case(
             who, received_at=clock.now() - timedelta(days=1), **intake()
-        ).aggregate_id  # type: ignore[arg-type]
+        ).aggregate_id
         assert version == 2
         assert [desk.case(c).terms_version for c in (old, new, late_phone)] == [1, 2, 1]
         assert [desk.case(c).reopen_window_days for c in (old, new)] == [14, 2]
@@ -240,7 +240,7 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id
         desk.check_service_health(who, case_id, None)
         desk.publish_terms(
             who,
@@ -264,7 +264,7 @@ class TestSupportDesk:
         desk, who = desk_with_terms.desk, caller()
         case_id = desk.receive_case(
             who, received_at=clock.now(), **intake(CaseCategory.TECHNICAL)
-        ).aggregate_id  # type: ignore[arg-type]
+        ).aggregate_id
         advisory = VendorAdvisory(
             "ex226792",
             AdvisoryClassification.INCIDENT,
@@ -273,8 +273,9 @@ class TestSupportDesk:
         )
         desk.check_service_health(who, case_id, advisory)
         assert desk.case(case_id).matched_advisory == advisory
+        # Equal to `advisory` just above, so not None.
         assert desk.case(case_id).matched_advisory.vendor_id == "EX226792"  # type: ignore[union-attr]
 
     def test_no_terms_no_intake(self, services: Services, clock: ManualClock) -> None:
         with pytest.raises(errors.NoTermsInForceError):
-            services.desk.receive_case(caller(), received_at=clock.now(), **intake())  # type: ignore[arg-type]
+            services.desk.receive_case(caller(), received_at=clock.now(), **intake())

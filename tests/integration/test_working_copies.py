@@ -16,6 +16,7 @@ import pytest
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.domain import errors
+from cases.domain.metadata import CommandContext
 from cases.domain.support_case import SupportCase
 from cases.settings import Settings
 from tests.support.builders import T0, caller, intake, terms
@@ -45,7 +46,7 @@ def kept(settings: Settings, clock: ManualClock) -> Iterator[Services]:
 
 def _new_case(services: Services) -> UUID:
     services.desk.publish_terms(caller(), terms(), effective_from=T0)
-    received = services.desk.receive_case(caller(), received_at=T0, **intake())  # type: ignore[arg-type]
+    received = services.desk.receive_case(caller(), received_at=T0, **intake())
     return received.aggregate_id
 
 
@@ -154,8 +155,8 @@ class TestRefusals:
         case_id = _new_case(kept)
         version = _stored(kept, case_id).version
 
-        def note_then_fail(case: SupportCase, ctx: object) -> None:
-            case.add_note(ctx, "never recorded")  # type: ignore[arg-type]
+        def note_then_fail(case: SupportCase, ctx: CommandContext) -> None:
+            case.add_note(ctx, "never recorded")
             raise errors.CaseClosedError("refused after a change in memory")
 
         with pytest.raises(errors.CaseClosedError):
@@ -172,5 +173,5 @@ def test_copies_are_bounded(kept: Services) -> None:
     assert copies is not None
     kept.desk.publish_terms(caller(), terms(), effective_from=T0)
     for _ in range(COPIES + 20):
-        kept.desk.receive_case(caller(), received_at=T0, **intake())  # type: ignore[arg-type]
+        kept.desk.receive_case(caller(), received_at=T0, **intake())
     assert len(copies) == COPIES

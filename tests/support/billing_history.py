@@ -226,7 +226,7 @@ class BillingHistory:
             self._caller(AGENT),
             received_at=self.clock.now(),
             case_id=UUID(int=self.rng.getrandbits(128), version=4),
-            **intake(CaseCategory.BILLING, customer_id=c.customer_id),  # type: ignore[arg-type]
+            **intake(CaseCategory.BILLING, customer_id=c.customer_id),
         )
         self.office.link_billing_case(self._caller(AGENT), receipt.aggregate_id, c.account_id)
 

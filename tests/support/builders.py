@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict, Unpack
 from uuid import uuid4
 
 from cases.application.caller import Caller
@@ -46,8 +47,9 @@ def terms(
     )
 
 
-def published(version: int = 1, **kwargs: object) -> PublishedTerms:
-    return PublishedTerms(version, T0 - timedelta(days=30), terms(**kwargs))  # type: ignore[arg-type]
+def published(version: int = 1, *, reopen_window_days: int = 14) -> PublishedTerms:
+    effective_from = T0 - timedelta(days=30)
+    return PublishedTerms(version, effective_from, terms(reopen_window_days=reopen_window_days))
 
 
 def paths(
@@ -88,10 +90,35 @@ def is_clock_fact(event_type: str) -> bool:
     return event_type.rsplit(".", 1)[-1] in _CLOCK_FACT_NAMES
 
 
+class Intake(TypedDict):
+    """A request as `receive_case` takes it (without when and under which id)."""
+
+    customer_id: str
+    contact: Contact
+    channel: Channel
+    product: str
+    category: CaseCategory
+    severity: Severity
+    title: str
+    description: str
+
+
+class IntakeChanges(TypedDict, total=False):
+    """What a test may change in the usual request (its category: `intake`'s first argument)."""
+
+    customer_id: str
+    contact: Contact
+    channel: Channel
+    product: str
+    severity: Severity
+    title: str
+    description: str
+
+
 def intake(
-    category: CaseCategory = CaseCategory.TECHNICAL, **overrides: object
-) -> dict[str, object]:
-    fields: dict[str, object] = {
+    category: CaseCategory = CaseCategory.TECHNICAL, **changes: Unpack[IntakeChanges]
+) -> Intake:
+    usual: Intake = {
         "customer_id": "contoso",
         "contact": contact(),
         "channel": Channel.PHONE,
@@ -101,5 +128,4 @@ def intake(
         "title": "Mail to external recipients is delayed",
         "description": "Since 07:30 outbound mail queues for up to an hour.",
     }
-    fields.update(overrides)
-    return fields
+    return {**usual, **changes}

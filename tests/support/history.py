@@ -34,7 +34,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
@@ -557,7 +557,7 @@ class CaseStory:
         self.resolve_correlation = step.correlation_id
         yield step
 
-    def _close(self) -> Iterator[Step]:
+    def _close(self) -> Generator[Step, None, datetime]:
         """Close the case (or leave it resolved); give the moment it closed."""
         r = self.rng
         how = r.random()
@@ -947,8 +947,11 @@ class BulkWriter:
             case = self.cases[step.case_id]
             args = step.args
             if step.command == "escalate":
-                terms = self.offering.in_force_at(step.occurred_at).terms
-                args = {**args, "paths": EscalationPaths(terms.partner_kind, terms.held_vehicles)}
+                in_force = self.offering.in_force_at(step.occurred_at).terms
+                args = {
+                    **args,
+                    "paths": EscalationPaths(in_force.partner_kind, in_force.held_vehicles),
+                }
             getattr(case, step.command)(ctx, **args)
         events = case.collect_events()
         self.pending.extend(events)

@@ -39,7 +39,8 @@ def shape(function: Any) -> str:
     (and whatever decorator wraps it): `(self, c, stored_events, **kwargs)`."""
     parameters = []
     for p in inspect.signature(inspect.unwrap(function)).parameters.values():
-        name = {p.VAR_KEYWORD: "kwargs", p.VAR_POSITIONAL: "args"}.get(p.kind, p.name)
+        variadic: dict[object, str] = {p.VAR_KEYWORD: "kwargs", p.VAR_POSITIONAL: "args"}
+        name = variadic.get(p.kind, p.name)
         parameters.append(p.replace(name=name, annotation=p.empty, default=p.empty))
     return str(inspect.Signature(parameters))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import Notification
@@ -68,7 +69,7 @@ def table_names(db: ProjectionDatabase) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
-def _notifications(log: EventLog, projection: Projection) -> list[Notification]:
+def _notifications(log: EventLog, projection: Projection) -> Sequence[Notification]:
     head = log.recorder.max_notification_id() or 0
     return log.recorder.select_notifications(
         start=1, limit=head + 1, stop=head, topics=projection.topics()

@@ -127,7 +127,7 @@ class ServiceLevelScenario:
                 caller(),
                 received_at=moment,
                 case_id=self.ids[name],
-                **fields,  # type: ignore[arg-type]
+                **fields,
             ),
         )
 
@@ -161,6 +161,7 @@ class ServiceLevelScenario:
         for name in names:
             self.at(
                 moment,
+                # The default binds each name; mypy cannot infer a lambda with defaults.
                 lambda name=name: self.desk.evaluate_service_clocks(  # type: ignore[misc]
                     SCHEDULER, self.ids[name], moment
                 ),

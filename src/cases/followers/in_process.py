@@ -191,8 +191,3 @@ class InProcessProjections:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(poll)
-
-    def wait_until_caught_up(self, timeout: float) -> bool:
-        """Wait, at most `timeout` seconds, until every projection reaches the
-        head of the log as it is now."""
-        return self.wait_for(self.log.recorder.max_notification_id() or 0, timeout)

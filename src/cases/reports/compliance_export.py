@@ -24,7 +24,6 @@ from cases.reports.compliance_report import (
     GroupFigures,
 )
 
-CLOCKS = ("first_response", "resolution", "next_update")
 BREACH_KINDS = ("first_response", "next_update", "resolution", "vendor")
 
 

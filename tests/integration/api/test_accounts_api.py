@@ -16,6 +16,7 @@ from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.domain.metadata import Actor, Role
 from tests.integration.api.conftest import T0
+from tests.support.app_services import services_of
 from tests.support.builders import caller
 
 ADMIN = Actor("admin", Role.SYSTEM)
@@ -48,8 +49,7 @@ class Api:
 
     @property
     def services(self) -> Services:
-        services: Services = self.client.app.state.api.services  # type: ignore[attr-defined]
-        return services
+        return services_of(self.client)
 
     def principal(self, name: str, role: Role, customer_id: str | None = None) -> str:
         issued = self.services.principals.create(

@@ -29,6 +29,7 @@ from cases.persistence.database_url import parse_database_url
 from cases.settings import Settings
 from tests.e2e._api import PROBLEM_JSON, intake
 from tests.support import children
+from tests.support.app_services import services_of
 from tests.support.builders import terms
 from tests.support.postgres import throwaway_database
 
@@ -46,15 +47,19 @@ class Api:
         self.case_id = case_id
 
     def note(self, text: str) -> httpx.Response:
-        return self.client.post(
+        response: httpx.Response = self.client.post(
             f"/cases/{self.case_id}/notes", json={"text": text}, headers=self.headers
         )
+        return response
 
     def state(self) -> httpx.Response:
-        return self.client.get(f"/cases/{self.case_id}/state", headers=self.headers)
+        response: httpx.Response = self.client.get(
+            f"/cases/{self.case_id}/state", headers=self.headers
+        )
+        return response
 
     def notes_recorded(self) -> list[str]:
-        log = self.client.app.state.api.services.log  # type: ignore[attr-defined]
+        log = services_of(self.client).log
         events = log.recorder.select_events(UUID(self.case_id))
         decoded = [log.mapper.to_domain_event(stored) for stored in events]
         return [e.text for e in decoded if isinstance(e, SupportCase.NoteAdded)]
@@ -70,7 +75,7 @@ def serving(database_url: str, tmp_path: Path) -> Iterator[Api]:
         api_statement_timeout=5.0,
     )
     with TestClient(create_app(settings, SystemClock(), run_projections=True)) as client:
-        services = client.app.state.api.services  # type: ignore[attr-defined]
+        services = services_of(client)
         yesterday = services.clock.now() - timedelta(days=1)
         setup = Caller.new(SETUP, Source.CLI)
         services.desk.publish_terms(setup.at(yesterday), terms(), yesterday)

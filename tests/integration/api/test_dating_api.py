@@ -22,6 +22,7 @@ from cases.clock import ManualClock
 from cases.domain.metadata import Actor, Role
 from cases.settings import Settings
 from tests.integration.api.conftest import T0
+from tests.support.app_services import services_of
 from tests.support.builders import caller, terms
 
 ADMIN = Actor("admin", Role.SYSTEM)
@@ -46,8 +47,7 @@ class Desk:
 
     @property
     def services(self) -> Services:
-        services: Services = self.client.app.state.api.services  # type: ignore[attr-defined]
-        return services
+        return services_of(self.client)
 
     def head(self) -> int:
         return self.services.log.recorder.max_notification_id() or 0

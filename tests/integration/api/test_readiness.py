@@ -25,6 +25,7 @@ from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
 from cases.settings import Settings
 from tests.e2e._api import PROBLEM_JSON
+from tests.support.app_services import services_of
 from tests.support.builders import terms
 
 SETUP = Actor("ready-setup", Role.SYSTEM)
@@ -47,10 +48,6 @@ def client(settings: Settings) -> Iterator[TestClient]:
     """The API without runners of its own (as `cases serve` on PostgreSQL)."""
     with TestClient(create_app(settings, SystemClock(), run_projections=False)) as test_client:
         yield test_client
-
-
-def services_of(client: TestClient) -> Services:
-    return client.app.state.api.services  # type: ignore[attr-defined, no-any-return]
 
 
 def record_something(services: Services) -> None:
@@ -91,7 +88,7 @@ def ready_within(client: TestClient, deadline: float = DEADLINE) -> httpx.Respon
     """Ask until 200 (runners start and catch up meanwhile), at most `deadline` s."""
     until = time.monotonic() + deadline
     while True:
-        response = client.get("/ready")
+        response: httpx.Response = client.get("/ready")
         if response.status_code == 200 or time.monotonic() > until:
             return response
         time.sleep(0.05)

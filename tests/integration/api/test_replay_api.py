@@ -16,7 +16,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cases.application.command_runner import Receipt
-from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
@@ -25,6 +24,7 @@ from cases.domain.money import Money
 from cases.domain.permissions import ROLE_PERMISSIONS, Permission
 from cases.domain.support_terms import EscalationVehicle
 from tests.integration.api.conftest import T0
+from tests.support.app_services import services_of
 from tests.support.builders import caller, intake, is_clock_fact, terms
 
 ADMIN = Actor("admin", Role.SYSTEM)
@@ -54,7 +54,7 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     (eight commands ten minutes apart from T0 + 10 min, each recording one event
     of the case and the clock facts it brings); an account with a 1 000 EUR
     invoice paid 400 EUR; a principal of every role."""
-    services: Services = client.app.state.api.services  # type: ignore[attr-defined]
+    services = services_of(client)
     tokens: dict[Role, str] = {
         role: services.principals.create(
             caller(ADMIN),
@@ -67,7 +67,7 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     desk, who = services.desk, caller()
     desk.publish_terms(who, terms(), effective_from=T0)
     api_clock.advance(timedelta(minutes=10))
-    received = desk.receive_case(who, received_at=api_clock.now(), **intake())  # type: ignore[arg-type]
+    received = desk.receive_case(who, received_at=api_clock.now(), **intake())
     case_id, reached = received.aggregate_id, [received.version]
     steps: tuple[Callable[[], Receipt], ...] = (
         lambda: desk.check_service_health(who, case_id, None),

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.domain.metadata import Actor, Role
+from tests.support.app_services import services_of
 from tests.support.builders import caller
 from tests.support.service_level_scenario import FINAL, ServiceLevelScenario, utc
 
@@ -47,7 +47,7 @@ def api_clock() -> ManualClock:
 
 @pytest.fixture
 def reports(client: TestClient, api_clock: ManualClock) -> Reports:
-    services: Services = client.app.state.api.services  # type: ignore[attr-defined]
+    services = services_of(client)
     ServiceLevelScenario(services.desk, api_clock).run_until(FINAL)
     api_clock.set(FINAL)
     tokens = {}

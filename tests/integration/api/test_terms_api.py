@@ -12,10 +12,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.domain.metadata import Actor, Role
 from tests.integration.api.conftest import T0
+from tests.support.app_services import services_of
 from tests.support.builders import caller
 
 ROLES: list[Role] = [role for role in Role if role is not Role.SYSTEM]  # SYSTEM is no principal's
@@ -67,7 +67,7 @@ class Api:
     def __init__(self, client: TestClient, clock: ManualClock) -> None:
         self.client = client
         self.clock = clock
-        services: Services = client.app.state.api.services  # type: ignore[attr-defined]
+        services = services_of(client)
         admin = caller(Actor("admin", Role.SYSTEM))
         self.tokens = {
             role: services.principals.create(

@@ -356,6 +356,7 @@ def test_overdue_accounts_longest_overdue_first(billing: BillingStore) -> None:
     paged: list[tuple[date, str]] = []
     after = None
     while page := view.overdue(day, limit=5, after=after):
+        # An overdue account always has an unpaid invoice, so its due date is set.
         paged += [(s.oldest_unpaid_due_on, s.customer_id) for s in page]  # type: ignore[misc]
         after = paged[-1]
     assert paged == expected

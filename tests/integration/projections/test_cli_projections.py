@@ -197,11 +197,12 @@ class TestRunStatusRebuild:
             receipt = services.desk.receive_case(
                 caller(),
                 received_at=services.clock.now(),
-                **intake(),  # type: ignore[arg-type]
+                **intake(),
             )
             deadline = time.monotonic() + 60
             while Tracking(db).position("case_queue") < receipt.position:
                 assert time.monotonic() < deadline, "the runner did not catch up"
+                # stderr is a pipe (`stderr=subprocess.PIPE` above).
                 assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
                 time.sleep(0.05)
         finally:

@@ -23,6 +23,7 @@ from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support import children
 from tests.support.builders import caller, intake
+from tests.support.catching_up import caught_up
 from tests.support.projection_tables import applied_positions, positions_of, table_rows
 from tests.support.projection_worker import create_applied_events, written_marker
 
@@ -66,7 +67,8 @@ class Workers:
     @staticmethod
     def _read_batches(path: Path) -> list[tuple[int, int]]:
         lines = path.read_text().splitlines() if path.exists() else []
-        return [tuple(map(int, line.split()[1].split("-"))) for line in lines]  # type: ignore[misc]
+        spans = [line.split()[1].split("-") for line in lines]
+        return [(int(first), int(last)) for first, last in spans]
 
     def stop_all(self) -> None:
         for process in self.processes:
@@ -174,7 +176,7 @@ def test_a_runner_survives_its_connections_being_terminated(
     with InProcessProjections.from_settings(
         settings, names=["case_queue"], poll_interval=0.02
     ) as projections:
-        assert projections.wait_until_caught_up(60)
+        assert caught_up(projections, 60)
         with psycopg.connect(database_url, autocommit=True) as admin:
             terminated = admin.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
@@ -185,7 +187,7 @@ def test_a_runner_survives_its_connections_being_terminated(
         receipt = services.desk.receive_case(
             caller(),
             received_at=services.clock.now(),
-            **intake(title="After the outage"),  # type: ignore[arg-type]
+            **intake(title="After the outage"),
         )
         assert projections.wait_for(receipt.position, timeout=30)
         db.connect()  # this test's own connection was terminated too

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 from uuid import UUID
 
 import pytest
@@ -125,7 +126,7 @@ def _breach_disproved_by_a_late_logged_wait(services: Services, clock: ManualClo
     desk, agent = services.desk, Caller.new(AGENT, Source.API)
     clock.advance(timedelta(days=1))
     critical = intake(severity=Severity.CRITICAL)
-    case_id = desk.receive_case(agent, received_at=clock.now(), **critical).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(agent, received_at=clock.now(), **critical).aggregate_id
     deadline = desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).deadline
     assert deadline is not None
     clock.set(deadline + timedelta(hours=1))
@@ -145,7 +146,7 @@ def _breach_withdrawn_by_a_late_logged_call(services: Services, clock: ManualClo
     desk, agent = services.desk, Caller.new(AGENT, Source.API)
     clock.advance(timedelta(days=1))
     critical = intake(severity=Severity.CRITICAL)
-    case_id = desk.receive_case(agent, received_at=clock.now(), **critical).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(agent, received_at=clock.now(), **critical).aggregate_id
     deadline = desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).deadline
     assert deadline is not None
     clock.set(deadline + timedelta(hours=1))
@@ -176,7 +177,11 @@ def _case_events(services: Services) -> tuple[list[AuditedAggregate.Event], list
     head = recorder.max_notification_id() or 0
     topics = projection_named("case_timeline").topics()
     notifications = recorder.select_notifications(start=1, limit=head, stop=head, topics=topics)
-    return [mapper.to_domain_event(n) for n in notifications], [n.id for n in notifications]
+    # The mapper types what it decodes as the library's protocol; these are the case's events.
+    events = cast(
+        "list[AuditedAggregate.Event]", [mapper.to_domain_event(n) for n in notifications]
+    )
+    return events, [n.id for n in notifications]
 
 
 def as_uuid(value: object) -> UUID:
@@ -363,6 +368,7 @@ def test_timeline_of_a_case_reads_like_its_audit_trail(live: LiveStore) -> None:
         (h.version, h.event_type.removeprefix("SupportCase.")) for h in history
     ]
     line = next(r["summary"] for r in rows if r["event_type"] == "Escalated")
+    assert escalated.vehicle is not None
     assert escalated.vehicle.value.replace("_", " ") in line
     assert all("\n" not in r["summary"] for r in rows)
 

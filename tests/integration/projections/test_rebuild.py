@@ -22,6 +22,7 @@ from cases.projections.projection import SHADOW
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake
+from tests.support.catching_up import caught_up
 from tests.support.projection_tables import (
     columns,
     indexes,
@@ -101,7 +102,7 @@ class TestRebuildWhileLive:
                 receipt = writer.desk.receive_case(
                     caller(),
                     received_at=writer.clock.now(),
-                    **intake(),  # type: ignore[arg-type]
+                    **intake(),
                 )
                 writes.append(receipt.position)
                 time.sleep(0.01)
@@ -119,7 +120,7 @@ class TestRebuildWhileLive:
         with InProcessProjections.from_settings(
             settings, names=["case_queue"], poll_interval=0.01
         ) as live:
-            assert live.wait_until_caught_up(60)
+            assert caught_up(live, 60)
             served = len(table_rows(reader, "case_queue"))
             writing = threading.Thread(target=write, daemon=True)
             writing.start()
@@ -138,7 +139,7 @@ class TestRebuildWhileLive:
             rebuilding.join()
             stop_writing.set()
             writing.join(10)
-            assert live.wait_until_caught_up(30)
+            assert caught_up(live, 30)
             assert live.failures == {}
         reader.close()
         rebuild_db.close()

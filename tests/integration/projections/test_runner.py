@@ -26,6 +26,7 @@ from cases.projections.projection import PositionedEvent, TableNames
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake
+from tests.support.catching_up import caught_up
 from tests.support.projection_tables import applied_positions, positions_of
 from tests.support.projection_worker import AuditedCaseQueue, create_applied_events
 
@@ -53,7 +54,7 @@ def receive_a_case(services: Services, notes: int = 0) -> Receipt:
     """A new case (and `notes` notes on it), received at the services' clock;
     the receipt of the last command (its version counts every event of the case)."""
     received_at = services.clock.now()
-    receipt = services.desk.receive_case(caller(), received_at=received_at, **intake())  # type: ignore[arg-type]
+    receipt = services.desk.receive_case(caller(), received_at=received_at, **intake())
     for n in range(notes):
         receipt = services.desk.add_note(caller(), receipt.aggregate_id, f"note {n}")
     return receipt
@@ -89,6 +90,7 @@ class TestCatchingUp:
             moves.append(position)
             move(name, position, now)
 
+        # The test wraps this one runner's tracking to see every move it makes.
         runner.tracking.move = noting_move  # type: ignore[method-assign]
 
         applied = runner.catch_up()
@@ -238,9 +240,9 @@ class TestWaiting:
         """In-process runners catch up; a caller waits for its command's position and
         then reads its own write; waiting for a position never reached gives up."""
         with InProcessProjections.from_settings(settings, poll_interval=0.02) as projections:
-            assert projections.wait_until_caught_up(60)
+            assert caught_up(projections, 60)
             clock.advance(timedelta(minutes=1))
-            receipt = services.desk.receive_case(caller(), received_at=clock.now(), **intake())  # type: ignore[arg-type]
+            receipt = services.desk.receive_case(caller(), received_at=clock.now(), **intake())
             assert projections.wait_for(receipt.position, timeout=10)
             row = CaseQueueView(db).get(receipt.aggregate_id)
             assert row is not None

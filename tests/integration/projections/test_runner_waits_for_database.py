@@ -53,7 +53,7 @@ def recorded_store() -> Iterator[tuple[str, int]]:
             receipt = services.desk.receive_case(
                 caller(),
                 received_at=services.clock.now(),
-                **intake(),  # type: ignore[arg-type]
+                **intake(),
             )
         finally:
             services.close()

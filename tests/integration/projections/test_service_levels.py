@@ -135,6 +135,7 @@ def test_each_case_keeps_its_hand_computed_times(store: Store, story: ServiceLev
             row["res_within"],
         )
     assert found == expected
+    # Every case of the story has its row (`found == expected` above).
     months = {name: view.case(case_id)["month"] for name, case_id in story.ids.items()}  # type: ignore[index]
     assert months == dict.fromkeys("ABDEFG", "2026-03") | {"C": "2026-04"}
 
@@ -302,7 +303,7 @@ def test_new_terms_do_not_change_the_figures_of_cases_received_under_the_old(
     at(utc(3, 2, 8))
     x = desk.receive_case(
         who, received_at=utc(3, 2, 8), **intake(customer_id="contoso")
-    ).aggregate_id  # type: ignore[arg-type]
+    ).aggregate_id
     at(utc(3, 2, 8, 5))
     desk.check_service_health(who, x, None)
     at(utc(3, 2, 12, 30))  # 13:30 in Stockholm: 3:30 of office hours
@@ -327,7 +328,7 @@ def test_new_terms_do_not_change_the_figures_of_cases_received_under_the_old(
     at(utc(3, 3, 8))
     y = desk.receive_case(
         who, received_at=utc(3, 3, 8), **intake(customer_id="fabrikam")
-    ).aggregate_id  # type: ignore[arg-type]
+    ).aggregate_id
     at(utc(3, 3, 8, 5))
     desk.check_service_health(who, y, None)
     at(utc(3, 3, 9))  # X: 9:00 of office hours (under v2, 25:00)
@@ -389,7 +390,7 @@ def test_an_answer_outside_service_hours_takes_no_business_time(store: Store) ->
     case = desk.receive_case(
         who,
         received_at=utc(3, 7, 9),
-        **intake(CaseCategory.BILLING, severity=Severity.MINIMAL),  # type: ignore[arg-type]
+        **intake(CaseCategory.BILLING, severity=Severity.MINIMAL),
     ).aggregate_id
     desk.record_communication(who, case, Direction.OUTBOUND, Channel.EMAIL, "Answered")
     store.catch_up()
@@ -412,7 +413,7 @@ def test_a_pause_logged_late_withdraws_the_breach_it_disproves(store: Store) -> 
     case = desk.receive_case(
         who,
         received_at=utc(3, 2, 8),
-        **intake(severity=Severity.CRITICAL),  # type: ignore[arg-type]
+        **intake(severity=Severity.CRITICAL),
     ).aggregate_id
     store.clock.set(utc(3, 2, 9, 30))
     desk.evaluate_service_clocks(SCHEDULER, case, utc(3, 2, 9, 30))

@@ -97,7 +97,7 @@ def case_story(services: Services, clock: ManualClock) -> CaseStory:
         recorded.append(clock.now())
 
     tick()
-    case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id
     steps: tuple[Callable[[], object], ...] = (
         lambda: desk.check_service_health(who, case_id, None),
         lambda: desk.escalate(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Unpack
 from uuid import uuid4
 
 import pytest
@@ -18,7 +18,7 @@ from cases.domain.case_values import (
 from cases.domain.errors import DomainError
 from cases.domain.support_case import SupportCase
 from cases.domain.support_offering import PublishedTerms
-from tests.support.builders import T0, ctx, intake, published
+from tests.support.builders import T0, IntakeChanges, ctx, intake, published
 
 Step = Callable[[SupportCase], object]
 
@@ -26,7 +26,7 @@ Step = Callable[[SupportCase], object]
 def received(
     category: CaseCategory = CaseCategory.TECHNICAL,
     terms: PublishedTerms | None = None,
-    **overrides: Any,
+    **changes: Unpack[IntakeChanges],
 ) -> SupportCase:
     """A case received ten minutes before T0 and recorded at T0."""
     return SupportCase.receive(
@@ -34,7 +34,7 @@ def received(
         case_id=uuid4(),
         received_at=T0 - timedelta(minutes=10),
         terms=terms or published(),
-        **intake(category, **overrides),  # type: ignore[arg-type]
+        **intake(category, **changes),
     )
 
 

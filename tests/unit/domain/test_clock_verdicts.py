@@ -183,7 +183,7 @@ def run_case(
         case_id=uuid4(),
         received_at=received,
         terms=published(),
-        **intake(severity=severity),  # type: ignore[arg-type]
+        **intake(severity=severity),
     )
     happened: list[tuple[datetime, str]] = []
     now = last_change = received

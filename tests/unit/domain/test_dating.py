@@ -383,7 +383,7 @@ def receive(command: Any, received_at: Any) -> SupportCase:
         case_id=uuid4(),
         received_at=received_at,
         terms=published(),
-        **intake(),  # type: ignore[arg-type]
+        **intake(),
     )
 
 

@@ -15,16 +15,17 @@ from cases.domain.text import known_zone
 NOW = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
-def context(**overrides: object) -> CommandContext:
-    fields: dict[str, object] = {
-        "actor": Actor("agent-anna", Role.HELPDESK_AGENT),
-        "occurred_at": NOW,
-        "recorded_at": NOW,
-        "correlation_id": "req-1",
-        "source": Source.API,
-    }
-    fields.update(overrides)
-    return CommandContext(**fields)  # type: ignore[arg-type]
+def context(
+    *, occurred_at: datetime = NOW, correlation_id: str = "req-1", causation_id: str | None = None
+) -> CommandContext:
+    return CommandContext(
+        actor=Actor("agent-anna", Role.HELPDESK_AGENT),
+        occurred_at=occurred_at,
+        recorded_at=NOW,
+        correlation_id=correlation_id,
+        source=Source.API,
+        causation_id=causation_id,
+    )
 
 
 class TestCommandContext:
@@ -76,6 +77,7 @@ class TestMoney:
 
     def test_refuses_floats_unknown_currencies_and_non_numbers(self) -> None:
         with pytest.raises(errors.InvalidValueError):
+            # Deliberately a float: Money refuses it.
             Money(0.1, "EUR")  # type: ignore[arg-type]
         with pytest.raises(errors.InvalidValueError, match="ISO 4217"):
             Money.of("1", "XYZ")

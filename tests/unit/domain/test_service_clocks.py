@@ -56,7 +56,7 @@ def receive(at: datetime, severity: Severity = Severity.MODERATE) -> SupportCase
         case_id=uuid4(),
         received_at=at,
         terms=published_terms,
-        **intake(severity=severity),  # type: ignore[arg-type]
+        **intake(severity=severity),
     )
 
 
@@ -65,8 +65,14 @@ def evaluation(at: datetime) -> tuple[CommandContext, datetime]:
     return ctx(at + timedelta(minutes=1), source=Source.SCHEDULER), at
 
 
+def recorded(case: SupportCase) -> list[Any]:
+    """The events `case` recorded since they were last collected (as the
+    library types them, they are only things that mutate an aggregate)."""
+    return list(case.collect_events())
+
+
 def facts(case: SupportCase, name: str) -> list[Any]:
-    return [e for e in case.collect_events() if type(e).__name__ == name]
+    return [e for e in recorded(case) if type(e).__name__ == name]
 
 
 def reply(case: SupportCase, at: datetime, *, occurred_at: datetime | None = None) -> None:
@@ -84,7 +90,7 @@ class TestFirstResponse:
         assert resolution.deadline == local(3, 9, 9)  # 40h: five business days
         case.collect_events()
         reply(case, local(3, 2, 11, 30))
-        [fulfilled] = [e for e in case.collect_events() if type(e).__name__.endswith("Fulfilled")]
+        [fulfilled] = [e for e in recorded(case) if type(e).__name__.endswith("Fulfilled")]
         assert (fulfilled.clock, fulfilled.elapsed, fulfilled.within_target) == (
             FIRST,
             hours(2.5),
@@ -139,7 +145,7 @@ class TestFirstResponse:
         case = receive(local(3, 2, 9))
         with pytest.raises(errors.EvaluationInFutureError):
             case.evaluate_service_clocks(ctx(local(3, 2, 14)), local(3, 2, 15))
-        assert case.collect_events()[-1].clock is RESOLUTION  # nothing after intake
+        assert recorded(case)[-1].clock is RESOLUTION  # nothing after intake
 
     def test_a_late_recorded_reply_made_in_time_withdraws_the_breach(self) -> None:
         """Critical, received 09:00; evaluated at 10:30, breached at 10:00; a call at
@@ -186,7 +192,7 @@ class TestWaitingOnTheCustomer:
         assert resumed == {RESOLUTION: local(3, 11, 9), NEXT: local(3, 5, 10)}
         case.check_service_health(ctx(local(3, 6, 16)), None)
         case.resolve(ctx(local(3, 6, 17)), ResolutionCode.FIXED_BY_PARTNER, "Connector fixed")
-        events = case.collect_events()
+        events = recorded(case)
         names = [type(e).__name__ for e in events]
         assert names[0] == "ServiceClockBreached"  # recorded by the next command, at its moment
         breach = events[0]
@@ -373,7 +379,9 @@ class TestVerdicts:
         case.wait_on_customer(ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 9, 40)), "Asked")
         mapper: Mapper[Any] = Mapper(transcoder=cases_transcoder())
         stored = [mapper.to_stored_event(e) for e in case.collect_events()]
-        replayed = project_aggregate(None, [mapper.to_domain_event(s) for s in stored])
+        replayed: SupportCase | None = project_aggregate(
+            None, [mapper.to_domain_event(s) for s in stored]
+        )
         assert replayed == case
         assert replayed is not None
         assert replayed.clock(FIRST).breached_at is None
@@ -390,7 +398,7 @@ def recorded_before_adr_33(events: list[Any], **changes: Any) -> SupportCase:
     for version, event in enumerate(kept, start=1):
         fields = {k: v for k, v in changes.items() if hasattr(event, k) and event.clock is FIRST}
         old.append(dataclasses.replace(event, originator_version=version, **fields))
-    case = project_aggregate(None, old)
+    case: SupportCase | None = project_aggregate(None, old)
     assert case is not None
     return case
 
@@ -403,7 +411,7 @@ class TestFactsRecordedBeforeAdr33:
         """Received 08:00, 4h: recorded then as due at 12:00 (the moment the
         target was spent); judged now, the breach comes only after 13:00."""
         new = receive(local(3, 2, 8))
-        case = recorded_before_adr_33(new.collect_events(), deadline=local(3, 2, 12))
+        case = recorded_before_adr_33(recorded(new), deadline=local(3, 2, 12))
         assert case.clock(FIRST).deadline == local(3, 2, 12)  # replayed as recorded
         assert case.evaluate_service_clocks(*evaluation(local(3, 2, 12, 30))) == 0
         assert case.evaluate_service_clocks(*evaluation(local(3, 2, 13, 30))) == 1
@@ -417,7 +425,7 @@ class TestFactsRecordedBeforeAdr33:
         new = receive(local(3, 2, 9))
         new.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
         new.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Worse")
-        case = recorded_before_adr_33(new.collect_events(), drop_breaches=True)
+        case = recorded_before_adr_33(recorded(new), drop_breaches=True)
         assert case.clock(FIRST).breached_at is None
         case.add_note(ctx(local(3, 2, 12)), "Customer travelling")
         [breach] = facts(case, "ServiceClockBreached")
@@ -429,7 +437,7 @@ class TestFactsRecordedBeforeAdr33:
         new.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
         new.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Worse")
         reply(new, local(3, 2, 14))
-        case = recorded_before_adr_33(new.collect_events(), drop_breaches=True, within_target=True)
+        case = recorded_before_adr_33(recorded(new), drop_breaches=True, within_target=True)
         assert (case.clock(FIRST).fulfilled, case.clock(FIRST).breached_at) == (True, None)
         case.add_note(ctx(local(3, 2, 15)), "Customer travelling")
         assert [f.clock for f in facts(case, "ServiceClockBreached")] == []
@@ -474,7 +482,9 @@ class TestReopen:
         case.reopen(ctx(local(3, 3, 9)), "Back again")
         [resumed] = facts_of(case, "ServiceClockResumed")
         assert (resumed.clock, resumed.deadline) == (RESOLUTION, local(3, 9, 15))
-        started = [e for e in case.pending_events if type(e).__name__ == "ServiceClockStarted"]
+        started: list[Any] = [
+            e for e in case.pending_events if type(e).__name__ == "ServiceClockStarted"
+        ]
         assert [(s.clock, s.number) for s in started] == [(NEXT, 1)]
 
 
@@ -484,8 +494,8 @@ def test_a_case_replays_to_the_same_clocks() -> None:
     reply(case, local(3, 2, 10))
     case.wait_on_customer(ctx(local(3, 2, 10)), "Asked")
     case.change_severity(ctx(local(3, 2, 11)), Severity.CRITICAL, "Worse")
-    events = case.collect_events()
-    copy = None
+    events = recorded(case)
+    copy: SupportCase | None = None
     for event in events:
         copy = event.mutate(copy)
     assert copy is not None

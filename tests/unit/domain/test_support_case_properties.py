@@ -167,7 +167,9 @@ def test_random_commands_keep_the_invariants_and_replay_exactly(
 
     mapper: Mapper[Any] = Mapper(transcoder=cases_transcoder())
     stored = [mapper.to_stored_event(e) for e in history]
-    replayed = project_aggregate(None, [mapper.to_domain_event(s) for s in stored])
+    replayed: SupportCase | None = project_aggregate(
+        None, [mapper.to_domain_event(s) for s in stored]
+    )
     assert replayed == case
     assert replayed is not None
     assert replayed.version == len(history)

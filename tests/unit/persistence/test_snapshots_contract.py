@@ -87,6 +87,6 @@ def test_a_snapshot_taken_from_the_object_in_hand_loads() -> None:
     assert log.snapshots is not None
     snapshots = list(log.snapshots.get(tally.id))
     assert [s.originator_version for s in snapshots] == [2]
-    loaded = log.repository.get(tally.id)
+    loaded: object = log.repository.get(tally.id)
     assert isinstance(loaded, Tally)
     assert loaded.count == 1

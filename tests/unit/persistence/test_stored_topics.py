@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from eventsourcing.domain import BaseAggregate, DomainEvent
+from eventsourcing.domain import Aggregate, BaseAggregate, DomainEvent
 from eventsourcing.utils import TopicError, get_topic, resolve_topic
 
 import cases.application
@@ -57,7 +57,7 @@ def stored_topics() -> set[str]:
             for each in (cls, *_nested(cls)):
                 if issubclass(each, DomainEvent | BaseAggregate):
                     found.add(get_topic(each))
-                if issubclass(each, BaseAggregate):
+                if issubclass(each, Aggregate):
                     found.add(get_topic(each.Snapshot))
     return found
 

@@ -380,6 +380,7 @@ def test_registration_guards() -> None:
     with pytest.raises(TypeError):
         DataclassAsDict(Priority, "nope")
     with pytest.raises(TypeError):
+        # Deliberately not an enum: the transcoding refuses it.
         EnumAsValue(Money, "nope")  # type: ignore[type-var]
 
 
