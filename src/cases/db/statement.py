@@ -1,0 +1,253 @@
+"""SQL composed from parts, each store's driver rendering them its own way (ADR 40).
+
+A statement is written once, as a template in Python's format syntax, and
+composed, never edited as text:
+
+- `{}` is a positional parameter: `?` on SQLite, `%s` on PostgreSQL;
+- `{name}` is the part given as the keyword `name` (an identifier from
+  `identifier`/`identifiers`, a fragment from `sql`, a parameter list from
+  `parameters`, a word from `constant`) or, when no keyword is given, the named parameter `name`:
+  `:name` on SQLite, `%(name)s` on PostgreSQL (the values then come as a mapping);
+- `{{` and `}}` are literal braces.
+
+PostgreSQL renders through `psycopg.sql` (`SQL`, `Identifier`, `Placeholder`);
+SQLite through its own named and positional parameters and an identifier
+checked to be a plain name, then double-quoted. A statement is a value: it is
+rendered once per store and keeps that text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from string import Formatter
+
+from psycopg import sql as pg
+from psycopg.abc import AdaptContext
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_FORMATTER = Formatter()
+
+
+class SqlError(ValueError):
+    """A statement that cannot be composed as written."""
+
+
+class Identifier:
+    """A table, column or index name (optionally qualified: `t.case_id`)."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, *names: str) -> None:
+        if not names:
+            raise SqlError("an identifier needs a name")
+        for name in names:
+            if not _NAME.match(name):
+                raise SqlError(f"{name!r} is not a plain SQL name (letters, digits, _)")
+        self.names = names
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Identifier) and other.names == self.names
+
+    def __hash__(self) -> int:
+        return hash(self.names)
+
+    def __repr__(self) -> str:
+        return f"Identifier{self.names!r}"
+
+
+class Parameter:
+    """A value's place: positional (`name` None) or named."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is not None and not _NAME.match(name):
+            raise SqlError(f"{name!r} is not a plain parameter name (letters, digits, _)")
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Parameter) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash((Parameter, self.name))
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r})"
+
+
+class Constant:
+    """A string constant of ours (a plain word, like an enum's value), written
+    into the statement as a quoted literal: a group key needs the same text in
+    SELECT and GROUP BY, which a parameter (a new one per place) is not."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        if not _NAME.match(value):
+            raise SqlError(f"{value!r} is not a plain word to write as a constant")
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Constant) and other.value == self.value
+
+    def __hash__(self) -> int:
+        return hash((Constant, self.value))
+
+    def __repr__(self) -> str:
+        return f"Constant({self.value!r})"
+
+
+Part = str | Identifier | Parameter | Constant
+
+
+class Sql:
+    """A composed statement or fragment: text, identifiers and parameters."""
+
+    __slots__ = ("_postgres", "_sqlite", "parts")
+
+    def __init__(self, parts: Iterable[Part | Sql] = ()) -> None:
+        flat: list[Part] = []
+        for part in parts:
+            flat.extend(part.parts if isinstance(part, Sql) else (part,))
+        styles = {p.name is None for p in flat if isinstance(p, Parameter)}
+        if len(styles) > 1:
+            raise SqlError("a statement takes positional or named parameters, not both")
+        self.parts: tuple[Part, ...] = tuple(flat)
+        self._sqlite: str | None = None
+        self._postgres: str | None = None
+
+    def __add__(self, other: Sql) -> Sql:
+        return Sql((self, other))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sql) and other.parts == self.parts
+
+    def __hash__(self) -> int:
+        return hash(self.parts)
+
+    def __repr__(self) -> str:
+        return f"Sql({self.sqlite()!r})"
+
+    def renamed(self, **names: str) -> Sql:
+        """This statement with its named parameters renamed (`as_of="sealed"`)."""
+        return Sql(
+            Parameter(names[p.name]) if isinstance(p, Parameter) and p.name in names else p
+            for p in self.parts
+        )
+
+    def join(self, items: Iterable[Sql | Identifier | Parameter | Constant]) -> Sql:
+        """The items with this fragment between each two."""
+        parts: list[Part | Sql] = []
+        for item in items:
+            if parts:
+                parts.append(self)
+            parts.append(item)
+        return Sql(parts)
+
+    def named(self) -> bool:
+        """Whether this statement's parameters are named (so take a mapping)."""
+        return any(isinstance(p, Parameter) and p.name is not None for p in self.parts)
+
+    def sqlite(self) -> str:
+        """The text for sqlite3: `?` or `:name` parameters, quoted names."""
+        if self._sqlite is None:
+            self._sqlite = "".join(_sqlite_text(part) for part in self.parts)
+        return self._sqlite
+
+    def postgres(self, context: AdaptContext | None) -> str:
+        """The text for psycopg, rendered by `psycopg.sql` for `context` (a
+        connection; None: psycopg's default quoting)."""
+        if self._postgres is None:
+            composed = pg.Composed([_postgres_part(part) for part in self.parts])
+            self._postgres = composed.as_string(context)
+        return self._postgres
+
+
+def _sqlite_text(part: Part) -> str:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Identifier):
+        return ".".join(f'"{name}"' for name in part.names)
+    if isinstance(part, Constant):
+        return f"'{part.value}'"
+    return "?" if part.name is None else f":{part.name}"
+
+
+def _postgres_part(part: Part) -> pg.Composable:
+    if isinstance(part, str):
+        return pg.SQL(part)
+    if isinstance(part, Identifier):
+        return pg.Identifier(*part.names)
+    if isinstance(part, Constant):
+        return pg.Literal(part.value)
+    return pg.Placeholder() if part.name is None else pg.Placeholder(part.name)
+
+
+def sql(template: str, /, **parts: Sql | Identifier | Parameter | Constant) -> Sql:
+    """`template` composed with `parts` (see the module's docstring)."""
+    composed: list[Part | Sql] = []
+    used: set[str] = set()
+    for text, field in _fields(template):
+        if text:
+            composed.append(text)
+        if field is None:
+            continue
+        if field == "":
+            composed.append(Parameter())
+        elif field in parts:
+            used.add(field)
+            composed.append(parts[field])
+        else:
+            composed.append(Parameter(field))
+    unused = sorted(set(parts) - used)
+    if unused:
+        raise SqlError(f"the template has no place for {', '.join(unused)}")
+    return Sql(composed)
+
+
+@lru_cache(maxsize=512)
+def _fields(template: str) -> tuple[tuple[str, str | None], ...]:
+    fields: list[tuple[str, str | None]] = []
+    for text, field, spec, conversion in _FORMATTER.parse(template):
+        if spec or conversion:
+            raise SqlError(f"{{{field}}} in a statement takes no format or conversion")
+        if field is not None and field.isdigit():
+            raise SqlError("positional parameters are written {}, not numbered")
+        fields.append((text, field))
+    return tuple(fields)
+
+
+def identifier(*names: str) -> Identifier:
+    """A name to compose into a statement, checked to be a plain SQL name."""
+    return Identifier(*names)
+
+
+def constant(value: str) -> Constant:
+    """A plain word to write into a statement as a string literal."""
+    return Constant(value)
+
+
+def identifiers(names: Iterable[str], *, qualifier: str | None = None) -> Sql:
+    """Names separated by commas (each `qualifier.name` if given)."""
+    prefix = () if qualifier is None else (qualifier,)
+    return COMMA.join(Identifier(*prefix, name) for name in names)
+
+
+@lru_cache(maxsize=1024)
+def parameters(count: int) -> Sql:
+    """`count` positional parameters separated by commas (an IN list, a VALUES row)."""
+    if count < 1:
+        raise SqlError("a parameter list needs at least one parameter")
+    return COMMA.join(Parameter() for _ in range(count))
+
+
+COMMA = Sql((", ",))
+AND = Sql((" AND ",))
+NOTHING = Sql()
+
+
+def where_all(clauses: Sequence[Sql]) -> Sql:
+    """` WHERE` and the clauses joined by AND, or nothing when there are none."""
+    return sql(" WHERE {clauses}", clauses=AND.join(clauses)) if clauses else NOTHING
