@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from string import Formatter
 
@@ -34,69 +35,42 @@ class SqlError(ValueError):
     """A statement that cannot be composed as written."""
 
 
+@dataclass(frozen=True, slots=True)
 class Identifier:
-    """A table, column or index name (optionally qualified: `t.case_id`)."""
+    """A table, column or index name (qualified when several: `t.case_id`)."""
 
-    __slots__ = ("names",)
+    names: tuple[str, ...]
 
-    def __init__(self, *names: str) -> None:
-        if not names:
+    def __post_init__(self) -> None:
+        if not self.names:
             raise SqlError("an identifier needs a name")
-        for name in names:
+        for name in self.names:
             if not _NAME.match(name):
                 raise SqlError(f"{name!r} is not a plain SQL name (letters, digits, _)")
-        self.names = names
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Identifier) and other.names == self.names
-
-    def __hash__(self) -> int:
-        return hash(self.names)
-
-    def __repr__(self) -> str:
-        return f"Identifier{self.names!r}"
 
 
+@dataclass(frozen=True, slots=True)
 class Parameter:
     """A value's place: positional (`name` None) or named."""
 
-    __slots__ = ("name",)
+    name: str | None = None
 
-    def __init__(self, name: str | None = None) -> None:
-        if name is not None and not _NAME.match(name):
-            raise SqlError(f"{name!r} is not a plain parameter name (letters, digits, _)")
-        self.name = name
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Parameter) and other.name == self.name
-
-    def __hash__(self) -> int:
-        return hash((Parameter, self.name))
-
-    def __repr__(self) -> str:
-        return f"Parameter({self.name!r})"
+    def __post_init__(self) -> None:
+        if self.name is not None and not _NAME.match(self.name):
+            raise SqlError(f"{self.name!r} is not a plain parameter name (letters, digits, _)")
 
 
+@dataclass(frozen=True, slots=True)
 class Constant:
     """A string constant of ours (a plain word, like an enum's value), written
     into the statement as a quoted literal: a group key needs the same text in
     SELECT and GROUP BY, which a parameter (a new one per place) is not."""
 
-    __slots__ = ("value",)
+    value: str
 
-    def __init__(self, value: str) -> None:
-        if not _NAME.match(value):
-            raise SqlError(f"{value!r} is not a plain word to write as a constant")
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Constant) and other.value == self.value
-
-    def __hash__(self) -> int:
-        return hash((Constant, self.value))
-
-    def __repr__(self) -> str:
-        return f"Constant({self.value!r})"
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.value):
+            raise SqlError(f"{self.value!r} is not a plain word to write as a constant")
 
 
 Part = str | Identifier | Parameter | Constant
@@ -221,7 +195,7 @@ def _fields(template: str) -> tuple[tuple[str, str | None], ...]:
 
 def identifier(*names: str) -> Identifier:
     """A name to compose into a statement, checked to be a plain SQL name."""
-    return Identifier(*names)
+    return Identifier(names)
 
 
 def constant(value: str) -> Constant:
@@ -232,7 +206,7 @@ def constant(value: str) -> Constant:
 def identifiers(names: Iterable[str], *, qualifier: str | None = None) -> Sql:
     """Names separated by commas (each `qualifier.name` if given)."""
     prefix = () if qualifier is None else (qualifier,)
-    return COMMA.join(Identifier(*prefix, name) for name in names)
+    return COMMA.join(Identifier((*prefix, name)) for name in names)
 
 
 @lru_cache(maxsize=1024)

@@ -39,7 +39,7 @@ INDIRECT_PROVIDER = "indirect_provider"  # the vehicle of escalations to the pro
 
 def column(name: str, alias: str = "t") -> Sql:
     """`alias.name`: a column of the table read."""
-    return Sql((Identifier(alias, name),))
+    return Sql((identifier(alias, name),))
 
 
 _COLUMN = {

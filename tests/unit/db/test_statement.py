@@ -52,7 +52,7 @@ def test_a_keyword_fills_its_field_and_an_unfilled_field_is_a_named_parameter() 
 
     assert statement.parts == (
         "DELETE FROM ",
-        Identifier("seals"),
+        Identifier(("seals",)),
         " WHERE day < ",
         Parameter("day"),
     )
