@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from cases.db.statement import AND, COMMA, Sql, identifier, identifiers, parameters, sql
+from cases.db.statement import AND, COMMA, NOTHING, Sql, identifier, identifiers, parameters, sql
 
 
 @lru_cache(maxsize=256)
@@ -58,12 +58,16 @@ def upsert(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
 
 
 @lru_cache(maxsize=256)
-def select_where(table: str, columns: tuple[str, ...], where: Sql, order: Sql) -> Sql:
-    """The rows of `table` that meet `where`, in `order`."""
+def select_where(
+    table: str, columns: tuple[str, ...], where: Sql, order: Sql, *, limited: bool = False
+) -> Sql:
+    """The rows of `table` that meet `where`, in `order` (at most a number of
+    them given as the last parameter, when `limited`)."""
     return sql(
-        "SELECT {columns} FROM {table} WHERE {where} ORDER BY {order}",
+        "SELECT {columns} FROM {table} WHERE {where} ORDER BY {order}{limit}",
         columns=identifiers(columns),
         table=identifier(table),
         where=where,
         order=order,
+        limit=sql(" LIMIT {}") if limited else NOTHING,
     )

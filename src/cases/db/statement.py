@@ -79,18 +79,28 @@ Part = str | Identifier | Parameter | Constant
 class Sql:
     """A composed statement or fragment: text, identifiers and parameters."""
 
-    __slots__ = ("_postgres", "_sqlite", "parts")
+    __slots__ = ("_hash", "_named", "_postgres", "_sqlite", "parts")
+    _named: bool | None
 
     def __init__(self, parts: Iterable[Part | Sql] = ()) -> None:
         flat: list[Part] = []
+        named: bool | None = None  # None: no parameters yet
         for part in parts:
-            flat.extend(part.parts if isinstance(part, Sql) else (part,))
-        styles = {p.name is None for p in flat if isinstance(p, Parameter)}
-        if len(styles) > 1:
-            raise SqlError("a statement takes positional or named parameters, not both")
+            if isinstance(part, Sql):
+                flat.extend(part.parts)
+                found = part._named
+            else:
+                flat.append(part)
+                found = part.name is not None if isinstance(part, Parameter) else None
+            if found is not None:
+                if named is not None and named is not found:
+                    raise SqlError("a statement takes positional or named parameters, not both")
+                named = found
         self.parts: tuple[Part, ...] = tuple(flat)
+        self._named = named
         self._sqlite: str | None = None
         self._postgres: str | None = None
+        self._hash: int | None = None
 
     def __add__(self, other: Sql) -> Sql:
         return Sql((self, other))
@@ -99,7 +109,9 @@ class Sql:
         return isinstance(other, Sql) and other.parts == self.parts
 
     def __hash__(self) -> int:
-        return hash(self.parts)
+        if self._hash is None:
+            self._hash = hash(self.parts)
+        return self._hash
 
     def __repr__(self) -> str:
         return f"Sql({self.sqlite()!r})"
@@ -122,7 +134,7 @@ class Sql:
 
     def named(self) -> bool:
         """Whether this statement's parameters are named (so take a mapping)."""
-        return any(isinstance(p, Parameter) and p.name is not None for p in self.parts)
+        return self._named is True
 
     def sqlite(self) -> str:
         """The text for sqlite3: `?` or `:name` parameters, quoted names."""
@@ -134,8 +146,10 @@ class Sql:
         """The text for psycopg, rendered by `psycopg.sql` for `context` (a
         connection; None: psycopg's default quoting)."""
         if self._postgres is None:
-            composed = pg.Composed([_postgres_part(part) for part in self.parts])
-            self._postgres = composed.as_string(context)
+            self._postgres = "".join(
+                part if isinstance(part, str) else _postgres_text(part, context)
+                for part in self.parts
+            )
         return self._postgres
 
 
@@ -149,18 +163,37 @@ def _sqlite_text(part: Part) -> str:
     return "?" if part.name is None else f":{part.name}"
 
 
-def _postgres_part(part: Part) -> pg.Composable:
-    if isinstance(part, str):
-        return pg.SQL(part)
-    if isinstance(part, Identifier):
-        return pg.Identifier(*part.names)
-    if isinstance(part, Constant):
-        return pg.Literal(part.value)
-    return pg.Placeholder() if part.name is None else pg.Placeholder(part.name)
+# What psycopg.sql renders for each name, constant and placeholder: they are
+# plain ASCII words (checked above), quoted alike on every connection, and few.
+_POSTGRES_TEXT: dict[Identifier | Parameter | Constant, str] = {}
+
+
+def _postgres_text(part: Identifier | Parameter | Constant, context: AdaptContext | None) -> str:
+    text = _POSTGRES_TEXT.get(part)
+    if text is None:
+        composable: pg.Composable
+        if isinstance(part, Identifier):
+            composable = pg.Identifier(*part.names)
+        elif isinstance(part, Constant):
+            composable = pg.Literal(part.value)
+        else:
+            composable = pg.Placeholder() if part.name is None else pg.Placeholder(part.name)
+        text = _POSTGRES_TEXT[part] = composable.as_string(context)
+    return text
 
 
 def sql(template: str, /, **parts: Sql | Identifier | Parameter | Constant) -> Sql:
-    """`template` composed with `parts` (see the module's docstring)."""
+    """`template` composed with `parts` (see the module's docstring); a template
+    without parts is composed once, and so rendered once."""
+    return _composed(template, parts) if parts else _fixed(template)
+
+
+@lru_cache(maxsize=1024)
+def _fixed(template: str) -> Sql:
+    return _composed(template, {})
+
+
+def _composed(template: str, parts: dict[str, Sql | Identifier | Parameter | Constant]) -> Sql:
     composed: list[Part | Sql] = []
     used: set[str] = set()
     for text, field in _fields(template):
@@ -203,7 +236,8 @@ def constant(value: str) -> Constant:
     return Constant(value)
 
 
-def identifiers(names: Iterable[str], *, qualifier: str | None = None) -> Sql:
+@lru_cache(maxsize=256)
+def identifiers(names: tuple[str, ...], *, qualifier: str | None = None) -> Sql:
     """Names separated by commas (each `qualifier.name` if given)."""
     prefix = () if qualifier is None else (qualifier,)
     return COMMA.join(Identifier((*prefix, name)) for name in names)

@@ -390,6 +390,7 @@ class StandingFilter:
 
 
 BY_CUSTOMER = sql("customer_id")
+_EQUALS = {c: sql("{c} = {}", c=identifier(c)) for c in ("customer_id", "currency")}
 BY_DUE_DATE = sql("oldest_unpaid_due_on, customer_id")
 
 
@@ -446,7 +447,7 @@ class AccountStandingView:
         for column in ("customer_id", "currency"):
             value = getattr(where, column)
             if value is not None:
-                clauses.append(sql("{column} = {}", column=identifier(column)))
+                clauses.append(_EQUALS[column])
                 params.append(value)
         if where.suspended_only:
             clauses.append(sql("suspended_count > 0"))
@@ -456,6 +457,6 @@ class AccountStandingView:
         self, where: Sql, params: list[object], order: Sql, limit: int
     ) -> list[AccountStanding]:
         found = self.db.fetchall(
-            select_where(self.table, COLUMNS, where, order) + sql(" LIMIT {}"), [*params, limit]
+            select_where(self.table, COLUMNS, where, order, limited=True), [*params, limit]
         )
         return [AccountStanding.from_row(standing_row(values)) for values in found]

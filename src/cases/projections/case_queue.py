@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -248,43 +249,54 @@ class CaseQueueView:
     ) -> list[Row]:
         """A page of cases; `after` is the (sort value, case id) of the previous
         page's last row (keyset pagination: stable under concurrent inserts)."""
-        column = identifier(self.SORTS[sort])
-        clauses, params = self._where(where)
+        filters, params = self._where(where)
         if after is not None:
-            keyset = (
-                "({column}, case_id) < ({}, {})" if descending else "({column}, case_id) > ({}, {})"
-            )
-            clauses.append(sql(keyset, column=column))
             params += [after[0], after[1]]
-        order = sql(
-            " ORDER BY {column} DESC, case_id DESC LIMIT {}"
-            if descending
-            else " ORDER BY {column} ASC, case_id ASC LIMIT {}",
-            column=column,
-        )
-        statement = sql(
-            "SELECT {columns} FROM {table}{where}{order}",
-            columns=identifiers(COLUMNS),
-            table=identifier(self.table),
-            where=where_all(clauses),
-            order=order,
-        )
+        statement = _page(self.table, filters, self.SORTS[sort], descending, after is not None)
         rows = self.db.fetchall(statement, [*params, limit])
         return [dict(zip(COLUMNS, values, strict=True)) for values in rows]
 
     @staticmethod
-    def _where(where: CaseFilter) -> tuple[list[Sql], list[object]]:
-        clauses: list[Sql] = []
-        params: list[object] = []
-        for column in ("customer_id", "status", "severity", "assignee", "category"):
-            value = getattr(where, column)
-            if value is not None:
-                clauses.append(sql("{column} = {}", column=identifier(column)))
-                params.append(value)
-        if where.received_from is not None:
-            clauses.append(sql("received_at >= {}"))
-            params.append(where.received_from)
-        if where.received_before is not None:
-            clauses.append(sql("received_at < {}"))
-            params.append(where.received_before)
-        return clauses, params
+    def _where(where: CaseFilter) -> tuple[tuple[str, ...], list[object]]:
+        """The filters given (each a name in `_FILTERS`) and their values."""
+        filters = [name for name in _FILTERS if getattr(where, name) is not None]
+        return tuple(filters), [getattr(where, name) for name in filters]
+
+
+_FILTERS: dict[str, Sql] = {
+    **{
+        column: sql("{column} = {}", column=identifier(column))
+        for column in ("customer_id", "status", "severity", "assignee", "category")
+    },
+    "received_from": sql("received_at >= {}"),
+    "received_before": sql("received_at < {}"),
+}
+
+
+@lru_cache(maxsize=256)
+def _page(table: str, filters: tuple[str, ...], sort: str, descending: bool, keyset: bool) -> Sql:
+    """A page's statement: composed once per table, filters, order and keyset."""
+    column = identifier(sort)
+    clauses = [_FILTERS[name] for name in filters]
+    if keyset:
+        clauses.append(
+            sql(
+                "({column}, case_id) < ({}, {})"
+                if descending
+                else "({column}, case_id) > ({}, {})",
+                column=column,
+            )
+        )
+    order = sql(
+        " ORDER BY {column} DESC, case_id DESC LIMIT {}"
+        if descending
+        else " ORDER BY {column} ASC, case_id ASC LIMIT {}",
+        column=column,
+    )
+    return sql(
+        "SELECT {columns} FROM {table}{where}{order}",
+        columns=identifiers(COLUMNS),
+        table=identifier(table),
+        where=where_all(clauses),
+        order=order,
+    )

@@ -135,9 +135,8 @@ class CaseTimelineView:
     def _rows(
         self, where: Sql, params: list[object], order: Sql, limit: int | None = None
     ) -> list[Row]:
-        statement = select_where(self.table, COLUMNS, where, order)
+        statement = select_where(self.table, COLUMNS, where, order, limited=limit is not None)
         if limit is not None:
-            statement += sql(" LIMIT {}")
             params = [*params, limit]
         found = self.db.fetchall(statement, params)
         return [dict(zip(COLUMNS, values, strict=True)) for values in found]

@@ -24,7 +24,7 @@ from cases.db.statement import (
 def test_positional_parameters_render_as_each_drivers_placeholder() -> None:
     statement = sql(
         "SELECT {columns} FROM {table} WHERE case_id = {} AND version > {}",
-        columns=identifiers(["case_id", "version"]),
+        columns=identifiers(("case_id", "version")),
         table=identifier("case_queue"),
     )
 
@@ -93,7 +93,7 @@ def test_an_identifier_must_be_a_plain_name(name: str) -> None:
 
 
 def test_qualified_identifiers_render_with_their_qualifier() -> None:
-    statement = sql("{columns}", columns=identifiers(["a", "b"], qualifier="t"))
+    statement = sql("{columns}", columns=identifiers(("a", "b"), qualifier="t"))
 
     assert statement.sqlite() == '"t"."a", "t"."b"'
     assert statement.postgres(None) == '"t"."a", "t"."b"'
