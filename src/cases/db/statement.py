@@ -1,19 +1,20 @@
 """SQL composed from parts, each store's driver rendering them its own way (ADR 40).
 
-A statement is written once, as a template in Python's format syntax, and
-composed, never edited as text:
+A statement is written once, as a template in Python's format syntax (parsed by
+`string.Formatter`), and composed, never edited as text:
 
 - `{}` is a positional parameter: `?` on SQLite, `%s` on PostgreSQL;
-- `{name}` is the part given as the keyword `name` (an identifier from
-  `identifier`/`identifiers`, a fragment from `sql`, a parameter list from
-  `parameters`, a word from `constant`) or, when no keyword is given, the named parameter `name`:
-  `:name` on SQLite, `%(name)s` on PostgreSQL (the values then come as a mapping);
+- `{name}` is the part given as the keyword `name` (a name from `identifier` or
+  `identifiers`, a fragment from `sql`, a list from `parameters`, a word from
+  `constant`) or, when no keyword is given, the named parameter `name`: `:name`
+  on SQLite, `%(name)s` on PostgreSQL (the values then come as a mapping);
 - `{{` and `}}` are literal braces.
 
-PostgreSQL renders through `psycopg.sql` (`SQL`, `Identifier`, `Placeholder`);
-SQLite through its own named and positional parameters and an identifier
-checked to be a plain name, then double-quoted. A statement is a value: it is
-rendered once per store and keeps that text.
+PostgreSQL's text is rendered by `psycopg.sql` (`Identifier`, `Literal`,
+`Placeholder`); SQLite's with its own `?` and `:name` parameters and names
+double-quoted. Names and words are checked to be plain ASCII words first, so
+neither can end a quote. A statement is a value: it is rendered once per store
+and keeps that text.
 """
 
 from __future__ import annotations
