@@ -50,6 +50,8 @@ from benchmarks.projections_catch_up import fresh_store
 
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
+from cases.db.shapes import insert
+from cases.db.statement import Sql, sql
 from cases.domain.case_values import CaseStatus
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import COLUMNS, CaseFilter, CaseQueueView
@@ -137,12 +139,9 @@ def fill(db: ProjectionDatabase, count: int) -> float:
                 copy.write_row(row)
         db.execute("VACUUM ANALYZE case_queue")
     else:
-        insert = (
-            f"INSERT INTO case_queue ({', '.join(COLUMNS)}) VALUES ({db.in_list(len(COLUMNS))})"
-        )
         while chunk := list(itertools.islice(rows, 50_000)):
             with db.transaction():
-                db.executemany(insert, chunk)
+                db.executemany(insert("case_queue", COLUMNS), chunk)
     return time.perf_counter() - started
 
 
@@ -218,12 +217,12 @@ def measure(store: str, db: ProjectionDatabase, queries: int) -> list[Timing]:
 # Plans ----------------------------------------------------------------------
 
 
-def captured_sql(db: ProjectionDatabase, call: Callable[[], Any]) -> tuple[str, list[object]]:
+def captured_sql(db: ProjectionDatabase, call: Callable[[], Any]) -> tuple[Sql, list[object]]:
     """The statement (and parameters) `call` sends through `db.fetchall`."""
-    seen: list[tuple[str, list[object]]] = []
+    seen: list[tuple[Sql, list[object]]] = []
     original = db.fetchall
 
-    def recording(statement: str, params: Any = ()) -> Any:
+    def recording(statement: Sql, params: Any = ()) -> Any:
         seen.append((statement, list(params)))
         return original(statement, params)
 
@@ -235,14 +234,17 @@ def captured_sql(db: ProjectionDatabase, call: Callable[[], Any]) -> tuple[str, 
     return seen[-1]
 
 
-def plan_indexes(db: ProjectionDatabase, statement: str, params: list[object]) -> str:
+def plan_indexes(db: ProjectionDatabase, statement: Sql, params: list[object]) -> str:
     if db.is_postgres:
-        (plan,) = db.fetchall(f"EXPLAIN (FORMAT JSON) {statement}", params)[0]
+        (plan,) = db.fetchall(
+            sql("EXPLAIN (FORMAT JSON) {statement}", statement=statement), params
+        )[0]
         text = json.dumps(plan)
         nodes = re.findall(r'"Node Type": "([^"]+)"', text)
         names = re.findall(r'"Index Name": "([^"]+)"', text)
         return f"{', '.join(dict.fromkeys(names)) or 'no index'}  [{' > '.join(nodes)}]"
-    details = [str(row[-1]) for row in db.fetchall(f"EXPLAIN QUERY PLAN {statement}", params)]
+    explained = db.fetchall(sql("EXPLAIN QUERY PLAN {statement}", statement=statement), params)
+    details = [str(row[-1]) for row in explained]
     return "; ".join(details)
 
 

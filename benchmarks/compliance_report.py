@@ -63,6 +63,7 @@ from benchmarks.projections_catch_up import open_log, throwaway_database
 
 from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.schema import migrate
+from cases.db.statement import sql
 from cases.followers.catalog import projection_named
 from cases.followers.runner import ProjectionRunner
 from cases.log_config import configure_logging
@@ -156,11 +157,14 @@ def fill_synthetic(db: ProjectionDatabase, cases: int) -> None:
     )
     templates = int((db.fetchone("SELECT count(*) FROM bench_templates") or (0,))[0])
     db.execute(
-        "CREATE TABLE bench_cases AS SELECT md5('synthetic-' || i)::uuid AS case_id, "
-        "t.case_id AS template, "
-        "(?::timestamptz + i * ?::interval) - t.received_at AS shift, "
-        "'customer-' || lpad(floor(? * power(random(), 2))::int::text, 5, '0') AS customer_id "
-        "FROM generate_series(0, ? - 1) i JOIN bench_templates t ON t.k = mod(i, ?)",
+        sql(
+            "CREATE TABLE bench_cases AS SELECT md5('synthetic-' || i)::uuid AS case_id, "
+            "t.case_id AS template, "
+            "({}::timestamptz + i * {}::interval) - t.received_at AS shift, "
+            "'customer-' || lpad(floor({} * power(random(), 2))::int::text, 5, '0') "
+            "AS customer_id "
+            "FROM generate_series(0, {} - 1) i JOIN bench_templates t ON t.k = mod(i, {})"
+        ),
         (start, spacing, CUSTOMERS, cases, templates),
     )
     db.execute("CREATE INDEX ON bench_cases (template)")

@@ -8,6 +8,7 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from cases.db.database import ProjectionDatabase, Row
+from cases.db.statement import sql
 from cases.followers.catalog import PROJECTIONS
 from cases.persistence.event_log import EventLog
 from cases.projections.projection import Projection
@@ -16,8 +17,11 @@ from cases.projections.projection import Projection
 def columns(db: ProjectionDatabase, table: str) -> list[str]:
     if db.is_postgres:
         rows = db.fetchall(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            sql(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = {} "
+                "ORDER BY ordinal_position"
+            ),
             (table,),
         )
     else:
@@ -46,14 +50,18 @@ def indexes(db: ProjectionDatabase, table: str) -> list[tuple[str, str]]:
     """(name, definition) of each index on `table`."""
     if db.is_postgres:
         rows = db.fetchall(
-            "SELECT indexname, indexdef FROM pg_indexes "
-            "WHERE schemaname = current_schema() AND tablename = ? ORDER BY indexname",
+            sql(
+                "SELECT indexname, indexdef FROM pg_indexes "
+                "WHERE schemaname = current_schema() AND tablename = {} ORDER BY indexname"
+            ),
             (table,),
         )
     else:
         rows = db.fetchall(
-            "SELECT name, coalesce(sql, '') FROM sqlite_master "
-            "WHERE type = 'index' AND tbl_name = ? ORDER BY name",
+            sql(
+                "SELECT name, coalesce(sql, '') FROM sqlite_master "
+                "WHERE type = 'index' AND tbl_name = {} ORDER BY name"
+            ),
             (table,),
         )
     return [(str(name), str(definition)) for name, definition in rows]

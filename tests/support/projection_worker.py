@@ -24,6 +24,7 @@ from types import FrameType
 from typing import ClassVar
 
 from cases.db.database import ProjectionDatabase
+from cases.db.statement import sql
 from cases.followers.runner import ProjectionRunner, RunnerLoop
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
@@ -61,7 +62,7 @@ class AuditedCaseQueue(CaseQueueProjection):
             with self.marker.open("a") as marker:
                 marker.write(f"{self.runner_id} {events[0].position}-{events[-1].position}\n")
         db.executemany(
-            "INSERT INTO applied_events (position, runner) VALUES (?, ?)",
+            sql("INSERT INTO applied_events (position, runner) VALUES ({}, {})"),
             [(p.position, self.runner_id) for p in events],
         )
         if self.marker is not None:

@@ -35,6 +35,7 @@ from cases.application.principal_registry import (
 from cases.application.support_desk import SupportDesk
 from cases.bootstrap import Services
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
+from cases.db.statement import parameters, sql
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.permissions import Permission, allows
@@ -280,13 +281,12 @@ def wait_for_projections(
     if position is None:
         return
     deadline = time.monotonic() + MAX_WAIT_SECONDS
-    marks = ",".join("?" * len(names))
+    statement = sql(
+        "SELECT MIN(position), COUNT(*) FROM projection_tracking WHERE projection IN ({names})",
+        names=parameters(len(names)),
+    )
     while True:
-        row = db.fetchone(
-            "SELECT MIN(position), COUNT(*) FROM projection_tracking "  # noqa: S608 - placeholders
-            f"WHERE projection IN ({marks})",
-            names,
-        )
+        row = db.fetchone(statement, names)
         if row is not None and int(row[1]) == len(names) and int(row[0]) >= position:
             return
         if time.monotonic() >= deadline:

@@ -34,6 +34,7 @@ from cases.api.read_pool import ReadPool
 from cases.application.idempotent_request import IdempotentRequest
 from cases.clock import Clock
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
+from cases.db.statement import sql
 from cases.persistence.idempotency_steps import key_id
 from cases.persistence.waits import timed_out
 
@@ -66,8 +67,10 @@ class IdempotencyStore:
         """The answer kept under the key, if any (and not expired)."""
         with self.pool.connection() as db:
             row = db.fetchone(
-                "SELECT request_hash, status, headers, body FROM idempotency_keys "
-                "WHERE scope = ? AND key = ? AND status IS NOT NULL AND created_at >= ?",
+                sql(
+                    "SELECT request_hash, status, headers, body FROM idempotency_keys "
+                    "WHERE scope = {} AND key = {} AND status IS NOT NULL AND created_at >= {}"
+                ),
                 (scope, key, self.clock.now() - KEEP_FOR),
             )
         if row is None:
@@ -90,13 +93,17 @@ class IdempotencyStore:
         with self.pool.connection() as db, db.transaction():
             self._sweep(db, now)
             db.execute(
-                "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at < ?",
+                sql(
+                    "DELETE FROM idempotency_keys WHERE scope = {} AND key = {} AND created_at < {}"
+                ),
                 (scope, key, now - KEEP_FOR),
             )
             db.execute(
-                "INSERT INTO idempotency_keys "
-                "(scope, key, request_hash, status, headers, body, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
+                sql(
+                    "INSERT INTO idempotency_keys "
+                    "(scope, key, request_hash, status, headers, body, created_at) "
+                    "VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (scope, key) DO NOTHING"
+                ),
                 (scope, key, request_hash, status, json.dumps(headers), body, now),
             )
 
@@ -106,8 +113,8 @@ class IdempotencyStore:
             return
         self._swept_at = time.monotonic()
         expired = now - KEEP_FOR
-        db.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (expired,))
-        db.execute("DELETE FROM idempotency_steps WHERE decided_at < ?", (expired,))
+        db.execute(sql("DELETE FROM idempotency_keys WHERE created_at < {}"), (expired,))
+        db.execute(sql("DELETE FROM idempotency_steps WHERE decided_at < {}"), (expired,))
 
 
 def _problem(

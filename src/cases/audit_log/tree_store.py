@@ -15,6 +15,7 @@ from datetime import datetime
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase, as_moment
+from cases.db.statement import Sql, parameters, sql
 from cases.transparency.merkle import Frontier
 
 
@@ -86,16 +87,21 @@ class TreeStore:
                 else:
                     node_rows.append((level, index, node))
         self.db.executemany(
-            "INSERT INTO audit_log_leaves (leaf_index, position, aggregate_id, hash) "
-            "VALUES (?, ?, ?, ?)",
+            sql(
+                "INSERT INTO audit_log_leaves (leaf_index, position, aggregate_id, hash) "
+                "VALUES ({}, {}, {}, {})"
+            ),
             leaf_rows,
         )
         self.db.executemany(
-            "INSERT INTO audit_log_nodes (level, node_index, hash) VALUES (?, ?, ?)", node_rows
+            sql("INSERT INTO audit_log_nodes (level, node_index, hash) VALUES ({}, {}, {})"),
+            node_rows,
         )
         self.db.execute(
-            "UPDATE audit_log_tree SET size = ?, position = ?, frontier = ?, updated_at = ? "
-            "WHERE id = 1",
+            sql(
+                "UPDATE audit_log_tree SET size = {}, position = {}, frontier = {}, "
+                "updated_at = {} WHERE id = 1"
+            ),
             (frontier.size, reached, frontier.to_bytes(), now),
         )
         return TreeHead(frontier.size, reached, frontier)
@@ -107,28 +113,36 @@ class TreeStore:
         not stored is absent from the answer."""
         leaves = sorted(index for level, index in wanted if level == 0)
         inner = sorted((level, index) for level, index in wanted if level > 0)
-        parts: list[str] = []
+        parts: list[Sql] = []
         params: list[object] = []
         if leaves:
             parts.append(
-                "SELECT 0, leaf_index, hash FROM audit_log_leaves "  # noqa: S608 - placeholders
-                f"WHERE leaf_index IN ({self.db.in_list(len(leaves))})"
+                sql(
+                    "SELECT 0, leaf_index, hash FROM audit_log_leaves WHERE leaf_index IN ({ins})",
+                    ins=parameters(len(leaves)),
+                )
             )
             params += leaves
         if inner:
-            pairs = " OR ".join(["(level = ? AND node_index = ?)"] * len(inner))
-            parts.append(f"SELECT level, node_index, hash FROM audit_log_nodes WHERE {pairs}")  # noqa: S608
+            pairs = sql(" OR ").join([sql("(level = {} AND node_index = {})")] * len(inner))
+            parts.append(
+                sql(
+                    "SELECT level, node_index, hash FROM audit_log_nodes WHERE {pairs}", pairs=pairs
+                )
+            )
             params += [value for pair in inner for value in pair]
         if not parts:
             return {}
-        rows = self.db.fetchall(" UNION ALL ".join(parts), params)
+        rows = self.db.fetchall(sql(" UNION ALL ").join(parts), params)
         return {(int(r[0]), int(r[1])): bytes(r[2]) for r in rows}
 
     def leaves(self, start: int, limit: int) -> list[StoredLeaf]:
         """Up to `limit` stored leaves from index `start` on, in index order."""
         rows = self.db.fetchall(
-            "SELECT leaf_index, position, hash FROM audit_log_leaves "
-            "WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?",
+            sql(
+                "SELECT leaf_index, position, hash FROM audit_log_leaves "
+                "WHERE leaf_index >= {} ORDER BY leaf_index LIMIT {}"
+            ),
             (start, limit),
         )
         return [StoredLeaf(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
@@ -136,8 +150,10 @@ class TreeStore:
     def positions_of(self, aggregate_id: UUID, size: int) -> list[int]:
         """The positions of the aggregate's events among the first `size` leaves."""
         rows = self.db.fetchall(
-            "SELECT position FROM audit_log_leaves WHERE aggregate_id = ? AND leaf_index < ? "
-            "ORDER BY leaf_index",
+            sql(
+                "SELECT position FROM audit_log_leaves WHERE aggregate_id = {} "
+                "AND leaf_index < {} ORDER BY leaf_index"
+            ),
             (aggregate_id, size),
         )
         return [int(r[0]) for r in rows]
@@ -145,7 +161,7 @@ class TreeStore:
     def leaf_at(self, position: int) -> StoredLeaf | None:
         """The leaf of the event at log `position`, if the tree holds it."""
         row = self.db.fetchone(
-            "SELECT leaf_index, position, hash FROM audit_log_leaves WHERE position = ?",
+            sql("SELECT leaf_index, position, hash FROM audit_log_leaves WHERE position = {}"),
             (position,),
         )
         return StoredLeaf(int(row[0]), int(row[1]), bytes(row[2])) if row else None
@@ -154,26 +170,31 @@ class TreeStore:
 
     def keep(self, checkpoint: KeptCheckpoint) -> None:
         self.db.execute(
-            "INSERT INTO audit_log_checkpoints (size, root_hash, note, issued_at) "
-            "VALUES (?, ?, ?, ?)",
+            sql(
+                "INSERT INTO audit_log_checkpoints (size, root_hash, note, issued_at) "
+                "VALUES ({}, {}, {}, {})"
+            ),
             (checkpoint.size, checkpoint.root_hash, checkpoint.note, checkpoint.issued_at),
         )
 
     def latest(self) -> KeptCheckpoint | None:
-        rows = self._checkpoints("ORDER BY size DESC LIMIT 1")
+        rows = self._checkpoints(sql("ORDER BY size DESC LIMIT 1"))
         return rows[0] if rows else None
 
     def checkpoint_at(self, size: int) -> KeptCheckpoint | None:
-        rows = self._checkpoints("WHERE size = ?", (size,))
+        rows = self._checkpoints(sql("WHERE size = {}"), (size,))
         return rows[0] if rows else None
 
     def checkpoints(self) -> list[KeptCheckpoint]:
         """Every checkpoint kept, smallest size first."""
-        return self._checkpoints("ORDER BY size")
+        return self._checkpoints(sql("ORDER BY size"))
 
-    def _checkpoints(self, where: str, params: Iterable[object] = ()) -> list[KeptCheckpoint]:
+    def _checkpoints(self, where: Sql, params: Iterable[object] = ()) -> list[KeptCheckpoint]:
         rows = self.db.fetchall(
-            f"SELECT size, root_hash, note, issued_at FROM audit_log_checkpoints {where}",  # noqa: S608
+            sql(
+                "SELECT size, root_hash, note, issued_at FROM audit_log_checkpoints {where}",
+                where=where,
+            ),
             tuple(params),
         )
         return [KeptCheckpoint(int(r[0]), bytes(r[1]), str(r[2]), as_moment(r[3])) for r in rows]

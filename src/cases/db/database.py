@@ -1,7 +1,8 @@
 """One connection to the read-model tables, on SQLite or PostgreSQL.
 
-Projection SQL is written once with `?` placeholders; on PostgreSQL they become
-`%s`. Values are adapted on the way in: moments are stored as UTC (timestamptz
+Statements are composed once (`cases.db.statement`, ADR 40) and rendered by
+each driver's own rules; a plain string is taken only without parameters (a
+fixed statement). Values are adapted on the way in: moments are stored as UTC (timestamptz
 on PostgreSQL, ISO-8601 text on SQLite, which sorts correctly), UUIDs and
 Decimals as text where the store has no type for them.
 """
@@ -9,7 +10,7 @@ Decimals as text where the store has no type for them.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,12 +20,14 @@ from uuid import UUID
 
 import psycopg
 
+from cases.db.statement import Sql
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.idempotency_steps import stored_moment
 from cases.persistence.waits import postgres_session_options
 from cases.settings import Settings
 
 Row = tuple[Any, ...]
+Params = Sequence[object] | Mapping[str, object]
 SQLITE_BUSY_TIMEOUT = 30.0  # seconds a runner's or the CLI's write waits for the file's lock
 
 # Errors after which a runner reconnects instead of dying.
@@ -128,8 +131,18 @@ class ProjectionDatabase:
 
     # Statements ---------------------------------------------------------------
 
-    def sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.is_postgres else statement
+    def text(self, statement: Sql | str, params: Params = ()) -> str:
+        """`statement` as this store's driver takes it."""
+        if isinstance(statement, str):
+            if params:
+                raise TypeError(
+                    "a statement with parameters is composed (cases.db.statement.sql), "
+                    "not passed as text"
+                )
+            return statement
+        if self._postgres is not None:
+            return statement.postgres(self._postgres)
+        return statement.sqlite()
 
     def adapt(self, value: object) -> object:
         if isinstance(value, Enum):
@@ -142,33 +155,36 @@ class ProjectionDatabase:
             return value if self.is_postgres else str(value)
         return value
 
-    def _params(self, params: Sequence[object]) -> tuple[object, ...]:
+    def _params(self, params: Params) -> tuple[object, ...] | dict[str, object]:
+        if isinstance(params, Mapping):
+            return {name: self.adapt(value) for name, value in params.items()}
         return tuple(self.adapt(p) for p in params)
 
-    def execute(self, statement: str, params: Sequence[object] = ()) -> int:
+    def execute(self, statement: Sql | str, params: Params = ()) -> int:
         """Run one statement; return the number of rows it changed."""
+        text = self.text(statement, params)
         if self._postgres is not None:
-            cursor = self._postgres.execute(self.sql(statement), self._params(params))
-            return cursor.rowcount
-        return self._lite().execute(statement, self._params(params)).rowcount
+            return self._postgres.execute(text, self._params(params)).rowcount
+        return self._lite().execute(text, self._params(params)).rowcount
 
-    def executemany(self, statement: str, rows: Iterable[Sequence[object]]) -> None:
+    def executemany(self, statement: Sql, rows: Iterable[Params]) -> None:
         adapted = [self._params(row) for row in rows]
         if not adapted:
             return
+        text = self.text(statement)
         if self._postgres is not None:
             with self._postgres.cursor() as cursor:
-                cursor.executemany(self.sql(statement), adapted)
+                cursor.executemany(text, adapted)
             return
-        self._lite().executemany(statement, adapted)
+        self._lite().executemany(text, adapted)
 
-    def fetchall(self, statement: str, params: Sequence[object] = ()) -> list[Row]:
+    def fetchall(self, statement: Sql | str, params: Params = ()) -> list[Row]:
+        text = self.text(statement, params)
         if self._postgres is not None:
-            cursor = self._postgres.execute(self.sql(statement), self._params(params))
-            return list(cursor.fetchall())
-        return list(self._lite().execute(statement, self._params(params)).fetchall())
+            return list(self._postgres.execute(text, self._params(params)).fetchall())
+        return list(self._lite().execute(text, self._params(params)).fetchall())
 
-    def fetchone(self, statement: str, params: Sequence[object] = ()) -> Row | None:
+    def fetchone(self, statement: Sql | str, params: Params = ()) -> Row | None:
         rows = self.fetchall(statement, params)
         return rows[0] if rows else None
 
@@ -191,10 +207,6 @@ class ProjectionDatabase:
             lite.execute("ROLLBACK")
             raise
         lite.execute("COMMIT")
-
-    def in_list(self, count: int) -> str:
-        """Placeholders for an IN (...) list of `count` values."""
-        return ",".join("?" * count)
 
 
 def open_projection_db(settings: Settings, *, durable_commits: bool = True) -> ProjectionDatabase:

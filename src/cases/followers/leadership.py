@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from cases.db.database import ProjectionDatabase
+from cases.db.statement import sql
 
 
 def _advisory_key(name: str) -> int:
@@ -36,9 +37,11 @@ def runner_running(db: ProjectionDatabase, name: str) -> bool:
     if db.is_postgres:
         key = _advisory_key(name) & 0xFFFF_FFFF_FFFF_FFFF
         row = db.fetchone(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND objsubid = 1 AND classid::bigint = ? AND objid::bigint = ?)",
+            sql(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND objsubid = 1 AND classid::bigint = {} AND objid::bigint = {})"
+            ),
             (key >> 32, key & 0xFFFF_FFFF),
         )
         return bool(row and row[0])
@@ -67,7 +70,9 @@ class Leadership:
 
     def try_acquire(self) -> bool:
         if self.db.is_postgres:
-            row = self.db.fetchone("SELECT pg_try_advisory_lock(?)", (_advisory_key(self.name),))
+            row = self.db.fetchone(
+                sql("SELECT pg_try_advisory_lock({})"), (_advisory_key(self.name),)
+            )
             return bool(row and row[0])
         if self._fd is not None:
             return True
@@ -82,7 +87,7 @@ class Leadership:
 
     def release(self) -> None:
         if self.db.is_postgres:
-            self.db.execute("SELECT pg_advisory_unlock(?)", (_advisory_key(self.name),))
+            self.db.execute(sql("SELECT pg_advisory_unlock({})"), (_advisory_key(self.name),))
         elif self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
+from cases.db.statement import identifier, sql
 from cases.followers.leadership import Leadership
 from cases.followers.runner import ProjectionRunner
 from cases.followers.tracking import Tracking
@@ -134,7 +135,7 @@ def _drop_shadows(db: ProjectionDatabase, projection: Projection) -> None:
     """Remove what an interrupted rebuild left behind."""
     with db.transaction():
         for table in projection.tables:
-            db.execute(f"DROP TABLE IF EXISTS {_quote(SHADOW(table))}")
+            db.execute(sql("DROP TABLE IF EXISTS {t}", t=identifier(SHADOW(table))))
         Tracking(db).forget(shadow_tracking_name(projection))
 
 
@@ -143,42 +144,52 @@ def _create_shadows(db: ProjectionDatabase, projection: Projection) -> None:
         for table in projection.tables:
             if db.is_postgres:
                 db.execute(
-                    f"CREATE TABLE {_quote(SHADOW(table))} (LIKE {_quote(table)} INCLUDING ALL)"
+                    sql(
+                        "CREATE TABLE {shadow} (LIKE {table} INCLUDING ALL)",
+                        shadow=identifier(SHADOW(table)),
+                        table=identifier(table),
+                    )
                 )
             else:
                 _create_sqlite_shadow(db, table)
 
 
 def _create_sqlite_shadow(db: ProjectionDatabase, table: str) -> None:
-    row = db.fetchone("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+    row = db.fetchone(
+        sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = {}"), (table,)
+    )
     if row is None:
         raise LookupError(f"the table {table} does not exist: run `cases migrate`")
     db.execute(_rename_ddl(_SQLITE_TABLE, str(row[0]), SHADOW(table)))
-    for name, sql in _sqlite_indexes(db, table):
-        db.execute(_rename_ddl(_SQLITE_INDEX, sql, SHADOW(name), SHADOW(table)))
+    for name, ddl in _sqlite_indexes(db, table):
+        db.execute(_rename_ddl(_SQLITE_INDEX, ddl, SHADOW(name), SHADOW(table)))
 
 
-def _rename_ddl(pattern: re.Pattern[str], sql: str, name: str, table: str | None = None) -> str:
+def _rename_ddl(pattern: re.Pattern[str], ddl: str, name: str, table: str | None = None) -> str:
+    """SQLite's stored DDL of a table or index, renamed (its schema keeps DDL as text)."""
+
     def renamed(match: re.Match[str]) -> str:
-        text = match.group(1) + _quote(name)
+        text = match.group(1) + sql("{n}", n=identifier(name)).sqlite()
         if table is not None:
-            text += match.group(2) + _quote(table)
+            text += match.group(2) + sql("{t}", t=identifier(table)).sqlite()
         return text
 
-    result, count = pattern.subn(renamed, sql, count=1)
+    result, count = pattern.subn(renamed, ddl, count=1)
     if count != 1:
-        raise ValueError(f"cannot rename the statement {sql!r}")
+        raise ValueError(f"cannot rename the statement {ddl!r}")
     return result
 
 
 def _sqlite_indexes(db: ProjectionDatabase, table: str) -> list[tuple[str, str]]:
     """Named indexes of `table` and their DDL (those behind keys have no DDL)."""
     rows = db.fetchall(
-        "SELECT name, sql FROM sqlite_master "
-        "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+        sql(
+            "SELECT name, sql FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = {} AND sql IS NOT NULL ORDER BY name"
+        ),
         (table,),
     )
-    return [(str(name), str(sql)) for name, sql in rows]
+    return [(str(name), str(ddl)) for name, ddl in rows]
 
 
 # Swaps ----------------------------------------------------------------------------
@@ -188,17 +199,22 @@ def _swap_postgres(db: ProjectionDatabase, table: str) -> None:
     """Swap in the shadow table; give its indexes (and their constraints) the
     live names, so later migrations find them."""
     renames = _pg_index_renames(db, table)
-    db.execute(f"DROP TABLE {_quote(table)}")
-    db.execute(f"ALTER TABLE {_quote(SHADOW(table))} RENAME TO {_quote(LIVE(table))}")
+    _replace_table(db, table)
     for shadow_index, live_index in renames:
-        db.execute(f"ALTER INDEX {_quote(shadow_index)} RENAME TO {_quote(live_index)}")
+        db.execute(
+            sql(
+                "ALTER INDEX {shadow} RENAME TO {live}",
+                shadow=identifier(shadow_index),
+                live=identifier(live_index),
+            )
+        )
 
 
 def _pg_index_renames(db: ProjectionDatabase, table: str) -> list[tuple[str, str]]:
     """Pairs (shadow index, live index) with the same definition."""
-    statement = (
+    statement = sql(
         "SELECT indexname, indexdef FROM pg_indexes "
-        "WHERE schemaname = current_schema() AND tablename = ? ORDER BY indexname"
+        "WHERE schemaname = current_schema() AND tablename = {} ORDER BY indexname"
     )
     live: dict[str, list[str]] = {}
     for name, definition in db.fetchall(statement, (table,)):
@@ -220,15 +236,22 @@ def _pg_index_shape(definition: str) -> str:
 def _swap_sqlite(db: ProjectionDatabase, table: str) -> None:
     """Swap in the shadow table. SQLite cannot rename an index, so the shadow's
     are dropped and the live table's are created again under their own names."""
-    live_indexes = [sql for _, sql in _sqlite_indexes(db, table)]
+    live_indexes = [ddl for _, ddl in _sqlite_indexes(db, table)]
     shadow_indexes = [name for name, _ in _sqlite_indexes(db, SHADOW(table))]
-    db.execute(f"DROP TABLE {_quote(table)}")
-    db.execute(f"ALTER TABLE {_quote(SHADOW(table))} RENAME TO {_quote(table)}")
+    _replace_table(db, table)
     for name in shadow_indexes:
-        db.execute(f"DROP INDEX {_quote(name)}")
-    for sql in live_indexes:
-        db.execute(sql)
+        db.execute(sql("DROP INDEX {index}", index=identifier(name)))
+    for ddl in live_indexes:
+        db.execute(ddl)
 
 
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
+def _replace_table(db: ProjectionDatabase, table: str) -> None:
+    """Drop the live table and give its shadow the live name."""
+    db.execute(sql("DROP TABLE {table}", table=identifier(LIVE(table))))
+    db.execute(
+        sql(
+            "ALTER TABLE {shadow} RENAME TO {table}",
+            shadow=identifier(SHADOW(table)),
+            table=identifier(LIVE(table)),
+        )
+    )

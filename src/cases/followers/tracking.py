@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cases.db.database import ProjectionDatabase
+from cases.db.statement import sql
+
+_POSITION = sql("SELECT position FROM projection_tracking WHERE projection = {}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,23 +25,21 @@ class Tracking:
 
     def ensure(self, name: str) -> None:
         self.db.execute(
-            "INSERT INTO projection_tracking (projection, position) VALUES (?, 0) "
-            "ON CONFLICT (projection) DO NOTHING",
+            sql(
+                "INSERT INTO projection_tracking (projection, position) VALUES ({}, 0) "
+                "ON CONFLICT (projection) DO NOTHING"
+            ),
             (name,),
         )
 
     def position(self, name: str) -> int:
-        row = self.db.fetchone(
-            "SELECT position FROM projection_tracking WHERE projection = ?", (name,)
-        )
+        row = self.db.fetchone(_POSITION, (name,))
         return int(row[0]) if row else 0
 
     def lock(self, name: str) -> int:
         """Read the position and hold the row until commit (PostgreSQL), so a
         rebuild's swap and a runner's batch never interleave."""
-        statement = "SELECT position FROM projection_tracking WHERE projection = ?"
-        if self.db.is_postgres:
-            statement += " FOR UPDATE"
+        statement = _POSITION + sql(" FOR UPDATE") if self.db.is_postgres else _POSITION
         row = self.db.fetchone(statement, (name,))
         if row is None:
             raise LookupError(f"projection {name!r} has no tracking row")
@@ -46,12 +47,15 @@ class Tracking:
 
     def move(self, name: str, position: int, now: datetime) -> None:
         self.db.execute(
-            "UPDATE projection_tracking SET position = ?, updated_at = ? WHERE projection = ?",
+            sql(
+                "UPDATE projection_tracking SET position = {}, updated_at = {} "
+                "WHERE projection = {}"
+            ),
             (position, now, name),
         )
 
     def forget(self, name: str) -> None:
-        self.db.execute("DELETE FROM projection_tracking WHERE projection = ?", (name,))
+        self.db.execute(sql("DELETE FROM projection_tracking WHERE projection = {}"), (name,))
 
     def all(self) -> list[TrackingRow]:
         rows = self.db.fetchall(

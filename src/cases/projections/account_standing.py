@@ -29,6 +29,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase
+from cases.db.shapes import select_in, select_where, upsert
+from cases.db.statement import AND, Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 from cases.projections.receivables import (
@@ -268,17 +270,14 @@ class AccountStandingProjection(Projection):
         standing, invoices = tables("account_standing"), tables("standing_invoices")
         accounts: dict[UUID, Account] = {}
         for chunk in chunks(ids):
-            where = f"WHERE account_id IN ({db.in_list(len(chunk))})"
             for values in db.fetchall(
-                f"SELECT {', '.join(COLUMNS)} FROM {standing} {where}",  # noqa: S608
-                chunk,
+                select_in(standing, COLUMNS, "account_id", len(chunk)), chunk
             ):
                 row = standing_row(values)
                 suspended = set(json.loads(row["suspended_subscriptions"]))
                 accounts[row["account_id"]] = Account(row, {}, suspended)
             for values in db.fetchall(
-                f"SELECT {', '.join(INVOICE_COLUMNS)} FROM {invoices} {where}",  # noqa: S608
-                chunk,
+                select_in(invoices, INVOICE_COLUMNS, "account_id", len(chunk)), chunk
             ):
                 invoice = invoice_row(values)
                 accounts[invoice["account_id"]].invoices[invoice["invoice_number"]] = invoice
@@ -287,35 +286,25 @@ class AccountStandingProjection(Projection):
     @staticmethod
     def _save(db: ProjectionDatabase, tables: TableNames, accounts: Iterable[Account]) -> None:
         accounts = list(accounts)
-        upsert(db, tables("account_standing"), COLUMNS, ("account_id",), [a.row for a in accounts])
-        upsert(
-            db,
-            tables("standing_invoices"),
-            INVOICE_COLUMNS,
-            ("account_id", "invoice_number"),
-            [a.invoices[n] for a in accounts for n in sorted(a.changed)],
+        db.executemany(
+            upsert(tables("account_standing"), COLUMNS, ("account_id",)),
+            [[a.row[c] for c in COLUMNS] for a in accounts],
         )
         db.executemany(
-            f"DELETE FROM {tables('standing_invoices')} "  # noqa: S608 - our own names
-            "WHERE account_id = ? AND invoice_number = ?",
+            upsert(tables("standing_invoices"), INVOICE_COLUMNS, ("account_id", "invoice_number")),
+            [
+                [a.invoices[n][c] for c in INVOICE_COLUMNS]
+                for a in accounts
+                for n in sorted(a.changed)
+            ],
+        )
+        db.executemany(
+            sql(
+                "DELETE FROM {table} WHERE account_id = {} AND invoice_number = {}",
+                table=identifier(tables("standing_invoices")),
+            ),
             [(a.row["account_id"], n) for a in accounts for n in sorted(a.settled)],
         )
-
-
-def upsert(
-    db: ProjectionDatabase,
-    table: str,
-    columns: tuple[str, ...],
-    keys: tuple[str, ...],
-    rows: list[Row],
-) -> None:
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-    db.executemany(
-        f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608 - our own names
-        f"VALUES ({db.in_list(len(columns))}) "
-        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}",
-        [[row[c] for c in columns] for row in rows],
-    )
 
 
 def standing_row(values: Sequence[Any]) -> Row:
@@ -400,6 +389,11 @@ class StandingFilter:
     suspended_only: bool = False
 
 
+BY_CUSTOMER = sql("customer_id")
+_EQUALS = {c: sql("{c} = {}", c=identifier(c)) for c in ("customer_id", "currency")}
+BY_DUE_DATE = sql("oldest_unpaid_due_on, customer_id")
+
+
 class AccountStandingView:
     """Queries on `account_standing`."""
 
@@ -408,11 +402,11 @@ class AccountStandingView:
         self.table = tables("account_standing")
 
     def get(self, account_id: UUID) -> AccountStanding | None:
-        found = self._rows("account_id = ?", [account_id], "customer_id", 1)
+        found = self._rows(sql("account_id = {}"), [account_id], BY_CUSTOMER, 1)
         return found[0] if found else None
 
     def for_customer(self, customer_id: str) -> AccountStanding | None:
-        found = self._rows("customer_id = ?", [customer_id], "customer_id", 1)
+        found = self._rows(sql("customer_id = {}"), [customer_id], BY_CUSTOMER, 1)
         return found[0] if found else None
 
     def page(
@@ -422,9 +416,11 @@ class AccountStandingView:
         customer id (keyset pagination)."""
         clauses, params = self._where(where)
         if after is not None:
-            clauses.append("customer_id > ?")
+            clauses.append(sql("customer_id > {}"))
             params.append(after)
-        return self._rows(" AND ".join(clauses) or "1 = 1", params, "customer_id", limit)
+        return self._rows(
+            AND.join(clauses) if clauses else sql("1 = 1"), params, BY_CUSTOMER, limit
+        )
 
     def overdue(
         self,
@@ -437,32 +433,30 @@ class AccountStandingView:
         """Accounts with an undisputed invoice past due on `as_of`, the longest
         overdue first; `after` is the previous page's last (due date, customer)."""
         clauses, params = self._where(StandingFilter(currency=currency))
-        clauses.append("oldest_unpaid_due_on < ?")
+        clauses.append(sql("oldest_unpaid_due_on < {}"))
         params.append(as_of)
         if after is not None:
-            clauses.append("(oldest_unpaid_due_on, customer_id) > (?, ?)")
+            clauses.append(sql("(oldest_unpaid_due_on, customer_id) > ({}, {})"))
             params += [after[0], after[1]]
-        return self._rows(" AND ".join(clauses), params, "oldest_unpaid_due_on, customer_id", limit)
+        return self._rows(AND.join(clauses), params, BY_DUE_DATE, limit)
 
     @staticmethod
-    def _where(where: StandingFilter) -> tuple[list[str], list[object]]:
-        clauses: list[str] = []
+    def _where(where: StandingFilter) -> tuple[list[Sql], list[object]]:
+        clauses: list[Sql] = []
         params: list[object] = []
         for column in ("customer_id", "currency"):
             value = getattr(where, column)
             if value is not None:
-                clauses.append(f"{column} = ?")
+                clauses.append(_EQUALS[column])
                 params.append(value)
         if where.suspended_only:
-            clauses.append("suspended_count > 0")
+            clauses.append(sql("suspended_count > 0"))
         return clauses, params
 
     def _rows(
-        self, where: str, params: list[object], order: str, limit: int
+        self, where: Sql, params: list[object], order: Sql, limit: int
     ) -> list[AccountStanding]:
         found = self.db.fetchall(
-            f"SELECT {', '.join(COLUMNS)} FROM {self.table} "  # noqa: S608 - our own names
-            f"WHERE {where} ORDER BY {order} LIMIT ?",
-            [*params, limit],
+            select_where(self.table, COLUMNS, where, order, limited=True), [*params, limit]
         )
         return [AccountStanding.from_row(standing_row(values)) for values in found]

@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
+from cases.db.shapes import select_in, upsert
+from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import CaseStatus, Direction
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
@@ -189,11 +192,7 @@ class CaseQueueProjection(Projection):
         rows: dict[UUID, Row] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            found = db.fetchall(
-                f"SELECT {', '.join(COLUMNS)} FROM {table} "  # noqa: S608 - our own names
-                f"WHERE case_id IN ({db.in_list(len(chunk))})",
-                chunk,
-            )
+            found = db.fetchall(select_in(table, COLUMNS, "case_id", len(chunk)), chunk)
             for values in found:
                 row = dict(zip(COLUMNS, values, strict=True))
                 row["case_id"] = _uuid(row["case_id"])
@@ -202,12 +201,8 @@ class CaseQueueProjection(Projection):
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Any) -> None:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "case_id")
         db.executemany(
-            f"INSERT INTO {table} ({', '.join(COLUMNS)}) "  # noqa: S608 - our own names
-            f"VALUES ({db.in_list(len(COLUMNS))}) "
-            f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
-            [[row[c] for c in COLUMNS] for row in rows],
+            upsert(table, COLUMNS, ("case_id",)), [[row[c] for c in COLUMNS] for row in rows]
         )
 
 
@@ -242,7 +237,11 @@ class CaseQueueView:
 
     def get(self, case_id: UUID) -> Row | None:
         values = self.db.fetchone(
-            f"SELECT {', '.join(COLUMNS)} FROM {self.table} WHERE case_id = ?",  # noqa: S608
+            sql(
+                "SELECT {columns} FROM {table} WHERE case_id = {}",
+                columns=identifiers(COLUMNS),
+                table=identifier(self.table),
+            ),
             (case_id,),
         )
         return dict(zip(COLUMNS, values, strict=True)) if values else None
@@ -258,34 +257,54 @@ class CaseQueueView:
     ) -> list[Row]:
         """A page of cases; `after` is the (sort value, case id) of the previous
         page's last row (keyset pagination: stable under concurrent inserts)."""
-        column = self.SORTS[sort]
-        clauses, params = self._where(where)
+        filters, params = self._where(where)
         if after is not None:
-            op = "<" if descending else ">"
-            clauses.append(f"({column}, case_id) {op} (?, ?)")
             params += [after[0], after[1]]
-        order = "DESC" if descending else "ASC"
-        sql = (
-            f"SELECT {', '.join(COLUMNS)} FROM {self.table}"  # noqa: S608
-            + (f" WHERE {' AND '.join(clauses)}" if clauses else "")
-            + f" ORDER BY {column} {order}, case_id {order} LIMIT ?"
-        )
-        rows = self.db.fetchall(sql, [*params, limit])
+        statement = _page(self.table, filters, self.SORTS[sort], descending, after is not None)
+        rows = self.db.fetchall(statement, [*params, limit])
         return [dict(zip(COLUMNS, values, strict=True)) for values in rows]
 
     @staticmethod
-    def _where(where: CaseFilter) -> tuple[list[str], list[object]]:
-        clauses: list[str] = []
-        params: list[object] = []
-        for column in ("customer_id", "status", "severity", "assignee", "category"):
-            value = getattr(where, column)
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if where.received_from is not None:
-            clauses.append("received_at >= ?")
-            params.append(where.received_from)
-        if where.received_before is not None:
-            clauses.append("received_at < ?")
-            params.append(where.received_before)
-        return clauses, params
+    def _where(where: CaseFilter) -> tuple[tuple[str, ...], list[object]]:
+        """The filters given (each a name in `_FILTERS`) and their values."""
+        filters = [name for name in _FILTERS if getattr(where, name) is not None]
+        return tuple(filters), [getattr(where, name) for name in filters]
+
+
+_FILTERS: dict[str, Sql] = {
+    **{
+        column: sql("{column} = {}", column=identifier(column))
+        for column in ("customer_id", "status", "severity", "assignee", "category")
+    },
+    "received_from": sql("received_at >= {}"),
+    "received_before": sql("received_at < {}"),
+}
+
+
+@lru_cache(maxsize=256)
+def _page(table: str, filters: tuple[str, ...], sort: str, descending: bool, keyset: bool) -> Sql:
+    """A page's statement: composed once per table, filters, order and keyset."""
+    column = identifier(sort)
+    clauses = [_FILTERS[name] for name in filters]
+    if keyset:
+        clauses.append(
+            sql(
+                "({column}, case_id) < ({}, {})"
+                if descending
+                else "({column}, case_id) > ({}, {})",
+                column=column,
+            )
+        )
+    order = sql(
+        " ORDER BY {column} DESC, case_id DESC LIMIT {}"
+        if descending
+        else " ORDER BY {column} ASC, case_id ASC LIMIT {}",
+        column=column,
+    )
+    return sql(
+        "SELECT {columns} FROM {table}{where}{order}",
+        columns=identifiers(COLUMNS),
+        table=identifier(table),
+        where=where_all(clauses),
+        order=order,
+    )

@@ -13,6 +13,8 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
+from cases.db.shapes import insert, select_where
+from cases.db.statement import Sql, identifier, parameters, sql
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
 from cases.history.entries import history_entry
 from cases.history.event_summaries import summarise
@@ -90,6 +92,9 @@ def timeline_values(positioned: PositionedEvent) -> tuple[object, ...]:
     )
 
 
+IN_TIME = sql("occurred_at, position")
+
+
 class CaseTimelineProjection(Projection):
     """Appends every support-case event to `case_timeline`."""
 
@@ -103,15 +108,18 @@ class CaseTimelineProjection(Projection):
         events, erased = without_erasures(events)
         if events:
             db.executemany(
-                f"INSERT INTO {tables('case_timeline')} ({', '.join(COLUMNS)}) "  # noqa: S608
-                f"VALUES ({db.in_list(len(COLUMNS))})",
+                insert(tables("case_timeline"), COLUMNS),
                 [timeline_values(positioned) for positioned in events],
             )
         if erased:  # as a rebuild from the unreadable events gives (ADR 0044)
             db.execute(
-                f"UPDATE {tables('case_timeline')} SET summary = event_type || ? "  # noqa: S608
-                f"WHERE case_id IN ({db.in_list(len(erased))}) "
-                f"AND event_type IN ({db.in_list(len(PERSONAL_TYPES))})",
+                sql(
+                    "UPDATE {table} SET summary = event_type || {} "
+                    "WHERE case_id IN ({cases}) AND event_type IN ({types})",
+                    table=identifier(tables("case_timeline")),
+                    cases=parameters(len(erased)),
+                    types=parameters(len(PERSONAL_TYPES)),
+                ),
                 [ERASED_SUFFIX, *erased, *PERSONAL_TYPES],
             )
 
@@ -125,37 +133,34 @@ class CaseTimelineView:
 
     def for_case(self, case_id: UUID) -> list[Row]:
         """The case's events, oldest first."""
-        return self._rows("case_id = ?", [case_id], "version")
+        return self._rows(sql("case_id = {}"), [case_id], sql("version"))
 
     def by_actor(self, principal_id: str, start: datetime, end: datetime) -> list[Row]:
         """What one principal did between `start` and `end` (when it occurred)."""
         return self._rows(
-            "principal_id = ? AND occurred_at >= ? AND occurred_at < ?",
+            sql("principal_id = {} AND occurred_at >= {} AND occurred_at < {}"),
             [principal_id, start, end],
-            "occurred_at, position",
+            IN_TIME,
         )
 
     def between(self, start: datetime, end: datetime, *, limit: int = 1000) -> list[Row]:
         """Events that occurred between `start` and `end`, at most `limit`."""
         return self._rows(
-            "occurred_at >= ? AND occurred_at < ?",
+            sql("occurred_at >= {} AND occurred_at < {}"),
             [start, end],
-            "occurred_at, position",
+            IN_TIME,
             limit,
         )
 
     def by_correlation(self, correlation_id: str) -> list[Row]:
         """Every event one request (or one scheduled run) recorded, in log order."""
-        return self._rows("correlation_id = ?", [correlation_id], "position")
+        return self._rows(sql("correlation_id = {}"), [correlation_id], sql("position"))
 
     def _rows(
-        self, where: str, params: list[object], order: str, limit: int | None = None
+        self, where: Sql, params: list[object], order: Sql, limit: int | None = None
     ) -> list[Row]:
-        sql = (
-            f"SELECT {', '.join(COLUMNS)} FROM {self.table} "  # noqa: S608 - our own names
-            f"WHERE {where} ORDER BY {order}"
-        )
+        statement = select_where(self.table, COLUMNS, where, order, limited=limit is not None)
         if limit is not None:
-            sql += " LIMIT ?"
             params = [*params, limit]
-        return [dict(zip(COLUMNS, values, strict=True)) for values in self.db.fetchall(sql, params)]
+        found = self.db.fetchall(statement, params)
+        return [dict(zip(COLUMNS, values, strict=True)) for values in found]

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
+from cases.db.statement import COMMA, identifier, parameters, sql
 from cases.domain.erasure import Erasure, SubjectKind
 from cases.persistence.personal_data import ERASED, personal_fields
 from cases.projections.projection import PositionedEvent
@@ -46,10 +47,14 @@ def erase_columns(
     """Overwrite `columns` of the erased cases' rows with the placeholder."""
     if not case_ids:
         return
-    assignments = ", ".join(f"{c} = ?" for c in columns)
+    assignments = COMMA.join(sql("{column} = {}", column=identifier(c)) for c in columns)
     db.execute(
-        f"UPDATE {table} SET {assignments} "  # noqa: S608 - our own names
-        f"WHERE case_id IN ({db.in_list(len(case_ids))})",
+        sql(
+            "UPDATE {table} SET {assignments} WHERE case_id IN ({cases})",
+            table=identifier(table),
+            assignments=assignments,
+            cases=parameters(len(case_ids)),
+        ),
         [*(ERASED for _ in columns), *case_ids],
     )
 

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
+from cases.db.shapes import insert, select_in, upsert
+from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.support_case import SupportCase
 from cases.projections.erasures import ERASURES, erase_columns, without_erasures
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
@@ -108,7 +110,7 @@ class EscalationRegisterProjection(Projection):
     @staticmethod
     def _note_customers(db: ProjectionDatabase, table: str, received: list[Any]) -> None:
         db.executemany(
-            f"INSERT INTO {table} (case_id, customer_id) VALUES (?, ?)",  # noqa: S608
+            insert(table, ("case_id", "customer_id")),
             [(e.originator_id, e.customer_id) for e in received],
         )
 
@@ -127,9 +129,7 @@ class EscalationRegisterProjection(Projection):
         found: dict[UUID, str] = {}
         for chunk in _chunks(ids):
             for case_id, customer_id in db.fetchall(
-                f"SELECT case_id, customer_id FROM {table} "  # noqa: S608 - our own names
-                f"WHERE case_id IN ({db.in_list(len(chunk))})",
-                chunk,
+                select_in(table, ("case_id", "customer_id"), "case_id", len(chunk)), chunk
             ):
                 found[_uuid(case_id)] = str(customer_id)
         return found
@@ -141,11 +141,7 @@ class EscalationRegisterProjection(Projection):
         wanted = touched - {(e.originator_id, e.number) for e in escalations if _opens(e)}
         rows: dict[Key, Row] = {}
         for chunk in _chunks(list({case_id for case_id, _ in wanted})):
-            for values in db.fetchall(
-                f"SELECT {', '.join(COLUMNS)} FROM {table} "  # noqa: S608 - our own names
-                f"WHERE case_id IN ({db.in_list(len(chunk))})",
-                chunk,
-            ):
+            for values in db.fetchall(select_in(table, COLUMNS, "case_id", len(chunk)), chunk):
                 row = dict(zip(COLUMNS, values, strict=True))
                 row["case_id"] = _uuid(row["case_id"])
                 key = (row["case_id"], int(row["number"]))
@@ -155,12 +151,8 @@ class EscalationRegisterProjection(Projection):
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Iterable[Row]) -> None:
-        keys = ("case_id", "number")
-        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in keys)
         db.executemany(
-            f"INSERT INTO {table} ({', '.join(COLUMNS)}) "  # noqa: S608 - our own names
-            f"VALUES ({db.in_list(len(COLUMNS))}) "
-            f"ON CONFLICT (case_id, number) DO UPDATE SET {updates}",
+            upsert(table, COLUMNS, ("case_id", "number")),
             [[row[c] for c in COLUMNS] for row in rows],
         )
 
@@ -186,41 +178,49 @@ class EscalationRegisterView:
         self.table = tables("escalation_register")
 
     def get(self, case_id: UUID, number: int) -> Row | None:
-        rows = self._rows("case_id = ? AND number = ?", [case_id, number])
+        rows = self._rows(sql("case_id = {} AND number = {}"), [case_id, number])
         return rows[0] if rows else None
 
     def in_period(self, start: datetime, end: datetime) -> list[Row]:
         """Escalations opened in the period, oldest first."""
-        return self._rows("escalated_at >= ? AND escalated_at < ?", [start, end])
+        return self._rows(sql("escalated_at >= {} AND escalated_at < {}"), [start, end])
 
     def for_customer(self, customer_id: str) -> list[Row]:
         """One customer's escalations, oldest first."""
-        return self._rows("customer_id = ?", [customer_id])
+        return self._rows(sql("customer_id = {}"), [customer_id])
 
     def counts_by_vehicle_and_category(
         self, start: datetime | None = None, end: datetime | None = None
     ) -> dict[tuple[str | None, str], int]:
         """How many escalations went through each vehicle, per problem category
         (vehicle None: escalations to the indirect provider)."""
-        clauses, params = [], []
+        clauses: list[Sql] = []
+        params: list[object] = []
         if start is not None:
-            clauses.append("escalated_at >= ?")
+            clauses.append(sql("escalated_at >= {}"))
             params.append(start)
         if end is not None:
-            clauses.append("escalated_at < ?")
+            clauses.append(sql("escalated_at < {}"))
             params.append(end)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         counted = self.db.fetchall(
-            f"SELECT vehicle, category, COUNT(*) FROM {self.table}{where} "  # noqa: S608
-            "GROUP BY vehicle, category",
+            sql(
+                "SELECT vehicle, category, COUNT(*) FROM {table}{where} GROUP BY vehicle, category",
+                table=identifier(self.table),
+                where=where_all(clauses),
+            ),
             params,
         )
         return {(vehicle, category): int(count) for vehicle, category, count in counted}
 
-    def _rows(self, where: str, params: list[object]) -> list[Row]:
+    def _rows(self, where: Sql, params: list[object]) -> list[Row]:
         rows = self.db.fetchall(
-            f"SELECT {', '.join(COLUMNS)} FROM {self.table} "  # noqa: S608 - our own names
-            f"WHERE {where} ORDER BY escalated_at, case_id, number",
+            sql(
+                "SELECT {columns} FROM {table} WHERE {where} "
+                "ORDER BY escalated_at, case_id, number",
+                columns=identifiers(COLUMNS),
+                table=identifier(self.table),
+                where=where,
+            ),
             params,
         )
         return [dict(zip(COLUMNS, values, strict=True)) for values in rows]

@@ -28,6 +28,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase
+from cases.db.shapes import insert, select_in, select_where, upsert
+from cases.db.statement import NOTHING, Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.domain.money import Money
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
@@ -226,8 +228,7 @@ class ReceivablesProjection(Projection):
     @staticmethod
     def _note_accounts(db: ProjectionDatabase, table: str, opened: list[Any]) -> None:
         db.executemany(
-            f"INSERT INTO {table} ({', '.join(ACCOUNT_COLUMNS)}) "  # noqa: S608 - our own names
-            "VALUES (?, ?, ?, ?)",
+            insert(table, ACCOUNT_COLUMNS),
             [(e.originator_id, e.customer_id, e.currency, e.time_zone) for e in opened],
         )
 
@@ -238,9 +239,7 @@ class ReceivablesProjection(Projection):
         found: dict[UUID, BillingAccountNote] = {}
         for chunk in chunks(list(ids)):
             for account_id, customer_id, currency, time_zone in db.fetchall(
-                f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM {table} "  # noqa: S608 - our own names
-                f"WHERE account_id IN ({db.in_list(len(chunk))})",
-                chunk,
+                select_in(table, ACCOUNT_COLUMNS, "account_id", len(chunk)), chunk
             ):
                 found[as_uuid(account_id)] = BillingAccountNote(
                     str(customer_id), str(currency), str(time_zone)
@@ -260,11 +259,7 @@ class ReceivablesProjection(Projection):
         } - issued
         rows: dict[Key, Row] = {}
         for chunk in chunks(list({account_id for account_id, _ in wanted})):
-            for values in db.fetchall(
-                f"SELECT {', '.join(COLUMNS)} FROM {table} "  # noqa: S608 - our own names
-                f"WHERE account_id IN ({db.in_list(len(chunk))})",
-                chunk,
-            ):
+            for values in db.fetchall(select_in(table, COLUMNS, "account_id", len(chunk)), chunk):
                 row = receivable_row(values)
                 key = (row["account_id"], row["invoice_number"])
                 if key in wanted:
@@ -273,12 +268,8 @@ class ReceivablesProjection(Projection):
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Iterable[Row]) -> None:
-        keys = ("account_id", "invoice_number")
-        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c not in keys)
         db.executemany(
-            f"INSERT INTO {table} ({', '.join(COLUMNS)}) "  # noqa: S608 - our own names
-            f"VALUES ({db.in_list(len(COLUMNS))}) "
-            f"ON CONFLICT (account_id, invoice_number) DO UPDATE SET {updates}",
+            upsert(table, COLUMNS, ("account_id", "invoice_number")),
             [[row[c] for c in COLUMNS] for row in rows],
         )
 
@@ -289,12 +280,15 @@ class ReceivablesProjection(Projection):
         """Add this batch's movements to the day rows (a zero sum is kept, so the
         rows do not depend on how the log was cut into batches)."""
         db.executemany(
-            f"INSERT INTO {table} "  # noqa: S608 - our own names
-            "(account_id, invoice_number, day, open_delta_minor, dispute_delta) "
-            "VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (account_id, invoice_number, day) DO UPDATE SET "
-            f"open_delta_minor = {table}.open_delta_minor + excluded.open_delta_minor, "
-            f"dispute_delta = {table}.dispute_delta + excluded.dispute_delta",
+            sql(
+                "INSERT INTO {table} "
+                "(account_id, invoice_number, day, open_delta_minor, dispute_delta) "
+                "VALUES ({}, {}, {}, {}, {}) "
+                "ON CONFLICT (account_id, invoice_number, day) DO UPDATE SET "
+                "open_delta_minor = {table}.open_delta_minor + excluded.open_delta_minor, "
+                "dispute_delta = {table}.dispute_delta + excluded.dispute_delta",
+                table=identifier(table),
+            ),
             [(*key, open_delta, dispute) for key, (open_delta, dispute) in movements.items()],
         )
 
@@ -377,25 +371,30 @@ WITH on_the_day AS (
            SUM(m.dispute_delta) AS disputes
     FROM {receivables} r
     JOIN {movements} m
-      ON m.account_id = r.account_id AND m.invoice_number = r.invoice_number AND m.day <= ?
-    WHERE r.issued_on <= ? AND (r.settled_on IS NULL OR r.settled_on > ?){and_account}
+      ON m.account_id = r.account_id AND m.invoice_number = r.invoice_number AND m.day <= {as_of}
+    WHERE r.issued_on <= {as_of} AND (r.settled_on IS NULL OR r.settled_on > {as_of}){and_account}
     GROUP BY r.account_id, r.invoice_number, r.currency, r.due_on
 )
 """
 
 _AGING = """
 SELECT currency,
-       SUM(CASE WHEN disputes = 0 AND due_on >= ? THEN open_minor ELSE 0 END),
-       SUM(CASE WHEN disputes = 0 AND due_on < ? AND due_on >= ? THEN open_minor ELSE 0 END),
-       SUM(CASE WHEN disputes = 0 AND due_on < ? AND due_on >= ? THEN open_minor ELSE 0 END),
-       SUM(CASE WHEN disputes = 0 AND due_on < ? AND due_on >= ? THEN open_minor ELSE 0 END),
-       SUM(CASE WHEN disputes = 0 AND due_on < ? THEN open_minor ELSE 0 END),
+       SUM(CASE WHEN disputes = 0 AND due_on >= {as_of} THEN open_minor ELSE 0 END),
+       SUM(CASE WHEN disputes = 0 AND due_on < {as_of} AND due_on >= {d30}
+                THEN open_minor ELSE 0 END),
+       SUM(CASE WHEN disputes = 0 AND due_on < {d30} AND due_on >= {d60}
+                THEN open_minor ELSE 0 END),
+       SUM(CASE WHEN disputes = 0 AND due_on < {d60} AND due_on >= {d90}
+                THEN open_minor ELSE 0 END),
+       SUM(CASE WHEN disputes = 0 AND due_on < {d90} THEN open_minor ELSE 0 END),
        SUM(CASE WHEN disputes > 0 THEN open_minor ELSE 0 END)
 FROM on_the_day
 WHERE open_minor > 0
 GROUP BY currency
 ORDER BY currency
 """
+
+BY_DUE_DATE = sql("due_on, issued_on, invoice_number")
 
 
 class ReceivablesView:
@@ -407,16 +406,18 @@ class ReceivablesView:
         self.movements = tables("receivable_movements")
 
     def get(self, account_id: UUID, invoice_number: str) -> Receivable | None:
-        found = self._rows("account_id = ? AND invoice_number = ?", [account_id, invoice_number])
+        found = self._rows(
+            sql("account_id = {} AND invoice_number = {}"), [account_id, invoice_number]
+        )
         return found[0] if found else None
 
     def open_invoices(self, account_id: UUID) -> list[Receivable]:
         """An account's invoices with something still open, oldest due first."""
-        return self._rows("account_id = ? AND open_minor > 0", [account_id])
+        return self._rows(sql("account_id = {} AND open_minor > 0"), [account_id])
 
     def of_customer(self, customer_id: str) -> list[Receivable]:
         """Every invoice of a customer, settled or not, oldest due first."""
-        return self._rows("customer_id = ?", [customer_id])
+        return self._rows(sql("customer_id = {}"), [customer_id])
 
     def aging(self, as_of: date) -> list[AgingRow]:
         """Open amounts on `as_of` by days past due (current: not yet past due;
@@ -426,8 +427,8 @@ class ReceivablesView:
         later but received before `as_of` counts as received.
         """
         d30, d60, d90 = (as_of - timedelta(days=n) for n in (30, 60, 90))
-        statement = self._on_the_day(and_account="") + _AGING
-        params = [as_of, as_of, as_of, as_of, as_of, d30, d30, d60, d60, d90, d90]
+        statement = self._on_the_day(NOTHING) + sql(_AGING)
+        params = {"as_of": as_of, "d30": d30, "d60": d60, "d90": d90}
         rows = []
         for currency, *sums in self.db.fetchall(statement, params):
             current, d1_30, d31_60, d61_90, d90_plus, disputed = (
@@ -442,22 +443,21 @@ class ReceivablesView:
     def overdue(self, account_id: UUID, as_of: date) -> Decimal:
         """What an account's undisputed invoices past their due date had open on
         `as_of` (in the account's currency), as the log now knows it."""
-        statement = self._on_the_day(and_account=" AND r.account_id = ?") + (  # noqa: S608
+        statement = self._on_the_day(sql(" AND r.account_id = {account_id}")) + sql(
             "SELECT currency, SUM(open_minor) FROM on_the_day "
-            "WHERE disputes = 0 AND open_minor > 0 AND due_on < ? GROUP BY currency"
+            "WHERE disputes = 0 AND open_minor > 0 AND due_on < {as_of} GROUP BY currency"
         )
-        found = self.db.fetchone(statement, [as_of, as_of, as_of, account_id, as_of])
+        found = self.db.fetchone(statement, {"as_of": as_of, "account_id": account_id})
         return Decimal(0) if found is None else from_minor(found[1], str(found[0]))
 
-    def _on_the_day(self, *, and_account: str) -> str:
-        return _ON_THE_DAY.format(
-            receivables=self.table, movements=self.movements, and_account=and_account
+    def _on_the_day(self, and_account: Sql) -> Sql:
+        return sql(
+            _ON_THE_DAY,
+            receivables=identifier(self.table),
+            movements=identifier(self.movements),
+            and_account=and_account,
         )
 
-    def _rows(self, where: str, params: list[object]) -> list[Receivable]:
-        found = self.db.fetchall(
-            f"SELECT {', '.join(COLUMNS)} FROM {self.table} "  # noqa: S608 - our own names
-            f"WHERE {where} ORDER BY due_on, issued_on, invoice_number",
-            params,
-        )
+    def _rows(self, where: Sql, params: list[object]) -> list[Receivable]:
+        found = self.db.fetchall(select_where(self.table, COLUMNS, where, BY_DUE_DATE), params)
         return [Receivable.from_row(receivable_row(values)) for values in found]

@@ -34,14 +34,20 @@ import numpy as np
 import structlog
 
 from cases.db.database import ProjectionDatabase, as_moment
+from cases.db.shapes import insert
+from cases.db.statement import NOTHING, identifier
+from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
-from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql, bind
+from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 from cases.reports.compliance_statements import Found, Statements
 
 logger = structlog.get_logger("cases.projections")
 
 GRACE = timedelta(hours=1)
 SEALED_DIMENSIONS = (Dimension.MONTH, Dimension.SEVERITY, Dimension.CATEGORY)
+_CELL = ("sealed_at", "received_month", "month", "severity", "category")
+CELL_COUNT_COLUMNS = (*_CELL, "figure", "count")
+CELL_DURATION_COLUMNS = (*_CELL, "measure", "durations")
 # Bounds wider than any period: the cells hold every case received.
 EVER = {
     "start": datetime(1900, 1, 1, tzinfo=UTC),
@@ -143,9 +149,8 @@ def durations_by_key(
     to count), from the rows."""
     width = sql.width
     for measure, (source, quantile) in MEASURES.items():
-        text, params = bind(sql.durations(source, quantile), values)
         by_key: dict[tuple[str, ...], list[int]] = {}
-        for row in db.fetchall(text, params):
+        for row in db.fetchall(sql.durations(source, quantile), values):
             by_key.setdefault(tuple(str(v) for v in row[:width]), []).append(int(row[width]))
         for key, found in by_key.items():
             yield key, measure, found
@@ -162,12 +167,15 @@ class SealState:
 
 def seal_state(db: ProjectionDatabase, tables: TableNames) -> SealState | None:
     found = db.fetchone(
-        f"SELECT latest_recorded_at FROM {tables('compliance_seal')}"  # noqa: S608
+        compose("SELECT latest_recorded_at FROM {seal}", seal=identifier(tables("compliance_seal")))
     )
     if found is None:
         return None
     seals = db.fetchall(
-        f"SELECT sealed_at FROM {tables('compliance_seals')} ORDER BY sealed_at"  # noqa: S608
+        compose(
+            "SELECT sealed_at FROM {seals} ORDER BY sealed_at",
+            seals=identifier(tables("compliance_seals")),
+        )
     )
     return SealState(tuple(as_moment(row[0]) for row in seals), as_moment(found[0]))
 
@@ -238,15 +246,21 @@ def _months_after(seal: datetime, due: datetime) -> Iterable[datetime]:
 
 def unseal(db: ProjectionDatabase, tables: TableNames, since: datetime | None = None) -> None:
     """Drop the seals at or after `since` (every seal, without it), and their cells."""
-    where, params = ("", []) if since is None else (" WHERE sealed_at >= ?", [since])
+    where = NOTHING if since is None else compose(" WHERE sealed_at >= {since}")
     for table in ("compliance_sealed_counts", "compliance_sealed_durations", "compliance_seals"):
-        db.execute(f"DELETE FROM {tables(table)}{where}", params)  # noqa: S608
+        db.execute(
+            compose("DELETE FROM {table}{where}", table=identifier(tables(table)), where=where),
+            () if since is None else {"since": since},
+        )
 
 
 def _note_latest(db: ProjectionDatabase, tables: TableNames, latest: datetime) -> None:
     db.execute(
-        f"INSERT INTO {tables('compliance_seal')} (id, latest_recorded_at) VALUES (1, ?) "  # noqa: S608
-        "ON CONFLICT (id) DO UPDATE SET latest_recorded_at = excluded.latest_recorded_at",
+        compose(
+            "INSERT INTO {seal} (id, latest_recorded_at) VALUES (1, {}) "
+            "ON CONFLICT (id) DO UPDATE SET latest_recorded_at = excluded.latest_recorded_at",
+            seal=identifier(tables("compliance_seal")),
+        ),
         [latest],
     )
 
@@ -267,8 +281,7 @@ def add_seal(
     values: dict[str, object] = {**EVER, "as_of": moment, "sealed": previous}
     changes = counted(db, sql, values) if previous is None else changed(db, sql, values)
     db.executemany(
-        f"INSERT INTO {tables('compliance_sealed_counts')} (sealed_at, received_month, "  # noqa: S608
-        "month, severity, category, figure, count) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        insert(tables("compliance_sealed_counts"), CELL_COUNT_COLUMNS),
         [
             [moment, *cell, figure, count]
             for cell, figures in sorted(changes.items())
@@ -277,11 +290,10 @@ def add_seal(
         ],
     )
     db.executemany(
-        f"INSERT INTO {tables('compliance_sealed_durations')} (sealed_at, received_month, "  # noqa: S608
-        "month, severity, category, measure, durations) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        insert(tables("compliance_sealed_durations"), CELL_DURATION_COLUMNS),
         [[moment, *cell, measure, packed] for cell, measure, packed in _packed(db, sql, values)],
     )
-    db.execute(f"INSERT INTO {tables('compliance_seals')} (sealed_at) VALUES (?)", [moment])  # noqa: S608
+    db.execute(insert(tables("compliance_seals"), ("sealed_at",)), [moment])
 
 
 def _packed(
@@ -293,8 +305,7 @@ def _packed(
             yield cell, measure, pack(sorted(found))
         return
     for measure, (source, quantile) in MEASURES.items():
-        text, params = bind(sql.durations(source, quantile, packed=True), values)
-        for row in db.fetchall(text, params):
+        for row in db.fetchall(sql.durations(source, quantile, packed=True), values):
             yield tuple(str(v) for v in row[: sql.width]), measure, bytes(row[sql.width])
 
 

@@ -23,6 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from cases.db.database import ProjectionDatabase
+from cases.db.statement import identifier
+from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
 from cases.reports.compliance_seal import (
     DURATION,
@@ -117,17 +119,23 @@ class SealedReport:
     def _cells(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
         """The cells of the whole months, from every seal up to `sealed_at`."""
         params: list[object] = [sealed_at, month_text(first), month_text(stop)]
-        where = "WHERE sealed_at <= ? AND received_month >= ? AND received_month < ?"
+        where = compose("WHERE sealed_at <= {} AND received_month >= {} AND received_month < {}")
         for row in self.db.fetchall(
-            "SELECT month, severity, category, figure, SUM(count) "  # noqa: S608 - our names
-            f"FROM {self.tables('compliance_sealed_counts')} {where} "
-            "GROUP BY month, severity, category, figure",
+            compose(
+                "SELECT month, severity, category, figure, SUM(count) FROM {counts} {where} "
+                "GROUP BY month, severity, category, figure",
+                counts=identifier(self.tables("compliance_sealed_counts")),
+                where=where,
+            ),
             params,
         ):
             self._add(self._key(row[:3]), {str(row[3]): int(row[4])})
         for row in self.db.fetchall(
-            "SELECT month, severity, category, measure, durations "  # noqa: S608 - our names
-            f"FROM {self.tables('compliance_sealed_durations')} {where}",
+            compose(
+                "SELECT month, severity, category, measure, durations FROM {durations} {where}",
+                durations=identifier(self.tables("compliance_sealed_durations")),
+                where=where,
+            ),
             params,
         ):
             self._add_durations(

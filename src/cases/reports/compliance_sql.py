@@ -2,8 +2,9 @@
 
 Every statement reads one service-level table (`cases.reports.service_levels`)
 and keeps to what was recorded by the report's moment (`:as_of`): a fulfilment
-counts once recorded, a breach while recorded and not yet withdrawn. Named
-parameters (`:start`, `:end`, `:as_of`) become the store's placeholders in order.
+counts once recorded, a breach while recorded and not yet withdrawn. The
+statements are composed (`cases.db.statement`, ADR 40) with named parameters
+(`start`, `end`, `as_of`, `sealed`), bound from one mapping.
 
 Percentiles are nearest-rank on both stores: the p-quantile of n values is the
 k-th smallest with k = ceil(p * n), an observed value (so exact and identical
@@ -14,11 +15,11 @@ integer arithmetic (ceil(n / 2) = (n + 1) / 2, ceil(9n / 10) = (9n + 9) / 10).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from cases.db.statement import COMMA, NOTHING, Identifier, Sql, constant, identifier, sql
 from cases.projections.projection import LIVE, TableNames
 
 
@@ -35,96 +36,112 @@ class Dimension(StrEnum):
 NOT_ESCALATED = "none"  # the vehicle group of cases not escalated by the report's moment
 INDIRECT_PROVIDER = "indirect_provider"  # the vehicle of escalations to the provider
 
+
+def column(name: str, alias: str = "t") -> Sql:
+    """`alias.name`: a column of the table read."""
+    return Sql((identifier(alias, name),))
+
+
 _COLUMN = {
-    Dimension.MONTH: "t.month",
-    Dimension.SEVERITY: "t.severity",
-    Dimension.CUSTOMER: "t.customer_id",
-    Dimension.CATEGORY: "t.category",
+    Dimension.MONTH: column("month"),
+    Dimension.SEVERITY: column("severity"),
+    Dimension.CUSTOMER: column("customer_id"),
+    Dimension.CATEGORY: column("category"),
 }
-_PERIOD = "t.received_at >= :start AND t.received_at < :end"
-_PARAM = re.compile(r":([a-z_]+)\b")
 
 
-def bind(statement: str, values: Mapping[str, object]) -> tuple[str, list[object]]:
-    """`statement` with each `:name` made a `?`, and the values in that order."""
-    params: list[object] = []
-
-    def placeholder(match: re.Match[str]) -> str:
-        params.append(values[match.group(1)])
-        return "?"
-
-    return _PARAM.sub(placeholder, statement), params
+def period(alias: str = "t") -> Sql:
+    """The rows of cases received in the report's period."""
+    received = column("received_at", alias)
+    return sql("{received} >= {start} AND {received} < {end}", received=received)
 
 
-_TOUCHED = "t.last_recorded_at > :sealed"
+_TOUCHED = sql("t.last_recorded_at > {sealed}")
+
+
+def _escalated_by(alias: str) -> Sql:
+    return sql("{escalated} <= {as_of}", escalated=column("escalated_recorded_at", alias))
 
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One table the report reads, which of its rows exist as of `:as_of`,
+    """One table the report reads, which of its rows exist as of `as_of`,
     whether they note when their case was first escalated, and which rows a fact
-    recorded after the seal (`:sealed`, ADR 30) touched."""
+    recorded after the seal (`sealed`, ADR 30) touched."""
 
     table: str
-    visible: str
+    visible: Sql
     is_escalations: bool = False
     notes_escalation: bool = False
-    touched: str = _TOUCHED
+    touched: Sql = _TOUCHED
 
 
-CASES = Source("service_level_cases", "t.received_recorded_at <= :as_of", notes_escalation=True)
+CASES = Source(
+    "service_level_cases", sql("t.received_recorded_at <= {as_of}"), notes_escalation=True
+)
 UPDATES = Source(
     "service_level_updates",
-    "(t.nu_fulfilled_recorded_at <= :as_of OR t.nu_breach_recorded_at <= :as_of)",
+    sql("(t.nu_fulfilled_recorded_at <= {as_of} OR t.nu_breach_recorded_at <= {as_of})"),
     notes_escalation=True,
 )
-ESCALATIONS = Source(
-    "service_level_escalations", "t.escalated_recorded_at <= :as_of", is_escalations=True
-)
+ESCALATIONS = Source("service_level_escalations", _escalated_by("t"), is_escalations=True)
 # A clock's first breach is counted from its outcome columns (`breach_count`);
 # this table adds the others: a resolution clock breached again after a reopen.
 BREACHES_AGAIN = Source(
     "service_level_breaches",
-    "NOT t.first_of_clock AND t.recorded_at <= :as_of "
-    "AND (t.withdrawn_recorded_at IS NULL OR t.withdrawn_recorded_at > :as_of)",
-    touched="(t.recorded_at > :sealed OR t.withdrawn_recorded_at > :sealed)",
+    sql(
+        "NOT t.first_of_clock AND t.recorded_at <= {as_of} "
+        "AND (t.withdrawn_recorded_at IS NULL OR t.withdrawn_recorded_at > {as_of})"
+    ),
+    touched=sql("(t.recorded_at > {sealed} OR t.withdrawn_recorded_at > {sealed})"),
 )
 
 
-def at_seal(condition: str) -> str:
+def at_seal(condition: Sql) -> Sql:
     """`condition` as of the seal instead of the report's moment."""
-    return condition.replace(":as_of", ":sealed")
+    return condition.renamed(as_of="sealed")
 
 
-def fulfilled(prefix: str) -> str:
-    return f"t.{prefix}_fulfilled_recorded_at <= :as_of"
+def count_of(condition: Sql) -> Sql:
+    """How many rows of the group meet `condition`."""
+    return sql("SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)", condition=condition)
 
 
-def breached(prefix: str) -> str:
+def fulfilled(prefix: str) -> Sql:
+    return sql("{at} <= {as_of}", at=column(f"{prefix}_fulfilled_recorded_at"))
+
+
+def breached(prefix: str) -> Sql:
     """The clock's first breach is recorded and not (yet) withdrawn."""
-    return (
-        f"t.{prefix}_breach_recorded_at <= :as_of AND (t.{prefix}_breach_withdrawn_recorded_at "
-        f"IS NULL OR t.{prefix}_breach_withdrawn_recorded_at > :as_of)"
+    return sql(
+        "{at} <= {as_of} AND ({withdrawn} IS NULL OR {withdrawn} > {as_of})",
+        at=column(f"{prefix}_breach_recorded_at"),
+        withdrawn=column(f"{prefix}_breach_withdrawn_recorded_at"),
     )
 
 
-def breach_count(prefix: str) -> str:
-    return f"SUM(CASE WHEN {breached(prefix)} THEN 1 ELSE 0 END)"
+def breach_count(prefix: str) -> Sql:
+    return count_of(breached(prefix))
 
 
-def clock_counts(prefix: str) -> list[str]:
+def clock_counts(prefix: str) -> list[Sql]:
     """Fulfilled, fulfilled within target, and judged against a target: fulfilled
     with a target, or not fulfilled but breached (and the breach not withdrawn)."""
     done = fulfilled(prefix)
-    not_done = (
-        f"(t.{prefix}_fulfilled_recorded_at IS NULL OR t.{prefix}_fulfilled_recorded_at > :as_of)"
-    )
+    at = column(f"{prefix}_fulfilled_recorded_at")
+    within = column(f"{prefix}_within")
+    not_done = sql("({at} IS NULL OR {at} > {as_of})", at=at)
     return [
-        f"SUM(CASE WHEN {done} THEN 1 ELSE 0 END)",
-        f"SUM(CASE WHEN {done} AND t.{prefix}_within THEN 1 ELSE 0 END)",
-        (
-            f"SUM(CASE WHEN ({done} AND t.{prefix}_within IS NOT NULL) "
-            f"OR ({not_done} AND {breached(prefix)}) THEN 1 ELSE 0 END)"
+        count_of(done),
+        count_of(sql("{done} AND {within}", done=done, within=within)),
+        count_of(
+            sql(
+                "({done} AND {within} IS NOT NULL) OR ({not_done} AND {breached})",
+                done=done,
+                within=within,
+                not_done=not_done,
+                breached=breached(prefix),
+            )
         ),
     ]
 
@@ -133,12 +150,12 @@ def clock_counts(prefix: str) -> list[str]:
 class Percentile:
     """A duration column whose median and p90 the report gives, and which rows count."""
 
-    column: str
-    counts: str  # condition on `t`
+    column: Sql
+    counts: Sql  # condition on `t`
 
     @classmethod
     def of_clock(cls, prefix: str) -> Percentile:
-        return cls(f"t.{prefix}_elapsed_us", fulfilled(prefix))
+        return cls(column(f"{prefix}_elapsed_us"), fulfilled(prefix))
 
 
 # Every duration the report gives a median and p90 of, by name: its table and column.
@@ -146,7 +163,10 @@ MEASURES: dict[str, tuple[Source, Percentile]] = {
     "fr": (CASES, Percentile.of_clock("fr")),
     "res": (CASES, Percentile.of_clock("res")),
     "nu": (UPDATES, Percentile.of_clock("nu")),
-    "to_escalate": (ESCALATIONS, Percentile("t.to_escalate_us", "t.to_escalate_us IS NOT NULL")),
+    "to_escalate": (
+        ESCALATIONS,
+        Percentile(column("to_escalate_us"), sql("t.to_escalate_us IS NOT NULL")),
+    ),
     "vendor": (ESCALATIONS, Percentile.of_clock("vendor")),
 }
 
@@ -178,20 +198,20 @@ class ReportSql:
 
     # Grouping -----------------------------------------------------------------
 
-    def dimension(self, dimension: Dimension, source: Source) -> str:
+    def dimension(self, dimension: Dimension, source: Source) -> Sql:
         if dimension is not Dimension.VEHICLE:
             return _COLUMN[dimension]
         if source.is_escalations:
-            return f"COALESCE(t.vehicle, '{INDIRECT_PROVIDER}')"
-        return "t.grouped_vehicle"
+            return sql("COALESCE(t.vehicle, {indirect})", indirect=constant(INDIRECT_PROVIDER))
+        return sql("t.grouped_vehicle")
 
-    def escalated_cases(self) -> str:
+    def escalated_cases(self) -> Sql:
         """Counts each case once per group: by its first escalation, or by vehicle
         its first escalation through each vehicle."""
         first = "t.vehicle_first" if Dimension.VEHICLE in self.group_by else "t.number = 1"
-        return f"SUM(CASE WHEN {first} THEN 1 ELSE 0 END)"
+        return count_of(sql(first))
 
-    def keys(self, source: Source) -> list[str]:
+    def keys(self, source: Source) -> list[Sql]:
         keys = [self.dimension(d, source) for d in self.group_by]
         if self.by_received_month:
             keys.insert(0, self.received_month())
@@ -202,122 +222,153 @@ class ReportSql:
         """How many group keys a row of these statements starts with."""
         return len(self.group_by) + self.by_received_month
 
-    def received_month(self) -> str:
+    def received_month(self) -> Sql:
         """YYYY-MM of `received_at` in UTC (SQLite keeps it as UTC ISO text)."""
         if self.postgres:
-            return "to_char(t.received_at AT TIME ZONE 'UTC', 'YYYY-MM')"
-        return "substr(t.received_at, 1, 7)"
+            return sql("to_char(t.received_at AT TIME ZONE 'UTC', 'YYYY-MM')")
+        return sql("substr(t.received_at, 1, 7)")
 
-    def where(self, source: Source) -> str:
-        """The rows of the period visible as of `:as_of` (touched after the seal)."""
-        where = f"{_PERIOD} AND {source.visible}"
-        return f"{where} AND {source.touched}" if self.since_seal else where
-
-    def vehicles(self) -> str:
-        """Each case escalated by `:as_of`, once per vehicle it went through."""
-        escalations = self.tables(ESCALATIONS.table)
+    def where(self, source: Source) -> Sql:
+        """The rows of the period visible as of `as_of` (touched after the seal)."""
+        where = sql("{period} AND {visible}", period=period(), visible=source.visible)
         return (
-            "(SELECT DISTINCT e.case_id, "  # noqa: S608 - our own names
-            f"COALESCE(e.vehicle, '{INDIRECT_PROVIDER}') AS vehicle FROM {escalations} e "
-            f"WHERE {_PERIOD.replace('t.', 'e.')} "
-            f"AND {ESCALATIONS.visible.replace('t.', 'e.')})"
+            sql("{where} AND {touched}", where=where, touched=source.touched)
+            if (self.since_seal)
+            else where
         )
 
-    def from_clause(self, source: Source) -> str:
+    def vehicles(self) -> Sql:
+        """Each case escalated by `as_of`, once per vehicle it went through."""
+        return sql(
+            "(SELECT DISTINCT e.case_id, COALESCE(e.vehicle, {indirect}) AS vehicle "
+            "FROM {escalations} e WHERE {period} AND {visible})",
+            indirect=constant(INDIRECT_PROVIDER),
+            escalations=identifier(self.tables(ESCALATIONS.table)),
+            period=period("e"),
+            visible=_escalated_by("e"),
+        )
+
+    def from_clause(self, source: Source) -> Sql:
         """The table; grouped by vehicle, each of its rows with the vehicles its
-        case was escalated through by `:as_of` (a row per vehicle), or `none`."""
-        table = self.tables(source.table)
+        case was escalated through by `as_of` (a row per vehicle), or `none`."""
+        table = identifier(self.tables(source.table))
         if Dimension.VEHICLE not in self.group_by or source.is_escalations:
-            return f"{table} t"
+            return sql("{table} t", table=table)
         if not source.notes_escalation:
-            return (
-                f"(SELECT t.*, COALESCE(ev.vehicle, '{NOT_ESCALATED}') AS grouped_vehicle "  # noqa: S608
-                f"FROM {table} t LEFT JOIN {self.vehicles()} ev ON ev.case_id = t.case_id) t"
+            return sql(
+                "(SELECT t.*, COALESCE(ev.vehicle, {none}) AS grouped_vehicle "
+                "FROM {table} t LEFT JOIN {vehicles} ev ON ev.case_id = t.case_id) t",
+                none=constant(NOT_ESCALATED),
+                table=table,
+                vehicles=self.vehicles(),
             )
         # Most cases were never escalated: those rows need no join.
-        return (
-            f"(SELECT t.*, '{NOT_ESCALATED}' AS grouped_vehicle FROM {table} t "  # noqa: S608
-            f"WHERE {_PERIOD} AND (t.escalated_recorded_at IS NULL "
-            "OR t.escalated_recorded_at > :as_of) "
+        return sql(
+            "(SELECT t.*, {none} AS grouped_vehicle FROM {table} t "
+            "WHERE {period} AND (t.escalated_recorded_at IS NULL "
+            "OR t.escalated_recorded_at > {as_of}) "
             "UNION ALL "
-            f"SELECT t.*, ev.vehicle FROM {table} t JOIN {self.vehicles()} ev "
-            f"ON ev.case_id = t.case_id WHERE {_PERIOD} AND t.escalated_recorded_at <= :as_of) t"
+            "SELECT t.*, ev.vehicle FROM {table} t JOIN {vehicles} ev "
+            "ON ev.case_id = t.case_id WHERE {period} AND t.escalated_recorded_at <= {as_of}) t",
+            none=constant(NOT_ESCALATED),
+            table=table,
+            period=period(),
+            vehicles=self.vehicles(),
         )
 
-    def grouped(self, source: Source, columns: Sequence[str]) -> str:
+    def grouped(self, source: Source, columns: Sequence[Sql]) -> Sql:
         """SELECT the group keys and `columns` from `source`'s visible rows."""
         keys = self.keys(source)
-        statement = (
-            f"SELECT {', '.join([*keys, *columns])} FROM {self.from_clause(source)} "  # noqa: S608
-            f"WHERE {self.where(source)}"
+        return sql(
+            "SELECT {columns} FROM {source} WHERE {where}{group_by}",
+            columns=COMMA.join([*keys, *columns]),
+            source=self.from_clause(source),
+            where=self.where(source),
+            group_by=_group_by(keys),
         )
-        if keys:
-            statement += f" GROUP BY {', '.join(keys)}"
-        return statement
 
     # Statements -----------------------------------------------------------------
 
     def figures(
-        self, source: Source, counts: Sequence[str], quantiles: Sequence[Percentile]
-    ) -> str:
+        self, source: Source, counts: Sequence[Sql], quantiles: Sequence[Percentile]
+    ) -> Sql:
         """Group keys, then `counts`, then (PostgreSQL only) for each of
         `quantiles` an array [median, p90]."""
         columns = list(counts)
         if self.postgres and self.with_quantiles:
             columns += [
-                "percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP "
-                f"(ORDER BY {q.column}) FILTER (WHERE {q.counts})"
+                sql(
+                    "percentile_disc(ARRAY[0.5, 0.9]) WITHIN GROUP "
+                    "(ORDER BY {column}) FILTER (WHERE {counts})",
+                    column=q.column,
+                    counts=q.counts,
+                )
                 for q in quantiles
             ]
         return self.grouped(source, columns)
 
-    def quantiles(self, source: Source, quantile: Percentile) -> str:
+    def quantiles(self, source: Source, quantile: Percentile) -> Sql:
         """Group keys, median, p90 of one duration column (for stores without
         `percentile_disc`)."""
         keys = self.keys(source)
-        names = [f"g{i}" for i in range(len(keys))]
-        chosen = [f"{key} AS {name}" for key, name in zip(keys, names, strict=True)]
-        partition = f"PARTITION BY {', '.join(names)} " if names else ""
-        values = (
-            f"SELECT {', '.join([*chosen, f'{quantile.column} AS x'])} "  # noqa: S608
-            f"FROM {self.from_clause(source)} "
-            f"WHERE {_PERIOD} AND {source.visible} AND {quantile.counts}"
+        names = [identifier(f"g{i}") for i in range(len(keys))]
+        chosen = [
+            sql("{key} AS {name}", key=key, name=name)
+            for key, name in zip(keys, names, strict=True)
+        ]
+        partition = sql("PARTITION BY {names} ", names=COMMA.join(names)) if names else NOTHING
+        values = sql(
+            "SELECT {columns} FROM {source} WHERE {period} AND {visible} AND {counts}",
+            columns=COMMA.join([*chosen, sql("{column} AS x", column=quantile.column)]),
+            source=self.from_clause(source),
+            period=period(),
+            visible=source.visible,
+            counts=quantile.counts,
         )
-        ranked = (
-            f"SELECT {', '.join([*names, 'x'])}, "  # noqa: S608
-            f"ROW_NUMBER() OVER ({partition}ORDER BY x) AS rn, "
-            f"COUNT(*) OVER ({partition.strip()}) AS n FROM v"
+        ranked = sql(
+            "SELECT {columns}, ROW_NUMBER() OVER ({partition}ORDER BY x) AS rn, "
+            "COUNT(*) OVER ({whole}) AS n FROM v",
+            columns=COMMA.join([*names, sql("x")]),
+            partition=partition,
+            whole=sql("PARTITION BY {names}", names=COMMA.join(names)) if names else NOTHING,
         )
         picked = [
-            "MIN(CASE WHEN rn = (n + 1) / 2 THEN x END)",
-            "MIN(CASE WHEN rn = (9 * n + 9) / 10 THEN x END)",
+            sql("MIN(CASE WHEN rn = (n + 1) / 2 THEN x END)"),
+            sql("MIN(CASE WHEN rn = (9 * n + 9) / 10 THEN x END)"),
         ]
-        statement = (
-            f"WITH v AS ({values}), r AS ({ranked}) "  # noqa: S608
-            f"SELECT {', '.join([*names, *picked])} FROM r"
+        return sql(
+            "WITH v AS ({values}), r AS ({ranked}) SELECT {columns} FROM r{group_by}",
+            values=values,
+            ranked=ranked,
+            columns=COMMA.join([*names, *picked]),
+            group_by=_group_by(names),
         )
-        if names:
-            statement += f" GROUP BY {', '.join(names)}"
-        return statement
 
-    def durations(self, source: Source, quantile: Percentile, *, packed: bool = False) -> str:
-        """Group keys and each duration of `quantile` that counts as of `:as_of`
-        (since the seal: and did not as of `:sealed`); `packed` (PostgreSQL), per
+    def durations(self, source: Source, quantile: Percentile, *, packed: bool = False) -> Sql:
+        """Group keys and each duration of `quantile` that counts as of `as_of`
+        (since the seal: and did not as of `sealed`); `packed` (PostgreSQL), per
         group one bytea of them in order, 8 bytes big-endian each."""
         keys = self.keys(source)
-        counted = f"{source.visible} AND {quantile.counts}"
-        where = f"{self.where(source)} AND {quantile.counts}"
+        counted = sql("{visible} AND {counts}", visible=source.visible, counts=quantile.counts)
+        where = sql("{where} AND {counts}", where=self.where(source), counts=quantile.counts)
         if self.since_seal:
-            where += f" AND NOT COALESCE({at_seal(counted)}, FALSE)"
+            where += sql(" AND NOT COALESCE({before}, FALSE)", before=at_seal(counted))
         value = (
-            f"string_agg(int8send({quantile.column}), CAST('' AS bytea) ORDER BY {quantile.column})"
+            sql(
+                "string_agg(int8send({column}), CAST('' AS bytea) ORDER BY {column})",
+                column=quantile.column,
+            )
             if packed
             else quantile.column
         )
-        statement = (
-            f"SELECT {', '.join([*keys, value])} FROM {self.from_clause(source)} "  # noqa: S608
-            f"WHERE {where}"
+        return sql(
+            "SELECT {columns} FROM {source} WHERE {where}{group_by}",
+            columns=COMMA.join([*keys, value]),
+            source=self.from_clause(source),
+            where=where,
+            group_by=_group_by(keys) if packed else NOTHING,
         )
-        if packed and keys:
-            statement += f" GROUP BY {', '.join(keys)}"
-        return statement
+
+
+def _group_by(keys: Sequence[Sql | Identifier]) -> Sql:
+    return sql(" GROUP BY {keys}", keys=COMMA.join(keys)) if keys else NOTHING

@@ -18,6 +18,7 @@ from typing import Any
 from psycopg import sql as pgsql
 
 from cases.db.database import ProjectionDatabase, Row
+from cases.db.statement import Sql, constant, sql
 from cases.domain.service_clocks import ClockKind
 from cases.reports.compliance_sql import (
     BREACHES_AGAIN,
@@ -28,9 +29,9 @@ from cases.reports.compliance_sql import (
     Percentile,
     ReportSql,
     Source,
-    bind,
     breach_count,
     clock_counts,
+    count_of,
 )
 
 # PostgreSQL's memory per sort: its default. More makes each of thousands of
@@ -38,6 +39,7 @@ from cases.reports.compliance_sql import (
 # CPU at 256MB, 0.45 s at 4MB over a million cases); a year's sort spills to
 # disk either way at a small cost.
 WORK_MEM = "4MB"
+COUNT = sql("COUNT(*)")
 
 Helpers = Callable[[], AbstractContextManager[ProjectionDatabase]]
 """Lends a connection to the report's database for the length of a `with`."""
@@ -112,16 +114,15 @@ class Statements:
             parts.append(partial(self.quantiles_only, source=CASES, prefix="res"))
         return parts
 
-    def rows(self, db: ProjectionDatabase, statement: str) -> list[Row]:
-        text, params = bind(statement, self.values)
-        return db.fetchall(text, params)
+    def rows(self, db: ProjectionDatabase, statement: Sql) -> list[Row]:
+        return db.fetchall(statement, self.values)
 
     def figures(
         self,
         db: ProjectionDatabase,
         found: Found,
         source: Source,
-        counts: Sequence[str],
+        counts: Sequence[Sql],
         quantiles: dict[str, Percentile],
     ) -> Iterator[tuple[dict[str, Any], list[int]]]:
         """Each group and its counts; the quantiles go into the group as
@@ -147,10 +148,10 @@ class Statements:
     def cases(self, db: ProjectionDatabase, quantiles: tuple[str, ...]) -> Found:
         found = Found(self.width)
         counts = [
-            "COUNT(*)",
+            COUNT,
             *clock_counts("fr"),
             *clock_counts("res"),
-            "SUM(CASE WHEN t.reopened_recorded_at <= :as_of THEN 1 ELSE 0 END)",
+            count_of(sql("t.reopened_recorded_at <= {as_of}")),
             breach_count("fr"),
             breach_count("res"),
         ]
@@ -182,9 +183,9 @@ class Statements:
     def escalations(self, db: ProjectionDatabase) -> Found:
         found = Found(self.width)
         counts = [
-            "COUNT(*)",
+            COUNT,
             self.sql.escalated_cases(),
-            "SUM(CASE WHEN t.to_escalate_us IS NOT NULL THEN 1 ELSE 0 END)",
+            count_of(sql("t.to_escalate_us IS NOT NULL")),
             *clock_counts("vendor"),
             breach_count("vendor"),
         ]
@@ -199,7 +200,7 @@ class Statements:
         """Breaches beyond the first of their clock (a resolution clock breached
         again after a reopen): few, through a partial index."""
         kinds = list(ClockKind)
-        counts = [f"SUM(CASE WHEN t.clock = '{k.value}' THEN 1 ELSE 0 END)" for k in kinds]
+        counts = [count_of(sql("t.clock = {kind}", kind=constant(k.value))) for k in kinds]
         for row in self.rows(db, self.sql.figures(BREACHES_AGAIN, counts, [])):
             group, rest = found.take(row)
             add_breaches(group, **{k.value: _int(v) for k, v in zip(kinds, rest, strict=True)})

@@ -35,6 +35,8 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase, as_moment
+from cases.db.shapes import delete_keyed, select_in, upsert
+from cases.db.statement import identifier, sql
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
@@ -197,9 +199,7 @@ class Table:
     def load(self, db: ProjectionDatabase, case_ids: Iterable[UUID]) -> None:
         for chunk in chunks(sorted(set(case_ids))):
             for values in db.fetchall(
-                f"SELECT {', '.join(self.columns)} FROM {self.name} "  # noqa: S608 - our names
-                f"WHERE case_id IN ({db.in_list(len(chunk))})",
-                chunk,
+                select_in(self.name, self.columns, "case_id", len(chunk)), chunk
             ):
                 row = _stored_row(self.columns, values)
                 self.rows[self.key_of(row)] = row
@@ -235,16 +235,9 @@ class Table:
         if self.recorded:
             for key in self.touched:
                 self._note_last_recorded(self.rows[key])
-        where = " AND ".join(f"{column} = ?" for column in self.key)
+        db.executemany(delete_keyed(self.name, self.key), sorted(self.deleted))
         db.executemany(
-            f"DELETE FROM {self.name} WHERE {where}",  # noqa: S608 - our names
-            sorted(self.deleted),
-        )
-        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in self.key)
-        db.executemany(
-            f"INSERT INTO {self.name} ({', '.join(self.columns)}) "  # noqa: S608 - our names
-            f"VALUES ({db.in_list(len(self.columns))}) "
-            f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}",
+            upsert(self.name, self.columns, self.key),
             [[self.rows[key][c] for c in self.columns] for key in sorted(self.touched)],
         )
 
@@ -538,25 +531,23 @@ class ServiceLevelsView:
         """Cases with a running clock, not yet breached, whose deadline is at or
         before `moment`, in id order: at most `limit`, after the id `after`."""
         table = self.tables("service_level_deadlines")
-        statement = (
-            f"SELECT DISTINCT case_id FROM {table} "  # noqa: S608 - our names
-            "WHERE deadline IS NOT NULL AND NOT breached AND deadline <= ?"
+        statement = sql(
+            "SELECT DISTINCT case_id FROM {table} "
+            "WHERE deadline IS NOT NULL AND NOT breached AND deadline <= {}",
+            table=identifier(table),
         )
         params: list[object] = [moment]
         if after is not None:
-            statement += " AND case_id > ?"
+            statement += sql(" AND case_id > {}")
             params.append(after)
-        statement += " ORDER BY case_id"
+        statement += sql(" ORDER BY case_id")
         if limit is not None:
-            statement += " LIMIT ?"
+            statement += sql(" LIMIT {}")
             params.append(limit)
         return [as_uuid(row[0]) for row in self.db.fetchall(statement, params)]
 
     def case(self, case_id: UUID) -> Row | None:
         """A case's row, as stored (moments and booleans made Python's)."""
         table = self.tables("service_level_cases")
-        found = self.db.fetchone(
-            f"SELECT {', '.join(CASE_COLUMNS)} FROM {table} WHERE case_id = ?",  # noqa: S608
-            [case_id],
-        )
+        found = self.db.fetchone(select_in(table, CASE_COLUMNS, "case_id", 1), [case_id])
         return None if found is None else _stored_row(CASE_COLUMNS, found)

@@ -22,6 +22,7 @@ from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
+from cases.db.statement import sql
 from cases.domain.audited import AuditedAggregate
 from cases.domain.support_case import SupportCase
 from cases.followers.catalog import projection_named
@@ -207,7 +208,9 @@ def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
         assert state.seals == (MARCH, APRIL)
     finally:
         with db.transaction():
-            db.execute("DELETE FROM service_level_cases WHERE case_id = ?", [late.originator_id])
+            db.execute(
+                sql("DELETE FROM service_level_cases WHERE case_id = {}"), [late.originator_id]
+            )
         restore(db)
 
 

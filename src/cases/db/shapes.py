@@ -1,0 +1,73 @@
+"""Statements of the shapes every read model uses, composed once per table.
+
+Each is cached by its arguments (table, columns, a count), so a projection's
+batch reuses the statement and the text its store rendered for it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cases.db.statement import AND, COMMA, NOTHING, Sql, identifier, identifiers, parameters, sql
+
+
+@lru_cache(maxsize=256)
+def select_in(table: str, columns: tuple[str, ...], key: str, count: int) -> Sql:
+    """The rows of `table` whose `key` is one of `count` values."""
+    return sql(
+        "SELECT {columns} FROM {table} WHERE {key} IN ({values})",
+        columns=identifiers(columns),
+        table=identifier(table),
+        key=identifier(key),
+        values=parameters(count),
+    )
+
+
+@lru_cache(maxsize=64)
+def insert(table: str, columns: tuple[str, ...]) -> Sql:
+    """One row into `table`, a value per column."""
+    return sql(
+        "INSERT INTO {table} ({columns}) VALUES ({values})",
+        table=identifier(table),
+        columns=identifiers(columns),
+        values=parameters(len(columns)),
+    )
+
+
+@lru_cache(maxsize=64)
+def delete_keyed(table: str, keys: tuple[str, ...]) -> Sql:
+    """The row of `table` with the given value of each of `keys`."""
+    return sql(
+        "DELETE FROM {table} WHERE {where}",
+        table=identifier(table),
+        where=AND.join(sql("{key} = {}", key=identifier(key)) for key in keys),
+    )
+
+
+@lru_cache(maxsize=64)
+def upsert(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
+    """One row into `table`, or its other columns onto the row with the same `keys`."""
+    updates = COMMA.join(
+        sql("{column} = {new}", column=identifier(c), new=identifier("excluded", c))
+        for c in columns
+        if c not in keys
+    )
+    return insert(table, columns) + sql(
+        " ON CONFLICT ({keys}) DO UPDATE SET {updates}", keys=identifiers(keys), updates=updates
+    )
+
+
+@lru_cache(maxsize=256)
+def select_where(
+    table: str, columns: tuple[str, ...], where: Sql, order: Sql, *, limited: bool = False
+) -> Sql:
+    """The rows of `table` that meet `where`, in `order` (at most a number of
+    them given as the last parameter, when `limited`)."""
+    return sql(
+        "SELECT {columns} FROM {table} WHERE {where} ORDER BY {order}{limit}",
+        columns=identifiers(columns),
+        table=identifier(table),
+        where=where,
+        order=order,
+        limit=sql(" LIMIT {}") if limited else NOTHING,
+    )

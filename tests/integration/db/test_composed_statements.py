@@ -1,0 +1,112 @@
+"""Composed statements run alike on both SQL stores (the memory store has no
+SQL tables: `ProjectionDatabase` refuses it, as the first test shows)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from cases.db.database import ProjectionDatabase
+from cases.db.shapes import delete_keyed, insert, select_in, select_where, upsert
+from cases.db.statement import constant, identifier, sql
+from cases.persistence.database_url import parse_database_url
+from tests.support.postgres import throwaway_database
+
+SQL_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+COLUMNS = ("item_id", "number", "label", "at")
+MOMENT = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=SQL_STORES)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ProjectionDatabase]:
+    def opened(url: str) -> ProjectionDatabase:
+        database = ProjectionDatabase(parse_database_url(url))
+        database.execute(
+            "CREATE TABLE composed_items (item_id TEXT, number INTEGER, label TEXT, "
+            "at TEXT, PRIMARY KEY (item_id, number))"
+            if not database.is_postgres
+            else "CREATE TABLE composed_items (item_id UUID, number INTEGER, label TEXT, "
+            "at TIMESTAMPTZ, PRIMARY KEY (item_id, number))"
+        )
+        return database
+
+    if request.param == "sqlite":
+        database = opened(f"sqlite:///{tmp_path / 'composed.db'}")
+        yield database
+        database.close()
+        return
+    with throwaway_database() as url:
+        database = opened(url)
+        yield database
+        database.close()
+
+
+def test_the_memory_store_has_no_sql_tables() -> None:
+    with pytest.raises(ValueError, match="projections need a SQLite or PostgreSQL store"):
+        ProjectionDatabase(parse_database_url("memory://"))
+
+
+def _rows(db: ProjectionDatabase, item: UUID) -> list[tuple[int, str]]:
+    found = db.fetchall(
+        select_where("composed_items", ("number", "label"), sql("item_id = {}"), sql("number")),
+        [item],
+    )
+    return [(int(number), str(label)) for number, label in found]
+
+
+def test_the_shapes_insert_upsert_select_and_delete_on_each_store(db: ProjectionDatabase) -> None:
+    item = uuid4()
+    db.executemany(
+        insert("composed_items", COLUMNS), [(item, 1, "one", MOMENT), (item, 2, "two", MOMENT)]
+    )
+    db.executemany(
+        upsert("composed_items", COLUMNS, ("item_id", "number")),
+        [(item, 2, "second", MOMENT), (item, 3, "three", MOMENT)],
+    )
+
+    assert _rows(db, item) == [(1, "one"), (2, "second"), (3, "three")]
+    assert len(db.fetchall(select_in("composed_items", ("label",), "number", 2), [1, 3])) == 2
+
+    db.executemany(delete_keyed("composed_items", ("item_id", "number")), [(item, 1)])
+
+    assert _rows(db, item) == [(2, "second"), (3, "three")]
+
+
+def test_named_parameters_bind_from_a_mapping_on_each_store(db: ProjectionDatabase) -> None:
+    item = uuid4()
+    db.executemany(
+        insert("composed_items", COLUMNS), [(item, n, f"n{n}", MOMENT) for n in range(5)]
+    )
+    statement = sql(
+        "SELECT count(*) FROM {table} WHERE item_id = {item} AND number >= {low} "
+        "AND number < {high} AND at <= {at}",
+        table=identifier("composed_items"),
+    )
+    values = {"item": item, "low": 1, "high": 4, "at": MOMENT, "unused": "ignored"}
+
+    assert db.fetchone(statement, values) == (3,)
+    assert db.fetchone(statement.renamed(high="low"), values) == (0,)
+
+
+def test_a_constant_is_the_same_text_in_select_and_group_by(db: ProjectionDatabase) -> None:
+    item = uuid4()
+    db.executemany(insert("composed_items", COLUMNS), [(item, n, "x", MOMENT) for n in range(3)])
+    key = sql("COALESCE(label, {fallback})", fallback=constant("none"))
+    statement = sql(
+        "SELECT {key}, count(*) FROM composed_items WHERE item_id = {} GROUP BY {key}", key=key
+    )
+
+    assert db.fetchall(statement, [item]) == [("x", 3)]
+
+
+def test_a_text_statement_with_parameters_is_refused(db: ProjectionDatabase) -> None:
+    with pytest.raises(TypeError, match="composed"):
+        db.fetchall("SELECT label FROM composed_items WHERE number = ?", [1])
+
+
+def test_a_question_mark_in_a_literal_is_left_alone(db: ProjectionDatabase) -> None:
+    assert db.fetchone(sql("SELECT '?', {}"), ["x"]) == ("?", "x")
