@@ -15,6 +15,7 @@ from cases.application.caller import Caller
 from cases.cli.serve import BOOTSTRAP
 from cases.cli.services import cli_settings, open_services
 from cases.db.database import open_projection_db
+from cases.db.statement import sql
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS
 from cases.domain.metadata import Actor, Role, Source
 from cases.persistence.subject_keys import MasterKey, MasterKeyError
@@ -122,8 +123,10 @@ def retention(
         db = open_projection_db(settings)
         try:
             rows = db.fetchall(
-                "SELECT case_id FROM case_queue WHERE closed_at IS NOT NULL AND closed_at < ? "
-                "ORDER BY closed_at",
+                sql(
+                    "SELECT case_id FROM case_queue WHERE closed_at IS NOT NULL "
+                    "AND closed_at < {} ORDER BY closed_at"
+                ),
                 [cutoff],
             )
         finally:

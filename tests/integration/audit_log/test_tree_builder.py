@@ -14,6 +14,7 @@ from eventsourcing.persistence import StoredEvent
 
 from cases.audit_log.tree_store import TreeStore
 from cases.db.database import open_runner_db
+from cases.db.statement import sql
 from cases.followers.runner import RunnerLoop
 from cases.followers.tree_builder import tree_builders
 from tests.integration.audit_log.conftest import Copy, TreeHistory
@@ -81,7 +82,7 @@ def test_checkpoints_issued_while_writers_write_cover_exactly_their_size(copy: C
 def _wipe_tree(copy: Copy) -> None:
     for table in ("audit_log_leaves", "audit_log_nodes", "audit_log_checkpoints"):
         copy.db.execute(f"DELETE FROM {table}")
-    copy.db.execute("UPDATE audit_log_tree SET size = 0, position = 0, frontier = ?", (b"",))
+    copy.db.execute(sql("UPDATE audit_log_tree SET size = 0, position = 0, frontier = {}"), (b"",))
 
 
 def test_a_builder_killed_mid_way_resumes_with_no_gap(

@@ -11,6 +11,7 @@ import pytest
 
 from cases.audit_log import verify
 from cases.audit_log.keys import write_key
+from cases.db.statement import sql
 from cases.transparency.checkpoint import Checkpoint
 from cases.transparency.signed_note import NoteSigner
 from tests.integration.audit_log.conftest import Copy, TreeHistory
@@ -112,7 +113,7 @@ def test_a_rewritten_and_re_signed_log_is_caught_only_against_checkpoints_held_o
     copy.db.execute("DELETE FROM audit_log_leaves")
     copy.db.execute("DELETE FROM audit_log_nodes")
     copy.db.execute("DELETE FROM audit_log_checkpoints")
-    copy.db.execute("UPDATE audit_log_tree SET size = 0, position = 0, frontier = ?", (b"",))
+    copy.db.execute(sql("UPDATE audit_log_tree SET size = 0, position = 0, frontier = {}"), (b"",))
     copy.builder().issue_now()
     assert copy.verifier().verify().ok
 
