@@ -16,6 +16,7 @@ from cases.application.collection_run import run_collection
 from cases.bootstrap import Services, bootstrap
 from cases.cli.collection import collection_app
 from cases.clock import ManualClock, SystemClock
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
@@ -328,8 +329,7 @@ class TestBillingQuestions:
         services.desk.publish_terms(billing(), terms(), effective_from=T0)
         return services.desk.receive_case(
             billing(),
-            received_at=T0,
-            **intake(CaseCategory.BILLING, customer_id=customer),  # type: ignore[arg-type]
+            cmd.TakeIn(received_at=T0, **intake(CaseCategory.BILLING, customer_id=customer)),
         ).aggregate_id
 
     def test_links_a_billing_case_and_the_account_history_shows_it(
@@ -366,9 +366,7 @@ class TestBillingQuestions:
         account_id = open_invoiced_account(services)
         services.desk.publish_terms(billing(), terms(), effective_from=T0)
         case_id = services.desk.receive_case(
-            billing(),
-            received_at=T0,
-            **intake(),  # type: ignore[arg-type]
+            billing(), cmd.TakeIn(received_at=T0, **intake())
         ).aggregate_id
         with pytest.raises(errors.NotABillingCaseError):
             services.billing.link_billing_case(billing(), case_id, account_id)

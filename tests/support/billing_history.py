@@ -33,6 +33,7 @@ from cases.application.caller import Caller
 from cases.application.collection_run import run_collection
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import (
     BillingPeriod,
@@ -224,9 +225,11 @@ class BillingHistory:
     def _link_case(self, c: Customer) -> None:
         receipt = self.services.desk.receive_case(
             self._caller(AGENT),
-            received_at=self.clock.now(),
-            case_id=UUID(int=self.rng.getrandbits(128), version=4),
-            **intake(CaseCategory.BILLING, customer_id=c.customer_id),  # type: ignore[arg-type]
+            cmd.TakeIn(
+                received_at=self.clock.now(),
+                case_id=UUID(int=self.rng.getrandbits(128), version=4),
+                **intake(CaseCategory.BILLING, customer_id=c.customer_id),
+            ),
         )
         self.office.link_billing_case(self._caller(AGENT), receipt.aggregate_id, c.account_id)
 

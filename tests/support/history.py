@@ -43,6 +43,7 @@ from uuid import UUID
 from cases.application.caller import Caller
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod
 from cases.domain.case_values import (
@@ -876,7 +877,7 @@ class DeskWriter:
         self.clock.set(step.at)
         desk, caller = self.services.desk, step.caller()
         if step.command == "receive":
-            receipt = desk.receive_case(caller, case_id=step.case_id, **step.args)
+            receipt = desk.receive_case(caller, cmd.TakeIn(case_id=step.case_id, **step.args))
         elif step.command == "link_billing_account":
             self._open_account(step)
             receipt, _ = self.services.billing.link_billing_case(
@@ -941,7 +942,9 @@ class BulkWriter:
         ctx = step.context()
         if step.command == "receive":
             terms = self.offering.in_force_at(step.args["received_at"])
-            case = SupportCase.receive(ctx, case_id=step.case_id, terms=terms, **step.args)
+            case = SupportCase.receive(
+                ctx, cmd.TakeIn(**step.args), case_id=step.case_id, terms=terms
+            )
             self.cases[step.case_id] = case
         else:
             case = self.cases[step.case_id]

@@ -46,6 +46,7 @@ from uuid import UUID, uuid4
 from cases.application.caller import Caller
 from cases.application.support_desk import SupportDesk
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import (
     CaseCategory,
     Direction,
@@ -124,15 +125,14 @@ class ServiceLevelScenario:
         self.at(
             moment,
             lambda: self.desk.receive_case(
-                caller(),
-                received_at=moment,
-                case_id=self.ids[name],
-                **fields,  # type: ignore[arg-type]
+                caller(), cmd.TakeIn(received_at=moment, case_id=self.ids[name], **fields)
             ),
         )
 
     def check(self, name: str, moment: datetime) -> None:
-        self.at(moment, lambda: self.desk.check_service_health(caller(), self.ids[name], None))
+        self.at(
+            moment, lambda: self.desk.handle(caller(), self.ids[name], cmd.CheckServiceHealth(None))
+        )
 
     def message(
         self,
@@ -144,16 +144,18 @@ class ServiceLevelScenario:
         who = caller() if occurred_at is None else caller().at(occurred_at)
         self.at(
             moment,
-            lambda: self.desk.record_communication(
-                who, self.ids[name], direction, Channel.PHONE, "Status update"
+            lambda: self.desk.handle(
+                who,
+                self.ids[name],
+                cmd.RecordCommunication(direction, Channel.PHONE, "Status update"),
             ),
         )
 
     def resolve(self, name: str, moment: datetime) -> None:
         self.at(
             moment,
-            lambda: self.desk.resolve(
-                caller(), self.ids[name], ResolutionCode.FIXED_BY_PARTNER, "Fixed."
+            lambda: self.desk.handle(
+                caller(), self.ids[name], cmd.Resolve(ResolutionCode.FIXED_BY_PARTNER, "Fixed.")
             ),
         )
 
@@ -173,25 +175,27 @@ class ServiceLevelScenario:
         self.receive("A", utc(3, 2, 8), "contoso", moderate)
         self.check("A", utc(3, 2, 8, 10))
         self.message("A", utc(3, 2, 10))
-        self.resolve("A", utc(3, 3, 9))
+        self.resolve("A", cmd.Resolve(utc(3, 3, 9)))
         # B: received outside service hours.
         self.receive("B", utc(3, 2, 18, 30), "fabrikam", critical)
         self.check("B", utc(3, 3, 7))
         self.message("B", utc(3, 3, 7, 30))
-        self.resolve("B", utc(3, 3, 9))
+        self.resolve("B", cmd.Resolve(utc(3, 3, 9)))
         # D: waits on the customer.
         self.receive("D", utc(3, 4, 8), "contoso", moderate)
         self.check("D", utc(3, 4, 8, 5))
         self.message("D", utc(3, 4, 8, 30))
-        self.at(utc(3, 4, 9), lambda: desk.wait_on_customer(caller(), ids["D"], "Screenshot"))
+        self.at(
+            utc(3, 4, 9), lambda: desk.handle(caller(), ids["D"], cmd.WaitOnCustomer("Screenshot"))
+        )
         self.message("D", utc(3, 5, 12), Direction.INBOUND)
         self.message("D", utc(3, 5, 13))
-        self.resolve("D", utc(3, 5, 14))
+        self.resolve("D", cmd.Resolve(utc(3, 5, 14)))
         # E: breached.
         self.receive("E", utc(3, 5, 8), "fabrikam", critical)
         self.check("E", utc(3, 5, 8, 5))
         self.message("E", utc(3, 5, 11))
-        self.resolve("E", utc(3, 6, 10))
+        self.resolve("E", cmd.Resolve(utc(3, 6, 10)))
         # F: a breach the evaluation records, withdrawn by a call logged late.
         self.receive("F", utc(3, 9, 8), "contoso", moderate)
         self.evaluate(("F",), utc(3, 9, 14))
@@ -202,25 +206,29 @@ class ServiceLevelScenario:
         self.message("G", utc(3, 10, 8, 30))
         self.at(
             utc(3, 10, 10),
-            lambda: desk.escalate(
+            lambda: desk.handle(
                 caller(),
                 ids["G"],
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.SERVICE_DEFECT,
-                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-                reason="Service-side fault confirmed",
+                cmd.Escalate(
+                    target=EscalationTarget.VENDOR,
+                    category=EscalationCategory.SERVICE_DEFECT,
+                    vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+                    reason="Service-side fault confirmed",
+                ),
             ),
         )
         self.message("G", utc(3, 10, 14))
-        self.at(utc(3, 11, 12), lambda: desk.record_hand_back(caller(), ids["G"], "Fixed."))
-        self.resolve("G", utc(3, 11, 13))
-        self.at(utc(3, 12, 9), lambda: desk.reopen(caller(), ids["G"], "It came back"))
+        self.at(
+            utc(3, 11, 12), lambda: desk.handle(caller(), ids["G"], cmd.RecordHandBack("Fixed."))
+        )
+        self.resolve("G", cmd.Resolve(utc(3, 11, 13)))
+        self.at(utc(3, 12, 9), lambda: desk.handle(caller(), ids["G"], cmd.Reopen("It came back")))
         # The scheduled evaluation of the open cases.
         self.evaluate(("F", "G"), EVALUATED_AT)
         # C: received on Good Friday (a billing question).
         self.receive("C", utc(4, 3, 10), "northwind", Severity.MINIMAL, CaseCategory.BILLING)
         self.message("C", utc(4, 7, 7))
-        self.resolve("C", utc(4, 7, 12))
+        self.resolve("C", cmd.Resolve(utc(4, 7, 12)))
 
 
 def hours(h: float) -> timedelta:

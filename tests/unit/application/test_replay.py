@@ -15,6 +15,7 @@ from cases.application.caller import Caller
 from cases.application.replay import Change, Replayer, ReplayStep, diff, state_of
 from cases.bootstrap import Services, services_on
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import AccessState, BillingPeriod, InvoiceLine, InvoicePeriod
@@ -97,22 +98,26 @@ def case_story(services: Services, clock: ManualClock) -> CaseStory:
         recorded.append(clock.now())
 
     tick()
-    case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id  # type: ignore[arg-type]
     steps: tuple[Callable[[], object], ...] = (
-        lambda: desk.check_service_health(who, case_id, None),
-        lambda: desk.escalate(
+        lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),
+        lambda: desk.handle(
             who,
             case_id,
-            target=EscalationTarget.VENDOR,
-            category=EscalationCategory.SERVICE_DEFECT,
-            vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-            reason="Queue grows with a healthy connector",
+            cmd.Escalate(
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_DEFECT,
+                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+                reason="Queue grows with a healthy connector",
+            ),
         ),
-        lambda: desk.record_vendor_reference(who, case_id, "2611080040012345"),
-        lambda: desk.record_hand_back(who, case_id, "Fix deployed"),
-        lambda: desk.resolve(who, case_id, ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream"),
-        lambda: desk.close(who, case_id),
-        lambda: desk.reopen(who, case_id, "Delays are back"),
+        lambda: desk.handle(who, case_id, cmd.RecordVendorReference("2611080040012345")),
+        lambda: desk.handle(who, case_id, cmd.RecordHandBack("Fix deployed")),
+        lambda: desk.handle(
+            who, case_id, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream")
+        ),
+        lambda: desk.handle(who, case_id, cmd.Close()),
+        lambda: desk.handle(who, case_id, cmd.Reopen("Delays are back")),
     )
     for step in steps:
         tick()
