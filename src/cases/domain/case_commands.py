@@ -11,15 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from cases.domain.case_values import (
-    CaseCategory,
-    Contact,
-    Direction,
-    EscalationCategory,
-    EscalationTarget,
-    ResolutionCode,
-    VendorAdvisory,
-)
+from cases.domain import case_values as v
 from cases.domain.support_terms import Channel, EscalationVehicle, Severity
 
 
@@ -29,10 +21,10 @@ class TakeIn:
     intake happens), under the id `case_id` (None: a new one)."""
 
     customer_id: str
-    contact: Contact
+    contact: v.Contact
     channel: Channel
     product: str
-    category: CaseCategory
+    category: v.CaseCategory
     severity: Severity
     title: str
     description: str
@@ -44,68 +36,91 @@ class TakeIn:
 class CheckServiceHealth:
     """Record the vendor service-health check and the advisory it matched, if any."""
 
-    advisory: VendorAdvisory | None = None
+    advisory: v.VendorAdvisory | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class RecordDiagnosis:
+    """Record what diagnosing the problem found."""
+
     findings: str
 
 
 @dataclass(frozen=True, slots=True)
 class RecordCommunication:
-    direction: Direction
+    """Record a message to or from the customer."""
+
+    direction: v.Direction
     channel: Channel
     summary: str
 
 
 @dataclass(frozen=True, slots=True)
 class WaitOnCustomer:
+    """Pause the customer clock: the case waits on the customer, for `reason`."""
+
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class StopWaitingOnCustomer:
+    """End a wait on the customer without a reply from them."""
+
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class Assign:
+    """Give the case to an agent."""
+
     agent_id: str
 
 
 @dataclass(frozen=True, slots=True)
 class ChangeSeverity:
+    """Judge the case more or less severe, with the reason."""
+
     severity: Severity
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class Escalate:
-    target: EscalationTarget
-    category: EscalationCategory
+    """Hand the case to the vendor or the indirect provider, through `vehicle`
+    (to the vendor: a support vehicle the partner holds; to the provider: none)."""
+
+    target: v.EscalationTarget
+    category: v.EscalationCategory
     vehicle: EscalationVehicle | None
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class RecordVendorReference:
+    """Note the vendor's reference for the open escalation."""
+
     reference: str
 
 
 @dataclass(frozen=True, slots=True)
 class RecordVendorUpdate:
+    """Note news from the vendor on the open escalation."""
+
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class RecordHandBack:
+    """Note that the vendor handed the case back, and what it said."""
+
     summary: str
 
 
 @dataclass(frozen=True, slots=True)
 class Resolve:
-    code: ResolutionCode
+    """Resolve the case, recording how."""
+
+    code: v.ResolutionCode
     summary: str
 
 
@@ -116,11 +131,15 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class Reopen:
+    """Open a resolved case again, or a closed one within its terms' window."""
+
     reason: str
 
 
 @dataclass(frozen=True, slots=True)
 class AddNote:
+    """Add an internal note (never shown to the customer)."""
+
     text: str
 
 
