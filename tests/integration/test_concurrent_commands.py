@@ -9,6 +9,7 @@ import pytest
 
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
 from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.billing_values import BillingPeriod
@@ -105,10 +106,12 @@ def test_accounts_opened_at_once_are_all_listed(writers: list[Services]) -> None
             for n in range(3):
                 services.billing.open_account(
                     caller(),
-                    customer_id=f"customer-{index}-{n}",
-                    currency="EUR",
-                    net_days=30,
-                    billing_period=BillingPeriod.MONTHLY,
+                    bcmd.OpenAccount(
+                        customer_id=f"customer-{index}-{n}",
+                        currency="EUR",
+                        net_days=30,
+                        billing_period=BillingPeriod.MONTHLY,
+                    ),
                 )
         except BaseException as e:  # noqa: BLE001 - reported by the assertion below
             failures.append(e)
@@ -125,8 +128,10 @@ def test_accounts_opened_at_once_are_all_listed(writers: list[Services]) -> None
     with pytest.raises(errors.CustomerAlreadyHasAccountError):
         writers[0].billing.open_account(
             caller(),
-            customer_id="customer-0-0",
-            currency="EUR",
-            net_days=30,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id="customer-0-0",
+                currency="EUR",
+                net_days=30,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         )

@@ -19,6 +19,7 @@ from cases.application.command_runner import Receipt
 from cases.bootstrap import bootstrap
 from cases.cli.main import app
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
 from cases.domain import case_commands as cmd
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
@@ -122,27 +123,35 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
         )
         account_id = office.open_account(
             BEA,
-            customer_id="contoso",
-            currency="EUR",
-            net_days=30,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id="contoso",
+                currency="EUR",
+                net_days=30,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         ).aggregate_id
-        office.add_subscription(
-            BEA, account_id, subscription_id="m365", product="Microsoft 365", quantity=25
-        )
-        office.issue_invoice(
+        office.handle(
             BEA,
             account_id,
-            number="F-2001",
-            period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(40)),),
-            issued_on=date(2026, 3, 2),
+            bcmd.AddSubscription(subscription_id="m365", product="Microsoft 365", quantity=25),
+        )
+        office.handle(
+            BEA,
+            account_id,
+            bcmd.IssueInvoice(
+                number="F-2001",
+                period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
+                lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(40)),),
+                issued_on=date(2026, 3, 2),
+            ),
         )
         clock.set(at_six(DUE + timedelta(days=30)))
         office.evaluate(RUN, account_id, clock.now())
         for reference, amount in (("B-1", 400), ("B-2", 600)):
-            office.receive_payment(
-                BEA, account_id, reference=reference, amount=eur(amount), received_on=DUE
+            office.handle(
+                BEA,
+                account_id,
+                bcmd.ReceivePayment(reference=reference, amount=eur(amount), received_on=DUE),
             )
     finally:
         services.close()

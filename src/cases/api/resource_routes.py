@@ -43,7 +43,10 @@ A = TypeVar("A", bound=AuditedAggregate)
 
 
 def _domain(value: object) -> object:
-    """A nested request shape as the domain value it stands for (its `domain_value()`)."""
+    """A nested request shape as the domain value it stands for (its
+    `domain_value()`); a list of them as a tuple of such values."""
+    if isinstance(value, list):
+        return tuple(_domain(v) for v in value)
     convert = getattr(value, "domain_value", None) if isinstance(value, BaseModel) else None
     return convert() if callable(convert) else value
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from cases.application.command_runner import Receipt
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
 from cases.domain import case_commands as cmd
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
@@ -96,25 +97,26 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     office = services.billing
     account_id = office.open_account(
         caller(BEA),
-        customer_id="contoso",
-        currency="EUR",
-        net_days=30,
-        billing_period=BillingPeriod.MONTHLY,
+        bcmd.OpenAccount(
+            customer_id="contoso", currency="EUR", net_days=30, billing_period=BillingPeriod.MONTHLY
+        ),
     ).aggregate_id
-    office.issue_invoice(
+    office.handle(
         caller(BEA),
         account_id,
-        number="F-2001",
-        period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-        lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), Money.of(40, "EUR")),),
-        issued_on=date(2026, 3, 2),
+        bcmd.IssueInvoice(
+            number="F-2001",
+            period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
+            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), Money.of(40, "EUR")),),
+            issued_on=date(2026, 3, 2),
+        ),
     )
-    office.receive_payment(
+    office.handle(
         caller(BEA),
         account_id,
-        reference="B-1",
-        amount=Money.of(400, "EUR"),
-        received_on=date(2026, 3, 2),
+        bcmd.ReceivePayment(
+            reference="B-1", amount=Money.of(400, "EUR"), received_on=date(2026, 3, 2)
+        ),
     )
     return Audit(client, tokens, case_id, account_id, reached)
 

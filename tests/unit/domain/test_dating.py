@@ -13,6 +13,7 @@ from uuid import uuid4
 import pytest
 from eventsourcing.domain import Snapshot
 
+from cases.domain import billing_commands as bcmd
 from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.billing_account import CARRY_OVER_DAYS, BillingAccount
@@ -315,7 +316,9 @@ class TestBackdatingAllowance:
         late = replace(billing.ctx(billing.T0 + timedelta(days=5)), occurred_at=billing.T0)
         billing.then_refused(
             account,
-            lambda a: a.add_subscription(late, subscription_id="s", product="Azure", quantity=1),
+            lambda a: a.add_subscription(
+                late, bcmd.AddSubscription(subscription_id="s", product="Azure", quantity=1)
+            ),
             errors.BackdatedBeyondAllowanceError,
         )
 
@@ -383,10 +386,12 @@ class TestAccountHistory:
         opened_at = billing.T0 - timedelta(days=700)
         account = BillingAccount.open(
             ctx(billing.T0, actor=IMPORT, occurred_at=opened_at),
-            customer_id="contoso",
-            currency="EUR",
-            net_days=30,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id="contoso",
+                currency="EUR",
+                net_days=30,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         )
         account.collect_events()
         assert account.opened_on == opened_at.date()
@@ -417,19 +422,21 @@ def receive(command: Any, received_at: Any) -> SupportCase:
 def issue(account: BillingAccount, issued_on: date) -> None:
     account.issue_invoice(
         billing.ctx(billing.T0),
-        number=f"INV-{issued_on}",
-        period=billing.march(),
-        lines=(billing.line(100),),
-        issued_on=issued_on,
+        bcmd.IssueInvoice(
+            number=f"INV-{issued_on}",
+            period=billing.march(),
+            lines=(billing.line(100),),
+            issued_on=issued_on,
+        ),
     )
 
 
 def pay(account: BillingAccount, received_on: date) -> None:
     account.receive_payment(
         billing.ctx(billing.T0),
-        reference=f"BANK-{received_on}",
-        amount=billing.eur(100),
-        received_on=received_on,
+        bcmd.ReceivePayment(
+            reference=f"BANK-{received_on}", amount=billing.eur(100), received_on=received_on
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Path, Query, Response
+from pydantic import BaseModel
 
 from cases.api.cursors import ListQuery, decode_cursor, encode_cursor
 from cases.api.deps import (
@@ -32,14 +33,16 @@ from cases.api.deps import (
     wait_for_projections,
 )
 from cases.api.errors import ApiProblem
+from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import accounts as s
-from cases.api.schemas.common import AwareDatetime, CommandResult, Day, HistoryEntryOut
+from cases.api.schemas.common import CommandResult, Day
 from cases.application.collection_run import run_collection
 from cases.application.command_runner import Receipt
 from cases.application.principal_registry import AuthenticatedPrincipal
 from cases.bootstrap import Services
 from cases.db.database import ProjectionDatabase
+from cases.domain import billing_commands as c
 from cases.domain.billing_account import BillingAccount
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Role
@@ -78,11 +81,6 @@ STANDING = ("account_standing",)
 InvoiceNumberPath = Annotated[str, Path(min_length=1, max_length=50)]
 
 
-def _accepted(response: Response, receipt: Receipt) -> CommandResult:
-    response.headers["ETag"] = f'"{receipt.version}"'
-    return CommandResult.of(receipt)
-
-
 def _not_found(account_id: UUID) -> NotFoundError:
     return NotFoundError(f"no billing account has the id {account_id}")
 
@@ -116,16 +114,9 @@ def open_account(
     body: s.OpenAccount, billing: BillingDep, caller: CallerDep, response: Response
 ) -> CommandResult:
     """Open a customer's billing account (one per customer): currency, terms, calendar."""
-    receipt = billing.open_account(
-        caller,
-        customer_id=body.customer_id,
-        currency=body.currency,
-        net_days=body.net_days,
-        billing_period=body.billing_period,
-        time_zone=body.time_zone,
-    )
+    receipt = billing.open_account(caller, command_of(body, c.OpenAccount))
     response.headers["Location"] = f"/accounts/{receipt.aggregate_id}"
-    return _accepted(response, receipt)
+    return accepted(response, receipt)
 
 
 # Queries --------------------------------------------------------------------
@@ -259,198 +250,136 @@ def list_account_invoices(
     return [s.ReceivableOut.of(r) for r in invoices if r.account_id == account_id]
 
 
-@accounts.get(
-    "/{account_id}/state",
-    operation_id="get_account_state",
+add_audit_routes(
+    accounts,
+    BillingAccount,
+    noun="account",
+    id_name="account_id",
+    state=s.AccountState.of,
+    state_model=s.AccountState,
     responses=PROBLEMS,
     dependencies=[Audits],
 )
-def get_account_state(
-    account_id: UUID,
-    services: ServicesDep,
-    response: Response,
-    version: Annotated[int | None, Query(ge=1)] = None,
-    as_of: AwareDatetime | None = None,
-) -> s.AccountState:
-    """The account rebuilt from its events: now, at a version, or as recorded at a moment."""
-    account = services.audit.state(BillingAccount, account_id, version=version, as_of=as_of)
-    response.headers["ETag"] = f'"{account.version}"'
-    return s.AccountState.of(account)
-
-
-@accounts.get(
-    "/{account_id}/history",
-    operation_id="get_account_history",
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
-def get_account_history(account_id: UUID, services: ServicesDep) -> list[HistoryEntryOut]:
-    """Every recorded event of the account, in order, with who, when and why."""
-    return [HistoryEntryOut.of(e) for e in services.audit.history(BillingAccount, account_id)]
 
 
 # Commands -------------------------------------------------------------------
 
 
-def action(path: str, operation_id: str) -> Callable[[F], F]:
-    """A POST action on an account (its Command names the permission): answers with
-    a CommandResult."""
-    return accounts.post(path, operation_id=operation_id, responses=PROBLEMS)
+def _bill(kind: type[c.AccountCommand], **fields_of_path: str) -> Callable[..., Receipt]:
+    """Carry the body (and the path's parameters, as the command's fields
+    `fields_of_path` names) as the domain command `kind` to the account."""
+
+    def run(account_id: UUID, body: BaseModel, command: Command, **path: str) -> Receipt:
+        given = {fields_of_path[name]: value for name, value in path.items()}
+        return command.billing.handle(
+            command.caller,
+            account_id,
+            command_of(body, kind, **given),
+            expected_version=command.expected_version,
+        )
+
+    return run
 
 
-@action("/{account_id}/subscriptions", "add_subscription")
-def add_subscription(
-    account_id: UUID,
-    body: s.AddSubscription,
-    command: SubscriptionsCommand,
-    response: Response,
-) -> CommandResult:
-    """Add a subscription (product, quantity; paid in advance up to a day, if so)."""
-    receipt = command.billing.add_subscription(
-        command.caller,
-        account_id,
-        subscription_id=body.subscription_id,
-        product=body.product,
-        quantity=body.quantity,
-        paid_through=body.paid_through,
-        expected_version=command.expected_version,
+SubscriptionIdPath = Annotated[str, Path(min_length=1, max_length=100)]
+BY_SUBSCRIPTION = {"subscription_id": SubscriptionIdPath}
+BY_INVOICE = {"number": InvoiceNumberPath}
+
+# (path, operation id, body, dependency, how it runs, its path's parameters, what
+# it does: the OpenAPI description)
+ACTIONS: tuple[
+    tuple[str, str, type[BaseModel], Any, Callable[..., Receipt], dict[str, Any], str], ...
+] = (
+    (
+        "/subscriptions",
+        "add_subscription",
+        s.AddSubscription,
+        SubscriptionsCommand,
+        _bill(c.AddSubscription),
+        {},
+        "Add a subscription (product, quantity; paid in advance up to a day, if so).",
+    ),
+    (
+        "/subscriptions/{subscription_id}/prepayment",
+        "record_prepayment",
+        s.Prepayment,
+        BillingCommand,
+        _bill(c.RecordPrepayment, subscription_id="subscription_id"),
+        BY_SUBSCRIPTION,
+        "Record that a subscription is paid in advance through a later day.",
+    ),
+    (
+        "/invoices",
+        "issue_invoice",
+        s.IssueInvoice,
+        BillingCommand,
+        _bill(c.IssueInvoice),
+        {},
+        "Charge the account; account credit is applied to the new invoice at once.",
+    ),
+    (
+        "/payments",
+        "receive_payment",
+        s.ReceivePayment,
+        BillingCommand,
+        _bill(c.ReceivePayment),
+        {},
+        (
+            "Record a payment: to the invoice named, then the oldest; the rest is credit.\n"
+            "Access it settles is reinstated in the same command."
+        ),
+    ),
+    (
+        "/credit-notes",
+        "issue_credit_note",
+        s.IssueCreditNote,
+        BillingCommand,
+        _bill(c.IssueCreditNote),
+        {},
+        "Take part or all of an invoice back; what was already paid becomes credit.",
+    ),
+    (
+        "/write-offs",
+        "write_off",
+        s.WriteOff,
+        BillingCommand,
+        _bill(c.WriteOff),
+        {},
+        "Give up on collecting part or all of what an invoice has outstanding.",
+    ),
+    (
+        "/invoices/{number}/disputes",
+        "open_dispute",
+        s.OpenDispute,
+        BillingCommand,
+        _bill(c.OpenDispute, number="invoice_number"),
+        BY_INVOICE,
+        "Take an invoice out of collection while the customer disputes it.",
+    ),
+    (
+        "/invoices/{number}/disputes/close",
+        "close_dispute",
+        s.CloseDispute,
+        BillingCommand,
+        _bill(c.CloseDispute, number="invoice_number"),
+        BY_INVOICE,
+        "End the invoice's dispute; what is still outstanding is collected again.",
+    ),
+)
+
+for path, operation_id, body, dependency, run, path_params, doc in ACTIONS:
+    add_command_route(
+        accounts,
+        "/{account_id}" + path,
+        operation_id,
+        doc,
+        body=body,
+        dependency=dependency,
+        id_name="account_id",
+        run=run,
+        responses=PROBLEMS,
+        path_params=path_params,
     )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/subscriptions/{subscription_id}/prepayment", "record_prepayment")
-def record_prepayment(
-    account_id: UUID,
-    subscription_id: Annotated[str, Path(min_length=1, max_length=100)],
-    body: s.Prepayment,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Record that a subscription is paid in advance through a later day."""
-    receipt = command.billing.record_prepayment(
-        command.caller,
-        account_id,
-        subscription_id,
-        body.paid_through,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/invoices", "issue_invoice")
-def issue_invoice(
-    account_id: UUID,
-    body: s.IssueInvoice,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Charge the account; account credit is applied to the new invoice at once."""
-    receipt = command.billing.issue_invoice(
-        command.caller,
-        account_id,
-        number=body.number,
-        period=body.invoice_period(),
-        lines=tuple(line.line() for line in body.lines),
-        issued_on=body.issued_on,
-        due_on=body.due_on,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/payments", "receive_payment")
-def receive_payment(
-    account_id: UUID,
-    body: s.ReceivePayment,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Record a payment: to the invoice named, then the oldest; the rest is credit.
-    Access it settles is reinstated in the same command."""
-    receipt = command.billing.receive_payment(
-        command.caller,
-        account_id,
-        reference=body.reference,
-        amount=body.amount.money(),
-        received_on=body.received_on,
-        invoice_number=body.invoice_number,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/credit-notes", "issue_credit_note")
-def issue_credit_note(
-    account_id: UUID,
-    body: s.IssueCreditNote,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Take part or all of an invoice back; what was already paid becomes credit."""
-    receipt = command.billing.issue_credit_note(
-        command.caller,
-        account_id,
-        number=body.number,
-        invoice_number=body.invoice_number,
-        amount=body.amount.money(),
-        reason=body.reason,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/write-offs", "write_off")
-def write_off(
-    account_id: UUID,
-    body: s.WriteOff,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Give up on collecting part or all of what an invoice has outstanding."""
-    receipt = command.billing.write_off(
-        command.caller,
-        account_id,
-        invoice_number=body.invoice_number,
-        amount=body.amount.money(),
-        reason=body.reason,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/invoices/{number}/disputes", "open_dispute")
-def open_dispute(
-    account_id: UUID,
-    number: InvoiceNumberPath,
-    body: s.OpenDispute,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Take an invoice out of collection while the customer disputes it."""
-    receipt = command.billing.open_dispute(
-        command.caller, account_id, number, body.reason, expected_version=command.expected_version
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/invoices/{number}/disputes/close", "close_dispute")
-def close_dispute(
-    account_id: UUID,
-    number: InvoiceNumberPath,
-    body: s.CloseDispute,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """End the invoice's dispute; what is still outstanding is collected again."""
-    receipt = command.billing.close_dispute(
-        command.caller,
-        account_id,
-        number,
-        outcome=body.outcome,
-        note=body.note,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
 
 
 @accounts.post(
