@@ -22,15 +22,16 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import Query, Response
+from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 
-from cases.api.deps import Command, ServicesDep
+from cases.api.deps import Command, ServicesDep, require
 from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
 from cases.application.command_runner import Receipt
 from cases.bootstrap import Services
 from cases.domain.audited import AuditedAggregate
+from cases.domain.permissions import Permission
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -132,15 +133,17 @@ def add_command_route(
 def add_audit_routes(
     router: Router,
     kind: type[A],
-    *,
-    noun: str,
-    id_name: str,
-    state: Callable[[A], BaseModel],
     state_model: type[BaseModel],
+    state: Callable[[A], BaseModel],
+    *,
+    id_name: str,
     responses: dict[int | str, dict[str, Any]],
-    dependencies: list[Any],
 ) -> None:
-    """GET `/{id}/state` and `/{id}/history` of the aggregate `kind`."""
+    """GET `/{id}/state` (answered as `state` makes it, in `state_model`'s shape)
+    and `/{id}/history` of the aggregate `kind`, whose id is the path's `id_name`
+    (`case_id`: the case's); for principals that may read history."""
+    noun = id_name.removesuffix("_id")
+    dependencies = [Depends(require(Permission.READ_HISTORY))]
 
     def get_state(**kwargs: Any) -> BaseModel:
         services: Services = kwargs["services"]

@@ -8,14 +8,14 @@ fields.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 
 from cases.domain import billing_values as v
+from cases.domain.command import command
 from cases.domain.money import Money
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class OpenAccount:
     """Open the customer's account: its currency, net terms and calendar."""
 
@@ -26,7 +26,7 @@ class OpenAccount:
     time_zone: str = "UTC"
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class AddSubscription:
     """Add a subscription, paid in advance through `paid_through` if given."""
 
@@ -36,7 +36,7 @@ class AddSubscription:
     paid_through: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class RecordPrepayment:
     """Record that a subscription is paid in advance through a later day."""
 
@@ -44,7 +44,7 @@ class RecordPrepayment:
     paid_through: date
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class IssueInvoice:
     """Charge the account; due net days after issue unless `due_on` is given."""
 
@@ -55,7 +55,7 @@ class IssueInvoice:
     due_on: date | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class ReceivePayment:
     """Take a payment: to the invoice it names, then the oldest; the rest is credit."""
 
@@ -65,7 +65,7 @@ class ReceivePayment:
     invoice_number: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class IssueCreditNote:
     """Take part or all of an invoice back, for `reason`."""
 
@@ -75,7 +75,7 @@ class IssueCreditNote:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class WriteOff:
     """Give up on collecting part or all of what an invoice has outstanding."""
 
@@ -84,7 +84,7 @@ class WriteOff:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class OpenDispute:
     """Take an invoice out of collection while the customer disputes it."""
 
@@ -92,7 +92,7 @@ class OpenDispute:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class CloseDispute:
     """End an invoice's dispute, with how it ended; what is outstanding is collected again."""
 

@@ -7,15 +7,15 @@ decides on it. The events the case records keep their own fields.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from cases.domain import case_values as v
+from cases.domain.command import command
 from cases.domain.support_terms import Channel, EscalationVehicle, Severity
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class TakeIn:
     """Take in a customer's request, received at `received_at` (None: when the
     intake happens), under the id `case_id` (None: a new one)."""
@@ -32,21 +32,21 @@ class TakeIn:
     case_id: UUID | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class CheckServiceHealth:
     """Record the vendor service-health check and the advisory it matched, if any."""
 
     advisory: v.VendorAdvisory | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class RecordDiagnosis:
     """Record what diagnosing the problem found."""
 
     findings: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class RecordCommunication:
     """Record a message to or from the customer."""
 
@@ -55,28 +55,28 @@ class RecordCommunication:
     summary: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class WaitOnCustomer:
     """Pause the customer clock: the case waits on the customer, for `reason`."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class StopWaitingOnCustomer:
     """End a wait on the customer without a reply from them."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class Assign:
     """Give the case to an agent."""
 
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class ChangeSeverity:
     """Judge the case more or less severe, with the reason."""
 
@@ -84,7 +84,7 @@ class ChangeSeverity:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class Escalate:
     """Hand the case to the vendor or the indirect provider, through `vehicle`
     (to the vendor: a support vehicle the partner holds; to the provider: none)."""
@@ -95,28 +95,28 @@ class Escalate:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class RecordVendorReference:
     """Note the vendor's reference for the open escalation."""
 
     reference: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class RecordVendorUpdate:
     """Note news from the vendor on the open escalation."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class RecordHandBack:
     """Note that the vendor handed the case back, and what it said."""
 
     summary: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class Resolve:
     """Resolve the case, recording how."""
 
@@ -124,19 +124,19 @@ class Resolve:
     summary: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class Close:
     """Close a resolved case."""
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class Reopen:
     """Open a resolved case again, or a closed one within its terms' window."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@command
 class AddNote:
     """Add an internal note (never shown to the customer)."""
 

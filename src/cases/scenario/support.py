@@ -138,6 +138,11 @@ class SupportScenario:
         self.result.cases[key] = receipt.aggregate_id
         return receipt.aggregate_id
 
+    def email_customer(self, who: Caller, case: UUID, text: str) -> None:
+        self.desk.handle(
+            who, case, cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, text)
+        )
+
     def documented_incident(self) -> None:
         """Contoso's mail delay matches a vendor incident; no escalation needed."""
         called = self.later(minutes=30)
@@ -177,15 +182,7 @@ class SupportScenario:
             )
         )
         self.later(minutes=3)
-        self.desk.handle(
-            anna,
-            case,
-            cmd.RecordCommunication(
-                Direction.OUTBOUND,
-                Channel.EMAIL,
-                "Known incident EX226792; the vendor is rerouting traffic.",
-            ),
-        )
+        self.email_customer(anna, case, "Known incident EX226792; the vendor is rerouting traffic.")
         self.later(hours=5)
         self.desk.handle(
             anna,
@@ -342,15 +339,7 @@ class SupportScenario:
         )
         anna = self.as_(ANNA)
         self.later(minutes=15)
-        self.desk.handle(
-            anna,
-            case,
-            cmd.RecordCommunication(
-                Direction.OUTBOUND,
-                Channel.EMAIL,
-                "It is your pay-as-you-go Azure consumption for October.",
-            ),
-        )
+        self.email_customer(anna, case, "It is your pay-as-you-go Azure consumption for October.")
         self.desk.handle(
             anna, case, cmd.Resolve(ResolutionCode.ANSWERED, "Explained the Azure plan line.")
         )

@@ -61,7 +61,6 @@ collection = Router(prefix="/collection-runs", tags=["collection"])
 F = TypeVar("F", bound=Callable[..., object])
 
 Reads = Depends(require(Permission.READ_ACCOUNTS))
-Audits = Depends(require(Permission.READ_HISTORY))
 Bills = Depends(require(Permission.MANAGE_BILLING))
 BillingCommand = Annotated[Command, command_for(Permission.MANAGE_BILLING)]
 SubscriptionsCommand = Annotated[Command, command_for(Permission.MANAGE_SUBSCRIPTIONS)]
@@ -253,12 +252,10 @@ def list_account_invoices(
 add_audit_routes(
     accounts,
     BillingAccount,
-    noun="account",
+    s.AccountState,
+    s.AccountState.of,
     id_name="account_id",
-    state=s.AccountState.of,
-    state_model=s.AccountState,
     responses=PROBLEMS,
-    dependencies=[Audits],
 )
 
 

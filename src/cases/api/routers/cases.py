@@ -49,7 +49,6 @@ WorkCommand = Annotated[Command, command_for(Permission.WORK_CASES)]
 IntakeCommand = Annotated[Command, command_for(Permission.OPEN_CASES, if_match=False)]
 LinkCommand = Annotated[Command, command_for(Permission.WORK_CASES, if_match=False)]
 Reads = Depends(require(Permission.READ_CASES))
-Audits = Depends(require(Permission.READ_HISTORY))
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid bearer token"},
@@ -178,14 +177,7 @@ def get_case(
 
 
 add_audit_routes(
-    router,
-    SupportCase,
-    noun="case",
-    id_name="case_id",
-    state=s.CaseState.of,
-    state_model=s.CaseState,
-    responses=PROBLEMS,
-    dependencies=[Audits],
+    router, SupportCase, s.CaseState, s.CaseState.of, id_name="case_id", responses=PROBLEMS
 )
 
 
