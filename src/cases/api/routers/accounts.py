@@ -18,7 +18,7 @@ from uuid import UUID
 from fastapi import Depends, Path, Query, Response
 from pydantic import BaseModel
 
-from cases.api.cursors import ListQuery, decode_cursor, encode_cursor
+from cases.api.cursors import Cursor, Limit, key_after, page_of
 from cases.api.deps import (
     BillingDep,
     CallerDep,
@@ -32,7 +32,6 @@ from cases.api.deps import (
     require,
     wait_for_projections,
 )
-from cases.api.errors import ApiProblem
 from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import accounts as s
@@ -129,12 +128,20 @@ def _keep(standing: AccountStanding, where: StandingFilter, day: date, overdue: 
     )
 
 
-def _overdue_after(cursor: str, query: ListQuery) -> tuple[date, str]:
-    due_on, customer = decode_cursor(cursor, query, parts=2)
-    try:
-        return date.fromisoformat(due_on), customer
-    except ValueError:
-        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out") from None
+def _overdue_position(key: list[str]) -> tuple[date, str]:
+    return date.fromisoformat(key[0]), key[1]
+
+
+def _overdue_key(standing: AccountStanding) -> list[str]:
+    return [str(standing.oldest_unpaid_due_on), standing.customer_id]
+
+
+def _customer_position(key: list[str]) -> str:
+    return key[0]
+
+
+def _customer_key(standing: AccountStanding) -> list[str]:
+    return [standing.customer_id]
 
 
 def _overdue_page(
@@ -175,8 +182,8 @@ def list_accounts(
         Day | None,
         Query(description="The day `overdue` is judged on (YYYY-MM-DD); default today (UTC)."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> s.AccountPage:
     """Account standings, by customer id (or, with `overdue`, longest overdue first)."""
     if principal.role is Role.CUSTOMER:
@@ -197,20 +204,15 @@ def list_accounts(
     query = {"list": "accounts", **asdict(where), "overdue": overdue}
     if overdue:
         query["day"] = day
-        after = _overdue_after(cursor, query) if cursor else None
+        after = key_after(cursor, query, 2, _overdue_position)
         rows = _overdue_page(view, where, day, limit, after)
+        page, next_cursor = page_of(rows, limit, query, _overdue_key)
     else:
-        customer = decode_cursor(cursor, query, parts=1)[0] if cursor else None
+        customer = key_after(cursor, query, 1, _customer_position)
         rows = view.page(where, limit=limit + 1, after=customer)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        key = [str(last.oldest_unpaid_due_on), last.customer_id] if overdue else [last.customer_id]
-        next_cursor = encode_cursor(query, key)
+        page, next_cursor = page_of(rows, limit, query, _customer_key)
     return s.AccountPage(
-        items=[s.AccountStandingOut.of(r, day) for r in rows], next_cursor=next_cursor
+        items=[s.AccountStandingOut.of(r, day) for r in page], next_cursor=next_cursor
     )
 
 

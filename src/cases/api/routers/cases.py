@@ -12,7 +12,7 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 
 from cases import time_range
-from cases.api.cursors import ListQuery, decode_cursor, encode_cursor
+from cases.api.cursors import Cursor, Limit, key_after, page_of
 from cases.api.deps import (
     Command,
     MinPositionDep,
@@ -94,21 +94,20 @@ def receive_case(body: s.ReceiveCase, command: IntakeCommand, response: Response
 # Queries --------------------------------------------------------------------
 
 
-def _cursor_after(row: dict[str, object], column: str, query: ListQuery) -> str:
-    moment = row[column]
-    value = moment.isoformat() if isinstance(moment, datetime) else str(moment)
-    return encode_cursor(query, [value, str(row["case_id"])])
+def _key_of(column: str) -> Callable[[dict[str, Any]], list[str]]:
+    def key(row: dict[str, Any]) -> list[str]:
+        moment = row[column]
+        value = moment.isoformat() if isinstance(moment, datetime) else str(moment)
+        return [value, str(row["case_id"])]
+
+    return key
 
 
-def _position_of(cursor: str, query: ListQuery) -> tuple[datetime, UUID]:
-    moment, case_id = decode_cursor(cursor, query, parts=2)
-    try:
-        after = datetime.fromisoformat(moment), UUID(case_id)
-    except (ValueError, TypeError):
-        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out") from None
+def _position(key: list[str]) -> tuple[datetime, UUID]:
+    after = datetime.fromisoformat(key[0]), UUID(key[1])
     aware = after[0] if after[0].tzinfo else after[0].replace(tzinfo=UTC)
     if not time_range.moment_in_range(aware):  # forged: no case was received then (ADR 0035)
-        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out")
+        raise ValueError("no case was received then")
     return after
 
 
@@ -126,8 +125,8 @@ def list_cases(
     received_before: AwareDatetime | None = None,
     sort: Annotated[str, Query(pattern="^(received|last_update)$")] = "received",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> s.CasePage:
     """Cases from the case queue, filtered and sorted, a page at a time."""
     if principal.role is Role.CUSTOMER:
@@ -145,17 +144,12 @@ def list_cases(
         received_before=received_before,
     )
     query = {"list": "cases", **asdict(where), "sort": sort, "order": order}
-    after = _position_of(cursor, query) if cursor else None
+    after = key_after(cursor, query, 2, _position)
     rows = CaseQueueView(db).page(
         where, sort=sort, descending=order == "desc", limit=limit + 1, after=after
     )
-    column = CaseQueueView.SORTS[sort]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return s.CasePage(
-        items=[s.CaseSummary.of(r) for r in rows],
-        next_cursor=_cursor_after(rows[-1], column, query) if more else None,
-    )
+    page, next_cursor = page_of(rows, limit, query, _key_of(CaseQueueView.SORTS[sort]))
+    return s.CasePage(items=[s.CaseSummary.of(r) for r in page], next_cursor=next_cursor)
 
 
 @router.get("/{case_id}", operation_id="get_case", responses=PROBLEMS, dependencies=[Reads])
