@@ -264,12 +264,24 @@ add_audit_routes(
 # Commands -------------------------------------------------------------------
 
 
-def _bill(kind: type[c.AccountCommand], **fields_of_path: str) -> Callable[..., Receipt]:
-    """Carry the body (and the path's parameters, as the command's fields
-    `fields_of_path` names) as the domain command `kind` to the account."""
+SubscriptionIdPath = Annotated[str, Path(min_length=1, max_length=100)]
+PATH_FIELDS: dict[str, tuple[str, Any]] = {
+    "subscription_id": ("subscription_id", SubscriptionIdPath),
+    "number": ("invoice_number", InvoiceNumberPath),
+}
+"""Each path parameter after the account id: the command field it fills, its type."""
+
+
+def _path_params(path: str) -> dict[str, Any]:
+    return {name: kind for name, (_, kind) in PATH_FIELDS.items() if f"{{{name}}}" in path}
+
+
+def _bill(kind: type[c.AccountCommand]) -> Callable[..., Receipt]:
+    """Carry the body and the path's parameters, as the domain command `kind`,
+    to the account."""
 
     def run(account_id: UUID, body: BaseModel, command: Command, **path: str) -> Receipt:
-        given = {fields_of_path[name]: value for name, value in path.items()}
+        given = {PATH_FIELDS[name][0]: value for name, value in path.items()}
         return command.billing.handle(
             command.caller,
             account_id,
@@ -280,22 +292,15 @@ def _bill(kind: type[c.AccountCommand], **fields_of_path: str) -> Callable[..., 
     return run
 
 
-SubscriptionIdPath = Annotated[str, Path(min_length=1, max_length=100)]
-BY_SUBSCRIPTION = {"subscription_id": SubscriptionIdPath}
-BY_INVOICE = {"number": InvoiceNumberPath}
-
-# (path, operation id, body, dependency, how it runs, its path's parameters, what
-# it does: the OpenAPI description)
-ACTIONS: tuple[
-    tuple[str, str, type[BaseModel], Any, Callable[..., Receipt], dict[str, Any], str], ...
-] = (
+# (path, operation id, body, dependency, domain command, what it does: the OpenAPI
+# description)
+ACTIONS: tuple[tuple[str, str, type[BaseModel], Any, type[c.AccountCommand], str], ...] = (
     (
         "/subscriptions",
         "add_subscription",
         s.AddSubscription,
         SubscriptionsCommand,
-        _bill(c.AddSubscription),
-        {},
+        c.AddSubscription,
         "Add a subscription (product, quantity; paid in advance up to a day, if so).",
     ),
     (
@@ -303,8 +308,7 @@ ACTIONS: tuple[
         "record_prepayment",
         s.Prepayment,
         BillingCommand,
-        _bill(c.RecordPrepayment, subscription_id="subscription_id"),
-        BY_SUBSCRIPTION,
+        c.RecordPrepayment,
         "Record that a subscription is paid in advance through a later day.",
     ),
     (
@@ -312,8 +316,7 @@ ACTIONS: tuple[
         "issue_invoice",
         s.IssueInvoice,
         BillingCommand,
-        _bill(c.IssueInvoice),
-        {},
+        c.IssueInvoice,
         "Charge the account; account credit is applied to the new invoice at once.",
     ),
     (
@@ -321,8 +324,7 @@ ACTIONS: tuple[
         "receive_payment",
         s.ReceivePayment,
         BillingCommand,
-        _bill(c.ReceivePayment),
-        {},
+        c.ReceivePayment,
         (
             "Record a payment: to the invoice named, then the oldest; the rest is credit.\n"
             "Access it settles is reinstated in the same command."
@@ -333,8 +335,7 @@ ACTIONS: tuple[
         "issue_credit_note",
         s.IssueCreditNote,
         BillingCommand,
-        _bill(c.IssueCreditNote),
-        {},
+        c.IssueCreditNote,
         "Take part or all of an invoice back; what was already paid becomes credit.",
     ),
     (
@@ -342,8 +343,7 @@ ACTIONS: tuple[
         "write_off",
         s.WriteOff,
         BillingCommand,
-        _bill(c.WriteOff),
-        {},
+        c.WriteOff,
         "Give up on collecting part or all of what an invoice has outstanding.",
     ),
     (
@@ -351,8 +351,7 @@ ACTIONS: tuple[
         "open_dispute",
         s.OpenDispute,
         BillingCommand,
-        _bill(c.OpenDispute, number="invoice_number"),
-        BY_INVOICE,
+        c.OpenDispute,
         "Take an invoice out of collection while the customer disputes it.",
     ),
     (
@@ -360,13 +359,12 @@ ACTIONS: tuple[
         "close_dispute",
         s.CloseDispute,
         BillingCommand,
-        _bill(c.CloseDispute, number="invoice_number"),
-        BY_INVOICE,
+        c.CloseDispute,
         "End the invoice's dispute; what is still outstanding is collected again.",
     ),
 )
 
-for path, operation_id, body, dependency, run, path_params, doc in ACTIONS:
+for path, operation_id, body, dependency, kind, doc in ACTIONS:
     add_command_route(
         accounts,
         "/{account_id}" + path,
@@ -375,9 +373,9 @@ for path, operation_id, body, dependency, run, path_params, doc in ACTIONS:
         body=body,
         dependency=dependency,
         id_name="account_id",
-        run=run,
+        run=_bill(kind),
         responses=PROBLEMS,
-        path_params=path_params,
+        path_params=_path_params(path),
     )
 
 

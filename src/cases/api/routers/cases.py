@@ -196,11 +196,10 @@ def _work(kind: type[c.CaseCommand]) -> Callable[[UUID, BaseModel, Command], Rec
     """Carry the body, as the domain command `kind`, to the case."""
 
     def run(case_id: UUID, body: BaseModel, command: Command) -> Receipt:
+        asked = command_of(body, kind)  # its values are checked before who may date it
+        caller = _as(command, getattr(body, "occurred_at", None))
         return command.desk.handle(
-            _as(command, getattr(body, "occurred_at", None)),
-            case_id,
-            command_of(body, kind),
-            expected_version=command.expected_version,
+            caller, case_id, asked, expected_version=command.expected_version
         )
 
     return run
