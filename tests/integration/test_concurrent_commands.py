@@ -35,7 +35,7 @@ def test_racing_writers_lose_no_update(writers: list[Services]) -> None:
     """Every note from every writer is recorded exactly once, in some order."""
     desk = writers[0].desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    received = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))  # type: ignore[arg-type]
+    received = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))
     case_id = received.aggregate_id
     start = threading.Barrier(WRITERS)
     failures: list[BaseException] = []
@@ -69,7 +69,7 @@ def test_only_one_of_two_commands_on_the_same_version_wins(writers: list[Service
     """With an expected version, the loser is refused instead of retried."""
     desk = writers[0].desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    received = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))  # type: ignore[arg-type]
+    received = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))
     case_id, intake_version = received.aggregate_id, received.version
     start = threading.Barrier(2)
     outcomes: list[str] = []

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +56,7 @@ def sent(key: str, body: str = "the body", who: Caller | None = None) -> Caller:
 RECEIVED = T0 + timedelta(minutes=5)  # when the desk fixture's clock stands
 
 
-def case_intake() -> dict[str, object]:
+def case_intake() -> dict[str, Any]:
     return {**intake(), "received_at": RECEIVED}
 
 

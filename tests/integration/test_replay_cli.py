@@ -79,7 +79,7 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
         times = []
         clock.advance(timedelta(minutes=10))
         times.append(clock.now())
-        received = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))  # type: ignore[arg-type]
+        received = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
         case_id, reached = received.aggregate_id, [received.version]
         steps: tuple[Callable[[], Receipt], ...] = (
             lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),

@@ -107,7 +107,7 @@ def test_a_moment_before_the_story_finds_no_case(services: Services) -> None:
 
 
 def test_a_note_when_the_read_model_is_behind(services: Services) -> None:
-    services.desk.receive_case(caller(), cmd.TakeIn(received_at=utc(4, 7, 12), **intake()))  # type: ignore[arg-type]
+    services.desk.receive_case(caller(), cmd.TakeIn(received_at=utc(4, 7, 12), **intake()))
     result = report(*PERIOD, *AS_OF, "--format", "csv")
     assert result.exit_code == 0, result.output
     assert "note: the service_levels read model is behind the log" in result.stderr

@@ -19,7 +19,7 @@ def test_a_command_whose_snapshot_fails_is_still_recorded_and_acknowledged(
     """The events commit first; a failing snapshot store only costs later loads replay."""
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id
     snapshots = services.log.snapshots
     assert snapshots is not None
     attempts: list[object] = []

@@ -38,7 +38,7 @@ def _state(aggregate: Any) -> dict[str, Any]:
 def test_each_snapshot_is_the_state_a_replay_of_its_events_gives(services: Services) -> None:
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id
     for n in range(3 * INTERVAL):
         desk.handle(caller(), case_id, cmd.AddNote(f"note {n}"))
 
@@ -63,7 +63,7 @@ def test_a_snapshot_is_taken_without_reloading_the_aggregate(
     called (were it, calling None would fail the command)."""
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id
     monkeypatch.setattr(services.log, "take_snapshot", None)
     for n in range(INTERVAL):
         desk.handle(caller(), case_id, cmd.AddNote(f"note {n}"))
@@ -80,7 +80,7 @@ def test_a_snapshot_already_stored_at_that_version_is_kept(
         pytest.skip("the library's own snapshot recorders are used on this store")
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id
     for n in range(INTERVAL):
         desk.handle(caller(), case_id, cmd.AddNote(f"note {n}"))
     [stored] = _stored_snapshots(services, case_id)

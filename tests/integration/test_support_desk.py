@@ -63,7 +63,7 @@ ESCALATE, RESOLVE, CLOSE = 5, 9, 10
 
 def walk_a_case_through_escalation(services: Services, clock: ManualClock) -> Walk:
     desk, who = services.desk, caller()
-    receipt = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))  # type: ignore[arg-type]
+    receipt = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
     case_id = receipt.aggregate_id
     steps: list[Callable[[], Receipt]] = [
         lambda: desk.handle(who, case_id, cmd.Assign("agent-anna")),
@@ -165,7 +165,7 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        receipt = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))  # type: ignore[arg-type]
+        receipt = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
         position = desk_with_terms.log.recorder.max_notification_id()
         with pytest.raises(errors.ServiceHealthNotCheckedError):
             desk.handle(
@@ -185,7 +185,7 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        receipt = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))  # type: ignore[arg-type]
+        receipt = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
         intake_version = receipt.version
         desk.handle(
             who, receipt.aggregate_id, cmd.AddNote("first"), expected_version=intake_version
@@ -200,7 +200,7 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        first = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))  # type: ignore[arg-type]
+        first = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
         second = desk.handle(who, first.aggregate_id, cmd.AddNote("note"))
         history = desk_with_terms.audit.history(SupportCase, first.aggregate_id)
         # The intake's receipt has the version of its last event; the note's, the note's.
@@ -214,9 +214,9 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who, case_id = desk_with_terms.desk, caller(), uuid4()
-        desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), case_id=case_id, **intake()))  # type: ignore[arg-type]
+        desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), case_id=case_id, **intake()))
         with pytest.raises(errors.AlreadyExistsError):
-            desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), case_id=case_id, **intake()))  # type: ignore[arg-type]
+            desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), case_id=case_id, **intake()))
 
     def test_unknown_case_is_not_found(self, desk_with_terms: Services) -> None:
         with pytest.raises(errors.NotFoundError):
@@ -232,17 +232,17 @@ class TestSupportDesk:
     ) -> None:
         """New terms apply to cases received after they take effect, not before."""
         desk, who = desk_with_terms.desk, caller()
-        old = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id  # type: ignore[arg-type]
+        old = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id
         version, _ = desk.publish_terms(
             who,
             terms(reopen_window_days=2),
             effective_from=clock.now() + timedelta(days=1),
         )
         minutes(clock, 60 * 24 + 1)
-        new = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id  # type: ignore[arg-type]
+        new = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id
         late_phone = desk.receive_case(
             who, cmd.TakeIn(received_at=clock.now() - timedelta(days=1), **intake())
-        ).aggregate_id  # type: ignore[arg-type]
+        ).aggregate_id
         assert version == 2
         assert [desk.case(c).terms_version for c in (old, new, late_phone)] == [1, 2, 1]
         assert [desk.case(c).reopen_window_days for c in (old, new)] == [14, 2]
@@ -253,7 +253,7 @@ class TestSupportDesk:
         desk, who = desk_with_terms.desk, caller()
         case_id = desk.receive_case(
             who, cmd.TakeIn(received_at=clock.now(), **intake())
-        ).aggregate_id  # type: ignore[arg-type]
+        ).aggregate_id
         desk.handle(who, case_id, cmd.CheckServiceHealth(None))
         desk.publish_terms(
             who,
@@ -279,7 +279,7 @@ class TestSupportDesk:
         desk, who = desk_with_terms.desk, caller()
         case_id = desk.receive_case(
             who, cmd.TakeIn(received_at=clock.now(), **intake(CaseCategory.TECHNICAL))
-        ).aggregate_id  # type: ignore[arg-type]
+        ).aggregate_id
         advisory = VendorAdvisory(
             "ex226792",
             AdvisoryClassification.INCIDENT,
@@ -292,4 +292,4 @@ class TestSupportDesk:
 
     def test_no_terms_no_intake(self, services: Services, clock: ManualClock) -> None:
         with pytest.raises(errors.NoTermsInForceError):
-            services.desk.receive_case(caller(), cmd.TakeIn(received_at=clock.now(), **intake()))  # type: ignore[arg-type]
+            services.desk.receive_case(caller(), cmd.TakeIn(received_at=clock.now(), **intake()))

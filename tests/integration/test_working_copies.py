@@ -46,7 +46,7 @@ def kept(settings: Settings, clock: ManualClock) -> Iterator[Services]:
 
 def _new_case(services: Services) -> UUID:
     services.desk.publish_terms(caller(), terms(), effective_from=T0)
-    received = services.desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))  # type: ignore[arg-type]
+    received = services.desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))
     return received.aggregate_id
 
 
@@ -177,5 +177,5 @@ def test_copies_are_bounded(kept: Services) -> None:
     assert copies is not None
     kept.desk.publish_terms(caller(), terms(), effective_from=T0)
     for _ in range(COPIES + 20):
-        kept.desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))  # type: ignore[arg-type]
+        kept.desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))
     assert len(copies) == COPIES

@@ -175,12 +175,12 @@ class ServiceLevelScenario:
         self.receive("A", utc(3, 2, 8), "contoso", moderate)
         self.check("A", utc(3, 2, 8, 10))
         self.message("A", utc(3, 2, 10))
-        self.resolve("A", cmd.Resolve(utc(3, 3, 9)))
+        self.resolve("A", utc(3, 3, 9))
         # B: received outside service hours.
         self.receive("B", utc(3, 2, 18, 30), "fabrikam", critical)
         self.check("B", utc(3, 3, 7))
         self.message("B", utc(3, 3, 7, 30))
-        self.resolve("B", cmd.Resolve(utc(3, 3, 9)))
+        self.resolve("B", utc(3, 3, 9))
         # D: waits on the customer.
         self.receive("D", utc(3, 4, 8), "contoso", moderate)
         self.check("D", utc(3, 4, 8, 5))
@@ -190,12 +190,12 @@ class ServiceLevelScenario:
         )
         self.message("D", utc(3, 5, 12), Direction.INBOUND)
         self.message("D", utc(3, 5, 13))
-        self.resolve("D", cmd.Resolve(utc(3, 5, 14)))
+        self.resolve("D", utc(3, 5, 14))
         # E: breached.
         self.receive("E", utc(3, 5, 8), "fabrikam", critical)
         self.check("E", utc(3, 5, 8, 5))
         self.message("E", utc(3, 5, 11))
-        self.resolve("E", cmd.Resolve(utc(3, 6, 10)))
+        self.resolve("E", utc(3, 6, 10))
         # F: a breach the evaluation records, withdrawn by a call logged late.
         self.receive("F", utc(3, 9, 8), "contoso", moderate)
         self.evaluate(("F",), utc(3, 9, 14))
@@ -221,14 +221,14 @@ class ServiceLevelScenario:
         self.at(
             utc(3, 11, 12), lambda: desk.handle(caller(), ids["G"], cmd.RecordHandBack("Fixed."))
         )
-        self.resolve("G", cmd.Resolve(utc(3, 11, 13)))
+        self.resolve("G", utc(3, 11, 13))
         self.at(utc(3, 12, 9), lambda: desk.handle(caller(), ids["G"], cmd.Reopen("It came back")))
         # The scheduled evaluation of the open cases.
         self.evaluate(("F", "G"), EVALUATED_AT)
         # C: received on Good Friday (a billing question).
         self.receive("C", utc(4, 3, 10), "northwind", Severity.MINIMAL, CaseCategory.BILLING)
         self.message("C", utc(4, 7, 7))
-        self.resolve("C", cmd.Resolve(utc(4, 7, 12)))
+        self.resolve("C", utc(4, 7, 12))
 
 
 def hours(h: float) -> timedelta:

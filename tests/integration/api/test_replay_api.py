@@ -69,7 +69,7 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     desk, who = services.desk, caller()
     desk.publish_terms(who, terms(), effective_from=T0)
     api_clock.advance(timedelta(minutes=10))
-    received = desk.receive_case(who, cmd.TakeIn(received_at=api_clock.now(), **intake()))  # type: ignore[arg-type]
+    received = desk.receive_case(who, cmd.TakeIn(received_at=api_clock.now(), **intake()))
     case_id, reached = received.aggregate_id, [received.version]
     steps: tuple[Callable[[], Receipt], ...] = (
         lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),

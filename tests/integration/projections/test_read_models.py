@@ -126,7 +126,7 @@ def _breach_disproved_by_a_late_logged_wait(services: Services, clock: ManualClo
     desk, agent = services.desk, Caller.new(AGENT, Source.API)
     clock.advance(timedelta(days=1))
     critical = intake(severity=Severity.CRITICAL)
-    case_id = desk.receive_case(agent, cmd.TakeIn(received_at=clock.now(), **critical)).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(agent, cmd.TakeIn(received_at=clock.now(), **critical)).aggregate_id
     deadline = desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).deadline
     assert deadline is not None
     clock.set(deadline + timedelta(hours=1))
@@ -148,7 +148,7 @@ def _breach_withdrawn_by_a_late_logged_call(services: Services, clock: ManualClo
     desk, agent = services.desk, Caller.new(AGENT, Source.API)
     clock.advance(timedelta(days=1))
     critical = intake(severity=Severity.CRITICAL)
-    case_id = desk.receive_case(agent, cmd.TakeIn(received_at=clock.now(), **critical)).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(agent, cmd.TakeIn(received_at=clock.now(), **critical)).aggregate_id
     deadline = desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).deadline
     assert deadline is not None
     clock.set(deadline + timedelta(hours=1))

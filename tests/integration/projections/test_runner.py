@@ -54,7 +54,7 @@ def receive_a_case(services: Services, notes: int = 0) -> Receipt:
     """A new case (and `notes` notes on it), received at the services' clock;
     the receipt of the last command (its version counts every event of the case)."""
     received_at = services.clock.now()
-    receipt = services.desk.receive_case(caller(), cmd.TakeIn(received_at=received_at, **intake()))  # type: ignore[arg-type]
+    receipt = services.desk.receive_case(caller(), cmd.TakeIn(received_at=received_at, **intake()))
     for n in range(notes):
         receipt = services.desk.handle(caller(), receipt.aggregate_id, cmd.AddNote(f"note {n}"))
     return receipt
@@ -243,7 +243,7 @@ class TestWaiting:
             clock.advance(timedelta(minutes=1))
             receipt = services.desk.receive_case(
                 caller(), cmd.TakeIn(received_at=clock.now(), **intake())
-            )  # type: ignore[arg-type]
+            )
             assert projections.wait_for(receipt.position, timeout=10)
             row = CaseQueueView(db).get(receipt.aggregate_id)
             assert row is not None

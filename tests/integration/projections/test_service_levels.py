@@ -303,7 +303,7 @@ def test_new_terms_do_not_change_the_figures_of_cases_received_under_the_old(
     at(utc(3, 2, 8))
     x = desk.receive_case(
         who, cmd.TakeIn(received_at=utc(3, 2, 8), **intake(customer_id="contoso"))
-    ).aggregate_id  # type: ignore[arg-type]
+    ).aggregate_id
     at(utc(3, 2, 8, 5))
     desk.handle(who, x, cmd.CheckServiceHealth(None))
     at(utc(3, 2, 12, 30))  # 13:30 in Stockholm: 3:30 of office hours
@@ -328,7 +328,7 @@ def test_new_terms_do_not_change_the_figures_of_cases_received_under_the_old(
     at(utc(3, 3, 8))
     y = desk.receive_case(
         who, cmd.TakeIn(received_at=utc(3, 3, 8), **intake(customer_id="fabrikam"))
-    ).aggregate_id  # type: ignore[arg-type]
+    ).aggregate_id
     at(utc(3, 3, 8, 5))
     desk.handle(who, y, cmd.CheckServiceHealth(None))
     at(utc(3, 3, 9))  # X: 9:00 of office hours (under v2, 25:00)

@@ -99,7 +99,7 @@ def case_story(services: Services, clock: ManualClock) -> CaseStory:
         recorded.append(clock.now())
 
     tick()
-    case_id = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id
     steps: tuple[Callable[[], object], ...] = (
         lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),
         lambda: desk.handle(

@@ -34,7 +34,6 @@ from eventsourcing.tests.persistence import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cases.domain import case_commands as cmd
 from cases.persistence.transcoder import (
     DataclassAsDict,
     DatetimeAsISO,
@@ -410,7 +409,7 @@ def test_aggregate_event_state_round_trips(transcoder: OrjsonTranscoder) -> None
         InvoiceLine(Money(Decimal("5.00"), "USD"), (Priority.LOW,), Severity.SEV2, "x"),
         ("billing", "csp"),
     )
-    ticket.escalate(Severity.SEV1, cmd.Escalate(date(2024, 6, 30)))
+    ticket.escalate(Severity.SEV1, date(2024, 6, 30))
     mapper: Mapper[UUID] = Mapper(transcoder=transcoder)
     for domain_event in ticket.collect_events():
         round_trip(transcoder, dict(vars(domain_event)))
