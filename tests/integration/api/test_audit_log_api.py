@@ -22,6 +22,7 @@ from cases.audit_log.keys import write_key
 from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.db.database import open_projection_db
+from cases.domain import case_commands as cmd
 from cases.domain.metadata import Actor, Role
 from cases.followers.tree_builder import checkpoint_now
 from cases.settings import Settings
@@ -80,8 +81,10 @@ def auditor(database_url: str, tmp_path: Path, api_clock: ManualClock) -> Iterat
         desk, who = services.desk, caller()
         desk.publish_terms(who, terms(), effective_from=api_clock.now())
         api_clock.advance(timedelta(minutes=10))
-        case_id = desk.receive_case(who, received_at=api_clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
-        desk.check_service_health(who, case_id, None)
+        case_id = desk.receive_case(
+            who, cmd.TakeIn(received_at=api_clock.now(), **intake())
+        ).aggregate_id
+        desk.handle(who, case_id, cmd.CheckServiceHealth(None))
         yield Auditor(client, settings, services, verifier_key, tokens, case_id)
 
 
@@ -137,7 +140,7 @@ def test_one_cases_history_is_proved_without_the_rest_of_the_log(auditor: Audito
 
 def test_a_later_checkpoint_is_proved_to_extend_an_earlier_one(auditor: Auditor) -> None:
     old = auditor.checkpoint_now()
-    auditor.services.desk.add_note(caller(), auditor.case_id, "Customer called back")
+    auditor.services.desk.handle(caller(), auditor.case_id, cmd.AddNote("Customer called back"))
     new = auditor.checkpoint_now()
     assert new > old
     verifier = NoteVerifier.from_verifier_key(auditor.verifier_key)

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import EscalationCategory, EscalationTarget
 from cases.domain.metadata import Actor, Role
 from cases.domain.support_terms import EscalationVehicle
@@ -21,7 +22,7 @@ from tests.integration.api.conftest import T0
 from tests.support.builders import AGENT, caller, intake, is_clock_fact, terms
 
 ADMIN = Actor("admin", Role.SYSTEM)
-DAY = {"from": "2026-03-02", "to": "2026-03-03"}
+DAY: dict[str, Any] = {"from": "2026-03-02", "to": "2026-03-03"}
 SOME_CASE = "6f1c1b8e-0000-4000-8000-000000000000"
 
 
@@ -57,18 +58,22 @@ def registers(client: TestClient, api_clock: ManualClock) -> Registers:
     desk, who = services.desk, caller()
     desk.publish_terms(who, terms(), effective_from=T0)
     api_clock.advance(timedelta(minutes=10))
-    case_id = desk.receive_case(who, received_at=api_clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(
+        who, cmd.TakeIn(received_at=api_clock.now(), **intake())
+    ).aggregate_id
     api_clock.advance(timedelta(minutes=10))
-    desk.check_service_health(who, case_id, None)
+    desk.handle(who, case_id, cmd.CheckServiceHealth(None))
     api_clock.advance(timedelta(minutes=10))
     escalating = caller()
-    receipt = desk.escalate(
+    receipt = desk.handle(
         escalating,
         case_id,
-        target=EscalationTarget.VENDOR,
-        category=EscalationCategory.SERVICE_DEFECT,
-        vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-        reason="Queue grows with a healthy connector",
+        cmd.Escalate(
+            target=EscalationTarget.VENDOR,
+            category=EscalationCategory.SERVICE_DEFECT,
+            vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+            reason="Queue grows with a healthy connector",
+        ),
     )
     return Registers(client, tokens, case_id, str(escalating.correlation_id), receipt.position)
 
@@ -106,7 +111,8 @@ def test_the_timeline_by_correlation_actor_and_period(registers: Registers) -> N
     first = registers.get("/timeline", limit=1, **DAY).json()
     assert len(first["entries"]) == 1
     assert first["truncated"] is True
-    day_before = registers.get("/timeline", **{"from": "2026-03-01", "to": "2026-03-02"})
+    the_day_before: dict[str, Any] = {"from": "2026-03-01", "to": "2026-03-02"}
+    day_before = registers.get("/timeline", **the_day_before)
     assert day_before.json()["entries"] == []
 
 
@@ -130,7 +136,7 @@ def test_the_escalation_register_and_its_counts(registers: Registers) -> None:
         ],
     }
     assert registers.get("/escalations/counts").json()["total"] == 1
-    day_before = {"from": "2026-03-01", "to": "2026-03-02"}
+    day_before: dict[str, Any] = {"from": "2026-03-01", "to": "2026-03-02"}
     assert registers.get("/escalations/counts", **day_before).json() == {"total": 0, "counts": []}
 
 
@@ -159,7 +165,7 @@ def test_customers_may_not_read_the_registers(registers: Registers, path: str) -
     ],
 )
 def test_a_request_that_selects_nothing_or_too_much_is_refused(
-    registers: Registers, path: str, params: dict[str, str], field: str
+    registers: Registers, path: str, params: dict[str, Any], field: str
 ) -> None:
     response = registers.get(path, **params)
     assert response.status_code == 422, response.text

@@ -9,6 +9,7 @@ import pytest
 
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.erasure import Erasure, SubjectKind, erasure_id_for
 from cases.domain.errors import PersonalDataNotSealedError, UnknownSubjectError
 from cases.domain.metadata import Actor, Role
@@ -95,7 +96,9 @@ class TestErasure:
     ) -> None:
         walk = walk_a_case_through_escalation(sealed, clock)
         sealed.privacy.erase(ADMIN, walk.case.id, REASON)
-        sealed.desk.add_note(caller(), walk.case.id, "Karin Lund called after the erasure")
+        sealed.desk.handle(
+            caller(), walk.case.id, cmd.AddNote("Karin Lund called after the erasure")
+        )
         history = sealed.audit.history(SupportCase, walk.case.id)
         assert history[-1].details == {"text": ERASED}
 

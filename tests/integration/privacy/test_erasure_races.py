@@ -9,6 +9,7 @@ from structlog.testing import capture_logs
 
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.metadata import Actor, Role
 from cases.domain.support_case import SupportCase
 from cases.persistence.personal_data import ERASED
@@ -33,7 +34,7 @@ def test_notes_racing_the_erasure_are_recorded_and_never_readable(
         start.wait()
         for n in range(5):
             try:
-                sealed.desk.add_note(caller(), walk.case.id, f"{RACING_NOTE} {n}")
+                sealed.desk.handle(caller(), walk.case.id, cmd.AddNote(f"{RACING_NOTE} {n}"))
             except BaseException as e:  # noqa: BLE001 - collected and asserted below
                 failures.append(e)
 

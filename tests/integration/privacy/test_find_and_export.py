@@ -8,6 +8,7 @@ import json
 from cases.api.schemas.privacy import SubjectExportOut
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.erasure import SubjectKind
 from cases.domain.metadata import Actor, Role
 from cases.persistence.personal_data import EVENTS, VALUE_OBJECTS
@@ -25,7 +26,7 @@ class TestFindingSubjects:
         self, sealed: Services, sealed_settings: Settings, clock: ManualClock
     ) -> None:
         walk = walk_a_case_through_escalation(sealed, clock)
-        other = sealed.desk.receive_case(caller(), received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        other = sealed.desk.receive_case(caller(), cmd.TakeIn(received_at=clock.now(), **intake()))
         found = sealed.privacy.find(email="KARIN.LUND@contoso.example ")
         assert {s.subject_id for s in found} == {walk.case.id, other.aggregate_id}
         assert {s.kind for s in found} == {SubjectKind.CONTACT}

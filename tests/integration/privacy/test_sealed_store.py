@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.support_case import SupportCase
 from cases.persistence.personal_data import ERASED
 from cases.persistence.subject_keys import MasterKey
@@ -96,7 +97,7 @@ class TestSealedStore:
     ) -> None:
         walk = walk_a_case_through_escalation(sealed, clock)
         _erase_key(sealed, walk.case.id)
-        sealed.desk.add_note(caller(), walk.case.id, "Karin Lund phoned once more")
+        sealed.desk.handle(caller(), walk.case.id, cmd.AddNote("Karin Lund phoned once more"))
         history = sealed.audit.history(SupportCase, walk.case.id)
         assert history[-1].details == {"text": ERASED}
 

@@ -17,6 +17,7 @@ from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db import schema
 from cases.db.database import ProjectionDatabase
+from cases.domain import case_commands as cmd
 from cases.followers.catalog import PROJECTIONS
 from cases.followers.tracking import Tracking
 from cases.settings import Settings, get_settings
@@ -195,9 +196,7 @@ class TestRunStatusRebuild:
         )
         try:
             receipt = services.desk.receive_case(
-                caller(),
-                received_at=services.clock.now(),
-                **intake(),
+                caller(), cmd.TakeIn(received_at=services.clock.now(), **intake())
             )
             deadline = time.monotonic() + 60
             while Tracking(db).position("case_queue") < receipt.position:

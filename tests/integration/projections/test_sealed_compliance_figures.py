@@ -181,8 +181,6 @@ def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
     """A case recorded before the seal but projected after it: the cells count it."""
     db = projected.db
     received = next(e for e in projected.events if isinstance(e, SupportCase.Received))
-    # eventsourcing makes each event class a dataclass when it is created; mypy
-    # knows only the fields of the library's base event, not `received_at`.
     late = dataclasses.replace(  # type: ignore[call-arg]
         received,
         originator_id=uuid4(),

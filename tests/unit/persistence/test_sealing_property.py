@@ -13,6 +13,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import Contact, Direction
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Channel
@@ -28,7 +29,7 @@ from tests.unit.domain.case_scenario import received
 MEMORY = {"PERSISTENCE_MODULE": MEMORY_FACTORY_TOPIC}
 
 texts = (
-    st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60)
+    st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=60)
     .map(str.strip)
     .filter(bool)
 )
@@ -49,14 +50,16 @@ def _open_log() -> EventLog:
 
 def _record(name: str, description: str, history: list[tuple[str, str]]) -> SupportCase:
     case = received(contact=Contact(name, email="k@contoso.example"), description=description)
-    case.check_service_health(ctx(), None)
+    case.check_service_health(ctx(), cmd.CheckServiceHealth(None))
     for kind, text in history:
         if kind == "note":
-            case.add_note(ctx(), text)
+            case.add_note(ctx(), cmd.AddNote(text))
         elif kind == "diagnosis":
-            case.record_diagnosis(ctx(), text)
+            case.record_diagnosis(ctx(), cmd.RecordDiagnosis(text))
         else:
-            case.record_communication(ctx(), Direction.INBOUND, Channel.EMAIL, text)
+            case.record_communication(
+                ctx(), cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, text)
+            )
     return case
 
 
@@ -88,7 +91,8 @@ def test_sealed_events_read_back_and_read_erased_without_the_key(
     assert list(log.snapshots.get(case.id))  # the snapshot is sealed too
 
     assert list(log.events.get(case.id)) == recorded
-    assert log.repository.get(case.id).contact.name == name
+    loaded: SupportCase = log.repository.get(case.id)
+    assert loaded.contact.name == name
 
     assert log.subject_keys is not None
     log.subject_keys.erase(case.id, "2026-03-02T09:00:00+00:00")
@@ -100,7 +104,7 @@ def test_sealed_events_read_back_and_read_erased_without_the_key(
                 assert read == ERASED
             else:
                 assert read == _erased(value), field
-    reloaded = log.repository.get(case.id)  # from the snapshot, or a replay
+    reloaded: SupportCase = log.repository.get(case.id)  # from the snapshot, or a replay
     assert reloaded.version == case.version
     assert (reloaded.description, reloaded.contact.name) == (ERASED, ERASED)
 
