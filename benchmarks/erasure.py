@@ -28,6 +28,7 @@ from cases.application.caller import Caller
 from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
 from cases.db.schema import migrate
+from cases.domain import case_commands as cmd
 from cases.domain.metadata import Actor, Role, Source
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.subject_keys import MasterKey
@@ -61,7 +62,7 @@ def main() -> int:
                 case_id = take_in(services.desk, AGENT, "contoso", "Exchange Online", clock.now())
                 while services.desk.case(case_id).version < args.events:
                     clock.advance(timedelta(seconds=1))
-                    services.desk.add_note(AGENT, case_id, NOTES[s % len(NOTES)])
+                    services.desk.handle(AGENT, case_id, cmd.AddNote(NOTES[s % len(NOTES)]))
                 started = time.perf_counter()
                 services.privacy.erase(ADMIN, case_id, "Article 17 request (benchmark)")
                 erase_ms.append((time.perf_counter() - started) * 1000)
