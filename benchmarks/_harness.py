@@ -33,6 +33,7 @@ from cases.application.caller import Caller
 from cases.application.support_desk import SupportDesk
 from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import CaseCategory, Contact
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
@@ -61,15 +62,17 @@ def take_in(
     """One of the cases a load benchmark seeds its store with; its id."""
     return desk.receive_case(
         caller,
-        customer_id=customer_id,
-        contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
-        channel=Channel.PHONE,
-        product=product,
-        category=CaseCategory.TECHNICAL,
-        severity=Severity.MODERATE,
-        title="Mail to external recipients is delayed",
-        description="Since 07:30 outbound mail queues for up to an hour.",
-        received_at=received_at,
+        cmd.TakeIn(
+            customer_id=customer_id,
+            contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
+            channel=Channel.PHONE,
+            product=product,
+            category=CaseCategory.TECHNICAL,
+            severity=Severity.MODERATE,
+            title="Mail to external recipients is delayed",
+            description="Since 07:30 outbound mail queues for up to an hour.",
+            received_at=received_at,
+        ),
     ).aggregate_id
 
 
@@ -148,7 +151,7 @@ def seed_store(url: str, data_dir: Path, n_cases: int, n_customers: int, n_clien
             case = services.runner.load(SupportCase, case_id)
             for _ in range(i % settings.snapshot_interval):
                 at = clock.advance(timedelta(milliseconds=100))
-                case.add_note(agent.context(at), NOTES[case.version % len(NOTES)])
+                case.add_note(agent.context(at), cmd.AddNote(NOTES[case.version % len(NOTES)]))
             for recording in services.log.save(case):
                 position = max(position, recording.notification.id)
         return Seed(tokens, [str(c) for c in case_ids], customers, position)

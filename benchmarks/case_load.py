@@ -44,6 +44,7 @@ from psycopg import sql
 from cases.application.caller import Caller
 from cases.bootstrap import Services, services_on
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import CaseCategory, Contact
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
@@ -127,21 +128,23 @@ def record_case(services: Services, clock: ManualClock, caller: Caller, events: 
     """A case of exactly `events` events: received, then notes in batches."""
     receipt = services.desk.receive_case(
         caller,
-        customer_id="contoso",
-        contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
-        channel=Channel.PHONE,
-        product="Exchange Online",
-        category=CaseCategory.TECHNICAL,
-        severity=Severity.MODERATE,
-        title="Mail to external recipients is delayed",
-        description="Since 07:30 outbound mail queues for up to an hour.",
-        received_at=clock.advance(timedelta(minutes=1)),
+        cmd.TakeIn(
+            customer_id="contoso",
+            contact=Contact("Karin Lund", email="karin.lund@contoso.example"),
+            channel=Channel.PHONE,
+            product="Exchange Online",
+            category=CaseCategory.TECHNICAL,
+            severity=Severity.MODERATE,
+            title="Mail to external recipients is delayed",
+            description="Since 07:30 outbound mail queues for up to an hour.",
+            received_at=clock.advance(timedelta(minutes=1)),
+        ),
     )
     case = services.runner.load(SupportCase, receipt.aggregate_id)
     while case.version < events:
         for _ in range(min(BATCH, events - case.version)):
             at = clock.advance(timedelta(seconds=1))
-            case.add_note(caller.context(at), NOTES[case.version % len(NOTES)])
+            case.add_note(caller.context(at), cmd.AddNote(NOTES[case.version % len(NOTES)]))
         services.log.save(case)
     return case.id
 

@@ -46,6 +46,7 @@ from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import CaseCategory, Contact, Direction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
@@ -98,23 +99,26 @@ def receive_cases(services: Services, clock: ManualClock, count: int) -> list[UU
         ctx = agent.context(received_at)
         case = SupportCase.receive(
             ctx,
+            cmd.TakeIn(
+                customer_id=f"customer-{n % 5_000:05}",
+                contact=contact,
+                channel=Channel.EMAIL,
+                product="Exchange Online",
+                category=CaseCategory.TECHNICAL,
+                severity=SEVERITIES[n % len(SEVERITIES)],
+                title="Mail to external recipients is delayed",
+                description="Outbound mail queues for up to an hour.",
+                received_at=received_at,
+            ),
             case_id=uuid4(),
-            customer_id=f"customer-{n % 5_000:05}",
-            contact=contact,
-            channel=Channel.EMAIL,
-            product="Exchange Online",
-            category=CaseCategory.TECHNICAL,
-            severity=SEVERITIES[n % len(SEVERITIES)],
-            title="Mail to external recipients is delayed",
-            description="Outbound mail queues for up to an hour.",
-            received_at=received_at,
             terms=terms,
         )
         if n % 3 == 0:
             answered = received_at + timedelta(minutes=rng.randint(5, 240))
             if answered < RUN_AT:
                 case.record_communication(
-                    agent.context(answered), Direction.OUTBOUND, Channel.EMAIL, "On it"
+                    agent.context(answered),
+                    cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "On it"),
                 )
         ids.append(case.id)
         pending.append(case)

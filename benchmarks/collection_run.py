@@ -36,6 +36,7 @@ from cases.application.caller import Caller
 from cases.application.collection_run import CollectionSummary, run_collection
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
@@ -95,21 +96,29 @@ def open_accounts(services: Services, count: int) -> None:
         ctx = caller.context(services.clock.now())
         account = BillingAccount.open(
             ctx,
-            customer_id=f"customer-{n:06}",
-            currency="EUR",
-            net_days=30,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id=f"customer-{n:06}",
+                currency="EUR",
+                net_days=30,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         )
-        account.add_subscription(ctx, subscription_id="m365", product="Microsoft 365", quantity=10)
+        account.add_subscription(
+            ctx, bcmd.AddSubscription(subscription_id="m365", product="Microsoft 365", quantity=10)
+        )
         account.issue_invoice(
             ctx,
-            number="INV-1",
-            period=InvoicePeriod(issued, issued + timedelta(days=29)),
-            lines=(InvoiceLine("Microsoft 365 E3", Decimal(10), Money.of(100, "EUR")),),
-            issued_on=issued,
+            bcmd.IssueInvoice(
+                number="INV-1",
+                period=InvoicePeriod(issued, issued + timedelta(days=29)),
+                lines=(InvoiceLine("Microsoft 365 E3", Decimal(10), Money.of(100, "EUR")),),
+                issued_on=issued,
+            ),
         )
         if days is None:
-            account.receive_payment(ctx, reference="B-1", amount=eur, received_on=issued)
+            account.receive_payment(
+                ctx, bcmd.ReceivePayment(reference="B-1", amount=eur, received_on=issued)
+            )
         services.log.save(
             account,
             services.billing.directory.listing(account.id, account.customer_id, ctx.recorded_at),

@@ -53,6 +53,7 @@ from psycopg import pq, sql
 from cases.application.caller import Caller
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import Direction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.support_case import SupportCase
@@ -110,7 +111,9 @@ class CommandWorkload:
             case = self.services.runner.load(SupportCase, case_id)
             for _ in range(i % interval):
                 at = self.clock.advance(timedelta(seconds=1))
-                case.add_note(self.caller.context(at), NOTES[case.version % len(NOTES)])
+                case.add_note(
+                    self.caller.context(at), cmd.AddNote(NOTES[case.version % len(NOTES)])
+                )
             self.services.log.save(case)
 
     def one(self) -> None:
@@ -120,14 +123,14 @@ class CommandWorkload:
         case_id = self.case_ids[k % len(self.case_ids)]
         self.clock.advance(timedelta(seconds=1))
         if (k // len(self.case_ids)) % 2 == 0:
-            self.services.desk.add_note(self.caller, case_id, NOTES[k % len(NOTES)])
+            self.services.desk.handle(self.caller, case_id, cmd.AddNote(NOTES[k % len(NOTES)]))
         else:
-            self.services.desk.record_communication(
+            self.services.desk.handle(
                 self.caller,
                 case_id,
-                Direction.OUTBOUND,
-                Channel.EMAIL,
-                SUMMARIES[k % len(SUMMARIES)],
+                cmd.RecordCommunication(
+                    Direction.OUTBOUND, Channel.EMAIL, SUMMARIES[k % len(SUMMARIES)]
+                ),
             )
 
     def run(self, n: int) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from threading import Lock
 from typing import Protocol
@@ -43,3 +45,15 @@ class ManualClock:
             if moment < self._now:
                 raise ValueError("a clock does not go backwards")
             self._now = moment
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, poll: float = 0.02) -> bool:
+    """Whether `condition` came true within `timeout` seconds, asked every `poll`
+    seconds (and once more at the deadline): the one bounded wait for a log
+    position, whoever waits for it (ADR 0039)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+    return True

@@ -21,6 +21,7 @@ from cases.application.idempotent_request import IdempotentRequest
 from cases.bootstrap import Services, services_on
 from cases.clock import ManualClock
 from cases.db.schema import migrate
+from cases.domain import case_commands as cmd
 from cases.domain.support_case import SupportCase
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.idempotency_steps import key_id
@@ -84,9 +85,9 @@ class TestLostAnswers:
         """Without any key: the note committed, its answer was lost; the retried
         write finds the very same rows and reports them as its own."""
         services, proxy = proxied
-        case = services.desk.receive_case(caller(), **intake(), received_at=T0)
+        case = services.desk.receive_case(caller(), cmd.TakeIn(**intake(), received_at=T0))
         proxy.arm(INSERT)
-        receipt = services.desk.add_note(caller(), case.aggregate_id, "Said once.")
+        receipt = services.desk.handle(caller(), case.aggregate_id, cmd.AddNote("Said once."))
         assert proxy.answers_lost == 1
         assert notes(services, case.aggregate_id, "Said once.") == 1
         assert receipt.version == services.desk.case(case.aggregate_id).version
@@ -99,14 +100,16 @@ class TestLostAnswers:
         as of unknown outcome (not 'nothing recorded'); once it is back, the retry
         with the same key answers the recorded note and adds none."""
         services, proxy = proxied
-        case = services.desk.receive_case(caller(), **intake(), received_at=T0)
+        case = services.desk.receive_case(caller(), cmd.TakeIn(**intake(), received_at=T0))
         proxy.refuse_after_loss = True
         proxy.arm(INSERT)
         with pytest.raises(OutcomeUnknownError):
-            services.desk.add_note(keyed("lost"), case.aggregate_id, "Maybe said.")
+            services.desk.handle(keyed("lost"), case.aggregate_id, cmd.AddNote("Maybe said."))
         proxy.refusing = False
         receipt = retried(
-            lambda: services.desk.add_note(keyed("lost"), case.aggregate_id, "Maybe said.")
+            lambda: services.desk.handle(
+                keyed("lost"), case.aggregate_id, cmd.AddNote("Maybe said.")
+            )
         )
         assert notes(services, case.aggregate_id, "Maybe said.") == 1
         assert receipt.version == case.version + 1

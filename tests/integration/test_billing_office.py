@@ -16,6 +16,8 @@ from cases.application.collection_run import run_collection
 from cases.bootstrap import Services, bootstrap
 from cases.cli.collection import collection_app
 from cases.clock import ManualClock, SystemClock
+from cases.domain import billing_commands as bcmd
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
@@ -68,21 +70,24 @@ def open_invoiced_account(services: Services, customer: str = "contoso") -> UUID
     office = services.billing
     account_id = office.open_account(
         billing(),
-        customer_id=customer,
-        currency="EUR",
-        net_days=30,
-        billing_period=BillingPeriod.MONTHLY,
+        bcmd.OpenAccount(
+            customer_id=customer, currency="EUR", net_days=30, billing_period=BillingPeriod.MONTHLY
+        ),
     ).aggregate_id
-    office.add_subscription(
-        billing(), account_id, subscription_id="m365", product="Microsoft 365", quantity=25
-    )
-    office.issue_invoice(
+    office.handle(
         billing(),
         account_id,
-        number="INV-2026-03",
-        period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-        lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(40)),),
-        issued_on=date(2026, 3, 2),
+        bcmd.AddSubscription(subscription_id="m365", product="Microsoft 365", quantity=25),
+    )
+    office.handle(
+        billing(),
+        account_id,
+        bcmd.IssueInvoice(
+            number="INV-2026-03",
+            period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
+            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(40)),),
+            issued_on=date(2026, 3, 2),
+        ),
     )
     return account_id
 
@@ -109,10 +114,12 @@ class TestAccounts:
         with pytest.raises(errors.CustomerAlreadyHasAccountError):
             services.billing.open_account(
                 billing(),
-                customer_id="contoso",
-                currency="SEK",
-                net_days=10,
-                billing_period=BillingPeriod.ANNUAL,
+                bcmd.OpenAccount(
+                    customer_id="contoso",
+                    currency="SEK",
+                    net_days=10,
+                    billing_period=BillingPeriod.ANNUAL,
+                ),
             )
         assert services.billing.account_count() == 1
 
@@ -133,12 +140,12 @@ class TestAccounts:
         account_id = open_invoiced_account(services)
         version = services.billing.account(account_id).version
         with pytest.raises(errors.CurrencyMismatchError):
-            services.billing.receive_payment(
+            services.billing.handle(
                 billing(),
                 account_id,
-                reference="B-1",
-                amount=Money.of(100, "SEK"),
-                received_on=date(2026, 3, 2),
+                bcmd.ReceivePayment(
+                    reference="B-1", amount=Money.of(100, "SEK"), received_on=date(2026, 3, 2)
+                ),
             )
         assert services.billing.account(account_id).version == version
 
@@ -146,8 +153,11 @@ class TestAccounts:
         """A stale expected version is refused."""
         account_id = open_invoiced_account(services)
         with pytest.raises(errors.VersionMismatchError):
-            services.billing.record_prepayment(
-                billing(), account_id, "m365", date(2026, 12, 31), expected_version=1
+            services.billing.handle(
+                billing(),
+                account_id,
+                bcmd.RecordPrepayment("m365", date(2026, 12, 31)),
+                expected_version=1,
             )
 
 
@@ -171,12 +181,16 @@ class TestCollectionJourney:
             ["StageEntered", "AccessSuspended"],
         ]
         clock.set(after_due(31))
-        office.receive_payment(
-            billing(), account_id, reference="B-1", amount=eur(400), received_on=date(2026, 5, 2)
+        office.handle(
+            billing(),
+            account_id,
+            bcmd.ReceivePayment(reference="B-1", amount=eur(400), received_on=date(2026, 5, 2)),
         )
         assert office.account(account_id).subscriptions["m365"].is_suspended
-        office.receive_payment(
-            billing(), account_id, reference="B-2", amount=eur(600), received_on=date(2026, 5, 2)
+        office.handle(
+            billing(),
+            account_id,
+            bcmd.ReceivePayment(reference="B-2", amount=eur(600), received_on=date(2026, 5, 2)),
         )
         account = office.account(account_id)
         assert not account.subscriptions["m365"].is_suspended
@@ -247,8 +261,10 @@ class TestCollectionRun:
         office = with_policy.billing
         late = open_invoiced_account(with_policy, "contoso")
         settled = open_invoiced_account(with_policy, "fabrikam")
-        office.receive_payment(
-            billing(), settled, reference="B-1", amount=eur(1000), received_on=date(2026, 3, 2)
+        office.handle(
+            billing(),
+            settled,
+            bcmd.ReceivePayment(reference="B-1", amount=eur(1000), received_on=date(2026, 3, 2)),
         )
         clock.set(after_due(30))
         progress: list[tuple[int, int]] = []
@@ -298,12 +314,12 @@ class TestHistory:
         for n in range(8):
             clock.advance(timedelta(hours=1))
             paid_at.append(clock.now())
-            office.receive_payment(
+            office.handle(
                 billing(),
                 account_id,
-                reference=f"B-{n}",
-                amount=eur(100),
-                received_on=clock.now().date(),
+                bcmd.ReceivePayment(
+                    reference=f"B-{n}", amount=eur(100), received_on=clock.now().date()
+                ),
             )
         assert office.account(account_id).balance == eur(200)
         at_v5 = with_policy.audit.at_version(BillingAccount, account_id, 5)
@@ -328,8 +344,7 @@ class TestBillingQuestions:
         services.desk.publish_terms(billing(), terms(), effective_from=T0)
         return services.desk.receive_case(
             billing(),
-            received_at=T0,
-            **intake(CaseCategory.BILLING, customer_id=customer),  # type: ignore[arg-type]
+            cmd.TakeIn(received_at=T0, **intake(CaseCategory.BILLING, customer_id=customer)),
         ).aggregate_id
 
     def test_links_a_billing_case_and_the_account_history_shows_it(
@@ -366,9 +381,7 @@ class TestBillingQuestions:
         account_id = open_invoiced_account(services)
         services.desk.publish_terms(billing(), terms(), effective_from=T0)
         case_id = services.desk.receive_case(
-            billing(),
-            received_at=T0,
-            **intake(),  # type: ignore[arg-type]
+            billing(), cmd.TakeIn(received_at=T0, **intake())
         ).aggregate_id
         with pytest.raises(errors.NotABillingCaseError):
             services.billing.link_billing_case(billing(), case_id, account_id)
@@ -397,22 +410,28 @@ class TestCollectionCommand:
         office.publish_collection_policy(billing(), policy_terms())
         account_id = office.open_account(
             billing(),
-            customer_id="contoso",
-            currency="EUR",
-            net_days=10,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id="contoso",
+                currency="EUR",
+                net_days=10,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         ).aggregate_id
-        office.add_subscription(
-            billing(), account_id, subscription_id="m365", product="Microsoft 365", quantity=5
-        )
-        issued = store.clock.now().date()
-        office.issue_invoice(
+        office.handle(
             billing(),
             account_id,
-            number="INV-1",
-            period=InvoicePeriod(issued, issued),
-            lines=(InvoiceLine("Microsoft 365", Decimal(5), eur(20)),),
-            issued_on=issued,
+            bcmd.AddSubscription(subscription_id="m365", product="Microsoft 365", quantity=5),
+        )
+        issued = store.clock.now().date()
+        office.handle(
+            billing(),
+            account_id,
+            bcmd.IssueInvoice(
+                number="INV-1",
+                period=InvoicePeriod(issued, issued),
+                lines=(InvoiceLine("Microsoft 365", Decimal(5), eur(20)),),
+                issued_on=issued,
+            ),
         )
         as_of = datetime.combine(issued + timedelta(days=10 + 14), datetime.min.time(), UTC)
         cli = CliRunner()

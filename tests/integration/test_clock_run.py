@@ -20,6 +20,7 @@ from cases.cli.main import app
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import Direction
 from cases.domain.errors import EvaluationInFutureError
 from cases.domain.metadata import Actor, Role, Source
@@ -91,16 +92,16 @@ def three_cases(services: Services, clock: ManualClock) -> dict[str, UUID]:
     clock.set(at(9))
     ids = {
         name: desk.receive_case(
-            agent,
-            received_at=at(9),
-            **intake(severity=Severity.CRITICAL),  # type: ignore[arg-type]
+            agent, cmd.TakeIn(received_at=at(9), **intake(severity=Severity.CRITICAL))
         ).aggregate_id
         for name in ("silent", "answered", "waiting")
     }
     clock.set(at(9, 20))
     for name in ("answered", "waiting"):
-        desk.record_communication(agent, ids[name], Direction.OUTBOUND, Channel.PHONE, "On it")
-    desk.wait_on_customer(agent, ids["waiting"], "Needs the message headers")
+        desk.handle(
+            agent, ids[name], cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "On it")
+        )
+    desk.handle(agent, ids["waiting"], cmd.WaitOnCustomer("Needs the message headers"))
     return ids
 
 
@@ -148,8 +149,10 @@ class TestClockRun:
         """Nobody ran the check; the reply at 10:15 records the 10:00 breach first."""
         ids = three_cases(services, clock)
         clock.set(at(10, 15))
-        services.desk.record_communication(
-            caller(), ids["silent"], Direction.OUTBOUND, Channel.EMAIL, "Sorry for the wait"
+        services.desk.handle(
+            caller(),
+            ids["silent"],
+            cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "Sorry for the wait"),
         )
         history = services.audit.history(SupportCase, ids["silent"])
         names = [e.event_type.rsplit(".", 1)[-1] for e in history][-4:]

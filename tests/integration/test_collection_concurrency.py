@@ -20,6 +20,7 @@ from cases.application.caller import Caller
 from cases.application.collection_run import CollectionSummary, run_collection
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
@@ -93,21 +94,27 @@ def prepare(services: Services, clock: ManualClock) -> list[UUID]:
     for n in range(ACCOUNTS):
         account_id = office.open_account(
             billing(),
-            customer_id=f"customer-{n:02}",
-            currency="EUR",
-            net_days=30,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id=f"customer-{n:02}",
+                currency="EUR",
+                net_days=30,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         ).aggregate_id
-        office.add_subscription(
-            billing(), account_id, subscription_id="m365", product="Microsoft 365", quantity=5
-        )
-        office.issue_invoice(
+        office.handle(
             billing(),
             account_id,
-            number="INV-1",
-            period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-            lines=(InvoiceLine("Microsoft 365", Decimal(5), eur(200)),),
-            issued_on=date(2026, 3, 2),
+            bcmd.AddSubscription(subscription_id="m365", product="Microsoft 365", quantity=5),
+        )
+        office.handle(
+            billing(),
+            account_id,
+            bcmd.IssueInvoice(
+                number="INV-1",
+                period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
+                lines=(InvoiceLine("Microsoft 365", Decimal(5), eur(200)),),
+                issued_on=date(2026, 3, 2),
+            ),
         )
         ids.append(account_id)
     return ids
@@ -147,12 +154,12 @@ def test_racing_runs_and_payments_duplicate_no_reminder_and_lose_no_payment(
                     reference = f"BANK-{account_id.hex[:8]}-{instalment}"
                     while True:  # a client retries a command that kept losing races
                         try:
-                            services.billing.receive_payment(
+                            services.billing.handle(
                                 billing(),
                                 account_id,
-                                reference=reference,
-                                amount=eur(250),
-                                received_on=at(33).date(),
+                                bcmd.ReceivePayment(
+                                    reference=reference, amount=eur(250), received_on=at(33).date()
+                                ),
                             )
                         except errors.ConcurrentChangeError:
                             continue

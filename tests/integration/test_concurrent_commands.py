@@ -9,6 +9,8 @@ import pytest
 
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.billing_values import BillingPeriod
 from cases.settings import Settings
@@ -33,7 +35,7 @@ def test_racing_writers_lose_no_update(writers: list[Services]) -> None:
     """Every note from every writer is recorded exactly once, in some order."""
     desk = writers[0].desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    received = desk.receive_case(caller(), received_at=T0, **intake())  # type: ignore[arg-type]
+    received = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))
     case_id = received.aggregate_id
     start = threading.Barrier(WRITERS)
     failures: list[BaseException] = []
@@ -42,7 +44,7 @@ def test_racing_writers_lose_no_update(writers: list[Services]) -> None:
         start.wait()
         try:
             for n in range(NOTES_EACH):
-                services.desk.add_note(caller(), case_id, f"writer {index} note {n}")
+                services.desk.handle(caller(), case_id, cmd.AddNote(f"writer {index} note {n}"))
         except BaseException as e:  # noqa: BLE001 - reported by the assertion below
             failures.append(e)
 
@@ -67,7 +69,7 @@ def test_only_one_of_two_commands_on_the_same_version_wins(writers: list[Service
     """With an expected version, the loser is refused instead of retried."""
     desk = writers[0].desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    received = desk.receive_case(caller(), received_at=T0, **intake())  # type: ignore[arg-type]
+    received = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))
     case_id, intake_version = received.aggregate_id, received.version
     start = threading.Barrier(2)
     outcomes: list[str] = []
@@ -75,8 +77,8 @@ def test_only_one_of_two_commands_on_the_same_version_wins(writers: list[Service
     def write(services: Services) -> None:
         start.wait()
         try:
-            services.desk.add_note(
-                caller(), case_id, "after the intake", expected_version=intake_version
+            services.desk.handle(
+                caller(), case_id, cmd.AddNote("after the intake"), expected_version=intake_version
             )
             outcomes.append("recorded")
         except errors.VersionMismatchError:
@@ -104,10 +106,12 @@ def test_accounts_opened_at_once_are_all_listed(writers: list[Services]) -> None
             for n in range(3):
                 services.billing.open_account(
                     caller(),
-                    customer_id=f"customer-{index}-{n}",
-                    currency="EUR",
-                    net_days=30,
-                    billing_period=BillingPeriod.MONTHLY,
+                    bcmd.OpenAccount(
+                        customer_id=f"customer-{index}-{n}",
+                        currency="EUR",
+                        net_days=30,
+                        billing_period=BillingPeriod.MONTHLY,
+                    ),
                 )
         except BaseException as e:  # noqa: BLE001 - reported by the assertion below
             failures.append(e)
@@ -124,8 +128,10 @@ def test_accounts_opened_at_once_are_all_listed(writers: list[Services]) -> None
     with pytest.raises(errors.CustomerAlreadyHasAccountError):
         writers[0].billing.open_account(
             caller(),
-            customer_id="customer-0-0",
-            currency="EUR",
-            net_days=30,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id="customer-0-0",
+                currency="EUR",
+                net_days=30,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         )

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from cases.application.idempotent_request import IdempotencyKeyReusedError, Idem
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.schema import migrate
+from cases.domain import case_commands as cmd
 from cases.domain.metadata import Actor, Role
 from cases.domain.support_offering import SupportOffering
 from cases.persistence.database_url import StoreKind, parse_database_url
@@ -54,7 +56,7 @@ def sent(key: str, body: str = "the body", who: Caller | None = None) -> Caller:
 RECEIVED = T0 + timedelta(minutes=5)  # when the desk fixture's clock stands
 
 
-def case_intake() -> dict[str, object]:
+def case_intake() -> dict[str, Any]:
     return {**intake(), "received_at": RECEIVED}
 
 
@@ -67,11 +69,11 @@ class TestRepeatedRequests:
         self, desk: Services, clock: ManualClock
     ) -> None:
         """The same keyed intake twice: one case, the same receipt."""
-        first = desk.desk.receive_case(sent("intake-1"), **case_intake())
+        first = desk.desk.receive_case(sent("intake-1"), cmd.TakeIn(**case_intake()))
         before = head(desk)
         clock.advance(timedelta(minutes=1))
         again_caller = sent("intake-1")
-        again = desk.desk.receive_case(again_caller, **case_intake())
+        again = desk.desk.receive_case(again_caller, cmd.TakeIn(**case_intake()))
         assert again == first
         assert head(desk) == before
         assert again_caller.request is not None
@@ -81,10 +83,10 @@ class TestRepeatedRequests:
         self, desk: Services, clock: ManualClock
     ) -> None:
         """A keyed note sent twice is recorded once; both answers report its version."""
-        case = desk.desk.receive_case(caller(), **case_intake())
-        first = desk.desk.add_note(sent("note-1"), case.aggregate_id, "Called back.")
+        case = desk.desk.receive_case(caller(), cmd.TakeIn(**case_intake()))
+        first = desk.desk.handle(sent("note-1"), case.aggregate_id, cmd.AddNote("Called back."))
         clock.advance(timedelta(minutes=1))
-        again = desk.desk.add_note(sent("note-1"), case.aggregate_id, "Called back.")
+        again = desk.desk.handle(sent("note-1"), case.aggregate_id, cmd.AddNote("Called back."))
         assert again == first
         assert desk.desk.case(case.aggregate_id).version == first.version == case.version + 1
 
@@ -113,11 +115,11 @@ class TestRepeatedRequests:
         assert len(offering.published) == 1
 
     def test_the_same_key_for_another_request_is_refused(self, desk: Services) -> None:
-        case = desk.desk.receive_case(caller(), **case_intake())
-        desk.desk.add_note(sent("note-2", "first"), case.aggregate_id, "First.")
+        case = desk.desk.receive_case(caller(), cmd.TakeIn(**case_intake()))
+        desk.desk.handle(sent("note-2", "first"), case.aggregate_id, cmd.AddNote("First."))
         before = head(desk)
         with pytest.raises(IdempotencyKeyReusedError):
-            desk.desk.add_note(sent("note-2", "other"), case.aggregate_id, "Other.")
+            desk.desk.handle(sent("note-2", "other"), case.aggregate_id, cmd.AddNote("Other."))
         assert head(desk) == before
 
     def test_a_new_principal_s_token_is_shown_again_and_works(self, services: Services) -> None:
@@ -138,13 +140,15 @@ class TestTwins:
     def test_twins_sent_at_once_record_once_and_answer_alike(self, desk: Services) -> None:
         """Requests with one key racing each other: one records, the others answer
         from its step after losing the race."""
-        case = desk.desk.receive_case(caller(), **case_intake())
+        case = desk.desk.receive_case(caller(), cmd.TakeIn(**case_intake()))
         start = threading.Barrier(4)
         receipts: list[Receipt] = []
 
         def send() -> None:
             start.wait()
-            receipts.append(desk.desk.add_note(sent("twins"), case.aggregate_id, "Once."))
+            receipts.append(
+                desk.desk.handle(sent("twins"), case.aggregate_id, cmd.AddNote("Once."))
+            )
 
         threads = [threading.Thread(target=send) for _ in range(4)]
         for thread in threads:

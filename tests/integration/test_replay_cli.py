@@ -19,6 +19,8 @@ from cases.application.command_runner import Receipt
 from cases.bootstrap import bootstrap
 from cases.cli.main import app
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
+from cases.domain import case_commands as cmd
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
@@ -77,23 +79,27 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
         times = []
         clock.advance(timedelta(minutes=10))
         times.append(clock.now())
-        received = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        received = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
         case_id, reached = received.aggregate_id, [received.version]
         steps: tuple[Callable[[], Receipt], ...] = (
-            lambda: desk.check_service_health(who, case_id, None),
-            lambda: desk.escalate(
+            lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),
+            lambda: desk.handle(
                 who,
                 case_id,
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.SERVICE_DEFECT,
-                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-                reason="Queue grows with a healthy connector",
+                cmd.Escalate(
+                    target=EscalationTarget.VENDOR,
+                    category=EscalationCategory.SERVICE_DEFECT,
+                    vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+                    reason="Queue grows with a healthy connector",
+                ),
             ),
-            lambda: desk.record_vendor_reference(who, case_id, "2611080040012345"),
-            lambda: desk.record_hand_back(who, case_id, "Fix deployed"),
-            lambda: desk.resolve(who, case_id, ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream"),
-            lambda: desk.close(who, case_id),
-            lambda: desk.reopen(who, case_id, "Delays are back"),
+            lambda: desk.handle(who, case_id, cmd.RecordVendorReference("2611080040012345")),
+            lambda: desk.handle(who, case_id, cmd.RecordHandBack("Fix deployed")),
+            lambda: desk.handle(
+                who, case_id, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream")
+            ),
+            lambda: desk.handle(who, case_id, cmd.Close()),
+            lambda: desk.handle(who, case_id, cmd.Reopen("Delays are back")),
         )
         for step in steps:
             clock.advance(timedelta(minutes=10))
@@ -117,27 +123,35 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
         )
         account_id = office.open_account(
             BEA,
-            customer_id="contoso",
-            currency="EUR",
-            net_days=30,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id="contoso",
+                currency="EUR",
+                net_days=30,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         ).aggregate_id
-        office.add_subscription(
-            BEA, account_id, subscription_id="m365", product="Microsoft 365", quantity=25
-        )
-        office.issue_invoice(
+        office.handle(
             BEA,
             account_id,
-            number="F-2001",
-            period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(40)),),
-            issued_on=date(2026, 3, 2),
+            bcmd.AddSubscription(subscription_id="m365", product="Microsoft 365", quantity=25),
+        )
+        office.handle(
+            BEA,
+            account_id,
+            bcmd.IssueInvoice(
+                number="F-2001",
+                period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
+                lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(40)),),
+                issued_on=date(2026, 3, 2),
+            ),
         )
         clock.set(at_six(DUE + timedelta(days=30)))
         office.evaluate(RUN, account_id, clock.now())
         for reference, amount in (("B-1", 400), ("B-2", 600)):
-            office.receive_payment(
-                BEA, account_id, reference=reference, amount=eur(amount), received_on=DUE
+            office.handle(
+                BEA,
+                account_id,
+                bcmd.ReceivePayment(reference=reference, amount=eur(amount), received_on=DUE),
             )
     finally:
         services.close()

@@ -18,6 +18,7 @@ from cases.cli.main import app
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
+from cases.domain import case_commands as cmd
 from cases.followers.catalog import projection_named
 from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
@@ -106,7 +107,7 @@ def test_a_moment_before_the_story_finds_no_case(services: Services) -> None:
 
 
 def test_a_note_when_the_read_model_is_behind(services: Services) -> None:
-    services.desk.receive_case(caller(), received_at=utc(4, 7, 12), **intake())  # type: ignore[arg-type]
+    services.desk.receive_case(caller(), cmd.TakeIn(received_at=utc(4, 7, 12), **intake()))
     result = report(*PERIOD, *AS_OF, "--format", "csv")
     assert result.exit_code == 0, result.output
     assert "note: the service_levels read model is behind the log" in result.stderr

@@ -9,6 +9,7 @@ import pytest
 from eventsourcing.domain import Snapshot
 
 from cases.bootstrap import Services
+from cases.domain import case_commands as cmd
 from cases.domain.support_case import SupportCase
 from cases.persistence.event_log import replay
 from tests.support.builders import T0, caller, intake, terms
@@ -37,9 +38,9 @@ def _state(aggregate: Any) -> dict[str, Any]:
 def test_each_snapshot_is_the_state_a_replay_of_its_events_gives(services: Services) -> None:
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id
     for n in range(3 * INTERVAL):
-        desk.add_note(caller(), case_id, f"note {n}")
+        desk.handle(caller(), case_id, cmd.AddNote(f"note {n}"))
 
     snapshots = _stored_snapshots(services, case_id)
     versions = [s.originator_version for s in snapshots]
@@ -62,10 +63,10 @@ def test_a_snapshot_is_taken_without_reloading_the_aggregate(
     called (were it, calling None would fail the command)."""
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id
     monkeypatch.setattr(services.log, "take_snapshot", None)
     for n in range(INTERVAL):
-        desk.add_note(caller(), case_id, f"note {n}")
+        desk.handle(caller(), case_id, cmd.AddNote(f"note {n}"))
 
     assert [s.originator_version for s in _stored_snapshots(services, case_id)] == [INTERVAL]
 
@@ -79,9 +80,9 @@ def test_a_snapshot_already_stored_at_that_version_is_kept(
         pytest.skip("the library's own snapshot recorders are used on this store")
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
-    case_id = desk.receive_case(caller(), received_at=T0, **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake())).aggregate_id
     for n in range(INTERVAL):
-        desk.add_note(caller(), case_id, f"note {n}")
+        desk.handle(caller(), case_id, cmd.AddNote(f"note {n}"))
     [stored] = _stored_snapshots(services, case_id)
     snapshots = services.log.snapshots
     assert snapshots is not None

@@ -12,6 +12,7 @@ import pytest
 from cases.application.command_runner import Receipt
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.case_values import (
     AdvisoryClassification,
@@ -62,30 +63,34 @@ ESCALATE, RESOLVE, CLOSE = 5, 9, 10
 
 def walk_a_case_through_escalation(services: Services, clock: ManualClock) -> Walk:
     desk, who = services.desk, caller()
-    receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+    receipt = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
     case_id = receipt.aggregate_id
     steps: list[Callable[[], Receipt]] = [
-        lambda: desk.assign(who, case_id, "agent-anna"),
-        lambda: desk.check_service_health(who, case_id, None),
-        lambda: desk.record_communication(
-            who, case_id, Direction.OUTBOUND, Channel.EMAIL, "We are on it"
+        lambda: desk.handle(who, case_id, cmd.Assign("agent-anna")),
+        lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),
+        lambda: desk.handle(
+            who, case_id, cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "We are on it")
         ),
-        lambda: desk.record_diagnosis(who, case_id, "Connector healthy; queue grows"),
-        lambda: desk.escalate(
+        lambda: desk.handle(who, case_id, cmd.RecordDiagnosis("Connector healthy; queue grows")),
+        lambda: desk.handle(
             who,
             case_id,
-            target=EscalationTarget.VENDOR,
-            category=EscalationCategory.SERVICE_DEFECT,
-            vehicle=ASFP,
-            reason="Queue grows with a healthy connector",
+            cmd.Escalate(
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_DEFECT,
+                vehicle=ASFP,
+                reason="Queue grows with a healthy connector",
+            ),
         ),
-        lambda: desk.record_vendor_reference(who, case_id, "2603020010001234"),
-        lambda: desk.record_vendor_update(who, case_id, "Reproduced"),
-        lambda: desk.record_hand_back(who, case_id, "Fix deployed"),
-        lambda: desk.resolve(who, case_id, ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream"),
-        lambda: desk.close(who, case_id),
-        lambda: desk.reopen(who, case_id, "Delays are back"),
-        lambda: desk.add_note(who, case_id, "Customer called again"),
+        lambda: desk.handle(who, case_id, cmd.RecordVendorReference("2603020010001234")),
+        lambda: desk.handle(who, case_id, cmd.RecordVendorUpdate("Reproduced")),
+        lambda: desk.handle(who, case_id, cmd.RecordHandBack("Fix deployed")),
+        lambda: desk.handle(
+            who, case_id, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream")
+        ),
+        lambda: desk.handle(who, case_id, cmd.Close()),
+        lambda: desk.handle(who, case_id, cmd.Reopen("Delays are back")),
+        lambda: desk.handle(who, case_id, cmd.AddNote("Customer called again")),
     ]
     receipts = [receipt]
     for step in steps:
@@ -160,16 +165,18 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        receipt = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
         position = desk_with_terms.log.recorder.max_notification_id()
         with pytest.raises(errors.ServiceHealthNotCheckedError):
-            desk.escalate(
+            desk.handle(
                 who,
                 receipt.aggregate_id,
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.SERVICE_DEFECT,
-                vehicle=ASFP,
-                reason="Too early",
+                cmd.Escalate(
+                    target=EscalationTarget.VENDOR,
+                    category=EscalationCategory.SERVICE_DEFECT,
+                    vehicle=ASFP,
+                    reason="Too early",
+                ),
             )
         assert desk_with_terms.log.recorder.max_notification_id() == position
         assert desk.case(receipt.aggregate_id).version == receipt.version
@@ -178,19 +185,23 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        receipt = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
+        receipt = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
         intake_version = receipt.version
-        desk.add_note(who, receipt.aggregate_id, "first", expected_version=intake_version)
+        desk.handle(
+            who, receipt.aggregate_id, cmd.AddNote("first"), expected_version=intake_version
+        )
         with pytest.raises(errors.VersionMismatchError):
-            desk.add_note(who, receipt.aggregate_id, "second", expected_version=intake_version)
+            desk.handle(
+                who, receipt.aggregate_id, cmd.AddNote("second"), expected_version=intake_version
+            )
         assert desk.case(receipt.aggregate_id).note_count == 1
 
     def test_receipts_carry_version_and_log_position(
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        first = desk.receive_case(who, received_at=clock.now(), **intake())  # type: ignore[arg-type]
-        second = desk.add_note(who, first.aggregate_id, "note")
+        first = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
+        second = desk.handle(who, first.aggregate_id, cmd.AddNote("note"))
         history = desk_with_terms.audit.history(SupportCase, first.aggregate_id)
         # The intake's receipt has the version of its last event; the note's, the note's.
         assert [h.version for h in history] == list(range(1, second.version + 1))
@@ -203,13 +214,13 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who, case_id = desk_with_terms.desk, caller(), uuid4()
-        desk.receive_case(who, received_at=clock.now(), case_id=case_id, **intake())  # type: ignore[arg-type]
+        desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), case_id=case_id, **intake()))
         with pytest.raises(errors.AlreadyExistsError):
-            desk.receive_case(who, received_at=clock.now(), case_id=case_id, **intake())  # type: ignore[arg-type]
+            desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), case_id=case_id, **intake()))
 
     def test_unknown_case_is_not_found(self, desk_with_terms: Services) -> None:
         with pytest.raises(errors.NotFoundError):
-            desk_with_terms.desk.add_note(caller(), uuid4(), "nobody home")
+            desk_with_terms.desk.handle(caller(), uuid4(), cmd.AddNote("nobody home"))
 
     def test_the_offering_is_not_a_case(self, desk_with_terms: Services) -> None:
         """An aggregate of another kind is not found under a case id."""
@@ -221,17 +232,17 @@ class TestSupportDesk:
     ) -> None:
         """New terms apply to cases received after they take effect, not before."""
         desk, who = desk_with_terms.desk, caller()
-        old = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        old = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id
         version, _ = desk.publish_terms(
             who,
             terms(reopen_window_days=2),
             effective_from=clock.now() + timedelta(days=1),
         )
         minutes(clock, 60 * 24 + 1)
-        new = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+        new = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id
         late_phone = desk.receive_case(
-            who, received_at=clock.now() - timedelta(days=1), **intake()
-        ).aggregate_id  # type: ignore[arg-type]
+            who, cmd.TakeIn(received_at=clock.now() - timedelta(days=1), **intake())
+        ).aggregate_id
         assert version == 2
         assert [desk.case(c).terms_version for c in (old, new, late_phone)] == [1, 2, 1]
         assert [desk.case(c).reopen_window_days for c in (old, new)] == [14, 2]
@@ -240,8 +251,10 @@ class TestSupportDesk:
         self, desk_with_terms: Services, clock: ManualClock
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
-        case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
-        desk.check_service_health(who, case_id, None)
+        case_id = desk.receive_case(
+            who, cmd.TakeIn(received_at=clock.now(), **intake())
+        ).aggregate_id
+        desk.handle(who, case_id, cmd.CheckServiceHealth(None))
         desk.publish_terms(
             who,
             terms(partner_kind=PartnerKind.INDIRECT_RESELLER, held=()),
@@ -249,13 +262,15 @@ class TestSupportDesk:
         )
         minutes(clock, 2)
         with pytest.raises(errors.IndirectProviderFirstError):
-            desk.escalate(
+            desk.handle(
                 who,
                 case_id,
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.SERVICE_UNAVAILABLE,
-                vehicle=ASFP,
-                reason="Down",
+                cmd.Escalate(
+                    target=EscalationTarget.VENDOR,
+                    category=EscalationCategory.SERVICE_UNAVAILABLE,
+                    vehicle=ASFP,
+                    reason="Down",
+                ),
             )
 
     def test_a_matched_advisory_is_stored_exactly(
@@ -263,18 +278,18 @@ class TestSupportDesk:
     ) -> None:
         desk, who = desk_with_terms.desk, caller()
         case_id = desk.receive_case(
-            who, received_at=clock.now(), **intake(CaseCategory.TECHNICAL)
-        ).aggregate_id  # type: ignore[arg-type]
+            who, cmd.TakeIn(received_at=clock.now(), **intake(CaseCategory.TECHNICAL))
+        ).aggregate_id
         advisory = VendorAdvisory(
             "ex226792",
             AdvisoryClassification.INCIDENT,
             "Mail delays",
             "Exchange Online",
         )
-        desk.check_service_health(who, case_id, advisory)
+        desk.handle(who, case_id, cmd.CheckServiceHealth(advisory))
         assert desk.case(case_id).matched_advisory == advisory
         assert desk.case(case_id).matched_advisory.vendor_id == "EX226792"  # type: ignore[union-attr]
 
     def test_no_terms_no_intake(self, services: Services, clock: ManualClock) -> None:
         with pytest.raises(errors.NoTermsInForceError):
-            services.desk.receive_case(caller(), received_at=clock.now(), **intake())  # type: ignore[arg-type]
+            services.desk.receive_case(caller(), cmd.TakeIn(received_at=clock.now(), **intake()))

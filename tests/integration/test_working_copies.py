@@ -15,6 +15,7 @@ import pytest
 
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.support_case import SupportCase
 from cases.settings import Settings
@@ -45,7 +46,7 @@ def kept(settings: Settings, clock: ManualClock) -> Iterator[Services]:
 
 def _new_case(services: Services) -> UUID:
     services.desk.publish_terms(caller(), terms(), effective_from=T0)
-    received = services.desk.receive_case(caller(), received_at=T0, **intake())  # type: ignore[arg-type]
+    received = services.desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))
     return received.aggregate_id
 
 
@@ -79,10 +80,10 @@ class TestAcrossProcesses:
         case_id = _new_case(first)
         for n in range(6):
             writer = first if n % 2 == 0 else second
-            writer.desk.add_note(caller(), case_id, f"note {n}")
+            writer.desk.handle(caller(), case_id, cmd.AddNote(f"note {n}"))
         assert _notes(first, case_id) == [f"note {n}" for n in range(6)]
         for services in processes:
-            receipt = services.desk.add_note(caller(), case_id, "last")
+            receipt = services.desk.handle(caller(), case_id, cmd.AddNote("last"))
             assert receipt.version == _stored(first, case_id).version
             assert _copy(services, case_id) == _as_stored(first, case_id)
 
@@ -92,14 +93,18 @@ class TestAcrossProcesses:
         """The version another process reached is accepted; an older one is 412's error."""
         first, second = processes
         case_id = _new_case(first)
-        second.desk.add_note(caller(), case_id, "seen by the second")  # second keeps a copy
-        receipt = first.desk.add_note(caller(), case_id, "from the first")
-        after = second.desk.add_note(
-            caller(), case_id, "based on the latest", expected_version=receipt.version
+        second.desk.handle(
+            caller(), case_id, cmd.AddNote("seen by the second")
+        )  # second keeps a copy
+        receipt = first.desk.handle(caller(), case_id, cmd.AddNote("from the first"))
+        after = second.desk.handle(
+            caller(), case_id, cmd.AddNote("based on the latest"), expected_version=receipt.version
         )
         assert after.version > receipt.version
         with pytest.raises(errors.VersionMismatchError):
-            first.desk.add_note(caller(), case_id, "stale", expected_version=receipt.version)
+            first.desk.handle(
+                caller(), case_id, cmd.AddNote("stale"), expected_version=receipt.version
+            )
         assert _notes(first, case_id)[-1] == "based on the latest"
 
     def test_racing_writers_with_copies_lose_no_update(
@@ -115,7 +120,7 @@ class TestAcrossProcesses:
             start.wait()
             try:
                 for n in range(8):
-                    services.desk.add_note(caller(), case_id, f"writer {index} note {n}")
+                    services.desk.handle(caller(), case_id, cmd.AddNote(f"writer {index} note {n}"))
             except BaseException as e:  # noqa: BLE001 - reported by the assertion below
                 failures.append(e)
 
@@ -137,12 +142,12 @@ class TestRefusals:
     def test_a_refused_command_leaves_the_copy_as_the_store_has_it(self, kept: Services) -> None:
         """Closing an unresolved case is refused; the next command works on the stored state."""
         case_id = _new_case(kept)
-        kept.desk.add_note(caller(), case_id, "before")
+        kept.desk.handle(caller(), case_id, cmd.AddNote("before"))
         version = _stored(kept, case_id).version
         with pytest.raises(errors.DomainError):
-            kept.desk.close(caller(), case_id)
+            kept.desk.handle(caller(), case_id, cmd.Close())
         assert _stored(kept, case_id).version == version
-        kept.desk.add_note(caller(), case_id, "after")
+        kept.desk.handle(caller(), case_id, cmd.AddNote("after"))
         assert _notes(kept, case_id) == ["before", "after"]
         assert _copy(kept, case_id) == _as_stored(kept, case_id)
 
@@ -155,13 +160,13 @@ class TestRefusals:
         version = _stored(kept, case_id).version
 
         def note_then_fail(case: SupportCase, ctx: object) -> None:
-            case.add_note(ctx, "never recorded")  # type: ignore[arg-type]
+            case.add_note(ctx, cmd.AddNote("never recorded"))  # type: ignore[arg-type]
             raise errors.CaseClosedError("refused after a change in memory")
 
         with pytest.raises(errors.CaseClosedError):
             kept.runner.change(SupportCase, case_id, caller(), note_then_fail)
         assert _stored(kept, case_id).version == version
-        kept.desk.add_note(caller(), case_id, "recorded")
+        kept.desk.handle(caller(), case_id, cmd.AddNote("recorded"))
         assert _notes(kept, case_id) == ["recorded"]
         assert _copy(kept, case_id) == _as_stored(kept, case_id)
 
@@ -172,5 +177,5 @@ def test_copies_are_bounded(kept: Services) -> None:
     assert copies is not None
     kept.desk.publish_terms(caller(), terms(), effective_from=T0)
     for _ in range(COPIES + 20):
-        kept.desk.receive_case(caller(), received_at=T0, **intake())  # type: ignore[arg-type]
+        kept.desk.receive_case(caller(), cmd.TakeIn(received_at=T0, **intake()))
     assert len(copies) == COPIES

@@ -33,6 +33,8 @@ from cases.application.caller import Caller
 from cases.application.collection_run import run_collection
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
+from cases.domain import case_commands as cmd
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import (
     BillingPeriod,
@@ -199,24 +201,28 @@ class BillingHistory:
     def _open(self, c: Customer) -> None:
         self.office.open_account(
             self._caller(),
-            customer_id=c.customer_id,
-            currency=c.currency,
-            net_days=c.net_days,
-            billing_period=BillingPeriod.MONTHLY,
-            time_zone=c.time_zone,
+            bcmd.OpenAccount(
+                customer_id=c.customer_id,
+                currency=c.currency,
+                net_days=c.net_days,
+                billing_period=BillingPeriod.MONTHLY,
+                time_zone=c.time_zone,
+            ),
         )
         products = self.rng.sample(sorted(PRODUCTS), self.rng.randint(1, 3))
         if c.kind == "slow" and DYNAMICS not in products:
             products.append(DYNAMICS)
         for n, product in enumerate(products):
             prepaid = self.rng.random() < 0.2
-            self.office.add_subscription(
+            self.office.handle(
                 self._caller(),
                 c.account_id,
-                subscription_id=f"sub-{n + 1}",
-                product=product,
-                quantity=self.rng.randint(1, 40),
-                paid_through=self.today + timedelta(days=60) if prepaid else None,
+                bcmd.AddSubscription(
+                    subscription_id=f"sub-{n + 1}",
+                    product=product,
+                    quantity=self.rng.randint(1, 40),
+                    paid_through=self.today + timedelta(days=60) if prepaid else None,
+                ),
             )
         if self.rng.random() < 0.25:
             self._link_case(c)
@@ -224,31 +230,37 @@ class BillingHistory:
     def _link_case(self, c: Customer) -> None:
         receipt = self.services.desk.receive_case(
             self._caller(AGENT),
-            received_at=self.clock.now(),
-            case_id=UUID(int=self.rng.getrandbits(128), version=4),
-            **intake(CaseCategory.BILLING, customer_id=c.customer_id),  # type: ignore[arg-type]
+            cmd.TakeIn(
+                received_at=self.clock.now(),
+                case_id=UUID(int=self.rng.getrandbits(128), version=4),
+                **intake(CaseCategory.BILLING, customer_id=c.customer_id),
+            ),
         )
         self.office.link_billing_case(self._caller(AGENT), receipt.aggregate_id, c.account_id)
 
     def _add_subscription(self, c: Customer) -> None:
         account = self.office.account(c.account_id)
-        self.office.add_subscription(
+        self.office.handle(
             self._caller(),
             c.account_id,
-            subscription_id=f"sub-{len(account.subscriptions) + 1}",
-            product=self.rng.choice(sorted(PRODUCTS)),
-            quantity=self.rng.randint(1, 10),
+            bcmd.AddSubscription(
+                subscription_id=f"sub-{len(account.subscriptions) + 1}",
+                product=self.rng.choice(sorted(PRODUCTS)),
+                quantity=self.rng.randint(1, 10),
+            ),
         )
 
     def _prepay(self, c: Customer) -> None:
         account = self.office.account(c.account_id)
         subscription = self.rng.choice(sorted(account.subscriptions.values(), key=str))
         through = max(self.today, subscription.paid_through or self.today)
-        self.office.record_prepayment(
+        self.office.handle(
             self._caller(),
             c.account_id,
-            subscription.subscription_id,
-            through + timedelta(days=self.rng.choice((30, 90, 365))),
+            bcmd.RecordPrepayment(
+                subscription.subscription_id,
+                through + timedelta(days=self.rng.choice((30, 90, 365))),
+            ),
         )
 
     # Invoices -------------------------------------------------------------------
@@ -272,13 +284,15 @@ class BillingHistory:
             lines.append(
                 InvoiceLine("Azure consumption", Decimal(1), Money(usage * scale, c.currency))
             )
-        self.office.issue_invoice(
+        self.office.handle(
             self._caller(),
             c.account_id,
-            number=number,
-            period=InvoicePeriod(ends - timedelta(days=29), ends),
-            lines=tuple(lines),
-            issued_on=self.today,
+            bcmd.IssueInvoice(
+                number=number,
+                period=InvoicePeriod(ends - timedelta(days=29), ends),
+                lines=tuple(lines),
+                issued_on=self.today,
+            ),
         )
         due = self.today + timedelta(days=c.net_days)
         self._plan_payments(c, number, due)
@@ -322,13 +336,15 @@ class BillingHistory:
             return
         self.numbers[c.account_id] += 1
         backdated = self.rng.choice((0, 0, 0, 1, 2, 6))
-        self.office.receive_payment(
+        self.office.handle(
             self._caller(),
             c.account_id,
-            reference=f"PAY-{c.customer_id}-{self.numbers[c.account_id]:04d}",
-            amount=amount,
-            received_on=self.today - timedelta(days=backdated),
-            invoice_number=number if self.rng.random() < 0.5 else None,
+            bcmd.ReceivePayment(
+                reference=f"PAY-{c.customer_id}-{self.numbers[c.account_id]:04d}",
+                amount=amount,
+                received_on=self.today - timedelta(days=backdated),
+                invoice_number=number if self.rng.random() < 0.5 else None,
+            ),
         )
 
     def _write_off(self, c: Customer, number: str) -> None:
@@ -337,25 +353,31 @@ class BillingHistory:
             return
         _, invoice = found
         share = Decimal(self.rng.choice(("1", "0.5")))
-        self.office.write_off(
+        self.office.handle(
             self._caller(),
             c.account_id,
-            invoice_number=number,
-            amount=invoice.outstanding * share,
-            reason="Uncollectable after three months",
+            bcmd.WriteOff(
+                invoice_number=number,
+                amount=invoice.outstanding * share,
+                reason="Uncollectable after three months",
+            ),
         )
 
     def _dispute(self, c: Customer, number: str) -> None:
         found = self._open_invoice(c, number)
         if found is None or found[1].disputed:
             return
-        self.office.open_dispute(self._caller(), c.account_id, number, "Seats billed twice")
+        self.office.handle(
+            self._caller(), c.account_id, bcmd.OpenDispute(number, "Seats billed twice")
+        )
         self._later(self.rng.randint(4, 40), lambda: self._close_dispute(c, number))
 
     def _close_dispute(self, c: Customer, number: str) -> None:
         outcome = self.rng.choice(list(DisputeOutcome))
-        self.office.close_dispute(
-            self._caller(), c.account_id, number, outcome=outcome, note="Checked the seat count"
+        self.office.handle(
+            self._caller(),
+            c.account_id,
+            bcmd.CloseDispute(number, outcome=outcome, note="Checked the seat count"),
         )
         if outcome is DisputeOutcome.UPHELD:
             self._credit(c, number, "dispute upheld")
@@ -366,11 +388,13 @@ class BillingHistory:
         if not amount.is_positive:
             return
         self.numbers[c.account_id] += 1
-        self.office.issue_credit_note(
+        self.office.handle(
             self._caller(),
             c.account_id,
-            number=f"CN-{c.customer_id}-{self.numbers[c.account_id]:04d}",
-            invoice_number=number,
-            amount=amount,
-            reason=reason,
+            bcmd.IssueCreditNote(
+                number=f"CN-{c.customer_id}-{self.numbers[c.account_id]:04d}",
+                invoice_number=number,
+                amount=amount,
+                reason=reason,
+            ),
         )

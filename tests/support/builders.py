@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 from cases.application.caller import Caller
@@ -88,10 +89,9 @@ def is_clock_fact(event_type: str) -> bool:
     return event_type.rsplit(".", 1)[-1] in _CLOCK_FACT_NAMES
 
 
-def intake(
-    category: CaseCategory = CaseCategory.TECHNICAL, **overrides: object
-) -> dict[str, object]:
-    fields: dict[str, object] = {
+def intake(category: CaseCategory = CaseCategory.TECHNICAL, **overrides: Any) -> dict[str, Any]:
+    """The fields of a `TakeIn` (a request taken in), with `overrides`."""
+    fields: dict[str, Any] = {
         "customer_id": "contoso",
         "contact": contact(),
         "channel": Channel.PHONE,

@@ -43,6 +43,8 @@ from uuid import UUID
 from cases.application.caller import Caller
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
+from cases.domain import case_commands as cmd
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod
 from cases.domain.case_values import (
@@ -57,7 +59,7 @@ from cases.domain.case_values import (
     VendorAdvisory,
 )
 from cases.domain.metadata import Actor, CommandContext, Role, Source
-from cases.domain.support_case import SupportCase
+from cases.domain.support_case import DECISIONS, SupportCase
 from cases.domain.support_offering import SupportOffering
 from cases.domain.support_terms import (
     Channel,
@@ -876,14 +878,14 @@ class DeskWriter:
         self.clock.set(step.at)
         desk, caller = self.services.desk, step.caller()
         if step.command == "receive":
-            receipt = desk.receive_case(caller, case_id=step.case_id, **step.args)
+            receipt = desk.receive_case(caller, cmd.TakeIn(case_id=step.case_id, **step.args))
         elif step.command == "link_billing_account":
             self._open_account(step)
             receipt, _ = self.services.billing.link_billing_case(
                 caller, step.case_id, step.args["account_id"]
             )
         else:
-            receipt = getattr(desk, step.command)(caller, step.case_id, **step.args)
+            receipt = desk.handle(caller, step.case_id, command_of(step))
         recorded = receipt.version - self.versions.get(step.case_id, 0)
         self.versions[step.case_id] = receipt.version
         return int(recorded)
@@ -894,10 +896,12 @@ class DeskWriter:
             return  # opened already
         self.services.billing.open_account(
             replace(step.caller(), actor=self.billing_admin),
-            customer_id=customer.customer_id,
-            currency=customer.currency,
-            net_days=30,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id=customer.customer_id,
+                currency=customer.currency,
+                net_days=30,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         )
 
     def finish(self, case_id: UUID) -> None:
@@ -905,6 +909,30 @@ class DeskWriter:
 
     def flush(self) -> None:
         pass
+
+
+COMMANDS: dict[str, type[cmd.CaseCommand]] = {
+    "check_service_health": cmd.CheckServiceHealth,
+    "record_diagnosis": cmd.RecordDiagnosis,
+    "record_communication": cmd.RecordCommunication,
+    "wait_on_customer": cmd.WaitOnCustomer,
+    "stop_waiting_on_customer": cmd.StopWaitingOnCustomer,
+    "assign": cmd.Assign,
+    "change_severity": cmd.ChangeSeverity,
+    "escalate": cmd.Escalate,
+    "record_vendor_reference": cmd.RecordVendorReference,
+    "record_vendor_update": cmd.RecordVendorUpdate,
+    "record_hand_back": cmd.RecordHandBack,
+    "resolve": cmd.Resolve,
+    "close": cmd.Close,
+    "reopen": cmd.Reopen,
+    "add_note": cmd.AddNote,
+}
+"""Each step's command by the name the history gives it."""
+
+
+def command_of(step: Step) -> cmd.CaseCommand:
+    return COMMANDS[step.command](**step.args)
 
 
 class BulkWriter:
@@ -941,15 +969,19 @@ class BulkWriter:
         ctx = step.context()
         if step.command == "receive":
             terms = self.offering.in_force_at(step.args["received_at"])
-            case = SupportCase.receive(ctx, case_id=step.case_id, terms=terms, **step.args)
+            case = SupportCase.receive(
+                ctx, cmd.TakeIn(**step.args), case_id=step.case_id, terms=terms
+            )
             self.cases[step.case_id] = case
         else:
             case = self.cases[step.case_id]
-            args = step.args
-            if step.command == "escalate":
+            command = command_of(step)
+            if isinstance(command, cmd.Escalate):
                 terms = self.offering.in_force_at(step.occurred_at).terms
-                args = {**args, "paths": EscalationPaths(terms.partner_kind, terms.held_vehicles)}
-            getattr(case, step.command)(ctx, **args)
+                paths = EscalationPaths(terms.partner_kind, terms.held_vehicles)
+                case.escalate(ctx, command, paths)
+            else:
+                DECISIONS[type(command)](case, ctx, command)
         events = case.collect_events()
         self.pending.extend(events)
         if len(self.pending) >= self.chunk:

@@ -46,6 +46,7 @@ from uuid import UUID, uuid4
 from cases.application.caller import Caller
 from cases.application.support_desk import SupportDesk
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import (
     CaseCategory,
     Direction,
@@ -124,15 +125,14 @@ class ServiceLevelScenario:
         self.at(
             moment,
             lambda: self.desk.receive_case(
-                caller(),
-                received_at=moment,
-                case_id=self.ids[name],
-                **fields,  # type: ignore[arg-type]
+                caller(), cmd.TakeIn(received_at=moment, case_id=self.ids[name], **fields)
             ),
         )
 
     def check(self, name: str, moment: datetime) -> None:
-        self.at(moment, lambda: self.desk.check_service_health(caller(), self.ids[name], None))
+        self.at(
+            moment, lambda: self.desk.handle(caller(), self.ids[name], cmd.CheckServiceHealth(None))
+        )
 
     def message(
         self,
@@ -144,16 +144,18 @@ class ServiceLevelScenario:
         who = caller() if occurred_at is None else caller().at(occurred_at)
         self.at(
             moment,
-            lambda: self.desk.record_communication(
-                who, self.ids[name], direction, Channel.PHONE, "Status update"
+            lambda: self.desk.handle(
+                who,
+                self.ids[name],
+                cmd.RecordCommunication(direction, Channel.PHONE, "Status update"),
             ),
         )
 
     def resolve(self, name: str, moment: datetime) -> None:
         self.at(
             moment,
-            lambda: self.desk.resolve(
-                caller(), self.ids[name], ResolutionCode.FIXED_BY_PARTNER, "Fixed."
+            lambda: self.desk.handle(
+                caller(), self.ids[name], cmd.Resolve(ResolutionCode.FIXED_BY_PARTNER, "Fixed.")
             ),
         )
 
@@ -183,7 +185,9 @@ class ServiceLevelScenario:
         self.receive("D", utc(3, 4, 8), "contoso", moderate)
         self.check("D", utc(3, 4, 8, 5))
         self.message("D", utc(3, 4, 8, 30))
-        self.at(utc(3, 4, 9), lambda: desk.wait_on_customer(caller(), ids["D"], "Screenshot"))
+        self.at(
+            utc(3, 4, 9), lambda: desk.handle(caller(), ids["D"], cmd.WaitOnCustomer("Screenshot"))
+        )
         self.message("D", utc(3, 5, 12), Direction.INBOUND)
         self.message("D", utc(3, 5, 13))
         self.resolve("D", utc(3, 5, 14))
@@ -202,19 +206,23 @@ class ServiceLevelScenario:
         self.message("G", utc(3, 10, 8, 30))
         self.at(
             utc(3, 10, 10),
-            lambda: desk.escalate(
+            lambda: desk.handle(
                 caller(),
                 ids["G"],
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.SERVICE_DEFECT,
-                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-                reason="Service-side fault confirmed",
+                cmd.Escalate(
+                    target=EscalationTarget.VENDOR,
+                    category=EscalationCategory.SERVICE_DEFECT,
+                    vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+                    reason="Service-side fault confirmed",
+                ),
             ),
         )
         self.message("G", utc(3, 10, 14))
-        self.at(utc(3, 11, 12), lambda: desk.record_hand_back(caller(), ids["G"], "Fixed."))
+        self.at(
+            utc(3, 11, 12), lambda: desk.handle(caller(), ids["G"], cmd.RecordHandBack("Fixed."))
+        )
         self.resolve("G", utc(3, 11, 13))
-        self.at(utc(3, 12, 9), lambda: desk.reopen(caller(), ids["G"], "It came back"))
+        self.at(utc(3, 12, 9), lambda: desk.handle(caller(), ids["G"], cmd.Reopen("It came back")))
         # The scheduled evaluation of the open cases.
         self.evaluate(("F", "G"), EVALUATED_AT)
         # C: received on Good Friday (a billing question).

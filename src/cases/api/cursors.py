@@ -13,14 +13,24 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Annotated, TypeVar
 
 import orjson
+from fastapi import Query
 
 from cases.api.errors import ApiProblem
 
 ListQuery = Mapping[str, object]
 """What a list answers: its name and every parameter that filters or orders it."""
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+"""How many rows a page holds at most (a list's `limit` parameter)."""
+Cursor = Annotated[str | None, Query(max_length=500)]
+"""Where a page starts: the `next_cursor` of the page before (a list's `cursor`)."""
+
+K = TypeVar("K")
+R = TypeVar("R")
 
 
 def _binding(query: ListQuery) -> str:
@@ -53,3 +63,27 @@ def decode_cursor(cursor: str, query: ListQuery, parts: int) -> list[str]:
     if len(key) != parts:
         raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out")
     return key
+
+
+def key_after(
+    cursor: str | None, query: ListQuery, parts: int, parse: Callable[[list[str]], K]
+) -> K | None:
+    """The sort key a list's cursor carries (None: the first page), as `parse`
+    reads its `parts` values; one `parse` refuses (ValueError, TypeError) is a
+    cursor this API did not give out."""
+    if cursor is None:
+        return None
+    values = decode_cursor(cursor, query, parts)
+    try:
+        return parse(values)
+    except (ValueError, TypeError):
+        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out") from None
+
+
+def page_of(
+    rows: Sequence[R], limit: int, query: ListQuery, key: Callable[[R], Sequence[str]]
+) -> tuple[list[R], str | None]:
+    """A page of at most `limit` rows out of `rows` (read with `limit + 1`, so
+    one more tells there is a next page) and the cursor after its last row."""
+    page = list(rows[:limit])
+    return page, encode_cursor(query, key(page[-1])) if len(rows) > limit else None

@@ -13,7 +13,6 @@ reading the log's head for `min_position`. A command's route takes one `Command`
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -34,6 +33,7 @@ from cases.application.principal_registry import (
 )
 from cases.application.support_desk import SupportDesk
 from cases.bootstrap import Services
+from cases.clock import wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Actor, Role, Source
@@ -279,24 +279,23 @@ def wait_for_projections(
     """Return once every named projection has applied `position`, or 503."""
     if position is None:
         return
-    deadline = time.monotonic() + MAX_WAIT_SECONDS
     marks = ",".join("?" * len(names))
-    while True:
+
+    def applied() -> bool:
         row = db.fetchone(
             "SELECT MIN(position), COUNT(*) FROM projection_tracking "  # noqa: S608 - placeholders
             f"WHERE projection IN ({marks})",
             names,
         )
-        if row is not None and int(row[1]) == len(names) and int(row[0]) >= position:
-            return
-        if time.monotonic() >= deadline:
-            raise ApiProblem(
-                503,
-                "projection-behind",
-                f"the read models have not yet applied position {position}; retry shortly",
-                {"Retry-After": "1"},
-            )
-        time.sleep(0.02)
+        return row is not None and int(row[1]) == len(names) and int(row[0]) >= position
+
+    if not wait_until(applied, MAX_WAIT_SECONDS):
+        raise ApiProblem(
+            503,
+            "projection-behind",
+            f"the read models have not yet applied position {position}; retry shortly",
+            {"Retry-After": "1"},
+        )
 
 
 def check_customer(principal: AuthenticatedPrincipal, customer_id: str, what: str) -> None:

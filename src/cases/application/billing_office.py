@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
@@ -13,14 +12,9 @@ import structlog
 from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
 from cases.application.directory import Directory
+from cases.domain import billing_commands as c
 from cases.domain.audited import AuditedAggregate
-from cases.domain.billing_account import BillingAccount
-from cases.domain.billing_values import (
-    BillingPeriod,
-    DisputeOutcome,
-    InvoiceLine,
-    InvoicePeriod,
-)
+from cases.domain.billing_account import DECISIONS, BillingAccount
 from cases.domain.collection_policy import (
     CollectionPolicy,
     CollectionTerms,
@@ -35,7 +29,6 @@ from cases.domain.errors import (
     NotFoundError,
 )
 from cases.domain.metadata import CommandContext
-from cases.domain.money import Money
 from cases.domain.support_case import SupportCase
 
 R = TypeVar("R")
@@ -115,36 +108,20 @@ class BillingOffice:
 
     # Accounts -------------------------------------------------------------
 
-    def open_account(
-        self,
-        caller: Caller,
-        *,
-        customer_id: str,
-        currency: str,
-        net_days: int,
-        billing_period: BillingPeriod,
-        time_zone: str = "UTC",
-    ) -> Receipt:
+    def open_account(self, caller: Caller, command: c.OpenAccount) -> Receipt:
         """Open the customer's account and list it, in one transaction."""
         try:
             return self.runner.create(
                 BillingAccount,
                 caller,
-                lambda ctx: BillingAccount.open(
-                    ctx,
-                    customer_id=customer_id,
-                    currency=currency,
-                    net_days=net_days,
-                    billing_period=billing_period,
-                    time_zone=time_zone,
-                ),
+                lambda ctx: BillingAccount.open(ctx, command),
                 lambda account, ctx: [
                     self.directory.listing(account.id, account.customer_id, ctx.recorded_at)
                 ],
             )
         except AlreadyExistsError:
             raise CustomerAlreadyHasAccountError(
-                f"customer {customer_id} already has a billing account"
+                f"customer {command.customer_id} already has a billing account"
             ) from None
 
     def account(self, account_id: UUID) -> BillingAccount:
@@ -153,172 +130,25 @@ class BillingOffice:
     def account_count(self) -> int:
         return self.directory.count()
 
-    def add_subscription(
+    def handle(
         self,
         caller: Caller,
         account_id: UUID,
+        command: c.AccountCommand,
         *,
-        subscription_id: str,
-        product: str,
-        quantity: int,
-        paid_through: date | None = None,
         expected_version: int | None = None,
     ) -> Receipt:
-        return self._on_account(
-            caller,
+        """Carry `command` to the account (a payment reinstates the access it
+        settles in the same command)."""
+        decision = DECISIONS[type(command)]
+        _, receipt = self.runner.change(
+            BillingAccount,
             account_id,
-            expected_version,
-            lambda account, ctx: account.add_subscription(
-                ctx,
-                subscription_id=subscription_id,
-                product=product,
-                quantity=quantity,
-                paid_through=paid_through,
-            ),
-        )
-
-    def record_prepayment(
-        self,
-        caller: Caller,
-        account_id: UUID,
-        subscription_id: str,
-        paid_through: date,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_account(
             caller,
-            account_id,
+            lambda account, ctx: decision(account, ctx, command),
             expected_version,
-            lambda account, ctx: account.record_prepayment(ctx, subscription_id, paid_through),
         )
-
-    # Money ----------------------------------------------------------------
-
-    def issue_invoice(
-        self,
-        caller: Caller,
-        account_id: UUID,
-        *,
-        number: str,
-        period: InvoicePeriod,
-        lines: tuple[InvoiceLine, ...],
-        issued_on: date,
-        due_on: date | None = None,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_account(
-            caller,
-            account_id,
-            expected_version,
-            lambda account, ctx: account.issue_invoice(
-                ctx,
-                number=number,
-                period=period,
-                lines=lines,
-                issued_on=issued_on,
-                due_on=due_on,
-            ),
-        )
-
-    def receive_payment(
-        self,
-        caller: Caller,
-        account_id: UUID,
-        *,
-        reference: str,
-        amount: Money,
-        received_on: date,
-        invoice_number: str | None = None,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        """Record a payment; access it settles is reinstated in the same command."""
-        return self._on_account(
-            caller,
-            account_id,
-            expected_version,
-            lambda account, ctx: account.receive_payment(
-                ctx,
-                reference=reference,
-                amount=amount,
-                received_on=received_on,
-                invoice_number=invoice_number,
-            ),
-        )
-
-    def issue_credit_note(
-        self,
-        caller: Caller,
-        account_id: UUID,
-        *,
-        number: str,
-        invoice_number: str,
-        amount: Money,
-        reason: str,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_account(
-            caller,
-            account_id,
-            expected_version,
-            lambda account, ctx: account.issue_credit_note(
-                ctx,
-                number=number,
-                invoice_number=invoice_number,
-                amount=amount,
-                reason=reason,
-            ),
-        )
-
-    def write_off(
-        self,
-        caller: Caller,
-        account_id: UUID,
-        *,
-        invoice_number: str,
-        amount: Money,
-        reason: str,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_account(
-            caller,
-            account_id,
-            expected_version,
-            lambda account, ctx: account.write_off(
-                ctx, invoice_number=invoice_number, amount=amount, reason=reason
-            ),
-        )
-
-    def open_dispute(
-        self,
-        caller: Caller,
-        account_id: UUID,
-        invoice_number: str,
-        reason: str,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_account(
-            caller,
-            account_id,
-            expected_version,
-            lambda account, ctx: account.open_dispute(ctx, invoice_number, reason),
-        )
-
-    def close_dispute(
-        self,
-        caller: Caller,
-        account_id: UUID,
-        invoice_number: str,
-        *,
-        outcome: DisputeOutcome,
-        note: str,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_account(
-            caller,
-            account_id,
-            expected_version,
-            lambda account, ctx: account.close_dispute(ctx, invoice_number, outcome, note),
-        )
+        return receipt
 
     # Billing questions ------------------------------------------------------
 
@@ -379,18 +209,6 @@ class BillingOffice:
             lambda fresh, ctx: _evaluated(fresh, ctx, policy, at),
         )
         return Evaluation(account_id, account.customer_id, events)
-
-    def _on_account(
-        self,
-        caller: Caller,
-        account_id: UUID,
-        expected_version: int | None,
-        decide: Callable[[BillingAccount, CommandContext], R],
-    ) -> Receipt:
-        _, receipt = self.runner.change(
-            BillingAccount, account_id, caller, decide, expected_version
-        )
-        return receipt
 
 
 def _evaluated(

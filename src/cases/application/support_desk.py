@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
 from uuid import UUID, uuid4
 
 from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
-from cases.domain.case_values import (
-    CaseCategory,
-    Contact,
-    Direction,
-    EscalationCategory,
-    EscalationPaths,
-    EscalationTarget,
-    ResolutionCode,
-    VendorAdvisory,
-)
+from cases.domain import case_commands as c
+from cases.domain.case_values import EscalationPaths
 from cases.domain.errors import EvaluationInFutureError, NoTermsInForceError, NotFoundError
 from cases.domain.metadata import CommandContext
-from cases.domain.support_case import SupportCase
+from cases.domain.support_case import DECISIONS, SupportCase
 from cases.domain.support_offering import PublishedTerms, SupportOffering
-from cases.domain.support_terms import (
-    Channel,
-    EscalationVehicle,
-    Severity,
-    SupportTerms,
-)
-
-R = TypeVar("R")
+from cases.domain.support_terms import SupportTerms
 
 
 class SupportDesk:
@@ -73,41 +56,16 @@ class SupportDesk:
 
     # Intake -----------------------------------------------------------------
 
-    def receive_case(
-        self,
-        caller: Caller,
-        *,
-        customer_id: str,
-        contact: Contact,
-        channel: Channel,
-        product: str,
-        category: CaseCategory,
-        severity: Severity,
-        title: str,
-        description: str,
-        received_at: datetime | None = None,
-        case_id: UUID | None = None,
-    ) -> Receipt:
+    def receive_case(self, caller: Caller, command: c.TakeIn) -> Receipt:
         """Take in a request; it is judged by the terms in force when received
         (None: received when the intake happens)."""
-        terms = self.terms_in_force(received_at or caller.occurred_at or self.runner.clock.now())
+        moment = command.received_at or caller.occurred_at or self.runner.clock.now()
+        terms = self.terms_in_force(moment)
+        case_id = command.case_id or uuid4()
         return self.runner.create(
             SupportCase,
             caller,
-            lambda ctx: SupportCase.receive(
-                ctx,
-                case_id=case_id or uuid4(),
-                customer_id=customer_id,
-                contact=contact,
-                channel=channel,
-                product=product,
-                category=category,
-                severity=severity,
-                title=title,
-                description=description,
-                received_at=received_at,
-                terms=terms,
-            ),
+            lambda ctx: SupportCase.receive(ctx, command, case_id=case_id, terms=terms),
         )
 
     def case(self, case_id: UUID) -> SupportCase:
@@ -115,236 +73,28 @@ class SupportDesk:
 
     # Working a case ---------------------------------------------------------
 
-    def check_service_health(
+    def handle(
         self,
         caller: Caller,
         case_id: UUID,
-        advisory: VendorAdvisory | None,
+        command: c.CaseCommand,
         *,
         expected_version: int | None = None,
     ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.check_service_health(ctx, advisory),
-        )
+        """Carry `command` to the case; an escalation goes through what the
+        partner holds under the terms in force when it happens."""
 
-    def record_diagnosis(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        findings: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.record_diagnosis(ctx, findings),
-        )
+        def decide(case: SupportCase, ctx: CommandContext) -> object:
+            if isinstance(command, c.Escalate):
+                return case.escalate(ctx, command, self.escalation_paths(ctx.occurred_at))
+            return DECISIONS[type(command)](case, ctx, command)
 
-    def record_communication(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        direction: Direction,
-        channel: Channel,
-        summary: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.record_communication(ctx, direction, channel, summary),
-        )
+        _, receipt = self.runner.change(SupportCase, case_id, caller, decide, expected_version)
+        return receipt
 
-    def wait_on_customer(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        reason: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.wait_on_customer(ctx, reason),
-        )
-
-    def stop_waiting_on_customer(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        reason: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.stop_waiting_on_customer(ctx, reason),
-        )
-
-    def assign(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        agent_id: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.assign(ctx, agent_id),
-        )
-
-    def change_severity(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        severity: Severity,
-        reason: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.change_severity(ctx, severity, reason),
-        )
-
-    def escalate(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        *,
-        target: EscalationTarget,
-        category: EscalationCategory,
-        vehicle: EscalationVehicle | None,
-        reason: str,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        """Escalate through what the partner holds under the terms in force now."""
-
-        def decide(case: SupportCase, ctx: CommandContext) -> int:
-            terms = self.terms_in_force(ctx.occurred_at).terms
-            paths = EscalationPaths(terms.partner_kind, terms.held_vehicles)
-            return case.escalate(
-                ctx,
-                target=target,
-                category=category,
-                vehicle=vehicle,
-                reason=reason,
-                paths=paths,
-            )
-
-        return self._on_case(caller, case_id, expected_version, decide)
-
-    def record_vendor_reference(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        reference: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.record_vendor_reference(ctx, reference),
-        )
-
-    def record_vendor_update(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        text: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.record_vendor_update(ctx, text),
-        )
-
-    def record_hand_back(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        summary: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.record_hand_back(ctx, summary),
-        )
-
-    def resolve(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        code: ResolutionCode,
-        summary: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.resolve(ctx, code, summary),
-        )
-
-    def close(
-        self, caller: Caller, case_id: UUID, *, expected_version: int | None = None
-    ) -> Receipt:
-        return self._on_case(caller, case_id, expected_version, lambda case, ctx: case.close(ctx))
-
-    def reopen(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        reason: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.reopen(ctx, reason),
-        )
-
-    def add_note(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        text: str,
-        *,
-        expected_version: int | None = None,
-    ) -> Receipt:
-        return self._on_case(
-            caller,
-            case_id,
-            expected_version,
-            lambda case, ctx: case.add_note(ctx, text),
-        )
+    def escalation_paths(self, moment: datetime) -> EscalationPaths:
+        terms = self.terms_in_force(moment).terms
+        return EscalationPaths(terms.partner_kind, terms.held_vehicles)
 
     # Service-level clocks ---------------------------------------------------
 
@@ -369,16 +119,6 @@ class SupportDesk:
             SupportCase, case_id, caller, lambda fresh, ctx: _breaches(fresh, ctx, at)
         )
         return breaches
-
-    def _on_case(
-        self,
-        caller: Caller,
-        case_id: UUID,
-        expected_version: int | None,
-        decide: Callable[[SupportCase, CommandContext], R],
-    ) -> Receipt:
-        _, receipt = self.runner.change(SupportCase, case_id, caller, decide, expected_version)
-        return receipt
 
 
 def _breaches(

@@ -17,11 +17,13 @@ skipped) and an anchor that comes back (a dispute closed) repeats nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
 
+from cases.domain import billing_commands as c
 from cases.domain import errors
 from cases.domain.audited import AuditedAggregate
 from cases.domain.billing_values import (
@@ -320,24 +322,16 @@ class BillingAccount(AuditedAggregate):
     # Commands: the account and its subscriptions -----------------------------
 
     @classmethod
-    def open(
-        cls,
-        ctx: CommandContext,
-        *,
-        customer_id: str,
-        currency: str,
-        net_days: int,
-        billing_period: BillingPeriod,
-        time_zone: str = "UTC",
-    ) -> BillingAccount:
+    def open(cls, ctx: CommandContext, command: c.OpenAccount) -> BillingAccount:
         """Open the customer's account: its currency, net terms and calendar."""
+        currency, net_days, time_zone = command.currency, command.net_days, command.time_zone
         minor_unit_exponent(currency)  # refuses what is not ISO 4217
         if not 0 <= net_days <= MAX_NET_DAYS:
             raise errors.InvalidValueError(
                 f"payment terms are net 0 to {MAX_NET_DAYS} days, not {net_days}"
             )
         known_zone(time_zone)
-        customer_id = required_text("customer id", customer_id, 100)
+        customer_id = required_text("customer id", command.customer_id, 100)
         return cls._start(
             cls.Opened,
             ctx,
@@ -345,20 +339,14 @@ class BillingAccount(AuditedAggregate):
             customer_id=customer_id,
             currency=currency,
             net_days=net_days,
-            billing_period=billing_period,
+            billing_period=command.billing_period,
             time_zone=time_zone,
         )
 
-    def add_subscription(
-        self,
-        ctx: CommandContext,
-        *,
-        subscription_id: str,
-        product: str,
-        quantity: int,
-        paid_through: date | None = None,
-    ) -> None:
-        subscription = Subscription(subscription_id, product, quantity, paid_through)
+    def add_subscription(self, ctx: CommandContext, command: c.AddSubscription) -> None:
+        subscription = Subscription(
+            command.subscription_id, command.product, command.quantity, command.paid_through
+        )
         if subscription.subscription_id in self.subscriptions:
             raise errors.DuplicateSubscriptionError(
                 f"the account already has subscription {subscription.subscription_id!r}"
@@ -372,10 +360,9 @@ class BillingAccount(AuditedAggregate):
             paid_through=subscription.paid_through,
         )
 
-    def record_prepayment(
-        self, ctx: CommandContext, subscription_id: str, paid_through: date
-    ) -> None:
+    def record_prepayment(self, ctx: CommandContext, command: c.RecordPrepayment) -> None:
         """Record that a subscription is paid in advance up to `paid_through`."""
+        subscription_id, paid_through = command.subscription_id, command.paid_through
         subscription = self.subscription(subscription_id)
         if subscription.paid_through is not None and paid_through <= subscription.paid_through:
             raise errors.PrepaymentNotLaterError(
@@ -402,21 +389,13 @@ class BillingAccount(AuditedAggregate):
 
     # Commands: money -------------------------------------------------------
 
-    def issue_invoice(
-        self,
-        ctx: CommandContext,
-        *,
-        number: str,
-        period: InvoicePeriod,
-        lines: tuple[InvoiceLine, ...],
-        issued_on: date,
-        due_on: date | None = None,
-    ) -> None:
+    def issue_invoice(self, ctx: CommandContext, command: c.IssueInvoice) -> None:
         """Charge the account; due `net_days` after issue unless a due date is given.
 
         Account credit is applied to the new invoice at once.
         """
-        number = required_text("invoice number", number, 50)
+        lines, issued_on, due_on = command.lines, command.issued_on, command.due_on
+        number = required_text("invoice number", command.number, 50)
         if number in self.invoices:
             raise errors.DuplicateInvoiceNumberError(
                 f"invoice number {number} is already used on this account"
@@ -442,7 +421,7 @@ class BillingAccount(AuditedAggregate):
             self.InvoiceIssued,
             ctx,
             number=number,
-            period=period,
+            period=command.period,
             lines=lines,
             total=total,
             issued_on=issued_on,
@@ -450,19 +429,12 @@ class BillingAccount(AuditedAggregate):
         )
         self._apply_account_credit(ctx)
 
-    def receive_payment(
-        self,
-        ctx: CommandContext,
-        *,
-        reference: str,
-        amount: Money,
-        received_on: date,
-        invoice_number: str | None = None,
-    ) -> None:
+    def receive_payment(self, ctx: CommandContext, command: c.ReceivePayment) -> None:
         """Take a payment: to the invoice it names, then the oldest; the rest is
         account credit. Access suspended for an overdue balance it settles comes
         back in the same command."""
-        reference = required_text("payment reference", reference, 100)
+        amount, received_on = command.amount, command.received_on
+        reference = required_text("payment reference", command.reference, 100)
         if reference in self.payment_references:
             raise errors.DuplicatePaymentError(
                 f"payment {reference} was already received on this account"
@@ -474,7 +446,7 @@ class BillingAccount(AuditedAggregate):
                 f"a payment cannot be received on {received_on}, a day still to come"
             )
         self.check_dated_in_account_history(f"payment {reference}", received_on)
-        named = [] if invoice_number is None else [self.invoice(invoice_number)]
+        named = [] if command.invoice_number is None else [self.invoice(command.invoice_number)]
         order = named + [i for i in self.collectible_in_order() if i not in named]
         allocations, unapplied = _allocate(amount, order)
         self._record(
@@ -488,22 +460,15 @@ class BillingAccount(AuditedAggregate):
         )
         self._reinstate_where_settled(ctx, f"payment {reference} received")
 
-    def issue_credit_note(
-        self,
-        ctx: CommandContext,
-        *,
-        number: str,
-        invoice_number: str,
-        amount: Money,
-        reason: str,
-    ) -> None:
+    def issue_credit_note(self, ctx: CommandContext, command: c.IssueCreditNote) -> None:
         """Take part or all of an invoice back; what was already paid becomes credit."""
-        number = required_text("credit note number", number, 50)
+        amount = command.amount
+        number = required_text("credit note number", command.number, 50)
         if number in self.credit_note_numbers:
             raise errors.DuplicateCreditNoteError(
                 f"credit note number {number} is already used on this account"
             )
-        invoice = self.invoice(invoice_number)
+        invoice = self.invoice(command.invoice_number)
         self.check_currency(amount)
         self.check_positive("a credit note", amount)
         if invoice.creditable < amount:
@@ -522,16 +487,15 @@ class BillingAccount(AuditedAggregate):
             invoice_number=invoice.number,
             amount=amount,
             released=released,
-            reason=required_text("reason", reason, LINE_LIMIT),
+            reason=required_text("reason", command.reason, LINE_LIMIT),
         )
         self._apply_account_credit(ctx)
         self._reinstate_where_settled(ctx, f"credit note {number} issued")
 
-    def write_off(
-        self, ctx: CommandContext, *, invoice_number: str, amount: Money, reason: str
-    ) -> None:
+    def write_off(self, ctx: CommandContext, command: c.WriteOff) -> None:
         """Give up on collecting part or all of what an invoice has outstanding."""
-        invoice = self.invoice(invoice_number)
+        amount = command.amount
+        invoice = self.invoice(command.invoice_number)
         self.check_currency(amount)
         self.check_positive("a write-off", amount)
         self.check_open(invoice, "written off")
@@ -544,13 +508,13 @@ class BillingAccount(AuditedAggregate):
             ctx,
             invoice_number=invoice.number,
             amount=amount,
-            reason=required_text("reason", reason, LINE_LIMIT),
+            reason=required_text("reason", command.reason, LINE_LIMIT),
         )
         self._reinstate_where_settled(ctx, f"invoice {invoice.number} written off")
 
-    def open_dispute(self, ctx: CommandContext, invoice_number: str, reason: str) -> None:
+    def open_dispute(self, ctx: CommandContext, command: c.OpenDispute) -> None:
         """Take an invoice out of collection while the customer disputes it."""
-        invoice = self.invoice(invoice_number)
+        invoice = self.invoice(command.invoice_number)
         self.check_open(invoice, "disputed")
         if invoice.disputed:
             raise errors.DisputeAlreadyOpenError(f"invoice {invoice.number} is already disputed")
@@ -558,27 +522,21 @@ class BillingAccount(AuditedAggregate):
             self.DisputeOpened,
             ctx,
             invoice_number=invoice.number,
-            reason=required_text("reason", reason, LINE_LIMIT),
+            reason=required_text("reason", command.reason, LINE_LIMIT),
         )
         self._reinstate_where_settled(ctx, f"invoice {invoice.number} disputed")
 
-    def close_dispute(
-        self,
-        ctx: CommandContext,
-        invoice_number: str,
-        outcome: DisputeOutcome,
-        note: str,
-    ) -> None:
+    def close_dispute(self, ctx: CommandContext, command: c.CloseDispute) -> None:
         """End a dispute; what is still outstanding is collected again."""
-        invoice = self.invoice(invoice_number)
+        invoice = self.invoice(command.invoice_number)
         if not invoice.disputed:
             raise errors.NoOpenDisputeError(f"invoice {invoice.number} is not disputed")
         self._record(
             self.DisputeClosed,
             ctx,
             invoice_number=invoice.number,
-            outcome=outcome,
-            note=required_text("note", note, LINE_LIMIT),
+            outcome=command.outcome,
+            note=required_text("note", command.note, LINE_LIMIT),
         )
         self._apply_account_credit(ctx)
 
@@ -757,3 +715,16 @@ def _allocate(amount: Money, invoices: list[Invoice]) -> tuple[tuple[Allocation,
 def _worth_sending(stage: CollectionStage, days_overdue: int) -> bool:
     """An upcoming-payment reminder is pointless once the due date has passed."""
     return stage.action is not StageAction.UPCOMING_PAYMENT_REMINDER or days_overdue <= 0
+
+
+DECISIONS: dict[type[c.AccountCommand], Callable[[BillingAccount, CommandContext, Any], object]] = {
+    c.AddSubscription: BillingAccount.add_subscription,
+    c.RecordPrepayment: BillingAccount.record_prepayment,
+    c.IssueInvoice: BillingAccount.issue_invoice,
+    c.ReceivePayment: BillingAccount.receive_payment,
+    c.IssueCreditNote: BillingAccount.issue_credit_note,
+    c.WriteOff: BillingAccount.write_off,
+    c.OpenDispute: BillingAccount.open_dispute,
+    c.CloseDispute: BillingAccount.close_dispute,
+}
+"""The account's decision on each command."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from cases.domain import case_commands as c
 from cases.domain import errors
 from cases.domain.audited import AuditedAggregate
 from cases.domain.case_clocks import ClockedCase, ClockFact
@@ -311,25 +313,11 @@ class SupportCase(ClockedCase):
 
     @classmethod
     def receive(
-        cls,
-        ctx: CommandContext,
-        *,
-        case_id: UUID,
-        customer_id: str,
-        contact: Contact,
-        channel: Channel,
-        product: str,
-        category: CaseCategory,
-        severity: Severity,
-        title: str,
-        description: str,
-        received_at: datetime | None,
-        terms: PublishedTerms,
+        cls, ctx: CommandContext, command: c.TakeIn, *, case_id: UUID, terms: PublishedTerms
     ) -> SupportCase:
         """Take in a customer's request, received at `received_at` (None: when
         the intake happens). A customer's request is received when recorded."""
-        if received_at is None:
-            received_at = ctx.occurred_at
+        received_at = command.received_at or ctx.occurred_at
         aware("received_at", received_at)
         if received_at > ctx.recorded_at:
             raise errors.ReceivedInFutureError(
@@ -344,14 +332,14 @@ class SupportCase(ClockedCase):
             cls.Received,
             ctx,
             case_id,
-            customer_id=required_text("customer id", customer_id, 100),
-            contact=contact,
-            channel=channel,
-            product=line_text("product", product),
-            category=category,
-            severity=severity,
-            title=required_text("title", title, TITLE_LIMIT),
-            description=summary_text("description", description),
+            customer_id=required_text("customer id", command.customer_id, 100),
+            contact=command.contact,
+            channel=command.channel,
+            product=line_text("product", command.product),
+            category=command.category,
+            severity=command.severity,
+            title=required_text("title", command.title, TITLE_LIMIT),
+            description=summary_text("description", command.description),
             received_at=received_at,
             terms_version=terms.version,
             reopen_window_days=terms.terms.reopen_window_days,
@@ -362,22 +350,20 @@ class SupportCase(ClockedCase):
         case.record_due_breaches(ctx, max(received_at, ctx.occurred_at))
         return case
 
-    def check_service_health(self, ctx: CommandContext, advisory: VendorAdvisory | None) -> None:
+    def check_service_health(self, ctx: CommandContext, command: c.CheckServiceHealth) -> None:
         """Record the service-health check and the advisory it matched, if any."""
         self.check_open_for_work(ctx)
         self.record_due_breaches(ctx)
-        self._record(self.ServiceHealthChecked, ctx, advisory=advisory)
+        self._record(self.ServiceHealthChecked, ctx, advisory=command.advisory)
 
-    def record_diagnosis(self, ctx: CommandContext, findings: str) -> None:
+    def record_diagnosis(self, ctx: CommandContext, command: c.RecordDiagnosis) -> None:
         self.check_open_for_work(ctx)
         self.check_service_health_checked("diagnose")
-        findings = summary_text("findings", findings)
+        findings = summary_text("findings", command.findings)
         self.record_due_breaches(ctx)
         self._record(self.DiagnosisRecorded, ctx, findings=findings)
 
-    def record_communication(
-        self, ctx: CommandContext, direction: Direction, channel: Channel, summary: str
-    ) -> None:
+    def record_communication(self, ctx: CommandContext, command: c.RecordCommunication) -> None:
         """Record a message to or from the customer; a reply ends a wait on them.
 
         An outbound message fulfils the first-response clock (the first time) and
@@ -385,16 +371,16 @@ class SupportCase(ClockedCase):
         open.
         """
         self.check_not_closed(ctx)
-        summary = summary_text("summary", summary)
+        summary = summary_text("summary", command.summary)
         self.record_due_breaches(ctx)
         self._record(
             self.CommunicationRecorded,
             ctx,
-            direction=direction,
-            channel=channel,
+            direction=command.direction,
+            channel=command.channel,
             summary=summary,
         )
-        if direction is Direction.INBOUND:
+        if command.direction is Direction.INBOUND:
             if self.waiting_on_customer_since is not None:
                 self.end_wait_on_customer(ctx, "customer replied")
             return
@@ -403,38 +389,41 @@ class SupportCase(ClockedCase):
         if self.resolution is None:
             self.start_clock(ctx, ClockKind.NEXT_UPDATE, ctx.occurred_at)
 
-    def wait_on_customer(self, ctx: CommandContext, reason: str) -> None:
+    def wait_on_customer(self, ctx: CommandContext, command: c.WaitOnCustomer) -> None:
         self.check_open_for_work(ctx)
         if self.waiting_on_customer_since is not None:
             raise errors.AlreadyWaitingOnCustomerError(
                 "the case is already waiting on the customer"
             )
-        reason = line_text("reason", reason)
+        reason = line_text("reason", command.reason)
         self.record_due_breaches(ctx)
         self._record(self.WaitingOnCustomerStarted, ctx, reason=reason)
         self.pause_customer_clocks(ctx)
 
-    def stop_waiting_on_customer(self, ctx: CommandContext, reason: str) -> None:
+    def stop_waiting_on_customer(
+        self, ctx: CommandContext, command: c.StopWaitingOnCustomer
+    ) -> None:
         self.check_not_closed(ctx)
         if self.waiting_on_customer_since is None:
             raise errors.NotWaitingOnCustomerError("the case is not waiting on the customer")
-        reason = line_text("reason", reason)
+        reason = line_text("reason", command.reason)
         self.record_due_breaches(ctx)
         self.end_wait_on_customer(ctx, reason)
 
-    def assign(self, ctx: CommandContext, agent_id: str) -> None:
+    def assign(self, ctx: CommandContext, command: c.Assign) -> None:
         self.check_not_closed(ctx)
-        agent_id = required_text("agent id", agent_id, 100)
+        agent_id = required_text("agent id", command.agent_id, 100)
         if agent_id == self.assignee:
             raise errors.AlreadyAssignedError(f"the case is already assigned to {agent_id}")
         self.record_due_breaches(ctx)
         self._record(self.Assigned, ctx, agent_id=agent_id)
 
-    def change_severity(self, ctx: CommandContext, severity: Severity, reason: str) -> None:
+    def change_severity(self, ctx: CommandContext, command: c.ChangeSeverity) -> None:
+        severity = command.severity
         self.check_open_for_work(ctx)
         if severity is self.severity:
             raise errors.SeverityUnchangedError(f"the case is already {severity.value}")
-        reason = line_text("reason", reason)
+        reason = line_text("reason", command.reason)
         self.record_due_breaches(ctx)
         self._record(
             self.SeverityChanged,
@@ -448,17 +437,10 @@ class SupportCase(ClockedCase):
                 self.retarget_clock(ctx, clock)
         self.record_due_breaches(ctx)
 
-    def escalate(
-        self,
-        ctx: CommandContext,
-        *,
-        target: EscalationTarget,
-        category: EscalationCategory,
-        vehicle: EscalationVehicle | None,
-        reason: str,
-        paths: EscalationPaths,
-    ) -> int:
-        """Hand the case to the vendor or the indirect provider; return its number."""
+    def escalate(self, ctx: CommandContext, command: c.Escalate, paths: EscalationPaths) -> int:
+        """Hand the case to the vendor or the indirect provider, through what the
+        partner holds (`paths`); return the escalation's number."""
+        target, category, vehicle = command.target, command.category, command.vehicle
         self.check_open_for_work(ctx)
         self.check_no_open_escalation()
         self.check_escalation_route(target, paths)
@@ -476,7 +458,7 @@ class SupportCase(ClockedCase):
                 "check the vendor's service health before escalating a technical problem"
             )
         number = len(self.escalations) + 1
-        reason = summary_text("reason", reason)
+        reason = summary_text("reason", command.reason)
         self.record_due_breaches(ctx)
         self._record(
             self.Escalated,
@@ -490,33 +472,35 @@ class SupportCase(ClockedCase):
         self.start_clock(ctx, ClockKind.VENDOR, ctx.occurred_at, number=number)
         return number
 
-    def record_vendor_reference(self, ctx: CommandContext, reference: str) -> None:
+    def record_vendor_reference(
+        self, ctx: CommandContext, command: c.RecordVendorReference
+    ) -> None:
         escalation = self.check_open_escalation(ctx)
         if escalation.vendor_reference is not None:
             raise errors.VendorReferenceAlreadyRecordedError(
                 f"escalation {escalation.number} already has the reference "
                 f"{escalation.vendor_reference}"
             )
-        reference = required_text("vendor reference", reference, 100)
+        reference = required_text("vendor reference", command.reference, 100)
         self.record_due_breaches(ctx)
         self._record(
             self.VendorReferenceRecorded, ctx, number=escalation.number, reference=reference
         )
 
-    def record_vendor_update(self, ctx: CommandContext, text: str) -> None:
+    def record_vendor_update(self, ctx: CommandContext, command: c.RecordVendorUpdate) -> None:
         escalation = self.check_open_escalation(ctx)
-        text = summary_text("vendor update", text)
+        text = summary_text("vendor update", command.text)
         self.record_due_breaches(ctx)
         self._record(self.VendorUpdateRecorded, ctx, number=escalation.number, text=text)
 
-    def record_hand_back(self, ctx: CommandContext, summary: str) -> None:
+    def record_hand_back(self, ctx: CommandContext, command: c.RecordHandBack) -> None:
         escalation = self.check_open_escalation(ctx)
-        summary = summary_text("hand-back summary", summary)
+        summary = summary_text("hand-back summary", command.summary)
         self.record_due_breaches(ctx)
         self._record(self.HandedBack, ctx, number=escalation.number, summary=summary)
         self.finish_clock(ctx, ClockKind.VENDOR, fulfilled=True, number=escalation.number)
 
-    def resolve(self, ctx: CommandContext, code: ResolutionCode, summary: str) -> None:
+    def resolve(self, ctx: CommandContext, command: c.Resolve) -> None:
         self.check_not_closed(ctx)
         if self.resolution is not None:
             raise errors.CaseAlreadyResolvedError("the case is already resolved")
@@ -526,25 +510,25 @@ class SupportCase(ClockedCase):
                 "vendor's hand-back before resolving"
             )
         self.check_service_health_checked("resolve")
-        summary = summary_text("summary", summary)
+        summary = summary_text("summary", command.summary)
         self.record_due_breaches(ctx)
         if self.waiting_on_customer_since is not None:
             self.end_wait_on_customer(ctx, "case resolved")
-        self._record(self.Resolved, ctx, code=code, summary=summary)
+        self._record(self.Resolved, ctx, code=command.code, summary=summary)
         self.finish_clock(ctx, ClockKind.RESOLUTION, fulfilled=True)
         self.finish_clock(
             ctx, ClockKind.FIRST_RESPONSE, fulfilled=False, reason="resolved before a response"
         )
         self.finish_clock(ctx, ClockKind.NEXT_UPDATE, fulfilled=False, reason="case resolved")
 
-    def close(self, ctx: CommandContext) -> None:
+    def close(self, ctx: CommandContext, _command: c.Close | None = None) -> None:
         self.check_not_closed(ctx)
         if self.resolution is None:
             raise errors.CaseNotResolvedError("only a resolved case can be closed")
         self.record_due_breaches(ctx)
         self._record(self.Closed, ctx)
 
-    def reopen(self, ctx: CommandContext, reason: str) -> None:
+    def reopen(self, ctx: CommandContext, command: c.Reopen) -> None:
         """Reopen a resolved case, or a closed one within the terms' window.
 
         The window is judged when the reopening is recorded, so dating it back
@@ -564,7 +548,7 @@ class SupportCase(ClockedCase):
                     f"{self.reopen_window_days} days, and it is "
                     f"{judged_at.isoformat()}"
                 )
-        reason = line_text("reason", reason)
+        reason = line_text("reason", command.reason)
         self.record_due_breaches(ctx)
         self._record(self.Reopened, ctx, reason=reason)
         resolution = self.latest_clock(ClockKind.RESOLUTION)
@@ -584,9 +568,9 @@ class SupportCase(ClockedCase):
         self.record_due_breaches(ctx)
         self._record(self.BillingAccountLinked, ctx, account_id=account_id)
 
-    def add_note(self, ctx: CommandContext, text: str) -> None:
+    def add_note(self, ctx: CommandContext, command: c.AddNote) -> None:
         self.check_not_closed(ctx)
-        text = summary_text("note", text)
+        text = summary_text("note", command.text)
         self.record_due_breaches(ctx)
         self._record(self.NoteAdded, ctx, text=text)
 
@@ -704,3 +688,23 @@ CLOCK_FACT_TYPES: tuple[type[ClockFact], ...] = tuple(
     if isinstance(cls, type) and issubclass(cls, ClockFact)
 )
 """The case's service-level clock facts, as the event types it records."""
+
+
+DECISIONS: dict[type[c.CaseCommand], Callable[[SupportCase, CommandContext, Any], object]] = {
+    c.CheckServiceHealth: SupportCase.check_service_health,
+    c.RecordDiagnosis: SupportCase.record_diagnosis,
+    c.RecordCommunication: SupportCase.record_communication,
+    c.WaitOnCustomer: SupportCase.wait_on_customer,
+    c.StopWaitingOnCustomer: SupportCase.stop_waiting_on_customer,
+    c.Assign: SupportCase.assign,
+    c.ChangeSeverity: SupportCase.change_severity,
+    c.RecordVendorReference: SupportCase.record_vendor_reference,
+    c.RecordVendorUpdate: SupportCase.record_vendor_update,
+    c.RecordHandBack: SupportCase.record_hand_back,
+    c.Resolve: SupportCase.resolve,
+    c.Close: SupportCase.close,
+    c.Reopen: SupportCase.reopen,
+    c.AddNote: SupportCase.add_note,
+}
+"""The case's decision on each command but `Escalate`, which also needs the
+escalation paths the partner holds under the terms in force."""

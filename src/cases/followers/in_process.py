@@ -17,7 +17,7 @@ from typing import Self
 
 import structlog
 
-from cases.clock import Clock
+from cases.clock import Clock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, open_runner_db
 from cases.db.schema import check_schema_current
 from cases.followers.catalog import PROJECTIONS, projection_named
@@ -168,16 +168,15 @@ class InProcessProjections:
     def wait_for(self, position: int, timeout: float, poll: float = 0.02) -> bool:
         """Wait, at most `timeout` seconds, until every projection has applied the
         log up to `position` (a command's receipt position: read-your-writes)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def applied() -> bool:
             try:
-                if min(self.positions().values(), default=position) >= position:
-                    return True
+                return min(self.positions().values(), default=position) >= position
             except CONNECTION_ERRORS:
                 logger.warning("projection_position_unreadable")
-            if time.monotonic() >= deadline:
                 return False
-            time.sleep(poll)
+
+        return wait_until(applied, timeout, poll)
 
     def wait_until_caught_up(self, timeout: float) -> bool:
         """Wait, at most `timeout` seconds, until every projection reaches the

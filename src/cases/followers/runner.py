@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
 from eventsourcing.persistence import PersistenceError
 
-from cases.clock import Clock, SystemClock
+from cases.clock import Clock, SystemClock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.followers.leadership import Leadership
 from cases.followers.tracking import Tracking
@@ -124,12 +123,7 @@ class ProjectionRunner:
 
     def wait_for(self, position: int, timeout: float, poll: float = 0.02) -> bool:
         """Wait (bounded) until the projection has applied `position`."""
-        deadline = time.monotonic() + timeout
-        while self.position < position:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(poll)
-        return True
+        return wait_until(lambda: self.position >= position, timeout, poll)
 
 
 class RunnerLoop:

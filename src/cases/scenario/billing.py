@@ -19,6 +19,7 @@ from cases.application.caller import Caller
 from cases.application.collection_run import run_collection
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
 from cases.domain.billing_values import (
     BillingPeriod,
     DisputeOutcome,
@@ -118,50 +119,56 @@ class BillingScenario:
         ):
             receipt = self.billing.open_account(
                 self.caller(),
-                customer_id=f"{customer}{self.suffix}",
-                currency=currency,
-                net_days=net_days,
-                billing_period=BillingPeriod.MONTHLY,
-                time_zone="Europe/Stockholm",
+                bcmd.OpenAccount(
+                    customer_id=f"{customer}{self.suffix}",
+                    currency=currency,
+                    net_days=net_days,
+                    billing_period=BillingPeriod.MONTHLY,
+                    time_zone="Europe/Stockholm",
+                ),
             )
             self.result.accounts[customer] = receipt.aggregate_id
         fabrikam = self.result.accounts["fabrikam"]
-        self.billing.add_subscription(
+        self.billing.handle(
             self.caller(),
             fabrikam,
-            subscription_id="sub-bp-40",
-            product="Microsoft 365 Business Premium",
-            quantity=40,
+            bcmd.AddSubscription(
+                subscription_id="sub-bp-40", product="Microsoft 365 Business Premium", quantity=40
+            ),
         )
-        self.billing.add_subscription(
+        self.billing.handle(
             self.caller(),
             fabrikam,
-            subscription_id="sub-exo-10",
-            product="Exchange Online (Plan 1)",
-            quantity=10,
-            paid_through=self.day(365),
+            bcmd.AddSubscription(
+                subscription_id="sub-exo-10",
+                product="Exchange Online (Plan 1)",
+                quantity=10,
+                paid_through=self.day(365),
+            ),
         )
-        self.billing.add_subscription(
+        self.billing.handle(
             self.caller(),
             self.result.accounts["contoso"],
-            subscription_id="sub-e3-25",
-            product="Microsoft 365 E3",
-            quantity=25,
+            bcmd.AddSubscription(
+                subscription_id="sub-e3-25", product="Microsoft 365 E3", quantity=25
+            ),
         )
 
     def invoice(self, customer: str, number: str, amount: str, currency: str, month: int) -> None:
         start = self.day(30 * (month - 1))
-        self.billing.issue_invoice(
+        self.billing.handle(
             self.caller(),
             self.result.accounts[customer],
-            number=f"{number}{self.suffix}",
-            period=InvoicePeriod(start, start + timedelta(days=29)),
-            lines=(
-                InvoiceLine(
-                    f"Cloud services, month {month}", Decimal(1), Money.of(amount, currency)
+            bcmd.IssueInvoice(
+                number=f"{number}{self.suffix}",
+                period=InvoicePeriod(start, start + timedelta(days=29)),
+                lines=(
+                    InvoiceLine(
+                        f"Cloud services, month {month}", Decimal(1), Money.of(amount, currency)
+                    ),
                 ),
+                issued_on=self.clock.now().date(),
             ),
-            issued_on=self.clock.now().date(),
         )
 
     def issue_first_invoices(self) -> None:
@@ -176,32 +183,37 @@ class BillingScenario:
         self.invoice("tailspin", "T-4002", "5000.00", "SEK", 2)  # the credit applies
 
     def pay(self, customer: str, reference: str, amount: str, currency: str) -> None:
-        self.billing.receive_payment(
+        self.billing.handle(
             self.caller(),
             self.result.accounts[customer],
-            reference=f"{reference}{self.suffix}",
-            amount=Money.of(amount, currency),
-            received_on=self.clock.now().date(),
+            bcmd.ReceivePayment(
+                reference=f"{reference}{self.suffix}",
+                amount=Money.of(amount, currency),
+                received_on=self.clock.now().date(),
+            ),
         )
 
     def northwind_disputes(self) -> None:
-        self.billing.open_dispute(
+        self.billing.handle(
             self.caller(),
             self.result.accounts["northwind"],
-            f"N-3001{self.suffix}",
-            "Customer says the Azure plan line double-counts October.",
+            bcmd.OpenDispute(
+                f"N-3001{self.suffix}", "Customer says the Azure plan line double-counts October."
+            ),
         )
 
     def contoso_pays(self) -> None:
         self.pay("contoso", "SEPA-5521", "3125.00", "EUR")
 
     def northwind_dispute_rejected(self) -> None:
-        self.billing.close_dispute(
+        self.billing.handle(
             self.caller(),
             self.result.accounts["northwind"],
-            f"N-3001{self.suffix}",
-            outcome=DisputeOutcome.REJECTED,
-            note="Usage export confirms each line once.",
+            bcmd.CloseDispute(
+                f"N-3001{self.suffix}",
+                outcome=DisputeOutcome.REJECTED,
+                note="Usage export confirms each line once.",
+            ),
         )
 
     def fabrikam_pays_the_oldest_invoice(self) -> None:

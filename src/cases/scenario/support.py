@@ -16,6 +16,7 @@ from uuid import UUID
 from cases.application.caller import Caller
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import (
     AdvisoryClassification,
     CaseCategory,
@@ -132,13 +133,15 @@ class SupportScenario:
 
     def receive(self, key: str, received_at: datetime, **fields: object) -> UUID:
         fields["customer_id"] = f"{fields['customer_id']}{self.suffix}"
-        receipt = self.desk.receive_case(
-            self.as_(ANNA),
-            received_at=received_at,
-            **fields,  # type: ignore[arg-type]
-        )
+        intake = cmd.TakeIn(received_at=received_at, **fields)  # type: ignore[arg-type]
+        receipt = self.desk.receive_case(self.as_(ANNA), intake)
         self.result.cases[key] = receipt.aggregate_id
         return receipt.aggregate_id
+
+    def email_customer(self, who: Caller, case: UUID, text: str) -> None:
+        self.desk.handle(
+            who, case, cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, text)
+        )
 
     def documented_incident(self) -> None:
         """Contoso's mail delay matches a vendor incident; no escalation needed."""
@@ -157,7 +160,7 @@ class SupportScenario:
             description="Since 07:30 mail to external recipients sits in the queue.",
         )
         anna = self.as_(ANNA)
-        self.desk.assign(anna, case, "agent-anna")
+        self.desk.handle(anna, case, cmd.Assign("agent-anna"))
         self.later(minutes=5)
         advisory = VendorAdvisory(
             "EX226792",
@@ -165,31 +168,29 @@ class SupportScenario:
             "Users may experience delays sending mail to external recipients",
             "Exchange Online",
         )
-        self.desk.check_service_health(anna, case, advisory)
+        self.desk.handle(anna, case, cmd.CheckServiceHealth(advisory))
         self.attempt(
-            lambda: self.desk.escalate(
+            lambda: self.desk.handle(
                 anna,
                 case,
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.UNDOCUMENTED_PROBLEM,
-                vehicle=ASFP,
-                reason="Mail delayed",
+                cmd.Escalate(
+                    target=EscalationTarget.VENDOR,
+                    category=EscalationCategory.UNDOCUMENTED_PROBLEM,
+                    vehicle=ASFP,
+                    reason="Mail delayed",
+                ),
             )
         )
         self.later(minutes=3)
-        self.desk.record_communication(
-            anna, case, Direction.OUTBOUND, Channel.EMAIL,
-            "Known incident EX226792; the vendor is rerouting traffic.",
-        )  # fmt: skip
+        self.email_customer(anna, case, "Known incident EX226792; the vendor is rerouting traffic.")
         self.later(hours=5)
-        self.desk.resolve(
+        self.desk.handle(
             anna,
             case,
-            ResolutionCode.VENDOR_ISSUE_RESOLVED,
-            "EX226792 resolved by the vendor.",
+            cmd.Resolve(ResolutionCode.VENDOR_ISSUE_RESOLVED, "EX226792 resolved by the vendor."),
         )
         self.later(hours=1)
-        self.desk.close(anna, case)
+        self.desk.handle(anna, case, cmd.Close())
 
     def escalated_and_reopened(self) -> None:
         """Fabrikam's Teams calls drop: diagnosed, escalated, handed back, reopened."""
@@ -207,64 +208,84 @@ class SupportScenario:
             description="All users in the Gothenburg office; started after a tenant move.",
         )
         anna, bo = self.as_(ANNA), self.as_(BO)
-        self.attempt(lambda: self.desk.record_diagnosis(anna, case, "Guessing firewall"))
+        self.attempt(lambda: self.desk.handle(anna, case, cmd.RecordDiagnosis("Guessing firewall")))
         self.later(minutes=20)
-        self.desk.check_service_health(anna, case, None)
-        self.desk.record_communication(
-            anna, case, Direction.OUTBOUND, Channel.EMAIL, "Please send a call trace."
+        self.desk.handle(anna, case, cmd.CheckServiceHealth(None))
+        self.desk.handle(
+            anna,
+            case,
+            cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "Please send a call trace."),
         )
-        self.desk.wait_on_customer(anna, case, "Waiting for a call trace")
+        self.desk.handle(anna, case, cmd.WaitOnCustomer("Waiting for a call trace"))
         self.later(hours=20)
-        self.desk.record_communication(
-            anna, case, Direction.INBOUND, Channel.EMAIL, "Trace attached."
+        self.desk.handle(
+            anna, case, cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "Trace attached.")
         )
-        self.desk.change_severity(anna, case, Severity.CRITICAL, "Board meeting calls fail")
-        self.desk.assign(anna, case, "agent-bo")
+        self.desk.handle(
+            anna, case, cmd.ChangeSeverity(Severity.CRITICAL, "Board meeting calls fail")
+        )
+        self.desk.handle(anna, case, cmd.Assign("agent-bo"))
         self.later(hours=1)
-        self.desk.record_diagnosis(
+        self.desk.handle(
             bo,
             case,
-            "Media relay times out at 1800 s; config matches the service description.",
+            cmd.RecordDiagnosis(
+                "Media relay times out at 1800 s; config matches the service description."
+            ),
         )
         self.attempt(
-            lambda: self.desk.escalate(
+            lambda: self.desk.handle(
                 bo,
                 case,
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.SERVICE_DEFECT,
-                vehicle=EscalationVehicle.PREMIER_SUPPORT_FOR_PARTNERS,
-                reason="Relay timeout",
+                cmd.Escalate(
+                    target=EscalationTarget.VENDOR,
+                    category=EscalationCategory.SERVICE_DEFECT,
+                    vehicle=EscalationVehicle.PREMIER_SUPPORT_FOR_PARTNERS,
+                    reason="Relay timeout",
+                ),
             )
         )
-        self.desk.escalate(
+        self.desk.handle(
             bo,
             case,
-            target=EscalationTarget.VENDOR,
-            category=EscalationCategory.SERVICE_DEFECT,
-            vehicle=ASFP,
-            reason="Media relay drops calls at 30 minutes for one tenant.",
+            cmd.Escalate(
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_DEFECT,
+                vehicle=ASFP,
+                reason="Media relay drops calls at 30 minutes for one tenant.",
+            ),
         )
         self.later(minutes=40)
-        self.desk.record_vendor_reference(bo, case, "2611080040012345")
+        self.desk.handle(bo, case, cmd.RecordVendorReference("2611080040012345"))
         self.later(hours=26)
-        self.desk.record_vendor_update(bo, case, "Reproduced; a fix is rolling out.")
+        self.desk.handle(bo, case, cmd.RecordVendorUpdate("Reproduced; a fix is rolling out."))
         self.later(days=2)
-        self.desk.record_hand_back(bo, case, "Relay timeout raised for the tenant's region.")
-        self.desk.record_communication(
-            bo, case, Direction.OUTBOUND, Channel.PHONE, "Fix confirmed with Omar."
+        self.desk.handle(
+            bo, case, cmd.RecordHandBack("Relay timeout raised for the tenant's region.")
         )
-        self.desk.resolve(bo, case, ResolutionCode.FIXED_BY_VENDOR, "Vendor raised the timeout.")
+        self.desk.handle(
+            bo,
+            case,
+            cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "Fix confirmed with Omar."),
+        )
+        self.desk.handle(
+            bo, case, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Vendor raised the timeout.")
+        )
         self.later(hours=2)
-        self.desk.close(bo, case)
+        self.desk.handle(bo, case, cmd.Close())
         self.later(days=3)
-        self.desk.reopen(bo, case, "Calls drop again after 60 minutes")
+        self.desk.handle(bo, case, cmd.Reopen("Calls drop again after 60 minutes"))
         self.later(hours=3)
-        self.desk.record_diagnosis(bo, case, "A second relay in the pair kept the old timeout.")
-        self.desk.add_note(bo, case, "Vendor confirmed the pair on the same reference.")
-        self.desk.resolve(bo, case, ResolutionCode.FIXED_BY_VENDOR, "Both relays updated.")
+        self.desk.handle(
+            bo, case, cmd.RecordDiagnosis("A second relay in the pair kept the old timeout.")
+        )
+        self.desk.handle(bo, case, cmd.AddNote("Vendor confirmed the pair on the same reference."))
+        self.desk.handle(
+            bo, case, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Both relays updated.")
+        )
         self.later(hours=1)
-        self.desk.close(bo, case)
-        self.attempt(lambda: self.desk.add_note(bo, case, "Too late for notes"))
+        self.desk.handle(bo, case, cmd.Close())
+        self.attempt(lambda: self.desk.handle(bo, case, cmd.AddNote("Too late for notes")))
 
     def commercial_escalation(self) -> None:
         """Tailspin is charged for licences it cancelled: a commercial escalation."""
@@ -282,20 +303,24 @@ class SupportScenario:
             description="Twenty seats cancelled within the window still appear.",
         )
         sales = self.as_(SALES)
-        self.desk.record_communication(
-            sales, case, Direction.OUTBOUND, Channel.EMAIL, "We have asked the vendor."
-        )
-        self.desk.escalate(
+        self.desk.handle(
             sales,
             case,
-            target=EscalationTarget.VENDOR,
-            category=EscalationCategory.COMMERCIAL_PROBLEM,
-            vehicle=EscalationVehicle.COMMERCIAL_SUPPORT,
-            reason="Cancellation within the window not applied.",
+            cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "We have asked the vendor."),
+        )
+        self.desk.handle(
+            sales,
+            case,
+            cmd.Escalate(
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.COMMERCIAL_PROBLEM,
+                vehicle=EscalationVehicle.COMMERCIAL_SUPPORT,
+                reason="Cancellation within the window not applied.",
+            ),
         )
         self.later(days=1)
-        self.desk.record_hand_back(sales, case, "Seats removed; credit follows.")
-        self.desk.resolve(sales, case, ResolutionCode.FIXED_BY_VENDOR, "Seats removed.")
+        self.desk.handle(sales, case, cmd.RecordHandBack("Seats removed; credit follows."))
+        self.desk.handle(sales, case, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Seats removed."))
 
     def billing_question(self) -> None:
         """Northwind asks about an invoice line; answered by the help desk."""
@@ -314,8 +339,7 @@ class SupportScenario:
         )
         anna = self.as_(ANNA)
         self.later(minutes=15)
-        self.desk.record_communication(
-            anna, case, Direction.OUTBOUND, Channel.EMAIL,
-            "It is your pay-as-you-go Azure consumption for October.",
-        )  # fmt: skip
-        self.desk.resolve(anna, case, ResolutionCode.ANSWERED, "Explained the Azure plan line.")
+        self.email_customer(anna, case, "It is your pay-as-you-go Azure consumption for October.")
+        self.desk.handle(
+            anna, case, cmd.Resolve(ResolutionCode.ANSWERED, "Explained the Azure plan line.")
+        )

@@ -18,6 +18,8 @@ from fastapi.testclient import TestClient
 from cases.application.command_runner import Receipt
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
+from cases.domain import case_commands as cmd
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
 from cases.domain.metadata import Actor, Role
@@ -67,23 +69,27 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     desk, who = services.desk, caller()
     desk.publish_terms(who, terms(), effective_from=T0)
     api_clock.advance(timedelta(minutes=10))
-    received = desk.receive_case(who, received_at=api_clock.now(), **intake())  # type: ignore[arg-type]
+    received = desk.receive_case(who, cmd.TakeIn(received_at=api_clock.now(), **intake()))
     case_id, reached = received.aggregate_id, [received.version]
     steps: tuple[Callable[[], Receipt], ...] = (
-        lambda: desk.check_service_health(who, case_id, None),
-        lambda: desk.escalate(
+        lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),
+        lambda: desk.handle(
             who,
             case_id,
-            target=EscalationTarget.VENDOR,
-            category=EscalationCategory.SERVICE_DEFECT,
-            vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-            reason="Queue grows with a healthy connector",
+            cmd.Escalate(
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_DEFECT,
+                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+                reason="Queue grows with a healthy connector",
+            ),
         ),
-        lambda: desk.record_vendor_reference(who, case_id, "2611080040012345"),
-        lambda: desk.record_hand_back(who, case_id, "Fix deployed"),
-        lambda: desk.resolve(who, case_id, ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream"),
-        lambda: desk.close(who, case_id),
-        lambda: desk.reopen(who, case_id, "Delays are back"),
+        lambda: desk.handle(who, case_id, cmd.RecordVendorReference("2611080040012345")),
+        lambda: desk.handle(who, case_id, cmd.RecordHandBack("Fix deployed")),
+        lambda: desk.handle(
+            who, case_id, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream")
+        ),
+        lambda: desk.handle(who, case_id, cmd.Close()),
+        lambda: desk.handle(who, case_id, cmd.Reopen("Delays are back")),
     )
     for step in steps:
         api_clock.advance(timedelta(minutes=10))
@@ -91,25 +97,26 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     office = services.billing
     account_id = office.open_account(
         caller(BEA),
-        customer_id="contoso",
-        currency="EUR",
-        net_days=30,
-        billing_period=BillingPeriod.MONTHLY,
+        bcmd.OpenAccount(
+            customer_id="contoso", currency="EUR", net_days=30, billing_period=BillingPeriod.MONTHLY
+        ),
     ).aggregate_id
-    office.issue_invoice(
+    office.handle(
         caller(BEA),
         account_id,
-        number="F-2001",
-        period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-        lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), Money.of(40, "EUR")),),
-        issued_on=date(2026, 3, 2),
+        bcmd.IssueInvoice(
+            number="F-2001",
+            period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
+            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), Money.of(40, "EUR")),),
+            issued_on=date(2026, 3, 2),
+        ),
     )
-    office.receive_payment(
+    office.handle(
         caller(BEA),
         account_id,
-        reference="B-1",
-        amount=Money.of(400, "EUR"),
-        received_on=date(2026, 3, 2),
+        bcmd.ReceivePayment(
+            reference="B-1", amount=Money.of(400, "EUR"), received_on=date(2026, 3, 2)
+        ),
     )
     return Audit(client, tokens, case_id, account_id, reached)
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner, Result
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
+from cases.domain import case_commands as cmd
 from cases.followers.catalog import PROJECTIONS
 from cases.followers.tracking import Tracking
 from cases.settings import Settings, get_settings
@@ -181,9 +182,7 @@ class TestRunStatusRebuild:
         )
         try:
             receipt = services.desk.receive_case(
-                caller(),
-                received_at=services.clock.now(),
-                **intake(),  # type: ignore[arg-type]
+                caller(), cmd.TakeIn(received_at=services.clock.now(), **intake())
             )
             deadline = time.monotonic() + 60
             while Tracking(db).position("case_queue") < receipt.position:

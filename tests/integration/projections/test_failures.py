@@ -15,6 +15,7 @@ import pytest
 
 from cases.bootstrap import Services
 from cases.db.database import ProjectionDatabase
+from cases.domain import case_commands as cmd
 from cases.followers.in_process import InProcessProjections
 from cases.followers.rebuild import rebuild
 from cases.followers.tracking import Tracking
@@ -184,8 +185,7 @@ def test_a_runner_survives_its_connections_being_terminated(
         assert terminated[0] >= 1
         receipt = services.desk.receive_case(
             caller(),
-            received_at=services.clock.now(),
-            **intake(title="After the outage"),  # type: ignore[arg-type]
+            cmd.TakeIn(received_at=services.clock.now(), **intake(title="After the outage")),
         )
         assert projections.wait_for(receipt.position, timeout=30)
         db.connect()  # this test's own connection was terminated too

@@ -31,6 +31,7 @@ from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
+from cases.domain import case_commands as cmd
 from cases.domain.audited import AuditedAggregate
 from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import CaseCategory, Direction
@@ -125,15 +126,17 @@ def _breach_disproved_by_a_late_logged_wait(services: Services, clock: ManualClo
     desk, agent = services.desk, Caller.new(AGENT, Source.API)
     clock.advance(timedelta(days=1))
     critical = intake(severity=Severity.CRITICAL)
-    case_id = desk.receive_case(agent, received_at=clock.now(), **critical).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(agent, cmd.TakeIn(received_at=clock.now(), **critical)).aggregate_id
     deadline = desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).deadline
     assert deadline is not None
     clock.set(deadline + timedelta(hours=1))
     breaches = desk.evaluate_service_clocks(SCHEDULER_CHECK, case_id, clock.now())
     assert ClockKind.FIRST_RESPONSE in {b.clock for b in breaches}
     clock.advance(timedelta(minutes=10))
-    desk.wait_on_customer(
-        agent.at(deadline - timedelta(minutes=30)), case_id, "Asked for the message trace"
+    desk.handle(
+        agent.at(deadline - timedelta(minutes=30)),
+        case_id,
+        cmd.WaitOnCustomer("Asked for the message trace"),
     )
     assert desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).breached_at is None
 
@@ -145,19 +148,17 @@ def _breach_withdrawn_by_a_late_logged_call(services: Services, clock: ManualClo
     desk, agent = services.desk, Caller.new(AGENT, Source.API)
     clock.advance(timedelta(days=1))
     critical = intake(severity=Severity.CRITICAL)
-    case_id = desk.receive_case(agent, received_at=clock.now(), **critical).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(agent, cmd.TakeIn(received_at=clock.now(), **critical)).aggregate_id
     deadline = desk.case(case_id).clock(ClockKind.FIRST_RESPONSE).deadline
     assert deadline is not None
     clock.set(deadline + timedelta(hours=1))
     breaches = desk.evaluate_service_clocks(SCHEDULER_CHECK, case_id, clock.now())
     assert ClockKind.FIRST_RESPONSE in {b.clock for b in breaches}
     clock.advance(timedelta(minutes=10))
-    desk.record_communication(
+    desk.handle(
         agent.at(deadline - timedelta(minutes=30)),
         case_id,
-        Direction.OUTBOUND,
-        Channel.PHONE,
-        "Called the customer back",
+        cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "Called the customer back"),
     )
     update_due = desk.case(case_id).clock(ClockKind.NEXT_UPDATE).deadline
     assert update_due is not None

@@ -11,6 +11,7 @@ import pytest
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
+from cases.domain import case_commands as cmd
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
@@ -99,9 +100,7 @@ class TestRebuildWhileLive:
         def write() -> None:
             while not stop_writing.is_set():
                 receipt = writer.desk.receive_case(
-                    caller(),
-                    received_at=writer.clock.now(),
-                    **intake(),  # type: ignore[arg-type]
+                    caller(), cmd.TakeIn(received_at=writer.clock.now(), **intake())
                 )
                 writes.append(receipt.position)
                 time.sleep(0.01)

@@ -16,6 +16,7 @@ from cases.application.command_runner import Receipt
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
+from cases.domain import case_commands as cmd
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
 from cases.followers.runner import ProjectionRunner, RunnerLoop
@@ -53,9 +54,9 @@ def receive_a_case(services: Services, notes: int = 0) -> Receipt:
     """A new case (and `notes` notes on it), received at the services' clock;
     the receipt of the last command (its version counts every event of the case)."""
     received_at = services.clock.now()
-    receipt = services.desk.receive_case(caller(), received_at=received_at, **intake())  # type: ignore[arg-type]
+    receipt = services.desk.receive_case(caller(), cmd.TakeIn(received_at=received_at, **intake()))
     for n in range(notes):
-        receipt = services.desk.add_note(caller(), receipt.aggregate_id, f"note {n}")
+        receipt = services.desk.handle(caller(), receipt.aggregate_id, cmd.AddNote(f"note {n}"))
     return receipt
 
 
@@ -240,7 +241,9 @@ class TestWaiting:
         with InProcessProjections.from_settings(settings, poll_interval=0.02) as projections:
             assert projections.wait_until_caught_up(60)
             clock.advance(timedelta(minutes=1))
-            receipt = services.desk.receive_case(caller(), received_at=clock.now(), **intake())  # type: ignore[arg-type]
+            receipt = services.desk.receive_case(
+                caller(), cmd.TakeIn(received_at=clock.now(), **intake())
+            )
             assert projections.wait_for(receipt.position, timeout=10)
             row = CaseQueueView(db).get(receipt.aggregate_id)
             assert row is not None
@@ -294,7 +297,9 @@ def test_gap_free_while_writers_append_on_postgres(
         try:
             for _ in range(CASES_EACH):
                 receive_a_case(writer, notes=2)
-                writer.desk.add_note(caller(), shared.aggregate_id, "racing on the shared case")
+                writer.desk.handle(
+                    caller(), shared.aggregate_id, cmd.AddNote("racing on the shared case")
+                )
         except BaseException as e:  # noqa: BLE001 - reported by the assertion below
             failures.append(e)
 

@@ -28,6 +28,7 @@ from cases.bootstrap import bootstrap
 from cases.clock import SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
+from cases.domain import case_commands as cmd
 from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.settings import Settings
@@ -51,9 +52,7 @@ def recorded_store() -> Iterator[tuple[str, int]]:
             yesterday = services.clock.now() - timedelta(days=1)
             services.desk.publish_terms(caller().at(yesterday), terms(), yesterday)
             receipt = services.desk.receive_case(
-                caller(),
-                received_at=services.clock.now(),
-                **intake(),  # type: ignore[arg-type]
+                caller(), cmd.TakeIn(received_at=services.clock.now(), **intake())
             )
         finally:
             services.close()

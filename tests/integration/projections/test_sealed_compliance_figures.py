@@ -174,7 +174,7 @@ def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
     db = projected.db
     received = next(e for e in projected.events if isinstance(e, SupportCase.Received))
     late = dataclasses.replace(
-        received,  # type: ignore[type-var]
+        received,
         originator_id=uuid4(),
         timestamp=APRIL - timedelta(hours=2),
         received_at=APRIL - timedelta(hours=3),

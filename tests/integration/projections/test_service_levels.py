@@ -17,6 +17,7 @@ from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import CaseCategory, Direction, ResolutionCode
 from cases.domain.errors import InvalidValueError
 from cases.domain.support_terms import Channel, ServiceHours, ServiceSpan, Severity
@@ -301,12 +302,12 @@ def test_new_terms_do_not_change_the_figures_of_cases_received_under_the_old(
 
     at(utc(3, 2, 8))
     x = desk.receive_case(
-        who, received_at=utc(3, 2, 8), **intake(customer_id="contoso")
-    ).aggregate_id  # type: ignore[arg-type]
+        who, cmd.TakeIn(received_at=utc(3, 2, 8), **intake(customer_id="contoso"))
+    ).aggregate_id
     at(utc(3, 2, 8, 5))
-    desk.check_service_health(who, x, None)
+    desk.handle(who, x, cmd.CheckServiceHealth(None))
     at(utc(3, 2, 12, 30))  # 13:30 in Stockholm: 3:30 of office hours
-    desk.record_communication(who, x, Direction.OUTBOUND, Channel.PHONE, "On it")
+    desk.handle(who, x, cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "On it"))
     at(utc(3, 2, 13))
     store.catch_up()
     old = store.report(utc(3, 2, 13), D.CUSTOMER)
@@ -326,16 +327,16 @@ def test_new_terms_do_not_change_the_figures_of_cases_received_under_the_old(
     )
     at(utc(3, 3, 8))
     y = desk.receive_case(
-        who, received_at=utc(3, 3, 8), **intake(customer_id="fabrikam")
-    ).aggregate_id  # type: ignore[arg-type]
+        who, cmd.TakeIn(received_at=utc(3, 3, 8), **intake(customer_id="fabrikam"))
+    ).aggregate_id
     at(utc(3, 3, 8, 5))
-    desk.check_service_health(who, y, None)
+    desk.handle(who, y, cmd.CheckServiceHealth(None))
     at(utc(3, 3, 9))  # X: 9:00 of office hours (under v2, 25:00)
-    desk.resolve(who, x, ResolutionCode.FIXED_BY_PARTNER, "Fixed.")
+    desk.handle(who, x, cmd.Resolve(ResolutionCode.FIXED_BY_PARTNER, "Fixed."))
     at(utc(3, 3, 11, 30))
-    desk.record_communication(who, y, Direction.OUTBOUND, Channel.PHONE, "On it")
+    desk.handle(who, y, cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "On it"))
     at(utc(3, 3, 12))
-    desk.resolve(who, y, ResolutionCode.FIXED_BY_PARTNER, "Fixed.")
+    desk.handle(who, y, cmd.Resolve(ResolutionCode.FIXED_BY_PARTNER, "Fixed."))
     at(utc(3, 4, 0))
     store.catch_up()
 
@@ -388,10 +389,11 @@ def test_an_answer_outside_service_hours_takes_no_business_time(store: Store) ->
     store.clock.set(utc(3, 7, 10))  # a Saturday
     case = desk.receive_case(
         who,
-        received_at=utc(3, 7, 9),
-        **intake(CaseCategory.BILLING, severity=Severity.MINIMAL),  # type: ignore[arg-type]
+        cmd.TakeIn(
+            received_at=utc(3, 7, 9), **intake(CaseCategory.BILLING, severity=Severity.MINIMAL)
+        ),
     ).aggregate_id
-    desk.record_communication(who, case, Direction.OUTBOUND, Channel.EMAIL, "Answered")
+    desk.handle(who, case, cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "Answered"))
     store.catch_up()
     [whole] = store.report(utc(3, 8, 0)).groups
     assert whole.first_response == clock(1, timedelta(0), timedelta(0), 1, 1)
@@ -410,20 +412,20 @@ def test_a_pause_logged_late_withdraws_the_breach_it_disproves(store: Store) -> 
     desk.publish_terms(who, scenario_terms(), effective_from=utc(2, 1, 8))
     store.clock.set(utc(3, 2, 8))
     case = desk.receive_case(
-        who,
-        received_at=utc(3, 2, 8),
-        **intake(severity=Severity.CRITICAL),  # type: ignore[arg-type]
+        who, cmd.TakeIn(received_at=utc(3, 2, 8), **intake(severity=Severity.CRITICAL))
     ).aggregate_id
     store.clock.set(utc(3, 2, 9, 30))
     desk.evaluate_service_clocks(SCHEDULER, case, utc(3, 2, 9, 30))
     store.clock.set(utc(3, 2, 9, 45))
-    desk.wait_on_customer(who.at(utc(3, 2, 8, 40)), case, "Asked for logs")
+    desk.handle(who.at(utc(3, 2, 8, 40)), case, cmd.WaitOnCustomer("Asked for logs"))
     store.clock.set(utc(3, 2, 12))
-    desk.record_communication(who, case, Direction.INBOUND, Channel.EMAIL, "Logs attached")
+    desk.handle(
+        who, case, cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "Logs attached")
+    )
     store.clock.set(utc(3, 2, 13))
     desk.evaluate_service_clocks(SCHEDULER, case, utc(3, 2, 13))
     store.clock.set(utc(3, 2, 14))
-    desk.record_communication(who, case, Direction.OUTBOUND, Channel.EMAIL, "Fixed")
+    desk.handle(who, case, cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "Fixed"))
     store.catch_up()
 
     def figures(as_of: datetime) -> tuple[ClockFigures, BreachCounts]:

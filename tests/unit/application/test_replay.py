@@ -15,6 +15,8 @@ from cases.application.caller import Caller
 from cases.application.replay import Change, Replayer, ReplayStep, diff, state_of
 from cases.bootstrap import Services, services_on
 from cases.clock import ManualClock
+from cases.domain import billing_commands as bcmd
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import AccessState, BillingPeriod, InvoiceLine, InvoicePeriod
@@ -97,22 +99,26 @@ def case_story(services: Services, clock: ManualClock) -> CaseStory:
         recorded.append(clock.now())
 
     tick()
-    case_id = desk.receive_case(who, received_at=clock.now(), **intake()).aggregate_id  # type: ignore[arg-type]
+    case_id = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id
     steps: tuple[Callable[[], object], ...] = (
-        lambda: desk.check_service_health(who, case_id, None),
-        lambda: desk.escalate(
+        lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),
+        lambda: desk.handle(
             who,
             case_id,
-            target=EscalationTarget.VENDOR,
-            category=EscalationCategory.SERVICE_DEFECT,
-            vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-            reason="Queue grows with a healthy connector",
+            cmd.Escalate(
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_DEFECT,
+                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+                reason="Queue grows with a healthy connector",
+            ),
         ),
-        lambda: desk.record_vendor_reference(who, case_id, "2611080040012345"),
-        lambda: desk.record_hand_back(who, case_id, "Fix deployed"),
-        lambda: desk.resolve(who, case_id, ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream"),
-        lambda: desk.close(who, case_id),
-        lambda: desk.reopen(who, case_id, "Delays are back"),
+        lambda: desk.handle(who, case_id, cmd.RecordVendorReference("2611080040012345")),
+        lambda: desk.handle(who, case_id, cmd.RecordHandBack("Fix deployed")),
+        lambda: desk.handle(
+            who, case_id, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream")
+        ),
+        lambda: desk.handle(who, case_id, cmd.Close()),
+        lambda: desk.handle(who, case_id, cmd.Reopen("Delays are back")),
     )
     for step in steps:
         tick()
@@ -138,23 +144,26 @@ def account_id(services: Services, clock: ManualClock) -> UUID:
     )
     account_id = office.open_account(
         billing(),
-        customer_id="contoso",
-        currency="EUR",
-        net_days=30,
-        billing_period=BillingPeriod.MONTHLY,
+        bcmd.OpenAccount(
+            customer_id="contoso", currency="EUR", net_days=30, billing_period=BillingPeriod.MONTHLY
+        ),
     ).aggregate_id
-    office.add_subscription(
-        billing(), account_id, subscription_id="m365", product="Microsoft 365", quantity=25
+    office.handle(
+        billing(),
+        account_id,
+        bcmd.AddSubscription(subscription_id="m365", product="Microsoft 365", quantity=25),
     )
     for number, price, issued in (("F-2001", 40, date(2026, 3, 2)), ("F-2002", 20, DUE)):
         clock.set(datetime.combine(issued, datetime.min.time(), UTC).replace(hour=12))
-        office.issue_invoice(
+        office.handle(
             billing(),
             account_id,
-            number=number,
-            period=InvoicePeriod(issued, issued + timedelta(days=29)),
-            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(price)),),
-            issued_on=issued,
+            bcmd.IssueInvoice(
+                number=number,
+                period=InvoicePeriod(issued, issued + timedelta(days=29)),
+                lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(price)),),
+                issued_on=issued,
+            ),
         )
     scheduler = Caller.new(RUN, Source.SCHEDULER)
     for days in (1, 30):
@@ -162,12 +171,12 @@ def account_id(services: Services, clock: ManualClock) -> UUID:
         office.evaluate(scheduler, account_id, after_due(days))
     clock.set(after_due(31))
     for reference, amount in (("B-1", 400), ("B-2", 600)):
-        office.receive_payment(
+        office.handle(
             billing(),
             account_id,
-            reference=reference,
-            amount=eur(amount),
-            received_on=DUE + timedelta(days=31),
+            bcmd.ReceivePayment(
+                reference=reference, amount=eur(amount), received_on=DUE + timedelta(days=31)
+            ),
         )
     return account_id
 

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from cases.domain import billing_commands as bcmd
 from cases.domain.audited import AuditedAggregate
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
@@ -70,7 +71,7 @@ def opened(net_days: int = 30, time_zone: str = "UTC", **overrides: Any) -> Bill
         "time_zone": time_zone,
     }
     fields.update(overrides)
-    return BillingAccount.open(ctx(T0), **fields)
+    return BillingAccount.open(ctx(T0), bcmd.OpenAccount(**fields))
 
 
 def subscribed(
@@ -80,10 +81,12 @@ def subscribed(
         for product in products or (M365,):
             account.add_subscription(
                 ctx(T0),
-                subscription_id=f"sub-{product.split()[0].lower()}",
-                product=product,
-                quantity=10,
-                paid_through=paid_through,
+                bcmd.AddSubscription(
+                    subscription_id=f"sub-{product.split()[0].lower()}",
+                    product=product,
+                    quantity=10,
+                    paid_through=paid_through,
+                ),
             )
 
     return step
@@ -98,11 +101,13 @@ def invoiced(
     def step(account: BillingAccount) -> None:
         account.issue_invoice(
             ctx(on(issued_on)),
-            number=number,
-            period=march(),
-            lines=(line(amount),),
-            issued_on=issued_on,
-            due_on=due_on,
+            bcmd.IssueInvoice(
+                number=number,
+                period=march(),
+                lines=(line(amount),),
+                issued_on=issued_on,
+                due_on=due_on,
+            ),
         )
 
     return step
@@ -117,10 +122,12 @@ def paid(
     def step(account: BillingAccount) -> None:
         account.receive_payment(
             ctx(at),
-            reference=reference,
-            amount=eur(amount),
-            received_on=at.date(),
-            invoice_number=invoice_number,
+            bcmd.ReceivePayment(
+                reference=reference,
+                amount=eur(amount),
+                received_on=at.date(),
+                invoice_number=invoice_number,
+            ),
         )
 
     return step

@@ -9,6 +9,7 @@ from uuid import uuid4
 
 import pytest
 
+from cases.domain import case_commands as cmd
 from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import (
     AdvisoryClassification,
@@ -31,10 +32,9 @@ def received(
     """A case received ten minutes before T0 and recorded at T0."""
     return SupportCase.receive(
         ctx(T0),
+        cmd.TakeIn(received_at=T0 - timedelta(minutes=10), **intake(category, **overrides)),
         case_id=uuid4(),
-        received_at=T0 - timedelta(minutes=10),
         terms=terms or published(),
-        **intake(category, **overrides),  # type: ignore[arg-type]
     )
 
 
@@ -87,4 +87,4 @@ def advisory() -> VendorAdvisory:
 
 
 def health_checked(case: SupportCase) -> None:
-    case.check_service_health(ctx(at(1)), None)
+    case.check_service_health(ctx(at(1)), cmd.CheckServiceHealth(None))

@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import pytest
 
+from cases.domain import billing_commands as bcmd
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import (
@@ -50,10 +51,12 @@ def credit_note(
 ) -> Callable[[BillingAccount], None]:
     return lambda account: account.issue_credit_note(
         ctx(after_due(-20)),
-        number=number,
-        invoice_number=invoice_number,
-        amount=eur(amount),
-        reason="Outage credit for 2 March",
+        bcmd.IssueCreditNote(
+            number=number,
+            invoice_number=invoice_number,
+            amount=eur(amount),
+            reason="Outage credit for 2 March",
+        ),
     )
 
 
@@ -62,9 +65,9 @@ def written_off(
 ) -> Callable[[BillingAccount], None]:
     return lambda account: account.write_off(
         ctx(after_due(60)),
-        invoice_number=invoice_number,
-        amount=eur(amount),
-        reason="Customer in liquidation",
+        bcmd.WriteOff(
+            invoice_number=invoice_number, amount=eur(amount), reason="Customer in liquidation"
+        ),
     )
 
 
@@ -126,7 +129,9 @@ class TestSubscriptions:
         account = given(opened())
         then_refused(
             account,
-            lambda a: a.add_subscription(ctx(), subscription_id="s", product=M365, quantity=0),
+            lambda a: a.add_subscription(
+                ctx(), bcmd.AddSubscription(subscription_id="s", product=M365, quantity=0)
+            ),
             errors.InvalidValueError,
         )
 
@@ -134,7 +139,10 @@ class TestSubscriptions:
         """Paying in advance moves the subscription's paid-through day."""
         account = given(opened(), subscribed(M365))
         then_events(
-            account, lambda a: a.record_prepayment(ctx(), "sub-microsoft", date(2026, 12, 31))
+            account,
+            lambda a: a.record_prepayment(
+                ctx(), bcmd.RecordPrepayment("sub-microsoft", date(2026, 12, 31))
+            ),
         )
         assert account.subscriptions["sub-microsoft"].paid_through == date(2026, 12, 31)
 
@@ -143,7 +151,9 @@ class TestSubscriptions:
         account = given(opened(), subscribed(M365, paid_through=date(2026, 12, 31)))
         then_refused(
             account,
-            lambda a: a.record_prepayment(ctx(), "sub-microsoft", date(2026, 6, 30)),
+            lambda a: a.record_prepayment(
+                ctx(), bcmd.RecordPrepayment("sub-microsoft", date(2026, 6, 30))
+            ),
             errors.PrepaymentNotLaterError,
         )
 
@@ -152,7 +162,9 @@ class TestSubscriptions:
         account = given(opened())
         then_refused(
             account,
-            lambda a: a.record_prepayment(ctx(), "sub-nope", date(2026, 6, 30)),
+            lambda a: a.record_prepayment(
+                ctx(), bcmd.RecordPrepayment("sub-nope", date(2026, 6, 30))
+            ),
             errors.UnknownSubscriptionError,
         )
 
@@ -168,7 +180,8 @@ class TestInvoices:
         [event] = then_events(
             account,
             lambda a: a.issue_invoice(
-                ctx(), number="INV-1", period=march(), lines=lines, issued_on=OPENED_ON
+                ctx(),
+                bcmd.IssueInvoice(number="INV-1", period=march(), lines=lines, issued_on=OPENED_ON),
             ),
         )
         assert event.total == eur("130.01")
@@ -204,7 +217,8 @@ class TestInvoices:
         then_refused(
             account,
             lambda a: a.issue_invoice(
-                ctx(), number="INV-1", period=march(), lines=(), issued_on=OPENED_ON
+                ctx(),
+                bcmd.IssueInvoice(number="INV-1", period=march(), lines=(), issued_on=OPENED_ON),
             ),
             errors.InvalidValueError,
         )
@@ -216,10 +230,12 @@ class TestInvoices:
             account,
             lambda a: a.issue_invoice(
                 ctx(),
-                number="INV-1",
-                period=march(),
-                lines=(line(100), line(-100, description="Launch discount")),
-                issued_on=OPENED_ON,
+                bcmd.IssueInvoice(
+                    number="INV-1",
+                    period=march(),
+                    lines=(line(100), line(-100, description="Launch discount")),
+                    issued_on=OPENED_ON,
+                ),
             ),
             errors.NonPositiveAmountError,
         )
@@ -231,10 +247,12 @@ class TestInvoices:
             account,
             lambda a: a.issue_invoice(
                 ctx(),
-                number="INV-1",
-                period=march(),
-                lines=(InvoiceLine(M365, Decimal(1), Money.of(100, "SEK")),),
-                issued_on=OPENED_ON,
+                bcmd.IssueInvoice(
+                    number="INV-1",
+                    period=march(),
+                    lines=(InvoiceLine(M365, Decimal(1), Money.of(100, "SEK")),),
+                    issued_on=OPENED_ON,
+                ),
             ),
             errors.CurrencyMismatchError,
         )
@@ -308,7 +326,7 @@ class TestPayments:
         account = given(
             opened(),
             invoiced("INV-1", 500),
-            lambda a: a.open_dispute(ctx(), "INV-1", "Licences billed twice"),
+            lambda a: a.open_dispute(ctx(), bcmd.OpenDispute("INV-1", "Licences billed twice")),
         )
         [event] = then_events(account, paid(200, on(OPENED_ON)))
         assert event.allocations == ()
@@ -333,7 +351,10 @@ class TestPayments:
         then_refused(
             account,
             lambda a: a.receive_payment(
-                ctx(), reference="B-1", amount=Money.of(100, "USD"), received_on=OPENED_ON
+                ctx(),
+                bcmd.ReceivePayment(
+                    reference="B-1", amount=Money.of(100, "USD"), received_on=OPENED_ON
+                ),
             ),
             errors.CurrencyMismatchError,
         )
@@ -345,9 +366,9 @@ class TestPayments:
             account,
             lambda a: a.receive_payment(
                 ctx(T0),
-                reference="B-1",
-                amount=eur(100),
-                received_on=OPENED_ON + timedelta(days=1),
+                bcmd.ReceivePayment(
+                    reference="B-1", amount=eur(100), received_on=OPENED_ON + timedelta(days=1)
+                ),
             ),
             errors.PaymentInFutureError,
         )
@@ -424,7 +445,7 @@ class TestCreditNotesAndWriteOffs:
         then_refused(
             account,
             lambda a: a.write_off(
-                ctx(), invoice_number="INV-1", amount=Money.of(5, "GBP"), reason="x"
+                ctx(), bcmd.WriteOff(invoice_number="INV-1", amount=Money.of(5, "GBP"), reason="x")
             ),
             errors.CurrencyMismatchError,
         )
@@ -453,7 +474,9 @@ class TestDisputes:
             invoiced("INV-1", 500),
             invoiced("INV-2", 300, issued_on=date(2026, 3, 10)),
         )
-        then_events(account, lambda a: a.open_dispute(ctx(), "INV-1", "Wrong seat count"))
+        then_events(
+            account, lambda a: a.open_dispute(ctx(), bcmd.OpenDispute("INV-1", "Wrong seat count"))
+        )
         assert account.anchor is not None
         assert account.anchor.number == "INV-2"
 
@@ -462,25 +485,31 @@ class TestDisputes:
         account = given(opened(), invoiced(amount=100), paid(100, on(OPENED_ON)))
         then_refused(
             account,
-            lambda a: a.open_dispute(ctx(), "INV-1", "x"),
+            lambda a: a.open_dispute(ctx(), bcmd.OpenDispute("INV-1", "x")),
             errors.InvoiceSettledError,
         )
 
     def test_refuses_a_second_dispute_while_one_is_open(self) -> None:
         """Refuses a second dispute while one is open."""
-        account = given(opened(), invoiced(), lambda a: a.open_dispute(ctx(), "INV-1", "x"))
+        account = given(
+            opened(), invoiced(), lambda a: a.open_dispute(ctx(), bcmd.OpenDispute("INV-1", "x"))
+        )
         then_refused(
             account,
-            lambda a: a.open_dispute(ctx(), "INV-1", "again"),
+            lambda a: a.open_dispute(ctx(), bcmd.OpenDispute("INV-1", "again")),
             errors.DisputeAlreadyOpenError,
         )
 
     def test_closing_a_dispute_puts_the_invoice_back_in_collection(self) -> None:
         """Closing a dispute puts the invoice back in collection."""
-        account = given(opened(), invoiced(), lambda a: a.open_dispute(ctx(), "INV-1", "x"))
+        account = given(
+            opened(), invoiced(), lambda a: a.open_dispute(ctx(), bcmd.OpenDispute("INV-1", "x"))
+        )
         [event] = then_events(
             account,
-            lambda a: a.close_dispute(ctx(), "INV-1", DisputeOutcome.REJECTED, "Seats used"),
+            lambda a: a.close_dispute(
+                ctx(), bcmd.CloseDispute("INV-1", DisputeOutcome.REJECTED, "Seats used")
+            ),
         )
         assert event.outcome is DisputeOutcome.REJECTED
         assert account.anchor is not None
@@ -491,12 +520,14 @@ class TestDisputes:
         account = given(
             opened(),
             invoiced(amount=500),
-            lambda a: a.open_dispute(ctx(), "INV-1", "x"),
+            lambda a: a.open_dispute(ctx(), bcmd.OpenDispute("INV-1", "x")),
             paid(200, on(OPENED_ON)),
         )
         events = then_events(
             account,
-            lambda a: a.close_dispute(ctx(), "INV-1", DisputeOutcome.WITHDRAWN, "ok"),
+            lambda a: a.close_dispute(
+                ctx(), bcmd.CloseDispute("INV-1", DisputeOutcome.WITHDRAWN, "ok")
+            ),
         )
         assert kinds(events) == ["DisputeClosed", "CreditApplied"]
         assert account.invoices["INV-1"].outstanding == eur(300)
@@ -506,7 +537,9 @@ class TestDisputes:
         account = given(opened(), invoiced())
         then_refused(
             account,
-            lambda a: a.close_dispute(ctx(), "INV-1", DisputeOutcome.UPHELD, "x"),
+            lambda a: a.close_dispute(
+                ctx(), bcmd.CloseDispute("INV-1", DisputeOutcome.UPHELD, "x")
+            ),
             errors.NoOpenDisputeError,
         )
 
@@ -515,7 +548,7 @@ class TestDisputes:
         account = given(opened())
         then_refused(
             account,
-            lambda a: a.open_dispute(ctx(), "INV-9", "x"),
+            lambda a: a.open_dispute(ctx(), bcmd.OpenDispute("INV-9", "x")),
             errors.UnknownInvoiceError,
         )
 
@@ -546,10 +579,12 @@ class TestReinstatementOnTheCommandItself:
             account,
             lambda a: a.issue_credit_note(
                 ctx(after_due(31)),
-                number="CN-1",
-                invoice_number="INV-1",
-                amount=eur(1000),
-                reason="Billed in error",
+                bcmd.IssueCreditNote(
+                    number="CN-1",
+                    invoice_number="INV-1",
+                    amount=eur(1000),
+                    reason="Billed in error",
+                ),
             ),
         )
         assert kinds(events) == ["CreditNoteIssued", "AccessReinstated"]
@@ -564,7 +599,8 @@ class TestReinstatementOnTheCommandItself:
         """Disputing the overdue invoice reinstates at once."""
         account = self.suspended()
         events = then_events(
-            account, lambda a: a.open_dispute(ctx(after_due(31)), "INV-1", "Not ours")
+            account,
+            lambda a: a.open_dispute(ctx(after_due(31)), bcmd.OpenDispute("INV-1", "Not ours")),
         )
         assert kinds(events) == ["DisputeOpened", "AccessReinstated"]
 

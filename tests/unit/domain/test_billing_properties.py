@@ -18,6 +18,7 @@ from eventsourcing.persistence import Mapper
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cases.domain import billing_commands as bcmd
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import DisputeOutcome
 from cases.domain.collection_policy import PublishedPolicy
@@ -82,13 +83,17 @@ class History:
         self.policy = policy
         self.now = T0
         self.account = opened(net_days=14)
-        self.account.add_subscription(ctx(T0), subscription_id="m365", product=M365, quantity=25)
+        self.account.add_subscription(
+            ctx(T0), bcmd.AddSubscription(subscription_id="m365", product=M365, quantity=25)
+        )
         self.account.add_subscription(
             ctx(T0),
-            subscription_id="dyn",
-            product=DYNAMICS,
-            quantity=5,
-            paid_through=T0.date() + timedelta(days=60),
+            bcmd.AddSubscription(
+                subscription_id="dyn",
+                product=DYNAMICS,
+                quantity=5,
+                paid_through=T0.date() + timedelta(days=60),
+            ),
         )
         self.events: list[Any] = list(self.account.collect_events())
         self.numbers = 0
@@ -124,52 +129,66 @@ class History:
             self.numbers += 1
             account.issue_invoice(
                 c,
-                number=f"INV-{self.numbers}",
-                period=march(),
-                lines=(line(amount.amount),),
-                issued_on=self.today,
-                due_on=None if due_in is None else self.today + timedelta(days=due_in),
+                bcmd.IssueInvoice(
+                    number=f"INV-{self.numbers}",
+                    period=march(),
+                    lines=(line(amount.amount),),
+                    issued_on=self.today,
+                    due_on=None if due_in is None else self.today + timedelta(days=due_in),
+                ),
             )
         elif op.kind == "pay":
             amount, index = op.args
             self.numbers += 1
             account.receive_payment(
                 c,
-                reference=f"BANK-{self.numbers}",
-                amount=amount,
-                received_on=self.today,
-                invoice_number=None if index is None else self.invoice_number(index),
+                bcmd.ReceivePayment(
+                    reference=f"BANK-{self.numbers}",
+                    amount=amount,
+                    received_on=self.today,
+                    invoice_number=None if index is None else self.invoice_number(index),
+                ),
             )
         elif op.kind == "settle":  # pays exactly what one invoice has outstanding
             self.numbers += 1
             invoice = account.invoice(self.invoice_number(op.args[0]))
             account.receive_payment(
                 c,
-                reference=f"BANK-{self.numbers}",
-                amount=invoice.outstanding,
-                received_on=self.today,
-                invoice_number=invoice.number,
+                bcmd.ReceivePayment(
+                    reference=f"BANK-{self.numbers}",
+                    amount=invoice.outstanding,
+                    received_on=self.today,
+                    invoice_number=invoice.number,
+                ),
             )
         elif op.kind == "credit":
             amount, index = op.args
             self.numbers += 1
             account.issue_credit_note(
                 c,
-                number=f"CN-{self.numbers}",
-                invoice_number=self.invoice_number(index),
-                amount=amount,
-                reason="Goodwill",
+                bcmd.IssueCreditNote(
+                    number=f"CN-{self.numbers}",
+                    invoice_number=self.invoice_number(index),
+                    amount=amount,
+                    reason="Goodwill",
+                ),
             )
         elif op.kind == "write_off":
             amount, index = op.args
             account.write_off(
-                c, invoice_number=self.invoice_number(index), amount=amount, reason="Bad debt"
+                c,
+                bcmd.WriteOff(
+                    invoice_number=self.invoice_number(index), amount=amount, reason="Bad debt"
+                ),
             )
         elif op.kind == "dispute":
-            account.open_dispute(c, self.invoice_number(op.args[0]), "Disputed")
+            account.open_dispute(c, bcmd.OpenDispute(self.invoice_number(op.args[0]), "Disputed"))
         elif op.kind == "close_dispute":
             account.close_dispute(
-                c, self.invoice_number(op.args[0]), DisputeOutcome.REJECTED, "Checked"
+                c,
+                bcmd.CloseDispute(
+                    self.invoice_number(op.args[0]), DisputeOutcome.REJECTED, "Checked"
+                ),
             )
         else:
             account.evaluate(ctx(self.now, SCHEDULER), self.policy, self.now)

@@ -25,6 +25,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import Direction
 from cases.domain.errors import DomainError
 from cases.domain.metadata import Source
@@ -180,10 +181,9 @@ def run_case(
     happened, and the moment of the last record."""
     case = SupportCase.receive(
         ctx(received),
+        cmd.TakeIn(received_at=received, **intake(severity=severity)),
         case_id=uuid4(),
-        received_at=received,
         terms=published(),
-        **intake(severity=severity),  # type: ignore[arg-type]
     )
     happened: list[tuple[datetime, str]] = []
     now = last_change = received
@@ -197,15 +197,17 @@ def run_case(
             case.evaluate_service_clocks(ctx(now, source=Source.SCHEDULER), now)
         try:
             if step.act == "wait":
-                case.wait_on_customer(context, "Asked for logs")
+                case.wait_on_customer(context, cmd.WaitOnCustomer("Asked for logs"))
             elif step.act == "stop_wait":
-                case.stop_waiting_on_customer(context, "Logs arrived")
+                case.stop_waiting_on_customer(context, cmd.StopWaitingOnCustomer("Logs arrived"))
             elif step.act == "evaluate":
                 case.evaluate_service_clocks(ctx(now, source=Source.SCHEDULER), now)
             elif step.act == "reply":
-                case.record_communication(context, Direction.OUTBOUND, Channel.EMAIL, "Reply")
+                case.record_communication(
+                    context, cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "Reply")
+                )
             else:
-                case.change_severity(context, Severity(step.act), "Reassessed")
+                case.change_severity(context, cmd.ChangeSeverity(Severity(step.act), "Reassessed"))
         except DomainError:
             continue
         if step.act != "evaluate":

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from cases.domain import billing_commands as bcmd
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import DisputeOutcome
@@ -243,10 +244,11 @@ class TestReanchoring:
         account = given(
             self.two_invoices(),
             evaluated(after_due(14)),
-            lambda a: a.open_dispute(ctx(after_due(15)), "INV-1", "Seat count"),
+            lambda a: a.open_dispute(ctx(after_due(15)), bcmd.OpenDispute("INV-1", "Seat count")),
             evaluated(after_due(16)),
             lambda a: a.close_dispute(
-                ctx(after_due(20)), "INV-1", DisputeOutcome.REJECTED, "Seats were used"
+                ctx(after_due(20)),
+                bcmd.CloseDispute("INV-1", DisputeOutcome.REJECTED, "Seats were used"),
             ),
         )
         events = then_events(account, evaluated(after_due(21)))
@@ -258,13 +260,14 @@ class TestReanchoring:
         account = given(
             self.two_invoices(),
             evaluated(after_due(30)),
-            lambda a: a.open_dispute(ctx(after_due(31)), "INV-1", "Seat count"),
+            lambda a: a.open_dispute(ctx(after_due(31)), bcmd.OpenDispute("INV-1", "Seat count")),
         )
         assert not account.subscriptions["sub-microsoft"].is_suspended
         given(
             account,
             lambda a: a.close_dispute(
-                ctx(after_due(40)), "INV-1", DisputeOutcome.REJECTED, "Seats were used"
+                ctx(after_due(40)),
+                bcmd.CloseDispute("INV-1", DisputeOutcome.REJECTED, "Seats were used"),
             ),
         )
         events = then_events(account, evaluated(after_due(41)))

@@ -13,6 +13,8 @@ from uuid import uuid4
 import pytest
 from eventsourcing.domain import Snapshot
 
+from cases.domain import billing_commands as bcmd
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.billing_account import CARRY_OVER_DAYS, BillingAccount
 from cases.domain.billing_values import BillingPeriod
@@ -42,7 +44,7 @@ ALLOWANCE = timedelta(hours=72)
 
 
 def resolved(case: SupportCase) -> None:
-    case.resolve(ctx(at(30)), ResolutionCode.FIXED_BY_PARTNER, "Connector re-created")
+    case.resolve(ctx(at(30)), cmd.Resolve(ResolutionCode.FIXED_BY_PARTNER, "Connector re-created"))
 
 
 def closed(case: SupportCase) -> None:
@@ -50,16 +52,18 @@ def closed(case: SupportCase) -> None:
 
 
 def waiting(case: SupportCase) -> None:
-    case.wait_on_customer(ctx(at(20)), "Need a message trace")
+    case.wait_on_customer(ctx(at(20)), cmd.WaitOnCustomer("Need a message trace"))
 
 
 def escalate(case: SupportCase, minute: int) -> None:
     case.escalate(
         ctx(at(minute)),
-        target=EscalationTarget.VENDOR,
-        category=EscalationCategory.SERVICE_DEFECT,
-        vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-        reason="Transport rules ignored for one tenant only",
+        cmd.Escalate(
+            target=EscalationTarget.VENDOR,
+            category=EscalationCategory.SERVICE_DEFECT,
+            vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+            reason="Transport rules ignored for one tenant only",
+        ),
         paths=paths(),
     )
 
@@ -99,7 +103,7 @@ class TestStepsKeepTheirOrder:
         case = given(received(), health_checked, resolved, closed)
         then_refused(
             case,
-            lambda c: c.reopen(ctx(at(50), occurred_at=at(35)), "Came back"),
+            lambda c: c.reopen(ctx(at(50), occurred_at=at(35)), cmd.Reopen("Came back")),
             errors.OccurredBeforePreviousStepError,
         )
 
@@ -107,7 +111,9 @@ class TestStepsKeepTheirOrder:
         case = given(received(), waiting)
         then_refused(
             case,
-            lambda c: c.stop_waiting_on_customer(ctx(at(30), occurred_at=at(15)), "x"),
+            lambda c: c.stop_waiting_on_customer(
+                ctx(at(30), occurred_at=at(15)), cmd.StopWaitingOnCustomer("x")
+            ),
             errors.OccurredBeforePreviousStepError,
         )
 
@@ -118,29 +124,36 @@ class TestStepsKeepTheirOrder:
         then_refused(
             case,
             lambda c: c.record_communication(
-                ctx(at(30), occurred_at=at(15)), Direction.INBOUND, Channel.EMAIL, "Trace"
+                ctx(at(30), occurred_at=at(15)),
+                cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "Trace"),
             ),
             errors.OccurredBeforePreviousStepError,
         )
 
     def test_an_escalation_cannot_precede_the_service_health_check(self) -> None:
-        case = given(received(), lambda c: c.check_service_health(ctx(at(10)), None))
+        case = given(
+            received(), lambda c: c.check_service_health(ctx(at(10)), cmd.CheckServiceHealth(None))
+        )
         then_refused(case, lambda c: escalate(c, minute=5), errors.OccurredBeforePreviousStepError)
 
     def test_vendor_news_cannot_precede_the_escalation(self) -> None:
         case = given(received(), health_checked, escalated)
         then_refused(
             case,
-            lambda c: c.record_hand_back(ctx(at(30), occurred_at=at(10)), "Fixed"),
+            lambda c: c.record_hand_back(
+                ctx(at(30), occurred_at=at(10)), cmd.RecordHandBack("Fixed")
+            ),
             errors.OccurredBeforePreviousStepError,
         )
 
     def test_an_annotation_may_not_precede_the_step_it_follows(self) -> None:
         """A note dated before the service-health check it follows is refused."""
-        case = given(received(), lambda c: c.check_service_health(ctx(at(10)), None))
+        case = given(
+            received(), lambda c: c.check_service_health(ctx(at(10)), cmd.CheckServiceHealth(None))
+        )
         then_refused(
             case,
-            lambda c: c.add_note(ctx(at(20), occurred_at=at(5)), "Tried a restart"),
+            lambda c: c.add_note(ctx(at(20), occurred_at=at(5)), cmd.AddNote("Tried a restart")),
             errors.OccurredBeforePreviousStepError,
         )
 
@@ -150,14 +163,17 @@ class TestStepsKeepTheirOrder:
         case = given(
             received(),
             health_checked,
-            lambda c: c.record_diagnosis(ctx(at(15)), "Connector misconfigured"),
-            lambda c: c.add_note(ctx(at(20)), "Asked a colleague"),
-            lambda c: c.assign(ctx(at(21)), "agent-bo"),
+            lambda c: c.record_diagnosis(
+                ctx(at(15)), cmd.RecordDiagnosis("Connector misconfigured")
+            ),
+            lambda c: c.add_note(ctx(at(20)), cmd.AddNote("Asked a colleague")),
+            lambda c: c.assign(ctx(at(21)), cmd.Assign("agent-bo")),
         )
         then_events(
             case,
             lambda c: c.record_communication(
-                ctx(at(25), occurred_at=at(5)), Direction.OUTBOUND, Channel.PHONE, "Called"
+                ctx(at(25), occurred_at=at(5)),
+                cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "Called"),
             ),
         )
         assert case.first_response_at == at(5)
@@ -167,13 +183,15 @@ class TestStepsKeepTheirOrder:
         case = given(
             received(),
             lambda c: c.record_communication(
-                ctx(at(20)), Direction.OUTBOUND, Channel.EMAIL, "Looking into it"
+                ctx(at(20)),
+                cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "Looking into it"),
             ),
         )
         then_refused(
             case,
             lambda c: c.record_communication(
-                ctx(at(25), occurred_at=at(5)), Direction.OUTBOUND, Channel.PHONE, "Called"
+                ctx(at(25), occurred_at=at(5)),
+                cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "Called"),
             ),
             errors.OccurredBeforePreviousStepError,
         )
@@ -182,7 +200,9 @@ class TestStepsKeepTheirOrder:
         """A closed case says it is closed, whatever the act's date."""
         case = given(received(), health_checked, resolved, closed)
         then_refused(
-            case, lambda c: c.add_note(ctx(at(50), occurred_at=at(35)), "x"), errors.CaseClosedError
+            case,
+            lambda c: c.add_note(ctx(at(50), occurred_at=at(35)), cmd.AddNote("x")),
+            errors.CaseClosedError,
         )
 
     def test_stored_steps_out_of_order_still_replay(self) -> None:
@@ -195,7 +215,7 @@ class TestStepsKeepTheirOrder:
         replayed = _replay(list(case.collect_events()))
         assert replayed.closed_at == at(25)
         then_refused(
-            replayed, lambda c: c.reopen(ctx(at(50), occurred_at=at(28)), "x"),
+            replayed, lambda c: c.reopen(ctx(at(50), occurred_at=at(28)), cmd.Reopen("x")),
             errors.OccurredBeforePreviousStepError,
         )  # fmt: skip
 
@@ -207,7 +227,9 @@ class TestReopenWindow:
         recorded = at(40) + timedelta(days=14, hours=1)
         error = then_refused(
             case,
-            lambda c: c.reopen(ctx(recorded, occurred_at=recorded - timedelta(hours=2)), "Back"),
+            lambda c: c.reopen(
+                ctx(recorded, occurred_at=recorded - timedelta(hours=2)), cmd.Reopen("Back")
+            ),
             errors.ReopenWindowExpiredError,
         )
         assert "14 days" in error.message
@@ -216,7 +238,9 @@ class TestReopenWindow:
         case = given(received(), health_checked, resolved, closed)
         recorded = at(40) + timedelta(days=14)
         occurred = recorded - timedelta(hours=1)
-        then_events(case, lambda c: c.reopen(ctx(recorded, occurred_at=occurred), "Back"))
+        then_events(
+            case, lambda c: c.reopen(ctx(recorded, occurred_at=occurred), cmd.Reopen("Back"))
+        )
         assert case.reopen_count == 1
 
     def test_an_import_of_history_is_judged_when_the_reopening_happened(self) -> None:
@@ -225,7 +249,8 @@ class TestReopenWindow:
         then_events(
             case,
             lambda c: c.reopen(
-                ctx(at(40) + timedelta(days=60), actor=IMPORT, occurred_at=at(41)), "Back"
+                ctx(at(40) + timedelta(days=60), actor=IMPORT, occurred_at=at(41)),
+                cmd.Reopen("Back"),
             ),
         )
         assert case.reopen_count == 1
@@ -236,7 +261,9 @@ class TestBackdatingAllowance:
         """Up to and including the allowance."""
         case = given(received())
         recorded = at(5) + ALLOWANCE
-        [event] = then_events(case, lambda c: c.add_note(ctx(recorded, occurred_at=at(5)), "x"))
+        [event] = then_events(
+            case, lambda c: c.add_note(ctx(recorded, occurred_at=at(5)), cmd.AddNote("x"))
+        )
         assert event.meta.occurred_at == at(5)
 
     def test_staff_cannot_date_an_act_further_back(self) -> None:
@@ -244,7 +271,7 @@ class TestBackdatingAllowance:
         recorded = at(5) + ALLOWANCE + timedelta(seconds=1)
         error = then_refused(
             case,
-            lambda c: c.add_note(ctx(recorded, occurred_at=at(5)), "x"),
+            lambda c: c.add_note(ctx(recorded, occurred_at=at(5)), cmd.AddNote("x")),
             errors.BackdatedBeyondAllowanceError,
         )
         assert "occurred_at" in error.message
@@ -254,14 +281,19 @@ class TestBackdatingAllowance:
         """The process's setting arrives with the command's context."""
         case = given(received())
         strict = replace(ctx(at(120), occurred_at=at(5)), backdating_allowance=timedelta(hours=1))
-        then_refused(case, lambda c: c.add_note(strict, "x"), errors.BackdatedBeyondAllowanceError)
+        then_refused(
+            case,
+            lambda c: c.add_note(strict, cmd.AddNote("x")),
+            errors.BackdatedBeyondAllowanceError,
+        )
 
     def test_the_system_records_history_further_back(self) -> None:
         """An import of history may date acts as far back as they happened."""
         case = given(received())
         recorded = at(5) + timedelta(days=400)
         [event] = then_events(
-            case, lambda c: c.add_note(ctx(recorded, actor=IMPORT, occurred_at=at(5)), "x")
+            case,
+            lambda c: c.add_note(ctx(recorded, actor=IMPORT, occurred_at=at(5)), cmd.AddNote("x")),
         )
         assert event.meta.occurred_at == at(5)
 
@@ -284,7 +316,9 @@ class TestBackdatingAllowance:
         late = replace(billing.ctx(billing.T0 + timedelta(days=5)), occurred_at=billing.T0)
         billing.then_refused(
             account,
-            lambda a: a.add_subscription(late, subscription_id="s", product="Azure", quantity=1),
+            lambda a: a.add_subscription(
+                late, bcmd.AddSubscription(subscription_id="s", product="Azure", quantity=1)
+            ),
             errors.BackdatedBeyondAllowanceError,
         )
 
@@ -352,10 +386,12 @@ class TestAccountHistory:
         opened_at = billing.T0 - timedelta(days=700)
         account = BillingAccount.open(
             ctx(billing.T0, actor=IMPORT, occurred_at=opened_at),
-            customer_id="contoso",
-            currency="EUR",
-            net_days=30,
-            billing_period=BillingPeriod.MONTHLY,
+            bcmd.OpenAccount(
+                customer_id="contoso",
+                currency="EUR",
+                net_days=30,
+                billing_period=BillingPeriod.MONTHLY,
+            ),
         )
         account.collect_events()
         assert account.opened_on == opened_at.date()
@@ -379,30 +415,28 @@ class TestSnapshotsFromBefore:
 
 def receive(command: Any, received_at: Any) -> SupportCase:
     return SupportCase.receive(
-        command,
-        case_id=uuid4(),
-        received_at=received_at,
-        terms=published(),
-        **intake(),  # type: ignore[arg-type]
+        command, cmd.TakeIn(received_at=received_at, **intake()), case_id=uuid4(), terms=published()
     )
 
 
 def issue(account: BillingAccount, issued_on: date) -> None:
     account.issue_invoice(
         billing.ctx(billing.T0),
-        number=f"INV-{issued_on}",
-        period=billing.march(),
-        lines=(billing.line(100),),
-        issued_on=issued_on,
+        bcmd.IssueInvoice(
+            number=f"INV-{issued_on}",
+            period=billing.march(),
+            lines=(billing.line(100),),
+            issued_on=issued_on,
+        ),
     )
 
 
 def pay(account: BillingAccount, received_on: date) -> None:
     account.receive_payment(
         billing.ctx(billing.T0),
-        reference=f"BANK-{received_on}",
-        amount=billing.eur(100),
-        received_on=received_on,
+        bcmd.ReceivePayment(
+            reference=f"BANK-{received_on}", amount=billing.eur(100), received_on=received_on
+        ),
     )
 
 

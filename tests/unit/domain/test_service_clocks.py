@@ -18,6 +18,7 @@ import pytest
 from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import Mapper
 
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.case_values import (
     Direction,
@@ -53,10 +54,9 @@ def receive(at: datetime, severity: Severity = Severity.MODERATE) -> SupportCase
     published_terms = published()
     return SupportCase.receive(
         ctx(at),
+        cmd.TakeIn(received_at=at, **intake(severity=severity)),
         case_id=uuid4(),
-        received_at=at,
         terms=published_terms,
-        **intake(severity=severity),  # type: ignore[arg-type]
     )
 
 
@@ -71,7 +71,8 @@ def facts(case: SupportCase, name: str) -> list[Any]:
 
 def reply(case: SupportCase, at: datetime, *, occurred_at: datetime | None = None) -> None:
     case.record_communication(
-        ctx(at, occurred_at=occurred_at), Direction.OUTBOUND, Channel.EMAIL, "Looking into it"
+        ctx(at, occurred_at=occurred_at),
+        cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "Looking into it"),
     )
 
 
@@ -171,21 +172,24 @@ class TestWaitingOnTheCustomer:
         breached then, and stopped by the resolution."""
         case = receive(local(3, 2, 9))
         reply(case, local(3, 2, 10))
-        case.wait_on_customer(ctx(local(3, 2, 10)), "Asked for message headers")
+        case.wait_on_customer(ctx(local(3, 2, 10)), cmd.WaitOnCustomer("Asked for message headers"))
         paused = facts(case, "ServiceClockPaused")
         assert {(p.clock, p.at, p.elapsed) for p in paused} == {
             (RESOLUTION, local(3, 2, 10), hours(1)),
             (NEXT, local(3, 2, 10), hours(0)),
         }
         case.record_communication(
-            ctx(local(3, 4, 10)), Direction.INBOUND, Channel.EMAIL, "Headers attached"
+            ctx(local(3, 4, 10)),
+            cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "Headers attached"),
         )
         resumed = {r.clock: r.deadline for r in facts(case, "ServiceClockResumed")}
         # 39h left from Wednesday 10:00: 6h + 8h (Thu) + 8h (Fri) + 8h (Mon) + 8h
         # (Tue 10 March) + 1h on Wednesday 11 March.
         assert resumed == {RESOLUTION: local(3, 11, 9), NEXT: local(3, 5, 10)}
-        case.check_service_health(ctx(local(3, 6, 16)), None)
-        case.resolve(ctx(local(3, 6, 17)), ResolutionCode.FIXED_BY_PARTNER, "Connector fixed")
+        case.check_service_health(ctx(local(3, 6, 16)), cmd.CheckServiceHealth(None))
+        case.resolve(
+            ctx(local(3, 6, 17)), cmd.Resolve(ResolutionCode.FIXED_BY_PARTNER, "Connector fixed")
+        )
         events = case.collect_events()
         names = [type(e).__name__ for e in events]
         assert names[0] == "ServiceClockBreached"  # recorded by the next command, at its moment
@@ -210,7 +214,9 @@ class TestSeverityChange:
         10:30-12, 13-17, Tuesday 08-09."""
         case = receive(local(3, 2, 9))
         case.collect_events()
-        case.change_severity(ctx(local(3, 2, 10, 30)), Severity.CRITICAL, "Whole company down")
+        case.change_severity(
+            ctx(local(3, 2, 10, 30)), cmd.ChangeSeverity(Severity.CRITICAL, "Whole company down")
+        )
         retargeted = {
             r.clock: (r.target, r.deadline) for r in facts_of(case, "ServiceClockRetargeted")
         }
@@ -265,9 +271,11 @@ class TestVerdicts:
         4h); made critical at 11:30: 2h already exceed the 1h target, so the first
         response is breached at 11:30. Answered at 14:00, still waiting: late."""
         case = receive(local(3, 2, 9))
-        case.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
+        case.wait_on_customer(ctx(local(3, 2, 11)), cmd.WaitOnCustomer("Asked for logs"))
         case.collect_events()
-        case.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Whole company down")
+        case.change_severity(
+            ctx(local(3, 2, 11, 30)), cmd.ChangeSeverity(Severity.CRITICAL, "Whole company down")
+        )
         [breach] = facts_of(case, "ServiceClockBreached")
         assert (breach.clock, breach.at, breach.target) == (FIRST, local(3, 2, 11, 30), hours(1))
         assert case.clock(RESOLUTION).breached_at is None  # 2h of 8h
@@ -285,10 +293,14 @@ class TestVerdicts:
         14:00, it is due at once and breached only if it runs on: a reply at 14:00
         is in time."""
         case = receive(local(3, 2, 9))
-        case.wait_on_customer(ctx(local(3, 2, 10)), "Asked for logs")
-        case.change_severity(ctx(local(3, 2, 10, 30)), Severity.CRITICAL, "Worse")
+        case.wait_on_customer(ctx(local(3, 2, 10)), cmd.WaitOnCustomer("Asked for logs"))
+        case.change_severity(
+            ctx(local(3, 2, 10, 30)), cmd.ChangeSeverity(Severity.CRITICAL, "Worse")
+        )
         assert case.clock(FIRST).breached_at is None
-        case.stop_waiting_on_customer(ctx(local(3, 2, 14)), "Logs arrived")
+        case.stop_waiting_on_customer(
+            ctx(local(3, 2, 14)), cmd.StopWaitingOnCustomer("Logs arrived")
+        )
         assert case.clock(FIRST).deadline == local(3, 2, 14)
         case.collect_events()
         reply(case, local(3, 2, 14))
@@ -300,7 +312,9 @@ class TestVerdicts:
         (4h); answered at 11:30 after 2h30, within the new target but late."""
         case = receive(local(3, 2, 9), Severity.CRITICAL)
         case.evaluate_service_clocks(*evaluation(local(3, 2, 10, 30)))
-        case.change_severity(ctx(local(3, 2, 11)), Severity.MODERATE, "Workaround found")
+        case.change_severity(
+            ctx(local(3, 2, 11)), cmd.ChangeSeverity(Severity.MODERATE, "Workaround found")
+        )
         case.collect_events()
         reply(case, local(3, 2, 11, 30))
         assert facts_of(case, "ServiceClockBreachWithdrawn") == []
@@ -322,7 +336,8 @@ class TestVerdicts:
         assert case.clock(FIRST).breached_at == local(3, 2, 10)
         case.collect_events()
         case.wait_on_customer(
-            ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 9, 40)), "Asked for logs"
+            ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 9, 40)),
+            cmd.WaitOnCustomer("Asked for logs"),
         )
         events = case.collect_events()
         [disproved] = [e for e in events if isinstance(e, SupportCase.ServiceClockBreachDisproved)]
@@ -337,7 +352,8 @@ class TestVerdicts:
         clock = case.clock(FIRST)
         assert (clock.breached_at, clock.is_paused, clock.elapsed) == (None, True, hours(40 / 60))
         case.record_communication(
-            ctx(local(3, 2, 13, 30)), Direction.INBOUND, Channel.EMAIL, "Logs attached"
+            ctx(local(3, 2, 13, 30)),
+            cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "Logs attached"),
         )
         assert case.clock(FIRST).deadline == local(3, 2, 13, 50)
         reply(case, local(3, 2, 13, 45))
@@ -352,7 +368,8 @@ class TestVerdicts:
         case.evaluate_service_clocks(*evaluation(local(3, 2, 10, 30)))
         case.collect_events()
         case.wait_on_customer(
-            ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 10, 10)), "Asked for logs"
+            ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 10, 10)),
+            cmd.WaitOnCustomer("Asked for logs"),
         )
         assert facts_of(case, "ServiceClockBreachDisproved") == []
         assert case.clock(FIRST).breached_at == local(3, 2, 10)
@@ -362,7 +379,9 @@ class TestVerdicts:
         case = receive(local(3, 2, 9), Severity.CRITICAL)
         case.evaluate_service_clocks(*evaluation(local(3, 2, 10, 30)))
         case.collect_events()
-        case.wait_on_customer(ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 10)), "Asked")
+        case.wait_on_customer(
+            ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 10)), cmd.WaitOnCustomer("Asked")
+        )
         [disproved] = facts_of(case, "ServiceClockBreachDisproved")
         assert (disproved.clock, disproved.elapsed) == (FIRST, hours(1))
 
@@ -370,7 +389,9 @@ class TestVerdicts:
         """Encoded and decoded like every stored event, the facts rebuild the case."""
         case = receive(local(3, 2, 9), Severity.CRITICAL)
         case.evaluate_service_clocks(*evaluation(local(3, 2, 10, 30)))
-        case.wait_on_customer(ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 9, 40)), "Asked")
+        case.wait_on_customer(
+            ctx(local(3, 2, 10, 45), occurred_at=local(3, 2, 9, 40)), cmd.WaitOnCustomer("Asked")
+        )
         mapper: Mapper[Any] = Mapper(transcoder=cases_transcoder())
         stored = [mapper.to_stored_event(e) for e in case.collect_events()]
         replayed = project_aggregate(None, [mapper.to_domain_event(s) for s in stored])
@@ -415,23 +436,27 @@ class TestFactsRecordedBeforeAdr33:
         """Paused after 2h, made critical at 11:30, no breach recorded then: the
         next command on the case records it, at the re-target."""
         new = receive(local(3, 2, 9))
-        new.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
-        new.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Worse")
+        new.wait_on_customer(ctx(local(3, 2, 11)), cmd.WaitOnCustomer("Asked for logs"))
+        new.change_severity(
+            ctx(local(3, 2, 11, 30)), cmd.ChangeSeverity(Severity.CRITICAL, "Worse")
+        )
         case = recorded_before_adr_33(new.collect_events(), drop_breaches=True)
         assert case.clock(FIRST).breached_at is None
-        case.add_note(ctx(local(3, 2, 12)), "Customer travelling")
+        case.add_note(ctx(local(3, 2, 12)), cmd.AddNote("Customer travelling"))
         [breach] = facts(case, "ServiceClockBreached")
         assert (breach.clock, breach.at) == (FIRST, local(3, 2, 11, 30))
 
     def test_an_old_within_target_verdict_stands(self) -> None:
         """The same clock answered before ADR 33: "within target" is kept."""
         new = receive(local(3, 2, 9))
-        new.wait_on_customer(ctx(local(3, 2, 11)), "Asked for logs")
-        new.change_severity(ctx(local(3, 2, 11, 30)), Severity.CRITICAL, "Worse")
+        new.wait_on_customer(ctx(local(3, 2, 11)), cmd.WaitOnCustomer("Asked for logs"))
+        new.change_severity(
+            ctx(local(3, 2, 11, 30)), cmd.ChangeSeverity(Severity.CRITICAL, "Worse")
+        )
         reply(new, local(3, 2, 14))
         case = recorded_before_adr_33(new.collect_events(), drop_breaches=True, within_target=True)
         assert (case.clock(FIRST).fulfilled, case.clock(FIRST).breached_at) == (True, None)
-        case.add_note(ctx(local(3, 2, 15)), "Customer travelling")
+        case.add_note(ctx(local(3, 2, 15)), cmd.AddNote("Customer travelling"))
         assert [f.clock for f in facts(case, "ServiceClockBreached")] == []
 
 
@@ -440,21 +465,23 @@ class TestVendorClock:
         """Escalated Monday 10:00 with a 24h vendor target; the customer wait does not
         pause it; handed back Tuesday 10:00: 6h + 2h = 8h."""
         case = receive(local(3, 2, 9))
-        case.check_service_health(ctx(local(3, 2, 9, 30)), None)
+        case.check_service_health(ctx(local(3, 2, 9, 30)), cmd.CheckServiceHealth(None))
         case.escalate(
             ctx(local(3, 2, 10)),
-            target=EscalationTarget.VENDOR,
-            category=EscalationCategory.SERVICE_DEFECT,
-            vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-            reason="Transport rules ignored",
+            cmd.Escalate(
+                target=EscalationTarget.VENDOR,
+                category=EscalationCategory.SERVICE_DEFECT,
+                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+                reason="Transport rules ignored",
+            ),
             paths=paths(),
         )
         started = facts(case, "ServiceClockStarted")[-1]
         assert (started.clock, started.number, started.since_received) == (VENDOR, 1, hours(1))
         assert started.deadline == local(3, 5, 10)  # 24h: Mon 6h, Tue 8h, Wed 8h, Thu 2h
-        case.wait_on_customer(ctx(local(3, 2, 11)), "Waiting for a test window")
+        case.wait_on_customer(ctx(local(3, 2, 11)), cmd.WaitOnCustomer("Waiting for a test window"))
         assert case.clock(VENDOR, 1).is_running
-        case.record_hand_back(ctx(local(3, 3, 10)), "Fix deployed")
+        case.record_hand_back(ctx(local(3, 3, 10)), cmd.RecordHandBack("Fix deployed"))
         [fulfilled] = facts(case, "ServiceClockFulfilled")
         assert (fulfilled.clock, fulfilled.elapsed, fulfilled.within_target) == (
             VENDOR,
@@ -468,10 +495,10 @@ class TestReopen:
         """Resolved Monday 12:00 after 3h; reopened Tuesday 09:00: 37h remain: 7h on
         Tuesday, 8h Wednesday to Friday, then 6h on Monday 9 March: due 15:00."""
         case = receive(local(3, 2, 9))
-        case.check_service_health(ctx(local(3, 2, 9, 30)), None)
-        case.resolve(ctx(local(3, 2, 12)), ResolutionCode.FIXED_BY_PARTNER, "Fixed")
+        case.check_service_health(ctx(local(3, 2, 9, 30)), cmd.CheckServiceHealth(None))
+        case.resolve(ctx(local(3, 2, 12)), cmd.Resolve(ResolutionCode.FIXED_BY_PARTNER, "Fixed"))
         case.collect_events()
-        case.reopen(ctx(local(3, 3, 9)), "Back again")
+        case.reopen(ctx(local(3, 3, 9)), cmd.Reopen("Back again"))
         [resumed] = facts_of(case, "ServiceClockResumed")
         assert (resumed.clock, resumed.deadline) == (RESOLUTION, local(3, 9, 15))
         started = [e for e in case.pending_events if type(e).__name__ == "ServiceClockStarted"]
@@ -482,8 +509,8 @@ def test_a_case_replays_to_the_same_clocks() -> None:
     """Applying the recorded facts again, without the calendar, gives the same clocks."""
     case = receive(local(3, 2, 9))
     reply(case, local(3, 2, 10))
-    case.wait_on_customer(ctx(local(3, 2, 10)), "Asked")
-    case.change_severity(ctx(local(3, 2, 11)), Severity.CRITICAL, "Worse")
+    case.wait_on_customer(ctx(local(3, 2, 10)), cmd.WaitOnCustomer("Asked"))
+    case.change_severity(ctx(local(3, 2, 11)), cmd.ChangeSeverity(Severity.CRITICAL, "Worse"))
     events = case.collect_events()
     copy = None
     for event in events:

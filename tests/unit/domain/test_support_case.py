@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import pytest
 
+from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.case_values import (
     CaseCategory,
@@ -45,11 +46,12 @@ def escalate_to_vendor(case: SupportCase, minute: int = 5, **overrides: object) 
         "paths": paths(),
     }
     kwargs.update(overrides)
-    return case.escalate(ctx(at(minute)), **kwargs)  # type: ignore[arg-type]
+    held = kwargs.pop("paths")
+    return case.escalate(ctx(at(minute)), cmd.Escalate(**kwargs), held)  # type: ignore[arg-type]
 
 
 def resolved(case: SupportCase) -> None:
-    case.resolve(ctx(at(30)), ResolutionCode.FIXED_BY_PARTNER, "Connector re-created")
+    case.resolve(ctx(at(30)), cmd.Resolve(ResolutionCode.FIXED_BY_PARTNER, "Connector re-created"))
 
 
 def closed(case: SupportCase) -> None:
@@ -75,10 +77,9 @@ class TestIntake:
         with pytest.raises(errors.ReceivedInFutureError):
             SupportCase.receive(
                 ctx(T0),
+                cmd.TakeIn(received_at=T0 + timedelta(seconds=1), **intake()),
                 case_id=uuid4(),
-                received_at=T0 + timedelta(seconds=1),
                 terms=published(),
-                **intake(),  # type: ignore[arg-type]
             )
 
     @pytest.mark.parametrize(
@@ -100,7 +101,9 @@ class TestServiceHealthFirst:
     def test_records_a_matching_advisory(self) -> None:
         """The check records the vendor advisory it matched."""
         case = given(received())
-        [event] = then_events(case, lambda c: c.check_service_health(ctx(at(1)), advisory()))
+        [event] = then_events(
+            case, lambda c: c.check_service_health(ctx(at(1)), cmd.CheckServiceHealth(advisory()))
+        )
         assert isinstance(event, SupportCase.ServiceHealthChecked)
         assert event.advisory is not None
         assert event.advisory.vendor_id == "EX226792"
@@ -117,13 +120,17 @@ class TestServiceHealthFirst:
         case = given(received())
         then_refused(
             case,
-            lambda c: c.record_diagnosis(ctx(at(2)), "Connector misconfigured"),
+            lambda c: c.record_diagnosis(
+                ctx(at(2)), cmd.RecordDiagnosis("Connector misconfigured")
+            ),
             errors.ServiceHealthNotCheckedError,
         )
 
     def test_diagnosis_after_the_check_is_recorded(self) -> None:
         case = given(received(), health_checked)
-        [event] = then_events(case, lambda c: c.record_diagnosis(ctx(at(2)), "Bad connector"))
+        [event] = then_events(
+            case, lambda c: c.record_diagnosis(ctx(at(2)), cmd.RecordDiagnosis("Bad connector"))
+        )
         assert isinstance(event, SupportCase.DiagnosisRecorded)
         assert case.findings == ("Bad connector",)
 
@@ -132,7 +139,9 @@ class TestServiceHealthFirst:
         case = given(received(CaseCategory.BILLING))
         [event] = then_events(
             case,
-            lambda c: c.resolve(ctx(at(3)), ResolutionCode.ANSWERED, "Explained the invoice"),
+            lambda c: c.resolve(
+                ctx(at(3)), cmd.Resolve(ResolutionCode.ANSWERED, "Explained the invoice")
+            ),
         )
         assert isinstance(event, SupportCase.Resolved)
 
@@ -144,10 +153,17 @@ class TestServiceHealthFirst:
 class TestCommunication:
     def test_first_outbound_message_is_the_first_response(self) -> None:
         case = given(received())
-        case.record_communication(ctx(at(2)), Direction.INBOUND, Channel.EMAIL, "More detail")
+        case.record_communication(
+            ctx(at(2)), cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "More detail")
+        )
         assert case.first_response_at is None
-        case.record_communication(ctx(at(7)), Direction.OUTBOUND, Channel.EMAIL, "Looking into it")
-        case.record_communication(ctx(at(9)), Direction.OUTBOUND, Channel.PHONE, "Update")
+        case.record_communication(
+            ctx(at(7)),
+            cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "Looking into it"),
+        )
+        case.record_communication(
+            ctx(at(9)), cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "Update")
+        )
         assert case.first_response_at == at(7)
         assert case.communications == 3
 
@@ -156,19 +172,21 @@ class TestCommunication:
         case = given(received())
         case.record_communication(
             ctx(at(60), occurred_at=at(4)),
-            Direction.OUTBOUND,
-            Channel.PHONE,
-            "Called back",
+            cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "Called back"),
         )
         assert case.first_response_at == at(4)
 
     def test_waiting_on_the_customer_ends_when_they_reply(self) -> None:
-        case = given(received(), lambda c: c.wait_on_customer(ctx(at(2)), "Need a message trace"))
+        case = given(
+            received(),
+            lambda c: c.wait_on_customer(ctx(at(2)), cmd.WaitOnCustomer("Need a message trace")),
+        )
         assert case.status is CaseStatus.WAITING_ON_CUSTOMER
         events = then_events(
             case,
             lambda c: c.record_communication(
-                ctx(at(50)), Direction.INBOUND, Channel.EMAIL, "Trace attached"
+                ctx(at(50)),
+                cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "Trace attached"),
             ),
         )
         assert [type(e) for e in events] == [
@@ -178,10 +196,12 @@ class TestCommunication:
         assert case.waiting_on_customer_since is None
 
     def test_cannot_wait_twice(self) -> None:
-        case = given(received(), lambda c: c.wait_on_customer(ctx(at(2)), "Need a trace"))
+        case = given(
+            received(), lambda c: c.wait_on_customer(ctx(at(2)), cmd.WaitOnCustomer("Need a trace"))
+        )
         then_refused(
             case,
-            lambda c: c.wait_on_customer(ctx(at(3)), "Still"),
+            lambda c: c.wait_on_customer(ctx(at(3)), cmd.WaitOnCustomer("Still")),
             errors.AlreadyWaitingOnCustomerError,
         )
 
@@ -189,7 +209,7 @@ class TestCommunication:
         case = given(received())
         then_refused(
             case,
-            lambda c: c.stop_waiting_on_customer(ctx(at(3)), "x"),
+            lambda c: c.stop_waiting_on_customer(ctx(at(3)), cmd.StopWaitingOnCustomer("x")),
             errors.NotWaitingOnCustomerError,
         )
 
@@ -198,7 +218,7 @@ class TestCommunication:
         case = given(received())
         then_refused(
             case,
-            lambda c: c.add_note(ctx(at(1), occurred_at=T0 - timedelta(hours=1)), "x"),
+            lambda c: c.add_note(ctx(at(1), occurred_at=T0 - timedelta(hours=1)), cmd.AddNote("x")),
             errors.OccurredBeforeReceiptError,
         )
 
@@ -206,15 +226,15 @@ class TestCommunication:
 class TestAssignmentAndSeverity:
     def test_assigns_and_reassigns(self) -> None:
         case = given(received())
-        case.assign(ctx(at(1)), "agent-bo")
-        case.assign(ctx(at(2)), "agent-anna")
+        case.assign(ctx(at(1)), cmd.Assign("agent-bo"))
+        case.assign(ctx(at(2)), cmd.Assign("agent-anna"))
         assert case.assignee == "agent-anna"
 
     def test_refuses_assigning_to_the_same_agent(self) -> None:
-        case = given(received(), lambda c: c.assign(ctx(at(1)), "agent-bo"))
+        case = given(received(), lambda c: c.assign(ctx(at(1)), cmd.Assign("agent-bo")))
         then_refused(
             case,
-            lambda c: c.assign(ctx(at(2)), "agent-bo"),
+            lambda c: c.assign(ctx(at(2)), cmd.Assign("agent-bo")),
             errors.AlreadyAssignedError,
         )
 
@@ -222,7 +242,9 @@ class TestAssignmentAndSeverity:
         case = given(received())
         [event] = then_events(
             case,
-            lambda c: c.change_severity(ctx(at(1)), Severity.CRITICAL, "All users affected"),
+            lambda c: c.change_severity(
+                ctx(at(1)), cmd.ChangeSeverity(Severity.CRITICAL, "All users affected")
+            ),
         )
         assert event.previous is Severity.MODERATE
         assert case.severity is Severity.CRITICAL
@@ -231,7 +253,7 @@ class TestAssignmentAndSeverity:
         case = given(received())
         then_refused(
             case,
-            lambda c: c.change_severity(ctx(at(1)), Severity.MODERATE, "same"),
+            lambda c: c.change_severity(ctx(at(1)), cmd.ChangeSeverity(Severity.MODERATE, "same")),
             errors.SeverityUnchangedError,
         )
 
@@ -309,7 +331,10 @@ class TestEscalation:
         )
 
     def test_refuses_calling_a_documented_problem_undocumented(self) -> None:
-        case = given(received(), lambda c: c.check_service_health(ctx(at(1)), advisory()))
+        case = given(
+            received(),
+            lambda c: c.check_service_health(ctx(at(1)), cmd.CheckServiceHealth(advisory())),
+        )
         then_refused(
             case,
             lambda c: escalate_to_vendor(c, category=EscalationCategory.UNDOCUMENTED_PROBLEM),
@@ -334,7 +359,7 @@ class TestEscalation:
             vehicle=None,
             paths=indirect,
         )
-        case.record_hand_back(ctx(at(20)), "Provider confirms a service defect")
+        case.record_hand_back(ctx(at(20)), cmd.RecordHandBack("Provider confirms a service defect"))
         escalate_to_vendor(case, minute=21, paths=indirect)
         assert [e.target for e in case.escalations] == [
             EscalationTarget.INDIRECT_PROVIDER,
@@ -353,9 +378,13 @@ class TestEscalation:
 
     def test_records_reference_updates_and_hand_back_on_the_vendor_clock(self) -> None:
         case = given(received(), health_checked, escalate_to_vendor)
-        case.record_vendor_reference(ctx(at(6)), "2603020010001234")
-        case.record_vendor_update(ctx(at(60)), "Engineering reproduced the issue")
-        case.record_hand_back(ctx(at(120)), "Fix deployed to the tenant's forest")
+        case.record_vendor_reference(ctx(at(6)), cmd.RecordVendorReference("2603020010001234"))
+        case.record_vendor_update(
+            ctx(at(60)), cmd.RecordVendorUpdate("Engineering reproduced the issue")
+        )
+        case.record_hand_back(
+            ctx(at(120)), cmd.RecordHandBack("Fix deployed to the tenant's forest")
+        )
         [escalation] = case.escalations
         assert escalation.vendor_reference == "2603020010001234"
         assert [u.text for u in escalation.updates] == ["Engineering reproduced the issue"]
@@ -367,20 +396,20 @@ class TestEscalation:
             received(),
             health_checked,
             escalate_to_vendor,
-            lambda c: c.record_vendor_reference(ctx(at(6)), "123"),
+            lambda c: c.record_vendor_reference(ctx(at(6)), cmd.RecordVendorReference("123")),
         )
         then_refused(
             case,
-            lambda c: c.record_vendor_reference(ctx(at(7)), "456"),
+            lambda c: c.record_vendor_reference(ctx(at(7)), cmd.RecordVendorReference("456")),
             errors.VendorReferenceAlreadyRecordedError,
         )
 
     @pytest.mark.parametrize(
         "step",
         [
-            lambda c: c.record_vendor_reference(ctx(at(6)), "123"),
-            lambda c: c.record_vendor_update(ctx(at(6)), "news"),
-            lambda c: c.record_hand_back(ctx(at(6)), "done"),
+            lambda c: c.record_vendor_reference(ctx(at(6)), cmd.RecordVendorReference("123")),
+            lambda c: c.record_vendor_update(ctx(at(6)), cmd.RecordVendorUpdate("news")),
+            lambda c: c.record_hand_back(ctx(at(6)), cmd.RecordHandBack("done")),
         ],
     )
     def test_vendor_news_needs_an_open_escalation(self, step: object) -> None:
@@ -397,7 +426,7 @@ class TestResolveCloseReopen:
         case = given(received(), health_checked, resolved, closed)
         assert case.status is CaseStatus.CLOSED
         [event] = then_events(
-            case, lambda c: c.reopen(ctx(at(40) + timedelta(days=14)), "Came back")
+            case, lambda c: c.reopen(ctx(at(40) + timedelta(days=14)), cmd.Reopen("Came back"))
         )
         assert isinstance(event, SupportCase.Reopened)
         assert case.status is CaseStatus.IN_PROGRESS
@@ -407,7 +436,7 @@ class TestResolveCloseReopen:
         case = given(received(), health_checked, resolved, closed)
         error = then_refused(
             case,
-            lambda c: c.reopen(ctx(at(41) + timedelta(days=14)), "Too late"),
+            lambda c: c.reopen(ctx(at(41) + timedelta(days=14)), cmd.Reopen("Too late")),
             errors.ReopenWindowExpiredError,
         )
         assert "14 days" in error.message
@@ -422,13 +451,13 @@ class TestResolveCloseReopen:
         )
         then_refused(
             case,
-            lambda c: c.reopen(ctx(at(40) + timedelta(days=4)), "Late"),
+            lambda c: c.reopen(ctx(at(40) + timedelta(days=4)), cmd.Reopen("Late")),
             errors.ReopenWindowExpiredError,
         )
 
     def test_a_resolved_case_can_be_reopened_before_it_is_closed(self) -> None:
         case = given(received(), health_checked, resolved)
-        then_events(case, lambda c: c.reopen(ctx(at(35)), "Still broken"))
+        then_events(case, lambda c: c.reopen(ctx(at(35)), cmd.Reopen("Still broken")))
         assert case.resolution is None
 
     def test_only_resolved_cases_close(self) -> None:
@@ -437,7 +466,9 @@ class TestResolveCloseReopen:
 
     def test_only_resolved_cases_reopen(self) -> None:
         case = given(received())
-        then_refused(case, lambda c: c.reopen(ctx(at(3)), "x"), errors.CaseNotResolvedError)
+        then_refused(
+            case, lambda c: c.reopen(ctx(at(3)), cmd.Reopen("x")), errors.CaseNotResolvedError
+        )
 
     def test_cannot_resolve_twice(self) -> None:
         case = given(received(), health_checked, resolved)
@@ -447,7 +478,7 @@ class TestResolveCloseReopen:
         case = given(
             received(),
             health_checked,
-            lambda c: c.wait_on_customer(ctx(at(2)), "trace"),
+            lambda c: c.wait_on_customer(ctx(at(2)), cmd.WaitOnCustomer("trace")),
         )
         events = then_events(case, resolved)
         assert [type(e) for e in events] == [
@@ -458,13 +489,15 @@ class TestResolveCloseReopen:
     @pytest.mark.parametrize(
         "step",
         [
-            lambda c: c.add_note(ctx(at(50)), "note"),
-            lambda c: c.assign(ctx(at(50)), "agent-bo"),
-            lambda c: c.record_communication(ctx(at(50)), Direction.OUTBOUND, Channel.EMAIL, "hi"),
-            lambda c: c.check_service_health(ctx(at(50)), None),
-            lambda c: c.change_severity(ctx(at(50)), Severity.CRITICAL, "x"),
+            lambda c: c.add_note(ctx(at(50)), cmd.AddNote("note")),
+            lambda c: c.assign(ctx(at(50)), cmd.Assign("agent-bo")),
+            lambda c: c.record_communication(
+                ctx(at(50)), cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "hi")
+            ),
+            lambda c: c.check_service_health(ctx(at(50)), cmd.CheckServiceHealth(None)),
+            lambda c: c.change_severity(ctx(at(50)), cmd.ChangeSeverity(Severity.CRITICAL, "x")),
             lambda c: c.close(ctx(at(50))),
-            lambda c: c.resolve(ctx(at(50)), ResolutionCode.ANSWERED, "x"),
+            lambda c: c.resolve(ctx(at(50)), cmd.Resolve(ResolutionCode.ANSWERED, "x")),
         ],
     )
     def test_a_closed_case_accepts_no_other_change(self, step: object) -> None:
@@ -474,8 +507,8 @@ class TestResolveCloseReopen:
     @pytest.mark.parametrize(
         "step",
         [
-            lambda c: c.record_diagnosis(ctx(at(50)), "more"),
-            lambda c: c.wait_on_customer(ctx(at(50)), "x"),
+            lambda c: c.record_diagnosis(ctx(at(50)), cmd.RecordDiagnosis("more")),
+            lambda c: c.wait_on_customer(ctx(at(50)), cmd.WaitOnCustomer("x")),
             escalate_to_vendor,
         ],
     )
@@ -489,7 +522,9 @@ class TestMetadata:
         clerk = Actor("svc-import", Role.SYSTEM)
         case = given(received())
         command = ctx(at(9), actor=clerk, occurred_at=at(3), source=Source.IMPORT)
-        [event] = then_events(case, lambda c: c.add_note(command, "Imported from Partner Center"))
+        [event] = then_events(
+            case, lambda c: c.add_note(command, cmd.AddNote("Imported from Partner Center"))
+        )
         assert event.meta.actor == clerk
         assert event.meta.occurred_at == at(3)
         assert event.timestamp == at(9)
@@ -540,5 +575,7 @@ def test_a_nul_character_is_refused_in_any_text() -> None:
     """Stores cannot keep a NUL character: it is refused before anything is recorded."""
     case = given(received())
     then_refused(
-        case, lambda c: c.add_note(ctx(at(1)), "before\x00after"), errors.InvalidValueError
+        case,
+        lambda c: c.add_note(ctx(at(1)), cmd.AddNote("before\x00after")),
+        errors.InvalidValueError,
     )

@@ -12,6 +12,7 @@ from eventsourcing.persistence import Mapper
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cases.domain import case_commands as cmd
 from cases.domain.case_values import (
     CaseCategory,
     CaseStatus,
@@ -31,48 +32,60 @@ from tests.unit.domain.case_scenario import advisory, received
 Command = Callable[[SupportCase, Any], object]
 
 COMMANDS: dict[str, Command] = {
-    "health_none": lambda c, x: c.check_service_health(x, None),
-    "health_advisory": lambda c, x: c.check_service_health(x, advisory()),
-    "diagnose": lambda c, x: c.record_diagnosis(x, "finding"),
-    "message_in": lambda c, x: c.record_communication(x, Direction.INBOUND, Channel.EMAIL, "in"),
-    "message_out": lambda c, x: c.record_communication(x, Direction.OUTBOUND, Channel.PHONE, "out"),
-    "wait": lambda c, x: c.wait_on_customer(x, "need logs"),
-    "stop_wait": lambda c, x: c.stop_waiting_on_customer(x, "agent resumed"),
-    "assign_a": lambda c, x: c.assign(x, "agent-a"),
-    "assign_b": lambda c, x: c.assign(x, "agent-b"),
-    "critical": lambda c, x: c.change_severity(x, Severity.CRITICAL, "worse"),
-    "minimal": lambda c, x: c.change_severity(x, Severity.MINIMAL, "better"),
+    "health_none": lambda c, x: c.check_service_health(x, cmd.CheckServiceHealth(None)),
+    "health_advisory": lambda c, x: c.check_service_health(x, cmd.CheckServiceHealth(advisory())),
+    "diagnose": lambda c, x: c.record_diagnosis(x, cmd.RecordDiagnosis("finding")),
+    "message_in": lambda c, x: c.record_communication(
+        x, cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "in")
+    ),
+    "message_out": lambda c, x: c.record_communication(
+        x, cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "out")
+    ),
+    "wait": lambda c, x: c.wait_on_customer(x, cmd.WaitOnCustomer("need logs")),
+    "stop_wait": lambda c, x: c.stop_waiting_on_customer(
+        x, cmd.StopWaitingOnCustomer("agent resumed")
+    ),
+    "assign_a": lambda c, x: c.assign(x, cmd.Assign("agent-a")),
+    "assign_b": lambda c, x: c.assign(x, cmd.Assign("agent-b")),
+    "critical": lambda c, x: c.change_severity(x, cmd.ChangeSeverity(Severity.CRITICAL, "worse")),
+    "minimal": lambda c, x: c.change_severity(x, cmd.ChangeSeverity(Severity.MINIMAL, "better")),
     "to_vendor": lambda c, x: c.escalate(
         x,
-        target=EscalationTarget.VENDOR,
-        category=EscalationCategory.SERVICE_DEFECT,
-        vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-        reason="defect",
+        cmd.Escalate(
+            target=EscalationTarget.VENDOR,
+            category=EscalationCategory.SERVICE_DEFECT,
+            vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+            reason="defect",
+        ),
         paths=paths(kind=PartnerKind.INDIRECT_RESELLER),
     ),
     "to_provider": lambda c, x: c.escalate(
         x,
-        target=EscalationTarget.INDIRECT_PROVIDER,
-        category=EscalationCategory.SERVICE_UNAVAILABLE,
-        vehicle=None,
-        reason="down",
+        cmd.Escalate(
+            target=EscalationTarget.INDIRECT_PROVIDER,
+            category=EscalationCategory.SERVICE_UNAVAILABLE,
+            vehicle=None,
+            reason="down",
+        ),
         paths=paths(kind=PartnerKind.INDIRECT_RESELLER),
     ),
     "undocumented": lambda c, x: c.escalate(
         x,
-        target=EscalationTarget.INDIRECT_PROVIDER,
-        category=EscalationCategory.UNDOCUMENTED_PROBLEM,
-        vehicle=None,
-        reason="odd",
+        cmd.Escalate(
+            target=EscalationTarget.INDIRECT_PROVIDER,
+            category=EscalationCategory.UNDOCUMENTED_PROBLEM,
+            vehicle=None,
+            reason="odd",
+        ),
         paths=paths(kind=PartnerKind.INDIRECT_RESELLER),
     ),
-    "reference": lambda c, x: c.record_vendor_reference(x, "REF-1"),
-    "vendor_update": lambda c, x: c.record_vendor_update(x, "news"),
-    "hand_back": lambda c, x: c.record_hand_back(x, "done"),
-    "resolve": lambda c, x: c.resolve(x, ResolutionCode.FIXED_BY_PARTNER, "fixed"),
+    "reference": lambda c, x: c.record_vendor_reference(x, cmd.RecordVendorReference("REF-1")),
+    "vendor_update": lambda c, x: c.record_vendor_update(x, cmd.RecordVendorUpdate("news")),
+    "hand_back": lambda c, x: c.record_hand_back(x, cmd.RecordHandBack("done")),
+    "resolve": lambda c, x: c.resolve(x, cmd.Resolve(ResolutionCode.FIXED_BY_PARTNER, "fixed")),
     "close": lambda c, x: c.close(x),
-    "reopen": lambda c, x: c.reopen(x, "again"),
-    "note": lambda c, x: c.add_note(x, "note"),
+    "reopen": lambda c, x: c.reopen(x, cmd.Reopen("again")),
+    "note": lambda c, x: c.add_note(x, cmd.AddNote("note")),
     "evaluate_clocks": lambda c, x: c.evaluate_service_clocks(x, x.occurred_at),
 }
 

@@ -16,8 +16,9 @@ from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Path, Query, Response
+from pydantic import BaseModel
 
-from cases.api.cursors import ListQuery, decode_cursor, encode_cursor
+from cases.api.cursors import Cursor, Limit, key_after, page_of
 from cases.api.deps import (
     BillingDep,
     CallerDep,
@@ -31,15 +32,16 @@ from cases.api.deps import (
     require,
     wait_for_projections,
 )
-from cases.api.errors import ApiProblem
+from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import accounts as s
-from cases.api.schemas.common import AwareDatetime, CommandResult, Day, HistoryEntryOut
+from cases.api.schemas.common import CommandResult, Day
 from cases.application.collection_run import run_collection
 from cases.application.command_runner import Receipt
 from cases.application.principal_registry import AuthenticatedPrincipal
 from cases.bootstrap import Services
 from cases.db.database import ProjectionDatabase
+from cases.domain import billing_commands as c
 from cases.domain.billing_account import BillingAccount
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Role
@@ -58,7 +60,6 @@ collection = Router(prefix="/collection-runs", tags=["collection"])
 F = TypeVar("F", bound=Callable[..., object])
 
 Reads = Depends(require(Permission.READ_ACCOUNTS))
-Audits = Depends(require(Permission.READ_HISTORY))
 Bills = Depends(require(Permission.MANAGE_BILLING))
 BillingCommand = Annotated[Command, command_for(Permission.MANAGE_BILLING)]
 SubscriptionsCommand = Annotated[Command, command_for(Permission.MANAGE_SUBSCRIPTIONS)]
@@ -76,11 +77,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 
 STANDING = ("account_standing",)
 InvoiceNumberPath = Annotated[str, Path(min_length=1, max_length=50)]
-
-
-def _accepted(response: Response, receipt: Receipt) -> CommandResult:
-    response.headers["ETag"] = f'"{receipt.version}"'
-    return CommandResult.of(receipt)
 
 
 def _not_found(account_id: UUID) -> NotFoundError:
@@ -116,16 +112,9 @@ def open_account(
     body: s.OpenAccount, billing: BillingDep, caller: CallerDep, response: Response
 ) -> CommandResult:
     """Open a customer's billing account (one per customer): currency, terms, calendar."""
-    receipt = billing.open_account(
-        caller,
-        customer_id=body.customer_id,
-        currency=body.currency,
-        net_days=body.net_days,
-        billing_period=body.billing_period,
-        time_zone=body.time_zone,
-    )
+    receipt = billing.open_account(caller, command_of(body, c.OpenAccount))
     response.headers["Location"] = f"/accounts/{receipt.aggregate_id}"
-    return _accepted(response, receipt)
+    return accepted(response, receipt)
 
 
 # Queries --------------------------------------------------------------------
@@ -139,12 +128,20 @@ def _keep(standing: AccountStanding, where: StandingFilter, day: date, overdue: 
     )
 
 
-def _overdue_after(cursor: str, query: ListQuery) -> tuple[date, str]:
-    due_on, customer = decode_cursor(cursor, query, parts=2)
-    try:
-        return date.fromisoformat(due_on), customer
-    except ValueError:
-        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out") from None
+def _overdue_position(key: list[str]) -> tuple[date, str]:
+    return date.fromisoformat(key[0]), key[1]
+
+
+def _overdue_key(standing: AccountStanding) -> list[str]:
+    return [str(standing.oldest_unpaid_due_on), standing.customer_id]
+
+
+def _customer_position(key: list[str]) -> str:
+    return key[0]
+
+
+def _customer_key(standing: AccountStanding) -> list[str]:
+    return [standing.customer_id]
 
 
 def _overdue_page(
@@ -185,8 +182,8 @@ def list_accounts(
         Day | None,
         Query(description="The day `overdue` is judged on (YYYY-MM-DD); default today (UTC)."),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> s.AccountPage:
     """Account standings, by customer id (or, with `overdue`, longest overdue first)."""
     if principal.role is Role.CUSTOMER:
@@ -207,20 +204,15 @@ def list_accounts(
     query = {"list": "accounts", **asdict(where), "overdue": overdue}
     if overdue:
         query["day"] = day
-        after = _overdue_after(cursor, query) if cursor else None
+        after = key_after(cursor, query, 2, _overdue_position)
         rows = _overdue_page(view, where, day, limit, after)
+        page, next_cursor = page_of(rows, limit, query, _overdue_key)
     else:
-        customer = decode_cursor(cursor, query, parts=1)[0] if cursor else None
+        customer = key_after(cursor, query, 1, _customer_position)
         rows = view.page(where, limit=limit + 1, after=customer)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = None
-    if more:
-        last = rows[-1]
-        key = [str(last.oldest_unpaid_due_on), last.customer_id] if overdue else [last.customer_id]
-        next_cursor = encode_cursor(query, key)
+        page, next_cursor = page_of(rows, limit, query, _customer_key)
     return s.AccountPage(
-        items=[s.AccountStandingOut.of(r, day) for r in rows], next_cursor=next_cursor
+        items=[s.AccountStandingOut.of(r, day) for r in page], next_cursor=next_cursor
     )
 
 
@@ -259,198 +251,132 @@ def list_account_invoices(
     return [s.ReceivableOut.of(r) for r in invoices if r.account_id == account_id]
 
 
-@accounts.get(
-    "/{account_id}/state",
-    operation_id="get_account_state",
+add_audit_routes(
+    accounts,
+    BillingAccount,
+    s.AccountState,
+    s.AccountState.of,
+    id_name="account_id",
     responses=PROBLEMS,
-    dependencies=[Audits],
 )
-def get_account_state(
-    account_id: UUID,
-    services: ServicesDep,
-    response: Response,
-    version: Annotated[int | None, Query(ge=1)] = None,
-    as_of: AwareDatetime | None = None,
-) -> s.AccountState:
-    """The account rebuilt from its events: now, at a version, or as recorded at a moment."""
-    account = services.audit.state(BillingAccount, account_id, version=version, as_of=as_of)
-    response.headers["ETag"] = f'"{account.version}"'
-    return s.AccountState.of(account)
-
-
-@accounts.get(
-    "/{account_id}/history",
-    operation_id="get_account_history",
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
-def get_account_history(account_id: UUID, services: ServicesDep) -> list[HistoryEntryOut]:
-    """Every recorded event of the account, in order, with who, when and why."""
-    return [HistoryEntryOut.of(e) for e in services.audit.history(BillingAccount, account_id)]
 
 
 # Commands -------------------------------------------------------------------
 
 
-def action(path: str, operation_id: str) -> Callable[[F], F]:
-    """A POST action on an account (its Command names the permission): answers with
-    a CommandResult."""
-    return accounts.post(path, operation_id=operation_id, responses=PROBLEMS)
+SubscriptionIdPath = Annotated[str, Path(min_length=1, max_length=100)]
+PATH_FIELDS: dict[str, tuple[str, Any]] = {
+    "subscription_id": ("subscription_id", SubscriptionIdPath),
+    "number": ("invoice_number", InvoiceNumberPath),
+}
+"""Each path parameter after the account id: the command field it fills, its type."""
 
 
-@action("/{account_id}/subscriptions", "add_subscription")
-def add_subscription(
-    account_id: UUID,
-    body: s.AddSubscription,
-    command: SubscriptionsCommand,
-    response: Response,
-) -> CommandResult:
-    """Add a subscription (product, quantity; paid in advance up to a day, if so)."""
-    receipt = command.billing.add_subscription(
-        command.caller,
-        account_id,
-        subscription_id=body.subscription_id,
-        product=body.product,
-        quantity=body.quantity,
-        paid_through=body.paid_through,
-        expected_version=command.expected_version,
+def _path_params(path: str) -> dict[str, Any]:
+    return {name: kind for name, (_, kind) in PATH_FIELDS.items() if f"{{{name}}}" in path}
+
+
+def _bill(kind: type[c.AccountCommand]) -> Callable[..., Receipt]:
+    """Carry the body and the path's parameters, as the domain command `kind`,
+    to the account."""
+
+    def run(account_id: UUID, body: BaseModel, command: Command, **path: str) -> Receipt:
+        given = {PATH_FIELDS[name][0]: value for name, value in path.items()}
+        return command.billing.handle(
+            command.caller,
+            account_id,
+            command_of(body, kind, **given),
+            expected_version=command.expected_version,
+        )
+
+    return run
+
+
+# (path, operation id, body, dependency, domain command, what it does: the OpenAPI
+# description)
+ACTIONS: tuple[tuple[str, str, type[BaseModel], Any, type[c.AccountCommand], str], ...] = (
+    (
+        "/subscriptions",
+        "add_subscription",
+        s.AddSubscription,
+        SubscriptionsCommand,
+        c.AddSubscription,
+        "Add a subscription (product, quantity; paid in advance up to a day, if so).",
+    ),
+    (
+        "/subscriptions/{subscription_id}/prepayment",
+        "record_prepayment",
+        s.Prepayment,
+        BillingCommand,
+        c.RecordPrepayment,
+        "Record that a subscription is paid in advance through a later day.",
+    ),
+    (
+        "/invoices",
+        "issue_invoice",
+        s.IssueInvoice,
+        BillingCommand,
+        c.IssueInvoice,
+        "Charge the account; account credit is applied to the new invoice at once.",
+    ),
+    (
+        "/payments",
+        "receive_payment",
+        s.ReceivePayment,
+        BillingCommand,
+        c.ReceivePayment,
+        (
+            "Record a payment: to the invoice named, then the oldest; the rest is credit.\n"
+            "Access it settles is reinstated in the same command."
+        ),
+    ),
+    (
+        "/credit-notes",
+        "issue_credit_note",
+        s.IssueCreditNote,
+        BillingCommand,
+        c.IssueCreditNote,
+        "Take part or all of an invoice back; what was already paid becomes credit.",
+    ),
+    (
+        "/write-offs",
+        "write_off",
+        s.WriteOff,
+        BillingCommand,
+        c.WriteOff,
+        "Give up on collecting part or all of what an invoice has outstanding.",
+    ),
+    (
+        "/invoices/{number}/disputes",
+        "open_dispute",
+        s.OpenDispute,
+        BillingCommand,
+        c.OpenDispute,
+        "Take an invoice out of collection while the customer disputes it.",
+    ),
+    (
+        "/invoices/{number}/disputes/close",
+        "close_dispute",
+        s.CloseDispute,
+        BillingCommand,
+        c.CloseDispute,
+        "End the invoice's dispute; what is still outstanding is collected again.",
+    ),
+)
+
+for path, operation_id, body, dependency, kind, doc in ACTIONS:
+    add_command_route(
+        accounts,
+        "/{account_id}" + path,
+        operation_id,
+        doc,
+        body=body,
+        dependency=dependency,
+        id_name="account_id",
+        run=_bill(kind),
+        responses=PROBLEMS,
+        path_params=_path_params(path),
     )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/subscriptions/{subscription_id}/prepayment", "record_prepayment")
-def record_prepayment(
-    account_id: UUID,
-    subscription_id: Annotated[str, Path(min_length=1, max_length=100)],
-    body: s.Prepayment,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Record that a subscription is paid in advance through a later day."""
-    receipt = command.billing.record_prepayment(
-        command.caller,
-        account_id,
-        subscription_id,
-        body.paid_through,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/invoices", "issue_invoice")
-def issue_invoice(
-    account_id: UUID,
-    body: s.IssueInvoice,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Charge the account; account credit is applied to the new invoice at once."""
-    receipt = command.billing.issue_invoice(
-        command.caller,
-        account_id,
-        number=body.number,
-        period=body.invoice_period(),
-        lines=tuple(line.line() for line in body.lines),
-        issued_on=body.issued_on,
-        due_on=body.due_on,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/payments", "receive_payment")
-def receive_payment(
-    account_id: UUID,
-    body: s.ReceivePayment,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Record a payment: to the invoice named, then the oldest; the rest is credit.
-    Access it settles is reinstated in the same command."""
-    receipt = command.billing.receive_payment(
-        command.caller,
-        account_id,
-        reference=body.reference,
-        amount=body.amount.money(),
-        received_on=body.received_on,
-        invoice_number=body.invoice_number,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/credit-notes", "issue_credit_note")
-def issue_credit_note(
-    account_id: UUID,
-    body: s.IssueCreditNote,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Take part or all of an invoice back; what was already paid becomes credit."""
-    receipt = command.billing.issue_credit_note(
-        command.caller,
-        account_id,
-        number=body.number,
-        invoice_number=body.invoice_number,
-        amount=body.amount.money(),
-        reason=body.reason,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/write-offs", "write_off")
-def write_off(
-    account_id: UUID,
-    body: s.WriteOff,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Give up on collecting part or all of what an invoice has outstanding."""
-    receipt = command.billing.write_off(
-        command.caller,
-        account_id,
-        invoice_number=body.invoice_number,
-        amount=body.amount.money(),
-        reason=body.reason,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/invoices/{number}/disputes", "open_dispute")
-def open_dispute(
-    account_id: UUID,
-    number: InvoiceNumberPath,
-    body: s.OpenDispute,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """Take an invoice out of collection while the customer disputes it."""
-    receipt = command.billing.open_dispute(
-        command.caller, account_id, number, body.reason, expected_version=command.expected_version
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{account_id}/invoices/{number}/disputes/close", "close_dispute")
-def close_dispute(
-    account_id: UUID,
-    number: InvoiceNumberPath,
-    body: s.CloseDispute,
-    command: BillingCommand,
-    response: Response,
-) -> CommandResult:
-    """End the invoice's dispute; what is still outstanding is collected again."""
-    receipt = command.billing.close_dispute(
-        command.caller,
-        account_id,
-        number,
-        outcome=body.outcome,
-        note=body.note,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
 
 
 @accounts.post(

@@ -5,35 +5,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Query, Response
+from pydantic import BaseModel
 
 from cases import time_range
-from cases.api.cursors import ListQuery, decode_cursor, encode_cursor
+from cases.api.cursors import Cursor, Limit, key_after, page_of
 from cases.api.deps import (
     Command,
     MinPositionDep,
     PrincipalDep,
     ReadDbDep,
-    ServicesDep,
     check_customer,
     command_for,
     require,
     wait_for_projections,
 )
 from cases.api.errors import ApiProblem
+from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import cases as s
-from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
+from cases.api.schemas.common import AwareDatetime, CommandResult
 from cases.application.caller import Caller
 from cases.application.command_runner import Receipt
+from cases.domain import case_commands as c
 from cases.domain.case_values import (
     CaseCategory,
     CaseStatus,
-    Contact,
-    VendorAdvisory,
 )
 from cases.domain.errors import CustomerCannotDateActsError, NotFoundError
 from cases.domain.metadata import Role
@@ -43,14 +43,12 @@ from cases.domain.support_terms import Severity
 from cases.projections.case_queue import CaseFilter, CaseQueueView
 
 router = Router(prefix="/cases", tags=["cases"])
-F = TypeVar("F", bound=Callable[..., object])
 NO_NUL = r"^[^\x00]*$"  # stores cannot keep a NUL character
 
 WorkCommand = Annotated[Command, command_for(Permission.WORK_CASES)]
 IntakeCommand = Annotated[Command, command_for(Permission.OPEN_CASES, if_match=False)]
 LinkCommand = Annotated[Command, command_for(Permission.WORK_CASES, if_match=False)]
 Reads = Depends(require(Permission.READ_CASES))
-Audits = Depends(require(Permission.READ_HISTORY))
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid bearer token"},
@@ -61,11 +59,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid request; the problem lists the fields"},
     503: {"description": "The database is unavailable; retry after Retry-After"},
 }
-
-
-def _accepted(response: Response, receipt: Receipt) -> CommandResult:
-    response.headers["ETag"] = f'"{receipt.version}"'
-    return CommandResult.of(receipt)
 
 
 def _not_found(case_id: UUID) -> NotFoundError:
@@ -93,41 +86,28 @@ def receive_case(body: s.ReceiveCase, command: IntakeCommand, response: Response
         check_customer(principal, customer_id or "", f"no customer {customer_id}")
     if customer_id is None:
         raise ApiProblem(422, "invalid-request", "customer_id: staff must name the customer")
-    receipt = desk.receive_case(
-        command.caller,
-        case_id=body.case_id,
-        customer_id=customer_id,
-        contact=Contact(body.contact.name, body.contact.email, body.contact.phone),
-        channel=body.channel,
-        product=body.product,
-        category=body.category,
-        severity=body.severity,
-        title=body.title,
-        description=body.description,
-        received_at=body.received_at,
-    )
+    receipt = desk.receive_case(command.caller, command_of(body, c.TakeIn, customer_id=customer_id))
     response.headers["Location"] = f"/cases/{receipt.aggregate_id}"
-    return _accepted(response, receipt)
+    return accepted(response, receipt)
 
 
 # Queries --------------------------------------------------------------------
 
 
-def _cursor_after(row: dict[str, object], column: str, query: ListQuery) -> str:
-    moment = row[column]
-    value = moment.isoformat() if isinstance(moment, datetime) else str(moment)
-    return encode_cursor(query, [value, str(row["case_id"])])
+def _key_of(column: str) -> Callable[[dict[str, Any]], list[str]]:
+    def key(row: dict[str, Any]) -> list[str]:
+        moment = row[column]
+        value = moment.isoformat() if isinstance(moment, datetime) else str(moment)
+        return [value, str(row["case_id"])]
+
+    return key
 
 
-def _position_of(cursor: str, query: ListQuery) -> tuple[datetime, UUID]:
-    moment, case_id = decode_cursor(cursor, query, parts=2)
-    try:
-        after = datetime.fromisoformat(moment), UUID(case_id)
-    except (ValueError, TypeError):
-        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out") from None
+def _position(key: list[str]) -> tuple[datetime, UUID]:
+    after = datetime.fromisoformat(key[0]), UUID(key[1])
     aware = after[0] if after[0].tzinfo else after[0].replace(tzinfo=UTC)
     if not time_range.moment_in_range(aware):  # forged: no case was received then (ADR 0035)
-        raise ApiProblem(422, "invalid-cursor", "cursor is not one this API gave out")
+        raise ValueError("no case was received then")
     return after
 
 
@@ -145,8 +125,8 @@ def list_cases(
     received_before: AwareDatetime | None = None,
     sort: Annotated[str, Query(pattern="^(received|last_update)$")] = "received",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> s.CasePage:
     """Cases from the case queue, filtered and sorted, a page at a time."""
     if principal.role is Role.CUSTOMER:
@@ -164,17 +144,12 @@ def list_cases(
         received_before=received_before,
     )
     query = {"list": "cases", **asdict(where), "sort": sort, "order": order}
-    after = _position_of(cursor, query) if cursor else None
+    after = key_after(cursor, query, 2, _position)
     rows = CaseQueueView(db).page(
         where, sort=sort, descending=order == "desc", limit=limit + 1, after=after
     )
-    column = CaseQueueView.SORTS[sort]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return s.CasePage(
-        items=[s.CaseSummary.of(r) for r in rows],
-        next_cursor=_cursor_after(rows[-1], column, query) if more else None,
-    )
+    page, next_cursor = page_of(rows, limit, query, _key_of(CaseQueueView.SORTS[sort]))
+    return s.CasePage(items=[s.CaseSummary.of(r) for r in page], next_cursor=next_cursor)
 
 
 @router.get("/{case_id}", operation_id="get_case", responses=PROBLEMS, dependencies=[Reads])
@@ -195,31 +170,9 @@ def get_case(
     return s.CaseSummary.of(row)
 
 
-@router.get(
-    "/{case_id}/state", operation_id="get_case_state", responses=PROBLEMS, dependencies=[Audits]
+add_audit_routes(
+    router, SupportCase, s.CaseState, s.CaseState.of, id_name="case_id", responses=PROBLEMS
 )
-def get_case_state(
-    case_id: UUID,
-    services: ServicesDep,
-    response: Response,
-    version: Annotated[int | None, Query(ge=1)] = None,
-    as_of: AwareDatetime | None = None,
-) -> s.CaseState:
-    """The case rebuilt from its events: now, at a version, or as recorded at a moment."""
-    case = services.audit.state(SupportCase, case_id, version=version, as_of=as_of)
-    response.headers["ETag"] = f'"{case.version}"'
-    return s.CaseState.of(case)
-
-
-@router.get(
-    "/{case_id}/history",
-    operation_id="get_case_history",
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
-def get_case_history(case_id: UUID, services: ServicesDep) -> list[HistoryEntryOut]:
-    """Every recorded event of the case, in order, with who, when and why."""
-    return [HistoryEntryOut.of(e) for e in services.audit.history(SupportCase, case_id)]
 
 
 # Commands -------------------------------------------------------------------
@@ -239,268 +192,119 @@ def _as(command: Command, occurred_at: datetime | None) -> Caller:
     return command.caller.at(occurred_at)
 
 
-def action(path: str, operation_id: str) -> Callable[[F], F]:
-    """A POST action on a case (by a WorkCommand): answers with a CommandResult."""
-    return router.post(path, operation_id=operation_id, responses=PROBLEMS)
+def _work(kind: type[c.CaseCommand]) -> Callable[[UUID, BaseModel, Command], Receipt]:
+    """Carry the body, as the domain command `kind`, to the case."""
+
+    def run(case_id: UUID, body: BaseModel, command: Command) -> Receipt:
+        asked = command_of(body, kind)  # its values are checked before who may date it
+        caller = _as(command, getattr(body, "occurred_at", None))
+        return command.desk.handle(
+            caller, case_id, asked, expected_version=command.expected_version
+        )
+
+    return run
 
 
-@action("/{case_id}/service-health-checks", "check_service_health")
-def check_service_health(
-    case_id: UUID,
-    body: s.ServiceHealthCheck,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Record the vendor service-health check and the advisory it matched, if any."""
-    found = body.advisory
-    advisory = (
-        VendorAdvisory(found.vendor_id, found.classification, found.title, found.service)
-        if found
-        else None
+# (path, operation id, body, domain command, what it does: the OpenAPI description)
+ACTIONS: tuple[tuple[str, str, type[BaseModel], type[c.CaseCommand], str], ...] = (
+    (
+        "/service-health-checks",
+        "check_service_health",
+        s.ServiceHealthCheck,
+        c.CheckServiceHealth,
+        "Record the vendor service-health check and the advisory it matched, if any.",
+    ),
+    (
+        "/diagnoses",
+        "record_diagnosis",
+        s.Diagnosis,
+        c.RecordDiagnosis,
+        "Record diagnosis findings (a technical case needs the service-health check first).",
+    ),
+    (
+        "/communications",
+        "record_communication",
+        s.Communication,
+        c.RecordCommunication,
+        "Record a message to or from the customer; the first outbound is the first response.",
+    ),
+    (
+        "/waiting-on-customer",
+        "wait_on_customer",
+        s.Reason,
+        c.WaitOnCustomer,
+        "Pause the customer clock: the case waits on the customer.",
+    ),
+    (
+        "/waiting-on-customer/end",
+        "stop_waiting_on_customer",
+        s.Reason,
+        c.StopWaitingOnCustomer,
+        "End a wait on the customer without a reply from them.",
+    ),
+    ("/assignment", "assign_case", s.Assignment, c.Assign, "Assign the case to an agent."),
+    (
+        "/severity",
+        "change_severity",
+        s.SeverityChange,
+        c.ChangeSeverity,
+        "Change the case's severity, with the reason.",
+    ),
+    (
+        "/escalations",
+        "escalate_case",
+        s.Escalation,
+        c.Escalate,
+        "Escalate to the vendor or the indirect provider, through a vehicle the partner holds.",
+    ),
+    (
+        "/escalations/current/vendor-reference",
+        "record_vendor_reference",
+        s.VendorReference,
+        c.RecordVendorReference,
+        "Record the vendor's reference for the open escalation.",
+    ),
+    (
+        "/escalations/current/updates",
+        "record_vendor_update",
+        s.VendorUpdate,
+        c.RecordVendorUpdate,
+        "Record news from the vendor on the open escalation.",
+    ),
+    (
+        "/escalations/current/hand-back",
+        "record_hand_back",
+        s.HandBack,
+        c.RecordHandBack,
+        "Record that the vendor handed the case back (stops the vendor clock).",
+    ),
+    ("/resolution", "resolve_case", s.Resolution, c.Resolve, "Resolve the case, recording how."),
+    ("/close", "close_case", s.Close, c.Close, "Close a resolved case."),
+    (
+        "/reopen",
+        "reopen_case",
+        s.Reason,
+        c.Reopen,
+        "Reopen a resolved case, or a closed one within its terms' window.",
+    ),
+    ("/notes", "add_note", s.Note, c.AddNote, "Add an internal note."),
+)
+
+for path, operation_id, body, kind, doc in ACTIONS:
+    add_command_route(
+        router,
+        "/{case_id}" + path,
+        operation_id,
+        doc,
+        body=body,
+        dependency=WorkCommand,
+        id_name="case_id",
+        run=_work(kind),
+        responses=PROBLEMS,
     )
-    receipt = command.desk.check_service_health(
-        _as(command, body.occurred_at),
-        case_id,
-        advisory,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
 
 
-@action("/{case_id}/diagnoses", "record_diagnosis")
-def record_diagnosis(
-    case_id: UUID,
-    body: s.Diagnosis,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Record diagnosis findings (a technical case needs the service-health check first)."""
-    receipt = command.desk.record_diagnosis(
-        _as(command, body.occurred_at),
-        case_id,
-        body.findings,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/communications", "record_communication")
-def record_communication(
-    case_id: UUID,
-    body: s.Communication,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Record a message to or from the customer; the first outbound is the first response."""
-    receipt = command.desk.record_communication(
-        _as(command, body.occurred_at),
-        case_id,
-        body.direction,
-        body.channel,
-        body.summary,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/waiting-on-customer", "wait_on_customer")
-def wait_on_customer(
-    case_id: UUID,
-    body: s.Reason,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Pause the customer clock: the case waits on the customer."""
-    receipt = command.desk.wait_on_customer(
-        _as(command, body.occurred_at),
-        case_id,
-        body.reason,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/waiting-on-customer/end", "stop_waiting_on_customer")
-def stop_waiting_on_customer(
-    case_id: UUID,
-    body: s.Reason,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """End a wait on the customer without a reply from them."""
-    receipt = command.desk.stop_waiting_on_customer(
-        _as(command, body.occurred_at),
-        case_id,
-        body.reason,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/assignment", "assign_case")
-def assign_case(
-    case_id: UUID,
-    body: s.Assignment,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Assign the case to an agent."""
-    receipt = command.desk.assign(
-        command.caller, case_id, body.agent_id, expected_version=command.expected_version
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/severity", "change_severity")
-def change_severity(
-    case_id: UUID,
-    body: s.SeverityChange,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Change the case's severity, with the reason."""
-    receipt = command.desk.change_severity(
-        command.caller,
-        case_id,
-        body.severity,
-        body.reason,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/escalations", "escalate_case")
-def escalate_case(
-    case_id: UUID,
-    body: s.Escalation,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Escalate to the vendor or the indirect provider, through a vehicle the partner holds."""
-    receipt = command.desk.escalate(
-        _as(command, body.occurred_at),
-        case_id,
-        target=body.target,
-        category=body.category,
-        vehicle=body.vehicle,
-        reason=body.reason,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/escalations/current/vendor-reference", "record_vendor_reference")
-def record_vendor_reference(
-    case_id: UUID,
-    body: s.VendorReference,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Record the vendor's reference for the open escalation."""
-    receipt = command.desk.record_vendor_reference(
-        command.caller, case_id, body.reference, expected_version=command.expected_version
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/escalations/current/updates", "record_vendor_update")
-def record_vendor_update(
-    case_id: UUID,
-    body: s.VendorUpdate,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Record news from the vendor on the open escalation."""
-    receipt = command.desk.record_vendor_update(
-        _as(command, body.occurred_at),
-        case_id,
-        body.text,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/escalations/current/hand-back", "record_hand_back")
-def record_hand_back(
-    case_id: UUID,
-    body: s.HandBack,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Record that the vendor handed the case back (stops the vendor clock)."""
-    receipt = command.desk.record_hand_back(
-        _as(command, body.occurred_at),
-        case_id,
-        body.summary,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/resolution", "resolve_case")
-def resolve_case(
-    case_id: UUID,
-    body: s.Resolution,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Resolve the case, recording how."""
-    receipt = command.desk.resolve(
-        _as(command, body.occurred_at),
-        case_id,
-        body.code,
-        body.summary,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/close", "close_case")
-def close_case(
-    case_id: UUID,
-    body: s.Close,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Close a resolved case."""
-    receipt = command.desk.close(
-        _as(command, body.occurred_at), case_id, expected_version=command.expected_version
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/reopen", "reopen_case")
-def reopen_case(
-    case_id: UUID,
-    body: s.Reason,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Reopen a resolved case, or a closed one within its terms' window."""
-    receipt = command.desk.reopen(
-        _as(command, body.occurred_at),
-        case_id,
-        body.reason,
-        expected_version=command.expected_version,
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/notes", "add_note")
-def add_note(
-    case_id: UUID,
-    body: s.Note,
-    command: WorkCommand,
-    response: Response,
-) -> CommandResult:
-    """Add an internal note."""
-    receipt = command.desk.add_note(
-        command.caller, case_id, body.text, expected_version=command.expected_version
-    )
-    return _accepted(response, receipt)
-
-
-@action("/{case_id}/billing-account", "link_billing_account")
+@router.post("/{case_id}/billing-account", operation_id="link_billing_account", responses=PROBLEMS)
 def link_billing_account(
     case_id: UUID,
     body: s.BillingAccountLink,
@@ -509,4 +313,4 @@ def link_billing_account(
 ) -> CommandResult:
     """Link a billing case to the account it concerns (both record the link)."""
     case_receipt, _ = command.billing.link_billing_case(command.caller, case_id, body.account_id)
-    return _accepted(response, case_receipt)
+    return accepted(response, case_receipt)

@@ -123,7 +123,7 @@ class MoneyIn(Strict):
             )
         return self
 
-    def money(self) -> Money:
+    def domain_value(self) -> Money:
         return Money(Decimal(self.amount), self.currency)
 
 
@@ -214,14 +214,17 @@ class PeriodIn(Strict):
             raise ValueError(f"the period ends ({self.ends_on}) before it starts")
         return self
 
+    def domain_value(self) -> InvoicePeriod:
+        return InvoicePeriod(self.starts_on, self.ends_on)
+
 
 class InvoiceLineIn(Strict):
     description: str = Field(min_length=1, max_length=500)
     quantity: Quantity
     unit_price: MoneyIn = Field(description="Negative for a discount line.")
 
-    def line(self) -> InvoiceLine:
-        return InvoiceLine(self.description, self.quantity, self.unit_price.money())
+    def domain_value(self) -> InvoiceLine:
+        return InvoiceLine(self.description, self.quantity, self.unit_price.domain_value())
 
 
 class IssueInvoice(Strict):
@@ -257,9 +260,6 @@ class IssueInvoice(Strict):
         if abs(total) >= AMOUNT_LIMIT:
             raise ValueError(f"an invoice total must be below {AMOUNT_LIMIT:,f} in magnitude")
         return lines
-
-    def invoice_period(self) -> InvoicePeriod:
-        return InvoicePeriod(self.period.starts_on, self.period.ends_on)
 
 
 class ReceivePayment(Strict):

@@ -12,10 +12,12 @@ from cases.api.schemas.common import AwareDatetime, Strict
 from cases.domain.case_values import (
     AdvisoryClassification,
     CaseCategory,
+    Contact,
     Direction,
     EscalationCategory,
     EscalationTarget,
     ResolutionCode,
+    VendorAdvisory,
 )
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Channel, EscalationVehicle, Severity
@@ -33,6 +35,9 @@ class ContactIn(Strict):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=50)
+
+    def domain_value(self) -> Contact:
+        return Contact(**self.model_dump())
 
 
 class ReceiveCase(Strict):
@@ -85,6 +90,9 @@ class AdvisoryIn(Strict):
     classification: AdvisoryClassification
     title: str = Field(min_length=1, max_length=500)
     service: str = Field(min_length=1, max_length=200)
+
+    def domain_value(self) -> VendorAdvisory:
+        return VendorAdvisory(**self.model_dump())
 
 
 class ServiceHealthCheck(Strict):
