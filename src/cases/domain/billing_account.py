@@ -13,6 +13,7 @@ Collection follows the oldest unpaid, undisputed invoice (the *anchor*). Each
 invoice remembers the stages entered while it was the anchor, so a payment
 that moves the anchor starts the new one from its own first stage (nothing is
 skipped) and an anchor that comes back (a dispute closed) repeats nothing.
+Every younger invoice is reminded of its own upcoming payment (ADR 47).
 """
 
 from __future__ import annotations
@@ -546,9 +547,10 @@ class BillingAccount(AuditedAggregate):
         """Bring collection up to date at `at` under `policy`; idempotent.
 
         Enters, in order, every stage of the anchor's that is due and not yet
-        entered; sends the latest notice among them; and holds the effect of
-        every suspension stage entered (new or added subscriptions, prepaid
-        periods that ran out).
+        entered, and every upcoming-payment stage due for a younger invoice not
+        yet past its due date; sends the latest notice among each invoice's; and
+        holds the effect of every suspension stage the anchor entered (new or
+        added subscriptions, prepaid periods that ran out).
         """
         aware("at", at)
         if at > ctx.recorded_at:
@@ -560,23 +562,12 @@ class BillingAccount(AuditedAggregate):
         if anchor is None:
             return
         day = self.day_of(at)
+        younger = self.collectible_in_order()[1:]
         days_overdue = anchor.days_overdue(day)
         due = policy.terms.due_after(anchor.last_stage, days_overdue)
-        notices = [stage for stage in due if stage.action.is_notice]
-        last_notice = notices[-1] if notices else None
-        for stage in due:
-            self._record(
-                self.StageEntered,
-                ctx,
-                policy_version=policy.version,
-                stage=stage,
-                invoice_number=anchor.number,
-                due_on=anchor.due_on,
-                day=day,
-                days_overdue=days_overdue,
-            )
-            if stage is last_notice and _worth_sending(stage, days_overdue):
-                self._send_reminder(ctx, policy, stage, anchor, day)
+        self._enter(ctx, policy, anchor, due, day)
+        for invoice in younger:
+            self._enter(ctx, policy, invoice, _upcoming_due(policy, invoice, day), day)
         entered = self.invoices[anchor.number].stages_entered
         for stage in policy.terms.stages:
             if (
@@ -585,6 +576,32 @@ class BillingAccount(AuditedAggregate):
                 and stage.days <= days_overdue
             ):
                 self._suspend(ctx, policy, stage, anchor, day)
+
+    def _enter(
+        self,
+        ctx: CommandContext,
+        policy: PublishedPolicy,
+        invoice: Invoice,
+        due: tuple[CollectionStage, ...],
+        day: date,
+    ) -> None:
+        """Enter `due` for `invoice`, in order, and send the latest notice among them."""
+        days_overdue = invoice.days_overdue(day)
+        notices = [stage for stage in due if stage.action.is_notice]
+        last_notice = notices[-1] if notices else None
+        for stage in due:
+            self._record(
+                self.StageEntered,
+                ctx,
+                policy_version=policy.version,
+                stage=stage,
+                invoice_number=invoice.number,
+                due_on=invoice.due_on,
+                day=day,
+                days_overdue=days_overdue,
+            )
+            if stage is last_notice and _worth_sending(stage, days_overdue):
+                self._send_reminder(ctx, policy, stage, invoice, day)
 
     def _send_reminder(
         self,
@@ -710,6 +727,18 @@ def _allocate(amount: Money, invoices: list[Invoice]) -> tuple[tuple[Allocation,
         allocations.append(Allocation(invoice.number, share))
         left -= share
     return tuple(allocations), left
+
+
+def _upcoming_due(
+    policy: PublishedPolicy, invoice: Invoice, day: date
+) -> tuple[CollectionStage, ...]:
+    """The upcoming-payment stages due for an invoice younger than the anchor: each
+    invoice is reminded of its own payment; overdue stages follow the anchor only."""
+    days_overdue = invoice.days_overdue(day)
+    if days_overdue > 0:
+        return ()
+    due = policy.terms.due_after(invoice.last_stage, days_overdue)
+    return tuple(s for s in due if s.action is StageAction.UPCOMING_PAYMENT_REMINDER)
 
 
 def _worth_sending(stage: CollectionStage, days_overdue: int) -> bool:

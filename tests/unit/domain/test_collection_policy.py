@@ -56,8 +56,12 @@ def entered(events: list[object]) -> list[int]:
     return [e.stage.days for e in events if isinstance(e, BillingAccount.StageEntered)]
 
 
+def reminders_of(events: list[object]) -> list[BillingAccount.ReminderSent]:
+    return [e for e in events if isinstance(e, BillingAccount.ReminderSent)]
+
+
 def reminders(events: list[object]) -> list[StageAction]:
-    return [e.kind for e in events if isinstance(e, BillingAccount.ReminderSent)]
+    return [e.kind for e in reminders_of(events)]
 
 
 class TestEachStage:
@@ -106,18 +110,6 @@ class TestEachStage:
         [reminder] = [e for e in events if isinstance(e, BillingAccount.ReminderSent)]
         assert reminder.amount_due == eur(1000)
         assert reminder.overdue_total == eur(1250)
-
-    def test_records_the_policy_version_that_governed_each_step(self) -> None:
-        """Records the policy version that governed each step."""
-        account = account_with_invoice()
-        events = then_events(account, evaluated(after_due(30), standard_policy(version=4)))
-        assert {e.policy_version for e in events} == {4}
-
-    def test_records_the_scheduler_as_the_actor(self) -> None:
-        """Records the scheduler as the actor."""
-        account = account_with_invoice()
-        [event, *_] = then_events(account, evaluated(after_due(1)))
-        assert event.meta.actor == SCHEDULER
 
 
 class TestCountingFromTheDueDate:
@@ -217,26 +209,59 @@ class TestReanchoring:
         account = given(self.two_invoices(), evaluated(after_due(7)), paid(400, after_due(8)))
         assert then_events(account, evaluated(after_due(8))) == []
 
+    def test_a_younger_invoice_gets_its_own_upcoming_payment_reminder(self) -> None:
+        """INV-2 falls due on 21 April while INV-1 is overdue: on 14 April (-7 of
+        INV-2, +13 of INV-1) INV-2 is reminded of its payment, in its own right."""
+        account = given(self.two_invoices(), evaluated(after_due(12)))
+        events = then_events(account, evaluated(after_due(13)))
+        assert entered(events) == [-7]
+        assert {e.invoice_number for e in events} == {"INV-2"}
+        assert [(e.invoice_number, e.kind) for e in reminders_of(events)] == [("INV-2", UPCOMING)]
+
+    def test_the_anchors_notice_and_a_younger_invoices_reminder_go_out_together(
+        self,
+    ) -> None:
+        """Caught up at +14 of INV-1 (-6 of INV-2): INV-1's final warning, and
+        INV-2's upcoming-payment reminder."""
+        events = then_events(self.two_invoices(), evaluated(after_due(14)))
+        assert [(e.invoice_number, e.kind) for e in reminders_of(events)] == [
+            ("INV-1", FINAL),
+            ("INV-2", UPCOMING),
+        ]
+
     def test_settling_the_oldest_re_anchors_on_the_next_without_skipping_a_stage(
         self,
     ) -> None:
-        """Paying INV-1 at +14 of it moves collection to INV-2, which is at -6: its
-        own -7 stage is entered, not jumped over."""
+        """Paying INV-1 at +14 of it moves collection to INV-2, which is at -6 and
+        was already reminded: nothing is repeated; at +1 of INV-2 its +1 stage is
+        entered, not jumped over."""
         account = given(self.two_invoices(), evaluated(after_due(14)))
         then_events(account, paid(1000, after_due(14), reference="B-2"))
-        events = then_events(account, evaluated(after_due(15)))
-        assert entered(events) == [-7]
+        assert then_events(account, evaluated(after_due(15))) == []
+        events = then_events(account, evaluated(after_due(21)))
+        assert entered(events) == [1]
         assert events[0].invoice_number == "INV-2"
-        assert reminders(events) == [UPCOMING]
+        assert reminders(events) == [OVERDUE]
 
     def test_the_new_anchor_enters_every_stage_already_due_in_order(self) -> None:
-        """INV-2 already 10 days overdue when INV-1 is settled: -7, +1 and +7 are
-        each entered for INV-2, in order."""
+        """INV-2 already 9 days overdue when INV-1 is settled: +1 and +7 are each
+        entered for INV-2, in order (its -7 was entered while it was younger)."""
         account = given(self.two_invoices(), evaluated(after_due(20)))
         given(account, paid(1000, after_due(30), reference="B-2"))
         events = then_events(account, evaluated(after_due(30)))
-        assert entered(events) == [-7, 1, 7]
+        assert entered(events) == [1, 7]
         assert {e.invoice_number for e in events} == {"INV-2"}
+        assert reminders(events) == [OVERDUE]
+
+    def test_a_younger_invoice_not_yet_reminded_enters_every_stage_on_re_anchoring(
+        self,
+    ) -> None:
+        """No run between INV-2's -7 and its due date: once it is the anchor at
+        +9 of it, -7, +1 and +7 are entered in order, and one notice is sent."""
+        account = given(self.two_invoices(), evaluated(after_due(5)))
+        given(account, paid(1000, after_due(30), reference="B-2"))
+        events = then_events(account, evaluated(after_due(30)))
+        assert entered(events) == [-7, 1, 7]
         assert reminders(events) == [OVERDUE]
 
     def test_an_anchor_that_returns_after_a_dispute_repeats_no_reminder(self) -> None:
