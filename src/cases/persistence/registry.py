@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from datetime import time, timedelta
 from enum import Enum
+from typing import get_args
 
 from eventsourcing.persistence import Transcoding
 
 from cases.domain import (
+    billing_commands,
     billing_values,
+    case_commands,
     case_values,
     collection_policy,
     metadata,
@@ -96,8 +99,18 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "service_clock": service_clocks.ServiceClock,
 }
 
-# Types that belong to commands or the API only and are never stored.
-NOT_STORED: frozenset[type[object]] = frozenset({metadata.CommandContext, permissions.Permission})
+# Types that belong to commands or the API only and are never stored: among them
+# the commands themselves, asked and decided on, never recorded (ADR 0039).
+NOT_STORED: frozenset[type[object]] = frozenset(
+    {
+        metadata.CommandContext,
+        permissions.Permission,
+        case_commands.TakeIn,
+        *get_args(case_commands.CaseCommand),
+        billing_commands.OpenAccount,
+        *get_args(billing_commands.AccountCommand),
+    }
+)
 
 
 class TimedeltaAsMicroseconds(Transcoding):
