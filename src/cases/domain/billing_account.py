@@ -32,6 +32,7 @@ from cases.domain.billing_values import (
     BillingPeriod,
     DisputeOutcome,
     Invoice,
+    InvoiceDue,
     InvoiceLine,
     InvoicePeriod,
     Subscription,
@@ -205,6 +206,12 @@ class BillingAccount(AuditedAggregate):
             account.invoices[invoice.number] = invoice.with_stage(self.stage.days)
 
     class ReminderSent(AuditedAggregate.Event):
+        """A notice sent for `invoice_number` (the period it bills), listing every
+        invoice overdue on the day (ADR 47)."""
+
+        # 2: `period` and `overdue_invoices` (ADR 47); older events are upcast.
+        class_version = 2
+
         policy_version: int
         stage_days: int
         kind: StageAction
@@ -212,6 +219,15 @@ class BillingAccount(AuditedAggregate):
         due_on: date
         amount_due: Money
         overdue_total: Money
+        period: InvoicePeriod | None
+        overdue_invoices: tuple[InvoiceDue, ...]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A reminder recorded before ADR 47 named neither the invoice's period
+            nor the overdue invoices: what it did not say stays unsaid."""
+            state["period"] = None
+            state["overdue_invoices"] = ()
 
     class AccessSuspended(AuditedAggregate.Event):
         subscription_id: str
@@ -295,10 +311,13 @@ class BillingAccount(AuditedAggregate):
         collectible = [i for i in self.invoices.values() if i.is_collectible]
         return sorted(collectible, key=Invoice.collection_order)
 
+    def overdue_on(self, day: date) -> list[Invoice]:
+        """The collectible invoices past their due date on `day`, oldest first."""
+        return [i for i in self.collectible_in_order() if i.due_on < day]
+
     def overdue_total(self, day: date) -> Money:
         """What collectible invoices past their due date still ask for on `day`."""
-        overdue = [i.outstanding for i in self.collectible_in_order() if i.due_on < day]
-        return sum(overdue, Money.zero(self.currency))
+        return sum((i.outstanding for i in self.overdue_on(day)), Money.zero(self.currency))
 
     def day_of(self, moment: datetime) -> date:
         """The calendar day `moment` falls on in the account's billing time zone."""
@@ -608,7 +627,7 @@ class BillingAccount(AuditedAggregate):
         ctx: CommandContext,
         policy: PublishedPolicy,
         stage: CollectionStage,
-        anchor: Invoice,
+        invoice: Invoice,
         day: date,
     ) -> None:
         self._record(
@@ -617,10 +636,12 @@ class BillingAccount(AuditedAggregate):
             policy_version=policy.version,
             stage_days=stage.days,
             kind=stage.action,
-            invoice_number=anchor.number,
-            due_on=anchor.due_on,
-            amount_due=anchor.outstanding,
+            invoice_number=invoice.number,
+            due_on=invoice.due_on,
+            amount_due=invoice.outstanding,
             overdue_total=self.overdue_total(day),
+            period=invoice.period,
+            overdue_invoices=tuple(i.as_due() for i in self.overdue_on(day)),
         )
 
     def _suspend(

@@ -74,6 +74,17 @@ class InvoiceLine:
 
 
 @dataclass(frozen=True, slots=True)
+class InvoiceDue:
+    """An invoice as a notice lists it: the period it bills, when it falls due and
+    what it still asks for."""
+
+    number: str
+    period: InvoicePeriod
+    due_on: date
+    outstanding: Money
+
+
+@dataclass(frozen=True, slots=True)
 class Allocation:
     """The part of a payment settled against one invoice."""
 
@@ -128,6 +139,9 @@ class Invoice:
     def days_overdue(self, day: date) -> int:
         """Days past the due date on `day`: negative before it, 0 on it."""
         return (day - self.due_on).days
+
+    def as_due(self) -> InvoiceDue:
+        return InvoiceDue(self.number, self.period, self.due_on, self.outstanding)
 
     def collection_order(self) -> tuple[date, date, str]:
         return (self.due_on, self.issued_on, self.number)

@@ -92,6 +92,7 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "allocation": billing_values.Allocation,
     "invoice": billing_values.Invoice,
     "subscription": billing_values.Subscription,
+    "invoice_due": billing_values.InvoiceDue,
     "collection_stage": collection_policy.CollectionStage,
     "collection_terms": collection_policy.CollectionTerms,
     "published_policy": collection_policy.PublishedPolicy,

@@ -97,13 +97,14 @@ def invoiced(
     amount: str | int = 1000,
     issued_on: date = OPENED_ON,
     due_on: date | None = None,
+    period: InvoicePeriod | None = None,
 ) -> Callable[[BillingAccount], None]:
     def step(account: BillingAccount) -> None:
         account.issue_invoice(
             ctx(on(issued_on)),
             bcmd.IssueInvoice(
                 number=number,
-                period=march(),
+                period=period or march(),
                 lines=(line(amount),),
                 issued_on=issued_on,
                 due_on=due_on,

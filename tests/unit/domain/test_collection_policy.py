@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from eventsourcing.persistence import Mapper
 
 from cases.domain import billing_commands as bcmd
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
-from cases.domain.billing_values import DisputeOutcome
+from cases.domain.billing_values import DisputeOutcome, InvoiceDue, InvoicePeriod
 from cases.domain.collection_policy import (
     CollectionPolicy,
     CollectionStage,
@@ -18,6 +21,8 @@ from cases.domain.collection_policy import (
     StageAction,
     describe_policy,
 )
+from cases.history.event_summaries import summarise
+from cases.persistence.registry import cases_transcoder
 from tests.unit.domain.billing_scenario import (
     DUE,
     DYNAMICS,
@@ -32,6 +37,7 @@ from tests.unit.domain.billing_scenario import (
     given,
     invoiced,
     kinds,
+    march,
     on,
     opened,
     paid,
@@ -46,6 +52,10 @@ UPCOMING = StageAction.UPCOMING_PAYMENT_REMINDER
 OVERDUE = StageAction.OVERDUE_REMINDER
 FINAL = StageAction.FINAL_WARNING
 SUSPEND = StageAction.SUSPEND_ACCESS
+
+
+def february() -> InvoicePeriod:
+    return InvoicePeriod(date(2026, 2, 1), date(2026, 2, 28))
 
 
 def account_with_invoice() -> BillingAccount:
@@ -110,6 +120,72 @@ class TestEachStage:
         [reminder] = [e for e in events if isinstance(e, BillingAccount.ReminderSent)]
         assert reminder.amount_due == eur(1000)
         assert reminder.overdue_total == eur(1250)
+
+
+class TestWhatANoticeSays:
+    def test_a_notice_lists_every_overdue_invoice_with_its_period(self) -> None:
+        """INV-1 (March, due 1 April) and INV-2 (February, due 4 April) are both
+        overdue on 8 April; INV-3 (due 1 May) is not, and is not listed."""
+        account = given(
+            account_with_invoice(),
+            invoiced("INV-2", 250, issued_on=date(2026, 3, 5), period=february()),
+            invoiced("INV-3", 99, issued_on=date(2026, 4, 1)),
+        )
+        [reminder] = reminders_of(then_events(account, evaluated(after_due(7))))
+        assert reminder.kind is OVERDUE
+        assert reminder.period == march()
+        assert reminder.overdue_invoices == (
+            InvoiceDue("INV-1", march(), DUE, eur(1000)),
+            InvoiceDue("INV-2", february(), date(2026, 4, 4), eur(250)),
+        )
+
+    def test_an_upcoming_reminder_names_its_invoices_period(self) -> None:
+        account = given(opened(), invoiced("INV-2", 250, period=february()))
+        [reminder] = reminders_of(then_events(account, evaluated(after_due(-7))))
+        assert (reminder.kind, reminder.period) == (UPCOMING, february())
+        assert reminder.overdue_invoices == ()
+
+    def test_a_notice_shows_its_period_and_the_overdue_invoices_in_history(self) -> None:
+        account = given(account_with_invoice(), invoiced("INV-2", 250, issued_on=date(2026, 3, 5)))
+        [reminder] = reminders_of(then_events(account, evaluated(after_due(7))))
+        line = summarise("BillingAccount.ReminderSent", vars(reminder))
+        assert line == (
+            "Sent overdue reminder for invoice INV-1 (period 2026-03-01 to 2026-03-31) "
+            "(1000.00 EUR due 2026-04-01; 1250.00 EUR overdue in all; "
+            "INV-1 for 2026-03-01 to 2026-03-31, due 2026-04-01: 1000.00 EUR; "
+            "INV-2 for 2026-03-01 to 2026-03-31, due 2026-04-04: 250.00 EUR)"
+        )
+
+    def test_a_reminder_stored_before_the_invoice_list_reads_back(self) -> None:
+        """A version-1 reminder (stored without `period` and `overdue_invoices`)
+        is upcast: it names neither, and its summary reads as it always did."""
+        [reminder] = reminders_of(then_events(account_with_invoice(), evaluated(after_due(7))))
+        transcoder = cases_transcoder()
+        mapper: Mapper[Any] = Mapper(transcoder=transcoder)
+        stored = mapper.to_stored_event(reminder)
+        state = transcoder.decode(stored.state)
+        for added in ("period", "overdue_invoices", "class_version"):
+            del state[added]
+        old = replace(stored, state=transcoder.encode(state))
+        read: Any = mapper.to_domain_event(old)
+        assert (read.period, read.overdue_invoices) == (None, ())
+        assert (read.invoice_number, read.overdue_total) == ("INV-1", eur(1000))
+        assert summarise("BillingAccount.ReminderSent", vars(read)) == (
+            "Sent overdue reminder for invoice INV-1 "
+            "(1000.00 EUR due 2026-04-01; 1000.00 EUR overdue in all)"
+        )
+
+    def test_records_the_policy_version_that_governed_each_step(self) -> None:
+        """Records the policy version that governed each step."""
+        account = account_with_invoice()
+        events = then_events(account, evaluated(after_due(30), standard_policy(version=4)))
+        assert {e.policy_version for e in events} == {4}
+
+    def test_records_the_scheduler_as_the_actor(self) -> None:
+        """Records the scheduler as the actor."""
+        account = account_with_invoice()
+        [event, *_] = then_events(account, evaluated(after_due(1)))
+        assert event.meta.actor == SCHEDULER
 
 
 class TestCountingFromTheDueDate:
