@@ -46,7 +46,7 @@ from cases.domain.billing_values import (
 from cases.domain.case_values import CaseCategory
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
-from cases.domain.money import Money
+from cases.domain.money import UnitPrice
 from tests.support.builders import intake, terms
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday
@@ -274,7 +274,7 @@ class BillingHistory:
             InvoiceLine(
                 f"{s.product}, {s.quantity} seats",
                 Decimal(s.quantity),
-                Money.of(PRODUCTS[s.product][c.currency], c.currency),
+                UnitPrice.of(PRODUCTS[s.product][c.currency], c.currency),
             )
             for s in sorted(account.subscriptions.values(), key=lambda s: s.subscription_id)
         ]
@@ -282,7 +282,7 @@ class BillingHistory:
             usage = Decimal(self.rng.randint(1_000, 250_000)).scaleb(-2)
             scale = Decimal(150) if c.currency == "JPY" else Decimal(1)
             lines.append(
-                InvoiceLine("Azure consumption", Decimal(1), Money(usage * scale, c.currency))
+                InvoiceLine("Azure consumption", Decimal(1), UnitPrice(usage * scale, c.currency))
             )
         self.office.handle(
             self._caller(),

@@ -39,7 +39,7 @@ from cases.domain.billing_values import (
 )
 from cases.domain.collection_policy import CollectionStage, PublishedPolicy, StageAction
 from cases.domain.metadata import CommandContext
-from cases.domain.money import Money, minor_unit_exponent
+from cases.domain.money import Money, UnitPrice, minor_unit_exponent
 from cases.domain.text import LINE_LIMIT, aware, known_zone, required_text
 
 MAX_NET_DAYS = 365
@@ -51,8 +51,9 @@ customer's open items from before the account are carried over (ADR 32)."""
 class BillingAccount(AuditedAggregate):
     """One customer's billing relationship with the partner, in one currency."""
 
-    # 2: `opened_at` (ADR 32); older snapshots are upcast.
-    class_version = 2
+    # 2: `opened_at` (ADR 32); 3: unit prices as `UnitPrice` (ADR 47). Older
+    # snapshots are upcast.
+    class_version = 3
 
     @staticmethod
     def id_for(customer_id: str) -> UUID:
@@ -98,12 +99,20 @@ class BillingAccount(AuditedAggregate):
             )
 
     class InvoiceIssued(AuditedAggregate.Event):
+        # 2: unit prices as `UnitPrice`, not `Money` (ADR 47); older events are upcast.
+        class_version = 2
+
         number: str
         period: InvoicePeriod
         lines: tuple[InvoiceLine, ...]
         total: Money
         issued_on: date
         due_on: date
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Lines stored with `Money` unit prices: the same prices, exactly."""
+            state["lines"] = tuple(line.priced_exactly() for line in state["lines"])
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
@@ -290,6 +299,12 @@ class BillingAccount(AuditedAggregate):
         """A snapshot taken before ADR 32: the account was opened no later than it
         was recorded (`_created_on`), the moment its state still shows."""
         state["opened_at"] = state["_created_on"]
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A snapshot taken before ADR 47: its invoices' unit prices were `Money`."""
+        invoices: dict[str, Invoice] = state["invoices"]
+        state["invoices"] = {n: i.priced_exactly() for n, i in invoices.items()}
 
     @property
     def opened_on(self) -> date:
@@ -706,7 +721,7 @@ class BillingAccount(AuditedAggregate):
 
     # Rules ----------------------------------------------------------------
 
-    def check_currency(self, amount: Money) -> None:
+    def check_currency(self, amount: Money | UnitPrice) -> None:
         if amount.currency != self.currency:
             raise errors.CurrencyMismatchError(
                 f"the account is in {self.currency}; {amount} is not"

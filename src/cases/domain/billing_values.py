@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from cases.domain.errors import InvalidValueError
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from cases.domain.text import LINE_LIMIT, required_text
 
 
@@ -54,11 +54,15 @@ class InvoicePeriod:
 
 @dataclass(frozen=True, slots=True)
 class InvoiceLine:
-    """What was billed: quantity times unit price; a negative price is a discount."""
+    """What was billed: quantity times unit price; a negative price is a discount.
+
+    The unit price keeps the price list's decimals; the line's amount is rounded
+    half-up to the currency's minor unit, once (ADR 47).
+    """
 
     description: str
     quantity: Decimal
-    unit_price: Money
+    unit_price: UnitPrice
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -70,7 +74,15 @@ class InvoiceLine:
 
     @property
     def amount(self) -> Money:
-        return self.unit_price * self.quantity
+        return self.unit_price.times(self.quantity)
+
+    def priced_exactly(self) -> InvoiceLine:
+        """This line with a `UnitPrice`: a line stored before ADR 47 carries its
+        unit price as `Money` (already at the minor unit, so exactly the same)."""
+        price: object = self.unit_price
+        if isinstance(price, Money):
+            return replace(self, unit_price=UnitPrice(price.amount, price.currency))
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +172,10 @@ class Invoice:
 
     def with_stage(self, days: int) -> Invoice:
         return replace(self, stages_entered=(*self.stages_entered, days))
+
+    def priced_exactly(self) -> Invoice:
+        """This invoice with every line's unit price a `UnitPrice` (ADR 47)."""
+        return replace(self, lines=tuple(line.priced_exactly() for line in self.lines))
 
 
 @dataclass(frozen=True, slots=True)

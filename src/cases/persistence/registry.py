@@ -73,6 +73,7 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "actor": metadata.Actor,
     "event_metadata": metadata.EventMetadata,
     "money": money.Money,
+    "unit_price": money.UnitPrice,
     "support_arrangement": support_terms.SupportArrangement,
     "service_span": support_terms.ServiceSpan,
     "service_hours": support_terms.ServiceHours,

@@ -382,6 +382,24 @@ def test_bad_account_fields_and_query_parameters_are_refused(api: Api) -> None:
     }
 
 
+def test_a_usage_price_is_kept_exact_and_only_the_line_is_rounded(api: Api) -> None:
+    """Azure usage: 12 000 units at 0.0043 SEK is 51.60 SEK, not 0.00; the price
+    reads back as sent; seven decimals are refused with the field named."""
+    account = open_account(api, "fabrikam", "SEK")["id"]
+    usage = {"description": "Azure usage", "quantity": 12000, "unit_price": sek("0.0043")}
+    body = {**invoice("F-3001", sek("1"), "2026-03-02"), "lines": [usage]}
+    api.post(f"/accounts/{account}/invoices", body)
+    [issued] = api.get(f"/accounts/{account}/state")["invoices"]
+    assert issued["lines"][0]["unit_price"] == sek("0.0043")
+    assert issued["lines"][0]["amount"] == sek("51.60")
+    assert issued["total"] == sek("51.60")
+    finer = {**usage, "unit_price": sek("0.0000001")}
+    refused = api.call(
+        "POST", f"/accounts/{account}/invoices", json={**body, "number": "F-3002", "lines": [finer]}
+    )
+    assert invalid_fields(refused) == {"body.lines.0.unit_price"}
+
+
 def test_money_in_another_currency_or_a_duplicate_is_refused_by_its_rule(api: Api) -> None:
     """Domain rules answer with their own problem type: a currency the account is
     not in (422), an invoice number used before (409)."""

@@ -22,7 +22,7 @@ from cases.domain.collection_policy import (
 )
 from cases.domain.errors import DomainError
 from cases.domain.metadata import Actor, CommandContext, Role
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from tests.support.builders import ctx as case_ctx
 
 A = TypeVar("A", bound=AuditedAggregate)
@@ -55,7 +55,7 @@ def eur(amount: str | int | Decimal) -> Money:
 
 
 def line(amount: str | int, quantity: int = 1, description: str = M365) -> InvoiceLine:
-    return InvoiceLine(description, Decimal(quantity), eur(amount))
+    return InvoiceLine(description, Decimal(quantity), UnitPrice.of(amount, "EUR"))
 
 
 def march() -> InvoicePeriod:
