@@ -16,7 +16,16 @@ from cases.api.errors import AnswerUnexpectedErrors, install_error_handlers
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
-from cases.api.routers import accounts, cases, health, principals, problems, replay, terms
+from cases.api.routers import (
+    access,
+    accounts,
+    cases,
+    health,
+    principals,
+    problems,
+    replay,
+    terms,
+)
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
 from cases.bootstrap import Services, services_on
@@ -98,7 +107,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, cases, principals, problems, accounts, terms, replay):
+    for module in (health, cases, principals, problems, accounts, access, terms, replay):
         app.include_router(module.router)
     app.include_router(reports_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))

@@ -260,6 +260,24 @@ class BillingAccount(AuditedAggregate):
             subscription = account.subscriptions[self.subscription_id]
             account.subscriptions[self.subscription_id] = subscription.reinstated()
 
+    class AccessSuspendedByHand(AuditedAggregate.Event):
+        subscription_id: str
+        product: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            subscription = account.subscriptions[self.subscription_id]
+            account.subscriptions[self.subscription_id] = subscription.suspended(None)
+
+    class CollectionHeld(AuditedAggregate.Event):
+        until: date
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            account.held_until = self.until
+
     class BillingCaseLinked(AuditedAggregate.Event):
         case_id: UUID
 
@@ -293,6 +311,7 @@ class BillingAccount(AuditedAggregate):
         self.credit_note_numbers: tuple[str, ...] = ()
         self.linked_cases: tuple[UUID, ...] = ()
         self.opened_at: datetime | None = None  # set by `Opened`
+        self.held_until: date | None = None  # a payment promise (ADR 47)
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -302,9 +321,11 @@ class BillingAccount(AuditedAggregate):
 
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
-        """A snapshot taken before ADR 47: its invoices' unit prices were `Money`."""
+        """A snapshot taken before ADR 47: its invoices' unit prices were `Money`,
+        and collection was never held."""
         invoices: dict[str, Invoice] = state["invoices"]
         state["invoices"] = {n: i.priced_exactly() for n, i in invoices.items()}
+        state["held_until"] = None
 
     @property
     def opened_on(self) -> date:
@@ -409,6 +430,52 @@ class BillingAccount(AuditedAggregate):
             subscription_id=subscription_id,
             paid_through=paid_through,
         )
+
+    def suspend_access(self, ctx: CommandContext, command: c.SuspendAccess) -> None:
+        """Suspend a subscription by hand: no payment lifts it, only a reinstatement."""
+        subscription = self.subscription(command.subscription_id)
+        if subscription.is_suspended:
+            raise errors.AccessAlreadySuspendedError(
+                f"{subscription.subscription_id} is suspended already"
+            )
+        self._record(
+            self.AccessSuspendedByHand,
+            ctx,
+            subscription_id=subscription.subscription_id,
+            product=subscription.product,
+            reason=required_text("reason", command.reason, LINE_LIMIT),
+        )
+
+    def reinstate_access(self, ctx: CommandContext, command: c.ReinstateAccess) -> None:
+        """Reinstate a suspended subscription by hand. A collection stage that still
+        holds suspends it again at the next run, unless collection is held."""
+        subscription = self.subscription(command.subscription_id)
+        if not subscription.is_suspended:
+            raise errors.AccessNotSuspendedError(f"{subscription.subscription_id} is not suspended")
+        self._record(
+            self.AccessReinstated,
+            ctx,
+            subscription_id=subscription.subscription_id,
+            product=subscription.product,
+            reason=required_text("reason", command.reason, LINE_LIMIT),
+        )
+
+    def hold_collection(self, ctx: CommandContext, command: c.HoldCollection) -> None:
+        """Hold collection through a day (the customer promised to pay by then)."""
+        today = self.day_of(ctx.recorded_at)
+        if command.until < today:
+            raise errors.HoldInPastError(
+                f"a collection hold cannot end on {command.until}, before today ({today})"
+            )
+        self._record(
+            self.CollectionHeld,
+            ctx,
+            until=command.until,
+            reason=required_text("reason", command.reason, LINE_LIMIT),
+        )
+
+    def is_held_on(self, day: date) -> bool:
+        return self.held_until is not None and day <= self.held_until
 
     def link_case(self, ctx: CommandContext, case_id: UUID, customer_id: str) -> None:
         """Show on the account that a billing question (a support case) concerns it."""
@@ -593,9 +660,9 @@ class BillingAccount(AuditedAggregate):
             )
         self._reinstate_where_settled(ctx, "no invoice is overdue past its suspension stage")
         anchor = self.anchor
-        if anchor is None:
-            return
         day = self.day_of(at)
+        if anchor is None or self.is_held_on(day):
+            return
         younger = self.collectible_in_order()[1:]
         days_overdue = anchor.days_overdue(day)
         due = policy.terms.due_after(anchor.last_stage, days_overdue)
@@ -791,5 +858,8 @@ DECISIONS: dict[type[c.AccountCommand], Callable[[BillingAccount, CommandContext
     c.WriteOff: BillingAccount.write_off,
     c.OpenDispute: BillingAccount.open_dispute,
     c.CloseDispute: BillingAccount.close_dispute,
+    c.SuspendAccess: BillingAccount.suspend_access,
+    c.ReinstateAccess: BillingAccount.reinstate_access,
+    c.HoldCollection: BillingAccount.hold_collection,
 }
 """The account's decision on each command."""

@@ -211,7 +211,9 @@ class Subscription:
     def is_paid_in_advance(self, day: date) -> bool:
         return self.paid_through is not None and self.paid_through >= day
 
-    def suspended(self, days: int) -> Subscription:
+    def suspended(self, days: int | None) -> Subscription:
+        """Suspended by the collection stage `days`, or by hand (None: only a
+        reinstatement by hand lifts it)."""
         return replace(self, access=AccessState.SUSPENDED, suspended_at_days=days)
 
     def reinstated(self) -> Subscription:

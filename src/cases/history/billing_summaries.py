@@ -87,6 +87,12 @@ BILLING_SUMMARIES: dict[str, Callable[[Details], str]] = {
     "BillingAccount.AccessReinstated": lambda d: (
         f"Access reinstated: {d['product']} ({d['subscription_id']}), {d['reason']}"
     ),
+    "BillingAccount.AccessSuspendedByHand": lambda d: (
+        f"Access suspended by hand: {d['product']} ({d['subscription_id']}), {d['reason']}"
+    ),
+    "BillingAccount.CollectionHeld": lambda d: (
+        f"Collection held through {d['until']}: {d['reason']}"
+    ),
     "BillingAccount.BillingCaseLinked": lambda d: f"Billing question: case {d['case_id']}",
     "CollectionPolicy.Established": lambda _: "Collection policy established",
     "CollectionPolicy.Published": lambda d: f"Collection policy v{d['version']} published",
