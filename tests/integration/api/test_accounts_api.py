@@ -407,7 +407,9 @@ def test_access_by_hand_and_a_payment_promise(api: Api) -> None:
     account = fabrikam_with_invoices(api)
     base = f"/accounts/{account}"
     why = {"reason": "Customer asked"}
-    api.post(f"{base}/subscriptions/sub-bp-40/suspension", why)
+    suspension = api.post(f"{base}/subscriptions/sub-bp-40/suspension", why)
+    standing = api.get("/accounts", suspended="true", min_position=suspension["position"])
+    assert [a["customer_id"] for a in standing["items"]] == ["fabrikam"]
     access = {s["subscription_id"]: s["access"] for s in api.get(f"{base}/state")["subscriptions"]}
     assert access == {"sub-bp-40": "suspended", "sub-exo-10": "active"}
     again = api.call("POST", f"{base}/subscriptions/sub-bp-40/suspension", json=why)
