@@ -41,7 +41,7 @@ from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from cases.log_config import configure_logging
 from cases.settings import Settings
 
@@ -111,7 +111,7 @@ def open_accounts(services: Services, count: int) -> None:
             bcmd.IssueInvoice(
                 number="INV-1",
                 period=InvoicePeriod(issued, issued + timedelta(days=29)),
-                lines=(InvoiceLine("Microsoft 365 E3", Decimal(10), Money.of(100, "EUR")),),
+                lines=(InvoiceLine("Microsoft 365 E3", Decimal(10), UnitPrice.of(100, "EUR")),),
                 issued_on=issued,
             ),
         )

@@ -83,6 +83,9 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "write_off": MANAGES_BILLING,
     "open_dispute": MANAGES_BILLING,
     "close_dispute": MANAGES_BILLING,
+    "suspend_access": MANAGES_BILLING,  # manage_access: billing admins only (ADR 47)
+    "reinstate_access": MANAGES_BILLING,
+    "hold_collection": MANAGES_BILLING,  # hold_collection: billing admins only
     "evaluate_account": RUNS_COLLECTION,
     "run_collection": RUNS_COLLECTION,
     # a customer passes the role check but is answered 404: no such report for it

@@ -29,7 +29,7 @@ from cases.domain.collection_policy import (
     StageAction,
 )
 from cases.domain.metadata import Actor, Role, Source
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from cases.settings import Settings, get_settings
 from tests.support.builders import T0, intake, terms
 
@@ -85,7 +85,9 @@ def open_invoiced_account(services: Services, customer: str = "contoso") -> UUID
         bcmd.IssueInvoice(
             number="INV-2026-03",
             period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(40)),),
+            lines=(
+                InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), UnitPrice.of(40, "EUR")),
+            ),
             issued_on=date(2026, 3, 2),
         ),
     )
@@ -429,7 +431,7 @@ class TestCollectionCommand:
             bcmd.IssueInvoice(
                 number="INV-1",
                 period=InvoicePeriod(issued, issued),
-                lines=(InvoiceLine("Microsoft 365", Decimal(5), eur(20)),),
+                lines=(InvoiceLine("Microsoft 365", Decimal(5), UnitPrice.of(20, "EUR")),),
                 issued_on=issued,
             ),
         )

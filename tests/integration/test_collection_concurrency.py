@@ -26,7 +26,7 @@ from cases.domain.billing_account import BillingAccount
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from cases.settings import Settings
 from tests.support.postgres import throwaway_database
 
@@ -112,7 +112,7 @@ def prepare(services: Services, clock: ManualClock) -> list[UUID]:
             bcmd.IssueInvoice(
                 number="INV-1",
                 period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-                lines=(InvoiceLine("Microsoft 365", Decimal(5), eur(200)),),
+                lines=(InvoiceLine("Microsoft 365", Decimal(5), UnitPrice.of(200, "EUR")),),
                 issued_on=date(2026, 3, 2),
             ),
         )

@@ -25,7 +25,7 @@ from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePerio
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import EscalationVehicle
 from cases.settings import get_settings
@@ -141,7 +141,9 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
             bcmd.IssueInvoice(
                 number="F-2001",
                 period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-                lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(40)),),
+                lines=(
+                    InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), UnitPrice.of(40, "EUR")),
+                ),
                 issued_on=date(2026, 3, 2),
             ),
         )

@@ -46,7 +46,7 @@ from cases.domain.billing_values import (
 from cases.domain.case_values import CaseCategory
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
-from cases.domain.money import Money
+from cases.domain.money import UnitPrice
 from tests.support.builders import intake, terms
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday
@@ -274,7 +274,7 @@ class BillingHistory:
             InvoiceLine(
                 f"{s.product}, {s.quantity} seats",
                 Decimal(s.quantity),
-                Money.of(PRODUCTS[s.product][c.currency], c.currency),
+                UnitPrice.of(PRODUCTS[s.product][c.currency], c.currency),
             )
             for s in sorted(account.subscriptions.values(), key=lambda s: s.subscription_id)
         ]
@@ -282,7 +282,7 @@ class BillingHistory:
             usage = Decimal(self.rng.randint(1_000, 250_000)).scaleb(-2)
             scale = Decimal(150) if c.currency == "JPY" else Decimal(1)
             lines.append(
-                InvoiceLine("Azure consumption", Decimal(1), Money(usage * scale, c.currency))
+                InvoiceLine("Azure consumption", Decimal(1), UnitPrice(usage * scale, c.currency))
             )
         self.office.handle(
             self._caller(),
@@ -300,6 +300,36 @@ class BillingHistory:
             self._later(self.rng.randint(2, 12), lambda: self._dispute(c, number))
         if self.rng.random() < 0.08:
             self._later(self.rng.randint(3, 70), lambda: self._credit(c, number, "price corrected"))
+        if self.rng.random() < 0.05:
+            self._later(c.net_days + self.rng.randint(2, 20), lambda: self._promise(c))
+        if self.rng.random() < 0.03:
+            self._later(self.rng.randint(1, 30), lambda: self._suspend_by_hand(c))
+
+    def _promise(self, c: Customer) -> None:
+        """The customer promises to pay within a few weeks: collection holds."""
+        until = self.today + timedelta(days=self.rng.randint(3, 21))
+        self.office.handle(
+            self._caller(), c.account_id, bcmd.HoldCollection(until, "Promised to pay")
+        )
+
+    def _suspend_by_hand(self, c: Customer) -> None:
+        account = self.office.account(c.account_id)
+        active = sorted(s for s, sub in account.subscriptions.items() if not sub.is_suspended)
+        if not active:
+            return
+        chosen = self.rng.choice(active)
+        self.office.handle(
+            self._caller(), c.account_id, bcmd.SuspendAccess(chosen, "Asked by the customer")
+        )
+        self._later(self.rng.randint(2, 20), lambda: self._reinstate_by_hand(c, chosen))
+
+    def _reinstate_by_hand(self, c: Customer, subscription_id: str) -> None:
+        if self.office.account(c.account_id).subscriptions[subscription_id].is_suspended:
+            self.office.handle(
+                self._caller(),
+                c.account_id,
+                bcmd.ReinstateAccess(subscription_id, "Customer asked to resume"),
+            )
 
     def _plan_payments(self, c: Customer, number: str, due: date) -> None:
         until_due = (due - self.today).days

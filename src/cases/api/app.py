@@ -19,6 +19,7 @@ from cases.api.metrics import router as metrics_router
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
 from cases.api.routers import (
+    access,
     accounts,
     cases,
     health,
@@ -118,7 +119,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, cases, principals, problems, accounts, terms, replay, privacy):
+    for module in (health, cases, principals, problems, accounts, access, terms, replay, privacy):
         app.include_router(module.router)
     app.include_router(reports_router)
     app.include_router(audit_log_router)

@@ -13,6 +13,7 @@ Collection follows the oldest unpaid, undisputed invoice (the *anchor*). Each
 invoice remembers the stages entered while it was the anchor, so a payment
 that moves the anchor starts the new one from its own first stage (nothing is
 skipped) and an anchor that comes back (a dispute closed) repeats nothing.
+Every younger invoice is reminded of its own upcoming payment (ADR 47).
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ from cases.domain.billing_values import (
     BillingPeriod,
     DisputeOutcome,
     Invoice,
+    InvoiceDue,
     InvoiceLine,
     InvoicePeriod,
     Subscription,
 )
 from cases.domain.collection_policy import CollectionStage, PublishedPolicy, StageAction
 from cases.domain.metadata import CommandContext
-from cases.domain.money import Money, minor_unit_exponent
+from cases.domain.money import Money, UnitPrice, minor_unit_exponent
 from cases.domain.text import LINE_LIMIT, aware, known_zone, required_text
 
 MAX_NET_DAYS = 365
@@ -49,8 +51,9 @@ customer's open items from before the account are carried over (ADR 32)."""
 class BillingAccount(AuditedAggregate):
     """One customer's billing relationship with the partner, in one currency."""
 
-    # 2: `opened_at` (ADR 32); older snapshots are upcast.
-    class_version = 2
+    # 2: `opened_at` (ADR 32); 3: unit prices as `UnitPrice` (ADR 47). Older
+    # snapshots are upcast.
+    class_version = 3
 
     @staticmethod
     def id_for(customer_id: str) -> UUID:
@@ -96,12 +99,20 @@ class BillingAccount(AuditedAggregate):
             )
 
     class InvoiceIssued(AuditedAggregate.Event):
+        # 2: unit prices as `UnitPrice`, not `Money` (ADR 47); older events are upcast.
+        class_version = 2
+
         number: str
         period: InvoicePeriod
         lines: tuple[InvoiceLine, ...]
         total: Money
         issued_on: date
         due_on: date
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Lines stored with `Money` unit prices: the same prices, exactly."""
+            state["lines"] = tuple(line.priced_exactly() for line in state["lines"])
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
@@ -204,6 +215,12 @@ class BillingAccount(AuditedAggregate):
             account.invoices[invoice.number] = invoice.with_stage(self.stage.days)
 
     class ReminderSent(AuditedAggregate.Event):
+        """A notice sent for `invoice_number` (the period it bills), listing every
+        invoice overdue on the day (ADR 47)."""
+
+        # 2: `period` and `overdue_invoices` (ADR 47); older events are upcast.
+        class_version = 2
+
         policy_version: int
         stage_days: int
         kind: StageAction
@@ -211,6 +228,15 @@ class BillingAccount(AuditedAggregate):
         due_on: date
         amount_due: Money
         overdue_total: Money
+        period: InvoicePeriod | None
+        overdue_invoices: tuple[InvoiceDue, ...]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A reminder recorded before ADR 47 named neither the invoice's period
+            nor the overdue invoices: what it did not say stays unsaid."""
+            state["period"] = None
+            state["overdue_invoices"] = ()
 
     class AccessSuspended(AuditedAggregate.Event):
         subscription_id: str
@@ -233,6 +259,24 @@ class BillingAccount(AuditedAggregate):
             account: BillingAccount = aggregate
             subscription = account.subscriptions[self.subscription_id]
             account.subscriptions[self.subscription_id] = subscription.reinstated()
+
+    class AccessSuspendedByHand(AuditedAggregate.Event):
+        subscription_id: str
+        product: str
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            subscription = account.subscriptions[self.subscription_id]
+            account.subscriptions[self.subscription_id] = subscription.suspended(None)
+
+    class CollectionHeld(AuditedAggregate.Event):
+        until: date
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            account.held_until = self.until
 
     class BillingCaseLinked(AuditedAggregate.Event):
         case_id: UUID
@@ -267,12 +311,21 @@ class BillingAccount(AuditedAggregate):
         self.credit_note_numbers: tuple[str, ...] = ()
         self.linked_cases: tuple[UUID, ...] = ()
         self.opened_at: datetime | None = None  # set by `Opened`
+        self.held_until: date | None = None  # a payment promise (ADR 47)
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """A snapshot taken before ADR 32: the account was opened no later than it
         was recorded (`_created_on`), the moment its state still shows."""
         state["opened_at"] = state["_created_on"]
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A snapshot taken before ADR 47: its invoices' unit prices were `Money`,
+        and collection was never held."""
+        invoices: dict[str, Invoice] = state["invoices"]
+        state["invoices"] = {n: i.priced_exactly() for n, i in invoices.items()}
+        state["held_until"] = None
 
     @property
     def opened_on(self) -> date:
@@ -294,10 +347,13 @@ class BillingAccount(AuditedAggregate):
         collectible = [i for i in self.invoices.values() if i.is_collectible]
         return sorted(collectible, key=Invoice.collection_order)
 
+    def overdue_on(self, day: date) -> list[Invoice]:
+        """The collectible invoices past their due date on `day`, oldest first."""
+        return [i for i in self.collectible_in_order() if i.due_on < day]
+
     def overdue_total(self, day: date) -> Money:
         """What collectible invoices past their due date still ask for on `day`."""
-        overdue = [i.outstanding for i in self.collectible_in_order() if i.due_on < day]
-        return sum(overdue, Money.zero(self.currency))
+        return sum((i.outstanding for i in self.overdue_on(day)), Money.zero(self.currency))
 
     def day_of(self, moment: datetime) -> date:
         """The calendar day `moment` falls on in the account's billing time zone."""
@@ -374,6 +430,52 @@ class BillingAccount(AuditedAggregate):
             subscription_id=subscription_id,
             paid_through=paid_through,
         )
+
+    def suspend_access(self, ctx: CommandContext, command: c.SuspendAccess) -> None:
+        """Suspend a subscription by hand: no payment lifts it, only a reinstatement."""
+        subscription = self.subscription(command.subscription_id)
+        if subscription.is_suspended:
+            raise errors.AccessAlreadySuspendedError(
+                f"{subscription.subscription_id} is suspended already"
+            )
+        self._record(
+            self.AccessSuspendedByHand,
+            ctx,
+            subscription_id=subscription.subscription_id,
+            product=subscription.product,
+            reason=required_text("reason", command.reason, LINE_LIMIT),
+        )
+
+    def reinstate_access(self, ctx: CommandContext, command: c.ReinstateAccess) -> None:
+        """Reinstate a suspended subscription by hand. A collection stage that still
+        holds suspends it again at the next run, unless collection is held."""
+        subscription = self.subscription(command.subscription_id)
+        if not subscription.is_suspended:
+            raise errors.AccessNotSuspendedError(f"{subscription.subscription_id} is not suspended")
+        self._record(
+            self.AccessReinstated,
+            ctx,
+            subscription_id=subscription.subscription_id,
+            product=subscription.product,
+            reason=required_text("reason", command.reason, LINE_LIMIT),
+        )
+
+    def hold_collection(self, ctx: CommandContext, command: c.HoldCollection) -> None:
+        """Hold collection through a day (the customer promised to pay by then)."""
+        today = self.day_of(ctx.recorded_at)
+        if command.until < today:
+            raise errors.HoldInPastError(
+                f"a collection hold cannot end on {command.until}, before today ({today})"
+            )
+        self._record(
+            self.CollectionHeld,
+            ctx,
+            until=command.until,
+            reason=required_text("reason", command.reason, LINE_LIMIT),
+        )
+
+    def is_held_on(self, day: date) -> bool:
+        return self.held_until is not None and day <= self.held_until
 
     def link_case(self, ctx: CommandContext, case_id: UUID, customer_id: str) -> None:
         """Show on the account that a billing question (a support case) concerns it."""
@@ -546,9 +648,10 @@ class BillingAccount(AuditedAggregate):
         """Bring collection up to date at `at` under `policy`; idempotent.
 
         Enters, in order, every stage of the anchor's that is due and not yet
-        entered; sends the latest notice among them; and holds the effect of
-        every suspension stage entered (new or added subscriptions, prepaid
-        periods that ran out).
+        entered, and every upcoming-payment stage due for a younger invoice not
+        yet past its due date; sends the latest notice among each invoice's; and
+        holds the effect of every suspension stage the anchor entered (new or
+        added subscriptions, prepaid periods that ran out).
         """
         aware("at", at)
         if at > ctx.recorded_at:
@@ -557,26 +660,15 @@ class BillingAccount(AuditedAggregate):
             )
         self._reinstate_where_settled(ctx, "no invoice is overdue past its suspension stage")
         anchor = self.anchor
-        if anchor is None:
-            return
         day = self.day_of(at)
+        if anchor is None or self.is_held_on(day):
+            return
+        younger = self.collectible_in_order()[1:]
         days_overdue = anchor.days_overdue(day)
         due = policy.terms.due_after(anchor.last_stage, days_overdue)
-        notices = [stage for stage in due if stage.action.is_notice]
-        last_notice = notices[-1] if notices else None
-        for stage in due:
-            self._record(
-                self.StageEntered,
-                ctx,
-                policy_version=policy.version,
-                stage=stage,
-                invoice_number=anchor.number,
-                due_on=anchor.due_on,
-                day=day,
-                days_overdue=days_overdue,
-            )
-            if stage is last_notice and _worth_sending(stage, days_overdue):
-                self._send_reminder(ctx, policy, stage, anchor, day)
+        self._enter(ctx, policy, anchor, due, day)
+        for invoice in younger:
+            self._enter(ctx, policy, invoice, _upcoming_due(policy, invoice, day), day)
         entered = self.invoices[anchor.number].stages_entered
         for stage in policy.terms.stages:
             if (
@@ -586,12 +678,38 @@ class BillingAccount(AuditedAggregate):
             ):
                 self._suspend(ctx, policy, stage, anchor, day)
 
+    def _enter(
+        self,
+        ctx: CommandContext,
+        policy: PublishedPolicy,
+        invoice: Invoice,
+        due: tuple[CollectionStage, ...],
+        day: date,
+    ) -> None:
+        """Enter `due` for `invoice`, in order, and send the latest notice among them."""
+        days_overdue = invoice.days_overdue(day)
+        notices = [stage for stage in due if stage.action.is_notice]
+        last_notice = notices[-1] if notices else None
+        for stage in due:
+            self._record(
+                self.StageEntered,
+                ctx,
+                policy_version=policy.version,
+                stage=stage,
+                invoice_number=invoice.number,
+                due_on=invoice.due_on,
+                day=day,
+                days_overdue=days_overdue,
+            )
+            if stage is last_notice and _worth_sending(stage, days_overdue):
+                self._send_reminder(ctx, policy, stage, invoice, day)
+
     def _send_reminder(
         self,
         ctx: CommandContext,
         policy: PublishedPolicy,
         stage: CollectionStage,
-        anchor: Invoice,
+        invoice: Invoice,
         day: date,
     ) -> None:
         self._record(
@@ -600,10 +718,12 @@ class BillingAccount(AuditedAggregate):
             policy_version=policy.version,
             stage_days=stage.days,
             kind=stage.action,
-            invoice_number=anchor.number,
-            due_on=anchor.due_on,
-            amount_due=anchor.outstanding,
+            invoice_number=invoice.number,
+            due_on=invoice.due_on,
+            amount_due=invoice.outstanding,
             overdue_total=self.overdue_total(day),
+            period=invoice.period,
+            overdue_invoices=tuple(i.as_due() for i in self.overdue_on(day)),
         )
 
     def _suspend(
@@ -668,7 +788,7 @@ class BillingAccount(AuditedAggregate):
 
     # Rules ----------------------------------------------------------------
 
-    def check_currency(self, amount: Money) -> None:
+    def check_currency(self, amount: Money | UnitPrice) -> None:
         if amount.currency != self.currency:
             raise errors.CurrencyMismatchError(
                 f"the account is in {self.currency}; {amount} is not"
@@ -712,6 +832,18 @@ def _allocate(amount: Money, invoices: list[Invoice]) -> tuple[tuple[Allocation,
     return tuple(allocations), left
 
 
+def _upcoming_due(
+    policy: PublishedPolicy, invoice: Invoice, day: date
+) -> tuple[CollectionStage, ...]:
+    """The upcoming-payment stages due for an invoice younger than the anchor: each
+    invoice is reminded of its own payment; overdue stages follow the anchor only."""
+    days_overdue = invoice.days_overdue(day)
+    if days_overdue > 0:
+        return ()
+    due = policy.terms.due_after(invoice.last_stage, days_overdue)
+    return tuple(s for s in due if s.action is StageAction.UPCOMING_PAYMENT_REMINDER)
+
+
 def _worth_sending(stage: CollectionStage, days_overdue: int) -> bool:
     """An upcoming-payment reminder is pointless once the due date has passed."""
     return stage.action is not StageAction.UPCOMING_PAYMENT_REMINDER or days_overdue <= 0
@@ -726,5 +858,8 @@ DECISIONS: dict[type[c.AccountCommand], Callable[[BillingAccount, CommandContext
     c.WriteOff: BillingAccount.write_off,
     c.OpenDispute: BillingAccount.open_dispute,
     c.CloseDispute: BillingAccount.close_dispute,
+    c.SuspendAccess: BillingAccount.suspend_access,
+    c.ReinstateAccess: BillingAccount.reinstate_access,
+    c.HoldCollection: BillingAccount.hold_collection,
 }
 """The account's decision on each command."""

@@ -101,6 +101,31 @@ class CloseDispute:
     note: str
 
 
+@command
+class SuspendAccess:
+    """Suspend a subscription by hand; it stays suspended until reinstated by hand."""
+
+    subscription_id: str
+    reason: str
+
+
+@command
+class ReinstateAccess:
+    """Reinstate a suspended subscription by hand, whatever suspended it."""
+
+    subscription_id: str
+    reason: str
+
+
+@command
+class HoldCollection:
+    """Hold collection through `until` (a payment promise): no stage is entered,
+    no notice sent and nothing suspended until the day after."""
+
+    until: date
+    reason: str
+
+
 AccountCommand = (
     AddSubscription
     | RecordPrepayment
@@ -110,5 +135,8 @@ AccountCommand = (
     | WriteOff
     | OpenDispute
     | CloseDispute
+    | SuspendAccess
+    | ReinstateAccess
+    | HoldCollection
 )
 """A command on an account that exists (opening one is `OpenAccount`)."""

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from cases.domain.errors import InvalidValueError
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from cases.domain.text import LINE_LIMIT, required_text
 
 
@@ -54,11 +54,15 @@ class InvoicePeriod:
 
 @dataclass(frozen=True, slots=True)
 class InvoiceLine:
-    """What was billed: quantity times unit price; a negative price is a discount."""
+    """What was billed: quantity times unit price; a negative price is a discount.
+
+    The unit price keeps the price list's decimals; the line's amount is rounded
+    half-up to the currency's minor unit, once (ADR 47).
+    """
 
     description: str
     quantity: Decimal
-    unit_price: Money
+    unit_price: UnitPrice
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -70,7 +74,26 @@ class InvoiceLine:
 
     @property
     def amount(self) -> Money:
-        return self.unit_price * self.quantity
+        return self.unit_price.times(self.quantity)
+
+    def priced_exactly(self) -> InvoiceLine:
+        """This line with a `UnitPrice`: a line stored before ADR 47 carries its
+        unit price as `Money` (already at the minor unit, so exactly the same)."""
+        price: object = self.unit_price
+        if isinstance(price, Money):
+            return replace(self, unit_price=UnitPrice(price.amount, price.currency))
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceDue:
+    """An invoice as a notice lists it: the period it bills, when it falls due and
+    what it still asks for."""
+
+    number: str
+    period: InvoicePeriod
+    due_on: date
+    outstanding: Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +152,9 @@ class Invoice:
         """Days past the due date on `day`: negative before it, 0 on it."""
         return (day - self.due_on).days
 
+    def as_due(self) -> InvoiceDue:
+        return InvoiceDue(self.number, self.period, self.due_on, self.outstanding)
+
     def collection_order(self) -> tuple[date, date, str]:
         return (self.due_on, self.issued_on, self.number)
 
@@ -146,6 +172,10 @@ class Invoice:
 
     def with_stage(self, days: int) -> Invoice:
         return replace(self, stages_entered=(*self.stages_entered, days))
+
+    def priced_exactly(self) -> Invoice:
+        """This invoice with every line's unit price a `UnitPrice` (ADR 47)."""
+        return replace(self, lines=tuple(line.priced_exactly() for line in self.lines))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +211,9 @@ class Subscription:
     def is_paid_in_advance(self, day: date) -> bool:
         return self.paid_through is not None and self.paid_through >= day
 
-    def suspended(self, days: int) -> Subscription:
+    def suspended(self, days: int | None) -> Subscription:
+        """Suspended by the collection stage `days`, or by hand (None: only a
+        reinstatement by hand lifts it)."""
         return replace(self, access=AccessState.SUSPENDED, suspended_at_days=days)
 
     def reinstated(self) -> Subscription:

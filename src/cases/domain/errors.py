@@ -376,6 +376,24 @@ class DuplicateSubscriptionError(DomainError):
     rule = "duplicate-subscription"
 
 
+class AccessAlreadySuspendedError(DomainError):
+    """Raised when a subscription to suspend by hand is suspended already."""
+
+    rule = "access-already-suspended"
+
+
+class AccessNotSuspendedError(DomainError):
+    """Raised when a subscription to reinstate by hand is not suspended."""
+
+    rule = "access-not-suspended"
+
+
+class HoldInPastError(DomainError):
+    """Raised when a collection hold would end before the day it is recorded."""
+
+    rule = "hold-in-past"
+
+
 class PrepaymentNotLaterError(DomainError):
     """Raised when a prepayment would not extend a subscription's paid-through day."""
 

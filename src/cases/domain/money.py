@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from cases.domain.errors import CurrencyMismatchError, InvalidValueError
 
@@ -117,6 +117,57 @@ class Money:
     @property
     def is_negative(self) -> bool:
         return self.amount < 0
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency}"
+
+
+PRICE_DECIMALS = 6
+"""A unit price keeps up to this many decimals: the precision of the vendor's
+price lists (usage meters are priced to the millionth)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitPrice:
+    """The price of one unit, exact to the price list's precision (ADR 47).
+
+    Not `Money`: a unit price is never owed by itself, so it is not rounded to the
+    currency's minor unit. Only a line's amount is (`times`). It carries at least
+    the currency's minor-unit digits (40 EUR is 40.00) and at most PRICE_DECIMALS;
+    more is refused, never rounded.
+    """
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
+            raise InvalidValueError(f"a unit price must be a finite Decimal, not {self.amount!r}")
+        if abs(self.amount) >= LIMIT:
+            raise InvalidValueError(
+                f"unit price {self.amount} is out of range: amounts are below 10^12"
+            )
+        quantum = minor_unit_exponent(self.currency)
+        exponent = int(self.amount.normalize().as_tuple().exponent)
+        if -exponent > PRICE_DECIMALS:
+            raise InvalidValueError(
+                f"unit price {self.amount} {self.currency} has more than {PRICE_DECIMALS} decimals"
+            )
+        places = max(-exponent, -int(quantum.as_tuple().exponent))
+        object.__setattr__(self, "amount", self.amount.quantize(Decimal(1).scaleb(-places)))
+
+    @classmethod
+    def of(cls, amount: str | int | Decimal, currency: str) -> UnitPrice:
+        try:
+            return cls(Decimal(amount), currency)
+        except InvalidOperation:
+            raise InvalidValueError(f"{amount!r} is not a decimal unit price") from None
+
+    def times(self, quantity: Decimal) -> Money:
+        """`quantity` units: the exact product, rounded half-up to the minor unit once."""
+        with localcontext() as exact:
+            exact.prec = 60  # 18 digits of price times up to 42 of quantity: exact
+            return Money(self.amount * quantity, self.currency)
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"

@@ -15,6 +15,8 @@ class Permission(StrEnum):
     MANAGE_BILLING = "manage_billing"
     MANAGE_SUBSCRIPTIONS = "manage_subscriptions"
     RUN_COLLECTION = "run_collection"
+    MANAGE_ACCESS = "manage_access"  # suspend and reinstate by hand
+    HOLD_COLLECTION = "hold_collection"  # a payment promise
     READ_TERMS = "read_terms"
     PUBLISH_TERMS = "publish_terms"
     PUBLISH_COLLECTION_POLICY = "publish_collection_policy"
@@ -41,6 +43,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MANAGE_BILLING,
             P.MANAGE_SUBSCRIPTIONS,
             P.RUN_COLLECTION,
+            P.MANAGE_ACCESS,
+            P.HOLD_COLLECTION,
             P.READ_TERMS,
             P.PUBLISH_COLLECTION_POLICY,
             P.READ_HISTORY,

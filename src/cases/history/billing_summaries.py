@@ -30,6 +30,22 @@ def _stage(d: Details) -> str:
     )
 
 
+def _reminder(d: Details) -> str:
+    """The notice, the period its invoice bills, and every invoice overdue (ADR 47);
+    a reminder recorded before ADR 47 names neither."""
+    period = d.get("period")
+    billed = f" (period {period.starts_on} to {period.ends_on})" if period else ""
+    overdue = "".join(
+        f"; {i.number} for {i.period.starts_on} to {i.period.ends_on}, "
+        f"due {i.due_on}: {i.outstanding}"
+        for i in d.get("overdue_invoices", ())
+    )
+    return (
+        f"Sent {_words(d['kind'])} for invoice {d['invoice_number']}{billed} "
+        f"({d['amount_due']} due {d['due_on']}; {d['overdue_total']} overdue in all{overdue})"
+    )
+
+
 BILLING_SUMMARIES: dict[str, Callable[[Details], str]] = {
     "BillingAccount.Opened": lambda d: (
         f"Account opened for {d['customer_id']}: {d['currency']}, net {d['net_days']} days, "
@@ -63,16 +79,19 @@ BILLING_SUMMARIES: dict[str, Callable[[Details], str]] = {
         f"Dispute on invoice {d['invoice_number']} closed, {_words(d['outcome'])}: {d['note']}"
     ),
     "BillingAccount.StageEntered": _stage,
-    "BillingAccount.ReminderSent": lambda d: (
-        f"Sent {_words(d['kind'])} for invoice {d['invoice_number']} ({d['amount_due']} "
-        f"due {d['due_on']}; {d['overdue_total']} overdue in all)"
-    ),
+    "BillingAccount.ReminderSent": _reminder,
     "BillingAccount.AccessSuspended": lambda d: (
         f"Access suspended: {d['product']} ({d['subscription_id']}), stage "
         f"{d['stage_days']:+d} for invoice {d['invoice_number']}"
     ),
     "BillingAccount.AccessReinstated": lambda d: (
         f"Access reinstated: {d['product']} ({d['subscription_id']}), {d['reason']}"
+    ),
+    "BillingAccount.AccessSuspendedByHand": lambda d: (
+        f"Access suspended by hand: {d['product']} ({d['subscription_id']}), {d['reason']}"
+    ),
+    "BillingAccount.CollectionHeld": lambda d: (
+        f"Collection held through {d['until']}: {d['reason']}"
     ),
     "BillingAccount.BillingCaseLinked": lambda d: f"Billing question: case {d['case_id']}",
     "CollectionPolicy.Established": lambda _: "Collection policy established",

@@ -214,6 +214,8 @@ EVOLVE: dict[type[Any], Callable[[Account, Any], None]] = {
     E.StageEntered: _stage,
     E.ReminderSent: _reminder,
     E.AccessSuspended: _suspended,
+    E.AccessSuspendedByHand: lambda account, e: account.suspended.add(e.subscription_id),
+    E.CollectionHeld: _nothing,
     E.AccessReinstated: lambda account, e: account.suspended.discard(e.subscription_id),
     E.BillingCaseLinked: _nothing,
 }

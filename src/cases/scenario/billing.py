@@ -29,7 +29,7 @@ from cases.domain.billing_values import (
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.errors import NoCollectionPolicyError
 from cases.domain.metadata import Actor, Role, Source
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 
 BILLING = Actor("billing-bea", Role.BILLING_ADMIN)
 NIGHTLY = Actor("collection-run", Role.SYSTEM)
@@ -164,7 +164,7 @@ class BillingScenario:
                 period=InvoicePeriod(start, start + timedelta(days=29)),
                 lines=(
                     InvoiceLine(
-                        f"Cloud services, month {month}", Decimal(1), Money.of(amount, currency)
+                        f"Cloud services, month {month}", Decimal(1), UnitPrice.of(amount, currency)
                     ),
                 ),
                 issued_on=self.clock.now().date(),

@@ -382,6 +382,51 @@ def test_bad_account_fields_and_query_parameters_are_refused(api: Api) -> None:
     }
 
 
+def test_a_usage_price_is_kept_exact_and_only_the_line_is_rounded(api: Api) -> None:
+    """Azure usage: 12 000 units at 0.0043 SEK is 51.60 SEK, not 0.00; the price
+    reads back as sent; seven decimals are refused with the field named."""
+    account = open_account(api, "fabrikam", "SEK")["id"]
+    usage = {"description": "Azure usage", "quantity": 12000, "unit_price": sek("0.0043")}
+    body = {**invoice("F-3001", sek("1"), "2026-03-02"), "lines": [usage]}
+    api.post(f"/accounts/{account}/invoices", body)
+    [issued] = api.get(f"/accounts/{account}/state")["invoices"]
+    assert issued["lines"][0]["unit_price"] == sek("0.0043")
+    assert issued["lines"][0]["amount"] == sek("51.60")
+    assert issued["total"] == sek("51.60")
+    finer = {**usage, "unit_price": sek("0.0000001")}
+    refused = api.call(
+        "POST", f"/accounts/{account}/invoices", json={**body, "number": "F-3002", "lines": [finer]}
+    )
+    assert invalid_fields(refused) == {"body.lines.0.unit_price"}
+
+
+def test_access_by_hand_and_a_payment_promise(api: Api) -> None:
+    """A billing admin suspends and reinstates a subscription by hand and holds
+    collection to a promised day; each refusal names its rule (ADR 47)."""
+    api.post("/collection-policy", POLICY)
+    account = fabrikam_with_invoices(api)
+    base = f"/accounts/{account}"
+    why = {"reason": "Customer asked"}
+    suspension = api.post(f"{base}/subscriptions/sub-bp-40/suspension", why)
+    standing = api.get("/accounts", suspended="true", min_position=suspension["position"])
+    assert [a["customer_id"] for a in standing["items"]] == ["fabrikam"]
+    access = {s["subscription_id"]: s["access"] for s in api.get(f"{base}/state")["subscriptions"]}
+    assert access == {"sub-bp-40": "suspended", "sub-exo-10": "active"}
+    again = api.call("POST", f"{base}/subscriptions/sub-bp-40/suspension", json=why)
+    assert problem(again, 409)["type"] == "/problems/access-already-suspended"
+    api.post(f"{base}/subscriptions/sub-bp-40/reinstatement", why)
+    not_suspended = api.call("POST", f"{base}/subscriptions/sub-bp-40/reinstatement", json=why)
+    assert problem(not_suspended, 409)["type"] == "/problems/access-not-suspended"
+    past = api.call("POST", f"{base}/collection-holds", json={"until": "2026-03-01", **why})
+    assert problem(past, 409)["type"] == "/problems/hold-in-past"
+    api.post(f"{base}/collection-holds", {"until": "2026-04-30", **why})
+    history = [e["summary"] for e in api.get(f"{base}/history")]
+    assert "Collection held through 2026-04-30: Customer asked" in history
+    api.clock.set(datetime(2026, 4, 29, 6, 0, tzinfo=UTC))  # F-2001 44 days overdue
+    held = api.post(f"{base}/evaluations", {})
+    assert held["stages_entered"] == held["reminders"] == held["suspended"] == []
+
+
 def test_money_in_another_currency_or_a_duplicate_is_refused_by_its_rule(api: Api) -> None:
     """Domain rules answer with their own problem type: a currency the account is
     not in (422), an invoice number used before (409)."""
@@ -454,6 +499,10 @@ def test_a_customer_sees_only_its_own_account(api: Api) -> None:
         ("users", "GET", "/accounts", None),
         ("users", "GET", "/receivables/aging", None),
         ("sales", "POST", "/accounts/{id}/subscriptions/sub-exo-10/prepayment", {}),
+        ("agent", "POST", "/accounts/{id}/subscriptions/sub-bp-40/suspension", {}),
+        ("sales", "POST", "/accounts/{id}/subscriptions/sub-bp-40/reinstatement", {}),
+        ("fabrikam", "POST", "/accounts/{id}/collection-holds", {}),
+        ("auditor", "POST", "/accounts/{id}/collection-holds", {}),
     ],
 )
 def test_roles_without_the_permission_are_forbidden(

@@ -22,7 +22,7 @@ from cases.domain import case_commands as cmd
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
 from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
 from cases.domain.metadata import Actor, Role
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from cases.domain.permissions import ROLE_PERMISSIONS, Permission
 from cases.domain.support_terms import EscalationVehicle
 from tests.integration.api.conftest import T0
@@ -107,7 +107,9 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
         bcmd.IssueInvoice(
             number="F-2001",
             period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-            lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), Money.of(40, "EUR")),),
+            lines=(
+                InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), UnitPrice.of(40, "EUR")),
+            ),
             issued_on=date(2026, 3, 2),
         ),
     )

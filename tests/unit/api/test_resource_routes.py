@@ -16,7 +16,7 @@ from cases.api.schemas import cases as case_shapes
 from cases.domain import billing_commands, case_commands
 from cases.domain.billing_values import InvoiceLine, InvoicePeriod
 from cases.domain.case_values import Contact, Direction
-from cases.domain.money import Money
+from cases.domain.money import UnitPrice
 from cases.domain.support_terms import Channel
 
 PATH_FIELDS = {field for field, _ in accounts.PATH_FIELDS.values()}
@@ -71,7 +71,7 @@ def test_a_body_becomes_its_command_with_nested_shapes_as_domain_values() -> Non
     assert command == billing_commands.IssueInvoice(
         number="F-1",
         period=InvoicePeriod(date(2026, 3, 1), date(2026, 3, 31)),
-        lines=(InvoiceLine("Seats", Decimal(2), Money(Decimal("5.00"), "EUR")),),
+        lines=(InvoiceLine("Seats", Decimal(2), UnitPrice(Decimal("5.00"), "EUR")),),
         issued_on=date(2026, 3, 2),
         due_on=None,
     )

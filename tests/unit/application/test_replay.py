@@ -28,7 +28,7 @@ from cases.domain.case_values import (
 )
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import EscalationVehicle
@@ -161,7 +161,11 @@ def account_id(services: Services, clock: ManualClock) -> UUID:
             bcmd.IssueInvoice(
                 number=number,
                 period=InvoicePeriod(issued, issued + timedelta(days=29)),
-                lines=(InvoiceLine("Microsoft 365 E3, 25 seats", Decimal(25), eur(price)),),
+                lines=(
+                    InvoiceLine(
+                        "Microsoft 365 E3, 25 seats", Decimal(25), UnitPrice.of(price, "EUR")
+                    ),
+                ),
                 issued_on=issued,
             ),
         )

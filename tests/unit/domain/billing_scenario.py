@@ -22,7 +22,7 @@ from cases.domain.collection_policy import (
 )
 from cases.domain.errors import DomainError
 from cases.domain.metadata import Actor, CommandContext, Role
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from tests.support.builders import ctx as case_ctx
 
 A = TypeVar("A", bound=AuditedAggregate)
@@ -55,7 +55,7 @@ def eur(amount: str | int | Decimal) -> Money:
 
 
 def line(amount: str | int, quantity: int = 1, description: str = M365) -> InvoiceLine:
-    return InvoiceLine(description, Decimal(quantity), eur(amount))
+    return InvoiceLine(description, Decimal(quantity), UnitPrice.of(amount, "EUR"))
 
 
 def march() -> InvoicePeriod:
@@ -97,13 +97,14 @@ def invoiced(
     amount: str | int = 1000,
     issued_on: date = OPENED_ON,
     due_on: date | None = None,
+    period: InvoicePeriod | None = None,
 ) -> Callable[[BillingAccount], None]:
     def step(account: BillingAccount) -> None:
         account.issue_invoice(
             ctx(on(issued_on)),
             bcmd.IssueInvoice(
                 number=number,
-                period=march(),
+                period=period or march(),
                 lines=(line(amount),),
                 issued_on=issued_on,
                 due_on=due_on,

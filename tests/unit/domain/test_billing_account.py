@@ -21,7 +21,7 @@ from cases.domain.billing_values import (
     InvoiceLine,
     InvoicePeriod,
 )
-from cases.domain.money import Money
+from cases.domain.money import Money, UnitPrice
 from tests.unit.domain.billing_scenario import (
     BILLING,
     DUE,
@@ -171,11 +171,12 @@ class TestSubscriptions:
 
 class TestInvoices:
     def test_totals_the_lines_rounded_half_up_to_the_cent(self) -> None:
-        """Each line is quantity times unit price, rounded half-up; the total sums them."""
+        """Each line is quantity times the exact unit price, rounded half-up once;
+        the total sums the rounded lines."""
         account = given(opened())
         lines = (
-            InvoiceLine(M365, Decimal("1.5"), eur("19.99")),  # 29.985 -> 29.99
-            InvoiceLine("Setup", Decimal(3), eur("33.335")),  # 33.34 x 3
+            InvoiceLine(M365, Decimal("1.5"), UnitPrice.of("19.99", "EUR")),  # 29.985 -> 29.99
+            InvoiceLine("Setup", Decimal(3), UnitPrice.of("33.335", "EUR")),  # 100.005 -> 100.01
         )
         [event] = then_events(
             account,
@@ -184,8 +185,8 @@ class TestInvoices:
                 bcmd.IssueInvoice(number="INV-1", period=march(), lines=lines, issued_on=OPENED_ON),
             ),
         )
-        assert event.total == eur("130.01")
-        assert account.balance == eur("130.01")
+        assert event.total == eur("130.00")
+        assert account.balance == eur("130.00")
 
     def test_falls_due_net_days_after_issue(self) -> None:
         """Without a due date, the invoice falls due net N days after issue."""
@@ -250,7 +251,7 @@ class TestInvoices:
                 bcmd.IssueInvoice(
                     number="INV-1",
                     period=march(),
-                    lines=(InvoiceLine(M365, Decimal(1), Money.of(100, "SEK")),),
+                    lines=(InvoiceLine(M365, Decimal(1), UnitPrice.of(100, "SEK")),),
                     issued_on=OPENED_ON,
                 ),
             ),

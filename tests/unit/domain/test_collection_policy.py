@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+from eventsourcing.persistence import Mapper
 
 from cases.domain import billing_commands as bcmd
 from cases.domain import errors
 from cases.domain.billing_account import BillingAccount
-from cases.domain.billing_values import DisputeOutcome
+from cases.domain.billing_values import DisputeOutcome, InvoiceDue, InvoicePeriod
 from cases.domain.collection_policy import (
     CollectionPolicy,
     CollectionStage,
@@ -18,6 +21,8 @@ from cases.domain.collection_policy import (
     StageAction,
     describe_policy,
 )
+from cases.history.event_summaries import summarise
+from cases.persistence.registry import cases_transcoder
 from tests.unit.domain.billing_scenario import (
     DUE,
     DYNAMICS,
@@ -32,6 +37,7 @@ from tests.unit.domain.billing_scenario import (
     given,
     invoiced,
     kinds,
+    march,
     on,
     opened,
     paid,
@@ -48,6 +54,10 @@ FINAL = StageAction.FINAL_WARNING
 SUSPEND = StageAction.SUSPEND_ACCESS
 
 
+def february() -> InvoicePeriod:
+    return InvoicePeriod(date(2026, 2, 1), date(2026, 2, 28))
+
+
 def account_with_invoice() -> BillingAccount:
     return given(opened(), subscribed(M365, DYNAMICS), invoiced(amount=1000))
 
@@ -56,8 +66,12 @@ def entered(events: list[object]) -> list[int]:
     return [e.stage.days for e in events if isinstance(e, BillingAccount.StageEntered)]
 
 
+def reminders_of(events: list[object]) -> list[BillingAccount.ReminderSent]:
+    return [e for e in events if isinstance(e, BillingAccount.ReminderSent)]
+
+
 def reminders(events: list[object]) -> list[StageAction]:
-    return [e.kind for e in events if isinstance(e, BillingAccount.ReminderSent)]
+    return [e.kind for e in reminders_of(events)]
 
 
 class TestEachStage:
@@ -106,6 +120,60 @@ class TestEachStage:
         [reminder] = [e for e in events if isinstance(e, BillingAccount.ReminderSent)]
         assert reminder.amount_due == eur(1000)
         assert reminder.overdue_total == eur(1250)
+
+
+class TestWhatANoticeSays:
+    def test_a_notice_lists_every_overdue_invoice_with_its_period(self) -> None:
+        """INV-1 (March, due 1 April) and INV-2 (February, due 4 April) are both
+        overdue on 8 April; INV-3 (due 1 May) is not, and is not listed."""
+        account = given(
+            account_with_invoice(),
+            invoiced("INV-2", 250, issued_on=date(2026, 3, 5), period=february()),
+            invoiced("INV-3", 99, issued_on=date(2026, 4, 1)),
+        )
+        [reminder] = reminders_of(then_events(account, evaluated(after_due(7))))
+        assert reminder.kind is OVERDUE
+        assert reminder.period == march()
+        assert reminder.overdue_invoices == (
+            InvoiceDue("INV-1", march(), DUE, eur(1000)),
+            InvoiceDue("INV-2", february(), date(2026, 4, 4), eur(250)),
+        )
+
+    def test_an_upcoming_reminder_names_its_invoices_period(self) -> None:
+        account = given(opened(), invoiced("INV-2", 250, period=february()))
+        [reminder] = reminders_of(then_events(account, evaluated(after_due(-7))))
+        assert (reminder.kind, reminder.period) == (UPCOMING, february())
+        assert reminder.overdue_invoices == ()
+
+    def test_a_notice_shows_its_period_and_the_overdue_invoices_in_history(self) -> None:
+        account = given(account_with_invoice(), invoiced("INV-2", 250, issued_on=date(2026, 3, 5)))
+        [reminder] = reminders_of(then_events(account, evaluated(after_due(7))))
+        line = summarise("BillingAccount.ReminderSent", vars(reminder))
+        assert line == (
+            "Sent overdue reminder for invoice INV-1 (period 2026-03-01 to 2026-03-31) "
+            "(1000.00 EUR due 2026-04-01; 1250.00 EUR overdue in all; "
+            "INV-1 for 2026-03-01 to 2026-03-31, due 2026-04-01: 1000.00 EUR; "
+            "INV-2 for 2026-03-01 to 2026-03-31, due 2026-04-04: 250.00 EUR)"
+        )
+
+    def test_a_reminder_stored_before_the_invoice_list_reads_back(self) -> None:
+        """A version-1 reminder (stored without `period` and `overdue_invoices`)
+        is upcast: it names neither, and its summary reads as it always did."""
+        [reminder] = reminders_of(then_events(account_with_invoice(), evaluated(after_due(7))))
+        transcoder = cases_transcoder()
+        mapper: Mapper[Any] = Mapper(transcoder=transcoder)
+        stored = mapper.to_stored_event(reminder)
+        state = transcoder.decode(stored.state)
+        for added in ("period", "overdue_invoices", "class_version"):
+            del state[added]
+        old = replace(stored, state=transcoder.encode(state))
+        read: Any = mapper.to_domain_event(old)
+        assert (read.period, read.overdue_invoices) == (None, ())
+        assert (read.invoice_number, read.overdue_total) == ("INV-1", eur(1000))
+        assert summarise("BillingAccount.ReminderSent", vars(read)) == (
+            "Sent overdue reminder for invoice INV-1 "
+            "(1000.00 EUR due 2026-04-01; 1000.00 EUR overdue in all)"
+        )
 
     def test_records_the_policy_version_that_governed_each_step(self) -> None:
         """Records the policy version that governed each step."""
@@ -217,26 +285,59 @@ class TestReanchoring:
         account = given(self.two_invoices(), evaluated(after_due(7)), paid(400, after_due(8)))
         assert then_events(account, evaluated(after_due(8))) == []
 
+    def test_a_younger_invoice_gets_its_own_upcoming_payment_reminder(self) -> None:
+        """INV-2 falls due on 21 April while INV-1 is overdue: on 14 April (-7 of
+        INV-2, +13 of INV-1) INV-2 is reminded of its payment, in its own right."""
+        account = given(self.two_invoices(), evaluated(after_due(12)))
+        events = then_events(account, evaluated(after_due(13)))
+        assert entered(events) == [-7]
+        assert {e.invoice_number for e in events} == {"INV-2"}
+        assert [(e.invoice_number, e.kind) for e in reminders_of(events)] == [("INV-2", UPCOMING)]
+
+    def test_the_anchors_notice_and_a_younger_invoices_reminder_go_out_together(
+        self,
+    ) -> None:
+        """Caught up at +14 of INV-1 (-6 of INV-2): INV-1's final warning, and
+        INV-2's upcoming-payment reminder."""
+        events = then_events(self.two_invoices(), evaluated(after_due(14)))
+        assert [(e.invoice_number, e.kind) for e in reminders_of(events)] == [
+            ("INV-1", FINAL),
+            ("INV-2", UPCOMING),
+        ]
+
     def test_settling_the_oldest_re_anchors_on_the_next_without_skipping_a_stage(
         self,
     ) -> None:
-        """Paying INV-1 at +14 of it moves collection to INV-2, which is at -6: its
-        own -7 stage is entered, not jumped over."""
+        """Paying INV-1 at +14 of it moves collection to INV-2, which is at -6 and
+        was already reminded: nothing is repeated; at +1 of INV-2 its +1 stage is
+        entered, not jumped over."""
         account = given(self.two_invoices(), evaluated(after_due(14)))
         then_events(account, paid(1000, after_due(14), reference="B-2"))
-        events = then_events(account, evaluated(after_due(15)))
-        assert entered(events) == [-7]
+        assert then_events(account, evaluated(after_due(15))) == []
+        events = then_events(account, evaluated(after_due(21)))
+        assert entered(events) == [1]
         assert events[0].invoice_number == "INV-2"
-        assert reminders(events) == [UPCOMING]
+        assert reminders(events) == [OVERDUE]
 
     def test_the_new_anchor_enters_every_stage_already_due_in_order(self) -> None:
-        """INV-2 already 10 days overdue when INV-1 is settled: -7, +1 and +7 are
-        each entered for INV-2, in order."""
+        """INV-2 already 9 days overdue when INV-1 is settled: +1 and +7 are each
+        entered for INV-2, in order (its -7 was entered while it was younger)."""
         account = given(self.two_invoices(), evaluated(after_due(20)))
         given(account, paid(1000, after_due(30), reference="B-2"))
         events = then_events(account, evaluated(after_due(30)))
-        assert entered(events) == [-7, 1, 7]
+        assert entered(events) == [1, 7]
         assert {e.invoice_number for e in events} == {"INV-2"}
+        assert reminders(events) == [OVERDUE]
+
+    def test_a_younger_invoice_not_yet_reminded_enters_every_stage_on_re_anchoring(
+        self,
+    ) -> None:
+        """No run between INV-2's -7 and its due date: once it is the anchor at
+        +9 of it, -7, +1 and +7 are entered in order, and one notice is sent."""
+        account = given(self.two_invoices(), evaluated(after_due(5)))
+        given(account, paid(1000, after_due(30), reference="B-2"))
+        events = then_events(account, evaluated(after_due(30)))
+        assert entered(events) == [-7, 1, 7]
         assert reminders(events) == [OVERDUE]
 
     def test_an_anchor_that_returns_after_a_dispute_repeats_no_reminder(self) -> None:

@@ -272,11 +272,11 @@ PATH_FIELDS: dict[str, tuple[str, Any]] = {
 """Each path parameter after the account id: the command field it fills, its type."""
 
 
-def _path_params(path: str) -> dict[str, Any]:
+def path_params(path: str) -> dict[str, Any]:
     return {name: kind for name, (_, kind) in PATH_FIELDS.items() if f"{{{name}}}" in path}
 
 
-def _bill(kind: type[c.AccountCommand]) -> Callable[..., Receipt]:
+def bill(kind: type[c.AccountCommand]) -> Callable[..., Receipt]:
     """Carry the body and the path's parameters, as the domain command `kind`,
     to the account."""
 
@@ -292,9 +292,11 @@ def _bill(kind: type[c.AccountCommand]) -> Callable[..., Receipt]:
     return run
 
 
-# (path, operation id, body, dependency, domain command, what it does: the OpenAPI
-# description)
-ACTIONS: tuple[tuple[str, str, type[BaseModel], Any, type[c.AccountCommand], str], ...] = (
+Action = tuple[str, str, type[BaseModel], Any, type[c.AccountCommand], str]
+"""(path, operation id, body, dependency, domain command, what it does: the OpenAPI
+description)."""
+
+ACTIONS: tuple[Action, ...] = (
     (
         "/subscriptions",
         "add_subscription",
@@ -364,19 +366,26 @@ ACTIONS: tuple[tuple[str, str, type[BaseModel], Any, type[c.AccountCommand], str
     ),
 )
 
-for path, operation_id, body, dependency, kind, doc in ACTIONS:
-    add_command_route(
-        accounts,
-        "/{account_id}" + path,
-        operation_id,
-        doc,
-        body=body,
-        dependency=dependency,
-        id_name="account_id",
-        run=_bill(kind),
-        responses=PROBLEMS,
-        path_params=_path_params(path),
-    )
+
+def add_account_commands(router: Router, actions: tuple[Action, ...]) -> None:
+    """POST each action under `/{account_id}`, carried to the account as its
+    domain command (also used by `routers.access`)."""
+    for path, operation_id, body, dependency, kind, doc in actions:
+        add_command_route(
+            router,
+            "/{account_id}" + path,
+            operation_id,
+            doc,
+            body=body,
+            dependency=dependency,
+            id_name="account_id",
+            run=bill(kind),
+            responses=PROBLEMS,
+            path_params=path_params(path),
+        )
+
+
+add_account_commands(accounts, ACTIONS)
 
 
 @accounts.post(

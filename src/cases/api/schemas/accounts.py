@@ -38,7 +38,7 @@ from cases.domain.billing_values import (
     InvoicePeriod,
     Subscription,
 )
-from cases.domain.money import MINOR_UNITS, Money
+from cases.domain.money import MINOR_UNITS, PRICE_DECIMALS, Money, UnitPrice
 from cases.projections.account_standing import AccountStanding
 from cases.projections.receivables import AgingRow, Receivable
 
@@ -137,6 +137,41 @@ class PositiveMoneyIn(MoneyIn):
         return self
 
 
+class UnitPriceIn(Strict):
+    """A unit price: a decimal string with up to six decimals, kept exact (usage
+    meters are priced to the millionth: "0.0043" USD). Only the line's amount is
+    rounded, half-up to the currency's minor unit (ADR 47)."""
+
+    model_config = ConfigDict(str_strip_whitespace=False)
+
+    amount: str = Field(pattern=_AMOUNT, max_length=40, examples=["460.00", "0.0043"])
+    currency: Currency
+
+    @model_validator(mode="after")
+    def _fits_price_list(self) -> Self:
+        decimals = len(self.amount.partition(".")[2])
+        if decimals > PRICE_DECIMALS:
+            raise ValueError(
+                f"unit prices have at most {PRICE_DECIMALS} decimals; {self.amount} has {decimals}"
+            )
+        return self
+
+    def domain_value(self) -> UnitPrice:
+        return UnitPrice(Decimal(self.amount), self.currency)
+
+
+class UnitPriceOut(BaseModel):
+    """A unit price as the price list gives it: at least the currency's minor-unit
+    decimals, at most six."""
+
+    amount: str = Field(examples=["460.00", "0.0043"])
+    currency: str = Field(examples=["EUR"])
+
+    @classmethod
+    def of(cls, price: UnitPrice) -> UnitPriceOut:
+        return cls(amount=f"{price.amount:f}", currency=price.currency)
+
+
 class MoneyOut(BaseModel):
     """An exact amount, always with the currency's minor-unit decimals."""
 
@@ -221,7 +256,10 @@ class PeriodIn(Strict):
 class InvoiceLineIn(Strict):
     description: str = Field(min_length=1, max_length=500)
     quantity: Quantity
-    unit_price: MoneyIn = Field(description="Negative for a discount line.")
+    unit_price: UnitPriceIn = Field(
+        description="Negative for a discount line. Up to six decimals, kept exact; the "
+        "line's amount is quantity x unit price rounded half-up to the minor unit."
+    )
 
     def domain_value(self) -> InvoiceLine:
         return InvoiceLine(self.description, self.quantity, self.unit_price.domain_value())
@@ -455,7 +493,7 @@ class SubscriptionOut(BaseModel):
 class InvoiceLineOut(BaseModel):
     description: str
     quantity: str
-    unit_price: MoneyOut
+    unit_price: UnitPriceOut
     amount: MoneyOut
 
 
@@ -487,7 +525,7 @@ class InvoiceOut(BaseModel):
                 InvoiceLineOut(
                     description=line.description,
                     quantity=f"{line.quantity:f}",
-                    unit_price=MoneyOut.of(line.unit_price),
+                    unit_price=UnitPriceOut.of(line.unit_price),
                     amount=MoneyOut.of(line.amount),
                 )
                 for line in invoice.lines
