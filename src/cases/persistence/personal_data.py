@@ -156,13 +156,16 @@ EVENTS: Final[dict[type[object], Fields]] = {
         within="stage", kept="policy_version invoice_number due_on day days_overdue"
     ),
     BillingAccount.ReminderSent: fields(
-        within="amount_due overdue_total",
+        within="amount_due overdue_total period overdue_invoices",
         kept="policy_version stage_days kind invoice_number due_on",
     ),
     BillingAccount.AccessSuspended: fields(
         kept="subscription_id product policy_version stage_days invoice_number"
     ),
     BillingAccount.AccessReinstated: fields(kept="subscription_id product reason"),
+    # Staff's words about an account's access and collection, as the other reasons.
+    BillingAccount.AccessSuspendedByHand: fields(kept="subscription_id product reason"),
+    BillingAccount.CollectionHeld: fields(kept="until reason"),
     BillingAccount.BillingCaseLinked: fields(kept="case_id"),
     # An erasure names the subject by id and the request, never the person.
     Erasure.SubjectErased: fields(kept="subject_id subject_kind reason legal_basis"),
@@ -192,6 +195,7 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
         within="actor", kept="occurred_at correlation_id causation_id source"
     ),
     money.Money: fields(kept="amount currency"),
+    money.UnitPrice: fields(kept="amount currency"),
     # The partner's published terms: a company's offer, not a person's data.
     support_terms.SupportArrangement: fields(kept="model coverage provider_name"),
     support_terms.ServiceSpan: fields(kept="weekday start end"),
@@ -208,6 +212,7 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
     ),
     support_offering.PublishedTerms: fields(within="terms", kept="version effective_from"),
     billing_values.InvoicePeriod: fields(kept="starts_on ends_on"),
+    billing_values.InvoiceDue: fields(within="period outstanding", kept="number due_on"),
     billing_values.InvoiceLine: fields(within="unit_price", kept="description quantity"),
     billing_values.Allocation: fields(within="amount", kept="invoice_number"),
     billing_values.Invoice: fields(
