@@ -19,7 +19,7 @@ import structlog
 
 from cases.audit_log.issuing import CheckpointIssuer, IssuePolicy
 from cases.audit_log.keys import KeyFileError, signer_from
-from cases.audit_log.leaves import encode_leaf, record_of
+from cases.audit_log.leaves import leaf_hashes
 from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
 from cases.audit_log.witnessing import write_to_witness_dir
 from cases.clock import Clock, SystemClock
@@ -27,8 +27,8 @@ from cases.db.database import ProjectionDatabase
 from cases.followers.runner import BatchResult, PositionMovedError
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
+from cases.persistence.event_sql import as_uuid
 from cases.settings import Settings
-from cases.transparency.merkle import leaf_hash
 
 logger = structlog.get_logger("cases.audit_log")
 
@@ -82,8 +82,12 @@ class TreeBuilder:
         reached = notifications[-1].id if full else max(head, after)
         if reached == after and not self._checkpoint_due():
             return BatchResult(0, after)
-        records = [record_of(n) for n in notifications]
-        leaves = [(r.position, r.aggregate_id, leaf_hash(encode_leaf(r))) for r in records]
+        rows = [
+            (n.id, as_uuid(n.originator_id), n.originator_version, n.topic, bytes(n.state))
+            for n in notifications
+        ]
+        digests = leaf_hashes(rows)
+        leaves = [(row[0], row[1], digest) for row, digest in zip(rows, digests, strict=True)]
         try:
             issued = self._append(leaves, after, reached)
         except PositionMovedError:
