@@ -6,7 +6,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -122,6 +122,23 @@ class Settings(BaseSettings):
         default=None,
         description="An append-only directory every new checkpoint is also written to, "
         "out of the database administrator's reach (none if unset).",
+    )
+    audit_log_webhook_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        max_length=2000,
+        description="A URL every new checkpoint is also POSTed to, signed with the webhook "
+        "secret (Cases-Signature header; none if unset). A failing receiver delays only "
+        "this witness, never the tree builder (ADR 0043).",
+    )
+    audit_log_webhook_secret_file: Path | None = Field(
+        default=None,
+        description="A file holding the webhook's signing secret (surrounding whitespace "
+        "ignored); or set CASES_AUDIT_LOG_WEBHOOK_SECRET. Never logged.",
+    )
+    audit_log_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The webhook's signing secret itself, when not in a file. Never logged.",
     )
 
     @property
