@@ -24,15 +24,16 @@ from cases.audit_log.witnessing import Witness, witness_of
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.followers.runner import BatchResult, PositionMovedError
+from cases.followers.status import TREE
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.event_sql import as_uuid
 from cases.settings import Settings
 from cases.transparency.witness import CheckpointForkError
 
-logger = structlog.get_logger("cases.audit_log")
+__all__ = ["TREE", "TreeBuilder", "checkpoint_now", "tree_builders"]
 
-TREE = "audit_log_tree"  # the builder's leadership name
+logger = structlog.get_logger("cases.audit_log")
 
 
 class TreeBuilder:
