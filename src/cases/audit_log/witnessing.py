@@ -14,7 +14,7 @@ import structlog
 from cases.audit_log.tree_store import KeptCheckpoint
 from cases.settings import Settings
 from cases.transparency.webhook import WebhookDeliveryError, WebhookWitness
-from cases.transparency.witness import CheckpointDirectory
+from cases.transparency.witness import CheckpointDirectory, note_body
 
 logger = structlog.get_logger("cases.audit_log")
 
@@ -30,6 +30,19 @@ def write_to_witness_dir(directory: Path, checkpoint: KeptCheckpoint) -> None:
     over a file already there; a different checkpoint for a kept size raises
     CheckpointForkError, which stops the tree builder for the operator to look."""
     CheckpointDirectory(directory).keep(checkpoint.note)
+
+
+def fork_in_witness_dir(directory: Path, checkpoint: KeptCheckpoint) -> str | None:
+    """Why the witness directory refuses `checkpoint` (it holds another for its size),
+    or None: what stopped a tree builder, for `cases audit status` to report."""
+    kept = CheckpointDirectory(directory).at(checkpoint.size)
+    if kept is None or note_body(kept) == note_body(checkpoint.note):
+        return None
+    return (
+        f"the witness directory {directory} holds a different checkpoint of size "
+        f"{checkpoint.size} than the database: the log was rewritten or forked; "
+        "the tree builder stops until an operator looks"
+    )
 
 
 class WebhookDelivery:
