@@ -133,6 +133,16 @@ class TreeStore:
         )
         return [StoredLeaf(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
 
+    def leaf_rows(self, start: int, limit: int) -> list[tuple[int, bytes]]:
+        """(position, hash) of up to `limit` stored leaves from index `start` on, in
+        index order, as the driver returns them (the verifier's bulk read)."""
+        rows = self.db.fetchall(
+            "SELECT position, hash FROM audit_log_leaves "
+            "WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?",
+            (start, limit),
+        )
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
     def positions_of(self, aggregate_id: UUID, size: int) -> list[int]:
         """The positions of the aggregate's events among the first `size` leaves."""
         rows = self.db.fetchall(

@@ -86,20 +86,17 @@ class _PartedError(Exception):
         self.finding = finding
 
 
-def _agree(batch: list[StoredRow], digests: list[bytes], expected: list[StoredLeaf]) -> bool:
+def _agree(batch: list[StoredRow], digests: list[bytes], expected: list[tuple[int, bytes]]) -> bool:
     """Do the rows (as far as the stored leaves reach) match the stored leaves?"""
-    rows = batch[: len(expected)]
-    return [leaf.position for leaf in expected] == [row[0] for row in rows] and [
-        leaf.hash for leaf in expected
-    ] == digests[: len(expected)]
+    reach = len(expected)
+    return expected == list(zip([row[0] for row in batch[:reach]], digests[:reach], strict=True))
 
 
 def _records(batches: Iterator[list[StoredRow]]) -> Iterator[StoredRecord]:
     return (StoredRecord(*row) for row in itertools.chain.from_iterable(batches))
 
 
-def _stored_leaves(store: TreeStore, batch_size: int) -> Iterator[StoredLeaf]:
-    start = 0
+def _stored_leaves(store: TreeStore, batch_size: int, start: int = 0) -> Iterator[StoredLeaf]:
     while True:
         batch = store.leaves(start, batch_size)
         yield from batch
@@ -194,24 +191,24 @@ class LogVerifier:
                 raise _PartedError(Finding(REWRITTEN, None, f"{anchor.source}: not the empty root"))
         pending.reverse()  # smallest size last: popped first
         agreed = (0, 0)  # (size, last position) of the last checkpoint that agreed
-        stored = _stored_leaves(self.store, self.batch_size)
         tree_ended = False
         batches = row_batches(self.log, self.batch_size)
         for batch in batches:
             digests = leaf_hashes(batch)
             if not tree_ended:
-                expected = list(itertools.islice(stored, len(batch)))
+                expected = self.store.leaf_rows(frontier.size, len(batch))
                 tree_ended = len(expected) < len(batch)  # rows past the tree: not in it yet
                 if not _agree(batch, digests, expected):
-                    at, leaf = next(
-                        (at, leaf)
+                    at = next(
+                        at
                         for at, (row, digest, leaf) in enumerate(
                             zip(batch, digests, expected, strict=False)
                         )
-                        if leaf.position != row[0] or leaf.hash != digest
+                        if leaf != (row[0], digest)
                     )
+                    leaf = StoredLeaf(frontier.size + at, *expected[at])
                     rest = _records(itertools.chain([batch[at + 1 :]], batches))
-                    later = itertools.chain(expected[at + 1 :], stored)
+                    later = _stored_leaves(self.store, self.batch_size, leaf.index + 1)
                     raise _PartedError(self._parted(StoredRecord(*batch[at]), leaf, rest, later))
             start = frontier.size
             while pending and pending[-1].checkpoint.size <= start + len(digests):
@@ -225,6 +222,7 @@ class LogVerifier:
                         raise _PartedError(self._rewritten(anchor, agreed, position))
                 agreed = (size, position)
             frontier.extend(digests[frontier.size - start :])
+        stored = _stored_leaves(self.store, self.batch_size, frontier.size)
         beyond = None if tree_ended else next(stored, None)
         if beyond is not None:
             rest_count = sum(1 for _ in stored) + 1
