@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cases.audit_log.leaves import StoredRecord, encode_leaf, leaf_hashes
@@ -90,6 +91,17 @@ def _agree(batch: list[StoredRow], digests: list[bytes], expected: list[tuple[in
     """Do the rows (as far as the stored leaves reach) match the stored leaves?"""
     reach = len(expected)
     return expected == list(zip([row[0] for row in batch[:reach]], digests[:reach], strict=True))
+
+
+def _read_ahead(batches: Iterator[list[StoredRow]]) -> Iterator[list[StoredRow]]:
+    """The batches, each next one read on a second thread while this one is hashed
+    (the driver waits for the database without the GIL). Closing it early waits
+    for the read in flight, so no read outlives the verification."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-read") as pool:
+        ahead = pool.submit(next, batches, None)
+        while (batch := ahead.result()) is not None:
+            ahead = pool.submit(next, batches, None)
+            yield batch
 
 
 def _records(batches: Iterator[list[StoredRow]]) -> Iterator[StoredRecord]:
@@ -192,7 +204,7 @@ class LogVerifier:
         pending.reverse()  # smallest size last: popped first
         agreed = (0, 0)  # (size, last position) of the last checkpoint that agreed
         tree_ended = False
-        batches = row_batches(self.log, self.batch_size)
+        batches = _read_ahead(row_batches(self.log, self.batch_size))
         for batch in batches:
             digests = leaf_hashes(batch)
             if not tree_ended:
