@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import struct
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,10 +88,10 @@ class _PartedError(Exception):
         self.finding = finding
 
 
-def _agree(batch: list[StoredRow], digests: list[bytes], expected: list[tuple[int, bytes]]) -> bool:
-    """Do the rows (as far as the stored leaves reach) match the stored leaves?"""
-    reach = len(expected)
-    return expected == list(zip([row[0] for row in batch[:reach]], digests[:reach], strict=True))
+def _agree(rows: list[StoredRow], digests: list[bytes], positions: bytes, hashes: bytes) -> bool:
+    """Are the rows' positions and leaf hashes the stored leaves' (as blocks)?"""
+    packed = struct.pack(f">{len(rows)}q", *(row[0] for row in rows))
+    return packed == positions and b"".join(digests) == hashes
 
 
 def _read_ahead(batches: Iterator[list[StoredRow]]) -> Iterator[list[StoredRow]]:
@@ -208,9 +209,10 @@ class LogVerifier:
         for batch in batches:
             digests = leaf_hashes(batch)
             if not tree_ended:
-                expected = self.store.leaf_rows(frontier.size, len(batch))
-                tree_ended = len(expected) < len(batch)  # rows past the tree: not in it yet
-                if not _agree(batch, digests, expected):
+                count, positions, hashes = self.store.leaf_blocks(frontier.size, len(batch))
+                tree_ended = count < len(batch)  # rows past the tree: not in it yet
+                if not _agree(batch[:count], digests[:count], positions, hashes):
+                    expected = self.store.leaf_rows(frontier.size, count)
                     at = next(
                         at
                         for at, (row, digest, leaf) in enumerate(
