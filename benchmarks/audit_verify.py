@@ -12,7 +12,8 @@ checkpoint every 10 000 events (timed: the tree builder's append rate), then,
 `--rounds` times in alternation:
 
 - reading: every row in position order as `verify` reads them
-  (`audit_log.verify.stored_records`), and nothing else;
+  (`persistence.event_rows.row_batches`: tuples, no notification objects),
+  and nothing else;
 - verifying: `LogVerifier.verify()`, everything `cases audit verify` does.
 
 It prints the medians (events/s) and their ratio, and the median time to issue a
@@ -42,13 +43,14 @@ from psycopg import sql
 
 from cases.audit_log.keys import verifier_from, write_key
 from cases.audit_log.tree_store import TreeStore
-from cases.audit_log.verify import LogVerifier, stored_records
+from cases.audit_log.verify import LogVerifier
 from cases.db.database import ProjectionDatabase, open_projection_db
 from cases.db.schema import migrate
 from cases.followers.tree_builder import TreeBuilder, tree_builders
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
+from cases.persistence.event_rows import row_batches, select_rows
 from cases.persistence.store import open_event_log
 from cases.settings import Settings
 from tests.support.history import BulkWriter, SupportHistory
@@ -87,10 +89,10 @@ def time_issuing(builder: TreeBuilder, log: EventLog, db: ProjectionDatabase) ->
     """Seconds to issue a checkpoint of the whole tree, 9 times (one event more each)."""
     if builder.issuer is None:
         raise SystemExit("no signing key")
-    row = next(stored_records(log, 1))
+    _, _, _, topic, state = select_rows(log, 1, 1)[0]
     times = []
     for _ in range(9):
-        log.recorder.insert_events([StoredEvent(uuid4(), 1, row.topic, row.state)])
+        log.recorder.insert_events([StoredEvent(uuid4(), 1, topic, state)])
         builder.catch_up()
         with db.transaction():
             head = TreeStore(db).head(lock=True)
@@ -145,7 +147,7 @@ def run(events: int, store: str, rounds: int, batch_size: int) -> None:
             reads, verifies = [], []
             for round_ in range(rounds):
                 started = time.perf_counter()
-                count = sum(1 for _ in stored_records(log, batch_size))
+                count = sum(len(batch) for batch in row_batches(log, batch_size))
                 reads.append(count / (time.perf_counter() - started))
                 started = time.perf_counter()
                 result = verifier.verify()

@@ -146,6 +146,23 @@ class Settings(BaseSettings):
         default=None,
         description="A file holding the master key (as CASES_MASTER_KEY), read at start.",
     )
+    audit_log_webhook_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        max_length=2000,
+        description="A URL every new checkpoint is also POSTed to, signed with the webhook "
+        "secret (Cases-Signature header; none if unset). A failing receiver delays only "
+        "this witness, never the tree builder (ADR 0043).",
+    )
+    audit_log_webhook_secret_file: Path | None = Field(
+        default=None,
+        description="A file holding the webhook's signing secret (surrounding whitespace "
+        "ignored); or set CASES_AUDIT_LOG_WEBHOOK_SECRET. Never logged.",
+    )
+    audit_log_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The webhook's signing secret itself, when not in a file. Never logged.",
+    )
 
     @property
     def backdating_allowance(self) -> timedelta:

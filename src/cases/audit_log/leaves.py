@@ -21,7 +21,9 @@ its hash.
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -29,12 +31,15 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import Notification
 
+from cases.persistence.event_rows import StoredRow
+
 FORMAT_VERSION = 1
 NO_TIMESTAMP = -(2**63)  # the state holds no readable recorded timestamp
 TIMESTAMP_PREFIX = b'{"timestamp":{"_type_":"datetime_iso","_data_":"'
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_HEAD = struct.Struct(">BQ16sQI")
-_I64 = struct.Struct(">q")
+_HEAD = struct.Struct(">BQ16sQ")  # format version, position, aggregate id, version
+_HASHED_HEAD = struct.Struct(">BBQ16sQ")  # RFC 9162's leaf prefix 0x00, then _HEAD
+_TAIL = struct.Struct(">qI")  # recorded timestamp, state length
 _U32 = struct.Struct(">I")
 
 
@@ -74,22 +79,43 @@ def recorded_micros(state: bytes) -> int:
 
 def encode_leaf(record: StoredRecord) -> bytes:
     """The canonical leaf bytes of one stored event."""
-    topic = record.topic.encode("utf-8")
+    head = _HEAD.pack(FORMAT_VERSION, record.position, record.aggregate_id.bytes, record.version)
     return b"".join(
         (
-            _HEAD.pack(
-                FORMAT_VERSION,
-                record.position,
-                record.aggregate_id.bytes,
-                record.version,
-                len(topic),
-            ),
-            topic,
-            _I64.pack(recorded_micros(record.state)),
-            _U32.pack(len(record.state)),
+            head,
+            _length_prefixed(record.topic),
+            _TAIL.pack(recorded_micros(record.state), len(record.state)),
             record.state,
         )
     )
+
+
+def _length_prefixed(topic: str) -> bytes:
+    encoded = topic.encode("utf-8")
+    return _U32.pack(len(encoded)) + encoded
+
+
+def leaf_hashes(rows: Iterable[StoredRow]) -> list[bytes]:
+    """The leaf hash (RFC 9162: SHA-256 of 0x00 and the leaf bytes) of each stored
+    row, in order: `leaf_hash(encode_leaf(...))` in one tight loop, for the
+    verifier and the tree builder."""
+    topics: dict[str, bytes] = {}
+    pack_head, pack_tail, sha256 = _HASHED_HEAD.pack, _TAIL.pack, hashlib.sha256
+    digests = []
+    for position, aggregate_id, version, topic, state in rows:
+        prefixed = topics.get(topic)
+        if prefixed is None:
+            prefixed = topics[topic] = _length_prefixed(topic)
+        leaf = b"".join(
+            (
+                pack_head(0, FORMAT_VERSION, position, aggregate_id.bytes, version),
+                prefixed,
+                pack_tail(recorded_micros(state), len(state)),
+                state,
+            )
+        )
+        digests.append(sha256(leaf).digest())
+    return digests
 
 
 def record_of(notification: Notification) -> StoredRecord:

@@ -9,6 +9,7 @@ at the new size commit together or not at all.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -146,6 +147,34 @@ class TreeStore:
             (start, limit),
         )
         return [StoredLeaf(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
+
+    def leaf_rows(self, start: int, limit: int) -> list[tuple[int, bytes]]:
+        """(position, hash) of up to `limit` stored leaves from index `start` on, in
+        index order, as the driver returns them (the verifier's bulk read)."""
+        rows = self.db.fetchall(
+            "SELECT position, hash FROM audit_log_leaves "
+            "WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?",
+            (start, limit),
+        )
+        return [(int(r[0]), bytes(r[1])) for r in rows]
+
+    def leaf_blocks(self, start: int, limit: int) -> tuple[int, bytes, bytes]:
+        """Up to `limit` stored leaves from index `start` on, in bulk: how many, their
+        positions as concatenated big-endian i64s, and their hashes concatenated.
+        PostgreSQL concatenates them itself (one row back, not one per leaf)."""
+        if not self.db.is_postgres:
+            rows = self.leaf_rows(start, limit)
+            positions = struct.pack(f">{len(rows)}q", *(row[0] for row in rows))
+            return len(rows), positions, b"".join(row[1] for row in rows)
+        row = self.db.fetchone(
+            "SELECT count(*), string_agg(int8send(position), ''::bytea ORDER BY leaf_index), "
+            "string_agg(hash, ''::bytea ORDER BY leaf_index) FROM (SELECT leaf_index, position, "
+            "hash FROM audit_log_leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?) AS t",
+            (start, limit),
+        )
+        if row is None or not row[0]:
+            return 0, b"", b""
+        return int(row[0]), bytes(row[1]), bytes(row[2])
 
     def positions_of(self, aggregate_id: UUID, size: int) -> list[int]:
         """The positions of the aggregate's events among the first `size` leaves."""

@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import struct
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from cases.audit_log.leaves import StoredRecord, encode_leaf, record_of
+from cases.audit_log.leaves import StoredRecord, encode_leaf, leaf_hashes
 from cases.audit_log.tree_store import StoredLeaf, TreeStore
 from cases.persistence.event_log import EventLog
+from cases.persistence.event_rows import StoredRow, row_batches
 from cases.transparency.checkpoint import Checkpoint, open_checkpoint
 from cases.transparency.merkle import (
     EMPTY_ROOT,
@@ -85,24 +88,28 @@ class _PartedError(Exception):
         self.finding = finding
 
 
-def stored_records(log: EventLog, batch_size: int = 10_000) -> Iterator[StoredRecord]:
-    """Every row of the events table, in position order."""
-    start = 1
-    while True:
-        batch = log.recorder.select_notifications(start=start, limit=batch_size)
-        yield from map(record_of, batch)
-        if len(batch) < batch_size:
-            return
-        start = batch[-1].id + 1
+def _agree(rows: list[StoredRow], digests: list[bytes], positions: bytes, hashes: bytes) -> bool:
+    """Are the rows' positions and leaf hashes the stored leaves' (as blocks)?"""
+    packed = struct.pack(f">{len(rows)}q", *(row[0] for row in rows))
+    return packed == positions and b"".join(digests) == hashes
 
 
-def _batches(records: Iterator[StoredRecord], size: int) -> Iterator[list[StoredRecord]]:
-    while batch := list(itertools.islice(records, size)):
-        yield batch
+def _read_ahead(batches: Iterator[list[StoredRow]]) -> Iterator[list[StoredRow]]:
+    """The batches, each next one read on a second thread while this one is hashed
+    (the driver waits for the database without the GIL). Closing it early waits
+    for the read in flight, so no read outlives the verification."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-read") as pool:
+        ahead = pool.submit(next, batches, None)
+        while (batch := ahead.result()) is not None:
+            ahead = pool.submit(next, batches, None)
+            yield batch
 
 
-def _stored_leaves(store: TreeStore, batch_size: int) -> Iterator[StoredLeaf]:
-    start = 0
+def _records(batches: Iterator[list[StoredRow]]) -> Iterator[StoredRecord]:
+    return (StoredRecord(*row) for row in itertools.chain.from_iterable(batches))
+
+
+def _stored_leaves(store: TreeStore, batch_size: int, start: int = 0) -> Iterator[StoredLeaf]:
     while True:
         batch = store.leaves(start, batch_size)
         yield from batch
@@ -197,23 +204,31 @@ class LogVerifier:
                 raise _PartedError(Finding(REWRITTEN, None, f"{anchor.source}: not the empty root"))
         pending.reverse()  # smallest size last: popped first
         agreed = (0, 0)  # (size, last position) of the last checkpoint that agreed
-        stored = _stored_leaves(self.store, self.batch_size)
-        leaf = next(stored, None)
-        rows = stored_records(self.log, self.batch_size)
-        for batch in _batches(rows, self.batch_size):
-            digests = [leaf_hash(encode_leaf(record)) for record in batch]
-            for at, (record, digest) in enumerate(zip(batch, digests, strict=True)):
-                if leaf is None:
-                    break  # rows past the tree: not in it yet
-                if leaf.position != record.position or leaf.hash != digest:
-                    rest = itertools.chain(batch[at + 1 :], rows)
-                    raise _PartedError(self._parted(record, leaf, rest, stored))
-                leaf = next(stored, None)
+        tree_ended = False
+        batches = _read_ahead(row_batches(self.log, self.batch_size))
+        for batch in batches:
+            digests = leaf_hashes(batch)
+            if not tree_ended:
+                count, positions, hashes = self.store.leaf_blocks(frontier.size, len(batch))
+                tree_ended = count < len(batch)  # rows past the tree: not in it yet
+                if not _agree(batch[:count], digests[:count], positions, hashes):
+                    expected = self.store.leaf_rows(frontier.size, count)
+                    at = next(
+                        at
+                        for at, (row, digest, leaf) in enumerate(
+                            zip(batch, digests, expected, strict=False)
+                        )
+                        if leaf != (row[0], digest)
+                    )
+                    leaf = StoredLeaf(frontier.size + at, *expected[at])
+                    rest = _records(itertools.chain([batch[at + 1 :]], batches))
+                    later = _stored_leaves(self.store, self.batch_size, leaf.index + 1)
+                    raise _PartedError(self._parted(StoredRecord(*batch[at]), leaf, rest, later))
             start = frontier.size
             while pending and pending[-1].checkpoint.size <= start + len(digests):
                 size = pending[-1].checkpoint.size
                 frontier.extend(digests[frontier.size - start : size - start])
-                position = batch[size - start - 1].position
+                position = batch[size - start - 1][0]
                 root = frontier.root()
                 while pending and pending[-1].checkpoint.size == size:
                     anchor = pending.pop()
@@ -221,14 +236,16 @@ class LogVerifier:
                         raise _PartedError(self._rewritten(anchor, agreed, position))
                 agreed = (size, position)
             frontier.extend(digests[frontier.size - start :])
-        if leaf is not None:
+        stored = _stored_leaves(self.store, self.batch_size, frontier.size)
+        beyond = None if tree_ended else next(stored, None)
+        if beyond is not None:
             rest_count = sum(1 for _ in stored) + 1
             raise _PartedError(
                 Finding(
                     TRUNCATED,
-                    leaf.position,
-                    f"the tree holds {rest_count} events from position {leaf.position} on "
-                    f"(leaf {leaf.index} on); the store has no rows from there",
+                    beyond.position,
+                    f"the tree holds {rest_count} events from position {beyond.position} on "
+                    f"(leaf {beyond.index} on); the store has no rows from there",
                 )
             )
         if pending:

@@ -22,9 +22,11 @@ from cases.audit_log.keys import (
 )
 from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.verify import LogVerifier
+from cases.audit_log.witnessing import fork_in_witness_dir
 from cases.cli.projections import fail, projection_store
 from cases.cli.services import cli_settings
-from cases.followers.tree_builder import checkpoint_now
+from cases.followers.leadership import runner_running
+from cases.followers.tree_builder import TREE, checkpoint_now
 from cases.settings import Settings
 from cases.transparency.signed_note import NoteVerifier
 
@@ -80,12 +82,19 @@ def status_command() -> None:
         head = store.log.recorder.max_notification_id() or 0
         tree = TreeStore(store.db)
         reached, latest = tree.head(), tree.latest()
+        running = runner_running(store.db, TREE)
+        witness_dir = store.settings.audit_log_witness_dir
     print(f"tree: {reached.size} events, to position {reached.position} of {head}")
+    lag = max(head - reached.position, 0)
+    print(f"builder: {'running' if running else 'not running'}, {lag} positions behind the log")
     if latest is None:
         print("latest checkpoint: none yet")
-    else:
-        issued = latest.issued_at.isoformat(timespec="seconds")
-        print(f"latest checkpoint: size {latest.size}, issued {issued}")
+        return
+    issued = latest.issued_at.isoformat(timespec="seconds")
+    print(f"latest checkpoint: size {latest.size}, issued {issued}")
+    fork = None if witness_dir is None else fork_in_witness_dir(witness_dir, latest)
+    if fork is not None:
+        fail(f"FORK: {fork}", 1)
 
 
 def _held(paths: list[Path]) -> list[tuple[str, str]]:

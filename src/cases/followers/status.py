@@ -1,18 +1,28 @@
-"""How far behind the event log each projection is."""
+"""How far behind the event log each projection is, and the audit log's tree
+builder (ADR 0043), listed as the follower `audit_log_tree` beside them, so
+`cases projections status` shows its lag and /ready holds it to the same bounds
+(ADR 0034)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from eventsourcing.domain import CanMutateAggregate
 
+from cases.audit_log.leaves import NO_TIMESTAMP, recorded_micros
+from cases.audit_log.tree_store import TreeStore
 from cases.clock import Clock
 from cases.db.database import ProjectionDatabase
 from cases.followers.catalog import PROJECTIONS
 from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
+from cases.persistence.event_rows import select_rows
 from cases.projections.projection import Projection
+
+TREE = "audit_log_tree"  # the tree builder's tracking and leadership name
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +51,8 @@ def projection_status(
     clock: Clock,
     projections: Iterable[Projection] | None = None,
 ) -> list[ProjectionStatus]:
-    """The status of `projections` (default: every projection), by name."""
+    """The status of `projections` (default: every projection and the tree
+    builder), by name."""
     chosen = list(projections) if projections is not None else [p() for p in PROJECTIONS.values()]
     positions = {row.projection: row.position for row in Tracking(db).all()}
     head = log.recorder.max_notification_id() or 0
@@ -57,7 +68,23 @@ def projection_status(
                 lag_seconds=_lag_seconds(log, projection, position, head, clock),
             )
         )
-    return statuses
+    if projections is None:
+        statuses.append(tree_status(log, db, clock, head))
+    return sorted(statuses, key=lambda st: st.name)
+
+
+def tree_status(log: EventLog, db: ProjectionDatabase, clock: Clock, head: int) -> ProjectionStatus:
+    """The tree builder's position against the head: its lag in positions, and how
+    long ago the first event it has yet to append was recorded."""
+    position = TreeStore(db).head().position
+    lag_seconds = 0.0
+    if position < head:
+        oldest = select_rows(log, position + 1, 1)
+        micros = recorded_micros(oldest[0][4]) if oldest else NO_TIMESTAMP
+        if micros != NO_TIMESTAMP:
+            recorded = _EPOCH + timedelta(microseconds=micros)
+            lag_seconds = max((clock.now() - recorded).total_seconds(), 0.0)
+    return ProjectionStatus(TREE, position, head, max(head - position, 0), lag_seconds)
 
 
 def _lag_seconds(

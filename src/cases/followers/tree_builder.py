@@ -12,29 +12,28 @@ transaction; a witness sees it only after the commit.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from uuid import UUID
 
 import structlog
 
 from cases.audit_log.issuing import CheckpointIssuer, IssuePolicy
 from cases.audit_log.keys import KeyFileError, signer_from
-from cases.audit_log.leaves import encode_leaf, record_of
+from cases.audit_log.leaves import leaf_hashes
 from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
-from cases.audit_log.witnessing import write_to_witness_dir
+from cases.audit_log.witnessing import Witness, witness_of
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.followers.runner import BatchResult, PositionMovedError
+from cases.followers.status import TREE
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
+from cases.persistence.event_sql import as_uuid
 from cases.settings import Settings
-from cases.transparency.merkle import leaf_hash
+from cases.transparency.witness import CheckpointForkError
+
+__all__ = ["TREE", "TreeBuilder", "checkpoint_now", "tree_builders"]
 
 logger = structlog.get_logger("cases.audit_log")
-
-TREE = "audit_log_tree"  # the builder's leadership name
-
-Witness = Callable[[KeptCheckpoint], None]
 
 
 class TreeBuilder:
@@ -82,15 +81,19 @@ class TreeBuilder:
         reached = notifications[-1].id if full else max(head, after)
         if reached == after and not self._checkpoint_due():
             return BatchResult(0, after)
-        records = [record_of(n) for n in notifications]
-        leaves = [(r.position, r.aggregate_id, leaf_hash(encode_leaf(r))) for r in records]
+        rows = [
+            (n.id, as_uuid(n.originator_id), n.originator_version, n.topic, bytes(n.state))
+            for n in notifications
+        ]
+        digests = leaf_hashes(rows)
+        leaves = [(row[0], row[1], digest) for row, digest in zip(rows, digests, strict=True)]
         try:
             issued = self._append(leaves, after, reached)
         except PositionMovedError:
             logger.warning("audit_log_position_moved")
             return BatchResult(0, self.position, more=True)
-        if issued is not None and self.witness is not None:
-            self.witness(issued)
+        if issued is not None:
+            self._witness(issued)
         return BatchResult(len(leaves), reached, more=reached < head)
 
     def _append(
@@ -139,9 +142,20 @@ class TreeBuilder:
             issued = known or self.issuer.issue(self.store, current, self.clock.now())
         if known is None:
             logger.info("audit_log_checkpoint_issued", size=issued.size)
-            if self.witness is not None:
-                self.witness(issued)
+            self._witness(issued)
         return issued
+
+    def _witness(self, issued: KeptCheckpoint) -> None:
+        """Hand the committed checkpoint to the witnesses. A fork in the witness
+        directory is logged as an error and raised: the builder stops (its runner
+        process exits non-zero, /ready reports it not running) for the operator."""
+        if self.witness is None:
+            return
+        try:
+            self.witness(issued)
+        except CheckpointForkError as e:
+            logger.exception("audit_log_fork", size=issued.size, error=str(e))
+            raise
 
 
 def tree_builders(
@@ -176,14 +190,6 @@ def tree_builders(
         )
 
     return make
-
-
-def witness_of(settings: Settings) -> Witness | None:
-    """Write each new checkpoint to the configured append-only directory, if any."""
-    directory = settings.audit_log_witness_dir
-    if directory is None:
-        return None
-    return partial(write_to_witness_dir, directory)
 
 
 def checkpoint_now(settings: Settings, log: EventLog, db: ProjectionDatabase) -> KeptCheckpoint:

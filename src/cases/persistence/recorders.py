@@ -63,8 +63,10 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
+from cases.persistence.event_rows import StoredRow
 from cases.persistence.event_sql import (
     COLUMNS,
     CommandWrite,
@@ -402,6 +404,24 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
                 for r in cursor.fetchall()
             ]
 
+    @_attempted
+    def select_rows(self, start: int, limit: int) -> list[StoredRow]:
+        """Up to `limit` rows of the log from position `start` on, as stored (ADR 0043):
+        tuples in binary format, no notification objects (the verifier's read)."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as cursor,
+        ):
+            cursor.execute(
+                "SELECT notification_id, originator_id, originator_version, topic, state "  # noqa: S608 - a rendered identifier
+                f"FROM {self._table(conn)} WHERE notification_id >= %s "
+                "ORDER BY notification_id LIMIT %s",
+                (start, limit),
+                prepare=True,
+            )
+            rows: list[StoredRow] = cursor.fetchall()
+            return rows
+
     select_events = _attempted(_ReadsComposedOnce._select_events)
     select_notifications = _attempted(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _attempted(PostgresApplicationRecorder.max_notification_id)
@@ -497,6 +517,16 @@ class CasesSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             )
             return steps_from_rows(tuple(row) for row in c.fetchall())
 
+    def select_rows(self, start: int, limit: int) -> list[StoredRow]:
+        """Up to `limit` rows of the log from position `start` on, as stored (ADR 0043)."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608 - the library's table name
+                f"FROM {self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?",
+                (start, limit),
+            )
+            return [(r[0], UUID(r[1]), r[2], r[3], bytes(r[4])) for r in c.fetchall()]
+
 
 class CasesSQLiteFactory(SQLiteFactory):
     application_recorder_class = CasesSQLiteApplicationRecorder
@@ -536,6 +566,13 @@ class CasesMemoryApplicationRecorder(POPOApplicationRecorder):
     def select_steps(self, key_id: str) -> dict[str, RecordedStep]:
         with self._steps_lock:
             return dict(self._steps.get(key_id, {}))
+
+    def select_rows(self, start: int, limit: int) -> list[StoredRow]:
+        """Up to `limit` rows of the log from position `start` on, as stored (ADR 0043)."""
+        return [
+            (n.id, as_uuid(n.originator_id), n.originator_version, n.topic, bytes(n.state))
+            for n in self.select_notifications(start=start, limit=limit)
+        ]
 
 
 class CasesMemoryFactory(POPOFactory):

@@ -1,6 +1,7 @@
 """`/ready` tells the truth about the read models (ADR 0034): 503 naming each
 projection no runner keeps up to date, or that lags beyond the settings; 200
-once runners run and have caught up; on SQLite and PostgreSQL."""
+once runners run and have caught up; on SQLite and PostgreSQL. The audit log's
+tree builder (`audit_log_tree`, ADR 0043) is held to the same rules."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ from cases.domain.metadata import Actor, Role, Source
 from cases.followers.catalog import PROJECTIONS
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
+from cases.followers.status import TREE
 from cases.settings import Settings
 from tests.e2e._api import PROBLEM_JSON
 from tests.support.app_services import services_of
 from tests.support.builders import terms
 
 SETUP = Actor("ready-setup", Role.SYSTEM)
+FOLLOWERS = sorted([*PROJECTIONS, TREE])  # what /ready names
 DEADLINE = 30.0  # seconds for runners to start and catch up: a correctness bound
 
 
@@ -57,8 +60,10 @@ def record_something(services: Services) -> None:
 
 @contextmanager
 def runners(settings: Settings, services: Services) -> Iterator[None]:
-    """Every projection run, as `cases projections run` runs them."""
-    with InProcessProjections.from_settings(settings, log=services.log, poll_interval=0.05):
+    """Every projection and the tree builder run, as `cases projections run` runs them."""
+    with InProcessProjections.from_settings(
+        settings, log=services.log, poll_interval=0.05, audit_log=True
+    ):
         yield
 
 
@@ -66,7 +71,7 @@ def runners(settings: Settings, services: Services) -> Iterator[None]:
 def hung_runners(settings: Settings) -> Iterator[None]:
     """Runners that took every projection's leadership and then apply nothing."""
     with ExitStack() as stack:
-        for name in PROJECTIONS:
+        for name in FOLLOWERS:
             db = open_projection_db(settings)
             stack.callback(db.close)
             leadership = Leadership(db, name)
@@ -99,9 +104,9 @@ def test_ready_is_503_naming_every_projection_while_no_runner_runs(
 ) -> None:
     """Caught up (nothing recorded) but stopped: not ready, each projection named."""
     body = not_ready(client.get("/ready"), "projections-stopped")
-    assert sorted(p["name"] for p in body["projections"]) == sorted(PROJECTIONS)
+    assert sorted(p["name"] for p in body["projections"]) == FOLLOWERS
     assert all(p["running"] is False for p in body["projections"])
-    for name in PROJECTIONS:
+    for name in FOLLOWERS:
         assert f"{name}: no runner is running" in body["detail"]
 
 
@@ -115,10 +120,23 @@ def test_ready_once_runners_run_and_catch_up_and_503_again_when_they_stop(
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["status"] == "ready"
-        assert {p["name"] for p in body["projections"]} == set(PROJECTIONS)
+        assert sorted(p["name"] for p in body["projections"]) == FOLLOWERS
         assert all(p["running"] and p["lag_events"] == 0 for p in body["projections"])
     stopped = not_ready(client.get("/ready"), "projections-stopped")
-    assert sorted(p["name"] for p in stopped["projections"]) == sorted(PROJECTIONS)
+    assert sorted(p["name"] for p in stopped["projections"]) == FOLLOWERS
+
+
+def test_ready_is_503_naming_the_tree_builder_when_only_it_is_not_running(
+    client: TestClient, settings: Settings
+) -> None:
+    services = services_of(client)
+    record_something(services)
+    with InProcessProjections.from_settings(settings, log=services.log, poll_interval=0.05):
+        response = ready_within(client, DEADLINE)  # the projections catch up; the tree cannot
+        body = not_ready(response, "projections-stopped")
+    assert [p["name"] for p in body["projections"]] == [TREE]
+    assert body["projections"][0]["lag_events"] > 0
+    assert f"{TREE}: no runner is running" in body["detail"]
 
 
 def test_ready_is_503_naming_projections_that_lag_behind_a_runner_that_applies_nothing(
@@ -132,5 +150,6 @@ def test_ready_is_503_naming_projections_that_lag_behind_a_runner_that_applies_n
         body = not_ready(client.get("/ready"), "projections-behind")
     lagging = {p["name"]: p for p in body["projections"]}
     assert "case_timeline" in lagging  # it applies support offering events
+    assert TREE in lagging  # every event is the tree's
     assert all(p["running"] and p["lag_events"] > 0 for p in lagging.values())
     assert "case_timeline: 2 events and" in body["detail"]

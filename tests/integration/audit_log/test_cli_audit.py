@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -15,6 +16,7 @@ from cases.cli.main import app
 from cases.settings import get_settings
 from cases.transparency.checkpoint import open_checkpoint
 from cases.transparency.signed_note import NoteVerifier
+from cases.transparency.witness import CheckpointDirectory
 from tests.integration.audit_log.conftest import Copy, TreeHistory
 from tests.support.raw_events import RawEvents
 
@@ -109,4 +111,30 @@ def test_status_says_how_far_the_tree_reaches(cli_store: Copy, history: TreeHist
     lines = result.output.splitlines()
     events = history.events
     assert lines[0] == f"tree: {events} events, to position {events} of {events}"
-    assert lines[1].startswith(f"latest checkpoint: size {history.events}, issued ")
+    assert lines[1] == "builder: not running, 0 positions behind the log"
+    assert lines[2].startswith(f"latest checkpoint: size {history.events}, issued ")
+
+
+def test_status_fails_loudly_on_a_fork_in_the_witness_directory(
+    cli_store: Copy, history: TreeHistory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The witness directory holds another checkpoint of the latest size (what stops
+    the builder): status says FORK and exits 1; the same checkpoint there is fine."""
+    witnesses = tmp_path / "witnesses"
+    monkeypatch.setenv("CASES_AUDIT_LOG_WITNESS_DIR", str(witnesses))
+    get_settings.cache_clear()
+    latest = TreeStore(cli_store.db).latest()
+    assert latest is not None
+    CheckpointDirectory(witnesses).keep(latest.note)
+    assert invoke("audit", "status").exit_code == 0
+    forged = tmp_path / "forged"
+    origin = cli_store.settings.audit_log_origin
+    root = base64.b64encode(b"\xee" * 32).decode()
+    CheckpointDirectory(forged).keep(f"{origin}\n{latest.size}\n{root}\n\n\u2014 {origin} AAAA\n")
+    monkeypatch.setenv("CASES_AUDIT_LOG_WITNESS_DIR", str(forged))
+    get_settings.cache_clear()
+    result = invoke("audit", "status")
+    assert result.exit_code == 1
+    assert f"FORK: the witness directory {forged} holds a different checkpoint of size " in (
+        result.stderr
+    )

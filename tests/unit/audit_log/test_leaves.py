@@ -9,7 +9,13 @@ from uuid import UUID
 
 import pytest
 
-from cases.audit_log.leaves import NO_TIMESTAMP, StoredRecord, encode_leaf, recorded_micros
+from cases.audit_log.leaves import (
+    NO_TIMESTAMP,
+    StoredRecord,
+    encode_leaf,
+    leaf_hashes,
+    recorded_micros,
+)
 from cases.transparency.merkle import leaf_hash
 
 STATE = (
@@ -91,3 +97,19 @@ def test_the_prefix_path_reads_what_a_json_parser_reads() -> None:
     assert STATE.startswith(b'{"timestamp":{"_type_":"datetime_iso","_data_":"')
     spaced = STATE.replace(b'{"timestamp":{', b'{ "timestamp":{')  # not the prefix: parsed
     assert recorded_micros(spaced) == recorded_micros(STATE) == 1_767_600_000_000_000
+
+
+def test_the_bulk_hashes_are_the_leaf_hashes_of_each_row() -> None:
+    """`leaf_hashes` (the verifier's tight loop) gives, row by row, exactly
+    `leaf_hash(encode_leaf(...))`, with topics repeated and states of every shape."""
+    other = b'{"originator_topic":"x","timestamp":"2026-01-05T08:00:00"}'
+    rows = [
+        (1, EXAMPLE.aggregate_id, 1, EXAMPLE.topic, STATE),
+        (2, EXAMPLE.aggregate_id, 2, EXAMPLE.topic, STATE.replace(b"08:00", b"09:00")),
+        (5, UUID(int=7), 1, "cases.other:Topic.Happened", other),
+        (9, UUID(int=8), 3, EXAMPLE.topic, b"\x00not json"),
+    ]
+    expected = [leaf_hash(encode_leaf(StoredRecord(*row))) for row in rows]
+    assert leaf_hashes(rows) == expected
+    assert len(set(expected)) == len(rows)
+    assert leaf_hashes([]) == []
