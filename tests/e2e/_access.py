@@ -34,6 +34,7 @@ READS_TERMS = EVERYONE
 PUBLISHES_TERMS = frozenset({USERS})
 PUBLISHES_COLLECTION_POLICY = frozenset({BILLING})
 READS_REPORTS = frozenset({AUDITOR})
+MANAGES_PERSONAL_DATA = frozenset({USERS})
 
 EXPECTED: dict[str, frozenset[str] | None] = {
     # health and problems
@@ -99,6 +100,17 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     # auditor replay
     "replay_case": READS_HISTORY,
     "replay_account": READS_HISTORY,
+    # the audit log: checkpoints and proofs (ADR 43), for whoever reads histories
+    "latest_checkpoint": READS_HISTORY,
+    "checkpoint_at_size": READS_HISTORY,
+    "inclusion_proof": READS_HISTORY,
+    "consistency_proof": READS_HISTORY,
+    "case_history_proofs": READS_HISTORY,
+    "account_history_proofs": READS_HISTORY,
+    # personal data: find, export, erase a data subject (ADR 44)
+    "find_subjects": MANAGES_PERSONAL_DATA,
+    "export_subject": MANAGES_PERSONAL_DATA,
+    "erase_subject": MANAGES_PERSONAL_DATA,
     # the support offering and the collection policy
     "get_terms_in_force": READS_TERMS,
     "get_terms_version": READS_TERMS,
