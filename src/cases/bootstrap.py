@@ -52,6 +52,8 @@ def services_on(
     many aggregates between commands (a long-running process such as the API).
     Acts may be dated up to `backdating_allowance` back (ADR 32)."""
     copies = WorkingCopies(working_copies) if working_copies > 0 else None
+    if copies is not None and log.subject_keys is not None:
+        log.subject_keys.erasure_listeners.append(copies.forget_all)
     runner = CommandRunner(log, clock, copies=copies, backdating_allowance=backdating_allowance)
     return Services(
         log=log,

@@ -261,6 +261,8 @@ class CommandRunner:
         if self.copies is None:
             yield Slot()
             return
+        if self.log.subject_keys is not None:  # an erasure elsewhere voids the copies
+            self.log.subject_keys.catch_up_with_erasures()
         with self.copies.hold(aggregate_id) as slot:
             yield slot
 

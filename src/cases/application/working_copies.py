@@ -61,6 +61,14 @@ class WorkingCopies:
         with slot.lock:
             yield slot
 
+    def forget_all(self) -> None:
+        """Drop every working copy (an erasure made by another process was seen)."""
+        with self._guard:
+            slots = list(self._slots.values())
+        for slot in slots:
+            with slot.lock:
+                slot.aggregate = None
+
     def forget(self, aggregate_id: UUID) -> None:
         """Drop the aggregate's working copy: the next command loads it from the
         store (after an erasure, with its placeholders)."""

@@ -70,6 +70,7 @@ class Sealer:
         if type(value) is tuple:
             return tuple(self.seal(item) for item in value)
         subject, kind = current
+        self.keys.catch_up_with_erasures()
         cipher = self.keys.for_writing(subject, kind)
         if cipher is None:
             return ERASED
@@ -79,6 +80,7 @@ class Sealer:
 
     def open(self, token: Any) -> str:
         """The text a token seals, or `ERASED` when its subject's key is gone."""
+        self.keys.catch_up_with_erasures()
         opened = self.keys.opened.get(token)
         if opened is not None:
             return opened

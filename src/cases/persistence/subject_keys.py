@@ -7,9 +7,12 @@ memory for the in-memory store. Erasing a subject deletes its wrapped key and
 keeps the row as a tombstone: no key is ever made for it again, so a command
 racing the erasure stores the placeholder, never readable text.
 
-Unwrapped keys are kept in the process's memory once read; erasing through
-this process forgets them at once. Another process holding the key keeps it
-until it restarts (see ADR 0044, Consequences).
+Unwrapped keys (and the texts they opened) are kept in the process's memory
+once read; erasing through this process forgets them at once. Every other
+process counts the store's erasures at most every `ERASURES_CHECKED_EVERY`
+seconds, as it seals or opens a text or starts a command, and forgets all it
+holds when the count moved, telling its listeners (the working copies) to do
+the same: an erasure made anywhere reaches every process within that bound.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import hmac
 import os
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -120,6 +124,8 @@ class SubjectKeys(ABC):
     """Where the wrapped subject keys live, and the unwrapped ones this process holds."""
 
     OPENED_LIMIT: Final = 100_000
+    ERASURES_CHECKED_EVERY: float = 1.0
+    """Seconds between two counts of the store's erasures (other processes' too)."""
 
     def __init__(self, master: MasterKey) -> None:
         self.master = master
@@ -129,6 +135,30 @@ class SubjectKeys(ABC):
         self.opened: dict[str, str] = {}
         """Texts this process opened, by their stored token (a token never changes);
         emptied on every erasure."""
+        self.erasure_listeners: list[Callable[[], None]] = []
+        """Told when an erasure made elsewhere is seen: drop what you hold decrypted."""
+        self._erasures_seen: int | None = None
+        self._erasures_counted_at = -float("inf")
+
+    def catch_up_with_erasures(self) -> None:
+        """Forget every key and text held if the store's erasures changed since the
+        last count (counted at most every `ERASURES_CHECKED_EVERY` seconds)."""
+        now = time.monotonic()
+        if now - self._erasures_counted_at < self.ERASURES_CHECKED_EVERY:
+            return
+        self._erasures_counted_at = now
+        count = self._erased_count()
+        if count == self._erasures_seen:
+            return
+        first = self._erasures_seen is None
+        self._erasures_seen = count
+        if first:
+            return
+        with self._opened_lock:
+            self._held.clear()
+            self.opened.clear()
+        for listener in self.erasure_listeners:
+            listener()
 
     def remember_opened(self, subject: UUID, token: str, text: str) -> None:
         """Keep an opened text, unless its subject was erased meanwhile."""
@@ -214,6 +244,10 @@ class SubjectKeys(ABC):
     def _row(self, subject: UUID) -> KeyRow | None: ...
 
     @abstractmethod
+    def _erased_count(self) -> int:
+        """How many subjects the store holds erased (a partial index answers it)."""
+
+    @abstractmethod
     def _rows(self) -> Iterator[KeyRow]: ...
 
     @abstractmethod
@@ -254,6 +288,9 @@ class MemorySubjectKeys(SubjectKeys):
 
     def _rows(self) -> Iterator[KeyRow]:
         return iter(list(self._table.values()))
+
+    def _erased_count(self) -> int:
+        return sum(1 for row in list(self._table.values()) if row.wrapped is None)
 
     def _insert(self, row: KeyRow) -> None:
         with self._lock:
@@ -335,6 +372,10 @@ class SqlSubjectKeys(SubjectKeys):
 
     def _rows(self) -> Iterator[KeyRow]:
         return iter(self._select("ORDER BY subject_id", ()))
+
+    def _erased_count(self) -> int:
+        rows = self._read("SELECT COUNT(*) FROM subject_keys WHERE wrapped_key IS NULL", ())
+        return int(rows[0][0])
 
     def _insert(self, row: KeyRow) -> None:
         self._write(
