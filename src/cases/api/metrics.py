@@ -13,8 +13,9 @@ import time
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from cases.api.http_middleware import HttpMiddleware
 from cases.api.state import ApiState
 from cases.db.database import CONNECTION_ERRORS
 from cases.followers.leadership import runner_running
@@ -58,16 +59,10 @@ def _readings(api: ApiState) -> list[ProjectionReading] | None:
         return None
 
 
-class RequestMetricsMiddleware:
+class RequestMetricsMiddleware(HttpMiddleware):
     """Counts each HTTP request by method, route template and status, and times it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         status = 500
         started = time.perf_counter()
 

@@ -14,7 +14,9 @@ from typing import Any
 from uuid import uuid4
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from cases.api.http_middleware import HttpMiddleware
 
 logger = structlog.get_logger("cases.access")
 
@@ -29,16 +31,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class RequestContextMiddleware:
+class RequestContextMiddleware(HttpMiddleware):
     """Binds ids for the request's lifetime and logs its outcome."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _header(scope, b"x-request-id") or str(uuid4())
         correlation_id = _header(scope, b"x-correlation-id") or request_id
         state: dict[str, Any] = scope.setdefault("state", {})
