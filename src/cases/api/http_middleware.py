@@ -3,7 +3,9 @@ pass every other scope (lifespan, websocket) straight through untouched."""
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class HttpMiddleware:
@@ -21,3 +23,22 @@ class HttpMiddleware:
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serves one HTTP request, usually by calling `self.app` around it."""
         raise NotImplementedError
+
+
+class AnswerWatch:
+    """Watches one request's answer go out: its status (500 until an answer starts)
+    and the time since the request came in."""
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.started = time.perf_counter()
+
+    def starts(self, message: Message) -> bool:
+        """True if `message` starts the answer, whose status is then noted."""
+        if message["type"] != "http.response.start":
+            return False
+        self.status = message["status"]
+        return True
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started

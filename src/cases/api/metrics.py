@@ -8,14 +8,12 @@ it holds counts and positions, no personal data; keep it on the internal network
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import Match
 from starlette.types import Message, Receive, Scope, Send
 
-from cases.api.http_middleware import HttpMiddleware
+from cases.api.http_middleware import AnswerWatch, HttpMiddleware
 from cases.api.state import ApiState
 from cases.db.database import CONNECTION_ERRORS
 from cases.followers.leadership import runner_running
@@ -63,20 +61,17 @@ class RequestMetricsMiddleware(HttpMiddleware):
     """Counts each HTTP request by method, route template and status, and times it."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        status = 500
-        started = time.perf_counter()
+        answer = AnswerWatch()
 
         async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+            answer.starts(message)
             await send(message)
 
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
             metrics.request_answered(
-                scope["method"], _route_of(scope), status, time.perf_counter() - started
+                scope["method"], _route_of(scope), answer.status, answer.seconds()
             )
 
 

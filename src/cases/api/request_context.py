@@ -9,14 +9,13 @@ bodies (they hold personal data).
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 from uuid import uuid4
 
 import structlog
 from starlette.types import Message, Receive, Scope, Send
 
-from cases.api.http_middleware import HttpMiddleware
+from cases.api.http_middleware import AnswerWatch, HttpMiddleware
 
 logger = structlog.get_logger("cases.access")
 
@@ -39,13 +38,10 @@ class RequestContextMiddleware(HttpMiddleware):
         correlation_id = _header(scope, b"x-correlation-id") or request_id
         state: dict[str, Any] = scope.setdefault("state", {})
         state.update(request_id=request_id, correlation_id=correlation_id)
-        status = 500
-        started = time.perf_counter()
+        answer = AnswerWatch()
 
         async def send_with_ids(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+            if answer.starts(message):
                 message.setdefault("headers", [])
                 message["headers"] += [
                     (b"x-request-id", request_id.encode()),
@@ -61,8 +57,8 @@ class RequestContextMiddleware(HttpMiddleware):
                 "request",
                 method=scope["method"],
                 path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                status=answer.status,
+                duration_ms=round(answer.seconds() * 1000, 2),
                 principal_id=state.get("principal_id"),
                 role=state.get("role"),
             )
