@@ -973,6 +973,9 @@ class BulkWriter:
                 ctx, cmd.TakeIn(**step.args), case_id=step.case_id, terms=terms
             )
             self.cases[step.case_id] = case
+        elif step.command == "link_billing_account":  # the case's side of the link
+            case = self.cases[step.case_id]
+            case.link_billing_account(ctx, step.args["account_id"])
         else:
             case = self.cases[step.case_id]
             command = command_of(step)

@@ -34,7 +34,7 @@ from cases.application.principal_registry import (
 from cases.application.support_desk import SupportDesk
 from cases.bootstrap import Services
 from cases.clock import wait_until
-from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
+from cases.db.database import ProjectionDatabase
 from cases.db.statement import parameters, sql
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Actor, Role, Source
@@ -100,15 +100,8 @@ async def _read_db(request: Request) -> AsyncIterator[ProjectionDatabase]:
     db = reads.take()
     if db is None:
         db = await anyio.to_thread.run_sync(reads.open_db)
-    try:
+    with reads.lent(db):
         yield db
-    except CONNECTION_ERRORS:
-        reads.discard(db)
-        raise
-    except BaseException:
-        reads.give_back(db)
-        raise
-    reads.give_back(db)
 
 
 ReadDbDep = Annotated[ProjectionDatabase, Depends(_read_db)]

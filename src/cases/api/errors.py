@@ -18,9 +18,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from cases import time_range
+from cases.api.http_middleware import HttpMiddleware
 from cases.api.routing import allowed_methods
 from cases.application.idempotent_request import IdempotencyKeyReusedError
 from cases.application.principal_registry import AuthenticationError
@@ -243,7 +244,7 @@ def internal_error(request: Request) -> JSONResponse:
     )
 
 
-class AnswerUnexpectedErrors:
+class AnswerUnexpectedErrors(HttpMiddleware):
     """Turns an exception that escaped every handler into `internal_error`.
 
     It sits inside the request-context middleware (so the answer carries the
@@ -253,13 +254,7 @@ class AnswerUnexpectedErrors:
     for the server to do that.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def watch(message: Message) -> None:

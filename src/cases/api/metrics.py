@@ -8,13 +8,12 @@ it holds counts and positions, no personal data; keep it on the internal network
 
 from __future__ import annotations
 
-import time
-
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from cases.api.http_middleware import AnswerWatch, HttpMiddleware
 from cases.api.state import ApiState
 from cases.db.database import CONNECTION_ERRORS
 from cases.followers.leadership import runner_running
@@ -58,30 +57,21 @@ def _readings(api: ApiState) -> list[ProjectionReading] | None:
         return None
 
 
-class RequestMetricsMiddleware:
+class RequestMetricsMiddleware(HttpMiddleware):
     """Counts each HTTP request by method, route template and status, and times it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = AnswerWatch()
 
         async def send_noting_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+            answer.starts(message)
             await send(message)
 
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
             metrics.request_answered(
-                scope["method"], _route_of(scope), status, time.perf_counter() - started
+                scope["method"], _route_of(scope), answer.status, answer.seconds()
             )
 
 

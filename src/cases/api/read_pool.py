@@ -44,11 +44,20 @@ class ReadPool:
 
     @contextmanager
     def connection(self) -> Iterator[ProjectionDatabase]:
-        db = self.take() or self.open_db()
+        with self.lent(self.take() or self.open_db(), keep_timed_out=True) as db:
+            yield db
+
+    @contextmanager
+    def lent(
+        self, db: ProjectionDatabase, keep_timed_out: bool = False
+    ) -> Iterator[ProjectionDatabase]:
+        """Yields `db`, then gives it back, or discards it (with the idle ones) if
+        the database broke it; a cancelled statement's connection is kept only
+        with `keep_timed_out`."""
         try:
             yield db
         except CONNECTION_ERRORS as e:
-            if timed_out(e):
+            if keep_timed_out and timed_out(e):
                 self.give_back(db)
             else:
                 self.discard(db)

@@ -9,12 +9,13 @@ bodies (they hold personal data).
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 from uuid import uuid4
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from cases.api.http_middleware import AnswerWatch, HttpMiddleware
 
 logger = structlog.get_logger("cases.access")
 
@@ -29,27 +30,18 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class RequestContextMiddleware:
+class RequestContextMiddleware(HttpMiddleware):
     """Binds ids for the request's lifetime and logs its outcome."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _header(scope, b"x-request-id") or str(uuid4())
         correlation_id = _header(scope, b"x-correlation-id") or request_id
         state: dict[str, Any] = scope.setdefault("state", {})
         state.update(request_id=request_id, correlation_id=correlation_id)
-        status = 500
-        started = time.perf_counter()
+        answer = AnswerWatch()
 
         async def send_with_ids(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
+            if answer.starts(message):
                 message.setdefault("headers", [])
                 message["headers"] += [
                     (b"x-request-id", request_id.encode()),
@@ -65,8 +57,8 @@ class RequestContextMiddleware:
                 "request",
                 method=scope["method"],
                 path=scope["path"],
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                status=answer.status,
+                duration_ms=round(answer.seconds() * 1000, 2),
                 principal_id=state.get("principal_id"),
                 role=state.get("role"),
             )

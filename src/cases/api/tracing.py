@@ -8,23 +8,18 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from cases.api.http_middleware import HttpMiddleware
 from cases.observability.tracing import annotate_span, start_tracing
 
 
-class SpanCorrelationMiddleware:
+class SpanCorrelationMiddleware(HttpMiddleware):
     """Puts the request's correlation and request ids on its span as the answer
     starts: the request-context middleware, inside this one, has settled them by
     then, and the span (which ends with the answer) is still open."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         async def send_annotating(message: Message) -> None:
             state: dict[str, Any] = scope.get("state", {})

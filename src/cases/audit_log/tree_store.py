@@ -152,8 +152,10 @@ class TreeStore:
         """(position, hash) of up to `limit` stored leaves from index `start` on, in
         index order, as the driver returns them (the verifier's bulk read)."""
         rows = self.db.fetchall(
-            "SELECT position, hash FROM audit_log_leaves "
-            "WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?",
+            sql(
+                "SELECT position, hash FROM audit_log_leaves "
+                "WHERE leaf_index >= {} ORDER BY leaf_index LIMIT {}"
+            ),
             (start, limit),
         )
         return [(int(r[0]), bytes(r[1])) for r in rows]
@@ -167,9 +169,12 @@ class TreeStore:
             positions = struct.pack(f">{len(rows)}q", *(row[0] for row in rows))
             return len(rows), positions, b"".join(row[1] for row in rows)
         row = self.db.fetchone(
-            "SELECT count(*), string_agg(int8send(position), ''::bytea ORDER BY leaf_index), "
-            "string_agg(hash, ''::bytea ORDER BY leaf_index) FROM (SELECT leaf_index, position, "
-            "hash FROM audit_log_leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?) AS t",
+            sql(
+                "SELECT count(*), string_agg(int8send(position), ''::bytea ORDER BY leaf_index), "
+                "string_agg(hash, ''::bytea ORDER BY leaf_index) FROM (SELECT leaf_index, "
+                "position, hash FROM audit_log_leaves WHERE leaf_index >= {} "
+                "ORDER BY leaf_index LIMIT {}) AS t"
+            ),
             (start, limit),
         )
         if row is None or not row[0]:

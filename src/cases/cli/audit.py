@@ -23,8 +23,8 @@ from cases.audit_log.keys import (
 from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.verify import LogVerifier
 from cases.audit_log.witnessing import fork_in_witness_dir
-from cases.cli.projections import fail, projection_store
-from cases.cli.services import cli_settings
+from cases.cli.projections import projection_store
+from cases.cli.services import cli_settings, fail
 from cases.followers.leadership import runner_running
 from cases.followers.tree_builder import TREE, checkpoint_now
 from cases.settings import Settings

@@ -15,7 +15,8 @@ from cases.application.caller import Caller
 from cases.application.clock_run import ClockRunSummary, run_clock_evaluation
 from cases.bootstrap import services_on
 from cases.cli.collection import parse_moment
-from cases.cli.projections import ProjectionStore, fail, projection_store
+from cases.cli.projections import ProjectionStore, projection_store
+from cases.cli.services import fail
 from cases.clock import SystemClock
 from cases.domain.errors import DomainError
 from cases.domain.metadata import Actor, Role, Source

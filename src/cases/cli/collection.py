@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from cases.application.billing_office import Evaluation
 from cases.application.caller import Caller
 from cases.application.collection_run import CollectionSummary, run_collection
-from cases.cli.moments import within_range
+from cases.cli.moments import iso_moment, within_range
 from cases.cli.services import open_services
 from cases.domain.metadata import Actor, Role, Source
 
@@ -95,12 +95,7 @@ def _account_line(evaluation: Evaluation) -> str:
 
 
 def parse_moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 moment", param_hint="--as-of"
-        ) from None
+    moment = iso_moment(text, "--as-of")
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise typer.BadParameter(
             "give the moment a UTC offset, e.g. 2026-05-01T06:00:00+00:00 or ...Z",

@@ -16,3 +16,11 @@ def within_range(moment: datetime, option: str) -> datetime:
         text = f"{moment.isoformat()} is out of range: {time_range.MOMENTS_TEXT}"
         raise typer.BadParameter(text, param_hint=option)
     return moment
+
+
+def iso_moment(text: str, option: str) -> datetime:
+    """The ISO 8601 moment `text` (perhaps without an offset), or a usage error."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 moment", param_hint=option) from None

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import psycopg
 import structlog
@@ -29,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from yoyo.exceptions import LockTimeout
 
-from cases.cli.services import cli_settings
+from cases.cli.services import cli_settings, fail, read_model_store
 from cases.clock import SystemClock
 from cases.db.database import ProjectionDatabase, open_projection_db, open_runner_db
 from cases.db.schema import SchemaBehindError, check_schema_current, migrate
@@ -41,10 +40,10 @@ from cases.followers.runner import ProjectionRunner
 from cases.followers.status import projection_status
 from cases.followers.tree_builder import TREE, tree_builders
 from cases.heap import settle_after_start
-from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind, parse_database_url
+from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
-from cases.settings import Settings, SettingsError
+from cases.settings import Settings
 
 projections_app = typer.Typer(
     help="Keep the read models (projections) up to date, and see how far behind they are.",
@@ -58,11 +57,6 @@ LONGEST_WAIT = 5.0  # seconds between attempts at most
 logger = structlog.get_logger("cases.projections")
 
 
-def fail(message: str, code: int) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
-
-
 def _first_line(error: BaseException) -> str:
     lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
@@ -71,13 +65,7 @@ def _first_line(error: BaseException) -> str:
 def _configured(quiet: bool) -> tuple[Settings, DatabaseUrl]:
     """The settings and the store they name, or a one-line error (exit 2)."""
     settings = cli_settings(quiet)
-    try:
-        url = parse_database_url(settings.effective_database_url)
-    except SettingsError as e:
-        fail(str(e), 2)
-    if url.kind is StoreKind.MEMORY:
-        fail(f"{SETTING}: projections need a SQLite or PostgreSQL store, not {url.describe()}", 2)
-    return settings, url
+    return settings, read_model_store(settings, "projections")
 
 
 @dataclass

@@ -13,7 +13,7 @@ import typer
 
 from cases.application.replay import Replay, Replayer, ReplayStep
 from cases.cli.history_view import render_case_header
-from cases.cli.moments import within_range
+from cases.cli.moments import iso_moment, within_range
 from cases.cli.services import open_services
 from cases.domain.billing_account import BillingAccount
 from cases.domain.support_case import SupportCase
@@ -185,12 +185,7 @@ def _shortened(text: str) -> str:
 
 
 def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 moment", param_hint="--as-of"
-        ) from None
+    moment = iso_moment(text, "--as-of")
     return within_range(
         moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC), "--as-of"
     )

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import psycopg
 import typer
@@ -22,13 +22,13 @@ from rich.console import Console
 from rich.table import Table
 
 from cases.cli.moments import within_range
-from cases.cli.services import cli_settings
+from cases.cli.services import cli_settings, fail, read_model_store
 from cases.clock import SystemClock
 from cases.db.database import ProjectionDatabase, open_projection_db
 from cases.db.schema import SchemaBehindError, check_schema_current
 from cases.domain.errors import DomainError
 from cases.followers.tracking import Tracking
-from cases.persistence.database_url import SETTING, StoreKind, parse_database_url
+from cases.persistence.database_url import SETTING
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
 from cases.reports.compliance_export import as_dict, to_csv
@@ -42,7 +42,6 @@ from cases.reports.compliance_report import (
 from cases.reports.compliance_sql import Dimension
 from cases.reports.compliance_statements import Helpers
 from cases.reports.service_levels import ServiceLevelsProjection
-from cases.settings import SettingsError
 
 report_app = typer.Typer(help="Reports from the read models.", no_args_is_help=True)
 
@@ -53,11 +52,6 @@ class Format(StrEnum):
     TABLE = "table"
     CSV = "csv"
     JSON = "json"
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    print(f"error: {message}", file=sys.stderr)
-    raise typer.Exit(code)
 
 
 def parse_bound(text: str, option: str) -> datetime:
@@ -83,19 +77,14 @@ def _projection_db() -> Iterator[ProjectionDatabase]:
     """The read models of the configured store, on a current schema; a note on
     stderr if the service-level projection has facts still to apply."""
     settings = cli_settings(quiet=True)
-    try:
-        url = parse_database_url(settings.effective_database_url)
-    except SettingsError as e:
-        _fail(str(e), 2)
-    if url.kind is StoreKind.MEMORY:
-        _fail(f"{SETTING}: reports need a SQLite or PostgreSQL store, not {url.describe()}", 2)
+    url = read_model_store(settings, "reports")
     try:
         check_schema_current(url)
         db = open_projection_db(settings)
     except (SchemaBehindError, StoreUnavailableError) as e:
-        _fail(str(e), 2)
+        fail(str(e), 2)
     except STORE_ERRORS as e:
-        _fail(f"{SETTING}: cannot open {url.describe()}: {e}".splitlines()[0], 2)
+        fail(f"{SETTING}: cannot open {url.describe()}: {e}".splitlines()[0], 2)
     try:
         log = open_event_log(settings)
         try:
@@ -172,7 +161,7 @@ def compliance(
             parse_bound(start, "--from"), parse_bound(end, "--to"), moment, tuple(by or ())
         )
     except DomainError as e:
-        _fail(e.message, 1)
+        fail(e.message, 1)
     with _projection_db() as db:
         found = ComplianceReportView(db, helpers=_more_of(db)).report(request)
     if output is Format.CSV:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import typer
 
@@ -12,8 +13,27 @@ from cases.bootstrap import Services, bootstrap
 from cases.clock import Clock, SystemClock
 from cases.domain.errors import DomainError
 from cases.log_config import configure_logging
+from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.store import StoreUnavailableError
 from cases.settings import Settings, SettingsError, get_settings
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """One `error:` line on stderr, then exit with `code`."""
+    print(f"error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def read_model_store(settings: Settings, needs: str) -> DatabaseUrl:
+    """The store the settings name, or an exit (2) if it is unreadable or keeps no
+    read models (memory); `needs` says which commands need them."""
+    try:
+        url = parse_database_url(settings.effective_database_url)
+    except SettingsError as e:
+        fail(str(e), 2)
+    if url.kind is StoreKind.MEMORY:
+        fail(f"{SETTING}: {needs} need a SQLite or PostgreSQL store, not {url.describe()}", 2)
+    return url
 
 
 def cli_settings(quiet: bool = True) -> Settings:

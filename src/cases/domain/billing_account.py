@@ -152,8 +152,7 @@ class BillingAccount(AuditedAggregate):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            invoice = account.invoices[self.invoice_number]
-            account.invoices[invoice.number] = invoice.with_settled(self.amount)
+            _revise_invoice(account, self.invoice_number, lambda i: i.with_settled(self.amount))
             account.credit_balance -= self.amount
 
     class CreditNoteIssued(AuditedAggregate.Event):
@@ -165,8 +164,9 @@ class BillingAccount(AuditedAggregate):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            invoice = account.invoices[self.invoice_number]
-            account.invoices[invoice.number] = invoice.with_credit(self.amount, self.released)
+            _revise_invoice(
+                account, self.invoice_number, lambda i: i.with_credit(self.amount, self.released)
+            )
             account.credited += self.amount
             account.credit_balance += self.released
             account.credit_note_numbers = (*account.credit_note_numbers, self.number)
@@ -178,8 +178,7 @@ class BillingAccount(AuditedAggregate):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            invoice = account.invoices[self.invoice_number]
-            account.invoices[invoice.number] = invoice.with_write_off(self.amount)
+            _revise_invoice(account, self.invoice_number, lambda i: i.with_write_off(self.amount))
             account.written_off += self.amount
 
     class DisputeOpened(AuditedAggregate.Event):
@@ -188,8 +187,7 @@ class BillingAccount(AuditedAggregate):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            invoice = account.invoices[self.invoice_number]
-            account.invoices[invoice.number] = invoice.with_dispute(True)
+            _revise_invoice(account, self.invoice_number, lambda i: i.with_dispute(True))
 
     class DisputeClosed(AuditedAggregate.Event):
         invoice_number: str
@@ -198,8 +196,7 @@ class BillingAccount(AuditedAggregate):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            invoice = account.invoices[self.invoice_number]
-            account.invoices[invoice.number] = invoice.with_dispute(False)
+            _revise_invoice(account, self.invoice_number, lambda i: i.with_dispute(False))
 
     class StageEntered(AuditedAggregate.Event):
         policy_version: int
@@ -211,8 +208,7 @@ class BillingAccount(AuditedAggregate):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            invoice = account.invoices[self.invoice_number]
-            account.invoices[invoice.number] = invoice.with_stage(self.stage.days)
+            _revise_invoice(account, self.invoice_number, lambda i: i.with_stage(self.stage.days))
 
     class ReminderSent(AuditedAggregate.Event):
         """A notice sent for `invoice_number` (the period it bills), listing every
@@ -863,3 +859,10 @@ DECISIONS: dict[type[c.AccountCommand], Callable[[BillingAccount, CommandContext
     c.HoldCollection: BillingAccount.hold_collection,
 }
 """The account's decision on each command."""
+
+
+def _revise_invoice(
+    account: BillingAccount, number: str, revised: Callable[[Invoice], Invoice]
+) -> None:
+    """Puts the invoice numbered `number` back as `revised` makes it."""
+    account.invoices[number] = revised(account.invoices[number])

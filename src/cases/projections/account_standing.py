@@ -33,13 +33,8 @@ from cases.db.shapes import select_in, select_where, upsert
 from cases.db.statement import AND, Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
-from cases.projections.receivables import (
-    as_day,
-    as_optional_day,
-    as_uuid,
-    chunks,
-    from_minor,
-)
+from cases.projections.receivables import as_day, as_optional_day, from_minor
+from cases.projections.rows import as_uuid, chunks
 
 COLUMNS = (
     "account_id",

@@ -15,13 +15,14 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_in, upsert
+from cases.db.shapes import select_in
 from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import CaseStatus, Direction
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
 from cases.projections.erasures import ERASURES, erase_columns, without_erasures
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.projections.rows import as_uuid, upsert_rows
 
 COLUMNS = (
     "case_id",
@@ -195,19 +196,13 @@ class CaseQueueProjection(Projection):
             found = db.fetchall(select_in(table, COLUMNS, "case_id", len(chunk)), chunk)
             for values in found:
                 row = dict(zip(COLUMNS, values, strict=True))
-                row["case_id"] = _uuid(row["case_id"])
+                row["case_id"] = as_uuid(row["case_id"])
                 rows[row["case_id"]] = row
         return rows
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Any) -> None:
-        db.executemany(
-            upsert(table, COLUMNS, ("case_id",)), [[row[c] for c in COLUMNS] for row in rows]
-        )
-
-
-def _uuid(value: object) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
+        upsert_rows(db, table, COLUMNS, ("case_id",), rows)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,11 +15,12 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import insert, select_in, upsert
+from cases.db.shapes import insert, select_in
 from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.support_case import SupportCase
 from cases.projections.erasures import ERASURES, erase_columns, without_erasures
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.projections.rows import as_uuid, chunks, upsert_rows
 
 COLUMNS = (
     "case_id",
@@ -127,11 +128,11 @@ class EscalationRegisterProjection(Projection):
             }
         )
         found: dict[UUID, str] = {}
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             for case_id, customer_id in db.fetchall(
                 select_in(table, ("case_id", "customer_id"), "case_id", len(chunk)), chunk
             ):
-                found[_uuid(case_id)] = str(customer_id)
+                found[as_uuid(case_id)] = str(customer_id)
         return found
 
     @staticmethod
@@ -140,10 +141,10 @@ class EscalationRegisterProjection(Projection):
         touched = {(e.originator_id, e.number) for e in escalations}
         wanted = touched - {(e.originator_id, e.number) for e in escalations if _opens(e)}
         rows: dict[Key, Row] = {}
-        for chunk in _chunks(list({case_id for case_id, _ in wanted})):
+        for chunk in chunks(list({case_id for case_id, _ in wanted})):
             for values in db.fetchall(select_in(table, COLUMNS, "case_id", len(chunk)), chunk):
                 row = dict(zip(COLUMNS, values, strict=True))
-                row["case_id"] = _uuid(row["case_id"])
+                row["case_id"] = as_uuid(row["case_id"])
                 key = (row["case_id"], int(row["number"]))
                 if key in wanted:
                     rows[key] = row
@@ -151,23 +152,11 @@ class EscalationRegisterProjection(Projection):
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Iterable[Row]) -> None:
-        db.executemany(
-            upsert(table, COLUMNS, ("case_id", "number")),
-            [[row[c] for c in COLUMNS] for row in rows],
-        )
+        upsert_rows(db, table, COLUMNS, ("case_id", "number"), rows)
 
 
 def _opens(event: Any) -> bool:
     return isinstance(event, E.Escalated)
-
-
-def _chunks(ids: list[UUID], size: int = 500) -> Iterable[list[UUID]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
-def _uuid(value: object) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 class EscalationRegisterView:

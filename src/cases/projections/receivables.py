@@ -28,11 +28,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import insert, select_in, select_where, upsert
+from cases.db.shapes import insert, select_in, select_where
 from cases.db.statement import NOTHING, Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.domain.money import Money
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.projections.rows import as_uuid, chunks, upsert_rows
 
 COLUMNS = (
     "account_id",
@@ -63,10 +64,6 @@ def from_minor(minor: object, currency: str) -> Decimal:
     """A count of minor units (an int, or a Decimal from a PostgreSQL SUM) as an
     amount of `currency`."""
     return Money.from_minor_units(int(str(minor)), currency).amount
-
-
-def as_uuid(value: object) -> UUID:
-    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def as_day(value: object) -> date:
@@ -268,10 +265,7 @@ class ReceivablesProjection(Projection):
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Iterable[Row]) -> None:
-        db.executemany(
-            upsert(table, COLUMNS, ("account_id", "invoice_number")),
-            [[row[c] for c in COLUMNS] for row in rows],
-        )
+        upsert_rows(db, table, COLUMNS, ("account_id", "invoice_number"), rows)
 
     @staticmethod
     def _add_movements(
@@ -302,11 +296,6 @@ def receivable_row(values: Sequence[Any]) -> Row:
     row["settled_on"] = as_optional_day(row["settled_on"])
     row["disputed"] = bool(row["disputed"])
     return row
-
-
-def chunks(ids: list[UUID], size: int = 500) -> Iterable[list[UUID]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 # The view ---------------------------------------------------------------------

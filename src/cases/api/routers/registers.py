@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Query
+from pydantic import BaseModel
 
 from cases.api.deps import MinPositionDep, ReadDbDep, require, wait_for_projections
 from cases.api.errors import invalid_request
@@ -35,6 +36,7 @@ from cases.projections.escalation_register import EscalationRegisterView, Row
 router = Router(tags=["registers"])
 
 Audits = Depends(require(Permission.READ_HISTORY))
+RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Any])
 MAX_ENTRIES = 1000
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No valid bearer token"},
@@ -60,6 +62,19 @@ To = Annotated[
 ]
 
 
+def _register_read(
+    path: str, operation_id: str, answer: type[BaseModel]
+) -> Callable[[RouteFunction], RouteFunction]:
+    """A GET route of the registers: for roles that may read history, answering `answer`."""
+    return router.get(
+        path,
+        operation_id=operation_id,
+        response_model=answer,
+        responses=PROBLEMS,
+        dependencies=[Audits],
+    )
+
+
 def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime] | None:
     """Both bounds, neither, or a 422 naming the one missing or the wrong order."""
     if start is None and end is None:
@@ -73,13 +88,7 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
     return start, end
 
 
-@router.get(
-    "/timeline",
-    operation_id="get_case_timeline",
-    response_model=TimelineOut,
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
+@_register_read("/timeline", "get_case_timeline", TimelineOut)
 def get_case_timeline(
     db: ReadDbDep,
     min_position: MinPositionDep,
@@ -119,13 +128,7 @@ def get_case_timeline(
     )
 
 
-@router.get(
-    "/escalations",
-    operation_id="list_escalations",
-    response_model=EscalationsOut,
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
+@_register_read("/escalations", "list_escalations", EscalationsOut)
 def list_escalations(
     db: ReadDbDep,
     min_position: MinPositionDep,
@@ -155,13 +158,7 @@ def _escalations_of(
     raise invalid_request("query", "give either customer_id or a period (from and to)")
 
 
-@router.get(
-    "/escalations/counts",
-    operation_id="count_escalations",
-    response_model=EscalationCountsOut,
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
+@_register_read("/escalations/counts", "count_escalations", EscalationCountsOut)
 def count_escalations(
     db: ReadDbDep, min_position: MinPositionDep, start: From = None, end: To = None
 ) -> EscalationCountsOut:

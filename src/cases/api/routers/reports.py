@@ -25,11 +25,11 @@ from cases.api.deps import (
     state_of,
     wait_for_projections,
 )
-from cases.api.errors import ApiProblem
+from cases.api.errors import invalid_request
 from cases.api.read_pool import ReadPool
 from cases.api.routing import Router
 from cases.api.schemas.reports import EXAMPLE, ComplianceReportOut, PeriodBound
-from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
+from cases.db.database import ProjectionDatabase
 from cases.domain.permissions import Permission
 from cases.reports.compliance_export import to_csv
 from cases.reports.compliance_report import ComplianceReportView, ReportRequest
@@ -59,30 +59,13 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _invalid(field: str, message: str) -> ApiProblem:
-    return ApiProblem(
-        422,
-        "invalid-request",
-        f"{field}: {message}",
-        errors=[{"field": field, "message": message, "type": "value_error"}],
-    )
-
-
 def _lent_by(reads: ReadPool) -> Helpers:
     """Connections of the read pool, for a report's statements to run at once."""
 
     @contextmanager
     def lend() -> Iterator[ProjectionDatabase]:
-        db = reads.take() or reads.open_db()
-        try:
+        with reads.lent(reads.take() or reads.open_db()) as db:
             yield db
-        except CONNECTION_ERRORS:
-            reads.discard(db)
-            raise
-        except BaseException:
-            reads.give_back(db)
-            raise
-        reads.give_back(db)
 
     return lend
 
@@ -145,12 +128,12 @@ def get_compliance_report(
     now = services.clock.now()
     moment = as_of or now
     if moment > now:
-        raise _invalid("query.as_of", "a report cannot be as of a moment still to come")
+        raise invalid_request("query.as_of", "a report cannot be as of a moment still to come")
     if end <= start:
-        raise _invalid("query.to", "the period must end after it starts")
+        raise invalid_request("query.to", "the period must end after it starts")
     dimensions = tuple(group_by or ())
     if len(set(dimensions)) != len(dimensions):
-        raise _invalid("query.group_by", "group by each dimension at most once")
+        raise invalid_request("query.group_by", "group by each dimension at most once")
     wait_for_projections(db, ("service_levels",), min_position)
     view = ComplianceReportView(db, helpers=_lent_by(state_of(request).reads))
     report = view.report(ReportRequest(start, end, moment, dimensions))

@@ -77,8 +77,8 @@ class ActorOut(BaseModel):
     role: str
 
 
-class HistoryEntryOut(BaseModel):
-    """One recorded event, with its audit metadata."""
+class RecordedEventOut(BaseModel):
+    """What history and replay both show of a recorded event: its audit metadata."""
 
     version: int
     event_type: str
@@ -89,23 +89,33 @@ class HistoryEntryOut(BaseModel):
     correlation_id: str
     causation_id: str | None
     source: str
+
+    @staticmethod
+    def recorded(entry: HistoryEntry) -> dict[str, Any]:
+        """The shared fields' values for `entry`."""
+        meta = entry.meta
+        return {
+            "version": entry.version,
+            "event_type": entry.event_type,
+            "summary": summarise(entry.event_type, entry.details),
+            "occurred_at": meta.occurred_at,
+            "recorded_at": entry.recorded_at,
+            "actor": ActorOut(principal_id=meta.actor.principal_id, role=meta.actor.role.value),
+            "correlation_id": meta.correlation_id,
+            "causation_id": meta.causation_id,
+            "source": meta.source.value,
+        }
+
+
+class HistoryEntryOut(RecordedEventOut):
+    """One recorded event, with its audit metadata."""
+
     details: dict[str, Any]
 
     @classmethod
     def of(cls, entry: HistoryEntry) -> HistoryEntryOut:
-        meta = entry.meta
-        return cls(
-            version=entry.version,
-            event_type=entry.event_type,
-            summary=summarise(entry.event_type, entry.details),
-            occurred_at=meta.occurred_at,
-            recorded_at=entry.recorded_at,
-            actor=ActorOut(principal_id=meta.actor.principal_id, role=meta.actor.role.value),
-            correlation_id=meta.correlation_id,
-            causation_id=meta.causation_id,
-            source=meta.source.value,
-            details={k: _jsonable(v) for k, v in entry.details.items()},
-        )
+        details = {k: _jsonable(v) for k, v in entry.details.items()}
+        return cls(**cls.recorded(entry), details=details)
 
 
 def _jsonable(value: Any) -> Any:

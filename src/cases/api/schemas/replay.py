@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from cases.api.schemas.common import ActorOut
+from cases.api.schemas.common import RecordedEventOut
 from cases.application.replay import Change, ReplayStep
 from cases.domain.money import Money
 
@@ -37,35 +37,14 @@ class ChangeOut(BaseModel):
         return cls(path=change.path, before=jsonable(change.before), after=jsonable(change.after))
 
 
-class ReplayStepOut(BaseModel):
+class ReplayStepOut(RecordedEventOut):
     """One recorded event, its audit metadata, and what it changed in the state."""
 
-    version: int
-    event_type: str
-    summary: str
-    occurred_at: datetime
-    recorded_at: datetime
-    actor: ActorOut
-    correlation_id: str
-    causation_id: str | None
-    source: str
     changes: list[ChangeOut]
 
     @classmethod
     def of(cls, step: ReplayStep) -> ReplayStepOut:
-        entry, meta = step.entry, step.entry.meta
-        return cls(
-            version=entry.version,
-            event_type=entry.event_type,
-            summary=step.summary,
-            occurred_at=meta.occurred_at,
-            recorded_at=entry.recorded_at,
-            actor=ActorOut(principal_id=meta.actor.principal_id, role=meta.actor.role.value),
-            correlation_id=meta.correlation_id,
-            causation_id=meta.causation_id,
-            source=meta.source.value,
-            changes=[ChangeOut.of(c) for c in step.changes],
-        )
+        return cls(**cls.recorded(step.entry), changes=[ChangeOut.of(c) for c in step.changes])
 
 
 def jsonable(value: Any) -> Any:

@@ -1,0 +1,32 @@
+"""Helpers the read models share for reading rows back and writing them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+from uuid import UUID
+
+from cases.db.database import ProjectionDatabase
+from cases.db.shapes import upsert
+
+
+def as_uuid(value: object) -> UUID:
+    """A UUID column's value: PostgreSQL gives a UUID, SQLite its text."""
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def chunks(ids: list[UUID], size: int = 500) -> Iterable[list[UUID]]:
+    """`ids` in runs of at most `size`, for `IN (...)` lists of bounded length."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def upsert_rows(
+    db: ProjectionDatabase,
+    table: str,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    rows: Iterable[Mapping[str, Any]],
+) -> None:
+    """Writes each row (its `columns`), replacing the one with the same `keys`."""
+    db.executemany(upsert(table, columns, keys), [[row[c] for c in columns] for row in rows])
