@@ -247,7 +247,8 @@ def check_verdicts(
         for e in case.collect_events()
         if isinstance(e, SupportCase.ServiceClockFulfilled) and e.clock is FIRST
     ]
-    assert [e.within_target for e in fulfilled] == [expected.within]
+    # one verdict when the first response was given, none while it is still owed
+    assert [e.within_target for e in fulfilled] == ([expected.within] if expected.finished else [])
     assert case.clock(RESOLUTION).breached_at == oracle.clocks[RESOLUTION].breached_at
 
 
