@@ -11,10 +11,14 @@ import httpx
 import pytest
 
 from cases.followers.catalog import PROJECTIONS
+from cases.followers.tree_builder import TREE
 from tests.e2e._api import intake, open_case
 from tests.e2e._deployment import Deployment, deployment
 from tests.e2e._in_process import InProcessApi
 from tests.support.scrape import label_values, value
+
+FOLLOWERS = {*PROJECTIONS, TREE}
+"""What follows the log: the read models and the audit log's tree builder."""
 
 REQUESTS = "cases_http_requests_total"
 DURATION_COUNT = "cases_http_request_duration_seconds_count"
@@ -81,11 +85,11 @@ class TestOneProcess:
     ) -> None:
         text = scrape(in_process.client)
         assert value(text, "cases_store_up") == 1
-        assert label_values(text, "cases_projection_position", "projection") == set(PROJECTIONS)
-        assert label_values(text, "cases_projection_lag_events", "projection") == set(PROJECTIONS)
+        assert label_values(text, "cases_projection_position", "projection") == FOLLOWERS
+        assert label_values(text, "cases_projection_lag_events", "projection") == FOLLOWERS
         head = value(text, "cases_event_log_head_position")
         assert head > 0
-        for name in PROJECTIONS:
+        for name in FOLLOWERS:
             position = value(text, "cases_projection_position", projection=name)
             lag = value(text, "cases_projection_lag_events", projection=name)
             assert position + lag == head
@@ -137,4 +141,4 @@ class TestTwoWorkers:
         batches = "cases_group_commit_batch_commands_count"
         assert value(after, batches) - value(before, batches) >= 1
         assert value(after, "cases_store_up") == 1
-        assert label_values(after, "cases_projection_running", "projection") == set(PROJECTIONS)
+        assert label_values(after, "cases_projection_running", "projection") == FOLLOWERS
