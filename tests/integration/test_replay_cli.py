@@ -4,7 +4,7 @@ each event made, cut-offs, and one-line refusals."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -15,21 +15,18 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from cases.application.caller import Caller
-from cases.application.command_runner import Receipt
 from cases.bootstrap import bootstrap
 from cases.cli.main import app
 from cases.clock import ManualClock
 from cases.domain import billing_commands as bcmd
 from cases.domain import case_commands as cmd
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
-from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.money import Money, UnitPrice
 from cases.domain.support_case import SupportCase
-from cases.domain.support_terms import EscalationVehicle
 from cases.settings import get_settings
-from tests.support.builders import T0, caller, intake, is_clock_fact, terms
+from tests.support.builders import T0, caller, intake, is_clock_fact, terms, vendor_round_trip
 
 BEA = Caller.new(Actor("billing-bea", Role.BILLING_ADMIN), Source.CLI)
 RUN = Caller.new(Actor("collection-run", Role.SYSTEM), Source.SCHEDULER)
@@ -81,30 +78,10 @@ def recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Record
         times.append(clock.now())
         received = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake()))
         case_id, reached = received.aggregate_id, [received.version]
-        steps: tuple[Callable[[], Receipt], ...] = (
-            lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),
-            lambda: desk.handle(
-                who,
-                case_id,
-                cmd.Escalate(
-                    target=EscalationTarget.VENDOR,
-                    category=EscalationCategory.SERVICE_DEFECT,
-                    vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-                    reason="Queue grows with a healthy connector",
-                ),
-            ),
-            lambda: desk.handle(who, case_id, cmd.RecordVendorReference("2611080040012345")),
-            lambda: desk.handle(who, case_id, cmd.RecordHandBack("Fix deployed")),
-            lambda: desk.handle(
-                who, case_id, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream")
-            ),
-            lambda: desk.handle(who, case_id, cmd.Close()),
-            lambda: desk.handle(who, case_id, cmd.Reopen("Delays are back")),
-        )
-        for step in steps:
+        for command in vendor_round_trip():
             clock.advance(timedelta(minutes=10))
             times.append(clock.now())
-            reached.append(step().version)
+            reached.append(desk.handle(who, case_id, command).version)
         own_versions = [
             h.version
             for h in services.audit.history(SupportCase, case_id)

@@ -8,7 +8,15 @@ from typing import TypedDict, Unpack
 from uuid import uuid4
 
 from cases.application.caller import Caller
-from cases.domain.case_values import CaseCategory, Contact, EscalationPaths
+from cases.domain import case_commands as cmd
+from cases.domain.case_values import (
+    CaseCategory,
+    Contact,
+    EscalationCategory,
+    EscalationPaths,
+    EscalationTarget,
+    ResolutionCode,
+)
 from cases.domain.metadata import Actor, CommandContext, Role, Source
 from cases.domain.support_case import CLOCK_FACT_TYPES
 from cases.domain.support_offering import PublishedTerms
@@ -129,3 +137,22 @@ def intake(
         "description": "Since 07:30 outbound mail queues for up to an hour.",
     }
     return {**usual, **changes}
+
+
+def vendor_round_trip() -> tuple[cmd.CaseCommand, ...]:
+    """A received case's way to the vendor and back: health checked, escalated, referenced,
+    handed back, resolved, closed and reopened (versions 2 to 8 of the case)."""
+    return (
+        cmd.CheckServiceHealth(None),
+        cmd.Escalate(
+            target=EscalationTarget.VENDOR,
+            category=EscalationCategory.SERVICE_DEFECT,
+            vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
+            reason="Queue grows with a healthy connector",
+        ),
+        cmd.RecordVendorReference("2611080040012345"),
+        cmd.RecordHandBack("Fix deployed"),
+        cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream"),
+        cmd.Close(),
+        cmd.Reopen("Delays are back"),
+    )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from uuid import uuid4
 
 import psycopg
@@ -41,6 +43,35 @@ def throwaway_database() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         with _admin_connection() as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextmanager
+def database_copy(url: str, tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of a copy of the store at `url`, for one test alone: a SQLite backup
+    under `tmp_path`, or a PostgreSQL database made from it as a template (dropped after)."""
+    if url.startswith("sqlite"):
+        path = tmp_path / "events.db"
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as source:
+            target = sqlite3.connect(path)
+            source.backup(target)
+            target.close()
+        yield f"sqlite:///{path}"
+        return
+    template = url.rsplit("/", 1)[1]
+    name = f"cases_test_{uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+    try:
+        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )

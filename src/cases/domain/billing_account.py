@@ -427,6 +427,34 @@ class BillingAccount(AuditedAggregate):
             paid_through=paid_through,
         )
 
+    def _record_with_reason(
+        self,
+        event_class: type[AuditedAggregate.Event],
+        ctx: CommandContext,
+        reason: str,
+        **attributes: Any,
+    ) -> None:
+        """Record an event that states why: the reason is required, one line at most."""
+        self._record(
+            event_class, ctx, **attributes, reason=required_text("reason", reason, LINE_LIMIT)
+        )
+
+    def _record_by_hand(
+        self,
+        event_class: type[AuditedAggregate.Event],
+        ctx: CommandContext,
+        subscription: Subscription,
+        reason: str,
+    ) -> None:
+        """Record what was done by hand to a subscription's access, and why."""
+        self._record_with_reason(
+            event_class,
+            ctx,
+            reason,
+            subscription_id=subscription.subscription_id,
+            product=subscription.product,
+        )
+
     def suspend_access(self, ctx: CommandContext, command: c.SuspendAccess) -> None:
         """Suspend a subscription by hand: no payment lifts it, only a reinstatement."""
         subscription = self.subscription(command.subscription_id)
@@ -434,13 +462,7 @@ class BillingAccount(AuditedAggregate):
             raise errors.AccessAlreadySuspendedError(
                 f"{subscription.subscription_id} is suspended already"
             )
-        self._record(
-            self.AccessSuspendedByHand,
-            ctx,
-            subscription_id=subscription.subscription_id,
-            product=subscription.product,
-            reason=required_text("reason", command.reason, LINE_LIMIT),
-        )
+        self._record_by_hand(self.AccessSuspendedByHand, ctx, subscription, command.reason)
 
     def reinstate_access(self, ctx: CommandContext, command: c.ReinstateAccess) -> None:
         """Reinstate a suspended subscription by hand. A collection stage that still
@@ -448,13 +470,7 @@ class BillingAccount(AuditedAggregate):
         subscription = self.subscription(command.subscription_id)
         if not subscription.is_suspended:
             raise errors.AccessNotSuspendedError(f"{subscription.subscription_id} is not suspended")
-        self._record(
-            self.AccessReinstated,
-            ctx,
-            subscription_id=subscription.subscription_id,
-            product=subscription.product,
-            reason=required_text("reason", command.reason, LINE_LIMIT),
-        )
+        self._record_by_hand(self.AccessReinstated, ctx, subscription, command.reason)
 
     def hold_collection(self, ctx: CommandContext, command: c.HoldCollection) -> None:
         """Hold collection through a day (the customer promised to pay by then)."""
@@ -463,11 +479,11 @@ class BillingAccount(AuditedAggregate):
             raise errors.HoldInPastError(
                 f"a collection hold cannot end on {command.until}, before today ({today})"
             )
-        self._record(
+        self._record_with_reason(
             self.CollectionHeld,
             ctx,
+            command.reason,
             until=command.until,
-            reason=required_text("reason", command.reason, LINE_LIMIT),
         )
 
     def is_held_on(self, day: date) -> bool:
@@ -578,14 +594,14 @@ class BillingAccount(AuditedAggregate):
             if invoice.outstanding < amount
             else Money.zero(self.currency)
         )
-        self._record(
+        self._record_with_reason(
             self.CreditNoteIssued,
             ctx,
+            command.reason,
             number=number,
             invoice_number=invoice.number,
             amount=amount,
             released=released,
-            reason=required_text("reason", command.reason, LINE_LIMIT),
         )
         self._apply_account_credit(ctx)
         self._reinstate_where_settled(ctx, f"credit note {number} issued")
@@ -601,12 +617,12 @@ class BillingAccount(AuditedAggregate):
             raise errors.WriteOffExceedsOutstandingError(
                 f"invoice {invoice.number} has {invoice.outstanding} outstanding, not {amount}"
             )
-        self._record(
+        self._record_with_reason(
             self.WrittenOff,
             ctx,
+            command.reason,
             invoice_number=invoice.number,
             amount=amount,
-            reason=required_text("reason", command.reason, LINE_LIMIT),
         )
         self._reinstate_where_settled(ctx, f"invoice {invoice.number} written off")
 
@@ -616,11 +632,11 @@ class BillingAccount(AuditedAggregate):
         self.check_open(invoice, "disputed")
         if invoice.disputed:
             raise errors.DisputeAlreadyOpenError(f"invoice {invoice.number} is already disputed")
-        self._record(
+        self._record_with_reason(
             self.DisputeOpened,
             ctx,
+            command.reason,
             invoice_number=invoice.number,
-            reason=required_text("reason", command.reason, LINE_LIMIT),
         )
         self._reinstate_where_settled(ctx, f"invoice {invoice.number} disputed")
 

@@ -4,7 +4,6 @@ may read it, and refusals."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -15,19 +14,16 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from cases.application.command_runner import Receipt
 from cases.clock import ManualClock
 from cases.domain import billing_commands as bcmd
 from cases.domain import case_commands as cmd
 from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePeriod
-from cases.domain.case_values import EscalationCategory, EscalationTarget, ResolutionCode
 from cases.domain.metadata import Actor, Role
 from cases.domain.money import Money, UnitPrice
 from cases.domain.permissions import ROLE_PERMISSIONS, Permission
-from cases.domain.support_terms import EscalationVehicle
 from tests.integration.api.conftest import T0
 from tests.support.app_services import services_of
-from tests.support.builders import caller, intake, is_clock_fact, terms
+from tests.support.builders import caller, intake, is_clock_fact, terms, vendor_round_trip
 
 ADMIN = Actor("admin", Role.SYSTEM)
 BEA = Actor("billing-bea", Role.BILLING_ADMIN)
@@ -71,29 +67,9 @@ def audit(client: TestClient, api_clock: ManualClock) -> Audit:
     api_clock.advance(timedelta(minutes=10))
     received = desk.receive_case(who, cmd.TakeIn(received_at=api_clock.now(), **intake()))
     case_id, reached = received.aggregate_id, [received.version]
-    steps: tuple[Callable[[], Receipt], ...] = (
-        lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),
-        lambda: desk.handle(
-            who,
-            case_id,
-            cmd.Escalate(
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.SERVICE_DEFECT,
-                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-                reason="Queue grows with a healthy connector",
-            ),
-        ),
-        lambda: desk.handle(who, case_id, cmd.RecordVendorReference("2611080040012345")),
-        lambda: desk.handle(who, case_id, cmd.RecordHandBack("Fix deployed")),
-        lambda: desk.handle(
-            who, case_id, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream")
-        ),
-        lambda: desk.handle(who, case_id, cmd.Close()),
-        lambda: desk.handle(who, case_id, cmd.Reopen("Delays are back")),
-    )
-    for step in steps:
+    for command in vendor_round_trip():
         api_clock.advance(timedelta(minutes=10))
-        reached.append(step().version)
+        reached.append(desk.handle(who, case_id, command).version)
     office = services.billing
     account_id = office.open_account(
         caller(BEA),

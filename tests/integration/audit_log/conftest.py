@@ -10,15 +10,11 @@ mutate its own copy.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from uuid import uuid4
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from cases.audit_log.keys import verifier_from
 from cases.audit_log.tree_store import TreeStore
@@ -31,7 +27,7 @@ from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
 from cases.settings import Settings
 from tests.support.history import BulkWriter, SupportHistory
-from tests.support.postgres import ADMIN_URL, throwaway_database
+from tests.support.postgres import database_copy, throwaway_database
 
 HISTORY_EVENTS = 10_000
 CHECKPOINT_EVERY = 1_000
@@ -97,29 +93,8 @@ def history(request: pytest.FixtureRequest) -> TreeHistory:
 @pytest.fixture
 def database_url(history: TreeHistory, tmp_path: Path) -> Iterator[str]:
     """A copy of the recorded history and its tree, for this test alone."""
-    if history.url.startswith("sqlite"):
-        path = tmp_path / "events.db"
-        with sqlite3.connect(history.url.removeprefix("sqlite:///")) as source:
-            target = sqlite3.connect(path)
-            source.backup(target)
-            target.close()
-        yield f"sqlite:///{path}"
-        return
-    template = history.url.rsplit("/", 1)[1]
-    name = f"cases_test_{uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
-    try:
-        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with database_copy(history.url, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -9,18 +9,13 @@ same few thousand events without paying for recording them again.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
 
-import psycopg
 import pytest
 from eventsourcing.utils import get_topic
-from psycopg import sql
 
 from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
@@ -30,7 +25,7 @@ from cases.domain.support_case import SupportCase
 from cases.persistence.database_url import parse_database_url
 from cases.settings import Settings
 from tests.support.history import START, DeskWriter, SupportHistory
-from tests.support.postgres import ADMIN_URL, throwaway_database
+from tests.support.postgres import database_copy, throwaway_database
 
 HISTORY_EVENTS = 2000
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -88,35 +83,8 @@ def recorded(store_kind: str, request: pytest.FixtureRequest) -> RecordedHistory
 @pytest.fixture
 def database_url(recorded: RecordedHistory, tmp_path: Path) -> Iterator[str]:
     """A migrated store holding a copy of the recorded history."""
-    if recorded.url.startswith("sqlite"):
-        path = tmp_path / "events.db"
-        with sqlite3.connect(recorded.url.removeprefix("sqlite:///")) as source:
-            target = sqlite3.connect(path)
-            source.backup(target)
-            target.close()
-        yield f"sqlite:///{path}"
-        return
-    with _postgres_copy(recorded.url) as url:
+    with database_copy(recorded.url, tmp_path) as url:
         yield url
-
-
-@contextmanager
-def _postgres_copy(template_url: str) -> Iterator[str]:
-    template = template_url.rsplit("/", 1)[1]
-    name = f"cases_test_{uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        )
-    try:
-        yield f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture

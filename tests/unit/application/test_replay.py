@@ -3,7 +3,7 @@ events one at a time; cut off at a version or a recorded moment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -33,7 +33,7 @@ from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import EscalationVehicle
 from cases.persistence.event_log import EventLog
-from tests.support.builders import T0, caller, intake, terms
+from tests.support.builders import T0, caller, intake, terms, vendor_round_trip
 
 BEA = Actor("billing-bea", Role.BILLING_ADMIN)
 RUN = Actor("collection-run", Role.SYSTEM)
@@ -100,29 +100,9 @@ def case_story(services: Services, clock: ManualClock) -> CaseStory:
 
     tick()
     case_id = desk.receive_case(who, cmd.TakeIn(received_at=clock.now(), **intake())).aggregate_id
-    steps: tuple[Callable[[], object], ...] = (
-        lambda: desk.handle(who, case_id, cmd.CheckServiceHealth(None)),
-        lambda: desk.handle(
-            who,
-            case_id,
-            cmd.Escalate(
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.SERVICE_DEFECT,
-                vehicle=EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS,
-                reason="Queue grows with a healthy connector",
-            ),
-        ),
-        lambda: desk.handle(who, case_id, cmd.RecordVendorReference("2611080040012345")),
-        lambda: desk.handle(who, case_id, cmd.RecordHandBack("Fix deployed")),
-        lambda: desk.handle(
-            who, case_id, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Fixed upstream")
-        ),
-        lambda: desk.handle(who, case_id, cmd.Close()),
-        lambda: desk.handle(who, case_id, cmd.Reopen("Delays are back")),
-    )
-    for step in steps:
+    for command in vendor_round_trip():
         tick()
-        step()
+        desk.handle(who, case_id, command)
     return CaseStory(case_id, recorded)
 
 
