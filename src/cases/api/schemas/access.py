@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
-
-from cases.api.schemas.accounts import Reason
-from cases.api.schemas.common import Day, Strict
+from cases.api.schemas.accounts import Reason, Reasoned
+from cases.api.schemas.common import Day, Strict, example
 
 
-class SuspendAccess(Strict):
-    reason: Reason
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"reason": "Card reported stolen; customer asked."}]}
-    )
+class SuspendAccess(Reasoned):
+    model_config = example({"reason": "Card reported stolen; customer asked."})
 
 
-class ReinstateAccess(Strict):
-    reason: Reason
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"reason": "Payment confirmed by the bank by phone."}]}
-    )
+class ReinstateAccess(Reasoned):
+    model_config = example({"reason": "Payment confirmed by the bank by phone."})
 
 
 class HoldCollection(Strict):
     until: Day
     reason: Reason
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"until": "2026-04-30", "reason": "Promised to pay by end of April."}]
-        }
-    )
+    model_config = example({"until": "2026-04-30", "reason": "Promised to pay by end of April."})

@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cases.api.schemas.common import AwareDatetime, Day, Strict
+from cases.api.schemas.common import AwareDatetime, Day, Strict, example
 from cases.application.billing_office import Evaluation
 from cases.application.collection_run import CollectionSummary
 from cases.domain.billing_account import MAX_NET_DAYS, BillingAccount
@@ -100,6 +100,11 @@ Quantity = Annotated[
 
 InvoiceNumber = Annotated[str, Field(min_length=1, max_length=50, examples=["F-2001"])]
 Reason = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class Reasoned(Strict):
+    # A body whose one field says why: the hand commands that need nothing else.
+    reason: Reason
 
 
 class MoneyIn(Strict):
@@ -199,17 +204,13 @@ class OpenAccount(Strict):
         default="UTC", description="The zone whose calendar days collection counts in."
     )
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "customer_id": "fabrikam",
-                    "currency": "SEK",
-                    "net_days": 14,
-                    "billing_period": "monthly",
-                    "time_zone": "Europe/Stockholm",
-                }
-            ]
+    model_config = example(
+        {
+            "customer_id": "fabrikam",
+            "currency": "SEK",
+            "net_days": 14,
+            "billing_period": "monthly",
+            "time_zone": "Europe/Stockholm",
         }
     )
 
@@ -220,15 +221,11 @@ class AddSubscription(Strict):
     quantity: int = Field(ge=1, le=1_000_000)
     paid_through: Day | None = Field(default=None, description="Last day paid in advance.")
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "subscription_id": "sub-bp-40",
-                    "product": "Microsoft 365 Business Premium",
-                    "quantity": 40,
-                }
-            ]
+    model_config = example(
+        {
+            "subscription_id": "sub-bp-40",
+            "product": "Microsoft 365 Business Premium",
+            "quantity": 40,
         }
     )
 
@@ -236,7 +233,7 @@ class AddSubscription(Strict):
 class Prepayment(Strict):
     paid_through: Day
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"paid_through": "2027-03-01"}]})
+    model_config = example({"paid_through": "2027-03-01"})
 
 
 class PeriodIn(Strict):
@@ -272,22 +269,18 @@ class IssueInvoice(Strict):
     issued_on: Day
     due_on: Day | None = Field(default=None, description="Default: issued_on + net days.")
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
+    model_config = example(
+        {
+            "number": "F-2001",
+            "period": {"starts_on": "2026-03-01", "ends_on": "2026-03-31"},
+            "lines": [
                 {
-                    "number": "F-2001",
-                    "period": {"starts_on": "2026-03-01", "ends_on": "2026-03-31"},
-                    "lines": [
-                        {
-                            "description": "Microsoft 365 Business Premium, March",
-                            "quantity": 40,
-                            "unit_price": {"amount": "460.00", "currency": "SEK"},
-                        }
-                    ],
-                    "issued_on": "2026-03-02",
+                    "description": "Microsoft 365 Business Premium, March",
+                    "quantity": 40,
+                    "unit_price": {"amount": "460.00", "currency": "SEK"},
                 }
-            ]
+            ],
+            "issued_on": "2026-03-02",
         }
     )
 
@@ -308,15 +301,11 @@ class ReceivePayment(Strict):
         default=None, description="The invoice it pays first; then the oldest."
     )
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "reference": "BG-77120",
-                    "amount": {"amount": "9200.00", "currency": "SEK"},
-                    "received_on": "2026-03-20",
-                }
-            ]
+    model_config = example(
+        {
+            "reference": "BG-77120",
+            "amount": {"amount": "9200.00", "currency": "SEK"},
+            "received_on": "2026-03-20",
         }
     )
 
@@ -327,16 +316,12 @@ class IssueCreditNote(Strict):
     amount: PositiveMoneyIn
     reason: Reason
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "number": "CN-0001",
-                    "invoice_number": "F-2001",
-                    "amount": {"amount": "460.00", "currency": "SEK"},
-                    "reason": "One seat billed twice",
-                }
-            ]
+    model_config = example(
+        {
+            "number": "CN-0001",
+            "invoice_number": "F-2001",
+            "amount": {"amount": "460.00", "currency": "SEK"},
+            "reason": "One seat billed twice",
         }
     )
 
@@ -346,36 +331,24 @@ class WriteOff(Strict):
     amount: PositiveMoneyIn
     reason: Reason
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "invoice_number": "F-2001",
-                    "amount": {"amount": "0.50", "currency": "SEK"},
-                    "reason": "Rounding difference not worth chasing",
-                }
-            ]
+    model_config = example(
+        {
+            "invoice_number": "F-2001",
+            "amount": {"amount": "0.50", "currency": "SEK"},
+            "reason": "Rounding difference not worth chasing",
         }
     )
 
 
-class OpenDispute(Strict):
-    reason: Reason
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"reason": "Customer says March is double-counted."}]}
-    )
+class OpenDispute(Reasoned):
+    model_config = example({"reason": "Customer says March is double-counted."})
 
 
 class CloseDispute(Strict):
     outcome: DisputeOutcome
     note: Reason
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"outcome": "rejected", "note": "Usage report confirms the seats."}]
-        }
-    )
+    model_config = example({"outcome": "rejected", "note": "Usage report confirms the seats."})
 
 
 class Evaluate(Strict):
@@ -383,9 +356,7 @@ class Evaluate(Strict):
         default=None, description="The moment to evaluate at (not in the future); default now."
     )
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"as_of": "2026-04-01T06:00:00+02:00"}]}
-    )
+    model_config = example({"as_of": "2026-04-01T06:00:00+02:00"})
 
 
 class StartCollectionRun(Evaluate):

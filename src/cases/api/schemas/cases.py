@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from cases.api.schemas.common import AwareDatetime, Strict
+from cases.api.schemas.common import AwareDatetime, Strict, example
 from cases.domain.case_values import (
     AdvisoryClassification,
     CaseCategory,
@@ -67,20 +67,16 @@ class ReceiveCase(Strict):
         "not choose it, so that no answer tells it which ids other customers' cases have.",
     )
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "customer_id": "contoso",
-                    "contact": {"name": "Karin Lund", "email": "karin.lund@contoso.example"},
-                    "channel": "phone",
-                    "product": "Exchange Online",
-                    "category": "technical",
-                    "severity": "moderate",
-                    "title": "Outbound mail delayed by up to an hour",
-                    "description": "Since 07:30 mail to external recipients sits in the queue.",
-                }
-            ]
+    model_config = example(
+        {
+            "customer_id": "contoso",
+            "contact": {"name": "Karin Lund", "email": "karin.lund@contoso.example"},
+            "channel": "phone",
+            "product": "Exchange Online",
+            "category": "technical",
+            "severity": "moderate",
+            "title": "Outbound mail delayed by up to an hour",
+            "description": "Since 07:30 mail to external recipients sits in the queue.",
         }
     )
 

@@ -52,6 +52,11 @@ Day = Annotated[
 ]
 
 
+def example(body: dict[str, Any]) -> ConfigDict:
+    """A model's configuration that shows one example of it in the OpenAPI document."""
+    return ConfigDict(json_schema_extra={"examples": [body]})
+
+
 class Strict(BaseModel):
     """Request bodies: unknown fields are refused, not ignored."""
 

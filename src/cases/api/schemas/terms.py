@@ -15,11 +15,11 @@ from functools import cache
 from typing import Annotated, Self, TypeVar
 
 import holidays
-from pydantic import AfterValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from cases.api.schemas.accounts import TimeZone
-from cases.api.schemas.common import AwareDatetime, CommandResult, Day, Strict
+from cases.api.schemas.common import AwareDatetime, CommandResult, Day, Strict, example
 from cases.domain.collection_policy import (
     EARLIEST_STAGE,
     LATEST_STAGE,
@@ -279,55 +279,51 @@ class PublishTerms(TermsFields):
         "version in force; default now.",
     )
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
+    model_config = example(
+        {
+            "vendor_name": "Microsoft",
+            "partner_kind": "direct_bill",
+            "arrangement": {"model": "direct", "coverage": "whole"},
+            "service_hours": {
+                "time_zone": "Europe/Stockholm",
+                "weekly": [
+                    {"weekday": day, "start": "08:00", "end": "17:00"}
+                    for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
+                ],
+                "holiday_country": "SE",
+                "holidays": ["2026-12-24"],
+            },
+            "contact_methods": [
+                {"channel": "phone", "address": "+46 8 123 456 00"},
+                {"channel": "email", "address": "support@partner.example"},
+            ],
+            "pricing": {
+                "charged": False,
+                "description": "Support is included in the subscription price.",
+            },
+            "held_vehicles": ["advanced_support_for_partners"],
+            "targets": [
                 {
-                    "vendor_name": "Microsoft",
-                    "partner_kind": "direct_bill",
-                    "arrangement": {"model": "direct", "coverage": "whole"},
-                    "service_hours": {
-                        "time_zone": "Europe/Stockholm",
-                        "weekly": [
-                            {"weekday": day, "start": "08:00", "end": "17:00"}
-                            for day in ("monday", "tuesday", "wednesday", "thursday", "friday")
-                        ],
-                        "holiday_country": "SE",
-                        "holidays": ["2026-12-24"],
-                    },
-                    "contact_methods": [
-                        {"channel": "phone", "address": "+46 8 123 456 00"},
-                        {"channel": "email", "address": "support@partner.example"},
-                    ],
-                    "pricing": {
-                        "charged": False,
-                        "description": "Support is included in the subscription price.",
-                    },
-                    "held_vehicles": ["advanced_support_for_partners"],
-                    "targets": [
-                        {
-                            "severity": "critical",
-                            "first_response_minutes": 60,
-                            "next_update_minutes": 120,
-                            "resolution_minutes": 480,
-                        },
-                        {
-                            "severity": "moderate",
-                            "first_response_minutes": 240,
-                            "next_update_minutes": 480,
-                            "resolution_minutes": 2400,
-                        },
-                        {
-                            "severity": "minimal",
-                            "first_response_minutes": 480,
-                            "next_update_minutes": 960,
-                            "resolution_minutes": 4800,
-                        },
-                    ],
-                    "reopen_window_days": 14,
-                    "effective_from": "2026-04-01T00:00:00+02:00",
-                }
-            ]
+                    "severity": "critical",
+                    "first_response_minutes": 60,
+                    "next_update_minutes": 120,
+                    "resolution_minutes": 480,
+                },
+                {
+                    "severity": "moderate",
+                    "first_response_minutes": 240,
+                    "next_update_minutes": 480,
+                    "resolution_minutes": 2400,
+                },
+                {
+                    "severity": "minimal",
+                    "first_response_minutes": 480,
+                    "next_update_minutes": 960,
+                    "resolution_minutes": 4800,
+                },
+            ],
+            "reopen_window_days": 14,
+            "effective_from": "2026-04-01T00:00:00+02:00",
         }
     )
 
@@ -415,20 +411,16 @@ class PublishPolicy(PolicyFields):
         "version in force; default now.",
     )
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "stages": [
-                        {"days": -7, "action": "upcoming_payment_reminder"},
-                        {"days": 1, "action": "overdue_reminder"},
-                        {"days": 7, "action": "overdue_reminder"},
-                        {"days": 14, "action": "final_warning"},
-                        {"days": 30, "action": "suspend_access"},
-                    ],
-                    "spare_paid_in_advance": True,
-                }
-            ]
+    model_config = example(
+        {
+            "stages": [
+                {"days": -7, "action": "upcoming_payment_reminder"},
+                {"days": 1, "action": "overdue_reminder"},
+                {"days": 7, "action": "overdue_reminder"},
+                {"days": 14, "action": "final_warning"},
+                {"days": 30, "action": "suspend_access"},
+            ],
+            "spare_paid_in_advance": True,
         }
     )
 
