@@ -37,6 +37,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cases.domain.erasure import SubjectKind
+from cases.persistence.statement import Sql, sql
 
 KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12
@@ -325,14 +326,13 @@ class SqlSubjectKeys(SubjectKeys):
     """Subject keys in the `subject_keys` table of SQLite or PostgreSQL, through one
     autocommitted connection used under a lock (keys are read once per process)."""
 
-    def __init__(self, master: MasterKey, connect: Callable[[], _Connection], mark: str) -> None:
+    def __init__(
+        self, master: MasterKey, connect: Callable[[], _Connection], render: Callable[[Sql], str]
+    ) -> None:
         super().__init__(master)
         self._connect = connect
         self._connection: _Connection | None = None
-        self._mark = mark
-
-    def _sql(self, text: str) -> str:
-        return text.replace("?", self._mark)
+        self._render = render
 
     @contextmanager
     def _conn(self) -> Iterator[_Connection]:
@@ -349,68 +349,80 @@ class SqlSubjectKeys(SubjectKeys):
                 self._connection = None
                 raise
 
-    def _write(self, statement: str, params: tuple[Any, ...]) -> None:
+    def _write(self, statement: Sql, params: tuple[Any, ...]) -> None:
         with self._conn() as conn:
-            conn.execute(self._sql(statement), params)
+            conn.execute(self._render(statement), params)
 
-    def _read(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+    def _read(self, query: Sql, params: tuple[Any, ...]) -> list[Any]:
         with self._conn() as conn:
-            return list(conn.execute(self._sql(query), params).fetchall())
+            return list(conn.execute(self._render(query), params).fetchall())
 
-    def _select(self, where: str, params: tuple[Any, ...]) -> list[KeyRow]:
-        # `where` is one of this class's literals.
-        columns = "subject_id, kind, wrapped_key, master_key_id"
-        rows = self._read(f"SELECT {columns} FROM subject_keys {where}", params)  # noqa: S608
+    def _select(self, where: Sql, params: tuple[Any, ...]) -> list[KeyRow]:
+        query = sql(
+            "SELECT subject_id, kind, wrapped_key, master_key_id FROM subject_keys {where}",
+            where=where,
+        )
+        rows = self._read(query, params)
         return [
             KeyRow(UUID(r[0]), SubjectKind(r[1]), None if r[2] is None else bytes(r[2]), r[3])
             for r in rows
         ]
 
     def _row(self, subject: UUID) -> KeyRow | None:
-        found = self._select("WHERE subject_id = ?", (str(subject),))
+        found = self._select(sql("WHERE subject_id = {}"), (str(subject),))
         return found[0] if found else None
 
     def _rows(self) -> Iterator[KeyRow]:
-        return iter(self._select("ORDER BY subject_id", ()))
+        return iter(self._select(sql("ORDER BY subject_id"), ()))
 
     def _erased_count(self) -> int:
-        rows = self._read("SELECT COUNT(*) FROM subject_keys WHERE wrapped_key IS NULL", ())
+        rows = self._read(sql("SELECT COUNT(*) FROM subject_keys WHERE wrapped_key IS NULL"), ())
         return int(rows[0][0])
 
     def _insert(self, row: KeyRow) -> None:
         self._write(
-            "INSERT INTO subject_keys (subject_id, kind, wrapped_key, master_key_id) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (subject_id) DO NOTHING",
+            sql(
+                "INSERT INTO subject_keys (subject_id, kind, wrapped_key, master_key_id) "
+                "VALUES ({}, {}, {}, {}) ON CONFLICT (subject_id) DO NOTHING"
+            ),
             (str(row.subject), row.kind.value, row.wrapped, self.master.key_id),
         )
 
     def _erase(self, subject: UUID, erased_at: str) -> None:
         self._write(
-            "UPDATE subject_keys SET wrapped_key = NULL, master_key_id = NULL, erased_at = ? "
-            "WHERE subject_id = ?",
+            sql(
+                "UPDATE subject_keys SET wrapped_key = NULL, master_key_id = NULL, erased_at = {} "
+                "WHERE subject_id = {}"
+            ),
             (erased_at, str(subject)),
         )
-        self._write("DELETE FROM subject_index WHERE subject_id = ?", (str(subject),))
+        self._write(sql("DELETE FROM subject_index WHERE subject_id = {}"), (str(subject),))
 
     def _index(self, subject: UUID, field: str, digest: str) -> None:
         self._write(
-            "INSERT INTO subject_index (field, digest, subject_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
+            sql(
+                "INSERT INTO subject_index (field, digest, subject_id) VALUES ({}, {}, {}) "
+                "ON CONFLICT DO NOTHING"
+            ),
             (field, digest, str(subject)),
         )
 
     def _indexed(self, field: str, digest: str) -> list[UUID]:
         rows = self._read(
-            "SELECT subject_id FROM subject_index WHERE field = ? AND digest = ? "
-            "ORDER BY subject_id",
+            sql(
+                "SELECT subject_id FROM subject_index WHERE field = {} AND digest = {} "
+                "ORDER BY subject_id"
+            ),
             (field, digest),
         )
         return [UUID(r[0]) for r in rows]
 
     def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None:
         self._write(
-            "UPDATE subject_keys SET wrapped_key = ?, master_key_id = ? "
-            "WHERE subject_id = ? AND wrapped_key IS NOT NULL",
+            sql(
+                "UPDATE subject_keys SET wrapped_key = {}, master_key_id = {} "
+                "WHERE subject_id = {} AND wrapped_key IS NOT NULL"
+            ),
             (wrapped, master_key_id, str(subject)),
         )
 
@@ -425,8 +437,8 @@ def sqlite_subject_keys(master: MasterKey, path: Path) -> SqlSubjectKeys:
     def connect() -> _Connection:
         return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
 
-    return SqlSubjectKeys(master, connect, "?")
+    return SqlSubjectKeys(master, connect, Sql.sqlite)
 
 
 def postgres_subject_keys(master: MasterKey, connect: Callable[[], _Connection]) -> SqlSubjectKeys:
-    return SqlSubjectKeys(master, connect, "%s")
+    return SqlSubjectKeys(master, connect, lambda statement: statement.postgres(None))
