@@ -9,6 +9,7 @@ exception answers 500 `/problems/internal-error` and closes the connection.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg
@@ -49,6 +50,26 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.BackdatedBeyondAllowanceError: 422,
 }
 STATE_RULE_STATUS = 409  # a rule about the current state: the request conflicts with it
+
+
+UNAUTHENTICATED = "No valid bearer token"
+ROLE_MAY_NOT = "The role may not do this"
+RULE_REFUSES = "A business rule refuses the command; nothing was recorded"
+STALE = "If-Match is stale; nothing was recorded"
+INVALID_FIELDS = "Invalid request; the problem lists the fields"
+UNAVAILABLE = "The database is unavailable; retry after Retry-After"
+
+
+def documented_problems(
+    described: Mapping[int, str], *, invalid: str = INVALID_FIELDS, unavailable: bool = True
+) -> dict[int | str, dict[str, Any]]:
+    """The problems a router's operations document, in the order of their status: no
+    bearer token (401), the router's own (`described`), an invalid request (422) and,
+    where the database is reached, its being unavailable (503)."""
+    texts = {401: UNAUTHENTICATED, **described, 422: invalid}
+    if unavailable:
+        texts[503] = UNAVAILABLE
+    return {status: {"description": text} for status, text in texts.items()}
 
 
 class ApiProblem(Exception):  # noqa: N818 - it is a problem, as in RFC 9457

@@ -143,7 +143,6 @@ def add_audit_routes(
     and `/{id}/history` of the aggregate `kind`, whose id is the path's `id_name`
     (`case_id`: the case's); for principals that may read history."""
     noun = id_name.removesuffix("_id")
-    dependencies = [Depends(require(Permission.READ_HISTORY))]
 
     def get_state(**kwargs: Any) -> BaseModel:
         services: Services = kwargs["services"]
@@ -157,36 +156,60 @@ def add_audit_routes(
         services: Services = kwargs["services"]
         return [HistoryEntryOut.of(e) for e in services.audit.history(kind, kwargs[id_name])]
 
-    name = f"get_{noun}_state"
-    router.get(
-        f"/{{{id_name}}}/state", operation_id=name, responses=responses, dependencies=dependencies
-    )(
-        _endpoint(
-            name,
-            f"The {noun} rebuilt from its events: now, at a version, or as recorded at a moment.",
-            {
-                id_name: (UUID, NONE),
-                "services": (ServicesDep, NONE),
-                "response": (Response, NONE),
-                "version": (Annotated[int | None, Query(ge=1)], None),
-                "as_of": (AwareDatetime | None, None),
-            },
-            state_model,
-            get_state,
-        )
-    )
-    name = f"get_{noun}_history"
-    router.get(
-        f"/{{{id_name}}}/history",
-        operation_id=name,
+    add_audit_route(
+        router,
+        f"/{{{id_name}}}/state",
+        f"get_{noun}_state",
+        id_name,
+        doc=f"The {noun} rebuilt from its events: now, at a version, or as recorded at a moment.",
+        params={
+            "response": (Response, NONE),
+            "version": (Annotated[int | None, Query(ge=1)], None),
+            "as_of": (AwareDatetime | None, None),
+        },
+        returns=state_model,
+        run=get_state,
         responses=responses,
-        dependencies=dependencies,
+    )
+    add_audit_route(
+        router,
+        f"/{{{id_name}}}/history",
+        f"get_{noun}_history",
+        id_name,
+        doc=f"Every recorded event of the {noun}, in order, with who, when and why.",
+        params={},
+        returns=list[HistoryEntryOut],
+        run=get_history,
+        responses=responses,
+    )
+
+
+def add_audit_route(
+    router: Router,
+    path: str,
+    operation_id: str,
+    id_name: str,
+    *,
+    doc: str,
+    params: Mapping[str, tuple[Any, Any]],
+    returns: Any,
+    run: Callable[..., Any],
+    responses: dict[int | str, dict[str, Any]],
+) -> None:
+    """GET `path` for principals that may read history: `run(**kwargs)` with the
+    aggregate's id (the path's `id_name`), the services and `params`, answered in
+    the shape `returns`."""
+    router.get(
+        path,
+        operation_id=operation_id,
+        responses=responses,
+        dependencies=[Depends(require(Permission.READ_HISTORY))],
     )(
         _endpoint(
-            name,
-            f"Every recorded event of the {noun}, in order, with who, when and why.",
-            {id_name: (UUID, NONE), "services": (ServicesDep, NONE)},
-            list[HistoryEntryOut],
-            get_history,
+            operation_id,
+            doc,
+            {id_name: (UUID, NONE), "services": (ServicesDep, NONE), **params},
+            returns,
+            run,
         )
     )

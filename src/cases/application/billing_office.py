@@ -87,13 +87,11 @@ class BillingOffice:
         effective_from: datetime | None = None,
     ) -> tuple[int, Receipt]:
         """Publish a new policy version (in force now, unless later); return it."""
-        policy_id = CollectionPolicy.policy_id()
-        if not self.runner.exists(CollectionPolicy, policy_id):
-            self.runner.create(CollectionPolicy, caller, CollectionPolicy.establish)
-        return self.runner.change(
+        return self.runner.change_established(
             CollectionPolicy,
-            policy_id,
+            CollectionPolicy.policy_id(),
             caller,
+            CollectionPolicy.establish,
             lambda policy, ctx: policy.publish(ctx, terms, effective_from or ctx.occurred_at),
         )
 

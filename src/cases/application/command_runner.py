@@ -133,6 +133,20 @@ class CommandRunner:
             return False
         return True
 
+    def change_established(
+        self,
+        kind: type[A],
+        aggregate_id: UUID,
+        caller: Caller,
+        establish: Callable[[CommandContext], A],
+        decide: Callable[[A, CommandContext], R],
+    ) -> tuple[R, Receipt]:
+        """`change` the one aggregate of its kind (the support offering, the collection
+        policy), recording it with `establish` first when it is not there yet."""
+        if not self.exists(kind, aggregate_id):
+            self.create(kind, caller, establish)
+        return self.change(kind, aggregate_id, caller, decide)
+
     @_counts_refusals
     def create(
         self,

@@ -28,13 +28,11 @@ class SupportDesk:
         self, caller: Caller, terms: SupportTerms, effective_from: datetime
     ) -> tuple[int, Receipt]:
         """Publish a new version of the support terms; return its number."""
-        offering_id = SupportOffering.offering_id()
-        if not self.runner.exists(SupportOffering, offering_id):
-            self.runner.create(SupportOffering, caller, SupportOffering.establish)
-        return self.runner.change(
+        return self.runner.change_established(
             SupportOffering,
-            offering_id,
+            SupportOffering.offering_id(),
             caller,
+            SupportOffering.establish,
             lambda offering, ctx: offering.publish_terms(ctx, terms, effective_from),
         )
 

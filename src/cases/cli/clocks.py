@@ -7,14 +7,12 @@ evaluates each as of one moment: every breach is recorded at its deadline, once.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from cases.application.caller import Caller
 from cases.application.clock_run import ClockRunSummary, run_clock_evaluation
 from cases.bootstrap import services_on
-from cases.cli.collection import parse_moment
+from cases.cli.moments import EvaluateAt, parse_moment
 from cases.cli.projections import ProjectionStore, projection_store
 from cases.cli.services import fail
 from cases.clock import SystemClock
@@ -40,15 +38,7 @@ def clocks() -> None:
 
 
 @clocks_app.command("evaluate")
-def evaluate(
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            "--as-of",
-            help="The moment to evaluate at, ISO 8601 with a UTC offset. Default: now.",
-        ),
-    ] = None,
-) -> None:
+def evaluate(as_of: EvaluateAt = None) -> None:
     """Record every breach due by the moment, on every case that has one."""
     moment = parse_moment(as_of) if as_of is not None else None
     with projection_store() as store:

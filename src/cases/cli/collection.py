@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -12,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from cases.application.billing_office import Evaluation
 from cases.application.caller import Caller
 from cases.application.collection_run import CollectionSummary, run_collection
-from cases.cli.moments import iso_moment, within_range
+from cases.cli.moments import EvaluateAt, parse_moment
 from cases.cli.services import open_services
 from cases.domain.metadata import Actor, Role, Source
 
@@ -30,16 +27,7 @@ def collection() -> None:
 
 
 @collection_app.command("run")
-def run(
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            "--as-of",
-            help="The moment to evaluate at, ISO 8601 with a UTC offset "
-            "(e.g. 2026-05-01T06:00:00+02:00). Default: now.",
-        ),
-    ] = None,
-) -> None:
+def run(as_of: EvaluateAt = None) -> None:
     """Evaluate every billing account and print what was done."""
     with open_services() as services:
         moment = parse_moment(as_of) if as_of is not None else services.clock.now()
@@ -92,13 +80,3 @@ def _account_line(evaluation: Evaluation) -> str:
     if evaluation.reinstated:
         parts.append("reinstated " + ", ".join(evaluation.reinstated))
     return f"{evaluation.customer_id:<20} {evaluation.account_id}  " + "; ".join(parts)
-
-
-def parse_moment(text: str) -> datetime:
-    moment = iso_moment(text, "--as-of")
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise typer.BadParameter(
-            "give the moment a UTC offset, e.g. 2026-05-01T06:00:00+00:00 or ...Z",
-            param_hint="--as-of",
-        )
-    return within_range(moment, "--as-of")

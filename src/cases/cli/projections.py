@@ -224,30 +224,31 @@ def run_command(
 
 def _catch_up_once(store: ProjectionStore, name: str, batch_size: int) -> None:
     runner = ProjectionRunner(store.log, projection_named(name), store.db, batch_size=batch_size)
-    leadership = Leadership(store.db, name)
-    if not leadership.try_acquire():
-        print(f"{name}: another runner is keeping it up to date; skipped.")
-        return
-    try:
-        applied = runner.catch_up()
-    finally:
-        leadership.release()
-    print(f"{name}: applied {applied} events; at position {runner.position}.")
+    applied = _once_if_leading(store, name, runner.catch_up)
+    if applied is not None:
+        print(f"{name}: applied {applied} events; at position {runner.position}.")
 
 
 def _tree_once(store: ProjectionStore, batch_size: int) -> None:
     builder = tree_builders(
         store.settings, store.log, lambda: store.db, create_key=False, batch_size=batch_size
     )()
-    leadership = Leadership(store.db, TREE)
+    appended = _once_if_leading(store, TREE, builder.catch_up)
+    if appended is not None:
+        print(f"{TREE}: appended {appended} events; at position {builder.position}.")
+
+
+def _once_if_leading(store: ProjectionStore, name: str, catch_up: Callable[[], int]) -> int | None:
+    """What `catch_up()` returns, run while leading `name`; None (said so) when another
+    runner leads it."""
+    leadership = Leadership(store.db, name)
     if not leadership.try_acquire():
-        print(f"{TREE}: another runner is keeping it up to date; skipped.")
-        return
+        print(f"{name}: another runner is keeping it up to date; skipped.")
+        return None
     try:
-        appended = builder.catch_up()
+        return catch_up()
     finally:
         leadership.release()
-    print(f"{TREE}: appended {appended} events; at position {builder.position}.")
 
 
 @contextmanager

@@ -322,6 +322,27 @@ class _Connection(Protocol):
     def close(self) -> None: ...
 
 
+_INSERT_KEY = sql(
+    "INSERT INTO subject_keys (subject_id, kind, wrapped_key, master_key_id) "
+    "VALUES ({}, {}, {}, {}) ON CONFLICT (subject_id) DO NOTHING"
+)
+_ERASE_KEY = sql(
+    "UPDATE subject_keys SET wrapped_key = NULL, master_key_id = NULL, erased_at = {} "
+    "WHERE subject_id = {}"
+)
+_INSERT_DIGEST = sql(
+    "INSERT INTO subject_index (field, digest, subject_id) VALUES ({}, {}, {}) "
+    "ON CONFLICT DO NOTHING"
+)
+_SUBJECTS_OF_DIGEST = sql(
+    "SELECT subject_id FROM subject_index WHERE field = {} AND digest = {} ORDER BY subject_id"
+)
+_REWRAP_KEY = sql(
+    "UPDATE subject_keys SET wrapped_key = {}, master_key_id = {} "
+    "WHERE subject_id = {} AND wrapped_key IS NOT NULL"
+)
+
+
 class SqlSubjectKeys(SubjectKeys):
     """Subject keys in the `subject_keys` table of SQLite or PostgreSQL, through one
     autocommitted connection used under a lock (keys are read once per process)."""
@@ -381,50 +402,22 @@ class SqlSubjectKeys(SubjectKeys):
 
     def _insert(self, row: KeyRow) -> None:
         self._write(
-            sql(
-                "INSERT INTO subject_keys (subject_id, kind, wrapped_key, master_key_id) "
-                "VALUES ({}, {}, {}, {}) ON CONFLICT (subject_id) DO NOTHING"
-            ),
-            (str(row.subject), row.kind.value, row.wrapped, self.master.key_id),
+            _INSERT_KEY, (str(row.subject), row.kind.value, row.wrapped, self.master.key_id)
         )
 
     def _erase(self, subject: UUID, erased_at: str) -> None:
-        self._write(
-            sql(
-                "UPDATE subject_keys SET wrapped_key = NULL, master_key_id = NULL, erased_at = {} "
-                "WHERE subject_id = {}"
-            ),
-            (erased_at, str(subject)),
-        )
+        self._write(_ERASE_KEY, (erased_at, str(subject)))
         self._write(sql("DELETE FROM subject_index WHERE subject_id = {}"), (str(subject),))
 
     def _index(self, subject: UUID, field: str, digest: str) -> None:
-        self._write(
-            sql(
-                "INSERT INTO subject_index (field, digest, subject_id) VALUES ({}, {}, {}) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            (field, digest, str(subject)),
-        )
+        self._write(_INSERT_DIGEST, (field, digest, str(subject)))
 
     def _indexed(self, field: str, digest: str) -> list[UUID]:
-        rows = self._read(
-            sql(
-                "SELECT subject_id FROM subject_index WHERE field = {} AND digest = {} "
-                "ORDER BY subject_id"
-            ),
-            (field, digest),
-        )
+        rows = self._read(_SUBJECTS_OF_DIGEST, (field, digest))
         return [UUID(r[0]) for r in rows]
 
     def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None:
-        self._write(
-            sql(
-                "UPDATE subject_keys SET wrapped_key = {}, master_key_id = {} "
-                "WHERE subject_id = {} AND wrapped_key IS NOT NULL"
-            ),
-            (wrapped, master_key_id, str(subject)),
-        )
+        self._write(_REWRAP_KEY, (wrapped, master_key_id, str(subject)))
 
     def close(self) -> None:
         with self._lock:

@@ -90,6 +90,7 @@ _JSON_NATIVE_TYPES: Final = frozenset({str, int, float, bool, _NONE_TYPE, dict, 
 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=enum.Enum)
+_D = TypeVar("_D")
 
 _Encoder = Callable[[Any], Any]
 
@@ -120,10 +121,18 @@ def _checked_int(value: int) -> int | dict[str, str]:
     return {TYPE_KEY: BIG_INT_NAME, DATA_KEY: str(value)}
 
 
+_KINDS: dict[type[Any], str] = {str: "a string", list: "a list", dict: "a dict"}
+
+
+def _data_of(name: str, data: Any, kind: type[_D]) -> _D:
+    """`data` when it is exactly of `kind` (what transcoding `name` stores), else a TypeError."""
+    if type(data) is not kind:
+        raise TypeError(f"'{name}' data must be {_KINDS[kind]}, got {data!r}")
+    return data
+
+
 def _decode_big_int(data: Any) -> int:
-    if type(data) is not str:
-        raise TypeError(f"'{BIG_INT_NAME}' data must be a string, got {data!r}")
-    return int(data)
+    return int(_data_of(BIG_INT_NAME, data, str))
 
 
 class _Walker:
@@ -226,9 +235,7 @@ class DecimalAsStr(Transcoding):
         return str(obj)
 
     def decode(self, data: str) -> Decimal:
-        if type(data) is not str:
-            raise TypeError(f"'{self.name}' data must be a string, got {data!r}")
-        return Decimal(data)
+        return Decimal(_data_of(self.name, data, str))
 
 
 class DatetimeAsISO(Transcoding):
@@ -258,9 +265,7 @@ class DatetimeAsISO(Transcoding):
         return obj.isoformat()
 
     def decode(self, data: str) -> datetime:
-        if type(data) is not str:
-            raise TypeError(f"'{self.name}' data must be a string, got {data!r}")
-        return datetime.fromisoformat(data)
+        return datetime.fromisoformat(_data_of(self.name, data, str))
 
 
 class DateAsISO(Transcoding):
@@ -273,9 +278,7 @@ class DateAsISO(Transcoding):
         return obj.isoformat()
 
     def decode(self, data: str) -> date:
-        if type(data) is not str:
-            raise TypeError(f"'{self.name}' data must be a string, got {data!r}")
-        return date.fromisoformat(data)
+        return date.fromisoformat(_data_of(self.name, data, str))
 
 
 class TupleAsList(_WalkingTranscoding):
@@ -291,9 +294,7 @@ class TupleAsList(_WalkingTranscoding):
         return walker.walk_items(obj)
 
     def decode(self, data: list[Any]) -> tuple[Any, ...]:
-        if type(data) is not list:
-            raise TypeError(f"'{self.name}' data must be a list, got {data!r}")
-        return tuple(data)
+        return tuple(_data_of(self.name, data, list))
 
 
 def _sort_key(item: Any) -> bytes:
@@ -331,9 +332,7 @@ class FrozensetAsList(_WalkingTranscoding):
         return walker.walk_items(ordered)
 
     def decode(self, data: list[Any]) -> frozenset[Any]:
-        if type(data) is not list:
-            raise TypeError(f"'{self.name}' data must be a list, got {data!r}")
-        return frozenset(data)
+        return frozenset(_data_of(self.name, data, list))
 
 
 # --- generic transcodings for the project's own types -----------------------
@@ -407,8 +406,7 @@ class DataclassAsDict(_WalkingTranscoding, Generic[_T]):
         return walker.walk_fields(obj, self.field_names)
 
     def decode(self, data: dict[str, Any]) -> _T:
-        if type(data) is not dict:
-            raise TypeError(f"'{self.name}' data must be a dict, got {data!r}")
+        data = _data_of(self.name, data, dict)
         if data.keys() != self._field_set:
             # Older data without a field added since (or with one removed):
             # let the class apply its defaults and complain about the rest.

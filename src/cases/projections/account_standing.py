@@ -29,12 +29,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_in, select_where, upsert
+from cases.db.shapes import select_where, upsert
 from cases.db.statement import AND, Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 from cases.projections.receivables import as_day, as_optional_day, from_minor
-from cases.projections.rows import as_uuid, chunks
+from cases.projections.rows import as_uuid, rows_in
 
 COLUMNS = (
     "account_id",
@@ -266,18 +266,13 @@ class AccountStandingProjection(Projection):
         ids = list({p.event.originator_id for p in events if not isinstance(p.event, E.Opened)})
         standing, invoices = tables("account_standing"), tables("standing_invoices")
         accounts: dict[UUID, Account] = {}
-        for chunk in chunks(ids):
-            for values in db.fetchall(
-                select_in(standing, COLUMNS, "account_id", len(chunk)), chunk
-            ):
-                row = standing_row(values)
-                suspended = set(json.loads(row["suspended_subscriptions"]))
-                accounts[row["account_id"]] = Account(row, {}, suspended)
-            for values in db.fetchall(
-                select_in(invoices, INVOICE_COLUMNS, "account_id", len(chunk)), chunk
-            ):
-                invoice = invoice_row(values)
-                accounts[invoice["account_id"]].invoices[invoice["invoice_number"]] = invoice
+        for values in rows_in(db, standing, COLUMNS, "account_id", ids):
+            row = standing_row(values)
+            suspended = set(json.loads(row["suspended_subscriptions"]))
+            accounts[row["account_id"]] = Account(row, {}, suspended)
+        for values in rows_in(db, invoices, INVOICE_COLUMNS, "account_id", ids):
+            invoice = invoice_row(values)
+            accounts[invoice["account_id"]].invoices[invoice["invoice_number"]] = invoice
         return accounts
 
     @staticmethod

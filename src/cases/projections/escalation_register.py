@@ -15,12 +15,12 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import insert, select_in
+from cases.db.shapes import insert
 from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.support_case import SupportCase
 from cases.projections.erasures import ERASURES, erase_columns, without_erasures
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
-from cases.projections.rows import as_uuid, chunks, upsert_rows
+from cases.projections.rows import as_uuid, rows_in, upsert_rows, wanted_rows
 
 COLUMNS = (
     "case_id",
@@ -67,6 +67,16 @@ EVOLVE: dict[type[Any], Callable[[Row, Any], None]] = {
     E.VendorUpdateRecorded: _vendor_update,
     E.HandedBack: lambda row, e: row.update(handed_back_at=e.meta.occurred_at),
 }
+
+
+def _escalation_row(values: Sequence[Any]) -> Row:
+    row = dict(zip(COLUMNS, values, strict=True))
+    row["case_id"] = as_uuid(row["case_id"])
+    return row
+
+
+def _key(row: Row) -> Key:
+    return (row["case_id"], int(row["number"]))
 
 
 class EscalationRegisterProjection(Projection):
@@ -128,11 +138,8 @@ class EscalationRegisterProjection(Projection):
             }
         )
         found: dict[UUID, str] = {}
-        for chunk in chunks(ids):
-            for case_id, customer_id in db.fetchall(
-                select_in(table, ("case_id", "customer_id"), "case_id", len(chunk)), chunk
-            ):
-                found[as_uuid(case_id)] = str(customer_id)
+        for case_id, customer_id in rows_in(db, table, ("case_id", "customer_id"), "case_id", ids):
+            found[as_uuid(case_id)] = str(customer_id)
         return found
 
     @staticmethod
@@ -140,15 +147,8 @@ class EscalationRegisterProjection(Projection):
         """The rows of escalations changed in this batch but opened before it."""
         touched = {(e.originator_id, e.number) for e in escalations}
         wanted = touched - {(e.originator_id, e.number) for e in escalations if _opens(e)}
-        rows: dict[Key, Row] = {}
-        for chunk in chunks(list({case_id for case_id, _ in wanted})):
-            for values in db.fetchall(select_in(table, COLUMNS, "case_id", len(chunk)), chunk):
-                row = dict(zip(COLUMNS, values, strict=True))
-                row["case_id"] = as_uuid(row["case_id"])
-                key = (row["case_id"], int(row["number"]))
-                if key in wanted:
-                    rows[key] = row
-        return rows
+        stored = rows_in(db, table, COLUMNS, "case_id", {case_id for case_id, _ in wanted})
+        return wanted_rows(map(_escalation_row, stored), _key, wanted)
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Iterable[Row]) -> None:

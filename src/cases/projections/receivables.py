@@ -28,12 +28,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import insert, select_in, select_where
+from cases.db.shapes import insert, select_where
 from cases.db.statement import NOTHING, Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.domain.money import Money
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
-from cases.projections.rows import as_uuid, chunks, upsert_rows
+from cases.projections.rows import as_uuid, rows_in, upsert_rows, wanted_rows
 
 COLUMNS = (
     "account_id",
@@ -234,13 +234,12 @@ class ReceivablesProjection(Projection):
         db: ProjectionDatabase, table: str, ids: set[UUID]
     ) -> dict[UUID, BillingAccountNote]:
         found: dict[UUID, BillingAccountNote] = {}
-        for chunk in chunks(list(ids)):
-            for account_id, customer_id, currency, time_zone in db.fetchall(
-                select_in(table, ACCOUNT_COLUMNS, "account_id", len(chunk)), chunk
-            ):
-                found[as_uuid(account_id)] = BillingAccountNote(
-                    str(customer_id), str(currency), str(time_zone)
-                )
+        for account_id, customer_id, currency, time_zone in rows_in(
+            db, table, ACCOUNT_COLUMNS, "account_id", ids
+        ):
+            found[as_uuid(account_id)] = BillingAccountNote(
+                str(customer_id), str(currency), str(time_zone)
+            )
         return found
 
     @staticmethod
@@ -254,14 +253,10 @@ class ReceivablesProjection(Projection):
         wanted = {
             (p.event.originator_id, number) for p in changes for number in invoices_named(p.event)
         } - issued
-        rows: dict[Key, Row] = {}
-        for chunk in chunks(list({account_id for account_id, _ in wanted})):
-            for values in db.fetchall(select_in(table, COLUMNS, "account_id", len(chunk)), chunk):
-                row = receivable_row(values)
-                key = (row["account_id"], row["invoice_number"])
-                if key in wanted:
-                    rows[key] = row
-        return rows
+        stored = rows_in(db, table, COLUMNS, "account_id", {account_id for account_id, _ in wanted})
+        return wanted_rows(
+            map(receivable_row, stored), lambda r: (r["account_id"], r["invoice_number"]), wanted
+        )
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Iterable[Row]) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import upsert
+from cases.db.shapes import select_in, upsert
 
 
 def as_uuid(value: object) -> UUID:
@@ -19,6 +19,24 @@ def chunks(ids: list[UUID], size: int = 500) -> Iterable[list[UUID]]:
     """`ids` in runs of at most `size`, for `IN (...)` lists of bounded length."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
+
+
+def rows_in(
+    db: ProjectionDatabase, table: str, columns: tuple[str, ...], key: str, ids: Iterable[UUID]
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of `table` (their `columns`) whose `key` is one of `ids`, read in
+    `IN (...)` lists of bounded length."""
+    for chunk in chunks(list(ids)):
+        yield from db.fetchall(select_in(table, columns, key, len(chunk)), chunk)
+
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+
+def wanted_rows(rows: Iterable[R], key: Callable[[R], K], wanted: Collection[K]) -> dict[K, R]:
+    """The rows whose key (`key(row)`) is `wanted`, by that key."""
+    return {k: row for row in rows if (k := key(row)) in wanted}
 
 
 def upsert_rows(

@@ -40,6 +40,7 @@ from cases.db.statement import identifier, sql
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.projections.rows import rows_in
 from cases.reports.compliance_seal import SEAL_TABLES, seal_after
 
 E = SupportCase
@@ -197,12 +198,9 @@ class Table:
         return tuple(row[column] for column in self.key)
 
     def load(self, db: ProjectionDatabase, case_ids: Iterable[UUID]) -> None:
-        for chunk in chunks(sorted(set(case_ids))):
-            for values in db.fetchall(
-                select_in(self.name, self.columns, "case_id", len(chunk)), chunk
-            ):
-                row = _stored_row(self.columns, values)
-                self.rows[self.key_of(row)] = row
+        for values in rows_in(db, self.name, self.columns, "case_id", sorted(set(case_ids))):
+            row = _stored_row(self.columns, values)
+            self.rows[self.key_of(row)] = row
 
     def get(self, key: Key) -> Row | None:
         return self.rows.get(key)
@@ -510,11 +508,6 @@ class ServiceLevelsProjection(Projection):
             if of_kind or isinstance(e, E.Escalated):
                 found.add(e.originator_id)
         return found
-
-
-def chunks(ids: list[UUID], size: int = 500) -> Iterable[list[UUID]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 class ServiceLevelsView:

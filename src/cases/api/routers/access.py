@@ -13,7 +13,7 @@ from typing import Annotated
 from cases.api.deps import Command, command_for
 from cases.api.routers.accounts import Action, add_account_commands
 from cases.api.routing import Router
-from cases.api.schemas import access as s
+from cases.api.schemas import accounts as s
 from cases.domain import billing_commands as c
 from cases.domain.permissions import Permission
 

@@ -32,6 +32,7 @@ from cases.api.deps import (
     require,
     wait_for_projections,
 )
+from cases.api.errors import ROLE_MAY_NOT, RULE_REFUSES, STALE, documented_problems
 from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import accounts as s
@@ -65,15 +66,14 @@ BillingCommand = Annotated[Command, command_for(Permission.MANAGE_BILLING)]
 SubscriptionsCommand = Annotated[Command, command_for(Permission.MANAGE_SUBSCRIPTIONS)]
 Collects = Depends(require(Permission.RUN_COLLECTION))
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid bearer token"},
-    403: {"description": "The role may not do this"},
-    404: {"description": "No such account (or not visible to this principal)"},
-    409: {"description": "A business rule refuses the command; nothing was recorded"},
-    412: {"description": "If-Match is stale; nothing was recorded"},
-    422: {"description": "Invalid request; the problem lists the fields"},
-    503: {"description": "The database is unavailable; retry after Retry-After"},
-}
+PROBLEMS = documented_problems(
+    {
+        403: ROLE_MAY_NOT,
+        404: "No such account (or not visible to this principal)",
+        409: RULE_REFUSES,
+        412: STALE,
+    }
+)
 
 STANDING = ("account_standing",)
 InvoiceNumberPath = Annotated[str, Path(min_length=1, max_length=50)]

@@ -21,7 +21,8 @@ from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from cases.api.deps import ReadDbDep, ServicesDep, require
-from cases.api.errors import ApiProblem
+from cases.api.errors import ApiProblem, documented_problems
+from cases.api.resource_routes import NONE, add_audit_route
 from cases.api.routing import Router
 from cases.audit_log.proofs import (
     Inclusion,
@@ -39,13 +40,12 @@ router = Router(prefix="/audit-log", tags=["audit log"])
 
 Audits = Depends(require(Permission.READ_HISTORY))
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid bearer token"},
-    403: {"description": "The role may not read histories"},
-    404: {"description": "No checkpoint kept at that size, or no such event in its tree"},
-    422: {"description": "Invalid request; the problem lists the fields"},
-    503: {"description": "The database is unavailable; retry after Retry-After"},
-}
+PROBLEMS = documented_problems(
+    {
+        403: "The role may not read histories",
+        404: "No checkpoint kept at that size, or no such event in its tree",
+    }
+)
 
 
 def b64(data: bytes) -> str:
@@ -156,30 +156,28 @@ def _history_proofs(
     return [InclusionOut.of(f) for f in found]
 
 
-@router.get(
-    "/cases/{case_id}/proofs",
-    operation_id="case_history_proofs",
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
-def case_history_proofs(
-    case_id: UUID, db: ReadDbDep, services: ServicesDep, size: SizeQuery = None
-) -> list[InclusionOut]:
-    """Every event of the case in a kept checkpoint's tree: leaf, index and proof."""
-    return _history_proofs(db, services, case_id, size)
+def _add_history_proofs_route(noun: str) -> None:
+    """GET `/{noun}s/{id}/proofs`: every event of the aggregate in a kept checkpoint's tree."""
+    id_name = f"{noun}_id"
+
+    def proofs(**kwargs: Any) -> list[InclusionOut]:
+        return _history_proofs(kwargs["db"], kwargs["services"], kwargs[id_name], kwargs["size"])
+
+    add_audit_route(
+        router,
+        f"/{noun}s/{{{id_name}}}/proofs",
+        f"{noun}_history_proofs",
+        id_name,
+        doc=f"Every event of the {noun} in a kept checkpoint's tree: leaf, index and proof.",
+        params={"db": (ReadDbDep, NONE), "size": (SizeQuery, None)},
+        returns=list[InclusionOut],
+        run=proofs,
+        responses=PROBLEMS,
+    )
 
 
-@router.get(
-    "/accounts/{account_id}/proofs",
-    operation_id="account_history_proofs",
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
-def account_history_proofs(
-    account_id: UUID, db: ReadDbDep, services: ServicesDep, size: SizeQuery = None
-) -> list[InclusionOut]:
-    """Every event of the account in a kept checkpoint's tree: leaf, index and proof."""
-    return _history_proofs(db, services, account_id, size)
+_add_history_proofs_route("case")
+_add_history_proofs_route("account")
 
 
 @router.get(

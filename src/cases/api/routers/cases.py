@@ -23,7 +23,7 @@ from cases.api.deps import (
     require,
     wait_for_projections,
 )
-from cases.api.errors import ApiProblem
+from cases.api.errors import ROLE_MAY_NOT, RULE_REFUSES, STALE, ApiProblem, documented_problems
 from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import cases as s
@@ -50,15 +50,14 @@ IntakeCommand = Annotated[Command, command_for(Permission.OPEN_CASES, if_match=F
 LinkCommand = Annotated[Command, command_for(Permission.WORK_CASES, if_match=False)]
 Reads = Depends(require(Permission.READ_CASES))
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid bearer token"},
-    403: {"description": "The role may not do this"},
-    404: {"description": "No such case (or not visible to this principal)"},
-    409: {"description": "A business rule refuses the command; nothing was recorded"},
-    412: {"description": "If-Match is stale; nothing was recorded"},
-    422: {"description": "Invalid request; the problem lists the fields"},
-    503: {"description": "The database is unavailable; retry after Retry-After"},
-}
+PROBLEMS = documented_problems(
+    {
+        403: ROLE_MAY_NOT,
+        404: "No such case (or not visible to this principal)",
+        409: RULE_REFUSES,
+        412: STALE,
+    }
+)
 
 
 def _not_found(case_id: UUID) -> NotFoundError:

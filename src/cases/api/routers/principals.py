@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from fastapi import Depends, Response
@@ -15,6 +14,7 @@ from cases.api.deps import (
     PrincipalsDep,
     require,
 )
+from cases.api.errors import documented_problems
 from cases.api.routing import Router
 from cases.api.schemas.common import CommandResult
 from cases.api.schemas.principals import (
@@ -27,14 +27,16 @@ from cases.domain.permissions import Permission
 
 router = Router(prefix="/principals", tags=["principals"])
 Manages = Depends(require(Permission.MANAGE_PRINCIPALS))
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid bearer token"},
-    403: {"description": "Only a user management admin manages principals"},
-    404: {"description": "No such principal"},
-    409: {"description": "Already revoked"},
-    412: {"description": "If-Match is stale"},
-    422: {"description": "Invalid request"},
-}
+PROBLEMS = documented_problems(
+    {
+        403: "Only a user management admin manages principals",
+        404: "No such principal",
+        409: "Already revoked",
+        412: "If-Match is stale",
+    },
+    invalid="Invalid request",
+    unavailable=False,
+)
 
 
 @router.post(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends
 
 from cases.api.deps import CallerDep, ServicesDep, require
+from cases.api.errors import documented_problems
 from cases.api.routing import Router
 from cases.api.schemas.privacy import (
     EraseSubject,
@@ -21,13 +22,15 @@ from cases.domain.permissions import Permission
 
 router = Router(prefix="/privacy", tags=["privacy"])
 Manages = Depends(require(Permission.MANAGE_PERSONAL_DATA))
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid bearer token"},
-    403: {"description": "Only a user management admin manages personal data"},
-    404: {"description": "No personal data is held for this subject (unknown-subject)"},
-    409: {"description": "No master key is set (personal-data-not-sealed)"},
-    422: {"description": "Invalid request"},
-}
+PROBLEMS = documented_problems(
+    {
+        403: "Only a user management admin manages personal data",
+        404: "No personal data is held for this subject (unknown-subject)",
+        409: "No master key is set (personal-data-not-sealed)",
+    },
+    invalid="Invalid request",
+    unavailable=False,
+)
 
 
 async def _privacy(services: ServicesDep) -> PrivacyOffice:

@@ -18,7 +18,7 @@ from fastapi import Depends, Query
 from pydantic import BaseModel
 
 from cases.api.deps import MinPositionDep, ReadDbDep, require, wait_for_projections
-from cases.api.errors import invalid_request
+from cases.api.errors import documented_problems, invalid_request
 from cases.api.routing import Router
 from cases.api.schemas.registers import (
     EscalationCountOut,
@@ -38,12 +38,10 @@ router = Router(tags=["registers"])
 Audits = Depends(require(Permission.READ_HISTORY))
 RouteFunction = TypeVar("RouteFunction", bound=Callable[..., Any])
 MAX_ENTRIES = 1000
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid bearer token"},
-    403: {"description": "The role may not read case histories"},
-    422: {"description": "Invalid request; the problem names the field"},
-    503: {"description": "The database is unavailable; retry after Retry-After"},
-}
+PROBLEMS = documented_problems(
+    {403: "The role may not read case histories"},
+    invalid="Invalid request; the problem names the field",
+)
 From = Annotated[
     PeriodBound | None,
     Query(

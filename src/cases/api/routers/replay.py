@@ -7,33 +7,28 @@ For roles that may read histories (`read_history`); others get 403.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
-from fastapi import Depends, Query
+from fastapi import Query
 
-from cases.api.deps import ServicesDep, require
+from cases.api.errors import documented_problems
+from cases.api.resource_routes import add_audit_route
 from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime
 from cases.api.schemas.replay import ReplayStepOut
 from cases.application.replay import Replayer
+from cases.bootstrap import Services
+from cases.domain.audited import AuditedAggregate
 from cases.domain.billing_account import BillingAccount
-from cases.domain.permissions import Permission
 from cases.domain.support_case import SupportCase
 
 router = Router(tags=["audit"])
 
-Audits = Depends(require(Permission.READ_HISTORY))
-
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid bearer token"},
-    403: {"description": "The role may not read histories"},
-    404: {
-        "description": "No such case or account, no such version, or nothing recorded "
-        "yet at the moment"
-    },
-    422: {"description": "Invalid request; the problem lists the fields"},
-    503: {"description": "The database is unavailable; retry after Retry-After"},
-}
+PROBLEMS = documented_problems(
+    {
+        403: "The role may not read histories",
+        404: "No such case or account, no such version, or nothing recorded yet at the moment",
+    }
+)
 
 VersionQuery = Annotated[
     int | None, Query(ge=1, description="Stop after this version of the aggregate.")
@@ -47,37 +42,30 @@ AsOfQuery = Annotated[
 ]
 
 
-@router.get(
-    "/cases/{case_id}/replay",
-    operation_id="replay_case",
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
-def replay_case(
-    case_id: UUID,
-    services: ServicesDep,
-    version: VersionQuery = None,
-    as_of: AsOfQuery = None,
-) -> list[ReplayStepOut]:
-    """The case's events applied one at a time, each with what it changed."""
-    steps = Replayer(services.runner).replay(SupportCase, case_id, version=version, as_of=as_of)
-    return [ReplayStepOut.of(s) for s in steps]
+def add_replay_route(path: str, kind: type[AuditedAggregate], id_name: str) -> None:
+    """GET `path`: the events of the aggregate `kind` (whose id is the path's `id_name`)
+    applied one at a time, each with what it changed."""
+    noun = id_name.removesuffix("_id")
 
+    def replay(**kwargs: Any) -> list[ReplayStepOut]:
+        services: Services = kwargs["services"]
+        steps = Replayer(services.runner).replay(
+            kind, kwargs[id_name], version=kwargs["version"], as_of=kwargs["as_of"]
+        )
+        return [ReplayStepOut.of(s) for s in steps]
 
-@router.get(
-    "/accounts/{account_id}/replay",
-    operation_id="replay_account",
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
-def replay_account(
-    account_id: UUID,
-    services: ServicesDep,
-    version: VersionQuery = None,
-    as_of: AsOfQuery = None,
-) -> list[ReplayStepOut]:
-    """The account's events applied one at a time, each with what it changed."""
-    steps = Replayer(services.runner).replay(
-        BillingAccount, account_id, version=version, as_of=as_of
+    add_audit_route(
+        router,
+        path,
+        f"replay_{noun}",
+        id_name,
+        doc=f"The {noun}'s events applied one at a time, each with what it changed.",
+        params={"version": (VersionQuery, None), "as_of": (AsOfQuery, None)},
+        returns=list[ReplayStepOut],
+        run=replay,
+        responses=PROBLEMS,
     )
-    return [ReplayStepOut.of(s) for s in steps]
+
+
+add_replay_route("/cases/{case_id}/replay", SupportCase, "case_id")
+add_replay_route("/accounts/{account_id}/replay", BillingAccount, "account_id")

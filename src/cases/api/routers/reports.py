@@ -25,7 +25,7 @@ from cases.api.deps import (
     state_of,
     wait_for_projections,
 )
-from cases.api.errors import invalid_request
+from cases.api.errors import documented_problems, invalid_request
 from cases.api.read_pool import ReadPool
 from cases.api.routing import Router
 from cases.api.schemas.reports import EXAMPLE, ComplianceReportOut, PeriodBound
@@ -52,10 +52,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
             CSV: {"schema": {"type": "string"}, "example": CSV_EXAMPLE},
         },
     },
-    401: {"description": "No valid bearer token"},
-    403: {"description": "The role may not read reports"},
-    422: {"description": "Invalid request; the problem lists the fields"},
-    503: {"description": "The database is unavailable; retry after Retry-After"},
+    **documented_problems({403: "The role may not read reports"}),
 }
 
 

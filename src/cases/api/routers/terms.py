@@ -8,12 +8,12 @@ nothing published answers 404 under the domain rule's problem type.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Response
 
 from cases.api.deps import BillingDep, CallerDep, DeskDep, ServicesDep, require
-from cases.api.errors import ApiProblem
+from cases.api.errors import ROLE_MAY_NOT, ApiProblem, documented_problems
 from cases.api.routing import Router
 from cases.api.schemas import terms as s
 from cases.api.schemas.common import AwareDatetime
@@ -28,14 +28,13 @@ R = TypeVar("R")
 
 ReadsTerms = Depends(require(Permission.READ_TERMS))
 
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid bearer token"},
-    403: {"description": "The role may not do this"},
-    404: {"description": "Nothing published was in force then, or no such version"},
-    409: {"description": "A business rule refuses the publication; nothing was recorded"},
-    422: {"description": "Invalid request; the problem lists the fields"},
-    503: {"description": "The database is unavailable; retry after Retry-After"},
-}
+PROBLEMS = documented_problems(
+    {
+        403: ROLE_MAY_NOT,
+        404: "Nothing published was in force then, or no such version",
+        409: "A business rule refuses the publication; nothing was recorded",
+    }
+)
 
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 

@@ -351,6 +351,24 @@ class CloseDispute(Strict):
     model_config = example({"outcome": "rejected", "note": "Usage report confirms the seats."})
 
 
+# Access and collection by hand (ADR 47) --------------------------------------
+
+
+class SuspendAccess(Reasoned):
+    model_config = example({"reason": "Card reported stolen; customer asked."})
+
+
+class ReinstateAccess(Reasoned):
+    model_config = example({"reason": "Payment confirmed by the bank by phone."})
+
+
+class HoldCollection(Strict):
+    until: Day
+    reason: Reason
+
+    model_config = example({"until": "2026-04-30", "reason": "Promised to pay by end of April."})
+
+
 class Evaluate(Strict):
     as_of: AwareDatetime | None = Field(
         default=None, description="The moment to evaluate at (not in the future); default now."
