@@ -6,7 +6,6 @@ PostgreSQL for every grouping."""
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,7 +38,8 @@ from cases.reports.compliance_report import TargetShare as Share
 from cases.reports.compliance_sql import Dimension
 from cases.reports.compliance_statements import Helpers
 from cases.settings import Settings
-from tests.integration.projections.conftest import RecordedHistory, _postgres_copy
+from tests.integration.projections.conftest import RecordedHistory
+from tests.support.postgres import database_copy
 from tests.support.projection_tables import events_of
 
 E = SupportCase
@@ -199,7 +199,7 @@ def projected_copy(
 ) -> Iterator[tuple[ProjectionDatabase, list[Any]]]:
     """A copy of the recorded store with the service-level projection caught up,
     and its support-case events."""
-    with _copy(recorded, folder) as url:
+    with database_copy(recorded.url, folder) as url:
         services = bootstrap(Settings(database_url=url))
         db = ProjectionDatabase(parse_database_url(url))
         try:
@@ -209,20 +209,6 @@ def projected_copy(
         finally:
             db.close()
             services.close()
-
-
-@contextmanager
-def _copy(recorded: RecordedHistory, folder: Path) -> Iterator[str]:
-    if recorded.url.startswith("sqlite"):
-        path = folder / "copy.db"
-        with sqlite3.connect(recorded.url.removeprefix("sqlite:///")) as source:
-            target = sqlite3.connect(path)
-            source.backup(target)
-            target.close()
-        yield f"sqlite:///{path}"
-        return
-    with _postgres_copy(recorded.url) as url:
-        yield url
 
 
 # Tests ------------------------------------------------------------------------------
