@@ -19,6 +19,12 @@ from cases.history.entries import HistoryEntry, history_entry
 A = TypeVar("A", bound=AuditedAggregate)
 
 
+def check_version(version: int, latest: int) -> None:
+    """Refuse a version the aggregate has not reached (it has 1 to `latest`)."""
+    if not 1 <= version <= latest:
+        raise NotFoundError(f"version {version} does not exist: versions run from 1 to {latest}")
+
+
 class AuditTrail:
     """Reads histories from the event log; records nothing."""
 
@@ -46,11 +52,7 @@ class AuditTrail:
         return self.runner.load(kind, aggregate_id)
 
     def at_version(self, kind: type[A], aggregate_id: UUID, version: int) -> A:
-        current = self.runner.load(kind, aggregate_id)
-        if not 1 <= version <= current.version:
-            raise NotFoundError(
-                f"version {version} does not exist: versions run from 1 to {current.version}"
-            )
+        check_version(version, self.runner.load(kind, aggregate_id).version)
         return self.runner.load(kind, aggregate_id, version=version)
 
     def as_of(self, kind: type[A], aggregate_id: UUID, moment: datetime) -> A:

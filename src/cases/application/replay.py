@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from cases.application.audit_trail import first_recorded
+from cases.application.audit_trail import check_version, first_recorded
 from cases.application.command_runner import CommandRunner
 from cases.domain.audited import AuditedAggregate
 from cases.domain.billing_account import BillingAccount
@@ -113,10 +113,8 @@ class Replayer:
         if as_of is not None:
             aware("as_of", as_of)
         current = self.runner.load(kind, aggregate_id)  # refuses ids of other kinds
-        if version is not None and not 1 <= version <= current.version:
-            raise NotFoundError(
-                f"version {version} does not exist: versions run from 1 to {current.version}"
-            )
+        if version is not None:
+            check_version(version, current.version)
         events = [
             e
             for e in self.runner.log.events.get(aggregate_id)
