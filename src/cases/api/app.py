@@ -32,6 +32,7 @@ from cases.api.routers import (
     terms,
 )
 from cases.api.routers.audit_log import router as audit_log_router
+from cases.api.routers.dashboard import router as dashboard_router
 from cases.api.routers.registers import router as registers_router
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
@@ -128,6 +129,7 @@ def create_app(
     app.include_router(audit_log_router)
     app.include_router(registers_router)
     app.include_router(metrics_router)
+    app.include_router(dashboard_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(OneAuthorizationMiddleware)
