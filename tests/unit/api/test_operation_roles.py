@@ -20,6 +20,7 @@ from cases.api.operation_roles import (
 )
 from cases.settings import Settings
 from tests.e2e._access import EXPECTED
+from tests.support.generated import keep_generated
 
 ROOT = Path(__file__).parents[3]
 README = ROOT / "README.md"
@@ -84,16 +85,8 @@ def test_documenting_twice_changes_nothing() -> None:
 
 
 def test_the_readme_shows_the_table_of_the_code() -> None:
-    text = README.read_text()
-    table = role_table(DOCUMENT)
-    if os.environ.get("CASES_WRITE_README") == "1":
-        head, rest = text.split(START, 1)
-        README.write_text(head + START + table + END + rest.split(END, 1)[1])
-        pytest.skip("README.md's role table rewritten")
-    assert START + table + END in text, (
-        "README.md's role table is behind the routes or domain/permissions.py: rerun "
-        "this test with CASES_WRITE_README=1"
-    )
+    """README.md's role table is the one the routes and permissions give."""
+    keep_generated(README, START, END, role_table(DOCUMENT), "CASES_WRITE_README")
 
 
 def test_the_openapi_document_is_the_pinned_one() -> None:
