@@ -20,6 +20,7 @@ import pytest
 
 from tests.e2e._api import open_case
 from tests.e2e._deployment import Deployment, deployment
+from tests.e2e.test_case_lifecycle import walk_through_life
 from tests.e2e.test_tenant_isolation import account_for
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,16 +50,18 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="the dev extra's pl
 
 @pytest.fixture(scope="module")
 def shown(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
-    """A deployment of its own on SQLite with cases of two severities and an
-    account with an invoice, for the page to show."""
+    """A deployment of its own on SQLite with cases of two severities (one
+    answered, escalated to the vendor and resolved) and an account with an
+    invoice, for the page to show."""
     with deployment("sqlite", tmp_path_factory.mktemp("dashboard")) as deployed:
         today = datetime.now(UTC).date()
         with (
             deployed.client("helpdesk_agent") as agent,
             deployed.client("billing_admin") as billing,
         ):
-            for severity in ("critical", "moderate", "moderate"):
+            for severity in ("critical", "moderate"):
                 open_case(agent, "contoso", severity=severity)
+            walk_through_life(agent, "contoso")  # answered, escalated, resolved, reopened
             account = billing.post("/accounts", json=account_for("contoso"))
             assert account.status_code == 201, account.text
             invoice = billing.post(
@@ -191,10 +194,10 @@ def test_the_page_shows_the_figures_of_the_json_reports(shown: Deployment, brows
     with shown.client("auditor") as auditor:
         expected = _expected(auditor, as_of)
     assert shown_figures == expected
-    assert (
-        shown_figures["service-levels." + datetime.now(UTC).strftime("%Y-%m") + ".moderate.cases"]
-        == "2"
-    )
+    month = datetime.now(UTC).strftime("%Y-%m")
+    assert shown_figures[f"service-levels.{month}.moderate.cases"] == "2"
+    assert shown_figures[f"service-levels.{month}.moderate.first-response"] == "100.0 %"
+    assert shown_figures["escalations.advanced_support_for_partners.count"] == "1"
     assert [u for u in requested if not u.startswith(shown.url + "/")] == []
 
 
