@@ -104,16 +104,19 @@ def document_operations(document: dict[str, Any]) -> dict[str, Any]:
 
 def role_table(document: dict[str, Any]) -> str:
     """The README's role-by-operation table (Markdown)."""
-    head = "| Operation | | " + " | ".join(_name(r) for r in ROLES) + " |\n"
-    rule = "| --- | --- |" + " :-: |" * len(ROLES) + "\n"
+    head = "| Operation | Request | Permission | " + " | ".join(_name(r) for r in ROLES) + " |\n"
+    rule = "| --- | --- | --- |" + " :-: |" * len(ROLES) + "\n"
     rows = []
     for found in operation_roles(document):
         if found.roles is None:
-            cells = ["public"] * len(ROLES)
+            permission, cells = "none (no token)", ["✓"] * len(ROLES)
         else:
+            permission = f"`{found.permission.value}`" if found.permission else "any role"
             cells = ["✓" if r in found.roles else "" for r in ROLES]
-        where = f"`{found.method} {found.path}`"
-        rows.append(f"| `{found.operation_id}` | {where} | " + " | ".join(cells) + " |\n")
+        request = f"`{found.method} {found.path}`"
+        rows.append(
+            f"| `{found.operation_id}` | {request} | {permission} | " + " | ".join(cells) + " |\n"
+        )
     return head + rule + "".join(rows)
 
 
