@@ -18,11 +18,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/cases PATH=/opt/cases/bin:$PATH \
     CASES_DATA_DIR=/var/lib/cases \
-    CASES_AUDIT_LOG_KEY_FILE=/var/lib/cases/keys/audit-log.key \
-    PROMETHEUS_MULTIPROC_DIR=/var/lib/cases/metrics
+    CASES_AUDIT_LOG_KEY_FILE=/var/lib/cases/keys/audit-log.key
 RUN groupadd --system --gid 10001 cases \
     && useradd --system --uid 10001 --gid cases --home-dir /var/lib/cases --shell /usr/sbin/nologin cases \
-    && mkdir -p /var/lib/cases/keys /var/lib/cases/metrics \
+    && mkdir -p /var/lib/cases/keys \
     && chown -R cases:cases /var/lib/cases \
     && chmod 0700 /var/lib/cases/keys
 COPY requirements/runtime.txt /tmp/runtime.txt

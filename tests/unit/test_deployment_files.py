@@ -103,6 +103,7 @@ class TestCompose:
 
     def test_the_commands_are_the_ones_for_each_job(self) -> None:
         assert cases_invocations(SERVICES["migrate"]) == [["migrate"]]
+        assert cases_invocations(SERVICES["audit-key"])[0][:2] == ["audit", "keygen"]
         assert cases_invocations(SERVICES["followers"]) == [["projections", "run"]]
         assert cases_invocations(SERVICES["clocks"]) == [["clocks", "evaluate"]]
         [serve] = cases_invocations(SERVICES["api"])
@@ -129,15 +130,22 @@ class TestCompose:
             "service_completed_successfully"
         )
 
-    def test_every_process_of_ours_shares_the_store_key_and_metrics(self) -> None:
+    def test_every_process_of_ours_shares_the_store_and_the_key(self) -> None:
         for name in OURS:
             service = SERVICES[name]
             env = service["environment"]
-            assert env["CASES_DATABASE_URL"].startswith("postgresql://cases:"), name
-            assert "@postgres:5432/cases" in env["CASES_DATABASE_URL"], name
-            assert env["PROMETHEUS_MULTIPROC_DIR"] == "/var/lib/cases/metrics", name
-            assert "metrics:/var/lib/cases/metrics" in service["volumes"], name
+            assert env["CASES_DATABASE_URL"] == OURS_URL, name
+            assert env["CASES_AUDIT_LOG_KEY_FILE"] == "/var/lib/cases/keys/audit-log.key", name
+            assert "audit-key:/var/lib/cases/keys" in service["volumes"], name
             assert "user" not in service, f"{name} runs as the image's user"
+
+    def test_no_metrics_directory_is_shared_between_containers(self) -> None:
+        """prometheus-client names a process's files by its pid, and pids repeat
+        from one container to the next (each starts at 1): a shared directory
+        would have two processes write one file. `serve` makes its own."""
+        assert "PROMETHEUS_MULTIPROC_DIR" not in DOCKERFILE
+        for name in OURS:
+            assert "PROMETHEUS_MULTIPROC_DIR" not in SERVICES[name]["environment"], name
 
     def test_the_api_publishes_its_port_and_a_health_check(self) -> None:
         api = SERVICES["api"]
