@@ -223,3 +223,21 @@ def test_the_page_and_its_assets_allow_this_server_only(shown: Deployment) -> No
             assert response.headers["content-type"].startswith(kind)
             assert "connect-src 'self'" in response.headers["content-security-policy"]
         assert anonymous.get("/dashboard/secret.txt").status_code == 422
+
+
+def test_a_charts_csv_link_downloads_the_reports_csv(shown: Deployment, browser: Any) -> None:
+    """The links fetch with the signed-in token: the CSV saved is the API's."""
+    page, requested = _open_page(browser, shown, "auditor")
+    try:
+        link = page.locator("#breaches-by-category a[data-download$='.csv']")
+        href = link.get_attribute("href")
+        assert href is not None
+        with page.expect_download() as downloading:
+            link.click()
+        saved = Path(downloading.value.path()).read_bytes()
+    finally:
+        page.close()
+    with shown.client("auditor") as auditor:
+        assert saved == auditor.get(href).content
+    assert saved.startswith(b"category,cases,")
+    assert [u for u in requested if not u.startswith(shown.url + "/")] == []
