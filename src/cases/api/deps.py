@@ -147,13 +147,14 @@ def require(
     which the OpenAPI document shows as the scope of the bearer token
     (`cases.api.operation_roles` names the roles from it)."""
 
-    async def check(principal: PrincipalDep) -> AuthenticatedPrincipal:
+    async def check(principal: PrincipalDep, _token: Credentials) -> AuthenticatedPrincipal:
         _permit(principal, permission)
         return principal
 
-    check.__annotations__["principal"] = Annotated[
-        AuthenticatedPrincipal, Security(authenticate, scopes=[permission.value])
-    ]  # an object: a string annotation is resolved in the module, without `permission`
+    # The scope rides on the bearer scheme itself (a header read), not on
+    # `authenticate`: FastAPI caches a dependency per scope, and the route's own
+    # PrincipalDep must share the one authentication.
+    check.__annotations__["_token"] = _scoped(permission)
     return check
 
 
