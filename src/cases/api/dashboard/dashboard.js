@@ -194,33 +194,40 @@
   async function show(token, from, to) {
     status.textContent = "Loading…";
     status.className = "";
+    delete document.body.dataset.state;
     const asOf = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
     const period = `from=${from}&to=${to}`;
     const query = `${period}&as_of=${encodeURIComponent(asOf)}`;
+    // Each section is drawn as soon as its own request answers: a slow report
+    // (by vehicle, from the rows at scale) holds up only its own chart.
+    const parts = [
+      ["service-levels", "/reports/compliance?" + query + "&group_by=month&group_by=severity",
+        (d) => serviceLevels(d, token, query)],
+      ["breaches-by-category", "/reports/compliance?" + query + "&group_by=category",
+        (d) => breaches(d, "category", "breaches-by-category", "Breaches by problem category", token, query)],
+      ["breaches-by-vehicle", "/reports/compliance?" + query + "&group_by=vehicle",
+        (d) => breaches(d, "vehicle", "breaches-by-vehicle", "Breaches by escalation vehicle", token, query)],
+      ["escalations", "/escalations/counts?" + period, (d) => escalations(d, token, period)],
+      ["aging", "/receivables/aging", (d) => aging(d, token)],
+      ["audit-log", "/audit-log/checkpoint", (d) => checkpoint(d)],
+    ];
+    main.replaceChildren(...parts.map(([id]) => el("section", { id }, el("p", { class: "empty" }, "Loading…"))));
+    main.hidden = false;
+    main.dataset.asOf = asOf;
+    scope.replaceChildren("Cases received from ", el("strong", { id: "period-from" }, from), " to ",
+      el("strong", { id: "period-to" }, to), " (not included), as recorded by ",
+      el("strong", { id: "as-of" }, asOf), ".");
     try {
-      const [levels, byCategory, byVehicle, counts, receivables, kept] = await Promise.all([
-        get("/reports/compliance?" + query + "&group_by=month&group_by=severity", token),
-        get("/reports/compliance?" + query + "&group_by=category", token),
-        get("/reports/compliance?" + query + "&group_by=vehicle", token),
-        get("/escalations/counts?" + period, token),
-        get("/receivables/aging", token),
-        get("/audit-log/checkpoint", token),
-      ]);
-      main.replaceChildren(
-        serviceLevels(levels, token, query),
-        breaches(byCategory, "category", "breaches-by-category", "Breaches by problem category", token, query),
-        breaches(byVehicle, "vehicle", "breaches-by-vehicle", "Breaches by escalation vehicle", token, query),
-        escalations(counts, token, period),
-        aging(receivables, token),
-        checkpoint(kept));
-      main.hidden = false;
-      main.dataset.asOf = asOf;
-      scope.replaceChildren("Cases received from ", el("strong", { id: "period-from" }, from), " to ",
-        el("strong", { id: "period-to" }, to), " (not included), as recorded by ",
-        el("strong", { id: "as-of" }, asOf), ".");
+      await Promise.all(parts.map(async ([id, path, draw]) => {
+        const drawn = draw(await get(path, token));
+        const slot = document.getElementById(id);
+        if (slot) slot.replaceWith(drawn);
+      }));
       status.textContent = "";
       document.body.dataset.state = "shown";
     } catch (error) {
+      main.replaceChildren();
+      main.hidden = true;
       status.textContent = error.message;
       status.className = "error";
       document.body.dataset.state = "failed";
