@@ -142,7 +142,7 @@ def _permit(principal: AuthenticatedPrincipal, permission: Permission) -> None:
 
 def require(
     permission: Permission,
-) -> Callable[[AuthenticatedPrincipal], Coroutine[Any, Any, AuthenticatedPrincipal]]:
+) -> Callable[..., Coroutine[Any, Any, AuthenticatedPrincipal]]:
     """A dependency that lets the request through only for roles with `permission`,
     which the OpenAPI document shows as the scope of the bearer token
     (`cases.api.operation_roles` names the roles from it)."""
