@@ -114,6 +114,9 @@ def test_migrate_serve_and_answer_an_authenticated_request(
         with httpx.Client(base_url=server.url, timeout=30.0) as client:
             anonymous = client.get("/cases")
             answered = client.get("/cases", headers={"Authorization": f"Bearer {token}"})
+            dashboard = client.get("/dashboard/dashboard.js")  # package data, not a module
     assert anonymous.status_code == 401
     assert answered.status_code == 200, answered.text
     assert answered.json()["items"] == []
+    assert dashboard.status_code == 200
+    assert "data-figure" in dashboard.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from cases.api.errors import AnswerUnexpectedErrors, install_error_handlers
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.metrics import RequestMetricsMiddleware
 from cases.api.metrics import router as metrics_router
+from cases.api.operation_roles import document_operations
 from cases.api.read_pool import ReadPool
 from cases.api.request_context import RequestContextMiddleware
 from cases.api.routers import (
@@ -30,6 +32,7 @@ from cases.api.routers import (
     terms,
 )
 from cases.api.routers.audit_log import router as audit_log_router
+from cases.api.routers.dashboard import router as dashboard_router
 from cases.api.routers.registers import router as registers_router
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
@@ -118,6 +121,7 @@ def create_app(
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    app.openapi = partial(_documented_openapi, app)  # type: ignore[method-assign]
     install_error_handlers(app)
     for module in (health, cases, principals, problems, accounts, access, terms, replay, privacy):
         app.include_router(module.router)
@@ -125,6 +129,7 @@ def create_app(
     app.include_router(audit_log_router)
     app.include_router(registers_router)
     app.include_router(metrics_router)
+    app.include_router(dashboard_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(OneAuthorizationMiddleware)
@@ -156,6 +161,12 @@ def _open_services(settings: Settings, url: DatabaseUrl, clock: Clock) -> Servic
         options.aggregate_cache,
         settings.backdating_allowance,
     )
+
+
+def _documented_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with each operation's roles and the Idempotency-Key
+    header of every command (`cases.api.operation_roles`)."""
+    return document_operations(FastAPI.openapi(app))
 
 
 def _idempotency_of(app: FastAPI) -> Callable[[], IdempotencyStore]:

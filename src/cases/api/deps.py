@@ -142,13 +142,19 @@ def _permit(principal: AuthenticatedPrincipal, permission: Permission) -> None:
 
 def require(
     permission: Permission,
-) -> Callable[[AuthenticatedPrincipal], Coroutine[Any, Any, AuthenticatedPrincipal]]:
-    """A dependency that lets the request through only for roles with `permission`."""
+) -> Callable[..., Coroutine[Any, Any, AuthenticatedPrincipal]]:
+    """A dependency that lets the request through only for roles with `permission`,
+    which the OpenAPI document shows as the scope of the bearer token
+    (`cases.api.operation_roles` names the roles from it)."""
 
-    async def check(principal: PrincipalDep) -> AuthenticatedPrincipal:
+    async def check(principal: PrincipalDep, _token: Credentials) -> AuthenticatedPrincipal:
         _permit(principal, permission)
         return principal
 
+    # The scope rides on the bearer scheme itself (a header read), not on
+    # `authenticate`: FastAPI caches a dependency per scope, and the route's own
+    # PrincipalDep must share the one authentication.
+    check.__annotations__["_token"] = _scoped(permission)
     return check
 
 
@@ -216,7 +222,8 @@ class Command:
 
 def command_for(permission: Permission, *, if_match: bool = True) -> Any:
     """`Depends` on a `Command` for a principal with `permission`; with `if_match`
-    the route documents and honours an `If-Match` header."""
+    the route documents and honours an `If-Match` header. The permission is the
+    bearer token's scope in the OpenAPI document, as with `require`."""
 
     async def unversioned(request: Request, credentials: Credentials) -> Command:
         principal = await authenticate(request, credentials)
@@ -233,7 +240,17 @@ def command_for(permission: Permission, *, if_match: bool = True) -> Any:
         services = await services_of(state_of(request))
         return Command(services, principal, caller_of(request, principal), expected)
 
-    return Depends(versioned if if_match else unversioned)
+    endpoint = versioned if if_match else unversioned
+    endpoint.__annotations__["credentials"] = _scoped(permission)
+    return Depends(endpoint)
+
+
+def _scoped(permission: Permission) -> Any:
+    """The bearer token, with `permission` as its scope in the OpenAPI document
+    (given as an object: a string annotation is resolved in the module, without it)."""
+    return Annotated[
+        HTTPAuthorizationCredentials | None, Security(_bearer, scopes=[permission.value])
+    ]
 
 
 def _log_head(services: Services) -> int:

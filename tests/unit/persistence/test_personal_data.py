@@ -10,14 +10,12 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-import os
 import pkgutil
 import types
 import typing
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from eventsourcing.domain import BaseAggregate, CanSnapshotAggregate, DomainEvent
 
 import cases.domain
@@ -35,6 +33,7 @@ from cases.persistence.personal_data import (
     subject_kind,
 )
 from cases.persistence.registry import VALUE_OBJECTS as STORED_VALUE_OBJECTS
+from tests.support.generated import keep_generated
 from tests.unit.domain.case_scenario import received
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "personal-data.md"
@@ -135,16 +134,8 @@ def test_personal_fields_are_text_and_belong_to_a_subject() -> None:
 
 
 def test_the_document_shows_the_inventory_in_code() -> None:
-    text = DOC.read_text()
-    table = inventory_table()
-    if os.environ.get("CASES_WRITE_INVENTORY") == "1":
-        head, rest = text.split(START, 1)
-        DOC.write_text(head + START + table + END + rest.split(END, 1)[1])
-        pytest.skip("docs/personal-data.md rewritten")
-    assert START + table + END in text, (
-        "docs/personal-data.md is behind cases/persistence/personal_data.py: rerun this test "
-        "with CASES_WRITE_INVENTORY=1"
-    )
+    """docs/personal-data.md shows cases/persistence/personal_data.py's inventory."""
+    keep_generated(DOC, START, END, inventory_table(), "CASES_WRITE_INVENTORY")
 
 
 def test_inventory_module_names_its_placeholder() -> None:
