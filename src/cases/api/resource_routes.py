@@ -25,7 +25,8 @@ from uuid import UUID
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 
-from cases.api.deps import Command, ServicesDep, require
+from cases.api.deps import Command, ReadDbDep, ServicesDep, require
+from cases.api.routers.audit_log import CheckpointQuery, ProofsQuery, add_proofs
 from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
 from cases.application.command_runner import Receipt
@@ -155,7 +156,16 @@ def add_audit_routes(
 
     def get_history(**kwargs: Any) -> list[HistoryEntryOut]:
         services: Services = kwargs["services"]
-        return [HistoryEntryOut.of(e) for e in services.audit.history(kind, kwargs[id_name])]
+        entries = [HistoryEntryOut.of(e) for e in services.audit.history(kind, kwargs[id_name])]
+        add_proofs(
+            entries,
+            kwargs["db"],
+            services,
+            kwargs[id_name],
+            proofs=kwargs["proofs"],
+            checkpoint=kwargs["checkpoint"],
+        )
+        return entries
 
     name = f"get_{noun}_state"
     router.get(
@@ -184,8 +194,15 @@ def add_audit_routes(
     )(
         _endpoint(
             name,
-            f"Every recorded event of the {noun}, in order, with who, when and why.",
-            {id_name: (UUID, NONE), "services": (ServicesDep, NONE)},
+            f"Every recorded event of the {noun}, in order, with who, when and why; with "
+            "`proofs=true`, each with its inclusion proof in a kept audit-log checkpoint.",
+            {
+                id_name: (UUID, NONE),
+                "services": (ServicesDep, NONE),
+                "db": (ReadDbDep, NONE),
+                "proofs": (ProofsQuery, False),
+                "checkpoint": (CheckpointQuery, None),
+            },
             list[HistoryEntryOut],
             get_history,
         )

@@ -12,26 +12,28 @@ standard base64. An auditor checks them with the verifier key alone
 
 from __future__ import annotations
 
-import base64
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Query
-from pydantic import BaseModel, Field
 
 from cases.api.deps import ReadDbDep, ServicesDep, require
-from cases.api.errors import ApiProblem
+from cases.api.errors import ApiProblem, invalid_request
 from cases.api.routing import Router
+from cases.api.schemas.audit_log import CheckpointOut, ConsistencyOut, InclusionOut, b64
+from cases.api.schemas.common import RecordedEventOut
 from cases.audit_log.proofs import (
-    Inclusion,
     ProofUnavailableError,
     aggregate_inclusions,
     consistency,
     inclusion,
     kept_checkpoint,
+    proved_events,
 )
 from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
+from cases.bootstrap import Services
+from cases.db.database import ProjectionDatabase
 from cases.domain.errors import NotFoundError
 from cases.domain.permissions import Permission
 
@@ -46,56 +48,6 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid request; the problem lists the fields"},
     503: {"description": "The database is unavailable; retry after Retry-After"},
 }
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-class CheckpointOut(BaseModel):
-    """A kept checkpoint: what it covers and its signed note (C2SP tlog-checkpoint)."""
-
-    size: int = Field(description="How many events the tree holds.")
-    root_hash: str = Field(description="The tree's root hash, base64.")
-    note: str = Field(description="The signed note, byte for byte as signed.")
-    issued_at: datetime
-
-    @classmethod
-    def of(cls, checkpoint: KeptCheckpoint) -> CheckpointOut:
-        return cls(
-            size=checkpoint.size,
-            root_hash=b64(checkpoint.root_hash),
-            note=checkpoint.note,
-            issued_at=checkpoint.issued_at,
-        )
-
-
-class InclusionOut(BaseModel):
-    """An event's leaf and its RFC 9162 inclusion proof in the checkpoint's tree."""
-
-    position: int = Field(description="The event's position in the log.")
-    leaf_index: int
-    leaf: str = Field(description="The leaf bytes (docs/audit-log.md), base64.")
-    proof: list[str] = Field(description="The audit path, base64 hashes, leaf first.")
-    checkpoint: CheckpointOut
-
-    @classmethod
-    def of(cls, found: Inclusion) -> InclusionOut:
-        return cls(
-            position=found.position,
-            leaf_index=found.leaf_index,
-            leaf=b64(found.leaf),
-            proof=[b64(h) for h in found.proof],
-            checkpoint=CheckpointOut.of(found.checkpoint),
-        )
-
-
-class ConsistencyOut(BaseModel):
-    """The RFC 9162 consistency proof from the old checkpoint's tree to the new one's."""
-
-    old: CheckpointOut
-    new: CheckpointOut
-    proof: list[str] = Field(description="Base64 hashes, as RFC 9162 2.1.4.1 orders them.")
 
 
 SizeQuery = Annotated[
@@ -144,6 +96,56 @@ def inclusion_proof(
         return InclusionOut.of(inclusion(services.log, TreeStore(db), position, size))
     except ProofUnavailableError as e:
         raise NotFoundError(str(e)) from None
+
+
+def proofs_by_version(
+    db: ProjectionDatabase, services: Services, aggregate_id: UUID, size: int | None
+) -> dict[int, InclusionOut]:
+    """Each event of the aggregate in a kept checkpoint's tree (default: the latest),
+    by its version: for the history and replay answers' `proofs=true` (a later event
+    has none). No checkpoint kept at `size` is a 404."""
+    try:
+        found = proved_events(services.log, TreeStore(db), aggregate_id, size)
+    except ProofUnavailableError as e:
+        raise NotFoundError(str(e)) from None
+    return {f.version: InclusionOut.of(f) for f in found}
+
+
+ProofsQuery = Annotated[
+    bool,
+    Query(
+        description="Add each event's leaf, leaf index and RFC 9162 inclusion proof in a "
+        "kept checkpoint (`inclusion`), to check this history with the verifier key alone."
+    ),
+]
+CheckpointQuery = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        description="With `proofs=true`: the size of the kept checkpoint to prove against "
+        "(default: the latest).",
+    ),
+]
+
+
+def add_proofs(
+    entries: Sequence[RecordedEventOut],
+    db: ProjectionDatabase,
+    services: Services,
+    aggregate_id: UUID,
+    *,
+    proofs: bool,
+    checkpoint: int | None,
+) -> None:
+    """With `proofs`, set each entry's `inclusion` in the kept checkpoint of size
+    `checkpoint` (default: the latest); a checkpoint without proofs is refused."""
+    if not proofs:
+        if checkpoint is not None:
+            raise invalid_request("checkpoint", "a checkpoint is named only with proofs=true")
+        return
+    found = proofs_by_version(db, services, aggregate_id, checkpoint)
+    for entry in entries:
+        entry.inclusion = found.get(entry.version)
 
 
 def _history_proofs(

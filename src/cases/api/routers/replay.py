@@ -11,7 +11,8 @@ from uuid import UUID
 
 from fastapi import Depends, Query
 
-from cases.api.deps import ServicesDep, require
+from cases.api.deps import ReadDbDep, ServicesDep, require
+from cases.api.routers.audit_log import CheckpointQuery, ProofsQuery, add_proofs
 from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime
 from cases.api.schemas.replay import ReplayStepOut
@@ -56,12 +57,18 @@ AsOfQuery = Annotated[
 def replay_case(
     case_id: UUID,
     services: ServicesDep,
+    db: ReadDbDep,
     version: VersionQuery = None,
     as_of: AsOfQuery = None,
+    proofs: ProofsQuery = False,
+    checkpoint: CheckpointQuery = None,
 ) -> list[ReplayStepOut]:
-    """The case's events applied one at a time, each with what it changed."""
+    """The case's events applied one at a time, each with what it changed; with
+    `proofs=true`, each with its inclusion proof in a kept audit-log checkpoint."""
     steps = Replayer(services.runner).replay(SupportCase, case_id, version=version, as_of=as_of)
-    return [ReplayStepOut.of(s) for s in steps]
+    answer = [ReplayStepOut.of(s) for s in steps]
+    add_proofs(answer, db, services, case_id, proofs=proofs, checkpoint=checkpoint)
+    return answer
 
 
 @router.get(
@@ -73,11 +80,17 @@ def replay_case(
 def replay_account(
     account_id: UUID,
     services: ServicesDep,
+    db: ReadDbDep,
     version: VersionQuery = None,
     as_of: AsOfQuery = None,
+    proofs: ProofsQuery = False,
+    checkpoint: CheckpointQuery = None,
 ) -> list[ReplayStepOut]:
-    """The account's events applied one at a time, each with what it changed."""
+    """The account's events applied one at a time, each with what it changed; with
+    `proofs=true`, each with its inclusion proof in a kept audit-log checkpoint."""
     steps = Replayer(services.runner).replay(
         BillingAccount, account_id, version=version, as_of=as_of
     )
-    return [ReplayStepOut.of(s) for s in steps]
+    answer = [ReplayStepOut.of(s) for s in steps]
+    add_proofs(answer, db, services, account_id, proofs=proofs, checkpoint=checkpoint)
+    return answer
