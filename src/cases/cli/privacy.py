@@ -18,7 +18,11 @@ from cases.db.database import open_projection_db
 from cases.db.statement import sql
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS
 from cases.domain.metadata import Actor, Role, Source
+from cases.persistence.database_url import StoreKind, parse_database_url
+from cases.persistence.event_log import EventLog
 from cases.persistence.subject_keys import MasterKey, MasterKeyError
+from cases.persistence.subject_reindex import reindex_subjects
+from cases.settings import Settings
 
 privacy_app = typer.Typer(
     help="Personal data: find, export and erase a data subject's (ADR 0044).", no_args_is_help=True
@@ -84,8 +88,9 @@ def rotate_master_key(
         Path, typer.Option(help="A file holding the new master key (base64 of 32 bytes).")
     ],
 ) -> None:
-    """Wrap every subject key with a new master key; no event changes. Set
-    CASES_MASTER_KEY(_FILE) to the new key before the next start."""
+    """Wrap every subject key with a new master key, then rebuild the search digests
+    under it (no event changes). Set CASES_MASTER_KEY(_FILE) to the new key and
+    restart every process at once: until then they search and seal with the old."""
     try:
         new = MasterKey.from_text(new_key_file.read_text())
     except (OSError, MasterKeyError) as e:
@@ -97,7 +102,33 @@ def rotate_master_key(
             print("error: no master key is set (CASES_MASTER_KEY)", file=sys.stderr)
             raise typer.Exit(2)
         count = keys.rewrap(new)
-    print(f"re-wrapped {count} subject keys under master key {new.key_id}")
+        print(f"re-wrapped {count} subject keys under master key {new.key_id}")
+        _reindex(services.log, cli_settings())
+
+
+@privacy_app.command("reindex")
+def reindex() -> None:
+    """Write the subjects' search digests again from the events, under the master key
+    set (after an interrupted rotation, say); stale digests are deleted. Safe to re-run."""
+    with open_services() as services:
+        if services.log.subject_keys is None:
+            print("error: no master key is set (CASES_MASTER_KEY)", file=sys.stderr)
+            raise typer.Exit(2)
+        _reindex(services.log, cli_settings())
+
+
+def _reindex(log: EventLog, settings: Settings) -> None:
+    memory = parse_database_url(settings.effective_database_url).kind is StoreKind.MEMORY
+    db = None if memory else open_projection_db(settings)
+    try:
+        done = reindex_subjects(log, db)
+    finally:
+        if db is not None:
+            db.close()
+    print(
+        f"indexed {done.subjects} subjects ({done.digests} digests); "
+        f"deleted {done.stale} stale digests"
+    )
 
 
 RETENTION_ACTOR = Actor("retention-run", Role.SYSTEM)
