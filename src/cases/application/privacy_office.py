@@ -13,6 +13,7 @@ from cases.domain.erasure import DEFAULT_LEGAL_BASIS, Erasure, SubjectKind, eras
 from cases.domain.errors import (
     AlreadyExistsError,
     PersonalDataNotSealedError,
+    RecordedBeforeSealingError,
     UnknownSubjectError,
 )
 from cases.domain.principal import Principal
@@ -73,9 +74,16 @@ class PrivacyOffice:
 
     def subject_kind(self, subject_id: UUID) -> SubjectKind:
         kind = self._keys().kind_of(subject_id)
-        if kind is None:
-            raise UnknownSubjectError(f"no personal data is held for subject {subject_id}")
-        return kind
+        if kind is not None:
+            return kind
+        for aggregate in _AGGREGATE_OF.values():
+            if self.runner.exists(aggregate, subject_id):
+                raise RecordedBeforeSealingError(
+                    f"subject {subject_id} was recorded before personal data was sealed: "
+                    "its data is stored as it is, with no key to throw away "
+                    "(`cases privacy legacy` lists such subjects; ADR 0056)"
+                )
+        raise UnknownSubjectError(f"no personal data is held for subject {subject_id}")
 
     def find(self, *, email: str | None = None, name: str | None = None) -> list[Subject]:
         """The subjects not yet erased recorded with this e-mail address and/or name

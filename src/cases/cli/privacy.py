@@ -20,6 +20,7 @@ from cases.domain.erasure import DEFAULT_LEGAL_BASIS
 from cases.domain.metadata import Actor, Role, Source
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
+from cases.persistence.legacy_plaintext import legacy_subjects
 from cases.persistence.subject_keys import MasterKey, MasterKeyError
 from cases.persistence.subject_reindex import reindex_subjects
 from cases.settings import Settings
@@ -129,6 +130,22 @@ def _reindex(log: EventLog, settings: Settings) -> None:
         f"indexed {done.subjects} subjects ({done.digests} digests); "
         f"deleted {done.stale} stale digests"
     )
+
+
+@privacy_app.command("legacy")
+def legacy() -> None:
+    """List the subjects whose personal data was recorded before sealing (plain text
+    in the log, which erasure cannot remove; ADR 0056): id, kind, events, first
+    position, fields. Exits 0 whether or not any are found."""
+    with open_services() as services:
+        found = legacy_subjects(services.log)
+    for subject in found:
+        fields = ",".join(sorted(subject.fields))
+        print(
+            f"{subject.subject_id} {subject.kind.value} events={subject.events} "
+            f"first_position={subject.first_position} fields={fields}"
+        )
+    print(f"{len(found)} subjects hold personal data recorded before sealing", file=sys.stderr)
 
 
 RETENTION_ACTOR = Actor("retention-run", Role.SYSTEM)

@@ -40,9 +40,7 @@ def test_a_rotation_then_a_reindex_finds_every_subject_not_erased_and_drops_old_
         done = reindex_subjects(sealed.log, db, batch=2)
         assert done.subjects == 2  # the kept case's contact and the principal
         assert [s.subject_id for s in sealed.privacy.find(email=EMAIL)] == [kept.aggregate_id]
-        assert [s.subject_id for s in sealed.privacy.find(name="karin lund")] == [
-            kept.aggregate_id
-        ]
+        assert [s.subject_id for s in sealed.privacy.find(name="karin lund")] == [kept.aggregate_id]
         assert [s.subject_id for s in sealed.privacy.find(name="anna svensson")] == [
             principal.principal_id
         ]
