@@ -70,8 +70,8 @@ def rebuild(
     if not leadership.try_acquire():
         raise RebuildInProgressError(f"{projection.name} is already being rebuilt elsewhere")
     try:
-        _drop_shadows(db, projection)
-        _create_shadows(db, projection)
+        drop_shadows(db, projection)
+        create_shadows(db, projection)
         runner = ProjectionRunner(
             log,
             projection,
@@ -131,7 +131,7 @@ def _finish_and_swap(runner: ProjectionRunner, clock: Clock) -> tuple[int, int]:
 # Shadow tables ------------------------------------------------------------------
 
 
-def _drop_shadows(db: ProjectionDatabase, projection: Projection) -> None:
+def drop_shadows(db: ProjectionDatabase, projection: Projection) -> None:
     """Remove what an interrupted rebuild left behind."""
     with db.transaction():
         for table in projection.tables:
@@ -139,7 +139,7 @@ def _drop_shadows(db: ProjectionDatabase, projection: Projection) -> None:
         Tracking(db).forget(shadow_tracking_name(projection))
 
 
-def _create_shadows(db: ProjectionDatabase, projection: Projection) -> None:
+def create_shadows(db: ProjectionDatabase, projection: Projection) -> None:
     with db.transaction():
         for table in projection.tables:
             if db.is_postgres:

@@ -13,6 +13,10 @@ from typer.testing import CliRunner, Result
 
 from cases.audit_log.tree_store import TreeStore
 from cases.cli.main import app
+from cases.db.statement import sql
+from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.runner import ProjectionRunner
+from cases.followers.tracking import Tracking
 from cases.settings import get_settings
 from cases.transparency.checkpoint import open_checkpoint
 from cases.transparency.signed_note import NoteVerifier
@@ -93,10 +97,32 @@ def test_verify_exits_1_and_names_the_first_position_that_parts(cli_store: Copy)
     assert result.output.startswith("FAILED at position 1234: missing:")
 
 
-def test_verify_says_it_cannot_compare_read_models(cli_store: Copy) -> None:
+def test_verify_read_models_matches_a_replay_then_finds_a_tampered_row(
+    cli_store: Copy, history: TreeHistory
+) -> None:
+    """Every read model equals a replay of the verified log at its position (exit 0);
+    one changed row of one table is found, by table and read-model id (exit 1)."""
+    for name in PROJECTIONS:
+        ProjectionRunner(cli_store.log, projection_named(name), cli_store.db).catch_up()
     result = invoke("audit", "verify", "--read-models")
-    assert result.exit_code == 2
-    assert "no rebuild-and-compare facility" in result.output
+    assert result.exit_code == 0, result.output
+    for name in PROJECTIONS:
+        assert f"read model {name}: matches the log at position " in result.output
+
+    row = cli_store.db.fetchone(sql("SELECT case_id FROM case_queue ORDER BY case_id LIMIT 1"))
+    assert row is not None
+    with cli_store.db.transaction():
+        cli_store.db.execute(
+            sql("UPDATE case_queue SET severity = {} WHERE case_id = {}"), ("critical!", row[0])
+        )
+    tampered = invoke("audit", "verify", "--read-models")
+    assert tampered.exit_code == 1, tampered.output
+    assert "FAILED read model case_queue at position " in tampered.output
+    assert f"case_queue: 1 rows missing, 1 extra (an extra row begins {row[0]!r})" in (
+        tampered.output
+    )
+    assert "read model receivables: matches" in tampered.output
+    assert [t for t in Tracking(cli_store.db).all() if t.projection.endswith("__rebuild")] == []
 
 
 def test_verify_refuses_a_malformed_verifier_key(cli_store: Copy) -> None:
