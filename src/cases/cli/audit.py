@@ -1,7 +1,8 @@
 """`cases audit …`: the event log as a transparency log (issue 14, ADR 43).
 
 `keygen` makes the operator's checkpoint signing key, `checkpoint` issues a
-checkpoint of the whole log now, `verify` checks the log against every kept
+checkpoint of the whole log now, `inclusion`, `proofs` and `consistency` print
+the proofs the API gives, `verify` checks the log against every kept
 checkpoint and any held outside (and, with `--read-models`, every read model
 against a replay of the log). Exit codes: 0 everything verifies, 1 the log and
 its checkpoints part (the first place is printed) or a read model differs, 2 a
@@ -12,14 +13,23 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
+from pydantic import TypeAdapter
 
+from cases.api.schemas.audit_log import CheckpointOut, ConsistencyOut, InclusionOut, b64
 from cases.audit_log.keys import (
     KeyFileError,
     key_file,
     verifier_from,
     write_key,
+)
+from cases.audit_log.proofs import (
+    ProofUnavailableError,
+    aggregate_inclusions,
+    consistency,
+    inclusion,
 )
 from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.verify import LogVerifier
@@ -74,6 +84,65 @@ def checkpoint_command() -> None:
         except KeyFileError as e:
             fail(str(e), 2)
     print(issued.note, end="")
+
+
+SizeOption = Annotated[
+    int | None,
+    typer.Option("--size", min=0, help="The size of a kept checkpoint (default: the latest)."),
+]
+
+
+@audit_app.command("inclusion")
+def inclusion_command(
+    position: Annotated[int, typer.Argument(min=1, help="The event's position in the log.")],
+    size: SizeOption = None,
+) -> None:
+    """Print the event's leaf and RFC 9162 inclusion proof in a kept checkpoint, as JSON
+    (the shape of GET /audit-log/inclusion); exit 1 if none proves it."""
+    with projection_store() as store:
+        try:
+            found = inclusion(store.log, TreeStore(store.db), position, size)
+        except ProofUnavailableError as e:
+            fail(str(e), 1)
+    print(InclusionOut.of(found).model_dump_json(indent=2))
+
+
+@audit_app.command("proofs")
+def proofs_command(
+    aggregate_id: Annotated[UUID, typer.Argument(help="A case's or an account's id.")],
+    size: SizeOption = None,
+) -> None:
+    """Print every event of one case or account with its leaf and inclusion proof in a
+    kept checkpoint, as a JSON list in log order (GET /audit-log/cases/{id}/proofs)."""
+    with projection_store() as store:
+        try:
+            found = aggregate_inclusions(store.log, TreeStore(store.db), aggregate_id, size)
+        except ProofUnavailableError as e:
+            fail(str(e), 1)
+    print(_INCLUSIONS.dump_json([InclusionOut.of(f) for f in found], indent=2).decode())
+
+
+@audit_app.command("consistency")
+def consistency_command(
+    old: Annotated[int, typer.Argument(min=0, help="The older kept checkpoint's size.")],
+    new: Annotated[int, typer.Argument(min=0, help="The newer kept checkpoint's size.")],
+) -> None:
+    """Print the RFC 9162 consistency proof between two kept checkpoints, with both, as
+    JSON (GET /audit-log/consistency)."""
+    if old > new:
+        fail(f"OLD ({old}) is larger than NEW ({new})", 2)
+    with projection_store() as store:
+        try:
+            older, newer, proof = consistency(TreeStore(store.db), old, new)
+        except ProofUnavailableError as e:
+            fail(str(e), 1)
+    answer = ConsistencyOut(
+        old=CheckpointOut.of(older), new=CheckpointOut.of(newer), proof=[b64(h) for h in proof]
+    )
+    print(answer.model_dump_json(indent=2))
+
+
+_INCLUSIONS = TypeAdapter(list[InclusionOut])
 
 
 @audit_app.command("status")

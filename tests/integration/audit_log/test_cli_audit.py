@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -23,6 +24,7 @@ from cases.transparency.signed_note import NoteVerifier
 from cases.transparency.witness import CheckpointDirectory
 from tests.integration.audit_log.conftest import Copy, TreeHistory
 from tests.support.raw_events import RawEvents
+from tests.unit.transparency import rfc9162
 
 
 def invoke(*args: str) -> Result:
@@ -164,3 +166,48 @@ def test_status_fails_loudly_on_a_fork_in_the_witness_directory(
     assert f"FORK: the witness directory {forged} holds a different checkpoint of size " in (
         result.stderr
     )
+
+
+def test_the_cli_prints_proofs_an_auditor_checks_with_the_key_and_the_rfc_alone(
+    cli_store: Copy,
+) -> None:
+    """`inclusion`, `proofs` and `consistency` print what the API gives; checked here
+    with the verifier key and the RFC's algorithms written in the tests."""
+    verifier = cli_store.verifier().verifier
+    origin = cli_store.settings.audit_log_origin
+    kept = TreeStore(cli_store.db).checkpoints()
+    old, new = kept[1].size, kept[-1].size
+
+    shown = invoke("audit", "inclusion", "1234", "--size", str(old))
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.output)
+    checkpoint = open_checkpoint(body["checkpoint"]["note"], verifier, origin)
+    leaf = base64.b64decode(body["leaf"])
+    path = [base64.b64decode(h) for h in body["proof"]]
+    assert rfc9162.verify_path(
+        body["leaf_index"], checkpoint.size, rfc9162.leaf(leaf), path, checkpoint.root_hash
+    )
+
+    aggregate = UUID(bytes=leaf[9:25])
+    listed = invoke("audit", "proofs", str(aggregate))
+    assert listed.exit_code == 0, listed.output
+    proofs = json.loads(listed.output)
+    assert 1234 in [p["position"] for p in proofs]
+    for proved in proofs:
+        leaf = base64.b64decode(proved["leaf"])
+        assert UUID(bytes=leaf[9:25]) == aggregate
+        assert proved["checkpoint"]["size"] == new
+
+    consistent = invoke("audit", "consistency", str(old), str(new))
+    assert consistent.exit_code == 0, consistent.output
+    answer = json.loads(consistent.output)
+    older = open_checkpoint(answer["old"]["note"], verifier, origin)
+    newer = open_checkpoint(answer["new"]["note"], verifier, origin)
+    proof = [base64.b64decode(h) for h in answer["proof"]]
+    assert rfc9162.verify_proof(old, new, older.root_hash, newer.root_hash, proof)
+
+    missing = invoke("audit", "inclusion", "1", "--size", str(new + 1))
+    assert missing.exit_code == 1
+    assert f"no checkpoint is kept at size {new + 1}" in missing.output
+    backwards = invoke("audit", "consistency", str(new), str(old))
+    assert backwards.exit_code == 2
