@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -104,18 +105,25 @@ class PrivacyOffice:
         return SubjectExport(Subject(subject_id, kind), erased, history)
 
     def apply_retention(
-        self, caller: Caller, case_ids: list[UUID], reason: str, legal_basis: str
+        self,
+        caller: Caller,
+        case_ids: list[UUID],
+        reason: str,
+        legal_basis: str,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
         """Erase the contacts of `case_ids` not yet erased (cases past the retention
         period); cases recorded before sealing have no key and are skipped. Safe to
-        run again: erased cases are not erased twice. Returns how many were erased."""
+        run again: erased cases are not erased twice. Returns how many were erased;
+        `progress(done, total)` after each case."""
         keys = self._keys()
         erased = 0
-        for case_id in case_ids:
-            if keys.kind_of(case_id) is None or keys.for_reading(case_id) is None:
-                continue
-            if not self.erase(caller, case_id, reason, legal_basis).already:
+        for done, case_id in enumerate(case_ids, 1):
+            sealed = keys.kind_of(case_id) is not None and keys.for_reading(case_id) is not None
+            if sealed and not self.erase(caller, case_id, reason, legal_basis).already:
                 erased += 1
+            if progress is not None:
+                progress(done, len(case_ids))
         return erased
 
     def erase(

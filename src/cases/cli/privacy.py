@@ -12,6 +12,7 @@ import typer
 
 from cases.api.schemas.privacy import SubjectExportOut
 from cases.application.caller import Caller
+from cases.cli.progress import run_progress
 from cases.cli.serve import BOOTSTRAP
 from cases.cli.services import cli_settings, open_services
 from cases.db.database import open_projection_db
@@ -183,10 +184,12 @@ def retention(
         if dry_run:
             print(f"{len(case_ids)} cases closed before {cutoff.date()}")
             return
-        erased = services.privacy.apply_retention(
-            Caller.new(RETENTION_ACTOR, Source.SCHEDULER),
-            case_ids,
-            f"retention: closed more than {span} years ago",
-            "retention period ended (storage limitation, GDPR article 5(1)(e))",
-        )
+        with run_progress("Erasing closed cases", len(case_ids), shown_from=50) as advance:
+            erased = services.privacy.apply_retention(
+                Caller.new(RETENTION_ACTOR, Source.SCHEDULER),
+                case_ids,
+                f"retention: closed more than {span} years ago",
+                "retention period ended (storage limitation, GDPR article 5(1)(e))",
+                advance,
+            )
     print(f"erased {erased} of {len(case_ids)} cases closed before {cutoff.date()}")
