@@ -22,15 +22,8 @@ from dataclasses import dataclass
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.db.statement import identifier, sql
-from cases.followers.leadership import Leadership
-from cases.followers.rebuild import (
-    RebuildInProgressError,
-    create_shadows,
-    drop_shadows,
-    shadow_tracking_name,
-)
+from cases.followers.rebuild import drop_shadows, shadow_runner
 from cases.followers.runner import ProjectionRunner
-from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
 from cases.projections.projection import SHADOW, Projection
 
@@ -70,43 +63,34 @@ def check_read_model(
     clock: Clock | None = None,
 ) -> ReadModelCheck:
     """Replay `projection` into shadow tables up to its live position and compare."""
-    leadership = Leadership(db, shadow_tracking_name(projection))
-    if not leadership.try_acquire():
-        raise RebuildInProgressError(f"{projection.name} is being rebuilt or checked elsewhere")
-    try:
-        drop_shadows(db, projection)
-        create_shadows(db, projection)
-        runner = ProjectionRunner(
-            log,
-            projection,
-            db,
-            batch_size=batch_size,
-            tables=SHADOW,
-            tracking_name=shadow_tracking_name(projection),
-            clock=clock or SystemClock(),
+    clock = clock or SystemClock()
+    with shadow_runner(log, projection, db, batch_size=batch_size, clock=clock) as runner:
+        try:
+            return _replay_and_compare(runner)
+        finally:
+            drop_shadows(db, projection)
+
+
+def _replay_and_compare(runner: ProjectionRunner) -> ReadModelCheck:
+    db, projection, tracking = runner.db, runner.projection, runner.tracking
+    with db.transaction():
+        tracking.ensure(projection.name)
+    target = tracking.position(projection.name)
+    position = runner.position
+    while position < target:  # the bulk, unlocked: the live tables keep serving
+        events, reached = runner.read_batch(position, target)
+        runner.apply_batch(events, position, reached)
+        position = reached
+    with db.transaction():
+        live = tracking.lock(projection.name)  # first, as in every runner batch
+        while position < live:
+            events, position = runner.read_batch(position, live)
+            if events:
+                projection.apply(db, events, SHADOW)
+        differences = tuple(
+            d for table in projection.tables if (d := _compare(db, table)) is not None
         )
-        tracking = Tracking(db)
-        with db.transaction():
-            tracking.ensure(projection.name)
-        target = tracking.position(projection.name)
-        position = runner.position
-        while position < target:  # the bulk, unlocked: the live tables keep serving
-            events, reached = runner.read_batch(position, target)
-            runner.apply_batch(events, position, reached)
-            position = reached
-        with db.transaction():
-            live = tracking.lock(projection.name)  # first, as in every runner batch
-            while position < live:
-                events, position = runner.read_batch(position, live)
-                if events:
-                    projection.apply(db, events, SHADOW)
-            differences = tuple(
-                d for table in projection.tables if (d := _compare(db, table)) is not None
-            )
-        return ReadModelCheck(projection.name, live, differences)
-    finally:
-        drop_shadows(db, projection)
-        leadership.release()
+    return ReadModelCheck(projection.name, live, differences)
 
 
 def _rows(db: ProjectionDatabase, table: str) -> Counter[tuple[object, ...]]:

@@ -23,6 +23,7 @@ from eventsourcing.utils import resolve_topic
 
 from cases.domain.erasure import SubjectKind
 from cases.persistence.event_log import EventLog
+from cases.persistence.event_rows import row_batches
 from cases.persistence.personal_data import (
     ERASED,
     VALUE_OBJECTS,
@@ -92,27 +93,18 @@ def legacy_subjects(
     head = log.recorder.max_notification_id() or 0
     kinds: dict[str, tuple[type[Any], SubjectKind] | None] = {}
     found: dict[UUID, LegacySubject] = {}
-    position = 0
-    while position < head:
-        rows = log.recorder.select_notifications(start=position + 1, limit=batch, stop=head)
-        if not rows:
-            break
-        for row in rows:
-            if row.topic not in kinds:
-                kinds[row.topic] = _subject_event(row.topic)
-            known = kinds[row.topic]
-            if known is None:
-                continue
-            plain = plaintext_fields(known[0], orjson.loads(row.state))
-            if not plain:
-                continue
-            subject = UUID(str(row.originator_id))
-            entry = found.setdefault(subject, LegacySubject(subject, known[1], 0, row.id))
-            entry.events += 1
-            entry.fields |= plain
-        position = rows[-1].id
+    for rows in row_batches(log, batch):
+        for position, subject, _, topic, state in rows:
+            if topic not in kinds:
+                kinds[topic] = _subject_event(topic)
+            known = kinds[topic]
+            plain = set() if known is None else plaintext_fields(known[0], orjson.loads(state))
+            if plain and known is not None:
+                entry = found.setdefault(subject, LegacySubject(subject, known[1], 0, position))
+                entry.events += 1
+                entry.fields |= plain
         if progress is not None:
-            progress(position, head)
+            progress(rows[-1][0], head)
     return list(found.values())
 
 

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import resolve_topic
 
 from cases.db.database import ProjectionDatabase
 from cases.db.statement import sql
 from cases.persistence.event_log import EventLog
+from cases.persistence.event_rows import row_batches
 from cases.persistence.personal_data import ERASED, SEARCHABLE
 
 Progress = Callable[[int, int], None]
@@ -55,22 +57,14 @@ def reindex_subjects(
     kept: set[tuple[str, str, str]] = set()
     subjects: set[UUID] = set()
     searchable_of: dict[str, dict[str, tuple[str, ...]] | None] = {}
-    position = 0
-    while position < head:
-        found = log.recorder.select_notifications(start=position + 1, limit=batch, stop=head)
-        if not found:
-            break
-        for notification in found:
-            topic = notification.topic
+    for rows in row_batches(log, batch):
+        for _, subject, version, topic, state in rows:
             if topic not in searchable_of:
                 searchable_of[topic] = SEARCHABLE.get(resolve_topic(topic))
             searchable = searchable_of[topic]
-            if searchable is None:
-                continue
-            event = log.mapper.to_domain_event(notification)
-            subject = event.originator_id
-            if keys.for_reading(subject) is None:
-                continue  # erased, or recorded before keys: not found by a search
+            if searchable is None or keys.for_reading(subject) is None:
+                continue  # nothing to find by; or erased, or recorded before keys
+            event = log.mapper.to_domain_event(StoredEvent(subject, version, topic, state))
             for field, path in searchable.items():
                 value: Any = event
                 for name in path:
@@ -80,9 +74,8 @@ def reindex_subjects(
                 keys.index(subject, field, value)
                 kept.add((field, keys.master.digest(field, value), str(subject)))
                 subjects.add(subject)
-        position = found[-1].id
         if progress is not None:
-            progress(position, head)
+            progress(rows[-1][0], head)
     stale = 0 if db is None else _delete_stale(db, kept)
     return Reindexed(len(subjects), len(kept), stale)
 

@@ -16,12 +16,10 @@ from pathlib import Path
 from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.webhook_outbox import WebhookOutbox
 from cases.audit_log.witnessing import WebhookDelivery, webhook_of
-from cases.db.database import open_runner_db
-from cases.followers.tree_builder import tree_builders
 from cases.settings import Settings
 from cases.transparency.webhook import SIGNATURE_HEADER, verify_signature
 from tests.integration.audit_log.conftest import Copy
-from tests.integration.audit_log.test_witnesses import SECRET, append_events
+from tests.integration.audit_log.test_witnesses import SECRET, append_events, builder_of
 
 DEADLINE = 60.0  # seconds for a thread to notice: a correctness bound, not a timing
 
@@ -141,14 +139,7 @@ def test_checkpoints_pending_when_the_process_stops_are_delivered_after_a_restar
     the next process, with the receiver up, delivers them without a new checkpoint."""
     port = free_port()
     settings = webhook_settings(copy, tmp_path, port)
-    make = tree_builders(
-        settings,
-        copy.log,
-        lambda: copy.db,
-        create_key=False,
-        webhook_db=lambda: open_runner_db(settings),
-    )
-    builder = make()
+    builder = builder_of(copy, settings)
     delivery = builder.witness
     assert isinstance(delivery, WebhookDelivery)
     append_events(copy, 3)
@@ -160,13 +151,7 @@ def test_checkpoints_pending_when_the_process_stops_are_delivered_after_a_restar
 
     bodies = Bodies()
     with receiving(port, bodies):
-        restarted = tree_builders(
-            settings,
-            copy.log,
-            lambda: copy.db,
-            create_key=False,
-            webhook_db=lambda: open_runner_db(settings),
-        )().witness
+        restarted = builder_of(copy, settings).witness
         assert isinstance(restarted, WebhookDelivery)
         try:
             wait_for(lambda: outbox.state().delivered_size == issued.size, "resumed")
