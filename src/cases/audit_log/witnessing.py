@@ -56,7 +56,8 @@ class WebhookDelivery:
     attempt is due or `poll` seconds pass (checkpoints issued by another
     process, such as `cases audit checkpoint`, are picked up then). A dead or
     slow receiver costs this thread alone. The thread has its own connection,
-    from `open_db`, which it closes when stopped."""
+    from `open_db` (opened again after a round that failed, a database that went
+    away for instance), which it closes when stopped."""
 
     def __init__(
         self,
@@ -94,24 +95,31 @@ class WebhookDelivery:
                 self._thread.start()
 
     def _run(self) -> None:
-        db = self.open_db()
-        outbox = WebhookOutbox(
-            db, self.webhook, first_delay=self.first_delay, max_delay=self.max_delay
-        )
+        outbox: WebhookOutbox | None = None
         try:
             while not self._stop.is_set():
                 self._wake.clear()
                 try:
+                    outbox = outbox or WebhookOutbox(
+                        self.open_db(),
+                        self.webhook,
+                        first_delay=self.first_delay,
+                        max_delay=self.max_delay,
+                    )
                     due = outbox.deliver_due()
                 except Exception as e:  # noqa: BLE001 - the database, say: retried next round
                     logger.warning("audit_log_webhook_round_failed", error=type(e).__name__)
+                    if outbox is not None:  # a connection the database broke: open another
+                        outbox.db.close()
+                        outbox = None
                     due = time.time() + self.poll
                 if due is None and not self._wake.is_set():  # nothing handed over since
                     self._idle.set()
                 wait = self.poll if due is None else min(self.poll, max(0.0, due - time.time()))
                 self._wake.wait(wait)
         finally:
-            db.close()
+            if outbox is not None:
+                outbox.db.close()
 
     def wait(self, timeout: float = 60.0) -> bool:
         """Whether every checkpoint handed over so far was delivered within `timeout`."""
