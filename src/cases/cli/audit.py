@@ -33,7 +33,8 @@ from cases.audit_log.proofs import (
 )
 from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.verify import LogVerifier
-from cases.audit_log.witnessing import fork_in_witness_dir
+from cases.audit_log.webhook_outbox import WebhookOutbox
+from cases.audit_log.witnessing import WitnessSettingsError, fork_in_witness_dir, webhook_of
 from cases.cli.projections import projection_store
 from cases.cli.services import cli_settings, fail
 from cases.db.database import ProjectionDatabase
@@ -154,9 +155,12 @@ def status_command() -> None:
         reached, latest = tree.head(), tree.latest()
         running = runner_running(store.db, TREE)
         witness_dir = store.settings.audit_log_witness_dir
+        webhook = _webhook_line(store.settings, store.db)
     print(f"tree: {reached.size} events, to position {reached.position} of {head}")
     lag = max(head - reached.position, 0)
     print(f"builder: {'running' if running else 'not running'}, {lag} positions behind the log")
+    if webhook is not None:
+        print(webhook)
     if latest is None:
         print("latest checkpoint: none yet")
         return
@@ -165,6 +169,22 @@ def status_command() -> None:
     fork = None if witness_dir is None else fork_in_witness_dir(witness_dir, latest)
     if fork is not None:
         fail(f"FORK: {fork}", 1)
+
+
+def _webhook_line(settings: Settings, db: ProjectionDatabase) -> str | None:
+    """Where the webhook's deliveries stand (ADR 0055), if one is configured."""
+    try:
+        webhook = webhook_of(settings)
+    except WitnessSettingsError as e:
+        fail(str(e), 2)
+    if webhook is None:
+        return None
+    outbox = WebhookOutbox(db, webhook)
+    state, pending = outbox.state(), len(outbox.pending())
+    line = f"webhook: delivered through size {state.delivered_size}, {pending} pending"
+    if state.failures:
+        line += f", {state.failures} failed attempts, last: {state.last_error}"
+    return line
 
 
 def _held(paths: list[Path]) -> list[tuple[str, str]]:

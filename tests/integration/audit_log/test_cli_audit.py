@@ -23,6 +23,7 @@ from cases.transparency.checkpoint import open_checkpoint
 from cases.transparency.signed_note import NoteVerifier
 from cases.transparency.witness import CheckpointDirectory
 from tests.integration.audit_log.conftest import Copy, TreeHistory
+from tests.integration.audit_log.test_webhook_outbox import free_port
 from tests.support.raw_events import RawEvents
 from tests.unit.transparency import rfc9162
 
@@ -211,3 +212,22 @@ def test_the_cli_prints_proofs_an_auditor_checks_with_the_key_and_the_rfc_alone(
     assert f"no checkpoint is kept at size {new + 1}" in missing.output
     backwards = invoke("audit", "consistency", str(new), str(old))
     assert backwards.exit_code == 2
+
+
+def test_status_says_where_the_webhooks_deliveries_stand(
+    cli_store: Copy, history: TreeHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`checkpoint` tries the webhook once; a receiver that is down leaves every kept
+    checkpoint pending, and `status` says so, with the failure (ADR 0055)."""
+    monkeypatch.setenv("CASES_AUDIT_LOG_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}/cp")
+    monkeypatch.setenv("CASES_AUDIT_LOG_WEBHOOK_SECRET", "an auditor's secret")
+    get_settings.cache_clear()
+    assert invoke("audit", "checkpoint").exit_code == 0
+    result = invoke("audit", "status")
+    assert result.exit_code == 0, result.output
+    pending = len(TreeStore(cli_store.db).checkpoints())
+    webhook = result.output.splitlines()[2]
+    assert webhook.startswith(
+        f"webhook: delivered through size 0, {pending} pending, 1 failed attempts, last: "
+    )
+    assert "ConnectError" in webhook
