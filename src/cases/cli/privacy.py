@@ -92,7 +92,9 @@ def rotate_master_key(
 ) -> None:
     """Wrap every subject key with a new master key, then rebuild the search digests
     under it (no event changes). Set CASES_MASTER_KEY(_FILE) to the new key and
-    restart every process at once: until then they search and seal with the old."""
+    restart every process at once: until then they search and seal with the old.
+    Then run this again, still with the old key set: it re-wraps only the keys those
+    processes made meanwhile (keys already under the new one are skipped)."""
     try:
         new = MasterKey.from_text(new_key_file.read_text())
     except (OSError, MasterKeyError) as e:
