@@ -4,7 +4,10 @@ are rebuilt from the events under the new key, and the old ones deleted
 
 from __future__ import annotations
 
-from cases.bootstrap import Services
+import pytest
+from pydantic import SecretStr
+
+from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import open_projection_db
 from cases.db.statement import sql
@@ -53,3 +56,38 @@ def test_a_rotation_then_a_reindex_finds_every_subject_not_erased_and_drops_old_
     finally:
         if db is not None:
             db.close()
+
+
+def test_rotating_again_after_the_restart_rewraps_only_keys_made_in_between(
+    sealed: Services, sealed_settings: Settings, clock: ManualClock
+) -> None:
+    """A process still on the old master key makes a subject key meanwhile; the
+    second rotation, the old key still set, re-wraps that one alone; the new key
+    then reads every case."""
+    if parse_database_url(sealed_settings.effective_database_url).kind is StoreKind.MEMORY:
+        pytest.skip("the in-memory store has no second process")
+    first = sealed.desk.receive_case(caller(), cmd.TakeIn(received_at=clock.now(), **intake()))
+    new = MasterKey.generate()
+
+    def rotate() -> int:
+        """`cases privacy rotate-master-key`: its own process, the old key set."""
+        rotator = bootstrap(sealed_settings, clock)
+        try:
+            assert rotator.log.subject_keys is not None
+            return rotator.log.subject_keys.rewrap(new)
+        finally:
+            rotator.close()
+
+    assert rotate() == 1
+    straggler = sealed.desk.receive_case(  # `sealed` still runs on the old master key
+        caller(), cmd.TakeIn(received_at=clock.now(), **intake())
+    )
+    assert rotate() == 1  # after the restart: the straggler alone
+    restarted = bootstrap(
+        sealed_settings.model_copy(update={"master_key": SecretStr(new.as_text())}), clock
+    )
+    try:
+        for case in (first, straggler):
+            assert restarted.desk.case(case.aggregate_id).description == intake()["description"]
+    finally:
+        restarted.close()
