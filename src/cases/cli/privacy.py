@@ -12,6 +12,7 @@ import typer
 
 from cases.api.schemas.privacy import SubjectExportOut
 from cases.application.caller import Caller
+from cases.application.subject_reindex import reindex_subjects
 from cases.cli.progress import run_progress
 from cases.cli.serve import BOOTSTRAP
 from cases.cli.services import cli_settings, open_services
@@ -23,7 +24,6 @@ from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.legacy_plaintext import legacy_subjects
 from cases.persistence.subject_keys import MasterKey, MasterKeyError
-from cases.persistence.subject_reindex import reindex_subjects
 from cases.settings import Settings
 
 privacy_app = typer.Typer(

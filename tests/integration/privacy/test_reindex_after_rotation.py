@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
+from cases.application.subject_reindex import reindex_subjects
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import open_projection_db
@@ -15,7 +16,6 @@ from cases.domain import case_commands as cmd
 from cases.domain.metadata import Actor, Role
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.subject_keys import MasterKey
-from cases.persistence.subject_reindex import reindex_subjects
 from cases.settings import Settings
 from tests.support.builders import caller, intake
 
