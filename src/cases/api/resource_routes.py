@@ -25,7 +25,8 @@ from uuid import UUID
 from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 
-from cases.api.deps import Command, ServicesDep, require
+from cases.api.deps import Command, ReadDbDep, ServicesDep, require
+from cases.api.history_proofs import CheckpointQuery, ProofsQuery, add_proofs
 from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
 from cases.application.command_runner import Receipt
@@ -130,6 +131,13 @@ def add_command_route(
     )
 
 
+PROOF_PARAMS: Mapping[str, tuple[Any, Any]] = {
+    "db": (ReadDbDep, NONE),
+    "proofs": (ProofsQuery, False),
+    "checkpoint": (CheckpointQuery, None),
+}
+
+
 def add_audit_routes(
     router: Router,
     kind: type[A],
@@ -154,7 +162,16 @@ def add_audit_routes(
 
     def get_history(**kwargs: Any) -> list[HistoryEntryOut]:
         services: Services = kwargs["services"]
-        return [HistoryEntryOut.of(e) for e in services.audit.history(kind, kwargs[id_name])]
+        entries = [HistoryEntryOut.of(e) for e in services.audit.history(kind, kwargs[id_name])]
+        add_proofs(
+            entries,
+            kwargs["db"],
+            services,
+            kwargs[id_name],
+            proofs=kwargs["proofs"],
+            checkpoint=kwargs["checkpoint"],
+        )
+        return entries
 
     add_audit_route(
         router,
@@ -176,8 +193,9 @@ def add_audit_routes(
         f"/{{{id_name}}}/history",
         f"get_{noun}_history",
         id_name,
-        doc=f"Every recorded event of the {noun}, in order, with who, when and why.",
-        params={},
+        doc=f"Every recorded event of the {noun}, in order, with who, when and why; with "
+        "`proofs=true`, each with its inclusion proof in a kept audit-log checkpoint.",
+        params=PROOF_PARAMS,
         returns=list[HistoryEntryOut],
         run=get_history,
         responses=responses,

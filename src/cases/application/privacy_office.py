@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from cases.domain.erasure import DEFAULT_LEGAL_BASIS, Erasure, SubjectKind, eras
 from cases.domain.errors import (
     AlreadyExistsError,
     PersonalDataNotSealedError,
+    RecordedBeforeSealingError,
     UnknownSubjectError,
 )
 from cases.domain.principal import Principal
@@ -73,9 +75,16 @@ class PrivacyOffice:
 
     def subject_kind(self, subject_id: UUID) -> SubjectKind:
         kind = self._keys().kind_of(subject_id)
-        if kind is None:
-            raise UnknownSubjectError(f"no personal data is held for subject {subject_id}")
-        return kind
+        if kind is not None:
+            return kind
+        for aggregate in _AGGREGATE_OF.values():
+            if self.runner.exists(aggregate, subject_id):
+                raise RecordedBeforeSealingError(
+                    f"subject {subject_id} was recorded before personal data was sealed: "
+                    "its data is stored as it is, with no key to throw away "
+                    "(`cases privacy legacy` lists such subjects; ADR 0056)"
+                )
+        raise UnknownSubjectError(f"no personal data is held for subject {subject_id}")
 
     def find(self, *, email: str | None = None, name: str | None = None) -> list[Subject]:
         """The subjects not yet erased recorded with this e-mail address and/or name
@@ -96,18 +105,25 @@ class PrivacyOffice:
         return SubjectExport(Subject(subject_id, kind), erased, history)
 
     def apply_retention(
-        self, caller: Caller, case_ids: list[UUID], reason: str, legal_basis: str
+        self,
+        caller: Caller,
+        case_ids: list[UUID],
+        reason: str,
+        legal_basis: str,
+        progress: Callable[[int, int], None] | None = None,
     ) -> int:
         """Erase the contacts of `case_ids` not yet erased (cases past the retention
         period); cases recorded before sealing have no key and are skipped. Safe to
-        run again: erased cases are not erased twice. Returns how many were erased."""
+        run again: erased cases are not erased twice. Returns how many were erased;
+        `progress(done, total)` after each case."""
         keys = self._keys()
         erased = 0
-        for case_id in case_ids:
-            if keys.kind_of(case_id) is None or keys.for_reading(case_id) is None:
-                continue
-            if not self.erase(caller, case_id, reason, legal_basis).already:
+        for done, case_id in enumerate(case_ids, 1):
+            sealed = keys.kind_of(case_id) is not None and keys.for_reading(case_id) is not None
+            if sealed and not self.erase(caller, case_id, reason, legal_basis).already:
                 erased += 1
+            if progress is not None:
+                progress(done, len(case_ids))
         return erased
 
     def erase(

@@ -23,6 +23,7 @@ class Inclusion:
     """An event's leaf, its index, and its inclusion proof in `checkpoint`'s tree."""
 
     position: int
+    version: int
     leaf_index: int
     leaf: bytes
     proof: list[bytes]
@@ -52,7 +53,7 @@ def inclusion(log: EventLog, store: TreeStore, position: int, size: int | None) 
         raise ProofUnavailableError(f"the store holds no event at position {position}")
     record = record_of(found[0])
     proof = inclusion_proof(leaf.index, checkpoint.size, store)
-    return Inclusion(position, leaf.index, encode_leaf(record), proof, checkpoint)
+    return Inclusion(position, record.version, leaf.index, encode_leaf(record), proof, checkpoint)
 
 
 def aggregate_inclusions(
@@ -61,12 +62,22 @@ def aggregate_inclusions(
     """`inclusion` of each event of one aggregate in a kept checkpoint's tree (default:
     the latest), in log order: one case's or account's history, proved without
     the rest of the log."""
-    checkpoint = kept_checkpoint(store, size)
-    positions = store.positions_of(aggregate_id, checkpoint.size)
-    if not positions:
+    found = proved_events(log, store, aggregate_id, size)
+    if not found:
+        checkpoint = kept_checkpoint(store, size)
         raise ProofUnavailableError(
             f"no event of {aggregate_id} is in the tree of size {checkpoint.size}"
         )
+    return found
+
+
+def proved_events(
+    log: EventLog, store: TreeStore, aggregate_id: UUID, size: int | None
+) -> list[Inclusion]:
+    """`inclusion` of each event of one aggregate that is in a kept checkpoint's tree
+    (default: the latest), in log order; none if it has none there yet."""
+    checkpoint = kept_checkpoint(store, size)
+    positions = store.positions_of(aggregate_id, checkpoint.size)
     return [inclusion(log, store, position, checkpoint.size) for position in positions]
 
 

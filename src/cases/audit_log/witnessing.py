@@ -4,16 +4,18 @@ webhook (from a thread of its own: a failing receiver delays only itself)."""
 
 from __future__ import annotations
 
-import queue
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 
 from cases.audit_log.tree_store import KeptCheckpoint
+from cases.audit_log.webhook_outbox import WebhookOutbox
+from cases.db.database import ProjectionDatabase
 from cases.settings import Settings
-from cases.transparency.webhook import WebhookDeliveryError, WebhookWitness
+from cases.transparency.webhook import WebhookWitness
 from cases.transparency.witness import CheckpointDirectory, note_body
 
 logger = structlog.get_logger("cases.audit_log")
@@ -46,44 +48,89 @@ def fork_in_witness_dir(directory: Path, checkpoint: KeptCheckpoint) -> str | No
 
 
 class WebhookDelivery:
-    """Posts each checkpoint to the webhook from a daemon thread, in issue order.
+    """Delivers the webhook's pending checkpoints from a daemon thread (ADR 0055).
 
-    The caller (the tree builder, right after its commit) only queues the note;
-    retries and a dead receiver cost this thread's time alone. A checkpoint not
-    delivered after the webhook's attempts is logged (`audit_log_webhook_failed`)
-    and the next one is tried: each checkpoint vouches for every event before
-    it, so a later delivery covers the missed one."""
+    What is pending is stored (`WebhookOutbox`), so the thread starts by
+    resuming what an earlier process left; the tree builder, right after its
+    commit, only wakes it. It runs a delivery round, then sleeps until the next
+    attempt is due or `poll` seconds pass (checkpoints issued by another
+    process, such as `cases audit checkpoint`, are picked up then). A dead or
+    slow receiver costs this thread alone. The thread has its own connection,
+    from `open_db` (opened again after a round that failed, a database that went
+    away for instance), which it closes when stopped."""
 
-    def __init__(self, webhook: WebhookWitness) -> None:
+    def __init__(
+        self,
+        webhook: WebhookWitness,
+        open_db: Callable[[], ProjectionDatabase],
+        *,
+        poll: float = 30.0,
+        first_delay: float = 1.0,
+        max_delay: float = 300.0,
+    ) -> None:
         self.webhook = webhook
-        self._notes: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        self.open_db = open_db
+        self.poll = poll
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, checkpoint: KeptCheckpoint) -> None:
-        self._notes.put((checkpoint.size, checkpoint.note))
+    def __call__(self, checkpoint: KeptCheckpoint) -> None:  # noqa: ARG002 - read from the store
+        self._idle.clear()
+        self.start()
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the delivery thread (once): it resumes what is pending at once."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
                 self._thread = threading.Thread(
-                    target=self._deliver, name="audit-log-webhook", daemon=True
+                    target=self._run, name="audit-log-webhook", daemon=True
                 )
                 self._thread.start()
 
-    def _deliver(self) -> None:
-        while (item := self._notes.get()) is not None:
-            size, note = item
-            try:
-                attempts = self.webhook.send(note)
-            except WebhookDeliveryError as e:
-                logger.warning("audit_log_webhook_failed", size=size, error=str(e))
-            else:
-                logger.info("audit_log_webhook_delivered", size=size, attempts=attempts)
-            finally:
-                self._notes.task_done()
+    def _run(self) -> None:
+        outbox: WebhookOutbox | None = None
+        try:
+            while not self._stop.is_set():
+                self._wake.clear()
+                try:
+                    outbox = outbox or WebhookOutbox(
+                        self.open_db(),
+                        self.webhook,
+                        first_delay=self.first_delay,
+                        max_delay=self.max_delay,
+                    )
+                    due = outbox.deliver_due()
+                except Exception as e:  # noqa: BLE001 - the database, say: retried next round
+                    logger.warning("audit_log_webhook_round_failed", error=type(e).__name__)
+                    if outbox is not None:  # a connection the database broke: open another
+                        outbox.db.close()
+                        outbox = None
+                    due = time.time() + self.poll
+                if due is None and not self._wake.is_set():  # nothing handed over since
+                    self._idle.set()
+                wait = self.poll if due is None else min(self.poll, max(0.0, due - time.time()))
+                self._wake.wait(wait)
+        finally:
+            if outbox is not None:
+                outbox.db.close()
 
-    def wait(self) -> None:
-        """Return once every checkpoint queued so far was delivered or given up on."""
-        self._notes.join()
+    def wait(self, timeout: float = 60.0) -> bool:
+        """Whether every checkpoint handed over so far was delivered within `timeout`."""
+        return self._idle.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop the thread after its current round (pending deliveries stay stored)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def webhook_secret(settings: Settings) -> bytes:
@@ -108,13 +155,27 @@ def webhook_secret(settings: Settings) -> bytes:
     return secret
 
 
-def witness_of(settings: Settings) -> Witness | None:
+def webhook_of(settings: Settings) -> WebhookWitness | None:
+    """The configured webhook, one attempt per post (the outbox keeps the backoff)."""
+    if settings.audit_log_webhook_url is None:
+        return None
+    return WebhookWitness(settings.audit_log_webhook_url, webhook_secret(settings), attempts=1)
+
+
+def witness_of(
+    settings: Settings, open_db: Callable[[], ProjectionDatabase] | None = None
+) -> Witness | None:
     """Every configured witness of new checkpoints in one call (None if there are none):
-    the webhook queued first, then the directory, whose fork error propagates."""
+    the webhook woken first, then the directory, whose fork error propagates. The
+    webhook is delivered from a thread with a connection from `open_db`; without
+    it (a one-off command), its pending checkpoints are left to the running builder's
+    thread, or the next `cases audit checkpoint`."""
     witnesses: list[Witness] = []
-    if settings.audit_log_webhook_url is not None:
-        webhook = WebhookWitness(settings.audit_log_webhook_url, webhook_secret(settings))
-        witnesses.append(WebhookDelivery(webhook))
+    webhook = webhook_of(settings)
+    if webhook is not None and open_db is not None:
+        delivery = WebhookDelivery(webhook, open_db)
+        delivery.start()  # resumes what an earlier process left pending
+        witnesses.append(delivery)
     if settings.audit_log_witness_dir is not None:
         directory = settings.audit_log_witness_dir
         witnesses.append(lambda checkpoint: write_to_witness_dir(directory, checkpoint))

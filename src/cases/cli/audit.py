@@ -1,43 +1,55 @@
 """`cases audit …`: the event log as a transparency log (issue 14, ADR 43).
 
 `keygen` makes the operator's checkpoint signing key, `checkpoint` issues a
-checkpoint of the whole log now, `verify` checks the log against every kept
-checkpoint and any held outside. Exit codes: 0 everything verifies, 1 the log
-and its checkpoints part (the first place is printed), 2 a bad setting, store
-or key.
+checkpoint of the whole log now, `inclusion`, `proofs` and `consistency` print
+the proofs the API gives, `verify` checks the log against every kept
+checkpoint and any held outside (and, with `--read-models`, every read model
+against a replay of the log). Exit codes: 0 everything verifies, 1 the log and
+its checkpoints part (the first place is printed) or a read model differs, 2 a
+bad setting, store or key.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated
+from uuid import UUID
 
 import typer
+from pydantic import TypeAdapter
 
+from cases.api.schemas.audit_log import CheckpointOut, ConsistencyOut, InclusionOut, b64
 from cases.audit_log.keys import (
     KeyFileError,
     key_file,
     verifier_from,
     write_key,
 )
+from cases.audit_log.proofs import (
+    ProofUnavailableError,
+    aggregate_inclusions,
+    consistency,
+    inclusion,
+)
 from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.verify import LogVerifier
-from cases.audit_log.witnessing import fork_in_witness_dir
+from cases.audit_log.webhook_outbox import WebhookOutbox
+from cases.audit_log.witnessing import WitnessSettingsError, fork_in_witness_dir, webhook_of
 from cases.cli.projections import projection_store
 from cases.cli.services import cli_settings, fail
+from cases.db.database import ProjectionDatabase
+from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.leadership import runner_running
+from cases.followers.read_model_check import check_read_model
+from cases.followers.rebuild import RebuildInProgressError
 from cases.followers.tree_builder import TREE, checkpoint_now
+from cases.persistence.event_log import EventLog
 from cases.settings import Settings
 from cases.transparency.signed_note import NoteVerifier
 
 audit_app = typer.Typer(
     help="The tamper-evident audit log: signing key, checkpoints, verification.",
     no_args_is_help=True,
-)
-
-READ_MODELS_UNAVAILABLE = (
-    "--read-models: not verified: there is no rebuild-and-compare facility "
-    "(cases.followers.rebuild rebuilds and swaps, it does not compare)"
 )
 
 
@@ -75,6 +87,65 @@ def checkpoint_command() -> None:
     print(issued.note, end="")
 
 
+SizeOption = Annotated[
+    int | None,
+    typer.Option("--size", min=0, help="The size of a kept checkpoint (default: the latest)."),
+]
+
+
+@audit_app.command("inclusion")
+def inclusion_command(
+    position: Annotated[int, typer.Argument(min=1, help="The event's position in the log.")],
+    size: SizeOption = None,
+) -> None:
+    """Print the event's leaf and RFC 9162 inclusion proof in a kept checkpoint, as JSON
+    (the shape of GET /audit-log/inclusion); exit 1 if none proves it."""
+    with projection_store() as store:
+        try:
+            found = inclusion(store.log, TreeStore(store.db), position, size)
+        except ProofUnavailableError as e:
+            fail(str(e), 1)
+    print(InclusionOut.of(found).model_dump_json(indent=2))
+
+
+@audit_app.command("proofs")
+def proofs_command(
+    aggregate_id: Annotated[UUID, typer.Argument(help="A case's or an account's id.")],
+    size: SizeOption = None,
+) -> None:
+    """Print every event of one case or account with its leaf and inclusion proof in a
+    kept checkpoint, as a JSON list in log order (GET /audit-log/cases/{id}/proofs)."""
+    with projection_store() as store:
+        try:
+            found = aggregate_inclusions(store.log, TreeStore(store.db), aggregate_id, size)
+        except ProofUnavailableError as e:
+            fail(str(e), 1)
+    print(_INCLUSIONS.dump_json([InclusionOut.of(f) for f in found], indent=2).decode())
+
+
+@audit_app.command("consistency")
+def consistency_command(
+    old: Annotated[int, typer.Argument(min=0, help="The older kept checkpoint's size.")],
+    new: Annotated[int, typer.Argument(min=0, help="The newer kept checkpoint's size.")],
+) -> None:
+    """Print the RFC 9162 consistency proof between two kept checkpoints, with both, as
+    JSON (GET /audit-log/consistency)."""
+    if old > new:
+        fail(f"OLD ({old}) is larger than NEW ({new})", 2)
+    with projection_store() as store:
+        try:
+            older, newer, proof = consistency(TreeStore(store.db), old, new)
+        except ProofUnavailableError as e:
+            fail(str(e), 1)
+    answer = ConsistencyOut(
+        old=CheckpointOut.of(older), new=CheckpointOut.of(newer), proof=[b64(h) for h in proof]
+    )
+    print(answer.model_dump_json(indent=2))
+
+
+_INCLUSIONS = TypeAdapter(list[InclusionOut])
+
+
 @audit_app.command("status")
 def status_command() -> None:
     """How far the tree reaches against the head of the log, and the latest checkpoint."""
@@ -84,9 +155,12 @@ def status_command() -> None:
         reached, latest = tree.head(), tree.latest()
         running = runner_running(store.db, TREE)
         witness_dir = store.settings.audit_log_witness_dir
+        webhook = _webhook_line(store.settings, store.db)
     print(f"tree: {reached.size} events, to position {reached.position} of {head}")
     lag = max(head - reached.position, 0)
     print(f"builder: {'running' if running else 'not running'}, {lag} positions behind the log")
+    if webhook is not None:
+        print(webhook)
     if latest is None:
         print("latest checkpoint: none yet")
         return
@@ -95,6 +169,22 @@ def status_command() -> None:
     fork = None if witness_dir is None else fork_in_witness_dir(witness_dir, latest)
     if fork is not None:
         fail(f"FORK: {fork}", 1)
+
+
+def _webhook_line(settings: Settings, db: ProjectionDatabase) -> str | None:
+    """Where the webhook's deliveries stand (ADR 0055), if one is configured."""
+    try:
+        webhook = webhook_of(settings)
+    except WitnessSettingsError as e:
+        fail(str(e), 2)
+    if webhook is None:
+        return None
+    outbox = WebhookOutbox(db, webhook)
+    state, pending = outbox.state(), len(outbox.pending())
+    line = f"webhook: delivered through size {state.delivered_size}, {pending} pending"
+    if state.failures:
+        line += f", {state.failures} failed attempts, last: {state.last_error}"
+    return line
 
 
 def _held(paths: list[Path]) -> list[tuple[str, str]]:
@@ -146,7 +236,8 @@ def verify_command(
     ] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows read per query.")] = 10_000,
 ) -> None:
-    """Recompute every leaf from the stored rows and check every checkpoint."""
+    """Recompute every leaf from the stored rows and check every checkpoint; with
+    --read-models, then compare every read model with a replay of the verified log."""
     held = _held(checkpoint_files or [])
     with projection_store() as store:
         verifier = _verifier(store.settings, verifier_key)
@@ -157,12 +248,29 @@ def verify_command(
             store.settings.audit_log_origin,
             batch_size=batch_size,
         ).verify(held)
-    if result.finding is not None:
-        print(f"FAILED at {result.finding}")
-        raise typer.Exit(1)
-    print(
-        f"verified {result.events} events against {result.checkpoints} checkpoints "
-        f"signed by {verifier.name}"
-    )
-    if read_models:
-        fail(READ_MODELS_UNAVAILABLE, 2)
+        if result.finding is not None:
+            print(f"FAILED at {result.finding}")
+            raise typer.Exit(1)
+        print(
+            f"verified {result.events} events against {result.checkpoints} checkpoints "
+            f"signed by {verifier.name}"
+        )
+        if read_models and not _read_models_match(store.log, store.db):
+            raise typer.Exit(1)
+
+
+def _read_models_match(log: EventLog, db: ProjectionDatabase) -> bool:
+    """Compare each read model with a replay of the log; print and return the verdict."""
+    matches = True
+    for name in PROJECTIONS:
+        try:
+            check = check_read_model(log, projection_named(name), db)
+        except RebuildInProgressError as e:
+            fail(f"--read-models: {e}", 2)
+        if check.matches:
+            print(f"read model {name}: matches the log at position {check.position}")
+            continue
+        matches = False
+        for difference in check.differences:
+            print(f"FAILED read model {name} at position {check.position}: {difference}")
+    return matches

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from cases.application.billing_office import Evaluation
 from cases.application.caller import Caller
 from cases.application.collection_run import CollectionSummary, run_collection
 from cases.cli.moments import EvaluateAt, parse_moment
+from cases.cli.progress import run_progress
 from cases.cli.services import open_services
 from cases.domain.metadata import Actor, Role, Source
 
@@ -33,21 +32,7 @@ def run(as_of: EvaluateAt = None) -> None:
         moment = parse_moment(as_of) if as_of is not None else services.clock.now()
         caller = Caller.new(Actor("collection-run", Role.SYSTEM), Source.CLI)
         listed = services.billing.account_count()
-        console = Console(stderr=True)
-        with Progress(
-            "[progress.description]{task.description}",
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-            disable=listed < PROGRESS_FROM or not console.is_terminal,
-        ) as progress:
-            task = progress.add_task("Evaluating accounts", total=listed)
-
-            def advance(done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with run_progress("Evaluating accounts", listed, shown_from=PROGRESS_FROM) as advance:
             summary = run_collection(services.billing, caller, moment, advance)
         for line in summary_lines(summary):
             print(line)

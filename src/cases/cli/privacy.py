@@ -12,13 +12,19 @@ import typer
 
 from cases.api.schemas.privacy import SubjectExportOut
 from cases.application.caller import Caller
+from cases.application.subject_reindex import reindex_subjects
+from cases.cli.progress import run_progress
 from cases.cli.serve import BOOTSTRAP
 from cases.cli.services import cli_settings, open_services
 from cases.db.database import open_projection_db
 from cases.db.statement import sql
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS
 from cases.domain.metadata import Actor, Role, Source
+from cases.persistence.database_url import StoreKind, parse_database_url
+from cases.persistence.event_log import EventLog
+from cases.persistence.legacy_plaintext import legacy_subjects
 from cases.persistence.subject_keys import MasterKey, MasterKeyError
+from cases.settings import Settings
 
 privacy_app = typer.Typer(
     help="Personal data: find, export and erase a data subject's (ADR 0044).", no_args_is_help=True
@@ -84,8 +90,11 @@ def rotate_master_key(
         Path, typer.Option(help="A file holding the new master key (base64 of 32 bytes).")
     ],
 ) -> None:
-    """Wrap every subject key with a new master key; no event changes. Set
-    CASES_MASTER_KEY(_FILE) to the new key before the next start."""
+    """Wrap every subject key with a new master key, then rebuild the search digests
+    under it (no event changes). Set CASES_MASTER_KEY(_FILE) to the new key and
+    restart every process at once: until then they search and seal with the old.
+    Then run this again, still with the old key set: it re-wraps only the keys those
+    processes made meanwhile (keys already under the new one are skipped)."""
     try:
         new = MasterKey.from_text(new_key_file.read_text())
     except (OSError, MasterKeyError) as e:
@@ -97,7 +106,49 @@ def rotate_master_key(
             print("error: no master key is set (CASES_MASTER_KEY)", file=sys.stderr)
             raise typer.Exit(2)
         count = keys.rewrap(new)
-    print(f"re-wrapped {count} subject keys under master key {new.key_id}")
+        print(f"re-wrapped {count} subject keys under master key {new.key_id}")
+        _reindex(services.log, cli_settings())
+
+
+@privacy_app.command("reindex")
+def reindex() -> None:
+    """Write the subjects' search digests again from the events, under the master key
+    set (after an interrupted rotation, say); stale digests are deleted. Safe to re-run."""
+    with open_services() as services:
+        if services.log.subject_keys is None:
+            print("error: no master key is set (CASES_MASTER_KEY)", file=sys.stderr)
+            raise typer.Exit(2)
+        _reindex(services.log, cli_settings())
+
+
+def _reindex(log: EventLog, settings: Settings) -> None:
+    memory = parse_database_url(settings.effective_database_url).kind is StoreKind.MEMORY
+    db = None if memory else open_projection_db(settings)
+    try:
+        done = reindex_subjects(log, db)
+    finally:
+        if db is not None:
+            db.close()
+    print(
+        f"indexed {done.subjects} subjects ({done.digests} digests); "
+        f"deleted {done.stale} stale digests"
+    )
+
+
+@privacy_app.command("legacy")
+def legacy() -> None:
+    """List the subjects whose personal data was recorded before sealing (plain text
+    in the log, which erasure cannot remove; ADR 0056): id, kind, events, first
+    position, fields. Exits 0 whether or not any are found."""
+    with open_services() as services:
+        found = legacy_subjects(services.log)
+    for subject in found:
+        fields = ",".join(sorted(subject.fields))
+        print(
+            f"{subject.subject_id} {subject.kind.value} events={subject.events} "
+            f"first_position={subject.first_position} fields={fields}"
+        )
+    print(f"{len(found)} subjects hold personal data recorded before sealing", file=sys.stderr)
 
 
 RETENTION_ACTOR = Actor("retention-run", Role.SYSTEM)
@@ -135,10 +186,12 @@ def retention(
         if dry_run:
             print(f"{len(case_ids)} cases closed before {cutoff.date()}")
             return
-        erased = services.privacy.apply_retention(
-            Caller.new(RETENTION_ACTOR, Source.SCHEDULER),
-            case_ids,
-            f"retention: closed more than {span} years ago",
-            "retention period ended (storage limitation, GDPR article 5(1)(e))",
-        )
+        with run_progress("Erasing closed cases", len(case_ids), shown_from=50) as advance:
+            erased = services.privacy.apply_retention(
+                Caller.new(RETENTION_ACTOR, Source.SCHEDULER),
+                case_ids,
+                f"retention: closed more than {span} years ago",
+                "retention period ended (storage limitation, GDPR article 5(1)(e))",
+                advance,
+            )
     print(f"erased {erased} of {len(case_ids)} cases closed before {cutoff.date()}")

@@ -207,7 +207,9 @@ def run_command(
             return
         open_db = partial(open_runner_db, reached.settings)
         tree = (
-            tree_builders(reached.settings, reached.log, open_db, create_key=False)
+            tree_builders(
+                reached.settings, reached.log, open_db, create_key=False, webhook_db=open_db
+            )
             if audit_log
             else None
         )

@@ -466,6 +466,13 @@ class UnknownSubjectError(NotFoundError):
     rule = "unknown-subject"
 
 
+class RecordedBeforeSealingError(DomainError):
+    """Raised when erasing a subject whose personal data was all recorded before a
+    master key was set: it is stored as it is, with no key to throw away (ADR 0056)."""
+
+    rule = "recorded-before-sealing"
+
+
 class PersonalDataNotSealedError(DomainError):
     """Raised when erasing while no master key is set: personal data is stored as it
     is and cannot be erased by throwing a key away (ADR 0044)."""

@@ -96,7 +96,13 @@ class InProcessProjections:
         log = log or open_event_log(settings)
         open_db = partial(open_runner_db, settings)
         tree = (
-            tree_builders(settings, log, open_db, create_key=url.kind is StoreKind.SQLITE)
+            tree_builders(
+                settings,
+                log,
+                open_db,
+                create_key=url.kind is StoreKind.SQLITE,
+                webhook_db=open_db,
+            )
             if audit_log
             else None
         )

@@ -15,7 +15,8 @@ atomic); the next rebuild drops them and starts again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from cases.clock import Clock, SystemClock
@@ -66,13 +67,30 @@ def rebuild(
 ) -> RebuildResult:
     """Rebuild `projection` into shadow tables, then swap them for the live ones."""
     clock = clock or SystemClock()
+    with shadow_runner(log, projection, db, batch_size=batch_size, clock=clock) as runner:
+        Tracking(db).ensure(projection.name)
+        applied = _catch_up_near_head(runner, progress)
+        more, position = _finish_and_swap(runner, clock)
+        if progress is not None:
+            progress(position, position)
+        return RebuildResult(projection.name, applied + more, position)
+
+
+@contextmanager
+def shadow_runner(
+    log: EventLog, projection: Projection, db: ProjectionDatabase, *, batch_size: int, clock: Clock
+) -> Iterator[ProjectionRunner]:
+    """A runner filling fresh, empty shadow tables of `projection`, while this process
+    holds the shadows' leadership (a rebuild or check elsewhere raises
+    RebuildInProgressError); released afterwards. What becomes of the shadows is the
+    caller's to decide."""
     leadership = Leadership(db, shadow_tracking_name(projection))
     if not leadership.try_acquire():
         raise RebuildInProgressError(f"{projection.name} is already being rebuilt elsewhere")
     try:
-        _drop_shadows(db, projection)
-        _create_shadows(db, projection)
-        runner = ProjectionRunner(
+        drop_shadows(db, projection)
+        create_shadows(db, projection)
+        yield ProjectionRunner(
             log,
             projection,
             db,
@@ -81,12 +99,6 @@ def rebuild(
             tracking_name=shadow_tracking_name(projection),
             clock=clock,
         )
-        Tracking(db).ensure(projection.name)
-        applied = _catch_up_near_head(runner, progress)
-        more, position = _finish_and_swap(runner, clock)
-        if progress is not None:
-            progress(position, position)
-        return RebuildResult(projection.name, applied + more, position)
     finally:
         leadership.release()
 
@@ -131,7 +143,7 @@ def _finish_and_swap(runner: ProjectionRunner, clock: Clock) -> tuple[int, int]:
 # Shadow tables ------------------------------------------------------------------
 
 
-def _drop_shadows(db: ProjectionDatabase, projection: Projection) -> None:
+def drop_shadows(db: ProjectionDatabase, projection: Projection) -> None:
     """Remove what an interrupted rebuild left behind."""
     with db.transaction():
         for table in projection.tables:
@@ -139,7 +151,7 @@ def _drop_shadows(db: ProjectionDatabase, projection: Projection) -> None:
         Tracking(db).forget(shadow_tracking_name(projection))
 
 
-def _create_shadows(db: ProjectionDatabase, projection: Projection) -> None:
+def create_shadows(db: ProjectionDatabase, projection: Projection) -> None:
     with db.transaction():
         for table in projection.tables:
             if db.is_postgres:

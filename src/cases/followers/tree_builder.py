@@ -20,7 +20,8 @@ from cases.audit_log.issuing import CheckpointIssuer, IssuePolicy
 from cases.audit_log.keys import KeyFileError, signer_from
 from cases.audit_log.leaves import leaf_hashes
 from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
-from cases.audit_log.witnessing import Witness, witness_of
+from cases.audit_log.webhook_outbox import WebhookOutbox
+from cases.audit_log.witnessing import Witness, webhook_of, witness_of
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.followers.runner import BatchResult, PositionMovedError
@@ -166,11 +167,14 @@ def tree_builders(
     create_key: bool,
     batch_size: int = 1000,
     clock: Clock | None = None,
+    webhook_db: Callable[[], ProjectionDatabase] | None = None,
 ) -> Callable[[], TreeBuilder]:
     """Make tree builders for the configured store: signing with the configured key
     (generated on first use if `create_key`, the embedded store), witnessed in the
-    configured directory. Without a key the tree is still kept, but no checkpoint
-    is issued, and a warning says so."""
+    configured directory, and by the configured webhook from a thread with its own
+    connection from `webhook_db` (a long-running process's; without it the
+    checkpoints stay pending for one). Without a key the tree is still kept, but no
+    checkpoint is issued, and a warning says so."""
     issuer: CheckpointIssuer | None
     try:
         signer = signer_from(settings, create=create_key)
@@ -181,7 +185,7 @@ def tree_builders(
         issuer = CheckpointIssuer(
             signer, settings.audit_log_origin, IssuePolicy.from_settings(settings)
         )
-    witness = witness_of(settings)
+    witness = witness_of(settings, webhook_db)
 
     def make() -> TreeBuilder:
         db = open_db()
@@ -202,4 +206,8 @@ def checkpoint_now(settings: Settings, log: EventLog, db: ProjectionDatabase) ->
     issuer = CheckpointIssuer(
         signer, settings.audit_log_origin, IssuePolicy.from_settings(settings)
     )
-    return TreeBuilder(log, db, issuer=issuer, witness=witness_of(settings)).issue_now()
+    issued = TreeBuilder(log, db, issuer=issuer, witness=witness_of(settings)).issue_now()
+    webhook = webhook_of(settings)
+    if webhook is not None:
+        WebhookOutbox(db, webhook).deliver_due()  # what stays pending, a runner sends
+    return issued

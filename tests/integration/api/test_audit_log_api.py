@@ -167,3 +167,50 @@ def test_refusals(auditor: Auditor) -> None:
     backwards = auditor.get("/audit-log/consistency", old=size, new=1)
     assert backwards.status_code == 422
     assert "larger than new" in backwards.json()["detail"]
+
+
+def _verified(proved: dict[str, Any], verifier: NoteVerifier, case_id: UUID) -> int:
+    """Check one `inclusion` with the verifier key and the RFC's algorithm alone;
+    return the version the leaf records."""
+    checkpoint = open_checkpoint(proved["checkpoint"]["note"], verifier, ORIGIN)
+    leaf = _b64(proved["leaf"])
+    assert UUID(bytes=leaf[9:25]) == case_id
+    audit_path = [_b64(h) for h in proved["proof"]]
+    assert rfc9162.verify_path(
+        proved["leaf_index"], checkpoint.size, rfc9162.leaf(leaf), audit_path, checkpoint.root_hash
+    )
+    return int.from_bytes(leaf[25:33], "big")
+
+
+@pytest.mark.parametrize("route", ["history", "replay"])
+def test_the_case_history_and_replay_carry_each_events_proof_when_asked(
+    auditor: Auditor, route: str
+) -> None:
+    """`proofs=true` adds each event's leaf and inclusion proof in the checkpoint named
+    (default: the latest); an event recorded after it has none; without it, none."""
+    size = auditor.checkpoint_now()
+    auditor.services.desk.handle(
+        caller(), auditor.case_id, cmd.AddNote("recorded after the checkpoint")
+    )
+    verifier = NoteVerifier.from_verifier_key(auditor.verifier_key)
+    path = f"/cases/{auditor.case_id}/{route}"
+
+    answer = auditor.get(path, proofs="true")
+    assert answer.status_code == 200, answer.text
+    entries = answer.json()
+    proved = [e for e in entries if e["inclusion"] is not None]
+    assert len(proved) == len(auditor.case_positions()) - 1
+    assert entries[-1]["inclusion"] is None  # the note came after the checkpoint
+    for entry in proved:
+        assert _verified(entry["inclusion"], verifier, auditor.case_id) == entry["version"]
+        assert entry["inclusion"]["checkpoint"]["size"] == size
+
+    named = auditor.get(path, proofs="true", checkpoint=size).json()
+    assert [e["inclusion"] for e in named] == [e["inclusion"] for e in entries]
+    assert all(e["inclusion"] is None for e in auditor.get(path).json())
+    unknown = auditor.get(path, proofs="true", checkpoint=size + 1000)
+    assert unknown.status_code == 404
+    assert "no checkpoint is kept at size" in unknown.json()["detail"]
+    alone = auditor.get(path, checkpoint=size)
+    assert alone.status_code == 422
+    assert "only with proofs=true" in alone.json()["detail"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import StoredEvent
@@ -13,12 +14,18 @@ from typer.testing import CliRunner, Result
 
 from cases.audit_log.tree_store import TreeStore
 from cases.cli.main import app
+from cases.db.statement import sql
+from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.runner import ProjectionRunner
+from cases.followers.tracking import Tracking
 from cases.settings import get_settings
 from cases.transparency.checkpoint import open_checkpoint
 from cases.transparency.signed_note import NoteVerifier
 from cases.transparency.witness import CheckpointDirectory
 from tests.integration.audit_log.conftest import Copy, TreeHistory
+from tests.integration.audit_log.test_webhook_outbox import free_port
 from tests.support.raw_events import RawEvents
+from tests.unit.transparency import rfc9162
 
 
 def invoke(*args: str) -> Result:
@@ -93,10 +100,32 @@ def test_verify_exits_1_and_names_the_first_position_that_parts(cli_store: Copy)
     assert result.output.startswith("FAILED at position 1234: missing:")
 
 
-def test_verify_says_it_cannot_compare_read_models(cli_store: Copy) -> None:
+def test_verify_read_models_matches_a_replay_then_finds_a_tampered_row(
+    cli_store: Copy, history: TreeHistory
+) -> None:
+    """Every read model equals a replay of the verified log at its position (exit 0);
+    one changed row of one table is found, by table and read-model id (exit 1)."""
+    for name in PROJECTIONS:
+        ProjectionRunner(cli_store.log, projection_named(name), cli_store.db).catch_up()
     result = invoke("audit", "verify", "--read-models")
-    assert result.exit_code == 2
-    assert "no rebuild-and-compare facility" in result.output
+    assert result.exit_code == 0, result.output
+    for name in PROJECTIONS:
+        assert f"read model {name}: matches the log at position " in result.output
+
+    row = cli_store.db.fetchone(sql("SELECT case_id FROM case_queue ORDER BY case_id LIMIT 1"))
+    assert row is not None
+    with cli_store.db.transaction():
+        cli_store.db.execute(
+            sql("UPDATE case_queue SET severity = {} WHERE case_id = {}"), ("critical!", row[0])
+        )
+    tampered = invoke("audit", "verify", "--read-models")
+    assert tampered.exit_code == 1, tampered.output
+    assert "FAILED read model case_queue at position " in tampered.output
+    assert f"case_queue: 1 rows missing, 1 extra (an extra row begins {row[0]!r})" in (
+        tampered.output
+    )
+    assert "read model receivables: matches" in tampered.output
+    assert [t for t in Tracking(cli_store.db).all() if t.projection.endswith("__rebuild")] == []
 
 
 def test_verify_refuses_a_malformed_verifier_key(cli_store: Copy) -> None:
@@ -138,3 +167,67 @@ def test_status_fails_loudly_on_a_fork_in_the_witness_directory(
     assert f"FORK: the witness directory {forged} holds a different checkpoint of size " in (
         result.stderr
     )
+
+
+def test_the_cli_prints_proofs_an_auditor_checks_with_the_key_and_the_rfc_alone(
+    cli_store: Copy,
+) -> None:
+    """`inclusion`, `proofs` and `consistency` print what the API gives; checked here
+    with the verifier key and the RFC's algorithms written in the tests."""
+    verifier = cli_store.verifier().verifier
+    origin = cli_store.settings.audit_log_origin
+    kept = TreeStore(cli_store.db).checkpoints()
+    old, new = kept[1].size, kept[-1].size
+
+    shown = invoke("audit", "inclusion", "1234", "--size", str(old))
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.output)
+    checkpoint = open_checkpoint(body["checkpoint"]["note"], verifier, origin)
+    leaf = base64.b64decode(body["leaf"])
+    path = [base64.b64decode(h) for h in body["proof"]]
+    assert rfc9162.verify_path(
+        body["leaf_index"], checkpoint.size, rfc9162.leaf(leaf), path, checkpoint.root_hash
+    )
+
+    aggregate = UUID(bytes=leaf[9:25])
+    listed = invoke("audit", "proofs", str(aggregate))
+    assert listed.exit_code == 0, listed.output
+    proofs = json.loads(listed.output)
+    assert 1234 in [p["position"] for p in proofs]
+    for proved in proofs:
+        leaf = base64.b64decode(proved["leaf"])
+        assert UUID(bytes=leaf[9:25]) == aggregate
+        assert proved["checkpoint"]["size"] == new
+
+    consistent = invoke("audit", "consistency", str(old), str(new))
+    assert consistent.exit_code == 0, consistent.output
+    answer = json.loads(consistent.output)
+    older = open_checkpoint(answer["old"]["note"], verifier, origin)
+    newer = open_checkpoint(answer["new"]["note"], verifier, origin)
+    proof = [base64.b64decode(h) for h in answer["proof"]]
+    assert rfc9162.verify_proof(old, new, older.root_hash, newer.root_hash, proof)
+
+    missing = invoke("audit", "inclusion", "1", "--size", str(new + 1))
+    assert missing.exit_code == 1
+    assert f"no checkpoint is kept at size {new + 1}" in missing.output
+    backwards = invoke("audit", "consistency", str(new), str(old))
+    assert backwards.exit_code == 2
+
+
+def test_status_says_where_the_webhooks_deliveries_stand(
+    cli_store: Copy, history: TreeHistory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`checkpoint` tries the webhook once; a receiver that is down leaves every kept
+    checkpoint pending, and `status` says so, with the failure (ADR 0055)."""
+    monkeypatch.setenv("CASES_AUDIT_LOG_WEBHOOK_URL", f"http://127.0.0.1:{free_port()}/cp")
+    monkeypatch.setenv("CASES_AUDIT_LOG_WEBHOOK_SECRET", "an auditor's secret")
+    get_settings.cache_clear()
+    assert invoke("audit", "checkpoint").exit_code == 0
+    result = invoke("audit", "status")
+    assert result.exit_code == 0, result.output
+    pending = len(TreeStore(cli_store.db).checkpoints())
+    webhook = result.output.splitlines()[2]
+    assert webhook.startswith(
+        f"webhook: delivered through size 0, {pending} pending, 1 failed attempts, last: "
+    )
+    assert "ConnectError" in webhook

@@ -79,7 +79,13 @@ def append_events(copy: Copy, count: int) -> None:
 
 
 def builder_of(copy: Copy, settings: Settings) -> TreeBuilder:
-    return tree_builders(settings, copy.log, lambda: copy.db, create_key=False)()
+    return tree_builders(
+        settings,
+        copy.log,
+        lambda: copy.db,
+        create_key=False,
+        webhook_db=lambda: open_runner_db(settings),
+    )()
 
 
 def test_each_new_checkpoint_is_posted_signed_and_a_hung_receiver_never_holds_the_builder(
@@ -91,18 +97,24 @@ def test_each_new_checkpoint_is_posted_signed_and_a_hung_receiver_never_holds_th
         update={"audit_log_webhook_url": receiver.url, "audit_log_webhook_secret_file": secret_file}
     )
     builder = builder_of(copy, settings)
-    assert isinstance(builder.witness, WebhookDelivery)
-    issued = []
-    for _ in range(2):
-        append_events(copy, 3)
-        issued.append(builder.issue_now())
-    # Both checkpoints are committed while the receiver still holds the first request.
-    assert not receiver.release.is_set()
-    assert [c.size for c in TreeStore(copy.db).checkpoints()[-2:]] == [c.size for c in issued]
-    assert receiver.bodies == []
-    receiver.release.set()
-    builder.witness.wait()
-    assert receiver.bodies == [c.note.encode() for c in issued]
+    delivery = builder.witness
+    assert isinstance(delivery, WebhookDelivery)
+    try:
+        issued = []
+        for _ in range(2):
+            append_events(copy, 3)
+            issued.append(builder.issue_now())
+        # Both checkpoints are committed while the receiver still holds a request.
+        assert not receiver.release.is_set()
+        assert [c.size for c in TreeStore(copy.db).checkpoints()[-2:]] == [c.size for c in issued]
+        assert receiver.bodies == []
+        receiver.release.set()
+        assert delivery.wait(DEADLINE)
+    finally:
+        delivery.stop()
+    # A new receiver gets every kept checkpoint, oldest first, the new ones last.
+    assert receiver.bodies == [c.note.encode() for c in TreeStore(copy.db).checkpoints()]
+    assert receiver.bodies[-2:] == [c.note.encode() for c in issued]
     for body, header in zip(receiver.bodies, receiver.signatures, strict=True):
         assert verify_signature(SECRET.encode(), body, header, time.time())
         assert not verify_signature(b"another secret", body, header, time.time())

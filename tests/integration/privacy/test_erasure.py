@@ -123,5 +123,10 @@ def test_retention_erases_each_case_once_and_skips_cases_without_a_key(
     never_sealed = uuid4()
     reason, basis = "retention: closed more than 7 years ago", "storage limitation"
     assert sealed.privacy.apply_retention(ADMIN, [walk.case.id, never_sealed], reason, basis) == 1
-    assert sealed.privacy.apply_retention(ADMIN, [walk.case.id, never_sealed], reason, basis) == 0
+    steps: list[tuple[int, int]] = []
+    again = sealed.privacy.apply_retention(
+        ADMIN, [walk.case.id, never_sealed], reason, basis, lambda *step: steps.append(step)
+    )
+    assert again == 0
+    assert steps == [(1, 2), (2, 2)]  # the progress bar moves for every case, erased or not
     assert sealed.desk.case(walk.case.id).description == ERASED

@@ -79,7 +79,9 @@ def test_find_a_subject_by_name_and_export_it(sealed_cli: CliRunner) -> None:
     assert "give --email or --name" in nothing.output
 
 
-def test_rotate_the_master_key(sealed_cli: CliRunner, tmp_path: Path) -> None:
+def test_rotate_the_master_key(
+    sealed_cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sealed_cli.invoke(app, ["principals", "create", "--name", "Bo Ek", "--role", "auditor"])
     new_key = tmp_path / "new.key"
     new_key.write_text(MasterKey.generate().as_text())
@@ -88,6 +90,15 @@ def test_rotate_the_master_key(sealed_cli: CliRunner, tmp_path: Path) -> None:
     )
     assert rotated.exit_code == 0, rotated.output
     assert "re-wrapped 1 subject keys" in rotated.output
+    assert "indexed 1 subjects (1 digests); deleted 1 stale digests" in rotated.output
+    monkeypatch.setenv("CASES_MASTER_KEY_FILE", str(new_key))
+    get_settings.cache_clear()
+    found = sealed_cli.invoke(app, ["privacy", "subjects", "--name", "bo  EK"])
+    assert found.exit_code == 0, found.output
+    assert found.output.endswith(" principal\n")
+    again = sealed_cli.invoke(app, ["privacy", "reindex"])
+    assert again.exit_code == 0, again.output
+    assert "deleted 0 stale digests" in again.output
     bad = tmp_path / "bad.key"
     bad.write_text("YWJj")
     refused = sealed_cli.invoke(app, ["privacy", "rotate-master-key", "--new-key-file", str(bad)])
@@ -102,3 +113,27 @@ def test_retention_counts_then_erases_nothing_on_an_empty_store(sealed_cli: CliR
     run = sealed_cli.invoke(app, ["privacy", "retention"])
     assert run.exit_code == 0, run.output
     assert run.output.startswith("erased 0 of 0 cases closed before ")
+
+
+def test_legacy_lists_subjects_recorded_before_sealing(
+    sealed_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = get_settings().master_key_file
+    monkeypatch.delenv("CASES_MASTER_KEY_FILE")
+    get_settings.cache_clear()
+    created = sealed_cli.invoke(
+        app, ["principals", "create", "--name", "Bo Ek", "--role", "auditor"]
+    )
+    assert created.exit_code == 0, created.output
+    principal_id = re.search(r"principal ([0-9a-f-]{36})", created.output).group(1)  # type: ignore[union-attr]
+    monkeypatch.setenv("CASES_MASTER_KEY_FILE", str(key_file))
+    get_settings.cache_clear()
+    sealed_cli.invoke(app, ["principals", "create", "--name", "Eva Ek", "--role", "auditor"])
+    listed = sealed_cli.invoke(app, ["privacy", "legacy"])
+    assert listed.exit_code == 0, listed.output
+    assert f"{principal_id} principal events=1 " in listed.output
+    assert "fields=name" in listed.output
+    assert "1 subjects hold personal data recorded before sealing" in listed.output
+    refused = sealed_cli.invoke(app, ["privacy", "erase", principal_id, "--reason", "x"])
+    assert refused.exit_code == 1
+    assert "refused (recorded-before-sealing)" in refused.output

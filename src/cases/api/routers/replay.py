@@ -11,7 +11,8 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from cases.api.errors import documented_problems
-from cases.api.resource_routes import add_audit_route
+from cases.api.history_proofs import add_proofs
+from cases.api.resource_routes import PROOF_PARAMS, add_audit_route
 from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime
 from cases.api.schemas.replay import ReplayStepOut
@@ -52,15 +53,25 @@ def add_replay_route(path: str, kind: type[AuditedAggregate], id_name: str) -> N
         steps = Replayer(services.runner).replay(
             kind, kwargs[id_name], version=kwargs["version"], as_of=kwargs["as_of"]
         )
-        return [ReplayStepOut.of(s) for s in steps]
+        answer = [ReplayStepOut.of(s) for s in steps]
+        add_proofs(
+            answer,
+            kwargs["db"],
+            services,
+            kwargs[id_name],
+            proofs=kwargs["proofs"],
+            checkpoint=kwargs["checkpoint"],
+        )
+        return answer
 
     add_audit_route(
         router,
         path,
         f"replay_{noun}",
         id_name,
-        doc=f"The {noun}'s events applied one at a time, each with what it changed.",
-        params={"version": (VersionQuery, None), "as_of": (AsOfQuery, None)},
+        doc=f"The {noun}'s events applied one at a time, each with what it changed; with "
+        "`proofs=true`, each with its inclusion proof in a kept audit-log checkpoint.",
+        params={"version": (VersionQuery, None), "as_of": (AsOfQuery, None), **PROOF_PARAMS},
         returns=list[ReplayStepOut],
         run=replay,
         responses=PROBLEMS,

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from cases import time_range
+from cases.api.schemas.audit_log import InclusionOut
 from cases.application.command_runner import Receipt
 from cases.history.entries import HistoryEntry
 from cases.history.event_summaries import summarise
@@ -94,6 +95,12 @@ class RecordedEventOut(BaseModel):
     correlation_id: str
     causation_id: str | None
     source: str
+    inclusion: InclusionOut | None = Field(
+        default=None,
+        description="With `proofs=true`: the event's leaf, leaf index and RFC 9162 inclusion "
+        "proof in the kept checkpoint asked for (default: the latest); null for an event "
+        "recorded after it.",
+    )
 
     @staticmethod
     def recorded(entry: HistoryEntry) -> dict[str, Any]:

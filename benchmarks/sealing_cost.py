@@ -1,0 +1,94 @@
+"""Commands with personal fields sealed against the same commands without, in one run.
+
+Run: PYTHONPATH=src .venv/bin/python -m benchmarks.sealing_cost [--commands 300]
+     [--repeat 5] [--cases 50] [--skip-postgres]
+
+Two stores of each kind are set up alike (`benchmarks.commands`' workload: cases
+taken in and spread over the snapshot cycle, then notes and communication
+summaries round-robin over them, each a load, a decision and a save): one
+without a master key, one with (every note, summary, contact, title and
+description sealed with AES-256-GCM under its case's key, ADR 0044). Rounds
+alternate plain, sealed, plain, sealed... in one process, so a busy machine
+slows both alike; each round's ratio is sealed / plain commands per second of
+the two neighbouring rounds, and the median ratio is the figure (issue 15's
+target: sealed no more than 10 % slower, a ratio >= 0.90).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from pathlib import Path
+
+from benchmarks.commands import (
+    ADMIN_URL,
+    CommandWorkload,
+    bench_settings,
+    start_workload,
+    throwaway_database,
+)
+
+from cases.log_config import configure_logging
+
+
+@contextmanager
+def sqlite_url() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="cases-bench-") as tmp:
+        yield f"sqlite:///{tmp}/cases.db"
+
+
+Urls = Callable[[], AbstractContextManager[str]]
+
+
+def compare(store: str, urls: Urls, args: argparse.Namespace) -> list[float]:
+    with ExitStack() as stack:
+        workloads: dict[bool, CommandWorkload] = {}
+        for sealed in (False, True):
+            url = stack.enter_context(urls())
+            settings = bench_settings(
+                url, argparse.Namespace(sealed=sealed), data_dir=Path(tempfile.gettempdir())
+            )
+            workloads[sealed] = start_workload(settings, args.cases, args.commands)
+            stack.callback(workloads[sealed].services.close)
+        ratios = []
+        for r in range(args.repeat):
+            plain = args.commands / workloads[False].run(args.commands)
+            sealed_rate = args.commands / workloads[True].run(args.commands)
+            ratios.append(sealed_rate / plain)
+            print(
+                f"  {store} round {r + 1}/{args.repeat}: plain {plain:6.1f} commands/s, "
+                f"sealed {sealed_rate:6.1f} commands/s, ratio {ratios[-1]:.2f}",
+                flush=True,
+            )
+        return ratios
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--commands", type=int, default=300, help="commands per round")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds of each")
+    parser.add_argument("--cases", type=int, default=50, help="cases the commands go over")
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    with Path(os.devnull).open("w") as devnull:
+        configure_logging("INFO", devnull)
+        stores: list[tuple[str, Urls]] = [("SQLite", sqlite_url)]
+        if not args.skip_postgres:
+            stores.append(("PostgreSQL", lambda: throwaway_database(ADMIN_URL)))
+        for name, urls in stores:
+            ratios = compare(name, urls, args)
+            print(
+                f"{name}: median sealed/plain {statistics.median(ratios):.2f} "
+                f"(rounds {', '.join(f'{r:.2f}' for r in ratios)}); "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
