@@ -66,6 +66,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
+from cases.db.statement import identifier
 from cases.persistence.event_rows import StoredRow
 from cases.persistence.event_sql import (
     COLUMNS,
@@ -84,6 +85,7 @@ from cases.persistence.idempotency_steps import (
     steps_from_rows,
     stored_moment,
 )
+from cases.persistence.loading import latest_statement, split_latest
 from cases.persistence.outcomes import OutcomeUnknownError
 from cases.persistence.store_health import StoreHealth
 from cases.persistence.waits import postgres_session_options, timed_out
@@ -261,7 +263,29 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lock_sql: str | None = None
+        self._latest_sql: dict[tuple[str, bool], str] = {}
         self.group_commit: GroupCommit[CommandWrite] = GroupCommit(self._write_batch)
+
+    @_attempted
+    def select_latest(
+        self, originator_id: Any, snapshots: Any, lte: int | None = None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        """The latest snapshot in `snapshots` (a recorder) and the events after it,
+        in one statement (`cases.persistence.loading`)."""
+        key = (snapshots.events_table_name, lte is not None)
+        params = {"originator_id": originator_id, "lte": lte}
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            statement = self._latest_sql.get(key)
+            if statement is None:
+                schema = self.datastore.schema
+                composed = latest_statement(
+                    identifier(schema, self.events_table_name),
+                    identifier(schema, key[0]),
+                    upto=key[1],
+                )
+                statement = self._latest_sql[key] = composed.postgres(conn)
+            curs.execute(statement, params, prepare=True)
+            return split_latest(originator_id, curs.fetchall())
 
     def _lock(self, conn: Any) -> str:
         """The lock timeout and table lock statements, rendered once."""
@@ -476,7 +500,30 @@ class CasesPostgresFactory(PostgresFactory):
 
 class CasesSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """Writes a save's step in the transaction of its events; a step recorded
-    already (the key's primary key) fails the whole save with IntegrityError."""
+    already (the key's primary key) fails the whole save with IntegrityError.
+    Reads the latest snapshot and the events after it in one statement."""
+
+    _latest_sql: dict[tuple[str, bool], str] | None = None
+
+    def select_latest(
+        self, originator_id: Any, snapshots: Any, lte: int | None = None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        """The latest snapshot in `snapshots` (a recorder) and the events after it,
+        in one statement (`cases.persistence.loading`)."""
+        key = (snapshots.events_table_name, lte is not None)
+        cache = self._latest_sql
+        if cache is None:
+            cache = self._latest_sql = {}
+        statement = cache.get(key)
+        if statement is None:
+            composed = latest_statement(
+                identifier(self.events_table_name), identifier(key[0]), upto=key[1]
+            )
+            statement = cache[key] = composed.sqlite()
+        stored_id = originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, {"originator_id": stored_id, "lte": lte})
+            return split_latest(originator_id, [tuple(row) for row in c.fetchall()])
 
     def _insert_events(
         self,
