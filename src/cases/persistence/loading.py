@@ -3,10 +3,12 @@
 The library's repository reads the latest snapshot, then the events after it:
 two statements, each through its store's layers (a connection from the pool, a
 transaction or cursor, a round trip on PostgreSQL). A recorder here that can
-(`select_latest`, PostgreSQL and SQLite) answers both with the one statement
-`latest_statement` composes: the snapshot first (none when there is none), then
-the events after it in version order, optionally up to a version (issue 20,
-ADR 0059). The stores' mappers decode them as the library's would; an aggregate
+(`select_latest`) answers both at once, optionally up to a version (issue 20,
+ADR 0059): on PostgreSQL with the one statement `latest_statement` composes
+(the snapshot first, none when there is none, then the events after it in
+version order), a round trip fewer; on SQLite, where a statement costs no round
+trip and that statement's plan sorts twice, with the two plain statements in one
+transaction. The stores' mappers decode them as the library's would; an aggregate
 in the memory store, or without snapshots, is loaded as the library loads it.
 
 What it relies on in eventsourcing (9.5), checked by
@@ -50,6 +52,29 @@ def latest_statement(events: Identifier, snapshots: Identifier, *, upto: bool) -
     return sql(_LATEST, snapshots=snapshots, events=events, upto=bound)
 
 
+def latest_snapshot_statement(snapshots: Identifier, *, upto: bool) -> Sql:
+    """SQLite's first half: the latest snapshot (up to `{lte}`), version, topic, state."""
+    bound = sql(" AND originator_version <= {lte}") if upto else NOTHING
+    return sql(
+        "SELECT originator_version, topic, state FROM {snapshots} "
+        "WHERE originator_id = {originator_id}{upto} ORDER BY originator_version DESC LIMIT 1",
+        snapshots=snapshots,
+        upto=bound,
+    )
+
+
+def events_after_statement(events: Identifier, *, upto: bool) -> Sql:
+    """SQLite's second half: the events after version `{gt}` (up to `{lte}`)."""
+    bound = sql(" AND originator_version <= {lte}") if upto else NOTHING
+    return sql(
+        "SELECT originator_version, topic, state FROM {events} "
+        "WHERE originator_id = {originator_id} AND originator_version > {gt}{upto} "
+        "ORDER BY originator_version",
+        events=events,
+        upto=bound,
+    )
+
+
 def split_latest(
     originator_id: Any, rows: Iterable[tuple[int, int, str, bytes]]
 ) -> tuple[StoredEvent | None, list[StoredEvent]]:
@@ -73,7 +98,7 @@ class SelectsLatest(Protocol):
 
 
 class OneStatementRepository(Repository[Any]):
-    """The library's repository, loading with one statement where the recorder can."""
+    """The library's repository, reading a load at once where the recorder can."""
 
     def _reconstruct_aggregate(
         self, aggregate_id: Any, version: int | None, projector_func: Any

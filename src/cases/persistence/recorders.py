@@ -85,7 +85,12 @@ from cases.persistence.idempotency_steps import (
     steps_from_rows,
     stored_moment,
 )
-from cases.persistence.loading import latest_statement, split_latest
+from cases.persistence.loading import (
+    events_after_statement,
+    latest_snapshot_statement,
+    latest_statement,
+    split_latest,
+)
 from cases.persistence.outcomes import OutcomeUnknownError
 from cases.persistence.store_health import StoreHealth
 from cases.persistence.waits import postgres_session_options, timed_out
@@ -503,27 +508,35 @@ class CasesSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     already (the key's primary key) fails the whole save with IntegrityError.
     Reads the latest snapshot and the events after it in one statement."""
 
-    _latest_sql: dict[tuple[str, bool], str] | None = None
+    _latest_sql: dict[tuple[str, bool], tuple[str, str]] | None = None
 
     def select_latest(
         self, originator_id: Any, snapshots: Any, lte: int | None = None
     ) -> tuple[StoredEvent | None, list[StoredEvent]]:
         """The latest snapshot in `snapshots` (a recorder) and the events after it,
-        in one statement (`cases.persistence.loading`)."""
+        in one transaction (`cases.persistence.loading`)."""
         key = (snapshots.events_table_name, lte is not None)
         cache = self._latest_sql
         if cache is None:
             cache = self._latest_sql = {}
-        statement = cache.get(key)
-        if statement is None:
-            composed = latest_statement(
-                identifier(self.events_table_name), identifier(key[0]), upto=key[1]
+        statements = cache.get(key)
+        if statements is None:
+            statements = cache[key] = (
+                latest_snapshot_statement(identifier(key[0]), upto=key[1]).sqlite(),
+                events_after_statement(identifier(self.events_table_name), upto=key[1]).sqlite(),
             )
-            statement = cache[key] = composed.sqlite()
         stored_id = originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        params: dict[str, Any] = {"originator_id": stored_id, "lte": lte, "gt": 0}
+        snapshot = None
         with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, {"originator_id": stored_id, "lte": lte})
-            return split_latest(originator_id, [tuple(row) for row in c.fetchall()])
+            c.execute(statements[0], params)
+            row = c.fetchone()
+            if row is not None:
+                snapshot = StoredEvent(originator_id, row[0], row[1], row[2])
+                params["gt"] = row[0]
+            c.execute(statements[1], params)
+            events = [StoredEvent(originator_id, r[0], r[1], r[2]) for r in c.fetchall()]
+        return snapshot, events
 
     def _insert_events(
         self,
