@@ -53,7 +53,7 @@ RATE = 250  # samples a second
 F = r"(^|[.;])"  # where a function name starts (in a frame or in frames joined by ";")
 PHASES: tuple[tuple[str, str], ...] = (
     ("logging", rf"({F}_log_recorded \(|structlog/)"),
-    ("metrics", r"cases/observability/"),
+    ("metrics", r"observability/"),
     ("saving", rf"{F}_?save \(.*(eventsourcing/application|command_runner)\.py"),
     ("loading", rf"{F}(get|load|_up_to_date) \(.*(eventsourcing/application|command_runner)\.py"),
     ("command context (metadata)", rf"{F}_context \("),
@@ -79,6 +79,15 @@ SUB_PHASES: dict[str, tuple[tuple[str, str], ...]] = {  # searched in the frames
         ("write (insert_events)", rf"{F}(insert_events|_insert_events|put) \("),
     ),
 }
+
+
+# A sample whose innermost frame is the driver's (or the library's SQLite calls
+# into sqlite3): the database's work and the wait for it, plus the driver's own.
+DRIVER = r"(psycopg/|psycopg_pool/|eventsourcing/sqlite\.py|sqlite3/)"
+
+
+def in_driver(stack: list[str] | tuple[str, ...]) -> bool:
+    return bool(stack) and re.search(DRIVER, stack[-1]) is not None
 
 
 def phase_of(stack: list[str]) -> tuple[str, str]:
@@ -281,6 +290,8 @@ def report(
     phases: Counter[tuple[str, str]] = Counter()
     for stack, count in stacks.items():
         phases[phase_of(list(stack))] += count
+        if in_driver(stack):
+            phases["(of which: in the driver, database calls)", "all phases"] += count
     return dict(phases)
 
 
@@ -289,7 +300,9 @@ def print_phases(results: dict[str, dict[tuple[str, str], int]]) -> None:
     keys = sorted({k for r in results.values() for k in r})
     print("| phase | sub-phase | " + " | ".join(names) + " |")
     print("|---|---|" + "---:|" * len(names))
-    totals = {n: sum(r.values()) for n, r in results.items()}
+    totals = {
+        n: sum(v for k, v in r.items() if not k[0].startswith("(")) for n, r in results.items()
+    }
     for key in keys:
         cells = [f"{100 * results[n].get(key, 0) / max(totals[n], 1):.1f}%" for n in names]
         print(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")

@@ -1,5 +1,6 @@
-"""A load reads the latest snapshot and the events after it in one statement
-(`cases.persistence.loading`), and gives the state a full replay gives."""
+"""A load reads the latest snapshot and the events after it at once (one
+statement on PostgreSQL, one transaction on SQLite: `cases.persistence.loading`),
+and gives the state a full replay gives."""
 
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def _case_with_notes(services: Services, notes: int) -> UUID:
     return case_id
 
 
-def test_the_store_reads_a_load_in_one_statement(services: Services, database_url: str) -> None:
+def test_the_store_reads_a_load_at_once(services: Services, database_url: str) -> None:
     recorder = services.log.recorder
     if database_url.startswith("memory"):
         assert not hasattr(recorder, "select_latest")
