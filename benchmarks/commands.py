@@ -1,7 +1,11 @@
 """Throughput of single-event commands on existing cases, against a plain insert loop.
 
 Run: .venv/bin/python benchmarks/commands.py [--commands 3000] [--repeat 5] [--cases 200]
-     [--sealed]
+     [--sealed] [--working-copies N] [--skip-postgres]
+
+With `--working-copies N` our command runner keeps up to N aggregates between
+commands, as the API server does (ADR 0023): a command then reads only the
+events recorded since by others (none here) instead of loading the case.
 
 With `--sealed` a master key is set, so every note and communication summary
 (and the contact, title and description at intake) is stored sealed with
@@ -431,9 +435,11 @@ def measure(
     return result
 
 
-def start_workload(settings: Settings, n_cases: int, commands: int) -> CommandWorkload:
+def start_workload(
+    settings: Settings, n_cases: int, commands: int, working_copies: int = 0
+) -> CommandWorkload:
     clock = ManualClock(START)
-    workload = CommandWorkload(bootstrap(settings, clock), clock)
+    workload = CommandWorkload(bootstrap(settings, clock, working_copies), clock)
     try:
         workload.take_in(n_cases)
         workload.stagger(settings.snapshot_interval)
@@ -457,7 +463,7 @@ def bench_settings(url: str, args: argparse.Namespace, **more: object) -> Settin
 def bench_sqlite(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="cases-bench-") as tmp:
         settings = bench_settings(f"sqlite:///{tmp}/cases.db", args, data_dir=Path(tmp))
-        workload = start_workload(settings, args.cases, args.commands)
+        workload = start_workload(settings, args.cases, args.commands, args.working_copies)
         library = start_library(
             {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/library.db"},
             args.cases,
@@ -489,7 +495,9 @@ def bench_sqlite(args: argparse.Namespace) -> Result:
 
 def bench_postgres(args: argparse.Namespace) -> Result:
     with throwaway_database(args.postgres_url) as url:
-        workload = start_workload(bench_settings(url, args), args.cases, args.commands)
+        workload = start_workload(
+            bench_settings(url, args), args.cases, args.commands, args.working_copies
+        )
         library = None
         try:
             library = start_library(library_postgres_env(url), args.cases, args.commands)
@@ -593,6 +601,13 @@ def main() -> int:
     parser.add_argument(
         "--sealed", action="store_true", help="store personal fields sealed (ADR 0044)"
     )
+    parser.add_argument(
+        "--working-copies",
+        type=int,
+        default=0,
+        help="keep this many aggregates between commands, as the API does (ADR 0023); "
+        "the library stays out of the box",
+    )
     args = parser.parse_args()
 
     print(f"load average at the start (1, 5, 15 min): {os.getloadavg()}", flush=True)
@@ -605,6 +620,8 @@ def main() -> int:
             except psycopg.OperationalError as e:
                 print(f"PostgreSQL skipped: {str(e).strip().splitlines()[0]}", file=sys.stderr)
     print(f"personal fields {'sealed (--sealed)' if args.sealed else 'as they are'}")
+    if args.working_copies:
+        print(f"ours keeps {args.working_copies} working copies between commands (ADR 0023)")
     print_table(results, args.commands, args.repeat)
     return 0
 
