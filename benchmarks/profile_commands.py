@@ -62,7 +62,7 @@ PHASES: tuple[tuple[str, str], ...] = (
 _RECONSTRUCT = r"_reconstruct_aggregate \([^)]*"
 SUB_PHASES: dict[str, tuple[tuple[str, str], ...]] = {  # searched in the frames joined by ";"
     "loading": (
-        ("read: snapshot and events, one statement", r"\.select_latest \("),
+        ("read: snapshot and events at once (ADR 0059)", r"\.select_latest \("),
         ("read: snapshot", rf"{_RECONSTRUCT}application\.py:32[3-9]\);EventStore\.get"),
         (
             "snapshot decode",
