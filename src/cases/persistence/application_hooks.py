@@ -25,7 +25,7 @@ from eventsourcing.persistence import Mapper, Transcoder
 from eventsourcing.utils import Environment, EnvType, strtobool
 
 from cases.persistence.idempotency_steps import RecordedStep
-from cases.persistence.loading import OneStatementRepository
+from cases.persistence.loading import OneReadRepository
 from cases.persistence.registry import cases_transcoder
 from cases.persistence.sealing import Sealer
 from cases.persistence.sealing_mapper import SealingMapper
@@ -54,9 +54,9 @@ class ConfiguredBySettings(Application[Any]):
 
     def construct_repository(self) -> Repository[Any]:
         """The library's repository, as the library configures it, loading an
-        aggregate with one statement (`cases.persistence.loading`, ADR 0059)."""
+        aggregate in one read (`cases.persistence.loading`, ADR 0059)."""
         maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
-        return OneStatementRepository(
+        return OneReadRepository(
             event_store=self.events,
             snapshot_store=self.snapshots,
             cache_maxsize=int(maxsize) if maxsize else None,

@@ -1,4 +1,4 @@
-"""Loading an aggregate in one statement: its latest snapshot and the events after it.
+"""Loading an aggregate in one read: its latest snapshot and the events after it.
 
 The library's repository reads the latest snapshot, then the events after it:
 two statements, each through its store's layers (a connection from the pool, a
@@ -97,7 +97,7 @@ class SelectsLatest(Protocol):
     ) -> tuple[StoredEvent | None, Sequence[StoredEvent]]: ...
 
 
-class OneStatementRepository(Repository[Any]):
+class OneReadRepository(Repository[Any]):
     """The library's repository, reading a load at once where the recorder can."""
 
     def _reconstruct_aggregate(

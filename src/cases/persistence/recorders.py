@@ -506,7 +506,7 @@ class CasesPostgresFactory(PostgresFactory):
 class CasesSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """Writes a save's step in the transaction of its events; a step recorded
     already (the key's primary key) fails the whole save with IntegrityError.
-    Reads the latest snapshot and the events after it in one statement."""
+    Reads the latest snapshot and the events after it in one transaction."""
 
     _latest_sql: dict[tuple[str, bool], tuple[str, str]] | None = None
 

@@ -12,7 +12,7 @@ from eventsourcing.persistence import EventStore
 
 from cases.domain.support_case import SupportCase
 from cases.persistence.event_log import EventLog
-from cases.persistence.loading import OneStatementRepository
+from cases.persistence.loading import OneReadRepository
 from cases.persistence.recorders import MEMORY_FACTORY_TOPIC
 from tests.support.library_contract import relied_on, relied_on_callable
 
@@ -39,7 +39,7 @@ def test_the_repository_reconstructs_through_one_overridable_method() -> None:
 def test_get_without_a_cache_calls_reconstruct(monkeypatch: Any) -> None:
     log = EventLog({"PERSISTENCE_MODULE": MEMORY_FACTORY_TOPIC}, snapshotted=(SupportCase,))
     try:
-        assert isinstance(log.repository, OneStatementRepository)
+        assert isinstance(log.repository, OneReadRepository)
         assert log.repository.cache is None
         assert log.repository.event_store is log.events
         assert log.repository.snapshot_store is log.snapshots
@@ -53,7 +53,7 @@ def test_get_without_a_cache_calls_reconstruct(monkeypatch: Any) -> None:
             calls.append((aggregate_id, version))
             return "reconstructed"
 
-        monkeypatch.setattr(OneStatementRepository, "_reconstruct_aggregate", spy)
+        monkeypatch.setattr(OneReadRepository, "_reconstruct_aggregate", spy)
         assert log.repository.get(UUID(int=1), version=3) == "reconstructed"
         assert calls == [(UUID(int=1), 3)]
     finally:
