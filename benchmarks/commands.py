@@ -1,7 +1,11 @@
 """Throughput of single-event commands on existing cases, against a plain insert loop.
 
 Run: .venv/bin/python benchmarks/commands.py [--commands 3000] [--repeat 5] [--cases 200]
-     [--sealed]
+     [--sealed] [--working-copies N] [--skip-postgres]
+
+With `--working-copies N` our command runner keeps up to N aggregates between
+commands, as the API server does (ADR 0023): a command then reads only the
+events recorded since by others (none here) instead of loading the case.
 
 With `--sealed` a master key is set, so every note and communication summary
 (and the contact, title and description at intake) is stored sealed with
@@ -17,7 +21,16 @@ before timing the cases are spread evenly over that cycle (case i gets i % 50
 notes), so loads replay 0-49 events after the latest snapshot, about 25 on
 average, in every repetition; every 50th save also writes a snapshot.
 
-The baseline, in the same run, inserts as many rows, one transaction each, into
+The library baseline, in the same run, is eventsourcing used out of the box on
+the same shape: an `Aggregate` case (customer, product, title, description)
+with a note command and a communication command (the library's `@event`
+decorator), saved by a plain `Application` with the library's recorder for the
+store (`eventsourcing.postgres` / `eventsourcing.sqlite`, its defaults), its
+default JSON transcoder and snapshots every 50 events (`snapshotting_intervals`);
+as many cases, spread over the snapshot cycle the same way, the same texts,
+commands alternating the same way, nothing logged.
+
+The plain baseline, in the same run, inserts as many rows, one transaction each, into
 `bench(id, version, state)` with a primary key on (id, version), the row's
 state being the bytes of one of our stored events:
 
@@ -54,6 +67,8 @@ if not __package__:  # run as a script (benchmarks/commands.py): import as from 
 
 import psycopg
 from benchmarks._harness import NOTES, PRODUCTS, SUMMARIES, support_terms, take_in
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
 from psycopg import pq, sql
 
 from cases.application.caller import Caller
@@ -153,6 +168,107 @@ class CommandWorkload:
         recorder = self.services.log.recorder
         (stored,) = recorder.select_events(self.case_ids[0], desc=True, limit=1)
         return bytes(stored.state)
+
+
+# The library out of the box -------------------------------------------------
+
+
+class LibraryCase(Aggregate):
+    """The same shape as a support case, as the library's documentation writes one."""
+
+    @event("TakenIn")
+    def __init__(self, customer: str, product: str, title: str, description: str) -> None:
+        self.customer = customer
+        self.product = product
+        self.title = title
+        self.description = description
+        self.notes: list[str] = []
+        self.communications: list[tuple[str, str, str]] = []
+
+    @event("NoteAdded")
+    def add_note(self, text: str) -> None:
+        self.notes.append(text)
+
+    @event("CommunicationRecorded")
+    def record_communication(self, direction: str, channel: str, summary: str) -> None:
+        self.communications.append((direction, channel, summary))
+
+
+class LibraryDesk(Application[UUID]):
+    """The library's `Application`: its repository, recorder and JSON transcoder."""
+
+    snapshotting_intervals = {LibraryCase: 50}  # noqa: RUF012 - the library's class attribute
+
+    def take_in(self, customer: str, product: str) -> UUID:
+        case = LibraryCase(customer, product, "Mailbox full", "The mailbox reports it is full")
+        self.save(case)
+        return case.id
+
+    def add_note(self, case_id: UUID, text: str) -> None:
+        case: LibraryCase = self.repository.get(case_id)
+        case.add_note(text)
+        self.save(case)
+
+    def record_communication(self, case_id: UUID, summary: str) -> None:
+        case: LibraryCase = self.repository.get(case_id)
+        case.record_communication("outbound", "email", summary)
+        self.save(case)
+
+
+@dataclass
+class LibraryWorkload:
+    """`CommandWorkload`'s cases and commands on the library's application."""
+
+    desk: LibraryDesk
+    case_ids: list[UUID] = field(default_factory=list)
+    done: int = 0
+
+    def take_in(self, n_cases: int, interval: int) -> None:
+        for i in range(n_cases):
+            case_id = self.desk.take_in(CUSTOMERS[i % len(CUSTOMERS)], PRODUCTS[i % len(PRODUCTS)])
+            case: LibraryCase = self.desk.repository.get(case_id)
+            for _ in range(i % interval):  # spread over the snapshot cycle, as `stagger`
+                case.add_note(NOTES[case.version % len(NOTES)])
+            self.desk.save(case)
+            self.case_ids.append(case_id)
+
+    def one(self) -> None:
+        k = self.done
+        self.done += 1
+        case_id = self.case_ids[k % len(self.case_ids)]
+        if (k // len(self.case_ids)) % 2 == 0:
+            self.desk.add_note(case_id, NOTES[k % len(NOTES)])
+        else:
+            self.desk.record_communication(case_id, SUMMARIES[k % len(SUMMARIES)])
+
+    def run(self, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            self.one()
+        return time.perf_counter() - start
+
+
+def start_library(env: dict[str, str], n_cases: int, commands: int) -> LibraryWorkload:
+    workload = LibraryWorkload(LibraryDesk(env))
+    try:
+        workload.take_in(n_cases, 50)
+        workload.run(min(commands, n_cases))  # warm up, as ours
+    except BaseException:
+        workload.desk.close()
+        raise
+    return workload
+
+
+def library_postgres_env(url: str) -> dict[str, str]:
+    parts = urlsplit(url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parts.path.lstrip("/"),
+        "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parts.port or 5432),
+        "POSTGRES_USER": parts.username or "postgres",
+        "POSTGRES_PASSWORD": parts.password or "",
+    }
 
 
 # Plain loops ----------------------------------------------------------------
@@ -289,6 +405,7 @@ def throwaway_database(admin_url: str) -> Iterator[str]:
 class Result:
     store: str
     ours: list[float]  # events/s per repetition
+    library: list[float]  # events/s per repetition
     plain: list[float]  # rows/s per repetition
     notes: list[str] = field(default_factory=list)
 
@@ -296,27 +413,33 @@ class Result:
 def measure(
     store: str,
     workload: CommandWorkload,
+    library: LibraryWorkload,
     plain: Callable[[int], float],
+    *,
     commands: int,
     repeat: int,
 ) -> Result:
-    result = Result(store, [], [])
+    result = Result(store, [], [], [])
     for r in range(repeat):
         ours = commands / workload.run(commands)
+        lib = commands / library.run(commands)
         base = commands / plain(commands)
         result.ours.append(ours)
+        result.library.append(lib)
         result.plain.append(base)
         print(
             f"  {store} run {r + 1}/{repeat}: ours {ours:7.0f} events/s, "
-            f"plain loop {base:7.0f} rows/s",
+            f"library {lib:7.0f} events/s, plain loop {base:7.0f} rows/s",
             flush=True,
         )
     return result
 
 
-def start_workload(settings: Settings, n_cases: int, commands: int) -> CommandWorkload:
+def start_workload(
+    settings: Settings, n_cases: int, commands: int, working_copies: int = 0
+) -> CommandWorkload:
     clock = ManualClock(START)
-    workload = CommandWorkload(bootstrap(settings, clock), clock)
+    workload = CommandWorkload(bootstrap(settings, clock, working_copies), clock)
     try:
         workload.take_in(n_cases)
         workload.stagger(settings.snapshot_interval)
@@ -340,7 +463,12 @@ def bench_settings(url: str, args: argparse.Namespace, **more: object) -> Settin
 def bench_sqlite(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="cases-bench-") as tmp:
         settings = bench_settings(f"sqlite:///{tmp}/cases.db", args, data_dir=Path(tmp))
-        workload = start_workload(settings, args.cases, args.commands)
+        workload = start_workload(settings, args.cases, args.commands, args.working_copies)
+        library = start_library(
+            {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": f"{tmp}/library.db"},
+            args.cases,
+            args.commands,
+        )
         plain_conn = open_sqlite_plain(Path(tmp) / "plain.db")
         try:
             state = workload.sample_state()
@@ -348,9 +476,10 @@ def bench_sqlite(args: argparse.Namespace) -> Result:
             result = measure(
                 "SQLite",
                 workload,
+                library,
                 lambda n: sqlite_plain_loop(plain_conn, rows, state, n),
-                args.commands,
-                args.repeat,
+                commands=args.commands,
+                repeat=args.repeat,
             )
             result.notes.append(
                 f"SQLite settings: event store {eventsourcing_sqlite_pragmas(workload.services)}; "
@@ -359,14 +488,19 @@ def bench_sqlite(args: argparse.Namespace) -> Result:
             )
         finally:
             plain_conn.close()
+            library.desk.close()
             workload.services.close()
     return result
 
 
 def bench_postgres(args: argparse.Namespace) -> Result:
     with throwaway_database(args.postgres_url) as url:
-        workload = start_workload(bench_settings(url, args), args.cases, args.commands)
+        workload = start_workload(
+            bench_settings(url, args), args.cases, args.commands, args.working_copies
+        )
+        library = None
         try:
+            library = start_library(library_postgres_env(url), args.cases, args.commands)
             with psycopg.connect(url) as plain_conn:
                 plain_conn.execute(
                     "CREATE TABLE bench (id uuid, version int, state bytea, "
@@ -378,14 +512,17 @@ def bench_postgres(args: argparse.Namespace) -> Result:
                 result = measure(
                     "PostgreSQL",
                     workload,
+                    library,
                     lambda n: postgres_plain_loop(plain_conn, rows, state, n),
-                    args.commands,
-                    args.repeat,
+                    commands=args.commands,
+                    repeat=args.repeat,
                 )
                 plain_trips = _plain_round_trips(plain_conn, rows, state)
             result.notes.append(f"PostgreSQL row state {len(state)} bytes")
             result.notes.extend(_our_round_trips(workload, plain_trips))
         finally:
+            if library is not None:
+                library.desk.close()
             workload.services.close()
     return result
 
@@ -432,17 +569,22 @@ def print_table(results: list[Result], commands: int, repeat: int) -> None:
     print()
     header = (
         f"| {'store':<10} | {'ours (events/s)':>15} | {'ms/command':>10} | "
-        f"{'plain loop (rows/s)':>19} | {'ms/row':>6} | {'ours / plain':>12} |"
+        f"{'library (events/s)':>18} | {'plain loop (rows/s)':>19} | {'ms/row':>6} | "
+        f"{'ours / library':>14} | {'ours / plain':>12} |"
     )
     print(header)
     print("|" + "|".join("-" * (len(c) + 0) for c in header.split("|")[1:-1]) + "|")
     for r in results:
         ours = statistics.median(r.ours)
+        library = statistics.median(r.library)
         plain = statistics.median(r.plain)
         print(
             f"| {r.store:<10} | {ours:>15,.0f} | {1000 / ours:>10.2f} | "
-            f"{plain:>19,.0f} | {1000 / plain:>6.2f} | {ours / plain:>12.2f} |"
+            f"{library:>18,.0f} | {plain:>19,.0f} | {1000 / plain:>6.2f} | "
+            f"{ours / library:>14.2f} | {ours / plain:>12.2f} |"
         )
+    print()
+    print(f"load average at the end (1, 5, 15 min): {os.getloadavg()}")
     print()
     for r in results:
         for note in r.notes:
@@ -459,8 +601,16 @@ def main() -> int:
     parser.add_argument(
         "--sealed", action="store_true", help="store personal fields sealed (ADR 0044)"
     )
+    parser.add_argument(
+        "--working-copies",
+        type=int,
+        default=0,
+        help="keep this many aggregates between commands, as the API does (ADR 0023); "
+        "the library stays out of the box",
+    )
     args = parser.parse_args()
 
+    print(f"load average at the start (1, 5, 15 min): {os.getloadavg()}", flush=True)
     with Path(os.devnull).open("w") as devnull:
         configure_logging("INFO", devnull)
         results = [bench_sqlite(args)]
@@ -470,6 +620,8 @@ def main() -> int:
             except psycopg.OperationalError as e:
                 print(f"PostgreSQL skipped: {str(e).strip().splitlines()[0]}", file=sys.stderr)
     print(f"personal fields {'sealed (--sealed)' if args.sealed else 'as they are'}")
+    if args.working_copies:
+        print(f"ours keeps {args.working_copies} working copies between commands (ADR 0023)")
     print_table(results, args.commands, args.repeat)
     return 0
 

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, Repository
 from eventsourcing.persistence import Mapper, Transcoder
-from eventsourcing.utils import Environment, EnvType
+from eventsourcing.utils import Environment, EnvType, strtobool
 
 from cases.persistence.idempotency_steps import RecordedStep
+from cases.persistence.loading import OneReadRepository
 from cases.persistence.registry import cases_transcoder
 from cases.persistence.sealing import Sealer
 from cases.persistence.sealing_mapper import SealingMapper
@@ -50,6 +51,21 @@ class ConfiguredBySettings(Application[Any]):
         if self.sealer is None:
             return super().construct_mapper()
         return SealingMapper(self.construct_transcoder(), self.sealer)
+
+    def construct_repository(self) -> Repository[Any]:
+        """The library's repository, as the library configures it, loading an
+        aggregate in one read (`cases.persistence.loading`, ADR 0059)."""
+        maxsize = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return OneReadRepository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=int(maxsize) if maxsize else None,
+            fastforward=strtobool(self.env.get(self.AGGREGATE_CACHE_FASTFORWARD, "y")),
+            fastforward_skipping=strtobool(
+                self.env.get(self.AGGREGATE_CACHE_FASTFORWARD_SKIPPING, "n")
+            ),
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
 
     def recorded_steps(self, key_id: str) -> dict[str, RecordedStep]:
         """The steps recorded for the idempotent request `key_id` (ADR 0031)."""

@@ -66,6 +66,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
+from cases.db.statement import identifier
 from cases.persistence.event_rows import StoredRow
 from cases.persistence.event_sql import (
     COLUMNS,
@@ -83,6 +84,12 @@ from cases.persistence.idempotency_steps import (
     receipts_of,
     steps_from_rows,
     stored_moment,
+)
+from cases.persistence.loading import (
+    events_after_statement,
+    latest_snapshot_statement,
+    latest_statement,
+    split_latest,
 )
 from cases.persistence.outcomes import OutcomeUnknownError
 from cases.persistence.store_health import StoreHealth
@@ -261,7 +268,29 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lock_sql: str | None = None
+        self._latest_sql: dict[tuple[str, bool], str] = {}
         self.group_commit: GroupCommit[CommandWrite] = GroupCommit(self._write_batch)
+
+    @_attempted
+    def select_latest(
+        self, originator_id: Any, snapshots: Any, lte: int | None = None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        """The latest snapshot in `snapshots` (a recorder) and the events after it,
+        in one statement (`cases.persistence.loading`)."""
+        key = (snapshots.events_table_name, lte is not None)
+        params = {"originator_id": originator_id, "lte": lte}
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            statement = self._latest_sql.get(key)
+            if statement is None:
+                schema = self.datastore.schema
+                composed = latest_statement(
+                    identifier(schema, self.events_table_name),
+                    identifier(schema, key[0]),
+                    upto=key[1],
+                )
+                statement = self._latest_sql[key] = composed.postgres(conn)
+            curs.execute(statement, params, prepare=True)
+            return split_latest(originator_id, curs.fetchall())
 
     def _lock(self, conn: Any) -> str:
         """The lock timeout and table lock statements, rendered once."""
@@ -476,7 +505,38 @@ class CasesPostgresFactory(PostgresFactory):
 
 class CasesSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """Writes a save's step in the transaction of its events; a step recorded
-    already (the key's primary key) fails the whole save with IntegrityError."""
+    already (the key's primary key) fails the whole save with IntegrityError.
+    Reads the latest snapshot and the events after it in one transaction."""
+
+    _latest_sql: dict[tuple[str, bool], tuple[str, str]] | None = None
+
+    def select_latest(
+        self, originator_id: Any, snapshots: Any, lte: int | None = None
+    ) -> tuple[StoredEvent | None, list[StoredEvent]]:
+        """The latest snapshot in `snapshots` (a recorder) and the events after it,
+        in one transaction (`cases.persistence.loading`)."""
+        key = (snapshots.events_table_name, lte is not None)
+        cache = self._latest_sql
+        if cache is None:
+            cache = self._latest_sql = {}
+        statements = cache.get(key)
+        if statements is None:
+            statements = cache[key] = (
+                latest_snapshot_statement(identifier(key[0]), upto=key[1]).sqlite(),
+                events_after_statement(identifier(self.events_table_name), upto=key[1]).sqlite(),
+            )
+        stored_id = originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        params: dict[str, Any] = {"originator_id": stored_id, "lte": lte, "gt": 0}
+        snapshot = None
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statements[0], params)
+            row = c.fetchone()
+            if row is not None:
+                snapshot = StoredEvent(originator_id, row[0], row[1], row[2])
+                params["gt"] = row[0]
+            c.execute(statements[1], params)
+            events = [StoredEvent(originator_id, r[0], r[1], r[2]) for r in c.fetchall()]
+        return snapshot, events
 
     def _insert_events(
         self,
