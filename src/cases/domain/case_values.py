@@ -114,12 +114,15 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class VendorAdvisory:
-    """A documented vendor service-health issue, e.g. EX226792."""
+    """A documented vendor service-health issue, e.g. EX226792; an imported one
+    also says its status and when the vendor last changed it, as it was then."""
 
     vendor_id: str
     classification: AdvisoryClassification
     title: str
     service: str
+    status: str | None = None
+    last_modified_at: datetime | None = None
 
     def __post_init__(self) -> None:
         vendor_id = self.vendor_id.strip().upper()

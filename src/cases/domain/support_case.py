@@ -39,8 +39,8 @@ class SupportCase(ClockedCase):
     """A customer's support request, judged against the terms it arrived under."""
 
     # 2: `_course_changed_at` (ADR 32; bookkeeping, not shown in replays); older
-    # snapshots are upcast.
-    class_version = 2
+    # snapshots are upcast. 3: `incident_resolved` (issue 17).
+    class_version = 3
 
     # Events ---------------------------------------------------------------
 
@@ -66,7 +66,18 @@ class SupportCase(ClockedCase):
             case.took_step(self.meta.occurred_at)
             case.health_checked = True
             case.matched_advisory = self.advisory
+            case.incident_resolved = False
             case.started_work = True
+
+    class LinkedIncidentResolved(AuditedAggregate.Event):
+        """The vendor resolved the issue the case's health check matched."""
+
+        vendor_id: str
+        status: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.incident_resolved = True
 
     class DiagnosisRecorded(AuditedAggregate.Event):
         findings: str
@@ -238,6 +249,7 @@ class SupportCase(ClockedCase):
         self.reopen_window_days = reopen_window_days
         self.health_checked = False
         self.matched_advisory: VendorAdvisory | None = None
+        self.incident_resolved = False
         self.findings: tuple[str, ...] = ()
         self.started_work = False
         self.communications = 0
@@ -273,6 +285,11 @@ class SupportCase(ClockedCase):
         for escalation in state["escalations"]:
             moments += [escalation.escalated_at, escalation.handed_back_at]
         state["_course_changed_at"] = max(m for m in moments if m is not None)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A snapshot taken before incidents were imported: none was resolved."""
+        state["incident_resolved"] = False
 
     def took_step(self, at: datetime) -> None:
         """Note a step that sets the case's course (its status or its clocks)."""
@@ -355,6 +372,22 @@ class SupportCase(ClockedCase):
         self.check_open_for_work(ctx)
         self.record_due_breaches(ctx)
         self._record(self.ServiceHealthChecked, ctx, advisory=command.advisory)
+
+    def note_incident_resolved(self, ctx: CommandContext, vendor_id: str, status: str) -> bool:
+        """Tell an open case that the issue its check matched is resolved; a
+        case that matched another, or is resolved, or was told, records nothing."""
+        advisory = self.matched_advisory
+        if (
+            advisory is None
+            or advisory.vendor_id != vendor_id
+            or self.incident_resolved
+            or self.resolution is not None
+            or self.closed_at is not None
+        ):
+            return False
+        self.record_due_breaches(ctx)
+        self._record(self.LinkedIncidentResolved, ctx, vendor_id=vendor_id, status=status)
+        return True
 
     def record_diagnosis(self, ctx: CommandContext, command: c.RecordDiagnosis) -> None:
         self.check_open_for_work(ctx)

@@ -13,6 +13,7 @@ from typing import get_args
 from eventsourcing.persistence import Transcoding
 
 from cases.domain import (
+    advisory,
     billing_commands,
     billing_values,
     case_commands,
@@ -89,6 +90,8 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "contact": case_values.Contact,
     "vendor_advisory": case_values.VendorAdvisory,
     "escalation_paths": case_values.EscalationPaths,
+    "advisory_facts": advisory.AdvisoryFacts,
+    "advisory_post": advisory.AdvisoryPost,
     "vendor_update": case_values.VendorUpdate,
     "escalation": case_values.Escalation,
     "resolution": case_values.Resolution,
