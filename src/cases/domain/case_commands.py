@@ -34,9 +34,12 @@ class TakeIn:
 
 @command
 class CheckServiceHealth:
-    """Record the vendor service-health check and the advisory it matched, if any."""
+    """Record the vendor service-health check and the advisory it matched, if any:
+    described (`advisory`), or named by the vendor's id among those imported
+    (`advisory_id`), whose current version the check then records."""
 
     advisory: v.VendorAdvisory | None = None
+    advisory_id: str | None = None
 
 
 @command

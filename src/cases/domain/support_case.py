@@ -367,11 +367,28 @@ class SupportCase(ClockedCase):
         case.record_due_breaches(ctx, max(received_at, ctx.occurred_at))
         return case
 
-    def check_service_health(self, ctx: CommandContext, command: c.CheckServiceHealth) -> None:
-        """Record the service-health check and the advisory it matched, if any."""
+    def check_service_health(
+        self,
+        ctx: CommandContext,
+        command: c.CheckServiceHealth,
+        imported: VendorAdvisory | None = None,
+    ) -> None:
+        """Record the service-health check and the advisory it matched, if any:
+        the one described, or the `imported` one the command names by id."""
         self.check_open_for_work(ctx)
+        advisory = command.advisory
+        if command.advisory_id is not None:
+            if advisory is not None:
+                raise errors.AdvisoryNamedTwiceError(
+                    "name an imported advisory by advisory_id or describe one, not both"
+                )
+            if imported is None or imported.vendor_id != command.advisory_id.strip().upper():
+                raise errors.AdvisoryNotImportedError(
+                    f"no advisory {command.advisory_id} has been imported"
+                )
+            advisory = imported
         self.record_due_breaches(ctx)
-        self._record(self.ServiceHealthChecked, ctx, advisory=command.advisory)
+        self._record(self.ServiceHealthChecked, ctx, advisory=advisory)
 
     def note_incident_resolved(self, ctx: CommandContext, vendor_id: str, status: str) -> bool:
         """Tell an open case that the issue its check matched is resolved; a

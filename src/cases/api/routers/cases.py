@@ -40,6 +40,7 @@ from cases.domain.metadata import Role
 from cases.domain.permissions import Permission
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Severity
+from cases.projections.advisories import AdvisoriesView
 from cases.projections.case_queue import CaseFilter, CaseQueueView
 
 router = Router(prefix="/cases", tags=["cases"])
@@ -168,6 +169,24 @@ def get_case(
     check_customer(principal, str(row["customer_id"]), str(_not_found(case_id)))
     response.headers["ETag"] = f'"{row["version"]}"'
     return s.CaseSummary.of(row)
+
+
+@router.get(
+    "/{case_id}/advisories",
+    operation_id="list_case_advisories",
+    responses=PROBLEMS,
+    dependencies=[Depends(require(Permission.WORK_CASES))],
+)
+def list_case_advisories(
+    case_id: UUID, db: ReadDbDep, min_position: MinPositionDep
+) -> list[s.OpenAdvisory]:
+    """The imported vendor advisories still open about the case's product, most
+    recently changed first (the service-health check's candidates)."""
+    wait_for_projections(db, ("case_queue", "advisories"), min_position)
+    row = CaseQueueView(db).get(case_id)
+    if row is None:
+        raise _not_found(case_id)
+    return [s.OpenAdvisory.of(a) for a in AdvisoriesView(db).open_for(str(row["product"]))]
 
 
 add_audit_routes(

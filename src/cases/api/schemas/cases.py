@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from cases.api.schemas.common import AwareDatetime, Strict
+from cases.db.database import as_moment
 from cases.domain.case_values import (
     AdvisoryClassification,
     CaseCategory,
@@ -98,6 +99,13 @@ class AdvisoryIn(Strict):
 class ServiceHealthCheck(Strict):
     advisory: AdvisoryIn | None = Field(
         default=None, description="The matching vendor advisory or incident; none if absent."
+    )
+    advisory_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2,4}\d{3,9}$",
+        examples=["EX226792"],
+        description="An imported advisory the check matched, by the vendor's id: the "
+        "check records what it says now and links the case to it (not with `advisory`).",
     )
     occurred_at: AwareDatetime | None = Occurred
 
@@ -291,4 +299,32 @@ class CaseState(BaseModel):
             closed_at=case.closed_at,
             reopen_count=case.reopen_count,
             billing_account_id=case.billing_account_id,
+        )
+
+
+class OpenAdvisory(BaseModel):
+    """An imported vendor advisory or incident still open, as last imported."""
+
+    vendor_id: str
+    classification: str
+    title: str
+    service: str
+    feature_group: str | None
+    status: str
+    started_at: datetime
+    last_modified_at: datetime
+    linked_cases: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> OpenAdvisory:
+        return cls(
+            vendor_id=row["vendor_id"],
+            classification=row["classification"],
+            title=row["title"],
+            service=row["service"],
+            feature_group=row["feature_group"],
+            status=row["status"],
+            started_at=as_moment(row["started_at"]),
+            last_modified_at=as_moment(row["last_modified_at"]),
+            linked_cases=int(row["linked_cases"]),
         )
