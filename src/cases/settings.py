@@ -191,6 +191,15 @@ class Settings(BaseSettings):
         default="https://graph.microsoft.com/.default",
         description="The scope of the token for Graph (ServiceHealth.Read.All granted).",
     )
+    partner_center_base_url: str = Field(
+        default="https://api.partnercenter.microsoft.com/v1",
+        pattern=r"^https?://\S+$",
+        description="Partner Center, where vendor support requests are opened and read.",
+    )
+    partner_center_scope: str = Field(
+        default="https://api.partnercenter.microsoft.com/.default",
+        description="The scope of the token for Partner Center.",
+    )
     vendor_http_timeout: float = Field(
         default=30.0, gt=0, le=600, description="Seconds one request to the vendor may take."
     )

@@ -26,7 +26,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from uuid import uuid4
 
 ISSUES = "/v1.0/admin/serviceAnnouncement/issues"
-SERVICE_REQUESTS = "/v1/customers/"
+SERVICE_REQUESTS = "/v1/servicerequests"
+NO_DATE = "0001-01-01T00:00:00"
 CLIENT_ID = "test-client"
 CLIENT_SECRET = "test-secret"  # noqa: S105 - the fake vendor's own fixture
 
@@ -159,9 +160,62 @@ class VendorServer:
         return 401, {"error": {"code": "InvalidAuthenticationToken"}}, ""
 
     def answer_service_request(self, method: str, path: str, body: bytes) -> tuple[int, Any, str]:
-        """Partner Center service requests (none yet: every request is unknown)."""
-        del method, body
-        return 404, {"error": {"code": "NotFound", "path": path}}, ""
+        """Partner Center: open a request (POST .../servicerequests/{locale}), or
+        list them (GET .../servicerequests?offset=N), a page at a time."""
+        if method == "POST" and path.startswith(SERVICE_REQUESTS + "/"):
+            return self._open_request(json.loads(body))
+        if method == "GET" and path == SERVICE_REQUESTS:
+            return 200, self._request_page(0), ""
+        if method == "GET" and path.startswith(SERVICE_REQUESTS + "/page/"):
+            return 200, self._request_page(int(path.rsplit("/", 1)[1])), ""
+        return 404, {"code": 404, "description": f"no {path}"}, ""
+
+    def _open_request(self, body: dict[str, Any]) -> tuple[int, Any, str]:
+        title = body.get("Title")
+        if not isinstance(title, str) or not 0 < len(title) <= 255:
+            return 400, {"code": 400, "description": "Title must be 1 to 255 characters"}, ""
+        self.created.append(body)
+        request_id = f"26030200{len(self.created):08d}"
+        now = graph_time(datetime.now(UTC))
+        self.service_requests[request_id] = {
+            "id": request_id,
+            "title": title,
+            "description": body.get("Description"),
+            "severity": body.get("Severity"),
+            "supportTopicId": body.get("SupportTopicId"),
+            "primaryContact": body.get("PrimaryContact"),
+            "status": "open",
+            "createdDate": now,
+            "lastModifiedDate": now,
+            "lastClosedDate": NO_DATE,
+            "notes": [
+                {"createdByName": "Partner", "createdDate": now, "text": n["Text"]}
+                for n in body.get("Notes", [])
+            ],
+            "countryCode": "SE",
+            "attributes": {"objectType": "ServiceRequest"},
+        }
+        return 201, self.service_requests[request_id], ""
+
+    def _request_page(self, offset: int) -> dict[str, Any]:
+        items = list(self.service_requests.values())
+        page = items[offset : offset + self.page_size]
+        answer: dict[str, Any] = {
+            "totalCount": len(items),
+            "items": page,
+            "attributes": {"objectType": "Collection"},
+        }
+        if offset + self.page_size < len(items):
+            uri = f"{self.url}{SERVICE_REQUESTS}/page/{offset + self.page_size}"
+            answer["links"] = {"next": {"uri": uri, "method": "GET", "headers": []}}
+        return answer
+
+    def vendor_note(self, request_id: str, text: str, by: str = "Microsoft Support") -> None:
+        """The vendor writes a note on a request."""
+        now = graph_time(datetime.now(UTC))
+        request = self.service_requests[request_id]
+        request["notes"].append({"createdByName": by, "createdDate": now, "text": text})
+        request["lastModifiedDate"] = now
 
     def _token(self, body: bytes) -> tuple[int, Any, str]:
         form = parse_qs(body.decode())

@@ -6,11 +6,16 @@ from typing import Annotated
 
 import typer
 
-from cases.application.advisory_sync import AdvisorySync
+from cases.application.advisory_sync import AdvisorySync, SyncSummary
 from cases.cli.services import cli_settings, fail, open_services
-from cases.settings import SettingsError
+from cases.clock import Clock
+from cases.db.database import open_projection_db
+from cases.db.schema import pending_migrations
+from cases.followers.advisory_loop import note_attempt, sync_once
+from cases.persistence.database_url import StoreKind, parse_database_url
+from cases.projections.advisories import VendorSyncs
+from cases.settings import Settings, SettingsError
 from cases.vendor.http import VendorUnavailableError
-from cases.vendor.wiring import service_health
 
 advisories_app = typer.Typer(
     help="The vendor's service-health advisories and incidents, imported.",
@@ -33,24 +38,53 @@ def sync(
     settings = cli_settings()
     with open_services() as services:
         try:
-            with service_health(settings) as health:
-                summary = AdvisorySync(services.runner, health).run(dry_run=dry_run)
+            summary = sync_once(settings, services.runner, dry_run=dry_run)
         except SettingsError as e:
             fail(str(e), 2)
         except VendorUnavailableError as e:
-            fail(f"the vendor is unavailable, the sync resumes next time: {e}", 3)
+            if not dry_run:
+                _note(settings, services.clock, None, str(e))
+            fail(f"the vendor is unavailable; the next sync resumes where this stopped: {e}", 3)
+        if not dry_run:
+            _note(settings, services.clock, summary, None)
     for line in summary.lines():
         print(line)
 
 
+def _note(settings: Settings, clock: Clock, summary: SyncSummary | None, error: str | None) -> None:
+    """Note the attempt where /ready shows it, if the store keeps read models."""
+    url = parse_database_url(settings.effective_database_url)
+    if url.kind is StoreKind.MEMORY or pending_migrations(url):
+        return
+    db = open_projection_db(settings)
+    try:
+        note_attempt(db, clock, summary, error)
+    finally:
+        db.close()
+
+
 @advisories_app.command("status")
 def status() -> None:
-    """Where the import stands: its watermark and what it has recorded."""
+    """Where the import stands: its watermark, what it recorded, how it last went."""
+    settings = cli_settings()
     with open_services() as services:
         feed = AdvisorySync.feed_of(services.runner)
     if feed is None:
         print("no advisory has been imported")
+    else:
+        watermark = feed.watermark.isoformat() if feed.watermark else "none"
+        last = feed.last_imported_at.isoformat() if feed.last_imported_at else "never"
+        print(f"watermark {watermark}; {feed.imported} versions imported; last page at {last}")
+    url = parse_database_url(settings.effective_database_url)
+    if url.kind is StoreKind.MEMORY or pending_migrations(url):
         return
-    watermark = feed.watermark.isoformat() if feed.watermark else "none"
-    last = feed.last_imported_at.isoformat() if feed.last_imported_at else "never"
-    print(f"watermark {watermark}; {feed.imported} versions imported; last page at {last}")
+    db = open_projection_db(settings)
+    try:
+        for row in VendorSyncs(db).all():
+            outcome = "ok" if row["last_error"] is None else f"failed: {row['last_error']}"
+            print(
+                f"{row['name']}: last attempt {row['last_attempt_at'].isoformat()} {outcome}; "
+                f"{row['failures']} failures since the last success"
+            )
+    finally:
+        db.close()

@@ -106,6 +106,18 @@ class RecordVendorReference:
 
 
 @command
+class OpenVendorRequest:
+    """Open a support request with the vendor for the open escalation (Partner
+    Center `ServiceRequest`), with the case's contact as its primary contact."""
+
+    title: str
+    description: str
+    severity: Severity
+    support_topic_id: str
+    notes: str | None = None
+
+
+@command
 class RecordVendorUpdate:
     """Note news from the vendor on the open escalation."""
 

@@ -485,3 +485,10 @@ class AdvisoryNamedTwiceError(InvalidValueError):
     describes one: it matches one advisory, named one way."""
 
     rule = "advisory-named-twice"
+
+
+class NotEscalatedToVendorError(DomainError):
+    """Raised when opening a vendor support request for an escalation that went
+    to the indirect provider."""
+
+    rule = "not-escalated-to-vendor"

@@ -32,7 +32,8 @@ from cases.domain.metadata import CommandContext, Role
 from cases.domain.service_clocks import ClockKind, ServiceClock, ServiceLevelTerms
 from cases.domain.support_offering import PublishedTerms
 from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind, Severity
-from cases.domain.text import TITLE_LIMIT, aware, required_text
+from cases.domain.text import TEXT_LIMIT, TITLE_LIMIT, aware, required_text
+from cases.domain.vendor_request import VendorRequestDraft
 
 
 class SupportCase(ClockedCase):
@@ -159,6 +160,39 @@ class SupportCase(ClockedCase):
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
             case.replace_escalation(case.escalation(self.number).with_reference(self.reference))
+
+    class VendorRequestOpened(AuditedAggregate.Event):
+        """A support request was opened with the vendor; its id is the reference."""
+
+        number: int
+        request_id: str
+        status: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            escalation = case.escalation(self.number)
+            case.replace_escalation(escalation.with_request(self.request_id, self.status))
+
+    class VendorRequestStatusChanged(AuditedAggregate.Event):
+        number: int
+        status: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            escalation = case.escalation(self.number)
+            case.replace_escalation(escalation.with_vendor_status(self.status))
+
+    class VendorNoteImported(AuditedAggregate.Event):
+        """A note the vendor wrote on its request, imported as a vendor update."""
+
+        number: int
+        text: str
+        noted_at: datetime | None
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            update = VendorUpdate(self.meta.occurred_at, self.text)
+            case.replace_escalation(case.escalation(self.number).with_vendor_note(update))
 
     class VendorUpdateRecorded(AuditedAggregate.Event):
         number: int
@@ -536,6 +570,80 @@ class SupportCase(ClockedCase):
         self._record(
             self.VendorReferenceRecorded, ctx, number=escalation.number, reference=reference
         )
+
+    def check_may_open_vendor_request(self, ctx: CommandContext) -> Escalation:
+        """The open escalation to the vendor a request can be opened for."""
+        escalation = self.check_open_escalation(ctx)
+        if escalation.target is not EscalationTarget.VENDOR:
+            raise errors.NotEscalatedToVendorError(
+                f"escalation {escalation.number} went to the indirect provider, not the vendor"
+            )
+        if escalation.vendor_reference is not None:
+            raise errors.VendorReferenceAlreadyRecordedError(
+                f"escalation {escalation.number} already has the reference "
+                f"{escalation.vendor_reference}"
+            )
+        return escalation
+
+    def vendor_request_draft(
+        self, ctx: CommandContext, command: c.OpenVendorRequest
+    ) -> VendorRequestDraft:
+        """The request to send the vendor for the open escalation, checked."""
+        self.check_may_open_vendor_request(ctx)
+        notes = command.notes
+        return VendorRequestDraft(
+            title=required_text("title", command.title, TITLE_LIMIT),
+            description=summary_text("description", command.description),
+            severity=command.severity,
+            support_topic_id=required_text("support topic id", command.support_topic_id, 100),
+            contact=self.contact,
+            customer_id=self.customer_id,
+            notes=None if notes is None or not notes.strip() else summary_text("notes", notes),
+        )
+
+    def record_vendor_request(self, ctx: CommandContext, request_id: str, status: str) -> int:
+        """Record the request the vendor opened; return the escalation's number."""
+        escalation = self.check_may_open_vendor_request(ctx)
+        reference = required_text("vendor request id", request_id, 100)
+        self.record_due_breaches(ctx)
+        self._record(
+            self.VendorRequestOpened,
+            ctx,
+            number=escalation.number,
+            request_id=reference,
+            status=status,
+        )
+        return escalation.number
+
+    def import_vendor_request(
+        self,
+        ctx: CommandContext,
+        number: int,
+        status: str,
+        notes: tuple[tuple[datetime | None, str], ...],
+    ) -> int:
+        """Record the vendor request's new status and the notes not yet imported
+        (notes only grow); return how many events that took. A request whose
+        escalation was handed back, or a closed case, takes nothing."""
+        if self.closed_at is not None or number > len(self.escalations):
+            return 0
+        escalation = self.escalation(number)
+        if not escalation.is_open or not escalation.vendor_request:
+            return 0
+        recorded = 0
+        for noted_at, text in notes[escalation.vendor_notes :]:
+            self._record(
+                self.VendorNoteImported,
+                ctx,
+                number=number,
+                text=summary_text("vendor note", text[:TEXT_LIMIT] or "(an empty note)"),
+                noted_at=noted_at,
+            )
+            recorded += 1
+        if status != escalation.vendor_status:
+            self._record(self.VendorRequestStatusChanged, ctx, number=number, status=status)
+            recorded += 1
+        return recorded
 
     def record_vendor_update(self, ctx: CommandContext, command: c.RecordVendorUpdate) -> None:
         escalation = self.check_open_escalation(ctx)

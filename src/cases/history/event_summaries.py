@@ -79,6 +79,16 @@ CASE_SUMMARIES: dict[str, Callable[[Details], str]] = {
     "Reopened": lambda d: f"Reopened: {d['reason']}",
     "NoteAdded": lambda d: f"Note: {_first_line(d['text'])}",
     "BillingAccountLinked": lambda d: f"Linked to billing account {d['account_id']}",
+    "VendorRequestOpened": lambda d: (
+        f"Vendor support request {d['request_id']} opened for escalation {d['number']} "
+        f"({_words(d['status'])})"
+    ),
+    "VendorRequestStatusChanged": lambda d: (
+        f"Vendor support request of escalation {d['number']}: {_words(d['status'])}"
+    ),
+    "VendorNoteImported": lambda d: (
+        f"Vendor note on escalation {d['number']}: {_first_line(d['text'])}"
+    ),
     "LinkedIncidentResolved": lambda d: (
         f"The vendor resolved {d['vendor_id']}, which the health check matched "
         f"({_words(d['status'])})"
@@ -99,6 +109,9 @@ ADVISORY_SUMMARIES: dict[str, Callable[[Details], str]] = {
         + (", resolved" if d["facts"].is_resolved else "")
     ),
     "Advisory.CaseLinked": lambda d: f"Case {d['case_id']} linked by its health check",
+    "VendorRequest.Opened": lambda d: (
+        f"Vendor support request {d['request_id']} of case {d['case_id']}, escalation {d['number']}"
+    ),
     "AdvisoryFeed.Started": lambda _: "Advisory import started",
     "AdvisoryFeed.PageImported": lambda d: (
         f"Advisory import page: {d['imported']} versions, "

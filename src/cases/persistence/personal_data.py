@@ -44,6 +44,7 @@ from cases.domain.erasure import Erasure, SubjectKind
 from cases.domain.principal import Principal
 from cases.domain.support_case import SupportCase
 from cases.domain.support_offering import SupportOffering
+from cases.domain.vendor_request import VendorRequest
 
 ERASED: Final = "erased"
 """What a personal field reads as once its subject's key is gone."""
@@ -119,10 +120,14 @@ EVENTS: Final[dict[type[object], Fields]] = {
     SupportCase.BillingAccountLinked: fields(kept="account_id"),
     SupportCase.NoteAdded: fields(personal="text"),
     SupportCase.LinkedIncidentResolved: fields(kept="vendor_id status"),
+    SupportCase.VendorRequestOpened: fields(kept="number request_id status"),
+    SupportCase.VendorRequestStatusChanged: fields(kept="number status"),
+    SupportCase.VendorNoteImported: fields(personal="text", kept="number noted_at"),
     # The vendor's public service-health notices, about services, not people.
     Advisory.Imported: fields(within="facts"),
     Advisory.Revised: fields(within="facts"),
     Advisory.CaseLinked: fields(kept="case_id"),
+    VendorRequest.Opened: fields(kept="case_id number request_id"),
     AdvisoryFeed.Started: fields(),
     AdvisoryFeed.PageImported: fields(kept="watermark imported"),
     ClockedCase.ServiceClockStarted: fields(kept=f"{_CLOCK} at target deadline since_received"),
@@ -192,7 +197,8 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
     case_values.Escalation: fields(
         personal="reason hand_back_summary",
         within="updates",
-        kept="number target category vehicle escalated_at vendor_reference handed_back_at",
+        kept="number target category vehicle escalated_at vendor_reference handed_back_at "
+        "vendor_request vendor_status vendor_notes",
     ),
     case_values.Resolution: fields(personal="summary", kept="code resolved_at"),
     # A vendor's public service-health notice, not about a person.

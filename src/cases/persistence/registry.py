@@ -26,6 +26,7 @@ from cases.domain import (
     service_clocks,
     support_offering,
     support_terms,
+    vendor_request,
 )
 from cases.persistence.personal_data import personal_fields
 from cases.persistence.sealing import SealedAsToken, Sealer, SealingDataclassAsDict
@@ -117,6 +118,8 @@ NOT_STORED: frozenset[type[object]] = frozenset(
         case_commands.TakeIn,
         *get_args(case_commands.CaseCommand),
         billing_commands.OpenAccount,
+        vendor_request.VendorRequestDraft,
+        case_commands.OpenVendorRequest,
         *get_args(billing_commands.AccountCommand),
     }
 )

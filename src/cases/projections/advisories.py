@@ -8,10 +8,11 @@ linked to it; a batch is folded in memory, each touched row written once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
-from cases.db.database import ProjectionDatabase
+from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.shapes import select_in
 from cases.db.statement import identifier, identifiers, sql
 from cases.domain.advisory import Advisory, AdvisoryFacts
@@ -114,3 +115,54 @@ class AdvisoriesView:
             [False, wanted, wanted],
         )
         return [dict(zip(COLUMNS, values, strict=True)) for values in rows]
+
+
+SYNC_COLUMNS = ("name", "last_attempt_at", "last_success_at", "last_error", "failures", "recorded")
+
+
+class VendorSyncs:
+    """How each vendor sync last went (`vendor_syncs`): written by the sync
+    itself after each attempt, not by a projection."""
+
+    def __init__(self, db: ProjectionDatabase) -> None:
+        self.db = db
+
+    def note(self, name: str, at: datetime, recorded: int, error: str | None = None) -> None:
+        """Note an attempt at `at`: a success that recorded `recorded` versions,
+        or a failure (`error`), counted until the next success."""
+        before = self.get(name)
+        failures = 0 if error is None else (before["failures"] if before else 0) + 1
+        last_success = at if error is None else (before["last_success_at"] if before else None)
+        row = {
+            "name": name,
+            "last_attempt_at": at,
+            "last_success_at": last_success,
+            "last_error": error,
+            "failures": failures,
+            "recorded": recorded,
+        }
+        with self.db.transaction():
+            upsert_rows(self.db, "vendor_syncs", SYNC_COLUMNS, ("name",), [row])
+
+    def get(self, name: str) -> Row | None:
+        rows = [row for row in self.all() if row["name"] == name]
+        return rows[0] if rows else None
+
+    def all(self) -> list[Row]:
+        rows = self.db.fetchall(
+            sql(
+                "SELECT {columns} FROM {table} ORDER BY name",
+                columns=identifiers(SYNC_COLUMNS),
+                table=identifier("vendor_syncs"),
+            )
+        )
+        return [
+            {
+                **dict(zip(SYNC_COLUMNS, values, strict=True)),
+                "last_attempt_at": as_moment(values[1]),
+                "last_success_at": None if values[2] is None else as_moment(values[2]),
+                "failures": int(values[4]),
+                "recorded": int(values[5]),
+            }
+            for values in rows
+        ]

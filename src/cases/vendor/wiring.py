@@ -10,6 +10,7 @@ import httpx
 from cases.settings import Settings, SettingsError
 from cases.vendor.graph import ServiceHealth
 from cases.vendor.http import Credentials, VendorHttp
+from cases.vendor.partner_center import PartnerCenter
 
 
 def credentials(settings: Settings, scope: str) -> Credentials:
@@ -29,3 +30,12 @@ def service_health(settings: Settings) -> Iterator[ServiceHealth]:
     with httpx.Client(timeout=settings.vendor_http_timeout) as client:
         http = VendorHttp(client, creds, max_wait=settings.vendor_max_retry_wait)
         yield ServiceHealth(http, settings.graph_base_url)
+
+
+@contextmanager
+def partner_center(settings: Settings) -> Iterator[PartnerCenter]:
+    """A Partner Center client on its own HTTP client, closed afterwards."""
+    creds = credentials(settings, settings.partner_center_scope)
+    with httpx.Client(timeout=settings.vendor_http_timeout) as client:
+        http = VendorHttp(client, creds, max_wait=settings.vendor_max_retry_wait)
+        yield PartnerCenter(http, settings.partner_center_base_url)

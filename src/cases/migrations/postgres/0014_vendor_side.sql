@@ -17,3 +17,13 @@ CREATE TABLE advisories (
 );
 CREATE INDEX advisories_open_service ON advisories (is_resolved, service);
 ALTER TABLE case_queue ADD COLUMN vendor_attention BOOLEAN NOT NULL DEFAULT FALSE;
+-- How each vendor sync last went (the scheduled loop and `cases advisories sync`
+-- write it; /ready and `cases advisories status` show it).
+CREATE TABLE vendor_syncs (
+    name TEXT PRIMARY KEY,
+    last_attempt_at TIMESTAMPTZ NOT NULL,
+    last_success_at TIMESTAMPTZ,
+    last_error TEXT,
+    failures INTEGER NOT NULL,
+    recorded INTEGER NOT NULL
+);
