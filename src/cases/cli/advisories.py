@@ -6,12 +6,18 @@ from typing import Annotated
 
 import typer
 
-from cases.application.advisory_sync import AdvisorySync, SyncSummary
+from cases.application.advisory_sync import AdvisorySync
 from cases.cli.services import cli_settings, fail, open_services
 from cases.clock import Clock
 from cases.db.database import open_projection_db
 from cases.db.schema import pending_migrations
-from cases.followers.advisory_loop import note_attempt, sync_once
+from cases.followers.advisory_loop import (
+    ADVISORY_SYNC,
+    VENDOR_REQUESTS,
+    note_attempt,
+    sync_once,
+    sync_requests_once,
+)
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.projections.advisories import VendorSyncs
 from cases.settings import Settings, SettingsError
@@ -43,22 +49,40 @@ def sync(
             fail(str(e), 2)
         except VendorUnavailableError as e:
             if not dry_run:
-                _note(settings, services.clock, None, str(e))
+                note(settings, services.clock, ADVISORY_SYNC, 0, str(e))
             fail(f"the vendor is unavailable; the next sync resumes where this stopped: {e}", 3)
         if not dry_run:
-            _note(settings, services.clock, summary, None)
+            note(settings, services.clock, ADVISORY_SYNC, len(summary.recorded), None)
     for line in summary.lines():
         print(line)
 
 
-def _note(settings: Settings, clock: Clock, summary: SyncSummary | None, error: str | None) -> None:
+@advisories_app.command("requests")
+def sync_requests() -> None:
+    """Import the status and notes of the vendor support requests opened for
+    escalations, once (`vendor_requests` in /ready)."""
+    settings = cli_settings()
+    with open_services() as services:
+        try:
+            summary = sync_requests_once(settings, services.runner)
+        except SettingsError as e:
+            fail(str(e), 2)
+        except VendorUnavailableError as e:
+            note(settings, services.clock, VENDOR_REQUESTS, 0, str(e))
+            fail(f"the vendor is unavailable; the next sync reads every request again: {e}", 3)
+        note(settings, services.clock, VENDOR_REQUESTS, summary.recorded, None)
+    for line in summary.lines():
+        print(line)
+
+
+def note(settings: Settings, clock: Clock, name: str, recorded: int, error: str | None) -> None:
     """Note the attempt where /ready shows it, if the store keeps read models."""
     url = parse_database_url(settings.effective_database_url)
     if url.kind is StoreKind.MEMORY or pending_migrations(url):
         return
     db = open_projection_db(settings)
     try:
-        note_attempt(db, clock, summary, error)
+        note_attempt(db, clock, name, recorded, error)
     finally:
         db.close()
 

@@ -1,5 +1,6 @@
-"""The scheduled advisory sync: beside the projection runners, every
-`CASES_ADVISORY_SYNC_SECONDS`, by whichever process holds its leadership.
+"""The scheduled vendor syncs (advisories, then support requests): beside the
+projection runners, every `CASES_ADVISORY_SYNC_SECONDS`, by whichever process
+holds their leadership.
 
 A vendor that is down, slow or answering garbage fails one attempt: it is
 logged, noted in `vendor_syncs` (shown by /ready and `cases advisories
@@ -17,6 +18,7 @@ import structlog
 
 from cases.application.advisory_sync import AdvisorySync, SyncSummary
 from cases.application.command_runner import CommandRunner
+from cases.application.vendor_requests import RequestSyncSummary, VendorRequests
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.followers.leadership import Leadership
@@ -25,23 +27,30 @@ from cases.persistence.event_log import EventLog
 from cases.projections.advisories import VendorSyncs
 from cases.settings import Settings
 from cases.vendor.http import VendorUnavailableError
-from cases.vendor.wiring import service_health
+from cases.vendor.wiring import partner_center, service_health
 
 logger = structlog.get_logger("cases.advisories")
 
 ADVISORY_SYNC = "advisory_sync"
+VENDOR_REQUESTS = "vendor_requests"
 
 
 def sync_once(settings: Settings, runner: CommandRunner, *, dry_run: bool = False) -> SyncSummary:
-    """One sync against the configured vendor."""
+    """One sync of the advisories against the configured vendor."""
     with service_health(settings) as health:
         return AdvisorySync(runner, health).run(dry_run=dry_run)
 
 
+def sync_requests_once(settings: Settings, runner: CommandRunner) -> RequestSyncSummary:
+    """One sync of the vendor support requests opened for escalations."""
+    with partner_center(settings) as center:
+        return VendorRequests(runner).sync(center)
+
+
 def note_attempt(
-    db: ProjectionDatabase, clock: Clock, summary: SyncSummary | None, error: str | None
+    db: ProjectionDatabase, clock: Clock, name: str, recorded: int, error: str | None
 ) -> None:
-    VendorSyncs(db).note(ADVISORY_SYNC, clock.now(), len(summary.recorded) if summary else 0, error)
+    VendorSyncs(db).note(name, clock.now(), recorded, error)
 
 
 class AdvisorySyncLoop:
@@ -71,36 +80,40 @@ class AdvisorySyncLoop:
                 logger.warning("advisory_sync_store_unavailable", error=type(e).__name__)
             self.stopping.wait(self.interval)
 
-    def attempt(self) -> SyncSummary | None:
-        """One sync if this process leads it (None if another does)."""
+    def attempt(self) -> bool:
+        """One sync of each kind if this process leads them (False if another does)."""
         db = self.open_db()
         leadership = Leadership(db, ADVISORY_SYNC)
         try:
             if not leadership.try_acquire():
-                return None
-            try:
-                summary = sync_once(self.settings, self.runner)
-            except VendorUnavailableError as e:
-                logger.warning("advisory_sync_failed", error=str(e))
-                note_attempt(db, self.runner.clock, None, str(e))
-                return None
-            except Exception as e:  # garbage the parser did not foresee: next time
-                logger.exception("advisory_sync_failed")
-                note_attempt(db, self.runner.clock, None, f"{type(e).__name__}: {e}")
-                return None
-            logger.info(
-                "advisory_sync_done",
-                pages=summary.pages,
-                recorded=len(summary.recorded),
-                malformed=summary.malformed,
-                requests=summary.requests,
+                return False
+            self._attempt(
+                db, ADVISORY_SYNC, lambda: len(sync_once(self.settings, self.runner).recorded)
             )
-            note_attempt(db, self.runner.clock, summary, None)
-            return summary
+            self._attempt(
+                db, VENDOR_REQUESTS, lambda: sync_requests_once(self.settings, self.runner).recorded
+            )
+            return True
         finally:
             with suppress(*RECOVERABLE):
                 leadership.release()
             db.close()
+
+    def _attempt(self, db: ProjectionDatabase, name: str, job: Callable[[], int]) -> None:
+        try:
+            recorded = job()
+        except VendorUnavailableError as e:
+            logger.warning("vendor_sync_failed", sync=name, error=str(e))
+            note_attempt(db, self.runner.clock, name, 0, str(e))
+            return
+        except RECOVERABLE:
+            raise
+        except Exception as e:  # garbage the parsers did not foresee: next time
+            logger.exception("vendor_sync_failed", sync=name)
+            note_attempt(db, self.runner.clock, name, 0, f"{type(e).__name__}: {e}")
+            return
+        logger.info("vendor_sync_done", sync=name, recorded=recorded)
+        note_attempt(db, self.runner.clock, name, recorded, None)
 
 
 def advisory_loop(

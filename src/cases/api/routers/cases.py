@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from cases import time_range
 from cases.api.cursors import Cursor, Limit, key_after, page_of
 from cases.api.deps import (
+    ApiStateDep,
     Command,
     MinPositionDep,
     PrincipalDep,
@@ -30,6 +31,7 @@ from cases.api.schemas import cases as s
 from cases.api.schemas.common import AwareDatetime, CommandResult
 from cases.application.caller import Caller
 from cases.application.command_runner import Receipt
+from cases.application.vendor_requests import VendorRequests
 from cases.domain import case_commands as c
 from cases.domain.case_values import (
     CaseCategory,
@@ -42,6 +44,9 @@ from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Severity
 from cases.projections.advisories import AdvisoriesView
 from cases.projections.case_queue import CaseFilter, CaseQueueView
+from cases.settings import SettingsError
+from cases.vendor.http import VendorUnavailableError
+from cases.vendor.wiring import partner_center
 
 router = Router(prefix="/cases", tags=["cases"])
 NO_NUL = r"^[^\x00]*$"  # stores cannot keep a NUL character
@@ -321,6 +326,33 @@ for path, operation_id, body, kind, doc in ACTIONS:
         run=_work(kind),
         responses=PROBLEMS,
     )
+
+
+@router.post(
+    "/{case_id}/escalations/current/vendor-request",
+    operation_id="open_vendor_request",
+    responses={**PROBLEMS, 503: {"description": "The vendor or the database is unavailable"}},
+)
+def open_vendor_request(
+    case_id: UUID,
+    body: s.VendorRequestIn,
+    command: LinkCommand,
+    api: ApiStateDep,
+    response: Response,
+) -> CommandResult:
+    """Open a support request with the vendor (Partner Center) for the open
+    escalation and record its id as the escalation's vendor reference."""
+    asked = command_of(body, c.OpenVendorRequest)
+    try:
+        with partner_center(api.settings) as center:
+            receipt = VendorRequests(command.desk.runner).open(
+                command.caller, case_id, asked, center
+            )
+    except SettingsError as e:
+        raise ApiProblem(503, "vendor-not-configured", str(e)) from None
+    except VendorUnavailableError as e:
+        raise ApiProblem(503, "vendor-unavailable", str(e), {"Retry-After": "60"}) from None
+    return accepted(response, receipt)
 
 
 @router.post("/{case_id}/billing-account", operation_id="link_billing_account", responses=PROBLEMS)

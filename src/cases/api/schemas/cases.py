@@ -96,6 +96,17 @@ class AdvisoryIn(Strict):
         return VendorAdvisory(**self.model_dump())
 
 
+class VendorRequestIn(Strict):
+    """A Partner Center service request for the open escalation; its primary
+    contact is the case's contact."""
+
+    title: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00]*$")
+    description: str = Text
+    severity: Severity
+    support_topic_id: str = Field(min_length=1, max_length=100, examples=["32444671"])
+    notes: str | None = Field(default=None, max_length=20_000, pattern=r"^[^\x00]*$")
+
+
 class ServiceHealthCheck(Strict):
     advisory: AdvisoryIn | None = Field(
         default=None, description="The matching vendor advisory or incident; none if absent."
@@ -197,6 +208,10 @@ class CaseSummary(BaseModel):
     escalation_vehicle: str | None
     vendor_reference: str | None
     matched_advisory: str | None
+    vendor_attention: bool = Field(
+        description="The vendor's support request for the open escalation needs the "
+        "partner's attention (Partner Center status attention_needed)."
+    )
     terms_version: int
     reopen_count: int
     billing_account_id: UUID | None
@@ -220,6 +235,7 @@ class EscalationOut(BaseModel):
     reason: str
     escalated_at: datetime
     vendor_reference: str | None
+    vendor_status: str | None = None
     updates: list[dict[str, Any]]
     handed_back_at: datetime | None
     hand_back_summary: str | None
@@ -289,6 +305,7 @@ class CaseState(BaseModel):
                     reason=e.reason,
                     escalated_at=e.escalated_at,
                     vendor_reference=e.vendor_reference,
+                    vendor_status=e.vendor_status,
                     updates=[plain(u) for u in e.updates],
                     handed_back_at=e.handed_back_at,
                     hand_back_summary=e.hand_back_summary,
