@@ -90,8 +90,11 @@ class AdvisorySync:
         except NotFoundError:
             return None
 
-    def run(self, caller: Caller | None = None, *, dry_run: bool = False) -> SyncSummary:
-        """Import every issue modified since the watermark; a vendor failure
+    def run(
+        self, caller: Caller | None = None, *, dry_run: bool = False, full: bool = False
+    ) -> SyncSummary:
+        """Import every issue modified since the watermark (`full`: every issue,
+        which records only what is new); a vendor failure
         (`VendorUnavailableError`) stops it after the last page recorded."""
         caller = caller or import_caller()
         summary = SyncSummary(dry_run=dry_run)
@@ -99,7 +102,8 @@ class AdvisorySync:
         held: dict[UUID, Advisory] = {}  # a dry run's versions, as if recorded
         requests_before = self.health.http.requests
         try:
-            for page in self.health.pages(None if feed is None else feed.watermark):
+            since = None if feed is None or full else feed.watermark
+            for page in self.health.pages(since):
                 summary.pages += 1
                 summary.seen += len(page.items)
                 summary.malformed += _log_malformed(page)

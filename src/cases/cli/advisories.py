@@ -39,12 +39,16 @@ def sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what the sync would record; record nothing.")
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Read every issue, not only those changed since the last."),
+    ] = False,
 ) -> None:
     """Import every issue the vendor changed since the last sync, once."""
     settings = cli_settings()
     with open_services() as services:
         try:
-            summary = sync_once(settings, services.runner, dry_run=dry_run)
+            summary = sync_once(settings, services.runner, dry_run=dry_run, full=full)
         except SettingsError as e:
             fail(str(e), 2)
         except VendorUnavailableError as e:

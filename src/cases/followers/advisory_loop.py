@@ -35,10 +35,12 @@ ADVISORY_SYNC = "advisory_sync"
 VENDOR_REQUESTS = "vendor_requests"
 
 
-def sync_once(settings: Settings, runner: CommandRunner, *, dry_run: bool = False) -> SyncSummary:
+def sync_once(
+    settings: Settings, runner: CommandRunner, *, dry_run: bool = False, full: bool = False
+) -> SyncSummary:
     """One sync of the advisories against the configured vendor."""
     with service_health(settings) as health:
-        return AdvisorySync(runner, health).run(dry_run=dry_run)
+        return AdvisorySync(runner, health).run(dry_run=dry_run, full=full)
 
 
 def sync_requests_once(settings: Settings, runner: CommandRunner) -> RequestSyncSummary:

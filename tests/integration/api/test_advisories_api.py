@@ -11,24 +11,18 @@ from cases.application.advisory_sync import import_caller
 from cases.clock import ManualClock
 from cases.domain import case_commands as cmd
 from cases.domain.advisory import Advisory
-from cases.domain.metadata import Actor, Role
 from cases.vendor.graph import issue_facts
 from tests.integration.api.conftest import T0
-from tests.support.app_services import services_of
+from tests.support.app_services import helpdesk_headers, services_of
 from tests.support.builders import caller, intake, terms
 from tests.support.vendor_server import issue
-
-ADMIN = Actor("admin", Role.SYSTEM)
 
 
 def test_lists_the_open_advisories_about_the_case_product_and_checks_against_one(
     client: TestClient, api_clock: ManualClock
 ) -> None:
     services = services_of(client)
-    token = services.principals.create(
-        caller(ADMIN), name="anna", role=Role.HELPDESK_AGENT, customer_id=None
-    ).token
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = helpdesk_headers(client)
     services.desk.publish_terms(caller(), terms(), effective_from=T0)
     ctx = import_caller().context(api_clock.now())
     for vendor_id, service in (("EX226792", "Exchange Online"), ("SP100001", "SharePoint Online")):

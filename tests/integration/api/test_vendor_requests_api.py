@@ -15,16 +15,13 @@ from cases.application.vendor_requests import VendorRequests
 from cases.clock import ManualClock
 from cases.domain import case_commands as cmd
 from cases.domain.case_values import EscalationCategory, EscalationTarget
-from cases.domain.metadata import Actor, Role
 from cases.domain.support_terms import EscalationVehicle
 from cases.settings import Settings
 from cases.vendor.wiring import partner_center
 from tests.integration.api.conftest import T0
-from tests.support.app_services import services_of
+from tests.support.app_services import helpdesk_headers, services_of
 from tests.support.builders import caller, intake, terms
 from tests.support.vendor_server import VendorServer
-
-ADMIN = Actor("admin", Role.SYSTEM)
 
 
 @pytest.fixture
@@ -50,10 +47,7 @@ def test_opens_the_request_and_shows_attention_needed_in_the_queue(
     client: TestClient, api_clock: ManualClock, vendor: VendorServer, settings: Settings
 ) -> None:
     services = services_of(client)
-    token = services.principals.create(
-        caller(ADMIN), name="anna", role=Role.HELPDESK_AGENT, customer_id=None
-    ).token
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = helpdesk_headers(client)
     desk = services.desk
     desk.publish_terms(caller(), terms(), effective_from=T0)
     api_clock.advance(timedelta(minutes=10))
