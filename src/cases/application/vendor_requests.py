@@ -23,7 +23,7 @@ from cases.application.command_runner import CommandRunner, Receipt
 from cases.domain import case_commands as c
 from cases.domain.errors import ConcurrentChangeError, NotFoundError
 from cases.domain.support_case import SupportCase
-from cases.domain.vendor_request import VendorRequest, vendor_request_key
+from cases.domain.vendor_request import VendorRequest, VendorRequestDraft, vendor_request_key
 from cases.vendor.partner_center import PartnerCenter, ServiceRequestState
 from cases.vendor.shapes import MalformedItemError
 
@@ -57,10 +57,7 @@ class VendorRequests:
         self, caller: Caller, case_id: UUID, command: c.OpenVendorRequest, vendor: PartnerCenter
     ) -> Receipt:
         """Open the request with the vendor and record its id on the escalation."""
-        case = self.runner.load(SupportCase, case_id)
-        ctx = caller.context(self.runner.clock.now(), self.runner.backdating_allowance)
-        draft = case.vendor_request_draft(ctx, command)  # refuses before anything is sent
-        opened = vendor.open(draft)
+        opened = vendor.open(self.draft(caller, case_id, command))
         logger.info("vendor_request_opened", case_id=str(case_id), request_id=opened.request_id)
         for _attempt in range(MAX_ATTEMPTS):
             case = self.runner.load(SupportCase, case_id)
@@ -74,6 +71,14 @@ class VendorRequests:
             self.runner.forget(case_id)
             return receipt
         raise ConcurrentChangeError("the case kept changing while its request was recorded")
+
+    def draft(
+        self, caller: Caller, case_id: UUID, command: c.OpenVendorRequest
+    ) -> VendorRequestDraft:
+        """The request the case would send (refused before anything is sent)."""
+        case = self.runner.load(SupportCase, case_id)
+        ctx = caller.context(self.runner.clock.now(), self.runner.backdating_allowance)
+        return case.vendor_request_draft(ctx, command)
 
     def sync(self, vendor: PartnerCenter, caller: Caller | None = None) -> RequestSyncSummary:
         """Import each request's new status and notes onto its case, once."""

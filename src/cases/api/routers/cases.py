@@ -343,13 +343,13 @@ def open_vendor_request(
     """Open a support request with the vendor (Partner Center) for the open
     escalation and record its id as the escalation's vendor reference."""
     asked = command_of(body, c.OpenVendorRequest)
+    requests = VendorRequests(command.desk.runner)
+    requests.draft(command.caller, case_id, asked)  # the case refuses first: 404, 409, 422
     try:
         with partner_center(api.settings) as center:
-            receipt = VendorRequests(command.desk.runner).open(
-                command.caller, case_id, asked, center
-            )
+            receipt = requests.open(command.caller, case_id, asked, center)
     except SettingsError as e:
-        raise ApiProblem(503, "vendor-not-configured", str(e)) from None
+        raise ApiProblem(409, "vendor-not-configured", str(e)) from None
     except VendorUnavailableError as e:
         raise ApiProblem(503, "vendor-unavailable", str(e), {"Retry-After": "60"}) from None
     return accepted(response, receipt)
