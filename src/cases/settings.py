@@ -164,6 +164,68 @@ class Settings(BaseSettings):
         description="The webhook's signing secret itself, when not in a file. Never logged.",
     )
 
+    vendor_token_url: str = Field(
+        default="https://login.microsoftonline.com/common/oauth2/v2.0/token",
+        pattern=r"^https?://\S+$",
+        description="The OAuth 2.0 token endpoint the vendor clients take a "
+        "client-credentials token from (put your tenant in place of `common`).",
+    )
+    vendor_client_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="The application (client) id the vendor clients authenticate as; "
+        "without it no sync runs.",
+    )
+    vendor_client_secret: SecretStr | None = Field(
+        default=None, description="The application's client secret. Never logged."
+    )
+    vendor_client_secret_file: Path | None = Field(
+        default=None, description="A file holding the client secret, read at start."
+    )
+    graph_base_url: str = Field(
+        default="https://graph.microsoft.com/v1.0",
+        pattern=r"^https?://\S+$",
+        description="Microsoft Graph, where service-health issues are read.",
+    )
+    graph_scope: str = Field(
+        default="https://graph.microsoft.com/.default",
+        description="The scope of the token for Graph (ServiceHealth.Read.All granted).",
+    )
+    partner_center_base_url: str = Field(
+        default="https://api.partnercenter.microsoft.com/v1",
+        pattern=r"^https?://\S+$",
+        description="Partner Center, where vendor support requests are opened and read.",
+    )
+    partner_center_scope: str = Field(
+        default="https://api.partnercenter.microsoft.com/.default",
+        description="The scope of the token for Partner Center.",
+    )
+    vendor_http_timeout: float = Field(
+        default=30.0, gt=0, le=600, description="Seconds one request to the vendor may take."
+    )
+    vendor_max_retry_wait: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="The longest a 429 or 503 Retry-After is honoured, in seconds; five "
+        "refusals in a row fail the sync, which the next run retries.",
+    )
+    advisory_sync_seconds: float = Field(
+        default=0,
+        ge=0,
+        le=86_400,
+        description="The scheduled advisory sync's interval beside the projection runners "
+        "(`cases projections run`, and `cases serve` on SQLite); 0: not scheduled.",
+    )
+
+    @property
+    def vendor_secret(self) -> str | None:
+        if self.vendor_client_secret is not None:
+            return self.vendor_client_secret.get_secret_value()
+        if self.vendor_client_secret_file is not None:
+            return self.vendor_client_secret_file.read_text(encoding="utf-8").strip()
+        return None
+
     @property
     def backdating_allowance(self) -> timedelta:
         return timedelta(hours=self.backdating_allowance_hours)

@@ -54,6 +54,8 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "get_case_state": READS_HISTORY,
     "get_case_history": READS_HISTORY,
     "check_service_health": WORKS_CASES,
+    "list_case_advisories": WORKS_CASES,
+    "open_vendor_request": WORKS_CASES,
     "record_diagnosis": WORKS_CASES,
     "record_communication": WORKS_CASES,
     "wait_on_customer": WORKS_CASES,

@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("followers",),
     ("reports",),
     ("projections", "application", "audit_log"),
+    ("vendor",),
     ("db",),
     ("persistence",),
     (

@@ -346,6 +346,11 @@ class CommandRunner:
             Receipt(second[1], receipts[1].last_version, receipts[1].position),
         )
 
+    def record_together(self, *aggregates: AuditedAggregate) -> tuple[Receipt, ...]:
+        """Save what several aggregates decided in one transaction (a page of an
+        import); raises RecordConflictError if another writer got there first."""
+        return self._save(*aggregates)
+
     def _save(
         self,
         *aggregates: AuditedAggregate,

@@ -8,8 +8,15 @@ from uuid import UUID, uuid4
 from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
 from cases.domain import case_commands as c
+from cases.domain.advisory import Advisory, advisory_id
 from cases.domain.case_values import EscalationPaths
-from cases.domain.errors import EvaluationInFutureError, NoTermsInForceError, NotFoundError
+from cases.domain.errors import (
+    AdvisoryNotImportedError,
+    EvaluationInFutureError,
+    NoTermsInForceError,
+    NotFoundError,
+    VersionMismatchError,
+)
 from cases.domain.metadata import CommandContext
 from cases.domain.support_case import DECISIONS, SupportCase
 from cases.domain.support_offering import PublishedTerms, SupportOffering
@@ -82,12 +89,43 @@ class SupportDesk:
         """Carry `command` to the case; an escalation goes through what the
         partner holds under the terms in force when it happens."""
 
+        if isinstance(command, c.CheckServiceHealth) and command.advisory_id is not None:
+            return self._check_against_import(caller, case_id, command, expected_version)
+
         def decide(case: SupportCase, ctx: CommandContext) -> object:
             if isinstance(command, c.Escalate):
                 return case.escalate(ctx, command, self.escalation_paths(ctx.occurred_at))
             return DECISIONS[type(command)](case, ctx, command)
 
         _, receipt = self.runner.change(SupportCase, case_id, caller, decide, expected_version)
+        return receipt
+
+    def _check_against_import(
+        self,
+        caller: Caller,
+        case_id: UUID,
+        command: c.CheckServiceHealth,
+        expected_version: int | None,
+    ) -> Receipt:
+        """Record the check with what the imported advisory says now, and link
+        the case to it (once), in one transaction."""
+        vendor_id = command.advisory_id or ""
+        key = advisory_id(vendor_id)
+        if not self.runner.exists(Advisory, key):
+            raise AdvisoryNotImportedError(f"no advisory {vendor_id} has been imported")
+
+        def decide(case: SupportCase, advisory: Advisory, ctx: CommandContext) -> None:
+            if expected_version is not None and case.version != expected_version:
+                raise VersionMismatchError(
+                    f"the support case is at version {case.version}, not {expected_version}"
+                )
+            case.check_service_health(ctx, command, advisory.facts.as_matched())
+            if case.id not in advisory.linked_cases:
+                advisory.link_case(ctx, case.id)
+
+        _, receipt, _ = self.runner.change_both(
+            (SupportCase, case_id), (Advisory, key), caller, decide
+        )
         return receipt
 
     def escalation_paths(self, moment: datetime) -> EscalationPaths:

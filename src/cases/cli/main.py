@@ -9,6 +9,7 @@ from uuid import UUID
 import typer
 
 from cases import __version__
+from cases.cli.advisories import advisories_app
 from cases.cli.audit import audit_app
 from cases.cli.clocks import clocks_app
 from cases.cli.collection import collection_app
@@ -41,6 +42,7 @@ app.add_typer(replay_app, name="replay")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(advisories_app, name="advisories")
 
 
 def _print_version(wanted: bool) -> None:

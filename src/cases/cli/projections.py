@@ -32,6 +32,7 @@ from cases.cli.services import cli_settings, fail, read_model_store
 from cases.clock import SystemClock
 from cases.db.database import ProjectionDatabase, open_projection_db, open_runner_db
 from cases.db.schema import SchemaBehindError, check_schema_current, migrate
+from cases.followers.advisory_loop import advisory_loop
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
@@ -220,6 +221,7 @@ def run_command(
             batch_size=batch_size,
             poll_interval=poll_interval,
             tree=tree,
+            vendor=advisory_loop(reached.settings, reached.log, open_db),
         )
         _run_until_stopped(runners, stopping)
 

@@ -34,9 +34,12 @@ class TakeIn:
 
 @command
 class CheckServiceHealth:
-    """Record the vendor service-health check and the advisory it matched, if any."""
+    """Record the vendor service-health check and the advisory it matched, if any:
+    described (`advisory`), or named by the vendor's id among those imported
+    (`advisory_id`), whose current version the check then records."""
 
     advisory: v.VendorAdvisory | None = None
+    advisory_id: str | None = None
 
 
 @command
@@ -100,6 +103,18 @@ class RecordVendorReference:
     """Note the vendor's reference for the open escalation."""
 
     reference: str
+
+
+@command
+class OpenVendorRequest:
+    """Open a support request with the vendor for the open escalation (Partner
+    Center `ServiceRequest`), with the case's contact as its primary contact."""
+
+    title: str
+    description: str
+    severity: Severity
+    support_topic_id: str
+    notes: str | None = None
 
 
 @command

@@ -114,12 +114,15 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class VendorAdvisory:
-    """A documented vendor service-health issue, e.g. EX226792."""
+    """A documented vendor service-health issue, e.g. EX226792; an imported one
+    also says its status and when the vendor last changed it, as it was then."""
 
     vendor_id: str
     classification: AdvisoryClassification
     title: str
     service: str
+    status: str | None = None
+    last_modified_at: datetime | None = None
 
     def __post_init__(self) -> None:
         vendor_id = self.vendor_id.strip().upper()
@@ -163,10 +166,29 @@ class Escalation:
     updates: tuple[VendorUpdate, ...] = ()
     handed_back_at: datetime | None = None
     hand_back_summary: str | None = None
+    # A vendor support request opened for it (Partner Center): its status as
+    # last imported, and how many of its notes were imported as updates.
+    vendor_request: bool = False
+    vendor_status: str | None = None
+    vendor_notes: int = 0
 
     @property
     def is_open(self) -> bool:
         return self.handed_back_at is None
+
+    @property
+    def needs_attention(self) -> bool:
+        """The vendor marked its request as needing the partner's attention."""
+        return self.is_open and self.vendor_status == "attention_needed"
+
+    def with_request(self, request_id: str, status: str) -> Escalation:
+        return replace(self, vendor_reference=request_id, vendor_request=True, vendor_status=status)
+
+    def with_vendor_status(self, status: str) -> Escalation:
+        return replace(self, vendor_status=status)
+
+    def with_vendor_note(self, update: VendorUpdate) -> Escalation:
+        return replace(self, updates=(*self.updates, update), vendor_notes=self.vendor_notes + 1)
 
     def with_reference(self, reference: str) -> Escalation:
         return replace(self, vendor_reference=reference)

@@ -478,3 +478,24 @@ class PersonalDataNotSealedError(DomainError):
     is and cannot be erased by throwing a key away (ADR 0044)."""
 
     rule = "personal-data-not-sealed"
+
+
+class AdvisoryNotImportedError(NotFoundError):
+    """Raised when a service-health check names an advisory the import has not
+    recorded (run `cases advisories sync`, or describe the advisory instead)."""
+
+    rule = "advisory-not-imported"
+
+
+class AdvisoryNamedTwiceError(InvalidValueError):
+    """Raised when a service-health check both names an imported advisory and
+    describes one: it matches one advisory, named one way."""
+
+    rule = "advisory-named-twice"
+
+
+class NotEscalatedToVendorError(DomainError):
+    """Raised when opening a vendor support request for an escalation that went
+    to the indirect provider."""
+
+    rule = "not-escalated-to-vendor"

@@ -32,15 +32,16 @@ from cases.domain.metadata import CommandContext, Role
 from cases.domain.service_clocks import ClockKind, ServiceClock, ServiceLevelTerms
 from cases.domain.support_offering import PublishedTerms
 from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind, Severity
-from cases.domain.text import TITLE_LIMIT, aware, required_text
+from cases.domain.text import TEXT_LIMIT, TITLE_LIMIT, aware, required_text
+from cases.domain.vendor_request import VendorRequestDraft
 
 
 class SupportCase(ClockedCase):
     """A customer's support request, judged against the terms it arrived under."""
 
     # 2: `_course_changed_at` (ADR 32; bookkeeping, not shown in replays); older
-    # snapshots are upcast.
-    class_version = 2
+    # snapshots are upcast. 3: `incident_resolved` (issue 17).
+    class_version = 3
 
     # Events ---------------------------------------------------------------
 
@@ -66,7 +67,18 @@ class SupportCase(ClockedCase):
             case.took_step(self.meta.occurred_at)
             case.health_checked = True
             case.matched_advisory = self.advisory
+            case.incident_resolved = False
             case.started_work = True
+
+    class LinkedIncidentResolved(AuditedAggregate.Event):
+        """The vendor resolved the issue the case's health check matched."""
+
+        vendor_id: str
+        status: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            case.incident_resolved = True
 
     class DiagnosisRecorded(AuditedAggregate.Event):
         findings: str
@@ -148,6 +160,39 @@ class SupportCase(ClockedCase):
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
             case.replace_escalation(case.escalation(self.number).with_reference(self.reference))
+
+    class VendorRequestOpened(AuditedAggregate.Event):
+        """A support request was opened with the vendor; its id is the reference."""
+
+        number: int
+        request_id: str
+        status: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            escalation = case.escalation(self.number)
+            case.replace_escalation(escalation.with_request(self.request_id, self.status))
+
+    class VendorRequestStatusChanged(AuditedAggregate.Event):
+        number: int
+        status: str
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            escalation = case.escalation(self.number)
+            case.replace_escalation(escalation.with_vendor_status(self.status))
+
+    class VendorNoteImported(AuditedAggregate.Event):
+        """A note the vendor wrote on its request, imported as a vendor update."""
+
+        number: int
+        text: str
+        noted_at: datetime | None
+
+        def apply(self, aggregate: Any) -> None:
+            case: SupportCase = aggregate
+            update = VendorUpdate(self.meta.occurred_at, self.text)
+            case.replace_escalation(case.escalation(self.number).with_vendor_note(update))
 
     class VendorUpdateRecorded(AuditedAggregate.Event):
         number: int
@@ -238,6 +283,7 @@ class SupportCase(ClockedCase):
         self.reopen_window_days = reopen_window_days
         self.health_checked = False
         self.matched_advisory: VendorAdvisory | None = None
+        self.incident_resolved = False
         self.findings: tuple[str, ...] = ()
         self.started_work = False
         self.communications = 0
@@ -273,6 +319,11 @@ class SupportCase(ClockedCase):
         for escalation in state["escalations"]:
             moments += [escalation.escalated_at, escalation.handed_back_at]
         state["_course_changed_at"] = max(m for m in moments if m is not None)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A snapshot taken before incidents were imported: none was resolved."""
+        state["incident_resolved"] = False
 
     def took_step(self, at: datetime) -> None:
         """Note a step that sets the case's course (its status or its clocks)."""
@@ -350,11 +401,44 @@ class SupportCase(ClockedCase):
         case.record_due_breaches(ctx, max(received_at, ctx.occurred_at))
         return case
 
-    def check_service_health(self, ctx: CommandContext, command: c.CheckServiceHealth) -> None:
-        """Record the service-health check and the advisory it matched, if any."""
+    def check_service_health(
+        self,
+        ctx: CommandContext,
+        command: c.CheckServiceHealth,
+        imported: VendorAdvisory | None = None,
+    ) -> None:
+        """Record the service-health check and the advisory it matched, if any:
+        the one described, or the `imported` one the command names by id."""
         self.check_open_for_work(ctx)
+        advisory = command.advisory
+        if command.advisory_id is not None:
+            if advisory is not None:
+                raise errors.AdvisoryNamedTwiceError(
+                    "name an imported advisory by advisory_id or describe one, not both"
+                )
+            if imported is None or imported.vendor_id != command.advisory_id.strip().upper():
+                raise errors.AdvisoryNotImportedError(
+                    f"no advisory {command.advisory_id} has been imported"
+                )
+            advisory = imported
         self.record_due_breaches(ctx)
-        self._record(self.ServiceHealthChecked, ctx, advisory=command.advisory)
+        self._record(self.ServiceHealthChecked, ctx, advisory=advisory)
+
+    def note_incident_resolved(self, ctx: CommandContext, vendor_id: str, status: str) -> bool:
+        """Tell an open case that the issue its check matched is resolved; a
+        case that matched another, or is resolved, or was told, records nothing."""
+        advisory = self.matched_advisory
+        if (
+            advisory is None
+            or advisory.vendor_id != vendor_id
+            or self.incident_resolved
+            or self.resolution is not None
+            or self.closed_at is not None
+        ):
+            return False
+        self.record_due_breaches(ctx)
+        self._record(self.LinkedIncidentResolved, ctx, vendor_id=vendor_id, status=status)
+        return True
 
     def record_diagnosis(self, ctx: CommandContext, command: c.RecordDiagnosis) -> None:
         self.check_open_for_work(ctx)
@@ -486,6 +570,80 @@ class SupportCase(ClockedCase):
         self._record(
             self.VendorReferenceRecorded, ctx, number=escalation.number, reference=reference
         )
+
+    def check_may_open_vendor_request(self, ctx: CommandContext) -> Escalation:
+        """The open escalation to the vendor a request can be opened for."""
+        escalation = self.check_open_escalation(ctx)
+        if escalation.target is not EscalationTarget.VENDOR:
+            raise errors.NotEscalatedToVendorError(
+                f"escalation {escalation.number} went to the indirect provider, not the vendor"
+            )
+        if escalation.vendor_reference is not None:
+            raise errors.VendorReferenceAlreadyRecordedError(
+                f"escalation {escalation.number} already has the reference "
+                f"{escalation.vendor_reference}"
+            )
+        return escalation
+
+    def vendor_request_draft(
+        self, ctx: CommandContext, command: c.OpenVendorRequest
+    ) -> VendorRequestDraft:
+        """The request to send the vendor for the open escalation, checked."""
+        self.check_may_open_vendor_request(ctx)
+        notes = command.notes
+        return VendorRequestDraft(
+            title=required_text("title", command.title, TITLE_LIMIT),
+            description=summary_text("description", command.description),
+            severity=command.severity,
+            support_topic_id=required_text("support topic id", command.support_topic_id, 100),
+            contact=self.contact,
+            customer_id=self.customer_id,
+            notes=None if notes is None or not notes.strip() else summary_text("notes", notes),
+        )
+
+    def record_vendor_request(self, ctx: CommandContext, request_id: str, status: str) -> int:
+        """Record the request the vendor opened; return the escalation's number."""
+        escalation = self.check_may_open_vendor_request(ctx)
+        reference = required_text("vendor request id", request_id, 100)
+        self.record_due_breaches(ctx)
+        self._record(
+            self.VendorRequestOpened,
+            ctx,
+            number=escalation.number,
+            request_id=reference,
+            status=status,
+        )
+        return escalation.number
+
+    def import_vendor_request(
+        self,
+        ctx: CommandContext,
+        number: int,
+        status: str,
+        notes: tuple[tuple[datetime | None, str], ...],
+    ) -> int:
+        """Record the vendor request's new status and the notes not yet imported
+        (notes only grow); return how many events that took. A request whose
+        escalation was handed back, or a closed case, takes nothing."""
+        if self.closed_at is not None or number > len(self.escalations):
+            return 0
+        escalation = self.escalation(number)
+        if not escalation.is_open or not escalation.vendor_request:
+            return 0
+        recorded = 0
+        for noted_at, text in notes[escalation.vendor_notes :]:
+            self._record(
+                self.VendorNoteImported,
+                ctx,
+                number=number,
+                text=summary_text("vendor note", text[:TEXT_LIMIT] or "(an empty note)"),
+                noted_at=noted_at,
+            )
+            recorded += 1
+        if status != escalation.vendor_status:
+            self._record(self.VendorRequestStatusChanged, ctx, number=number, status=status)
+            recorded += 1
+        return recorded
 
     def record_vendor_update(self, ctx: CommandContext, command: c.RecordVendorUpdate) -> None:
         escalation = self.check_open_escalation(ctx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cases.projections.account_standing import AccountStandingProjection
+from cases.projections.advisories import AdvisoriesProjection
 from cases.projections.case_queue import CaseQueueProjection
 from cases.projections.case_timeline import CaseTimelineProjection
 from cases.projections.escalation_register import EscalationRegisterProjection
@@ -17,6 +18,7 @@ PROJECTIONS: dict[str, type[Projection]] = {
     AccountStandingProjection.name: AccountStandingProjection,
     ReceivablesProjection.name: ReceivablesProjection,
     ServiceLevelsProjection.name: ServiceLevelsProjection,
+    AdvisoriesProjection.name: AdvisoriesProjection,
 }
 
 

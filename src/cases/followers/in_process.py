@@ -13,13 +13,14 @@ import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import structlog
 
 from cases.clock import Clock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, open_runner_db
 from cases.db.schema import check_schema_current
+from cases.followers.advisory_loop import ADVISORY_SYNC, AdvisorySyncLoop, advisory_loop
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.runner import Follower, ProjectionRunner, RunnerLoop
 from cases.followers.tracking import Tracking
@@ -32,6 +33,14 @@ from cases.settings import Settings
 logger = structlog.get_logger("cases.projections")
 
 OpenDatabase = Callable[[], ProjectionDatabase]
+
+
+class Loop(Protocol):
+    """What runs on a thread here until stopped."""
+
+    def run(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class InProcessProjections:
@@ -48,6 +57,7 @@ class InProcessProjections:
         max_backoff: float = 5.0,
         clock: Clock | None = None,
         tree: Callable[[], TreeBuilder] | None = None,
+        vendor: AdvisorySyncLoop | None = None,
     ) -> None:
         self.log = log
         self.open_db = open_db
@@ -56,7 +66,7 @@ class InProcessProjections:
             projection_named(name)  # an unknown name fails here, not in a thread
         self.batch_size = batch_size
         self.clock = clock
-        self.loops = {
+        self.loops: dict[str, Loop] = {
             name: RunnerLoop(
                 partial(self._make_runner, name),
                 poll_interval=poll_interval,
@@ -68,6 +78,8 @@ class InProcessProjections:
             self.loops[TREE] = RunnerLoop(
                 tree, poll_interval=poll_interval, max_backoff=max_backoff
             )
+        if vendor is not None:  # the scheduled advisory sync, beside them
+            self.loops[ADVISORY_SYNC] = vendor
         self.failures: dict[str, Exception] = {}
         self._threads: list[threading.Thread] = []
         self._owned_log = False
@@ -85,10 +97,12 @@ class InProcessProjections:
         batch_size: int = 1000,
         poll_interval: float = 0.1,
         audit_log: bool = False,
+        vendor: bool = False,
     ) -> InProcessProjections:
         """Runners on the configured store; refuses an old schema (SchemaBehindError).
         With `audit_log`, the audit log's tree builder runs beside them (ADR 43); on
-        the embedded store its signing key is generated on first use."""
+        the embedded store its signing key is generated on first use. With `vendor`,
+        the scheduled advisory sync too, if the settings ask for it."""
         url = parse_database_url(settings.effective_database_url)
         if check_schema:
             check_schema_current(url)
@@ -107,7 +121,13 @@ class InProcessProjections:
             else None
         )
         projections = cls(
-            log, open_db, names, batch_size=batch_size, poll_interval=poll_interval, tree=tree
+            log,
+            open_db,
+            names,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            tree=tree,
+            vendor=advisory_loop(settings, log, open_db) if vendor else None,
         )
         projections._owned_log = owned
         return projections

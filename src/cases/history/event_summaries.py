@@ -37,6 +37,7 @@ def _health(d: Details) -> str:
     return (
         f"Checked service health: matches {_words(advisory.classification)} "
         f"{advisory.vendor_id} ({advisory.title})"
+        + (f", {_words(advisory.status)} then" if advisory.status else "")
     )
 
 
@@ -78,10 +79,43 @@ CASE_SUMMARIES: dict[str, Callable[[Details], str]] = {
     "Reopened": lambda d: f"Reopened: {d['reason']}",
     "NoteAdded": lambda d: f"Note: {_first_line(d['text'])}",
     "BillingAccountLinked": lambda d: f"Linked to billing account {d['account_id']}",
+    "VendorRequestOpened": lambda d: (
+        f"Vendor support request {d['request_id']} opened for escalation {d['number']} "
+        f"({_words(d['status'])})"
+    ),
+    "VendorRequestStatusChanged": lambda d: (
+        f"Vendor support request of escalation {d['number']}: {_words(d['status'])}"
+    ),
+    "VendorNoteImported": lambda d: (
+        f"Vendor note on escalation {d['number']}: {_first_line(d['text'])}"
+    ),
+    "LinkedIncidentResolved": lambda d: (
+        f"The vendor resolved {d['vendor_id']}, which the health check matched "
+        f"({_words(d['status'])})"
+    ),
     "Established": lambda _: "Support offering established",
     "TermsPublished": lambda d: (
         f"Support terms v{d['version']} published, in force from "
         f"{d['effective_from']:%Y-%m-%d %H:%M %Z}"
+    ),
+}
+
+ADVISORY_SUMMARIES: dict[str, Callable[[Details], str]] = {
+    "Advisory.Imported": lambda d: (
+        f"Imported {d['facts'].vendor_id} ({_words(d['facts'].status)}): {d['facts'].title}"
+    ),
+    "Advisory.Revised": lambda d: (
+        f"Revised by the vendor: {_words(d['facts'].status)}"
+        + (", resolved" if d["facts"].is_resolved else "")
+    ),
+    "Advisory.CaseLinked": lambda d: f"Case {d['case_id']} linked by its health check",
+    "VendorRequest.Opened": lambda d: (
+        f"Vendor support request {d['request_id']} of case {d['case_id']}, escalation {d['number']}"
+    ),
+    "AdvisoryFeed.Started": lambda _: "Advisory import started",
+    "AdvisoryFeed.PageImported": lambda d: (
+        f"Advisory import page: {d['imported']} versions, "
+        f"watermark {d['watermark']:%Y-%m-%d %H:%M:%S %Z}"
     ),
 }
 
@@ -103,6 +137,7 @@ _SUMMARIES: dict[str, Callable[[Details], str]] = {
     **CLOCK_SUMMARIES,
     **BILLING_SUMMARIES,
     **PRINCIPAL_SUMMARIES,
+    **ADVISORY_SUMMARIES,
 }
 
 

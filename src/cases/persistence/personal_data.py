@@ -37,12 +37,14 @@ from cases.domain import (
     support_offering,
     support_terms,
 )
+from cases.domain.advisory import Advisory, AdvisoryFacts, AdvisoryFeed, AdvisoryPost
 from cases.domain.billing_account import BillingAccount
 from cases.domain.case_clocks import ClockedCase
 from cases.domain.erasure import Erasure, SubjectKind
 from cases.domain.principal import Principal
 from cases.domain.support_case import SupportCase
 from cases.domain.support_offering import SupportOffering
+from cases.domain.vendor_request import VendorRequest
 
 ERASED: Final = "erased"
 """What a personal field reads as once its subject's key is gone."""
@@ -117,6 +119,17 @@ EVENTS: Final[dict[type[object], Fields]] = {
     SupportCase.Reopened: fields(personal="reason"),
     SupportCase.BillingAccountLinked: fields(kept="account_id"),
     SupportCase.NoteAdded: fields(personal="text"),
+    SupportCase.LinkedIncidentResolved: fields(kept="vendor_id status"),
+    SupportCase.VendorRequestOpened: fields(kept="number request_id status"),
+    SupportCase.VendorRequestStatusChanged: fields(kept="number status"),
+    SupportCase.VendorNoteImported: fields(personal="text", kept="number noted_at"),
+    # The vendor's public service-health notices, about services, not people.
+    Advisory.Imported: fields(within="facts"),
+    Advisory.Revised: fields(within="facts"),
+    Advisory.CaseLinked: fields(kept="case_id"),
+    VendorRequest.Opened: fields(kept="case_id number request_id"),
+    AdvisoryFeed.Started: fields(),
+    AdvisoryFeed.PageImported: fields(kept="watermark imported"),
     ClockedCase.ServiceClockStarted: fields(kept=f"{_CLOCK} at target deadline since_received"),
     ClockedCase.ServiceClockPaused: fields(kept=f"{_CLOCK} at elapsed"),
     ClockedCase.ServiceClockResumed: fields(kept=f"{_CLOCK} at deadline"),
@@ -184,11 +197,20 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
     case_values.Escalation: fields(
         personal="reason hand_back_summary",
         within="updates",
-        kept="number target category vehicle escalated_at vendor_reference handed_back_at",
+        kept="number target category vehicle escalated_at vendor_reference handed_back_at "
+        "vendor_request vendor_status vendor_notes",
     ),
     case_values.Resolution: fields(personal="summary", kept="code resolved_at"),
     # A vendor's public service-health notice, not about a person.
-    case_values.VendorAdvisory: fields(kept="vendor_id classification title service"),
+    case_values.VendorAdvisory: fields(
+        kept="vendor_id classification title service status last_modified_at"
+    ),
+    AdvisoryFacts: fields(
+        within="posts",
+        kept="vendor_id classification title service feature feature_group "
+        "impact_description origin status is_resolved started_at ended_at last_modified_at",
+    ),
+    AdvisoryPost: fields(kept="created_at post_type text"),
     case_values.EscalationPaths: fields(kept="partner_kind held_vehicles"),
     metadata.Actor: fields(kept="principal_id role"),
     metadata.EventMetadata: fields(
@@ -240,7 +262,8 @@ SNAPSHOTS: Final[dict[type[object], Fields]] = {
         personal="title description findings",
         within="contact matched_advisory escalations resolution service_levels clocks",
         kept="customer_id channel product category severity received_at terms_version "
-        "reopen_window_days health_checked started_work communications first_response_at "
+        "reopen_window_days health_checked incident_resolved started_work communications "
+        "first_response_at "
         "waiting_on_customer_since assignee closed_at reopen_count note_count "
         "billing_account_id _course_changed_at",
     ),

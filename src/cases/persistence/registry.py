@@ -13,6 +13,7 @@ from typing import get_args
 from eventsourcing.persistence import Transcoding
 
 from cases.domain import (
+    advisory,
     billing_commands,
     billing_values,
     case_commands,
@@ -25,6 +26,7 @@ from cases.domain import (
     service_clocks,
     support_offering,
     support_terms,
+    vendor_request,
 )
 from cases.persistence.personal_data import personal_fields
 from cases.persistence.sealing import SealedAsToken, Sealer, SealingDataclassAsDict
@@ -89,6 +91,8 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "contact": case_values.Contact,
     "vendor_advisory": case_values.VendorAdvisory,
     "escalation_paths": case_values.EscalationPaths,
+    "advisory_facts": advisory.AdvisoryFacts,
+    "advisory_post": advisory.AdvisoryPost,
     "vendor_update": case_values.VendorUpdate,
     "escalation": case_values.Escalation,
     "resolution": case_values.Resolution,
@@ -114,6 +118,8 @@ NOT_STORED: frozenset[type[object]] = frozenset(
         case_commands.TakeIn,
         *get_args(case_commands.CaseCommand),
         billing_commands.OpenAccount,
+        vendor_request.VendorRequestDraft,
+        case_commands.OpenVendorRequest,
         *get_args(billing_commands.AccountCommand),
     }
 )

@@ -47,6 +47,7 @@ COLUMNS = (
     "escalation_vehicle",
     "vendor_reference",
     "matched_advisory",
+    "vendor_attention",
     "terms_version",
     "reopen_count",
     "billing_account_id",
@@ -79,6 +80,7 @@ def _received(row: Row, e: Any) -> None:
         escalation_vehicle=None,
         vendor_reference=None,
         matched_advisory=None,
+        vendor_attention=False,
         terms_version=e.terms_version,
         reopen_count=0,
         billing_account_id=None,
@@ -102,6 +104,7 @@ def _escalated(row: Row, e: Any) -> None:
         escalation_target=e.target.value,
         escalation_vehicle=e.vehicle.value if e.vehicle else None,
         vendor_reference=None,
+        vendor_attention=False,
     )
 
 
@@ -127,7 +130,16 @@ EVOLVE: dict[type[Any], Callable[[Row, Any], None]] = {
     E.Escalated: _escalated,
     E.VendorReferenceRecorded: lambda row, e: row.update(vendor_reference=e.reference),
     E.VendorUpdateRecorded: lambda _row, _: None,
-    E.HandedBack: lambda row, _: row.update(escalation_open=False),
+    E.HandedBack: lambda row, _: row.update(escalation_open=False, vendor_attention=False),
+    E.VendorRequestOpened: lambda row, e: row.update(
+        vendor_reference=e.request_id, vendor_attention=False
+    ),
+    # "Attention needed" on the vendor's side: the partner owes the vendor an answer.
+    E.VendorRequestStatusChanged: lambda row, e: row.update(
+        vendor_attention=e.status == "attention_needed"
+    ),
+    E.VendorNoteImported: lambda _row, _: None,
+    E.LinkedIncidentResolved: lambda _row, _: None,
     E.Resolved: lambda row, e: row.update(resolved_at=e.meta.occurred_at),
     E.Closed: lambda row, e: row.update(closed_at=e.meta.occurred_at),
     E.Reopened: _reopened,

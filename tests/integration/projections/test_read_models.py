@@ -48,6 +48,7 @@ from cases.projections.case_queue import CaseFilter, CaseQueueView
 from cases.projections.case_timeline import HANDLES, CaseTimelineView
 from cases.projections.escalation_register import EscalationRegisterView
 from cases.settings import Settings
+from tests.support.advisory_history import import_advisories
 from tests.support.builders import AGENT, intake, is_clock_fact
 from tests.support.history import START, DeskWriter, SupportHistory
 from tests.support.postgres import throwaway_database
@@ -116,6 +117,7 @@ def _record_while_projecting(
                 runner.step()
     _breach_disproved_by_a_late_logged_wait(services, clock)
     _breach_withdrawn_by_a_late_logged_call(services, clock)
+    import_advisories(services)
     for runner in runners:
         runner.catch_up()
 

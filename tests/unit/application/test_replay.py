@@ -226,6 +226,8 @@ class TestCaseReplay:
             "escalations[1].vehicle": (None, EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS),
             "escalations[1].reason": (None, "Queue grows with a healthy connector"),
             "escalations[1].escalated_at": (None, at[2]),
+            "escalations[1].vendor_request": (None, False),
+            "escalations[1].vendor_notes": (None, 0),
             "status": (CaseStatus.IN_PROGRESS, CaseStatus.ESCALATED),
         }
         assert referenced == {"escalations[1].vendor_reference": (None, "2611080040012345")}

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from cases import time_range
 from cases.api.cursors import Cursor, Limit, key_after, page_of
 from cases.api.deps import (
+    ApiStateDep,
     Command,
     MinPositionDep,
     PrincipalDep,
@@ -30,6 +31,7 @@ from cases.api.schemas import cases as s
 from cases.api.schemas.common import AwareDatetime, CommandResult
 from cases.application.caller import Caller
 from cases.application.command_runner import Receipt
+from cases.application.vendor_requests import VendorRequests
 from cases.domain import case_commands as c
 from cases.domain.case_values import (
     CaseCategory,
@@ -40,7 +42,11 @@ from cases.domain.metadata import Role
 from cases.domain.permissions import Permission
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Severity
+from cases.projections.advisories import AdvisoriesView
 from cases.projections.case_queue import CaseFilter, CaseQueueView
+from cases.settings import SettingsError
+from cases.vendor.http import VendorUnavailableError
+from cases.vendor.wiring import partner_center
 
 router = Router(prefix="/cases", tags=["cases"])
 NO_NUL = r"^[^\x00]*$"  # stores cannot keep a NUL character
@@ -167,6 +173,24 @@ def get_case(
     check_customer(principal, str(row["customer_id"]), str(_not_found(case_id)))
     response.headers["ETag"] = f'"{row["version"]}"'
     return s.CaseSummary.of(row)
+
+
+@router.get(
+    "/{case_id}/advisories",
+    operation_id="list_case_advisories",
+    responses=PROBLEMS,
+    dependencies=[Depends(require(Permission.WORK_CASES))],
+)
+def list_case_advisories(
+    case_id: UUID, db: ReadDbDep, min_position: MinPositionDep
+) -> list[s.OpenAdvisory]:
+    """The imported vendor advisories still open about the case's product, most
+    recently changed first (the service-health check's candidates)."""
+    wait_for_projections(db, ("case_queue", "advisories"), min_position)
+    row = CaseQueueView(db).get(case_id)
+    if row is None:
+        raise _not_found(case_id)
+    return [s.OpenAdvisory.of(a) for a in AdvisoriesView(db).open_for(str(row["product"]))]
 
 
 add_audit_routes(
@@ -301,6 +325,33 @@ for path, operation_id, body, kind, doc in ACTIONS:
         run=_work(kind),
         responses=PROBLEMS,
     )
+
+
+@router.post(
+    "/{case_id}/escalations/current/vendor-request",
+    operation_id="open_vendor_request",
+    responses={**PROBLEMS, 503: {"description": "The vendor or the database is unavailable"}},
+)
+def open_vendor_request(
+    case_id: UUID,
+    body: s.VendorRequestIn,
+    command: LinkCommand,
+    api: ApiStateDep,
+    response: Response,
+) -> CommandResult:
+    """Open a support request with the vendor (Partner Center) for the open
+    escalation and record its id as the escalation's vendor reference."""
+    asked = command_of(body, c.OpenVendorRequest)
+    requests = VendorRequests(command.desk.runner)
+    requests.draft(command.caller, case_id, asked)  # the case refuses first: 404, 409, 422
+    try:
+        with partner_center(api.settings) as center:
+            receipt = requests.open(command.caller, case_id, asked, center)
+    except SettingsError as e:
+        raise ApiProblem(409, "vendor-not-configured", str(e)) from None
+    except VendorUnavailableError as e:
+        raise ApiProblem(503, "vendor-unavailable", str(e), {"Retry-After": "60"}) from None
+    return accepted(response, receipt)
 
 
 @router.post("/{case_id}/billing-account", operation_id="link_billing_account", responses=PROBLEMS)

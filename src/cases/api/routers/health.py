@@ -2,10 +2,14 @@
 
 Ready means the read models answer truthfully: every projection has a runner (one
 holds its leadership) and lags the log by at most `CASES_READY_MAX_LAG_EVENTS`
-positions and `CASES_READY_MAX_LAG_SECONDS` (ADR 0034).
+positions and `CASES_READY_MAX_LAG_SECONDS` (ADR 0034). How each vendor sync last
+went is shown too, and never makes the service unready: a vendor that is down
+delays only its sync (ADR 0052).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from pydantic import BaseModel
 
@@ -16,6 +20,7 @@ from cases.db.schema import pending_migrations
 from cases.followers.leadership import runner_running
 from cases.followers.status import projection_status
 from cases.persistence.database_url import parse_database_url
+from cases.projections.advisories import VendorSyncs
 from cases.settings import Settings
 
 router = Router(tags=["health"])
@@ -34,9 +39,21 @@ class ProjectionLag(BaseModel):
     running: bool
 
 
+class VendorSync(BaseModel):
+    """How a sync from the vendor last went; a failing vendor delays only it."""
+
+    name: str
+    last_attempt_at: datetime
+    last_success_at: datetime | None
+    last_error: str | None
+    failures: int
+    recorded: int
+
+
 class Ready(BaseModel):
     status: str
     projections: list[ProjectionLag]
+    vendor_syncs: list[VendorSync] = []
 
 
 @router.get("/health", operation_id="health")
@@ -65,6 +82,7 @@ def ready(api: ApiStateDep, services: ServicesDep) -> Ready:
     with api.reads.connection() as db:
         statuses = projection_status(services.log, db, services.clock)
         running = {st.name: runner_running(db, st.name) for st in statuses}
+        syncs = [VendorSync(**row) for row in VendorSyncs(db).all()]
     lags = [
         ProjectionLag(
             name=st.name,
@@ -91,8 +109,9 @@ def ready(api: ApiStateDep, services: ServicesDep) -> Ready:
             "read models not ready: " + "; ".join(reasons),
             {"Retry-After": "5"},
             projections=[lag.model_dump() for lag in [*stopped, *behind]],
+            vendor_syncs=[sync.model_dump(mode="json") for sync in syncs],
         )
-    return Ready(status="ready", projections=lags)
+    return Ready(status="ready", projections=lags, vendor_syncs=syncs)
 
 
 def _too_far_behind(lag: ProjectionLag, settings: Settings) -> bool:

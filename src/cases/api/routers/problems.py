@@ -33,6 +33,9 @@ API_RULES = {
     "outcome-unknown": "Raised when the database went away while a command committed: "
     "whether it was recorded is unknown; a retry with the same Idempotency-Key finds out.",
     "invalid-authorization": "Raised when a request carries more than one Authorization header.",
+    "vendor-unavailable": "Raised when the vendor could not be reached or answered nothing "
+    "usable; nothing was recorded (a request the vendor did open is logged with its id).",
+    "vendor-not-configured": "Raised when the vendor's client credentials are not set.",
     "customer-chosen-case-id": "Raised when a customer principal names the id of a new case: "
     "only staff may (whether an id is taken would tell of other customers' cases).",
 }

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from cases.api.schemas.common import AwareDatetime, Strict, example
+from cases.db.database import as_moment
 from cases.domain.case_values import (
     AdvisoryClassification,
     CaseCategory,
@@ -91,9 +92,27 @@ class AdvisoryIn(Strict):
         return VendorAdvisory(**self.model_dump())
 
 
+class VendorRequestIn(Strict):
+    """A Partner Center service request for the open escalation; its primary
+    contact is the case's contact."""
+
+    title: str = Field(min_length=1, max_length=255, pattern=r"^[^\x00]*$")
+    description: str = Text
+    severity: Severity
+    support_topic_id: str = Field(min_length=1, max_length=100, examples=["32444671"])
+    notes: str | None = Field(default=None, max_length=20_000, pattern=r"^[^\x00]*$")
+
+
 class ServiceHealthCheck(Strict):
     advisory: AdvisoryIn | None = Field(
         default=None, description="The matching vendor advisory or incident; none if absent."
+    )
+    advisory_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2,4}\d{3,9}$",
+        examples=["EX226792"],
+        description="An imported advisory the check matched, by the vendor's id: the "
+        "check records what it says now and links the case to it (not with `advisory`).",
     )
     occurred_at: AwareDatetime | None = Occurred
 
@@ -185,6 +204,10 @@ class CaseSummary(BaseModel):
     escalation_vehicle: str | None
     vendor_reference: str | None
     matched_advisory: str | None
+    vendor_attention: bool = Field(
+        description="The vendor's support request for the open escalation needs the "
+        "partner's attention (Partner Center status attention_needed)."
+    )
     terms_version: int
     reopen_count: int
     billing_account_id: UUID | None
@@ -208,6 +231,7 @@ class EscalationOut(BaseModel):
     reason: str
     escalated_at: datetime
     vendor_reference: str | None
+    vendor_status: str | None = None
     updates: list[dict[str, Any]]
     handed_back_at: datetime | None
     hand_back_summary: str | None
@@ -277,6 +301,7 @@ class CaseState(BaseModel):
                     reason=e.reason,
                     escalated_at=e.escalated_at,
                     vendor_reference=e.vendor_reference,
+                    vendor_status=e.vendor_status,
                     updates=[plain(u) for u in e.updates],
                     handed_back_at=e.handed_back_at,
                     hand_back_summary=e.hand_back_summary,
@@ -287,4 +312,32 @@ class CaseState(BaseModel):
             closed_at=case.closed_at,
             reopen_count=case.reopen_count,
             billing_account_id=case.billing_account_id,
+        )
+
+
+class OpenAdvisory(BaseModel):
+    """An imported vendor advisory or incident still open, as last imported."""
+
+    vendor_id: str
+    classification: str
+    title: str
+    service: str
+    feature_group: str | None
+    status: str
+    started_at: datetime
+    last_modified_at: datetime
+    linked_cases: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> OpenAdvisory:
+        return cls(
+            vendor_id=row["vendor_id"],
+            classification=row["classification"],
+            title=row["title"],
+            service=row["service"],
+            feature_group=row["feature_group"],
+            status=row["status"],
+            started_at=as_moment(row["started_at"]),
+            last_modified_at=as_moment(row["last_modified_at"]),
+            linked_cases=int(row["linked_cases"]),
         )
