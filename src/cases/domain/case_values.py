@@ -138,6 +138,8 @@ class EscalationPaths:
 
     partner_kind: PartnerKind
     held_vehicles: tuple[EscalationVehicle, ...]
+    # The indirect provider named in the customer directory, if any.
+    indirect_provider: str | None = None
 
     def holds(self, vehicle: EscalationVehicle) -> bool:
         return not vehicle.is_technical or vehicle in self.held_vehicles
@@ -163,6 +165,8 @@ class Escalation:
     updates: tuple[VendorUpdate, ...] = ()
     handed_back_at: datetime | None = None
     hand_back_summary: str | None = None
+    # The indirect provider the case went to, as the directory named it.
+    provider: str | None = None
 
     @property
     def is_open(self) -> bool:

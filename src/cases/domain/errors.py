@@ -165,6 +165,13 @@ class NoIndirectProviderError(DomainError):
     rule = "no-indirect-provider"
 
 
+class CategoryNotWorkedByRoleError(DomainError):
+    """Raised when a role works a case outside its categories (a billing admin a
+    non-billing case, a sales agent a case that is not a purchase or subscription)."""
+
+    rule = "category-not-worked-by-role"
+
+
 class EscalationAlreadyOpenError(DomainError):
     """Raised when escalating a case whose previous escalation is not handed back."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from cases.domain.case_values import CaseCategory
 from cases.domain.metadata import Role
 
 
@@ -39,6 +40,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.BILLING_ADMIN: frozenset(
         {
             P.READ_CASES,
+            P.WORK_CASES,  # billing cases only: CASES_WORKED
             P.READ_ACCOUNTS,
             P.MANAGE_BILLING,
             P.MANAGE_SUBSCRIPTIONS,
@@ -51,7 +53,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.SALES_AGENT: frozenset(
-        {P.OPEN_CASES, P.READ_CASES, P.READ_ACCOUNTS, P.MANAGE_SUBSCRIPTIONS, P.READ_TERMS}
+        {
+            P.OPEN_CASES,
+            P.READ_CASES,
+            P.WORK_CASES,  # purchase and subscription cases only: CASES_WORKED
+            P.READ_ACCOUNTS,
+            P.MANAGE_SUBSCRIPTIONS,
+            P.READ_TERMS,
+        }
     ),
     Role.USER_MANAGEMENT_ADMIN: frozenset(
         {P.MANAGE_PRINCIPALS, P.MANAGE_PERSONAL_DATA, P.READ_TERMS, P.PUBLISH_TERMS}
@@ -64,5 +73,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 }
 
 
+CASES_WORKED: dict[Role, frozenset[CaseCategory]] = {
+    # "Billing admins work billing cases; sales agents work purchase and
+    # subscription cases; helpdesk agents work all" (DOMAIN.md). A purchase is
+    # a commercial case.
+    Role.BILLING_ADMIN: frozenset({CaseCategory.BILLING}),
+    Role.SALES_AGENT: frozenset({CaseCategory.SUBSCRIPTION, CaseCategory.COMMERCIAL}),
+}
+"""The categories of case a role with `WORK_CASES` is limited to (absent: all)."""
+
+
 def allows(role: Role, permission: Permission) -> bool:
     return permission in ROLE_PERMISSIONS[role]
+
+
+def works_category(role: Role, category: CaseCategory) -> bool:
+    """Whether `role` may work a case of `category` (given it may work cases)."""
+    limited = CASES_WORKED.get(role)
+    return limited is None or category in limited

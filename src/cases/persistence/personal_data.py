@@ -108,7 +108,9 @@ EVENTS: Final[dict[type[object], Fields]] = {
     SupportCase.WaitingOnCustomerEnded: fields(personal="reason"),
     SupportCase.Assigned: fields(kept="agent_id"),
     SupportCase.SeverityChanged: fields(personal="reason", kept="previous severity"),
-    SupportCase.Escalated: fields(personal="reason", kept="number target category vehicle"),
+    SupportCase.Escalated: fields(
+        personal="reason", kept="number target category vehicle provider"
+    ),
     SupportCase.VendorReferenceRecorded: fields(kept="number reference"),
     SupportCase.VendorUpdateRecorded: fields(personal="text", kept="number"),
     SupportCase.HandedBack: fields(personal="summary", kept="number"),
@@ -184,12 +186,12 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
     case_values.Escalation: fields(
         personal="reason hand_back_summary",
         within="updates",
-        kept="number target category vehicle escalated_at vendor_reference handed_back_at",
+        kept="number target category vehicle escalated_at vendor_reference handed_back_at provider",
     ),
     case_values.Resolution: fields(personal="summary", kept="code resolved_at"),
     # A vendor's public service-health notice, not about a person.
     case_values.VendorAdvisory: fields(kept="vendor_id classification title service"),
-    case_values.EscalationPaths: fields(kept="partner_kind held_vehicles"),
+    case_values.EscalationPaths: fields(kept="partner_kind held_vehicles indirect_provider"),
     metadata.Actor: fields(kept="principal_id role"),
     metadata.EventMetadata: fields(
         within="actor", kept="occurred_at correlation_id causation_id source"
