@@ -11,6 +11,7 @@ import structlog
 
 from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
+from cases.application.customer_directory import CustomerDirectory
 from cases.application.directory import Directory
 from cases.domain import billing_commands as c
 from cases.domain.audited import AuditedAggregate
@@ -74,8 +75,9 @@ class Evaluation:
 class BillingOffice:
     """Opens accounts, records their money, publishes the policy, runs collection."""
 
-    def __init__(self, runner: CommandRunner) -> None:
+    def __init__(self, runner: CommandRunner, customers: CustomerDirectory | None = None) -> None:
         self.runner = runner
+        self.customers = customers or CustomerDirectory(runner)
         self.directory = Directory(runner.log, "billing-account-directory")
 
     # The collection policy ---------------------------------------------------
@@ -109,7 +111,9 @@ class BillingOffice:
     # Accounts -------------------------------------------------------------
 
     def open_account(self, caller: Caller, command: c.OpenAccount) -> Receipt:
-        """Open the customer's account and list it, in one transaction."""
+        """Open the customer's account and list it, in one transaction (the
+        customer must be in the directory, ADR 0048)."""
+        self.customers.check_known(command.customer_id)
         try:
             return self.runner.create(
                 BillingAccount,

@@ -478,3 +478,49 @@ class PersonalDataNotSealedError(DomainError):
     is and cannot be erased by throwing a key away (ADR 0044)."""
 
     rule = "personal-data-not-sealed"
+
+
+# Customer directory ---------------------------------------------------------
+
+
+class UnknownCustomerError(DomainError):
+    """Raised when a case or account names a customer the directory does not hold."""
+
+    rule = "unknown-customer"
+
+
+class CustomerAlreadyRegisteredError(DomainError):
+    """Raised when registering a customer id the directory already holds."""
+
+    rule = "customer-already-registered"
+
+
+class IndirectProviderNotNamedError(DomainError):
+    """Raised when an indirect reseller's customer names no indirect provider, or a
+    direct-bill customer names one."""
+
+    rule = "indirect-provider-not-named"
+
+
+class PreferencesUnchangedError(DomainError):
+    """Raised when changing a customer's preferences to what they already are."""
+
+    rule = "preferences-unchanged"
+
+
+class ContactUnchangedError(DomainError):
+    """Raised when changing a contact to the details it already has."""
+
+    rule = "contact-unchanged"
+
+
+class ContactRemovedError(DomainError):
+    """Raised when changing or removing a contact already removed."""
+
+    rule = "contact-removed"
+
+
+class ContactNotOfCustomerError(DomainError):
+    """Raised when intake picks a directory contact of another customer, or one removed."""
+
+    rule = "contact-not-of-customer"

@@ -333,6 +333,10 @@ class SupportCase(ClockedCase):
                 "a customer's request is received when it is recorded: send no received_at"
             )
         check_within_allowance(ctx, "received_at", received_at)
+        if command.contact is None:
+            raise errors.InvalidValueError(
+                "a request names its contact: give one, or pick one from the directory"
+            )
         case = cls._start(
             cls.Received,
             ctx,
@@ -567,11 +571,11 @@ class SupportCase(ClockedCase):
 
     def link_billing_account(self, ctx: CommandContext, account_id: UUID) -> None:
         """Link a billing question to the account it concerns."""
-        self.check_not_closed(ctx)
         if self.category is not CaseCategory.BILLING:
             raise errors.NotABillingCaseError(
                 f"only billing cases link to a billing account; this one is {self.category.value}"
             )
+        self.check_not_closed(ctx)
         if self.billing_account_id == account_id:
             raise errors.AlreadyLinkedError(f"the case is already linked to {account_id}")
         self.record_due_breaches(ctx)

@@ -31,6 +31,7 @@ from cases.domain import (
     billing_values,
     case_values,
     collection_policy,
+    customer_values,
     metadata,
     money,
     service_clocks,
@@ -39,6 +40,7 @@ from cases.domain import (
 )
 from cases.domain.billing_account import BillingAccount
 from cases.domain.case_clocks import ClockedCase
+from cases.domain.customer import Customer, CustomerContact
 from cases.domain.erasure import Erasure, SubjectKind
 from cases.domain.principal import Principal
 from cases.domain.support_case import SupportCase
@@ -51,6 +53,7 @@ ERASED: Final = "erased"
 SUBJECT_KINDS: Final[dict[type[object], SubjectKind]] = {
     SupportCase: SubjectKind.CONTACT,
     Principal: SubjectKind.PRINCIPAL,
+    CustomerContact: SubjectKind.CUSTOMER_CONTACT,
 }
 """Aggregates whose id is the subject of their records' personal fields."""
 
@@ -58,6 +61,8 @@ SUBJECT_KINDS: Final[dict[type[object], SubjectKind]] = {
 SEARCHABLE: Final[dict[type[object], dict[str, tuple[str, ...]]]] = {
     SupportCase.Received: {"name": ("contact", "name"), "email": ("contact", "email")},
     Principal.Registered: {"name": ("name",)},
+    CustomerContact.Added: {"name": ("contact", "name"), "email": ("contact", "email")},
+    CustomerContact.Changed: {"name": ("contact", "name"), "email": ("contact", "email")},
 }
 """Personal values a subject can be found by (`cases privacy subjects`): the event
 that records them, and the path of attributes to each. Only keyed digests of
@@ -165,6 +170,18 @@ EVENTS: Final[dict[type[object], Fields]] = {
         kept="subscription_id product policy_version stage_days invoice_number"
     ),
     BillingAccount.AccessReinstated: fields(kept="subscription_id product reason"),
+    # A customer is an organisation: its directory entry is kept. Each of its
+    # contacts is a person, the subject of their own record (ADR 0048).
+    Customer.Registered: fields(
+        within="preferences",
+        kept="customer_id display_name tenant_id primary_domain relationship indirect_provider",
+    ),
+    Customer.PreferencesChanged: fields(within="preferences"),
+    Customer.ContactListed: fields(kept="contact_id role"),
+    Customer.ContactUnlisted: fields(kept="contact_id"),
+    CustomerContact.Added: fields(within="contact", kept="customer_id role language"),
+    CustomerContact.Changed: fields(within="contact", kept="language"),
+    CustomerContact.Removed: fields(),
     # Staff's words about an account's access and collection, as the other reasons.
     BillingAccount.AccessSuspendedByHand: fields(kept="subscription_id product reason"),
     BillingAccount.CollectionHeld: fields(kept="until reason"),
@@ -192,6 +209,8 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
     # A vendor's public service-health notice, not about a person.
     case_values.VendorAdvisory: fields(kept="vendor_id classification title service"),
     case_values.EscalationPaths: fields(kept="partner_kind held_vehicles indirect_provider"),
+    customer_values.CommunicationPreferences: fields(kept="channels webhook_url opted_out"),
+    customer_values.ListedContact: fields(kept="contact_id role"),
     metadata.Actor: fields(kept="principal_id role"),
     metadata.EventMetadata: fields(
         within="actor", kept="occurred_at correlation_id causation_id source"
@@ -246,6 +265,7 @@ SNAPSHOTS: Final[dict[type[object], Fields]] = {
         "waiting_on_customer_since assignee closed_at reopen_count note_count "
         "billing_account_id _course_changed_at",
     ),
+    CustomerContact: fields(within="contact", kept="customer_id role language removed"),
 }
 """The snapshotted state of the subjects' aggregates (their attributes)."""
 
