@@ -5,6 +5,7 @@ from __future__ import annotations
 from cases.projections.account_standing import AccountStandingProjection
 from cases.projections.case_queue import CaseQueueProjection
 from cases.projections.case_timeline import CaseTimelineProjection
+from cases.projections.customer_directory import CustomerDirectoryProjection
 from cases.projections.escalation_register import EscalationRegisterProjection
 from cases.projections.projection import Projection
 from cases.projections.receivables import ReceivablesProjection
@@ -17,6 +18,7 @@ PROJECTIONS: dict[str, type[Projection]] = {
     AccountStandingProjection.name: AccountStandingProjection,
     ReceivablesProjection.name: ReceivablesProjection,
     ServiceLevelsProjection.name: ServiceLevelsProjection,
+    CustomerDirectoryProjection.name: CustomerDirectoryProjection,
 }
 
 
