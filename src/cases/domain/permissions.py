@@ -18,6 +18,8 @@ class Permission(StrEnum):
     RUN_COLLECTION = "run_collection"
     MANAGE_ACCESS = "manage_access"  # suspend and reinstate by hand
     HOLD_COLLECTION = "hold_collection"  # a payment promise
+    READ_CUSTOMERS = "read_customers"  # a customer: its own record only
+    MANAGE_CUSTOMERS = "manage_customers"  # the directory: customers and contacts
     READ_TERMS = "read_terms"
     PUBLISH_TERMS = "publish_terms"
     PUBLISH_COLLECTION_POLICY = "publish_collection_policy"
@@ -35,13 +37,23 @@ P = Permission
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.HELPDESK_AGENT: frozenset(
-        {P.OPEN_CASES, P.READ_CASES, P.WORK_CASES, P.READ_ACCOUNTS, P.READ_TERMS, P.READ_HISTORY}
+        {
+            P.OPEN_CASES,
+            P.READ_CASES,
+            P.WORK_CASES,
+            P.READ_ACCOUNTS,
+            P.READ_CUSTOMERS,
+            P.READ_TERMS,
+            P.READ_HISTORY,
+        }
     ),
     Role.BILLING_ADMIN: frozenset(
         {
             P.READ_CASES,
             P.WORK_CASES,  # billing cases only: CASES_WORKED
             P.READ_ACCOUNTS,
+            P.READ_CUSTOMERS,
+            P.MANAGE_CUSTOMERS,  # billing contacts
             P.MANAGE_BILLING,
             P.MANAGE_SUBSCRIPTIONS,
             P.RUN_COLLECTION,
@@ -58,6 +70,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.READ_CASES,
             P.WORK_CASES,  # purchase and subscription cases only: CASES_WORKED
             P.READ_ACCOUNTS,
+            P.READ_CUSTOMERS,
+            P.MANAGE_CUSTOMERS,  # "customers and subscription changes"
             P.MANAGE_SUBSCRIPTIONS,
             P.READ_TERMS,
         }
@@ -66,9 +80,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         {P.MANAGE_PRINCIPALS, P.MANAGE_PERSONAL_DATA, P.READ_TERMS, P.PUBLISH_TERMS}
     ),
     Role.AUDITOR: frozenset(
-        {P.READ_CASES, P.READ_ACCOUNTS, P.READ_TERMS, P.READ_HISTORY, P.READ_REPORTS}
+        {
+            P.READ_CASES,
+            P.READ_ACCOUNTS,
+            P.READ_CUSTOMERS,
+            P.READ_TERMS,
+            P.READ_HISTORY,
+            P.READ_REPORTS,
+        }
     ),
-    Role.CUSTOMER: frozenset({P.OPEN_CASES, P.READ_CASES, P.READ_ACCOUNTS, P.READ_TERMS}),
+    Role.CUSTOMER: frozenset(
+        {P.OPEN_CASES, P.READ_CASES, P.READ_ACCOUNTS, P.READ_CUSTOMERS, P.READ_TERMS}
+    ),
     Role.SYSTEM: frozenset(Permission),
 }
 
