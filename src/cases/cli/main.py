@@ -12,6 +12,7 @@ from cases import __version__
 from cases.cli.audit import audit_app
 from cases.cli.clocks import clocks_app
 from cases.cli.collection import collection_app
+from cases.cli.customers import customers_app
 from cases.cli.demo import demo, print_case
 from cases.cli.moments import within_range
 from cases.cli.privacy import privacy_app
@@ -41,6 +42,7 @@ app.add_typer(replay_app, name="replay")
 app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(customers_app, name="customers")
 
 
 def _print_version(wanted: bool) -> None:
