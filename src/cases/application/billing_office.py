@@ -23,7 +23,6 @@ from cases.domain.collection_policy import (
     StageAction,
 )
 from cases.domain.errors import (
-    AlreadyExistsError,
     CustomerAlreadyHasAccountError,
     EvaluationInFutureError,
     NoCollectionPolicyError,
@@ -114,19 +113,16 @@ class BillingOffice:
         """Open the customer's account and list it, in one transaction (the
         customer must be in the directory, ADR 0048)."""
         self.customers.check_known(command.customer_id)
-        try:
-            return self.runner.create(
-                BillingAccount,
-                caller,
-                lambda ctx: BillingAccount.open(ctx, command),
-                lambda account, ctx: [
-                    self.directory.listing(account.id, account.customer_id, ctx.recorded_at)
-                ],
-            )
-        except AlreadyExistsError:
-            raise CustomerAlreadyHasAccountError(
+        return self.directory.create_listed(
+            self.runner,
+            BillingAccount,
+            caller,
+            start=lambda ctx: BillingAccount.open(ctx, command),
+            key=lambda account: account.customer_id,
+            taken=CustomerAlreadyHasAccountError(
                 f"customer {command.customer_id} already has a billing account"
-            ) from None
+            ),
+        )
 
     def account(self, account_id: UUID) -> BillingAccount:
         return self.runner.load(BillingAccount, account_id)

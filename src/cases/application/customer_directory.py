@@ -25,7 +25,6 @@ from cases.domain.customer import (
 )
 from cases.domain.customer_values import ContactRole
 from cases.domain.errors import (
-    AlreadyExistsError,
     ContactNotOfCustomerError,
     CustomerAlreadyRegisteredError,
     NotFoundError,
@@ -46,19 +45,16 @@ class CustomerDirectory:
 
     def register(self, caller: Caller, command: c.RegisterCustomer) -> Receipt:
         """Enter the customer and list it, in one transaction."""
-        try:
-            return self.runner.create(
-                Customer,
-                caller,
-                lambda ctx: Customer.register(ctx, command),
-                lambda customer, ctx: [
-                    self.listing.listing(customer.id, customer.customer_id, ctx.recorded_at)
-                ],
-            )
-        except AlreadyExistsError:
-            raise CustomerAlreadyRegisteredError(
+        return self.listing.create_listed(
+            self.runner,
+            Customer,
+            caller,
+            start=lambda ctx: Customer.register(ctx, command),
+            key=lambda customer: customer.customer_id,
+            taken=CustomerAlreadyRegisteredError(
                 f"the directory already holds customer {command.customer_id}"
-            ) from None
+            ),
+        )
 
     def customer(self, customer_id: str) -> Customer:
         try:

@@ -24,6 +24,7 @@ from cases.api.deps import (
     wait_for_projections,
 )
 from cases.api.resource_routes import accepted, command_of
+from cases.api.routers.cases import PROBLEMS as CASE_PROBLEMS
 from cases.api.routing import Router
 from cases.api.schemas import customers as s
 from cases.api.schemas.common import CommandResult
@@ -42,13 +43,8 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[a-z0-
 VIEW = ("customer_directory",)
 
 PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No valid bearer token"},
-    403: {"description": "The role may not do this"},
+    **CASE_PROBLEMS,
     404: {"description": "No such customer or contact (or not visible to this principal)"},
-    409: {"description": "A business rule refuses the command; nothing was recorded"},
-    412: {"description": "If-Match is stale; nothing was recorded"},
-    422: {"description": "Invalid request; the problem lists the fields"},
-    503: {"description": "The database is unavailable; retry after Retry-After"},
 }
 
 
