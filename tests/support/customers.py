@@ -3,6 +3,10 @@ served through an indirect reseller."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from cases.application.caller import Caller
+from cases.bootstrap import Services
 from cases.domain import customer_commands as cc
 from cases.domain.case_values import Contact
 from cases.domain.customer_values import (
@@ -11,6 +15,7 @@ from cases.domain.customer_values import (
     Language,
     Relationship,
 )
+from cases.domain.metadata import Actor, Role, Source
 
 PROVIDER = "Nordic Distribution AB"
 
@@ -42,3 +47,15 @@ def technical_contact(
     name: str = "Tom Teknik", email: str = "it@contoso.example", language: Language = Language.EN
 ) -> cc.AddContact:
     return cc.AddContact(ContactRole.TECHNICAL, Contact(name, email), language)
+
+
+def register_all(services: Services, customers: Iterable[tuple[str, Contact]]) -> None:
+    """Enter each customer in the directory with its contact as billing contact
+    (every third one served through an indirect reseller)."""
+    caller = Caller.new(Actor("sales-sara", Role.SALES_AGENT), Source.CLI)
+    for n, (customer_id, contact) in enumerate(customers):
+        services.customers.register(caller, register(customer_id, indirect=n % 3 == 2))
+        language = Language.SV if n % 2 else Language.EN
+        services.customers.add_contact(
+            caller, customer_id, cc.AddContact(ContactRole.BILLING, contact, language)
+        )
