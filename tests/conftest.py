@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import structlog
-from hypothesis import settings
+from hypothesis import settings as hypothesis_settings
 
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
@@ -19,8 +19,8 @@ from tests.support.postgres import throwaway_database
 
 # A property's examples are judged by what they assert, not by how long one took:
 # on a loaded 2-core CI machine the default 200 ms deadline fails sound examples.
-settings.register_profile("cases", deadline=None)
-settings.load_profile("cases")
+hypothesis_settings.register_profile("cases", deadline=None)
+hypothesis_settings.load_profile("cases")
 
 STORES = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

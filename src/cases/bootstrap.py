@@ -8,6 +8,7 @@ from datetime import timedelta
 from cases.application.audit_trail import AuditTrail
 from cases.application.billing_office import BillingOffice
 from cases.application.command_runner import CommandRunner
+from cases.application.customer_directory import CustomerDirectory
 from cases.application.principal_registry import PrincipalRegistry
 from cases.application.privacy_office import PrivacyOffice
 from cases.application.support_desk import SupportDesk
@@ -31,6 +32,7 @@ class Services:
     billing: BillingOffice
     principals: PrincipalRegistry
     privacy: PrivacyOffice
+    customers: CustomerDirectory
 
     def close(self) -> None:
         self.log.close()
@@ -39,7 +41,13 @@ class Services:
 def bootstrap(settings: Settings, clock: Clock | None = None, working_copies: int = 0) -> Services:
     clock = clock or SystemClock()
     log = open_event_log(settings)
-    return services_on(log, clock, working_copies, settings.backdating_allowance)
+    return services_on(
+        log,
+        clock,
+        working_copies,
+        settings.backdating_allowance,
+        allow_bare_customer_ids=settings.allow_bare_customer_ids,
+    )
 
 
 def services_on(
@@ -47,6 +55,8 @@ def services_on(
     clock: Clock,
     working_copies: int = 0,
     backdating_allowance: timedelta = BACKDATING_ALLOWANCE,
+    *,
+    allow_bare_customer_ids: bool = False,
 ) -> Services:
     """The services on `log`; with `working_copies`, its command runner keeps that
     many aggregates between commands (a long-running process such as the API).
@@ -55,13 +65,15 @@ def services_on(
     if copies is not None and log.subject_keys is not None:
         log.subject_keys.erasure_listeners.append(copies.forget_all)
     runner = CommandRunner(log, clock, copies=copies, backdating_allowance=backdating_allowance)
+    customers = CustomerDirectory(runner, allow_bare_ids=allow_bare_customer_ids)
     return Services(
         log=log,
         clock=clock,
         runner=runner,
-        desk=SupportDesk(runner),
+        desk=SupportDesk(runner, customers),
         audit=AuditTrail(runner),
-        billing=BillingOffice(runner),
+        billing=BillingOffice(runner, customers),
         principals=PrincipalRegistry(runner),
         privacy=PrivacyOffice(runner),
+        customers=customers,
     )

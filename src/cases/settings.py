@@ -142,6 +142,12 @@ class Settings(BaseSettings):
         description="`cases privacy retention` erases the personal data of support cases "
         "closed more than this many years ago (ADR 0044); bookkeeping facts stay.",
     )
+    allow_bare_customer_ids: bool = Field(
+        default=False,
+        description="Take in cases and open accounts for customers the customer directory "
+        "does not hold (ADR 0048). Without it they are refused (422 unknown-customer) once "
+        "the directory holds any customer; a store with an empty directory takes bare ids.",
+    )
     master_key_file: Path | None = Field(
         default=None,
         description="A file holding the master key (as CASES_MASTER_KEY), read at start.",

@@ -24,7 +24,9 @@ EVERYONE = frozenset(ROLES)
 OPENS_CASES = frozenset({HELPDESK, SALES, CUSTOMER})
 READS_CASES = frozenset({HELPDESK, BILLING, SALES, AUDITOR, CUSTOMER})
 READS_HISTORY = frozenset({HELPDESK, BILLING, AUDITOR})
-WORKS_CASES = frozenset({HELPDESK})
+# billing admins and sales agents pass the role check; the case's category is
+# judged on the case (409 category-not-worked-by-role)
+WORKS_CASES = frozenset({HELPDESK, BILLING, SALES})
 MANAGES_PRINCIPALS = frozenset({USERS})
 READS_ACCOUNTS = frozenset({HELPDESK, BILLING, SALES, AUDITOR, CUSTOMER})
 MANAGES_BILLING = frozenset({BILLING})
@@ -35,6 +37,8 @@ PUBLISHES_TERMS = frozenset({USERS})
 PUBLISHES_COLLECTION_POLICY = frozenset({BILLING})
 READS_REPORTS = frozenset({AUDITOR})
 MANAGES_PERSONAL_DATA = frozenset({USERS})
+READS_CUSTOMERS = frozenset({HELPDESK, BILLING, SALES, AUDITOR, CUSTOMER})
+MANAGES_CUSTOMERS = frozenset({BILLING, SALES})
 
 EXPECTED: dict[str, frozenset[str] | None] = {
     # health and problems
@@ -71,6 +75,14 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "reopen_case": WORKS_CASES,
     "add_note": WORKS_CASES,
     "link_billing_account": WORKS_CASES,
+    # the customer directory (ADR 48): a customer reads its own record only
+    "register_customer": MANAGES_CUSTOMERS,
+    "list_customers": READS_CUSTOMERS,
+    "get_customer": READS_CUSTOMERS,
+    "change_preferences": MANAGES_CUSTOMERS,
+    "add_contact": MANAGES_CUSTOMERS,
+    "change_contact": MANAGES_CUSTOMERS,
+    "remove_contact": MANAGES_CUSTOMERS,
     # billing accounts, receivables and collection
     "open_account": MANAGES_BILLING,
     "list_accounts": READS_ACCOUNTS,

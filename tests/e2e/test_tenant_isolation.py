@@ -37,6 +37,8 @@ class Tenant:
     account_id: str
 
     def ids(self, parameter: str) -> set[str]:
+        if parameter == "customer_id":
+            return {self.customer_id}
         return self.case_ids if parameter == "case_id" else {self.account_id}
 
 
@@ -117,7 +119,7 @@ class TestTenantIsolation:
                 )
                 assert account.status_code == 200, account.text
 
-    @pytest.mark.parametrize("parameter", ["case_id", "account_id"])
+    @pytest.mark.parametrize("parameter", ["case_id", "account_id", "customer_id"])
     def test_another_customers_data_is_answered_like_a_missing_one(
         self, live: Deployment, tenants: TwoTenants, parameter: str
     ) -> None:

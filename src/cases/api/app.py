@@ -24,6 +24,7 @@ from cases.api.routers import (
     access,
     accounts,
     cases,
+    customers,
     health,
     principals,
     privacy,
@@ -123,7 +124,8 @@ def create_app(
     )
     app.openapi = partial(_documented_openapi, app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    for module in (health, cases, principals, problems, accounts, access, terms, replay, privacy):
+    routers = (health, cases, customers, principals, problems, accounts, access, terms, replay)
+    for module in (*routers, privacy):
         app.include_router(module.router)
     app.include_router(reports_router)
     app.include_router(audit_log_router)

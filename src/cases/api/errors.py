@@ -48,6 +48,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     IdempotencyKeyReusedError: 422,
     errors.CustomerCannotDateActsError: 403,
     errors.BackdatedBeyondAllowanceError: 422,
+    errors.UnknownCustomerError: 422,
+    errors.ContactNotOfCustomerError: 422,
 }
 STATE_RULE_STATUS = 409  # a rule about the current state: the request conflicts with it
 

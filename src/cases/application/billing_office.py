@@ -11,6 +11,7 @@ import structlog
 
 from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
+from cases.application.customer_directory import CustomerDirectory
 from cases.application.directory import Directory
 from cases.domain import billing_commands as c
 from cases.domain.audited import AuditedAggregate
@@ -22,7 +23,6 @@ from cases.domain.collection_policy import (
     StageAction,
 )
 from cases.domain.errors import (
-    AlreadyExistsError,
     CustomerAlreadyHasAccountError,
     EvaluationInFutureError,
     NoCollectionPolicyError,
@@ -74,8 +74,9 @@ class Evaluation:
 class BillingOffice:
     """Opens accounts, records their money, publishes the policy, runs collection."""
 
-    def __init__(self, runner: CommandRunner) -> None:
+    def __init__(self, runner: CommandRunner, customers: CustomerDirectory | None = None) -> None:
         self.runner = runner
+        self.customers = customers or CustomerDirectory(runner)
         self.directory = Directory(runner.log, "billing-account-directory")
 
     # The collection policy ---------------------------------------------------
@@ -107,20 +108,19 @@ class BillingOffice:
     # Accounts -------------------------------------------------------------
 
     def open_account(self, caller: Caller, command: c.OpenAccount) -> Receipt:
-        """Open the customer's account and list it, in one transaction."""
-        try:
-            return self.runner.create(
-                BillingAccount,
-                caller,
-                lambda ctx: BillingAccount.open(ctx, command),
-                lambda account, ctx: [
-                    self.directory.listing(account.id, account.customer_id, ctx.recorded_at)
-                ],
-            )
-        except AlreadyExistsError:
-            raise CustomerAlreadyHasAccountError(
+        """Open the customer's account and list it, in one transaction (the
+        customer must be in the directory, ADR 0048)."""
+        self.customers.check_known(command.customer_id)
+        return self.directory.create_listed(
+            self.runner,
+            BillingAccount,
+            caller,
+            start=lambda ctx: BillingAccount.open(ctx, command),
+            key=lambda account: account.customer_id,
+            taken=CustomerAlreadyHasAccountError(
                 f"customer {command.customer_id} already has a billing account"
-            ) from None
+            ),
+        )
 
     def account(self, account_id: UUID) -> BillingAccount:
         return self.runner.load(BillingAccount, account_id)

@@ -10,15 +10,23 @@ version), so its last version is also the count.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import EventSourcedLog
 from eventsourcing.domain import DomainEvent
 
+from cases.application.caller import Caller
+from cases.application.command_runner import CommandRunner, Receipt
+from cases.domain.audited import AuditedAggregate
+from cases.domain.errors import AlreadyExistsError, DomainError
+from cases.domain.metadata import CommandContext
 from cases.persistence.event_log import EventLog
+
+A = TypeVar("A", bound=AuditedAggregate)
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,30 @@ class Directory:
             aggregate_id=aggregate_id,
             key=key,
         )
+
+    def create_listed(
+        self,
+        runner: CommandRunner,
+        kind: type[A],
+        caller: Caller,
+        *,
+        start: Callable[[CommandContext], A],
+        key: Callable[[A], str],
+        taken: DomainError,
+    ) -> Receipt:
+        """Record the aggregate `start` makes and its entry under `key`, in one
+        transaction; raise `taken` if its id already is."""
+        try:
+            return runner.create(
+                kind,
+                caller,
+                start,
+                lambda aggregate, ctx: [
+                    self.listing(aggregate.id, key(aggregate), ctx.recorded_at)
+                ],
+            )
+        except AlreadyExistsError:
+            raise taken from None
 
     def count(self) -> int:
         last = self._entries.get_last()

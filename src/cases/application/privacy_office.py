@@ -10,6 +10,7 @@ from cases.application.audit_trail import AuditTrail
 from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
 from cases.domain.audited import AuditedAggregate
+from cases.domain.customer import CustomerContact
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS, Erasure, SubjectKind, erasure_id_for
 from cases.domain.errors import (
     AlreadyExistsError,
@@ -55,6 +56,7 @@ class SubjectExport:
 _AGGREGATE_OF: dict[SubjectKind, type[AuditedAggregate]] = {
     SubjectKind.CONTACT: SupportCase,
     SubjectKind.PRINCIPAL: Principal,
+    SubjectKind.CUSTOMER_CONTACT: CustomerContact,
 }
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID, uuid4
 
 from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
+from cases.application.customer_directory import CustomerDirectory
 from cases.domain import case_commands as c
 from cases.domain.advisory import Advisory, advisory_id
 from cases.domain.case_values import EscalationPaths
@@ -20,14 +22,15 @@ from cases.domain.errors import (
 from cases.domain.metadata import CommandContext
 from cases.domain.support_case import DECISIONS, SupportCase
 from cases.domain.support_offering import PublishedTerms, SupportOffering
-from cases.domain.support_terms import SupportTerms
+from cases.domain.support_terms import PartnerKind, SupportTerms
 
 
 class SupportDesk:
     """Takes in, works, escalates and closes support cases."""
 
-    def __init__(self, runner: CommandRunner) -> None:
+    def __init__(self, runner: CommandRunner, customers: CustomerDirectory | None = None) -> None:
         self.runner = runner
+        self.customers = customers or CustomerDirectory(runner)
 
     # The support offering -------------------------------------------------
 
@@ -63,7 +66,13 @@ class SupportDesk:
 
     def receive_case(self, caller: Caller, command: c.TakeIn) -> Receipt:
         """Take in a request; it is judged by the terms in force when received
-        (None: received when the intake happens)."""
+        (None: received when the intake happens). The customer must be in the
+        directory (ADR 0048); a contact picked from it (`contact_id`) is recorded
+        with the details it has now."""
+        self.customers.check_known(command.customer_id)
+        if command.contact_id is not None:
+            picked = self.customers.picked_contact(command.customer_id, command.contact_id)
+            command = replace(command, contact=picked)
         moment = command.received_at or caller.occurred_at or self.runner.clock.now()
         terms = self.terms_in_force(moment)
         case_id = command.case_id or uuid4()
@@ -94,7 +103,8 @@ class SupportDesk:
 
         def decide(case: SupportCase, ctx: CommandContext) -> object:
             if isinstance(command, c.Escalate):
-                return case.escalate(ctx, command, self.escalation_paths(ctx.occurred_at))
+                paths = self.escalation_paths(ctx.occurred_at, case.customer_id)
+                return case.escalate(ctx, command, paths)
             return DECISIONS[type(command)](case, ctx, command)
 
         _, receipt = self.runner.change(SupportCase, case_id, caller, decide, expected_version)
@@ -128,9 +138,14 @@ class SupportDesk:
         )
         return receipt
 
-    def escalation_paths(self, moment: datetime) -> EscalationPaths:
+    def escalation_paths(self, moment: datetime, customer_id: str | None = None) -> EscalationPaths:
+        """What the partner holds under the terms in force; a customer the
+        directory serves through an indirect reseller has its provider named."""
         terms = self.terms_in_force(moment).terms
-        return EscalationPaths(terms.partner_kind, terms.held_vehicles)
+        provider = None if customer_id is None else self.customers.indirect_provider(customer_id)
+        if provider is None:
+            return EscalationPaths(terms.partner_kind, terms.held_vehicles)
+        return EscalationPaths(PartnerKind.INDIRECT_RESELLER, terms.held_vehicles, provider)
 
     # Service-level clocks ---------------------------------------------------
 

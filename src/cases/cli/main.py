@@ -13,6 +13,7 @@ from cases.cli.advisories import advisories_app
 from cases.cli.audit import audit_app
 from cases.cli.clocks import clocks_app
 from cases.cli.collection import collection_app
+from cases.cli.customers import customers_app
 from cases.cli.demo import demo, print_case
 from cases.cli.moments import within_range
 from cases.cli.privacy import privacy_app
@@ -43,6 +44,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(advisories_app, name="advisories")
+app.add_typer(customers_app, name="customers")
 
 
 def _print_version(wanted: bool) -> None:

@@ -18,10 +18,11 @@ from cases.domain.support_terms import Channel, EscalationVehicle, Severity
 @command
 class TakeIn:
     """Take in a customer's request, received at `received_at` (None: when the
-    intake happens), under the id `case_id` (None: a new one)."""
+    intake happens), under the id `case_id` (None: a new one), from `contact` or
+    the customer's directory contact `contact_id`."""
 
     customer_id: str
-    contact: v.Contact
+    contact: v.Contact | None
     channel: Channel
     product: str
     category: v.CaseCategory
@@ -30,6 +31,7 @@ class TakeIn:
     description: str
     received_at: datetime | None = None
     case_id: UUID | None = None
+    contact_id: UUID | None = None
 
 
 @command

@@ -141,6 +141,8 @@ class EscalationPaths:
 
     partner_kind: PartnerKind
     held_vehicles: tuple[EscalationVehicle, ...]
+    # The indirect provider named in the customer directory, if any.
+    indirect_provider: str | None = None
 
     def holds(self, vehicle: EscalationVehicle) -> bool:
         return not vehicle.is_technical or vehicle in self.held_vehicles
@@ -171,6 +173,8 @@ class Escalation:
     vendor_request: bool = False
     vendor_status: str | None = None
     vendor_notes: int = 0
+    # The indirect provider the case went to, as the directory named it.
+    provider: str | None = None
 
     @property
     def is_open(self) -> bool:

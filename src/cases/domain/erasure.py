@@ -18,6 +18,7 @@ class SubjectKind(StrEnum):
 
     CONTACT = "contact"  # a customer's contact person, one subject per support case
     PRINCIPAL = "principal"  # a person allowed to use the system
+    CUSTOMER_CONTACT = "customer_contact"  # a person in the customer directory
 
 
 def erasure_id_for(subject_id: UUID) -> UUID:

@@ -165,6 +165,13 @@ class NoIndirectProviderError(DomainError):
     rule = "no-indirect-provider"
 
 
+class CategoryNotWorkedByRoleError(DomainError):
+    """Raised when a role works a case outside its categories (a billing admin a
+    non-billing case, a sales agent a case that is not a purchase or subscription)."""
+
+    rule = "category-not-worked-by-role"
+
+
 class EscalationAlreadyOpenError(DomainError):
     """Raised when escalating a case whose previous escalation is not handed back."""
 
@@ -499,3 +506,49 @@ class NotEscalatedToVendorError(DomainError):
     to the indirect provider."""
 
     rule = "not-escalated-to-vendor"
+
+
+# Customer directory ---------------------------------------------------------
+
+
+class UnknownCustomerError(DomainError):
+    """Raised when a case or account names a customer the directory does not hold."""
+
+    rule = "unknown-customer"
+
+
+class CustomerAlreadyRegisteredError(DomainError):
+    """Raised when registering a customer id the directory already holds."""
+
+    rule = "customer-already-registered"
+
+
+class IndirectProviderNotNamedError(DomainError):
+    """Raised when an indirect reseller's customer names no indirect provider, or a
+    direct-bill customer names one."""
+
+    rule = "indirect-provider-not-named"
+
+
+class PreferencesUnchangedError(DomainError):
+    """Raised when changing a customer's preferences to what they already are."""
+
+    rule = "preferences-unchanged"
+
+
+class ContactUnchangedError(DomainError):
+    """Raised when changing a contact to the details it already has."""
+
+    rule = "contact-unchanged"
+
+
+class ContactRemovedError(DomainError):
+    """Raised when changing or removing a contact already removed."""
+
+    rule = "contact-removed"
+
+
+class ContactNotOfCustomerError(DomainError):
+    """Raised when intake picks a directory contact of another customer, or one removed."""
+
+    rule = "contact-not-of-customer"

@@ -29,6 +29,7 @@ from cases.domain.case_values import (
 )
 from cases.domain.dating import check_within_allowance, may_record_late
 from cases.domain.metadata import CommandContext, Role
+from cases.domain.permissions import works_category
 from cases.domain.service_clocks import ClockKind, ServiceClock, ServiceLevelTerms
 from cases.domain.support_offering import PublishedTerms
 from cases.domain.support_terms import Channel, EscalationVehicle, PartnerKind, Severity
@@ -139,6 +140,9 @@ class SupportCase(ClockedCase):
         category: EscalationCategory
         vehicle: EscalationVehicle | None
         reason: str
+        # The indirect provider, named from the customer directory (None: the
+        # vendor, or a provider the directory does not name; older events).
+        provider: str | None = None
 
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
@@ -150,6 +154,7 @@ class SupportCase(ClockedCase):
                 vehicle=self.vehicle,
                 reason=self.reason,
                 escalated_at=self.meta.occurred_at,
+                provider=self.provider,
             )
             case.escalations = (*case.escalations, escalation)
 
@@ -379,6 +384,10 @@ class SupportCase(ClockedCase):
                 "a customer's request is received when it is recorded: send no received_at"
             )
         check_within_allowance(ctx, "received_at", received_at)
+        if command.contact is None:
+            raise errors.InvalidValueError(
+                "a request names its contact: give one, or pick one from the directory"
+            )
         case = cls._start(
             cls.Received,
             ctx,
@@ -528,15 +537,17 @@ class SupportCase(ClockedCase):
         self.check_open_for_work(ctx)
         self.check_no_open_escalation()
         self.check_escalation_route(target, paths)
-        self.check_vendor_takes(category)
-        if target is EscalationTarget.VENDOR:
+        to_vendor = target is EscalationTarget.VENDOR
+        if to_vendor:  # the provider supports its reseller with any kind of problem
+            self.check_vendor_takes(category)
             self.check_vehicle(category, vehicle, paths)
         elif vehicle is not None:
             raise errors.VehicleDoesNotFitCategoryError(
                 "vendor support vehicles are for escalations to the vendor, "
                 "not to the indirect provider"
             )
-        if not category.is_commercial and not self.health_checked:
+        needs_check = category.vendor_takes and not category.is_commercial
+        if needs_check and not self.health_checked:
             # A technical problem needs the check whatever the case's category.
             raise errors.ServiceHealthNotCheckedError(
                 "check the vendor's service health before escalating a technical problem"
@@ -552,6 +563,7 @@ class SupportCase(ClockedCase):
             category=category,
             vehicle=vehicle,
             reason=reason,
+            provider=None if to_vendor else paths.indirect_provider,
         )
         self.start_clock(ctx, ClockKind.VENDOR, ctx.occurred_at, number=number)
         return number
@@ -692,6 +704,7 @@ class SupportCase(ClockedCase):
         The window is judged when the reopening is recorded, so dating it back
         cannot bring a late reopening into the window; only an actor that may
         record late facts (an import of history) is judged when it happened."""
+        self.check_role_works(ctx)
         self.check_occurred_after_receipt(ctx)
         if self.resolution is None:
             raise errors.CaseNotResolvedError("only a resolved or closed case can be reopened")
@@ -716,11 +729,11 @@ class SupportCase(ClockedCase):
 
     def link_billing_account(self, ctx: CommandContext, account_id: UUID) -> None:
         """Link a billing question to the account it concerns."""
-        self.check_not_closed(ctx)
         if self.category is not CaseCategory.BILLING:
             raise errors.NotABillingCaseError(
                 f"only billing cases link to a billing account; this one is {self.category.value}"
             )
+        self.check_not_closed(ctx)
         if self.billing_account_id == account_id:
             raise errors.AlreadyLinkedError(f"the case is already linked to {account_id}")
         self.record_due_breaches(ctx)
@@ -737,6 +750,15 @@ class SupportCase(ClockedCase):
         self.resume_customer_clocks(ctx)
 
     # Rules ----------------------------------------------------------------
+
+    def check_role_works(self, ctx: CommandContext) -> None:
+        """A billing admin works billing cases, a sales agent purchase and
+        subscription cases (DOMAIN.md); every other role that may work cases, all."""
+        role = ctx.actor.role
+        if not works_category(role, self.category):
+            raise errors.CategoryNotWorkedByRoleError(
+                f"a {role.value.replace('_', ' ')} does not work {self.category.value} cases"
+            )
 
     def check_occurred_after_receipt(self, ctx: CommandContext) -> None:
         if ctx.occurred_at < self.received_at:
@@ -764,6 +786,7 @@ class SupportCase(ClockedCase):
     def check_takes(self, ctx: CommandContext, *, work: bool) -> None:
         """The case takes an act at `ctx`: received by then, not closed, not
         resolved if it is `work`, and dated in order; the state refuses first."""
+        self.check_role_works(ctx)
         self.check_occurred_after_receipt(ctx)
         if self.closed_at is not None:
             raise errors.CaseClosedError("the case is closed: it accepts no change but reopening")

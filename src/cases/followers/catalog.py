@@ -6,6 +6,7 @@ from cases.projections.account_standing import AccountStandingProjection
 from cases.projections.advisories import AdvisoriesProjection
 from cases.projections.case_queue import CaseQueueProjection
 from cases.projections.case_timeline import CaseTimelineProjection
+from cases.projections.customer_directory import CustomerDirectoryProjection
 from cases.projections.escalation_register import EscalationRegisterProjection
 from cases.projections.projection import Projection
 from cases.projections.receivables import ReceivablesProjection
@@ -19,6 +20,7 @@ PROJECTIONS: dict[str, type[Projection]] = {
     ReceivablesProjection.name: ReceivablesProjection,
     ServiceLevelsProjection.name: ServiceLevelsProjection,
     AdvisoriesProjection.name: AdvisoriesProjection,
+    CustomerDirectoryProjection.name: CustomerDirectoryProjection,
 }
 
 

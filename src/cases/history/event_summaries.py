@@ -49,8 +49,10 @@ def _communication(d: Details) -> str:
 def _escalated(d: Details) -> str:
     vehicle: EscalationVehicle | None = d["vehicle"]
     through = f" through {_words(vehicle)}" if vehicle else ""
+    provider = d.get("provider")
+    named = f" {provider}" if provider else ""
     return (
-        f"Escalation {d['number']} to the {_words(d['target'])}{through} "
+        f"Escalation {d['number']} to the {_words(d['target'])}{named}{through} "
         f"({_words(d['category'])}): {_first_line(d['reason'])}"
     )
 
@@ -131,6 +133,33 @@ PRINCIPAL_SUMMARIES: dict[str, Callable[[Details], str]] = {
     ),
 }
 
+
+def _contact(d: Details) -> str:
+    contact: Contact = d["contact"]
+    return f"{contact.name}, reads {_words(d['language'])}"
+
+
+CUSTOMER_SUMMARIES: dict[str, Callable[[Details], str]] = {
+    "Customer.Registered": lambda d: (
+        f"Customer {d['customer_id']} ({d['display_name']}, {d['primary_domain']}) registered, "
+        + (
+            f"through an indirect reseller ({d['indirect_provider']})"
+            if d["indirect_provider"]
+            else "direct bill"
+        )
+    ),
+    "Customer.PreferencesChanged": lambda _: "Communication preferences changed",
+    "Customer.ContactListed": lambda d: (
+        f"{_words(d['role']).capitalize()} contact {d['contact_id']} listed"
+    ),
+    "Customer.ContactUnlisted": lambda d: f"Contact {d['contact_id']} unlisted",
+    "CustomerContact.Added": lambda d: (
+        f"{_words(d['role']).capitalize()} contact of {d['customer_id']} added: {_contact(d)}"
+    ),
+    "CustomerContact.Changed": lambda d: f"Contact changed: {_contact(d)}",
+    "CustomerContact.Removed": lambda _: "Contact removed from the directory",
+}
+
 # Keyed by `Aggregate.Event` (qualified) or, for case events, the event's name.
 _SUMMARIES: dict[str, Callable[[Details], str]] = {
     **CASE_SUMMARIES,
@@ -138,6 +167,7 @@ _SUMMARIES: dict[str, Callable[[Details], str]] = {
     **BILLING_SUMMARIES,
     **PRINCIPAL_SUMMARIES,
     **ADVISORY_SUMMARIES,
+    **CUSTOMER_SUMMARIES,
 }
 
 

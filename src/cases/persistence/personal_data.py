@@ -31,6 +31,7 @@ from cases.domain import (
     billing_values,
     case_values,
     collection_policy,
+    customer_values,
     metadata,
     money,
     service_clocks,
@@ -40,6 +41,7 @@ from cases.domain import (
 from cases.domain.advisory import Advisory, AdvisoryFacts, AdvisoryFeed, AdvisoryPost
 from cases.domain.billing_account import BillingAccount
 from cases.domain.case_clocks import ClockedCase
+from cases.domain.customer import Customer, CustomerContact
 from cases.domain.erasure import Erasure, SubjectKind
 from cases.domain.principal import Principal
 from cases.domain.support_case import SupportCase
@@ -53,6 +55,7 @@ ERASED: Final = "erased"
 SUBJECT_KINDS: Final[dict[type[object], SubjectKind]] = {
     SupportCase: SubjectKind.CONTACT,
     Principal: SubjectKind.PRINCIPAL,
+    CustomerContact: SubjectKind.CUSTOMER_CONTACT,
 }
 """Aggregates whose id is the subject of their records' personal fields."""
 
@@ -60,6 +63,8 @@ SUBJECT_KINDS: Final[dict[type[object], SubjectKind]] = {
 SEARCHABLE: Final[dict[type[object], dict[str, tuple[str, ...]]]] = {
     SupportCase.Received: {"name": ("contact", "name"), "email": ("contact", "email")},
     Principal.Registered: {"name": ("name",)},
+    CustomerContact.Added: {"name": ("contact", "name"), "email": ("contact", "email")},
+    CustomerContact.Changed: {"name": ("contact", "name"), "email": ("contact", "email")},
 }
 """Personal values a subject can be found by (`cases privacy subjects`): the event
 that records them, and the path of attributes to each. Only keyed digests of
@@ -110,7 +115,9 @@ EVENTS: Final[dict[type[object], Fields]] = {
     SupportCase.WaitingOnCustomerEnded: fields(personal="reason"),
     SupportCase.Assigned: fields(kept="agent_id"),
     SupportCase.SeverityChanged: fields(personal="reason", kept="previous severity"),
-    SupportCase.Escalated: fields(personal="reason", kept="number target category vehicle"),
+    SupportCase.Escalated: fields(
+        personal="reason", kept="number target category vehicle provider"
+    ),
     SupportCase.VendorReferenceRecorded: fields(kept="number reference"),
     SupportCase.VendorUpdateRecorded: fields(personal="text", kept="number"),
     SupportCase.HandedBack: fields(personal="summary", kept="number"),
@@ -176,6 +183,18 @@ EVENTS: Final[dict[type[object], Fields]] = {
         kept="subscription_id product policy_version stage_days invoice_number"
     ),
     BillingAccount.AccessReinstated: fields(kept="subscription_id product reason"),
+    # A customer is an organisation: its directory entry is kept. Each of its
+    # contacts is a person, the subject of their own record (ADR 0048).
+    Customer.Registered: fields(
+        within="preferences",
+        kept="customer_id display_name tenant_id primary_domain relationship indirect_provider",
+    ),
+    Customer.PreferencesChanged: fields(within="preferences"),
+    Customer.ContactListed: fields(kept="contact_id role"),
+    Customer.ContactUnlisted: fields(kept="contact_id"),
+    CustomerContact.Added: fields(within="contact", kept="customer_id role language"),
+    CustomerContact.Changed: fields(within="contact", kept="language"),
+    CustomerContact.Removed: fields(),
     # Staff's words about an account's access and collection, as the other reasons.
     BillingAccount.AccessSuspendedByHand: fields(kept="subscription_id product reason"),
     BillingAccount.CollectionHeld: fields(kept="until reason"),
@@ -198,7 +217,7 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
         personal="reason hand_back_summary",
         within="updates",
         kept="number target category vehicle escalated_at vendor_reference handed_back_at "
-        "vendor_request vendor_status vendor_notes",
+        "vendor_request vendor_status vendor_notes provider",
     ),
     case_values.Resolution: fields(personal="summary", kept="code resolved_at"),
     # A vendor's public service-health notice, not about a person.
@@ -211,7 +230,9 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
         "impact_description origin status is_resolved started_at ended_at last_modified_at",
     ),
     AdvisoryPost: fields(kept="created_at post_type text"),
-    case_values.EscalationPaths: fields(kept="partner_kind held_vehicles"),
+    case_values.EscalationPaths: fields(kept="partner_kind held_vehicles indirect_provider"),
+    customer_values.CommunicationPreferences: fields(kept="channels webhook_url opted_out"),
+    customer_values.ListedContact: fields(kept="contact_id role"),
     metadata.Actor: fields(kept="principal_id role"),
     metadata.EventMetadata: fields(
         within="actor", kept="occurred_at correlation_id causation_id source"
@@ -267,6 +288,7 @@ SNAPSHOTS: Final[dict[type[object], Fields]] = {
         "waiting_on_customer_since assignee closed_at reopen_count note_count "
         "billing_account_id _course_changed_at",
     ),
+    CustomerContact: fields(within="contact", kept="customer_id role language removed"),
 }
 """The snapshotted state of the subjects' aggregates (their attributes)."""
 

@@ -19,6 +19,8 @@ from cases.domain import (
     case_commands,
     case_values,
     collection_policy,
+    customer_commands,
+    customer_values,
     erasure,
     metadata,
     money,
@@ -73,6 +75,11 @@ ENUMS: dict[str, type[Enum]] = {
     "stage_action": collection_policy.StageAction,
     "clock_kind": service_clocks.ClockKind,
     "subject_kind": erasure.SubjectKind,
+    "relationship": customer_values.Relationship,
+    "contact_role": customer_values.ContactRole,
+    "language": customer_values.Language,
+    "notice_channel": customer_values.NoticeChannel,
+    "optional_notice": customer_values.OptionalNotice,
 }
 
 VALUE_OBJECTS: dict[str, type[object]] = {
@@ -107,6 +114,8 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "published_policy": collection_policy.PublishedPolicy,
     "service_level_terms": service_clocks.ServiceLevelTerms,
     "service_clock": service_clocks.ServiceClock,
+    "communication_preferences": customer_values.CommunicationPreferences,
+    "listed_contact": customer_values.ListedContact,
 }
 
 # Types that belong to commands or the API only and are never stored: among them
@@ -121,6 +130,10 @@ NOT_STORED: frozenset[type[object]] = frozenset(
         vendor_request.VendorRequestDraft,
         case_commands.OpenVendorRequest,
         *get_args(billing_commands.AccountCommand),
+        customer_commands.RegisterCustomer,
+        customer_commands.ChangePreferences,
+        customer_commands.AddContact,
+        *get_args(customer_commands.ContactCommand),
     }
 )
 

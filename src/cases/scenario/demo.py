@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.scenario.billing import BillingResult, BillingScenario
+from cases.scenario.customers import register_customers
 from cases.scenario.support import ScenarioResult, SupportScenario
 
 
@@ -17,9 +18,11 @@ class DemoStory:
 
 
 def run_demo(services: Services, clock: ManualClock, vendor_name: str) -> DemoStory:
-    """Run both scenarios; on a store that has run them before, under new customer ids."""
+    """Register the customers, then run both scenarios; on a store that has run
+    them before, under new customer ids."""
     earlier_runs = services.billing.account_count() // 4
     suffix = f"-{earlier_runs + 1}" if earlier_runs else ""
+    register_customers(services, suffix)
     billing = BillingScenario(services, clock, suffix).run()
     support = SupportScenario(services, clock, vendor_name, suffix).run()
     BillingScenario(services, clock, suffix).link_billing_case(

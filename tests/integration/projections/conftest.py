@@ -25,6 +25,7 @@ from cases.domain.support_case import SupportCase
 from cases.persistence.database_url import parse_database_url
 from cases.settings import Settings
 from tests.support.advisory_history import import_advisories
+from tests.support.customers import register_all
 from tests.support.history import START, DeskWriter, SupportHistory
 from tests.support.postgres import database_copy, throwaway_database
 
@@ -51,6 +52,7 @@ def _record(url: str) -> RecordedHistory:
         history = SupportHistory(seed=11)
         events = history.record(DeskWriter(services, clock), HISTORY_EVENTS)
         import_advisories(services)
+        register_all(services, [(c.customer_id, c.contact) for c in history.customers])
         head = services.log.recorder.max_notification_id() or 0
         received = services.log.recorder.select_notifications(
             start=1, limit=head, topics=[get_topic(SupportCase.Received)]

@@ -50,6 +50,7 @@ from cases.projections.escalation_register import EscalationRegisterView
 from cases.settings import Settings
 from tests.support.advisory_history import import_advisories
 from tests.support.builders import AGENT, intake, is_clock_fact
+from tests.support.customers import register_all
 from tests.support.history import START, DeskWriter, SupportHistory
 from tests.support.postgres import throwaway_database
 from tests.support.projection_tables import positions_of, projection_rows
@@ -118,7 +119,9 @@ def _record_while_projecting(
     _breach_disproved_by_a_late_logged_wait(services, clock)
     _breach_withdrawn_by_a_late_logged_call(services, clock)
     import_advisories(services)
+    register_all(services, [(c.customer_id, c.contact) for c in history.customers])
     for runner in runners:
+        runner.step()  # the directory's runner takes part of it in a small batch
         runner.catch_up()
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from cases.api.schemas.common import AwareDatetime, Strict, example
 from cases.db.database import as_moment
@@ -50,7 +50,13 @@ class ReceiveCase(Strict):
         max_length=100,
         description="Required for staff; a customer principal may omit it (its own).",
     )
-    contact: ContactIn
+    contact: ContactIn | None = Field(
+        default=None, description="The person asking; or pick one from the directory."
+    )
+    contact_id: UUID | None = Field(
+        default=None,
+        description="A contact of the customer in the directory, instead of `contact`.",
+    )
     channel: Channel
     product: str = Field(min_length=1, max_length=500, examples=["Exchange Online"])
     category: CaseCategory
@@ -80,6 +86,12 @@ class ReceiveCase(Strict):
             "description": "Since 07:30 mail to external recipients sits in the queue.",
         }
     )
+
+    @model_validator(mode="after")
+    def one_contact(self) -> ReceiveCase:
+        if (self.contact is None) == (self.contact_id is None):
+            raise ValueError("give either contact or contact_id (a directory contact)")
+        return self
 
 
 class AdvisoryIn(Strict):

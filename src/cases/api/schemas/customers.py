@@ -1,0 +1,147 @@
+"""Request and response shapes of the customer directory."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from cases.api.schemas.cases import ContactIn
+from cases.api.schemas.common import Strict
+from cases.domain.customer_values import (
+    CommunicationPreferences,
+    ContactRole,
+    Language,
+    NoticeChannel,
+    OptionalNotice,
+    Relationship,
+)
+
+CUSTOMER_ID = Field(
+    min_length=1,
+    max_length=100,
+    pattern=r"^[a-z0-9][a-z0-9._-]*$",
+    examples=["contoso"],
+    description="The partner's id for the customer, as cases and accounts name it.",
+)
+
+
+class PreferencesIn(Strict):
+    channels: list[NoticeChannel] = Field(default=[NoticeChannel.EMAIL], min_length=1)
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    opted_out: list[OptionalNotice] = Field(
+        default=[],
+        description="Optional notices the customer declines (the law lets it decline "
+        "these; reminders of overdue invoices, final warnings and suspension notices "
+        "cannot be declined).",
+    )
+
+    def domain_value(self) -> CommunicationPreferences:
+        return CommunicationPreferences(
+            tuple(self.channels), self.webhook_url, tuple(self.opted_out)
+        )
+
+
+class RegisterCustomer(Strict):
+    """A customer to enter in the directory."""
+
+    customer_id: str = CUSTOMER_ID
+    display_name: str = Field(min_length=1, max_length=500)
+    tenant_id: str = Field(min_length=36, max_length=36, description="The vendor tenant's id.")
+    primary_domain: str = Field(min_length=3, max_length=253, examples=["contoso.example"])
+    relationship: Relationship
+    indirect_provider: str | None = Field(
+        default=None,
+        max_length=500,
+        description="Required with `indirect_reseller`: the provider above the reseller.",
+    )
+    preferences: PreferencesIn = Field(default_factory=PreferencesIn)
+
+
+class ChangePreferences(Strict):
+    preferences: PreferencesIn
+
+
+class AddContact(Strict):
+    """A billing or technical contact, with the language they read."""
+
+    role: ContactRole
+    contact: ContactIn
+    language: Language
+
+
+class ChangeContact(Strict):
+    """A contact's new details (all of them) and language."""
+
+    contact: ContactIn
+    language: Language
+
+
+class RemoveContact(Strict):
+    pass
+
+
+class ContactOut(BaseModel):
+    id: UUID
+    role: ContactRole
+    name: str
+    email: str | None
+    phone: str | None
+    language: Language
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ContactOut:
+        return cls(
+            id=row["contact_id"],
+            role=row["role"],
+            name=row["name"],
+            email=row["email"],
+            phone=row["phone"],
+            language=row["language"],
+        )
+
+
+class PreferencesOut(BaseModel):
+    channels: list[NoticeChannel]
+    webhook_url: str | None
+    opted_out: list[OptionalNotice]
+
+
+class CustomerOut(BaseModel):
+    """A customer as the directory's read model shows it."""
+
+    customer_id: str
+    display_name: str
+    tenant_id: str
+    primary_domain: str
+    relationship: Relationship
+    indirect_provider: str | None
+    preferences: PreferencesOut
+    version: int
+    contacts: list[ContactOut] | None = Field(
+        default=None, description="Its contacts (in `GET /customers/{customer_id}` only)."
+    )
+
+    @classmethod
+    def of(cls, row: dict[str, Any], contacts: list[dict[str, Any]] | None = None) -> CustomerOut:
+        return cls(
+            customer_id=row["customer_id"],
+            display_name=row["display_name"],
+            tenant_id=row["tenant_id"],
+            primary_domain=row["primary_domain"],
+            relationship=row["relationship"],
+            indirect_provider=row["indirect_provider"],
+            preferences=PreferencesOut(
+                channels=row["channels"],
+                webhook_url=row["webhook_url"],
+                opted_out=row["opted_out"],
+            ),
+            version=row["version"],
+            contacts=None if contacts is None else [ContactOut.of(c) for c in contacts],
+        )
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerOut]
+    next_cursor: str | None

@@ -1,0 +1,34 @@
+"""The contact book the outbox reads, answered from the customer directory."""
+
+from __future__ import annotations
+
+from cases.application.contact_book import Recipient
+from cases.application.customer_directory import CustomerDirectory
+from cases.domain.customer_values import ContactRole
+from cases.persistence.personal_data import ERASED
+
+
+class DirectoryContactBook:
+    """`ContactBook` over the directory's aggregates (never behind a read model).
+
+    A contact with no e-mail address, or one erased (its address reads as the
+    placeholder), is no recipient.
+    """
+
+    def __init__(self, directory: CustomerDirectory) -> None:
+        self.directory = directory
+
+    def billing_contacts(self, customer_id: str) -> list[Recipient]:
+        return self._recipients(customer_id, ContactRole.BILLING)
+
+    def technical_contacts(self, customer_id: str) -> list[Recipient]:
+        return self._recipients(customer_id, ContactRole.TECHNICAL)
+
+    def _recipients(self, customer_id: str, role: ContactRole) -> list[Recipient]:
+        recipients = []
+        for person in self.directory.contacts(customer_id, role):
+            email = person.contact.email
+            if person.removed or email is None or email == ERASED:
+                continue
+            recipients.append(Recipient(person.contact.name, email, person.language.value))
+        return recipients

@@ -1,0 +1,120 @@
+"""`cases customers`: the customer directory from the command line (ADR 0048).
+
+Reads come from the directory's own records (not a read model), so they need
+no projection running.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cases.application.caller import Caller
+from cases.cli.serve import BOOTSTRAP
+from cases.cli.services import open_services
+from cases.domain import customer_commands as cc
+from cases.domain.case_values import Contact
+from cases.domain.customer import Customer
+from cases.domain.customer_values import (
+    CommunicationPreferences,
+    ContactRole,
+    Language,
+    NoticeChannel,
+    OptionalNotice,
+    Relationship,
+)
+from cases.domain.metadata import Source
+
+customers_app = typer.Typer(
+    help="The customer directory: customers and their contacts.", no_args_is_help=True
+)
+
+
+def _caller() -> Caller:
+    return Caller.new(BOOTSTRAP, Source.CLI)
+
+
+@customers_app.command("add")
+def add(
+    customer_id: Annotated[str, typer.Argument(help="The partner's id, e.g. contoso.")],
+    *,
+    name: Annotated[str, typer.Option(help="Display name, e.g. 'Contoso AB'.")],
+    tenant_id: Annotated[str, typer.Option(help="The vendor tenant's id (a GUID).")],
+    domain: Annotated[str, typer.Option(help="Primary domain, e.g. contoso.example.")],
+    indirect_provider: Annotated[
+        str | None,
+        typer.Option(help="Served through an indirect reseller: its indirect provider."),
+    ] = None,
+    channel: Annotated[list[NoticeChannel] | None, typer.Option(help="Repeatable.")] = None,
+    webhook_url: Annotated[str | None, typer.Option(help="For the webhook channel.")] = None,
+    opt_out: Annotated[list[OptionalNotice] | None, typer.Option(help="Repeatable.")] = None,
+) -> None:
+    """Enter a customer in the directory."""
+    relationship = Relationship.DIRECT_BILL
+    if indirect_provider is not None:
+        relationship = Relationship.INDIRECT_RESELLER
+    preferences = CommunicationPreferences(
+        tuple(channel or (NoticeChannel.EMAIL,)), webhook_url, tuple(opt_out or ())
+    )
+    command = cc.RegisterCustomer(
+        customer_id, name, tenant_id, domain, relationship, preferences, indirect_provider
+    )
+    with open_services() as services:
+        receipt = services.customers.register(_caller(), command)
+    print(f"registered customer {customer_id} ({receipt.aggregate_id})")
+
+
+@customers_app.command("list")
+def list_customers() -> None:
+    """Every customer, in the order registered."""
+    with open_services() as services:
+        for entry in services.customers.listing.entries():
+            customer = services.runner.load(Customer, entry.aggregate_id)
+            print(_line(customer))
+
+
+@customers_app.command("show")
+def show(customer_id: Annotated[str, typer.Argument(help="The customer's id.")]) -> None:
+    """One customer, its preferences and its contacts."""
+    with open_services() as services:
+        customer = services.customers.customer(customer_id)
+        print(_line(customer))
+        preferences = customer.preferences
+        channels = ", ".join(c.value for c in preferences.channels)
+        declined = ", ".join(n.value for n in preferences.opted_out) or "none"
+        print(f"  channels: {channels}; declines: {declined}")
+        for role in ContactRole:
+            for person in services.customers.contacts(customer_id, role):
+                contact = person.contact
+                reach = ", ".join(x for x in (contact.email, contact.phone) if x)
+                print(f"  {role.value} {person.id} {contact.name} <{reach}> ({person.language})")
+
+
+@customers_app.command("add-contact")
+def add_contact(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    *,
+    role: Annotated[ContactRole, typer.Option(help="billing or technical.")],
+    name: Annotated[str, typer.Option(help="The person's name.")],
+    email: Annotated[str | None, typer.Option(help="Their e-mail address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Their phone number.")] = None,
+    language: Annotated[Language, typer.Option(help="The language they read.")] = Language.EN,
+) -> None:
+    """Add a billing or technical contact to a customer."""
+    command = cc.AddContact(role, Contact(name, email, phone), language)
+    with open_services() as services:
+        receipt = services.customers.add_contact(_caller(), customer_id, command)
+    print(f"added contact {receipt.aggregate_id} to {customer_id}")
+
+
+def _line(customer: Customer) -> str:
+    through = (
+        f", through an indirect reseller ({customer.indirect_provider})"
+        if customer.indirect_provider
+        else ", direct bill"
+    )
+    return (
+        f"{customer.customer_id}: {customer.display_name}, {customer.primary_domain}, "
+        f"tenant {customer.tenant_id}{through}"
+    )

@@ -1,0 +1,227 @@
+"""The customer directory: each customer of the partner, and the people to reach there.
+
+A `Customer` holds what is kept about an organisation (its vendor tenant, its
+primary domain, how it is billed, how it wants to hear from the partner) and
+lists its contacts by id. Each `CustomerContact` is a person, and so a data
+subject of its own (ADR 0044, ADR 0048): their name, e-mail address and phone
+are sealed under the contact's id and erased with it, while the customer and
+its other contacts stay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from cases.domain import customer_commands as c
+from cases.domain import errors
+from cases.domain.audited import AuditedAggregate
+from cases.domain.case_values import Contact
+from cases.domain.customer_values import (
+    CommunicationPreferences,
+    ContactRole,
+    Language,
+    ListedContact,
+    Relationship,
+)
+from cases.domain.metadata import CommandContext
+from cases.domain.text import LINE_LIMIT, optional_text, required_text
+
+_TENANT_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CUSTOMER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+
+def customer_aggregate_id(customer_id: str) -> UUID:
+    """The id of the customer's record: one per customer id, found without an index."""
+    return uuid5(NAMESPACE_URL, f"cases:customer:{customer_id}")
+
+
+class Customer(AuditedAggregate):
+    """A customer of the partner (a tenant of the vendor)."""
+
+    class Registered(AuditedAggregate.Created):
+        customer_id: str
+        display_name: str
+        tenant_id: str
+        primary_domain: str
+        relationship: Relationship
+        indirect_provider: str | None
+        preferences: CommunicationPreferences
+
+    class PreferencesChanged(AuditedAggregate.Event):
+        preferences: CommunicationPreferences
+
+        def apply(self, aggregate: Any) -> None:
+            customer: Customer = aggregate
+            customer.preferences = self.preferences
+
+    class ContactListed(AuditedAggregate.Event):
+        contact_id: UUID
+        role: ContactRole
+
+        def apply(self, aggregate: Any) -> None:
+            customer: Customer = aggregate
+            listed = ListedContact(self.contact_id, self.role)
+            customer.contacts = (*customer.contacts, listed)
+
+    class ContactUnlisted(AuditedAggregate.Event):
+        contact_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            customer: Customer = aggregate
+            customer.contacts = tuple(
+                listed for listed in customer.contacts if listed.contact_id != self.contact_id
+            )
+
+    def __init__(
+        self,
+        *,
+        customer_id: str,
+        display_name: str,
+        tenant_id: str,
+        primary_domain: str,
+        relationship: Relationship,
+        indirect_provider: str | None,
+        preferences: CommunicationPreferences,
+    ) -> None:
+        self.customer_id = customer_id
+        self.display_name = display_name
+        self.tenant_id = tenant_id
+        self.primary_domain = primary_domain
+        self.relationship = relationship
+        self.indirect_provider = indirect_provider
+        self.preferences = preferences
+        self.contacts: tuple[ListedContact, ...] = ()
+
+    @classmethod
+    def register(cls, ctx: CommandContext, command: c.RegisterCustomer) -> Customer:
+        customer_id = required_text("customer id", command.customer_id, 100)
+        if not _CUSTOMER_ID.match(customer_id):
+            raise errors.InvalidValueError(
+                "a customer id is lower-case letters, digits, '.', '_' and '-', e.g. contoso"
+            )
+        tenant_id = command.tenant_id.strip().lower()
+        if not _TENANT_ID.match(tenant_id):
+            raise errors.InvalidValueError("tenant id is the vendor tenant's GUID")
+        domain = command.primary_domain.strip().lower()
+        if not _DOMAIN.match(domain):
+            raise errors.InvalidValueError(f"{command.primary_domain!r} is not a domain name")
+        provider = optional_text("indirect provider", command.indirect_provider, LINE_LIMIT)
+        indirect = command.relationship is Relationship.INDIRECT_RESELLER
+        if indirect and provider is None:
+            raise errors.IndirectProviderNotNamedError(
+                "a customer served through an indirect reseller names the indirect provider"
+            )
+        if not indirect and provider is not None:
+            raise errors.IndirectProviderNotNamedError(
+                "a direct-bill customer has no indirect provider"
+            )
+        return cls._start(
+            cls.Registered,
+            ctx,
+            customer_aggregate_id(customer_id),
+            customer_id=customer_id,
+            display_name=required_text("display name", command.display_name, LINE_LIMIT),
+            tenant_id=tenant_id,
+            primary_domain=domain,
+            relationship=command.relationship,
+            indirect_provider=provider,
+            preferences=command.preferences,
+        )
+
+    def change_preferences(self, ctx: CommandContext, command: c.ChangePreferences) -> None:
+        if command.preferences == self.preferences:
+            raise errors.PreferencesUnchangedError("the preferences are already these")
+        self._record(self.PreferencesChanged, ctx, preferences=command.preferences)
+
+    def list_contact(self, ctx: CommandContext, contact_id: UUID, role: ContactRole) -> None:
+        self._record(self.ContactListed, ctx, contact_id=contact_id, role=role)
+
+    def unlist_contact(self, ctx: CommandContext, contact_id: UUID) -> None:
+        self.check_lists(contact_id)
+        self._record(self.ContactUnlisted, ctx, contact_id=contact_id)
+
+    def check_lists(self, contact_id: UUID) -> ListedContact:
+        for listed in self.contacts:
+            if listed.contact_id == contact_id:
+                return listed
+        raise errors.NotFoundError(f"customer {self.customer_id} has no contact {contact_id}")
+
+    def contact_ids(self, role: ContactRole) -> tuple[UUID, ...]:
+        return tuple(listed.contact_id for listed in self.contacts if listed.role is role)
+
+
+class CustomerContact(AuditedAggregate):
+    """A person at a customer: its own data subject (their details are sealed
+    under this record's id)."""
+
+    class Added(AuditedAggregate.Created):
+        customer_id: str
+        role: ContactRole
+        contact: Contact
+        language: Language
+
+    class Changed(AuditedAggregate.Event):
+        contact: Contact
+        language: Language
+
+        def apply(self, aggregate: Any) -> None:
+            person: CustomerContact = aggregate
+            person.contact = self.contact
+            person.language = self.language
+
+    class Removed(AuditedAggregate.Event):
+        def apply(self, aggregate: Any) -> None:
+            person: CustomerContact = aggregate
+            person.removed = True
+
+    def __init__(
+        self, *, customer_id: str, role: ContactRole, contact: Contact, language: Language
+    ) -> None:
+        self.customer_id = customer_id
+        self.role = role
+        self.contact = contact
+        self.language = language
+        self.removed = False
+
+    @classmethod
+    def add(
+        cls, ctx: CommandContext, command: c.AddContact, *, contact_id: UUID, customer_id: str
+    ) -> CustomerContact:
+        return cls._start(
+            cls.Added,
+            ctx,
+            contact_id,
+            customer_id=customer_id,
+            role=command.role,
+            contact=command.contact,
+            language=command.language,
+        )
+
+    def change(self, ctx: CommandContext, command: c.ChangeContact) -> None:
+        self.check_not_removed()
+        if (command.contact, command.language) == (self.contact, self.language):
+            raise errors.ContactUnchangedError("the contact's details are already these")
+        self._record(self.Changed, ctx, contact=command.contact, language=command.language)
+
+    def remove(self, ctx: CommandContext, _command: c.RemoveContact | None = None) -> None:
+        self.check_not_removed()
+        self._record(self.Removed, ctx)
+
+    def check_not_removed(self) -> None:
+        if self.removed:
+            raise errors.ContactRemovedError("the contact was removed from the directory")
+
+
+CONTACT_DECISIONS: dict[
+    type[c.ContactCommand], Callable[[CustomerContact, CommandContext, Any], None]
+] = {
+    c.ChangeContact: CustomerContact.change,
+    c.RemoveContact: CustomerContact.remove,
+}
+"""The contact's decision on each command on an existing contact."""

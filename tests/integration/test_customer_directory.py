@@ -1,0 +1,181 @@
+"""The customer directory on every store: customers, contacts, the contact book,
+and cases and accounts refused for customers it does not hold (ADR 0048)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from cases.application.contact_book import ContactBook, Recipient
+from cases.application.directory_contacts import DirectoryContactBook
+from cases.bootstrap import Services
+from cases.domain import billing_commands as bc
+from cases.domain import case_commands as cmd
+from cases.domain import customer_commands as cc
+from cases.domain import errors
+from cases.domain.billing_values import BillingPeriod
+from cases.domain.case_values import (
+    Contact,
+    EscalationCategory,
+    EscalationTarget,
+)
+from cases.domain.customer_values import (
+    CommunicationPreferences,
+    Language,
+    NoticeChannel,
+    OptionalNotice,
+)
+from cases.domain.metadata import Actor, Role
+from cases.domain.support_case import SupportCase
+from tests.support.builders import T0, caller, intake, terms
+from tests.support.customers import PROVIDER, billing_contact, register, technical_contact
+
+SALES = caller(Actor("sales-sam", Role.SALES_AGENT))
+
+
+@pytest.fixture
+def directory(services: Services) -> Services:
+    services.desk.publish_terms(caller(), terms(), effective_from=T0)
+    services.customers.register(SALES, register("contoso"))
+    return services
+
+
+class TestCustomers:
+    def test_a_registered_customer_is_found_with_its_details(self, directory: Services) -> None:
+        customer = directory.customers.customer("contoso")
+        assert (customer.display_name, customer.primary_domain, customer.indirect_provider) == (
+            "Contoso AB",
+            "contoso.example",
+            None,
+        )
+        assert directory.customers.listing.count() == 1
+
+    def test_a_customer_is_registered_once(self, directory: Services) -> None:
+        with pytest.raises(errors.CustomerAlreadyRegisteredError):
+            directory.customers.register(SALES, register("contoso"))
+
+    def test_an_indirect_resellers_customer_names_its_provider(self, directory: Services) -> None:
+        with pytest.raises(errors.IndirectProviderNotNamedError):
+            directory.customers.register(
+                SALES, register("fabrikam", indirect=True, indirect_provider=None)
+            )
+        directory.customers.register(SALES, register("fabrikam", indirect=True))
+        assert directory.customers.indirect_provider("fabrikam") == PROVIDER
+
+    def test_preferences_change_and_an_opt_out_is_kept(self, directory: Services) -> None:
+        wanted = CommunicationPreferences(
+            (NoticeChannel.EMAIL, NoticeChannel.WEBHOOK),
+            "https://erp.contoso.example/hooks/cases",
+            (OptionalNotice.UPCOMING_PAYMENT_REMINDER,),
+        )
+        directory.customers.change_preferences(SALES, "contoso", cc.ChangePreferences(wanted))
+        kept = directory.customers.customer("contoso").preferences
+        assert kept == wanted
+        assert kept.declines(OptionalNotice.UPCOMING_PAYMENT_REMINDER)
+
+    def test_a_webhook_needs_an_https_address(self) -> None:
+        with pytest.raises(errors.InvalidValueError):
+            CommunicationPreferences((NoticeChannel.WEBHOOK,))
+        with pytest.raises(errors.InvalidValueError):
+            CommunicationPreferences((NoticeChannel.WEBHOOK,), "http://plain.example/hook")
+
+
+class TestContacts:
+    def test_the_contact_book_lists_billing_and_technical_contacts(
+        self, directory: Services
+    ) -> None:
+        directory.customers.add_contact(SALES, "contoso", billing_contact())
+        directory.customers.add_contact(
+            SALES, "contoso", billing_contact("Ann Accounts", "ap@contoso.example", Language.EN)
+        )
+        directory.customers.add_contact(SALES, "contoso", technical_contact())
+        book: ContactBook = DirectoryContactBook(directory.customers)
+        assert book.billing_contacts("contoso") == [
+            Recipient("Eva Ekonomi", "ekonomi@contoso.example", "sv"),
+            Recipient("Ann Accounts", "ap@contoso.example", "en"),
+        ]
+        assert book.technical_contacts("contoso") == [
+            Recipient("Tom Teknik", "it@contoso.example", "en")
+        ]
+        assert book.billing_contacts("nobody") == []
+
+    def test_a_contact_changes_and_is_removed(self, directory: Services) -> None:
+        added = directory.customers.add_contact(SALES, "contoso", billing_contact())
+        contact_id = added.aggregate_id
+        directory.customers.handle_contact(
+            SALES,
+            "contoso",
+            contact_id,
+            cc.ChangeContact(Contact("Eva Ekonomi", "eva@contoso.example"), Language.EN),
+        )
+        book = DirectoryContactBook(directory.customers)
+        assert book.billing_contacts("contoso") == [
+            Recipient("Eva Ekonomi", "eva@contoso.example", "en")
+        ]
+        directory.customers.handle_contact(SALES, "contoso", contact_id, cc.RemoveContact())
+        assert book.billing_contacts("contoso") == []
+        with pytest.raises(errors.ContactRemovedError):
+            directory.customers.handle_contact(SALES, "contoso", contact_id, cc.RemoveContact())
+
+    def test_another_customers_contact_is_not_found(self, directory: Services) -> None:
+        directory.customers.register(SALES, register("fabrikam"))
+        added = directory.customers.add_contact(SALES, "contoso", billing_contact())
+        with pytest.raises(errors.NotFoundError):
+            directory.customers.contact("fabrikam", added.aggregate_id)
+
+    def test_a_contact_of_an_unknown_customer_is_refused(self, directory: Services) -> None:
+        with pytest.raises(errors.NotFoundError):
+            directory.customers.add_contact(SALES, "nobody", billing_contact())
+
+
+class TestKnownCustomers:
+    def test_intake_for_an_unknown_customer_is_refused(self, directory: Services) -> None:
+        with pytest.raises(errors.UnknownCustomerError):
+            directory.desk.receive_case(caller(), cmd.TakeIn(**intake(customer_id="nobody")))
+
+    def test_an_account_for_an_unknown_customer_is_refused(self, directory: Services) -> None:
+        with pytest.raises(errors.UnknownCustomerError):
+            directory.billing.open_account(
+                caller(Actor("billing-bo", Role.BILLING_ADMIN)),
+                bc.OpenAccount("nobody", "SEK", 30, BillingPeriod.MONTHLY),
+            )
+
+    def test_an_empty_directory_takes_bare_ids(self, services: Services) -> None:
+        """A store from before the directory keeps working as it did."""
+        services.desk.publish_terms(caller(), terms(), effective_from=T0)
+        services.desk.receive_case(caller(), cmd.TakeIn(**intake(customer_id="legacy")))
+
+    def test_intake_picks_a_contact_from_the_directory(self, directory: Services) -> None:
+        added = directory.customers.add_contact(SALES, "contoso", technical_contact())
+        asked = replace(cmd.TakeIn(**intake()), contact=None, contact_id=added.aggregate_id)
+        case = directory.desk.case(directory.desk.receive_case(caller(), asked).aggregate_id)
+        assert case.contact == Contact("Tom Teknik", "it@contoso.example")
+
+    def test_intake_refuses_another_customers_contact(self, directory: Services) -> None:
+        directory.customers.register(SALES, register("fabrikam"))
+        added = directory.customers.add_contact(SALES, "fabrikam", technical_contact())
+        asked = replace(cmd.TakeIn(**intake()), contact=None, contact_id=added.aggregate_id)
+        with pytest.raises(errors.ContactNotOfCustomerError):
+            directory.desk.receive_case(caller(), asked)
+
+
+def test_the_indirect_provider_is_named_on_the_escalation(directory: Services) -> None:
+    """A how-to question of an indirect reseller's customer goes to its provider."""
+    directory.customers.register(SALES, register("fabrikam", indirect=True))
+    case_id = directory.desk.receive_case(
+        caller(), cmd.TakeIn(**intake(customer_id="fabrikam"))
+    ).aggregate_id
+    directory.desk.handle(
+        caller(),
+        case_id,
+        cmd.Escalate(
+            EscalationTarget.INDIRECT_PROVIDER, EscalationCategory.HOW_TO, None, "How to?"
+        ),
+    )
+    escalated = [
+        h
+        for h in directory.audit.history(SupportCase, case_id)
+        if h.event_type.endswith("Escalated")
+    ]
+    assert escalated[0].details["provider"] == PROVIDER

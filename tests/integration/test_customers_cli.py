@@ -1,0 +1,54 @@
+"""`cases customers` on a real SQLite file: add, add-contact, list, show."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cases.cli.main import app
+from cases.settings import get_settings
+
+TENANT = "5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f"
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CASES_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_customers_are_added_listed_and_shown(cli_env: Path) -> None:
+    runner = CliRunner()
+    add = ["customers", "add", "contoso", "--name", "Contoso AB", "--tenant-id", TENANT]
+    added = runner.invoke(app, [*add, "--domain", "contoso.example"])
+    assert added.exit_code == 0, added.output
+    indirect = [
+        *["customers", "add", "fabrikam", "--name", "Fabrikam AB", "--tenant-id", TENANT],
+        *["--domain", "fabrikam.example", "--indirect-provider", "Nordic Distribution AB"],
+    ]
+    assert runner.invoke(app, indirect).exit_code == 0
+    contact = runner.invoke(
+        app,
+        [
+            *["customers", "add-contact", "contoso", "--role", "billing"],
+            *["--name", "Eva Ekonomi", "--email", "ekonomi@contoso.example", "--language", "sv"],
+        ],
+    )
+    assert contact.exit_code == 0, contact.output
+
+    listed = runner.invoke(app, ["customers", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert [line.split(":")[0] for line in listed.output.splitlines()] == ["contoso", "fabrikam"]
+    assert "through an indirect reseller (Nordic Distribution AB)" in listed.output
+    shown = runner.invoke(app, ["customers", "show", "contoso"])
+    assert "billing" in shown.output
+    assert "Eva Ekonomi <ekonomi@contoso.example> (sv)" in shown.output
+
+    again = runner.invoke(app, [*add, "--domain", "contoso.example"])
+    assert again.exit_code != 0
