@@ -18,6 +18,7 @@ from cases.domain import (
     case_commands,
     case_values,
     collection_policy,
+    deliveries,
     erasure,
     metadata,
     money,
@@ -71,6 +72,7 @@ ENUMS: dict[str, type[Enum]] = {
     "stage_action": collection_policy.StageAction,
     "clock_kind": service_clocks.ClockKind,
     "subject_kind": erasure.SubjectKind,
+    "delivery_outcome": deliveries.DeliveryOutcome,
 }
 
 VALUE_OBJECTS: dict[str, type[object]] = {
@@ -101,6 +103,7 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "collection_stage": collection_policy.CollectionStage,
     "collection_terms": collection_policy.CollectionTerms,
     "published_policy": collection_policy.PublishedPolicy,
+    "delivery": deliveries.Delivery,
     "service_level_terms": service_clocks.ServiceLevelTerms,
     "service_clock": service_clocks.ServiceClock,
 }
