@@ -86,7 +86,7 @@ def create_app(
 
         def run_projections_on(services: Services) -> None:
             projections = InProcessProjections.from_settings(
-                settings, log=services.log, audit_log=True
+                settings, log=services.log, audit_log=True, outbox=True
             )
             projections.start()
             runners.append(projections)

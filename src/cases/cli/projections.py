@@ -35,6 +35,7 @@ from cases.db.schema import SchemaBehindError, check_schema_current, migrate
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
+from cases.followers.outbox import OUTBOX, outbox_runners
 from cases.followers.rebuild import RebuildInProgressError, rebuild
 from cases.followers.runner import ProjectionRunner
 from cases.followers.status import projection_status
@@ -173,7 +174,7 @@ def migrate_command() -> None:
 
 
 @projections_app.command("run")
-def run_command(
+def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
     names: Annotated[
         list[str] | None, typer.Argument(help="Projections to run (default: all).")
     ] = None,
@@ -189,6 +190,14 @@ def run_command(
             help="Also keep the audit log's Merkle tree and issue its checkpoints (ADR 43).",
         ),
     ] = True,
+    outbox: Annotated[
+        bool,
+        typer.Option(
+            "--outbox/--no-outbox",
+            help="Also queue the messages recorded events ask for in the outbox (ADR 50); "
+            "`cases outbox run` delivers them.",
+        ),
+    ] = True,
 ) -> None:
     """Follow the event log and keep the projections up to date (until Ctrl-C).
 
@@ -200,6 +209,8 @@ def run_command(
                 _catch_up_once(store, name, batch_size)
             if audit_log:
                 _tree_once(store, batch_size)
+            if outbox:
+                _outbox_once(store, batch_size)
         return
     with _stop_signals() as stopping, waiting_projection_store(stopping) as reached:
         if reached is None:
@@ -218,6 +229,9 @@ def run_command(
             batch_size=batch_size,
             poll_interval=poll_interval,
             tree=tree,
+            outbox=outbox_runners(reached.settings, reached.log, open_db, batch_size=batch_size)
+            if outbox
+            else None,
         )
         _run_until_stopped(runners, stopping)
 
@@ -239,15 +253,31 @@ def _tree_once(store: ProjectionStore, batch_size: int) -> None:
     builder = tree_builders(
         store.settings, store.log, lambda: store.db, create_key=False, batch_size=batch_size
     )()
-    leadership = Leadership(store.db, TREE)
+    _follow_once(store, TREE, builder.catch_up, lambda: builder.position, "appended")
+
+
+def _outbox_once(store: ProjectionStore, batch_size: int) -> None:
+    runner = outbox_runners(store.settings, store.log, lambda: store.db, batch_size=batch_size)()
+    _follow_once(store, OUTBOX, runner.catch_up, lambda: runner.position, "applied")
+
+
+def _follow_once(
+    store: ProjectionStore,
+    name: str,
+    catch_up: Callable[[], int],
+    position: Callable[[], int],
+    verb: str,
+) -> None:
+    """Catch a follower up once, under its leadership (skipped if another runs it)."""
+    leadership = Leadership(store.db, name)
     if not leadership.try_acquire():
-        print(f"{TREE}: another runner is keeping it up to date; skipped.")
+        print(f"{name}: another runner is keeping it up to date; skipped.")
         return
     try:
-        appended = builder.catch_up()
+        done = catch_up()
     finally:
         leadership.release()
-    print(f"{TREE}: appended {appended} events; at position {builder.position}.")
+    print(f"{name}: {verb} {done} events; at position {position()}.")
 
 
 @contextmanager

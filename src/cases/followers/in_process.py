@@ -21,9 +21,11 @@ from cases.clock import Clock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, open_runner_db
 from cases.db.schema import check_schema_current
 from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.outbox import OUTBOX, delivery_workers, outbox_runners
 from cases.followers.runner import Follower, ProjectionRunner, RunnerLoop
 from cases.followers.tracking import Tracking
 from cases.followers.tree_builder import TREE, TreeBuilder, tree_builders
+from cases.outbox.worker import DeliveryWorker, run_deliveries
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
@@ -48,6 +50,8 @@ class InProcessProjections:
         max_backoff: float = 5.0,
         clock: Clock | None = None,
         tree: Callable[[], TreeBuilder] | None = None,
+        outbox: Callable[[], Follower] | None = None,
+        deliveries: Callable[[], DeliveryWorker] | None = None,
     ) -> None:
         self.log = log
         self.open_db = open_db
@@ -68,6 +72,12 @@ class InProcessProjections:
             self.loops[TREE] = RunnerLoop(
                 tree, poll_interval=poll_interval, max_backoff=max_backoff
             )
+        if outbox is not None:  # the outbox's follower, which queues messages (ADR 50)
+            self.loops[OUTBOX] = RunnerLoop(
+                outbox, poll_interval=poll_interval, max_backoff=max_backoff
+            )
+        self.deliveries = deliveries
+        self._delivering = threading.Event()
         self.failures: dict[str, Exception] = {}
         self._threads: list[threading.Thread] = []
         self._owned_log = False
@@ -85,10 +95,13 @@ class InProcessProjections:
         batch_size: int = 1000,
         poll_interval: float = 0.1,
         audit_log: bool = False,
+        outbox: bool = False,
     ) -> InProcessProjections:
         """Runners on the configured store; refuses an old schema (SchemaBehindError).
         With `audit_log`, the audit log's tree builder runs beside them (ADR 43); on
-        the embedded store its signing key is generated on first use."""
+        the embedded store its signing key is generated on first use. With `outbox`,
+        the outbox's follower and (if a transport is configured) its delivery
+        worker run beside them (ADR 50)."""
         url = parse_database_url(settings.effective_database_url)
         if check_schema:
             check_schema_current(url)
@@ -101,7 +114,14 @@ class InProcessProjections:
             else None
         )
         projections = cls(
-            log, open_db, names, batch_size=batch_size, poll_interval=poll_interval, tree=tree
+            log,
+            open_db,
+            names,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            tree=tree,
+            outbox=outbox_runners(settings, log, open_db) if outbox else None,
+            deliveries=delivery_workers(settings, log, open_db) if outbox else None,
         )
         projections._owned_log = owned
         return projections
@@ -127,6 +147,20 @@ class InProcessProjections:
             )
             thread.start()
             self._threads.append(thread)
+        if self.deliveries is not None:
+            self._delivering.clear()
+            thread = threading.Thread(
+                target=self._deliver, args=(self.deliveries,), name="outbox-delivery", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _deliver(self, make_worker: Callable[[], DeliveryWorker]) -> None:
+        try:
+            run_deliveries(make_worker, self._delivering)
+        except Exception as e:  # as a runner's thread: kept for the caller
+            logger.exception("outbox_delivery_failed")
+            self.failures["outbox_delivery"] = e
 
     def _run(self, name: str, loop: RunnerLoop) -> None:
         try:
@@ -139,6 +173,7 @@ class InProcessProjections:
         """Stop every runner (each finishes its batch) and wait for the threads."""
         for loop in self.loops.values():
             loop.stop()
+        self._delivering.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0.0))

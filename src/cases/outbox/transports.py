@@ -67,9 +67,9 @@ class SmtpTransport:
         email["Subject"] = message.subject
         email["Date"] = format_datetime(message.created_at)
         email["Message-ID"] = f"<{message.message_id}@cases>"
-        email["Content-Language"] = message.language
         email[MESSAGE_ID_HEADER] = str(message.message_id)
         email.set_content(message.body)
+        email["Content-Language"] = message.language  # after: set_content drops Content-*
         return email
 
     def send(self, message: QueuedMessage) -> str:

@@ -31,7 +31,9 @@ def projections_in_process(
     url = parse_database_url(settings.effective_database_url)
     if url.kind is StoreKind.SQLITE:
         migrate(url)
-    with InProcessProjections.from_settings(settings, log=services.log, audit_log=True) as runners:
+    with InProcessProjections.from_settings(
+        settings, log=services.log, audit_log=True, outbox=True
+    ) as runners:
         yield runners
 
 
