@@ -23,7 +23,7 @@ from tests.support import children
 from tests.support.server import BIN, ManagedProcess, store_env
 from tests.support.webhook_receiver import webhook_receiver
 
-SECRET = "whsec-test-secret"
+SECRET = "whsec-test-secret"  # noqa: S105 - a test receiver's secret
 
 
 def worker_of(billing: Billing) -> DeliveryWorker:
@@ -38,12 +38,12 @@ def worker_of(billing: Billing) -> DeliveryWorker:
 
 
 def outcomes(billing: Billing) -> list[tuple[str, DeliveryOutcome]]:
-    found = []
-    for customer in ("contoso", "fabrikam"):
-        for event in billing.services.log.events.get(BillingAccount.id_for(customer)):
-            if isinstance(event, BillingAccount.DeliveryRecorded):
-                found.append((str(event.delivery.message_id), event.delivery.outcome))
-    return sorted(found)
+    return sorted(
+        (str(event.delivery.message_id), event.delivery.outcome)
+        for customer in ("contoso", "fabrikam")
+        for event in billing.services.log.events.get(BillingAccount.id_for(customer))
+        if isinstance(event, BillingAccount.DeliveryRecorded)
+    )
 
 
 def test_signed_messages_are_retried_after_errors_and_timeouts(
