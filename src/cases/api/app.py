@@ -30,6 +30,7 @@ from cases.api.routers import (
     terms,
 )
 from cases.api.routers.audit_log import router as audit_log_router
+from cases.api.routers.outbox import router as outbox_router
 from cases.api.routers.registers import router as registers_router
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
@@ -123,6 +124,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(reports_router)
     app.include_router(audit_log_router)
+    app.include_router(outbox_router)
     app.include_router(registers_router)
     app.include_router(metrics_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))

@@ -35,6 +35,8 @@ API_RULES = {
     "invalid-authorization": "Raised when a request carries more than one Authorization header.",
     "customer-chosen-case-id": "Raised when a customer principal names the id of a new case: "
     "only staff may (whether an id is taken would tell of other customers' cases).",
+    "message-not-dead-lettered": "Raised when an outbox message that is not dead-lettered "
+    "is to be retried: only failed and bounced messages are queued again.",
 }
 
 
