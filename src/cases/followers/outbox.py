@@ -20,9 +20,20 @@ from cases.outbox.messages import Channel
 from cases.outbox.transports import SmtpTransport, Transport, WebhookTransport
 from cases.outbox.worker import DeliveryWorker, RecordOnAggregates, Retries
 from cases.persistence.event_log import EventLog
+from cases.projections.projection import PositionedEvent
 from cases.settings import Settings
 
 __all__ = ["OUTBOX", "delivery_workers", "outbox_runners", "transports_of"]
+
+
+class OutboxRunner(ProjectionRunner):
+    """A projection runner that derives the batch's messages before its transaction."""
+
+    projection: OutboxProjection
+
+    def apply_batch(self, events: list[PositionedEvent], after: int, reached: int) -> None:
+        self.projection.prepare(events)
+        super().apply_batch(events, after, reached)
 
 
 def outbox_runners(
@@ -40,7 +51,7 @@ def outbox_runners(
     def make() -> ProjectionRunner:
         db = open_db()
         try:
-            return ProjectionRunner(log, projection, db, batch_size=batch_size, clock=clock)
+            return OutboxRunner(log, projection, db, batch_size=batch_size, clock=clock)
         except BaseException:
             db.close()
             raise

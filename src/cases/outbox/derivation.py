@@ -92,6 +92,13 @@ class OutboxProjection(Projection):
         self.clock = clock or SystemClock()
         self._customers: dict[UUID, str] = {}
         self._policy_texts: dict[int, str] = {}
+        self._prepared: dict[int, list[NewMessage]] = {}
+
+    def prepare(self, events: Sequence[PositionedEvent]) -> None:
+        """Derive the batch's messages before its transaction: deriving reads the
+        log (an account's customer, a case's contact) and renders templates, which
+        must not hold the store's write lock (on SQLite, the whole file's)."""
+        self._prepared = {p.position: self.messages_for(p.event) for p in events}
 
     def apply(
         self,
@@ -103,7 +110,9 @@ class OutboxProjection(Projection):
         store = OutboxStore(db)
         now = self.clock.now()
         for positioned in others:
-            store.enqueue(self.messages_for(positioned.event), positioned.position, now)
+            prepared = self._prepared.pop(positioned.position, None)
+            messages = self.messages_for(positioned.event) if prepared is None else prepared
+            store.enqueue(messages, positioned.position, now)
         store.erase_subjects(erased)
 
     # Derivation -------------------------------------------------------------------

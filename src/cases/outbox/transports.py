@@ -45,9 +45,13 @@ class DeliveryRefusedError(Exception):
 class Transport(Protocol):
     def send(self, message: QueuedMessage) -> str: ...
 
+    def close(self) -> None:
+        """Let go of a connection kept between the messages of one batch."""
+
 
 class SmtpTransport:
-    """Sends over SMTP: STARTTLS and login as configured; one connection per message."""
+    """Sends over SMTP: STARTTLS and login as configured. One connection carries a
+    batch's messages (the worker closes it after each batch); an error drops it."""
 
     def __init__(self, settings: Settings) -> None:
         if settings.smtp_host is None:
@@ -59,6 +63,29 @@ class SmtpTransport:
         self.password = settings.smtp_password
         self.sender = formataddr((settings.outbox_sender_name, settings.smtp_from))
         self.timeout = settings.outbox_send_timeout
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connected(self) -> smtplib.SMTP:
+        if self._smtp is None:
+            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            try:
+                if self.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if self.username is not None and self.password is not None:
+                    smtp.login(self.username, self.password.get_secret_value())
+            except BaseException:
+                smtp.close()
+                raise
+            self._smtp = smtp
+        return self._smtp
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                smtp.close()
 
     def email(self, message: QueuedMessage) -> EmailMessage:
         email = EmailMessage()
@@ -74,23 +101,28 @@ class SmtpTransport:
 
     def send(self, message: QueuedMessage) -> str:
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if self.username is not None and self.password is not None:
-                    smtp.login(self.username, self.password.get_secret_value())
-                refused = smtp.send_message(self.email(message))
+            refused = self._send(message)
         except smtplib.SMTPRecipientsRefused as e:
             code, answer = next(iter(e.recipients.values()))
             raise _by_code(code, answer) from None
         except smtplib.SMTPResponseException as e:
             raise _by_code(e.smtp_code, e.smtp_error) from None
         except (smtplib.SMTPException, OSError) as e:
+            self.close()
             raise DeliveryDeferredError(f"{type(e).__name__}: {_first_line(str(e))}") from None
         if refused:
             code, answer = next(iter(refused.values()))
             raise _by_code(code, answer)
         return "250 accepted"
+
+    def _send(self, message: QueuedMessage) -> dict[str, tuple[int, bytes]]:
+        """Send on the kept connection; one that the server closed meanwhile is
+        opened again, once."""
+        try:
+            return self._connected().send_message(self.email(message))
+        except smtplib.SMTPServerDisconnected:
+            self.close()
+            return self._connected().send_message(self.email(message))
 
 
 def _by_code(code: int, answer: bytes | str) -> Exception:
@@ -121,7 +153,8 @@ class WebhookTransport:
         self.url = url
         self.secret = secret
         self.clock = clock
-        self.client = httpx.Client(timeout=timeout)
+        self.timeout = timeout
+        self._client: httpx.Client | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebhookTransport:
@@ -142,7 +175,9 @@ class WebhookTransport:
             MESSAGE_ID_HEADER: str(message.message_id),
         }
         try:
-            answer = self.client.post(self.url, content=body, headers=headers)
+            if self._client is None:
+                self._client = httpx.Client(timeout=self.timeout)
+            answer = self._client.post(self.url, content=body, headers=headers)
         except httpx.TransportError as e:
             raise DeliveryDeferredError(f"{type(e).__name__}") from None
         detail = f"HTTP {answer.status_code}"
@@ -153,4 +188,6 @@ class WebhookTransport:
         raise DeliveryRefusedError(detail)
 
     def close(self) -> None:
-        self.client.close()
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()

@@ -132,7 +132,11 @@ class DeliveryWorker:
         claimed = self.store.claim(
             self.worker_id, self.clock.now(), self.lease, self.batch_size, tuple(self.transports)
         )
-        delivered = sum(self.attempt(message) for message in claimed)
+        try:
+            delivered = sum(self.attempt(message) for message in claimed)
+        finally:
+            for transport in self.transports.values():
+                transport.close()
         return StepResult(len(claimed), delivered)
 
     def attempt(self, message: QueuedMessage) -> bool:
