@@ -26,7 +26,8 @@ from cases.domain.billing_values import BillingPeriod, InvoiceLine, InvoicePerio
 from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.money import UnitPrice
-from cases.followers.outbox import outbox_runners
+from cases.followers.outbox import delivery_workers, outbox_runners
+from cases.outbox.worker import DeliveryWorker
 from cases.persistence.database_url import parse_database_url
 from cases.settings import Settings
 from tests.support.contact_book import FixedContactBook
@@ -82,6 +83,17 @@ class Billing:
             self.settings, self.services.log, lambda: self.db, contacts=BOOK, clock=self.clock
         )()
         return runner.catch_up()
+
+    def worker(self) -> DeliveryWorker:
+        """A delivery worker on its own connection, on this billing's clock."""
+        make = delivery_workers(
+            self.settings,
+            self.services.log,
+            lambda: open_projection_db(self.settings),
+            clock=self.clock,
+        )
+        assert make is not None
+        return make()
 
 
 def billing_on(settings: Settings) -> Iterator[Billing]:

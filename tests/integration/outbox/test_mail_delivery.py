@@ -8,13 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cases.db.database import open_projection_db
 from cases.domain.billing_account import BillingAccount
 from cases.domain.deliveries import DeliveryOutcome
-from cases.followers.outbox import delivery_workers
 from cases.outbox.messages import Status
 from cases.outbox.store import OutboxStore
-from cases.outbox.worker import DeliveryWorker
 from tests.integration.outbox.conftest import Billing, billing_on, outbox_settings
 from tests.support.mail_server import MailHandler, mail_server
 
@@ -23,17 +20,6 @@ from tests.support.mail_server import MailHandler, mail_server
 def smtp() -> Iterator[tuple[int, MailHandler]]:
     with mail_server() as server:
         yield server
-
-
-def worker_of(billing: Billing) -> DeliveryWorker:
-    make = delivery_workers(
-        billing.settings,
-        billing.services.log,
-        lambda: open_projection_db(billing.settings),
-        clock=billing.clock,
-    )
-    assert make is not None
-    return make()
 
 
 def deliveries(billing: Billing, customer: str) -> list[tuple[str, DeliveryOutcome, int]]:
@@ -56,7 +42,7 @@ def test_a_collection_runs_reminders_arrive_in_the_customers_language(
     settings = outbox_settings(store_url, tmp_path, smtp_host="127.0.0.1", smtp_port=port)
     for billing in billing_on(settings):
         assert billing.queue() > 0
-        worker = worker_of(billing)
+        worker = billing.worker()
         try:
             assert worker.drain() == 2
         finally:
@@ -88,7 +74,7 @@ def test_a_server_that_refuses_then_accepts_delivers_once(store_url: str, tmp_pa
         settings = outbox_settings(store_url, tmp_path, smtp_host="127.0.0.1", smtp_port=port)
         for billing in billing_on(settings):
             billing.queue()
-            worker = worker_of(billing)
+            worker = billing.worker()
             try:
                 assert worker.drain() == 0
                 assert server.messages() == []
@@ -116,7 +102,7 @@ def test_a_refused_mailbox_bounces_to_the_dead_letters(store_url: str, tmp_path:
         settings = outbox_settings(store_url, tmp_path, smtp_host="127.0.0.1", smtp_port=port)
         for billing in billing_on(settings):
             billing.queue()
-            worker = worker_of(billing)
+            worker = billing.worker()
             try:
                 assert worker.drain() == 1
                 outbox = OutboxStore(billing.db)

@@ -11,30 +11,16 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from cases.db.database import open_projection_db
 from cases.domain.billing_account import BillingAccount
 from cases.domain.deliveries import DeliveryOutcome
-from cases.followers.outbox import delivery_workers
 from cases.outbox.messages import Channel, Status
 from cases.outbox.store import OutboxStore
-from cases.outbox.worker import DeliveryWorker
 from tests.integration.outbox.conftest import Billing, billing_on, outbox_settings
 from tests.support import children
 from tests.support.server import BIN, ManagedProcess, store_env
 from tests.support.webhook_receiver import webhook_receiver
 
 SECRET = "whsec-test-secret"  # noqa: S105 - a test receiver's secret
-
-
-def worker_of(billing: Billing) -> DeliveryWorker:
-    make = delivery_workers(
-        billing.settings,
-        billing.services.log,
-        lambda: open_projection_db(billing.settings),
-        clock=billing.clock,
-    )
-    assert make is not None
-    return make()
 
 
 def outcomes(billing: Billing) -> list[tuple[str, DeliveryOutcome]]:
@@ -57,7 +43,7 @@ def test_signed_messages_are_retried_after_errors_and_timeouts(
         )
         for billing in billing_on(settings):
             billing.queue()
-            worker = worker_of(billing)
+            worker = billing.worker()
             try:
                 for _ in range(6):
                     worker.drain()
@@ -87,7 +73,7 @@ def test_a_receiver_down_for_the_whole_period_dead_letters_then_retry_delivers(
         )
         for billing in billing_on(settings):
             billing.queue()
-            worker = worker_of(billing)
+            worker = billing.worker()
             outbox = OutboxStore(billing.db)
             try:
                 for _ in range(40):
