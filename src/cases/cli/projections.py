@@ -194,8 +194,8 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
         bool,
         typer.Option(
             "--outbox/--no-outbox",
-            help="Also queue the messages recorded events ask for in the outbox (ADR 50); "
-            "`cases outbox run` delivers them.",
+            help="Also queue the messages recorded events ask for in the outbox (ADR 50) "
+            "when no projection is named; `cases outbox run` delivers them.",
         ),
     ] = True,
 ) -> None:
@@ -203,6 +203,7 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
 
     On PostgreSQL it waits for a database it cannot reach yet (not with --once)."""
     chosen = _chosen(names)
+    outbox = outbox and not names
     if once:
         with projection_store(quiet=True) as store:
             for name in chosen:
