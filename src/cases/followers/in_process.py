@@ -17,6 +17,7 @@ from typing import Self
 
 import structlog
 
+from cases.application.contact_book import ContactBook
 from cases.clock import Clock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, open_runner_db
 from cases.db.schema import check_schema_current
@@ -96,6 +97,7 @@ class InProcessProjections:
         poll_interval: float = 0.1,
         audit_log: bool = False,
         outbox: bool = False,
+        contacts: ContactBook | None = None,
     ) -> InProcessProjections:
         """Runners on the configured store; refuses an old schema (SchemaBehindError).
         With `audit_log`, the audit log's tree builder runs beside them (ADR 43); on
@@ -120,7 +122,7 @@ class InProcessProjections:
             batch_size=batch_size,
             poll_interval=poll_interval,
             tree=tree,
-            outbox=outbox_runners(settings, log, open_db) if outbox else None,
+            outbox=outbox_runners(settings, log, open_db, contacts=contacts) if outbox else None,
             deliveries=delivery_workers(settings, log, open_db) if outbox else None,
         )
         projections._owned_log = owned
