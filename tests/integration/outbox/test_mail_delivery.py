@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from cases.clock import wait_until
 from cases.domain.billing_account import BillingAccount
 from cases.domain.deliveries import DeliveryOutcome
+from cases.followers.in_process import InProcessProjections
 from cases.outbox.messages import Status
 from cases.outbox.store import OutboxStore
-from tests.integration.outbox.conftest import Billing, billing_on, outbox_settings
+from tests.integration.outbox.conftest import BOOK, Billing, billing_on, outbox_settings
 from tests.support.mail_server import MailHandler, mail_server
 
 
@@ -116,3 +118,27 @@ def test_a_refused_mailbox_bounces_to_the_dead_letters(store_url: str, tmp_path:
             finally:
                 worker.db.close()
             assert len(server.messages()) == 2
+
+
+def test_in_process_the_follower_and_the_worker_deliver_what_commands_record(
+    store_url: str, tmp_path: Path, smtp: tuple[int, MailHandler]
+) -> None:
+    """As `cases serve` runs them on SQLite: threads beside the projections queue and
+    deliver a collection run's reminders while the commands go on."""
+    port, server = smtp
+    settings = outbox_settings(store_url, tmp_path, smtp_host="127.0.0.1", smtp_port=port)
+    for billing in billing_on(settings):
+        with InProcessProjections.from_settings(
+            settings,
+            log=billing.services.log,
+            names=["account_standing"],
+            outbox=True,
+            contacts=BOOK,
+            poll_interval=0.05,
+        ) as runners:
+            assert wait_until(lambda: len(server.messages()) == 2, timeout=30)
+            assert not runners.failures
+        assert {str(m["To"]) for m in server.messages()} == {
+            "ekonomi@contoso.example",
+            "ap@fabrikam.example",
+        }
