@@ -232,6 +232,82 @@ class Settings(BaseSettings):
             return self.vendor_client_secret_file.read_text(encoding="utf-8").strip()
         return None
 
+    # The outbox and its delivery (issue 16, ADR 50) -------------------------------
+    smtp_host: str | None = Field(
+        default=None,
+        max_length=255,
+        description="The mail server the outbox delivers e-mail through (none: messages "
+        "stay in the outbox, listed by `cases outbox list`).",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65_535, description="The mail server's port.")
+    smtp_starttls: bool = Field(
+        default=False, description="Upgrade the SMTP connection with STARTTLS before sending."
+    )
+    smtp_username: str | None = Field(
+        default=None, max_length=255, description="Log in to the mail server as this user."
+    )
+    smtp_password: SecretStr | None = Field(
+        default=None, description="The mail server password. Never logged."
+    )
+    smtp_from: str = Field(
+        default="noreply@partner.example",
+        max_length=320,
+        description="The From address of every message the outbox sends.",
+    )
+    outbox_sender_name: str = Field(
+        default="Your partner",
+        max_length=200,
+        description="How messages are signed (the partner's name).",
+    )
+    outbox_language: str = Field(
+        default="en",
+        pattern=r"^(sv|en)$",
+        description="The language of messages to a person whose language is not known "
+        "(a case's contact, the queue).",
+    )
+    outbox_billing_mailbox: str | None = Field(
+        default=None,
+        max_length=320,
+        description="Until the customer directory lands: the one address billing notices "
+        "go to for every customer (none: billing notices only reach the webhook).",
+    )
+    outbox_queue_address: str | None = Field(
+        default=None,
+        max_length=320,
+        description="Where service-level breach alerts go when the case's agent has no "
+        "e-mail address (none: only to an agent id that is one).",
+    )
+    outbox_webhook_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://\S+$",
+        max_length=2000,
+        description="A URL every outbox message is also POSTed to as JSON, signed "
+        "(Cases-Signature) with the outbox webhook secret.",
+    )
+    outbox_webhook_secret: SecretStr | None = Field(
+        default=None, description="The outbox webhook's signing secret. Never logged."
+    )
+    outbox_retry_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 14,
+        description="How long a message that cannot be delivered is retried (with "
+        "exponential backoff and jitter) before it is dead-lettered.",
+    )
+    outbox_first_retry_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="The wait before the first retry."
+    )
+    outbox_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="How long a claimed message is the claiming worker's: past it (the "
+        "worker died) another worker sends it again, with the same message id.",
+    )
+    outbox_send_timeout: float = Field(
+        default=10.0, gt=0, le=300, description="Seconds one SMTP or webhook attempt may take."
+    )
+
     @property
     def backdating_allowance(self) -> timedelta:
         return timedelta(hours=self.backdating_allowance_hours)

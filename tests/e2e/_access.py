@@ -17,7 +17,8 @@ SALES = "sales_agent"
 USERS = "user_management_admin"
 AUDITOR = "auditor"
 CUSTOMER = "customer"
-ROLES = (HELPDESK, BILLING, SALES, USERS, AUDITOR, CUSTOMER)
+OPERATOR = "operator"
+ROLES = (HELPDESK, BILLING, SALES, USERS, AUDITOR, CUSTOMER, OPERATOR)
 
 PUBLIC = None  # no token needed
 EVERYONE = frozenset(ROLES)
@@ -39,6 +40,7 @@ READS_REPORTS = frozenset({AUDITOR})
 MANAGES_PERSONAL_DATA = frozenset({USERS})
 READS_CUSTOMERS = frozenset({HELPDESK, BILLING, SALES, AUDITOR, CUSTOMER})
 MANAGES_CUSTOMERS = frozenset({BILLING, SALES})
+OPERATES_OUTBOX = frozenset({OPERATOR})
 
 EXPECTED: dict[str, frozenset[str] | None] = {
     # health and problems
@@ -132,6 +134,10 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "get_collection_policy": READS_TERMS,
     "get_collection_policy_version": READS_TERMS,
     "publish_collection_policy": PUBLISHES_COLLECTION_POLICY,
+    # the outbox: its states, messages and dead letters (ADR 50)
+    "get_outbox_status": OPERATES_OUTBOX,
+    "list_outbox_messages": OPERATES_OUTBOX,
+    "retry_outbox_message": OPERATES_OUTBOX,
 }
 
 

@@ -29,7 +29,7 @@ from tests.support.postgres import throwaway_database
 from tests.support.server import BIN, ServerProcess, prepare_store, serving, store_env
 
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-STAFF_ROLES = ("helpdesk_agent", "billing_admin", "sales_agent", "auditor")
+STAFF_ROLES = ("helpdesk_agent", "billing_admin", "sales_agent", "auditor", "operator")
 SETUP = Actor("e2e-setup", Role.SYSTEM)
 
 

@@ -25,7 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("api", "scenario"),
     ("bootstrap",),
     ("followers",),
-    ("reports",),
+    ("reports", "outbox"),
     ("projections", "application", "audit_log"),
     ("vendor",),
     ("db",),

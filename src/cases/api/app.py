@@ -34,6 +34,7 @@ from cases.api.routers import (
 )
 from cases.api.routers.audit_log import router as audit_log_router
 from cases.api.routers.dashboard import router as dashboard_router
+from cases.api.routers.outbox import router as outbox_router
 from cases.api.routers.registers import router as registers_router
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
@@ -90,7 +91,7 @@ def create_app(
 
         def run_projections_on(services: Services) -> None:
             projections = InProcessProjections.from_settings(
-                settings, log=services.log, audit_log=True, vendor=True
+                settings, log=services.log, audit_log=True, vendor=True, outbox=True
             )
             projections.start()
             runners.append(projections)
@@ -129,6 +130,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(reports_router)
     app.include_router(audit_log_router)
+    app.include_router(outbox_router)
     app.include_router(registers_router)
     app.include_router(metrics_router)
     app.include_router(dashboard_router)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cases.application.contact_book import Recipient
+from cases.application.contact_book import ContactBook, Recipient
 from cases.application.customer_directory import CustomerDirectory
 from cases.domain.customer_values import ContactRole
 from cases.persistence.personal_data import ERASED
@@ -12,16 +12,22 @@ class DirectoryContactBook:
     """`ContactBook` over the directory's aggregates (never behind a read model).
 
     A contact with no e-mail address, or one erased (its address reads as the
-    placeholder), is no recipient.
+    placeholder), is no recipient. A customer the directory does not hold (a bare
+    id recorded before it, ADR 48) is answered by `fallback`, if given.
     """
 
-    def __init__(self, directory: CustomerDirectory) -> None:
+    def __init__(self, directory: CustomerDirectory, fallback: ContactBook | None = None) -> None:
         self.directory = directory
+        self.fallback = fallback
 
     def billing_contacts(self, customer_id: str) -> list[Recipient]:
+        if self.fallback is not None and self.directory.find(customer_id) is None:
+            return self.fallback.billing_contacts(customer_id)
         return self._recipients(customer_id, ContactRole.BILLING)
 
     def technical_contacts(self, customer_id: str) -> list[Recipient]:
+        if self.fallback is not None and self.directory.find(customer_id) is None:
+            return self.fallback.technical_contacts(customer_id)
         return self._recipients(customer_id, ContactRole.TECHNICAL)
 
     def _recipients(self, customer_id: str, role: ContactRole) -> list[Recipient]:

@@ -15,7 +15,12 @@ from cases.clock import ManualClock, SystemClock
 from cases.domain.billing_account import BillingAccount
 from cases.domain.support_case import SupportCase
 from cases.scenario.demo import run_demo
-from cases.scenario.read_models import audit_checkpoint, projections_in_process, read_model_lines
+from cases.scenario.read_models import (
+    audit_checkpoint,
+    outbox_lines,
+    projections_in_process,
+    read_model_lines,
+)
 from cases.settings import get_settings
 
 
@@ -53,6 +58,7 @@ def demo(
         _print_account(services, story.billing.accounts["fabrikam"])
         print()
         print("\n".join(read_model_lines(settings)))
+        print("\n".join(outbox_lines(settings, services)))
         print(f"\n{checkpoint}")
 
 

@@ -16,6 +16,7 @@ from cases.cli.collection import collection_app
 from cases.cli.customers import customers_app
 from cases.cli.demo import demo, print_case
 from cases.cli.moments import within_range
+from cases.cli.outbox import outbox_app
 from cases.cli.privacy import privacy_app
 from cases.cli.projections import migrate_command, projections_app
 from cases.cli.replay import replay_app
@@ -45,6 +46,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(advisories_app, name="advisories")
 app.add_typer(customers_app, name="customers")
+app.add_typer(outbox_app, name="outbox")
 
 
 def _print_version(wanted: bool) -> None:

@@ -36,6 +36,7 @@ from cases.followers.advisory_loop import advisory_loop
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
+from cases.followers.outbox import OUTBOX, outbox_runners
 from cases.followers.rebuild import RebuildInProgressError, rebuild
 from cases.followers.runner import ProjectionRunner
 from cases.followers.status import projection_status
@@ -174,7 +175,7 @@ def migrate_command() -> None:
 
 
 @projections_app.command("run")
-def run_command(
+def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
     names: Annotated[
         list[str] | None, typer.Argument(help="Projections to run (default: all).")
     ] = None,
@@ -190,17 +191,28 @@ def run_command(
             help="Also keep the audit log's Merkle tree and issue its checkpoints (ADR 43).",
         ),
     ] = True,
+    outbox: Annotated[
+        bool,
+        typer.Option(
+            "--outbox/--no-outbox",
+            help="Also queue the messages recorded events ask for in the outbox (ADR 50) "
+            "when no projection is named; `cases outbox run` delivers them.",
+        ),
+    ] = True,
 ) -> None:
     """Follow the event log and keep the projections up to date (until Ctrl-C).
 
     On PostgreSQL it waits for a database it cannot reach yet (not with --once)."""
     chosen = _chosen(names)
+    outbox = outbox and not names
     if once:
         with projection_store(quiet=True) as store:
             for name in chosen:
                 _catch_up_once(store, name, batch_size)
             if audit_log:
                 _tree_once(store, batch_size)
+            if outbox:
+                _outbox_once(store, batch_size)
         return
     with _stop_signals() as stopping, waiting_projection_store(stopping) as reached:
         if reached is None:
@@ -222,6 +234,9 @@ def run_command(
             poll_interval=poll_interval,
             tree=tree,
             vendor=advisory_loop(reached.settings, reached.log, open_db),
+            outbox=outbox_runners(reached.settings, reached.log, open_db, batch_size=batch_size)
+            if outbox
+            else None,
         )
         _run_until_stopped(runners, stopping)
 
@@ -240,6 +255,13 @@ def _tree_once(store: ProjectionStore, batch_size: int) -> None:
     appended = _once_if_leading(store, TREE, builder.catch_up)
     if appended is not None:
         print(f"{TREE}: appended {appended} events; at position {builder.position}.")
+
+
+def _outbox_once(store: ProjectionStore, batch_size: int) -> None:
+    runner = outbox_runners(store.settings, store.log, lambda: store.db, batch_size=batch_size)()
+    applied = _once_if_leading(store, OUTBOX, runner.catch_up)
+    if applied is not None:
+        print(f"{OUTBOX}: applied {applied} events; at position {runner.position}.")
 
 
 def _once_if_leading(store: ProjectionStore, name: str, catch_up: Callable[[], int]) -> int | None:

@@ -38,6 +38,7 @@ from cases.domain.billing_values import (
     Subscription,
 )
 from cases.domain.collection_policy import CollectionStage, PublishedPolicy, StageAction
+from cases.domain.deliveries import Delivery, DeliveryFact, DeliveryHistory, RecordDelivery
 from cases.domain.metadata import CommandContext
 from cases.domain.money import Money, UnitPrice, minor_unit_exponent
 from cases.domain.text import LINE_LIMIT, aware, known_zone, required_text
@@ -48,7 +49,7 @@ CARRY_OVER_DAYS = 366
 customer's open items from before the account are carried over (ADR 32)."""
 
 
-class BillingAccount(AuditedAggregate):
+class BillingAccount(AuditedAggregate, DeliveryHistory):
     """One customer's billing relationship with the partner, in one currency."""
 
     # 2: `opened_at` (ADR 32); 3: unit prices as `UnitPrice` (ADR 47). Older
@@ -281,6 +282,11 @@ class BillingAccount(AuditedAggregate):
             account: BillingAccount = aggregate
             account.linked_cases = (*account.linked_cases, self.case_id)
 
+    class DeliveryRecorded(DeliveryFact, AuditedAggregate.Event):
+        """What became of a notice sent to the account's billing contacts (ADR 50)."""
+
+        delivery: Delivery
+
     # State ----------------------------------------------------------------
 
     def __init__(
@@ -485,6 +491,11 @@ class BillingAccount(AuditedAggregate):
             command.reason,
             until=command.until,
         )
+
+    def record_delivery(self, ctx: CommandContext, command: RecordDelivery) -> None:
+        """Record a notice's outcome, once per message and outcome."""
+        if not self.has_recorded(command.delivery):
+            self._record(self.DeliveryRecorded, ctx, delivery=command.delivery)
 
     def is_held_on(self, day: date) -> bool:
         return self.held_until is not None and day <= self.held_until
@@ -873,6 +884,7 @@ DECISIONS: dict[type[c.AccountCommand], Callable[[BillingAccount, CommandContext
     c.SuspendAccess: BillingAccount.suspend_access,
     c.ReinstateAccess: BillingAccount.reinstate_access,
     c.HoldCollection: BillingAccount.hold_collection,
+    RecordDelivery: BillingAccount.record_delivery,
 }
 """The account's decision on each command."""
 

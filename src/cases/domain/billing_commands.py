@@ -12,6 +12,7 @@ from datetime import date
 
 from cases.domain import billing_values as v
 from cases.domain.command import command
+from cases.domain.deliveries import RecordDelivery
 from cases.domain.money import Money
 
 
@@ -138,5 +139,6 @@ AccountCommand = (
     | SuspendAccess
     | ReinstateAccess
     | HoldCollection
+    | RecordDelivery
 )
 """A command on an account that exists (opening one is `OpenAccount`)."""

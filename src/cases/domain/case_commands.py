@@ -12,6 +12,7 @@ from uuid import UUID
 
 from cases.domain import case_values as v
 from cases.domain.command import command
+from cases.domain.deliveries import RecordDelivery
 from cases.domain.support_terms import Channel, EscalationVehicle, Severity
 
 
@@ -176,5 +177,6 @@ CaseCommand = (
     | Close
     | Reopen
     | AddNote
+    | RecordDelivery
 )
 """A command on a case that exists (taking one in is `TakeIn`)."""

@@ -27,6 +27,7 @@ class Role(StrEnum):
     USER_MANAGEMENT_ADMIN = "user_management_admin"
     AUDITOR = "auditor"
     CUSTOMER = "customer"
+    OPERATOR = "operator"  # runs the deployment: the outbox's dead letters (ADR 50)
     SYSTEM = "system"
 
 

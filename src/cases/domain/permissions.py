@@ -28,6 +28,8 @@ class Permission(StrEnum):
     MANAGE_PRINCIPALS = "manage_principals"
     # Find, export and erase a data subject's personal data (ADR 0044).
     MANAGE_PERSONAL_DATA = "manage_personal_data"
+    # See the outbox, its dead letters, and queue a dead letter again (ADR 50).
+    OPERATE_OUTBOX = "operate_outbox"
     # Date an act further back than the backdating allowance (ADR 32): only the
     # system role, e.g. an import of history; no principal is given it.
     RECORD_LATE_FACTS = "record_late_facts"
@@ -92,6 +94,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CUSTOMER: frozenset(
         {P.OPEN_CASES, P.READ_CASES, P.READ_ACCOUNTS, P.READ_CUSTOMERS, P.READ_TERMS}
     ),
+    Role.OPERATOR: frozenset({P.OPERATE_OUTBOX, P.READ_TERMS}),
     Role.SYSTEM: frozenset(Permission),
 }
 

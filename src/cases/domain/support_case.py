@@ -28,6 +28,7 @@ from cases.domain.case_values import (
     summary_text,
 )
 from cases.domain.dating import check_within_allowance, may_record_late
+from cases.domain.deliveries import Delivery, DeliveryFact, DeliveryHistory, RecordDelivery
 from cases.domain.metadata import CommandContext, Role
 from cases.domain.permissions import works_category
 from cases.domain.service_clocks import ClockKind, ServiceClock, ServiceLevelTerms
@@ -37,7 +38,7 @@ from cases.domain.text import TEXT_LIMIT, TITLE_LIMIT, aware, required_text
 from cases.domain.vendor_request import VendorRequestDraft
 
 
-class SupportCase(ClockedCase):
+class SupportCase(ClockedCase, DeliveryHistory):
     """A customer's support request, judged against the terms it arrived under."""
 
     # 2: `_course_changed_at` (ADR 32; bookkeeping, not shown in replays); older
@@ -256,6 +257,11 @@ class SupportCase(ClockedCase):
         def apply(self, aggregate: Any) -> None:
             case: SupportCase = aggregate
             case.note_count += 1
+
+    class DeliveryRecorded(DeliveryFact, AuditedAggregate.Event):
+        """What became of a message sent to the case's contact (ADR 50)."""
+
+        delivery: Delivery
 
     # State ----------------------------------------------------------------
 
@@ -510,6 +516,12 @@ class SupportCase(ClockedCase):
             raise errors.AlreadyAssignedError(f"the case is already assigned to {agent_id}")
         self.record_due_breaches(ctx)
         self._record(self.Assigned, ctx, agent_id=agent_id)
+
+    def record_delivery(self, ctx: CommandContext, command: RecordDelivery) -> None:
+        """Record a message's outcome, once per message and outcome; on a closed
+        case too (a reply sent as it closed is delivered after)."""
+        if not self.has_recorded(command.delivery):
+            self._record(self.DeliveryRecorded, ctx, delivery=command.delivery)
 
     def change_severity(self, ctx: CommandContext, command: c.ChangeSeverity) -> None:
         severity = command.severity
@@ -886,6 +898,7 @@ DECISIONS: dict[type[c.CaseCommand], Callable[[SupportCase, CommandContext, Any]
     c.Close: SupportCase.close,
     c.Reopen: SupportCase.reopen,
     c.AddNote: SupportCase.add_note,
+    RecordDelivery: SupportCase.record_delivery,
 }
 """The case's decision on each command but `Escalate`, which also needs the
 escalation paths the partner holds under the terms in force."""

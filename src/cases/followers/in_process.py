@@ -17,14 +17,17 @@ from typing import Protocol, Self
 
 import structlog
 
+from cases.application.contact_book import ContactBook
 from cases.clock import Clock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, open_runner_db
 from cases.db.schema import check_schema_current
 from cases.followers.advisory_loop import ADVISORY_SYNC, AdvisorySyncLoop, advisory_loop
 from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.outbox import OUTBOX, delivery_workers, outbox_runners
 from cases.followers.runner import Follower, ProjectionRunner, RunnerLoop
 from cases.followers.tracking import Tracking
 from cases.followers.tree_builder import TREE, TreeBuilder, tree_builders
+from cases.outbox.worker import DeliveryWorker, run_deliveries
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
@@ -58,6 +61,8 @@ class InProcessProjections:
         clock: Clock | None = None,
         tree: Callable[[], TreeBuilder] | None = None,
         vendor: AdvisorySyncLoop | None = None,
+        outbox: Callable[[], Follower] | None = None,
+        deliveries: Callable[[], DeliveryWorker] | None = None,
     ) -> None:
         self.log = log
         self.open_db = open_db
@@ -80,6 +85,12 @@ class InProcessProjections:
             )
         if vendor is not None:  # the scheduled advisory sync, beside them
             self.loops[ADVISORY_SYNC] = vendor
+        if outbox is not None:  # the outbox's follower, which queues messages (ADR 50)
+            self.loops[OUTBOX] = RunnerLoop(
+                outbox, poll_interval=poll_interval, max_backoff=max_backoff
+            )
+        self.deliveries = deliveries
+        self._delivering = threading.Event()
         self.failures: dict[str, Exception] = {}
         self._threads: list[threading.Thread] = []
         self._owned_log = False
@@ -98,11 +109,15 @@ class InProcessProjections:
         poll_interval: float = 0.1,
         audit_log: bool = False,
         vendor: bool = False,
+        outbox: bool = False,
+        contacts: ContactBook | None = None,
     ) -> InProcessProjections:
         """Runners on the configured store; refuses an old schema (SchemaBehindError).
         With `audit_log`, the audit log's tree builder runs beside them (ADR 43); on
         the embedded store its signing key is generated on first use. With `vendor`,
-        the scheduled advisory sync too, if the settings ask for it."""
+        the scheduled advisory sync too, if the settings ask for it. With `outbox`,
+        the outbox's follower and (if a transport is configured) its delivery
+        worker run beside them (ADR 50)."""
         url = parse_database_url(settings.effective_database_url)
         if check_schema:
             check_schema_current(url)
@@ -128,6 +143,8 @@ class InProcessProjections:
             poll_interval=poll_interval,
             tree=tree,
             vendor=advisory_loop(settings, log, open_db) if vendor else None,
+            outbox=outbox_runners(settings, log, open_db, contacts=contacts) if outbox else None,
+            deliveries=delivery_workers(settings, log, open_db) if outbox else None,
         )
         projections._owned_log = owned
         return projections
@@ -153,6 +170,20 @@ class InProcessProjections:
             )
             thread.start()
             self._threads.append(thread)
+        if self.deliveries is not None:
+            self._delivering.clear()
+            thread = threading.Thread(
+                target=self._deliver, args=(self.deliveries,), name="outbox-delivery", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def _deliver(self, make_worker: Callable[[], DeliveryWorker]) -> None:
+        try:
+            run_deliveries(make_worker, self._delivering)
+        except Exception as e:  # as a runner's thread: kept for the caller
+            logger.exception("outbox_delivery_failed")
+            self.failures["outbox_delivery"] = e
 
     def _run(self, name: str, loop: RunnerLoop) -> None:
         try:
@@ -165,6 +196,7 @@ class InProcessProjections:
         """Stop every runner (each finishes its batch) and wait for the threads."""
         for loop in self.loops.values():
             loop.stop()
+        self._delivering.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0.0))

@@ -21,6 +21,17 @@ def _payment(d: Details) -> str:
     )
 
 
+def delivery_summary(d: Details) -> str:
+    """A message's outcome (ADR 50): "final warning delivered to x (email, 1 attempt)"."""
+    delivery = d["delivery"]
+    tries = "1 attempt" if delivery.attempts == 1 else f"{delivery.attempts} attempts"
+    detail = f": {delivery.detail}" if delivery.detail else ""
+    return (
+        f"{_words(delivery.message).capitalize()} {_words(delivery.outcome)} to "
+        f"{delivery.recipient} ({delivery.channel}, {tries}){detail}"
+    )
+
+
 def _stage(d: Details) -> str:
     stage = d["stage"]
     return (
@@ -94,6 +105,7 @@ BILLING_SUMMARIES: dict[str, Callable[[Details], str]] = {
         f"Collection held through {d['until']}: {d['reason']}"
     ),
     "BillingAccount.BillingCaseLinked": lambda d: f"Billing question: case {d['case_id']}",
+    "BillingAccount.DeliveryRecorded": delivery_summary,
     "CollectionPolicy.Established": lambda _: "Collection policy established",
     "CollectionPolicy.Published": lambda d: f"Collection policy v{d['version']} published",
 }

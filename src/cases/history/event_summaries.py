@@ -9,7 +9,7 @@ from typing import Any
 
 from cases.domain.case_values import Contact, Direction, VendorAdvisory
 from cases.domain.support_terms import EscalationVehicle
-from cases.history.billing_summaries import BILLING_SUMMARIES
+from cases.history.billing_summaries import BILLING_SUMMARIES, delivery_summary
 from cases.history.clock_summaries import CLOCK_SUMMARIES
 
 Details = Mapping[str, Any]
@@ -59,6 +59,7 @@ def _escalated(d: Details) -> str:
 
 CASE_SUMMARIES: dict[str, Callable[[Details], str]] = {
     "Received": _received,
+    "DeliveryRecorded": delivery_summary,
     "ServiceHealthChecked": _health,
     "DiagnosisRecorded": lambda d: f"Diagnosis: {_first_line(d['findings'])}",
     "CommunicationRecorded": _communication,

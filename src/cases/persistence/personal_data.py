@@ -32,6 +32,7 @@ from cases.domain import (
     case_values,
     collection_policy,
     customer_values,
+    deliveries,
     metadata,
     money,
     service_clocks,
@@ -199,6 +200,9 @@ EVENTS: Final[dict[type[object], Fields]] = {
     BillingAccount.AccessSuspendedByHand: fields(kept="subscription_id product reason"),
     BillingAccount.CollectionHeld: fields(kept="until reason"),
     BillingAccount.BillingCaseLinked: fields(kept="case_id"),
+    # A message's outcome (ADR 50): the recipient is inside `delivery`.
+    BillingAccount.DeliveryRecorded: fields(within="delivery"),
+    SupportCase.DeliveryRecorded: fields(within="delivery"),
     # An erasure names the subject by id and the request, never the person.
     Erasure.SubjectErased: fields(kept="subject_id subject_kind reason legal_basis"),
     SupportOffering.Established: fields(),
@@ -238,6 +242,10 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
         within="actor", kept="occurred_at correlation_id causation_id source"
     ),
     money.Money: fields(kept="amount currency"),
+    # The recipient is a person's address (a case's contact, a billing contact).
+    deliveries.Delivery: fields(
+        personal="recipient", kept="message_id message channel outcome attempts detail"
+    ),
     money.UnitPrice: fields(kept="amount currency"),
     # The partner's published terms: a company's offer, not a person's data.
     support_terms.SupportArrangement: fields(kept="model coverage provider_name"),

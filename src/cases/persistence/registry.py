@@ -21,6 +21,7 @@ from cases.domain import (
     collection_policy,
     customer_commands,
     customer_values,
+    deliveries,
     erasure,
     metadata,
     money,
@@ -80,6 +81,7 @@ ENUMS: dict[str, type[Enum]] = {
     "language": customer_values.Language,
     "notice_channel": customer_values.NoticeChannel,
     "optional_notice": customer_values.OptionalNotice,
+    "delivery_outcome": deliveries.DeliveryOutcome,
 }
 
 VALUE_OBJECTS: dict[str, type[object]] = {
@@ -112,6 +114,7 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "collection_stage": collection_policy.CollectionStage,
     "collection_terms": collection_policy.CollectionTerms,
     "published_policy": collection_policy.PublishedPolicy,
+    "delivery": deliveries.Delivery,
     "service_level_terms": service_clocks.ServiceLevelTerms,
     "service_clock": service_clocks.ServiceClock,
     "communication_preferences": customer_values.CommunicationPreferences,

@@ -7,10 +7,14 @@ from contextlib import contextmanager
 
 from cases.audit_log.keys import KeyFileError
 from cases.bootstrap import Services
+from cases.clock import wait_until
 from cases.db.database import open_projection_db
 from cases.db.schema import migrate
 from cases.followers.in_process import InProcessProjections
+from cases.followers.outbox import OUTBOX
+from cases.followers.tracking import Tracking
 from cases.followers.tree_builder import checkpoint_now
+from cases.outbox.store import OutboxStore
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.projections.case_queue import CaseFilter, CaseQueueView
 from cases.projections.escalation_register import EscalationRegisterView
@@ -31,7 +35,9 @@ def projections_in_process(
     url = parse_database_url(settings.effective_database_url)
     if url.kind is StoreKind.SQLITE:
         migrate(url)
-    with InProcessProjections.from_settings(settings, log=services.log, audit_log=True) as runners:
+    with InProcessProjections.from_settings(
+        settings, log=services.log, audit_log=True, outbox=True
+    ) as runners:
         yield runners
 
 
@@ -49,6 +55,25 @@ def audit_checkpoint(settings: Settings, services: Services) -> str:
         f"Audit log: checkpoint of {checkpoint.size} events signed "
         "(check it with `cases audit verify`)."
     )
+
+
+def outbox_lines(settings: Settings, services: Services, timeout: float = 10.0) -> list[str]:
+    """What the outbox holds once its follower has read the whole log (ADR 50):
+    delivered if a mail server is configured (CASES_SMTP_HOST), else waiting."""
+    db = open_projection_db(settings)
+    try:
+        head = services.log.recorder.max_notification_id() or 0
+        wait_until(lambda: Tracking(db).position(OUTBOX) >= head, timeout)
+        outbox = OutboxStore(db)
+        counts = outbox.counts()
+        latest = outbox.listed(limit=5)
+    finally:
+        db.close()
+    states = ", ".join(f"{count} {status.value}" for status, count in counts.items() if count)
+    where = "sent to " + str(settings.smtp_host) if settings.smtp_host else "no mail server set"
+    lines = [f"Outbox ({where}): {states or 'empty'}; the latest:"]
+    lines += [f"  {m.status.value:<9} {m.recipient:<26} {m.subject}" for m in latest]
+    return lines
 
 
 def read_model_lines(settings: Settings) -> list[str]:

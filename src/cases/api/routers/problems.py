@@ -38,6 +38,8 @@ API_RULES = {
     "vendor-not-configured": "Raised when the vendor's client credentials are not set.",
     "customer-chosen-case-id": "Raised when a customer principal names the id of a new case: "
     "only staff may (whether an id is taken would tell of other customers' cases).",
+    "message-not-dead-lettered": "Raised when an outbox message that is not dead-lettered "
+    "is to be retried: only failed and bounced messages are queued again.",
 }
 
 

@@ -1,0 +1,135 @@
+"""The outbox for operators (issue 16, ADR 50): how many messages are in each
+state, the latest messages or the dead letters, and a dead letter queued again.
+
+Recipients and subjects are personal data: they are shown to the operator who
+asks, never logged. For the `operator` role (`operate_outbox`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Query
+from pydantic import BaseModel, Field
+
+from cases.api.deps import ReadDbDep, ServicesDep, require
+from cases.api.errors import ApiProblem
+from cases.api.routing import Router
+from cases.domain.errors import NotFoundError
+from cases.domain.permissions import Permission
+from cases.followers.outbox import OUTBOX
+from cases.followers.tracking import Tracking
+from cases.outbox.messages import QueuedMessage
+from cases.outbox.store import OutboxStore
+
+router = Router(prefix="/outbox", tags=["outbox"])
+
+Operates = Depends(require(Permission.OPERATE_OUTBOX))
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "No valid bearer token"},
+    403: {"description": "The role may not operate the outbox"},
+    422: {"description": "Invalid request; the problem lists the fields"},
+    503: {"description": "The database is unavailable; retry after Retry-After"},
+}
+
+
+class OutboxStatusOut(BaseModel):
+    """Messages by state, and how far the outbox follower has read the log."""
+
+    counts: dict[str, int] = Field(description="Messages in each state.")
+    position: int = Field(description="The last log position the follower queued from.")
+    head: int = Field(description="The last position recorded in the log.")
+
+
+class OutboxMessageOut(BaseModel):
+    """One message: what, to whom, how far its delivery got."""
+
+    message_id: UUID
+    event_id: str = Field(description="The event it was derived from: aggregate:version.")
+    aggregate_kind: str
+    aggregate_id: UUID
+    kind: str
+    channel: str
+    recipient: str
+    language: str
+    subject: str
+    status: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None
+
+    @classmethod
+    def of(cls, m: QueuedMessage) -> OutboxMessageOut:
+        return cls(
+            message_id=m.message_id,
+            event_id=m.event_id,
+            aggregate_kind=m.aggregate_kind,
+            aggregate_id=m.aggregate_id,
+            kind=m.kind,
+            channel=m.channel.value,
+            recipient=m.recipient,
+            language=m.language,
+            subject=m.subject,
+            status=m.status.value,
+            attempts=m.attempts,
+            created_at=m.created_at,
+            next_attempt_at=m.next_attempt_at,
+            last_error=m.last_error,
+        )
+
+
+@router.get("", operation_id="get_outbox_status", responses=PROBLEMS, dependencies=[Operates])
+def get_outbox_status(db: ReadDbDep, services: ServicesDep) -> OutboxStatusOut:
+    """Messages by state (pending, delivered, failed, bounced, erased), and the
+    follower's position against the head of the log."""
+    counts = OutboxStore(db).counts()
+    return OutboxStatusOut(
+        counts={status.value: count for status, count in counts.items()},
+        position=Tracking(db).position(OUTBOX),
+        head=services.log.recorder.max_notification_id() or 0,
+    )
+
+
+@router.get(
+    "/messages", operation_id="list_outbox_messages", responses=PROBLEMS, dependencies=[Operates]
+)
+def list_outbox_messages(
+    db: ReadDbDep,
+    dead: Annotated[bool, Query(description="Only dead-lettered (failed, bounced).")] = False,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many.")] = 100,
+) -> list[OutboxMessageOut]:
+    """The latest messages, newest first (or only the dead letters)."""
+    return [OutboxMessageOut.of(m) for m in OutboxStore(db).listed(dead=dead, limit=limit)]
+
+
+@router.post(
+    "/messages/{message_id}/retry",
+    operation_id="retry_outbox_message",
+    responses={
+        **PROBLEMS,
+        404: {"description": "No such message"},
+        409: {"description": "The message is not dead-lettered"},
+    },
+    dependencies=[Operates],
+)
+def retry_outbox_message(
+    message_id: UUID, db: ReadDbDep, services: ServicesDep
+) -> OutboxMessageOut:
+    """Queue a dead-lettered message again, due now, for a new retry period."""
+    outbox = OutboxStore(db)
+    if outbox.get(message_id) is None:
+        raise NotFoundError(f"no message {message_id} in the outbox")
+    if not outbox.retry(message_id, services.clock.now()):
+        raise ApiProblem(
+            409,
+            "message-not-dead-lettered",
+            f"message {message_id} is not dead-lettered; only failed and bounced ones are retried",
+        )
+    found = outbox.get(message_id)
+    if found is None:  # erased or removed between the two statements
+        raise NotFoundError(f"no message {message_id} in the outbox")
+    return OutboxMessageOut.of(found)

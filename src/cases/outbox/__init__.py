@@ -1,0 +1,1 @@
+"""The outbox: messages derived from recorded events, and their delivery (ADR 50)."""

@@ -1,0 +1,292 @@
+"""The outbox follower: which recorded events become which messages, to whom.
+
+It is a projection (ADR 12): run by a `ProjectionRunner` under the tracking
+name `outbox`, its messages are queued in the transaction that moves its
+position, so each event's messages are queued exactly once whatever stops the
+runner. The command that recorded the event never waits on it, and a mail
+server that is down delays only delivery (`cases.outbox.worker`).
+
+- A notice (`ReminderSent`: upcoming payment, overdue reminder, final warning),
+  a suspension and a reinstatement: to the account's billing contacts, each in
+  their language, with the policy's own text and every overdue invoice.
+- An outbound communication on a case: to the case's contact.
+- A service-level breach: to the assigned agent if the agent id is an address,
+  else to the configured queue address.
+- With an outbox webhook configured, every one of them once more, as JSON.
+
+An erased contact's messages are blanked; those not yet sent are never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+import orjson
+
+from cases.application.contact_book import ContactBook, Recipient
+from cases.clock import Clock, SystemClock
+from cases.db.database import ProjectionDatabase
+from cases.domain.billing_account import BillingAccount
+from cases.domain.case_values import Direction
+from cases.domain.collection_policy import CollectionPolicy
+from cases.domain.erasure import Erasure
+from cases.domain.support_case import SupportCase
+from cases.outbox.messages import WEBHOOK_RECIPIENT, Channel, NewMessage, event_id, message_id
+from cases.outbox.rendering import Rendered, render
+from cases.outbox.store import OutboxStore
+from cases.persistence.event_log import EventLog
+from cases.persistence.personal_data import ERASED
+from cases.projections.erasures import without_erasures
+from cases.projections.projection import PositionedEvent, Projection, TableNames
+from cases.settings import Settings
+
+OUTBOX = "outbox"  # the follower's tracking and leadership name
+
+E = BillingAccount
+
+
+class SettingsContactBook:
+    """The contact book until the customer directory lands: every customer's
+    billing notices go to the one configured mailbox (`CASES_OUTBOX_BILLING_MAILBOX`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.mailbox = settings.outbox_billing_mailbox
+        self.language = settings.outbox_language
+
+    def billing_contacts(self, customer_id: str) -> list[Recipient]:
+        if self.mailbox is None:
+            return []
+        return [Recipient(f"{customer_id} billing", self.mailbox, self.language)]
+
+    def technical_contacts(self, customer_id: str) -> list[Recipient]:  # noqa: ARG002
+        return []
+
+
+class OutboxProjection(Projection):
+    """Derives messages from events and queues them (see the module docstring)."""
+
+    name: ClassVar[str] = OUTBOX
+    tables: ClassVar[tuple[str, ...]] = ("outbox_messages",)
+    handles: ClassVar[tuple[type[Any], ...]] = (
+        E.ReminderSent,
+        E.AccessSuspended,
+        E.AccessReinstated,
+        SupportCase.CommunicationRecorded,
+        SupportCase.ServiceClockBreached,
+        Erasure.SubjectErased,
+    )
+
+    def __init__(
+        self,
+        log: EventLog,
+        settings: Settings,
+        contacts: ContactBook | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.log = log
+        self.settings = settings
+        self.contacts: ContactBook = contacts or SettingsContactBook(settings)
+        self.clock = clock or SystemClock()
+        self._customers: dict[UUID, str] = {}
+        self._policy_texts: dict[int, str] = {}
+        self._prepared: dict[int, list[NewMessage]] = {}
+
+    def prepare(self, events: Sequence[PositionedEvent]) -> None:
+        """Derive the batch's messages before its transaction: deriving reads the
+        log (an account's customer, a case's contact) and renders templates, which
+        must not hold the store's write lock (on SQLite, the whole file's)."""
+        self._prepared = {p.position: self.messages_for(p.event) for p in events}
+
+    def apply(
+        self,
+        db: ProjectionDatabase,
+        events: Sequence[PositionedEvent],
+        tables: TableNames,  # noqa: ARG002 - never rebuilt into shadows: always the live table
+    ) -> None:
+        others, erased = without_erasures(events)
+        store = OutboxStore(db)
+        now = self.clock.now()
+        for positioned in others:
+            prepared = self._prepared.pop(positioned.position, None)
+            messages = self.messages_for(positioned.event) if prepared is None else prepared
+            store.enqueue(messages, positioned.position, now)
+        store.erase_subjects(erased)
+
+    # Derivation -------------------------------------------------------------------
+
+    def messages_for(self, event: Any) -> list[NewMessage]:
+        """The messages one event asks for (none, for an inbound communication)."""
+        if isinstance(event, E.ReminderSent | E.AccessSuspended | E.AccessReinstated):
+            return self._billing(event)
+        if isinstance(event, SupportCase.CommunicationRecorded):
+            return self._communication(event)
+        if isinstance(event, SupportCase.ServiceClockBreached):
+            return self._breach(event)
+        return []
+
+    def _billing(self, event: Any) -> list[NewMessage]:
+        customer_id = self._customer_of(event.originator_id, event.originator_version)
+        recipients = self.contacts.billing_contacts(customer_id)
+        if isinstance(event, E.ReminderSent):
+            kind = event.kind.value
+            context = {
+                "kind": kind,
+                "invoice_number": event.invoice_number,
+                "due_on": event.due_on,
+                "amount_due": event.amount_due,
+                "overdue_total": event.overdue_total,
+                "period": event.period,
+                "overdue_invoices": event.overdue_invoices,
+                "policy_text": self._policy_text(event.policy_version),
+            }
+            template = "reminder"
+        else:
+            suspended = isinstance(event, E.AccessSuspended)
+            kind = "access_suspended" if suspended else "access_reinstated"
+            context = {
+                "suspended": suspended,
+                "product": event.product,
+                "subscription_id": event.subscription_id,
+                "invoice_number": getattr(event, "invoice_number", ""),
+            }
+            template = "access"
+        return self._to_each(
+            event,
+            aggregate_kind="account",
+            subject_id=None,
+            kind=kind,
+            template=template,
+            context=context,
+            recipients=recipients,
+        )
+
+    def _communication(self, event: SupportCase.CommunicationRecorded) -> list[NewMessage]:
+        if event.direction is not Direction.OUTBOUND:
+            return []
+        case = self._case_at(event.originator_id, event.originator_version)
+        contact = case.contact
+        recipients = (
+            [Recipient(contact.name, contact.email, self.settings.outbox_language)]
+            if contact.email is not None and contact.email != ERASED
+            else []
+        )
+        context = {"title": case.title, "summary": event.summary}
+        return self._to_each(
+            event,
+            aggregate_kind="case",
+            subject_id=case.id,
+            kind="case_communication",
+            template="case_communication",
+            context=context,
+            recipients=recipients,
+        )
+
+    def _breach(self, event: SupportCase.ServiceClockBreached) -> list[NewMessage]:
+        case = self._case_at(event.originator_id, event.originator_version)
+        address = (
+            case.assignee
+            if case.assignee is not None and "@" in case.assignee
+            else self.settings.outbox_queue_address
+        )
+        language = self.settings.outbox_language
+        recipients = (
+            [Recipient(case.assignee or "support queue", address, language)] if address else []
+        )
+        context = {
+            "clock": event.clock.value.replace("_", " "),
+            "case_id": case.id,
+            "severity": case.severity.value,
+            "product": case.product,
+            "target": event.target,
+            "at": event.at.isoformat(),
+            "assignee": case.assignee,
+        }
+        return self._to_each(
+            event,
+            aggregate_kind="case",
+            subject_id=None,
+            kind="breach_alert",
+            template="breach_alert",
+            context=context,
+            recipients=recipients,
+        )
+
+    def _to_each(
+        self,
+        event: Any,
+        *,
+        aggregate_kind: str,
+        subject_id: UUID | None,
+        kind: str,
+        template: str,
+        context: dict[str, Any],
+        recipients: list[Recipient],
+    ) -> list[NewMessage]:
+        """One e-mail per recipient (in their language), and one webhook message."""
+        eid = event_id(event.originator_id, event.originator_version)
+        partner = self.settings.outbox_sender_name
+
+        def message(
+            channel: Channel, recipient: str, language: str, text: Rendered, body: str
+        ) -> NewMessage:
+            return NewMessage(
+                message_id=message_id(eid, recipient),
+                event_id=eid,
+                aggregate_kind=aggregate_kind,
+                aggregate_id=event.originator_id,
+                subject_id=subject_id,
+                kind=kind,
+                channel=channel,
+                recipient=recipient,
+                language=language,
+                subject=text.subject,
+                body=body,
+            )
+
+        messages = []
+        for person in recipients:
+            text = render(
+                template, person.language, recipient_name=person.name, partner=partner, **context
+            )
+            messages.append(message(Channel.EMAIL, person.email, person.language, text, text.body))
+        if self.settings.outbox_webhook_url is not None:
+            language = self.settings.outbox_language
+            text = render(template, language, recipient_name=partner, partner=partner, **context)
+            payload = {
+                "message_id": str(message_id(eid, WEBHOOK_RECIPIENT)),
+                "event_id": eid,
+                "kind": kind,
+                aggregate_kind: str(event.originator_id),
+                "occurred_at": _moment(event.meta.occurred_at),
+                "subject": text.subject,
+                "text": text.body,
+            }
+            body = orjson.dumps(payload).decode()
+            messages.append(message(Channel.WEBHOOK, WEBHOOK_RECIPIENT, language, text, body))
+        return messages
+
+    # What the events do not say ---------------------------------------------------
+
+    def _customer_of(self, account_id: UUID, version: int) -> str:
+        if account_id not in self._customers:
+            account: BillingAccount = self.log.repository.get(account_id, version=version)
+            self._customers[account_id] = account.customer_id
+        return self._customers[account_id]
+
+    def _policy_text(self, version: int) -> str:
+        if version not in self._policy_texts:
+            policy: CollectionPolicy = self.log.repository.get(CollectionPolicy.policy_id())
+            for published in policy.published:
+                self._policy_texts[published.version] = published.customer_text
+        return self._policy_texts.get(version, "")
+
+    def _case_at(self, case_id: UUID, version: int) -> SupportCase:
+        case: SupportCase = self.log.repository.get(case_id, version=version)
+        return case
+
+
+def _moment(moment: datetime) -> str:
+    return moment.isoformat()

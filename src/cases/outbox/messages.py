@@ -1,0 +1,77 @@
+"""What the outbox holds: one message to one recipient, with a stable id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # waiting for its (next) attempt
+    DELIVERED = "delivered"
+    FAILED = "failed"  # dead-lettered: retried for the whole period in vain
+    BOUNCED = "bounced"  # dead-lettered: refused for good
+    ERASED = "erased"  # its subject was erased before it was sent: never sent
+
+    @property
+    def is_dead(self) -> bool:
+        return self in {Status.FAILED, Status.BOUNCED}
+
+
+WEBHOOK_RECIPIENT = "webhook"
+
+
+def event_id(originator_id: UUID, version: int) -> str:
+    """An event's id: its aggregate and version (unique in the log)."""
+    return f"{originator_id}:{version}"
+
+
+def message_id(event: str, recipient: str) -> UUID:
+    """Stable: the same event to the same recipient is always the same message."""
+    return uuid5(NAMESPACE_URL, f"cases:outbox:{event}:{recipient.casefold()}")
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message derived from an event, before it is queued."""
+
+    message_id: UUID
+    event_id: str
+    aggregate_kind: str  # "account" or "case": where its outcome is recorded
+    aggregate_id: UUID
+    subject_id: UUID | None  # the data subject whose erasure drops it
+    kind: str
+    channel: Channel
+    recipient: str
+    language: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """A message as the outbox holds it."""
+
+    message_id: UUID
+    event_id: str
+    aggregate_kind: str
+    aggregate_id: UUID
+    kind: str
+    channel: Channel
+    recipient: str
+    language: str
+    subject: str
+    body: str
+    status: Status
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None
+    deferral_recorded: bool

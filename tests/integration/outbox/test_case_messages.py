@@ -1,0 +1,109 @@
+"""Case messages on SQLite and PostgreSQL with sealed personal data: an outbound
+communication goes to the case's contact, an inbound one to nobody; once the
+contact is erased, their message that was not sent is never sent and its
+recipient, subject and body are blanked; the other's delivery is recorded on
+its case, naming the recipient (a personal field, sealed under the case)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from cases.bootstrap import Services, bootstrap
+from cases.clock import ManualClock
+from cases.db.database import open_projection_db
+from cases.domain import case_commands as cmd
+from cases.domain.case_values import Direction
+from cases.domain.metadata import Actor, Role
+from cases.domain.support_case import SupportCase
+from cases.domain.support_terms import Channel
+from cases.followers.outbox import delivery_workers, outbox_runners
+from cases.outbox.messages import Status
+from cases.outbox.store import OutboxStore
+from cases.persistence.personal_data import ERASED
+from cases.persistence.subject_keys import MasterKey
+from tests.integration.outbox.conftest import outbox_settings
+from tests.support.builders import T0, caller, intake, terms
+from tests.support.mail_server import mail_server
+
+MASTER = MasterKey.generate()
+ADMIN = caller(Actor("admin-ulla", Role.USER_MANAGEMENT_ADMIN))
+
+
+@pytest.fixture
+def desk(store_url: str, tmp_path: Path) -> Iterator[tuple[Services, ManualClock]]:
+    settings = outbox_settings(store_url, tmp_path, master_key=MASTER.as_text())
+    clock = ManualClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    services = bootstrap(settings, clock)
+    try:
+        services.desk.publish_terms(caller(), terms(), effective_from=T0)
+        yield services, clock
+    finally:
+        services.close()
+
+
+def test_replies_reach_the_contact_and_an_erased_contacts_never_leave(
+    store_url: str, tmp_path: Path, desk: tuple[Services, ManualClock]
+) -> None:
+    services, clock = desk
+    with mail_server() as (port, server):
+        settings = outbox_settings(
+            store_url,
+            tmp_path,
+            master_key=MASTER.as_text(),
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+        )
+        db = open_projection_db(settings)
+        try:
+            first = services.desk.receive_case(caller(), cmd.TakeIn(**intake())).aggregate_id
+            second = services.desk.receive_case(caller(), cmd.TakeIn(**intake())).aggregate_id
+            for case_id in (first, second):
+                services.desk.handle(
+                    caller(),
+                    case_id,
+                    cmd.RecordCommunication(
+                        direction=Direction.INBOUND, channel=Channel.EMAIL, summary="Any news?"
+                    ),
+                )
+                services.desk.handle(
+                    caller(),
+                    case_id,
+                    cmd.RecordCommunication(
+                        direction=Direction.OUTBOUND,
+                        channel=Channel.EMAIL,
+                        summary="We restarted the transport service; mail flows again.",
+                    ),
+                )
+            queue = outbox_runners(settings, services.log, lambda: db, clock=clock)()
+            queue.catch_up()
+            outbox = OutboxStore(db)
+            assert outbox.counts()[Status.PENDING] == 2
+            services.privacy.erase(ADMIN, second, "Article 17 request 2026-115")
+            queue.catch_up()
+            counts = outbox.counts()
+            assert (counts[Status.PENDING], counts[Status.ERASED]) == (1, 1)
+            [erased] = [m for m in outbox.listed() if m.status is Status.ERASED]
+            assert (erased.recipient, erased.subject, erased.body) == (ERASED, ERASED, ERASED)
+            make = delivery_workers(settings, services.log, lambda: open_projection_db(settings))
+            assert make is not None
+            worker = make()
+            try:
+                assert worker.drain() == 1
+            finally:
+                worker.db.close()
+            [mail] = server.messages()
+            assert mail["To"] == "karin.lund@contoso.example"
+            assert "mail flows again" in mail.get_content()
+            assert mail["Subject"] == "Your case: Mail to external recipients is delayed"
+            [delivered] = [
+                e
+                for e in services.log.events.get(first)
+                if isinstance(e, SupportCase.DeliveryRecorded)
+            ]
+            assert delivered.delivery.recipient == "karin.lund@contoso.example"
+        finally:
+            db.close()
