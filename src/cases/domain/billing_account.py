@@ -35,6 +35,7 @@ from cases.domain.billing_values import (
     InvoiceDue,
     InvoiceLine,
     InvoicePeriod,
+    SeatChange,
     Subscription,
 )
 from cases.domain.collection_policy import CollectionStage, PublishedPolicy, StageAction
@@ -275,6 +276,35 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
             account: BillingAccount = aggregate
             account.held_until = self.until
 
+    class QuantityChanged(AuditedAggregate.Event):
+        """A subscription's seats or licences changed, from `effective_on` (ADR 61)."""
+
+        subscription_id: str
+        product: str
+        previous: int
+        quantity: int
+        effective_on: date
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            subscription = account.subscriptions[self.subscription_id]
+            change = SeatChange(self.effective_on, self.previous, self.quantity)
+            account.subscriptions[self.subscription_id] = subscription.with_quantity(change)
+
+    class SubscriptionCancelled(AuditedAggregate.Event):
+        """A subscription cancelled: `effective_on` is the first day without it."""
+
+        subscription_id: str
+        product: str
+        effective_on: date
+        reason: str
+
+        def apply(self, aggregate: Any) -> None:
+            account: BillingAccount = aggregate
+            subscription = account.subscriptions[self.subscription_id]
+            account.subscriptions[self.subscription_id] = subscription.cancelled(self.effective_on)
+
     class BillingCaseLinked(AuditedAggregate.Event):
         case_id: UUID
 
@@ -461,9 +491,64 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
             product=subscription.product,
         )
 
+    def live_subscription(self, subscription_id: str) -> Subscription:
+        """The subscription, refused if cancelled (even from a day to come)."""
+        subscription = self.subscription(subscription_id)
+        if subscription.cancelled_on is not None:
+            raise errors.SubscriptionCancelledError(
+                f"{subscription_id} is cancelled from {subscription.cancelled_on}"
+            )
+        return subscription
+
+    def change_quantity(self, ctx: CommandContext, command: c.ChangeQuantity) -> None:
+        """Change a subscription's seats or licences, from the day recorded (ADR 61)."""
+        subscription = self.live_subscription(command.subscription_id)
+        quantity = command.quantity
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise errors.InvalidValueError(
+                f"a subscription's quantity must be a whole number of at least 1, not {quantity!r}"
+            )
+        if quantity == subscription.quantity:
+            raise errors.SameQuantityError(
+                f"{subscription.subscription_id} already has a quantity of {quantity}"
+            )
+        if subscription.is_suspended:
+            raise errors.SubscriptionSuspendedError(
+                f"{subscription.subscription_id} is suspended: reinstate it first"
+            )
+        self._record_with_reason(
+            self.QuantityChanged,
+            ctx,
+            command.reason,
+            subscription_id=subscription.subscription_id,
+            product=subscription.product,
+            previous=subscription.quantity,
+            quantity=quantity,
+            effective_on=self.day_of(ctx.recorded_at),
+        )
+
+    def cancel_subscription(self, ctx: CommandContext, command: c.CancelSubscription) -> None:
+        """Cancel a subscription from a day (default today): no period starting
+        then or later is invoiced, and access ends that day (ADR 61)."""
+        subscription = self.live_subscription(command.subscription_id)
+        today = self.day_of(ctx.recorded_at)
+        effective_on = command.effective_on or today
+        if effective_on < today:
+            raise errors.CancellationInPastError(
+                f"a cancellation cannot take effect on {effective_on}, before today ({today})"
+            )
+        self._record_with_reason(
+            self.SubscriptionCancelled,
+            ctx,
+            command.reason,
+            subscription_id=subscription.subscription_id,
+            product=subscription.product,
+            effective_on=effective_on,
+        )
+
     def suspend_access(self, ctx: CommandContext, command: c.SuspendAccess) -> None:
         """Suspend a subscription by hand: no payment lifts it, only a reinstatement."""
-        subscription = self.subscription(command.subscription_id)
+        subscription = self.live_subscription(command.subscription_id)
         if subscription.is_suspended:
             raise errors.AccessAlreadySuspendedError(
                 f"{subscription.subscription_id} is suspended already"
@@ -473,7 +558,7 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
     def reinstate_access(self, ctx: CommandContext, command: c.ReinstateAccess) -> None:
         """Reinstate a suspended subscription by hand. A collection stage that still
         holds suspends it again at the next run, unless collection is held."""
-        subscription = self.subscription(command.subscription_id)
+        subscription = self.live_subscription(command.subscription_id)
         if not subscription.is_suspended:
             raise errors.AccessNotSuspendedError(f"{subscription.subscription_id} is not suspended")
         self._record_by_hand(self.AccessReinstated, ctx, subscription, command.reason)
@@ -761,6 +846,7 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
         for subscription in list(self.subscriptions.values()):
             if (
                 subscription.is_suspended
+                or subscription.is_cancelled
                 or not stage.targets(subscription.product)
                 or (spare and subscription.is_paid_in_advance(day))
             ):
@@ -884,6 +970,8 @@ DECISIONS: dict[type[c.AccountCommand], Callable[[BillingAccount, CommandContext
     c.SuspendAccess: BillingAccount.suspend_access,
     c.ReinstateAccess: BillingAccount.reinstate_access,
     c.HoldCollection: BillingAccount.hold_collection,
+    c.ChangeQuantity: BillingAccount.change_quantity,
+    c.CancelSubscription: BillingAccount.cancel_subscription,
     RecordDelivery: BillingAccount.record_delivery,
 }
 """The account's decision on each command."""

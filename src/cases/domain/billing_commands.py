@@ -127,6 +127,26 @@ class HoldCollection:
     reason: str
 
 
+@command
+class ChangeQuantity:
+    """Change how many seats or licences a subscription has, from the day recorded;
+    invoices for periods starting after it bill the new quantity."""
+
+    subscription_id: str
+    quantity: int
+    reason: str
+
+
+@command
+class CancelSubscription:
+    """Cancel a subscription from `effective_on` (default: the day recorded), the
+    first day without it: no period starting then is invoiced, and access ends."""
+
+    subscription_id: str
+    reason: str
+    effective_on: date | None = None
+
+
 AccountCommand = (
     AddSubscription
     | RecordPrepayment
@@ -139,6 +159,8 @@ AccountCommand = (
     | SuspendAccess
     | ReinstateAccess
     | HoldCollection
+    | ChangeQuantity
+    | CancelSubscription
     | RecordDelivery
 )
 """A command on an account that exists (opening one is `OpenAccount`)."""

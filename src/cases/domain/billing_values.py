@@ -179,12 +179,24 @@ class Invoice:
 
 
 @dataclass(frozen=True, slots=True)
+class SeatChange:
+    """A subscription's quantity changed from `previous` to `quantity` on
+    `effective_on` (ADR 61)."""
+
+    effective_on: date
+    previous: int
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
 class Subscription:
     """A product the customer subscribes to, and whether it may be used.
 
     `paid_through` is the last day paid for in advance, if any.
     `suspended_at_days` is the collection stage (days past due) that
     suspended it: it stays suspended only while an invoice is that overdue.
+    `changes` are its quantity changes, oldest first; `cancelled_on` is the
+    first day without it, once cancelled (ADR 61).
     """
 
     subscription_id: str
@@ -193,6 +205,8 @@ class Subscription:
     paid_through: date | None = None
     access: AccessState = AccessState.ACTIVE
     suspended_at_days: int | None = None
+    changes: tuple[SeatChange, ...] = ()
+    cancelled_on: date | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -221,3 +235,35 @@ class Subscription:
 
     def prepaid_through(self, day: date) -> Subscription:
         return replace(self, paid_through=day)
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Cancelled, whether or not the cancellation has taken effect yet."""
+        return self.cancelled_on is not None
+
+    def with_quantity(self, change: SeatChange) -> Subscription:
+        return replace(self, quantity=change.quantity, changes=(*self.changes, change))
+
+    def cancelled(self, effective_on: date) -> Subscription:
+        return replace(self, cancelled_on=effective_on)
+
+    def quantity_on(self, day: date) -> int:
+        """The quantity in force on `day` (changes take effect on their day)."""
+        quantity = self.quantity
+        for change in reversed(self.changes):
+            if change.effective_on <= day:
+                break
+            quantity = change.previous
+        return quantity
+
+    def line_for(self, period: InvoicePeriod, unit_price: UnitPrice) -> InvoiceLine | None:
+        """What the subscription charges for `period`, billed in advance (ADR 61):
+        the quantity in force on the period's first day times the unit price; no
+        line for a period starting on or after the cancellation's day."""
+        if self.cancelled_on is not None and period.starts_on >= self.cancelled_on:
+            return None
+        quantity = self.quantity_on(period.starts_on)
+        description = (
+            f"{self.product} ({self.subscription_id}), {period.starts_on} to {period.ends_on}"
+        )
+        return InvoiceLine(description, Decimal(quantity), unit_price)

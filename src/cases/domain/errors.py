@@ -395,6 +395,30 @@ class AccessNotSuspendedError(DomainError):
     rule = "access-not-suspended"
 
 
+class SameQuantityError(DomainError):
+    """Raised when a subscription's quantity would change to what it already is."""
+
+    rule = "same-quantity"
+
+
+class SubscriptionSuspendedError(DomainError):
+    """Raised when changing the quantity of a suspended subscription."""
+
+    rule = "subscription-suspended"
+
+
+class SubscriptionCancelledError(DomainError):
+    """Raised when changing, suspending, reinstating or cancelling a cancelled subscription."""
+
+    rule = "subscription-cancelled"
+
+
+class CancellationInPastError(DomainError):
+    """Raised when a cancellation would take effect before the day it is recorded."""
+
+    rule = "cancellation-in-past"
+
+
 class HoldInPastError(DomainError):
     """Raised when a collection hold would end before the day it is recorded."""
 

@@ -104,6 +104,14 @@ BILLING_SUMMARIES: dict[str, Callable[[Details], str]] = {
     "BillingAccount.CollectionHeld": lambda d: (
         f"Collection held through {d['until']}: {d['reason']}"
     ),
+    "BillingAccount.QuantityChanged": lambda d: (
+        f"Quantity of {d['product']} ({d['subscription_id']}) changed from {d['previous']} "
+        f"to {d['quantity']} from {d['effective_on']}: {d['reason']}"
+    ),
+    "BillingAccount.SubscriptionCancelled": lambda d: (
+        f"Subscription {d['product']} ({d['subscription_id']}) cancelled from "
+        f"{d['effective_on']}: {d['reason']}"
+    ),
     "BillingAccount.BillingCaseLinked": lambda d: f"Billing question: case {d['case_id']}",
     "BillingAccount.DeliveryRecorded": delivery_summary,
     "CollectionPolicy.Established": lambda _: "Collection policy established",

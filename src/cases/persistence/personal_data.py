@@ -199,6 +199,12 @@ EVENTS: Final[dict[type[object], Fields]] = {
     # Staff's words about an account's access and collection, as the other reasons.
     BillingAccount.AccessSuspendedByHand: fields(kept="subscription_id product reason"),
     BillingAccount.CollectionHeld: fields(kept="until reason"),
+    BillingAccount.QuantityChanged: fields(
+        kept="subscription_id product previous quantity effective_on reason"
+    ),
+    BillingAccount.SubscriptionCancelled: fields(
+        kept="subscription_id product effective_on reason"
+    ),
     BillingAccount.BillingCaseLinked: fields(kept="case_id"),
     # A message's outcome (ADR 50): the recipient is inside `delivery`.
     BillingAccount.DeliveryRecorded: fields(within="delivery"),
@@ -271,8 +277,10 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
         kept="number issued_on due_on disputed stages_entered",
     ),
     billing_values.Subscription: fields(
-        kept="subscription_id product quantity paid_through access suspended_at_days"
+        within="changes",
+        kept="subscription_id product quantity paid_through access suspended_at_days cancelled_on",
     ),
+    billing_values.SeatChange: fields(kept="effective_on previous quantity"),
     collection_policy.CollectionStage: fields(kept="days action products"),
     collection_policy.CollectionTerms: fields(within="stages", kept="spare_paid_in_advance"),
     collection_policy.PublishedPolicy: fields(

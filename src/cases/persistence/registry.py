@@ -111,6 +111,7 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "invoice": billing_values.Invoice,
     "subscription": billing_values.Subscription,
     "invoice_due": billing_values.InvoiceDue,
+    "seat_change": billing_values.SeatChange,
     "collection_stage": collection_policy.CollectionStage,
     "collection_terms": collection_policy.CollectionTerms,
     "published_policy": collection_policy.PublishedPolicy,

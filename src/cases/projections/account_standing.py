@@ -212,6 +212,8 @@ EVOLVE: dict[type[Any], Callable[[Account, Any], None]] = {
     E.AccessSuspendedByHand: lambda account, e: account.suspended.add(e.subscription_id),
     E.CollectionHeld: _nothing,
     E.AccessReinstated: lambda account, e: account.suspended.discard(e.subscription_id),
+    E.QuantityChanged: _nothing,
+    E.SubscriptionCancelled: _nothing,
     E.BillingCaseLinked: _nothing,
 }
 
