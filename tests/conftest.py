@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
-from cases.settings import Settings
+from cases.settings import Settings, get_settings
 from tests.support import children
 from tests.support.postgres import throwaway_database
 
@@ -85,6 +85,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="also run the long property, concurrency and chaos tests (marked slow)",
     )
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A command line on a fresh SQLite store in `tmp_path` (the settings are read
+    afresh before and after)."""
+    monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CASES_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -93,6 +93,8 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "get_account_state": READS_HISTORY,
     "get_account_history": READS_HISTORY,
     "add_subscription": MANAGES_SUBSCRIPTIONS,
+    "change_subscription_quantity": MANAGES_SUBSCRIPTIONS,
+    "cancel_subscription": MANAGES_SUBSCRIPTIONS,
     "record_prepayment": MANAGES_BILLING,
     "issue_invoice": MANAGES_BILLING,
     "receive_payment": MANAGES_BILLING,

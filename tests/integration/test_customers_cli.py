@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from cases.cli.main import app
-from cases.settings import get_settings
 
 TENANT = "5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f"
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("CASES_DATA_DIR", str(tmp_path))
-    monkeypatch.delenv("CASES_DATABASE_URL", raising=False)
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
 
 
 def test_customers_are_added_listed_and_shown(cli_env: Path) -> None:

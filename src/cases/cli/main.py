@@ -9,6 +9,7 @@ from uuid import UUID
 import typer
 
 from cases import __version__
+from cases.cli.accounts import accounts_app
 from cases.cli.advisories import advisories_app
 from cases.cli.audit import audit_app
 from cases.cli.clocks import clocks_app
@@ -47,6 +48,7 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(advisories_app, name="advisories")
 app.add_typer(customers_app, name="customers")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(accounts_app, name="accounts")
 
 
 def _print_version(wanted: bool) -> None:

@@ -245,8 +245,9 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            subscription = account.subscriptions[self.subscription_id]
-            account.subscriptions[self.subscription_id] = subscription.suspended(self.stage_days)
+            _revise_subscription(
+                account, self.subscription_id, lambda s: s.suspended(self.stage_days)
+            )
 
     class AccessReinstated(AuditedAggregate.Event):
         subscription_id: str
@@ -255,8 +256,7 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            subscription = account.subscriptions[self.subscription_id]
-            account.subscriptions[self.subscription_id] = subscription.reinstated()
+            _revise_subscription(account, self.subscription_id, lambda s: s.reinstated())
 
     class AccessSuspendedByHand(AuditedAggregate.Event):
         subscription_id: str
@@ -265,8 +265,7 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            subscription = account.subscriptions[self.subscription_id]
-            account.subscriptions[self.subscription_id] = subscription.suspended(None)
+            _revise_subscription(account, self.subscription_id, lambda s: s.suspended(None))
 
     class CollectionHeld(AuditedAggregate.Event):
         until: date
@@ -288,9 +287,8 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            subscription = account.subscriptions[self.subscription_id]
             change = SeatChange(self.effective_on, self.previous, self.quantity)
-            account.subscriptions[self.subscription_id] = subscription.with_quantity(change)
+            _revise_subscription(account, self.subscription_id, lambda s: s.with_quantity(change))
 
     class SubscriptionCancelled(AuditedAggregate.Event):
         """A subscription cancelled: `effective_on` is the first day without it."""
@@ -302,8 +300,9 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
 
         def apply(self, aggregate: Any) -> None:
             account: BillingAccount = aggregate
-            subscription = account.subscriptions[self.subscription_id]
-            account.subscriptions[self.subscription_id] = subscription.cancelled(self.effective_on)
+            _revise_subscription(
+                account, self.subscription_id, lambda s: s.cancelled(self.effective_on)
+            )
 
     class BillingCaseLinked(AuditedAggregate.Event):
         case_id: UUID
@@ -982,3 +981,10 @@ def _revise_invoice(
 ) -> None:
     """Puts the invoice numbered `number` back as `revised` makes it."""
     account.invoices[number] = revised(account.invoices[number])
+
+
+def _revise_subscription(
+    account: BillingAccount, subscription_id: str, revised: Callable[[Subscription], Subscription]
+) -> None:
+    """Puts the subscription `subscription_id` back as `revised` makes it."""
+    account.subscriptions[subscription_id] = revised(account.subscriptions[subscription_id])

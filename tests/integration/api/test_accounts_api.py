@@ -427,6 +427,53 @@ def test_access_by_hand_and_a_payment_promise(api: Api) -> None:
     assert held["stages_entered"] == held["reminders"] == held["suspended"] == []
 
 
+def test_a_sales_agent_changes_a_quantity_and_cancels_a_subscription(api: Api) -> None:
+    """Seats change from today and a cancellation from a day to come; the account's
+    state and history show both, and each refusal names its rule (ADR 61)."""
+    account = fabrikam_with_invoices(api)
+    base = f"/accounts/{account}/subscriptions"
+    api.post(f"{base}/sub-bp-40/quantity", {"quantity": 45, "reason": "New starters"}, "sales")
+    same = api.call(
+        "POST", f"{base}/sub-bp-40/quantity", "sales", json={"quantity": 45, "reason": "x"}
+    )
+    assert problem(same, 409)["type"] == "/problems/same-quantity"
+    zero = api.call(
+        "POST", f"{base}/sub-bp-40/quantity", "sales", json={"quantity": 0, "reason": "x"}
+    )
+    assert invalid_fields(zero) == {"body.quantity"}
+    past = api.call(
+        "POST", f"{base}/sub-bp-40/cancellation", "sales",
+        json={"reason": "x", "effective_on": "2026-03-01"},
+    )  # fmt: skip
+    assert problem(past, 409)["type"] == "/problems/cancellation-in-past"
+    why = {"reason": "Moving to E3", "effective_on": "2026-04-01"}
+    api.post(f"{base}/sub-bp-40/cancellation", why, "sales")
+    for path, body in (
+        ("quantity", {"quantity": 50, "reason": "x"}),
+        ("suspension", {"reason": "x"}),
+        ("cancellation", {"reason": "x"}),
+    ):
+        refused = api.call("POST", f"{base}/sub-bp-40/{path}", json=body)
+        assert problem(refused, 409)["type"] == "/problems/subscription-cancelled"
+    state = api.get(f"/accounts/{account}/state")
+    [bp] = [s for s in state["subscriptions"] if s["subscription_id"] == "sub-bp-40"]
+    assert (bp["quantity"], bp["cancelled_on"]) == (45, "2026-04-01")
+    assert bp["quantity_changes"] == [
+        {"effective_on": "2026-03-02", "previous": 40, "quantity": 45}
+    ]
+    history = [e["summary"] for e in api.get(f"/accounts/{account}/history")]
+    assert (
+        "Quantity of Microsoft 365 Business Premium (sub-bp-40) changed from 40 to 45 "
+        "from 2026-03-02: New starters"
+    ) in history
+    assert (
+        "Subscription Microsoft 365 Business Premium (sub-bp-40) cancelled from 2026-04-01: "
+        "Moving to E3"
+    ) in history
+    customer = api.call("POST", f"{base}/sub-exo-10/cancellation", "fabrikam", json=why)
+    assert problem(customer, 403)["status"] == 403
+
+
 def test_money_in_another_currency_or_a_duplicate_is_refused_by_its_rule(api: Api) -> None:
     """Domain rules answer with their own problem type: a currency the account is
     not in (422), an invoice number used before (409)."""

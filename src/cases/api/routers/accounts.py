@@ -306,6 +306,28 @@ ACTIONS: tuple[Action, ...] = (
         "Add a subscription (product, quantity; paid in advance up to a day, if so).",
     ),
     (
+        "/subscriptions/{subscription_id}/quantity",
+        "change_subscription_quantity",
+        s.ChangeQuantity,
+        SubscriptionsCommand,
+        c.ChangeQuantity,
+        (
+            "Change a subscription's seats or licences, from today. Invoices are billed in\n"
+            "advance: a period starting after today bills the new quantity."
+        ),
+    ),
+    (
+        "/subscriptions/{subscription_id}/cancellation",
+        "cancel_subscription",
+        s.CancelSubscription,
+        SubscriptionsCommand,
+        c.CancelSubscription,
+        (
+            "Cancel a subscription from a day (default today): no period starting then is\n"
+            "invoiced, and it cannot be changed, suspended or reinstated any more."
+        ),
+    ),
+    (
         "/subscriptions/{subscription_id}/prepayment",
         "record_prepayment",
         s.Prepayment,

@@ -230,6 +230,23 @@ class AddSubscription(Strict):
     )
 
 
+class ChangeQuantity(Strict):
+    quantity: int = Field(ge=1, le=1_000_000, description="The new number of seats or licences.")
+    reason: Reason
+
+    model_config = example({"quantity": 45, "reason": "Five new starters in May."})
+
+
+class CancelSubscription(Strict):
+    reason: Reason
+    effective_on: Day | None = Field(
+        default=None,
+        description="The first day without the subscription (not before today); default today.",
+    )
+
+    model_config = example({"reason": "Moving to Microsoft 365 E3.", "effective_on": "2026-06-01"})
+
+
 class Prepayment(Strict):
     paid_through: Day
 
@@ -459,6 +476,12 @@ class ReceivableOut(BaseModel):
         )
 
 
+class QuantityChangeOut(BaseModel):
+    effective_on: date
+    previous: int
+    quantity: int
+
+
 class SubscriptionOut(BaseModel):
     subscription_id: str
     product: str
@@ -466,6 +489,8 @@ class SubscriptionOut(BaseModel):
     paid_through: date | None
     access: str
     suspended_at_days: int | None
+    cancelled_on: date | None = Field(description="The first day without it, once cancelled.")
+    quantity_changes: list[QuantityChangeOut]
 
     @classmethod
     def of(cls, subscription: Subscription) -> SubscriptionOut:
@@ -476,6 +501,13 @@ class SubscriptionOut(BaseModel):
             paid_through=subscription.paid_through,
             access=subscription.access.value,
             suspended_at_days=subscription.suspended_at_days,
+            cancelled_on=subscription.cancelled_on,
+            quantity_changes=[
+                QuantityChangeOut(
+                    effective_on=c.effective_on, previous=c.previous, quantity=c.quantity
+                )
+                for c in subscription.changes
+            ],
         )
 
 
