@@ -97,6 +97,7 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "cancel_subscription": MANAGES_SUBSCRIPTIONS,
     "record_prepayment": MANAGES_BILLING,
     "issue_invoice": MANAGES_BILLING,
+    "invoice_subscriptions": MANAGES_BILLING,
     "receive_payment": MANAGES_BILLING,
     "issue_credit_note": MANAGES_BILLING,
     "write_off": MANAGES_BILLING,

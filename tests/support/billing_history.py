@@ -53,6 +53,7 @@ START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday
 BILLING = Actor("billing-berit", Role.BILLING_ADMIN)
 RUN = Actor("collection-run", Role.SYSTEM)
 AGENT = Actor("agent-anna", Role.HELPDESK_AGENT)
+SALES = Actor("sales-sam", Role.SALES_AGENT)
 
 CURRENCIES = ("EUR", "SEK", "JPY")
 TIME_ZONES = ("UTC", "Europe/Stockholm", "Asia/Tokyo", "America/New_York")
@@ -304,6 +305,8 @@ class BillingHistory:
             self._later(c.net_days + self.rng.randint(2, 20), lambda: self._promise(c))
         if self.rng.random() < 0.03:
             self._later(self.rng.randint(1, 30), lambda: self._suspend_by_hand(c))
+        if self.rng.random() < 0.04:
+            self._later(self.rng.randint(1, 30), lambda: self._change_seats(c))
 
     def _promise(self, c: Customer) -> None:
         """The customer promises to pay within a few weeks: collection holds."""
@@ -322,6 +325,28 @@ class BillingHistory:
             self._caller(), c.account_id, bcmd.SuspendAccess(chosen, "Asked by the customer")
         )
         self._later(self.rng.randint(2, 20), lambda: self._reinstate_by_hand(c, chosen))
+
+    def _change_seats(self, c: Customer) -> None:
+        """Sales changes a subscription's seats, or cancels it from a day to come."""
+        account = self.office.account(c.account_id)
+        live = sorted(
+            s
+            for s, sub in account.subscriptions.items()
+            if not sub.is_suspended and not sub.is_cancelled
+        )
+        if not live:
+            return
+        chosen = self.rng.choice(live)
+        if self.rng.random() < 0.25:
+            effective_on = self.today + timedelta(days=self.rng.randint(0, 30))
+            command: bcmd.AccountCommand = bcmd.CancelSubscription(
+                chosen, "Customer moves to another plan", effective_on
+            )
+        else:
+            held = account.subscriptions[chosen].quantity
+            quantity = self.rng.choice([q for q in range(1, 41) if q != held])
+            command = bcmd.ChangeQuantity(chosen, quantity, "Customer asked")
+        self.office.handle(self._caller(SALES), c.account_id, command)
 
     def _reinstate_by_hand(self, c: Customer, subscription_id: str) -> None:
         if self.office.account(c.account_id).subscriptions[subscription_id].is_suspended:

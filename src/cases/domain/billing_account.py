@@ -638,6 +638,26 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
         )
         self._apply_account_credit(ctx)
 
+    def invoice_subscriptions(self, ctx: CommandContext, command: c.InvoiceSubscriptions) -> None:
+        """Invoice a period in advance for the subscriptions priced (ADR 61): each
+        line is the quantity in force on the period's first day times its price."""
+        named = [price.subscription_id for price in command.prices]
+        if len(set(named)) != len(named):
+            raise errors.InvalidValueError("each subscription is priced at most once")
+        lines = [
+            self.subscription(price.subscription_id).line_for(command.period, price.unit_price)
+            for price in command.prices
+        ]
+        billed = tuple(line for line in lines if line is not None)
+        if not billed:
+            raise errors.NothingToInvoiceError(
+                f"no subscription priced is billed for the period from {command.period.starts_on}"
+            )
+        issue = c.IssueInvoice(
+            command.number, command.period, billed, command.issued_on, command.due_on
+        )
+        self.issue_invoice(ctx, issue)
+
     def receive_payment(self, ctx: CommandContext, command: c.ReceivePayment) -> None:
         """Take a payment: to the invoice it names, then the oldest; the rest is
         account credit. Access suspended for an overdue balance it settles comes
@@ -961,6 +981,7 @@ DECISIONS: dict[type[c.AccountCommand], Callable[[BillingAccount, CommandContext
     c.AddSubscription: BillingAccount.add_subscription,
     c.RecordPrepayment: BillingAccount.record_prepayment,
     c.IssueInvoice: BillingAccount.issue_invoice,
+    c.InvoiceSubscriptions: BillingAccount.invoice_subscriptions,
     c.ReceivePayment: BillingAccount.receive_payment,
     c.IssueCreditNote: BillingAccount.issue_credit_note,
     c.WriteOff: BillingAccount.write_off,

@@ -57,6 +57,18 @@ class IssueInvoice:
 
 
 @command
+class InvoiceSubscriptions:
+    """Invoice a period in advance for the subscriptions priced: one line each, the
+    quantity in force on the period's first day; none once cancelled (ADR 61)."""
+
+    number: str
+    period: v.InvoicePeriod
+    prices: tuple[v.SubscriptionPrice, ...]
+    issued_on: date
+    due_on: date | None = None
+
+
+@command
 class ReceivePayment:
     """Take a payment: to the invoice it names, then the oldest; the rest is credit."""
 
@@ -151,6 +163,7 @@ AccountCommand = (
     AddSubscription
     | RecordPrepayment
     | IssueInvoice
+    | InvoiceSubscriptions
     | ReceivePayment
     | IssueCreditNote
     | WriteOff

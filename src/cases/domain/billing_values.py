@@ -189,6 +189,15 @@ class SeatChange:
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionPrice:
+    """What one seat or licence of a subscription costs for a period: asked when
+    invoicing subscriptions, never stored by itself (the lines keep it)."""
+
+    subscription_id: str
+    unit_price: UnitPrice
+
+
+@dataclass(frozen=True, slots=True)
 class Subscription:
     """A product the customer subscribes to, and whether it may be used.
 

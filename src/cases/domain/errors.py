@@ -413,6 +413,12 @@ class SubscriptionCancelledError(DomainError):
     rule = "subscription-cancelled"
 
 
+class NothingToInvoiceError(DomainError):
+    """Raised when every subscription priced for a period is cancelled before it starts."""
+
+    rule = "nothing-to-invoice"
+
+
 class CancellationInPastError(DomainError):
     """Raised when a cancellation would take effect before the day it is recorded."""
 

@@ -131,6 +131,7 @@ NOT_STORED: frozenset[type[object]] = frozenset(
         case_commands.TakeIn,
         *get_args(case_commands.CaseCommand),
         billing_commands.OpenAccount,
+        billing_values.SubscriptionPrice,
         vendor_request.VendorRequestDraft,
         case_commands.OpenVendorRequest,
         *get_args(billing_commands.AccountCommand),

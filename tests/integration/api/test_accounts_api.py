@@ -427,6 +427,15 @@ def test_access_by_hand_and_a_payment_promise(api: Api) -> None:
     assert held["stages_entered"] == held["reminders"] == held["suspended"] == []
 
 
+def subscription_invoice(number: str, starts_on: str, ends_on: str) -> dict[str, Any]:
+    return {
+        "number": number,
+        "period": {"starts_on": starts_on, "ends_on": ends_on},
+        "prices": [{"subscription_id": "sub-bp-40", "unit_price": sek("460.00")}],
+        "issued_on": "2026-03-02",
+    }
+
+
 def test_a_sales_agent_changes_a_quantity_and_cancels_a_subscription(api: Api) -> None:
     """Seats change from today and a cancellation from a day to come; the account's
     state and history show both, and each refusal names its rule (ADR 61)."""
@@ -446,8 +455,13 @@ def test_a_sales_agent_changes_a_quantity_and_cancels_a_subscription(api: Api) -
         json={"reason": "x", "effective_on": "2026-03-01"},
     )  # fmt: skip
     assert problem(past, 409)["type"] == "/problems/cancellation-in-past"
+    april = subscription_invoice("F-2003", "2026-04-01", "2026-04-30")
+    api.post(f"/accounts/{account}/subscription-invoices", april)
     why = {"reason": "Moving to E3", "effective_on": "2026-04-01"}
     api.post(f"{base}/sub-bp-40/cancellation", why, "sales")
+    may = subscription_invoice("F-2004", "2026-05-01", "2026-05-31")
+    nothing = api.call("POST", f"/accounts/{account}/subscription-invoices", json=may)
+    assert problem(nothing, 409)["type"] == "/problems/nothing-to-invoice"
     for path, body in (
         ("quantity", {"quantity": 50, "reason": "x"}),
         ("suspension", {"reason": "x"}),
@@ -458,6 +472,10 @@ def test_a_sales_agent_changes_a_quantity_and_cancels_a_subscription(api: Api) -
     state = api.get(f"/accounts/{account}/state")
     [bp] = [s for s in state["subscriptions"] if s["subscription_id"] == "sub-bp-40"]
     assert (bp["quantity"], bp["cancelled_on"]) == (45, "2026-04-01")
+    [issued] = [i for i in state["invoices"] if i["number"] == "F-2003"]
+    assert [(x["quantity"], x["amount"]["amount"]) for x in issued["lines"]] == [
+        ("45", "20700.00")  # billed in advance at the seats held on 1 April
+    ]
     assert bp["quantity_changes"] == [
         {"effective_on": "2026-03-02", "previous": 40, "quantity": 45}
     ]

@@ -344,6 +344,17 @@ ACTIONS: tuple[Action, ...] = (
         "Charge the account; account credit is applied to the new invoice at once.",
     ),
     (
+        "/subscription-invoices",
+        "invoice_subscriptions",
+        s.InvoiceSubscriptions,
+        BillingCommand,
+        c.InvoiceSubscriptions,
+        (
+            "Invoice a period in advance for the subscriptions priced: a line each, the\n"
+            "quantity in force on the period's first day; none once cancelled."
+        ),
+    ),
+    (
         "/payments",
         "receive_payment",
         s.ReceivePayment,

@@ -37,6 +37,7 @@ from cases.domain.billing_values import (
     InvoiceLine,
     InvoicePeriod,
     Subscription,
+    SubscriptionPrice,
 )
 from cases.domain.money import MINOR_UNITS, PRICE_DECIMALS, Money, UnitPrice
 from cases.projections.account_standing import AccountStanding
@@ -308,6 +309,36 @@ class IssueInvoice(Strict):
         if abs(total) >= AMOUNT_LIMIT:
             raise ValueError(f"an invoice total must be below {AMOUNT_LIMIT:,f} in magnitude")
         return lines
+
+
+class SubscriptionPriceIn(Strict):
+    subscription_id: str = Field(min_length=1, max_length=100, examples=["sub-bp-40"])
+    unit_price: UnitPriceIn = Field(description="The price of one seat or licence for the period.")
+
+    def domain_value(self) -> SubscriptionPrice:
+        return SubscriptionPrice(self.subscription_id, self.unit_price.domain_value())
+
+
+class InvoiceSubscriptions(Strict):
+    number: InvoiceNumber
+    period: PeriodIn
+    prices: list[SubscriptionPriceIn] = Field(min_length=1, max_length=200)
+    issued_on: Day
+    due_on: Day | None = Field(default=None, description="Default: issued_on + net days.")
+
+    model_config = example(
+        {
+            "number": "F-2003",
+            "period": {"starts_on": "2026-05-01", "ends_on": "2026-05-31"},
+            "prices": [
+                {
+                    "subscription_id": "sub-bp-40",
+                    "unit_price": {"amount": "460.00", "currency": "SEK"},
+                }
+            ],
+            "issued_on": "2026-05-01",
+        }
+    )
 
 
 class ReceivePayment(Strict):
