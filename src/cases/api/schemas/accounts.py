@@ -280,12 +280,16 @@ class InvoiceLineIn(Strict):
         return InvoiceLine(self.description, self.quantity, self.unit_price.domain_value())
 
 
-class IssueInvoice(Strict):
+class Invoicing(Strict):
+    # What every invoice is asked with; how its lines are made is the subclass's.
     number: InvoiceNumber
     period: PeriodIn
-    lines: list[InvoiceLineIn] = Field(min_length=1, max_length=200)
     issued_on: Day
     due_on: Day | None = Field(default=None, description="Default: issued_on + net days.")
+
+
+class IssueInvoice(Invoicing):
+    lines: list[InvoiceLineIn] = Field(min_length=1, max_length=200)
 
     model_config = example(
         {
@@ -319,12 +323,8 @@ class SubscriptionPriceIn(Strict):
         return SubscriptionPrice(self.subscription_id, self.unit_price.domain_value())
 
 
-class InvoiceSubscriptions(Strict):
-    number: InvoiceNumber
-    period: PeriodIn
+class InvoiceSubscriptions(Invoicing):
     prices: list[SubscriptionPriceIn] = Field(min_length=1, max_length=200)
-    issued_on: Day
-    due_on: Day | None = Field(default=None, description="Default: issued_on + net days.")
 
     model_config = example(
         {
