@@ -27,6 +27,7 @@ from tests.unit.domain.billing_scenario import (
     invoiced,
     on,
     opened,
+    paid,
     subscribed,
     then_events,
     then_refused,
@@ -168,6 +169,13 @@ class TestCancelling:
             errors.SubscriptionCancelledError,
         )
         then_refused(acc, cancel(), errors.SubscriptionCancelledError)
+
+    def test_a_suspended_subscription_cancelled_comes_back_when_the_debt_is_paid(self) -> None:
+        acc = given(account(), invoiced(), evaluated(after_due(30)))
+        given(acc, cancel(day=after_due(30).date(), effective_on=date(2026, 7, 1)))
+        assert acc.subscriptions[SUB].is_suspended
+        given(acc, paid(1000, after_due(31)))
+        assert not acc.subscriptions[SUB].is_suspended
 
     def test_collection_does_not_suspend_a_cancelled_subscription(self) -> None:
         acc = given(account(), invoiced(), cancel(effective_on=date(2026, 4, 1)))
