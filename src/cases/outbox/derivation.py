@@ -14,6 +14,13 @@ server that is down delays only delivery (`cases.outbox.worker`).
   else to the configured queue address.
 - With an outbox webhook configured, every one of them once more, as JSON.
 
+A customer's communication preferences (from the contact book) decide what it
+is sent of the notices and replies addressed to it: an optional notice it
+declined (an upcoming-payment reminder, a case update) reaches none of its
+contacts, a mandatory one (overdue reminder, final warning, suspension,
+reinstatement) always goes; by e-mail to its contacts if its channels name
+e-mail, and as JSON to its own webhook if they name the webhook.
+
 An erased contact's messages are blanked; those not yet sent are never sent.
 """
 
@@ -32,6 +39,7 @@ from cases.db.database import ProjectionDatabase
 from cases.domain.billing_account import BillingAccount
 from cases.domain.case_values import Direction
 from cases.domain.collection_policy import CollectionPolicy
+from cases.domain.customer_values import CommunicationPreferences, NoticeChannel, OptionalNotice
 from cases.domain.erasure import Erasure
 from cases.domain.support_case import SupportCase
 from cases.outbox.messages import WEBHOOK_RECIPIENT, Channel, NewMessage, event_id, message_id
@@ -46,6 +54,12 @@ from cases.settings import Settings
 OUTBOX = "outbox"  # the follower's tracking and leadership name
 
 E = BillingAccount
+
+# The message kinds a customer may decline, and as which optional notice.
+OPTIONAL_NOTICES: dict[str, OptionalNotice] = {
+    "upcoming_payment_reminder": OptionalNotice.UPCOMING_PAYMENT_REMINDER,
+    "case_communication": OptionalNotice.CASE_UPDATES,
+}
 
 
 class SettingsContactBook:
@@ -63,6 +77,9 @@ class SettingsContactBook:
 
     def technical_contacts(self, customer_id: str) -> list[Recipient]:  # noqa: ARG002
         return []
+
+    def preferences(self, customer_id: str) -> CommunicationPreferences:  # noqa: ARG002
+        return CommunicationPreferences()
 
 
 class OutboxProjection(Projection):
@@ -161,6 +178,7 @@ class OutboxProjection(Projection):
             template=template,
             context=context,
             recipients=recipients,
+            preferences=self.contacts.preferences(customer_id),
         )
 
     def _communication(self, event: SupportCase.CommunicationRecorded) -> list[NewMessage]:
@@ -182,6 +200,7 @@ class OutboxProjection(Projection):
             template="case_communication",
             context=context,
             recipients=recipients,
+            preferences=self.contacts.preferences(case.customer_id),
         )
 
     def _breach(self, event: SupportCase.ServiceClockBreached) -> list[NewMessage]:
@@ -224,10 +243,26 @@ class OutboxProjection(Projection):
         template: str,
         context: dict[str, Any],
         recipients: list[Recipient],
+        preferences: CommunicationPreferences | None = None,
     ) -> list[NewMessage]:
-        """One e-mail per recipient (in their language), and one webhook message."""
+        """One e-mail per recipient (in their language), one message to the
+        customer's webhook, and one to the outbox webhook — as the customer's
+        `preferences` (if the message is addressed to a customer) allow."""
         eid = event_id(event.originator_id, event.originator_version)
         partner = self.settings.outbox_sender_name
+        hooks: list[str] = []
+        if preferences is not None:
+            notice = OPTIONAL_NOTICES.get(kind)
+            if notice is not None and preferences.declines(notice):
+                recipients = []
+            elif preferences.webhook_url is not None and (
+                NoticeChannel.WEBHOOK in preferences.channels
+            ):
+                hooks.append(preferences.webhook_url)
+            if NoticeChannel.EMAIL not in preferences.channels:
+                recipients = []
+        if self.settings.outbox_webhook_url is not None:
+            hooks.append(WEBHOOK_RECIPIENT)
 
         def message(
             channel: Channel, recipient: str, language: str, text: Rendered, body: str
@@ -252,11 +287,11 @@ class OutboxProjection(Projection):
                 template, person.language, recipient_name=person.name, partner=partner, **context
             )
             messages.append(message(Channel.EMAIL, person.email, person.language, text, text.body))
-        if self.settings.outbox_webhook_url is not None:
+        for hook in hooks:
             language = self.settings.outbox_language
             text = render(template, language, recipient_name=partner, partner=partner, **context)
             payload = {
-                "message_id": str(message_id(eid, WEBHOOK_RECIPIENT)),
+                "message_id": str(message_id(eid, hook)),
                 "event_id": eid,
                 "kind": kind,
                 aggregate_kind: str(event.originator_id),
@@ -265,7 +300,7 @@ class OutboxProjection(Projection):
                 "text": text.body,
             }
             body = orjson.dumps(payload).decode()
-            messages.append(message(Channel.WEBHOOK, WEBHOOK_RECIPIENT, language, text, body))
+            messages.append(message(Channel.WEBHOOK, hook, language, text, body))
         return messages
 
     # What the events do not say ---------------------------------------------------
