@@ -10,7 +10,8 @@ server that is down delays only delivery (`cases.outbox.worker`).
   a suspension and a reinstatement: to the account's billing contacts, each in
   their language, with the policy's own text and every overdue invoice.
 - An outbound communication on a case: to the case's contact.
-- A service-level breach: to the assigned agent if the agent id is an address,
+- A service-level breach, and a linked vendor incident resolved (the case can
+  be taken up again): to the assigned agent if the agent id is an address,
   else to the configured queue address.
 - With an outbox webhook configured, every one of them once more, as JSON.
 
@@ -93,6 +94,7 @@ class OutboxProjection(Projection):
         E.AccessReinstated,
         SupportCase.CommunicationRecorded,
         SupportCase.ServiceClockBreached,
+        SupportCase.LinkedIncidentResolved,
         Erasure.SubjectErased,
     )
 
@@ -142,6 +144,8 @@ class OutboxProjection(Projection):
             return self._communication(event)
         if isinstance(event, SupportCase.ServiceClockBreached):
             return self._breach(event)
+        if isinstance(event, SupportCase.LinkedIncidentResolved):
+            return self._incident_resolved(event)
         return []
 
     def _billing(self, event: Any) -> list[NewMessage]:
@@ -205,15 +209,6 @@ class OutboxProjection(Projection):
 
     def _breach(self, event: SupportCase.ServiceClockBreached) -> list[NewMessage]:
         case = self._case_at(event.originator_id, event.originator_version)
-        address = (
-            case.assignee
-            if case.assignee is not None and "@" in case.assignee
-            else self.settings.outbox_queue_address
-        )
-        language = self.settings.outbox_language
-        recipients = (
-            [Recipient(case.assignee or "support queue", address, language)] if address else []
-        )
         context = {
             "clock": event.clock.value.replace("_", " "),
             "case_id": case.id,
@@ -223,12 +218,43 @@ class OutboxProjection(Projection):
             "at": event.at.isoformat(),
             "assignee": case.assignee,
         }
+        return self._to_the_agent(event, case, "breach_alert", context)
+
+    def _incident_resolved(self, event: SupportCase.LinkedIncidentResolved) -> list[NewMessage]:
+        case = self._case_at(event.originator_id, event.originator_version)
+        advisory = case.matched_advisory
+        context = {
+            "case_id": case.id,
+            "severity": case.severity.value,
+            "product": case.product,
+            "vendor_id": event.vendor_id,
+            "advisory_title": "" if advisory is None else advisory.title,
+            "status": event.status,
+            "at": event.meta.occurred_at.isoformat(),
+            "assignee": case.assignee,
+        }
+        return self._to_the_agent(event, case, "incident_resolved", context)
+
+    def _to_the_agent(
+        self, event: Any, case: SupportCase, kind: str, context: dict[str, Any]
+    ) -> list[NewMessage]:
+        """An alert for the case's assigned agent if the agent id is an address,
+        else for the configured queue address (none: the webhook's only)."""
+        address = (
+            case.assignee
+            if case.assignee is not None and "@" in case.assignee
+            else self.settings.outbox_queue_address
+        )
+        language = self.settings.outbox_language
+        recipients = (
+            [Recipient(case.assignee or "support queue", address, language)] if address else []
+        )
         return self._to_each(
             event,
             aggregate_kind="case",
             subject_id=None,
-            kind="breach_alert",
-            template="breach_alert",
+            kind=kind,
+            template=kind,
             context=context,
             recipients=recipients,
         )
