@@ -25,6 +25,7 @@ from cases.followers.outbox import delivery_workers, outbox_runners
 from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
 from cases.projections.advisories import AdvisoriesProjection, AdvisoriesView
+from cases.projections.case_timeline import CaseTimelineProjection, CaseTimelineView
 from cases.settings import Settings
 from cases.vendor.wiring import service_health
 from tests.support.builders import T0, caller, intake, terms
@@ -195,6 +196,8 @@ class TestIncidentResolution:
                     assert worker.drain() == 2
                 finally:
                     worker.db.close()
+                ProjectionRunner(desk.log, CaseTimelineProjection(), db).catch_up()
+                timeline = CaseTimelineView(db).for_case(assigned)
             finally:
                 db.close()
             mails = {str(m["To"]): m for m in server.messages()}
@@ -209,3 +212,8 @@ class TestIncidentResolution:
             if isinstance(e, SupportCase.DeliveryRecorded)
         ]
         assert recorded == ["omar@partner.example"]
+        lines = {r["event_type"]: r["summary"] for r in timeline}
+        assert lines["LinkedIncidentResolved"] == (
+            "The vendor resolved EX226792, which the health check matched (serviceRestored)"
+        )
+        assert lines["DeliveryRecorded"].startswith("Incident resolved delivered to omar@")
