@@ -119,6 +119,14 @@ def _outbox_families(outbox: OutboxReading | None) -> list[Metric]:
     return [messages, dead, oldest]
 
 
+def _gauges(prefix: str, label: str, texts: dict[str, str]) -> dict[str, GaugeMetricFamily]:
+    """A gauge family per key, `cases_<prefix>_<key>`, labelled by `label`."""
+    return {
+        key: GaugeMetricFamily(f"{NAMESPACE}_{prefix}_{key}", text, labels=[label])
+        for key, text in texts.items()
+    }
+
+
 def _sync_families(syncs: Sequence[SyncReading]) -> list[Metric]:
     if not syncs:
         return []
@@ -128,10 +136,7 @@ def _sync_families(syncs: Sequence[SyncReading]) -> list[Metric]:
         "last_success_age_seconds": "Seconds since the sync last succeeded (absent: never).",
         "failures": "Attempts of the sync that failed since its last success.",
     }
-    families = {
-        key: GaugeMetricFamily(f"{NAMESPACE}_vendor_sync_{key}", text, labels=["sync"])
-        for key, text in texts.items()
-    }
+    families = _gauges("vendor_sync", "sync", texts)
     for sync in syncs:
         families["last_success"].add_metric([sync.name], 1 if sync.succeeded else 0)
         families["last_attempt_age_seconds"].add_metric([sync.name], sync.last_attempt_age)
@@ -154,10 +159,7 @@ def _families(readings: Sequence[ProjectionReading] | None) -> list[Metric]:
         "lag_seconds": "How long ago the oldest event it has yet to apply was recorded.",
         "running": "Whether a runner, in any process, holds the projection's leadership.",
     }
-    families = {
-        key: GaugeMetricFamily(f"{NAMESPACE}_projection_{key}", text, labels=["projection"])
-        for key, text in gauges.items()
-    }
+    families = _gauges("projection", "projection", gauges)
     head = GaugeMetricFamily(
         f"{NAMESPACE}_event_log_head_position", "The position of the last event recorded."
     )
