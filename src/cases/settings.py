@@ -285,7 +285,9 @@ class Settings(BaseSettings):
         "(Cases-Signature) with the outbox webhook secret.",
     )
     outbox_webhook_secret: SecretStr | None = Field(
-        default=None, description="The outbox webhook's signing secret. Never logged."
+        default=None,
+        description="The outbox webhook's signing secret, which also signs messages to a "
+        "customer's own webhook (its communication preferences). Never logged.",
     )
     outbox_retry_hours: float = Field(
         default=24.0,

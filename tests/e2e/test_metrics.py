@@ -12,13 +12,15 @@ import pytest
 
 from cases.followers.catalog import PROJECTIONS
 from cases.followers.tree_builder import TREE
+from cases.outbox.derivation import OUTBOX
+from cases.outbox.messages import Status
 from tests.e2e._api import intake, open_case
 from tests.e2e._deployment import Deployment, deployment
 from tests.e2e._in_process import InProcessApi
 from tests.support.scrape import label_values, value
 
-FOLLOWERS = {*PROJECTIONS, TREE}
-"""What follows the log: the read models and the audit log's tree builder."""
+FOLLOWERS = {*PROJECTIONS, TREE, OUTBOX}
+"""What follows the log: the read models, the audit log's tree builder, the outbox."""
 
 REQUESTS = "cases_http_requests_total"
 DURATION_COUNT = "cases_http_request_duration_seconds_count"
@@ -93,6 +95,17 @@ class TestOneProcess:
             position = value(text, "cases_projection_position", projection=name)
             lag = value(text, "cases_projection_lag_events", projection=name)
             assert position + lag == head
+
+    def test_the_outbox_queue_is_read_at_the_scrape(self, in_process: InProcessApi) -> None:
+        """Messages by status (a closed set), the dead letters and the oldest
+        pending message's age: gauges without ids."""
+        text = scrape(in_process.client)
+        statuses = label_values(text, "cases_outbox_messages", "status")
+        assert statuses == {status.value for status in Status}
+        assert value(text, "cases_outbox_dead_letters") == sum(
+            value(text, "cases_outbox_messages", status=s) for s in ("failed", "bounced")
+        )
+        assert value(text, "cases_outbox_oldest_pending_age_seconds") >= 0
 
 
 @pytest.fixture(scope="module")

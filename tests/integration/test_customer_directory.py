@@ -73,6 +73,9 @@ class TestCustomers:
         kept = directory.customers.customer("contoso").preferences
         assert kept == wanted
         assert kept.declines(OptionalNotice.UPCOMING_PAYMENT_REMINDER)
+        book = DirectoryContactBook(directory.customers)
+        assert book.preferences("contoso") == wanted  # as the outbox reads them
+        assert book.preferences("nobody") == CommunicationPreferences()
 
     def test_a_webhook_needs_an_https_address(self) -> None:
         with pytest.raises(errors.InvalidValueError):

@@ -8,6 +8,8 @@ it holds counts and positions, no personal data; keep it on the internal network
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.routing import Match
@@ -19,8 +21,10 @@ from cases.db.database import CONNECTION_ERRORS
 from cases.followers.leadership import runner_running
 from cases.followers.status import projection_status
 from cases.observability import metrics
-from cases.observability.exposition import ProjectionReading, render
+from cases.observability.exposition import OutboxReading, ProjectionReading, SyncReading, render
+from cases.outbox.store import OutboxStore
 from cases.persistence.store import StoreUnavailableError
+from cases.projections.advisories import VendorSyncs
 
 UNMATCHED = "unmatched"
 # A scrape answers without the readings while the store cannot be read.
@@ -32,17 +36,25 @@ router = APIRouter()
 @router.get("/metrics", include_in_schema=False)
 def metrics_text(request: Request) -> Response:
     """The Prometheus text format: what every process of this server recorded, and
-    each projection's position and lag as the database has them now."""
-    return Response(render(_readings(request.app.state.api)), media_type=CONTENT_TYPE_LATEST)
+    each projection's position and lag, the outbox's queue and how each vendor
+    sync last went, as the database has them now."""
+    api = request.app.state.api
+    read = _readings(api)
+    if read is None:
+        return Response(render(None), media_type=CONTENT_TYPE_LATEST)
+    return Response(render(*read), media_type=CONTENT_TYPE_LATEST)
 
 
-def _readings(api: ApiState) -> list[ProjectionReading] | None:
+def _readings(
+    api: ApiState,
+) -> tuple[list[ProjectionReading], OutboxReading, list[SyncReading]] | None:
     services = api.opened
     if services is None:
         return None
+    now = services.clock.now()
     try:
         with api.reads.connection() as db:
-            return [
+            projections = [
                 ProjectionReading(
                     st.name,
                     st.position,
@@ -53,8 +65,38 @@ def _readings(api: ApiState) -> list[ProjectionReading] | None:
                 )
                 for st in projection_status(services.log, db, services.clock)
             ]
+            return projections, _outbox(OutboxStore(db), now), _syncs(VendorSyncs(db), now)
     except UNREADABLE:
         return None
+
+
+def _outbox(store: OutboxStore, now: datetime) -> OutboxReading:
+    counts = store.counts()
+    oldest = store.oldest_pending_since()
+    return OutboxReading(
+        by_status={status.value: count for status, count in counts.items()},
+        dead_letters=sum(count for status, count in counts.items() if status.is_dead),
+        oldest_pending_seconds=0.0 if oldest is None else _age(oldest, now),
+    )
+
+
+def _syncs(syncs: VendorSyncs, now: datetime) -> list[SyncReading]:
+    return [
+        SyncReading(
+            name=row["name"],
+            succeeded=row["last_error"] is None,
+            last_attempt_age=_age(row["last_attempt_at"], now),
+            last_success_age=(
+                None if row["last_success_at"] is None else _age(row["last_success_at"], now)
+            ),
+            failures=row["failures"],
+        )
+        for row in syncs.all()
+    ]
+
+
+def _age(moment: datetime, now: datetime) -> float:
+    return max((now - moment).total_seconds(), 0.0)
 
 
 class RequestMetricsMiddleware(HttpMiddleware):

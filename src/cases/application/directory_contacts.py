@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cases.application.contact_book import ContactBook, Recipient
 from cases.application.customer_directory import CustomerDirectory
-from cases.domain.customer_values import ContactRole
+from cases.domain.customer_values import CommunicationPreferences, ContactRole
 from cases.persistence.personal_data import ERASED
 
 
@@ -29,6 +29,14 @@ class DirectoryContactBook:
         if self.fallback is not None and self.directory.find(customer_id) is None:
             return self.fallback.technical_contacts(customer_id)
         return self._recipients(customer_id, ContactRole.TECHNICAL)
+
+    def preferences(self, customer_id: str) -> CommunicationPreferences:
+        customer = self.directory.find(customer_id)
+        if customer is not None:
+            return customer.preferences
+        if self.fallback is not None:
+            return self.fallback.preferences(customer_id)
+        return CommunicationPreferences()
 
     def _recipients(self, customer_id: str, role: ContactRole) -> list[Recipient]:
         recipients = []

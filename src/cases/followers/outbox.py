@@ -71,7 +71,8 @@ def transports_of(settings: Settings) -> dict[Channel, Transport]:
     transports: dict[Channel, Transport] = {}
     if settings.smtp_host is not None:
         transports[Channel.EMAIL] = SmtpTransport(settings)
-    if settings.outbox_webhook_url is not None:
+    if settings.outbox_webhook_url is not None or settings.outbox_webhook_secret is not None:
+        # the outbox webhook, and customers' own webhooks (signed with the same secret)
         transports[Channel.WEBHOOK] = WebhookTransport.from_settings(settings)
     return transports
 

@@ -1,11 +1,11 @@
 """How far behind the event log each projection is, and the audit log's tree
-builder (ADR 0043), listed as the follower `audit_log_tree` beside them, so
-`cases projections status` shows its lag and /ready holds it to the same bounds
-(ADR 0034)."""
+builder (ADR 0043) and the outbox's follower (ADR 50), listed as the followers
+`audit_log_tree` and `outbox` beside them, so `cases projections status` shows
+their lag and /ready holds them to the same bounds (ADR 0034)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +17,7 @@ from cases.clock import Clock
 from cases.db.database import ProjectionDatabase
 from cases.followers.catalog import PROJECTIONS
 from cases.followers.tracking import Tracking
+from cases.outbox.derivation import OUTBOX, OutboxProjection
 from cases.persistence.event_log import EventLog
 from cases.persistence.event_rows import select_rows
 from cases.projections.projection import Projection
@@ -51,8 +52,8 @@ def projection_status(
     clock: Clock,
     projections: Iterable[Projection] | None = None,
 ) -> list[ProjectionStatus]:
-    """The status of `projections` (default: every projection and the tree
-    builder), by name."""
+    """The status of `projections` (default: every projection, the tree builder
+    and the outbox's follower), by name."""
     chosen = list(projections) if projections is not None else [p() for p in PROJECTIONS.values()]
     positions = {row.projection: row.position for row in Tracking(db).all()}
     head = log.recorder.max_notification_id() or 0
@@ -65,11 +66,21 @@ def projection_status(
                 position=position,
                 head=head,
                 lag_events=max(head - position, 0),
-                lag_seconds=_lag_seconds(log, projection, position, head, clock),
+                lag_seconds=_lag_seconds(log, projection.topics(), position, head, clock),
             )
         )
     if projections is None:
         statuses.append(tree_status(log, db, clock, head))
+        position = positions.get(OUTBOX, 0)
+        statuses.append(
+            ProjectionStatus(
+                name=OUTBOX,
+                position=position,
+                head=head,
+                lag_events=max(head - position, 0),
+                lag_seconds=_lag_seconds(log, OutboxProjection.topics(), position, head, clock),
+            )
+        )
     return sorted(statuses, key=lambda st: st.name)
 
 
@@ -88,12 +99,12 @@ def tree_status(log: EventLog, db: ProjectionDatabase, clock: Clock, head: int) 
 
 
 def _lag_seconds(
-    log: EventLog, projection: Projection, position: int, head: int, clock: Clock
+    log: EventLog, topics: Sequence[str], position: int, head: int, clock: Clock
 ) -> float:
     if position >= head:
         return 0.0
     oldest = log.recorder.select_notifications(
-        start=position + 1, limit=1, stop=head, topics=projection.topics()
+        start=position + 1, limit=1, stop=head, topics=topics
     )
     if not oldest:
         return 0.0

@@ -6,8 +6,10 @@ process of its own): every process writes its counters to files in
 so every scrape sees the whole deployment. `cases serve` makes that directory
 when it starts workers and none is given, and removes it when it stops.
 
-Readings made at scrape time (projection positions and lag, read from the
-database) are rendered after the recorded metrics as gauges.
+Readings made at scrape time (projection positions and lag, the outbox's queue,
+how each vendor sync last went, read from the database) are rendered after the
+recorded metrics as gauges. Their labels are closed sets: projection names,
+message statuses, sync names — never ids.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,27 @@ class ProjectionReading:
     running: bool
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxReading:
+    """The outbox's queue as read at a scrape: messages by status, and how long
+    the oldest one waiting for delivery has waited (0 when none waits)."""
+
+    by_status: Mapping[str, int]
+    dead_letters: int
+    oldest_pending_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReading:
+    """How a vendor sync last went, as read at a scrape (ages in seconds)."""
+
+    name: str
+    succeeded: bool
+    last_attempt_age: float
+    last_success_age: float | None  # None: never succeeded
+    failures: int  # since its last success
+
+
 class _Readings(Collector):
     def __init__(self, families: Sequence[Metric]) -> None:
         self.families = families
@@ -56,14 +79,71 @@ def multiprocess() -> bool:
     return bool(os.environ.get(MULTIPROC_DIR))
 
 
-def render(readings: Sequence[ProjectionReading] | None) -> bytes:
+def render(
+    readings: Sequence[ProjectionReading] | None,
+    outbox: OutboxReading | None = None,
+    syncs: Sequence[SyncReading] = (),
+) -> bytes:
     """The text of a scrape: what every process recorded, then the readings
     (None: the store could not be read, said by `cases_store_up 0`)."""
     recorded: Collector = REGISTRY
     if multiprocess():
         recorded = CollectorRegistry()
         MultiProcessCollector(recorded)  # type: ignore[no-untyped-call]
-    return generate_latest(recorded) + generate_latest(_Readings(_families(readings)))
+    families = _families(readings)
+    if readings is not None:
+        families += [*_outbox_families(outbox), *_sync_families(syncs)]
+    return generate_latest(recorded) + generate_latest(_Readings(families))
+
+
+def _outbox_families(outbox: OutboxReading | None) -> list[Metric]:
+    if outbox is None:
+        return []
+    messages = GaugeMetricFamily(
+        f"{NAMESPACE}_outbox_messages",
+        "Messages the outbox holds, by status (pending, delivered, failed, bounced, erased).",
+        labels=["status"],
+    )
+    for status, count in sorted(outbox.by_status.items()):
+        messages.add_metric([status], count)
+    dead = GaugeMetricFamily(
+        f"{NAMESPACE}_outbox_dead_letters",
+        "Messages dead-lettered (failed or bounced) waiting for an operator.",
+    )
+    dead.add_metric([], outbox.dead_letters)
+    oldest = GaugeMetricFamily(
+        f"{NAMESPACE}_outbox_oldest_pending_age_seconds",
+        "How long the oldest message waiting for delivery has waited (0: none waits).",
+    )
+    oldest.add_metric([], outbox.oldest_pending_seconds)
+    return [messages, dead, oldest]
+
+
+def _gauges(prefix: str, label: str, texts: dict[str, str]) -> dict[str, GaugeMetricFamily]:
+    """A gauge family per key, `cases_<prefix>_<key>`, labelled by `label`."""
+    return {
+        key: GaugeMetricFamily(f"{NAMESPACE}_{prefix}_{key}", text, labels=[label])
+        for key, text in texts.items()
+    }
+
+
+def _sync_families(syncs: Sequence[SyncReading]) -> list[Metric]:
+    if not syncs:
+        return []
+    texts = {
+        "last_success": "Whether the sync's last attempt succeeded (1) or failed (0).",
+        "last_attempt_age_seconds": "Seconds since the sync's last attempt.",
+        "last_success_age_seconds": "Seconds since the sync last succeeded (absent: never).",
+        "failures": "Attempts of the sync that failed since its last success.",
+    }
+    families = _gauges("vendor_sync", "sync", texts)
+    for sync in syncs:
+        families["last_success"].add_metric([sync.name], 1 if sync.succeeded else 0)
+        families["last_attempt_age_seconds"].add_metric([sync.name], sync.last_attempt_age)
+        if sync.last_success_age is not None:
+            families["last_success_age_seconds"].add_metric([sync.name], sync.last_success_age)
+        families["failures"].add_metric([sync.name], sync.failures)
+    return list(families.values())
 
 
 def _families(readings: Sequence[ProjectionReading] | None) -> list[Metric]:
@@ -79,10 +159,7 @@ def _families(readings: Sequence[ProjectionReading] | None) -> list[Metric]:
         "lag_seconds": "How long ago the oldest event it has yet to apply was recorded.",
         "running": "Whether a runner, in any process, holds the projection's leadership.",
     }
-    families = {
-        key: GaugeMetricFamily(f"{NAMESPACE}_projection_{key}", text, labels=["projection"])
-        for key, text in gauges.items()
-    }
+    families = _gauges("projection", "projection", gauges)
     head = GaugeMetricFamily(
         f"{NAMESPACE}_event_log_head_position", "The position of the last event recorded."
     )

@@ -10,9 +10,17 @@ server that is down delays only delivery (`cases.outbox.worker`).
   a suspension and a reinstatement: to the account's billing contacts, each in
   their language, with the policy's own text and every overdue invoice.
 - An outbound communication on a case: to the case's contact.
-- A service-level breach: to the assigned agent if the agent id is an address,
+- A service-level breach, and a linked vendor incident resolved (the case can
+  be taken up again): to the assigned agent if the agent id is an address,
   else to the configured queue address.
 - With an outbox webhook configured, every one of them once more, as JSON.
+
+A customer's communication preferences (from the contact book) decide what it
+is sent of the notices and replies addressed to it: an optional notice it
+declined (an upcoming-payment reminder, a case update) reaches none of its
+contacts, a mandatory one (overdue reminder, final warning, suspension,
+reinstatement) always goes; by e-mail to its contacts if its channels name
+e-mail, and as JSON to its own webhook if they name the webhook.
 
 An erased contact's messages are blanked; those not yet sent are never sent.
 """
@@ -32,6 +40,7 @@ from cases.db.database import ProjectionDatabase
 from cases.domain.billing_account import BillingAccount
 from cases.domain.case_values import Direction
 from cases.domain.collection_policy import CollectionPolicy
+from cases.domain.customer_values import CommunicationPreferences, NoticeChannel, OptionalNotice
 from cases.domain.erasure import Erasure
 from cases.domain.support_case import SupportCase
 from cases.outbox.messages import WEBHOOK_RECIPIENT, Channel, NewMessage, event_id, message_id
@@ -46,6 +55,12 @@ from cases.settings import Settings
 OUTBOX = "outbox"  # the follower's tracking and leadership name
 
 E = BillingAccount
+
+# The message kinds a customer may decline, and as which optional notice.
+OPTIONAL_NOTICES: dict[str, OptionalNotice] = {
+    "upcoming_payment_reminder": OptionalNotice.UPCOMING_PAYMENT_REMINDER,
+    "case_communication": OptionalNotice.CASE_UPDATES,
+}
 
 
 class SettingsContactBook:
@@ -64,6 +79,9 @@ class SettingsContactBook:
     def technical_contacts(self, customer_id: str) -> list[Recipient]:  # noqa: ARG002
         return []
 
+    def preferences(self, customer_id: str) -> CommunicationPreferences:  # noqa: ARG002
+        return CommunicationPreferences()
+
 
 class OutboxProjection(Projection):
     """Derives messages from events and queues them (see the module docstring)."""
@@ -76,6 +94,7 @@ class OutboxProjection(Projection):
         E.AccessReinstated,
         SupportCase.CommunicationRecorded,
         SupportCase.ServiceClockBreached,
+        SupportCase.LinkedIncidentResolved,
         Erasure.SubjectErased,
     )
 
@@ -125,6 +144,8 @@ class OutboxProjection(Projection):
             return self._communication(event)
         if isinstance(event, SupportCase.ServiceClockBreached):
             return self._breach(event)
+        if isinstance(event, SupportCase.LinkedIncidentResolved):
+            return self._incident_resolved(event)
         return []
 
     def _billing(self, event: Any) -> list[NewMessage]:
@@ -161,6 +182,7 @@ class OutboxProjection(Projection):
             template=template,
             context=context,
             recipients=recipients,
+            preferences=self.contacts.preferences(customer_id),
         )
 
     def _communication(self, event: SupportCase.CommunicationRecorded) -> list[NewMessage]:
@@ -182,19 +204,11 @@ class OutboxProjection(Projection):
             template="case_communication",
             context=context,
             recipients=recipients,
+            preferences=self.contacts.preferences(case.customer_id),
         )
 
     def _breach(self, event: SupportCase.ServiceClockBreached) -> list[NewMessage]:
         case = self._case_at(event.originator_id, event.originator_version)
-        address = (
-            case.assignee
-            if case.assignee is not None and "@" in case.assignee
-            else self.settings.outbox_queue_address
-        )
-        language = self.settings.outbox_language
-        recipients = (
-            [Recipient(case.assignee or "support queue", address, language)] if address else []
-        )
         context = {
             "clock": event.clock.value.replace("_", " "),
             "case_id": case.id,
@@ -204,12 +218,43 @@ class OutboxProjection(Projection):
             "at": event.at.isoformat(),
             "assignee": case.assignee,
         }
+        return self._to_the_agent(event, case, "breach_alert", context)
+
+    def _incident_resolved(self, event: SupportCase.LinkedIncidentResolved) -> list[NewMessage]:
+        case = self._case_at(event.originator_id, event.originator_version)
+        advisory = case.matched_advisory
+        context = {
+            "case_id": case.id,
+            "severity": case.severity.value,
+            "product": case.product,
+            "vendor_id": event.vendor_id,
+            "advisory_title": "" if advisory is None else advisory.title,
+            "status": event.status,
+            "at": event.meta.occurred_at.isoformat(),
+            "assignee": case.assignee,
+        }
+        return self._to_the_agent(event, case, "incident_resolved", context)
+
+    def _to_the_agent(
+        self, event: Any, case: SupportCase, kind: str, context: dict[str, Any]
+    ) -> list[NewMessage]:
+        """An alert for the case's assigned agent if the agent id is an address,
+        else for the configured queue address (none: the webhook's only)."""
+        address = (
+            case.assignee
+            if case.assignee is not None and "@" in case.assignee
+            else self.settings.outbox_queue_address
+        )
+        language = self.settings.outbox_language
+        recipients = (
+            [Recipient(case.assignee or "support queue", address, language)] if address else []
+        )
         return self._to_each(
             event,
             aggregate_kind="case",
             subject_id=None,
-            kind="breach_alert",
-            template="breach_alert",
+            kind=kind,
+            template=kind,
             context=context,
             recipients=recipients,
         )
@@ -224,10 +269,26 @@ class OutboxProjection(Projection):
         template: str,
         context: dict[str, Any],
         recipients: list[Recipient],
+        preferences: CommunicationPreferences | None = None,
     ) -> list[NewMessage]:
-        """One e-mail per recipient (in their language), and one webhook message."""
+        """One e-mail per recipient (in their language), one message to the
+        customer's webhook, and one to the outbox webhook — as the customer's
+        `preferences` (if the message is addressed to a customer) allow."""
         eid = event_id(event.originator_id, event.originator_version)
         partner = self.settings.outbox_sender_name
+        hooks: list[str] = []
+        if preferences is not None:
+            notice = OPTIONAL_NOTICES.get(kind)
+            if notice is not None and preferences.declines(notice):
+                recipients = []
+            elif preferences.webhook_url is not None and (
+                NoticeChannel.WEBHOOK in preferences.channels
+            ):
+                hooks.append(preferences.webhook_url)
+            if NoticeChannel.EMAIL not in preferences.channels:
+                recipients = []
+        if self.settings.outbox_webhook_url is not None:
+            hooks.append(WEBHOOK_RECIPIENT)
 
         def message(
             channel: Channel, recipient: str, language: str, text: Rendered, body: str
@@ -252,11 +313,11 @@ class OutboxProjection(Projection):
                 template, person.language, recipient_name=person.name, partner=partner, **context
             )
             messages.append(message(Channel.EMAIL, person.email, person.language, text, text.body))
-        if self.settings.outbox_webhook_url is not None:
+        for hook in hooks:
             language = self.settings.outbox_language
             text = render(template, language, recipient_name=partner, partner=partner, **context)
             payload = {
-                "message_id": str(message_id(eid, WEBHOOK_RECIPIENT)),
+                "message_id": str(message_id(eid, hook)),
                 "event_id": eid,
                 "kind": kind,
                 aggregate_kind: str(event.originator_id),
@@ -265,7 +326,7 @@ class OutboxProjection(Projection):
                 "text": text.body,
             }
             body = orjson.dumps(payload).decode()
-            messages.append(message(Channel.WEBHOOK, WEBHOOK_RECIPIENT, language, text, body))
+            messages.append(message(Channel.WEBHOOK, hook, language, text, body))
         return messages
 
     # What the events do not say ---------------------------------------------------

@@ -199,6 +199,15 @@ class OutboxStore:
         found = {Status(str(r[0])): int(r[1]) for r in rows}
         return {status: found.get(status, 0) for status in Status}
 
+    def oldest_pending_since(self) -> datetime | None:
+        """When the oldest message still waiting to be delivered was queued (or
+        queued again by a retry); None when nothing waits."""
+        row = self.db.fetchone(
+            sql("SELECT MIN(created_at) FROM outbox_messages WHERE status = {}"),
+            (Status.PENDING,),
+        )
+        return None if row is None or row[0] is None else as_moment(row[0])
+
     def listed(self, *, dead: bool = False, limit: int = 100) -> list[QueuedMessage]:
         statuses = DEAD if dead else tuple(Status)
         return [

@@ -25,7 +25,7 @@ from typing import Protocol
 
 import httpx
 
-from cases.outbox.messages import QueuedMessage
+from cases.outbox.messages import WEBHOOK_RECIPIENT, QueuedMessage
 from cases.settings import Settings
 from cases.transparency.webhook import SIGNATURE_HEADER, signature_header
 
@@ -136,11 +136,13 @@ def _first_line(text: str) -> str:
 
 
 class WebhookTransport:
-    """POSTs the message's JSON to the outbox webhook, signed."""
+    """POSTs the message's JSON, signed: to the outbox webhook (`url`), or to the
+    customer's own webhook its recipient names (an https:// address from the
+    customer's communication preferences)."""
 
     def __init__(
         self,
-        url: str,
+        url: str | None,
         secret: bytes,
         *,
         timeout: float = 10.0,
@@ -158,8 +160,6 @@ class WebhookTransport:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebhookTransport:
-        if settings.outbox_webhook_url is None:
-            raise ValueError("no outbox webhook is configured (CASES_OUTBOX_WEBHOOK_URL)")
         secret = settings.outbox_webhook_secret
         return cls(
             settings.outbox_webhook_url,
@@ -168,6 +168,9 @@ class WebhookTransport:
         )
 
     def send(self, message: QueuedMessage) -> str:
+        url = self.url if message.recipient == WEBHOOK_RECIPIENT else message.recipient
+        if url is None:
+            raise DeliveryRefusedError("no outbox webhook is configured (CASES_OUTBOX_WEBHOOK_URL)")
         body = message.body.encode()
         headers = {
             "Content-Type": "application/json",
@@ -177,7 +180,7 @@ class WebhookTransport:
         try:
             if self._client is None:
                 self._client = httpx.Client(timeout=self.timeout)
-            answer = self._client.post(self.url, content=body, headers=headers)
+            answer = self._client.post(url, content=body, headers=headers)
         except httpx.TransportError as e:
             raise DeliveryDeferredError(f"{type(e).__name__}") from None
         detail = f"HTTP {answer.status_code}"

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from eventsourcing.application import AggregateNotFoundError, Repository
 from eventsourcing.persistence import StoredEvent
 
-from cases.db.statement import NOTHING, Identifier, Sql, sql
+from cases.persistence.statement import NOTHING, Identifier, Sql, sql
 
 SNAPSHOT_PART = 0  # the `part` of the snapshot's row; events are part 1
 

@@ -66,7 +66,6 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
-from cases.db.statement import identifier
 from cases.persistence.event_rows import StoredRow
 from cases.persistence.event_sql import (
     COLUMNS,
@@ -92,6 +91,7 @@ from cases.persistence.loading import (
     split_latest,
 )
 from cases.persistence.outcomes import OutcomeUnknownError
+from cases.persistence.statement import identifier
 from cases.persistence.store_health import StoreHealth
 from cases.persistence.waits import postgres_session_options, timed_out
 

@@ -228,6 +228,7 @@ class CaseFilter:
     category: str | None = None
     received_from: datetime | None = None
     received_before: datetime | None = None
+    vendor_attention: bool | None = None  # the vendor's request awaits the partner
 
 
 class CaseQueueView:
@@ -285,6 +286,7 @@ _FILTERS: dict[str, Sql] = {
     },
     "received_from": sql("received_at >= {}"),
     "received_before": sql("received_at < {}"),
+    "vendor_attention": sql("vendor_attention = {}"),
 }
 
 

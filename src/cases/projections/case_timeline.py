@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args, get_type_hints
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
@@ -18,7 +18,7 @@ from cases.db.statement import Sql, identifier, parameters, sql
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
 from cases.history.entries import history_entry
 from cases.history.event_summaries import summarise
-from cases.persistence.personal_data import personal_fields
+from cases.persistence.personal_data import decision, personal_fields
 from cases.projections.erasures import ERASURES, holds_erased, without_erasures
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 
@@ -58,13 +58,34 @@ HANDLES: tuple[type[Any], ...] = (
     E.Reopened,
     E.NoteAdded,
     E.BillingAccountLinked,
+    E.VendorRequestOpened,
+    E.VendorRequestStatusChanged,
+    E.VendorNoteImported,
+    E.LinkedIncidentResolved,
+    E.DeliveryRecorded,
     *CLOCK_FACT_TYPES,
 )
 
 
 ERASED_SUFFIX = ": personal data erased"
 """A summary of an event whose personal data is erased: its type, then this."""
-PERSONAL_TYPES = tuple(cls.__name__ for cls in HANDLES if personal_fields(cls))
+
+
+def _holds_personal(cls: type[Any]) -> bool:
+    """Whether the event class has a personal field, itself or in a value object
+    it holds (`DeliveryRecorded.delivery.recipient`)."""
+    if personal_fields(cls):
+        return True
+    decided = decision(cls)
+    hints = get_type_hints(cls)
+    for name in () if decided is None else decided.within:
+        held = [hints[name], *get_args(hints[name])] if name in hints else []
+        if any(isinstance(t, type) and personal_fields(t) for t in held):
+            return True
+    return False
+
+
+PERSONAL_TYPES = tuple(cls.__name__ for cls in HANDLES if _holds_personal(cls))
 
 
 def timeline_values(positioned: PositionedEvent) -> tuple[object, ...]:

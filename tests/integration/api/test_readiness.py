@@ -1,7 +1,8 @@
 """`/ready` tells the truth about the read models (ADR 0034): 503 naming each
 projection no runner keeps up to date, or that lags beyond the settings; 200
 once runners run and have caught up; on SQLite and PostgreSQL. The audit log's
-tree builder (`audit_log_tree`, ADR 0043) is held to the same rules."""
+tree builder (`audit_log_tree`, ADR 0043) and the outbox's follower (`outbox`,
+ADR 50) are held to the same rules."""
 
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ from cases.followers.catalog import PROJECTIONS
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
 from cases.followers.status import TREE
+from cases.outbox.derivation import OUTBOX
 from cases.settings import Settings
 from tests.e2e._api import PROBLEM_JSON
 from tests.support.app_services import services_of
 from tests.support.builders import terms
 
 SETUP = Actor("ready-setup", Role.SYSTEM)
-FOLLOWERS = sorted([*PROJECTIONS, TREE])  # what /ready names
+FOLLOWERS = sorted([*PROJECTIONS, TREE, OUTBOX])  # what /ready names
 DEADLINE = 30.0  # seconds for runners to start and catch up: a correctness bound
 
 
@@ -60,9 +62,10 @@ def record_something(services: Services) -> None:
 
 @contextmanager
 def runners(settings: Settings, services: Services) -> Iterator[None]:
-    """Every projection and the tree builder run, as `cases projections run` runs them."""
+    """Every projection, the tree builder and the outbox's follower run, as `cases
+    projections run` runs them."""
     with InProcessProjections.from_settings(
-        settings, log=services.log, poll_interval=0.05, audit_log=True
+        settings, log=services.log, poll_interval=0.05, audit_log=True, outbox=True
     ):
         yield
 
@@ -131,7 +134,9 @@ def test_ready_is_503_naming_the_tree_builder_when_only_it_is_not_running(
 ) -> None:
     services = services_of(client)
     record_something(services)
-    with InProcessProjections.from_settings(settings, log=services.log, poll_interval=0.05):
+    with InProcessProjections.from_settings(
+        settings, log=services.log, poll_interval=0.05, outbox=True
+    ):
         response = ready_within(client, DEADLINE)  # the projections catch up; the tree cannot
         body = not_ready(response, "projections-stopped")
     assert [p["name"] for p in body["projections"]] == [TREE]

@@ -91,3 +91,20 @@ def test_opens_the_request_and_shows_attention_needed_in_the_queue(
         row = client.get(f"/cases/{case_id}", headers=headers)
     assert row.json()["vendor_reference"] == request_id
     assert row.json()["vendor_attention"] is True
+    other = desk.receive_case(caller(), cmd.TakeIn(**intake())).aggregate_id
+    position = services.log.recorder.max_notification_id()
+
+    def listed(attention: str) -> set[str]:
+        page = client.get(
+            "/cases",
+            headers=headers,
+            params={"vendor_attention": attention, "min_position": position},
+        )
+        assert page.status_code == 200, page.text
+        return {item["id"] for item in page.json()["items"]}
+
+    assert listed("true") == {str(case_id)}
+    assert str(other) in listed("false")
+    assert str(case_id) not in listed("false")
+    refused = client.get("/cases", headers=headers, params={"vendor_attention": "maybe"})
+    assert refused.status_code == 422

@@ -16,7 +16,7 @@ import pytest
 
 from cases.application.caller import Caller
 from cases.application.collection_run import run_collection
-from cases.application.contact_book import Recipient
+from cases.application.contact_book import ContactBook, Recipient
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase, open_projection_db
@@ -76,11 +76,12 @@ class Billing:
     services: Services
     clock: ManualClock
     db: ProjectionDatabase
+    book: ContactBook = BOOK
 
     def queue(self) -> int:
         """Run the outbox follower over everything recorded so far."""
         runner = outbox_runners(
-            self.settings, self.services.log, lambda: self.db, contacts=BOOK, clock=self.clock
+            self.settings, self.services.log, lambda: self.db, contacts=self.book, clock=self.clock
         )()
         return runner.catch_up()
 
@@ -96,19 +97,23 @@ class Billing:
         return make()
 
 
-def billing_on(settings: Settings) -> Iterator[Billing]:
+def billing_on(
+    settings: Settings, book: ContactBook = BOOK, run_at: datetime = RUN_AT
+) -> Iterator[Billing]:
+    """The billing recorded, its collection run done at `run_at` (by default a
+    day after the invoices fell due)."""
     clock = ManualClock(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
     services = bootstrap(settings, clock)
     db = open_projection_db(settings)
     try:
-        record_billing(services, clock)
-        yield Billing(settings, services, clock, db)
+        record_billing(services, clock, run_at)
+        yield Billing(settings, services, clock, db, book)
     finally:
         db.close()
         services.close()
 
 
-def record_billing(services: Services, clock: ManualClock) -> None:
+def record_billing(services: Services, clock: ManualClock, run_at: datetime = RUN_AT) -> None:
     office = services.billing
     caller = Caller.new(BEA, Source.API)
     office.publish_collection_policy(
@@ -142,5 +147,11 @@ def record_billing(services: Services, clock: ManualClock) -> None:
                 issued_on=date(2026, 3, 2),
             ),
         )
-    clock.set(RUN_AT + timedelta(hours=1))
-    run_collection(office, Caller.new(Actor("collection-run", Role.SYSTEM), Source.CLI), RUN_AT)
+    collect(services, clock, run_at)
+
+
+def collect(services: Services, clock: ManualClock, run_at: datetime) -> None:
+    """A collection run at `run_at`, recorded an hour after."""
+    clock.set(run_at + timedelta(hours=1))
+    caller = Caller.new(Actor("collection-run", Role.SYSTEM), Source.CLI)
+    run_collection(services.billing, caller, run_at)

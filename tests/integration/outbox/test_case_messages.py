@@ -17,6 +17,7 @@ from cases.clock import ManualClock
 from cases.db.database import open_projection_db
 from cases.domain import case_commands as cmd
 from cases.domain.case_values import Direction
+from cases.domain.customer_values import CommunicationPreferences, OptionalNotice
 from cases.domain.metadata import Actor, Role
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Channel
@@ -27,6 +28,7 @@ from cases.persistence.personal_data import ERASED
 from cases.persistence.subject_keys import MasterKey
 from tests.integration.outbox.conftest import outbox_settings
 from tests.support.builders import T0, caller, intake, terms
+from tests.support.contact_book import FixedContactBook
 from tests.support.mail_server import mail_server
 
 MASTER = MasterKey.generate()
@@ -107,3 +109,27 @@ def test_replies_reach_the_contact_and_an_erased_contacts_never_leave(
             assert delivered.delivery.recipient == "karin.lund@contoso.example"
         finally:
             db.close()
+
+
+def test_a_customer_that_declined_case_updates_gets_no_reply_by_mail(
+    store_url: str, tmp_path: Path, desk: tuple[Services, ManualClock]
+) -> None:
+    """Contoso declined case updates: an outbound communication on its case queues
+    nothing (the partner tells it through the channel it chose, by hand)."""
+    services, clock = desk
+    settings = outbox_settings(store_url, tmp_path, master_key=MASTER.as_text())
+    declined = CommunicationPreferences(opted_out=(OptionalNotice.CASE_UPDATES,))
+    book = FixedContactBook({}, preferences={"contoso": declined})
+    db = open_projection_db(settings)
+    try:
+        case_id = services.desk.receive_case(caller(), cmd.TakeIn(**intake())).aggregate_id
+        services.desk.handle(
+            caller(),
+            case_id,
+            cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "We restarted it."),
+        )
+        queue = outbox_runners(settings, services.log, lambda: db, contacts=book, clock=clock)()
+        assert queue.catch_up() > 0
+        assert OutboxStore(db).listed() == []
+    finally:
+        db.close()

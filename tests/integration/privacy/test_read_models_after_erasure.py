@@ -4,17 +4,20 @@ events then gives the same tables (ADR 0044), on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from uuid import uuid4
 
 import pytest
 
+from cases.application.caller import Caller
 from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase, open_projection_db
-from cases.domain.metadata import Actor, Role
+from cases.domain.deliveries import Delivery, DeliveryOutcome, RecordDelivery
+from cases.domain.metadata import Actor, Role, Source
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.runner import ProjectionRunner
 from cases.followers.tracking import Tracking
-from cases.projections.case_timeline import ERASED_SUFFIX
+from cases.projections.case_timeline import ERASED_SUFFIX, CaseTimelineProjection
 from cases.settings import Settings
 from tests.integration.privacy.test_sealed_store import PERSONAL_TEXTS
 from tests.integration.test_support_desk import walk_a_case_through_escalation
@@ -69,3 +72,38 @@ def test_erasure_drops_plaintext_and_a_rebuild_equals_live(
             Tracking(read_db).forget(name)
         ProjectionRunner(sealed.log, projection, read_db, batch_size=5000).catch_up()
         assert projection_rows(read_db, projection) == live, name
+
+
+def test_a_delivery_line_of_the_timeline_loses_its_recipient_on_erasure(
+    sealed: Services, sealed_settings: Settings, read_db: ProjectionDatabase, clock: ManualClock
+) -> None:
+    """The timeline's line for a delivery names the recipient (a personal field
+    inside the `Delivery` value): erasing the case's subject blanks it, live as
+    in a rebuild."""
+    walk = walk_a_case_through_escalation(sealed, clock)
+    delivery = Delivery(
+        uuid4(),
+        "case_communication",
+        "email",
+        "karin.lund@contoso.example",
+        DeliveryOutcome.DELIVERED,
+        1,
+        "250 OK",
+    )
+    outbox = Caller.new(Actor("outbox", Role.SYSTEM), Source.SCHEDULER)
+    sealed.desk.handle(outbox, walk.case.id, RecordDelivery(delivery))
+    timeline = CaseTimelineProjection()
+    ProjectionRunner(sealed.log, timeline, read_db).catch_up()
+    line = "SELECT summary FROM case_timeline WHERE event_type = 'DeliveryRecorded'"
+    [[before]] = read_db.fetchall(line)
+    assert "karin.lund@contoso.example" in str(before)
+    sealed.privacy.erase(ADMIN, walk.case.id, "Article 17 request 2026-116")
+    ProjectionRunner(sealed.log, timeline, read_db).catch_up()
+    [[after]] = read_db.fetchall(line)
+    assert after == "DeliveryRecorded" + ERASED_SUFFIX
+    live = projection_rows(read_db, timeline)
+    with read_db.transaction():
+        read_db.execute("DELETE FROM case_timeline")
+        Tracking(read_db).forget(timeline.name)
+    ProjectionRunner(sealed.log, timeline, read_db).catch_up()
+    assert projection_rows(read_db, timeline) == live

@@ -21,6 +21,7 @@ from cases.domain import case_commands as cmd
 from cases.followers.catalog import PROJECTIONS
 from cases.followers.status import TREE
 from cases.followers.tracking import Tracking
+from cases.outbox.derivation import OUTBOX
 from cases.settings import Settings, get_settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support import children
@@ -149,7 +150,7 @@ class TestRunStatusRebuild:
         status = invoke("projections", "status")
         assert status.exit_code == 0, status.output
         rows = [line.split() for line in status.stdout.splitlines() if "│" in line]
-        for name in [*PROJECTIONS, TREE]:  # the audit log's tree builder lags as they do
+        for name in [*PROJECTIONS, TREE, OUTBOX]:  # the tree builder and outbox lag as they do
             [row] = [cells for cells in rows if name in cells]
             assert [c for c in row if c != "│"] == [
                 name,

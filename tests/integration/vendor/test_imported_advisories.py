@@ -21,12 +21,15 @@ from cases.domain.case_values import EscalationCategory, EscalationTarget, Resol
 from cases.domain.metadata import Source
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import EscalationVehicle
+from cases.followers.outbox import delivery_workers, outbox_runners
 from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
 from cases.projections.advisories import AdvisoriesProjection, AdvisoriesView
+from cases.projections.case_timeline import CaseTimelineProjection, CaseTimelineView
 from cases.settings import Settings
 from cases.vendor.wiring import service_health
 from tests.support.builders import T0, caller, intake, terms
+from tests.support.mail_server import mail_server
 from tests.support.vendor_server import VendorServer, issue
 
 ASFP = EscalationVehicle.ADVANCED_SUPPORT_FOR_PARTNERS
@@ -156,3 +159,61 @@ class TestIncidentResolution:
             )
         assert not desk.desk.case(resolved).incident_resolved
         assert sync(desk, vendor) == []
+
+    def test_the_agent_or_the_queue_is_told_by_mail(
+        self, desk: Services, vendor: VendorServer, clock: ManualClock, settings: Settings
+    ) -> None:
+        """The outbox queues a message per linked open case: to its assigned agent
+        when the agent id is an address, else to the queue's address; both arrive
+        over SMTP and the delivery is recorded on the case."""
+        if settings.effective_database_url.startswith("memory"):
+            pytest.skip("the outbox needs SQLite or PostgreSQL")
+        assigned, unassigned = new_case(desk), new_case(desk)
+        desk.desk.handle(caller(), assigned, cmd.Assign("omar@partner.example"))
+        for case_id in (assigned, unassigned):
+            check(desk, case_id, "EX226792")
+        clock.advance(timedelta(minutes=30))
+        vendor.issues[0] = issue(
+            "EX226792", T0 + timedelta(minutes=30), status="ServiceRestored", resolved=True
+        )
+        assert len(sync(desk, vendor)) == 2
+        migrate(parse_database_url(settings.effective_database_url))
+        with mail_server() as (port, server):
+            mailing = settings.model_copy(
+                update={
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                    "outbox_queue_address": "support-queue@partner.example",
+                }
+            )
+            db = open_projection_db(mailing)
+            try:
+                outbox_runners(mailing, desk.log, lambda: db, clock=clock)().catch_up()
+                make = delivery_workers(mailing, desk.log, lambda: open_projection_db(mailing))
+                assert make is not None
+                worker = make()
+                try:
+                    assert worker.drain() == 2
+                finally:
+                    worker.db.close()
+                ProjectionRunner(desk.log, CaseTimelineProjection(), db).catch_up()
+                timeline = CaseTimelineView(db).for_case(assigned)
+            finally:
+                db.close()
+            mails = {str(m["To"]): m for m in server.messages()}
+        assert set(mails) == {"omar@partner.example", "support-queue@partner.example"}
+        told = mails["omar@partner.example"]
+        subject = " ".join(str(told["Subject"]).split())  # a long header is folded
+        assert subject == f"Vendor incident EX226792 resolved: case {assigned}"
+        assert "as serviceRestored" in told.get_content()
+        recorded = [
+            e.delivery.recipient
+            for e in desk.log.events.get(assigned)
+            if isinstance(e, SupportCase.DeliveryRecorded)
+        ]
+        assert recorded == ["omar@partner.example"]
+        lines = {r["event_type"]: r["summary"] for r in timeline}
+        assert lines["LinkedIncidentResolved"] == (
+            "The vendor resolved EX226792, which the health check matched (serviceRestored)"
+        )
+        assert lines["DeliveryRecorded"].startswith("Incident resolved delivered to omar@")

@@ -13,12 +13,17 @@ import pytest
 from cases.application.vendor_requests import VendorRequests
 from cases.bootstrap import Services
 from cases.clock import ManualClock
+from cases.db.database import open_projection_db
+from cases.db.schema import migrate
 from cases.domain import case_commands as cmd
 from cases.domain import errors
 from cases.domain.case_values import EscalationCategory, EscalationTarget
 from cases.domain.metadata import Source
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import EscalationVehicle, Severity
+from cases.followers.runner import ProjectionRunner
+from cases.persistence.database_url import parse_database_url
+from cases.projections.case_timeline import CaseTimelineProjection, CaseTimelineView
 from cases.settings import Settings
 from cases.vendor.http import VendorUnavailableError
 from cases.vendor.wiring import partner_center
@@ -153,3 +158,43 @@ class TestSync:
         with partner_center(settings_of(vendor)) as center:
             summary = VendorRequests(services.runner).sync(center)
         assert (summary.seen, summary.malformed, summary.recorded) == (3, 1, 1)
+
+
+class TestTimeline:
+    def test_the_case_timeline_shows_the_vendor_side(
+        self, services: Services, vendor: VendorServer, escalated: UUID, settings: Settings
+    ) -> None:
+        """The request opened, its status changes and the vendor's notes are lines of
+        the case timeline (source `import`), in the case's version order."""
+        if settings.effective_database_url.startswith("memory"):
+            pytest.skip("read models need SQLite or PostgreSQL")
+        request_id = open_request(services, vendor, escalated)
+        vendor.vendor_note(request_id, "Please send a message trace from Monday.")
+        vendor.service_requests[request_id]["status"] = "attention_needed"
+        assert sync(services, vendor) == 3
+        migrate(parse_database_url(settings.effective_database_url))
+        db = open_projection_db(settings)
+        try:
+            ProjectionRunner(services.log, CaseTimelineProjection(), db).catch_up()
+            rows = CaseTimelineView(db).for_case(escalated)
+        finally:
+            db.close()
+        vendor_side = [
+            (r["event_type"], r["source"], r["summary"])
+            for r in rows
+            if r["event_type"].startswith("Vendor")
+        ]
+        assert vendor_side[0] == (
+            "VendorRequestOpened",
+            "api",
+            f"Vendor support request {request_id} opened for escalation 1 (open)",
+        )
+        note = "Vendor note on escalation 1: Microsoft Support: Please send a message trace"
+        assert ("VendorNoteImported", "import", f"{note} from Monday.") in vendor_side
+        assert (
+            "VendorRequestStatusChanged",
+            "import",
+            "Vendor support request of escalation 1: attention needed",
+        ) in vendor_side
+        history = services.audit.history(SupportCase, escalated)
+        assert [r["version"] for r in rows] == [h.version for h in history]

@@ -9,9 +9,15 @@ import pytest
 from prometheus_client import REGISTRY
 
 from cases.observability import metrics
-from cases.observability.exposition import MULTIPROC_DIR, ProjectionReading, render
+from cases.observability.exposition import (
+    MULTIPROC_DIR,
+    OutboxReading,
+    ProjectionReading,
+    SyncReading,
+    render,
+)
 from cases.observability.exposition import shared_directory as shared
-from tests.support.scrape import value
+from tests.support.scrape import samples, value
 
 
 def sample(name: str, **labels: str) -> float:
@@ -51,6 +57,28 @@ def test_readings_render_as_gauges_and_a_store_out_of_reach_as_down() -> None:
     down = render(None).decode()
     assert value(down, "cases_store_up") == 0
     assert "cases_projection_position" not in down
+
+
+def test_the_outbox_queue_and_the_vendor_syncs_render_as_gauges_by_closed_labels() -> None:
+    reading = ProjectionReading("outbox", 10, 10, 0, 0.0, running=True)
+    outbox = OutboxReading({"pending": 3, "delivered": 5, "failed": 1, "bounced": 1}, 2, 90.5)
+    syncs = [
+        SyncReading("advisories", True, 12.0, 12.0, 0),
+        SyncReading("vendor_requests", False, 3.0, None, 4),
+    ]
+    text = render([reading], outbox, syncs).decode()
+    assert value(text, "cases_outbox_messages", status="pending") == 3
+    assert value(text, "cases_outbox_dead_letters") == 2
+    assert value(text, "cases_outbox_oldest_pending_age_seconds") == 90.5
+    assert value(text, "cases_vendor_sync_last_success", sync="advisories") == 1
+    assert value(text, "cases_vendor_sync_last_success", sync="vendor_requests") == 0
+    assert value(text, "cases_vendor_sync_failures", sync="vendor_requests") == 4
+    assert value(text, "cases_vendor_sync_last_attempt_age_seconds", sync="advisories") == 12
+    never = ("cases_vendor_sync_last_success_age_seconds", frozenset({("sync", "vendor_requests")}))
+    assert never not in samples(text)
+    down = render(None, outbox, syncs).decode()
+    assert "cases_outbox_messages" not in down
+    assert "cases_vendor_sync_failures" not in down
 
 
 class TestSharedDirectory:

@@ -128,6 +128,10 @@ def list_cases(
     category: CaseCategory | None = None,
     received_from: AwareDatetime | None = None,
     received_before: AwareDatetime | None = None,
+    vendor_attention: Annotated[
+        bool | None,
+        Query(description="Only cases whose vendor request awaits the partner (true) or not."),
+    ] = None,
     sort: Annotated[str, Query(pattern="^(received|last_update)$")] = "received",
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
     limit: Limit = 50,
@@ -147,6 +151,7 @@ def list_cases(
         category=category.value if category else None,
         received_from=received_from,
         received_before=received_before,
+        vendor_attention=vendor_attention,
     )
     query = {"list": "cases", **asdict(where), "sort": sort, "order": order}
     after = key_after(cursor, query, 2, _position)
