@@ -62,10 +62,12 @@ def eventually(found: Callable[[], Any]) -> Any:
 
 
 def vendor_syncs(client: TestClient) -> list[dict[str, Any]]:
+    """The syncs /ready details: a 503 (read models still catching up on a busy
+    machine) names them too."""
     response = client.get("/ready")
-    if response.status_code != 200:
+    if response.status_code not in (200, 503):
         return []
-    syncs: list[dict[str, Any]] = response.json()["vendor_syncs"]
+    syncs: list[dict[str, Any]] = response.json().get("vendor_syncs", [])
     return syncs
 
 
@@ -81,7 +83,12 @@ def test_the_loop_imports_and_a_vendor_down_shows_in_ready(
     assert feed is not None
     assert feed.imported == 3
     vendor.refuse_from = 0
-    (failed,) = eventually(lambda: [s for s in vendor_syncs(client) if s["failures"] >= 1])
+    (failed,) = eventually(
+        lambda: [
+            s for s in vendor_syncs(client) if s["name"] == "advisory_sync" and s["failures"] >= 1
+        ]
+    )
     assert "503" in failed["last_error"] or "attempts" in failed["last_error"]
     assert failed["last_success_at"] is not None
-    assert client.get("/ready").status_code == 200
+    # the vendor still down, the service is (or soon is) ready all the same
+    assert eventually(lambda: client.get("/ready").status_code == 200)
