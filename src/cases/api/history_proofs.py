@@ -8,7 +8,7 @@ with the verifier key alone (docs/audit-log.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Query
@@ -71,3 +71,21 @@ def add_proofs(
     found = proofs_by_version(db, services, aggregate_id, checkpoint)
     for entry in entries:
         entry.inclusion = found.get(entry.version)
+
+
+E = TypeVar("E", bound=RecordedEventOut)
+
+
+def proved(entries: list[E], route: dict[str, Any], id_name: str) -> list[E]:
+    """`entries` of the aggregate named by the route's `id_name`, with their proofs
+    when the route's `proofs` asks (its `db`, `services`, `proofs`, `checkpoint`
+    parameters: `resource_routes.PROOF_PARAMS`)."""
+    add_proofs(
+        entries,
+        route["db"],
+        route["services"],
+        route[id_name],
+        proofs=route["proofs"],
+        checkpoint=route["checkpoint"],
+    )
+    return entries

@@ -26,7 +26,7 @@ from fastapi import Depends, Query, Response
 from pydantic import BaseModel
 
 from cases.api.deps import Command, ReadDbDep, ServicesDep, require
-from cases.api.history_proofs import CheckpointQuery, ProofsQuery, add_proofs
+from cases.api.history_proofs import CheckpointQuery, ProofsQuery, proved
 from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
 from cases.application.command_runner import Receipt
@@ -163,15 +163,7 @@ def add_audit_routes(
     def get_history(**kwargs: Any) -> list[HistoryEntryOut]:
         services: Services = kwargs["services"]
         entries = [HistoryEntryOut.of(e) for e in services.audit.history(kind, kwargs[id_name])]
-        add_proofs(
-            entries,
-            kwargs["db"],
-            services,
-            kwargs[id_name],
-            proofs=kwargs["proofs"],
-            checkpoint=kwargs["checkpoint"],
-        )
-        return entries
+        return proved(entries, kwargs, id_name)
 
     add_audit_route(
         router,

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from cases.api.errors import documented_problems
-from cases.api.history_proofs import add_proofs
+from cases.api.history_proofs import proved
 from cases.api.resource_routes import PROOF_PARAMS, add_audit_route
 from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime
@@ -53,16 +53,7 @@ def add_replay_route(path: str, kind: type[AuditedAggregate], id_name: str) -> N
         steps = Replayer(services.runner).replay(
             kind, kwargs[id_name], version=kwargs["version"], as_of=kwargs["as_of"]
         )
-        answer = [ReplayStepOut.of(s) for s in steps]
-        add_proofs(
-            answer,
-            kwargs["db"],
-            services,
-            kwargs[id_name],
-            proofs=kwargs["proofs"],
-            checkpoint=kwargs["checkpoint"],
-        )
-        return answer
+        return proved([ReplayStepOut.of(s) for s in steps], kwargs, id_name)
 
     add_audit_route(
         router,
