@@ -104,7 +104,8 @@ class TestCompose:
     def test_the_commands_are_the_ones_for_each_job(self) -> None:
         assert cases_invocations(SERVICES["migrate"]) == [["migrate"]]
         assert cases_invocations(SERVICES["audit-key"])[0][:2] == ["audit", "keygen"]
-        assert cases_invocations(SERVICES["followers"]) == [["projections", "run"]]
+        [follow] = cases_invocations(SERVICES["followers"])
+        assert follow[:2] == ["projections", "run"]
         assert cases_invocations(SERVICES["clocks"]) == [["clocks", "evaluate"]]
         [serve] = cases_invocations(SERVICES["api"])
         assert serve[0] == "serve"
@@ -146,6 +147,28 @@ class TestCompose:
         assert "PROMETHEUS_MULTIPROC_DIR" not in DOCKERFILE
         for name in OURS:
             assert "PROMETHEUS_MULTIPROC_DIR" not in SERVICES[name]["environment"], name
+
+    def test_prometheus_scrapes_the_api_and_the_followers_where_they_listen(self) -> None:
+        """The monitoring profile's scrape targets are the ports the API and the
+        followers' command lines listen on, on every interface of their container."""
+        config = yaml.safe_load((ROOT / "deploy" / "prometheus.yml").read_text(encoding="utf-8"))
+        targets = {
+            job["job_name"]: target
+            for job in config["scrape_configs"]
+            for static in job["static_configs"]
+            for target in static["targets"]
+        }
+        [follow] = cases_invocations(SERVICES["followers"])
+        [serve] = cases_invocations(SERVICES["api"])
+        for args, option in ((follow, "--metrics-"), (serve, "--")):
+            assert args[args.index(f"{option}host") + 1] == "0.0.0.0"  # noqa: S104
+        assert targets == {
+            "cases-api": f"api:{serve[serve.index('--port') + 1]}",
+            "cases-followers": f"followers:{follow[follow.index('--metrics-port') + 1]}",
+        }
+        prometheus = SERVICES["prometheus"]
+        assert prometheus["profiles"] == ["monitoring"]
+        assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
 
     def test_the_api_publishes_its_port_and_a_health_check(self) -> None:
         api = SERVICES["api"]

@@ -42,6 +42,7 @@ from cases.followers.runner import ProjectionRunner
 from cases.followers.status import projection_status
 from cases.followers.tree_builder import TREE, tree_builders
 from cases.heap import settle_after_start
+from cases.observability.exposition import process_metrics_server
 from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
@@ -199,6 +200,18 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
             "when no projection is named; `cases outbox run` delivers them.",
         ),
     ] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve this process's own counters (events and batches applied, by "
+            "projection) on http://HOST:PORT/metrics for Prometheus (not with --once).",
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="The address --metrics-port listens on.")
+    ] = "127.0.0.1",
 ) -> None:
     """Follow the event log and keep the projections up to date (until Ctrl-C).
 
@@ -214,7 +227,13 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
             if outbox:
                 _outbox_once(store, batch_size)
         return
-    with _stop_signals() as stopping, waiting_projection_store(stopping) as reached:
+    with (
+        _stop_signals() as stopping,
+        process_metrics_server(metrics_host, metrics_port) as bound,
+        waiting_projection_store(stopping) as reached,
+    ):
+        if bound is not None:
+            print(f"Metrics on http://{metrics_host}:{bound}/metrics", flush=True)
         if reached is None:
             print("Stopped.")
             return

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -86,14 +86,39 @@ def render(
 ) -> bytes:
     """The text of a scrape: what every process recorded, then the readings
     (None: the store could not be read, said by `cases_store_up 0`)."""
-    recorded: Collector = REGISTRY
-    if multiprocess():
-        recorded = CollectorRegistry()
-        MultiProcessCollector(recorded)  # type: ignore[no-untyped-call]
+    recorded = recorded_registry()
     families = _families(readings)
     if readings is not None:
         families += [*_outbox_families(outbox), *_sync_families(syncs)]
     return generate_latest(recorded) + generate_latest(_Readings(families))
+
+
+def recorded_registry() -> Collector:
+    """What this process recorded: its own registry, or every process's files in
+    multiprocess mode."""
+    if not multiprocess():
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+@contextmanager
+def process_metrics_server(host: str, port: int | None) -> Iterator[int | None]:
+    """For a follower process (`cases projections run --metrics-port`): its own
+    counters (events and batches applied, by projection) on `http://host:port/metrics`,
+    for Prometheus to scrape beside the API's `/metrics`. Yields the port bound
+    (0 asks for a free one); None and nothing started when no port is given."""
+    if port is None:
+        yield None
+        return
+    server, thread = start_http_server(port, addr=host, registry=recorded_registry())
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def _outbox_families(outbox: OutboxReading | None) -> list[Metric]:

@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,8 @@ from tests.support import children
 from tests.support.builders import T0, caller, intake
 from tests.support.projection_cli import app
 from tests.support.projection_tables import table_rows
+from tests.support.scrape import value
+from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -188,36 +192,71 @@ class TestRunStatusRebuild:
     ) -> None:
         """`run` (no --once) in its own process applies what is recorded while it
         runs, and stops cleanly on SIGTERM."""
-        process = children.spawn(
-            [
-                *(sys.executable, "-m", "tests.support.projection_cli"),
-                *("projections", "run", "case_queue", "--poll-interval", "0.05"),
-            ],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
-                "CASES_LOG_LEVEL": "WARNING",
-            },
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            receipt = services.desk.receive_case(
-                caller(), cmd.TakeIn(received_at=services.clock.now(), **intake())
-            )
-            deadline = time.monotonic() + 60
-            while Tracking(db).position("case_queue") < receipt.position:
-                assert time.monotonic() < deadline, "the runner did not catch up"
-                # stderr is a pipe (`stderr=subprocess.PIPE` above).
-                assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
-                time.sleep(0.05)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            try:
-                stdout, stderr = process.communicate(timeout=20)
-            finally:
-                children.kill(process)  # nothing left of its group, whatever happened
+        with _running_follower() as process:
+            _record_and_wait(services, db, process)
+            stdout, stderr = _stop(process)
         assert process.returncode == 0, stderr
         assert stdout.splitlines() == ["Running case_queue; Ctrl-C to stop.", "Stopped."]
+
+    def test_run_serves_its_own_counters_for_prometheus(
+        self, services: Services, db: ProjectionDatabase
+    ) -> None:
+        """`run --metrics-port` serves the runner's counters: a scrape parses, and
+        the events it applied are counted by projection."""
+        port = free_port()
+        with _running_follower("--metrics-port", str(port)) as process:
+            _record_and_wait(services, db, process)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+                text = answer.read().decode()
+            stdout, stderr = _stop(process)
+        assert process.returncode == 0, stderr
+        assert stdout.splitlines()[0] == f"Metrics on http://127.0.0.1:{port}/metrics"
+        applied = value(text, "cases_projection_events_applied_total", projection="case_queue")
+        assert applied >= 1
+        assert value(text, "cases_projection_batches_total", projection="case_queue") >= 1
+
+
+@contextmanager
+def _running_follower(*options: str) -> Iterator[subprocess.Popen[str]]:
+    """`cases projections run case_queue` in its own process group, killed with
+    its group whatever happens."""
+    process = children.spawn(
+        [
+            *(sys.executable, "-m", "tests.support.projection_cli"),
+            *("projections", "run", "case_queue", "--poll-interval", "0.05", *options),
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")]),
+            "CASES_LOG_LEVEL": "WARNING",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        children.kill(process)  # nothing left of its group, whatever happened
+
+
+def _record_and_wait(
+    services: Services, db: ProjectionDatabase, process: subprocess.Popen[str]
+) -> None:
+    """Take in a case, then wait until the runner has applied it."""
+    receipt = services.desk.receive_case(
+        caller(), cmd.TakeIn(received_at=services.clock.now(), **intake())
+    )
+    deadline = time.monotonic() + 60
+    while Tracking(db).position("case_queue") < receipt.position:
+        assert time.monotonic() < deadline, "the runner did not catch up"
+        # stderr is a pipe (`stderr=subprocess.PIPE` above).
+        assert process.poll() is None, process.stderr.read()  # type: ignore[union-attr]
+        time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[str]) -> tuple[str, str]:
+    """SIGTERM, then what the process printed."""
+    process.send_signal(signal.SIGTERM)
+    return process.communicate(timeout=20)
