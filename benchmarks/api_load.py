@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python benchmarks/api_load.py [--duration 20] [--warmup 5] [--clients 16]
          [--rounds 3] [--targets sqlite,postgres:1,postgres:2] [--profile] [--idempotency-keys]
+         [--if-match]
 
 Needs locust and, for --profile, py-spy (`.venv/bin/pip install -e '.[bench]'`).
 To compare code versions in one run, give a target another checkout's source and
@@ -24,7 +25,12 @@ then --duration measured seconds:
 * health:   GET /health (no token, no database): the ceiling of this server stack.
 * commands: POST /cases/{id}/notes and /cases/{id}/communications (half each) on a
   random pre-created case, and --intake-share of the requests POST /cases; with
-  --idempotency-keys each carries an Idempotency-Key of its own (ADR 0031).
+  --idempotency-keys each carries an Idempotency-Key of its own (ADR 0031). With
+  --if-match each client works its own share of the cases (case i goes to client
+  i % --clients, so no two race for a version) and sends the case's ETag as
+  If-Match on every command on it: learned by GET /cases/{id} when the client
+  starts (before the warm-up ends), then from each command's answer. A stale one
+  (412) counts as a failure.
 * queries:  GET /cases?customer_id=...&status=... and GET /cases/{id} (half each).
 
 Between phases the script waits until the case queue has applied every command
@@ -200,6 +206,7 @@ def prepare_target(
                 "customers": target.seed.customers,
                 "intake_share": args.intake_share,
                 "idempotency_keys": args.idempotency_keys,
+                "if_match": args.if_match,
             }
         )
     )
@@ -621,10 +628,11 @@ def generate_load(args: argparse.Namespace) -> int:
     customers: list[str] = spec["customers"]
     intake_share: float = spec["intake_share"]
     keyed: bool = spec.get("idempotency_keys", False)
+    matched: bool = spec.get("if_match", False)
     phase: str = args.load_generator
     rng = random.Random(1)
     position = re.compile(rb'"position":(\d+)')
-    state = {"max_position": 0, "next_token": 0}
+    state = {"max_position": 0, "next_token": 0, "next_share": 0}
     json_headers = {"Content-Type": "application/json"}
 
     def random_intake() -> str:
@@ -638,12 +646,25 @@ def generate_load(args: argparse.Namespace) -> int:
             token = tokens[state["next_token"] % len(tokens)]
             state["next_token"] += 1
             self.auth = {"Authorization": f"Bearer {token}"}
+            self.cases = case_ids
+            self.etags: dict[str, str] = {}
+            if matched:  # its own share, and each case's ETag as it stands
+                share = state["next_share"] % args.clients
+                state["next_share"] += 1
+                self.cases = case_ids[share :: args.clients] or case_ids
+                for case_id in self.cases:
+                    found = self.client.get(f"/cases/{case_id}", headers=self.auth, name="ETag")
+                    self.etags[case_id] = str(found.headers["ETag"])
 
-        def post(self, path: str, body: str, name: str) -> None:
+        def post(self, path: str, body: str, name: str, case_id: str | None = None) -> None:
             headers = {**self.auth, **json_headers}
             if keyed:
                 headers["Idempotency-Key"] = uuid4().hex  # never a replay
+            if matched and case_id is not None:
+                headers["If-Match"] = self.etags[case_id]
             response = self.client.post(path, data=body, headers=headers, name=name)
+            if matched and case_id is not None and response.status_code < 300:
+                self.etags[case_id] = str(response.headers["ETag"])
             found = position.search(response.content or b"")
             if found:
                 state["max_position"] = max(state["max_position"], int(found.group(1)))
@@ -654,19 +675,20 @@ def generate_load(args: argparse.Namespace) -> int:
                 self.client.get("/health", name="GET /health")
             elif phase == "commands":
                 roll = rng.random()
-                case_id = rng.choice(case_ids)
+                case_id = rng.choice(self.cases)
                 if roll < intake_share:
                     self.post("/cases", random_intake(), COMMANDS[2])
                 elif roll < intake_share + (1 - intake_share) / 2:
                     text = json.dumps({"text": rng.choice(NOTES)})
-                    self.post(f"/cases/{case_id}/notes", text, COMMANDS[0])
+                    self.post(f"/cases/{case_id}/notes", text, COMMANDS[0], case_id)
                 else:
                     body = {
                         "direction": "outbound",
                         "channel": "email",
                         "summary": rng.choice(SUMMARIES),
                     }
-                    self.post(f"/cases/{case_id}/communications", json.dumps(body), COMMANDS[1])
+                    path = f"/cases/{case_id}/communications"
+                    self.post(path, json.dumps(body), COMMANDS[1], case_id)
             elif rng.random() < 0.5:
                 customer, status = rng.choice(customers), rng.choice(STATUSES)
                 self.client.get(
@@ -788,6 +810,11 @@ def main() -> int:
     parser.add_argument("--intake-share", type=float, default=0.1, help="of commands: POST /cases")
     parser.add_argument(
         "--idempotency-keys", action="store_true", help="send an Idempotency-Key with each command"
+    )
+    parser.add_argument(
+        "--if-match",
+        action="store_true",
+        help="each client works its own cases and sends If-Match with each command on one",
     )
     parser.add_argument(
         "--targets",
