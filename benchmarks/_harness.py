@@ -276,11 +276,27 @@ def start_projections(
     return children.start([tool("cases"), "projections", "run"], env, log)
 
 
+BENCH_SERVER = "CASES_BENCH_SERVER"  # uvicorn (`cases serve`, the default) or granian
+
+
 def start_server(
     children: Children, env: dict[str, str], log: Path, port: int, workers: int
 ) -> subprocess.Popen[bytes]:
-    """`cases serve --workers N` on 127.0.0.1:`port`; returns once /health answers."""
+    """`cases serve --workers N` on 127.0.0.1:`port`; returns once /health answers.
+
+    With `CASES_BENCH_SERVER=granian` in `env`, the same app under granian (its
+    workers, uvloop) instead of uvicorn, for the ASGI server comparison (issue 20);
+    the workers' metrics directory is then made here, as `serve` makes it."""
     argv = [tool("cases"), "serve", "--port", str(port), "--workers", str(workers)]
+    if env.get(BENCH_SERVER) == "granian":
+        argv = [
+            *(tool("granian"), "--interface", "asgi", "--factory", "--loop", "uvloop"),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)),
+            *("--log-level", "warning", "cases.api.app:serve_app"),
+        ]
+        metrics = log.parent / f"metrics-{port}"
+        metrics.mkdir(exist_ok=True)
+        env = {**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics)}
     server = children.start(argv, env, log)
     health = f"http://127.0.0.1:{port}/health"
     wait_until(lambda: http_get(health) == 200, "server start", 60, lambda: server.poll() is None)

@@ -7,6 +7,8 @@ Run: .venv/bin/python benchmarks/api_load.py [--duration 20] [--warmup 5] [--cli
 Needs locust and, for --profile, py-spy (`.venv/bin/pip install -e '.[bench]'`).
 To compare code versions in one run, give a target another checkout's source and
 a tag: `--targets "postgres:1@before@PYTHONPATH=/tmp/old/src,postgres:1@after"`.
+The ASGI server is compared the same way: `postgres:2@granian@CASES_BENCH_SERVER=granian`
+serves the same app under granian instead of uvicorn (`pip install granian`).
 
 For each target the script makes a store (a SQLite file in a temp folder, or a
 throwaway PostgreSQL database created on the server named by
