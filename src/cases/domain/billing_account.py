@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.domain import billing_commands as c
@@ -40,6 +40,7 @@ from cases.domain.billing_values import (
 )
 from cases.domain.collection_policy import CollectionStage, PublishedPolicy, StageAction
 from cases.domain.deliveries import Delivery, DeliveryFact, DeliveryHistory, RecordDelivery
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.domain.money import Money, UnitPrice, minor_unit_exponent
 from cases.domain.text import LINE_LIMIT, aware, known_zone, required_text
@@ -61,7 +62,7 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
     def id_for(customer_id: str) -> UUID:
         """Accounts are one per customer: the id follows from the customer's."""
         customer_id = required_text("customer id", customer_id, 100)
-        return uuid5(NAMESPACE_URL, f"cases:billing-account:{customer_id}")
+        return derived_id("billing-account", customer_id)
 
     # Events ---------------------------------------------------------------
 
