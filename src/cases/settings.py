@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 class SettingsError(Exception):
     """Raised when a setting is missing or malformed; the message names it."""
+
+
+WebUrl = Annotated[str, Field(pattern=r"^https?://\S+$")]
+"""An http(s) URL: what every URL setting must be."""
+
+MailAddress = Annotated[str, Field(max_length=320)]
+"""An e-mail address, at most as long as SMTP allows."""
 
 
 class Settings(BaseSettings):
@@ -152,9 +160,8 @@ class Settings(BaseSettings):
         default=None,
         description="A file holding the master key (as CASES_MASTER_KEY), read at start.",
     )
-    audit_log_webhook_url: str | None = Field(
+    audit_log_webhook_url: WebUrl | None = Field(
         default=None,
-        pattern=r"^https?://\S+$",
         max_length=2000,
         description="A URL every new checkpoint is also POSTed to, signed with the webhook "
         "secret (Cases-Signature header; none if unset). A failing receiver delays only "
@@ -170,9 +177,8 @@ class Settings(BaseSettings):
         description="The webhook's signing secret itself, when not in a file. Never logged.",
     )
 
-    vendor_token_url: str = Field(
+    vendor_token_url: WebUrl = Field(
         default="https://login.microsoftonline.com/common/oauth2/v2.0/token",
-        pattern=r"^https?://\S+$",
         description="The OAuth 2.0 token endpoint the vendor clients take a "
         "client-credentials token from (put your tenant in place of `common`).",
     )
@@ -188,18 +194,16 @@ class Settings(BaseSettings):
     vendor_client_secret_file: Path | None = Field(
         default=None, description="A file holding the client secret, read at start."
     )
-    graph_base_url: str = Field(
+    graph_base_url: WebUrl = Field(
         default="https://graph.microsoft.com/v1.0",
-        pattern=r"^https?://\S+$",
         description="Microsoft Graph, where service-health issues are read.",
     )
     graph_scope: str = Field(
         default="https://graph.microsoft.com/.default",
         description="The scope of the token for Graph (ServiceHealth.Read.All granted).",
     )
-    partner_center_base_url: str = Field(
+    partner_center_base_url: WebUrl = Field(
         default="https://api.partnercenter.microsoft.com/v1",
-        pattern=r"^https?://\S+$",
         description="Partner Center, where vendor support requests are opened and read.",
     )
     partner_center_scope: str = Field(
@@ -249,9 +253,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = Field(
         default=None, description="The mail server password. Never logged."
     )
-    smtp_from: str = Field(
+    smtp_from: MailAddress = Field(
         default="noreply@partner.example",
-        max_length=320,
         description="The From address of every message the outbox sends.",
     )
     outbox_sender_name: str = Field(
@@ -265,21 +268,18 @@ class Settings(BaseSettings):
         description="The language of messages to a person whose language is not known "
         "(a case's contact, the queue).",
     )
-    outbox_billing_mailbox: str | None = Field(
+    outbox_billing_mailbox: MailAddress | None = Field(
         default=None,
-        max_length=320,
         description="Until the customer directory lands: the one address billing notices "
         "go to for every customer (none: billing notices only reach the webhook).",
     )
-    outbox_queue_address: str | None = Field(
+    outbox_queue_address: MailAddress | None = Field(
         default=None,
-        max_length=320,
         description="Where service-level breach alerts go when the case's agent has no "
         "e-mail address (none: only to an agent id that is one).",
     )
-    outbox_webhook_url: str | None = Field(
+    outbox_webhook_url: WebUrl | None = Field(
         default=None,
-        pattern=r"^https?://\S+$",
         max_length=2000,
         description="A URL every outbox message is also POSTed to as JSON, signed "
         "(Cases-Signature) with the outbox webhook secret.",

@@ -59,22 +59,35 @@ class AuditTrail:
         """The state as recorded at `moment`."""
         aware("moment", moment)
         self.runner.load(kind, aggregate_id)
-        events = self._events(aggregate_id)
-        version = 0
-        for event in events:
-            if event.timestamp > moment:
-                break
-            version = event.originator_version
-        if version == 0:
-            raise NotFoundError(
-                f"the {kind.__name__} {aggregate_id} was not yet recorded at "
-                f"{moment.isoformat()}: {first_recorded(events)}"
-            )
-        return self.runner.load(kind, aggregate_id, version=version)
+        recorded = recorded_by(kind, aggregate_id, self._events(aggregate_id), moment)
+        return self.runner.load(kind, aggregate_id, version=recorded[-1].originator_version)
 
     def _events(self, aggregate_id: UUID) -> list[AuditedAggregate.Event]:
-        events = self.runner.log.events.get(aggregate_id)
-        return [e for e in events if isinstance(e, AuditedAggregate.Event)]
+        return audited_events(self.runner, aggregate_id)
+
+
+def audited_events(runner: CommandRunner, aggregate_id: UUID) -> list[AuditedAggregate.Event]:
+    """The aggregate's recorded events, in order (the library's own left out)."""
+    events = runner.log.events.get(aggregate_id)
+    return [e for e in events if isinstance(e, AuditedAggregate.Event)]
+
+
+def recorded_by(
+    kind: type[object], aggregate_id: UUID, events: list[AuditedAggregate.Event], moment: datetime
+) -> list[AuditedAggregate.Event]:
+    """The first of `events` up to the last recorded at or before `moment`; a
+    NotFoundError when none was."""
+    recorded: list[AuditedAggregate.Event] = []
+    for event in events:
+        if event.timestamp > moment:
+            break
+        recorded.append(event)
+    if not recorded:
+        raise NotFoundError(
+            f"the {kind.__name__} {aggregate_id} was not yet recorded at "
+            f"{moment.isoformat()}: {first_recorded(events)}"
+        )
+    return recorded
 
 
 def first_recorded(events: list[AuditedAggregate.Event]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from eventsourcing.application import EventSourcedLog
 from eventsourcing.domain import DomainEvent
@@ -23,6 +23,7 @@ from cases.application.caller import Caller
 from cases.application.command_runner import CommandRunner, Receipt
 from cases.domain.audited import AuditedAggregate
 from cases.domain.errors import AlreadyExistsError, DomainError
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.persistence.event_log import EventLog
 
@@ -41,7 +42,7 @@ class Directory:
     """Appends to and pages through the log of one kind of aggregate."""
 
     def __init__(self, log: EventLog, name: str, page_size: int = 1000) -> None:
-        self.id = uuid5(NAMESPACE_URL, f"cases:{name}")
+        self.id = derived_id(name)
         self._entries = EventSourcedLog(log.events, self.id, Listed)
         self.page_size = page_size
 

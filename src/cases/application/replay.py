@@ -22,17 +22,16 @@ Paths read like `escalations[1].vendor_reference` (escalation number 1),
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from cases.application.audit_trail import check_version, first_recorded
+from cases.application.audit_trail import audited_events, check_version, recorded_by
 from cases.application.command_runner import CommandRunner
 from cases.domain.audited import AuditedAggregate
 from cases.domain.billing_account import BillingAccount
-from cases.domain.errors import NotFoundError
 from cases.domain.support_case import SupportCase
 from cases.domain.text import aware
 from cases.history.entries import HistoryEntry, history_entry
@@ -117,18 +116,11 @@ class Replayer:
             check_version(version, current.version)
         events = [
             e
-            for e in self.runner.log.events.get(aggregate_id)
-            if isinstance(e, AuditedAggregate.Event)
-            and (version is None or e.originator_version <= version)
+            for e in audited_events(self.runner, aggregate_id)
+            if version is None or e.originator_version <= version
         ]
         if as_of is not None:
-            recorded = list(_recorded_by(events, as_of))
-            if not recorded:
-                raise NotFoundError(
-                    f"the {kind.__name__} {aggregate_id} was not yet recorded at "
-                    f"{as_of.isoformat()}: {first_recorded(events)}"
-                )
-            events = recorded
+            events = recorded_by(kind, aggregate_id, events, as_of)
         derived = DERIVED.get(kind, ())
         steps: list[ReplayStep] = []
         aggregate: Any = None
@@ -139,15 +131,6 @@ class Replayer:
             steps.append(ReplayStep(history_entry(event), tuple(diff_states(before, after))))
             before = after
         return Replay(tuple(steps), aggregate, current.version)
-
-
-def _recorded_by(
-    events: list[AuditedAggregate.Event], moment: datetime
-) -> Iterator[AuditedAggregate.Event]:
-    for event in events:
-        if event.timestamp > moment:
-            return
-        yield event
 
 
 def state_of(aggregate: object, derived: tuple[str, ...] = ()) -> dict[str, Any]:

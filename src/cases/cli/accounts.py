@@ -15,15 +15,15 @@ from typing import Annotated
 import typer
 
 from cases.application.caller import Caller
+from cases.cli.groups import command_group
 from cases.cli.serve import BOOTSTRAP
 from cases.cli.services import open_services
 from cases.domain import billing_commands as c
 from cases.domain.billing_account import BillingAccount
 from cases.domain.metadata import Source
 
-accounts_app = typer.Typer(
-    help="Billing accounts: access, collection holds and subscriptions by hand.",
-    no_args_is_help=True,
+accounts_app = command_group(
+    "Billing accounts: access, collection holds and subscriptions by hand."
 )
 
 CustomerId = Annotated[str, typer.Argument(help="The account's customer id, e.g. contoso.")]

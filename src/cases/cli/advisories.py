@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from cases.application.advisory_sync import AdvisorySync
+from cases.cli.groups import command_group
 from cases.cli.services import cli_settings, fail, open_services
 from cases.clock import Clock
 from cases.db.database import open_projection_db
@@ -23,15 +24,9 @@ from cases.projections.advisories import VendorSyncs
 from cases.settings import Settings, SettingsError
 from cases.vendor.http import VendorUnavailableError
 
-advisories_app = typer.Typer(
-    help="The vendor's service-health advisories and incidents, imported.",
-    no_args_is_help=True,
+advisories_app = command_group(
+    "The vendor's service-health advisories and incidents, imported.", always_a_group=True
 )
-
-
-@advisories_app.callback()
-def advisories() -> None:
-    """The vendor's service-health advisories and incidents, imported."""
 
 
 @advisories_app.command("sync")

@@ -35,6 +35,7 @@ from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.verify import LogVerifier
 from cases.audit_log.webhook_outbox import WebhookOutbox
 from cases.audit_log.witnessing import WitnessSettingsError, fork_in_witness_dir, webhook_of
+from cases.cli.groups import command_group
 from cases.cli.projections import projection_store
 from cases.cli.services import cli_settings, fail
 from cases.db.database import ProjectionDatabase
@@ -47,10 +48,7 @@ from cases.persistence.event_log import EventLog
 from cases.settings import Settings
 from cases.transparency.signed_note import NoteVerifier
 
-audit_app = typer.Typer(
-    help="The tamper-evident audit log: signing key, checkpoints, verification.",
-    no_args_is_help=True,
-)
+audit_app = command_group("The tamper-evident audit log: signing key, checkpoints, verification.")
 
 
 @audit_app.command("keygen")

@@ -12,6 +12,7 @@ import typer
 from cases.application.caller import Caller
 from cases.application.clock_run import ClockRunSummary, run_clock_evaluation
 from cases.bootstrap import services_on
+from cases.cli.groups import command_group
 from cases.cli.moments import EvaluateAt, parse_moment
 from cases.cli.projections import ProjectionStore, projection_store
 from cases.cli.services import fail
@@ -26,15 +27,9 @@ from cases.reports.service_levels import ServiceLevelsView
 PROJECTION = "service_levels"
 WAIT_SECONDS = 60.0
 
-clocks_app = typer.Typer(
-    help="Service-level clocks: record the breaches that have happened.",
-    no_args_is_help=True,
+clocks_app = command_group(
+    "Service-level clocks: record the breaches that have happened.", always_a_group=True
 )
-
-
-@clocks_app.callback()
-def clocks() -> None:
-    """Service-level clocks: record the breaches that have happened."""
 
 
 @clocks_app.command("evaluate")

@@ -7,6 +7,7 @@ import typer
 from cases.application.billing_office import Evaluation
 from cases.application.caller import Caller
 from cases.application.collection_run import CollectionSummary, run_collection
+from cases.cli.groups import command_group
 from cases.cli.moments import EvaluateAt, parse_moment
 from cases.cli.progress import run_progress
 from cases.cli.services import open_services
@@ -14,15 +15,9 @@ from cases.domain.metadata import Actor, Role, Source
 
 PROGRESS_FROM = 200  # accounts: shorter runs finish before a bar would help
 
-collection_app = typer.Typer(
-    help="Collection: reminders, suspensions and reinstatements under the policy.",
-    no_args_is_help=True,
+collection_app = command_group(
+    "Collection: reminders, suspensions and reinstatements under the policy.", always_a_group=True
 )
-
-
-@collection_app.callback()
-def collection() -> None:
-    """Collection: reminders, suspensions and reinstatements under the policy."""
 
 
 @collection_app.command("run")

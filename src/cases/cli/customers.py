@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from cases.application.caller import Caller
+from cases.cli.groups import command_group
 from cases.cli.serve import BOOTSTRAP
 from cases.cli.services import open_services
 from cases.domain import customer_commands as cc
@@ -26,9 +27,7 @@ from cases.domain.customer_values import (
 )
 from cases.domain.metadata import Source
 
-customers_app = typer.Typer(
-    help="The customer directory: customers and their contacts.", no_args_is_help=True
-)
+customers_app = command_group("The customer directory: customers and their contacts.")
 
 
 def _caller() -> Caller:

@@ -16,6 +16,7 @@ from cases.cli.clocks import clocks_app
 from cases.cli.collection import collection_app
 from cases.cli.customers import customers_app
 from cases.cli.demo import demo, print_case
+from cases.cli.groups import command_group
 from cases.cli.moments import within_range
 from cases.cli.outbox import outbox_app
 from cases.cli.privacy import privacy_app
@@ -32,7 +33,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-history_app = typer.Typer(help="Print the recorded history of a case.", no_args_is_help=True)
+history_app = command_group("Print the recorded history of a case.")
 app.add_typer(history_app, name="history")
 app.add_typer(collection_app, name="collection")
 app.add_typer(clocks_app, name="clocks")

@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cases.cli.groups import command_group
 from cases.cli.projections import _stop_signals, projection_store
 from cases.clock import SystemClock
 from cases.db.database import open_runner_db
@@ -28,10 +29,7 @@ from cases.followers.tracking import Tracking
 from cases.outbox.store import OutboxStore
 from cases.outbox.worker import run_deliveries
 
-outbox_app = typer.Typer(
-    help="The outbox: messages derived from recorded events, and their delivery.",
-    no_args_is_help=True,
-)
+outbox_app = command_group("The outbox: messages derived from recorded events, and their delivery.")
 
 
 @outbox_app.command("status")

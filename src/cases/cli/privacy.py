@@ -13,6 +13,7 @@ import typer
 from cases.api.schemas.privacy import SubjectExportOut
 from cases.application.caller import Caller
 from cases.application.subject_reindex import reindex_subjects
+from cases.cli.groups import command_group
 from cases.cli.progress import run_progress
 from cases.cli.serve import BOOTSTRAP
 from cases.cli.services import cli_settings, open_services
@@ -26,9 +27,7 @@ from cases.persistence.legacy_plaintext import legacy_subjects
 from cases.persistence.subject_keys import MasterKey, MasterKeyError
 from cases.settings import Settings
 
-privacy_app = typer.Typer(
-    help="Personal data: find, export and erase a data subject's (ADR 0044).", no_args_is_help=True
-)
+privacy_app = command_group("Personal data: find, export and erase a data subject's (ADR 0044).")
 
 
 @privacy_app.command("erase")

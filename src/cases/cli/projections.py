@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from yoyo.exceptions import LockTimeout
 
+from cases.cli.groups import command_group
 from cases.cli.services import cli_settings, fail, read_model_store
 from cases.clock import SystemClock
 from cases.db.database import ProjectionDatabase, open_projection_db, open_runner_db
@@ -48,9 +49,8 @@ from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
 from cases.settings import Settings
 
-projections_app = typer.Typer(
-    help="Keep the read models (projections) up to date, and see how far behind they are.",
-    no_args_is_help=True,
+projections_app = command_group(
+    "Keep the read models (projections) up to date, and see how far behind they are."
 )
 
 STORE_ERRORS = (psycopg.Error, sqlite3.Error, OSError, LockTimeout)

@@ -12,6 +12,7 @@ from uuid import UUID
 import typer
 
 from cases.application.replay import Replay, Replayer, ReplayStep
+from cases.cli.groups import command_group
 from cases.cli.history_view import render_case_header
 from cases.cli.moments import iso_moment, within_range
 from cases.cli.services import open_services
@@ -21,10 +22,7 @@ from cases.domain.support_case import SupportCase
 TEXT_LIMIT = 80  # characters of a text value shown; the API gives them whole
 PATH_WIDTH = 48  # changes align their values up to this path length
 
-replay_app = typer.Typer(
-    help="Replay a case's or an account's events, with what each changed.",
-    no_args_is_help=True,
-)
+replay_app = command_group("Replay a case's or an account's events, with what each changed.")
 
 VersionOption = Annotated[
     int | None, typer.Option("--version", help="Stop after this version.", show_default=False)

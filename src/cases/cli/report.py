@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cases.cli.groups import command_group
 from cases.cli.moments import within_range
 from cases.cli.services import cli_settings, fail, read_model_store
 from cases.clock import SystemClock
@@ -43,7 +44,7 @@ from cases.reports.compliance_sql import Dimension
 from cases.reports.compliance_statements import Helpers
 from cases.reports.service_levels import ServiceLevelsProjection
 
-report_app = typer.Typer(help="Reports from the read models.", no_args_is_help=True)
+report_app = command_group("Reports from the read models.", always_a_group=True)
 
 STORE_ERRORS = (psycopg.Error, sqlite3.Error, OSError)
 
@@ -124,11 +125,6 @@ def _more_of(db: ProjectionDatabase) -> Helpers:
             extra.close()
 
     return connect
-
-
-@report_app.callback()
-def report() -> None:
-    """Reports from the read models."""
 
 
 @report_app.command("compliance")

@@ -10,13 +10,14 @@ import uvicorn
 
 from cases.application.caller import Caller
 from cases.cli.demo import demo as record_demo
+from cases.cli.groups import command_group
 from cases.cli.services import cli_settings, open_services
 from cases.domain.metadata import Actor, Role, Source
 from cases.observability.exposition import shared_directory
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.settings import SettingsError
 
-principals_app = typer.Typer(help="Who may use the API, with which role.", no_args_is_help=True)
+principals_app = command_group("Who may use the API, with which role.")
 
 BOOTSTRAP = Actor("cli-bootstrap", Role.SYSTEM)
 # Seconds a worker may take to answer uvicorn's health check. Its 5 s default

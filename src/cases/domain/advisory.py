@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from cases.domain.audited import AuditedAggregate
 from cases.domain.case_values import AdvisoryClassification, VendorAdvisory
 from cases.domain.errors import AlreadyLinkedError
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.domain.text import aware
 
@@ -75,7 +76,7 @@ class AdvisoryFacts:
 
 def advisory_id(vendor_id: str) -> UUID:
     """The aggregate id of the advisory the vendor calls `vendor_id`."""
-    return uuid5(NAMESPACE_URL, f"cases:advisory:{vendor_id.strip().upper()}")
+    return derived_id("advisory", vendor_id.strip().upper())
 
 
 class Advisory(AuditedAggregate):
@@ -130,7 +131,7 @@ class Advisory(AuditedAggregate):
         self._record(self.CaseLinked, ctx, case_id=case_id)
 
 
-FEED_ID = uuid5(NAMESPACE_URL, "cases:advisory-feed")
+FEED_ID = derived_id("advisory-feed")
 """The one feed of advisories this deployment imports."""
 
 

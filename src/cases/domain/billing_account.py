@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.domain import billing_commands as c
@@ -40,6 +40,7 @@ from cases.domain.billing_values import (
 )
 from cases.domain.collection_policy import CollectionStage, PublishedPolicy, StageAction
 from cases.domain.deliveries import Delivery, DeliveryFact, DeliveryHistory, RecordDelivery
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.domain.money import Money, UnitPrice, minor_unit_exponent
 from cases.domain.text import LINE_LIMIT, aware, known_zone, required_text
@@ -48,6 +49,39 @@ MAX_NET_DAYS = 365
 CARRY_OVER_DAYS = 366
 """How long before the account was opened an invoice or payment may be dated: a
 customer's open items from before the account are carried over (ADR 32)."""
+
+
+class InvoiceFact:
+    """What a fact about one invoice does: applied, it puts back the invoice it
+    names as `revised` makes it.
+
+    A mixin, not an event (as `ClockFact`): each fact declares `invoice_number` itself.
+    """
+
+    invoice_number: str
+
+    def apply(self, aggregate: Any) -> None:
+        account: BillingAccount = aggregate
+        account.invoices[self.invoice_number] = self.revised(account.invoices[self.invoice_number])
+
+    def revised(self, invoice: Invoice) -> Invoice:
+        raise NotImplementedError
+
+
+class SubscriptionFact:
+    """What a fact about one subscription does: applied, it puts back the
+    subscription it names as `revised` makes it (a mixin, as `InvoiceFact`)."""
+
+    subscription_id: str
+
+    def apply(self, aggregate: Any) -> None:
+        account: BillingAccount = aggregate
+        account.subscriptions[self.subscription_id] = self.revised(
+            account.subscriptions[self.subscription_id]
+        )
+
+    def revised(self, subscription: Subscription) -> Subscription:
+        raise NotImplementedError
 
 
 class BillingAccount(AuditedAggregate, DeliveryHistory):
@@ -61,7 +95,7 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
     def id_for(customer_id: str) -> UUID:
         """Accounts are one per customer: the id follows from the customer's."""
         customer_id = required_text("customer id", customer_id, 100)
-        return uuid5(NAMESPACE_URL, f"cases:billing-account:{customer_id}")
+        return derived_id("billing-account", customer_id)
 
     # Events ---------------------------------------------------------------
 
@@ -148,59 +182,64 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
             account.credit_balance += self.unapplied
             account.payment_references = (*account.payment_references, self.reference)
 
-    class CreditApplied(AuditedAggregate.Event):
+    class CreditApplied(InvoiceFact, AuditedAggregate.Event):
         invoice_number: str
         amount: Money
 
+        def revised(self, invoice: Invoice) -> Invoice:
+            return invoice.with_settled(self.amount)
+
         def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
             account: BillingAccount = aggregate
-            _revise_invoice(account, self.invoice_number, lambda i: i.with_settled(self.amount))
             account.credit_balance -= self.amount
 
-    class CreditNoteIssued(AuditedAggregate.Event):
+    class CreditNoteIssued(InvoiceFact, AuditedAggregate.Event):
         number: str
         invoice_number: str
         amount: Money
         released: Money  # what the invoice no longer needed of its payments
         reason: str
 
+        def revised(self, invoice: Invoice) -> Invoice:
+            return invoice.with_credit(self.amount, self.released)
+
         def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
             account: BillingAccount = aggregate
-            _revise_invoice(
-                account, self.invoice_number, lambda i: i.with_credit(self.amount, self.released)
-            )
             account.credited += self.amount
             account.credit_balance += self.released
             account.credit_note_numbers = (*account.credit_note_numbers, self.number)
 
-    class WrittenOff(AuditedAggregate.Event):
+    class WrittenOff(InvoiceFact, AuditedAggregate.Event):
         invoice_number: str
         amount: Money
         reason: str
 
+        def revised(self, invoice: Invoice) -> Invoice:
+            return invoice.with_write_off(self.amount)
+
         def apply(self, aggregate: Any) -> None:
+            super().apply(aggregate)
             account: BillingAccount = aggregate
-            _revise_invoice(account, self.invoice_number, lambda i: i.with_write_off(self.amount))
             account.written_off += self.amount
 
-    class DisputeOpened(AuditedAggregate.Event):
+    class DisputeOpened(InvoiceFact, AuditedAggregate.Event):
         invoice_number: str
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
-            account: BillingAccount = aggregate
-            _revise_invoice(account, self.invoice_number, lambda i: i.with_dispute(True))
+        def revised(self, invoice: Invoice) -> Invoice:
+            return invoice.with_dispute(True)
 
-    class DisputeClosed(AuditedAggregate.Event):
+    class DisputeClosed(InvoiceFact, AuditedAggregate.Event):
         invoice_number: str
         outcome: DisputeOutcome
         note: str
 
-        def apply(self, aggregate: Any) -> None:
-            account: BillingAccount = aggregate
-            _revise_invoice(account, self.invoice_number, lambda i: i.with_dispute(False))
+        def revised(self, invoice: Invoice) -> Invoice:
+            return invoice.with_dispute(False)
 
-    class StageEntered(AuditedAggregate.Event):
+    class StageEntered(InvoiceFact, AuditedAggregate.Event):
         policy_version: int
         stage: CollectionStage
         invoice_number: str
@@ -208,9 +247,8 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
         day: date
         days_overdue: int
 
-        def apply(self, aggregate: Any) -> None:
-            account: BillingAccount = aggregate
-            _revise_invoice(account, self.invoice_number, lambda i: i.with_stage(self.stage.days))
+        def revised(self, invoice: Invoice) -> Invoice:
+            return invoice.with_stage(self.stage.days)
 
     class ReminderSent(AuditedAggregate.Event):
         """A notice sent for `invoice_number` (the period it bills), listing every
@@ -236,36 +274,31 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
             state["period"] = None
             state["overdue_invoices"] = ()
 
-    class AccessSuspended(AuditedAggregate.Event):
+    class AccessSuspended(SubscriptionFact, AuditedAggregate.Event):
         subscription_id: str
         product: str
         policy_version: int
         stage_days: int
         invoice_number: str
 
-        def apply(self, aggregate: Any) -> None:
-            account: BillingAccount = aggregate
-            _revise_subscription(
-                account, self.subscription_id, lambda s: s.suspended(self.stage_days)
-            )
+        def revised(self, subscription: Subscription) -> Subscription:
+            return subscription.suspended(self.stage_days)
 
-    class AccessReinstated(AuditedAggregate.Event):
+    class AccessReinstated(SubscriptionFact, AuditedAggregate.Event):
         subscription_id: str
         product: str
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
-            account: BillingAccount = aggregate
-            _revise_subscription(account, self.subscription_id, lambda s: s.reinstated())
+        def revised(self, subscription: Subscription) -> Subscription:
+            return subscription.reinstated()
 
-    class AccessSuspendedByHand(AuditedAggregate.Event):
+    class AccessSuspendedByHand(SubscriptionFact, AuditedAggregate.Event):
         subscription_id: str
         product: str
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
-            account: BillingAccount = aggregate
-            _revise_subscription(account, self.subscription_id, lambda s: s.suspended(None))
+        def revised(self, subscription: Subscription) -> Subscription:
+            return subscription.suspended(None)
 
     class CollectionHeld(AuditedAggregate.Event):
         until: date
@@ -275,7 +308,7 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
             account: BillingAccount = aggregate
             account.held_until = self.until
 
-    class QuantityChanged(AuditedAggregate.Event):
+    class QuantityChanged(SubscriptionFact, AuditedAggregate.Event):
         """A subscription's seats or licences changed, from `effective_on` (ADR 61)."""
 
         subscription_id: str
@@ -285,12 +318,12 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
         effective_on: date
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
-            account: BillingAccount = aggregate
-            change = SeatChange(self.effective_on, self.previous, self.quantity)
-            _revise_subscription(account, self.subscription_id, lambda s: s.with_quantity(change))
+        def revised(self, subscription: Subscription) -> Subscription:
+            return subscription.with_quantity(
+                SeatChange(self.effective_on, self.previous, self.quantity)
+            )
 
-    class SubscriptionCancelled(AuditedAggregate.Event):
+    class SubscriptionCancelled(SubscriptionFact, AuditedAggregate.Event):
         """A subscription cancelled: `effective_on` is the first day without it."""
 
         subscription_id: str
@@ -298,11 +331,8 @@ class BillingAccount(AuditedAggregate, DeliveryHistory):
         effective_on: date
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
-            account: BillingAccount = aggregate
-            _revise_subscription(
-                account, self.subscription_id, lambda s: s.cancelled(self.effective_on)
-            )
+        def revised(self, subscription: Subscription) -> Subscription:
+            return subscription.cancelled(self.effective_on)
 
     class BillingCaseLinked(AuditedAggregate.Event):
         case_id: UUID
@@ -995,17 +1025,3 @@ DECISIONS: dict[type[c.AccountCommand], Callable[[BillingAccount, CommandContext
     RecordDelivery: BillingAccount.record_delivery,
 }
 """The account's decision on each command."""
-
-
-def _revise_invoice(
-    account: BillingAccount, number: str, revised: Callable[[Invoice], Invoice]
-) -> None:
-    """Puts the invoice numbered `number` back as `revised` makes it."""
-    account.invoices[number] = revised(account.invoices[number])
-
-
-def _revise_subscription(
-    account: BillingAccount, subscription_id: str, revised: Callable[[Subscription], Subscription]
-) -> None:
-    """Puts the subscription `subscription_id` back as `revised` makes it."""
-    account.subscriptions[subscription_id] = revised(account.subscriptions[subscription_id])

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from cases.domain import errors
 from cases.domain.audited import AuditedAggregate
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.domain.text import aware, required_text
 
@@ -124,7 +125,7 @@ class CollectionPolicy(AuditedAggregate):
 
     @staticmethod
     def policy_id() -> UUID:
-        return uuid5(NAMESPACE_URL, "cases:collection-policy")
+        return derived_id("collection-policy")
 
     class Established(AuditedAggregate.Created):
         pass

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from cases.domain import customer_commands as c
 from cases.domain import errors
@@ -26,6 +26,7 @@ from cases.domain.customer_values import (
     ListedContact,
     Relationship,
 )
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.domain.text import LINE_LIMIT, optional_text, required_text
 
@@ -38,7 +39,7 @@ _CUSTOMER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 
 def customer_aggregate_id(customer_id: str) -> UUID:
     """The id of the customer's record: one per customer id, found without an index."""
-    return uuid5(NAMESPACE_URL, f"cases:customer:{customer_id}")
+    return derived_id("customer", customer_id)
 
 
 class Customer(AuditedAggregate):

@@ -4,9 +4,10 @@ which legal basis. It holds none of the personal data itself (ADR 0044)."""
 from __future__ import annotations
 
 from enum import StrEnum
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from cases.domain.audited import AuditedAggregate
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.domain.text import LINE_LIMIT, required_text
 
@@ -23,7 +24,7 @@ class SubjectKind(StrEnum):
 
 def erasure_id_for(subject_id: UUID) -> UUID:
     """One erasure per subject: erasing it again finds this one."""
-    return uuid5(NAMESPACE_URL, f"cases:erasure:{subject_id}")
+    return derived_id("erasure", subject_id)
 
 
 class Erasure(AuditedAggregate):

@@ -30,6 +30,14 @@ def minor_unit_exponent(currency: str) -> Decimal:
     return Decimal(1).scaleb(-digits)
 
 
+def _decimal(text: str | int | Decimal, what: str) -> Decimal:
+    """`text` as a `Decimal`, or an InvalidValueError naming `what` it should be."""
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise InvalidValueError(f"{text!r} is not a decimal {what}") from None
+
+
 # No partner bills a trillion in one line; the bound keeps minor units in 64 bits.
 LIMIT = Decimal(10) ** 12
 
@@ -61,10 +69,7 @@ class Money:
 
     @classmethod
     def of(cls, amount: str | int | Decimal, currency: str) -> Money:
-        try:
-            return cls(Decimal(amount), currency)
-        except InvalidOperation:
-            raise InvalidValueError(f"{amount!r} is not a decimal amount") from None
+        return cls(_decimal(amount, "amount"), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -158,10 +163,7 @@ class UnitPrice:
 
     @classmethod
     def of(cls, amount: str | int | Decimal, currency: str) -> UnitPrice:
-        try:
-            return cls(Decimal(amount), currency)
-        except InvalidOperation:
-            raise InvalidValueError(f"{amount!r} is not a decimal unit price") from None
+        return cls(_decimal(amount, "unit price"), currency)
 
     def times(self, quantity: Decimal) -> Money:
         """`quantity` units: the exact product, rounded half-up to the minor unit once."""

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from cases.domain import errors
 from cases.domain.audited import AuditedAggregate
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext, Role
 from cases.domain.text import optional_text, required_text
 
@@ -24,7 +25,7 @@ def token_hash(token: str) -> str:
 
 
 def principal_id_for(hashed_token: str) -> UUID:
-    return uuid5(NAMESPACE_URL, f"cases:principal:{hashed_token}")
+    return derived_id("principal", hashed_token)
 
 
 class Principal(AuditedAggregate):

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from cases.domain.audited import AuditedAggregate
 from cases.domain.errors import NoTermsInForceError, RetroactiveTermsError
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.domain.support_terms import SupportTerms
 from cases.domain.text import aware
@@ -28,7 +29,7 @@ class SupportOffering(AuditedAggregate):
 
     @staticmethod
     def offering_id() -> UUID:
-        return uuid5(NAMESPACE_URL, "cases:support-offering")
+        return derived_id("support-offering")
 
     class Established(AuditedAggregate.Created):
         pass

@@ -5,17 +5,18 @@ recorded with the case's `VendorRequestOpened` in one transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from cases.domain.audited import AuditedAggregate
 from cases.domain.case_values import Contact
+from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.domain.support_terms import Severity
 
 
 def vendor_request_key(request_id: str) -> UUID:
     """The aggregate id of the link for the vendor's request `request_id`."""
-    return uuid5(NAMESPACE_URL, f"cases:vendor-request:{request_id.strip()}")
+    return derived_id("vendor-request", request_id.strip())
 
 
 @dataclass(frozen=True, slots=True)

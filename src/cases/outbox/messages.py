@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
+
+from cases.domain.identity import derived_id
 
 
 class Channel(StrEnum):
@@ -35,7 +37,7 @@ def event_id(originator_id: UUID, version: int) -> str:
 
 def message_id(event: str, recipient: str) -> UUID:
     """Stable: the same event to the same recipient is always the same message."""
-    return uuid5(NAMESPACE_URL, f"cases:outbox:{event}:{recipient.casefold()}")
+    return derived_id("outbox", event, recipient.casefold())
 
 
 @dataclass(frozen=True, slots=True)

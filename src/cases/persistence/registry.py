@@ -36,22 +36,17 @@ from cases.persistence.sealing import SealedAsToken, Sealer, SealingDataclassAsD
 from cases.persistence.transcoder import (
     DataclassAsDict,
     EnumAsValue,
+    IsoFormatted,
     OrjsonTranscoder,
     default_transcoder,
 )
 
 
-class TimeAsISO(Transcoding):
+class TimeAsISO(IsoFormatted[time]):
     """A naive wall-clock time (service hours are local to the terms' zone)."""
 
     type = time
     name = "time_iso"
-
-    def encode(self, obj: time) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> time:
-        return time.fromisoformat(data)
 
 
 ENUMS: dict[str, type[Enum]] = {

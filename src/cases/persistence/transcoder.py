@@ -43,7 +43,7 @@ import json
 import math
 from abc import abstractmethod
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 from uuid import UUID
@@ -70,6 +70,7 @@ __all__ = [
     "DecimalAsStr",
     "EnumAsValue",
     "FrozensetAsList",
+    "IsoFormatted",
     "OrjsonTranscoder",
     "TupleAsList",
     "UUIDAsHex",
@@ -91,6 +92,7 @@ _JSON_NATIVE_TYPES: Final = frozenset({str, int, float, bool, _NONE_TYPE, dict, 
 _T = TypeVar("_T")
 _E = TypeVar("_E", bound=enum.Enum)
 _D = TypeVar("_D")
+_Iso = TypeVar("_Iso", date, datetime, time)
 
 _Encoder = Callable[[Any], Any]
 
@@ -238,7 +240,19 @@ class DecimalAsStr(Transcoding):
         return Decimal(_data_of(self.name, data, str))
 
 
-class DatetimeAsISO(Transcoding):
+class IsoFormatted(Transcoding, Generic[_Iso]):
+    """A `date`, `time` or `datetime` (the subclass's `type`) as its ISO 8601 text."""
+
+    type: type[_Iso]
+
+    def encode(self, obj: _Iso) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> _Iso:
+        return self.type.fromisoformat(_data_of(self.name, data, str))
+
+
+class DatetimeAsISO(IsoFormatted[datetime]):
     """Aware `datetime` as ISO 8601 with its UTC offset; naive ones are refused.
 
     The offset survives, the zone does not: a `ZoneInfo` datetime decodes
@@ -264,21 +278,12 @@ class DatetimeAsISO(Transcoding):
             )
         return obj.isoformat()
 
-    def decode(self, data: str) -> datetime:
-        return datetime.fromisoformat(_data_of(self.name, data, str))
 
-
-class DateAsISO(Transcoding):
+class DateAsISO(IsoFormatted[date]):
     """`date` as ``YYYY-MM-DD``."""
 
     type = date
     name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(_data_of(self.name, data, str))
 
 
 class TupleAsList(_WalkingTranscoding):
@@ -437,8 +442,8 @@ _NATIVE_RESULT_ENCODES: Final[frozenset[object]] = frozenset(
     {
         UUIDAsHex.encode,
         DecimalAsStr.encode,
+        IsoFormatted.encode,
         DatetimeAsISO.encode,
-        DateAsISO.encode,
         _es.DecimalAsStr.encode,
         _es.DatetimeAsISO.encode,
     }
@@ -449,10 +454,16 @@ _NATIVE_RESULT_ENCODES: Final[frozenset[object]] = frozenset(
 # TypeError for data that isn't a str): call it directly, saving a frame.
 _C_DECODERS: Final[dict[object, Callable[[Any], Any]]] = {
     UUIDAsHex.decode: UUID,
-    DatetimeAsISO.decode: datetime.fromisoformat,
-    DateAsISO.decode: date.fromisoformat,
     _es.DatetimeAsISO.decode: datetime.fromisoformat,
 }
+
+
+def _decoder_of(transcoding: Transcoding) -> Callable[[Any], Any]:
+    """The C callable that does all `transcoding.decode` does, else the method."""
+    if isinstance(transcoding, IsoFormatted) and type(transcoding).decode is IsoFormatted.decode:
+        from_iso: Callable[[str], date | time] = transcoding.type.fromisoformat
+        return from_iso
+    return _C_DECODERS.get(type(transcoding).decode, transcoding.decode)
 
 
 def _make_encoder(transcoding: Transcoding, walker: _Walker) -> _Encoder:
@@ -558,7 +569,7 @@ class OrjsonTranscoder(Transcoder):
             raise ValueError(f"transcoding name {name!r} is reserved")
         self.types[cls] = transcoding
         self.names[name] = transcoding
-        self._decoders[name] = _C_DECODERS.get(type(transcoding).decode, transcoding.decode)
+        self._decoders[name] = _decoder_of(transcoding)
         for walker in (self._fast, self._careful):
             walker.encoders[cls] = _make_encoder(transcoding, walker)
 

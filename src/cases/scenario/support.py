@@ -86,6 +86,20 @@ def partner_terms(vendor_name: str) -> SupportTerms:
     )
 
 
+def emailed(text: str) -> cmd.RecordCommunication:
+    """An e-mail to the customer, recorded on the case."""
+    return cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, text)
+
+
+def to_vendor(
+    category: EscalationCategory, vehicle: EscalationVehicle, reason: str
+) -> cmd.Escalate:
+    """An escalation to the vendor (every escalation in the scenario is)."""
+    return cmd.Escalate(
+        target=EscalationTarget.VENDOR, category=category, vehicle=vehicle, reason=reason
+    )
+
+
 class SupportScenario:
     """Drives the support desk through the scripted fortnight."""
 
@@ -138,10 +152,13 @@ class SupportScenario:
         self.result.cases[key] = receipt.aggregate_id
         return receipt.aggregate_id
 
+    def steps(self, who: Caller, case: UUID, *commands: cmd.CaseCommand) -> None:
+        """Carry `commands` to the case in order, as `who`, at the same moment."""
+        for command in commands:
+            self.desk.handle(who, case, command)
+
     def email_customer(self, who: Caller, case: UUID, text: str) -> None:
-        self.desk.handle(
-            who, case, cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, text)
-        )
+        self.steps(who, case, emailed(text))
 
     def documented_incident(self) -> None:
         """Contoso's mail delay matches a vendor incident; no escalation needed."""
@@ -169,18 +186,8 @@ class SupportScenario:
             "Exchange Online",
         )
         self.desk.handle(anna, case, cmd.CheckServiceHealth(advisory))
-        self.attempt(
-            lambda: self.desk.handle(
-                anna,
-                case,
-                cmd.Escalate(
-                    target=EscalationTarget.VENDOR,
-                    category=EscalationCategory.UNDOCUMENTED_PROBLEM,
-                    vehicle=ASFP,
-                    reason="Mail delayed",
-                ),
-            )
-        )
+        undocumented = EscalationCategory.UNDOCUMENTED_PROBLEM
+        self.attempt(lambda: self.steps(anna, case, to_vendor(undocumented, ASFP, "Mail delayed")))
         self.later(minutes=3)
         self.email_customer(anna, case, "Known incident EX226792; the vendor is rerouting traffic.")
         self.later(hours=5)
@@ -210,78 +217,52 @@ class SupportScenario:
         anna, bo = self.as_(ANNA), self.as_(BO)
         self.attempt(lambda: self.desk.handle(anna, case, cmd.RecordDiagnosis("Guessing firewall")))
         self.later(minutes=20)
-        self.desk.handle(anna, case, cmd.CheckServiceHealth(None))
-        self.desk.handle(
+        self.steps(
             anna,
             case,
-            cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "Please send a call trace."),
+            cmd.CheckServiceHealth(None),
+            emailed("Please send a call trace."),
+            cmd.WaitOnCustomer("Waiting for a call trace"),
         )
-        self.desk.handle(anna, case, cmd.WaitOnCustomer("Waiting for a call trace"))
         self.later(hours=20)
-        self.desk.handle(
-            anna, case, cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "Trace attached.")
+        self.steps(
+            anna,
+            case,
+            cmd.RecordCommunication(Direction.INBOUND, Channel.EMAIL, "Trace attached."),
+            cmd.ChangeSeverity(Severity.CRITICAL, "Board meeting calls fail"),
+            cmd.Assign("agent-bo"),
         )
-        self.desk.handle(
-            anna, case, cmd.ChangeSeverity(Severity.CRITICAL, "Board meeting calls fail")
-        )
-        self.desk.handle(anna, case, cmd.Assign("agent-bo"))
         self.later(hours=1)
-        self.desk.handle(
-            bo,
-            case,
-            cmd.RecordDiagnosis(
-                "Media relay times out at 1800 s; config matches the service description."
-            ),
-        )
-        self.attempt(
-            lambda: self.desk.handle(
-                bo,
-                case,
-                cmd.Escalate(
-                    target=EscalationTarget.VENDOR,
-                    category=EscalationCategory.SERVICE_DEFECT,
-                    vehicle=EscalationVehicle.PREMIER_SUPPORT_FOR_PARTNERS,
-                    reason="Relay timeout",
-                ),
-            )
-        )
-        self.desk.handle(
-            bo,
-            case,
-            cmd.Escalate(
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.SERVICE_DEFECT,
-                vehicle=ASFP,
-                reason="Media relay drops calls at 30 minutes for one tenant.",
-            ),
-        )
+        diagnosis = "Media relay times out at 1800 s; config matches the service description."
+        self.desk.handle(bo, case, cmd.RecordDiagnosis(diagnosis))
+        defect = EscalationCategory.SERVICE_DEFECT
+        premier = EscalationVehicle.PREMIER_SUPPORT_FOR_PARTNERS
+        self.attempt(lambda: self.steps(bo, case, to_vendor(defect, premier, "Relay timeout")))
+        drops = "Media relay drops calls at 30 minutes for one tenant."
+        self.desk.handle(bo, case, to_vendor(defect, ASFP, drops))
         self.later(minutes=40)
         self.desk.handle(bo, case, cmd.RecordVendorReference("2611080040012345"))
         self.later(hours=26)
         self.desk.handle(bo, case, cmd.RecordVendorUpdate("Reproduced; a fix is rolling out."))
         self.later(days=2)
-        self.desk.handle(
-            bo, case, cmd.RecordHandBack("Relay timeout raised for the tenant's region.")
-        )
-        self.desk.handle(
+        self.steps(
             bo,
             case,
+            cmd.RecordHandBack("Relay timeout raised for the tenant's region."),
             cmd.RecordCommunication(Direction.OUTBOUND, Channel.PHONE, "Fix confirmed with Omar."),
-        )
-        self.desk.handle(
-            bo, case, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Vendor raised the timeout.")
+            cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Vendor raised the timeout."),
         )
         self.later(hours=2)
         self.desk.handle(bo, case, cmd.Close())
         self.later(days=3)
         self.desk.handle(bo, case, cmd.Reopen("Calls drop again after 60 minutes"))
         self.later(hours=3)
-        self.desk.handle(
-            bo, case, cmd.RecordDiagnosis("A second relay in the pair kept the old timeout.")
-        )
-        self.desk.handle(bo, case, cmd.AddNote("Vendor confirmed the pair on the same reference."))
-        self.desk.handle(
-            bo, case, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Both relays updated.")
+        self.steps(
+            bo,
+            case,
+            cmd.RecordDiagnosis("A second relay in the pair kept the old timeout."),
+            cmd.AddNote("Vendor confirmed the pair on the same reference."),
+            cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Both relays updated."),
         )
         self.later(hours=1)
         self.desk.handle(bo, case, cmd.Close())
@@ -303,24 +284,23 @@ class SupportScenario:
             description="Twenty seats cancelled within the window still appear.",
         )
         sales = self.as_(SALES)
-        self.desk.handle(
+        self.steps(
             sales,
             case,
-            cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, "We have asked the vendor."),
-        )
-        self.desk.handle(
-            sales,
-            case,
-            cmd.Escalate(
-                target=EscalationTarget.VENDOR,
-                category=EscalationCategory.COMMERCIAL_PROBLEM,
-                vehicle=EscalationVehicle.COMMERCIAL_SUPPORT,
-                reason="Cancellation within the window not applied.",
+            emailed("We have asked the vendor."),
+            to_vendor(
+                EscalationCategory.COMMERCIAL_PROBLEM,
+                EscalationVehicle.COMMERCIAL_SUPPORT,
+                "Cancellation within the window not applied.",
             ),
         )
         self.later(days=1)
-        self.desk.handle(sales, case, cmd.RecordHandBack("Seats removed; credit follows."))
-        self.desk.handle(sales, case, cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Seats removed."))
+        self.steps(
+            sales,
+            case,
+            cmd.RecordHandBack("Seats removed; credit follows."),
+            cmd.Resolve(ResolutionCode.FIXED_BY_VENDOR, "Seats removed."),
+        )
 
     def billing_question(self) -> None:
         """Northwind asks about an invoice line; answered by the help desk."""
