@@ -40,3 +40,26 @@ def test_customers_are_added_listed_and_shown(cli_env: Path) -> None:
 
     again = runner.invoke(app, [*add, "--domain", "contoso.example"])
     assert again.exit_code != 0
+
+
+def test_a_customers_name_tenant_and_relationship_change(cli_env: Path) -> None:
+    runner = CliRunner()
+    add = ["customers", "add", "contoso", "--name", "Contoso AB", "--tenant-id", TENANT]
+    assert runner.invoke(app, [*add, "--domain", "contoso.example"]).exit_code == 0
+    new_tenant = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    for args in (
+        ["rename", "contoso", "--name", "Contoso Group AB"],
+        ["change-tenant", "contoso", "--tenant-id", new_tenant, "--domain", "contoso.test"],
+        ["change-relationship", "contoso", "--indirect-provider", "Tech Data AB"],
+    ):
+        changed = runner.invoke(app, ["customers", *args])
+        assert changed.exit_code == 0, changed.output
+    shown = runner.invoke(app, ["customers", "show", "contoso"])
+    assert shown.output.splitlines()[0] == (
+        f"contoso: Contoso Group AB, contoso.test, tenant {new_tenant}, "
+        "through an indirect reseller (Tech Data AB)"
+    )
+    both = ["customers", "change-relationship", "contoso", "--direct-bill"]
+    assert runner.invoke(app, [*both, "--indirect-provider", "X"]).exit_code != 0
+    assert runner.invoke(app, both).exit_code == 0
+    assert "direct bill" in runner.invoke(app, ["customers", "show", "contoso"]).output

@@ -65,6 +65,51 @@ def add(
     print(f"registered customer {customer_id} ({receipt.aggregate_id})")
 
 
+@customers_app.command("rename")
+def rename(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    *,
+    name: Annotated[str, typer.Option(help="The new display name.")],
+) -> None:
+    """Change a customer's display name."""
+    _handle(customer_id, cc.RenameCustomer(name))
+
+
+@customers_app.command("change-tenant")
+def change_tenant(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    *,
+    tenant_id: Annotated[str, typer.Option(help="The vendor tenant's id (a GUID).")],
+    domain: Annotated[str, typer.Option(help="Primary domain, e.g. contoso.example.")],
+) -> None:
+    """Change a customer's vendor tenant and primary domain."""
+    _handle(customer_id, cc.ChangeTenant(tenant_id, domain))
+
+
+@customers_app.command("change-relationship")
+def change_relationship(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    *,
+    indirect_provider: Annotated[
+        str | None,
+        typer.Option(help="Served through an indirect reseller: its indirect provider."),
+    ] = None,
+    direct_bill: Annotated[bool, typer.Option(help="Billed directly by the partner.")] = False,
+) -> None:
+    """Bill a customer directly (--direct-bill) or through an indirect reseller
+    (--indirect-provider NAME)."""
+    if direct_bill == (indirect_provider is not None):
+        raise typer.BadParameter("give either --direct-bill or --indirect-provider")
+    relationship = Relationship.DIRECT_BILL if direct_bill else Relationship.INDIRECT_RESELLER
+    _handle(customer_id, cc.ChangeRelationship(relationship, indirect_provider))
+
+
+def _handle(customer_id: str, command: cc.CustomerCommand) -> None:
+    with open_services() as services:
+        receipt = services.customers.handle(_caller(), customer_id, command)
+    print(f"changed customer {customer_id} (version {receipt.version})")
+
+
 @customers_app.command("list")
 def list_customers() -> None:
     """Every customer, in the order registered."""

@@ -27,6 +27,30 @@ class RegisterCustomer:
 
 
 @command
+class RenameCustomer:
+    """Change the customer's display name (an organisation's name: not personal data)."""
+
+    display_name: str
+
+
+@command
+class ChangeTenant:
+    """Change the vendor tenant the customer is and its primary domain."""
+
+    tenant_id: str
+    primary_domain: str
+
+
+@command
+class ChangeRelationship:
+    """Change how the customer is billed: direct, or through an indirect reseller
+    (then with its indirect provider named)."""
+
+    relationship: Relationship
+    indirect_provider: str | None = None
+
+
+@command
 class ChangePreferences:
     """Change how the customer wants to hear from the partner."""
 
@@ -54,6 +78,9 @@ class ChangeContact:
 class RemoveContact:
     """Take a contact off the customer's list (their history stays, until erased)."""
 
+
+CustomerCommand = RenameCustomer | ChangeTenant | ChangeRelationship | ChangePreferences
+"""A command on a registered customer (registering one is `RegisterCustomer`)."""
 
 ContactCommand = ChangeContact | RemoveContact
 """A command on a contact that exists (adding one is `AddContact`)."""

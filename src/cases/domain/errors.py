@@ -566,6 +566,12 @@ class PreferencesUnchangedError(DomainError):
     rule = "preferences-unchanged"
 
 
+class CustomerUnchangedError(DomainError):
+    """Raised when changing a customer's name, tenant or relationship to what it already is."""
+
+    rule = "customer-unchanged"
+
+
 class ContactUnchangedError(DomainError):
     """Raised when changing a contact to the details it already has."""
 

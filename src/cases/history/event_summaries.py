@@ -140,15 +140,22 @@ def _contact(d: Details) -> str:
     return f"{contact.name}, reads {_words(d['language'])}"
 
 
+def _relationship(d: Details) -> str:
+    if d["indirect_provider"]:
+        return f"through an indirect reseller ({d['indirect_provider']})"
+    return "direct bill"
+
+
 CUSTOMER_SUMMARIES: dict[str, Callable[[Details], str]] = {
     "Customer.Registered": lambda d: (
         f"Customer {d['customer_id']} ({d['display_name']}, {d['primary_domain']}) registered, "
-        + (
-            f"through an indirect reseller ({d['indirect_provider']})"
-            if d["indirect_provider"]
-            else "direct bill"
-        )
+        + _relationship(d)
     ),
+    "Customer.Renamed": lambda d: f"Renamed {d['display_name']}",
+    "Customer.TenantChanged": lambda d: (
+        f"Tenant changed to {d['tenant_id']}, primary domain {d['primary_domain']}"
+    ),
+    "Customer.RelationshipChanged": lambda d: "Now " + _relationship(d),
     "Customer.PreferencesChanged": lambda _: "Communication preferences changed",
     "Customer.ContactListed": lambda d: (
         f"{_words(d['role']).capitalize()} contact {d['contact_id']} listed"

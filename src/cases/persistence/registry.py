@@ -136,7 +136,7 @@ NOT_STORED: frozenset[type[object]] = frozenset(
         case_commands.OpenVendorRequest,
         *get_args(billing_commands.AccountCommand),
         customer_commands.RegisterCustomer,
-        customer_commands.ChangePreferences,
+        *get_args(customer_commands.CustomerCommand),
         customer_commands.AddContact,
         *get_args(customer_commands.ContactCommand),
     }

@@ -182,3 +182,94 @@ def test_billing_admins_and_sales_agents_work_their_cases(
     assert noted.status_code == status, noted.text
     if status == 409:
         assert noted.json()["type"] == "/problems/category-not-worked-by-role"
+
+
+def test_name_tenant_and_relationship_change_over_http(directory: Api) -> None:
+    """Each change takes If-Match and an Idempotency-Key; the read model follows."""
+    head = directory.services.log.recorder.max_notification_id()
+    version = directory.get("/customers/contoso", who="sales", min_position=head)["version"]
+    renamed = directory.post(
+        "/customers/contoso/name",
+        {"display_name": "Contoso Group AB"},
+        who="sales",
+        headers={"If-Match": f'"{version}"', "Idempotency-Key": "rename-contoso"},
+    )
+    replayed = directory.call(
+        "POST",
+        "/customers/contoso/name",
+        "sales",
+        json={"display_name": "Contoso Group AB"},
+        headers={"If-Match": f'"{version}"', "Idempotency-Key": "rename-contoso"},
+    )
+    assert replayed.json() == renamed
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    stale = directory.call(
+        "POST",
+        "/customers/contoso/name",
+        "sales",
+        json={"display_name": "Contoso Oy"},
+        headers={"If-Match": f'"{version}"'},
+    )
+    assert stale.status_code == 412
+    directory.post(
+        "/customers/contoso/tenant",
+        {"tenant_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "primary_domain": "contoso.test"},
+        who="billing",
+    )
+    changed = directory.post(
+        "/customers/contoso/relationship",
+        {"relationship": "indirect_reseller", "indirect_provider": "Tech Data AB"},
+        who="sales",
+    )
+    got = directory.get("/customers/contoso", who="contoso", min_position=changed["position"])
+    assert (
+        got["display_name"],
+        got["tenant_id"],
+        got["primary_domain"],
+        got["relationship"],
+        got["indirect_provider"],
+        got["version"],
+    ) == (
+        "Contoso Group AB",
+        "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        "contoso.test",
+        "indirect_reseller",
+        "Tech Data AB",
+        changed["version"],
+    )
+
+
+def test_changes_to_a_customer_are_refused_with_the_rule(directory: Api) -> None:
+    same = directory.call(
+        "POST", "/customers/contoso/name", "sales", json={"display_name": "Contoso AB"}
+    )
+    assert (same.status_code, same.json()["type"]) == (409, "/problems/customer-unchanged")
+    unnamed = directory.call(
+        "POST",
+        "/customers/contoso/relationship",
+        "sales",
+        json={"relationship": "indirect_reseller"},
+    )
+    assert (unnamed.status_code, unnamed.json()["type"]) == (
+        409,
+        "/problems/indirect-provider-not-named",
+    )
+    bad_tenant = directory.call(
+        "POST",
+        "/customers/contoso/tenant",
+        "sales",
+        json={"tenant_id": "x" * 36, "primary_domain": "contoso.example"},
+    )
+    assert (bad_tenant.status_code, bad_tenant.json()["type"]) == (422, "/problems/invalid-value")
+    by_customer = directory.call(
+        "POST", "/customers/contoso/name", "contoso", json={"display_name": "Mine AB"}
+    )
+    by_agent = directory.call(
+        "POST", "/customers/contoso/name", "agent", json={"display_name": "Mine AB"}
+    )
+    assert (by_customer.status_code, by_agent.status_code) == (403, 403)
+    missing = directory.call(
+        "POST", "/customers/nobody/name", "sales", json={"display_name": "Nobody AB"}
+    )
+    assert missing.status_code == 404
+    assert directory.services.customers.customer("contoso").version == 1

@@ -101,6 +101,49 @@ def get_customer(
     return s.CustomerOut.of(row, view.contacts_of(customer_id))
 
 
+def _handle(
+    customer_id: str, command: Command, change: c.CustomerCommand, response: Response
+) -> CommandResult:
+    receipt = command.services.customers.handle(
+        command.caller, customer_id, change, expected_version=command.expected_version
+    )
+    return accepted(response, receipt)
+
+
+@router.post("/{customer_id}/name", operation_id="rename_customer", responses=PROBLEMS)
+def rename_customer(
+    customer_id: CustomerId,
+    body: s.RenameCustomer,
+    command: VersionedCommand,
+    response: Response,
+) -> CommandResult:
+    """Change the customer's display name (the organisation's: kept, not personal data)."""
+    return _handle(customer_id, command, command_of(body, c.RenameCustomer), response)
+
+
+@router.post("/{customer_id}/tenant", operation_id="change_tenant", responses=PROBLEMS)
+def change_tenant(
+    customer_id: CustomerId,
+    body: s.ChangeTenant,
+    command: VersionedCommand,
+    response: Response,
+) -> CommandResult:
+    """Change the customer's vendor tenant id and primary domain (both, together)."""
+    return _handle(customer_id, command, command_of(body, c.ChangeTenant), response)
+
+
+@router.post("/{customer_id}/relationship", operation_id="change_relationship", responses=PROBLEMS)
+def change_relationship(
+    customer_id: CustomerId,
+    body: s.ChangeRelationship,
+    command: VersionedCommand,
+    response: Response,
+) -> CommandResult:
+    """Change how the customer is billed: direct, or through an indirect reseller
+    with its indirect provider named (later escalations to a provider name the new one)."""
+    return _handle(customer_id, command, command_of(body, c.ChangeRelationship), response)
+
+
 @router.post("/{customer_id}/preferences", operation_id="change_preferences", responses=PROBLEMS)
 def change_preferences(
     customer_id: CustomerId,
@@ -109,13 +152,7 @@ def change_preferences(
     response: Response,
 ) -> CommandResult:
     """Change how the customer wants to hear from the partner."""
-    receipt = command.services.customers.change_preferences(
-        command.caller,
-        customer_id,
-        command_of(body, c.ChangePreferences),
-        expected_version=command.expected_version,
-    )
-    return accepted(response, receipt)
+    return _handle(customer_id, command, command_of(body, c.ChangePreferences), response)
 
 
 @router.post(

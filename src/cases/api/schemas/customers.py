@@ -43,20 +43,44 @@ class PreferencesIn(Strict):
         )
 
 
+DISPLAY_NAME = Field(min_length=1, max_length=500, examples=["Contoso AB"])
+TENANT_ID = Field(min_length=36, max_length=36, description="The vendor tenant's id (a GUID).")
+PRIMARY_DOMAIN = Field(min_length=3, max_length=253, examples=["contoso.example"])
+INDIRECT_PROVIDER = Field(
+    default=None,
+    max_length=500,
+    description="Required with `indirect_reseller`: the provider above the reseller.",
+)
+
+
 class RegisterCustomer(Strict):
     """A customer to enter in the directory."""
 
     customer_id: str = CUSTOMER_ID
-    display_name: str = Field(min_length=1, max_length=500)
-    tenant_id: str = Field(min_length=36, max_length=36, description="The vendor tenant's id.")
-    primary_domain: str = Field(min_length=3, max_length=253, examples=["contoso.example"])
+    display_name: str = DISPLAY_NAME
+    tenant_id: str = TENANT_ID
+    primary_domain: str = PRIMARY_DOMAIN
     relationship: Relationship
-    indirect_provider: str | None = Field(
-        default=None,
-        max_length=500,
-        description="Required with `indirect_reseller`: the provider above the reseller.",
-    )
+    indirect_provider: str | None = INDIRECT_PROVIDER
     preferences: PreferencesIn = Field(default_factory=PreferencesIn)
+
+
+class RenameCustomer(Strict):
+    display_name: str = DISPLAY_NAME
+
+
+class ChangeTenant(Strict):
+    """The vendor tenant the customer is, and its primary domain."""
+
+    tenant_id: str = TENANT_ID
+    primary_domain: str = PRIMARY_DOMAIN
+
+
+class ChangeRelationship(Strict):
+    """Direct bill, or through an indirect reseller with its provider named."""
+
+    relationship: Relationship
+    indirect_provider: str | None = INDIRECT_PROVIDER
 
 
 class ChangePreferences(Strict):
