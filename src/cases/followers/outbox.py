@@ -20,7 +20,7 @@ from cases.followers.runner import ProjectionRunner
 from cases.outbox.derivation import OUTBOX, OutboxProjection, SettingsContactBook
 from cases.outbox.messages import Channel
 from cases.outbox.transports import SmtpTransport, Transport, WebhookTransport
-from cases.outbox.worker import DeliveryWorker, RecordOnAggregates, Retries
+from cases.outbox.worker import DeliveryWorker, RecordOnAggregates, Retention, Retries
 from cases.persistence.event_log import EventLog
 from cases.projections.projection import PositionedEvent
 from cases.settings import Settings
@@ -102,6 +102,7 @@ def delivery_workers(
             retries,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
             clock=the_clock,
+            retention=Retention.from_settings(settings),
         )
 
     return make
