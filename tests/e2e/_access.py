@@ -85,6 +85,7 @@ EXPECTED: dict[str, frozenset[str] | None] = {
     "change_tenant": MANAGES_CUSTOMERS,
     "change_relationship": MANAGES_CUSTOMERS,
     "change_preferences": MANAGES_CUSTOMERS,
+    "set_webhook_secret": MANAGES_CUSTOMERS,
     "add_contact": MANAGES_CUSTOMERS,
     "change_contact": MANAGES_CUSTOMERS,
     "remove_contact": MANAGES_CUSTOMERS,

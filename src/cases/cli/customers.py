@@ -6,6 +6,8 @@ no projection running.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -110,6 +112,28 @@ def _handle(customer_id: str, command: cc.CustomerCommand) -> None:
     print(f"changed customer {customer_id} (version {receipt.version})")
 
 
+@customers_app.command("set-webhook-secret")
+def set_webhook_secret(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    *,
+    secret_file: Annotated[
+        Path, typer.Option(help="A file holding the secret (it is never printed).")
+    ],
+    overlap_hours: Annotated[
+        float, typer.Option(min=0, max=720, help="How long the replaced secret signs too.")
+    ] = 24.0,
+) -> None:
+    """Sign the customer's webhook messages with its own secret (sealed under the
+    master key), the replaced one too for the overlap."""
+    secret = secret_file.read_text(encoding="utf-8")
+    with open_services() as services:
+        sealed = services.webhook_secrets.seal(customer_id, secret)
+        services.customers.handle(
+            _caller(), customer_id, cc.SetWebhookSecret(sealed, timedelta(hours=overlap_hours))
+        )
+    print(f"customer {customer_id} signs with webhook secret {sealed.fingerprint}")
+
+
 @customers_app.command("list")
 def list_customers() -> None:
     """Every customer, in the order registered."""
@@ -129,6 +153,9 @@ def show(customer_id: Annotated[str, typer.Argument(help="The customer's id.")])
         channels = ", ".join(c.value for c in preferences.channels)
         declined = ", ".join(n.value for n in preferences.opted_out) or "none"
         print(f"  channels: {channels}; declines: {declined}")
+        for secret in customer.webhook_secrets:
+            until = "" if secret.retires_at is None else f" until {secret.retires_at.isoformat()}"
+            print(f"  webhook secret {secret.fingerprint}{until}")
         for role in ContactRole:
             for person in services.customers.contacts(customer_id, role):
                 contact = person.contact

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -20,11 +22,13 @@ from cases.domain import errors
 from cases.domain.audited import AuditedAggregate
 from cases.domain.case_values import Contact
 from cases.domain.customer_values import (
+    MAX_SECRET_OVERLAP,
     CommunicationPreferences,
     ContactRole,
     Language,
     ListedContact,
     Relationship,
+    WebhookSecret,
 )
 from cases.domain.metadata import CommandContext
 from cases.domain.text import LINE_LIMIT, optional_text, required_text
@@ -41,7 +45,11 @@ def customer_aggregate_id(customer_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"cases:customer:{customer_id}")
 
 
-class Customer(AuditedAggregate):
+class _SigningSecretsKept:
+    webhook_secrets: tuple[WebhookSecret, ...] = ()  # absent from older snapshots
+
+
+class Customer(AuditedAggregate, _SigningSecretsKept):
     """A customer of the partner (a tenant of the vendor)."""
 
     class Registered(AuditedAggregate.Created):
@@ -77,6 +85,18 @@ class Customer(AuditedAggregate):
             customer: Customer = aggregate
             customer.relationship = self.relationship
             customer.indirect_provider = self.indirect_provider
+
+    class WebhookSecretSet(AuditedAggregate.Event):
+        secret: WebhookSecret
+        previous_retires_at: datetime | None  # the replaced one's overlap (None: none)
+
+        def apply(self, aggregate: Any) -> None:
+            customer: Customer = aggregate
+            current = customer.current_webhook_secret()
+            overlapping: tuple[WebhookSecret, ...] = ()
+            if current is not None and self.previous_retires_at is not None:
+                overlapping = (current.retired(self.previous_retires_at),)
+            customer.webhook_secrets = (self.secret, *overlapping)
 
     class PreferencesChanged(AuditedAggregate.Event):
         preferences: CommunicationPreferences
@@ -122,6 +142,7 @@ class Customer(AuditedAggregate):
         self.indirect_provider = indirect_provider
         self.preferences = preferences
         self.contacts: tuple[ListedContact, ...] = ()
+        self.webhook_secrets: tuple[WebhookSecret, ...] = ()
 
     @classmethod
     def register(cls, ctx: CommandContext, command: c.RegisterCustomer) -> Customer:
@@ -165,6 +186,32 @@ class Customer(AuditedAggregate):
             relationship=command.relationship,
             indirect_provider=provider,
         )
+
+    def set_webhook_secret(self, ctx: CommandContext, command: c.SetWebhookSecret) -> None:
+        if not timedelta(0) <= command.overlap <= MAX_SECRET_OVERLAP:
+            raise errors.InvalidValueError(
+                f"a secret's overlap is from none to {MAX_SECRET_OVERLAP.days} days"
+            )
+        current = self.current_webhook_secret()
+        if current is not None and current.fingerprint == command.secret.fingerprint:
+            raise errors.CustomerUnchangedError("the webhook secret is already this one")
+        overlap_ends = ctx.occurred_at + command.overlap
+        self._record(
+            self.WebhookSecretSet,
+            ctx,
+            secret=replace(command.secret, retires_at=None),
+            previous_retires_at=overlap_ends if current and command.overlap else None,
+        )
+
+    def current_webhook_secret(self) -> WebhookSecret | None:
+        current = [s for s in self.webhook_secrets if s.retires_at is None]
+        return current[0] if current else None
+
+    def signing_secrets(self, at: datetime) -> tuple[WebhookSecret, ...]:
+        """The secrets the customer's webhook messages are signed with at `at`:
+        its own, and the one it replaced while their overlap lasts (none: the
+        partner's secret signs them)."""
+        return tuple(s for s in self.webhook_secrets if s.retires_at is None or at < s.retires_at)
 
     def change_preferences(self, ctx: CommandContext, command: c.ChangePreferences) -> None:
         if command.preferences == self.preferences:
@@ -228,6 +275,7 @@ CUSTOMER_DECISIONS: dict[
     c.ChangeTenant: Customer.change_tenant,
     c.ChangeRelationship: Customer.change_relationship,
     c.ChangePreferences: Customer.change_preferences,
+    c.SetWebhookSecret: Customer.set_webhook_secret,
 }
 """The customer's decision on each command on a registered customer."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cases.domain import case_values as v
 from cases.domain.command import command
 from cases.domain.customer_values import (
@@ -9,6 +11,7 @@ from cases.domain.customer_values import (
     ContactRole,
     Language,
     Relationship,
+    WebhookSecret,
 )
 
 
@@ -58,6 +61,15 @@ class ChangePreferences:
 
 
 @command
+class SetWebhookSecret:
+    """Sign the customer's webhook messages with its own secret (sealed already);
+    the one it replaces is still signed with for `overlap` (both signatures sent)."""
+
+    secret: WebhookSecret
+    overlap: timedelta
+
+
+@command
 class AddContact:
     """Add a billing or technical contact to the customer, with the language they read."""
 
@@ -79,7 +91,9 @@ class RemoveContact:
     """Take a contact off the customer's list (their history stays, until erased)."""
 
 
-CustomerCommand = RenameCustomer | ChangeTenant | ChangeRelationship | ChangePreferences
+CustomerCommand = (
+    RenameCustomer | ChangeTenant | ChangeRelationship | ChangePreferences | SetWebhookSecret
+)
 """A command on a registered customer (registering one is `RegisterCustomer`)."""
 
 ContactCommand = ChangeContact | RemoveContact

@@ -572,6 +572,13 @@ class CustomerUnchangedError(DomainError):
     rule = "customer-unchanged"
 
 
+class WebhookSecretNotSealableError(DomainError):
+    """Raised when a customer's webhook secret is set on a store with no master key
+    to seal it under."""
+
+    rule = "webhook-secret-not-sealable"
+
+
 class ContactUnchangedError(DomainError):
     """Raised when changing a contact to the details it already has."""
 

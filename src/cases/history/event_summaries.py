@@ -157,6 +157,14 @@ CUSTOMER_SUMMARIES: dict[str, Callable[[Details], str]] = {
     ),
     "Customer.RelationshipChanged": lambda d: "Now " + _relationship(d),
     "Customer.PreferencesChanged": lambda _: "Communication preferences changed",
+    "Customer.WebhookSecretSet": lambda d: (
+        f"Webhook secret {d['secret'].fingerprint} set"
+        + (
+            f"; the previous one signs too until {d['previous_retires_at'].isoformat()}"
+            if d["previous_retires_at"]
+            else ""
+        )
+    ),
     "Customer.ContactListed": lambda d: (
         f"{_words(d['role']).capitalize()} contact {d['contact_id']} listed"
     ),

@@ -120,6 +120,7 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "service_clock": service_clocks.ServiceClock,
     "communication_preferences": customer_values.CommunicationPreferences,
     "listed_contact": customer_values.ListedContact,
+    "webhook_secret": customer_values.WebhookSecret,
 }
 
 # Types that belong to commands or the API only and are never stored: among them

@@ -74,6 +74,7 @@ CUSTOMER_CHANGES: dict[type[Any], Callable[[Any], Row]] = {
         "indirect_provider": e.indirect_provider,
     },
     Customer.PreferencesChanged: lambda e: _preferences(e.preferences),
+    Customer.WebhookSecretSet: lambda _: {},  # the secret is not read from here
 }
 """The columns each change to a registered customer sets."""
 

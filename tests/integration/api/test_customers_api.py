@@ -4,14 +4,19 @@ cases, and a customer principal seeing its own record only (ADR 0048)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
+from cases.api.app import create_app
 from cases.clock import ManualClock
 from cases.domain.metadata import Role
+from cases.persistence.subject_keys import MasterKey
+from cases.settings import Settings
 from tests.integration.api.conftest import T0
 from tests.integration.api.test_accounts_api import Api
 from tests.support.builders import caller, terms
@@ -273,3 +278,59 @@ def test_changes_to_a_customer_are_refused_with_the_rule(directory: Api) -> None
     )
     assert missing.status_code == 404
     assert directory.services.customers.customer("contoso").version == 1
+
+
+SECRET = "whsec-contoso-0123456789abcdef0123"  # noqa: S105 - a test secret
+
+
+@pytest.fixture
+def sealed_directory(database_url: str, tmp_path: Path, api_clock: ManualClock) -> Iterator[Api]:
+    """The directory on a store with a master key (secrets can be sealed)."""
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        log_level="WARNING",
+        master_key=MasterKey.generate().as_text(),  # type: ignore[arg-type]
+    )
+    with TestClient(create_app(settings, api_clock, run_projections=True)) as client:
+        api = Api(client, api_clock, {})
+        api.principal("sales", Role.SALES_AGENT)
+        api.principal("contoso", Role.CUSTOMER, customer_id="contoso")
+        api.post("/customers", customer_body("contoso"), who="sales")
+        yield api
+
+
+def test_a_webhook_secret_is_set_and_never_answered(
+    sealed_directory: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = "/customers/contoso/webhook-secret"
+    set_ = sealed_directory.call(
+        "POST", path, "sales", json={"secret": SECRET, "overlap_hours": 12}
+    )
+    assert set_.status_code == 200, set_.text
+    assert set_.json()["version"] == 2
+    customer = sealed_directory.services.customers.customer("contoso")
+    assert [s.retires_at for s in customer.webhook_secrets] == [None]
+    again = sealed_directory.call("POST", path, "sales", json={"secret": SECRET})
+    assert (again.status_code, again.json()["type"]) == (409, "/problems/customer-unchanged")
+    short = sealed_directory.call("POST", path, "sales", json={"secret": "short"})
+    by_customer = sealed_directory.call("POST", path, "contoso", json={"secret": SECRET})
+    assert (short.status_code, by_customer.status_code) == (422, 403)
+    shown = sealed_directory.get(
+        "/customers/contoso", who="sales", min_position=set_.json()["position"]
+    )
+    assert shown["version"] == 2  # the read model follows, so If-Match works
+    answered = " ".join([set_.text, again.text, short.text, str(shown)])
+    logged = capsys.readouterr()
+    assert SECRET not in answered
+    assert SECRET not in logged.out + logged.err
+
+
+def test_without_a_master_key_a_webhook_secret_is_refused(directory: Api) -> None:
+    refused = directory.call(
+        "POST", "/customers/contoso/webhook-secret", "sales", json={"secret": SECRET}
+    )
+    assert (refused.status_code, refused.json()["type"]) == (
+        409,
+        "/problems/webhook-secret-not-sealable",
+    )

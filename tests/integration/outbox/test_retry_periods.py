@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cases.outbox.messages import Channel, QueuedMessage, Status
 from cases.outbox.store import OutboxStore
+from cases.settings import Settings
 from tests.integration.outbox.conftest import Billing, billing_on, outbox_settings
 from tests.support.webhook_receiver import webhook_receiver
 
@@ -19,6 +20,16 @@ PERIOD = timedelta(hours=3)
 
 def webhooks(billing: Billing) -> list[QueuedMessage]:
     return [m for m in OutboxStore(billing.db).listed() if m.channel is Channel.WEBHOOK]
+
+
+def period_settings(store_url: str, tmp_path: Path, url: str) -> Settings:
+    return outbox_settings(
+        store_url,
+        tmp_path,
+        outbox_webhook_url=url,
+        outbox_webhook_secret=SECRET,
+        outbox_retry_hours=PERIOD.total_seconds() / 3600,
+    )
 
 
 def restarted_workers_until_dead(billing: Billing, limit: timedelta) -> datetime:
@@ -44,13 +55,7 @@ def test_the_period_counts_from_the_first_recorded_attempt_across_restarts(
     the period; workers restarted before every attempt dead-letter the messages
     only once the period has run from that first attempt, not earlier."""
     with webhook_receiver(SECRET.encode(), [503] * 10_000) as (url, receipts):
-        settings = outbox_settings(
-            store_url,
-            tmp_path,
-            outbox_webhook_url=url,
-            outbox_webhook_secret=SECRET,
-            outbox_retry_hours=PERIOD.total_seconds() / 3600,
-        )
+        settings = period_settings(store_url, tmp_path, url)
         for billing in billing_on(settings):
             billing.queue()
             queued_at = {m.message_id: m.created_at for m in webhooks(billing)}
@@ -68,13 +73,7 @@ def test_an_operators_retry_grants_one_fresh_bounded_period_and_is_counted(
     store_url: str, tmp_path: Path
 ) -> None:
     with webhook_receiver(SECRET.encode(), [503] * 10_000) as (url, receipts):
-        settings = outbox_settings(
-            store_url,
-            tmp_path,
-            outbox_webhook_url=url,
-            outbox_webhook_secret=SECRET,
-            outbox_retry_hours=PERIOD.total_seconds() / 3600,
-        )
+        settings = period_settings(store_url, tmp_path, url)
         for billing in billing_on(settings):
             billing.queue()
             restarted_workers_until_dead(billing, 2 * PERIOD)

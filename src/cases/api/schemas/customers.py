@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from cases.api.schemas.cases import ContactIn
 from cases.api.schemas.common import Strict
@@ -81,6 +81,24 @@ class ChangeRelationship(Strict):
 
     relationship: Relationship
     indirect_provider: str | None = INDIRECT_PROVIDER
+
+
+class SetWebhookSecret(Strict):
+    """The customer's own webhook signing secret (it is never shown again)."""
+
+    secret: SecretStr = Field(
+        min_length=24,
+        max_length=500,
+        description="At least 24 printable characters, e.g. 32 random bytes in hex. "
+        "Stored sealed under the master key; answers and logs show its fingerprint only.",
+    )
+    overlap_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=720,
+        description="How long the secret it replaces still signs too (both signatures "
+        "sent, `v1=` twice), so the receiver can switch without losing a message.",
+    )
 
 
 class ChangePreferences(Strict):
