@@ -15,9 +15,7 @@ from fastapi.testclient import TestClient
 from cases.api.app import create_app
 from cases.clock import ManualClock
 from cases.domain.metadata import Role
-from cases.persistence.subject_keys import MasterKey
-from cases.settings import Settings
-from tests.integration.api.conftest import T0
+from tests.integration.api.conftest import T0, sealed_settings
 from tests.integration.api.test_accounts_api import Api
 from tests.support.builders import caller, terms
 
@@ -286,12 +284,7 @@ SECRET = "whsec-contoso-0123456789abcdef0123"  # noqa: S105 - a test secret
 @pytest.fixture
 def sealed_directory(database_url: str, tmp_path: Path, api_clock: ManualClock) -> Iterator[Api]:
     """The directory on a store with a master key (secrets can be sealed)."""
-    settings = Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        log_level="WARNING",
-        master_key=MasterKey.generate().as_text(),  # type: ignore[arg-type]
-    )
+    settings = sealed_settings(database_url, tmp_path)
     with TestClient(create_app(settings, api_clock, run_projections=True)) as client:
         api = Api(client, api_clock, {})
         api.principal("sales", Role.SALES_AGENT)
