@@ -12,6 +12,7 @@ from cases.application.customer_directory import CustomerDirectory
 from cases.application.principal_registry import PrincipalRegistry
 from cases.application.privacy_office import PrivacyOffice
 from cases.application.support_desk import SupportDesk
+from cases.application.webhook_secrets import WebhookSecrets
 from cases.application.working_copies import WorkingCopies
 from cases.clock import Clock, SystemClock
 from cases.domain.metadata import BACKDATING_ALLOWANCE
@@ -33,6 +34,7 @@ class Services:
     principals: PrincipalRegistry
     privacy: PrivacyOffice
     customers: CustomerDirectory
+    webhook_secrets: WebhookSecrets
 
     def close(self) -> None:
         self.log.close()
@@ -76,4 +78,5 @@ def services_on(
         principals=PrincipalRegistry(runner),
         privacy=PrivacyOffice(runner),
         customers=customers,
+        webhook_secrets=WebhookSecrets.of(customers),
     )

@@ -309,6 +309,26 @@ class Settings(BaseSettings):
     outbox_send_timeout: float = Field(
         default=10.0, gt=0, le=300, description="Seconds one SMTP or webhook attempt may take."
     )
+    outbox_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=3650,
+        description="How long a delivered message's recipient, subject and body are kept; "
+        "then the sweep blanks them (the delivery events stay in the log, ADR 68).",
+    )
+    outbox_dead_retention_days: float = Field(
+        default=90.0,
+        gt=0,
+        le=3650,
+        description="The same for a dead-lettered (failed or bounced) message: longer, "
+        "so an operator can still read and retry it.",
+    )
+    outbox_sweep_seconds: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86400,
+        description="How often the delivery worker sweeps messages past their retention.",
+    )
 
     @property
     def backdating_allowance(self) -> timedelta:

@@ -20,14 +20,17 @@ from cases.domain.case_values import (
     EscalationCategory,
     EscalationTarget,
 )
+from cases.domain.customer import Customer
 from cases.domain.customer_values import (
     CommunicationPreferences,
     Language,
     NoticeChannel,
     OptionalNotice,
+    Relationship,
 )
 from cases.domain.metadata import Actor, Role
 from cases.domain.support_case import SupportCase
+from cases.history.event_summaries import summarise
 from tests.support.builders import T0, caller, intake, terms
 from tests.support.customers import PROVIDER, billing_contact, register, technical_contact
 
@@ -69,13 +72,97 @@ class TestCustomers:
             "https://erp.contoso.example/hooks/cases",
             (OptionalNotice.UPCOMING_PAYMENT_REMINDER,),
         )
-        directory.customers.change_preferences(SALES, "contoso", cc.ChangePreferences(wanted))
+        directory.customers.handle(SALES, "contoso", cc.ChangePreferences(wanted))
         kept = directory.customers.customer("contoso").preferences
         assert kept == wanted
         assert kept.declines(OptionalNotice.UPCOMING_PAYMENT_REMINDER)
         book = DirectoryContactBook(directory.customers)
         assert book.preferences("contoso") == wanted  # as the outbox reads them
         assert book.preferences("nobody") == CommunicationPreferences()
+
+    def test_name_tenant_and_relationship_change_and_history_shows_them(
+        self, directory: Services
+    ) -> None:
+        """Each change is its own event; the customer follows, and its history
+        says what changed, in order."""
+        customers = directory.customers
+        customers.handle(SALES, "contoso", cc.RenameCustomer("  Contoso Group AB "))
+        new_tenant = "0A1B2C3D-4E5F-4a6b-8c7d-9e0f1a2b3c4d"
+        customers.handle(SALES, "contoso", cc.ChangeTenant(new_tenant, "Contoso-Group.example"))
+        customers.handle(
+            SALES,
+            "contoso",
+            cc.ChangeRelationship(Relationship.INDIRECT_RESELLER, "Tech Data AB"),
+        )
+        customer = customers.customer("contoso")
+        assert (
+            customer.display_name,
+            customer.tenant_id,
+            customer.primary_domain,
+            customer.relationship,
+            customers.indirect_provider("contoso"),
+        ) == (
+            "Contoso Group AB",
+            new_tenant.lower(),
+            "contoso-group.example",
+            Relationship.INDIRECT_RESELLER,
+            "Tech Data AB",
+        )
+        history = directory.audit.history(Customer, customer.id)
+        assert [summarise(h.event_type, h.details) for h in history] == [
+            "Customer contoso (Contoso AB, contoso.example) registered, direct bill",
+            "Renamed Contoso Group AB",
+            f"Tenant changed to {new_tenant.lower()}, primary domain contoso-group.example",
+            "Now through an indirect reseller (Tech Data AB)",
+        ]
+        assert {h.meta.actor for h in history[1:]} == {SALES.actor}
+        customers.handle(SALES, "contoso", cc.ChangeRelationship(Relationship.DIRECT_BILL))
+        assert customers.indirect_provider("contoso") is None
+
+    def test_a_change_that_changes_nothing_or_breaks_a_rule_records_nothing(
+        self, directory: Services
+    ) -> None:
+        customers = directory.customers
+        version = customers.customer("contoso").version
+        refused: list[tuple[cc.CustomerCommand, type[errors.DomainError]]] = [
+            (cc.RenameCustomer("Contoso AB"), errors.CustomerUnchangedError),
+            (cc.RenameCustomer("   "), errors.InvalidValueError),
+            (
+                cc.ChangeTenant("5F1C3A2E-8D4B-4C6A-9E7F-0A1B2C3D4E5F", "contoso.example"),
+                errors.CustomerUnchangedError,
+            ),
+            (cc.ChangeTenant("not-a-guid", "contoso.example"), errors.InvalidValueError),
+            (
+                cc.ChangeTenant("5f1c3a2e-8d4b-4c6a-9e7f-0a1b2c3d4e5f", "no domain"),
+                errors.InvalidValueError,
+            ),
+            (cc.ChangeRelationship(Relationship.DIRECT_BILL), errors.CustomerUnchangedError),
+            (
+                cc.ChangeRelationship(Relationship.INDIRECT_RESELLER),
+                errors.IndirectProviderNotNamedError,
+            ),
+            (
+                cc.ChangeRelationship(Relationship.DIRECT_BILL, "Tech Data AB"),
+                errors.IndirectProviderNotNamedError,
+            ),
+        ]
+        for command, error in refused:
+            with pytest.raises(error):
+                customers.handle(SALES, "contoso", command)
+        assert customers.customer("contoso").version == version
+        with pytest.raises(errors.NotFoundError):
+            customers.handle(SALES, "nobody", cc.RenameCustomer("Nobody AB"))
+
+    def test_a_stale_version_changes_nothing(self, directory: Services) -> None:
+        version = directory.customers.customer("contoso").version
+        directory.customers.handle(
+            SALES, "contoso", cc.RenameCustomer("Contoso Group AB"), expected_version=version
+        )
+        with pytest.raises(errors.VersionMismatchError):
+            directory.customers.handle(
+                SALES, "contoso", cc.RenameCustomer("Contoso Oy"), expected_version=version
+            )
+        assert directory.customers.customer("contoso").display_name == "Contoso Group AB"
 
     def test_a_webhook_needs_an_https_address(self) -> None:
         with pytest.raises(errors.InvalidValueError):

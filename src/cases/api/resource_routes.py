@@ -112,9 +112,10 @@ def add_command_route(
     run: Callable[..., Receipt],
     responses: dict[int | str, dict[str, Any]],
     path_params: Mapping[str, Any] | None = None,
+    id_type: Any = UUID,
 ) -> None:
     """POST `path`: `run(id, body, command, **path_params)` and answer its receipt;
-    `path_params` (name: type) are the path's parameters after the id."""
+    `path_params` (name: type) are the path's parameters after the id (of `id_type`)."""
     extra = dict(path_params or {})
 
     def answer(**kwargs: Any) -> CommandResult:
@@ -123,7 +124,7 @@ def add_command_route(
         receipt = run(kwargs.pop(id_name), kwargs.pop("body"), command, **kwargs)
         return accepted(response, receipt)
 
-    params: dict[str, tuple[Any, Any]] = {id_name: (UUID, NONE)}
+    params: dict[str, tuple[Any, Any]] = {id_name: (id_type, NONE)}
     params |= {n: (t, NONE) for n, t in extra.items()}
     params |= {"body": (body, NONE), "command": (dependency, NONE), "response": (Response, NONE)}
     router.post(path, operation_id=operation_id, responses=responses)(

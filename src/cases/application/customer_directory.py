@@ -19,6 +19,7 @@ from cases.domain import customer_commands as c
 from cases.domain.case_values import Contact
 from cases.domain.customer import (
     CONTACT_DECISIONS,
+    CUSTOMER_DECISIONS,
     Customer,
     CustomerContact,
     customer_aggregate_id,
@@ -79,20 +80,22 @@ class CustomerDirectory:
                 "(cases customers add)"
             )
 
-    def change_preferences(
+    def handle(
         self,
         caller: Caller,
         customer_id: str,
-        command: c.ChangePreferences,
+        command: c.CustomerCommand,
         *,
         expected_version: int | None = None,
     ) -> Receipt:
+        """Rename the customer, change its tenant, relationship or preferences."""
         self.customer(customer_id)
+        decision = CUSTOMER_DECISIONS[type(command)]
         _, receipt = self.runner.change(
             Customer,
             customer_aggregate_id(customer_id),
             caller,
-            lambda customer, ctx: customer.change_preferences(ctx, command),
+            lambda customer, ctx: decision(customer, ctx, command),
             expected_version,
         )
         return receipt

@@ -6,6 +6,8 @@ no projection running.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -64,6 +66,73 @@ def add(
     print(f"registered customer {customer_id} ({receipt.aggregate_id})")
 
 
+@customers_app.command("rename")
+def rename(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    *,
+    name: Annotated[str, typer.Option(help="The new display name.")],
+) -> None:
+    """Change a customer's display name."""
+    _handle(customer_id, cc.RenameCustomer(name))
+
+
+@customers_app.command("change-tenant")
+def change_tenant(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    *,
+    tenant_id: Annotated[str, typer.Option(help="The vendor tenant's id (a GUID).")],
+    domain: Annotated[str, typer.Option(help="Primary domain, e.g. contoso.example.")],
+) -> None:
+    """Change a customer's vendor tenant and primary domain."""
+    _handle(customer_id, cc.ChangeTenant(tenant_id, domain))
+
+
+@customers_app.command("change-relationship")
+def change_relationship(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    *,
+    indirect_provider: Annotated[
+        str | None,
+        typer.Option(help="Served through an indirect reseller: its indirect provider."),
+    ] = None,
+    direct_bill: Annotated[bool, typer.Option(help="Billed directly by the partner.")] = False,
+) -> None:
+    """Bill a customer directly (--direct-bill) or through an indirect reseller
+    (--indirect-provider NAME)."""
+    if direct_bill == (indirect_provider is not None):
+        raise typer.BadParameter("give either --direct-bill or --indirect-provider")
+    relationship = Relationship.DIRECT_BILL if direct_bill else Relationship.INDIRECT_RESELLER
+    _handle(customer_id, cc.ChangeRelationship(relationship, indirect_provider))
+
+
+def _handle(customer_id: str, command: cc.CustomerCommand) -> None:
+    with open_services() as services:
+        receipt = services.customers.handle(_caller(), customer_id, command)
+    print(f"changed customer {customer_id} (version {receipt.version})")
+
+
+@customers_app.command("set-webhook-secret")
+def set_webhook_secret(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    *,
+    secret_file: Annotated[
+        Path, typer.Option(help="A file holding the secret (it is never printed).")
+    ],
+    overlap_hours: Annotated[
+        float, typer.Option(min=0, max=720, help="How long the replaced secret signs too.")
+    ] = 24.0,
+) -> None:
+    """Sign the customer's webhook messages with its own secret (sealed under the
+    master key), the replaced one too for the overlap."""
+    secret = secret_file.read_text(encoding="utf-8")
+    with open_services() as services:
+        sealed = services.webhook_secrets.seal(customer_id, secret)
+        services.customers.handle(
+            _caller(), customer_id, cc.SetWebhookSecret(sealed, timedelta(hours=overlap_hours))
+        )
+    print(f"customer {customer_id} signs with webhook secret {sealed.fingerprint}")
+
+
 @customers_app.command("list")
 def list_customers() -> None:
     """Every customer, in the order registered."""
@@ -83,6 +152,9 @@ def show(customer_id: Annotated[str, typer.Argument(help="The customer's id.")])
         channels = ", ".join(c.value for c in preferences.channels)
         declined = ", ".join(n.value for n in preferences.opted_out) or "none"
         print(f"  channels: {channels}; declines: {declined}")
+        for secret in customer.webhook_secrets:
+            until = "" if secret.retires_at is None else f" until {secret.retires_at.isoformat()}"
+            print(f"  webhook secret {secret.fingerprint}{until}")
         for role in ContactRole:
             for person in services.customers.contacts(customer_id, role):
                 contact = person.contact

@@ -3,6 +3,7 @@
     cases outbox status              # messages by status; the follower's position
     cases outbox list [--dead]       # the latest messages (or the dead-lettered ones)
     cases outbox retry MESSAGE-ID    # put a dead-lettered message back in the queue
+    cases outbox sweep               # blank messages past their retention (ADR 68)
     cases outbox run [--once]        # deliver (until Ctrl-C), beside `cases projections run`
 
 Message bodies and recipients are personal data: `list` shows recipients to the
@@ -27,7 +28,7 @@ from cases.db.database import open_runner_db
 from cases.followers.outbox import OUTBOX, delivery_workers
 from cases.followers.tracking import Tracking
 from cases.outbox.store import OutboxStore
-from cases.outbox.worker import run_deliveries
+from cases.outbox.worker import Retention, run_deliveries
 
 outbox_app = command_group("The outbox: messages derived from recorded events, and their delivery.")
 
@@ -82,6 +83,19 @@ def retry_command(
             print(f"error: message {message_id} is not dead-lettered; only those are retried")
             raise typer.Exit(1)
     print(f"Message {message_id} is queued again.")
+
+
+@outbox_app.command("sweep")
+def sweep_command() -> None:
+    """Blank the recipient, subject and body of messages past their retention
+    (CASES_OUTBOX_RETENTION_DAYS, CASES_OUTBOX_DEAD_RETENTION_DAYS); the delivery
+    events stay in the log. The running worker does this by itself, hourly."""
+    with projection_store(quiet=True) as store:
+        retention = Retention.from_settings(store.settings)
+        swept = OutboxStore(store.db).sweep(
+            SystemClock().now(), retention.delivered, retention.dead
+        )
+    print(f"Swept {swept} messages.")
 
 
 @outbox_app.command("run")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -20,11 +22,13 @@ from cases.domain import errors
 from cases.domain.audited import AuditedAggregate
 from cases.domain.case_values import Contact
 from cases.domain.customer_values import (
+    MAX_SECRET_OVERLAP,
     CommunicationPreferences,
     ContactRole,
     Language,
     ListedContact,
     Relationship,
+    WebhookSecret,
 )
 from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
@@ -42,7 +46,11 @@ def customer_aggregate_id(customer_id: str) -> UUID:
     return derived_id("customer", customer_id)
 
 
-class Customer(AuditedAggregate):
+class _SigningSecretsKept:
+    webhook_secrets: tuple[WebhookSecret, ...] = ()  # absent from older snapshots
+
+
+class Customer(AuditedAggregate, _SigningSecretsKept):
     """A customer of the partner (a tenant of the vendor)."""
 
     class Registered(AuditedAggregate.Created):
@@ -53,6 +61,43 @@ class Customer(AuditedAggregate):
         relationship: Relationship
         indirect_provider: str | None
         preferences: CommunicationPreferences
+
+    class Renamed(AuditedAggregate.Event):
+        display_name: str
+
+        def apply(self, aggregate: Any) -> None:
+            customer: Customer = aggregate
+            customer.display_name = self.display_name
+
+    class TenantChanged(AuditedAggregate.Event):
+        tenant_id: str
+        primary_domain: str
+
+        def apply(self, aggregate: Any) -> None:
+            customer: Customer = aggregate
+            customer.tenant_id = self.tenant_id
+            customer.primary_domain = self.primary_domain
+
+    class RelationshipChanged(AuditedAggregate.Event):
+        relationship: Relationship
+        indirect_provider: str | None
+
+        def apply(self, aggregate: Any) -> None:
+            customer: Customer = aggregate
+            customer.relationship = self.relationship
+            customer.indirect_provider = self.indirect_provider
+
+    class WebhookSecretSet(AuditedAggregate.Event):
+        secret: WebhookSecret
+        previous_retires_at: datetime | None  # the replaced one's overlap (None: none)
+
+        def apply(self, aggregate: Any) -> None:
+            customer: Customer = aggregate
+            current = customer.current_webhook_secret()
+            overlapping: tuple[WebhookSecret, ...] = ()
+            if current is not None and self.previous_retires_at is not None:
+                overlapping = (current.retired(self.previous_retires_at),)
+            customer.webhook_secrets = (self.secret, *overlapping)
 
     class PreferencesChanged(AuditedAggregate.Event):
         preferences: CommunicationPreferences
@@ -98,6 +143,7 @@ class Customer(AuditedAggregate):
         self.indirect_provider = indirect_provider
         self.preferences = preferences
         self.contacts: tuple[ListedContact, ...] = ()
+        self.webhook_secrets: tuple[WebhookSecret, ...] = ()
 
     @classmethod
     def register(cls, ctx: CommandContext, command: c.RegisterCustomer) -> Customer:
@@ -106,34 +152,67 @@ class Customer(AuditedAggregate):
             raise errors.InvalidValueError(
                 "a customer id is lower-case letters, digits, '.', '_' and '-', e.g. contoso"
             )
-        tenant_id = command.tenant_id.strip().lower()
-        if not _TENANT_ID.match(tenant_id):
-            raise errors.InvalidValueError("tenant id is the vendor tenant's GUID")
-        domain = command.primary_domain.strip().lower()
-        if not _DOMAIN.match(domain):
-            raise errors.InvalidValueError(f"{command.primary_domain!r} is not a domain name")
-        provider = optional_text("indirect provider", command.indirect_provider, LINE_LIMIT)
-        indirect = command.relationship is Relationship.INDIRECT_RESELLER
-        if indirect and provider is None:
-            raise errors.IndirectProviderNotNamedError(
-                "a customer served through an indirect reseller names the indirect provider"
-            )
-        if not indirect and provider is not None:
-            raise errors.IndirectProviderNotNamedError(
-                "a direct-bill customer has no indirect provider"
-            )
         return cls._start(
             cls.Registered,
             ctx,
             customer_aggregate_id(customer_id),
             customer_id=customer_id,
-            display_name=required_text("display name", command.display_name, LINE_LIMIT),
-            tenant_id=tenant_id,
-            primary_domain=domain,
+            display_name=_display_name(command.display_name),
+            tenant_id=_tenant_id(command.tenant_id),
+            primary_domain=_domain(command.primary_domain),
             relationship=command.relationship,
-            indirect_provider=provider,
+            indirect_provider=_provider(command.relationship, command.indirect_provider),
             preferences=command.preferences,
         )
+
+    def rename(self, ctx: CommandContext, command: c.RenameCustomer) -> None:
+        display_name = _display_name(command.display_name)
+        if display_name == self.display_name:
+            raise errors.CustomerUnchangedError(f"the customer is already named {display_name!r}")
+        self._record(self.Renamed, ctx, display_name=display_name)
+
+    def change_tenant(self, ctx: CommandContext, command: c.ChangeTenant) -> None:
+        tenant = (_tenant_id(command.tenant_id), _domain(command.primary_domain))
+        if tenant == (self.tenant_id, self.primary_domain):
+            raise errors.CustomerUnchangedError("the tenant and primary domain are already these")
+        self._record(self.TenantChanged, ctx, tenant_id=tenant[0], primary_domain=tenant[1])
+
+    def change_relationship(self, ctx: CommandContext, command: c.ChangeRelationship) -> None:
+        provider = _provider(command.relationship, command.indirect_provider)
+        if (command.relationship, provider) == (self.relationship, self.indirect_provider):
+            raise errors.CustomerUnchangedError("the relationship is already this")
+        self._record(
+            self.RelationshipChanged,
+            ctx,
+            relationship=command.relationship,
+            indirect_provider=provider,
+        )
+
+    def set_webhook_secret(self, ctx: CommandContext, command: c.SetWebhookSecret) -> None:
+        if not timedelta(0) <= command.overlap <= MAX_SECRET_OVERLAP:
+            raise errors.InvalidValueError(
+                f"a secret's overlap is from none to {MAX_SECRET_OVERLAP.days} days"
+            )
+        current = self.current_webhook_secret()
+        if current is not None and current.fingerprint == command.secret.fingerprint:
+            raise errors.CustomerUnchangedError("the webhook secret is already this one")
+        overlap_ends = ctx.occurred_at + command.overlap
+        self._record(
+            self.WebhookSecretSet,
+            ctx,
+            secret=replace(command.secret, retires_at=None),
+            previous_retires_at=overlap_ends if current and command.overlap else None,
+        )
+
+    def current_webhook_secret(self) -> WebhookSecret | None:
+        current = [s for s in self.webhook_secrets if s.retires_at is None]
+        return current[0] if current else None
+
+    def signing_secrets(self, at: datetime) -> tuple[WebhookSecret, ...]:
+        """The secrets the customer's webhook messages are signed with at `at`:
+        its own, and the one it replaced while their overlap lasts (none: the
+        partner's secret signs them)."""
+        return tuple(s for s in self.webhook_secrets if s.retires_at is None or at < s.retires_at)
 
     def change_preferences(self, ctx: CommandContext, command: c.ChangePreferences) -> None:
         if command.preferences == self.preferences:
@@ -155,6 +234,51 @@ class Customer(AuditedAggregate):
 
     def contact_ids(self, role: ContactRole) -> tuple[UUID, ...]:
         return tuple(listed.contact_id for listed in self.contacts if listed.role is role)
+
+
+def _display_name(text: str) -> str:
+    return required_text("display name", text, LINE_LIMIT)
+
+
+def _tenant_id(text: str) -> str:
+    tenant_id = text.strip().lower()
+    if not _TENANT_ID.match(tenant_id):
+        raise errors.InvalidValueError("tenant id is the vendor tenant's GUID")
+    return tenant_id
+
+
+def _domain(text: str) -> str:
+    domain = text.strip().lower()
+    if not _DOMAIN.match(domain):
+        raise errors.InvalidValueError(f"{text!r} is not a domain name")
+    return domain
+
+
+def _provider(relationship: Relationship, text: str | None) -> str | None:
+    """The indirect provider: named for an indirect reseller's customer, and only then."""
+    provider = optional_text("indirect provider", text, LINE_LIMIT)
+    indirect = relationship is Relationship.INDIRECT_RESELLER
+    if indirect and provider is None:
+        raise errors.IndirectProviderNotNamedError(
+            "a customer served through an indirect reseller names the indirect provider"
+        )
+    if not indirect and provider is not None:
+        raise errors.IndirectProviderNotNamedError(
+            "a direct-bill customer has no indirect provider"
+        )
+    return provider
+
+
+CUSTOMER_DECISIONS: dict[
+    type[c.CustomerCommand], Callable[[Customer, CommandContext, Any], None]
+] = {
+    c.RenameCustomer: Customer.rename,
+    c.ChangeTenant: Customer.change_tenant,
+    c.ChangeRelationship: Customer.change_relationship,
+    c.ChangePreferences: Customer.change_preferences,
+    c.SetWebhookSecret: Customer.set_webhook_secret,
+}
+"""The customer's decision on each command on a registered customer."""
 
 
 class CustomerContact(AuditedAggregate):

@@ -3,7 +3,8 @@ reach there, in which language, and how it wants to hear from the partner."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -65,6 +66,24 @@ class CommunicationPreferences:
 
     def declines(self, notice: OptionalNotice) -> bool:
         return notice in self.opted_out
+
+
+MAX_SECRET_OVERLAP = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSecret:
+    """A customer's own webhook signing secret as recorded: sealed by the
+    application under the master key named (never in the clear), found by its
+    fingerprint; once superseded, still signed with until `retires_at`."""
+
+    fingerprint: str
+    sealed: str
+    master_key_id: str
+    retires_at: datetime | None = None
+
+    def retired(self, at: datetime) -> WebhookSecret:
+        return replace(self, retires_at=at)
 
 
 @dataclass(frozen=True, slots=True)

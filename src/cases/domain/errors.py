@@ -566,6 +566,19 @@ class PreferencesUnchangedError(DomainError):
     rule = "preferences-unchanged"
 
 
+class CustomerUnchangedError(DomainError):
+    """Raised when changing a customer's name, tenant or relationship to what it already is."""
+
+    rule = "customer-unchanged"
+
+
+class WebhookSecretNotSealableError(DomainError):
+    """Raised when a customer's webhook secret is set on a store with no master key
+    to seal it under."""
+
+    rule = "webhook-secret-not-sealable"
+
+
 class ContactUnchangedError(DomainError):
     """Raised when changing a contact to the details it already has."""
 

@@ -14,13 +14,14 @@ from cases.application.contact_book import ContactBook
 from cases.application.customer_directory import CustomerDirectory
 from cases.application.directory_contacts import DirectoryContactBook
 from cases.application.support_desk import SupportDesk
+from cases.application.webhook_secrets import WebhookSecrets
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.followers.runner import ProjectionRunner
 from cases.outbox.derivation import OUTBOX, OutboxProjection, SettingsContactBook
-from cases.outbox.messages import Channel
-from cases.outbox.transports import SmtpTransport, Transport, WebhookTransport
-from cases.outbox.worker import DeliveryWorker, RecordOnAggregates, Retries
+from cases.outbox.messages import Channel, QueuedMessage
+from cases.outbox.transports import OwnSecrets, SmtpTransport, Transport, WebhookTransport
+from cases.outbox.worker import DeliveryWorker, RecordOnAggregates, Retention, Retries
 from cases.persistence.event_log import EventLog
 from cases.projections.projection import PositionedEvent
 from cases.settings import Settings
@@ -66,14 +67,17 @@ def outbox_runners(
     return make
 
 
-def transports_of(settings: Settings) -> dict[Channel, Transport]:
-    """The transports the settings configure (none: messages wait in the outbox)."""
+def transports_of(
+    settings: Settings, own_secrets: OwnSecrets | None = None
+) -> dict[Channel, Transport]:
+    """The transports the settings configure (none: messages wait in the outbox);
+    a customer's own webhook secrets from `own_secrets`."""
     transports: dict[Channel, Transport] = {}
     if settings.smtp_host is not None:
         transports[Channel.EMAIL] = SmtpTransport(settings)
     if settings.outbox_webhook_url is not None or settings.outbox_webhook_secret is not None:
         # the outbox webhook, and customers' own webhooks (signed with the same secret)
-        transports[Channel.WEBHOOK] = WebhookTransport.from_settings(settings)
+        transports[Channel.WEBHOOK] = WebhookTransport.from_settings(settings, own_secrets)
     return transports
 
 
@@ -86,11 +90,16 @@ def delivery_workers(
     transports: dict[Channel, Transport] | None = None,
 ) -> Callable[[], DeliveryWorker] | None:
     """Make delivery workers, or None when no transport is configured."""
-    chosen = transports_of(settings) if transports is None else transports
-    if not chosen:
-        return None
     the_clock = clock or SystemClock()
     runner = CommandRunner(log, the_clock, backdating_allowance=settings.backdating_allowance)
+    secrets = WebhookSecrets.of(CustomerDirectory(runner))
+
+    def own_secrets(message: QueuedMessage) -> tuple[bytes, ...]:
+        return secrets.for_aggregate(message.aggregate_kind, message.aggregate_id, the_clock.now())
+
+    chosen = transports_of(settings, own_secrets) if transports is None else transports
+    if not chosen:
+        return None
     record = RecordOnAggregates(BillingOffice(runner), SupportDesk(runner))
     retries = Retries.from_settings(settings)
 
@@ -102,6 +111,7 @@ def delivery_workers(
             retries,
             lease=timedelta(seconds=settings.outbox_lease_seconds),
             clock=the_clock,
+            retention=Retention.from_settings(settings),
         )
 
     return make

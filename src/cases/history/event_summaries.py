@@ -140,16 +140,31 @@ def _contact(d: Details) -> str:
     return f"{contact.name}, reads {_words(d['language'])}"
 
 
+def _relationship(d: Details) -> str:
+    if d["indirect_provider"]:
+        return f"through an indirect reseller ({d['indirect_provider']})"
+    return "direct bill"
+
+
 CUSTOMER_SUMMARIES: dict[str, Callable[[Details], str]] = {
     "Customer.Registered": lambda d: (
         f"Customer {d['customer_id']} ({d['display_name']}, {d['primary_domain']}) registered, "
+        + _relationship(d)
+    ),
+    "Customer.Renamed": lambda d: f"Renamed {d['display_name']}",
+    "Customer.TenantChanged": lambda d: (
+        f"Tenant changed to {d['tenant_id']}, primary domain {d['primary_domain']}"
+    ),
+    "Customer.RelationshipChanged": lambda d: "Now " + _relationship(d),
+    "Customer.PreferencesChanged": lambda _: "Communication preferences changed",
+    "Customer.WebhookSecretSet": lambda d: (
+        f"Webhook secret {d['secret'].fingerprint} set"
         + (
-            f"through an indirect reseller ({d['indirect_provider']})"
-            if d["indirect_provider"]
-            else "direct bill"
+            f"; the previous one signs too until {d['previous_retires_at'].isoformat()}"
+            if d["previous_retires_at"]
+            else ""
         )
     ),
-    "Customer.PreferencesChanged": lambda _: "Communication preferences changed",
     "Customer.ContactListed": lambda d: (
         f"{_words(d['role']).capitalize()} contact {d['contact_id']} listed"
     ),

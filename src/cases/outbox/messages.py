@@ -77,3 +77,5 @@ class QueuedMessage:
     next_attempt_at: datetime
     last_error: str | None
     deferral_recorded: bool
+    period_started_at: datetime | None = None  # the current retry period's first attempt
+    operator_retries: int = 0

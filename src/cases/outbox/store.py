@@ -24,7 +24,8 @@ _COLUMNS = identifiers(
     (
         "message_id", "event_id", "aggregate_kind", "aggregate_id", "kind", "channel",
         "recipient", "language", "subject", "body", "status", "attempts", "created_at",
-        "next_attempt_at", "last_error", "deferral_recorded",
+        "next_attempt_at", "last_error", "deferral_recorded", "period_started_at",
+        "operator_retries",
     )
 )  # fmt: skip
 _INSERT = sql(
@@ -34,6 +35,8 @@ _INSERT = sql(
     "{}, {}) ON CONFLICT (message_id) DO NOTHING"
 )
 DEAD = (Status.FAILED, Status.BOUNCED)
+SWEPT = "swept"
+"""What a swept message's recipient, subject and body read (ADR 68)."""
 
 
 def _uuid(value: object) -> UUID:
@@ -58,6 +61,8 @@ def _message(row: Sequence[object]) -> QueuedMessage:
         next_attempt_at=as_moment(row[13]),
         last_error=None if row[14] is None else str(row[14]),
         deferral_recorded=bool(row[15]),
+        period_started_at=None if row[16] is None else as_moment(row[16]),
+        operator_retries=int(str(row[17])),
     )
 
 
@@ -119,7 +124,8 @@ class OutboxStore:
         limit: int,
         channels: Sequence[Channel] = tuple(Channel),
     ) -> list[QueuedMessage]:
-        """Take up to `limit` due messages for `lease`; each attempt is counted."""
+        """Take up to `limit` due messages for `lease`; each attempt is counted, and
+        the first of a retry period starts the period (ADR 68)."""
         skip_locked = sql(" FOR UPDATE SKIP LOCKED") if self.db.is_postgres else sql("")
         due = sql(
             "SELECT message_id FROM outbox_messages WHERE status = {} AND next_attempt_at <= {} "
@@ -139,11 +145,12 @@ class OutboxStore:
             rows = self.db.fetchall(
                 sql(
                     "UPDATE outbox_messages SET lease_until = {}, leased_by = {}, "
-                    "attempts = attempts + 1 WHERE message_id IN ({ids}) RETURNING {columns}",
+                    "attempts = attempts + 1, period_started_at = COALESCE(period_started_at, {}) "
+                    "WHERE message_id IN ({ids}) RETURNING {columns}",
                     ids=parameters(len(ids)),
                     columns=_COLUMNS,
                 ),
-                [now + lease, worker, *ids],
+                [now + lease, worker, now, *ids],
             )
         return sorted(
             (_message(r) for r in rows), key=lambda m: (m.next_attempt_at, str(m.message_id))
@@ -203,7 +210,10 @@ class OutboxStore:
         """When the oldest message still waiting to be delivered was queued (or
         queued again by a retry); None when nothing waits."""
         row = self.db.fetchone(
-            sql("SELECT MIN(created_at) FROM outbox_messages WHERE status = {}"),
+            sql(
+                "SELECT MIN(COALESCE(retried_at, created_at)) FROM outbox_messages "
+                "WHERE status = {}"
+            ),
             (Status.PENDING,),
         )
         return None if row is None or row[0] is None else as_moment(row[0])
@@ -231,16 +241,36 @@ class OutboxStore:
         return None if row is None else _message(row)
 
     def retry(self, message_id: UUID, now: datetime) -> bool:
-        """Put a dead-lettered message back in the queue, due now, for a new period."""
+        """Put a dead-lettered message back in the queue, due now, for one fresh
+        retry period (from its next attempt), and count the operator's retry. When
+        it was queued (`created_at`) stays as it was."""
         return (
             self.db.execute(
                 sql(
                     "UPDATE outbox_messages SET status = {}, next_attempt_at = {}, "
-                    "created_at = {}, attempts = 0, finished_at = NULL, lease_until = NULL, "
-                    "leased_by = NULL WHERE message_id = {} AND status IN ({dead})",
+                    "period_started_at = NULL, attempts = 0, deferral_recorded = {}, "
+                    "operator_retries = operator_retries + 1, retried_at = {}, "
+                    "finished_at = NULL, lease_until = NULL, leased_by = NULL "
+                    "WHERE message_id = {} AND status IN ({dead})",
                     dead=parameters(len(DEAD)),
                 ),
-                [Status.PENDING, now, now, message_id, *DEAD],
+                [Status.PENDING, now, False, now, message_id, *DEAD],
             )
             == 1
         )
+
+    def sweep(self, now: datetime, delivered: timedelta, dead: timedelta) -> int:
+        """Blank the recipient, subject and body of messages delivered longer than
+        `delivered` ago and dead-lettered longer than `dead` ago; the row stays
+        (its id keeps a re-derivation from queueing it again), and so do the
+        delivery events on the account or case. Returns how many were swept."""
+        return self.db.execute(
+            sql(
+                "UPDATE outbox_messages SET recipient = {}, subject = {}, body = {}, "
+                "last_error = NULL, swept_at = {} WHERE swept_at IS NULL AND "
+                "((status = {} AND finished_at < {}) OR "
+                "(status IN ({dead}) AND finished_at < {}))",
+                dead=parameters(len(DEAD)),
+            ),
+            [SWEPT, SWEPT, SWEPT, now, Status.DELIVERED, now - delivered, *DEAD, now - dead],
+        )  # fmt: skip

@@ -9,7 +9,9 @@ nor put in an error.
 The webhook is signed as the checkpoint webhook is (Stripe's scheme):
 `Cases-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`;
 a receiver verifies it with `verify_signature` and a tolerance of five minutes
-on `t`. `Cases-Message-Id` is the message's stable id: the same message sent
+on `t`. A message to a customer's own webhook is signed with the customer's
+own secret when it has one, and during a rotation's overlap with the replaced
+one too: `v1=` twice (ADR 68). `Cases-Message-Id` is the message's stable id: the same message sent
 again (a retry, a worker killed mid-delivery) carries the same one.
 """
 
@@ -18,7 +20,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 from typing import Protocol
@@ -32,6 +34,17 @@ from cases.transparency.webhook import SIGNATURE_HEADER, signature_header
 MESSAGE_ID_HEADER = "Cases-Message-Id"
 SIGNATURE_TOLERANCE_SECONDS = 300
 _RETRIED_HTTP = frozenset({408, 425, 429})
+
+
+OwnSecrets = Callable[[QueuedMessage], tuple[bytes, ...]]
+"""The customer's own secrets in force for a message (none: the partner's signs)."""
+
+
+def signatures_header(secrets: Sequence[bytes], body: bytes, timestamp: int) -> str:
+    """`t=<timestamp>,v1=<sig>[,v1=<sig>]`: one signature per secret in force, the
+    newest first (during a rotation's overlap a receiver holding either verifies)."""
+    signatures = [signature_header(s, body, timestamp).partition(",")[2] for s in secrets]
+    return ",".join([f"t={timestamp}", *signatures])
 
 
 class DeliveryDeferredError(Exception):
@@ -147,6 +160,7 @@ class WebhookTransport:
         *,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        own_secrets: OwnSecrets | None = None,
     ) -> None:
         if not secret:
             raise ValueError(
@@ -154,18 +168,31 @@ class WebhookTransport:
             )
         self.url = url
         self.secret = secret
+        self.own_secrets = own_secrets
         self.clock = clock
         self.timeout = timeout
         self._client: httpx.Client | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WebhookTransport:
+    def from_settings(
+        cls, settings: Settings, own_secrets: OwnSecrets | None = None
+    ) -> WebhookTransport:
         secret = settings.outbox_webhook_secret
         return cls(
             settings.outbox_webhook_url,
             b"" if secret is None else secret.get_secret_value().encode(),
             timeout=settings.outbox_send_timeout,
+            own_secrets=own_secrets,
         )
+
+    def secrets_for(self, message: QueuedMessage) -> tuple[bytes, ...]:
+        """A customer's own secrets for a message to its webhook, when it has any;
+        otherwise the partner's."""
+        if message.recipient != WEBHOOK_RECIPIENT and self.own_secrets is not None:
+            own = self.own_secrets(message)
+            if own:
+                return own
+        return (self.secret,)
 
     def send(self, message: QueuedMessage) -> str:
         url = self.url if message.recipient == WEBHOOK_RECIPIENT else message.recipient
@@ -174,7 +201,7 @@ class WebhookTransport:
         body = message.body.encode()
         headers = {
             "Content-Type": "application/json",
-            SIGNATURE_HEADER: signature_header(self.secret, body, int(self.clock())),
+            SIGNATURE_HEADER: signatures_header(self.secrets_for(message), body, int(self.clock())),
             MESSAGE_ID_HEADER: str(message.message_id),
         }
         try:

@@ -9,9 +9,11 @@ outcome, asked again, is recorded once.
 
 A failed attempt is retried after `first_retry * 2**(attempts-1)` seconds (at
 most an hour), with jitter (a random half to whole of it), until the retry
-period since the message was queued has passed: then it is dead-lettered as
+period has passed since the message's first attempt, as the database recorded it
+(a worker restart does not restart the period): then it is dead-lettered as
 failed. A refusal (bounce) is dead-lettered at once. `cases outbox retry` puts a
-dead-lettered message back for a new period.
+dead-lettered message back for one fresh period, counted (ADR 68). Settled
+messages are swept past their retention (`sweep`, at start and hourly).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -89,9 +92,34 @@ class Retries:
             timedelta(seconds=settings.outbox_first_retry_seconds),
         )
 
+    def period_ends(self, message: QueuedMessage) -> datetime:
+        """When the message's retry period ends: `period` after the first attempt
+        the database recorded for it (a claimed message has one; a worker restart
+        does not move it; an operator's retry starts one fresh period)."""
+        started = message.period_started_at or message.created_at
+        return started + self.period
+
     def wait(self, attempts: int, rng: random.Random) -> timedelta:
         full: timedelta = min(self.first * 2 ** max(attempts - 1, 0), LONGEST_WAIT)
         return full * rng.uniform(0.5, 1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long a settled message's recipient, subject and body are kept, and
+    how often (in seconds) a running worker sweeps those past it (ADR 68)."""
+
+    delivered: timedelta = timedelta(days=30)
+    dead: timedelta = timedelta(days=90)
+    every: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Retention:
+        return cls(
+            timedelta(days=settings.outbox_retention_days),
+            timedelta(days=settings.outbox_dead_retention_days),
+            settings.outbox_sweep_seconds,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +143,7 @@ class DeliveryWorker:
         clock: Clock | None = None,
         rng: random.Random | None = None,
         worker_id: str | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.store = OutboxStore(db)
         self.db = db
@@ -126,6 +155,7 @@ class DeliveryWorker:
         self.clock = clock or SystemClock()
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self.worker_id = worker_id or f"{os.getpid()}-{uuid4().hex[:8]}"
+        self.retention = retention or Retention()
 
     def step(self) -> StepResult:
         """Claim one batch of due messages and attempt each."""
@@ -163,7 +193,7 @@ class DeliveryWorker:
     def _deferred(self, message: QueuedMessage, error: str) -> None:
         now = self.clock.now()
         until = now + self.retries.wait(message.attempts, self.rng)
-        if until > message.created_at + self.retries.period:
+        if until > self.retries.period_ends(message):
             self._dead(message, Status.FAILED, DeliveryOutcome.FAILED, error)
             return
         if not message.deferral_recorded:
@@ -190,6 +220,13 @@ class DeliveryWorker:
             error=error,
         )
 
+    def sweep(self) -> int:
+        """Blank the messages past their retention; return how many."""
+        swept = self.store.sweep(self.clock.now(), self.retention.delivered, self.retention.dead)
+        if swept:
+            logger.info("outbox_swept", messages=swept)
+        return swept
+
     def drain(self) -> int:
         """Attempt every message due now until none is; return how many were delivered."""
         total = 0
@@ -207,13 +244,19 @@ def run_deliveries(
     poll_interval: float = 0.5,
     max_backoff: float = 5.0,
 ) -> None:
-    """Deliver until `stopping` is set; a store outage is waited out with backoff."""
+    """Deliver until `stopping` is set, sweeping messages past their retention at
+    start and then as often as the worker's retention says; a store outage is
+    waited out with backoff."""
     backoff = poll_interval
+    next_sweep = time.monotonic()
     while not stopping.is_set():
         worker = None
         try:
             worker = make_worker()
             while not stopping.is_set():
+                if time.monotonic() >= next_sweep:
+                    worker.sweep()
+                    next_sweep = time.monotonic() + worker.retention.every
                 if worker.step().claimed == 0:
                     stopping.wait(poll_interval)
             backoff = poll_interval

@@ -190,7 +190,12 @@ EVENTS: Final[dict[type[object], Fields]] = {
         within="preferences",
         kept="customer_id display_name tenant_id primary_domain relationship indirect_provider",
     ),
+    Customer.Renamed: fields(kept="display_name"),
+    Customer.TenantChanged: fields(kept="tenant_id primary_domain"),
+    Customer.RelationshipChanged: fields(kept="relationship indirect_provider"),
     Customer.PreferencesChanged: fields(within="preferences"),
+    # Sealed by the application under the master key before it is recorded (ADR 68).
+    Customer.WebhookSecretSet: fields(within="secret", kept="previous_retires_at"),
     Customer.ContactListed: fields(kept="contact_id role"),
     Customer.ContactUnlisted: fields(kept="contact_id"),
     CustomerContact.Added: fields(within="contact", kept="customer_id role language"),
@@ -243,6 +248,7 @@ VALUE_OBJECTS: Final[dict[type[object], Fields]] = {
     case_values.EscalationPaths: fields(kept="partner_kind held_vehicles indirect_provider"),
     customer_values.CommunicationPreferences: fields(kept="channels webhook_url opted_out"),
     customer_values.ListedContact: fields(kept="contact_id role"),
+    customer_values.WebhookSecret: fields(kept="fingerprint sealed master_key_id retires_at"),
     metadata.Actor: fields(kept="principal_id role"),
     metadata.EventMetadata: fields(
         within="actor", kept="occurred_at correlation_id causation_id source"

@@ -115,6 +115,7 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "service_clock": service_clocks.ServiceClock,
     "communication_preferences": customer_values.CommunicationPreferences,
     "listed_contact": customer_values.ListedContact,
+    "webhook_secret": customer_values.WebhookSecret,
 }
 
 # Types that belong to commands or the API only and are never stored: among them
@@ -131,7 +132,7 @@ NOT_STORED: frozenset[type[object]] = frozenset(
         case_commands.OpenVendorRequest,
         *get_args(billing_commands.AccountCommand),
         customer_commands.RegisterCustomer,
-        customer_commands.ChangePreferences,
+        *get_args(customer_commands.CustomerCommand),
         customer_commands.AddContact,
         *get_args(customer_commands.ContactCommand),
     }

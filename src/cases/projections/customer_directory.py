@@ -7,7 +7,7 @@ is also what a rebuild reads from the sealed events by then (ADR 0048).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -63,6 +63,22 @@ def _preferences(preferences: CommunicationPreferences) -> Row:
     }
 
 
+CUSTOMER_CHANGES: dict[type[Any], Callable[[Any], Row]] = {
+    Customer.Renamed: lambda e: {"display_name": e.display_name},
+    Customer.TenantChanged: lambda e: {
+        "tenant_id": e.tenant_id,
+        "primary_domain": e.primary_domain,
+    },
+    Customer.RelationshipChanged: lambda e: {
+        "relationship": e.relationship.value,
+        "indirect_provider": e.indirect_provider,
+    },
+    Customer.PreferencesChanged: lambda e: _preferences(e.preferences),
+    Customer.WebhookSecretSet: lambda _: {},  # the secret is not read from here
+}
+"""The columns each change to a registered customer sets."""
+
+
 class CustomerDirectoryProjection(Projection):
     """Keeps `customers` and `customer_contacts` in step with the directory."""
 
@@ -70,7 +86,7 @@ class CustomerDirectoryProjection(Projection):
     tables: ClassVar[tuple[str, ...]] = ("customers", "customer_contacts")
     handles: ClassVar[tuple[type[Any], ...]] = (
         Customer.Registered,
-        Customer.PreferencesChanged,
+        *CUSTOMER_CHANGES,
         CustomerContact.Added,
         CustomerContact.Changed,
         CustomerContact.Removed,
@@ -99,8 +115,8 @@ class CustomerDirectoryProjection(Projection):
                     **_preferences(event.preferences),
                 }
                 _upsert(db, customers, CUSTOMER_COLUMNS, ("customer_id",), row)
-            elif isinstance(event, Customer.PreferencesChanged):
-                changes = {**_preferences(event.preferences), "version": version}
+            elif type(event) in CUSTOMER_CHANGES:
+                changes = {**CUSTOMER_CHANGES[type(event)](event), "version": version}
                 _update(
                     db,
                     customers,

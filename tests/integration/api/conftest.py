@@ -13,6 +13,7 @@ from cases.api.app import create_app
 from cases.clock import ManualClock
 from cases.db.schema import migrate
 from cases.persistence.database_url import parse_database_url
+from cases.persistence.subject_keys import MasterKey
 from cases.settings import Settings
 from tests.support.postgres import throwaway_database
 
@@ -28,6 +29,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with throwaway_database() as url:
             migrate(parse_database_url(url))
             yield url
+
+
+def sealed_settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings of a store with a master key (personal data and secrets sealed)."""
+    return Settings(
+        database_url=database_url,
+        data_dir=tmp_path,
+        log_level="WARNING",
+        master_key=MasterKey.generate().as_text(),  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture

@@ -4,15 +4,18 @@ cases, and a customer principal seeing its own record only (ADR 0048)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
 
+from cases.api.app import create_app
 from cases.clock import ManualClock
 from cases.domain.metadata import Role
-from tests.integration.api.conftest import T0
+from tests.integration.api.conftest import T0, sealed_settings
 from tests.integration.api.test_accounts_api import Api
 from tests.support.builders import caller, terms
 
@@ -182,3 +185,145 @@ def test_billing_admins_and_sales_agents_work_their_cases(
     assert noted.status_code == status, noted.text
     if status == 409:
         assert noted.json()["type"] == "/problems/category-not-worked-by-role"
+
+
+def test_name_tenant_and_relationship_change_over_http(directory: Api) -> None:
+    """Each change takes If-Match and an Idempotency-Key; the read model follows."""
+    head = directory.services.log.recorder.max_notification_id()
+    version = directory.get("/customers/contoso", who="sales", min_position=head)["version"]
+    renamed = directory.post(
+        "/customers/contoso/name",
+        {"display_name": "Contoso Group AB"},
+        who="sales",
+        headers={"If-Match": f'"{version}"', "Idempotency-Key": "rename-contoso"},
+    )
+    replayed = directory.call(
+        "POST",
+        "/customers/contoso/name",
+        "sales",
+        json={"display_name": "Contoso Group AB"},
+        headers={"If-Match": f'"{version}"', "Idempotency-Key": "rename-contoso"},
+    )
+    assert replayed.json() == renamed
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    stale = directory.call(
+        "POST",
+        "/customers/contoso/name",
+        "sales",
+        json={"display_name": "Contoso Oy"},
+        headers={"If-Match": f'"{version}"'},
+    )
+    assert stale.status_code == 412
+    directory.post(
+        "/customers/contoso/tenant",
+        {"tenant_id": "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "primary_domain": "contoso.test"},
+        who="billing",
+    )
+    changed = directory.post(
+        "/customers/contoso/relationship",
+        {"relationship": "indirect_reseller", "indirect_provider": "Tech Data AB"},
+        who="sales",
+    )
+    got = directory.get("/customers/contoso", who="contoso", min_position=changed["position"])
+    assert (
+        got["display_name"],
+        got["tenant_id"],
+        got["primary_domain"],
+        got["relationship"],
+        got["indirect_provider"],
+        got["version"],
+    ) == (
+        "Contoso Group AB",
+        "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+        "contoso.test",
+        "indirect_reseller",
+        "Tech Data AB",
+        changed["version"],
+    )
+
+
+def test_changes_to_a_customer_are_refused_with_the_rule(directory: Api) -> None:
+    same = directory.call(
+        "POST", "/customers/contoso/name", "sales", json={"display_name": "Contoso AB"}
+    )
+    assert (same.status_code, same.json()["type"]) == (409, "/problems/customer-unchanged")
+    unnamed = directory.call(
+        "POST",
+        "/customers/contoso/relationship",
+        "sales",
+        json={"relationship": "indirect_reseller"},
+    )
+    assert (unnamed.status_code, unnamed.json()["type"]) == (
+        409,
+        "/problems/indirect-provider-not-named",
+    )
+    bad_tenant = directory.call(
+        "POST",
+        "/customers/contoso/tenant",
+        "sales",
+        json={"tenant_id": "x" * 36, "primary_domain": "contoso.example"},
+    )
+    assert (bad_tenant.status_code, bad_tenant.json()["type"]) == (422, "/problems/invalid-value")
+    by_customer = directory.call(
+        "POST", "/customers/contoso/name", "contoso", json={"display_name": "Mine AB"}
+    )
+    by_agent = directory.call(
+        "POST", "/customers/contoso/name", "agent", json={"display_name": "Mine AB"}
+    )
+    assert (by_customer.status_code, by_agent.status_code) == (403, 403)
+    missing = directory.call(
+        "POST", "/customers/nobody/name", "sales", json={"display_name": "Nobody AB"}
+    )
+    assert missing.status_code == 404
+    assert directory.services.customers.customer("contoso").version == 1
+
+
+SECRET = "whsec-contoso-0123456789abcdef0123"  # noqa: S105 - a test secret
+
+
+@pytest.fixture
+def sealed_directory(database_url: str, tmp_path: Path, api_clock: ManualClock) -> Iterator[Api]:
+    """The directory on a store with a master key (secrets can be sealed)."""
+    settings = sealed_settings(database_url, tmp_path)
+    with TestClient(create_app(settings, api_clock, run_projections=True)) as client:
+        api = Api(client, api_clock, {})
+        api.principal("sales", Role.SALES_AGENT)
+        api.principal("contoso", Role.CUSTOMER, customer_id="contoso")
+        api.post("/customers", customer_body("contoso"), who="sales")
+        yield api
+
+
+def test_a_webhook_secret_is_set_and_never_answered(
+    sealed_directory: Api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = "/customers/contoso/webhook-secret"
+    set_ = sealed_directory.call(
+        "POST", path, "sales", json={"secret": SECRET, "overlap_hours": 12}
+    )
+    assert set_.status_code == 200, set_.text
+    assert set_.json()["version"] == 2
+    customer = sealed_directory.services.customers.customer("contoso")
+    assert [s.retires_at for s in customer.webhook_secrets] == [None]
+    again = sealed_directory.call("POST", path, "sales", json={"secret": SECRET})
+    assert (again.status_code, again.json()["type"]) == (409, "/problems/customer-unchanged")
+    short = sealed_directory.call("POST", path, "sales", json={"secret": "short"})
+    by_customer = sealed_directory.call("POST", path, "contoso", json={"secret": SECRET})
+    assert (short.status_code, by_customer.status_code) == (422, 403)
+    shown = sealed_directory.get(
+        "/customers/contoso", who="sales", min_position=set_.json()["position"]
+    )
+    assert shown["version"] == 2  # the read model follows, so If-Match works
+    answered = " ".join([set_.text, again.text, short.text, str(shown)])
+    logged = capsys.readouterr()
+    assert SECRET not in answered
+    assert SECRET not in logged.out + logged.err
+
+
+def test_without_a_master_key_a_webhook_secret_is_refused(directory: Api) -> None:
+    refused = directory.call(
+        "POST", "/customers/contoso/webhook-secret", "sales", json={"secret": SECRET}
+    )
+    assert (refused.status_code, refused.json()["type"]) == (
+        409,
+        "/problems/webhook-secret-not-sealable",
+    )

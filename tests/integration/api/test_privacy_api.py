@@ -15,8 +15,7 @@ from cases.clock import ManualClock
 from cases.db.schema import migrate
 from cases.domain.metadata import Role
 from cases.persistence.database_url import parse_database_url
-from cases.persistence.subject_keys import MasterKey
-from cases.settings import Settings
+from tests.integration.api.conftest import sealed_settings
 from tests.integration.api.test_terms_api import Api, ok, problem
 
 ERASE = {"reason": "Article 17 request 2026-114"}
@@ -25,12 +24,7 @@ ERASE = {"reason": "Article 17 request 2026-114"}
 @pytest.fixture
 def sealed_api(database_url: str, tmp_path: Path, api_clock: ManualClock) -> Iterator[Api]:
     migrate(parse_database_url(database_url))
-    settings = Settings(
-        database_url=database_url,
-        data_dir=tmp_path,
-        log_level="WARNING",
-        master_key=MasterKey.generate().as_text(),  # type: ignore[arg-type]
-    )
+    settings = sealed_settings(database_url, tmp_path)
     with TestClient(create_app(settings, api_clock, run_projections=False)) as client:
         yield Api(client, api_clock)
 

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -27,6 +28,7 @@ from cases.domain.collection_policy import CollectionStage, CollectionTerms, Sta
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.money import UnitPrice
 from cases.followers.outbox import delivery_workers, outbox_runners
+from cases.outbox.messages import Channel, QueuedMessage, Status
 from cases.outbox.worker import DeliveryWorker
 from cases.persistence.database_url import parse_database_url
 from cases.settings import Settings
@@ -68,6 +70,29 @@ def outbox_settings(url: str, tmp_path: Path, **extra: Any) -> Settings:
         "outbox_sender_name": "Partner AB",
     }
     return Settings(**{**base, **extra})
+
+
+def webhook_message(url: str, aggregate_id: UUID | None = None) -> QueuedMessage:
+    """An account's reminder addressed to the webhook at `url`, as claimed."""
+    now = datetime(2026, 4, 2, 7, 0, tzinfo=UTC)
+    return QueuedMessage(
+        message_id=uuid4(),
+        event_id="e:1",
+        aggregate_kind="account",
+        aggregate_id=aggregate_id or uuid4(),
+        kind="overdue_reminder",
+        channel=Channel.WEBHOOK,
+        recipient=url,
+        language="en",
+        subject="s",
+        body='{"kind": "overdue_reminder"}',
+        status=Status.PENDING,
+        attempts=1,
+        created_at=now,
+        next_attempt_at=now,
+        last_error=None,
+        deferral_recorded=False,
+    )
 
 
 @dataclass

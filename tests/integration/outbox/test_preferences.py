@@ -4,16 +4,22 @@ nobody, mandatory notices always go, and the channels it names are the ones used
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from uuid import uuid4
 
 from cases.application.contact_book import Recipient
 from cases.domain.customer_values import CommunicationPreferences, NoticeChannel, OptionalNotice
-from cases.outbox.messages import Channel, QueuedMessage, Status
+from cases.outbox.messages import Channel, Status
 from cases.outbox.store import OutboxStore
 from cases.outbox.transports import WebhookTransport
-from tests.integration.outbox.conftest import RUN_AT, Billing, billing_on, collect, outbox_settings
+from tests.integration.outbox.conftest import (
+    RUN_AT,
+    Billing,
+    billing_on,
+    collect,
+    outbox_settings,
+    webhook_message,
+)
 from tests.support.contact_book import FixedContactBook
 from tests.support.mail_server import mail_server
 from tests.support.webhook_receiver import webhook_receiver
@@ -95,25 +101,7 @@ def test_a_customers_webhook_message_is_posted_to_its_own_address() -> None:
     secret = b"whsec-test"
     with webhook_receiver(secret, []) as (url, receipts):
         transport = WebhookTransport(None, secret)
-        now = datetime(2026, 4, 2, 7, 0, tzinfo=UTC)
-        message = QueuedMessage(
-            message_id=uuid4(),
-            event_id="e:1",
-            aggregate_kind="account",
-            aggregate_id=uuid4(),
-            kind="overdue_reminder",
-            channel=Channel.WEBHOOK,
-            recipient=url,
-            language="en",
-            subject="s",
-            body='{"kind": "overdue_reminder"}',
-            status=Status.PENDING,
-            attempts=0,
-            created_at=now,
-            next_attempt_at=now + timedelta(seconds=1),
-            last_error=None,
-            deferral_recorded=False,
-        )
+        message = webhook_message(url)
         try:
             assert transport.send(message) == "HTTP 200"
         finally:

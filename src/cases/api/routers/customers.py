@@ -7,10 +7,13 @@ other answers as one that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Path, Response
+from pydantic import BaseModel
 
 from cases.api.cursors import Cursor, Limit, key_after, page_of
 from cases.api.deps import (
@@ -23,11 +26,12 @@ from cases.api.deps import (
     require,
     wait_for_projections,
 )
-from cases.api.resource_routes import accepted, command_of
+from cases.api.resource_routes import accepted, add_command_route, command_of
 from cases.api.routers.cases import PROBLEMS as CASE_PROBLEMS
 from cases.api.routing import Router
 from cases.api.schemas import customers as s
 from cases.api.schemas.common import CommandResult
+from cases.application.command_runner import Receipt
 from cases.domain import customer_commands as c
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Role
@@ -101,21 +105,86 @@ def get_customer(
     return s.CustomerOut.of(row, view.contacts_of(customer_id))
 
 
-@router.post("/{customer_id}/preferences", operation_id="change_preferences", responses=PROBLEMS)
-def change_preferences(
-    customer_id: CustomerId,
-    body: s.ChangePreferences,
-    command: VersionedCommand,
-    response: Response,
-) -> CommandResult:
-    """Change how the customer wants to hear from the partner."""
-    receipt = command.services.customers.change_preferences(
+def _change(kind: type[c.CustomerCommand]) -> Callable[..., Receipt]:
+    def run(customer_id: str, body: BaseModel, command: Command) -> Receipt:
+        return command.services.customers.handle(
+            command.caller,
+            customer_id,
+            command_of(body, kind),
+            expected_version=command.expected_version,
+        )
+
+    return run
+
+
+def _set_webhook_secret(customer_id: str, body: s.SetWebhookSecret, command: Command) -> Receipt:
+    sealed = command.services.webhook_secrets.seal(customer_id, body.secret.get_secret_value())
+    return command.services.customers.handle(
         command.caller,
         customer_id,
-        command_of(body, c.ChangePreferences),
+        c.SetWebhookSecret(sealed, timedelta(hours=body.overlap_hours)),
         expected_version=command.expected_version,
     )
-    return accepted(response, receipt)
+
+
+CUSTOMER_ACTIONS: tuple[tuple[str, str, type[BaseModel], Callable[..., Receipt], str], ...] = (
+    (
+        "/name",
+        "rename_customer",
+        s.RenameCustomer,
+        _change(c.RenameCustomer),
+        "Change the customer's display name (the organisation's: kept, not personal data).",
+    ),
+    (
+        "/tenant",
+        "change_tenant",
+        s.ChangeTenant,
+        _change(c.ChangeTenant),
+        "Change the customer's vendor tenant id and primary domain (both, together).",
+    ),
+    (
+        "/relationship",
+        "change_relationship",
+        s.ChangeRelationship,
+        _change(c.ChangeRelationship),
+        (
+            "Change how the customer is billed: direct, or through an indirect reseller "
+            "with its indirect provider named (later escalations to a provider name the new one)."
+        ),
+    ),
+    (
+        "/webhook-secret",
+        "set_webhook_secret",
+        s.SetWebhookSecret,
+        _set_webhook_secret,
+        (
+            "Sign the messages to the customer's own webhook with its own secret, instead of "
+            "the partner's; the one it replaces signs too for the overlap (ADR 68). The secret "
+            "is stored sealed and never answered; the customer's history shows its fingerprint."
+        ),
+    ),
+    (
+        "/preferences",
+        "change_preferences",
+        s.ChangePreferences,
+        _change(c.ChangePreferences),
+        "Change how the customer wants to hear from the partner.",
+    ),
+)
+
+for _path, _operation_id, _body, _run, _doc in CUSTOMER_ACTIONS:
+    add_command_route(
+        router,
+        "/{customer_id}" + _path,
+        _operation_id,
+        _doc,
+        body=_body,
+        dependency=VersionedCommand,
+        id_name="customer_id",
+        id_type=CustomerId,
+        run=_run,
+        responses=PROBLEMS,
+    )
 
 
 @router.post(

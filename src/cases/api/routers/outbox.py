@@ -57,10 +57,15 @@ class OutboxMessageOut(BaseModel):
     language: str
     subject: str
     status: str
-    attempts: int
-    created_at: datetime
+    attempts: int = Field(description="Attempts in the current retry period.")
+    created_at: datetime = Field(description="When the message was queued.")
     next_attempt_at: datetime
     last_error: str | None
+    retry_period_started_at: datetime | None = Field(
+        description="The current retry period's first attempt (none before it): the "
+        "message is dead-lettered once the period has run from here (ADR 68)."
+    )
+    operator_retries: int = Field(description="How often an operator queued it again.")
 
     @classmethod
     def of(cls, m: QueuedMessage) -> OutboxMessageOut:
@@ -79,6 +84,8 @@ class OutboxMessageOut(BaseModel):
             created_at=m.created_at,
             next_attempt_at=m.next_attempt_at,
             last_error=m.last_error,
+            retry_period_started_at=m.period_started_at,
+            operator_retries=m.operator_retries,
         )
 
 

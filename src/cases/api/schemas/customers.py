@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from cases.api.schemas.cases import ContactIn
 from cases.api.schemas.common import Strict
@@ -43,20 +43,62 @@ class PreferencesIn(Strict):
         )
 
 
+DISPLAY_NAME = Field(min_length=1, max_length=500, examples=["Contoso AB"])
+TENANT_ID = Field(min_length=36, max_length=36, description="The vendor tenant's id (a GUID).")
+PRIMARY_DOMAIN = Field(min_length=3, max_length=253, examples=["contoso.example"])
+INDIRECT_PROVIDER = Field(
+    default=None,
+    max_length=500,
+    description="Required with `indirect_reseller`: the provider above the reseller.",
+)
+
+
 class RegisterCustomer(Strict):
     """A customer to enter in the directory."""
 
     customer_id: str = CUSTOMER_ID
-    display_name: str = Field(min_length=1, max_length=500)
-    tenant_id: str = Field(min_length=36, max_length=36, description="The vendor tenant's id.")
-    primary_domain: str = Field(min_length=3, max_length=253, examples=["contoso.example"])
+    display_name: str = DISPLAY_NAME
+    tenant_id: str = TENANT_ID
+    primary_domain: str = PRIMARY_DOMAIN
     relationship: Relationship
-    indirect_provider: str | None = Field(
-        default=None,
-        max_length=500,
-        description="Required with `indirect_reseller`: the provider above the reseller.",
-    )
+    indirect_provider: str | None = INDIRECT_PROVIDER
     preferences: PreferencesIn = Field(default_factory=PreferencesIn)
+
+
+class RenameCustomer(Strict):
+    display_name: str = DISPLAY_NAME
+
+
+class ChangeTenant(Strict):
+    """The vendor tenant the customer is, and its primary domain."""
+
+    tenant_id: str = TENANT_ID
+    primary_domain: str = PRIMARY_DOMAIN
+
+
+class ChangeRelationship(Strict):
+    """Direct bill, or through an indirect reseller with its provider named."""
+
+    relationship: Relationship
+    indirect_provider: str | None = INDIRECT_PROVIDER
+
+
+class SetWebhookSecret(Strict):
+    """The customer's own webhook signing secret (it is never shown again)."""
+
+    secret: SecretStr = Field(
+        min_length=24,
+        max_length=500,
+        description="At least 24 printable characters, e.g. 32 random bytes in hex. "
+        "Stored sealed under the master key; answers and logs show its fingerprint only.",
+    )
+    overlap_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=720,
+        description="How long the secret it replaces still signs too (both signatures "
+        "sent, `v1=` twice), so the receiver can switch without losing a message.",
+    )
 
 
 class ChangePreferences(Strict):
