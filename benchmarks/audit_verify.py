@@ -47,7 +47,8 @@ from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.verify import LogVerifier
 from cases.db.database import ProjectionDatabase, open_projection_db
 from cases.db.schema import migrate
-from cases.db.statement import identifier, identifiers, parameters, sql
+from cases.db.shapes import insert
+from cases.db.statement import identifier, sql
 from cases.followers.tree_builder import TreeBuilder, tree_builders
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
@@ -132,15 +133,7 @@ class _ExecutemanyDatabase:
     def insert_rows(
         self, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]
     ) -> None:
-        names = identifiers(columns)
-        values = parameters(len(columns))
-        statement = sql(
-            "INSERT INTO {t} ({names}) VALUES ({values})",
-            t=identifier(table),
-            names=names,
-            values=values,
-        )
-        self.db.executemany(statement, rows)
+        self.db.executemany(insert(table, columns), rows)
 
 
 def _reset_tree(db: ProjectionDatabase) -> None:
