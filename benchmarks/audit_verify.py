@@ -4,10 +4,14 @@ Run from the repository root (it imports the history generator from tests/):
 
     .venv/bin/python -m benchmarks.audit_verify [--events 1000000]
         [--store postgres|sqlite] [--rounds 3] [--batch-size 10000]
+        [--builder-events 100000]
 
 The script records `--events` support-case events in bulk (`BulkWriter`) on a
 throwaway store (a PostgreSQL database dropped afterwards, or a temporary
-SQLite file), applies the migrations, builds the audit log's tree with a
+SQLite file), applies the migrations, times the tree builder over the first
+`--builder-events` events as it was (notifications, executemany) and as it is
+(stored rows, COPY on PostgreSQL), `--rounds` times each, alternating, then
+builds the audit log's tree with a
 checkpoint every 10 000 events (timed: the tree builder's append rate), then,
 `--rounds` times in alternation:
 
