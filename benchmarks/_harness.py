@@ -272,8 +272,12 @@ def throwaway_database(admin_url: str, prefix: str = "cases_api_load") -> Iterat
 def start_projections(
     children: Children, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
-    """`cases projections run` (every read model) in its own process group."""
-    return children.start([tool("cases"), "projections", "run"], env, log)
+    """`cases projections run` (every read model) in its own process group; without
+    the audit log's tree builder if the target sets CASES_BENCH_NO_AUDIT_LOG=1."""
+    argv = [tool("cases"), "projections", "run"]
+    if env.get("CASES_BENCH_NO_AUDIT_LOG") == "1":
+        argv.append("--no-audit-log")
+    return children.start(argv, env, log)
 
 
 BENCH_SERVER = "CASES_BENCH_SERVER"  # uvicorn (`cases serve`, the default) or granian

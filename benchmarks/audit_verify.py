@@ -4,10 +4,14 @@ Run from the repository root (it imports the history generator from tests/):
 
     .venv/bin/python -m benchmarks.audit_verify [--events 1000000]
         [--store postgres|sqlite] [--rounds 3] [--batch-size 10000]
+        [--builder-events 100000]
 
 The script records `--events` support-case events in bulk (`BulkWriter`) on a
 throwaway store (a PostgreSQL database dropped afterwards, or a temporary
-SQLite file), applies the migrations, builds the audit log's tree with a
+SQLite file), applies the migrations, times the tree builder over the first
+`--builder-events` events as it was (notifications, executemany) and as it is
+(stored rows, COPY on PostgreSQL), `--rounds` times each, alternating, then
+builds the audit log's tree with a
 checkpoint every 10 000 events (timed: the tree builder's append rate), then,
 `--rounds` times in alternation:
 
@@ -32,25 +36,29 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
-from psycopg import sql
+from psycopg import sql as psql
 
 from cases.audit_log.keys import verifier_from, write_key
 from cases.audit_log.tree_store import TreeStore
 from cases.audit_log.verify import LogVerifier
 from cases.db.database import ProjectionDatabase, open_projection_db
 from cases.db.schema import migrate
+from cases.db.shapes import insert
+from cases.db.statement import identifier, sql
 from cases.followers.tree_builder import TreeBuilder, tree_builders
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
-from cases.persistence.event_rows import row_batches, select_rows
+from cases.persistence.event_rows import StoredRow, row_batches, select_rows
+from cases.persistence.event_sql import as_uuid
 from cases.persistence.store import open_event_log
 from cases.settings import Settings
 from tests.support.history import BulkWriter, SupportHistory
@@ -69,13 +77,15 @@ def fresh_store(store: str) -> Iterator[tuple[str, Path]]:
             return
         name = f"cases_bench_{uuid4().hex[:10]}"
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            admin.execute(psql.SQL("CREATE DATABASE {}").format(psql.Identifier(name)))
         try:
             yield urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}")), Path(tmp)
         finally:
             with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
                 admin.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                    psql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        psql.Identifier(name)
+                    )
                 )
 
 
@@ -102,7 +112,77 @@ def time_issuing(builder: TreeBuilder, log: EventLog, db: ProjectionDatabase) ->
     return times
 
 
-def run(events: int, store: str, rounds: int, batch_size: int) -> None:
+class _NotificationsBuilder(TreeBuilder):
+    """The builder as it was before COPY: reads the library's notifications."""
+
+    def rows(self, after: int, head: int) -> list[StoredRow]:
+        notifications = self.log.recorder.select_notifications(
+            start=after + 1, limit=self.batch_size, stop=head
+        )
+        return [
+            (n.id, as_uuid(n.originator_id), n.originator_version, n.topic, bytes(n.state))
+            for n in notifications
+        ]
+
+
+class _ExecutemanyDatabase:
+    """The projection database with its bulk insert as it was before COPY."""
+
+    def __init__(self, db: ProjectionDatabase) -> None:
+        self.db = db
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.db, name)
+
+    def insert_rows(
+        self, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]
+    ) -> None:
+        self.db.executemany(insert(table, columns), rows)
+
+
+def _reset_tree(db: ProjectionDatabase) -> None:
+    with db.transaction():
+        for table in ("audit_log_leaves", "audit_log_nodes", "audit_log_checkpoints"):
+            db.execute(sql("DELETE FROM {t}", t=identifier(table)))
+        db.execute("UPDATE audit_log_tree SET size = 0, position = 0, frontier = ''")
+
+
+def compare_builders(
+    make: Callable[[], TreeBuilder], db: ProjectionDatabase, events: int, rounds: int
+) -> None:
+    """The builder's append rate over the first `events` events, before (notifications,
+    executemany) and now (stored rows, COPY on PostgreSQL), alternating; the tree is
+    emptied after each."""
+    rates: dict[str, list[float]] = {"before": [], "now": []}
+    for _ in range(rounds):
+        for label, measured in rates.items():
+            current = make()
+            builder = (
+                _NotificationsBuilder(
+                    current.log,
+                    cast(ProjectionDatabase, _ExecutemanyDatabase(db)),
+                    issuer=current.issuer,
+                    batch_size=current.batch_size,
+                )
+                if label == "before"
+                else current
+            )
+            started = time.perf_counter()
+            appended = 0
+            while appended < events:
+                appended += builder.step().applied
+            measured.append(appended / (time.perf_counter() - started))
+            _reset_tree(db)
+        print(
+            f"  builder over {events:,}: before {rates['before'][-1]:,.0f} events/s, "
+            f"now {rates['now'][-1]:,.0f} events/s",
+            flush=True,
+        )
+    before, now = statistics.median(rates["before"]), statistics.median(rates["now"])
+    print(f"  builder medians: before {before:,.0f}, now {now:,.0f} events/s ({now / before:.1f}x)")
+
+
+def run(events: int, store: str, rounds: int, batch_size: int, builder_events: int) -> None:
     configure_logging("WARNING")
     with fresh_store(store) as (url, folder):
         key = folder / "audit-log.key"
@@ -125,9 +205,9 @@ def run(events: int, store: str, rounds: int, batch_size: int) -> None:
             if store == "postgres":
                 with psycopg.connect(url, autocommit=True) as conn:
                     conn.execute("VACUUM ANALYZE")
-            builder = tree_builders(
-                settings, log, lambda: db, create_key=False, batch_size=batch_size
-            )()
+            make = tree_builders(settings, log, lambda: db, create_key=False, batch_size=batch_size)
+            compare_builders(make, db, min(builder_events, history.events), rounds)
+            builder = make()
             started = time.perf_counter()
             appended = builder.catch_up()
             built = timed(f"tree built over {appended:,} events", started)
@@ -175,8 +255,9 @@ def main() -> None:
     parser.add_argument("--store", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=10_000)
+    parser.add_argument("--builder-events", type=int, default=100_000)
     args = parser.parse_args()
-    run(args.events, args.store, args.rounds, args.batch_size)
+    run(args.events, args.store, args.rounds, args.batch_size, args.builder_events)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.statement import Sql, parameters, sql
 from cases.transparency.merkle import Frontier
 
+LEAF_COLUMNS = ("leaf_index", "position", "aggregate_id", "hash")
+NODE_COLUMNS = ("level", "node_index", "hash")
+
 
 @dataclass(frozen=True, slots=True)
 class TreeHead:
@@ -79,25 +82,16 @@ class TreeStore:
         every node they complete and move the head to `reached`; inside the
         caller's transaction. `head.frontier` is consumed."""
         frontier = head.frontier
-        leaf_rows: list[tuple[int, int, UUID, bytes]] = []
-        node_rows: list[tuple[int, int, bytes]] = []
+        leaf_rows: list[tuple[object, ...]] = []
+        node_rows: list[tuple[object, ...]] = []
         for position, aggregate_id, leaf_hash in leaves:
             for level, index, node in frontier.append(leaf_hash):
                 if level == 0:
                     leaf_rows.append((index, position, aggregate_id, node))
                 else:
                     node_rows.append((level, index, node))
-        self.db.executemany(
-            sql(
-                "INSERT INTO audit_log_leaves (leaf_index, position, aggregate_id, hash) "
-                "VALUES ({}, {}, {}, {})"
-            ),
-            leaf_rows,
-        )
-        self.db.executemany(
-            sql("INSERT INTO audit_log_nodes (level, node_index, hash) VALUES ({}, {}, {})"),
-            node_rows,
-        )
+        self.db.insert_rows("audit_log_leaves", LEAF_COLUMNS, leaf_rows)
+        self.db.insert_rows("audit_log_nodes", NODE_COLUMNS, node_rows)
         self.db.execute(
             sql(
                 "UPDATE audit_log_tree SET size = {}, position = {}, frontier = {}, "

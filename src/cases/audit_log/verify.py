@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -94,15 +94,29 @@ def _agree(rows: list[StoredRow], digests: list[bytes], positions: bytes, hashes
     return packed == positions and b"".join(digests) == hashes
 
 
-def _read_ahead(batches: Iterator[list[StoredRow]]) -> Iterator[list[StoredRow]]:
-    """The batches, each next one read on a second thread while this one is hashed
-    (the driver waits for the database without the GIL). Closing it early waits
-    for the read in flight, so no read outlives the verification."""
+Blocks = tuple[int, bytes, bytes]
+"""The stored leaves of a batch's index range, as `TreeStore.leaf_blocks` gives them."""
+
+
+def _read_ahead(
+    batches: Iterator[list[StoredRow]], store: TreeStore
+) -> Generator[tuple[list[StoredRow], Blocks]]:
+    """The batches, each with the stored leaves of its index range (the leaf after
+    the previous batch's on), each next one read on a second thread while this one
+    is hashed (the driver waits for the database without the GIL). Closing it early
+    waits for the read in flight, so no read outlives it or overlaps another."""
+
+    def read(start: int) -> tuple[list[StoredRow], Blocks] | None:
+        batch = next(batches, None)
+        return None if batch is None else (batch, store.leaf_blocks(start, len(batch)))
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-read") as pool:
-        ahead = pool.submit(next, batches, None)
-        while (batch := ahead.result()) is not None:
-            ahead = pool.submit(next, batches, None)
-            yield batch
+        start = 0
+        ahead = pool.submit(read, start)
+        while (item := ahead.result()) is not None:
+            start += len(item[0])
+            ahead = pool.submit(read, start)
+            yield item
 
 
 def _records(batches: Iterator[list[StoredRow]]) -> Iterator[StoredRecord]:
@@ -205,13 +219,13 @@ class LogVerifier:
         pending.reverse()  # smallest size last: popped first
         agreed = (0, 0)  # (size, last position) of the last checkpoint that agreed
         tree_ended = False
-        batches = _read_ahead(row_batches(self.log, self.batch_size))
-        for batch in batches:
+        batches = _read_ahead(row_batches(self.log, self.batch_size), self.store)
+        for batch, (count, positions, hashes) in batches:
             digests = leaf_hashes(batch)
             if not tree_ended:
-                count, positions, hashes = self.store.leaf_blocks(frontier.size, len(batch))
                 tree_ended = count < len(batch)  # rows past the tree: not in it yet
                 if not _agree(batch[:count], digests[:count], positions, hashes):
+                    batches.close()  # the read in flight ends before the store is read here
                     expected = self.store.leaf_rows(frontier.size, count)
                     at = next(
                         at
@@ -221,7 +235,8 @@ class LogVerifier:
                         if leaf != (row[0], digest)
                     )
                     leaf = StoredLeaf(frontier.size + at, *expected[at])
-                    rest = _records(itertools.chain([batch[at + 1 :]], batches))
+                    after = row_batches(self.log, self.batch_size, batch[-1][0] + 1)
+                    rest = _records(itertools.chain([batch[at + 1 :]], after))
                     later = _stored_leaves(self.store, self.batch_size, leaf.index + 1)
                     raise _PartedError(self._parted(StoredRecord(*batch[at]), leaf, rest, later))
             start = frontier.size

@@ -20,7 +20,8 @@ from uuid import UUID
 
 import psycopg
 
-from cases.db.statement import Sql
+from cases.db.shapes import insert
+from cases.db.statement import Sql, identifier, identifiers, sql
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.idempotency_steps import stored_moment
 from cases.persistence.waits import postgres_session_options
@@ -177,6 +178,25 @@ class ProjectionDatabase:
                 cursor.executemany(text, adapted)
             return
         self._lite().executemany(text, adapted)
+
+    def insert_rows(
+        self, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]
+    ) -> None:
+        """Insert many rows into `table` at once: PostgreSQL's COPY (one round trip for
+        the whole batch, no statement per row), SQLite's executemany."""
+        if not rows:
+            return
+        if self._postgres is not None:
+            statement = sql(
+                "COPY {table} ({names}) FROM STDIN",
+                table=identifier(table),
+                names=identifiers(columns),
+            )
+            with self._postgres.cursor() as cursor, cursor.copy(self.text(statement)) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        self.executemany(insert(table, columns), rows)
 
     def fetchall(self, statement: Sql | str, params: Params = ()) -> list[Row]:
         text = self.text(statement, params)

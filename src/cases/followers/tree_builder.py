@@ -28,7 +28,7 @@ from cases.followers.runner import BatchResult, PositionMovedError
 from cases.followers.status import TREE
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
-from cases.persistence.event_sql import as_uuid
+from cases.persistence.event_rows import StoredRow, select_rows
 from cases.settings import Settings
 from cases.transparency.witness import CheckpointForkError
 
@@ -71,21 +71,11 @@ class TreeBuilder:
         """Append at most one batch (and issue a checkpoint if one is due)."""
         after = self.position
         head = self.head()
-        notifications = (
-            self.log.recorder.select_notifications(
-                start=after + 1, limit=self.batch_size, stop=head
-            )
-            if head > after
-            else []
-        )
-        full = len(notifications) == self.batch_size
-        reached = notifications[-1].id if full else max(head, after)
+        rows = self.rows(after, head)
+        full = len(rows) == self.batch_size
+        reached = rows[-1][0] if full else max(head, after)
         if reached == after and not self._checkpoint_due():
             return BatchResult(0, after)
-        rows = [
-            (n.id, as_uuid(n.originator_id), n.originator_version, n.topic, bytes(n.state))
-            for n in notifications
-        ]
         digests = leaf_hashes(rows)
         leaves = [(row[0], row[1], digest) for row, digest in zip(rows, digests, strict=True)]
         try:
@@ -96,6 +86,16 @@ class TreeBuilder:
         if issued is not None:
             self._witness(issued)
         return BatchResult(len(leaves), reached, more=reached < head)
+
+    def rows(self, after: int, head: int) -> list[StoredRow]:
+        """The next batch of the log after position `after`, up to `head`, as stored
+        rows (tuples: no notification objects, ADR 0043's amendment)."""
+        if head <= after:
+            return []
+        rows = select_rows(self.log, after + 1, self.batch_size)
+        if rows and rows[-1][0] > head:
+            rows = [row for row in rows if row[0] <= head]
+        return rows
 
     def _append(
         self, leaves: list[tuple[int, UUID, bytes]], after: int, reached: int
