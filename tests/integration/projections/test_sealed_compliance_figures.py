@@ -13,6 +13,7 @@ import dataclasses
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from uuid import uuid4
 
 import pytest
@@ -22,7 +23,7 @@ from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
-from cases.db.statement import sql
+from cases.db.statement import identifier, sql
 from cases.domain.audited import AuditedAggregate
 from cases.domain.support_case import SupportCase
 from cases.followers.catalog import projection_named
@@ -165,7 +166,24 @@ def test_sealed_figures_are_the_rows_figures(projected: Projected) -> None:
     assert compared > 1000
 
 
-def test_a_report_before_the_latest_seal_or_by_customer_reads_the_rows(
+def test_the_case_months_are_the_months_of_every_recorded_moment(projected: Projected) -> None:
+    """What the projection notes in `compliance_case_months` is what migration
+    0018 computes from the rows (ADR 63)."""
+    db = projected.db
+    dialect = "postgres" if db.is_postgres else "sqlite"
+    migration = resources.files("cases").joinpath(
+        "migrations", dialect, "0018_compliance_case_months.sql"
+    )
+    text = migration.read_text()
+    from_rows = text[text.index("SELECT") :].strip().rstrip(";")
+    noted = {tuple(row) for row in db.fetchall("SELECT month, case_id FROM compliance_case_months")}
+    assert noted == {tuple(row) for row in db.fetchall(from_rows)}
+    cases = {row[0] for row in db.fetchall("SELECT case_id FROM service_level_cases")}
+    assert {case for _, case in noted} == cases
+    assert {month for month, _ in noted} == {"2026-03", "2026-04"}
+
+
+def test_a_report_before_the_first_seal_or_by_customer_reads_the_rows(
     projected: Projected,
 ) -> None:
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
@@ -174,7 +192,10 @@ def test_a_report_before_the_latest_seal_or_by_customer_reads_the_rows(
     assert SealedReport(projected.db, LIVE, (), projected.ended_at).seal_serving(*period) == APRIL
     assert SealedReport(projected.db, LIVE, (), APRIL).seal_serving(*period) == APRIL
     before_the_latest = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
-    assert before_the_latest.seal_serving(*period) is None
+    assert before_the_latest.seal_serving(*period) == MARCH  # ADR 63
+    assert before_the_latest.by_case_months
+    before_the_first = SealedReport(projected.db, LIVE, (), MARCH - timedelta(seconds=1))
+    assert before_the_first.seal_serving(*period) is None
 
 
 def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
@@ -206,9 +227,11 @@ def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
         assert state.seals == (MARCH, APRIL)
     finally:
         with db.transaction():
-            db.execute(
-                sql("DELETE FROM service_level_cases WHERE case_id = {}"), [late.originator_id]
-            )
+            for table in ("service_level_cases", "compliance_case_months"):
+                db.execute(
+                    sql("DELETE FROM {table} WHERE case_id = {}", table=identifier(table)),
+                    [late.originator_id],
+                )
         restore(db)
 
 
