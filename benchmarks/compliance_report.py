@@ -19,9 +19,10 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    most quiet) and up to a second of jitter on each duration; its next-update,
    escalation and breach rows are copied with it. So the synthetic tables have
    the real ones' columns, null patterns, proportions (rows per case, breaches,
-   escalations) and durations; the script prints the proportions of both. The rows are inserted with SQL
-   (`INSERT ... SELECT` from the templates), not recorded as events: recording a
-   million cases' events would take hours and measure something else.
+   escalations) and durations; the script prints the proportions of both. The
+   rows are inserted with SQL (`INSERT ... SELECT` from the templates), not
+   recorded as events: recording a million cases' events would take hours and
+   measure something else.
 3. `VACUUM ANALYZE` (autovacuum is off on the benchmark server), then the
    sealed cells (ADR 30) as the service-levels projection would have sealed them
    had it projected the synthetic rows: at every UTC month start from December
