@@ -38,9 +38,10 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    from the rows with the statements at once on four connections sharing a
    snapshot), and from the rows only, at once on four connections (the baseline,
    as every report ran before ADR 30); the median and the slowest are printed,
-   for the year as of a moment after every fact, and ungrouped as of mid-year,
-   and the ratio of the two medians. Beside
-   them, the median CPU time the first PostgreSQL backend spent (from /proc, when
+   for the year as of a moment after every fact, and as of two past moments:
+   July 1st (a seal before the latest, served from its cells, ADR 63) and
+   July 16th 12:00 (between two seals: from the rows), and the ratio of the two
+   medians. Beside them, the median CPU time the first PostgreSQL backend spent (from /proc, when
    the server is local): on a busy machine wall time also counts waiting for a
    core.
 
@@ -60,7 +61,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from importlib import resources
 
 from benchmarks.projections_catch_up import open_log, throwaway_database
 
@@ -208,21 +208,6 @@ def fill_synthetic(db: ProjectionDatabase, cases: int, year: Year) -> None:
         )
         print(f"  filled {table} in {time.perf_counter() - started:.0f} s")
     print(f"  {cases:,} synthetic cases from {templates:,} templates")
-    started = time.perf_counter()
-    refill_case_months(db)
-    print(f"  filled compliance_case_months in {time.perf_counter() - started:.0f} s")
-
-
-def refill_case_months(db: ProjectionDatabase) -> None:
-    """The months in which a fact about each case was recorded (ADR 63), computed
-    from the rows by migration 0018's own statement, since the synthetic rows
-    were not projected."""
-    migration = resources.files("cases").joinpath(
-        "migrations", "postgres", "0018_compliance_case_months.sql"
-    )
-    text = migration.read_text()
-    db.execute("TRUNCATE compliance_case_months")
-    db.execute(text[text.index("INSERT INTO compliance_case_months") :].strip().rstrip(";"))
 
 
 def proportions(db: ProjectionDatabase, label: str, where: str) -> None:

@@ -58,7 +58,6 @@ SEAL_TABLES = (
     "compliance_seals",
     "compliance_sealed_counts",
     "compliance_sealed_durations",
-    "compliance_case_months",
 )
 TUPLE_WIDTH = 3  # every tuple of counts `Statements` finds has three
 DURATION = ">i8"  # a packed duration: 8 bytes, big-endian (as PostgreSQL's int8send)
@@ -253,19 +252,6 @@ def unseal(db: ProjectionDatabase, tables: TableNames, since: datetime | None = 
             compose("DELETE FROM {table}{where}", table=identifier(tables(table)), where=where),
             () if since is None else {"since": since},
         )
-
-
-def note_case_months(
-    db: ProjectionDatabase, tables: TableNames, months: Iterable[tuple[str, object]]
-) -> None:
-    """Note that a fact about each case was recorded in each UTC month (YYYY-MM)
-    given with it (ADR 63: a report as of a moment after a past seal reads only
-    the cases with a fact recorded since)."""
-    db.executemany(
-        insert(tables("compliance_case_months"), ("month", "case_id"))
-        + compose(" ON CONFLICT DO NOTHING"),
-        [[month, case] for month, case in sorted(months, key=lambda m: (m[0], str(m[1])))],
-    )
 
 
 def _note_latest(db: ProjectionDatabase, tables: TableNames, latest: datetime) -> None:

@@ -1,19 +1,16 @@
 """A compliance report from the sealed cells (ADR 30, ADR 63), where they serve it.
 
-They serve a report grouped by month, severity and category only, as of any
-moment from the first seal on, whose period holds at least one whole UTC month.
-For the whole UTC months of the period, its figures are the cells of every seal
-up to the report's moment (`compliance_seal`), plus what the facts recorded
-after the last of those seals changed: the touched rows' counts as of the
-report's moment less their counts as of the seal, and the durations that count
-now but did not then. After the latest seal, the touched rows are those whose
-latest recorded moment is after it; after an earlier seal, those of the cases
-with a fact recorded from the seal's month to the report moment's
-(`compliance_case_months`), since their latest moment may be later than the
-report's. The rest of the period, before its first whole month and after its
-last, is read from the rows as the unsealed report reads them. Percentiles are
-nearest rank over every duration of the group, selected (not sorted) with numpy:
-the same exact figures as `percentile_disc`.
+They serve a report grouped by month, severity and category only, as of a
+moment at or after the latest seal or exactly at an earlier one, whose period
+holds at least one whole UTC month. For the whole UTC months of the period, its
+figures are the cells of every seal up to that seal (`compliance_seal`), plus,
+after the latest seal, what the facts recorded since changed: the touched rows'
+counts as of the report's moment less their counts as of the seal, and the
+durations that count now but did not then. The rest of the period, before its
+first whole month and after its last, is read from the rows as the unsealed
+report reads them. Percentiles are nearest rank over every duration of the
+group, selected (not sorted) with numpy: the same exact figures as
+`percentile_disc`.
 """
 
 from __future__ import annotations
@@ -73,7 +70,6 @@ class SealedReport:
         self.tables = tables
         self.group_by = group_by
         self.as_of = as_of
-        self.by_case_months = False  # served from a seal before the latest (ADR 63)
         self.counts: dict[Key, Counter[str]] = {}
         self.durations: dict[Key, dict[str, list[Durations]]] = {}
 
@@ -87,11 +83,13 @@ class SealedReport:
         state = seal_state(self.db, self.tables)
         if state is None:
             return None
-        before = [seal for seal in state.seals if seal <= self.as_of]
-        if not before:
+        if self.as_of in state.seals:  # the cells are the figures (ADR 63)
+            return self.as_of
+        if not state.seals or state.seals[-1] > self.as_of:
+            # Between two seals, the rows touched after the earlier one are every
+            # row touched since, up to now: no fewer than the rows (ADR 63).
             return None
-        self.by_case_months = before[-1] != state.seals[-1]
-        return before[-1]
+        return state.seals[-1]
 
     def groups(self, start: datetime, end: datetime, sealed_at: datetime) -> dict[Key, Any]:
         """Each group's figures, as `group_figures` reads them."""
@@ -160,8 +158,6 @@ class SealedReport:
             "as_of": self.as_of,
             "sealed": sealed_at,
         }
-        if self.by_case_months:
-            values |= {"sealed_month": month_text(sealed_at), "as_of_month": month_text(self.as_of)}
         for key, figures in changed(self.db, sql, values).items():
             self._add(key, figures)
         self._rows_durations(sql, values)
@@ -185,7 +181,6 @@ class SealedReport:
             tables=self.tables,
             quantiles=False,
             since_seal=since_seal,
-            by_case_months=since_seal and self.by_case_months,
         )
 
 

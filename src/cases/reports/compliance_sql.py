@@ -177,10 +177,7 @@ class ReportSql:
     For the sealed figures (ADR 30): with `by_received_month` the UTC month of
     receipt is the first group key; without `quantiles` the figures carry no
     percentiles (the durations are read with `durations`); with `since_seal` only
-    the rows touched after the seal are read: those whose latest recorded moment
-    is after it or, with `by_case_months` (a seal before the latest, ADR 63), the
-    rows of the cases with a fact recorded from the seal's UTC month
-    (`:sealed_month`) to the report moment's (`:as_of_month`)."""
+    the rows touched after the seal are read."""
 
     def __init__(
         self,
@@ -191,7 +188,6 @@ class ReportSql:
         by_received_month: bool = False,
         quantiles: bool = True,
         since_seal: bool = False,
-        by_case_months: bool = False,
     ) -> None:
         self.group_by = tuple(group_by)
         self.postgres = postgres
@@ -199,7 +195,6 @@ class ReportSql:
         self.by_received_month = by_received_month
         self.with_quantiles = quantiles
         self.since_seal = since_seal
-        self.by_case_months = by_case_months
 
     # Grouping -----------------------------------------------------------------
 
@@ -236,17 +231,10 @@ class ReportSql:
     def where(self, source: Source) -> Sql:
         """The rows of the period visible as of `as_of` (touched after the seal)."""
         where = sql("{period} AND {visible}", period=period(), visible=source.visible)
-        if not self.since_seal:
-            return where
-        return sql("{where} AND {touched}", where=where, touched=self.touched(source))
-
-    def touched(self, source: Source) -> Sql:
-        if not self.by_case_months:
-            return source.touched
-        return sql(
-            "t.case_id IN (SELECT m.case_id FROM {months} m "
-            "WHERE m.month >= {sealed_month} AND m.month <= {as_of_month})",
-            months=identifier(self.tables("compliance_case_months")),
+        return (
+            sql("{where} AND {touched}", where=where, touched=source.touched)
+            if (self.since_seal)
+            else where
         )
 
     def vehicles(self) -> Sql:

@@ -41,7 +41,7 @@ from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 from cases.projections.rows import rows_in
-from cases.reports.compliance_seal import SEAL_TABLES, month_text, note_case_months, seal_after
+from cases.reports.compliance_seal import SEAL_TABLES, seal_after
 
 E = SupportCase
 Row = dict[str, Any]
@@ -187,12 +187,11 @@ class Table:
         self.rows: dict[Key, Row] = {}
         self.touched: set[Key] = set()
         self.deleted: set[Key] = set()
-        # Every recorded moment of a row: their UTC months go into
-        # `compliance_case_months` (ADR 63).
-        self.moments = tuple(c for c in columns if c.endswith("recorded_at") and c != LAST_RECORDED)
         # The recorded moments whose latest is the row's `last_recorded_at`, if it has one.
         self.recorded = (
-            tuple(c for c in self.moments if c != "recorded_at") if LAST_RECORDED in columns else ()
+            tuple(c for c in columns if c.endswith("_recorded_at") and c != LAST_RECORDED)
+            if LAST_RECORDED in columns
+            else ()
         )
 
     def key_of(self, row: Row) -> Key:
@@ -229,15 +228,6 @@ class Table:
         """The latest moment recorded in the row: the report finds the rows facts
         recorded after a seal touched by it (`compliance_seal`)."""
         row[LAST_RECORDED] = max(row[c] for c in self.recorded if row[c] is not None)
-
-    def recorded_months(self) -> set[tuple[str, UUID]]:
-        """The UTC month of each recorded moment of the touched rows, with its case."""
-        return {
-            (month_text(row[c]), row["case_id"])
-            for row in (self.rows[key] for key in self.touched)
-            for c in self.moments
-            if row[c] is not None
-        }
 
     def write(self, db: ProjectionDatabase) -> None:
         if self.recorded:
@@ -505,7 +495,6 @@ class ServiceLevelsProjection(Projection):
             HANDLERS[type(positioned.event)](fold, positioned.event)
         for table in fold.all:
             table.write(db)
-        note_case_months(db, tables, set().union(*(t.recorded_months() for t in fold.all)))
         seal_after(db, tables, [p.event.timestamp for p in events])
 
     @staticmethod

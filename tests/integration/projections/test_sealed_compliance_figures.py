@@ -13,7 +13,6 @@ import dataclasses
 import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from uuid import uuid4
 
 import pytest
@@ -23,7 +22,7 @@ from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
-from cases.db.statement import identifier, sql
+from cases.db.statement import sql
 from cases.domain.audited import AuditedAggregate
 from cases.domain.support_case import SupportCase
 from cases.followers.catalog import projection_named
@@ -113,6 +112,24 @@ def both(
     )
 
 
+def test_a_report_as_of_an_earlier_seal_is_its_cells(projected: Projected) -> None:
+    """As of a seal before the latest, the report reads the cells of the seals up
+    to it and no row touched after it (ADR 63), and equals the rows' report."""
+    db = projected.db
+    middle = APRIL + timedelta(hours=12)
+    period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
+    try:
+        sealed_at(db, MARCH, middle, APRIL + timedelta(days=1))
+        for group_by in GROUPINGS:
+            request = ReportRequest(*period, middle, group_by)
+            assert SealedReport(db, LIVE, group_by, middle).seal_serving(*period) == middle
+            sealed, rows = both(db, request)
+            assert sealed == rows, group_by
+        assert sealed.groups
+    finally:
+        restore(db)
+
+
 def test_the_history_crosses_the_month(projected: Projected) -> None:
     received = [e.received_at for e in projected.events if isinstance(e, SupportCase.Received)]
     assert min(received) < APRIL <= max(received)
@@ -166,24 +183,7 @@ def test_sealed_figures_are_the_rows_figures(projected: Projected) -> None:
     assert compared > 1000
 
 
-def test_the_case_months_are_the_months_of_every_recorded_moment(projected: Projected) -> None:
-    """What the projection notes in `compliance_case_months` is what migration
-    0018 computes from the rows (ADR 63)."""
-    db = projected.db
-    dialect = "postgres" if db.is_postgres else "sqlite"
-    migration = resources.files("cases").joinpath(
-        "migrations", dialect, "0018_compliance_case_months.sql"
-    )
-    text = migration.read_text()
-    from_rows = text[text.index("SELECT") :].strip().rstrip(";")
-    noted = {tuple(row) for row in db.fetchall("SELECT month, case_id FROM compliance_case_months")}
-    assert noted == {tuple(row) for row in db.fetchall(from_rows)}
-    cases = {row[0] for row in db.fetchall("SELECT case_id FROM service_level_cases")}
-    assert {case for _, case in noted} == cases
-    assert {month for month, _ in noted} == {"2026-03", "2026-04"}
-
-
-def test_a_report_before_the_first_seal_or_by_customer_reads_the_rows(
+def test_a_report_before_the_latest_seal_or_by_customer_reads_the_rows(
     projected: Projected,
 ) -> None:
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
@@ -192,10 +192,9 @@ def test_a_report_before_the_first_seal_or_by_customer_reads_the_rows(
     assert SealedReport(projected.db, LIVE, (), projected.ended_at).seal_serving(*period) == APRIL
     assert SealedReport(projected.db, LIVE, (), APRIL).seal_serving(*period) == APRIL
     before_the_latest = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
-    assert before_the_latest.seal_serving(*period) == MARCH  # ADR 63
-    assert before_the_latest.by_case_months
-    before_the_first = SealedReport(projected.db, LIVE, (), MARCH - timedelta(seconds=1))
-    assert before_the_first.seal_serving(*period) is None
+    assert before_the_latest.seal_serving(*period) is None
+    at_an_earlier_seal = SealedReport(projected.db, LIVE, (), MARCH)  # ADR 63
+    assert at_an_earlier_seal.seal_serving(*period) == MARCH
 
 
 def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
@@ -227,11 +226,9 @@ def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
         assert state.seals == (MARCH, APRIL)
     finally:
         with db.transaction():
-            for table in ("service_level_cases", "compliance_case_months"):
-                db.execute(
-                    sql("DELETE FROM {table} WHERE case_id = {}", table=identifier(table)),
-                    [late.originator_id],
-                )
+            db.execute(
+                sql("DELETE FROM service_level_cases WHERE case_id = {}"), [late.originator_id]
+            )
         restore(db)
 
 
