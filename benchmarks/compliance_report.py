@@ -54,13 +54,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import queue
 import statistics
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 from benchmarks.projections_catch_up import open_log, throwaway_database
 
@@ -73,7 +73,14 @@ from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.projections.projection import LIVE
 from cases.reports.compliance_report import ComplianceReportView, ReportRequest
-from cases.reports.compliance_seal import GRACE, add_seal, month_start, next_month, reseal
+from cases.reports.compliance_seal import (
+    GRACE,
+    add_seal,
+    month_start,
+    next_month,
+    reseal,
+    seal_state,
+)
 from cases.reports.compliance_sql import Dimension
 from cases.reports.compliance_statements import Helpers
 from cases.reports.service_levels import (
@@ -248,13 +255,30 @@ class BackendCpu:
         return (int(fields[11]) + int(fields[12])) / self.tick
 
 
-@contextlib.contextmanager
-def _another(url: str) -> Iterator[ProjectionDatabase]:
-    db = ProjectionDatabase(parse_database_url(url))
-    try:
-        yield db
-    finally:
-        db.close()
+class Lent:
+    """Lends connections to the report's database, opened once and kept (the
+    shared server may refuse new ones while other benchmarks hold its slots)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.idle: queue.SimpleQueue[ProjectionDatabase] = queue.SimpleQueue()
+        self.opened: list[ProjectionDatabase] = []
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[ProjectionDatabase]:
+        try:
+            db = self.idle.get_nowait()
+        except queue.Empty:
+            db = ProjectionDatabase(parse_database_url(self.url))
+            self.opened.append(db)
+        try:
+            yield db
+        finally:
+            self.idle.put(db)
+
+    def close(self) -> None:
+        for db in self.opened:
+            db.close()
 
 
 def time_variants(
@@ -361,11 +385,17 @@ def main(argv: list[str] | None = None) -> int:
         default=2027,
         help="the synthetic year (a past one lets the API and the dashboard serve it)",
     )
+    parser.add_argument(
+        "--keep-seals",
+        action="store_true",
+        help="with --database: keep the seals an earlier run made instead of sealing again",
+    )
     args = parser.parse_args(argv)
     year = Year(args.year)
     configure_logging("WARNING")
     with _database(args.database) as url:
         db = ProjectionDatabase(parse_database_url(url))
+        helpers = Lent(url)
         try:
             if db.fetchone("SELECT to_regclass('bench_cases')") in (None, (None,)):
                 prepare(url, db, args.cases, args.template_events, year)
@@ -373,8 +403,8 @@ def main(argv: list[str] | None = None) -> int:
             synthetic = f"received_at >= '{start:%Y-%m-%d}' AND received_at < '{end:%Y-%m-%d}'"
             proportions(db, "real", f"NOT ({synthetic})")
             proportions(db, "synthetic", synthetic)
-            seal_as_projected(db, year)
-            helpers = partial(_another, url)
+            if not (args.keep_seals and seal_state(db, LIVE)):
+                seal_as_projected(db, year)
             timed = {}
             modes = {
                 True: "as the API and `cases report` run them: the sealed cells where they "
@@ -389,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 timed[sealed] = time_variants(db, args.runs, helpers, year, sealed=sealed)
         finally:
+            helpers.close()
             db.close()
     print("Ratio, from the rows only / as run (same machine, same run):")
     for (label, median_ms, _), (_, baseline_ms, _) in zip(timed[True], timed[False], strict=True):
