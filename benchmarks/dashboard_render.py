@@ -40,11 +40,11 @@ def _free_port() -> int:
         return port
 
 
-def _wait_ready(url: str, seconds: float) -> None:
+def _wait_ready(url: str, seconds: float, probe: str = "/ready") -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/ready").status_code == 200:
+            if httpx.get(f"{url}{probe}").status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -109,7 +109,9 @@ def main() -> None:
                 stderr=subprocess.STDOUT,
             )
             try:
-                _wait_ready(url, 300)
+                # An existing database's read models are read as they stand: no
+                # projection runner is started, so the server is live, not ready.
+                _wait_ready(url, 300, "/health" if args.database else "/ready")
                 times = _time_page(url, _auditor_token(env), (args.start, args.end), args.runs)
             finally:
                 server.terminate()
