@@ -14,14 +14,15 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
 2. **Synthetic rows of that shape.** The cases of that history that were
    received at least 30 days before it ended (so their stories are finished) are
    the templates: case *i* of `--cases` copies template *i mod T* with every
-   moment shifted so that it is received at an even spacing through 2027, a new
-   id, one of 5 000 customers (a few busy, most quiet) and up to a second of
-   jitter on each duration; its next-update, escalation and breach rows are
-   copied with it. So the synthetic tables have the real ones' columns, null
-   patterns, proportions (rows per case, breaches, escalations) and durations;
-   the script prints the proportions of both. The rows are inserted with SQL
-   (`INSERT ... SELECT` from the templates), not recorded as events: recording a
-   million cases' events would take hours and measure something else.
+   moment shifted so that it is received at an even spacing through the year
+   (`--year`, 2027 unless given), a new id, one of 5 000 customers (a few busy,
+   most quiet) and up to a second of jitter on each duration; its next-update,
+   escalation and breach rows are copied with it. So the synthetic tables have
+   the real ones' columns, null patterns, proportions (rows per case, breaches,
+   escalations) and durations; the script prints the proportions of both. The
+   rows are inserted with SQL (`INSERT ... SELECT` from the templates), not
+   recorded as events: recording a million cases' events would take hours and
+   measure something else.
 3. `VACUUM ANALYZE` (autovacuum is off on the benchmark server), then the
    sealed cells (ADR 30) as the service-levels projection would have sealed them
    had it projected the synthetic rows: at every UTC month start from December
@@ -37,9 +38,10 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    from the rows with the statements at once on four connections sharing a
    snapshot), and from the rows only, at once on four connections (the baseline,
    as every report ran before ADR 30); the median and the slowest are printed,
-   for the year as of a moment after every fact, and ungrouped as of mid-year,
-   and the ratio of the two medians. Beside
-   them, the median CPU time the first PostgreSQL backend spent (from /proc, when
+   for the year as of a moment after every fact, and as of two past moments:
+   July 1st (a seal before the latest, served from its cells, ADR 63) and
+   July 16th 12:00 (between two seals: from the rows), and the ratio of the two
+   medians. Beside them, the median CPU time the first PostgreSQL backend spent (from /proc, when
    the server is local): on a busy machine wall time also counts waiting for a
    core.
 
@@ -52,12 +54,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import queue
 import statistics
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 
 from benchmarks.projections_catch_up import open_log, throwaway_database
 
@@ -70,7 +73,14 @@ from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.projections.projection import LIVE
 from cases.reports.compliance_report import ComplianceReportView, ReportRequest
-from cases.reports.compliance_seal import GRACE, add_seal, month_start, next_month, reseal
+from cases.reports.compliance_seal import (
+    GRACE,
+    add_seal,
+    month_start,
+    next_month,
+    reseal,
+    seal_state,
+)
 from cases.reports.compliance_sql import Dimension
 from cases.reports.compliance_statements import Helpers
 from cases.reports.service_levels import (
@@ -84,9 +94,37 @@ from tests.support.history import BulkWriter, SupportHistory
 ADMIN_URL = os.environ.get(
     "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-YEAR = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
-AFTER_EVERYTHING = datetime(2028, 6, 1, tzinfo=UTC)
-MID_YEAR = datetime(2027, 7, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Year:
+    """The synthetic year and the moments the reports are asked as of."""
+
+    year: int = 2027
+
+    @property
+    def period(self) -> tuple[datetime, datetime]:
+        return datetime(self.year, 1, 1, tzinfo=UTC), datetime(self.year + 1, 1, 1, tzinfo=UTC)
+
+    @property
+    def after_everything(self) -> datetime:
+        """After every fact: the templates' (recorded in 2026) and the year's."""
+        return datetime(max(self.year + 1, 2027), 6, 1, tzinfo=UTC)
+
+    @property
+    def mid_year(self) -> datetime:
+        return datetime(self.year, 7, 1, tzinfo=UTC)  # a seal
+
+    @property
+    def mid_july(self) -> datetime:
+        return datetime(self.year, 7, 16, 12, tzinfo=UTC)  # between two seals (ADR 63)
+
+    @property
+    def first_seal(self) -> datetime:
+        """The month start before the year (the first seal holds everything before)."""
+        return datetime(self.year - 1, 12, 1, tzinfo=UTC)
+
+
 CUSTOMERS = 5000
 TARGET_MS = 1000.0
 D = Dimension
@@ -144,9 +182,9 @@ def _expression(column: str) -> str:
     return f"c.{column}"
 
 
-def fill_synthetic(db: ProjectionDatabase, cases: int) -> None:
+def fill_synthetic(db: ProjectionDatabase, cases: int, year: Year) -> None:
     """`cases` synthetic cases through the year, copied from finished templates."""
-    start, end = YEAR
+    start, end = year.period
     spacing = (end - start) / cases
     db.execute("SELECT setseed(0.42)")
     db.execute(
@@ -217,24 +255,45 @@ class BackendCpu:
         return (int(fields[11]) + int(fields[12])) / self.tick
 
 
-@contextlib.contextmanager
-def _another(url: str) -> Iterator[ProjectionDatabase]:
-    db = ProjectionDatabase(parse_database_url(url))
-    try:
-        yield db
-    finally:
-        db.close()
+class Lent:
+    """Lends connections to the report's database, opened once and kept (the
+    shared server may refuse new ones while other benchmarks hold its slots)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.idle: queue.SimpleQueue[ProjectionDatabase] = queue.SimpleQueue()
+        self.opened: list[ProjectionDatabase] = []
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[ProjectionDatabase]:
+        try:
+            db = self.idle.get_nowait()
+        except queue.Empty:
+            db = ProjectionDatabase(parse_database_url(self.url))
+            self.opened.append(db)
+        try:
+            yield db
+        finally:
+            self.idle.put(db)
+
+    def close(self) -> None:
+        for db in self.opened:
+            db.close()
 
 
 def time_variants(
-    db: ProjectionDatabase, runs: int, helpers: Helpers | None, *, sealed: bool
+    db: ProjectionDatabase, runs: int, helpers: Helpers | None, year: Year, *, sealed: bool
 ) -> list[tuple[str, float, float]]:
     view = ComplianceReportView(db, helpers=helpers, sealed=sealed)
     cpu = BackendCpu(db)
-    requests = [(v, AFTER_EVERYTHING) for v in VARIANTS] + [((), MID_YEAR)]
+    requests = [(v, year.after_everything) for v in VARIANTS] + [
+        ((), year.mid_year),
+        ((), year.mid_july),
+        ((D.MONTH, D.SEVERITY), year.mid_july),
+    ]
     results = []
     for group_by, as_of in requests:
-        request = ReportRequest(YEAR[0], YEAR[1], as_of, group_by)
+        request = ReportRequest(*year.period, as_of, group_by)
         report = view.report(request)  # warm-up
         seconds, cpu_seconds = [], []
         for _ in range(runs):
@@ -246,8 +305,10 @@ def time_variants(
             if cpu_before is not None and cpu_after is not None:
                 cpu_seconds.append(cpu_after - cpu_before)
         label = "+".join(d.value for d in group_by) or "(none)"
-        if as_of is MID_YEAR:
-            label += " as of mid-year"
+        if as_of == year.mid_year:
+            label += " as of 07-01"
+        elif as_of == year.mid_july:
+            label += " as of 07-16 12:00"
         median_ms, worst_ms = statistics.median(seconds) * 1000, max(seconds) * 1000
         cpu_ms = f"{statistics.median(cpu_seconds) * 1000:6.0f}" if cpu_seconds else "     -"
         cases = sum(g.cases for g in report.groups)
@@ -270,18 +331,18 @@ def _database(url: str | None) -> Iterator[str]:
         yield throwaway
 
 
-def prepare(url: str, db: ProjectionDatabase, cases: int, template_events: int) -> None:
+def prepare(url: str, db: ProjectionDatabase, cases: int, template_events: int, year: Year) -> None:
     migrate(parse_database_url(url))
     print("Templates: a history recorded through the domain and projected")
     record_templates(url, template_events)
     print("Synthetic rows (SQL copies of the templates, NOT recorded as events)")
-    fill_synthetic(db, cases)
+    fill_synthetic(db, cases, year)
     started = time.perf_counter()
     db.execute("VACUUM ANALYZE")
     print(f"  VACUUM ANALYZE in {time.perf_counter() - started:.0f} s")
 
 
-def seal_as_projected(db: ProjectionDatabase) -> None:
+def seal_as_projected(db: ProjectionDatabase, year: Year) -> None:
     """Seal where the projection would have, had it projected the synthetic rows:
     each month start from December 2026 (the first seal holds everything before)
     to the last one an hour before the latest recorded moment."""
@@ -290,7 +351,7 @@ def seal_as_projected(db: ProjectionDatabase) -> None:
         for table in ("service_level_cases", "service_level_updates", "service_level_escalations")
         if (found := db.fetchone(f"SELECT max(last_recorded_at) FROM {table}")) is not None
     )
-    moments = [datetime(2026, 12, 1, tzinfo=UTC)]
+    moments = [year.first_seal]
     while next_month(moments[-1]) <= month_start(latest - GRACE):
         moments.append(next_month(moments[-1]))
     with db.transaction():
@@ -318,17 +379,32 @@ def main(argv: list[str] | None = None) -> int:
         help="an existing empty PostgreSQL database to fill and keep (filled once: a "
         "second run only times the reports); default: a throwaway one",
     )
+    parser.add_argument(
+        "--year",
+        type=int,
+        default=2027,
+        help="the synthetic year (a past one lets the API and the dashboard serve it)",
+    )
+    parser.add_argument(
+        "--keep-seals",
+        action="store_true",
+        help="with --database: keep the seals an earlier run made instead of sealing again",
+    )
     args = parser.parse_args(argv)
+    year = Year(args.year)
     configure_logging("WARNING")
     with _database(args.database) as url:
         db = ProjectionDatabase(parse_database_url(url))
+        helpers = Lent(url)
         try:
             if db.fetchone("SELECT to_regclass('bench_cases')") in (None, (None,)):
-                prepare(url, db, args.cases, args.template_events)
-            proportions(db, "real", "received_at < '2027-01-01'")
-            proportions(db, "synthetic", "received_at >= '2027-01-01'")
-            seal_as_projected(db)
-            helpers = partial(_another, url)
+                prepare(url, db, args.cases, args.template_events, year)
+            start, end = year.period
+            synthetic = f"received_at >= '{start:%Y-%m-%d}' AND received_at < '{end:%Y-%m-%d}'"
+            proportions(db, "real", f"NOT ({synthetic})")
+            proportions(db, "synthetic", synthetic)
+            if not (args.keep_seals and seal_state(db, LIVE)):
+                seal_as_projected(db, year)
             timed = {}
             modes = {
                 True: "as the API and `cases report` run them: the sealed cells where they "
@@ -338,11 +414,12 @@ def main(argv: list[str] | None = None) -> int:
             }
             for sealed, mode in modes.items():
                 print(
-                    f"Reports on {YEAR[0]:%Y}, {mode}: median of {args.runs} runs "
+                    f"Reports on {year.year}, {mode}: median of {args.runs} runs "
                     f"(target < {TARGET_MS:.0f} ms); server CPU: the first connection's"
                 )
-                timed[sealed] = time_variants(db, args.runs, helpers, sealed=sealed)
+                timed[sealed] = time_variants(db, args.runs, helpers, year, sealed=sealed)
         finally:
+            helpers.close()
             db.close()
     print("Ratio, from the rows only / as run (same machine, same run):")
     for (label, median_ms, _), (_, baseline_ms, _) in zip(timed[True], timed[False], strict=True):

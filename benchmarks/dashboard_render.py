@@ -1,10 +1,14 @@
 """How long the compliance dashboard takes to show its figures (ADR 57).
 
 Run: .venv/bin/python benchmarks/dashboard_render.py [--runs 6] [--from 2026-01-01 --to 2027-01-01]
+    [--database postgresql://...]
 
 Starts `cases serve --demo` on a fresh SQLite store in a temporary directory (the
-demo story: two months of billing, a fortnight at the support desk), creates an
-auditor, and opens `/dashboard` in Debian's Chromium (headless, through
+demo story: two months of billing, a fortnight at the support desk) or, with
+`--database`, `cases serve` on that existing database (e.g. the one
+`benchmarks/compliance_report.py --database` filled with a year of 1 000 000
+cases: then pass `--from 2027-01-01 --to 2028-01-01`), creates an auditor, and
+opens `/dashboard` in Debian's Chromium (headless, through
 Playwright's `executable_path`) `--runs` times: the time from pressing "Show" to
 the page having drawn every figure (its six requests to the API, in parallel, and
 the drawing). The first run warms the server; the median of the others is printed.
@@ -36,11 +40,11 @@ def _free_port() -> int:
         return port
 
 
-def _wait_ready(url: str, seconds: float) -> None:
+def _wait_ready(url: str, seconds: float, probe: str = "/ready") -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/ready").status_code == 200:
+            if httpx.get(f"{url}{probe}").status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -88,21 +92,26 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=6)
     parser.add_argument("--from", dest="start", default="2026-01-01")
     parser.add_argument("--to", dest="end", default="2027-01-01")
+    parser.add_argument("--database", help="serve this existing database instead of the demo")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="cases-dashboard-") as folder:
         env = dict(os.environ, CASES_DATA_DIR=str(Path(folder) / "data"))
         env.pop("CASES_DATABASE_URL", None)
+        if args.database:
+            env["CASES_DATABASE_URL"] = args.database
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         with (Path(folder) / "server.log").open("w") as log:
             server = subprocess.Popen(  # noqa: S603 - this interpreter, the cases CLI
-                [*CASES, "serve", "--port", str(port), "--demo"],
+                [*CASES, "serve", "--port", str(port), *([] if args.database else ["--demo"])],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
             try:
-                _wait_ready(url, 300)
+                # An existing database's read models are read as they stand: no
+                # projection runner is started, so the server is live, not ready.
+                _wait_ready(url, 300, "/health" if args.database else "/ready")
                 times = _time_page(url, _auditor_token(env), (args.start, args.end), args.runs)
             finally:
                 server.terminate()

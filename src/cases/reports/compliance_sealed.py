@@ -1,15 +1,16 @@
-"""A compliance report from the sealed cells (ADR 30), where they serve it.
+"""A compliance report from the sealed cells (ADR 30, ADR 63), where they serve it.
 
 They serve a report grouped by month, severity and category only, as of a
-moment at or after the latest seal, whose period holds at least one whole UTC
-month. For the whole UTC months of the period, its figures are the cells of
-every seal (`compliance_seal`), plus what the facts recorded after the latest
-seal changed: the touched rows' counts as of the report's moment less their
-counts as of the seal, and the durations that count now but did not then. The
-rest of the period, before its first whole month and after its last, is read
-from the rows as the unsealed report reads them. Percentiles are nearest rank
-over every duration of the group, selected (not sorted) with numpy: the same
-exact figures as `percentile_disc`.
+moment at or after the latest seal or exactly at an earlier one, whose period
+holds at least one whole UTC month. For the whole UTC months of the period, its
+figures are the cells of every seal up to that seal (`compliance_seal`), plus,
+after the latest seal, what the facts recorded since changed: the touched rows'
+counts as of the report's moment less their counts as of the seal, and the
+durations that count now but did not then. The rest of the period, before its
+first whole month and after its last, is read from the rows as the unsealed
+report reads them. Percentiles are nearest rank over every duration of the
+group, selected (not sorted) with numpy: the same exact figures as
+`percentile_disc`.
 """
 
 from __future__ import annotations
@@ -80,9 +81,13 @@ class SealedReport:
         if first >= stop:
             return None
         state = seal_state(self.db, self.tables)
-        if state is None or not state.seals or state.seals[-1] > self.as_of:
-            # Before the latest seal, the rows touched after the seal before the
-            # report's moment are every row touched since: no fewer than the rows.
+        if state is None:
+            return None
+        if self.as_of in state.seals:  # the cells are the figures (ADR 63)
+            return self.as_of
+        if not state.seals or state.seals[-1] > self.as_of:
+            # Between two seals, the rows touched after the earlier one are every
+            # row touched since, up to now: no fewer than the rows (ADR 63).
             return None
         return state.seals[-1]
 
@@ -144,6 +149,8 @@ class SealedReport:
 
     def _touched(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
         """What facts recorded after the seal changed in the whole months."""
+        if self.as_of == sealed_at:
+            return  # nothing: the cells are the figures as of the seal
         sql = self._sql(since_seal=True)
         values: dict[str, object] = {
             "start": first,

@@ -112,6 +112,24 @@ def both(
     )
 
 
+def test_a_report_as_of_an_earlier_seal_is_its_cells(projected: Projected) -> None:
+    """As of a seal before the latest, the report reads the cells of the seals up
+    to it and no row touched after it (ADR 63), and equals the rows' report."""
+    db = projected.db
+    middle = APRIL + timedelta(hours=12)
+    period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
+    try:
+        sealed_at(db, MARCH, middle, APRIL + timedelta(days=1))
+        for group_by in GROUPINGS:
+            request = ReportRequest(*period, middle, group_by)
+            assert SealedReport(db, LIVE, group_by, middle).seal_serving(*period) == middle
+            sealed, rows = both(db, request)
+            assert sealed == rows, group_by
+        assert sealed.groups
+    finally:
+        restore(db)
+
+
 def test_the_history_crosses_the_month(projected: Projected) -> None:
     received = [e.received_at for e in projected.events if isinstance(e, SupportCase.Received)]
     assert min(received) < APRIL <= max(received)
@@ -175,6 +193,8 @@ def test_a_report_before_the_latest_seal_or_by_customer_reads_the_rows(
     assert SealedReport(projected.db, LIVE, (), APRIL).seal_serving(*period) == APRIL
     before_the_latest = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
     assert before_the_latest.seal_serving(*period) is None
+    at_an_earlier_seal = SealedReport(projected.db, LIVE, (), MARCH)  # ADR 63
+    assert at_an_earlier_seal.seal_serving(*period) == MARCH
 
 
 def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
