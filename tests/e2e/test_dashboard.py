@@ -211,6 +211,39 @@ def test_a_role_that_may_not_read_reports_sees_why(shown: Deployment, browser: A
         page.close()
 
 
+def test_a_report_that_fails_leaves_the_other_charts_drawn(shown: Deployment, browser: Any) -> None:
+    """At scale one report can time out (503) while the others answer: its chart
+    says why in its place, the rest are drawn, and the page says it is partial.
+    The failure is the browser's answer to that one request; the others reach
+    the real server."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+
+    def vehicle_times_out(route: Any) -> None:
+        route.fulfill(
+            status=503,
+            content_type="application/problem+json",
+            body='{"type":"about:blank","title":"Busy","status":503,'
+            '"detail":"the report took too long"}',
+        )
+
+    page.route("**/reports/compliance?*group_by=vehicle*", vehicle_times_out)
+    start, end = _period()
+    try:
+        page.goto(f"{shown.url}/dashboard?from={start}&to={end}")
+        page.fill("input[name=token]", shown.tokens["auditor"])
+        page.click("button[type=submit]")
+        page.wait_for_selector("body[data-state]", timeout=30_000)
+        assert page.get_attribute("body", "data-state") == "partial"
+        assert "1 of 6 charts" in page.inner_text("#status")
+        failed = page.inner_text("#breaches-by-vehicle")
+        assert "503" in failed
+        assert "the report took too long" in failed
+        assert page.is_visible("#breaches-by-category svg")
+        assert page.inner_text("[data-figure='audit-log.size']").isdigit()
+    finally:
+        page.close()
+
+
 def test_the_page_and_its_assets_allow_this_server_only(shown: Deployment) -> None:
     with httpx.Client(base_url=shown.url) as anonymous:
         for path, kind in (

@@ -37,7 +37,9 @@
     if (!response.ok) {
       let detail = response.statusText;
       try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
-      throw new Error(path.split("?")[0] + " answered " + response.status + ": " + detail);
+      const error = new Error(path.split("?")[0] + " answered " + response.status + ": " + detail);
+      error.refused = response.status === 401 || response.status === 403;
+      throw error;
     }
     return response.json();
   }
@@ -217,20 +219,37 @@
     scope.replaceChildren("Cases received from ", el("strong", { id: "period-from" }, from), " to ",
       el("strong", { id: "period-to" }, to), " (not included), as recorded by ",
       el("strong", { id: "as-of" }, asOf), ".");
-    try {
-      await Promise.all(parts.map(async ([id, path, draw]) => {
-        const drawn = draw(await get(path, token));
-        const slot = document.getElementById(id);
-        if (slot) slot.replaceWith(drawn);
-      }));
-      status.textContent = "";
-      document.body.dataset.state = "shown";
-    } catch (error) {
+    // A section whose request fails says so in its place and the others stay:
+    // at scale one report may time out (503) while the rest answer. A refused
+    // token (401, 403) fails the whole page: no section would draw for it.
+    const failures = [];
+    const outcomes = await Promise.allSettled(parts.map(async ([id, path, draw]) => {
+      let drawn;
+      try {
+        drawn = draw(await get(path, token));
+      } catch (error) {
+        failures.push(error);
+        drawn = el("section", { id, class: "error", "data-error": "true" }, el("p", {}, error.message));
+        if (error.refused) throw error;
+      }
+      const slot = document.getElementById(id);
+      if (slot) slot.replaceWith(drawn);
+    }));
+    const refused = outcomes.find((outcome) => outcome.status === "rejected");
+    if (refused || failures.length === parts.length) {
       main.replaceChildren();
       main.hidden = true;
-      status.textContent = error.message;
+      status.textContent = (refused ? refused.reason : failures[0]).message;
       status.className = "error";
       document.body.dataset.state = "failed";
+    } else if (failures.length) {
+      status.textContent = failures.length + " of " + parts.length +
+        " charts could not be drawn: " + failures.map((e) => e.message).join("; ");
+      status.className = "error";
+      document.body.dataset.state = "partial";
+    } else {
+      status.textContent = "";
+      document.body.dataset.state = "shown";
     }
   }
 
