@@ -34,8 +34,6 @@ from cases.domain.metadata import Role
 from cases.domain.permissions import Permission
 from cases.projections.customer_directory import CustomerDirectoryView
 
-router = Router(prefix="/customers", tags=["customers"])
-
 Reads = Depends(require(Permission.READ_CUSTOMERS))
 ManageCommand = Annotated[Command, command_for(Permission.MANAGE_CUSTOMERS, if_match=False)]
 VersionedCommand = Annotated[Command, command_for(Permission.MANAGE_CUSTOMERS)]
@@ -47,12 +45,14 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such customer or contact (or not visible to this principal)"},
 }
 
+router = Router(prefix="/customers", tags=["customers"], responses=PROBLEMS)
+
 
 def _not_found(customer_id: str) -> str:
     return f"the directory holds no customer {customer_id}"
 
 
-@router.post("", operation_id="register_customer", status_code=201, responses=PROBLEMS)
+@router.post("", status_code=201)
 def register_customer(
     body: s.RegisterCustomer, command: ManageCommand, response: Response
 ) -> CommandResult:
@@ -64,7 +64,7 @@ def register_customer(
     return accepted(response, receipt)
 
 
-@router.get("", operation_id="list_customers", responses=PROBLEMS, dependencies=[Reads])
+@router.get("", dependencies=[Reads])
 def list_customers(
     db: ReadDbDep,
     principal: PrincipalDep,
@@ -82,7 +82,7 @@ def list_customers(
     return s.CustomerPage(items=[s.CustomerOut.of(r) for r in page], next_cursor=next_cursor)
 
 
-@router.get("/{customer_id}", operation_id="get_customer", responses=PROBLEMS, dependencies=[Reads])
+@router.get("/{customer_id}", dependencies=[Reads])
 def get_customer(
     customer_id: CustomerId,
     db: ReadDbDep,
@@ -101,7 +101,7 @@ def get_customer(
     return s.CustomerOut.of(row, view.contacts_of(customer_id))
 
 
-@router.post("/{customer_id}/preferences", operation_id="change_preferences", responses=PROBLEMS)
+@router.post("/{customer_id}/preferences")
 def change_preferences(
     customer_id: CustomerId,
     body: s.ChangePreferences,
@@ -118,9 +118,7 @@ def change_preferences(
     return accepted(response, receipt)
 
 
-@router.post(
-    "/{customer_id}/contacts", operation_id="add_contact", status_code=201, responses=PROBLEMS
-)
+@router.post("/{customer_id}/contacts", status_code=201)
 def add_contact(
     customer_id: CustomerId, body: s.AddContact, command: ManageCommand, response: Response
 ) -> CommandResult:
@@ -132,9 +130,7 @@ def add_contact(
     return accepted(response, receipt)
 
 
-@router.post(
-    "/{customer_id}/contacts/{contact_id}", operation_id="change_contact", responses=PROBLEMS
-)
+@router.post("/{customer_id}/contacts/{contact_id}")
 def change_contact(
     customer_id: CustomerId,
     contact_id: UUID,
@@ -153,11 +149,7 @@ def change_contact(
     return accepted(response, receipt)
 
 
-@router.post(
-    "/{customer_id}/contacts/{contact_id}/remove",
-    operation_id="remove_contact",
-    responses=PROBLEMS,
-)
+@router.post("/{customer_id}/contacts/{contact_id}/remove")
 def remove_contact(
     customer_id: CustomerId,
     contact_id: UUID,

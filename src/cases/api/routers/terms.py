@@ -22,8 +22,6 @@ from cases.domain.errors import NoCollectionPolicyError, NoTermsInForceError
 from cases.domain.permissions import Permission
 
 router = Router()
-offering = Router(prefix="/support-offering/terms", tags=["support offering"])
-policy = Router(prefix="/collection-policy", tags=["collection"])
 R = TypeVar("R")
 
 ReadsTerms = Depends(require(Permission.READ_TERMS))
@@ -35,6 +33,9 @@ PROBLEMS = documented_problems(
         409: "A business rule refuses the publication; nothing was recorded",
     }
 )
+
+offering = Router(prefix="/support-offering/terms", tags=["support offering"], responses=PROBLEMS)
+policy = Router(prefix="/collection-policy", tags=["collection"], responses=PROBLEMS)
 
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 
@@ -64,7 +65,7 @@ def _published(
 # Support terms -----------------------------------------------------------------
 
 
-@offering.get("", operation_id="get_terms_in_force", responses=PROBLEMS, dependencies=[ReadsTerms])
+@offering.get("", dependencies=[ReadsTerms])
 def get_terms_in_force(
     desk: DeskDep, services: ServicesDep, at: AwareDatetime | None = None
 ) -> s.PublishedTermsOut:
@@ -73,9 +74,7 @@ def get_terms_in_force(
     return s.PublishedTermsOut.of(_found(lambda: desk.terms_in_force(moment)))
 
 
-@offering.get(
-    "/{version}", operation_id="get_terms_version", responses=PROBLEMS, dependencies=[ReadsTerms]
-)
+@offering.get("/{version}", dependencies=[ReadsTerms])
 def get_terms_version(version: Version, desk: DeskDep) -> s.PublishedTermsOut:
     """A published version of the support terms."""
     return s.PublishedTermsOut.of(_found(lambda: desk.offering().published_version(version)))
@@ -83,9 +82,7 @@ def get_terms_version(version: Version, desk: DeskDep) -> s.PublishedTermsOut:
 
 @offering.post(
     "",
-    operation_id="publish_terms",
     status_code=201,
-    responses=PROBLEMS,
     dependencies=[Depends(require(Permission.PUBLISH_TERMS))],
 )
 def publish_terms(
@@ -104,7 +101,7 @@ def publish_terms(
 # Collection policy -------------------------------------------------------------
 
 
-@policy.get("", operation_id="get_collection_policy", responses=PROBLEMS, dependencies=[ReadsTerms])
+@policy.get("", dependencies=[ReadsTerms])
 def get_collection_policy(
     billing: BillingDep, services: ServicesDep, at: AwareDatetime | None = None
 ) -> s.PublishedPolicyOut:
@@ -113,12 +110,7 @@ def get_collection_policy(
     return s.PublishedPolicyOut.of(_found(lambda: billing.policy_in_force(moment)))
 
 
-@policy.get(
-    "/{version}",
-    operation_id="get_collection_policy_version",
-    responses=PROBLEMS,
-    dependencies=[ReadsTerms],
-)
+@policy.get("/{version}", dependencies=[ReadsTerms])
 def get_collection_policy_version(version: Version, billing: BillingDep) -> s.PublishedPolicyOut:
     """A published version of the collection policy."""
     return s.PublishedPolicyOut.of(
@@ -128,9 +120,7 @@ def get_collection_policy_version(version: Version, billing: BillingDep) -> s.Pu
 
 @policy.post(
     "",
-    operation_id="publish_collection_policy",
     status_code=201,
-    responses=PROBLEMS,
     dependencies=[Depends(require(Permission.PUBLISH_COLLECTION_POLICY))],
 )
 def publish_collection_policy(

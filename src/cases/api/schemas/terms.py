@@ -19,7 +19,15 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from cases.api.schemas.accounts import TimeZone
-from cases.api.schemas.common import AwareDatetime, CommandResult, Day, Strict, example
+from cases.api.schemas.common import (
+    AwareDatetime,
+    CommandResult,
+    Day,
+    ReadOff,
+    Strict,
+    example,
+    fields_of,
+)
 from cases.domain.collection_policy import (
     EARLIEST_STAGE,
     LATEST_STAGE,
@@ -112,7 +120,7 @@ Country = Annotated[
 # Support terms ---------------------------------------------------------------
 
 
-class ArrangementIn(Strict):
+class ArrangementIn(Strict, ReadOff):  # also read off a `SupportArrangement`
     model: SupportModel
     coverage: Coverage = Coverage.WHOLE
     provider_name: str | None = Field(
@@ -126,14 +134,6 @@ class ArrangementIn(Strict):
 
     def arrangement(self) -> SupportArrangement:
         return checked(lambda: SupportArrangement(self.model, self.coverage, self.provider_name))
-
-    @classmethod
-    def of(cls, arrangement: SupportArrangement) -> ArrangementIn:
-        return cls(
-            model=arrangement.model,
-            coverage=arrangement.coverage,
-            provider_name=arrangement.provider_name,
-        )
 
 
 class SpanIn(Strict):
@@ -181,12 +181,7 @@ class ServiceHoursIn(Strict):
 
     @classmethod
     def of(cls, hours: ServiceHours) -> ServiceHoursIn:
-        return cls(
-            time_zone=hours.time_zone,
-            weekly=[SpanIn.of(s) for s in hours.weekly],
-            holiday_country=hours.holiday_country,
-            holidays=list(hours.holidays),
-        )
+        return fields_of(cls, hours, weekly=[SpanIn.of(s) for s in hours.weekly])
 
 
 class ContactMethodIn(Strict):
@@ -337,28 +332,16 @@ class PublishedTermsOut(TermsFields):
     @classmethod
     def of(cls, published: PublishedTerms) -> PublishedTermsOut:
         terms = published.terms
-        return cls(
+        return fields_of(
+            cls,
+            terms,
             version=published.version,
             effective_from=published.effective_from,
-            vendor_name=terms.vendor_name,
-            partner_kind=terms.partner_kind,
             arrangement=ArrangementIn.of(terms.arrangement),
             service_hours=ServiceHoursIn.of(terms.service_hours),
-            contact_methods=[
-                ContactMethodIn(channel=c.channel, address=c.address) for c in terms.contact_methods
-            ],
-            pricing=PricingIn(charged=terms.pricing.charged, description=terms.pricing.description),
-            held_vehicles=list(terms.held_vehicles),
-            targets=[
-                TargetIn(
-                    severity=t.severity,
-                    first_response_minutes=t.first_response_minutes,
-                    next_update_minutes=t.next_update_minutes,
-                    resolution_minutes=t.resolution_minutes,
-                )
-                for t in terms.targets
-            ],
-            reopen_window_days=terms.reopen_window_days,
+            contact_methods=[fields_of(ContactMethodIn, c) for c in terms.contact_methods],
+            pricing=fields_of(PricingIn, terms.pricing),
+            targets=[fields_of(TargetIn, t) for t in terms.targets],
         )
 
 
@@ -434,14 +417,10 @@ class PublishedPolicyOut(PolicyFields):
 
     @classmethod
     def of(cls, published: PublishedPolicy) -> PublishedPolicyOut:
-        return cls(
-            version=published.version,
-            effective_from=published.effective_from,
-            customer_text=published.customer_text,
-            stages=[
-                StageIn(days=s.days, action=s.action, products=list(s.products))
-                for s in published.terms.stages
-            ],
+        return fields_of(
+            cls,
+            published,
+            stages=[fields_of(StageIn, s) for s in published.terms.stages],
             spare_paid_in_advance=published.terms.spare_paid_in_advance,
         )
 
