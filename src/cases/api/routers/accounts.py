@@ -32,7 +32,7 @@ from cases.api.deps import (
     require,
     wait_for_projections,
 )
-from cases.api.errors import ROLE_MAY_NOT, RULE_REFUSES, STALE, documented_problems
+from cases.api.errors import resource_problems
 from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import accounts as s
@@ -63,14 +63,7 @@ BillingCommand = Annotated[Command, command_for(Permission.MANAGE_BILLING)]
 SubscriptionsCommand = Annotated[Command, command_for(Permission.MANAGE_SUBSCRIPTIONS)]
 Collects = Depends(require(Permission.RUN_COLLECTION))
 
-PROBLEMS = documented_problems(
-    {
-        403: ROLE_MAY_NOT,
-        404: "No such account (or not visible to this principal)",
-        409: RULE_REFUSES,
-        412: STALE,
-    }
-)
+PROBLEMS = resource_problems("account")
 
 accounts = Router(prefix="/accounts", tags=["accounts"], responses=PROBLEMS)
 receivables = Router(prefix="/receivables", tags=["accounts"], responses=PROBLEMS)

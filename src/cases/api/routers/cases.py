@@ -24,7 +24,7 @@ from cases.api.deps import (
     require,
     wait_for_projections,
 )
-from cases.api.errors import ROLE_MAY_NOT, RULE_REFUSES, STALE, ApiProblem, documented_problems
+from cases.api.errors import ApiProblem, resource_problems
 from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import cases as s
@@ -55,14 +55,7 @@ IntakeCommand = Annotated[Command, command_for(Permission.OPEN_CASES, if_match=F
 LinkCommand = Annotated[Command, command_for(Permission.WORK_CASES, if_match=False)]
 Reads = Depends(require(Permission.READ_CASES))
 
-PROBLEMS = documented_problems(
-    {
-        403: ROLE_MAY_NOT,
-        404: "No such case (or not visible to this principal)",
-        409: RULE_REFUSES,
-        412: STALE,
-    }
-)
+PROBLEMS = resource_problems("case")
 
 router = Router(prefix="/cases", tags=["cases"], responses=PROBLEMS)
 
