@@ -74,6 +74,19 @@ def documented_problems(
     return {status: {"description": text} for status, text in texts.items()}
 
 
+def resource_problems(noun: str) -> dict[int | str, dict[str, Any]]:
+    """The problems an event-sourced resource's operations document (`noun`: case,
+    account): a role that may not, no such one, a rule that refuses, a stale If-Match."""
+    return documented_problems(
+        {
+            403: ROLE_MAY_NOT,
+            404: f"No such {noun} (or not visible to this principal)",
+            409: RULE_REFUSES,
+            412: STALE,
+        }
+    )
+
+
 class ApiProblem(Exception):  # noqa: N818 - it is a problem, as in RFC 9457
     """An HTTP-level problem raised by the API itself (auth, headers, waits)."""
 

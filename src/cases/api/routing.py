@@ -27,6 +27,7 @@ from typing import Any, get_type_hints
 from fastapi import APIRouter, Request, Response
 from fastapi.datastructures import DefaultPlaceholder
 from fastapi.exceptions import ResponseValidationError
+from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.routing import Match
 
@@ -35,13 +36,24 @@ _WRAPPED = "__cases_serialized_in_thread__"
 
 
 class Router(APIRouter):
-    """An `APIRouter` whose `def` endpoints answer with finished responses."""
+    """An `APIRouter` whose `def` endpoints answer with finished responses, and
+    whose operations are named as their endpoint functions are, unless a route
+    names its `operation_id`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("generate_unique_id_function", _endpoint_name)
+        super().__init__(**kwargs)
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         endpoint = serialized_in_thread(
             endpoint, kwargs.get("response_model"), kwargs.get("status_code")
         )
         super().add_api_route(path, endpoint, **kwargs)
+
+
+def _endpoint_name(route: APIRoute) -> str:
+    """A route's operation id: its endpoint function's name (`list_cases`)."""
+    return route.name
 
 
 def _model_of(hints: dict[str, Any], response_model: object) -> Any:

@@ -30,11 +30,11 @@ from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase
 from cases.db.shapes import select_where, upsert
-from cases.db.statement import AND, Sql, identifier, sql
+from cases.db.statement import Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 from cases.projections.receivables import as_day, as_optional_day, from_minor
-from cases.projections.rows import as_uuid, rows_in
+from cases.projections.rows import Conditions, as_uuid, rows_in
 
 COLUMNS = (
     "account_id",
@@ -396,11 +396,11 @@ class AccountStandingView:
         self.table = tables("account_standing")
 
     def get(self, account_id: UUID) -> AccountStanding | None:
-        found = self._rows(sql("account_id = {}"), [account_id], BY_CUSTOMER, 1)
+        found = self._rows(Conditions.of(sql("account_id = {}"), account_id), BY_CUSTOMER, 1)
         return found[0] if found else None
 
     def for_customer(self, customer_id: str) -> AccountStanding | None:
-        found = self._rows(sql("customer_id = {}"), [customer_id], BY_CUSTOMER, 1)
+        found = self._rows(Conditions.of(sql("customer_id = {}"), customer_id), BY_CUSTOMER, 1)
         return found[0] if found else None
 
     def page(
@@ -408,13 +408,9 @@ class AccountStandingView:
     ) -> list[AccountStanding]:
         """A page of accounts by customer id; `after` is the previous page's last
         customer id (keyset pagination)."""
-        clauses, params = self._where(where)
-        if after is not None:
-            clauses.append(sql("customer_id > {}"))
-            params.append(after)
-        return self._rows(
-            AND.join(clauses) if clauses else sql("1 = 1"), params, BY_CUSTOMER, limit
-        )
+        conditions = self._where(where)
+        conditions.add_given(sql("customer_id > {}"), after)
+        return self._rows(conditions, BY_CUSTOMER, limit)
 
     def overdue(
         self,
@@ -426,31 +422,24 @@ class AccountStandingView:
     ) -> list[AccountStanding]:
         """Accounts with an undisputed invoice past due on `as_of`, the longest
         overdue first; `after` is the previous page's last (due date, customer)."""
-        clauses, params = self._where(StandingFilter(currency=currency))
-        clauses.append(sql("oldest_unpaid_due_on < {}"))
-        params.append(as_of)
+        conditions = self._where(StandingFilter(currency=currency))
+        conditions.add(sql("oldest_unpaid_due_on < {}"), as_of)
         if after is not None:
-            clauses.append(sql("(oldest_unpaid_due_on, customer_id) > ({}, {})"))
-            params += [after[0], after[1]]
-        return self._rows(AND.join(clauses), params, BY_DUE_DATE, limit)
+            conditions.add(sql("(oldest_unpaid_due_on, customer_id) > ({}, {})"), *after)
+        return self._rows(conditions, BY_DUE_DATE, limit)
 
     @staticmethod
-    def _where(where: StandingFilter) -> tuple[list[Sql], list[object]]:
-        clauses: list[Sql] = []
-        params: list[object] = []
+    def _where(where: StandingFilter) -> Conditions:
+        conditions = Conditions()
         for column in ("customer_id", "currency"):
-            value = getattr(where, column)
-            if value is not None:
-                clauses.append(_EQUALS[column])
-                params.append(value)
+            conditions.add_given(_EQUALS[column], getattr(where, column))
         if where.suspended_only:
-            clauses.append(sql("suspended_count > 0"))
-        return clauses, params
+            conditions.add(sql("suspended_count > 0"))
+        return conditions
 
-    def _rows(
-        self, where: Sql, params: list[object], order: Sql, limit: int
-    ) -> list[AccountStanding]:
+    def _rows(self, where: Conditions, order: Sql, limit: int) -> list[AccountStanding]:
         found = self.db.fetchall(
-            select_where(self.table, COLUMNS, where, order, limited=True), [*params, limit]
+            select_where(self.table, COLUMNS, where.all(), order, limited=True),
+            [*where.params, limit],
         )
         return [AccountStanding.from_row(standing_row(values)) for values in found]

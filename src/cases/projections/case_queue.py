@@ -20,8 +20,8 @@ from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import CaseStatus, Direction
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
-from cases.projections.erasures import ERASURES, erase_columns, without_erasures
-from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.projections.erasures import ERASURES, ErasingProjection
+from cases.projections.projection import LIVE, PositionedEvent, TableNames
 from cases.projections.rows import as_uuid, upsert_rows
 
 COLUMNS = (
@@ -163,7 +163,7 @@ def status_of(row: Row) -> CaseStatus:
     return CaseStatus.NEW
 
 
-class CaseQueueProjection(Projection):
+class CaseQueueProjection(ErasingProjection):
     """Keeps `case_queue` in step with support-case events."""
 
     name: ClassVar[str] = "case_queue"
@@ -171,15 +171,10 @@ class CaseQueueProjection(Projection):
     # Clock facts change no column a queue shows, but move the case's version,
     # which clients send back as If-Match.
     handles: ClassVar[tuple[type[Any], ...]] = (*EVOLVE, *CLOCK_FACT_TYPES, *ERASURES)
+    # The personal text a contact's erasure overwrites (ADR 0044).
+    erased_columns: ClassVar[tuple[str, tuple[str, ...]]] = ("case_queue", ("title",))
 
-    def apply(
-        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
-    ) -> None:
-        events, erased = without_erasures(events)
-        self._apply_case_events(db, events, tables)
-        erase_columns(db, tables("case_queue"), ("title",), erased)  # ADR 0044
-
-    def _apply_case_events(
+    def apply_case_events(
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
     ) -> None:
         table = tables("case_queue")

@@ -15,13 +15,13 @@ import orjson
 
 from cases.db.database import ProjectionDatabase
 from cases.db.shapes import select_where, upsert
-from cases.db.statement import AND, COMMA, Sql, identifier, sql
+from cases.db.statement import identifier, sql
 from cases.domain.customer import Customer, CustomerContact
 from cases.domain.customer_values import CommunicationPreferences
 from cases.domain.erasure import Erasure, SubjectKind
 from cases.persistence.personal_data import ERASED
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
-from cases.projections.rows import as_uuid
+from cases.projections.rows import Conditions, as_uuid, update_where
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -118,11 +118,7 @@ class CustomerDirectoryProjection(Projection):
             elif type(event) in CUSTOMER_CHANGES:
                 changes = {**CUSTOMER_CHANGES[type(event)](event), "version": version}
                 _update(
-                    db,
-                    customers,
-                    "aggregate_id",
-                    event.originator_id,
-                    {**changes, "position": position},
+                    db, customers, "aggregate_id", event.originator_id, changes, position=position
                 )
             elif isinstance(event, CustomerContact.Added):
                 row = {
@@ -146,27 +142,13 @@ class CustomerDirectoryProjection(Projection):
                     "language": event.language.value,
                     "version": version,
                 }
-                _update(
-                    db,
-                    contacts,
-                    "contact_id",
-                    event.originator_id,
-                    {**changes, "position": position},
-                )
+                _update(db, contacts, "contact_id", event.originator_id, changes, position=position)
             elif isinstance(event, CustomerContact.Removed):
                 changes = {"removed": True, "version": version}
-                _update(
-                    db,
-                    contacts,
-                    "contact_id",
-                    event.originator_id,
-                    {**changes, "position": position},
-                )
+                _update(db, contacts, "contact_id", event.originator_id, changes, position=position)
             elif event.subject_kind is SubjectKind.CUSTOMER_CONTACT:  # an erasure
                 changes = dict.fromkeys(PERSONAL, ERASED)
-                _update(
-                    db, contacts, "contact_id", event.subject_id, {**changes, "position": position}
-                )
+                _update(db, contacts, "contact_id", event.subject_id, changes, position=position)
 
 
 def _upsert(
@@ -175,17 +157,12 @@ def _upsert(
     db.execute(upsert(table, columns, keys), [row[c] for c in columns])
 
 
-def _update(db: ProjectionDatabase, table: str, key: str, value: UUID, changes: Row) -> None:
-    assignments = COMMA.join(sql("{column} = {}", column=identifier(c)) for c in changes)
-    db.execute(
-        sql(
-            "UPDATE {table} SET {assignments} WHERE {key} = {}",
-            table=identifier(table),
-            assignments=assignments,
-            key=identifier(key),
-        ),
-        [*changes.values(), value],
-    )
+def _update(
+    db: ProjectionDatabase, table: str, key: str, value: UUID, changes: Row, *, position: int
+) -> None:
+    """`changes` to the row whose `key` is `value`, read up to `position`."""
+    where = sql("{key} = {}", key=identifier(key))
+    update_where(db, table, {**changes, "position": position}, where, [value])
 
 
 class CustomerDirectoryView:
@@ -198,19 +175,13 @@ class CustomerDirectoryView:
 
     def page(self, *, customer_id: str | None, after: str | None, limit: int) -> list[Row]:
         """Customers in id order after `after` (one customer, if `customer_id`)."""
-        where: list[Sql] = []
-        params: list[object] = []
-        if customer_id is not None:
-            where.append(sql("customer_id = {}"))
-            params.append(customer_id)
-        if after is not None:
-            where.append(sql("customer_id > {}"))
-            params.append(after)
-        condition = AND.join(where) if where else sql("1 = 1")
+        where = Conditions()
+        where.add_given(sql("customer_id = {}"), customer_id)
+        where.add_given(sql("customer_id > {}"), after)
         statement = select_where(
-            self.customers, CUSTOMER_COLUMNS, condition, sql("customer_id"), limited=True
+            self.customers, CUSTOMER_COLUMNS, where.all(), sql("customer_id"), limited=True
         )
-        rows = self.db.fetchall(statement, [*params, limit])
+        rows = self.db.fetchall(statement, [*where.params, limit])
         return [self._customer(values) for values in rows]
 
     def get(self, customer_id: str) -> Row | None:

@@ -8,15 +8,17 @@ what a rebuild from the (now unreadable) events gives.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.statement import COMMA, identifier, parameters, sql
+from cases.db.statement import parameters, sql
 from cases.domain.erasure import Erasure, SubjectKind
 from cases.persistence.personal_data import ERASED, personal_fields
-from cases.projections.projection import PositionedEvent
+from cases.projections.projection import PositionedEvent, Projection, TableNames
+from cases.projections.rows import update_where
 
 ERASURES: tuple[type[Any], ...] = (Erasure.SubjectErased,)
 """Add to a read model's `handles` to be told of erasures."""
@@ -47,16 +49,8 @@ def erase_columns(
     """Overwrite `columns` of the erased cases' rows with the placeholder."""
     if not case_ids:
         return
-    assignments = COMMA.join(sql("{column} = {}", column=identifier(c)) for c in columns)
-    db.execute(
-        sql(
-            "UPDATE {table} SET {assignments} WHERE case_id IN ({cases})",
-            table=identifier(table),
-            assignments=assignments,
-            cases=parameters(len(case_ids)),
-        ),
-        [*(ERASED for _ in columns), *case_ids],
-    )
+    where = sql("case_id IN ({cases})", cases=parameters(len(case_ids)))
+    update_where(db, table, dict.fromkeys(columns, ERASED), where, case_ids)
 
 
 def holds_erased(event: Any) -> bool:
@@ -70,3 +64,25 @@ def holds_erased(event: Any) -> bool:
         if any(getattr(value, name) == ERASED for name in fields):
             return True
     return False
+
+
+class ErasingProjection(Projection):
+    """A read model of support cases that keeps personal text in plaintext: on the
+    erasure of a case's contact its `erased_columns` (table, columns) are
+    overwritten with the placeholder, after the batch's other events are applied."""
+
+    erased_columns: ClassVar[tuple[str, tuple[str, ...]]]
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        events, erased = without_erasures(events)
+        self.apply_case_events(db, events, tables)
+        table, columns = self.erased_columns
+        erase_columns(db, tables(table), columns, erased)
+
+    @abstractmethod
+    def apply_case_events(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        """Apply the batch's events other than erasures, as `apply` does."""

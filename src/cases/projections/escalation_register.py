@@ -18,9 +18,9 @@ from cases.db.database import ProjectionDatabase
 from cases.db.shapes import insert
 from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.support_case import SupportCase
-from cases.projections.erasures import ERASURES, erase_columns, without_erasures
-from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
-from cases.projections.rows import as_uuid, rows_in, upsert_rows, wanted_rows
+from cases.projections.erasures import ERASURES, ErasingProjection
+from cases.projections.projection import LIVE, PositionedEvent, TableNames
+from cases.projections.rows import Conditions, as_uuid, rows_in, upsert_rows, wanted_rows
 
 COLUMNS = (
     "case_id",
@@ -79,21 +79,16 @@ def _key(row: Row) -> Key:
     return (row["case_id"], int(row["number"]))
 
 
-class EscalationRegisterProjection(Projection):
+class EscalationRegisterProjection(ErasingProjection):
     """Keeps `escalation_register` (and its note of customers) in step."""
 
     name: ClassVar[str] = "escalation_register"
     tables: ClassVar[tuple[str, ...]] = ("escalation_cases", "escalation_register")
     handles: ClassVar[tuple[type[Any], ...]] = (E.Received, *EVOLVE, *ERASURES)
+    # The personal text a contact's erasure overwrites (ADR 0044).
+    erased_columns: ClassVar[tuple[str, tuple[str, ...]]] = ("escalation_register", ("reason",))
 
-    def apply(
-        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
-    ) -> None:
-        events, erased = without_erasures(events)
-        self._apply_case_events(db, events, tables)
-        erase_columns(db, tables("escalation_register"), ("reason",), erased)  # ADR 0044
-
-    def _apply_case_events(
+    def apply_case_events(
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
     ) -> None:
         received = [p.event for p in events if isinstance(p.event, E.Received)]
@@ -183,21 +178,16 @@ class EscalationRegisterView:
     ) -> dict[tuple[str | None, str], int]:
         """How many escalations went through each vehicle, per problem category
         (vehicle None: escalations to the indirect provider)."""
-        clauses: list[Sql] = []
-        params: list[object] = []
-        if start is not None:
-            clauses.append(sql("escalated_at >= {}"))
-            params.append(start)
-        if end is not None:
-            clauses.append(sql("escalated_at < {}"))
-            params.append(end)
+        where = Conditions()
+        where.add_given(sql("escalated_at >= {}"), start)
+        where.add_given(sql("escalated_at < {}"), end)
         counted = self.db.fetchall(
             sql(
                 "SELECT vehicle, category, COUNT(*) FROM {table}{where} GROUP BY vehicle, category",
                 table=identifier(self.table),
-                where=where_all(clauses),
+                where=where_all(where.clauses),
             ),
-            params,
+            where.params,
         )
         return {(vehicle, category): int(count) for vehicle, category, count in counted}
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
 from cases.db.shapes import select_in, upsert
+from cases.db.statement import AND, COMMA, Sql, identifier, sql
 
 
 def as_uuid(value: object) -> UUID:
@@ -48,3 +49,52 @@ def upsert_rows(
 ) -> None:
     """Writes each row (its `columns`), replacing the one with the same `keys`."""
     db.executemany(upsert(table, columns, keys), [[row[c] for c in columns] for row in rows])
+
+
+def update_where(
+    db: ProjectionDatabase,
+    table: str,
+    changes: Mapping[str, object],
+    where: Sql,
+    params: Sequence[object],
+) -> None:
+    """Set `changes` (column: value) on the rows of `table` that `where` (with its
+    `params`) picks."""
+    assignments = COMMA.join(sql("{column} = {}", column=identifier(c)) for c in changes)
+    db.execute(
+        sql(
+            "UPDATE {table} SET {assignments} WHERE {where}",
+            table=identifier(table),
+            assignments=assignments,
+            where=where,
+        ),
+        [*changes.values(), *params],
+    )
+
+
+class Conditions:
+    """A query's WHERE conditions, built up one by one, each with its parameters."""
+
+    def __init__(self) -> None:
+        self.clauses: list[Sql] = []
+        self.params: list[object] = []
+
+    @classmethod
+    def of(cls, clause: Sql, *params: object) -> Conditions:
+        """The one condition `clause`, with its `params`."""
+        conditions = cls()
+        conditions.add(clause, *params)
+        return conditions
+
+    def add(self, clause: Sql, *params: object) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def add_given(self, clause: Sql, value: object | None) -> None:
+        """`clause` with the one parameter `value`, unless `value` is None (not asked)."""
+        if value is not None:
+            self.add(clause, value)
+
+    def all(self) -> Sql:
+        """The conditions joined by AND (every row, when there are none)."""
+        return AND.join(self.clauses) if self.clauses else sql("1 = 1")

@@ -32,7 +32,7 @@ from cases.api.deps import (
     require,
     wait_for_projections,
 )
-from cases.api.errors import ROLE_MAY_NOT, RULE_REFUSES, STALE, documented_problems
+from cases.api.errors import resource_problems
 from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import accounts as s
@@ -55,9 +55,6 @@ from cases.projections.account_standing import (
 from cases.projections.receivables import ReceivablesView
 
 router = Router()
-accounts = Router(prefix="/accounts", tags=["accounts"])
-receivables = Router(prefix="/receivables", tags=["accounts"])
-collection = Router(prefix="/collection-runs", tags=["collection"])
 F = TypeVar("F", bound=Callable[..., object])
 
 Reads = Depends(require(Permission.READ_ACCOUNTS))
@@ -66,14 +63,11 @@ BillingCommand = Annotated[Command, command_for(Permission.MANAGE_BILLING)]
 SubscriptionsCommand = Annotated[Command, command_for(Permission.MANAGE_SUBSCRIPTIONS)]
 Collects = Depends(require(Permission.RUN_COLLECTION))
 
-PROBLEMS = documented_problems(
-    {
-        403: ROLE_MAY_NOT,
-        404: "No such account (or not visible to this principal)",
-        409: RULE_REFUSES,
-        412: STALE,
-    }
-)
+PROBLEMS = resource_problems("account")
+
+accounts = Router(prefix="/accounts", tags=["accounts"], responses=PROBLEMS)
+receivables = Router(prefix="/receivables", tags=["accounts"], responses=PROBLEMS)
+collection = Router(prefix="/collection-runs", tags=["collection"], responses=PROBLEMS)
 
 STANDING = ("account_standing",)
 InvoiceNumberPath = Annotated[str, Path(min_length=1, max_length=50)]
@@ -101,13 +95,7 @@ def _visible_standing(
 # Opening --------------------------------------------------------------------
 
 
-@accounts.post(
-    "",
-    operation_id="open_account",
-    status_code=201,
-    responses=PROBLEMS,
-    dependencies=[Bills],
-)
+@accounts.post("", status_code=201, dependencies=[Bills])
 def open_account(
     body: s.OpenAccount, billing: BillingDep, caller: CallerDep, response: Response
 ) -> CommandResult:
@@ -163,7 +151,7 @@ def _overdue_page(
     return found
 
 
-@accounts.get("", operation_id="list_accounts", responses=PROBLEMS, dependencies=[Reads])
+@accounts.get("", dependencies=[Reads])
 def list_accounts(
     db: ReadDbDep,
     services: ServicesDep,
@@ -216,7 +204,7 @@ def list_accounts(
     )
 
 
-@accounts.get("/{account_id}", operation_id="get_account", responses=PROBLEMS, dependencies=[Reads])
+@accounts.get("/{account_id}", dependencies=[Reads])
 def get_account(
     account_id: UUID,
     db: ReadDbDep,
@@ -232,12 +220,7 @@ def get_account(
     return s.AccountStandingOut.of(standing, services.clock.now().date())
 
 
-@accounts.get(
-    "/{account_id}/invoices",
-    operation_id="list_account_invoices",
-    responses=PROBLEMS,
-    dependencies=[Reads],
-)
+@accounts.get("/{account_id}/invoices", dependencies=[Reads])
 def list_account_invoices(
     account_id: UUID,
     db: ReadDbDep,
@@ -421,12 +404,7 @@ def add_account_commands(router: Router, actions: tuple[Action, ...]) -> None:
 add_account_commands(accounts, ACTIONS)
 
 
-@accounts.post(
-    "/{account_id}/evaluations",
-    operation_id="evaluate_account",
-    responses=PROBLEMS,
-    dependencies=[Collects],
-)
+@accounts.post("/{account_id}/evaluations", dependencies=[Collects])
 def evaluate_account(
     account_id: UUID,
     body: s.Evaluate,
@@ -450,9 +428,7 @@ def evaluate_account(
 # Receivables and collection runs ---------------------------------------------
 
 
-@receivables.get(
-    "/aging", operation_id="get_receivables_aging", responses=PROBLEMS, dependencies=[Reads]
-)
+@receivables.get("/aging", dependencies=[Reads])
 def get_receivables_aging(
     db: ReadDbDep,
     services: ServicesDep,
@@ -473,7 +449,7 @@ def get_receivables_aging(
     )
 
 
-@collection.post("", operation_id="run_collection", responses=PROBLEMS, dependencies=[Collects])
+@collection.post("", operation_id="run_collection", dependencies=[Collects])
 def start_collection_run(
     body: s.StartCollectionRun, services: ServicesDep, caller: CallerDep
 ) -> s.CollectionRunOut:

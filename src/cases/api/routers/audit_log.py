@@ -33,8 +33,6 @@ from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
 from cases.domain.errors import NotFoundError
 from cases.domain.permissions import Permission
 
-router = Router(prefix="/audit-log", tags=["audit log"])
-
 Audits = Depends(require(Permission.READ_HISTORY))
 
 PROBLEMS = documented_problems(
@@ -43,6 +41,8 @@ PROBLEMS = documented_problems(
         404: "No checkpoint kept at that size, or no such event in its tree",
     }
 )
+
+router = Router(prefix="/audit-log", tags=["audit log"], responses=PROBLEMS)
 
 
 SizeQuery = Annotated[
@@ -58,20 +58,13 @@ def _kept(db: ReadDbDep, size: int | None) -> KeptCheckpoint:
         raise NotFoundError(str(e)) from None
 
 
-@router.get(
-    "/checkpoint", operation_id="latest_checkpoint", responses=PROBLEMS, dependencies=[Audits]
-)
+@router.get("/checkpoint", dependencies=[Audits])
 def latest_checkpoint(db: ReadDbDep) -> CheckpointOut:
     """The latest checkpoint kept."""
     return CheckpointOut.of(_kept(db, None))
 
 
-@router.get(
-    "/checkpoints/{size}",
-    operation_id="checkpoint_at_size",
-    responses=PROBLEMS,
-    dependencies=[Audits],
-)
+@router.get("/checkpoints/{size}", dependencies=[Audits])
 def checkpoint_at_size(size: int, db: ReadDbDep) -> CheckpointOut:
     """The checkpoint kept at a tree size."""
     if size < 0:
@@ -79,7 +72,7 @@ def checkpoint_at_size(size: int, db: ReadDbDep) -> CheckpointOut:
     return CheckpointOut.of(_kept(db, size))
 
 
-@router.get("/inclusion", operation_id="inclusion_proof", responses=PROBLEMS, dependencies=[Audits])
+@router.get("/inclusion", dependencies=[Audits])
 def inclusion_proof(
     db: ReadDbDep,
     services: ServicesDep,
@@ -127,9 +120,7 @@ _add_history_proofs_route("case")
 _add_history_proofs_route("account")
 
 
-@router.get(
-    "/consistency", operation_id="consistency_proof", responses=PROBLEMS, dependencies=[Audits]
-)
+@router.get("/consistency", dependencies=[Audits])
 def consistency_proof(
     db: ReadDbDep,
     old: Annotated[int, Query(ge=0, description="The size of the older kept checkpoint.")],

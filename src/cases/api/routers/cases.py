@@ -24,7 +24,7 @@ from cases.api.deps import (
     require,
     wait_for_projections,
 )
-from cases.api.errors import ROLE_MAY_NOT, RULE_REFUSES, STALE, ApiProblem, documented_problems
+from cases.api.errors import ApiProblem, resource_problems
 from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
 from cases.api.routing import Router
 from cases.api.schemas import cases as s
@@ -48,7 +48,6 @@ from cases.settings import SettingsError
 from cases.vendor.http import VendorUnavailableError
 from cases.vendor.wiring import partner_center
 
-router = Router(prefix="/cases", tags=["cases"])
 NO_NUL = r"^[^\x00]*$"  # stores cannot keep a NUL character
 
 WorkCommand = Annotated[Command, command_for(Permission.WORK_CASES)]
@@ -56,14 +55,9 @@ IntakeCommand = Annotated[Command, command_for(Permission.OPEN_CASES, if_match=F
 LinkCommand = Annotated[Command, command_for(Permission.WORK_CASES, if_match=False)]
 Reads = Depends(require(Permission.READ_CASES))
 
-PROBLEMS = documented_problems(
-    {
-        403: ROLE_MAY_NOT,
-        404: "No such case (or not visible to this principal)",
-        409: RULE_REFUSES,
-        412: STALE,
-    }
-)
+PROBLEMS = resource_problems("case")
+
+router = Router(prefix="/cases", tags=["cases"], responses=PROBLEMS)
 
 
 def _not_found(case_id: UUID) -> NotFoundError:
@@ -73,7 +67,7 @@ def _not_found(case_id: UUID) -> NotFoundError:
 # Intake ---------------------------------------------------------------------
 
 
-@router.post("", operation_id="receive_case", status_code=201, responses=PROBLEMS)
+@router.post("", status_code=201)
 def receive_case(body: s.ReceiveCase, command: IntakeCommand, response: Response) -> CommandResult:
     """Take in a customer's request; it is judged by the terms in force when received."""
     principal, desk = command.principal, command.desk
@@ -116,7 +110,7 @@ def _position(key: list[str]) -> tuple[datetime, UUID]:
     return after
 
 
-@router.get("", operation_id="list_cases", responses=PROBLEMS, dependencies=[Reads])
+@router.get("", dependencies=[Reads])
 def list_cases(
     db: ReadDbDep,
     principal: PrincipalDep,
@@ -162,7 +156,7 @@ def list_cases(
     return s.CasePage(items=[s.CaseSummary.of(r) for r in page], next_cursor=next_cursor)
 
 
-@router.get("/{case_id}", operation_id="get_case", responses=PROBLEMS, dependencies=[Reads])
+@router.get("/{case_id}", dependencies=[Reads])
 def get_case(
     case_id: UUID,
     db: ReadDbDep,
@@ -182,8 +176,6 @@ def get_case(
 
 @router.get(
     "/{case_id}/advisories",
-    operation_id="list_case_advisories",
-    responses=PROBLEMS,
     dependencies=[Depends(require(Permission.WORK_CASES))],
 )
 def list_case_advisories(
@@ -334,8 +326,7 @@ for path, operation_id, body, kind, doc in ACTIONS:
 
 @router.post(
     "/{case_id}/escalations/current/vendor-request",
-    operation_id="open_vendor_request",
-    responses={**PROBLEMS, 503: {"description": "The vendor or the database is unavailable"}},
+    responses={503: {"description": "The vendor or the database is unavailable"}},
 )
 def open_vendor_request(
     case_id: UUID,
@@ -359,7 +350,7 @@ def open_vendor_request(
     return accepted(response, receipt)
 
 
-@router.post("/{case_id}/billing-account", operation_id="link_billing_account", responses=PROBLEMS)
+@router.post("/{case_id}/billing-account")
 def link_billing_account(
     case_id: UUID,
     body: s.BillingAccountLink,

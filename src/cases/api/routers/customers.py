@@ -38,8 +38,6 @@ from cases.domain.metadata import Role
 from cases.domain.permissions import Permission
 from cases.projections.customer_directory import CustomerDirectoryView
 
-router = Router(prefix="/customers", tags=["customers"])
-
 Reads = Depends(require(Permission.READ_CUSTOMERS))
 ManageCommand = Annotated[Command, command_for(Permission.MANAGE_CUSTOMERS, if_match=False)]
 VersionedCommand = Annotated[Command, command_for(Permission.MANAGE_CUSTOMERS)]
@@ -51,12 +49,14 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such customer or contact (or not visible to this principal)"},
 }
 
+router = Router(prefix="/customers", tags=["customers"], responses=PROBLEMS)
+
 
 def _not_found(customer_id: str) -> str:
     return f"the directory holds no customer {customer_id}"
 
 
-@router.post("", operation_id="register_customer", status_code=201, responses=PROBLEMS)
+@router.post("", status_code=201)
 def register_customer(
     body: s.RegisterCustomer, command: ManageCommand, response: Response
 ) -> CommandResult:
@@ -68,7 +68,7 @@ def register_customer(
     return accepted(response, receipt)
 
 
-@router.get("", operation_id="list_customers", responses=PROBLEMS, dependencies=[Reads])
+@router.get("", dependencies=[Reads])
 def list_customers(
     db: ReadDbDep,
     principal: PrincipalDep,
@@ -86,7 +86,7 @@ def list_customers(
     return s.CustomerPage(items=[s.CustomerOut.of(r) for r in page], next_cursor=next_cursor)
 
 
-@router.get("/{customer_id}", operation_id="get_customer", responses=PROBLEMS, dependencies=[Reads])
+@router.get("/{customer_id}", dependencies=[Reads])
 def get_customer(
     customer_id: CustomerId,
     db: ReadDbDep,
@@ -187,9 +187,7 @@ for _path, _operation_id, _body, _run, _doc in CUSTOMER_ACTIONS:
     )
 
 
-@router.post(
-    "/{customer_id}/contacts", operation_id="add_contact", status_code=201, responses=PROBLEMS
-)
+@router.post("/{customer_id}/contacts", status_code=201)
 def add_contact(
     customer_id: CustomerId, body: s.AddContact, command: ManageCommand, response: Response
 ) -> CommandResult:
@@ -201,9 +199,7 @@ def add_contact(
     return accepted(response, receipt)
 
 
-@router.post(
-    "/{customer_id}/contacts/{contact_id}", operation_id="change_contact", responses=PROBLEMS
-)
+@router.post("/{customer_id}/contacts/{contact_id}")
 def change_contact(
     customer_id: CustomerId,
     contact_id: UUID,
@@ -222,11 +218,7 @@ def change_contact(
     return accepted(response, receipt)
 
 
-@router.post(
-    "/{customer_id}/contacts/{contact_id}/remove",
-    operation_id="remove_contact",
-    responses=PROBLEMS,
-)
+@router.post("/{customer_id}/contacts/{contact_id}/remove")
 def remove_contact(
     customer_id: CustomerId,
     contact_id: UUID,

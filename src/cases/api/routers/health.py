@@ -56,7 +56,7 @@ class Ready(BaseModel):
     vendor_syncs: list[VendorSync] = []
 
 
-@router.get("/health", operation_id="health")
+@router.get("/health")
 async def health() -> Alive:
     """The process is up (it checks nothing else; it answers while the database is
     away, and on the event loop, so busy request threads do not delay it)."""
@@ -65,7 +65,6 @@ async def health() -> Alive:
 
 @router.get(
     "/ready",
-    operation_id="ready",
     responses={
         503: {"description": "Not ready: database, schema, or a projection stopped or behind"}
     },

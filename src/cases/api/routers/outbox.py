@@ -17,14 +17,13 @@ from pydantic import BaseModel, Field
 from cases.api.deps import ReadDbDep, ServicesDep, require
 from cases.api.errors import ApiProblem
 from cases.api.routing import Router
+from cases.api.schemas.common import fields_of
 from cases.domain.errors import NotFoundError
 from cases.domain.permissions import Permission
 from cases.followers.outbox import OUTBOX
 from cases.followers.tracking import Tracking
 from cases.outbox.messages import QueuedMessage
 from cases.outbox.store import OutboxStore
-
-router = Router(prefix="/outbox", tags=["outbox"])
 
 Operates = Depends(require(Permission.OPERATE_OUTBOX))
 
@@ -34,6 +33,8 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
     422: {"description": "Invalid request; the problem lists the fields"},
     503: {"description": "The database is unavailable; retry after Retry-After"},
 }
+
+router = Router(prefix="/outbox", tags=["outbox"], responses=PROBLEMS, dependencies=[Operates])
 
 
 class OutboxStatusOut(BaseModel):
@@ -68,28 +69,11 @@ class OutboxMessageOut(BaseModel):
     operator_retries: int = Field(description="How often an operator queued it again.")
 
     @classmethod
-    def of(cls, m: QueuedMessage) -> OutboxMessageOut:
-        return cls(
-            message_id=m.message_id,
-            event_id=m.event_id,
-            aggregate_kind=m.aggregate_kind,
-            aggregate_id=m.aggregate_id,
-            kind=m.kind,
-            channel=m.channel.value,
-            recipient=m.recipient,
-            language=m.language,
-            subject=m.subject,
-            status=m.status.value,
-            attempts=m.attempts,
-            created_at=m.created_at,
-            next_attempt_at=m.next_attempt_at,
-            last_error=m.last_error,
-            retry_period_started_at=m.period_started_at,
-            operator_retries=m.operator_retries,
-        )
+    def of(cls, message: QueuedMessage) -> OutboxMessageOut:
+        return fields_of(cls, message, retry_period_started_at=message.period_started_at)
 
 
-@router.get("", operation_id="get_outbox_status", responses=PROBLEMS, dependencies=[Operates])
+@router.get("")
 def get_outbox_status(db: ReadDbDep, services: ServicesDep) -> OutboxStatusOut:
     """Messages by state (pending, delivered, failed, bounced, erased), and the
     follower's position against the head of the log."""
@@ -101,9 +85,7 @@ def get_outbox_status(db: ReadDbDep, services: ServicesDep) -> OutboxStatusOut:
     )
 
 
-@router.get(
-    "/messages", operation_id="list_outbox_messages", responses=PROBLEMS, dependencies=[Operates]
-)
+@router.get("/messages")
 def list_outbox_messages(
     db: ReadDbDep,
     dead: Annotated[bool, Query(description="Only dead-lettered (failed, bounced).")] = False,
@@ -115,13 +97,10 @@ def list_outbox_messages(
 
 @router.post(
     "/messages/{message_id}/retry",
-    operation_id="retry_outbox_message",
     responses={
-        **PROBLEMS,
         404: {"description": "No such message"},
         409: {"description": "The message is not dead-lettered"},
     },
-    dependencies=[Operates],
 )
 def retry_outbox_message(
     message_id: UUID, db: ReadDbDep, services: ServicesDep

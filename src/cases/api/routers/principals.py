@@ -25,7 +25,6 @@ from cases.api.schemas.principals import (
 )
 from cases.domain.permissions import Permission
 
-router = Router(prefix="/principals", tags=["principals"])
 Manages = Depends(require(Permission.MANAGE_PRINCIPALS))
 PROBLEMS = documented_problems(
     {
@@ -38,14 +37,10 @@ PROBLEMS = documented_problems(
     unavailable=False,
 )
 
+router = Router(prefix="/principals", tags=["principals"], responses=PROBLEMS)
 
-@router.post(
-    "",
-    operation_id="create_principal",
-    status_code=201,
-    responses=PROBLEMS,
-    dependencies=[Manages],
-)
+
+@router.post("", status_code=201, dependencies=[Manages])
 def create_principal(
     body: CreatePrincipal, principals: PrincipalsDep, caller: CallerDep, response: Response
 ) -> IssuedPrincipalOut:
@@ -65,21 +60,19 @@ def create_principal(
     )
 
 
-@router.get("", operation_id="list_principals", responses=PROBLEMS, dependencies=[Manages])
+@router.get("", dependencies=[Manages])
 def list_principals(principals: PrincipalsDep) -> list[PrincipalOut]:
     """Every principal, in the order created (tokens are never shown again)."""
     return [PrincipalOut.of(p) for p in principals.all()]
 
 
-@router.get("/me", operation_id="who_am_i", responses=PROBLEMS)
+@router.get("/me")
 def who_am_i(principal: PrincipalDep, principals: PrincipalsDep) -> PrincipalOut:
     """The principal the bearer token belongs to."""
     return PrincipalOut.of(principals.principal(principal.principal_id))
 
 
-@router.get(
-    "/{principal_id}", operation_id="get_principal", responses=PROBLEMS, dependencies=[Manages]
-)
+@router.get("/{principal_id}", dependencies=[Manages])
 def get_principal(
     principal_id: UUID, principals: PrincipalsDep, response: Response
 ) -> PrincipalOut:
@@ -89,12 +82,7 @@ def get_principal(
     return PrincipalOut.of(principal)
 
 
-@router.post(
-    "/{principal_id}/revoke",
-    operation_id="revoke_principal",
-    responses=PROBLEMS,
-    dependencies=[Manages],
-)
+@router.post("/{principal_id}/revoke", dependencies=[Manages])
 def revoke_principal(
     principal_id: UUID,
     body: RevokePrincipal,

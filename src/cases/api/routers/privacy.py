@@ -20,7 +20,6 @@ from cases.api.schemas.privacy import (
 from cases.application.privacy_office import PrivacyOffice
 from cases.domain.permissions import Permission
 
-router = Router(prefix="/privacy", tags=["privacy"])
 Manages = Depends(require(Permission.MANAGE_PERSONAL_DATA))
 PROBLEMS = documented_problems(
     {
@@ -32,6 +31,8 @@ PROBLEMS = documented_problems(
     unavailable=False,
 )
 
+router = Router(prefix="/privacy", tags=["privacy"], responses=PROBLEMS, dependencies=[Manages])
+
 
 async def _privacy(services: ServicesDep) -> PrivacyOffice:
     return services.privacy
@@ -40,12 +41,7 @@ async def _privacy(services: ServicesDep) -> PrivacyOffice:
 PrivacyDep = Annotated[PrivacyOffice, Depends(_privacy)]
 
 
-@router.post(
-    "/subjects/{subject_id}/erasure",
-    operation_id="erase_subject",
-    responses=PROBLEMS,
-    dependencies=[Manages],
-)
+@router.post("/subjects/{subject_id}/erasure")
 def erase_subject(
     subject_id: UUID, body: EraseSubject, privacy: PrivacyDep, caller: CallerDep
 ) -> ErasureOut:
@@ -62,24 +58,14 @@ def erase_subject(
     )
 
 
-@router.post(
-    "/subjects/search",
-    operation_id="find_subjects",
-    responses=PROBLEMS,
-    dependencies=[Manages],
-)
+@router.post("/subjects/search")
 def find_subjects(body: FindSubjects, privacy: PrivacyDep) -> list[SubjectOut]:
     """The subjects (not erased) recorded with this e-mail address and/or name,
     ignoring case and extra spaces. The values go in the body: paths are logged."""
     return [SubjectOut.of(s) for s in privacy.find(email=body.email, name=body.name)]
 
 
-@router.get(
-    "/subjects/{subject_id}/export",
-    operation_id="export_subject",
-    responses=PROBLEMS,
-    dependencies=[Manages],
-)
+@router.get("/subjects/{subject_id}/export")
 def export_subject(subject_id: UUID, privacy: PrivacyDep) -> SubjectExportOut:
     """Everything recorded about the subject, with each event's metadata and its
     personal fields opened: the answer to an access request (GDPR article 15)."""

@@ -49,7 +49,7 @@ class ProblemType(BaseModel):
     explanation: str
 
 
-@router.get("/{rule}", operation_id="explain_problem")
+@router.get("/{rule}")
 def explain_problem(rule: str) -> ProblemType:
     """What a problem `type` means."""
     explanation = API_RULES.get(rule) or explain_rule(rule)

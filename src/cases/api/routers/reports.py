@@ -74,11 +74,7 @@ def _wants_csv(format_: str | None, accept: str | None) -> bool:
 
 
 @router.get(
-    "/compliance",
-    operation_id="get_compliance_report",
-    response_model=ComplianceReportOut,
-    responses=PROBLEMS,
-    dependencies=[Reports],
+    "/compliance", response_model=ComplianceReportOut, responses=PROBLEMS, dependencies=[Reports]
 )
 def get_compliance_report(
     request: Request,

@@ -8,6 +8,7 @@ nothing published answers 404 under the domain rule's problem type.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Response
@@ -18,12 +19,11 @@ from cases.api.routing import Router
 from cases.api.schemas import terms as s
 from cases.api.schemas.common import AwareDatetime
 from cases.application.command_runner import Receipt
+from cases.bootstrap import Services
 from cases.domain.errors import NoCollectionPolicyError, NoTermsInForceError
 from cases.domain.permissions import Permission
 
 router = Router()
-offering = Router(prefix="/support-offering/terms", tags=["support offering"])
-policy = Router(prefix="/collection-policy", tags=["collection"])
 R = TypeVar("R")
 
 ReadsTerms = Depends(require(Permission.READ_TERMS))
@@ -36,6 +36,9 @@ PROBLEMS = documented_problems(
     }
 )
 
+offering = Router(prefix="/support-offering/terms", tags=["support offering"], responses=PROBLEMS)
+policy = Router(prefix="/collection-policy", tags=["collection"], responses=PROBLEMS)
+
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 
 
@@ -46,6 +49,12 @@ def _found(read: Callable[[], R]) -> R:
         return read()
     except (NoTermsInForceError, NoCollectionPolicyError) as e:
         raise ApiProblem(404, e.rule, e.message) from None
+
+
+def _in_force(read: Callable[[datetime], R], at: datetime | None, services: Services) -> R:
+    """The version `read` finds in force at `at` (default now), or 404."""
+    moment = at or services.clock.now()
+    return _found(lambda: read(moment))
 
 
 def _published(
@@ -64,18 +73,15 @@ def _published(
 # Support terms -----------------------------------------------------------------
 
 
-@offering.get("", operation_id="get_terms_in_force", responses=PROBLEMS, dependencies=[ReadsTerms])
+@offering.get("", dependencies=[ReadsTerms])
 def get_terms_in_force(
     desk: DeskDep, services: ServicesDep, at: AwareDatetime | None = None
 ) -> s.PublishedTermsOut:
     """The support terms in force now, or at a moment."""
-    moment = at or services.clock.now()
-    return s.PublishedTermsOut.of(_found(lambda: desk.terms_in_force(moment)))
+    return s.PublishedTermsOut.of(_in_force(desk.terms_in_force, at, services))
 
 
-@offering.get(
-    "/{version}", operation_id="get_terms_version", responses=PROBLEMS, dependencies=[ReadsTerms]
-)
+@offering.get("/{version}", dependencies=[ReadsTerms])
 def get_terms_version(version: Version, desk: DeskDep) -> s.PublishedTermsOut:
     """A published version of the support terms."""
     return s.PublishedTermsOut.of(_found(lambda: desk.offering().published_version(version)))
@@ -83,9 +89,7 @@ def get_terms_version(version: Version, desk: DeskDep) -> s.PublishedTermsOut:
 
 @offering.post(
     "",
-    operation_id="publish_terms",
     status_code=201,
-    responses=PROBLEMS,
     dependencies=[Depends(require(Permission.PUBLISH_TERMS))],
 )
 def publish_terms(
@@ -97,28 +101,22 @@ def publish_terms(
     if effective_from is None:  # now: the moment the publication is said to happen
         effective_from = desk.runner.clock.now()
         caller = caller.at(effective_from)
-    version, receipt = desk.publish_terms(caller, body.terms(), effective_from)
+    version, receipt = desk.publish_terms(caller, body.domain_value(), effective_from)
     return _published(response, version, receipt, f"/support-offering/terms/{version}")
 
 
 # Collection policy -------------------------------------------------------------
 
 
-@policy.get("", operation_id="get_collection_policy", responses=PROBLEMS, dependencies=[ReadsTerms])
+@policy.get("", dependencies=[ReadsTerms])
 def get_collection_policy(
     billing: BillingDep, services: ServicesDep, at: AwareDatetime | None = None
 ) -> s.PublishedPolicyOut:
     """The collection policy in force now, or at a moment, with the text customers read."""
-    moment = at or services.clock.now()
-    return s.PublishedPolicyOut.of(_found(lambda: billing.policy_in_force(moment)))
+    return s.PublishedPolicyOut.of(_in_force(billing.policy_in_force, at, services))
 
 
-@policy.get(
-    "/{version}",
-    operation_id="get_collection_policy_version",
-    responses=PROBLEMS,
-    dependencies=[ReadsTerms],
-)
+@policy.get("/{version}", dependencies=[ReadsTerms])
 def get_collection_policy_version(version: Version, billing: BillingDep) -> s.PublishedPolicyOut:
     """A published version of the collection policy."""
     return s.PublishedPolicyOut.of(
@@ -128,9 +126,7 @@ def get_collection_policy_version(version: Version, billing: BillingDep) -> s.Pu
 
 @policy.post(
     "",
-    operation_id="publish_collection_policy",
     status_code=201,
-    responses=PROBLEMS,
     dependencies=[Depends(require(Permission.PUBLISH_COLLECTION_POLICY))],
 )
 def publish_collection_policy(
@@ -138,7 +134,9 @@ def publish_collection_policy(
 ) -> s.PublicationResult:
     """Publish a new version of the collection policy; its customer text is written
     from its stages."""
-    version, receipt = billing.publish_collection_policy(caller, body.terms(), body.effective_from)
+    version, receipt = billing.publish_collection_policy(
+        caller, body.domain_value(), body.effective_from
+    )
     return _published(response, version, receipt, f"/collection-policy/{version}")
 
 

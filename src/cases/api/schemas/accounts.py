@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from cases.api.schemas.common import AwareDatetime, Day, Strict, example
+from cases.api.schemas.common import AwareDatetime, Day, Strict, example, fields_of
 from cases.application.billing_office import Evaluation
 from cases.application.collection_run import CollectionSummary
 from cases.domain.billing_account import MAX_NET_DAYS, BillingAccount
@@ -191,6 +191,16 @@ class MoneyOut(BaseModel):
     @classmethod
     def amount_of(cls, amount: Decimal, currency: str) -> MoneyOut:
         return cls.of(Money(amount, currency))
+
+    @classmethod
+    def amounts_of(
+        cls, source: object, currency: str | None, names: tuple[str, ...]
+    ) -> dict[str, MoneyOut]:
+        """The `names` attributes of `source` by name, each as money: an amount in
+        `currency`, or (`currency` None) a `Money` of its own."""
+        if currency is None:
+            return {name: cls.of(getattr(source, name)) for name in names}
+        return {name: cls.amount_of(getattr(source, name), currency) for name in names}
 
 
 # Commands --------------------------------------------------------------------
@@ -455,25 +465,12 @@ class AccountStandingOut(BaseModel):
 
     @classmethod
     def of(cls, standing: AccountStanding, day: date) -> AccountStandingOut:
-        currency = standing.currency
-        return cls(
+        return fields_of(
+            cls,
+            standing,
             id=standing.account_id,
-            customer_id=standing.customer_id,
-            currency=currency,
-            balance=MoneyOut.amount_of(standing.balance, currency),
-            credit=MoneyOut.amount_of(standing.credit, currency),
-            overdue=MoneyOut.amount_of(standing.overdue, currency),
-            overdue_as_of=standing.overdue_as_of,
             overdue_on=standing.is_overdue_on(day),
-            oldest_unpaid_invoice=standing.oldest_unpaid_invoice,
-            oldest_unpaid_due_on=standing.oldest_unpaid_due_on,
-            stage_days=standing.stage_days,
-            stage_invoice=standing.stage_invoice,
-            suspended_subscriptions=list(standing.suspended_subscriptions),
-            last_reminder_kind=standing.last_reminder_kind,
-            last_reminder_at=standing.last_reminder_at,
-            policy_version=standing.policy_version,
-            version=standing.version,
+            **MoneyOut.amounts_of(standing, standing.currency, ("balance", "credit", "overdue")),
         )
 
 
@@ -496,14 +493,11 @@ class ReceivableOut(BaseModel):
     @classmethod
     def of(cls, receivable: Receivable) -> ReceivableOut:
         currency = receivable.currency
-        return cls(
-            invoice_number=receivable.invoice_number,
-            issued_on=receivable.issued_on,
-            due_on=receivable.due_on,
+        return fields_of(
+            cls,
+            receivable,
             total=MoneyOut.amount_of(receivable.total, currency),
             open=MoneyOut.amount_of(receivable.open_amount, currency),
-            disputed=receivable.disputed,
-            settled_on=receivable.settled_on,
         )
 
 
@@ -525,20 +519,10 @@ class SubscriptionOut(BaseModel):
 
     @classmethod
     def of(cls, subscription: Subscription) -> SubscriptionOut:
-        return cls(
-            subscription_id=subscription.subscription_id,
-            product=subscription.product,
-            quantity=subscription.quantity,
-            paid_through=subscription.paid_through,
-            access=subscription.access.value,
-            suspended_at_days=subscription.suspended_at_days,
-            cancelled_on=subscription.cancelled_on,
-            quantity_changes=[
-                QuantityChangeOut(
-                    effective_on=c.effective_on, previous=c.previous, quantity=c.quantity
-                )
-                for c in subscription.changes
-            ],
+        return fields_of(
+            cls,
+            subscription,
+            quantity_changes=[fields_of(QuantityChangeOut, c) for c in subscription.changes],
         )
 
 
@@ -570,9 +554,10 @@ class InvoiceOut(BaseModel):
 
     @classmethod
     def of(cls, invoice: Invoice) -> InvoiceOut:
-        return cls(
-            number=invoice.number,
-            period=PeriodOut(starts_on=invoice.period.starts_on, ends_on=invoice.period.ends_on),
+        return fields_of(
+            cls,
+            invoice,
+            period=fields_of(PeriodOut, invoice.period),
             lines=[
                 InvoiceLineOut(
                     description=line.description,
@@ -582,15 +567,9 @@ class InvoiceOut(BaseModel):
                 )
                 for line in invoice.lines
             ],
-            total=MoneyOut.of(invoice.total),
-            issued_on=invoice.issued_on,
-            due_on=invoice.due_on,
-            settled=MoneyOut.of(invoice.settled),
-            credited=MoneyOut.of(invoice.credited),
-            written_off=MoneyOut.of(invoice.written_off),
-            outstanding=MoneyOut.of(invoice.outstanding),
-            disputed=invoice.disputed,
-            stages_entered=list(invoice.stages_entered),
+            **MoneyOut.amounts_of(
+                invoice, None, ("total", "settled", "credited", "written_off", "outstanding")
+            ),
         )
 
 
@@ -620,26 +599,17 @@ class AccountState(BaseModel):
     @classmethod
     def of(cls, account: BillingAccount) -> AccountState:
         anchor = account.anchor
-        return cls(
-            id=account.id,
-            version=account.version,
-            customer_id=account.customer_id,
-            currency=account.currency,
-            net_days=account.net_days,
-            billing_period=account.billing_period.value,
-            time_zone=account.time_zone,
-            balance=MoneyOut.of(account.balance),
-            charged=MoneyOut.of(account.charged),
-            paid=MoneyOut.of(account.paid),
-            credited=MoneyOut.of(account.credited),
-            written_off=MoneyOut.of(account.written_off),
-            credit_balance=MoneyOut.of(account.credit_balance),
+        return fields_of(
+            cls,
+            account,
             oldest_unpaid_invoice=anchor.number if anchor else None,
             subscriptions=[SubscriptionOut.of(s) for s in account.subscriptions.values()],
             invoices=[InvoiceOut.of(i) for i in account.invoices.values()],
-            payment_references=list(account.payment_references),
-            credit_note_numbers=list(account.credit_note_numbers),
-            linked_cases=list(account.linked_cases),
+            **MoneyOut.amounts_of(
+                account,
+                None,
+                ("balance", "charged", "paid", "credited", "written_off", "credit_balance"),
+            ),
         )
 
 
@@ -662,14 +632,11 @@ class EvaluationOut(BaseModel):
     def of(
         cls, evaluation: Evaluation, as_of: datetime, version: int, position: int
     ) -> EvaluationOut:
-        return cls(
+        return fields_of(
+            cls,
+            evaluation,
             id=evaluation.account_id,
-            customer_id=evaluation.customer_id,
             as_of=as_of,
-            stages_entered=list(evaluation.stages_entered),
-            reminders=[r.value for r in evaluation.reminders],
-            suspended=list(evaluation.suspended),
-            reinstated=list(evaluation.reinstated),
             version=version,
             position=position,
         )
@@ -710,31 +677,13 @@ class CollectionRunOut(BaseModel):
 
     @classmethod
     def of(cls, summary: CollectionSummary, position: int) -> CollectionRunOut:
-        return cls(
-            as_of=summary.as_of,
-            policy_version=summary.policy_version,
-            evaluated=summary.evaluated,
+        return fields_of(
+            cls,
+            summary,
             acted_on_count=len(summary.acted_on),
-            stages_entered=summary.stages_entered,
-            reminders=summary.reminders,
-            suspensions=summary.suspensions,
-            reinstatements=summary.reinstatements,
             failed=len(summary.failures),
-            acted_on=[
-                ActedOnOut(
-                    id=e.account_id,
-                    customer_id=e.customer_id,
-                    stages_entered=list(e.stages_entered),
-                    reminders=[r.value for r in e.reminders],
-                    suspended=list(e.suspended),
-                    reinstated=list(e.reinstated),
-                )
-                for e in summary.acted_on
-            ],
-            failures=[
-                FailureOut(id=f.account_id, rule=f.rule, message=f.message)
-                for f in summary.failures
-            ],
+            acted_on=[fields_of(ActedOnOut, e, id=e.account_id) for e in summary.acted_on],
+            failures=[fields_of(FailureOut, f, id=f.account_id) for f in summary.failures],
             position=position,
         )
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, model_validator
 
-from cases.api.schemas.common import AwareDatetime, Strict, example
+from cases.api.schemas.common import AwareDatetime, Strict, example, fields_of
 from cases.db.database import as_moment
 from cases.domain.case_values import (
     AdvisoryClassification,
@@ -227,7 +227,7 @@ class CaseSummary(BaseModel):
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> CaseSummary:
-        return cls(id=row["case_id"], **{k: row[k] for k in cls.model_fields if k != "id"})
+        return fields_of(cls, row, id=row["case_id"])
 
 
 class CasePage(BaseModel):
@@ -284,46 +284,16 @@ class CaseState(BaseModel):
                 return None
             return {k: getattr(value, k) for k in value.__dataclass_fields__}
 
-        return cls(
-            id=case.id,
-            version=case.version,
-            status=case.status.value,
-            customer_id=case.customer_id,
+        return fields_of(
+            cls,
+            case,
             contact=plain(case.contact),
-            channel=case.channel.value,
-            product=case.product,
-            category=case.category.value,
-            severity=case.severity.value,
-            title=case.title,
-            description=case.description,
-            received_at=case.received_at,
-            terms_version=case.terms_version,
-            assignee=case.assignee,
-            health_checked=case.health_checked,
             matched_advisory=plain(case.matched_advisory),
-            findings=list(case.findings),
-            first_response_at=case.first_response_at,
-            waiting_on_customer_since=case.waiting_on_customer_since,
             escalations=[
-                EscalationOut(
-                    number=e.number,
-                    target=e.target.value,
-                    category=e.category.value,
-                    vehicle=e.vehicle.value if e.vehicle else None,
-                    reason=e.reason,
-                    escalated_at=e.escalated_at,
-                    vendor_reference=e.vendor_reference,
-                    vendor_status=e.vendor_status,
-                    updates=[plain(u) for u in e.updates],
-                    handed_back_at=e.handed_back_at,
-                    hand_back_summary=e.hand_back_summary,
-                )
+                fields_of(EscalationOut, e, updates=[plain(u) for u in e.updates])
                 for e in case.escalations
             ],
             resolution=plain(case.resolution),
-            closed_at=case.closed_at,
-            reopen_count=case.reopen_count,
-            billing_account_id=case.billing_account_id,
         )
 
 
@@ -342,13 +312,9 @@ class OpenAdvisory(BaseModel):
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> OpenAdvisory:
-        return cls(
-            vendor_id=row["vendor_id"],
-            classification=row["classification"],
-            title=row["title"],
-            service=row["service"],
-            feature_group=row["feature_group"],
-            status=row["status"],
+        return fields_of(
+            cls,
+            row,
             started_at=as_moment(row["started_at"]),
             last_modified_at=as_moment(row["last_modified_at"]),
             linked_cases=int(row["linked_cases"]),

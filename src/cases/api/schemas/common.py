@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
@@ -51,6 +53,36 @@ def _day_in_range(day: date) -> date:
 Day = Annotated[
     date, BeforeValidator(_iso_day, json_schema_input_type=date), AfterValidator(_day_in_range)
 ]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@functools.cache
+def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    # Asked once per model: pydantic's `model_fields` costs microseconds a call.
+    return tuple(model.model_fields)
+
+
+def fields_of(model: type[M], source: object, **given: object) -> M:
+    """`model` with each field read off `source`: the attribute of the field's name
+    (its key, where `source` is a read model's row), unless `given` names the
+    field (one whose name or form differs). Enums come as they are: a field typed
+    `str` takes a `StrEnum` member as its value."""
+    if isinstance(source, Mapping):  # a row's other columns are ignored
+        return model.model_validate({**source, **given})
+    if not given:  # pydantic reads the attributes itself: as fast as naming each
+        return model.model_validate(source, from_attributes=True)
+    names = (name for name in _field_names(model) if name not in given)
+    return model(**{name: getattr(source, name) for name in names}, **given)
+
+
+class ReadOff(BaseModel):
+    """A shape whose every field is read off one object (or row) by its name."""
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        return fields_of(cls, source)
 
 
 def example(body: dict[str, Any]) -> ConfigDict:

@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field, SecretStr
 
 from cases.api.schemas.cases import ContactIn
-from cases.api.schemas.common import Strict
+from cases.api.schemas.common import Strict, fields_of
 from cases.domain.customer_values import (
     CommunicationPreferences,
     ContactRole,
@@ -134,14 +134,7 @@ class ContactOut(BaseModel):
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ContactOut:
-        return cls(
-            id=row["contact_id"],
-            role=row["role"],
-            name=row["name"],
-            email=row["email"],
-            phone=row["phone"],
-            language=row["language"],
-        )
+        return fields_of(cls, row, id=row["contact_id"])
 
 
 class PreferencesOut(BaseModel):
@@ -167,19 +160,10 @@ class CustomerOut(BaseModel):
 
     @classmethod
     def of(cls, row: dict[str, Any], contacts: list[dict[str, Any]] | None = None) -> CustomerOut:
-        return cls(
-            customer_id=row["customer_id"],
-            display_name=row["display_name"],
-            tenant_id=row["tenant_id"],
-            primary_domain=row["primary_domain"],
-            relationship=row["relationship"],
-            indirect_provider=row["indirect_provider"],
-            preferences=PreferencesOut(
-                channels=row["channels"],
-                webhook_url=row["webhook_url"],
-                opted_out=row["opted_out"],
-            ),
-            version=row["version"],
+        return fields_of(
+            cls,
+            row,
+            preferences=fields_of(PreferencesOut, row),
             contacts=None if contacts is None else [ContactOut.of(c) for c in contacts],
         )
 

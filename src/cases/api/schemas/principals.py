@@ -6,9 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from cases.api.schemas.common import Strict
+from cases.api.schemas.common import ReadOff, Strict
 from cases.domain.metadata import Role
-from cases.domain.principal import Principal
 
 
 class CreatePrincipal(Strict):
@@ -23,24 +22,13 @@ class RevokePrincipal(Strict):
     reason: str = Field(min_length=1, max_length=500)
 
 
-class PrincipalOut(BaseModel):
+class PrincipalOut(ReadOff):  # of a `Principal`
     id: UUID
     name: str
     role: Role
     customer_id: str | None
     revoked: bool
     version: int
-
-    @classmethod
-    def of(cls, principal: Principal) -> PrincipalOut:
-        return cls(
-            id=principal.id,
-            name=principal.name,
-            role=principal.role,
-            customer_id=principal.customer_id,
-            revoked=principal.revoked,
-            version=principal.version,
-        )
 
 
 class IssuedPrincipalOut(BaseModel):

@@ -6,8 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from cases.api.schemas.common import HistoryEntryOut, Strict
-from cases.application.privacy_office import Subject, SubjectExport
+from cases.api.schemas.common import HistoryEntryOut, ReadOff, Strict, fields_of
+from cases.application.privacy_office import SubjectExport
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS, SubjectKind
 
 
@@ -33,13 +33,9 @@ class FindSubjects(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-class SubjectOut(BaseModel):
+class SubjectOut(ReadOff):  # of a `Subject`
     subject_id: UUID
     kind: SubjectKind
-
-    @classmethod
-    def of(cls, subject: Subject) -> SubjectOut:
-        return cls(subject_id=subject.subject_id, kind=subject.kind)
 
 
 class SubjectExportOut(BaseModel):
@@ -52,9 +48,9 @@ class SubjectExportOut(BaseModel):
 
     @classmethod
     def of(cls, export: SubjectExport) -> SubjectExportOut:
-        return cls(
-            subject_id=export.subject.subject_id,
-            kind=export.subject.kind,
+        return fields_of(
+            cls,
+            export.subject,
             erased=export.erased,
             events=[HistoryEntryOut.of(entry) for entry in export.history],
         )

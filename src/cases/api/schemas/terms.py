@@ -19,7 +19,15 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from cases.api.schemas.accounts import TimeZone
-from cases.api.schemas.common import AwareDatetime, CommandResult, Day, Strict, example
+from cases.api.schemas.common import (
+    AwareDatetime,
+    CommandResult,
+    Day,
+    ReadOff,
+    Strict,
+    example,
+    fields_of,
+)
 from cases.domain.collection_policy import (
     EARLIEST_STAGE,
     LATEST_STAGE,
@@ -50,6 +58,11 @@ T = TypeVar("T")
 
 MINUTES_LIMIT = 366 * 24 * 60
 MIDNIGHT = "24:00"
+EFFECTIVE_FROM = Field(
+    default=None,
+    description="When the version takes effect: not before now, nor before the "
+    "version in force; default now.",
+)
 
 
 def checked(build: Callable[[], T]) -> T:
@@ -109,44 +122,39 @@ Country = Annotated[
 ]
 
 
+class Checked(Strict):
+    """A part of a body checked, while the body is validated, by building the domain
+    value it stands for (its `domain_value()`, through `checked`)."""
+
+    @model_validator(mode="after")
+    def _valid(self) -> Self:
+        self.domain_value()
+        return self
+
+    def domain_value(self) -> object:
+        raise NotImplementedError
+
+
 # Support terms ---------------------------------------------------------------
 
 
-class ArrangementIn(Strict):
+class ArrangementIn(Checked, ReadOff):  # also read off a `SupportArrangement`
     model: SupportModel
     coverage: Coverage = Coverage.WHOLE
     provider_name: str | None = Field(
         default=None, max_length=500, description="Required unless the model is direct."
     )
 
-    @model_validator(mode="after")
-    def _valid(self) -> Self:
-        self.arrangement()
-        return self
-
-    def arrangement(self) -> SupportArrangement:
+    def domain_value(self) -> SupportArrangement:
         return checked(lambda: SupportArrangement(self.model, self.coverage, self.provider_name))
 
-    @classmethod
-    def of(cls, arrangement: SupportArrangement) -> ArrangementIn:
-        return cls(
-            model=arrangement.model,
-            coverage=arrangement.coverage,
-            provider_name=arrangement.provider_name,
-        )
 
-
-class SpanIn(Strict):
+class SpanIn(Checked):
     weekday: Weekday
     start: ClockTime
     end: ClockTime
 
-    @model_validator(mode="after")
-    def _valid(self) -> Self:
-        self.span()
-        return self
-
-    def span(self) -> ServiceSpan:
+    def domain_value(self) -> ServiceSpan:
         return checked(lambda: ServiceSpan(self.weekday.number, _time(self.start), _time(self.end)))
 
     @classmethod
@@ -156,7 +164,7 @@ class SpanIn(Strict):
         )
 
 
-class ServiceHoursIn(Strict):
+class ServiceHoursIn(Checked):
     time_zone: TimeZone
     weekly: list[SpanIn] = Field(min_length=1, max_length=100)
     holiday_country: Country | None = Field(
@@ -164,16 +172,11 @@ class ServiceHoursIn(Strict):
     )
     holidays: list[Day] = Field(default=[], max_length=500, description="The partner's own.")
 
-    @model_validator(mode="after")
-    def _valid(self) -> Self:
-        self.hours()
-        return self
-
-    def hours(self) -> ServiceHours:
+    def domain_value(self) -> ServiceHours:
         return checked(
             lambda: ServiceHours(
                 time_zone=self.time_zone,
-                weekly=tuple(s.span() for s in self.weekly),
+                weekly=tuple(s.domain_value() for s in self.weekly),
                 holiday_country=self.holiday_country,
                 holidays=tuple(self.holidays),
             )
@@ -181,12 +184,7 @@ class ServiceHoursIn(Strict):
 
     @classmethod
     def of(cls, hours: ServiceHours) -> ServiceHoursIn:
-        return cls(
-            time_zone=hours.time_zone,
-            weekly=[SpanIn.of(s) for s in hours.weekly],
-            holiday_country=hours.holiday_country,
-            holidays=list(hours.holidays),
-        )
+        return fields_of(cls, hours, weekly=[SpanIn.of(s) for s in hours.weekly])
 
 
 class ContactMethodIn(Strict):
@@ -199,7 +197,7 @@ class PricingIn(Strict):
     description: str = Field(min_length=1, max_length=2000)
 
 
-class TargetIn(Strict):
+class TargetIn(Checked):
     """Service-level targets for one severity, in business minutes."""
 
     severity: Severity
@@ -207,12 +205,7 @@ class TargetIn(Strict):
     next_update_minutes: int = Field(ge=1, le=MINUTES_LIMIT)
     resolution_minutes: int = Field(ge=1, le=MINUTES_LIMIT)
 
-    @model_validator(mode="after")
-    def _valid(self) -> Self:
-        self.target()
-        return self
-
-    def target(self) -> ServiceLevelTarget:
+    def domain_value(self) -> ServiceLevelTarget:
         return checked(
             lambda: ServiceLevelTarget(
                 self.severity,
@@ -223,7 +216,7 @@ class TargetIn(Strict):
         )
 
 
-class TermsFields(Strict):
+class TermsFields(Checked):
     """The support terms as told to customers."""
 
     vendor_name: str = Field(min_length=1, max_length=100, examples=["Microsoft"])
@@ -249,35 +242,26 @@ class TermsFields(Strict):
             raise ValueError("the terms need exactly one target per severity")
         return targets
 
-    @model_validator(mode="after")
-    def _valid(self) -> Self:
-        self.terms()
-        return self
-
-    def terms(self) -> SupportTerms:
+    def domain_value(self) -> SupportTerms:
         return checked(
             lambda: SupportTerms(
                 vendor_name=self.vendor_name,
                 partner_kind=self.partner_kind,
-                arrangement=self.arrangement.arrangement(),
-                service_hours=self.service_hours.hours(),
+                arrangement=self.arrangement.domain_value(),
+                service_hours=self.service_hours.domain_value(),
                 contact_methods=tuple(
                     ContactMethod(c.channel, c.address) for c in self.contact_methods
                 ),
                 pricing=Pricing(self.pricing.charged, self.pricing.description),
                 held_vehicles=tuple(self.held_vehicles),
-                targets=tuple(t.target() for t in self.targets),
+                targets=tuple(t.domain_value() for t in self.targets),
                 reopen_window_days=self.reopen_window_days,
             )
         )
 
 
 class PublishTerms(TermsFields):
-    effective_from: AwareDatetime | None = Field(
-        default=None,
-        description="When the version takes effect: not before now, nor before the "
-        "version in force; default now.",
-    )
+    effective_from: AwareDatetime | None = EFFECTIVE_FROM
 
     model_config = example(
         {
@@ -337,35 +321,23 @@ class PublishedTermsOut(TermsFields):
     @classmethod
     def of(cls, published: PublishedTerms) -> PublishedTermsOut:
         terms = published.terms
-        return cls(
+        return fields_of(
+            cls,
+            terms,
             version=published.version,
             effective_from=published.effective_from,
-            vendor_name=terms.vendor_name,
-            partner_kind=terms.partner_kind,
             arrangement=ArrangementIn.of(terms.arrangement),
             service_hours=ServiceHoursIn.of(terms.service_hours),
-            contact_methods=[
-                ContactMethodIn(channel=c.channel, address=c.address) for c in terms.contact_methods
-            ],
-            pricing=PricingIn(charged=terms.pricing.charged, description=terms.pricing.description),
-            held_vehicles=list(terms.held_vehicles),
-            targets=[
-                TargetIn(
-                    severity=t.severity,
-                    first_response_minutes=t.first_response_minutes,
-                    next_update_minutes=t.next_update_minutes,
-                    resolution_minutes=t.resolution_minutes,
-                )
-                for t in terms.targets
-            ],
-            reopen_window_days=terms.reopen_window_days,
+            contact_methods=[fields_of(ContactMethodIn, c) for c in terms.contact_methods],
+            pricing=fields_of(PricingIn, terms.pricing),
+            targets=[fields_of(TargetIn, t) for t in terms.targets],
         )
 
 
 # Collection policy -----------------------------------------------------------
 
 
-class StageIn(Strict):
+class StageIn(Checked):
     """A collection stage, `days` after the due date of the oldest unpaid invoice
     (negative: before it)."""
 
@@ -375,12 +347,7 @@ class StageIn(Strict):
         default=[], max_length=50, description="Only a suspension names products; none: all."
     )
 
-    @model_validator(mode="after")
-    def _valid(self) -> Self:
-        self.stage()
-        return self
-
-    def stage(self) -> CollectionStage:
+    def domain_value(self) -> CollectionStage:
         return checked(lambda: CollectionStage(self.days, self.action, tuple(self.products)))
 
 
@@ -393,23 +360,19 @@ class PolicyFields(Strict):
     @field_validator("stages")
     @classmethod
     def _in_order(cls, stages: list[StageIn]) -> list[StageIn]:
-        checked(lambda: CollectionTerms(tuple(s.stage() for s in stages)))
+        checked(lambda: CollectionTerms(tuple(s.domain_value() for s in stages)))
         return stages
 
-    def terms(self) -> CollectionTerms:
+    def domain_value(self) -> CollectionTerms:
         return checked(
             lambda: CollectionTerms(
-                tuple(s.stage() for s in self.stages), self.spare_paid_in_advance
+                tuple(s.domain_value() for s in self.stages), self.spare_paid_in_advance
             )
         )
 
 
 class PublishPolicy(PolicyFields):
-    effective_from: AwareDatetime | None = Field(
-        default=None,
-        description="When the version takes effect: not before now, nor before the "
-        "version in force; default now.",
-    )
+    effective_from: AwareDatetime | None = EFFECTIVE_FROM
 
     model_config = example(
         {
@@ -434,14 +397,10 @@ class PublishedPolicyOut(PolicyFields):
 
     @classmethod
     def of(cls, published: PublishedPolicy) -> PublishedPolicyOut:
-        return cls(
-            version=published.version,
-            effective_from=published.effective_from,
-            customer_text=published.customer_text,
-            stages=[
-                StageIn(days=s.days, action=s.action, products=list(s.products))
-                for s in published.terms.stages
-            ],
+        return fields_of(
+            cls,
+            published,
+            stages=[fields_of(StageIn, s) for s in published.terms.stages],
             spare_paid_in_advance=published.terms.spare_paid_in_advance,
         )
 
