@@ -25,7 +25,7 @@ from cases.api.deps import (
     Command,
     MinPositionDep,
     PrincipalDep,
-    ReadDbDep,
+    QueryDbDep,
     ServicesDep,
     check_customer,
     command_for,
@@ -165,7 +165,7 @@ def _overdue_page(
 
 @accounts.get("", operation_id="list_accounts", responses=PROBLEMS, dependencies=[Reads])
 def list_accounts(
-    db: ReadDbDep,
+    db: QueryDbDep,
     services: ServicesDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
@@ -219,7 +219,7 @@ def list_accounts(
 @accounts.get("/{account_id}", operation_id="get_account", responses=PROBLEMS, dependencies=[Reads])
 def get_account(
     account_id: UUID,
-    db: ReadDbDep,
+    db: QueryDbDep,
     services: ServicesDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
@@ -240,7 +240,7 @@ def get_account(
 )
 def list_account_invoices(
     account_id: UUID,
-    db: ReadDbDep,
+    db: QueryDbDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
 ) -> list[s.ReceivableOut]:
@@ -454,7 +454,7 @@ def evaluate_account(
     "/aging", operation_id="get_receivables_aging", responses=PROBLEMS, dependencies=[Reads]
 )
 def get_receivables_aging(
-    db: ReadDbDep,
+    db: QueryDbDep,
     services: ServicesDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,

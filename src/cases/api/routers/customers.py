@@ -17,7 +17,7 @@ from cases.api.deps import (
     Command,
     MinPositionDep,
     PrincipalDep,
-    ReadDbDep,
+    QueryDbDep,
     check_customer,
     command_for,
     require,
@@ -66,7 +66,7 @@ def register_customer(
 
 @router.get("", operation_id="list_customers", responses=PROBLEMS, dependencies=[Reads])
 def list_customers(
-    db: ReadDbDep,
+    db: QueryDbDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
     limit: Limit = 50,
@@ -85,7 +85,7 @@ def list_customers(
 @router.get("/{customer_id}", operation_id="get_customer", responses=PROBLEMS, dependencies=[Reads])
 def get_customer(
     customer_id: CustomerId,
-    db: ReadDbDep,
+    db: QueryDbDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
     response: Response,
