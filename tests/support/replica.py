@@ -193,6 +193,14 @@ def _slot_name() -> str:
     return f"{SLOT_PREFIX}{os.getpid()}_{uuid4().hex[:8]}"
 
 
+def create_slot(name: str) -> None:
+    """A physical slot holding the primary's WAL from now on (made here, not by
+    pg_basebackup -C, whose slot reserves nothing until streaming starts: a
+    checkpoint in between, frequent on a shared test server, invalidates it)."""
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_create_physical_replication_slot(%s, true)", (name,))
+
+
 def drop_slot(name: str) -> None:
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin, suppress(psycopg.Error):
         admin.execute("SELECT pg_drop_replication_slot(%s)", (name,))
@@ -228,18 +236,20 @@ def _prepare(base: Path, slot: str) -> Path:
     on its own."""
     data = base / "data"
     primary = urlsplit(ADMIN_URL)
-    subprocess.run(  # noqa: S603 - our own command
+    copied = subprocess.run(  # noqa: S603 - our own command
         [
             str(_binary("pg_basebackup")),
             *("-h", primary.hostname or "127.0.0.1", "-p", str(primary.port or 5432)),
             *("-U", primary.username or "postgres", "-D", str(data)),
-            *("-R", "-X", "stream", "-c", "fast", "-C", "-S", slot),
+            *("-R", "-X", "stream", "-c", "fast", "-S", slot),
         ],
-        check=True,
+        check=False,
         capture_output=True,
         timeout=600,
         **_run_as(),
     )
+    if copied.returncode != 0:
+        raise RuntimeError(f"pg_basebackup failed: {copied.stderr.decode(errors='replace')}")
     # The copy carries no configuration files on a Debian-style server (they live in
     # /etc); the replica gets its own, trusting local connections only.
     (data / "postgresql.conf").write_text("\n".join(_primary_settings()) + "\n")
@@ -268,6 +278,7 @@ def streaming_replica() -> Iterator[ReplicaServer]:
 def _started(base: Path, stack: ExitStack) -> Iterator[ReplicaServer]:
     drop_abandoned_slots()
     slot = _slot_name()
+    create_slot(slot)
     stack.callback(drop_slot, slot)
     data = _prepare(base, slot)
     server = ReplicaServer(_free_port(), base / "replica.log")

@@ -4,8 +4,8 @@ Ready means the read models answer truthfully: every projection has a runner (on
 holds its leadership) and lags the log by at most `CASES_READY_MAX_LAG_EVENTS`
 positions and `CASES_READY_MAX_LAG_SECONDS` (ADR 0034). How each vendor sync last
 went is shown too, and never makes the service unready: a vendor that is down
-delays only its sync (ADR 0052). So is the read replica's state: while it is away
-or behind, queries read from the primary (ADR 0064).
+delays only its sync (ADR 0052). So is the read replica's state: while it is away,
+queries read the primary (ADR 0064).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ class VendorSync(BaseModel):
 
 class ReplicaState(BaseModel):
     """The read replica (CASES_READ_DATABASE_URL), shown and never making the
-    service unready: while it is away or behind, queries read from the primary
-    (ADR 0064)."""
+    service unready: while it is away queries read the primary, and so does a
+    query whose min_position it has not replayed in time (ADR 0064)."""
 
     reachable: bool
     replaying: bool
