@@ -37,17 +37,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks._harness import (
-    Children,
-    free_port,
-    http_get,
-    run_interruptibly,
-    seed_store,
-    start_projections,
-    start_server,
-    throwaway_database,
-    wait_until,
-)
+from benchmarks import _harness as harness
 
 from cases.application.caller import Caller
 from cases.bootstrap import bootstrap
@@ -109,16 +99,18 @@ def run(args: argparse.Namespace) -> int:
     if reason is not None:
         print(f"error: no streaming replica: {reason}", file=sys.stderr)
         return 2
-    children = Children()
+    children = harness.Children()
     with ExitStack() as stack:
         stack.callback(children.stop_all)
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="replica-bench-")))
         started = time.monotonic()
         replica = stack.enter_context(streaming_replica())
         print(f"replica up in {time.monotonic() - started:.0f} s", flush=True)
-        url, _name = stack.enter_context(throwaway_database(ADMIN_URL, "cases_replica_bench"))
+        url, _name = stack.enter_context(
+            harness.throwaway_database(ADMIN_URL, "cases_replica_bench")
+        )
         migrate(parse_database_url(url))
-        seed = seed_store(url, work, args.cases, args.customers, 1)
+        seed = harness.seed_store(url, work, args.cases, args.customers, 1)
         auditor = _auditor_token(url, work)
         env = {
             **os.environ,
@@ -126,13 +118,13 @@ def run(args: argparse.Namespace) -> int:
             "CASES_DATA_DIR": str(work),
             "CASES_LOG_LEVEL": "WARNING",
         }
-        runner = start_projections(children, env, work / "projections.log")
-        ports = {"primary": free_port(), "replica": free_port()}
+        runner = harness.start_projections(children, env, work / "projections.log")
+        ports = {"primary": harness.free_port(), "replica": harness.free_port()}
         servers = {
-            "primary": start_server(
+            "primary": harness.start_server(
                 children, env, work / "primary.log", ports["primary"], args.workers
             ),
-            "replica": start_server(
+            "replica": harness.start_server(
                 children,
                 {**env, "CASES_READ_DATABASE_URL": replica.url_of(url)},
                 work / "replica.log",
@@ -141,8 +133,8 @@ def run(args: argparse.Namespace) -> int:
             ),
         }
         probe = f"http://127.0.0.1:{ports['primary']}/cases/{seed.case_ids[-1]}?min_position={seed.position}"
-        wait_until(
-            lambda: http_get(probe, seed.tokens[0], timeout=30) == 200,
+        harness.wait_until(
+            lambda: harness.http_get(probe, seed.tokens[0], timeout=30) == 200,
             "projections catch up",
             600,
             lambda: runner.poll() is None,
@@ -201,7 +193,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     job: Callable[[], int] = lambda: run(args)  # noqa: E731
-    return run_interruptibly(job)
+    return harness.run_interruptibly(job)
 
 
 if __name__ == "__main__":
