@@ -44,6 +44,7 @@ from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
 from cases.db.schema import migrate
 from cases.domain.metadata import Actor, Role, Source
+from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.settings import Settings
 from tests.support.postgres import ADMIN_URL
@@ -110,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
             harness.throwaway_database(ADMIN_URL, "cases_replica_bench")
         )
         migrate(parse_database_url(url))
+        configure_logging("WARNING")
         seed = harness.seed_store(url, work, args.cases, args.customers, 1)
         auditor = _auditor_token(url, work)
         env = {

@@ -33,6 +33,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
@@ -202,8 +203,19 @@ def create_slot(name: str) -> None:
 
 
 def drop_slot(name: str) -> None:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin, suppress(psycopg.Error):
-        admin.execute("SELECT pg_drop_replication_slot(%s)", (name,))
+    """Drop the slot, trying for a while: a busy shared server may be out of
+    connections for a moment, and a slot left behind keeps its WAL."""
+    for _ in range(40):
+        try:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                admin.execute(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                    "WHERE slot_name = %s",
+                    (name,),
+                )
+                return
+        except psycopg.OperationalError:
+            time.sleep(0.5)
 
 
 def drop_abandoned_slots() -> None:
