@@ -13,7 +13,7 @@ CASES_READ_DATABASE_URL on the replica (ADR 0064). Once the replica has replayed
 the seed, each round measures, against each server in turn, --clients client
 processes (one keep-alive connection each, no think time) for --duration seconds:
 
-* queue:  GET /cases?customer_id=...&status=open (a page of 50 from the case queue);
+* queue:  GET /cases?customer_id=...&status=new (a page of 50 from the case queue);
 * report: GET /reports/compliance for the seeded month, grouped by customer.
 
 It prints queries/s per round and the medians, and the ratio replica/primary.
@@ -31,13 +31,16 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+from uuid import uuid4
 
 from benchmarks import _harness as harness
+from psycopg import sql
 
 from cases.application.caller import Caller
 from cases.bootstrap import bootstrap
@@ -48,13 +51,13 @@ from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.settings import Settings
 from tests.support.postgres import ADMIN_URL
-from tests.support.replica import replication_unavailable, streaming_replica
+from tests.support.replica import admin_connection, replication_unavailable, streaming_replica
 
 SETUP = Actor("bench-setup", Role.SYSTEM)
 
 
 def _client(port: int, paths: list[str], token: str, seconds: float) -> int:
-    """Requests answered 200 in `seconds`, cycling through `paths`."""
+    """Requests answered in `seconds`, cycling through `paths` (any but 200 stops it)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     headers = {"Authorization": f"Bearer {token}"}
     done, i = 0, 0
@@ -62,8 +65,10 @@ def _client(port: int, paths: list[str], token: str, seconds: float) -> int:
     while time.monotonic() < deadline:
         connection.request("GET", paths[i % len(paths)], headers=headers)
         response = connection.getresponse()
-        response.read()
-        done += response.status == 200
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"{paths[i % len(paths)]}: {response.status} {body[:300]!r}")
+        done += 1
         i += 1
     connection.close()
     return done
@@ -95,6 +100,22 @@ def _auditor_token(url: str, data_dir: Path) -> str:
         services.close()
 
 
+@contextmanager
+def _throwaway_database() -> Iterator[str]:
+    """A new database on the test server, dropped after (its admin connections
+    retried: the shared server runs out of connections at times)."""
+    name = f"cases_replica_bench_{uuid4().hex[:12]}"
+    with admin_connection() as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}"))
+    finally:
+        with admin_connection() as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
 def run(args: argparse.Namespace) -> int:
     reason = replication_unavailable()
     if reason is not None:
@@ -107,9 +128,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         replica = stack.enter_context(streaming_replica())
         print(f"replica up in {time.monotonic() - started:.0f} s", flush=True)
-        url, _name = stack.enter_context(
-            harness.throwaway_database(ADMIN_URL, "cases_replica_bench")
-        )
+        url = stack.enter_context(_throwaway_database())
         migrate(parse_database_url(url))
         configure_logging("WARNING")
         seed = harness.seed_store(url, work, args.cases, args.customers, 1)
@@ -148,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         start, end = month.date().replace(day=1), (month + timedelta(days=32)).date().replace(day=1)
         phases: dict[str, tuple[list[str], str]] = {
             "queue": (
-                [f"/cases?customer_id={c}&status=open" for c in seed.customers],
+                [f"/cases?customer_id={c}&status=new" for c in seed.customers],
                 seed.tokens[0],
             ),
             "report": ([f"/reports/compliance?from={start}&to={end}&group_by=customer"], auditor),

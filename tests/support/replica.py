@@ -136,7 +136,7 @@ class ReplicaServer:
     def caught_up(self, deadline: float) -> bool:
         """Whether the replica replays, within `deadline` seconds, everything the
         primary has written so far."""
-        with _primary() as primary:
+        with admin_connection() as primary:
             row = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()
         target = row[0] if row is not None else "0/0"
 
@@ -181,7 +181,7 @@ def _free_port() -> int:
 
 
 def _primary_settings() -> list[str]:
-    with _primary() as admin:
+    with admin_connection() as admin:
         lines = []
         for name in MATCHED:
             row = admin.execute(f"SHOW {name}").fetchone()
@@ -198,13 +198,13 @@ def create_slot(name: str) -> None:
     """A physical slot holding the primary's WAL from now on (made here, not by
     pg_basebackup -C, whose slot reserves nothing until streaming starts: a
     checkpoint in between, frequent on a shared test server, invalidates it)."""
-    with _primary() as admin:
+    with admin_connection() as admin:
         admin.execute("SELECT pg_create_physical_replication_slot(%s, true)", (name,))
 
 
 def drop_slot(name: str) -> None:
     """Drop the slot (a slot left behind keeps its WAL)."""
-    with _primary() as admin:
+    with admin_connection() as admin:
         admin.execute(
             "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
             "WHERE slot_name = %s",
@@ -212,7 +212,7 @@ def drop_slot(name: str) -> None:
         )
 
 
-def _primary(attempts: int = 40) -> psycopg.Connection[tuple[Any, ...]]:
+def admin_connection(attempts: int = 40) -> psycopg.Connection[tuple[Any, ...]]:
     """An admin connection to the test server, trying for a while: a busy shared
     server may be out of connections for a moment."""
     for _ in range(attempts - 1):
@@ -226,7 +226,7 @@ def _primary(attempts: int = 40) -> psycopg.Connection[tuple[Any, ...]]:
 def drop_abandoned_slots() -> None:
     """Drop the slots of earlier runs that died before dropping theirs (their
     process is gone): a slot keeps the primary's WAL until it is dropped."""
-    with _primary() as admin:
+    with admin_connection() as admin:
         rows = admin.execute(
             "SELECT slot_name FROM pg_replication_slots WHERE NOT active AND slot_name LIKE %s",
             (SLOT_PREFIX.replace("_", r"\_") + "%",),
