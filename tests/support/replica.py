@@ -30,7 +30,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -47,6 +46,7 @@ import psycopg
 from cases.clock import wait_until
 from tests.support import children
 from tests.support.postgres import ADMIN_URL
+from tests.support.server import free_port
 
 BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin")
 SLOT_PREFIX = "cases_test_replica_"
@@ -173,13 +173,6 @@ class ReplicaServer:
             return False
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _primary_settings() -> list[str]:
     with admin_connection() as admin:
         lines = []
@@ -298,7 +291,7 @@ def _started(base: Path, stack: ExitStack) -> Iterator[ReplicaServer]:
     create_slot(slot)
     stack.callback(drop_slot, slot)
     data = _prepare(base, slot)
-    server = ReplicaServer(_free_port(), base / "replica.log")
+    server = ReplicaServer(free_port(), base / "replica.log")
     log = stack.enter_context(server.log.open("wb"))
     process = children.spawn(
         [

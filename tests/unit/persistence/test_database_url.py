@@ -100,5 +100,5 @@ def test_a_read_replica_is_a_postgres_copy_of_a_postgres_primary(
 
 
 def test_a_bad_replica_url_names_its_own_setting() -> None:
-    with pytest.raises(SettingsError, match="^CASES_READ_DATABASE_URL: .*names no database"):
+    with pytest.raises(SettingsError, match=r"^CASES_READ_DATABASE_URL: .*names no database"):
         parse_database_url("postgresql://p@replica/", "CASES_READ_DATABASE_URL")
