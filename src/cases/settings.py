@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,6 +37,22 @@ class Settings(BaseSettings):
             "The event store: sqlite:///PATH, postgresql://USER@HOST:PORT/DB or "
             "memory:// (tests). Default: a SQLite file cases.db in CASES_DATA_DIR."
         ),
+    )
+    read_database_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description=(
+            "A PostgreSQL streaming replica of CASES_DATABASE_URL (postgresql://...) the "
+            "API's queries and reports are read from; writes, idempotency keys, the audit "
+            "log and the outbox stay on the primary (ADR 0064). Unset: all on the primary."
+        ),
+    )
+    read_replica_wait: float = Field(
+        default=1.0,
+        ge=0,
+        le=5,
+        description="API server with a replica: seconds a query with min_position waits "
+        "for the replica to replay that position before it reads from the primary (ADR 0064).",
     )
     vendor_name: str = Field(default="Microsoft", min_length=1, max_length=100)
     snapshot_interval: int = Field(default=50, ge=2, le=10_000)
@@ -227,6 +243,18 @@ class Settings(BaseSettings):
         description="The scheduled advisory sync's interval beside the projection runners "
         "(`cases projections run`, and `cases serve` on SQLite); 0: not scheduled.",
     )
+
+    @field_validator("read_database_url")
+    @classmethod
+    def _replica_of_postgres(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("the read replica must be a postgresql:// URL")
+        primary = info.data.get("database_url") or ""
+        if not primary.startswith(("postgresql://", "postgres://")):
+            raise ValueError("a read replica needs a PostgreSQL CASES_DATABASE_URL (its primary)")
+        return value
 
     @property
     def vendor_secret(self) -> str | None:

@@ -19,6 +19,7 @@ from cases.api.metrics import RequestMetricsMiddleware
 from cases.api.metrics import router as metrics_router
 from cases.api.operation_roles import document_operations
 from cases.api.read_pool import ReadPool
+from cases.api.replica import replica_from
 from cases.api.request_context import RequestContextMiddleware
 from cases.api.routers import (
     access,
@@ -81,6 +82,7 @@ def create_app(
     if url.kind is StoreKind.MEMORY:
         raise ValueError("the API needs a SQLite or PostgreSQL store (CASES_DATABASE_URL)")
     in_process = url.kind is StoreKind.SQLITE if run_projections is None else run_projections
+    replica = replica_from(settings, url)
     stop_tracing: list[Callable[[], None]] = []
 
     @asynccontextmanager
@@ -102,6 +104,7 @@ def create_app(
             ReadPool(partial(open_request_db, settings), size=16),
             partial(_open_services, settings, url, the_clock),
             on_open=run_projections_on if in_process else None,
+            replica=replica,
         )
         app.state.api = api
         may_wait = url.kind is StoreKind.POSTGRES and not in_process

@@ -23,6 +23,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from cases.api.errors import ApiProblem
 from cases.api.idempotency import STATE_KEY
+from cases.api.read_pool import ReadPool
+from cases.api.replica import ReplicaDatabase
 from cases.api.state import ApiState
 from cases.application.billing_office import BillingOffice
 from cases.application.caller import Caller
@@ -97,14 +99,38 @@ async def _read_db(request: Request) -> AsyncIterator[ProjectionDatabase]:
     """A read-model connection for the request: an idle one at once, a new one
     opened in a thread; one the database broke is dropped, with the idle ones."""
     reads = state_of(request).reads
-    db = reads.take()
-    if db is None:
-        db = await anyio.to_thread.run_sync(reads.open_db)
-    with reads.lent(db):
+    with reads.lent(await _taken(reads)) as db:
         yield db
 
 
+async def _taken(reads: ReadPool) -> ProjectionDatabase:
+    db = reads.take()
+    if db is None:
+        db = await anyio.to_thread.run_sync(reads.open_db)
+    return db
+
+
 ReadDbDep = Annotated[ProjectionDatabase, Depends(_read_db)]
+
+
+async def _query_db(request: Request) -> AsyncIterator[ProjectionDatabase]:
+    """A connection for a query or a report: to the replica when there is one and
+    it answers (ADR 0064), else to the primary, as `_read_db`."""
+    api = state_of(request)
+    replica = api.replica
+    if replica is not None and replica.usable():
+        on_replica = replica.pool.take()
+        if on_replica is None:
+            on_replica = await anyio.to_thread.run_sync(replica.open)
+        if on_replica is not None:
+            with replica.lent(on_replica):
+                yield on_replica
+            return
+    with api.reads.lent(await _taken(api.reads)) as db:
+        yield db
+
+
+QueryDbDep = Annotated[ProjectionDatabase, Depends(_query_db)]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `cases principals create`.")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
@@ -287,7 +313,9 @@ MinPositionDep = Annotated[int | None, Depends(_min_position)]
 def wait_for_projections(
     db: ProjectionDatabase, names: tuple[str, ...], position: int | None
 ) -> None:
-    """Return once every named projection has applied `position`, or 503."""
+    """Return once every named projection has applied `position`, or 503. On a
+    replica, once its copy has, or past its bound once the primary has: `db` is
+    then turned to the primary for the rest of the request (ADR 0064)."""
     if position is None:
         return
     statement = sql(
@@ -299,7 +327,13 @@ def wait_for_projections(
         row = db.fetchone(statement, names)
         return row is not None and int(row[1]) == len(names) and int(row[0]) >= position
 
-    if not wait_until(applied, MAX_WAIT_SECONDS):
+    remaining = MAX_WAIT_SECONDS
+    if isinstance(db, ReplicaDatabase) and not db.on_primary:
+        if wait_until(applied, db.catch_up_seconds):
+            return
+        db.turn_to_primary()
+        remaining -= db.catch_up_seconds
+    if not wait_until(applied, remaining):
         raise ApiProblem(
             503,
             "projection-behind",

@@ -21,6 +21,7 @@ from eventsourcing.persistence import PersistenceError
 
 from cases.api.idempotency import IdempotencyStore
 from cases.api.read_pool import ReadPool
+from cases.api.replica import Replica
 from cases.application.principal_registry import AuthenticatedPrincipal
 from cases.bootstrap import Services
 from cases.clock import Clock
@@ -70,8 +71,9 @@ class TokenCache:
 
 
 class ApiState:
-    """The settings, the services once the store is open, the read-model pool and
-    the idempotency keys (on `app.state.api`)."""
+    """The settings, the services once the store is open, the read-model pool (on
+    the primary), the replica queries may read from, and the idempotency keys (on
+    `app.state.api`)."""
 
     def __init__(
         self,
@@ -81,10 +83,12 @@ class ApiState:
         open_services: Callable[[], Services],
         *,
         on_open: Callable[[Services], None] | None = None,
+        replica: Replica | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self.reads = reads
+        self.replica = replica
         self.idempotency = IdempotencyStore(reads, clock)
         self.tokens = TokenCache(TOKEN_CACHE_SECONDS)
         self._open_services = open_services
@@ -186,6 +190,8 @@ class ApiState:
         if self._reconnector is not None:
             self._reconnector.join(timeout=10)
         self.reads.close()
+        if self.replica is not None:
+            self.replica.close()
         with self._lock:
             if self._services is not None:
                 self._services.close()

@@ -38,7 +38,7 @@ class DatabaseUrl:
         return "in-memory store"
 
 
-def parse_database_url(url: str) -> DatabaseUrl:
+def parse_database_url(url: str, setting: str = SETTING) -> DatabaseUrl:
     """Parse a database URL, or raise SettingsError naming the setting."""
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
@@ -48,27 +48,27 @@ def parse_database_url(url: str) -> DatabaseUrl:
         # sqlite:///relative/path or sqlite:////absolute/path
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if parts.netloc or not path:
-            raise SettingsError(f"{SETTING}: {url!r} has no file path; use sqlite:///data/cases.db")
+            raise SettingsError(f"{setting}: {url!r} has no file path; use sqlite:///data/cases.db")
         return DatabaseUrl(StoreKind.SQLITE, path=Path(path))
     if scheme in {"postgres", "postgresql"}:
-        return _parse_postgres(url)
+        return _parse_postgres(url, setting)
     raise SettingsError(
-        f"{SETTING}: unsupported scheme {parts.scheme or '(none)'!r} in {_redact(url)!r}; "
+        f"{setting}: unsupported scheme {parts.scheme or '(none)'!r} in {_redact(url)!r}; "
         "use sqlite:///PATH or postgresql://USER@HOST:PORT/DBNAME"
     )
 
 
-def _parse_postgres(url: str) -> DatabaseUrl:
+def _parse_postgres(url: str, setting: str) -> DatabaseUrl:
     split = urlsplit(url)
     dbname = unquote(split.path.lstrip("/"))
     if not dbname or "/" in dbname:
         raise SettingsError(
-            f"{SETTING}: {_redact(url)!r} names no database; use postgresql://USER@HOST:PORT/DBNAME"
+            f"{setting}: {_redact(url)!r} names no database; use postgresql://USER@HOST:PORT/DBNAME"
         )
     try:
         port = split.port or 5432
     except ValueError:
-        raise SettingsError(f"{SETTING}: {_redact(url)!r} has a bad port") from None
+        raise SettingsError(f"{setting}: {_redact(url)!r} has a bad port") from None
     return DatabaseUrl(
         StoreKind.POSTGRES,
         host=split.hostname or "127.0.0.1",

@@ -75,3 +75,30 @@ def test_an_unreachable_postgres_is_a_one_line_error(tmp_path: Path) -> None:
     assert message.startswith("CASES_DATABASE_URL: cannot open PostgreSQL database")
     assert "127.0.0.1:1" in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("primary", "replica", "reason"),
+    [
+        ("postgresql://p@db:5432/cases", "sqlite:///replica.db", "must be a postgresql:// URL"),
+        (None, "postgresql://p@replica:5432/cases", "needs a PostgreSQL CASES_DATABASE_URL"),
+        ("sqlite:///x.db", "postgresql://p@replica:5432/cases", "needs a PostgreSQL"),
+    ],
+)
+def test_a_read_replica_is_a_postgres_copy_of_a_postgres_primary(
+    monkeypatch: pytest.MonkeyPatch, primary: str | None, replica: str, reason: str
+) -> None:
+    """CASES_READ_DATABASE_URL is refused in one line naming it (ADR 0064)."""
+    monkeypatch.delenv("CASES_DATABASE_URL", raising=False)
+    if primary is not None:
+        monkeypatch.setenv("CASES_DATABASE_URL", primary)
+    monkeypatch.setenv("CASES_READ_DATABASE_URL", replica)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    assert str(error.value).startswith("CASES_READ_DATABASE_URL: ")
+    assert reason in str(error.value)
+
+
+def test_a_bad_replica_url_names_its_own_setting() -> None:
+    with pytest.raises(SettingsError, match=r"^CASES_READ_DATABASE_URL: .*names no database"):
+        parse_database_url("postgresql://p@replica/", "CASES_READ_DATABASE_URL")

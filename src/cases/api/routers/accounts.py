@@ -25,7 +25,7 @@ from cases.api.deps import (
     Command,
     MinPositionDep,
     PrincipalDep,
-    ReadDbDep,
+    QueryDbDep,
     ServicesDep,
     check_customer,
     command_for,
@@ -153,7 +153,7 @@ def _overdue_page(
 
 @accounts.get("", dependencies=[Reads])
 def list_accounts(
-    db: ReadDbDep,
+    db: QueryDbDep,
     services: ServicesDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
@@ -207,7 +207,7 @@ def list_accounts(
 @accounts.get("/{account_id}", dependencies=[Reads])
 def get_account(
     account_id: UUID,
-    db: ReadDbDep,
+    db: QueryDbDep,
     services: ServicesDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
@@ -223,7 +223,7 @@ def get_account(
 @accounts.get("/{account_id}/invoices", dependencies=[Reads])
 def list_account_invoices(
     account_id: UUID,
-    db: ReadDbDep,
+    db: QueryDbDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
 ) -> list[s.ReceivableOut]:
@@ -430,7 +430,7 @@ def evaluate_account(
 
 @receivables.get("/aging", dependencies=[Reads])
 def get_receivables_aging(
-    db: ReadDbDep,
+    db: QueryDbDep,
     services: ServicesDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,

@@ -18,7 +18,7 @@ from cases.api.deps import (
     Command,
     MinPositionDep,
     PrincipalDep,
-    ReadDbDep,
+    QueryDbDep,
     check_customer,
     command_for,
     require,
@@ -112,7 +112,7 @@ def _position(key: list[str]) -> tuple[datetime, UUID]:
 
 @router.get("", dependencies=[Reads])
 def list_cases(
-    db: ReadDbDep,
+    db: QueryDbDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
     customer_id: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
@@ -159,7 +159,7 @@ def list_cases(
 @router.get("/{case_id}", dependencies=[Reads])
 def get_case(
     case_id: UUID,
-    db: ReadDbDep,
+    db: QueryDbDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
     response: Response,
@@ -179,7 +179,7 @@ def get_case(
     dependencies=[Depends(require(Permission.WORK_CASES))],
 )
 def list_case_advisories(
-    case_id: UUID, db: ReadDbDep, min_position: MinPositionDep
+    case_id: UUID, db: QueryDbDep, min_position: MinPositionDep
 ) -> list[s.OpenAdvisory]:
     """The imported vendor advisories still open about the case's product, most
     recently changed first (the service-health check's candidates)."""

@@ -20,7 +20,7 @@ from cases.api.deps import (
     Command,
     MinPositionDep,
     PrincipalDep,
-    ReadDbDep,
+    QueryDbDep,
     check_customer,
     command_for,
     require,
@@ -70,7 +70,7 @@ def register_customer(
 
 @router.get("", dependencies=[Reads])
 def list_customers(
-    db: ReadDbDep,
+    db: QueryDbDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
     limit: Limit = 50,
@@ -89,7 +89,7 @@ def list_customers(
 @router.get("/{customer_id}", dependencies=[Reads])
 def get_customer(
     customer_id: CustomerId,
-    db: ReadDbDep,
+    db: QueryDbDep,
     principal: PrincipalDep,
     min_position: MinPositionDep,
     response: Response,

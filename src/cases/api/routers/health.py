@@ -4,11 +4,13 @@ Ready means the read models answer truthfully: every projection has a runner (on
 holds its leadership) and lags the log by at most `CASES_READY_MAX_LAG_EVENTS`
 positions and `CASES_READY_MAX_LAG_SECONDS` (ADR 0034). How each vendor sync last
 went is shown too, and never makes the service unready: a vendor that is down
-delays only its sync (ADR 0052).
+delays only its sync (ADR 0052). So is the read replica's state: while it is away,
+queries read the primary (ADR 0064).
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from pydantic import BaseModel
@@ -50,10 +52,23 @@ class VendorSync(BaseModel):
     recorded: int
 
 
+class ReplicaState(BaseModel):
+    """The read replica (CASES_READ_DATABASE_URL), shown and never making the
+    service unready: while it is away queries read the primary, and so does a
+    query whose min_position it has not replayed in time (ADR 0064)."""
+
+    reachable: bool
+    replaying: bool
+    lag_bytes: int | None
+    lag_positions: int | None
+    error: str | None
+
+
 class Ready(BaseModel):
     status: str
     projections: list[ProjectionLag]
     vendor_syncs: list[VendorSync] = []
+    replica: ReplicaState | None = None
 
 
 @router.get("/health")
@@ -82,6 +97,7 @@ def ready(api: ApiStateDep, services: ServicesDep) -> Ready:
         statuses = projection_status(services.log, db, services.clock)
         running = {st.name: runner_running(db, st.name) for st in statuses}
         syncs = [VendorSync(**row) for row in VendorSyncs(db).all()]
+        replica = None if api.replica is None else api.replica.status(db)
     lags = [
         ProjectionLag(
             name=st.name,
@@ -110,7 +126,8 @@ def ready(api: ApiStateDep, services: ServicesDep) -> Ready:
             projections=[lag.model_dump() for lag in [*stopped, *behind]],
             vendor_syncs=[sync.model_dump(mode="json") for sync in syncs],
         )
-    return Ready(status="ready", projections=lags, vendor_syncs=syncs)
+    shown = None if replica is None else ReplicaState(**asdict(replica))
+    return Ready(status="ready", projections=lags, vendor_syncs=syncs, replica=shown)
 
 
 def _too_far_behind(lag: ProjectionLag, settings: Settings) -> bool:

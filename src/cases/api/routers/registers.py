@@ -17,7 +17,7 @@ from uuid import UUID
 from fastapi import Depends, Query
 from pydantic import BaseModel
 
-from cases.api.deps import MinPositionDep, ReadDbDep, require, wait_for_projections
+from cases.api.deps import MinPositionDep, QueryDbDep, require, wait_for_projections
 from cases.api.errors import documented_problems, invalid_request
 from cases.api.routing import Router
 from cases.api.schemas.registers import (
@@ -88,7 +88,7 @@ def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
 @_register_read("/timeline", "get_case_timeline", TimelineOut)
 def get_case_timeline(
-    db: ReadDbDep,
+    db: QueryDbDep,
     min_position: MinPositionDep,
     case_id: Annotated[UUID | None, Query(description="One case's events, oldest first.")] = None,
     principal_id: Annotated[
@@ -128,7 +128,7 @@ def get_case_timeline(
 
 @_register_read("/escalations", "list_escalations", EscalationsOut)
 def list_escalations(
-    db: ReadDbDep,
+    db: QueryDbDep,
     min_position: MinPositionDep,
     customer_id: Annotated[
         str | None, Query(max_length=200, description="One customer's escalations.")
@@ -158,7 +158,7 @@ def _escalations_of(
 
 @_register_read("/escalations/counts", "count_escalations", EscalationCountsOut)
 def count_escalations(
-    db: ReadDbDep, min_position: MinPositionDep, start: From = None, end: To = None
+    db: QueryDbDep, min_position: MinPositionDep, start: From = None, end: To = None
 ) -> EscalationCountsOut:
     """How many escalations went through each vehicle, per problem category, in
     the period (from, to) or ever."""

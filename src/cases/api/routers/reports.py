@@ -19,7 +19,7 @@ from fastapi import Depends, Header, Query, Request, Response
 
 from cases.api.deps import (
     MinPositionDep,
-    ReadDbDep,
+    QueryDbDep,
     ServicesDep,
     require,
     state_of,
@@ -27,6 +27,7 @@ from cases.api.deps import (
 )
 from cases.api.errors import documented_problems, invalid_request
 from cases.api.read_pool import ReadPool
+from cases.api.replica import serving_pool
 from cases.api.routing import Router
 from cases.api.schemas.reports import EXAMPLE, ComplianceReportOut, PeriodBound
 from cases.db.database import ProjectionDatabase
@@ -78,7 +79,7 @@ def _wants_csv(format_: str | None, accept: str | None) -> bool:
 )
 def get_compliance_report(
     request: Request,
-    db: ReadDbDep,
+    db: QueryDbDep,
     services: ServicesDep,
     min_position: MinPositionDep,
     start: Annotated[
@@ -128,7 +129,8 @@ def get_compliance_report(
     if len(set(dimensions)) != len(dimensions):
         raise invalid_request("query.group_by", "group by each dimension at most once")
     wait_for_projections(db, ("service_levels",), min_position)
-    view = ComplianceReportView(db, helpers=_lent_by(state_of(request).reads))
+    api = state_of(request)
+    view = ComplianceReportView(db, helpers=_lent_by(serving_pool(api.reads, api.replica, db)))
     report = view.report(ReportRequest(start, end, moment, dimensions))
     if _wants_csv(format_, accept):
         return Response(
