@@ -20,11 +20,9 @@ from cases.db.database import open_projection_db
 from cases.db.statement import sql
 from cases.domain.erasure import DEFAULT_LEGAL_BASIS
 from cases.domain.metadata import Actor, Role, Source
-from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.legacy_plaintext import legacy_subjects
 from cases.persistence.subject_keys import MasterKey, MasterKeyError
-from cases.settings import Settings
 
 privacy_app = typer.Typer(
     help="Personal data: find, export and erase a data subject's (ADR 0044).", no_args_is_help=True
@@ -107,7 +105,7 @@ def rotate_master_key(
             raise typer.Exit(2)
         count = keys.rewrap(new)
         print(f"re-wrapped {count} subject keys under master key {new.key_id}")
-        _reindex(services.log, cli_settings())
+        _reindex(services.log)
 
 
 @privacy_app.command("reindex")
@@ -118,17 +116,13 @@ def reindex() -> None:
         if services.log.subject_keys is None:
             print("error: no master key is set (CASES_MASTER_KEY)", file=sys.stderr)
             raise typer.Exit(2)
-        _reindex(services.log, cli_settings())
+        _reindex(services.log)
 
 
-def _reindex(log: EventLog, settings: Settings) -> None:
-    memory = parse_database_url(settings.effective_database_url).kind is StoreKind.MEMORY
-    db = None if memory else open_projection_db(settings)
-    try:
-        done = reindex_subjects(log, db)
-    finally:
-        if db is not None:
-            db.close()
+def _reindex(log: EventLog) -> None:
+    head = log.recorder.max_notification_id() or 0
+    with run_progress("Indexing subjects", head, shown_from=10_000) as advance:
+        done = reindex_subjects(log, progress=advance)
     print(
         f"indexed {done.subjects} subjects ({done.digests} digests); "
         f"deleted {done.stale} stale digests"
