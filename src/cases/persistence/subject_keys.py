@@ -139,15 +139,16 @@ class SubjectKeys(ABC):
         self.erasure_listeners: list[Callable[[], None]] = []
         """Told when an erasure made elsewhere is seen: drop what you hold decrypted."""
         self._erasures_seen: int | None = None
-        self._erasures_counted_at = -float("inf")
+        self.erasures_counted_at = -float("inf")
+        """When the erasures were last counted (`time.monotonic()`)."""
 
     def catch_up_with_erasures(self) -> None:
         """Forget every key and text held if the store's erasures changed since the
         last count (counted at most every `ERASURES_CHECKED_EVERY` seconds)."""
         now = time.monotonic()
-        if now - self._erasures_counted_at < self.ERASURES_CHECKED_EVERY:
+        if now - self.erasures_counted_at < self.ERASURES_CHECKED_EVERY:
             return
-        self._erasures_counted_at = now
+        self.erasures_counted_at = now
         count = self._erased_count()
         if count == self._erasures_seen:
             return
