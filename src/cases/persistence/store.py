@@ -51,9 +51,9 @@ from cases.persistence.subject_keys import (
     sqlite_subject_keys,
 )
 from cases.persistence.waits import sqlite_busy_seconds
+from cases.settings import Settings
 
 KEYS_SETTING = "CASES_KEYS_DATABASE_URL"
-from cases.settings import Settings
 
 __all__ = [  # the recorders re-exported for the modules that import them from here
     "SNAPSHOTTED",
@@ -175,7 +175,7 @@ def open_event_log(settings: Settings, options: StoreOptions | None = None) -> E
                 conn.execute("SELECT pg_advisory_unlock(%s)", (CREATE_LOCK,))
     except (PersistenceError, psycopg.Error, sqlite3.Error, OSError) as e:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise StoreUnavailableError(f"{setting}: cannot open {url.describe()}: {reason}") from None
+        raise StoreUnavailableError(f"{SETTING}: cannot open {url.describe()}: {reason}") from None
 
 
 def _event_log(env: dict[str, str], settings: Settings) -> EventLog:
@@ -184,7 +184,7 @@ def _event_log(env: dict[str, str], settings: Settings) -> EventLog:
         env,
         snapshot_interval=settings.snapshot_interval,
         snapshotted=SNAPSHOTTED,
-        subject_keys=_subject_keys(url, settings),
+        subject_keys=subject_keys_of(url, settings),
     )
 
 
@@ -207,7 +207,7 @@ def master_key_of(settings: Settings) -> MasterKey | None:
         raise StoreUnavailableError(f"CASES_MASTER_KEY: {e}") from None
 
 
-def _subject_keys(url: DatabaseUrl, settings: Settings) -> SubjectKeys | None:
+def subject_keys_of(url: DatabaseUrl, settings: Settings) -> SubjectKeys | None:
     """The subject keys of the store, when a master key is set (ADR 0044)."""
     master = master_key_of(settings)
     if master is None:

@@ -47,6 +47,7 @@ def test_a_rotation_then_a_reindex_finds_every_subject_not_erased_and_drops_old_
     again = reindex_subjects(sealed.log)
     assert (again.digests, again.stale) == (done.digests, 0)
 
+
 def test_rotating_again_after_the_restart_rewraps_only_keys_made_in_between(
     sealed: Services, sealed_settings: Settings, clock: ManualClock
 ) -> None:
