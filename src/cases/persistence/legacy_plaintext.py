@@ -8,6 +8,10 @@ opening anything: for each event of a subject's aggregate (a case, a
 principal), every personal field (`personal_data`), top-level or inside a value
 object, whose stored value is a text rather than a sealed token. The result is
 what `cases privacy legacy` reports, per subject.
+
+Snapshots lie outside the audit log's tree: one holding plain text is found
+here too (`plain_snapshots`), so that `cases privacy reseal` can delete it
+(ADR 0066); the next snapshot taken is sealed.
 """
 
 from __future__ import annotations
@@ -115,3 +119,29 @@ def _subject_event(topic: str) -> tuple[type[Any], SubjectKind] | None:
     owner = getattr(sys.modules[event_cls.__module__], owner_name, None) if dot else None
     kind = None if owner is None else subject_kind(owner)
     return None if kind is None else (event_cls, kind)
+
+
+def plain_events_of(log: EventLog, subject: UUID) -> int:
+    """How many of one subject's stored events hold personal fields as plain text."""
+    count = 0
+    kinds: dict[str, tuple[type[Any], SubjectKind] | None] = {}
+    for stored in log.recorder.select_events(subject):
+        if stored.topic not in kinds:
+            kinds[stored.topic] = _subject_event(stored.topic)
+        known = kinds[stored.topic]
+        if known is not None and plaintext_fields(known[0], orjson.loads(stored.state)):
+            count += 1
+    return count
+
+
+def plain_snapshots(log: EventLog, subject: UUID) -> list[int]:
+    """The versions of the subject's snapshots that hold personal fields as text."""
+    if log.snapshots is None:
+        return []
+    versions = []
+    for stored in log.snapshots.recorder.select_events(subject):
+        snapshot = orjson.loads(stored.state)
+        owner = resolve_topic(snapshot["topic"])
+        if plaintext_fields(owner, snapshot["state"]):
+            versions.append(stored.originator_version)
+    return versions
