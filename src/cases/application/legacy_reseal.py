@@ -27,7 +27,6 @@ from cases.persistence.legacy_plaintext import LegacySubject, legacy_subjects, p
 Progress = Callable[[int, int], None]
 
 
-
 def _delete_snapshot(log: EventLog) -> Sql:
     """The statement deleting one snapshot, from the table the store keeps them in."""
     assert log.snapshots is not None  # noqa: S101 - asked only when there are snapshots
