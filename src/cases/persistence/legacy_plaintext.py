@@ -38,6 +38,9 @@ from cases.persistence.sealing import SEALED_NAME
 
 Progress = Callable[[int, int], None]
 
+_SEALED_MARK = orjson.dumps({"_type_": SEALED_NAME})[1:-1]
+"""A sealed text's tag as it appears in the stored JSON."""
+
 _NESTED_PERSONAL = frozenset().union(*(d.personal for d in VALUE_OBJECTS.values()))
 
 
@@ -121,17 +124,28 @@ def _subject_event(topic: str) -> tuple[type[Any], SubjectKind] | None:
     return None if kind is None else (event_cls, kind)
 
 
-def plain_events_of(log: EventLog, subject: UUID) -> int:
-    """How many of one subject's stored events hold personal fields as plain text."""
+def plain_events_of(log: EventLog, subject: UUID, *, page: int = 100) -> int:
+    """How many of one subject's stored events hold personal fields as plain text.
+
+    They are the first ones: from its first sealed text on, every event of the
+    subject is sealed (a key, once made, is used for all its later writes), so
+    the reading stops there — one page for a subject sealed from the start."""
     count = 0
     kinds: dict[str, tuple[type[Any], SubjectKind] | None] = {}
-    for stored in log.recorder.select_events(subject):
-        if stored.topic not in kinds:
-            kinds[stored.topic] = _subject_event(stored.topic)
-        known = kinds[stored.topic]
-        if known is not None and plaintext_fields(known[0], orjson.loads(stored.state)):
-            count += 1
-    return count
+    after: int | None = None
+    while True:
+        stored_events = log.recorder.select_events(subject, gt=after, limit=page)
+        for stored in stored_events:
+            if stored.topic not in kinds:
+                kinds[stored.topic] = _subject_event(stored.topic)
+            known = kinds[stored.topic]
+            if known is not None and plaintext_fields(known[0], orjson.loads(stored.state)):
+                count += 1
+            elif _SEALED_MARK in stored.state:
+                return count
+        if len(stored_events) < page:
+            return count
+        after = stored_events[-1].originator_version
 
 
 def plain_snapshots(log: EventLog, subject: UUID) -> list[int]:
