@@ -30,7 +30,8 @@ Progress = Callable[[int, int], None]
 def _delete_snapshot(log: EventLog) -> Sql:
     """The statement deleting one snapshot, from the table the store keeps them in."""
     assert log.snapshots is not None  # noqa: S101 - asked only when there are snapshots
-    table = Identifier(tuple(str(log.snapshots.recorder.events_table_name).split(".")))
+    name = str(getattr(log.snapshots.recorder, "events_table_name"))  # noqa: B009 - SQL recorders'
+    table = Identifier(tuple(name.split(".")))
     return sql(
         "DELETE FROM {table} WHERE originator_id = {} AND originator_version = {}", table=table
     )

@@ -137,3 +137,28 @@ def test_legacy_lists_subjects_recorded_before_sealing(
     refused = sealed_cli.invoke(app, ["privacy", "erase", principal_id, "--reason", "x"])
     assert refused.exit_code == 1
     assert "refused (recorded-before-sealing)" in refused.output
+
+
+def test_reseal_lists_subjects_recorded_before_sealing_and_is_safe_to_rerun(
+    sealed_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_file = get_settings().master_key_file
+    monkeypatch.delenv("CASES_MASTER_KEY_FILE")
+    get_settings.cache_clear()
+    created = sealed_cli.invoke(
+        app, ["principals", "create", "--name", "Bo Ek", "--role", "auditor"]
+    )
+    assert created.exit_code == 0, created.output
+    principal_id = re.search(r"principal ([0-9a-f-]{36})", created.output).group(1)  # type: ignore[union-attr]
+    refused = sealed_cli.invoke(app, ["privacy", "reseal"])
+    assert refused.exit_code == 2  # nothing to seal with
+    assert "no master key is set" in refused.output
+    monkeypatch.setenv("CASES_MASTER_KEY_FILE", str(key_file))
+    get_settings.cache_clear()
+    for _ in range(2):
+        resealed = sealed_cli.invoke(app, ["privacy", "reseal"])
+        assert resealed.exit_code == 0, resealed.output
+        assert f"{principal_id} principal plain_events=1 " in resealed.output
+        assert "deleted 0 snapshots holding plain text; 1 subjects keep 1 events" in (
+            resealed.output
+        )
