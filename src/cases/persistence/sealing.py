@@ -122,7 +122,7 @@ class SealedAsToken(Transcoding):
         self._sealer = sealer
         # The transcoder calls this per sealed text read: the opener itself, one
         # call frame fewer than the method below.
-        self.decode = sealer.open  # type: ignore[method-assign]
+        self.decode = sealer.open  # type: ignore[method-assign,assignment]
 
     def encode(self, obj: Sealed) -> str:
         return obj.token
