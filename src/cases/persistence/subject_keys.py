@@ -375,40 +375,39 @@ class _Statements:
     @classmethod
     def in_schema(cls, schema: str | None) -> _Statements:
         where = () if schema is None else (schema,)
-        keys = Identifier((*where, "subject_keys"))
-        index = Identifier((*where, "subject_index"))
+        tables = {
+            "keys": Identifier((*where, "subject_keys")),
+            "index": Identifier((*where, "subject_index")),
+        }
+
+        def q(template: str) -> Sql:
+            return sql(template, **{n: t for n, t in tables.items() if f"{{{n}}}" in template})
+
         return cls(
-            insert_key=sql(
+            insert_key=q(
                 "INSERT INTO {keys} (subject_id, kind, wrapped_key, master_key_id) "
-                "VALUES ({}, {}, {}, {}) ON CONFLICT (subject_id) DO NOTHING",
-                keys=keys,
+                "VALUES ({}, {}, {}, {}) ON CONFLICT (subject_id) DO NOTHING"
             ),
-            select_keys=sql(
-                "SELECT subject_id, kind, wrapped_key, master_key_id FROM {keys} ", keys=keys
-            ),
-            erase_key=sql(
+            select_keys=q("SELECT subject_id, kind, wrapped_key, master_key_id FROM {keys} "),
+            erase_key=q(
                 "UPDATE {keys} SET wrapped_key = NULL, master_key_id = NULL, erased_at = {} "
-                "WHERE subject_id = {}",
-                keys=keys,
+                "WHERE subject_id = {}"
             ),
-            erased_count=sql("SELECT COUNT(*) FROM {keys} WHERE wrapped_key IS NULL", keys=keys),
-            rewrap_key=sql(
+            erased_count=q("SELECT COUNT(*) FROM {keys} WHERE wrapped_key IS NULL"),
+            rewrap_key=q(
                 "UPDATE {keys} SET wrapped_key = {}, master_key_id = {} "
-                "WHERE subject_id = {} AND wrapped_key IS NOT NULL",
-                keys=keys,
+                "WHERE subject_id = {} AND wrapped_key IS NOT NULL"
             ),
-            index=index,
-            subjects_of_digest=sql(
+            index=tables["index"],
+            subjects_of_digest=q(
                 "SELECT subject_id FROM {index} WHERE field = {} AND digest = {} "
-                "ORDER BY subject_id",
-                index=index,
+                "ORDER BY subject_id"
             ),
-            all_digests=sql("SELECT field, digest, subject_id FROM {index}", index=index),
-            delete_digest=sql(
-                "DELETE FROM {index} WHERE field = {} AND digest = {} AND subject_id = {}",
-                index=index,
+            all_digests=q("SELECT field, digest, subject_id FROM {index}"),
+            delete_digest=q(
+                "DELETE FROM {index} WHERE field = {} AND digest = {} AND subject_id = {}"
             ),
-            delete_digests_of=sql("DELETE FROM {index} WHERE subject_id = {}", index=index),
+            delete_digests_of=q("DELETE FROM {index} WHERE subject_id = {}"),
         )
 
     def insert_digests(self, count: int) -> Sql:

@@ -11,9 +11,6 @@ from pathlib import Path
 import pytest
 
 from cases.application.legacy_reseal import reseal_legacy
-from cases.audit_log.keys import verifier_from, write_key
-from cases.audit_log.tree_store import TreeStore
-from cases.audit_log.verify import LogVerifier
 from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
 from cases.db.database import open_projection_db
@@ -24,6 +21,7 @@ from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.legacy_plaintext import plain_snapshots
 from cases.persistence.personal_data import ERASED
 from cases.settings import Settings
+from tests.support.audit_log import verified_events, with_audit_key
 from tests.support.builders import T0, caller, intake, terms
 
 ADMIN = caller(Actor("admin-ulla", Role.USER_MANAGEMENT_ADMIN))
@@ -34,9 +32,7 @@ def test_reseal_deletes_plain_snapshots_keeps_the_events_and_the_log_verifies(
 ) -> None:
     if parse_database_url(sealed_settings.effective_database_url).kind is StoreKind.MEMORY:
         pytest.skip("the in-memory store cannot be reopened with a master key")
-    key = tmp_path / "audit-log.key"
-    write_key(key, sealed_settings.audit_log_origin)
-    settings = sealed_settings.model_copy(update={"audit_log_key_file": key})
+    settings = with_audit_key(sealed_settings, tmp_path)
     plain = settings.model_copy(update={"master_key": None})
     before = bootstrap(plain, clock)
     try:
@@ -72,11 +68,7 @@ def test_reseal_deletes_plain_snapshots_keeps_the_events_and_the_log_verifies(
         assert intake()["description"].encode() in first.state  # still stored as it was
 
         after = checkpoint_now(settings, services.log, db)
-        result = LogVerifier(
-            services.log, TreeStore(db), verifier_from(settings), settings.audit_log_origin
-        ).verify([("the checkpoint before the re-seal", checkpoint.note)])
-        assert result.finding is None, result.finding
-        assert result.events == after.size
+        assert verified_events(settings, services.log, db, checkpoint.note) == after.size
     finally:
         db.close()
         services.close()
