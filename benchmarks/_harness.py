@@ -119,14 +119,24 @@ class Seed:
     position: int  # the log position the setup reached
 
 
-def seed_store(url: str, data_dir: Path, n_cases: int, n_customers: int, n_clients: int) -> Seed:
+def seed_store(
+    url: str,
+    data_dir: Path,
+    n_cases: int,
+    n_customers: int,
+    n_clients: int,
+    *,
+    master_key: str | None = None,
+) -> Seed:
     """Terms, one principal per client, and the pool of cases, recorded in-process.
 
     A manual clock an hour behind lets the terms take effect before the first
     case (terms cannot be retroactive) and the server's own intakes come later.
+    With `master_key` personal fields are sealed (ADR 0044), as the server given
+    the same key seals its own.
     """
     clock = ManualClock(datetime.now(UTC) - timedelta(hours=1))
-    settings = Settings(database_url=url, data_dir=data_dir)
+    settings = Settings(database_url=url, data_dir=data_dir, master_key=master_key)  # type: ignore[arg-type]
     services = bootstrap(settings, clock)
     try:
         setup = Caller.new(SETUP, Source.CLI)

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/api_load.py [--duration 20] [--warmup 5] [--clients 16]
          [--rounds 3] [--targets sqlite,postgres:1,postgres:2] [--profile] [--idempotency-keys]
-         [--if-match]
+         [--if-match] [--sealed]
 
 Needs locust and, for --profile, py-spy (`.venv/bin/pip install -e '.[bench]'`).
 To compare code versions in one run, give a target another checkout's source and
@@ -48,6 +48,10 @@ samples a second of the thread holding the GIL, in each of the server's
 processes, without pausing them): the script prints where the server's Python
 CPU goes, grouped as auth, load, decide, save, logging, dependency injection,
 JSON, HTTP and the rest of the framework. (--rounds 0 --profile: profile only.)
+
+With --sealed every target runs twice in each round, in turn: as given, and with
+a fresh master key (CASES_MASTER_KEY, ADR 0044), its seed cases sealed too; the
+table then shows plain and sealed side by side (issue 15's < 10 % target).
 
 Every process it starts is stopped, and every database it creates dropped, on
 the way out: also on error or Ctrl-C (SIGTERM too).
@@ -100,6 +104,7 @@ from benchmarks._harness import (
 from cases.db.schema import migrate
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
+from cases.persistence.subject_keys import MasterKey
 
 PHASES = ("health", "commands", "queries")
 COMMANDS = ("POST /cases/{id}/notes", "POST /cases/{id}/communications", "POST /cases")
@@ -187,6 +192,26 @@ def parse_targets(text: str) -> list[Target]:
     return targets
 
 
+MASTER_KEY_VARIABLE = "CASES_MASTER_KEY"
+
+
+def with_sealed_twins(targets: list[Target]) -> list[Target]:
+    """Each target, then the same one storing personal fields sealed under a fresh
+    master key (ADR 0044), seeded sealed too: rounds run them in turn (--sealed)."""
+    paired = []
+    for target in targets:
+        sealed = Target(
+            target.store,
+            target.workers,
+            env={**target.env, MASTER_KEY_VARIABLE: MasterKey.generate().as_text()},
+            tag=" ".join(t for t in (target.tag, "sealed") if t),
+        )
+        if not target.tag:
+            target.tag = " ".join(f"{k}={v}" for k, v in target.env.items()) or "plain"
+        paired += [target, sealed]
+    return paired
+
+
 def prepare_target(
     target: Target, args: argparse.Namespace, children: Children, stack: contextlib.ExitStack
 ) -> None:
@@ -198,7 +223,14 @@ def prepare_target(
         target.url, target.database = stack.enter_context(throwaway_database(args.postgres_url))
     stack.callback(children.stop_all)  # processes stop before their store goes
     migrate(parse_database_url(target.url))
-    target.seed = seed_store(target.url, tmp, args.cases, args.customers, args.clients)
+    target.seed = seed_store(
+        target.url,
+        tmp,
+        args.cases,
+        args.customers,
+        args.clients,
+        master_key=target.env.get(MASTER_KEY_VARIABLE),
+    )
     target.spec = tmp / "spec.json"
     target.spec.write_text(
         json.dumps(
@@ -761,6 +793,8 @@ def generate_load(args: argparse.Namespace) -> int:
 
 def benchmark(args: argparse.Namespace) -> int:
     targets = parse_targets(args.targets)
+    if args.sealed:
+        targets = with_sealed_twins(targets)
     results: dict[str, list[dict[str, PhaseResult]]] = {t.label: [] for t in targets}
     children = Children()
     with contextlib.ExitStack() as stack:
@@ -823,6 +857,11 @@ def main() -> int:
         default="sqlite,postgres:1,postgres:2",
         help="stores and worker counts, e.g. sqlite,postgres:2 (postgres:2@NAME=VALUE: "
         "that environment variable set for the server)",
+    )
+    parser.add_argument(
+        "--sealed",
+        action="store_true",
+        help="run each target also with a master key set (sealed personal fields), in turn",
     )
     parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
     parser.add_argument("--profile", action="store_true", help="py-spy one commands phase")

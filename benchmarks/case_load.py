@@ -1,6 +1,11 @@
 """Time to load one case (`desk.case(id)`, i.e. the repository's get) by its length.
 
 Run: .venv/bin/python benchmarks/case_load.py [--loads 50] [--sizes 1,100,1000,10000,10049]
+     [--sealed]
+
+With --sealed each store is measured also with a master key set (every note,
+title, description and contact sealed, ADR 0044), right after the same store
+without, and the table shows both.
 
 For each store (in-memory for reference, SQLite in a temporary file, PostgreSQL
 in a throwaway database) the script records cases of 1, 100, 1 000, 10 000 and
@@ -44,6 +49,7 @@ from psycopg import sql
 from cases.application.caller import Caller
 from cases.bootstrap import Services, services_on
 from cases.clock import ManualClock
+from cases.db.schema import migrate
 from cases.domain import case_commands as cmd
 from cases.domain.case_values import CaseCategory, Contact
 from cases.domain.metadata import Actor, Role, Source
@@ -56,7 +62,8 @@ from cases.domain.support_terms import (
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
-from cases.persistence.store import SNAPSHOTTED, store_env
+from cases.persistence.store import SNAPSHOTTED, store_env, subject_keys_of
+from cases.persistence.subject_keys import MasterKey
 from cases.scenario.support import partner_terms
 from cases.settings import Settings
 
@@ -94,9 +101,14 @@ def throwaway_database(admin_url: str) -> Iterator[str]:
             )
 
 
+SEALED = " sealed"
+"""A store's name ending so is run with a master key (--sealed, ADR 0044)."""
+
+
 @contextlib.contextmanager
 def fresh_store(store: str, admin_url: str) -> Iterator[str]:
     """The URL of a new, empty store of the kind named."""
+    store = store.removesuffix(SEALED)
     if store == "memory":
         yield "memory://"
     elif store == "SQLite":
@@ -108,11 +120,19 @@ def fresh_store(store: str, admin_url: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def open_services(url: str, clock: ManualClock, *, snapshots: bool) -> Iterator[Services]:
+def open_services(
+    url: str, clock: ManualClock, *, snapshots: bool, sealed: bool = False
+) -> Iterator[Services]:
+    master = MasterKey.generate().as_text() if sealed else None
+    settings = Settings(database_url=url, master_key=master)  # type: ignore[arg-type]
+    if sealed and not url.startswith("memory"):
+        migrate(parse_database_url(url))  # the subject keys' tables
+    parsed = parse_database_url(url)
     log = EventLog(
-        store_env(parse_database_url(url), Settings(database_url=url)),
+        store_env(parsed, settings),
         snapshot_interval=INTERVAL,
         snapshotted=SNAPSHOTTED if snapshots else (),
+        subject_keys=subject_keys_of(parsed, settings),
     )
     services = services_on(log, clock)
     try:
@@ -199,7 +219,7 @@ def measure_store(
     clock = ManualClock(START)
     with (
         fresh_store(store, admin_url) as url,
-        open_services(url, clock, snapshots=snapshots) as services,
+        open_services(url, clock, snapshots=snapshots, sealed=store.endswith(SEALED)) as services,
     ):
         caller = Caller.new(AGENT, Source.API)
         services.desk.publish_terms(caller, support_terms(), effective_from=START)
@@ -266,10 +286,17 @@ def main() -> int:
     )
     parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument(
+        "--sealed",
+        action="store_true",
+        help="measure each store also with a master key set (personal fields sealed)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
     stores = ["memory", "SQLite"] + ([] if args.skip_postgres else ["PostgreSQL"])
+    if args.sealed:
+        stores = [name for store in stores for name in (store, store + SEALED)]
     results = Results()
     with Path(os.devnull).open("w") as devnull:
         configure_logging("INFO", devnull)

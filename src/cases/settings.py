@@ -172,6 +172,12 @@ class Settings(BaseSettings):
         "does not hold (ADR 0048). Without it they are refused (422 unknown-customer) once "
         "the directory holds any customer; a store with an empty directory takes bare ids.",
     )
+    keys_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL only: the same database as CASES_DATABASE_URL, as the role "
+        "that owns the subject keys' schema cases_keys (ADR 0067), so the application's "
+        "role may be refused every right there. Default: CASES_DATABASE_URL.",
+    )
     master_key_file: Path | None = Field(
         default=None,
         description="A file holding the master key (as CASES_MASTER_KEY), read at start.",

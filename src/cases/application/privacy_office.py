@@ -21,6 +21,7 @@ from cases.domain.errors import (
 from cases.domain.principal import Principal
 from cases.domain.support_case import SupportCase
 from cases.history.entries import HistoryEntry
+from cases.persistence.legacy_plaintext import plain_events_of
 from cases.persistence.subject_keys import SubjectKeys
 
 
@@ -32,6 +33,8 @@ class Erased:
     kind: SubjectKind
     erasure_id: UUID
     receipt: Receipt | None
+    plain_events: int = 0
+    """Its events recorded before sealing, whose plain text stays (ADR 0066)."""
 
     @property
     def already(self) -> bool:
@@ -157,4 +160,5 @@ class PrivacyOffice:
                 receipt = None  # another erasure of the same subject was first
         self._keys().erase(subject_id, self.runner.clock.now().isoformat())
         self.runner.forget(subject_id)
-        return Erased(subject_id, kind, erasure_id, receipt)
+        plain = plain_events_of(self.runner.log, subject_id)
+        return Erased(subject_id, kind, erasure_id, receipt, plain)

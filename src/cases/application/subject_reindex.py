@@ -22,8 +22,6 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import resolve_topic
 
-from cases.db.database import ProjectionDatabase
-from cases.db.statement import sql
 from cases.persistence.event_log import EventLog
 from cases.persistence.event_rows import row_batches
 from cases.persistence.personal_data import ERASED, SEARCHABLE
@@ -42,19 +40,17 @@ class Reindexed:
 
 def reindex_subjects(
     log: EventLog,
-    db: ProjectionDatabase | None,
     *,
     batch: int = 1000,
     progress: Progress | None = None,
 ) -> Reindexed:
     """Index every searchable value of every subject with a key under the current
-    master key, then delete the other digests from `db`'s `subject_index` (None: the
-    in-memory store, whose digests go with the process)."""
+    master key, then delete the other digests (where the keys are kept, ADR 0067)."""
     keys = log.subject_keys
     if keys is None:
         raise ValueError("no master key is set: there is no subject index")
     head = log.recorder.max_notification_id() or 0
-    kept: set[tuple[str, str, str]] = set()
+    kept: set[tuple[str, str, UUID]] = set()
     subjects: set[UUID] = set()
     searchable_of: dict[str, dict[str, tuple[str, ...]] | None] = {}
     for rows in row_batches(log, batch):
@@ -72,23 +68,10 @@ def reindex_subjects(
                 if value is None or value == ERASED:
                     continue
                 keys.index(subject, field, value)
-                kept.add((field, keys.master.digest(field, value), str(subject)))
+                kept.add((field, keys.master.digest(field, value), subject))
                 subjects.add(subject)
         if progress is not None:
             progress(rows[-1][0], head)
-    stale = 0 if db is None else _delete_stale(db, kept)
-    return Reindexed(len(subjects), len(kept), stale)
-
-
-def _delete_stale(db: ProjectionDatabase, kept: set[tuple[str, str, str]]) -> int:
-    rows = db.fetchall(sql("SELECT field, digest, subject_id FROM subject_index"))
-    stale = [(str(f), str(d), str(s)) for f, d, s in rows if (str(f), str(d), str(s)) not in kept]
-    with db.transaction():
-        for row in stale:
-            db.execute(
-                sql(
-                    "DELETE FROM subject_index WHERE field = {} AND digest = {} AND subject_id = {}"
-                ),
-                row,
-            )
-    return len(stale)
+    stale = sorted(keys.digests() - kept)
+    keys.drop_digests(stale)
+    return Reindexed(len(subjects), len(kept), len(stale))

@@ -12,6 +12,7 @@ import typer
 
 from cases.api.schemas.privacy import SubjectExportOut
 from cases.application.caller import Caller
+from cases.application.legacy_reseal import reseal_legacy
 from cases.application.subject_reindex import reindex_subjects
 from cases.cli.groups import command_group
 from cases.cli.progress import run_progress
@@ -25,7 +26,6 @@ from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.legacy_plaintext import legacy_subjects
 from cases.persistence.subject_keys import MasterKey, MasterKeyError
-from cases.settings import Settings
 
 privacy_app = command_group("Personal data: find, export and erase a data subject's (ADR 0044).")
 
@@ -50,6 +50,11 @@ def erase(
         print(f"subject {subject} ({erased.kind.value}) was already erased")
     else:
         print(f"erased subject {subject} ({erased.kind.value}); erasure {erased.erasure_id}")
+    if erased.plain_events:
+        print(
+            f"{erased.plain_events} of its events were recorded before sealing and keep "
+            "their personal data in plain text (ADR 0066; `cases privacy legacy`)"
+        )
 
 
 @privacy_app.command("subjects")
@@ -106,7 +111,7 @@ def rotate_master_key(
             raise typer.Exit(2)
         count = keys.rewrap(new)
         print(f"re-wrapped {count} subject keys under master key {new.key_id}")
-        _reindex(services.log, cli_settings())
+        _reindex(services.log)
 
 
 @privacy_app.command("reindex")
@@ -117,17 +122,13 @@ def reindex() -> None:
         if services.log.subject_keys is None:
             print("error: no master key is set (CASES_MASTER_KEY)", file=sys.stderr)
             raise typer.Exit(2)
-        _reindex(services.log, cli_settings())
+        _reindex(services.log)
 
 
-def _reindex(log: EventLog, settings: Settings) -> None:
-    memory = parse_database_url(settings.effective_database_url).kind is StoreKind.MEMORY
-    db = None if memory else open_projection_db(settings)
-    try:
-        done = reindex_subjects(log, db)
-    finally:
-        if db is not None:
-            db.close()
+def _reindex(log: EventLog) -> None:
+    head = log.recorder.max_notification_id() or 0
+    with run_progress("Indexing subjects", head, shown_from=10_000) as advance:
+        done = reindex_subjects(log, progress=advance)
     print(
         f"indexed {done.subjects} subjects ({done.digests} digests); "
         f"deleted {done.stale} stale digests"
@@ -148,6 +149,38 @@ def legacy() -> None:
             f"first_position={subject.first_position} fields={fields}"
         )
     print(f"{len(found)} subjects hold personal data recorded before sealing", file=sys.stderr)
+
+
+@privacy_app.command("reseal")
+def reseal() -> None:
+    """Re-seal, store-wide, what personal data recorded before sealing left outside
+    the log: every snapshot holding it in plain text is deleted (the next one taken
+    is sealed). The events keep it: their bytes are the audit log's leaves (ADR
+    0066); the subjects concerned are listed, as `legacy` does. Safe to re-run."""
+    settings = cli_settings()
+    with open_services() as services:
+        if services.log.subject_keys is None:
+            print("error: no master key is set (CASES_MASTER_KEY)", file=sys.stderr)
+            raise typer.Exit(2)
+        memory = parse_database_url(settings.effective_database_url).kind is StoreKind.MEMORY
+        db = None if memory else open_projection_db(settings)
+        head = services.log.recorder.max_notification_id() or 0
+        try:
+            with run_progress("Scanning the log", head, shown_from=10_000) as scanned:
+                done = reseal_legacy(services.log, db, scanned=scanned)
+        finally:
+            if db is not None:
+                db.close()
+    for subject in done.unerasable:
+        print(
+            f"{subject.subject_id} {subject.kind.value} plain_events={subject.events} "
+            f"first_position={subject.first_position}"
+        )
+    print(
+        f"deleted {done.snapshots_deleted} snapshots holding plain text; "
+        f"{len(done.unerasable)} subjects keep {done.plain_events} events recorded before "
+        "sealing (the audit log forbids rewriting them, ADR 0066)"
+    )
 
 
 RETENTION_ACTOR = Actor("retention-run", Role.SYSTEM)

@@ -8,6 +8,10 @@ opening anything: for each event of a subject's aggregate (a case, a
 principal), every personal field (`personal_data`), top-level or inside a value
 object, whose stored value is a text rather than a sealed token. The result is
 what `cases privacy legacy` reports, per subject.
+
+Snapshots lie outside the audit log's tree: one holding plain text is found
+here too (`plain_snapshots`), so that `cases privacy reseal` can delete it
+(ADR 0066); the next snapshot taken is sealed.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ from cases.persistence.personal_data import (
 from cases.persistence.sealing import SEALED_NAME
 
 Progress = Callable[[int, int], None]
+
+_SEALED_MARK = orjson.dumps({"_type_": SEALED_NAME})[1:-1]
+"""A sealed text's tag as it appears in the stored JSON."""
 
 _NESTED_PERSONAL = frozenset().union(*(d.personal for d in VALUE_OBJECTS.values()))
 
@@ -115,3 +122,40 @@ def _subject_event(topic: str) -> tuple[type[Any], SubjectKind] | None:
     owner = getattr(sys.modules[event_cls.__module__], owner_name, None) if dot else None
     kind = None if owner is None else subject_kind(owner)
     return None if kind is None else (event_cls, kind)
+
+
+def plain_events_of(log: EventLog, subject: UUID, *, page: int = 100) -> int:
+    """How many of one subject's stored events hold personal fields as plain text.
+
+    They are the first ones: from its first sealed text on, every event of the
+    subject is sealed (a key, once made, is used for all its later writes), so
+    the reading stops there — one page for a subject sealed from the start."""
+    count = 0
+    kinds: dict[str, tuple[type[Any], SubjectKind] | None] = {}
+    after: int | None = None
+    while True:
+        stored_events = log.recorder.select_events(subject, gt=after, limit=page)
+        for stored in stored_events:
+            if stored.topic not in kinds:
+                kinds[stored.topic] = _subject_event(stored.topic)
+            known = kinds[stored.topic]
+            if known is not None and plaintext_fields(known[0], orjson.loads(stored.state)):
+                count += 1
+            elif _SEALED_MARK in stored.state:
+                return count
+        if len(stored_events) < page:
+            return count
+        after = stored_events[-1].originator_version
+
+
+def plain_snapshots(log: EventLog, subject: UUID) -> list[int]:
+    """The versions of the subject's snapshots that hold personal fields as text."""
+    if log.snapshots is None:
+        return []
+    versions = []
+    for stored in log.snapshots.recorder.select_events(subject):
+        snapshot = orjson.loads(stored.state)
+        owner = resolve_topic(snapshot["topic"])
+        if plaintext_fields(owner, snapshot["state"]):
+            versions.append(stored.originator_version)
+    return versions

@@ -99,12 +99,14 @@ class SealingMapper(Mapper[UUID]):
         keys = self.sealer.keys
         if keys.for_writing(event.originator_id, kind) is None:
             return  # erased meanwhile: nothing to find it by
+        values = []
         for field, path in searchable.items():
             value: Any = event
             for name in path:
                 value = getattr(value, name)
             if value is not None:
-                keys.index(event.originator_id, field, value)
+                values.append((field, value))
+        keys.index_all(event.originator_id, values)  # one write for all of them
 
 
 def _with_state(event_cls: type[Any], state: dict[str, Any]) -> Any:

@@ -41,6 +41,7 @@ from cases.persistence.recorders import (
     CasesPostgresFactory,
 )
 from cases.persistence.subject_keys import (
+    KEYS_SCHEMA,
     MasterKey,
     MasterKeyError,
     MemorySubjectKeys,
@@ -51,6 +52,8 @@ from cases.persistence.subject_keys import (
 )
 from cases.persistence.waits import sqlite_busy_seconds
 from cases.settings import Settings
+
+KEYS_SETTING = "CASES_KEYS_DATABASE_URL"
 
 __all__ = [  # the recorders re-exported for the modules that import them from here
     "SNAPSHOTTED",
@@ -181,7 +184,7 @@ def _event_log(env: dict[str, str], settings: Settings) -> EventLog:
         env,
         snapshot_interval=settings.snapshot_interval,
         snapshotted=SNAPSHOTTED,
-        subject_keys=_subject_keys(url, settings),
+        subject_keys=subject_keys_of(url, settings),
     )
 
 
@@ -204,26 +207,49 @@ def master_key_of(settings: Settings) -> MasterKey | None:
         raise StoreUnavailableError(f"CASES_MASTER_KEY: {e}") from None
 
 
-def _subject_keys(url: DatabaseUrl, settings: Settings) -> SubjectKeys | None:
+def subject_keys_of(url: DatabaseUrl, settings: Settings) -> SubjectKeys | None:
     """The subject keys of the store, when a master key is set (ADR 0044)."""
     master = master_key_of(settings)
     if master is None:
         return None
     if url.kind is StoreKind.MEMORY:
         return MemorySubjectKeys(master)
+    keys_url = _keys_url(url, settings)
     if url.kind is StoreKind.SQLITE and url.path is not None:
         keys: SqlSubjectKeys = sqlite_subject_keys(master, url.path)
     else:
-        keys = postgres_subject_keys(master, lambda: _postgres_connection(url, settings))
+        keys = postgres_subject_keys(
+            master, lambda: _postgres_connection(keys_url, settings, KEYS_SETTING)
+        )
     try:
         keys.kind_of(UUID(int=0))
     except (sqlite3.Error, psycopg.Error):
         keys.close()
         raise StoreUnavailableError(
-            f"{SETTING}: {url.describe()} has no subject_keys table: run `cases migrate` "
-            "(migration 0010) before storing with a master key"
+            f"{KEYS_SETTING}: {keys_url.describe()} has no subject_keys table it may read: run "
+            "`cases migrate` (migrations 0010, 0019) before storing with a master key, and "
+            f"grant {KEYS_SETTING}'s role the schema {KEYS_SCHEMA} (ADR 0067)"
         ) from None
     return keys
+
+
+def _keys_url(url: DatabaseUrl, settings: Settings) -> DatabaseUrl:
+    """Where the keys are read: CASES_KEYS_DATABASE_URL (the keys' own role on the
+    same PostgreSQL database, ADR 0067), or the store itself."""
+    if settings.keys_database_url is None:
+        return url
+    keys_url = parse_database_url(settings.keys_database_url)
+    if url.kind is not StoreKind.POSTGRES or keys_url.kind is not StoreKind.POSTGRES:
+        raise StoreUnavailableError(
+            f"{KEYS_SETTING}: only a PostgreSQL store keeps its keys under a role of their "
+            f"own, and only in PostgreSQL; got {keys_url.describe()} for {url.describe()}"
+        )
+    if (keys_url.host, keys_url.port, keys_url.dbname) != (url.host, url.port, url.dbname):
+        raise StoreUnavailableError(
+            f"{KEYS_SETTING}: {keys_url.describe()} is not the store's database "
+            f"{url.describe()}: only the role may differ"
+        )
+    return keys_url
 
 
 def _has_event_tables(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
@@ -235,7 +261,7 @@ def _has_event_tables(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
 
 
 def _postgres_connection(
-    url: DatabaseUrl, settings: Settings
+    url: DatabaseUrl, settings: Settings, setting: str = SETTING
 ) -> psycopg.Connection[tuple[object, ...]]:
     """Connect once, directly, so the error says why (the pool only says it timed out)."""
     try:
@@ -251,4 +277,4 @@ def _postgres_connection(
     except psycopg.Error as e:
         lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
         reason = "; ".join(lines) if lines else type(e).__name__
-        raise StoreUnavailableError(f"{SETTING}: cannot open {url.describe()}: {reason}") from None
+        raise StoreUnavailableError(f"{setting}: cannot open {url.describe()}: {reason}") from None

@@ -37,7 +37,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from cases.domain.erasure import SubjectKind
-from cases.persistence.statement import Sql, sql
+from cases.persistence.statement import Identifier, Sql, sql
 
 KEY_BYTES: Final = 32
 NONCE_BYTES: Final = 12
@@ -139,15 +139,16 @@ class SubjectKeys(ABC):
         self.erasure_listeners: list[Callable[[], None]] = []
         """Told when an erasure made elsewhere is seen: drop what you hold decrypted."""
         self._erasures_seen: int | None = None
-        self._erasures_counted_at = -float("inf")
+        self.erasures_counted_at = -float("inf")
+        """When the erasures were last counted (`time.monotonic()`)."""
 
     def catch_up_with_erasures(self) -> None:
         """Forget every key and text held if the store's erasures changed since the
         last count (counted at most every `ERASURES_CHECKED_EVERY` seconds)."""
         now = time.monotonic()
-        if now - self._erasures_counted_at < self.ERASURES_CHECKED_EVERY:
+        if now - self.erasures_counted_at < self.ERASURES_CHECKED_EVERY:
             return
-        self._erasures_counted_at = now
+        self.erasures_counted_at = now
         count = self._erased_count()
         if count == self._erasures_seen:
             return
@@ -177,10 +178,10 @@ class SubjectKeys(ABC):
         held = self._held.get(subject, False)
         if held is not False:
             return held  # type: ignore[return-value]
-        row = self._row(subject)
-        if row is None:
-            self._insert(KeyRow(subject, kind, self.master.wrap(subject, _new_key()), None))
-            row = self._row(subject)
+        # A subject first written here is the usual case (a case taken in): one
+        # insert, no read before or after it; a row already there is then read.
+        made = KeyRow(subject, kind, self.master.wrap(subject, _new_key()), self.master.key_id)
+        row = made if self._insert(made) else self._row(subject)
         return self._hold(subject, row)
 
     def for_reading(self, subject: UUID) -> AESGCM | None:
@@ -202,7 +203,21 @@ class SubjectKeys(ABC):
 
     def index(self, subject: UUID, field: str, value: str) -> None:
         """Let the subject be found by `value` of `field` (only a digest is kept)."""
-        self._index(subject, field, self.master.digest(field, value))
+        self.index_all(subject, [(field, value)])
+
+    def index_all(self, subject: UUID, values: list[tuple[str, str]]) -> None:
+        """Let the subject be found by each (field, value), written together."""
+        if values:
+            self._index(subject, [(f, self.master.digest(f, v)) for f, v in values])
+
+    def digests(self) -> set[tuple[str, str, UUID]]:
+        """Every (field, digest, subject) kept."""
+        return self._digests_kept()
+
+    def drop_digests(self, stale: list[tuple[str, str, UUID]]) -> None:
+        """Delete these digests (stale after a rotation, ADR 0056)."""
+        if stale:
+            self._drop(stale)
 
     def find(self, field: str, value: str) -> list[KeyRow]:
         """The subjects not yet erased that were found by `value` of `field`."""
@@ -252,15 +267,23 @@ class SubjectKeys(ABC):
     def _rows(self) -> Iterator[KeyRow]: ...
 
     @abstractmethod
-    def _insert(self, row: KeyRow) -> None:
-        """Insert unless the subject has a row already (a racing writer's wins)."""
+    def _insert(self, row: KeyRow) -> bool:
+        """Insert unless the subject has a row already (a racing writer's wins);
+        whether this row went in."""
 
     @abstractmethod
     def _erase(self, subject: UUID, erased_at: str) -> None:
         """Delete the wrapped key and the subject's digests, keep the row."""
 
     @abstractmethod
-    def _index(self, subject: UUID, field: str, digest: str) -> None: ...
+    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
+        """Keep each (field, digest) of the subject, in one write."""
+
+    @abstractmethod
+    def _digests_kept(self) -> set[tuple[str, str, UUID]]: ...
+
+    @abstractmethod
+    def _drop(self, stale: list[tuple[str, str, UUID]]) -> None: ...
 
     @abstractmethod
     def _indexed(self, field: str, digest: str) -> list[UUID]: ...
@@ -293,9 +316,9 @@ class MemorySubjectKeys(SubjectKeys):
     def _erased_count(self) -> int:
         return sum(1 for row in list(self._table.values()) if row.wrapped is None)
 
-    def _insert(self, row: KeyRow) -> None:
+    def _insert(self, row: KeyRow) -> bool:
         with self._lock:
-            self._table.setdefault(row.subject, row)
+            return self._table.setdefault(row.subject, row) is row
 
     def _erase(self, subject: UUID, erased_at: str) -> None:  # noqa: ARG002 (no column)
         with self._lock:
@@ -303,9 +326,17 @@ class MemorySubjectKeys(SubjectKeys):
             self._table[subject] = KeyRow(subject, row.kind, None, None)
             self._digests = {d for d in self._digests if d[2] != subject}
 
-    def _index(self, subject: UUID, field: str, digest: str) -> None:
+    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
         with self._lock:
-            self._digests.add((field, digest, subject))
+            self._digests.update((field, digest, subject) for field, digest in digests)
+
+    def _digests_kept(self) -> set[tuple[str, str, UUID]]:
+        with self._lock:
+            return set(self._digests)
+
+    def _drop(self, stale: list[tuple[str, str, UUID]]) -> None:
+        with self._lock:
+            self._digests.difference_update(stale)
 
     def _indexed(self, field: str, digest: str) -> list[UUID]:
         return sorted(s for f, d, s in self._digests if (f, d) == (field, digest))
@@ -322,38 +353,91 @@ class _Connection(Protocol):
     def close(self) -> None: ...
 
 
-_INSERT_KEY = sql(
-    "INSERT INTO subject_keys (subject_id, kind, wrapped_key, master_key_id) "
-    "VALUES ({}, {}, {}, {}) ON CONFLICT (subject_id) DO NOTHING"
-)
-_ERASE_KEY = sql(
-    "UPDATE subject_keys SET wrapped_key = NULL, master_key_id = NULL, erased_at = {} "
-    "WHERE subject_id = {}"
-)
-_INSERT_DIGEST = sql(
-    "INSERT INTO subject_index (field, digest, subject_id) VALUES ({}, {}, {}) "
-    "ON CONFLICT DO NOTHING"
-)
-_SUBJECTS_OF_DIGEST = sql(
-    "SELECT subject_id FROM subject_index WHERE field = {} AND digest = {} ORDER BY subject_id"
-)
-_REWRAP_KEY = sql(
-    "UPDATE subject_keys SET wrapped_key = {}, master_key_id = {} "
-    "WHERE subject_id = {} AND wrapped_key IS NOT NULL"
-)
+KEYS_SCHEMA: Final = "cases_keys"
+"""PostgreSQL's schema of the subject keys and digests (ADR 0067, migration 0019)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    """The statements on the keys' two tables, named where they live."""
+
+    insert_key: Sql
+    select_keys: Sql
+    erase_key: Sql
+    erased_count: Sql
+    rewrap_key: Sql
+    index: Identifier
+    subjects_of_digest: Sql
+    all_digests: Sql
+    delete_digest: Sql
+    delete_digests_of: Sql
+
+    @classmethod
+    def in_schema(cls, schema: str | None) -> _Statements:
+        where = () if schema is None else (schema,)
+        tables = {
+            "keys": Identifier((*where, "subject_keys")),
+            "index": Identifier((*where, "subject_index")),
+        }
+
+        def q(template: str) -> Sql:
+            return sql(template, **{n: t for n, t in tables.items() if f"{{{n}}}" in template})
+
+        return cls(
+            insert_key=q(
+                "INSERT INTO {keys} (subject_id, kind, wrapped_key, master_key_id) "
+                "VALUES ({}, {}, {}, {}) ON CONFLICT (subject_id) DO NOTHING"
+            ),
+            select_keys=q("SELECT subject_id, kind, wrapped_key, master_key_id FROM {keys} "),
+            erase_key=q(
+                "UPDATE {keys} SET wrapped_key = NULL, master_key_id = NULL, erased_at = {} "
+                "WHERE subject_id = {}"
+            ),
+            erased_count=q("SELECT COUNT(*) FROM {keys} WHERE wrapped_key IS NULL"),
+            rewrap_key=q(
+                "UPDATE {keys} SET wrapped_key = {}, master_key_id = {} "
+                "WHERE subject_id = {} AND wrapped_key IS NOT NULL"
+            ),
+            index=tables["index"],
+            subjects_of_digest=q(
+                "SELECT subject_id FROM {index} WHERE field = {} AND digest = {} "
+                "ORDER BY subject_id"
+            ),
+            all_digests=q("SELECT field, digest, subject_id FROM {index}"),
+            delete_digest=q(
+                "DELETE FROM {index} WHERE field = {} AND digest = {} AND subject_id = {}"
+            ),
+            delete_digests_of=q("DELETE FROM {index} WHERE subject_id = {}"),
+        )
+
+    def insert_digests(self, count: int) -> Sql:
+        """One statement inserting `count` digests (a subject's e-mail and name)."""
+        rows = ", ".join(["({}, {}, {})"] * count)
+        return sql(
+            "INSERT INTO {index} (field, digest, subject_id) VALUES "  # noqa: S608 - placeholders only
+            + rows
+            + " ON CONFLICT DO NOTHING",
+            index=self.index,
+        )
 
 
 class SqlSubjectKeys(SubjectKeys):
-    """Subject keys in the `subject_keys` table of SQLite or PostgreSQL, through one
-    autocommitted connection used under a lock (keys are read once per process)."""
+    """Subject keys in the `subject_keys` table of SQLite or PostgreSQL (there in the
+    `cases_keys` schema, ADR 0067), through one autocommitted connection of their own
+    used under a lock (keys are read once per process)."""
 
     def __init__(
-        self, master: MasterKey, connect: Callable[[], _Connection], render: Callable[[Sql], str]
+        self,
+        master: MasterKey,
+        connect: Callable[[], _Connection],
+        render: Callable[[Sql], str],
+        schema: str | None = None,
     ) -> None:
         super().__init__(master)
         self._connect = connect
         self._connection: _Connection | None = None
         self._render = render
+        self._sql = _Statements.in_schema(schema)
 
     @contextmanager
     def _conn(self) -> Iterator[_Connection]:
@@ -370,20 +454,30 @@ class SqlSubjectKeys(SubjectKeys):
                 self._connection = None
                 raise
 
-    def _write(self, statement: Sql, params: tuple[Any, ...]) -> None:
+    def _write(self, statement: Sql, params: tuple[Any, ...]) -> int:
+        """Run `statement`; how many rows it changed."""
         with self._conn() as conn:
-            conn.execute(self._render(statement), params)
+            return int(conn.execute(self._render(statement), params).rowcount)
+
+    def _write_all(self, statement: Sql, params: list[tuple[Any, ...]]) -> None:
+        """Run `statement` once per parameter row, in one transaction."""
+        with self._conn() as conn:
+            text = self._render(statement)
+            conn.execute("BEGIN")
+            try:
+                for row in params:
+                    conn.execute(text, row)
+            except Exception:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     def _read(self, query: Sql, params: tuple[Any, ...]) -> list[Any]:
         with self._conn() as conn:
             return list(conn.execute(self._render(query), params).fetchall())
 
     def _select(self, where: Sql, params: tuple[Any, ...]) -> list[KeyRow]:
-        query = sql(
-            "SELECT subject_id, kind, wrapped_key, master_key_id FROM subject_keys {where}",
-            where=where,
-        )
-        rows = self._read(query, params)
+        rows = self._read(self._sql.select_keys + where, params)
         return [
             KeyRow(UUID(r[0]), SubjectKind(r[1]), None if r[2] is None else bytes(r[2]), r[3])
             for r in rows
@@ -397,27 +491,33 @@ class SqlSubjectKeys(SubjectKeys):
         return iter(self._select(sql("ORDER BY subject_id"), ()))
 
     def _erased_count(self) -> int:
-        rows = self._read(sql("SELECT COUNT(*) FROM subject_keys WHERE wrapped_key IS NULL"), ())
+        rows = self._read(self._sql.erased_count, ())
         return int(rows[0][0])
 
-    def _insert(self, row: KeyRow) -> None:
-        self._write(
-            _INSERT_KEY, (str(row.subject), row.kind.value, row.wrapped, self.master.key_id)
-        )
+    def _insert(self, row: KeyRow) -> bool:
+        params = (str(row.subject), row.kind.value, row.wrapped, row.master_key_id)
+        return self._write(self._sql.insert_key, params) == 1
 
     def _erase(self, subject: UUID, erased_at: str) -> None:
-        self._write(_ERASE_KEY, (erased_at, str(subject)))
-        self._write(sql("DELETE FROM subject_index WHERE subject_id = {}"), (str(subject),))
+        self._write(self._sql.erase_key, (erased_at, str(subject)))
+        self._write(self._sql.delete_digests_of, (str(subject),))
 
-    def _index(self, subject: UUID, field: str, digest: str) -> None:
-        self._write(_INSERT_DIGEST, (field, digest, str(subject)))
+    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
+        params = tuple(p for field, digest in digests for p in (field, digest, str(subject)))
+        self._write(self._sql.insert_digests(len(digests)), params)
 
     def _indexed(self, field: str, digest: str) -> list[UUID]:
-        rows = self._read(_SUBJECTS_OF_DIGEST, (field, digest))
+        rows = self._read(self._sql.subjects_of_digest, (field, digest))
         return [UUID(r[0]) for r in rows]
 
+    def _digests_kept(self) -> set[tuple[str, str, UUID]]:
+        return {(str(f), str(d), UUID(str(s))) for f, d, s in self._read(self._sql.all_digests, ())}
+
+    def _drop(self, stale: list[tuple[str, str, UUID]]) -> None:
+        self._write_all(self._sql.delete_digest, [(f, d, str(s)) for f, d, s in stale])
+
     def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None:
-        self._write(_REWRAP_KEY, (wrapped, master_key_id, str(subject)))
+        self._write(self._sql.rewrap_key, (wrapped, master_key_id, str(subject)))
 
     def close(self) -> None:
         with self._lock:
@@ -427,6 +527,8 @@ class SqlSubjectKeys(SubjectKeys):
 
 
 def sqlite_subject_keys(master: MasterKey, path: Path) -> SqlSubjectKeys:
+    """The keys in the store's own SQLite file (ADR 0067 says why not a file apart)."""
+
     def connect() -> _Connection:
         return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
 
@@ -434,4 +536,7 @@ def sqlite_subject_keys(master: MasterKey, path: Path) -> SqlSubjectKeys:
 
 
 def postgres_subject_keys(master: MasterKey, connect: Callable[[], _Connection]) -> SqlSubjectKeys:
-    return SqlSubjectKeys(master, connect, lambda statement: statement.postgres(None))
+    """The keys in the `cases_keys` schema, through `connect` (the keys role's, ADR 0067)."""
+    return SqlSubjectKeys(
+        master, connect, lambda statement: statement.postgres(None), schema=KEYS_SCHEMA
+    )

@@ -8,9 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from cases.audit_log.keys import verifier_from, write_key
-from cases.audit_log.tree_store import TreeStore
-from cases.audit_log.verify import LogVerifier
 from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.db.database import open_projection_db
@@ -21,6 +18,7 @@ from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.personal_data import ERASED
 from cases.settings import Settings
 from tests.integration.test_support_desk import walk_a_case_through_escalation
+from tests.support.audit_log import verified_events, with_audit_key
 from tests.support.builders import caller
 
 ADMIN = caller(Actor("admin-ulla", Role.USER_MANAGEMENT_ADMIN))
@@ -31,9 +29,7 @@ def test_the_log_verifies_against_checkpoints_before_and_after_an_erasure(
 ) -> None:
     if parse_database_url(sealed_settings.effective_database_url).kind is StoreKind.MEMORY:
         pytest.skip("the in-memory store keeps no tree")
-    key = tmp_path / "audit-log.key"
-    write_key(key, sealed_settings.audit_log_origin)
-    settings = sealed_settings.model_copy(update={"audit_log_key_file": key})
+    settings = with_audit_key(sealed_settings, tmp_path)
     walk = walk_a_case_through_escalation(sealed, clock)
     db = open_projection_db(settings)
     try:
@@ -43,10 +39,6 @@ def test_the_log_verifies_against_checkpoints_before_and_after_an_erasure(
         after = checkpoint_now(settings, sealed.log, db)
         assert after.size > before.size
         assert sealed.desk.case(walk.case.id).description == ERASED
-        result = LogVerifier(
-            sealed.log, TreeStore(db), verifier_from(settings), settings.audit_log_origin
-        ).verify([("the checkpoint before the erasure", before.note)])
-        assert result.finding is None, result.finding
-        assert result.events == after.size
+        assert verified_events(settings, sealed.log, db, before.note) == after.size
     finally:
         db.close()

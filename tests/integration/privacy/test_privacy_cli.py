@@ -115,9 +115,11 @@ def test_retention_counts_then_erases_nothing_on_an_empty_store(sealed_cli: CliR
     assert run.output.startswith("erased 0 of 0 cases closed before ")
 
 
-def test_legacy_lists_subjects_recorded_before_sealing(
-    sealed_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _principal_before_sealing(
+    sealed_cli: CliRunner, monkeypatch: pytest.MonkeyPatch, *, before_key: list[str]
+) -> tuple[str, str]:
+    """A principal created with no master key set; the output of `before_key` run
+    then; the key set again afterwards."""
     key_file = get_settings().master_key_file
     monkeypatch.delenv("CASES_MASTER_KEY_FILE")
     get_settings.cache_clear()
@@ -126,8 +128,16 @@ def test_legacy_lists_subjects_recorded_before_sealing(
     )
     assert created.exit_code == 0, created.output
     principal_id = re.search(r"principal ([0-9a-f-]{36})", created.output).group(1)  # type: ignore[union-attr]
+    output = sealed_cli.invoke(app, before_key).output if before_key else ""
     monkeypatch.setenv("CASES_MASTER_KEY_FILE", str(key_file))
     get_settings.cache_clear()
+    return principal_id, output
+
+
+def test_legacy_lists_subjects_recorded_before_sealing(
+    sealed_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    principal_id, _ = _principal_before_sealing(sealed_cli, monkeypatch, before_key=[])
     sealed_cli.invoke(app, ["principals", "create", "--name", "Eva Ek", "--role", "auditor"])
     listed = sealed_cli.invoke(app, ["privacy", "legacy"])
     assert listed.exit_code == 0, listed.output
@@ -137,3 +147,19 @@ def test_legacy_lists_subjects_recorded_before_sealing(
     refused = sealed_cli.invoke(app, ["privacy", "erase", principal_id, "--reason", "x"])
     assert refused.exit_code == 1
     assert "refused (recorded-before-sealing)" in refused.output
+
+
+def test_reseal_lists_subjects_recorded_before_sealing_and_is_safe_to_rerun(
+    sealed_cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    principal_id, refused = _principal_before_sealing(
+        sealed_cli, monkeypatch, before_key=["privacy", "reseal"]
+    )
+    assert "no master key is set" in refused  # nothing to seal with
+    for _ in range(2):
+        resealed = sealed_cli.invoke(app, ["privacy", "reseal"])
+        assert resealed.exit_code == 0, resealed.output
+        assert f"{principal_id} principal plain_events=1 " in resealed.output
+        assert "deleted 0 snapshots holding plain text; 1 subjects keep 1 events" in (
+            resealed.output
+        )

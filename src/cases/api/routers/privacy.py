@@ -47,7 +47,8 @@ def erase_subject(
 ) -> ErasureOut:
     """Throw the subject's key away: its personal data reads "erased" from now on in
     every history, state and export; the facts stay. Erasing again changes nothing
-    (`already_erased`). The subject is a case id (its contact person) or a principal id."""
+    (`already_erased`). The subject is a case id (its contact person) or a principal id.
+    Events recorded before sealing keep their text and are counted (`plain_events`)."""
     erased = privacy.erase(caller, subject_id, body.reason, body.legal_basis)
     return ErasureOut(
         subject_id=erased.subject_id,
@@ -55,6 +56,7 @@ def erase_subject(
         erasure_id=erased.erasure_id,
         already_erased=erased.already,
         position=None if erased.receipt is None else erased.receipt.position,
+        plain_events=erased.plain_events,
     )
 
 

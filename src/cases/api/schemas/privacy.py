@@ -24,6 +24,10 @@ class ErasureOut(BaseModel):
     erasure_id: UUID
     already_erased: bool
     position: int | None
+    plain_events: int = Field(
+        description="The subject's events recorded before sealing, whose personal data "
+        "stays readable: the audit log forbids rewriting them (ADR 0066). 0: all erased."
+    )
 
 
 class FindSubjects(Strict):
