@@ -36,4 +36,6 @@ USER 10001:10001
 WORKDIR /var/lib/cases
 EXPOSE 8000
 ENTRYPOINT ["cases"]
-CMD ["serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
+# One worker: the default store is the embedded SQLite, which serves from one process;
+# on PostgreSQL, pass `serve --workers N` (compose.yaml does).
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

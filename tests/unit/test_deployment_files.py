@@ -234,3 +234,11 @@ class TestDockerfile:
             [rest] = [r for k, r in _instructions() if k == keyword]
             assert rest.startswith("["), keyword
         assert parse_command_line(yaml.safe_load(next(r for k, r in _instructions() if k == "CMD")))
+
+    def test_the_default_command_serves_the_default_store(self) -> None:
+        """The image's default store is the embedded SQLite (no CASES_DATABASE_URL),
+        which serves from one process: the default command asks for no more workers
+        (it did, and `docker run` of the image alone exited at once)."""
+        command = yaml.safe_load(next(r for k, r in _instructions() if k == "CMD"))
+        assert "CASES_DATABASE_URL" not in DOCKERFILE
+        assert "--workers" not in command or command[command.index("--workers") + 1] == "1"
