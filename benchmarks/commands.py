@@ -1,7 +1,15 @@
 """Throughput of single-event commands on existing cases, against a plain insert loop.
 
 Run: .venv/bin/python benchmarks/commands.py [--commands 3000] [--repeat 5] [--cases 200]
-     [--sealed] [--working-copies N] [--skip-postgres]
+     [--sealed] [--working-copies N] [--clients N] [--skip-postgres]
+
+With `--clients N` each workload runs in N threads at once, each thread on its own
+cases (case k goes to thread k mod N; `--cases` must be a multiple of N), as
+concurrent requests do in a server: ours, the library (its recorders are
+thread-safe, its pool default) and the plain loop (one connection per thread).
+One client measures a command's latency alone, where every commit waits for its
+own flush; several measure what a store does when commits can share one
+(ours group-commits them, ADR 0027).
 
 With `--working-copies N` our command runner keeps up to N aggregates between
 commands, as the API server does (ADR 0023): a command then reads only the
@@ -53,12 +61,14 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID, uuid4
 
@@ -92,6 +102,8 @@ ADMIN_URL = os.environ.get(
 )
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday
 AGENT = Actor("agent-anna", Role.HELPDESK_AGENT)
+C = TypeVar("C")  # a plain loop's connection
+
 SYNCHRONOUS = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
 
 
@@ -142,8 +154,11 @@ class CommandWorkload:
 
     def one(self) -> None:
         """One command: load a case, record one event, save."""
-        k = self.done
         self.done += 1
+        self.one_at(self.done - 1)
+
+    def one_at(self, k: int) -> None:
+        """The `k`th command of the round-robin."""
         case_id = self.case_ids[k % len(self.case_ids)]
         self.clock.advance(timedelta(seconds=1))
         if (k // len(self.case_ids)) % 2 == 0:
@@ -157,11 +172,8 @@ class CommandWorkload:
                 ),
             )
 
-    def run(self, n: int) -> float:
-        start = time.perf_counter()
-        for _ in range(n):
-            self.one()
-        return time.perf_counter() - start
+    def run(self, n: int, clients: int = 1) -> float:
+        return run_commands(self, n, clients)
 
     def sample_state(self) -> bytes:
         """The stored bytes of the latest event of the first case."""
@@ -233,19 +245,68 @@ class LibraryWorkload:
             self.case_ids.append(case_id)
 
     def one(self) -> None:
-        k = self.done
         self.done += 1
+        self.one_at(self.done - 1)
+
+    def one_at(self, k: int) -> None:
         case_id = self.case_ids[k % len(self.case_ids)]
         if (k // len(self.case_ids)) % 2 == 0:
             self.desk.add_note(case_id, NOTES[k % len(NOTES)])
         else:
             self.desk.record_communication(case_id, SUMMARIES[k % len(SUMMARIES)])
 
-    def run(self, n: int) -> float:
+    def run(self, n: int, clients: int = 1) -> float:
+        return run_commands(self, n, clients)
+
+
+class Commands(Protocol):
+    done: int
+
+    def one_at(self, k: int) -> None: ...
+
+
+def run_commands(workload: Commands, n: int, clients: int) -> float:
+    """Seconds for the next `n` commands of the round-robin, in `clients` threads;
+    thread t takes the commands k with k mod clients == t, so its own cases."""
+    first = workload.done
+    workload.done += n
+    if clients == 1:
         start = time.perf_counter()
-        for _ in range(n):
-            self.one()
+        for k in range(first, first + n):
+            workload.one_at(k)
         return time.perf_counter() - start
+
+    def client(t: int) -> None:
+        for k in range(first + t, first + n, clients):
+            workload.one_at(k)
+
+    return concurrently([partial(client, t) for t in range(clients)])
+
+
+def concurrently(work: list[Callable[[], object]]) -> float:
+    """Seconds from a common start until every piece of `work`, each in its own
+    thread, has finished; the first error of any is raised."""
+    gate = threading.Barrier(len(work) + 1)
+    errors: list[BaseException] = []
+
+    def worker(piece: Callable[[], object]) -> None:
+        gate.wait()
+        try:
+            piece()
+        except BaseException as e:  # noqa: BLE001 - raised in the caller
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(piece,)) for piece in work]
+    for thread in threads:
+        thread.start()
+    gate.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return elapsed
 
 
 def start_library(env: dict[str, str], n_cases: int, commands: int) -> LibraryWorkload:
@@ -314,15 +375,38 @@ def sqlite_plain_loop(conn: sqlite3.Connection, rows: PlainRows, state: bytes, n
     return time.perf_counter() - start
 
 
-def open_sqlite_plain(path: Path) -> sqlite3.Connection:
+def open_sqlite_plain(path: Path, *, create: bool = True) -> sqlite3.Connection:
     # As eventsourcing.sqlite does: autocommit mode with explicit BEGIN, WAL,
-    # and `synchronous` not touched (so FULL, the default).
-    conn = sqlite3.connect(path, isolation_level=None)
+    # and `synchronous` not touched (so FULL, the default). Used by one thread
+    # at a time, not always the one that opened it.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute(
-        "CREATE TABLE bench (id TEXT, version INTEGER, state BLOB, PRIMARY KEY (id, version))"
-    )
+    if create:
+        conn.execute(
+            "CREATE TABLE bench (id TEXT, version INTEGER, state BLOB, PRIMARY KEY (id, version))"
+        )
     return conn
+
+
+def plain_in_clients(
+    loop: Callable[[C, PlainRows, bytes, int], float],
+    conns: list[C],
+    state: bytes,
+    ids_each: int,
+) -> Callable[[int], float]:
+    """The plain loop in one thread per connection, each on rows of its own ids;
+    `n` rows in all."""
+    rows = [PlainRows([uuid4() for _ in range(ids_each)]) for _ in conns]
+    if len(conns) == 1:
+        return lambda n: loop(conns[0], rows[0], state, n)
+
+    def in_clients(n: int) -> float:
+        each = n // len(conns)
+        return concurrently(
+            [partial(loop, c, r, state, each) for c, r in zip(conns, rows, strict=True)]
+        )
+
+    return in_clients
 
 
 def sqlite_pragmas(run: Callable[[str], object]) -> str:
@@ -418,11 +502,12 @@ def measure(
     *,
     commands: int,
     repeat: int,
+    clients: int,
 ) -> Result:
     result = Result(store, [], [], [])
     for r in range(repeat):
-        ours = commands / workload.run(commands)
-        lib = commands / library.run(commands)
+        ours = commands / workload.run(commands, clients)
+        lib = commands / library.run(commands, clients)
         base = commands / plain(commands)
         result.ours.append(ours)
         result.library.append(lib)
@@ -470,16 +555,21 @@ def bench_sqlite(args: argparse.Namespace) -> Result:
             args.commands,
         )
         plain_conn = open_sqlite_plain(Path(tmp) / "plain.db")
+        others = [
+            open_sqlite_plain(Path(tmp) / "plain.db", create=False) for _ in range(1, args.clients)
+        ]
         try:
             state = workload.sample_state()
-            rows = PlainRows([uuid4() for _ in range(args.cases)])
             result = measure(
                 "SQLite",
                 workload,
                 library,
-                lambda n: sqlite_plain_loop(plain_conn, rows, state, n),
+                plain_in_clients(
+                    sqlite_plain_loop, [plain_conn, *others], state, args.cases // args.clients
+                ),
                 commands=args.commands,
                 repeat=args.repeat,
+                clients=args.clients,
             )
             result.notes.append(
                 f"SQLite settings: event store {eventsourcing_sqlite_pragmas(workload.services)}; "
@@ -487,7 +577,8 @@ def bench_sqlite(args: argparse.Namespace) -> Result:
                 f"row state {len(state)} bytes"
             )
         finally:
-            plain_conn.close()
+            for conn in (plain_conn, *others):
+                conn.close()
             library.desk.close()
             workload.services.close()
     return result
@@ -501,22 +592,27 @@ def bench_postgres(args: argparse.Namespace) -> Result:
         library = None
         try:
             library = start_library(library_postgres_env(url), args.cases, args.commands)
-            with psycopg.connect(url) as plain_conn:
+            with contextlib.ExitStack() as connections:
+                conns = [
+                    connections.enter_context(psycopg.connect(url)) for _ in range(args.clients)
+                ]
+                plain_conn = conns[0]
                 plain_conn.execute(
                     "CREATE TABLE bench (id uuid, version int, state bytea, "
                     "PRIMARY KEY (id, version))"
                 )
                 plain_conn.commit()
                 state = workload.sample_state()
-                rows = PlainRows([uuid4() for _ in range(args.cases)])
                 result = measure(
                     "PostgreSQL",
                     workload,
                     library,
-                    lambda n: postgres_plain_loop(plain_conn, rows, state, n),
+                    plain_in_clients(postgres_plain_loop, conns, state, args.cases // args.clients),
                     commands=args.commands,
                     repeat=args.repeat,
+                    clients=args.clients,
                 )
+                rows = PlainRows([uuid4() for _ in range(args.cases)])
                 plain_trips = _plain_round_trips(plain_conn, rows, state)
             result.notes.append(f"PostgreSQL row state {len(state)} bytes")
             result.notes.extend(_our_round_trips(workload, plain_trips))
@@ -608,7 +704,15 @@ def main() -> int:
         help="keep this many aggregates between commands, as the API does (ADR 0023); "
         "the library stays out of the box",
     )
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=1,
+        help="threads running each workload at once, each on its own cases",
+    )
     args = parser.parse_args()
+    if args.cases % args.clients:
+        parser.error("--cases must be a multiple of --clients (each client has its own cases)")
 
     print(f"load average at the start (1, 5, 15 min): {os.getloadavg()}", flush=True)
     with Path(os.devnull).open("w") as devnull:
@@ -620,6 +724,8 @@ def main() -> int:
             except psycopg.OperationalError as e:
                 print(f"PostgreSQL skipped: {str(e).strip().splitlines()[0]}", file=sys.stderr)
     print(f"personal fields {'sealed (--sealed)' if args.sealed else 'as they are'}")
+    if args.clients > 1:
+        print(f"{args.clients} clients at once, each on its own cases")
     if args.working_copies:
         print(f"ours keeps {args.working_copies} working copies between commands (ADR 0023)")
     print_table(results, args.commands, args.repeat)

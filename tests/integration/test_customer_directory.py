@@ -4,6 +4,8 @@ and cases and accounts refused for customers it does not hold (ADR 0048)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -189,6 +191,30 @@ class TestContacts:
             Recipient("Tom Teknik", "it@contoso.example", "en")
         ]
         assert book.billing_contacts("nobody") == []
+
+    def test_the_contact_book_reads_the_customer_once_per_answer(
+        self, directory: Services, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A message's recipients cost one load of the customer and one of each
+        listed contact (it was three loads of the customer, and two for its
+        preferences: `find` loaded it to see that it exists, then again)."""
+        directory.customers.add_contact(SALES, "contoso", billing_contact())
+        directory.customers.add_contact(SALES, "contoso", technical_contact())
+        runner = directory.customers.runner
+        loaded: list[str] = []
+        load = runner.load
+
+        def counting(kind: type[Any], aggregate_id: UUID, version: int | None = None) -> Any:
+            loaded.append(kind.__name__)
+            return load(kind, aggregate_id, version)
+
+        monkeypatch.setattr(runner, "load", counting)
+        book = DirectoryContactBook(directory.customers)
+        assert [r.email for r in book.billing_contacts("contoso")] == ["ekonomi@contoso.example"]
+        assert loaded == ["Customer", "CustomerContact"]
+        loaded.clear()
+        assert book.preferences("contoso") == CommunicationPreferences()
+        assert loaded == ["Customer"]
 
     def test_a_contact_changes_and_is_removed(self, directory: Services) -> None:
         added = directory.customers.add_contact(SALES, "contoso", billing_contact())

@@ -64,10 +64,10 @@ class CustomerDirectory:
             raise NotFoundError(f"the directory holds no customer {customer_id}") from None
 
     def find(self, customer_id: str) -> Customer | None:
-        aggregate_id = customer_aggregate_id(customer_id)
-        if not self.runner.exists(Customer, aggregate_id):
+        try:
+            return self.runner.load(Customer, customer_aggregate_id(customer_id))
+        except NotFoundError:
             return None
-        return self.runner.load(Customer, aggregate_id)
 
     def check_known(self, customer_id: str) -> None:
         """Refuse a customer the directory does not hold, unless bare ids are
@@ -169,8 +169,10 @@ class CustomerDirectory:
     def contacts(self, customer_id: str, role: ContactRole) -> list[CustomerContact]:
         """The customer's listed contacts in `role` (none for an unknown customer)."""
         customer = self.find(customer_id)
-        if customer is None:
-            return []
+        return [] if customer is None else self.listed_contacts(customer, role)
+
+    def listed_contacts(self, customer: Customer, role: ContactRole) -> list[CustomerContact]:
+        """The listed contacts in `role` of a customer already loaded."""
         return [self.runner.load(CustomerContact, cid) for cid in customer.contact_ids(role)]
 
     def picked_contact(self, customer_id: str, contact_id: UUID) -> Contact:

@@ -21,13 +21,9 @@ class DirectoryContactBook:
         self.fallback = fallback
 
     def billing_contacts(self, customer_id: str) -> list[Recipient]:
-        if self.fallback is not None and self.directory.find(customer_id) is None:
-            return self.fallback.billing_contacts(customer_id)
         return self._recipients(customer_id, ContactRole.BILLING)
 
     def technical_contacts(self, customer_id: str) -> list[Recipient]:
-        if self.fallback is not None and self.directory.find(customer_id) is None:
-            return self.fallback.technical_contacts(customer_id)
         return self._recipients(customer_id, ContactRole.TECHNICAL)
 
     def preferences(self, customer_id: str) -> CommunicationPreferences:
@@ -39,8 +35,16 @@ class DirectoryContactBook:
         return CommunicationPreferences()
 
     def _recipients(self, customer_id: str, role: ContactRole) -> list[Recipient]:
+        """The customer's reachable contacts in `role`, the customer loaded once."""
+        customer = self.directory.find(customer_id)
+        if customer is None:
+            if self.fallback is None:
+                return []
+            if role is ContactRole.BILLING:
+                return self.fallback.billing_contacts(customer_id)
+            return self.fallback.technical_contacts(customer_id)
         recipients = []
-        for person in self.directory.contacts(customer_id, role):
+        for person in self.directory.listed_contacts(customer, role):
             email = person.contact.email
             if person.removed or email is None or email == ERASED:
                 continue
