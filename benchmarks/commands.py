@@ -379,7 +379,7 @@ def open_sqlite_plain(path: Path, *, create: bool = True) -> sqlite3.Connection:
     # As eventsourcing.sqlite does: autocommit mode with explicit BEGIN, WAL,
     # and `synchronous` not touched (so FULL, the default). Used by one thread
     # at a time, not always the one that opened it.
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=60)
     conn.execute("PRAGMA journal_mode=WAL")
     if create:
         conn.execute(
