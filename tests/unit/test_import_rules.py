@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "history",
         "clock",
+        "progress",
         "settings",
         "time_range",
         "heap",

@@ -17,6 +17,7 @@ from datetime import datetime
 from uuid import UUID
 
 from cases.application.caller import Caller
+from cases.application.refusals import Refused
 from cases.application.support_desk import SupportDesk
 from cases.domain.errors import DomainError, EvaluationInFutureError
 from cases.domain.service_clocks import ClockKind
@@ -34,18 +35,11 @@ class RecordedBreach:
 
 
 @dataclass(frozen=True, slots=True)
-class CaseFailure:
-    case_id: UUID
-    rule: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
 class ClockRunSummary:
     as_of: datetime
     evaluated: int
     breaches: tuple[RecordedBreach, ...]
-    failures: tuple[CaseFailure, ...]
+    failures: tuple[Refused, ...]
 
 
 def run_clock_evaluation(
@@ -63,12 +57,12 @@ def run_clock_evaluation(
         )
     evaluated = 0
     breaches: list[RecordedBreach] = []
-    failures: list[CaseFailure] = []
+    failures: list[Refused] = []
     for case_id in candidates:
         try:
             recorded = desk.evaluate_service_clocks(caller, case_id, as_of)
         except DomainError as e:
-            failures.append(CaseFailure(case_id, e.rule, e.message))
+            failures.append(Refused.by(case_id, e))
         else:
             breaches += [RecordedBreach(case_id, b.clock, b.number, b.at) for b in recorded]
         evaluated += 1

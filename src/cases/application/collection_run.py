@@ -10,24 +10,14 @@ as of a moment still to come is refused whole and records nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
 
 from cases.application.billing_office import BillingOffice, Evaluation
 from cases.application.caller import Caller
+from cases.application.refusals import Refused
 from cases.domain.errors import DomainError
-
-Progress = Callable[[int, int], None]
-"""Told (accounts done, accounts listed) after each account."""
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    account_id: UUID
-    rule: str
-    message: str
+from cases.progress import Progress
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +28,7 @@ class CollectionSummary:
     policy_version: int
     evaluated: int
     acted_on: tuple[Evaluation, ...]
-    failures: tuple[Failure, ...]
+    failures: tuple[Refused, ...]
 
     @property
     def reminders(self) -> int:
@@ -70,12 +60,12 @@ def run_collection(
     listed = office.account_count()
     evaluated = 0
     acted_on: list[Evaluation] = []
-    failures: list[Failure] = []
+    failures: list[Refused] = []
     for account_id in office.directory.ids():
         try:
             evaluation = office.evaluate_under(caller, account_id, policy, as_of)
         except DomainError as e:
-            failures.append(Failure(account_id, e.rule, e.message))
+            failures.append(Refused.by(account_id, e))
         else:
             if evaluation.did_something:
                 acted_on.append(evaluation)

@@ -16,15 +16,13 @@ Safe to re-run: a second run finds no plain snapshot.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from cases.db.database import ProjectionDatabase
 from cases.db.statement import Identifier, Sql, sql
 from cases.persistence.event_log import EventLog
 from cases.persistence.legacy_plaintext import LegacySubject, legacy_subjects, plain_snapshots
-
-Progress = Callable[[int, int], None]
+from cases.progress import Progress
 
 
 def _delete_snapshot(log: EventLog) -> Sql:

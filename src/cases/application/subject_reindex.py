@@ -14,7 +14,6 @@ Safe to re-run: indexing is idempotent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -25,8 +24,7 @@ from eventsourcing.utils import resolve_topic
 from cases.persistence.event_log import EventLog
 from cases.persistence.event_rows import row_batches
 from cases.persistence.personal_data import ERASED, SEARCHABLE
-
-Progress = Callable[[int, int], None]
+from cases.progress import Progress
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,7 @@ def summary_lines(summary: ClockRunSummary) -> list[str]:
         f"breached at {b.breached_at.isoformat()}"
         for b in summary.breaches
     ]
-    lines += [f"{f.case_id}  failed ({f.rule}): {f.message}" for f in summary.failures]
+    lines += [f"{f.aggregate_id}  failed ({f.rule}): {f.message}" for f in summary.failures]
     lines.append(
         f"Service clocks as of {summary.as_of.isoformat()}: {summary.evaluated} cases "
         f"evaluated, {len(summary.breaches)} breaches recorded, "

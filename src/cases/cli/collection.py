@@ -38,7 +38,7 @@ def run(as_of: EvaluateAt = None) -> None:
 def summary_lines(summary: CollectionSummary) -> list[str]:
     """One line per account acted on or failed, then the totals."""
     lines = [_account_line(e) for e in summary.acted_on]
-    lines += [f"{f.account_id}  failed ({f.rule}): {f.message}" for f in summary.failures]
+    lines += [f"{f.aggregate_id}  failed ({f.rule}): {f.message}" for f in summary.failures]
     lines.append(
         f"Collection as of {summary.as_of.isoformat()} under policy version "
         f"{summary.policy_version}: {summary.evaluated} accounts evaluated, "

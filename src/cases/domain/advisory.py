@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from cases.domain.audited import AuditedAggregate
+from cases.domain.audited import AuditedAggregate, Replaces
 from cases.domain.case_values import AdvisoryClassification, VendorAdvisory
 from cases.domain.errors import AlreadyLinkedError
 from cases.domain.identity import derived_id
@@ -85,12 +85,8 @@ class Advisory(AuditedAggregate):
     class Imported(AuditedAggregate.Created):
         facts: AdvisoryFacts
 
-    class Revised(AuditedAggregate.Event):
+    class Revised(Replaces, AuditedAggregate.Event):
         facts: AdvisoryFacts
-
-        def apply(self, aggregate: Any) -> None:
-            advisory: Advisory = aggregate
-            advisory.facts = self.facts
 
     class CaseLinked(AuditedAggregate.Event):
         case_id: UUID

@@ -9,6 +9,7 @@ nothing (ADR 32).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Self
 from uuid import UUID
 
@@ -52,3 +53,26 @@ class AuditedAggregate(Aggregate):
     ) -> None:
         check_dating(ctx)
         self.trigger_event(event_class, timestamp=ctx.recorded_at, meta=ctx.metadata, **attributes)
+
+
+class Replaces:
+    """Mixed into an event whose every field replaces the aggregate's attribute of
+    the same name (a customer renamed, an advisory revised): its `apply`, written once.
+    List it before the event base it mixes into."""
+
+    def apply(self, aggregate: Any) -> None:
+        for name in _replaced(type(self)):
+            setattr(aggregate, name, getattr(self, name))
+
+
+_REPLACED: dict[type, tuple[str, ...]] = {}
+
+
+def _replaced(event_class: type) -> tuple[str, ...]:
+    """The fields `event_class` declares beyond every audited event's own (found once)."""
+    names = _REPLACED.get(event_class)
+    if names is None:
+        common = {f.name for f in dataclasses.fields(AuditedAggregate.Event)}
+        fields = dataclasses.fields(event_class)
+        names = _REPLACED[event_class] = tuple(f.name for f in fields if f.name not in common)
+    return names

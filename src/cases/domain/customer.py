@@ -19,7 +19,7 @@ from uuid import UUID
 
 from cases.domain import customer_commands as c
 from cases.domain import errors
-from cases.domain.audited import AuditedAggregate
+from cases.domain.audited import AuditedAggregate, Replaces
 from cases.domain.case_values import Contact
 from cases.domain.customer_values import (
     MAX_SECRET_OVERLAP,
@@ -62,30 +62,16 @@ class Customer(AuditedAggregate, _SigningSecretsKept):
         indirect_provider: str | None
         preferences: CommunicationPreferences
 
-    class Renamed(AuditedAggregate.Event):
+    class Renamed(Replaces, AuditedAggregate.Event):
         display_name: str
 
-        def apply(self, aggregate: Any) -> None:
-            customer: Customer = aggregate
-            customer.display_name = self.display_name
-
-    class TenantChanged(AuditedAggregate.Event):
+    class TenantChanged(Replaces, AuditedAggregate.Event):
         tenant_id: str
         primary_domain: str
 
-        def apply(self, aggregate: Any) -> None:
-            customer: Customer = aggregate
-            customer.tenant_id = self.tenant_id
-            customer.primary_domain = self.primary_domain
-
-    class RelationshipChanged(AuditedAggregate.Event):
+    class RelationshipChanged(Replaces, AuditedAggregate.Event):
         relationship: Relationship
         indirect_provider: str | None
-
-        def apply(self, aggregate: Any) -> None:
-            customer: Customer = aggregate
-            customer.relationship = self.relationship
-            customer.indirect_provider = self.indirect_provider
 
     class WebhookSecretSet(AuditedAggregate.Event):
         secret: WebhookSecret
@@ -99,12 +85,8 @@ class Customer(AuditedAggregate, _SigningSecretsKept):
                 overlapping = (current.retired(self.previous_retires_at),)
             customer.webhook_secrets = (self.secret, *overlapping)
 
-    class PreferencesChanged(AuditedAggregate.Event):
+    class PreferencesChanged(Replaces, AuditedAggregate.Event):
         preferences: CommunicationPreferences
-
-        def apply(self, aggregate: Any) -> None:
-            customer: Customer = aggregate
-            customer.preferences = self.preferences
 
     class ContactListed(AuditedAggregate.Event):
         contact_id: UUID
@@ -291,14 +273,9 @@ class CustomerContact(AuditedAggregate):
         contact: Contact
         language: Language
 
-    class Changed(AuditedAggregate.Event):
+    class Changed(Replaces, AuditedAggregate.Event):
         contact: Contact
         language: Language
-
-        def apply(self, aggregate: Any) -> None:
-            person: CustomerContact = aggregate
-            person.contact = self.contact
-            person.language = self.language
 
     class Removed(AuditedAggregate.Event):
         def apply(self, aggregate: Any) -> None:

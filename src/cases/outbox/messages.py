@@ -41,14 +41,14 @@ def message_id(event: str, recipient: str) -> UUID:
 
 
 @dataclass(frozen=True, slots=True)
-class NewMessage:
-    """A message derived from an event, before it is queued."""
+class Message:
+    """What every message is, new or queued: the event it comes of, where its outcome
+    is recorded, and to whom it goes with what text."""
 
     message_id: UUID
     event_id: str
     aggregate_kind: str  # "account" or "case": where its outcome is recorded
     aggregate_id: UUID
-    subject_id: UUID | None  # the data subject whose erasure drops it
     kind: str
     channel: Channel
     recipient: str
@@ -58,19 +58,16 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class QueuedMessage:
+class NewMessage(Message):
+    """A message derived from an event, before it is queued."""
+
+    subject_id: UUID | None  # the data subject whose erasure drops it
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage(Message):
     """A message as the outbox holds it."""
 
-    message_id: UUID
-    event_id: str
-    aggregate_kind: str
-    aggregate_id: UUID
-    kind: str
-    channel: Channel
-    recipient: str
-    language: str
-    subject: str
-    body: str
     status: Status
     attempts: int
     created_at: datetime

@@ -17,7 +17,7 @@ here too (`plain_snapshots`), so that `cases privacy reseal` can delete it
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -35,8 +35,7 @@ from cases.persistence.personal_data import (
     subject_kind,
 )
 from cases.persistence.sealing import SEALED_NAME
-
-Progress = Callable[[int, int], None]
+from cases.progress import Progress
 
 _SEALED_MARK = orjson.dumps({"_type_": SEALED_NAME})[1:-1]
 """A sealed text's tag as it appears in the stored JSON."""

@@ -49,15 +49,7 @@ def create_principal(
     response.headers["Location"] = f"/principals/{issued.principal_id}"
     response.headers["Cache-Control"] = "no-store"
     principal = principals.principal(issued.principal_id)
-    return IssuedPrincipalOut(
-        id=issued.principal_id,
-        name=principal.name,
-        role=principal.role,
-        customer_id=principal.customer_id,
-        token=issued.token,
-        version=issued.receipt.version,
-        position=issued.receipt.position,
-    )
+    return IssuedPrincipalOut.of(principal, issued)
 
 
 @router.get("", dependencies=[Manages])

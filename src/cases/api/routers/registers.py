@@ -42,21 +42,20 @@ PROBLEMS = documented_problems(
     {403: "The role may not read case histories"},
     invalid="Invalid request; the problem names the field",
 )
+
+
+def _period_bound(alias: str, description: str, example: str) -> Any:
+    """A query parameter bounding a register's period: a moment, or a day at 00:00 UTC."""
+    return Query(alias=alias, description=description, examples=[example])
+
+
 From = Annotated[
     PeriodBound | None,
-    Query(
-        alias="from",
-        description="From this moment (or day, 00:00 UTC) on.",
-        examples=["2026-03-01"],
-    ),
+    _period_bound("from", "From this moment (or day, 00:00 UTC) on.", "2026-03-01"),
 ]
 To = Annotated[
     PeriodBound | None,
-    Query(
-        alias="to",
-        description="... and before this moment (or day, 00:00 UTC).",
-        examples=["2026-04-01"],
-    ),
+    _period_bound("to", "... and before this moment (or day, 00:00 UTC).", "2026-04-01"),
 ]
 
 

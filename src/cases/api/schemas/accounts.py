@@ -683,7 +683,7 @@ class CollectionRunOut(BaseModel):
             acted_on_count=len(summary.acted_on),
             failed=len(summary.failures),
             acted_on=[fields_of(ActedOnOut, e, id=e.account_id) for e in summary.acted_on],
-            failures=[fields_of(FailureOut, f, id=f.account_id) for f in summary.failures],
+            failures=[fields_of(FailureOut, f, id=f.aggregate_id) for f in summary.failures],
             position=position,
         )
 

@@ -6,8 +6,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from cases.api.schemas.common import ReadOff, Strict
+from cases.api.schemas.common import ReadOff, Strict, fields_of
+from cases.application.principal_registry import IssuedPrincipal
 from cases.domain.metadata import Role
+from cases.domain.principal import Principal
 
 
 class CreatePrincipal(Strict):
@@ -39,3 +41,11 @@ class IssuedPrincipalOut(BaseModel):
     token: str = Field(description="Shown once: only its hash is stored.")
     version: int
     position: int
+
+    @classmethod
+    def of(cls, principal: Principal, issued: IssuedPrincipal) -> IssuedPrincipalOut:
+        """The principal just created, with its token and where the command reached."""
+        receipt = issued.receipt
+        return fields_of(
+            cls, principal, token=issued.token, version=receipt.version, position=receipt.position
+        )

@@ -4,7 +4,7 @@ per support-case event) and the escalation register (one entry per escalation)."
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Self
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -12,11 +12,21 @@ from pydantic import BaseModel, Field
 from cases.db.database import as_moment
 
 
-def _moment(value: object) -> datetime | None:
-    return None if value is None else as_moment(value)
+class _RegisterRow(BaseModel):
+    """A shape read off a register's row: its stored moments (text on SQLite) as
+    datetimes, its ids (UUIDs on PostgreSQL) as text; a null stays null."""
+
+    moments: ClassVar[tuple[str, ...]] = ()
+    texts: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Self:
+        moments = {c: None if row[c] is None else as_moment(row[c]) for c in cls.moments}
+        texts = {c: None if row[c] is None else str(row[c]) for c in cls.texts}
+        return cls.model_validate({**row, **moments, **texts})
 
 
-class TimelineEntryOut(BaseModel):
+class TimelineEntryOut(_RegisterRow):
     """One event of a support case, with who did it, when, and why (ids)."""
 
     case_id: UUID
@@ -32,18 +42,8 @@ class TimelineEntryOut(BaseModel):
     source: str
     summary: str = Field(description="The event in plain English.")
 
-    @classmethod
-    def of(cls, row: dict[str, Any]) -> TimelineEntryOut:
-        return cls.model_validate(
-            {
-                **row,
-                "case_id": str(row["case_id"]),
-                "occurred_at": as_moment(row["occurred_at"]),
-                "recorded_at": as_moment(row["recorded_at"]),
-                "correlation_id": str(row["correlation_id"]),
-                "causation_id": None if row["causation_id"] is None else str(row["causation_id"]),
-            }
-        )
+    moments = ("occurred_at", "recorded_at")
+    texts = ("case_id", "correlation_id", "causation_id")
 
 
 class TimelineOut(BaseModel):
@@ -53,7 +53,7 @@ class TimelineOut(BaseModel):
     )
 
 
-class EscalationOut(BaseModel):
+class EscalationOut(_RegisterRow):
     """One escalation of a case, and what the vendor did with it since."""
 
     case_id: UUID
@@ -69,17 +69,8 @@ class EscalationOut(BaseModel):
     last_vendor_update_at: datetime | None
     handed_back_at: datetime | None
 
-    @classmethod
-    def of(cls, row: dict[str, Any]) -> EscalationOut:
-        return cls.model_validate(
-            {
-                **row,
-                "case_id": str(row["case_id"]),
-                "escalated_at": as_moment(row["escalated_at"]),
-                "last_vendor_update_at": _moment(row["last_vendor_update_at"]),
-                "handed_back_at": _moment(row["handed_back_at"]),
-            }
-        )
+    moments = ("escalated_at", "last_vendor_update_at", "handed_back_at")
+    texts = ("case_id",)
 
 
 class EscalationsOut(BaseModel):
