@@ -34,7 +34,8 @@ def test_nearest_ranks_are_the_kth_smallest(values: list[int]) -> None:
 
 @given(st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=50))
 def test_packed_durations_read_back(values: list[int]) -> None:
-    assert np.frombuffer(pack(values), dtype=">i8").tolist() == values
+    packed = pack(np.array(values, dtype=np.int64))
+    assert np.frombuffer(packed, dtype=">i8").tolist() == values
 
 
 def test_counts_flatten_and_back() -> None:
