@@ -54,18 +54,37 @@ def nearest_ranks(
 ) -> tuple[timedelta | None, timedelta | None]:
     """Median and p90, nearest rank: the k-th smallest with k = ceil(p * n), of
     `values` less the multiset `removed` (each of which is among `values`)."""
-    if removed is not None and len(removed):
-        values = without(values, removed)
-    n = len(values)
-    if n == 0:
+    gone = removed if removed is not None else np.empty(0, dtype=np.int64)
+    n = len(values) - len(gone)
+    if n <= 0:
         return None, None
     median, p90 = (n + 1) // 2 - 1, (9 * n + 9) // 10 - 1
-    chosen = np.partition(values, [median, p90])
-    return timedelta(microseconds=int(chosen[median])), timedelta(microseconds=int(chosen[p90]))
+    return _us(kth_without(values, gone, median)), _us(kth_without(values, gone, p90))
+
+
+def _us(value: int) -> timedelta:
+    return timedelta(microseconds=value)
+
+
+def kth_without(values: Durations, removed: Durations, k: int) -> int:
+    """The k-th smallest (from 0) of `values` less `removed`. Taking m values out
+    moves the k-th up by at most m places: it lies between the k-th and the
+    (k + m)-th of `values`, so only the values in that window are sorted."""
+    m = len(removed)
+    if m == 0:
+        return int(np.partition(values, k)[k])
+    chosen = np.partition(values, [k, min(k + m, len(values) - 1)])
+    low, high = chosen[k], chosen[min(k + m, len(values) - 1)]
+    below = int(np.count_nonzero(values < low)) - int(np.count_nonzero(removed < low))
+    window = without(
+        values[(values >= low) & (values <= high)], removed[(removed >= low) & (removed <= high)]
+    )
+    return int(window[k - below])
 
 
 def without(values: Durations, removed: Durations) -> Durations:
-    """The multiset `values` less `removed`: one equal value taken out per removed one."""
+    """The multiset `values` less `removed`, sorted: one equal value taken out per
+    removed one."""
     ordered, gone = np.sort(values), np.sort(removed)
     # the i-th of a run of equal removed values takes out the i-th equal value
     nth_equal = np.arange(len(gone)) - np.searchsorted(gone, gone, side="left")
