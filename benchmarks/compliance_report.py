@@ -40,8 +40,7 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    as every report ran before ADR 30); the median and the slowest are printed,
    for the year as of a moment after every fact, and as of two past moments:
    July 1st (a seal before the latest, served from its cells, ADR 63) and
-   July 16th 12:00 (between two seals: the cells of July 1st and the rows whose
-   recorded span overlaps the fortnight since, ADR 72), and the ratio of the two
+   July 16th 12:00 (between two seals: from the rows), and the ratio of the two
    medians. Beside them, the median CPU time the first PostgreSQL backend spent (from /proc, when
    the server is local): on a busy machine wall time also counts waiting for a
    core.

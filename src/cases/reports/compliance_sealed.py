@@ -1,14 +1,13 @@
 """A compliance report from the sealed cells (ADR 30, ADR 63), where they serve it.
 
-They serve a report grouped by month, severity and category only, as of a
-moment at or after the first seal, whose period holds at least one whole UTC
-month. For the whole UTC months of the period, its figures are the cells of
-every seal up to the last seal at or before its moment (`compliance_seal`),
-plus what the facts recorded between that seal and the moment changed: the
-touched rows' counts as of the report's moment less their counts as of the
-seal, and the durations that count now but did not then. On PostgreSQL the
-touched rows are found by their recorded span (ADR 72), so a moment between two
-seals reads no row touched only later. The rest of the period, before its
+They serve a report grouped by month, severity, category and vehicle (ADR 72)
+only, as of a moment at or after the latest seal or exactly at an earlier one,
+whose period holds at least one whole UTC month. For the whole UTC months of the
+period, its figures are the cells of every seal up to that seal
+(`compliance_seal`), plus, after the latest seal, what the facts recorded since
+changed: the touched rows' counts as of the report's moment less their counts as
+of the seal, and the durations that count now but did not then (grouped by
+vehicle, less those that left the group `none`). The rest of the period, before its
 first whole month and after its last, is read from the rows as the unsealed
 report reads them. Percentiles are nearest rank over every duration of the
 group, selected (not sorted) with numpy: the same exact figures as
@@ -122,9 +121,15 @@ class SealedReport:
         state = seal_state(self.db, self.tables)
         if state is None:
             return None
-        # The seal at or before the moment (ADR 63): its cells, then the rows a
-        # fact recorded since touched, up to the moment (ADR 72).
-        return next((s for s in reversed(state.seals) if s <= self.as_of), None)
+        if self.as_of in state.seals:  # the cells are the figures (ADR 63)
+            return self.as_of
+        if not state.seals or state.seals[-1] > self.as_of:
+            # Between two seals, the rows touched after the earlier one are every
+            # row touched since, up to now: no fewer than the rows (ADR 63). Read
+            # through an index of their recorded spans, the rows of the fortnight
+            # since the seal were slower still than the rows (ADR 72).
+            return None
+        return state.seals[-1]
 
     def groups(self, start: datetime, end: datetime, sealed_at: datetime) -> dict[Key, Any]:
         """Each group's figures, as `group_figures` reads them."""

@@ -67,38 +67,29 @@ def _escalated_by(alias: str) -> Sql:
 class Source:
     """One table the report reads, which of its rows exist as of `as_of`,
     whether they note when their case was first escalated, and which rows a fact
-    recorded after the seal (`sealed`, ADR 30) touched. `first_recorded` is the
-    first moment recorded in a row: with `last_recorded_at`, the span the
-    PostgreSQL index of migration 0022 holds (ADR 72)."""
+    recorded after the seal (`sealed`, ADR 30) touched."""
 
     table: str
     visible: Sql
     is_escalations: bool = False
     notes_escalation: bool = False
     touched: Sql = _TOUCHED
-    first_recorded: Sql | None = None
 
 
 CASES = Source(
     "service_level_cases",
     sql("t.received_recorded_at <= {as_of}"),
     notes_escalation=True,
-    first_recorded=sql("t.received_recorded_at"),
 )
 UPDATES = Source(
     "service_level_updates",
     sql("(t.nu_fulfilled_recorded_at <= {as_of} OR t.nu_breach_recorded_at <= {as_of})"),
     notes_escalation=True,
-    first_recorded=sql(
-        "LEAST(t.escalated_recorded_at, t.nu_fulfilled_recorded_at, t.nu_breach_recorded_at, "
-        "t.nu_breach_withdrawn_recorded_at)"
-    ),
 )
 ESCALATIONS = Source(
     "service_level_escalations",
     _escalated_by("t"),
     is_escalations=True,
-    first_recorded=sql("t.escalated_recorded_at"),
 )
 # A clock's first breach is counted from its outcome columns (`breach_count`);
 # this table adds the others: a resolution clock breached again after a reopen.
@@ -253,21 +244,20 @@ class ReportSql:
         )
 
     def touched(self, source: Source) -> Sql:
-        """Rows a fact recorded in (`sealed`, `until`] may have touched: on
-        PostgreSQL, those whose recorded span overlaps it (through the index of
-        migration 0022, ADR 72); elsewhere every row touched after the seal.
-        Either is a superset, which keeps the figures exact: an untouched row's
-        figures as of the seal and as of `until` are the same."""
-        touched = self._touched_by_facts(source)
+        """Rows a fact recorded after the seal may have touched (a superset keeps
+        the figures exact: an untouched row's figures as of the seal and as of
+        the report's moment are the same)."""
         if not self.moves(source):
-            return touched
+            return source.touched
         # A later escalation through another vehicle adds the case's rows to that
         # vehicle's group without touching them. On PostgreSQL their ids are bound
         # (`moved`, from `moved_cases`): an index can find them, not a subquery.
         if self.postgres:
-            return sql("({touched} OR t.case_id = ANY({moved}))", touched=touched)
+            return sql("({touched} OR t.case_id = ANY({moved}))", touched=source.touched)
         return sql(
-            "({touched} OR t.case_id IN ({moved}))", touched=touched, moved=self.moved_cases()
+            "({touched} OR t.case_id IN ({moved}))",
+            touched=source.touched,
+            moved=self.moved_cases(),
         )
 
     def moved_cases(self) -> Sql:
@@ -279,15 +269,6 @@ class ReportSql:
             "AND e.number > 1 AND e.vehicle_first",
             escalations=identifier(self.tables(ESCALATIONS.table)),
         )
-
-    def _touched_by_facts(self, source: Source) -> Sql:
-        if self.postgres and source.first_recorded is not None:
-            return sql(
-                "tstzrange({first}, t.last_recorded_at, '[]') && "
-                "tstzrange({sealed}, {until}, '(]')",
-                first=source.first_recorded,
-            )
-        return source.touched
 
     def vehicles(self) -> Sql:
         """Each case escalated by `as_of`, once per vehicle it went through (since
@@ -471,7 +452,7 @@ class ReportSql:
             ),
             table=identifier(self.tables(source.table)),
             period=period(),
-            touched=self._touched_by_facts(source),
+            touched=source.touched,
             counted=counted,
             group_by=_group_by(grouped) if self.postgres else NOTHING,
         )

@@ -186,18 +186,18 @@ def test_sealed_figures_are_the_rows_figures(projected: Projected) -> None:
     assert compared > 1000
 
 
-def test_a_report_is_served_from_the_seal_at_or_before_its_moment(
+def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
     projected: Projected,
 ) -> None:
-    """After the latest seal, at an earlier one (ADR 63) and between two (ADR 72)
-    from the cells; before the first seal or by customer from the rows."""
+    """After the latest seal and at an earlier one (ADR 63) from the cells;
+    between two seals, before the first or by customer from the rows."""
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
     by_customer = SealedReport(projected.db, LIVE, (D.CUSTOMER,), projected.ended_at)
     assert by_customer.seal_serving(*period) is None
     assert SealedReport(projected.db, LIVE, (), projected.ended_at).seal_serving(*period) == APRIL
     assert SealedReport(projected.db, LIVE, (), APRIL).seal_serving(*period) == APRIL
     between = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
-    assert between.seal_serving(*period) == MARCH
+    assert between.seal_serving(*period) is None
     at_an_earlier_seal = SealedReport(projected.db, LIVE, (), MARCH)
     assert at_an_earlier_seal.seal_serving(*period) == MARCH
     before_the_first = SealedReport(projected.db, LIVE, (), MARCH - timedelta(seconds=1))
