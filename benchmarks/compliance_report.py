@@ -290,6 +290,7 @@ def time_variants(
         ((), year.mid_year),
         ((), year.mid_july),
         ((D.MONTH, D.SEVERITY), year.mid_july),
+        ((D.VEHICLE,), year.mid_july),
     ]
     results = []
     for group_by, as_of in requests:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import structlog
 
 from cases.db.database import ProjectionDatabase, as_moment
@@ -45,9 +46,50 @@ logger = structlog.get_logger("cases.projections")
 
 GRACE = timedelta(hours=1)
 SEALED_DIMENSIONS = (Dimension.MONTH, Dimension.SEVERITY, Dimension.CATEGORY)
-_CELL = ("sealed_at", "received_month", "month", "severity", "category")
-CELL_COUNT_COLUMNS = (*_CELL, "figure", "count")
-CELL_DURATION_COLUMNS = (*_CELL, "measure", "durations")
+VEHICLE_DIMENSIONS = (*SEALED_DIMENSIONS, Dimension.VEHICLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One set of cells: keyed by the UTC month of receipt and `dimensions`. Grouped
+    by vehicle (`moves`), a case's rows change group when it is escalated, so
+    durations also leave a group (`removed`, ADR 72)."""
+
+    dimensions: tuple[Dimension, ...]
+    counts: str
+    durations: str
+
+    @property
+    def moves(self) -> bool:
+        return Dimension.VEHICLE in self.dimensions
+
+    @property
+    def cell(self) -> tuple[str, ...]:
+        return ("sealed_at", "received_month", *(d.value for d in self.dimensions))
+
+    @property
+    def count_columns(self) -> tuple[str, ...]:
+        return (*self.cell, "figure", "count")
+
+    @property
+    def duration_columns(self) -> tuple[str, ...]:
+        removed = ("removed",) if self.moves else ()
+        return (*self.cell, "measure", *removed, "durations")
+
+    def serves(self, group_by: Sequence[Dimension]) -> bool:
+        return set(group_by) <= set(self.dimensions) and (
+            self.moves == (Dimension.VEHICLE in group_by)
+        )
+
+
+LAYERS = (
+    Layer(SEALED_DIMENSIONS, "compliance_sealed_counts", "compliance_sealed_durations"),
+    Layer(
+        VEHICLE_DIMENSIONS,
+        "compliance_sealed_vehicle_counts",
+        "compliance_sealed_vehicle_durations",
+    ),
+)
 # Bounds wider than any period: the cells hold every case received.
 EVER = {
     "start": datetime(1900, 1, 1, tzinfo=UTC),
@@ -56,11 +98,11 @@ EVER = {
 SEAL_TABLES = (
     "compliance_seal",
     "compliance_seals",
-    "compliance_sealed_counts",
-    "compliance_sealed_durations",
+    *(table for layer in LAYERS for table in (layer.counts, layer.durations)),
 )
 TUPLE_WIDTH = 3  # every tuple of counts `Statements` finds has three
 DURATION = ">i8"  # a packed duration: 8 bytes, big-endian (as PostgreSQL's int8send)
+Durations = npt.NDArray[np.int64]
 
 
 def month_start(moment: datetime) -> datetime:
@@ -129,6 +171,16 @@ def counted(
     return {key: flattened(group) for key, group in found.values.items()}
 
 
+def since_seal(
+    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
+) -> dict[str, object]:
+    """`values` with what the statements since a seal read: grouped by vehicle
+    on PostgreSQL, the cases `moved` to another vehicle's group meanwhile."""
+    if not (db.is_postgres and Dimension.VEHICLE in sql.group_by):
+        return values
+    return {**values, "moved": [row[0] for row in db.fetchall(sql.moved_cases(), values)]}
+
+
 def changed(
     db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
 ) -> dict[tuple[str, ...], dict[str, int]]:
@@ -143,17 +195,31 @@ def changed(
 
 
 def durations_by_key(
-    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
-) -> Iterable[tuple[tuple[str, ...], str, list[int]]]:
+    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object], *, removed: bool = False
+) -> Iterable[tuple[tuple[str, ...], str, Durations]]:
     """Each group's durations of each measure that count (since the seal: came
-    to count), from the rows."""
+    to count), from the rows, sorted; with `removed` (since the seal, grouped by
+    vehicle), those that left the group `none` instead."""
     width = sql.width
     for measure, (source, quantile) in MEASURES.items():
+        if removed and not sql.moves(source):
+            continue
+        if removed:
+            statement = sql.left_unescalated(source, quantile)
+        else:
+            statement = sql.durations(source, quantile, packed=db.is_postgres)
+        if db.is_postgres:  # one packed, sorted bytea per group (NULL: none)
+            for row in db.fetchall(statement, values):
+                if row[width] is None:
+                    continue
+                unpacked = np.frombuffer(bytes(row[width]), dtype=DURATION)
+                yield tuple(str(v) for v in row[:width]), measure, unpacked.astype(np.int64)
+            continue
         by_key: dict[tuple[str, ...], list[int]] = {}
-        for row in db.fetchall(sql.durations(source, quantile), values):
+        for row in db.fetchall(statement, values):
             by_key.setdefault(tuple(str(v) for v in row[:width]), []).append(int(row[width]))
         for key, found in by_key.items():
-            yield key, measure, found
+            yield key, measure, np.sort(np.array(found, dtype=np.int64))
 
 
 # The seals ----------------------------------------------------------------------------
@@ -247,7 +313,7 @@ def _months_after(seal: datetime, due: datetime) -> Iterable[datetime]:
 def unseal(db: ProjectionDatabase, tables: TableNames, since: datetime | None = None) -> None:
     """Drop the seals at or after `since` (every seal, without it), and their cells."""
     where = NOTHING if since is None else compose(" WHERE sealed_at >= {since}")
-    for table in ("compliance_sealed_counts", "compliance_sealed_durations", "compliance_seals"):
+    for table in SEAL_TABLES[1:]:
         db.execute(
             compose("DELETE FROM {table}{where}", table=identifier(tables(table)), where=where),
             () if since is None else {"since": since},
@@ -270,18 +336,32 @@ def add_seal(
 ) -> None:
     """Seal at `moment`: the cells of what changed from the seal at `previous`
     (read from the rows touched after it) or, for the first seal, of everything."""
+    for layer in LAYERS:
+        _seal_layer(db, tables, layer, moment, previous)
+    db.execute(insert(tables("compliance_seals"), ("sealed_at",)), [moment])
+
+
+def _seal_layer(
+    db: ProjectionDatabase,
+    tables: TableNames,
+    layer: Layer,
+    moment: datetime,
+    previous: datetime | None,
+) -> None:
     sql = ReportSql(
-        SEALED_DIMENSIONS,
+        layer.dimensions,
         postgres=db.is_postgres,
         tables=tables,
         by_received_month=True,
         quantiles=False,
         since_seal=previous is not None,
     )
-    values: dict[str, object] = {**EVER, "as_of": moment, "sealed": previous}
+    values: dict[str, object] = {**EVER, "as_of": moment, "sealed": previous, "until": moment}
+    if previous is not None:
+        values = since_seal(db, sql, values)
     changes = counted(db, sql, values) if previous is None else changed(db, sql, values)
     db.executemany(
-        insert(tables("compliance_sealed_counts"), CELL_COUNT_COLUMNS),
+        insert(tables(layer.counts), layer.count_columns),
         [
             [moment, *cell, figure, count]
             for cell, figures in sorted(changes.items())
@@ -289,25 +369,16 @@ def add_seal(
             if count
         ],
     )
+    removed = (False, True) if layer.moves and previous is not None else (False,)
     db.executemany(
-        insert(tables("compliance_sealed_durations"), CELL_DURATION_COLUMNS),
-        [[moment, *cell, measure, packed] for cell, measure, packed in _packed(db, sql, values)],
+        insert(tables(layer.durations), layer.duration_columns),
+        [
+            [moment, *cell, measure, *([gone] if layer.moves else []), pack(found)]
+            for gone in removed
+            for cell, measure, found in durations_by_key(db, sql, values, removed=gone)
+        ],
     )
-    db.execute(insert(tables("compliance_seals"), ("sealed_at",)), [moment])
 
 
-def _packed(
-    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
-) -> Iterable[tuple[tuple[str, ...], str, bytes]]:
-    """Each cell's durations of each measure, packed (by PostgreSQL itself)."""
-    if not db.is_postgres:
-        for cell, measure, found in durations_by_key(db, sql, values):
-            yield cell, measure, pack(sorted(found))
-        return
-    for measure, (source, quantile) in MEASURES.items():
-        for row in db.fetchall(sql.durations(source, quantile, packed=True), values):
-            yield tuple(str(v) for v in row[: sql.width]), measure, bytes(row[sql.width])
-
-
-def pack(durations: Sequence[int]) -> bytes:
-    return np.asarray(durations, dtype=DURATION).tobytes()
+def pack(durations: Durations) -> bytes:
+    return durations.astype(DURATION).tobytes()

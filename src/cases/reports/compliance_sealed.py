@@ -1,12 +1,13 @@
 """A compliance report from the sealed cells (ADR 30, ADR 63), where they serve it.
 
-They serve a report grouped by month, severity and category only, as of a
-moment at or after the latest seal or exactly at an earlier one, whose period
-holds at least one whole UTC month. For the whole UTC months of the period, its
-figures are the cells of every seal up to that seal (`compliance_seal`), plus,
-after the latest seal, what the facts recorded since changed: the touched rows'
-counts as of the report's moment less their counts as of the seal, and the
-durations that count now but did not then. The rest of the period, before its
+They serve a report grouped by month, severity, category and vehicle (ADR 72)
+only, as of a moment at or after the latest seal or exactly at an earlier one,
+whose period holds at least one whole UTC month. For the whole UTC months of the
+period, its figures are the cells of every seal up to that seal
+(`compliance_seal`), plus, after the latest seal, what the facts recorded since
+changed: the touched rows' counts as of the report's moment less their counts as
+of the seal, and the durations that count now but did not then (grouped by
+vehicle, less those that left the group `none`). The rest of the period, before its
 first whole month and after its last, is read from the rows as the unsealed
 report reads them. Percentiles are nearest rank over every duration of the
 group, selected (not sorted) with numpy: the same exact figures as
@@ -24,12 +25,13 @@ import numpy as np
 import numpy.typing as npt
 
 from cases.db.database import ProjectionDatabase
-from cases.db.statement import identifier
+from cases.db.statement import identifier, identifiers
 from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
 from cases.reports.compliance_seal import (
     DURATION,
-    SEALED_DIMENSIONS,
+    LAYERS,
+    Layer,
     changed,
     counted,
     durations_by_key,
@@ -37,23 +39,57 @@ from cases.reports.compliance_seal import (
     month_text,
     next_month,
     seal_state,
+    since_seal,
     unflattened,
 )
 from cases.reports.compliance_sql import Dimension, ReportSql
 
 Key = tuple[str, ...]
 Durations = npt.NDArray[np.int64]
-_CELL_DIMENSIONS = {d: i for i, d in enumerate(SEALED_DIMENSIONS)}
 
 
-def nearest_ranks(values: Durations) -> tuple[timedelta | None, timedelta | None]:
-    """Median and p90, nearest rank: the k-th smallest with k = ceil(p * n)."""
-    n = len(values)
-    if n == 0:
+def nearest_ranks(
+    values: Durations, removed: Durations | None = None
+) -> tuple[timedelta | None, timedelta | None]:
+    """Median and p90, nearest rank: the k-th smallest with k = ceil(p * n), of
+    `values` less the multiset `removed` (each of which is among `values`)."""
+    gone = removed if removed is not None else np.empty(0, dtype=np.int64)
+    n = len(values) - len(gone)
+    if n <= 0:
         return None, None
     median, p90 = (n + 1) // 2 - 1, (9 * n + 9) // 10 - 1
-    chosen = np.partition(values, [median, p90])
-    return timedelta(microseconds=int(chosen[median])), timedelta(microseconds=int(chosen[p90]))
+    return _us(kth_without(values, gone, median)), _us(kth_without(values, gone, p90))
+
+
+def _us(value: int) -> timedelta:
+    return timedelta(microseconds=value)
+
+
+def kth_without(values: Durations, removed: Durations, k: int) -> int:
+    """The k-th smallest (from 0) of `values` less `removed`. Taking m values out
+    moves the k-th up by at most m places: it lies between the k-th and the
+    (k + m)-th of `values`, so only the values in that window are sorted."""
+    m = len(removed)
+    if m == 0:
+        return int(np.partition(values, k)[k])
+    chosen = np.partition(values, [k, min(k + m, len(values) - 1)])
+    low, high = chosen[k], chosen[min(k + m, len(values) - 1)]
+    below = int(np.count_nonzero(values < low)) - int(np.count_nonzero(removed < low))
+    window = without(
+        values[(values >= low) & (values <= high)], removed[(removed >= low) & (removed <= high)]
+    )
+    return int(window[k - below])
+
+
+def without(values: Durations, removed: Durations) -> Durations:
+    """The multiset `values` less `removed`, sorted: one equal value taken out per
+    removed one."""
+    ordered, gone = np.sort(values), np.sort(removed)
+    # the i-th of a run of equal removed values takes out the i-th equal value
+    nth_equal = np.arange(len(gone)) - np.searchsorted(gone, gone, side="left")
+    kept = np.ones(len(ordered), dtype=bool)
+    kept[np.searchsorted(ordered, gone, side="left") + nth_equal] = False
+    return ordered[kept]
 
 
 class SealedReport:
@@ -72,10 +108,12 @@ class SealedReport:
         self.as_of = as_of
         self.counts: dict[Key, Counter[str]] = {}
         self.durations: dict[Key, dict[str, list[Durations]]] = {}
+        self.removed: dict[Key, dict[str, list[Durations]]] = {}
+        self.layer = next((layer for layer in LAYERS if layer.serves(group_by)), None)
 
     def seal_serving(self, start: datetime, end: datetime) -> datetime | None:
         """The seal the report of [start, end) can be computed from, if it can."""
-        if not set(self.group_by) <= set(SEALED_DIMENSIONS):
+        if self.layer is None:
             return None
         first, stop = whole_months(start, end)
         if first >= stop:
@@ -87,7 +125,9 @@ class SealedReport:
             return self.as_of
         if not state.seals or state.seals[-1] > self.as_of:
             # Between two seals, the rows touched after the earlier one are every
-            # row touched since, up to now: no fewer than the rows (ADR 63).
+            # row touched since, up to now: no fewer than the rows (ADR 63). Read
+            # through an index of their recorded spans, the rows of the fortnight
+            # since the seal were slower still than the rows (ADR 72).
             return None
         return state.seals[-1]
 
@@ -104,47 +144,72 @@ class SealedReport:
         found: dict[Key, Any] = {}
         for key, figures in self.counts.items():
             group = unflattened(dict(figures))
+            if self._layer.moves and not group.get("cases"):
+                continue  # a group every case left (`none`, ADR 72): no row is in it
+            removed = self.removed.get(key, {})
             for measure, parts in self.durations.get(key, {}).items():
-                group[f"{measure}_quantiles"] = nearest_ranks(np.concatenate(parts))
+                gone = removed.get(measure)
+                group[f"{measure}_quantiles"] = nearest_ranks(
+                    np.concatenate(parts), np.concatenate(gone) if gone else None
+                )
             found[key] = group
         return found
 
     # Gathering --------------------------------------------------------------------
 
+    @property
+    def _layer(self) -> Layer:
+        if self.layer is None:
+            raise ValueError(f"no sealed cells serve a report by {self.group_by}")
+        return self.layer
+
     def _key(self, cell: Iterable[object]) -> Key:
-        values = [str(v) for v in cell]
-        return tuple(values[_CELL_DIMENSIONS[d]] for d in self.group_by)
+        values = dict(zip(self._layer.dimensions, (str(v) for v in cell), strict=True))
+        return tuple(values[d] for d in self.group_by)
 
     def _add(self, key: Key, figures: dict[str, int]) -> None:
         self.counts.setdefault(key, Counter()).update(figures)
 
-    def _add_durations(self, key: Key, measure: str, values: Durations) -> None:
-        self.durations.setdefault(key, {}).setdefault(measure, []).append(values)
+    def _add_durations(
+        self, key: Key, measure: str, values: Durations, *, removed: bool = False
+    ) -> None:
+        into = self.removed if removed else self.durations
+        into.setdefault(key, {}).setdefault(measure, []).append(values)
 
     def _cells(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
         """The cells of the whole months, from every seal up to `sealed_at`."""
+        layer = self._layer
         params: list[object] = [sealed_at, month_text(first), month_text(stop)]
         where = compose("WHERE sealed_at <= {} AND received_month >= {} AND received_month < {}")
+        dimensions = identifiers(tuple(d.value for d in layer.dimensions))
+        width = len(layer.dimensions)
         for row in self.db.fetchall(
             compose(
-                "SELECT month, severity, category, figure, SUM(count) FROM {counts} {where} "
-                "GROUP BY month, severity, category, figure",
-                counts=identifier(self.tables("compliance_sealed_counts")),
+                "SELECT {dimensions}, figure, SUM(count) FROM {counts} {where} "
+                "GROUP BY {dimensions}, figure",
+                dimensions=dimensions,
+                counts=identifier(self.tables(layer.counts)),
                 where=where,
             ),
             params,
         ):
-            self._add(self._key(row[:3]), {str(row[3]): int(row[4])})
+            self._add(self._key(row[:width]), {str(row[width]): int(row[width + 1])})
+        removed = compose(", removed") if layer.moves else compose(", FALSE")
         for row in self.db.fetchall(
             compose(
-                "SELECT month, severity, category, measure, durations FROM {durations} {where}",
-                durations=identifier(self.tables("compliance_sealed_durations")),
+                "SELECT {dimensions}, measure{removed}, durations FROM {durations} {where}",
+                dimensions=dimensions,
+                removed=removed,
+                durations=identifier(self.tables(layer.durations)),
                 where=where,
             ),
             params,
         ):
             self._add_durations(
-                self._key(row[:3]), str(row[3]), np.frombuffer(bytes(row[4]), dtype=DURATION)
+                self._key(row[:width]),
+                str(row[width]),
+                np.frombuffer(bytes(row[width + 2]), dtype=DURATION).astype(np.int64),
+                removed=bool(row[width + 1]),
             )
 
     def _touched(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
@@ -157,10 +222,15 @@ class SealedReport:
             "end": stop,
             "as_of": self.as_of,
             "sealed": sealed_at,
+            "until": self.as_of,
         }
+        values = since_seal(self.db, sql, values)
         for key, figures in changed(self.db, sql, values).items():
             self._add(key, figures)
         self._rows_durations(sql, values)
+        if Dimension.VEHICLE in self.group_by:
+            for key, measure, found in durations_by_key(self.db, sql, values, removed=True):
+                self._add_durations(key, measure, found, removed=True)
 
     def _rows(self, start: datetime, end: datetime) -> None:
         """A part of the period outside the whole months, from the rows."""
@@ -172,7 +242,7 @@ class SealedReport:
 
     def _rows_durations(self, sql: ReportSql, values: dict[str, object]) -> None:
         for key, measure, found in durations_by_key(self.db, sql, values):
-            self._add_durations(key, measure, np.array(found, dtype=np.int64))
+            self._add_durations(key, measure, found)
 
     def _sql(self, *, since_seal: bool) -> ReportSql:
         return ReportSql(

@@ -4,7 +4,7 @@ Every statement reads one service-level table (`cases.reports.service_levels`)
 and keeps to what was recorded by the report's moment (`:as_of`): a fulfilment
 counts once recorded, a breach while recorded and not yet withdrawn. The
 statements are composed (`cases.db.statement`, ADR 40) with named parameters
-(`start`, `end`, `as_of`, `sealed`), bound from one mapping.
+(`start`, `end`, `as_of`, `sealed`, `until`), bound from one mapping.
 
 Percentiles are nearest-rank on both stores: the p-quantile of n values is the
 k-th smallest with k = ceil(p * n), an observed value (so exact and identical
@@ -77,14 +77,20 @@ class Source:
 
 
 CASES = Source(
-    "service_level_cases", sql("t.received_recorded_at <= {as_of}"), notes_escalation=True
+    "service_level_cases",
+    sql("t.received_recorded_at <= {as_of}"),
+    notes_escalation=True,
 )
 UPDATES = Source(
     "service_level_updates",
     sql("(t.nu_fulfilled_recorded_at <= {as_of} OR t.nu_breach_recorded_at <= {as_of})"),
     notes_escalation=True,
 )
-ESCALATIONS = Source("service_level_escalations", _escalated_by("t"), is_escalations=True)
+ESCALATIONS = Source(
+    "service_level_escalations",
+    _escalated_by("t"),
+    is_escalations=True,
+)
 # A clock's first breach is counted from its outcome columns (`breach_count`);
 # this table adds the others: a resolution clock breached again after a reopen.
 BREACHES_AGAIN = Source(
@@ -232,20 +238,74 @@ class ReportSql:
         """The rows of the period visible as of `as_of` (touched after the seal)."""
         where = sql("{period} AND {visible}", period=period(), visible=source.visible)
         return (
-            sql("{where} AND {touched}", where=where, touched=source.touched)
+            sql("{where} AND {touched}", where=where, touched=self.touched(source))
             if (self.since_seal)
             else where
         )
 
-    def vehicles(self) -> Sql:
-        """Each case escalated by `as_of`, once per vehicle it went through."""
+    def touched(self, source: Source) -> Sql:
+        """Rows a fact recorded after the seal may have touched (a superset keeps
+        the figures exact: an untouched row's figures as of the seal and as of
+        the report's moment are the same)."""
+        if not self.moves(source):
+            return source.touched
+        # A later escalation through another vehicle adds the case's rows to that
+        # vehicle's group without touching them. On PostgreSQL their ids are bound
+        # (`moved`, from `moved_cases`): an index can find them, not a subquery.
+        if self.postgres:
+            return sql("({touched} OR t.case_id = ANY({moved}))", touched=source.touched)
         return sql(
-            "(SELECT DISTINCT e.case_id, COALESCE(e.vehicle, {indirect}) AS vehicle "
-            "FROM {escalations} e WHERE {period} AND {visible})",
-            indirect=constant(INDIRECT_PROVIDER),
+            "({touched} OR t.case_id IN ({moved}))",
+            touched=source.touched,
+            moved=self.moved_cases(),
+        )
+
+    def moved_cases(self) -> Sql:
+        """The cases escalated in (`sealed`, `until`] through a vehicle other than
+        their first escalation's and not used before (few)."""
+        return sql(
+            "SELECT DISTINCT e.case_id FROM {escalations} e "
+            "WHERE e.escalated_recorded_at > {sealed} AND e.escalated_recorded_at <= {until} "
+            "AND e.number > 1 AND e.vehicle_first",
+            escalations=identifier(self.tables(ESCALATIONS.table)),
+        )
+
+    def vehicles(self) -> Sql:
+        """Each case escalated by `as_of`, once per vehicle it went through (since
+        the seal: with the moment it first went through it, `vehicle_since`)."""
+        vehicle = sql("COALESCE(e.vehicle, {indirect})", indirect=constant(INDIRECT_PROVIDER))
+        chosen = (
+            sql(
+                "e.case_id, {vehicle} AS vehicle, MIN(e.escalated_recorded_at) AS vehicle_since",
+                vehicle=vehicle,
+            )
+            if self.since_seal
+            else sql("DISTINCT e.case_id, {vehicle} AS vehicle", vehicle=vehicle)
+        )
+        return sql(
+            "(SELECT {chosen} FROM {escalations} e WHERE {period} AND {visible}{group_by})",
+            chosen=chosen,
             escalations=identifier(self.tables(ESCALATIONS.table)),
             period=period("e"),
             visible=_escalated_by("e"),
+            group_by=sql(" GROUP BY e.case_id, {vehicle}", vehicle=vehicle)
+            if self.since_seal
+            else NOTHING,
+        )
+
+    def _since(self, alias: str) -> Sql:
+        """`vehicle_since` of the vehicles joined, since the seal (else nothing)."""
+        if not self.since_seal:
+            return NOTHING
+        return sql(", {alias}.vehicle_since", alias=Sql((identifier(alias),)))
+
+    def _no_since(self) -> Sql:
+        if not self.since_seal:
+            return NOTHING
+        return sql(
+            ", CAST(NULL AS TIMESTAMPTZ) AS vehicle_since"
+            if self.postgres
+            else ", NULL AS vehicle_since"
         )
 
     def from_clause(self, source: Source) -> Sql:
@@ -256,24 +316,43 @@ class ReportSql:
             return sql("{table} t", table=table)
         if not source.notes_escalation:
             return sql(
-                "(SELECT t.*, COALESCE(ev.vehicle, {none}) AS grouped_vehicle "
-                "FROM {table} t LEFT JOIN {vehicles} ev ON ev.case_id = t.case_id) t",
+                "(SELECT t.*, COALESCE(ev.vehicle, {none}) AS grouped_vehicle{since} "
+                "FROM {table} t LEFT {vehicles}) t",
                 none=constant(NOT_ESCALATED),
+                since=self._since("ev"),
                 table=table,
-                vehicles=self.vehicles(),
+                vehicles=self._join_vehicles(),
             )
         # Most cases were never escalated: those rows need no join.
         return sql(
-            "(SELECT t.*, {none} AS grouped_vehicle FROM {table} t "
+            "(SELECT t.*, {none} AS grouped_vehicle{no_since} FROM {table} t "
             "WHERE {period} AND (t.escalated_recorded_at IS NULL "
             "OR t.escalated_recorded_at > {as_of}) "
             "UNION ALL "
-            "SELECT t.*, ev.vehicle FROM {table} t JOIN {vehicles} ev "
-            "ON ev.case_id = t.case_id WHERE {period} AND t.escalated_recorded_at <= {as_of}) t",
+            "SELECT t.*, ev.vehicle{since} FROM {table} t {vehicles} "
+            "WHERE {period} AND t.escalated_recorded_at <= {as_of}) t",
             none=constant(NOT_ESCALATED),
+            no_since=self._no_since(),
+            since=self._since("ev"),
             table=table,
             period=period(),
-            vehicles=self.vehicles(),
+            vehicles=self._join_vehicles(),
+        )
+
+    def _join_vehicles(self) -> Sql:
+        """JOIN each row of `t` to its case's vehicles (`ev`). Since a seal on
+        PostgreSQL, few rows are read: each looks up its own case's escalations
+        (LATERAL, through the key) instead of every escalation being grouped."""
+        if not (self.since_seal and self.postgres):
+            return sql("JOIN {vehicles} ev ON ev.case_id = t.case_id", vehicles=self.vehicles())
+        vehicle = sql("COALESCE(e.vehicle, {indirect})", indirect=constant(INDIRECT_PROVIDER))
+        return sql(
+            "JOIN LATERAL (SELECT {vehicle} AS vehicle, "
+            "MIN(e.escalated_recorded_at) AS vehicle_since FROM {escalations} e "
+            "WHERE e.case_id = t.case_id AND {visible} GROUP BY {vehicle}) ev ON TRUE",
+            vehicle=vehicle,
+            escalations=identifier(self.tables(ESCALATIONS.table)),
+            visible=_escalated_by("e"),
         )
 
     def grouped(self, source: Source, columns: Sequence[Sql]) -> Sql:
@@ -344,6 +423,47 @@ class ReportSql:
             group_by=_group_by(names),
         )
 
+    def moves(self, source: Source) -> bool:
+        """Whether a row of `source` can change its group: grouped by vehicle, a
+        case's rows join a vehicle's group when it is escalated through it."""
+        return Dimension.VEHICLE in self.group_by and not source.is_escalations
+
+    def left_unescalated(self, source: Source, quantile: Percentile) -> Sql:
+        """Since the seal, grouped by vehicle: per group (its vehicle `none`), one
+        bytea (as `durations` packs) or the rows of each duration that counted as
+        of `sealed` in a row of a case first escalated after it, by `as_of`: the
+        durations that left the group `none`."""
+        none = constant(NOT_ESCALATED)
+        keys = [
+            none if d is Dimension.VEHICLE else self.dimension(d, source) for d in self.group_by
+        ]
+        if self.by_received_month:
+            keys.insert(0, self.received_month())
+        counted = at_seal(
+            sql("{visible} AND {counts}", visible=source.visible, counts=quantile.counts)
+        )
+        grouped = [k for k in keys if isinstance(k, Sql)]  # a constant is no GROUP BY key
+        return sql(
+            "SELECT {columns} FROM {table} t WHERE {period} AND {touched} AND {counted} "
+            "AND t.escalated_recorded_at > {sealed} AND t.escalated_recorded_at <= {as_of}"
+            "{group_by}",
+            columns=COMMA.join(
+                [*keys, self._packed(quantile) if self.postgres else quantile.column]
+            ),
+            table=identifier(self.tables(source.table)),
+            period=period(),
+            touched=source.touched,
+            counted=counted,
+            group_by=_group_by(grouped) if self.postgres else NOTHING,
+        )
+
+    @staticmethod
+    def _packed(quantile: Percentile) -> Sql:
+        return sql(
+            "string_agg(int8send({column}), CAST('' AS bytea) ORDER BY {column})",
+            column=quantile.column,
+        )
+
     def durations(self, source: Source, quantile: Percentile, *, packed: bool = False) -> Sql:
         """Group keys and each duration of `quantile` that counts as of `as_of`
         (since the seal: and did not as of `sealed`); `packed` (PostgreSQL), per
@@ -352,15 +472,14 @@ class ReportSql:
         counted = sql("{visible} AND {counts}", visible=source.visible, counts=quantile.counts)
         where = sql("{where} AND {counts}", where=self.where(source), counts=quantile.counts)
         if self.since_seal:
-            where += sql(" AND NOT COALESCE({before}, FALSE)", before=at_seal(counted))
-        value = (
-            sql(
-                "string_agg(int8send({column}), CAST('' AS bytea) ORDER BY {column})",
-                column=quantile.column,
-            )
-            if packed
-            else quantile.column
-        )
+            before = at_seal(counted)
+            if self.moves(source):  # and was in the same group at the seal
+                before = sql(
+                    "{before} AND (t.vehicle_since IS NULL OR t.vehicle_since <= {sealed})",
+                    before=before,
+                )
+            where += sql(" AND NOT COALESCE({before}, FALSE)", before=before)
+        value = self._packed(quantile) if packed else quantile.column
         return sql(
             "SELECT {columns} FROM {source} WHERE {where}{group_by}",
             columns=COMMA.join([*keys, value]),

@@ -25,6 +25,7 @@ from cases.db.schema import migrate
 from cases.db.statement import sql
 from cases.domain.audited import AuditedAggregate
 from cases.domain.support_case import SupportCase
+from cases.domain.support_terms import EscalationVehicle
 from cases.followers.catalog import projection_named
 from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
@@ -49,7 +50,9 @@ APRIL = datetime(2026, 4, 1, tzinfo=UTC)
 MAY = datetime(2026, 5, 1, tzinfo=UTC)
 D = Dimension
 GROUPINGS = [
-    g for n in range(3) for g in itertools.permutations((D.MONTH, D.SEVERITY, D.CATEGORY), n)
+    g
+    for n in range(3)
+    for g in itertools.permutations((D.MONTH, D.SEVERITY, D.CATEGORY, D.VEHICLE), n)
 ]
 
 
@@ -183,18 +186,22 @@ def test_sealed_figures_are_the_rows_figures(projected: Projected) -> None:
     assert compared > 1000
 
 
-def test_a_report_before_the_latest_seal_or_by_customer_reads_the_rows(
+def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
     projected: Projected,
 ) -> None:
+    """After the latest seal and at an earlier one (ADR 63) from the cells;
+    between two seals, before the first or by customer from the rows."""
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
     by_customer = SealedReport(projected.db, LIVE, (D.CUSTOMER,), projected.ended_at)
     assert by_customer.seal_serving(*period) is None
     assert SealedReport(projected.db, LIVE, (), projected.ended_at).seal_serving(*period) == APRIL
     assert SealedReport(projected.db, LIVE, (), APRIL).seal_serving(*period) == APRIL
-    before_the_latest = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
-    assert before_the_latest.seal_serving(*period) is None
-    at_an_earlier_seal = SealedReport(projected.db, LIVE, (), MARCH)  # ADR 63
+    between = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
+    assert between.seal_serving(*period) is None
+    at_an_earlier_seal = SealedReport(projected.db, LIVE, (), MARCH)
     assert at_an_earlier_seal.seal_serving(*period) == MARCH
+    before_the_first = SealedReport(projected.db, LIVE, (), MARCH - timedelta(seconds=1))
+    assert before_the_first.seal_serving(*period) is None
 
 
 def test_a_fact_recorded_late_seals_again(projected: Projected) -> None:
@@ -249,4 +256,39 @@ def test_sealed_cells_do_not_count_what_was_recorded_after_the_seal(
         )
         assert at_seal.groups[0].cases < later.groups[0].cases
     finally:
+        restore(db)
+
+
+def test_a_case_escalated_through_another_vehicle_after_the_seal_joins_its_group(
+    projected: Projected,
+) -> None:
+    """A second escalation through another vehicle touches none of the case's
+    rows, yet adds them to that vehicle's group (ADR 72): sealed just before it,
+    the report by vehicle as of it equals the rows' report."""
+    db = projected.db
+    first = next(
+        e
+        for e in projected.events
+        if isinstance(e, SupportCase.Escalated) and e.vehicle is not None
+    )
+    moment = projected.ended_at + timedelta(hours=2)
+    other = next(v for v in EscalationVehicle if v is not first.vehicle)
+    again = dataclasses.replace(  # type: ignore[call-arg]
+        first, number=first.number + 1000, vehicle=other, timestamp=moment
+    )
+    period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
+    with db.transaction():
+        projection_named("service_levels").apply(db, [PositionedEvent(10**9, again)], LIVE)
+    try:
+        sealed_at(db, MARCH, moment - timedelta(microseconds=1))
+        for group_by in [(D.VEHICLE,), (D.MONTH, D.VEHICLE)]:
+            sealed, rows = both(db, ReportRequest(*period, moment, group_by))
+            assert sealed == rows, group_by
+            assert any(g.key[-1] == other.value for g in rows.groups)
+    finally:
+        with db.transaction():
+            db.execute(
+                sql("DELETE FROM service_level_escalations WHERE case_id = {} AND number = {}"),
+                [again.originator_id, again.number],
+            )
         restore(db)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import UTC, datetime, timedelta
 
@@ -32,9 +33,25 @@ def test_nearest_ranks_are_the_kth_smallest(values: list[int]) -> None:
     assert got == (timedelta(microseconds=median), timedelta(microseconds=p90))
 
 
+@given(
+    st.lists(st.integers(min_value=0, max_value=20), max_size=300),
+    st.lists(st.booleans(), max_size=300),
+)
+def test_nearest_ranks_less_removed_values_are_those_of_what_is_left(
+    values: list[int], taken: list[bool]
+) -> None:
+    """Grouped by vehicle, durations leave the group `none` (ADR 72): the ranks
+    of the multiset less them are those of the values left, many of them equal."""
+    removed = [v for v, out in zip(values, taken, strict=False) if out]
+    left = [v for v, out in itertools.zip_longest(values, taken[: len(values)]) if not out]
+    got = nearest_ranks(np.array(values, dtype=np.int64), np.array(removed, dtype=np.int64))
+    assert got == nearest_ranks(np.array(left, dtype=np.int64))
+
+
 @given(st.lists(st.integers(min_value=-(2**63), max_value=2**63 - 1), max_size=50))
 def test_packed_durations_read_back(values: list[int]) -> None:
-    assert np.frombuffer(pack(values), dtype=">i8").tolist() == values
+    packed = pack(np.array(values, dtype=np.int64))
+    assert np.frombuffer(packed, dtype=">i8").tolist() == values
 
 
 def test_counts_flatten_and_back() -> None:
