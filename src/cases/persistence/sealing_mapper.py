@@ -94,8 +94,8 @@ class SealingMapper(Mapper[UUID]):
         values = self._searched_by(domain_event, plan.kind, plan.searchable)
         keys = self.sealer.keys
         if keys.written_with_records:
-            rows = keys.rows_for_record(domain_event.originator_id, keys.digests_of(values))
-            return _carrying(stored, rows)
+            digests = keys.digests_of(values) if values else ()
+            return _carrying(stored, keys.rows_for_record(domain_event.originator_id, digests))
         keys.index_all(domain_event.originator_id, values)  # one write for all of them
         fault_point("sealed-before-write")  # its key and digests stored, it not yet
         return stored
