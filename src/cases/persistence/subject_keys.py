@@ -242,23 +242,24 @@ class SubjectKeys(ABC):
 
     def recorded(self, rows: SubjectRows) -> None:
         """The record carrying `rows` committed: its new key is stored, hold it."""
-        if rows.key is None:
-            return
-        with self._opened_lock:
-            pending = self._pending.get(rows.subject)
-            if pending is not None and pending[0] is rows.key:
-                del self._pending[rows.subject]
-                self._held[rows.subject] = pending[1]
+        self._settle(rows, hold=True)
 
     def not_recorded(self, rows: SubjectRows) -> None:
         """The record carrying `rows` failed: forget its new key (a retry encodes
         its record again, under a key made or read then)."""
+        self._settle(rows, hold=False)
+
+    def _settle(self, rows: SubjectRows, *, hold: bool) -> None:
+        """No longer pending: the key `rows` carried, held if it was stored."""
         if rows.key is None:
             return
         with self._opened_lock:
             pending = self._pending.get(rows.subject)
-            if pending is not None and pending[0] is rows.key:
-                del self._pending[rows.subject]
+            if pending is None or pending[0] is not rows.key:
+                return  # settled by another record of the subject
+            del self._pending[rows.subject]
+            if hold:
+                self._held[rows.subject] = pending[1]
 
     def write_with_record(self, cursor: _Cursor, rows: Sequence[SubjectRows]) -> None:
         """Write `rows` through `cursor`, in the records' own transaction (only keys
