@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from eventsourcing.persistence import ProgrammingError
 from eventsourcing.utils import EnvType
 
 from cases.persistence.application_hooks import ConfiguredBySettings
+from cases.persistence.recorders import WritesSubjectRows
 from cases.persistence.sealing import Sealer
 from cases.persistence.snapshots import SnapshotsInHand, replay, snapshotting_env
 from cases.persistence.subject_keys import SubjectKeys
@@ -41,6 +43,12 @@ class EventLog(ConfiguredBySettings, SnapshotsInHand):
         self.subject_keys = subject_keys
         self.sealer = None if subject_keys is None else Sealer(subject_keys)
         super().__init__({**(env or {}), **snapshotting_env(snapshotted)})
+        if subject_keys is not None and subject_keys.written_with_records:
+            stores = [self.recorder, *([] if self.snapshots is None else [self.snapshots.recorder])]
+            if not all(isinstance(r, WritesSubjectRows) for r in stores):
+                raise ProgrammingError(
+                    "subject keys written with the records need recorders that write them"
+                )
 
     def close(self) -> None:
         super().close()

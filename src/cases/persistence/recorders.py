@@ -17,10 +17,11 @@ What it relies on in eventsourcing (9.5), checked by
   and `application_recorder_class`, and `Application.save(**kwargs)` passing its
   keyword arguments on to `insert_events`.
 - SQLite (`eventsourcing.sqlite`): `SQLiteApplicationRecorder._insert_events(c,
-  stored_events, **kwargs)`, called inside the write's transaction with
-  `insert_events`'s keyword arguments and returning the notification ids; the
+  stored_events, **kwargs)` and `SQLiteAggregateRecorder._insert_events`, called
+  inside the write's transaction with `insert_events`'s keyword arguments (the
+  former returning the notification ids), and the cursor's `sqlite_cursor`; the
   recorder's `datastore.transaction(commit=False)`; the factory's
-  `application_recorder_class`.
+  `application_recorder_class` and `aggregate_recorder_class`.
 - In memory (`eventsourcing.popo`): `POPOApplicationRecorder()` made without
   arguments and `POPOFactory.application_recorder()`.
 
@@ -32,7 +33,9 @@ connection, and then mark the store down for a second; there are no pre-pings,
 and the first connection error checks the pool's idle connections instead
 (`store_health.py`). The embedded recorders also write a save's idempotency
 step in the transaction of its events (SQLite) or under the lock that orders
-them (in memory), and read a request's steps back (ADR 0031).
+them (in memory), and read a request's steps back (ADR 0031). The SQLite
+recorders also write, in the same transaction, the new subject key and search
+digests a sealed record carries (`StoredWithSubject`, ADR 0067 amended).
 """
 
 from __future__ import annotations
@@ -62,10 +65,16 @@ from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresFactory,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteFactory,
+)
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
+from cases.fault_points import fault_point
 from cases.persistence.event_rows import StoredRow
 from cases.persistence.event_sql import (
     COLUMNS,
@@ -91,8 +100,10 @@ from cases.persistence.loading import (
     split_latest,
 )
 from cases.persistence.outcomes import OutcomeUnknownError
+from cases.persistence.sealing_mapper import StoredWithSubject
 from cases.persistence.statement import identifier
 from cases.persistence.store_health import StoreHealth
+from cases.persistence.subject_keys import KeyMadeElsewhereError, SubjectRows
 from cases.persistence.waits import postgres_session_options, timed_out
 
 logger = structlog.get_logger("cases.store")
@@ -503,7 +514,56 @@ class CasesPostgresFactory(PostgresFactory):
             recorder.health = self.health
 
 
-class CasesSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+def _subject_rows(stored_events: Sequence[StoredEvent]) -> list[SubjectRows]:
+    return [
+        e.subject_rows
+        for e in stored_events
+        if type(e) is StoredWithSubject and e.subject_rows is not None
+    ]
+
+
+class WritesSubjectRows(SQLiteAggregateRecorder):
+    """Writes the subject keys and digests that sealed records carry in the records'
+    own transaction (one commit: no event is ever stored without its key), then
+    lets the keys hold a new key; a failed write makes them forget it."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        rows = _subject_rows(stored_events)
+        if not rows:
+            return super().insert_events(stored_events, **kwargs)
+        try:
+            ids = super().insert_events(stored_events, subject_rows=rows, **kwargs)
+        except BaseException:
+            for each in rows:
+                each.keys.not_recorded(each)
+            raise
+        for each in rows:
+            each.keys.recorded(each)
+        return ids
+
+    def _insert_events(
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        subject_rows: Sequence[SubjectRows] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        if subject_rows:
+            try:
+                subject_rows[0].keys.write_with_record(c.sqlite_cursor, subject_rows)
+            except KeyMadeElsewhereError as e:  # retried on fresh state, as a lost race
+                raise IntegrityError(str(e)) from e
+        return super()._insert_events(c, stored_events, **kwargs)
+
+
+class CasesSQLiteAggregateRecorder(WritesSubjectRows):
+    """The snapshot store's recorder: a snapshot's new subject key in its transaction."""
+
+
+class CasesSQLiteApplicationRecorder(WritesSubjectRows, SQLiteApplicationRecorder):
     """Writes a save's step in the transaction of its events; a step recorded
     already (the key's primary key) fails the whole save with IntegrityError.
     Reads the latest snapshot and the events after it in one transaction."""
@@ -566,6 +626,7 @@ class CasesSQLiteApplicationRecorder(SQLiteApplicationRecorder):
                     step.memo,
                 ),
             )
+        fault_point("before-commit")  # all of the save written, none committed
         return ids
 
     def select_steps(self, key_id: str) -> dict[str, RecordedStep]:
@@ -589,6 +650,7 @@ class CasesSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
 
 class CasesSQLiteFactory(SQLiteFactory):
+    aggregate_recorder_class = CasesSQLiteAggregateRecorder
     application_recorder_class = CasesSQLiteApplicationRecorder
 
 

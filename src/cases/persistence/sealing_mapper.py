@@ -5,12 +5,18 @@ reading the event's class and ``vars(domain_event)``: it hands on a copy of the
 event whose personal fields are `Sealed`, encoded while `sealing_for` names the
 record's subject (so value objects inside seal theirs too). Reading back needs
 nothing here: the transcoder opens sealed texts, or gives the placeholder.
+
+When the keys ride on the records (SQLite, `SubjectKeys.written_with_records`),
+a record whose encoding made its subject's key, or that names values its
+subject is found by, is handed on as a `StoredWithSubject`: the store's
+recorder writes the key and the digests in the record's own transaction.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any
 from uuid import UUID
 
@@ -19,8 +25,18 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import resolve_topic
 
 from cases.domain.erasure import SubjectKind
+from cases.fault_points import fault_point
 from cases.persistence.personal_data import SEARCHABLE, personal_fields, subject_kind
 from cases.persistence.sealing import Sealer, sealing_for
+from cases.persistence.subject_keys import SubjectRows
+
+
+@dataclass(frozen=True)
+class StoredWithSubject(StoredEvent):
+    """A stored record and what it brings to the keys' tables, to be written in
+    its transaction (`recorders.py` does, on SQLite)."""
+
+    subject_rows: SubjectRows | None = dataclass_field(default=None, compare=False)
 
 
 def _aggregate_of(event_cls: type[Any]) -> type[Any] | None:
@@ -75,8 +91,13 @@ class SealingMapper(Mapper[UUID]):
             # Value objects inside seal their personal fields as they are walked.
             state = {k: seal(v) if k in personal else v for k, v in vars(domain_event).items()}
             stored = super().to_stored_event(_with_state(event_cls, state))
-        if plan.searchable:
-            self._index(domain_event, plan.kind, plan.searchable)
+        values = self._searched_by(domain_event, plan.kind, plan.searchable)
+        keys = self.sealer.keys
+        if keys.written_with_records:
+            digests = keys.digests_of(values) if values else ()
+            return _carrying(stored, keys.rows_for_record(domain_event.originator_id, digests))
+        keys.index_all(domain_event.originator_id, values)  # one write for all of them
+        fault_point("sealed-before-write")  # its key and digests stored, it not yet
         return stored
 
     def _snapshot_to_stored(self, snapshot: Any) -> StoredEvent:
@@ -92,13 +113,20 @@ class SealingMapper(Mapper[UUID]):
         state = dict(vars(snapshot))
         with sealing_for(snapshot.originator_id, kind):
             state["state"] = {k: seal(v) if k in personal else v for k, v in state["state"].items()}
-            return super().to_stored_event(_with_state(type(snapshot), state))
-
-    def _index(self, event: Any, kind: SubjectKind, searchable: dict[str, tuple[str, ...]]) -> None:
-        """Let the subject be found by the values its event names (ADR 0044)."""
+            stored = super().to_stored_event(_with_state(type(snapshot), state))
         keys = self.sealer.keys
-        if keys.for_writing(event.originator_id, kind) is None:
-            return  # erased meanwhile: nothing to find it by
+        if keys.written_with_records:
+            return _carrying(stored, keys.rows_for_record(snapshot.originator_id))
+        return stored
+
+    def _searched_by(
+        self, event: Any, kind: SubjectKind, searchable: dict[str, tuple[str, ...]]
+    ) -> list[tuple[str, str]]:
+        """The (field, value) pairs the event's subject is found by (ADR 0044)."""
+        if not searchable:
+            return []
+        if self.sealer.keys.for_writing(event.originator_id, kind) is None:
+            return []  # erased meanwhile: nothing to find it by
         values = []
         for field, path in searchable.items():
             value: Any = event
@@ -106,7 +134,16 @@ class SealingMapper(Mapper[UUID]):
                 value = getattr(value, name)
             if value is not None:
                 values.append((field, value))
-        keys.index_all(event.originator_id, values)  # one write for all of them
+        return values
+
+
+def _carrying(stored: StoredEvent, rows: SubjectRows | None) -> StoredEvent:
+    """`stored`, carrying `rows` to its transaction if there are any."""
+    if rows is None:
+        return stored
+    return StoredWithSubject(
+        stored.originator_id, stored.originator_version, stored.topic, stored.state, rows
+    )
 
 
 def _with_state(event_cls: type[Any], state: dict[str, Any]) -> Any:

@@ -7,6 +7,13 @@ memory for the in-memory store. Erasing a subject deletes its wrapped key and
 keeps the row as a tombstone: no key is ever made for it again, so a command
 racing the erasure stores the placeholder, never readable text.
 
+On SQLite a new subject's key and its search digests are written in the
+transaction of the record (event or snapshot) that made them, not on the keys'
+own connection (ADR 0067, amended): the record carries them (`SubjectRows`), the
+store's recorder writes them with it, and the key is only held once they have
+committed together. A crash can then never leave events whose key is missing,
+and an intake is one write transaction, not three.
+
 Unwrapped keys (and the texts they opened) are kept in the process's memory
 once read; erasing through this process forgets them at once. Every other
 process counts the store's erasures at most every `ERASURES_CHECKED_EVERY`
@@ -25,7 +32,7 @@ import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import Enum
@@ -121,6 +128,22 @@ class KeyRow:
     master_key_id: str | None
 
 
+class KeyMadeElsewhereError(Exception):
+    """A record's new subject key lost to a key another process stored first."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SubjectRows:
+    """What one record brings to the keys' tables when they are written in its own
+    transaction (SQLite): its subject's new key, if it made one, and the digests
+    its subject is found by."""
+
+    keys: SubjectKeys
+    subject: UUID
+    key: KeyRow | None
+    digests: tuple[tuple[str, str], ...]
+
+
 class SubjectKeys(ABC):
     """Where the wrapped subject keys live, and the unwrapped ones this process holds."""
 
@@ -128,9 +151,16 @@ class SubjectKeys(ABC):
     ERASURES_CHECKED_EVERY: float = 1.0
     """Seconds between two counts of the store's erasures (other processes' too)."""
 
+    written_with_records: bool = False
+    """Whether a new key and the digests ride on the record that made them
+    (`rows_for_record`), written in its transaction, rather than being written at
+    once on the keys' own connection."""
+
     def __init__(self, master: MasterKey) -> None:
         self.master = master
         self._held: dict[UUID, AESGCM | None] = {}
+        self._pending: dict[UUID, tuple[KeyRow, AESGCM]] = {}
+        """New keys made for records not yet committed (`written_with_records`)."""
         self._lock = threading.Lock()
         self._opened_lock = threading.Lock()
         self.opened: dict[str, str] = {}
@@ -165,7 +195,7 @@ class SubjectKeys(ABC):
     def remember_opened(self, subject: UUID, token: str, text: str) -> None:
         """Keep an opened text, unless its subject was erased meanwhile."""
         with self._opened_lock:
-            if self._held.get(subject) is None:
+            if self._held.get(subject) is None and subject not in self._pending:
                 return
             if len(self.opened) >= self.OPENED_LIMIT:
                 self.opened.clear()
@@ -178,11 +208,67 @@ class SubjectKeys(ABC):
         held = self._held.get(subject, False)
         if held is not False:
             return held  # type: ignore[return-value]
+        if self.written_with_records:
+            return self._made_for_record(subject, kind)
         # A subject first written here is the usual case (a case taken in): one
         # insert, no read before or after it; a row already there is then read.
         made = KeyRow(subject, kind, self.master.wrap(subject, _new_key()), self.master.key_id)
         row = made if self._insert(made) else self._row(subject)
         return self._hold(subject, row)
+
+    def _made_for_record(self, subject: UUID, kind: SubjectKind) -> AESGCM | None:
+        """The subject's stored key (or its tombstone), else a new key that rides
+        on the record being encoded and is written in its transaction."""
+        pending = self._pending.get(subject)
+        if pending is not None:
+            return pending[1]
+        row = self._row(subject)  # a read: no write lock taken
+        if row is not None:
+            return self._hold(subject, row)
+        key = _new_key()
+        made = KeyRow(subject, kind, self.master.wrap(subject, key), self.master.key_id)
+        with self._opened_lock:  # a racing thread's key for the subject wins
+            return self._pending.setdefault(subject, (made, AESGCM(key)))[1]
+
+    def rows_for_record(
+        self, subject: UUID, digests: tuple[tuple[str, str], ...] = ()
+    ) -> SubjectRows | None:
+        """What the record of `subject` being encoded must write with it: the
+        subject's key if it is not stored yet, and `digests`; None if nothing."""
+        pending = self._pending.get(subject)
+        if pending is None and not digests:
+            return None
+        return SubjectRows(self, subject, None if pending is None else pending[0], digests)
+
+    def recorded(self, rows: SubjectRows) -> None:
+        """The record carrying `rows` committed: its new key is stored, hold it."""
+        self._settle(rows, hold=True)
+
+    def not_recorded(self, rows: SubjectRows) -> None:
+        """The record carrying `rows` failed: forget its new key (a retry encodes
+        its record again, under a key made or read then)."""
+        self._settle(rows, hold=False)
+
+    def _settle(self, rows: SubjectRows, *, hold: bool) -> None:
+        """No longer pending: the key `rows` carried, held if it was stored."""
+        if rows.key is None:
+            return
+        with self._opened_lock:
+            pending = self._pending.get(rows.subject)
+            if pending is None or pending[0] is not rows.key:
+                return  # settled by another record of the subject
+            del self._pending[rows.subject]
+            if hold:
+                self._held[rows.subject] = pending[1]
+
+    def write_with_record(self, cursor: _Cursor, rows: Sequence[SubjectRows]) -> None:
+        """Write `rows` through `cursor`, in the records' own transaction (only keys
+        kept in the records' database can)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps its keys apart from the records")
+
+    def digests_of(self, values: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+        """The (field, digest) kept for each (field, value)."""
+        return tuple((f, self.master.digest(f, v)) for f, v in values)
 
     def for_reading(self, subject: UUID) -> AESGCM | None:
         """The subject's cipher; None when erased or never made (the key is lost)."""
@@ -208,7 +294,7 @@ class SubjectKeys(ABC):
     def index_all(self, subject: UUID, values: list[tuple[str, str]]) -> None:
         """Let the subject be found by each (field, value), written together."""
         if values:
-            self._index(subject, [(f, self.master.digest(f, v)) for f, v in values])
+            self._index(subject, list(self.digests_of(values)))
 
     def digests(self) -> set[tuple[str, str, UUID]]:
         """Every (field, digest, subject) kept."""
@@ -347,9 +433,11 @@ class MemorySubjectKeys(SubjectKeys):
             self._table[subject] = KeyRow(subject, row.kind, wrapped, master_key_id)
 
 
-class _Connection(Protocol):
+class _Cursor(Protocol):
     def execute(self, query: Any, params: Any = ..., /) -> Any: ...
 
+
+class _Connection(_Cursor, Protocol):
     def close(self) -> None: ...
 
 
@@ -519,6 +607,33 @@ class SqlSubjectKeys(SubjectKeys):
     def _set_wrapped(self, subject: UUID, wrapped: bytes, master_key_id: str) -> None:
         self._write(self._sql.rewrap_key, (wrapped, master_key_id, str(subject)))
 
+    def write_with_record(self, cursor: _Cursor, rows: Sequence[SubjectRows]) -> None:
+        """Write what records bring (`SubjectRows`) through `cursor`, inside the
+        records' own transaction. A new key whose subject got another key
+        meanwhile (another process's) raises `KeyMadeElsewhereError`, and the
+        transaction must roll back: its records are sealed under a key never kept."""
+        insert_key = self._render(self._sql.insert_key)
+        written: set[int] = set()
+        for each in rows:
+            key = each.key
+            if key is None or id(key) in written:
+                continue
+            written.add(id(key))
+            params = (str(key.subject), key.kind.value, key.wrapped, key.master_key_id)
+            if cursor.execute(insert_key, params).rowcount != 1:
+                stored = cursor.execute(
+                    self._render(self._sql.select_keys + sql("WHERE subject_id = {}")),
+                    (str(key.subject),),
+                ).fetchone()
+                if stored is None or stored[2] is None or bytes(stored[2]) != key.wrapped:
+                    raise KeyMadeElsewhereError(f"subject {key.subject} got a key meanwhile")
+        digests = [(f, d, str(each.subject)) for each in rows for f, d in each.digests]
+        if digests:
+            cursor.execute(
+                self._render(self._sql.insert_digests(len(digests))),
+                tuple(p for row in digests for p in row),
+            )
+
     def close(self) -> None:
         with self._lock:
             if self._connection is not None:
@@ -527,12 +642,15 @@ class SqlSubjectKeys(SubjectKeys):
 
 
 def sqlite_subject_keys(master: MasterKey, path: Path) -> SqlSubjectKeys:
-    """The keys in the store's own SQLite file (ADR 0067 says why not a file apart)."""
+    """The keys in the store's own SQLite file (ADR 0067 says why not a file apart),
+    new ones written in the transaction of the record that made them."""
 
     def connect() -> _Connection:
         return sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
 
-    return SqlSubjectKeys(master, connect, Sql.sqlite)
+    keys = SqlSubjectKeys(master, connect, Sql.sqlite)
+    keys.written_with_records = True
+    return keys
 
 
 def postgres_subject_keys(master: MasterKey, connect: Callable[[], _Connection]) -> SqlSubjectKeys:

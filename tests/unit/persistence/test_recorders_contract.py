@@ -8,6 +8,7 @@ statements, the datastore's pool) need a server:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
@@ -21,6 +22,7 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
     SQLiteCursor,
     SQLiteDatastore,
@@ -147,4 +149,34 @@ def test_the_memory_recorder_is_made_without_arguments_and_takes_keywords() -> N
     event = StoredEvent(uuid4(), 1, "cases.domain.support_case:SupportCase.Received", b"{}")
     assert list(recorder.insert_events([event]) or []) == [1], broken(
         "POPOApplicationRecorder.insert_events", MODULE, "no longer returns the ids"
+    )
+
+
+class _SnapshotProbe(SQLiteAggregateRecorder):
+    """Records what the library hands the snapshot recorder's `_insert_events`."""
+
+    seen: list[tuple[Any, dict[str, Any]]]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self.seen.append((c.sqlite_cursor, kwargs))
+        return super()._insert_events(c, stored_events, **kwargs)
+
+
+def test_sqlite_snapshot_recorder_hands_its_keywords_and_the_sqlite_cursor_on() -> None:
+    """A snapshot's new subject key is written by `_insert_events` of the snapshot
+    recorder (ADR 0067 amended): it must get `insert_events`'s keywords and a
+    cursor whose `sqlite_cursor` is the transaction's sqlite3 cursor."""
+    relied_on_callable(
+        SQLiteAggregateRecorder, "_insert_events", MODULE, "(self, c, stored_events, **kwargs)"
+    )
+    recorder = _SnapshotProbe(SQLiteDatastore(":memory:"), "stored_snapshots")
+    recorder.seen = []
+    recorder.create_table()
+    snapshot = StoredEvent(uuid4(), 5, "cases.domain.support_case:SupportCase.Snapshot", b"{}")
+    recorder.insert_events([snapshot], subject_rows="marker")
+    seen = [(type(cursor), keywords.get("subject_rows")) for cursor, keywords in recorder.seen]
+    assert seen == [(sqlite3.Cursor, "marker")], broken(
+        "SQLiteAggregateRecorder.insert_events", MODULE, f"called _insert_events so: {seen}"
     )
