@@ -20,7 +20,7 @@ checkpoint every 10 000 events (timed: the tree builder's append rate), then,
   and nothing else;
 - verifying: `LogVerifier.verify()`, everything `cases audit verify` does, once
   for each worker count of `--workers` (1: one process; more: a process pool
-  over position ranges, ADR 0043), in that order.
+  over position ranges, ADR 0043), in that order, then the other way round.
 
 It prints the medians (events/s) and their ratio, and the median time to issue a
 checkpoint of the whole tree (one event appended, then `CheckpointIssuer.issue`
@@ -278,7 +278,8 @@ def run(options: argparse.Namespace) -> None:
                 count = sum(len(batch) for batch in row_batches(log, options.batch_size))
                 reads.append(count / (time.perf_counter() - started))
                 line = f"  round {round_ + 1}: read {reads[-1]:,.0f} events/s"
-                for workers_, verifier in verifiers.items():
+                order = list(verifiers.items())
+                for workers_, verifier in order if round_ % 2 == 0 else order[::-1]:
                     started = time.perf_counter()
                     result = verifier.verify()
                     verifies[workers_].append(result.events / (time.perf_counter() - started))
