@@ -22,7 +22,8 @@ checkpoint every 10 000 events (timed: the tree builder's append rate), then,
   for each worker count of `--workers` (1: one process; more: a process pool
   over position ranges, ADR 0043), in that order, then the other way round.
 
-It prints the medians (events/s) and their ratio, and the median time to issue a
+It prints the medians (events/s) and their ratio, the client's CPU time per
+event (this process and the verify workers; not the server's), and the median time to issue a
 checkpoint of the whole tree (one event appended, then `CheckpointIssuer.issue`
 from the frontier; 9 times).
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -231,6 +233,15 @@ def vacuum(settings: Settings, store: str) -> None:
             conn.execute("VACUUM ANALYZE")
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (verify's workers)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def load() -> str:
     return " ".join(f"{figure:.2f}" for figure in os.getloadavg())
 
@@ -273,6 +284,7 @@ def run(options: argparse.Namespace) -> None:
             }
             reads: list[float] = []
             verifies: dict[int, list[float]] = {count: [] for count in workers}
+            cpu: dict[int, list[float]] = {count: [] for count in workers}
             for round_ in range(options.rounds):
                 started = time.perf_counter()
                 count = sum(len(batch) for batch in row_batches(log, options.batch_size))
@@ -280,12 +292,16 @@ def run(options: argparse.Namespace) -> None:
                 line = f"  round {round_ + 1}: read {reads[-1]:,.0f} events/s"
                 order = list(verifiers.items())
                 for workers_, verifier in order if round_ % 2 == 0 else order[::-1]:
-                    started = time.perf_counter()
+                    started, used = time.perf_counter(), cpu_seconds()
                     result = verifier.verify()
                     verifies[workers_].append(result.events / (time.perf_counter() - started))
+                    cpu[workers_].append((cpu_seconds() - used) / result.events * 1e6)
                     if not result.ok:
                         raise SystemExit(f"the generated log does not verify: {result.finding}")
-                    line += f", verify ({workers_} workers) {verifies[workers_][-1]:,.0f}"
+                    line += (
+                        f", verify ({workers_} workers) {verifies[workers_][-1]:,.0f}"
+                        f" ({cpu[workers_][-1]:.1f} CPU us/event)"
+                    )
                 print(f"{line} events/s ({result.checkpoints} checkpoints)", flush=True)
         finally:
             db.close()
@@ -301,7 +317,8 @@ def run(options: argparse.Namespace) -> None:
         ratios = ", ".join(f"{v / r:.2f}" for v, r in zip(rates, reads, strict=True))
         print(
             f"  verify, {workers_} workers      {rate:>10,.0f} events/s   "
-            f"ratio {rate / read:.2f} (rounds {ratios})"
+            f"ratio {rate / read:.2f} (rounds {ratios}); "
+            f"client CPU {statistics.median(cpu[workers_]):.1f} us/event"
         )
     print(f"  issue a checkpoint at {count:,}: {statistics.median(issue_times) * 1000:.2f} ms")
     print(f"load average at the end: {load()}")
