@@ -15,6 +15,11 @@ whose bytes changed (changed), leaves past the last row (tail truncated). The
 stored leaves are trusted only as far as the signed roots vouch for them: if the
 rows and the stored leaves agree but a checkpoint's root differs, the log was
 rewritten between the last checkpoint that agrees and that one.
+
+With worker processes the rows are read and hashed range by range in the pool
+(`ranges`, `range_pool`), and the roots rebuilt here from the ranges' compact
+ranges; from the first range where rows and stored leaves part, this process
+follows the rest itself, so the findings do not depend on the pool.
 """
 
 from __future__ import annotations
