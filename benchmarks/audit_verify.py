@@ -4,7 +4,7 @@ Run from the repository root (it imports the history generator from tests/):
 
     .venv/bin/python -m benchmarks.audit_verify [--events 1000000]
         [--store postgres|sqlite] [--rounds 3] [--batch-size 10000]
-        [--builder-events 100000]
+        [--builder-events 100000] [--workers 1,2] [--database NAME]
 
 The script records `--events` support-case events in bulk (`BulkWriter`) on a
 throwaway store (a PostgreSQL database dropped afterwards, or a temporary
@@ -18,14 +18,20 @@ checkpoint every 10 000 events (timed: the tree builder's append rate), then,
 - reading: every row in position order as `verify` reads them
   (`persistence.event_rows.row_batches`: tuples, no notification objects),
   and nothing else;
-- verifying: `LogVerifier.verify()`, everything `cases audit verify` does.
+- verifying: `LogVerifier.verify()`, everything `cases audit verify` does, once
+  for each worker count of `--workers` (1: one process; more: a process pool
+  over position ranges, ADR 0043), in that order, then the other way round.
 
-It prints the medians (events/s) and their ratio, and the median time to issue a
+It prints the medians (events/s) and their ratio, the client's CPU time per
+event (this process and the verify workers; not the server's), and the median time to issue a
 checkpoint of the whole tree (one event appended, then `CheckpointIssuer.issue`
 from the frontier; 9 times).
 
 PostgreSQL: the server named by CASES_BENCH_POSTGRES_URL (default
-postgresql://postgres@127.0.0.1:5432/postgres).
+postgresql://postgres@127.0.0.1:5432/postgres). With `--database NAME` the
+database is kept (and its key in the temporary directory's NAME folder): the
+first run records and builds, later runs find the tree built and go straight to
+the rounds (`--rounds 0`: record and build only). Drop it by hand when done.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -87,6 +94,18 @@ def fresh_store(store: str) -> Iterator[tuple[str, Path]]:
                         psql.Identifier(name)
                     )
                 )
+
+
+@contextlib.contextmanager
+def kept_store(name: str) -> Iterator[tuple[str, Path]]:
+    """A PostgreSQL database named `name`, created if absent and never dropped."""
+    folder = Path(tempfile.gettempdir()) / name
+    folder.mkdir(exist_ok=True)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if found is None:
+            admin.execute(psql.SQL("CREATE DATABASE {}").format(psql.Identifier(name)))
+    yield urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{name}")), folder
 
 
 def timed(label: str, started: float) -> float:
@@ -182,9 +201,57 @@ def compare_builders(
     print(f"  builder medians: before {before:,.0f}, now {now:,.0f} events/s ({now / before:.1f}x)")
 
 
-def run(events: int, store: str, rounds: int, batch_size: int, builder_events: int) -> None:
+def prepare(
+    log: EventLog, db: ProjectionDatabase, settings: Settings, options: argparse.Namespace
+) -> TreeBuilder:
+    """Record the history and build its tree, unless a kept database holds them."""
+    make = tree_builders(settings, log, lambda: db, create_key=False, batch_size=options.batch_size)
+    if TreeStore(db).head().size > 0:
+        print(f"  kept database: the tree holds {TreeStore(db).head().size:,} events", flush=True)
+        return make()
+    started = time.perf_counter()
+    history = SupportHistory(seed=1, customers=5000, cases_per_day=110, agents=40)
+    history.record(BulkWriter(log, chunk=CHUNK), options.events)
+    timed(f"recorded {history.events:,} events", started)
+    vacuum(settings, options.store)
+    if options.builder_events > 0:  # 0: time only the build below
+        compare_builders(
+            make, db, min(options.builder_events, history.events), max(options.rounds, 1)
+        )
+    builder = make()
+    started = time.perf_counter()
+    appended = builder.catch_up()
+    built = timed(f"tree built over {appended:,} events", started)
+    print(f"  tree builder: {appended / built:,.0f} events/s", flush=True)
+    vacuum(settings, options.store)
+    return builder
+
+
+def vacuum(settings: Settings, store: str) -> None:
+    if store == "postgres":
+        with psycopg.connect(settings.effective_database_url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its children that ended (verify's workers)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def load() -> str:
+    return " ".join(f"{figure:.2f}" for figure in os.getloadavg())
+
+
+def run(options: argparse.Namespace) -> None:
     configure_logging("WARNING")
-    with fresh_store(store) as (url, folder):
+    workers: list[int] = [int(w) for w in options.workers.split(",")]
+    print(f"load average at the start: {load()}", flush=True)
+    opened = kept_store(options.database) if options.database else fresh_store(options.store)
+    with opened as (url, folder):
         key = folder / "audit-log.key"
         settings = Settings(
             database_url=url,
@@ -193,61 +260,68 @@ def run(events: int, store: str, rounds: int, batch_size: int, builder_events: i
             audit_log_checkpoint_events=10_000,
             audit_log_checkpoint_seconds=86_400,
         )
-        write_key(key, settings.audit_log_origin)
+        if not key.exists():
+            write_key(key, settings.audit_log_origin)
         migrate(parse_database_url(url))
         log = open_event_log(settings)
         db = open_projection_db(settings)
         try:
-            started = time.perf_counter()
-            history = SupportHistory(seed=1, customers=5000, cases_per_day=110, agents=40)
-            history.record(BulkWriter(log, chunk=CHUNK), events)
-            timed(f"recorded {history.events:,} events", started)
-            if store == "postgres":
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute("VACUUM ANALYZE")
-            make = tree_builders(settings, log, lambda: db, create_key=False, batch_size=batch_size)
-            if builder_events > 0:  # 0: time only the build below
-                compare_builders(make, db, min(builder_events, history.events), rounds)
-            builder = make()
-            started = time.perf_counter()
-            appended = builder.catch_up()
-            built = timed(f"tree built over {appended:,} events", started)
-            print(f"  tree builder: {appended / built:,.0f} events/s", flush=True)
-            if store == "postgres":
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute("VACUUM ANALYZE")
-
+            builder = prepare(log, db, settings, options)
+            if options.rounds == 0:
+                return
             issue_times = time_issuing(builder, log, db)
-            verifier = LogVerifier(
-                log,
-                TreeStore(db),
-                verifier_from(settings),
-                settings.audit_log_origin,
-                batch_size=batch_size,
-            )
-            reads, verifies = [], []
-            for round_ in range(rounds):
-                started = time.perf_counter()
-                count = sum(len(batch) for batch in row_batches(log, batch_size))
-                reads.append(count / (time.perf_counter() - started))
-                started = time.perf_counter()
-                result = verifier.verify()
-                verifies.append(result.events / (time.perf_counter() - started))
-                if not result.ok:
-                    raise SystemExit(f"the generated log does not verify: {result.finding}")
-                print(
-                    f"  round {round_ + 1}: read {reads[-1]:,.0f} events/s, "
-                    f"verify {verifies[-1]:,.0f} events/s ({result.checkpoints} checkpoints)",
-                    flush=True,
+            verifiers = {
+                count: LogVerifier(
+                    log,
+                    TreeStore(db),
+                    verifier_from(settings),
+                    settings.audit_log_origin,
+                    batch_size=options.batch_size,
+                    workers=count,
+                    settings=settings,
                 )
+                for count in workers
+            }
+            reads: list[float] = []
+            verifies: dict[int, list[float]] = {count: [] for count in workers}
+            cpu: dict[int, list[float]] = {count: [] for count in workers}
+            for round_ in range(options.rounds):
+                started = time.perf_counter()
+                count = sum(len(batch) for batch in row_batches(log, options.batch_size))
+                reads.append(count / (time.perf_counter() - started))
+                line = f"  round {round_ + 1}: read {reads[-1]:,.0f} events/s"
+                order = list(verifiers.items())
+                for workers_, verifier in order if round_ % 2 == 0 else order[::-1]:
+                    started, used = time.perf_counter(), cpu_seconds()
+                    result = verifier.verify()
+                    verifies[workers_].append(result.events / (time.perf_counter() - started))
+                    cpu[workers_].append((cpu_seconds() - used) / result.events * 1e6)
+                    if not result.ok:
+                        raise SystemExit(f"the generated log does not verify: {result.finding}")
+                    line += (
+                        f", verify ({workers_} workers) {verifies[workers_][-1]:,.0f}"
+                        f" ({cpu[workers_][-1]:.1f} CPU us/event)"
+                    )
+                print(f"{line} events/s ({result.checkpoints} checkpoints)", flush=True)
         finally:
             db.close()
             log.close()
-    read, verify = statistics.median(reads), statistics.median(verifies)
-    print(f"store {store}, {count:,} events, batch {batch_size}, {rounds} rounds (medians):")
-    print(f"  read alone    {read:>10,.0f} events/s")
-    print(f"  verify        {verify:>10,.0f} events/s   ratio {verify / read:.2f}")
+    read = statistics.median(reads)
+    print(
+        f"store {options.store}, {count:,} events, batch {options.batch_size}, "
+        f"{options.rounds} rounds (medians):"
+    )
+    print(f"  read alone              {read:>10,.0f} events/s")
+    for workers_, rates in verifies.items():
+        rate = statistics.median(rates)
+        ratios = ", ".join(f"{v / r:.2f}" for v, r in zip(rates, reads, strict=True))
+        print(
+            f"  verify, {workers_} workers      {rate:>10,.0f} events/s   "
+            f"ratio {rate / read:.2f} (rounds {ratios}); "
+            f"client CPU {statistics.median(cpu[workers_]):.1f} us/event"
+        )
     print(f"  issue a checkpoint at {count:,}: {statistics.median(issue_times) * 1000:.2f} ms")
+    print(f"load average at the end: {load()}")
 
 
 def main() -> None:
@@ -257,8 +331,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=10_000)
     parser.add_argument("--builder-events", type=int, default=100_000)
-    args = parser.parse_args()
-    run(args.events, args.store, args.rounds, args.batch_size, args.builder_events)
+    parser.add_argument(
+        "--workers", default="1,2", help="worker counts to verify with, each round, in order"
+    )
+    parser.add_argument(
+        "--database", help="keep this PostgreSQL database (created and recorded once)"
+    )
+    options = parser.parse_args()
+    if options.database and options.store != "postgres":
+        parser.error("--database keeps a PostgreSQL database only")
+    run(options)
 
 
 if __name__ == "__main__":

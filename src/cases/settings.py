@@ -148,6 +148,14 @@ class Settings(BaseSettings):
         description="A checkpoint is issued this many seconds after the last one if the "
         "tree has grown at all since.",
     )
+    audit_log_verify_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Processes `cases audit verify` follows the log in, each over its own "
+        "ranges of it on its own connections; default: one per CPU; 1: in its own process "
+        "(ADR 0043).",
+    )
     audit_log_witness_dir: Path | None = Field(
         default=None,
         description="An append-only directory every new checkpoint is also written to, "

@@ -175,6 +175,24 @@ class TreeStore:
             return 0, b"", b""
         return int(row[0]), bytes(row[1]), bytes(row[2])
 
+    def leaf_end(self) -> int:
+        """One past the largest stored leaf index (0: no leaves)."""
+        row = self.db.fetchone("SELECT max(leaf_index) FROM audit_log_leaves")
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
+
+    def positions_at(self, indexes: Sequence[int]) -> dict[int, int]:
+        """The positions of the stored leaves at `indexes`; an index not stored is absent."""
+        if not indexes:
+            return {}
+        rows = self.db.fetchall(
+            sql(
+                "SELECT leaf_index, position FROM audit_log_leaves WHERE leaf_index IN ({ins})",
+                ins=parameters(len(indexes)),
+            ),
+            tuple(indexes),
+        )
+        return {int(r[0]): int(r[1]) for r in rows}
+
     def positions_of(self, aggregate_id: UUID, size: int) -> list[int]:
         """The positions of the aggregate's events among the first `size` leaves."""
         rows = self.db.fetchall(

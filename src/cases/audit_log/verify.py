@@ -15,21 +15,28 @@ whose bytes changed (changed), leaves past the last row (tail truncated). The
 stored leaves are trusted only as far as the signed roots vouch for them: if the
 rows and the stored leaves agree but a checkpoint's root differs, the log was
 rewritten between the last checkpoint that agrees and that one.
+
+With worker processes the rows are read and hashed range by range in the pool
+(`ranges`, `range_pool`), and the roots rebuilt here from the ranges' compact
+ranges; from the first range where rows and stored leaves part, this process
+follows the rest itself, so the findings do not depend on the pool.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import struct
-from collections.abc import Generator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from cases.audit_log.leaves import StoredRecord, encode_leaf, leaf_hashes
+from cases.audit_log.range_pool import followed
+from cases.audit_log.ranges import RangeTask, agree, read_ahead
 from cases.audit_log.tree_store import StoredLeaf, TreeStore
 from cases.persistence.event_log import EventLog
 from cases.persistence.event_rows import StoredRow, row_batches
+from cases.settings import Settings
 from cases.transparency.checkpoint import Checkpoint, open_checkpoint
 from cases.transparency.merkle import (
     EMPTY_ROOT,
@@ -88,37 +95,6 @@ class _PartedError(Exception):
         self.finding = finding
 
 
-def _agree(rows: list[StoredRow], digests: list[bytes], positions: bytes, hashes: bytes) -> bool:
-    """Are the rows' positions and leaf hashes the stored leaves' (as blocks)?"""
-    packed = struct.pack(f">{len(rows)}q", *(row[0] for row in rows))
-    return packed == positions and b"".join(digests) == hashes
-
-
-Blocks = tuple[int, bytes, bytes]
-"""The stored leaves of a batch's index range, as `TreeStore.leaf_blocks` gives them."""
-
-
-def _read_ahead(
-    batches: Iterator[list[StoredRow]], store: TreeStore
-) -> Generator[tuple[list[StoredRow], Blocks]]:
-    """The batches, each with the stored leaves of its index range (the leaf after
-    the previous batch's on), each next one read on a second thread while this one
-    is hashed (the driver waits for the database without the GIL). Closing it early
-    waits for the read in flight, so no read outlives it or overlaps another."""
-
-    def read(start: int) -> tuple[list[StoredRow], Blocks] | None:
-        batch = next(batches, None)
-        return None if batch is None else (batch, store.leaf_blocks(start, len(batch)))
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-verify-read") as pool:
-        start = 0
-        ahead = pool.submit(read, start)
-        while (item := ahead.result()) is not None:
-            start += len(item[0])
-            ahead = pool.submit(read, start)
-            yield item
-
-
 def _records(batches: Iterator[list[StoredRow]]) -> Iterator[StoredRecord]:
     return (StoredRecord(*row) for row in itertools.chain.from_iterable(batches))
 
@@ -132,8 +108,25 @@ def _stored_leaves(store: TreeStore, batch_size: int, start: int = 0) -> Iterato
         start = batch[-1].index + 1
 
 
+RANGES_PER_WORKER = 4
+"""With a pool, the log is cut into this many ranges per worker (a slow worker
+holds the others up by a smaller share)."""
+
+
+def default_workers() -> int:
+    """The verifier's processes unless told: one per CPU."""
+    return os.cpu_count() or 1
+
+
 class LogVerifier:
-    """Checks the log against the kept checkpoints and any held outside."""
+    """Checks the log against the kept checkpoints and any held outside.
+
+    With `workers` > 1 and the `settings` of the store (each worker opens its own
+    connections), the rows are followed in that many processes, one range of leaf
+    indexes at a time (`range_events` leaves each; default: the tree cut into
+    `RANGES_PER_WORKER` ranges per worker, whole batches each), and the roots
+    rebuilt from the ranges' compact ranges; the findings are those of one
+    process. A tree of less than two ranges is followed in this process."""
 
     def __init__(
         self,
@@ -143,12 +136,20 @@ class LogVerifier:
         origin: str,
         *,
         batch_size: int = 10_000,
+        workers: int = 1,
+        range_events: int | None = None,
+        settings: Settings | None = None,
     ) -> None:
+        if workers > 1 and settings is None:
+            raise ValueError("a verifier with worker processes needs the store's settings")
         self.log = log
         self.store = store
         self.verifier = verifier
         self.origin = origin
         self.batch_size = batch_size
+        self.workers = workers
+        self.range_events = range_events
+        self.settings = settings
 
     def verify(self, held: Sequence[tuple[str, str]] = ()) -> Verification:
         """Verify everything; `held` are (source, note) of checkpoints kept elsewhere."""
@@ -211,20 +212,31 @@ class LogVerifier:
     def _follow_rows(self, anchors: list[_Anchor]) -> int:
         """Recompute every leaf, batch by batch: compare it with the stored leaf at
         its index and, at each anchor's size, the root with the anchor's."""
-        frontier = Frontier.empty()
         pending = [a for a in anchors if a.checkpoint.size > 0]
         for anchor in anchors:
             if anchor.checkpoint.size == 0 and anchor.checkpoint.root_hash != EMPTY_ROOT:
                 raise _PartedError(Finding(REWRITTEN, None, f"{anchor.source}: not the empty root"))
         pending.reverse()  # smallest size last: popped first
-        agreed = (0, 0)  # (size, last position) of the last checkpoint that agreed
+        tasks = self._ranges(pending) if self.workers > 1 else []
+        if tasks:
+            return self._follow_ranges(tasks, pending)
+        return self._follow_from(Frontier.empty(), 1, pending, (0, 0))
+
+    def _follow_from(
+        self, frontier: Frontier, position: int, pending: list[_Anchor], agreed: tuple[int, int]
+    ) -> int:
+        """Follow the rows from `position` on, the leaves from `frontier.size` on, in
+        this process. `agreed` is (size, last position) of the last checkpoint that
+        agreed."""
         tree_ended = False
-        batches = _read_ahead(row_batches(self.log, self.batch_size), self.store)
+        batches = read_ahead(
+            row_batches(self.log, self.batch_size, position), self.store, frontier.size
+        )
         for batch, (count, positions, hashes) in batches:
             digests = leaf_hashes(batch)
             if not tree_ended:
                 tree_ended = count < len(batch)  # rows past the tree: not in it yet
-                if not _agree(batch[:count], digests[:count], positions, hashes):
+                if not agree(batch[:count], digests[:count], positions, hashes):
                     batches.close()  # the read in flight ends before the store is read here
                     expected = self.store.leaf_rows(frontier.size, count)
                     at = next(
@@ -243,14 +255,87 @@ class LogVerifier:
             while pending and pending[-1].checkpoint.size <= start + len(digests):
                 size = pending[-1].checkpoint.size
                 frontier.extend(digests[frontier.size - start : size - start])
-                position = batch[size - start - 1][0]
-                root = frontier.root()
-                while pending and pending[-1].checkpoint.size == size:
-                    anchor = pending.pop()
-                    if anchor.checkpoint.root_hash != root:
-                        raise _PartedError(self._rewritten(anchor, agreed, position))
-                agreed = (size, position)
+                last = batch[size - start - 1][0]
+                self._check_anchors(pending, size, frontier.root(), agreed, last)
+                agreed = (size, last)
             frontier.extend(digests[frontier.size - start :])
+        return self._end(frontier, tree_ended, pending, agreed)
+
+    def _ranges(self, pending: list[_Anchor]) -> list[RangeTask]:
+        """The tree cut into ranges for the pool: whole batches each, every range
+        starting at its first leaf's position (the first at position 1); none if
+        the tree holds less than two ranges or the stored leaves cannot place them."""
+        leaves = self.store.leaf_end()
+        events = self.range_events or -(-leaves // (self.workers * RANGES_PER_WORKER))
+        events = max(1, -(-events // self.batch_size)) * self.batch_size
+        starts = list(range(0, leaves, events))
+        if len(starts) < 2:
+            return []
+        placed = self.store.positions_at(starts[1:])
+        positions = [1, *(placed.get(index, 0) for index in starts[1:])]
+        if any(b <= a for a, b in itertools.pairwise(positions)):
+            return []
+        sizes = sorted({anchor.checkpoint.size for anchor in pending})
+        tasks = []
+        for j, (index, position) in enumerate(zip(starts, positions, strict=True)):
+            last = j == len(starts) - 1
+            end = leaves if last else starts[j + 1]
+            tasks.append(
+                RangeTask(
+                    index,
+                    position,
+                    None if last else positions[j + 1] - 1,
+                    end - index,
+                    tuple(size for size in sizes if index < size and (last or size <= end)),
+                    self.batch_size,
+                )
+            )
+        return tasks
+
+    def _follow_ranges(self, tasks: list[RangeTask], pending: list[_Anchor]) -> int:
+        """Follow the ranges in the pool and join their compact ranges in order,
+        checking the anchors at each cut; from the first range where rows and leaves
+        part, follow the rest in this process (the pool stopped first), so the
+        finding is the one a single process makes."""
+        if self.settings is None:
+            raise ValueError("a verifier with worker processes needs the store's settings")
+        frontier, agreed, position, tree_ended = Frontier.empty(), (0, 0), 1, False
+        with followed(self.settings, self.workers, tasks) as results:
+            for result in results:
+                if result.parted:
+                    break
+                for cut in result.cuts:
+                    joined = Frontier(frontier.size, frontier.hashes)
+                    joined.join(cut.compact)
+                    self._check_anchors(pending, cut.size, joined.root(), agreed, cut.position)
+                    agreed = (cut.size, cut.position)
+                frontier.join(result.compact)
+                if result.last_position is not None:
+                    position = result.last_position + 1
+                tree_ended = result.tree_ended
+            else:
+                return self._end(frontier, tree_ended, pending, agreed)
+        return self._follow_from(frontier, position, pending, agreed)
+
+    def _check_anchors(
+        self,
+        pending: list[_Anchor],
+        size: int,
+        root: bytes,
+        agreed: tuple[int, int],
+        position: int,
+    ) -> None:
+        """The anchors of `size` (the last of `pending`), against the root of the first
+        `size` leaves, whose last is the event at `position`."""
+        while pending and pending[-1].checkpoint.size == size:
+            anchor = pending.pop()
+            if anchor.checkpoint.root_hash != root:
+                raise _PartedError(self._rewritten(anchor, agreed, position))
+
+    def _end(
+        self, frontier: Frontier, tree_ended: bool, pending: list[_Anchor], agreed: tuple[int, int]
+    ) -> int:
+        """Every row followed: leaves past the last row, or anchors past it, are a cut tail."""
         stored = _stored_leaves(self.store, self.batch_size, frontier.size)
         beyond = None if tree_ended else next(stored, None)
         if beyond is not None:

@@ -32,7 +32,7 @@ from cases.audit_log.proofs import (
     inclusion,
 )
 from cases.audit_log.tree_store import TreeStore
-from cases.audit_log.verify import LogVerifier
+from cases.audit_log.verify import LogVerifier, default_workers
 from cases.audit_log.webhook_outbox import WebhookOutbox
 from cases.audit_log.witnessing import WitnessSettingsError, fork_in_witness_dir, webhook_of
 from cases.cli.groups import command_group
@@ -233,6 +233,15 @@ def verify_command(
         bool, typer.Option("--read-models", help="Also compare every read model with a rebuild.")
     ] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows read per query.")] = 10_000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes to read and hash the log in, each over its own ranges of it "
+            "(default: CASES_AUDIT_LOG_VERIFY_WORKERS, else one per CPU; 1: this process).",
+        ),
+    ] = None,
 ) -> None:
     """Recompute every leaf from the stored rows and check every checkpoint; with
     --read-models, then compare every read model with a replay of the verified log."""
@@ -245,6 +254,8 @@ def verify_command(
             verifier,
             store.settings.audit_log_origin,
             batch_size=batch_size,
+            workers=workers or store.settings.audit_log_verify_workers or default_workers(),
+            settings=store.settings,
         ).verify(held)
         if result.finding is not None:
             print(f"FAILED at {result.finding}")

@@ -18,17 +18,22 @@ from eventsourcing.application import Application
 StoredRow = tuple[int, UUID, int, str, bytes]
 """(position, aggregate id, version, topic, state bytes as stored)."""
 
+LAST_POSITION = 2**63 - 1
+"""No position is larger (a notification id is a signed 64-bit integer)."""
+
 
 @runtime_checkable
 class RowReader(Protocol):
-    def select_rows(self, start: int, limit: int) -> list[StoredRow]: ...
+    def select_rows(self, start: int, limit: int, stop: int | None = None) -> list[StoredRow]: ...
 
 
-def select_rows(log: Application[Any], start: int, limit: int) -> list[StoredRow]:
-    """Up to `limit` rows from position `start` on, in position order."""
+def select_rows(
+    log: Application[Any], start: int, limit: int, stop: int | None = None
+) -> list[StoredRow]:
+    """Up to `limit` rows from position `start` on (to `stop`, inclusive), in position order."""
     recorder = log.recorder
     if isinstance(recorder, RowReader):
-        return recorder.select_rows(start, limit)
+        return recorder.select_rows(start, limit, stop)
     return [
         (
             n.id,
@@ -37,16 +42,17 @@ def select_rows(log: Application[Any], start: int, limit: int) -> list[StoredRow
             n.topic,
             bytes(n.state),
         )
-        for n in recorder.select_notifications(start=start, limit=limit)
+        for n in recorder.select_notifications(start=start, limit=limit, stop=stop)
     ]
 
 
 def row_batches(
-    log: Application[Any], batch_size: int = 10_000, start: int = 1
+    log: Application[Any], batch_size: int = 10_000, start: int = 1, stop: int | None = None
 ) -> Iterator[list[StoredRow]]:
-    """Every row from position `start` on, in position order, `batch_size` at a time."""
+    """Every row from position `start` on (to `stop`, inclusive), in position order,
+    `batch_size` at a time."""
     while True:
-        batch = select_rows(log, start, batch_size)
+        batch = select_rows(log, start, batch_size, stop)
         if batch:
             yield batch
         if len(batch) < batch_size:

@@ -75,7 +75,7 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from cases.fault_points import fault_point
-from cases.persistence.event_rows import StoredRow
+from cases.persistence.event_rows import LAST_POSITION, StoredRow
 from cases.persistence.event_sql import (
     COLUMNS,
     CommandWrite,
@@ -445,9 +445,10 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
             ]
 
     @_attempted
-    def select_rows(self, start: int, limit: int) -> list[StoredRow]:
-        """Up to `limit` rows of the log from position `start` on, as stored (ADR 0043):
-        tuples in binary format, no notification objects (the verifier's read)."""
+    def select_rows(self, start: int, limit: int, stop: int | None = None) -> list[StoredRow]:
+        """Up to `limit` rows of the log from position `start` on (to `stop`, inclusive), as
+        stored (ADR 0043): tuples in binary format, no notification objects (the verifier's
+        read)."""
         with (
             self.datastore.get_connection() as conn,
             conn.cursor(row_factory=tuple_row, binary=True) as cursor,
@@ -455,8 +456,8 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
             cursor.execute(
                 "SELECT notification_id, originator_id, originator_version, topic, state "  # noqa: S608 - a rendered identifier
                 f"FROM {self._table(conn)} WHERE notification_id >= %s "
-                "ORDER BY notification_id LIMIT %s",
-                (start, limit),
+                "AND notification_id <= %s ORDER BY notification_id LIMIT %s",
+                (start, LAST_POSITION if stop is None else stop, limit),
                 prepare=True,
             )
             rows: list[StoredRow] = cursor.fetchall()
@@ -638,13 +639,15 @@ class CasesSQLiteApplicationRecorder(WritesSubjectRows, SQLiteApplicationRecorde
             )
             return steps_from_rows(tuple(row) for row in c.fetchall())
 
-    def select_rows(self, start: int, limit: int) -> list[StoredRow]:
-        """Up to `limit` rows of the log from position `start` on, as stored (ADR 0043)."""
+    def select_rows(self, start: int, limit: int, stop: int | None = None) -> list[StoredRow]:
+        """Up to `limit` rows of the log from position `start` on (to `stop`, inclusive), as
+        stored (ADR 0043)."""
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state "  # noqa: S608 - the library's table name
-                f"FROM {self.events_table_name} WHERE rowid >= ? ORDER BY rowid LIMIT ?",
-                (start, limit),
+                f"FROM {self.events_table_name} WHERE rowid >= ? AND rowid <= ? "
+                "ORDER BY rowid LIMIT ?",
+                (start, LAST_POSITION if stop is None else stop, limit),
             )
             return [(r[0], UUID(r[1]), r[2], r[3], bytes(r[4])) for r in c.fetchall()]
 
@@ -689,11 +692,12 @@ class CasesMemoryApplicationRecorder(POPOApplicationRecorder):
         with self._steps_lock:
             return dict(self._steps.get(key_id, {}))
 
-    def select_rows(self, start: int, limit: int) -> list[StoredRow]:
-        """Up to `limit` rows of the log from position `start` on, as stored (ADR 0043)."""
+    def select_rows(self, start: int, limit: int, stop: int | None = None) -> list[StoredRow]:
+        """Up to `limit` rows of the log from position `start` on (to `stop`, inclusive), as
+        stored (ADR 0043)."""
         return [
             (n.id, as_uuid(n.originator_id), n.originator_version, n.topic, bytes(n.state))
-            for n in self.select_notifications(start=start, limit=limit)
+            for n in self.select_notifications(start=start, limit=limit, stop=stop)
         ]
 
 

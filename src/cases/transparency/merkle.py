@@ -129,6 +129,23 @@ class Frontier:
         finally:
             self.size, self.hashes = size, tuple(stack)
 
+    def join(self, compact: CompactRange) -> None:
+        """Append the leaves of `compact`, which begins where this frontier ends, from its
+        subtree hashes alone (RFC 9162's trees are unique: same hashes as the leaves give)."""
+        if compact.begin != self.size:
+            raise ValueError(
+                f"a compact range from leaf {compact.begin} cannot follow {self.size} leaves"
+            )
+        stack, size = list(self.hashes), self.size
+        for level, node in compact.nodes:
+            digest, index = node, size >> level
+            while index & 1:
+                digest = node_hash(stack.pop(), digest)
+                index >>= 1
+            stack.append(digest)
+            size += 1 << level
+        self.size, self.hashes = size, tuple(stack)
+
     def root(self) -> bytes:
         """MTH of the leaves [0, size); EMPTY_ROOT when there are none."""
         if not self.hashes:
@@ -155,6 +172,48 @@ class Frontier:
             )
         hashes = tuple(body[i : i + HASH_SIZE] for i in range(0, len(body), HASH_SIZE))
         return cls(size, hashes)
+
+
+@dataclass(slots=True)
+class CompactRange:
+    """The compact range [begin, end) of leaves: the fewest complete, aligned subtrees
+    that cover it, left to right, each as (level, hash). A frontier is the compact
+    range from 0; a range from elsewhere is a part of the log hashed on its own, which
+    `Frontier.join` appends to the frontier that ends where it begins."""
+
+    begin: int
+    end: int
+    nodes: list[tuple[int, bytes]]
+
+    @classmethod
+    def at(cls, begin: int) -> CompactRange:
+        if begin < 0:
+            raise ValueError(f"no leaf has the index {begin}")
+        return cls(begin, begin, [])
+
+    def extend(self, leaf_hashes: Iterable[bytes]) -> None:
+        """Append leaves: two neighbours of one level become their parent whenever
+        the left one starts where a subtree of the level above may."""
+        nodes, end, sha256 = self.nodes, self.end, hashlib.sha256
+        try:
+            for leaf in leaf_hashes:
+                if len(leaf) != HASH_SIZE:
+                    raise ValueError(f"a leaf hash has {HASH_SIZE} bytes, not {len(leaf)}")
+                digest, level, end = leaf, 0, end + 1
+                while (
+                    nodes
+                    and nodes[-1][0] == level
+                    and end % (2 << level) == 0
+                    and end - (2 << level) >= self.begin
+                ):
+                    digest = sha256(_NODE_PREFIX + nodes.pop()[1] + digest).digest()
+                    level += 1
+                nodes.append((level, digest))
+        finally:
+            self.end = end
+
+    def copy(self) -> CompactRange:
+        return CompactRange(self.begin, self.end, list(self.nodes))
 
 
 def _split(count: int) -> int:

@@ -35,6 +35,36 @@ STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @dataclass(frozen=True, slots=True)
+class VerifyPool:
+    """How `Copy.verifier()` verifies: in how many processes, over ranges of how many
+    leaves, reading how many rows at a time."""
+
+    workers: int
+    range_events: int | None = None
+    batch_size: int = 10_000
+
+
+ONE_PROCESS = VerifyPool(1)
+TWO_WORKERS = VerifyPool(2, range_events=2_000, batch_size=1_000)
+"""Six ranges of the history, so every mutation falls in a range after the first."""
+VERIFYING_MODULES = ("test_verify_mutations",)
+"""Whose tests run both ways (`pytest_generate_tests`)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The verifier's tests run in one process and with a pool over small ranges."""
+    if "verify_pool" in metafunc.fixturenames and metafunc.module.__name__.endswith(
+        VERIFYING_MODULES
+    ):
+        metafunc.parametrize("verify_pool", [ONE_PROCESS, TWO_WORKERS], ids=["one", "pool"])
+
+
+@pytest.fixture
+def verify_pool() -> VerifyPool:
+    return ONE_PROCESS
+
+
+@dataclass(frozen=True, slots=True)
 class TreeHistory:
     """A recorded store with its tree: where, its key, its witness directory."""
 
@@ -109,13 +139,19 @@ class Copy:
     settings: Settings
     log: EventLog
     db: ProjectionDatabase
+    pool: VerifyPool = ONE_PROCESS
 
-    def verifier(self) -> LogVerifier:
+    def verifier(self, pool: VerifyPool | None = None) -> LogVerifier:
+        how = pool or self.pool
         return LogVerifier(
             self.log,
             TreeStore(self.db),
             verifier_from(self.settings),
             self.settings.audit_log_origin,
+            batch_size=how.batch_size,
+            workers=how.workers,
+            range_events=how.range_events,
+            settings=self.settings,
         )
 
     def builder(self) -> TreeBuilder:
@@ -123,11 +159,11 @@ class Copy:
 
 
 @pytest.fixture
-def copy(settings: Settings) -> Iterator[Copy]:
+def copy(settings: Settings, verify_pool: VerifyPool) -> Iterator[Copy]:
     log = open_event_log(settings)
     db = open_projection_db(settings)
     try:
-        yield Copy(settings, log, db)
+        yield Copy(settings, log, db, verify_pool)
     finally:
         db.close()
         log.close()

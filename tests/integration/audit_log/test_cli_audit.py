@@ -89,13 +89,18 @@ def test_verify_exits_0_when_everything_verifies(cli_store: Copy, history: TreeH
     assert f"verified {history.events} events" in result.output
 
 
-def test_verify_exits_1_and_names_the_first_position_that_parts(cli_store: Copy) -> None:
+@pytest.mark.parametrize(
+    "workers", [[], ["--workers", "1"], ["--workers", "3", "--batch-size", "2000"]]
+)
+def test_verify_exits_1_and_names_the_first_position_that_parts(
+    cli_store: Copy, workers: list[str]
+) -> None:
     raw = RawEvents(cli_store.settings.effective_database_url)
     try:
         raw.delete(1234)
     finally:
         raw.close()
-    result = invoke("audit", "verify")
+    result = invoke("audit", "verify", *workers)
     assert result.exit_code == 1
     assert result.output.startswith("FAILED at position 1234: missing:")
 

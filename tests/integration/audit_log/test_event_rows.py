@@ -34,6 +34,22 @@ def test_row_batches_reach_every_row_once_in_order(copy: Copy) -> None:
     assert tail == [p for p in positions if p >= 9_990]
 
 
+def _up_to(rows: list[tuple[object, ...]], stop: int) -> list[tuple[object, ...]]:
+    return [row for row in rows if int(str(row[0])) <= stop]
+
+
+def test_a_range_of_rows_stops_at_its_last_position(copy: Copy) -> None:
+    """A verify worker's range: from one position to another, both included."""
+    assert select_rows(copy.log, 100, 50, stop=119) == _up_to(
+        _rows_of_notifications(copy, 100, 50), 119
+    )
+    batches = row_batches(copy.log, 7, start=3_000, stop=3_049)
+    ranged = [row for batch in batches for row in batch]
+    assert ranged == _up_to(_rows_of_notifications(copy, 3_000, 50), 3_049)
+    assert len(ranged) > 7
+    assert select_rows(copy.log, 100, 50, stop=99) == []
+
+
 def test_the_in_memory_store_gives_the_same_rows() -> None:
     log = open_event_log(Settings(database_url="memory://"))
     try:
@@ -43,5 +59,6 @@ def test_the_in_memory_store_gives_the_same_rows() -> None:
             (2, aggregate, 2, "a.b:C", b"{}"),
             (3, aggregate, 3, "a.b:C", b"{}"),
         ]
+        assert select_rows(log, 1, 5, stop=1) == [(1, aggregate, 1, "a.b:C", b"{}")]
     finally:
         log.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 from collections.abc import Collection, Mapping
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from cases.transparency.merkle import (
     EMPTY_ROOT,
+    CompactRange,
     Frontier,
     FrontierFormatError,
     MissingNodeError,
@@ -148,6 +150,37 @@ def test_extending_is_appending_without_keeping_nodes(a: int, b: int) -> None:
     frontier = Frontier(start, frontiers[start].hashes)
     frontier.extend(HASHES[start:end])
     assert (frontier.size, frontier.hashes) == (end, frontiers[end].hashes)
+
+
+@given(st.lists(st.integers(0, LARGEST), max_size=6))
+def test_a_log_cut_into_compact_ranges_joins_into_its_frontier(cuts: list[int]) -> None:
+    """Hashing each part on its own (as verify's workers do) and joining the parts
+    gives the frontier of the whole, and each part's nodes are the MTHs of the fewest
+    aligned subtrees that cover it."""
+    bounds = sorted({0, LARGEST, *cuts})
+    _, frontiers, _ = _tree()
+    frontier = Frontier.empty()
+    for begin, end in itertools.pairwise(bounds):
+        part = CompactRange.at(begin)
+        part.extend(HASHES[begin:end])
+        covered, previous = begin, (-1, -1)
+        for level, digest in part.nodes:
+            assert covered % (1 << level) == 0
+            assert digest == mth(covered, covered + (1 << level))
+            assert previous != (level, covered - (1 << level)) or previous[1] % (2 << level)
+            previous = (level, covered)
+            covered += 1 << level
+        assert (part.end, covered) == (end, end)
+        frontier.join(part)
+        assert (frontier.size, frontier.hashes) == (end, frontiers[end].hashes)
+    assert frontier.root() == mth(0, LARGEST)
+
+
+def test_a_compact_range_joins_only_where_the_frontier_ends() -> None:
+    part = CompactRange.at(5)
+    part.extend(HASHES[5:9])
+    with pytest.raises(ValueError, match="from leaf 5 cannot follow 4 leaves"):
+        Frontier(4, (mth(0, 4),)).join(part)
 
 
 def test_extending_stops_at_a_bad_hash_with_the_good_ones_kept() -> None:
