@@ -64,6 +64,7 @@ from cases.persistence.store import store_env
 from cases.projections.projection import Projection
 from cases.settings import Settings
 from tests.support.history import BulkWriter, SupportHistory
+from tests.support.mixed_history import MixedHistory
 
 ADMIN_URL = os.environ.get(
     "CASES_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -122,9 +123,10 @@ def open_log(url: str) -> EventLog:
     return EventLog(store_env(parse_database_url(url), Settings(database_url=url)))
 
 
-def generate(log: EventLog, events: int) -> tuple[int, int, float]:
-    """Record `events` support-case events; return (events, cases, seconds)."""
-    history = SupportHistory(
+def generate(log: EventLog, events: int, args: argparse.Namespace) -> tuple[int, int, float]:
+    """Record about `events` events (support only, or support and billing on one
+    timeline); return (events, cases, seconds)."""
+    support = SupportHistory(
         seed=1,
         customers=5000,
         cases_per_day=110,
@@ -134,14 +136,24 @@ def generate(log: EventLog, events: int) -> tuple[int, int, float]:
     writer = BulkWriter(log, chunk=CHUNK)
     started = time.perf_counter()
     step = max(events // 10, 1)
-    while history.events < events:
-        history.record(writer, min(step, events - history.events))
-        elapsed = time.perf_counter() - started
-        print(
-            f"    {history.events:>9,} events, {history.cases:>7,} cases, {elapsed:6.1f} s",
-            flush=True,
-        )
-    return history.events, history.cases, time.perf_counter() - started
+    if args.history == "mixed":
+        shown = [0]
+
+        def show(recorded: int) -> None:
+            if recorded - shown[0] >= step:
+                shown[0] = recorded
+                progress(recorded, support.cases, started)
+
+        MixedHistory(writer, support, accounts=args.billing_accounts).record(events, show)
+    while writer.recorded < events:
+        support.record(writer, min(step, events - writer.recorded))
+        progress(writer.recorded, support.cases, started)
+    return writer.recorded, support.cases, time.perf_counter() - started
+
+
+def progress(events: int, cases: int, started: float) -> None:
+    elapsed = time.perf_counter() - started
+    print(f"    {events:>9,} events, {cases:>7,} cases, {elapsed:6.1f} s", flush=True)
 
 
 def vacuum_all(url: str) -> None:
@@ -231,7 +243,7 @@ def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
         log = open_log(url)
         try:
             print(f"\n{store}: generating {args.events:,} events", flush=True)
-            events, cases, seconds = generate(log, args.events)
+            events, cases, seconds = generate(log, args.events, args)
             print(
                 f"  generated {events:,} events ({cases:,} cases) in {seconds:.1f} s "
                 f"= {events / seconds:,.0f} events/s",
@@ -240,7 +252,7 @@ def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
             migrate(parse_database_url(url))
             if store == "postgres":
                 vacuum_all(url)
-            db = ProjectionDatabase(parse_database_url(url))
+            db = ProjectionDatabase(parse_database_url(url), durable_commits=False)  # as runners
             vacuum = autovacuum_is_off(db)
             if vacuum:
                 print(f"  autovacuum is off: VACUUM ANALYZE every {MAINTENANCE_EVERY:,} positions")
@@ -291,6 +303,13 @@ def print_table(rates: list[Rate]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument(
+        "--history",
+        choices=("mixed", "support"),
+        default="mixed",
+        help="support cases and billing accounts on one timeline, or support cases only",
+    )
+    parser.add_argument("--billing-accounts", type=int, default=1500)
     parser.add_argument("--batch-sizes", default="1000,5000")
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--projections", default=",".join(PROJECTIONS))
