@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,9 @@ def test_the_history_mixes_support_and_billing_in_time_order(
 ) -> None:
     log, _ = mixed
     head = log.recorder.max_notification_id() or 0
-    events = [log.mapper.to_domain_event(n) for n in log.recorder.select_notifications(1, head)]
+    events: list[Any] = [
+        log.mapper.to_domain_event(n) for n in log.recorder.select_notifications(1, head)
+    ]
     kinds = {type(e).__qualname__.split(".")[0] for e in events}
     assert {"SupportCase", "BillingAccount", "CollectionPolicy", "SupportOffering"} <= kinds
     moments = [e.timestamp for e in events]
