@@ -11,8 +11,6 @@ are compared over the recorded desk history in `test_read_models`.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +27,7 @@ from cases.projections.projection import Projection
 from cases.settings import Settings
 from tests.support.history import BulkWriter, SupportHistory
 from tests.support.mixed_history import MixedHistory
-from tests.support.postgres import throwaway_database
+from tests.support.postgres import sql_store
 from tests.support.projection_tables import projection_rows
 
 EVENTS = 1500
@@ -41,7 +39,7 @@ ELSEWHERE = {"customer_directory", "advisories"}  # no events in this history
 def mixed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[EventLog, ProjectionDatabase]]:
-    with _store(request.param, tmp_path_factory.mktemp("batched-catch-up")) as url:
+    with sql_store(request.param, tmp_path_factory.mktemp("batched-catch-up")) as url:
         log = EventLog(store_env(parse_database_url(url), Settings(database_url=url)))
         db: ProjectionDatabase | None = None
         try:
@@ -54,15 +52,6 @@ def mixed(
             if db is not None:
                 db.close()
             log.close()
-
-
-@contextmanager
-def _store(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'events.db'}"
-        return
-    with throwaway_database() as url:
-        yield url
 
 
 def _caught_up(log: EventLog, db: ProjectionDatabase, projection: Projection, size: int) -> int:
