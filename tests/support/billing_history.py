@@ -1,4 +1,4 @@
-"""Realistic billing histories, generated through the billing office: for tests.
+"""Realistic billing histories, generated: for tests and for benchmarks.
 
 Accounts in three currencies (EUR, SEK and JPY, which has no minor unit) and
 four time zones are invoiced monthly for their subscriptions. Each customer
@@ -16,17 +16,27 @@ half-way. A few accounts have a billing case linked.
 Every `BillingAccount` event type occurs. The same seed gives the same
 history; `record_days` goes on from where the last call stopped, so a test
 can let projections run between stretches.
+
+Two books record it (as `DeskWriter` and `BulkWriter` do a support history):
+
+- `OfficeBooks`: each command through the billing office (and the support desk
+  for the linked cases), the collection run as the scheduler runs it; for tests.
+- `BulkBooks`: the same domain commands on aggregates kept in memory, events
+  handed to a `BulkWriter` (saved in time order, one `log.save` per chunk),
+  so a billing history can share a log, and its timeline, with a support
+  history; for the million-event benchmarks.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from functools import partial
+from typing import Any, Protocol
 from uuid import UUID
 
 from cases.application.caller import Caller
@@ -35,7 +45,7 @@ from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.domain import billing_commands as bcmd
 from cases.domain import case_commands as cmd
-from cases.domain.billing_account import BillingAccount
+from cases.domain.billing_account import DECISIONS, BillingAccount
 from cases.domain.billing_values import (
     BillingPeriod,
     DisputeOutcome,
@@ -44,10 +54,18 @@ from cases.domain.billing_values import (
     InvoicePeriod,
 )
 from cases.domain.case_values import CaseCategory
-from cases.domain.collection_policy import CollectionStage, CollectionTerms, StageAction
-from cases.domain.metadata import Actor, Role, Source
+from cases.domain.collection_policy import (
+    CollectionPolicy,
+    CollectionStage,
+    CollectionTerms,
+    StageAction,
+)
+from cases.domain.metadata import Actor, CommandContext, Role, Source
 from cases.domain.money import UnitPrice
+from cases.domain.support_case import SupportCase
+from cases.domain.support_offering import SupportOffering
 from tests.support.builders import intake, terms
+from tests.support.history import BulkWriter
 
 START = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)  # a Monday
 BILLING = Actor("billing-berit", Role.BILLING_ADMIN)
@@ -106,11 +124,11 @@ Action = Callable[[], None]
 
 
 class BillingHistory:
-    """Accounts' billing lives, day by day, recorded through the billing office."""
+    """Accounts' billing lives, day by day, recorded in `books`."""
 
     def __init__(
         self,
-        services: Services,
+        books: BillingBooks | Services,
         clock: ManualClock,
         *,
         seed: int = 3,
@@ -118,8 +136,7 @@ class BillingHistory:
         start: datetime = START,
         second_policy_after: timedelta = timedelta(days=80),
     ) -> None:
-        self.services = services
-        self.office = services.billing
+        self.books = books if not isinstance(books, Services) else OfficeBooks(books, clock)
         self.clock = clock
         self.rng = random.Random(seed)  # noqa: S311 - reproducible test data, not crypto
         self.start = start
@@ -129,6 +146,9 @@ class BillingHistory:
         self.agenda: dict[date, list[tuple[time, Action]]] = defaultdict(list)
         self.numbers: dict[UUID, int] = defaultdict(int)
         self.began = False
+        self.before: Callable[[datetime], object] | None = None
+        """Told each moment before the history records at it (a mixed history
+        records another history's steps up to it first)."""
 
     # Running ------------------------------------------------------------------
 
@@ -147,17 +167,17 @@ class BillingHistory:
 
     def _begin(self) -> None:
         self.began = True
-        self.clock.set(self.start)
+        self._moment(self.start)
         admin = self._caller(BILLING, Source.CLI)
-        self.office.publish_collection_policy(admin, first_policy(), self.start)
-        self.office.publish_collection_policy(admin, second_policy(), self.second_policy_from)
-        self.services.desk.publish_terms(admin, terms(), self.start)
+        self.books.begin(
+            admin, ((first_policy(), self.start), (second_policy(), self.second_policy_from))
+        )
         for customer in self.customers:
             self._open(customer)
 
     def _day(self, day: date) -> None:
         self._at(day, time(2))
-        run_collection(self.office, self._caller(RUN, Source.SCHEDULER), self.clock.now())
+        self.books.collect(self._caller(RUN, Source.SCHEDULER), self.clock.now())
         for customer in self.customers:
             if day.day == customer.billing_day:
                 self._plan(day, time(8, self.rng.randint(0, 59)), partial(self._invoice, customer))
@@ -179,7 +199,12 @@ class BillingHistory:
 
     def _at(self, day: date, moment: time) -> None:
         at = datetime.combine(day, moment, tzinfo=UTC)
-        self.clock.set(max(at, self.clock.now() + timedelta(seconds=1)))
+        self._moment(max(at, self.clock.now() + timedelta(seconds=1)))
+
+    def _moment(self, at: datetime) -> None:
+        if self.before is not None:
+            self.before(at)
+        self.clock.set(at)
 
     def _caller(self, actor: Actor = BILLING, source: Source = Source.API) -> Caller:
         return Caller(actor, source, str(UUID(int=self.rng.getrandbits(128), version=4)))
@@ -200,7 +225,7 @@ class BillingHistory:
         )
 
     def _open(self, c: Customer) -> None:
-        self.office.open_account(
+        self.books.open_account(
             self._caller(),
             bcmd.OpenAccount(
                 customer_id=c.customer_id,
@@ -215,7 +240,7 @@ class BillingHistory:
             products.append(DYNAMICS)
         for n, product in enumerate(products):
             prepaid = self.rng.random() < 0.2
-            self.office.handle(
+            self.books.handle(
                 self._caller(),
                 c.account_id,
                 bcmd.AddSubscription(
@@ -229,19 +254,12 @@ class BillingHistory:
             self._link_case(c)
 
     def _link_case(self, c: Customer) -> None:
-        receipt = self.services.desk.receive_case(
-            self._caller(AGENT),
-            cmd.TakeIn(
-                received_at=self.clock.now(),
-                case_id=UUID(int=self.rng.getrandbits(128), version=4),
-                **intake(CaseCategory.BILLING, customer_id=c.customer_id),
-            ),
-        )
-        self.office.link_billing_case(self._caller(AGENT), receipt.aggregate_id, c.account_id)
+        case_id = UUID(int=self.rng.getrandbits(128), version=4)
+        self.books.link_case(self._caller(AGENT), c.customer_id, c.account_id, case_id)
 
     def _add_subscription(self, c: Customer) -> None:
-        account = self.office.account(c.account_id)
-        self.office.handle(
+        account = self.books.account(c.account_id)
+        self.books.handle(
             self._caller(),
             c.account_id,
             bcmd.AddSubscription(
@@ -252,10 +270,10 @@ class BillingHistory:
         )
 
     def _prepay(self, c: Customer) -> None:
-        account = self.office.account(c.account_id)
+        account = self.books.account(c.account_id)
         subscription = self.rng.choice(sorted(account.subscriptions.values(), key=str))
         through = max(self.today, subscription.paid_through or self.today)
-        self.office.handle(
+        self.books.handle(
             self._caller(),
             c.account_id,
             bcmd.RecordPrepayment(
@@ -267,7 +285,7 @@ class BillingHistory:
     # Invoices -------------------------------------------------------------------
 
     def _invoice(self, c: Customer) -> None:
-        account = self.office.account(c.account_id)
+        account = self.books.account(c.account_id)
         self.numbers[c.account_id] += 1
         number = f"{c.customer_id.upper()}-{self.numbers[c.account_id]:04d}"
         ends = self.today - timedelta(days=1)
@@ -285,7 +303,7 @@ class BillingHistory:
             lines.append(
                 InvoiceLine("Azure consumption", Decimal(1), UnitPrice(usage * scale, c.currency))
             )
-        self.office.handle(
+        self.books.handle(
             self._caller(),
             c.account_id,
             bcmd.IssueInvoice(
@@ -311,24 +329,28 @@ class BillingHistory:
     def _promise(self, c: Customer) -> None:
         """The customer promises to pay within a few weeks: collection holds."""
         until = self.today + timedelta(days=self.rng.randint(3, 21))
-        self.office.handle(
+        self.books.handle(
             self._caller(), c.account_id, bcmd.HoldCollection(until, "Promised to pay")
         )
 
     def _suspend_by_hand(self, c: Customer) -> None:
-        account = self.office.account(c.account_id)
-        active = sorted(s for s, sub in account.subscriptions.items() if not sub.is_suspended)
+        account = self.books.account(c.account_id)
+        active = sorted(
+            s
+            for s, sub in account.subscriptions.items()
+            if not sub.is_suspended and not sub.is_cancelled
+        )
         if not active:
             return
         chosen = self.rng.choice(active)
-        self.office.handle(
+        self.books.handle(
             self._caller(), c.account_id, bcmd.SuspendAccess(chosen, "Asked by the customer")
         )
         self._later(self.rng.randint(2, 20), lambda: self._reinstate_by_hand(c, chosen))
 
     def _change_seats(self, c: Customer) -> None:
         """Sales changes a subscription's seats, or cancels it from a day to come."""
-        account = self.office.account(c.account_id)
+        account = self.books.account(c.account_id)
         live = sorted(
             s
             for s, sub in account.subscriptions.items()
@@ -338,7 +360,8 @@ class BillingHistory:
             return
         chosen = self.rng.choice(live)
         if self.rng.random() < 0.25:
-            effective_on = self.today + timedelta(days=self.rng.randint(0, 30))
+            today = account.day_of(self.clock.now())  # in the account's time zone
+            effective_on = today + timedelta(days=self.rng.randint(0, 30))
             command: bcmd.AccountCommand = bcmd.CancelSubscription(
                 chosen, "Customer moves to another plan", effective_on
             )
@@ -346,11 +369,12 @@ class BillingHistory:
             held = account.subscriptions[chosen].quantity
             quantity = self.rng.choice([q for q in range(1, 41) if q != held])
             command = bcmd.ChangeQuantity(chosen, quantity, "Customer asked")
-        self.office.handle(self._caller(SALES), c.account_id, command)
+        self.books.handle(self._caller(SALES), c.account_id, command)
 
     def _reinstate_by_hand(self, c: Customer, subscription_id: str) -> None:
-        if self.office.account(c.account_id).subscriptions[subscription_id].is_suspended:
-            self.office.handle(
+        subscription = self.books.account(c.account_id).subscriptions[subscription_id]
+        if subscription.is_suspended and not subscription.is_cancelled:
+            self.books.handle(
                 self._caller(),
                 c.account_id,
                 bcmd.ReinstateAccess(subscription_id, "Customer asked to resume"),
@@ -376,7 +400,7 @@ class BillingHistory:
             self._later(until_due + 95, lambda: self._write_off(c, number))
 
     def _open_invoice(self, c: Customer, number: str) -> tuple[BillingAccount, Invoice] | None:
-        account = self.office.account(c.account_id)
+        account = self.books.account(c.account_id)
         invoice = account.invoices[number]
         return (account, invoice) if invoice.is_open else None
 
@@ -391,7 +415,7 @@ class BillingHistory:
             return
         self.numbers[c.account_id] += 1
         backdated = self.rng.choice((0, 0, 0, 1, 2, 6))
-        self.office.handle(
+        self.books.handle(
             self._caller(),
             c.account_id,
             bcmd.ReceivePayment(
@@ -408,7 +432,7 @@ class BillingHistory:
             return
         _, invoice = found
         share = Decimal(self.rng.choice(("1", "0.5")))
-        self.office.handle(
+        self.books.handle(
             self._caller(),
             c.account_id,
             bcmd.WriteOff(
@@ -422,14 +446,14 @@ class BillingHistory:
         found = self._open_invoice(c, number)
         if found is None or found[1].disputed:
             return
-        self.office.handle(
+        self.books.handle(
             self._caller(), c.account_id, bcmd.OpenDispute(number, "Seats billed twice")
         )
         self._later(self.rng.randint(4, 40), lambda: self._close_dispute(c, number))
 
     def _close_dispute(self, c: Customer, number: str) -> None:
         outcome = self.rng.choice(list(DisputeOutcome))
-        self.office.handle(
+        self.books.handle(
             self._caller(),
             c.account_id,
             bcmd.CloseDispute(number, outcome=outcome, note="Checked the seat count"),
@@ -438,12 +462,12 @@ class BillingHistory:
             self._credit(c, number, "dispute upheld")
 
     def _credit(self, c: Customer, number: str, reason: str) -> None:
-        creditable = self.office.account(c.account_id).invoices[number].creditable
+        creditable = self.books.account(c.account_id).invoices[number].creditable
         amount = creditable * Decimal(self.rng.choice(("0.1", "0.25", "0.5", "1")))
         if not amount.is_positive:
             return
         self.numbers[c.account_id] += 1
-        self.office.handle(
+        self.books.handle(
             self._caller(),
             c.account_id,
             bcmd.IssueCreditNote(
@@ -453,3 +477,137 @@ class BillingHistory:
                 reason=reason,
             ),
         )
+
+
+# Books ------------------------------------------------------------------------
+
+Policies = Iterable[tuple[CollectionTerms, datetime]]
+"""Collection policy versions and when each takes effect."""
+
+
+class BillingBooks(Protocol):
+    """Where a billing history records what happens."""
+
+    def begin(self, caller: Caller, policies: Policies) -> None:
+        """Publish the collection policies (and the support terms a linked case needs)."""
+        ...
+
+    def open_account(self, caller: Caller, command: bcmd.OpenAccount) -> None: ...
+
+    def account(self, account_id: UUID) -> BillingAccount: ...
+
+    def handle(self, caller: Caller, account_id: UUID, command: bcmd.AccountCommand) -> None: ...
+
+    def collect(self, caller: Caller, at: datetime) -> None:
+        """The collection run: every account evaluated as of `at`."""
+        ...
+
+    def link_case(self, caller: Caller, customer_id: str, account_id: UUID, case_id: UUID) -> None:
+        """Take in a billing case for the customer and link it to the account."""
+        ...
+
+
+class OfficeBooks:
+    """Records through the billing office and the support desk, one command at a time."""
+
+    def __init__(self, services: Services, clock: ManualClock) -> None:
+        self.services = services
+        self.office = services.billing
+        self.clock = clock
+
+    def begin(self, caller: Caller, policies: Policies) -> None:
+        for policy, effective_from in policies:
+            self.office.publish_collection_policy(caller, policy, effective_from)
+        self.services.desk.publish_terms(caller, terms(), self.clock.now())
+
+    def open_account(self, caller: Caller, command: bcmd.OpenAccount) -> None:
+        self.office.open_account(caller, command)
+
+    def account(self, account_id: UUID) -> BillingAccount:
+        return self.office.account(account_id)
+
+    def handle(self, caller: Caller, account_id: UUID, command: bcmd.AccountCommand) -> None:
+        self.office.handle(caller, account_id, command)
+
+    def collect(self, caller: Caller, at: datetime) -> None:
+        run_collection(self.office, caller, at)
+
+    def link_case(self, caller: Caller, customer_id: str, account_id: UUID, case_id: UUID) -> None:
+        receipt = self.services.desk.receive_case(
+            caller,
+            cmd.TakeIn(
+                received_at=self.clock.now(),
+                case_id=case_id,
+                **intake(CaseCategory.BILLING, customer_id=customer_id),
+            ),
+        )
+        self.office.link_billing_case(caller, receipt.aggregate_id, account_id)
+
+
+class BulkBooks:
+    """Runs the billing commands on aggregates kept in memory and hands their
+    events to `writer` (which saves them in time order, a chunk at a time).
+
+    With a support history on the same writer, its offering (begun first)
+    takes the linked cases; alone, the books establish one of their own."""
+
+    def __init__(self, writer: BulkWriter, clock: ManualClock) -> None:
+        self.writer = writer
+        self.clock = clock
+        self.accounts: dict[UUID, BillingAccount] = {}
+        self.policy: CollectionPolicy | None = None
+
+    def begin(self, caller: Caller, policies: Policies) -> None:
+        ctx = self._context(caller)
+        self.policy = CollectionPolicy.establish(ctx)
+        for policy, effective_from in policies:
+            self.policy.publish(ctx, policy, effective_from)
+        self._saved(self.policy)
+        if self.writer.offering is None:
+            offering = SupportOffering.establish(ctx)
+            offering.publish_terms(ctx, terms(), self.clock.now())
+            self.writer.offering = offering
+            self._saved(offering)
+
+    def open_account(self, caller: Caller, command: bcmd.OpenAccount) -> None:
+        account = BillingAccount.open(self._context(caller), command)
+        self.accounts[account.id] = account
+        self._saved(account)
+
+    def account(self, account_id: UUID) -> BillingAccount:
+        return self.accounts[account_id]
+
+    def handle(self, caller: Caller, account_id: UUID, command: bcmd.AccountCommand) -> None:
+        account = self.accounts[account_id]
+        DECISIONS[type(command)](account, self._context(caller), command)
+        self._saved(account)
+
+    def collect(self, caller: Caller, at: datetime) -> None:
+        if self.policy is None:
+            raise RuntimeError("the books have not begun")
+        ctx = self._context(caller.at(at))
+        policy = self.policy.in_force_at(at)
+        for account in self.accounts.values():
+            account.evaluate(ctx, policy, at)
+            self._saved(account)
+
+    def link_case(self, caller: Caller, customer_id: str, account_id: UUID, case_id: UUID) -> None:
+        ctx = self._context(caller)
+        take_in = cmd.TakeIn(
+            received_at=ctx.recorded_at, **intake(CaseCategory.BILLING, customer_id=customer_id)
+        )
+        if self.writer.offering is None:
+            raise RuntimeError("the books have not begun")
+        in_force = self.writer.offering.in_force_at(ctx.recorded_at)
+        case = SupportCase.receive(ctx, take_in, case_id=case_id, terms=in_force)
+        account = self.accounts[account_id]
+        case.link_billing_account(ctx, account.id)
+        account.link_case(ctx, case.id, case.customer_id)
+        self._saved(case, account)
+
+    def _context(self, caller: Caller) -> CommandContext:
+        return caller.context(self.clock.now())
+
+    def _saved(self, *aggregates: Any) -> None:
+        for aggregate in aggregates:
+            self.writer.add(aggregate.collect_events())

@@ -34,7 +34,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import random
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any, Protocol
@@ -60,7 +60,7 @@ from cases.domain.case_values import (
 )
 from cases.domain.metadata import Actor, CommandContext, Role, Source
 from cases.domain.support_case import DECISIONS, SupportCase
-from cases.domain.support_offering import SupportOffering
+from cases.domain.support_offering import PublishedTerms, SupportOffering
 from cases.domain.support_terms import (
     Channel,
     ContactMethod,
@@ -805,23 +805,44 @@ class SupportHistory:
 
     def record(self, writer: HistoryWriter, events: int) -> int:
         """Record at least `events` more support-case events; return how many."""
+        self._through(writer)
+        recorded = 0
+        while recorded < events:
+            recorded += self._record_next(writer)
+        writer.flush()
+        self.events += recorded
+        return recorded
+
+    def record_until(self, writer: HistoryWriter, moment: datetime) -> int:
+        """Record every step recorded before `moment`; return how many events."""
+        self._through(writer)
+        recorded = 0
+        while self._next_at() < moment:
+            recorded += self._record_next(writer)
+        self.events += recorded
+        return recorded
+
+    def _record_next(self, writer: HistoryWriter) -> int:
+        step, story = self._next_step()
+        recorded = writer.write(step)
+        self._schedule(story, step.case_id)
+        return recorded
+
+    def _through(self, writer: HistoryWriter) -> None:
         if self._writer is None:
             self._writer = writer
             writer.begin(self)
         elif writer is not self._writer:
             raise ValueError("a history is recorded through one writer")
-        recorded = 0
-        while recorded < events:
-            step, story = self._next_step()
-            recorded += writer.write(step)
-            self._schedule(story, step.case_id)
-        writer.flush()
-        self.events += recorded
-        return recorded
 
-    def _next_step(self) -> tuple[Step, Iterator[Step]]:
+    def _next_at(self) -> datetime:
+        """When the next step is recorded (arriving the cases that come first)."""
         while not self._queue or self._next_arrival <= self._queue[0][0]:
             self._arrive()
+        return self._queue[0][0]
+
+    def _next_step(self) -> tuple[Step, Iterator[Step]]:
+        self._next_at()
         _, _, step, story = heapq.heappop(self._queue)
         return step, story
 
@@ -948,6 +969,8 @@ class BulkWriter:
         self.cases: dict[UUID, SupportCase] = {}
         self.pending: list[Any] = []
         self.saves = 0
+        self.recorded = 0  # events handed in so far, whichever history recorded them
+        self.offering: SupportOffering | None = None
 
     def begin(self, history: SupportHistory) -> None:
         ctx = Step(
@@ -962,13 +985,18 @@ class BulkWriter:
         offering = SupportOffering.establish(ctx)
         for terms, effective_from in history.terms():
             offering.publish_terms(ctx, terms, effective_from)
-        self.log.save(offering)
         self.offering = offering
+        self.add(offering.collect_events())
+
+    def in_force_at(self, moment: datetime) -> PublishedTerms:
+        if self.offering is None:
+            raise RuntimeError("the writer has not begun")
+        return self.offering.in_force_at(moment)
 
     def write(self, step: Step) -> int:
         ctx = step.context()
         if step.command == "receive":
-            terms = self.offering.in_force_at(step.args["received_at"])
+            terms = self.in_force_at(step.args["received_at"])
             case = SupportCase.receive(
                 ctx, cmd.TakeIn(**step.args), case_id=step.case_id, terms=terms
             )
@@ -980,13 +1008,17 @@ class BulkWriter:
             case = self.cases[step.case_id]
             command = command_of(step)
             if isinstance(command, cmd.Escalate):
-                in_force = self.offering.in_force_at(step.occurred_at).terms
+                in_force = self.in_force_at(step.occurred_at).terms
                 paths = EscalationPaths(in_force.partner_kind, in_force.held_vehicles)
                 case.escalate(ctx, command, paths)
             else:
                 DECISIONS[type(command)](case, ctx, command)
-        events = case.collect_events()
+        return self.add(case.collect_events())
+
+    def add(self, events: Sequence[Any]) -> int:
+        """Queue `events` (the next in time order) for saving; return how many."""
         self.pending.extend(events)
+        self.recorded += len(events)
         if len(self.pending) >= self.chunk:
             self.flush()
         return len(events)

@@ -97,3 +97,14 @@ def database_down(database_url: str, admin_url: str = ADMIN_URL) -> Iterator[Non
             admin.execute(
                 sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name))
             )
+
+
+@contextmanager
+def sql_store(kind: str, folder: Path) -> Iterator[str]:
+    """Yield the URL of a new, empty store of `kind` ("sqlite": a file in `folder`;
+    "postgres": a throwaway database, dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'events.db'}"
+        return
+    with throwaway_database() as url:
+        yield url

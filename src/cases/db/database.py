@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from psycopg.adapt import Dumper
 
 from cases.db.shapes import insert
 from cases.db.statement import Sql, identifier, identifiers, sql
@@ -37,6 +38,14 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     psycopg.InterfaceError,
     sqlite3.OperationalError,
 )
+
+
+class EnumValueDumper(Dumper):
+    """An enum member as its value (psycopg's own dumps a plain Enum's name; a
+    StrEnum is a str and never reaches this), its type left to the server."""
+
+    def dump(self, obj: Any) -> bytes:
+        return str(obj.value).encode()
 
 
 def as_moment(value: object) -> datetime:
@@ -101,6 +110,7 @@ class ProjectionDatabase:
                 autocommit=True,
                 options=" ".join(options),
             )
+            self._postgres.adapters.register_dumper(Enum, EnumValueDumper)
         else:
             self._sqlite = sqlite3.connect(
                 str(self.url.path),
@@ -146,6 +156,7 @@ class ProjectionDatabase:
         return statement.sqlite()
 
     def adapt(self, value: object) -> object:
+        """`value` as SQLite takes it (PostgreSQL's driver adapts the same types itself)."""
         if isinstance(value, Enum):
             return value.value
         if isinstance(value, datetime):
@@ -156,7 +167,9 @@ class ProjectionDatabase:
             return value if self.is_postgres else str(value)
         return value
 
-    def _params(self, params: Params) -> tuple[object, ...] | dict[str, object]:
+    def _params(self, params: Params) -> Params:
+        if self._postgres is not None:
+            return params  # psycopg dumps them (enums by value: see EnumValueDumper)
         if isinstance(params, Mapping):
             return {name: self.adapt(value) for name, value in params.items()}
         return tuple(self.adapt(p) for p in params)

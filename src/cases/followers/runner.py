@@ -83,10 +83,17 @@ class ProjectionRunner:
         self.tracking = Tracking(db)
         self.topics = projection.topics()
         self.tracking.ensure(self.tracking_name)
+        self.moved_to: int | None = None  # where this runner last moved tracking
 
     @property
     def position(self) -> int:
         return self.tracking.position(self.tracking_name)
+
+    def after(self) -> int:
+        """Where the next batch starts: where this runner moved tracking last, else
+        the stored position. Only a guess, as the stored one is: `apply_batch`
+        compares it with the locked row, so nothing is applied twice."""
+        return self.moved_to if self.moved_to is not None else self.position
 
     def head(self) -> int:
         return self.log.recorder.max_notification_id() or 0
@@ -109,10 +116,11 @@ class ProjectionRunner:
             if events:
                 self.projection.apply(self.db, events, self.tables)
             self.tracking.move(self.tracking_name, reached, self.clock.now())
+        self.moved_to = reached
 
     def step(self) -> BatchResult:
         """Process at most one batch; return how many events it applied."""
-        after = self.position
+        after = self.after()
         head = self.head()
         if head <= after:
             return BatchResult(0, after)
@@ -121,7 +129,11 @@ class ProjectionRunner:
             self.apply_batch(events, after, reached)
         except PositionMovedError:
             logger.warning("projection_position_moved", projection=self.tracking_name)
+            self.moved_to = None
             return BatchResult(0, self.position, more=True)
+        except BaseException:
+            self.moved_to = None  # rolled back: the stored position is the one to trust
+            raise
         metrics.projection_batch_applied(self.tracking_name, len(events))
         return BatchResult(len(events), reached, more=reached < head)
 
@@ -133,7 +145,7 @@ class ProjectionRunner:
             total += result.applied
             if progress is not None:
                 progress(result.position, self.head())
-            if result.position >= self.head():
+            if not result.more:  # the batch reached the head it read
                 return total
 
     def wait_for(self, position: int, timeout: float, poll: float = 0.02) -> bool:

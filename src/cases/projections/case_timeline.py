@@ -13,7 +13,7 @@ from typing import Any, ClassVar, get_args, get_type_hints
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import insert, select_where
+from cases.db.shapes import select_where
 from cases.db.statement import Sql, identifier, parameters, sql
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
 from cases.history.entries import history_entry
@@ -128,8 +128,9 @@ class CaseTimelineProjection(Projection):
     ) -> None:
         events, erased = without_erasures(events)
         if events:
-            db.executemany(
-                insert(tables("case_timeline"), COLUMNS),
+            db.insert_rows(
+                tables("case_timeline"),
+                COLUMNS,
                 [timeline_values(positioned) for positioned in events],
             )
         if erased:  # as a rebuild from the unreadable events gives (ADR 0044)

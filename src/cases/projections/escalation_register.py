@@ -15,7 +15,6 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import insert
 from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.support_case import SupportCase
 from cases.projections.erasures import ERASURES, ErasingProjection
@@ -115,9 +114,8 @@ class EscalationRegisterProjection(ErasingProjection):
 
     @staticmethod
     def _note_customers(db: ProjectionDatabase, table: str, received: list[Any]) -> None:
-        db.executemany(
-            insert(table, ("case_id", "customer_id")),
-            [(e.originator_id, e.customer_id) for e in received],
+        db.insert_rows(
+            table, ("case_id", "customer_id"), [(e.originator_id, e.customer_id) for e in received]
         )
 
     @staticmethod

@@ -28,7 +28,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import insert, select_where
+from cases.db.shapes import select_where
 from cases.db.statement import NOTHING, Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.domain.money import Money
@@ -224,8 +224,9 @@ class ReceivablesProjection(Projection):
 
     @staticmethod
     def _note_accounts(db: ProjectionDatabase, table: str, opened: list[Any]) -> None:
-        db.executemany(
-            insert(table, ACCOUNT_COLUMNS),
+        db.insert_rows(
+            table,
+            ACCOUNT_COLUMNS,
             [(e.originator_id, e.customer_id, e.currency, e.time_zone) for e in opened],
         )
 

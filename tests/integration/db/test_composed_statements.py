@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from enum import Enum, StrEnum
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -110,3 +111,27 @@ def test_a_text_statement_with_parameters_is_refused(db: ProjectionDatabase) -> 
 
 def test_a_question_mark_in_a_literal_is_left_alone(db: ProjectionDatabase) -> None:
     assert db.fetchone(sql("SELECT '?', {}"), ["x"]) == ("?", "x")
+
+
+class Shade(Enum):
+    """A plain enum: psycopg itself would dump its name, not its value."""
+
+    DARK = "dark-grey"
+
+
+class Tone(StrEnum):
+    LOUD = "loud"
+
+
+def test_enums_are_stored_by_value_on_both_stores(db: ProjectionDatabase) -> None:
+    """PostgreSQL's parameters go to the driver as they are (nothing adapted in
+    Python); enums still arrive as their values, as SQLite's adapted ones do."""
+    item = uuid4()
+    db.executemany(
+        insert("composed_items", COLUMNS),
+        [(item, 1, Shade.DARK, MOMENT), (item, 2, Tone.LOUD, MOMENT)],
+    )
+    db.execute(
+        upsert("composed_items", COLUMNS, ("item_id", "number")), (item, 3, Shade.DARK, MOMENT)
+    )
+    assert _rows(db, item) == [(1, "dark-grey"), (2, "loud"), (3, "dark-grey")]

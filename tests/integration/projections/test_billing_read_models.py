@@ -15,11 +15,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -46,7 +44,7 @@ from cases.projections.account_standing import (
 from cases.projections.receivables import AgingRow, ReceivablesView, from_minor
 from cases.settings import Settings
 from tests.support.billing_history import START, BillingHistory
-from tests.support.postgres import throwaway_database
+from tests.support.postgres import sql_store
 from tests.support.projection_tables import columns, indexes, projection_rows
 
 ACCOUNTS = 45
@@ -74,7 +72,7 @@ class BillingStore:
 def billing(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BillingStore]:
-    with _store(request.param, tmp_path_factory.mktemp("billing-read-models")) as url:
+    with sql_store(request.param, tmp_path_factory.mktemp("billing-read-models")) as url:
         migrate(parse_database_url(url))
         clock = ManualClock(START)
         services = bootstrap(Settings(database_url=url, snapshot_interval=5), clock)
@@ -91,15 +89,6 @@ def billing(
         finally:
             db.close()
             services.close()
-
-
-@contextmanager
-def _store(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'events.db'}"
-        return
-    with throwaway_database() as url:
-        yield url
 
 
 def _record_while_projecting(

@@ -18,10 +18,8 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import cast
 from uuid import UUID
 
@@ -52,7 +50,7 @@ from tests.support.advisory_history import import_advisories
 from tests.support.builders import AGENT, intake, is_clock_fact
 from tests.support.customers import register_all
 from tests.support.history import START, DeskWriter, SupportHistory
-from tests.support.postgres import throwaway_database
+from tests.support.postgres import sql_store
 from tests.support.projection_tables import positions_of, projection_rows
 
 EVENTS = 4000
@@ -88,7 +86,7 @@ class LiveStore:
 def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveStore]:
-    with _store(request.param, tmp_path_factory.mktemp("read-models")) as url:
+    with sql_store(request.param, tmp_path_factory.mktemp("read-models")) as url:
         migrate(parse_database_url(url))
         clock = ManualClock(START)
         services = bootstrap(Settings(database_url=url, snapshot_interval=5), clock)
@@ -99,15 +97,6 @@ def live(
         finally:
             db.close()
             services.close()
-
-
-@contextmanager
-def _store(kind: str, folder: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'events.db'}"
-        return
-    with throwaway_database() as url:
-        yield url
 
 
 def _record_while_projecting(

@@ -137,6 +137,32 @@ class TestCatchingUp:
         assert {r for p, r in applied if p <= stopped_at} == {"first"}
         assert {r for p, r in applied if p > stopped_at} == {"second"}
 
+    def test_a_runner_whose_start_was_moved_reads_the_stored_one(
+        self, services: Services, audited: ProjectionDatabase, settings: Settings
+    ) -> None:
+        """A runner starts each batch where it last moved tracking, without reading
+        it; when another writer moved it meanwhile, the locked compare refuses the
+        batch and the runner goes on from the stored position: every event once."""
+        first = ProjectionRunner(services.log, AuditedCaseQueue("first"), audited, batch_size=200)
+        for _ in range(3):
+            first.step()
+        second_db = connect(settings)
+        second = ProjectionRunner(
+            services.log, AuditedCaseQueue("second"), second_db, batch_size=200
+        )
+        second.catch_up()
+        moved_to = second.position
+        second_db.close()
+        last = receive_a_case(services, notes=1)
+
+        refused = first.step()
+        assert (refused.applied, refused.position, refused.more) == (0, moved_to, True)
+        assert first.catch_up() == last.version
+
+        applied = applied_positions(audited)
+        assert [p for p, _ in applied] == positions_of(services.log, CaseQueueProjection())
+        assert {r for p, r in applied if p > moved_to} == {"first"}
+
     def test_picks_up_events_recorded_after_catching_up(
         self, services: Services, db: ProjectionDatabase
     ) -> None:
