@@ -36,6 +36,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,6 +52,8 @@ from tests.support.server import free_port
 BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin")
 SLOT_PREFIX = "cases_test_replica_"
 START_DEADLINE = 120.0  # seconds for the replica to accept connections: a correctness bound
+PORT_ATTEMPTS = 3  # ports tried, each picked free, before the replica's start fails
+PORT_TAKEN = ("could not bind", "could not create any TCP/IP sockets")  # in its log
 # Settings a hot standby must hold at least as high as its primary's.
 MATCHED = (
     "max_connections",
@@ -134,10 +137,17 @@ class ReplicaServer:
         )
 
     def caught_up(self, deadline: float) -> bool:
-        """Whether the replica replays, within `deadline` seconds, everything the
-        primary has written so far."""
+        """Whether the replica replays, within `deadline` seconds, every commit the
+        primary has made so far.
+
+        The target is the primary's insert position, not its write position
+        (`pg_current_wal_lsn`): a commit made with `synchronous_commit=off`, as the
+        projection runners make theirs (ADR 0028), returns while its record is still
+        in the WAL buffers, past the write position, until the WAL writer writes it
+        (within a few `wal_writer_delay`s); a replica at the write position may not
+        have the rows that commit made yet."""
         with admin_connection() as primary:
-            row = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+            row = primary.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
         target = row[0] if row is not None else "0/0"
 
         def replayed() -> bool:
@@ -291,25 +301,43 @@ def _started(base: Path, stack: ExitStack) -> Iterator[ReplicaServer]:
     create_slot(slot)
     stack.callback(drop_slot, slot)
     data = _prepare(base, slot)
-    server = ReplicaServer(free_port(), base / "replica.log")
-    log = stack.enter_context(server.log.open("wb"))
-    process = children.spawn(
-        [
-            str(_binary("postgres")),
-            *("-D", str(data), "-p", str(server.port)),
-            *("-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={base}"),
-            *("-c", "hot_standby=on", "-c", "max_standby_streaming_delay=1s"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        **_run_as(),
-    )
-    stack.callback(_shut_down, process)
-    if not wait_until(lambda: _accepts(server) or process.poll() is not None, START_DEADLINE):
-        raise RuntimeError(f"the replica did not start: {server.log_tail()}")
-    if process.poll() is not None:
-        raise RuntimeError(f"the replica exited: {server.log_tail()}")
-    yield server
+    yield _on_a_free_port(base, data, stack)
+
+
+def _on_a_free_port(base: Path, data: Path, stack: ExitStack) -> ReplicaServer:
+    """The replica's server started on a free port, once it accepts connections.
+
+    A free port is free when it is picked, not when the server binds it: another
+    process (five test runs share the machine) may take it in between; the server
+    then exits, and it is started again on another port."""
+    for _ in range(PORT_ATTEMPTS):
+        server = ReplicaServer(free_port(), base / "replica.log")
+        with server.log.open("wb") as log:
+            process = children.spawn(
+                [
+                    str(_binary("postgres")),
+                    *("-D", str(data), "-p", str(server.port)),
+                    *("-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={base}"),
+                    *("-c", "hot_standby=on", "-c", "max_standby_streaming_delay=1s"),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                **_run_as(),
+            )
+        if not wait_until(partial(_up_or_gone, server, process), START_DEADLINE):
+            _shut_down(process)
+            raise RuntimeError(f"the replica did not start: {server.log_tail()}")
+        if process.poll() is None:
+            stack.callback(_shut_down, process)
+            return server
+        children.stop(process)
+        if not any(sign in server.log_tail() for sign in PORT_TAKEN):
+            raise RuntimeError(f"the replica exited: {server.log_tail()}")
+    raise RuntimeError(f"the replica found no free port in {PORT_ATTEMPTS} tries")
+
+
+def _up_or_gone(server: ReplicaServer, process: subprocess.Popen[Any]) -> bool:
+    return _accepts(server) or process.poll() is not None
 
 
 def _shut_down(process: subprocess.Popen[Any]) -> None:

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -35,6 +36,7 @@ from tests.support.tcp_proxy import tcp_proxy
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 CATCH_UP = 30.0  # seconds for the replica to replay what the primary wrote: a correctness bound
+ASYNC_COMMITS = 20  # commits each checked on the replica the moment it has caught up
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,25 @@ def primary_url(replica: ReplicaServer) -> Iterator[str]:
 
 def caught_up(replica: ReplicaServer) -> None:
     assert replica.caught_up(CATCH_UP), f"the replica did not catch up: {replica.log_tail()}"
+
+
+def test_caught_up_covers_commits_the_primary_has_not_yet_written(
+    replica: ReplicaServer, primary_url: str
+) -> None:
+    """The projection runners commit with synchronous_commit=off (ADR 0028): such a
+    commit returns while its WAL is still in the primary's buffers, past the
+    position it has written. Once `caught_up` returns, the replica has the rows of
+    every commit made before it was asked, however recent."""
+    options = "-c synchronous_commit=off"
+    with (
+        psycopg.connect(primary_url, autocommit=True, options=options) as primary,
+        psycopg.connect(replica.url_of(primary_url), autocommit=True) as copy,
+    ):
+        primary.execute("CREATE TABLE written (n integer)")
+        for n in range(1, ASYNC_COMMITS + 1):
+            primary.execute("INSERT INTO written VALUES (%s)", (n,))
+            caught_up(replica)
+            assert copy.execute("SELECT max(n) FROM written").fetchone() == (n,)
 
 
 @contextmanager
@@ -108,7 +129,7 @@ def test_queries_and_reports_are_read_from_the_replica(
         position = register(api, "contoso")
         assert customer(api, "contoso", min_position=position) == 200
         with replica.replay_paused():
-            register(api, "fabrikam")
+            position = register(api, "fabrikam")
             assert customer(api, "fabrikam") == 404
             report = api.call(
                 "GET",
@@ -117,6 +138,9 @@ def test_queries_and_reports_are_read_from_the_replica(
                 params={"from": "2026-03-01", "to": "2026-04-01"},
             )
             assert report.status_code == 200, report.text
+        # The primary's read model has the customer once this answers; the replica
+        # then, once it has replayed the primary.
+        assert customer(api, "fabrikam", min_position=position) == 200
         caught_up(replica)
         assert customer(api, "fabrikam") == 200
 
