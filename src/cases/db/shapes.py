@@ -8,18 +8,42 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from cases.db.statement import AND, COMMA, NOTHING, Sql, identifier, identifiers, parameters, sql
+from cases.db.statement import (
+    AND,
+    COMMA,
+    NOTHING,
+    Identifier,
+    Sql,
+    identifier,
+    identifiers,
+    parameters,
+    sql,
+)
+
+
+def select_in(table: str, columns: tuple[str, ...], key: str, count: int) -> Sql:
+    """The rows of `table` whose `key` is one of `count` values."""
+    return select_keyed_in(table, columns, (key,), count)
 
 
 @lru_cache(maxsize=256)
-def select_in(table: str, columns: tuple[str, ...], key: str, count: int) -> Sql:
-    """The rows of `table` whose `key` is one of `count` values."""
+def select_keyed_in(table: str, columns: tuple[str, ...], keys: tuple[str, ...], count: int) -> Sql:
+    """The rows of `table` whose value of `keys` is one of `count` values: one
+    parameter each for one key, a row of parameters each for several (a row-value
+    `IN (VALUES ...)`, which both stores index by a key of those columns)."""
+    where: Sql | Identifier
+    if len(keys) == 1:
+        where, values = identifier(keys[0]), parameters(count)
+    else:
+        row = sql("({values})", values=parameters(len(keys)))
+        where = sql("({keys})", keys=identifiers(keys))
+        values = sql("VALUES {rows}", rows=COMMA.join(row for _ in range(count)))
     return sql(
-        "SELECT {columns} FROM {table} WHERE {key} IN ({values})",
+        "SELECT {columns} FROM {table} WHERE {where} IN ({values})",
         columns=identifiers(columns),
         table=identifier(table),
-        key=identifier(key),
-        values=parameters(count),
+        where=where,
+        values=values,
     )
 
 

@@ -33,7 +33,7 @@ from cases.db.statement import NOTHING, Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.domain.money import Money
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
-from cases.projections.rows import as_uuid, rows_in, upsert_rows, wanted_rows
+from cases.projections.rows import as_uuid, rows_in, rows_keyed_in, upsert_rows, wanted_rows
 
 COLUMNS = (
     "account_id",
@@ -245,7 +245,8 @@ class ReceivablesProjection(Projection):
 
     @staticmethod
     def _load(db: ProjectionDatabase, table: str, changes: list[PositionedEvent]) -> dict[Key, Row]:
-        """The rows of invoices changed in this batch but issued before it."""
+        """The rows of invoices changed in this batch but issued before it (those
+        alone: not every invoice of the accounts, which grows with the history)."""
         issued = {
             (p.event.originator_id, p.event.number)
             for p in changes
@@ -254,7 +255,7 @@ class ReceivablesProjection(Projection):
         wanted = {
             (p.event.originator_id, number) for p in changes for number in invoices_named(p.event)
         } - issued
-        stored = rows_in(db, table, COLUMNS, "account_id", {account_id for account_id, _ in wanted})
+        stored = rows_keyed_in(db, table, COLUMNS, ("account_id", "invoice_number"), wanted)
         return wanted_rows(
             map(receivable_row, stored), lambda r: (r["account_id"], r["invoice_number"]), wanted
         )

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_in, upsert
+from cases.db.shapes import select_in, select_keyed_in, upsert
 from cases.db.statement import AND, COMMA, Sql, identifier, sql
 
 
@@ -16,7 +16,10 @@ def as_uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def chunks(ids: list[UUID], size: int = 500) -> Iterable[list[UUID]]:
+T = TypeVar("T")
+
+
+def chunks(ids: list[T], size: int = 500) -> Iterable[list[T]]:
     """`ids` in runs of at most `size`, for `IN (...)` lists of bounded length."""
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -29,6 +32,20 @@ def rows_in(
     `IN (...)` lists of bounded length."""
     for chunk in chunks(list(ids)):
         yield from db.fetchall(select_in(table, columns, key, len(chunk)), chunk)
+
+
+def rows_keyed_in(
+    db: ProjectionDatabase,
+    table: str,
+    columns: tuple[str, ...],
+    keys: tuple[str, ...],
+    wanted: Iterable[tuple[Any, ...]],
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of `table` whose value of `keys` (a tuple, one value per key) is
+    one of `wanted`, read in lists of bounded length."""
+    for chunk in chunks(list(wanted), 500 // len(keys)):
+        params = [value for key in chunk for value in key]
+        yield from db.fetchall(select_keyed_in(table, columns, keys, len(chunk)), params)
 
 
 K = TypeVar("K")

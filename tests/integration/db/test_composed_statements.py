@@ -15,6 +15,7 @@ from cases.db.database import ProjectionDatabase
 from cases.db.shapes import delete_keyed, insert, select_in, select_where, upsert
 from cases.db.statement import constant, identifier, sql
 from cases.persistence.database_url import parse_database_url
+from cases.projections.rows import rows_keyed_in
 from tests.support.postgres import throwaway_database
 
 SQL_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -75,6 +76,22 @@ def test_the_shapes_insert_upsert_select_and_delete_on_each_store(db: Projection
     db.executemany(delete_keyed("composed_items", ("item_id", "number")), [(item, 1)])
 
     assert _rows(db, item) == [(2, "second"), (3, "three")]
+
+
+def test_rows_are_read_by_pairs_of_keys_on_each_store(db: ProjectionDatabase) -> None:
+    """`rows_keyed_in` reads the rows of exactly the wanted (item, number) pairs,
+    though the same numbers belong to other items too, in chunks past one list."""
+    items = [uuid4() for _ in range(300)]
+    db.executemany(
+        insert("composed_items", COLUMNS),
+        [(item, n, f"{i}-{n}", MOMENT) for i, item in enumerate(items) for n in (1, 2, 3)],
+    )
+    wanted = {(item, 2) for item in items} | {(items[0], 3)}
+
+    found = rows_keyed_in(db, "composed_items", ("label",), ("item_id", "number"), wanted)
+
+    assert sorted(label for (label,) in found) == sorted([f"{i}-2" for i in range(300)] + ["0-3"])
+    assert list(rows_keyed_in(db, "composed_items", ("label",), ("item_id", "number"), [])) == []
 
 
 def test_named_parameters_bind_from_a_mapping_on_each_store(db: ProjectionDatabase) -> None:
