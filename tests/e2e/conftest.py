@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.e2e._containers import image  # noqa: F401 - a fixture: the image, built once
 from tests.e2e._deployment import STORES, Deployment, deployment
 from tests.e2e._in_process import InProcessApi, in_process_api
 

@@ -6,86 +6,32 @@ locked dependencies), so outside the default run and CI: `pytest --slow -k conta
 
 The base image is the Dockerfile's `PYTHON_IMAGE` unless CASES_TEST_PYTHON_IMAGE names
 another (a machine that cannot reach Docker Hub builds on a local Debian image with
-Python 3.11: docs/deployment-image.md). The build and the containers use the host's
+Python 3.11: deploy/local-images.sh). The build and the containers use the host's
 network, so the containers reach the test PostgreSQL on 127.0.0.1 and the build reaches
 the package index whatever the daemon's bridge allows.
 
-Every container is labelled; the module's teardown removes them, and a run removes any
-a killed earlier run left behind.
+Every container is labelled; the run's teardown removes them, and a run removes any
+a killed earlier run left behind (tests/e2e/_containers.py).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import suppress
-from pathlib import Path
 from uuid import uuid4
 
 import httpx
 import pytest
 
 import cases
+from tests.e2e._containers import LABEL, docker
 from tests.support.postgres import throwaway_database
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
-LABEL = "org.cases.test=container-image"
-BUILD_TIMEOUT = 1800
-RUN_TIMEOUT = 120
 STARTUP_TIMEOUT = 60.0
-
-
-def _docker(*args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - the docker CLI with arguments of ours
-        ["docker", *args],  # noqa: S607 - found on PATH like any CLI
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _engine_missing() -> str | None:
-    """Why no container can be built here, or None when one can."""
-    if shutil.which("docker") is None:
-        return "no container engine: the docker CLI is not on PATH"
-    info = _docker("info", "--format", "{{.ServerVersion}}", timeout=30)
-    if info.returncode != 0:
-        return f"no container engine: docker info failed ({info.stderr.strip()[:200]})"
-    return None
-
-
-def _remove_labelled_containers() -> None:
-    listed = _docker("ps", "-aq", "--filter", f"label={LABEL}")
-    ids = listed.stdout.split()
-    if ids:
-        _docker("rm", "-f", *ids)
-
-
-@pytest.fixture(scope="module")
-def image() -> Iterator[str]:
-    reason = _engine_missing()
-    if reason is not None:
-        pytest.skip(reason)
-    _remove_labelled_containers()
-    tag = f"cases:test-{uuid4().hex[:8]}"
-    base = os.environ.get("CASES_TEST_PYTHON_IMAGE")
-    build_args = ["--build-arg", f"PYTHON_IMAGE={base}"] if base else []
-    built = _docker(
-        "build", "--network", "host", *build_args, "-t", tag, str(ROOT), timeout=BUILD_TIMEOUT
-    )
-    assert built.returncode == 0, built.stderr[-4000:]
-    try:
-        yield tag
-    finally:
-        _remove_labelled_containers()
-        _docker("image", "rm", "-f", tag)
 
 
 def _run(image: str, *args: str, env: dict[str, str], volume: str | None = None) -> str:
@@ -95,13 +41,13 @@ def _run(image: str, *args: str, env: dict[str, str], volume: str | None = None)
         options += ["-e", f"{name}={value}"]
     if volume is not None:
         options += ["-v", f"{volume}:/var/lib/cases"]
-    ran = _docker("run", *options, image, *args)
+    ran = docker("run", *options, image, *args)
     assert ran.returncode == 0, f"cases {' '.join(args)}:\n{ran.stdout}\n{ran.stderr}"
     return ran.stdout
 
 
 def test_the_image_runs_cases_as_an_unprivileged_user(image: str) -> None:
-    user = _docker("run", "--rm", "--label", LABEL, "--entrypoint", "id", image, "-u")
+    user = docker("run", "--rm", "--label", LABEL, "--entrypoint", "id", image, "-u")
     assert user.returncode == 0, user.stderr
     assert user.stdout.strip() == "10001"
     version = _run(image, "--version", env={})
@@ -116,7 +62,7 @@ def store(request: pytest.FixtureRequest) -> Iterator[tuple[dict[str, str], str 
         try:
             yield {}, volume  # the image's default: SQLite under /var/lib/cases
         finally:
-            _docker("volume", "rm", "-f", volume)
+            docker("volume", "rm", "-f", volume)
     else:
         with throwaway_database() as url:
             yield {"CASES_DATABASE_URL": url}, None
@@ -142,7 +88,7 @@ def test_the_image_migrates_serves_and_answers_an_authenticated_request(
         options += ["-e", f"{key}={value}"]
     if volume is not None:
         options += ["-v", f"{volume}:/var/lib/cases"]
-    started = _docker(
+    started = docker(
         "run", *options, image, "serve", "--host", "127.0.0.1", "--port", str(port),
         "--workers", "1" if volume is not None else "2",  # SQLite serves from one process
     )  # fmt: skip
@@ -157,7 +103,7 @@ def test_the_image_migrates_serves_and_answers_an_authenticated_request(
         assert answered.status_code == 200, answered.text
         assert answered.json()["items"] == []
     finally:
-        _docker("rm", "-f", name)
+        docker("rm", "-f", name)
 
 
 def _wait_until_healthy(url: str, container: str) -> None:
@@ -167,5 +113,5 @@ def _wait_until_healthy(url: str, container: str) -> None:
             if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
                 return
         time.sleep(0.2)
-    logs = _docker("logs", container)
+    logs = docker("logs", container)
     raise AssertionError(f"the container did not answer in time:\n{logs.stderr[-4000:]}")

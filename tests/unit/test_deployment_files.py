@@ -91,7 +91,13 @@ def parse_command_line(args: list[str]) -> Any:
 class TestCompose:
     def test_runs_the_store_the_jobs_the_api_and_the_followers(self) -> None:
         assert {"postgres", "migrate", "audit-key", "api", "followers", "clocks"} <= set(SERVICES)
-        assert SERVICES["postgres"]["image"].startswith("postgres:15")
+        assert _DEFAULTED.sub(r"\1", SERVICES["postgres"]["image"]) == "postgres:15-bookworm"
+
+    def test_builds_on_the_dockerfiles_python_unless_told_otherwise(self) -> None:
+        """compose's default base is the Dockerfile's own (a stand-in only when named)."""
+        [default] = [rest for keyword, rest in _instructions() if keyword == "ARG"]
+        built_on = _DEFAULTED.sub(r"\1", SERVICES["api"]["build"]["args"]["PYTHON_IMAGE"])
+        assert f"PYTHON_IMAGE={built_on}" == default
 
     @pytest.mark.parametrize("name", OURS)
     def test_each_command_is_a_cases_command_with_options_it_takes(self, name: str) -> None:
