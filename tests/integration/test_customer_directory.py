@@ -34,6 +34,7 @@ from cases.domain.metadata import Actor, Role
 from cases.domain.support_case import SupportCase
 from cases.history.event_summaries import summarise
 from tests.support.builders import T0, caller, intake, terms
+from tests.support.contact_book import FixedContactBook
 from tests.support.customers import PROVIDER, billing_contact, register, technical_contact
 
 SALES = caller(Actor("sales-sam", Role.SALES_AGENT))
@@ -191,6 +192,25 @@ class TestContacts:
             Recipient("Tom Teknik", "it@contoso.example", "en")
         ]
         assert book.billing_contacts("nobody") == []
+
+    def test_a_customer_the_directory_does_not_hold_is_answered_by_the_fallback(
+        self, directory: Services
+    ) -> None:
+        """Each role from the fallback's list of that role; the directory's own
+        customers never reach the fallback."""
+        fallback = FixedContactBook(
+            billing={"legacy": [Recipient("Bo Bill", "bill@legacy.example", "sv")]},
+            technical={"legacy": [Recipient("Tea Tech", "tech@legacy.example", "en")]},
+        )
+        book = DirectoryContactBook(directory.customers, fallback=fallback)
+        assert book.billing_contacts("legacy") == [
+            Recipient("Bo Bill", "bill@legacy.example", "sv")
+        ]
+        assert book.technical_contacts("legacy") == [
+            Recipient("Tea Tech", "tech@legacy.example", "en")
+        ]
+        fallback.billing["contoso"] = [Recipient("Not Asked", "no@contoso.example", "sv")]
+        assert book.billing_contacts("contoso") == []
 
     def test_the_contact_book_reads_the_customer_once_per_answer(
         self, directory: Services, monkeypatch: pytest.MonkeyPatch

@@ -85,25 +85,18 @@ class Receipt:
     memo: str | None = None
 
 
+@dataclass(eq=False)
 class CommandRunner:
     """Runs commands against aggregates in the event log.
 
     With `copies`, a command works on the process's working copy of its aggregate
     (brought up to date first) instead of loading it from the store each time."""
 
-    def __init__(
-        self,
-        log: EventLog,
-        clock: Clock,
-        max_attempts: int = 8,
-        copies: WorkingCopies | None = None,
-        backdating_allowance: timedelta = BACKDATING_ALLOWANCE,
-    ) -> None:
-        self.log = log
-        self.clock = clock
-        self.max_attempts = max_attempts
-        self.copies = copies
-        self.backdating_allowance = backdating_allowance
+    log: EventLog
+    clock: Clock
+    max_attempts: int = 8
+    copies: WorkingCopies | None = None
+    backdating_allowance: timedelta = BACKDATING_ALLOWANCE
 
     def _context(self, caller: Caller) -> CommandContext:
         """The command's context, recorded now, with the process's allowance."""

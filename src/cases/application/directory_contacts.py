@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from cases.application.contact_book import ContactBook, Recipient
 from cases.application.customer_directory import CustomerDirectory
 from cases.domain.customer_values import CommunicationPreferences, ContactRole
 from cases.persistence.personal_data import ERASED
+
+# The fallback book's list that answers for each role.
+FALLBACK_LISTS: dict[ContactRole, Callable[[ContactBook, str], list[Recipient]]] = {
+    ContactRole.BILLING: lambda book, customer_id: book.billing_contacts(customer_id),
+    ContactRole.TECHNICAL: lambda book, customer_id: book.technical_contacts(customer_id),
+}
 
 
 class DirectoryContactBook:
@@ -40,9 +48,7 @@ class DirectoryContactBook:
         if customer is None:
             if self.fallback is None:
                 return []
-            if role is ContactRole.BILLING:
-                return self.fallback.billing_contacts(customer_id)
-            return self.fallback.technical_contacts(customer_id)
+            return FALLBACK_LISTS[role](self.fallback, customer_id)
         recipients = []
         for person in self.directory.listed_contacts(customer, role):
             email = person.contact.email

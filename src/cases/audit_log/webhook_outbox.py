@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 
 import structlog
 
@@ -41,26 +41,21 @@ class DeliveryState:
     last_error: str | None
 
 
+@dataclass(eq=False)
 class WebhookOutbox:
     """Posts the kept checkpoints a receiver has not acknowledged, oldest first."""
 
-    def __init__(
-        self,
-        db: ProjectionDatabase,
-        webhook: WebhookWitness,
-        *,
-        clock: Callable[[], float] = time.time,
-        first_delay: float = 1.0,
-        max_delay: float = 300.0,
-        batch: int = 100,
-    ) -> None:
-        self.db = db
-        self.webhook = webhook
-        self.clock = clock
-        self.first_delay = first_delay
-        self.max_delay = max_delay
-        self.batch = batch
-        self.receiver = hashlib.sha256(webhook.url.encode()).hexdigest()
+    db: ProjectionDatabase
+    webhook: WebhookWitness
+    _: KW_ONLY
+    clock: Callable[[], float] = time.time
+    first_delay: float = 1.0
+    max_delay: float = 300.0
+    batch: int = 100
+    receiver: str = field(init=False)  # the key of the receiver's row: its URL's SHA-256
+
+    def __post_init__(self) -> None:
+        self.receiver = hashlib.sha256(self.webhook.url.encode()).hexdigest()
 
     def state(self) -> DeliveryState:
         """The receiver's row, made (nothing delivered) the first time."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 import structlog
@@ -47,6 +48,7 @@ def fork_in_witness_dir(directory: Path, checkpoint: KeptCheckpoint) -> str | No
     )
 
 
+@dataclass(eq=False)
 class WebhookDelivery:
     """Delivers the webhook's pending checkpoints from a daemon thread (ADR 0055).
 
@@ -59,25 +61,17 @@ class WebhookDelivery:
     from `open_db` (opened again after a round that failed, a database that went
     away for instance), which it closes when stopped."""
 
-    def __init__(
-        self,
-        webhook: WebhookWitness,
-        open_db: Callable[[], ProjectionDatabase],
-        *,
-        poll: float = 30.0,
-        first_delay: float = 1.0,
-        max_delay: float = 300.0,
-    ) -> None:
-        self.webhook = webhook
-        self.open_db = open_db
-        self.poll = poll
-        self.first_delay = first_delay
-        self.max_delay = max_delay
-        self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+    webhook: WebhookWitness
+    open_db: Callable[[], ProjectionDatabase]
+    _: KW_ONLY
+    poll: float = 30.0
+    first_delay: float = 1.0
+    max_delay: float = 300.0
+    _wake: threading.Event = field(init=False, default_factory=threading.Event)
+    _idle: threading.Event = field(init=False, default_factory=threading.Event)
+    _stop: threading.Event = field(init=False, default_factory=threading.Event)
+    _thread: threading.Thread | None = field(init=False, default=None)
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __call__(self, checkpoint: KeptCheckpoint) -> None:  # noqa: ARG002 - read from the store
         self._idle.clear()

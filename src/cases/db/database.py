@@ -155,42 +155,23 @@ class ProjectionDatabase:
             return statement.postgres(self._postgres)
         return statement.sqlite()
 
-    def adapt(self, value: object) -> object:
-        """`value` as SQLite takes it (PostgreSQL's driver adapts the same types itself)."""
-        if isinstance(value, Enum):
-            return value.value
-        if isinstance(value, datetime):
-            return value if self.is_postgres else utc_text(value)
-        if isinstance(value, date):
-            return value if self.is_postgres else value.isoformat()
-        if isinstance(value, UUID | Decimal):
-            return value if self.is_postgres else str(value)
-        return value
-
-    def _params(self, params: Params) -> Params:
-        if self._postgres is not None:
-            return params  # psycopg dumps them (enums by value: see EnumValueDumper)
-        if isinstance(params, Mapping):
-            return {name: self.adapt(value) for name, value in params.items()}
-        return tuple(self.adapt(p) for p in params)
-
     def execute(self, statement: Sql | str, params: Params = ()) -> int:
         """Run one statement; return the number of rows it changed."""
         text = self.text(statement, params)
         if self._postgres is not None:
-            return self._postgres.execute(text, self._params(params)).rowcount
-        return self._lite().execute(text, self._params(params)).rowcount
+            return self._postgres.execute(text, params).rowcount
+        return self._lite().execute(text, _sqlite_params(params)).rowcount
 
     def executemany(self, statement: Sql, rows: Iterable[Params]) -> None:
-        adapted = [self._params(row) for row in rows]
-        if not adapted:
+        rows = list(rows)
+        if not rows:
             return
         text = self.text(statement)
         if self._postgres is not None:
             with self._postgres.cursor() as cursor:
-                cursor.executemany(text, adapted)
+                cursor.executemany(text, rows)
             return
-        self._lite().executemany(text, adapted)
+        self._lite().executemany(text, [_sqlite_params(row) for row in rows])
 
     def insert_rows(
         self, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]
@@ -214,8 +195,8 @@ class ProjectionDatabase:
     def fetchall(self, statement: Sql | str, params: Params = ()) -> list[Row]:
         text = self.text(statement, params)
         if self._postgres is not None:
-            return list(self._postgres.execute(text, self._params(params)).fetchall())
-        return list(self._lite().execute(text, self._params(params)).fetchall())
+            return list(self._postgres.execute(text, params).fetchall())
+        return list(self._lite().execute(text, _sqlite_params(params)).fetchall())
 
     def fetchone(self, statement: Sql | str, params: Params = ()) -> Row | None:
         rows = self.fetchall(statement, params)
@@ -240,6 +221,26 @@ class ProjectionDatabase:
             lite.execute("ROLLBACK")
             raise
         lite.execute("COMMIT")
+
+
+def _sqlite_value(value: object) -> object:
+    """`value` as SQLite takes it. psycopg dumps the same types itself on PostgreSQL
+    (enums by value: see EnumValueDumper), so parameters go to it unchanged."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return utc_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, UUID | Decimal):
+        return str(value)
+    return value
+
+
+def _sqlite_params(params: Params) -> Params:
+    if isinstance(params, Mapping):
+        return {name: _sqlite_value(value) for name, value in params.items()}
+    return tuple(_sqlite_value(p) for p in params)
 
 
 def open_projection_db(settings: Settings, *, durable_commits: bool = True) -> ProjectionDatabase:

@@ -38,13 +38,7 @@ def select_keyed_in(table: str, columns: tuple[str, ...], keys: tuple[str, ...],
         row = sql("({values})", values=parameters(len(keys)))
         where = sql("({keys})", keys=identifiers(keys))
         values = sql("VALUES {rows}", rows=COMMA.join(row for _ in range(count)))
-    return sql(
-        "SELECT {columns} FROM {table} WHERE {where} IN ({values})",
-        columns=identifiers(columns),
-        table=identifier(table),
-        where=where,
-        values=values,
-    )
+    return _select(table, columns) + sql(" WHERE {where} IN ({values})", where=where, values=values)
 
 
 @lru_cache(maxsize=64)
@@ -87,11 +81,16 @@ def select_where(
 ) -> Sql:
     """The rows of `table` that meet `where`, in `order` (at most a number of
     them given as the last parameter, when `limited`)."""
-    return sql(
-        "SELECT {columns} FROM {table} WHERE {where} ORDER BY {order}{limit}",
-        columns=identifiers(columns),
-        table=identifier(table),
+    return _select(table, columns) + sql(
+        " WHERE {where} ORDER BY {order}{limit}",
         where=where,
         order=order,
         limit=sql(" LIMIT {}") if limited else NOTHING,
+    )
+
+
+def _select(table: str, columns: tuple[str, ...]) -> Sql:
+    """`columns` of `table`: the head of every select here."""
+    return sql(
+        "SELECT {columns} FROM {table}", columns=identifiers(columns), table=identifier(table)
     )

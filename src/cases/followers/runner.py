@@ -122,6 +122,11 @@ class ProjectionRunner:
         """Process at most one batch; return how many events it applied."""
         after = self.after()
         head = self.head()
+        if head <= after and self.moved_to is not None:
+            # Idle: the stored position is read again, as another writer (a
+            # rebuild's swap) may have moved it since this runner did.
+            self.moved_to = None
+            after = self.position
         if head <= after:
             return BatchResult(0, after)
         events, reached = self.read_batch(after, head)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -92,24 +93,21 @@ def without(values: Durations, removed: Durations) -> Durations:
     return ordered[kept]
 
 
+@dataclass(eq=False)
 class SealedReport:
     """The groups of one report, gathered from cells, touched rows and edges."""
 
-    def __init__(
-        self,
-        db: ProjectionDatabase,
-        tables: TableNames,
-        group_by: tuple[Dimension, ...],
-        as_of: datetime,
-    ) -> None:
-        self.db = db
-        self.tables = tables
-        self.group_by = group_by
-        self.as_of = as_of
-        self.counts: dict[Key, Counter[str]] = {}
-        self.durations: dict[Key, dict[str, list[Durations]]] = {}
-        self.removed: dict[Key, dict[str, list[Durations]]] = {}
-        self.layer = next((layer for layer in LAYERS if layer.serves(group_by)), None)
+    db: ProjectionDatabase
+    tables: TableNames
+    group_by: tuple[Dimension, ...]
+    as_of: datetime
+    counts: dict[Key, Counter[str]] = field(init=False, default_factory=dict)
+    durations: dict[Key, dict[str, list[Durations]]] = field(init=False, default_factory=dict)
+    removed: dict[Key, dict[str, list[Durations]]] = field(init=False, default_factory=dict)
+    layer: Layer | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.layer = next((layer for layer in LAYERS if layer.serves(self.group_by)), None)
 
     def seal_serving(self, start: datetime, end: datetime) -> datetime | None:
         """The seal the report of [start, end) can be computed from, if it can."""

@@ -16,10 +16,12 @@ from cases.application.command_runner import Receipt
 from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
+from cases.db.statement import identifier, sql
 from cases.domain import case_commands as cmd
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
-from cases.followers.runner import ProjectionRunner, RunnerLoop
+from cases.followers.rebuild import rebuild
+from cases.followers.runner import BatchResult, ProjectionRunner, RunnerLoop
 from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
@@ -28,7 +30,7 @@ from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake
 from tests.support.catching_up import caught_up
-from tests.support.projection_tables import applied_positions, positions_of
+from tests.support.projection_tables import applied_positions, positions_of, projection_rows
 from tests.support.projection_worker import AuditedCaseQueue, create_applied_events
 
 
@@ -162,6 +164,30 @@ class TestCatchingUp:
         applied = applied_positions(audited)
         assert [p for p, _ in applied] == positions_of(services.log, CaseQueueProjection())
         assert {r for p, r in applied if p > moved_to} == {"first"}
+
+    def test_an_idle_runner_reads_the_position_a_swap_moved(
+        self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """Idle at the head, a runner must not go by where it last moved tracking
+        once another writer swapped in other tables at another position (here
+        empty ones at 0, as a projection rebuilt from nothing would be): it reads
+        the stored position, reports it and applies from it; after a rebuild's
+        swap it reports the rebuilt position."""
+        projection = CaseQueueProjection()
+        runner = ProjectionRunner(services.log, projection, db)
+        runner.catch_up()
+        live = projection_rows(db, projection)
+        with db.transaction():
+            for table in projection.tables:
+                db.execute(sql("DELETE FROM {t}", t=identifier(table)))
+            Tracking(db).move(projection.name, 0, services.clock.now())
+
+        assert runner.catch_up() == recorded.case_events
+        assert projection_rows(db, projection) == live
+        assert runner.position == recorded.head
+
+        rebuilt = rebuild(services.log, CaseQueueProjection(), db)
+        assert runner.step() == BatchResult(0, rebuilt.position)
 
     def test_picks_up_events_recorded_after_catching_up(
         self, services: Services, db: ProjectionDatabase
