@@ -209,11 +209,9 @@ def durations_by_key(
         else:
             statement = sql.durations(source, quantile, packed=db.is_postgres)
         if db.is_postgres:  # one packed, sorted bytea per group (NULL: none)
-            for row in db.fetchall(statement, values):
-                if row[width] is None:
-                    continue
-                unpacked = np.frombuffer(bytes(row[width]), dtype=DURATION)
-                yield tuple(str(v) for v in row[:width]), measure, unpacked.astype(np.int64)
+            for row in db.fetchall(statement, values, binary=True):
+                if row[width] is not None:
+                    yield tuple(str(v) for v in row[:width]), measure, unpacked(row[width])
             continue
         by_key: dict[tuple[str, ...], list[int]] = {}
         for row in db.fetchall(statement, values):
@@ -382,3 +380,8 @@ def _seal_layer(
 
 def pack(durations: Durations) -> bytes:
     return durations.astype(DURATION).tobytes()
+
+
+def unpacked(packed: bytes) -> Durations:
+    """The durations `pack` (or PostgreSQL's `int8send`) packed, in order."""
+    return np.frombuffer(packed, dtype=DURATION).astype(np.int64)
