@@ -3,7 +3,8 @@ month starts, kept per cell, so a report as of a later moment reads the cells an
 only the rows that facts recorded after the last seal touched.
 
 A *cell* is the cases received in one UTC month (`received_month`) with one
-month of receipt in the service hours' time zone, one severity and one category.
+month of receipt in the service hours' time zone, one severity and one category
+(and, in the layer of ADR 72, one vehicle).
 Its counts are the report's counts (`Statements`, as named there, flattened to
 `name.i` and `breaches.kind`; those that did not change are left out); its
 durations, per measure (`MEASURES`), every duration that came to count, packed
