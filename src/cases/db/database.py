@@ -192,10 +192,15 @@ class ProjectionDatabase:
             return
         self.executemany(insert(table, columns), rows)
 
-    def fetchall(self, statement: Sql | str, params: Params = ()) -> list[Row]:
+    def fetchall(
+        self, statement: Sql | str, params: Params = (), *, binary: bool = False
+    ) -> list[Row]:
+        """The rows of `statement`; `binary`: on PostgreSQL, results in binary
+        format (bytea as its bytes, not hex text to decode: ADR 72)."""
         text = self.text(statement, params)
         if self._postgres is not None:
-            return list(self._postgres.execute(text, params).fetchall())
+            found = self._postgres.execute(text, params, binary=binary)
+            return list(found.fetchall())
         return list(self._lite().execute(text, _sqlite_params(params)).fetchall())
 
     def fetchone(self, statement: Sql | str, params: Params = ()) -> Row | None:

@@ -3,7 +3,8 @@ month starts, kept per cell, so a report as of a later moment reads the cells an
 only the rows that facts recorded after the last seal touched.
 
 A *cell* is the cases received in one UTC month (`received_month`) with one
-month of receipt in the service hours' time zone, one severity and one category.
+month of receipt in the service hours' time zone, one severity and one category
+(and, in the layer of ADR 72, one vehicle).
 Its counts are the report's counts (`Statements`, as named there, flattened to
 `name.i` and `breaches.kind`; those that did not change are left out); its
 durations, per measure (`MEASURES`), every duration that came to count, packed
@@ -209,11 +210,9 @@ def durations_by_key(
         else:
             statement = sql.durations(source, quantile, packed=db.is_postgres)
         if db.is_postgres:  # one packed, sorted bytea per group (NULL: none)
-            for row in db.fetchall(statement, values):
-                if row[width] is None:
-                    continue
-                unpacked = np.frombuffer(bytes(row[width]), dtype=DURATION)
-                yield tuple(str(v) for v in row[:width]), measure, unpacked.astype(np.int64)
+            for row in db.fetchall(statement, values, binary=True):
+                if row[width] is not None:
+                    yield tuple(str(v) for v in row[:width]), measure, unpacked(row[width])
             continue
         by_key: dict[tuple[str, ...], list[int]] = {}
         for row in db.fetchall(statement, values):
@@ -382,3 +381,8 @@ def _seal_layer(
 
 def pack(durations: Durations) -> bytes:
     return durations.astype(DURATION).tobytes()
+
+
+def unpacked(packed: bytes) -> Durations:
+    """The durations `pack` (or PostgreSQL's `int8send`) packed, in order."""
+    return np.frombuffer(packed, dtype=DURATION).astype(np.int64)

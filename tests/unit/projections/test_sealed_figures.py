@@ -16,6 +16,7 @@ from cases.reports.compliance_seal import (
     next_month,
     pack,
     unflattened,
+    unpacked,
 )
 from cases.reports.compliance_sealed import nearest_ranks, whole_months
 
@@ -52,6 +53,12 @@ def test_nearest_ranks_less_removed_values_are_those_of_what_is_left(
 def test_packed_durations_read_back(values: list[int]) -> None:
     packed = pack(np.array(values, dtype=np.int64))
     assert np.frombuffer(packed, dtype=">i8").tolist() == values
+    assert unpacked(packed).tolist() == values
+    halves = (
+        pack(np.array(values[:3], dtype=np.int64)),
+        pack(np.array(values[3:], dtype=np.int64)),
+    )
+    assert unpacked(b"".join(halves)).tolist() == values  # a group's cells, joined
 
 
 def test_counts_flatten_and_back() -> None:
