@@ -1,7 +1,7 @@
 """How long the compliance dashboard takes to show its figures (ADR 57).
 
 Run: .venv/bin/python benchmarks/dashboard_render.py [--runs 6] [--from 2026-01-01 --to 2027-01-01]
-    [--database postgresql://...]
+    [--database postgresql://... [--workers 2]]
 
 Starts `cases serve --demo` on a fresh SQLite store in a temporary directory (the
 demo story: two months of billing, a fortnight at the support desk) or, with
@@ -12,6 +12,8 @@ opens `/dashboard` in Debian's Chromium (headless, through
 Playwright's `executable_path`) `--runs` times: the time from pressing "Show" to
 the page having drawn every figure (its six requests to the API, in parallel, and
 the drawing). The first run warms the server; the median of the others is printed.
+With `--database`, `--workers N` serves it as production does on PostgreSQL
+(compose.yaml: two workers), so the page's parallel requests share N processes.
 """
 
 from __future__ import annotations
@@ -93,7 +95,10 @@ def main() -> None:
     parser.add_argument("--from", dest="start", default="2026-01-01")
     parser.add_argument("--to", dest="end", default="2027-01-01")
     parser.add_argument("--database", help="serve this existing database instead of the demo")
+    parser.add_argument("--workers", type=int, default=1, help="server workers (--database only)")
     args = parser.parse_args()
+    if args.workers != 1 and not args.database:
+        parser.error("--workers needs --database: the demo's SQLite store serves from one process")
     with tempfile.TemporaryDirectory(prefix="cases-dashboard-") as folder:
         env = dict(os.environ, CASES_DATA_DIR=str(Path(folder) / "data"))
         env.pop("CASES_DATABASE_URL", None)
@@ -102,8 +107,9 @@ def main() -> None:
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
         with (Path(folder) / "server.log").open("w") as log:
+            serving = ["--workers", str(args.workers)] if args.database else ["--demo"]
             server = subprocess.Popen(  # noqa: S603 - this interpreter, the cases CLI
-                [*CASES, "serve", "--port", str(port), *([] if args.database else ["--demo"])],
+                [*CASES, "serve", "--port", str(port), *serving],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
