@@ -580,7 +580,26 @@ def run_profile(
         raise RuntimeError(f"py-spy wrote no profile:\n{log}")
     if runner_raw.exists():
         result.runner_profile = summarise_profile(runner_raw, runner=True)
+    for sampled in (raw, runner_raw):  # a flame graph of each beside its samples
+        if sampled.exists():
+            draw_flame_graph(sampled, f"{target.label}, commands: {sampled.stem}")
     return result, summarise_profile(raw), raw
+
+
+def draw_flame_graph(raw: Path, title: str) -> Path:
+    """`raw` (py-spy's collapsed stacks) drawn as `profile_commands` draws its own,
+    process roots left out, into the SVG beside it."""
+    from benchmarks.profile_commands import svg_of, tree_of  # noqa: PLC0415 - only here
+
+    stacks: Counter[tuple[str, ...]] = Counter()
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            frames = tuple(f for f in stack.split(";") if not f.startswith("process "))
+            stacks[frames] += int(count)
+    svg = raw.with_suffix(".svg")
+    svg.write_text(svg_of(tree_of(stacks), title, rate=100))
+    return svg
 
 
 # Report ---------------------------------------------------------------------
