@@ -500,8 +500,15 @@ LEAF_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 # The projection runner's samples, likewise (first marker found wins).
 RUNNER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("logging (structlog JSON lines)", ("structlog/", "logging/__init__.py", "log_config.py")),
-    ("outbox: load the case or account (read, decode, replay)", ("OutboxProjection._",)),
     ("outbox: recipients' preferences (directory)", ("DirectoryContactBook.",)),
+    (
+        "outbox: the case or account (read, decode, replay)",
+        (
+            "OutboxProjection._case_at (",
+            "OutboxProjection._customer_of (",
+            "OutboxProjection._policy_text (",
+        ),
+    ),
     ("outbox: render and queue", ("(cases/outbox/",)),
     ("read the batch: decode events", ("ProjectionRunner.read_batch.<locals>", "decoded.py")),
     ("read the batch: select", ("ProjectionRunner.read_batch (",)),
