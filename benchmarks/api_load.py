@@ -364,6 +364,7 @@ class PhaseResult:
     transactions: int  # PostgreSQL commits in the window
     connections: int  # PostgreSQL backends of the target's database, at most
     max_position: int
+    runner_profile: list[tuple[str, int]] = field(default_factory=list)  # --profile only
 
     @property
     def rate(self) -> float:
@@ -496,23 +497,49 @@ LEAF_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def profile_group(stack: str) -> str:
-    for group, markers in PROFILE_GROUPS:
+# The projection runner's samples, likewise (first marker found wins).
+RUNNER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("logging (structlog JSON lines)", ("structlog/", "logging/__init__.py", "log_config.py")),
+    ("outbox: recipients' preferences (directory)", ("DirectoryContactBook.",)),
+    (
+        "outbox: the case or account (read, decode, replay)",
+        (
+            "OutboxProjection._case_at (",
+            "OutboxProjection._customer_of (",
+            "OutboxProjection._policy_text (",
+        ),
+    ),
+    ("outbox: render and queue", ("(cases/outbox/",)),
+    ("read the batch: decode events", ("ProjectionRunner.read_batch.<locals>", "decoded.py")),
+    ("read the batch: select", ("ProjectionRunner.read_batch (",)),
+    ("audit log: tree builder", ("(cases/followers/tree_builder.py", "(cases/audit_log/")),
+    ("apply to the read models", ("ProjectionRunner.apply_batch (",)),
+    ("poll: head, tracking, leadership", ("ProjectionRunner.head (", "(cases/followers/")),
+)
+
+
+def profile_group(
+    stack: str,
+    groups: tuple[tuple[str, tuple[str, ...]], ...] = PROFILE_GROUPS,
+    leaves: tuple[tuple[str, tuple[str, ...]], ...] = LEAF_GROUPS,
+) -> str:
+    for group, markers in groups:
         if any(m in stack for m in markers):
             return group
     for frame in reversed(stack.split(";")):
-        for group, markers in LEAF_GROUPS:
+        for group, markers in leaves:
             if any(m in frame for m in markers):
                 return group
     return "other"
 
 
-def summarise_profile(raw: Path) -> list[tuple[str, int]]:
+def summarise_profile(raw: Path, *, runner: bool = False) -> list[tuple[str, int]]:
     groups: Counter[str] = Counter()
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
-            groups[profile_group(stack)] += int(count)
+            group = profile_group(stack, RUNNER_GROUPS, ()) if runner else profile_group(stack)
+            groups[group] += int(count)
     return groups.most_common()
 
 
@@ -521,14 +548,16 @@ def run_profile(
 ) -> tuple[PhaseResult, list[tuple[str, int]], Path]:
     assert target.server is not None  # noqa: S101 - started
     raw = out_dir / f"profile-{target.store}-{target.workers}-{len(list(out_dir.iterdir()))}.txt"
+    # The projection runner (PostgreSQL) is sampled too, into a file of its own beside.
+    runner_raw = raw.with_name(raw.stem + "-projections.txt")
     spy: list[subprocess.Popen[bytes]] = []
 
-    def start_spy(_gen: subprocess.Popen[bytes]) -> None:
+    def spy_on(pid: int, output: Path) -> None:
         argv = [
             tool("py-spy"),
             "record",
             "--pid",
-            str(target.server.pid),  # type: ignore[union-attr]
+            str(pid),
             "--subprocesses",
             "--gil",  # only the thread holding the GIL: where the Python CPU goes
             "--nonblocking",  # do not pause the server to sample it
@@ -539,9 +568,14 @@ def run_profile(
             "--duration",
             str(int(args.duration)),
             "--output",
-            str(raw),
+            str(output),
         ]
-        spy.append(children.start(argv, dict(os.environ), out_dir / "py-spy.log"))
+        spy.append(children.start(argv, dict(os.environ), output.with_suffix(".log")))
+
+    def start_spy(_gen: subprocess.Popen[bytes]) -> None:
+        spy_on(target.server.pid, raw)  # type: ignore[union-attr]
+        if target.projections is not None:
+            spy_on(target.projections.pid, runner_raw)
 
     result = run_phase(target, "commands", args, children, admin, on_window=start_spy)
     for proc in spy:
@@ -549,9 +583,30 @@ def run_profile(
             proc.wait(30)
         children.stop(proc)
     if not raw.exists():
-        log = (out_dir / "py-spy.log").read_text(errors="replace")
+        log = raw.with_suffix(".log").read_text(errors="replace")
         raise RuntimeError(f"py-spy wrote no profile:\n{log}")
+    if runner_raw.exists():
+        result.runner_profile = summarise_profile(runner_raw, runner=True)
+    for sampled in (raw, runner_raw):  # a flame graph of each beside its samples
+        if sampled.exists():
+            draw_flame_graph(sampled, f"{target.label}, commands: {sampled.stem}")
     return result, summarise_profile(raw), raw
+
+
+def draw_flame_graph(raw: Path, title: str) -> Path:
+    """`raw` (py-spy's collapsed stacks) drawn as `profile_commands` draws its own,
+    process roots left out, into the SVG beside it."""
+    from benchmarks.profile_commands import svg_of, tree_of  # noqa: PLC0415 - only here
+
+    stacks: Counter[tuple[str, ...]] = Counter()
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            frames = tuple(f for f in stack.split(";") if not f.startswith("process "))
+            stacks[frames] += int(count)
+    svg = raw.with_suffix(".svg")
+    svg.write_text(svg_of(tree_of(stacks), title, rate=100))
+    return svg
 
 
 # Report ---------------------------------------------------------------------
@@ -636,6 +691,13 @@ def print_profile(
     for group, n in groups:
         share = n / total
         print(f"  {group:<44} {100 * share:5.1f}%  ~{share * server_ms:5.2f} ms/command")
+    if result.runner_profile:
+        total = sum(n for _, n in result.runner_profile) or 1
+        runner_ms = 1000 * result.cpu.get("projections", 0.0) / max(result.count, 1)
+        print(f"Projection runner: CPU {runner_ms:.2f} ms per command; {total} GIL samples")
+        for group, n in result.runner_profile:
+            share = n / total
+            print(f"  {group:<58} {100 * share:5.1f}%  ~{share * runner_ms:5.2f} ms/command")
 
 
 # The load generator (its own process) ----------------------------------------

@@ -178,7 +178,7 @@ def colour(name: str) -> str:
     return "#d9d9d9"
 
 
-def svg_of(root: Node, title: str, width: int = 1400, row: int = 16) -> str:
+def svg_of(root: Node, title: str, width: int = 1400, row: int = 16, rate: int = RATE) -> str:
     rects: list[str] = []
     depth = 0
 
@@ -215,7 +215,7 @@ def svg_of(root: Node, title: str, width: int = 1400, row: int = 16) -> str:
         f'font-family="monospace" font-size="10">\n'
         f'<rect width="100%" height="100%" fill="white"/>\n'
         f'<text x="4" y="14" font-size="12">{html.escape(title)} — {root.count} samples '
-        f"at {RATE}/s; colours: {html.escape(legend)}</text>\n{body}\n</svg>\n"
+        f"at {rate}/s; colours: {html.escape(legend)}</text>\n{body}\n</svg>\n"
     )
 
 

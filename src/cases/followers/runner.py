@@ -25,6 +25,7 @@ from eventsourcing.persistence import PersistenceError
 
 from cases.clock import Clock, SystemClock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
+from cases.followers.decoded import decoded_events
 from cases.followers.leadership import Leadership
 from cases.followers.tracking import Tracking
 from cases.observability import metrics
@@ -84,6 +85,7 @@ class ProjectionRunner:
         self.topics = projection.topics()
         self.tracking.ensure(self.tracking_name)
         self.moved_to: int | None = None  # where this runner last moved tracking
+        self.decoded = decoded_events(log)  # shared with the process's other followers
 
     @property
     def position(self) -> int:
@@ -104,8 +106,8 @@ class ProjectionRunner:
             start=after + 1, limit=self.batch_size, stop=head, topics=self.topics
         )
         reached = notifications[-1].id if len(notifications) == self.batch_size else head
-        mapper = self.log.mapper
-        events = [PositionedEvent(n.id, mapper.to_domain_event(n)) for n in notifications]
+        decoded = self.decoded.decode(notifications)
+        events = [PositionedEvent(n.id, e) for n, e in zip(notifications, decoded, strict=True)]
         return events, reached
 
     def apply_batch(self, events: list[PositionedEvent], after: int, reached: int) -> None:

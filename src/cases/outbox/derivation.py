@@ -27,6 +27,7 @@ An erased contact's messages are blanked; those not yet sent are never sent.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
@@ -46,13 +47,14 @@ from cases.domain.support_case import SupportCase
 from cases.outbox.messages import WEBHOOK_RECIPIENT, Channel, NewMessage, event_id, message_id
 from cases.outbox.rendering import Rendered, render
 from cases.outbox.store import OutboxStore
-from cases.persistence.event_log import EventLog
+from cases.persistence.event_log import EventLog, replay
 from cases.persistence.personal_data import ERASED
 from cases.projections.erasures import without_erasures
 from cases.projections.projection import PositionedEvent, Projection, TableNames
 from cases.settings import Settings
 
 OUTBOX = "outbox"  # the follower's tracking and leadership name
+KEPT_CASES = 1000  # the cases whose copies the follower keeps, the least recent dropped
 
 E = BillingAccount
 
@@ -112,6 +114,11 @@ class OutboxProjection(Projection):
         self._customers: dict[UUID, str] = {}
         self._policy_texts: dict[int, str] = {}
         self._prepared: dict[int, list[NewMessage]] = {}
+        # The cases last derived from, kept to be brought forward (issue 20): their
+        # personal fields as read then, so an erasure seen drops them all.
+        self._cases: OrderedDict[UUID, SupportCase] = OrderedDict()
+        if log.subject_keys is not None:
+            log.subject_keys.erasure_listeners.append(self._cases.clear)
 
     def prepare(self, events: Sequence[PositionedEvent]) -> None:
         """Derive the batch's messages before its transaction: deriving reads the
@@ -146,6 +153,8 @@ class OutboxProjection(Projection):
             return self._breach(event)
         if isinstance(event, SupportCase.LinkedIncidentResolved):
             return self._incident_resolved(event)
+        if isinstance(event, Erasure.SubjectErased):
+            self._cases.clear()  # later events read the placeholders: so must the copies
         return []
 
     def _billing(self, event: Any) -> list[NewMessage]:
@@ -333,19 +342,32 @@ class OutboxProjection(Projection):
 
     def _customer_of(self, account_id: UUID, version: int) -> str:
         if account_id not in self._customers:
-            account: BillingAccount = self.log.repository.get(account_id, version=version)
+            account: BillingAccount = self.log.repository.get(
+                account_id, version=version, projector_func=replay
+            )
             self._customers[account_id] = account.customer_id
         return self._customers[account_id]
 
     def _policy_text(self, version: int) -> str:
         if version not in self._policy_texts:
-            policy: CollectionPolicy = self.log.repository.get(CollectionPolicy.policy_id())
+            policy: CollectionPolicy = self.log.repository.get(
+                CollectionPolicy.policy_id(), projector_func=replay
+            )
             for published in policy.published:
                 self._policy_texts[published.version] = published.customer_text
         return self._policy_texts.get(version, "")
 
     def _case_at(self, case_id: UUID, version: int) -> SupportCase:
-        case: SupportCase = self.log.repository.get(case_id, version=version)
+        """The case at `version`: the copy kept from the last event derived from it,
+        brought forward by the events since (one short read), else loaded."""
+        case = self._cases.pop(case_id, None)
+        if case is not None and case.version < version:
+            case = replay(case, self.log.events.get(case_id, gt=case.version, lte=version))
+        if case is None or case.version != version:  # none kept, or kept past it (a retry)
+            case = self.log.repository.get(case_id, version=version, projector_func=replay)
+        self._cases[case_id] = case
+        while len(self._cases) > KEPT_CASES:
+            self._cases.popitem(last=False)
         return case
 
 

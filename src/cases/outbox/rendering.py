@@ -28,12 +28,15 @@ class Rendered:
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    # Plain-text messages, never HTML: nothing to escape.
+    # Plain-text messages, never HTML: nothing to escape. The templates ship in
+    # the package and do not change under a running process: no file check on
+    # every message (`auto_reload`, a stat per render).
     return Environment(
         loader=PackageLoader("cases", "outbox/templates"),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701
+        auto_reload=False,
     )
 
 

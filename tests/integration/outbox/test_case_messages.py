@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
@@ -131,5 +132,45 @@ def test_a_customer_that_declined_case_updates_gets_no_reply_by_mail(
         queue = outbox_runners(settings, services.log, lambda: db, contacts=book, clock=clock)()
         assert queue.catch_up() > 0
         assert OutboxStore(db).listed() == []
+    finally:
+        db.close()
+
+
+def test_a_case_kept_between_batches_follows_its_events_and_its_erasure(
+    store_url: str, tmp_path: Path, desk: tuple[Services, ManualClock]
+) -> None:
+    """The follower keeps the case it last derived from and brings it forward: a
+    reply after more notes still reaches the contact, with the case's title;
+    after the contact's erasure a reply goes to nobody, though the copy kept
+    before it held the address."""
+    services, clock = desk
+    settings = outbox_settings(store_url, tmp_path, master_key=MASTER.as_text())
+    db = open_projection_db(settings)
+
+    def reply(case_id: UUID, summary: str) -> None:
+        services.desk.handle(
+            caller(), case_id, cmd.RecordCommunication(Direction.OUTBOUND, Channel.EMAIL, summary)
+        )
+
+    try:
+        case_id = services.desk.receive_case(caller(), cmd.TakeIn(**intake())).aggregate_id
+        queue = outbox_runners(settings, services.log, lambda: db, clock=clock)()
+        reply(case_id, "First reply.")
+        assert queue.catch_up() > 0
+        for n in range(3):
+            services.desk.handle(caller(), case_id, cmd.AddNote(f"note {n}"))
+        reply(case_id, "Second reply.")
+        assert queue.catch_up() > 0
+        outbox = OutboxStore(db)
+        listed = outbox.listed()
+        assert [m.recipient for m in listed] == ["karin.lund@contoso.example"] * 2
+        assert all("Mail to external recipients is delayed" in m.subject for m in listed)
+        services.privacy.erase(ADMIN, case_id, "Article 17 request 2026-116")
+        reply(case_id, "Third reply.")
+        assert queue.catch_up() > 0
+        after = outbox.listed()
+        assert len(after) == 2
+        assert {m.status for m in after} == {Status.ERASED}
+        assert all(m.recipient == ERASED for m in after)
     finally:
         db.close()

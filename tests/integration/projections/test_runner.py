@@ -18,6 +18,7 @@ from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.statement import identifier, sql
 from cases.domain import case_commands as cmd
+from cases.followers.decoded import DecodedEvents
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
 from cases.followers.rebuild import rebuild
@@ -25,6 +26,7 @@ from cases.followers.runner import BatchResult, ProjectionRunner, RunnerLoop
 from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
+from cases.projections.case_timeline import CaseTimelineProjection
 from cases.projections.projection import PositionedEvent, TableNames
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
@@ -215,6 +217,48 @@ class TestCatchingUp:
         for case_id, version, status, assignee in rows:
             case = services.desk.case(UUID(str(case_id)))
             assert (version, status, assignee) == (case.version, case.status.value, case.assignee)
+
+
+class TestSharedDecoding:
+    def test_followers_of_one_log_decode_each_event_once(
+        self, services: Services, db: ProjectionDatabase, settings: Settings
+    ) -> None:
+        """Two followers of the same log read the same events: the second is given
+        the very objects the first decoded, and both apply every event."""
+        other_db = connect(settings)
+        try:
+            queue = ProjectionRunner(services.log, CaseQueueProjection(), db, batch_size=300)
+            timeline = ProjectionRunner(
+                services.log, CaseTimelineProjection(), other_db, batch_size=300
+            )
+            assert queue.decoded is timeline.decoded
+            head = queue.head()
+            first, _ = queue.read_batch(0, head)
+            again, _ = timeline.read_batch(0, head)
+            by_position = {p.position: p.event for p in first}
+            shared = [p for p in again if p.position in by_position]
+            assert shared
+            assert all(p.event is by_position[p.position] for p in shared)
+            assert queue.catch_up() > 0
+            assert timeline.catch_up() > 0
+            assert queue.position == timeline.position == head
+        finally:
+            other_db.close()
+
+    def test_keeps_at_most_its_size_and_forgets_on_erasure(self, services: Services) -> None:
+        """The table drops the first kept beyond its size, decodes those again as
+        equal events, and is emptied when the process sees an erasure."""
+        head = services.log.recorder.max_notification_id() or 0
+        notifications = services.log.recorder.select_notifications(start=1, limit=head)
+        table = DecodedEvents(services.log.mapper, size=100)
+        first = table.decode(notifications[:150])
+        assert len(table) == 100
+        again = table.decode(notifications[:150])
+        assert again == first
+        assert all(a is not b for a, b in zip(again[:50], first[:50], strict=True))
+        assert len(table) == 100
+        table.clear()
+        assert len(table) == 0
 
 
 class RefusalsCounted(Leadership):
