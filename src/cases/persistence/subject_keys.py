@@ -37,9 +37,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 from uuid import UUID
 
+import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -653,8 +654,44 @@ def sqlite_subject_keys(master: MasterKey, path: Path) -> SqlSubjectKeys:
     return keys
 
 
-def postgres_subject_keys(master: MasterKey, connect: Callable[[], _Connection]) -> SqlSubjectKeys:
+class PostgresSubjectKeys(SqlSubjectKeys):
+    """The keys in PostgreSQL's `cases_keys` schema, a new key and a subject's
+    digests committed without waiting for the WAL's flush (ADR 0067, amended).
+
+    They are written before the events sealed under them, and the events' own
+    commit flushes the WAL up to its record, which PostgreSQL writes and
+    replays in order: once the events are durable, so are the key and the
+    digests committed before them. A crash of the database before that loses at
+    most a key and digests no event uses yet (the client's retry makes its key
+    anew); it can never leave an event whose key is missing. Everything else
+    (an erasure above all, acknowledged as done) still waits for its flush."""
+
+    UNFLUSHED: Final = "SET LOCAL synchronous_commit TO OFF; "
+
+    def _write_unflushed(self, statement: Sql, params: tuple[Any, ...]) -> int:
+        """Run `statement`, committed without waiting for the flush; how many rows
+        it changed. One query string (one implicit transaction, one round trip)."""
+        with (
+            self._conn() as conn,
+            psycopg.ClientCursor(cast("psycopg.Connection[Any]", conn)) as cursor,
+        ):
+            cursor.execute(self.UNFLUSHED + self._render(statement), params)
+            cursor.nextset()  # the statement's result, after the SET's
+            return int(cursor.rowcount)
+
+    def _insert(self, row: KeyRow) -> bool:
+        params = (str(row.subject), row.kind.value, row.wrapped, row.master_key_id)
+        return self._write_unflushed(self._sql.insert_key, params) == 1
+
+    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
+        params = tuple(p for field, digest in digests for p in (field, digest, str(subject)))
+        self._write_unflushed(self._sql.insert_digests(len(digests)), params)
+
+
+def postgres_subject_keys(
+    master: MasterKey, connect: Callable[[], _Connection]
+) -> PostgresSubjectKeys:
     """The keys in the `cases_keys` schema, through `connect` (the keys role's, ADR 0067)."""
-    return SqlSubjectKeys(
+    return PostgresSubjectKeys(
         master, connect, lambda statement: statement.postgres(None), schema=KEYS_SCHEMA
     )
