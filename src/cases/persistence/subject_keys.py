@@ -548,6 +548,11 @@ class SqlSubjectKeys(SubjectKeys):
         with self._conn() as conn:
             return int(conn.execute(self._render(statement), params).rowcount)
 
+    def _write_ahead(self, statement: Sql, params: tuple[Any, ...]) -> int:
+        """Run `statement`, a write made ahead of the records that need it (a new key,
+        a subject's digests); how many rows it changed."""
+        return self._write(statement, params)
+
     def _write_all(self, statement: Sql, params: list[tuple[Any, ...]]) -> None:
         """Run `statement` once per parameter row, in one transaction."""
         with self._conn() as conn:
@@ -585,7 +590,7 @@ class SqlSubjectKeys(SubjectKeys):
 
     def _insert(self, row: KeyRow) -> bool:
         params = (str(row.subject), row.kind.value, row.wrapped, row.master_key_id)
-        return self._write(self._sql.insert_key, params) == 1
+        return self._write_ahead(self._sql.insert_key, params) == 1
 
     def _erase(self, subject: UUID, erased_at: str) -> None:
         self._write(self._sql.erase_key, (erased_at, str(subject)))
@@ -593,7 +598,7 @@ class SqlSubjectKeys(SubjectKeys):
 
     def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
         params = tuple(p for field, digest in digests for p in (field, digest, str(subject)))
-        self._write(self._sql.insert_digests(len(digests)), params)
+        self._write_ahead(self._sql.insert_digests(len(digests)), params)
 
     def _indexed(self, field: str, digest: str) -> list[UUID]:
         rows = self._read(self._sql.subjects_of_digest, (field, digest))
@@ -668,7 +673,7 @@ class PostgresSubjectKeys(SqlSubjectKeys):
 
     UNFLUSHED: Final = "SET LOCAL synchronous_commit TO OFF; "
 
-    def _write_unflushed(self, statement: Sql, params: tuple[Any, ...]) -> int:
+    def _write_ahead(self, statement: Sql, params: tuple[Any, ...]) -> int:
         """Run `statement`, committed without waiting for the flush; how many rows
         it changed. One query string (one implicit transaction, one round trip)."""
         with (
@@ -678,14 +683,6 @@ class PostgresSubjectKeys(SqlSubjectKeys):
             cursor.execute(self.UNFLUSHED + self._render(statement), params)
             cursor.nextset()  # the statement's result, after the SET's
             return int(cursor.rowcount)
-
-    def _insert(self, row: KeyRow) -> bool:
-        params = (str(row.subject), row.kind.value, row.wrapped, row.master_key_id)
-        return self._write_unflushed(self._sql.insert_key, params) == 1
-
-    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
-        params = tuple(p for field, digest in digests for p in (field, digest, str(subject)))
-        self._write_unflushed(self._sql.insert_digests(len(digests)), params)
 
 
 def postgres_subject_keys(
