@@ -292,10 +292,13 @@ class SubjectKeys(ABC):
         """Let the subject be found by `value` of `field` (only a digest is kept)."""
         self.index_all(subject, [(field, value)])
 
-    def index_all(self, subject: UUID, values: list[tuple[str, str]]) -> None:
-        """Let the subject be found by each (field, value), written together."""
+    def index_all(
+        self, subject: UUID, values: list[tuple[str, str]], *, ahead: bool = False
+    ) -> None:
+        """Let the subject be found by each (field, value), written together;
+        `ahead` of the records that bring them (made durable by their commit)."""
         if values:
-            self._index(subject, list(self.digests_of(values)))
+            self._index(subject, list(self.digests_of(values)), ahead=ahead)
 
     def digests(self) -> set[tuple[str, str, UUID]]:
         """Every (field, digest, subject) kept."""
@@ -363,8 +366,9 @@ class SubjectKeys(ABC):
         """Delete the wrapped key and the subject's digests, keep the row."""
 
     @abstractmethod
-    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
-        """Keep each (field, digest) of the subject, in one write."""
+    def _index(self, subject: UUID, digests: list[tuple[str, str]], *, ahead: bool) -> None:
+        """Keep each (field, digest) of the subject, in one write (`_write_ahead`
+        if `ahead`)."""
 
     @abstractmethod
     def _digests_kept(self) -> set[tuple[str, str, UUID]]: ...
@@ -413,7 +417,7 @@ class MemorySubjectKeys(SubjectKeys):
             self._table[subject] = KeyRow(subject, row.kind, None, None)
             self._digests = {d for d in self._digests if d[2] != subject}
 
-    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
+    def _index(self, subject: UUID, digests: list[tuple[str, str]], *, ahead: bool) -> None:  # noqa: ARG002 (nothing to flush)
         with self._lock:
             self._digests.update((field, digest, subject) for field, digest in digests)
 
@@ -596,9 +600,10 @@ class SqlSubjectKeys(SubjectKeys):
         self._write(self._sql.erase_key, (erased_at, str(subject)))
         self._write(self._sql.delete_digests_of, (str(subject),))
 
-    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
+    def _index(self, subject: UUID, digests: list[tuple[str, str]], *, ahead: bool) -> None:
         params = tuple(p for field, digest in digests for p in (field, digest, str(subject)))
-        self._write_ahead(self._sql.insert_digests(len(digests)), params)
+        write = self._write_ahead if ahead else self._write
+        write(self._sql.insert_digests(len(digests)), params)
 
     def _indexed(self, field: str, digest: str) -> list[UUID]:
         rows = self._read(self._sql.subjects_of_digest, (field, digest))

@@ -1,9 +1,10 @@
 """A new subject key and its digests never wait for a flush of their own: on
 PostgreSQL they commit on the keys' connection without waiting for the WAL's
 flush (the events' commit flushes them), each in one round trip; on SQLite they
-are written in the events' transaction. An erasure's writes still wait for their
-flush (ADR 0067, amended). What the keys' connection sends is read from libpq's
-trace (PostgreSQL) and SQLite's trace callback."""
+are written in the events' transaction. An erasure's writes, and a rebuild's
+digests, still wait for their flush (ADR 0067, amended). What the keys'
+connection sends is read from libpq's trace (PostgreSQL) and SQLite's trace
+callback."""
 
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def traced(keys: SqlSubjectKeys, path: Path) -> Iterator[list[str]]:
                 writes.append(text)
 
 
-def test_a_new_key_and_its_digests_do_not_wait_for_a_flush_of_their_own(
+def test_a_new_key_and_its_digests_do_not_wait_for_a_flush_of_their_own_an_erasure_does(
     sealed: Services, clock: ManualClock, tmp_path: Path
 ) -> None:
     keys = sql_keys(sealed)
@@ -87,6 +88,11 @@ def test_a_new_key_and_its_digests_do_not_wait_for_a_flush_of_their_own(
     # Both committed: the digests find the subject, its key opens the case.
     assert [row.subject for row in keys.find("email", EMAIL)] == [case_id]
     assert sealed.desk.case(case_id).contact.email == intake()["contact"].email
+
+    with traced(keys, tmp_path / "reindex.trace") as reindex_writes:
+        keys.index(case_id, "email", "karin@example.org")  # as `privacy reindex` does
+    assert len(reindex_writes) == 1
+    assert "synchronous_commit" not in reindex_writes[0]
 
     with traced(keys, tmp_path / "erase.trace") as erase_writes:
         sealed.privacy.erase(ADMIN, case_id, "Article 17 request 2026-115")
