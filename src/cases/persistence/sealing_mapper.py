@@ -96,7 +96,8 @@ class SealingMapper(Mapper[UUID]):
         if keys.written_with_records:
             digests = keys.digests_of(values) if values else ()
             return _carrying(stored, keys.rows_for_record(domain_event.originator_id, digests))
-        keys.index_all(domain_event.originator_id, values)  # one write for all of them
+        # One write for all of them, ahead of the event (its commit makes it durable).
+        keys.index_all(domain_event.originator_id, values, ahead=True)
         fault_point("sealed-before-write")  # its key and digests stored, it not yet
         return stored
 

@@ -37,9 +37,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 from uuid import UUID
 
+import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -291,10 +292,13 @@ class SubjectKeys(ABC):
         """Let the subject be found by `value` of `field` (only a digest is kept)."""
         self.index_all(subject, [(field, value)])
 
-    def index_all(self, subject: UUID, values: list[tuple[str, str]]) -> None:
-        """Let the subject be found by each (field, value), written together."""
+    def index_all(
+        self, subject: UUID, values: list[tuple[str, str]], *, ahead: bool = False
+    ) -> None:
+        """Let the subject be found by each (field, value), written together;
+        `ahead` of the records that bring them (made durable by their commit)."""
         if values:
-            self._index(subject, list(self.digests_of(values)))
+            self._index(subject, list(self.digests_of(values)), ahead=ahead)
 
     def digests(self) -> set[tuple[str, str, UUID]]:
         """Every (field, digest, subject) kept."""
@@ -362,8 +366,9 @@ class SubjectKeys(ABC):
         """Delete the wrapped key and the subject's digests, keep the row."""
 
     @abstractmethod
-    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
-        """Keep each (field, digest) of the subject, in one write."""
+    def _index(self, subject: UUID, digests: list[tuple[str, str]], *, ahead: bool) -> None:
+        """Keep each (field, digest) of the subject, in one write (`_write_ahead`
+        if `ahead`)."""
 
     @abstractmethod
     def _digests_kept(self) -> set[tuple[str, str, UUID]]: ...
@@ -412,7 +417,7 @@ class MemorySubjectKeys(SubjectKeys):
             self._table[subject] = KeyRow(subject, row.kind, None, None)
             self._digests = {d for d in self._digests if d[2] != subject}
 
-    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
+    def _index(self, subject: UUID, digests: list[tuple[str, str]], *, ahead: bool) -> None:  # noqa: ARG002 (nothing to flush)
         with self._lock:
             self._digests.update((field, digest, subject) for field, digest in digests)
 
@@ -547,6 +552,11 @@ class SqlSubjectKeys(SubjectKeys):
         with self._conn() as conn:
             return int(conn.execute(self._render(statement), params).rowcount)
 
+    def _write_ahead(self, statement: Sql, params: tuple[Any, ...]) -> int:
+        """Run `statement`, a write made ahead of the records that need it (a new key,
+        a subject's digests); how many rows it changed."""
+        return self._write(statement, params)
+
     def _write_all(self, statement: Sql, params: list[tuple[Any, ...]]) -> None:
         """Run `statement` once per parameter row, in one transaction."""
         with self._conn() as conn:
@@ -584,15 +594,16 @@ class SqlSubjectKeys(SubjectKeys):
 
     def _insert(self, row: KeyRow) -> bool:
         params = (str(row.subject), row.kind.value, row.wrapped, row.master_key_id)
-        return self._write(self._sql.insert_key, params) == 1
+        return self._write_ahead(self._sql.insert_key, params) == 1
 
     def _erase(self, subject: UUID, erased_at: str) -> None:
         self._write(self._sql.erase_key, (erased_at, str(subject)))
         self._write(self._sql.delete_digests_of, (str(subject),))
 
-    def _index(self, subject: UUID, digests: list[tuple[str, str]]) -> None:
+    def _index(self, subject: UUID, digests: list[tuple[str, str]], *, ahead: bool) -> None:
         params = tuple(p for field, digest in digests for p in (field, digest, str(subject)))
-        self._write(self._sql.insert_digests(len(digests)), params)
+        write = self._write_ahead if ahead else self._write
+        write(self._sql.insert_digests(len(digests)), params)
 
     def _indexed(self, field: str, digest: str) -> list[UUID]:
         rows = self._read(self._sql.subjects_of_digest, (field, digest))
@@ -653,8 +664,36 @@ def sqlite_subject_keys(master: MasterKey, path: Path) -> SqlSubjectKeys:
     return keys
 
 
-def postgres_subject_keys(master: MasterKey, connect: Callable[[], _Connection]) -> SqlSubjectKeys:
+class PostgresSubjectKeys(SqlSubjectKeys):
+    """The keys in PostgreSQL's `cases_keys` schema, a new key and a subject's
+    digests committed without waiting for the WAL's flush (ADR 0067, amended).
+
+    They are written before the events sealed under them, and the events' own
+    commit flushes the WAL up to its record, which PostgreSQL writes and
+    replays in order: once the events are durable, so are the key and the
+    digests committed before them. A crash of the database before that loses at
+    most a key and digests no event uses yet (the client's retry makes its key
+    anew); it can never leave an event whose key is missing. Everything else
+    (an erasure above all, acknowledged as done) still waits for its flush."""
+
+    UNFLUSHED: Final = "SET LOCAL synchronous_commit TO OFF; "
+
+    def _write_ahead(self, statement: Sql, params: tuple[Any, ...]) -> int:
+        """Run `statement`, committed without waiting for the flush; how many rows
+        it changed. One query string (one implicit transaction, one round trip)."""
+        with (
+            self._conn() as conn,
+            psycopg.ClientCursor(cast("psycopg.Connection[Any]", conn)) as cursor,
+        ):
+            cursor.execute(self.UNFLUSHED + self._render(statement), params)
+            cursor.nextset()  # the statement's result, after the SET's
+            return int(cursor.rowcount)
+
+
+def postgres_subject_keys(
+    master: MasterKey, connect: Callable[[], _Connection]
+) -> PostgresSubjectKeys:
     """The keys in the `cases_keys` schema, through `connect` (the keys role's, ADR 0067)."""
-    return SqlSubjectKeys(
+    return PostgresSubjectKeys(
         master, connect, lambda statement: statement.postgres(None), schema=KEYS_SCHEMA
     )
