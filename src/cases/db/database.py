@@ -18,10 +18,11 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+import orjson
 import psycopg
 from psycopg.adapt import Dumper
 
-from cases.db.shapes import insert
+from cases.db.shapes import insert, upsert, upsert_json
 from cases.db.statement import Sql, identifier, identifiers, sql
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.idempotency_steps import stored_moment
@@ -46,6 +47,14 @@ class EnumValueDumper(Dumper):
 
     def dump(self, obj: Any) -> bytes:
         return str(obj.value).encode()
+
+
+def _json_value(value: object) -> object:
+    """What orjson does not write itself: a Decimal as its exact text (the
+    server reads a numeric column from it)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
 def as_moment(value: object) -> datetime:
@@ -210,6 +219,39 @@ class ProjectionDatabase:
                     copy.write_row(row)
             return
         self.executemany(insert(table, columns), rows)
+
+    def upsert_rows(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        keys: tuple[str, ...],
+        rows: Iterable[Sequence[object]],
+    ) -> None:
+        """Write each row (a value per column) into `table`, replacing the one with
+        the same `keys`; of rows with the same keys the last wins.
+
+        PostgreSQL: one statement for them all, the rows sent as one JSON
+        parameter (orjson writes it in C; the statement's text stays short, so
+        psycopg prepares it once, ADR 71) instead of a statement per row.
+        SQLite: a statement per row (executemany)."""
+        if self._postgres is None:
+            self.executemany(upsert(table, columns, keys), rows)
+            return
+        at = [columns.index(key) for key in keys]
+        if len(at) == 1:
+            (i,) = at
+            latest = {row[i]: row for row in rows}
+        else:
+            latest = {tuple(row[i] for i in at): row for row in rows}
+        if not latest:
+            return
+        payload = orjson.dumps(
+            [dict(zip(columns, row, strict=True)) for row in latest.values()],
+            default=_json_value,
+        )
+        self._postgres.execute(
+            self.text(upsert_json(table, columns, keys)), (payload.decode(),), prepare=True
+        )
 
     def fetchall(self, statement: Sql | str, params: Params = ()) -> list[Row]:
         text = self.text(statement, params)

@@ -81,6 +81,27 @@ def upsert(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
     )
 
 
+@lru_cache(maxsize=64)
+def upsert_json(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
+    """PostgreSQL only: every row of one parameter, a JSON array of objects (a
+    member per column, read as the table's own row type), into `table`, or its
+    other columns onto the row with the same `keys`."""
+    updates = COMMA.join(
+        sql("{column} = {new}", column=identifier(c), new=identifier("excluded", c))
+        for c in columns
+        if c not in keys
+    )
+    return sql(
+        "INSERT INTO {table} ({columns}) SELECT {columns} "
+        "FROM json_populate_recordset(NULL::{table}, {}::json) "
+        "ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+        table=identifier(table),
+        columns=identifiers(columns),
+        keys=identifiers(keys),
+        updates=updates,
+    )
+
+
 @lru_cache(maxsize=256)
 def select_where(
     table: str, columns: tuple[str, ...], where: Sql, order: Sql, *, limited: bool = False

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_in, select_keyed_in, upsert
+from cases.db.shapes import select_in, select_keyed_in
 from cases.db.statement import AND, COMMA, Sql, identifier, sql
 
 
@@ -64,8 +64,9 @@ def upsert_rows(
     keys: tuple[str, ...],
     rows: Iterable[Mapping[str, Any]],
 ) -> None:
-    """Writes each row (its `columns`), replacing the one with the same `keys`."""
-    db.executemany(upsert(table, columns, keys), [[row[c] for c in columns] for row in rows])
+    """Writes each row (its `columns`), replacing the one with the same `keys`
+    (`ProjectionDatabase.upsert_rows`: one statement a batch on PostgreSQL)."""
+    db.upsert_rows(table, columns, keys, [[row[c] for c in columns] for row in rows])
 
 
 def update_where(

@@ -4,14 +4,15 @@ SQL tables: `ProjectionDatabase` refuses it, as the first test shows)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
 
-from cases.db.database import ProjectionDatabase
+from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.shapes import delete_keyed, insert, select_in, select_where, upsert
 from cases.db.statement import constant, identifier, sql
 from cases.persistence.database_url import parse_database_url
@@ -152,3 +153,63 @@ def test_enums_are_stored_by_value_on_both_stores(db: ProjectionDatabase) -> Non
         upsert("composed_items", COLUMNS, ("item_id", "number")), (item, 3, Shade.DARK, MOMENT)
     )
     assert _rows(db, item) == [(1, "dark-grey"), (2, "loud"), (3, "dark-grey")]
+
+
+def test_upsert_rows_inserts_and_replaces_a_batch_on_each_store(db: ProjectionDatabase) -> None:
+    """One statement a batch on PostgreSQL (the rows as one JSON parameter), a
+    statement per row on SQLite: the same rows either way, the last of two rows
+    with the same keys winning, enums by value, moments exact to the microsecond."""
+    item, other = uuid4(), uuid4()
+    db.executemany(
+        insert("composed_items", COLUMNS), [(item, 1, "one", MOMENT), (item, 2, "two", MOMENT)]
+    )
+    later = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
+
+    db.upsert_rows(
+        "composed_items",
+        COLUMNS,
+        ("item_id", "number"),
+        [
+            (item, 2, "second", later),
+            (item, 3, Shade.DARK, MOMENT),
+            (other, 1, 'quote " and \\ backslash', MOMENT),
+            (item, 3, Tone.LOUD, later),
+        ],
+    )
+    db.upsert_rows("composed_items", COLUMNS, ("item_id", "number"), [])
+
+    assert _rows(db, item) == [(1, "one"), (2, "second"), (3, "loud")]
+    assert _rows(db, other) == [(1, 'quote " and \\ backslash')]
+    (at,) = db.fetchone(
+        select_where("composed_items", ("at",), sql("item_id = {} AND number = 3"), sql("1")),
+        [item],
+    ) or (None,)
+    assert as_moment(at) == later
+
+
+def test_upsert_rows_keeps_exact_decimals_dates_and_nulls_on_each_store(
+    db: ProjectionDatabase,
+) -> None:
+    amount = "NUMERIC" if db.is_postgres else "TEXT"  # SQLite keeps a Decimal as text
+    db.execute(
+        f"CREATE TABLE typed_items (item_id TEXT PRIMARY KEY, amount {amount}, day DATE, "
+        "flag BOOLEAN, note TEXT)"
+    )
+    columns = ("item_id", "amount", "day", "flag", "note")
+    db.upsert_rows(
+        "typed_items",
+        columns,
+        ("item_id",),
+        [("a", Decimal("12.345678901234567890"), date(2026, 2, 28), True, None)],
+    )
+    db.upsert_rows("typed_items", columns, ("item_id",), [("a", Decimal("0.10"), None, False, "x")])
+
+    found = db.fetchone(select_in("typed_items", columns, "item_id", 1), ["a"])
+    assert found is not None
+    assert Decimal(str(found[1])) == Decimal("0.10")
+    assert (found[2], bool(found[3]), found[4]) == (None, False, "x")
+    exact = Decimal("12.345678901234567890")
+    db.upsert_rows("typed_items", columns, ("item_id",), [("b", exact, None, True, None)])
+    stored = db.fetchone(select_in("typed_items", ("amount",), "item_id", 1), ["b"])
+    assert stored is not None
+    assert Decimal(str(stored[0])) == exact
