@@ -233,7 +233,8 @@ class ProjectionDatabase:
         PostgreSQL: one statement for them all, the rows sent as one JSON
         parameter (orjson writes it in C; the statement's text stays short, so
         psycopg prepares it once, ADR 71) instead of a statement per row.
-        SQLite: a statement per row (executemany)."""
+        SQLite: a statement per row (executemany). Not for json/jsonb columns
+        (none has any): a str would arrive as a JSON string, not parsed."""
         if self._postgres is None:
             self.executemany(upsert(table, columns, keys), rows)
             return

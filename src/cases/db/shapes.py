@@ -26,6 +26,19 @@ def select_in(table: str, columns: tuple[str, ...], key: str, count: int) -> Sql
     return select_keyed_in(table, columns, (key,), count)
 
 
+@lru_cache(maxsize=64)
+def select_any(table: str, columns: tuple[str, ...], key: str) -> Sql:
+    """PostgreSQL only: the rows of `table` whose `key` is in one parameter, an
+    array of any length (one short statement text for every count, which psycopg
+    parses and prepares once; a list of 500 parameters is parsed at every run)."""
+    return sql(
+        "SELECT {columns} FROM {table} WHERE {key} = ANY({})",
+        columns=identifiers(columns),
+        table=identifier(table),
+        key=identifier(key),
+    )
+
+
 @lru_cache(maxsize=256)
 def select_keyed_in(table: str, columns: tuple[str, ...], keys: tuple[str, ...], count: int) -> Sql:
     """The rows of `table` whose value of `keys` is one of `count` values: one

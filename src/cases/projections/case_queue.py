@@ -15,13 +15,12 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_in
 from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.case_values import CaseStatus, Direction
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
 from cases.projections.erasures import ERASURES, ErasingProjection
 from cases.projections.projection import LIVE, PositionedEvent, TableNames
-from cases.projections.rows import as_uuid, upsert_rows
+from cases.projections.rows import as_uuid, rows_in, upsert_rows
 
 COLUMNS = (
     "case_id",
@@ -205,13 +204,10 @@ class CaseQueueProjection(ErasingProjection):
         received = SupportCase.Received
         ids = list({p.event.originator_id for p in events if type(p.event) is not received})
         rows: dict[UUID, Row] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            found = db.fetchall(select_in(table, COLUMNS, "case_id", len(chunk)), chunk)
-            for values in found:
-                row = dict(zip(COLUMNS, values, strict=True))
-                row["case_id"] = as_uuid(row["case_id"])
-                rows[row["case_id"]] = row
+        for values in rows_in(db, table, COLUMNS, "case_id", ids):
+            row = dict(zip(COLUMNS, values, strict=True))
+            row["case_id"] = case_id = as_uuid(row["case_id"])
+            rows[case_id] = row
         return rows
 
     @staticmethod

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -16,7 +17,7 @@ from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.shapes import delete_keyed, insert, select_in, select_where, upsert
 from cases.db.statement import constant, identifier, sql
 from cases.persistence.database_url import parse_database_url
-from cases.projections.rows import rows_keyed_in
+from cases.projections.rows import rows_in, rows_keyed_in
 from tests.support.postgres import throwaway_database
 
 SQL_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -213,3 +214,17 @@ def test_upsert_rows_keeps_exact_decimals_dates_and_nulls_on_each_store(
     stored = db.fetchone(select_in("typed_items", ("amount",), "item_id", 1), ["b"])
     assert stored is not None
     assert Decimal(str(stored[0])) == exact
+
+
+def test_rows_in_reads_every_wanted_key_on_each_store(db: ProjectionDatabase) -> None:
+    """More ids than one `IN (...)` list holds (SQLite reads in chunks, PostgreSQL
+    in one `= ANY` of an array), given as UUIDs or as their text, and none."""
+    items = [uuid4() for _ in range(1200)]
+    db.executemany(insert("composed_items", COLUMNS), [(item, 1, "x", MOMENT) for item in items])
+
+    def read(ids: list[Any]) -> set[str]:
+        return {str(i) for (i,) in rows_in(db, "composed_items", ("item_id",), "item_id", ids)}
+
+    assert read(items[:700]) == {str(item) for item in items[:700]}
+    assert read([str(item) for item in items[600:1100]]) == {str(item) for item in items[600:1100]}
+    assert read([]) == set()
