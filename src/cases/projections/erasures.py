@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
+from functools import cache
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -53,6 +54,15 @@ def erase_columns(
     update_where(db, table, dict.fromkeys(columns, ERASED), where, case_ids)
 
 
+@cache
+def _personal(cls: type[Any]) -> tuple[str, ...]:
+    """The personal fields of a class (none for one that is not a dataclass), looked
+    up in the inventory once per class: the timeline asks for every event."""
+    if not hasattr(cls, "__dataclass_fields__"):
+        return ()
+    return tuple(personal_fields(cls))
+
+
 def holds_erased(event: Any) -> bool:
     """Whether a personal field of the event (or of a value object it holds) reads
     as the placeholder: its subject was erased before it was read."""
@@ -60,9 +70,9 @@ def holds_erased(event: Any) -> bool:
         if getattr(event, name) == ERASED:
             return True
     for value in vars(event).values():
-        fields = personal_fields(type(value)) if hasattr(value, "__dataclass_fields__") else ()
-        if any(getattr(value, name) == ERASED for name in fields):
-            return True
+        for name in _personal(type(value)):
+            if getattr(value, name) == ERASED:
+                return True
     return False
 
 
