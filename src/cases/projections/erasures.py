@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from functools import cache
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -54,13 +53,17 @@ def erase_columns(
     update_where(db, table, dict.fromkeys(columns, ERASED), where, case_ids)
 
 
-@cache
+_PERSONAL: dict[type[Any], tuple[str, ...]] = {}
+
+
 def _personal(cls: type[Any]) -> tuple[str, ...]:
     """The personal fields of a class (none for one that is not a dataclass), looked
     up in the inventory once per class: the timeline asks for every event."""
-    if not hasattr(cls, "__dataclass_fields__"):
-        return ()
-    return tuple(personal_fields(cls))
+    found = _PERSONAL.get(cls)
+    if found is None:
+        dataclass = hasattr(cls, "__dataclass_fields__")
+        found = _PERSONAL[cls] = tuple(personal_fields(cls)) if dataclass else ()
+    return found
 
 
 def holds_erased(event: Any) -> bool:
