@@ -228,31 +228,44 @@ class ProjectionDatabase:
         rows: Iterable[Sequence[object]],
     ) -> None:
         """Write each row (a value per column) into `table`, replacing the one with
-        the same `keys`; of rows with the same keys the last wins.
-
-        PostgreSQL: one statement for them all, the rows sent as one JSON
-        parameter (orjson writes it in C; the statement's text stays short, so
-        psycopg prepares it once, ADR 71) instead of a statement per row.
-        SQLite: a statement per row (executemany). Not for json/jsonb columns
-        (none has any): a str would arrive as a JSON string, not parsed."""
-        if self._postgres is None:
-            self.executemany(upsert(table, columns, keys), rows)
-            return
+        the same `keys`; of rows with the same keys the last wins."""
         at = [columns.index(key) for key in keys]
         if len(at) == 1:
             (i,) = at
             latest = {row[i]: row for row in rows}
         else:
             latest = {tuple(row[i] for i in at): row for row in rows}
-        if not latest:
+        self.write_rows(
+            upsert(table, columns, keys),
+            upsert_json(table, columns, keys),
+            columns,
+            list(latest.values()),
+        )
+
+    def write_rows(
+        self, each: Sql, at_once: Sql, columns: tuple[str, ...], rows: Sequence[Sequence[object]]
+    ) -> None:
+        """Run `each` for every row (a value per column), or, on PostgreSQL,
+        `at_once` for them all.
+
+        `at_once` takes one parameter, the rows as a JSON array of objects (a
+        member per column; `cases.db.shapes.upsert_json` reads it as the table's
+        row type): orjson writes it in C, and the statement's text stays short,
+        so psycopg prepares it once (ADR 71), where a statement per row costs
+        the driver and the server a round of work each. SQLite runs `each` per
+        row (executemany). An upsert at once refuses two rows with the same key
+        (PostgreSQL: "cannot affect row a second time"): give distinct ones. Not
+        for json/jsonb columns (none has any): a str would arrive as a JSON
+        string, not parsed."""
+        if not rows:
+            return
+        if self._postgres is None:
+            self.executemany(each, rows)
             return
         payload = orjson.dumps(
-            [dict(zip(columns, row, strict=True)) for row in latest.values()],
-            default=_json_value,
+            [dict(zip(columns, row, strict=True)) for row in rows], default=_json_value
         )
-        self._postgres.execute(
-            self.text(upsert_json(table, columns, keys)), (payload.decode(),), prepare=True
-        )
+        self._postgres.execute(self.text(at_once), (payload.decode(),), prepare=True)
 
     def fetchall(self, statement: Sql | str, params: Params = ()) -> list[Row]:
         text = self.text(statement, params)

@@ -95,15 +95,19 @@ def upsert(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
 
 
 @lru_cache(maxsize=64)
-def upsert_json(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
+def upsert_json(
+    table: str, columns: tuple[str, ...], keys: tuple[str, ...], updates: Sql | None = None
+) -> Sql:
     """PostgreSQL only: every row of one parameter, a JSON array of objects (a
-    member per column, read as the table's own row type), into `table`, or its
-    other columns onto the row with the same `keys`."""
-    updates = COMMA.join(
-        sql("{column} = {new}", column=identifier(c), new=identifier("excluded", c))
-        for c in columns
-        if c not in keys
-    )
+    member per column, read as the table's own row type), into `table`, or onto
+    the row with the same `keys`: `updates` (SET ...), by default its other
+    columns replaced."""
+    if updates is None:
+        updates = COMMA.join(
+            sql("{column} = {new}", column=identifier(c), new=identifier("excluded", c))
+            for c in columns
+            if c not in keys
+        )
     return sql(
         "INSERT INTO {table} ({columns}) SELECT {columns} "
         "FROM json_populate_recordset(NULL::{table}, {}::json) "

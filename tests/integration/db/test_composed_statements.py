@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from cases.db.database import ProjectionDatabase, as_moment
-from cases.db.shapes import delete_keyed, insert, select_in, select_where, upsert
+from cases.db.shapes import delete_keyed, insert, select_in, select_where, upsert, upsert_json
 from cases.db.statement import constant, identifier, sql
 from cases.persistence.database_url import parse_database_url
 from cases.projections.rows import rows_in, rows_keyed_in
@@ -228,3 +228,30 @@ def test_rows_in_reads_every_wanted_key_on_each_store(db: ProjectionDatabase) ->
     assert read(items[:700]) == {str(item) for item in items[:700]}
     assert read([str(item) for item in items[600:1100]]) == {str(item) for item in items[600:1100]}
     assert read([]) == set()
+
+
+def test_write_rows_runs_an_adding_upsert_alike_on_each_store(db: ProjectionDatabase) -> None:
+    """`write_rows` with the receivables' kind of statement: movements added to the
+    stored ones, whether the rows go one a statement (SQLite) or all in one."""
+    db.execute(
+        "CREATE TABLE tallies (item_id TEXT, day DATE, amount INTEGER, PRIMARY KEY (item_id, day))"
+    )
+    columns, keys = ("item_id", "day", "amount"), ("item_id", "day")
+    adds = sql("amount = {table}.amount + excluded.amount", table=identifier("tallies"))
+    each = insert("tallies", columns) + sql(" ON CONFLICT (item_id, day) DO UPDATE SET ") + adds
+    at_once = upsert_json("tallies", columns, keys, adds)
+    first, second = date(2026, 3, 1), date(2026, 3, 2)
+
+    db.write_rows(each, at_once, columns, [("a", first, 5), ("a", second, 7)])
+    db.write_rows(each, at_once, columns, [("a", first, -2), ("b", first, 1)])
+    db.write_rows(each, at_once, columns, [])
+
+    found = db.fetchall(
+        select_where("tallies", ("item_id", "day", "amount"), sql("1 = 1"), sql("item_id, day")),
+        [],
+    )
+    assert [(i, str(d), int(n)) for i, d, n in found] == [
+        ("a", "2026-03-01", 3),
+        ("a", "2026-03-02", 7),
+        ("b", "2026-03-01", 1),
+    ]
