@@ -84,13 +84,19 @@ def delete_keyed(table: str, keys: tuple[str, ...]) -> Sql:
 @lru_cache(maxsize=64)
 def upsert(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
     """One row into `table`, or its other columns onto the row with the same `keys`."""
-    updates = COMMA.join(
+    return insert(table, columns) + sql(
+        " ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+        keys=identifiers(keys),
+        updates=_replace_others(columns, keys),
+    )
+
+
+def _replace_others(columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
+    """`SET` of an upsert that replaces every column but the keys by the new row's."""
+    return COMMA.join(
         sql("{column} = {new}", column=identifier(c), new=identifier("excluded", c))
         for c in columns
         if c not in keys
-    )
-    return insert(table, columns) + sql(
-        " ON CONFLICT ({keys}) DO UPDATE SET {updates}", keys=identifiers(keys), updates=updates
     )
 
 
@@ -103,11 +109,7 @@ def upsert_json(
     the row with the same `keys`: `updates` (SET ...), by default its other
     columns replaced."""
     if updates is None:
-        updates = COMMA.join(
-            sql("{column} = {new}", column=identifier(c), new=identifier("excluded", c))
-            for c in columns
-            if c not in keys
-        )
+        updates = _replace_others(columns, keys)
     return sql(
         "INSERT INTO {table} ({columns}) SELECT {columns} "
         "FROM json_populate_recordset(NULL::{table}, {}::json) "
