@@ -5,6 +5,7 @@ Run from the repository root (it imports the history generator from tests/):
     .venv/bin/python -m benchmarks.projections_catch_up [--events 1000000]
         [--history mixed|support] [--billing-accounts 1500]
         [--batch-sizes 1000,5000] [--stores sqlite,postgres] [--profile case_queue]
+        [--database postgresql://.../kept]
 
 For each store (a temporary SQLite file; a throwaway PostgreSQL database,
 dropped afterwards even on error) the script records a generated history of
@@ -28,7 +29,10 @@ positions during the timed catch-up; without it the case queue's batch lookup
 tuples, and each repeated catch-up into a truncated table gets slower.
 
 Rates are events the projection handles per second of wall time; ratio =
-projection rate / ceiling. `--profile NAME` runs one more catch-up of that
+projection rate / ceiling. Beside them, the CPU time each half spent per event,
+in this process and (PostgreSQL on this machine) in the server's backends, and
+the ratio of those: on a shared, loaded machine wall time mostly measures the
+wait for a core, CPU time what the work costs. `--profile NAME` runs one more catch-up of that
 projection under cProfile and prints what dominates.
 
 PostgreSQL: the server named by CASES_BENCH_POSTGRES_URL (default
@@ -87,6 +91,8 @@ class Rate:
     events: int
     ceiling_s: float
     projection_s: float
+    ceiling_cpu: Cpu
+    projection_cpu: Cpu
 
     @property
     def ceiling(self) -> float:
@@ -95,6 +101,55 @@ class Rate:
     @property
     def rate(self) -> float:
         return self.events / self.projection_s
+
+    @property
+    def cpu_ratio(self) -> str:
+        """The ceiling's CPU time (client and server) over the projection's: the
+        ratio as a machine with cores to spare would give it."""
+        ceiling, projection = self.ceiling_cpu, self.projection_cpu
+        if ceiling.server is None or projection.server is None:
+            return f"{ceiling.client / projection.client:.2f} (client only)"
+        return f"{(ceiling.client + ceiling.server) / (projection.client + projection.server):.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Cpu:
+    """CPU seconds spent: this process's, and the database server's backends'
+    (PostgreSQL on this machine, read from /proc; None where it cannot be read).
+    Unlike wall time, these hardly move with the load of a shared machine."""
+
+    client: float
+    server: float | None
+
+    def __sub__(self, other: Cpu) -> Cpu:
+        server = None if self.server is None or other.server is None else self.server - other.server
+        return Cpu(self.client - other.client, server)
+
+    def per_event_us(self, events: int) -> str:
+        server = "-" if self.server is None else f"{1e6 * self.server / events:.1f}"
+        return f"{1e6 * self.client / events:.1f}+{server}"
+
+
+def cpu_now(db: ProjectionDatabase) -> Cpu:
+    """This process's CPU time, and the CPU time of every backend serving this
+    database (the log's pool and the projection's connection) so far."""
+    server: float | None = None
+    if db.is_postgres:
+        pids = [pid for (pid,) in db.fetchall(sql_text_backends())]
+        try:
+            server = sum(backend_cpu(pid) for pid in pids)
+        except OSError:  # a server on another machine, or another user's /proc
+            server = None
+    return Cpu(time.process_time(), server)
+
+
+def sql_text_backends() -> str:
+    return "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+
+
+def backend_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # Stores ---------------------------------------------------------------------
@@ -115,8 +170,10 @@ def throwaway_database(admin_url: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def fresh_store(store: str, admin_url: str) -> Iterator[str]:
-    if store == "sqlite":
+def fresh_store(store: str, admin_url: str, kept: str | None = None) -> Iterator[str]:
+    if kept is not None:
+        yield kept
+    elif store == "sqlite":
         with tempfile.TemporaryDirectory(prefix="cases-bench-") as tmp:
             yield f"sqlite:///{tmp}/cases.db"
     else:
@@ -244,18 +301,22 @@ def profile(
 
 def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
     rates: list[Rate] = []
-    with fresh_store(store, args.postgres_url) as url:
+    with fresh_store(store, args.postgres_url, args.database) as url:
         log = open_log(url)
         try:
-            print(f"\n{store}: generating {args.events:,} events", flush=True)
-            events, cases, seconds = generate(log, args.events, args)
-            print(
-                f"  generated {events:,} events ({cases:,} cases) in {seconds:.1f} s "
-                f"= {events / seconds:,.0f} events/s",
-                flush=True,
-            )
+            recorded = log.recorder.max_notification_id() or 0
+            if recorded:
+                print(f"\n{store}: the kept database holds {recorded:,} events", flush=True)
+            else:
+                print(f"\n{store}: generating {args.events:,} events", flush=True)
+                events, cases, seconds = generate(log, args.events, args)
+                print(
+                    f"  generated {events:,} events ({cases:,} cases) in {seconds:.1f} s "
+                    f"= {events / seconds:,.0f} events/s",
+                    flush=True,
+                )
             migrate(parse_database_url(url))
-            if store == "postgres":
+            if store == "postgres" and not recorded:
                 vacuum_all(url)
             db = ProjectionDatabase(parse_database_url(url), durable_commits=False)  # as runners
             vacuum = autovacuum_is_off(db)
@@ -265,21 +326,37 @@ def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
                 for batch_size in args.batch_sizes:
                     for name in args.projections:
                         projection = projection_named(name)
+                        before = cpu_now(db)
                         count, ceiling_s = read_and_decode(log, projection, batch_size)
+                        ceiling_cpu = cpu_now(db) - before
                         if count == 0:
                             print(f"  {name}: the history holds none of its events; skipped")
                             continue
+                        before = cpu_now(db)
                         applied, projection_s = catch_up(
                             log, db, projection, batch_size, vacuum=vacuum
                         )
+                        projection_cpu = cpu_now(db) - before
                         if applied != count:
                             raise RuntimeError(f"{name} applied {applied}, read {count}")
-                        rate = Rate(store, name, batch_size, count, ceiling_s, projection_s)
+                        rate = Rate(
+                            store,
+                            name,
+                            batch_size,
+                            count,
+                            ceiling_s,
+                            projection_s,
+                            ceiling_cpu,
+                            projection_cpu,
+                        )
                         rates.append(rate)
                         print(
                             f"  batch {batch_size:>5} {name:<20} {count:>9,} events: "
                             f"{rate.rate:>8,.0f}/s  ceiling {rate.ceiling:>8,.0f}/s  "
-                            f"ratio {rate.rate / rate.ceiling:.2f}",
+                            f"ratio {rate.rate / rate.ceiling:.2f}  CPU us/event (client+server) "
+                            f"ceiling {ceiling_cpu.per_event_us(count)} "
+                            f"projection {projection_cpu.per_event_us(count)} "
+                            f"CPU ratio {rate.cpu_ratio}",
                             flush=True,
                         )
                 if args.profile:
@@ -292,12 +369,17 @@ def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
 
 
 def print_table(rates: list[Rate]) -> None:
-    print("\n| store | projection | batch | events | events/s | ceiling/s | ratio |")
-    print("|-------|------------|------:|-------:|---------:|----------:|------:|")
+    print(
+        "\n| store | projection | batch | events | events/s | ceiling/s | ratio "
+        "| CPU us/event, ceiling | projection | CPU ratio |"
+    )
+    print("|-------|------------|------:|-------:|---------:|----------:|------:|---:|---:|---:|")
     for r in rates:
         print(
             f"| {r.store} | {r.projection} | {r.batch_size} | {r.events:,} | "
-            f"{r.rate:,.0f} | {r.ceiling:,.0f} | {r.rate / r.ceiling:.2f} |"
+            f"{r.rate:,.0f} | {r.ceiling:,.0f} | {r.rate / r.ceiling:.2f} | "
+            f"{r.ceiling_cpu.per_event_us(r.events)} | "
+            f"{r.projection_cpu.per_event_us(r.events)} | {r.cpu_ratio} |"
         )
     for r in rates:
         if r.store != "postgres":
@@ -324,6 +406,13 @@ def main() -> int:
     parser.add_argument("--projections", default=",".join(PROJECTIONS))
     parser.add_argument("--profile", default=None, help="a projection to profile afterwards")
     parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
+    parser.add_argument(
+        "--database",
+        default=None,
+        help="a kept database (URL) to use instead of a throwaway one: the history is "
+        "generated into it when its log is empty, and reused as it is otherwise "
+        "(one store only; same-run comparisons of two trees)",
+    )
     args = parser.parse_args()
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     args.projections = args.projections.split(",")

@@ -18,10 +18,11 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
+import orjson
 import psycopg
 from psycopg.adapt import Dumper
 
-from cases.db.shapes import insert
+from cases.db.shapes import insert, upsert, upsert_json
 from cases.db.statement import Sql, identifier, identifiers, sql
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.idempotency_steps import stored_moment
@@ -46,6 +47,14 @@ class EnumValueDumper(Dumper):
 
     def dump(self, obj: Any) -> bytes:
         return str(obj.value).encode()
+
+
+def _json_value(value: object) -> object:
+    """What orjson does not write itself: a Decimal as its exact text (the
+    server reads a numeric column from it)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"no JSON form for {type(value).__name__}")
 
 
 def as_moment(value: object) -> datetime:
@@ -191,6 +200,53 @@ class ProjectionDatabase:
                     copy.write_row(row)
             return
         self.executemany(insert(table, columns), rows)
+
+    def upsert_rows(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        keys: tuple[str, ...],
+        rows: Iterable[Sequence[object]],
+    ) -> None:
+        """Write each row (a value per column) into `table`, replacing the one with
+        the same `keys`; of rows with the same keys the last wins."""
+        at = [columns.index(key) for key in keys]
+        if len(at) == 1:
+            (i,) = at
+            latest = {row[i]: row for row in rows}
+        else:
+            latest = {tuple(row[i] for i in at): row for row in rows}
+        self.write_rows(
+            upsert(table, columns, keys),
+            upsert_json(table, columns, keys),
+            columns,
+            list(latest.values()),
+        )
+
+    def write_rows(
+        self, each: Sql, at_once: Sql, columns: tuple[str, ...], rows: Sequence[Sequence[object]]
+    ) -> None:
+        """Run `each` for every row (a value per column), or, on PostgreSQL,
+        `at_once` for them all.
+
+        `at_once` takes one parameter, the rows as a JSON array of objects (a
+        member per column; `cases.db.shapes.upsert_json` reads it as the table's
+        row type): orjson writes it in C, and the statement's text stays short,
+        so psycopg prepares it once (ADR 71), where a statement per row costs
+        the driver and the server a round of work each. SQLite runs `each` per
+        row (executemany). An upsert at once refuses two rows with the same key
+        (PostgreSQL: "cannot affect row a second time"): give distinct ones. Not
+        for json/jsonb columns (none has any): a str would arrive as a JSON
+        string, not parsed."""
+        if not rows:
+            return
+        if self._postgres is None:
+            self.executemany(each, rows)
+            return
+        payload = orjson.dumps(
+            [dict(zip(columns, row, strict=True)) for row in rows], default=_json_value
+        )
+        self._postgres.execute(self.text(at_once), (payload.decode(),), prepare=True)
 
     def fetchall(
         self, statement: Sql | str, params: Params = (), *, binary: bool = False

@@ -26,6 +26,19 @@ def select_in(table: str, columns: tuple[str, ...], key: str, count: int) -> Sql
     return select_keyed_in(table, columns, (key,), count)
 
 
+@lru_cache(maxsize=64)
+def select_any(table: str, columns: tuple[str, ...], key: str) -> Sql:
+    """PostgreSQL only: the rows of `table` whose `key` is in one parameter, an
+    array of any length (one short statement text for every count, which psycopg
+    parses and prepares once; a list of 500 parameters is parsed at every run)."""
+    return sql(
+        "SELECT {columns} FROM {table} WHERE {key} = ANY({})",
+        columns=identifiers(columns),
+        table=identifier(table),
+        key=identifier(key),
+    )
+
+
 @lru_cache(maxsize=256)
 def select_keyed_in(table: str, columns: tuple[str, ...], keys: tuple[str, ...], count: int) -> Sql:
     """The rows of `table` whose value of `keys` is one of `count` values: one
@@ -65,13 +78,40 @@ def delete_keyed(table: str, keys: tuple[str, ...]) -> Sql:
 @lru_cache(maxsize=64)
 def upsert(table: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
     """One row into `table`, or its other columns onto the row with the same `keys`."""
-    updates = COMMA.join(
+    return insert(table, columns) + sql(
+        " ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+        keys=identifiers(keys),
+        updates=_replace_others(columns, keys),
+    )
+
+
+def _replace_others(columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
+    """`SET` of an upsert that replaces every column but the keys by the new row's."""
+    return COMMA.join(
         sql("{column} = {new}", column=identifier(c), new=identifier("excluded", c))
         for c in columns
         if c not in keys
     )
-    return insert(table, columns) + sql(
-        " ON CONFLICT ({keys}) DO UPDATE SET {updates}", keys=identifiers(keys), updates=updates
+
+
+@lru_cache(maxsize=64)
+def upsert_json(
+    table: str, columns: tuple[str, ...], keys: tuple[str, ...], updates: Sql | None = None
+) -> Sql:
+    """PostgreSQL only: every row of one parameter, a JSON array of objects (a
+    member per column, read as the table's own row type), into `table`, or onto
+    the row with the same `keys`: `updates` (SET ...), by default its other
+    columns replaced."""
+    if updates is None:
+        updates = _replace_others(columns, keys)
+    return sql(
+        "INSERT INTO {table} ({columns}) SELECT {columns} "
+        "FROM json_populate_recordset(NULL::{table}, {}::json) "
+        "ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+        table=identifier(table),
+        columns=identifiers(columns),
+        keys=identifiers(keys),
+        updates=updates,
     )
 
 

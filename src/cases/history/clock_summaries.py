@@ -23,7 +23,13 @@ def duration_text(duration: timedelta | None) -> str:
 
 
 def _moment(at: datetime | None) -> str:
-    return "none" if at is None else f"{at:%Y-%m-%d %H:%M %Z}".rstrip()
+    """`at` as `f"{at:%Y-%m-%d %H:%M %Z}".rstrip()` writes it (the year not
+    padded, as the C library's %Y), without strftime's cost (the timeline
+    summarises every clock fact with it)."""
+    if at is None:
+        return "none"
+    zone = at.tzname() or ""
+    return f"{at.year}-{at.month:02d}-{at.day:02d} {at.hour:02d}:{at.minute:02d} {zone}".rstrip()
 
 
 def _clock(d: Details) -> str:

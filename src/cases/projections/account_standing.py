@@ -29,7 +29,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_where, upsert
+from cases.db.shapes import select_where
 from cases.db.statement import Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
@@ -280,12 +280,16 @@ class AccountStandingProjection(Projection):
     @staticmethod
     def _save(db: ProjectionDatabase, tables: TableNames, accounts: Iterable[Account]) -> None:
         accounts = list(accounts)
-        db.executemany(
-            upsert(tables("account_standing"), COLUMNS, ("account_id",)),
+        db.upsert_rows(
+            tables("account_standing"),
+            COLUMNS,
+            ("account_id",),
             [[a.row[c] for c in COLUMNS] for a in accounts],
         )
-        db.executemany(
-            upsert(tables("standing_invoices"), INVOICE_COLUMNS, ("account_id", "invoice_number")),
+        db.upsert_rows(
+            tables("standing_invoices"),
+            INVOICE_COLUMNS,
+            ("account_id", "invoice_number"),
             [
                 [a.invoices[n][c] for c in INVOICE_COLUMNS]
                 for a in accounts

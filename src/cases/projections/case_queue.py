@@ -15,14 +15,12 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_in
 from cases.db.statement import Sql, identifier, identifiers, sql, where_all
-from cases.domain.case_clocks import ClockFact
 from cases.domain.case_values import CaseStatus, Direction
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
 from cases.projections.erasures import ERASURES, ErasingProjection
 from cases.projections.projection import LIVE, PositionedEvent, TableNames
-from cases.projections.rows import as_uuid, upsert_rows
+from cases.projections.rows import as_uuid, rows_in, upsert_rows
 
 COLUMNS = (
     "case_id",
@@ -112,12 +110,6 @@ def _reopened(row: Row, _: Any) -> None:
     row.update(resolved_at=None, closed_at=None, reopen_count=row["reopen_count"] + 1)
 
 
-CLOCK_FACTS: tuple[type[Any], ...] = tuple(
-    cls
-    for cls in vars(SupportCase).values()
-    if isinstance(cls, type) and issubclass(cls, ClockFact)
-)
-
 EVOLVE: dict[type[Any], Callable[[Row, Any], None]] = {
     E.Received: _received,
     E.ServiceHealthChecked: _health,
@@ -145,6 +137,14 @@ EVOLVE: dict[type[Any], Callable[[Row, Any], None]] = {
     E.Reopened: _reopened,
     E.NoteAdded: lambda _row, _: None,
     E.BillingAccountLinked: lambda row, e: row.update(billing_account_id=e.account_id),
+}
+
+
+# Every event the queue handles, by its exact type: how it changes a row, or
+# None for a clock fact (it moves only the version). One lookup an event.
+STEPS: dict[type[Any], Callable[[Row, Any], None] | None] = {
+    **dict.fromkeys(CLOCK_FACT_TYPES),
+    **EVOLVE,
 }
 
 
@@ -179,14 +179,21 @@ class CaseQueueProjection(ErasingProjection):
     ) -> None:
         table = tables("case_queue")
         rows = self._load(db, table, events)
+        steps = STEPS
         for positioned in events:
             event = positioned.event
-            row = rows.setdefault(event.originator_id, {"case_id": event.originator_id})
-            if not isinstance(event, ClockFact):
-                EVOLVE[type(event)](row, event)
+            case_id = event.originator_id
+            row = rows.get(case_id)
+            if row is None:
+                row = rows[case_id] = {"case_id": case_id}
+            step = steps[type(event)]
+            if step is not None:
+                step(row, event)
                 row["last_update_at"] = event.meta.occurred_at
             row["version"] = event.originator_version
             row["position"] = positioned.position
+        # The status is a function of the row's other columns: once per row.
+        for row in rows.values():
             row["status"] = status_of(row).value
         self._upsert(db, table, rows.values())
 
@@ -194,17 +201,13 @@ class CaseQueueProjection(ErasingProjection):
     def _load(
         db: ProjectionDatabase, table: str, events: Sequence[PositionedEvent]
     ) -> dict[UUID, Row]:
-        ids = list(
-            {p.event.originator_id for p in events if not isinstance(p.event, SupportCase.Received)}
-        )
+        received = SupportCase.Received
+        ids = list({p.event.originator_id for p in events if type(p.event) is not received})
         rows: dict[UUID, Row] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            found = db.fetchall(select_in(table, COLUMNS, "case_id", len(chunk)), chunk)
-            for values in found:
-                row = dict(zip(COLUMNS, values, strict=True))
-                row["case_id"] = as_uuid(row["case_id"])
-                rows[row["case_id"]] = row
+        for values in rows_in(db, table, COLUMNS, "case_id", ids):
+            row = dict(zip(COLUMNS, values, strict=True))
+            row["case_id"] = case_id = as_uuid(row["case_id"])
+            rows[case_id] = row
         return rows
 
     @staticmethod

@@ -53,6 +53,19 @@ def erase_columns(
     update_where(db, table, dict.fromkeys(columns, ERASED), where, case_ids)
 
 
+_PERSONAL: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _personal(cls: type[Any]) -> tuple[str, ...]:
+    """The personal fields of a class (none for one that is not a dataclass), looked
+    up in the inventory once per class: the timeline asks for every event."""
+    found = _PERSONAL.get(cls)
+    if found is None:
+        dataclass = hasattr(cls, "__dataclass_fields__")
+        found = _PERSONAL[cls] = tuple(personal_fields(cls)) if dataclass else ()
+    return found
+
+
 def holds_erased(event: Any) -> bool:
     """Whether a personal field of the event (or of a value object it holds) reads
     as the placeholder: its subject was erased before it was read."""
@@ -60,9 +73,9 @@ def holds_erased(event: Any) -> bool:
         if getattr(event, name) == ERASED:
             return True
     for value in vars(event).values():
-        fields = personal_fields(type(value)) if hasattr(value, "__dataclass_fields__") else ()
-        if any(getattr(value, name) == ERASED for name in fields):
-            return True
+        for name in _personal(type(value)):
+            if getattr(value, name) == ERASED:
+                return True
     return False
 
 

@@ -23,13 +23,14 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_where
-from cases.db.statement import NOTHING, Sql, identifier, sql
+from cases.db.shapes import insert, select_where, upsert_json
+from cases.db.statement import NOTHING, Sql, identifier, identifiers, sql
 from cases.domain.billing_account import BillingAccount
 from cases.domain.money import Money
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
@@ -54,6 +55,25 @@ ACCOUNT_COLUMNS = ("account_id", "customer_id", "currency", "time_zone")
 Row = dict[str, Any]
 Key = tuple[UUID, str]
 DayKey = tuple[UUID, str, date]
+MOVEMENT_COLUMNS = ("account_id", "invoice_number", "day", "open_delta_minor", "dispute_delta")
+MOVEMENT_KEYS = ("account_id", "invoice_number", "day")
+
+
+@lru_cache(maxsize=8)
+def _add_statements(table: str) -> tuple[Sql, Sql]:
+    """A day row's movements added to the stored ones: a row a statement, and all
+    rows in one (PostgreSQL, `ProjectionDatabase.write_rows`)."""
+    adds = sql(
+        "open_delta_minor = {table}.open_delta_minor + excluded.open_delta_minor, "
+        "dispute_delta = {table}.dispute_delta + excluded.dispute_delta",
+        table=identifier(table),
+    )
+    each = insert(table, MOVEMENT_COLUMNS) + sql(
+        " ON CONFLICT ({keys}) DO UPDATE SET ", keys=identifiers(MOVEMENT_KEYS)
+    )
+    return each + adds, upsert_json(table, MOVEMENT_COLUMNS, MOVEMENT_KEYS, adds)
+
+
 E = BillingAccount
 
 
@@ -270,16 +290,11 @@ class ReceivablesProjection(Projection):
     ) -> None:
         """Add this batch's movements to the day rows (a zero sum is kept, so the
         rows do not depend on how the log was cut into batches)."""
-        db.executemany(
-            sql(
-                "INSERT INTO {table} "
-                "(account_id, invoice_number, day, open_delta_minor, dispute_delta) "
-                "VALUES ({}, {}, {}, {}, {}) "
-                "ON CONFLICT (account_id, invoice_number, day) DO UPDATE SET "
-                "open_delta_minor = {table}.open_delta_minor + excluded.open_delta_minor, "
-                "dispute_delta = {table}.dispute_delta + excluded.dispute_delta",
-                table=identifier(table),
-            ),
+        each, at_once = _add_statements(table)
+        db.write_rows(
+            each,
+            at_once,
+            MOVEMENT_COLUMNS,
             [(*key, open_delta, dispute) for key, (open_delta, dispute) in movements.items()],
         )
 

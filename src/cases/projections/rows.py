@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_in, select_keyed_in, upsert
+from cases.db.shapes import select_any, select_in, select_keyed_in
 from cases.db.statement import AND, COMMA, Sql, identifier, sql
 
 
@@ -28,8 +28,14 @@ def chunks(ids: list[T], size: int = 500) -> Iterable[list[T]]:
 def rows_in(
     db: ProjectionDatabase, table: str, columns: tuple[str, ...], key: str, ids: Iterable[UUID]
 ) -> Iterator[tuple[Any, ...]]:
-    """The rows of `table` (their `columns`) whose `key` is one of `ids`, read in
-    `IN (...)` lists of bounded length."""
+    """The rows of `table` (their `columns`) whose `key` is one of `ids`: on
+    PostgreSQL in one statement (`= ANY` an array), on SQLite in `IN (...)` lists
+    of bounded length."""
+    if db.is_postgres:
+        wanted = list(ids)
+        if wanted:
+            yield from db.fetchall(select_any(table, columns, key), [wanted])
+        return
     for chunk in chunks(list(ids)):
         yield from db.fetchall(select_in(table, columns, key, len(chunk)), chunk)
 
@@ -64,8 +70,9 @@ def upsert_rows(
     keys: tuple[str, ...],
     rows: Iterable[Mapping[str, Any]],
 ) -> None:
-    """Writes each row (its `columns`), replacing the one with the same `keys`."""
-    db.executemany(upsert(table, columns, keys), [[row[c] for c in columns] for row in rows])
+    """Writes each row (its `columns`), replacing the one with the same `keys`
+    (`ProjectionDatabase.upsert_rows`: one statement a batch on PostgreSQL)."""
+    db.upsert_rows(table, columns, keys, [[row[c] for c in columns] for row in rows])
 
 
 def update_where(

@@ -4,18 +4,20 @@ SQL tables: `ProjectionDatabase` refuses it, as the first test shows)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from enum import Enum, StrEnum
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 
-from cases.db.database import ProjectionDatabase
-from cases.db.shapes import delete_keyed, insert, select_in, select_where, upsert
+from cases.db.database import ProjectionDatabase, as_moment
+from cases.db.shapes import delete_keyed, insert, select_in, select_where, upsert, upsert_json
 from cases.db.statement import constant, identifier, sql
 from cases.persistence.database_url import parse_database_url
-from cases.projections.rows import rows_keyed_in
+from cases.projections.rows import rows_in, rows_keyed_in
 from tests.support.postgres import throwaway_database
 
 SQL_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -152,3 +154,104 @@ def test_enums_are_stored_by_value_on_both_stores(db: ProjectionDatabase) -> Non
         upsert("composed_items", COLUMNS, ("item_id", "number")), (item, 3, Shade.DARK, MOMENT)
     )
     assert _rows(db, item) == [(1, "dark-grey"), (2, "loud"), (3, "dark-grey")]
+
+
+def test_upsert_rows_inserts_and_replaces_a_batch_on_each_store(db: ProjectionDatabase) -> None:
+    """One statement a batch on PostgreSQL (the rows as one JSON parameter), a
+    statement per row on SQLite: the same rows either way, the last of two rows
+    with the same keys winning, enums by value, moments exact to the microsecond."""
+    item, other = uuid4(), uuid4()
+    db.executemany(
+        insert("composed_items", COLUMNS), [(item, 1, "one", MOMENT), (item, 2, "two", MOMENT)]
+    )
+    later = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
+
+    db.upsert_rows(
+        "composed_items",
+        COLUMNS,
+        ("item_id", "number"),
+        [
+            (item, 2, "second", later),
+            (item, 3, Shade.DARK, MOMENT),
+            (other, 1, 'quote " and \\ backslash', MOMENT),
+            (item, 3, Tone.LOUD, later),
+        ],
+    )
+    db.upsert_rows("composed_items", COLUMNS, ("item_id", "number"), [])
+
+    assert _rows(db, item) == [(1, "one"), (2, "second"), (3, "loud")]
+    assert _rows(db, other) == [(1, 'quote " and \\ backslash')]
+    (at,) = db.fetchone(
+        select_where("composed_items", ("at",), sql("item_id = {} AND number = 3"), sql("1")),
+        [item],
+    ) or (None,)
+    assert as_moment(at) == later
+
+
+def test_upsert_rows_keeps_exact_decimals_dates_and_nulls_on_each_store(
+    db: ProjectionDatabase,
+) -> None:
+    amount = "NUMERIC" if db.is_postgres else "TEXT"  # SQLite keeps a Decimal as text
+    db.execute(
+        f"CREATE TABLE typed_items (item_id TEXT PRIMARY KEY, amount {amount}, day DATE, "
+        "flag BOOLEAN, note TEXT)"
+    )
+    columns = ("item_id", "amount", "day", "flag", "note")
+    db.upsert_rows(
+        "typed_items",
+        columns,
+        ("item_id",),
+        [("a", Decimal("12.345678901234567890"), date(2026, 2, 28), True, None)],
+    )
+    db.upsert_rows("typed_items", columns, ("item_id",), [("a", Decimal("0.10"), None, False, "x")])
+
+    found = db.fetchone(select_in("typed_items", columns, "item_id", 1), ["a"])
+    assert found is not None
+    assert Decimal(str(found[1])) == Decimal("0.10")
+    assert (found[2], bool(found[3]), found[4]) == (None, False, "x")
+    exact = Decimal("12.345678901234567890")
+    db.upsert_rows("typed_items", columns, ("item_id",), [("b", exact, None, True, None)])
+    stored = db.fetchone(select_in("typed_items", ("amount",), "item_id", 1), ["b"])
+    assert stored is not None
+    assert Decimal(str(stored[0])) == exact
+
+
+def test_rows_in_reads_every_wanted_key_on_each_store(db: ProjectionDatabase) -> None:
+    """More ids than one `IN (...)` list holds (SQLite reads in chunks, PostgreSQL
+    in one `= ANY` of an array), given as UUIDs or as their text, and none."""
+    items = [uuid4() for _ in range(1200)]
+    db.executemany(insert("composed_items", COLUMNS), [(item, 1, "x", MOMENT) for item in items])
+
+    def read(ids: list[Any]) -> set[str]:
+        return {str(i) for (i,) in rows_in(db, "composed_items", ("item_id",), "item_id", ids)}
+
+    assert read(items[:700]) == {str(item) for item in items[:700]}
+    assert read([str(item) for item in items[600:1100]]) == {str(item) for item in items[600:1100]}
+    assert read([]) == set()
+
+
+def test_write_rows_runs_an_adding_upsert_alike_on_each_store(db: ProjectionDatabase) -> None:
+    """`write_rows` with the receivables' kind of statement: movements added to the
+    stored ones, whether the rows go one a statement (SQLite) or all in one."""
+    db.execute(
+        "CREATE TABLE tallies (item_id TEXT, day DATE, amount INTEGER, PRIMARY KEY (item_id, day))"
+    )
+    columns, keys = ("item_id", "day", "amount"), ("item_id", "day")
+    adds = sql("amount = {table}.amount + excluded.amount", table=identifier("tallies"))
+    each = insert("tallies", columns) + sql(" ON CONFLICT (item_id, day) DO UPDATE SET ") + adds
+    at_once = upsert_json("tallies", columns, keys, adds)
+    first, second = date(2026, 3, 1), date(2026, 3, 2)
+
+    db.write_rows(each, at_once, columns, [("a", first, 5), ("a", second, 7)])
+    db.write_rows(each, at_once, columns, [("a", first, -2), ("b", first, 1)])
+    db.write_rows(each, at_once, columns, [])
+
+    found = db.fetchall(
+        select_where("tallies", ("item_id", "day", "amount"), sql("1 = 1"), sql("item_id, day")),
+        [],
+    )
+    assert [(i, str(d), int(n)) for i, d, n in found] == [
+        ("a", "2026-03-01", 3),
+        ("a", "2026-03-02", 7),
+        ("b", "2026-03-01", 1),
+    ]
