@@ -469,8 +469,8 @@ def round_trips_per_call(
 
 
 @contextlib.contextmanager
-def throwaway_database(admin_url: str) -> Iterator[str]:
-    name = f"cases_bench_{uuid4().hex[:12]}"
+def throwaway_database(admin_url: str, prefix: str = "cases_bench") -> Iterator[str]:
+    name = f"{prefix}_{uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:

@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 Runs = Callable[[int], float]
 
 RATE = 250  # samples a second
+WORKING_COPIES = 1000  # `--which ours-copies`: ours as the API runs it (ADR 0023)
 
 # Phases ----------------------------------------------------------------------
 
@@ -236,8 +237,9 @@ def workload_of(store: str, which: str, n_cases: int, commands: int) -> Iterator
             url = stack.enter_context(bench.throwaway_database(bench.ADMIN_URL))
             settings = bench.bench_settings(url, args)
             env = bench.library_postgres_env(url)
-        if which == "ours":
-            ours = bench.start_workload(settings, n_cases, commands)
+        if which in ("ours", "ours-copies"):
+            copies = WORKING_COPIES if which == "ours-copies" else 0
+            ours = bench.start_workload(settings, n_cases, commands, copies)
             stack.callback(ours.services.close)
             yield ours.run
         else:
@@ -265,7 +267,7 @@ def profile(store: str, which: str, args: argparse.Namespace) -> Counter[tuple[s
         record = [
             py_spy,
             "record",
-            "--idle",
+            *([] if args.cpu else ["--idle"]),
             "--format",
             "raw",
             "--rate",
@@ -314,10 +316,17 @@ def main() -> int:
     parser.add_argument("--commands", type=int, default=3000)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--which", default="ours,library")
+    parser.add_argument(
+        "--which", default="ours,library", help="of ours, ours-copies (working copies), library"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "profiles")
     parser.add_argument("--folded", action="store_true", help="write the folded stacks too")
     parser.add_argument("--tag", default="", help="suffix of the figures' names")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="sample only threads on the CPU (no --idle): widths are CPU time, not wall time",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
