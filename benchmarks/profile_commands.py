@@ -1,7 +1,13 @@
 """Where a command's Python goes: py-spy flame graphs of `commands.py`'s workloads.
 
 Run: .venv/bin/python benchmarks/profile_commands.py [--commands 3000] [--cases 200]
-     [--stores sqlite,postgres] [--out docs/profiles]
+     [--stores sqlite,postgres] [--which ours,ours-copies,library] [--cpu] [--out docs/profiles]
+
+`--which ours-copies` profiles ours with working copies (as the API runs commands,
+ADR 0023). `--cpu` samples without `--idle`: widths are then the time the thread
+was not waiting, close to CPU time, except that py-spy counts a thread blocked in
+the kernel on the disk (SQLite's fsync in `commit`) as active, so the commit's
+flush still shows; measure CPU itself with `commands_cpu.py`.
 
 For each store, ours and the library out of the box (`commands.py`'s
 `CommandWorkload` and `LibraryWorkload`, set up the same way: cases spread over
