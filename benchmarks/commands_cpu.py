@@ -92,11 +92,13 @@ def backends_cpu(url: str) -> Callable[[], float]:
 
 
 @contextlib.contextmanager
-def workloads(store: str, args: argparse.Namespace) -> Iterator[dict[str, Workload]]:
+def workloads(
+    store: str, args: argparse.Namespace, names: tuple[str, ...] = WORKLOADS
+) -> Iterator[dict[str, Workload]]:
     options = argparse.Namespace(sealed=False)
     with contextlib.ExitStack() as stack:
         made: dict[str, Workload] = {}
-        for name in WORKLOADS:
+        for name in names:
             if store == "sqlite":
                 tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="cases-cpu-"))
                 url = f"sqlite:///{tmp}/cases.db"
