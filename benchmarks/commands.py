@@ -14,6 +14,11 @@ own flush; several measure what a store does when commits can share one
 With `--working-copies N` our command runner keeps up to N aggregates between
 commands, as the API server does (ADR 0023): a command then reads only the
 events recorded since by others (none here) instead of loading the case.
+Issue 20's target 1 is read on both: without the option (ours loads the case,
+like for like with the library's repository) and with `--working-copies 1000`
+(ours as the API runs commands); run the script once each way (ADR 0059,
+amendment of 2026-12-04). `commands_cpu.py` measures both, and the library, by
+CPU time in one process.
 
 With `--sealed` a master key is set, so every note and communication summary
 (and the contact, title and description at intake) is stored sealed with
