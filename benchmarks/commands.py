@@ -14,6 +14,11 @@ own flush; several measure what a store does when commits can share one
 With `--working-copies N` our command runner keeps up to N aggregates between
 commands, as the API server does (ADR 0023): a command then reads only the
 events recorded since by others (none here) instead of loading the case.
+Issue 20's target 1 is read on both: without the option (ours loads the case,
+like for like with the library's repository) and with `--working-copies 1000`
+(ours as the API runs commands); run the script once each way (ADR 0059,
+amendment of 2026-12-04). `commands_cpu.py` measures both, and the library, by
+CPU time in one process.
 
 With `--sealed` a master key is set, so every note and communication summary
 (and the contact, title and description at intake) is stored sealed with
@@ -469,8 +474,8 @@ def round_trips_per_call(
 
 
 @contextlib.contextmanager
-def throwaway_database(admin_url: str) -> Iterator[str]:
-    name = f"cases_bench_{uuid4().hex[:12]}"
+def throwaway_database(admin_url: str, prefix: str = "cases_bench") -> Iterator[str]:
+    name = f"{prefix}_{uuid4().hex[:12]}"
     with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:

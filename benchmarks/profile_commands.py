@@ -1,7 +1,13 @@
 """Where a command's Python goes: py-spy flame graphs of `commands.py`'s workloads.
 
 Run: .venv/bin/python benchmarks/profile_commands.py [--commands 3000] [--cases 200]
-     [--stores sqlite,postgres] [--out docs/profiles]
+     [--stores sqlite,postgres] [--which ours,ours-copies,library] [--cpu] [--out docs/profiles]
+
+`--which ours-copies` profiles ours with working copies (as the API runs commands,
+ADR 0023). `--cpu` samples without `--idle`: widths are then the time the thread
+was not waiting, close to CPU time, except that py-spy counts a thread blocked in
+the kernel on the disk (SQLite's fsync in `commit`) as active, so the commit's
+flush still shows; measure CPU itself with `commands_cpu.py`.
 
 For each store, ours and the library out of the box (`commands.py`'s
 `CommandWorkload` and `LibraryWorkload`, set up the same way: cases spread over
@@ -44,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 Runs = Callable[[int], float]
 
 RATE = 250  # samples a second
+WORKING_COPIES = 1000  # `--which ours-copies`: ours as the API runs it (ADR 0023)
 
 # Phases ----------------------------------------------------------------------
 
@@ -236,8 +243,9 @@ def workload_of(store: str, which: str, n_cases: int, commands: int) -> Iterator
             url = stack.enter_context(bench.throwaway_database(bench.ADMIN_URL))
             settings = bench.bench_settings(url, args)
             env = bench.library_postgres_env(url)
-        if which == "ours":
-            ours = bench.start_workload(settings, n_cases, commands)
+        if which in ("ours", "ours-copies"):
+            copies = WORKING_COPIES if which == "ours-copies" else 0
+            ours = bench.start_workload(settings, n_cases, commands, copies)
             stack.callback(ours.services.close)
             yield ours.run
         else:
@@ -265,7 +273,7 @@ def profile(store: str, which: str, args: argparse.Namespace) -> Counter[tuple[s
         record = [
             py_spy,
             "record",
-            "--idle",
+            *([] if args.cpu else ["--idle"]),
             "--format",
             "raw",
             "--rate",
@@ -314,10 +322,17 @@ def main() -> int:
     parser.add_argument("--commands", type=int, default=3000)
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--stores", default="sqlite,postgres")
-    parser.add_argument("--which", default="ours,library")
+    parser.add_argument(
+        "--which", default="ours,library", help="of ours, ours-copies (working copies), library"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "profiles")
     parser.add_argument("--folded", action="store_true", help="write the folded stacks too")
     parser.add_argument("--tag", default="", help="suffix of the figures' names")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="sample only threads on the CPU (no --idle): widths are CPU time, not wall time",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -3,8 +3,9 @@
 All aggregates share one eventsourcing application (one table of events, one
 notification log), so projections follow a single ordered stream. What it
 changes in the library's `Application` sits in one module per concern (ADR
-0037): `application_hooks.py` (configuration, transcoder, idempotency steps)
-and `snapshots.py` (snapshots from the objects in hand).
+0037): `application_hooks.py` (configuration, transcoder, idempotency steps),
+`snapshots.py` (snapshots from the objects in hand) and `saving.py` (collecting
+a save's events without the library's Protocol checks).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from eventsourcing.utils import EnvType
 
 from cases.persistence.application_hooks import ConfiguredBySettings
 from cases.persistence.recorders import WritesSubjectRows
+from cases.persistence.saving import SavesCollected
 from cases.persistence.sealing import Sealer
 from cases.persistence.snapshots import SnapshotsInHand, replay, snapshotting_env
 from cases.persistence.subject_keys import SubjectKeys
@@ -26,7 +28,7 @@ __all__ = ["EventLog", "replay"]
 register_renamed_topics()  # before anything is read back
 
 
-class EventLog(ConfiguredBySettings, SnapshotsInHand):
+class EventLog(SavesCollected, ConfiguredBySettings, SnapshotsInHand):
     """The `cases` event store: aggregates, snapshots and the notification log."""
 
     name = "cases"
