@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from pathlib import Path
 from uuid import uuid4
 
+import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,6 +47,17 @@ def engine_missing() -> str | None:
     if info.returncode != 0:
         return f"no container engine: docker info failed ({info.stderr.strip()[:200]})"
     return None
+
+
+def wait_until_healthy(url: str, timeout: float, logs: Callable[[], str]) -> None:
+    """Return once `GET url/health` answers 200; fail with `logs()` if not in time."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with suppress(httpx.TransportError):
+            if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer /health in {timeout:.0f} s:\n{logs()}")
 
 
 def remove_labelled_containers() -> None:

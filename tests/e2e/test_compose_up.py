@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.e2e._containers import BUILD_TIMEOUT, ROOT, docker
+from tests.e2e._containers import BUILD_TIMEOUT, ROOT, docker, wait_until_healthy
 from tests.support.server import free_port
 
 pytestmark = pytest.mark.slow
@@ -112,20 +111,10 @@ def stack(image: str) -> Iterator[Stack]:
     try:
         up = stack.compose("up", "-d", "--no-build", timeout=BUILD_TIMEOUT)
         assert up.returncode == 0, up.stderr[-4000:]
-        _wait_until_healthy(stack)
+        wait_until_healthy(stack.url, STARTUP_TIMEOUT, stack.logs)
         yield stack
     finally:
         stack.compose("down", "-v", "--remove-orphans", timeout=300)
-
-
-def _wait_until_healthy(stack: Stack) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        with suppress(httpx.TransportError):
-            if httpx.get(f"{stack.url}/health", timeout=2.0).status_code == 200:
-                return
-        time.sleep(1.0)
-    raise AssertionError(f"the API did not answer in time:\n{stack.logs()}")
 
 
 def _token(stack: Stack, role: str) -> str:

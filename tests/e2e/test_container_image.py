@@ -16,16 +16,14 @@ a killed earlier run left behind (tests/e2e/_containers.py).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from contextlib import suppress
 from uuid import uuid4
 
 import httpx
 import pytest
 
 import cases
-from tests.e2e._containers import LABEL, docker
+from tests.e2e._containers import LABEL, docker, wait_until_healthy
 from tests.support.postgres import throwaway_database
 from tests.support.server import free_port
 
@@ -95,7 +93,7 @@ def test_the_image_migrates_serves_and_answers_an_authenticated_request(
     assert started.returncode == 0, started.stderr
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(url, name)
+        wait_until_healthy(url, STARTUP_TIMEOUT, lambda: docker("logs", name).stderr[-4000:])
         with httpx.Client(base_url=url, timeout=30.0) as client:
             anonymous = client.get("/cases")
             answered = client.get("/cases", headers={"Authorization": f"Bearer {token}"})
@@ -104,14 +102,3 @@ def test_the_image_migrates_serves_and_answers_an_authenticated_request(
         assert answered.json()["items"] == []
     finally:
         docker("rm", "-f", name)
-
-
-def _wait_until_healthy(url: str, container: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        with suppress(httpx.TransportError):
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
-        time.sleep(0.2)
-    logs = docker("logs", container)
-    raise AssertionError(f"the container did not answer in time:\n{logs.stderr[-4000:]}")
