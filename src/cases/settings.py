@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="/ready answers 503 while the oldest event a projection has yet to "
         "apply was recorded more than this many seconds ago (ADR 0034).",
     )
+    metrics_enabled: bool = Field(
+        default=True,
+        description="Count and time requests, commands, batches and projections for "
+        "`GET /metrics` (Prometheus). Off: no route, no middleware and nothing recorded "
+        "in this process (ADR 0046).",
+    )
     otel_enabled: bool = Field(
         default=False,
         description="Trace requests and PostgreSQL statements with OpenTelemetry, "

@@ -45,10 +45,14 @@ class InProcessApi:
 
 
 @contextmanager
-def in_process_api(folder: Path) -> Iterator[InProcessApi]:
+def in_process_api(folder: Path, *, metrics_enabled: bool = True) -> Iterator[InProcessApi]:
     """The app on a fresh SQLite store: terms, a principal per role (the customer
     bound to contoso), and one case of contoso's."""
-    settings = Settings(database_url=f"sqlite:///{folder / 'events.db'}", data_dir=folder)
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'events.db'}",
+        data_dir=folder,
+        metrics_enabled=metrics_enabled,
+    )
     with TestClient(create_app(settings)) as client:
         services = services_of(client)
         yesterday = services.clock.now() - timedelta(days=1)

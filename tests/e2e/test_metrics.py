@@ -9,14 +9,16 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 
 from cases.followers.catalog import PROJECTIONS
 from cases.followers.tree_builder import TREE
+from cases.observability import metrics
 from cases.outbox.derivation import OUTBOX
 from cases.outbox.messages import Status
 from tests.e2e._api import intake, open_case
 from tests.e2e._deployment import Deployment, deployment
-from tests.e2e._in_process import InProcessApi
+from tests.e2e._in_process import InProcessApi, in_process_api
 from tests.support.scrape import label_values, value
 
 FOLLOWERS = {*PROJECTIONS, TREE, OUTBOX}
@@ -106,6 +108,35 @@ class TestOneProcess:
             value(text, "cases_outbox_messages", status=s) for s in ("failed", "bounced")
         )
         assert value(text, "cases_outbox_oldest_pending_age_seconds") >= 0
+
+
+@pytest.fixture
+def switched_off(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessApi]:
+    """The app with `CASES_METRICS_ENABLED=false`; recording is on again afterwards, as
+    the other apps of this test process expect."""
+    try:
+        with in_process_api(tmp_path_factory.mktemp("no-metrics"), metrics_enabled=False) as api:
+            yield api
+    finally:
+        metrics.set_recording(True)
+
+
+def test_switched_off_there_is_no_route_and_nothing_is_recorded(
+    switched_off: InProcessApi,
+) -> None:
+    """What api_load measures against (issue 18): a server that records nothing."""
+    client = switched_off.client
+    agent = switched_off.headers("helpdesk_agent")
+    counted = [
+        ("cases_commands_recorded_total", {"aggregate": "SupportCase"}),
+        ("cases_http_requests_total", {"method": "POST", "route": "/cases", "status": "201"}),
+        ("cases_events_recorded_total", {"event": "SupportCase.Received"}),
+    ]
+    before = [REGISTRY.get_sample_value(name, labels) or 0.0 for name, labels in counted]
+    assert client.post("/cases", json=intake(), headers=agent).status_code == 201
+    assert client.get("/metrics").status_code == 404
+    after = [REGISTRY.get_sample_value(name, labels) or 0.0 for name, labels in counted]
+    assert after == before
 
 
 @pytest.fixture(scope="module")

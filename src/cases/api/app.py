@@ -47,6 +47,7 @@ from cases.db.schema import check_schema_current, migrate
 from cases.followers.in_process import InProcessProjections
 from cases.heap import settle_after_start
 from cases.log_config import configure_logging
+from cases.observability import metrics
 from cases.observability.tracing import tracing_wanted
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.store import StoreOptions, open_event_log
@@ -88,6 +89,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
+        metrics.set_recording(settings.metrics_enabled)
         runners: list[InProcessProjections] = []
         the_clock = clock or SystemClock()
 
@@ -135,13 +137,15 @@ def create_app(
     app.include_router(audit_log_router)
     app.include_router(outbox_router)
     app.include_router(registers_router)
-    app.include_router(metrics_router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
     app.include_router(dashboard_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(OneAuthorizationMiddleware)
     app.add_middleware(RequestContextMiddleware)
-    app.add_middleware(RequestMetricsMiddleware)
+    if settings.metrics_enabled:
+        app.add_middleware(RequestMetricsMiddleware)
     if tracing_wanted(settings.otel_enabled):
         stop_tracing.append(instrument(app))
     return app

@@ -53,7 +53,8 @@ def serve_command(
         raise typer.Exit(2)
     if with_demo and _store_is_empty():
         record_demo()
-    with shared_directory(workers):  # where the workers' metrics meet (ADR 46)
+    # Where the workers' metrics meet (ADR 46); none when nothing is recorded.
+    with shared_directory(workers if settings.metrics_enabled else 1):
         uvicorn.run(
             "cases.api.app:serve_app",
             factory=True,

@@ -13,6 +13,7 @@ from cases.bootstrap import Services, bootstrap
 from cases.clock import Clock, SystemClock
 from cases.domain.errors import DomainError
 from cases.log_config import configure_logging
+from cases.observability import metrics
 from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.store import StoreUnavailableError
 from cases.settings import Settings, SettingsError, get_settings
@@ -49,6 +50,7 @@ def cli_settings(quiet: bool = True) -> Settings:
         raise typer.Exit(2) from None
     explicit = "log_level" in settings.model_fields_set
     configure_logging(settings.log_level if explicit or not quiet else "WARNING")
+    metrics.set_recording(settings.metrics_enabled)
     return settings
 
 

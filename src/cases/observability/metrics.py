@@ -84,6 +84,20 @@ OTHER = "other"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+class _Switch:
+    """Off (`CASES_METRICS_ENABLED=false`): every recording call below returns at once."""
+
+    on = True
+
+
+_SWITCH = _Switch()
+
+
+def set_recording(on: bool) -> None:
+    """Record (the default) or not, in this whole process (`metrics_enabled`)."""
+    _SWITCH.on = on
+
+
 # The labelled children made so far: `labels()` validates, locks and builds a key
 # each time, which costs more than the increment; the label sets are closed.
 _children: dict[tuple[int, tuple[str, ...]], Counter | Histogram] = {}
@@ -98,6 +112,8 @@ def _child(metric: M, *values: str) -> M:
 
 
 def request_answered(method: str, route: str, status: int, seconds: float) -> None:
+    if not _SWITCH.on:
+        return
     method = method if method in METHODS else OTHER
     _child(HTTP_REQUESTS, method, route, str(status)).inc()
     _child(HTTP_DURATION, method, route).observe(seconds)
@@ -106,6 +122,8 @@ def request_answered(method: str, route: str, status: int, seconds: float) -> No
 def command_recorded(aggregate: str, events: Iterable[tuple[str, str | None]]) -> None:
     """A command recorded `events`: each its class's qualified name and, for a
     service-level clock fact, the clock kind it names."""
+    if not _SWITCH.on:
+        return
     _child(COMMANDS_RECORDED, aggregate).inc()
     for event, clock in events:
         _child(EVENTS_RECORDED, event).inc()
@@ -114,14 +132,20 @@ def command_recorded(aggregate: str, events: Iterable[tuple[str, str | None]]) -
 
 
 def command_refused(aggregate: str, rule: str) -> None:
+    if not _SWITCH.on:
+        return
     _child(COMMANDS_REFUSED, aggregate, rule).inc()
 
 
 def group_commit_batch(commands: int) -> None:
+    if not _SWITCH.on:
+        return
     GROUP_COMMIT_BATCH.observe(commands)
 
 
 def projection_batch_applied(projection: str, events: int) -> None:
+    if not _SWITCH.on:
+        return
     _child(PROJECTION_BATCHES, projection).inc()
     if events:
         _child(PROJECTION_EVENTS, projection).inc(events)
