@@ -5,7 +5,7 @@ Run from the repository root (it imports the history generator from tests/):
     .venv/bin/python -m benchmarks.projections_catch_up [--events 1000000]
         [--history mixed|support] [--billing-accounts 1500]
         [--batch-sizes 1000,5000] [--stores sqlite,postgres] [--profile case_queue]
-        [--database postgresql://.../kept]
+        [--database postgresql://.../kept] [--without-read-ahead]
 
 For each store (a temporary SQLite file; a throwaway PostgreSQL database,
 dropped afterwards even on error) the script records a generated history of
@@ -33,7 +33,9 @@ projection rate / ceiling. Beside them, the CPU time each half spent per event,
 in this process and (PostgreSQL on this machine) in the server's backends, and
 the ratio of those: on a shared, loaded machine wall time mostly measures the
 wait for a core, CPU time what the work costs. `--profile NAME` runs one more catch-up of that
-projection under cProfile and prints what dominates.
+projection under cProfile and prints what dominates (the runner's thread only:
+the read-ahead's decoding is off it). `--without-read-ahead` runs each
+catch-up once more without the runner's read-ahead and prints it beside.
 
 PostgreSQL: the server named by CASES_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres).
@@ -276,9 +278,16 @@ def catch_up(
     batch_size: int,
     *,
     vacuum: bool = False,
+    read_ahead: bool | None = None,
 ) -> tuple[int, float]:
+    """One catch-up from 0; `read_ahead` given: with or without the runner's
+    read-ahead (ADR 71 amendment), else the runner's default (a tree before it)."""
     reset(db, projection)
-    runner = ProjectionRunner(log, projection, db, batch_size=batch_size)
+    runner = (
+        ProjectionRunner(log, projection, db, batch_size=batch_size)
+        if read_ahead is None
+        else ProjectionRunner(log, projection, db, batch_size=batch_size, read_ahead=read_ahead)
+    )
     started = time.perf_counter()
     applied = runner.catch_up(maintenance(db, projection) if vacuum else None)
     return applied, time.perf_counter() - started
@@ -297,6 +306,25 @@ def profile(
     stats.sort_stats("tottime").print_stats(18)
     stats.sort_stats("cumulative").print_stats(25)
     print(out.getvalue())
+
+
+def without(
+    log: EventLog, db: ProjectionDatabase, projection: Projection, rate: Rate, *, vacuum: bool
+) -> None:
+    """For information, beside the measured rate: the same catch-up without the
+    read-ahead, just after it (the same share of the machine, roughly)."""
+    before = cpu_now(db)
+    applied, seconds = catch_up(
+        log, db, projection, rate.batch_size, vacuum=vacuum, read_ahead=False
+    )
+    cpu = cpu_now(db) - before
+    print(
+        f"  batch {rate.batch_size:>5} {projection.name:<20} without read-ahead: "
+        f"{applied / seconds:>8,.0f}/s  ratio {applied / seconds / rate.ceiling:.2f}  "
+        f"CPU us/event {cpu.per_event_us(applied)}  (with: {rate.rate:,.0f}/s, "
+        f"ratio {rate.rate / rate.ceiling:.2f}, CPU {rate.projection_cpu.per_event_us(applied)})",
+        flush=True,
+    )
 
 
 def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
@@ -350,6 +378,8 @@ def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
                             projection_cpu,
                         )
                         rates.append(rate)
+                        if args.without_read_ahead:
+                            without(log, db, projection, rate, vacuum=vacuum)
                         print(
                             f"  batch {batch_size:>5} {name:<20} {count:>9,} events: "
                             f"{rate.rate:>8,.0f}/s  ceiling {rate.ceiling:>8,.0f}/s  "
@@ -405,6 +435,11 @@ def main() -> int:
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument("--projections", default=",".join(PROJECTIONS))
     parser.add_argument("--profile", default=None, help="a projection to profile afterwards")
+    parser.add_argument(
+        "--without-read-ahead",
+        action="store_true",
+        help="after each catch-up, one more without the runner's read-ahead, for information",
+    )
     parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
     parser.add_argument(
         "--database",

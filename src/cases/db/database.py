@@ -22,7 +22,7 @@ import orjson
 import psycopg
 from psycopg.adapt import Dumper
 
-from cases.db.shapes import insert, upsert, upsert_json
+from cases.db.shapes import delete_json, delete_keyed, insert, upsert, upsert_json
 from cases.db.statement import Sql, identifier, identifiers, sql
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.idempotency_steps import stored_moment
@@ -222,6 +222,13 @@ class ProjectionDatabase:
             columns,
             list(latest.values()),
         )
+
+    def delete_rows(
+        self, table: str, keys: tuple[str, ...], rows: Sequence[Sequence[object]]
+    ) -> None:
+        """Delete the rows of `table` with the given values of `keys` (a value per
+        key in each row): one statement on PostgreSQL, as `write_rows`."""
+        self.write_rows(delete_keyed(table, keys), delete_json(table, keys), keys, rows)
 
     def write_rows(
         self, each: Sql, at_once: Sql, columns: tuple[str, ...], rows: Sequence[Sequence[object]]

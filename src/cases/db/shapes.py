@@ -115,6 +115,21 @@ def upsert_json(
     )
 
 
+@lru_cache(maxsize=64)
+def delete_json(table: str, keys: tuple[str, ...]) -> Sql:
+    """PostgreSQL only: the rows of `table` with the keys of one parameter, a JSON
+    array of objects (a member per key, read as the table's own row type)."""
+    return sql(
+        "DELETE FROM {table} USING json_populate_recordset(NULL::{table}, {}::json) AS gone "
+        "WHERE {where}",
+        table=identifier(table),
+        where=AND.join(
+            sql("{table}.{key} = gone.{key}", table=identifier(table), key=identifier(key))
+            for key in keys
+        ),
+    )
+
+
 @lru_cache(maxsize=256)
 def select_where(
     table: str, columns: tuple[str, ...], where: Sql, order: Sql, *, limited: bool = False

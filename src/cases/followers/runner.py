@@ -10,6 +10,15 @@ lost its leadership) can never apply the same events twice.
 On PostgreSQL the event log's writers hold a table lock until they commit, so
 notification ids become visible in order and reading "after my position" never
 skips an event that commits later.
+
+While behind (a batch came back full), the runner reads and decodes the next
+batch on a thread of its own while it applies the one in hand (ADR 71,
+amendment "Read the next batch while applying one"): the client's decoding and
+the server's work on the batch overlap instead of taking turns. The batch read
+ahead is only data; it is used by the next step if that step starts where it
+was read from, and dropped otherwise (a refused or failed batch, a moved
+position). Each step joins its reader before it returns, so no thread outlives
+a step.
 """
 
 from __future__ import annotations
@@ -39,6 +48,46 @@ RECOVERABLE: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, PersistenceError
 
 class PositionMovedError(Exception):
     """Raised inside a batch when another writer moved the tracking position first."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBatch:
+    """A batch read and decoded: the events after `after` up to `head` (or the
+    first `batch_size` of them), and the position the batch reaches."""
+
+    after: int
+    head: int
+    events: list[PositionedEvent]
+    reached: int
+
+    @property
+    def full(self) -> bool:
+        """The batch stopped short of the head it read: more is waiting."""
+        return self.reached < self.head
+
+
+class ReadAhead:
+    """One batch read and decoded on a thread of its own (the runner applies the
+    batch before it meanwhile). A failed read leaves no batch: the step that
+    wanted it reads for itself, and meets the failure there if it lasts."""
+
+    def __init__(self, read: Callable[[int], ReadBatch], after: int, name: str) -> None:
+        self.after = after
+        self._batch: ReadBatch | None = None
+        self._thread = threading.Thread(
+            target=self._read, args=(read,), name=f"read-ahead {name}", daemon=True
+        )
+        self._thread.start()
+
+    def _read(self, read: Callable[[int], ReadBatch]) -> None:
+        try:
+            self._batch = read(self.after)
+        except Exception:  # the next step reads for itself, and meets it if it lasts
+            logger.debug("projection_read_ahead_failed", exc_info=True)
+
+    def join(self) -> ReadBatch | None:
+        self._thread.join()
+        return self._batch
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +122,7 @@ class ProjectionRunner:
         tables: TableNames = LIVE,
         tracking_name: str | None = None,
         clock: Clock | None = None,
+        read_ahead: bool = True,
     ) -> None:
         self.log = log
         self.projection = projection
@@ -86,6 +136,8 @@ class ProjectionRunner:
         self.tracking.ensure(self.tracking_name)
         self.moved_to: int | None = None  # where this runner last moved tracking
         self.decoded = decoded_events(log)  # shared with the process's other followers
+        self.read_ahead = read_ahead  # read the next batch while applying a full one
+        self.ahead: ReadBatch | None = None  # the next batch, read while the last applied
 
     @property
     def position(self) -> int:
@@ -120,29 +172,55 @@ class ProjectionRunner:
             self.tracking.move(self.tracking_name, reached, self.clock.now())
         self.moved_to = reached
 
+    def read_from(self, after: int) -> ReadBatch:
+        """The head, then the batch after `after` up to it (a read-ahead's work)."""
+        return self.read(after, self.head())
+
+    def read(self, after: int, head: int) -> ReadBatch:
+        events, reached = self.read_batch(after, head)
+        return ReadBatch(after, head, events, reached)
+
     def step(self) -> BatchResult:
         """Process at most one batch; return how many events it applied."""
         after = self.after()
-        head = self.head()
-        if head <= after and self.moved_to is not None:
-            # Idle: the stored position is read again, as another writer (a
-            # rebuild's swap) may have moved it since this runner did.
-            self.moved_to = None
-            after = self.position
-        if head <= after:
-            return BatchResult(0, after)
-        events, reached = self.read_batch(after, head)
+        batch, self.ahead = self.ahead, None
+        if batch is None or batch.after != after:  # none read ahead, or from elsewhere
+            head = self.head()
+            if head <= after and self.moved_to is not None:
+                # Idle: the stored position is read again, as another writer (a
+                # rebuild's swap) may have moved it since this runner did.
+                self.moved_to = None
+                after = self.position
+            if head <= after:
+                return BatchResult(0, after)
+            batch = self.read(after, head)
+        ahead = (
+            ReadAhead(self.read_from, batch.reached, self.tracking_name)
+            if self.read_ahead and batch.full
+            else None
+        )
         try:
-            self.apply_batch(events, after, reached)
+            self.apply_batch(batch.events, after, batch.reached)
         except PositionMovedError:
-            logger.warning("projection_position_moved", projection=self.tracking_name)
             self.moved_to = None
+            self._drop(ahead)
+            logger.warning("projection_position_moved", projection=self.tracking_name)
             return BatchResult(0, self.position, more=True)
         except BaseException:
             self.moved_to = None  # rolled back: the stored position is the one to trust
+            self._drop(ahead)
             raise
-        metrics.projection_batch_applied(self.tracking_name, len(events))
-        return BatchResult(len(events), reached, more=reached < head)
+        if ahead is not None:
+            self.ahead = ahead.join()
+        metrics.projection_batch_applied(self.tracking_name, len(batch.events))
+        return BatchResult(len(batch.events), batch.reached, more=batch.full)
+
+    @staticmethod
+    def _drop(ahead: ReadAhead | None) -> None:
+        """Wait for a read-ahead's thread and throw its batch away: it was read
+        from a position this runner no longer trusts."""
+        if ahead is not None:
+            ahead.join()
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Apply everything recorded so far; return how many events were applied."""

@@ -296,11 +296,9 @@ class AccountStandingProjection(Projection):
                 for n in sorted(a.changed)
             ],
         )
-        db.executemany(
-            sql(
-                "DELETE FROM {table} WHERE account_id = {} AND invoice_number = {}",
-                table=identifier(tables("standing_invoices")),
-            ),
+        db.delete_rows(
+            tables("standing_invoices"),
+            ("account_id", "invoice_number"),
             [(a.row["account_id"], n) for a in accounts for n in sorted(a.settled)],
         )
 

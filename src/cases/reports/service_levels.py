@@ -35,7 +35,7 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from cases.db.database import ProjectionDatabase, as_moment
-from cases.db.shapes import delete_keyed, select_in, upsert
+from cases.db.shapes import select_in
 from cases.db.statement import identifier, sql
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
@@ -233,9 +233,12 @@ class Table:
         if self.recorded:
             for key in self.touched:
                 self._note_last_recorded(self.rows[key])
-        db.executemany(delete_keyed(self.name, self.key), sorted(self.deleted))
-        db.executemany(
-            upsert(self.name, self.columns, self.key),
+        # One statement each on PostgreSQL (ADR 71 amendments); distinct keys.
+        db.delete_rows(self.name, self.key, sorted(self.deleted))
+        db.upsert_rows(
+            self.name,
+            self.columns,
+            self.key,
             [[self.rows[key][c] for c in self.columns] for key in sorted(self.touched)],
         )
 

@@ -255,3 +255,20 @@ def test_write_rows_runs_an_adding_upsert_alike_on_each_store(db: ProjectionData
         ("a", "2026-03-02", 7),
         ("b", "2026-03-01", 1),
     ]
+
+
+def test_delete_rows_deletes_exactly_the_keyed_rows_on_each_store(db: ProjectionDatabase) -> None:
+    """`delete_rows` (the service levels' finished deadlines): the rows with the
+    given keys go, one statement on PostgreSQL, a statement per row on SQLite;
+    rows sharing part of a key stay, keys with no row are no error."""
+    item, other = uuid4(), uuid4()
+    db.executemany(
+        insert("composed_items", COLUMNS),
+        [(item, n, "x", MOMENT) for n in (1, 2, 3)] + [(other, 2, "y", MOMENT)],
+    )
+
+    db.delete_rows("composed_items", ("item_id", "number"), [(item, 2), (item, 3), (item, 9)])
+    db.delete_rows("composed_items", ("item_id", "number"), [])
+
+    assert _rows(db, item) == [(1, "x")]
+    assert _rows(db, other) == [(2, "y")]

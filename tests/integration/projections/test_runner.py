@@ -22,7 +22,7 @@ from cases.followers.decoded import DecodedEvents
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
 from cases.followers.rebuild import rebuild
-from cases.followers.runner import BatchResult, ProjectionRunner, RunnerLoop
+from cases.followers.runner import BatchResult, ProjectionRunner, ReadBatch, RunnerLoop
 from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
@@ -217,6 +217,156 @@ class TestCatchingUp:
         for case_id, version, status, assignee in rows:
             case = services.desk.case(UUID(str(case_id)))
             assert (version, status, assignee) == (case.version, case.status.value, case.assignee)
+
+
+class FailingCaseQueue(AuditedCaseQueue):
+    """The audited case queue, failing in its `fail_at`-th batch after its writes."""
+
+    def __init__(self, runner_id: str, fail_at: int) -> None:
+        super().__init__(runner_id)
+        self.fail_at = fail_at
+        self.batches = 0
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        self.batches += 1
+        super().apply(db, events, tables)
+        if self.batches == self.fail_at:
+            raise RuntimeError("the projection failed")
+
+
+class HeldCaseQueue(AuditedCaseQueue):
+    """The audited case queue, holding its third batch until let go, so a test
+    can act in the middle of a catch-up."""
+
+    def __init__(self, runner_id: str) -> None:
+        super().__init__(runner_id)
+        self.batches = 0
+        self.holding = threading.Event()
+        self.go = threading.Event()
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        self.batches += 1
+        if self.batches == 3:
+            self.holding.set()
+            self.go.wait(30)
+        super().apply(db, events, tables)
+
+
+def ahead_of(runner: ProjectionRunner) -> ReadBatch | None:
+    """The batch the runner read ahead (a call, so mypy does not keep a narrowing
+    across the steps that change it)."""
+    return runner.ahead
+
+
+def read_ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("read-ahead ")]
+
+
+class TestReadingAhead:
+    """While behind, a runner reads the next batch while it applies one (ADR 71 amendment)."""
+
+    def test_reads_ahead_only_while_behind(
+        self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """A full batch leaves the next one read from where it reached, on a thread
+        joined by the same step; the last, short batch leaves none."""
+        runner = ProjectionRunner(services.log, CaseQueueProjection(), db, batch_size=200)
+        first = runner.step()
+        assert first.more
+        assert runner.ahead is not None
+        assert runner.ahead.after == first.position == runner.moved_to
+        assert len(runner.ahead.events) > 0
+        assert read_ahead_threads() == []
+        runner.catch_up()
+        assert ahead_of(runner) is None
+        assert runner.position == recorded.head
+
+    def test_a_batch_read_ahead_from_a_moved_position_is_dropped(
+        self, services: Services, audited: ProjectionDatabase, settings: Settings
+    ) -> None:
+        """Another writer moves the tracking row while a batch is read ahead: the
+        runner's next batch is refused by the locked compare, the read-ahead one is
+        thrown away, and it goes on from the stored position: every event once."""
+        first = ProjectionRunner(services.log, AuditedCaseQueue("first"), audited, batch_size=200)
+        first.step()
+        assert first.ahead is not None
+        ahead_from = first.ahead.after
+        second_db = connect(settings)
+        try:
+            second = ProjectionRunner(
+                services.log, AuditedCaseQueue("second"), second_db, batch_size=200
+            )
+            second.catch_up()
+            moved_to = second.position
+        finally:
+            second_db.close()
+        last = receive_a_case(services, notes=1)
+
+        refused = first.step()
+        assert (refused.applied, refused.position, refused.more) == (0, moved_to, True)
+        assert ahead_of(first) is None
+        assert first.catch_up() == last.version
+
+        applied = applied_positions(audited)
+        assert [p for p, _ in applied] == positions_of(services.log, CaseQueueProjection())
+        assert {r for p, r in applied if p <= ahead_from} == {"first"}
+        assert {r for p, r in applied if ahead_from < p <= moved_to} == {"second"}
+        assert {r for p, r in applied if p > moved_to} == {"first"}
+
+    def test_a_failed_batch_drops_the_batch_read_ahead(
+        self, services: Services, audited: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """A batch that fails in the projection is rolled back, the batch read
+        ahead of it is thrown away (its thread joined), and the next step starts
+        from the stored position: every event once."""
+        runner = ProjectionRunner(
+            services.log, FailingCaseQueue("runner", fail_at=2), audited, batch_size=200
+        )
+        stored = runner.step().position
+        assert runner.ahead is not None
+        with pytest.raises(RuntimeError, match="the projection failed"):
+            runner.step()
+        assert ahead_of(runner) is None
+        assert runner.moved_to is None
+        assert read_ahead_threads() == []
+        assert runner.after() == runner.position == stored
+
+        runner.catch_up()
+        assert runner.position == recorded.head
+        applied = [p for p, _ in applied_positions(audited)]
+        assert applied == positions_of(services.log, CaseQueueProjection())
+
+    def test_stopping_in_the_middle_of_a_catch_up_leaves_no_thread(
+        self, services: Services, audited: ProjectionDatabase, settings: Settings
+    ) -> None:
+        """A loop stopped while it applies a batch (a batch is read ahead beside it)
+        ends after that batch, its read-ahead thread joined; what it applied is
+        the log's first events, each once."""
+        projection = HeldCaseQueue("loop")
+        loop = RunnerLoop(
+            lambda: ProjectionRunner(services.log, projection, connect(settings), batch_size=100),
+            poll_interval=0.02,
+        )
+        thread = threading.Thread(target=loop.run, daemon=True)
+        thread.start()
+        try:
+            assert projection.holding.wait(30)
+        finally:
+            loop.stop()
+            projection.go.set()
+            thread.join(30)
+        assert not thread.is_alive()
+        assert read_ahead_threads() == []
+        assert not loop.caught_up.is_set()
+        applied = [p for p, _ in applied_positions(audited)]
+        expected = positions_of(services.log, CaseQueueProjection())
+        assert len(applied) == 300
+        assert applied == expected[:300]
+        assert Tracking(audited).position("case_queue") < expected[-1]
 
 
 class TestSharedDecoding:
