@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,6 +22,21 @@ MailAddress = Annotated[str, Field(max_length=320)]
 """An e-mail address, at most as long as SMTP allows."""
 
 
+def _unset(description: str, *, max_length: int | None = None) -> Any:
+    """A setting that is unset (None) unless given (at most `max_length` long)."""
+    return Field(default=None, max_length=max_length, description=description)
+
+
+def _positive(default: float, description: str, *, most: float) -> Any:
+    """A number above 0 and at most `most` (a time, in the unit its name says)."""
+    return Field(default=default, gt=0, le=most, description=description)
+
+
+def _not_negative(default: float, description: str, *, most: float | None = None) -> Any:
+    """A number of at least 0 (and at most `most`)."""
+    return Field(default=default, ge=0, le=most, description=description)
+
+
 class Settings(BaseSettings):
     """Configuration of a `cases` process."""
 
@@ -31,39 +46,31 @@ class Settings(BaseSettings):
         default=Path("data"),
         description="Where the embedded SQLite database lives by default.",
     )
-    database_url: str | None = Field(
-        default=None,
-        description=(
-            "The event store: sqlite:///PATH, postgresql://USER@HOST:PORT/DB or "
-            "memory:// (tests). Default: a SQLite file cases.db in CASES_DATA_DIR."
-        ),
+    database_url: str | None = _unset(
+        "The event store: sqlite:///PATH, postgresql://USER@HOST:PORT/DB or "
+        "memory:// (tests). Default: a SQLite file cases.db in CASES_DATA_DIR."
     )
-    read_database_url: str | None = Field(
-        default=None,
+    read_database_url: str | None = _unset(
+        "A PostgreSQL streaming replica of CASES_DATABASE_URL (postgresql://...) the "
+        "API's queries and reports are read from; writes, idempotency keys, the audit "
+        "log and the outbox stay on the primary (ADR 0064). Unset: all on the primary.",
         max_length=2000,
-        description=(
-            "A PostgreSQL streaming replica of CASES_DATABASE_URL (postgresql://...) the "
-            "API's queries and reports are read from; writes, idempotency keys, the audit "
-            "log and the outbox stay on the primary (ADR 0064). Unset: all on the primary."
-        ),
     )
-    read_replica_wait: float = Field(
-        default=1.0,
-        ge=0,
-        le=5,
-        description="API server with a replica: seconds a query with min_position waits "
+    read_replica_wait: float = _not_negative(
+        1.0,
+        "API server with a replica: seconds a query with min_position waits "
         "for the replica to replay that position before it reads from the primary (ADR 0064).",
+        most=5,
     )
     vendor_name: str = Field(default="Microsoft", min_length=1, max_length=100)
     snapshot_interval: int = Field(default=50, ge=2, le=10_000)
     postgres_pool_size: int = Field(default=5, ge=1, le=100)
     postgres_connect_timeout: int = Field(default=5, ge=1, le=120)
-    api_store_timeout: float = Field(
-        default=1.0,
-        gt=0,
-        le=60,
-        description="API server on PostgreSQL: seconds one attempt of an event-store "
+    api_store_timeout: float = _positive(
+        1.0,
+        "API server on PostgreSQL: seconds one attempt of an event-store "
         "read or write waits for a pooled connection.",
+        most=60,
     )
     api_store_attempts: int = Field(
         default=3,
@@ -72,39 +79,34 @@ class Settings(BaseSettings):
         description="API server on PostgreSQL: attempts of an event-store read or write "
         "after connection errors, 0.2 s apart (ADR 0019).",
     )
-    api_aggregate_cache: int = Field(
-        default=1000,
-        ge=0,
-        le=1_000_000,
-        description="API server: aggregates kept in memory per process, brought up to "
+    api_aggregate_cache: int = _not_negative(
+        1000,
+        "API server: aggregates kept in memory per process, brought up to "
         "date from the store on each load (0: none).",
+        most=1_000_000,
     )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
-    api_lock_timeout: float = Field(
-        default=2.0,
-        gt=0,
-        le=60,
-        description="API server: seconds one statement waits for a lock another "
+    api_lock_timeout: float = _positive(
+        2.0,
+        "API server: seconds one statement waits for a lock another "
         "connection holds before it is cancelled and the request answers 503 (PostgreSQL "
         "lock_timeout; on SQLite the busy timeout, rounded up to whole seconds; ADR 0034).",
+        most=60,
     )
-    api_statement_timeout: float = Field(
-        default=10.0,
-        gt=0,
-        le=600,
-        description="API server on PostgreSQL: seconds one statement may run before it "
+    api_statement_timeout: float = _positive(
+        10.0,
+        "API server on PostgreSQL: seconds one statement may run before it "
         "is cancelled and the request answers 503 (statement_timeout; ADR 0034).",
+        most=600,
     )
-    ready_max_lag_events: int = Field(
-        default=1000,
-        ge=0,
-        description="/ready answers 503 while a projection has more than this many log "
+    ready_max_lag_events: int = _not_negative(
+        1000,
+        "/ready answers 503 while a projection has more than this many log "
         "positions still to pass (ADR 0034).",
     )
-    ready_max_lag_seconds: float = Field(
-        default=30.0,
-        ge=0,
-        description="/ready answers 503 while the oldest event a projection has yet to "
+    ready_max_lag_seconds: float = _not_negative(
+        30.0,
+        "/ready answers 503 while the oldest event a projection has yet to "
         "apply was recorded more than this many seconds ago (ADR 0034).",
     )
     metrics_enabled: bool = Field(
@@ -119,13 +121,12 @@ class Settings(BaseSettings):
         "exported over OTLP/HTTP as the standard OTEL_* variables say (needs the "
         "`otel` extra; ADR 0046).",
     )
-    backdating_allowance_hours: float = Field(
-        default=72,
-        ge=0,
-        le=24 * 366,
-        description="How many hours before it is recorded an act may be dated "
+    backdating_allowance_hours: float = _not_negative(
+        72,
+        "How many hours before it is recorded an act may be dated "
         "(occurred_at, received_at) by staff; further back only an import of history "
         "(the system role) may record (ADR 0032).",
+        most=24 * 366,
     )
 
     audit_log_origin: str = Field(
@@ -136,10 +137,9 @@ class Settings(BaseSettings):
         description="The transparency log's origin line in every checkpoint, a schema-less "
         "URL naming this log (C2SP tlog-checkpoint); also the signing key's name (ADR 0043).",
     )
-    audit_log_key_file: Path | None = Field(
-        default=None,
-        description="The checkpoint signing key (signed-note private key). Default: "
-        "audit-log.key in CASES_DATA_DIR, generated on first use on the embedded store.",
+    audit_log_key_file: Path | None = _unset(
+        "The checkpoint signing key (signed-note private key). Default: "
+        "audit-log.key in CASES_DATA_DIR, generated on first use on the embedded store."
     )
     audit_log_checkpoint_events: int = Field(
         default=1000,
@@ -147,12 +147,11 @@ class Settings(BaseSettings):
         le=10_000_000,
         description="A checkpoint is issued once the tree has grown by this many events.",
     )
-    audit_log_checkpoint_seconds: float = Field(
-        default=60.0,
-        gt=0,
-        le=86_400,
-        description="A checkpoint is issued this many seconds after the last one if the "
+    audit_log_checkpoint_seconds: float = _positive(
+        60.0,
+        "A checkpoint is issued this many seconds after the last one if the "
         "tree has grown at all since.",
+        most=86_400,
     )
     audit_log_verify_workers: int | None = Field(
         default=None,
@@ -162,16 +161,14 @@ class Settings(BaseSettings):
         "ranges of it on its own connections; default: one per CPU; 1: in its own process "
         "(ADR 0043).",
     )
-    audit_log_witness_dir: Path | None = Field(
-        default=None,
-        description="An append-only directory every new checkpoint is also written to, "
-        "out of the database administrator's reach (none if unset).",
+    audit_log_witness_dir: Path | None = _unset(
+        "An append-only directory every new checkpoint is also written to, "
+        "out of the database administrator's reach (none if unset)."
     )
-    master_key: SecretStr | None = Field(
-        default=None,
-        description="The master key that wraps each data subject's key (base64 of 32 "
+    master_key: SecretStr | None = _unset(
+        "The master key that wraps each data subject's key (base64 of 32 "
         "random bytes; ADR 0044). With it (or CASES_MASTER_KEY_FILE) personal fields are "
-        "stored sealed and can be erased; without it they are stored as they are.",
+        "stored sealed and can be erased; without it they are stored as they are."
     )
     retention_years: int = Field(
         default=7,
@@ -186,31 +183,26 @@ class Settings(BaseSettings):
         "does not hold (ADR 0048). Without it they are refused (422 unknown-customer) once "
         "the directory holds any customer; a store with an empty directory takes bare ids.",
     )
-    keys_database_url: str | None = Field(
-        default=None,
-        description="PostgreSQL only: the same database as CASES_DATABASE_URL, as the role "
+    keys_database_url: str | None = _unset(
+        "PostgreSQL only: the same database as CASES_DATABASE_URL, as the role "
         "that owns the subject keys' schema cases_keys (ADR 0067), so the application's "
-        "role may be refused every right there. Default: CASES_DATABASE_URL.",
+        "role may be refused every right there. Default: CASES_DATABASE_URL."
     )
-    master_key_file: Path | None = Field(
-        default=None,
-        description="A file holding the master key (as CASES_MASTER_KEY), read at start.",
+    master_key_file: Path | None = _unset(
+        "A file holding the master key (as CASES_MASTER_KEY), read at start."
     )
-    audit_log_webhook_url: WebUrl | None = Field(
-        default=None,
-        max_length=2000,
-        description="A URL every new checkpoint is also POSTed to, signed with the webhook "
+    audit_log_webhook_url: WebUrl | None = _unset(
+        "A URL every new checkpoint is also POSTed to, signed with the webhook "
         "secret (Cases-Signature header; none if unset). A failing receiver delays only "
         "this witness, never the tree builder (ADR 0043).",
+        max_length=2000,
     )
-    audit_log_webhook_secret_file: Path | None = Field(
-        default=None,
-        description="A file holding the webhook's signing secret (surrounding whitespace "
-        "ignored); or set CASES_AUDIT_LOG_WEBHOOK_SECRET. Never logged.",
+    audit_log_webhook_secret_file: Path | None = _unset(
+        "A file holding the webhook's signing secret (surrounding whitespace "
+        "ignored); or set CASES_AUDIT_LOG_WEBHOOK_SECRET. Never logged."
     )
-    audit_log_webhook_secret: SecretStr | None = Field(
-        default=None,
-        description="The webhook's signing secret itself, when not in a file. Never logged.",
+    audit_log_webhook_secret: SecretStr | None = _unset(
+        "The webhook's signing secret itself, when not in a file. Never logged."
     )
 
     vendor_token_url: WebUrl = Field(
@@ -218,17 +210,15 @@ class Settings(BaseSettings):
         description="The OAuth 2.0 token endpoint the vendor clients take a "
         "client-credentials token from (put your tenant in place of `common`).",
     )
-    vendor_client_id: str | None = Field(
-        default=None,
+    vendor_client_id: str | None = _unset(
+        "The application (client) id the vendor clients authenticate as; without it no sync runs.",
         max_length=200,
-        description="The application (client) id the vendor clients authenticate as; "
-        "without it no sync runs.",
     )
-    vendor_client_secret: SecretStr | None = Field(
-        default=None, description="The application's client secret. Never logged."
+    vendor_client_secret: SecretStr | None = _unset(
+        "The application's client secret. Never logged."
     )
-    vendor_client_secret_file: Path | None = Field(
-        default=None, description="A file holding the client secret, read at start."
+    vendor_client_secret_file: Path | None = _unset(
+        "A file holding the client secret, read at start."
     )
     graph_base_url: WebUrl = Field(
         default="https://graph.microsoft.com/v1.0",
@@ -246,22 +236,20 @@ class Settings(BaseSettings):
         default="https://api.partnercenter.microsoft.com/.default",
         description="The scope of the token for Partner Center.",
     )
-    vendor_http_timeout: float = Field(
-        default=30.0, gt=0, le=600, description="Seconds one request to the vendor may take."
+    vendor_http_timeout: float = _positive(
+        30.0, "Seconds one request to the vendor may take.", most=600
     )
-    vendor_max_retry_wait: float = Field(
-        default=60.0,
-        ge=0,
-        le=3600,
-        description="The longest a 429 or 503 Retry-After is honoured, in seconds; five "
+    vendor_max_retry_wait: float = _not_negative(
+        60.0,
+        "The longest a 429 or 503 Retry-After is honoured, in seconds; five "
         "refusals in a row fail the sync, which the next run retries.",
+        most=3600,
     )
-    advisory_sync_seconds: float = Field(
-        default=0,
-        ge=0,
-        le=86_400,
-        description="The scheduled advisory sync's interval beside the projection runners "
+    advisory_sync_seconds: float = _not_negative(
+        0,
+        "The scheduled advisory sync's interval beside the projection runners "
         "(`cases projections run`, and `cases serve` on SQLite); 0: not scheduled.",
+        most=86_400,
     )
 
     @field_validator("read_database_url")
@@ -285,22 +273,17 @@ class Settings(BaseSettings):
         return None
 
     # The outbox and its delivery (issue 16, ADR 50) -------------------------------
-    smtp_host: str | None = Field(
-        default=None,
-        max_length=255,
-        description="The mail server the outbox delivers e-mail through (none: messages "
+    smtp_host: str | None = _unset(
+        "The mail server the outbox delivers e-mail through (none: messages "
         "stay in the outbox, listed by `cases outbox list`).",
+        max_length=255,
     )
     smtp_port: int = Field(default=25, ge=1, le=65_535, description="The mail server's port.")
     smtp_starttls: bool = Field(
         default=False, description="Upgrade the SMTP connection with STARTTLS before sending."
     )
-    smtp_username: str | None = Field(
-        default=None, max_length=255, description="Log in to the mail server as this user."
-    )
-    smtp_password: SecretStr | None = Field(
-        default=None, description="The mail server password. Never logged."
-    )
+    smtp_username: str | None = _unset("Log in to the mail server as this user.", max_length=255)
+    smtp_password: SecretStr | None = _unset("The mail server password. Never logged.")
     smtp_from: MailAddress = Field(
         default="noreply@partner.example",
         description="The From address of every message the outbox sends.",
@@ -316,66 +299,55 @@ class Settings(BaseSettings):
         description="The language of messages to a person whose language is not known "
         "(a case's contact, the queue).",
     )
-    outbox_billing_mailbox: MailAddress | None = Field(
-        default=None,
-        description="Until the customer directory lands: the one address billing notices "
-        "go to for every customer (none: billing notices only reach the webhook).",
+    outbox_billing_mailbox: MailAddress | None = _unset(
+        "Until the customer directory lands: the one address billing notices "
+        "go to for every customer (none: billing notices only reach the webhook)."
     )
-    outbox_queue_address: MailAddress | None = Field(
-        default=None,
-        description="Where service-level breach alerts go when the case's agent has no "
-        "e-mail address (none: only to an agent id that is one).",
+    outbox_queue_address: MailAddress | None = _unset(
+        "Where service-level breach alerts go when the case's agent has no "
+        "e-mail address (none: only to an agent id that is one)."
     )
-    outbox_webhook_url: WebUrl | None = Field(
-        default=None,
-        max_length=2000,
-        description="A URL every outbox message is also POSTed to as JSON, signed "
+    outbox_webhook_url: WebUrl | None = _unset(
+        "A URL every outbox message is also POSTed to as JSON, signed "
         "(Cases-Signature) with the outbox webhook secret.",
+        max_length=2000,
     )
-    outbox_webhook_secret: SecretStr | None = Field(
-        default=None,
-        description="The outbox webhook's signing secret, which also signs messages to a "
-        "customer's own webhook (its communication preferences). Never logged.",
+    outbox_webhook_secret: SecretStr | None = _unset(
+        "The outbox webhook's signing secret, which also signs messages to a "
+        "customer's own webhook (its communication preferences). Never logged."
     )
-    outbox_retry_hours: float = Field(
-        default=24.0,
-        gt=0,
-        le=24 * 14,
-        description="How long a message that cannot be delivered is retried (with "
+    outbox_retry_hours: float = _positive(
+        24.0,
+        "How long a message that cannot be delivered is retried (with "
         "exponential backoff and jitter) before it is dead-lettered.",
+        most=24 * 14,
     )
-    outbox_first_retry_seconds: float = Field(
-        default=30.0, gt=0, le=3600, description="The wait before the first retry."
+    outbox_first_retry_seconds: float = _positive(
+        30.0, "The wait before the first retry.", most=3600
     )
-    outbox_lease_seconds: float = Field(
-        default=60.0,
-        gt=0,
-        le=3600,
-        description="How long a claimed message is the claiming worker's: past it (the "
+    outbox_lease_seconds: float = _positive(
+        60.0,
+        "How long a claimed message is the claiming worker's: past it (the "
         "worker died) another worker sends it again, with the same message id.",
+        most=3600,
     )
-    outbox_send_timeout: float = Field(
-        default=10.0, gt=0, le=300, description="Seconds one SMTP or webhook attempt may take."
+    outbox_send_timeout: float = _positive(
+        10.0, "Seconds one SMTP or webhook attempt may take.", most=300
     )
-    outbox_retention_days: float = Field(
-        default=30.0,
-        gt=0,
-        le=3650,
-        description="How long a delivered message's recipient, subject and body are kept; "
+    outbox_retention_days: float = _positive(
+        30.0,
+        "How long a delivered message's recipient, subject and body are kept; "
         "then the sweep blanks them (the delivery events stay in the log, ADR 68).",
+        most=3650,
     )
-    outbox_dead_retention_days: float = Field(
-        default=90.0,
-        gt=0,
-        le=3650,
-        description="The same for a dead-lettered (failed or bounced) message: longer, "
+    outbox_dead_retention_days: float = _positive(
+        90.0,
+        "The same for a dead-lettered (failed or bounced) message: longer, "
         "so an operator can still read and retry it.",
+        most=3650,
     )
-    outbox_sweep_seconds: float = Field(
-        default=3600.0,
-        gt=0,
-        le=86400,
-        description="How often the delivery worker sweeps messages past their retention.",
+    outbox_sweep_seconds: float = _positive(
+        3600.0, "How often the delivery worker sweeps messages past their retention.", most=86400
     )
 
     @property

@@ -22,6 +22,17 @@ from cases.transparency.merkle import Frontier
 LEAF_COLUMNS = ("leaf_index", "position", "aggregate_id", "hash")
 NODE_COLUMNS = ("level", "node_index", "hash")
 
+_FROM_START = sql("FROM audit_log_leaves WHERE leaf_index >= {} ORDER BY leaf_index LIMIT {}")
+"""Up to `limit` stored leaves from index `start` on, in index order (the
+parameters `start, limit`): what the three bulk reads of leaves read."""
+_LEAVES = sql("SELECT leaf_index, position, hash {leaves}", leaves=_FROM_START)
+_LEAF_ROWS = sql("SELECT position, hash {leaves}", leaves=_FROM_START)
+_LEAF_BLOCKS = sql(
+    "SELECT count(*), string_agg(int8send(position), ''::bytea ORDER BY leaf_index), "
+    "string_agg(hash, ''::bytea ORDER BY leaf_index) FROM ({leaves}) AS t",
+    leaves=_LEAVES,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class TreeHead:
@@ -133,25 +144,13 @@ class TreeStore:
 
     def leaves(self, start: int, limit: int) -> list[StoredLeaf]:
         """Up to `limit` stored leaves from index `start` on, in index order."""
-        rows = self.db.fetchall(
-            sql(
-                "SELECT leaf_index, position, hash FROM audit_log_leaves "
-                "WHERE leaf_index >= {} ORDER BY leaf_index LIMIT {}"
-            ),
-            (start, limit),
-        )
+        rows = self.db.fetchall(_LEAVES, (start, limit))
         return [StoredLeaf(int(r[0]), int(r[1]), bytes(r[2])) for r in rows]
 
     def leaf_rows(self, start: int, limit: int) -> list[tuple[int, bytes]]:
         """(position, hash) of up to `limit` stored leaves from index `start` on, in
         index order, as the driver returns them (the verifier's bulk read)."""
-        rows = self.db.fetchall(
-            sql(
-                "SELECT position, hash FROM audit_log_leaves "
-                "WHERE leaf_index >= {} ORDER BY leaf_index LIMIT {}"
-            ),
-            (start, limit),
-        )
+        rows = self.db.fetchall(_LEAF_ROWS, (start, limit))
         return [(int(r[0]), bytes(r[1])) for r in rows]
 
     def leaf_blocks(self, start: int, limit: int) -> tuple[int, bytes, bytes]:
@@ -162,15 +161,7 @@ class TreeStore:
             rows = self.leaf_rows(start, limit)
             positions = struct.pack(f">{len(rows)}q", *(row[0] for row in rows))
             return len(rows), positions, b"".join(row[1] for row in rows)
-        row = self.db.fetchone(
-            sql(
-                "SELECT count(*), string_agg(int8send(position), ''::bytea ORDER BY leaf_index), "
-                "string_agg(hash, ''::bytea ORDER BY leaf_index) FROM (SELECT leaf_index, "
-                "position, hash FROM audit_log_leaves WHERE leaf_index >= {} "
-                "ORDER BY leaf_index LIMIT {}) AS t"
-            ),
-            (start, limit),
-        )
+        row = self.db.fetchone(_LEAF_BLOCKS, (start, limit))
         if row is None or not row[0]:
             return 0, b"", b""
         return int(row[0]), bytes(row[1]), bytes(row[2])

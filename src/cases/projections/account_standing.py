@@ -28,13 +28,13 @@ from typing import Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
-from cases.db.database import ProjectionDatabase
+from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.shapes import select_where
 from cases.db.statement import Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 from cases.projections.receivables import as_day, as_optional_day, from_minor
-from cases.projections.rows import Conditions, as_uuid, rows_in
+from cases.projections.rows import Conditions, as_uuid, row_reader, rows_in
 
 COLUMNS = (
     "account_id",
@@ -303,25 +303,22 @@ class AccountStandingProjection(Projection):
         )
 
 
-def standing_row(values: Sequence[Any]) -> Row:
-    """A stored row with the store's types made Python's."""
-    row = dict(zip(COLUMNS, values, strict=True))
-    row["account_id"] = as_uuid(row["account_id"])
-    row["overdue_as_of"] = as_day(row["overdue_as_of"])
-    row["oldest_unpaid_due_on"] = as_optional_day(row["oldest_unpaid_due_on"])
-    moment = row["last_reminder_at"]
-    if moment is not None and not isinstance(moment, datetime):
-        row["last_reminder_at"] = datetime.fromisoformat(str(moment))
-    return row
+standing_row = row_reader(
+    COLUMNS,
+    {
+        "account_id": as_uuid,
+        "overdue_as_of": as_day,
+        "oldest_unpaid_due_on": as_optional_day,
+        "last_reminder_at": lambda moment: None if moment is None else as_moment(moment),
+    },
+)
+"""A stored standing row with the store's types made Python's."""
 
-
-def invoice_row(values: Sequence[Any]) -> Row:
-    row = dict(zip(INVOICE_COLUMNS, values, strict=True))
-    row["account_id"] = as_uuid(row["account_id"])
-    row["issued_on"] = as_day(row["issued_on"])
-    row["due_on"] = as_day(row["due_on"])
-    row["disputed"] = bool(row["disputed"])
-    return row
+invoice_row = row_reader(
+    INVOICE_COLUMNS,
+    {"account_id": as_uuid, "issued_on": as_day, "due_on": as_day, "disputed": bool},
+)
+"""A stored invoice row with the store's types made Python's."""
 
 
 # The view ---------------------------------------------------------------------

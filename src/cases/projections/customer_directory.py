@@ -21,7 +21,7 @@ from cases.domain.customer_values import CommunicationPreferences
 from cases.domain.erasure import Erasure, SubjectKind
 from cases.persistence.personal_data import ERASED
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
-from cases.projections.rows import Conditions, as_uuid, update_where
+from cases.projections.rows import Conditions, as_uuid, row_reader, update_where
 
 CUSTOMER_COLUMNS = (
     "customer_id",
@@ -53,6 +53,12 @@ CONTACT_COLUMNS = (
 PERSONAL = ("name", "email", "phone")
 
 Row = dict[str, Any]
+
+_customer_row = row_reader(
+    CUSTOMER_COLUMNS,
+    {"aggregate_id": as_uuid, "channels": orjson.loads, "opted_out": orjson.loads},
+)
+_contact_row = row_reader(CONTACT_COLUMNS, {"contact_id": as_uuid, "removed": bool})
 
 
 def _preferences(preferences: CommunicationPreferences) -> Row:
@@ -182,7 +188,7 @@ class CustomerDirectoryView:
             self.customers, CUSTOMER_COLUMNS, where.all(), sql("customer_id"), limited=True
         )
         rows = self.db.fetchall(statement, [*where.params, limit])
-        return [self._customer(values) for values in rows]
+        return [_customer_row(values) for values in rows]
 
     def get(self, customer_id: str) -> Row | None:
         found = self.page(customer_id=customer_id, after=None, limit=1)
@@ -197,19 +203,4 @@ class CustomerDirectoryView:
             sql("role, position"),
         )
         rows = self.db.fetchall(statement, [customer_id, False])
-        return [self._contact(values) for values in rows]
-
-    @staticmethod
-    def _customer(values: Sequence[Any]) -> Row:
-        row = dict(zip(CUSTOMER_COLUMNS, values, strict=True))
-        row["aggregate_id"] = as_uuid(row["aggregate_id"])
-        row["channels"] = orjson.loads(row["channels"])
-        row["opted_out"] = orjson.loads(row["opted_out"])
-        return row
-
-    @staticmethod
-    def _contact(values: Sequence[Any]) -> Row:
-        row = dict(zip(CONTACT_COLUMNS, values, strict=True))
-        row["contact_id"] = as_uuid(row["contact_id"])
-        row["removed"] = bool(row["removed"])
-        return row
+        return [_contact_row(values) for values in rows]

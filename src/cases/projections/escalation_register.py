@@ -19,7 +19,14 @@ from cases.db.statement import Sql, identifier, identifiers, sql, where_all
 from cases.domain.support_case import SupportCase
 from cases.projections.erasures import ERASURES, ErasingProjection
 from cases.projections.projection import LIVE, PositionedEvent, TableNames
-from cases.projections.rows import Conditions, as_uuid, rows_in, upsert_rows, wanted_rows
+from cases.projections.rows import (
+    Conditions,
+    as_uuid,
+    row_reader,
+    rows_in,
+    upsert_rows,
+    wanted_rows,
+)
 
 COLUMNS = (
     "case_id",
@@ -68,10 +75,7 @@ EVOLVE: dict[type[Any], Callable[[Row, Any], None]] = {
 }
 
 
-def _escalation_row(values: Sequence[Any]) -> Row:
-    row = dict(zip(COLUMNS, values, strict=True))
-    row["case_id"] = as_uuid(row["case_id"])
-    return row
+_escalation_row = row_reader(COLUMNS, {"case_id": as_uuid})
 
 
 def _key(row: Row) -> Key:

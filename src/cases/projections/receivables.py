@@ -34,7 +34,14 @@ from cases.db.statement import NOTHING, Sql, identifier, identifiers, sql
 from cases.domain.billing_account import BillingAccount
 from cases.domain.money import Money
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
-from cases.projections.rows import as_uuid, rows_in, rows_keyed_in, upsert_rows, wanted_rows
+from cases.projections.rows import (
+    as_uuid,
+    row_reader,
+    rows_in,
+    rows_keyed_in,
+    upsert_rows,
+    wanted_rows,
+)
 
 COLUMNS = (
     "account_id",
@@ -299,15 +306,18 @@ class ReceivablesProjection(Projection):
         )
 
 
-def receivable_row(values: Sequence[Any]) -> Row:
-    """A stored row with the store's types made Python's."""
-    row = dict(zip(COLUMNS, values, strict=True))
-    row["account_id"] = as_uuid(row["account_id"])
-    for column in ("issued_on", "due_on", "moved_on"):
-        row[column] = as_day(row[column])
-    row["settled_on"] = as_optional_day(row["settled_on"])
-    row["disputed"] = bool(row["disputed"])
-    return row
+receivable_row = row_reader(
+    COLUMNS,
+    {
+        "account_id": as_uuid,
+        "issued_on": as_day,
+        "due_on": as_day,
+        "moved_on": as_day,
+        "settled_on": as_optional_day,
+        "disputed": bool,
+    },
+)
+"""A stored row with the store's types made Python's."""
 
 
 # The view ---------------------------------------------------------------------

@@ -16,6 +16,22 @@ def as_uuid(value: object) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
+def row_reader(
+    columns: tuple[str, ...], types: Mapping[str, Callable[[Any], object]]
+) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """What makes a stored row (the values of `columns`, in order) a dict by column,
+    each column named in `types` turned from the store's type into Python's by its
+    function there (the others as the driver gave them)."""
+
+    def read(values: Sequence[Any]) -> dict[str, Any]:
+        row = dict(zip(columns, values, strict=True))
+        for column, revive in types.items():
+            row[column] = revive(row[column])
+        return row
+
+    return read
+
+
 T = TypeVar("T")
 
 

@@ -212,6 +212,12 @@ class Table:
         self.deleted.discard(key)
         return row
 
+    def put_new(self, **values: Any) -> Row:
+        """Put a new row: the columns `values` names, every other column None."""
+        row = dict.fromkeys(self.columns)
+        row.update(values)
+        return self.put(row)
+
     def change(self, key: Key, **values: Any) -> Row | None:
         row = self.rows.get(key)
         if row is not None:
@@ -283,14 +289,12 @@ class Fold:
             key = (e.originator_id, e.number)
             if self.updates.get(key) is None:  # its first fulfilment or breach
                 case = self.cases.get((key[0],)) or {}
-                row = dict.fromkeys(UPDATE_COLUMNS)
-                row.update(
+                self.updates.put_new(
                     case_id=key[0],
                     number=key[1],
                     escalated_recorded_at=case.get("escalated_recorded_at"),
                     **self.grouping(key[0]),
                 )
-                self.updates.put(row)
             return self.updates, key
         return self.escalations, (e.originator_id, e.number)
 
@@ -325,8 +329,7 @@ class Fold:
     def received(self, e: Any) -> None:
         levels = getattr(e, "service_levels", None)
         zone = levels.service_hours.time_zone if levels is not None else "UTC"
-        row = dict.fromkeys(CASE_COLUMNS)
-        row.update(
+        self.cases.put_new(
             case_id=e.originator_id,
             customer_id=e.customer_id,
             category=e.category.value,
@@ -336,7 +339,6 @@ class Fold:
             received_recorded_at=e.timestamp,
             terms_version=e.terms_version,
         )
-        self.cases.put(row)
 
     def started(self, e: Any) -> None:
         self.set_deadline(e, e.deadline)
@@ -418,8 +420,7 @@ class Fold:
             for (case_id, number), row in self.escalations.rows.items()
             if case_id == e.originator_id and number < e.number
         ]
-        row = dict.fromkeys(ESCALATION_COLUMNS)
-        row.update(
+        self.escalations.put_new(
             case_id=e.originator_id,
             number=e.number,
             target=e.target.value,
@@ -429,7 +430,6 @@ class Fold:
             escalated_recorded_at=e.timestamp,
             **self.grouping(e.originator_id),
         )
-        self.escalations.put(row)
 
     def note_escalated(self, e: Any) -> None:
         """The case's first escalation, on the case and its update rows: grouped by
