@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -14,26 +14,13 @@ from uuid import UUID
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cases.bootstrap import Services, bootstrap
+from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.domain.erasure import SubjectKind
 from cases.persistence.subject_keys import KeyRow, SubjectKeys
-from cases.settings import Settings
 from tests.integration.test_support_desk import walk_a_case_through_escalation
 
 THREADS = 4
-
-
-@pytest.fixture
-def other_process(sealed_settings: Settings, clock: ManualClock) -> Iterator[Services]:
-    """A second process on the same store, holding no key yet."""
-    if sealed_settings.effective_database_url.startswith("memory"):
-        pytest.skip("the in-memory store has no second process")
-    services = bootstrap(sealed_settings, clock, working_copies=100)
-    try:
-        yield services
-    finally:
-        services.close()
 
 
 class CountingLock:
