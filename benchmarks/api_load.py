@@ -310,6 +310,21 @@ def cpu_seconds(procs: list[psutil.Process]) -> float:
     return total
 
 
+def context_switches(procs: list[psutil.Process]) -> tuple[int, int]:
+    """Voluntary and involuntary context switches of every thread of `procs` (Linux
+    counts them per thread: a process's own line is its main thread's only)."""
+    voluntary = involuntary = 0
+    for p in procs:
+        for status in Path(f"/proc/{p.pid}/task").glob("*/status"):
+            with contextlib.suppress(OSError):
+                for line in status.read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        voluntary += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches:"):
+                        involuntary += int(line.split()[1])
+    return voluntary, involuntary
+
+
 def machine_busy_seconds() -> float:
     t = psutil.cpu_times()
     return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
@@ -321,6 +336,8 @@ class CpuSample:
     parts: dict[str, float]
     machine: float
     xacts: int
+    switches: tuple[int, int] = (0, 0)  # the server's, voluntary and involuntary
+    server_system: float = 0.0  # of the server's CPU seconds, those in the kernel
 
 
 class CpuMeter:
@@ -344,7 +361,19 @@ class CpuMeter:
                     self.backends.append(psutil.Process(pid))
             parts["database"] = cpu_seconds(self.backends)
             xacts = committed_transactions(self.admin, self.target.database)
-        return CpuSample(time.perf_counter(), parts, machine_busy_seconds(), xacts)
+        server = self.target.processes().get("server", [])
+        system = 0.0
+        for p in server:
+            with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                system += p.cpu_times().system
+        return CpuSample(
+            time.perf_counter(),
+            parts,
+            machine_busy_seconds(),
+            xacts,
+            context_switches(server),
+            system,
+        )
 
 
 # One phase ------------------------------------------------------------------
@@ -365,6 +394,8 @@ class PhaseResult:
     transactions: int  # PostgreSQL commits in the window
     connections: int  # PostgreSQL backends of the target's database, at most
     max_position: int
+    switches: tuple[int, int] = (0, 0)  # the server's context switches in the window
+    server_system: float = 0.0  # the server's kernel CPU seconds in the window
     runner_profile: list[tuple[str, int]] = field(default_factory=list)  # --profile only
 
     @property
@@ -441,6 +472,11 @@ def run_phase(
         transactions=last.xacts - first.xacts,
         connections=meter.connections,
         max_position=result["max_position"],
+        switches=(
+            last.switches[0] - first.switches[0],
+            last.switches[1] - first.switches[1],
+        ),
+        server_system=last.server_system - first.server_system,
     )
 
 
@@ -455,6 +491,11 @@ def describe(target: Target, r: PhaseResult) -> str:
             f", {r.transactions / max(r.count, 1):.1f} PG commits/req, "
             f"{r.connections} PG connections"
         )
+    n = max(r.count, 1)
+    extra += (
+        f", server switches/req {r.switches[0] / n:.1f} + {r.switches[1] / n:.2f} forced, "
+        f"of its CPU {1000 * r.server_system / n:.2f} ms/req in the kernel"
+    )
     return (
         f"  {target.label:<24} {r.phase:<8} {r.rate:7.0f}/s  p50 {r.p50:6.2f} ms  "
         f"p99 {r.p99:6.2f} ms  failed {r.failures}  | cores: {parts}, "

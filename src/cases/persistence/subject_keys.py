@@ -164,6 +164,10 @@ class SubjectKeys(ABC):
         """New keys made for records not yet committed (`written_with_records`)."""
         self._lock = threading.Lock()
         self._opened_lock = threading.Lock()
+        self._missing_lock = threading.Lock()
+        """Held while a key this process does not hold is read or made: threads
+        missing the same subject at once (a runner's decoding threads, a cold
+        working copy) wait for the first one's read instead of each reading it."""
         self.opened: dict[str, str] = {}
         """Texts this process opened, by their stored token (a token never changes);
         emptied on every erasure."""
@@ -209,13 +213,17 @@ class SubjectKeys(ABC):
         held = self._held.get(subject, False)
         if held is not False:
             return held  # type: ignore[return-value]
-        if self.written_with_records:
-            return self._made_for_record(subject, kind)
-        # A subject first written here is the usual case (a case taken in): one
-        # insert, no read before or after it; a row already there is then read.
-        made = KeyRow(subject, kind, self.master.wrap(subject, _new_key()), self.master.key_id)
-        row = made if self._insert(made) else self._row(subject)
-        return self._hold(subject, row)
+        with self._missing_lock:
+            held = self._held.get(subject, False)
+            if held is not False:  # read or made meanwhile by another thread
+                return held  # type: ignore[return-value]
+            if self.written_with_records:
+                return self._made_for_record(subject, kind)
+            # A subject first written here is the usual case (a case taken in): one
+            # insert, no read before or after it; a row already there is then read.
+            made = KeyRow(subject, kind, self.master.wrap(subject, _new_key()), self.master.key_id)
+            row = made if self._insert(made) else self._row(subject)
+            return self._hold(subject, row)
 
     def _made_for_record(self, subject: UUID, kind: SubjectKind) -> AESGCM | None:
         """The subject's stored key (or its tombstone), else a new key that rides
@@ -276,7 +284,11 @@ class SubjectKeys(ABC):
         held = self._held.get(subject, False)
         if held is not False:
             return held  # type: ignore[return-value]
-        return self._hold(subject, self._row(subject))
+        with self._missing_lock:
+            held = self._held.get(subject, False)
+            if held is not False:  # read meanwhile by another thread
+                return held  # type: ignore[return-value]
+            return self._hold(subject, self._row(subject))
 
     def _hold(self, subject: UUID, row: KeyRow | None) -> AESGCM | None:
         cipher = None

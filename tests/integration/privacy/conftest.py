@@ -40,3 +40,15 @@ def sealed(sealed_settings: Settings, clock: ManualClock) -> Iterator[Services]:
         yield services
     finally:
         services.close()
+
+
+@pytest.fixture
+def other_process(sealed_settings: Settings, clock: ManualClock) -> Iterator[Services]:
+    """A second API process on the same store, keeping working copies."""
+    if sealed_settings.effective_database_url.startswith("memory"):
+        pytest.skip("the in-memory store has no second process")
+    services = bootstrap(sealed_settings, clock, working_copies=100)
+    try:
+        yield services
+    finally:
+        services.close()

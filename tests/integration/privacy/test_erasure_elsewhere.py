@@ -3,32 +3,15 @@ subject's key, its opened texts and a working copy of the case (ADR 0044)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from cases.bootstrap import Services, bootstrap
+from cases.bootstrap import Services
 from cases.clock import ManualClock
 from cases.domain.metadata import Actor, Role
 from cases.domain.support_case import SupportCase
 from cases.persistence.personal_data import ERASED
-from cases.settings import Settings
 from tests.integration.test_support_desk import walk_a_case_through_escalation
 from tests.support.builders import caller
 
 ADMIN = caller(Actor("admin-ulla", Role.USER_MANAGEMENT_ADMIN))
-
-
-@pytest.fixture
-def other_process(sealed_settings: Settings, clock: ManualClock) -> Iterator[Services]:
-    """A second API process on the same store, keeping working copies."""
-    if sealed_settings.effective_database_url.startswith("memory"):
-        pytest.skip("the in-memory store has no second process")
-    services = bootstrap(sealed_settings, clock, working_copies=100)
-    try:
-        yield services
-    finally:
-        services.close()
 
 
 def test_an_erasure_made_elsewhere_reaches_a_process_holding_the_key(
