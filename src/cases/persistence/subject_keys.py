@@ -210,6 +210,20 @@ class SubjectKeys(ABC):
 
     def for_writing(self, subject: UUID, kind: SubjectKind) -> AESGCM | None:
         """The subject's cipher, made if it has none yet; None once erased."""
+        return self._held_or(subject, lambda: self._made(subject, kind))
+
+    def _made(self, subject: UUID, kind: SubjectKind) -> AESGCM | None:
+        if self.written_with_records:
+            return self._made_for_record(subject, kind)
+        # A subject first written here is the usual case (a case taken in): one
+        # insert, no read before or after it; a row already there is then read.
+        made = KeyRow(subject, kind, self.master.wrap(subject, _new_key()), self.master.key_id)
+        row = made if self._insert(made) else self._row(subject)
+        return self._hold(subject, row)
+
+    def _held_or(self, subject: UUID, fetch: Callable[[], AESGCM | None]) -> AESGCM | None:
+        """The subject's held cipher, else what `fetch` reads or makes, under the
+        lock for keys not held: threads missing one subject at once read it once."""
         held = self._held.get(subject, False)
         if held is not False:
             return held  # type: ignore[return-value]
@@ -217,13 +231,7 @@ class SubjectKeys(ABC):
             held = self._held.get(subject, False)
             if held is not False:  # read or made meanwhile by another thread
                 return held  # type: ignore[return-value]
-            if self.written_with_records:
-                return self._made_for_record(subject, kind)
-            # A subject first written here is the usual case (a case taken in): one
-            # insert, no read before or after it; a row already there is then read.
-            made = KeyRow(subject, kind, self.master.wrap(subject, _new_key()), self.master.key_id)
-            row = made if self._insert(made) else self._row(subject)
-            return self._hold(subject, row)
+            return fetch()
 
     def _made_for_record(self, subject: UUID, kind: SubjectKind) -> AESGCM | None:
         """The subject's stored key (or its tombstone), else a new key that rides
@@ -281,14 +289,7 @@ class SubjectKeys(ABC):
 
     def for_reading(self, subject: UUID) -> AESGCM | None:
         """The subject's cipher; None when erased or never made (the key is lost)."""
-        held = self._held.get(subject, False)
-        if held is not False:
-            return held  # type: ignore[return-value]
-        with self._missing_lock:
-            held = self._held.get(subject, False)
-            if held is not False:  # read meanwhile by another thread
-                return held  # type: ignore[return-value]
-            return self._hold(subject, self._row(subject))
+        return self._held_or(subject, lambda: self._hold(subject, self._row(subject)))
 
     def _hold(self, subject: UUID, row: KeyRow | None) -> AESGCM | None:
         cipher = None
