@@ -85,21 +85,30 @@ class SealingMapper(Mapper[UUID]):
             return self._snapshot_to_stored(domain_event)
         if plan.kind is None:
             return super().to_stored_event(domain_event)
-        seal = self.sealer.seal
-        personal = plan.personal
-        with sealing_for(domain_event.originator_id, plan.kind):
-            # Value objects inside seal their personal fields as they are walked.
-            state = {k: seal(v) if k in personal else v for k, v in vars(domain_event).items()}
-            stored = super().to_stored_event(_with_state(event_cls, state))
-        values = self._searched_by(domain_event, plan.kind, plan.searchable)
         keys = self.sealer.keys
+        if domain_event.originator_version == 1:
+            keys.new_subject(domain_event.originator_id, plan.kind)
+        stored = self._sealed(domain_event, plan.kind, plan.personal)
+        values = self._searched_by(domain_event, plan.kind, plan.searchable)
         if keys.written_with_records:
             digests = keys.digests_of(values) if values else ()
             return _carrying(stored, keys.rows_for_record(domain_event.originator_id, digests))
-        # One write for all of them, ahead of the event (its commit makes it durable).
-        keys.index_all(domain_event.originator_id, values, ahead=True)
+        # Its new key and its digests in one write, ahead of the event (whose
+        # commit makes them durable); sealed again under a key stored first.
+        if not keys.write_ahead(domain_event.originator_id, values):
+            stored = self._sealed(domain_event, plan.kind, plan.personal)
         fault_point("sealed-before-write")  # its key and digests stored, it not yet
         return stored
+
+    def _sealed(
+        self, domain_event: Any, kind: SubjectKind, personal: frozenset[str]
+    ) -> StoredEvent:
+        """The event as stored, its personal fields sealed under its subject."""
+        seal = self.sealer.seal
+        with sealing_for(domain_event.originator_id, kind):
+            # Value objects inside seal their personal fields as they are walked.
+            state = {k: seal(v) if k in personal else v for k, v in vars(domain_event).items()}
+            return super().to_stored_event(_with_state(type(domain_event), state))
 
     def _snapshot_to_stored(self, snapshot: Any) -> StoredEvent:
         found = self._snapshot_kinds.get(snapshot.topic)
@@ -118,6 +127,8 @@ class SealingMapper(Mapper[UUID]):
         keys = self.sealer.keys
         if keys.written_with_records:
             return _carrying(stored, keys.rows_for_record(snapshot.originator_id))
+        if not keys.write_ahead(snapshot.originator_id, []):  # a key it made
+            return self._snapshot_to_stored(snapshot)
         return stored
 
     def _searched_by(

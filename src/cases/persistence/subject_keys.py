@@ -37,10 +37,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 from uuid import UUID
 
-import psycopg
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -157,6 +156,11 @@ class SubjectKeys(ABC):
     (`rows_for_record`), written in its transaction, rather than being written at
     once on the keys' own connection."""
 
+    written_ahead_together: bool = False
+    """Whether a new key waits, made but not stored, until the record that made it
+    is encoded, and is then stored with that record's digests in one write on the
+    keys' own connection (`write_ahead`), still before the record is."""
+
     def __init__(self, master: MasterKey) -> None:
         self.master = master
         self._held: dict[UUID, AESGCM | None] = {}
@@ -213,7 +217,7 @@ class SubjectKeys(ABC):
         return self._held_or(subject, lambda: self._made(subject, kind))
 
     def _made(self, subject: UUID, kind: SubjectKind) -> AESGCM | None:
-        if self.written_with_records:
+        if self.written_with_records or self.written_ahead_together:
             return self._made_for_record(subject, kind)
         # A subject first written here is the usual case (a case taken in): one
         # insert, no read before or after it; a row already there is then read.
@@ -236,12 +240,28 @@ class SubjectKeys(ABC):
     def _made_for_record(self, subject: UUID, kind: SubjectKind) -> AESGCM | None:
         """The subject's stored key (or its tombstone), else a new key that rides
         on the record being encoded and is written in its transaction."""
+        if subject not in self._pending:
+            row = self._row(subject)  # a read: no write lock taken
+            if row is not None:
+                return self._hold(subject, row)
+        return self._pending_key(subject, kind)
+
+    def new_subject(self, subject: UUID, kind: SubjectKind) -> None:
+        """The record about to be encoded starts its aggregate, whose id is the
+        subject: its key is made without a read (none can be stored for a new id),
+        to be stored with the record. A key stored first all the same is found
+        when it is (`write_with_record`, `write_ahead`)."""
+        if (self.written_with_records or self.written_ahead_together) and (
+            subject not in self._held
+        ):
+            with self._missing_lock:
+                self._pending_key(subject, kind)
+
+    def _pending_key(self, subject: UUID, kind: SubjectKind) -> AESGCM:
+        """The subject's key waiting to be stored with its record, made if none is."""
         pending = self._pending.get(subject)
         if pending is not None:
             return pending[1]
-        row = self._row(subject)  # a read: no write lock taken
-        if row is not None:
-            return self._hold(subject, row)
         key = _new_key()
         made = KeyRow(subject, kind, self.master.wrap(subject, key), self.master.key_id)
         with self._opened_lock:  # a racing thread's key for the subject wins
@@ -277,6 +297,41 @@ class SubjectKeys(ABC):
             del self._pending[rows.subject]
             if hold:
                 self._held[rows.subject] = pending[1]
+
+    def write_ahead(self, subject: UUID, values: list[tuple[str, str]]) -> bool:
+        """Store, before the record of `subject` just encoded, what it needs: the
+        key it made (`written_ahead_together`) and the digests of `values`, in one
+        write that does not wait for its flush (the record's commit makes it
+        durable). False when another key of the subject was stored first: that one
+        is held now, and the record must be encoded again under it."""
+        digests = list(self.digests_of(values)) if values else []
+        pending = self._pending.get(subject)
+        if pending is None:
+            if digests:
+                self._index(subject, digests, ahead=True)
+            return True
+        made, cipher = pending
+        stored = self._insert_ahead(made, digests)
+        row = None if stored else self._row(subject)
+        same = row is not None and row.wrapped == made.wrapped  # this process's, stored
+        with self._opened_lock:
+            if self._pending.get(subject, (None,))[0] is made:
+                del self._pending[subject]
+            if stored or same:
+                self._held[subject] = cipher
+        if stored:
+            return True
+        if same:
+            if digests:
+                self._index(subject, digests, ahead=True)
+            return True
+        self._hold(subject, row)  # the key stored first, or its tombstone
+        return False
+
+    def _insert_ahead(self, row: KeyRow, digests: list[tuple[str, str]]) -> bool:
+        """Insert the key unless the subject has one, and its digests only if it
+        went in, in one write ahead of the records; whether the key went in."""
+        raise NotImplementedError(f"{type(self).__name__} stores a new key when it makes it")
 
     def write_with_record(self, cursor: _Cursor, rows: Sequence[SubjectRows]) -> None:
         """Write `rows` through `cursor`, in the records' own transaction (only keys
@@ -516,6 +571,20 @@ class _Statements:
             delete_digests_of=q("DELETE FROM {index} WHERE subject_id = {}"),
         )
 
+    def insert_key_with_digests(self, count: int) -> Sql:
+        """One WITH clause inserting a key unless its subject has one, and `count`
+        digests of the subject only if the key went in; the key's row `written`."""
+        key = sql("WITH written AS ({insert_key} RETURNING subject_id)", insert_key=self.insert_key)
+        if not count:
+            return key
+        values = ", ".join(["({}, {})"] * count)
+        return key + sql(
+            ", digests AS (INSERT INTO {index} (field, digest, subject_id) "  # noqa: S608 - placeholders only
+            f"SELECT d.field, d.digest, written.subject_id FROM written, (VALUES {values}) "
+            "AS d (field, digest) ON CONFLICT DO NOTHING)",
+            index=self.index,
+        )
+
     def insert_digests(self, count: int) -> Sql:
         """One statement inserting `count` digests (a subject's e-mail and name)."""
         rows = ", ".join(["({}, {}, {})"] * count)
@@ -679,7 +748,8 @@ def sqlite_subject_keys(master: MasterKey, path: Path) -> SqlSubjectKeys:
 
 class PostgresSubjectKeys(SqlSubjectKeys):
     """The keys in PostgreSQL's `cases_keys` schema, a new key and a subject's
-    digests committed without waiting for the WAL's flush (ADR 0067, amended).
+    digests committed without waiting for the WAL's flush, in one round trip
+    (ADR 0067, amended).
 
     They are written before the events sealed under them, and the events' own
     commit flushes the WAL up to its record, which PostgreSQL writes and
@@ -689,18 +759,28 @@ class PostgresSubjectKeys(SqlSubjectKeys):
     anew); it can never leave an event whose key is missing. Everything else
     (an erasure above all, acknowledged as done) still waits for its flush."""
 
-    UNFLUSHED: Final = "SET LOCAL synchronous_commit TO OFF; "
+    written_ahead_together = True
 
     def _write_ahead(self, statement: Sql, params: tuple[Any, ...]) -> int:
-        """Run `statement`, committed without waiting for the flush; how many rows
-        it changed. One query string (one implicit transaction, one round trip)."""
-        with (
-            self._conn() as conn,
-            psycopg.ClientCursor(cast("psycopg.Connection[Any]", conn)) as cursor,
-        ):
-            cursor.execute(self.UNFLUSHED + self._render(statement), params)
-            cursor.nextset()  # the statement's result, after the SET's
-            return int(cursor.rowcount)
+        """Run `statement` (an INSERT, UPDATE or DELETE), committed without waiting
+        for the flush; how many rows it changed. One statement, bound by the
+        server: `set_config(..., true)` is `SET LOCAL` for its own transaction."""
+        return self._unflushed(sql("WITH written AS ({it} RETURNING 1)", it=statement), params)
+
+    def _insert_ahead(self, row: KeyRow, digests: list[tuple[str, str]]) -> bool:
+        params = (str(row.subject), row.kind.value, row.wrapped, row.master_key_id)
+        statement = self._sql.insert_key_with_digests(len(digests))
+        return self._unflushed(statement, params + tuple(p for d in digests for p in d)) == 1
+
+    def _unflushed(self, written: Sql, params: tuple[Any, ...]) -> int:
+        """Run `written`, a WITH clause naming its changed rows `written`, in a
+        transaction that does not wait for its flush; how many rows it changed."""
+        query = written + sql(
+            " SELECT set_config('synchronous_commit', 'off', true), (SELECT count(*) FROM written)"
+        )
+        with self._conn() as conn:
+            found = conn.execute(self._render(query), params).fetchone()
+        return int(found[1])
 
 
 def postgres_subject_keys(
