@@ -50,7 +50,7 @@ def rows_in(
     if db.is_postgres:
         wanted = list(ids)
         if wanted:
-            yield from db.fetchall(select_any(table, columns, key), [wanted])
+            yield from db.fetchall(select_any(table, columns, key), [wanted], binary=True)
         return
     for chunk in chunks(list(ids)):
         yield from db.fetchall(select_in(table, columns, key, len(chunk)), chunk)
