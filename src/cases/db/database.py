@@ -268,7 +268,7 @@ class ProjectionDatabase:
         types = self._column_types(postgres, like, columns)
         with (
             postgres.cursor() as cursor,
-            cursor.copy(self.text(copy_in(into, columns, binary=True))) as copy,
+            cursor.copy(self.text(copy_in(into, columns))) as copy,
         ):
             copy.set_types(types)
             for row in rows:

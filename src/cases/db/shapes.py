@@ -95,11 +95,11 @@ def _replace_others(columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
 
 
 @lru_cache(maxsize=64)
-def copy_in(table: str, columns: tuple[str, ...], *, binary: bool = False) -> Sql:
-    """PostgreSQL only: rows into `table` (a value per column) by COPY, in text
-    format or in binary (every value sent as its column's type, nothing parsed)."""
+def copy_in(table: str, columns: tuple[str, ...]) -> Sql:
+    """PostgreSQL only: rows into `table` (a value per column) by COPY in binary
+    format (every value sent as its column's type, nothing for the server to parse)."""
     return sql(
-        "COPY {table} ({columns}) FROM STDIN" + (" (FORMAT BINARY)" if binary else ""),
+        "COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)",
         table=identifier(table),
         columns=identifiers(columns),
     )
