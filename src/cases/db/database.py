@@ -21,9 +21,18 @@ from uuid import UUID
 import orjson
 import psycopg
 from psycopg.adapt import Dumper
+from psycopg.pq import TransactionStatus
 
-from cases.db.shapes import delete_json, delete_keyed, insert, upsert, upsert_json
-from cases.db.statement import Sql, identifier, identifiers, sql
+from cases.db.shapes import (
+    copy_in,
+    delete_json,
+    delete_keyed,
+    insert,
+    staging_table,
+    upsert,
+    upsert_staged,
+)
+from cases.db.statement import Sql
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.idempotency_steps import stored_moment
 from cases.persistence.waits import postgres_session_options
@@ -99,12 +108,18 @@ class ProjectionDatabase:
         self.is_postgres = url.kind is StoreKind.POSTGRES
         self._sqlite: sqlite3.Connection | None = None
         self._postgres: psycopg.Connection[Row] | None = None
+        # PostgreSQL, this session's: the staging tables made (by the table they
+        # stage for) and each table's column types (upsert_rows).
+        self._staged: dict[str, str] = {}
+        self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         self.connect()
 
     # Connection ---------------------------------------------------------------
 
     def connect(self) -> None:
         self.close()
+        self._staged.clear()
+        self._types.clear()
         if self.is_postgres:
             options = [] if self.durable_commits else ["-c synchronous_commit=off"]
             if self.waits is not None:
@@ -185,19 +200,14 @@ class ProjectionDatabase:
     def insert_rows(
         self, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]
     ) -> None:
-        """Insert many rows into `table` at once: PostgreSQL's COPY (one round trip for
-        the whole batch, no statement per row), SQLite's executemany."""
+        """Insert many rows into `table` at once: PostgreSQL's COPY in binary (one
+        round trip for the whole batch, no statement per row, no text for the
+        server to parse: each value must be of its column's Python type, as in
+        `upsert_rows`), SQLite's executemany."""
         if not rows:
             return
         if self._postgres is not None:
-            statement = sql(
-                "COPY {table} ({names}) FROM STDIN",
-                table=identifier(table),
-                names=identifiers(columns),
-            )
-            with self._postgres.cursor() as cursor, cursor.copy(self.text(statement)) as copy:
-                for row in rows:
-                    copy.write_row(row)
+            self._copy_in(self._postgres, table, table, columns, rows)
             return
         self.executemany(insert(table, columns), rows)
 
@@ -209,19 +219,87 @@ class ProjectionDatabase:
         rows: Iterable[Sequence[object]],
     ) -> None:
         """Write each row (a value per column) into `table`, replacing the one with
-        the same `keys`; of rows with the same keys the last wins."""
+        the same `keys`; of rows with the same keys the last wins.
+
+        On PostgreSQL the rows go by binary COPY into this session's staging table
+        of `table`, and from there into `table` by one `INSERT ... SELECT ... ON
+        CONFLICT` (ADR 71, amendment "Upserts through a staging table by binary
+        COPY"): each value is sent as its column's type, so the server parses no
+        text (JSON rows cost it more than the upsert itself). Each value must be
+        of its column's Python type (a str for text, a UUID for uuid...), as
+        psycopg dumps it in binary by the column's type. SQLite: a statement per row."""
         at = [columns.index(key) for key in keys]
         if len(at) == 1:
             (i,) = at
             latest = {row[i]: row for row in rows}
         else:
             latest = {tuple(row[i] for i in at): row for row in rows}
-        self.write_rows(
-            upsert(table, columns, keys),
-            upsert_json(table, columns, keys),
-            columns,
-            list(latest.values()),
-        )
+        if not latest:
+            return
+        if self._postgres is None:
+            self.executemany(upsert(table, columns, keys), latest.values())
+        elif self._postgres.info.transaction_status is TransactionStatus.INTRANS:
+            self._upsert_staged(self._postgres, table, columns, keys, latest.values())
+        else:  # the staging table empties at commit: both statements in one transaction
+            with self.transaction():
+                self._upsert_staged(self._postgres, table, columns, keys, latest.values())
+
+    def _upsert_staged(
+        self,
+        postgres: psycopg.Connection[Row],
+        table: str,
+        columns: tuple[str, ...],
+        keys: tuple[str, ...],
+        rows: Iterable[Sequence[object]],
+    ) -> None:
+        staged = self._staging_table(postgres, table)
+        self._copy_in(postgres, staged, table, columns, rows)
+        postgres.execute(self.text(upsert_staged(table, staged, columns, keys)), prepare=True)
+
+    def _copy_in(
+        self,
+        postgres: psycopg.Connection[Row],
+        into: str,
+        like: str,
+        columns: tuple[str, ...],
+        rows: Iterable[Sequence[object]],
+    ) -> None:
+        """Rows into the table `into` (whose columns are those of `like`) by binary COPY."""
+        types = self._column_types(postgres, like, columns)
+        with (
+            postgres.cursor() as cursor,
+            cursor.copy(self.text(copy_in(into, columns))) as copy,
+        ):
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+    def _staging_table(self, postgres: psycopg.Connection[Row], table: str) -> str:
+        """The name of this session's staging table of `table`, made if not yet
+        (a temporary table, emptied at every commit; forgotten when a transaction
+        fails, as its creation may have been rolled back with it)."""
+        staged = self._staged.get(table)
+        if staged is None:
+            staged = f"{table}__staged"
+            postgres.execute(self.text(staging_table(table, staged)))
+            self._staged[table] = staged
+        return staged
+
+    def _column_types(
+        self, postgres: psycopg.Connection[Row], table: str, columns: tuple[str, ...]
+    ) -> list[int]:
+        """The type (its oid) of each of `columns` of `table`, read once a session."""
+        found = self._types.get((table, columns))
+        if found is None:
+            by_name: dict[str, int] = dict(
+                postgres.execute(
+                    "SELECT attname, atttypid::int FROM pg_attribute "
+                    "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+                    (table,),
+                ).fetchall()
+            )
+            found = self._types[(table, columns)] = [by_name[c] for c in columns]
+        return found
 
     def delete_rows(
         self, table: str, keys: tuple[str, ...], rows: Sequence[Sequence[object]]
@@ -278,8 +356,12 @@ class ProjectionDatabase:
         so two writers never interleave.
         """
         if self._postgres is not None:
-            with self._postgres.transaction():
-                yield
+            try:
+                with self._postgres.transaction():
+                    yield
+            except BaseException:
+                self._staged.clear()  # made in this transaction, maybe: made again
+                raise
             return
         lite = self._lite()
         lite.execute("BEGIN IMMEDIATE")

@@ -95,6 +95,43 @@ def _replace_others(columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
 
 
 @lru_cache(maxsize=64)
+def copy_in(table: str, columns: tuple[str, ...]) -> Sql:
+    """PostgreSQL only: rows into `table` (a value per column) by COPY in binary
+    format (every value sent as its column's type, nothing for the server to parse)."""
+    return sql(
+        "COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)",
+        table=identifier(table),
+        columns=identifiers(columns),
+    )
+
+
+@lru_cache(maxsize=64)
+def staging_table(table: str, staged: str) -> Sql:
+    """PostgreSQL only: this session's table `staged`, of `table`'s columns, which
+    every commit empties (created once per session; see `upsert_staged`)."""
+    return sql(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {staged} (LIKE {table}) ON COMMIT DELETE ROWS",
+        staged=identifier(staged),
+        table=identifier(table),
+    )
+
+
+@lru_cache(maxsize=64)
+def upsert_staged(table: str, staged: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
+    """PostgreSQL only: every row of the staging table `staged` into `table`, or
+    its other columns onto the row with the same `keys`."""
+    return sql(
+        "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staged} "
+        "ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+        table=identifier(table),
+        columns=identifiers(columns),
+        staged=identifier(staged),
+        keys=identifiers(keys),
+        updates=_replace_others(columns, keys),
+    )
+
+
+@lru_cache(maxsize=64)
 def upsert_json(
     table: str, columns: tuple[str, ...], keys: tuple[str, ...], updates: Sql | None = None
 ) -> Sql:

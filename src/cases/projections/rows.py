@@ -45,12 +45,13 @@ def rows_in(
     db: ProjectionDatabase, table: str, columns: tuple[str, ...], key: str, ids: Iterable[UUID]
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of `table` (their `columns`) whose `key` is one of `ids`: on
-    PostgreSQL in one statement (`= ANY` an array), on SQLite in `IN (...)` lists
-    of bounded length."""
+    PostgreSQL in one statement (`= ANY` an array), its results in binary (no
+    moment written as text and parsed again), on SQLite in `IN (...)` lists of
+    bounded length."""
     if db.is_postgres:
         wanted = list(ids)
         if wanted:
-            yield from db.fetchall(select_any(table, columns, key), [wanted])
+            yield from db.fetchall(select_any(table, columns, key), [wanted], binary=True)
         return
     for chunk in chunks(list(ids)):
         yield from db.fetchall(select_in(table, columns, key, len(chunk)), chunk)
@@ -87,7 +88,8 @@ def upsert_rows(
     rows: Iterable[Mapping[str, Any]],
 ) -> None:
     """Writes each row (its `columns`), replacing the one with the same `keys`
-    (`ProjectionDatabase.upsert_rows`: one statement a batch on PostgreSQL)."""
+    (`ProjectionDatabase.upsert_rows`: on PostgreSQL a binary COPY and one
+    statement a batch, each value of its column's Python type)."""
     db.upsert_rows(table, columns, keys, [[row[c] for c in columns] for row in rows])
 
 

@@ -177,6 +177,15 @@ def _stored_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
 Key = tuple[Any, ...]
 
 
+def _in_order(key: Any) -> Any:
+    """A key (a UUID or a tuple of values) to sort by, in the same order as the
+    key itself, compared in C: a UUID by its bytes (the same order as the UUID's),
+    not by its Python `__lt__` and `__eq__`."""
+    if type(key) is UUID:
+        return key.bytes
+    return tuple(v.bytes if type(v) is UUID else v for v in key)
+
+
 class Table:
     """One table's rows touched by a batch: loaded, changed, written or deleted."""
 
@@ -198,8 +207,15 @@ class Table:
         return tuple(row[column] for column in self.key)
 
     def load(self, db: ProjectionDatabase, case_ids: Iterable[UUID]) -> None:
-        for values in rows_in(db, self.name, self.columns, "case_id", sorted(set(case_ids))):
-            row = _stored_row(self.columns, values)
+        # PostgreSQL gives each column's Python type itself (a UUID, a moment, a bool).
+        columns = self.columns
+        ids = sorted(set(case_ids), key=_in_order)
+        for values in rows_in(db, self.name, columns, "case_id", ids):
+            row = (
+                dict(zip(columns, values, strict=True))
+                if db.is_postgres
+                else _stored_row(columns, values)
+            )
             self.rows[self.key_of(row)] = row
 
     def get(self, key: Key) -> Row | None:
@@ -240,12 +256,15 @@ class Table:
             for key in self.touched:
                 self._note_last_recorded(self.rows[key])
         # One statement each on PostgreSQL (ADR 71 amendments); distinct keys.
-        db.delete_rows(self.name, self.key, sorted(self.deleted))
+        db.delete_rows(self.name, self.key, sorted(self.deleted, key=_in_order))
         db.upsert_rows(
             self.name,
             self.columns,
             self.key,
-            [[self.rows[key][c] for c in self.columns] for key in sorted(self.touched)],
+            [
+                [self.rows[key][c] for c in self.columns]
+                for key in sorted(self.touched, key=_in_order)
+            ],
         )
 
 

@@ -157,9 +157,10 @@ def test_enums_are_stored_by_value_on_both_stores(db: ProjectionDatabase) -> Non
 
 
 def test_upsert_rows_inserts_and_replaces_a_batch_on_each_store(db: ProjectionDatabase) -> None:
-    """One statement a batch on PostgreSQL (the rows as one JSON parameter), a
-    statement per row on SQLite: the same rows either way, the last of two rows
-    with the same keys winning, enums by value, moments exact to the microsecond."""
+    """One statement a batch on PostgreSQL (the rows by binary COPY into a staging
+    table), a statement per row on SQLite: the same rows either way, the last of
+    two rows with the same keys winning, a StrEnum by value, moments exact to the
+    microsecond."""
     item, other = uuid4(), uuid4()
     db.executemany(
         insert("composed_items", COLUMNS), [(item, 1, "one", MOMENT), (item, 2, "two", MOMENT)]
@@ -172,7 +173,7 @@ def test_upsert_rows_inserts_and_replaces_a_batch_on_each_store(db: ProjectionDa
         ("item_id", "number"),
         [
             (item, 2, "second", later),
-            (item, 3, Shade.DARK, MOMENT),
+            (item, 3, "dark", MOMENT),
             (other, 1, 'quote " and \\ backslash', MOMENT),
             (item, 3, Tone.LOUD, later),
         ],
@@ -214,6 +215,47 @@ def test_upsert_rows_keeps_exact_decimals_dates_and_nulls_on_each_store(
     stored = db.fetchone(select_in("typed_items", ("amount",), "item_id", 1), ["b"])
     assert stored is not None
     assert Decimal(str(stored[0])) == exact
+
+
+def test_upsert_rows_in_a_transaction_or_alone_and_after_a_failed_one_on_each_store(
+    db: ProjectionDatabase,
+) -> None:
+    """PostgreSQL stages the rows in a temporary table that every commit empties:
+    an upsert outside a transaction gets one of its own, several in one
+    transaction each write their own rows, and one after a transaction that
+    failed (and took the staging table it made with it) makes it again."""
+    item = uuid4()
+
+    def failing_batch() -> None:
+        with db.transaction():
+            db.upsert_rows(
+                "composed_items", COLUMNS, ("item_id", "number"), [(item, 9, "gone", MOMENT)]
+            )
+            raise RuntimeError("the batch fails")
+
+    with pytest.raises(RuntimeError):
+        failing_batch()
+    db.upsert_rows("composed_items", COLUMNS, ("item_id", "number"), [(item, 1, "alone", MOMENT)])
+    with db.transaction():
+        db.upsert_rows("composed_items", COLUMNS, ("item_id", "number"), [(item, 2, "two", MOMENT)])
+        db.upsert_rows(
+            "composed_items", COLUMNS, ("item_id", "number"), [(item, 3, "three", MOMENT)]
+        )
+
+    assert _rows(db, item) == [(1, "alone"), (2, "two"), (3, "three")]
+
+
+@pytest.mark.postgres
+def test_upsert_rows_on_postgres_takes_each_value_as_its_columns_type() -> None:
+    """Binary COPY dumps every value by its column's type: text for a uuid column
+    is refused, and the batch's transaction with it (SQLite takes either)."""
+    with throwaway_database() as url:
+        db = ProjectionDatabase(parse_database_url(url))
+        db.execute("CREATE TABLE typed (item_id UUID PRIMARY KEY, label TEXT)")
+        with pytest.raises(AttributeError), db.transaction():
+            db.upsert_rows("typed", ("item_id", "label"), ("item_id",), [(str(uuid4()), "x")])
+        assert db.fetchall("SELECT item_id FROM typed") == []
+        db.close()
 
 
 def test_rows_in_reads_every_wanted_key_on_each_store(db: ProjectionDatabase) -> None:
