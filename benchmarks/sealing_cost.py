@@ -1,7 +1,7 @@
 """Commands with personal fields sealed against the same commands without, in one run.
 
 Run: PYTHONPATH=src .venv/bin/python -m benchmarks.sealing_cost [--commands 300]
-     [--repeat 5] [--cases 50] [--skip-postgres]
+     [--repeat 5] [--cases 50] [--working-copies N] [--skip-postgres]
 
 Two stores of each kind are set up alike (`benchmarks.commands`' workload: cases
 taken in and spread over the snapshot cycle, then notes and communication
@@ -11,7 +11,9 @@ description sealed with AES-256-GCM under its case's key, ADR 0044). Rounds
 alternate plain, sealed, plain, sealed... in one process, so a busy machine
 slows both alike; each round's ratio is sealed / plain commands per second of
 the two neighbouring rounds, and the median ratio is the figure (issue 15's
-target: sealed no more than 10 % slower, a ratio >= 0.90).
+target: sealed no more than 10 % slower, a ratio >= 0.90). With
+`--working-copies N` both keep up to N cases decided in memory between commands,
+as the API does (ADR 0023): each command then asks only for newer events.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def compare(store: str, urls: Urls, args: argparse.Namespace) -> list[float]:
             settings = bench_settings(
                 url, argparse.Namespace(sealed=sealed), data_dir=Path(tempfile.gettempdir())
             )
-            workloads[sealed] = start_workload(settings, args.cases, args.commands)
+            workloads[sealed] = start_workload(
+                settings, args.cases, args.commands, args.working_copies
+            )
             stack.callback(workloads[sealed].services.close)
         ratios = []
         for r in range(args.repeat):
@@ -73,6 +77,9 @@ def main() -> int:
     parser.add_argument("--commands", type=int, default=300, help="commands per round")
     parser.add_argument("--repeat", type=int, default=5, help="rounds of each")
     parser.add_argument("--cases", type=int, default=50, help="cases the commands go over")
+    parser.add_argument(
+        "--working-copies", type=int, default=0, help="cases kept decided between commands"
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     with Path(os.devnull).open("w") as devnull:
