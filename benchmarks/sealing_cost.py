@@ -11,10 +11,10 @@ description sealed with AES-256-GCM under its case's key, ADR 0044). Rounds
 alternate plain, sealed, plain, sealed... in one process (each round starting
 with the other one), so a busy machine slows both alike; each round's ratio is
 sealed / plain commands per second of the two neighbouring rounds, and the
-median ratio is the figure (issue 15's
-target: sealed no more than 10 % slower, a ratio >= 0.90). With
-`--working-copies N` both keep up to N cases decided in memory between commands,
-as the API does (ADR 0023): each command then asks only for newer events.
+median ratio is the figure (issue 15's target: sealed no more than 10 % slower,
+a ratio >= 0.90). With `--working-copies N` both keep up to N cases decided
+in memory between commands, as the API does (ADR 0023): each command then asks
+only for newer events.
 """
 
 from __future__ import annotations

@@ -288,15 +288,18 @@ class SubjectKeys(ABC):
 
     def _settle(self, rows: SubjectRows, *, hold: bool) -> None:
         """No longer pending: the key `rows` carried, held if it was stored."""
-        if rows.key is None:
-            return
+        if rows.key is not None:
+            self._settle_key(rows.subject, rows.key, hold=hold)
+
+    def _settle_key(self, subject: UUID, key: KeyRow, *, hold: bool) -> None:
+        """No longer pending: the subject's new `key`, held if it was stored."""
         with self._opened_lock:
-            pending = self._pending.get(rows.subject)
-            if pending is None or pending[0] is not rows.key:
+            pending = self._pending.get(subject)
+            if pending is None or pending[0] is not key:
                 return  # settled by another record of the subject
-            del self._pending[rows.subject]
+            del self._pending[subject]
             if hold:
-                self._held[rows.subject] = pending[1]
+                self._held[subject] = pending[1]
 
     def write_ahead(self, subject: UUID, values: list[tuple[str, str]]) -> bool:
         """Store, before the record of `subject` just encoded, what it needs: the
@@ -310,23 +313,18 @@ class SubjectKeys(ABC):
             if digests:
                 self._index(subject, digests, ahead=True)
             return True
-        made, cipher = pending
+        made = pending[0]
         stored = self._insert_ahead(made, digests)
         row = None if stored else self._row(subject)
-        same = row is not None and row.wrapped == made.wrapped  # this process's, stored
-        with self._opened_lock:
-            if self._pending.get(subject, (None,))[0] is made:
-                del self._pending[subject]
-            if stored or same:
-                self._held[subject] = cipher
-        if stored:
-            return True
-        if same:
-            if digests:
-                self._index(subject, digests, ahead=True)
-            return True
-        self._hold(subject, row)  # the key stored first, or its tombstone
-        return False
+        # Ours if it went in now, or earlier (another thread, a lost answer).
+        ours = stored or (row is not None and row.wrapped == made.wrapped)
+        self._settle_key(subject, made, hold=ours)
+        if not ours:
+            self._hold(subject, row)  # the key stored first, or its tombstone
+            return False
+        if not stored and digests:  # our key went in without these digests
+            self._index(subject, digests, ahead=True)
+        return True
 
     def _insert_ahead(self, row: KeyRow, digests: list[tuple[str, str]]) -> bool:
         """Insert the key unless the subject has one, and its digests only if it

@@ -174,6 +174,11 @@ def _stored_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
     return row
 
 
+def _typed_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
+    """A row as PostgreSQL gives it: each value already of its column's type."""
+    return dict(zip(columns, values, strict=True))
+
+
 Key = tuple[Any, ...]
 
 
@@ -209,13 +214,10 @@ class Table:
     def load(self, db: ProjectionDatabase, case_ids: Iterable[UUID]) -> None:
         # PostgreSQL gives each column's Python type itself (a UUID, a moment, a bool).
         columns = self.columns
+        as_row = _typed_row if db.is_postgres else _stored_row
         ids = sorted(set(case_ids), key=_in_order)
         for values in rows_in(db, self.name, columns, "case_id", ids):
-            row = (
-                dict(zip(columns, values, strict=True))
-                if db.is_postgres
-                else _stored_row(columns, values)
-            )
+            row = as_row(columns, values)
             self.rows[self.key_of(row)] = row
 
     def get(self, key: Key) -> Row | None:

@@ -251,11 +251,13 @@ def test_upsert_rows_on_postgres_takes_each_value_as_its_columns_type() -> None:
     is refused, and the batch's transaction with it (SQLite takes either)."""
     with throwaway_database() as url:
         db = ProjectionDatabase(parse_database_url(url))
-        db.execute("CREATE TABLE typed (item_id UUID PRIMARY KEY, label TEXT)")
-        with pytest.raises(AttributeError), db.transaction():
-            db.upsert_rows("typed", ("item_id", "label"), ("item_id",), [(str(uuid4()), "x")])
-        assert db.fetchall("SELECT item_id FROM typed") == []
-        db.close()
+        try:
+            db.execute("CREATE TABLE typed (item_id UUID PRIMARY KEY, label TEXT)")
+            with pytest.raises(AttributeError), db.transaction():
+                db.upsert_rows("typed", ("item_id", "label"), ("item_id",), [(str(uuid4()), "x")])
+            assert db.fetchall("SELECT item_id FROM typed") == []
+        finally:
+            db.close()
 
 
 def test_rows_in_reads_every_wanted_key_on_each_store(db: ProjectionDatabase) -> None:
