@@ -18,8 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 from cases.api.http_middleware import AnswerWatch, HttpMiddleware
 from cases.api.state import ApiState
 from cases.db.database import CONNECTION_ERRORS
-from cases.followers.leadership import runner_running
-from cases.followers.status import projection_status
+from cases.followers.status import projection_readings
 from cases.observability import metrics
 from cases.observability.exposition import OutboxReading, ProjectionReading, SyncReading, render
 from cases.outbox.store import OutboxStore
@@ -54,17 +53,7 @@ def _readings(
     now = services.clock.now()
     try:
         with api.reads.connection() as db:
-            projections = [
-                ProjectionReading(
-                    st.name,
-                    st.position,
-                    st.head,
-                    st.lag_events,
-                    st.lag_seconds,
-                    runner_running(db, st.name),
-                )
-                for st in projection_status(services.log, db, services.clock)
-            ]
+            projections = projection_readings(services.log, db, services.clock)
             return projections, _outbox(OutboxStore(db), now), _syncs(VendorSyncs(db), now)
     except UNREADABLE:
         return None

@@ -6,7 +6,7 @@ their lag and /ready holds them to the same bounds (ADR 0034)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from eventsourcing.domain import CanMutateAggregate
@@ -16,7 +16,9 @@ from cases.audit_log.tree_store import TreeStore
 from cases.clock import Clock
 from cases.db.database import ProjectionDatabase
 from cases.followers.catalog import PROJECTIONS
+from cases.followers.leadership import runner_running
 from cases.followers.tracking import Tracking
+from cases.observability.exposition import ProjectionReading, ProjectionStatus
 from cases.outbox.derivation import OUTBOX, OutboxProjection
 from cases.persistence.event_log import EventLog
 from cases.persistence.event_rows import select_rows
@@ -24,26 +26,6 @@ from cases.projections.projection import Projection
 
 TREE = "audit_log_tree"  # the tree builder's tracking and leadership name
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectionStatus:
-    """A projection's position against the head of the log.
-
-    `lag_events` counts log positions not yet passed (events of any kind: an
-    upper bound on what the projection still has to apply); `lag_seconds` is
-    how long ago the oldest event it has yet to apply was recorded.
-    """
-
-    name: str
-    position: int
-    head: int
-    lag_events: int
-    lag_seconds: float
-
-    @property
-    def caught_up(self) -> bool:
-        return self.lag_events == 0
 
 
 def projection_status(
@@ -82,6 +64,17 @@ def projection_status(
             )
         )
     return sorted(statuses, key=lambda st: st.name)
+
+
+def projection_readings(
+    log: EventLog, db: ProjectionDatabase, clock: Clock
+) -> list[ProjectionReading]:
+    """Every follower's status (`projection_status`) and whether a runner, in any
+    process, holds its leadership: what `/health/ready` and `/metrics` show."""
+    return [
+        ProjectionReading(**asdict(st), running=runner_running(db, st.name))
+        for st in projection_status(log, db, clock)
+    ]
 
 
 def tree_status(log: EventLog, db: ProjectionDatabase, clock: Clock, head: int) -> ProjectionStatus:

@@ -33,14 +33,30 @@ MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @dataclass(frozen=True, slots=True)
-class ProjectionReading:
-    """A projection's place against the head of the log, as read at a scrape."""
+class ProjectionStatus:
+    """A projection's position against the head of the log.
+
+    `lag_events` counts log positions not yet passed (events of any kind: an
+    upper bound on what the projection still has to apply); `lag_seconds` is
+    how long ago the oldest event it has yet to apply was recorded.
+    """
 
     name: str
     position: int
     head: int
     lag_events: int
     lag_seconds: float
+
+    @property
+    def caught_up(self) -> bool:
+        return self.lag_events == 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionReading(ProjectionStatus):
+    """A projection's status and whether a runner, in any process, holds its
+    leadership, as a scrape (and `/health/ready`) reads them."""
+
     running: bool
 
 

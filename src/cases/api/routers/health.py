@@ -19,8 +19,7 @@ from cases.api.deps import ApiStateDep, ServicesDep
 from cases.api.errors import ApiProblem
 from cases.api.routing import Router
 from cases.db.schema import pending_migrations
-from cases.followers.leadership import runner_running
-from cases.followers.status import projection_status
+from cases.followers.status import projection_readings
 from cases.persistence.database_url import parse_database_url
 from cases.projections.advisories import VendorSyncs
 from cases.settings import Settings
@@ -94,21 +93,10 @@ def ready(api: ApiStateDep, services: ServicesDep) -> Ready:
             503, "schema-behind", f"{len(pending)} migrations pending: run `cases migrate`"
         )
     with api.reads.connection() as db:
-        statuses = projection_status(services.log, db, services.clock)
-        running = {st.name: runner_running(db, st.name) for st in statuses}
+        readings = projection_readings(services.log, db, services.clock)
         syncs = [VendorSync(**row) for row in VendorSyncs(db).all()]
         replica = None if api.replica is None else api.replica.status(db)
-    lags = [
-        ProjectionLag(
-            name=st.name,
-            position=st.position,
-            head=st.head,
-            lag_events=st.lag_events,
-            lag_seconds=st.lag_seconds,
-            running=running[st.name],
-        )
-        for st in statuses
-    ]
+    lags = [ProjectionLag(**asdict(reading)) for reading in readings]
     stopped = [lag for lag in lags if not lag.running]
     behind = [lag for lag in lags if lag.running and _too_far_behind(lag, api.settings)]
     if stopped or behind:
