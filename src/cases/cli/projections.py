@@ -11,7 +11,6 @@ attempt, until the database answers or it is stopped (ADR 0034).
 from __future__ import annotations
 
 import signal
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,16 +19,15 @@ from functools import partial
 from types import FrameType
 from typing import Annotated
 
-import psycopg
 import structlog
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from yoyo.exceptions import LockTimeout
 
 from cases.cli.groups import command_group
 from cases.cli.services import cli_settings, fail, read_model_store
+from cases.cli.stores import STORE_ERRORS, first_line, store_or_exit
 from cases.clock import SystemClock
 from cases.db.database import ProjectionDatabase, open_projection_db, open_runner_db
 from cases.db.schema import SchemaBehindError, check_schema_current, migrate
@@ -44,7 +42,7 @@ from cases.followers.status import projection_status
 from cases.followers.tree_builder import TREE, tree_builders
 from cases.heap import settle_after_start
 from cases.observability.exposition import process_metrics_server
-from cases.persistence.database_url import SETTING, DatabaseUrl, StoreKind
+from cases.persistence.database_url import DatabaseUrl, StoreKind
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
 from cases.settings import Settings
@@ -53,16 +51,10 @@ projections_app = command_group(
     "Keep the read models (projections) up to date, and see how far behind they are."
 )
 
-STORE_ERRORS = (psycopg.Error, sqlite3.Error, OSError, LockTimeout)
 FIRST_WAIT = 0.5  # seconds before the second attempt to reach the database
 LONGEST_WAIT = 5.0  # seconds between attempts at most
 
 logger = structlog.get_logger("cases.projections")
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 def _configured(quiet: bool) -> tuple[Settings, DatabaseUrl]:
@@ -86,12 +78,8 @@ class ProjectionStore:
 def projection_store(*, quiet: bool = True) -> Iterator[ProjectionStore]:
     """The event log and the projection database, on a current schema."""
     settings, url = _configured(quiet)
-    try:
+    with store_or_exit(url):
         store = _open_store(settings, url)
-    except (SchemaBehindError, StoreUnavailableError) as e:
-        fail(str(e), 2)
-    except STORE_ERRORS as e:
-        fail(f"{SETTING}: cannot open {url.describe()}: {_first_line(e)}", 2)
     try:
         yield store
     finally:
@@ -116,7 +104,7 @@ def waiting_projection_store(stopping: threading.Event) -> Iterator[ProjectionSt
             fail(str(e), 2)
         except (StoreUnavailableError, *STORE_ERRORS) as e:
             logger.warning(
-                "database_unreachable", attempt=attempt, retry_in=wait, reason=_first_line(e)
+                "database_unreachable", attempt=attempt, retry_in=wait, reason=first_line(e)
             )
             if stopping.wait(wait):
                 yield None
@@ -159,14 +147,10 @@ def _chosen(names: list[str] | None) -> list[str]:
 def migrate_command() -> None:
     """Apply the schema migrations the configured store is missing."""
     _, url = _configured(quiet=True)
-    try:
+    with store_or_exit(url, "migrate"):
         if url.path is not None:
             url.path.parent.mkdir(parents=True, exist_ok=True)
         applied = migrate(url)
-    except SchemaBehindError as e:
-        fail(str(e), 2)
-    except STORE_ERRORS as e:
-        fail(f"{SETTING}: cannot migrate {url.describe()}: {_first_line(e)}", 2)
     if not applied:
         print(f"The schema of {url.describe()} is up to date; nothing to apply.")
         return
@@ -323,7 +307,7 @@ def _run_until_stopped(runners: InProcessProjections, stopping: threading.Event)
         runners.stop()
     if runners.failures:
         name, error = next(iter(runners.failures.items()))
-        fail(f"projection {name} stopped: {_first_line(error)}", 1)
+        fail(f"projection {name} stopped: {first_line(error)}", 1)
     print("Stopped.")
 
 

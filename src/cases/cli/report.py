@@ -8,7 +8,6 @@ store it cannot use, 1 for a request it refuses.
 from __future__ import annotations
 
 import json
-import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -24,14 +22,14 @@ from rich.table import Table
 from cases.cli.groups import command_group
 from cases.cli.moments import within_range
 from cases.cli.services import cli_settings, fail, read_model_store
+from cases.cli.stores import store_or_exit
 from cases.clock import SystemClock
 from cases.db.database import ProjectionDatabase, open_projection_db
-from cases.db.schema import SchemaBehindError, check_schema_current
+from cases.db.schema import check_schema_current
 from cases.domain.errors import DomainError
 from cases.followers.tracking import Tracking
-from cases.persistence.database_url import SETTING
 from cases.persistence.event_log import EventLog
-from cases.persistence.store import StoreUnavailableError, open_event_log
+from cases.persistence.store import open_event_log
 from cases.reports.compliance_export import as_dict, to_csv
 from cases.reports.compliance_report import (
     ClockFigures,
@@ -45,8 +43,6 @@ from cases.reports.compliance_statements import Helpers
 from cases.reports.service_levels import ServiceLevelsProjection
 
 report_app = command_group("Reports from the read models.", always_a_group=True)
-
-STORE_ERRORS = (psycopg.Error, sqlite3.Error, OSError)
 
 
 class Format(StrEnum):
@@ -79,13 +75,9 @@ def _projection_db() -> Iterator[ProjectionDatabase]:
     stderr if the service-level projection has facts still to apply."""
     settings = cli_settings(quiet=True)
     url = read_model_store(settings, "reports")
-    try:
+    with store_or_exit(url):
         check_schema_current(url)
         db = open_projection_db(settings)
-    except (SchemaBehindError, StoreUnavailableError) as e:
-        fail(str(e), 2)
-    except STORE_ERRORS as e:
-        fail(f"{SETTING}: cannot open {url.describe()}: {e}".splitlines()[0], 2)
     try:
         log = open_event_log(settings)
         try:
