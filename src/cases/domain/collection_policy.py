@@ -19,7 +19,8 @@ from cases.domain import errors
 from cases.domain.audited import AuditedAggregate
 from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
-from cases.domain.text import aware, required_text
+from cases.domain.text import required_text
+from cases.domain.versions import Refusals, Versions
 
 EARLIEST_STAGE = -90
 LATEST_STAGE = 365
@@ -120,8 +121,18 @@ class PublishedPolicy:
     customer_text: str
 
 
-class CollectionPolicy(AuditedAggregate):
+class CollectionPolicy(AuditedAggregate, Versions[PublishedPolicy]):
     """The versioned collection policy of the one partner this deployment serves."""
+
+    refusals = Refusals(
+        retroactive=errors.RetroactivePolicyError,
+        before_publishing="a collection policy cannot take effect before it is published",
+        before_latest="collection policy version {version} takes effect at "
+        "{effective_from}; a new version must take effect after it",
+        missing=errors.NoCollectionPolicyError,
+        none_in_force="no collection policy was in force at {moment}",
+        never_published="collection policy version {number} was never published",
+    )
 
     @staticmethod
     def policy_id() -> UUID:
@@ -152,9 +163,7 @@ class CollectionPolicy(AuditedAggregate):
 
     def publish(self, ctx: CommandContext, terms: CollectionTerms, effective_from: datetime) -> int:
         """Publish a new version, with its customer text; return its number."""
-        aware("effective_from", effective_from)
-        self.check_not_retroactive(ctx, effective_from)
-        version = len(self.published) + 1
+        version = self.next_version(ctx, effective_from)
         self._record(
             self.Published,
             ctx,
@@ -164,36 +173,6 @@ class CollectionPolicy(AuditedAggregate):
             customer_text=describe_policy(terms),
         )
         return version
-
-    def check_not_retroactive(self, ctx: CommandContext, effective_from: datetime) -> None:
-        if effective_from < ctx.occurred_at:
-            raise errors.RetroactivePolicyError(
-                "a collection policy cannot take effect before it is published"
-            )
-        if self.published and effective_from <= self.published[-1].effective_from:
-            latest = self.published[-1]
-            raise errors.RetroactivePolicyError(
-                f"collection policy version {latest.version} takes effect at "
-                f"{latest.effective_from.isoformat()}; a new version must take effect "
-                "after it"
-            )
-
-    def in_force_at(self, moment: datetime) -> PublishedPolicy:
-        """The version in force at `moment`: the latest to take effect by then."""
-        in_force = [p for p in self.published if p.effective_from <= moment]
-        if not in_force:
-            raise errors.NoCollectionPolicyError(
-                f"no collection policy was in force at {moment.isoformat()}"
-            )
-        return in_force[-1]
-
-    def published_version(self, number: int) -> PublishedPolicy:
-        for published in self.published:
-            if published.version == number:
-                return published
-        raise errors.NoCollectionPolicyError(
-            f"collection policy version {number} was never published"
-        )
 
 
 # Customer text ----------------------------------------------------------------

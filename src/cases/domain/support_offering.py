@@ -12,7 +12,7 @@ from cases.domain.errors import NoTermsInForceError, RetroactiveTermsError
 from cases.domain.identity import derived_id
 from cases.domain.metadata import CommandContext
 from cases.domain.support_terms import SupportTerms
-from cases.domain.text import aware
+from cases.domain.versions import Refusals, Versions
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +24,19 @@ class PublishedTerms:
     terms: SupportTerms
 
 
-class SupportOffering(AuditedAggregate):
+class SupportOffering(AuditedAggregate, Versions[PublishedTerms]):
     """The versioned support terms of the one partner this deployment serves."""
+
+    refusals = Refusals(
+        retroactive=RetroactiveTermsError,
+        before_publishing="terms cannot take effect before they are published: cases "
+        "already received keep the terms they were received under",
+        before_latest="terms version {version} takes effect at {effective_from}; new "
+        "terms must take effect after it",
+        missing=NoTermsInForceError,
+        none_in_force="no support terms were in force at {moment}",
+        never_published="support terms version {number} was never published",
+    )
 
     @staticmethod
     def offering_id() -> UUID:
@@ -57,9 +68,7 @@ class SupportOffering(AuditedAggregate):
         self, ctx: CommandContext, terms: SupportTerms, effective_from: datetime
     ) -> int:
         """Publish a new version of the terms; return its version number."""
-        aware("effective_from", effective_from)
-        self.check_not_retroactive(ctx, effective_from)
-        version = len(self.published) + 1
+        version = self.next_version(ctx, effective_from)
         self._record(
             self.TermsPublished,
             ctx,
@@ -68,29 +77,3 @@ class SupportOffering(AuditedAggregate):
             terms=terms,
         )
         return version
-
-    def check_not_retroactive(self, ctx: CommandContext, effective_from: datetime) -> None:
-        if effective_from < ctx.occurred_at:
-            raise RetroactiveTermsError(
-                "terms cannot take effect before they are published: cases already "
-                "received keep the terms they were received under"
-            )
-        if self.published and effective_from <= self.published[-1].effective_from:
-            raise RetroactiveTermsError(
-                f"terms version {self.published[-1].version} takes effect at "
-                f"{self.published[-1].effective_from.isoformat()}; new terms must "
-                "take effect after it"
-            )
-
-    def in_force_at(self, moment: datetime) -> PublishedTerms:
-        """The terms in force at `moment`: the latest to take effect by then."""
-        in_force = [p for p in self.published if p.effective_from <= moment]
-        if not in_force:
-            raise NoTermsInForceError(f"no support terms were in force at {moment.isoformat()}")
-        return in_force[-1]
-
-    def published_version(self, number: int) -> PublishedTerms:
-        for published in self.published:
-            if published.version == number:
-                return published
-        raise NoTermsInForceError(f"support terms version {number} was never published")
