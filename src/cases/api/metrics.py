@@ -73,9 +73,9 @@ def _syncs(syncs: VendorSyncs, now: datetime) -> list[SyncReading]:
     return [
         SyncReading(
             name=row["name"],
-            succeeded=row["last_error"] is None,
-            last_attempt_age=_age(row["last_attempt_at"], now),
-            last_success_age=(
+            last_success=row["last_error"] is None,
+            last_attempt_age_seconds=_age(row["last_attempt_at"], now),
+            last_success_age_seconds=(
                 None if row["last_success_at"] is None else _age(row["last_success_at"], now)
             ),
             failures=row["failures"],

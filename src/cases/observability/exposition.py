@@ -72,12 +72,13 @@ class OutboxReading:
 
 @dataclass(frozen=True, slots=True)
 class SyncReading:
-    """How a vendor sync last went, as read at a scrape (ages in seconds)."""
+    """How a vendor sync last went, as read at a scrape (ages in seconds); each
+    field but the name is its gauge (`cases_vendor_sync_<field>`)."""
 
     name: str
-    succeeded: bool
-    last_attempt_age: float
-    last_success_age: float | None  # None: never succeeded
+    last_success: bool  # whether its last attempt succeeded
+    last_attempt_age_seconds: float
+    last_success_age_seconds: float | None  # None: never succeeded
     failures: int  # since its last success
 
 
@@ -160,12 +161,24 @@ def _outbox_families(outbox: OutboxReading | None) -> list[Metric]:
     return [messages, dead, oldest]
 
 
-def _gauges(prefix: str, label: str, texts: dict[str, str]) -> dict[str, GaugeMetricFamily]:
-    """A gauge family per key, `cases_<prefix>_<key>`, labelled by `label`."""
-    return {
-        key: GaugeMetricFamily(f"{NAMESPACE}_{prefix}_{key}", text, labels=[label])
-        for key, text in texts.items()
-    }
+def _gauges(
+    prefix: str,
+    label: str,
+    texts: dict[str, str],
+    readings: Sequence[SyncReading | ProjectionReading],
+) -> list[Metric]:
+    """A gauge family per key of `texts`, `cases_<prefix>_<key>`, with a sample per
+    reading labelled by its name in `label`: the reading's field of the key's name
+    (none where that is None)."""
+    families: list[Metric] = []
+    for key, text in texts.items():
+        family = GaugeMetricFamily(f"{NAMESPACE}_{prefix}_{key}", text, labels=[label])
+        for reading in readings:
+            value = getattr(reading, key)
+            if value is not None:
+                family.add_metric([reading.name], value)
+        families.append(family)
+    return families
 
 
 def _sync_families(syncs: Sequence[SyncReading]) -> list[Metric]:
@@ -177,14 +190,7 @@ def _sync_families(syncs: Sequence[SyncReading]) -> list[Metric]:
         "last_success_age_seconds": "Seconds since the sync last succeeded (absent: never).",
         "failures": "Attempts of the sync that failed since its last success.",
     }
-    families = _gauges("vendor_sync", "sync", texts)
-    for sync in syncs:
-        families["last_success"].add_metric([sync.name], 1 if sync.succeeded else 0)
-        families["last_attempt_age_seconds"].add_metric([sync.name], sync.last_attempt_age)
-        if sync.last_success_age is not None:
-            families["last_success_age_seconds"].add_metric([sync.name], sync.last_success_age)
-        families["failures"].add_metric([sync.name], sync.failures)
-    return list(families.values())
+    return _gauges("vendor_sync", "sync", texts, syncs)
 
 
 def _families(readings: Sequence[ProjectionReading] | None) -> list[Metric]:
@@ -200,18 +206,12 @@ def _families(readings: Sequence[ProjectionReading] | None) -> list[Metric]:
         "lag_seconds": "How long ago the oldest event it has yet to apply was recorded.",
         "running": "Whether a runner, in any process, holds the projection's leadership.",
     }
-    families = _gauges("projection", "projection", gauges)
     head = GaugeMetricFamily(
         f"{NAMESPACE}_event_log_head_position", "The position of the last event recorded."
     )
-    for reading in readings:
-        families["position"].add_metric([reading.name], reading.position)
-        families["lag_events"].add_metric([reading.name], reading.lag_events)
-        families["lag_seconds"].add_metric([reading.name], reading.lag_seconds)
-        families["running"].add_metric([reading.name], 1 if reading.running else 0)
     if readings:
         head.add_metric([], readings[0].head)
-    return [up, head, *families.values()]
+    return [up, head, *_gauges("projection", "projection", gauges, readings)]
 
 
 @contextmanager
