@@ -138,3 +138,24 @@ def test_the_in_memory_store_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
         get_settings.cache_clear()
     assert result.exit_code == 2
     assert "reports need a SQLite or PostgreSQL store" in result.stderr
+
+
+def test_a_store_that_cannot_be_read_is_refused_in_one_line_as_the_projections_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file that is not a database: `report` exits 2 with the one line
+    `projections status` gives (one `store_or_exit` for both)."""
+    garbage = tmp_path / "cases.db"
+    garbage.write_bytes(b"not a database, " * 512)
+    monkeypatch.setenv("CASES_DATABASE_URL", f"sqlite:///{garbage}")
+    get_settings.cache_clear()
+    try:
+        refused = report(*PERIOD)
+        status = CliRunner().invoke(app, ["projections", "status"])
+    finally:
+        get_settings.cache_clear()
+    assert refused.exit_code == status.exit_code == 2
+    [line] = refused.stderr.strip().splitlines()
+    assert line == status.stderr.strip()
+    assert line.startswith("error: CASES_DATABASE_URL: cannot open ")
+    assert line.endswith(": file is not a database")
