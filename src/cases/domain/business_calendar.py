@@ -79,7 +79,14 @@ class BusinessCalendar:
     @classmethod
     def from_hours(cls, hours: ServiceHours, years: range | None = None) -> BusinessCalendar:
         """The shared calendar for `hours`, with `years` (local) prepared up front."""
-        calendar = _shared_calendar(hours)
+        found = _BY_IDENTITY.get(id(hours))
+        if found is not None and found[0] is hours:
+            calendar = found[1]
+        else:
+            calendar = _shared_calendar(hours)
+            if len(_BY_IDENTITY) >= _BY_IDENTITY_LIMIT:
+                _BY_IDENTITY.clear()
+            _BY_IDENTITY[id(hours)] = (hours, calendar)
         if years:
             calendar._index.cover(min(years), max(years))
         return calendar
@@ -130,9 +137,18 @@ class BusinessCalendar:
         return (_EPOCH + instant * _US).astimezone(self._index.zone)
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=256)  # equal hours: one calendar
 def _shared_calendar(hours: ServiceHours) -> BusinessCalendar:
     return BusinessCalendar(hours)
+
+
+# Each case holds its own `ServiceHours` object (decoded with it), and asks for its
+# calendar on every clock change. Hashing the hours (every weekly span) and
+# comparing them with the cached key's cost more than the rest of the lookup, so
+# the same object finds its calendar by identity first. An entry holds its
+# hours, so their id cannot be reused while it is here.
+_BY_IDENTITY: dict[int, tuple[ServiceHours, BusinessCalendar]] = {}
+_BY_IDENTITY_LIMIT = 4096
 
 
 def _instant(moment: datetime) -> int:

@@ -25,8 +25,9 @@ from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import resolve_topic
 
 from cases.domain.erasure import SubjectKind
+from cases.domain.metadata import Actor, EventMetadata
 from cases.fault_points import fault_point
-from cases.persistence.personal_data import SEARCHABLE, personal_fields, subject_kind
+from cases.persistence.personal_data import SEARCHABLE, decision, personal_fields, subject_kind
 from cases.persistence.sealing import Sealer, sealing_for
 from cases.persistence.subject_keys import SubjectRows
 
@@ -54,17 +55,27 @@ class _Plan:
     kind: SubjectKind | None  # of an event's aggregate (a snapshot's is per topic)
     personal: frozenset[str]
     searchable: dict[str, tuple[str, ...]]
+    holds_personal: bool  # False: encoded as is, with nothing to seal
+
+
+def _holds_personal(event_cls: type[Any]) -> bool:
+    """Whether an event of the class can hold a personal text: in a field of its own,
+    in a value object within, or in its metadata (which today holds none)."""
+    decided = decision(event_cls)
+    if decided is None or decided.personal or decided.within:
+        return True
+    return bool(personal_fields(EventMetadata) or personal_fields(Actor))
 
 
 def _plan(event_cls: type[Any]) -> _Plan:
     # `CanSnapshotAggregate` is a runtime Protocol: checking it costs tens of
     # microseconds, so once per class.
     if issubclass(event_cls, CanSnapshotAggregate):
-        return _Plan(True, None, frozenset(), {})
+        return _Plan(True, None, frozenset(), {}, holds_personal=True)
     aggregate = _aggregate_of(event_cls)
     kind = None if aggregate is None else subject_kind(aggregate)
     searchable = next((SEARCHABLE[c] for c in event_cls.__mro__ if c in SEARCHABLE), {})
-    return _Plan(False, kind, personal_fields(event_cls), searchable)
+    return _Plan(False, kind, personal_fields(event_cls), searchable, _holds_personal(event_cls))
 
 
 class SealingMapper(Mapper[UUID]):
@@ -88,7 +99,7 @@ class SealingMapper(Mapper[UUID]):
         keys = self.sealer.keys
         if domain_event.originator_version == 1:
             keys.new_subject(domain_event.originator_id, plan.kind)
-        stored = self._sealed(domain_event, plan.kind, plan.personal)
+        stored = self._sealed(domain_event, plan.kind, plan)
         values = self._searched_by(domain_event, plan.kind, plan.searchable)
         if keys.written_with_records:
             digests = keys.digests_of(values) if values else ()
@@ -96,14 +107,15 @@ class SealingMapper(Mapper[UUID]):
         # Its new key and its digests in one write, ahead of the event (whose
         # commit makes them durable); sealed again under a key stored first.
         if not keys.write_ahead(domain_event.originator_id, values):
-            stored = self._sealed(domain_event, plan.kind, plan.personal)
+            stored = self._sealed(domain_event, plan.kind, plan)
         fault_point("sealed-before-write")  # its key and digests stored, it not yet
         return stored
 
-    def _sealed(
-        self, domain_event: Any, kind: SubjectKind, personal: frozenset[str]
-    ) -> StoredEvent:
+    def _sealed(self, domain_event: Any, kind: SubjectKind, plan: _Plan) -> StoredEvent:
         """The event as stored, its personal fields sealed under its subject."""
+        if not plan.holds_personal:
+            return super().to_stored_event(domain_event)
+        personal = plan.personal
         seal = self.sealer.seal
         with sealing_for(domain_event.originator_id, kind):
             # Value objects inside seal their personal fields as they are walked.

@@ -216,6 +216,25 @@ class TestValuesAndEdges:
         shared = BusinessCalendar.from_hours(office_hours(), years=range(2025, 2028))
         assert BusinessCalendar.from_hours(office_hours()) is shared
 
+    def test_the_same_hours_find_their_calendar_without_hashing_them(self) -> None:
+        """A case asks for its calendar on every clock change, with its own hours
+        object: found by identity, the hours are hashed once, not per ask."""
+        hashed: list[object] = []
+
+        class CountedHours(ServiceHours):
+            __slots__ = ()
+
+            def __hash__(self) -> int:
+                hashed.append(self)
+                return super().__hash__()
+
+        plain = office_hours()
+        hours = CountedHours(plain.time_zone, plain.weekly, plain.holiday_country)
+        first = BusinessCalendar.from_hours(hours)
+        for _ in range(3):
+            assert BusinessCalendar.from_hours(hours) is first
+        assert len(hashed) == 1
+
     def test_durations_across_years(self) -> None:
         """From New Year's Eve 2025 to 2027, 8 h a working day less holidays add up."""
         calendar = office()
