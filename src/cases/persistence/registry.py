@@ -30,6 +30,7 @@ from cases.domain import (
     support_offering,
     support_terms,
     vendor_request,
+    versions,
 )
 from cases.persistence.personal_data import personal_fields
 from cases.persistence.sealing import SealedAsToken, Sealer, SealingDataclassAsDict
@@ -119,10 +120,12 @@ VALUE_OBJECTS: dict[str, type[object]] = {
 }
 
 # Types that belong to commands or the API only and are never stored: among them
-# the commands themselves, asked and decided on, never recorded (ADR 0039).
+# the commands themselves, asked and decided on, never recorded (ADR 0039), and
+# the words a kind of versions refuses in.
 NOT_STORED: frozenset[type[object]] = frozenset(
     {
         metadata.CommandContext,
+        versions.Refusals,
         permissions.Permission,
         case_commands.TakeIn,
         *get_args(case_commands.CaseCommand),
