@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 import cases
+from cases.db import schema
 from tests.support.installed import ROOT, InstalledCases, build_wheel
 from tests.support.postgres import throwaway_database
 from tests.support.server import ServerProcess, free_port, store_env
@@ -92,6 +93,10 @@ def test_migrate_serve_and_answer_an_authenticated_request(
     assert migrated.returncode == 0, migrated.stderr
     assert "Applied" in migrated.stdout
     assert "  0001_projection_tracking" in migrated.stdout.splitlines()
+    # every migration of the checkout, the portable templates and the dialect's own files
+    dialect = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    applied = [line.strip() for line in migrated.stdout.splitlines() if line.startswith("  ")]
+    assert applied == [m.id for m in schema.dialect_migrations(dialect)]
 
     created = run_cases(
         installed, env, tmp_path, "principals", "create", "--name", "Op", "--role", "auditor"
