@@ -27,6 +27,7 @@ from cases.db.shapes import (
     copy_in,
     delete_json,
     delete_keyed,
+    empty_table,
     insert,
     staging_table,
     upsert,
@@ -111,6 +112,9 @@ class ProjectionDatabase:
         # PostgreSQL, this session's: the staging tables made (by the table they
         # stage for) and each table's column types (upsert_rows).
         self._staged: dict[str, str] = {}
+        # The staging tables holding rows in the open transaction (a commit or a
+        # rollback empties them): a second upsert of the table empties it first.
+        self._filled: set[str] = set()
         self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         self.connect()
 
@@ -119,6 +123,7 @@ class ProjectionDatabase:
     def connect(self) -> None:
         self.close()
         self._staged.clear()
+        self._filled.clear()
         self._types.clear()
         if self.is_postgres:
             options = [] if self.durable_commits else ["-c synchronous_commit=off"]
@@ -252,6 +257,9 @@ class ProjectionDatabase:
         rows: Iterable[Sequence[object]],
     ) -> None:
         staged = self._staging_table(postgres, table)
+        if staged in self._filled:  # a second upsert in the transaction: not the first's rows again
+            postgres.execute(self.text(empty_table(staged)))
+        self._filled.add(staged)
         self._copy_in(postgres, staged, table, columns, rows)
         postgres.execute(self.text(upsert_staged(table, staged, columns, keys)), prepare=True)
 
@@ -361,6 +369,9 @@ class ProjectionDatabase:
             except BaseException:
                 self._staged.clear()  # made in this transaction, maybe: made again
                 raise
+            finally:
+                if self._postgres.info.transaction_status is not TransactionStatus.INTRANS:
+                    self._filled.clear()  # committed or rolled back: every staging table empty
             return
         lite = self._lite()
         lite.execute("BEGIN IMMEDIATE")
