@@ -27,6 +27,7 @@ from cases.db.shapes import (
     copy_in,
     delete_json,
     delete_keyed,
+    empty_table,
     insert,
     staging_table,
     upsert,
@@ -111,6 +112,9 @@ class ProjectionDatabase:
         # PostgreSQL, this session's: the staging tables made (by the table they
         # stage for) and each table's column types (upsert_rows).
         self._staged: dict[str, str] = {}
+        # The staging tables holding rows in the open transaction (a commit or a
+        # rollback empties them): a second upsert of the table empties it first.
+        self._filled: set[str] = set()
         self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         self.connect()
 
@@ -119,6 +123,7 @@ class ProjectionDatabase:
     def connect(self) -> None:
         self.close()
         self._staged.clear()
+        self._filled.clear()
         self._types.clear()
         if self.is_postgres:
             options = [] if self.durable_commits else ["-c synchronous_commit=off"]
@@ -217,9 +222,13 @@ class ProjectionDatabase:
         columns: tuple[str, ...],
         keys: tuple[str, ...],
         rows: Iterable[Sequence[object]],
+        *,
+        distinct: bool = False,
     ) -> None:
         """Write each row (a value per column) into `table`, replacing the one with
-        the same `keys`; of rows with the same keys the last wins.
+        the same `keys`; of rows with the same keys the last wins. `distinct`: the
+        caller gives no two rows with the same keys (rows from a dict by key), so
+        none are looked for (hashing a key holding a UUID runs Python code).
 
         On PostgreSQL the rows go by binary COPY into this session's staging table
         of `table`, and from there into `table` by one `INSERT ... SELECT ... ON
@@ -228,21 +237,16 @@ class ProjectionDatabase:
         text (JSON rows cost it more than the upsert itself). Each value must be
         of its column's Python type (a str for text, a UUID for uuid...), as
         psycopg dumps it in binary by the column's type. SQLite: a statement per row."""
-        at = [columns.index(key) for key in keys]
-        if len(at) == 1:
-            (i,) = at
-            latest = {row[i]: row for row in rows}
-        else:
-            latest = {tuple(row[i] for i in at): row for row in rows}
+        latest = list(rows) if distinct else _last_of_each(columns, keys, rows)
         if not latest:
             return
         if self._postgres is None:
-            self.executemany(upsert(table, columns, keys), latest.values())
+            self.executemany(upsert(table, columns, keys), latest)
         elif self._postgres.info.transaction_status is TransactionStatus.INTRANS:
-            self._upsert_staged(self._postgres, table, columns, keys, latest.values())
+            self._upsert_staged(self._postgres, table, columns, keys, latest)
         else:  # the staging table empties at commit: both statements in one transaction
             with self.transaction():
-                self._upsert_staged(self._postgres, table, columns, keys, latest.values())
+                self._upsert_staged(self._postgres, table, columns, keys, latest)
 
     def _upsert_staged(
         self,
@@ -253,6 +257,9 @@ class ProjectionDatabase:
         rows: Iterable[Sequence[object]],
     ) -> None:
         staged = self._staging_table(postgres, table)
+        if staged in self._filled:  # a second upsert in the transaction: not the first's rows again
+            postgres.execute(self.text(empty_table(staged)))
+        self._filled.add(staged)
         self._copy_in(postgres, staged, table, columns, rows)
         postgres.execute(self.text(upsert_staged(table, staged, columns, keys)), prepare=True)
 
@@ -362,6 +369,9 @@ class ProjectionDatabase:
             except BaseException:
                 self._staged.clear()  # made in this transaction, maybe: made again
                 raise
+            finally:
+                if self._postgres.info.transaction_status is not TransactionStatus.INTRANS:
+                    self._filled.clear()  # committed or rolled back: every staging table empty
             return
         lite = self._lite()
         lite.execute("BEGIN IMMEDIATE")
@@ -385,6 +395,17 @@ def _sqlite_value(value: object) -> object:
     if isinstance(value, UUID | Decimal):
         return str(value)
     return value
+
+
+def _last_of_each(
+    columns: tuple[str, ...], keys: tuple[str, ...], rows: Iterable[Sequence[object]]
+) -> list[Sequence[object]]:
+    """Of `rows` with the same values of `keys`, the last (in the first's place)."""
+    at = [columns.index(key) for key in keys]
+    if len(at) == 1:
+        (i,) = at
+        return list({row[i]: row for row in rows}.values())
+    return list({tuple(row[i] for i in at): row for row in rows}.values())
 
 
 def _sqlite_params(params: Params) -> Params:

@@ -116,6 +116,11 @@ def staging_table(table: str, staged: str) -> Sql:
     )
 
 
+def empty_table(table: str) -> Sql:
+    """Every row of `table` deleted (a staging table's, within a transaction)."""
+    return sql("DELETE FROM {table}", table=identifier(table))
+
+
 @lru_cache(maxsize=64)
 def upsert_staged(table: str, staged: str, columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
     """PostgreSQL only: every row of the staging table `staged` into `table`, or

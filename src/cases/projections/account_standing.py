@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -280,21 +281,20 @@ class AccountStandingProjection(Projection):
     @staticmethod
     def _save(db: ProjectionDatabase, tables: TableNames, accounts: Iterable[Account]) -> None:
         accounts = list(accounts)
+        # One row per account, and per account's invoice: distinct keys.
         db.upsert_rows(
             tables("account_standing"),
             COLUMNS,
             ("account_id",),
-            [[a.row[c] for c in COLUMNS] for a in accounts],
+            [_standing_values(a.row) for a in accounts],
+            distinct=True,
         )
         db.upsert_rows(
             tables("standing_invoices"),
             INVOICE_COLUMNS,
             ("account_id", "invoice_number"),
-            [
-                [a.invoices[n][c] for c in INVOICE_COLUMNS]
-                for a in accounts
-                for n in sorted(a.changed)
-            ],
+            [_invoice_values(a.invoices[n]) for a in accounts for n in sorted(a.changed)],
+            distinct=True,
         )
         db.delete_rows(
             tables("standing_invoices"),
@@ -302,6 +302,9 @@ class AccountStandingProjection(Projection):
             [(a.row["account_id"], n) for a in accounts for n in sorted(a.settled)],
         )
 
+
+_standing_values = itemgetter(*COLUMNS)  # a row's values in column order, in C
+_invoice_values = itemgetter(*INVOICE_COLUMNS)
 
 standing_row = row_reader(
     COLUMNS,

@@ -212,7 +212,7 @@ class CaseQueueProjection(ErasingProjection):
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Any) -> None:
-        upsert_rows(db, table, COLUMNS, ("case_id",), rows)
+        upsert_rows(db, table, COLUMNS, ("case_id",), rows, distinct=True)  # by case
 
 
 @dataclass(frozen=True, slots=True)

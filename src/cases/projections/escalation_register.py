@@ -149,7 +149,7 @@ class EscalationRegisterProjection(ErasingProjection):
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Iterable[Row]) -> None:
-        upsert_rows(db, table, COLUMNS, ("case_id", "number"), rows)
+        upsert_rows(db, table, COLUMNS, ("case_id", "number"), rows, distinct=True)
 
 
 def _opens(event: Any) -> bool:

@@ -289,7 +289,7 @@ class ReceivablesProjection(Projection):
 
     @staticmethod
     def _upsert(db: ProjectionDatabase, table: str, rows: Iterable[Row]) -> None:
-        upsert_rows(db, table, COLUMNS, ("account_id", "invoice_number"), rows)
+        upsert_rows(db, table, COLUMNS, ("account_id", "invoice_number"), rows, distinct=True)
 
     @staticmethod
     def _add_movements(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -86,11 +87,15 @@ def upsert_rows(
     columns: tuple[str, ...],
     keys: tuple[str, ...],
     rows: Iterable[Mapping[str, Any]],
+    *,
+    distinct: bool = False,
 ) -> None:
     """Writes each row (its `columns`), replacing the one with the same `keys`
     (`ProjectionDatabase.upsert_rows`: on PostgreSQL a binary COPY and one
-    statement a batch, each value of its column's Python type)."""
-    db.upsert_rows(table, columns, keys, [[row[c] for c in columns] for row in rows])
+    statement a batch, each value of its column's Python type); `distinct`: no
+    two rows have the same keys."""
+    values_of = itemgetter(*columns)  # a row's values in column order, in C
+    db.upsert_rows(table, columns, keys, [values_of(row) for row in rows], distinct=distinct)
 
 
 def update_where(

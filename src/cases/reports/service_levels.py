@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from typing import Any, ClassVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -201,6 +202,8 @@ class Table:
         self.rows: dict[Key, Row] = {}
         self.touched: set[Key] = set()
         self.deleted: set[Key] = set()
+        self.stored: set[Key] = set()  # the keys of the rows loaded: those stored
+        self.values_of = itemgetter(*columns)  # a row's values, in column order
         # The recorded moments whose latest is the row's `last_recorded_at`, if it has one.
         self.recorded = (
             tuple(c for c in columns if c.endswith("_recorded_at") and c != LAST_RECORDED)
@@ -219,6 +222,7 @@ class Table:
         for values in rows_in(db, self.name, columns, "case_id", ids):
             row = as_row(columns, values)
             self.rows[self.key_of(row)] = row
+        self.stored.update(self.rows)
 
     def get(self, key: Key) -> Row | None:
         return self.rows.get(key)
@@ -257,16 +261,16 @@ class Table:
         if self.recorded:
             for key in self.touched:
                 self._note_last_recorded(self.rows[key])
-        # One statement each on PostgreSQL (ADR 71 amendments); distinct keys.
-        db.delete_rows(self.name, self.key, sorted(self.deleted, key=_in_order))
+        # One statement each on PostgreSQL (ADR 71 amendments); distinct keys. A
+        # row put and deleted within the batch was never stored: nothing to delete.
+        rows, values_of = self.rows, self.values_of
+        db.delete_rows(self.name, self.key, sorted(self.deleted & self.stored, key=_in_order))
         db.upsert_rows(
             self.name,
             self.columns,
             self.key,
-            [
-                [self.rows[key][c] for c in self.columns]
-                for key in sorted(self.touched, key=_in_order)
-            ],
+            [values_of(rows[key]) for key in sorted(self.touched, key=_in_order)],
+            distinct=True,
         )
 
 
@@ -485,6 +489,61 @@ HANDLERS: dict[type[Any], Callable[[Fold, Any], None]] = {
     E.Reopened: Fold.reopened,
 }
 
+# What each handler reads of the rows stored before its batch, by the event's type
+# (a clock fact's also by its clock): the tables whose rows of the event's case a
+# batch must load first. Facts that only move a deadline read no case row.
+_OUTCOMES = (
+    E.ServiceClockBreached,
+    E.ServiceClockBreachWithdrawn,
+    E.ServiceClockBreachDisproved,
+    E.ServiceClockFulfilled,
+)
+_CASE_READERS = frozenset((*_OUTCOMES, E.Escalated, E.Reopened))
+_CLOCK_FACTS = frozenset(CLOCK_FACTS)
+_WITHDRAWALS = frozenset(WITHDRAWALS)
+
+
+class _Needs:
+    """The cases whose stored rows of each table a batch reads (one pass over it)."""
+
+    __slots__ = ("breaches", "cases", "deadlines", "escalations", "received", "updates")
+
+    def __init__(self) -> None:
+        self.received: set[UUID] = set()
+        self.cases: set[UUID] = set()
+        self.updates: set[UUID] = set()
+        self.escalations: set[UUID] = set()
+        self.breaches: set[UUID] = set()
+        self.deadlines: set[UUID] = set()
+
+    @classmethod
+    def of(cls, events: Sequence[PositionedEvent]) -> _Needs:
+        need = cls()
+        received, escalated = E.Received, E.Escalated
+        next_update, vendor = ClockKind.NEXT_UPDATE, ClockKind.VENDOR
+        for p in events:
+            e = p.event
+            kind = type(e)
+            case_id = e.originator_id
+            if kind is received:
+                need.received.add(case_id)
+                continue
+            if kind in _CASE_READERS:
+                need.cases.add(case_id)
+            if kind is escalated:  # its first: the case's update rows too
+                need.updates.add(case_id)
+                need.escalations.add(case_id)
+            elif kind in _CLOCK_FACTS:
+                need.deadlines.add(case_id)
+                clock = e.clock
+                if clock is vendor:
+                    need.escalations.add(case_id)
+                elif clock is next_update and kind in _CASE_READERS:  # an outcome
+                    need.updates.add(case_id)
+                if kind in _WITHDRAWALS:
+                    need.breaches.add(case_id)
+        return need
+
 
 class ServiceLevelsProjection(Projection):
     """Keeps the service-level tables in step with the cases' clock facts."""
@@ -504,34 +563,17 @@ class ServiceLevelsProjection(Projection):
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
     ) -> None:
         fold = Fold(tables)
-        received = {p.event.originator_id for p in events if isinstance(p.event, E.Received)}
-        earlier = {p.event.originator_id for p in events} - received
-        fold.cases.load(db, earlier)
-        fold.updates.load(db, self._cases_with(events, ClockKind.NEXT_UPDATE) - received)
-        fold.escalations.load(db, self._cases_with(events, ClockKind.VENDOR) - received)
-        withdrawals = {p.event.originator_id for p in events if isinstance(p.event, WITHDRAWALS)}
-        fold.breaches.load(db, withdrawals - received)
-        fold.deadlines.load(
-            db,
-            {p.event.originator_id for p in events if isinstance(p.event, CLOCK_FACTS)} - received,
-        )
+        need = _Needs.of(events)
+        fold.cases.load(db, need.cases - need.received)
+        fold.updates.load(db, need.updates - need.received)
+        fold.escalations.load(db, need.escalations - need.received)
+        fold.breaches.load(db, need.breaches - need.received)
+        fold.deadlines.load(db, need.deadlines - need.received)
         for positioned in events:
             HANDLERS[type(positioned.event)](fold, positioned.event)
         for table in fold.all:
             table.write(db)
         seal_after(db, tables, [p.event.timestamp for p in events])
-
-    @staticmethod
-    def _cases_with(events: Sequence[PositionedEvent], kind: ClockKind) -> set[UUID]:
-        """Cases whose rows of `kind`'s table this batch changes (an escalation
-        changes both the escalations and the updates)."""
-        found = set()
-        for p in events:
-            e = p.event
-            of_kind = isinstance(e, CLOCK_FACTS) and getattr(e, "clock", None) is kind
-            if of_kind or isinstance(e, E.Escalated):
-                found.add(e.originator_id)
-        return found
 
 
 class ServiceLevelsView:

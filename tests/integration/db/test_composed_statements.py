@@ -245,6 +245,25 @@ def test_upsert_rows_in_a_transaction_or_alone_and_after_a_failed_one_on_each_st
     assert _rows(db, item) == [(1, "alone"), (2, "two"), (3, "three")]
 
 
+def test_upsert_rows_of_one_key_twice_in_a_transaction_keeps_the_last_on_each_store(
+    db: ProjectionDatabase,
+) -> None:
+    """Two upserts of the same row in one transaction (a rebuild's last batches
+    and its swap, ADR 71): the second's row stays. PostgreSQL's staging table
+    still holds the first's rows until the commit, so it is emptied first:
+    otherwise both are inserted again in one statement, which PostgreSQL
+    refuses (`cannot affect row a second time`)."""
+    item = uuid4()
+    with db.transaction():
+        for note in ("first", "second", "third"):
+            db.upsert_rows(
+                "composed_items", COLUMNS, ("item_id", "number"), [(item, 1, note, MOMENT)]
+            )
+    db.upsert_rows("composed_items", COLUMNS, ("item_id", "number"), [(item, 2, "alone", MOMENT)])
+
+    assert _rows(db, item) == [(1, "third"), (2, "alone")]
+
+
 @pytest.mark.postgres
 def test_upsert_rows_on_postgres_takes_each_value_as_its_columns_type() -> None:
     """Binary COPY dumps every value by its column's type: text for a uuid column
