@@ -3,7 +3,10 @@
 A schema change is written once. `cases/migrations/portable/NNNN_name.sql` is one
 template for both dialects: where PostgreSQL and SQLite name a thing differently
 the template says `{UUID}`, `{MOMENT}`, `{BIGINT}`, `{BOOLEAN}`, `{FALSE}` ... and
-`DIALECT_WORDS` gives each dialect's word. The template is rendered per dialect,
+`DIALECT_WORDS` gives each dialect's word (rendered by `str.format_map`: a brace the
+SQL itself needs, say in a JSON literal, is written doubled, `{{` and `}}`; a single
+one names a word, and an unknown word fails every migration, so no store is left
+half-migrated by it). The template is rendered per dialect,
 split into statements as yoyo splits a `.sql` file, and handed to yoyo under the
 file's name as its id, the same id the dialect's own file had before (ADR 75), so
 a database migrated by earlier code has nothing pending. A migration whose
