@@ -63,7 +63,10 @@ def commits(admin: psycopg.Connection[tuple[object, ...]], name: str) -> int:
 
 def measure(src: str, seconds: float) -> dict[str, float]:
     """One round: a runner process from `src`, idle for `seconds`."""
-    with throwaway_database(ADMIN_URL, "cases_idle") as (url, name), tempfile.TemporaryDirectory() as tmp:
+    with (
+        throwaway_database(ADMIN_URL, "cases_idle") as (url, name),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         migrate(parse_database_url(url))
         seed_store(url, Path(tmp), 20, 3, 1)
         env = {k: v for k, v in os.environ.items() if not k.startswith("CASES_")}
@@ -73,7 +76,11 @@ def measure(src: str, seconds: float) -> dict[str, float]:
             CASES_POSTGRES_POOL_SIZE="2",
             PYTHONPATH=f"{src}:{Path(src).parent}",
         )
-        command = [sys.executable, "-c", "import sys; from cases.cli.main import main; sys.exit(main())"]
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from cases.cli.main import main; sys.exit(main())",
+        ]
         log = Path(tmp) / "runner.log"
         with log.open("w") as out:
             process = subprocess.Popen(  # noqa: S603 - our own interpreter
@@ -122,11 +129,11 @@ def main() -> None:
         for label, src in trees.items():
             figures = measure(str(Path(src).resolve()), args.seconds)
             results[label].append(figures)
-            print(json.dumps({"round": round_, "tree": label, **figures}), flush=True)  # noqa: T201
+            print(json.dumps({"round": round_, "tree": label, **figures}), flush=True)
     for label, rounds in results.items():
         medians = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
-        print(json.dumps({"tree": label, "median": medians}), flush=True)  # noqa: T201
-    print(json.dumps({"load_average": os.getloadavg()}))  # noqa: T201
+        print(json.dumps({"tree": label, "median": medians}), flush=True)
+    print(json.dumps({"load_average": os.getloadavg()}))
 
 
 if __name__ == "__main__":
