@@ -23,6 +23,7 @@ from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, open_runner
 from cases.db.schema import check_schema_current
 from cases.followers.advisory_loop import ADVISORY_SYNC, AdvisorySyncLoop, advisory_loop
 from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.log_head import LogHead
 from cases.followers.outbox import OUTBOX, delivery_workers, outbox_runners
 from cases.followers.runner import Follower, ProjectionRunner, RunnerLoop
 from cases.followers.tracking import Tracking
@@ -71,24 +72,20 @@ class InProcessProjections:
             projection_named(name)  # an unknown name fails here, not in a thread
         self.batch_size = batch_size
         self.clock = clock
+        # one watch of the log's head for every follower here (ADR 12 amended)
+        self.head = LogHead(lambda: log.recorder.max_notification_id() or 0, poll_interval)
+        following = partial(
+            RunnerLoop, poll_interval=poll_interval, max_backoff=max_backoff, head=self.head
+        )
         self.loops: dict[str, Loop] = {
-            name: RunnerLoop(
-                partial(self._make_runner, name),
-                poll_interval=poll_interval,
-                max_backoff=max_backoff,
-            )
-            for name in self.names
+            name: following(partial(self._make_runner, name)) for name in self.names
         }
         if tree is not None:  # the audit log's tree builder, beside the projections
-            self.loops[TREE] = RunnerLoop(
-                tree, poll_interval=poll_interval, max_backoff=max_backoff
-            )
+            self.loops[TREE] = following(tree)
         if vendor is not None:  # the scheduled advisory sync, beside them
             self.loops[ADVISORY_SYNC] = vendor
         if outbox is not None:  # the outbox's follower, which queues messages (ADR 50)
-            self.loops[OUTBOX] = RunnerLoop(
-                outbox, poll_interval=poll_interval, max_backoff=max_backoff
-            )
+            self.loops[OUTBOX] = following(outbox)
         self.deliveries = deliveries
         self._delivering = threading.Event()
         self.failures: dict[str, Exception] = {}

@@ -36,6 +36,7 @@ from cases.clock import Clock, SystemClock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.followers.decoded import decoded_events
 from cases.followers.leadership import Leadership
+from cases.followers.log_head import LogHead
 from cases.followers.tracking import Tracking
 from cases.observability import metrics
 from cases.persistence.event_log import EventLog
@@ -105,6 +106,8 @@ class Follower(Protocol):
 
     @property
     def tracking_name(self) -> str: ...
+
+    def head(self) -> int: ...
 
     def step(self) -> BatchResult: ...
 
@@ -239,7 +242,9 @@ class ProjectionRunner:
 
 
 class RunnerLoop:
-    """Runs a projection until stopped: leads or waits, polls, survives outages."""
+    """Runs a projection until stopped: leads or waits, follows the log's head,
+    survives outages. With `head`, the process's shared watch of the log (ADR 12,
+    amendment "One watch of the log's head"); without, a watch of its own."""
 
     def __init__(
         self,
@@ -247,15 +252,19 @@ class RunnerLoop:
         *,
         poll_interval: float = 0.1,
         max_backoff: float = 5.0,
+        head: LogHead | None = None,
     ) -> None:
         self.make_runner = make_runner
         self.poll_interval = poll_interval
         self.max_backoff = max_backoff
+        self.head = head
         self.stopping = threading.Event()
         self.caught_up = threading.Event()
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.head is not None:
+            self.head.wake()
 
     def run(self) -> None:
         backoff = self.poll_interval
@@ -273,6 +282,7 @@ class RunnerLoop:
     def _lead_and_follow(self) -> None:
         runner = self.make_runner()
         leadership = Leadership(runner.db, runner.tracking_name)
+        watch = self.head or LogHead(runner.head, self.poll_interval)
         try:
             while not leadership.try_acquire():
                 if self.stopping.wait(self.poll_interval * 5):
@@ -280,13 +290,16 @@ class RunnerLoop:
             logger.info("projection_leading", projection=runner.tracking_name)
             while not self.stopping.is_set():
                 # A backlog is taken a full batch after another; otherwise the loop
-                # waits a poll interval after each step, busy or not, so a steady
-                # stream of commands is applied in batches of what arrived
-                # meanwhile, not one transaction per command for every projection.
-                if runner.step().more:
+                # waits for the head of the log to pass its position. The head is
+                # read once a poll interval (by one waiter for the whole process),
+                # so a steady stream of commands is applied in batches of what
+                # arrived meanwhile, not one transaction per command for every
+                # projection, and an idle process reads the log once an interval.
+                result = runner.step()
+                if result.more:
                     continue
                 self.caught_up.set()
-                self.stopping.wait(self.poll_interval)
+                watch.wait_past(result.position, self.stopping)
         finally:
             with contextlib.suppress(*RECOVERABLE):
                 leadership.release()
