@@ -6,7 +6,9 @@ What it relies on in eventsourcing (9.5), checked by
 `tests/integration/test_recorders_contract.py` (ADR 0037):
 
 - PostgreSQL (`eventsourcing.postgres`): the recorders' `datastore` and its
-  `get_connection()` (autocommit connections with dict rows), `schema`,
+  `get_connection()` (autocommit connections with dict rows, raising psycopg's
+  integrity errors as the library's `IntegrityError`: a lone command's write
+  relies on it, `tests/integration/test_group_commit.py`), `schema`,
   `lock_timeout` (read when a recorder is made) and `pool` (psycopg_pool:
   `timeout`, `kwargs`, `check()`); the recorders' `events_table_name`,
   `select_events_statement` (`SELECT … WHERE originator_id = %s`, to which the
@@ -80,6 +82,7 @@ from cases.persistence.event_sql import (
     COLUMNS,
     CommandWrite,
     as_uuid,
+    insert_alone,
     insert_if_free,
     may_have_committed,
     row_literal,
@@ -395,13 +398,18 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
         return ids
 
     def _write_batch(self, commands: Sequence[CommandWrite]) -> list[list[tuple[UUID, int, int]]]:
-        """One transaction: the lock, then each command's rows if their keys are free."""
+        """One transaction: the lock, then each command's rows if their keys are free
+        (a command alone: its rows, or a unique violation for the whole)."""
         with (
             self.datastore.get_connection() as conn,
             psycopg.ClientCursor(conn) as cursor,  # no parameters: one simple query
         ):
             prefix, table = self._lock(conn), self._table(conn)
-            inserts = [insert_if_free(table, c.rows, c.step) for c in commands]
+            inserts = (
+                [insert_alone(table, commands[0].rows, commands[0].step)]
+                if len(commands) == 1
+                else [insert_if_free(table, c.rows, c.step) for c in commands]
+            )
             results: list[list[tuple[UUID, int, int]]] = []
             try:
                 cursor.execute("; ".join([prefix, *inserts]))
