@@ -84,7 +84,7 @@ def write(statement: Callable[[UUID, int], str]) -> Form:
 def events_since(conn: psycopg.Connection[tuple[object, ...]], _: UUID, __: int) -> None:
     with conn.cursor() as cursor:
         cursor.execute(
-            f"SELECT originator_id, originator_version, topic, state, notification_id "  # noqa: S608 - a constant
+            "SELECT originator_id, originator_version, topic, state, notification_id "
             f"FROM {TABLE} WHERE originator_id = %s AND originator_version > %s "
             "ORDER BY originator_version",
             (READ_FROM, 1),
