@@ -10,13 +10,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+from cases.db.schema import migrate
+from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
+from cases.persistence.idempotency_steps import StepToRecord
 from cases.persistence.store import CasesApplicationRecorder, open_event_log
 from cases.settings import Settings
 from tests.support.postgres import throwaway_database
@@ -148,3 +152,22 @@ def test_in_one_batch_the_first_claim_wins(database: str, log: EventLog) -> None
     assert sum(1 for w in claims if w.error is None) == 1
     assert all(isinstance(w.error, IntegrityError) for w in claims if w.error is not None)
     assert [e.originator_version for e in recorder.select_events(contested)] == [1]
+
+
+def test_a_lone_write_whose_step_is_recorded_records_none_of_its_rows(
+    database: str, log: EventLog
+) -> None:
+    """A command alone in its transaction (ADR 0027 amendment): its step found
+    recorded already fails the whole write, though its versions are free."""
+    migrate(parse_database_url(database))
+    recorder = _recorder(log)
+    step = StepToRecord("a" * 64, "change:one", "b" * 64, datetime(2026, 3, 2, tzinfo=UTC))
+    first, second = uuid4(), uuid4()
+    recorder.insert_events(_events(first, range(1, 2)), idempotency_step=step)
+
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(_events(second, range(1, 3)), idempotency_step=step)
+
+    assert recorder.select_events(second) == []
+    assert [e.originator_version for e in recorder.select_events(first)] == [1]
+    assert recorder.select_steps("a" * 64)["change:one"].receipts[0].aggregate_id == first

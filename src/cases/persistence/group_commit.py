@@ -12,8 +12,10 @@ timeout, lock, then one statement per command), so one round trip and one flush
 serve them all. Each command's statement inserts its rows only if none of its
 (aggregate, version) keys is taken, which is race-free because the table lock is
 held; a command that finds one taken gets `IntegrityError` (a lost race, retried
-on fresh state by the command runner) while the others are recorded. Nothing is
-acknowledged before the transaction has committed.
+on fresh state by the command runner) while the others are recorded. A batch of
+one command inserts plainly, and a taken key fails it whole with the same
+`IntegrityError` (ADR 0027 amendment). Nothing is acknowledged before the
+transaction has committed.
 """
 
 from __future__ import annotations

@@ -6,15 +6,18 @@ What it relies on in eventsourcing (9.5), checked by
 `tests/integration/test_recorders_contract.py` (ADR 0037):
 
 - PostgreSQL (`eventsourcing.postgres`): the recorders' `datastore` and its
-  `get_connection()` (autocommit connections with dict rows), `schema`,
+  `get_connection()` (autocommit connections with dict rows, raising psycopg's
+  integrity errors as the library's `IntegrityError`: a lone command's write
+  relies on it, `tests/integration/test_group_commit.py`), `schema`,
   `lock_timeout` (read when a recorder is made) and `pool` (psycopg_pool:
   `timeout`, `kwargs`, `check()`); the recorders' `events_table_name`,
-  `select_events_statement` (`SELECT … WHERE originator_id = %s`, to which the
-  version bounds are appended) and `lock_table_statements` (the lock timeout,
-  then the table lock); `select_notifications` and `max_notification_id` wrapped
-  by the library's `@retry` (unwrapped here with `inspect.unwrap`, so that only
-  our attempts apply); the factory's `env`, `datastore`, `aggregate_recorder_class`
-  and `application_recorder_class`, and `Application.save(**kwargs)` passing its
+  `select_events_statement` (`SELECT * … WHERE originator_id = %s`, to which the
+  version bounds are appended; its rows read by position) and
+  `lock_table_statements` (the lock timeout, then the table lock);
+  `select_notifications` and `max_notification_id` wrapped by the library's
+  `@retry` (unwrapped here with `inspect.unwrap`, so that only our attempts
+  apply); the factory's `env`, `datastore`, `aggregate_recorder_class` and
+  `application_recorder_class`, and `Application.save(**kwargs)` passing its
   keyword arguments on to `insert_events`.
 - SQLite (`eventsourcing.sqlite`): `SQLiteApplicationRecorder._insert_events(c,
   stored_events, **kwargs)` and `SQLiteAggregateRecorder._insert_events`, called
@@ -80,6 +83,7 @@ from cases.persistence.event_sql import (
     COLUMNS,
     CommandWrite,
     as_uuid,
+    insert_alone,
     insert_if_free,
     may_have_committed,
     row_literal,
@@ -209,17 +213,10 @@ class _ReadsComposedOnce:
     ) -> list[StoredEvent]:
         params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
         key = (gt is not None, lte is not None, desc, limit is not None)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+            # The library's `SELECT *`: the table's columns in order, id, version, topic, state.
             curs.execute(self._select_statement(conn, key), params, prepare=True)
-            return [
-                StoredEvent(
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in curs.fetchall()
-            ]
+            return [StoredEvent(row[0], row[1], row[2], bytes(row[3])) for row in curs.fetchall()]
 
 
 class CasesAggregateRecorder(_ReadsComposedOnce, PostgresAggregateRecorder):
@@ -395,28 +392,25 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
         return ids
 
     def _write_batch(self, commands: Sequence[CommandWrite]) -> list[list[tuple[UUID, int, int]]]:
-        """One transaction: the lock, then each command's rows if their keys are free."""
+        """One transaction: the lock, then each command's rows if their keys are free
+        (a command alone: its rows, or a unique violation for the whole)."""
         with (
             self.datastore.get_connection() as conn,
-            psycopg.ClientCursor(conn) as cursor,  # no parameters: one simple query
+            # No parameters: one simple query, never prepared; rows as tuples.
+            psycopg.ClientCursor(conn, row_factory=tuple_row) as cursor,
         ):
             prefix, table = self._lock(conn), self._table(conn)
-            inserts = [insert_if_free(table, c.rows, c.step) for c in commands]
+            inserts = (
+                [insert_alone(table, commands[0].rows, commands[0].step)]
+                if len(commands) == 1
+                else [insert_if_free(table, c.rows, c.step) for c in commands]
+            )
             results: list[list[tuple[UUID, int, int]]] = []
             try:
-                cursor.execute("; ".join([prefix, *inserts]))
+                cursor.execute("; ".join([prefix, *inserts]), prepare=False)
                 while True:
                     if (cursor.statusmessage or "").startswith(("INSERT", "SELECT")):
-                        results.append(
-                            [
-                                (
-                                    r["originator_id"],
-                                    r["originator_version"],
-                                    r["notification_id"],
-                                )
-                                for r in cursor.fetchall()
-                            ]
-                        )
+                        results.append(cursor.fetchall())
                     if not cursor.nextset():
                         break
             except psycopg.Error as e:
