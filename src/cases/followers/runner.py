@@ -36,6 +36,7 @@ from cases.clock import Clock, SystemClock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.followers.decoded import decoded_events
 from cases.followers.leadership import Leadership
+from cases.followers.switching import prompt_switching
 from cases.followers.tracking import Tracking
 from cases.observability import metrics
 from cases.persistence.event_log import EventLog
@@ -74,6 +75,7 @@ class ReadAhead:
     def __init__(self, read: Callable[[int], ReadBatch], after: int, name: str) -> None:
         self.after = after
         self._batch: ReadBatch | None = None
+        prompt_switching()  # the applying thread gets the interpreter back sooner
         self._thread = threading.Thread(
             target=self._read, args=(read,), name=f"read-ahead {name}", daemon=True
         )
