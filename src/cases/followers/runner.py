@@ -75,7 +75,6 @@ class ReadAhead:
     def __init__(self, read: Callable[[int], ReadBatch], after: int, name: str) -> None:
         self.after = after
         self._batch: ReadBatch | None = None
-        prompt_switching()  # the applying thread gets the interpreter back sooner
         self._thread = threading.Thread(
             target=self._read, args=(read,), name=f"read-ahead {name}", daemon=True
         )
@@ -83,7 +82,8 @@ class ReadAhead:
 
     def _read(self, read: Callable[[int], ReadBatch]) -> None:
         try:
-            self._batch = read(self.after)
+            with prompt_switching():  # the applying thread gets the interpreter back sooner
+                self._batch = read(self.after)
         except Exception:  # the next step reads for itself, and meets it if it lasts
             logger.debug("projection_read_ahead_failed", exc_info=True)
 

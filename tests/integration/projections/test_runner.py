@@ -23,7 +23,6 @@ from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
 from cases.followers.rebuild import rebuild
 from cases.followers.runner import BatchResult, ProjectionRunner, ReadBatch, RunnerLoop
-from cases.followers.switching import SWITCH_INTERVAL, prompt_switching
 from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
@@ -263,19 +262,6 @@ def ahead_of(runner: ProjectionRunner) -> ReadBatch | None:
     return runner.ahead
 
 
-DEFAULT_SWITCH_INTERVAL = 0.005  # the interpreter's own
-
-
-@pytest.fixture
-def default_switching() -> Iterator[None]:
-    """The interpreter's default switch interval during the test, the one
-    before it afterwards."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(DEFAULT_SWITCH_INTERVAL)
-    yield
-    sys.setswitchinterval(before)
-
-
 def read_ahead_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("read-ahead ")]
 
@@ -298,31 +284,6 @@ class TestReadingAhead:
         runner.catch_up()
         assert ahead_of(runner) is None
         assert runner.position == recorded.head
-
-    @pytest.mark.usefixtures("recorded", "default_switching")
-    def test_reading_ahead_lets_the_applying_thread_in_sooner(
-        self, services: Services, db: ProjectionDatabase
-    ) -> None:
-        """A batch read ahead beside one applied lowers the interpreter's switch
-        interval from its default 5 ms, so the applying thread gets the
-        interpreter back soon after each statement's answer; a runner that does
-        not read ahead leaves it alone."""
-        alone = ProjectionRunner(
-            services.log, CaseQueueProjection(), db, batch_size=200, read_ahead=False
-        )
-        assert alone.step().more
-        assert sys.getswitchinterval() == DEFAULT_SWITCH_INTERVAL
-        runner = ProjectionRunner(
-            services.log, CaseQueueProjection(), db, batch_size=200, tracking_name="ahead"
-        )
-        assert runner.step().more
-        assert sys.getswitchinterval() == SWITCH_INTERVAL < DEFAULT_SWITCH_INTERVAL
-
-    @pytest.mark.usefixtures("default_switching")
-    def test_a_lower_switch_interval_stays(self) -> None:
-        sys.setswitchinterval(SWITCH_INTERVAL / 2)
-        prompt_switching()
-        assert sys.getswitchinterval() == SWITCH_INTERVAL / 2
 
     def test_a_batch_read_ahead_from_a_moved_position_is_dropped(
         self, services: Services, audited: ProjectionDatabase, settings: Settings
