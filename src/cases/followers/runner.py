@@ -37,6 +37,7 @@ from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
 from cases.followers.decoded import decoded_events
 from cases.followers.leadership import Leadership
 from cases.followers.log_head import LogHead
+from cases.followers.switching import prompt_switching
 from cases.followers.tracking import Tracking
 from cases.observability import metrics
 from cases.persistence.event_log import EventLog
@@ -82,7 +83,8 @@ class ReadAhead:
 
     def _read(self, read: Callable[[int], ReadBatch]) -> None:
         try:
-            self._batch = read(self.after)
+            with prompt_switching():  # the applying thread gets the interpreter back sooner
+                self._batch = read(self.after)
         except Exception:  # the next step reads for itself, and meets it if it lasts
             logger.debug("projection_read_ahead_failed", exc_info=True)
 
