@@ -171,3 +171,43 @@ def test_a_lone_write_whose_step_is_recorded_records_none_of_its_rows(
     assert recorder.select_events(second) == []
     assert [e.originator_version for e in recorder.select_events(first)] == [1]
     assert recorder.select_steps("a" * 64)["change:one"].receipts[0].aggregate_id == first
+
+
+def test_a_batch_with_no_key_taken_is_written_plainly_once(database: str, log: EventLog) -> None:
+    """Every command's rows as plain inserts, in one try (ADR 0027 amendment)."""
+    recorder = _recorder(log)
+    writers = [_Writer(recorder, _events(uuid4(), range(1, 3))) for _ in range(4)]
+    _meet(database, recorder, writers)
+
+    assert [w.error for w in writers] == [None] * 4
+    assert recorder.group_commit.batches == 2
+    assert recorder.contested_batches == 0
+
+
+def test_a_batch_meeting_a_stored_key_is_written_again_and_fails_only_that_command(
+    database: str, log: EventLog
+) -> None:
+    """A version stored before the batch: the plain try fails whole and records
+    nothing; the batch again records every other command, and that one gets
+    IntegrityError."""
+    recorder = _recorder(log)
+    taken = uuid4()
+    recorder.insert_events(_events(taken, range(1, 2)))
+    writers = [
+        _Writer(recorder, _events(uuid4(), range(1, 2))),
+        _Writer(recorder, _events(uuid4(), range(1, 3))),
+        _Writer(recorder, _events(taken, range(1, 2))),  # version 1 is taken
+        _Writer(recorder, _events(uuid4(), range(1, 2))),
+    ]
+    _meet(database, recorder, writers)
+
+    assert recorder.contested_batches == 1
+    assert [w.error for w in writers[:2]] == [None, None]
+    assert writers[3].error is None
+    assert isinstance(writers[2].error, IntegrityError)
+    for writer in (*writers[:2], writers[3]):
+        stored = recorder.select_events(writer.events[0].originator_id)
+        assert [e.state for e in stored] == [e.state for e in writer.events]
+        assert len(writer.ids or []) == len(writer.events)
+    assert [e.state for e in recorder.select_events(taken)] == [b"state 1"]
+    assert len(recorder.select_events(taken)) == 1

@@ -278,6 +278,7 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
         self._lock_sql: str | None = None
         self._latest_sql: dict[tuple[str, bool], str] = {}
         self.group_commit: GroupCommit[CommandWrite] = GroupCommit(self._write_batch)
+        self.contested_batches = 0  # batches written again, each command's rows if free
 
     @_attempted
     def select_latest(
@@ -392,34 +393,47 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
         return ids
 
     def _write_batch(self, commands: Sequence[CommandWrite]) -> list[list[tuple[UUID, int, int]]]:
-        """One transaction: the lock, then each command's rows if their keys are free
-        (a command alone: its rows, or a unique violation for the whole)."""
+        """One transaction: the lock, then every command's rows as plain inserts;
+        if one of them finds a key taken (or its step recorded), the batch again
+        with each command's rows inserted only if free, so only its own fails
+        (ADR 0027, amendments of 2026-12-04). A command alone: its rows, or a
+        unique violation for the whole."""
         with (
             self.datastore.get_connection() as conn,
             # No parameters: one simple query, never prepared; rows as tuples.
             psycopg.ClientCursor(conn, row_factory=tuple_row) as cursor,
         ):
             prefix, table = self._lock(conn), self._table(conn)
-            inserts = (
-                [insert_alone(table, commands[0].rows, commands[0].step)]
-                if len(commands) == 1
-                else [insert_if_free(table, c.rows, c.step) for c in commands]
-            )
-            results: list[list[tuple[UUID, int, int]]] = []
+            plain = [insert_alone(table, c.rows, c.step) for c in commands]
+            if len(commands) == 1:
+                return self._run_batch(cursor, prefix, plain)
             try:
-                cursor.execute("; ".join([prefix, *inserts]), prepare=False)
-                while True:
-                    if (cursor.statusmessage or "").startswith(("INSERT", "SELECT")):
-                        results.append(cursor.fetchall())
-                    if not cursor.nextset():
-                        break
-            except psycopg.Error as e:
-                if may_have_committed(e):
-                    raise OutcomeUnknownError(str(e)) from e
-                raise
-            if len(results) != len(commands):
-                raise ProgrammingError(f"the write returned {len(results)} of {len(commands)}")
-            return results
+                return self._run_batch(cursor, prefix, plain)
+            except psycopg.errors.UniqueViolation:  # rolled back whole: nothing recorded
+                self.contested_batches += 1
+            return self._run_batch(
+                cursor, prefix, [insert_if_free(table, c.rows, c.step) for c in commands]
+            )
+
+    @staticmethod
+    def _run_batch(
+        cursor: Any, prefix: str, inserts: list[str]
+    ) -> list[list[tuple[UUID, int, int]]]:
+        results: list[list[tuple[UUID, int, int]]] = []
+        try:
+            cursor.execute("; ".join([prefix, *inserts]), prepare=False)
+            while True:
+                if (cursor.statusmessage or "").startswith(("INSERT", "SELECT")):
+                    results.append(cursor.fetchall())
+                if not cursor.nextset():
+                    break
+        except psycopg.Error as e:
+            if may_have_committed(e):
+                raise OutcomeUnknownError(str(e)) from e
+            raise
+        if len(results) != len(inserts):
+            raise ProgrammingError(f"the write returned {len(results)} of {len(inserts)}")
+        return results
 
     def select_steps(self, key_id: str) -> dict[str, RecordedStep]:
         """The recorded steps of the request keyed `key_id`, by name."""
