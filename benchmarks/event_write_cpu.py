@@ -7,7 +7,7 @@ One command's write (ADR 0026, 0027) as the event log's recorder sends it: the l
 timeout, the table lock, then the command's rows as literals, in one query string,
 in one of two forms (`cases.persistence.event_sql`): `insert_if_free` (the rows in
 a common table expression, inserted only if none of their keys is taken: what each
-command of a shared transaction needs) and `insert_alone` (a plain INSERT ...
+command of a shared transaction needs) and `insert_plainly` (a plain INSERT ...
 VALUES, for a command alone in its transaction), each without and with an
 idempotency step (ADR 0031); and, for scale, the prepared read a working copy makes
 before each command (the events after its version). Each form has its own
@@ -38,7 +38,7 @@ from eventsourcing.persistence import StoredEvent
 
 from cases.db.schema import migrate
 from cases.persistence.database_url import parse_database_url
-from cases.persistence.event_sql import insert_alone, insert_if_free, row_literal
+from cases.persistence.event_sql import insert_if_free, insert_plainly, row_literal
 from cases.persistence.idempotency_steps import StepToRecord
 from cases.persistence.store import open_event_log
 from cases.settings import Settings
@@ -96,9 +96,9 @@ def events_since(conn: psycopg.Connection[tuple[object, ...]], _: UUID, __: int)
 READ_FROM = uuid4()
 FORMS: dict[str, Form] = {
     "if free": write(lambda a, n: insert_if_free(TABLE, _rows(a, n))),
-    "alone": write(lambda a, n: insert_alone(TABLE, _rows(a, n))),
+    "alone": write(lambda a, n: insert_plainly(TABLE, _rows(a, n))),
     "if free, with a step": write(lambda a, n: insert_if_free(TABLE, _rows(a, n), _step(a))),
-    "alone, with a step": write(lambda a, n: insert_alone(TABLE, _rows(a, n), _step(a))),
+    "alone, with a step": write(lambda a, n: insert_plainly(TABLE, _rows(a, n), _step(a))),
     "the events-since read": events_since,
 }
 
@@ -118,7 +118,7 @@ def main() -> int:
         conns = {name: psycopg.connect(url, autocommit=True) for name in FORMS}
         try:
             with conns["alone"].cursor() as cursor:  # the case the reads find, 25 events
-                cursor.execute(insert_alone(TABLE, _rows(READ_FROM, 25)))
+                cursor.execute(insert_plainly(TABLE, _rows(READ_FROM, 25)))
             names = list(FORMS)
             for r in range(args.rounds):
                 for name in names[r % len(names) :] + names[: r % len(names)]:

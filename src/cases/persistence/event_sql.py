@@ -48,14 +48,14 @@ class CommandWrite:
 RETURNING = "RETURNING originator_id, originator_version, notification_id"
 
 
-def insert_alone(table: str, rows: str, step: StepToRecord | None = None) -> str:
-    """Insert `rows`, the only command of its transaction (with its step, if
-    keyed): a taken key, or a step recorded already, fails the whole statement
-    with a unique violation (the library's connection raises it as
-    IntegrityError) and rolls the transaction back, which holds nothing of any
-    other command's. Without `insert_if_free`'s checks and its common table
-    expression of the rows the server plans and runs it in about 120 µs less of
-    its CPU (ADR 0027, amendment of 2026-12-04)."""
+def insert_plainly(table: str, rows: str, step: StepToRecord | None = None) -> str:
+    """Insert `rows` plainly (with their step, if keyed): a taken key, or a step
+    recorded already, fails the whole statement with a unique violation (the
+    library's connection raises it as IntegrityError) and rolls back the whole
+    transaction, every other command of its batch with it, which is then written
+    again by `insert_if_free`. Without `insert_if_free`'s checks and its common
+    table expression of the rows the server plans and runs it in about 120 µs less
+    of its CPU (ADR 0027, amendments of 2026-12-04)."""
     insert = f"INSERT INTO {table} {COLUMNS} VALUES {rows} {RETURNING}"  # noqa: S608 - row_literal's
     if step is None:
         return insert

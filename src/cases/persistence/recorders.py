@@ -83,8 +83,8 @@ from cases.persistence.event_sql import (
     COLUMNS,
     CommandWrite,
     as_uuid,
-    insert_alone,
     insert_if_free,
+    insert_plainly,
     may_have_committed,
     row_literal,
 )
@@ -404,7 +404,7 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
             psycopg.ClientCursor(conn, row_factory=tuple_row) as cursor,
         ):
             prefix, table = self._lock(conn), self._table(conn)
-            plain = [insert_alone(table, c.rows, c.step) for c in commands]
+            plain = [insert_plainly(table, c.rows, c.step) for c in commands]
             if len(commands) == 1:
                 return self._run_batch(cursor, prefix, plain)
             try:
