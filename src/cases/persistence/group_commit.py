@@ -9,13 +9,14 @@ Here the threads of a process that want to write at the same moment share one
 transaction: the first to arrive writes for everyone queued (the leader); the
 others wait for their own outcome. The transaction is one query string (lock
 timeout, lock, then one statement per command), so one round trip and one flush
-serve them all. Each command's statement inserts its rows only if none of its
-(aggregate, version) keys is taken, which is race-free because the table lock is
-held; a command that finds one taken gets `IntegrityError` (a lost race, retried
-on fresh state by the command runner) while the others are recorded. A batch of
-one command inserts plainly, and a taken key fails it whole with the same
-`IntegrityError` (ADR 0027 amendment). Nothing is acknowledged before the
-transaction has committed.
+serve them all. The batch is first tried as plain inserts. If one command's
+(aggregate, version) key is taken (or its step recorded), that try fails whole and
+records nothing, and the batch is written again with each command's rows inserted
+only if none of its keys is taken, which is race-free because the table lock is
+held: that command gets `IntegrityError` (a lost race, retried on fresh state by
+the command runner) while the others are recorded. A batch of one command is not
+tried twice: its unique violation is its `IntegrityError` (ADR 0027 amendments).
+Nothing is acknowledged before the transaction has committed.
 """
 
 from __future__ import annotations
