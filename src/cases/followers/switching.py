@@ -30,26 +30,24 @@ a batch is read ahead."""
 
 _lock = threading.Lock()
 _reading = 0  # read-aheads running in the process
-_found: float | None = None  # the interval before the first of them
+_lowered_from: float | None = None  # the interval put back after the last, if lowered
 
 
 @contextmanager
 def prompt_switching() -> Iterator[None]:
     """The switch interval at most `SWITCH_INTERVAL` for as long as this (or any
     other read-ahead of the process) runs; the interval found put back after the last."""
-    global _reading, _found  # noqa: PLW0603 - the interpreter's interval is process-wide
+    global _reading, _lowered_from  # noqa: PLW0603 - the interpreter's interval is process-wide
     with _lock:
-        if _reading == 0:
-            _found = sys.getswitchinterval()
-            if _found > SWITCH_INTERVAL:
-                sys.setswitchinterval(SWITCH_INTERVAL)
+        if _reading == 0 and sys.getswitchinterval() > SWITCH_INTERVAL:
+            _lowered_from = sys.getswitchinterval()
+            sys.setswitchinterval(SWITCH_INTERVAL)
         _reading += 1
     try:
         yield
     finally:
         with _lock:
             _reading -= 1
-            if _reading == 0 and _found is not None:
-                if _found > SWITCH_INTERVAL:
-                    sys.setswitchinterval(_found)
-                _found = None
+            if _reading == 0 and _lowered_from is not None:
+                sys.setswitchinterval(_lowered_from)
+                _lowered_from = None

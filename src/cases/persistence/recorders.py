@@ -405,11 +405,11 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
         ):
             prefix, table = self._lock(conn), self._table(conn)
             plain = [insert_plainly(table, c.rows, c.step) for c in commands]
-            if len(commands) == 1:
-                return self._run_batch(cursor, prefix, plain)
             try:
                 return self._run_batch(cursor, prefix, plain)
             except psycopg.errors.UniqueViolation:  # rolled back whole: nothing recorded
+                if len(commands) == 1:
+                    raise  # its own answer: the one command's key or step is taken
                 self.contested_batches += 1
             return self._run_batch(
                 cursor, prefix, [insert_if_free(table, c.rows, c.step) for c in commands]
