@@ -311,7 +311,7 @@ class Deployment:
         db = ProjectionDatabase(parse_database_url(self.url), connect_timeout=5)
         try:
             positions = {row.projection: row.position for row in Tracking(db).all()}
-            head = self.log.recorder.max_notification_id() or 0
+            head = self.log.head()
         except STORE_ERRORS:
             return None
         finally:
@@ -402,7 +402,7 @@ class Recorded:
 
 
 def read_log(log: EventLog) -> Recorded:
-    head = log.recorder.max_notification_id() or 0
+    head = log.head()
     topics = [
         get_topic(c)
         for c in (SupportCase.Received, SupportCase.NoteAdded, SupportCase.CommunicationRecorded)

@@ -130,7 +130,7 @@ def with_delivery(label: str, url: str, count: int, port: int) -> None:
         try:
             while True:
                 counts = OutboxStore(db).counts()
-                head = services.log.recorder.max_notification_id() or 0
+                head = services.log.head()
                 if counts[Status.PENDING] == 0 and Tracking(db).position("outbox") >= head:
                     break
                 time.sleep(0.2)

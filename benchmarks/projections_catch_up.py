@@ -332,7 +332,7 @@ def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
     with fresh_store(store, args.postgres_url, args.database) as url:
         log = open_log(url)
         try:
-            recorded = log.recorder.max_notification_id() or 0
+            recorded = log.head()
             if recorded:
                 print(f"\n{store}: the kept database holds {recorded:,} events", flush=True)
             else:

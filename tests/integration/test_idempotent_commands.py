@@ -61,7 +61,7 @@ def case_intake() -> dict[str, Any]:
 
 
 def head(services: Services) -> int:
-    return services.log.recorder.max_notification_id() or 0
+    return services.log.head()
 
 
 class TestRepeatedRequests:

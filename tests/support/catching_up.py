@@ -8,4 +8,4 @@ from cases.followers.in_process import InProcessProjections
 def caught_up(projections: InProcessProjections, timeout: float) -> bool:
     """Wait, at most `timeout` seconds, until every projection reaches the head
     of the log as it is now; whether they did."""
-    return projections.wait_for(projections.log.recorder.max_notification_id() or 0, timeout)
+    return projections.wait_for(projections.log.head(), timeout)

@@ -78,7 +78,7 @@ def table_names(db: ProjectionDatabase) -> set[str]:
 
 
 def _notifications(log: EventLog, projection: Projection) -> Sequence[Notification]:
-    head = log.recorder.max_notification_id() or 0
+    head = log.head()
     return log.recorder.select_notifications(
         start=1, limit=head + 1, stop=head, topics=projection.topics()
     )

@@ -280,7 +280,7 @@ def _scoped(permission: Permission) -> Any:
 
 
 def _log_head(services: Services) -> int:
-    return services.log.recorder.max_notification_id() or 0
+    return services.log.head()
 
 
 async def _min_position(

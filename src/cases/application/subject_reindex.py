@@ -47,7 +47,7 @@ def reindex_subjects(
     keys = log.subject_keys
     if keys is None:
         raise ValueError("no master key is set: there is no subject index")
-    head = log.recorder.max_notification_id() or 0
+    head = log.head()
     kept: set[tuple[str, str, UUID]] = set()
     subjects: set[UUID] = set()
     searchable_of: dict[str, dict[str, tuple[str, ...]] | None] = {}

@@ -148,7 +148,7 @@ _INCLUSIONS = TypeAdapter(list[InclusionOut])
 def status_command() -> None:
     """How far the tree reaches against the head of the log, and the latest checkpoint."""
     with projection_store() as store:
-        head = store.log.recorder.max_notification_id() or 0
+        head = store.log.head()
         tree = TreeStore(store.db)
         reached, latest = tree.head(), tree.latest()
         running = runner_running(store.db, TREE)

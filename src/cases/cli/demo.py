@@ -36,7 +36,7 @@ def demo(
     with open_services(clock) as services, projections_in_process(settings, services) as views:
         print(f"Store: {settings.effective_database_url}")
         story = run_demo(services, clock, settings.vendor_name)
-        views.wait_for(services.log.recorder.max_notification_id() or 0, timeout=60)
+        views.wait_for(services.log.head(), timeout=60)
         checkpoint = audit_checkpoint(settings, services)
         print(f"Recorded {len(story.support.cases)} support cases:")
         for key, case_id in story.support.cases.items():

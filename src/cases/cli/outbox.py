@@ -39,7 +39,7 @@ def status_command() -> None:
     with projection_store() as store:
         counts = OutboxStore(store.db).counts()
         position = Tracking(store.db).position(OUTBOX)
-        head = store.log.recorder.max_notification_id() or 0
+        head = store.log.head()
     for status, count in counts.items():
         print(f"{status.value:<10} {count}")
     print(f"follower   at position {position} of {head} ({max(head - position, 0)} behind)")

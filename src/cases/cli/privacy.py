@@ -126,7 +126,7 @@ def reindex() -> None:
 
 
 def _reindex(log: EventLog) -> None:
-    head = log.recorder.max_notification_id() or 0
+    head = log.head()
     with run_progress("Indexing subjects", head, shown_from=10_000) as advance:
         done = reindex_subjects(log, progress=advance)
     print(
@@ -164,7 +164,7 @@ def reseal() -> None:
             raise typer.Exit(2)
         memory = parse_database_url(settings.effective_database_url).kind is StoreKind.MEMORY
         db = None if memory else open_projection_db(settings)
-        head = services.log.recorder.max_notification_id() or 0
+        head = services.log.head()
         try:
             with run_progress("Scanning the log", head, shown_from=10_000) as scanned:
                 done = reseal_legacy(services.log, db, scanned=scanned)

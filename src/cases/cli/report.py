@@ -92,7 +92,7 @@ def _projection_db() -> Iterator[ProjectionDatabase]:
 def _note_lag(log: EventLog, db: ProjectionDatabase) -> None:
     projection = ServiceLevelsProjection()
     position = Tracking(db).position(projection.name)
-    head = log.recorder.max_notification_id() or 0
+    head = log.head()
     pending = log.recorder.select_notifications(
         start=position + 1, limit=1, stop=head, topics=projection.topics()
     )

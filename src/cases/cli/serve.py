@@ -96,4 +96,4 @@ def list_principals() -> None:
 
 def _store_is_empty() -> bool:
     with open_services() as services:
-        return (services.log.recorder.max_notification_id() or 0) == 0
+        return services.log.head() == 0

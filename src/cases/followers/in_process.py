@@ -73,7 +73,7 @@ class InProcessProjections:
         self.batch_size = batch_size
         self.clock = clock
         # one watch of the log's head for every follower here (ADR 12 amended)
-        self.head = LogHead(lambda: log.recorder.max_notification_id() or 0, poll_interval)
+        self.head = LogHead(log.head, poll_interval)
         following = partial(
             RunnerLoop, poll_interval=poll_interval, max_backoff=max_backoff, head=self.head
         )

@@ -155,7 +155,7 @@ class ProjectionRunner:
         return self.moved_to if self.moved_to is not None else self.position
 
     def head(self) -> int:
-        return self.log.recorder.max_notification_id() or 0
+        return self.log.head()
 
     def read_batch(self, after: int, head: int) -> tuple[list[PositionedEvent], int]:
         """Events after `after` up to `head`, and the position the batch reaches."""

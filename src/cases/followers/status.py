@@ -38,7 +38,7 @@ def projection_status(
     and the outbox's follower), by name."""
     chosen = list(projections) if projections is not None else [p() for p in PROJECTIONS.values()]
     positions = {row.projection: row.position for row in Tracking(db).all()}
-    head = log.recorder.max_notification_id() or 0
+    head = log.head()
     statuses = []
     for projection in sorted(chosen, key=lambda p: p.name):
         position = positions.get(projection.name, 0)

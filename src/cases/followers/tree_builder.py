@@ -61,7 +61,7 @@ class TreeBuilder:
         self.clock = clock or SystemClock()
 
     def head(self) -> int:
-        return self.log.recorder.max_notification_id() or 0
+        return self.log.head()
 
     @property
     def position(self) -> int:

@@ -52,6 +52,10 @@ class EventLog(SavesCollected, ConfiguredBySettings, SnapshotsInHand):
                     "subject keys written with the records need recorders that write them"
                 )
 
+    def head(self) -> int:
+        """The position of the latest event in the notification log; 0 while it is empty."""
+        return self.recorder.max_notification_id() or 0
+
     def close(self) -> None:
         super().close()
         if self.subject_keys is not None:

@@ -96,7 +96,7 @@ def legacy_subjects(
 ) -> list[LegacySubject]:
     """Every subject some of whose events hold personal fields as plain text,
     in the order of their first such event."""
-    head = log.recorder.max_notification_id() or 0
+    head = log.head()
     kinds: dict[str, tuple[type[Any], SubjectKind] | None] = {}
     found: dict[UUID, LegacySubject] = {}
     for rows in row_batches(log, batch):

@@ -62,7 +62,7 @@ def outbox_lines(settings: Settings, services: Services, timeout: float = 10.0) 
     delivered if a mail server is configured (CASES_SMTP_HOST), else waiting."""
     db = open_projection_db(settings)
     try:
-        head = services.log.recorder.max_notification_id() or 0
+        head = services.log.head()
         wait_until(lambda: Tracking(db).position(OUTBOX) >= head, timeout)
         outbox = OutboxStore(db)
         counts = outbox.counts()

@@ -46,7 +46,7 @@ def api(client: TestClient, api_clock: ManualClock) -> Api:
 
 
 def head(api: Api) -> int:
-    return api.services.log.recorder.max_notification_id() or 0
+    return api.services.log.head()
 
 
 # Location and Allow ----------------------------------------------------------------

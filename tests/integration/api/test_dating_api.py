@@ -50,7 +50,7 @@ class Desk:
         return services_of(self.client)
 
     def head(self) -> int:
-        return self.services.log.recorder.max_notification_id() or 0
+        return self.services.log.head()
 
     def post(self, path: str, body: dict[str, Any], who: str = "agent") -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}

@@ -63,7 +63,7 @@ def test_the_servers_runners_keep_the_tree_and_issue_checkpoints(tmp_path: Path)
             settings, log=services.log, audit_log=True, poll_interval=0.02
         ):
             run_demo(services, clock, settings.vendor_name)
-            head = services.log.recorder.max_notification_id() or 0
+            head = services.log.head()
             deadline = time.monotonic() + WAIT
             while TreeStore(db).head().position < head:
                 assert time.monotonic() < deadline, "the tree did not reach the head"

@@ -114,7 +114,7 @@ def left_in(url: str) -> Left:
         keys = services.log.subject_keys
         assert keys is not None
         return Left(
-            events=services.log.recorder.max_notification_id() or 0,
+            events=services.log.head(),
             keys={row.subject for row in keys._rows()},
             digests={subject for _, _, subject in keys.digests()},
             found={s.subject_id for s in services.privacy.find(email=EMAIL)},

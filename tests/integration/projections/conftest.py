@@ -53,7 +53,7 @@ def _record(url: str) -> RecordedHistory:
         events = history.record(DeskWriter(services, clock), HISTORY_EVENTS)
         import_advisories(services)
         register_all(services, [(c.customer_id, c.contact) for c in history.customers])
-        head = services.log.recorder.max_notification_id() or 0
+        head = services.log.head()
         received = services.log.recorder.select_notifications(
             start=1, limit=head, topics=[get_topic(SupportCase.Received)]
         )

@@ -89,7 +89,7 @@ def test_the_history_mixes_support_and_billing_in_time_order(
     mixed: tuple[EventLog, ProjectionDatabase],
 ) -> None:
     log, _ = mixed
-    head = log.recorder.max_notification_id() or 0
+    head = log.head()
     events: list[Any] = [
         log.mapper.to_domain_event(n) for n in log.recorder.select_notifications(1, head)
     ]

@@ -398,7 +398,7 @@ class TestSharedDecoding:
     def test_keeps_at_most_its_size_and_forgets_on_erasure(self, services: Services) -> None:
         """The table drops the first kept beyond its size, decodes those again as
         equal events, and is emptied when the process sees an erasure."""
-        head = services.log.recorder.max_notification_id() or 0
+        head = services.log.head()
         notifications = services.log.recorder.select_notifications(start=1, limit=head)
         table = DecodedEvents(services.log.mapper, size=100)
         first = table.decode(notifications[:150])
@@ -454,7 +454,7 @@ class TestLeadership:
             # the second has polled for leadership a few times
             assert wait_until(lambda: RefusalsCounted.refused >= 3)
             led_by_first = receive_a_case(services, notes=3)
-            head = services.log.recorder.max_notification_id() or 0
+            head = services.log.head()
             assert wait_until(lambda: Tracking(audited).position("case_queue") >= head)
             assert CaseQueueView(audited).get(led_by_first.aggregate_id) is not None
             assert not second.caught_up.is_set()
@@ -462,7 +462,7 @@ class TestLeadership:
             first.stop()
             first_thread.join(10)
             led_by_second = receive_a_case(services, notes=1)
-            later = services.log.recorder.max_notification_id() or 0
+            later = services.log.head()
             assert wait_until(lambda: Tracking(audited).position("case_queue") >= later)
             assert second.caught_up.wait(30)
             row = CaseQueueView(audited).get(led_by_second.aggregate_id)
@@ -556,7 +556,7 @@ def test_gap_free_while_writers_append_on_postgres(
         thread.start()
     for thread in threads:
         thread.join()
-    head = services.log.recorder.max_notification_id() or 0
+    head = services.log.head()
     try:
         assert wait_until(lambda: Tracking(audited).position("case_queue") >= head)
     finally:

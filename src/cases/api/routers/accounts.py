@@ -79,7 +79,7 @@ def _not_found(account_id: UUID) -> NotFoundError:
 
 def _head(services: Services) -> int:
     """The log's last position: at or after anything this request recorded."""
-    return services.log.recorder.max_notification_id() or 0
+    return services.log.head()
 
 
 def _visible_standing(

@@ -81,7 +81,7 @@ def get_outbox_status(db: ReadDbDep, services: ServicesDep) -> OutboxStatusOut:
     return OutboxStatusOut(
         counts={status.value: count for status, count in counts.items()},
         position=Tracking(db).position(OUTBOX),
-        head=services.log.recorder.max_notification_id() or 0,
+        head=services.log.head(),
     )
 
 
