@@ -1,7 +1,8 @@
 """A compliance report from the sealed cells (ADR 30, ADR 63), where they serve it.
 
-They serve a report grouped by month, severity, category and vehicle (ADR 72)
-only, as of a moment at or after the latest seal or exactly at an earlier one,
+They serve a report grouped by month, severity, category and vehicle (ADR 72),
+or by customer alone or with month (ADR 79), as of a moment at or after the latest
+seal or exactly at an earlier one,
 whose period holds at least one whole UTC month. For the whole UTC months of the
 period, its figures are the cells of every seal up to that seal
 (`compliance_seal`), plus, after the latest seal, what the facts recorded since
@@ -25,10 +26,12 @@ import numpy as np
 import numpy.typing as npt
 
 from cases.db.database import ProjectionDatabase
-from cases.db.statement import COMMA, NOTHING, identifier
+from cases.db.statement import COMMA, NOTHING, Identifier, Sql, identifier
 from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
 from cases.reports.compliance_seal import (
+    FIGURE_INDEX,
+    FIGURES,
     LAYERS,
     Layer,
     changed,
@@ -40,9 +43,10 @@ from cases.reports.compliance_seal import (
     seal_state,
     since_seal,
     unflattened,
+    unflattened_vector,
     unpacked,
 )
-from cases.reports.compliance_sql import Dimension, ReportSql
+from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 
 Key = tuple[str, ...]
 Durations = npt.NDArray[np.int64]
@@ -66,6 +70,33 @@ def nearest_ranks(
 
 def _us(value: int) -> timedelta:
     return timedelta(microseconds=value)
+
+
+def nearest_ranks_by_group(
+    parts: dict[Key, list[Durations]],
+) -> dict[Key, tuple[timedelta | None, timedelta | None]]:
+    """`nearest_ranks` of each group's durations (the concatenation of its parts),
+    for every group at once: one sort of (group, duration) packed into an int64,
+    each group's ranks then read at its offset (ADR 79). Where the packed values
+    would not fit, group by group."""
+    lengths = {key: sum(len(part) for part in found) for key, found in parts.items()}
+    keys = [key for key, n in lengths.items() if n]
+    if not keys:
+        return {}
+    values = np.concatenate([part for key in keys for part in parts[key]])
+    low, high = int(values.min()), int(values.max())
+    bits = (high - low).bit_length()
+    if bits + len(keys).bit_length() > 62:
+        return {key: nearest_ranks(np.concatenate(parts[key])) for key in keys}
+    counts = np.array([lengths[key] for key in keys], dtype=np.int64)
+    group = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
+    ordered = np.sort((group << bits) | (values - low)) & ((1 << bits) - 1)
+    starts = np.cumsum(counts) - counts
+    medians = (ordered[starts + (counts + 1) // 2 - 1] + low).tolist()
+    p90s = (ordered[starts + (9 * counts + 9) // 10 - 1] + low).tolist()
+    return {
+        key: (_us(median), _us(p90)) for key, median, p90 in zip(keys, medians, p90s, strict=True)
+    }
 
 
 def kth_without(values: Durations, removed: Durations, k: int) -> int:
@@ -106,6 +137,9 @@ class SealedReport:
     counts: dict[Key, Counter[str]] = field(init=False, default_factory=dict)
     durations: dict[Key, dict[str, list[Durations]]] = field(init=False, default_factory=dict)
     removed: dict[Key, dict[str, list[Durations]]] = field(init=False, default_factory=dict)
+    # The customer layer's cells (ADR 79): each group's counts, summed, in the
+    # order of `FIGURES`.
+    vectors: dict[Key, npt.NDArray[np.int64]] = field(init=False, default_factory=dict)
     layer: Layer | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -142,10 +176,15 @@ class SealedReport:
         if not self.group_by:
             self.counts.setdefault((), Counter())
         found: dict[Key, Any] = {}
-        for key, figures in self.counts.items():
-            group = unflattened(dict(figures))
+        for key in self.counts.keys() | self.vectors.keys():
+            vector = self.vectors.get(key)
+            figures: dict[str, int] = self.counts.get(key, {})
+            group = unflattened(dict(figures)) if vector is None else figures_of(vector, figures)
             if self._layer.moves and not group.get("cases"):
                 continue  # a group every case left (`none`, ADR 72): no row is in it
+            found[key] = group
+            if not self._layer.moves:
+                continue  # no duration leaves a group: all groups' ranks at once, below
             removed = self.removed.get(key, {})
             for measure, parts in self.durations.get(key, {}).items():
                 gone = removed.get(measure)
@@ -153,7 +192,15 @@ class SealedReport:
                     parts[0] if len(parts) == 1 else np.concatenate(parts),
                     np.concatenate(gone) if gone else None,
                 )
-            found[key] = group
+        if not self._layer.moves:
+            for measure in MEASURES:
+                found_parts = {
+                    key: by[measure]
+                    for key, by in self.durations.items()
+                    if measure in by and key in found
+                }
+                for key, ranks in nearest_ranks_by_group(found_parts).items():
+                    found[key][f"{measure}_quantiles"] = ranks
         return found
 
     # Gathering --------------------------------------------------------------------
@@ -181,6 +228,9 @@ class SealedReport:
         where = compose("WHERE sealed_at <= {} AND received_month >= {} AND received_month < {}")
         keys = [identifier(d.value) for d in self.group_by]
         width = len(keys)
+        if layer.cells:
+            self._vector_cells(layer, keys, where, params)
+            return
         for row in self.db.fetchall(
             compose(
                 "SELECT {columns}, SUM(count) FROM {counts} {where} GROUP BY {columns}",
@@ -220,6 +270,62 @@ class SealedReport:
             blobs.setdefault(cell, []).append(row[width + 2])
         for (key, measure, gone), parts in blobs.items():
             self._add_durations(key, measure, unpacked(b"".join(parts)), removed=gone)
+
+    def _vector_cells(
+        self, layer: Layer, keys: list[Identifier], where: Sql, params: list[object]
+    ) -> None:
+        """The cells of a layer kept a row per cell (ADR 79): on PostgreSQL each
+        column's blobs joined by the report's groups (in the order of the cells'
+        key, customer first: no sort) and fetched in binary; then each column
+        unpacked at once, the counts' vectors summed by group."""
+        width = len(keys)
+        columns = [identifier(c) for c in ("counts", *MEASURES)]
+        if self.db.is_postgres:
+            chosen = COMMA.join(
+                [*keys, *(compose("string_agg({c}, CAST('' AS bytea))", c=c) for c in columns)]
+            )
+            ordered = sorted(self.group_by, key=layer.key_order)
+            group_by = compose(
+                " GROUP BY {keys}", keys=COMMA.join([identifier(d.value) for d in ordered])
+            )
+        else:
+            chosen, group_by = COMMA.join([*keys, *columns]), NOTHING
+        statement = compose(
+            "SELECT {chosen} FROM {cells} {where}{group_by}",
+            chosen=chosen,
+            cells=identifier(self.tables(layer.cells)),
+            where=where,
+            group_by=group_by,
+        )
+        by_key: dict[Key, int] = {}
+        blobs: list[list[bytes]] = [[] for _ in columns]
+        groups: list[list[int]] = [[] for _ in columns]
+        for row in self.db.fetchall(statement, params, binary=True):
+            at = by_key.setdefault(tuple(str(v) for v in row[:width]), len(by_key))
+            for into, of, blob in zip(blobs, groups, row[width:], strict=True):
+                if blob:
+                    into.append(blob)
+                    of.append(at)
+        if not by_key:
+            return
+        keyed = list(by_key)
+        (counts, *durations), (counted, *timed) = blobs, groups
+        rows = unpacked(b"".join(counts)).reshape(-1, len(FIGURES))
+        per_blob = np.array([len(blob) for blob in counts]) // (8 * len(FIGURES))
+        if self.db.is_postgres:  # a blob per group (every group has counts), in order
+            summed = np.add.reduceat(rows, np.cumsum(per_blob) - per_blob)
+        else:
+            summed = np.zeros((len(keyed), len(FIGURES)), dtype=np.int64)
+            np.add.at(summed, np.repeat(np.array(counted), per_blob), rows)
+        self.vectors.update(zip(keyed, summed, strict=True))
+        for measure, parts, of in zip(MEASURES, durations, timed, strict=True):
+            values = unpacked(b"".join(parts))
+            ends = np.cumsum([len(blob) // 8 for blob in parts]).tolist()
+            by_key_measure = self.durations
+            for at, low, high in zip(of, [0, *ends], ends, strict=False):
+                by_key_measure.setdefault(keyed[at], {}).setdefault(measure, []).append(
+                    values[low:high]
+                )
 
     def _touched(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
         """What facts recorded after the seal changed in the whole months."""
@@ -261,6 +367,16 @@ class SealedReport:
             quantiles=False,
             since_seal=since_seal,
         )
+
+
+def figures_of(vector: npt.NDArray[np.int64], more: dict[str, int]) -> dict[str, Any]:
+    """A group's counts, as `unflattened` gives them, from a vector in the order
+    of `FIGURES` plus `more` by name."""
+    if more:
+        vector = vector.copy()
+        for figure, count in more.items():
+            vector[FIGURE_INDEX[figure]] += count
+    return unflattened_vector(vector.tolist())
 
 
 def whole_months(start: datetime, end: datetime) -> tuple[datetime, datetime]:
