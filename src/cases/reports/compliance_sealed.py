@@ -72,31 +72,47 @@ def _us(value: int) -> timedelta:
     return timedelta(microseconds=value)
 
 
-def nearest_ranks_by_group(
-    parts: dict[Key, list[Durations]],
-) -> dict[Key, tuple[timedelta | None, timedelta | None]]:
-    """`nearest_ranks` of each group's durations (the concatenation of its parts),
-    for every group at once: one sort of (group, duration) packed into an int64,
-    each group's ranks then read at its offset (ADR 79). Where the packed values
-    would not fit, group by group."""
-    lengths = {key: sum(len(part) for part in found) for key, found in parts.items()}
-    keys = [key for key, n in lengths.items() if n]
-    if not keys:
-        return {}
-    values = np.concatenate([part for key in keys for part in parts[key]])
+Ranks = tuple[timedelta | None, timedelta | None]
+
+
+def nearest_ranks_by_group(parts: dict[Key, list[Durations]]) -> dict[Key, Ranks]:
+    """`nearest_ranks` of each group's durations (the concatenation of its parts)
+    that has any, for every group at once (`ranks_of_groups`)."""
+    keys = list(parts)
+    ids = [
+        np.full(len(part), at, dtype=np.int64) for at, key in enumerate(keys) for part in parts[key]
+    ]
+    values = [part for key in keys for part in parts[key]]
+    ranks = ranks_of_groups(
+        np.concatenate(ids) if ids else np.empty(0, dtype=np.int64),
+        np.concatenate(values) if values else np.empty(0, dtype=np.int64),
+        len(keys),
+    )
+    return {key: found for key, found in zip(keys, ranks, strict=True) if found is not None}
+
+
+def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Ranks | None]:
+    """The median and p90 (nearest rank) of the `values` of each of `count`
+    groups (`ids`: each value's group; None for a group without one), from one
+    sort of (group, value) packed into an int64 (ADR 79); where the packed values
+    would not fit, one `lexsort`. Then each group's ranks are at its offset."""
+    if not len(values):
+        return [None] * count
+    lengths = np.bincount(ids, minlength=count)
     low, high = int(values.min()), int(values.max())
     bits = (high - low).bit_length()
-    if bits + len(keys).bit_length() > 62:
-        return {key: nearest_ranks(np.concatenate(parts[key])) for key in keys}
-    counts = np.array([lengths[key] for key in keys], dtype=np.int64)
-    group = np.repeat(np.arange(len(keys), dtype=np.int64), counts)
-    ordered = np.sort((group << bits) | (values - low)) & ((1 << bits) - 1)
-    starts = np.cumsum(counts) - counts
-    medians = (ordered[starts + (counts + 1) // 2 - 1] + low).tolist()
-    p90s = (ordered[starts + (9 * counts + 9) // 10 - 1] + low).tolist()
-    return {
-        key: (_us(median), _us(p90)) for key, median, p90 in zip(keys, medians, p90s, strict=True)
-    }
+    if bits + count.bit_length() > 62:
+        ordered = values[np.lexsort((values, ids))]
+    else:
+        ordered = (np.sort((ids << bits) | (values - low)) & ((1 << bits) - 1)) + low
+    starts = np.cumsum(lengths) - lengths
+    some = lengths > 0
+    medians = ordered[np.where(some, starts + (lengths + 1) // 2 - 1, 0)].tolist()
+    p90s = ordered[np.where(some, starts + (9 * lengths + 9) // 10 - 1, 0)].tolist()
+    return [
+        (_us(median), _us(p90)) if n else None
+        for median, p90, n in zip(medians, p90s, lengths.tolist(), strict=True)
+    ]
 
 
 def kth_without(values: Durations, removed: Durations, k: int) -> int:
@@ -140,6 +156,9 @@ class SealedReport:
     # The customer layer's cells (ADR 79): each group's counts, summed, in the
     # order of `FIGURES`.
     vectors: dict[Key, npt.NDArray[np.int64]] = field(init=False, default_factory=dict)
+    # ... and each measure's durations: each value's group (in `keyed`), the values.
+    keyed: list[Key] = field(init=False, default_factory=list)
+    cell_durations: dict[str, tuple[Durations, Durations]] = field(init=False, default_factory=dict)
     layer: Layer | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -193,15 +212,35 @@ class SealedReport:
                     np.concatenate(gone) if gone else None,
                 )
         if not self._layer.moves:
-            for measure in MEASURES:
-                found_parts = {
-                    key: by[measure]
-                    for key, by in self.durations.items()
-                    if measure in by and key in found
-                }
-                for key, ranks in nearest_ranks_by_group(found_parts).items():
-                    found[key][f"{measure}_quantiles"] = ranks
+            self._ranks_at_once(found)
         return found
+
+    def _ranks_at_once(self, found: dict[Key, Any]) -> None:
+        """Each group's percentiles, every group's of a measure at once: the
+        cells' values as they were read (`cell_durations`), then those of the
+        touched rows and the edges."""
+        keys = list(self.keyed)
+        index = {key: at for at, key in enumerate(keys)}
+        for measure in MEASURES:
+            ids, values = [], []
+            if measure in self.cell_durations:
+                cell_ids, cell_values = self.cell_durations[measure]
+                ids.append(cell_ids)
+                values.append(cell_values)
+            for key, by in self.durations.items():
+                if measure in by and key in found:
+                    at = index.setdefault(key, len(index))
+                    if at == len(keys):
+                        keys.append(key)
+                    ids += [np.full(len(part), at, dtype=np.int64) for part in by[measure]]
+                    values += by[measure]
+            if not values:
+                continue
+            ranks = ranks_of_groups(np.concatenate(ids), np.concatenate(values), len(keys))
+            name = f"{measure}_quantiles"
+            for key, found_ranks in zip(keys, ranks, strict=True):
+                if found_ranks is not None:
+                    found[key][name] = found_ranks
 
     # Gathering --------------------------------------------------------------------
 
@@ -318,14 +357,13 @@ class SealedReport:
             summed = np.zeros((len(keyed), len(FIGURES)), dtype=np.int64)
             np.add.at(summed, np.repeat(np.array(counted), per_blob), rows)
         self.vectors.update(zip(keyed, summed, strict=True))
+        self.keyed = keyed
         for measure, parts, of in zip(MEASURES, durations, timed, strict=True):
-            values = unpacked(b"".join(parts))
-            ends = np.cumsum([len(blob) // 8 for blob in parts]).tolist()
-            by_key_measure = self.durations
-            for at, low, high in zip(of, [0, *ends], ends, strict=False):
-                by_key_measure.setdefault(keyed[at], {}).setdefault(measure, []).append(
-                    values[low:high]
-                )
+            lengths = np.array([len(blob) // 8 for blob in parts], dtype=np.int64)
+            self.cell_durations[measure] = (
+                np.repeat(np.array(of, dtype=np.int64), lengths),
+                unpacked(b"".join(parts)),
+            )
 
     def _touched(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
         """What facts recorded after the seal changed in the whole months."""
