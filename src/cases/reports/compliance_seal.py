@@ -4,11 +4,13 @@ only the rows that facts recorded after the last seal touched.
 
 A *cell* is the cases received in one UTC month (`received_month`) with one
 month of receipt in the service hours' time zone, one severity and one category
-(and, in the layer of ADR 72, one vehicle).
+(and, in the layer of ADR 72, one vehicle); the customer layer's (ADR 79) is
+the cases of one UTC month of receipt, local month of receipt and customer.
 Its counts are the report's counts (`Statements`, as named there, flattened to
 `name.i` and `breaches.kind`; those that did not change are left out); its
 durations, per measure (`MEASURES`), every duration that came to count, packed
-in order as 8-byte big-endian integers.
+in order as 8-byte big-endian integers. The customer layer keeps a row per cell:
+its counts one vector in the order of `FIGURES`, each measure's durations a blob.
 
 Seals are month starts (UTC). The cells of a seal hold what changed from the
 seal before it (read from the rows a fact recorded after that one touched), the
@@ -48,17 +50,45 @@ logger = structlog.get_logger("cases.projections")
 GRACE = timedelta(hours=1)
 SEALED_DIMENSIONS = (Dimension.MONTH, Dimension.SEVERITY, Dimension.CATEGORY)
 VEHICLE_DIMENSIONS = (*SEALED_DIMENSIONS, Dimension.VEHICLE)
+CUSTOMER_DIMENSIONS = (Dimension.MONTH, Dimension.CUSTOMER)
+# Dimensions a layer serves only if the report is grouped by them too.
+OWN_DIMENSIONS = (Dimension.VEHICLE, Dimension.CUSTOMER)
+# A cell's counts in a vector (ADR 79): every figure `flattened` names, in this order.
+FIGURES = (
+    "cases",
+    *(f"{name}.{i}" for name in ("fr_counts", "res_counts") for i in range(3)),
+    "reopened",
+    *(f"breaches.{kind}" for kind in ("first_response", "resolution", "next_update", "vendor")),
+    *(
+        f"{name}.{i}"
+        for name in ("nu_counts", "escalation_counts", "vendor_counts")
+        for i in range(3)
+    ),
+)
+FIGURE_INDEX = {figure: i for i, figure in enumerate(FIGURES)}
 
 
 @dataclass(frozen=True, slots=True)
 class Layer:
     """One set of cells: keyed by the UTC month of receipt and `dimensions`. Grouped
     by vehicle (`moves`), a case's rows change group when it is escalated, so
-    durations also leave a group (`removed`, ADR 72)."""
+    durations also leave a group (`removed`, ADR 72). A layer with `cells` keeps
+    one row per cell in that table, its counts one vector (`FIGURES`) and each
+    measure's durations one blob (ADR 79), instead of a row per figure in
+    `counts` and per measure in `durations`."""
 
     dimensions: tuple[Dimension, ...]
-    counts: str
-    durations: str
+    counts: str = ""
+    durations: str = ""
+    cells: str = ""
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (self.cells,) if self.cells else (self.counts, self.durations)
+
+    def key_order(self, dimension: Dimension) -> int:
+        """Where `dimension` is in the cells' key (`cells`: customer first)."""
+        return self.dimensions[::-1].index(dimension)
 
     @property
     def moves(self) -> bool:
@@ -78,8 +108,8 @@ class Layer:
         return (*self.cell, "measure", *removed, "durations")
 
     def serves(self, group_by: Sequence[Dimension]) -> bool:
-        return set(group_by) <= set(self.dimensions) and (
-            self.moves == (Dimension.VEHICLE in group_by)
+        return set(group_by) <= set(self.dimensions) and all(
+            (d in self.dimensions) == (d in group_by) for d in OWN_DIMENSIONS
         )
 
 
@@ -90,6 +120,7 @@ LAYERS = (
         "compliance_sealed_vehicle_counts",
         "compliance_sealed_vehicle_durations",
     ),
+    Layer(CUSTOMER_DIMENSIONS, cells="compliance_sealed_customer_cells"),
 )
 # Bounds wider than any period: the cells hold every case received.
 EVER = {
@@ -99,7 +130,7 @@ EVER = {
 SEAL_TABLES = (
     "compliance_seal",
     "compliance_seals",
-    *(table for layer in LAYERS for table in (layer.counts, layer.durations)),
+    *(table for layer in LAYERS for table in layer.tables),
 )
 TUPLE_WIDTH = 3  # every tuple of counts `Statements` finds has three
 DURATION = ">i8"  # a packed duration: 8 bytes, big-endian (as PostgreSQL's int8send)
@@ -158,6 +189,36 @@ def unflattened(flat: dict[str, int]) -> dict[str, Any]:
             tuples.setdefault(base, {})[int(part)] = value
     for base, parts in tuples.items():
         group[base] = tuple(parts.get(i, 0) for i in range(TUPLE_WIDTH))
+    return group
+
+
+def _vector_plan() -> tuple[
+    list[tuple[str, int]], list[tuple[str, list[int]]], list[tuple[str, int]]
+]:
+    """Where each of `unflattened`'s names is in a vector of `FIGURES`."""
+    scalars: list[tuple[str, int]] = []
+    tuples: dict[str, list[int]] = {}
+    breaches: list[tuple[str, int]] = []
+    for at, figure in enumerate(FIGURES):
+        base, _, part = figure.partition(".")
+        if not part:
+            scalars.append((base, at))
+        elif base == "breaches":
+            breaches.append((part, at))
+        else:
+            tuples.setdefault(base, []).append(at)
+    return scalars, list(tuples.items()), breaches
+
+
+_SCALARS, _TUPLES, _BREACHES = _vector_plan()
+
+
+def unflattened_vector(vector: Sequence[int]) -> dict[str, Any]:
+    """`unflattened` of a vector in the order of `FIGURES` (every figure)."""
+    group: dict[str, Any] = {name: vector[at] for name, at in _SCALARS}
+    for name, (a, b, c) in _TUPLES:
+        group[name] = (vector[a], vector[b], vector[c])
+    group["breaches"] = {kind: vector[at] for kind, at in _BREACHES}
     return group
 
 
@@ -359,6 +420,10 @@ def _seal_layer(
     if previous is not None:
         values = since_seal(db, sql, values)
     changes = counted(db, sql, values) if previous is None else changed(db, sql, values)
+    if layer.cells:
+        found = durations_by_key(db, sql, values)
+        _seal_cells(db, tables, layer, moment, changes=changes, found=found)
+        return
     db.executemany(
         insert(tables(layer.counts), layer.count_columns),
         [
@@ -376,6 +441,33 @@ def _seal_layer(
             for gone in removed
             for cell, measure, found in durations_by_key(db, sql, values, removed=gone)
         ],
+    )
+
+
+def _seal_cells(
+    db: ProjectionDatabase,
+    tables: TableNames,
+    layer: Layer,
+    moment: datetime,
+    *,
+    changes: dict[tuple[str, ...], dict[str, int]],
+    found: Iterable[tuple[tuple[str, ...], str, Durations]],
+) -> None:
+    """A row per cell that changed: its counts' vector and each measure's blob."""
+    blobs: dict[tuple[str, ...], dict[str, bytes]] = {}
+    for cell, measure, durations in found:
+        blobs.setdefault(cell, {})[measure] = pack(durations)
+    rows = []
+    for cell in sorted(changes.keys() | blobs.keys()):
+        vector = np.zeros(len(FIGURES), dtype=np.int64)
+        for figure, count in changes.get(cell, {}).items():
+            vector[FIGURE_INDEX[figure]] = count
+        packed = blobs.get(cell, {})
+        if vector.any() or packed:
+            rows.append([moment, *cell, pack(vector), *(packed.get(m, b"") for m in MEASURES)])
+    db.executemany(
+        insert(tables(layer.cells), (*layer.cell, "counts", *MEASURES)),
+        rows,
     )
 
 

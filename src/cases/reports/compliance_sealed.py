@@ -1,7 +1,8 @@
 """A compliance report from the sealed cells (ADR 30, ADR 63), where they serve it.
 
-They serve a report grouped by month, severity, category and vehicle (ADR 72)
-only, as of a moment at or after the latest seal or exactly at an earlier one,
+They serve a report grouped by month, severity, category and vehicle (ADR 72),
+or by customer alone or with month (ADR 79), as of a moment at or after the latest
+seal or exactly at an earlier one,
 whose period holds at least one whole UTC month. For the whole UTC months of the
 period, its figures are the cells of every seal up to that seal
 (`compliance_seal`), plus, after the latest seal, what the facts recorded since
@@ -25,10 +26,12 @@ import numpy as np
 import numpy.typing as npt
 
 from cases.db.database import ProjectionDatabase
-from cases.db.statement import COMMA, NOTHING, identifier
+from cases.db.statement import COMMA, NOTHING, Identifier, Sql, identifier
 from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
 from cases.reports.compliance_seal import (
+    FIGURE_INDEX,
+    FIGURES,
     LAYERS,
     Layer,
     changed,
@@ -40,9 +43,10 @@ from cases.reports.compliance_seal import (
     seal_state,
     since_seal,
     unflattened,
+    unflattened_vector,
     unpacked,
 )
-from cases.reports.compliance_sql import Dimension, ReportSql
+from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 
 Key = tuple[str, ...]
 Durations = npt.NDArray[np.int64]
@@ -66,6 +70,49 @@ def nearest_ranks(
 
 def _us(value: int) -> timedelta:
     return timedelta(microseconds=value)
+
+
+Ranks = tuple[timedelta | None, timedelta | None]
+
+
+def nearest_ranks_by_group(parts: dict[Key, list[Durations]]) -> dict[Key, Ranks]:
+    """`nearest_ranks` of each group's durations (the concatenation of its parts)
+    that has any, for every group at once (`ranks_of_groups`)."""
+    keys = list(parts)
+    ids = [
+        np.full(len(part), at, dtype=np.int64) for at, key in enumerate(keys) for part in parts[key]
+    ]
+    values = [part for key in keys for part in parts[key]]
+    ranks = ranks_of_groups(
+        np.concatenate(ids) if ids else np.empty(0, dtype=np.int64),
+        np.concatenate(values) if values else np.empty(0, dtype=np.int64),
+        len(keys),
+    )
+    return {key: found for key, found in zip(keys, ranks, strict=True) if found is not None}
+
+
+def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Ranks | None]:
+    """The median and p90 (nearest rank) of the `values` of each of `count`
+    groups (`ids`: each value's group; None for a group without one), from one
+    sort of (group, value) packed into an int64 (ADR 79); where the packed values
+    would not fit, one `lexsort`. Then each group's ranks are at its offset."""
+    if not len(values):
+        return [None] * count
+    lengths = np.bincount(ids, minlength=count)
+    low, high = int(values.min()), int(values.max())
+    bits = (high - low).bit_length()
+    if bits + count.bit_length() > 62:
+        ordered = values[np.lexsort((values, ids))]
+    else:
+        ordered = (np.sort((ids << bits) | (values - low)) & ((1 << bits) - 1)) + low
+    starts = np.cumsum(lengths) - lengths
+    some = lengths > 0
+    medians = ordered[np.where(some, starts + (lengths + 1) // 2 - 1, 0)].tolist()
+    p90s = ordered[np.where(some, starts + (9 * lengths + 9) // 10 - 1, 0)].tolist()
+    return [
+        (_us(median), _us(p90)) if n else None
+        for median, p90, n in zip(medians, p90s, lengths.tolist(), strict=True)
+    ]
 
 
 def kth_without(values: Durations, removed: Durations, k: int) -> int:
@@ -106,6 +153,12 @@ class SealedReport:
     counts: dict[Key, Counter[str]] = field(init=False, default_factory=dict)
     durations: dict[Key, dict[str, list[Durations]]] = field(init=False, default_factory=dict)
     removed: dict[Key, dict[str, list[Durations]]] = field(init=False, default_factory=dict)
+    # The customer layer's cells (ADR 79): each group's counts, summed, in the
+    # order of `FIGURES`.
+    vectors: dict[Key, npt.NDArray[np.int64]] = field(init=False, default_factory=dict)
+    # ... and each measure's durations: each value's group (in `keyed`), the values.
+    keyed: list[Key] = field(init=False, default_factory=list)
+    cell_durations: dict[str, tuple[Durations, Durations]] = field(init=False, default_factory=dict)
     layer: Layer | None = field(init=False)
 
     def __post_init__(self) -> None:
@@ -142,10 +195,15 @@ class SealedReport:
         if not self.group_by:
             self.counts.setdefault((), Counter())
         found: dict[Key, Any] = {}
-        for key, figures in self.counts.items():
-            group = unflattened(dict(figures))
+        for key in self.counts.keys() | self.vectors.keys():
+            vector = self.vectors.get(key)
+            figures: dict[str, int] = self.counts.get(key, {})
+            group = unflattened(dict(figures)) if vector is None else figures_of(vector, figures)
             if self._layer.moves and not group.get("cases"):
                 continue  # a group every case left (`none`, ADR 72): no row is in it
+            found[key] = group
+            if not self._layer.moves:
+                continue  # no duration leaves a group: all groups' ranks at once, below
             removed = self.removed.get(key, {})
             for measure, parts in self.durations.get(key, {}).items():
                 gone = removed.get(measure)
@@ -153,8 +211,36 @@ class SealedReport:
                     parts[0] if len(parts) == 1 else np.concatenate(parts),
                     np.concatenate(gone) if gone else None,
                 )
-            found[key] = group
+        if not self._layer.moves:
+            self._ranks_at_once(found)
         return found
+
+    def _ranks_at_once(self, found: dict[Key, Any]) -> None:
+        """Each group's percentiles, every group's of a measure at once: the
+        cells' values as they were read (`cell_durations`), then those of the
+        touched rows and the edges."""
+        keys = list(self.keyed)
+        index = {key: at for at, key in enumerate(keys)}
+        for measure in MEASURES:
+            ids, values = [], []
+            if measure in self.cell_durations:
+                cell_ids, cell_values = self.cell_durations[measure]
+                ids.append(cell_ids)
+                values.append(cell_values)
+            for key, by in self.durations.items():
+                if measure in by and key in found:
+                    at = index.setdefault(key, len(index))
+                    if at == len(keys):
+                        keys.append(key)
+                    ids += [np.full(len(part), at, dtype=np.int64) for part in by[measure]]
+                    values += by[measure]
+            if not values:
+                continue
+            ranks = ranks_of_groups(np.concatenate(ids), np.concatenate(values), len(keys))
+            name = f"{measure}_quantiles"
+            for key, found_ranks in zip(keys, ranks, strict=True):
+                if found_ranks is not None:
+                    found[key][name] = found_ranks
 
     # Gathering --------------------------------------------------------------------
 
@@ -181,6 +267,9 @@ class SealedReport:
         where = compose("WHERE sealed_at <= {} AND received_month >= {} AND received_month < {}")
         keys = [identifier(d.value) for d in self.group_by]
         width = len(keys)
+        if layer.cells:
+            self._vector_cells(layer, keys, where, params)
+            return
         for row in self.db.fetchall(
             compose(
                 "SELECT {columns}, SUM(count) FROM {counts} {where} GROUP BY {columns}",
@@ -220,6 +309,61 @@ class SealedReport:
             blobs.setdefault(cell, []).append(row[width + 2])
         for (key, measure, gone), parts in blobs.items():
             self._add_durations(key, measure, unpacked(b"".join(parts)), removed=gone)
+
+    def _vector_cells(
+        self, layer: Layer, keys: list[Identifier], where: Sql, params: list[object]
+    ) -> None:
+        """The cells of a layer kept a row per cell (ADR 79): on PostgreSQL each
+        column's blobs joined by the report's groups (in the order of the cells'
+        key, customer first: no sort) and fetched in binary; then each column
+        unpacked at once, the counts' vectors summed by group."""
+        width = len(keys)
+        columns = [identifier(c) for c in ("counts", *MEASURES)]
+        if self.db.is_postgres:
+            chosen = COMMA.join(
+                [*keys, *(compose("string_agg({c}, CAST('' AS bytea))", c=c) for c in columns)]
+            )
+            ordered = sorted(self.group_by, key=layer.key_order)
+            group_by = compose(
+                " GROUP BY {keys}", keys=COMMA.join([identifier(d.value) for d in ordered])
+            )
+        else:
+            chosen, group_by = COMMA.join([*keys, *columns]), NOTHING
+        statement = compose(
+            "SELECT {chosen} FROM {cells} {where}{group_by}",
+            chosen=chosen,
+            cells=identifier(self.tables(layer.cells)),
+            where=where,
+            group_by=group_by,
+        )
+        by_key: dict[Key, int] = {}
+        blobs: list[list[bytes]] = [[] for _ in columns]
+        groups: list[list[int]] = [[] for _ in columns]
+        for row in self.db.fetchall(statement, params, binary=True):
+            at = by_key.setdefault(tuple(str(v) for v in row[:width]), len(by_key))
+            for into, of, blob in zip(blobs, groups, row[width:], strict=True):
+                if blob:
+                    into.append(blob)
+                    of.append(at)
+        if not by_key:
+            return
+        keyed = list(by_key)
+        (counts, *durations), (counted, *timed) = blobs, groups
+        rows = unpacked(b"".join(counts)).reshape(-1, len(FIGURES))
+        per_blob = np.array([len(blob) for blob in counts]) // (8 * len(FIGURES))
+        if self.db.is_postgres:  # a blob per group (every group has counts), in order
+            summed = np.add.reduceat(rows, np.cumsum(per_blob) - per_blob)
+        else:
+            summed = np.zeros((len(keyed), len(FIGURES)), dtype=np.int64)
+            np.add.at(summed, np.repeat(np.array(counted), per_blob), rows)
+        self.vectors.update(zip(keyed, summed, strict=True))
+        self.keyed = keyed
+        for measure, parts, of in zip(MEASURES, durations, timed, strict=True):
+            lengths = np.array([len(blob) // 8 for blob in parts], dtype=np.int64)
+            self.cell_durations[measure] = (
+                np.repeat(np.array(of, dtype=np.int64), lengths),
+                unpacked(b"".join(parts)),
+            )
 
     def _touched(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
         """What facts recorded after the seal changed in the whole months."""
@@ -261,6 +405,16 @@ class SealedReport:
             quantiles=False,
             since_seal=since_seal,
         )
+
+
+def figures_of(vector: npt.NDArray[np.int64], more: dict[str, int]) -> dict[str, Any]:
+    """A group's counts, as `unflattened` gives them, from a vector in the order
+    of `FIGURES` plus `more` by name."""
+    if more:
+        vector = vector.copy()
+        for figure, count in more.items():
+            vector[FIGURE_INDEX[figure]] += count
+    return unflattened_vector(vector.tolist())
 
 
 def whole_months(start: datetime, end: datetime) -> tuple[datetime, datetime]:

@@ -50,9 +50,14 @@ APRIL = datetime(2026, 4, 1, tzinfo=UTC)
 MAY = datetime(2026, 5, 1, tzinfo=UTC)
 D = Dimension
 GROUPINGS = [
-    g
-    for n in range(3)
-    for g in itertools.permutations((D.MONTH, D.SEVERITY, D.CATEGORY, D.VEHICLE), n)
+    *(
+        g
+        for n in range(3)
+        for g in itertools.permutations((D.MONTH, D.SEVERITY, D.CATEGORY, D.VEHICLE), n)
+    ),
+    (D.CUSTOMER,),  # the customer cells (ADR 79)
+    (D.MONTH, D.CUSTOMER),
+    (D.CUSTOMER, D.MONTH),
 ]
 
 
@@ -189,11 +194,14 @@ def test_sealed_figures_are_the_rows_figures(projected: Projected) -> None:
 def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
     projected: Projected,
 ) -> None:
-    """After the latest seal and at an earlier one (ADR 63) from the cells;
-    between two seals, before the first or by customer from the rows."""
+    """After the latest seal and at an earlier one (ADR 63) from the cells, by
+    customer too (ADR 79); between two seals, before the first or by customer
+    and severity from the rows."""
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
     by_customer = SealedReport(projected.db, LIVE, (D.CUSTOMER,), projected.ended_at)
-    assert by_customer.seal_serving(*period) is None
+    assert by_customer.seal_serving(*period) == APRIL
+    by_severity = SealedReport(projected.db, LIVE, (D.SEVERITY, D.CUSTOMER), projected.ended_at)
+    assert by_severity.seal_serving(*period) is None
     assert SealedReport(projected.db, LIVE, (), projected.ended_at).seal_serving(*period) == APRIL
     assert SealedReport(projected.db, LIVE, (), APRIL).seal_serving(*period) == APRIL
     between = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))

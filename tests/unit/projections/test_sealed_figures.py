@@ -7,10 +7,13 @@ import math
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import numpy.typing as npt
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cases.domain.service_clocks import ClockKind
 from cases.reports.compliance_seal import (
+    FIGURES,
     flattened,
     month_start,
     next_month,
@@ -18,7 +21,7 @@ from cases.reports.compliance_seal import (
     unflattened,
     unpacked,
 )
-from cases.reports.compliance_sealed import nearest_ranks, whole_months
+from cases.reports.compliance_sealed import nearest_ranks, nearest_ranks_by_group, whole_months
 
 
 @given(st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=300))
@@ -32,6 +35,35 @@ def test_nearest_ranks_are_the_kth_smallest(values: list[int]) -> None:
     n = len(values)
     median, p90 = ordered[math.ceil(n / 2) - 1], ordered[-(-9 * n // 10) - 1]
     assert got == (timedelta(microseconds=median), timedelta(microseconds=p90))
+
+
+@given(
+    st.one_of(
+        st.integers(min_value=-5, max_value=50),  # packed with the group, sorted once
+        st.integers(min_value=-(2**62), max_value=2**62),  # too wide: group by group
+    ).flatmap(
+        lambda bound: st.lists(
+            st.lists(
+                st.lists(st.integers(min_value=min(bound, 0), max_value=abs(bound)), max_size=9),
+                max_size=3,
+            ),
+            max_size=12,
+        )
+    )
+)
+def test_every_groups_ranks_at_once_are_each_groups(groups: list[list[list[int]]]) -> None:
+    """ADR 79: the ranks of all groups from one sort are those of each group's
+    parts joined; a group without a duration has none."""
+    parts: dict[tuple[str, ...], list[npt.NDArray[np.int64]]] = {
+        (str(g),): [np.sort(np.array(p, dtype=np.int64)) for p in found]
+        for g, found in enumerate(groups)
+    }
+    expected = {
+        key: nearest_ranks(np.concatenate(found))
+        for key, found in parts.items()
+        if sum(len(p) for p in found)
+    }
+    assert nearest_ranks_by_group(parts) == expected
 
 
 @given(
@@ -78,6 +110,19 @@ def test_counts_flatten_and_back() -> None:
         "breaches.vendor": 0,
     }
     assert unflattened(flat) == {k: v for k, v in group.items() if k != "fr_quantiles"}
+
+
+def test_the_customer_cells_vector_holds_every_figure_once() -> None:
+    """ADR 79: a cell's counts are one vector in the order of `FIGURES`, which
+    names every figure the report's statements find, once."""
+    group = {
+        "cases": 1,
+        "reopened": 2,
+        **{f"{p}_counts": (3, 4, 5) for p in ("fr", "res", "nu", "escalation", "vendor")},
+        "breaches": {kind.value: 6 for kind in ClockKind},
+    }
+    assert sorted(flattened(group)) == sorted(FIGURES)
+    assert len(set(FIGURES)) == len(FIGURES)
 
 
 def test_months() -> None:
