@@ -75,22 +75,6 @@ def _us(value: int) -> timedelta:
 Ranks = tuple[timedelta | None, timedelta | None]
 
 
-def nearest_ranks_by_group(parts: dict[Key, list[Durations]]) -> dict[Key, Ranks]:
-    """`nearest_ranks` of each group's durations (the concatenation of its parts)
-    that has any, for every group at once (`ranks_of_groups`)."""
-    keys = list(parts)
-    ids = [
-        np.full(len(part), at, dtype=np.int64) for at, key in enumerate(keys) for part in parts[key]
-    ]
-    values = [part for key in keys for part in parts[key]]
-    ranks = ranks_of_groups(
-        np.concatenate(ids) if ids else np.empty(0, dtype=np.int64),
-        np.concatenate(values) if values else np.empty(0, dtype=np.int64),
-        len(keys),
-    )
-    return {key: found for key, found in zip(keys, ranks, strict=True) if found is not None}
-
-
 def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Ranks | None]:
     """The median and p90 (nearest rank) of the `values` of each of `count`
     groups (`ids`: each value's group; None for a group without one), from one
