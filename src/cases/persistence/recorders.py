@@ -24,7 +24,12 @@ What it relies on in eventsourcing (9.5), checked by
   inside the write's transaction with `insert_events`'s keyword arguments (the
   former returning the notification ids), and the cursor's `sqlite_cursor`; the
   recorder's `datastore.transaction(commit=False)`; the factory's
-  `application_recorder_class` and `aggregate_recorder_class`.
+  `application_recorder_class` and `aggregate_recorder_class`, and its
+  `datastore.pool` (replaced before any connection is opened); the pool's
+  arguments kept as attributes of the same names, its `_create_connection`,
+  `_get_connection(timeout)`, `put_connection`, `_time_remaining`, `_writer_lock`,
+  `_num_writers`, `_closed` and `_mutually_exclusive_read_write`, and
+  `SQLiteConnection(sqlite_conn, max_age)` (ADR 0059 amendment of 2026-12-05).
 - In memory (`eventsourcing.popo`): `POPOApplicationRecorder()` made without
   arguments and `POPOFactory.application_recorder()`.
 

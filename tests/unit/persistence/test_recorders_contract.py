@@ -196,11 +196,19 @@ def test_the_sqlite_factory_pools_connections_as_the_library_does_keeping_statem
     library's `SQLiteConnectionPool` must still take them and its connections be
     `SQLiteConnection`s around a sqlite3 connection in autocommit, in WAL mode."""
     relied_on_callable(SQLiteConnectionPool, "_create_connection", MODULE, "(self)")
+    relied_on_callable(SQLiteConnectionPool, "_get_connection", MODULE, "(self, timeout)")
+    relied_on_callable(SQLiteConnectionPool, "put_connection", MODULE, "(self, conn)")
+    relied_on_callable(SQLiteConnectionPool, "_time_remaining", MODULE, "(timeout, started)")
+    relied_on_callable(
+        SQLiteConnectionPool, "get_connection", MODULE, "(self, timeout, *, is_writer)"
+    )
     relied_on_callable(SQLiteConnection, "__init__", MODULE, "(self, sqlite_conn, max_age)")
     factory = CasesSQLiteFactory({"SQLITE_DBNAME": str(tmp_path / "c.db")})
     try:
         pool = factory.datastore.pool
         assert isinstance(pool, CasesSQLiteConnectionPool)
+        for name in ("_writer_lock", "_num_writers", "_mutually_exclusive_read_write", "_closed"):
+            relied_on(pool, name, MODULE)  # the checkout's bookkeeping, shared with the library's
         for name in SQLITE_POOL_ARGUMENTS:  # made with them, kept under their names
             assert name in shape(SQLiteConnectionPool.__init__), broken(
                 "SQLiteConnectionPool.__init__", MODULE, f"no argument {name}"
