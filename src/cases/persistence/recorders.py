@@ -24,7 +24,12 @@ What it relies on in eventsourcing (9.5), checked by
   inside the write's transaction with `insert_events`'s keyword arguments (the
   former returning the notification ids), and the cursor's `sqlite_cursor`; the
   recorder's `datastore.transaction(commit=False)`; the factory's
-  `application_recorder_class` and `aggregate_recorder_class`.
+  `application_recorder_class` and `aggregate_recorder_class`, and its
+  `datastore.pool` (replaced before any connection is opened); the pool's
+  arguments kept as attributes of the same names, its `_create_connection`,
+  `_get_connection(timeout)`, `put_connection`, `_time_remaining`, `_writer_lock`,
+  `_num_writers`, `_closed` and `_mutually_exclusive_read_write`, and
+  `SQLiteConnection(sqlite_conn, max_age)` (ADR 0059 amendment of 2026-12-05).
 - In memory (`eventsourcing.popo`): `POPOApplicationRecorder()` made without
   arguments and `POPOFactory.application_recorder()`.
 
@@ -43,11 +48,13 @@ digests a sealed record carries (`StoredWithSubject`, ADR 0067 amended).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -56,9 +63,16 @@ import structlog
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    ConnectionPoolClosedError,
+    ConnectionUnavailableError,
+    DatabaseError,
+    DataError,
     IntegrityError,
     InterfaceError,
+    InternalError,
+    NotSupportedError,
     OperationalError,
+    PersistenceError,
     ProgrammingError,
     StoredEvent,
 )
@@ -69,8 +83,11 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteFactory,
 )
@@ -531,6 +548,31 @@ def _subject_rows(stored_events: Sequence[StoredEvent]) -> list[SubjectRows]:
     ]
 
 
+_LIBRARY_ERRORS: tuple[tuple[type[sqlite3.Error], type[PersistenceError]], ...] = (
+    (sqlite3.InterfaceError, InterfaceError),
+    (sqlite3.DataError, DataError),
+    (sqlite3.OperationalError, OperationalError),
+    (sqlite3.IntegrityError, IntegrityError),
+    (sqlite3.InternalError, InternalError),
+    (sqlite3.ProgrammingError, ProgrammingError),
+    (sqlite3.NotSupportedError, NotSupportedError),
+    (sqlite3.DatabaseError, DatabaseError),
+    (sqlite3.Error, PersistenceError),
+)
+
+
+@contextlib.contextmanager
+def _as_library_errors() -> Iterator[None]:
+    """sqlite3's errors raised as the library's, as its SQLite transactions raise them."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        for theirs, library in _LIBRARY_ERRORS:
+            if isinstance(e, theirs):
+                raise library(e) from e
+        raise
+
+
 class WritesSubjectRows(SQLiteAggregateRecorder):
     """Writes the subject keys and digests that sealed records carry in the records'
     own transaction (one commit: no event is ever stored without its key), then
@@ -578,6 +620,45 @@ class CasesSQLiteApplicationRecorder(WritesSubjectRows, SQLiteApplicationRecorde
     Reads the latest snapshot and the events after it in one transaction."""
 
     _latest_sql: dict[tuple[str, bool], tuple[str, str]] | None = None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's read of an aggregate's events, run as one statement on its
+        own: SQLite runs a lone SELECT in a read transaction of its own, so the
+        library's BEGIN and ROLLBACK around it added two calls and nothing else (a
+        working copy's read of newer events, once a command; ADR 0059 amendment of
+        2026-12-05)."""
+        statement = self.select_events_statement
+        params: list[Any] = [
+            originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        ]
+        if gt is not None:
+            statement += "AND originator_version>? "
+            params.append(gt)
+        if lte is not None:
+            statement += "AND originator_version<=? "
+            params.append(lte)
+        statement += (
+            "ORDER BY originator_version DESC " if desc else "ORDER BY originator_version ASC "
+        )
+        if limit is not None:
+            statement += "LIMIT ? "
+            params.append(limit)
+        with self.datastore.get_connection(commit=False) as conn, _as_library_errors():
+            cursor = conn.cursor().sqlite_cursor
+            try:
+                rows = cursor.execute(statement, params).fetchall()
+            finally:
+                cursor.close()
+        convert = self.convert_originator_id
+        return [StoredEvent(convert(r[0]), r[1], r[2], r[3]) for r in rows]
 
     def select_latest(
         self, originator_id: Any, snapshots: Any, lte: int | None = None
@@ -660,9 +741,98 @@ class CasesSQLiteApplicationRecorder(WritesSubjectRows, SQLiteApplicationRecorde
             return [(r[0], UUID(r[1]), r[2], r[3], bytes(r[4])) for r in c.fetchall()]
 
 
+SQLITE_STATEMENTS_KEPT = 128  # sqlite3's default cache of compiled statements a connection
+# What the library's SQLite pool is made with, each kept as an attribute of the same name.
+SQLITE_POOL_ARGUMENTS = (
+    "db_name",
+    "lock_timeout",
+    "pool_size",
+    "max_overflow",
+    "pool_timeout",
+    "max_age",
+    "pre_ping",
+)
+
+
+class CasesSQLiteConnectionPool(SQLiteConnectionPool):
+    """The library's pool, its connections keeping their compiled statements.
+
+    The library opens each connection with `cached_statements=True`, which sqlite3
+    reads as a cache of one statement: every statement but a repeat of the one
+    before is compiled again, and a command runs several in turn (BEGIN, the read
+    of newer events, the inserts). These connections keep sqlite3's default 128
+    (ADR 0059 amendment of 2026-12-05); otherwise they are opened as the library
+    opens them (`tests/unit/persistence/test_recorders_contract.py` checks that
+    its pool still takes these arguments and makes `SQLiteConnection`s)."""
+
+    def get_connection(
+        self, timeout: float | None = None, *, is_writer: bool | None = None
+    ) -> SQLiteConnection:
+        """A connection, as the library's pool gives one, without the bookkeeping
+        only an in-memory database needs (ADR 0059 amendment of 2026-12-05).
+
+        The library first queues every request behind one semaphore and counts
+        readers under a condition, so that an in-memory database can keep readers
+        and the writer apart; a file in WAL mode lets them run together, and about
+        a third of the instructions of a command on a working copy went to those
+        two checkouts. Here a writer still waits for the one writer lock (one
+        transaction writing at a time in this process), a connection is still
+        taken from, or made by, the library's `_get_connection` (which waits for
+        one to come back when all are in use) and given back by its
+        `put_connection`; readers are not counted. An in-memory database gets
+        the library's path."""
+        if self._mutually_exclusive_read_write:
+            return super().get_connection(timeout, is_writer=is_writer)
+        if self._closed:
+            raise ConnectionPoolClosedError
+        timeout = self.pool_timeout if timeout is None else timeout
+        started = time.time()
+        writer = is_writer is True
+        if writer and not self._writer_lock.acquire(timeout=timeout):
+            raise ConnectionUnavailableError("Timed out waiting for return of writer")
+        try:
+            conn = self._get_connection(timeout=self._time_remaining(timeout, started))
+        except BaseException:
+            if writer:
+                self._writer_lock.release()
+            raise
+        if writer:
+            self._num_writers += 1
+        conn.is_writer = True if writer else None  # `put_connection` then counts no reader
+        return conn
+
+    def _create_connection(self) -> SQLiteConnection:
+        try:
+            c = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,  # autocommit: the library's BEGIN starts a transaction
+                cached_statements=SQLITE_STATEMENTS_KEPT,
+                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as e:
+            raise InterfaceError(e) from e
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            (mode,) = c.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                c.execute("PRAGMA journal_mode=WAL")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        c.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=c, max_age=self.max_age)
+
+
 class CasesSQLiteFactory(SQLiteFactory):
     aggregate_recorder_class = CasesSQLiteAggregateRecorder
     application_recorder_class = CasesSQLiteApplicationRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        made = self.datastore.pool  # no connection opened yet: replaced by one of ours
+        arguments = {name: getattr(made, name) for name in SQLITE_POOL_ARGUMENTS}
+        self.datastore.pool = CasesSQLiteConnectionPool(**arguments)
+        made.close()
 
 
 class CasesMemoryApplicationRecorder(POPOApplicationRecorder):

@@ -262,8 +262,22 @@ class DatetimeAsISO(IsoFormatted[datetime]):
 
     type = datetime
     name = "datetime_iso"
+    # The last datetime encoded and its text: a command's events carry the same
+    # moment object several times (its recording time in each event's metadata),
+    # and `isoformat` formats each number through printf (ADR 0059 amendment of
+    # 2026-12-05). One tuple, replaced whole: safe to read from any thread.
+    _last: tuple[datetime, str] | None = None
 
     def encode(self, obj: datetime) -> str:
+        last = self._last
+        if last is not None and last[0] is obj:  # the very object: the same text
+            return last[1]
+        text = self._encoded(obj)
+        self._last = (obj, text)
+        return text
+
+    @staticmethod
+    def _encoded(obj: datetime) -> str:
         offset = obj.utcoffset()
         if offset is None:
             raise ValueError(

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from eventsourcing.persistence import StoredEvent
+import pytest
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
@@ -24,17 +26,21 @@ from eventsourcing.postgres import (
 from eventsourcing.sqlite import (
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
 )
 
 from cases.persistence.recorders import (
+    SQLITE_POOL_ARGUMENTS,
     CasesAggregateRecorder,
     CasesApplicationRecorder,
     CasesMemoryApplicationRecorder,
     CasesMemoryFactory,
     CasesSQLiteApplicationRecorder,
+    CasesSQLiteConnectionPool,
     CasesSQLiteFactory,
 )
 from tests.support.library_contract import broken, relied_on, relied_on_callable, shape
@@ -180,3 +186,92 @@ def test_sqlite_snapshot_recorder_hands_its_keywords_and_the_sqlite_cursor_on() 
     assert seen == [(sqlite3.Cursor, "marker")], broken(
         "SQLiteAggregateRecorder.insert_events", MODULE, f"called _insert_events so: {seen}"
     )
+
+
+def test_the_sqlite_factory_pools_connections_as_the_library_does_keeping_statements(
+    tmp_path: Path,
+) -> None:
+    """`CasesSQLiteFactory` replaces its datastore's pool before any connection is
+    opened, with the library's arguments (ADR 0059 amendment of 2026-12-05): the
+    library's `SQLiteConnectionPool` must still take them and its connections be
+    `SQLiteConnection`s around a sqlite3 connection in autocommit, in WAL mode."""
+    relied_on_callable(SQLiteConnectionPool, "_create_connection", MODULE, "(self)")
+    relied_on_callable(SQLiteConnectionPool, "_get_connection", MODULE, "(self, timeout)")
+    relied_on_callable(SQLiteConnectionPool, "put_connection", MODULE, "(self, conn)")
+    relied_on_callable(SQLiteConnectionPool, "_time_remaining", MODULE, "(timeout, started)")
+    relied_on_callable(
+        SQLiteConnectionPool, "get_connection", MODULE, "(self, timeout, *, is_writer)"
+    )
+    relied_on_callable(SQLiteConnection, "__init__", MODULE, "(self, sqlite_conn, max_age)")
+    factory = CasesSQLiteFactory({"SQLITE_DBNAME": str(tmp_path / "c.db")})
+    try:
+        pool = factory.datastore.pool
+        assert isinstance(pool, CasesSQLiteConnectionPool)
+        for name in ("_writer_lock", "_num_writers", "_mutually_exclusive_read_write", "_closed"):
+            relied_on(pool, name, MODULE)  # the checkout's bookkeeping, shared with the library's
+        for name in SQLITE_POOL_ARGUMENTS:  # made with them, kept under their names
+            assert name in shape(SQLiteConnectionPool.__init__), broken(
+                "SQLiteConnectionPool.__init__", MODULE, f"no argument {name}"
+            )
+            relied_on(pool, name, MODULE)
+        with factory.datastore.get_connection(commit=False) as conn:
+            assert isinstance(conn, SQLiteConnection)
+            sqlite_conn = conn.cursor().sqlite_cursor.connection
+            assert sqlite_conn.isolation_level is None
+            assert sqlite_conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        factory.close()
+
+
+def test_sqlite_commands_statements_are_compiled_once_not_at_every_use(tmp_path: Path) -> None:
+    """A working copy's command reads the newer events, then writes: with the
+    library's cache of one statement each was compiled again every time. SQLite
+    asks a connection's authorizer about every column and table a statement reads
+    or writes while compiling it, never while running it (sqlite3's `commit()`
+    compiles its COMMIT each time, outside the cache: not counted)."""
+    factory = CasesSQLiteFactory({"SQLITE_DBNAME": str(tmp_path / "c.db")})
+    asked: list[int] = []
+
+    def authorize(action: int, *_: object) -> int:
+        if action in (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_READ):
+            asked.append(action)
+        return sqlite3.SQLITE_OK
+
+    try:
+        recorder = factory.application_recorder()
+        assert isinstance(recorder, CasesSQLiteApplicationRecorder)
+        recorder.create_table()
+        case_id = uuid4()
+        topic = "cases.domain.support_case:SupportCase.Received"
+
+        def command(version: int) -> None:
+            recorder.select_events(case_id, gt=version - 1)
+            recorder.insert_events([StoredEvent(case_id, version, topic, b"{}")])
+
+        with factory.datastore.get_connection(commit=False) as conn:
+            conn.cursor().sqlite_cursor.connection.set_authorizer(authorize)
+        command(1)  # compiles the read and the write (again: a new authorizer)
+        assert sqlite3.SQLITE_INSERT in asked
+        assert sqlite3.SQLITE_READ in asked
+        asked.clear()
+        for version in range(2, 12):
+            command(version)
+        assert asked == []
+        assert [e.originator_version for e in recorder.select_events(case_id)] == list(range(1, 12))
+    finally:
+        factory.close()
+
+
+def test_the_sqlite_read_of_events_raises_the_librarys_errors(tmp_path: Path) -> None:
+    """The read runs outside the library's transaction, which translated sqlite3's
+    errors: it must raise the library's as before (the API maps them)."""
+    factory = CasesSQLiteFactory({"SQLITE_DBNAME": str(tmp_path / "c.db")})
+    try:
+        recorder = factory.application_recorder()
+        assert isinstance(recorder, CasesSQLiteApplicationRecorder)
+        with factory.datastore.transaction(commit=True) as c:
+            c.execute(f"DROP TABLE {recorder.events_table_name}")
+        with pytest.raises(OperationalError, match="no such table"):
+            recorder.select_events(uuid4())
+    finally:
+        factory.close()

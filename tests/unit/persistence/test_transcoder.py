@@ -204,6 +204,26 @@ def test_aware_datetime_keeps_its_offset(transcoder: OrjsonTranscoder) -> None:
     round_trip(transcoder, moment)
 
 
+def test_the_same_instant_at_another_offset_is_not_taken_for_the_last_encoded(
+    transcoder: OrjsonTranscoder,
+) -> None:
+    """The encoder remembers the last datetime object it wrote (a command's events
+    carry one moment several times): an equal datetime at another offset, or the
+    same object again after another, must each come out as themselves."""
+    utc = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    paris = datetime(2026, 3, 2, 9, 0, tzinfo=timezone(timedelta(hours=1)))
+    assert utc == paris
+    texts = [transcoder.encode({"at": m}) for m in (utc, utc, paris, utc)]
+    assert texts == [
+        b'{"at":{"_type_":"datetime_iso","_data_":"2026-03-02T08:00:00+00:00"}}',
+        b'{"at":{"_type_":"datetime_iso","_data_":"2026-03-02T08:00:00+00:00"}}',
+        b'{"at":{"_type_":"datetime_iso","_data_":"2026-03-02T09:00:00+01:00"}}',
+        b'{"at":{"_type_":"datetime_iso","_data_":"2026-03-02T08:00:00+00:00"}}',
+    ]
+    with pytest.raises(ValueError, match="naive datetime"):  # still checked after a hit
+        transcoder.encode({"at": datetime(2026, 3, 2, 8, 0)})  # noqa: DTZ001
+
+
 def test_zoneinfo_datetime_decodes_with_the_same_offset(
     transcoder: OrjsonTranscoder,
 ) -> None:
