@@ -81,6 +81,20 @@ class Account:
     suspended: set[str]
     changed: set[str] = field(default_factory=set)
     settled: set[str] = field(default_factory=set)
+    last: PositionedEvent | None = None  # the batch's last event of the account
+
+    def stamp(self) -> None:
+        """The row as of the batch's last event of the account: its day in the
+        account's time zone, its version and position (no handler reads them, so
+        they are set once a batch, not once an event)."""
+        if self.last is None:
+            return
+        event = self.last.event
+        self.row.update(
+            overdue_as_of=event.meta.occurred_at.astimezone(ZoneInfo(self.row["time_zone"])).date(),
+            version=event.originator_version,
+            position=self.last.position,
+        )
 
     def invoice(self, number: str) -> Row | None:
         """The open invoice `number`; None once it is settled."""
@@ -260,13 +274,9 @@ class AccountStandingProjection(Projection):
                 accounts[event.originator_id] = Account(opened_row(event), {}, set())
             account = accounts[event.originator_id]
             EVOLVE[type(event)](account, event)
-            zone = ZoneInfo(account.row["time_zone"])
-            account.row.update(
-                overdue_as_of=event.meta.occurred_at.astimezone(zone).date(),
-                version=event.originator_version,
-                position=positioned.position,
-            )
+            account.last = positioned
         for account in accounts.values():
+            account.stamp()
             account.finish()
         self._save(db, tables, accounts.values())
 
