@@ -6,6 +6,7 @@ batch reuses the statement and the text its store rendered for it.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from cases.db.statement import (
@@ -27,16 +28,40 @@ def select_in(table: str, columns: tuple[str, ...], key: str, count: int) -> Sql
 
 
 @lru_cache(maxsize=64)
-def select_any(table: str, columns: tuple[str, ...], key: str) -> Sql:
+def select_any(table: str, columns: tuple[str, ...], key: str, key_type: str) -> Sql:
     """PostgreSQL only: the rows of `table` whose `key` is in one parameter, an
     array of any length (one short statement text for every count, which psycopg
-    parses and prepares once; a list of 500 parameters is parsed at every run)."""
-    return sql(
-        "SELECT {columns} FROM {table} WHERE {key} = ANY({})",
-        columns=identifiers(columns),
-        table=identifier(table),
-        key=identifier(key),
+    parses and prepares once; a list of 500 parameters is parsed at every run),
+    cast to an array of `key_type` (the key's type as the server names it: the
+    array may come as text[], a UUID's text for a uuid key)."""
+    return _select(table, columns) + sql(
+        f" WHERE {{key}} = ANY({{}}::{_type_name(key_type)}[])", key=identifier(key)
     )
+
+
+_TYPE_NAME = re.compile(r"[a-z][a-z0-9_ ]*")
+
+
+def _type_name(name: str) -> str:
+    """A type's name as the server gives it (`format_type`), checked to be plain
+    words before it is written into a statement's text."""
+    if not _TYPE_NAME.fullmatch(name):
+        raise ValueError(f"not a plain type name: {name!r}")
+    return name
+
+
+@lru_cache(maxsize=64)
+def select_keyed_any(
+    table: str, columns: tuple[str, ...], keys: tuple[str, ...], types: tuple[str, ...]
+) -> Sql:
+    """PostgreSQL only: the rows of `table` whose value of `keys` is one of the
+    tuples given as one array parameter per key (the i-th values of each: `unnest`
+    pairs them), each array cast to its key's type (`types`, as the server names
+    them). One short text for any count, which psycopg parses and prepares once,
+    as `select_any` for one key."""
+    arrays = ", ".join(f"{{}}::{_type_name(name)}[]" for name in types)
+    where = f" WHERE ({{keys}}) IN (SELECT * FROM unnest({arrays}))"  # noqa: S608 (names checked)
+    return _select(table, columns) + sql(where, keys=identifiers(keys))
 
 
 @lru_cache(maxsize=256)

@@ -25,12 +25,17 @@ class HistoryEntry:
 
 def history_entry(event: AuditedAggregate.Event) -> HistoryEntry:
     """An event as an auditor reads it: type, moments, metadata, its own fields."""
-    details = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
-    details.pop("originator_topic", None)
     return HistoryEntry(
         version=event.originator_version,
         event_type=type(event).__qualname__,
         recorded_at=event.timestamp,
         meta=event.meta,
-        details=details,
+        details=event_details(event),
     )
+
+
+def event_details(event: object) -> dict[str, Any]:
+    """An event's own fields (not its envelope), by name."""
+    details = {k: v for k, v in vars(event).items() if k not in _ENVELOPE}
+    details.pop("originator_topic", None)
+    return details

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from cases.domain.case_values import Contact, Direction, VendorAdvisory
@@ -189,12 +190,23 @@ _SUMMARIES: dict[str, Callable[[Details], str]] = {
 
 def summarise(event_type: str, details: Details) -> str:
     """A one-line description of an event, from its type name and its fields."""
+    return summariser(event_type)(details)
+
+
+@lru_cache(maxsize=512)
+def summariser(event_type: str) -> Callable[[Details], str]:
+    """What describes an event of the type `event_type` from its fields (a
+    timeline looks it up once a type, not once an event)."""
     name = event_type.rsplit(".", 1)[-1]
     describe = _SUMMARIES.get(event_type) or _SUMMARIES.get(name)
     if describe is not None:
-        return describe(details)
-    fields = ", ".join(f"{k}={_words(v)}" for k, v in details.items())
-    return f"{_split_camel(name)}{': ' + fields if fields else ''}"
+        return describe
+
+    def generic(details: Details) -> str:
+        fields = ", ".join(f"{k}={_words(v)}" for k, v in details.items())
+        return f"{_split_camel(name)}{': ' + fields if fields else ''}"
+
+    return generic
 
 
 def _first_line(text: str, limit: int = 100) -> str:

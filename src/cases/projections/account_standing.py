@@ -35,7 +35,7 @@ from cases.db.statement import Sql, identifier, sql
 from cases.domain.billing_account import BillingAccount
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
 from cases.projections.receivables import as_day, as_optional_day, from_minor
-from cases.projections.rows import Conditions, as_uuid, row_reader, rows_in
+from cases.projections.rows import Conditions, as_uuid, row_reader, rows_in, stored_rows
 
 COLUMNS = (
     "account_id",
@@ -81,6 +81,20 @@ class Account:
     suspended: set[str]
     changed: set[str] = field(default_factory=set)
     settled: set[str] = field(default_factory=set)
+    last: PositionedEvent | None = None  # the batch's last event of the account
+
+    def stamp(self) -> None:
+        """The row as of the batch's last event of the account: its day in the
+        account's time zone, its version and position (no handler reads them, so
+        they are set once a batch, not once an event)."""
+        if self.last is None:
+            return
+        event = self.last.event
+        self.row.update(
+            overdue_as_of=event.meta.occurred_at.astimezone(ZoneInfo(self.row["time_zone"])).date(),
+            version=event.originator_version,
+            position=self.last.position,
+        )
 
     def invoice(self, number: str) -> Row | None:
         """The open invoice `number`; None once it is settled."""
@@ -118,8 +132,17 @@ class Account:
                 i["outstanding_minor"] for i in collectible if i["due_on"] < row["overdue_as_of"]
             ),
             suspended_count=len(self.suspended),
-            suspended_subscriptions=json.dumps(sorted(self.suspended)),
+            suspended_subscriptions=json.dumps(sorted(self.suspended)) if self.suspended else NONE,
         )
+
+
+NONE = json.dumps([])
+"""No subscription suspended, as `json.dumps` writes it (most accounts)."""
+
+
+def _suspended_in(row: Row) -> set[str]:
+    stored: str = row["suspended_subscriptions"]
+    return set() if stored == NONE else set(json.loads(stored))
 
 
 def _opened(_: Account, __: Any) -> None:
@@ -251,13 +274,9 @@ class AccountStandingProjection(Projection):
                 accounts[event.originator_id] = Account(opened_row(event), {}, set())
             account = accounts[event.originator_id]
             EVOLVE[type(event)](account, event)
-            zone = ZoneInfo(account.row["time_zone"])
-            account.row.update(
-                overdue_as_of=event.meta.occurred_at.astimezone(zone).date(),
-                version=event.originator_version,
-                position=positioned.position,
-            )
+            account.last = positioned
         for account in accounts.values():
+            account.stamp()
             account.finish()
         self._save(db, tables, accounts.values())
 
@@ -269,12 +288,11 @@ class AccountStandingProjection(Projection):
         ids = list({p.event.originator_id for p in events if not isinstance(p.event, E.Opened)})
         standing, invoices = tables("account_standing"), tables("standing_invoices")
         accounts: dict[UUID, Account] = {}
-        for values in rows_in(db, standing, COLUMNS, "account_id", ids):
-            row = standing_row(values)
-            suspended = set(json.loads(row["suspended_subscriptions"]))
-            accounts[row["account_id"]] = Account(row, {}, suspended)
-        for values in rows_in(db, invoices, INVOICE_COLUMNS, "account_id", ids):
-            invoice = invoice_row(values)
+        found = rows_in(db, standing, COLUMNS, "account_id", ids)
+        for row in stored_rows(db, COLUMNS, standing_row, found):
+            accounts[row["account_id"]] = Account(row, {}, _suspended_in(row))
+        found = rows_in(db, invoices, INVOICE_COLUMNS, "account_id", ids)
+        for invoice in stored_rows(db, INVOICE_COLUMNS, invoice_row, found):
             accounts[invoice["account_id"]].invoices[invoice["invoice_number"]] = invoice
         return accounts
 

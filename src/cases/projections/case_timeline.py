@@ -7,7 +7,7 @@ on this day", "what happened in this hour" and "what did this request do".
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, get_args, get_type_hints
 from uuid import UUID
@@ -16,8 +16,8 @@ from cases.db.database import ProjectionDatabase
 from cases.db.shapes import select_where
 from cases.db.statement import Sql, identifier, parameters, sql
 from cases.domain.support_case import CLOCK_FACT_TYPES, SupportCase
-from cases.history.entries import history_entry
-from cases.history.event_summaries import summarise
+from cases.history.entries import event_details
+from cases.history.event_summaries import summariser
 from cases.persistence.personal_data import decision, personal_fields
 from cases.projections.erasures import ERASURES, holds_erased, without_erasures
 from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
@@ -88,27 +88,41 @@ def _holds_personal(cls: type[Any]) -> bool:
 PERSONAL_TYPES = tuple(cls.__name__ for cls in HANDLES if _holds_personal(cls))
 
 
+Kind = tuple[str, Callable[[Mapping[str, Any]], str]]
+_KINDS: dict[type[Any], Kind] = {}
+
+
+def _kind(cls: type[Any]) -> Kind:
+    """An event class's type as the timeline names it, and its summariser."""
+    found = _KINDS.get(cls)
+    if found is None:
+        event_type = cls.__qualname__.rsplit(".", 1)[-1]
+        found = _KINDS[cls] = (event_type, summariser(event_type))
+    return found
+
+
 def timeline_values(positioned: PositionedEvent) -> tuple[object, ...]:
-    """One event as a timeline row, in `COLUMNS` order."""
-    entry = history_entry(positioned.event)
-    event_type = entry.event_type.rsplit(".", 1)[-1]
-    meta = entry.meta
-    if holds_erased(positioned.event):
-        summary = event_type + ERASED_SUFFIX
-    else:
-        summary = summarise(event_type, entry.details)
+    """One event as a timeline row, in `COLUMNS` order: what `history_entry`
+    gives of it, read off the event itself (the timeline makes one for every
+    event; an enum's `_value_` is its `value` without the property's call)."""
+    event = positioned.event
+    event_type, describe = _kind(type(event))
+    meta = event.meta
+    actor = meta.actor
+    erased = holds_erased(event)
+    summary = event_type + ERASED_SUFFIX if erased else describe(event_details(event))
     return (
-        positioned.event.originator_id,
-        entry.version,
+        event.originator_id,
+        event.originator_version,
         positioned.position,
         event_type,
         meta.occurred_at,
-        entry.recorded_at,
-        meta.actor.principal_id,
-        meta.actor.role.value,
+        event.timestamp,
+        actor.principal_id,
+        actor.role._value_,
         meta.correlation_id,
         meta.causation_id,
-        meta.source.value,
+        meta.source._value_,
         summary,
     )
 

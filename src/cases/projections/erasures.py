@@ -66,17 +66,37 @@ def _personal(cls: type[Any]) -> tuple[str, ...]:
     return found
 
 
+Checks = tuple[tuple[str | None, tuple[str, ...]], ...]
+_CHECKS: dict[tuple[object, ...], Checks] = {}
+
+
 def holds_erased(event: Any) -> bool:
     """Whether a personal field of the event (or of a value object it holds) reads
-    as the placeholder: its subject was erased before it was read."""
-    for name in personal_fields(type(event)):
-        if getattr(event, name) == ERASED:
-            return True
-    for value in vars(event).values():
-        for name in _personal(type(value)):
-            if getattr(value, name) == ERASED:
+    as the placeholder: its subject was erased before it was read.
+
+    The fields to look at depend only on the event's *shape* (its class, its
+    attributes' names and their values' types), so they are found once a shape
+    (`_checks`): the timeline asks for every event, and most hold no personal
+    field at all."""
+    values = vars(event)
+    shape = (type(event), *values, *map(type, values.values()))
+    checks = _CHECKS.get(shape)
+    if checks is None:
+        checks = _CHECKS[shape] = _checks(type(event), values)
+    for name, fields in checks:
+        holder = event if name is None else values[name]
+        for field in fields:
+            if getattr(holder, field) == ERASED:
                 return True
     return False
+
+
+def _checks(cls: type[Any], values: dict[str, Any]) -> Checks:
+    """The personal fields of an event of `cls` holding `values`: its own (name
+    None), then those of each value object it holds, by the attribute's name."""
+    own = [(None, tuple(personal_fields(cls)))]
+    held = [(name, _personal(type(value))) for name, value in values.items()]
+    return tuple((name, fields) for name, fields in own + held if fields)
 
 
 class ErasingProjection(Projection):

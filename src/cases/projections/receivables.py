@@ -39,6 +39,7 @@ from cases.projections.rows import (
     row_reader,
     rows_in,
     rows_keyed_in,
+    stored_rows,
     upsert_rows,
     wanted_rows,
 )
@@ -284,7 +285,9 @@ class ReceivablesProjection(Projection):
         } - issued
         stored = rows_keyed_in(db, table, COLUMNS, ("account_id", "invoice_number"), wanted)
         return wanted_rows(
-            map(receivable_row, stored), lambda r: (r["account_id"], r["invoice_number"]), wanted
+            stored_rows(db, COLUMNS, receivable_row, stored),
+            lambda r: (r["account_id"], r["invoice_number"]),
+            wanted,
         )
 
     @staticmethod

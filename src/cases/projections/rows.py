@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from cases.db.database import ProjectionDatabase
-from cases.db.shapes import select_any, select_in, select_keyed_in
+from cases.db.shapes import select_any, select_in, select_keyed_any, select_keyed_in
 from cases.db.statement import AND, COMMA, Sql, identifier, sql
 
 
@@ -33,6 +33,21 @@ def row_reader(
     return read
 
 
+def stored_rows(
+    db: ProjectionDatabase,
+    columns: tuple[str, ...],
+    read: Callable[[Sequence[Any]], dict[str, Any]],
+    rows: Iterable[Sequence[Any]],
+) -> Iterator[dict[str, Any]]:
+    """`rows` (values of `columns`, read by `rows_in` or `rows_keyed_in`) as dicts
+    by column: on PostgreSQL as they come (read in binary, each value is already
+    of its Python type, so `read`'s revivers would change nothing), on SQLite by
+    `read` (a `row_reader`)."""
+    if db.is_postgres:
+        return (dict(zip(columns, values, strict=True)) for values in rows)
+    return map(read, rows)
+
+
 T = TypeVar("T")
 
 
@@ -52,7 +67,8 @@ def rows_in(
     if db.is_postgres:
         wanted = list(ids)
         if wanted:
-            yield from db.fetchall(select_any(table, columns, key), [wanted], binary=True)
+            (key_type,) = db.type_names(table, (key,))
+            yield from db.fetch_by_arrays(select_any(table, columns, key, key_type), [wanted])
         return
     for chunk in chunks(list(ids)):
         yield from db.fetchall(select_in(table, columns, key, len(chunk)), chunk)
@@ -66,7 +82,14 @@ def rows_keyed_in(
     wanted: Iterable[tuple[Any, ...]],
 ) -> Iterator[tuple[Any, ...]]:
     """The rows of `table` whose value of `keys` (a tuple, one value per key) is
-    one of `wanted`, read in lists of bounded length."""
+    one of `wanted`: on PostgreSQL in one statement (an array per key, results in
+    binary, as `rows_in`), on SQLite in lists of bounded length."""
+    if db.is_postgres:
+        arrays = [list(values) for values in zip(*wanted, strict=True)]
+        if arrays:
+            statement = select_keyed_any(table, columns, keys, db.type_names(table, keys))
+            yield from db.fetch_by_arrays(statement, arrays)
+        return
     for chunk in chunks(list(wanted), 500 // len(keys)):
         params = [value for key in chunk for value in key]
         yield from db.fetchall(select_keyed_in(table, columns, keys, len(chunk)), params)
