@@ -150,16 +150,23 @@ class ComplianceReport:
 # Reading the figures ---------------------------------------------------------------
 
 
+_NO_COUNTS, _NO_RANKS = (0, 0, 0), (None, None)
+_CLOCK_FIGURES = {
+    name: (f"{name}_counts", f"{name}_quantiles") for name in ("fr", "res", "nu", "vendor")
+}
+
+
 def _clock(found: dict[str, Any], name: str) -> ClockFigures:
-    count, within, judged = found.get(f"{name}_counts", (0, 0, 0))
-    median, p90 = found.get(f"{name}_quantiles", (None, None))
+    counts, ranks = _CLOCK_FIGURES[name]
+    count, within, judged = found.get(counts, _NO_COUNTS)
+    median, p90 = found.get(ranks, _NO_RANKS)
     return ClockFigures(Durations(count, median, p90), TargetShare(judged, within))
 
 
 def group_figures(key: tuple[str, ...], found: dict[str, Any]) -> GroupFigures:
     """A group's figures from what the statements found (`compliance_statements`)."""
-    escalations, escalated, timed = found.get("escalation_counts", (0, 0, 0))
-    median, p90 = found.get("to_escalate_quantiles", (None, None))
+    escalations, escalated, timed = found.get("escalation_counts", _NO_COUNTS)
+    median, p90 = found.get("to_escalate_quantiles", _NO_RANKS)
     return GroupFigures(
         key=key,
         cases=found.get("cases", 0),

@@ -91,12 +91,18 @@ def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Ranks
         ordered = (np.sort((ids << bits) | (values - low)) & ((1 << bits) - 1)) + low
     starts = np.cumsum(lengths) - lengths
     some = lengths > 0
-    medians = ordered[np.where(some, starts + (lengths + 1) // 2 - 1, 0)].tolist()
-    p90s = ordered[np.where(some, starts + (9 * lengths + 9) // 10 - 1, 0)].tolist()
+    medians = _timedeltas(ordered[np.where(some, starts + (lengths + 1) // 2 - 1, 0)])
+    p90s = _timedeltas(ordered[np.where(some, starts + (9 * lengths + 9) // 10 - 1, 0)])
     return [
-        (_us(median), _us(p90)) if n else None
+        (median, p90) if n else None
         for median, p90, n in zip(medians, p90s, lengths.tolist(), strict=True)
     ]
+
+
+def _timedeltas(microseconds: Durations) -> list[timedelta]:
+    """Each of `microseconds` as a `timedelta`, made by numpy in one call."""
+    found: list[timedelta] = microseconds.astype("timedelta64[us]").tolist()
+    return found
 
 
 def kth_without(values: Durations, removed: Durations, k: int) -> int:
