@@ -21,6 +21,7 @@ from cases.audit_log.tree_store import TreeStore
 from cases.bootstrap import Services
 from cases.db.database import ProjectionDatabase
 from cases.domain.errors import NotFoundError
+from cases.persistence.event_rows import LAST_POSITION
 
 
 def proofs_by_version(
@@ -47,6 +48,7 @@ CheckpointQuery = Annotated[
     int | None,
     Query(
         ge=0,
+        le=LAST_POSITION,
         description="With `proofs=true`: the size of the kept checkpoint to prove against "
         "(default: the latest).",
     ),

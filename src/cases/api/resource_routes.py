@@ -33,6 +33,7 @@ from cases.application.command_runner import Receipt
 from cases.bootstrap import Services
 from cases.domain.audited import AuditedAggregate
 from cases.domain.permissions import Permission
+from cases.persistence.event_rows import LAST_POSITION
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -174,7 +175,7 @@ def add_audit_routes(
         doc=f"The {noun} rebuilt from its events: now, at a version, or as recorded at a moment.",
         params={
             "response": (Response, NONE),
-            "version": (Annotated[int | None, Query(ge=1)], None),
+            "version": (Annotated[int | None, Query(ge=1, le=LAST_POSITION)], None),
             "as_of": (AwareDatetime | None, None),
         },
         returns=state_model,

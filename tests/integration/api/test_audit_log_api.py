@@ -169,6 +169,34 @@ def test_refusals(auditor: Auditor) -> None:
     assert "larger than new" in backwards.json()["detail"]
 
 
+BEYOND = 2**63  # one past the largest position, tree size or version a store can hold
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/audit-log/inclusion", {"position": BEYOND}),
+        ("/audit-log/inclusion", {"position": 1, "size": BEYOND}),
+        ("/audit-log/consistency", {"old": 0, "new": BEYOND}),
+        (f"/audit-log/checkpoints/{BEYOND}", {}),
+        ("/cases/{case_id}/history", {"proofs": "true", "checkpoint": BEYOND}),
+        ("/cases/{case_id}/replay", {"version": BEYOND}),
+        ("/cases/{case_id}/state", {"version": BEYOND}),
+    ],
+)
+def test_a_number_past_what_a_store_holds_is_refused_as_a_bad_request(
+    auditor: Auditor, path: str, params: dict[str, Any]
+) -> None:
+    """A position, tree size or version past a signed 64-bit integer is refused
+    with a problem (422), not sent to the store: SQLite's driver cannot bind it
+    (`OverflowError`), which answered 500 (found by the OpenAPI conformance test)."""
+    auditor.checkpoint_now()
+    answer = auditor.get(path.format(case_id=auditor.case_id), **params)
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert str(2**63 - 1) in answer.text
+
+
 def _verified(proved: dict[str, Any], verifier: NoteVerifier, case_id: UUID) -> int:
     """Check one `inclusion` with the verifier key and the RFC's algorithm alone;
     return the version the leaf records."""

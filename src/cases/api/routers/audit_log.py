@@ -32,6 +32,7 @@ from cases.audit_log.proofs import (
 from cases.audit_log.tree_store import KeptCheckpoint, TreeStore
 from cases.domain.errors import NotFoundError
 from cases.domain.permissions import Permission
+from cases.persistence.event_rows import LAST_POSITION
 
 Audits = Depends(require(Permission.READ_HISTORY))
 
@@ -47,7 +48,9 @@ router = Router(prefix="/audit-log", tags=["audit log"], responses=PROBLEMS)
 
 SizeQuery = Annotated[
     int | None,
-    Query(ge=0, description="The size of a kept checkpoint (default: the latest)."),
+    Query(
+        ge=0, le=LAST_POSITION, description="The size of a kept checkpoint (default: the latest)."
+    ),
 ]
 
 
@@ -67,8 +70,8 @@ def latest_checkpoint(db: ReadDbDep) -> CheckpointOut:
 @router.get("/checkpoints/{size}", dependencies=[Audits])
 def checkpoint_at_size(size: int, db: ReadDbDep) -> CheckpointOut:
     """The checkpoint kept at a tree size."""
-    if size < 0:
-        raise ApiProblem(422, "invalid-request", "size: a tree size is not negative")
+    if not 0 <= size <= LAST_POSITION:
+        raise ApiProblem(422, "invalid-request", f"size: a tree size is from 0 to {LAST_POSITION}")
     return CheckpointOut.of(_kept(db, size))
 
 
@@ -76,7 +79,9 @@ def checkpoint_at_size(size: int, db: ReadDbDep) -> CheckpointOut:
 def inclusion_proof(
     db: ReadDbDep,
     services: ServicesDep,
-    position: Annotated[int, Query(ge=1, description="The event's position in the log.")],
+    position: Annotated[
+        int, Query(ge=1, le=LAST_POSITION, description="The event's position in the log.")
+    ],
     size: SizeQuery = None,
 ) -> InclusionOut:
     """The event at `position`: its leaf and inclusion proof in a kept checkpoint's tree."""
@@ -123,8 +128,12 @@ _add_history_proofs_route("account")
 @router.get("/consistency", dependencies=[Audits])
 def consistency_proof(
     db: ReadDbDep,
-    old: Annotated[int, Query(ge=0, description="The size of the older kept checkpoint.")],
-    new: Annotated[int, Query(ge=0, description="The size of the newer kept checkpoint.")],
+    old: Annotated[
+        int, Query(ge=0, le=LAST_POSITION, description="The size of the older kept checkpoint.")
+    ],
+    new: Annotated[
+        int, Query(ge=0, le=LAST_POSITION, description="The size of the newer kept checkpoint.")
+    ],
 ) -> ConsistencyOut:
     """That the newer kept checkpoint's tree extends the older one's."""
     if old > new:

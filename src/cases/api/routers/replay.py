@@ -21,6 +21,7 @@ from cases.bootstrap import Services
 from cases.domain.audited import AuditedAggregate
 from cases.domain.billing_account import BillingAccount
 from cases.domain.support_case import SupportCase
+from cases.persistence.event_rows import LAST_POSITION
 
 router = Router(tags=["audit"])
 
@@ -31,8 +32,10 @@ PROBLEMS = documented_problems(
     }
 )
 
+LAST_VERSION = LAST_POSITION  # a version is stored as a signed 64-bit integer too
 VersionQuery = Annotated[
-    int | None, Query(ge=1, description="Stop after this version of the aggregate.")
+    int | None,
+    Query(ge=1, le=LAST_VERSION, description="Stop after this version of the aggregate."),
 ]
 AsOfQuery = Annotated[
     AwareDatetime | None,
