@@ -178,6 +178,28 @@ def _attempted(method: F) -> F:
     return attempt  # type: ignore[return-value]
 
 
+EventsShape = tuple[bool, bool, bool, bool]
+"""Which of `select_events`' options a read uses: newer than, up to, newest first, a limit."""
+
+
+def events_shape(
+    originator_id: Any, gt: int | None, lte: int | None, desc: bool, limit: int | None
+) -> tuple[EventsShape, list[Any]]:
+    """A `select_events` read's shape and its parameters, in the statement's order."""
+    params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
+    return (gt is not None, lte is not None, desc, limit is not None), params
+
+
+def events_tail(shape: EventsShape, placeholder: str) -> str:
+    """What a read of `shape` adds to the library's `select_events_statement`
+    (which selects one aggregate's events), in the store's `placeholder`."""
+    has_gt, has_lte, desc, has_limit = shape
+    tail = f" AND originator_version > {placeholder}" if has_gt else ""
+    tail += f" AND originator_version <= {placeholder}" if has_lte else ""
+    tail += " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
+    return tail + (f" LIMIT {placeholder}" if has_limit else "")
+
+
 class _ReadsComposedOnce:
     """`select_events` with each shape of its statement composed and rendered
     once per recorder, not on every call (the library composes it each time);
@@ -189,7 +211,7 @@ class _ReadsComposedOnce:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._select_statements: dict[tuple[bool, bool, bool, bool], str] = {}
+        self._select_statements: dict[EventsShape, str] = {}
         self._table_sql: str | None = None
 
     def _table(self, conn: Any) -> str:
@@ -201,21 +223,11 @@ class _ReadsComposedOnce:
             self._table_sql = table.as_string(conn)
         return self._table_sql
 
-    def _select_statement(self, conn: Any, key: tuple[bool, bool, bool, bool]) -> str:
+    def _select_statement(self, conn: Any, key: EventsShape) -> str:
         statements = self._select_statements
         statement = statements.get(key)
         if statement is None:
-            has_gt, has_lte, desc, has_limit = key
-            composed = self.select_events_statement
-            if has_gt:
-                composed += SQL(" AND originator_version > %s")
-            if has_lte:
-                composed += SQL(" AND originator_version <= %s")
-            composed += SQL(
-                " ORDER BY originator_version DESC" if desc else " ORDER BY originator_version ASC"
-            )
-            if has_limit:
-                composed += SQL(" LIMIT %s")
+            composed = self.select_events_statement + SQL(events_tail(key, "%s"))
             statement = statements[key] = composed.as_string(conn)
         return statement
 
@@ -228,8 +240,7 @@ class _ReadsComposedOnce:
         desc: bool = False,
         limit: int | None = None,
     ) -> list[StoredEvent]:
-        params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
-        key = (gt is not None, lte is not None, desc, limit is not None)
+        key, params = events_shape(originator_id, gt, lte, desc, limit)
         with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             # The library's `SELECT *`: the table's columns in order, id, version, topic, state.
             curs.execute(self._select_statement(conn, key), params, prepare=True)
@@ -620,6 +631,7 @@ class CasesSQLiteApplicationRecorder(WritesSubjectRows, SQLiteApplicationRecorde
     Reads the latest snapshot and the events after it in one transaction."""
 
     _latest_sql: dict[tuple[str, bool], tuple[str, str]] | None = None
+    _select_statements: dict[EventsShape, str] | None = None  # by shape, made once
 
     def select_events(
         self,
@@ -635,22 +647,19 @@ class CasesSQLiteApplicationRecorder(WritesSubjectRows, SQLiteApplicationRecorde
         library's BEGIN and ROLLBACK around it added two calls and nothing else (a
         working copy's read of newer events, once a command; ADR 0059 amendment of
         2026-12-05)."""
-        statement = self.select_events_statement
-        params: list[Any] = [
-            originator_id.hex if isinstance(originator_id, UUID) else originator_id
-        ]
-        if gt is not None:
-            statement += "AND originator_version>? "
-            params.append(gt)
-        if lte is not None:
-            statement += "AND originator_version<=? "
-            params.append(lte)
-        statement += (
-            "ORDER BY originator_version DESC " if desc else "ORDER BY originator_version ASC "
+        key, params = events_shape(
+            originator_id.hex if isinstance(originator_id, UUID) else originator_id,
+            gt,
+            lte,
+            desc,
+            limit,
         )
-        if limit is not None:
-            statement += "LIMIT ? "
-            params.append(limit)
+        statements = self._select_statements
+        if statements is None:
+            statements = self._select_statements = {}
+        statement = statements.get(key)
+        if statement is None:
+            statement = statements[key] = self.select_events_statement + events_tail(key, "?")
         with self.datastore.get_connection(commit=False) as conn, _as_library_errors():
             cursor = conn.cursor().sqlite_cursor
             try:

@@ -34,7 +34,7 @@ from cases.db.database import ProjectionDatabase
 from cases.domain.errors import InvalidValueError
 from cases.projections.projection import LIVE, TableNames
 from cases.reports.compliance_sealed import SealedReport
-from cases.reports.compliance_sql import Dimension, ReportSql
+from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 from cases.reports.compliance_statements import Found, Helpers, Part, Statements, snapshot
 
 # Figures ------------------------------------------------------------------------
@@ -151,9 +151,7 @@ class ComplianceReport:
 
 
 _NO_COUNTS, _NO_RANKS = (0, 0, 0), (None, None)
-_CLOCK_FIGURES = {
-    name: (f"{name}_counts", f"{name}_quantiles") for name in ("fr", "res", "nu", "vendor")
-}
+_CLOCK_FIGURES = {name: (f"{name}_counts", f"{name}_quantiles") for name in MEASURES}
 
 
 def _clock(found: dict[str, Any], name: str) -> ClockFigures:
