@@ -138,4 +138,4 @@ def get_compliance_report(
             media_type=f"{CSV}; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="compliance-report.csv"'},
         )
-    return ComplianceReportOut.of(report)
+    return Response(ComplianceReportOut.json_of(report), media_type="application/json")
