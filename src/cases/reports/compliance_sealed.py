@@ -79,9 +79,12 @@ def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Ranks
     """The median and p90 (nearest rank) of the `values` of each of `count`
     groups (`ids`: each value's group; None for a group without one), from one
     sort of (group, value) packed into an int64 (ADR 79); where the packed values
-    would not fit, one `lexsort`. Then each group's ranks are at its offset."""
+    would not fit, one `lexsort`. Then each group's ranks are at its offset. One
+    group alone: `nearest_ranks`, a selection (ADR 81)."""
     if not len(values):
         return [None] * count
+    if count == 1:  # ungrouped: two ranks selected in one pass, no sort (ADR 81)
+        return [nearest_ranks(values)]
     lengths = np.bincount(ids, minlength=count)
     low, high = int(values.min()), int(values.max())
     bits = (high - low).bit_length()
