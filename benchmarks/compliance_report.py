@@ -31,9 +31,10 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    month before, which here are all later rows) and of the last one alone, as
    the projection makes it once a month, are printed.
 4. Each report variant (ungrouped; by month, severity, customer, category,
-   vehicle; by month and severity; by month and vehicle) is computed `--runs`
+   vehicle; by month and severity, vehicle, customer) is computed `--runs`
    times through `ComplianceReportView.report` (all its statements and the
-   conversion to dataclasses), after one warm-up, twice: as the API and `cases
+   conversion to dataclasses), after one warm-up, with the heap settled as the
+   API server settles it (`settle_after_start`, ADR 25), twice: as the API and `cases
    report` run it (from the sealed cells where they serve the report, otherwise
    from the rows with the statements at once on four connections sharing a
    snapshot), and from the rows only, at once on four connections (the baseline,
@@ -43,7 +44,8 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    July 16th 12:00 (between two seals: from the rows), and the ratio of the two
    medians. Beside them, the median CPU time the first PostgreSQL backend spent (from /proc, when
    the server is local): on a busy machine wall time also counts waiting for a
-   core.
+   core; and the median time the API then takes to write the report's JSON
+   (`ComplianceReportOut.json_of`), not counted in the ratio.
 
 PostgreSQL: the server named by CASES_BENCH_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/postgres).
@@ -64,11 +66,13 @@ from datetime import UTC, datetime
 
 from benchmarks.projections_catch_up import open_log, throwaway_database
 
+from cases.api.schemas.reports import ComplianceReportOut
 from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.schema import migrate
 from cases.db.statement import sql
 from cases.followers.catalog import projection_named
 from cases.followers.runner import ProjectionRunner
+from cases.heap import settle_after_start
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.projections.projection import LIVE
@@ -137,6 +141,7 @@ VARIANTS: list[tuple[Dimension, ...]] = [
     (D.VEHICLE,),
     (D.MONTH, D.SEVERITY),
     (D.MONTH, D.VEHICLE),
+    (D.MONTH, D.CUSTOMER),
 ]
 TABLES = {
     "service_level_cases": CASE_COLUMNS,
@@ -296,7 +301,7 @@ def time_variants(
     for group_by, as_of in requests:
         request = ReportRequest(*year.period, as_of, group_by)
         report = view.report(request)  # warm-up
-        seconds, cpu_seconds = [], []
+        seconds, cpu_seconds, json_seconds = [], [], []
         for _ in range(runs):
             cpu_before = cpu()
             started = time.perf_counter()
@@ -305,6 +310,9 @@ def time_variants(
             cpu_after = cpu()
             if cpu_before is not None and cpu_after is not None:
                 cpu_seconds.append(cpu_after - cpu_before)
+            started = time.perf_counter()
+            ComplianceReportOut.json_of(report)
+            json_seconds.append(time.perf_counter() - started)
         label = "+".join(d.value for d in group_by) or "(none)"
         if as_of == year.mid_year:
             label += " as of 07-01"
@@ -316,7 +324,7 @@ def time_variants(
         print(
             f"  {label:<28} {len(report.groups):>5} groups {cases:>10,} case rows  "
             f"median {median_ms:6.0f} ms  slowest {worst_ms:6.0f} ms  "
-            f"server CPU {cpu_ms} ms",
+            f"server CPU {cpu_ms} ms  then JSON {statistics.median(json_seconds) * 1000:5.0f} ms",
             flush=True,
         )
         results.append((label, median_ms, worst_ms))
@@ -406,6 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             proportions(db, "synthetic", synthetic)
             if not (args.keep_seals and seal_state(db, LIVE)):
                 seal_as_projected(db, year)
+            settle_after_start()  # the heap as the API server keeps it (ADR 25)
             timed = {}
             modes = {
                 True: "as the API and `cases report` run them: the sealed cells where they "

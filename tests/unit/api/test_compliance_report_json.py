@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cases.api.schemas.reports import ComplianceReportOut
+from cases.reports.compliance_export import seconds
 from cases.reports.compliance_report import (
     BreachCounts,
     ClockFigures,
@@ -64,3 +67,11 @@ def test_the_json_is_what_fastapi_wrote_from_the_model(
     report = _report(start, group_by, count)
     model = ComplianceReportOut.of(report)
     assert ComplianceReportOut.json_of(report) == model.model_dump_json(by_alias=True).encode()
+
+
+@given(st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=10**6)))
+def test_a_duration_is_its_exact_seconds(duration: timedelta) -> None:
+    """Days and microseconds too, the float nearest the exact quotient."""
+    found = seconds(duration)
+    assert isinstance(found, float)
+    assert found == duration / timedelta(seconds=1)
