@@ -17,12 +17,17 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from cases.reports.compliance_columns import FigureColumns, Ranks
 from cases.reports.compliance_report import (
     ClockFigures,
     ComplianceReport,
     Durations,
     GroupFigures,
+    GroupsOfColumns,
 )
+from cases.reports.compliance_seal import FIGURE_INDEX
+
+_BREACH_KINDS = ("first_response", "next_update", "resolution", "vendor")
 
 
 def seconds(duration: timedelta | None) -> float | None:
@@ -87,8 +92,116 @@ def as_dict(report: ComplianceReport) -> dict[str, Any]:
         "to": request.end.isoformat(),
         "as_of": request.as_of.isoformat(),
         "group_by": [d.value for d in request.group_by],
-        "groups": [group_dict(report, g) for g in report.groups],
+        "groups": group_dicts(report),
     }
+
+
+def group_dicts(report: ComplianceReport) -> list[dict[str, Any]]:
+    """Each group as `group_dict` makes it; from the columns where the report
+    keeps its groups so (ADR 81, 2026-12-05), without making them."""
+    if isinstance(report.groups, GroupsOfColumns):
+        return column_dicts(report, report.groups.columns)
+    return [group_dict(report, g) for g in report.groups]
+
+
+def _seconds_column(ranks: Ranks, column: Any) -> list[float | None]:
+    # as `seconds`: total_seconds() is the microseconds / 10**6, int by int
+    lengths = ranks.lengths.tolist()
+    return [us / 1_000_000 if n else None for us, n in zip(column.tolist(), lengths, strict=True)]
+
+
+def _clocks(columns: FigureColumns, measure: str) -> list[dict[str, Any]]:
+    """A clock's figures (as `_clock` makes them) of every group of `columns`."""
+    ranks, at = columns.ranks[measure], FIGURE_INDEX[f"{measure}_counts.0"]
+    counted, within, judged = (columns.counts[:, at + i].tolist() for i in range(3))
+    return [
+        {
+            "count": count,
+            "median_seconds": median,
+            "p90_seconds": p90,
+            "judged": of,
+            "within_target": kept,
+            "share_within_target": kept / of if of else None,
+        }
+        for count, median, p90, of, kept in zip(
+            counted,
+            _seconds_column(ranks, ranks.medians),
+            _seconds_column(ranks, ranks.p90s),
+            judged,
+            within,
+            strict=True,
+        )
+    ]
+
+
+def column_dicts(report: ComplianceReport, columns: FigureColumns) -> list[dict[str, Any]]:
+    """Each group of `columns` as `group_dict` makes it, written from the columns."""
+    names = [d.value for d in report.request.group_by]
+    of = {figure: columns.counts[:, at].tolist() for figure, at in FIGURE_INDEX.items()}
+    ranks = columns.ranks["to_escalate"]
+    escalating = zip(
+        of["escalation_counts.2"],
+        _seconds_column(ranks, ranks.medians),
+        _seconds_column(ranks, ranks.p90s),
+        strict=True,
+    )
+    breaches = zip(*(of[f"breaches.{kind}"] for kind in _BREACH_KINDS), strict=True)
+    return [
+        {
+            "group": dict(zip(names, key, strict=True)),
+            "cases": cases,
+            "first_response": first_response,
+            "resolution": resolution,
+            "next_update": next_update,
+            "breaches": {
+                "total": fr + nu + res + vendor,
+                "first_response": fr,
+                "next_update": nu,
+                "resolution": res,
+                "vendor": vendor,
+            },
+            "escalations": {
+                "count": escalations,
+                "escalated_cases": escalated,
+                "rate": escalated / cases if cases else None,
+                "time_to_escalate": {
+                    "count": timed,
+                    "median_seconds": median,
+                    "p90_seconds": p90,
+                },
+                "vendor": vendor_clock,
+            },
+            "resolved": resolution["count"],
+            "reopened": reopened,
+            "reopen_rate": reopened / resolution["count"] if resolution["count"] else None,
+        }
+        for (
+            key,
+            cases,
+            first_response,
+            resolution,
+            next_update,
+            (fr, nu, res, vendor),
+            escalations,
+            escalated,
+            (timed, median, p90),
+            vendor_clock,
+            reopened,
+        ) in zip(
+            columns.keys,
+            of["cases"],
+            _clocks(columns, "fr"),
+            _clocks(columns, "res"),
+            _clocks(columns, "nu"),
+            breaches,
+            of["escalation_counts.0"],
+            of["escalation_counts.1"],
+            escalating,
+            _clocks(columns, "vendor"),
+            of["reopened"],
+            strict=True,
+        )
+    ]
 
 
 # Flat rows (CSV) ------------------------------------------------------------------
@@ -108,8 +221,7 @@ def _flat(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
 def flat_rows(report: ComplianceReport) -> list[dict[str, Any]]:
     """One flat row per group: its dimensions, then every figure."""
     rows = []
-    for group in report.groups:
-        nested = group_dict(report, group)
+    for nested in group_dicts(report):
         dimensions = nested.pop("group")
         rows.append({**dimensions, **_flat("", nested)})
     return rows

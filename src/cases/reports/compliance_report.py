@@ -25,14 +25,16 @@ or after a rebuild of the projection, gives the same figures. Definitions:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from cases.db.database import ProjectionDatabase
 from cases.domain.errors import InvalidValueError
 from cases.projections.projection import LIVE, TableNames
+from cases.reports.compliance_columns import FigureColumns
 from cases.reports.compliance_sealed import SealedReport
 from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 from cases.reports.compliance_statements import Found, Helpers, Part, Statements, snapshot
@@ -140,7 +142,7 @@ class ReportRequest:
 @dataclass(frozen=True, slots=True)
 class ComplianceReport:
     request: ReportRequest
-    groups: tuple[GroupFigures, ...]
+    groups: Sequence[GroupFigures]
 
     def group(self, *key: str) -> GroupFigures:
         """The group with these key values; an empty one if no case fell in it."""
@@ -177,6 +179,41 @@ def group_figures(key: tuple[str, ...], found: dict[str, Any]) -> GroupFigures:
         ),
         reopened=found.get("reopened", 0),
     )
+
+
+class GroupsOfColumns(Sequence[GroupFigures]):
+    """A report's groups kept as columns (`FigureColumns`, in key order): each
+    group's figures are made when asked for; JSON and CSV are written from the
+    columns (ADR 81, 2026-12-05). Equal to any sequence of the same groups."""
+
+    def __init__(self, columns: FigureColumns) -> None:
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @overload
+    def __getitem__(self, at: int) -> GroupFigures: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> Sequence[GroupFigures]: ...
+
+    def __getitem__(self, at: int | slice) -> GroupFigures | Sequence[GroupFigures]:
+        if isinstance(at, slice):
+            return tuple(self[i] for i in range(len(self))[at])
+        at = range(len(self))[at]  # IndexError beyond the groups, as a tuple's
+        return group_figures(self.columns.keys[at], self.columns.found(at))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return repr(tuple(self))
 
 
 class ComplianceReportView:
@@ -216,15 +253,18 @@ class ComplianceReportView:
             sealed = SealedReport(self.db, self.tables, request.group_by, request.as_of)
             sealed_at = sealed.seal_serving(request.start, request.end) if self.sealed else None
             if sealed_at is not None:
-                found = sealed.groups(request.start, request.end, sealed_at)
+                found = sealed.figures(request.start, request.end, sealed_at)
             elif self.helpers is None:
                 found = Found.merged(len(request.group_by), [p(self.db) for p in parts]).values
             else:
                 found = Found.merged(
                     len(request.group_by), self._at_once(parts, exported, self.helpers)
                 ).values
-        groups = tuple(group_figures(key, found[key]) for key in sorted(found))
-        return ComplianceReport(request, groups)
+        if isinstance(found, FigureColumns):
+            return ComplianceReport(request, GroupsOfColumns(found.sorted()))
+        return ComplianceReport(
+            request, tuple(group_figures(key, found[key]) for key in sorted(found))
+        )
 
     def _at_once(self, parts: list[Part], exported: str, helpers: Helpers) -> list[Found]:
         def on_helper(part: Part) -> Found:

@@ -29,6 +29,7 @@ from cases.db.database import ProjectionDatabase
 from cases.db.statement import COMMA, NOTHING, Identifier, Sql, identifier
 from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
+from cases.reports.compliance_columns import FigureColumns, Ranks
 from cases.reports.compliance_seal import (
     FIGURE_INDEX,
     FIGURES,
@@ -43,7 +44,6 @@ from cases.reports.compliance_seal import (
     seal_state,
     since_seal,
     unflattened,
-    unflattened_vector,
     unpacked,
 )
 from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
@@ -72,10 +72,10 @@ def _us(value: int) -> timedelta:
     return timedelta(microseconds=value)
 
 
-Ranks = tuple[timedelta | None, timedelta | None]
+GroupRanks = tuple[timedelta | None, timedelta | None]
 
 
-def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Ranks | None]:
+def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[GroupRanks | None]:
     """The median and p90 (nearest rank) of the `values` of each of `count`
     groups (`ids`: each value's group; None for a group without one), from one
     sort of (group, value) packed into an int64 (ADR 79); where the packed values
@@ -85,7 +85,19 @@ def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Ranks
         return [None] * count
     if count == 1:  # ungrouped: two ranks selected in one pass, no sort (ADR 81)
         return [nearest_ranks(values)]
+    ranks = rank_columns(ids, values, count)
+    medians, p90s = _timedeltas(ranks.medians), _timedeltas(ranks.p90s)
+    return [
+        (median, p90) if n else None
+        for median, p90, n in zip(medians, p90s, ranks.lengths.tolist(), strict=True)
+    ]
+
+
+def rank_columns(ids: Durations, values: Durations, count: int) -> Ranks:
+    """`ranks_of_groups` as columns of microseconds (ADR 81, 2026-12-05)."""
     lengths = np.bincount(ids, minlength=count)
+    if not len(values):
+        return Ranks(lengths, lengths, lengths)
     low, high = int(values.min()), int(values.max())
     bits = (high - low).bit_length()
     if bits + count.bit_length() > 62:
@@ -94,12 +106,8 @@ def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Ranks
         ordered = (np.sort((ids << bits) | (values - low)) & ((1 << bits) - 1)) + low
     starts = np.cumsum(lengths) - lengths
     some = lengths > 0
-    medians = _timedeltas(ordered[np.where(some, starts + (lengths + 1) // 2 - 1, 0)])
-    p90s = _timedeltas(ordered[np.where(some, starts + (9 * lengths + 9) // 10 - 1, 0)])
-    return [
-        (median, p90) if n else None
-        for median, p90, n in zip(medians, p90s, lengths.tolist(), strict=True)
-    ]
+    medians = ordered[np.where(some, starts + (lengths + 1) // 2 - 1, 0)]
+    return Ranks(lengths, medians, ordered[np.where(some, starts + (9 * lengths + 9) // 10 - 1, 0)])
 
 
 def _timedeltas(microseconds: Durations) -> list[timedelta]:
@@ -148,8 +156,9 @@ class SealedReport:
     removed: dict[Key, dict[str, list[Durations]]] = field(init=False, default_factory=dict)
     # The customer layer's cells (ADR 79): each group's counts, summed, in the
     # order of `FIGURES`.
-    vectors: dict[Key, npt.NDArray[np.int64]] = field(init=False, default_factory=dict)
-    # ... and each measure's durations: each value's group (in `keyed`), the values.
+    summed: npt.NDArray[np.int64] | None = field(init=False, default=None)
+    # ... their groups (a row of `summed` each), and each measure's durations:
+    # each value's group (in `keyed`), the values.
     keyed: list[Key] = field(init=False, default_factory=list)
     cell_durations: dict[str, tuple[Durations, Durations]] = field(init=False, default_factory=dict)
     layer: Layer | None = field(init=False)
@@ -177,8 +186,16 @@ class SealedReport:
             return None
         return state.seals[-1]
 
-    def groups(self, start: datetime, end: datetime, sealed_at: datetime) -> dict[Key, Any]:
-        """Each group's figures, as `group_figures` reads them."""
+    def figures(
+        self, start: datetime, end: datetime, sealed_at: datetime
+    ) -> dict[Key, Any] | FigureColumns:
+        """Each group's figures: as columns from a layer kept a row per cell
+        (`columns`), otherwise as `groups` gives them."""
+        if self._layer.cells:
+            return self.columns(start, end, sealed_at)
+        return self.groups(start, end, sealed_at)
+
+    def _gather(self, start: datetime, end: datetime, sealed_at: datetime) -> None:
         first, stop = whole_months(start, end)
         self._cells(first, stop, sealed_at)
         self._touched(first, stop, sealed_at)
@@ -187,11 +204,35 @@ class SealedReport:
                 self._rows(low, high)
         if not self.group_by:
             self.counts.setdefault((), Counter())
+
+    def columns(self, start: datetime, end: datetime, sealed_at: datetime) -> FigureColumns:
+        """Each group's figures as columns (ADR 81, 2026-12-05): the cells'
+        summed vectors, plus the counts of the touched rows and the edges by
+        name; each measure's ranks of every group at once."""
+        self._gather(start, end, sealed_at)
+        keys = list(self.keyed)
+        index = {key: at for at, key in enumerate(keys)}
+        for key in self.counts:
+            if index.setdefault(key, len(index)) == len(keys):
+                keys.append(key)
+        counts = np.zeros((len(keys), len(FIGURES)), dtype=np.int64)
+        if self.summed is not None:
+            counts[: len(self.summed)] = self.summed
+        for key, figures in self.counts.items():
+            for figure, count in figures.items():
+                counts[index[key], FIGURE_INDEX[figure]] += count
+        ranks = {}
+        for measure in MEASURES:
+            ids, values = self._measure_values(measure, index, keys)
+            ranks[measure] = rank_columns(ids, values, len(keys))
+        return FigureColumns(keys, counts, ranks)
+
+    def groups(self, start: datetime, end: datetime, sealed_at: datetime) -> dict[Key, Any]:
+        """Each group's figures, as `group_figures` reads them."""
+        self._gather(start, end, sealed_at)
         found: dict[Key, Any] = {}
-        for key in self.counts.keys() | self.vectors.keys():
-            vector = self.vectors.get(key)
-            figures: dict[str, int] = self.counts.get(key, {})
-            group = unflattened(dict(figures)) if vector is None else figures_of(vector, figures)
+        for key, figures in self.counts.items():
+            group = unflattened(dict(figures))
             if self._layer.moves and not group.get("cases"):
                 continue  # a group every case left (`none`, ADR 72): no row is in it
             found[key] = group
@@ -215,25 +256,36 @@ class SealedReport:
         keys = list(self.keyed)
         index = {key: at for at, key in enumerate(keys)}
         for measure in MEASURES:
-            ids, values = [], []
-            if measure in self.cell_durations:
-                cell_ids, cell_values = self.cell_durations[measure]
-                ids.append(cell_ids)
-                values.append(cell_values)
-            for key, by in self.durations.items():
-                if measure in by and key in found:
-                    at = index.setdefault(key, len(index))
-                    if at == len(keys):
-                        keys.append(key)
-                    ids += [np.full(len(part), at, dtype=np.int64) for part in by[measure]]
-                    values += by[measure]
-            if not values:
+            ids, values = self._measure_values(measure, index, keys, found)
+            if not len(values):
                 continue
-            ranks = ranks_of_groups(np.concatenate(ids), np.concatenate(values), len(keys))
+            ranks = ranks_of_groups(ids, values, len(keys))
             name = f"{measure}_quantiles"
             for key, found_ranks in zip(keys, ranks, strict=True):
                 if found_ranks is not None:
                     found[key][name] = found_ranks
+
+    def _measure_values(
+        self, measure: str, index: dict[Key, int], keys: list[Key], among: Any = None
+    ) -> tuple[Durations, Durations]:
+        """A measure's durations of every group (`among` them, if given): each
+        value's group (in `keys`, which `index` numbers; a group not yet in them
+        is added) and the values, the cells' first."""
+        ids, values = [], []
+        if measure in self.cell_durations:
+            cell_ids, cell_values = self.cell_durations[measure]
+            ids.append(cell_ids)
+            values.append(cell_values)
+        for key, by in self.durations.items():
+            if measure in by and key in (index if among is None else among):
+                at = index.setdefault(key, len(index))
+                if at == len(keys):
+                    keys.append(key)
+                ids += [np.full(len(part), at, dtype=np.int64) for part in by[measure]]
+                values += by[measure]
+        if not values:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return np.concatenate(ids), np.concatenate(values)
 
     # Gathering --------------------------------------------------------------------
 
@@ -349,8 +401,7 @@ class SealedReport:
         else:
             summed = np.zeros((len(keyed), len(FIGURES)), dtype=np.int64)
             np.add.at(summed, np.repeat(np.array(counted), per_blob), rows)
-        self.vectors.update(zip(keyed, summed, strict=True))
-        self.keyed = keyed
+        self.summed, self.keyed = summed, keyed
         for measure, parts, of in zip(MEASURES, durations, timed, strict=True):
             lengths = np.array([len(blob) // 8 for blob in parts], dtype=np.int64)
             self.cell_durations[measure] = (
@@ -398,16 +449,6 @@ class SealedReport:
             quantiles=False,
             since_seal=since_seal,
         )
-
-
-def figures_of(vector: npt.NDArray[np.int64], more: dict[str, int]) -> dict[str, Any]:
-    """A group's counts, as `unflattened` gives them, from a vector in the order
-    of `FIGURES` plus `more` by name."""
-    if more:
-        vector = vector.copy()
-        for figure, count in more.items():
-            vector[FIGURE_INDEX[figure]] += count
-    return unflattened_vector(vector.tolist())
 
 
 def whole_months(start: datetime, end: datetime) -> tuple[datetime, datetime]:

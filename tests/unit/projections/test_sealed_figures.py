@@ -21,7 +21,7 @@ from cases.reports.compliance_seal import (
     unflattened,
     unpacked,
 )
-from cases.reports.compliance_sealed import Ranks, nearest_ranks, ranks_of_groups, whole_months
+from cases.reports.compliance_sealed import GroupRanks, nearest_ranks, ranks_of_groups, whole_months
 
 
 @given(st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=300))
@@ -39,7 +39,7 @@ def test_nearest_ranks_are_the_kth_smallest(values: list[int]) -> None:
 
 def _ranks_by_group(
     parts: dict[tuple[str, ...], list[npt.NDArray[np.int64]]],
-) -> dict[tuple[str, ...], Ranks]:
+) -> dict[tuple[str, ...], GroupRanks]:
     """`nearest_ranks` of each group's durations (the concatenation of its parts)
     that has any, for every group at once (`ranks_of_groups`)."""
     keys = list(parts)
