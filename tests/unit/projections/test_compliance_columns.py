@@ -34,7 +34,7 @@ RANKS = st.tuples(st.integers(0, 2), st.integers(0, 10**13), st.integers(0, 10**
 
 @st.composite
 def columns(draw: st.DrawFn) -> FigureColumns:
-    keys = draw(
+    keys: list[tuple[str, ...]] = draw(
         st.lists(
             st.tuples(st.sampled_from(["2027-01", "2027-02"]), st.text(max_size=3)),
             unique=True,
@@ -65,7 +65,7 @@ def test_json_and_csv_from_columns_are_those_of_the_groups(found: FigureColumns)
 
 
 def test_columns_sort_by_key() -> None:
-    keys = [("2027-02", "a"), ("2027-01", "b"), ("2027-01", "a")]
+    keys: list[tuple[str, ...]] = [("2027-02", "a"), ("2027-01", "b"), ("2027-01", "a")]
     counts = np.arange(3 * len(FIGURES), dtype=np.int64).reshape(3, -1)
     lengths = np.array([1, 0, 2], dtype=np.int64)
     found = FigureColumns(keys, counts, {"fr": Ranks(lengths, lengths * 10, lengths * 20)})
