@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 from cases import __version__
 from cases.api.authorization_header import OneAuthorizationMiddleware
 from cases.api.errors import AnswerUnexpectedErrors, install_error_handlers
+from cases.api.flat_routes import include_flat
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.metrics import RequestMetricsMiddleware
 from cases.api.metrics import router as metrics_router
@@ -132,14 +133,14 @@ def create_app(
     install_error_handlers(app)
     routers = (health, cases, customers, principals, problems, accounts, access, terms, replay)
     for module in (*routers, privacy):
-        app.include_router(module.router)
-    app.include_router(reports_router)
-    app.include_router(audit_log_router)
-    app.include_router(outbox_router)
-    app.include_router(registers_router)
+        include_flat(app, module.router)
+    include_flat(app, reports_router)
+    include_flat(app, audit_log_router)
+    include_flat(app, outbox_router)
+    include_flat(app, registers_router)
     if settings.metrics_enabled:
-        app.include_router(metrics_router)
-    app.include_router(dashboard_router)
+        include_flat(app, metrics_router)
+    include_flat(app, dashboard_router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(OneAuthorizationMiddleware)
