@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from cases import __version__
@@ -131,16 +131,8 @@ def create_app(
     )
     app.openapi = partial(_documented_openapi, app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    routers = (health, cases, customers, principals, problems, accounts, access, terms, replay)
-    for module in (*routers, privacy):
-        include_flat(app, module.router)
-    include_flat(app, reports_router)
-    include_flat(app, audit_log_router)
-    include_flat(app, outbox_router)
-    include_flat(app, registers_router)
-    if settings.metrics_enabled:
-        include_flat(app, metrics_router)
-    include_flat(app, dashboard_router)
+    for router in api_routers(settings):
+        include_flat(app, router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(OneAuthorizationMiddleware)
@@ -150,6 +142,16 @@ def create_app(
     if tracing_wanted(settings.otel_enabled):
         stop_tracing.append(instrument(app))
     return app
+
+
+def api_routers(settings: Settings) -> list[APIRouter]:
+    """The routers of the API, in the order their routes are matched and documented."""
+    modules = (health, cases, customers, principals, problems, accounts, access, terms, replay)
+    routers = [module.router for module in (*modules, privacy)]
+    routers += [reports_router, audit_log_router, outbox_router, registers_router]
+    if settings.metrics_enabled:
+        routers.append(metrics_router)
+    return [*routers, dashboard_router]
 
 
 def serve_app() -> FastAPI:
