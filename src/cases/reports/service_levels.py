@@ -272,9 +272,10 @@ class Table:
         if self.recorded:
             for key in self.touched:
                 self._note_last_recorded(self.rows[key])
-        # One statement each on PostgreSQL, its parameters an array per column
-        # (ADR 80); distinct keys. A row put and deleted within the batch was
-        # never stored: nothing to delete.
+        # One statement each on PostgreSQL: the deletes and narrow upserts with an
+        # array parameter per column, wide upserts through a staging table (ADR
+        # 80); distinct keys. A row put and deleted within the batch was never
+        # stored: nothing to delete.
         rows, values_of = self.rows, self.values_of
         db.delete_by_arrays(self.name, self.key, sorted(self.deleted & self.stored, key=_in_order))
         written = [values_of(rows[key]) for key in sorted(self.touched, key=_in_order)]
