@@ -67,6 +67,23 @@ class TestOneProcess:
         in_process.client.get(f"/no-such-thing/{uuid4()}")
         assert value(scrape(in_process.client), REQUESTS, **labels) == before + 1
 
+    def test_a_replayed_answer_is_counted_by_its_route_template(
+        self, in_process: InProcessApi
+    ) -> None:
+        """The idempotency middleware answers a retry before routing, so the route is
+        found by path: the app's own routes are matched, not an included router."""
+        client = in_process.client
+        headers = {**in_process.headers("helpdesk_agent"), "Idempotency-Key": uuid4().hex}
+        path = f"/cases/{in_process.case_id}/notes"
+        labels = {"method": "POST", "route": "/cases/{case_id}/notes", "status": "200"}
+        first = client.post(path, json={"text": "Asked for the logs."}, headers=headers)
+        assert first.status_code == 200, first.text
+        before = scrape(client)
+        retry = client.post(path, json={"text": "Asked for the logs."}, headers=headers)
+        assert retry.headers["idempotent-replayed"] == "true"
+        after = scrape(client)
+        assert value(after, REQUESTS, **labels) - value(before, REQUESTS, **labels) == 1
+
     def test_commands_are_counted_recorded_and_refused_by_rule(
         self, in_process: InProcessApi
     ) -> None:

@@ -8,12 +8,13 @@ from functools import partial
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
 from cases import __version__
 from cases.api.authorization_header import OneAuthorizationMiddleware
 from cases.api.errors import AnswerUnexpectedErrors, install_error_handlers
+from cases.api.flat_routes import include_flat
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
 from cases.api.metrics import RequestMetricsMiddleware
 from cases.api.metrics import router as metrics_router
@@ -130,16 +131,8 @@ def create_app(
     )
     app.openapi = partial(_documented_openapi, app)  # type: ignore[method-assign]
     install_error_handlers(app)
-    routers = (health, cases, customers, principals, problems, accounts, access, terms, replay)
-    for module in (*routers, privacy):
-        app.include_router(module.router)
-    app.include_router(reports_router)
-    app.include_router(audit_log_router)
-    app.include_router(outbox_router)
-    app.include_router(registers_router)
-    if settings.metrics_enabled:
-        app.include_router(metrics_router)
-    app.include_router(dashboard_router)
+    for router in api_routers(settings):
+        include_flat(app, router)
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_of(app))
     app.add_middleware(AnswerUnexpectedErrors)
     app.add_middleware(OneAuthorizationMiddleware)
@@ -149,6 +142,16 @@ def create_app(
     if tracing_wanted(settings.otel_enabled):
         stop_tracing.append(instrument(app))
     return app
+
+
+def api_routers(settings: Settings) -> list[APIRouter]:
+    """The routers of the API, in the order their routes are matched and documented."""
+    modules = (health, cases, customers, principals, problems, accounts, access, terms, replay)
+    routers = [module.router for module in (*modules, privacy)]
+    routers += [reports_router, audit_log_router, outbox_router, registers_router]
+    if settings.metrics_enabled:
+        routers.append(metrics_router)
+    return [*routers, dashboard_router]
 
 
 def serve_app() -> FastAPI:

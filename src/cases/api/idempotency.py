@@ -55,6 +55,15 @@ class StoredResponse:
     body: bytes
 
 
+_KEEP_ANSWER = sql(
+    "INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body, created_at) "
+    "VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (scope, key) DO UPDATE SET "
+    "request_hash = excluded.request_hash, status = excluded.status, "
+    "headers = excluded.headers, body = excluded.body, created_at = excluded.created_at "
+    "WHERE idempotency_keys.created_at < {}"
+)
+
+
 class IdempotencyStore:
     """The `idempotency_keys` table: the answers kept under keys."""
 
@@ -88,23 +97,14 @@ class IdempotencyStore:
         headers: list[tuple[str, str]],
         body: bytes,
     ) -> None:
-        """Keep the first answer under the key (a twin's, kept first, stays)."""
+        """Keep the first answer under the key (a twin's, kept first, stays); an
+        expired answer under it is replaced. One statement, so one round trip."""
         now = self.clock.now()
-        with self.pool.connection() as db, db.transaction():
+        with self.pool.connection() as db:
             self._sweep(db, now)
             db.execute(
-                sql(
-                    "DELETE FROM idempotency_keys WHERE scope = {} AND key = {} AND created_at < {}"
-                ),
-                (scope, key, now - KEEP_FOR),
-            )
-            db.execute(
-                sql(
-                    "INSERT INTO idempotency_keys "
-                    "(scope, key, request_hash, status, headers, body, created_at) "
-                    "VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (scope, key) DO NOTHING"
-                ),
-                (scope, key, request_hash, status, json.dumps(headers), body, now),
+                _KEEP_ANSWER,
+                (scope, key, request_hash, status, json.dumps(headers), body, now, now - KEEP_FOR),
             )
 
     def _sweep(self, db: ProjectionDatabase, now: datetime) -> None:

@@ -26,12 +26,14 @@ from psycopg.types.array import ListBinaryDumper
 
 from cases.db.shapes import (
     copy_in,
+    delete_arrays,
     delete_json,
     delete_keyed,
     empty_table,
     insert,
     staging_table,
     upsert,
+    upsert_arrays,
     upsert_staged,
 )
 from cases.db.statement import Sql
@@ -371,6 +373,36 @@ class ProjectionDatabase:
             return list(found.fetchall())
         return list(self._lite().execute(text, _sqlite_params(params)).fetchall())
 
+    def delete_by_arrays(
+        self, table: str, keys: tuple[str, ...], rows: Sequence[Sequence[object]]
+    ) -> None:
+        """`delete_rows`, on PostgreSQL by one statement whose parameters are an
+        array per key, sent in binary (no JSON for the server to parse: ADR 80)."""
+        if self._postgres is None:
+            self.delete_rows(table, keys, rows)
+        elif rows:
+            types = self.type_names(table, keys)
+            arrays = [list(values) for values in zip(*rows, strict=True)]
+            self.execute_by_arrays(delete_arrays(table, keys, types), arrays)
+
+    def upsert_by_arrays(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        keys: tuple[str, ...],
+        rows: Sequence[Sequence[object]],
+    ) -> None:
+        """`upsert_rows(..., distinct=True)`, on PostgreSQL by one statement whose
+        parameters are an array per column, sent in binary: no staging table to
+        fill by COPY and to empty at commit (ADR 80). Each value of its column's
+        Python type, as for `upsert_rows`."""
+        if self._postgres is None:
+            self.upsert_rows(table, columns, keys, rows, distinct=True)
+        elif rows:
+            types = self.type_names(table, columns)
+            arrays = [list(values) for values in zip(*rows, strict=True)]
+            self.execute_by_arrays(upsert_arrays(table, columns, keys, types), arrays)
+
     def fetch_by_arrays(self, statement: Sql, arrays: Sequence[list[Any]]) -> list[Row]:
         """PostgreSQL only: the rows of `statement` whose parameters are arrays (a
         list each: `= ANY`, `unnest`), the lists sent in binary and the results
@@ -382,6 +414,13 @@ class ProjectionDatabase:
         with self.postgres.cursor(binary=True) as cursor:
             cursor.adapters.register_dumper(list, ListBinaryDumper)
             return list(cursor.execute(self.text(statement), arrays).fetchall())
+
+    def execute_by_arrays(self, statement: Sql, arrays: Sequence[list[Any]]) -> None:
+        """PostgreSQL only: `statement`, whose parameters are arrays, sent as
+        `fetch_by_arrays` sends them; no rows back."""
+        with self.postgres.cursor(binary=True) as cursor:
+            cursor.adapters.register_dumper(list, ListBinaryDumper)
+            cursor.execute(self.text(statement), arrays, prepare=True)
 
     def fetchone(self, statement: Sql | str, params: Params = ()) -> Row | None:
         rows = self.fetchall(statement, params)

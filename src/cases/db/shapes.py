@@ -119,6 +119,40 @@ def _replace_others(columns: tuple[str, ...], keys: tuple[str, ...]) -> Sql:
     )
 
 
+def _unnest(types: tuple[str, ...]) -> str:
+    """`unnest` of one array parameter per column, each cast to its column's type."""
+    return "unnest(" + ", ".join(f"{{}}::{_type_name(name)}[]" for name in types) + ")"
+
+
+@lru_cache(maxsize=64)
+def upsert_arrays(
+    table: str, columns: tuple[str, ...], keys: tuple[str, ...], types: tuple[str, ...]
+) -> Sql:
+    """PostgreSQL only: rows given as one array parameter per column (the i-th
+    values of each make a row; `types`, each column's type as the server names
+    it) into `table`, or their other columns onto the row with the same `keys`:
+    one statement, no staging table."""
+    return sql(
+        f"INSERT INTO {{table}} ({{columns}}) SELECT * FROM {_unnest(types)} "  # noqa: S608
+        "ON CONFLICT ({keys}) DO UPDATE SET {updates}",
+        table=identifier(table),
+        columns=identifiers(columns),
+        keys=identifiers(keys),
+        updates=_replace_others(columns, keys),
+    )
+
+
+@lru_cache(maxsize=64)
+def delete_arrays(table: str, keys: tuple[str, ...], types: tuple[str, ...]) -> Sql:
+    """PostgreSQL only: the rows of `table` whose `keys` are given as one array
+    parameter per key (the i-th values of each make a row's keys)."""
+    return sql(
+        f"DELETE FROM {{table}} WHERE ({{keys}}) IN (SELECT * FROM {_unnest(types)})",  # noqa: S608
+        table=identifier(table),
+        keys=identifiers(keys),
+    )
+
+
 @lru_cache(maxsize=64)
 def copy_in(table: str, columns: tuple[str, ...]) -> Sql:
     """PostgreSQL only: rows into `table` (a value per column) by COPY in binary

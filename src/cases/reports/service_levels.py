@@ -181,15 +181,28 @@ def _typed_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
 
 
 Key = tuple[Any, ...]
+# Rows of at most this many columns are upserted by arrays, wider ones by binary
+# COPY through a staging table (psycopg dumps an array's elements in Python, a
+# COPY's row in C): the cheaper of the two at each width (ADR 80).
+NARROW = 8
 
 
 def _in_order(key: Any) -> Any:
-    """A key (a UUID or a tuple of values) to sort by, in the same order as the
-    key itself, compared in C: a UUID by its bytes (the same order as the UUID's),
-    not by its Python `__lt__` and `__eq__`."""
+    """A key (a UUID, or a tuple of values whose first is the case's UUID and no
+    other one a UUID, as every table's key) to sort by, in the same order as the
+    key itself, compared in C: a UUID by its integer (its slot, the same order as
+    the UUID's), not by its Python `__lt__` and `__eq__`."""
     if type(key) is UUID:
-        return key.bytes
-    return tuple(v.bytes if type(v) is UUID else v for v in key)
+        return key.int
+    return (key[0].int, *key[1:])
+
+
+def _key_getter(key: tuple[str, ...]) -> Callable[[Row], Key]:
+    """What gives a row's key (a tuple of the values of `key`), in C for two or more."""
+    if len(key) > 1:
+        return itemgetter(*key)
+    (column,) = key
+    return lambda row: (row[column],)
 
 
 class Table:
@@ -204,15 +217,13 @@ class Table:
         self.deleted: set[Key] = set()
         self.stored: set[Key] = set()  # the keys of the rows loaded: those stored
         self.values_of = itemgetter(*columns)  # a row's values, in column order
+        self.key_of: Callable[[Row], Key] = _key_getter(key)
         # The recorded moments whose latest is the row's `last_recorded_at`, if it has one.
         self.recorded = (
             tuple(c for c in columns if c.endswith("_recorded_at") and c != LAST_RECORDED)
             if LAST_RECORDED in columns
             else ()
         )
-
-    def key_of(self, row: Row) -> Key:
-        return tuple(row[column] for column in self.key)
 
     def load(self, db: ProjectionDatabase, case_ids: Iterable[UUID]) -> None:
         # PostgreSQL gives each column's Python type itself (a UUID, a moment, a bool).
@@ -261,17 +272,17 @@ class Table:
         if self.recorded:
             for key in self.touched:
                 self._note_last_recorded(self.rows[key])
-        # One statement each on PostgreSQL (ADR 71 amendments); distinct keys. A
-        # row put and deleted within the batch was never stored: nothing to delete.
+        # One statement each on PostgreSQL: the deletes and narrow upserts with an
+        # array parameter per column, wide upserts through a staging table (ADR
+        # 80); distinct keys. A row put and deleted within the batch was never
+        # stored: nothing to delete.
         rows, values_of = self.rows, self.values_of
-        db.delete_rows(self.name, self.key, sorted(self.deleted & self.stored, key=_in_order))
-        db.upsert_rows(
-            self.name,
-            self.columns,
-            self.key,
-            [values_of(rows[key]) for key in sorted(self.touched, key=_in_order)],
-            distinct=True,
-        )
+        db.delete_by_arrays(self.name, self.key, sorted(self.deleted & self.stored, key=_in_order))
+        written = [values_of(rows[key]) for key in sorted(self.touched, key=_in_order)]
+        if len(self.columns) <= NARROW:
+            db.upsert_by_arrays(self.name, self.columns, self.key, written)
+        else:
+            db.upsert_rows(self.name, self.columns, self.key, written, distinct=True)
 
 
 class Fold:

@@ -189,6 +189,40 @@ def test_upsert_rows_inserts_and_replaces_a_batch_on_each_store(db: ProjectionDa
     assert as_moment(at) == later
 
 
+def test_upsert_and_delete_by_arrays_on_each_store(db: ProjectionDatabase) -> None:
+    """On PostgreSQL one statement each, an array parameter per column (ADR 80);
+    on SQLite `upsert_rows` and `delete_rows`: the same rows either way. A
+    stored row is replaced, a new one inserted, a column of NULLs only and a
+    StrEnum by value kept, moments exact to the microsecond; a delete takes the
+    rows with every key given (not another number of the same item), and a key
+    not stored deletes nothing."""
+    item, other = uuid4(), uuid4()
+    db.executemany(
+        insert("composed_items", COLUMNS), [(item, 1, "one", MOMENT), (item, 2, "two", MOMENT)]
+    )
+    later = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
+    keys = ("item_id", "number")
+
+    with db.transaction():
+        db.upsert_by_arrays(
+            "composed_items",
+            COLUMNS,
+            keys,
+            [(item, 2, "second", later), (item, 3, Tone.LOUD, later), (other, 1, "first", later)],
+        )
+        db.upsert_by_arrays("composed_items", COLUMNS, keys, [(other, 2, "nulls", None)])
+        db.upsert_by_arrays("composed_items", COLUMNS, keys, [])
+    db.delete_by_arrays("composed_items", keys, [(item, 1), (other, 7)])
+    db.delete_by_arrays("composed_items", keys, [])
+
+    assert _rows(db, item) == [(2, "second"), (3, "loud")]
+    assert _rows(db, other) == [(1, "first"), (2, "nulls")]
+    moments = db.fetchall(
+        select_where("composed_items", ("at",), sql("item_id = {}"), sql("number")), [other]
+    )
+    assert [None if at is None else as_moment(at) for (at,) in moments] == [later, None]
+
+
 def test_upsert_rows_keeps_exact_decimals_dates_and_nulls_on_each_store(
     db: ProjectionDatabase,
 ) -> None:

@@ -1,0 +1,75 @@
+"""The answers kept under Idempotency-Keys (ADR 0031), on each store: the first
+answer under a key stays for the keeping period, and only then may another
+answer take its place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from cases.api.idempotency import KEEP_FOR, IdempotencyStore, StoredResponse
+from cases.api.read_pool import ReadPool
+from cases.clock import ManualClock
+from cases.db.database import ProjectionDatabase
+from cases.db.schema import migrate
+from cases.persistence.database_url import parse_database_url
+from tests.support.postgres import sql_store
+
+STORE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=STORE_KINDS)
+def kept(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[IdempotencyStore, ManualClock]]:
+    with sql_store(request.param, tmp_path) as url:
+        migrate(parse_database_url(url))
+        pool = ReadPool(lambda: ProjectionDatabase(parse_database_url(url)))
+        clock = ManualClock(START)
+        try:
+            yield IdempotencyStore(pool, clock), clock
+        finally:
+            while (db := pool.take()) is not None:
+                db.close()
+
+
+def keep(store: IdempotencyStore, body: bytes, request_hash: str = "first") -> None:
+    store.keep(
+        "owner",
+        "key-1",
+        request_hash=request_hash,
+        status=201,
+        headers=[("location", "/cases/1")],
+        body=body,
+    )
+
+
+def test_the_first_answer_under_a_key_stays(kept: tuple[IdempotencyStore, ManualClock]) -> None:
+    store, clock = kept
+    keep(store, b"first answer")
+    clock.advance(KEEP_FOR - timedelta(minutes=1))
+    keep(store, b"a twin's answer", request_hash="twin")
+
+    assert store.answer("owner", "key-1") == StoredResponse(
+        "first", 201, [("location", "/cases/1")], b"first answer"
+    )
+
+
+def test_an_expired_answer_is_replaced_by_the_next(
+    kept: tuple[IdempotencyStore, ManualClock],
+) -> None:
+    store, clock = kept
+    keep(store, b"first answer")
+    clock.advance(KEEP_FOR + timedelta(minutes=1))
+    assert store.answer("owner", "key-1") is None
+
+    keep(store, b"the next answer", request_hash="next")
+    clock.advance(KEEP_FOR - timedelta(minutes=2))
+
+    assert store.answer("owner", "key-1") == StoredResponse(
+        "next", 201, [("location", "/cases/1")], b"the next answer"
+    )
