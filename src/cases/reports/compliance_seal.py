@@ -247,8 +247,11 @@ def changed(
     db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
 ) -> dict[tuple[str, ...], dict[str, int]]:
     """Every group's counts as of `:as_of` less its counts as of `:sealed` (of
-    the rows `sql` reads: those touched after the seal)."""
+    the rows `sql` reads: those touched after the seal): in one pass where `sql`
+    counts so, else as of each moment."""
     changes = counted(db, sql, values)
+    if sql.in_one_pass:
+        return changes
     for key, before in counted(db, sql, {**values, "as_of": values["sealed"]}).items():
         figures = changes.setdefault(key, {})
         for figure, count in before.items():

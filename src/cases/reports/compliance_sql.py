@@ -183,7 +183,9 @@ class ReportSql:
     For the sealed figures (ADR 30): with `by_received_month` the UTC month of
     receipt is the first group key; without `quantiles` the figures carry no
     percentiles (the durations are read with `durations`); with `since_seal` only
-    the rows touched after the seal are read."""
+    the rows touched after the seal are read. Since a seal and not grouped by
+    vehicle (`in_one_pass`), each count is its change from `sealed` to `as_of`,
+    both moments read in one pass over the touched rows (ADR 80's amendment)."""
 
     def __init__(
         self,
@@ -234,9 +236,19 @@ class ReportSql:
             return sql("to_char(t.received_at AT TIME ZONE 'UTC', 'YYYY-MM')")
         return sql("substr(t.received_at, 1, 7)")
 
+    @property
+    def in_one_pass(self) -> bool:
+        """Whether `figures` counts changes since the seal: a row's group keys must
+        not depend on the moment (grouped by vehicle they do, `moves`)."""
+        return self.since_seal and Dimension.VEHICLE not in self.group_by
+
     def where(self, source: Source) -> Sql:
-        """The rows of the period visible as of `as_of` (touched after the seal)."""
-        where = sql("{period} AND {visible}", period=period(), visible=source.visible)
+        """The rows of the period visible as of `as_of` (touched after the seal;
+        counted `in_one_pass`, or visible as of `sealed`)."""
+        visible = source.visible
+        if self.in_one_pass:
+            visible = sql("({visible} OR {before})", visible=visible, before=at_seal(visible))
+        where = sql("{period} AND {visible}", period=period(), visible=visible)
         return (
             sql("{where} AND {touched}", where=where, touched=self.touched(source))
             if (self.since_seal)
@@ -371,9 +383,10 @@ class ReportSql:
     def figures(
         self, source: Source, counts: Sequence[Sql], quantiles: Sequence[Percentile]
     ) -> Sql:
-        """Group keys, then `counts`, then (PostgreSQL only) for each of
-        `quantiles` an array [median, p90]."""
-        columns = list(counts)
+        """Group keys, then `counts` (each one aggregate call; `in_one_pass`, its
+        change since the seal), then (PostgreSQL only) for each of `quantiles`
+        an array [median, p90]."""
+        columns = [_change(count, source) for count in counts] if self.in_one_pass else list(counts)
         if self.postgres and self.with_quantiles:
             columns += [
                 sql(
@@ -470,7 +483,7 @@ class ReportSql:
         group one bytea of them in order, 8 bytes big-endian each."""
         keys = self.keys(source)
         counted = sql("{visible} AND {counts}", visible=source.visible, counts=quantile.counts)
-        where = sql("{where} AND {counts}", where=self.where(source), counts=quantile.counts)
+        where = sql("{where} AND {counted}", where=self.where(source), counted=counted)
         if self.since_seal:
             before = at_seal(counted)
             if self.moves(source):  # and was in the same group at the seal
@@ -487,6 +500,18 @@ class ReportSql:
             where=where,
             group_by=_group_by(keys) if packed else NOTHING,
         )
+
+
+def _change(count: Sql, source: Source) -> Sql:
+    """`count` (one aggregate call) over the rows visible as of `as_of`, less it
+    as of `sealed` over the rows visible then."""
+    return sql(
+        "COALESCE({now} FILTER (WHERE {visible}), 0) - COALESCE({then} FILTER (WHERE {before}), 0)",
+        now=count,
+        visible=source.visible,
+        then=at_seal(count),
+        before=at_seal(source.visible),
+    )
 
 
 def _group_by(keys: Sequence[Sql | Identifier]) -> Sql:

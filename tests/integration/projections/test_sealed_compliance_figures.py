@@ -300,3 +300,44 @@ def test_a_case_escalated_through_another_vehicle_after_the_seal_joins_its_group
                 [again.originator_id, again.number],
             )
         restore(db)
+
+
+def test_a_breach_withdrawn_after_the_seal_leaves_the_next_seals_cells(
+    projected: Projected,
+) -> None:
+    """A breach beyond its clock's first, recorded before one seal and withdrawn
+    before the next: the next seal's cells take it away again (a row counted as
+    of the earlier seal and not as of the later one; ADR 80's amendment)."""
+    db = projected.db
+    first = db.fetchone(
+        sql(
+            "SELECT case_id, clock, number, breached_at FROM service_level_breaches "
+            "WHERE first_of_clock AND received_at >= {} ORDER BY case_id"
+        ),
+        [MARCH],
+    )
+    assert first is not None
+    recorded, withdrawn = APRIL + timedelta(hours=1), APRIL + timedelta(hours=20)
+    with db.transaction():
+        db.execute(
+            sql(
+                "INSERT INTO service_level_breaches SELECT case_id, clock, number + 1000, "
+                "breached_at, customer_id, category, severity, month, received_at, {}, {}, "
+                "FALSE FROM service_level_breaches WHERE case_id = {} AND clock = {} "
+                "AND number = {} AND breached_at = {}"
+            ),
+            [recorded, withdrawn, *first],
+        )
+    try:
+        later = APRIL + timedelta(hours=30)
+        sealed_at(db, MARCH, APRIL + timedelta(hours=10), later)
+        for group_by in [(), (D.MONTH, D.SEVERITY), (D.CUSTOMER,)]:
+            sealed, rows = both(db, ReportRequest(MARCH, MAY, later, group_by))
+            assert sealed == rows, group_by
+    finally:
+        with db.transaction():
+            db.execute(
+                sql("DELETE FROM service_level_breaches WHERE case_id = {} AND number = {}"),
+                [first[0], first[2] + 1000],
+            )
+        restore(db)
