@@ -24,6 +24,7 @@ from cases.reports.compliance_report import (
     Durations,
     GroupFigures,
     GroupsOfColumns,
+    share_of,
 )
 from cases.reports.compliance_seal import FIGURE_INDEX
 
@@ -121,7 +122,7 @@ def _clocks(columns: FigureColumns, measure: str) -> list[dict[str, Any]]:
             "p90_seconds": p90,
             "judged": of,
             "within_target": kept,
-            "share_within_target": kept / of if of else None,
+            "share_within_target": share_of(kept, of),
         }
         for count, median, p90, of, kept in zip(
             counted,
@@ -163,7 +164,7 @@ def column_dicts(report: ComplianceReport, columns: FigureColumns) -> list[dict[
             "escalations": {
                 "count": escalations,
                 "escalated_cases": escalated,
-                "rate": escalated / cases if cases else None,
+                "rate": share_of(escalated, cases),
                 "time_to_escalate": {
                     "count": timed,
                     "median_seconds": median,
@@ -173,7 +174,7 @@ def column_dicts(report: ComplianceReport, columns: FigureColumns) -> list[dict[
             },
             "resolved": resolution["count"],
             "reopened": reopened,
-            "reopen_rate": reopened / resolution["count"] if resolution["count"] else None,
+            "reopen_rate": share_of(reopened, resolution["count"]),
         }
         for (
             key,

@@ -51,6 +51,12 @@ class Durations:
     p90: timedelta | None = None
 
 
+def share_of(part: int, whole: int) -> float | None:
+    """`part` as a share of `whole`; none of nothing. Every share and rate of the
+    report is one (the groups' properties, and JSON written from columns)."""
+    return part / whole if whole else None
+
+
 @dataclass(frozen=True, slots=True)
 class TargetShare:
     """Of the clocks judged against a target, how many kept it."""
@@ -60,7 +66,7 @@ class TargetShare:
 
     @property
     def share(self) -> float | None:
-        return self.within / self.judged if self.judged else None
+        return share_of(self.within, self.judged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,11 +118,11 @@ class GroupFigures:
 
     @property
     def escalation_rate(self) -> float | None:
-        return self.escalations.escalated_cases / self.cases if self.cases else None
+        return share_of(self.escalations.escalated_cases, self.cases)
 
     @property
     def reopen_rate(self) -> float | None:
-        return self.reopened / self.resolved if self.resolved else None
+        return share_of(self.reopened, self.resolved)
 
 
 @dataclass(frozen=True, slots=True)
