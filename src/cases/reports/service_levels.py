@@ -474,8 +474,11 @@ class Fold:
         if case is None or case["escalated_recorded_at"] is not None:
             return
         self.cases.change((e.originator_id,), escalated_recorded_at=e.timestamp)
-        for key, row in list(self.updates.rows.items()):
-            if key[0] == e.originator_id and row["escalated_recorded_at"] is None:
+        # The batch's update rows of every case are scanned: a UUID compared by
+        # its integer (a slot, in C), not by its Python `__eq__` (ADR 80).
+        case_id = e.originator_id.int
+        for key, row in self.updates.rows.items():  # changed in place, none added
+            if key[0].int == case_id and row["escalated_recorded_at"] is None:
                 self.updates.change(key, escalated_recorded_at=e.timestamp)
 
     def reopened(self, e: Any) -> None:
