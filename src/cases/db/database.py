@@ -27,7 +27,6 @@ from psycopg.types.array import ListBinaryDumper
 from cases.db.shapes import (
     copy_in,
     delete_arrays,
-    delete_json,
     delete_keyed,
     empty_table,
     insert,
@@ -334,8 +333,16 @@ class ProjectionDatabase:
         self, table: str, keys: tuple[str, ...], rows: Sequence[Sequence[object]]
     ) -> None:
         """Delete the rows of `table` with the given values of `keys` (a value per
-        key in each row): one statement on PostgreSQL, as `write_rows`."""
-        self.write_rows(delete_keyed(table, keys), delete_json(table, keys), keys, rows)
+        key in each row, of its column's Python type): on PostgreSQL by one
+        statement whose parameters are an array per key, sent in binary (no JSON
+        for the server to parse: ADR 80); on SQLite a statement per row."""
+        if not rows:
+            return
+        if self._postgres is None:
+            self.executemany(delete_keyed(table, keys), rows)
+            return
+        statement = delete_arrays(table, keys, self.type_names(table, keys))
+        self.execute_by_arrays(statement, arrays_of(rows))
 
     def write_rows(
         self, each: Sql, at_once: Sql, columns: tuple[str, ...], rows: Sequence[Sequence[object]]
@@ -373,18 +380,6 @@ class ProjectionDatabase:
             return list(found.fetchall())
         return list(self._lite().execute(text, _sqlite_params(params)).fetchall())
 
-    def delete_by_arrays(
-        self, table: str, keys: tuple[str, ...], rows: Sequence[Sequence[object]]
-    ) -> None:
-        """`delete_rows`, on PostgreSQL by one statement whose parameters are an
-        array per key, sent in binary (no JSON for the server to parse: ADR 80)."""
-        if self._postgres is None:
-            self.delete_rows(table, keys, rows)
-        elif rows:
-            types = self.type_names(table, keys)
-            arrays = [list(values) for values in zip(*rows, strict=True)]
-            self.execute_by_arrays(delete_arrays(table, keys, types), arrays)
-
     def upsert_by_arrays(
         self,
         table: str,
@@ -400,8 +395,7 @@ class ProjectionDatabase:
             self.upsert_rows(table, columns, keys, rows, distinct=True)
         elif rows:
             types = self.type_names(table, columns)
-            arrays = [list(values) for values in zip(*rows, strict=True)]
-            self.execute_by_arrays(upsert_arrays(table, columns, keys, types), arrays)
+            self.execute_by_arrays(upsert_arrays(table, columns, keys, types), arrays_of(rows))
 
     def fetch_by_arrays(self, statement: Sql, arrays: Sequence[list[Any]]) -> list[Row]:
         """PostgreSQL only: the rows of `statement` whose parameters are arrays (a
@@ -411,16 +405,22 @@ class ProjectionDatabase:
         0.15 in binary (ADR 71, amendment of 2026-12-05). Only this statement's
         cursor dumps lists so: elsewhere a list of str stays of unknown type, for
         the server to infer."""
-        with self.postgres.cursor(binary=True) as cursor:
-            cursor.adapters.register_dumper(list, ListBinaryDumper)
+        with self._arrays_cursor() as cursor:
             return list(cursor.execute(self.text(statement), arrays).fetchall())
 
     def execute_by_arrays(self, statement: Sql, arrays: Sequence[list[Any]]) -> None:
         """PostgreSQL only: `statement`, whose parameters are arrays, sent as
         `fetch_by_arrays` sends them; no rows back."""
+        with self._arrays_cursor() as cursor:
+            cursor.execute(self.text(statement), arrays, prepare=True)
+
+    @contextmanager
+    def _arrays_cursor(self) -> Iterator[psycopg.Cursor[Row]]:
+        """A cursor of its own that sends lists as binary arrays and reads results
+        in binary (`fetch_by_arrays`)."""
         with self.postgres.cursor(binary=True) as cursor:
             cursor.adapters.register_dumper(list, ListBinaryDumper)
-            cursor.execute(self.text(statement), arrays, prepare=True)
+            yield cursor
 
     def fetchone(self, statement: Sql | str, params: Params = ()) -> Row | None:
         rows = self.fetchall(statement, params)
@@ -452,6 +452,12 @@ class ProjectionDatabase:
             lite.execute("ROLLBACK")
             raise
         lite.execute("COMMIT")
+
+
+def arrays_of(rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
+    """Rows (a value per column each) as columns: a list per column, as a
+    statement of array parameters takes them (`fetch_by_arrays`)."""
+    return [list(values) for values in zip(*rows, strict=True)]
 
 
 def _sqlite_value(value: object) -> object:

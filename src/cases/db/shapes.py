@@ -59,8 +59,7 @@ def select_keyed_any(
     pairs them), each array cast to its key's type (`types`, as the server names
     them). One short text for any count, which psycopg parses and prepares once,
     as `select_any` for one key."""
-    arrays = ", ".join(f"{{}}::{_type_name(name)}[]" for name in types)
-    where = f" WHERE ({{keys}}) IN (SELECT * FROM unnest({arrays}))"  # noqa: S608 (names checked)
+    where = f" WHERE ({{keys}}) IN (SELECT * FROM {_unnest(types)})"  # noqa: S608 (names checked)
     return _select(table, columns) + sql(where, keys=identifiers(keys))
 
 
@@ -213,21 +212,6 @@ def upsert_json(
         columns=identifiers(columns),
         keys=identifiers(keys),
         updates=updates,
-    )
-
-
-@lru_cache(maxsize=64)
-def delete_json(table: str, keys: tuple[str, ...]) -> Sql:
-    """PostgreSQL only: the rows of `table` with the keys of one parameter, a JSON
-    array of objects (a member per key, read as the table's own row type)."""
-    return sql(
-        "DELETE FROM {table} USING json_populate_recordset(NULL::{table}, {}::json) AS gone "
-        "WHERE {where}",
-        table=identifier(table),
-        where=AND.join(
-            sql("{table}.{key} = gone.{key}", table=identifier(table), key=identifier(key))
-            for key in keys
-        ),
     )
 
 

@@ -7,7 +7,7 @@ from operator import itemgetter
 from typing import Any, TypeVar
 from uuid import UUID
 
-from cases.db.database import ProjectionDatabase
+from cases.db.database import ProjectionDatabase, arrays_of
 from cases.db.shapes import select_any, select_in, select_keyed_any, select_keyed_in
 from cases.db.statement import AND, COMMA, Sql, identifier, sql
 
@@ -85,7 +85,7 @@ def rows_keyed_in(
     one of `wanted`: on PostgreSQL in one statement (an array per key, results in
     binary, as `rows_in`), on SQLite in lists of bounded length."""
     if db.is_postgres:
-        arrays = [list(values) for values in zip(*wanted, strict=True)]
+        arrays = arrays_of(wanted)
         if arrays:
             statement = select_keyed_any(table, columns, keys, db.type_names(table, keys))
             yield from db.fetch_by_arrays(statement, arrays)

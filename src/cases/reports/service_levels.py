@@ -277,7 +277,7 @@ class Table:
         # 80); distinct keys. A row put and deleted within the batch was never
         # stored: nothing to delete.
         rows, values_of = self.rows, self.values_of
-        db.delete_by_arrays(self.name, self.key, sorted(self.deleted & self.stored, key=_in_order))
+        db.delete_rows(self.name, self.key, sorted(self.deleted & self.stored, key=_in_order))
         written = [values_of(rows[key]) for key in sorted(self.touched, key=_in_order)]
         if len(self.columns) <= NARROW:
             db.upsert_by_arrays(self.name, self.columns, self.key, written)

@@ -191,7 +191,7 @@ def test_upsert_rows_inserts_and_replaces_a_batch_on_each_store(db: ProjectionDa
 
 def test_upsert_and_delete_by_arrays_on_each_store(db: ProjectionDatabase) -> None:
     """On PostgreSQL one statement each, an array parameter per column (ADR 80);
-    on SQLite `upsert_rows` and `delete_rows`: the same rows either way. A
+    on SQLite `upsert_rows` and a delete per row: the same rows either way. A
     stored row is replaced, a new one inserted, a column of NULLs only and a
     StrEnum by value kept, moments exact to the microsecond; a delete takes the
     rows with every key given (not another number of the same item), and a key
@@ -212,8 +212,8 @@ def test_upsert_and_delete_by_arrays_on_each_store(db: ProjectionDatabase) -> No
         )
         db.upsert_by_arrays("composed_items", COLUMNS, keys, [(other, 2, "nulls", None)])
         db.upsert_by_arrays("composed_items", COLUMNS, keys, [])
-    db.delete_by_arrays("composed_items", keys, [(item, 1), (other, 7)])
-    db.delete_by_arrays("composed_items", keys, [])
+    db.delete_rows("composed_items", keys, [(item, 1), (other, 7)])
+    db.delete_rows("composed_items", keys, [])
 
     assert _rows(db, item) == [(2, "second"), (3, "loud")]
     assert _rows(db, other) == [(1, "first"), (2, "nulls")]
