@@ -41,7 +41,13 @@ from cases.followers.switching import prompt_switching
 from cases.followers.tracking import Tracking
 from cases.observability import metrics
 from cases.persistence.event_log import EventLog
-from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.projections.projection import (
+    LIVE,
+    PositionedEvent,
+    Projection,
+    TableNames,
+    on_writing_begins,
+)
 
 logger = structlog.get_logger("cases.projections")
 
@@ -73,8 +79,15 @@ class ReadAhead:
     batch before it meanwhile). A failed read leaves no batch: the step that
     wanted it reads for itself, and meets the failure there if it lasts."""
 
-    def __init__(self, read: Callable[[int], ReadBatch], after: int, name: str) -> None:
+    def __init__(
+        self,
+        read: Callable[[int], ReadBatch],
+        after: int,
+        name: str,
+        until: threading.Event | None = None,
+    ) -> None:
         self.after = after
+        self.until = until  # set when the read may start; None: at once
         self._batch: ReadBatch | None = None
         self._thread = threading.Thread(
             target=self._read, args=(read,), name=f"read-ahead {name}", daemon=True
@@ -82,6 +95,8 @@ class ReadAhead:
         self._thread.start()
 
     def _read(self, read: Callable[[int], ReadBatch]) -> None:
+        if self.until is not None:
+            self.until.wait()
         try:
             with prompt_switching():  # the applying thread gets the interpreter back sooner
                 self._batch = read(self.after)
@@ -89,6 +104,8 @@ class ReadAhead:
             logger.debug("projection_read_ahead_failed", exc_info=True)
 
     def join(self) -> ReadBatch | None:
+        if self.until is not None:
+            self.until.set()  # a batch that never said its writes began: read now
         self._thread.join()
         return self._batch
 
@@ -199,13 +216,10 @@ class ProjectionRunner:
             if head <= after:
                 return BatchResult(0, after)
             batch = self.read(after, head)
-        ahead = (
-            ReadAhead(self.read_from, batch.reached, self.tracking_name)
-            if self.read_ahead and batch.full
-            else None
-        )
+        ahead = self._read_ahead(batch)
         try:
-            self.apply_batch(batch.events, after, batch.reached)
+            with on_writing_begins(ahead.until.set if ahead and ahead.until else None):
+                self.apply_batch(batch.events, after, batch.reached)
         except PositionMovedError:
             self.moved_to = None
             self._drop(ahead)
@@ -219,6 +233,14 @@ class ProjectionRunner:
             self.ahead = ahead.join()
         metrics.projection_batch_applied(self.tracking_name, len(batch.events))
         return BatchResult(len(batch.events), batch.reached, more=batch.full)
+
+    def _read_ahead(self, batch: ReadBatch) -> ReadAhead | None:
+        """The next batch read on a thread while this full one is applied: at
+        once, or, for a projection that folds then writes, once its writes begin."""
+        if not (self.read_ahead and batch.full):
+            return None
+        until = threading.Event() if self.projection.folds_then_writes else None
+        return ReadAhead(self.read_from, batch.reached, self.tracking_name, until)
 
     @staticmethod
     def _drop(ahead: ReadAhead | None) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -33,12 +35,37 @@ LIVE = TableNames()
 SHADOW = TableNames("__rebuild")
 
 
+_writing_begins: ContextVar[Callable[[], None] | None] = ContextVar("writing_begins", default=None)
+
+
+def writing_begins() -> None:
+    """Said by a projection that folds its batch in Python first: its rows are
+    folded and it starts writing them (`Projection.folds_then_writes`)."""
+    listener = _writing_begins.get()
+    if listener is not None:
+        listener()
+
+
+@contextmanager
+def on_writing_begins(listener: Callable[[], None] | None) -> Iterator[None]:
+    """Call `listener` when the projection applied in this block says `writing_begins`."""
+    token = _writing_begins.set(listener)
+    try:
+        yield
+    finally:
+        _writing_begins.reset(token)
+
+
 class Projection(ABC):
     """Applies batches of events to its tables; the runner owns the transaction."""
 
     name: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
     handles: ClassVar[tuple[type[Any], ...]]
+    folds_then_writes: ClassVar[bool] = False
+    """It folds a whole batch in Python, then writes it, and says `writing_begins`
+    between the two: the runner decodes the next batch only from then, beside the
+    server's work on the writes, not beside the fold (ADR 71 amendment)."""
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:

@@ -40,7 +40,13 @@ from cases.db.shapes import select_in
 from cases.db.statement import identifier, sql
 from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
-from cases.projections.projection import LIVE, PositionedEvent, Projection, TableNames
+from cases.projections.projection import (
+    LIVE,
+    PositionedEvent,
+    Projection,
+    TableNames,
+    writing_begins,
+)
 from cases.projections.rows import rows_in
 from cases.reports.compliance_seal import SEAL_TABLES, seal_after
 
@@ -572,6 +578,7 @@ class ServiceLevelsProjection(Projection):
         *SEAL_TABLES,
     )
     handles: ClassVar[tuple[type[Any], ...]] = tuple(HANDLERS)
+    folds_then_writes: ClassVar[bool] = True
 
     def apply(
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
@@ -585,6 +592,7 @@ class ServiceLevelsProjection(Projection):
         fold.deadlines.load(db, need.deadlines - need.received)
         for positioned in events:
             HANDLERS[type(positioned.event)](fold, positioned.event)
+        writing_begins()
         for table in fold.all:
             table.write(db)
         seal_after(db, tables, [p.event.timestamp for p in events])

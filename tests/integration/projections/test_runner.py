@@ -27,7 +27,7 @@ from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
 from cases.projections.case_timeline import CaseTimelineProjection
-from cases.projections.projection import PositionedEvent, TableNames
+from cases.projections.projection import PositionedEvent, TableNames, writing_begins
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake
@@ -256,6 +256,39 @@ class HeldCaseQueue(AuditedCaseQueue):
         super().apply(db, events, tables)
 
 
+class FoldingCaseQueue(CaseQueueProjection):
+    """The case queue as a projection that folds its batch, then writes it: it
+    notes, when its writes begin, which batches the runner had begun reading."""
+
+    name: ClassVar[str] = CaseQueueProjection.name
+    folds_then_writes: ClassVar[bool] = True
+
+    def __init__(self, reads: list[int], *, says_writing_begins: bool = True) -> None:
+        self.reads = reads
+        self.says_writing_begins = says_writing_begins
+        self.read_while_folding: list[list[int]] = []
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        time.sleep(0.2)  # a fold long enough for a read-ahead thread to start
+        self.read_while_folding.append(list(self.reads))
+        if self.says_writing_begins:
+            writing_begins()
+        super().apply(db, events, tables)
+
+
+def reading_noted(runner: ProjectionRunner, reads: list[int]) -> None:
+    """Note in `reads` where each of the runner's read-aheads starts, as it starts."""
+    read_from = runner.read_from
+
+    def noted(after: int) -> ReadBatch:
+        reads.append(after)
+        return read_from(after)
+
+    runner.read_from = noted  # type: ignore[method-assign]
+
+
 def ahead_of(runner: ProjectionRunner) -> ReadBatch | None:
     """The batch the runner read ahead (a call, so mypy does not keep a narrowing
     across the steps that change it)."""
@@ -284,6 +317,46 @@ class TestReadingAhead:
         runner.catch_up()
         assert ahead_of(runner) is None
         assert runner.position == recorded.head
+
+    def test_a_projection_that_folds_then_writes_has_the_next_batch_read_once_it_writes(
+        self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """The next batch is decoded beside the server's work on the writes, not
+        beside the fold: nothing is read while the projection folds, and the
+        batch is read ahead from where this one reached once the writes begin."""
+        reads: list[int] = []
+        projection = FoldingCaseQueue(reads)
+        runner = ProjectionRunner(services.log, projection, db, batch_size=200)
+        reading_noted(runner, reads)
+        first = runner.step()
+        assert projection.read_while_folding == [[]]
+        assert reads == [first.position]
+        assert runner.ahead is not None
+        assert runner.ahead.after == first.position
+        second = runner.step()
+        assert projection.read_while_folding[1] == [first.position]
+        assert reads == [first.position, second.position]
+        runner.catch_up()
+        assert runner.position == recorded.head
+        assert read_ahead_threads() == []
+
+    def test_a_batch_that_never_says_its_writes_began_still_has_the_next_read(
+        self, services: Services, db: ProjectionDatabase
+    ) -> None:
+        """A projection that folds then writes but does not say so has the next
+        batch read once it is applied: the step neither hangs nor loses it."""
+        reads: list[int] = []
+        projection = FoldingCaseQueue(reads, says_writing_begins=False)
+        runner = ProjectionRunner(services.log, projection, db, batch_size=200)
+        reading_noted(runner, reads)
+        stepping = threading.Thread(target=runner.step, daemon=True)
+        stepping.start()
+        stepping.join(30)
+        assert not stepping.is_alive()
+        assert projection.read_while_folding == [[]]
+        assert runner.ahead is not None
+        assert reads == [runner.ahead.after]
+        assert read_ahead_threads() == []
 
     def test_a_batch_read_ahead_from_a_moved_position_is_dropped(
         self, services: Services, audited: ProjectionDatabase, settings: Settings
