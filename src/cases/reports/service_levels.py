@@ -181,11 +181,9 @@ def _stored_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
     return row
 
 
-def _typed_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
-    """A row as PostgreSQL gives it: each value already of its column's type."""
-    return dict(zip(columns, values, strict=True))
-
-
+# A row's key in a batch: its case's UUID as the UUID's integer (hashed and compared
+# in C, where a UUID's `__hash__` and `__eq__` are Python's), then the table's other
+# key columns; the row itself keeps the UUID, for the writes (ADR 80).
 Key = tuple[Any, ...]
 # Rows of at most this many columns are upserted by arrays, wider ones by binary
 # COPY through a staging table (psycopg dumps an array's elements in Python, a
@@ -193,37 +191,44 @@ Key = tuple[Any, ...]
 NARROW = 8
 
 
-def _in_order(key: Any) -> Any:
-    """A key (a UUID, or a tuple of values whose first is the case's UUID and no
-    other one a UUID, as every table's key) to sort by, in the same order as the
-    key itself, compared in C: a UUID by its integer (its slot, the same order as
-    the UUID's), not by its Python `__lt__` and `__eq__`."""
-    if type(key) is UUID:
-        return key.int
-    return (key[0].int, *key[1:])
-
-
 def _key_getter(key: tuple[str, ...]) -> Callable[[Row], Key]:
-    """What gives a row's key (a tuple of the values of `key`), in C for two or more."""
+    """What gives a row's key as stored (a tuple of the values of `key`), in C for
+    two or more."""
     if len(key) > 1:
         return itemgetter(*key)
     (column,) = key
     return lambda row: (row[column],)
 
 
+def _batch_key_getter(key: tuple[str, ...]) -> Callable[[Row], Key]:
+    """What gives a row's `Key` in a batch: its case's UUID's integer, then the
+    values of the other columns of `key` (the first of which is `case_id`)."""
+    others = key[1:]
+    if not others:
+        return lambda row: (row["case_id"].int,)
+    if len(others) == 1:
+        (column,) = others
+        return lambda row: (row["case_id"].int, row[column])
+    rest = itemgetter(*others)
+    return lambda row: (row["case_id"].int, *rest(row))
+
+
 class Table:
     """One table's rows touched by a batch: loaded, changed, written or deleted."""
 
     def __init__(self, name: str, columns: tuple[str, ...], key: tuple[str, ...]) -> None:
+        if columns[: len(key)] != key or key[0] != "case_id":
+            raise ValueError(f"{name}: the key's columns come first, the case's first of all")
         self.name = name
         self.columns = columns
         self.key = key
         self.rows: dict[Key, Row] = {}
         self.touched: set[Key] = set()
-        self.deleted: set[Key] = set()
+        self.deleted: dict[Key, Row] = {}  # the rows deleted, by their keys
         self.stored: set[Key] = set()  # the keys of the rows loaded: those stored
         self.values_of = itemgetter(*columns)  # a row's values, in column order
-        self.key_of: Callable[[Row], Key] = _key_getter(key)
+        self.key_of: Callable[[Row], Key] = _batch_key_getter(key)
+        self.stored_key_of: Callable[[Row], Key] = _key_getter(key)
         # The recorded moments whose latest is the row's `last_recorded_at`, if it has one.
         self.recorded = (
             tuple(c for c in columns if c.endswith("_recorded_at") and c != LAST_RECORDED)
@@ -232,30 +237,39 @@ class Table:
         )
 
     def load(self, db: ProjectionDatabase, case_ids: Iterable[UUID]) -> None:
-        # PostgreSQL gives each column's Python type itself (a UUID, a moment, a bool).
-        columns = self.columns
-        as_row = _typed_row if db.is_postgres else _stored_row
-        ids = sorted(set(case_ids), key=_in_order)
-        for values in rows_in(db, self.name, columns, "case_id", ids):
-            row = as_row(columns, values)
-            self.rows[self.key_of(row)] = row
-        self.stored.update(self.rows)
+        """The stored rows of the cases `case_ids` (distinct, in the order of their
+        integers)."""
+        columns, rows = self.columns, self.rows
+        stored = rows_in(db, self.name, columns, "case_id", case_ids)
+        if db.is_postgres:
+            # Each value already of its column's Python type (a UUID, a moment, a
+            # bool), and the key's columns first: the key made in C.
+            width = len(self.key)
+            for values in stored:
+                rows[(values[0].int, *values[1:width])] = dict(zip(columns, values, strict=True))
+        else:
+            key_of = self.key_of
+            for values in stored:
+                row = _stored_row(columns, values)
+                rows[key_of(row)] = row
+        self.stored.update(rows)
 
     def get(self, key: Key) -> Row | None:
         return self.rows.get(key)
 
-    def put(self, row: Row) -> Row:
-        key = self.key_of(row)
+    def put(self, key: Key, row: Row) -> Row:
+        """Put `row`, whose key is `key`."""
         self.rows[key] = row
         self.touched.add(key)
-        self.deleted.discard(key)
+        self.deleted.pop(key, None)
         return row
 
-    def put_new(self, **values: Any) -> Row:
-        """Put a new row: the columns `values` names, every other column None."""
+    def put_new(self, key: Key, **values: Any) -> Row:
+        """Put a new row, whose key is `key`: the columns `values` names, every
+        other column None."""
         row = dict.fromkeys(self.columns)
         row.update(values)
-        return self.put(row)
+        return self.put(key, row)
 
     def change(self, key: Key, **values: Any) -> Row | None:
         row = self.rows.get(key)
@@ -265,9 +279,12 @@ class Table:
         return row
 
     def delete(self, key: Key) -> None:
-        self.rows.pop(key, None)
+        """Delete the row of `key`. A stored row is in `rows` until its first
+        delete, and in `deleted` until it is put again."""
+        row = self.rows.pop(key, None)
         self.touched.discard(key)
-        self.deleted.add(key)
+        if row is not None:
+            self.deleted[key] = row
 
     def _note_last_recorded(self, row: Row) -> None:
         """The latest moment recorded in the row: the report finds the rows facts
@@ -282,9 +299,11 @@ class Table:
         # array parameter per column, wide upserts through a staging table (ADR
         # 80); distinct keys. A row put and deleted within the batch was never
         # stored: nothing to delete.
-        rows, values_of = self.rows, self.values_of
-        db.delete_rows(self.name, self.key, sorted(self.deleted & self.stored, key=_in_order))
-        written = [values_of(rows[key]) for key in sorted(self.touched, key=_in_order)]
+        # Keys sort in C, as the stored keys by their UUIDs' integers.
+        rows, values_of, deleted = self.rows, self.values_of, self.deleted
+        gone = sorted(deleted.keys() & self.stored)
+        db.delete_rows(self.name, self.key, [self.stored_key_of(deleted[key]) for key in gone])
+        written = [values_of(rows[key]) for key in sorted(self.touched)]
         if len(self.columns) <= NARROW:
             db.upsert_by_arrays(self.name, self.columns, self.key, written)
         else:
@@ -314,7 +333,7 @@ class Fold:
         return (self.cases, self.updates, self.escalations, self.breaches, self.deadlines)
 
     def grouping(self, case_id: UUID) -> Row:
-        case = self.cases.get((case_id,))
+        case = self.cases.get((case_id.int,))
         if case is None:
             raise LookupError(f"service levels know no case {case_id}")
         return {column: case[column] for column in GROUPING}
@@ -325,20 +344,22 @@ class Fold:
         unbreached by the next message or the resolution, and such a clock counts
         in no figure."""
         kind: ClockKind = e.clock
+        case_id = e.originator_id
         if kind in (ClockKind.FIRST_RESPONSE, ClockKind.RESOLUTION):
-            return self.cases, (e.originator_id,)
+            return self.cases, (case_id.int,)
+        key = (case_id.int, e.number)
         if kind is ClockKind.NEXT_UPDATE:
-            key = (e.originator_id, e.number)
             if self.updates.get(key) is None:  # its first fulfilment or breach
                 case = self.cases.get((key[0],)) or {}
                 self.updates.put_new(
-                    case_id=key[0],
-                    number=key[1],
+                    key,
+                    case_id=case_id,
+                    number=e.number,
                     escalated_recorded_at=case.get("escalated_recorded_at"),
-                    **self.grouping(key[0]),
+                    **self.grouping(case_id),
                 )
             return self.updates, key
-        return self.escalations, (e.originator_id, e.number)
+        return self.escalations, key
 
     def change_outcome(self, e: Any, unless_set: str, **values: Any) -> None:
         """Set an outcome's columns (named without prefix) the first time only."""
@@ -350,20 +371,23 @@ class Fold:
         table.change(key, **{f"{prefix}_{name}": value for name, value in values.items()})
 
     def deadline_key(self, e: Any) -> Key:
-        return (e.originator_id, e.clock.value, e.number)
+        # A clock kind is a `StrEnum`: `str` gives its value, in C (`.value` is a
+        # Python descriptor).
+        return (e.originator_id.int, str(e.clock), e.number)
 
     def set_deadline(self, e: Any, deadline: datetime | None) -> None:
         key = self.deadline_key(e)
         row = self.deadlines.get(key)
         breached = False if row is None else row["breached"]
         self.deadlines.put(
+            key,
             {
-                "case_id": key[0],
+                "case_id": e.originator_id,
                 "clock": key[1],
                 "number": key[2],
                 "deadline": deadline,
                 "breached": breached,
-            }
+            },
         )
 
     # Handlers ---------------------------------------------------------------
@@ -372,6 +396,7 @@ class Fold:
         levels = getattr(e, "service_levels", None)
         zone = levels.service_hours.time_zone if levels is not None else "UTC"
         self.cases.put_new(
+            (e.originator_id.int,),
             case_id=e.originator_id,
             customer_id=e.customer_id,
             category=e.category.value,
@@ -386,7 +411,7 @@ class Fold:
         self.set_deadline(e, e.deadline)
         if e.clock is ClockKind.VENDOR:
             self.escalations.change(
-                (e.originator_id, e.number), to_escalate_us=microseconds(e.since_received)
+                (e.originator_id.int, e.number), to_escalate_us=microseconds(e.since_received)
             )
 
     def paused(self, e: Any) -> None:
@@ -402,9 +427,10 @@ class Fold:
         table, key = self.outcome(e)
         outcome = table.get(key)
         first = outcome is not None and outcome[f"{PREFIX[e.clock]}_breach_recorded_at"] is None
+        breach = (e.originator_id.int, str(e.clock), e.number, e.at)
         row = {
             "case_id": e.originator_id,
-            "clock": e.clock.value,
+            "clock": breach[1],
             "number": e.number,
             "breached_at": e.at,
             **self.grouping(e.originator_id),
@@ -412,7 +438,7 @@ class Fold:
             "withdrawn_recorded_at": None,
             "first_of_clock": first,
         }
-        self.breaches.put(row)
+        self.breaches.put(breach, row)
         self.change_outcome(
             e, "breach_recorded_at", breached_at=e.at, breach_recorded_at=e.timestamp
         )
@@ -421,7 +447,7 @@ class Fold:
         key = self.deadline_key(e)
         if self.deadlines.get(key) is not None:
             self.deadlines.change(key, breached=False)
-        breach = (e.originator_id, e.clock.value, e.number, e.breached_at)
+        breach = (e.originator_id.int, str(e.clock), e.number, e.breached_at)
         row = self.breaches.get(breach)
         if row is not None and row["withdrawn_recorded_at"] is None:
             self.breaches.change(breach, withdrawn_recorded_at=e.timestamp)
@@ -457,12 +483,14 @@ class Fold:
     def escalated(self, e: Any) -> None:
         self.note_escalated(e)
         vehicle = e.vehicle.value if e.vehicle is not None else None
+        case = e.originator_id.int
         earlier = [
             row["vehicle"]
             for (case_id, number), row in self.escalations.rows.items()
-            if case_id == e.originator_id and number < e.number
+            if case_id == case and number < e.number
         ]
         self.escalations.put_new(
+            (case, e.number),
             case_id=e.originator_id,
             number=e.number,
             target=e.target.value,
@@ -476,19 +504,18 @@ class Fold:
     def note_escalated(self, e: Any) -> None:
         """The case's first escalation, on the case and its update rows: grouped by
         vehicle, rows of cases not escalated by the report's moment need no join."""
-        case = self.cases.get((e.originator_id,))
+        case_id = e.originator_id.int
+        case = self.cases.get((case_id,))
         if case is None or case["escalated_recorded_at"] is not None:
             return
-        self.cases.change((e.originator_id,), escalated_recorded_at=e.timestamp)
-        # The batch's update rows of every case are scanned: a UUID compared by
-        # its integer (a slot, in C), not by its Python `__eq__` (ADR 80).
-        case_id = e.originator_id.int
+        self.cases.change((case_id,), escalated_recorded_at=e.timestamp)
+        # The batch's update rows of every case are scanned (by the keys' integers).
         for key, row in self.updates.rows.items():  # changed in place, none added
-            if key[0].int == case_id and row["escalated_recorded_at"] is None:
+            if key[0] == case_id and row["escalated_recorded_at"] is None:
                 self.updates.change(key, escalated_recorded_at=e.timestamp)
 
     def reopened(self, e: Any) -> None:
-        key = (e.originator_id,)
+        key = (e.originator_id.int,)
         case = self.cases.get(key)
         if case is not None and case["reopened_recorded_at"] is None:
             self.cases.change(key, reopened_recorded_at=e.timestamp)
@@ -524,27 +551,39 @@ _WITHDRAWALS = frozenset(WITHDRAWALS)
 
 
 class _Needs:
-    """The cases whose stored rows of each table a batch reads (one pass over it)."""
+    """The cases whose stored rows of each table a batch reads (one pass over it),
+    each by its UUID's integer, as in a `Key`."""
 
-    __slots__ = ("breaches", "cases", "deadlines", "escalations", "received", "updates")
+    __slots__ = (
+        "breaches",
+        "case_ids",
+        "cases",
+        "deadlines",
+        "escalations",
+        "received",
+        "updates",
+    )
 
     def __init__(self) -> None:
-        self.received: set[UUID] = set()
-        self.cases: set[UUID] = set()
-        self.updates: set[UUID] = set()
-        self.escalations: set[UUID] = set()
-        self.breaches: set[UUID] = set()
-        self.deadlines: set[UUID] = set()
+        self.case_ids: dict[int, UUID] = {}  # the batch's cases, by their integers
+        self.received: set[int] = set()
+        self.cases: set[int] = set()
+        self.updates: set[int] = set()
+        self.escalations: set[int] = set()
+        self.breaches: set[int] = set()
+        self.deadlines: set[int] = set()
 
     @classmethod
     def of(cls, events: Sequence[PositionedEvent]) -> _Needs:
         need = cls()
         received, escalated = E.Received, E.Escalated
         next_update, vendor = ClockKind.NEXT_UPDATE, ClockKind.VENDOR
+        case_ids = need.case_ids
         for p in events:
             e = p.event
             kind = type(e)
-            case_id = e.originator_id
+            case_id = e.originator_id.int
+            case_ids[case_id] = e.originator_id
             if kind is received:
                 need.received.add(case_id)
                 continue
@@ -563,6 +602,11 @@ class _Needs:
                 if kind in _WITHDRAWALS:
                     need.breaches.add(case_id)
         return need
+
+    def stored(self, cases: set[int]) -> list[UUID]:
+        """The UUIDs of `cases` not received in the batch, in their integers' order."""
+        case_ids = self.case_ids
+        return [case_ids[case] for case in sorted(cases - self.received)]
 
 
 class ServiceLevelsProjection(Projection):
@@ -585,11 +629,11 @@ class ServiceLevelsProjection(Projection):
     ) -> None:
         fold = Fold(tables)
         need = _Needs.of(events)
-        fold.cases.load(db, need.cases - need.received)
-        fold.updates.load(db, need.updates - need.received)
-        fold.escalations.load(db, need.escalations - need.received)
-        fold.breaches.load(db, need.breaches - need.received)
-        fold.deadlines.load(db, need.deadlines - need.received)
+        fold.cases.load(db, need.stored(need.cases))
+        fold.updates.load(db, need.stored(need.updates))
+        fold.escalations.load(db, need.stored(need.escalations))
+        fold.breaches.load(db, need.stored(need.breaches))
+        fold.deadlines.load(db, need.stored(need.deadlines))
         for positioned in events:
             HANDLERS[type(positioned.event)](fold, positioned.event)
         writing_begins()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
-from uuid import UUID
 
 from cases.bootstrap import bootstrap
 from cases.domain.support_case import SupportCase
@@ -35,8 +34,8 @@ class _ReadsOfOneEvent:
     """The (table, case) reads made while the current event's handler runs."""
 
     def __init__(self) -> None:
-        self.case_id: UUID | None = None
-        self.reads: set[tuple[str, UUID | None]] = set()
+        self.case_id: int | None = None  # its UUID's integer, as in a table's key
+        self.reads: set[tuple[str, int | None]] = set()
 
 
 class _RecordingRows(dict[Any, Row]):
@@ -71,7 +70,7 @@ def unloaded_reads(events: Iterable[Any], reached: set[tuple[type[Any], Any]]) -
     fold = _recording_fold(reads)
     unloaded: set[str] = set()
     for position, event in enumerate(events, start=1):
-        reads.case_id = event.originator_id
+        reads.case_id = event.originator_id.int
         reads.reads.clear()
         HANDLERS[type(event)](fold, event)
         reached.add((type(event), getattr(event, "clock", None)))
@@ -79,7 +78,7 @@ def unloaded_reads(events: Iterable[Any], reached: set[tuple[type[Any], Any]]) -
             continue  # its case's rows are new in any batch: none is loaded
         need = _Needs.of([PositionedEvent(position, event)])
         for table, case_id in reads.reads:
-            assert case_id == event.originator_id, (type(event).__name__, table)
+            assert case_id == event.originator_id.int, (type(event).__name__, table)
             if case_id not in getattr(need, table):
                 unloaded.add(f"{type(event).__name__} ({_clock_of(event)}) reads {table}")
     return sorted(unloaded)
