@@ -225,7 +225,9 @@ def unflattened_vector(vector: Sequence[int]) -> dict[str, Any]:
 def counted(
     db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
 ) -> dict[tuple[str, ...], dict[str, int]]:
-    """Every group's counts (no percentiles) from `sql`'s statements."""
+    """Every group's counts (no percentiles) from `sql`'s statements (since a
+    seal: each its change from `:sealed` to `:as_of`, of the rows touched after
+    the seal)."""
     width = sql.width
     found = Found.merged(
         width, [part(db) for part in Statements(sql, values, width).parts(split=False)]
@@ -241,22 +243,6 @@ def since_seal(
     if not (db.is_postgres and Dimension.VEHICLE in sql.group_by):
         return values
     return {**values, "moved": [row[0] for row in db.fetchall(sql.moved_cases(), values)]}
-
-
-def changed(
-    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
-) -> dict[tuple[str, ...], dict[str, int]]:
-    """Every group's counts as of `:as_of` less its counts as of `:sealed` (of
-    the rows `sql` reads: those touched after the seal): in one pass where `sql`
-    counts so, else as of each moment."""
-    changes = counted(db, sql, values)
-    if sql.in_one_pass:
-        return changes
-    for key, before in counted(db, sql, {**values, "as_of": values["sealed"]}).items():
-        figures = changes.setdefault(key, {})
-        for figure, count in before.items():
-            figures[figure] = figures.get(figure, 0) - count
-    return changes
 
 
 def durations_by_key(
@@ -422,7 +408,7 @@ def _seal_layer(
     values: dict[str, object] = {**EVER, "as_of": moment, "sealed": previous, "until": moment}
     if previous is not None:
         values = since_seal(db, sql, values)
-    changes = counted(db, sql, values) if previous is None else changed(db, sql, values)
+    changes = counted(db, sql, values)
     if layer.cells:
         found = durations_by_key(db, sql, values)
         _seal_cells(db, tables, layer, moment, changes=changes, found=found)

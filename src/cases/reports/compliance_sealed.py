@@ -35,7 +35,6 @@ from cases.reports.compliance_seal import (
     FIGURES,
     LAYERS,
     Layer,
-    changed,
     counted,
     durations_by_key,
     month_start,
@@ -422,7 +421,7 @@ class SealedReport:
             "until": self.as_of,
         }
         values = since_seal(self.db, sql, values)
-        for key, figures in changed(self.db, sql, values).items():
+        for key, figures in counted(self.db, sql, values).items():
             self._add(key, figures)
         self._rows_durations(sql, values)
         if Dimension.VEHICLE in self.group_by:

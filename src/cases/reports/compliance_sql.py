@@ -63,6 +63,15 @@ def _escalated_by(alias: str) -> Sql:
     return sql("{escalated} <= {as_of}", escalated=column("escalated_recorded_at", alias))
 
 
+# Since a seal, grouped by vehicle, a row of `from_clause` is in its group from
+# `grouped_from` (a vehicle's: when its case first went through it) until
+# `grouped_until` (`none`'s: the case's first escalation); NULL is no bound.
+_IN_GROUP = sql(
+    "(t.grouped_from IS NULL OR t.grouped_from <= {as_of}) "
+    "AND (t.grouped_until IS NULL OR t.grouped_until > {as_of})"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     """One table the report reads, which of its rows exist as of `as_of`,
@@ -183,9 +192,10 @@ class ReportSql:
     For the sealed figures (ADR 30): with `by_received_month` the UTC month of
     receipt is the first group key; without `quantiles` the figures carry no
     percentiles (the durations are read with `durations`); with `since_seal` only
-    the rows touched after the seal are read. Since a seal and not grouped by
-    vehicle (`in_one_pass`), each count is its change from `sealed` to `as_of`,
-    both moments read in one pass over the touched rows (ADR 80's amendment)."""
+    the rows touched after the seal are read, and each count is its change from
+    `sealed` to `as_of`, both moments read in one pass over the touched rows
+    (ADR 80's amendments): grouped by vehicle, each row with its group's span
+    (`_IN_GROUP`)."""
 
     def __init__(
         self,
@@ -236,17 +246,18 @@ class ReportSql:
             return sql("to_char(t.received_at AT TIME ZONE 'UTC', 'YYYY-MM')")
         return sql("substr(t.received_at, 1, 7)")
 
-    @property
-    def in_one_pass(self) -> bool:
-        """Whether `figures` counts changes since the seal: a row's group keys must
-        not depend on the moment (grouped by vehicle they do, `moves`)."""
-        return self.since_seal and Dimension.VEHICLE not in self.group_by
+    def visible(self, source: Source) -> Sql:
+        """Which rows of `from_clause` count as of `as_of`: `source`'s visible rows
+        (since a seal, grouped by vehicle, in their group as of `as_of`)."""
+        if not (self.since_seal and self.moves(source)):
+            return source.visible
+        return sql("({visible} AND {grouped})", visible=source.visible, grouped=_IN_GROUP)
 
     def where(self, source: Source) -> Sql:
-        """The rows of the period visible as of `as_of` (touched after the seal;
-        counted `in_one_pass`, or visible as of `sealed`)."""
-        visible = source.visible
-        if self.in_one_pass:
+        """The rows of the period visible as of `as_of` (since a seal: touched
+        after it, and visible as of either moment)."""
+        visible = self.visible(source)
+        if self.since_seal:
             visible = sql("({visible} OR {before})", visible=visible, before=at_seal(visible))
         where = sql("{period} AND {visible}", period=period(), visible=visible)
         return (
@@ -261,6 +272,11 @@ class ReportSql:
         the report's moment are the same)."""
         if not self.moves(source):
             return source.touched
+        if not source.notes_escalation:  # its rows (few) note no escalation: any moved
+            return sql(
+                "({touched} OR t.grouped_from > {sealed} OR t.grouped_until > {sealed})",
+                touched=source.touched,
+            )
         # A later escalation through another vehicle adds the case's rows to that
         # vehicle's group without touching them. On PostgreSQL their ids are bound
         # (`moved`, from `moved_cases`): an index can find them, not a subquery.
@@ -284,11 +300,11 @@ class ReportSql:
 
     def vehicles(self) -> Sql:
         """Each case escalated by `as_of`, once per vehicle it went through (since
-        the seal: with the moment it first went through it, `vehicle_since`)."""
+        the seal: with the moment it first went through it, `grouped_from`)."""
         vehicle = sql("COALESCE(e.vehicle, {indirect})", indirect=constant(INDIRECT_PROVIDER))
         chosen = (
             sql(
-                "e.case_id, {vehicle} AS vehicle, MIN(e.escalated_recorded_at) AS vehicle_since",
+                "e.case_id, {vehicle} AS vehicle, MIN(e.escalated_recorded_at) AS grouped_from",
                 vehicle=vehicle,
             )
             if self.since_seal
@@ -305,50 +321,73 @@ class ReportSql:
             else NOTHING,
         )
 
-    def _since(self, alias: str) -> Sql:
-        """`vehicle_since` of the vehicles joined, since the seal (else nothing)."""
-        if not self.since_seal:
-            return NOTHING
-        return sql(", {alias}.vehicle_since", alias=Sql((identifier(alias),)))
-
-    def _no_since(self) -> Sql:
-        if not self.since_seal:
-            return NOTHING
-        return sql(
-            ", CAST(NULL AS TIMESTAMPTZ) AS vehicle_since"
-            if self.postgres
-            else ", NULL AS vehicle_since"
-        )
-
     def from_clause(self, source: Source) -> Sql:
         """The table; grouped by vehicle, each of its rows with the vehicles its
-        case was escalated through by `as_of` (a row per vehicle), or `none`."""
+        case was escalated through by `as_of` (a row per vehicle), or `none`
+        (since a seal: each with its group's span, `_IN_GROUP`)."""
         table = identifier(self.tables(source.table))
         if Dimension.VEHICLE not in self.group_by or source.is_escalations:
             return sql("{table} t", table=table)
+        if self.since_seal:
+            return self._spans(source)
         if not source.notes_escalation:
             return sql(
-                "(SELECT t.*, COALESCE(ev.vehicle, {none}) AS grouped_vehicle{since} "
+                "(SELECT t.*, COALESCE(ev.vehicle, {none}) AS grouped_vehicle "
                 "FROM {table} t LEFT {vehicles}) t",
                 none=constant(NOT_ESCALATED),
-                since=self._since("ev"),
                 table=table,
                 vehicles=self._join_vehicles(),
             )
         # Most cases were never escalated: those rows need no join.
         return sql(
-            "(SELECT t.*, {none} AS grouped_vehicle{no_since} FROM {table} t "
+            "(SELECT t.*, {none} AS grouped_vehicle FROM {table} t "
             "WHERE {period} AND (t.escalated_recorded_at IS NULL "
             "OR t.escalated_recorded_at > {as_of}) "
             "UNION ALL "
-            "SELECT t.*, ev.vehicle{since} FROM {table} t {vehicles} "
+            "SELECT t.*, ev.vehicle FROM {table} t {vehicles} "
             "WHERE {period} AND t.escalated_recorded_at <= {as_of}) t",
             none=constant(NOT_ESCALATED),
-            no_since=self._no_since(),
-            since=self._since("ev"),
             table=table,
             period=period(),
             vehicles=self._join_vehicles(),
+        )
+
+    def _spans(self, source: Source) -> Sql:
+        """Since a seal, grouped by vehicle: each row in the group `none` until its
+        case's first escalation (if it was not escalated by `sealed`), and in
+        each vehicle's its case went through by `as_of` from the first time it did."""
+        table = identifier(self.tables(source.table))
+        if source.notes_escalation:
+            until = sql("t.escalated_recorded_at")
+            unescalated = sql(
+                " WHERE {period} AND (t.escalated_recorded_at IS NULL "
+                "OR t.escalated_recorded_at > {sealed})",
+                period=period(),
+            )
+            escalated = sql(
+                " WHERE {period} AND t.escalated_recorded_at <= {as_of}", period=period()
+            )
+        else:
+            until = sql(
+                "(SELECT MIN(e.escalated_recorded_at) FROM {escalations} e "
+                "WHERE e.case_id = t.case_id)",
+                escalations=identifier(self.tables(ESCALATIONS.table)),
+            )
+            unescalated = escalated = NOTHING
+        moment = sql("CAST(NULL AS TIMESTAMPTZ)" if self.postgres else "NULL")
+        return sql(
+            "(SELECT t.*, {none} AS grouped_vehicle, {moment} AS grouped_from, "
+            "{until} AS grouped_until FROM {table} t{unescalated} "
+            "UNION ALL "
+            "SELECT t.*, ev.vehicle, ev.grouped_from, {moment} FROM {table} t "
+            "{vehicles}{escalated}) t",
+            none=constant(NOT_ESCALATED),
+            moment=moment,
+            until=until,
+            table=table,
+            unescalated=unescalated,
+            vehicles=self._join_vehicles(),
+            escalated=escalated,
         )
 
     def _join_vehicles(self) -> Sql:
@@ -360,7 +399,7 @@ class ReportSql:
         vehicle = sql("COALESCE(e.vehicle, {indirect})", indirect=constant(INDIRECT_PROVIDER))
         return sql(
             "JOIN LATERAL (SELECT {vehicle} AS vehicle, "
-            "MIN(e.escalated_recorded_at) AS vehicle_since FROM {escalations} e "
+            "MIN(e.escalated_recorded_at) AS grouped_from FROM {escalations} e "
             "WHERE e.case_id = t.case_id AND {visible} GROUP BY {vehicle}) ev ON TRUE",
             vehicle=vehicle,
             escalations=identifier(self.tables(ESCALATIONS.table)),
@@ -383,10 +422,11 @@ class ReportSql:
     def figures(
         self, source: Source, counts: Sequence[Sql], quantiles: Sequence[Percentile]
     ) -> Sql:
-        """Group keys, then `counts` (each one aggregate call; `in_one_pass`, its
-        change since the seal), then (PostgreSQL only) for each of `quantiles`
+        """Group keys, then `counts` (each one aggregate call; since a seal, its
+        change since then), then (PostgreSQL only) for each of `quantiles`
         an array [median, p90]."""
-        columns = [_change(count, source) for count in counts] if self.in_one_pass else list(counts)
+        visible = self.visible(source)
+        columns = [_change(c, visible) for c in counts] if self.since_seal else list(counts)
         if self.postgres and self.with_quantiles:
             columns += [
                 sql(
@@ -482,16 +522,12 @@ class ReportSql:
         (since the seal: and did not as of `sealed`); `packed` (PostgreSQL), per
         group one bytea of them in order, 8 bytes big-endian each."""
         keys = self.keys(source)
-        counted = sql("{visible} AND {counts}", visible=source.visible, counts=quantile.counts)
+        counted = sql(
+            "{visible} AND {counts}", visible=self.visible(source), counts=quantile.counts
+        )
         where = sql("{where} AND {counted}", where=self.where(source), counted=counted)
-        if self.since_seal:
-            before = at_seal(counted)
-            if self.moves(source):  # and was in the same group at the seal
-                before = sql(
-                    "{before} AND (t.vehicle_since IS NULL OR t.vehicle_since <= {sealed})",
-                    before=before,
-                )
-            where += sql(" AND NOT COALESCE({before}, FALSE)", before=before)
+        if self.since_seal:  # (grouped by vehicle: in the same group at the seal)
+            where += sql(" AND NOT COALESCE({before}, FALSE)", before=at_seal(counted))
         value = self._packed(quantile) if packed else quantile.column
         return sql(
             "SELECT {columns} FROM {source} WHERE {where}{group_by}",
@@ -502,15 +538,15 @@ class ReportSql:
         )
 
 
-def _change(count: Sql, source: Source) -> Sql:
-    """`count` (one aggregate call) over the rows visible as of `as_of`, less it
+def _change(count: Sql, visible: Sql) -> Sql:
+    """`count` (one aggregate call) over the rows `visible` as of `as_of`, less it
     as of `sealed` over the rows visible then."""
     return sql(
         "COALESCE({now} FILTER (WHERE {visible}), 0) - COALESCE({then} FILTER (WHERE {before}), 0)",
         now=count,
-        visible=source.visible,
+        visible=visible,
         then=at_seal(count),
-        before=at_seal(source.visible),
+        before=at_seal(visible),
     )
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -20,7 +22,7 @@ from structlog.testing import capture_logs
 
 from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
-from cases.db.database import ProjectionDatabase
+from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.schema import migrate
 from cases.db.statement import sql
 from cases.domain.audited import AuditedAggregate
@@ -302,6 +304,34 @@ def test_a_case_escalated_through_another_vehicle_after_the_seal_joins_its_group
         restore(db)
 
 
+@contextmanager
+def breach_again(
+    db: ProjectionDatabase, first: Sequence[Any], recorded: datetime, withdrawn: datetime | None
+) -> Iterator[None]:
+    """A copy of the breach `first` (its key) beyond its clock's first, recorded
+    and `withdrawn` as given, for the length of a `with`; the projection's seals
+    again after it."""
+    with db.transaction():
+        db.execute(
+            sql(
+                "INSERT INTO service_level_breaches SELECT case_id, clock, number + 1000, "
+                "breached_at, customer_id, category, severity, month, received_at, {}, {}, "
+                "FALSE FROM service_level_breaches WHERE case_id = {} AND clock = {} "
+                "AND number = {} AND breached_at = {}"
+            ),
+            [recorded, withdrawn, *first],
+        )
+    try:
+        yield
+    finally:
+        with db.transaction():
+            db.execute(
+                sql("DELETE FROM service_level_breaches WHERE case_id = {} AND number = {}"),
+                [first[0], first[2] + 1000],
+            )
+        restore(db)
+
+
 def test_a_breach_withdrawn_after_the_seal_leaves_the_next_seals_cells(
     projected: Projected,
 ) -> None:
@@ -317,27 +347,39 @@ def test_a_breach_withdrawn_after_the_seal_leaves_the_next_seals_cells(
         [MARCH],
     )
     assert first is not None
-    recorded, withdrawn = APRIL + timedelta(hours=1), APRIL + timedelta(hours=20)
-    with db.transaction():
-        db.execute(
-            sql(
-                "INSERT INTO service_level_breaches SELECT case_id, clock, number + 1000, "
-                "breached_at, customer_id, category, severity, month, received_at, {}, {}, "
-                "FALSE FROM service_level_breaches WHERE case_id = {} AND clock = {} "
-                "AND number = {} AND breached_at = {}"
-            ),
-            [recorded, withdrawn, *first],
-        )
-    try:
+    with breach_again(db, first, APRIL + timedelta(hours=1), APRIL + timedelta(hours=20)):
         later = APRIL + timedelta(hours=30)
         sealed_at(db, MARCH, APRIL + timedelta(hours=10), later)
         for group_by in [(), (D.MONTH, D.SEVERITY), (D.CUSTOMER,)]:
             sealed, rows = both(db, ReportRequest(MARCH, MAY, later, group_by))
             assert sealed == rows, group_by
-    finally:
-        with db.transaction():
-            db.execute(
-                sql("DELETE FROM service_level_breaches WHERE case_id = {} AND number = {}"),
-                [first[0], first[2] + 1000],
-            )
-        restore(db)
+
+
+@pytest.mark.parametrize("before_escalation", [timedelta(minutes=30), timedelta(hours=2)])
+def test_a_breach_again_of_a_case_escalated_after_the_seal_leaves_the_group_none(
+    projected: Projected, before_escalation: timedelta
+) -> None:
+    """A breach beyond its clock's first, recorded `before_escalation` its case's
+    first escalation, which comes between two seals (the breach recorded after
+    the first seal, or before it): by vehicle, the later seal's cells move it
+    from `none` to the vehicle (its row in `none` until the escalation, ADR 80's
+    amendment "veh")."""
+    db = projected.db
+    found = db.fetchone(
+        sql(
+            "SELECT b.case_id, b.clock, b.number, b.breached_at, e.escalated_recorded_at "
+            "FROM service_level_breaches b JOIN service_level_escalations e "
+            "ON e.case_id = b.case_id AND e.number = 1 WHERE b.first_of_clock "
+            "AND e.escalated_recorded_at >= {} ORDER BY e.escalated_recorded_at, b.case_id"
+        ),
+        [APRIL + timedelta(hours=3)],
+    )
+    assert found is not None
+    *first, escalated = found
+    escalated = as_moment(escalated)
+    with breach_again(db, first, escalated - before_escalation, None):
+        later = escalated + timedelta(hours=1)
+        sealed_at(db, MARCH, escalated - timedelta(hours=1), later)
+        for group_by in [(D.VEHICLE,), (D.MONTH, D.VEHICLE)]:
+            sealed, rows = both(db, ReportRequest(MARCH, MAY, later, group_by))
+            assert sealed == rows, group_by
