@@ -49,6 +49,11 @@ processes, without pausing them): the script prints where the server's Python
 CPU goes, grouped as auth, load, decide, save, logging, dependency injection,
 JSON, HTTP and the rest of the framework. (--rounds 0 --profile: profile only.)
 
+With --timings, each commands phase is also timed inside the server
+(benchmarks/request_timings: a sitecustomize put on the server's path): the script
+prints, per round, where a command's latency went (queued for a thread, the
+command, the events' group commit, the event loop), with the collections and the
+group commit batches of the window, and how much the slowest requests cluster in time.
 With --sealed every target runs twice in each round, in turn: as given, and with
 a fresh master key (CASES_MASTER_KEY, ADR 0044), its seed cases sealed too; the
 table then shows plain and sealed side by side (issue 15's < 10 % target).
@@ -82,6 +87,7 @@ if not __package__:  # run as a script (benchmarks/api_load.py): import as from 
 
 import psutil
 import psycopg
+from benchmarks import request_timings
 from benchmarks._harness import (
     ADMIN_URL,
     NOTES,
@@ -248,7 +254,7 @@ def prepare_target(
 
 
 @contextlib.contextmanager
-def serving(target: Target, children: Children) -> Iterator[None]:
+def serving(target: Target, children: Children, timings: Path | None = None) -> Iterator[None]:
     """`cases serve` (and, on PostgreSQL, `cases projections run`) for one round.
 
     Started afresh each round and stopped after it, so that only one target
@@ -260,6 +266,10 @@ def serving(target: Target, children: Children) -> Iterator[None]:
     env = {**os.environ, "CASES_LOG_LEVEL": "INFO"}
     env.pop("PYTHONOPTIMIZE", None)  # as shipped, unless the target says otherwise
     env.update({**target.env, "CASES_DATABASE_URL": target.url})
+    if timings is not None:
+        timings.mkdir(parents=True)
+        paths = [str(request_timings.FOLDER), *filter(None, [env.get("PYTHONPATH")])]
+        env |= {"CASES_BENCH_TIMINGS": str(timings), "PYTHONPATH": os.pathsep.join(paths)}
     try:
         if target.store == "postgres":
             log = tmp / "projections.log"
@@ -411,6 +421,7 @@ def run_phase(
     admin: Admin | None,
     *,
     on_window: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    timings: Path | None = None,
 ) -> PhaseResult:
     """Start the load generator, read CPU at its window's start and end, return its result."""
     assert target.spec is not None  # noqa: S101 - set by start_target
@@ -429,6 +440,7 @@ def run_phase(
         str(args.warmup),
         "--duration",
         str(args.duration),
+        *(("--timings-dir", str(timings)) if timings is not None else ()),
     ]
     log = target.spec.parent / f"loadgen-{phase}.log"
     target.logs.append(log)
@@ -752,6 +764,18 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[k]
 
 
+# A request as the load generator saw it: name, ms, bytes, answered, when it ended.
+Sample = tuple[str, float, int, bool, float]
+
+
+def write_latencies(path: Path, window: list[Sample]) -> None:
+    """Each answered request's latency and when it ended, for request_timings."""
+    with path.open("w") as out:
+        for name, took, _, ok, at in window:
+            if ok:
+                out.write(json.dumps({"n": name, "rt": took, "te": at}) + "\n")
+
+
 def generate_load(args: argparse.Namespace) -> int:
     """Run one phase with locust as a library; print the window marks and the result."""
     # locust monkey-patches the standard library with gevent on import: only
@@ -839,13 +863,13 @@ def generate_load(args: argparse.Namespace) -> int:
                     f"/cases/{rng.choice(case_ids)}", headers=self.auth, name=QUERIES[1]
                 )
 
-    samples: list[tuple[str, float, int, bool]] = []
+    samples: list[Sample] = []
     errors: Counter[str] = Counter()
 
     def on_request(
         name: str, response_time: float, response_length: int, exception: object, **_: object
     ) -> None:
-        samples.append((name, response_time, response_length, exception is None))
+        samples.append((name, response_time, response_length, exception is None, time.time()))
         if exception is not None:
             errors[f"{name}: {str(exception)[:120]}"] += 1
 
@@ -864,6 +888,8 @@ def generate_load(args: argparse.Namespace) -> int:
     usage1 = os.times()
     print(WINDOW_END, flush=True)
     runner.quit()
+    if args.timings_dir:
+        write_latencies(Path(args.timings_dir) / f"loadgen-{phase}.jsonl", window)
 
     ok = [s for s in window if s[3]]
     by_name: dict[str, dict[str, float]] = {}
@@ -921,11 +947,14 @@ def benchmark(args: argparse.Namespace) -> int:
             turn = r % len(targets)
             for target in targets[turn:] + targets[:turn]:
                 phases: dict[str, PhaseResult] = {}
-                with serving(target, children):
+                timings = timings_folder(target, r) if args.timings else None
+                with serving(target, children, timings):
                     for phase in PHASES:
-                        result = run_phase(target, phase, args, children, admin)
+                        result = run_phase(target, phase, args, children, admin, timings=timings)
                         phases[phase] = result
                         print(describe(target, result), flush=True)
+                        if timings is not None and phase == "commands":
+                            print_split(timings)
                         if result.max_position:
                             lag = catch_up(target, result.max_position)
                             print(f"  {'':<24} projections caught up {lag:.1f} s later")
@@ -940,6 +969,19 @@ def benchmark(args: argparse.Namespace) -> int:
                     result, groups, raw = run_profile(target, args, children, admin, out_dir)
                 print_profile(target, result, groups, raw)
     return 0
+
+
+def timings_folder(target: Target, round_index: int) -> Path:
+    assert target.spec is not None  # noqa: S101 - prepared
+    return target.spec.parent / f"timings-{round_index + 1}"
+
+
+def print_split(folder: Path) -> None:
+    time.sleep(request_timings.SETTLE_SECONDS)
+    split = request_timings.split(folder)
+    print(f"  {'':<24} where a command's ms went, p50 / p90 / p99 (--timings):")
+    for line in split.lines():
+        print(f"  {'':<26}{line}")
 
 
 def main() -> int:
@@ -973,6 +1015,12 @@ def main() -> int:
     parser.add_argument("--postgres-url", default=ADMIN_URL, help="admin URL of the server")
     parser.add_argument("--profile", action="store_true", help="py-spy one commands phase")
     parser.add_argument("--profile-dir", help="keep the raw py-spy profiles here")
+    parser.add_argument(
+        "--timings",
+        action="store_true",
+        help="time each command inside the server and print where its latency went",
+    )
+    parser.add_argument("--timings-dir", help=argparse.SUPPRESS)
     parser.add_argument("--load-generator", choices=PHASES, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)

@@ -55,12 +55,20 @@ class StoredResponse:
     body: bytes
 
 
-_KEEP_ANSWER = sql(
+_KEEP_ANSWER_TEXT = (
     "INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body, created_at) "
     "VALUES ({}, {}, {}, {}, {}, {}, {}) ON CONFLICT (scope, key) DO UPDATE SET "
     "request_hash = excluded.request_hash, status = excluded.status, "
     "headers = excluded.headers, body = excluded.body, created_at = excluded.created_at "
     "WHERE idempotency_keys.created_at < {}"
+)
+_KEEP_ANSWER = sql(_KEEP_ANSWER_TEXT)
+# On PostgreSQL the answer commits without waiting for its flush (ADR 0031
+# amendment): `set_config(..., true)` is `SET LOCAL` for the statement's own
+# transaction. A crash may lose it; the retry then answers from the steps.
+_KEEP_ANSWER_UNFLUSHED = sql(
+    f"WITH kept AS ({_KEEP_ANSWER_TEXT} RETURNING 1) "
+    "SELECT set_config('synchronous_commit', 'off', true)"
 )
 
 
@@ -98,12 +106,13 @@ class IdempotencyStore:
         body: bytes,
     ) -> None:
         """Keep the first answer under the key (a twin's, kept first, stays); an
-        expired answer under it is replaced. One statement, so one round trip."""
+        expired answer under it is replaced. One statement, so one round trip,
+        which on PostgreSQL does not wait for the disk."""
         now = self.clock.now()
         with self.pool.connection() as db:
             self._sweep(db, now)
             db.execute(
-                _KEEP_ANSWER,
+                _KEEP_ANSWER_UNFLUSHED if db.is_postgres else _KEEP_ANSWER,
                 (scope, key, request_hash, status, json.dumps(headers), body, now, now - KEEP_FOR),
             )
 
