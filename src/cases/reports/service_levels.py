@@ -136,6 +136,11 @@ PREFIX = {
     ClockKind.NEXT_UPDATE: "nu",
     ClockKind.VENDOR: "vendor",
 }
+# Each clock kind's outcome columns, by their names without prefix (made once, not
+# per fact).
+OUTCOME_COLUMNS = {
+    kind: {column: f"{prefix}_{column}" for column in OUTCOME} for kind, prefix in PREFIX.items()
+}
 
 CLOCK_FACTS: tuple[type[Any], ...] = (
     E.ServiceClockStarted,
@@ -159,7 +164,8 @@ def microseconds(duration: timedelta) -> int:
 
 def month_of(received_at: datetime, time_zone: str) -> str:
     """YYYY-MM of a moment in a time zone."""
-    return received_at.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m")
+    local = received_at.astimezone(ZoneInfo(time_zone))
+    return f"{local.year:04d}-{local.month:02d}"  # as `strftime("%Y-%m")`, without its cost
 
 
 def as_uuid(value: object) -> UUID:
@@ -235,6 +241,10 @@ class Table:
             if LAST_RECORDED in columns
             else ()
         )
+        # A row's recorded moments, in C (a moment is true, None false).
+        self.recorded_of: Callable[[Row], tuple[Any, ...]] = (
+            itemgetter(*self.recorded, self.recorded[0]) if self.recorded else tuple
+        )
 
     def load(self, db: ProjectionDatabase, case_ids: Iterable[UUID]) -> None:
         """The stored rows of the cases `case_ids` (distinct, in the order of their
@@ -289,7 +299,7 @@ class Table:
     def _note_last_recorded(self, row: Row) -> None:
         """The latest moment recorded in the row: the report finds the rows facts
         recorded after a seal touched by it (`compliance_seal`)."""
-        row[LAST_RECORDED] = max(row[c] for c in self.recorded if row[c] is not None)
+        row[LAST_RECORDED] = max(filter(None, self.recorded_of(row)))
 
     def write(self, db: ProjectionDatabase) -> None:
         if self.recorded:
@@ -361,14 +371,17 @@ class Fold:
             return self.updates, key
         return self.escalations, key
 
-    def change_outcome(self, e: Any, unless_set: str, **values: Any) -> None:
-        """Set an outcome's columns (named without prefix) the first time only."""
+    def change_outcome(self, e: Any, unless_set: str, values: dict[str, Any]) -> None:
+        """Set an outcome's columns (`values`, by their names without prefix) the
+        first time only."""
         table, key = self.outcome(e)
-        row = table.get(key)
-        prefix = PREFIX[e.clock]
-        if row is None or row[f"{prefix}_{unless_set}"] is not None:
+        row = table.rows.get(key)
+        columns = OUTCOME_COLUMNS[e.clock]
+        if row is None or row[columns[unless_set]] is not None:
             return
-        table.change(key, **{f"{prefix}_{name}": value for name, value in values.items()})
+        for name, value in values.items():
+            row[columns[name]] = value
+        table.touched.add(key)
 
     def deadline_key(self, e: Any) -> Key:
         # A clock kind is a `StrEnum`: `str` gives its value, in C (`.value` is a
@@ -426,7 +439,8 @@ class Fold:
             self.deadlines.change(key, breached=True)
         table, key = self.outcome(e)
         outcome = table.get(key)
-        first = outcome is not None and outcome[f"{PREFIX[e.clock]}_breach_recorded_at"] is None
+        columns = OUTCOME_COLUMNS[e.clock]
+        first = outcome is not None and outcome[columns["breach_recorded_at"]] is None
         breach = (e.originator_id.int, str(e.clock), e.number, e.at)
         row = {
             "case_id": e.originator_id,
@@ -440,7 +454,7 @@ class Fold:
         }
         self.breaches.put(breach, row)
         self.change_outcome(
-            e, "breach_recorded_at", breached_at=e.at, breach_recorded_at=e.timestamp
+            e, "breach_recorded_at", {"breached_at": e.at, "breach_recorded_at": e.timestamp}
         )
 
     def withdrawn(self, e: Any) -> None:
@@ -453,22 +467,25 @@ class Fold:
             self.breaches.change(breach, withdrawn_recorded_at=e.timestamp)
         table, outcome_key = self.outcome(e)
         outcome = table.get(outcome_key)
-        prefix = PREFIX[e.clock]
+        columns = OUTCOME_COLUMNS[e.clock]
+        withdrawn = columns["breach_withdrawn_recorded_at"]
         if (
             outcome is not None
-            and outcome[f"{prefix}_breached_at"] == e.breached_at
-            and outcome[f"{prefix}_breach_withdrawn_recorded_at"] is None
+            and outcome[columns["breached_at"]] == e.breached_at
+            and outcome[withdrawn] is None
         ):
-            table.change(outcome_key, **{f"{prefix}_breach_withdrawn_recorded_at": e.timestamp})
+            table.change(outcome_key, **{withdrawn: e.timestamp})
 
     def fulfilled(self, e: Any) -> None:
         self.finished(e)
         self.change_outcome(
             e,
             "fulfilled_recorded_at",
-            elapsed_us=microseconds(e.elapsed),
-            within=None if e.target is None else e.within_target,
-            fulfilled_recorded_at=e.timestamp,
+            {
+                "elapsed_us": microseconds(e.elapsed),
+                "within": None if e.target is None else e.within_target,
+                "fulfilled_recorded_at": e.timestamp,
+            },
         )
 
     def finished(self, e: Any) -> None:
