@@ -187,6 +187,8 @@ def _stored_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
     return row
 
 
+_grouping_of = itemgetter(*GROUPING)
+
 # A row's key in a batch: its case's UUID as the UUID's integer (hashed and compared
 # in C, where a UUID's `__hash__` and `__eq__` are Python's), then the table's other
 # key columns; the row itself keeps the UUID, for the writes (ADR 80).
@@ -233,6 +235,7 @@ class Table:
         self.deleted: dict[Key, Row] = {}  # the rows deleted, by their keys
         self.stored: set[Key] = set()  # the keys of the rows loaded: those stored
         self.values_of = itemgetter(*columns)  # a row's values, in column order
+        self.blank: Row = dict.fromkeys(columns)  # a row of None, in column order
         self.key_of: Callable[[Row], Key] = _batch_key_getter(key)
         self.stored_key_of: Callable[[Row], Key] = _key_getter(key)
         # The recorded moments whose latest is the row's `last_recorded_at`, if it has one.
@@ -274,14 +277,12 @@ class Table:
         self.deleted.pop(key, None)
         return row
 
-    def put_new(self, key: Key, **values: Any) -> Row:
+    def put_new(self, key: Key, values: Row) -> Row:
         """Put a new row, whose key is `key`: the columns `values` names, every
         other column None."""
-        row = dict.fromkeys(self.columns)
-        row.update(values)
-        return self.put(key, row)
+        return self.put(key, self.blank | values)
 
-    def change(self, key: Key, **values: Any) -> Row | None:
+    def change(self, key: Key, values: Row) -> Row | None:
         row = self.rows.get(key)
         if row is not None:
             row.update(values)
@@ -346,7 +347,7 @@ class Fold:
         case = self.cases.get((case_id.int,))
         if case is None:
             raise LookupError(f"service levels know no case {case_id}")
-        return {column: case[column] for column in GROUPING}
+        return dict(zip(GROUPING, _grouping_of(case), strict=True))
 
     def outcome(self, e: Any) -> tuple[Table, Key]:
         """Where the outcome of the clock `e` names is kept. A next-update clock
@@ -363,10 +364,12 @@ class Fold:
                 case = self.cases.get((key[0],)) or {}
                 self.updates.put_new(
                     key,
-                    case_id=case_id,
-                    number=e.number,
-                    escalated_recorded_at=case.get("escalated_recorded_at"),
-                    **self.grouping(case_id),
+                    {
+                        "case_id": case_id,
+                        "number": e.number,
+                        "escalated_recorded_at": case.get("escalated_recorded_at"),
+                        **self.grouping(case_id),
+                    },
                 )
             return self.updates, key
         return self.escalations, key
@@ -389,17 +392,17 @@ class Fold:
         return (e.originator_id.int, str(e.clock), e.number)
 
     def set_deadline(self, e: Any, deadline: datetime | None) -> None:
-        key = self.deadline_key(e)
-        row = self.deadlines.get(key)
-        breached = False if row is None else row["breached"]
+        case_id, clock, number = e.originator_id, str(e.clock), e.number
+        key = (case_id.int, clock, number)
+        row = self.deadlines.rows.get(key)
         self.deadlines.put(
             key,
             {
-                "case_id": e.originator_id,
-                "clock": key[1],
-                "number": key[2],
+                "case_id": case_id,
+                "clock": clock,
+                "number": number,
                 "deadline": deadline,
-                "breached": breached,
+                "breached": False if row is None else row["breached"],
             },
         )
 
@@ -410,21 +413,23 @@ class Fold:
         zone = levels.service_hours.time_zone if levels is not None else "UTC"
         self.cases.put_new(
             (e.originator_id.int,),
-            case_id=e.originator_id,
-            customer_id=e.customer_id,
-            category=e.category.value,
-            severity=e.severity.value,
-            month=month_of(e.received_at, zone),
-            received_at=e.received_at.astimezone(UTC),
-            received_recorded_at=e.timestamp,
-            terms_version=e.terms_version,
+            {
+                "case_id": e.originator_id,
+                "customer_id": e.customer_id,
+                "category": e.category.value,
+                "severity": e.severity.value,
+                "month": month_of(e.received_at, zone),
+                "received_at": e.received_at.astimezone(UTC),
+                "received_recorded_at": e.timestamp,
+                "terms_version": e.terms_version,
+            },
         )
 
     def started(self, e: Any) -> None:
         self.set_deadline(e, e.deadline)
         if e.clock is ClockKind.VENDOR:
             self.escalations.change(
-                (e.originator_id.int, e.number), to_escalate_us=microseconds(e.since_received)
+                (e.originator_id.int, e.number), {"to_escalate_us": microseconds(e.since_received)}
             )
 
     def paused(self, e: Any) -> None:
@@ -436,7 +441,7 @@ class Fold:
     def breached(self, e: Any) -> None:
         key = self.deadline_key(e)
         if self.deadlines.get(key) is not None:
-            self.deadlines.change(key, breached=True)
+            self.deadlines.change(key, {"breached": True})
         table, key = self.outcome(e)
         outcome = table.get(key)
         columns = OUTCOME_COLUMNS[e.clock]
@@ -460,11 +465,11 @@ class Fold:
     def withdrawn(self, e: Any) -> None:
         key = self.deadline_key(e)
         if self.deadlines.get(key) is not None:
-            self.deadlines.change(key, breached=False)
+            self.deadlines.change(key, {"breached": False})
         breach = (e.originator_id.int, str(e.clock), e.number, e.breached_at)
         row = self.breaches.get(breach)
         if row is not None and row["withdrawn_recorded_at"] is None:
-            self.breaches.change(breach, withdrawn_recorded_at=e.timestamp)
+            self.breaches.change(breach, {"withdrawn_recorded_at": e.timestamp})
         table, outcome_key = self.outcome(e)
         outcome = table.get(outcome_key)
         columns = OUTCOME_COLUMNS[e.clock]
@@ -474,7 +479,7 @@ class Fold:
             and outcome[columns["breached_at"]] == e.breached_at
             and outcome[withdrawn] is None
         ):
-            table.change(outcome_key, **{withdrawn: e.timestamp})
+            table.change(outcome_key, {withdrawn: e.timestamp})
 
     def fulfilled(self, e: Any) -> None:
         self.finished(e)
@@ -493,7 +498,7 @@ class Fold:
         key = self.deadline_key(e)
         if e.clock is ClockKind.RESOLUTION:
             if self.deadlines.get(key) is not None:
-                self.deadlines.change(key, deadline=None)
+                self.deadlines.change(key, {"deadline": None})
         else:
             self.deadlines.delete(key)
 
@@ -508,14 +513,16 @@ class Fold:
         ]
         self.escalations.put_new(
             (case, e.number),
-            case_id=e.originator_id,
-            number=e.number,
-            target=e.target.value,
-            escalation_category=e.category.value,
-            vehicle=vehicle,
-            vehicle_first=vehicle not in earlier,
-            escalated_recorded_at=e.timestamp,
-            **self.grouping(e.originator_id),
+            {
+                "case_id": e.originator_id,
+                "number": e.number,
+                "target": e.target.value,
+                "escalation_category": e.category.value,
+                "vehicle": vehicle,
+                "vehicle_first": vehicle not in earlier,
+                "escalated_recorded_at": e.timestamp,
+                **self.grouping(e.originator_id),
+            },
         )
 
     def note_escalated(self, e: Any) -> None:
@@ -525,17 +532,17 @@ class Fold:
         case = self.cases.get((case_id,))
         if case is None or case["escalated_recorded_at"] is not None:
             return
-        self.cases.change((case_id,), escalated_recorded_at=e.timestamp)
+        self.cases.change((case_id,), {"escalated_recorded_at": e.timestamp})
         # The batch's update rows of every case are scanned (by the keys' integers).
         for key, row in self.updates.rows.items():  # changed in place, none added
             if key[0] == case_id and row["escalated_recorded_at"] is None:
-                self.updates.change(key, escalated_recorded_at=e.timestamp)
+                self.updates.change(key, {"escalated_recorded_at": e.timestamp})
 
     def reopened(self, e: Any) -> None:
         key = (e.originator_id.int,)
         case = self.cases.get(key)
         if case is not None and case["reopened_recorded_at"] is None:
-            self.cases.change(key, reopened_recorded_at=e.timestamp)
+            self.cases.change(key, {"reopened_recorded_at": e.timestamp})
 
 
 HANDLERS: dict[type[Any], Callable[[Fold, Any], None]] = {
