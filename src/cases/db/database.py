@@ -10,20 +10,16 @@ Decimals as text where the store has no type for them.
 from __future__ import annotations
 
 import sqlite3
-import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from itertools import chain, repeat
-from operator import is_
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import orjson
 import psycopg
-from psycopg.abc import Buffer
 from psycopg.adapt import Dumper
 from psycopg.pq import TransactionStatus
 from psycopg.types.array import ListBinaryDumper
@@ -55,33 +51,6 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     psycopg.InterfaceError,
     sqlite3.OperationalError,
 )
-
-
-# A one-dimensional binary array's head: dimensions, has nulls, the elements' type,
-# the length and the lower bound; then each element's length before its bytes.
-_ARRAY_HEAD = struct.Struct("!IIIII")
-_ELEMENT_LENGTH = struct.Struct("!i").pack
-_TEXT_OID = psycopg.postgres.types["text"].oid
-
-
-class FlatListBinaryDumper(ListBinaryDumper):
-    """psycopg's binary dumper of a list, the same bytes; a list of one dimension
-    without None (a batch's column) dumped in C (`map`, `zip`, `join`), not by
-    psycopg's Python loop over its elements (ADR 80, amendment slw)."""
-
-    def dump(self, obj: list[Any]) -> Buffer | None:
-        element = self.sub_dumper
-        if (
-            not obj
-            or element is None
-            or isinstance(obj[0], list)
-            or any(map(is_, obj, repeat(None)))
-        ):
-            return super().dump(obj)
-        dumped = cast(list[Buffer], list(map(element.dump, obj)))  # no None among them
-        lengths = map(_ELEMENT_LENGTH, map(len, dumped))
-        head = _ARRAY_HEAD.pack(1, 0, element.oid or _TEXT_OID, len(obj), 1)
-        return head + b"".join(chain.from_iterable(zip(lengths, dumped, strict=True)))
 
 
 class EnumValueDumper(Dumper):
@@ -450,7 +419,7 @@ class ProjectionDatabase:
         """A cursor of its own that sends lists as binary arrays and reads results
         in binary (`fetch_by_arrays`)."""
         with self.postgres.cursor(binary=True) as cursor:
-            cursor.adapters.register_dumper(list, FlatListBinaryDumper)
+            cursor.adapters.register_dumper(list, ListBinaryDumper)
             yield cursor
 
     def fetchone(self, statement: Sql | str, params: Params = ()) -> Row | None:
