@@ -136,6 +136,11 @@ PREFIX = {
     ClockKind.NEXT_UPDATE: "nu",
     ClockKind.VENDOR: "vendor",
 }
+# Each clock kind's outcome columns, by their names without prefix (made once, not
+# per fact).
+OUTCOME_COLUMNS = {
+    kind: {column: f"{prefix}_{column}" for column in OUTCOME} for kind, prefix in PREFIX.items()
+}
 
 CLOCK_FACTS: tuple[type[Any], ...] = (
     E.ServiceClockStarted,
@@ -159,7 +164,8 @@ def microseconds(duration: timedelta) -> int:
 
 def month_of(received_at: datetime, time_zone: str) -> str:
     """YYYY-MM of a moment in a time zone."""
-    return received_at.astimezone(ZoneInfo(time_zone)).strftime("%Y-%m")
+    local = received_at.astimezone(ZoneInfo(time_zone))
+    return f"{local.year:04d}-{local.month:02d}"  # as `strftime("%Y-%m")`, without its cost
 
 
 def as_uuid(value: object) -> UUID:
@@ -180,6 +186,8 @@ def _stored_row(columns: tuple[str, ...], values: Sequence[Any]) -> Row:
             row[column] = bool(value)
     return row
 
+
+_grouping_of = itemgetter(*GROUPING)
 
 # A row's key in a batch: its case's UUID as the UUID's integer (hashed and compared
 # in C, where a UUID's `__hash__` and `__eq__` are Python's), then the table's other
@@ -227,6 +235,7 @@ class Table:
         self.deleted: dict[Key, Row] = {}  # the rows deleted, by their keys
         self.stored: set[Key] = set()  # the keys of the rows loaded: those stored
         self.values_of = itemgetter(*columns)  # a row's values, in column order
+        self.blank: Row = dict.fromkeys(columns)  # a row of None, in column order
         self.key_of: Callable[[Row], Key] = _batch_key_getter(key)
         self.stored_key_of: Callable[[Row], Key] = _key_getter(key)
         # The recorded moments whose latest is the row's `last_recorded_at`, if it has one.
@@ -234,6 +243,10 @@ class Table:
             tuple(c for c in columns if c.endswith("_recorded_at") and c != LAST_RECORDED)
             if LAST_RECORDED in columns
             else ()
+        )
+        # A row's recorded moments, in C (a moment is true, None false).
+        self.recorded_of: Callable[[Row], tuple[Any, ...]] = (
+            itemgetter(*self.recorded, self.recorded[0]) if self.recorded else tuple
         )
 
     def load(self, db: ProjectionDatabase, case_ids: Iterable[UUID]) -> None:
@@ -264,14 +277,12 @@ class Table:
         self.deleted.pop(key, None)
         return row
 
-    def put_new(self, key: Key, **values: Any) -> Row:
+    def put_new(self, key: Key, values: Row) -> Row:
         """Put a new row, whose key is `key`: the columns `values` names, every
         other column None."""
-        row = dict.fromkeys(self.columns)
-        row.update(values)
-        return self.put(key, row)
+        return self.put(key, self.blank | values)
 
-    def change(self, key: Key, **values: Any) -> Row | None:
+    def change(self, key: Key, values: Row) -> Row | None:
         row = self.rows.get(key)
         if row is not None:
             row.update(values)
@@ -289,7 +300,7 @@ class Table:
     def _note_last_recorded(self, row: Row) -> None:
         """The latest moment recorded in the row: the report finds the rows facts
         recorded after a seal touched by it (`compliance_seal`)."""
-        row[LAST_RECORDED] = max(row[c] for c in self.recorded if row[c] is not None)
+        row[LAST_RECORDED] = max(filter(None, self.recorded_of(row)))
 
     def write(self, db: ProjectionDatabase) -> None:
         if self.recorded:
@@ -336,7 +347,7 @@ class Fold:
         case = self.cases.get((case_id.int,))
         if case is None:
             raise LookupError(f"service levels know no case {case_id}")
-        return {column: case[column] for column in GROUPING}
+        return dict(zip(GROUPING, _grouping_of(case), strict=True))
 
     def outcome(self, e: Any) -> tuple[Table, Key]:
         """Where the outcome of the clock `e` names is kept. A next-update clock
@@ -353,22 +364,27 @@ class Fold:
                 case = self.cases.get((key[0],)) or {}
                 self.updates.put_new(
                     key,
-                    case_id=case_id,
-                    number=e.number,
-                    escalated_recorded_at=case.get("escalated_recorded_at"),
-                    **self.grouping(case_id),
+                    {
+                        "case_id": case_id,
+                        "number": e.number,
+                        "escalated_recorded_at": case.get("escalated_recorded_at"),
+                        **self.grouping(case_id),
+                    },
                 )
             return self.updates, key
         return self.escalations, key
 
-    def change_outcome(self, e: Any, unless_set: str, **values: Any) -> None:
-        """Set an outcome's columns (named without prefix) the first time only."""
+    def change_outcome(self, e: Any, unless_set: str, values: dict[str, Any]) -> None:
+        """Set an outcome's columns (`values`, by their names without prefix) the
+        first time only."""
         table, key = self.outcome(e)
-        row = table.get(key)
-        prefix = PREFIX[e.clock]
-        if row is None or row[f"{prefix}_{unless_set}"] is not None:
+        row = table.rows.get(key)
+        columns = OUTCOME_COLUMNS[e.clock]
+        if row is None or row[columns[unless_set]] is not None:
             return
-        table.change(key, **{f"{prefix}_{name}": value for name, value in values.items()})
+        for name, value in values.items():
+            row[columns[name]] = value
+        table.touched.add(key)
 
     def deadline_key(self, e: Any) -> Key:
         # A clock kind is a `StrEnum`: `str` gives its value, in C (`.value` is a
@@ -376,17 +392,17 @@ class Fold:
         return (e.originator_id.int, str(e.clock), e.number)
 
     def set_deadline(self, e: Any, deadline: datetime | None) -> None:
-        key = self.deadline_key(e)
-        row = self.deadlines.get(key)
-        breached = False if row is None else row["breached"]
+        case_id, clock, number = e.originator_id, str(e.clock), e.number
+        key = (case_id.int, clock, number)
+        row = self.deadlines.rows.get(key)
         self.deadlines.put(
             key,
             {
-                "case_id": e.originator_id,
-                "clock": key[1],
-                "number": key[2],
+                "case_id": case_id,
+                "clock": clock,
+                "number": number,
                 "deadline": deadline,
-                "breached": breached,
+                "breached": False if row is None else row["breached"],
             },
         )
 
@@ -397,21 +413,23 @@ class Fold:
         zone = levels.service_hours.time_zone if levels is not None else "UTC"
         self.cases.put_new(
             (e.originator_id.int,),
-            case_id=e.originator_id,
-            customer_id=e.customer_id,
-            category=e.category.value,
-            severity=e.severity.value,
-            month=month_of(e.received_at, zone),
-            received_at=e.received_at.astimezone(UTC),
-            received_recorded_at=e.timestamp,
-            terms_version=e.terms_version,
+            {
+                "case_id": e.originator_id,
+                "customer_id": e.customer_id,
+                "category": e.category.value,
+                "severity": e.severity.value,
+                "month": month_of(e.received_at, zone),
+                "received_at": e.received_at.astimezone(UTC),
+                "received_recorded_at": e.timestamp,
+                "terms_version": e.terms_version,
+            },
         )
 
     def started(self, e: Any) -> None:
         self.set_deadline(e, e.deadline)
         if e.clock is ClockKind.VENDOR:
             self.escalations.change(
-                (e.originator_id.int, e.number), to_escalate_us=microseconds(e.since_received)
+                (e.originator_id.int, e.number), {"to_escalate_us": microseconds(e.since_received)}
             )
 
     def paused(self, e: Any) -> None:
@@ -423,10 +441,11 @@ class Fold:
     def breached(self, e: Any) -> None:
         key = self.deadline_key(e)
         if self.deadlines.get(key) is not None:
-            self.deadlines.change(key, breached=True)
+            self.deadlines.change(key, {"breached": True})
         table, key = self.outcome(e)
         outcome = table.get(key)
-        first = outcome is not None and outcome[f"{PREFIX[e.clock]}_breach_recorded_at"] is None
+        columns = OUTCOME_COLUMNS[e.clock]
+        first = outcome is not None and outcome[columns["breach_recorded_at"]] is None
         breach = (e.originator_id.int, str(e.clock), e.number, e.at)
         row = {
             "case_id": e.originator_id,
@@ -440,35 +459,38 @@ class Fold:
         }
         self.breaches.put(breach, row)
         self.change_outcome(
-            e, "breach_recorded_at", breached_at=e.at, breach_recorded_at=e.timestamp
+            e, "breach_recorded_at", {"breached_at": e.at, "breach_recorded_at": e.timestamp}
         )
 
     def withdrawn(self, e: Any) -> None:
         key = self.deadline_key(e)
         if self.deadlines.get(key) is not None:
-            self.deadlines.change(key, breached=False)
+            self.deadlines.change(key, {"breached": False})
         breach = (e.originator_id.int, str(e.clock), e.number, e.breached_at)
         row = self.breaches.get(breach)
         if row is not None and row["withdrawn_recorded_at"] is None:
-            self.breaches.change(breach, withdrawn_recorded_at=e.timestamp)
+            self.breaches.change(breach, {"withdrawn_recorded_at": e.timestamp})
         table, outcome_key = self.outcome(e)
         outcome = table.get(outcome_key)
-        prefix = PREFIX[e.clock]
+        columns = OUTCOME_COLUMNS[e.clock]
+        withdrawn = columns["breach_withdrawn_recorded_at"]
         if (
             outcome is not None
-            and outcome[f"{prefix}_breached_at"] == e.breached_at
-            and outcome[f"{prefix}_breach_withdrawn_recorded_at"] is None
+            and outcome[columns["breached_at"]] == e.breached_at
+            and outcome[withdrawn] is None
         ):
-            table.change(outcome_key, **{f"{prefix}_breach_withdrawn_recorded_at": e.timestamp})
+            table.change(outcome_key, {withdrawn: e.timestamp})
 
     def fulfilled(self, e: Any) -> None:
         self.finished(e)
         self.change_outcome(
             e,
             "fulfilled_recorded_at",
-            elapsed_us=microseconds(e.elapsed),
-            within=None if e.target is None else e.within_target,
-            fulfilled_recorded_at=e.timestamp,
+            {
+                "elapsed_us": microseconds(e.elapsed),
+                "within": None if e.target is None else e.within_target,
+                "fulfilled_recorded_at": e.timestamp,
+            },
         )
 
     def finished(self, e: Any) -> None:
@@ -476,7 +498,7 @@ class Fold:
         key = self.deadline_key(e)
         if e.clock is ClockKind.RESOLUTION:
             if self.deadlines.get(key) is not None:
-                self.deadlines.change(key, deadline=None)
+                self.deadlines.change(key, {"deadline": None})
         else:
             self.deadlines.delete(key)
 
@@ -491,14 +513,16 @@ class Fold:
         ]
         self.escalations.put_new(
             (case, e.number),
-            case_id=e.originator_id,
-            number=e.number,
-            target=e.target.value,
-            escalation_category=e.category.value,
-            vehicle=vehicle,
-            vehicle_first=vehicle not in earlier,
-            escalated_recorded_at=e.timestamp,
-            **self.grouping(e.originator_id),
+            {
+                "case_id": e.originator_id,
+                "number": e.number,
+                "target": e.target.value,
+                "escalation_category": e.category.value,
+                "vehicle": vehicle,
+                "vehicle_first": vehicle not in earlier,
+                "escalated_recorded_at": e.timestamp,
+                **self.grouping(e.originator_id),
+            },
         )
 
     def note_escalated(self, e: Any) -> None:
@@ -508,17 +532,17 @@ class Fold:
         case = self.cases.get((case_id,))
         if case is None or case["escalated_recorded_at"] is not None:
             return
-        self.cases.change((case_id,), escalated_recorded_at=e.timestamp)
+        self.cases.change((case_id,), {"escalated_recorded_at": e.timestamp})
         # The batch's update rows of every case are scanned (by the keys' integers).
         for key, row in self.updates.rows.items():  # changed in place, none added
             if key[0] == case_id and row["escalated_recorded_at"] is None:
-                self.updates.change(key, escalated_recorded_at=e.timestamp)
+                self.updates.change(key, {"escalated_recorded_at": e.timestamp})
 
     def reopened(self, e: Any) -> None:
         key = (e.originator_id.int,)
         case = self.cases.get(key)
         if case is not None and case["reopened_recorded_at"] is None:
-            self.cases.change(key, reopened_recorded_at=e.timestamp)
+            self.cases.change(key, {"reopened_recorded_at": e.timestamp})
 
 
 HANDLERS: dict[type[Any], Callable[[Fold, Any], None]] = {
