@@ -130,7 +130,12 @@ class ProjectionDatabase:
         self._types.clear()
         self._columns.clear()
         if self.is_postgres:
-            options = [] if self.durable_commits else ["-c synchronous_commit=off"]
+            # Moments read back in UTC as `datetime.timezone.utc`, which psycopg's C
+            # loader sets as is: a server's named zone (`Etc/UTC`) is a ZoneInfo,
+            # converted to per value and compared by its offsets (ADR 80, slw2).
+            options = ["-c TimeZone=UTC"]
+            if not self.durable_commits:
+                options.append("-c synchronous_commit=off")
             if self.waits is not None:
                 options.append(postgres_session_options(*self.waits))
             self._postgres = psycopg.connect(

@@ -369,3 +369,17 @@ def test_delete_rows_deletes_exactly_the_keyed_rows_on_each_store(db: Projection
 
     assert _rows(db, item) == [(1, "x")]
     assert _rows(db, other) == [(2, "y")]
+
+
+@pytest.mark.postgres
+def test_moments_read_on_postgres_are_in_pythons_own_utc() -> None:
+    """Whatever the server's zone (here `Etc/UTC`, a ZoneInfo to psycopg), the
+    session's is UTC: moments come back as `datetime.timezone.utc`, set as is by
+    psycopg's C loader and compared without a zone's offsets (ADR 80, slw2)."""
+    with throwaway_database() as url:
+        database = ProjectionDatabase(parse_database_url(url))
+        found = database.fetchone(sql("SELECT {}::timestamptz"), [MOMENT])
+        database.close()
+    assert found is not None
+    assert found[0] == MOMENT
+    assert found[0].tzinfo is UTC
