@@ -378,13 +378,11 @@ class Fold:
         """Set an outcome's columns (`values`, by their names without prefix) the
         first time only."""
         table, key = self.outcome(e)
-        row = table.rows.get(key)
+        row = table.get(key)
         columns = OUTCOME_COLUMNS[e.clock]
         if row is None or row[columns[unless_set]] is not None:
             return
-        for name, value in values.items():
-            row[columns[name]] = value
-        table.touched.add(key)
+        table.change(key, {columns[name]: value for name, value in values.items()})
 
     def deadline_key(self, e: Any) -> Key:
         # A clock kind is a `StrEnum`: `str` gives its value, in C (`.value` is a
