@@ -77,6 +77,44 @@ class TestRetries:
         assert first.status_code == 200
         assert_problem(other, 422, "idempotency-key-reused")
 
+    def test_a_retry_refused_before_its_endpoint_still_gets_the_first_answer(
+        self, live: Deployment
+    ) -> None:
+        """A retry that no endpoint runs for (its If-Match is not an ETag) gets the
+        kept answer, not its own refusal: the middleware looks it up afterwards."""
+        headers = key()
+        body = {"text": "Kept before a bad If-Match."}
+        with live.client("helpdesk_agent") as agent:
+            case = open_case(agent)
+            url = f"/cases/{case['id']}/notes"
+            fits = {**headers, "If-Match": f'"{case["version"]}"'}
+            first = agent.post(url, json=body, headers=fits)
+            retry = agent.post(url, json=body, headers={**headers, "If-Match": "not an etag"})
+            count = notes_saying(agent, case["id"], "Kept before a bad If-Match.")
+        assert first.status_code == 200, first.text
+        assert retry.status_code == 200, retry.text
+        assert retry.headers["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+        assert count == 1
+
+    def test_a_refusal_is_kept_and_its_retry_records_nothing(self, live: Deployment) -> None:
+        """A problem the endpoint raised (a stale If-Match: 412) is the first answer
+        under its key: the retry gets it again, even with an If-Match that fits."""
+        headers = key()
+        body = {"text": "Refused, then retried."}
+        with live.client("helpdesk_agent") as agent:
+            case = open_case(agent)
+            url = f"/cases/{case['id']}/notes"
+            first = agent.post(url, json=body, headers={**headers, "If-Match": '"999"'})
+            fits = {**headers, "If-Match": f'"{case["version"]}"'}
+            retry = agent.post(url, json=body, headers=fits)
+            count = notes_saying(agent, case["id"], "Refused, then retried.")
+        assert_problem(first, 412, "version-mismatch")
+        assert retry.status_code == 412
+        assert retry.headers["Idempotent-Replayed"] == "true"
+        assert retry.content == first.content
+        assert count == 0
+
     def test_keys_are_kept_for_each_principal_apart(self, live: Deployment) -> None:
         """Two principals may use the same key: each gets its own first response."""
         headers = key()

@@ -160,6 +160,38 @@ class TestTwins:
         assert desk.desk.case(case.aggregate_id).version == case.version + 1
 
 
+class TestStepsReadWithTheKeptAnswer:
+    """The API reads a request's steps with its kept answer, before the endpoint
+    runs (ADR 0031, amendment "kap"); the runner then does not read them again."""
+
+    def test_steps_read_before_a_twin_recorded_still_answer_from_its_step(
+        self, desk: Services
+    ) -> None:
+        """Read empty, then the twin records: the save loses, the runner reads
+        again and answers from the twin's step, recording nothing."""
+        case = desk.desk.receive_case(caller(), cmd.TakeIn(**case_intake()))
+        late = sent("read-early")
+        assert late.request is not None
+        late.request.steps_read(desk.log.recorded_steps(late.request.key_id))
+        first = desk.desk.handle(sent("read-early"), case.aggregate_id, cmd.AddNote("Once."))
+        before = head(desk)
+        again = desk.desk.handle(late, case.aggregate_id, cmd.AddNote("Once."))
+        assert again == first
+        assert head(desk) == before
+        assert late.request.replayed
+
+    def test_steps_of_another_request_read_so_refuse_the_key(self, desk: Services) -> None:
+        case = desk.desk.receive_case(caller(), cmd.TakeIn(**case_intake()))
+        desk.desk.handle(sent("read-other", "first"), case.aggregate_id, cmd.AddNote("First."))
+        before = head(desk)
+        other = sent("read-other", "other")
+        assert other.request is not None
+        other.request.steps_read(desk.log.recorded_steps(other.request.key_id))
+        with pytest.raises(IdempotencyKeyReusedError):
+            desk.desk.handle(other, case.aggregate_id, cmd.AddNote("Other."))
+        assert head(desk) == before
+
+
 def test_key_ids_differ_by_owner_and_key() -> None:
     assert key_id("a", "k") != key_id("b", "k") != key_id("a", "l")
     assert len({key_id("a", "k"), key_id("a", "k")}) == 1

@@ -13,6 +13,14 @@ back byte for byte, marked `Idempotent-Replayed: true`; the same key with a
 different request is 422. A 5xx answer is not kept: the retry runs again and
 meets whatever steps were recorded. A body the client did not send in full
 (it disconnected) runs nothing and leaves nothing behind.
+
+Where: the kept answer is looked up (with the steps, in one statement) and the
+endpoint's answer kept on the endpoint's own thread, around it
+(`cases.api.routing.around_endpoint`), not on thread hand-offs of their own (ADR
+0031, amendment "kap"). A problem the endpoint raised is kept by the middleware
+after it, on a hand-off. An answer given before any endpoint ran (a refused body
+or token) is looked up afterwards, a kept answer winning over it: nothing keyed
+ran for it, because every POST endpoint is wrapped (tests/unit/api/test_routing.py).
 """
 
 from __future__ import annotations
@@ -23,19 +31,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import Enum
 from functools import partial
 
 import anyio
 import orjson
 import structlog
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cases.api.read_pool import ReadPool
+from cases.api.routing import around_endpoint
 from cases.application.idempotent_request import IdempotentRequest
 from cases.clock import Clock
-from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
+from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase, Row
 from cases.db.statement import sql
-from cases.persistence.idempotency_steps import key_id
+from cases.persistence.idempotency_steps import RecordedStep, key_id, steps_from_rows
 from cases.persistence.waits import timed_out
 
 logger = structlog.get_logger("cases.api")
@@ -54,6 +65,14 @@ class StoredResponse:
     headers: list[tuple[str, str]]
     body: bytes
 
+
+_ANSWER_AND_STEPS = sql(
+    "SELECT k.request_hash, k.status, k.headers, k.body, "
+    "s.step, s.request_hash, s.receipts, s.decided_at, s.memo FROM (SELECT 1 AS one) AS one "
+    "LEFT JOIN idempotency_keys AS k ON k.scope = {} AND k.key = {} "
+    "AND k.status IS NOT NULL AND k.created_at >= {} "
+    "LEFT JOIN idempotency_steps AS s ON s.key_id = {}"
+)
 
 _KEEP_ANSWER_TEXT = (
     "INSERT INTO idempotency_keys (scope, key, request_hash, status, headers, body, created_at) "
@@ -90,10 +109,20 @@ class IdempotencyStore:
                 ),
                 (scope, key, self.clock.now() - KEEP_FOR),
             )
-        if row is None:
-            return None
-        headers = [(str(k), str(v)) for k, v in json.loads(row[2])] if row[2] else []
-        return StoredResponse(str(row[0]), int(row[1]), headers, bytes(row[3] or b""))
+        return None if row is None else _stored(row)
+
+    def answer_and_steps(
+        self, scope: str, key: str, request: IdempotentRequest
+    ) -> tuple[StoredResponse | None, dict[str, RecordedStep]]:
+        """The answer kept under the key, if any, and the steps its request
+        recorded: one statement (a row per step, each with the answer)."""
+        with self.pool.connection() as db:
+            rows = db.fetchall(
+                _ANSWER_AND_STEPS, (scope, key, self.clock.now() - KEEP_FOR, request.key_id)
+            )
+        first = rows[0]  # the left joins give a row even when nothing is found
+        stored = None if first[0] is None else _stored(first)
+        return stored, steps_from_rows(row[4:] for row in rows if row[4] is not None)
 
     def keep(
         self,
@@ -124,6 +153,11 @@ class IdempotencyStore:
         expired = now - KEEP_FOR
         db.execute(sql("DELETE FROM idempotency_keys WHERE created_at < {}"), (expired,))
         db.execute(sql("DELETE FROM idempotency_steps WHERE decided_at < {}"), (expired,))
+
+
+def _stored(row: Row) -> StoredResponse:
+    headers = [(str(k), str(v)) for k, v in json.loads(row[2])] if row[2] else []
+    return StoredResponse(str(row[0]), int(row[1]), headers, bytes(row[3] or b""))
 
 
 def _problem(
@@ -181,6 +215,93 @@ def request_fingerprint(scope: Scope, body: bytes) -> str:
     ).hexdigest()
 
 
+class Stage(Enum):
+    """How far a keyed request's answer got on its endpoint's thread."""
+
+    NEW = "new"  # no endpoint ran: the middleware looks up and keeps
+    LOOKED_UP = "looked-up"  # no answer was kept: the endpoint ran, and raised
+    ANSWERED = "answered"  # replayed, refused, or kept: the middleware sends it
+
+
+@dataclass(eq=False)
+class KeyedRequest:
+    """A keyed request's answer, looked up and kept around its endpoint, on the
+    endpoint's thread (`cases.api.routing.around_endpoint`)."""
+
+    store: IdempotencyStore
+    owner: str
+    key: str
+    request: IdempotentRequest
+    path: str
+    stage: Stage = Stage.NEW
+
+    def around(self, endpoint: Callable[[], Response]) -> Response:
+        """The kept answer if there is one, else the endpoint's, kept (below 500)."""
+        if self.stage is not Stage.NEW:  # only the request's first endpoint
+            return endpoint()
+        self.stage = Stage.LOOKED_UP
+        try:
+            stored, steps = self.store.answer_and_steps(self.owner, self.key, self.request)
+        except CONNECTION_ERRORS as e:
+            logger.warning("store_unavailable", error=type(e).__name__)
+            self.stage = Stage.ANSWERED
+            return _response(*_store_down(self.path, e))
+        if stored is not None:
+            self.stage = Stage.ANSWERED
+            return _response(*_retry_answer(stored, self.request.request_hash, self.path))
+        self.request.steps_read(steps)
+        response = endpoint()
+        body = getattr(response, "body", None)
+        if isinstance(body, bytes):
+            self.stage = Stage.ANSWERED
+            if response.status_code < 500:
+                self.keep(response.status_code, response.raw_headers, body)
+        return response
+
+    def keep(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        """Keep the answer under the key; failing to is harmless (the steps answer)."""
+        kept = [
+            (k.decode("latin-1"), v.decode("latin-1"))
+            for k, v in headers
+            if k.decode("latin-1").lower() in REPLAYED_HEADERS
+        ]
+        try:
+            self.store.keep(
+                self.owner,
+                self.key,
+                request_hash=self.request.request_hash,
+                status=status,
+                headers=kept,
+                body=body,
+            )
+        except CONNECTION_ERRORS as e:
+            # What the request recorded is in its steps: a retry answers from them.
+            logger.warning("idempotency_answer_not_kept", error=type(e).__name__)
+
+
+def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> Response:
+    """A finished response sending exactly these headers (as `_send` does)."""
+    response = Response(body, status_code=status)
+    response.raw_headers = headers
+    return response
+
+
+def _retry_answer(
+    stored: StoredResponse, request_hash: str, path: str
+) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """A retry's answer: the kept one, or the problem of a key reused."""
+    if stored.request_hash != request_hash:
+        return _problem(
+            422,
+            "idempotency-key-reused",
+            "this Idempotency-Key was used for a different request",
+            path,
+        )
+    headers = [(k.encode(), v.encode()) for k, v in stored.headers]
+    headers.append((b"idempotent-replayed", b"true"))
+    return stored.status, headers, stored.body
+
+
 class IdempotencyMiddleware:
     """Applies idempotency keys to POST requests that carry one."""
 
@@ -214,51 +335,16 @@ class IdempotencyMiddleware:
             return
         credentials = _raw_header(scope, b"authorization") or ""
         owner = hashlib.sha256(credentials.encode()).hexdigest()
-        request_hash = request_fingerprint(scope, body)
-        try:
-            stored = await anyio.to_thread.run_sync(self.store.answer, owner, key)
-        except CONNECTION_ERRORS as e:
-            logger.warning("store_unavailable", error=type(e).__name__)
-            await _send(send, *_store_down(scope["path"], e))
-            return
-        if stored is not None:
-            await self._answer_retry(scope, send, stored, request_hash)
-            return
-        request = IdempotentRequest(key_id(owner, key), request_hash)
+        request = IdempotentRequest(key_id(owner, key), request_fingerprint(scope, body))
         scope.setdefault("state", {})[STATE_KEY] = request
-        await self._run(scope, send, body, owner=owner, key=key, request=request)
+        keyed = KeyedRequest(self.store, owner, key, request, scope["path"])
+        await self._run(scope, send, body, keyed)
 
-    async def _answer_retry(
-        self, scope: Scope, send: Send, stored: StoredResponse, request_hash: str
-    ) -> None:
-        if stored.request_hash != request_hash:
-            await _send(
-                send,
-                *_problem(
-                    422,
-                    "idempotency-key-reused",
-                    "this Idempotency-Key was used for a different request",
-                    scope["path"],
-                ),
-            )
-            return
-        headers = [(k.encode(), v.encode()) for k, v in stored.headers]
-        headers.append((b"idempotent-replayed", b"true"))
-        await _send(send, stored.status, headers, stored.body)
-
-    async def _run(
-        self,
-        scope: Scope,
-        send: Send,
-        body: bytes,
-        *,
-        owner: str,
-        key: str,
-        request: IdempotentRequest,
-    ) -> None:
-        """Run the request, keep its answer under the key, then answer: a retry
-        sent once the client has the answer finds it kept. Were the answer lost
-        (a crash after the commit), the retry finds the request's steps."""
+    async def _run(self, scope: Scope, send: Send, body: bytes, keyed: KeyedRequest) -> None:
+        """Run the request, its answer looked up before its endpoint and kept
+        after it (on the endpoint's thread), then answer: a retry sent once the
+        client has the answer finds it kept. Were the answer lost (a crash after
+        the commit), the retry finds the request's steps."""
         start: Message | None = None
         chunks: list[bytes] = []
 
@@ -274,33 +360,29 @@ class IdempotencyMiddleware:
             else:
                 await send(message)
 
-        await self.app(scope, replay_body, capture)
+        token = around_endpoint.set(keyed.around)
+        try:
+            await self.app(scope, replay_body, capture)
+        finally:
+            around_endpoint.reset(token)
         if start is None:
             return
         content = b"".join(chunks)
         status = int(start["status"])
-        if status < 500:
-            kept = [
-                (k.decode("latin-1"), v.decode("latin-1"))
-                for k, v in start.get("headers", [])
-                if k.decode("latin-1").lower() in REPLAYED_HEADERS
-            ]
+        if keyed.stage is Stage.NEW:  # no endpoint ran, so nothing keyed: a kept answer wins
             try:
-                await anyio.to_thread.run_sync(
-                    partial(
-                        self.store.keep,
-                        owner,
-                        key,
-                        request_hash=request.request_hash,
-                        status=status,
-                        headers=kept,
-                        body=content,
-                    )
-                )
+                stored = await anyio.to_thread.run_sync(self.store.answer, keyed.owner, keyed.key)
             except CONNECTION_ERRORS as e:
-                # What the request recorded is in its steps: a retry answers from them.
-                logger.warning("idempotency_answer_not_kept", error=type(e).__name__)
-        if request.replayed:
+                logger.warning("store_unavailable", error=type(e).__name__)
+                await _send(send, *_store_down(scope["path"], e))
+                return
+            if stored is not None:
+                await _send(send, *_retry_answer(stored, keyed.request.request_hash, scope["path"]))
+                return
+        if keyed.stage is not Stage.ANSWERED and status < 500:
+            headers = start.get("headers", [])
+            await anyio.to_thread.run_sync(partial(keyed.keep, status, headers, content))
+        if keyed.request.replayed:
             start = {**start, "headers": [*start.get("headers", []), _REPLAYED]}
         await send(start)
         await send({"type": "http.response.body", "body": content, "more_body": False})

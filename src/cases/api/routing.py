@@ -15,6 +15,10 @@ taken as FastAPI takes them: from the `Response` the endpoint (or a dependency)
 was given, else from the route's `status_code`. The OpenAPI document is
 unchanged: FastAPI still reads the response model from the route or from the
 endpoint's return annotation.
+
+A request may name, in `around_endpoint`, what to do around its endpoint on that
+same thread: a keyed command looks up and keeps its answer there (ADR 0031,
+amendment "kap"), not on hand-offs of its own.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, get_type_hints
 
 from fastapi import APIRouter, Request, Response
@@ -33,6 +38,11 @@ from starlette.routing import Match
 
 _SUB_RESPONSE = "_sub_response"  # the parameter added where an endpoint has none
 _WRAPPED = "__cases_serialized_in_thread__"
+
+AroundEndpoint = Callable[[Callable[[], Response]], Response]
+# What runs the request's endpoint, on the endpoint's thread, if not the endpoint
+# alone: set by a middleware for its request (the thread gets a copy of the context).
+around_endpoint: ContextVar[AroundEndpoint | None] = ContextVar("around_endpoint", default=None)
 
 
 class Router(APIRouter):
@@ -83,7 +93,13 @@ def serialized_in_thread(
     given = next((n for n in signature.parameters if hints.get(n) is Response), None)
 
     @functools.wraps(endpoint)
-    def answer(*args: Any, **kwargs: Any) -> Any:
+    def answer(*args: Any, **kwargs: Any) -> Response:
+        around = around_endpoint.get()
+        if around is None:
+            return answered(*args, **kwargs)
+        return around(functools.partial(answered, *args, **kwargs))
+
+    def answered(*args: Any, **kwargs: Any) -> Response:
         sub_response: Response = kwargs[given] if given else kwargs.pop(_SUB_RESPONSE)
         result = endpoint(*args, **kwargs)
         if isinstance(result, Response):

@@ -40,14 +40,17 @@ class IdempotentRequest:
         self._named[what] += 1
         return f"{what}:{number}"
 
+    def steps_read(self, steps: dict[str, RecordedStep]) -> None:
+        """The request's recorded steps, read with its kept answer before it ran:
+        the first step does not read them again."""
+        self._recorded = steps
+
     def recorded(self, log: EventLog, step: str, *, fresh: bool = False) -> RecordedStep | None:
         """The step if it is recorded (read once per request, or `fresh`)."""
         if self._recorded is None or fresh:
             self._recorded = log.recorded_steps(self.key_id)
-            if any(s.request_hash != self.request_hash for s in self._recorded.values()):
-                raise IdempotencyKeyReusedError(
-                    "this Idempotency-Key was used for a different request"
-                )
+        if any(s.request_hash != self.request_hash for s in self._recorded.values()):
+            raise IdempotencyKeyReusedError("this Idempotency-Key was used for a different request")
         found = self._recorded.get(step)
         if found is not None:
             self.replayed = True

@@ -1,21 +1,25 @@
 """The answers kept under Idempotency-Keys (ADR 0031), on each store: the first
 answer under a key stays for the keeping period, and only then may another
-answer take its place."""
+answer take its place; it is read together with its request's steps."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 
 from cases.api.idempotency import KEEP_FOR, IdempotencyStore, StoredResponse
 from cases.api.read_pool import ReadPool
+from cases.application.idempotent_request import IdempotentRequest
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
+from cases.db.statement import sql
 from cases.persistence.database_url import parse_database_url
+from cases.persistence.idempotency_steps import StepReceipt, encode_rows, key_id
 from tests.support.postgres import sql_store
 
 STORE_KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -73,3 +77,44 @@ def test_an_expired_answer_is_replaced_by_the_next(
     assert store.answer("owner", "key-1") == StoredResponse(
         "next", 201, [("location", "/cases/1")], b"the next answer"
     )
+
+
+def record_step(store: IdempotencyStore, step: str, request_hash: str) -> None:
+    """A step as the command runner records it with its events (ADR 0031)."""
+    rows = encode_rows([(AGGREGATE, 2, 7)])
+    with store.pool.connection() as db:
+        db.execute(
+            sql(
+                "INSERT INTO idempotency_steps "
+                "(key_id, step, request_hash, receipts, decided_at, memo) "
+                "VALUES ({}, {}, {}, {}, {}, {})"
+            ),
+            (REQUEST.key_id, step, request_hash, rows, START, None),
+        )
+
+
+AGGREGATE = UUID("00000000-0000-4000-8000-000000000001")
+REQUEST = IdempotentRequest(key_id("owner", "key-1"), "a" * 64)
+
+
+def test_the_kept_answer_and_the_steps_are_read_in_one(
+    kept: tuple[IdempotencyStore, ManualClock],
+) -> None:
+    """`answer_and_steps`: nothing for a new key; then the kept answer with every
+    step its request recorded; and an expired answer no more, its steps still."""
+    store, clock = kept
+    assert store.answer_and_steps("owner", "key-1", REQUEST) == (None, {})
+
+    keep(store, b"first answer", request_hash="a" * 64)
+    record_step(store, f"change:{AGGREGATE}:0", "a" * 64)
+    record_step(store, f"change:{AGGREGATE}:1", "a" * 64)
+    answer, steps = store.answer_and_steps("owner", "key-1", REQUEST)
+    assert answer == StoredResponse("a" * 64, 201, [("location", "/cases/1")], b"first answer")
+    assert sorted(steps) == [f"change:{AGGREGATE}:0", f"change:{AGGREGATE}:1"]
+    assert steps[f"change:{AGGREGATE}:1"].receipts == (StepReceipt(AGGREGATE, 2, 2, 7),)
+    assert steps[f"change:{AGGREGATE}:1"].decided_at == START
+
+    clock.advance(KEEP_FOR + timedelta(minutes=1))
+    answer, steps = store.answer_and_steps("owner", "key-1", REQUEST)
+    assert answer is None
+    assert len(steps) == 2

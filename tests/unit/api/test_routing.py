@@ -4,12 +4,17 @@ serialized on the endpoint's own thread, with FastAPI's status and headers."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from fastapi import FastAPI, Response
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, field_serializer
+from starlette.types import Receive, Scope, Send
 
-from cases.api.routing import Router
+from cases.api.app import create_app
+from cases.api.routing import _WRAPPED, Router, around_endpoint
+from cases.settings import Settings
 
 serialized_on: list[int] = []
 endpoint_ran_on: list[int] = []
@@ -115,3 +120,50 @@ def test_the_openapi_document_names_the_response_model() -> None:
     schema = spec["paths"]["/things/{n}"]["post"]["responses"]["201"]["content"]
     assert schema["application/json"]["schema"] == {"$ref": "#/components/schemas/Receipt"}
     assert "_sub_response" not in str(spec)
+
+
+def test_what_a_request_puts_around_its_endpoint_runs_on_the_endpoints_thread() -> None:
+    """A middleware's `around_endpoint` wraps the endpoint on its own thread, and
+    what it returns is the answer (the idempotency keys' lookup and keep, ADR 0031)."""
+    around_ran_on: list[int] = []
+    endpoint_ran_on.clear()
+
+    def around(endpoint: Callable[[], Response]) -> Response:
+        around_ran_on.append(threading.get_ident())
+        answer = endpoint()
+        answer.headers["X-Around"] = "yes"
+        return answer
+
+    async def setting_around(scope: Scope, receive: Receive, send: Send) -> None:
+        token = around_endpoint.set(around)
+        try:
+            await app(scope, receive, send)
+        finally:
+            around_endpoint.reset(token)
+
+    app = FastAPI()
+    app.include_router(router)
+    with TestClient(setting_around) as client:
+        created = client.post("/things/7")
+
+    assert (created.status_code, created.json(), created.headers["x-around"]) == (
+        201,
+        {"version": 7},
+        "yes",
+    )
+    assert around_ran_on == endpoint_ran_on
+    assert threading.get_ident() not in around_ran_on
+
+
+def test_every_post_endpoint_of_the_app_is_answered_on_its_thread() -> None:
+    """The idempotency middleware relies on it: a keyed POST whose endpoint were
+    not wrapped would run without its kept answer looked up first (ADR 0031,
+    amendment "kap")."""
+    posts = [
+        route
+        for route in create_app(Settings(database_url="sqlite:///unused.db")).router.routes
+        if isinstance(route, APIRoute) and "POST" in (route.methods or set())
+    ]
+
+    assert len(posts) > 40
+    assert [r.path for r in posts if not getattr(r.endpoint, _WRAPPED, False)] == []
