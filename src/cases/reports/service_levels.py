@@ -285,8 +285,14 @@ class Table:
         row = self.rows.get(key)
         if row is not None:
             row.update(values)
-            self.touched.add(key)
+            self.changed(key)
         return row
+
+    def changed(self, key: Key) -> None:
+        """The row of `key` (found by `get`) was changed in place: write it. A
+        handler that already holds the row sets its columns so, without a dict of
+        values made and a second lookup (ADR 80, amendment sl3)."""
+        self.touched.add(key)
 
     def delete(self, key: Key) -> None:
         """Delete the row of `key`. A stored row is in `rows` until its first
@@ -394,7 +400,7 @@ class Fold:
             )
         else:  # the same row, its deadline moved (a row in `rows` is not in `deleted`)
             row["deadline"] = deadline
-            deadlines.touched.add(key)
+            deadlines.changed(key)
 
     def mark_deadline(self, e: Any, column: str, value: object) -> None:
         """Set `column` of the clock's deadline row, if it has one."""
@@ -402,7 +408,7 @@ class Fold:
         row = self.deadlines.rows.get(key)
         if row is not None:
             row[column] = value
-            self.deadlines.touched.add(key)
+            self.deadlines.changed(key)
 
     # Handlers ---------------------------------------------------------------
 
@@ -456,10 +462,10 @@ class Fold:
                 "first_of_clock": first,
             },
         )
-        if first:  # the outcome's first breach
-            outcome[breached_at] = e.at  # type: ignore[index]
-            outcome[recorded_at] = e.timestamp  # type: ignore[index]
-            table.touched.add(key)
+        if first and outcome is not None:  # the outcome's first breach
+            outcome[breached_at] = e.at
+            outcome[recorded_at] = e.timestamp
+            table.changed(key)
 
     def withdrawn(self, e: Any) -> None:
         self.mark_deadline(e, "breached", False)
@@ -467,7 +473,7 @@ class Fold:
         row = self.breaches.rows.get(breach)
         if row is not None and row["withdrawn_recorded_at"] is None:
             row["withdrawn_recorded_at"] = e.timestamp
-            self.breaches.touched.add(breach)
+            self.breaches.changed(breach)
         table, key, outcome = self.outcome(e)
         _, _, _, breached_at, _, withdrawn = OUTCOME_COLUMNS[e.clock]
         if (
@@ -476,7 +482,7 @@ class Fold:
             and outcome[withdrawn] is None
         ):
             outcome[withdrawn] = e.timestamp
-            table.touched.add(key)
+            table.changed(key)
 
     def fulfilled(self, e: Any) -> None:
         self.finished(e)
@@ -487,7 +493,7 @@ class Fold:
         outcome[elapsed] = microseconds(e.elapsed)
         outcome[within] = None if e.target is None else e.within_target
         outcome[fulfilled] = e.timestamp
-        table.touched.add(key)
+        table.changed(key)
 
     def finished(self, e: Any) -> None:
         """A finished clock runs no more; only a reopen resumes one (resolution)."""
