@@ -302,21 +302,21 @@ class Table:
         if row is not None:
             self.deleted[key] = row
 
+    def _note_last_recorded(self, row: Row) -> None:
+        """The latest moment recorded in the row: the report finds the rows facts
+        recorded after a seal touched by it (`compliance_seal`)."""
+        row[LAST_RECORDED] = max(filter(None, self.recorded_of(row)))
+
     def write(self, db: ProjectionDatabase) -> None:
-        rows = self.rows
         if self.recorded:
-            # Each row's latest moment recorded: the report finds the rows facts
-            # recorded after a seal touched by it (`compliance_seal`).
-            recorded_of = self.recorded_of
             for key in self.touched:
-                row = rows[key]
-                row[LAST_RECORDED] = max(filter(None, recorded_of(row)))
+                self._note_last_recorded(self.rows[key])
         # One statement each on PostgreSQL: the deletes and narrow upserts with an
         # array parameter per column, wide upserts through a staging table (ADR
         # 80); distinct keys. A row put and deleted within the batch was never
         # stored: nothing to delete.
         # Keys sort in C, as the stored keys by their UUIDs' integers.
-        values_of, deleted = self.values_of, self.deleted
+        rows, values_of, deleted = self.rows, self.values_of, self.deleted
         gone = sorted(deleted.keys() & self.stored)
         db.delete_rows(self.name, self.key, [self.stored_key_of(deleted[key]) for key in gone])
         written = [values_of(rows[key]) for key in sorted(self.touched)]
@@ -658,10 +658,8 @@ class ServiceLevelsProjection(Projection):
         fold.escalations.load(db, need.stored(need.escalations))
         fold.breaches.load(db, need.stored(need.breaches))
         fold.deadlines.load(db, need.stored(need.deadlines))
-        handlers = HANDLERS
         for positioned in events:
-            event = positioned.event
-            handlers[type(event)](fold, event)
+            HANDLERS[type(positioned.event)](fold, positioned.event)
         writing_begins()
         for table in fold.all:
             table.write(db)
