@@ -135,11 +135,10 @@ PREFIX = {
     ClockKind.NEXT_UPDATE: "nu",
     ClockKind.VENDOR: "vendor",
 }
-# Each clock kind's outcome columns, by their names without prefix (made once, not
-# per fact).
-OUTCOME_COLUMNS = {
-    kind: {column: f"{prefix}_{column}" for column in OUTCOME} for kind, prefix in PREFIX.items()
-}
+# Each clock kind's outcome columns, in the order of `OUTCOME` (made once, not per fact).
+OUTCOME_COLUMNS = {kind: _outcome(prefix) for kind, prefix in PREFIX.items()}
+FIRST_RESPONSE, RESOLUTION = ClockKind.FIRST_RESPONSE, ClockKind.RESOLUTION
+NEXT_UPDATE, VENDOR = ClockKind.NEXT_UPDATE, ClockKind.VENDOR
 
 CLOCK_FACTS: tuple[type[Any], ...] = (
     E.ServiceClockStarted,
@@ -287,8 +286,14 @@ class Table:
         row = self.rows.get(key)
         if row is not None:
             row.update(values)
-            self.touched.add(key)
+            self.changed(key)
         return row
+
+    def changed(self, key: Key) -> None:
+        """The row of `key` (found by `get`) was changed in place: write it. A
+        handler that already holds the row sets its columns so, without a dict of
+        values made and a second lookup (ADR 80, amendment sl3)."""
+        self.touched.add(key)
 
     def delete(self, key: Key) -> None:
         """Delete the row of `key`. A stored row is in `rows` until its first
@@ -368,20 +373,23 @@ class Fold:
             raise LookupError(f"service levels know no case {case_id}")
         return dict(zip(GROUPING, _grouping_of(case), strict=True))
 
-    def outcome(self, e: Any) -> tuple[Table, Key]:
-        """Where the outcome of the clock `e` names is kept. A next-update clock
-        gets its row with its first fulfilment or breach: most are stopped
-        unbreached by the next message or the resolution, and such a clock counts
-        in no figure."""
+    def outcome(self, e: Any) -> tuple[Table, Key, Row | None]:
+        """Where the outcome of the clock `e` names is kept: its table, its key and
+        its row (None if there is none). A next-update clock gets its row with its
+        first fulfilment or breach: most are stopped unbreached by the next message
+        or the resolution, and such a clock counts in no figure."""
         kind: ClockKind = e.clock
         case_id = e.originator_id
-        if kind in (ClockKind.FIRST_RESPONSE, ClockKind.RESOLUTION):
-            return self.cases, (case_id.int,)
+        if kind is FIRST_RESPONSE or kind is RESOLUTION:
+            key: Key = (case_id.int,)
+            return self.cases, key, self.cases.rows.get(key)
         key = (case_id.int, e.number)
-        if kind is ClockKind.NEXT_UPDATE:
-            if self.updates.get(key) is None:  # its first fulfilment or breach
-                case = self.cases.get((key[0],)) or {}
-                self.updates.put_new(
+        if kind is NEXT_UPDATE:
+            updates = self.updates
+            row = updates.rows.get(key)
+            if row is None:  # its first fulfilment or breach
+                case = self.cases.rows.get((key[0],)) or {}
+                row = updates.put_new(
                     key,
                     {
                         "case_id": case_id,
@@ -390,38 +398,36 @@ class Fold:
                         **self.grouping(case_id),
                     },
                 )
-            return self.updates, key
-        return self.escalations, key
-
-    def change_outcome(self, e: Any, unless_set: str, values: dict[str, Any]) -> None:
-        """Set an outcome's columns (`values`, by their names without prefix) the
-        first time only."""
-        table, key = self.outcome(e)
-        row = table.get(key)
-        columns = OUTCOME_COLUMNS[e.clock]
-        if row is None or row[columns[unless_set]] is not None:
-            return
-        table.change(key, {columns[name]: value for name, value in values.items()})
-
-    def deadline_key(self, e: Any) -> Key:
-        # A clock kind is a `StrEnum`: `str` gives its value, in C (`.value` is a
-        # Python descriptor).
-        return (e.originator_id.int, str(e.clock), e.number)
+            return updates, key, row
+        return self.escalations, key, self.escalations.rows.get(key)
 
     def set_deadline(self, e: Any, deadline: datetime | None) -> None:
         case_id, clock, number = e.originator_id, str(e.clock), e.number
         key = (case_id.int, clock, number)
+        deadlines = self.deadlines
+        row = deadlines.rows.get(key)
+        if row is None:
+            deadlines.put(
+                key,
+                {
+                    "case_id": case_id,
+                    "clock": clock,
+                    "number": number,
+                    "deadline": deadline,
+                    "breached": False,
+                },
+            )
+        else:  # the same row, its deadline moved (a row in `rows` is not in `deleted`)
+            row["deadline"] = deadline
+            deadlines.changed(key)
+
+    def mark_deadline(self, e: Any, column: str, value: object) -> None:
+        """Set `column` of the clock's deadline row, if it has one."""
+        key = (e.originator_id.int, str(e.clock), e.number)
         row = self.deadlines.rows.get(key)
-        self.deadlines.put(
-            key,
-            {
-                "case_id": case_id,
-                "clock": clock,
-                "number": number,
-                "deadline": deadline,
-                "breached": False if row is None else row["breached"],
-            },
-        )
+        if row is not None:
+            row[column] = value
+            self.deadlines.changed(key)
 
     # Handlers ---------------------------------------------------------------
 
@@ -433,8 +439,9 @@ class Fold:
             {
                 "case_id": e.originator_id,
                 "customer_id": e.customer_id,
-                "category": e.category.value,
-                "severity": e.severity.value,
+                # StrEnums: `str` gives the value, in C (`.value` is Python's descriptor).
+                "category": str(e.category),
+                "severity": str(e.severity),
                 "month": month_of(e.received_at, zone),
                 "received_at": e.received_at.astimezone(UTC),
                 "received_recorded_at": e.timestamp,
@@ -444,7 +451,7 @@ class Fold:
 
     def started(self, e: Any) -> None:
         self.set_deadline(e, e.deadline)
-        if e.clock is ClockKind.VENDOR:
+        if e.clock is VENDOR:
             self.escalations.change(
                 (e.originator_id.int, e.number), {"to_escalate_us": microseconds(e.since_received)}
             )
@@ -456,72 +463,67 @@ class Fold:
         self.set_deadline(e, e.deadline)
 
     def breached(self, e: Any) -> None:
-        key = self.deadline_key(e)
-        if self.deadlines.get(key) is not None:
-            self.deadlines.change(key, {"breached": True})
-        table, key = self.outcome(e)
-        outcome = table.get(key)
-        columns = OUTCOME_COLUMNS[e.clock]
-        first = outcome is not None and outcome[columns["breach_recorded_at"]] is None
-        breach = (e.originator_id.int, str(e.clock), e.number, e.at)
-        row = {
-            "case_id": e.originator_id,
-            "clock": breach[1],
-            "number": e.number,
-            "breached_at": e.at,
-            **self.grouping(e.originator_id),
-            "recorded_at": e.timestamp,
-            "withdrawn_recorded_at": None,
-            "first_of_clock": first,
-        }
-        self.breaches.put(breach, row)
-        self.change_outcome(
-            e, "breach_recorded_at", {"breached_at": e.at, "breach_recorded_at": e.timestamp}
+        self.mark_deadline(e, "breached", True)
+        table, key, outcome = self.outcome(e)
+        _, _, _, breached_at, recorded_at, _ = OUTCOME_COLUMNS[e.clock]
+        first = outcome is not None and outcome[recorded_at] is None
+        case_id, clock, number = e.originator_id, str(e.clock), e.number
+        self.breaches.put(
+            (case_id.int, clock, number, e.at),
+            {
+                "case_id": case_id,
+                "clock": clock,
+                "number": number,
+                "breached_at": e.at,
+                **self.grouping(case_id),
+                "recorded_at": e.timestamp,
+                "withdrawn_recorded_at": None,
+                "first_of_clock": first,
+            },
         )
+        if first and outcome is not None:  # the outcome's first breach
+            outcome[breached_at] = e.at
+            outcome[recorded_at] = e.timestamp
+            table.changed(key)
 
     def withdrawn(self, e: Any) -> None:
-        key = self.deadline_key(e)
-        if self.deadlines.get(key) is not None:
-            self.deadlines.change(key, {"breached": False})
+        self.mark_deadline(e, "breached", False)
         breach = (e.originator_id.int, str(e.clock), e.number, e.breached_at)
-        row = self.breaches.get(breach)
+        row = self.breaches.rows.get(breach)
         if row is not None and row["withdrawn_recorded_at"] is None:
-            self.breaches.change(breach, {"withdrawn_recorded_at": e.timestamp})
-        table, outcome_key = self.outcome(e)
-        outcome = table.get(outcome_key)
-        columns = OUTCOME_COLUMNS[e.clock]
-        withdrawn = columns["breach_withdrawn_recorded_at"]
+            row["withdrawn_recorded_at"] = e.timestamp
+            self.breaches.changed(breach)
+        table, key, outcome = self.outcome(e)
+        _, _, _, breached_at, _, withdrawn = OUTCOME_COLUMNS[e.clock]
         if (
             outcome is not None
-            and outcome[columns["breached_at"]] == e.breached_at
+            and outcome[breached_at] == e.breached_at
             and outcome[withdrawn] is None
         ):
-            table.change(outcome_key, {withdrawn: e.timestamp})
+            outcome[withdrawn] = e.timestamp
+            table.changed(key)
 
     def fulfilled(self, e: Any) -> None:
         self.finished(e)
-        self.change_outcome(
-            e,
-            "fulfilled_recorded_at",
-            {
-                "elapsed_us": microseconds(e.elapsed),
-                "within": None if e.target is None else e.within_target,
-                "fulfilled_recorded_at": e.timestamp,
-            },
-        )
+        table, key, outcome = self.outcome(e)
+        elapsed, within, fulfilled, _, _, _ = OUTCOME_COLUMNS[e.clock]
+        if outcome is None or outcome[fulfilled] is not None:
+            return  # its first fulfilment only
+        outcome[elapsed] = microseconds(e.elapsed)
+        outcome[within] = None if e.target is None else e.within_target
+        outcome[fulfilled] = e.timestamp
+        table.changed(key)
 
     def finished(self, e: Any) -> None:
         """A finished clock runs no more; only a reopen resumes one (resolution)."""
-        key = self.deadline_key(e)
-        if e.clock is ClockKind.RESOLUTION:
-            if self.deadlines.get(key) is not None:
-                self.deadlines.change(key, {"deadline": None})
+        if e.clock is RESOLUTION:
+            self.mark_deadline(e, "deadline", None)
         else:
-            self.deadlines.delete(key)
+            self.deadlines.delete((e.originator_id.int, str(e.clock), e.number))
 
     def escalated(self, e: Any) -> None:
         self.note_escalated(e)
-        vehicle = e.vehicle.value if e.vehicle is not None else None
+        vehicle = str(e.vehicle) if e.vehicle is not None else None
         case = e.originator_id.int
         earlier = [
             row["vehicle"]
@@ -533,8 +535,8 @@ class Fold:
             {
                 "case_id": e.originator_id,
                 "number": e.number,
-                "target": e.target.value,
-                "escalation_category": e.category.value,
+                "target": str(e.target),
+                "escalation_category": str(e.category),
                 "vehicle": vehicle,
                 "vehicle_first": vehicle not in earlier,
                 "escalated_recorded_at": e.timestamp,

@@ -383,3 +383,21 @@ def test_moments_read_on_postgres_are_in_pythons_own_utc() -> None:
     assert found is not None
     assert found[0] == MOMENT
     assert found[0].tzinfo is UTC
+
+
+@pytest.mark.postgres
+def test_uuid_arrays_reach_postgres_whole_and_in_order() -> None:
+    """`fetch_by_arrays` makes a one-dimensional array of UUIDs without NULL in C
+    from their integers (ADR 80, amendment sl3): the server reads every UUID, the
+    extreme ones too, in order; one with a NULL goes psycopg's own way."""
+    ids = [UUID(int=0), uuid4(), UUID(int=2**128 - 1), uuid4()]
+    with throwaway_database() as url:
+        database = ProjectionDatabase(parse_database_url(url))
+        try:
+            statement = sql("SELECT unnest({}::uuid[])")
+            whole = database.fetch_by_arrays(statement, [ids])
+            with_null = database.fetch_by_arrays(statement, [[ids[1], None, ids[0]]])
+        finally:
+            database.close()
+    assert [row[0] for row in whole] == ids
+    assert [row[0] for row in with_null] == [ids[1], None, ids[0]]
