@@ -147,7 +147,6 @@ class ProjectionDatabase:
         self._filled: set[str] = set()
         self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         self._columns: dict[str, dict[str, tuple[int, str]]] = {}
-        self._sibling: ProjectionDatabase | None = None
         self.connect()
 
     # Connection ---------------------------------------------------------------
@@ -188,27 +187,7 @@ class ProjectionDatabase:
             self._sqlite.execute("PRAGMA journal_mode=WAL")
             self._sqlite.execute("PRAGMA synchronous=NORMAL")
 
-    def sibling(self) -> ProjectionDatabase:
-        """A second connection to the same database with the same settings, opened
-        on first use and closed with this one: a projection runner folds the next
-        batch on it while this one writes (ADR 0083)."""
-        if self._sibling is None:
-            self._sibling = ProjectionDatabase(
-                self.url,
-                self.connect_timeout,
-                durable_commits=self.durable_commits,
-                waits=self.waits,
-            )
-        return self._sibling
-
-    def drop_sibling(self) -> None:
-        """Close the second connection (after it failed); the next use opens another."""
-        sibling, self._sibling = self._sibling, None
-        if sibling is not None:
-            sibling.close()
-
     def close(self) -> None:
-        self.drop_sibling()
         for connection in (self._sqlite, self._postgres):
             if connection is not None:
                 with suppress(*CONNECTION_ERRORS):

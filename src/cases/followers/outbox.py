@@ -17,12 +17,13 @@ from cases.application.support_desk import SupportDesk
 from cases.application.webhook_secrets import WebhookSecrets
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
-from cases.followers.runner import ProjectionRunner, ReadAhead, ReadBatch
+from cases.followers.runner import ProjectionRunner
 from cases.outbox.derivation import OUTBOX, OutboxProjection, SettingsContactBook
 from cases.outbox.messages import Channel, QueuedMessage
 from cases.outbox.transports import OwnSecrets, SmtpTransport, Transport, WebhookTransport
 from cases.outbox.worker import DeliveryWorker, RecordOnAggregates, Retention, Retries
 from cases.persistence.event_log import EventLog
+from cases.projections.projection import PositionedEvent
 from cases.settings import Settings
 
 __all__ = ["OUTBOX", "delivery_workers", "outbox_runners", "transports_of"]
@@ -33,9 +34,9 @@ class OutboxRunner(ProjectionRunner):
 
     projection: OutboxProjection
 
-    def apply_batch(self, batch: ReadBatch, after: int, ahead: ReadAhead | None = None) -> None:
-        self.projection.prepare(batch.events)
-        super().apply_batch(batch, after, ahead)
+    def apply_batch(self, events: list[PositionedEvent], after: int, reached: int) -> None:
+        self.projection.prepare(events)
+        super().apply_batch(events, after, reached)
 
 
 def outbox_runners(

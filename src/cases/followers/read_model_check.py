@@ -78,9 +78,9 @@ def _replay_and_compare(runner: ProjectionRunner) -> ReadModelCheck:
     target = tracking.position(projection.name)
     position = runner.position
     while position < target:  # the bulk, unlocked: the live tables keep serving
-        batch = runner.read(position, target)
-        runner.apply_batch(batch, position)
-        position = batch.reached
+        events, reached = runner.read_batch(position, target)
+        runner.apply_batch(events, position, reached)
+        position = reached
     with db.transaction():
         live = tracking.lock(projection.name)  # first, as in every runner batch
         while position < live:

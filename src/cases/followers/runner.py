@@ -19,15 +19,6 @@ ahead is only data; it is used by the next step if that step starts where it
 was read from, and dropped otherwise (a refused or failed batch, a moved
 position). Each step joins its reader before it returns, so no thread outlives
 a step.
-
-A projection that folds its batch in Python and then writes it
-(`FoldingProjection`, ADR 0083) has the next batch read and folded ahead as
-well, once this batch's fold is done: on the database's second connection,
-with this batch's folded changes standing in for its uncommitted writes. The
-client then decodes and folds while the server writes; the next step only
-writes what was folded. A folded batch is used under the same rule as a read
-one: by the step that starts where it was read from, that is, right after the
-batch it was folded behind committed.
 """
 
 from __future__ import annotations
@@ -35,8 +26,8 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 from eventsourcing.persistence import PersistenceError
@@ -52,10 +43,10 @@ from cases.observability import metrics
 from cases.persistence.event_log import EventLog
 from cases.projections.projection import (
     LIVE,
-    FoldingProjection,
     PositionedEvent,
     Projection,
     TableNames,
+    on_writing_begins,
 )
 
 logger = structlog.get_logger("cases.projections")
@@ -76,7 +67,6 @@ class ReadBatch:
     head: int
     events: list[PositionedEvent]
     reached: int
-    folded: Any = None  # a `FoldingProjection`'s fold of `events`, made ahead; None: not yet
 
     @property
     def full(self) -> bool:
@@ -86,49 +76,36 @@ class ReadBatch:
 
 class ReadAhead:
     """One batch read and decoded on a thread of its own (the runner applies the
-    batch before it meanwhile), and, for a folding projection, folded behind that
-    batch once its fold is done (`release`). A failed read or fold leaves no
-    batch: the step that wanted it reads for itself, and meets the failure there
-    if it lasts."""
+    batch before it meanwhile). A failed read leaves no batch: the step that
+    wanted it reads for itself, and meets the failure there if it lasts."""
 
     def __init__(
         self,
         read: Callable[[int], ReadBatch],
         after: int,
         name: str,
-        fold: Callable[[ReadBatch, Any], ReadBatch] | None = None,
+        until: threading.Event | None = None,
     ) -> None:
         self.after = after
-        self.fold = fold  # folds the batch behind the one released; None: reads at once
-        self._released = threading.Event()
-        self._behind: Any = None
-        if fold is None:
-            self._released.set()
+        self.until = until  # set when the read may start; None: at once
         self._batch: ReadBatch | None = None
         self._thread = threading.Thread(
             target=self._read, args=(read,), name=f"read-ahead {name}", daemon=True
         )
         self._thread.start()
 
-    def release(self, behind: Any) -> None:
-        """The batch before is folded (`behind`) and its writes begin: read and fold now."""
-        self._behind = behind
-        self._released.set()
-
     def _read(self, read: Callable[[int], ReadBatch]) -> None:
-        self._released.wait()
-        behind = self._behind
+        if self.until is not None:
+            self.until.wait()
         try:
             with prompt_switching():  # the applying thread gets the interpreter back sooner
-                batch = read(self.after)
-                if self.fold is not None and behind is not None and batch.events:
-                    batch = self.fold(batch, behind)
-            self._batch = batch
+                self._batch = read(self.after)
         except Exception:  # the next step reads for itself, and meets it if it lasts
             logger.debug("projection_read_ahead_failed", exc_info=True)
 
     def join(self) -> ReadBatch | None:
-        self._released.set()  # a batch that never released it: read now, fold in the step
+        if self.until is not None:
+            self.until.set()  # a batch that never said its writes began: read now
         self._thread.join()
         return self._batch
 
@@ -207,39 +184,15 @@ class ProjectionRunner:
         events = [PositionedEvent(n.id, e) for n, e in zip(notifications, decoded, strict=True)]
         return events, reached
 
-    def apply_batch(self, batch: ReadBatch, after: int, ahead: ReadAhead | None = None) -> None:
-        """Apply the batch's events and move tracking from `after` to where it
-        reached, atomically. A folding projection's batch is folded (unless it was
-        ahead), `ahead` released to fold the next one behind it, then written."""
+    def apply_batch(self, events: list[PositionedEvent], after: int, reached: int) -> None:
+        """Apply events and move tracking from `after` to `reached`, atomically."""
         with self.db.transaction():
             if self.tracking.lock(self.tracking_name) != after:
                 raise PositionMovedError(self.tracking_name)
-            projection = self.projection
-            if batch.events and isinstance(projection, FoldingProjection):
-                folded = batch.folded
-                if folded is None:
-                    folded = projection.fold(self.db, batch.events, self.tables, None)
-                if ahead is not None:
-                    ahead.release(folded)
-                projection.write(self.db, folded, self.tables)
-            elif batch.events:
-                self.projection.apply(self.db, batch.events, self.tables)
-            self.tracking.move(self.tracking_name, batch.reached, self.clock.now())
-        self.moved_to = batch.reached
-
-    def fold_ahead(self, batch: ReadBatch, behind: Any) -> ReadBatch:
-        """`batch` folded behind `behind` (a read-ahead's work), on the database's
-        second connection; a failure closes that connection, and the step folds
-        the batch itself."""
-        projection = self.projection
-        if not isinstance(projection, FoldingProjection):
-            return batch
-        try:
-            folded = projection.fold(self.db.sibling(), batch.events, self.tables, behind)
-        except BaseException:
-            self.db.drop_sibling()
-            raise
-        return replace(batch, folded=folded)
+            if events:
+                self.projection.apply(self.db, events, self.tables)
+            self.tracking.move(self.tracking_name, reached, self.clock.now())
+        self.moved_to = reached
 
     def read_from(self, after: int) -> ReadBatch:
         """The head, then the batch after `after` up to it (a read-ahead's work)."""
@@ -265,7 +218,8 @@ class ProjectionRunner:
             batch = self.read(after, head)
         ahead = self._read_ahead(batch)
         try:
-            self.apply_batch(batch, after, ahead)
+            with on_writing_begins(ahead.until.set if ahead and ahead.until else None):
+                self.apply_batch(batch.events, after, batch.reached)
         except PositionMovedError:
             self.moved_to = None
             self._drop(ahead)
@@ -282,12 +236,11 @@ class ProjectionRunner:
 
     def _read_ahead(self, batch: ReadBatch) -> ReadAhead | None:
         """The next batch read on a thread while this full one is applied: at
-        once, or, for a folding projection, once this one is folded, and then
-        folded behind it."""
+        once, or, for a projection that folds then writes, once its writes begin."""
         if not (self.read_ahead and batch.full):
             return None
-        fold = self.fold_ahead if isinstance(self.projection, FoldingProjection) else None
-        return ReadAhead(self.read_from, batch.reached, self.tracking_name, fold)
+        until = threading.Event() if self.projection.folds_then_writes else None
+        return ReadAhead(self.read_from, batch.reached, self.tracking_name, until)
 
     @staticmethod
     def _drop(ahead: ReadAhead | None) -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar
 
 from cases.db.database import ProjectionDatabase
 from cases.persistence.topics import topics_of
@@ -32,7 +34,26 @@ class TableNames:
 LIVE = TableNames()
 SHADOW = TableNames("__rebuild")
 
-Folded = TypeVar("Folded")
+
+_writing_begins: ContextVar[Callable[[], None] | None] = ContextVar("writing_begins", default=None)
+
+
+def writing_begins() -> None:
+    """Said by a projection that folds its batch in Python first: its rows are
+    folded and it starts writing them (`Projection.folds_then_writes`)."""
+    listener = _writing_begins.get()
+    if listener is not None:
+        listener()
+
+
+@contextmanager
+def on_writing_begins(listener: Callable[[], None] | None) -> Iterator[None]:
+    """Call `listener` when the projection applied in this block says `writing_begins`."""
+    token = _writing_begins.set(listener)
+    try:
+        yield
+    finally:
+        _writing_begins.reset(token)
 
 
 class Projection(ABC):
@@ -41,6 +62,10 @@ class Projection(ABC):
     name: ClassVar[str]
     tables: ClassVar[tuple[str, ...]]
     handles: ClassVar[tuple[type[Any], ...]]
+    folds_then_writes: ClassVar[bool] = False
+    """It folds a whole batch in Python, then writes it, and says `writing_begins`
+    between the two: the runner decodes the next batch only from then, beside the
+    server's work on the writes, not beside the fold (ADR 71 amendment)."""
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:
@@ -51,33 +76,3 @@ class Projection(ABC):
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
     ) -> None:
         """Apply `events` (in log order) to `tables`, inside the caller's transaction."""
-
-
-class FoldingProjection(Projection, Generic[Folded]):
-    """A projection that folds a whole batch in Python, then writes what it folded.
-
-    The runner folds the next batch on a connection of its own while this one's
-    writes run (ADR 0083): the client's decoding and folding overlap the server's
-    work on the writes. So a fold reads what the batch `behind` it left, folded,
-    whose writes may not be committed yet: its changes stand in for the rows it
-    stores, for the cases the fold loaded."""
-
-    @abstractmethod
-    def fold(
-        self,
-        db: ProjectionDatabase,
-        events: Sequence[PositionedEvent],
-        tables: TableNames,
-        behind: Folded | None,
-    ) -> Folded:
-        """Read what `events` need from `tables` (through `db`, and `behind`'s
-        changes over it) and fold them; write nothing."""
-
-    @abstractmethod
-    def write(self, db: ProjectionDatabase, folded: Folded, tables: TableNames) -> None:
-        """Write what was folded, inside the caller's transaction."""
-
-    def apply(
-        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
-    ) -> None:
-        self.write(db, self.fold(db, events, tables, None), tables)

@@ -42,9 +42,10 @@ from cases.domain.service_clocks import ClockKind
 from cases.domain.support_case import SupportCase
 from cases.projections.projection import (
     LIVE,
-    FoldingProjection,
     PositionedEvent,
+    Projection,
     TableNames,
+    writing_begins,
 )
 from cases.projections.rows import rows_in
 from cases.reports.compliance_seal import SEAL_TABLES, seal_after
@@ -232,7 +233,6 @@ class Table:
         self.touched: set[Key] = set()
         self.deleted: dict[Key, Row] = {}  # the rows deleted, by their keys
         self.stored: set[Key] = set()  # the keys of the rows loaded: those stored
-        self.loaded: set[int] = set()  # the cases whose stored rows were loaded
         self.values_of = itemgetter(*columns)  # a row's values, in column order
         self.blank: Row = dict.fromkeys(columns)  # a row of None, in column order
         self.key_of: Callable[[Row], Key] = _batch_key_getter(key)
@@ -252,7 +252,6 @@ class Table:
         """The stored rows of the cases `case_ids` (distinct, in the order of their
         integers)."""
         columns, rows = self.columns, self.rows
-        self.loaded.update(case_id.int for case_id in case_ids)
         stored = rows_in(db, self.name, columns, "case_id", case_ids)
         if db.is_postgres:
             # Each value already of its column's Python type (a UUID, a moment, a
@@ -303,32 +302,15 @@ class Table:
         if row is not None:
             self.deleted[key] = row
 
-    def overlay(self, behind: Table) -> None:
-        """Put the changes of the batch `behind` this one (folded, its writes not
-        committed yet) over the rows loaded of the same cases: what they will be
-        once they are. A row it put is stored then, a row it deleted is not."""
-        loaded, rows, stored = self.loaded, self.rows, self.stored
-        if not loaded:
-            return
-        for key in behind.touched:
-            if key[0] in loaded:
-                rows[key] = behind.rows[key].copy()  # this batch changes its own copy
-                stored.add(key)
-        for key in behind.deleted:
-            if key[0] in loaded:
-                rows.pop(key, None)
-                stored.discard(key)
-
-    def note_last_recorded(self) -> None:
-        """The latest moment recorded in each touched row: the report finds the
-        rows facts recorded after a seal touched by it (`compliance_seal`)."""
-        if self.recorded:
-            rows, recorded_of = self.rows, self.recorded_of
-            for key in self.touched:
-                row = rows[key]
-                row[LAST_RECORDED] = max(filter(None, recorded_of(row)))
+    def _note_last_recorded(self, row: Row) -> None:
+        """The latest moment recorded in the row: the report finds the rows facts
+        recorded after a seal touched by it (`compliance_seal`)."""
+        row[LAST_RECORDED] = max(filter(None, self.recorded_of(row)))
 
     def write(self, db: ProjectionDatabase) -> None:
+        if self.recorded:
+            for key in self.touched:
+                self._note_last_recorded(self.rows[key])
         # One statement each on PostgreSQL: the deletes and narrow upserts with an
         # array parameter per column, wide upserts through a staging table (ADR
         # 80); distinct keys. A row put and deleted within the batch was never
@@ -345,10 +327,9 @@ class Table:
 
 
 class Fold:
-    """One batch's changes to the five tables, and when its facts were recorded."""
+    """One batch's changes to the five tables."""
 
     def __init__(self, tables: TableNames) -> None:
-        self.recorded: list[datetime] = []
         self.cases = Table(tables("service_level_cases"), CASE_COLUMNS, ("case_id",))
         self.updates = Table(tables("service_level_updates"), UPDATE_COLUMNS, ("case_id", "number"))
         self.escalations = Table(
@@ -652,7 +633,7 @@ class _Needs:
         return [case_ids[case] for case in sorted(cases - self.received)]
 
 
-class ServiceLevelsProjection(FoldingProjection[Fold]):
+class ServiceLevelsProjection(Projection):
     """Keeps the service-level tables in step with the cases' clock facts."""
 
     name: ClassVar[str] = "service_levels"
@@ -665,14 +646,11 @@ class ServiceLevelsProjection(FoldingProjection[Fold]):
         *SEAL_TABLES,
     )
     handles: ClassVar[tuple[type[Any], ...]] = tuple(HANDLERS)
+    folds_then_writes: ClassVar[bool] = True
 
-    def fold(
-        self,
-        db: ProjectionDatabase,
-        events: Sequence[PositionedEvent],
-        tables: TableNames,
-        behind: Fold | None,
-    ) -> Fold:
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
         fold = Fold(tables)
         need = _Needs.of(events)
         fold.cases.load(db, need.stored(need.cases))
@@ -680,20 +658,12 @@ class ServiceLevelsProjection(FoldingProjection[Fold]):
         fold.escalations.load(db, need.stored(need.escalations))
         fold.breaches.load(db, need.stored(need.breaches))
         fold.deadlines.load(db, need.stored(need.deadlines))
-        if behind is not None:
-            for table, behind_table in zip(fold.all, behind.all, strict=True):
-                table.overlay(behind_table)
         for positioned in events:
             HANDLERS[type(positioned.event)](fold, positioned.event)
+        writing_begins()
         for table in fold.all:
-            table.note_last_recorded()
-        fold.recorded = [p.event.timestamp for p in events]
-        return fold
-
-    def write(self, db: ProjectionDatabase, folded: Fold, tables: TableNames) -> None:
-        for table in folded.all:
             table.write(db)
-        seal_after(db, tables, folded.recorded)
+        seal_after(db, tables, [p.event.timestamp for p in events])
 
 
 class ServiceLevelsView:

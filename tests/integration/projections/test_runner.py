@@ -27,7 +27,7 @@ from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
 from cases.projections.case_timeline import CaseTimelineProjection
-from cases.projections.projection import FoldingProjection, PositionedEvent, TableNames
+from cases.projections.projection import PositionedEvent, TableNames, writing_begins
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake
@@ -256,43 +256,26 @@ class HeldCaseQueue(AuditedCaseQueue):
         super().apply(db, events, tables)
 
 
-class FoldingCaseQueue(FoldingProjection[list[PositionedEvent]]):
+class FoldingCaseQueue(CaseQueueProjection):
     """The case queue as a projection that folds its batch, then writes it: it
-    notes, as each fold begins, which batches the runner had begun reading, and
-    what each fold was given as the batch behind it."""
+    notes, when its writes begin, which batches the runner had begun reading."""
 
     name: ClassVar[str] = CaseQueueProjection.name
-    tables: ClassVar[tuple[str, ...]] = CaseQueueProjection.tables
-    handles: ClassVar[tuple[type[Any], ...]] = CaseQueueProjection.handles
+    folds_then_writes: ClassVar[bool] = True
 
-    def __init__(self, reads: list[int], *, fails_ahead: bool = False) -> None:
+    def __init__(self, reads: list[int], *, says_writing_begins: bool = True) -> None:
         self.reads = reads
-        self.fails_ahead = fails_ahead  # a fold on another connection than the step's fails
-        self.queue = CaseQueueProjection()
-        self.step_db: ProjectionDatabase | None = None
+        self.says_writing_begins = says_writing_begins
         self.read_while_folding: list[list[int]] = []
-        self.folds: list[tuple[int, int | None]] = []  # first position, and behind's
-        self.written: list[int] = []  # the first position of each batch written
 
-    def fold(
-        self,
-        db: ProjectionDatabase,
-        events: Sequence[PositionedEvent],
-        tables: TableNames,  # noqa: ARG002 - this fold reads no table
-        behind: list[PositionedEvent] | None,
-    ) -> list[PositionedEvent]:
-        if self.fails_ahead and db is not self.step_db:
-            raise ConnectionError("the second connection is gone")
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
         time.sleep(0.2)  # a fold long enough for a read-ahead thread to start
         self.read_while_folding.append(list(self.reads))
-        self.folds.append((events[0].position, behind[0].position if behind else None))
-        return list(events)
-
-    def write(
-        self, db: ProjectionDatabase, folded: list[PositionedEvent], tables: TableNames
-    ) -> None:
-        self.written.append(folded[0].position)
-        self.queue.apply(db, folded, tables)
+        if self.says_writing_begins:
+            writing_begins()
+        super().apply(db, events, tables)
 
 
 def reading_noted(runner: ProjectionRunner, reads: list[int]) -> None:
@@ -335,60 +318,44 @@ class TestReadingAhead:
         assert ahead_of(runner) is None
         assert runner.position == recorded.head
 
-    def test_a_folding_projection_has_the_next_batch_read_and_folded_once_it_writes(
+    def test_a_projection_that_folds_then_writes_has_the_next_batch_read_once_it_writes(
         self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
     ) -> None:
-        """The next batch is decoded and folded beside the server's work on the
-        writes, not beside the fold: nothing is read while the projection folds;
-        once the writes begin the next batch is read from where this one reached
-        and folded behind it, on the second connection, and the next step only
-        writes it (ADR 0083)."""
+        """The next batch is decoded beside the server's work on the writes, not
+        beside the fold: nothing is read while the projection folds, and the
+        batch is read ahead from where this one reached once the writes begin."""
         reads: list[int] = []
         projection = FoldingCaseQueue(reads)
         runner = ProjectionRunner(services.log, projection, db, batch_size=200)
         reading_noted(runner, reads)
         first = runner.step()
-        assert projection.read_while_folding == [[], [first.position]]
+        assert projection.read_while_folding == [[]]
         assert reads == [first.position]
-        ahead = ahead_of(runner)
-        assert ahead is not None
-        assert ahead.after == first.position
-        assert ahead.folded is not None
-        assert ahead.folded[0].position == first.position + 1
-        (first_batch, _), (second_batch, behind) = projection.folds
-        assert behind == first_batch
-        assert projection.written == [first_batch]
+        assert runner.ahead is not None
+        assert runner.ahead.after == first.position
         second = runner.step()
-        assert projection.written == [first_batch, second_batch]
+        assert projection.read_while_folding[1] == [first.position]
         assert reads == [first.position, second.position]
-        assert len(projection.folds) == 3  # the second was not folded again
         runner.catch_up()
         assert runner.position == recorded.head
-        assert sorted(projection.written) == projection.written
-        assert [first for first, _ in projection.folds] == projection.written
         assert read_ahead_threads() == []
 
-    def test_a_fold_ahead_that_fails_is_folded_by_the_step(
-        self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+    def test_a_batch_that_never_says_its_writes_began_still_has_the_next_read(
+        self, services: Services, db: ProjectionDatabase
     ) -> None:
-        """A fold on the second connection that fails leaves the batch to the next
-        step, which folds it on its own connection; the second connection is
-        closed, and every batch is written once."""
+        """A projection that folds then writes but does not say so has the next
+        batch read once it is applied: the step neither hangs nor loses it."""
         reads: list[int] = []
-        projection = FoldingCaseQueue(reads, fails_ahead=True)
-        projection.step_db = db
+        projection = FoldingCaseQueue(reads, says_writing_begins=False)
         runner = ProjectionRunner(services.log, projection, db, batch_size=200)
         reading_noted(runner, reads)
-        first_sibling = db.sibling()
-        first = runner.step()
-        assert runner.ahead is None
-        assert reads == [first.position]
-        assert db.sibling() is not first_sibling
-        runner.catch_up()
-        assert runner.position == recorded.head
-        assert projection.written == [first for first, _ in projection.folds]
-        assert all(behind is None for _, behind in projection.folds)
-        assert len(projection.written) == len(reads) + 1
+        stepping = threading.Thread(target=runner.step, daemon=True)
+        stepping.start()
+        stepping.join(30)
+        assert not stepping.is_alive()
+        assert projection.read_while_folding == [[]]
+        assert runner.ahead is not None
+        assert reads == [runner.ahead.after]
         assert read_ahead_threads() == []
 
     def test_a_batch_read_ahead_from_a_moved_position_is_dropped(
