@@ -66,12 +66,18 @@ class StoredResponse:
     body: bytes
 
 
+# The answer kept under (scope, key), not expired (kept since the third parameter).
+_KEPT = sql("k.scope = {} AND k.key = {} AND k.status IS NOT NULL AND k.created_at >= {}")
+_ANSWER_COLUMNS = sql("k.request_hash, k.status, k.headers, k.body")
+_ANSWER = sql(
+    "SELECT {columns} FROM idempotency_keys AS k WHERE {kept}", columns=_ANSWER_COLUMNS, kept=_KEPT
+)
 _ANSWER_AND_STEPS = sql(
-    "SELECT k.request_hash, k.status, k.headers, k.body, "
-    "s.step, s.request_hash, s.receipts, s.decided_at, s.memo FROM (SELECT 1 AS one) AS one "
-    "LEFT JOIN idempotency_keys AS k ON k.scope = {} AND k.key = {} "
-    "AND k.status IS NOT NULL AND k.created_at >= {} "
-    "LEFT JOIN idempotency_steps AS s ON s.key_id = {}"
+    "SELECT {columns}, s.step, s.request_hash, s.receipts, s.decided_at, s.memo "
+    "FROM (SELECT 1 AS one) AS one LEFT JOIN idempotency_keys AS k ON {kept} "
+    "LEFT JOIN idempotency_steps AS s ON s.key_id = {}",
+    columns=_ANSWER_COLUMNS,
+    kept=_KEPT,
 )
 
 _KEEP_ANSWER_TEXT = (
@@ -102,13 +108,7 @@ class IdempotencyStore:
     def answer(self, scope: str, key: str) -> StoredResponse | None:
         """The answer kept under the key, if any (and not expired)."""
         with self.pool.connection() as db:
-            row = db.fetchone(
-                sql(
-                    "SELECT request_hash, status, headers, body FROM idempotency_keys "
-                    "WHERE scope = {} AND key = {} AND status IS NOT NULL AND created_at >= {}"
-                ),
-                (scope, key, self.clock.now() - KEEP_FOR),
-            )
+            row = db.fetchone(_ANSWER, (scope, key, self.clock.now() - KEEP_FOR))
         return None if row is None else _stored(row)
 
     def answer_and_steps(
