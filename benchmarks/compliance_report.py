@@ -40,8 +40,10 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    snapshot), and from the rows only, at once on four connections (the baseline,
    as every report ran before ADR 30); the median and the slowest are printed,
    for the year as of a moment after every fact, and as of two past moments:
-   July 1st (a seal before the latest, served from its cells, ADR 63) and
-   July 16th 12:00 (between two seals: from the rows), and the ratio of the two
+   July 1st (a seal before the latest, served from its cells, ADR 63),
+   July 16th 12:00 and 31st 23:00 (between two seals: from the earlier seal's
+   cells and the later one's changes by moment, ADR 84, except by vehicle and
+   by customer: from the rows), and the ratio of the two
    medians. Beside them, the median CPU time the first PostgreSQL backend spent (from /proc, when
    the server is local): on a busy machine wall time also counts waiting for a
    core; and the median time the API then takes to write the report's JSON
@@ -122,6 +124,11 @@ class Year:
     @property
     def mid_july(self) -> datetime:
         return datetime(self.year, 7, 16, 12, tzinfo=UTC)  # between two seals (ADR 63)
+
+    @property
+    def late_july(self) -> datetime:
+        """Between two seals, an hour before the later (ADR 84: its most changes)."""
+        return datetime(self.year, 7, 31, 23, tzinfo=UTC)
 
     @property
     def first_seal(self) -> datetime:
@@ -293,9 +300,14 @@ def time_variants(
     cpu = BackendCpu(db)
     requests = [(v, year.after_everything) for v in VARIANTS] + [
         ((), year.mid_year),
-        ((), year.mid_july),
-        ((D.MONTH, D.SEVERITY), year.mid_july),
+        *(
+            (group_by, year.mid_july)
+            for group_by in [(), (D.MONTH,), (D.SEVERITY,), (D.CATEGORY,), (D.MONTH, D.SEVERITY)]
+        ),
+        ((), year.late_july),
+        ((D.MONTH, D.SEVERITY), year.late_july),
         ((D.VEHICLE,), year.mid_july),
+        ((D.CUSTOMER,), year.mid_july),
     ]
     results = []
     for group_by, as_of in requests:
@@ -318,6 +330,8 @@ def time_variants(
             label += " as of 07-01"
         elif as_of == year.mid_july:
             label += " as of 07-16 12:00"
+        elif as_of == year.late_july:
+            label += " as of 07-31 23:00"
         median_ms, worst_ms = statistics.median(seconds) * 1000, max(seconds) * 1000
         cpu_ms = f"{statistics.median(cpu_seconds) * 1000:6.0f}" if cpu_seconds else "     -"
         cases = sum(g.cases for g in report.groups)

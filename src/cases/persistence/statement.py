@@ -124,6 +124,14 @@ class Sql:
             for p in self.parts
         )
 
+    def bound(self, **fragments: Sql) -> Sql:
+        """This statement with the named parameters `fragments` names replaced by
+        those fragments (`as_of=sql("t.tau")`: a column where a value was bound)."""
+        return Sql(
+            fragments[p.name] if isinstance(p, Parameter) and p.name in fragments else p
+            for p in self.parts
+        )
+
     def join(self, items: Iterable[Sql | Identifier | Parameter | Constant]) -> Sql:
         """The items with this fragment between each two."""
         parts: list[Part | Sql] = []

@@ -28,7 +28,7 @@ rows: a rebuild writes the same cells.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,10 +81,16 @@ class Layer:
     counts: str = ""
     durations: str = ""
     cells: str = ""
+    # The same changes at the moments they were recorded (ADR 84): per figure,
+    # then per measure (a layer whose rows do not move, kept a row per figure).
+    count_moments: str = ""
+    duration_moments: str = ""
 
     @property
     def tables(self) -> tuple[str, ...]:
-        return (self.cells,) if self.cells else (self.counts, self.durations)
+        kept = (self.cells,) if self.cells else (self.counts, self.durations)
+        moments = (self.count_moments, self.duration_moments) if self.count_moments else ()
+        return (*kept, *moments)
 
     def key_order(self, dimension: Dimension) -> int:
         """Where `dimension` is in the cells' key (`cells`: customer first)."""
@@ -114,7 +120,13 @@ class Layer:
 
 
 LAYERS = (
-    Layer(SEALED_DIMENSIONS, "compliance_sealed_counts", "compliance_sealed_durations"),
+    Layer(
+        SEALED_DIMENSIONS,
+        "compliance_sealed_counts",
+        "compliance_sealed_durations",
+        count_moments="compliance_sealed_count_moments",
+        duration_moments="compliance_sealed_duration_moments",
+    ),
     Layer(
         VEHICLE_DIMENSIONS,
         "compliance_sealed_vehicle_counts",
@@ -132,6 +144,8 @@ SEAL_TABLES = (
     "compliance_seals",
     *(table for layer in LAYERS for table in layer.tables),
 )
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 TUPLE_WIDTH = 3  # every tuple of counts `Statements` finds has three
 DURATION = ">i8"  # a packed duration: 8 bytes, big-endian (as PostgreSQL's int8send)
 Durations = npt.NDArray[np.int64]
@@ -154,6 +168,10 @@ def next_month(moment: datetime) -> datetime:
 
 def month_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+def microseconds_since_epoch(moment: datetime) -> int:
+    return (moment - EPOCH) // MICROSECOND
 
 
 # Counts, flattened -------------------------------------------------------------
@@ -278,6 +296,14 @@ def durations_by_key(
 class SealState:
     seals: tuple[datetime, ...]  # in order
     latest_recorded_at: datetime
+    # The seals whose changes since the seal before are kept by moment (ADR 84).
+    by_moment: frozenset[datetime] = frozenset()
+
+    def around(self, moment: datetime) -> tuple[datetime, datetime] | None:
+        """The seals just before and just after `moment`, if it lies between two."""
+        before = [seal for seal in self.seals if seal < moment]
+        after = [seal for seal in self.seals if seal > moment]
+        return (before[-1], after[0]) if before and after else None
 
 
 def seal_state(db: ProjectionDatabase, tables: TableNames) -> SealState | None:
@@ -288,11 +314,15 @@ def seal_state(db: ProjectionDatabase, tables: TableNames) -> SealState | None:
         return None
     seals = db.fetchall(
         compose(
-            "SELECT sealed_at FROM {seals} ORDER BY sealed_at",
+            "SELECT sealed_at, moments FROM {seals} ORDER BY sealed_at",
             seals=identifier(tables("compliance_seals")),
         )
     )
-    return SealState(tuple(as_moment(row[0]) for row in seals), as_moment(found[0]))
+    return SealState(
+        tuple(as_moment(row[0]) for row in seals),
+        as_moment(found[0]),
+        frozenset(as_moment(row[0]) for row in seals if row[1]),
+    )
 
 
 def seal_after(
@@ -387,7 +417,38 @@ def add_seal(
     (read from the rows touched after it) or, for the first seal, of everything."""
     for layer in LAYERS:
         _seal_layer(db, tables, layer, moment, previous)
-    db.execute(insert(tables("compliance_seals"), ("sealed_at",)), [moment])
+        if layer.count_moments and previous is not None:
+            _seal_moments(db, tables, layer, moment, previous)
+    db.execute(
+        insert(tables("compliance_seals"), ("sealed_at", "moments")),
+        [moment, previous is not None],
+    )
+
+
+def _layer_sql(
+    db: ProjectionDatabase,
+    tables: TableNames,
+    layer: Layer,
+    moment: datetime,
+    previous: datetime | None,
+    *,
+    by_moment: bool = False,
+) -> tuple[ReportSql, dict[str, object]]:
+    """The statements that seal `layer` at `moment` (since the seal at `previous`),
+    and their values."""
+    sql = ReportSql(
+        layer.dimensions,
+        postgres=db.is_postgres,
+        tables=tables,
+        by_received_month=True,
+        quantiles=False,
+        since_seal=previous is not None,
+        by_moment=by_moment,
+    )
+    values: dict[str, object] = {**EVER, "as_of": moment, "sealed": previous, "until": moment}
+    if previous is not None:
+        values = since_seal(db, sql, values)
+    return sql, values
 
 
 def _seal_layer(
@@ -397,17 +458,7 @@ def _seal_layer(
     moment: datetime,
     previous: datetime | None,
 ) -> None:
-    sql = ReportSql(
-        layer.dimensions,
-        postgres=db.is_postgres,
-        tables=tables,
-        by_received_month=True,
-        quantiles=False,
-        since_seal=previous is not None,
-    )
-    values: dict[str, object] = {**EVER, "as_of": moment, "sealed": previous, "until": moment}
-    if previous is not None:
-        values = since_seal(db, sql, values)
+    sql, values = _layer_sql(db, tables, layer, moment, previous)
     changes = counted(db, sql, values)
     if layer.cells:
         found = durations_by_key(db, sql, values)
@@ -431,6 +482,74 @@ def _seal_layer(
             for cell, measure, found in durations_by_key(db, sql, values, removed=gone)
         ],
     )
+
+
+def _seal_moments(
+    db: ProjectionDatabase,
+    tables: TableNames,
+    layer: Layer,
+    moment: datetime,
+    previous: datetime,
+) -> None:
+    """The changes of the seal at `moment` since the one at `previous`, at the
+    moments they were recorded (ADR 84): per cell and figure that changed, its
+    moments and its change up to each; per cell and measure, the durations that
+    came to count, in their moments' order, and those moments."""
+    sql, values = _layer_sql(db, tables, layer, moment, previous, by_moment=True)
+    at = _moment_of_key(db)
+    changes: dict[tuple[tuple[str, ...], str], list[tuple[int, int]]] = {}
+    for key, figures in counted(db, sql, values).items():
+        when = at(key[0])
+        for figure, change in figures.items():
+            if change:
+                changes.setdefault((key[1:], figure), []).append((when, change))
+    rows = []
+    for (cell, figure), found in sorted(changes.items()):
+        found.sort()
+        moments, counts = np.array(found, dtype=np.int64).T
+        rows.append([moment, *cell, figure, pack(moments), pack(np.cumsum(counts))])
+    db.executemany(
+        insert(tables(layer.count_moments), (*layer.cell, "figure", "moments", "counts")),
+        rows,
+    )
+    db.executemany(
+        insert(tables(layer.duration_moments), (*layer.cell, "measure", "moments", "durations")),
+        [
+            [moment, *cell, measure, moments, durations]
+            for cell, measure, moments, durations in _durations_by_moment(db, sql, values)
+        ],
+    )
+
+
+def _moment_of_key(db: ProjectionDatabase) -> Callable[[str], int]:
+    """A moment as `ReportSql.moment` gives it (after `Found`'s `str`), in
+    microseconds since the epoch."""
+    if db.is_postgres:
+        return int
+    return lambda text: microseconds_since_epoch(as_moment(text))
+
+
+def _durations_by_moment(
+    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
+) -> Iterable[tuple[tuple[str, ...], str, bytes, bytes]]:
+    """Per cell and measure, packed: the moments durations came to count at, in
+    order, and those durations (`ReportSql.durations` by moment)."""
+    width = sql.width
+    for measure, (source, quantile) in MEASURES.items():
+        statement = sql.durations(source, quantile, packed=db.is_postgres)
+        if db.is_postgres:
+            for row in db.fetchall(statement, values, binary=True):
+                yield tuple(str(v) for v in row[: width - 1]), measure, row[-2], row[-1]
+            continue
+        at = _moment_of_key(db)
+        by_cell: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+        for row in db.fetchall(statement, values):
+            cell = tuple(str(v) for v in row[1:width])
+            by_cell.setdefault(cell, []).append((at(str(row[0])), int(row[width])))
+        for cell, found in sorted(by_cell.items()):
+            found.sort()
+            moments, durations = np.array(found, dtype=np.int64).T
+            yield cell, measure, pack(moments), pack(durations)
 
 
 def _seal_cells(

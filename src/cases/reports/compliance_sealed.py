@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cases.db.database import ProjectionDatabase
+from cases.db.database import ProjectionDatabase, Row
 from cases.db.statement import COMMA, NOTHING, Identifier, Sql, identifier
 from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
@@ -35,8 +35,10 @@ from cases.reports.compliance_seal import (
     FIGURES,
     LAYERS,
     Layer,
+    SealState,
     counted,
     durations_by_key,
+    microseconds_since_epoch,
     month_start,
     month_text,
     next_month,
@@ -76,10 +78,8 @@ GroupRanks = tuple[timedelta | None, timedelta | None]
 
 def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[GroupRanks | None]:
     """The median and p90 (nearest rank) of the `values` of each of `count`
-    groups (`ids`: each value's group; None for a group without one), from one
-    sort of (group, value) packed into an int64 (ADR 79); where the packed values
-    would not fit, one `lexsort`. Then each group's ranks are at its offset. One
-    group alone: `nearest_ranks`, a selection (ADR 81)."""
+    groups (`ids`: each value's group; None for a group without one), from
+    `rank_columns`. One group alone: `nearest_ranks`, a selection (ADR 81)."""
     if not len(values):
         return [None] * count
     if count == 1:  # ungrouped: two ranks selected in one pass, no sort (ADR 81)
@@ -92,14 +92,45 @@ def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Group
     ]
 
 
+# Up to this many groups, each group's ranks are selected after its values are put
+# together by a radix sort of the small group ids; above it, one sort of the
+# packed (group, value) pairs (ADR 79, 84).
+SELECTED_GROUPS = 1024
+
+
 def rank_columns(ids: Durations, values: Durations, count: int) -> Ranks:
-    """`ranks_of_groups` as columns of microseconds (ADR 81, 2026-12-05)."""
+    """`ranks_of_groups` as columns of microseconds (ADR 81, 2026-12-05); a group
+    without a value has a length of 0 (and any median and p90)."""
     lengths = np.bincount(ids, minlength=count)
     if not len(values):
         return Ranks(lengths, lengths, lengths)
+    if count <= SELECTED_GROUPS:
+        return selected_ranks(ids, values, lengths)
+    return sorted_ranks(ids, values, lengths)
+
+
+def selected_ranks(ids: Durations, values: Durations, lengths: Durations) -> Ranks:
+    """Each group's median and p90, selected (`np.partition`) among its values:
+    the values put in their groups' order by a stable radix sort of the group ids
+    (16 bits), no sort of the values (ADR 84)."""
+    grouped = values[np.argsort(ids.astype(np.int16), kind="stable")]
+    medians, p90s = np.zeros_like(lengths), np.zeros_like(lengths)
+    start = 0
+    for at, n in enumerate(lengths.tolist()):
+        if n:
+            median, p90 = (n + 1) // 2 - 1, (9 * n + 9) // 10 - 1
+            chosen = np.partition(grouped[start : start + n], [median, p90])
+            medians[at], p90s[at] = chosen[median], chosen[p90]
+        start += n
+    return Ranks(lengths, medians, p90s)
+
+
+def sorted_ranks(ids: Durations, values: Durations, lengths: Durations) -> Ranks:
+    """Each group's median and p90 from one sort of (group, value) packed into an
+    int64; where the packed values would not fit, one `lexsort` (ADR 79)."""
     low, high = int(values.min()), int(values.max())
     bits = (high - low).bit_length()
-    if bits + count.bit_length() > 62:
+    if bits + len(lengths).bit_length() > 62:
         ordered = values[np.lexsort((values, ids))]
     else:
         ordered = (np.sort((ids << bits) | (values - low)) & ((1 << bits) - 1)) + low
@@ -161,6 +192,9 @@ class SealedReport:
     keyed: list[Key] = field(init=False, default_factory=list)
     cell_durations: dict[str, tuple[Durations, Durations]] = field(init=False, default_factory=dict)
     layer: Layer | None = field(init=False)
+    # Between two seals (ADR 84): the later, whose changes by moment are read up
+    # to the report's moment instead of the rows touched after the earlier one.
+    moments_of: datetime | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.layer = next((layer for layer in LAYERS if layer.serves(self.group_by)), None)
@@ -177,13 +211,20 @@ class SealedReport:
             return None
         if self.as_of in state.seals:  # the cells are the figures (ADR 63)
             return self.as_of
-        if not state.seals or state.seals[-1] > self.as_of:
-            # Between two seals, the rows touched after the earlier one are every
-            # row touched since, up to now: no fewer than the rows (ADR 63). Read
-            # through an index of their recorded spans, the rows of the fortnight
-            # since the seal were slower still than the rows (ADR 72).
+        if state.seals and state.seals[-1] < self.as_of:
+            return state.seals[-1]
+        return self._between(state)
+
+    def _between(self, state: SealState) -> datetime | None:
+        """Between two seals, the rows touched after the earlier one are every row
+        touched since, up to now: no fewer than the rows (ADR 63). The later seal's
+        changes by moment serve instead, where its layer keeps them (ADR 84): the
+        earlier seal, with `moments_of` the later."""
+        around = state.around(self.as_of)
+        if around is None or not self._layer.count_moments or around[1] not in state.by_moment:
             return None
-        return state.seals[-1]
+        self.moments_of = around[1]
+        return around[0]
 
     def figures(
         self, start: datetime, end: datetime, sealed_at: datetime
@@ -197,7 +238,10 @@ class SealedReport:
     def _gather(self, start: datetime, end: datetime, sealed_at: datetime) -> None:
         first, stop = whole_months(start, end)
         self._cells(first, stop, sealed_at)
-        self._touched(first, stop, sealed_at)
+        if self.moments_of is None:
+            self._touched(first, stop, sealed_at)
+        else:
+            self._moments(first, stop, self.moments_of)
         for low, high in ((start, first), (stop, end)):
             if low < high:
                 self._rows(low, high)
@@ -407,6 +451,45 @@ class SealedReport:
                 np.repeat(np.array(of, dtype=np.int64), lengths),
                 unpacked(b"".join(parts)),
             )
+
+    def _moments(self, first: datetime, stop: datetime, seal: datetime) -> None:
+        """What changed in the whole months from the seal before `seal` up to the
+        report's moment, from `seal`'s changes by moment (ADR 84): each figure's
+        change up to the last of its moments at or before the report's, and the
+        durations that came to count by then."""
+        layer = self._layer
+        params: list[object] = [seal, month_text(first), month_text(stop)]
+        width = len(self.group_by)
+        for row in self._moment_rows(layer.count_moments, "figure", "counts", params):
+            n = self._moments_until(row[width + 1])
+            if n:
+                change = int(unpacked(row[width + 2][8 * (n - 1) : 8 * n])[0])
+                self._add(tuple(str(v) for v in row[:width]), {str(row[width]): change})
+        for row in self._moment_rows(layer.duration_moments, "measure", "durations", params):
+            n = self._moments_until(row[width + 1])
+            if n:
+                key, measure = tuple(str(v) for v in row[:width]), str(row[width])
+                self._add_durations(key, measure, unpacked(row[width + 2][: 8 * n]))
+
+    def _moment_rows(self, table: str, name: str, values: str, params: list[object]) -> list[Row]:
+        """The report's groups, `name` and the packed moments and `values` of the
+        rows of `table` (a layer's changes by moment) of one seal and its months."""
+        keys = [identifier(d.value) for d in self.group_by]
+        return self.db.fetchall(
+            compose(
+                "SELECT {columns} FROM {table} "
+                "WHERE sealed_at = {} AND received_month >= {} AND received_month < {}",
+                columns=COMMA.join([*keys, *(identifier(c) for c in (name, "moments", values))]),
+                table=identifier(self.tables(table)),
+            ),
+            params,
+            binary=True,
+        )
+
+    def _moments_until(self, packed: bytes) -> int:
+        """How many of the packed moments are at or before the report's."""
+        moments = unpacked(packed)
+        return int(np.searchsorted(moments, microseconds_since_epoch(self.as_of), side="right"))
 
     def _touched(self, first: datetime, stop: datetime, sealed_at: datetime) -> None:
         """What facts recorded after the seal changed in the whole months."""

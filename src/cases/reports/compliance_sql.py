@@ -83,22 +83,39 @@ class Source:
     is_escalations: bool = False
     notes_escalation: bool = False
     touched: Sql = _TOUCHED
+    # The columns a row's figures change at (ADR 84): every moment recorded in it.
+    moments: tuple[str, ...] = ()
+
+
+def _clock_moments(prefix: str) -> tuple[str, ...]:
+    return tuple(
+        f"{prefix}_{moment}_recorded_at" for moment in ("fulfilled", "breach", "breach_withdrawn")
+    )
 
 
 CASES = Source(
     "service_level_cases",
     sql("t.received_recorded_at <= {as_of}"),
     notes_escalation=True,
+    moments=(
+        "received_recorded_at",
+        *_clock_moments("fr"),
+        *_clock_moments("res"),
+        "reopened_recorded_at",
+        "escalated_recorded_at",
+    ),
 )
 UPDATES = Source(
     "service_level_updates",
     sql("(t.nu_fulfilled_recorded_at <= {as_of} OR t.nu_breach_recorded_at <= {as_of})"),
     notes_escalation=True,
+    moments=("escalated_recorded_at", *_clock_moments("nu")),
 )
 ESCALATIONS = Source(
     "service_level_escalations",
     _escalated_by("t"),
     is_escalations=True,
+    moments=("escalated_recorded_at", *_clock_moments("vendor")),
 )
 # A clock's first breach is counted from its outcome columns (`breach_count`);
 # this table adds the others: a resolution clock breached again after a reopen.
@@ -109,6 +126,7 @@ BREACHES_AGAIN = Source(
         "AND (t.withdrawn_recorded_at IS NULL OR t.withdrawn_recorded_at > {as_of})"
     ),
     touched=sql("(t.recorded_at > {sealed} OR t.withdrawn_recorded_at > {sealed})"),
+    moments=("recorded_at", "withdrawn_recorded_at"),
 )
 
 
@@ -195,7 +213,10 @@ class ReportSql:
     the rows touched after the seal are read, and each count is its change from
     `sealed` to `as_of`, both moments read in one pass over the touched rows
     (ADR 80's amendments): grouped by vehicle, each row with its group's span
-    (`_IN_GROUP`)."""
+    (`_IN_GROUP`). With `by_moment` (ADR 84; since a seal, not by vehicle), each
+    row once per moment recorded in it in (`sealed`, `until`], and each count is
+    its change at that moment: the moment is the first group key (on
+    PostgreSQL in microseconds since the epoch, on SQLite its stored text)."""
 
     def __init__(
         self,
@@ -206,13 +227,17 @@ class ReportSql:
         by_received_month: bool = False,
         quantiles: bool = True,
         since_seal: bool = False,
+        by_moment: bool = False,
     ) -> None:
+        if by_moment and (not since_seal or Dimension.VEHICLE in group_by):
+            raise ValueError("changes by moment are read since a seal, and not by vehicle")
         self.group_by = tuple(group_by)
         self.postgres = postgres
         self.tables = tables
         self.by_received_month = by_received_month
         self.with_quantiles = quantiles
         self.since_seal = since_seal
+        self.by_moment = by_moment
 
     # Grouping -----------------------------------------------------------------
 
@@ -233,12 +258,47 @@ class ReportSql:
         keys = [self.dimension(d, source) for d in self.group_by]
         if self.by_received_month:
             keys.insert(0, self.received_month())
+        if self.by_moment:
+            keys.insert(0, self.moment())
         return keys
 
     @property
     def width(self) -> int:
         """How many group keys a row of these statements starts with."""
-        return len(self.group_by) + self.by_received_month
+        return len(self.group_by) + self.by_received_month + self.by_moment
+
+    def moment(self) -> Sql:
+        """The moment a row's figures changed at (`by_moment`), as a group key."""
+        if self.postgres:
+            return sql("CAST(EXTRACT(EPOCH FROM t.moment) * 1000000 AS BIGINT)")
+        return sql("t.moment")
+
+    def at_moments(self, source: Source) -> Sql:
+        """`source`'s rows touched after the seal, each once per moment recorded in
+        it in (`sealed`, `until`] (`moment`), with the moment before it
+        (`moment_before`; the seal for the first): its figures as of the one less
+        as of the other are what changed at the moment."""
+        table = identifier(self.tables(source.table))
+        moments = COMMA.join([column(name) for name in source.moments])
+        if self.postgres:
+            return sql(
+                "(SELECT t.*, m.moment, m.moment_before FROM {table} t CROSS JOIN LATERAL "
+                "(SELECT u.moment, lag(u.moment, 1, {sealed}) OVER (ORDER BY u.moment) "
+                "AS moment_before FROM unnest(ARRAY[{moments}]) AS u(moment) "
+                "WHERE u.moment > {sealed} AND u.moment <= {until}) m WHERE {touched}) t",
+                table=table,
+                moments=moments,
+                touched=source.touched,
+            )
+        return sql(
+            "(SELECT t.*, j.value AS moment, lag(j.value, 1, {sealed}) OVER "
+            "(PARTITION BY t.rowid ORDER BY j.value) AS moment_before "
+            "FROM {table} t, json_each(json_array({moments})) j "
+            "WHERE j.value > {sealed} AND j.value <= {until} AND {touched}) t",
+            table=table,
+            moments=moments,
+            touched=source.touched,
+        )
 
     def received_month(self) -> Sql:
         """YYYY-MM of `received_at` in UTC (SQLite keeps it as UTC ISO text)."""
@@ -262,7 +322,7 @@ class ReportSql:
         where = sql("{period} AND {visible}", period=period(), visible=visible)
         return (
             sql("{where} AND {touched}", where=where, touched=self.touched(source))
-            if (self.since_seal)
+            if self.since_seal and not self.by_moment  # (by moment: touched, `at_moments`)
             else where
         )
 
@@ -325,6 +385,8 @@ class ReportSql:
         """The table; grouped by vehicle, each of its rows with the vehicles its
         case was escalated through by `as_of` (a row per vehicle), or `none`
         (since a seal: each with its group's span, `_IN_GROUP`)."""
+        if self.by_moment:
+            return self.at_moments(source)
         table = identifier(self.tables(source.table))
         if Dimension.VEHICLE not in self.group_by or source.is_escalations:
             return sql("{table} t", table=table)
@@ -411,9 +473,9 @@ class ReportSql:
         keys = self.keys(source)
         return sql(
             "SELECT {columns} FROM {source} WHERE {where}{group_by}",
-            columns=COMMA.join([*keys, *columns]),
+            columns=_at_moment(COMMA.join([*keys, *columns]), self.by_moment),
             source=self.from_clause(source),
-            where=self.where(source),
+            where=_at_moment(self.where(source), self.by_moment),
             group_by=_group_by(keys),
         )
 
@@ -520,7 +582,9 @@ class ReportSql:
     def durations(self, source: Source, quantile: Percentile, *, packed: bool = False) -> Sql:
         """Group keys and each duration of `quantile` that counts as of `as_of`
         (since the seal: and did not as of `sealed`); `packed` (PostgreSQL), per
-        group one bytea of them in order, 8 bytes big-endian each."""
+        group one bytea of them in order, 8 bytes big-endian each. By moment,
+        packed: per group without the moment, the moments (in microseconds) and
+        then the durations, both in the moments' order."""
         keys = self.keys(source)
         counted = sql(
             "{visible} AND {counts}", visible=self.visible(source), counts=quantile.counts
@@ -528,6 +592,22 @@ class ReportSql:
         where = sql("{where} AND {counted}", where=self.where(source), counted=counted)
         if self.since_seal:  # (grouped by vehicle: in the same group at the seal)
             where += sql(" AND NOT COALESCE({before}, FALSE)", before=at_seal(counted))
+        if self.by_moment:
+            where = _at_moment(where, by_moment=True)
+            if packed:
+                ordered = sql("ORDER BY t.moment, {column}", column=quantile.column)
+                return sql(
+                    "SELECT {keys}, string_agg(int8send({moment}), CAST('' AS bytea) {ordered}), "
+                    "string_agg(int8send({column}), CAST('' AS bytea) {ordered}) "
+                    "FROM {source} WHERE {where}{group_by}",
+                    keys=COMMA.join(keys[1:]),
+                    moment=keys[0],
+                    ordered=ordered,
+                    column=quantile.column,
+                    source=self.from_clause(source),
+                    where=where,
+                    group_by=_group_by(keys[1:]),
+                )
         value = self._packed(quantile) if packed else quantile.column
         return sql(
             "SELECT {columns} FROM {source} WHERE {where}{group_by}",
@@ -536,6 +616,14 @@ class ReportSql:
             where=where,
             group_by=_group_by(keys) if packed else NOTHING,
         )
+
+
+def _at_moment(statement: Sql, by_moment: bool) -> Sql:
+    """By moment (ADR 84), `statement` as of each row's `moment` (for `as_of`)
+    and the moment before it (for `sealed`)."""
+    if not by_moment:
+        return statement
+    return statement.bound(as_of=sql("t.moment"), sealed=sql("t.moment_before"))
 
 
 def _change(count: Sql, visible: Sql) -> Sql:

@@ -24,7 +24,7 @@ from cases.bootstrap import bootstrap
 from cases.clock import ManualClock
 from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.schema import migrate
-from cases.db.statement import sql
+from cases.db.statement import identifier, sql
 from cases.domain.audited import AuditedAggregate
 from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import EscalationVehicle
@@ -197,8 +197,9 @@ def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
     projected: Projected,
 ) -> None:
     """After the latest seal and at an earlier one (ADR 63) from the cells, by
-    customer too (ADR 79); between two seals, before the first or by customer
-    and severity from the rows."""
+    customer too (ADR 79); between two seals from the earlier one's cells and the
+    later one's changes by moment (ADR 84), except by vehicle or customer; before
+    the first or by customer and severity from the rows."""
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
     by_customer = SealedReport(projected.db, LIVE, (D.CUSTOMER,), projected.ended_at)
     assert by_customer.seal_serving(*period) == APRIL
@@ -207,7 +208,11 @@ def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
     assert SealedReport(projected.db, LIVE, (), projected.ended_at).seal_serving(*period) == APRIL
     assert SealedReport(projected.db, LIVE, (), APRIL).seal_serving(*period) == APRIL
     between = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
-    assert between.seal_serving(*period) is None
+    assert between.seal_serving(*period) == MARCH
+    assert between.moments_of == APRIL
+    for group_by in [(D.VEHICLE,), (D.CUSTOMER,), (D.MONTH, D.VEHICLE)]:
+        by_moving = SealedReport(projected.db, LIVE, group_by, APRIL - timedelta(seconds=1))
+        assert by_moving.seal_serving(*period) is None
     at_an_earlier_seal = SealedReport(projected.db, LIVE, (), MARCH)
     assert at_an_earlier_seal.seal_serving(*period) == MARCH
     before_the_first = SealedReport(projected.db, LIVE, (), MARCH - timedelta(seconds=1))
@@ -383,3 +388,156 @@ def test_a_breach_again_of_a_case_escalated_after_the_seal_leaves_the_group_none
         for group_by in [(D.VEHICLE,), (D.MONTH, D.VEHICLE)]:
             sealed, rows = both(db, ReportRequest(MARCH, MAY, later, group_by))
             assert sealed == rows, group_by
+
+
+# The groupings the first layer serves, which keeps its changes by moment (ADR 84).
+BY_MOMENT = [g for g in GROUPINGS if not {D.VEHICLE, D.CUSTOMER} & set(g)]
+
+
+def test_between_two_seals_the_later_seals_changes_by_moment_are_the_rows_figures(
+    projected: Projected,
+) -> None:
+    """Between two seals (ADR 84): at, just after and just before the moments
+    facts were recorded at, a microsecond after the earlier seal and before the
+    later one, and hours in; every grouping the first layer serves, whole months
+    and edges; served from the earlier seal's cells and the later one's changes by
+    moment, and equal to the rows' report."""
+    db = projected.db
+    earlier, later = START + timedelta(hours=20), APRIL + timedelta(hours=30)
+    recorded = sorted({e.timestamp for e in projected.events if earlier < e.timestamp < later})
+    assert len(recorded) > 100
+    step = timedelta(microseconds=1)
+    moments = [
+        earlier + step,
+        *(m + d for m in recorded[:: len(recorded) // 6] for d in (-step, timedelta(0), step)),
+        APRIL - step,
+        APRIL + timedelta(hours=7),
+        later - step,
+    ]
+    periods = [
+        (MARCH, MAY),
+        (START + timedelta(hours=30), MAY),
+        (MARCH, APRIL + timedelta(days=1, hours=5)),
+    ]
+    served = 0
+    try:
+        sealed_at(db, MARCH, earlier, later)
+        for as_of in moments:
+            for (start, stop), group_by in itertools.product(periods, BY_MOMENT):
+                report = SealedReport(db, LIVE, group_by, as_of)
+                if report.seal_serving(start, stop) is not None:
+                    served += 1
+                    assert report.moments_of == later
+                sealed, rows = both(db, ReportRequest(start, stop, as_of, group_by))
+                assert sealed == rows, (as_of, start, stop, group_by)
+    finally:
+        restore(db)
+    assert served == len(moments) * len(periods) * len(BY_MOMENT)
+
+
+def test_between_seals_without_changes_by_moment_the_rows_serve(projected: Projected) -> None:
+    """A seal made before changes were kept by moment (migration 0025): a report
+    between it and the seal before reads the rows, and says the same."""
+    db = projected.db
+    middle = APRIL + timedelta(hours=12)
+    period = (MARCH, MAY)
+    try:
+        sealed_at(db, MARCH, APRIL, middle + timedelta(hours=6))
+        with db.transaction():
+            db.execute(sql("UPDATE compliance_seals SET moments = {}"), [False])
+        assert SealedReport(db, LIVE, (), middle).seal_serving(*period) is None
+        sealed, rows = both(db, ReportRequest(*period, middle, (D.MONTH, D.SEVERITY)))
+        assert sealed == rows
+    finally:
+        restore(db)
+
+
+# Each moment a figure of the first layer changes at, set on one row to a moment
+# between two seals (ADR 84), with what makes it count: a breach before its
+# withdrawal, a duration with its fulfilment, and the row's latest moment, as the
+# projection writes them. (The cases' and updates' escalation moments group only
+# by vehicle.)
+_OUTCOME_SET = {
+    "fulfilled": (
+        "{p}_fulfilled_recorded_at = {{at}}, {p}_elapsed_us = 3600000000, {p}_within = TRUE"
+    ),
+    "breach": "{p}_breach_recorded_at = {{at}}, {p}_breached_at = {{at}}",
+    "breach_withdrawn": (
+        "{p}_breach_recorded_at = {{before}}, {p}_breached_at = {{before}}, "
+        "{p}_breach_withdrawn_recorded_at = {{at}}"
+    ),
+}
+SET_AT = [
+    ("service_level_cases", "received_recorded_at = {at}"),
+    ("service_level_cases", "reopened_recorded_at = {at}"),
+    *(("service_level_cases", s.format(p=p)) for p in ("fr", "res") for s in _OUTCOME_SET.values()),
+    ("service_level_updates", _OUTCOME_SET["fulfilled"].format(p="nu")),
+    ("service_level_updates", _OUTCOME_SET["breach"].format(p="nu")),
+    ("service_level_updates", _OUTCOME_SET["breach_withdrawn"].format(p="nu")),
+    ("service_level_escalations", "escalated_recorded_at = {at}"),
+    *(("service_level_escalations", s.format(p="vendor")) for s in _OUTCOME_SET.values()),
+]
+
+
+@pytest.mark.parametrize(("table", "assignments"), SET_AT)
+def test_every_moment_a_figure_changes_at_is_kept(
+    projected: Projected, table: str, assignments: str
+) -> None:
+    """A row's moment set between two seals: just before it, at it and just after
+    it, the report from the changes by moment is the rows' report."""
+    db = projected.db
+    earlier, later = START + timedelta(hours=20), APRIL + timedelta(hours=30)
+    at = APRIL + timedelta(hours=3, microseconds=17)
+    step = timedelta(microseconds=1)
+    rows_of = sql(
+        "case_id = (SELECT case_id FROM {table} WHERE received_at < {cutoff} "
+        "ORDER BY case_id LIMIT 1)",
+        table=identifier(table),
+    )
+    saved = identifier(f"saved_{table}")
+    values = {"cutoff": earlier, "at": at, "before": at - timedelta(hours=1)}
+    with db.transaction():
+        db.execute(
+            sql(
+                "CREATE TABLE {saved} AS SELECT * FROM {table} WHERE {rows}",
+                saved=saved,
+                table=identifier(table),
+                rows=rows_of,
+            ),
+            values,
+        )
+        db.execute(
+            sql(
+                "UPDATE {table} SET {assignments}, last_recorded_at = CASE "
+                "WHEN last_recorded_at > {at} THEN last_recorded_at ELSE {at} END WHERE {rows}",
+                table=identifier(table),
+                assignments=sql(assignments),
+                rows=rows_of,
+            ),
+            values,
+        )
+    try:
+        sealed_at(db, MARCH, earlier, later)
+        for as_of, group_by in itertools.product((at - step, at, at + step), BY_MOMENT[:4]):
+            report = SealedReport(db, LIVE, group_by, as_of)
+            assert report.seal_serving(MARCH, MAY) == earlier
+            sealed, rows = both(db, ReportRequest(MARCH, MAY, as_of, group_by))
+            assert sealed == rows, (as_of, group_by)
+    finally:
+        with db.transaction():
+            db.execute(
+                sql(
+                    "DELETE FROM {table} WHERE case_id IN (SELECT case_id FROM {saved})",
+                    table=identifier(table),
+                    saved=saved,
+                )
+            )
+            db.execute(
+                sql(
+                    "INSERT INTO {table} SELECT * FROM {saved}",
+                    table=identifier(table),
+                    saved=saved,
+                )
+            )
+            db.execute(sql("DROP TABLE {saved}", saved=saved))
+        restore(db)

@@ -21,7 +21,14 @@ from cases.reports.compliance_seal import (
     unflattened,
     unpacked,
 )
-from cases.reports.compliance_sealed import GroupRanks, nearest_ranks, ranks_of_groups, whole_months
+from cases.reports.compliance_sealed import (
+    GroupRanks,
+    nearest_ranks,
+    ranks_of_groups,
+    selected_ranks,
+    sorted_ranks,
+    whole_months,
+)
 
 
 @given(st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=300))
@@ -153,3 +160,30 @@ def test_months() -> None:
         datetime(2026, 4, 1, tzinfo=UTC),
         datetime(2026, 4, 1, tzinfo=UTC),
     )
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=40), st.integers(-(2**40), 2**40)),
+        max_size=300,
+    ),
+    st.integers(min_value=1, max_value=45),
+)
+def test_each_groups_ranks_selected_are_those_of_one_sort(
+    pairs: list[tuple[int, int]], extra: int
+) -> None:
+    """ADR 84: up to `SELECTED_GROUPS` groups, each group's ranks are selected among
+    its values; they are those one sort of every (group, value) finds, and a group
+    without a value has a length of 0 either way."""
+    count = max((g for g, _ in pairs), default=0) + extra
+    ids = np.array([g for g, _ in pairs], dtype=np.int64)
+    values = np.array([v for _, v in pairs], dtype=np.int64)
+    lengths = np.bincount(ids, minlength=count)
+    if not len(values):
+        return
+    selected = selected_ranks(ids, values, lengths)
+    by_sort = sorted_ranks(ids, values, lengths)
+    assert selected.lengths.tolist() == by_sort.lengths.tolist()
+    some = lengths > 0
+    assert selected.medians[some].tolist() == by_sort.medians[some].tolist()
+    assert selected.p90s[some].tolist() == by_sort.p90s[some].tolist()
