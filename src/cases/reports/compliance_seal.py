@@ -131,6 +131,8 @@ LAYERS = (
         VEHICLE_DIMENSIONS,
         "compliance_sealed_vehicle_counts",
         "compliance_sealed_vehicle_durations",
+        count_moments="compliance_sealed_vehicle_count_moments",
+        duration_moments="compliance_sealed_vehicle_duration_moments",
     ),
     Layer(CUSTOMER_DIMENSIONS, cells="compliance_sealed_customer_cells"),
 )
@@ -512,11 +514,18 @@ def _seal_moments(
         insert(tables(layer.count_moments), (*layer.cell, "figure", "moments", "counts")),
         rows,
     )
+    removed = ("removed",) if layer.moves else ()
     db.executemany(
-        insert(tables(layer.duration_moments), (*layer.cell, "measure", "moments", "durations")),
+        insert(
+            tables(layer.duration_moments),
+            (*layer.cell, "measure", *removed, "moments", "durations"),
+        ),
         [
-            [moment, *cell, measure, moments, durations]
-            for cell, measure, moments, durations in _durations_by_moment(db, sql, values)
+            [moment, *cell, measure, *([left] if layer.moves else []), moments, durations]
+            for left in ((False, True) if layer.moves else (False,))
+            for cell, measure, moments, durations in _durations_by_moment(
+                db, sql, values, left=left
+            )
         ],
     )
 
@@ -530,13 +539,16 @@ def _moment_of_key(db: ProjectionDatabase) -> Callable[[str], int]:
 
 
 def _durations_by_moment(
-    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
+    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object], *, left: bool
 ) -> Iterable[tuple[tuple[str, ...], str, bytes, bytes]]:
-    """Per cell and measure, packed: the moments durations came to count at, in
-    order, and those durations (`ReportSql.durations` by moment)."""
+    """Per cell and measure, packed: the moments durations came to count at (with
+    `left`, grouped by vehicle: left the group `none` at), in order, and those
+    durations (`ReportSql.durations` by moment)."""
     width = sql.width
     for measure, (source, quantile) in MEASURES.items():
-        statement = sql.durations(source, quantile, packed=db.is_postgres)
+        if left and not sql.moves(source):
+            continue
+        statement = sql.durations(source, quantile, packed=db.is_postgres, left=left)
         if db.is_postgres:
             for row in db.fetchall(statement, values, binary=True):
                 yield tuple(str(v) for v in row[: width - 1]), measure, row[-2], row[-1]

@@ -456,30 +456,36 @@ class SealedReport:
         """What changed in the whole months from the seal before `seal` up to the
         report's moment, from `seal`'s changes by moment (ADR 84): each figure's
         change up to the last of its moments at or before the report's, and the
-        durations that came to count by then."""
+        durations that came to count by then (grouped by vehicle, and those that
+        left the group `none`)."""
         layer = self._layer
         params: list[object] = [seal, month_text(first), month_text(stop)]
         width = len(self.group_by)
-        for row in self._moment_rows(layer.count_moments, "figure", "counts", params):
+        for row in self._moment_rows(layer.count_moments, ("figure",), "counts", params):
             n = self._moments_until(row[width + 1])
             if n:
                 change = int(unpacked(row[width + 2][8 * (n - 1) : 8 * n])[0])
                 self._add(tuple(str(v) for v in row[:width]), {str(row[width]): change})
-        for row in self._moment_rows(layer.duration_moments, "measure", "durations", params):
-            n = self._moments_until(row[width + 1])
+        named = ("measure", "removed") if layer.moves else ("measure",)
+        for row in self._moment_rows(layer.duration_moments, named, "durations", params):
+            n = self._moments_until(row[-2])
             if n:
                 key, measure = tuple(str(v) for v in row[:width]), str(row[width])
-                self._add_durations(key, measure, unpacked(row[width + 2][: 8 * n]))
+                removed = layer.moves and bool(row[width + 1])
+                self._add_durations(key, measure, unpacked(row[-1][: 8 * n]), removed=removed)
 
-    def _moment_rows(self, table: str, name: str, values: str, params: list[object]) -> list[Row]:
-        """The report's groups, `name` and the packed moments and `values` of the
+    def _moment_rows(
+        self, table: str, names: tuple[str, ...], values: str, params: list[object]
+    ) -> list[Row]:
+        """The report's groups, `names`, and the packed moments and `values` of the
         rows of `table` (a layer's changes by moment) of one seal and its months."""
         keys = [identifier(d.value) for d in self.group_by]
+        columns = [*keys, *(identifier(c) for c in (*names, "moments", values))]
         return self.db.fetchall(
             compose(
                 "SELECT {columns} FROM {table} "
                 "WHERE sealed_at = {} AND received_month >= {} AND received_month < {}",
-                columns=COMMA.join([*keys, *(identifier(c) for c in (name, "moments", values))]),
+                columns=COMMA.join(columns),
                 table=identifier(self.tables(table)),
             ),
             params,

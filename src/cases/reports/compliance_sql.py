@@ -85,6 +85,7 @@ class Source:
     touched: Sql = _TOUCHED
     # The columns a row's figures change at (ADR 84): every moment recorded in it.
     moments: tuple[str, ...] = ()
+    key: tuple[str, ...] = ("case_id",)  # what tells its rows apart
 
 
 def _clock_moments(prefix: str) -> tuple[str, ...]:
@@ -110,12 +111,14 @@ UPDATES = Source(
     sql("(t.nu_fulfilled_recorded_at <= {as_of} OR t.nu_breach_recorded_at <= {as_of})"),
     notes_escalation=True,
     moments=("escalated_recorded_at", *_clock_moments("nu")),
+    key=("case_id", "number"),
 )
 ESCALATIONS = Source(
     "service_level_escalations",
     _escalated_by("t"),
     is_escalations=True,
     moments=("escalated_recorded_at", *_clock_moments("vendor")),
+    key=("case_id", "number"),
 )
 # A clock's first breach is counted from its outcome columns (`breach_count`);
 # this table adds the others: a resolution clock breached again after a reopen.
@@ -127,6 +130,7 @@ BREACHES_AGAIN = Source(
     ),
     touched=sql("(t.recorded_at > {sealed} OR t.withdrawn_recorded_at > {sealed})"),
     moments=("recorded_at", "withdrawn_recorded_at"),
+    key=("case_id", "clock", "number", "breached_at"),
 )
 
 
@@ -229,8 +233,8 @@ class ReportSql:
         since_seal: bool = False,
         by_moment: bool = False,
     ) -> None:
-        if by_moment and (not since_seal or Dimension.VEHICLE in group_by):
-            raise ValueError("changes by moment are read since a seal, and not by vehicle")
+        if by_moment and not since_seal:
+            raise ValueError("changes by moment are read since a seal")
         self.group_by = tuple(group_by)
         self.postgres = postgres
         self.tables = tables
@@ -274,30 +278,38 @@ class ReportSql:
         return sql("t.moment")
 
     def at_moments(self, source: Source) -> Sql:
-        """`source`'s rows touched after the seal, each once per moment recorded in
-        it in (`sealed`, `until`] (`moment`), with the moment before it
-        (`moment_before`; the seal for the first): its figures as of the one less
-        as of the other are what changed at the moment."""
-        table = identifier(self.tables(source.table))
-        moments = COMMA.join([column(name) for name in source.moments])
+        """`source`'s rows touched after the seal (grouped by vehicle: each in
+        each group it was in by `until`, with its span, ADR 72), each once per
+        moment recorded in it in (`sealed`, `until`] (`moment`, its group's span's
+        ends too), with the moment before it (`moment_before`; the seal for the
+        first): its figures as of the one less as of the other are what changed
+        at the moment (ADR 84)."""
+        names, key = source.moments, source.key
+        if self.moves(source):
+            rows = self._spans(source).renamed(as_of="until")
+            names, key = (*names, "grouped_from", "grouped_until"), (*key, "grouped_vehicle")
+        else:
+            rows = sql("{table} t", table=identifier(self.tables(source.table)))
+        moments = COMMA.join([column(name) for name in names])
         if self.postgres:
             return sql(
-                "(SELECT t.*, m.moment, m.moment_before FROM {table} t CROSS JOIN LATERAL "
+                "(SELECT t.*, m.moment, m.moment_before FROM {rows} CROSS JOIN LATERAL "
                 "(SELECT u.moment, lag(u.moment, 1, {sealed}) OVER (ORDER BY u.moment) "
                 "AS moment_before FROM unnest(ARRAY[{moments}]) AS u(moment) "
                 "WHERE u.moment > {sealed} AND u.moment <= {until}) m WHERE {touched}) t",
-                table=table,
+                rows=rows,
                 moments=moments,
-                touched=source.touched,
+                touched=self.touched(source),
             )
         return sql(
             "(SELECT t.*, j.value AS moment, lag(j.value, 1, {sealed}) OVER "
-            "(PARTITION BY t.rowid ORDER BY j.value) AS moment_before "
-            "FROM {table} t, json_each(json_array({moments})) j "
+            "(PARTITION BY {key} ORDER BY j.value) AS moment_before "
+            "FROM {rows}, json_each(json_array({moments})) j "
             "WHERE j.value > {sealed} AND j.value <= {until} AND {touched}) t",
-            table=table,
+            key=COMMA.join([column(name) for name in key]),
+            rows=rows,
             moments=moments,
-            touched=source.touched,
+            touched=self.touched(source),
         )
 
     def received_month(self) -> Sql:
@@ -579,19 +591,24 @@ class ReportSql:
             column=quantile.column,
         )
 
-    def durations(self, source: Source, quantile: Percentile, *, packed: bool = False) -> Sql:
+    def durations(
+        self, source: Source, quantile: Percentile, *, packed: bool = False, left: bool = False
+    ) -> Sql:
         """Group keys and each duration of `quantile` that counts as of `as_of`
         (since the seal: and did not as of `sealed`); `packed` (PostgreSQL), per
         group one bytea of them in order, 8 bytes big-endian each. By moment,
         packed: per group without the moment, the moments (in microseconds) and
-        then the durations, both in the moments' order."""
+        then the durations, both in the moments' order; with `left` (grouped by
+        vehicle), those that counted as of the moment before and not at the
+        moment: that left the group `none`."""
         keys = self.keys(source)
         counted = sql(
             "{visible} AND {counts}", visible=self.visible(source), counts=quantile.counts
         )
-        where = sql("{where} AND {counted}", where=self.where(source), counted=counted)
+        now, then = (at_seal(counted), counted) if left else (counted, at_seal(counted))
+        where = sql("{where} AND {counted}", where=self.where(source), counted=now)
         if self.since_seal:  # (grouped by vehicle: in the same group at the seal)
-            where += sql(" AND NOT COALESCE({before}, FALSE)", before=at_seal(counted))
+            where += sql(" AND NOT COALESCE({before}, FALSE)", before=then)
         if self.by_moment:
             where = _at_moment(where, by_moment=True)
             if packed:

@@ -198,8 +198,8 @@ def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
 ) -> None:
     """After the latest seal and at an earlier one (ADR 63) from the cells, by
     customer too (ADR 79); between two seals from the earlier one's cells and the
-    later one's changes by moment (ADR 84), except by vehicle or customer; before
-    the first or by customer and severity from the rows."""
+    later one's changes by moment (ADR 84), except by customer; before the first
+    or by customer and severity from the rows."""
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
     by_customer = SealedReport(projected.db, LIVE, (D.CUSTOMER,), projected.ended_at)
     assert by_customer.seal_serving(*period) == APRIL
@@ -210,9 +210,11 @@ def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
     between = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
     assert between.seal_serving(*period) == MARCH
     assert between.moments_of == APRIL
-    for group_by in [(D.VEHICLE,), (D.CUSTOMER,), (D.MONTH, D.VEHICLE)]:
-        by_moving = SealedReport(projected.db, LIVE, group_by, APRIL - timedelta(seconds=1))
-        assert by_moving.seal_serving(*period) is None
+    by_vehicle = SealedReport(projected.db, LIVE, (D.VEHICLE,), APRIL - timedelta(seconds=1))
+    assert by_vehicle.seal_serving(*period) == MARCH
+    for group_by in [(D.CUSTOMER,), (D.MONTH, D.CUSTOMER)]:
+        by_customer = SealedReport(projected.db, LIVE, group_by, APRIL - timedelta(seconds=1))
+        assert by_customer.seal_serving(*period) is None
     at_an_earlier_seal = SealedReport(projected.db, LIVE, (), MARCH)
     assert at_an_earlier_seal.seal_serving(*period) == MARCH
     before_the_first = SealedReport(projected.db, LIVE, (), MARCH - timedelta(seconds=1))
@@ -300,6 +302,16 @@ def test_a_case_escalated_through_another_vehicle_after_the_seal_joins_its_group
             sealed, rows = both(db, ReportRequest(*period, moment, group_by))
             assert sealed == rows, group_by
             assert any(g.key[-1] == other.value for g in rows.groups)
+        # between two seals, from the later one's changes by moment (ADR 84)
+        sealed_at(db, MARCH, moment - timedelta(hours=1), moment + timedelta(hours=1))
+        step = timedelta(microseconds=1)
+        for as_of, group_by in itertools.product(
+            (moment - step, moment, moment + step), [(D.VEHICLE,), (D.MONTH, D.VEHICLE)]
+        ):
+            report = SealedReport(db, LIVE, group_by, as_of)
+            assert report.seal_serving(*period) == moment - timedelta(hours=1)
+            sealed, rows = both(db, ReportRequest(*period, as_of, group_by))
+            assert sealed == rows, (as_of, group_by)
     finally:
         with db.transaction():
             db.execute(
@@ -385,13 +397,16 @@ def test_a_breach_again_of_a_case_escalated_after_the_seal_leaves_the_group_none
     with breach_again(db, first, escalated - before_escalation, None):
         later = escalated + timedelta(hours=1)
         sealed_at(db, MARCH, escalated - timedelta(hours=1), later)
-        for group_by in [(D.VEHICLE,), (D.MONTH, D.VEHICLE)]:
-            sealed, rows = both(db, ReportRequest(MARCH, MAY, later, group_by))
-            assert sealed == rows, group_by
+        step = timedelta(microseconds=1)
+        # at the later seal, and between the two from its changes by moment (ADR 84)
+        moments = [later, escalated - before_escalation, escalated - step, escalated]
+        for as_of, group_by in itertools.product(moments, [(D.VEHICLE,), (D.MONTH, D.VEHICLE)]):
+            sealed, rows = both(db, ReportRequest(MARCH, MAY, as_of, group_by))
+            assert sealed == rows, (as_of, group_by)
 
 
-# The groupings the first layer serves, which keeps its changes by moment (ADR 84).
-BY_MOMENT = [g for g in GROUPINGS if not {D.VEHICLE, D.CUSTOMER} & set(g)]
+# The groupings the layers that keep their changes by moment serve (ADR 84).
+BY_MOMENT = [g for g in GROUPINGS if D.CUSTOMER not in g]
 
 
 def test_between_two_seals_the_later_seals_changes_by_moment_are_the_rows_figures(
@@ -406,10 +421,20 @@ def test_between_two_seals_the_later_seals_changes_by_moment_are_the_rows_figure
     earlier, later = START + timedelta(hours=20), APRIL + timedelta(hours=30)
     recorded = sorted({e.timestamp for e in projected.events if earlier < e.timestamp < later})
     assert len(recorded) > 100
+    escalated = [
+        e.timestamp
+        for e in projected.events
+        if isinstance(e, SupportCase.Escalated) and earlier < e.timestamp < later
+    ]
+    assert escalated
     step = timedelta(microseconds=1)
     moments = [
         earlier + step,
-        *(m + d for m in recorded[:: len(recorded) // 6] for d in (-step, timedelta(0), step)),
+        *(
+            m + d
+            for m in [*recorded[:: len(recorded) // 6], *escalated[:2]]
+            for d in (-step, timedelta(0), step)
+        ),
         APRIL - step,
         APRIL + timedelta(hours=7),
         later - step,
@@ -518,7 +543,9 @@ def test_every_moment_a_figure_changes_at_is_kept(
         )
     try:
         sealed_at(db, MARCH, earlier, later)
-        for as_of, group_by in itertools.product((at - step, at, at + step), BY_MOMENT[:4]):
+        for as_of, group_by in itertools.product(
+            (at - step, at, at + step), [*BY_MOMENT[:4], (D.VEHICLE,), (D.SEVERITY, D.VEHICLE)]
+        ):
             report = SealedReport(db, LIVE, group_by, as_of)
             assert report.seal_serving(MARCH, MAY) == earlier
             sealed, rows = both(db, ReportRequest(MARCH, MAY, as_of, group_by))

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from cases.persistence.statement import Parameter
+from cases.persistence.statement import Parameter, Sql
 from cases.reports.compliance_sql import (
     BREACHES_AGAIN,
     CASES,
     ESCALATIONS,
+    MEASURES,
     UPDATES,
     Dimension,
     ReportSql,
@@ -41,12 +42,15 @@ def test_a_source_changes_at_every_moment_recorded_in_its_rows(
 
 
 @pytest.mark.parametrize("postgres", [True, False])
-def test_by_moment_the_figures_are_read_as_of_each_rows_moments(postgres: bool) -> None:
+@pytest.mark.parametrize("group_by", [(Dimension.MONTH,), (Dimension.SEVERITY, Dimension.VEHICLE)])
+def test_by_moment_the_figures_are_read_as_of_each_rows_moments(
+    postgres: bool, group_by: tuple[Dimension, ...]
+) -> None:
     """By moment, no statement is left bound to the report's moment or the seal:
     the figures are read as of each row's moment and the one before it; only the
-    moments' own range is bound."""
+    rows and their moments are read since the seal and until the next."""
     sql = ReportSql(
-        (Dimension.MONTH,),
+        group_by,
         postgres=postgres,
         by_received_month=True,
         since_seal=True,
@@ -54,18 +58,25 @@ def test_by_moment_the_figures_are_read_as_of_each_rows_moments(postgres: bool) 
         by_moment=True,
     )
     for source in (CASES, UPDATES, ESCALATIONS, BREACHES_AGAIN):
-        outer = sql.figures(source, [], [])
-        inner = sql.at_moments(source)
-        bound = {p.name for p in outer.parts if isinstance(p, Parameter)}
-        within = {p.name for p in inner.parts if isinstance(p, Parameter)}
-        assert "as_of" not in bound
-        assert bound - within <= {"start", "end"}
-        assert within == {"sealed", "until"}
+        inner = _names(sql.at_moments(source))
+        assert "as_of" not in inner
+        assert {"sealed", "until"} <= inner <= {"sealed", "until", "moved", "start", "end"}
+        for statement in (
+            sql.figures(source, [], []),
+            *(
+                sql.durations(source, q, packed=postgres)
+                for s, q in MEASURES.values()
+                if s == source
+            ),
+        ):
+            outer = _names(statement) - inner
+            assert outer <= {"start", "end"}, (source.table, outer)
 
 
-@pytest.mark.parametrize("group_by", [(), (Dimension.VEHICLE,)])
-def test_changes_by_moment_are_read_only_since_a_seal_and_not_by_vehicle(
-    group_by: tuple[Dimension, ...],
-) -> None:
+def _names(statement: Sql) -> set[str]:
+    return {p.name for p in statement.parts if isinstance(p, Parameter) and p.name}
+
+
+def test_changes_by_moment_are_read_only_since_a_seal() -> None:
     with pytest.raises(ValueError, match="since a seal"):
-        ReportSql(group_by, postgres=True, since_seal=bool(group_by), by_moment=True)
+        ReportSql((), postgres=True, by_moment=True)

@@ -12,6 +12,9 @@
 -- came to count (microseconds), in the order of the moments they came to count
 -- at (`moments`, as above), 8 bytes big-endian each.
 --
+-- The vehicle layer's (0023) in the same way, its durations that left the group
+-- `none` at the moments their cases were first escalated kept as `removed` ones.
+--
 -- compliance_seals.moments: whether the seal's changes are kept by moment. Seals
 -- made before this migration are not: between them a report reads the rows, as
 -- before. The projection's later seals are, and a rebuild seals every month
@@ -46,3 +49,34 @@ CREATE TABLE compliance_sealed_duration_moments (
 );
 ALTER TABLE compliance_sealed_duration_moments ALTER COLUMN moments SET STORAGE EXTERNAL;
 ALTER TABLE compliance_sealed_duration_moments ALTER COLUMN durations SET STORAGE EXTERNAL;
+
+CREATE TABLE compliance_sealed_vehicle_count_moments (
+    sealed_at TIMESTAMPTZ NOT NULL,
+    received_month TEXT COLLATE "C" NOT NULL,
+    month TEXT COLLATE "C" NOT NULL,
+    severity TEXT COLLATE "C" NOT NULL,
+    category TEXT COLLATE "C" NOT NULL,
+    vehicle TEXT COLLATE "C" NOT NULL,
+    figure TEXT COLLATE "C" NOT NULL,
+    moments BYTEA NOT NULL,
+    counts BYTEA NOT NULL,
+    PRIMARY KEY (sealed_at, received_month, month, severity, category, vehicle, figure)
+);
+ALTER TABLE compliance_sealed_vehicle_count_moments ALTER COLUMN moments SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_vehicle_count_moments ALTER COLUMN counts SET STORAGE EXTERNAL;
+
+CREATE TABLE compliance_sealed_vehicle_duration_moments (
+    sealed_at TIMESTAMPTZ NOT NULL,
+    received_month TEXT COLLATE "C" NOT NULL,
+    month TEXT COLLATE "C" NOT NULL,
+    severity TEXT COLLATE "C" NOT NULL,
+    category TEXT COLLATE "C" NOT NULL,
+    vehicle TEXT COLLATE "C" NOT NULL,
+    measure TEXT COLLATE "C" NOT NULL,
+    removed BOOLEAN NOT NULL,
+    moments BYTEA NOT NULL,
+    durations BYTEA NOT NULL,
+    PRIMARY KEY (sealed_at, received_month, month, severity, category, vehicle, measure, removed)
+);
+ALTER TABLE compliance_sealed_vehicle_duration_moments ALTER COLUMN moments SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_vehicle_duration_moments ALTER COLUMN durations SET STORAGE EXTERNAL;

@@ -12,6 +12,9 @@
 -- came to count (microseconds), in the order of the moments they came to count
 -- at (`moments`, as above), 8 bytes big-endian each.
 --
+-- The vehicle layer's (0023) in the same way, its durations that left the group
+-- `none` at the moments their cases were first escalated kept as `removed` ones.
+--
 -- compliance_seals.moments: whether the seal's changes are kept by moment. Seals
 -- made before this migration are not: between them a report reads the rows, as
 -- before. The projection's later seals are, and a rebuild seals every month
@@ -41,4 +44,31 @@ CREATE TABLE compliance_sealed_duration_moments (
     moments BLOB NOT NULL,
     durations BLOB NOT NULL,
     PRIMARY KEY (sealed_at, received_month, month, severity, category, measure)
+);
+
+CREATE TABLE compliance_sealed_vehicle_count_moments (
+    sealed_at TEXT NOT NULL,
+    received_month TEXT NOT NULL,
+    month TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    category TEXT NOT NULL,
+    vehicle TEXT NOT NULL,
+    figure TEXT NOT NULL,
+    moments BLOB NOT NULL,
+    counts BLOB NOT NULL,
+    PRIMARY KEY (sealed_at, received_month, month, severity, category, vehicle, figure)
+);
+
+CREATE TABLE compliance_sealed_vehicle_duration_moments (
+    sealed_at TEXT NOT NULL,
+    received_month TEXT NOT NULL,
+    month TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    category TEXT NOT NULL,
+    vehicle TEXT NOT NULL,
+    measure TEXT NOT NULL,
+    removed INTEGER NOT NULL,
+    moments BLOB NOT NULL,
+    durations BLOB NOT NULL,
+    PRIMARY KEY (sealed_at, received_month, month, severity, category, vehicle, measure, removed)
 );
