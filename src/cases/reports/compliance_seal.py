@@ -85,12 +85,17 @@ class Layer:
     # then per measure (a layer whose rows do not move, kept a row per figure).
     count_moments: str = ""
     duration_moments: str = ""
+    cell_moments: str = ""  # a layer kept a row per cell: a row per cell
+
+    @property
+    def keeps_moments(self) -> bool:
+        return bool(self.count_moments or self.cell_moments)
 
     @property
     def tables(self) -> tuple[str, ...]:
         kept = (self.cells,) if self.cells else (self.counts, self.durations)
         moments = (self.count_moments, self.duration_moments) if self.count_moments else ()
-        return (*kept, *moments)
+        return (*kept, *moments, *((self.cell_moments,) if self.cell_moments else ()))
 
     def key_order(self, dimension: Dimension) -> int:
         """Where `dimension` is in the cells' key (`cells`: customer first)."""
@@ -134,7 +139,11 @@ LAYERS = (
         count_moments="compliance_sealed_vehicle_count_moments",
         duration_moments="compliance_sealed_vehicle_duration_moments",
     ),
-    Layer(CUSTOMER_DIMENSIONS, cells="compliance_sealed_customer_cells"),
+    Layer(
+        CUSTOMER_DIMENSIONS,
+        cells="compliance_sealed_customer_cells",
+        cell_moments="compliance_sealed_customer_cell_moments",
+    ),
 )
 # Bounds wider than any period: the cells hold every case received.
 EVER = {
@@ -419,7 +428,7 @@ def add_seal(
     (read from the rows touched after it) or, for the first seal, of everything."""
     for layer in LAYERS:
         _seal_layer(db, tables, layer, moment, previous)
-        if layer.count_moments and previous is not None:
+        if layer.keeps_moments and previous is not None:
             _seal_moments(db, tables, layer, moment, previous)
     db.execute(
         insert(tables("compliance_seals"), ("sealed_at", "moments")),
@@ -496,7 +505,9 @@ def _seal_moments(
     """The changes of the seal at `moment` since the one at `previous`, at the
     moments they were recorded (ADR 84): per cell and figure that changed, its
     moments and its change up to each; per cell and measure, the durations that
-    came to count, in their moments' order, and those moments."""
+    came to count (grouped by vehicle: and that left the group `none`), in their
+    moments' order, and those moments. A layer kept a row per cell keeps them a
+    row per cell (`_seal_cell_moments`)."""
     sql, values = _layer_sql(db, tables, layer, moment, previous, by_moment=True)
     at = _moment_of_key(db)
     changes: dict[tuple[tuple[str, ...], str], list[tuple[int, int]]] = {}
@@ -505,6 +516,9 @@ def _seal_moments(
         for figure, change in figures.items():
             if change:
                 changes.setdefault((key[1:], figure), []).append((when, change))
+    if layer.cells:
+        _seal_cell_moments(db, tables, layer, moment, changes=changes, sql=sql, values=values)
+        return
     rows = []
     for (cell, figure), found in sorted(changes.items()):
         found.sort()
@@ -527,6 +541,48 @@ def _seal_moments(
                 db, sql, values, left=left
             )
         ],
+    )
+
+
+def _seal_cell_moments(
+    db: ProjectionDatabase,
+    tables: TableNames,
+    layer: Layer,
+    moment: datetime,
+    *,
+    changes: dict[tuple[tuple[str, ...], str], list[tuple[int, int]]],
+    sql: ReportSql,
+    values: dict[str, object],
+) -> None:
+    """A row per cell that changed (ADR 79, 84): each change's moment, its figure
+    (its place in `FIGURES`) and the change, and per measure the durations that
+    came to count and their moments."""
+    by_cell: dict[tuple[str, ...], list[tuple[int, int, int]]] = {}
+    for (cell, figure), found in changes.items():
+        at = FIGURE_INDEX[figure]
+        by_cell.setdefault(cell, []).extend((when, at, change) for when, change in found)
+    blobs: dict[tuple[str, ...], dict[str, tuple[bytes, bytes]]] = {}
+    for cell, measure, moments, durations in _durations_by_moment(db, sql, values, left=False):
+        blobs.setdefault(cell, {})[measure] = (moments, durations)
+    rows = []
+    for cell in sorted(by_cell.keys() | blobs.keys()):
+        ordered = sorted(by_cell.get(cell, []))
+        triples = np.array(ordered, dtype=np.int64).reshape(-1, 3).T
+        packed = blobs.get(cell, {})
+        rows.append(
+            [
+                moment,
+                *cell,
+                *(pack(column) for column in triples),
+                *(blob for m in MEASURES for blob in packed.get(m, (b"", b""))),
+            ]
+        )
+    measures = [name for m in MEASURES for name in (f"{m}_moments", m)]
+    db.executemany(
+        insert(
+            tables(layer.cell_moments), (*layer.cell, "moments", "figures", "changes", *measures)
+        ),
+        rows,
     )
 
 

@@ -51,6 +51,7 @@ from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 
 Key = tuple[str, ...]
 Durations = npt.NDArray[np.int64]
+_NONE: Durations = np.empty(0, dtype=np.int64)
 
 
 def nearest_ranks(
@@ -221,7 +222,7 @@ class SealedReport:
         changes by moment serve instead, where its layer keeps them (ADR 84): the
         earlier seal, with `moments_of` the later."""
         around = state.around(self.as_of)
-        if around is None or not self._layer.count_moments or around[1] not in state.by_moment:
+        if around is None or not self._layer.keeps_moments or around[1] not in state.by_moment:
             return None
         self.moments_of = around[1]
         return around[0]
@@ -460,6 +461,9 @@ class SealedReport:
         left the group `none`)."""
         layer = self._layer
         params: list[object] = [seal, month_text(first), month_text(stop)]
+        if layer.cells:
+            self._cell_moments(layer, params)
+            return
         width = len(self.group_by)
         for row in self._moment_rows(layer.count_moments, ("figure",), "counts", params):
             n = self._moments_until(row[width + 1])
@@ -474,13 +478,74 @@ class SealedReport:
                 removed = layer.moves and bool(row[width + 1])
                 self._add_durations(key, measure, unpacked(row[-1][: 8 * n]), removed=removed)
 
+    def _cell_moments(self, layer: Layer, params: list[object]) -> None:
+        """A layer kept a row per cell (ADR 79): every row's changes at or before
+        the report's moment added to its group's vector and its durations to the
+        cells', all rows at once; a group nothing counted in by then is left out."""
+        rows = self._moment_rows(layer.cell_moments, (), "changes", params, cells=True)
+        if not rows:
+            return
+        width = len(self.group_by)
+        index = {key: at for at, key in enumerate(self.keyed)}
+        groups = np.array(
+            [index.setdefault(tuple(str(v) for v in row[:width]), len(index)) for row in rows],
+            dtype=np.int64,
+        )
+        at = microseconds_since_epoch(self.as_of)
+
+        def joined(column: int) -> tuple[Durations, Durations]:
+            """A column's values of every row, and each value's group."""
+            parts = [row[width + column] for row in rows]
+            lengths = np.array([len(part) // 8 for part in parts], dtype=np.int64)
+            return unpacked(b"".join(parts)), np.repeat(groups, lengths)
+
+        moments, of = joined(0)
+        kept = moments <= at
+        figures, changes, of = joined(1)[0][kept], joined(2)[0][kept], of[kept]
+        durations = {}
+        for i, measure in enumerate(MEASURES):
+            moments, by = joined(3 + 2 * i)
+            counted = moments <= at
+            durations[measure] = (by[counted], joined(4 + 2 * i)[0][counted])
+        # the groups something counted in: the cells' first, then those new here
+        present = np.unique(np.concatenate([of, *(by for by, _ in durations.values())]))
+        fresh = present[present >= len(self.keyed)]
+        place = np.arange(len(index), dtype=np.int64)
+        place[fresh] = len(self.keyed) + np.arange(len(fresh))
+        keys = list(index)
+        self.keyed = [*self.keyed, *(keys[i] for i in fresh.tolist())]
+        summed = np.zeros((len(self.keyed), len(FIGURES)), dtype=np.int64)
+        if self.summed is not None:
+            summed[: len(self.summed)] = self.summed
+        np.add.at(summed, (place[of], figures), changes)
+        self.summed = summed
+        for measure, (by, values) in durations.items():
+            ids, found = self.cell_durations.get(measure, (_NONE, _NONE))
+            self.cell_durations[measure] = (
+                np.concatenate([ids, place[by]]),
+                np.concatenate([found, values]),
+            )
+
     def _moment_rows(
-        self, table: str, names: tuple[str, ...], values: str, params: list[object]
+        self,
+        table: str,
+        names: tuple[str, ...],
+        values: str,
+        params: list[object],
+        *,
+        cells: bool = False,
     ) -> list[Row]:
         """The report's groups, `names`, and the packed moments and `values` of the
-        rows of `table` (a layer's changes by moment) of one seal and its months."""
+        rows of `table` (a layer's changes by moment) of one seal and its months;
+        a layer kept a row per cell: its moments, figures and changes, then each
+        measure's moments and durations."""
         keys = [identifier(d.value) for d in self.group_by]
-        columns = [*keys, *(identifier(c) for c in (*names, "moments", values))]
+        blobs = (
+            ("moments", "figures", "changes", *(c for m in MEASURES for c in (f"{m}_moments", m)))
+            if cells
+            else (*names, "moments", values)
+        )
+        columns = [*keys, *(identifier(c) for c in blobs)]
         return self.db.fetchall(
             compose(
                 "SELECT {columns} FROM {table} "

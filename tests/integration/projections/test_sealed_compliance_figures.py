@@ -198,8 +198,8 @@ def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
 ) -> None:
     """After the latest seal and at an earlier one (ADR 63) from the cells, by
     customer too (ADR 79); between two seals from the earlier one's cells and the
-    later one's changes by moment (ADR 84), except by customer; before the first
-    or by customer and severity from the rows."""
+    later one's changes by moment (ADR 84); before the first or by customer and
+    severity from the rows."""
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
     by_customer = SealedReport(projected.db, LIVE, (D.CUSTOMER,), projected.ended_at)
     assert by_customer.seal_serving(*period) == APRIL
@@ -210,11 +210,9 @@ def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
     between = SealedReport(projected.db, LIVE, (), APRIL - timedelta(seconds=1))
     assert between.seal_serving(*period) == MARCH
     assert between.moments_of == APRIL
-    by_vehicle = SealedReport(projected.db, LIVE, (D.VEHICLE,), APRIL - timedelta(seconds=1))
-    assert by_vehicle.seal_serving(*period) == MARCH
-    for group_by in [(D.CUSTOMER,), (D.MONTH, D.CUSTOMER)]:
-        by_customer = SealedReport(projected.db, LIVE, group_by, APRIL - timedelta(seconds=1))
-        assert by_customer.seal_serving(*period) is None
+    for group_by in [(D.VEHICLE,), (D.CUSTOMER,), (D.MONTH, D.CUSTOMER)]:
+        grouped = SealedReport(projected.db, LIVE, group_by, APRIL - timedelta(seconds=1))
+        assert grouped.seal_serving(*period) == MARCH
     at_an_earlier_seal = SealedReport(projected.db, LIVE, (), MARCH)
     assert at_an_earlier_seal.seal_serving(*period) == MARCH
     before_the_first = SealedReport(projected.db, LIVE, (), MARCH - timedelta(seconds=1))
@@ -405,8 +403,8 @@ def test_a_breach_again_of_a_case_escalated_after_the_seal_leaves_the_group_none
             assert sealed == rows, (as_of, group_by)
 
 
-# The groupings the layers that keep their changes by moment serve (ADR 84).
-BY_MOMENT = [g for g in GROUPINGS if D.CUSTOMER not in g]
+# Every grouping a layer serves: each keeps its changes by moment (ADR 84).
+BY_MOMENT = GROUPINGS
 
 
 def test_between_two_seals_the_later_seals_changes_by_moment_are_the_rows_figures(
@@ -544,7 +542,8 @@ def test_every_moment_a_figure_changes_at_is_kept(
     try:
         sealed_at(db, MARCH, earlier, later)
         for as_of, group_by in itertools.product(
-            (at - step, at, at + step), [*BY_MOMENT[:4], (D.VEHICLE,), (D.SEVERITY, D.VEHICLE)]
+            (at - step, at, at + step),
+            [*BY_MOMENT[:4], (D.VEHICLE,), (D.SEVERITY, D.VEHICLE), (D.MONTH, D.CUSTOMER)],
         ):
             report = SealedReport(db, LIVE, group_by, as_of)
             assert report.seal_serving(MARCH, MAY) == earlier

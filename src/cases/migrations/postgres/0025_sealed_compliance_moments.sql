@@ -15,6 +15,11 @@
 -- The vehicle layer's (0023) in the same way, its durations that left the group
 -- `none` at the moments their cases were first escalated kept as `removed` ones.
 --
+-- The customer layer's (0024) a row per cell, as its cells: `moments`, `figures`
+-- (each change's figure, its place in `compliance_seal.FIGURES`) and `changes`,
+-- one 8-byte big-endian integer per change each, in the moments' order; per
+-- measure, `<measure>_moments` and `<measure>` as above (empty: none).
+--
 -- compliance_seals.moments: whether the seal's changes are kept by moment. Seals
 -- made before this migration are not: between them a report reads the rows, as
 -- before. The projection's later seals are, and a rebuild seals every month
@@ -80,3 +85,37 @@ CREATE TABLE compliance_sealed_vehicle_duration_moments (
 );
 ALTER TABLE compliance_sealed_vehicle_duration_moments ALTER COLUMN moments SET STORAGE EXTERNAL;
 ALTER TABLE compliance_sealed_vehicle_duration_moments ALTER COLUMN durations SET STORAGE EXTERNAL;
+
+CREATE TABLE compliance_sealed_customer_cell_moments (
+    sealed_at TIMESTAMPTZ NOT NULL,
+    received_month TEXT COLLATE "C" NOT NULL,
+    month TEXT COLLATE "C" NOT NULL,
+    customer TEXT COLLATE "C" NOT NULL,
+    moments BYTEA NOT NULL,
+    figures BYTEA NOT NULL,
+    changes BYTEA NOT NULL,
+    fr_moments BYTEA NOT NULL,
+    fr BYTEA NOT NULL,
+    res_moments BYTEA NOT NULL,
+    res BYTEA NOT NULL,
+    nu_moments BYTEA NOT NULL,
+    nu BYTEA NOT NULL,
+    to_escalate_moments BYTEA NOT NULL,
+    to_escalate BYTEA NOT NULL,
+    vendor_moments BYTEA NOT NULL,
+    vendor BYTEA NOT NULL,
+    PRIMARY KEY (customer, month, received_month, sealed_at)
+);
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN moments SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN figures SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN changes SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN fr_moments SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN fr SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN res_moments SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN res SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN nu_moments SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN nu SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN to_escalate_moments SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN to_escalate SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN vendor_moments SET STORAGE EXTERNAL;
+ALTER TABLE compliance_sealed_customer_cell_moments ALTER COLUMN vendor SET STORAGE EXTERNAL;

@@ -15,6 +15,11 @@
 -- The vehicle layer's (0023) in the same way, its durations that left the group
 -- `none` at the moments their cases were first escalated kept as `removed` ones.
 --
+-- The customer layer's (0024) a row per cell, as its cells: `moments`, `figures`
+-- (each change's figure, its place in `compliance_seal.FIGURES`) and `changes`,
+-- one 8-byte big-endian integer per change each, in the moments' order; per
+-- measure, `<measure>_moments` and `<measure>` as above (empty: none).
+--
 -- compliance_seals.moments: whether the seal's changes are kept by moment. Seals
 -- made before this migration are not: between them a report reads the rows, as
 -- before. The projection's later seals are, and a rebuild seals every month
@@ -71,4 +76,25 @@ CREATE TABLE compliance_sealed_vehicle_duration_moments (
     moments BLOB NOT NULL,
     durations BLOB NOT NULL,
     PRIMARY KEY (sealed_at, received_month, month, severity, category, vehicle, measure, removed)
+);
+
+CREATE TABLE compliance_sealed_customer_cell_moments (
+    sealed_at TEXT NOT NULL,
+    received_month TEXT NOT NULL,
+    month TEXT NOT NULL,
+    customer TEXT NOT NULL,
+    moments BLOB NOT NULL,
+    figures BLOB NOT NULL,
+    changes BLOB NOT NULL,
+    fr_moments BLOB NOT NULL,
+    fr BLOB NOT NULL,
+    res_moments BLOB NOT NULL,
+    res BLOB NOT NULL,
+    nu_moments BLOB NOT NULL,
+    nu BLOB NOT NULL,
+    to_escalate_moments BLOB NOT NULL,
+    to_escalate BLOB NOT NULL,
+    vendor_moments BLOB NOT NULL,
+    vendor BLOB NOT NULL,
+    PRIMARY KEY (customer, month, received_month, sealed_at)
 );
