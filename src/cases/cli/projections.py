@@ -45,6 +45,9 @@ from cases.observability.exposition import process_metrics_server
 from cases.persistence.database_url import DatabaseUrl, StoreKind
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
+from cases.projections.projection import LIVE
+from cases.reports.compliance_seal import keep_moments
+from cases.reports.service_levels import ServiceLevelsProjection
 from cases.settings import Settings
 
 projections_app = command_group(
@@ -345,6 +348,27 @@ def rebuild_command(
         except RebuildInProgressError as e:
             fail(str(e), 1)
     print(f"Rebuilt {name}: applied {result.applied} events; live at position {result.position}.")
+    if name == ServiceLevelsProjection.name:
+        _keep_moments()
+
+
+@projections_app.command("keep-moments")
+def keep_moments_command() -> None:
+    """Keep the compliance seals' changes by moment where the service levels sealed
+    a month while catching up: reports between two such seals read the rows until
+    then (ADR 84). One seal per transaction; run again after a crash."""
+    _keep_moments()
+
+
+def _keep_moments() -> None:
+    with projection_store() as store:
+        while True:
+            with store.db.transaction():
+                kept = keep_moments(store.db, LIVE)
+            if kept is None:
+                break
+            print(f"Kept the changes by moment of the seal at {kept.isoformat()}.")
+    print("Every compliance seal keeps its changes by moment.")
 
 
 @contextmanager

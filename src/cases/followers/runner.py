@@ -46,6 +46,7 @@ from cases.projections.projection import (
     PositionedEvent,
     Projection,
     TableNames,
+    behind,
     on_writing_begins,
 )
 
@@ -218,7 +219,10 @@ class ProjectionRunner:
             batch = self.read(after, head)
         ahead = self._read_ahead(batch)
         try:
-            with on_writing_begins(ahead.until.set if ahead and ahead.until else None):
+            with (
+                on_writing_begins(ahead.until.set if ahead and ahead.until else None),
+                behind(batch.full),
+            ):
                 self.apply_batch(batch.events, after, batch.reached)
         except PositionMovedError:
             self.moved_to = None

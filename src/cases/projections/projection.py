@@ -56,6 +56,26 @@ def on_writing_begins(listener: Callable[[], None] | None) -> Iterator[None]:
         _writing_begins.reset(token)
 
 
+_catching_up: ContextVar[bool] = ContextVar("catching_up", default=False)
+
+
+def catching_up() -> bool:
+    """Whether the batch being applied is a full one, with more events waiting
+    behind it (the runner is catching up), rather than one that reached the log's
+    head: work a projection may leave for later (ADR 84)."""
+    return _catching_up.get()
+
+
+@contextmanager
+def behind(more: bool) -> Iterator[None]:
+    """Apply, in this block, a batch with (`more`) or without events behind it."""
+    token = _catching_up.set(more)
+    try:
+        yield
+    finally:
+        _catching_up.reset(token)
+
+
 class Projection(ABC):
     """Applies batches of events to its tables; the runner owns the transaction."""
 

@@ -27,6 +27,7 @@ rows: a rebuild writes the same cells.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.shapes import insert
 from cases.db.statement import NOTHING, identifier
 from cases.db.statement import sql as compose
-from cases.projections.projection import TableNames
+from cases.projections.projection import TableNames, catching_up
 from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 from cases.reports.compliance_statements import Found, Statements
 
@@ -425,15 +426,44 @@ def add_seal(
     db: ProjectionDatabase, tables: TableNames, moment: datetime, previous: datetime | None
 ) -> None:
     """Seal at `moment`: the cells of what changed from the seal at `previous`
-    (read from the rows touched after it) or, for the first seal, of everything."""
+    (read from the rows touched after it) or, for the first seal, of everything;
+    after the first, the same changes by moment too (ADR 84), except while the
+    projection catches up (`keep_moments` adds them later)."""
     for layer in LAYERS:
         _seal_layer(db, tables, layer, moment, previous)
-        if layer.keeps_moments and previous is not None:
+    by_moment = previous is not None and not catching_up()
+    if previous is not None and by_moment:
+        _seal_all_moments(db, tables, moment, previous)
+    db.execute(insert(tables("compliance_seals"), ("sealed_at", "moments")), [moment, by_moment])
+
+
+def keep_moments(db: ProjectionDatabase, tables: TableNames) -> datetime | None:
+    """Keep the changes by moment of the earliest seal after the first that has
+    none (sealed while the projection caught up, or before migration 0025), inside
+    the caller's transaction; returns its moment, None if every seal has them."""
+    state = seal_state(db, tables)
+    if state is None:
+        return None
+    for previous, moment in itertools.pairwise(state.seals):
+        if moment not in state.by_moment:
+            _seal_all_moments(db, tables, moment, previous)
+            db.execute(
+                compose(
+                    "UPDATE {seals} SET moments = {} WHERE sealed_at = {}",
+                    seals=identifier(tables("compliance_seals")),
+                ),
+                [True, moment],
+            )
+            return moment
+    return None
+
+
+def _seal_all_moments(
+    db: ProjectionDatabase, tables: TableNames, moment: datetime, previous: datetime
+) -> None:
+    for layer in LAYERS:
+        if layer.keeps_moments:
             _seal_moments(db, tables, layer, moment, previous)
-    db.execute(
-        insert(tables("compliance_seals"), ("sealed_at", "moments")),
-        [moment, previous is not None],
-    )
 
 
 def _layer_sql(

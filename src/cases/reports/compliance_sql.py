@@ -281,26 +281,39 @@ class ReportSql:
         """`source`'s rows touched after the seal (grouped by vehicle: each in
         each group it was in by `until`, with its span, ADR 72), each once per
         moment recorded in it in (`sealed`, `until`] (`moment`, its group's span's
-        ends too), with the moment before it (`moment_before`; the seal for the
-        first): its figures as of the one less as of the other are what changed
-        at the moment (ADR 84)."""
+        ends too), with a moment before it after every earlier one
+        (`moment_before`: on PostgreSQL a microsecond before, moments being whole
+        microseconds; on SQLite the moment before it, the seal for the first): its
+        figures as of the one less as of the other are what changed at the moment
+        (ADR 84)."""
         names, key = source.moments, source.key
         if self.moves(source):
             rows = self._spans(source).renamed(as_of="until")
             names, key = (*names, "grouped_from", "grouped_until"), (*key, "grouped_vehicle")
         else:
             rows = sql("{table} t", table=identifier(self.tables(source.table)))
-        moments = COMMA.join([column(name) for name in names])
         if self.postgres:
+            # Each moment once (a column equal to an earlier one left out), and the
+            # moment before it a microsecond earlier: no per-row sort or window.
+            distinct = [
+                sql(
+                    "CASE WHEN {moment} IN ({earlier}) THEN NULL ELSE {moment} END",
+                    moment=column(name),
+                    earlier=COMMA.join([column(e) for e in names[:at]]),
+                )
+                if at
+                else column(name)
+                for at, name in enumerate(names)
+            ]
             return sql(
-                "(SELECT t.*, m.moment, m.moment_before FROM {rows} CROSS JOIN LATERAL "
-                "(SELECT u.moment, lag(u.moment, 1, {sealed}) OVER (ORDER BY u.moment) "
-                "AS moment_before FROM unnest(ARRAY[{moments}]) AS u(moment) "
-                "WHERE u.moment > {sealed} AND u.moment <= {until}) m WHERE {touched}) t",
+                "(SELECT t.*, u.moment, u.moment - interval '1 microsecond' AS moment_before "
+                "FROM {rows} CROSS JOIN LATERAL unnest(ARRAY[{moments}]) AS u(moment) "
+                "WHERE u.moment > {sealed} AND u.moment <= {until} AND {touched}) t",
                 rows=rows,
-                moments=moments,
+                moments=COMMA.join(distinct),
                 touched=self.touched(source),
             )
+        moments = COMMA.join([column(name) for name in names])
         return sql(
             "(SELECT t.*, j.value AS moment, lag(j.value, 1, {sealed}) OVER "
             "(PARTITION BY {key} ORDER BY j.value) AS moment_before "

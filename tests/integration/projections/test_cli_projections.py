@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,8 @@ from cases.followers.catalog import PROJECTIONS
 from cases.followers.status import TREE
 from cases.followers.tracking import Tracking
 from cases.outbox.derivation import OUTBOX
+from cases.projections.projection import LIVE, behind
+from cases.reports.compliance_seal import reseal, seal_state
 from cases.settings import Settings, get_settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support import children
@@ -186,6 +189,31 @@ class TestRunStatusRebuild:
             f"live at position {recorded.head}."
         ) in result.stdout
         assert table_rows(db, "case_queue") == live
+
+    def test_keep_moments_keeps_the_changes_by_moment_of_seals_made_catching_up(
+        self, db: ProjectionDatabase
+    ) -> None:
+        """Seals made while catching up keep no changes by moment; `keep-moments`
+        keeps them, one seal at a time, and a rebuild of the service levels ends
+        by doing the same (ADR 84)."""
+        result = invoke("projections", "rebuild", "service_levels", "--batch-size", "50")
+        assert result.exit_code == 0, result.output
+        assert "Every compliance seal keeps its changes by moment." in result.stdout
+        state = seal_state(db, LIVE)
+        assert state is not None
+        first = state.seals[0]
+        later = [first + timedelta(days=2), first + timedelta(days=3, hours=5)]
+        with behind(more=True), db.transaction():
+            reseal(db, LIVE, [first, *later], state.latest_recorded_at)
+        kept = invoke("projections", "keep-moments")
+        assert kept.exit_code == 0, kept.output
+        assert kept.stdout.splitlines() == [
+            *(f"Kept the changes by moment of the seal at {m.isoformat()}." for m in later),
+            "Every compliance seal keeps its changes by moment.",
+        ]
+        after = seal_state(db, LIVE)
+        assert after is not None
+        assert after.by_moment == frozenset(later)
 
     def test_run_follows_the_log_until_sigterm(
         self, services: Services, db: ProjectionDatabase

@@ -27,7 +27,12 @@ from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
 from cases.projections.case_timeline import CaseTimelineProjection
-from cases.projections.projection import PositionedEvent, TableNames, writing_begins
+from cases.projections.projection import (
+    PositionedEvent,
+    TableNames,
+    catching_up,
+    writing_begins,
+)
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake
@@ -276,6 +281,32 @@ class FoldingCaseQueue(CaseQueueProjection):
         if self.says_writing_begins:
             writing_begins()
         super().apply(db, events, tables)
+
+
+class NotingCaseQueue(CaseQueueProjection):
+    """The case queue, noting for each batch whether it was applied while catching up."""
+
+    def __init__(self) -> None:
+        self.catching_up: list[bool] = []
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        self.catching_up.append(catching_up())
+        super().apply(db, events, tables)
+
+
+def test_a_projection_knows_a_full_batch_from_one_that_reached_the_head(
+    services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+) -> None:
+    """Full batches are applied catching up; the last, short one is not, nor
+    anything outside a runner's batch (ADR 84: the seals' changes by moment wait
+    for the head)."""
+    projection = NotingCaseQueue()
+    ProjectionRunner(services.log, projection, db, batch_size=200).catch_up()
+    assert len(projection.catching_up) > 2
+    assert projection.catching_up == [True] * (len(projection.catching_up) - 1) + [False]
+    assert not catching_up()
 
 
 def reading_noted(runner: ProjectionRunner, reads: list[int]) -> None:

@@ -31,13 +31,13 @@ from cases.domain.support_terms import EscalationVehicle
 from cases.followers.catalog import projection_named
 from cases.followers.runner import ProjectionRunner
 from cases.persistence.database_url import parse_database_url
-from cases.projections.projection import LIVE, PositionedEvent
+from cases.projections.projection import LIVE, PositionedEvent, behind
 from cases.reports.compliance_report import (
     ComplianceReport,
     ComplianceReportView,
     ReportRequest,
 )
-from cases.reports.compliance_seal import GRACE, month_start, reseal, seal_state
+from cases.reports.compliance_seal import GRACE, keep_moments, month_start, reseal, seal_state
 from cases.reports.compliance_sealed import SealedReport
 from cases.reports.compliance_sql import Dimension
 from cases.settings import Settings
@@ -201,6 +201,7 @@ def test_a_report_is_served_from_the_latest_seal_or_exactly_an_earlier_one(
     later one's changes by moment (ADR 84); before the first or by customer and
     severity from the rows."""
     period = (datetime(2026, 3, 1, tzinfo=UTC), MAY)
+    restore(projected.db)  # sealed again outside a catch-up: with the changes by moment
     by_customer = SealedReport(projected.db, LIVE, (D.CUSTOMER,), projected.ended_at)
     assert by_customer.seal_serving(*period) == APRIL
     by_severity = SealedReport(projected.db, LIVE, (D.SEVERITY, D.CUSTOMER), projected.ended_at)
@@ -566,4 +567,36 @@ def test_every_moment_a_figure_changes_at_is_kept(
                 )
             )
             db.execute(sql("DROP TABLE {saved}", saved=saved))
+        restore(db)
+
+
+def test_seals_made_while_catching_up_keep_their_changes_by_moment_later(
+    projected: Projected,
+) -> None:
+    """Sealed in a batch with more behind it, a seal keeps no changes by moment and
+    a report between it and the seal before reads the rows; `keep_moments` adds
+    them, one seal at a time, earliest first (the first seal has none to keep),
+    and the report is then served from them (ADR 84)."""
+    db = projected.db
+    middle, later = APRIL + timedelta(hours=12), APRIL + timedelta(hours=30)
+    period = (MARCH, MAY)
+    try:
+        with behind(more=True):
+            sealed_at(db, MARCH, middle, later)
+        state = seal_state(db, LIVE)
+        assert state is not None
+        assert state.by_moment == frozenset()
+        between = APRIL + timedelta(hours=20)
+        assert SealedReport(db, LIVE, (), between).seal_serving(*period) is None
+        kept = []
+        while (moment := keep_moments(db, LIVE)) is not None:
+            kept.append(moment)
+        assert kept == [middle, later]
+        for group_by in [(), (D.VEHICLE,), (D.CUSTOMER,)]:
+            report = SealedReport(db, LIVE, group_by, between)
+            assert report.seal_serving(*period) == middle
+            assert report.moments_of == later
+            sealed, rows = both(db, ReportRequest(*period, between, group_by))
+            assert sealed == rows, group_by
+    finally:
         restore(db)
