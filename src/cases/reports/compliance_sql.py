@@ -217,7 +217,7 @@ class ReportSql:
     the rows touched after the seal are read, and each count is its change from
     `sealed` to `as_of`, both moments read in one pass over the touched rows
     (ADR 80's amendments): grouped by vehicle, each row with its group's span
-    (`_IN_GROUP`). With `by_moment` (ADR 84; since a seal, not by vehicle), each
+    (`_IN_GROUP`). With `by_moment` (ADR 84; since a seal), each
     row once per moment recorded in it in (`sealed`, `until`], and each count is
     its change at that moment: the moment is the first group key (on
     PostgreSQL in microseconds since the epoch, on SQLite its stored text)."""
