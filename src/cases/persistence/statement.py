@@ -119,10 +119,7 @@ class Sql:
 
     def renamed(self, **names: str) -> Sql:
         """This statement with its named parameters renamed (`as_of="sealed"`)."""
-        return Sql(
-            Parameter(names[p.name]) if isinstance(p, Parameter) and p.name in names else p
-            for p in self.parts
-        )
+        return self.bound(**{old: Sql((Parameter(new),)) for old, new in names.items()})
 
     def bound(self, **fragments: Sql) -> Sql:
         """This statement with the named parameters `fragments` names replaced by

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from cases.db.database import ProjectionDatabase
 from cases.persistence.topics import topics_of
+
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +49,18 @@ def writing_begins() -> None:
 
 
 @contextmanager
-def on_writing_begins(listener: Callable[[], None] | None) -> Iterator[None]:
-    """Call `listener` when the projection applied in this block says `writing_begins`."""
-    token = _writing_begins.set(listener)
+def _holding(variable: ContextVar[_V], value: _V) -> Iterator[None]:
+    """`variable` set to `value` for the length of a `with`."""
+    token = variable.set(value)
     try:
         yield
     finally:
-        _writing_begins.reset(token)
+        variable.reset(token)
+
+
+def on_writing_begins(listener: Callable[[], None] | None) -> AbstractContextManager[None]:
+    """Call `listener` when the projection applied in this block says `writing_begins`."""
+    return _holding(_writing_begins, listener)
 
 
 _catching_up: ContextVar[bool] = ContextVar("catching_up", default=False)
@@ -66,14 +73,9 @@ def catching_up() -> bool:
     return _catching_up.get()
 
 
-@contextmanager
-def behind(more: bool) -> Iterator[None]:
+def behind(more: bool) -> AbstractContextManager[None]:
     """Apply, in this block, a batch with (`more`) or without events behind it."""
-    token = _catching_up.set(more)
-    try:
-        yield
-    finally:
-        _catching_up.reset(token)
+    return _holding(_catching_up, more)
 
 
 class Projection(ABC):

@@ -158,6 +158,14 @@ SEAL_TABLES = (
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
+# A row of a layer kept a row per cell, by moment (ADR 84): each change's moment,
+# figure (its place in `FIGURES`) and change; each measure's moments and durations.
+CELL_MOMENTS = (
+    "moments",
+    "figures",
+    "changes",
+    *(column for m in MEASURES for column in (f"{m}_moments", m)),
+)
 TUPLE_WIDTH = 3  # every tuple of counts `Statements` finds has three
 DURATION = ">i8"  # a packed duration: 8 bytes, big-endian (as PostgreSQL's int8send)
 Durations = npt.NDArray[np.int64]
@@ -431,9 +439,10 @@ def add_seal(
     projection catches up (`keep_moments` adds them later)."""
     for layer in LAYERS:
         _seal_layer(db, tables, layer, moment, previous)
-    by_moment = previous is not None and not catching_up()
-    if previous is not None and by_moment:
+    by_moment = False
+    if previous is not None and not catching_up():
         _seal_all_moments(db, tables, moment, previous)
+        by_moment = True
     db.execute(insert(tables("compliance_seals"), ("sealed_at", "moments")), [moment, by_moment])
 
 
@@ -551,8 +560,7 @@ def _seal_moments(
         return
     rows = []
     for (cell, figure), found in sorted(changes.items()):
-        found.sort()
-        moments, counts = np.array(found, dtype=np.int64).T
+        moments, counts = _columns(found, 2)
         rows.append([moment, *cell, figure, pack(moments), pack(np.cumsum(counts))])
     db.executemany(
         insert(tables(layer.count_moments), (*layer.cell, "figure", "moments", "counts")),
@@ -596,24 +604,21 @@ def _seal_cell_moments(
         blobs.setdefault(cell, {})[measure] = (moments, durations)
     rows = []
     for cell in sorted(by_cell.keys() | blobs.keys()):
-        ordered = sorted(by_cell.get(cell, []))
-        triples = np.array(ordered, dtype=np.int64).reshape(-1, 3).T
         packed = blobs.get(cell, {})
         rows.append(
             [
                 moment,
                 *cell,
-                *(pack(column) for column in triples),
+                *(pack(column) for column in _columns(by_cell.get(cell, []), 3)),
                 *(blob for m in MEASURES for blob in packed.get(m, (b"", b""))),
             ]
         )
-    measures = [name for m in MEASURES for name in (f"{m}_moments", m)]
-    db.executemany(
-        insert(
-            tables(layer.cell_moments), (*layer.cell, "moments", "figures", "changes", *measures)
-        ),
-        rows,
-    )
+    db.executemany(insert(tables(layer.cell_moments), (*layer.cell, *CELL_MOMENTS)), rows)
+
+
+def _columns(found: Iterable[tuple[int, ...]], width: int) -> npt.NDArray[np.int64]:
+    """`found`, tuples of `width` integers, sorted and as `width` columns."""
+    return np.array(sorted(found), dtype=np.int64).reshape(-1, width).T
 
 
 def _moment_of_key(db: ProjectionDatabase) -> Callable[[str], int]:
@@ -645,8 +650,7 @@ def _durations_by_moment(
             cell = tuple(str(v) for v in row[1:width])
             by_cell.setdefault(cell, []).append((at(str(row[0])), int(row[width])))
         for cell, found in sorted(by_cell.items()):
-            found.sort()
-            moments, durations = np.array(found, dtype=np.int64).T
+            moments, durations = _columns(found, 2)
             yield cell, measure, pack(moments), pack(durations)
 
 

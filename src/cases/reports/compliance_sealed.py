@@ -31,6 +31,7 @@ from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
 from cases.reports.compliance_columns import FigureColumns, Ranks
 from cases.reports.compliance_seal import (
+    CELL_MOMENTS,
     FIGURE_INDEX,
     FIGURES,
     LAYERS,
@@ -447,11 +448,8 @@ class SealedReport:
             np.add.at(summed, np.repeat(np.array(counted), per_blob), rows)
         self.summed, self.keyed = summed, keyed
         for measure, parts, of in zip(MEASURES, durations, timed, strict=True):
-            lengths = np.array([len(blob) // 8 for blob in parts], dtype=np.int64)
-            self.cell_durations[measure] = (
-                np.repeat(np.array(of, dtype=np.int64), lengths),
-                unpacked(b"".join(parts)),
-            )
+            values, ids = joined(parts, np.array(of, dtype=np.int64))
+            self.cell_durations[measure] = (ids, values)
 
     def _moments(self, first: datetime, stop: datetime, seal: datetime) -> None:
         """What changed in the whole months from the seal before `seal` up to the
@@ -465,13 +463,14 @@ class SealedReport:
             self._cell_moments(layer, params)
             return
         width = len(self.group_by)
-        for row in self._moment_rows(layer.count_moments, ("figure",), "counts", params):
+        for row in self._moment_rows(layer.count_moments, ("figure", "moments", "counts"), params):
             n = self._moments_until(row[width + 1])
             if n:
                 change = int(unpacked(row[width + 2][8 * (n - 1) : 8 * n])[0])
                 self._add(tuple(str(v) for v in row[:width]), {str(row[width]): change})
         named = ("measure", "removed") if layer.moves else ("measure",)
-        for row in self._moment_rows(layer.duration_moments, named, "durations", params):
+        blobs = (*named, "moments", "durations")
+        for row in self._moment_rows(layer.duration_moments, blobs, params):
             n = self._moments_until(row[-2])
             if n:
                 key, measure = tuple(str(v) for v in row[:width]), str(row[width])
@@ -482,7 +481,7 @@ class SealedReport:
         """A layer kept a row per cell (ADR 79): every row's changes at or before
         the report's moment added to its group's vector and its durations to the
         cells', all rows at once; a group nothing counted in by then is left out."""
-        rows = self._moment_rows(layer.cell_moments, (), "changes", params, cells=True)
+        rows = self._moment_rows(layer.cell_moments, CELL_MOMENTS, params)
         if not rows:
             return
         width = len(self.group_by)
@@ -492,21 +491,16 @@ class SealedReport:
             dtype=np.int64,
         )
         at = microseconds_since_epoch(self.as_of)
-
-        def joined(column: int) -> tuple[Durations, Durations]:
-            """A column's values of every row, and each value's group."""
-            parts = [row[width + column] for row in rows]
-            lengths = np.array([len(part) // 8 for part in parts], dtype=np.int64)
-            return unpacked(b"".join(parts)), np.repeat(groups, lengths)
-
-        moments, of = joined(0)
+        column = {name: [row[width + i] for row in rows] for i, name in enumerate(CELL_MOMENTS)}
+        moments, of = joined(column["moments"], groups)
         kept = moments <= at
-        figures, changes, of = joined(1)[0][kept], joined(2)[0][kept], of[kept]
+        figures = unpacked(b"".join(column["figures"]))[kept]
+        changes, of = unpacked(b"".join(column["changes"]))[kept], of[kept]
         durations = {}
-        for i, measure in enumerate(MEASURES):
-            moments, by = joined(3 + 2 * i)
+        for measure in MEASURES:
+            moments, by = joined(column[f"{measure}_moments"], groups)
             counted = moments <= at
-            durations[measure] = (by[counted], joined(4 + 2 * i)[0][counted])
+            durations[measure] = (by[counted], unpacked(b"".join(column[measure]))[counted])
         # the groups something counted in: the cells' first, then those new here
         present = np.unique(np.concatenate([of, *(by for by, _ in durations.values())]))
         fresh = present[present >= len(self.keyed)]
@@ -526,26 +520,11 @@ class SealedReport:
                 np.concatenate([found, values]),
             )
 
-    def _moment_rows(
-        self,
-        table: str,
-        names: tuple[str, ...],
-        values: str,
-        params: list[object],
-        *,
-        cells: bool = False,
-    ) -> list[Row]:
-        """The report's groups, `names`, and the packed moments and `values` of the
-        rows of `table` (a layer's changes by moment) of one seal and its months;
-        a layer kept a row per cell: its moments, figures and changes, then each
-        measure's moments and durations."""
+    def _moment_rows(self, table: str, names: tuple[str, ...], params: list[object]) -> list[Row]:
+        """The report's groups, then the columns `names`, of the rows of `table` (a
+        layer's changes by moment) of one seal and its months."""
         keys = [identifier(d.value) for d in self.group_by]
-        blobs = (
-            ("moments", "figures", "changes", *(c for m in MEASURES for c in (f"{m}_moments", m)))
-            if cells
-            else (*names, "moments", values)
-        )
-        columns = [*keys, *(identifier(c) for c in blobs)]
+        columns = [*keys, *(identifier(c) for c in names)]
         return self.db.fetchall(
             compose(
                 "SELECT {columns} FROM {table} "
@@ -602,6 +581,13 @@ class SealedReport:
             quantiles=False,
             since_seal=since_seal,
         )
+
+
+def joined(parts: list[bytes], groups: Durations) -> tuple[Durations, Durations]:
+    """The values packed in `parts` (8 bytes each), all of them, and each value's
+    group: that of its part (`groups`, one per part)."""
+    lengths = np.array([len(part) // 8 for part in parts], dtype=np.int64)
+    return unpacked(b"".join(parts)), np.repeat(groups, lengths)
 
 
 def whole_months(start: datetime, end: datetime) -> tuple[datetime, datetime]:

@@ -588,20 +588,13 @@ class ReportSql:
             "AND t.escalated_recorded_at > {sealed} AND t.escalated_recorded_at <= {as_of}"
             "{group_by}",
             columns=COMMA.join(
-                [*keys, self._packed(quantile) if self.postgres else quantile.column]
+                [*keys, _packed(quantile.column) if self.postgres else quantile.column]
             ),
             table=identifier(self.tables(source.table)),
             period=period(),
             touched=source.touched,
             counted=counted,
             group_by=_group_by(grouped) if self.postgres else NOTHING,
-        )
-
-    @staticmethod
-    def _packed(quantile: Percentile) -> Sql:
-        return sql(
-            "string_agg(int8send({column}), CAST('' AS bytea) ORDER BY {column})",
-            column=quantile.column,
         )
 
     def durations(
@@ -622,23 +615,19 @@ class ReportSql:
         where = sql("{where} AND {counted}", where=self.where(source), counted=now)
         if self.since_seal:  # (grouped by vehicle: in the same group at the seal)
             where += sql(" AND NOT COALESCE({before}, FALSE)", before=then)
-        if self.by_moment:
-            where = _at_moment(where, by_moment=True)
-            if packed:
-                ordered = sql("ORDER BY t.moment, {column}", column=quantile.column)
-                return sql(
-                    "SELECT {keys}, string_agg(int8send({moment}), CAST('' AS bytea) {ordered}), "
-                    "string_agg(int8send({column}), CAST('' AS bytea) {ordered}) "
-                    "FROM {source} WHERE {where}{group_by}",
-                    keys=COMMA.join(keys[1:]),
-                    moment=keys[0],
-                    ordered=ordered,
-                    column=quantile.column,
-                    source=self.from_clause(source),
-                    where=where,
-                    group_by=_group_by(keys[1:]),
-                )
-        value = self._packed(quantile) if packed else quantile.column
+        where = _at_moment(where, self.by_moment)
+        if self.by_moment and packed:
+            order = sql("t.moment, {column}", column=quantile.column)
+            return sql(
+                "SELECT {columns} FROM {source} WHERE {where}{group_by}",
+                columns=COMMA.join(
+                    [*keys[1:], _packed(keys[0], order), _packed(quantile.column, order)]
+                ),
+                source=self.from_clause(source),
+                where=where,
+                group_by=_group_by(keys[1:]),
+            )
+        value = _packed(quantile.column) if packed else quantile.column
         return sql(
             "SELECT {columns} FROM {source} WHERE {where}{group_by}",
             columns=COMMA.join([*keys, value]),
@@ -646,6 +635,16 @@ class ReportSql:
             where=where,
             group_by=_group_by(keys) if packed else NOTHING,
         )
+
+
+def _packed(value: Sql, order: Sql | None = None) -> Sql:
+    """PostgreSQL: the group's `value`s in one bytea, 8 bytes big-endian each, in
+    the order of `order` (else their own)."""
+    return sql(
+        "string_agg(int8send({value}), CAST('' AS bytea) ORDER BY {order})",
+        value=value,
+        order=value if order is None else order,
+    )
 
 
 def _at_moment(statement: Sql, by_moment: bool) -> Sql:

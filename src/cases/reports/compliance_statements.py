@@ -46,8 +46,6 @@ Helpers = Callable[[], AbstractContextManager[ProjectionDatabase]]
 
 
 def _int(value: object) -> int:
-    if type(value) is int:  # most counts (PostgreSQL's bigint, SQLite's integer)
-        return value
     return 0 if value is None else int(str(value))
 
 
@@ -71,7 +69,7 @@ class Found:
         self.values: dict[tuple[str, ...], dict[str, Any]] = {}
 
     def take(self, row: Row) -> tuple[dict[str, Any], list[Any]]:
-        key = tuple(map(str, row[: self.width]))
+        key = tuple(str(v) for v in row[: self.width])
         return self.values.setdefault(key, {}), list(row[self.width :])
 
     @classmethod
