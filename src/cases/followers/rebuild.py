@@ -26,7 +26,7 @@ from cases.followers.leadership import Leadership
 from cases.followers.runner import ProjectionRunner
 from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
-from cases.projections.projection import LIVE, SHADOW, Projection
+from cases.projections.projection import LIVE, SHADOW, Projection, behind
 
 Progress = Callable[[int, int], None]
 
@@ -128,7 +128,10 @@ def _finish_and_swap(runner: ProjectionRunner, clock: Clock) -> tuple[int, int]:
         while position < head:
             events, position = runner.read_batch(position, head)
             if events:
-                projection.apply(db, events, SHADOW)
+                # As a catch-up's: the swap waits for no work that can be left
+                # for later (the live runner does it at the head, ADR 84).
+                with behind(more=True):
+                    projection.apply(db, events, SHADOW)
                 applied += len(events)
         for table in projection.tables:
             if db.is_postgres:

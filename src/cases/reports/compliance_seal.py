@@ -44,7 +44,7 @@ from cases.db.statement import NOTHING, identifier
 from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames, catching_up
 from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
-from cases.reports.compliance_statements import Found, Statements
+from cases.reports.compliance_statements import Found, Statements, without_jit
 
 logger = structlog.get_logger("cases.projections")
 
@@ -383,7 +383,23 @@ def seal_after(
             seconds=round(time.perf_counter() - started, 3),
         )
     _note_latest(db, tables, latest)
+    if state is not None and not catching_up():
+        kept = state.by_moment.union(moments if len(seals) > len(moments) else moments[1:])
+        _keep_moments_at_head(db, tables, SealState(tuple(seals), latest, kept))
     return moments
+
+
+def _keep_moments_at_head(db: ProjectionDatabase, tables: TableNames, state: SealState) -> None:
+    """At the log's head, keep the changes by moment of one seal made while
+    catching up, if any (ADR 84): the rest, one a batch, in the batches after."""
+    started = time.perf_counter()
+    kept = keep_moments(db, tables, state)
+    if kept is not None:
+        logger.info(
+            "compliance_moments_kept",
+            sealed_at=kept.isoformat(),
+            seconds=round(time.perf_counter() - started, 3),
+        )
 
 
 def reseal(
@@ -437,6 +453,7 @@ def add_seal(
     (read from the rows touched after it) or, for the first seal, of everything;
     after the first, the same changes by moment too (ADR 84), except while the
     projection catches up (`keep_moments` adds them later)."""
+    without_jit(db)
     for layer in LAYERS:
         _seal_layer(db, tables, layer, moment, previous)
     by_moment = False
@@ -446,15 +463,19 @@ def add_seal(
     db.execute(insert(tables("compliance_seals"), ("sealed_at", "moments")), [moment, by_moment])
 
 
-def keep_moments(db: ProjectionDatabase, tables: TableNames) -> datetime | None:
+def keep_moments(
+    db: ProjectionDatabase, tables: TableNames, state: SealState | None = None
+) -> datetime | None:
     """Keep the changes by moment of the earliest seal after the first that has
     none (sealed while the projection caught up, or before migration 0025), inside
-    the caller's transaction; returns its moment, None if every seal has them."""
-    state = seal_state(db, tables)
+    the caller's transaction; returns its moment, None if every seal has them.
+    `state`: the seals as the caller knows them (else read)."""
+    state = state or seal_state(db, tables)
     if state is None:
         return None
     for previous, moment in itertools.pairwise(state.seals):
         if moment not in state.by_moment:
+            without_jit(db)
             _seal_all_moments(db, tables, moment, previous)
             db.execute(
                 compose(
@@ -548,23 +569,26 @@ def _seal_moments(
     moments' order, and those moments. A layer kept a row per cell keeps them a
     row per cell (`_seal_cell_moments`)."""
     sql, values = _layer_sql(db, tables, layer, moment, previous, by_moment=True)
-    at = _moment_of_key(db)
-    changes: dict[tuple[tuple[str, ...], str], list[tuple[int, int]]] = {}
-    for key, figures in counted(db, sql, values).items():
-        when = at(key[0])
-        for figure, change in figures.items():
-            if change:
-                changes.setdefault((key[1:], figure), []).append((when, change))
+    changes = changes_by_moment(db, sql, values)
     if layer.cells:
         _seal_cell_moments(db, tables, layer, moment, changes=changes, sql=sql, values=values)
         return
-    rows = []
-    for (cell, figure), found in sorted(changes.items()):
-        moments, counts = _columns(found, 2)
-        rows.append([moment, *cell, figure, pack(moments), pack(np.cumsum(counts))])
+    order = changes.ordered("cell", "figure", "moment")
+    starts = order.starts("cell", "figure")
+    running = _running(order.change, starts)
+    moments, counts = _packed_columns(order.moment), _packed_columns(running)
     db.executemany(
         insert(tables(layer.count_moments), (*layer.cell, "figure", "moments", "counts")),
-        rows,
+        sorted(
+            [
+                moment,
+                *changes.cells[order.cell[a]],
+                FIGURES[order.figure[a]],
+                moments(a, b),
+                counts(a, b),
+            ]
+            for a, b in itertools.pairwise([*starts.tolist(), len(running)])
+        ),
     )
     removed = ("removed",) if layer.moves else ()
     db.executemany(
@@ -588,17 +612,24 @@ def _seal_cell_moments(
     layer: Layer,
     moment: datetime,
     *,
-    changes: dict[tuple[tuple[str, ...], str], list[tuple[int, int]]],
+    changes: ChangesByMoment,
     sql: ReportSql,
     values: dict[str, object],
 ) -> None:
     """A row per cell that changed (ADR 79, 84): each change's moment, its figure
     (its place in `FIGURES`) and the change, and per measure the durations that
     came to count and their moments."""
-    by_cell: dict[tuple[str, ...], list[tuple[int, int, int]]] = {}
-    for (cell, figure), found in changes.items():
-        at = FIGURE_INDEX[figure]
-        by_cell.setdefault(cell, []).extend((when, at, change) for when, change in found)
+    order = changes.ordered("cell", "moment", "figure")
+    starts = order.starts("cell")
+    columns = [
+        _packed_columns(order.moment),
+        _packed_columns(order.figure),
+        _packed_columns(order.change),
+    ]
+    by_cell = {
+        changes.cells[order.cell[a]]: [column(a, b) for column in columns]
+        for a, b in itertools.pairwise([*starts.tolist(), len(order.cell)])
+    }
     blobs: dict[tuple[str, ...], dict[str, tuple[bytes, bytes]]] = {}
     for cell, measure, moments, durations in _durations_by_moment(db, sql, values, left=False):
         blobs.setdefault(cell, {})[measure] = (moments, durations)
@@ -609,11 +640,88 @@ def _seal_cell_moments(
             [
                 moment,
                 *cell,
-                *(pack(column) for column in _columns(by_cell.get(cell, []), 3)),
+                *by_cell.get(cell, (b"", b"", b"")),
                 *(blob for m in MEASURES for blob in packed.get(m, (b"", b""))),
             ]
         )
     db.executemany(insert(tables(layer.cell_moments), (*layer.cell, *CELL_MOMENTS)), rows)
+
+
+@dataclass(frozen=True, slots=True)
+class ChangesByMoment:
+    """Every change of a count at a moment: per change, its cell (an index into
+    `cells`), figure (its place in `FIGURES`), moment (microseconds since the
+    epoch) and the change; at most one change per cell, figure and moment, none
+    zero."""
+
+    cells: list[tuple[str, ...]]
+    cell: npt.NDArray[np.int64]
+    figure: npt.NDArray[np.int64]
+    moment: npt.NDArray[np.int64]
+    change: npt.NDArray[np.int64]
+
+    def ordered(self, *by: str) -> ChangesByMoment:
+        """The changes sorted by the columns `by`, the first foremost."""
+        order = np.lexsort([getattr(self, name) for name in reversed(by)])
+        return ChangesByMoment(
+            self.cells,
+            self.cell[order],
+            self.figure[order],
+            self.moment[order],
+            self.change[order],
+        )
+
+    def starts(self, *by: str) -> npt.NDArray[np.int64]:
+        """Where each run of changes equal in the columns `by` starts (sorted by them)."""
+        new = np.zeros(len(self.cell), dtype=bool)
+        new[:1] = True
+        for name in by:
+            column = getattr(self, name)
+            new[1:] |= column[1:] != column[:-1]
+        return np.flatnonzero(new)
+
+
+def changes_by_moment(
+    db: ProjectionDatabase, sql: ReportSql, values: dict[str, object]
+) -> ChangesByMoment:
+    """The changes `sql`'s statements by moment found (ADR 84), read as columns of
+    integers, figures known by their names (`Counts`): no group's dict per row, a
+    month's seal reading a row per moment and cell (hundreds of thousands)."""
+    width = sql.width
+    moment_of = _moment_of(db)
+    ids: dict[tuple[object, ...], int] = {}
+    found: list[tuple[npt.NDArray[np.int64], ...]] = []
+    for counts in Statements(sql, values, width).counts():
+        rows = db.fetchall(sql.figures(counts.source, counts.counts, []), values)
+        if not rows:
+            continue
+        matrix = np.array([row[width:] for row in rows], dtype=np.int64)
+        cell = np.array([ids.setdefault(tuple(row[1:width]), len(ids)) for row in rows])
+        moment = np.array([moment_of(row[0]) for row in rows], dtype=np.int64)
+        figure = np.array([FIGURE_INDEX[name] for name in counts.names], dtype=np.int64)
+        at, column = np.nonzero(matrix)
+        found.append((cell[at], figure[column], moment[at], matrix[at, column]))
+    columns = [np.concatenate(parts) for parts in zip(*found, strict=True)]
+    if not columns:
+        columns = [np.zeros(0, dtype=np.int64)] * 4
+    cells = [tuple(str(v) for v in key) for key in ids]
+    merged = ChangesByMoment(cells, *columns).ordered("cell", "figure", "moment")
+    # A breach is counted by two statements (the first of a clock's, and again):
+    # one change per cell, figure and moment, their sum; none zero.
+    starts = merged.starts("cell", "figure", "moment")
+    change = np.add.reduceat(merged.change, starts) if len(starts) else merged.change
+    kept = starts[change != 0]
+    return ChangesByMoment(
+        cells, merged.cell[kept], merged.figure[kept], merged.moment[kept], change[change != 0]
+    )
+
+
+def _running(change: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The running sums of `change` within each run beginning at `starts`."""
+    total: npt.NDArray[np.int64] = np.cumsum(change)
+    before = np.concatenate(([0], total[starts[1:] - 1])) if len(starts) else total[:0]
+    running: npt.NDArray[np.int64] = total - np.repeat(before, np.diff(starts, append=len(change)))
+    return running
 
 
 def _columns(found: Iterable[tuple[int, ...]], width: int) -> npt.NDArray[np.int64]:
@@ -621,12 +729,17 @@ def _columns(found: Iterable[tuple[int, ...]], width: int) -> npt.NDArray[np.int
     return np.array(sorted(found), dtype=np.int64).reshape(-1, width).T
 
 
-def _moment_of_key(db: ProjectionDatabase) -> Callable[[str], int]:
-    """A moment as `ReportSql.moment` gives it (after `Found`'s `str`), in
-    microseconds since the epoch."""
+def _moment_of(db: ProjectionDatabase) -> Callable[[Any], int]:
+    """A moment as `ReportSql.moment` gives it, in microseconds since the epoch."""
     if db.is_postgres:
         return int
-    return lambda text: microseconds_since_epoch(as_moment(text))
+    return lambda text: microseconds_since_epoch(as_moment(str(text)))
+
+
+def _packed_columns(column: npt.NDArray[np.int64]) -> Callable[[int, int], bytes]:
+    """`column` packed at once; a function of its slice [a, b) packed."""
+    packed = pack(column)
+    return lambda a, b: packed[a * 8 : b * 8]
 
 
 def _durations_by_moment(
@@ -644,7 +757,7 @@ def _durations_by_moment(
             for row in db.fetchall(statement, values, binary=True):
                 yield tuple(str(v) for v in row[: width - 1]), measure, row[-2], row[-1]
             continue
-        at = _moment_of_key(db)
+        at = _moment_of(db)
         by_cell: dict[tuple[str, ...], list[tuple[int, int]]] = {}
         for row in db.fetchall(statement, values):
             cell = tuple(str(v) for v in row[1:width])

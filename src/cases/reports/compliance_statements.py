@@ -96,6 +96,46 @@ Part = Callable[[ProjectionDatabase], Found]
 
 
 @dataclass(frozen=True, slots=True)
+class Counts:
+    """One statement's counts on `source`, each with the figure it counts, named
+    as a sealed cell's figures are (`compliance_seal.FIGURES`): a scalar by its
+    name, a member of a tuple `name.i`, a breach `breaches.<clock>` (summed over
+    the statements that count it)."""
+
+    source: Source
+    named: tuple[tuple[str, Sql], ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.named)
+
+    @property
+    def counts(self) -> list[Sql]:
+        return [count for _, count in self.named]
+
+
+def _members(name: str, counts: Sequence[Sql]) -> tuple[tuple[str, Sql], ...]:
+    """`counts` as the members of the tuple `name`."""
+    return tuple((f"{name}.{i}", count) for i, count in enumerate(counts))
+
+
+def fill(group: dict[str, Any], names: Sequence[str], counted: Sequence[int]) -> None:
+    """`counted`, named by `names` (`Counts`), into `group` as `group_figures`
+    reads it: tuples as tuples, breaches added to those already there."""
+    members: dict[str, list[int]] = {}
+    for name, value in zip(names, counted, strict=True):
+        base, _, member = name.partition(".")
+        if base == "breaches":
+            add_breaches(group, **{member: value})
+        elif member:
+            members.setdefault(base, []).append(value)
+        else:
+            group[base] = value
+    for base, values in members.items():
+        group[base] = tuple(values)
+
+
+@dataclass(frozen=True, slots=True)
 class Statements:
     sql: ReportSql
     values: dict[str, object]
@@ -105,11 +145,7 @@ class Statements:
         """The report's parts; with `split`, the cases table's two duration columns
         are read by two parts (to run at once)."""
         cases = ("fr",) if split else ("fr", "res")
-        parts: list[Part] = [
-            partial(self.cases, quantiles=cases),
-            partial(self.clock_table, source=UPDATES, prefix="nu"),
-            self.escalations,
-        ]
+        parts: list[Part] = [partial(self.cases, quantiles=cases), self.updates, self.escalations]
         if split:
             parts.append(partial(self.quantiles_only, source=CASES, prefix="res"))
         return parts
@@ -117,29 +153,77 @@ class Statements:
     def rows(self, db: ProjectionDatabase, statement: Sql) -> list[Row]:
         return db.fetchall(statement, self.values)
 
+    # What each statement counts ------------------------------------------------------
+
+    def counts(self) -> list[Counts]:
+        """Every statement's counts: together, every figure of a group."""
+        return [self.case_counts(), self.update_counts(), self.escalation_counts(), AGAIN]
+
+    def case_counts(self) -> Counts:
+        return Counts(
+            CASES,
+            (
+                ("cases", COUNT),
+                *_members("fr_counts", clock_counts("fr")),
+                *_members("res_counts", clock_counts("res")),
+                ("reopened", count_of(sql("t.reopened_recorded_at <= {as_of}"))),
+                ("breaches.first_response", breach_count("fr")),
+                ("breaches.resolution", breach_count("res")),
+            ),
+        )
+
+    def update_counts(self) -> Counts:
+        return Counts(
+            UPDATES,
+            (
+                *_members("nu_counts", clock_counts("nu")),
+                ("breaches.next_update", breach_count("nu")),
+            ),
+        )
+
+    def escalation_counts(self) -> Counts:
+        return Counts(
+            ESCALATIONS,
+            (
+                *_members(
+                    "escalation_counts",
+                    [
+                        COUNT,
+                        self.sql.escalated_cases(),
+                        count_of(sql("t.to_escalate_us IS NOT NULL")),
+                    ],
+                ),
+                *_members("vendor_counts", clock_counts("vendor")),
+                ("breaches.vendor", breach_count("vendor")),
+            ),
+        )
+
+    # Reading a statement ----------------------------------------------------------
+
     def figures(
         self,
         db: ProjectionDatabase,
         found: Found,
-        source: Source,
-        counts: Sequence[Sql],
+        counts: Counts,
         quantiles: dict[str, Percentile],
-    ) -> Iterator[tuple[dict[str, Any], list[int]]]:
-        """Each group and its counts; the quantiles go into the group as
+    ) -> None:
+        """Each group's counts into its `found` group (`fill`); the quantiles as
         `<name>_quantiles`."""
         postgres = self.sql.postgres
         if not self.sql.with_quantiles:
             quantiles = {}
-        for row in self.rows(db, self.sql.figures(source, counts, list(quantiles.values()))):
+        names = counts.names
+        statement = self.sql.figures(counts.source, counts.counts, list(quantiles.values()))
+        for row in self.rows(db, statement):
             group, rest = found.take(row)
             if postgres:
-                arrays = rest[len(counts) :]
+                arrays = rest[len(names) :]
                 for name, array in zip(quantiles, arrays, strict=True):
                     group[f"{name}_quantiles"] = _pair(array)
-            yield group, [_int(v) for v in rest[: len(counts)]]
+            fill(group, names, [_int(v) for v in rest[: len(names)]])
         if not postgres:
             for name, quantile in quantiles.items():
-                for row in self.rows(db, self.sql.quantiles(source, quantile)):
+                for row in self.rows(db, self.sql.quantiles(counts.source, quantile)):
                     group, (median, p90) = found.take(row)
                     group[f"{name}_quantiles"] = (_duration(median), _duration(p90))
 
@@ -147,63 +231,47 @@ class Statements:
 
     def cases(self, db: ProjectionDatabase, quantiles: tuple[str, ...]) -> Found:
         found = Found(self.width)
-        counts = [
-            COUNT,
-            *clock_counts("fr"),
-            *clock_counts("res"),
-            count_of(sql("t.reopened_recorded_at <= {as_of}")),
-            breach_count("fr"),
-            breach_count("res"),
-        ]
         wanted = {name: MEASURES[name][1] for name in quantiles}
-        for group, counted in self.figures(db, found, CASES, counts, wanted):
-            group["cases"] = counted[0]
-            group["fr_counts"] = tuple(counted[1:4])
-            group["res_counts"] = tuple(counted[4:7])
-            group["reopened"] = counted[7]
-            add_breaches(group, first_response=counted[8], resolution=counted[9])
-        self.breaches_again(db, found)
+        self.figures(db, found, self.case_counts(), wanted)
+        # Breaches beyond the first of their clock (a resolution clock breached
+        # again after a reopen): few, through a partial index.
+        self.figures(db, found, AGAIN, {})
         return found
 
     def quantiles_only(self, db: ProjectionDatabase, source: Source, prefix: str) -> Found:
         found = Found(self.width)
-        for _ in self.figures(db, found, source, [], {prefix: MEASURES[prefix][1]}):
-            pass
+        self.figures(db, found, Counts(source), {prefix: MEASURES[prefix][1]})
         return found
 
-    def clock_table(self, db: ProjectionDatabase, source: Source, prefix: str) -> Found:
+    def updates(self, db: ProjectionDatabase) -> Found:
         found = Found(self.width)
-        quantiles = {prefix: MEASURES[prefix][1]}
-        counts = [*clock_counts(prefix), breach_count(prefix)]
-        for group, counted in self.figures(db, found, source, counts, quantiles):
-            group[f"{prefix}_counts"] = tuple(counted[:3])
-            add_breaches(group, next_update=counted[3])
+        self.figures(db, found, self.update_counts(), {"nu": MEASURES["nu"][1]})
         return found
 
     def escalations(self, db: ProjectionDatabase) -> Found:
         found = Found(self.width)
-        counts = [
-            COUNT,
-            self.sql.escalated_cases(),
-            count_of(sql("t.to_escalate_us IS NOT NULL")),
-            *clock_counts("vendor"),
-            breach_count("vendor"),
-        ]
         quantiles = {name: MEASURES[name][1] for name in ("to_escalate", "vendor")}
-        for group, counted in self.figures(db, found, ESCALATIONS, counts, quantiles):
-            group["escalation_counts"] = tuple(counted[:3])
-            group["vendor_counts"] = tuple(counted[3:6])
-            add_breaches(group, vendor=counted[6])
+        self.figures(db, found, self.escalation_counts(), quantiles)
         return found
 
-    def breaches_again(self, db: ProjectionDatabase, found: Found) -> None:
-        """Breaches beyond the first of their clock (a resolution clock breached
-        again after a reopen): few, through a partial index."""
-        kinds = list(ClockKind)
-        counts = [count_of(sql("t.clock = {kind}", kind=constant(k.value))) for k in kinds]
-        for row in self.rows(db, self.sql.figures(BREACHES_AGAIN, counts, [])):
-            group, rest = found.take(row)
-            add_breaches(group, **{k.value: _int(v) for k, v in zip(kinds, rest, strict=True)})
+
+# Breaches beyond the first of their clock, by clock.
+AGAIN = Counts(
+    BREACHES_AGAIN,
+    tuple(
+        (f"breaches.{kind.value}", count_of(sql("t.clock = {kind}", kind=constant(kind.value))))
+        for kind in ClockKind
+    ),
+)
+
+
+def without_jit(db: ProjectionDatabase) -> None:
+    """For the rest of the transaction, on PostgreSQL, no JIT compilation: these
+    statements' costs are above its thresholds, and it compiles their many
+    conditions for longer than they run (a seal's statements by vehicle: 1.3 of
+    3.1 s)."""
+    if db.is_postgres:
+        db.execute("SET LOCAL jit = off")
 
 
 @contextmanager
@@ -229,6 +297,6 @@ def snapshot(
                 pgsql.SQL("SET TRANSACTION SNAPSHOT {}").format(pgsql.Literal(exported))
             )
         db.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        db.execute("SET LOCAL jit = off")
+        without_jit(db)
         found = db.fetchone("SELECT pg_export_snapshot()") if export else None
         yield str(found[0]) if found else ""

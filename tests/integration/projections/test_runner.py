@@ -309,6 +309,30 @@ def test_a_projection_knows_a_full_batch_from_one_that_reached_the_head(
     assert not catching_up()
 
 
+def test_a_rebuild_applies_every_batch_catching_up_its_swap_too(
+    services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+) -> None:
+    """A rebuild catches up until its swap, whose last events are applied
+    catching up too: the swap, holding the projection's tracking, waits for no
+    work a projection may leave for later (ADR 84)."""
+    projection = NotingCaseQueue()
+    more: list[int] = []
+
+    def record_once_at_the_head(position: int, head: int) -> None:
+        if position == head and not more:  # left for the swap to apply
+            receipt = services.desk.receive_case(
+                caller(), cmd.TakeIn(received_at=services.clock.now(), **intake())
+            )
+            more.append(receipt.position)
+
+    result = rebuild(services.log, projection, db, record_once_at_the_head, batch_size=200)
+    assert result.position == more[0] > recorded.head
+    batches = projection.catching_up
+    assert len(batches) > 3
+    # Full batches, the one that reached the head, then the swap's.
+    assert batches == [True] * (len(batches) - 2) + [False, True]
+
+
 def reading_noted(runner: ProjectionRunner, reads: list[int]) -> None:
     """Note in `reads` where each of the runner's read-aheads starts, as it starts."""
     read_from = runner.read_from

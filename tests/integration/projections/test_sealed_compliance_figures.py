@@ -37,7 +37,14 @@ from cases.reports.compliance_report import (
     ComplianceReportView,
     ReportRequest,
 )
-from cases.reports.compliance_seal import GRACE, keep_moments, month_start, reseal, seal_state
+from cases.reports.compliance_seal import (
+    GRACE,
+    keep_moments,
+    month_start,
+    reseal,
+    seal_after,
+    seal_state,
+)
 from cases.reports.compliance_sealed import SealedReport
 from cases.reports.compliance_sql import Dimension
 from cases.settings import Settings
@@ -592,6 +599,44 @@ def test_seals_made_while_catching_up_keep_their_changes_by_moment_later(
         while (moment := keep_moments(db, LIVE)) is not None:
             kept.append(moment)
         assert kept == [middle, later]
+        for group_by in [(), (D.VEHICLE,), (D.CUSTOMER,)]:
+            report = SealedReport(db, LIVE, group_by, between)
+            assert report.seal_serving(*period) == middle
+            assert report.moments_of == later
+            sealed, rows = both(db, ReportRequest(*period, between, group_by))
+            assert sealed == rows, group_by
+    finally:
+        restore(db)
+
+
+def test_at_the_head_each_batch_keeps_one_seals_missing_changes_by_moment(
+    projected: Projected,
+) -> None:
+    """Seals made while catching up get their changes by moment from the batches
+    that reach the log's head, one seal a batch, earliest first; a batch with more
+    behind it keeps none (ADR 84)."""
+    db = projected.db
+    middle, later = APRIL + timedelta(hours=12), APRIL + timedelta(hours=24)
+    period, between = (MARCH, MAY), APRIL + timedelta(hours=20)
+    try:
+        with behind(more=True):
+            sealed_at(db, MARCH, middle, later)
+        state = seal_state(db, LIVE)
+        assert state is not None
+        assert state.latest_recorded_at > later
+        latest = [state.latest_recorded_at]  # a batch that seals nothing more
+        for kept, said in (([middle], [middle]), ([middle, later], [later]), ([middle, later], [])):
+            with behind(more=True), db.transaction():
+                assert seal_after(db, LIVE, latest) == []
+            with capture_logs() as logs, db.transaction():
+                assert seal_after(db, LIVE, latest) == []
+            now = seal_state(db, LIVE)
+            assert now is not None
+            assert now.seals == (MARCH, middle, later)
+            assert now.by_moment == frozenset(kept)
+            assert [e["sealed_at"] for e in logs if e["event"] == "compliance_moments_kept"] == [
+                m.isoformat() for m in said
+            ]
         for group_by in [(), (D.VEHICLE,), (D.CUSTOMER,)]:
             report = SealedReport(db, LIVE, group_by, between)
             assert report.seal_serving(*period) == middle
