@@ -384,6 +384,8 @@ def seal_after(
         )
     _note_latest(db, tables, latest)
     if state is not None and not catching_up():
+        # The seals just made keep their changes (made at the head), but for a
+        # first seal, which has none to keep.
         kept = state.by_moment.union(moments if len(seals) > len(moments) else moments[1:])
         _keep_moments_at_head(db, tables, SealState(tuple(seals), latest, kept))
     return moments
@@ -696,7 +698,9 @@ def changes_by_moment(
         if not rows:
             continue
         matrix = np.array([row[width:] for row in rows], dtype=np.int64)
-        cell = np.array([ids.setdefault(tuple(row[1:width]), len(ids)) for row in rows])
+        cell = np.array(
+            [ids.setdefault(tuple(row[1:width]), len(ids)) for row in rows], dtype=np.int64
+        )
         moment = np.array([moment_of(row[0]) for row in rows], dtype=np.int64)
         figure = np.array([FIGURE_INDEX[name] for name in counts.names], dtype=np.int64)
         at, column = np.nonzero(matrix)

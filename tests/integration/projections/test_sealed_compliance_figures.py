@@ -577,6 +577,22 @@ def test_every_moment_a_figure_changes_at_is_kept(
         restore(db)
 
 
+def served_by_moment(
+    db: ProjectionDatabase,
+    period: tuple[datetime, datetime],
+    between: datetime,
+    seals: tuple[datetime, datetime],
+) -> None:
+    """Reports as of `between`, by a few groupings, are served from the cells up
+    to the first of `seals` and the second's changes by moment, and equal the rows'."""
+    for group_by in [(), (D.VEHICLE,), (D.CUSTOMER,)]:
+        report = SealedReport(db, LIVE, group_by, between)
+        assert report.seal_serving(*period) == seals[0]
+        assert report.moments_of == seals[1]
+        sealed, rows = both(db, ReportRequest(*period, between, group_by))
+        assert sealed == rows, group_by
+
+
 def test_seals_made_while_catching_up_keep_their_changes_by_moment_later(
     projected: Projected,
 ) -> None:
@@ -599,12 +615,7 @@ def test_seals_made_while_catching_up_keep_their_changes_by_moment_later(
         while (moment := keep_moments(db, LIVE)) is not None:
             kept.append(moment)
         assert kept == [middle, later]
-        for group_by in [(), (D.VEHICLE,), (D.CUSTOMER,)]:
-            report = SealedReport(db, LIVE, group_by, between)
-            assert report.seal_serving(*period) == middle
-            assert report.moments_of == later
-            sealed, rows = both(db, ReportRequest(*period, between, group_by))
-            assert sealed == rows, group_by
+        served_by_moment(db, period, between, (middle, later))
     finally:
         restore(db)
 
@@ -637,11 +648,6 @@ def test_at_the_head_each_batch_keeps_one_seals_missing_changes_by_moment(
             assert [e["sealed_at"] for e in logs if e["event"] == "compliance_moments_kept"] == [
                 m.isoformat() for m in said
             ]
-        for group_by in [(), (D.VEHICLE,), (D.CUSTOMER,)]:
-            report = SealedReport(db, LIVE, group_by, between)
-            assert report.seal_serving(*period) == middle
-            assert report.moments_of == later
-            sealed, rows = both(db, ReportRequest(*period, between, group_by))
-            assert sealed == rows, group_by
+        served_by_moment(db, period, between, (middle, later))
     finally:
         restore(db)

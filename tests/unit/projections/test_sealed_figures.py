@@ -29,6 +29,8 @@ from cases.reports.compliance_sealed import (
     sorted_ranks,
     whole_months,
 )
+from cases.reports.compliance_sql import ReportSql
+from cases.reports.compliance_statements import Statements, fill
 
 
 @given(st.lists(st.integers(min_value=-(2**62), max_value=2**62), max_size=300))
@@ -148,6 +150,33 @@ def test_the_customer_cells_vector_holds_every_figure_once() -> None:
     }
     assert sorted(flattened(group)) == sorted(FIGURES)
     assert len(set(FIGURES)) == len(FIGURES)
+
+
+def test_the_statements_name_every_figure_and_only_breaches_twice() -> None:
+    """`Counts` name what each statement counts as `FIGURES` does (ADR 84): every
+    figure by one statement, but the breaches, which the breaches again add to."""
+    names = [
+        name
+        for counts in Statements(ReportSql((), postgres=True), {}, 0).counts()
+        for name in counts.names
+    ]
+    assert set(names) == set(FIGURES)
+    twice = sorted(name for name in set(names) if names.count(name) > 1)
+    assert twice == sorted(f"breaches.{kind.value}" for kind in ClockKind)
+
+
+def test_a_group_filled_from_names_is_its_counts_unflattened() -> None:
+    """`fill` puts named counts into a group as `group_figures` reads it; breaches
+    from a second statement add to the first's."""
+    group: dict[str, object] = {}
+    fill(group, ("cases", "fr_counts.0", "fr_counts.1", "fr_counts.2"), (7, 5, 4, 5))
+    fill(group, ("breaches.first_response", "breaches.vendor"), (1, 0))
+    fill(group, ("breaches.first_response",), (2,))
+    assert group == {
+        "cases": 7,
+        "fr_counts": (5, 4, 5),
+        "breaches": {"first_response": 3, "vendor": 0},
+    }
 
 
 def test_months() -> None:
