@@ -373,9 +373,11 @@ def seal_after(
     else:  # from the month start before the earliest fact: the same on a rebuild
         first = month_start(earliest - GRACE)
         moments = [first, *_months_after(first, due)]
+    by_moment = set() if state is None else set(state.by_moment)
     for moment in moments:
         started = time.perf_counter()
-        add_seal(db, tables, moment, seals[-1] if seals else None)
+        if add_seal(db, tables, moment, seals[-1] if seals else None):
+            by_moment.add(moment)
         seals.append(moment)
         logger.info(
             "compliance_sealed",
@@ -384,10 +386,7 @@ def seal_after(
         )
     _note_latest(db, tables, latest)
     if state is not None and not catching_up():
-        # The seals just made keep their changes (made at the head), but for a
-        # first seal, which has none to keep.
-        kept = state.by_moment.union(moments if len(seals) > len(moments) else moments[1:])
-        _keep_moments_at_head(db, tables, SealState(tuple(seals), latest, kept))
+        _keep_moments_at_head(db, tables, SealState(tuple(seals), latest, frozenset(by_moment)))
     return moments
 
 
@@ -450,11 +449,12 @@ def _note_latest(db: ProjectionDatabase, tables: TableNames, latest: datetime) -
 
 def add_seal(
     db: ProjectionDatabase, tables: TableNames, moment: datetime, previous: datetime | None
-) -> None:
+) -> bool:
     """Seal at `moment`: the cells of what changed from the seal at `previous`
     (read from the rows touched after it) or, for the first seal, of everything;
     after the first, the same changes by moment too (ADR 84), except while the
-    projection catches up (`keep_moments` adds them later)."""
+    projection catches up (`keep_moments` adds them later). Returns whether it
+    kept the changes by moment."""
     without_jit(db)
     for layer in LAYERS:
         _seal_layer(db, tables, layer, moment, previous)
@@ -463,6 +463,7 @@ def add_seal(
         _seal_all_moments(db, tables, moment, previous)
         by_moment = True
     db.execute(insert(tables("compliance_seals"), ("sealed_at", "moments")), [moment, by_moment])
+    return by_moment
 
 
 def keep_moments(
@@ -589,7 +590,7 @@ def _seal_moments(
                 moments(a, b),
                 counts(a, b),
             ]
-            for a, b in itertools.pairwise([*starts.tolist(), len(running)])
+            for a, b in _runs(starts, len(running))
         ),
     )
     removed = ("removed",) if layer.moves else ()
@@ -630,7 +631,7 @@ def _seal_cell_moments(
     ]
     by_cell = {
         changes.cells[order.cell[a]]: [column(a, b) for column in columns]
-        for a, b in itertools.pairwise([*starts.tolist(), len(order.cell)])
+        for a, b in _runs(starts, len(order.cell))
     }
     blobs: dict[tuple[str, ...], dict[str, tuple[bytes, bytes]]] = {}
     for cell, measure, moments, durations in _durations_by_moment(db, sql, values, left=False):
@@ -718,6 +719,11 @@ def changes_by_moment(
     return ChangesByMoment(
         cells, merged.cell[kept], merged.figure[kept], merged.moment[kept], change[change != 0]
     )
+
+
+def _runs(starts: npt.NDArray[np.int64], length: int) -> Iterable[tuple[int, int]]:
+    """Each run's [start, end) of `length` values, its starts `starts`."""
+    return itertools.pairwise([*starts.tolist(), length])
 
 
 def _running(change: npt.NDArray[np.int64], starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
