@@ -9,8 +9,9 @@ the cases of one UTC month of receipt, local month of receipt and customer.
 Its counts are the report's counts (`Statements`, as named there, flattened to
 `name.i` and `breaches.kind`; those that did not change are left out); its
 durations, per measure (`MEASURES`), every duration that came to count, packed
-in order as 8-byte big-endian integers. The customer layer keeps a row per cell:
-its counts one vector in the order of `FIGURES`, each measure's durations a blob.
+in order as 8-byte big-endian integers. The customer layer keeps a cell's counts
+as one vector in the order of `FIGURES` and each measure's durations as a blob,
+its cells packed a row per seal and months (`compliance_packed`, ADR 85).
 
 Seals are month starts (UTC). The cells of a seal hold what changed from the
 seal before it (read from the rows a fact recorded after that one touched), the
@@ -43,6 +44,7 @@ from cases.db.shapes import insert
 from cases.db.statement import NOTHING, identifier
 from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames, catching_up
+from cases.reports.compliance_packed import pack, packed_rows, unpacked
 from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 from cases.reports.compliance_statements import Found, Statements, without_jit
 
@@ -74,9 +76,10 @@ class Layer:
     """One set of cells: keyed by the UTC month of receipt and `dimensions`. Grouped
     by vehicle (`moves`), a case's rows change group when it is escalated, so
     durations also leave a group (`removed`, ADR 72). A layer with `cells` keeps
-    one row per cell in that table, its counts one vector (`FIGURES`) and each
+    in that table each cell's counts as one vector (`FIGURES`) and each
     measure's durations one blob (ADR 79), instead of a row per figure in
-    `counts` and per measure in `durations`."""
+    `counts` and per measure in `durations`; its cells packed a row per seal and
+    months, by its last dimension (ADR 85)."""
 
     dimensions: tuple[Dimension, ...]
     counts: str = ""
@@ -86,7 +89,7 @@ class Layer:
     # then per measure (a layer whose rows do not move, kept a row per figure).
     count_moments: str = ""
     duration_moments: str = ""
-    cell_moments: str = ""  # a layer kept a row per cell: a row per cell
+    cell_moments: str = ""  # a layer with `cells`: packed as its cells
 
     @property
     def keeps_moments(self) -> bool:
@@ -97,10 +100,6 @@ class Layer:
         kept = (self.cells,) if self.cells else (self.counts, self.durations)
         moments = (self.count_moments, self.duration_moments) if self.count_moments else ()
         return (*kept, *moments, *((self.cell_moments,) if self.cell_moments else ()))
-
-    def key_order(self, dimension: Dimension) -> int:
-        """Where `dimension` is in the cells' key (`cells`: customer first)."""
-        return self.dimensions[::-1].index(dimension)
 
     @property
     def moves(self) -> bool:
@@ -158,16 +157,21 @@ SEAL_TABLES = (
 )
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-# A row of a layer kept a row per cell, by moment (ADR 84): each change's moment,
-# figure (its place in `FIGURES`) and change; each measure's moments and durations.
+# The columns of a layer with `cells`, its cells packed a row per seal and months
+# (ADR 79, 85), after its cells' names (`names`): their counts' vectors,
+# each measure's numbers of durations and the durations.
+CELL_COLUMNS = ("counts", *(column for m in MEASURES for column in (f"{m}_lengths", m)))
+# ... and by moment (ADR 84): the cells' numbers of changes, each change's moment,
+# figure (its place in `FIGURES`) and change; per measure the cells' numbers of
+# durations, their moments and the durations.
 CELL_MOMENTS = (
+    "lengths",
     "moments",
     "figures",
     "changes",
-    *(column for m in MEASURES for column in (f"{m}_moments", m)),
+    *(column for m in MEASURES for column in (f"{m}_lengths", f"{m}_moments", m)),
 )
 TUPLE_WIDTH = 3  # every tuple of counts `Statements` finds has three
-DURATION = ">i8"  # a packed duration: 8 bytes, big-endian (as PostgreSQL's int8send)
 Durations = npt.NDArray[np.int64]
 
 
@@ -569,8 +573,8 @@ def _seal_moments(
     moments they were recorded (ADR 84): per cell and figure that changed, its
     moments and its change up to each; per cell and measure, the durations that
     came to count (grouped by vehicle: and that left the group `none`), in their
-    moments' order, and those moments. A layer kept a row per cell keeps them a
-    row per cell (`_seal_cell_moments`)."""
+    moments' order, and those moments. A layer with `cells` keeps them packed as
+    its cells (`_seal_cell_moments`)."""
     sql, values = _layer_sql(db, tables, layer, moment, previous, by_moment=True)
     changes = changes_by_moment(db, sql, values)
     if layer.cells:
@@ -619,9 +623,9 @@ def _seal_cell_moments(
     sql: ReportSql,
     values: dict[str, object],
 ) -> None:
-    """A row per cell that changed (ADR 79, 84): each change's moment, its figure
-    (its place in `FIGURES`) and the change, and per measure the durations that
-    came to count and their moments."""
+    """A row per seal and months (ADR 79, 84, 85): of each cell that changed,
+    each change's moment, its figure (its place in `FIGURES`) and the change, and
+    per measure the durations that came to count and their moments."""
     order = changes.ordered("cell", "moment", "figure")
     starts = order.starts("cell")
     columns = [
@@ -636,18 +640,20 @@ def _seal_cell_moments(
     blobs: dict[tuple[str, ...], dict[str, tuple[bytes, bytes]]] = {}
     for cell, measure, moments, durations in _durations_by_moment(db, sql, values, left=False):
         blobs.setdefault(cell, {})[measure] = (moments, durations)
-    rows = []
-    for cell in sorted(by_cell.keys() | blobs.keys()):
-        packed = blobs.get(cell, {})
-        rows.append(
-            [
-                moment,
-                *cell,
-                *by_cell.get(cell, (b"", b"", b"")),
-                *(blob for m in MEASURES for blob in packed.get(m, (b"", b""))),
-            ]
-        )
-    db.executemany(insert(tables(layer.cell_moments), (*layer.cell, *CELL_MOMENTS)), rows)
+    cells = {
+        cell: [
+            *by_cell.get(cell, (b"", b"", b"")),
+            *(blob for m in MEASURES for blob in blobs.get(cell, {}).get(m, (b"", b""))),
+        ]
+        for cell in by_cell.keys() | blobs.keys()
+    }
+    db.executemany(
+        insert(tables(layer.cell_moments), (*layer.cell[:-1], "names", *CELL_MOMENTS)),
+        [
+            [moment, *row]
+            for row in packed_rows(cells, (True, False, False, *(True, False) * len(MEASURES)))
+        ],
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -786,28 +792,20 @@ def _seal_cells(
     changes: dict[tuple[str, ...], dict[str, int]],
     found: Iterable[tuple[tuple[str, ...], str, Durations]],
 ) -> None:
-    """A row per cell that changed: its counts' vector and each measure's blob."""
+    """A row per seal and months (ADR 85): the cells that changed, their counts'
+    vectors and each measure's durations."""
     blobs: dict[tuple[str, ...], dict[str, bytes]] = {}
     for cell, measure, durations in found:
         blobs.setdefault(cell, {})[measure] = pack(durations)
-    rows = []
-    for cell in sorted(changes.keys() | blobs.keys()):
+    cells = {}
+    for cell in changes.keys() | blobs.keys():
         vector = np.zeros(len(FIGURES), dtype=np.int64)
         for figure, count in changes.get(cell, {}).items():
             vector[FIGURE_INDEX[figure]] = count
         packed = blobs.get(cell, {})
         if vector.any() or packed:
-            rows.append([moment, *cell, pack(vector), *(packed.get(m, b"") for m in MEASURES)])
+            cells[cell] = [pack(vector), *(packed.get(m, b"") for m in MEASURES)]
     db.executemany(
-        insert(tables(layer.cells), (*layer.cell, "counts", *MEASURES)),
-        rows,
+        insert(tables(layer.cells), (*layer.cell[:-1], "names", *CELL_COLUMNS)),
+        [[moment, *row] for row in packed_rows(cells, (False, *(True for _ in MEASURES)))],
     )
-
-
-def pack(durations: Durations) -> bytes:
-    return durations.astype(DURATION).tobytes()
-
-
-def unpacked(packed: bytes) -> Durations:
-    """The durations `pack` (or PostgreSQL's `int8send`) packed, in order."""
-    return np.frombuffer(packed, dtype=DURATION).astype(np.int64)

@@ -17,7 +17,9 @@ group, selected (not sorted) with numpy: the same exact figures as
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,11 +28,13 @@ import numpy as np
 import numpy.typing as npt
 
 from cases.db.database import ProjectionDatabase, Row
-from cases.db.statement import COMMA, NOTHING, Identifier, Sql, identifier
+from cases.db.statement import COMMA, NOTHING, Sql, identifier
 from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
 from cases.reports.compliance_columns import FigureColumns, Ranks
+from cases.reports.compliance_packed import CellGroups, names_of, spread, unpacked
 from cases.reports.compliance_seal import (
+    CELL_COLUMNS,
     CELL_MOMENTS,
     FIGURE_INDEX,
     FIGURES,
@@ -46,12 +50,14 @@ from cases.reports.compliance_seal import (
     seal_state,
     since_seal,
     unflattened,
-    unpacked,
 )
 from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 
 Key = tuple[str, ...]
+# The threads each measure's ranks are found on (`SealedReport._ranks`).
+RANKING = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ranks")
 Durations = npt.NDArray[np.int64]
+Integers = Durations
 _NONE: Durations = np.empty(0, dtype=np.int64)
 
 
@@ -95,9 +101,15 @@ def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Group
 
 
 # Up to this many groups, each group's ranks are selected after its values are put
-# together by a radix sort of the small group ids; above it, one sort of the
-# packed (group, value) pairs (ADR 79, 84).
+# together by a radix sort of the small group ids; above it, the ranks are found
+# among a few values per group chosen by a histogram (`bucketed_ranks`, ADR 85).
 SELECTED_GROUPS = 1024
+# Each value's bucket: its octave and the next `OCTAVE_BITS` bits below its
+# leading one (16 buckets an octave, each about 4 % wide: a few values each).
+OCTAVE_BITS = 4
+# The most (group, bucket) counts one histogram may hold (32 MB); with more groups
+# than fit, one sort of every value instead.
+HISTOGRAM_CELLS = 1 << 22
 
 
 def rank_columns(ids: Durations, values: Durations, count: int) -> Ranks:
@@ -108,7 +120,17 @@ def rank_columns(ids: Durations, values: Durations, count: int) -> Ranks:
         return Ranks(lengths, lengths, lengths)
     if count <= SELECTED_GROUPS:
         return selected_ranks(ids, values, lengths)
-    return sorted_ranks(ids, values, lengths)
+    return bucketed_ranks(ids, values, lengths)
+
+
+def rank_places(lengths: Durations) -> tuple[Durations, Durations]:
+    """Where each group's median and p90 (nearest rank) are among its values in
+    order, counted from 0: k = ceil(p * n) - 1 (0 for a group without a value)."""
+    some = lengths > 0
+    return (
+        np.where(some, (lengths + 1) // 2 - 1, 0),
+        np.where(some, (9 * lengths + 9) // 10 - 1, 0),
+    )
 
 
 def selected_ranks(ids: Durations, values: Durations, lengths: Durations) -> Ranks:
@@ -128,18 +150,66 @@ def selected_ranks(ids: Durations, values: Durations, lengths: Durations) -> Ran
 
 
 def sorted_ranks(ids: Durations, values: Durations, lengths: Durations) -> Ranks:
-    """Each group's median and p90 from one sort of (group, value) packed into an
-    int64; where the packed values would not fit, one `lexsort` (ADR 79)."""
+    """Each group's median and p90 from one sort of every (group, value) (ADR 79)."""
+    ordered, starts = grouped_in_order(ids, values, lengths), np.cumsum(lengths) - lengths
+    some = lengths > 0
+    return Ranks(
+        lengths, *(ordered[np.where(some, starts + places, 0)] for places in rank_places(lengths))
+    )
+
+
+def grouped_in_order(ids: Durations, values: Durations, lengths: Durations) -> Durations:
+    """`values` sorted by group, then by value: (group, value) packed into an
+    int64 and sorted once; where the packed values would not fit, one `lexsort`."""
     low, high = int(values.min()), int(values.max())
     bits = (high - low).bit_length()
     if bits + len(lengths).bit_length() > 62:
-        ordered = values[np.lexsort((values, ids))]
-    else:
-        ordered = (np.sort((ids << bits) | (values - low)) & ((1 << bits) - 1)) + low
-    starts = np.cumsum(lengths) - lengths
-    some = lengths > 0
-    medians = ordered[np.where(some, starts + (lengths + 1) // 2 - 1, 0)]
-    return Ranks(lengths, medians, ordered[np.where(some, starts + (9 * lengths + 9) // 10 - 1, 0)])
+        return values[np.lexsort((values, ids))]
+    ordered: Durations = (np.sort((ids << bits) | (values - low)) & ((1 << bits) - 1)) + low
+    return ordered
+
+
+def bucketed_ranks(ids: Durations, values: Durations, lengths: Durations) -> Ranks:
+    """Each group's median and p90, exact, without sorting every value (ADR 85):
+    a histogram of (group, bucket) counts, the buckets in the values' order
+    (`buckets`), says in which bucket a group's k-th value lies and how many of its
+    values come before that bucket; only the values in that bucket are sorted.
+    Where the histogram would not fit in `HISTOGRAM_CELLS`, `sorted_ranks`."""
+    count = len(lengths)
+    bucket = buckets(values)
+    width = int(bucket.max()) + 1
+    if count * width > HISTOGRAM_CELLS:
+        return sorted_ranks(ids, values, lengths)
+    cell = ids * width + bucket
+    below_and_in = np.cumsum(
+        np.bincount(cell, minlength=count * width).reshape(count, width), axis=1
+    )
+    groups = np.arange(count)
+    found = []
+    for places in rank_places(lengths):
+        # the first bucket whose running count passes the place (at most the last)
+        at = np.minimum((below_and_in <= places[:, None]).sum(axis=1), width - 1)
+        before = np.where(at > 0, below_and_in[groups, np.maximum(at - 1, 0)], 0)
+        chosen = cell == (groups * width + at)[ids]
+        inside = below_and_in[groups, at] - before
+        ordered = grouped_in_order(ids[chosen], values[chosen], inside)
+        starts = np.cumsum(inside) - inside
+        found.append(ordered[np.minimum(starts + places - before, len(ordered) - 1)])
+    return Ranks(lengths, *found)
+
+
+def buckets(values: Durations) -> Durations:
+    """Each value's bucket, numbered from 0, in the values' order (a larger value's
+    is no smaller): of the value less the least value plus one, its binary
+    exponent and `OCTAVE_BITS` bits below the leading one (the top bits of the
+    float64 nearest it; rounding to nearest keeps the order)."""
+    low = int(values.min())
+    span = int(values.max()) - low + 1
+    if span >= 1 << 62:  # would not fit an int64 less its least value
+        return np.zeros(len(values), dtype=np.int64)
+    top = (values - (low - 1)).astype(np.float64).view(np.int64) >> (52 - OCTAVE_BITS)
+    numbered: Durations = top - int(top.min())
+    return numbered
 
 
 def _timedeltas(microseconds: Durations) -> list[timedelta]:
@@ -192,6 +262,8 @@ class SealedReport:
     # ... their groups (a row of `summed` each), and each measure's durations:
     # each value's group (in `keyed`), the values.
     keyed: list[Key] = field(init=False, default_factory=list)
+    # The groups the packed cells fell in, as met (`keyed`: those counted in).
+    cells: CellGroups = field(init=False, default_factory=CellGroups)
     cell_durations: dict[str, tuple[Durations, Durations]] = field(init=False, default_factory=dict)
     layer: Layer | None = field(init=False)
     # Between two seals (ADR 84): the later, whose changes by moment are read up
@@ -231,7 +303,7 @@ class SealedReport:
     def figures(
         self, start: datetime, end: datetime, sealed_at: datetime
     ) -> dict[Key, Any] | FigureColumns:
-        """Each group's figures: as columns from a layer kept a row per cell
+        """Each group's figures: as columns from a layer with `cells`
         (`columns`), otherwise as `groups` gives them."""
         if self._layer.cells:
             return self.columns(start, end, sealed_at)
@@ -266,11 +338,15 @@ class SealedReport:
         for key, figures in self.counts.items():
             for figure, count in figures.items():
                 counts[index[key], FIGURE_INDEX[figure]] += count
-        ranks = {}
-        for measure in MEASURES:
-            ids, values = self._measure_values(measure, index, keys)
-            ranks[measure] = rank_columns(ids, values, len(keys))
-        return FigureColumns(keys, counts, ranks)
+        return FigureColumns(keys, counts, self._ranks(index, keys))
+
+    def _ranks(self, index: dict[Key, int], keys: list[Key]) -> dict[str, Ranks]:
+        """Each measure's ranks of every group, the measures on threads of their own:
+        numpy sorts and counts without the interpreter's lock (ADR 85)."""
+        found = {measure: self._measure_values(measure, index, keys) for measure in MEASURES}
+        count = len(keys)
+        ranked = RANKING.map(lambda pair: rank_columns(pair[0], pair[1], count), found.values())
+        return dict(zip(found, ranked, strict=True))
 
     def groups(self, start: datetime, end: datetime, sealed_at: datetime) -> dict[Key, Any]:
         """Each group's figures, as `group_figures` reads them."""
@@ -358,7 +434,7 @@ class SealedReport:
         keys = [identifier(d.value) for d in self.group_by]
         width = len(keys)
         if layer.cells:
-            self._vector_cells(layer, keys, where, params)
+            self._vector_cells(layer, where, params)
             return
         for row in self.db.fetchall(
             compose(
@@ -400,56 +476,54 @@ class SealedReport:
         for (key, measure, gone), parts in blobs.items():
             self._add_durations(key, measure, unpacked(b"".join(parts)), removed=gone)
 
-    def _vector_cells(
-        self, layer: Layer, keys: list[Identifier], where: Sql, params: list[object]
-    ) -> None:
-        """The cells of a layer kept a row per cell (ADR 79): on PostgreSQL each
-        column's blobs joined by the report's groups (in the order of the cells'
-        key, customer first: no sort) and fetched in binary; then each column
-        unpacked at once, the counts' vectors summed by group."""
-        width = len(keys)
-        columns = [identifier(c) for c in ("counts", *MEASURES)]
-        if self.db.is_postgres:
-            chosen = COMMA.join(
-                [*keys, *(compose("string_agg({c}, CAST('' AS bytea))", c=c) for c in columns)]
-            )
-            ordered = sorted(self.group_by, key=layer.key_order)
-            group_by = compose(
-                " GROUP BY {keys}", keys=COMMA.join([identifier(d.value) for d in ordered])
-            )
-        else:
-            chosen, group_by = COMMA.join([*keys, *columns]), NOTHING
-        statement = compose(
-            "SELECT {chosen} FROM {cells} {where}{group_by}",
-            chosen=chosen,
-            cells=identifier(self.tables(layer.cells)),
-            where=where,
-            group_by=group_by,
-        )
-        by_key: dict[Key, int] = {}
-        blobs: list[list[bytes]] = [[] for _ in columns]
-        groups: list[list[int]] = [[] for _ in columns]
-        for row in self.db.fetchall(statement, params, binary=True):
-            at = by_key.setdefault(tuple(str(v) for v in row[:width]), len(by_key))
-            for into, of, blob in zip(blobs, groups, row[width:], strict=True):
-                if blob:
-                    into.append(blob)
-                    of.append(at)
-        if not by_key:
+    def _vector_cells(self, layer: Layer, where: Sql, params: list[object]) -> None:
+        """The cells of a layer with `cells` (ADR 79), a row per seal and months
+        (ADR 85): each column of every row unpacked at once, the counts' vectors
+        summed by group, each duration's group its cell's."""
+        rows = self._packed(layer.cells, CELL_COLUMNS, where, params)
+        if not rows:
             return
-        keyed = list(by_key)
-        (counts, *durations), (counted, *timed) = blobs, groups
-        rows = unpacked(b"".join(counts)).reshape(-1, len(FIGURES))
-        per_blob = np.array([len(blob) for blob in counts]) // (8 * len(FIGURES))
-        if self.db.is_postgres:  # a blob per group (every group has counts), in order
-            summed = np.add.reduceat(rows, np.cumsum(per_blob) - per_blob)
-        else:
-            summed = np.zeros((len(keyed), len(FIGURES)), dtype=np.int64)
-            np.add.at(summed, np.repeat(np.array(counted), per_blob), rows)
-        self.summed, self.keyed = summed, keyed
-        for measure, parts, of in zip(MEASURES, durations, timed, strict=True):
-            values, ids = joined(parts, np.array(of, dtype=np.int64))
-            self.cell_durations[measure] = (ids, values)
+        groups = self._cell_groups(rows)
+        column = joined_columns(rows, CELL_COLUMNS)
+        summed = np.zeros((len(self.cells.keys), len(FIGURES)), dtype=np.int64)
+        np.add.at(summed, groups, unpacked(column["counts"]).reshape(-1, len(FIGURES)))
+        self.summed, self.keyed = summed, list(self.cells.keys)
+        for measure in MEASURES:
+            self.cell_durations[measure] = (
+                spread(groups, column[f"{measure}_lengths"]),
+                unpacked(column[measure]),
+            )
+
+    def _packed(
+        self, table: str, columns: tuple[str, ...], where: Sql, params: list[object]
+    ) -> list[Row]:
+        """The rows of a layer's packed cells (ADR 85) in `table` that `where`
+        selects: the report's dimensions but the packed one, the cells' names,
+        then `columns`."""
+        others = [identifier(d.value) for d in self.group_by if d != self._layer.dimensions[-1]]
+        return self.db.fetchall(
+            compose(
+                "SELECT {columns} FROM {table} {where}",
+                columns=COMMA.join([*others, *(identifier(c) for c in ("names", *columns))]),
+                table=identifier(self.tables(table)),
+                where=where,
+            ),
+            params,
+            binary=True,
+        )
+
+    def _cell_groups(self, rows: list[Row]) -> Integers:
+        """Each packed cell's group, the rows' cells one after another."""
+        packed_at = self.group_by.index(self._layer.dimensions[-1])
+        width = len(self.group_by) - 1
+        return np.concatenate(
+            [
+                self.cells.number(
+                    tuple(str(v) for v in row[:width]), names_of(bytes(row[width])), packed_at
+                )
+                for row in rows
+            ]
+        )
 
     def _moments(self, first: datetime, stop: datetime, seal: datetime) -> None:
         """What changed in the whole months from the seal before `seal` up to the
@@ -478,36 +552,36 @@ class SealedReport:
                 self._add_durations(key, measure, unpacked(row[-1][: 8 * n]), removed=removed)
 
     def _cell_moments(self, layer: Layer, params: list[object]) -> None:
-        """A layer kept a row per cell (ADR 79): every row's changes at or before
+        """A layer with `cells` (ADR 79, 85): every cell's changes at or before
         the report's moment added to its group's vector and its durations to the
-        cells', all rows at once; a group nothing counted in by then is left out."""
-        rows = self._moment_rows(layer.cell_moments, CELL_MOMENTS, params)
+        cells', all at once; a group nothing counted in by then is left out."""
+        rows = self._packed(
+            layer.cell_moments,
+            CELL_MOMENTS,
+            compose("WHERE sealed_at = {} AND received_month >= {} AND received_month < {}"),
+            params,
+        )
         if not rows:
             return
-        width = len(self.group_by)
-        index = {key: at for at, key in enumerate(self.keyed)}
-        groups = np.array(
-            [index.setdefault(tuple(str(v) for v in row[:width]), len(index)) for row in rows],
-            dtype=np.int64,
-        )
+        known = len(self.keyed)
+        groups = self._cell_groups(rows)
+        column = joined_columns(rows, CELL_MOMENTS)
         at = microseconds_since_epoch(self.as_of)
-        column = {name: [row[width + i] for row in rows] for i, name in enumerate(CELL_MOMENTS)}
-        moments, of = joined(column["moments"], groups)
-        kept = moments <= at
-        figures = unpacked(b"".join(column["figures"]))[kept]
-        changes, of = unpacked(b"".join(column["changes"]))[kept], of[kept]
+        of = spread(groups, column["lengths"])
+        kept = unpacked(column["moments"]) <= at
+        figures, changes = unpacked(column["figures"])[kept], unpacked(column["changes"])[kept]
+        of = of[kept]
         durations = {}
         for measure in MEASURES:
-            moments, by = joined(column[f"{measure}_moments"], groups)
-            counted = moments <= at
-            durations[measure] = (by[counted], unpacked(b"".join(column[measure]))[counted])
+            by = spread(groups, column[f"{measure}_lengths"])
+            counted = unpacked(column[f"{measure}_moments"]) <= at
+            durations[measure] = (by[counted], unpacked(column[measure])[counted])
         # the groups something counted in: the cells' first, then those new here
         present = np.unique(np.concatenate([of, *(by for by, _ in durations.values())]))
-        fresh = present[present >= len(self.keyed)]
-        place = np.arange(len(index), dtype=np.int64)
-        place[fresh] = len(self.keyed) + np.arange(len(fresh))
-        keys = list(index)
-        self.keyed = [*self.keyed, *(keys[i] for i in fresh.tolist())]
+        fresh = present[present >= known]
+        place = np.arange(len(self.cells.keys), dtype=np.int64)
+        place[fresh] = known + np.arange(len(fresh))
+        self.keyed = [*self.keyed, *(self.cells.keys[i] for i in fresh.tolist())]
         summed = np.zeros((len(self.keyed), len(FIGURES)), dtype=np.int64)
         if self.summed is not None:
             summed[: len(self.summed)] = self.summed
@@ -583,11 +657,10 @@ class SealedReport:
         )
 
 
-def joined(parts: list[bytes], groups: Durations) -> tuple[Durations, Durations]:
-    """The values packed in `parts` (8 bytes each), all of them, and each value's
-    group: that of its part (`groups`, one per part)."""
-    lengths = np.array([len(part) // 8 for part in parts], dtype=np.int64)
-    return unpacked(b"".join(parts)), np.repeat(groups, lengths)
+def joined_columns(rows: list[Row], names: tuple[str, ...]) -> dict[str, bytes]:
+    """Each of the last columns of `rows`, named `names`, its blobs joined."""
+    first = len(rows[0]) - len(names)
+    return {name: b"".join(row[first + i] for row in rows) for i, name in enumerate(names)}
 
 
 def whole_months(start: datetime, end: datetime) -> tuple[datetime, datetime]:

@@ -4,25 +4,30 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cases.domain.service_clocks import ClockKind
+from cases.reports.compliance_columns import Ranks
+from cases.reports.compliance_packed import pack, unpacked
 from cases.reports.compliance_seal import (
     FIGURES,
     flattened,
     month_start,
     next_month,
-    pack,
     unflattened,
-    unpacked,
 )
 from cases.reports.compliance_sealed import (
+    Durations,
     GroupRanks,
+    bucketed_ranks,
+    buckets,
     nearest_ranks,
     ranks_of_groups,
     selected_ranks,
@@ -191,28 +196,50 @@ def test_months() -> None:
     )
 
 
+@pytest.mark.parametrize("found_by", [selected_ranks, bucketed_ranks])
 @given(
     st.lists(
-        st.tuples(st.integers(min_value=0, max_value=40), st.integers(-(2**40), 2**40)),
+        st.tuples(
+            st.integers(min_value=0, max_value=40),
+            st.one_of(
+                st.integers(-(2**40), 2**40),
+                st.integers(0, 30),  # ties: many values in one bucket
+                st.integers(2**20, 2**20 + 2**17),  # one octave: neighbouring buckets
+                st.integers(-(2**62), 2**62),  # too wide for buckets: sorted
+            ),
+        ),
         max_size=300,
     ),
     st.integers(min_value=1, max_value=45),
 )
-def test_each_groups_ranks_selected_are_those_of_one_sort(
-    pairs: list[tuple[int, int]], extra: int
+def test_each_groups_ranks_found_without_one_sort_are_those_of_one_sort(
+    found_by: Callable[[Durations, Durations, Durations], Ranks],
+    pairs: list[tuple[int, int]],
+    extra: int,
 ) -> None:
-    """ADR 84: up to `SELECTED_GROUPS` groups, each group's ranks are selected among
-    its values; they are those one sort of every (group, value) finds, and a group
-    without a value has a length of 0 either way."""
+    """ADR 84, 85: each group's ranks selected among its values, or found among
+    the values of one bucket of a histogram, are those one sort of every (group,
+    value) finds, and a group without a value has a length of 0 either way."""
     count = max((g for g, _ in pairs), default=0) + extra
     ids = np.array([g for g, _ in pairs], dtype=np.int64)
     values = np.array([v for _, v in pairs], dtype=np.int64)
     lengths = np.bincount(ids, minlength=count)
     if not len(values):
         return
-    selected = selected_ranks(ids, values, lengths)
+    found = found_by(ids, values, lengths)
     by_sort = sorted_ranks(ids, values, lengths)
-    assert selected.lengths.tolist() == by_sort.lengths.tolist()
+    assert found.lengths.tolist() == by_sort.lengths.tolist()
     some = lengths > 0
-    assert selected.medians[some].tolist() == by_sort.medians[some].tolist()
-    assert selected.p90s[some].tolist() == by_sort.p90s[some].tolist()
+    assert found.medians[some].tolist() == by_sort.medians[some].tolist()
+    assert found.p90s[some].tolist() == by_sort.p90s[some].tolist()
+
+
+@given(st.lists(st.integers(-(2**62), 2**62), min_size=1, max_size=200))
+def test_a_larger_values_bucket_is_no_smaller(values: list[int]) -> None:
+    """ADR 85: the buckets keep the values' order, so the k-th value of a group is
+    in the bucket its running count passes k in."""
+    found = np.array(values, dtype=np.int64)
+    order = np.argsort(found, kind="stable")
+    numbered = buckets(found)[order]
+    assert (np.diff(numbered) >= 0).all()
+    assert numbered.min() == 0
