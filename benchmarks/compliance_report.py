@@ -42,9 +42,8 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    for the year as of a moment after every fact, and as of two past moments:
    July 1st (a seal before the latest, served from its cells, ADR 63),
    July 16th 12:00 and 31st 23:00 (between two seals: from the earlier seal's
-   cells and the later one's changes by moment, ADR 84, except by customer:
-   from the rows), and the ratio of the two
-   medians. Beside them, the median CPU time the first PostgreSQL backend spent (from /proc, when
+   cells and the later one's changes by moment, ADR 84; by customer alone and
+   with month too, ADR 85), and the ratio of the two medians. Beside them, the median CPU time the first PostgreSQL backend spent (from /proc, when
    the server is local): on a busy machine wall time also counts waiting for a
    core; and the median time the API then takes to write the report's JSON
    (`ComplianceReportOut.json_of`), not counted in the ratio.
@@ -311,11 +310,14 @@ def time_variants(
                 (D.MONTH, D.SEVERITY),
                 (D.MONTH, D.VEHICLE),
                 (D.CUSTOMER,),
+                (D.MONTH, D.CUSTOMER),
             ]
         ),
         ((), year.late_july),
         ((D.MONTH, D.SEVERITY), year.late_july),
         ((D.VEHICLE,), year.late_july),
+        ((D.CUSTOMER,), year.late_july),
+        ((D.MONTH, D.CUSTOMER), year.late_july),
     ]
     results = []
     for group_by, as_of in requests:
