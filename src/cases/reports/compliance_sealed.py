@@ -105,7 +105,7 @@ def ranks_of_groups(ids: Durations, values: Durations, count: int) -> list[Group
 # among a few values per group chosen by a histogram (`bucketed_ranks`, ADR 85).
 SELECTED_GROUPS = 1024
 # Each value's bucket: its octave and the next `OCTAVE_BITS` bits below its
-# leading one (16 buckets an octave, each about 4 % wide: a few values each).
+# leading one (16 buckets an octave, each at most about 6 % wide).
 OCTAVE_BITS = 4
 # The most (group, bucket) counts one histogram may hold (32 MB); with more groups
 # than fit, one sort of every value instead.
