@@ -39,7 +39,7 @@ from cases.reports.compliance_report import (
     ReportRequest,
 )
 from cases.reports.compliance_sql import Dimension
-from cases.reports.compliance_statements import Helpers
+from cases.reports.compliance_statements import more_connections
 from cases.reports.service_levels import ServiceLevelsProjection
 
 report_app = command_group("Reports from the read models.", always_a_group=True)
@@ -105,20 +105,6 @@ def _note_lag(log: EventLog, db: ProjectionDatabase) -> None:
         )
 
 
-def _more_of(db: ProjectionDatabase) -> Helpers:
-    """More connections to the database, for the statements to run at once."""
-
-    @contextmanager
-    def connect() -> Iterator[ProjectionDatabase]:
-        extra = ProjectionDatabase(db.url)
-        try:
-            yield extra
-        finally:
-            extra.close()
-
-    return connect
-
-
 @report_app.command("compliance")
 def compliance(
     start: Annotated[
@@ -151,7 +137,7 @@ def compliance(
     except DomainError as e:
         fail(e.message, 1)
     with _projection_db() as db:
-        found = ComplianceReportView(db, helpers=_more_of(db)).report(request)
+        found = ComplianceReportView(db, helpers=more_connections(db)).report(request)
     if output is Format.CSV:
         sys.stdout.write(to_csv(found))
     elif output is Format.JSON:

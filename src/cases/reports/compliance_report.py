@@ -256,7 +256,9 @@ class ComplianceReportView:
         statements = Statements(sql, values, len(request.group_by))
         parts = statements.parts(split=self.helpers is not None)
         with snapshot(self.db, export=self.helpers is not None) as exported:
-            sealed = SealedReport(self.db, self.tables, request.group_by, request.as_of)
+            sealed = SealedReport(
+                self.db, self.tables, request.group_by, request.as_of, self.helpers, exported
+            )
             sealed_at = sealed.seal_serving(request.start, request.end) if self.sealed else None
             if sealed_at is not None:
                 found = sealed.figures(request.start, request.end, sealed_at)

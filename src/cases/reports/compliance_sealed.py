@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,9 +52,11 @@ from cases.reports.compliance_seal import (
     unflattened,
 )
 from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
+from cases.reports.compliance_statements import Helpers, snapshot
 
 Key = tuple[str, ...]
-# The threads each measure's ranks are found on (`SealedReport._ranks`).
+# The threads each measure's ranks are found on (`SealedReport._ranks`), and the
+# changes by moment read beside the cells (`SealedReport._cell_moments_beside`).
 RANKING = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ranks")
 Durations = npt.NDArray[np.int64]
 Integers = Durations
@@ -269,6 +271,10 @@ class SealedReport:
     # Between two seals (ADR 84): the later, whose changes by moment are read up
     # to the report's moment instead of the rows touched after the earlier one.
     moments_of: datetime | None = field(init=False, default=None)
+    # On PostgreSQL, another connection and the snapshot of `db`'s transaction: the
+    # packed changes by moment are read there while `db` reads the cells (ADR 85).
+    helpers: Helpers | None = None
+    exported: str = ""
 
     def __post_init__(self) -> None:
         self.layer = next((layer for layer in LAYERS if layer.serves(self.group_by)), None)
@@ -311,8 +317,11 @@ class SealedReport:
 
     def _gather(self, start: datetime, end: datetime, sealed_at: datetime) -> None:
         first, stop = whole_months(start, end)
+        moments = self._cell_moments_beside(first, stop)
         self._cells(first, stop, sealed_at)
-        if self.moments_of is None:
+        if moments is not None:
+            self._cell_moments(moments.result())
+        elif self.moments_of is None:
             self._touched(first, stop, sealed_at)
         else:
             self._moments(first, stop, self.moments_of)
@@ -495,13 +504,18 @@ class SealedReport:
             )
 
     def _packed(
-        self, table: str, columns: tuple[str, ...], where: Sql, params: list[object]
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        where: Sql,
+        params: list[object],
+        db: ProjectionDatabase | None = None,
     ) -> list[Row]:
         """The rows of a layer's packed cells (ADR 85) in `table` that `where`
-        selects: the report's dimensions but the packed one, the cells' names,
-        then `columns`."""
+        selects, read on `db` (else the report's): the report's dimensions but
+        the packed one, the cells' names, then `columns`."""
         others = [identifier(d.value) for d in self.group_by if d != self._layer.dimensions[-1]]
-        return self.db.fetchall(
+        return (db or self.db).fetchall(
             compose(
                 "SELECT {columns} FROM {table} {where}",
                 columns=COMMA.join([*others, *(identifier(c) for c in ("names", *columns))]),
@@ -525,6 +539,20 @@ class SealedReport:
             ]
         )
 
+    def _cell_moments_beside(self, first: datetime, stop: datetime) -> Future[list[Row]] | None:
+        """Between two seals, a layer's packed changes by moment (ADR 85) read on a
+        helper connection sharing `db`'s snapshot, while `db` reads the cells;
+        None where they are read after them."""
+        if self.moments_of is None or not self._layer.cells or self.helpers is None:
+            return None
+        helpers, exported = self.helpers, self.exported
+
+        def read() -> list[Row]:
+            with helpers() as db, snapshot(db, exported):
+                return self._cell_moment_rows(db, first, stop)
+
+        return RANKING.submit(read)
+
     def _moments(self, first: datetime, stop: datetime, seal: datetime) -> None:
         """What changed in the whole months from the seal before `seal` up to the
         report's moment, from `seal`'s changes by moment (ADR 84): each figure's
@@ -534,7 +562,7 @@ class SealedReport:
         layer = self._layer
         params: list[object] = [seal, month_text(first), month_text(stop)]
         if layer.cells:
-            self._cell_moments(layer, params)
+            self._cell_moments(self._cell_moment_rows(self.db, first, stop))
             return
         width = len(self.group_by)
         for row in self._moment_rows(layer.count_moments, ("figure", "moments", "counts"), params):
@@ -551,16 +579,23 @@ class SealedReport:
                 removed = layer.moves and bool(row[width + 1])
                 self._add_durations(key, measure, unpacked(row[-1][: 8 * n]), removed=removed)
 
-    def _cell_moments(self, layer: Layer, params: list[object]) -> None:
+    def _cell_moment_rows(
+        self, db: ProjectionDatabase, first: datetime, stop: datetime
+    ) -> list[Row]:
+        """The packed changes by moment (ADR 85) of the seal `moments_of`, of the
+        whole months from `first` to `stop`, read on `db`."""
+        return self._packed(
+            self._layer.cell_moments,
+            CELL_MOMENTS,
+            compose("WHERE sealed_at = {} AND received_month >= {} AND received_month < {}"),
+            [self.moments_of, month_text(first), month_text(stop)],
+            db,
+        )
+
+    def _cell_moments(self, rows: list[Row]) -> None:
         """A layer with `cells` (ADR 79, 85): every cell's changes at or before
         the report's moment added to its group's vector and its durations to the
         cells', all at once; a group nothing counted in by then is left out."""
-        rows = self._packed(
-            layer.cell_moments,
-            CELL_MOMENTS,
-            compose("WHERE sealed_at = {} AND received_month >= {} AND received_month < {}"),
-            params,
-        )
         if not rows:
             return
         known = len(self.keyed)

@@ -45,6 +45,20 @@ Helpers = Callable[[], AbstractContextManager[ProjectionDatabase]]
 """Lends a connection to the report's database for the length of a `with`."""
 
 
+def more_connections(db: ProjectionDatabase) -> Helpers:
+    """Helpers that each open another connection to `db`'s database, closed after."""
+
+    @contextmanager
+    def connect() -> Iterator[ProjectionDatabase]:
+        extra = ProjectionDatabase(db.url)
+        try:
+            yield extra
+        finally:
+            extra.close()
+
+    return connect
+
+
 def _int(value: object) -> int:
     return 0 if value is None else int(str(value))
 

@@ -36,7 +36,7 @@ from cases.reports.compliance_report import (
 )
 from cases.reports.compliance_report import TargetShare as Share
 from cases.reports.compliance_sql import Dimension
-from cases.reports.compliance_statements import Helpers
+from cases.reports.compliance_statements import Helpers, more_connections
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.postgres import database_copy
@@ -228,20 +228,6 @@ def report(
     return ComplianceReportView(db, helpers=helpers).report(request)
 
 
-def helpers_of(db: ProjectionDatabase) -> Helpers:
-    """More connections to `db`'s database, for the statements to run at once."""
-
-    @contextmanager
-    def helper() -> Iterator[ProjectionDatabase]:
-        extra = ProjectionDatabase(db.url)
-        try:
-            yield extra
-        finally:
-            extra.close()
-
-    return helper
-
-
 def test_the_report_is_what_the_events_say(recorded: RecordedHistory, tmp_path: Path) -> None:
     """For moments across the history, every figure of the whole period and of a
     week inside it equals a brute-force computation from the events."""
@@ -278,6 +264,6 @@ def test_sqlite_and_postgresql_give_identical_figures(
                 request = ReportRequest(start, stop, m, group_by)
                 found = report(lite, request)
                 assert found == report(postgres, request), (group_by, m)
-                assert found == report(postgres, request, helpers_of(postgres)), (group_by, m)
+                assert found == report(postgres, request, more_connections(postgres)), (group_by, m)
                 compared += len(found.groups)
         assert compared > 500
