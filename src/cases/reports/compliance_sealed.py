@@ -455,27 +455,19 @@ class SealedReport:
             params,
         ):
             self._add(tuple(str(v) for v in row[:width]), {str(row[width]): int(row[width + 1])})
-        grouped = [*keys, identifier("measure"), *([identifier("removed")] if layer.moves else [])]
+        named = [*keys, identifier("measure"), *([identifier("removed")] if layer.moves else [])]
         removed = NOTHING if layer.moves else compose(", FALSE")
-        # A group's blobs joined (by PostgreSQL), then unpacked at once (not one
-        # array per cell); bytea in binary format: hex text took most of the time.
-        joined = (
-            compose("string_agg(durations, CAST('' AS bytea))")
-            if self.db.is_postgres
-            else compose("durations")
-        )
+        # Each cell's blob as it is, in binary (hex text took most of the time),
+        # joined here by group and unpacked at once: PostgreSQL's `string_agg` of
+        # them took twice as long as the rows (ADR 85).
         blobs: dict[tuple[Key, str, bool], list[bytes]] = {}
         for row in self.db.fetchall(
             compose(
-                "SELECT {columns}{removed}, {joined} FROM {durations} {where}{group_by}",
-                columns=COMMA.join(grouped),
+                "SELECT {columns}{removed}, durations FROM {durations} {where}",
+                columns=COMMA.join(named),
                 removed=removed,
-                joined=joined,
                 durations=identifier(self.tables(layer.durations)),
                 where=where,
-                group_by=compose(" GROUP BY {columns}", columns=COMMA.join(grouped))
-                if self.db.is_postgres
-                else NOTHING,
             ),
             params,
             binary=True,
