@@ -55,9 +55,10 @@ from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 from cases.reports.compliance_statements import Helpers, snapshot
 
 Key = tuple[str, ...]
-# The threads each measure's ranks are found on (`SealedReport._ranks`), and the
-# changes by moment read beside the cells (`SealedReport._cell_moments_beside`).
-RANKING = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="ranks")
+# The threads a sealed report's work runs on beside its own: each measure's ranks
+# (`SealedReport._ranks`), and the changes by moment read beside the cells
+# (`SealedReport._cell_moments_beside`).
+BESIDE = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="report")
 Durations = npt.NDArray[np.int64]
 Integers = Durations
 _NONE: Durations = np.empty(0, dtype=np.int64)
@@ -178,10 +179,11 @@ def bucketed_ranks(ids: Durations, values: Durations, lengths: Durations) -> Ran
     values come before that bucket; only the values in that bucket are sorted.
     Where the histogram would not fit in `HISTOGRAM_CELLS`, `sorted_ranks`."""
     count = len(lengths)
+    span = int(values.max()) - int(values.min()) + 1
+    if count * ((span.bit_length() + 1) << OCTAVE_BITS) > HISTOGRAM_CELLS:
+        return sorted_ranks(ids, values, lengths)  # before the buckets: at most so many
     bucket = buckets(values)
     width = int(bucket.max()) + 1
-    if count * width > HISTOGRAM_CELLS:
-        return sorted_ranks(ids, values, lengths)
     cell = ids * width + bucket
     below_and_in = np.cumsum(
         np.bincount(cell, minlength=count * width).reshape(count, width), axis=1
@@ -354,7 +356,7 @@ class SealedReport:
         numpy sorts and counts without the interpreter's lock (ADR 85)."""
         found = {measure: self._measure_values(measure, index, keys) for measure in MEASURES}
         count = len(keys)
-        ranked = RANKING.map(lambda pair: rank_columns(pair[0], pair[1], count), found.values())
+        ranked = BESIDE.map(lambda pair: rank_columns(pair[0], pair[1], count), found.values())
         return dict(zip(found, ranked, strict=True))
 
     def groups(self, start: datetime, end: datetime, sealed_at: datetime) -> dict[Key, Any]:
@@ -543,7 +545,7 @@ class SealedReport:
             with helpers() as db, snapshot(db, exported):
                 return self._cell_moment_rows(db, first, stop)
 
-        return RANKING.submit(read)
+        return BESIDE.submit(read)
 
     def _moments(self, first: datetime, stop: datetime, seal: datetime) -> None:
         """What changed in the whole months from the seal before `seal` up to the
