@@ -43,8 +43,9 @@ In a throwaway PostgreSQL database (dropped afterwards, even on error):
    July 1st (a seal before the latest, served from its cells, ADR 63),
    July 16th 12:00 and 31st 23:00 (between two seals: from the earlier seal's
    cells and the later one's changes by moment, ADR 84; by customer alone and
-   with month too, ADR 85), and the ratio of the two medians. Beside them, the median CPU time the first PostgreSQL backend spent (from /proc, when
-   the server is local): on a busy machine wall time also counts waiting for a
+   with month too, ADR 85), and the ratio of the two medians. Beside them, the
+   median CPU time the first PostgreSQL backend spent (from /proc, when the server
+   is local): on a busy machine wall time also counts waiting for a
    core; and the median time the API then takes to write the report's JSON
    (`ComplianceReportOut.json_of`), not counted in the ratio.
 
