@@ -47,23 +47,32 @@ def names_of(packed: bytes) -> list[str]:
     return packed.decode().split("\0")[:-1]
 
 
+def counts_of_next(column: str) -> bool:
+    """Whether `column` holds each cell's number of values of the column after it."""
+    return column == "lengths" or column.endswith("_lengths")
+
+
 def packed_rows(
-    cells: Mapping[tuple[str, ...], Sequence[bytes]], lengths: Sequence[bool]
+    cells: Mapping[tuple[str, ...], Sequence[bytes]], columns: Sequence[str]
 ) -> list[list[object]]:
-    """The rows of `cells` (each cell's key, the packed name last, and its
-    blobs): a row per key less its last part, in order: that key, the names,
-    then per blob its cells' blobs joined, after them (where `lengths` says so)
-    each cell's number of 8-byte values."""
+    """The rows of `cells` (each cell's key, the packed name last, and its blobs
+    of the `columns` that are not `counts_of_next`, in order): a row per key less
+    its last part, in order: that key, the names, then per column its cells'
+    blobs joined, or, for a column `counts_of_next`, each cell's number of 8-byte
+    values in the next one."""
     rows: dict[tuple[str, ...], list[tuple[str, Sequence[bytes]]]] = {}
     for cell in sorted(cells):
         rows.setdefault(cell[:-1], []).append((cell[-1], cells[cell]))
     packed = []
     for block, members in rows.items():
         row: list[object] = [*block, packed_names(name for name, _ in members)]
-        for at, counted in enumerate(lengths):
-            if counted:
+        at = 0  # the cells' next blob
+        for column in columns:
+            if counts_of_next(column):
                 row.append(pack(np.array([len(blobs[at]) // 8 for _, blobs in members])))
-            row.append(b"".join(blobs[at] for _, blobs in members))
+            else:
+                row.append(b"".join(blobs[at] for _, blobs in members))
+                at += 1
         packed.append(row)
     return packed
 

@@ -649,10 +649,7 @@ def _seal_cell_moments(
     }
     db.executemany(
         insert(tables(layer.cell_moments), (*layer.cell[:-1], "names", *CELL_MOMENTS)),
-        [
-            [moment, *row]
-            for row in packed_rows(cells, (True, False, False, *(True, False) * len(MEASURES)))
-        ],
+        [[moment, *row] for row in packed_rows(cells, CELL_MOMENTS)],
     )
 
 
@@ -807,5 +804,5 @@ def _seal_cells(
             cells[cell] = [pack(vector), *(packed.get(m, b"") for m in MEASURES)]
     db.executemany(
         insert(tables(layer.cells), (*layer.cell[:-1], "names", *CELL_COLUMNS)),
-        [[moment, *row] for row in packed_rows(cells, (False, *(True for _ in MEASURES)))],
+        [[moment, *row] for row in packed_rows(cells, CELL_COLUMNS)],
     )

@@ -32,7 +32,7 @@ from cases.db.statement import COMMA, NOTHING, Sql, identifier
 from cases.db.statement import sql as compose
 from cases.projections.projection import TableNames
 from cases.reports.compliance_columns import FigureColumns, Ranks
-from cases.reports.compliance_packed import CellGroups, names_of, spread, unpacked
+from cases.reports.compliance_packed import CellGroups, Integers, names_of, spread, unpacked
 from cases.reports.compliance_seal import (
     CELL_COLUMNS,
     CELL_MOMENTS,
@@ -60,7 +60,6 @@ Key = tuple[str, ...]
 # (`SealedReport._cell_moments_beside`).
 BESIDE = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1), thread_name_prefix="report")
 Durations = npt.NDArray[np.int64]
-Integers = Durations
 _NONE: Durations = np.empty(0, dtype=np.int64)
 
 

@@ -45,13 +45,13 @@ def test_packed_rows_hold_each_cells_blobs_and_lengths(
     cells: dict[tuple[str, str, str], tuple[list[int], list[int]]],
 ) -> None:
     """A row per key less its name, in order; each cell's blobs joined in its
-    names' order, a length column before a blob so flagged; read back, every cell
-    has its own values and only them."""
+    names' order, a lengths column before the column it counts; read back, every
+    cell has its own values and only them."""
     blobs: dict[tuple[str, ...], list[bytes]] = {
         cell: [pack(np.array(a, dtype=np.int64)), pack(np.array(b, dtype=np.int64))]
         for cell, (a, b) in cells.items()
     }
-    rows = packed_rows(blobs, (False, True))
+    rows = packed_rows(blobs, ("first", "second_lengths", "second"))
     assert [tuple(row[:2]) for row in rows] == sorted({cell[:2] for cell in cells})
     found = {}
     groups = CellGroups()
