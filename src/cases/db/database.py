@@ -147,6 +147,7 @@ class ProjectionDatabase:
         self._filled: set[str] = set()
         self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         self._columns: dict[str, dict[str, tuple[int, str]]] = {}
+        self.pipelining = False  # inside `pipeline()`: statements sent, not waited for
         self.connect()
 
     # Connection ---------------------------------------------------------------
@@ -279,6 +280,9 @@ class ProjectionDatabase:
             return
         if self._postgres is None:
             self.executemany(upsert(table, columns, keys), latest)
+        elif self.pipelining:  # no COPY in a pipeline: the rows as arrays, one per column
+            types = self.type_names(table, columns)
+            self.execute_by_arrays(upsert_arrays(table, columns, keys, types), arrays_of(latest))
         elif self._postgres.info.transaction_status is TransactionStatus.INTRANS:
             self._upsert_staged(self._postgres, table, columns, keys, latest)
         else:  # the staging table empties at commit: both statements in one transaction
@@ -458,6 +462,23 @@ class ProjectionDatabase:
     def fetchone(self, statement: Sql | str, params: Params = ()) -> Row | None:
         rows = self.fetchall(statement, params)
         return rows[0] if rows else None
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """PostgreSQL: the statements inside are sent without waiting for their
+        results (libpq's pipeline mode), until one whose rows are read, or the end
+        of the block, which waits for every result and raises the first error.
+        The server works through them while this process does something else.
+        No COPY inside: `upsert_rows` sends arrays instead. SQLite: as without."""
+        if self._postgres is None or self.pipelining:
+            yield
+            return
+        with self._postgres.pipeline():
+            self.pipelining = True
+            try:
+                yield
+            finally:
+                self.pipelining = False
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

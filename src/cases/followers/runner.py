@@ -186,8 +186,13 @@ class ProjectionRunner:
         return events, reached
 
     def apply_batch(self, events: list[PositionedEvent], after: int, reached: int) -> None:
-        """Apply events and move tracking from `after` to `reached`, atomically."""
-        with self.db.transaction():
+        """Apply events and move tracking from `after` to `reached`, atomically.
+        A projection that folds then writes has its statements sent in a pipeline
+        (PostgreSQL): its writes do not wait for the server, only the commit does."""
+        with (
+            self.db.pipeline() if self.projection.folds_then_writes else contextlib.nullcontext(),
+            self.db.transaction(),
+        ):
             if self.tracking.lock(self.tracking_name) != after:
                 raise PositionMovedError(self.tracking_name)
             if events:

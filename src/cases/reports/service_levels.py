@@ -48,7 +48,7 @@ from cases.projections.projection import (
     writing_begins,
 )
 from cases.projections.rows import rows_in
-from cases.reports.compliance_seal import SEAL_TABLES, seal_after
+from cases.reports.compliance_seal import SEAL_TABLES, seal_after, seal_state
 
 E = SupportCase
 Row = dict[str, Any]
@@ -652,6 +652,7 @@ class ServiceLevelsProjection(Projection):
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
     ) -> None:
         fold = Fold(tables)
+        seals = seal_state(db, tables)  # read before the writes: none waits for them
         need = _Needs.of(events)
         fold.cases.load(db, need.stored(need.cases))
         fold.updates.load(db, need.stored(need.updates))
@@ -663,7 +664,7 @@ class ServiceLevelsProjection(Projection):
         writing_begins()
         for table in fold.all:
             table.write(db)
-        seal_after(db, tables, [p.event.timestamp for p in events])
+        seal_after(db, tables, [p.event.timestamp for p in events], seals)
 
 
 class ServiceLevelsView:
