@@ -187,10 +187,11 @@ class ProjectionRunner:
 
     def apply_batch(self, events: list[PositionedEvent], after: int, reached: int) -> None:
         """Apply events and move tracking from `after` to `reached`, atomically.
-        A projection that folds then writes has its statements sent in a pipeline
-        (PostgreSQL): its writes do not wait for the server, only the commit does."""
+        A projection that `pipelines_writes` has the batch's statements sent in a
+        pipeline (PostgreSQL): its writes do not wait for the server, the commit
+        does, and raises the first error among them (ADR 86)."""
         with (
-            self.db.pipeline() if self.projection.folds_then_writes else contextlib.nullcontext(),
+            self.db.pipeline() if self.projection.pipelines_writes else contextlib.nullcontext(),
             self.db.transaction(),
         ):
             if self.tracking.lock(self.tracking_name) != after:

@@ -88,6 +88,11 @@ class Projection(ABC):
     """It folds a whole batch in Python, then writes it, and says `writing_begins`
     between the two: the runner decodes the next batch only from then, beside the
     server's work on the writes, not beside the fold (ADR 71 amendment)."""
+    pipelines_writes: ClassVar[bool] = False
+    """Nothing it runs after its reads needs a statement's result (no row count,
+    no COPY): the runner sends a batch's statements in a pipeline on PostgreSQL,
+    so its writes go out without a wait each, and only the commit waits for the
+    server (ADR 86)."""
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:

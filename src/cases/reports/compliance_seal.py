@@ -360,7 +360,7 @@ def seal_after(
     db: ProjectionDatabase,
     tables: TableNames,
     recorded: Sequence[datetime],
-    state: SealState | None | Unread = UNREAD,
+    state: SealState | Unread | None = UNREAD,
 ) -> list[datetime]:
     """After a batch of facts recorded at `recorded` was applied: unseal from
     the earliest of them (a fact recorded at or before a seal changes it), then

@@ -194,7 +194,9 @@ _grouping_of = itemgetter(*GROUPING)
 Key = tuple[Any, ...]
 # Rows of at most this many columns are upserted by arrays, wider ones by binary
 # COPY through a staging table (psycopg dumps an array's elements in Python, a
-# COPY's row in C): the cheaper of the two at each width (ADR 80).
+# COPY's row in C): the cheaper of the two at each width (ADR 80). The runner
+# sends a batch's statements in a pipeline, where no COPY runs: there every table
+# goes by arrays (`ProjectionDatabase.upsert_rows`, ADR 86).
 NARROW = 8
 
 
@@ -647,6 +649,7 @@ class ServiceLevelsProjection(Projection):
     )
     handles: ClassVar[tuple[type[Any], ...]] = tuple(HANDLERS)
     folds_then_writes: ClassVar[bool] = True
+    pipelines_writes: ClassVar[bool] = True
 
     def apply(
         self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames

@@ -3,6 +3,7 @@ SQL tables: `ProjectionDatabase` refuses it, as the first test shows)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from cases.db.database import ProjectionDatabase, as_moment
@@ -401,3 +403,55 @@ def test_uuid_arrays_reach_postgres_whole_and_in_order() -> None:
             database.close()
     assert [row[0] for row in whole] == ids
     assert [row[0] for row in with_null] == [ids[1], None, ids[0]]
+
+
+def test_a_pipelines_upserts_reads_and_deletes_land_as_without_on_each_store(
+    db: ProjectionDatabase,
+) -> None:
+    """Inside `pipeline()` (ADR 86): rows upserted (on PostgreSQL by arrays, as no
+    COPY runs in a pipeline), deleted, and read back in the same transaction, a
+    read waiting for the writes sent before it; on SQLite the same block runs as
+    without."""
+    item, keys = uuid4(), ("item_id", "number")
+    with db.pipeline(), db.transaction():
+        assert db.pipelining is db.is_postgres
+        db.upsert_rows(
+            "composed_items", COLUMNS, keys, [(item, 1, "one", MOMENT), (item, 2, "two", MOMENT)]
+        )
+        db.upsert_rows("composed_items", COLUMNS, keys, [(item, 2, "second", MOMENT)])
+        db.upsert_by_arrays("composed_items", COLUMNS, keys, [(item, 3, "three", None)])
+        db.delete_rows("composed_items", keys, [(item, 1)])
+        assert _rows(db, item) == [(2, "second"), (3, "three")]  # read within the pipeline
+        db.upsert_rows("composed_items", COLUMNS, keys, [(item, 4, "four", MOMENT)])
+    assert not db.pipelining
+    assert _rows(db, item) == [(2, "second"), (3, "three"), (4, "four")]
+
+
+def test_a_write_refused_in_a_pipeline_fails_its_transaction_at_the_end_on_each_store(
+    db: ProjectionDatabase,
+) -> None:
+    """A statement the server refuses inside a pipelined transaction: the block
+    raises (on PostgreSQL when the commit waits for the results, not when the
+    statement is sent), nothing of the transaction stays, and the connection
+    works on, in and out of a pipeline."""
+    item, keys = uuid4(), ("item_id", "number")
+    db.upsert_rows("composed_items", COLUMNS, keys, [(item, 1, "kept", MOMENT)])
+
+    def refused_batch() -> None:
+        with db.pipeline(), db.transaction():
+            db.upsert_rows("composed_items", COLUMNS, keys, [(item, 1, "changed", MOMENT)])
+            db.execute(  # two rows, one key: the primary key refuses the second
+                sql("INSERT INTO composed_items (item_id, number) VALUES ({}, 2), ({}, 2)"),
+                [item, item],
+            )
+            db.upsert_rows("composed_items", COLUMNS, keys, [(item, 3, "after", MOMENT)])
+
+    refusals = (psycopg.errors.UniqueViolation, sqlite3.IntegrityError)
+    with pytest.raises(refusals, match="composed_items"):
+        refused_batch()
+    assert not db.pipelining
+    assert _rows(db, item) == [(1, "kept")]
+    with db.pipeline(), db.transaction():
+        db.upsert_rows("composed_items", COLUMNS, keys, [(item, 2, "two", MOMENT)])
+    db.upsert_rows("composed_items", COLUMNS, keys, [(item, 3, "three", MOMENT)])
+    assert _rows(db, item) == [(1, "kept"), (2, "two"), (3, "three")]

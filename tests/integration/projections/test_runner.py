@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 import threading
 import time
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
+import psycopg
 import pytest
 
 from cases.application.command_runner import Receipt
@@ -283,6 +285,31 @@ class FoldingCaseQueue(CaseQueueProjection):
         super().apply(db, events, tables)
 
 
+class PipelinedCaseQueue(AuditedCaseQueue):
+    """The audited case queue as a projection whose writes need no results (ADR
+    86): it notes, for each batch, whether its statements went in a pipeline, and
+    has the server refuse a statement of its `refused_at`-th batch (the tracking
+    row inserted again: a duplicate key), after its writes."""
+
+    pipelines_writes: ClassVar[bool] = True
+
+    def __init__(self, runner_id: str, refused_at: int = 0) -> None:
+        super().__init__(runner_id)
+        self.refused_at = refused_at
+        self.pipelined: list[bool] = []
+
+    def apply(
+        self, db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        self.pipelined.append(db.pipelining)
+        super().apply(db, events, tables)
+        if len(self.pipelined) == self.refused_at:
+            db.execute(
+                sql("INSERT INTO projection_tracking (projection, position) VALUES ({}, 0)"),
+                [self.name],
+            )
+
+
 class NotingCaseQueue(CaseQueueProjection):
     """The case queue, noting for each batch whether it was applied while catching up."""
 
@@ -495,6 +522,58 @@ class TestReadingAhead:
         assert len(applied) == 300
         assert applied == expected[:300]
         assert Tracking(audited).position("case_queue") < expected[-1]
+
+
+class TestPipelinedWrites:
+    """A projection whose writes need no results has each batch's statements sent
+    in a pipeline on PostgreSQL, and only the commit waits for them (ADR 86)."""
+
+    def test_a_pipelined_catch_up_builds_what_a_plain_one_builds(
+        self, services: Services, audited: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        plain = ProjectionRunner(services.log, AuditedCaseQueue("plain"), audited, batch_size=200)
+        assert plain.catch_up() > 0
+        built = projection_rows(audited, CaseQueueProjection())
+        with audited.transaction():
+            for table in (*CaseQueueProjection.tables, "applied_events"):
+                audited.execute(f"DELETE FROM {table}")
+            Tracking(audited).forget(CaseQueueProjection.name)
+
+        projection = PipelinedCaseQueue("pipelined")
+        runner = ProjectionRunner(services.log, projection, audited, batch_size=200)
+        runner.catch_up()
+
+        assert len(projection.pipelined) > 2
+        assert projection.pipelined == [audited.is_postgres] * len(projection.pipelined)
+        assert not audited.pipelining
+        assert runner.position == recorded.head
+        assert projection_rows(audited, CaseQueueProjection()) == built
+        applied = [p for p, _ in applied_positions(audited)]
+        assert applied == positions_of(services.log, CaseQueueProjection())
+
+    def test_a_statement_refused_in_a_pipelined_batch_leaves_nothing_of_it(
+        self, services: Services, audited: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """The server refuses a statement of the second batch: the step raises the
+        store's refusal (PostgreSQL: when the commit waits for the pipeline),
+        nothing of the batch stays, tracking stays where the first batch moved it,
+        and the next steps apply every event once, on the same connection."""
+        projection = PipelinedCaseQueue("runner", refused_at=2)
+        runner = ProjectionRunner(services.log, projection, audited, batch_size=200)
+        stored = runner.step().position
+        with pytest.raises((psycopg.errors.UniqueViolation, sqlite3.IntegrityError)):
+            runner.step()
+        assert not audited.pipelining
+        assert runner.moved_to is None
+        assert ahead_of(runner) is None
+        assert read_ahead_threads() == []
+        assert runner.after() == runner.position == stored
+        assert [p for p, _ in applied_positions(audited)][-1] <= stored
+
+        runner.catch_up()
+        assert runner.position == recorded.head
+        applied = [p for p, _ in applied_positions(audited)]
+        assert applied == positions_of(services.log, CaseQueueProjection())
 
 
 class TestSharedDecoding:
