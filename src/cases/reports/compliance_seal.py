@@ -330,13 +330,6 @@ class SealState:
         return (before[-1], after[0]) if before and after else None
 
 
-class Unread:
-    """The seals' state not read yet (`seal_after`)."""
-
-
-UNREAD = Unread()
-
-
 def seal_state(db: ProjectionDatabase, tables: TableNames) -> SealState | None:
     found = db.fetchone(
         compose("SELECT latest_recorded_at FROM {seal}", seal=identifier(tables("compliance_seal")))
@@ -360,17 +353,16 @@ def seal_after(
     db: ProjectionDatabase,
     tables: TableNames,
     recorded: Sequence[datetime],
-    state: SealState | Unread | None = UNREAD,
+    state: SealState | None,
 ) -> list[datetime]:
     """After a batch of facts recorded at `recorded` was applied: unseal from
     the earliest of them (a fact recorded at or before a seal changes it), then
     seal each month start the latest fact seen passed by `GRACE`. Returns the
-    moments sealed at. `state`: the seals as read before the batch's writes
-    (`seal_state`), else read now."""
+    moments sealed at. `state`: the seals as `seal_state` read them in the
+    batch's transaction, before its writes (ADR 86: a read after them would wait
+    for every write sent in the pipeline)."""
     if not recorded:
         return []
-    if isinstance(state, Unread):
-        state = seal_state(db, tables)
     latest = max(recorded) if state is None else max(state.latest_recorded_at, *recorded)
     seals = [] if state is None else list(state.seals)
     earliest = min(recorded)

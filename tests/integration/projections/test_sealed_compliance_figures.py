@@ -643,9 +643,9 @@ def test_at_the_head_each_batch_keeps_one_seals_missing_changes_by_moment(
         latest = [state.latest_recorded_at]  # a batch that seals nothing more
         for kept, said in (([middle], [middle]), ([middle, later], [later]), ([middle, later], [])):
             with behind(more=True), db.transaction():
-                assert seal_after(db, LIVE, latest) == []
+                assert seal_after(db, LIVE, latest, seal_state(db, LIVE)) == []
             with capture_logs() as logs, db.transaction():
-                assert seal_after(db, LIVE, latest) == []
+                assert seal_after(db, LIVE, latest, seal_state(db, LIVE)) == []
             now = seal_state(db, LIVE)
             assert now is not None
             assert now.seals == (MARCH, middle, later)
