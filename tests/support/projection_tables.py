@@ -10,6 +10,7 @@ from eventsourcing.persistence import Notification
 from cases.db.database import ProjectionDatabase, Row
 from cases.db.statement import sql
 from cases.followers.catalog import PROJECTIONS
+from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
 from cases.projections.projection import Projection
 
@@ -37,6 +38,15 @@ def table_rows(db: ProjectionDatabase, table: str) -> list[Row]:
 
 def projection_rows(db: ProjectionDatabase, projection: Projection) -> dict[str, list[Row]]:
     return {table: table_rows(db, table) for table in projection.tables}
+
+
+def emptied(db: ProjectionDatabase, projection: Projection, *also: str) -> None:
+    """`projection`'s tables (and the tables `also`) emptied and its tracking
+    position forgotten, in one transaction: the next runner starts from 0."""
+    with db.transaction():
+        for table in (*projection.tables, *also):
+            db.execute(f"DELETE FROM {table}")
+        Tracking(db).forget(projection.name)
 
 
 def all_projection_rows(db: ProjectionDatabase) -> dict[str, list[Row]]:

@@ -281,8 +281,7 @@ class ProjectionDatabase:
         if self._postgres is None:
             self.executemany(upsert(table, columns, keys), latest)
         elif self.pipelining:  # no COPY in a pipeline: the rows as arrays, one per column
-            types = self.type_names(table, columns)
-            self.execute_by_arrays(upsert_arrays(table, columns, keys, types), arrays_of(latest))
+            self.upsert_by_arrays(table, columns, keys, latest)
         elif self._postgres.info.transaction_status is TransactionStatus.INTRANS:
             self._upsert_staged(self._postgres, table, columns, keys, latest)
         else:  # the staging table empties at commit: both statements in one transaction

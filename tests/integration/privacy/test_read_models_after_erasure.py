@@ -16,14 +16,13 @@ from cases.domain.deliveries import Delivery, DeliveryOutcome, RecordDelivery
 from cases.domain.metadata import Actor, Role, Source
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.runner import ProjectionRunner
-from cases.followers.tracking import Tracking
 from cases.projections.case_timeline import ERASED_SUFFIX, CaseTimelineProjection
 from cases.settings import Settings
 from tests.integration.privacy.test_sealed_store import PERSONAL_TEXTS
 from tests.integration.test_support_desk import walk_a_case_through_escalation
 from tests.support.builders import caller
 from tests.support.plaintext import tables_holding
-from tests.support.projection_tables import projection_rows
+from tests.support.projection_tables import emptied, projection_rows
 
 ADMIN = caller(Actor("admin-ulla", Role.USER_MANAGEMENT_ADMIN))
 TEXT_READ_MODELS = ("case_queue", "case_timeline", "escalation_register")
@@ -66,10 +65,7 @@ def test_erasure_drops_plaintext_and_a_rebuild_equals_live(
     for name in TEXT_READ_MODELS:
         projection = projection_named(name)
         live = projection_rows(read_db, projection)
-        with read_db.transaction():
-            for table in projection.tables:
-                read_db.execute(f"DELETE FROM {table}")
-            Tracking(read_db).forget(name)
+        emptied(read_db, projection)
         ProjectionRunner(sealed.log, projection, read_db, batch_size=5000).catch_up()
         assert projection_rows(read_db, projection) == live, name
 
@@ -102,8 +98,6 @@ def test_a_delivery_line_of_the_timeline_loses_its_recipient_on_erasure(
     [[after]] = read_db.fetchall(line)
     assert after == "DeliveryRecorded" + ERASED_SUFFIX
     live = projection_rows(read_db, timeline)
-    with read_db.transaction():
-        read_db.execute("DELETE FROM case_timeline")
-        Tracking(read_db).forget(timeline.name)
+    emptied(read_db, timeline)
     ProjectionRunner(sealed.log, timeline, read_db).catch_up()
     assert projection_rows(read_db, timeline) == live

@@ -20,7 +20,6 @@ from cases.db.database import ProjectionDatabase
 from cases.db.schema import migrate
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.runner import ProjectionRunner
-from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import store_env
@@ -29,7 +28,7 @@ from cases.settings import Settings
 from tests.support.history import BulkWriter, SupportHistory
 from tests.support.mixed_history import MixedHistory
 from tests.support.postgres import sql_store
-from tests.support.projection_tables import projection_rows
+from tests.support.projection_tables import emptied, projection_rows
 
 EVENTS = 1500
 STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -63,10 +62,7 @@ def _caught_up(
     *,
     read_ahead: bool = True,
 ) -> int:
-    with db.transaction():
-        for table in projection.tables:
-            db.execute(f"DELETE FROM {table}")
-        Tracking(db).forget(projection.name)
+    emptied(db, projection)
     return ProjectionRunner(log, projection, db, batch_size=size, read_ahead=read_ahead).catch_up()
 
 

@@ -40,7 +40,6 @@ from cases.domain.support_case import SupportCase
 from cases.domain.support_terms import Channel, Severity
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.runner import ProjectionRunner
-from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseFilter, CaseQueueView
 from cases.projections.case_timeline import HANDLES, CaseTimelineView
@@ -51,7 +50,7 @@ from tests.support.builders import AGENT, intake, is_clock_fact
 from tests.support.customers import register_all
 from tests.support.history import START, DeskWriter, SupportHistory
 from tests.support.postgres import sql_store
-from tests.support.projection_tables import positions_of, projection_rows
+from tests.support.projection_tables import emptied, positions_of, projection_rows
 
 EVENTS = 4000
 SMALL_BATCHES = (7, 50, 13, 31)
@@ -206,10 +205,7 @@ def test_live_tables_equal_a_rebuild_from_scratch(live: LiveStore, name: str) ->
     projection = projection_named(name)
     kept_live = projection_rows(live.db, projection)
     assert any(kept_live.values()), f"{name} has no rows: the history did not reach it"
-    with live.db.transaction():
-        for table in projection.tables:
-            live.db.execute(f"DELETE FROM {table}")
-        Tracking(live.db).forget(name)
+    emptied(live.db, projection)
     runner = ProjectionRunner(live.services.log, projection, live.db, batch_size=5000)
     assert runner.catch_up() == len(positions_of(live.services.log, projection))
     assert projection_rows(live.db, projection) == kept_live

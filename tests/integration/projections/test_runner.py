@@ -39,7 +39,12 @@ from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
 from tests.support.builders import caller, intake
 from tests.support.catching_up import caught_up
-from tests.support.projection_tables import applied_positions, positions_of, projection_rows
+from tests.support.projection_tables import (
+    applied_positions,
+    emptied,
+    positions_of,
+    projection_rows,
+)
 from tests.support.projection_worker import AuditedCaseQueue, create_applied_events
 
 
@@ -534,10 +539,7 @@ class TestPipelinedWrites:
         plain = ProjectionRunner(services.log, AuditedCaseQueue("plain"), audited, batch_size=200)
         assert plain.catch_up() > 0
         built = projection_rows(audited, CaseQueueProjection())
-        with audited.transaction():
-            for table in (*CaseQueueProjection.tables, "applied_events"):
-                audited.execute(f"DELETE FROM {table}")
-            Tracking(audited).forget(CaseQueueProjection.name)
+        emptied(audited, CaseQueueProjection(), "applied_events")
 
         projection = PipelinedCaseQueue("pipelined")
         runner = ProjectionRunner(services.log, projection, audited, batch_size=200)
