@@ -28,6 +28,11 @@ positions during the timed catch-up; without it the case queue's batch lookup
 (`case_id IN (...)`) is planned as a sequential scan over a table full of dead
 tuples, and each repeated catch-up into a truncated table gets slower.
 
+Both halves run with the collector as `cases projections run` sets it once
+started (`settle_after_start`, ADR 25): with CPython's defaults a young collection
+every 700 allocations took a quarter of the decoding's time, which the runner
+never pays.
+
 Rates are events the projection handles per second of wall time; ratio =
 projection rate / ceiling. Beside them, the CPU time each half spent per event,
 in this process and (PostgreSQL on this machine) in the server's backends, and
@@ -67,6 +72,7 @@ from cases.db.schema import migrate
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.runner import ProjectionRunner
 from cases.followers.tracking import Tracking
+from cases.heap import settle_after_start
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
@@ -348,6 +354,9 @@ def measure_store(store: str, args: argparse.Namespace) -> list[Rate]:
                 vacuum_all(url)
             db = ProjectionDatabase(parse_database_url(url), durable_commits=False)  # as runners
             vacuum = autovacuum_is_off(db)
+            # The collector as `cases projections run` sets it once started (ADR 25):
+            # what survived frozen, young collections ten times rarer.
+            settle_after_start()
             if vacuum:
                 print(f"  autovacuum is off: VACUUM ANALYZE every {MAINTENANCE_EVERY:,} positions")
             try:
