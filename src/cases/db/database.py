@@ -24,7 +24,7 @@ import orjson
 import psycopg
 from psycopg.abc import Buffer
 from psycopg.adapt import Dumper
-from psycopg.pq import TransactionStatus
+from psycopg.pq import PipelineStatus, TransactionStatus
 from psycopg.types.array import ListBinaryDumper
 from psycopg.types.uuid import UUIDBinaryDumper
 
@@ -147,7 +147,6 @@ class ProjectionDatabase:
         self._filled: set[str] = set()
         self._types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
         self._columns: dict[str, dict[str, tuple[int, str]]] = {}
-        self.pipelining = False  # inside `pipeline()`: statements sent, not waited for
         self.connect()
 
     # Connection ---------------------------------------------------------------
@@ -473,11 +472,14 @@ class ProjectionDatabase:
             yield
             return
         with self._postgres.pipeline():
-            self.pipelining = True
-            try:
-                yield
-            finally:
-                self.pipelining = False
+            yield
+
+    @property
+    def pipelining(self) -> bool:
+        """Inside `pipeline()` (PostgreSQL): statements are sent, not waited for.
+        Read off the connection itself, so a connection made anew is never in one."""
+        postgres = self._postgres
+        return postgres is not None and postgres.pgconn.pipeline_status != PipelineStatus.OFF
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
