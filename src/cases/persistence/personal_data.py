@@ -24,8 +24,9 @@ personal field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, get_args, get_type_hints
 
 from cases.domain import (
     billing_values,
@@ -331,6 +332,31 @@ def personal_fields(cls: type[Any]) -> frozenset[str]:
     aggregate (none for a class not in the inventory)."""
     decided = decision(cls)
     return frozenset() if decided is None else decided.personal
+
+
+def _classes_in(annotation: Any) -> Iterator[type[Any]]:
+    """The classes an annotation names (`X`, `X | None`, `tuple[X, ...]`)."""
+    if isinstance(annotation, type) and not get_args(annotation):
+        yield annotation
+    for argument in get_args(annotation):
+        yield from _classes_in(argument)
+
+
+def personal_anywhere(cls: type[Any]) -> bool:
+    """Whether a value object can hold a personal field: of its own, or in a value
+    object within it, at any depth. An undecided class counts as one that can."""
+    decided = decision(cls)
+    if decided is None:
+        return True
+    if decided.personal:
+        return True
+    hints = get_type_hints(cls)
+    return any(
+        personal_anywhere(inner)
+        for name in decided.within
+        for inner in _classes_in(hints[name])
+        if inner is not type(None)
+    )
 
 
 def subject_kind(aggregate_cls: type[object]) -> SubjectKind | None:

@@ -32,7 +32,7 @@ from cases.domain import (
     vendor_request,
     versions,
 )
-from cases.persistence.personal_data import personal_fields
+from cases.persistence.personal_data import personal_anywhere, personal_fields
 from cases.persistence.sealing import SealedAsToken, Sealer, SealingDataclassAsDict
 from cases.persistence.transcoder import (
     DataclassAsDict,
@@ -119,6 +119,13 @@ VALUE_OBJECTS: dict[str, type[object]] = {
     "webhook_secret": customer_values.WebhookSecret,
 }
 
+# Value objects stored again and again with the same data, immutable all the way
+# down and holding no personal field at any depth: decoding hands back the object
+# decoded before from the same data (ADR 0087). A case's service-level terms are
+# about 40 tagged objects in every `Received` and case snapshot, and one value for
+# nearly every case; an event's actor is one of a few hundred principals.
+REPEATED: frozenset[str] = frozenset({"service_level_terms", "actor"})
+
 # Types that belong to commands or the API only and are never stored: among them
 # the commands themselves, asked and decided on, never recorded (ADR 0039), and
 # the words a kind of versions refuses in.
@@ -155,24 +162,38 @@ class TimedeltaAsMicroseconds(Transcoding):
         return timedelta(microseconds=data)
 
 
-def _value_object(cls: type[object], name: str, sealer: Sealer | None) -> Transcoding:
+def _value_object(
+    cls: type[object], name: str, sealer: Sealer | None, repeated: bool
+) -> Transcoding:
     personal = personal_fields(cls)
+    if repeated and personal_anywhere(cls):
+        # Its sealed texts open to the placeholder once erased: never shared.
+        raise ValueError(f"{name} can hold personal data: it cannot be a repeated value")
     if sealer is None or not personal:
-        return DataclassAsDict(cls, name)
+        return DataclassAsDict(cls, name, repeated=repeated)
     return SealingDataclassAsDict(cls, name, personal, sealer)
 
 
-def domain_transcodings(sealer: Sealer | None = None) -> list[Transcoding]:
+def domain_transcodings(
+    sealer: Sealer | None = None, repeated: frozenset[str] = REPEATED
+) -> list[Transcoding]:
     """The domain's transcodings; with `sealer`, personal fields of value objects
-    are sealed under the subject being encoded and sealed texts are opened."""
+    are sealed under the subject being encoded and sealed texts are opened. The
+    value objects named in `repeated` are decoded once per distinct data (ADR
+    0087; an empty set decodes every one, as a benchmark compares)."""
     transcodings: list[Transcoding] = [TimeAsISO(), TimedeltaAsMicroseconds()]
     transcodings += [EnumAsValue(cls, name) for name, cls in ENUMS.items()]
-    transcodings += [_value_object(cls, name, sealer) for name, cls in VALUE_OBJECTS.items()]
+    transcodings += [
+        _value_object(cls, name, sealer, name in repeated) for name, cls in VALUE_OBJECTS.items()
+    ]
     if sealer is not None:
         transcodings.append(SealedAsToken(sealer))
     return transcodings
 
 
-def cases_transcoder(sealer: Sealer | None = None) -> OrjsonTranscoder:
-    """The transcoder for everything `cases` stores (ADR 0044 for `sealer`)."""
-    return default_transcoder(*domain_transcodings(sealer))
+def cases_transcoder(
+    sealer: Sealer | None = None, repeated: frozenset[str] = REPEATED
+) -> OrjsonTranscoder:
+    """The transcoder for everything `cases` stores (ADR 0044 for `sealer`, ADR
+    0087 for `repeated`)."""
+    return default_transcoder(*domain_transcodings(sealer, repeated))

@@ -404,13 +404,21 @@ class DataclassAsDict(_WalkingTranscoding, Generic[_T]):
     ``__post_init__`` again (the values were validated when first made); data
     whose fields differ from the class's goes through ``cls(**fields)``, so
     defaults of newer fields apply. Fields with ``init=False`` are not stored.
+
+    `repeated`: the same value is stored again and again (a case's service-level
+    terms, an actor): the transcoder hands back the object it decoded last time
+    from the same data (`OrjsonTranscoder`, "Repeated values"). Only for a class
+    whose objects are immutable all the way down and hold nothing that reads
+    differently later (a sealed personal text opens to its placeholder once
+    erased).
     """
 
-    def __init__(self, dataclass_cls: type[_T], name: str) -> None:
+    def __init__(self, dataclass_cls: type[_T], name: str, *, repeated: bool = False) -> None:
         if not (isinstance(dataclass_cls, type) and dataclasses.is_dataclass(dataclass_cls)):
             raise TypeError(f"DataclassAsDict needs a dataclass class, got {dataclass_cls!r}")
         self.type = dataclass_cls
         self.name = _check_name(name)
+        self.repeated = repeated
         self._cls = dataclass_cls
         self.field_names: tuple[str, ...] = tuple(
             f.name for f in dataclasses.fields(dataclass_cls) if f.init
@@ -509,8 +517,19 @@ def _make_encoder(transcoding: Transcoding, walker: _Walker) -> _Encoder:
     return encode_generic
 
 
-def _make_reviver(decoders: dict[str, Callable[[Any], Any]]) -> Callable[[Any], Any]:
-    """Bottom-up walk turning tagged objects into objects, in place."""
+# Repeated values kept, over every repeated transcoding of one transcoder: past
+# this many the table is emptied and fills again.
+REPEATED_KEPT: Final = 1024
+
+
+def _make_reviver(
+    decoders: dict[str, Callable[[Any], Any]],
+    repeated: set[str],
+    kept: dict[tuple[str, bytes], Any],
+) -> Callable[[Any], Any]:
+    """Bottom-up walk turning tagged objects into objects, in place. A tagged
+    object of a transcoding in `repeated` is looked up first in `kept` by its name
+    and its data as stored: data met before gives the object decoded then."""
 
     def revive_list(items: list[Any]) -> list[Any]:
         for index, value in enumerate(items):
@@ -523,13 +542,15 @@ def _make_reviver(decoders: dict[str, Callable[[Any], Any]]) -> Callable[[Any], 
 
     def revive_dict(obj: dict[str, Any]) -> Any:
         if len(obj) == 2 and TYPE_KEY in obj and DATA_KEY in obj:
+            name = obj[TYPE_KEY]
+            if type(name) is str and name in repeated:
+                return revive_repeated(name, obj[DATA_KEY])
             data = obj[DATA_KEY]
             cls = type(data)
             if cls is dict:
                 data = revive_dict(data)
             elif cls is list:
                 revive_list(data)
-            name = obj[TYPE_KEY]
             try:
                 decoder = decoders[name]
             except (KeyError, TypeError):
@@ -542,6 +563,19 @@ def _make_reviver(decoders: dict[str, Callable[[Any], Any]]) -> Callable[[Any], 
             elif cls is list:
                 revive_list(value)
         return obj
+
+    def revive_repeated(name: str, data: Any) -> Any:
+        """A repeated transcoding's object: the one decoded before from the same
+        data, else decoded now and kept. Values are immutable, so sharing one is
+        safe; threads racing on new data each decode it, and one is kept."""
+        key = (name, orjson.dumps(data))  # as stored: before the walk changes it
+        found = kept.get(key)
+        if found is None:
+            found = decoders[name](revive(data))
+            if len(kept) >= REPEATED_KEPT:
+                kept.clear()
+            kept[key] = found
+        return found
 
     def revive(obj: Any) -> Any:
         cls = type(obj)
@@ -560,6 +594,13 @@ class OrjsonTranscoder(Transcoder):
     Constructible with no arguments (for the library's ``TRANSCODER_TOPIC``,
     e.g. ``cases.persistence.transcoder:OrjsonTranscoder``), in which case the
     built-in transcodings are registered.
+
+    Repeated values (ADR 0087): a transcoding registered with ``repeated = True``
+    declares that its values recur and are immutable all the way down. Decoding
+    keeps the last `REPEATED_KEPT` such objects by their name and data as stored
+    (the data's bytes, orjson's), and the same data gives the same object again
+    without walking it. A case's service-level terms are about 40 tagged objects
+    in every `Received` and every case snapshot, and are almost always one value.
     """
 
     def __init__(self, *, register_builtins: bool = True) -> None:
@@ -568,7 +609,12 @@ class OrjsonTranscoder(Transcoder):
         self._fast = _Walker(careful=False)
         self._careful = _Walker(careful=True)
         self._decoders: dict[str, Callable[[Any], Any]] = {BIG_INT_NAME: _decode_big_int}
-        self._revive = _make_reviver(self._decoders)
+        self._repeated: set[str] = set()  # names of transcodings whose values recur
+        self._kept: dict[tuple[str, bytes], Any] = {}  # their values, by name and data
+        self._revive = _make_reviver(self._decoders, self._repeated, self._kept)
+        # Legacy data only `json` reads (NaN, Infinity): orjson would write its NaN
+        # as null, so its data is no faithful key. Decoded every time.
+        self._revive_legacy = _make_reviver(self._decoders, set(), {})
         if register_builtins:
             for transcoding in builtin_transcodings():
                 self.register(transcoding)
@@ -584,6 +630,11 @@ class OrjsonTranscoder(Transcoder):
         self.types[cls] = transcoding
         self.names[name] = transcoding
         self._decoders[name] = _decoder_of(transcoding)
+        if getattr(transcoding, "repeated", False) is True:
+            self._repeated.add(name)
+        else:
+            self._repeated.discard(name)
+        self._kept.clear()  # nothing decoded by a transcoding replaced since
         for walker in (self._fast, self._careful):
             walker.encoders[cls] = _make_encoder(transcoding, walker)
 
@@ -603,6 +654,7 @@ class OrjsonTranscoder(Transcoder):
         except orjson.JSONDecodeError:
             # Legacy data orjson refuses (NaN, Infinity, 1e400) but json reads.
             obj = json.loads(data)
+            return self._revive_legacy(obj) if _TYPE_MARKER in data else obj
         if _TYPE_MARKER not in data:
             return obj
         return self._revive(obj)
