@@ -4,12 +4,12 @@ Run from the repository root, on a database that holds a history (the one
 `projections_catch_up.py --database URL` generated and kept):
 
     .venv/bin/python -m benchmarks.decode_repeated --database postgresql://.../kept
-        [--projection service_levels] [--events 100000] [--rounds 5]
+        [--projection service_levels] [--events 100000] [--rounds 5] [--after 0]
 
-It reads the first `--events` notifications of the projection's topics once,
-then decodes them with the event log's mapper (`to_domain_event`) in two ways,
-alternated for `--rounds` rounds in one process with the collector as a runner
-sets it (`settle_after_start`):
+It reads the first `--events` notifications of the projection's topics after
+position `--after` once, then decodes them with the event log's mapper
+(`to_domain_event`) in two ways, alternated for `--rounds` rounds in one process
+with the collector as a runner sets it (`settle_after_start`):
 
 - as stored: the value objects `cases.persistence.registry.REPEATED` names are
   decoded once per distinct data, and the same data gives the same object again;
@@ -38,9 +38,8 @@ from cases.persistence.registry import cases_transcoder
 from cases.persistence.sealing_mapper import SealingMapper
 
 
-def read(log: Any, topics: list[str], events: int) -> list[Notification]:
+def read(log: Any, topics: list[str], events: int, after: int) -> list[Notification]:
     notifications: list[Notification] = []
-    after = 0
     while len(notifications) < events:
         batch = log.recorder.select_notifications(
             start=after + 1, limit=min(1000, events - len(notifications)), topics=topics
@@ -66,10 +65,13 @@ def main() -> None:
     parser.add_argument("--projection", default="service_levels")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--after", type=int, default=0, help="read from after this position")
     args = parser.parse_args()
     log = open_log(args.database)
     try:
-        notifications = read(log, projection_named(args.projection).topics(), args.events)
+        notifications = read(
+            log, projection_named(args.projection).topics(), args.events, args.after
+        )
         as_stored = log.mapper
         every_one: Mapper[Any] = (
             SealingMapper(cases_transcoder(log.sealer, repeated=frozenset()), log.sealer)
