@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
+from cases.persistence.database_url import parse_database_url
 from cases.persistence.store import (
     CasesApplicationRecorder,
     StoreOptions,
@@ -20,6 +21,9 @@ from cases.persistence.store import (
 from cases.persistence.waits import timed_out
 from cases.settings import Settings
 from tests.support.postgres import throwaway_database
+from tests.support.tcp_proxy import tcp_proxy
+
+SLOW_CONNECT = 1.3  # seconds a new connection takes: longer than the API's pool timeout
 
 
 @pytest.fixture
@@ -63,6 +67,29 @@ def test_other_processes_keep_unbounded_statements(database: str) -> None:
             assert "lock_timeout = '5s'" in recorder._lock(conn)
     finally:
         log.close()
+
+
+@pytest.mark.postgres
+def test_the_api_opens_the_store_while_new_connections_are_slower_than_its_pool_timeout(
+    database: str,
+) -> None:
+    """Opening takes a pooled connection (the library registers its type adapters):
+    that waits the connect timeout, and reads and writes after it the API's own."""
+    url = parse_database_url(database)
+    with tcp_proxy(url.host, url.port) as proxy:
+        proxy.connect_delay = SLOW_CONNECT
+        settings = Settings(
+            database_url=f"postgresql://{url.user}@127.0.0.1:{proxy.port}/{url.dbname}",
+            api_store_timeout=1.0,
+        )
+        log = open_event_log(settings, StoreOptions.for_api(settings))
+        try:
+            recorder = log.recorder
+            assert isinstance(recorder, CasesApplicationRecorder)
+            assert recorder.datastore.pool.timeout == 1.0
+            assert log.head() == 0
+        finally:
+            log.close()
 
 
 def _wrapped(error: Exception) -> OperationalError:

@@ -5,7 +5,8 @@ proxy forwards the first client message holding it to the server, waits for the
 server's answer to start coming back (so the transaction has run), then drops
 both sides of that connection without passing the answer on: the client sees
 its connection lost at commit, while the database has committed. `refusing`
-makes it drop every new connection (the database "down").
+makes it drop every new connection (the database "down"); `connect_delay` holds
+every new connection that long before it reaches the server (a loaded machine).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class TcpProxy:
     marker: bytes | None = None  # armed: lose the answer to the next message holding it
     refusing: bool = False
     refuse_after_loss: bool = False  # go "down" the moment an answer is lost
+    connect_delay: float = 0.0  # seconds each new connection waits before it is passed on
     answers_lost: int = 0
     _server: socket.socket = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -76,6 +78,9 @@ class TcpProxy:
             threading.Thread(target=self._pipe, args=(client,), daemon=True).start()
 
     def _pipe(self, client: socket.socket) -> None:
+        if self.connect_delay and self._stop.wait(self.connect_delay):
+            client.close()
+            return
         try:
             upstream = socket.create_connection(self.target, timeout=5)
         except OSError:

@@ -520,9 +520,13 @@ class CasesPostgresFactory(PostgresFactory):
     def __init__(self, env: Any) -> None:
         super().__init__(env)
         self.attempts = int(self.env.get(ATTEMPTS_KEY) or LIBRARY_ATTEMPTS)
+        # A recorder's construction takes a connection (the library registers its
+        # type adapters): it waits the connect timeout, as opening a connection may
+        # take on a loaded machine; reads and writes wait the pool timeout after it.
+        self.connect_wait = self.datastore.pool.timeout
         pool_timeout = self.env.get(POOL_TIMEOUT_KEY)
-        if pool_timeout:
-            self.datastore.pool.timeout = float(pool_timeout)
+        self.pool_timeout = float(pool_timeout) if pool_timeout else self.connect_wait
+        self.datastore.pool.timeout = self.pool_timeout
         self.health = StoreHealth(self.datastore.pool.check)
         lock_timeout = self.env.get(LOCK_TIMEOUT_KEY)
         statement_timeout = self.env.get(STATEMENT_TIMEOUT_KEY)
@@ -536,14 +540,24 @@ class CasesPostgresFactory(PostgresFactory):
             )
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
-        recorder = super().aggregate_recorder(purpose)
+        with self._constructing():
+            recorder = super().aggregate_recorder(purpose)
         self._budget(recorder)
         return recorder
 
     def application_recorder(self) -> ApplicationRecorder:
-        recorder = super().application_recorder()
+        with self._constructing():
+            recorder = super().application_recorder()
         self._budget(recorder)
         return recorder
+
+    @contextlib.contextmanager
+    def _constructing(self) -> Iterator[None]:
+        self.datastore.pool.timeout = self.connect_wait
+        try:
+            yield
+        finally:
+            self.datastore.pool.timeout = self.pool_timeout
 
     def _budget(self, recorder: object) -> None:
         if isinstance(recorder, CasesAggregateRecorder | CasesApplicationRecorder):

@@ -32,6 +32,7 @@ from tests.support import children
 from tests.support.app_services import services_of
 from tests.support.builders import terms
 from tests.support.postgres import throwaway_database
+from tests.support.tcp_proxy import tcp_proxy
 
 LOCK_TIMEOUT = 0.5  # seconds: the setting under test
 MARGIN = 2.0  # seconds a request may take beyond the lock timeout (a correctness bound)
@@ -172,6 +173,23 @@ def test_a_lock_on_the_events_table_answers_503_in_time_then_the_api_recovers(
         assert after.status_code == 200, after.text
         assert api.state().status_code == 200
         assert api.notes_recorded().count("after the lock") == 1
+
+
+@pytest.mark.postgres
+def test_the_api_starts_and_serves_while_new_connections_take_longer_than_a_request_waits(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """A loaded machine: each new connection takes longer than a request's pool
+    timeout (1 s). Start-up waits for its connections as long as connecting may
+    take; the pool it then holds serves commands within the request's budget."""
+    url = parse_database_url(postgres_url)
+    with tcp_proxy(url.host, url.port) as proxy:
+        proxy.connect_delay = 1.3
+        slow_url = f"postgresql://{url.user}@127.0.0.1:{proxy.port}/{url.dbname}"
+        with serving(slow_url, tmp_path) as api:
+            noted = api.note("through slow connections")
+            assert noted.status_code == 200, noted.text
+            assert api.notes_recorded() == ["through slow connections"]
 
 
 def test_a_write_lock_on_the_sqlite_file_answers_503_in_time_then_the_api_recovers(
