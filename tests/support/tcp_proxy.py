@@ -4,7 +4,9 @@ Armed with a marker (bytes a client message contains, e.g. b"INSERT INTO"), the
 proxy forwards the first client message holding it to the server, waits for the
 server's answer to start coming back (so the transaction has run), then drops
 both sides of that connection without passing the answer on: the client sees
-its connection lost at commit, while the database has committed. `refusing`
+its connection lost at commit, while the database has committed. Armed with an
+`answer` too, it waits until the server's answer holds those bytes (e.g. the
+COMMIT's command tag, where earlier statements' answers may come first). `refusing`
 makes it drop every new connection (the database "down"); `connect_delay` holds
 every new connection that long before it reaches the server (a loaded machine).
 """
@@ -15,6 +17,7 @@ import contextlib
 import select
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +30,7 @@ class TcpProxy:
     refusing: bool = False
     refuse_after_loss: bool = False  # go "down" the moment an answer is lost
     connect_delay: float = 0.0  # seconds each new connection waits before it is passed on
+    answer: bytes | None = None  # armed: drop once the answer holds these bytes
     answers_lost: int = 0
     _server: socket.socket = field(init=False)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -45,9 +49,10 @@ class TcpProxy:
         port: int = self._server.getsockname()[1]
         return port
 
-    def arm(self, marker: bytes) -> None:
+    def arm(self, marker: bytes, answer: bytes | None = None) -> None:
         with self._lock:
             self.marker = marker
+            self.answer = answer
 
     def go_down(self) -> None:
         """Refuse new connections and cut every open one."""
@@ -108,13 +113,27 @@ class TcpProxy:
                 if source is client:
                     upstream.sendall(data)
                     if self._take_marker(data):
-                        select.select([upstream], [], [], 5)  # the answer starts
+                        self._await_answer(upstream)
                         self.answers_lost += 1
                         if self.refuse_after_loss:
                             self.go_down()
                         return  # dropped: the client never hears it
                 else:
                     client.sendall(data)
+
+    def _await_answer(self, upstream: socket.socket) -> None:
+        """Until the answer starts (or, armed with an `answer`, holds it), at most 5 s;
+        nothing of it is passed on."""
+        if self.answer is None:
+            select.select([upstream], [], [], 5)
+            return
+        received, deadline = b"", time.monotonic() + 5
+        while self.answer not in received and time.monotonic() < deadline:
+            if select.select([upstream], [], [], 0.1)[0]:
+                chunk = upstream.recv(65536)
+                if not chunk:
+                    return
+                received += chunk
 
     def close(self) -> None:
         self._stop.set()

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -22,58 +18,11 @@ from cases.followers.tracking import Tracking
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
 from cases.settings import Settings
 from tests.integration.projections.conftest import RecordedHistory
-from tests.support import children
 from tests.support.builders import caller, intake
 from tests.support.catching_up import caught_up
 from tests.support.projection_tables import applied_positions, positions_of, table_rows
-from tests.support.projection_worker import create_applied_events, written_marker
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-class Workers:
-    """Projection worker processes (tests/support/projection_worker.py)."""
-
-    def __init__(self, url: str, folder: Path) -> None:
-        self.url = url
-        self.folder = folder
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self, runner_id: str, *options: str) -> subprocess.Popen[bytes]:
-        output = (self.folder / f"{runner_id}.log").open("wb")
-        process = children.spawn(
-            [
-                *(sys.executable, "-m", "tests.support.projection_worker"),
-                *(self.url, runner_id, *options, "--marker", str(self.marker(runner_id))),
-            ],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "src")])},
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        self.processes.append(process)
-        return process
-
-    def marker(self, runner_id: str) -> Path:
-        return self.folder / f"{runner_id}.batches"
-
-    def batches(self, runner_id: str) -> list[tuple[int, int]]:
-        """(first, last) position of every batch the worker started."""
-        return self._read_batches(self.marker(runner_id))
-
-    def written(self, runner_id: str) -> int:
-        """How many batches have written their first rows (committed or not)."""
-        return len(self._read_batches(written_marker(self.marker(runner_id))))
-
-    @staticmethod
-    def _read_batches(path: Path) -> list[tuple[int, int]]:
-        lines = path.read_text().splitlines() if path.exists() else []
-        spans = [line.split()[1].split("-") for line in lines]
-        return [(int(first), int(last)) for first, last in spans]
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            children.kill(process, 10)
+from tests.support.projection_worker import create_applied_events
+from tests.support.worker_processes import Workers, wait_until
 
 
 @pytest.fixture
@@ -87,14 +36,6 @@ def workers(database_url: str, tmp_path: Path) -> Iterator[Workers]:
 def audited(db: ProjectionDatabase) -> ProjectionDatabase:
     create_applied_events(db)
     return db
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.02)
 
 
 def assert_each_event_applied_once(services: Services, db: ProjectionDatabase) -> None:
