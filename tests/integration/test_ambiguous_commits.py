@@ -44,8 +44,7 @@ def proxied(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[Services, TcpP
         target = parse_database_url(url)
         migrate(target)
         with tcp_proxy(target.host, target.port) as proxy:
-            via = url.replace(f"{target.host}:{target.port}", f"127.0.0.1:{proxy.port}")
-            settings = Settings(database_url=via, data_dir=tmp_path)
+            settings = Settings(database_url=proxy.url_to(url), data_dir=tmp_path)
             log = open_event_log(settings, StoreOptions(pool_timeout=1.0, attempts=3))
             services = services_on(log, clock)
             try:

@@ -78,10 +78,7 @@ def test_the_api_opens_the_store_while_new_connections_are_slower_than_its_pool_
     url = parse_database_url(database)
     with tcp_proxy(url.host, url.port) as proxy:
         proxy.connect_delay = SLOW_CONNECT
-        settings = Settings(
-            database_url=f"postgresql://{url.user}@127.0.0.1:{proxy.port}/{url.dbname}",
-            api_store_timeout=1.0,
-        )
+        settings = Settings(database_url=proxy.url_to(database), api_store_timeout=1.0)
         log = open_event_log(settings, StoreOptions.for_api(settings))
         try:
             recorder = log.recorder

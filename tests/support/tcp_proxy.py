@@ -49,6 +49,14 @@ class TcpProxy:
         port: int = self._server.getsockname()[1]
         return port
 
+    def url_to(self, database_url: str) -> str:
+        """`database_url` (PostgreSQL, on the proxy's target) reached through the proxy."""
+        host, port = self.target
+        via = database_url.replace(f"@{host}:{port}/", f"@127.0.0.1:{self.port}/", 1)
+        if via == database_url:
+            raise ValueError(f"{database_url} does not name {host}:{port}")
+        return via
+
     def arm(self, marker: bytes, answer: bytes | None = None) -> None:
         with self._lock:
             self.marker = marker

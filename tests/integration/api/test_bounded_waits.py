@@ -185,8 +185,7 @@ def test_the_api_starts_and_serves_while_new_connections_take_longer_than_a_requ
     url = parse_database_url(postgres_url)
     with tcp_proxy(url.host, url.port) as proxy:
         proxy.connect_delay = 1.3
-        slow_url = f"postgresql://{url.user}@127.0.0.1:{proxy.port}/{url.dbname}"
-        with serving(slow_url, tmp_path) as api:
+        with serving(proxy.url_to(postgres_url), tmp_path) as api:
             noted = api.note("through slow connections")
             assert noted.status_code == 200, noted.text
             assert api.notes_recorded() == ["through slow connections"]

@@ -2,8 +2,8 @@
 heaviest: on PostgreSQL its writes go in a pipeline and only the commit waits
 for them (ADR 86), and a batch that passes a month start seals the month in the
 same transaction (ADR 30). A runner SIGKILLed once a batch's writes and seal are
-sent, and a commit whose answer never comes back (committed or not, the runner
-cannot know), must leave tables that a restarted runner brings to exactly what
+sent, and a commit the server made whose answer never comes back (the runner
+cannot know it was made), must leave tables that a restarted runner brings to exactly what
 an uninterrupted catch-up builds: every row of the five tables and of the seals.
 
 The history starts two days before April, so the month's seal falls in a batch
@@ -28,7 +28,7 @@ from cases.db.schema import migrate
 from cases.domain.audited import AuditedAggregate
 from cases.followers.runner import ProjectionRunner
 from cases.followers.tracking import Tracking
-from cases.persistence.database_url import DatabaseUrl, parse_database_url
+from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
 from cases.projections.projection import LIVE, PositionedEvent, TableNames
@@ -189,22 +189,18 @@ def test_a_batch_committed_whose_answer_is_lost_is_applied_once(
     connection made again goes on from what is stored (past that batch), and the
     tables are the uninterrupted ones: the batch and its seal applied once."""
     url = parse_database_url(store)
-    with tcp_proxy(url.host, url.port) as proxy:
-        through = _through(url, proxy)
-        with opened(store, through) as (log, db):
-            april = april_position(log)
-            projection = LosingCommits(proxy, april)
-            runner = ProjectionRunner(log, projection, db, batch_size=BATCH)
-            with pytest.raises(psycopg.OperationalError):
-                runner.catch_up()
-            assert proxy.answers_lost == 1
-            with opened(store) as (_, direct):  # what the server holds
-                assert Tracking(direct).position(ServiceLevelsProjection.name) >= april
-                assert APRIL in seals(direct)
-            db.connect()
-            assert not db.pipelining
-            finished_by_a_new_runner(log, db, uninterrupted)
-
-
-def _through(url: DatabaseUrl, proxy: TcpProxy) -> str:
-    return f"postgresql://{url.user}@127.0.0.1:{proxy.port}/{url.dbname}"
+    with (
+        tcp_proxy(url.host, url.port) as proxy,
+        opened(store, proxy.url_to(store)) as (log, db),
+    ):
+        april = april_position(log)
+        runner = ProjectionRunner(log, LosingCommits(proxy, april), db, batch_size=BATCH)
+        with pytest.raises(psycopg.OperationalError):
+            runner.catch_up()
+        assert proxy.answers_lost == 1
+        with opened(store) as (_, direct):  # what the server holds
+            assert Tracking(direct).position(ServiceLevelsProjection.name) >= april
+            assert APRIL in seals(direct)
+        db.connect()
+        assert not db.pipelining
+        finished_by_a_new_runner(log, db, uninterrupted)
