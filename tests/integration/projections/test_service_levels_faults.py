@@ -32,7 +32,7 @@ from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
 from cases.projections.projection import LIVE, PositionedEvent, TableNames
-from cases.reports.compliance_seal import seal_state
+from cases.reports.compliance_seal import GRACE, seal_state
 from cases.reports.service_levels import ServiceLevelsProjection
 from cases.settings import Settings
 from tests.integration.projections.conftest import STORES
@@ -104,14 +104,14 @@ def opened(url: str, db_url: str | None = None) -> Iterator[tuple[EventLog, Proj
 
 
 def april_position(log: EventLog) -> int:
-    """The log position of the first service-level event recorded in April: the
-    batch holding it seals March's end."""
+    """The log position of the first service-level event recorded `GRACE` into
+    April: the batch holding it seals March's end (`seal_after`)."""
     topics = ServiceLevelsProjection().topics()
     notifications = log.recorder.select_notifications(start=1, limit=log.head(), topics=topics)
     for notification in notifications:
         event = log.mapper.to_domain_event(notification)
         assert isinstance(event, AuditedAggregate.Event)
-        if event.timestamp >= APRIL:
+        if event.timestamp >= APRIL + GRACE:
             return notification.id
     raise AssertionError("the history never reaches April")
 
