@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from cases.bootstrap import Services
+from cases.clock import wait_until
 from cases.db.database import ProjectionDatabase
 from cases.domain import case_commands as cmd
 from cases.followers.in_process import InProcessProjections
@@ -22,7 +23,7 @@ from tests.support.builders import caller, intake
 from tests.support.catching_up import caught_up
 from tests.support.projection_tables import applied_positions, positions_of, table_rows
 from tests.support.projection_worker import create_applied_events
-from tests.support.worker_processes import Workers, wait_until
+from tests.support.worker_processes import WORKER_DEADLINE, Workers
 
 
 @pytest.fixture
@@ -56,9 +57,9 @@ def test_a_runner_killed_mid_batch_restarts_and_applies_each_event_once(
     leaves no trace; a restarted runner applies the rest, each event once, and the
     tables equal a rebuild from scratch."""
     killed = workers.start("killed", "--slow", "0.5", "--batch-size", "100")
-    wait_until(lambda: len(workers.batches("killed")) >= 4)
-    wait_until(lambda: workers.written("killed") >= 4)  # inside the batch: after its
-    # first writes, before its commit (it sleeps 0.5 s there)
+    assert wait_until(lambda: len(workers.batches("killed")) >= 4, WORKER_DEADLINE)
+    # Inside the batch: after its first writes, before its commit (it sleeps 0.5 s there).
+    assert wait_until(lambda: workers.written("killed") >= 4, WORKER_DEADLINE)
     killed.send_signal(signal.SIGKILL)
     killed.wait(10)
 
@@ -85,16 +86,18 @@ def test_when_the_leading_process_dies_the_waiting_one_takes_over(
     first is killed mid-batch; the second takes over from the last commit, and
     every event is applied once."""
     leader = workers.start("leader", "--loop", "--slow", "0.3", "--batch-size", "100")
-    wait_until(lambda: len(workers.batches("leader")) >= 2)
+    assert wait_until(lambda: len(workers.batches("leader")) >= 2, WORKER_DEADLINE)
     follower = workers.start("follower", "--loop", "--batch-size", "100")
-    wait_until(lambda: len(workers.batches("leader")) >= 5)
+    assert wait_until(lambda: len(workers.batches("leader")) >= 5, WORKER_DEADLINE)
     assert workers.batches("follower") == []
-    wait_until(lambda: workers.written("leader") >= 5)  # inside its fifth batch, after its
-    # first writes (it sleeps 0.3 s there, before the commit)
+    # Inside its fifth batch, after its first writes (it sleeps 0.3 s there, before the commit).
+    assert wait_until(lambda: workers.written("leader") >= 5, WORKER_DEADLINE)
     leader.send_signal(signal.SIGKILL)
     leader.wait(10)
 
-    wait_until(lambda: Tracking(audited).position("case_queue") == recorded.head)
+    assert wait_until(
+        lambda: Tracking(audited).position("case_queue") == recorded.head, WORKER_DEADLINE
+    )
     follower.send_signal(signal.SIGTERM)
     assert follower.wait(10) == 0
 

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from cases.bootstrap import bootstrap
-from cases.clock import ManualClock
+from cases.clock import ManualClock, wait_until
 from cases.db.database import ProjectionDatabase, Row
 from cases.db.schema import migrate
 from cases.domain.audited import AuditedAggregate
@@ -40,7 +40,7 @@ from tests.support.history import DeskWriter, SupportHistory
 from tests.support.postgres import database_copy, throwaway_database
 from tests.support.projection_tables import projection_rows
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
-from tests.support.worker_processes import Workers, wait_until
+from tests.support.worker_processes import WORKER_DEADLINE, Workers
 
 START = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # a Monday, two days before April
 APRIL = datetime(2026, 4, 1, tzinfo=UTC)
@@ -145,8 +145,11 @@ def test_a_runner_killed_after_a_batch_sent_its_writes_and_seal_leaves_no_trace_
         killed = workers.start(
             "killed", "--service-levels", "--slow", "0.5", "--batch-size", str(BATCH)
         )
-        wait_until(
-            lambda: any(first <= april <= last for first, last in workers.written_batches("killed"))
+        assert wait_until(
+            lambda: any(
+                first <= april <= last for first, last in workers.written_batches("killed")
+            ),
+            WORKER_DEADLINE,
         )
         killed.send_signal(signal.SIGKILL)
         killed.wait(10)
