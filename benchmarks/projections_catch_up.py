@@ -286,13 +286,18 @@ def catch_up(
     vacuum: bool = False,
     read_ahead: bool | None = None,
 ) -> tuple[int, float]:
-    """One catch-up from 0; `read_ahead` given: with or without the runner's
-    read-ahead (ADR 71 amendment), else the runner's default (a tree before it)."""
+    """One catch-up from 0, with the runner's read-ahead unless `read_ahead` is
+    False (ADR 71 amendment)."""
     reset(db, projection)
-    runner = (
-        ProjectionRunner(log, projection, db, batch_size=batch_size)
-        if read_ahead is None
-        else ProjectionRunner(log, projection, db, batch_size=batch_size, read_ahead=read_ahead)
+    # Every batch of `batch_size`, also far behind (a production runner takes
+    # `catch_up_batch(1000)` = 5 000 there, ADR 89: measure it with --batch-sizes 5000).
+    runner = ProjectionRunner(
+        log,
+        projection,
+        db,
+        batch_size=batch_size,
+        catch_up_batch_size=batch_size,
+        read_ahead=True if read_ahead is None else read_ahead,
     )
     started = time.perf_counter()
     applied = runner.catch_up(maintenance(db, projection) if vacuum else None)

@@ -37,7 +37,7 @@ from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
 from cases.followers.outbox import OUTBOX, outbox_runners
 from cases.followers.rebuild import RebuildInProgressError, rebuild
-from cases.followers.runner import ProjectionRunner
+from cases.followers.runner import ProjectionRunner, catch_up_batch
 from cases.followers.status import projection_status
 from cases.followers.tree_builder import TREE, tree_builders
 from cases.heap import settle_after_start
@@ -144,6 +144,30 @@ def _chosen(names: list[str] | None) -> list[str]:
     return chosen
 
 
+CatchUpBatchSize = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Events per transaction on PostgreSQL while at least that many wait "
+        "(default: five times --batch-size; ADR 89).",
+    ),
+]
+
+
+def _catch_up_batch_size(batch_size: int, catch_up_batch_size: int | None) -> int:
+    """The catch-up batch asked for, or the default; an exit (2) if it is smaller
+    than the batch size."""
+    if catch_up_batch_size is None:
+        return catch_up_batch(batch_size)
+    if catch_up_batch_size < batch_size:
+        fail(
+            f"--catch-up-batch-size ({catch_up_batch_size}) must be at least "
+            f"--batch-size ({batch_size})",
+            2,
+        )
+    return catch_up_batch_size
+
+
 # Commands ---------------------------------------------------------------------------
 
 
@@ -169,6 +193,7 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
     ] = None,
     once: Annotated[bool, typer.Option("--once", help="Catch up, then exit.")] = False,
     batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 1000,
+    catch_up_batch_size: CatchUpBatchSize = None,
     poll_interval: Annotated[
         float, typer.Option(min=0.01, help="Seconds between polls of the log when idle.")
     ] = 0.2,
@@ -205,10 +230,11 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
     On PostgreSQL it waits for a database it cannot reach yet (not with --once)."""
     chosen = _chosen(names)
     outbox = outbox and not names
+    catch_up = _catch_up_batch_size(batch_size, catch_up_batch_size)
     if once:
         with projection_store(quiet=True) as store:
             for name in chosen:
-                _catch_up_once(store, name, batch_size)
+                _catch_up_once(store, name, batch_size, catch_up)
             if audit_log:
                 _tree_once(store, batch_size)
             if outbox:
@@ -237,6 +263,7 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
             open_db,
             chosen,
             batch_size=batch_size,
+            catch_up_batch_size=catch_up,
             poll_interval=poll_interval,
             tree=tree,
             vendor=advisory_loop(reached.settings, reached.log, open_db),
@@ -247,8 +274,14 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
         _run_until_stopped(runners, stopping)
 
 
-def _catch_up_once(store: ProjectionStore, name: str, batch_size: int) -> None:
-    runner = ProjectionRunner(store.log, projection_named(name), store.db, batch_size=batch_size)
+def _catch_up_once(store: ProjectionStore, name: str, batch_size: int, catch_up: int) -> None:
+    runner = ProjectionRunner(
+        store.log,
+        projection_named(name),
+        store.db,
+        batch_size=batch_size,
+        catch_up_batch_size=catch_up,
+    )
     applied = _once_if_leading(store, name, runner.catch_up)
     if applied is not None:
         print(f"{name}: applied {applied} events; at position {runner.position}.")
@@ -337,13 +370,20 @@ def status_command() -> None:
 def rebuild_command(
     name: Annotated[str, typer.Argument(help="The projection to rebuild.")],
     batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 1000,
+    catch_up_batch_size: CatchUpBatchSize = None,
 ) -> None:
     """Rebuild a projection into fresh tables while the old ones serve, then swap."""
     [name] = _chosen([name])
+    catch_up = _catch_up_batch_size(batch_size, catch_up_batch_size)
     with projection_store() as store, _progress_bar(f"Rebuilding {name}") as update:
         try:
             result = rebuild(
-                store.log, projection_named(name), store.db, update, batch_size=batch_size
+                store.log,
+                projection_named(name),
+                store.db,
+                update,
+                batch_size=batch_size,
+                catch_up_batch_size=catch_up,
             )
         except RebuildInProgressError as e:
             fail(str(e), 1)

@@ -25,7 +25,7 @@ from cases.followers.advisory_loop import ADVISORY_SYNC, AdvisorySyncLoop, advis
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.log_head import LogHead
 from cases.followers.outbox import OUTBOX, delivery_workers, outbox_runners
-from cases.followers.runner import Follower, ProjectionRunner, RunnerLoop
+from cases.followers.runner import Follower, ProjectionRunner, RunnerLoop, catch_up_batch
 from cases.followers.tracking import Tracking
 from cases.followers.tree_builder import TREE, TreeBuilder, tree_builders
 from cases.outbox.worker import DeliveryWorker, run_deliveries
@@ -57,6 +57,7 @@ class InProcessProjections:
         names: Sequence[str] | None = None,
         *,
         batch_size: int = 1000,
+        catch_up_batch_size: int | None = None,
         poll_interval: float = 0.1,
         max_backoff: float = 5.0,
         clock: Clock | None = None,
@@ -71,6 +72,8 @@ class InProcessProjections:
         for name in self.names:
             projection_named(name)  # an unknown name fails here, not in a thread
         self.batch_size = batch_size
+        # while far behind, on PostgreSQL (ADR 89); none given: the production default
+        self.catch_up_batch_size = catch_up_batch_size or catch_up_batch(batch_size)
         self.clock = clock
         # one watch of the log's head for every follower here (ADR 12 amended)
         self.head = LogHead(log.head, poll_interval)
@@ -150,7 +153,12 @@ class InProcessProjections:
         db = self.open_db()
         try:
             return ProjectionRunner(
-                self.log, projection_named(name), db, batch_size=self.batch_size, clock=self.clock
+                self.log,
+                projection_named(name),
+                db,
+                batch_size=self.batch_size,
+                catch_up_batch_size=self.catch_up_batch_size,
+                clock=self.clock,
             )
         except BaseException:
             db.close()

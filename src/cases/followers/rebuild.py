@@ -23,7 +23,7 @@ from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.db.statement import identifier, sql
 from cases.followers.leadership import Leadership
-from cases.followers.runner import ProjectionRunner
+from cases.followers.runner import ProjectionRunner, catch_up_batch
 from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
 from cases.projections.projection import LIVE, SHADOW, Projection, behind
@@ -63,11 +63,21 @@ def rebuild(
     progress: Progress | None = None,
     *,
     batch_size: int = 1000,
+    catch_up_batch_size: int | None = None,
     clock: Clock | None = None,
 ) -> RebuildResult:
-    """Rebuild `projection` into shadow tables, then swap them for the live ones."""
+    """Rebuild `projection` into shadow tables, then swap them for the live ones;
+    on PostgreSQL in batches of `catch_up_batch_size` (default: `catch_up_batch`
+    of `batch_size`) while far from the head (ADR 89)."""
     clock = clock or SystemClock()
-    with shadow_runner(log, projection, db, batch_size=batch_size, clock=clock) as runner:
+    with shadow_runner(
+        log,
+        projection,
+        db,
+        batch_size=batch_size,
+        catch_up_batch_size=catch_up_batch_size or catch_up_batch(batch_size),
+        clock=clock,
+    ) as runner:
         Tracking(db).ensure(projection.name)
         applied = _catch_up_near_head(runner, progress)
         more, position = _finish_and_swap(runner, clock)
@@ -78,7 +88,13 @@ def rebuild(
 
 @contextmanager
 def shadow_runner(
-    log: EventLog, projection: Projection, db: ProjectionDatabase, *, batch_size: int, clock: Clock
+    log: EventLog,
+    projection: Projection,
+    db: ProjectionDatabase,
+    *,
+    batch_size: int,
+    clock: Clock,
+    catch_up_batch_size: int | None = None,
 ) -> Iterator[ProjectionRunner]:
     """A runner filling fresh, empty shadow tables of `projection`, while this process
     holds the shadows' leadership (a rebuild or check elsewhere raises
@@ -95,6 +111,7 @@ def shadow_runner(
             projection,
             db,
             batch_size=batch_size,
+            catch_up_batch_size=catch_up_batch_size,
             tables=SHADOW,
             tracking_name=shadow_tracking_name(projection),
             clock=clock,

@@ -19,6 +19,12 @@ ahead is only data; it is used by the next step if that step starts where it
 was read from, and dropped otherwise (a refused or failed batch, a moved
 position). Each step joins its reader before it returns, so no thread outlives
 a step.
+
+A runner far behind on PostgreSQL takes larger batches (`catch_up_batch_size`,
+ADR 89): a case's events fold into one row write more often, and each batch's
+fixed work is shared by more events. Near the head it takes `batch_size`, so a
+read's `min_position` wait is as short as before. On SQLite a batch keeps
+`batch_size`: its transaction holds the one writer lock the commands need too.
 """
 
 from __future__ import annotations
@@ -53,6 +59,15 @@ from cases.projections.projection import (
 logger = structlog.get_logger("cases.projections")
 
 RECOVERABLE: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, PersistenceError)
+
+CATCH_UP_FACTOR = 5
+"""A production runner's batch while far behind, in batch sizes (ADR 89)."""
+
+
+def catch_up_batch(batch_size: int) -> int:
+    """The batch a production runner takes while far behind: `CATCH_UP_FACTOR`
+    times its batch size."""
+    return batch_size * CATCH_UP_FACTOR
 
 
 class PositionMovedError(Exception):
@@ -142,15 +157,25 @@ class ProjectionRunner:
         db: ProjectionDatabase,
         *,
         batch_size: int = 1000,
+        catch_up_batch_size: int | None = None,
         tables: TableNames = LIVE,
         tracking_name: str | None = None,
         clock: Clock | None = None,
         read_ahead: bool = True,
     ) -> None:
+        if catch_up_batch_size is not None and catch_up_batch_size < batch_size:
+            raise ValueError(
+                f"the catch-up batch ({catch_up_batch_size}) is smaller than the batch "
+                f"size ({batch_size})"
+            )
         self.log = log
         self.projection = projection
         self.db = db
         self.batch_size = batch_size
+        # The batch while at least that many positions wait: PostgreSQL only (ADR 89).
+        self.catch_up_batch_size = batch_size
+        if catch_up_batch_size is not None and db.is_postgres:
+            self.catch_up_batch_size = catch_up_batch_size
         self.tables = tables
         self.tracking_name = tracking_name or projection.name
         self.clock = clock or SystemClock()
@@ -175,12 +200,19 @@ class ProjectionRunner:
     def head(self) -> int:
         return self.log.head()
 
+    def batch_limit(self, after: int, head: int) -> int:
+        """How many events a batch after `after` may take: the catch-up batch while at
+        least that many log positions wait up to `head`, else the batch size."""
+        catch_up = self.catch_up_batch_size
+        return catch_up if head - after >= catch_up else self.batch_size
+
     def read_batch(self, after: int, head: int) -> tuple[list[PositionedEvent], int]:
         """Events after `after` up to `head`, and the position the batch reaches."""
+        limit = self.batch_limit(after, head)
         notifications = self.log.recorder.select_notifications(
-            start=after + 1, limit=self.batch_size, stop=head, topics=self.topics
+            start=after + 1, limit=limit, stop=head, topics=self.topics
         )
-        reached = notifications[-1].id if len(notifications) == self.batch_size else head
+        reached = notifications[-1].id if len(notifications) == limit else head
         decoded = self.decoded.decode(notifications)
         events = [PositionedEvent(n.id, e) for n, e in zip(notifications, decoded, strict=True)]
         return events, reached

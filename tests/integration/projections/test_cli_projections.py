@@ -176,6 +176,22 @@ class TestRunStatusRebuild:
         positions = {row.projection: row.position for row in Tracking(db).all()}
         assert positions == {"case_queue": recorded.head}
 
+    @pytest.mark.parametrize(
+        "command", [("run", "--once"), ("rebuild", "case_queue")], ids=["run", "rebuild"]
+    )
+    def test_a_catch_up_batch_smaller_than_the_batch_is_one_line(
+        self, db: ProjectionDatabase, command: tuple[str, ...]
+    ) -> None:
+        """Refused before anything is applied (ADR 89)."""
+        result = invoke(
+            "projections", *command, "--batch-size", "500", "--catch-up-batch-size", "100"
+        )
+        assert result.exit_code == 2
+        assert result.stderr.strip().splitlines() == [
+            "error: --catch-up-batch-size (100) must be at least --batch-size (500)"
+        ]
+        assert {row.projection: row.position for row in Tracking(db).all()} == {}
+
     def test_rebuild_swaps_in_equal_tables(
         self, db: ProjectionDatabase, recorded: RecordedHistory
     ) -> None:

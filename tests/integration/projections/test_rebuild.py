@@ -207,6 +207,7 @@ class TestInterruptedRebuild:
             db,
             lambda position, head: seen.append((position, head)),
             batch_size=200,
+            catch_up_batch_size=200,  # batches of 200 throughout (ADR 89)
         )
         positions = [position for position, _ in seen]
         assert len(seen) >= 9

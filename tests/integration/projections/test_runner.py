@@ -328,6 +328,62 @@ class NotingCaseQueue(CaseQueueProjection):
         super().apply(db, events, tables)
 
 
+class TestCatchUpBatches:
+    """A runner far behind takes larger batches on PostgreSQL (ADR 89)."""
+
+    def test_far_behind_on_postgres_it_takes_the_catch_up_batch_then_the_batch_near_the_head(
+        self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """Batches of 400 while at least 400 log positions wait, then of 100; on
+        SQLite batches of 100 throughout (its writer lock is the commands' too).
+        Every event is applied once, in order, and tracking ends at the head."""
+        projection = CountingCaseQueue()
+        runner = ProjectionRunner(
+            services.log, projection, db, batch_size=100, catch_up_batch_size=400
+        )
+        applied = runner.catch_up()
+
+        assert applied == len(positions_of(services.log, projection)) == recorded.case_events
+        assert runner.position == recorded.head
+        batches = projection.batches
+        if db.is_postgres:
+            large = [n for n in batches if n > 100]
+            assert len(large) >= 3
+            assert batches[: len(large)] == large  # the large ones first
+            assert large[:-1] == [400] * (len(large) - 1)  # full, but one that reached the head
+        else:
+            assert batches[:-1] == [100] * (len(batches) - 1)
+
+    def test_near_the_head_it_takes_the_batch_size(
+        self, services: Services, db: ProjectionDatabase, recorded: RecordedHistory
+    ) -> None:
+        """Fewer positions waiting than the catch-up batch: batches of the batch size,
+        as a live runner's were before (a read's `min_position` waits no longer)."""
+        projection = CountingCaseQueue()
+        runner = ProjectionRunner(
+            services.log, projection, db, batch_size=100, catch_up_batch_size=400
+        )
+        runner.catch_up()
+        projection.batches.clear()
+        receive_a_case(services, notes=150)
+        waiting = services.log.head() - recorded.head
+        assert 150 < waiting < 400
+
+        applied = runner.catch_up()
+
+        assert applied == waiting  # every new event is the case queue's
+        full, rest = divmod(waiting, 100)
+        assert projection.batches == [100] * full + ([rest] if rest else [])
+
+    def test_a_catch_up_batch_smaller_than_the_batch_is_refused(
+        self, services: Services, db: ProjectionDatabase
+    ) -> None:
+        with pytest.raises(ValueError, match=r"the catch-up batch \(50\) is smaller than"):
+            ProjectionRunner(
+                services.log, CaseQueueProjection(), db, batch_size=100, catch_up_batch_size=50
+            )
+
+
 def test_a_projection_knows_a_full_batch_from_one_that_reached_the_head(
     services: Services, db: ProjectionDatabase, recorded: RecordedHistory
 ) -> None:
