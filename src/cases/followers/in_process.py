@@ -74,6 +74,11 @@ class InProcessProjections:
         self.batch_size = batch_size
         # while far behind, on PostgreSQL (ADR 89); none given: the production default
         self.catch_up_batch_size = catch_up_batch_size or catch_up_batch(batch_size)
+        if self.catch_up_batch_size < batch_size:  # refused here, not in a thread
+            raise ValueError(
+                f"the catch-up batch ({self.catch_up_batch_size}) is smaller than the "
+                f"batch size ({batch_size})"
+            )
         self.clock = clock
         # one watch of the log's head for every follower here (ADR 12 amended)
         self.head = LogHead(log.head, poll_interval)

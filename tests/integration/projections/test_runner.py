@@ -382,6 +382,10 @@ class TestCatchUpBatches:
             ProjectionRunner(
                 services.log, CaseQueueProjection(), db, batch_size=100, catch_up_batch_size=50
             )
+        with pytest.raises(ValueError, match=r"the catch-up batch \(50\) is smaller than"):
+            InProcessProjections(
+                services.log, lambda: db, batch_size=100, catch_up_batch_size=50
+            )  # at once, not in a runner's thread
 
 
 def test_a_projection_knows_a_full_batch_from_one_that_reached_the_head(
