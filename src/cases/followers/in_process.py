@@ -73,7 +73,9 @@ class InProcessProjections:
             projection_named(name)  # an unknown name fails here, not in a thread
         self.batch_size = batch_size
         # while far behind, on PostgreSQL (ADR 89); none given: the production default
-        self.catch_up_batch_size = catch_up_batch_size or catch_up_batch(batch_size)
+        self.catch_up_batch_size = (
+            catch_up_batch(batch_size) if catch_up_batch_size is None else catch_up_batch_size
+        )
         if self.catch_up_batch_size < batch_size:  # refused here, not in a thread
             raise ValueError(
                 f"the catch-up batch ({self.catch_up_batch_size}) is smaller than the "
