@@ -25,7 +25,13 @@ from cases.followers.advisory_loop import ADVISORY_SYNC, AdvisorySyncLoop, advis
 from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.log_head import LogHead
 from cases.followers.outbox import OUTBOX, delivery_workers, outbox_runners
-from cases.followers.runner import Follower, ProjectionRunner, RunnerLoop, catch_up_batch
+from cases.followers.runner import (
+    Follower,
+    ProjectionRunner,
+    RunnerLoop,
+    catch_up_batch,
+    refuse_smaller_catch_up,
+)
 from cases.followers.tracking import Tracking
 from cases.followers.tree_builder import TREE, TreeBuilder, tree_builders
 from cases.outbox.worker import DeliveryWorker, run_deliveries
@@ -76,11 +82,7 @@ class InProcessProjections:
         self.catch_up_batch_size = (
             catch_up_batch(batch_size) if catch_up_batch_size is None else catch_up_batch_size
         )
-        if self.catch_up_batch_size < batch_size:  # refused here, not in a thread
-            raise ValueError(
-                f"the catch-up batch ({self.catch_up_batch_size}) is smaller than the "
-                f"batch size ({batch_size})"
-            )
+        refuse_smaller_catch_up(batch_size, self.catch_up_batch_size)  # here, not in a thread
         self.clock = clock
         # one watch of the log's head for every follower here (ADR 12 amended)
         self.head = LogHead(log.head, poll_interval)

@@ -70,6 +70,15 @@ def catch_up_batch(batch_size: int) -> int:
     return batch_size * CATCH_UP_FACTOR
 
 
+def refuse_smaller_catch_up(batch_size: int, catch_up_batch_size: int) -> None:
+    """A ValueError if the catch-up batch is smaller than the batch."""
+    if catch_up_batch_size < batch_size:
+        raise ValueError(
+            f"the catch-up batch ({catch_up_batch_size}) is smaller than the batch "
+            f"size ({batch_size})"
+        )
+
+
 class PositionMovedError(Exception):
     """Raised inside a batch when another writer moved the tracking position first."""
 
@@ -163,11 +172,8 @@ class ProjectionRunner:
         clock: Clock | None = None,
         read_ahead: bool = True,
     ) -> None:
-        if catch_up_batch_size is not None and catch_up_batch_size < batch_size:
-            raise ValueError(
-                f"the catch-up batch ({catch_up_batch_size}) is smaller than the batch "
-                f"size ({batch_size})"
-            )
+        if catch_up_batch_size is not None:
+            refuse_smaller_catch_up(batch_size, catch_up_batch_size)
         self.log = log
         self.projection = projection
         self.db = db

@@ -336,7 +336,7 @@ class TestCatchUpBatches:
     ) -> None:
         """Batches of 400 while at least 400 log positions wait, then of 100; on
         SQLite batches of 100 throughout (its writer lock is the commands' too).
-        Every event is applied once, in order, and tracking ends at the head."""
+        Every event is applied, and tracking ends at the head."""
         projection = CountingCaseQueue()
         runner = ProjectionRunner(
             services.log, projection, db, batch_size=100, catch_up_batch_size=400
