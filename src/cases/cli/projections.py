@@ -149,17 +149,16 @@ CatchUpBatchSize = Annotated[
     typer.Option(
         min=1,
         help="Events per transaction on PostgreSQL while at least that many wait "
-        "(default: five times --batch-size; ADR 89).",
+        "(default: five times --batch-size where one projection catches up alone, "
+        "as `rebuild` and `run --once` do; else --batch-size; ADR 89).",
     ),
 ]
 
 
-def _catch_up_batch_size(batch_size: int, catch_up_batch_size: int | None) -> int:
-    """The catch-up batch asked for, or the default; an exit (2) if it is smaller
+def _catch_up_batch_size(batch_size: int, catch_up_batch_size: int | None) -> int | None:
+    """The catch-up batch asked for (None: not asked); an exit (2) if it is smaller
     than the batch size."""
-    if catch_up_batch_size is None:
-        return catch_up_batch(batch_size)
-    if catch_up_batch_size < batch_size:
+    if catch_up_batch_size is not None and catch_up_batch_size < batch_size:
         fail(
             f"--catch-up-batch-size ({catch_up_batch_size}) must be at least "
             f"--batch-size ({batch_size})",
@@ -232,9 +231,11 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
     outbox = outbox and not names
     catch_up = _catch_up_batch_size(batch_size, catch_up_batch_size)
     if once:
+        # One projection after another, each alone: in catch-up batches by default.
+        alone = catch_up_batch(batch_size) if catch_up is None else catch_up
         with projection_store(quiet=True) as store:
             for name in chosen:
-                _catch_up_once(store, name, batch_size, catch_up)
+                _catch_up_once(store, name, batch_size, alone)
             if audit_log:
                 _tree_once(store, batch_size)
             if outbox:
@@ -383,7 +384,7 @@ def rebuild_command(
                 store.db,
                 update,
                 batch_size=batch_size,
-                catch_up_batch_size=catch_up,
+                catch_up_batch_size=catch_up,  # None: rebuild's default, catch-up batches
             )
         except RebuildInProgressError as e:
             fail(str(e), 1)

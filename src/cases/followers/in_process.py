@@ -29,7 +29,6 @@ from cases.followers.runner import (
     Follower,
     ProjectionRunner,
     RunnerLoop,
-    catch_up_batch,
     refuse_smaller_catch_up,
 )
 from cases.followers.tracking import Tracking
@@ -78,11 +77,11 @@ class InProcessProjections:
         for name in self.names:
             projection_named(name)  # an unknown name fails here, not in a thread
         self.batch_size = batch_size
-        # while far behind, on PostgreSQL (ADR 89); none given: the production default
-        self.catch_up_batch_size = (
-            catch_up_batch(batch_size) if catch_up_batch_size is None else catch_up_batch_size
-        )
-        refuse_smaller_catch_up(batch_size, self.catch_up_batch_size)  # here, not in a thread
+        # Far behind, on PostgreSQL, only if asked (ADR 89): followers sharing one
+        # interpreter caught up no sooner in larger batches, and held twice the memory.
+        self.catch_up_batch_size = catch_up_batch_size
+        if catch_up_batch_size is not None:
+            refuse_smaller_catch_up(batch_size, catch_up_batch_size)  # here, not in a thread
         self.clock = clock
         # one watch of the log's head for every follower here (ADR 12 amended)
         self.head = LogHead(log.head, poll_interval)

@@ -20,9 +20,10 @@ was read from, and dropped otherwise (a refused or failed batch, a moved
 position). Each step joins its reader before it returns, so no thread outlives
 a step.
 
-A runner far behind on PostgreSQL takes larger batches (`catch_up_batch_size`,
-ADR 89): a case's events fold into one row write more often, and each batch's
-fixed work is shared by more events. Near the head it takes `batch_size`, so a
+A runner given a `catch_up_batch_size` takes larger batches while far behind on
+PostgreSQL (ADR 89; a rebuild and `run --once` do by default): a case's events
+fold into one row write more often, and each batch's fixed work is shared by more
+events. Near the head it takes `batch_size`, so a
 read's `min_position` wait is as short as before. On SQLite a batch keeps
 `batch_size`: its transaction holds the one writer lock the commands need too.
 """
@@ -61,12 +62,13 @@ logger = structlog.get_logger("cases.projections")
 RECOVERABLE: tuple[type[Exception], ...] = (*CONNECTION_ERRORS, PersistenceError)
 
 CATCH_UP_FACTOR = 5
-"""A production runner's batch while far behind, in batch sizes (ADR 89)."""
+"""The batch of a projection catching up alone while far behind, in batch sizes
+(ADR 89)."""
 
 
 def catch_up_batch(batch_size: int) -> int:
-    """The batch a production runner takes while far behind: `CATCH_UP_FACTOR`
-    times its batch size."""
+    """The batch a projection catching up alone (a rebuild, `run --once`) takes
+    while far behind by default: `CATCH_UP_FACTOR` times its batch size."""
     return batch_size * CATCH_UP_FACTOR
 
 
