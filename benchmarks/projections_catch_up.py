@@ -289,8 +289,9 @@ def catch_up(
     """One catch-up from 0, with the runner's read-ahead unless `read_ahead` is
     False (ADR 71 amendment)."""
     reset(db, projection)
-    # Every batch of `batch_size`, also far behind (a production runner takes
-    # `catch_up_batch(1000)` = 5 000 there, ADR 89: measure it with --batch-sizes 5000).
+    # Every batch of `batch_size`, also far behind (a projection catching up alone
+    # takes `catch_up_batch(1000)` = 5 000 there, ADR 89: measure it with
+    # --batch-sizes 5000).
     runner = ProjectionRunner(
         log,
         projection,

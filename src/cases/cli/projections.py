@@ -232,10 +232,9 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
     catch_up = _catch_up_batch_size(batch_size, catch_up_batch_size)
     if once:
         # One projection after another, each alone: in catch-up batches by default.
-        alone = catch_up_batch(batch_size) if catch_up is None else catch_up
         with projection_store(quiet=True) as store:
             for name in chosen:
-                _catch_up_once(store, name, batch_size, alone)
+                _catch_up_once(store, name, batch_size, catch_up_batch(batch_size, catch_up))
             if audit_log:
                 _tree_once(store, batch_size)
             if outbox:

@@ -75,9 +75,7 @@ def rebuild(
         projection,
         db,
         batch_size=batch_size,
-        catch_up_batch_size=(
-            catch_up_batch(batch_size) if catch_up_batch_size is None else catch_up_batch_size
-        ),
+        catch_up_batch_size=catch_up_batch(batch_size, catch_up_batch_size),
         clock=clock,
     ) as runner:
         Tracking(db).ensure(projection.name)

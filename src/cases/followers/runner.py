@@ -23,9 +23,9 @@ a step.
 A runner given a `catch_up_batch_size` takes larger batches while far behind on
 PostgreSQL (ADR 89; a rebuild and `run --once` do by default): a case's events
 fold into one row write more often, and each batch's fixed work is shared by more
-events. Near the head it takes `batch_size`, so a
-read's `min_position` wait is as short as before. On SQLite a batch keeps
-`batch_size`: its transaction holds the one writer lock the commands need too.
+events. Near the head it takes `batch_size`, so a read's `min_position` wait is as
+short as before. On SQLite a batch keeps `batch_size`: its transaction holds the
+one writer lock the commands need too.
 """
 
 from __future__ import annotations
@@ -66,10 +66,11 @@ CATCH_UP_FACTOR = 5
 (ADR 89)."""
 
 
-def catch_up_batch(batch_size: int) -> int:
+def catch_up_batch(batch_size: int, asked: int | None = None) -> int:
     """The batch a projection catching up alone (a rebuild, `run --once`) takes
-    while far behind by default: `CATCH_UP_FACTOR` times its batch size."""
-    return batch_size * CATCH_UP_FACTOR
+    while far behind: the one `asked` for, else `CATCH_UP_FACTOR` times its batch
+    size."""
+    return batch_size * CATCH_UP_FACTOR if asked is None else asked
 
 
 def refuse_smaller_catch_up(batch_size: int, catch_up_batch_size: int) -> None:
