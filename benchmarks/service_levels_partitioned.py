@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
+from typing import Any
 
 from benchmarks.projections_catch_up import maintenance, read_and_decode
 from eventsourcing.persistence import Notification
@@ -93,6 +94,17 @@ def tracking_name(part: int) -> str:
     return f"service_levels_part_{part}"
 
 
+def notification_of(row: dict[str, Any]) -> Notification:
+    """A row of the events table as the library's recorder returns it."""
+    return Notification(
+        id=row["notification_id"],
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
+
+
 class PartitionRunner(ProjectionRunner):
     """A runner that reads only the events of partition `part` of `parts`."""
 
@@ -105,16 +117,7 @@ class PartitionRunner(ProjectionRunner):
         recorder = self.log.recorder
         with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:  # type: ignore[attr-defined]
             cursor.execute(statement, [after + 1, head, list(self.topics), limit], prepare=True)
-            notifications = [
-                Notification(
-                    id=row["notification_id"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in cursor.fetchall()
-            ]
+            notifications = [notification_of(row) for row in cursor.fetchall()]
         reached = notifications[-1].id if len(notifications) == limit else head
         decoded = self.decoded.decode(notifications)
         events = [PositionedEvent(n.id, e) for n, e in zip(notifications, decoded, strict=True)]
@@ -176,13 +179,7 @@ def recorded_at(log: EventLog, topics: list[str], position: int, *, last: bool) 
     with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:  # type: ignore[attr-defined]
         cursor.execute(statement, [position, topics])
         row = cursor.fetchone()
-    notification = Notification(
-        id=row["notification_id"],
-        originator_id=row["originator_id"],
-        originator_version=row["originator_version"],
-        topic=row["topic"],
-        state=bytes(row["state"]),
-    )
+    notification = notification_of(row)
     moment: datetime = log.mapper.to_domain_event(notification).timestamp  # type: ignore[attr-defined]
     return moment
 
