@@ -116,6 +116,10 @@ class PartitionRunner(ProjectionRunner):
         statement = SELECT.format(n=Literal(self.parts), k=Literal(self.part))
         recorder = self.log.recorder
         with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:  # type: ignore[attr-defined]
+            # The planner takes the partition's filter for rare and reads in
+            # parallel workers: 9.5 against 2 ms a batch of 1 000, 51 against 15
+            # ms of 5 000 (EXPLAIN ANALYZE on sl1m).
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
             cursor.execute(statement, [after + 1, head, list(self.topics), limit], prepare=True)
             notifications = [notification_of(row) for row in cursor.fetchall()]
         reached = notifications[-1].id if len(notifications) == limit else head
