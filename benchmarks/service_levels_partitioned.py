@@ -255,7 +255,7 @@ def digests(db: ProjectionDatabase) -> str:
 
 
 def one_shape(url: str, shape: str, batch: int, *, check: bool) -> None:
-    parts_text, _, sealer_ = shape.partition(":")
+    parts_text, _, who_seals = shape.partition(":")
     parts = int(parts_text)
     log = open_event_log(Settings(database_url=url))
     db = ProjectionDatabase(parse_database_url(url), durable_commits=False)
@@ -268,24 +268,30 @@ def one_shape(url: str, shape: str, batch: int, *, check: bool) -> None:
         context.Process(
             target=partition,
             args=(
-                Partition(url, parts, k, sealer_ == "all" or (sealer_, k) == ("p0", 0), batch),
+                Partition(url, parts, k, who_seals == "all" or (who_seals, k) == ("p0", 0), batch),
                 go,
                 out,
             ),
         )
         for k in range(parts)
     ]
-    if sealer_ == "apart":
+    if who_seals == "apart":
         processes.append(context.Process(target=sealer, args=(url, parts, go, out)))
-    for process in processes:
-        process.start()
-    time.sleep(3)  # every child has opened the log and its database
-    started = time.perf_counter()
-    go.set()
-    results = sorted(out.get(timeout=900).split() for _ in processes)
-    wall = time.perf_counter() - started
-    for process in processes:
-        process.join()
+    try:
+        for process in processes:
+            process.start()
+        time.sleep(3)  # every child has opened the log and its database
+        started = time.perf_counter()
+        go.set()
+        results = sorted(out.get(timeout=900).split() for _ in processes)
+        wall = time.perf_counter() - started
+    finally:  # none left running when one fails or the run is interrupted
+        for process in processes:
+            if process.is_alive() and process.pid is not None:
+                process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
     applied = sum(int(r[1]) for r in results if r[0] != "sealer")
     each = ", ".join(
         f"{'' if r[0] == 'sealer' else 'p'}{r[0]} {int(r[1]):,} in {float(r[2]):.1f} s "
@@ -294,7 +300,7 @@ def one_shape(url: str, shape: str, batch: int, *, check: bool) -> None:
     )
     rate = applied / wall
     print(
-        f"{parts} partition(s), seals {sealer_ or 'none'}, batch {batch}: {applied:,} events in "
+        f"{parts} partition(s), seals {who_seals or 'none'}, batch {batch}: {applied:,} events in "
         f"{wall:.1f} s = {rate:,.0f}/s, ceiling {ceiling:,.0f}/s, ratio {rate / ceiling:.2f} "
         f"[{each}] load {os.getloadavg()[0]:.1f}",
         flush=True,
