@@ -7,7 +7,7 @@ Run from the repository root, on a kept database that holds a history (as
 
     PYTHONPATH=src:. .venv/bin/python -m benchmarks.service_levels_partitioned \\
         --database postgresql://postgres@127.0.0.1:5432/sl1m \\
-        [--rounds 2] [--shapes 1:all,2:apart,3:apart] [--batch 1000] [--check]
+        [--rounds 2] [--shapes 1:all,2:apart,2:built] [--batch 1000] [--check]
 
 Partition k of n holds the cases whose id's last byte is k modulo n; the server
 filters the log by it, so each process reads and decodes only its own events. A
@@ -24,18 +24,35 @@ function of one partition. A shape `n[:who]` says who seals:
   seals a month start once the event at the least partition's position was
   recorded `GRACE` after it, and keeps one seal's changes by moment once all are
   at the head, as the one process's last batch does.
+- `n:built` (n >= 2) the partitions and the sealer as built in `src/`
+  (`cases.followers.partitions` and `cases.followers.sealer`): the layout and the
+  partitions' progress rows begun by `start_partitions` from position 0 (what a
+  rebuild of an empty log leaves: the partitions' first batches say where the
+  moments start), n processes each running a `PartitionRunner` of its partition,
+  and one running the `Sealer`'s steps until every partition is done and then
+  until a step has nothing more to do: every seal made, and every seal's changes
+  by moment kept (ADR 84). `1:all`'s last batch keeps one seal's only, the rest
+  being kept by its later batches at the head; so the built shape also prints
+  when it was caught up as one process ends: every partition at the head, every
+  seal made and one seal's changes by moment kept.
+
+The other shapes' partitions are the script's own runners, reading through the
+recorder's `select_partition` as the built ones do, under tracking rows of their
+own (`service_levels_part_k`).
 
 `--check` prints each table's count and digest after every run, the seals' and
-cells' tables included, to compare with the shipped design's. A partition's own
-sealing is switched off by replacing the projection module's `seal_state` and
-`seal_after` in its process: this is why the script is a bound, and why nothing
-in `src/` runs it.
+cells' tables included, to compare with the shipped design's, once every seal's
+changes by moment are kept (after the timing). A partition's own sealing is
+switched off by replacing the projection module's `seal_state` and `seal_after`
+in its process (but for `built`): this is why those shapes are a bound.
 
 Each shape runs in fresh processes after the tables and tracking rows are emptied.
 It prints the events applied, the wall time from a common start until the last
-process is done, each process's own time and CPU, the ceiling (one process
-reading and decoding the service levels' events at the same batch, measured just
-before) and their ratio, and the load average.
+process (the sealer included) is done, each process's own time and CPU (the
+sealer's count: the seals it made, or, built, its steps that sealed or kept a
+seal's changes by moment), the ceiling (one process reading and decoding the
+service levels' events at the same batch, measured just before) and their ratio,
+and the load average.
 """
 
 from __future__ import annotations
@@ -43,43 +60,43 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from typing import Any
 
 from benchmarks.projections_catch_up import maintenance, read_and_decode
 from eventsourcing.persistence import Notification
-from psycopg.sql import SQL, Literal
 
 from cases.db.database import ProjectionDatabase
+from cases.db.statement import sql
+from cases.followers.partitions import PartitionRunner, start_partitions
 from cases.followers.runner import ProjectionRunner
+from cases.followers.sealer import Sealer
 from cases.followers.tracking import Tracking
 from cases.log_config import configure_logging
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
-from cases.projections.projection import LIVE, PositionedEvent, behind
+from cases.projections.layout import Partition
+from cases.projections.projection import LIVE, behind
 from cases.reports import service_levels
 from cases.reports.compliance_seal import (
-    GRACE,
     SEAL_TABLES,
-    _months_after,
-    _note_latest,
     add_seal,
     keep_moments,
-    month_start,
+    note_latest,
+    seal_state,
+    seals_due,
 )
 from cases.reports.service_levels import ServiceLevelsProjection
 from cases.settings import Settings
 
-SELECT = SQL(
-    "SELECT * FROM cases_events WHERE notification_id >= %s AND notification_id <= %s"
-    " AND topic = ANY(%s) AND get_byte(uuid_send(originator_id), 15) %% {n} = {k}"
-    " ORDER BY notification_id LIMIT %s"
-)
 TABLES = (
     "service_level_cases",
     "service_level_updates",
@@ -105,27 +122,17 @@ def notification_of(row: dict[str, Any]) -> Notification:
     )
 
 
-class PartitionRunner(ProjectionRunner):
-    """A runner that reads only the events of partition `part` of `parts`."""
+class ShapeRunner(ProjectionRunner):
+    """A runner of the whole service levels that reads only the events of
+    partition `part` of `parts`, as the built partitions' runners read them."""
 
     parts = 1
     part = 0
 
-    def read_batch(self, after: int, head: int) -> tuple[list[PositionedEvent], int]:
-        limit = self.batch_limit(after, head)
-        statement = SELECT.format(n=Literal(self.parts), k=Literal(self.part))
-        recorder = self.log.recorder
-        with recorder.datastore.get_connection() as conn, conn.cursor() as cursor:  # type: ignore[attr-defined]
-            # The planner takes the partition's filter for rare and reads in
-            # parallel workers: 9.5 against 2 ms a batch of 1 000, 51 against 15
-            # ms of 5 000 (EXPLAIN ANALYZE on sl1m).
-            cursor.execute("SET max_parallel_workers_per_gather = 0")
-            cursor.execute(statement, [after + 1, head, list(self.topics), limit], prepare=True)
-            notifications = [notification_of(row) for row in cursor.fetchall()]
-        reached = notifications[-1].id if len(notifications) == limit else head
-        decoded = self.decoded.decode(notifications)
-        events = [PositionedEvent(n.id, e) for n, e in zip(notifications, decoded, strict=True)]
-        return events, reached
+    def notifications(self, after: int, head: int, limit: int) -> Sequence[Notification]:
+        return self.log.recorder.select_partition(  # type: ignore[attr-defined, no-any-return]
+            after + 1, head, limit, self.topics, part=self.part, parts=self.parts
+        )
 
 
 def no_seals() -> None:
@@ -135,35 +142,44 @@ def no_seals() -> None:
 
 
 @dataclass(frozen=True)
-class Partition:
+class Job:
     url: str
     parts: int
     part: int
-    sealing: bool
+    who_seals: str
     batch: int
 
+    @property
+    def sealing(self) -> bool:
+        return self.who_seals == "all" or (self.who_seals, self.part) == ("p0", 0)
 
-def partition(job: Partition, go: Event, out: Queue[str]) -> None:
+
+def partition(job: Job, go: Event, out: Queue[str]) -> None:
     """Catch partition `job.part` up once `go` is set; put what it took on `out`."""
     configure_logging("WARNING")
     url, parts, part, batch = job.url, job.parts, job.part, job.batch
-    if not job.sealing:
-        no_seals()
     log = open_event_log(Settings(database_url=url))
     db = ProjectionDatabase(parse_database_url(url), durable_commits=False)  # as runners
-    projection = ServiceLevelsProjection()
-    runner = PartitionRunner(
-        log,
-        projection,
-        db,
-        batch_size=batch,
-        catch_up_batch_size=batch,
-        tracking_name=tracking_name(part),
-    )
-    runner.parts, runner.part = parts, part
+    runner: ProjectionRunner
+    if job.who_seals == "built":
+        runner = PartitionRunner(
+            log, db, Partition(part, parts), batch_size=batch, catch_up_batch_size=batch
+        )
+    else:
+        if not job.sealing:
+            no_seals()
+        runner = ShapeRunner(
+            log,
+            ServiceLevelsProjection(),
+            db,
+            batch_size=batch,
+            catch_up_batch_size=batch,
+            tracking_name=tracking_name(part),
+        )
+        runner.parts, runner.part = parts, part
     go.wait()
     started, before = time.perf_counter(), os.times()
-    applied = runner.catch_up(maintenance(db, projection) if part == 0 else None)
+    applied = runner.catch_up(maintenance(db, runner.projection) if part == 0 else None)
     seconds, after = time.perf_counter() - started, os.times()
     cpu = (after.user - before.user) + (after.system - before.system)
     out.put(f"{part} {applied} {seconds} {cpu}")
@@ -203,26 +219,20 @@ def sealer(url: str, parts: int, go: Event, out: Queue[str]) -> None:
     seals: list[datetime] = []
     go.wait()
     started, before = time.perf_counter(), os.times()
-    first: datetime | None = None
+    earliest: datetime | None = None
     while True:
         positions = [tracking.position(tracking_name(k)) for k in range(parts)]
         done = min(positions) >= head
         if min(positions) > 0:
             latest = recorded_at(log, topics, min(positions), last=True)
-            if first is None:
-                first = month_start(recorded_at(log, topics, head, last=False) - GRACE)
-            due = month_start(latest - GRACE)
-            moments = (
-                list(_months_after(seals[-1], due))
-                if seals
-                else [first, *_months_after(first, due)]
-            )
-            for moment in moments:
+            if earliest is None:
+                earliest = recorded_at(log, topics, head, last=False)
+            for moment in seals_due(seals, earliest, latest):
                 with behind(not done), db.transaction():
                     add_seal(db, LIVE, moment, seals[-1] if seals else None)
                 seals.append(moment)
             with db.transaction():
-                _note_latest(db, LIVE, latest)
+                note_latest(db, LIVE, latest)
         if done:
             with db.transaction():
                 keep_moments(db, LIVE)
@@ -235,12 +245,52 @@ def sealer(url: str, parts: int, go: Event, out: Queue[str]) -> None:
     log.close()
 
 
-def empty(db: ProjectionDatabase, parts: int) -> None:
+def built_sealer(url: str, go: Event, done: Event, out: Queue[str]) -> None:
+    """Run the built `Sealer`'s steps until every partition is done (`done`, set
+    by the parent) and a step at the head has nothing more to do: every seal
+    made, every seal's changes by moment kept. It reports too when it first kept
+    a seal's changes by moment: then every seal is made and one seal's changes
+    kept, where one process's catch-up ends (its last batch keeps one; its later
+    batches at the head the rest, ADR 84)."""
+    configure_logging("WARNING")
+    log = open_event_log(Settings(database_url=url))
+    db = ProjectionDatabase(parse_database_url(url), durable_commits=False)
+    the_sealer = Sealer(log, db)
+    head = log.head()
+    go.wait()
+    started, before = time.perf_counter(), os.times()
+    steps, kept_at = 0, 0.0
+    while True:
+        result = the_sealer.step()
+        steps += result.applied
+        if not kept_at and result.applied:
+            state = seal_state(db, LIVE)
+            if state is not None and state.by_moment:
+                kept_at = time.perf_counter() - started
+        if result.more:
+            continue
+        if result.position >= head:
+            if done.is_set():
+                break
+            done.wait(the_sealer.pause)  # at the head: the partitions are reporting
+    seconds, after = time.perf_counter() - started, os.times()
+    cpu = (after.user - before.user) + (after.system - before.system)
+    out.put(f"sealer {steps} {seconds} {cpu} {kept_at}")
+    db.close()
+    log.close()
+
+
+def empty(db: ProjectionDatabase) -> None:
+    """Empty the service levels' tables (the partitions' progress included) and
+    remove every tracking row of theirs: one runner's, the built partitions'
+    (`service_levels/k-of-n`) and this script's (`service_levels_part_k`)."""
     with db.transaction():
         for table in ServiceLevelsProjection.tables:
             db.execute(f"TRUNCATE {table}")
-        for part in range(parts):
-            Tracking(db).forget(tracking_name(part))
+        db.execute(
+            sql("DELETE FROM projection_tracking WHERE projection LIKE {} ESCAPE '\\'"),
+            ("service\\_levels%",),
+        )
 
 
 def digests(db: ProjectionDatabase) -> str:
@@ -254,6 +304,28 @@ def digests(db: ProjectionDatabase) -> str:
     return "; ".join(found)
 
 
+def collect(
+    processes: list[BaseProcess], out: Queue[str], parts: int, done: Event
+) -> list[list[str]]:
+    """Every process's line from `out`, setting `done` once every partition's is
+    in; a process that died without one fails the run at once."""
+    results: list[list[str]] = []
+    deadline = time.monotonic() + 900
+    while len(results) < len(processes):
+        try:
+            results.append(out.get(timeout=0.5).split())
+        except queue.Empty:
+            failed = [p.name for p in processes if p.exitcode not in (None, 0)]
+            if failed:
+                raise RuntimeError(f"{', '.join(failed)} failed (see its traceback)") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError("the run took more than 900 s") from None
+            continue
+        if sum(r[0] != "sealer" for r in results) == parts:
+            done.set()
+    return sorted(results)
+
+
 def one_shape(url: str, shape: str, batch: int, *, check: bool) -> None:
     parts_text, _, who_seals = shape.partition(":")
     parts = int(parts_text)
@@ -261,29 +333,33 @@ def one_shape(url: str, shape: str, batch: int, *, check: bool) -> None:
     db = ProjectionDatabase(parse_database_url(url), durable_commits=False)
     count, seconds = read_and_decode(log, ServiceLevelsProjection(), batch)
     ceiling = count / seconds
-    empty(db, parts)
+    empty(db)
+    if who_seals == "built":  # from position 0, as a rebuild of an empty log leaves it
+        with db.transaction():
+            start_partitions(db, parts, 0, datetime.now(UTC))
     context = mp.get_context("spawn")
-    go, out = context.Event(), context.Queue()
-    processes = [
+    go, done, out = context.Event(), context.Event(), context.Queue()
+    processes: list[BaseProcess] = [
         context.Process(
             target=partition,
-            args=(
-                Partition(url, parts, k, who_seals == "all" or (who_seals, k) == ("p0", 0), batch),
-                go,
-                out,
-            ),
+            args=(Job(url, parts, k, who_seals, batch), go, out),
+            name=f"partition {k}",
         )
         for k in range(parts)
     ]
     if who_seals == "apart":
-        processes.append(context.Process(target=sealer, args=(url, parts, go, out)))
+        processes.append(context.Process(target=sealer, args=(url, parts, go, out), name="sealer"))
+    if who_seals == "built":
+        processes.append(
+            context.Process(target=built_sealer, args=(url, go, done, out), name="sealer")
+        )
     try:
         for process in processes:
             process.start()
         time.sleep(3)  # every child has opened the log and its database
         started = time.perf_counter()
         go.set()
-        results = sorted(out.get(timeout=900).split() for _ in processes)
+        results = collect(processes, out, parts, done)
         wall = time.perf_counter() - started
     finally:  # none left running when one fails or the run is interrupted
         for process in processes:
@@ -305,9 +381,21 @@ def one_shape(url: str, shape: str, batch: int, *, check: bool) -> None:
         f"[{each}] load {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    if check:
+    if who_seals == "built":  # where one process's catch-up ends: every seal, one kept
+        caught = max(float(r[4]) if r[0] == "sealer" else float(r[2]) for r in results)
+        print(
+            f"  caught up as one process ends (every seal made, one seal's changes by moment "
+            f"kept) in {caught:.1f} s = {applied / caught:,.0f}/s, ratio "
+            f"{applied / caught / ceiling:.2f}",
+            flush=True,
+        )
+    if check:  # after every seal's changes by moment are kept (the built sealer keeps all)
+        while True:
+            with db.transaction():
+                if keep_moments(db, LIVE) is None:
+                    break
         print(f"  {digests(db)}", flush=True)
-    empty(db, parts)
+    empty(db)
     db.close()
     log.close()
 
@@ -315,7 +403,7 @@ def one_shape(url: str, shape: str, batch: int, *, check: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True, help="a kept database with a history")
-    parser.add_argument("--shapes", default="1:all,2:apart,3:apart", help="n[:who seals]")
+    parser.add_argument("--shapes", default="1:all,2:apart,2:built", help="n[:who seals]")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--check", action="store_true", help="print the tables' digests")

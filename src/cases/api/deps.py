@@ -37,11 +37,11 @@ from cases.application.support_desk import SupportDesk
 from cases.bootstrap import Services
 from cases.clock import wait_until
 from cases.db.database import ProjectionDatabase
-from cases.db.statement import parameters, sql
 from cases.domain.errors import NotFoundError
 from cases.domain.metadata import Actor, Role, Source
 from cases.domain.permissions import Permission, allows
 from cases.persistence.store import StoreUnavailableError
+from cases.projections.layout import least_positions
 
 __all__ = ["ApiState"]  # re-exported: it lived here before cases.api.state
 
@@ -318,14 +318,10 @@ def wait_for_projections(
     then turned to the primary for the rest of the request (ADR 0064)."""
     if position is None:
         return
-    statement = sql(
-        "SELECT MIN(position), COUNT(*) FROM projection_tracking WHERE projection IN ({names})",
-        names=parameters(len(names)),
-    )
 
-    def applied() -> bool:
-        row = db.fetchone(statement, names)
-        return row is not None and int(row[1]) == len(names) and int(row[0]) >= position
+    def applied() -> bool:  # every partition of a projection kept by partitions (ADR 90)
+        least = least_positions(db, names)
+        return all(least.get(name, -1) >= position for name in names)
 
     remaining = MAX_WAIT_SECONDS
     if isinstance(db, ReplicaDatabase) and not db.on_primary:

@@ -16,12 +16,13 @@ from cases.cli.groups import command_group
 from cases.cli.moments import EvaluateAt, parse_moment
 from cases.cli.projections import ProjectionStore, projection_store
 from cases.cli.services import fail
-from cases.clock import SystemClock
+from cases.clock import SystemClock, wait_until
 from cases.domain.errors import DomainError
 from cases.domain.metadata import Actor, Role, Source
 from cases.followers.catalog import projection_named
 from cases.followers.leadership import Leadership
 from cases.followers.runner import ProjectionRunner
+from cases.projections.layout import applied_position, layout
 from cases.reports.service_levels import ServiceLevelsView
 
 PROJECTION = "service_levels"
@@ -53,7 +54,13 @@ def evaluate(as_of: EvaluateAt = None) -> None:
 
 
 def bring_up_to_date(store: ProjectionStore) -> None:
-    """Catch the projection up with the log, or wait for the runner leading it."""
+    """Catch the projection up with the log, or wait for the runner leading it
+    (where partitions keep it, for every partition: ADR 90)."""
+    if store.db.is_postgres and layout(store.db, PROJECTION) > 1:
+        head = store.log.head()
+        if not wait_until(lambda: applied_position(store.db, PROJECTION) >= head, WAIT_SECONDS):
+            fail(f"the {PROJECTION} partitions are more than {WAIT_SECONDS:.0f} s behind", 2)
+        return
     runner = ProjectionRunner(store.log, projection_named(PROJECTION), store.db)
     leadership = Leadership(store.db, PROJECTION)
     if leadership.try_acquire():

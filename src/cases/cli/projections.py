@@ -36,8 +36,9 @@ from cases.followers.catalog import PROJECTIONS, projection_named
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
 from cases.followers.outbox import OUTBOX, outbox_runners
+from cases.followers.partitions import SERVICE_LEVELS, PartitionRunner, catch_up_partitioned
 from cases.followers.rebuild import RebuildInProgressError, rebuild
-from cases.followers.runner import ProjectionRunner, catch_up_batch
+from cases.followers.runner import ProjectionRunner, RunnerLoop, catch_up_batch
 from cases.followers.status import projection_status
 from cases.followers.tree_builder import TREE, tree_builders
 from cases.heap import settle_after_start
@@ -45,8 +46,9 @@ from cases.observability.exposition import process_metrics_server
 from cases.persistence.database_url import DatabaseUrl, StoreKind
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import StoreUnavailableError, open_event_log
+from cases.projections.layout import PARTITIONABLE, LayoutError, Partition, layout
 from cases.projections.projection import LIVE
-from cases.reports.compliance_seal import keep_moments
+from cases.reports.compliance_seal import keep_moments, lock_seals
 from cases.reports.service_levels import ServiceLevelsProjection
 from cases.settings import Settings
 
@@ -223,6 +225,14 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
     metrics_host: Annotated[
         str, typer.Option(help="The address --metrics-port listens on.")
     ] = "127.0.0.1",
+    partition: Annotated[
+        str | None,
+        typer.Option(
+            help="Run only partition k/n of the service levels (say 0/2), on PostgreSQL, "
+            "once `rebuild service_levels --partitions n` made n partitions keep them; "
+            "a run without it seals beside them (ADR 90).",
+        ),
+    ] = None,
 ) -> None:
     """Follow the event log and keep the projections up to date (until Ctrl-C).
 
@@ -230,6 +240,15 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
     chosen = _chosen(names)
     outbox = outbox and not names
     catch_up = _catch_up_batch_size(batch_size, catch_up_batch_size)
+    if partition is not None:
+        _run_partition(
+            _partition(partition, chosen if names else None),
+            once=once,
+            batch_size=batch_size,
+            catch_up=catch_up,
+            poll_interval=poll_interval,
+        )
+        return
     if once:
         # One projection after another, each alone: in catch-up batches by default.
         with projection_store(quiet=True) as store:
@@ -274,7 +293,100 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
         _run_until_stopped(runners, stopping)
 
 
+def _partition(text: str, names: list[str] | None) -> Partition:
+    """The partition `--partition` names, or an exit (2)."""
+    if names is not None and names != [SERVICE_LEVELS]:
+        fail(f"--partition runs a partition of {SERVICE_LEVELS} only, not {', '.join(names)}", 2)
+    try:
+        return Partition.parse(text)
+    except ValueError as e:
+        fail(f"--partition: {e}", 2)
+
+
+def _run_partition(
+    partition: Partition, *, once: bool, batch_size: int, catch_up: int | None, poll_interval: float
+) -> None:
+    """Keep one partition of the service levels (until stopped, or `once`); like
+    `run`, it waits for a database it cannot reach yet (not with `once`)."""
+    name = partition.tracking_name(SERVICE_LEVELS)
+    if once:
+        with projection_store(quiet=True) as store:
+            # Alone, as `run --once`: in catch-up batches by default (ADR 89).
+            catch_up_once = catch_up_batch(batch_size, catch_up)
+            runner = _partition_runner(store.log, store.db, partition, batch_size, catch_up_once)
+            applied = _once_if_leading(store, name, runner.catch_up)
+            if applied is not None:
+                print(f"{name}: applied {applied} events; at position {runner.position}.")
+        return
+    with _stop_signals() as stopping, waiting_projection_store(stopping) as reached:
+        if reached is None:
+            print("Stopped.")
+            return
+        _partition_runner(reached.log, reached.db, partition, batch_size, catch_up)  # refused?
+        open_db, log = partial(open_runner_db, reached.settings), reached.log
+        loop = RunnerLoop(
+            lambda: PartitionRunner(
+                log, open_db(), partition, batch_size=batch_size, catch_up_batch_size=catch_up
+            ),
+            poll_interval=poll_interval,
+        )
+        failures: list[Exception] = []
+        thread = threading.Thread(
+            target=_keep_failure(loop.run, failures), name=f"projection-{name}", daemon=True
+        )
+        thread.start()
+        print(f"Running {name}; Ctrl-C to stop.", flush=True)
+        while not stopping.wait(0.2) and thread.is_alive():
+            pass
+        loop.stop()
+        thread.join()
+    if failures:  # its layout changed under it, say (a rebuild's swap)
+        fail(f"{name} stopped: {first_line(failures[0])}", 1)
+    print("Stopped.")
+
+
+def _partition_runner(
+    log: EventLog,
+    db: ProjectionDatabase,
+    partition: Partition,
+    batch_size: int,
+    catch_up: int | None,
+) -> PartitionRunner:
+    """A runner of `partition`, or an exit (2) naming why there can be none."""
+    try:
+        return PartitionRunner(
+            log, db, partition, batch_size=batch_size, catch_up_batch_size=catch_up
+        )
+    except LayoutError as e:
+        fail(str(e), 2)
+
+
+def _keep_failure(run: Callable[[], None], failures: list[Exception]) -> Callable[[], None]:
+    """`run`, an exception it raises kept in `failures` (a thread has no caller)."""
+
+    def running() -> None:
+        try:
+            run()
+        except Exception as e:
+            logger.exception("projection_stopped")
+            failures.append(e)
+
+    return running
+
+
 def _catch_up_once(store: ProjectionStore, name: str, batch_size: int, catch_up: int) -> None:
+    if name in PARTITIONABLE and store.db.is_postgres and layout(store.db, name) > 1:
+        parts = layout(store.db, name)
+        applied = _once_if_leading(
+            store,
+            name,
+            lambda: catch_up_partitioned(
+                store.log, store.db, parts, batch_size=batch_size, catch_up_batch_size=catch_up
+            ),
+        )
+        if applied is not None:
+            print(f"{name}: its {parts} partitions applied {applied} events, and sealed.")
+        return
     runner = ProjectionRunner(
         store.log,
         projection_named(name),
@@ -371,6 +483,14 @@ def rebuild_command(
     name: Annotated[str, typer.Argument(help="The projection to rebuild.")],
     batch_size: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 1000,
     catch_up_batch_size: CatchUpBatchSize = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help=f"Leave this many partitions to keep it after the swap (1: one runner; "
+            f"{SERVICE_LEVELS} only, PostgreSQL only; ADR 90). Default: as before.",
+        ),
+    ] = None,
 ) -> None:
     """Rebuild a projection into fresh tables while the old ones serve, then swap."""
     [name] = _chosen([name])
@@ -384,7 +504,10 @@ def rebuild_command(
                 update,
                 batch_size=batch_size,
                 catch_up_batch_size=catch_up,  # None: rebuild's default, catch-up batches
+                partitions=partitions,
             )
+        except LayoutError as e:
+            fail(str(e), 2)
         except RebuildInProgressError as e:
             fail(str(e), 1)
     print(f"Rebuilt {name}: applied {result.applied} events; live at position {result.position}.")
@@ -404,6 +527,7 @@ def _keep_moments() -> None:
     with projection_store() as store:
         while True:
             with store.db.transaction():
+                lock_seals(store.db, LIVE)  # a sealer beside partitions may keep them too
                 kept = keep_moments(store.db, LIVE)
             if kept is None:
                 break

@@ -27,9 +27,9 @@ from cases.clock import SystemClock
 from cases.db.database import ProjectionDatabase, open_projection_db
 from cases.db.schema import check_schema_current
 from cases.domain.errors import DomainError
-from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
+from cases.projections.layout import applied_position
 from cases.reports.compliance_export import as_dict, to_csv
 from cases.reports.compliance_report import (
     ClockFigures,
@@ -91,7 +91,7 @@ def _projection_db() -> Iterator[ProjectionDatabase]:
 
 def _note_lag(log: EventLog, db: ProjectionDatabase) -> None:
     projection = ServiceLevelsProjection()
-    position = Tracking(db).position(projection.name)
+    position = applied_position(db, projection.name)  # partitions: the least (ADR 90)
     head = log.head()
     pending = log.recorder.select_notifications(
         start=position + 1, limit=1, stop=head, topics=projection.topics()

@@ -31,12 +31,13 @@ from cases.followers.runner import (
     RunnerLoop,
     refuse_smaller_catch_up,
 )
-from cases.followers.tracking import Tracking
+from cases.followers.sealer import Sealer
 from cases.followers.tree_builder import TREE, TreeBuilder, tree_builders
 from cases.outbox.worker import DeliveryWorker, run_deliveries
 from cases.persistence.database_url import StoreKind, parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.persistence.store import open_event_log
+from cases.projections.layout import PARTITIONABLE, layout, least_positions
 from cases.settings import Settings
 
 logger = structlog.get_logger("cases.projections")
@@ -160,6 +161,9 @@ class InProcessProjections:
     def _make_runner(self, name: str) -> Follower:
         db = self.open_db()
         try:
+            if name in PARTITIONABLE and db.is_postgres and layout(db, name) > 1:
+                # Its partitions run in processes of their own; here, their sealer.
+                return Sealer(self.log, db)
             return ProjectionRunner(
                 self.log,
                 projection_named(name),
@@ -241,12 +245,11 @@ class InProcessProjections:
             if self._reader is None:
                 self._reader = self.open_db()
             try:
-                rows = Tracking(self._reader).all()
+                known = least_positions(self._reader, self.names)  # partitions: their least
             except CONNECTION_ERRORS:
                 self._reader.close()
                 self._reader = None
                 raise
-        known = {row.projection: row.position for row in rows}
         return {name: known.get(name, 0) for name in self.names}
 
     def wait_for(self, position: int, timeout: float, poll: float = 0.02) -> bool:

@@ -23,9 +23,11 @@ from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.db.statement import identifier, sql
 from cases.followers.leadership import Leadership
+from cases.followers.partitions import start_partitions
 from cases.followers.runner import ProjectionRunner, catch_up_batch
 from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
+from cases.projections.layout import PARTITIONABLE, LayoutError, layout, layout_rows
 from cases.projections.projection import LIVE, SHADOW, Projection, behind
 
 Progress = Callable[[int, int], None]
@@ -65,11 +67,17 @@ def rebuild(
     batch_size: int = 1000,
     catch_up_batch_size: int | None = None,
     clock: Clock | None = None,
+    partitions: int | None = None,
 ) -> RebuildResult:
     """Rebuild `projection` into shadow tables, then swap them for the live ones;
     on PostgreSQL in batches of `catch_up_batch_size` (default: `catch_up_batch`
-    of `batch_size`) while far from the head (ADR 89)."""
+    of `batch_size`) while far from the head (ADR 89). With `partitions`, the
+    swap makes that many partitions keep it from then on (1: one runner; ADR 90);
+    without, as many as kept it before."""
     clock = clock or SystemClock()
+    parts = layout(db, projection.name)
+    if partitions is not None and partitions != parts:
+        refuse_relayout(db, projection, partitions)
     with shadow_runner(
         log,
         projection,
@@ -78,9 +86,10 @@ def rebuild(
         catch_up_batch_size=catch_up_batch(batch_size, catch_up_batch_size),
         clock=clock,
     ) as runner:
-        Tracking(db).ensure(projection.name)
+        if parts == 1:
+            Tracking(db).ensure(projection.name)
         applied = _catch_up_near_head(runner, progress)
-        more, position = _finish_and_swap(runner, clock)
+        more, position = _finish_and_swap(runner, clock, partitions or parts)
         if progress is not None:
             progress(position, position)
         return RebuildResult(projection.name, applied + more, position)
@@ -133,13 +142,21 @@ def _catch_up_near_head(runner: ProjectionRunner, progress: Progress | None) -> 
             return applied
 
 
-def _finish_and_swap(runner: ProjectionRunner, clock: Clock) -> tuple[int, int]:
-    """Apply the rest up to the head and swap, in one transaction; return
-    (events applied, position reached)."""
+def refuse_relayout(db: ProjectionDatabase, projection: Projection, partitions: int) -> None:
+    """A LayoutError unless `projection` may be kept by `partitions` runners here."""
+    if partitions > 1 and projection.name not in PARTITIONABLE:
+        raise LayoutError(f"{projection.name} is kept by one runner: it has no partitions")
+    if partitions > 1 and not db.is_postgres:
+        raise LayoutError(f"the {projection.name} partitions run on PostgreSQL only (ADR 90)")
+
+
+def _finish_and_swap(runner: ProjectionRunner, clock: Clock, parts: int) -> tuple[int, int]:
+    """Apply the rest up to the head and swap, in one transaction, leaving `parts`
+    runners to keep the projection; return (events applied, position reached)."""
     db, projection, tracking = runner.db, runner.projection, runner.tracking
     applied = 0
     with db.transaction():
-        tracking.lock(projection.name)  # first, as in every runner batch
+        layout_rows(db, projection.name, lock=True)  # first, as in every runner batch
         position = tracking.lock(runner.tracking_name)
         head = runner.head()
         while position < head:
@@ -155,7 +172,10 @@ def _finish_and_swap(runner: ProjectionRunner, clock: Clock) -> tuple[int, int]:
                 _swap_postgres(db, table)
             else:
                 _swap_sqlite(db, table)
-        tracking.move(projection.name, head, clock.now())
+        if projection.name in PARTITIONABLE:
+            start_partitions(db, parts, head, clock.now())
+        else:
+            tracking.move(projection.name, head, clock.now())
         tracking.forget(runner.tracking_name)
     return applied, head
 

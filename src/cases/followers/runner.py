@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import Notification, PersistenceError
 
 from cases.clock import Clock, SystemClock, wait_until
 from cases.db.database import CONNECTION_ERRORS, ProjectionDatabase
@@ -48,6 +48,7 @@ from cases.followers.switching import prompt_switching
 from cases.followers.tracking import Tracking
 from cases.observability import metrics
 from cases.persistence.event_log import EventLog
+from cases.projections.layout import PARTITIONABLE, refuse_partitioned
 from cases.projections.projection import (
     LIVE,
     PositionedEvent,
@@ -190,6 +191,8 @@ class ProjectionRunner:
         self.clock = clock or SystemClock()
         self.tracking = Tracking(db)
         self.topics = projection.topics()
+        if self.tracking_name == projection.name and projection.name in PARTITIONABLE:
+            refuse_partitioned(db, projection.name)  # its partitions keep it (ADR 90)
         self.tracking.ensure(self.tracking_name)
         self.moved_to: int | None = None  # where this runner last moved tracking
         self.decoded = decoded_events(log)  # shared with the process's other followers
@@ -218,13 +221,18 @@ class ProjectionRunner:
     def read_batch(self, after: int, head: int) -> tuple[list[PositionedEvent], int]:
         """Events after `after` up to `head`, and the position the batch reaches."""
         limit = self.batch_limit(after, head)
-        notifications = self.log.recorder.select_notifications(
-            start=after + 1, limit=limit, stop=head, topics=self.topics
-        )
+        notifications = self.notifications(after, head, limit)
         reached = notifications[-1].id if len(notifications) == limit else head
         decoded = self.decoded.decode(notifications)
         events = [PositionedEvent(n.id, e) for n, e in zip(notifications, decoded, strict=True)]
         return events, reached
+
+    def notifications(self, after: int, head: int, limit: int) -> Sequence[Notification]:
+        """At most `limit` of the projection's notifications after `after` up to
+        `head`, in order (a partition's runner reads only its own, ADR 90)."""
+        return self.log.recorder.select_notifications(
+            start=after + 1, limit=limit, stop=head, topics=self.topics
+        )
 
     def apply_batch(self, events: list[PositionedEvent], after: int, reached: int) -> None:
         """Apply events and move tracking from `after` to `reached`, atomically.

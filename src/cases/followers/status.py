@@ -22,6 +22,7 @@ from cases.observability.exposition import ProjectionReading, ProjectionStatus
 from cases.outbox.derivation import OUTBOX, OutboxProjection
 from cases.persistence.event_log import EventLog
 from cases.persistence.event_rows import select_rows
+from cases.projections.layout import by_projection
 from cases.projections.projection import Projection
 
 TREE = "audit_log_tree"  # the tree builder's tracking and leadership name
@@ -37,7 +38,8 @@ def projection_status(
     """The status of `projections` (default: every projection, the tree builder
     and the outbox's follower), by name."""
     chosen = list(projections) if projections is not None else [p() for p in PROJECTIONS.values()]
-    positions = {row.projection: row.position for row in Tracking(db).all()}
+    # A projection kept by partitions is as far as its least partition (ADR 90).
+    positions = by_projection((row.projection, row.position) for row in Tracking(db).all())
     head = log.head()
     statuses = []
     for projection in sorted(chosen, key=lambda p: p.name):

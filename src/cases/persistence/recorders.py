@@ -70,6 +70,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
     InternalError,
+    Notification,
     NotSupportedError,
     OperationalError,
     PersistenceError,
@@ -498,6 +499,41 @@ class CasesApplicationRecorder(_ReadsComposedOnce, PostgresApplicationRecorder):
             )
             rows: list[StoredRow] = cursor.fetchall()
             return rows
+
+    @_attempted
+    def select_partition(
+        self, start: int, stop: int, limit: int, topics: Sequence[str], *, part: int, parts: int
+    ) -> list[Notification]:
+        """As `select_notifications` from `start` to `stop` of `topics`, of the
+        aggregates whose id's last byte is `part` modulo `parts` only (ADR 90). The
+        server filters them, so a partition's runner reads and decodes its own."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor(row_factory=tuple_row) as cursor,
+        ):
+            # The planner takes the filter for rare and reads in parallel workers:
+            # 9.5 against 2 ms a batch of 1 000 (EXPLAIN ANALYZE, ADR 90).
+            cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cursor.execute(
+                "SELECT notification_id, originator_id, originator_version, topic, state "  # noqa: S608 - a rendered identifier
+                f"FROM {self._table(conn)} WHERE notification_id >= %s "
+                "AND notification_id <= %s AND topic = ANY(%s) "
+                "AND get_byte(uuid_send(originator_id), 15) %% %s = %s "
+                "ORDER BY notification_id LIMIT %s",
+                (start, stop, list(topics), parts, part, limit),
+                prepare=True,
+            )
+            return [
+                Notification(
+                    id=row[0],
+                    originator_id=row[1],
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=bytes(row[4]),
+                )
+                for row in cursor.fetchall()
+            ]
 
     select_events = _attempted(_ReadsComposedOnce._select_events)
     select_notifications = _attempted(PostgresApplicationRecorder.select_notifications)

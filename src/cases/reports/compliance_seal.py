@@ -364,23 +364,9 @@ def seal_after(
     if not recorded:
         return []
     latest = max(recorded) if state is None else max(state.latest_recorded_at, *recorded)
-    seals = [] if state is None else list(state.seals)
     earliest = min(recorded)
-    if seals and seals[-1] >= earliest:
-        unseal(db, tables, earliest)
-        dropped = [s for s in seals if s >= earliest]
-        seals = [s for s in seals if s < earliest]
-        logger.warning(
-            "compliance_seals_dropped_for_late_fact",
-            recorded_at=earliest.isoformat(),
-            seals=[s.isoformat() for s in dropped],
-        )
-    due = month_start(latest - GRACE)
-    if seals:
-        moments = list(_months_after(seals[-1], due))
-    else:  # from the month start before the earliest fact: the same on a rebuild
-        first = month_start(earliest - GRACE)
-        moments = [first, *_months_after(first, due)]
+    seals = unseal_for_late_fact(db, tables, [] if state is None else state.seals, earliest)
+    moments = seals_due(seals, earliest, latest)
     by_moment = set() if state is None else set(state.by_moment)
     for moment in moments:
         started = time.perf_counter()
@@ -392,10 +378,50 @@ def seal_after(
             sealed_at=moment.isoformat(),
             seconds=round(time.perf_counter() - started, 3),
         )
-    _note_latest(db, tables, latest)
+    note_latest(db, tables, latest)
     if state is not None and not catching_up():
         _keep_moments_at_head(db, tables, SealState(tuple(seals), latest, frozenset(by_moment)))
     return moments
+
+
+def unseal_for_late_fact(
+    db: ProjectionDatabase, tables: TableNames, seals: Sequence[datetime], earliest: datetime
+) -> list[datetime]:
+    """Drop the seals at or after `earliest`, the earliest moment a batch's facts
+    were recorded at (a fact recorded at or before a seal changes it); returns the
+    seals kept of `seals`. The seals are held meanwhile (`lock_seals`)."""
+    if not (seals and seals[-1] >= earliest):
+        return list(seals)
+    lock_seals(db, tables)
+    unseal(db, tables, earliest)
+    logger.warning(
+        "compliance_seals_dropped_for_late_fact",
+        recorded_at=earliest.isoformat(),
+        seals=[s.isoformat() for s in seals if s >= earliest],
+    )
+    return [s for s in seals if s < earliest]
+
+
+def seals_due(seals: Sequence[datetime], earliest: datetime, latest: datetime) -> list[datetime]:
+    """The month starts to seal after `seals` once a fact recorded at `latest` is
+    seen: each that `latest` passed by `GRACE`. With no seal yet, from the month
+    start before the earliest fact (`earliest`): the same on a rebuild."""
+    due = month_start(latest - GRACE)
+    if seals:
+        return list(months_after(seals[-1], due))
+    first = month_start(earliest - GRACE)
+    return [first, *months_after(first, due)]
+
+
+def lock_seals(db: ProjectionDatabase, tables: TableNames) -> None:
+    """Hold the seals of `tables` until the caller's transaction ends (PostgreSQL):
+    the service levels' sealer and a partition unsealing for a late fact take
+    turns (ADR 90). The one runner needs none: it seals in its own batches."""
+    if db.is_postgres:
+        db.execute(
+            compose("SELECT pg_advisory_xact_lock(hashtextextended({}, 0))"),
+            [f"cases-seals:{tables('compliance_seal')}"],
+        )
 
 
 def _keep_moments_at_head(db: ProjectionDatabase, tables: TableNames, state: SealState) -> None:
@@ -424,10 +450,10 @@ def reseal(
     for moment in moments:
         add_seal(db, tables, moment, previous)
         previous = moment
-    _note_latest(db, tables, latest_recorded_at)
+    note_latest(db, tables, latest_recorded_at)
 
 
-def _months_after(seal: datetime, due: datetime) -> Iterable[datetime]:
+def months_after(seal: datetime, due: datetime) -> Iterable[datetime]:
     moment = next_month(seal)
     while moment <= due:
         yield moment
@@ -444,7 +470,8 @@ def unseal(db: ProjectionDatabase, tables: TableNames, since: datetime | None = 
         )
 
 
-def _note_latest(db: ProjectionDatabase, tables: TableNames, latest: datetime) -> None:
+def note_latest(db: ProjectionDatabase, tables: TableNames, latest: datetime) -> None:
+    """Keep `latest` as the latest moment a fact seen was recorded at."""
     db.execute(
         compose(
             "INSERT INTO {seal} (id, latest_recorded_at) VALUES (1, {}) "

@@ -48,7 +48,7 @@ from cases.projections.projection import (
     writing_begins,
 )
 from cases.projections.rows import rows_in
-from cases.reports.compliance_seal import SEAL_TABLES, seal_after, seal_state
+from cases.reports.compliance_seal import SEAL_TABLES, SealState, seal_after, seal_state
 
 E = SupportCase
 Row = dict[str, Any]
@@ -646,6 +646,7 @@ class ServiceLevelsProjection(Projection):
         "service_level_breaches",
         "service_level_deadlines",
         *SEAL_TABLES,
+        "service_level_partitions",  # the partitions' progress (ADR 90)
     )
     handles: ClassVar[tuple[type[Any], ...]] = tuple(HANDLERS)
     folds_then_writes: ClassVar[bool] = True
@@ -667,6 +668,17 @@ class ServiceLevelsProjection(Projection):
         writing_begins()
         for table in fold.all:
             table.write(db)
+        self.seal(db, tables, events, seals)
+
+    def seal(
+        self,
+        db: ProjectionDatabase,
+        tables: TableNames,
+        events: Sequence[PositionedEvent],
+        seals: SealState | None,
+    ) -> None:
+        """After a batch's rows are written: seal the months its facts passed
+        (`seals`: as read before the writes). A partition seals nothing (ADR 90)."""
         seal_after(db, tables, [p.event.timestamp for p in events], seals)
 
 

@@ -21,10 +21,8 @@ from typing import ClassVar
 import psycopg
 import pytest
 
-from cases.bootstrap import bootstrap
-from cases.clock import ManualClock, wait_until
+from cases.clock import wait_until
 from cases.db.database import ProjectionDatabase, Row
-from cases.db.schema import migrate
 from cases.domain.audited import AuditedAggregate
 from cases.followers.runner import ProjectionRunner
 from cases.followers.tracking import Tracking
@@ -36,13 +34,12 @@ from cases.reports.compliance_seal import GRACE, seal_state
 from cases.reports.service_levels import ServiceLevelsProjection
 from cases.settings import Settings
 from tests.integration.projections.conftest import STORES
-from tests.support.history import DeskWriter, SupportHistory
+from tests.support.month_end_history import record_month_end
 from tests.support.postgres import database_copy, throwaway_database
 from tests.support.projection_tables import projection_rows
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
 from tests.support.worker_processes import WORKER_DEADLINE, Workers
 
-START = datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # a Monday, two days before April
 APRIL = datetime(2026, 4, 1, tzinfo=UTC)
 BATCH = 89  # events a batch: the history takes about a dozen
 
@@ -54,24 +51,12 @@ def history(
     """A store holding a support history over the end of March (not projected)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('faults') / 'history.db'}"
-        _record(url)
+        record_month_end(url)
         yield url
         return
     with throwaway_database() as url:
-        _record(url)
+        record_month_end(url)
         yield url
-
-
-def _record(url: str) -> None:
-    migrate(parse_database_url(url))
-    clock = ManualClock(START)
-    services = bootstrap(Settings(database_url=url, snapshot_interval=5), clock)
-    try:
-        SupportHistory(seed=5, cases_per_day=40, start=START).record(
-            DeskWriter(services, clock), 1500
-        )
-    finally:
-        services.close()
 
 
 @pytest.fixture(scope="module")
