@@ -152,7 +152,7 @@ CatchUpBatchSize = Annotated[
         min=1,
         help="Events per transaction on PostgreSQL while at least that many wait "
         "(default: five times --batch-size where one projection catches up alone, "
-        "as `rebuild` and `run --once` do; else --batch-size; ADR 89).",
+        "as `rebuild`, `run --once` and `run --partition` do; else --batch-size; ADR 89).",
     ),
 ]
 
@@ -230,7 +230,8 @@ def run_command(  # noqa: PLR0917 - typer takes each option as a parameter
         typer.Option(
             help="Run only partition k/n of the service levels (say 0/2), on PostgreSQL, "
             "once `rebuild service_levels --partitions n` made n partitions keep them; "
-            "a run without it seals beside them (ADR 90).",
+            "a run without it seals beside them (ADR 90). Alone in its process, it takes "
+            "catch-up batches while far behind, as --once does.",
         ),
     ] = None,
 ) -> None:
@@ -309,11 +310,11 @@ def _run_partition(
     """Keep one partition of the service levels (until stopped, or `once`); like
     `run`, it waits for a database it cannot reach yet (not with `once`)."""
     name = partition.tracking_name(SERVICE_LEVELS)
+    # Alone in its process: in catch-up batches while far behind (ADR 89), by default.
+    catch_up = catch_up_batch(batch_size, catch_up)
     if once:
         with projection_store(quiet=True) as store:
-            # Alone, as `run --once`: in catch-up batches by default (ADR 89).
-            catch_up_once = catch_up_batch(batch_size, catch_up)
-            runner = _partition_runner(store.log, store.db, partition, batch_size, catch_up_once)
+            runner = _partition_runner(store.log, store.db, partition, batch_size, catch_up)
             applied = _once_if_leading(store, name, runner.catch_up)
             if applied is not None:
                 print(f"{name}: applied {applied} events; at position {runner.position}.")
