@@ -22,7 +22,7 @@ from cases.observability.exposition import ProjectionReading, ProjectionStatus
 from cases.outbox.derivation import OUTBOX, OutboxProjection
 from cases.persistence.event_log import EventLog
 from cases.persistence.event_rows import select_rows
-from cases.projections.layout import by_projection
+from cases.projections.layout import by_projection, partition_rows
 from cases.projections.projection import Projection
 
 TREE = "audit_log_tree"  # the tree builder's tracking and leadership name
@@ -38,21 +38,24 @@ def projection_status(
     """The status of `projections` (default: every projection, the tree builder
     and the outbox's follower), by name."""
     chosen = list(projections) if projections is not None else [p() for p in PROJECTIONS.values()]
-    # A projection kept by partitions is as far as its least partition (ADR 90).
-    positions = by_projection((row.projection, row.position) for row in Tracking(db).all())
+    rows = [(row.projection, row.position) for row in Tracking(db).all()]
+    # A projection kept by partitions is as far as its least partition, and each
+    # partition is listed too, under its own leadership's name (ADR 90).
+    positions, own = by_projection(rows), dict(rows)
     head = log.head()
     statuses = []
     for projection in sorted(chosen, key=lambda p: p.name):
-        position = positions.get(projection.name, 0)
-        statuses.append(
-            ProjectionStatus(
-                name=projection.name,
-                position=position,
-                head=head,
-                lag_events=max(head - position, 0),
-                lag_seconds=_lag_seconds(log, projection.topics(), position, head, clock),
+        for name in [projection.name, *partition_rows(rows, projection.name)]:
+            position = positions.get(name, 0) if name == projection.name else own[name]
+            statuses.append(
+                ProjectionStatus(
+                    name=name,
+                    position=position,
+                    head=head,
+                    lag_events=max(head - position, 0),
+                    lag_seconds=_lag_seconds(log, projection.topics(), position, head, clock),
+                )
             )
-        )
     if projections is None:
         statuses.append(tree_status(log, db, clock, head))
         position = positions.get(OUTBOX, 0)

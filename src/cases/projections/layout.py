@@ -101,6 +101,13 @@ def applied_position(db: ProjectionDatabase, projection: str) -> int:
     return least_positions(db, [projection]).get(projection, 0)
 
 
+def partition_rows(rows: Iterable[tuple[str, int]], projection: str) -> list[str]:
+    """The names among tracking `rows` of `projection`'s partitions, in order."""
+    return sorted(
+        name for name, _ in rows if _ROW.search(name) and name.split("/", 1)[0] == projection
+    )
+
+
 def by_projection(rows: Iterable[tuple[str, int]]) -> dict[str, int]:
     """Tracking positions by projection: a partition's row counts for its
     projection, which has applied the least of its partitions' positions."""

@@ -32,6 +32,7 @@ from cases.db.schema import migrate
 from cases.db.statement import sql
 from cases.domain.support_case import SupportCase
 from cases.followers.in_process import InProcessProjections
+from cases.followers.leadership import Leadership
 from cases.followers.partitions import (
     PartitionRunner,
     catch_up_partitioned,
@@ -40,7 +41,7 @@ from cases.followers.partitions import (
 from cases.followers.rebuild import rebuild
 from cases.followers.runner import ProjectionRunner
 from cases.followers.sealer import Sealer
-from cases.followers.status import projection_status
+from cases.followers.status import projection_readings, projection_status
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.projections.layout import (
@@ -354,6 +355,19 @@ def test_reads_wait_for_every_partition(log: EventLog, db: ProjectionDatabase) -
     assert least_positions(db, [NAME])[NAME] == 40
     status = {st.name: st for st in projection_status(log, db, ManualClock(START))}
     assert status[NAME].position == 40  # what /ready and `projections status` show
+    assert status[f"{NAME}/0-of-2"].position == 40  # and each partition, by its name
+    assert status[f"{NAME}/1-of-2"].position == 70
+    clock = ManualClock(START)
+    readings = {r.name: r for r in projection_readings(log, db, clock)}
+    assert not readings[f"{NAME}/1-of-2"].running  # no process keeps it: /ready says so
+    leading = Leadership(db, f"{NAME}/1-of-2")  # as its process, when it runs
+    assert leading.try_acquire()
+    try:
+        readings = {r.name: r for r in projection_readings(log, db, clock)}
+        assert readings[f"{NAME}/1-of-2"].running
+        assert not readings[f"{NAME}/0-of-2"].running
+    finally:
+        leading.release()
 
 
 @pytest.mark.parametrize("store_kind", POSTGRES)
