@@ -40,6 +40,7 @@ SERVICE_LEVELS = ServiceLevelsProjection.name
 
 
 def refuse_sqlite(db: ProjectionDatabase) -> None:
+    """A LayoutError on SQLite: partitions run on PostgreSQL only."""
     if not db.is_postgres:
         raise LayoutError(
             f"the {SERVICE_LEVELS} partitions run on PostgreSQL only (ADR 90): on SQLite "

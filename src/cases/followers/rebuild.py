@@ -23,7 +23,7 @@ from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.db.statement import identifier, sql
 from cases.followers.leadership import Leadership
-from cases.followers.partitions import start_partitions
+from cases.followers.partitions import refuse_sqlite, start_partitions
 from cases.followers.runner import ProjectionRunner, catch_up_batch
 from cases.followers.tracking import Tracking
 from cases.persistence.event_log import EventLog
@@ -146,8 +146,8 @@ def refuse_relayout(db: ProjectionDatabase, projection: Projection, partitions: 
     """A LayoutError unless `projection` may be kept by `partitions` runners here."""
     if partitions > 1 and projection.name not in PARTITIONABLE:
         raise LayoutError(f"{projection.name} is kept by one runner: it has no partitions")
-    if partitions > 1 and not db.is_postgres:
-        raise LayoutError(f"the {projection.name} partitions run on PostgreSQL only (ADR 90)")
+    if partitions > 1:
+        refuse_sqlite(db)
 
 
 def _finish_and_swap(runner: ProjectionRunner, clock: Clock, parts: int) -> tuple[int, int]:

@@ -44,6 +44,7 @@ from cases.followers.sealer import Sealer
 from cases.followers.status import projection_readings, projection_status
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
+from cases.projections.case_queue import CaseQueueProjection
 from cases.projections.layout import (
     LayoutError,
     Partition,
@@ -391,6 +392,8 @@ def test_sqlite_refuses_partitions(log: EventLog, db: ProjectionDatabase) -> Non
         PartitionRunner(log, db, Partition(0, 2))
     with pytest.raises(LayoutError, match="PostgreSQL only"):
         rebuild(log, ServiceLevelsProjection(), db, partitions=2)
+    with pytest.raises(LayoutError, match="it has no partitions"):
+        rebuild(log, CaseQueueProjection(), db, partitions=2)
     assert layout(db, NAME) == 1
 
 
