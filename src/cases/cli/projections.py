@@ -376,8 +376,8 @@ def _keep_failure(run: Callable[[], None], failures: list[Exception]) -> Callabl
 
 
 def _catch_up_once(store: ProjectionStore, name: str, batch_size: int, catch_up: int) -> None:
-    if name in PARTITIONABLE and store.db.is_postgres and layout(store.db, name) > 1:
-        parts = layout(store.db, name)
+    parts = layout(store.db, name) if name in PARTITIONABLE and store.db.is_postgres else 1
+    if parts > 1:
         applied = _once_if_leading(
             store,
             name,

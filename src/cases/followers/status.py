@@ -48,24 +48,14 @@ def projection_status(
         for name in [projection.name, *partition_rows(rows, projection.name)]:
             position = positions.get(name, 0) if name == projection.name else own[name]
             statuses.append(
-                ProjectionStatus(
-                    name=name,
-                    position=position,
-                    head=head,
-                    lag_events=max(head - position, 0),
-                    lag_seconds=_lag_seconds(log, projection.topics(), position, head, clock),
-                )
+                _status(log, clock, name, position=position, head=head, topics=projection.topics())
             )
     if projections is None:
         statuses.append(tree_status(log, db, clock, head))
         position = positions.get(OUTBOX, 0)
         statuses.append(
-            ProjectionStatus(
-                name=OUTBOX,
-                position=position,
-                head=head,
-                lag_events=max(head - position, 0),
-                lag_seconds=_lag_seconds(log, OutboxProjection.topics(), position, head, clock),
+            _status(
+                log, clock, OUTBOX, position=position, head=head, topics=OutboxProjection.topics()
             )
         )
     return sorted(statuses, key=lambda st: st.name)
@@ -94,6 +84,19 @@ def tree_status(log: EventLog, db: ProjectionDatabase, clock: Clock, head: int) 
             recorded = _EPOCH + timedelta(microseconds=micros)
             lag_seconds = max((clock.now() - recorded).total_seconds(), 0.0)
     return ProjectionStatus(TREE, position, head, max(head - position, 0), lag_seconds)
+
+
+def _status(
+    log: EventLog, clock: Clock, name: str, *, position: int, head: int, topics: Sequence[str]
+) -> ProjectionStatus:
+    """The status of the follower `name` of `topics` at `position`, the log at `head`."""
+    return ProjectionStatus(
+        name=name,
+        position=position,
+        head=head,
+        lag_events=max(head - position, 0),
+        lag_seconds=_lag_seconds(log, topics, position, head, clock),
+    )
 
 
 def _lag_seconds(

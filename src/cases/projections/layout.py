@@ -101,10 +101,15 @@ def applied_position(db: ProjectionDatabase, projection: str) -> int:
     return least_positions(db, [projection]).get(projection, 0)
 
 
+def projection_of(row_name: str) -> str:
+    """The projection a tracking row keeps: a partition's row, its projection's."""
+    return row_name.split("/", 1)[0] if _ROW.search(row_name) else row_name
+
+
 def partition_rows(rows: Iterable[tuple[str, int]], projection: str) -> list[str]:
     """The names among tracking `rows` of `projection`'s partitions, in order."""
     return sorted(
-        name for name, _ in rows if _ROW.search(name) and name.split("/", 1)[0] == projection
+        name for name, _ in rows if name != projection and projection_of(name) == projection
     )
 
 
@@ -113,7 +118,7 @@ def by_projection(rows: Iterable[tuple[str, int]]) -> dict[str, int]:
     projection, which has applied the least of its partitions' positions."""
     least: dict[str, int] = {}
     for row_name, position in rows:
-        name = row_name.split("/", 1)[0] if _ROW.search(row_name) else row_name
+        name = projection_of(row_name)
         least[name] = min(position, least.get(name, position))
     return least
 

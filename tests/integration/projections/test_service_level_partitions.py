@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from functools import partial
@@ -42,6 +43,7 @@ from cases.followers.rebuild import rebuild
 from cases.followers.runner import ProjectionRunner
 from cases.followers.sealer import Sealer
 from cases.followers.status import projection_readings, projection_status
+from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.persistence.event_log import EventLog
 from cases.projections.case_queue import CaseQueueProjection
@@ -372,18 +374,49 @@ def test_reads_wait_for_every_partition(log: EventLog, db: ProjectionDatabase) -
 
 
 @pytest.mark.parametrize("store_kind", POSTGRES)
-def test_set_layout_moves_the_rows_that_stay(db: ProjectionDatabase) -> None:
-    """A row kept by the new layout is moved, not made again, so its runner
-    (waiting on its lock in a swap) reads on from the new position."""
+def test_set_layout_moves_the_rows_that_stay(db: ProjectionDatabase, database_url: str) -> None:
+    """A row kept by the new layout is moved, not made again, so its runner,
+    waiting on its lock while a swap holds it, reads the new position: a row
+    deleted and made again would be gone for that waiting lock."""
     now = ManualClock(START).now()
+    zero, one = f"{NAME}/0-of-2", f"{NAME}/1-of-2"
     with db.transaction():
         set_layout(db, NAME, 2, 10, now)
-    with db.transaction():
-        assert set_layout(db, NAME, 2, 25, now) == [f"{NAME}/0-of-2", f"{NAME}/1-of-2"]
-    assert layout_rows(db, NAME) == {f"{NAME}/0-of-2": 25, f"{NAME}/1-of-2": 25}
+    runner_db = ProjectionDatabase(parse_database_url(database_url))
+    seen: list[int | BaseException] = []
+
+    def lock_as_a_runner() -> None:
+        try:
+            with runner_db.transaction():
+                seen.append(Tracking(runner_db).lock(zero))
+        except LookupError as e:
+            seen.append(e)
+
+    try:
+        with db.transaction():
+            assert set_layout(db, NAME, 2, 25, now) == [zero, one]
+            waiting = threading.Thread(target=lock_as_a_runner)
+            waiting.start()
+            assert wait_until(lambda: _waits_on_a_lock(db), 10)  # the runner waits on the row
+        waiting.join(timeout=10)
+    finally:
+        runner_db.close()
+    assert seen == [25]
+    assert layout_rows(db, NAME) == {zero: 25, one: 25}
     with db.transaction():
         set_layout(db, NAME, 1, 30, now)
     assert layout_rows(db, NAME) == {NAME: 30}
+
+
+def _waits_on_a_lock(db: ProjectionDatabase) -> bool:
+    """Whether another session of this database waits for a lock."""
+    row = db.fetchone(
+        sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+    )
+    return row is not None and int(row[0]) > 0
 
 
 @pytest.mark.parametrize("store_kind", ["sqlite"])
