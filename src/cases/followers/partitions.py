@@ -52,8 +52,16 @@ class PartitionRunner(ProjectionRunner):
     """The runner of one partition of the service levels."""
 
     def __init__(
-        self, log: EventLog, db: ProjectionDatabase, partition: Partition, **options: Any
+        self,
+        log: EventLog,
+        db: ProjectionDatabase,
+        partition: Partition,
+        *,
+        tracking_name: str | None = None,
+        **options: Any,
     ) -> None:
+        """`tracking_name`: the partition's own row unless said (a check's shadow
+        partitions keep rows of their own, `read_model_check`)."""
         refuse_sqlite(db)
         refuse_other_layout(db, SERVICE_LEVELS, partition)
         recorder = log.recorder
@@ -65,7 +73,7 @@ class PartitionRunner(ProjectionRunner):
             log,
             PartitionOfServiceLevels(partition),
             db,
-            tracking_name=partition.tracking_name(SERVICE_LEVELS),
+            tracking_name=tracking_name or partition.tracking_name(SERVICE_LEVELS),
             **options,
         )
 

@@ -96,6 +96,23 @@ def rebuild(
 
 
 @contextmanager
+def shadows(db: ProjectionDatabase, projection: Projection) -> Iterator[None]:
+    """Fresh, empty shadow tables of `projection`, while this process holds the
+    shadows' leadership (a rebuild or check elsewhere raises
+    RebuildInProgressError); released afterwards. What becomes of the shadows is
+    the caller's to decide."""
+    leadership = Leadership(db, shadow_tracking_name(projection))
+    if not leadership.try_acquire():
+        raise RebuildInProgressError(f"{projection.name} is already being rebuilt elsewhere")
+    try:
+        drop_shadows(db, projection)
+        create_shadows(db, projection)
+        yield
+    finally:
+        leadership.release()
+
+
+@contextmanager
 def shadow_runner(
     log: EventLog,
     projection: Projection,
@@ -105,16 +122,8 @@ def shadow_runner(
     clock: Clock,
     catch_up_batch_size: int | None = None,
 ) -> Iterator[ProjectionRunner]:
-    """A runner filling fresh, empty shadow tables of `projection`, while this process
-    holds the shadows' leadership (a rebuild or check elsewhere raises
-    RebuildInProgressError); released afterwards. What becomes of the shadows is the
-    caller's to decide."""
-    leadership = Leadership(db, shadow_tracking_name(projection))
-    if not leadership.try_acquire():
-        raise RebuildInProgressError(f"{projection.name} is already being rebuilt elsewhere")
-    try:
-        drop_shadows(db, projection)
-        create_shadows(db, projection)
+    """A runner filling fresh, empty shadow tables of `projection` (`shadows`)."""
+    with shadows(db, projection):
         yield ProjectionRunner(
             log,
             projection,
@@ -125,8 +134,6 @@ def shadow_runner(
             tracking_name=shadow_tracking_name(projection),
             clock=clock,
         )
-    finally:
-        leadership.release()
 
 
 def _catch_up_near_head(runner: ProjectionRunner, progress: Progress | None) -> int:
@@ -184,11 +191,13 @@ def _finish_and_swap(runner: ProjectionRunner, clock: Clock, parts: int) -> tupl
 
 
 def drop_shadows(db: ProjectionDatabase, projection: Projection) -> None:
-    """Remove what an interrupted rebuild left behind."""
+    """Remove what an interrupted rebuild or check left behind: the shadow tables,
+    and the shadows' tracking rows (a partitioned check's too)."""
     with db.transaction():
         for table in projection.tables:
             db.execute(sql("DROP TABLE IF EXISTS {t}", t=identifier(SHADOW(table))))
-        Tracking(db).forget(shadow_tracking_name(projection))
+        for name in layout_rows(db, shadow_tracking_name(projection)):  # and its partitions'
+            Tracking(db).forget(name)
 
 
 def create_shadows(db: ProjectionDatabase, projection: Projection) -> None:

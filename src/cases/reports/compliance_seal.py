@@ -31,6 +31,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -43,7 +44,7 @@ from cases.db.database import ProjectionDatabase, as_moment
 from cases.db.shapes import insert
 from cases.db.statement import NOTHING, identifier
 from cases.db.statement import sql as compose
-from cases.projections.projection import TableNames, catching_up
+from cases.projections.projection import TableNames, behind, catching_up
 from cases.reports.compliance_packed import pack, packed_rows, unpacked
 from cases.reports.compliance_sql import MEASURES, Dimension, ReportSql
 from cases.reports.compliance_statements import Found, Statements, without_jit
@@ -442,13 +443,18 @@ def reseal(
     tables: TableNames,
     moments: Sequence[datetime],
     latest_recorded_at: datetime,
+    *,
+    by_moment: frozenset[datetime] | None = None,
 ) -> None:
     """Replace every seal with seals at `moments`, in order (inside the caller's
-    transaction)."""
+    transaction). With `by_moment`, the changes by moment are kept for those of
+    them only (a partitioned check makes the seals a sealer made, ADR 90); else
+    as a batch would (`catching_up`)."""
     unseal(db, tables)
     previous = None
     for moment in moments:
-        add_seal(db, tables, moment, previous)
+        with nullcontext() if by_moment is None else behind(more=moment not in by_moment):
+            add_seal(db, tables, moment, previous)
         previous = moment
     note_latest(db, tables, latest_recorded_at)
 

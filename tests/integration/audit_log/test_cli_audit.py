@@ -16,8 +16,10 @@ from cases.audit_log.tree_store import TreeStore
 from cases.cli.main import app
 from cases.db.statement import sql
 from cases.followers.catalog import PROJECTIONS, projection_named
+from cases.followers.rebuild import rebuild
 from cases.followers.runner import ProjectionRunner
 from cases.followers.tracking import Tracking
+from cases.reports.service_levels import ServiceLevelsProjection
 from cases.settings import get_settings
 from cases.transparency.checkpoint import open_checkpoint
 from cases.transparency.signed_note import NoteVerifier
@@ -131,6 +133,35 @@ def test_verify_read_models_matches_a_replay_then_finds_a_tampered_row(
     )
     assert "read model receivables: matches" in tampered.output
     assert [t for t in Tracking(cli_store.db).all() if t.projection.endswith("__rebuild")] == []
+
+
+@pytest.mark.parametrize(
+    "history", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_verify_read_models_replays_each_partition_of_the_service_levels(
+    cli_store: Copy,
+) -> None:
+    """Where two partitions keep the service levels (ADR 90), each is replayed to
+    its own position and compared; a changed row of one is found."""
+    log, db = cli_store.log, cli_store.db
+    head = rebuild(log, ServiceLevelsProjection(), db, batch_size=2_000, partitions=2).position
+    result = invoke("audit", "verify", "--read-models")
+    assert result.exit_code == 0, result.output
+    assert (
+        f"read model service_levels: matches the log at its 2 partitions' positions "
+        f"{head}, {head}" in result.output
+    )
+    row = db.fetchone(sql("SELECT case_id FROM service_level_cases ORDER BY case_id LIMIT 1"))
+    assert row is not None
+    with db.transaction():
+        db.execute(sql("DELETE FROM service_level_cases WHERE case_id = {}"), (row[0],))
+    tampered = invoke("audit", "verify", "--read-models")
+    assert tampered.exit_code == 1, tampered.output
+    assert (
+        f"FAILED read model service_levels at its 2 partitions' positions {head}, {head}: "
+        f"service_level_cases: 1 rows missing, 0 extra (a missing row begins {row[0]!r})"
+    ) in tampered.output
+    assert [t for t in Tracking(db).all() if "__rebuild" in t.projection] == []
 
 
 def test_verify_refuses_a_malformed_verifier_key(cli_store: Copy) -> None:

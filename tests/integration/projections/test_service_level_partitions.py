@@ -39,6 +39,7 @@ from cases.followers.partitions import (
     catch_up_partitioned,
     start_partitions,
 )
+from cases.followers.read_model_check import check_read_model
 from cases.followers.rebuild import rebuild
 from cases.followers.runner import ProjectionRunner
 from cases.followers.sealer import Sealer
@@ -56,7 +57,13 @@ from cases.projections.layout import (
     set_layout,
 )
 from cases.projections.projection import LIVE, PositionedEvent
-from cases.reports.compliance_seal import keep_moments, seal_state
+from cases.reports.compliance_seal import (
+    add_seal,
+    keep_moments,
+    reseal,
+    seal_state,
+    unseal,
+)
 from cases.reports.service_level_partitions import (
     PartitionOfServiceLevels,
     read_progress,
@@ -446,6 +453,105 @@ def test_the_process_that_runs_the_other_projections_seals_beside_the_partitions
         assert running.wait_for(log.head(), timeout=10)
         assert wait_until(lambda: tables(db) == expected, 20)
     assert not running.failures
+
+
+@pytest.mark.parametrize("store_kind", POSTGRES)
+def test_a_read_model_check_replays_each_partition_to_its_own_position(
+    log: EventLog, db: ProjectionDatabase, head: int
+) -> None:
+    """`audit verify --read-models`' check, where two partitions stand at
+    different positions and the sealer has sealed by what they applied: each is
+    replayed to its own position, the seals made again where the live ones are,
+    and everything matches; nothing of the check is left, and the partitions go
+    on from where they were."""
+    partitioned(db, 2)
+    first, second = (PartitionRunner(log, db, Partition(k, 2), batch_size=50) for k in range(2))
+    first.catch_up()
+    for _ in range(3):
+        second.step()
+    sealer = Sealer(log, db, sleep=lambda _: None)
+    while sealer.step().more:
+        pass
+    sealed = seal_state(db, LIVE)
+    assert sealed is not None
+    assert sealed.seals
+    behind = second.position
+    assert 0 < behind < head
+    check = check_read_model(log, ServiceLevelsProjection(), db, batch_size=70)
+    assert check.differences == ()
+    assert (check.positions, check.position) == ((head, behind), behind)
+    assert check.where == f"its 2 partitions' positions {head}, {behind}"
+    assert [t.projection for t in Tracking(db).all() if "__rebuild" in t.projection] == []
+    assert layout_rows(db, NAME) == {f"{NAME}/0-of-2": head, f"{NAME}/1-of-2": behind}
+    second.catch_up()
+    while sealer.step().more:  # every seal, with its changes by moment
+        pass
+    state = seal_state(db, LIVE)
+    assert state is not None
+    assert state.by_moment == frozenset(state.seals[1:])
+    at_head = check_read_model(log, ServiceLevelsProjection(), db)
+    assert (at_head.differences, at_head.positions) == ((), (head, head))
+    with db.transaction():  # as seals made while catching up are left: no changes by moment
+        reseal(db, LIVE, state.seals, state.latest_recorded_at, by_moment=frozenset())
+    assert check_read_model(log, ServiceLevelsProjection(), db).matches
+
+
+@pytest.mark.parametrize("store_kind", POSTGRES)
+def test_a_read_model_check_finds_a_partitions_row_and_a_seal_made_too_early(
+    log: EventLog, db: ProjectionDatabase
+) -> None:
+    """A case's row changed in its partition's tables is found, by table and case
+    id; so is a seal made before a case recorded by its moment was applied (its
+    cells lack the case), though every per-case row is right again."""
+    partitioned(db, 2)
+    catch_up_partitioned(log, db, 2, batch_size=200)
+    assert check_read_model(log, ServiceLevelsProjection(), db).matches
+    row = db.fetchone(sql("SELECT case_id, severity FROM service_level_cases ORDER BY case_id"))
+    assert row is not None
+    case_id, severity = row
+    changed = "critical!"
+    with db.transaction():
+        db.execute(
+            sql("UPDATE service_level_cases SET severity = {} WHERE case_id = {}"),
+            (changed, case_id),
+        )
+    check = check_read_model(log, ServiceLevelsProjection(), db)
+    assert [str(d) for d in check.differences] == [
+        f"service_level_cases: 1 rows missing, 1 extra (an extra row begins {case_id!r})"
+    ]
+    with db.transaction():
+        db.execute(
+            sql("UPDATE service_level_cases SET severity = {} WHERE case_id = {}"),
+            (severity, case_id),
+        )
+    state = seal_state(db, LIVE)
+    assert state is not None
+    previous, last = state.seals[-2:]
+    late = db.fetchone(
+        sql(
+            "SELECT case_id FROM service_level_cases WHERE received_recorded_at > {} "
+            "AND received_recorded_at < {} ORDER BY case_id"
+        ),
+        (previous, last),
+    )
+    assert late is not None
+    with db.transaction():  # the last seal made again while the case was not applied
+        db.execute(
+            sql(
+                "CREATE TEMPORARY TABLE held ON COMMIT DROP AS "
+                "SELECT * FROM service_level_cases WHERE case_id = {}"
+            ),
+            (late[0],),
+        )
+        db.execute(sql("DELETE FROM service_level_cases WHERE case_id = {}"), (late[0],))
+        unseal(db, LIVE, last)
+        add_seal(db, LIVE, last, previous)
+        db.execute(sql("INSERT INTO service_level_cases SELECT * FROM held"))
+    early = check_read_model(log, ServiceLevelsProjection(), db)
+    assert early.differences
+    assert {d.table for d in early.differences} <= {
+        t for t in ServiceLevelsProjection.tables if t.startswith("compliance_sealed_")
+    }
 
 
 @pytest.fixture
