@@ -283,10 +283,12 @@ def start_projections(
     children: Children, env: dict[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
     """`cases projections run` (every read model) in its own process group; without
-    the audit log's tree builder if the target sets CASES_BENCH_NO_AUDIT_LOG=1."""
+    the audit log's tree builder if the target sets CASES_BENCH_NO_AUDIT_LOG=1, and
+    with the options CASES_BENCH_RUNNER_ARGS holds (say `--poll-interval=0.05`)."""
     argv = [tool("cases"), "projections", "run"]
     if env.get("CASES_BENCH_NO_AUDIT_LOG") == "1":
         argv.append("--no-audit-log")
+    argv += env.get("CASES_BENCH_RUNNER_ARGS", "").split()
     return children.start(argv, env, log)
 
 

@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/api_load.py [--duration 20] [--warmup 5] [--clients 16]
          [--rounds 3] [--targets sqlite,postgres:1,postgres:2] [--profile] [--idempotency-keys]
-         [--if-match] [--sealed]
+         [--if-match] [--sealed] [--paced 0.5,0.7,0.85]
 
 Needs locust and, for --profile, py-spy (`.venv/bin/pip install -e '.[bench]'`).
 To compare code versions in one run, give a target another checkout's source and
@@ -54,6 +54,13 @@ With --timings, each commands phase is also timed inside the server
 prints, per round, where a command's latency went (queued for a thread, the
 command, the events' group commit, the event loop), with the collections and the
 group commit batches of the window, and how much the slowest requests cluster in time.
+With --paced 0.5,0.7,0.85, each commands phase is followed by one more per share,
+its clients paced together to that share of the rate the phase just reached: an
+open loop, each request timed from when it was due (a request its client could
+not start on time counts the wait, as wrk2 does), so the tail below saturation is
+measured, not the queue at it (ADR 88). A table of those phases follows the others.
+With --paced-without-runner each paced phase runs once more with the projection
+runner stopped (SIGSTOP, then SIGCONT and caught up): what its batches cost the tail.
 With --sealed every target runs twice in each round, in turn: as given, and with
 a fresh master key (CASES_MASTER_KEY, ADR 0044), its seed cases sealed too; the
 table then shows plain and sealed side by side (issue 15's < 10 % target).
@@ -66,10 +73,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import random
 import re
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -422,8 +432,10 @@ def run_phase(
     *,
     on_window: Callable[[subprocess.Popen[bytes]], None] | None = None,
     timings: Path | None = None,
+    rate: float | None = None,
 ) -> PhaseResult:
-    """Start the load generator, read CPU at its window's start and end, return its result."""
+    """Start the load generator, read CPU at its window's start and end, return its
+    result; with `rate`, its clients paced to that many requests a second together."""
     assert target.spec is not None  # noqa: S101 - set by start_target
     argv = [
         sys.executable,
@@ -441,6 +453,7 @@ def run_phase(
         "--duration",
         str(args.duration),
         *(("--timings-dir", str(timings)) if timings is not None else ()),
+        *(("--rate", f"{rate:.3f}") if rate else ()),
     ]
     log = target.spec.parent / f"loadgen-{phase}.log"
     target.logs.append(log)
@@ -776,6 +789,38 @@ def write_latencies(path: Path, window: list[Sample]) -> None:
                 out.write(json.dumps({"n": name, "rt": took, "te": at}) + "\n")
 
 
+def summary(
+    window: list[Sample],
+    errors: Counter[str],
+    seconds: float,
+    usage0: os.times_result,
+    usage1: os.times_result,
+) -> dict[str, Any]:
+    """A phase's result from the requests of its measured window."""
+    ok = [s for s in window if s[3]]
+    by_name: dict[str, dict[str, float]] = {}
+    for name in sorted({s[0] for s in ok}):
+        times = sorted(s[1] for s in ok if s[0] == name)
+        sizes = [s[2] for s in ok if s[0] == name]
+        by_name[name] = {
+            "count": len(times),
+            "p50": percentile(times, 0.5),
+            "p99": percentile(times, 0.99),
+            "bytes": statistics.mean(sizes),
+        }
+    times = sorted(s[1] for s in ok)
+    return {
+        "seconds": seconds,
+        "count": len(ok),
+        "failures": len(window) - len(ok),
+        "errors": dict(errors.most_common(5)),
+        "by_name": by_name,
+        "p50": percentile(times, 0.5),
+        "p99": percentile(times, 0.99),
+        "client_cpu": (usage1.user + usage1.system) - (usage0.user + usage0.system),
+    }
+
+
 def generate_load(args: argparse.Namespace) -> int:
     """Run one phase with locust as a library; print the window marks and the result."""
     # locust monkey-patches the standard library with gevent on import: only
@@ -800,11 +845,31 @@ def generate_load(args: argparse.Namespace) -> int:
     def random_intake() -> str:
         return json.dumps(intake_body(rng.choice(customers), rng.choice(PRODUCTS)))
 
+    # Paced (--rate): each client starts a request every `every` seconds, on a
+    # schedule staggered across the clients; a request started late (its client
+    # still waiting for the one before) counts its lateness in its latency, as
+    # wrk2 does, so a stall is not hidden by the requests it kept from starting.
+    every = args.clients / args.rate if args.rate else 0.0
+
     class Client(FastHttpUser):
         wait_time = constant(0)
         concurrency = 1  # one keep-alive connection per client
 
+        def context(self) -> dict[str, float]:
+            return {"late_ms": self.late_ms}
+
+        def pace(self) -> None:
+            self.due += every
+            delay = self.due - time.perf_counter()
+            if delay > 0:
+                gevent.sleep(delay)
+            self.late_ms = max(0.0, time.perf_counter() - self.due) * 1000
+
         def on_start(self) -> None:
+            self.late_ms = 0.0
+            self.due = time.perf_counter() + every * (state["next_token"] % args.clients) / (
+                args.clients
+            )
             token = tokens[state["next_token"] % len(tokens)]
             state["next_token"] += 1
             self.auth = {"Authorization": f"Bearer {token}"}
@@ -833,6 +898,8 @@ def generate_load(args: argparse.Namespace) -> int:
 
         @task
         def one(self) -> None:
+            if every:
+                self.pace()
             if phase == "health":
                 self.client.get("/health", name="GET /health")
             elif phase == "commands":
@@ -867,9 +934,16 @@ def generate_load(args: argparse.Namespace) -> int:
     errors: Counter[str] = Counter()
 
     def on_request(
-        name: str, response_time: float, response_length: int, exception: object, **_: object
+        name: str,
+        response_time: float,
+        response_length: int,
+        exception: object,
+        context: dict[str, float] | None = None,
+        **_: object,
     ) -> None:
-        samples.append((name, response_time, response_length, exception is None, time.time()))
+        late = (context or {}).get("late_ms", 0.0)  # paced: from when it was due
+        ok = exception is None
+        samples.append((name, response_time + late, response_length, ok, time.time()))
         if exception is not None:
             errors[f"{name}: {str(exception)[:120]}"] += 1
 
@@ -891,29 +965,8 @@ def generate_load(args: argparse.Namespace) -> int:
     if args.timings_dir:
         write_latencies(Path(args.timings_dir) / f"loadgen-{phase}.jsonl", window)
 
-    ok = [s for s in window if s[3]]
-    by_name: dict[str, dict[str, float]] = {}
-    for name in sorted({s[0] for s in ok}):
-        times = sorted(s[1] for s in ok if s[0] == name)
-        sizes = [s[2] for s in ok if s[0] == name]
-        by_name[name] = {
-            "count": len(times),
-            "p50": percentile(times, 0.5),
-            "p99": percentile(times, 0.99),
-            "bytes": statistics.mean(sizes),
-        }
-    times = sorted(s[1] for s in ok)
-    result = {
-        "seconds": t1 - t0,
-        "count": len(ok),
-        "failures": len(window) - len(ok),
-        "errors": dict(errors.most_common(5)),
-        "by_name": by_name,
-        "p50": percentile(times, 0.5),
-        "p99": percentile(times, 0.99),
-        "client_cpu": (usage1.user + usage1.system) - (usage0.user + usage0.system),
-        "max_position": state["max_position"],
-    }
+    result = summary(window, errors, t1 - t0, usage0, usage1)
+    result["max_position"] = state["max_position"]
     print(RESULT + json.dumps(result), flush=True)
     return 0
 
@@ -946,21 +999,12 @@ def benchmark(args: argparse.Namespace) -> int:
             # writes (checkpoints, autovacuum and the runner catching up land on it).
             turn = r % len(targets)
             for target in targets[turn:] + targets[:turn]:
-                phases: dict[str, PhaseResult] = {}
-                timings = timings_folder(target, r) if args.timings else None
-                with serving(target, children, timings):
-                    for phase in PHASES:
-                        result = run_phase(target, phase, args, children, admin, timings=timings)
-                        phases[phase] = result
-                        print(describe(target, result), flush=True)
-                        if timings is not None and phase == "commands":
-                            print_split(timings)
-                        if result.max_position:
-                            lag = catch_up(target, result.max_position)
-                            print(f"  {'':<24} projections caught up {lag:.1f} s later")
+                phases = one_round(target, r, args, children, admin)
                 results[target.label].append(phases)
         if args.rounds:
             print_table(results, args)
+            if args.paced:
+                print_paced_table(results, args)
         if args.profile:
             out_dir = Path(args.profile_dir or stack.enter_context(tempfile.TemporaryDirectory()))
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -969,6 +1013,95 @@ def benchmark(args: argparse.Namespace) -> int:
                     result, groups, raw = run_profile(target, args, children, admin, out_dir)
                 print_profile(target, result, groups, raw)
     return 0
+
+
+def one_round(
+    target: Target, r: int, args: argparse.Namespace, children: Children, admin: Admin | None
+) -> dict[str, PhaseResult]:
+    """Every phase of round `r` against `target`, its server started for them."""
+    phases: dict[str, PhaseResult] = {}
+    timings = timings_folder(target, r) if args.timings else None
+    with serving(target, children, timings):
+        for phase in PHASES:
+            result = run_phase(target, phase, args, children, admin, timings=timings)
+            phases[phase] = result
+            print(describe(target, result), flush=True)
+            if timings is not None and phase == "commands":
+                print_split(timings)
+            if result.max_position:
+                lag = catch_up(target, result.max_position)
+                print(f"  {'':<24} projections caught up {lag:.1f} s later")
+            if phase == "commands":
+                phases.update(paced_phases(target, args, children, admin, result, timings=timings))
+    return phases
+
+
+def paced_phases(
+    target: Target,
+    args: argparse.Namespace,
+    children: Children,
+    admin: Admin | None,
+    closed: PhaseResult,
+    *,
+    timings: Path | None,
+) -> dict[str, PhaseResult]:
+    """Commands phases paced at each `--paced` share of the commands/s the closed
+    loop (`closed`) just reached: the latency below saturation (ADR 88)."""
+    paced: dict[str, PhaseResult] = {}
+    for share in args.paced:
+        rate = share * closed.rate
+        result = run_phase(target, "commands", args, children, admin, timings=timings, rate=rate)
+        paced[paced_name(share)] = result
+        print(f"  paced at {share:.2f} of {closed.rate:,.0f}/s: {describe(target, result)}")
+        if args.paced_without_runner and target.projections is not None:
+            runner = target.projections.pid
+            os.kill(runner, signal.SIGSTOP)  # the same phase, the projection runner stopped
+            try:
+                alone = run_phase(target, "commands", args, children, admin, rate=rate)
+            finally:
+                os.kill(runner, signal.SIGCONT)
+            paced[paced_name(share, runner=False)] = alone
+            print(f"  the same, the runner stopped: {describe(target, alone)}")
+            catch_up(target, alone.max_position)
+        if timings is not None:
+            print_split(timings)
+            if args.timings_keep:  # the records themselves, for a closer look
+                kept = Path(args.timings_keep) / f"{target.store}-{target.workers}-{share:.2f}"
+                shutil.copytree(timings, kept, dirs_exist_ok=True)
+        if result.max_position:
+            catch_up(target, result.max_position)
+    return paced
+
+
+def paced_name(share: float, *, runner: bool = True) -> str:
+    return f"commands at {share:.2f}" + ("" if runner else ", runner stopped")
+
+
+def print_paced_table(
+    results: dict[str, list[dict[str, PhaseResult]]], args: argparse.Namespace
+) -> None:
+    print()
+    print(
+        "Commands paced below saturation (open loop: each request timed from when it was "
+        "due; medians of the rounds)"
+    )
+    print()
+    print(
+        "| target | share of the closed loop | offered/s | done/s | p50 ms | p99 ms | cores busy |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, rounds in results.items():
+        for share, runner in itertools.product(args.paced, (True, False)):
+            if paced_name(share, runner=runner) not in rounds[0]:
+                continue
+            runs = [r[paced_name(share, runner=runner)] for r in rounds]
+            offered = median([share * r["commands"].rate for r in rounds])
+            print(
+                f"| {label}{'' if runner else ', runner stopped'} | {share:.2f} | {offered:,.0f} "
+                f"| {median([x.rate for x in runs]):,.0f} "
+                f"| {median([x.p50 for x in runs]):.1f} | {median([x.p99 for x in runs]):.1f} "
+                f"| {median([x.machine / x.seconds for x in runs]):.2f} |"
+            )
 
 
 def timings_folder(target: Target, round_index: int) -> Path:
@@ -1019,6 +1152,23 @@ def main() -> int:
         "--timings",
         action="store_true",
         help="time each command inside the server and print where its latency went",
+    )
+    parser.add_argument(
+        "--paced",
+        type=lambda text: [float(x) for x in text.split(",")],
+        default=[],
+        help="after each commands phase, run it again paced at these shares of its rate "
+        "(say 0.5,0.7,0.85): open loop, each request timed from when it was due",
+    )
+    parser.add_argument(
+        "--paced-without-runner",
+        action="store_true",
+        help="with --paced: run each paced phase again with the projection runner stopped "
+        "(SIGSTOP; PostgreSQL), to see what its batches do to the tail",
+    )
+    parser.add_argument("--rate", type=float, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--timings-keep", help="with --timings and --paced: copy each paced phase's records here"
     )
     parser.add_argument("--timings-dir", help=argparse.SUPPRESS)
     parser.add_argument("--load-generator", choices=PHASES, help=argparse.SUPPRESS)
