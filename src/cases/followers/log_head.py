@@ -10,6 +10,10 @@ every interval; after `safety` seconds without a wake it steps anyway (the
 position may have moved under it: a rebuild's swap; a checkpoint may have
 fallen due on the tree).
 
+The followers it wakes together step one at a time (`turn`, ADR 91): all of
+them at once took both cores for tens of milliseconds every interval, and a
+command recorded meanwhile waited behind them.
+
 There is no thread of its own: the watch lives as long as someone waits on it.
 A failed read is raised to the follower that made it (its loop backs off and
 reconnects, as after a failed step); the others keep waiting and the next read
@@ -40,6 +44,7 @@ class LogHead:
         self._read_at = -math.inf
         self._reading = False
         self._changed = threading.Condition()
+        self.turn = threading.Lock()  # held by the follower stepping at the head
 
     def wait_past(self, position: int, stopping: threading.Event) -> bool:
         """Wait until the head is past `position` (True), or until `stopping` is

@@ -147,13 +147,18 @@ class BatchResult:
 
 
 class Follower(Protocol):
-    """What a `RunnerLoop` runs: a projection runner or the audit log's tree builder."""
+    """What a `RunnerLoop` runs: a projection runner or the audit log's tree builder.
+    `takes_turns`: whether its steps at the head wait for their turn (ADR 91); one
+    that waits inside its step (the sealer) must not hold the others up."""
 
     @property
     def db(self) -> ProjectionDatabase: ...
 
     @property
     def tracking_name(self) -> str: ...
+
+    @property
+    def takes_turns(self) -> bool: ...
 
     def head(self) -> int: ...
 
@@ -162,6 +167,8 @@ class Follower(Protocol):
 
 class ProjectionRunner:
     """Applies the event log to one projection's tables."""
+
+    takes_turns = True
 
     def __init__(
         self,
@@ -371,6 +378,7 @@ class RunnerLoop:
                 if self.stopping.wait(self.poll_interval * 5):
                     return
             logger.info("projection_leading", projection=runner.tracking_name)
+            at_head = False
             while not self.stopping.is_set():
                 # A backlog is taken a full batch after another; otherwise the loop
                 # waits for the head of the log to pass its position. The head is
@@ -378,7 +386,11 @@ class RunnerLoop:
                 # so a steady stream of commands is applied in batches of what
                 # arrived meanwhile, not one transaction per command for every
                 # projection, and an idle process reads the log once an interval.
-                result = runner.step()
+                # Woken there, the followers of the process step one at a time
+                # (ADR 91); a backlog's batches take no turn.
+                with watch.turn if at_head and runner.takes_turns else contextlib.nullcontext():
+                    result = runner.step()
+                at_head = not result.more
                 if result.more:
                     continue
                 self.caught_up.set()

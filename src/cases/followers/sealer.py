@@ -47,6 +47,7 @@ class Sealer:
     """Seals the service levels' months once every partition has passed them."""
 
     tracking_name = ServiceLevelsProjection.name  # its leadership (no tracking row)
+    takes_turns = False  # it waits inside its step for the partitions (PAUSE)
 
     def __init__(
         self,

@@ -41,6 +41,7 @@ class TreeBuilder:
     """Appends the event log to the tree, and issues checkpoints as they fall due."""
 
     tracking_name = TREE
+    takes_turns = True
 
     def __init__(
         self,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -23,14 +25,17 @@ from cases.domain import case_commands as cmd
 from cases.followers.decoded import DecodedEvents
 from cases.followers.in_process import InProcessProjections
 from cases.followers.leadership import Leadership
+from cases.followers.log_head import LogHead
 from cases.followers.rebuild import rebuild
 from cases.followers.runner import BatchResult, ProjectionRunner, ReadBatch, RunnerLoop
 from cases.followers.tracking import Tracking
 from cases.persistence.database_url import parse_database_url
 from cases.projections.case_queue import CaseQueueProjection, CaseQueueView
 from cases.projections.case_timeline import CaseTimelineProjection
+from cases.projections.escalation_register import EscalationRegisterProjection
 from cases.projections.projection import (
     PositionedEvent,
+    Projection,
     TableNames,
     catching_up,
     writing_begins,
@@ -747,6 +752,106 @@ class TestLeadership:
         assert [p for p, _ in applied] == positions_of(services.log, CaseQueueProjection())
         assert {r for p, r in applied if p <= head} == {"first"}
         assert {r for p, r in applied if p > head} == {"second"}
+
+
+def timed_runner(
+    services: Services,
+    settings: Settings,
+    projection: Projection,
+    spans: list[tuple[str, float, float]],
+) -> ProjectionRunner:
+    """A runner of `projection` that notes when each of its batches began and
+    ended in `spans`, each batch made to last 20 ms at least."""
+    apply = projection.apply
+
+    def timed(
+        db: ProjectionDatabase, events: Sequence[PositionedEvent], tables: TableNames
+    ) -> None:
+        started = time.monotonic()
+        time.sleep(0.02)  # long enough for the others to try their step
+        apply(db, events, tables)
+        spans.append((projection.name, started, time.monotonic()))
+
+    projection.apply = timed  # type: ignore[method-assign]
+    return ProjectionRunner(services.log, projection, connect(settings))
+
+
+def all_at(db: ProjectionDatabase, head: int) -> bool:
+    names = ("case_queue", "case_timeline", "escalation_register")
+    return all(Tracking(db).position(name) >= head for name in names)
+
+
+class TestTurns:
+    """The followers one watch of the head wakes step one at a time there (ADR
+    91); a backlog's batches take no turn."""
+
+    def test_followers_woken_together_step_one_at_a_time(
+        self, services: Services, settings: Settings
+    ) -> None:
+        spans: list[tuple[str, float, float]] = []
+        receive_a_case(services)
+        watch = LogHead(services.log.head, 0.02)
+        loops = [
+            RunnerLoop(
+                partial(timed_runner, services, settings, projection, spans),
+                poll_interval=0.02,
+                head=watch,
+            )
+            for projection in (
+                CaseQueueProjection(),
+                CaseTimelineProjection(),
+                EscalationRegisterProjection(),
+            )
+        ]
+        threads = [threading.Thread(target=loop.run, daemon=True) for loop in loops]
+        for thread in threads:
+            thread.start()
+        db = connect(settings)
+        try:
+            assert all(loop.caught_up.wait(30) for loop in loops)
+            spans.clear()
+            for _ in range(4):
+                receive_a_case(services, notes=2)
+                assert wait_until(partial(all_at, db, services.log.head()), 30)
+        finally:
+            for loop in loops:
+                loop.stop()
+            for thread in threads:
+                thread.join(10)
+            db.close()
+        assert len({name for name, _, _ in spans}) == 3
+        ordered = sorted(spans, key=lambda span: span[1])
+        assert [(a, b) for a, b in itertools.pairwise(ordered) if b[1] < a[2]] == []
+
+    def test_a_backlog_takes_no_turn_and_a_step_at_the_head_waits_for_one(
+        self, services: Services, settings: Settings
+    ) -> None:
+        for _ in range(6):
+            receive_a_case(services, notes=2)
+        watch = LogHead(services.log.head, 0.02)
+        db = connect(settings)
+        loop = RunnerLoop(
+            lambda: ProjectionRunner(services.log, CaseQueueProjection(), db, batch_size=5),
+            poll_interval=0.02,
+            head=watch,
+        )
+        thread = threading.Thread(target=loop.run, daemon=True)
+        try:
+            with watch.turn:  # held elsewhere the whole time
+                thread.start()
+                assert loop.caught_up.wait(30)  # its backlog, in full batches of 5
+                caught = Tracking(db).position("case_queue")
+                assert caught == services.log.head()
+                receive_a_case(services)
+                reads = watch.reads
+                assert wait_until(lambda: watch.reads > reads, 30)  # it saw the head move
+                assert Tracking(db).position("case_queue") == caught  # and waits for its turn
+            assert wait_until(
+                lambda: Tracking(db).position("case_queue") == services.log.head(), 30
+            )
+        finally:
+            loop.stop()
+            thread.join(10)
 
 
 class TestWaiting:
