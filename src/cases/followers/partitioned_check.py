@@ -28,7 +28,13 @@ from __future__ import annotations
 from cases.clock import Clock
 from cases.db.database import ProjectionDatabase
 from cases.followers.partitions import SERVICE_LEVELS, PartitionRunner
-from cases.followers.rebuild import drop_shadows, shadow_tracking_name, shadows
+from cases.followers.rebuild import (
+    apply_rest,
+    drop_shadows,
+    replay_to,
+    shadow_tracking_name,
+    shadows,
+)
 from cases.followers.table_comparison import ReadModelCheck, differences
 from cases.persistence.event_log import EventLog
 from cases.projections.layout import LayoutError, layout_rows, partitions
@@ -74,22 +80,14 @@ def _live_name(runner: PartitionRunner) -> str:
 def _replay_and_compare(db: ProjectionDatabase, runners: list[PartitionRunner]) -> ReadModelCheck:
     targets = layout_rows(db, SERVICE_LEVELS)
     for runner in runners:  # the bulk, unlocked: the live tables keep serving
-        position, target = runner.position, targets[_live_name(runner)]
-        while position < target:
-            events, reached = runner.read_batch(position, target)
-            runner.apply_batch(events, position, reached)
-            position = reached
+        replay_to(runner, targets[_live_name(runner)])
     with db.transaction():
         live = layout_rows(db, SERVICE_LEVELS, lock=True)  # first, in name order
         if set(live) != {_live_name(runner) for runner in runners}:  # a rebuild is held off
             raise LayoutError(f"{SERVICE_LEVELS}'s layout changed while it was checked")
         lock_seals(db, LIVE)  # then the seals, as a partition's late fact takes them
         for runner in runners:
-            position, end = runner.position, live[_live_name(runner)]
-            while position < end:
-                events, position = runner.read_batch(position, end)
-                if events:
-                    runner.projection.apply(db, events, SHADOW)
+            apply_rest(runner, live[_live_name(runner)])
         state = seal_state(db, LIVE)
         if state is not None:
             reseal(db, SHADOW, state.seals, state.latest_recorded_at, by_moment=state.by_moment)

@@ -19,12 +19,12 @@ from __future__ import annotations
 from cases.clock import Clock, SystemClock
 from cases.db.database import ProjectionDatabase
 from cases.followers.partitioned_check import check_partitioned
-from cases.followers.rebuild import drop_shadows, shadow_runner
+from cases.followers.rebuild import apply_rest, drop_shadows, replay_to, shadow_runner
 from cases.followers.runner import ProjectionRunner
 from cases.followers.table_comparison import ReadModelCheck, differences
 from cases.persistence.event_log import EventLog
 from cases.projections.layout import PARTITIONABLE, layout
-from cases.projections.projection import SHADOW, Projection
+from cases.projections.projection import Projection
 
 
 def check_read_model(
@@ -51,17 +51,9 @@ def _replay_and_compare(runner: ProjectionRunner) -> ReadModelCheck:
     db, projection, tracking = runner.db, runner.projection, runner.tracking
     with db.transaction():
         tracking.ensure(projection.name)
-    target = tracking.position(projection.name)
-    position = runner.position
-    while position < target:  # the bulk, unlocked: the live tables keep serving
-        events, reached = runner.read_batch(position, target)
-        runner.apply_batch(events, position, reached)
-        position = reached
+    replay_to(runner, tracking.position(projection.name))  # the bulk, unlocked
     with db.transaction():
         live = tracking.lock(projection.name)  # first, as in every runner batch
-        while position < live:
-            events, position = runner.read_batch(position, live)
-            if events:
-                projection.apply(db, events, SHADOW)
+        apply_rest(runner, live)
         found = differences(db, projection.tables)
     return ReadModelCheck(projection.name, live, found)

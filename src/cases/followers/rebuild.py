@@ -136,6 +136,27 @@ def shadow_runner(
         )
 
 
+def replay_to(runner: ProjectionRunner, target: int) -> None:
+    """Apply the shadows' runner's batches up to `target`, each in its own
+    transaction with its tracking (a check's bulk: the live tables keep serving)."""
+    position = runner.position
+    while position < target:
+        events, reached = runner.read_batch(position, target)
+        runner.apply_batch(events, position, reached)
+        position = reached
+
+
+def apply_rest(runner: ProjectionRunner, end: int) -> None:
+    """Apply the rest up to `end` to the shadows inside the caller's transaction,
+    which holds the live tables still (a check's last stretch; its tracking is
+    not moved: the shadows are dropped)."""
+    position = runner.position
+    while position < end:
+        events, position = runner.read_batch(position, end)
+        if events:
+            runner.projection.apply(runner.db, events, SHADOW)
+
+
 def _catch_up_near_head(runner: ProjectionRunner, progress: Progress | None) -> int:
     """Apply batches until less than one batch is left; the swap applies the rest."""
     applied = 0
