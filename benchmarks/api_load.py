@@ -90,6 +90,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 if not __package__:  # run as a script (benchmarks/api_load.py): import as from the root
@@ -358,6 +359,7 @@ class CpuSample:
     xacts: int
     switches: tuple[int, int] = (0, 0)  # the server's, voluntary and involuntary
     server_system: float = 0.0  # of the server's CPU seconds, those in the kernel
+    clients: tuple[int, ...] = ()  # connections each server worker holds, most first
 
 
 class CpuMeter:
@@ -393,7 +395,23 @@ class CpuMeter:
             xacts,
             context_switches(server),
             system,
+            clients_per_worker(server, urlsplit(self.target.base).port),
         )
+
+
+def clients_per_worker(server: list[psutil.Process], port: int | None) -> tuple[int, ...]:
+    """How many client connections each process of the server that listens on `port`
+    holds (its supervisor left out), most first: uvicorn's workers share one socket,
+    and where the connections land decides each worker's load (ADR 92)."""
+    held: dict[int, int] = {}
+    for p in server:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            mine = [c for c in p.net_connections(kind="tcp") if c.laddr and c.laddr.port == port]
+            if any(c.status == psutil.CONN_LISTEN for c in mine):
+                held[p.pid] = sum(c.status == psutil.CONN_ESTABLISHED for c in mine)
+    if len(held) > 1 and server and server[0].pid in held:
+        del held[server[0].pid]  # the supervisor: it listens, its workers accept
+    return tuple(sorted(held.values(), reverse=True))
 
 
 # One phase ------------------------------------------------------------------
@@ -416,6 +434,7 @@ class PhaseResult:
     max_position: int
     switches: tuple[int, int] = (0, 0)  # the server's context switches in the window
     server_system: float = 0.0  # the server's kernel CPU seconds in the window
+    clients: tuple[int, ...] = ()  # connections each server worker held at the window's end
     runner_profile: list[tuple[str, int]] = field(default_factory=list)  # --profile only
 
     @property
@@ -502,6 +521,7 @@ def run_phase(
             last.switches[1] - first.switches[1],
         ),
         server_system=last.server_system - first.server_system,
+        clients=last.clients,
     )
 
 
@@ -521,6 +541,8 @@ def describe(target: Target, r: PhaseResult) -> str:
         f", server switches/req {r.switches[0] / n:.1f} + {r.switches[1] / n:.2f} forced, "
         f"of its CPU {1000 * r.server_system / n:.2f} ms/req in the kernel"
     )
+    if len(r.clients) > 1:
+        extra += f", clients per worker {'/'.join(map(str, r.clients))}"
     return (
         f"  {target.label:<24} {r.phase:<8} {r.rate:7.0f}/s  p50 {r.p50:6.2f} ms  "
         f"p99 {r.p99:6.2f} ms  failed {r.failures}  | cores: {parts}, "

@@ -103,6 +103,7 @@ from cases.persistence.store import StoreOptions
 from cases.settings import Settings
 from tests.support.postgres import database_down
 from tests.support.projection_tables import projection_rows
+from tests.support.server import worker_pids
 
 FAULTS = ("worker", "server", "runner", "database", "at-commit")
 MAX_RETRY_WAIT = 5.0  # seconds: Retry-After honoured up to this
@@ -290,21 +291,7 @@ class Deployment:
 
     def worker_pids(self) -> set[int]:
         """The server's worker processes (spawned by multiprocessing), from /proc."""
-        if self.server is None:
-            return set()
-        found = set()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            if parent == self.server.pid and b"spawn_main" in cmdline:
-                found.add(int(entry.name))
-        return found
+        return set() if self.server is None else worker_pids(self.server.pid)
 
     def projections(self) -> tuple[int, int] | None:
         """(the lowest projection position, the log head), read from the database."""

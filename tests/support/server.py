@@ -158,6 +158,23 @@ class ServerProcess(ManagedProcess):
         return [r for r in self.log_records() if r.get("event") == "request"]
 
 
+def worker_pids(parent: int) -> set[int]:
+    """The worker processes `cases serve` (pid `parent`) spawned, from /proc (Linux)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == parent and b"spawn_main" in cmdline:
+            found.add(int(entry.name))
+    return found
+
+
 def server_command(port: int, workers: int) -> list[str]:
     """uvicorn on the app factory for one process; `cases serve` for several."""
     if workers == 1:

@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 
 from cases import __version__
 from cases.api.authorization_header import OneAuthorizationMiddleware
+from cases.api.connection_shares import counting_connections
 from cases.api.errors import AnswerUnexpectedErrors, install_error_handlers
 from cases.api.flat_routes import include_flat
 from cases.api.idempotency import IdempotencyMiddleware, IdempotencyStore
@@ -115,7 +116,8 @@ def create_app(
         if settle_heap:
             settle_after_start()
         try:
-            yield
+            async with counting_connections():
+                yield
         finally:
             for projections in runners:
                 projections.stop()

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from cases.api.connection_shares import shares_directory
 from cases.application.caller import Caller
 from cases.cli.demo import demo as record_demo
 from cases.cli.groups import command_group
@@ -54,7 +55,10 @@ def serve_command(
     if with_demo and _store_is_empty():
         record_demo()
     # Where the workers' metrics meet (ADR 46); none when nothing is recorded.
-    with shared_directory(workers if settings.metrics_enabled else 1):
+    with (
+        shared_directory(workers if settings.metrics_enabled else 1),
+        shares_directory(workers) as balancing,
+    ):
         uvicorn.run(
             "cases.api.app:serve_app",
             factory=True,
@@ -64,6 +68,7 @@ def serve_command(
             log_config=None,
             access_log=False,
             timeout_worker_healthcheck=WORKER_START_TIMEOUT,
+            **balancing,  # type: ignore[arg-type]
         )
 
 

@@ -36,6 +36,12 @@ HTTP_DURATION = Histogram(
     namespace=NAMESPACE,
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+HTTP_CONNECTIONS_SHED = Counter(
+    "http_connections_shed",
+    "Keep-alive connections a worker closed after a request because it held more than "
+    "its share of the server's connections; their clients reconnect (ADR 92).",
+    namespace=NAMESPACE,
+)
 COMMANDS_RECORDED = Counter(
     "commands_recorded",
     "Commands whose events were recorded, by the aggregate class they changed first.",
@@ -117,6 +123,11 @@ def request_answered(method: str, route: str, status: int, seconds: float) -> No
     method = method if method in METHODS else OTHER
     _child(HTTP_REQUESTS, method, route, str(status)).inc()
     _child(HTTP_DURATION, method, route).observe(seconds)
+
+
+def connection_shed() -> None:
+    if _SWITCH.on:
+        HTTP_CONNECTIONS_SHED.inc()
 
 
 def command_recorded(aggregate: str, events: Iterable[tuple[str, str | None]]) -> None:
