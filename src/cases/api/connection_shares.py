@@ -208,15 +208,15 @@ class BalancedHttpToolsProtocol(HttpToolsProtocol):
 
 
 @contextlib.contextmanager
-def shares_directory(workers: int) -> Iterator[dict[str, object]]:
-    """For `cases serve`: uvicorn's options that balance its workers' connections
-    (none for one worker), with the directory they count in for as long as it runs."""
+def shares_directory(workers: int) -> Iterator[type[asyncio.Protocol] | str]:
+    """For `cases serve`: uvicorn's `http` option, with the directory the workers
+    count in for as long as they run; uvicorn's own choice ("auto") for one worker."""
     if workers <= 1:
-        yield {}
+        yield "auto"
         return
     with tempfile.TemporaryDirectory(prefix="cases-connections-") as made:
         os.environ[SHARES_DIRECTORY] = made
         try:
-            yield {"http": BalancedHttpToolsProtocol}
+            yield BalancedHttpToolsProtocol
         finally:
             os.environ.pop(SHARES_DIRECTORY, None)

@@ -54,10 +54,11 @@ def serve_command(
         raise typer.Exit(2)
     if with_demo and _store_is_empty():
         record_demo()
-    # Where the workers' metrics meet (ADR 46); none when nothing is recorded.
+    # Where the workers' metrics meet (ADR 46; none when nothing is recorded), and
+    # where they count their connections to keep them even (ADR 92).
     with (
         shared_directory(workers if settings.metrics_enabled else 1),
-        shares_directory(workers) as balancing,
+        shares_directory(workers) as http_protocol,
     ):
         uvicorn.run(
             "cases.api.app:serve_app",
@@ -68,7 +69,7 @@ def serve_command(
             log_config=None,
             access_log=False,
             timeout_worker_healthcheck=WORKER_START_TIMEOUT,
-            **balancing,  # type: ignore[arg-type]
+            http=http_protocol,
         )
 
 

@@ -155,13 +155,13 @@ def test_running_tells_a_live_process_from_an_ended_one() -> None:
 
 class TestServe:
     def test_one_worker_is_served_as_uvicorn_serves(self) -> None:
-        with shares_directory(1) as options:
-            assert options == {}
+        with shares_directory(1) as protocol:
+            assert protocol == "auto"
             assert SHARES_DIRECTORY not in os.environ
 
     def test_several_workers_count_in_a_directory_removed_afterwards(self) -> None:
-        with shares_directory(2) as options:
-            assert options == {"http": connection_shares.BalancedHttpToolsProtocol}
+        with shares_directory(2) as protocol:
+            assert protocol is connection_shares.BalancedHttpToolsProtocol
             directory = Path(os.environ[SHARES_DIRECTORY])
             assert directory.is_dir()
         assert SHARES_DIRECTORY not in os.environ
