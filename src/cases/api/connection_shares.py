@@ -60,7 +60,7 @@ def running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # running, as someone else
-        return True
+        pass
     return True
 
 

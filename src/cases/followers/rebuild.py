@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from cases.clock import Clock, SystemClock
@@ -146,15 +146,23 @@ def replay_to(runner: ProjectionRunner, target: int) -> None:
         position = reached
 
 
-def apply_rest(runner: ProjectionRunner, end: int) -> None:
-    """Apply the rest up to `end` to the shadows inside the caller's transaction,
-    which holds the live tables still (a check's last stretch; its tracking is
-    not moved: the shadows are dropped)."""
-    position = runner.position
+def apply_rest(
+    runner: ProjectionRunner, end: int, *, after: int | None = None, catching_up: bool = False
+) -> int:
+    """Apply the rest from `after` (the runner's position) up to `end` to the shadows
+    inside the caller's transaction, which holds the live tables still (a check's
+    or a swap's last stretch; the tracking is not moved here); return how many
+    events were applied. `catching_up` applies them as a catch-up does, leaving the
+    work done at the head to the live runner (ADR 84)."""
+    position = runner.position if after is None else after
+    applied = 0
     while position < end:
         events, position = runner.read_batch(position, end)
         if events:
-            runner.projection.apply(runner.db, events, SHADOW)
+            with behind(more=True) if catching_up else nullcontext():
+                runner.projection.apply(runner.db, events, SHADOW)
+            applied += len(events)
+    return applied
 
 
 def _catch_up_near_head(runner: ProjectionRunner, progress: Progress | None) -> int:
@@ -182,19 +190,13 @@ def _finish_and_swap(runner: ProjectionRunner, clock: Clock, parts: int) -> tupl
     """Apply the rest up to the head and swap, in one transaction, leaving `parts`
     runners to keep the projection; return (events applied, position reached)."""
     db, projection, tracking = runner.db, runner.projection, runner.tracking
-    applied = 0
     with db.transaction():
         layout_rows(db, projection.name, lock=True)  # first, as in every runner batch
         position = tracking.lock(runner.tracking_name)
         head = runner.head()
-        while position < head:
-            events, position = runner.read_batch(position, head)
-            if events:
-                # As a catch-up's: the swap waits for no work that can be left
-                # for later (the live runner does it at the head, ADR 84).
-                with behind(more=True):
-                    projection.apply(db, events, SHADOW)
-                applied += len(events)
+        # As a catch-up's: the swap waits for no work that can be left for later
+        # (the live runner does it at the head, ADR 84).
+        applied = apply_rest(runner, head, after=position, catching_up=True)
         for table in projection.tables:
             if db.is_postgres:
                 _swap_postgres(db, table)
