@@ -23,6 +23,13 @@ reinstatement) always goes; by e-mail to its contacts if its channels name
 e-mail, and as JSON to its own webhook if they name the webhook.
 
 An erased contact's messages are blanked; those not yet sent are never sent.
+
+The follower reads every event of a case, not only those that ask for messages
+(ADR 93). It keeps a copy of the cases it derived from and brings each forward
+by the case's events as they pass: a reply needs no read of the log. The events
+come decoded already, shared with the runner's other followers. A customer's
+preferences are read once per batch, and a batch's messages queued in one
+statement.
 """
 
 from __future__ import annotations
@@ -50,13 +57,14 @@ from cases.outbox.store import OutboxStore
 from cases.persistence.event_log import EventLog, replay
 from cases.persistence.personal_data import ERASED
 from cases.projections.erasures import without_erasures
-from cases.projections.projection import PositionedEvent, Projection, TableNames
+from cases.projections.projection import PositionedEvent, Projection, TableNames, events_of
 from cases.settings import Settings
 
 OUTBOX = "outbox"  # the follower's tracking and leadership name
 KEPT_CASES = 1000  # the cases whose copies the follower keeps, the least recent dropped
 
 E = BillingAccount
+CASE_EVENTS = events_of(SupportCase)
 
 # The message kinds a customer may decline, and as which optional notice.
 OPTIONAL_NOTICES: dict[str, OptionalNotice] = {
@@ -90,13 +98,14 @@ class OutboxProjection(Projection):
 
     name: ClassVar[str] = OUTBOX
     tables: ClassVar[tuple[str, ...]] = ("outbox_messages",)
+    # Every case event, not only those that ask for messages: the cases kept are
+    # brought forward by the batch's own events, already read and decoded for the
+    # process's other followers, instead of a read of the log per reply (issue 20).
     handles: ClassVar[tuple[type[Any], ...]] = (
         E.ReminderSent,
         E.AccessSuspended,
         E.AccessReinstated,
-        SupportCase.CommunicationRecorded,
-        SupportCase.ServiceClockBreached,
-        SupportCase.LinkedIncidentResolved,
+        *CASE_EVENTS,
         Erasure.SubjectErased,
     )
 
@@ -117,6 +126,9 @@ class OutboxProjection(Projection):
         # The cases last derived from, kept to be brought forward (issue 20): their
         # personal fields as read then, so an erasure seen drops them all.
         self._cases: OrderedDict[UUID, SupportCase] = OrderedDict()
+        # The customers' preferences read while deriving one batch (ADR 60: read
+        # when the batch is derived, not as of its events), each customer's once.
+        self._preferences: dict[str, CommunicationPreferences] = {}
         if log.subject_keys is not None:
             log.subject_keys.erasure_listeners.append(self._cases.clear)
 
@@ -124,6 +136,7 @@ class OutboxProjection(Projection):
         """Derive the batch's messages before its transaction: deriving reads the
         log (an account's customer, a case's contact) and renders templates, which
         must not hold the store's write lock (on SQLite, the whole file's)."""
+        self._preferences.clear()
         self._prepared = {p.position: self.messages_for(p.event) for p in events}
 
     def apply(
@@ -134,17 +147,22 @@ class OutboxProjection(Projection):
     ) -> None:
         others, erased = without_erasures(events)
         store = OutboxStore(db)
-        now = self.clock.now()
+        queued: list[tuple[int, list[NewMessage]]] = []
         for positioned in others:
             prepared = self._prepared.pop(positioned.position, None)
             messages = self.messages_for(positioned.event) if prepared is None else prepared
-            store.enqueue(messages, positioned.position, now)
+            queued.append((positioned.position, messages))
+        store.enqueue(queued, self.clock.now())
         store.erase_subjects(erased)
+        self._preferences.clear()
 
     # Derivation -------------------------------------------------------------------
 
     def messages_for(self, event: Any) -> list[NewMessage]:
-        """The messages one event asks for (none, for an inbound communication)."""
+        """The messages one event asks for (none, for an inbound communication, a
+        note and the like). A case's event first brings its copy forward."""
+        if isinstance(event, SupportCase.Event):
+            self._follow(event)
         if isinstance(event, E.ReminderSent | E.AccessSuspended | E.AccessReinstated):
             return self._billing(event)
         if isinstance(event, SupportCase.CommunicationRecorded):
@@ -191,7 +209,7 @@ class OutboxProjection(Projection):
             template=template,
             context=context,
             recipients=recipients,
-            preferences=self.contacts.preferences(customer_id),
+            preferences=self._preferences_of(customer_id),
         )
 
     def _communication(self, event: SupportCase.CommunicationRecorded) -> list[NewMessage]:
@@ -213,7 +231,7 @@ class OutboxProjection(Projection):
             template="case_communication",
             context=context,
             recipients=recipients,
-            preferences=self.contacts.preferences(case.customer_id),
+            preferences=self._preferences_of(case.customer_id),
         )
 
     def _breach(self, event: SupportCase.ServiceClockBreached) -> list[NewMessage]:
@@ -357,13 +375,29 @@ class OutboxProjection(Projection):
                 self._policy_texts[published.version] = published.customer_text
         return self._policy_texts.get(version, "")
 
+    def _preferences_of(self, customer_id: str) -> CommunicationPreferences:
+        """The customer's preferences, read once for the batch being derived."""
+        preferences = self._preferences.get(customer_id)
+        if preferences is None:
+            preferences = self._preferences[customer_id] = self.contacts.preferences(customer_id)
+        return preferences
+
+    def _follow(self, event: Any) -> None:
+        """Bring the case's kept copy forward by its next event; a copy that is not
+        one version behind it (the batch retried after its copies moved on) goes."""
+        case = self._cases.get(event.originator_id)
+        if case is None:
+            return
+        if case.version + 1 == event.originator_version:
+            self._cases[event.originator_id] = replay(case, (event,))
+        else:
+            del self._cases[event.originator_id]
+
     def _case_at(self, case_id: UUID, version: int) -> SupportCase:
-        """The case at `version`: the copy kept from the last event derived from it,
-        brought forward by the events since (one short read), else loaded."""
+        """The case at `version`: the copy kept and brought forward by every event
+        of the case since (`_follow`), else loaded and kept from now on."""
         case = self._cases.pop(case_id, None)
-        if case is not None and case.version < version:
-            case = replay(case, self.log.events.get(case_id, gt=case.version, lte=version))
-        if case is None or case.version != version:  # none kept, or kept past it (a retry)
+        if case is None or case.version != version:
             case = self.log.repository.get(case_id, version=version, projector_func=replay)
         self._cases[case_id] = case
         while len(self._cases) > KEPT_CASES:

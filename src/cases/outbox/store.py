@@ -75,7 +75,9 @@ class OutboxStore:
 
     # Queueing (inside the follower's transaction) -------------------------------
 
-    def enqueue(self, messages: Sequence[NewMessage], position: int, now: datetime) -> None:
+    def enqueue(self, queued: Sequence[tuple[int, Sequence[NewMessage]]], now: datetime) -> None:
+        """Queue each event's messages (by the event's position), all in one statement
+        sent once for the batch."""
         self.db.executemany(
             _INSERT,
             [
@@ -96,6 +98,7 @@ class OutboxStore:
                     now,
                     now,
                 )
+                for position, messages in queued
                 for m in messages
             ],
         )

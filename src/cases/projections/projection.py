@@ -33,6 +33,19 @@ class TableNames:
         return f"{table}{self.suffix}"
 
 
+def events_of(aggregate: type[Any]) -> tuple[type[Any], ...]:
+    """Every event class of `aggregate`: the subclasses of its `Event`, at any depth
+    (its own and those its mixins define), in a stable order."""
+    found: dict[type[Any], None] = {}
+    unseen = [aggregate.Event]
+    while unseen:
+        for subclass in unseen.pop().__subclasses__():
+            if subclass not in found:
+                found[subclass] = None
+                unseen.append(subclass)
+    return tuple(sorted(found, key=lambda cls: cls.__qualname__))
+
+
 LIVE = TableNames()
 SHADOW = TableNames("__rebuild")
 
