@@ -13,6 +13,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from cases.api.app import create_app
+from cases.api.direct_commands import DirectCommandRoute
 from cases.application.caller import Caller
 from cases.domain.metadata import Actor, Role, Source
 from cases.settings import Settings
@@ -45,15 +46,23 @@ class InProcessApi:
 
 
 @contextmanager
-def in_process_api(folder: Path, *, metrics_enabled: bool = True) -> Iterator[InProcessApi]:
+def in_process_api(
+    folder: Path, *, metrics_enabled: bool = True, direct_commands: bool = True
+) -> Iterator[InProcessApi]:
     """The app on a fresh SQLite store: terms, a principal per role (the customer
-    bound to contoso), and one case of contoso's."""
+    bound to contoso), and one case of contoso's. Without `direct_commands`, every
+    command goes through FastAPI's own route (ADR 94)."""
     settings = Settings(
         database_url=f"sqlite:///{folder / 'events.db'}",
         data_dir=folder,
         metrics_enabled=metrics_enabled,
     )
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    if not direct_commands:
+        app.router.routes[:] = [
+            r for r in app.router.routes if not isinstance(r, DirectCommandRoute)
+        ]
+    with TestClient(app) as client:
         services = services_of(client)
         yesterday = services.clock.now() - timedelta(days=1)
         setup = Caller.new(SETUP, Source.CLI)

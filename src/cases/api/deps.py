@@ -132,8 +132,8 @@ async def _query_db(request: Request) -> AsyncIterator[ProjectionDatabase]:
 
 QueryDbDep = Annotated[ProjectionDatabase, Depends(_query_db)]
 
-_bearer = HTTPBearer(auto_error=False, description="A token from `cases principals create`.")
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+bearer = HTTPBearer(auto_error=False, description="A token from `cases principals create`.")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 
 
 async def authenticate(request: Request, credentials: Credentials) -> AuthenticatedPrincipal:
@@ -246,28 +246,60 @@ class Command:
         return self.services.billing
 
 
+@dataclass(frozen=True, slots=True)
+class CommandNeeds:
+    """What a command's dependency asks of a request: a principal with `permission`,
+    and, if `versioned`, the If-Match header honoured."""
+
+    permission: Permission
+    versioned: bool
+
+
+_COMMAND_NEEDS: dict[Callable[..., Any], CommandNeeds] = {}
+
+
+def command_needs(dependency: Any) -> CommandNeeds | None:
+    """What a `command_for` dependency (as annotated on a route) asks; None for any
+    other annotation."""
+    for meta in getattr(dependency, "__metadata__", ()):
+        needs = _COMMAND_NEEDS.get(getattr(meta, "dependency", None))  # type: ignore[arg-type]
+        if needs is not None:
+            return needs
+    return None
+
+
+async def command_from(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    needs: CommandNeeds,
+    if_match: str | None,
+) -> Command:
+    """The `Command` of a request: its principal authenticated and allowed, its
+    caller, and (if versioned) the version its If-Match expects."""
+    principal = await authenticate(request, credentials)
+    _permit(principal, needs.permission)
+    expected = expected_version_of(if_match) if needs.versioned else None
+    services = await services_of(state_of(request))
+    return Command(services, principal, caller_of(request, principal), expected)
+
+
 def command_for(permission: Permission, *, if_match: bool = True) -> Any:
     """`Depends` on a `Command` for a principal with `permission`; with `if_match`
     the route documents and honours an `If-Match` header. The permission is the
     bearer token's scope in the OpenAPI document, as with `require`."""
+    needs = CommandNeeds(permission, if_match)
 
     async def unversioned(request: Request, credentials: Credentials) -> Command:
-        principal = await authenticate(request, credentials)
-        _permit(principal, permission)
-        services = await services_of(state_of(request))
-        return Command(services, principal, caller_of(request, principal))
+        return await command_from(request, credentials, needs, None)
 
     async def versioned(
         request: Request, credentials: Credentials, if_match: IfMatch = None
     ) -> Command:
-        principal = await authenticate(request, credentials)
-        _permit(principal, permission)
-        expected = expected_version_of(if_match)
-        services = await services_of(state_of(request))
-        return Command(services, principal, caller_of(request, principal), expected)
+        return await command_from(request, credentials, needs, if_match)
 
     endpoint = versioned if if_match else unversioned
     endpoint.__annotations__["credentials"] = _scoped(permission)
+    _COMMAND_NEEDS[endpoint] = needs
     return Depends(endpoint)
 
 
@@ -275,7 +307,7 @@ def _scoped(permission: Permission) -> Any:
     """The bearer token, with `permission` as its scope in the OpenAPI document
     (given as an object: a string annotation is resolved in the module, without it)."""
     return Annotated[
-        HTTPAuthorizationCredentials | None, Security(_bearer, scopes=[permission.value])
+        HTTPAuthorizationCredentials | None, Security(bearer, scopes=[permission.value])
     ]
 
 

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Query, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
-from cases.api.deps import Command, ReadDbDep, ServicesDep, require
+from cases.api.deps import Command, ReadDbDep, ServicesDep, command_needs, require
+from cases.api.direct_commands import direct_route
 from cases.api.history_proofs import CheckpointQuery, ProofsQuery, proved
 from cases.api.routing import Router
 from cases.api.schemas.common import AwareDatetime, CommandResult, HistoryEntryOut
@@ -131,6 +133,18 @@ def add_command_route(
     router.post(path, operation_id=operation_id, responses=responses)(
         _endpoint(operation_id, doc, params, CommandResult, answer)
     )
+    api_route = router.routes[-1]
+    if id_type is UUID and not extra and isinstance(api_route, APIRoute):
+        direct = direct_route(
+            api_route,
+            body=body,
+            id_name=id_name,
+            needs=command_needs(dependency),
+            run=run,
+            answer=accepted,
+        )
+        if direct is not None:  # matched first, FastAPI's route behind it (ADR 94)
+            router.routes.insert(len(router.routes) - 1, direct)
 
 
 PROOF_PARAMS: Mapping[str, tuple[Any, Any]] = {

@@ -4,10 +4,12 @@ inclusion, and served as an included router would serve them."""
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Match
 
 from cases.api.app import create_app
+from cases.api.direct_commands import DirectCommandRoute
 from cases.api.flat_routes import include_flat, routes_of
 from cases.api.routing import Router
 from cases.settings import Settings
@@ -86,4 +88,6 @@ def test_a_command_on_a_case_is_found_in_the_apps_own_routes() -> None:
         "query_string": b"",
     }
     found = [r for r in app.router.routes if r.matches(scope)[0] is Match.FULL]
-    assert [getattr(r, "path", None) for r in found] == ["/cases/{case_id}/notes"]
+    assert [getattr(r, "path", None) for r in found] == ["/cases/{case_id}/notes"] * 2
+    # The direct route first, FastAPI's behind it (ADR 94).
+    assert [type(r) for r in found] == [DirectCommandRoute, APIRoute]
