@@ -43,7 +43,7 @@ from starlette.routing import Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
 from cases.api.deps import Command, CommandNeeds, bearer, command_from
-from cases.api.routing import around_endpoint
+from cases.api.routing import finished, run_around
 from cases.api.schemas.common import CommandResult
 from cases.application.command_runner import Receipt
 
@@ -74,7 +74,7 @@ class DirectCommandRoute(Route):
         self.needs = needs
         self.run = run
         self.answer = answer
-        self.status_code = api_route.status_code or 200
+        self.status_code = api_route.status_code
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -116,20 +116,12 @@ class DirectCommandRoute(Route):
         return case_id, body
 
     def _answered_around(self, case_id: UUID, body: BaseModel, command: Command) -> Response:
-        around = around_endpoint.get()
-        answered = functools.partial(self._answered, case_id, body, command)
-        return answered() if around is None else around(answered)
+        return run_around(functools.partial(self._answered, case_id, body, command))
 
     def _answered(self, case_id: UUID, body: BaseModel, command: Command) -> Response:
         headers = _sub_response()
         result = self.answer(headers, self.run(case_id, body, command))
-        response = Response(
-            result.model_dump_json(by_alias=True),
-            status_code=headers.status_code or self.status_code,
-            media_type=JSON,
-        )
-        response.headers.raw.extend(headers.headers.raw)
-        return response
+        return finished(result.model_dump_json(by_alias=True).encode(), headers, self.status_code)
 
 
 def _sub_response() -> Response:

@@ -134,7 +134,7 @@ def add_command_route(
         _endpoint(operation_id, doc, params, CommandResult, answer)
     )
     api_route = router.routes[-1]
-    if id_type is UUID and not extra and isinstance(api_route, APIRoute):
+    if id_type is UUID and isinstance(api_route, APIRoute):
         direct = direct_route(
             api_route,
             body=body,

@@ -78,6 +78,24 @@ def _model_of(hints: dict[str, Any], response_model: object) -> Any:
     return model
 
 
+def run_around(answered: Callable[[], Response]) -> Response:
+    """`answered()`, inside what the request runs around its endpoint, if anything."""
+    around = around_endpoint.get()
+    return answered() if around is None else around(answered)
+
+
+def finished(content: bytes, sub_response: Response, status_code: int | None) -> Response:
+    """The JSON answer `content`, with the status and headers an endpoint set on its
+    `sub_response`, else the route's `status_code` (200 if none)."""
+    response = Response(
+        content,
+        status_code=sub_response.status_code or status_code or 200,
+        media_type="application/json",
+    )
+    response.headers.raw.extend(sub_response.headers.raw)
+    return response
+
+
 def serialized_in_thread(
     endpoint: Callable[..., Any], response_model: object, status_code: int | None
 ) -> Callable[..., Any]:
@@ -94,10 +112,7 @@ def serialized_in_thread(
 
     @functools.wraps(endpoint)
     def answer(*args: Any, **kwargs: Any) -> Response:
-        around = around_endpoint.get()
-        if around is None:
-            return answered(*args, **kwargs)
-        return around(functools.partial(answered, *args, **kwargs))
+        return run_around(functools.partial(answered, *args, **kwargs))
 
     def answered(*args: Any, **kwargs: Any) -> Response:
         sub_response: Response = kwargs[given] if given else kwargs.pop(_SUB_RESPONSE)
@@ -108,13 +123,7 @@ def serialized_in_thread(
             value = adapter.validate_python(result)
         except ValidationError as e:
             raise ResponseValidationError(errors=e.errors(), body=result) from None
-        response = Response(
-            adapter.dump_json(value, by_alias=True),
-            status_code=sub_response.status_code or status_code or 200,
-            media_type="application/json",
-        )
-        response.headers.raw.extend(sub_response.headers.raw)
-        return response
+        return finished(adapter.dump_json(value, by_alias=True), sub_response, status_code)
 
     if given is None:
         extra = inspect.Parameter(
