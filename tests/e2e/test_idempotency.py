@@ -77,29 +77,52 @@ class TestRetries:
         assert first.status_code == 200
         assert_problem(other, 422, "idempotency-key-reused")
 
-    def test_a_retry_refused_before_its_endpoint_still_gets_the_first_answer(
+    def test_a_retry_refused_before_its_command_is_refused_and_the_step_answers_after(
         self, live: Deployment
     ) -> None:
-        """A retry that no endpoint runs for (its If-Match is not an ETag) gets the
-        kept answer, not its own refusal: the middleware looks it up afterwards."""
+        """A note's answer is its step's receipt, so no copy of it is kept (ADR 95). A
+        retry that no endpoint runs for (its If-Match is not an ETag) is refused as any
+        such request is, and records nothing; a well-formed retry then gets the first
+        answer, from the step."""
         headers = key()
-        body = {"text": "Kept before a bad If-Match."}
+        body = {"text": "Answered by its step."}
         with live.client("helpdesk_agent") as agent:
             case = open_case(agent)
             url = f"/cases/{case['id']}/notes"
             fits = {**headers, "If-Match": f'"{case["version"]}"'}
             first = agent.post(url, json=body, headers=fits)
-            retry = agent.post(url, json=body, headers={**headers, "If-Match": "not an etag"})
-            count = notes_saying(agent, case["id"], "Kept before a bad If-Match.")
+            malformed = agent.post(url, json=body, headers={**headers, "If-Match": "not an etag"})
+            retry = agent.post(url, json=body, headers=fits)
+            count = notes_saying(agent, case["id"], "Answered by its step.")
         assert first.status_code == 200, first.text
+        assert_problem(malformed, 422, "invalid-if-match")
         assert retry.status_code == 200, retry.text
         assert retry.headers["Idempotent-Replayed"] == "true"
         assert retry.content == first.content
+        assert retry.headers["ETag"] == first.headers["ETag"]
         assert count == 1
+
+    def test_a_key_answered_by_its_step_refuses_another_request_refused_early(
+        self, live: Deployment
+    ) -> None:
+        """The key's step names its request: another body under the key is refused as a
+        key reused, even when that request is refused before any endpoint runs."""
+        headers = key()
+        with live.client("helpdesk_agent") as agent:
+            case = open_case(agent)
+            url = f"/cases/{case['id']}/notes"
+            first = agent.post(url, json={"text": "First."}, headers=headers)
+            other = agent.post(
+                url, json={"text": "Other."}, headers={**headers, "If-Match": "not an etag"}
+            )
+        assert first.status_code == 200, first.text
+        assert_problem(other, 422, "idempotency-key-reused")
 
     def test_a_refusal_is_kept_and_its_retry_records_nothing(self, live: Deployment) -> None:
         """A problem the endpoint raised (a stale If-Match: 412) is the first answer
-        under its key: the retry gets it again, even with an If-Match that fits."""
+        under its key: the retry gets it again, even with an If-Match that fits, and a
+        kept answer wins over a retry no endpoint ran for (an If-Match that is not an
+        ETag), as no step answers it."""
         headers = key()
         body = {"text": "Refused, then retried."}
         with live.client("helpdesk_agent") as agent:
@@ -108,8 +131,11 @@ class TestRetries:
             first = agent.post(url, json=body, headers={**headers, "If-Match": '"999"'})
             fits = {**headers, "If-Match": f'"{case["version"]}"'}
             retry = agent.post(url, json=body, headers=fits)
+            malformed = agent.post(url, json=body, headers={**headers, "If-Match": "not an etag"})
             count = notes_saying(agent, case["id"], "Refused, then retried.")
         assert_problem(first, 412, "version-mismatch")
+        assert malformed.status_code == 412
+        assert malformed.content == first.content
         assert retry.status_code == 412
         assert retry.headers["Idempotent-Replayed"] == "true"
         assert retry.content == first.content

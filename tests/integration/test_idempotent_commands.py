@@ -20,6 +20,7 @@ from cases.bootstrap import Services, bootstrap
 from cases.clock import ManualClock
 from cases.db.schema import migrate
 from cases.domain import case_commands as cmd
+from cases.domain.errors import VersionMismatchError
 from cases.domain.metadata import Actor, Role
 from cases.domain.support_offering import SupportOffering
 from cases.persistence.database_url import StoreKind, parse_database_url
@@ -190,6 +191,50 @@ class TestStepsReadWithTheKeptAnswer:
         with pytest.raises(IdempotencyKeyReusedError):
             desk.desk.handle(other, case.aggregate_id, cmd.AddNote("Other."))
         assert head(desk) == before
+
+
+class TestAnsweredByItsStep:
+    """Whether a retry can be answered from the request's step alone, so that no copy
+    of the answer need be kept (ADR 95)."""
+
+    def test_one_recorded_step_whose_receipt_is_the_answer(self, desk: Services) -> None:
+        case = desk.desk.receive_case(caller(), cmd.TakeIn(**case_intake()))
+        note = sent("step-1")
+        assert note.request is not None
+        desk.desk.handle(note, case.aggregate_id, cmd.AddNote("Called back."))
+        assert not note.request.answered_by_its_step  # the route has not said so
+        note.request.answer_is_receipt()
+        assert note.request.answered_by_its_step
+
+    def test_a_repeat_found_in_the_log_is_answered_by_its_step_too(self, desk: Services) -> None:
+        case = desk.desk.receive_case(caller(), cmd.TakeIn(**case_intake()))
+        desk.desk.handle(sent("step-2"), case.aggregate_id, cmd.AddNote("Called back."))
+        again = sent("step-2")
+        assert again.request is not None
+        desk.desk.handle(again, case.aggregate_id, cmd.AddNote("Called back."))
+        again.request.answer_is_receipt()
+        assert again.request.replayed
+        assert again.request.answered_by_its_step
+
+    def test_two_steps_are_not(self, desk: Services) -> None:
+        case = desk.desk.receive_case(caller(), cmd.TakeIn(**case_intake()))
+        both = sent("step-3")
+        assert both.request is not None
+        desk.desk.handle(both, case.aggregate_id, cmd.AddNote("One."))
+        desk.desk.handle(both, case.aggregate_id, cmd.AddNote("Two."))
+        both.request.answer_is_receipt()
+        assert not both.request.answered_by_its_step
+
+    def test_a_refused_command_s_step_is_not_in_the_log_so_it_answers_nothing(
+        self, desk: Services
+    ) -> None:
+        case = desk.desk.receive_case(caller(), cmd.TakeIn(**case_intake()))
+        refused = sent("step-4")
+        assert refused.request is not None
+        with pytest.raises(VersionMismatchError):
+            desk.desk.handle(refused, case.aggregate_id, cmd.AddNote("Late."), expected_version=99)
+        refused.request.answer_is_receipt()
+        assert not refused.request.answered_by_its_step
 
 
 def test_key_ids_differ_by_owner_and_key() -> None:

@@ -65,7 +65,7 @@ class DirectCommandRoute(Route):
         id_name: str,
         needs: CommandNeeds,
         run: Run,
-        answer: Callable[[Response, Receipt], CommandResult],
+        answer: Callable[[Command, Response, Receipt], CommandResult],
     ) -> None:
         super().__init__(api_route.path, _unused, methods=["POST"], name=api_route.name)
         self.api_route = api_route
@@ -120,7 +120,7 @@ class DirectCommandRoute(Route):
 
     def _answered(self, case_id: UUID, body: BaseModel, command: Command) -> Response:
         headers = _sub_response()
-        result = self.answer(headers, self.run(case_id, body, command))
+        result = self.answer(command, headers, self.run(case_id, body, command))
         return finished(result.model_dump_json(by_alias=True).encode(), headers, self.status_code)
 
 
@@ -161,7 +161,7 @@ def direct_route(
     id_name: str,
     needs: CommandNeeds | None,
     run: Callable[..., Receipt],
-    answer: Callable[[Response, Receipt], CommandResult],
+    answer: Callable[[Command, Response, Receipt], CommandResult],
 ) -> DirectCommandRoute | None:
     """The direct route for a command route, where it has one: a route whose
     dependency is a `command_for` one and whose path holds only the id."""

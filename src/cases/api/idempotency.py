@@ -11,8 +11,10 @@ instead of recording again.
 The answer is then kept under the key (at least 24 hours), and a retry gets it
 back byte for byte, marked `Idempotent-Replayed: true`; the same key with a
 different request is 422. A 5xx answer is not kept: the retry runs again and
-meets whatever steps were recorded. A body the client did not send in full
-(it disconnected) runs nothing and leaves nothing behind.
+meets whatever steps were recorded. Nor is an answer that is the receipt of the
+request's one recorded step (a command route's, ADR 95): the retry is answered
+from the step, with the same status, body, ETag and Location. A body the client
+did not send in full (it disconnected) runs nothing and leaves nothing behind.
 
 Where: the kept answer is looked up (with the steps, in one statement) and the
 endpoint's answer kept on the endpoint's own thread, around it
@@ -21,6 +23,8 @@ endpoint's answer kept on the endpoint's own thread, around it
 after it, on a hand-off. An answer given before any endpoint ran (a refused body
 or token) is looked up afterwards, a kept answer winning over it: nothing keyed
 ran for it, because every POST endpoint is wrapped (tests/unit/api/test_routing.py).
+Where the key's step answers (ADR 95), that refusal is sent and not kept; a step
+of another request under the key makes it a key reused.
 """
 
 from __future__ import annotations
@@ -116,10 +120,10 @@ class IdempotencyStore:
     ) -> tuple[StoredResponse | None, dict[str, RecordedStep]]:
         """The answer kept under the key, if any, and the steps its request
         recorded: one statement (a row per step, each with the answer)."""
+        now = self.clock.now()
         with self.pool.connection() as db:
-            rows = db.fetchall(
-                _ANSWER_AND_STEPS, (scope, key, self.clock.now() - KEEP_FOR, request.key_id)
-            )
+            self._sweep(db, now)  # answers are kept rarely now (ADR 95): sweep here too
+            rows = db.fetchall(_ANSWER_AND_STEPS, (scope, key, now - KEEP_FOR, request.key_id))
         first = rows[0]  # the left joins give a row even when nothing is found
         stored = None if first[0] is None else _stored(first)
         return stored, steps_from_rows(row[4:] for row in rows if row[4] is not None)
@@ -250,11 +254,14 @@ class KeyedRequest:
             self.stage = Stage.ANSWERED
             return _response(*_retry_answer(stored, self.request.request_hash, self.path))
         self.request.steps_read(steps)
+        if self.request.others_recorded():
+            self.stage = Stage.ANSWERED
+            return _response(*_key_reused(self.path))
         response = endpoint()
         body = getattr(response, "body", None)
         if isinstance(body, bytes):
             self.stage = Stage.ANSWERED
-            if response.status_code < 500:
+            if _to_keep(response.status_code, self.request):
                 self.keep(response.status_code, response.raw_headers, body)
         return response
 
@@ -286,17 +293,28 @@ def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> R
     return response
 
 
+def _to_keep(status: int, request: IdempotentRequest) -> bool:
+    """Whether an answer is kept under its key. Not a server's failure (the retry
+    runs again), and not an answer the request's one step gives again (ADR 95): a
+    retry of that is answered from the step, as after a crash."""
+    return status < 500 and not (200 <= status < 300 and request.answered_by_its_step)
+
+
+def _key_reused(path: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    return _problem(
+        422,
+        "idempotency-key-reused",
+        "this Idempotency-Key was used for a different request",
+        path,
+    )
+
+
 def _retry_answer(
     stored: StoredResponse, request_hash: str, path: str
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
     """A retry's answer: the kept one, or the problem of a key reused."""
     if stored.request_hash != request_hash:
-        return _problem(
-            422,
-            "idempotency-key-reused",
-            "this Idempotency-Key was used for a different request",
-            path,
-        )
+        return _key_reused(path)
     headers = [(k.encode(), v.encode()) for k, v in stored.headers]
     headers.append((b"idempotent-replayed", b"true"))
     return stored.status, headers, stored.body
@@ -371,7 +389,9 @@ class IdempotencyMiddleware:
         status = int(start["status"])
         if keyed.stage is Stage.NEW:  # no endpoint ran, so nothing keyed: a kept answer wins
             try:
-                stored = await anyio.to_thread.run_sync(self.store.answer, keyed.owner, keyed.key)
+                stored, steps = await anyio.to_thread.run_sync(
+                    self.store.answer_and_steps, keyed.owner, keyed.key, keyed.request
+                )
             except CONNECTION_ERRORS as e:
                 logger.warning("store_unavailable", error=type(e).__name__)
                 await _send(send, *_store_down(scope["path"], e))
@@ -379,6 +399,12 @@ class IdempotencyMiddleware:
             if stored is not None:
                 await _send(send, *_retry_answer(stored, keyed.request.request_hash, scope["path"]))
                 return
+            keyed.request.steps_read(steps)
+            if keyed.request.others_recorded():  # the key's step answers another request
+                await _send(send, *_key_reused(scope["path"]))
+                return
+            if steps:  # its step answers the request (ADR 95): this refusal is not kept
+                keyed.stage = Stage.ANSWERED
         if keyed.stage is not Stage.ANSWERED and status < 500:
             headers = start.get("headers", [])
             await anyio.to_thread.run_sync(partial(keyed.keep, status, headers, content))

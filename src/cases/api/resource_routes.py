@@ -103,6 +103,15 @@ def accepted(response: Response, receipt: Receipt) -> CommandResult:
     return CommandResult.of(receipt)
 
 
+def answered_by_receipt(command: Command, response: Response, receipt: Receipt) -> CommandResult:
+    """`accepted`, for a route whose whole answer is its one command's receipt: a
+    keyed request's step then answers its retries, and no copy of the answer is
+    kept (ADR 95)."""
+    if command.caller.request is not None:
+        command.caller.request.answer_is_receipt()
+    return accepted(response, receipt)
+
+
 def add_command_route(
     router: Router,
     path: str,
@@ -125,7 +134,7 @@ def add_command_route(
         command: Command = kwargs.pop("command")
         response: Response = kwargs.pop("response")
         receipt = run(kwargs.pop(id_name), kwargs.pop("body"), command, **kwargs)
-        return accepted(response, receipt)
+        return answered_by_receipt(command, response, receipt)
 
     params: dict[str, tuple[Any, Any]] = {id_name: (id_type, NONE)}
     params |= {n: (t, NONE) for n, t in extra.items()}
@@ -141,7 +150,7 @@ def add_command_route(
             id_name=id_name,
             needs=command_needs(dependency),
             run=run,
-            answer=accepted,
+            answer=answered_by_receipt,
         )
         if direct is not None:  # matched first, FastAPI's route behind it (ADR 94)
             router.routes.insert(len(router.routes) - 1, direct)

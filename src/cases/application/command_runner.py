@@ -169,7 +169,7 @@ class CommandRunner:
             extra = companions(aggregate, ctx) if companions else ()
             try:
                 (receipt,) = self._save(
-                    aggregate, extra=extra, step=_step(request, step, ctx, memo)
+                    aggregate, extra=extra, step=_step(request, step, ctx, memo), request=request
                 )
             except RecordConflictError:
                 recorded = _recorded_meanwhile(request, step, self.log)
@@ -219,7 +219,9 @@ class CommandRunner:
                         slot.aggregate = None
                     raise
                 try:
-                    (receipt,) = self._save(aggregate, step=_step(request, step, ctx))
+                    (receipt,) = self._save(
+                        aggregate, step=_step(request, step, ctx), request=request
+                    )
                 except RecordConflictError:
                     slot.aggregate = None
                     recorded = _recorded_meanwhile(request, step, self.log)
@@ -308,7 +310,9 @@ class CommandRunner:
             ctx = self._context(caller)
             result = decide(a, b, ctx)
             try:
-                receipt_a, receipt_b = self._save(a, b, step=_step(request, step, ctx))
+                receipt_a, receipt_b = self._save(
+                    a, b, step=_step(request, step, ctx), request=request
+                )
             except RecordConflictError:
                 recorded = _recorded_meanwhile(request, step, self.log)
                 if recorded is not None:
@@ -349,6 +353,7 @@ class CommandRunner:
         *aggregates: AuditedAggregate,
         extra: Sequence[DomainEvent] = (),
         step: StepToRecord | None = None,
+        request: IdempotentRequest | None = None,
     ) -> tuple[Receipt, ...]:
         recordings: list[Recording[UUID]] = (
             self.log.save(*aggregates, *extra)
@@ -356,6 +361,8 @@ class CommandRunner:
             else self.log.save(*aggregates, *extra, idempotency_step=step)
         )
         if recordings:
+            if request is not None and step is not None:  # the step went in with them
+                request.saved(step.step)
             _log_recorded(recordings)
             metrics.command_recorded(
                 type(aggregates[0]).__name__ if aggregates else "unknown",

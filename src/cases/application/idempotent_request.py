@@ -33,6 +33,28 @@ class IdempotentRequest:
     replayed: bool = False  # a step was answered from the store, not decided
     _recorded: dict[str, RecordedStep] | None = None
     _named: Counter[str] = field(default_factory=Counter)
+    _settled: set[str] = field(default_factory=set)  # steps in the log: recorded or found
+    _answered_by_receipt: bool = False
+
+    @property
+    def answered_by_its_step(self) -> bool:
+        """Whether a retry gets this request's answer from its step alone (ADR 95):
+        the request named one step, the step is in the log, and its route answers
+        with that step's receipt and nothing else."""
+        named = [f"{what}:{n}" for what, count in self._named.items() for n in range(count)]
+        return self._answered_by_receipt and len(named) == 1 and self._settled == set(named)
+
+    def answer_is_receipt(self) -> None:
+        """Said by a route whose answer is its one command's receipt, nothing else."""
+        self._answered_by_receipt = True
+
+    def saved(self, step: str) -> None:
+        """The step was recorded with its events."""
+        self._settled.add(step)
+
+    def others_recorded(self) -> bool:
+        """Whether steps read for this key belong to a different request."""
+        return any(s.request_hash != self.request_hash for s in (self._recorded or {}).values())
 
     def name(self, what: str) -> str:
         """The next step named `what` (`what:0`, `what:1`, ...)."""
@@ -49,11 +71,12 @@ class IdempotentRequest:
         """The step if it is recorded (read once per request, or `fresh`)."""
         if self._recorded is None or fresh:
             self._recorded = log.recorded_steps(self.key_id)
-        if any(s.request_hash != self.request_hash for s in self._recorded.values()):
+        if self.others_recorded():
             raise IdempotencyKeyReusedError("this Idempotency-Key was used for a different request")
         found = self._recorded.get(step)
         if found is not None:
             self.replayed = True
+            self._settled.add(step)
         return found
 
     def to_record(self, step: str, decided_at: datetime, memo: str | None) -> StepToRecord:

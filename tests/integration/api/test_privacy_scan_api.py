@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -86,8 +87,10 @@ def test_after_erasure_no_table_log_line_or_answer_holds_the_contacts_values(
         for n in range(3):  # past the snapshot interval: snapshots hold the case too
             noted = keyed(api, f"/cases/{case_id}/notes", f"note-{n}", {"text": PERSONAL[5]})
             assert noted.status_code == 200, noted.text
+        refused = keyed(api, f"/cases/{uuid4()}/notes", "refused-1", {"text": PERSONAL[5]})
+        assert refused.status_code == 404, refused.text  # a refusal's answer is kept
         url = settings.effective_database_url
-        assert "idempotency_keys" in tables_holding(url, services.log, ["intake-1"])
+        assert "idempotency_keys" in tables_holding(url, services.log, ["refused-1"])
         erased = api.call(
             "POST",
             f"/privacy/subjects/{case_id}/erasure",
@@ -98,7 +101,7 @@ def test_after_erasure_no_table_log_line_or_answer_holds_the_contacts_values(
         seen = {"min_position": erased.json()["position"]}  # the read models past the erasure
 
         answers = [
-            keyed(api, "/cases", "intake-1", INTAKE),  # the stored answer, replayed
+            keyed(api, "/cases", "intake-1", INTAKE),  # answered again from its step (ADR 95)
             api.call("GET", f"/cases/{case_id}", Role.HELPDESK_AGENT, **seen),
             api.call("GET", f"/cases/{case_id}/history", Role.AUDITOR),
             api.call("GET", f"/cases/{case_id}/replay", Role.AUDITOR),

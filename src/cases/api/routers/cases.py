@@ -25,7 +25,13 @@ from cases.api.deps import (
     wait_for_projections,
 )
 from cases.api.errors import ApiProblem, resource_problems
-from cases.api.resource_routes import accepted, add_audit_routes, add_command_route, command_of
+from cases.api.resource_routes import (
+    accepted,
+    add_audit_routes,
+    add_command_route,
+    answered_by_receipt,
+    command_of,
+)
 from cases.api.routing import Router
 from cases.api.schemas import cases as s
 from cases.api.schemas.common import AwareDatetime, CommandResult
@@ -87,7 +93,7 @@ def receive_case(body: s.ReceiveCase, command: IntakeCommand, response: Response
         raise ApiProblem(422, "invalid-request", "customer_id: staff must name the customer")
     receipt = desk.receive_case(command.caller, command_of(body, c.TakeIn, customer_id=customer_id))
     response.headers["Location"] = f"/cases/{receipt.aggregate_id}"
-    return accepted(response, receipt)
+    return answered_by_receipt(command, response, receipt)
 
 
 # Queries --------------------------------------------------------------------
