@@ -41,8 +41,7 @@ class IdempotentRequest:
         """Whether a retry gets this request's answer from its step alone (ADR 95):
         the request named one step, the step is in the log, and its route answers
         with that step's receipt and nothing else."""
-        named = [f"{what}:{n}" for what, count in self._named.items() for n in range(count)]
-        return self._answered_by_receipt and len(named) == 1 and self._settled == set(named)
+        return self._answered_by_receipt and sum(self._named.values()) == 1 == len(self._settled)
 
     def answer_is_receipt(self) -> None:
         """Said by a route whose answer is its one command's receipt, nothing else."""
