@@ -73,9 +73,6 @@ class StoredResponse:
 # The answer kept under (scope, key), not expired (kept since the third parameter).
 _KEPT = sql("k.scope = {} AND k.key = {} AND k.status IS NOT NULL AND k.created_at >= {}")
 _ANSWER_COLUMNS = sql("k.request_hash, k.status, k.headers, k.body")
-_ANSWER = sql(
-    "SELECT {columns} FROM idempotency_keys AS k WHERE {kept}", columns=_ANSWER_COLUMNS, kept=_KEPT
-)
 _ANSWER_AND_STEPS = sql(
     "SELECT {columns}, s.step, s.request_hash, s.receipts, s.decided_at, s.memo "
     "FROM (SELECT 1 AS one) AS one LEFT JOIN idempotency_keys AS k ON {kept} "
@@ -108,12 +105,6 @@ class IdempotencyStore:
         self.pool = pool
         self.clock = clock
         self._swept_at = float("-inf")
-
-    def answer(self, scope: str, key: str) -> StoredResponse | None:
-        """The answer kept under the key, if any (and not expired)."""
-        with self.pool.connection() as db:
-            row = db.fetchone(_ANSWER, (scope, key, self.clock.now() - KEEP_FOR))
-        return None if row is None else _stored(row)
 
     def answer_and_steps(
         self, scope: str, key: str, request: IdempotentRequest
@@ -250,13 +241,10 @@ class KeyedRequest:
             logger.warning("store_unavailable", error=type(e).__name__)
             self.stage = Stage.ANSWERED
             return _response(*_store_down(self.path, e))
-        if stored is not None:
+        early = self.looked_up(stored, steps)
+        if early is not None:
             self.stage = Stage.ANSWERED
-            return _response(*_retry_answer(stored, self.request.request_hash, self.path))
-        self.request.steps_read(steps)
-        if self.request.others_recorded():
-            self.stage = Stage.ANSWERED
-            return _response(*_key_reused(self.path))
+            return _response(*early)
         response = endpoint()
         body = getattr(response, "body", None)
         if isinstance(body, bytes):
@@ -264,6 +252,16 @@ class KeyedRequest:
             if _to_keep(response.status_code, self.request):
                 self.keep(response.status_code, response.raw_headers, body)
         return response
+
+    def looked_up(
+        self, stored: StoredResponse | None, steps: dict[str, RecordedStep]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """What the lookup answers by itself: the kept answer, or a key reused (its
+        steps are another request's); else None, the steps read for the request."""
+        if stored is not None:
+            return _retry_answer(stored, self.request.request_hash, self.path)
+        self.request.steps_read(steps)
+        return _key_reused(self.path) if self.request.others_recorded() else None
 
     def keep(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
         """Keep the answer under the key; failing to is harmless (the steps answer)."""
@@ -396,12 +394,9 @@ class IdempotencyMiddleware:
                 logger.warning("store_unavailable", error=type(e).__name__)
                 await _send(send, *_store_down(scope["path"], e))
                 return
-            if stored is not None:
-                await _send(send, *_retry_answer(stored, keyed.request.request_hash, scope["path"]))
-                return
-            keyed.request.steps_read(steps)
-            if keyed.request.others_recorded():  # the key's step answers another request
-                await _send(send, *_key_reused(scope["path"]))
+            early = keyed.looked_up(stored, steps)
+            if early is not None:
+                await _send(send, *early)
                 return
             if steps:  # its step answers the request (ADR 95): this refusal is not kept
                 keyed.stage = Stage.ANSWERED
