@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         "`GET /metrics` (Prometheus). Off: no route, no middleware and nothing recorded "
         "in this process (ADR 0046).",
     )
+    pin_workers: bool = Field(
+        default=True,
+        description="`cases serve --workers N` (N of 2 or more) keeps each worker's "
+        "threads on a core of its own, wrapping round when there are more workers than "
+        "cores (ADR 0096). Off: the kernel places them.",
+    )
     otel_enabled: bool = Field(
         default=False,
         description="Trace requests and PostgreSQL statements with OpenTelemetry, "

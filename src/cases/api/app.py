@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 import anyio
+import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi_offline import FastAPIOffline
 
@@ -42,6 +43,7 @@ from cases.api.routers.registers import router as registers_router
 from cases.api.routers.reports import router as reports_router
 from cases.api.state import ApiState
 from cases.api.tracing import instrument
+from cases.api.worker_cores import pin_this_worker
 from cases.bootstrap import Services, services_on
 from cases.clock import Clock, SystemClock
 from cases.db.database import open_request_db
@@ -54,6 +56,8 @@ from cases.observability.tracing import tracing_wanted
 from cases.persistence.database_url import DatabaseUrl, StoreKind, parse_database_url
 from cases.persistence.store import StoreOptions, open_event_log
 from cases.settings import Settings, get_settings
+
+logger = structlog.get_logger("cases.api")
 
 DESCRIPTION = """
 Support cases and billing accounts of a cloud-solution-provider partner, recorded as
@@ -71,6 +75,7 @@ def create_app(
     *,
     run_projections: bool | None = None,
     settle_heap: bool = False,
+    pin_worker: bool = False,
 ) -> FastAPI:
     """The API on the configured store.
 
@@ -91,6 +96,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level)
+        if pin_worker and (core := pin_this_worker()) is not None:
+            logger.info("worker_pinned", core=core)
         metrics.set_recording(settings.metrics_enabled)
         runners: list[InProcessProjections] = []
         the_clock = clock or SystemClock()
@@ -159,8 +166,9 @@ def api_routers(settings: Settings) -> list[APIRouter]:
 def serve_app() -> FastAPI:
     """The app as `cases serve` runs it in each worker process: configured from the
     environment, its heap settled once started (ADR 0025; an app built in a test
-    process leaves that process's collector alone)."""
-    return create_app(settle_heap=True)
+    process leaves that process's collector alone), and kept on a core of its own
+    when `cases serve` runs several (ADR 0096)."""
+    return create_app(settle_heap=True, pin_worker=True)
 
 
 def _open_services(settings: Settings, url: DatabaseUrl, clock: Clock) -> Services:

@@ -9,6 +9,7 @@ import typer
 import uvicorn
 
 from cases.api.connection_shares import shares_directory
+from cases.api.worker_cores import cores_directory
 from cases.application.caller import Caller
 from cases.cli.demo import demo as record_demo
 from cases.cli.groups import command_group
@@ -55,10 +56,12 @@ def serve_command(
     if with_demo and _store_is_empty():
         record_demo()
     # Where the workers' metrics meet (ADR 46; none when nothing is recorded), and
-    # where they count their connections to keep them even (ADR 92).
+    # where they count their connections to keep them even (ADR 92), and where
+    # they claim their cores (ADR 96).
     with (
         shared_directory(workers if settings.metrics_enabled else 1),
         shares_directory(workers) as http_protocol,
+        cores_directory(workers if settings.pin_workers else 1),
     ):
         uvicorn.run(
             "cases.api.app:serve_app",
