@@ -35,7 +35,6 @@ import math
 import mmap
 import os
 import struct
-import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -43,6 +42,7 @@ from pathlib import Path
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from cases.observability import metrics
+from cases.workers_directory import workers_directory
 
 SHARES_DIRECTORY = "CASES_CONNECTION_SHARES_DIR"
 """The environment variable `cases serve` sets for its workers: where they count."""
@@ -214,9 +214,5 @@ def shares_directory(workers: int) -> Iterator[type[asyncio.Protocol] | str]:
     if workers <= 1:
         yield "auto"
         return
-    with tempfile.TemporaryDirectory(prefix="cases-connections-") as made:
-        os.environ[SHARES_DIRECTORY] = made
-        try:
-            yield BalancedHttpToolsProtocol
-        finally:
-            os.environ.pop(SHARES_DIRECTORY, None)
+    with workers_directory(SHARES_DIRECTORY, "cases-connections-"):
+        yield BalancedHttpToolsProtocol

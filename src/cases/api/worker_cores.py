@@ -29,10 +29,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
+
+from cases.workers_directory import workers_directory
 
 CORES_DIRECTORY = "CASES_WORKER_CORES_DIR"
 """The environment variable `cases serve` sets for its workers: where they claim slots."""
@@ -55,12 +56,8 @@ def cores_directory(workers: int) -> Iterator[Path | None]:
     if workers <= 1 or not can_pin():
         yield None
         return
-    with tempfile.TemporaryDirectory(prefix="cases-cores-") as made:
-        os.environ[CORES_DIRECTORY] = made
-        try:
-            yield Path(made)
-        finally:
-            os.environ.pop(CORES_DIRECTORY, None)
+    with workers_directory(CORES_DIRECTORY, "cases-cores-") as made:
+        yield made
 
 
 def pin_this_worker() -> int | None:
@@ -74,26 +71,23 @@ def pin_this_worker() -> int | None:
     try:
         cores = sorted(os.sched_getaffinity(0))
         for slot in range(MOST_SLOTS):
-            claimed = _claim(Path(directory) / f"slot-{slot}")
-            if claimed is None:
-                continue
-            _held.append(claimed)
-            core = cores[slot % len(cores)]
-            keep_on_core(core)
-            return core
+            if (claimed := _claim(Path(directory) / f"slot-{slot}")) is not None:
+                _held.append(claimed)
+                core = cores[slot % len(cores)]
+                keep_on_core(core)
+                return core
     except OSError:
-        return None
+        pass
     return None
 
 
 def keep_on_core(core: int) -> None:
     """Every thread of this process (and so each it starts from now on) on `core`."""
     tasks = Path("/proc/self/task")
-    threads = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]
+    threads = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]  # 0: this one
     for thread in threads:
         with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
             os.sched_setaffinity(thread, {core})
-    os.sched_setaffinity(0, {core})
 
 
 def _claim(path: Path) -> IO[bytes] | None:

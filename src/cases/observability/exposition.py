@@ -15,8 +15,6 @@ message statuses, sync names — never ids.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +26,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from cases.observability.metrics import NAMESPACE
+from cases.workers_directory import workers_directory
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -231,10 +230,5 @@ def shared_directory(workers: int) -> Iterator[Path | None]:
     if workers <= 1:
         yield None
         return
-    made = Path(tempfile.mkdtemp(prefix="cases-metrics-"))
-    os.environ[MULTIPROC_DIR] = str(made)
-    try:
+    with workers_directory(MULTIPROC_DIR, "cases-metrics-") as made:
         yield made
-    finally:
-        os.environ.pop(MULTIPROC_DIR, None)
-        shutil.rmtree(made, ignore_errors=True)
