@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("observability",),
     ("domain",),
+    ("workers_directory",),  # stdlib only; the metrics' directory (observability) uses it
 )
 LAYER_OF = {room: depth for depth, row in enumerate(LAYERS) for room in row}
 ROOT = "cases"  # `cases/__init__.py` (the version): anyone may import it
