@@ -119,7 +119,8 @@ class Settings(BaseSettings):
         default=True,
         description="`cases serve --workers N` (N of 2 or more) keeps each worker's "
         "threads on a core of its own, wrapping round when there are more workers than "
-        "cores (ADR 0096). Off: the kernel places them.",
+        "cores (ADR 0096), scheduled as batch work (SCHED_BATCH, ADR 0097). Off: the "
+        "kernel places and schedules them as usual.",
     )
     otel_enabled: bool = Field(
         default=False,

@@ -1,4 +1,5 @@
-"""`cases serve --workers 2` keeps each worker's threads on a core of its own (ADR 96).
+"""`cases serve --workers 2` keeps each worker's threads on a core of its own (ADR 96),
+scheduled as batch work (ADR 97).
 
 The affinities are read from the kernel for every thread of each worker, after the
 workers have served requests (so their pool threads exist).
@@ -28,6 +29,11 @@ def cores_of_threads(pid: int) -> list[set[int]]:
     return [os.sched_getaffinity(int(t.name)) for t in Path(f"/proc/{pid}/task").iterdir()]
 
 
+def policies_of_threads(pid: int) -> set[int]:
+    """The scheduling policies of the process's threads."""
+    return {os.sched_getscheduler(int(t.name)) for t in Path(f"/proc/{pid}/task").iterdir()}
+
+
 def busy(server: ServerProcess) -> None:
     """Requests enough to wake both workers' pools."""
     with httpx.Client(base_url=server.url, timeout=10) as client:
@@ -55,12 +61,14 @@ def test_each_worker_runs_on_a_core_of_its_own(database: str, tmp_path: Path) ->
             assert all(len(c) == 1 for c in threads), threads
             assert len({frozenset(c) for c in threads}) == 1, threads
             cores.append(threads[0])
+            assert policies_of_threads(pid) == {os.SCHED_BATCH}  # ADR 97
         assert cores[0] != cores[1]
         assert cores[0] | cores[1] <= os.sched_getaffinity(0)
         pinned = [r for r in server.log_records() if r.get("event") == "worker_pinned"]
         assert sorted({r["core"] for r in pinned}) == sorted(next(iter(c)) for c in cores)
         # the supervisor itself is left where the kernel puts it
         assert os.sched_getaffinity(server.process.pid) == os.sched_getaffinity(0)
+        assert os.sched_getscheduler(server.process.pid) == os.sched_getscheduler(0)
 
 
 def test_pin_workers_off_leaves_them_to_the_kernel(database: str, tmp_path: Path) -> None:
@@ -75,4 +83,5 @@ def test_pin_workers_off_leaves_them_to_the_kernel(database: str, tmp_path: Path
         assert server.process is not None
         for pid in worker_pids(server.process.pid):
             assert all(c == os.sched_getaffinity(0) for c in cores_of_threads(pid))
+            assert policies_of_threads(pid) == {os.sched_getscheduler(0)}
         assert not [r for r in server.log_records() if r.get("event") == "worker_pinned"]

@@ -20,6 +20,15 @@ uvicorn starts in its place takes the freed slot, so its core. Nothing else is
 pinned: PostgreSQL, the projection runner and the supervisor run where the kernel
 puts them.
 
+Those threads are also scheduled as batch work (`SCHED_BATCH`, ADR 97): a thread
+under that policy does not preempt the running one when it wakes, but waits for
+the scheduler's tick or for the core to fall idle. The policy is the kernel's
+ordinary time-sharing otherwise: the same share of the core, the same nice level.
+Measured, a worker's commands then meet more often in one group commit (1.7
+transactions a command against 1.9) and plain commands go 6-10 % faster; keyed
+ones are no faster. A worker's thread woken by its socket does not preempt
+PostgreSQL or the projection runner either: they keep their own policy.
+
 One worker is left alone: it has no other worker to share the cores with. Where
 the platform cannot set affinity, nothing is pinned.
 """
@@ -82,12 +91,23 @@ def pin_this_worker() -> int | None:
 
 
 def keep_on_core(core: int) -> None:
-    """Every thread of this process (and so each it starts from now on) on `core`."""
+    """Every thread of this process (and so each it starts from now on) on `core`,
+    scheduled as batch work."""
     tasks = Path("/proc/self/task")
     threads = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]  # 0: this one
     for thread in threads:
         with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
             os.sched_setaffinity(thread, {core})
+        schedule_as_batch(thread)
+
+
+def schedule_as_batch(thread: int) -> None:
+    """`thread` under `SCHED_BATCH` (ADR 97), where the platform has that policy;
+    a thread the kernel will not move (or that ended meanwhile) keeps its own."""
+    batch: int | None = getattr(os, "SCHED_BATCH", None)
+    if batch is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(thread, batch, os.sched_param(0))
 
 
 def _claim(path: Path) -> IO[bytes] | None:

@@ -1,4 +1,5 @@
-"""Each worker of `cases serve` claims a slot and keeps its threads on its core (ADR 96).
+"""Each worker of `cases serve` claims a slot and keeps its threads on its core (ADR 96),
+scheduled as batch work (ADR 97).
 
 The workers here are real processes, each calling `pin_this_worker` as a worker of
 `cases serve` does at start; their affinities are read from the kernel.
@@ -34,7 +35,8 @@ started_after = threading.Thread(target=ready.wait, daemon=True)
 started_after.start()
 threads = [int(t.name) for t in Path("/proc/self/task").iterdir()]
 cores = sorted({c for t in threads for c in os.sched_getaffinity(t)})
-print(core, len(threads), *cores, flush=True)
+policies = sorted({os.sched_getscheduler(t) for t in threads})
+print(core, len(threads), ",".join(map(str, policies)), *cores, flush=True)
 sys.stdin.read()
 ready.set()
 """
@@ -50,9 +52,10 @@ class Worker:
             text=True,
         )
         assert self.process.stdout is not None
-        core, threads, *cores = self.process.stdout.readline().split()
+        core, threads, policies, *cores = self.process.stdout.readline().split()
         self.core = None if core == "None" else int(core)
         self.threads = int(threads)
+        self.policies = [int(p) for p in policies.split(",")]
         self.cores = [int(c) for c in cores]
 
     def stop(self) -> None:
@@ -108,12 +111,14 @@ def test_workers_take_the_cores_in_turn_and_a_dead_ones_core_goes_to_its_success
         # every thread, the one started before the pin and the one after included
         assert worker.threads >= 3
         assert worker.cores == [worker.core]
+        assert worker.policies == [os.SCHED_BATCH]  # ADR 97
 
     children.kill_group(first.process)
     first.stop()
     workers.append(successor := Worker(env))
     assert successor.core == cores[0]
     assert successor.cores == [cores[0]]
+    assert successor.policies == [os.SCHED_BATCH]
     workers.append(third := Worker(env))
     assert third.core == cores[2 % len(cores)]
 
@@ -124,6 +129,7 @@ def test_a_worker_without_a_directory_runs_on_every_core_it_may(
     workers.append(worker := Worker(worker_env(None)))
     assert worker.core is None
     assert worker.cores == sorted(os.sched_getaffinity(0))
+    assert worker.policies == [os.sched_getscheduler(0)]
 
 
 def test_a_worker_whose_directory_is_gone_is_not_pinned_and_runs(
@@ -132,3 +138,4 @@ def test_a_worker_whose_directory_is_gone_is_not_pinned_and_runs(
     workers.append(worker := Worker(worker_env(tmp_path / "gone")))
     assert worker.core is None
     assert worker.cores == sorted(os.sched_getaffinity(0))
+    assert worker.policies == [os.sched_getscheduler(0)]
