@@ -24,14 +24,19 @@ pytestmark = [
 ]
 
 
+def threads_of(pid: int) -> list[int]:
+    """The ids of the process's threads."""
+    return [int(t.name) for t in Path(f"/proc/{pid}/task").iterdir()]
+
+
 def cores_of_threads(pid: int) -> list[set[int]]:
     """The cores each thread of the process may run on."""
-    return [os.sched_getaffinity(int(t.name)) for t in Path(f"/proc/{pid}/task").iterdir()]
+    return [os.sched_getaffinity(thread) for thread in threads_of(pid)]
 
 
 def policies_of_threads(pid: int) -> set[int]:
     """The scheduling policies of the process's threads."""
-    return {os.sched_getscheduler(int(t.name)) for t in Path(f"/proc/{pid}/task").iterdir()}
+    return {os.sched_getscheduler(thread) for thread in threads_of(pid)}
 
 
 def busy(server: ServerProcess) -> None:

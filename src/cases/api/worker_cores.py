@@ -26,8 +26,9 @@ the scheduler's tick or for the core to fall idle. The policy is the kernel's
 ordinary time-sharing otherwise: the same share of the core, the same nice level.
 Measured, a worker's commands then meet more often in one group commit
 (PostgreSQL commits a plain command 1.6-1.7 against 1.8-1.9) and plain commands
-go 6-10 % faster; keyed ones are no faster. A worker's thread woken by its socket does not preempt
-PostgreSQL or the projection runner either: they keep their own policy.
+go 6-10 % faster; keyed ones are no faster. A worker's thread woken by its socket
+does not preempt PostgreSQL or the projection runner either: they keep their own
+policy.
 
 One worker is left alone: it has no other worker to share the cores with. Where
 the platform cannot set affinity, nothing is pinned.
