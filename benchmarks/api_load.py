@@ -331,19 +331,25 @@ def cpu_seconds(procs: list[psutil.Process]) -> float:
     return total
 
 
-def context_switches(procs: list[psutil.Process]) -> tuple[int, int]:
-    """Voluntary and involuntary context switches of every thread of `procs` (Linux
-    counts them per thread: a process's own line is its main thread's only)."""
-    voluntary = involuntary = 0
+def context_switches(
+    procs: list[psutil.Process], seen: dict[str, tuple[int, int]]
+) -> tuple[int, int]:
+    """Voluntary and involuntary context switches of every thread of `procs` seen so
+    far (Linux counts them per thread: a process's own line is its main thread's
+    only). `seen` keeps each thread's last counts, so a thread that has ended (an
+    idle pool thread) still counts what it had: the sum never falls, though a
+    thread born and ended between two samples is not seen."""
     for p in procs:
         for status in Path(f"/proc/{p.pid}/task").glob("*/status"):
             with contextlib.suppress(OSError):
+                counts = [0, 0]
                 for line in status.read_text().splitlines():
                     if line.startswith("voluntary_ctxt_switches:"):
-                        voluntary += int(line.split()[1])
+                        counts[0] = int(line.split()[1])
                     elif line.startswith("nonvoluntary_ctxt_switches:"):
-                        involuntary += int(line.split()[1])
-    return voluntary, involuntary
+                        counts[1] = int(line.split()[1])
+                seen[str(status)] = (counts[0], counts[1])
+    return sum(v for v, _ in seen.values()), sum(i for _, i in seen.values())
 
 
 def machine_busy_seconds() -> float:
@@ -370,6 +376,7 @@ class CpuMeter:
         self.admin = admin
         self.backends: list[psutil.Process] = []
         self.connections = 0  # the most backends seen on the target's database
+        self.threads: dict[str, tuple[int, int]] = {}  # the server's, by /proc path
 
     def sample(self) -> CpuSample:
         parts = {role: cpu_seconds(procs) for role, procs in self.target.processes().items()}
@@ -393,7 +400,7 @@ class CpuMeter:
             parts,
             machine_busy_seconds(),
             xacts,
-            context_switches(server),
+            context_switches(server, self.threads),
             system,
             clients_per_worker(server, urlsplit(self.target.base).port),
         )
