@@ -337,8 +337,9 @@ def context_switches(
     """Voluntary and involuntary context switches of every thread of `procs` seen so
     far (Linux counts them per thread: a process's own line is its main thread's
     only). `seen` keeps each thread's last counts, so a thread that has ended (an
-    idle pool thread) still counts what it had: the sum never falls, though a
-    thread born and ended between two samples is not seen."""
+    idle pool thread) still counts what it had, and a thread's counts are kept at
+    their largest: the sum never falls, though a thread born and ended between two
+    samples is not seen."""
     for p in procs:
         for status in Path(f"/proc/{p.pid}/task").glob("*/status"):
             with contextlib.suppress(OSError):
@@ -348,7 +349,8 @@ def context_switches(
                         counts[0] = int(line.split()[1])
                     elif line.startswith("nonvoluntary_ctxt_switches:"):
                         counts[1] = int(line.split()[1])
-                seen[str(status)] = (counts[0], counts[1])
+                was = seen.get(str(status), (0, 0))  # counts only grow: keep the larger
+                seen[str(status)] = (max(was[0], counts[0]), max(was[1], counts[1]))
     return sum(v for v, _ in seen.values()), sum(i for _, i in seen.values())
 
 
